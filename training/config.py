@@ -1,0 +1,166 @@
+"""The one typed training config: dataclasses with defaults, filled from a YAML file and CLI overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.exceptions import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "configs" / "synthetic.yaml"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Maps the catalogue's CSV columns to the roles the pipeline knows.
+
+    Attributes:
+        columns: Model input name → CSV column. Input names become the ONNX graph's input names.
+        target: CSV column holding the category.
+        text: Input name of the title.
+        hashed: Input names of high-cardinality categoricals, each with its own hasher.
+        numeric: Input names of numeric columns (e.g. price); log-transformed.
+        group: CSV column identifying the product, for a grouped split; None → stratified split.
+        brand_from_title: Derive a brand feature from the title's first token (catalogues without brand).
+        brand_price_cross: (brand input, price input) to cross as brand × price band; None → no cross.
+    """
+
+    columns: dict[str, str]
+    target: str
+    text: str
+    hashed: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    group: str | None = None
+    brand_from_title: bool = False
+    brand_price_cross: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Feature sizes. Kept small because ONNX materialises each block densely."""
+
+    hash_buckets: int = 1024
+    word_ngram_max: int = 2
+    min_df: int = 2
+    price_bands: int = 8
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """LightGBM settings; `n_estimators` is an upper bound that early stopping cuts short."""
+
+    n_estimators: int = 400
+    learning_rate: float = 0.1
+    num_leaves: int = 31
+    min_child_samples: int = 10
+    colsample_bytree: float = 0.3
+    early_stopping_rounds: int = 20
+    n_jobs: int = 2
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Fractions of the rows (or products, when grouped) held out for validation and test."""
+
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.1
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; logged as MLflow params so a run can be reproduced from its record."""
+
+    name: str
+    data: DataConfig
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    synthetic_rows: int = 10_000
+    experiment: str = "product-classifier"
+    registered_model: str = "product-classifier"
+    parity_tolerance: float = 1e-5
+
+    @property
+    def input_names(self) -> list[str]:
+        """The model's inputs in graph order."""
+        return list(self.data.columns)
+
+
+def load_config(path: Path, **overrides: Any) -> TrainConfig:
+    """Read a YAML config and apply top-level overrides (None values are ignored).
+
+    Args:
+        path: YAML file with the sections of `TrainConfig`.
+        **overrides: Top-level fields to replace, e.g. `synthetic_rows=1000`.
+
+    Returns:
+        The resolved config.
+
+    Raises:
+        ConfigError: The file is missing, is not valid YAML, or names an unknown or invalid setting.
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        config = _build(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    _check(config, path)
+    return config
+
+
+def to_params(config: TrainConfig) -> dict[str, Any]:
+    """Flatten the config into `section.key` params for MLflow."""
+    params: dict[str, Any] = {}
+    for key, value in dataclasses.asdict(config).items():
+        if isinstance(value, dict) and key != "data":
+            params.update({f"{key}.{inner}": inner_value for inner, inner_value in value.items()})
+        elif key == "data":
+            params.update({f"data.{inner}": str(inner_value) for inner, inner_value in value.items()})
+        else:
+            params[key] = value
+    return params
+
+
+def _build(raw: dict[str, Any]) -> TrainConfig:
+    """Construct the dataclasses, rejecting unknown keys by name."""
+    data = dict(raw.pop("data", None) or {})
+    for key in ("hashed", "numeric"):
+        data[key] = tuple(data.get(key) or ())
+    if data.get("brand_price_cross"):
+        data["brand_price_cross"] = tuple(data["brand_price_cross"])
+    return TrainConfig(
+        data=DataConfig(**data),
+        features=FeatureConfig(**(raw.pop("features", None) or {})),
+        model=ModelConfig(**(raw.pop("model", None) or {})),
+        split=SplitConfig(**(raw.pop("split", None) or {})),
+        **raw,
+    )
+
+
+def _check(config: TrainConfig, path: Path) -> None:
+    """Every role must name a declared input."""
+    data = config.data
+    roles = [("text", data.text), *[("hashed", name) for name in data.hashed], *[("numeric", n) for n in data.numeric]]
+    if data.brand_price_cross:
+        roles += [("brand_price_cross", name) for name in data.brand_price_cross]
+    for role, name in roles:
+        if name not in data.columns:
+            raise ConfigError(
+                f"config file {path}: {role} input '{name}' is not one of data.columns {list(data.columns)}"
+            )
+    if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
+        raise ConfigError(f"config file {path}: split fractions must add up to less than 1")

@@ -1,0 +1,179 @@
+"""Load, check, clean and split a product catalogue.
+
+Cleaning rules (the only changes made to the rows; everything else happens inside the exported graph, so
+serving sees exactly what training saw):
+- string inputs: a missing value becomes "" (the value the API uses for an omitted field);
+- numeric inputs: must parse as numbers ≥ 0; a missing value stays NaN (LightGBM's "missing");
+- rows with a missing target or an empty title are dropped, as are exact duplicate rows;
+- nothing else: titles are lower-cased and tokenized by the graph itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from training.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from training.config import DataConfig, SplitConfig
+
+LABEL = "label"
+GROUP = "group"
+# Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
+MIN_ROWS_PER_CLASS = 10
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation and test frames, each with the input columns plus `label`."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+
+def read_catalogue(path: Path) -> pd.DataFrame:
+    """Read a CSV with every column as text, so ids such as "007" keep their leading zeros.
+
+    Raises:
+        DataValidationError: The file is missing, empty or not CSV.
+    """
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except FileNotFoundError as exc:
+        raise DataValidationError(f"data file not found: {path}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(f"data file is empty: {path}") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"data file {path} is not a readable UTF-8 CSV: {exc}") from exc
+
+
+def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "data") -> pd.DataFrame:
+    """Check the raw frame against the config and return the model's columns, cleaned.
+
+    Args:
+        raw: The catalogue as read (or generated).
+        config: Which columns play which role.
+        source: Where the frame came from, for error messages.
+
+    Returns:
+        A frame with one column per model input, `label`, and `group` when the config names one.
+
+    Raises:
+        DataValidationError: A column is missing, a numeric column holds text or negative values, or
+            fewer than two classes remain.
+    """
+    roles = {**{csv: f"input '{name}'" for name, csv in config.columns.items()}, config.target: "target"}
+    if config.group:
+        roles[config.group] = "group"
+    missing = [f"'{column}' ({role})" for column, role in roles.items() if column not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source}: missing column {', '.join(missing)}; found {list(raw.columns)}. "
+            "Fix the CSV header or data.columns in the config."
+        )
+    if raw.empty:
+        raise DataValidationError(f"{source}: no rows")
+
+    frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
+    for name in config.columns:
+        if name in config.numeric:
+            frame[name] = _parse_numeric(raw[config.columns[name]], name, source)
+        else:
+            frame[name] = raw[config.columns[name]].fillna("").astype(str)
+    frame[LABEL] = raw[config.target]
+    if config.group:
+        frame[GROUP] = raw[config.group].fillna("").astype(str)
+    return _clean(frame, config.text, source)
+
+
+def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
+    """Split into train/validation/test, by product group when there is one, stratified by label.
+
+    Raises:
+        DataValidationError: A class has too few rows (or products) to appear in every split.
+    """
+    _check_class_sizes(frame)
+    holdout = config.test_fraction + config.validation_fraction
+    rest, test = _split(frame, config.test_fraction, config.seed)
+    train, validation = _split(rest, config.validation_fraction / (1 - config.test_fraction), config.seed + 1)
+    for name, part in (("train", train), ("validation", validation), ("test", test)):
+        absent = sorted(set(frame[LABEL]) - set(part[LABEL]))
+        if absent:
+            raise DataValidationError(
+                f"class {absent[0]!r} has no rows in the {name} split: it has too few "
+                f"{'products' if GROUP in frame else 'rows'} for a {holdout:.0%} holdout. "
+                "Add rows for it or drop it from the data."
+            )
+    logger.info("split", extra={"train": len(train), "validation": len(validation), "test": len(test)})
+    return Splits(train=train, validation=validation, test=test)
+
+
+def _parse_numeric(column: pd.Series, name: str, source: str) -> pd.Series:
+    """Parse a numeric input as float32, naming the first offending value."""
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column '{name}' must be numeric, found {column.iloc[row]!r} in data row {row + 1}"
+        )
+    if (values < 0).any():
+        row = int(np.flatnonzero((values < 0).to_numpy())[0])
+        raise DataValidationError(
+            f"{source}: column '{name}' must be ≥ 0, found {values.iloc[row]} in data row {row + 1}"
+        )
+    return values.astype(np.float32)
+
+
+def _clean(frame: pd.DataFrame, text: str, source: str) -> pd.DataFrame:
+    """Drop rows without a label or title and exact duplicates; require two classes."""
+    no_label = frame[LABEL].isna() | (frame[LABEL].str.strip() == "")
+    no_title = frame[text].str.strip() == ""
+    cleaned = frame[~no_label & ~no_title]
+    deduplicated = cleaned.drop_duplicates()
+    logger.info(
+        "cleaned",
+        extra={
+            "rows_in": len(frame),
+            "dropped_no_label": int(no_label.sum()),
+            "dropped_empty_title": int((no_title & ~no_label).sum()),
+            "dropped_duplicates": len(cleaned) - len(deduplicated),
+            "rows_out": len(deduplicated),
+        },
+    )
+    classes = deduplicated[LABEL].nunique()
+    if classes < 2:
+        raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
+    return deduplicated.reset_index(drop=True)
+
+
+def _check_class_sizes(frame: pd.DataFrame) -> None:
+    """Fail early, naming the class, when one is too small to split."""
+    counts = frame[LABEL].value_counts()
+    small = counts[counts < MIN_ROWS_PER_CLASS]
+    if not small.empty:
+        raise DataValidationError(
+            f"class {small.index[0]!r} has {int(small.iloc[0])} rows; each class needs at least "
+            f"{MIN_ROWS_PER_CLASS} to appear in train, validation and test. Add rows for it or drop it."
+        )
+
+
+def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out about `fraction` of the frame: whole groups when grouped, else a stratified sample."""
+    if GROUP not in frame:
+        keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
+        return keep, hold
+    n_splits = max(2, round(1 / fraction))
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    keep_index, hold_index = next(folds.split(frame, frame[LABEL], frame[GROUP]))
+    return frame.iloc[keep_index], frame.iloc[hold_index]

@@ -1,0 +1,70 @@
+"""Overall and per-class metrics, and the plots logged with every run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # training runs headless; the default backend may look for a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, log_loss
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+
+def evaluate(pipeline: Pipeline, frame: pd.DataFrame, labels: pd.Series) -> dict[str, Any]:
+    """Score a fitted classifier on a held-out frame.
+
+    Returns:
+        accuracy, macro_f1, log_loss, and per_class (precision/recall/f1/support per label).
+    """
+    probabilities = pipeline.predict_proba(frame)
+    predicted = pipeline.classes_[probabilities.argmax(axis=1)]
+    report = classification_report(labels, predicted, output_dict=True, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, average="macro")),
+        "log_loss": float(log_loss(labels, probabilities, labels=pipeline.classes_)),
+        "per_class": {label: report[label] for label in pipeline.classes_},
+    }
+
+
+def plot_confusion_matrix(pipeline: Pipeline, frame: pd.DataFrame, labels: pd.Series, path: Path) -> Path:
+    """Row-normalised confusion matrix as a PNG, so small classes read as clearly as large ones."""
+    classes = pipeline.classes_
+    matrix = confusion_matrix(labels, pipeline.predict(frame), labels=classes, normalize="true")
+    figure, axes = plt.subplots(figsize=(9, 8))
+    image = axes.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
+    axes.set_xticklabels(classes, rotation=45, ha="right")
+    axes.set_yticklabels(classes)
+    for (row, column), value in np.ndenumerate(matrix):
+        if value >= 0.005:
+            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
+    figure.colorbar(image)
+    axes.set_title("Test confusion matrix (row-normalised)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_feature_importance(pipeline: Pipeline, path: Path, *, top: int = 30) -> Path:
+    """The top features by total split gain, named by block (e.g. `title_words__samsung`)."""
+    names = pipeline.named_steps["features"].get_feature_names_out()
+    gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
+    order = np.argsort(gains)[::-1][:top][::-1]
+    figure, axes = plt.subplots(figsize=(9, 0.3 * top + 1.5))
+    axes.barh([names[i] for i in order], gains[order])
+    axes.set(xlabel="total gain", title=f"Top {top} features by gain")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

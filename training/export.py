@@ -1,0 +1,259 @@
+"""Export the fitted pipeline as one ONNX graph and prove it reproduces the Python pipeline (parity gate)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import lightgbm
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+from lightgbm import LGBMClassifier
+from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+from skl2onnx import to_onnx, update_registered_converter
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from training.exceptions import ExportError, ExportParityError
+from training.features import ONNX_LOCALE, ONNX_TOKEN_PATTERN
+from training.onnx_ops import register_converters
+
+if TYPE_CHECKING:
+    import onnx
+    from sklearn.pipeline import Pipeline
+
+    from training.config import DataConfig
+
+TARGET_OPSET = {"": 20, "ai.onnx.ml": 3}
+METADATA_KEY = "product_classifier"
+LABEL_OUTPUT = "label"
+PROBABILITIES_OUTPUT = "probabilities"
+# Titles that have broken text pipelines before: empty, whitespace only, control characters, non-Latin
+# scripts, case-mapping edge cases (final sigma, dotted I), emoji and very long strings.
+ADVERSARIAL_TITLES = (
+    "",
+    "   ",
+    "\t\n\r",
+    "tab\tseparated\nmulti\r\nline title",
+    "Café Crème KÜHLSCHRANK größe ÄÖÜ",
+    "ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ τηλεόραση",
+    "İSTANBUL DİJİTAL ışık",
+    "ТЕЛЕВИЗОР Samsung 55 дюймов",
+    "冷蔵庫 パナソニック 500l",
+    "📱 phone 🔥🔥 128gb",
+    "x" * 10_000,
+    "samsung " * 1_250,
+    "a b c d e f",
+    "_ __ ___ 1 22 333",
+)
+ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
+ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How closely the ONNX graph reproduced the Python pipeline."""
+
+    rows: int
+    adversarial_rows: int
+    label_agreement: float
+    max_abs_diff: float
+    tolerance: float
+    mismatched_rows: list[int]
+
+    @property
+    def passed(self) -> bool:
+        """Every label identical and every probability within tolerance."""
+        return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance
+
+
+def align_thresholds_to_float32(classifier: LGBMClassifier) -> None:
+    """Round every split threshold down to a float32, in place.
+
+    Features are float32 and the ONNX tree ensemble stores thresholds as float32; LightGBM compares in
+    double. For a float32 x, `x <= t` holds exactly when `x <= t32` with t32 the largest float32 ≤ t, so this
+    changes no Python prediction and lets the graph compare exactly as LightGBM does.
+    """
+    text = classifier.booster_.model_to_string()
+    aligned = re.sub(r"^threshold=(.*)$", _round_down_thresholds, text, flags=re.MULTILINE)
+    # tree_sizes records byte lengths of the tree blocks, which the new numbers change; it is optional.
+    aligned = re.sub(r"^tree_sizes=.*\n", "", aligned, flags=re.MULTILINE)
+    classifier._Booster = lightgbm.Booster(model_str=aligned)
+
+
+def input_schema(config: DataConfig) -> list[dict[str, Any]]:
+    """The graph's inputs as the serving side needs them: name, type, whether required, default."""
+    schema = []
+    for name in config.columns:
+        if name in config.numeric:
+            schema.append({"name": name, "type": "float", "required": False, "default": None})
+        else:
+            required = name == config.text
+            schema.append({"name": name, "type": "string", "required": required, "default": None if required else ""})
+    return schema
+
+
+def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, Any]) -> onnx.ModelProto:
+    """Convert the fitted pipeline to one graph: raw columns in, `label` and `probabilities` out.
+
+    Args:
+        pipeline: Fitted features + LightGBM pipeline.
+        config: The data roles, which give the input names and types.
+        metadata: JSON-serialisable facts to embed (classes, schema, metrics, versions...).
+
+    Raises:
+        ExportError: A step has no converter or the conversion failed.
+    """
+    register_converters()
+    update_registered_converter(
+        LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    initial_types = [
+        (name, FloatTensorType([None, 1]) if name in config.numeric else StringTensorType([None, 1]))
+        for name in config.columns
+    ]
+    options = {
+        id(pipeline.named_steps["classifier"]): {"zipmap": False},
+        # Without these, skl2onnx swaps the token pattern for an ASCII one and lowercases with a locale Lambda lacks.
+        TfidfVectorizer: {"tokenexp": ONNX_TOKEN_PATTERN, "locale": ONNX_LOCALE},
+    }
+    try:
+        model = to_onnx(
+            pipeline,
+            initial_types=initial_types,
+            target_opset=TARGET_OPSET,
+            options=options,
+            final_types=[
+                (LABEL_OUTPUT, StringTensorType([None])),
+                (PROBABILITIES_OUTPUT, FloatTensorType([None, None])),
+            ],
+        )
+    except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
+        raise ExportError(f"ONNX conversion failed: {exc}") from exc
+    model.doc_string = "Product category classifier: raw catalogue fields in, label and class probabilities out."
+    entry = model.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(metadata)
+    return model
+
+
+def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
+    """The metadata `to_onnx_model` embedded."""
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
+
+
+def adversarial_frame(reference: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Rows built to break text and hashing code: each hostile value put into an otherwise ordinary row.
+
+    Args:
+        reference: Real rows to take the other fields from.
+        config: Which inputs are text, categorical and numeric.
+
+    Returns:
+        A frame with the model's input columns.
+    """
+    base = reference[list(config.columns)].reset_index(drop=True)
+    rows = []
+    for i, title in enumerate(ADVERSARIAL_TITLES):
+        rows.append({**base.iloc[i % len(base)].to_dict(), config.text: title})
+    strings = [name for name in config.columns if name not in config.numeric and name != config.text]
+    for name in strings:
+        rows += [{**base.iloc[i % len(base)].to_dict(), name: value} for i, value in enumerate(ADVERSARIAL_CATEGORIES)]
+    for name in config.numeric:
+        rows += [{**base.iloc[i % len(base)].to_dict(), name: value} for i, value in enumerate(ADVERSARIAL_NUMBERS)]
+    # Every optional field missing at once, as the API fills them in.
+    for i in range(3):
+        missing = {name: "" for name in strings} | {name: float("nan") for name in config.numeric}
+        rows.append({**base.iloc[i % len(base)].to_dict(), **missing})
+    frame = pd.DataFrame(rows, columns=list(config.columns))
+    for name in config.numeric:
+        frame[name] = frame[name].astype(np.float32)
+    return frame
+
+
+def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]:
+    """The graph's input tensors for a frame: [N,1] strings or float32."""
+    return {
+        name: (
+            frame[name].to_numpy(dtype=np.float32) if name in config.numeric else frame[name].to_numpy(dtype=object)
+        ).reshape(-1, 1)
+        for name in config.columns
+    }
+
+
+def check_parity(
+    pipeline: Pipeline,
+    model_bytes: bytes,
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+    config: DataConfig,
+    *,
+    tolerance: float,
+) -> ParityReport:
+    """Run the graph with onnxruntime and the pipeline in Python on the same rows and compare.
+
+    Args:
+        pipeline: The fitted Python pipeline (the reference).
+        model_bytes: The serialised ONNX graph.
+        frames: The test split and the adversarial rows.
+        config: The data roles.
+        tolerance: Largest allowed |Δ probability|.
+
+    Returns:
+        The comparison. Use `enforce_parity` to turn a failure into an error.
+    """
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    test, adversarial = frames
+    combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
+    onnx_labels, onnx_probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined, config))
+    python_probabilities = pipeline.predict_proba(combined)
+    python_labels = pipeline.classes_[python_probabilities.argmax(axis=1)]
+    same = onnx_labels == python_labels
+    return ParityReport(
+        rows=len(combined),
+        adversarial_rows=len(adversarial),
+        label_agreement=float(same.mean()),
+        max_abs_diff=float(np.abs(onnx_probabilities - python_probabilities).max()),
+        tolerance=tolerance,
+        mismatched_rows=[int(i) for i in np.flatnonzero(~same)[:20]],
+    )
+
+
+def enforce_parity(report: ParityReport) -> None:
+    """Raise when the graph failed the gate.
+
+    Raises:
+        ExportParityError: Labels differ somewhere or a probability differs by more than the tolerance.
+    """
+    if not report.passed:
+        raise ExportParityError(
+            f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
+            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
+            f"first mismatched rows {report.mismatched_rows}. Nothing was registered or written."
+        )
+
+
+def parity_report_dict(report: ParityReport) -> dict[str, Any]:
+    """The report as JSON-ready data, with the verdict."""
+    return {**asdict(report), "passed": report.passed}
+
+
+def _round_down_thresholds(match: re.Match[str]) -> str:
+    """One `threshold=` line with each value replaced by the largest float32 not above it."""
+    values = np.array(match.group(1).split(), dtype=np.float64)
+    as_float32 = values.astype(np.float32)
+    rounded_up = as_float32.astype(np.float64) > values
+    as_float32[rounded_up] = np.nextafter(as_float32[rounded_up], np.float32(-np.inf))
+    return "threshold=" + " ".join(repr(float(value)) for value in as_float32)

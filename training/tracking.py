@@ -1,0 +1,77 @@
+"""MLflow tracking: where runs go, and what each run records and registers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import mlflow.onnx
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    import onnx
+
+CANDIDATE_ALIAS = "candidate"
+logger = logging.getLogger(__name__)
+
+
+def configure_tracking(project_root: Path, experiment: str) -> str:
+    """Point MLflow at `MLFLOW_TRACKING_URI`, or a sqlite store in the project, and return the experiment id.
+
+    A new experiment keeps its artifacts in `mlartifacts/` beside the store rather than in the current
+    directory, so runs started from anywhere land in one place.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root / 'mlruns.db'}"
+    mlflow.set_tracking_uri(uri)
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is not None:
+        return existing.experiment_id
+    location = (project_root / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+    return mlflow.create_experiment(experiment, artifact_location=location)
+
+
+def log_onnx_model(
+    model: onnx.ModelProto,
+    *,
+    input_example: dict[str, np.ndarray],
+    output_example: dict[str, np.ndarray],
+    registered_model: str,
+    model_version: str,
+) -> str:
+    """Log the ONNX model with its signature, register a new version and alias it as the candidate.
+
+    Returns:
+        The registered version number, as MLflow numbers them.
+    """
+    info = mlflow.onnx.log_model(
+        model,
+        name="model",
+        signature=infer_signature(input_example, output_example),
+        input_example=input_example,
+        registered_model_name=registered_model,
+        onnx_execution_providers=["CPUExecutionProvider"],
+    )
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_model, CANDIDATE_ALIAS, version)
+    client.set_model_version_tag(registered_model, version, "model_version", model_version)
+    logger.info("registered", extra={"model": registered_model, "version": version, "alias": CANDIDATE_ALIAS})
+    return version
+
+
+def log_run_record(
+    params: dict[str, Any], metrics: dict[str, float], files: list[Path], documents: dict[str, Any]
+) -> None:
+    """Log params, scalar metrics, files (plots) and JSON documents (reports) to the active run."""
+    mlflow.log_params(params)
+    mlflow.log_metrics(metrics)
+    for path in files:
+        mlflow.log_artifact(str(path))
+    for name, document in documents.items():
+        mlflow.log_dict(document, name)

@@ -1,0 +1,293 @@
+"""Train, evaluate, export and parity-check the classifier, tracked in MLflow; the `make train` CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import mlflow
+import typer
+from lightgbm import early_stopping
+
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
+from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.evaluate import evaluate, plot_confusion_matrix, plot_feature_importance
+from training.exceptions import TrainingError
+from training.export import (
+    adversarial_frame,
+    align_thresholds_to_float32,
+    check_parity,
+    enforce_parity,
+    input_schema,
+    onnx_feeds,
+    parity_report_dict,
+    to_onnx_model,
+)
+from training.pipeline import build_baseline, build_pipeline
+from training.synthetic import generate_catalogue
+from training.tracking import configure_tracking, log_onnx_model, log_run_record
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from training.data import Splits
+
+LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
+logger = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
+    """Fit the features on train, then LightGBM with early stopping on the validation split.
+
+    Returns:
+        The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`).
+    """
+    pipeline = build_pipeline(config.data, config.features, config.model)
+    features = pipeline.named_steps["features"]
+    train_matrix = features.fit_transform(splits.train)
+    validation_matrix = features.transform(splits.validation)
+    logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
+    classifier = pipeline.named_steps["classifier"]
+    with warnings.catch_warnings():
+        # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+        classifier.fit(
+            train_matrix,
+            splits.train[LABEL],
+            eval_set=[(validation_matrix, splits.validation[LABEL])],
+            callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
+        )
+    align_thresholds_to_float32(classifier)
+    logger.info("fitted", extra={"best_iteration": classifier.best_iteration_, "classes": len(classifier.classes_)})
+    return pipeline
+
+
+def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) -> dict[str, Any]:
+    """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
+
+    Data problems are found before anything is recorded; a failed parity gate leaves the MLflow run marked
+    FAILED, registers nothing and writes nothing to `out_dir`.
+
+    Args:
+        config: The resolved config.
+        data_path: A catalogue CSV, or None for the synthetic catalogue.
+        out_dir: Where model.onnx, model.json, metrics.json and the plots go.
+
+    Returns:
+        The run summary written to metrics.json.
+
+    Raises:
+        TrainingError: Bad data or config, a failed conversion or a failed parity gate.
+    """
+    started = time.perf_counter()
+    frame, data_source, data_sha256 = _load(config, data_path)
+    splits = split_catalogue(frame, config.split)
+    experiment_id = configure_tracking(PROJECT_ROOT, config.experiment)
+
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=config.name) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        staging = Path(tmp)
+        fit_started = time.perf_counter()
+        pipeline = fit_model(config, splits)
+        train_seconds = time.perf_counter() - fit_started
+        test_metrics = evaluate(pipeline, splits.test, splits.test[LABEL])
+        baseline = build_baseline(config.data, config.features).fit(splits.train, splits.train[LABEL])
+        baseline_metrics = evaluate(baseline, splits.test, splits.test[LABEL])
+        logger.info(
+            "evaluated",
+            extra={
+                "macro_f1": round(test_metrics["macro_f1"], 4),
+                "baseline_macro_f1": round(baseline_metrics["macro_f1"], 4),
+            },
+        )
+
+        created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        model_version = f"{created_at[:19].replace('-', '').replace(':', '').replace('T', '.')}-{run.info.run_id[:8]}"
+        metadata = {
+            "model_version": model_version,
+            "created_at": created_at,
+            "mlflow_run_id": run.info.run_id,
+            "config_name": config.name,
+            "classes": [str(label) for label in pipeline.classes_],
+            "inputs": input_schema(config.data),
+            "outputs": {"label": "label", "probabilities": "probabilities"},
+            "training_data": {"source": data_source, "sha256": data_sha256, "rows": len(frame)},
+            "metrics": {key: test_metrics[key] for key in ("accuracy", "macro_f1", "log_loss")}
+            | {"baseline_macro_f1": baseline_metrics["macro_f1"]},
+            "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
+        }
+        model = to_onnx_model(pipeline, config.data, metadata)
+        model_bytes = model.SerializeToString()
+        report = check_parity(
+            pipeline,
+            model_bytes,
+            (splits.test, adversarial_frame(splits.test, config.data)),
+            config.data,
+            tolerance=config.parity_tolerance,
+        )
+        summary = {
+            "accuracy": test_metrics["accuracy"],
+            "macro_f1": test_metrics["macro_f1"],
+            "log_loss": test_metrics["log_loss"],
+            "baseline_accuracy": baseline_metrics["accuracy"],
+            "baseline_macro_f1": baseline_metrics["macro_f1"],
+            "parity_label_agreement": report.label_agreement,
+            "parity_max_abs_diff": report.max_abs_diff,
+            "parity_passed": report.passed,
+            "train_seconds": round(train_seconds, 2),
+            "n_train": len(splits.train),
+            "n_validation": len(splits.validation),
+            "n_test": len(splits.test),
+            "best_iteration": int(pipeline.named_steps["classifier"].best_iteration_ or 0),
+            "onnx_bytes": len(model_bytes),
+        }
+        plots = [
+            plot_confusion_matrix(pipeline, splits.test, splits.test[LABEL], staging / "confusion_matrix.png"),
+            plot_feature_importance(pipeline, staging / "feature_importance.png"),
+        ]
+        log_run_record(
+            to_params(config) | {"data_source": data_source, "data_sha256": data_sha256},
+            {key: float(value) for key, value in summary.items()},
+            plots,
+            {
+                "per_class_report.json": test_metrics["per_class"],
+                "baseline_per_class_report.json": baseline_metrics["per_class"],
+                "parity_report.json": parity_report_dict(report),
+            },
+        )
+        enforce_parity(report)
+
+        sample = splits.test.head(5)
+        registered_version = log_onnx_model(
+            model,
+            input_example=onnx_feeds(sample, config.data),
+            output_example=dict(
+                zip(("label", "probabilities"), _run(model_bytes, onnx_feeds(sample, config.data)), strict=True)
+            ),
+            registered_model=config.registered_model,
+            model_version=model_version,
+        )
+        summary |= {
+            "mlflow_run_id": run.info.run_id,
+            "model_version": model_version,
+            "registered_model": config.registered_model,
+            "registered_version": registered_version,
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "created_at": created_at,
+            "per_class": test_metrics["per_class"],
+        }
+        (staging / "model.onnx").write_bytes(model_bytes)
+        (staging / "model.json").write_text(json.dumps(metadata, indent=2))
+        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(report), indent=2))
+        _publish_locally(staging, out_dir)
+    logger.info(
+        "done", extra={k: summary[k] for k in ("macro_f1", "baseline_macro_f1", "model_version", "mlflow_run_id")}
+    )
+    return summary
+
+
+@app.command()
+def main(
+    data: Annotated[Path | None, typer.Option(help="Catalogue CSV; omit to train on the synthetic catalogue.")] = None,
+    config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
+    out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
+    rows: Annotated[int | None, typer.Option(help="Rows of synthetic data (ignored with --data).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
+) -> None:
+    """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
+    _configure_logging()
+    try:
+        resolved = load_config(config, synthetic_rows=rows)
+        if seed is not None:
+            resolved = _with_seed(resolved, seed)
+        summary = run_training(resolved, data_path=data, out_dir=out)
+    except TrainingError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
+
+
+def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str]:
+    """Read and prepare the catalogue; return it with a description of its source and its sha256."""
+    if data_path is None:
+        raw = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
+        digest = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()
+        source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
+    else:
+        raw = read_catalogue(data_path)
+        digest = _sha256(data_path)
+        source = str(data_path)
+    logger.info("loaded", extra={"source": source, "rows": len(raw)})
+    return prepare_catalogue(raw, config.data, source=source), source, digest
+
+
+def _sha256(path: Path) -> str:
+    """Hash a file in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run the graph once (for MLflow's output example)."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _publish_locally(staging: Path, out_dir: Path) -> None:
+    """Move the finished files into `out_dir` only once all of them exist."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staging.iterdir()):
+        shutil.move(str(path), out_dir / path.name)
+    logger.info("artifacts written", extra={"folder": str(out_dir)})
+
+
+def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
+    """The config with another split seed."""
+    from dataclasses import replace
+
+    return replace(config, split=replace(config.split, seed=seed))
+
+
+class _KeyValueFormatter(logging.Formatter):
+    """Appends a record's `extra=` fields as key=value, so structured logs stay readable in a terminal."""
+
+    _standard = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Standard line plus the extra fields."""
+        extras = " ".join(f"{key}={value}" for key, value in record.__dict__.items() if key not in self._standard)
+        return f"{super().format(record)} {extras}".rstrip()
+
+
+def _configure_logging() -> None:
+    """One handler on stderr for the CLI; libraries' chatter is kept at WARNING."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("training").setLevel(logging.INFO)
+
+
+if __name__ == "__main__":
+    app()
