@@ -42,11 +42,24 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature sizes. Kept small because ONNX materialises each block densely."""
+    """Feature settings.
+
+    Attributes:
+        hash_buckets: Buckets per hashed categorical (one-hot, materialised densely in ONNX: keep small).
+        text_buckets: Buckets per n-gram kind (word, character) of the title's linear model.
+        word_ngram_max: Longest word n-gram of the title.
+        char_ngrams: (shortest, longest) character n-gram of the title; None for words only.
+        svm_c: Inverse regularisation of the title's linear SVM.
+        stacking_folds: Folds for the out-of-fold title scores LightGBM trains on.
+        price_bands: Quantile bands of the brand × price-band cross.
+    """
 
     hash_buckets: int = 1024
+    text_buckets: int = 2**15
     word_ngram_max: int = 2
-    min_df: int = 2
+    char_ngrams: tuple[int, int] | None = (2, 4)
+    svm_c: float = 0.5
+    stacking_folds: int = 5
     price_bands: int = 8
 
 
@@ -142,9 +155,12 @@ def _build(raw: dict[str, Any]) -> TrainConfig:
         data[key] = tuple(data.get(key) or ())
     if data.get("brand_price_cross"):
         data["brand_price_cross"] = tuple(data["brand_price_cross"])
+    features = dict(raw.pop("features", None) or {})
+    if features.get("char_ngrams"):
+        features["char_ngrams"] = tuple(features["char_ngrams"])
     return TrainConfig(
         data=DataConfig(**data),
-        features=FeatureConfig(**(raw.pop("features", None) or {})),
+        features=FeatureConfig(**features),
         model=ModelConfig(**(raw.pop("model", None) or {})),
         split=SplitConfig(**(raw.pop("split", None) or {})),
         **raw,

@@ -19,27 +19,24 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
-def evaluate(pipeline: Pipeline, frame: pd.DataFrame, labels: pd.Series) -> dict[str, Any]:
-    """Score a fitted classifier on a held-out frame.
-
-    Returns:
-        accuracy, macro_f1, log_loss, and per_class (precision/recall/f1/support per label).
-    """
-    probabilities = pipeline.predict_proba(frame)
-    predicted = pipeline.classes_[probabilities.argmax(axis=1)]
+def classification_metrics(
+    labels: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None = None, classes: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and, given probabilities, log loss."""
     report = classification_report(labels, predicted, output_dict=True, zero_division=0)
-    return {
+    metrics: dict[str, Any] = {
         "accuracy": float(accuracy_score(labels, predicted)),
         "macro_f1": float(f1_score(labels, predicted, average="macro")),
-        "log_loss": float(log_loss(labels, probabilities, labels=pipeline.classes_)),
-        "per_class": {label: report[label] for label in pipeline.classes_},
+        "per_class": {str(label): report[str(label)] for label in sorted(set(labels))},
     }
+    if probabilities is not None:
+        metrics["log_loss"] = float(log_loss(labels, probabilities, labels=classes))
+    return metrics
 
 
-def plot_confusion_matrix(pipeline: Pipeline, frame: pd.DataFrame, labels: pd.Series, path: Path) -> Path:
+def plot_confusion_matrix(labels: pd.Series, predicted: np.ndarray, classes: np.ndarray, path: Path) -> Path:
     """Row-normalised confusion matrix as a PNG, so small classes read as clearly as large ones."""
-    classes = pipeline.classes_
-    matrix = confusion_matrix(labels, pipeline.predict(frame), labels=classes, normalize="true")
+    matrix = confusion_matrix(labels, predicted, labels=classes, normalize="true")
     figure, axes = plt.subplots(figsize=(9, 8))
     image = axes.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
     axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
@@ -57,7 +54,7 @@ def plot_confusion_matrix(pipeline: Pipeline, frame: pd.DataFrame, labels: pd.Se
 
 
 def plot_feature_importance(pipeline: Pipeline, path: Path, *, top: int = 30) -> Path:
-    """The top features by total split gain, named by block (e.g. `title_words__samsung`)."""
+    """The top features by total split gain, named by block (e.g. `title_scores__score_TVs`)."""
     names = pipeline.named_steps["features"].get_feature_names_out()
     gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
     order = np.argsort(gains)[::-1][:top][::-1]

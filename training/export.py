@@ -17,10 +17,8 @@ from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_li
 from skl2onnx import to_onnx, update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training.exceptions import ExportError, ExportParityError
-from training.features import ONNX_LOCALE, ONNX_TOKEN_PATTERN
 from training.onnx_ops import register_converters
 
 if TYPE_CHECKING:
@@ -53,6 +51,7 @@ ADVERSARIAL_TITLES = (
 )
 ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
 ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
+PARITY_CHUNK = 64
 logger = logging.getLogger(__name__)
 
 
@@ -124,8 +123,6 @@ def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, An
     ]
     options = {
         id(pipeline.named_steps["classifier"]): {"zipmap": False},
-        # Without these, skl2onnx swaps the token pattern for an ASCII one and lowercases with a locale Lambda lacks.
-        TfidfVectorizer: {"tokenexp": ONNX_TOKEN_PATTERN, "locale": ONNX_LOCALE},
     }
     try:
         model = to_onnx(
@@ -217,7 +214,13 @@ def check_parity(
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     test, adversarial = frames
     combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
-    onnx_labels, onnx_probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined, config))
+    # In chunks: the Tokenizer pads every title of a batch to the longest one, here 10,000 characters.
+    outputs = [
+        session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined.iloc[start : start + PARITY_CHUNK], config))
+        for start in range(0, len(combined), PARITY_CHUNK)
+    ]
+    onnx_labels = np.concatenate([labels for labels, _ in outputs])
+    onnx_probabilities = np.concatenate([probabilities for _, probabilities in outputs])
     python_probabilities = pipeline.predict_proba(combined)
     python_labels = pipeline.classes_[python_probabilities.argmax(axis=1)]
     same = onnx_labels == python_labels

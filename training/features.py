@@ -1,7 +1,9 @@
 """Feature transformers whose every step has an exact ONNX counterpart (see `onnx_ops.py`).
 
-Each transformer takes raw columns (strings, float32 numbers) and returns a float32 sparse matrix, so the
-same computation can run inside the exported graph with raw strings and numbers going in.
+Each transformer takes raw columns (strings, float32 numbers) and returns float32 features, so the same
+computation can run inside the exported graph with raw strings and numbers going in. Hashing follows
+scikit-learn's FeatureHasher (signed MurmurHash3, seed 0, |h| mod n), which onnxruntime's `MurmurHash3`
+reproduces.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils import murmurhash3_32
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.preprocessing import normalize
+from sklearn.svm import LinearSVC
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
 # scikit-learn's default token pattern: maximal runs of two or more unicode letters, digits or underscores.
@@ -28,8 +34,48 @@ NO_TOKEN = "#"
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 
+def lower_like_onnx(text: str) -> str:
+    """Lower-case one character at a time, as ONNX's StringNormalizer does.
+
+    `str.lower` applies context rules (a final Σ becomes ς) and multi-character mappings (İ becomes i̇);
+    the graph maps each character to exactly one, so the Python side must too.
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(character.lower()[0] for character in text)
+
+
+def word_ngrams(text: str, n_max: int) -> list[str]:
+    """Word 1..n_max-grams of the lower-cased text, words joined by one space."""
+    tokens = _TOKEN_RE.findall(lower_like_onnx(text))
+    return [" ".join(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1)]
+
+
+def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
+    """Character n_min..n_max-grams of the lower-cased text, whitespace included as it is."""
+    lowered = lower_like_onnx(text)
+    return [lowered[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(lowered) - n + 1)]
+
+
+def first_token(text: str) -> str:
+    """The first word of the lower-cased text, or `NO_TOKEN` when it has none."""
+    match = _TOKEN_RE.search(lower_like_onnx(text))
+    return match.group(0) if match else NO_TOKEN
+
+
+def price_bands(prices: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Count the band edges at or below each price; NaN compares false everywhere and lands in band 0."""
+    return (prices.reshape(-1, 1) >= edges.reshape(1, -1)).sum(axis=1)
+
+
+def hash_counts(documents: Iterable[list[str]], n_features: int) -> sparse.csr_matrix:
+    """Count each document's strings into `n_features` hash buckets (FeatureHasher, no sign flipping)."""
+    hasher = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False, dtype=np.float64)
+    return hasher.transform(documents).tocsr()
+
+
 class _BucketNames:
-    """Names output columns `<block>__bucket_<i>` for plots and feature importances."""
+    """Names output columns `bucket_<i>` for plots and feature importances."""
 
     n_features: int
 
@@ -39,7 +85,7 @@ class _BucketNames:
 
 
 class HashedCategory(_BucketNames, TransformerMixin, BaseEstimator):
-    """One-hot of murmurhash3(value) mod `n_features`: no vocabulary, so unseen sellers still get a column.
+    """One-hot of the hashed value: no vocabulary, so unseen sellers still map to a column.
 
     Args:
         n_features: Number of hash buckets (output columns).
@@ -58,7 +104,7 @@ class HashedCategory(_BucketNames, TransformerMixin, BaseEstimator):
 
 
 class FirstTokenHashed(_BucketNames, TransformerMixin, BaseEstimator):
-    """Hashes the first token of a lower-cased title: a brand proxy for catalogues without a brand column.
+    """Hashes the first word of a title: a brand proxy for catalogues without a brand column.
 
     Args:
         n_features: Number of hash buckets (output columns).
@@ -72,7 +118,7 @@ class FirstTokenHashed(_BucketNames, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame | np.ndarray) -> sparse.csr_matrix:
-        """Hash the first token of each title, or `NO_TOKEN` for titles without one."""
+        """Hash the first word of each title, or `NO_TOKEN` for titles without one."""
         return _one_hot([first_token(title) for title in _single_column(X)], self.n_features)
 
 
@@ -121,26 +167,83 @@ class LogNumeric(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return sparse.csr_matrix(np.log(values + np.float32(1.0)))
 
 
-def first_token(title: str) -> str:
-    """Return the first token of the lower-cased title, or `NO_TOKEN` when it has none."""
-    match = _TOKEN_RE.search(title.lower())
-    return match.group(0) if match else NO_TOKEN
+class TitleScores(TransformerMixin, BaseEstimator):
+    """A linear text model's per-class scores for the title, as features for LightGBM (stacking).
 
+    Word 1..n-grams and character n-grams are hashed into `n_features` buckets each, weighted by TF-IDF,
+    L2-normalised and scored by a linear SVM. All of it is computed in float64 and only the scores are
+    rounded to float32, so the graph's scores equal these to the last bit in all but freak cases.
 
-def price_bands(prices: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Count the band edges at or below each price; NaN compares false everywhere and lands in band 0."""
-    return (prices.reshape(-1, 1) >= edges.reshape(1, -1)).sum(axis=1)
+    Args:
+        n_features: Hash buckets per n-gram kind.
+        word_ngram_max: Longest word n-gram.
+        char_ngrams: (shortest, longest) character n-gram, or None for words only.
+        c: The SVM's inverse regularisation strength.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2**15,
+        word_ngram_max: int = 2,
+        char_ngrams: tuple[int, int] | None = (2, 4),
+        c: float = 0.5,
+    ) -> None:
+        self.n_features = n_features
+        self.word_ngram_max = word_ngram_max
+        self.char_ngrams = char_ngrams
+        self.c = c
+
+    def fit(self, X: Any, y: Any) -> TitleScores:
+        """Learn IDF weights and the SVM from the titles."""
+        return self.fit_counts(self.count(X), y)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Per-class scores, float32."""
+        return self.score_counts(self.count(X))
+
+    def count(self, X: Any) -> sparse.csr_matrix:
+        """Hashed n-gram counts: word buckets, then character buckets."""
+        titles = _single_column(X)
+        blocks = [hash_counts((word_ngrams(title, self.word_ngram_max) for title in titles), self.n_features)]
+        if self.char_ngrams:
+            low, high = self.char_ngrams
+            blocks.append(hash_counts((char_ngrams(title, low, high) for title in titles), self.n_features))
+        return sparse.hstack(blocks, format="csr")
+
+    def fit_counts(self, counts: sparse.csr_matrix, y: Any) -> TitleScores:
+        """`fit` from precomputed counts, so cross-fitting can count once."""
+        n_rows = counts.shape[0]
+        document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+        self.idf_ = np.log((1 + n_rows) / (1 + document_frequency)) + 1.0
+        self.svm_ = LinearSVC(C=self.c).fit(self._weigh(counts), y)
+        self.classes_ = self.svm_.classes_
+        return self
+
+    def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
+        """`transform` from precomputed counts."""
+        scores = self.svm_.decision_function(self._weigh(counts))
+        return scores.reshape(counts.shape[0], -1).astype(np.float32)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The linear model's own labels: the same-run baseline LightGBM must beat."""
+        return self.svm_.predict(self._weigh(self.count(X)))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """One score per class (one in total for two classes)."""
+        names = self.classes_ if len(self.classes_) > 2 else self.classes_[1:]
+        return np.array([f"score_{name}" for name in names], dtype=object)
+
+    def _weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """TF-IDF then L2 normalisation, in float64."""
+        return normalize(counts.multiply(self.idf_).tocsr(), norm="l2")
 
 
 def _single_column(X: pd.DataFrame | np.ndarray) -> list[str]:
-    """The one string column of a frame or 2-D array, as a list."""
+    """The one string column of a frame, series or array, as a list."""
     array = np.asarray(X, dtype=object)
     return list(array.reshape(len(array), -1)[:, 0])
 
 
 def _one_hot(values: list[str], n_features: int) -> sparse.csr_matrix:
-    """One row per value with a single 1 at murmurhash3(value) mod `n_features`."""
-    columns = np.fromiter((murmurhash3_32(value, positive=True) for value in values), dtype=np.int64, count=len(values))
-    rows = np.arange(len(values))
-    data = np.ones(len(values), dtype=np.float32)
-    return sparse.csr_matrix((data, (rows, columns % n_features)), shape=(len(values), n_features))
+    """One row per value with a single 1 in the value's hash bucket."""
+    return hash_counts(([value] for value in values), n_features).astype(np.float32)

@@ -1,14 +1,15 @@
 """ONNX converters for the transformers in `features.py`, registered with skl2onnx.
 
 Each converter emits the same arithmetic as the Python `transform`, so the parity gate can demand identical
-outputs. Hashing uses onnxruntime's `com.microsoft` MurmurHash3, the function scikit-learn's `murmurhash3_32`
-implements.
+outputs. Text is lower-cased by StringNormalizer and split by onnxruntime's `com.microsoft` Tokenizer;
+strings are hashed by its MurmurHash3, the function scikit-learn's FeatureHasher uses.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from onnx import TensorProto
 from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
@@ -22,11 +23,16 @@ from training.features import (
     HashedCategory,
     LogNumeric,
     PriceBandCross,
+    TitleScores,
 )
 
 if TYPE_CHECKING:
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
+
+# Pads the Tokenizer's ragged output. Longer than one character, it can be neither a character nor a word.
+PAD = "<pad>"
+INT32_MIN = -(2**31)
 
 
 def register_converters() -> None:
@@ -34,7 +40,8 @@ def register_converters() -> None:
     update_registered_converter(HashedCategory, "ProductHashedCategory", _hashed_shape, _convert_hashed_category)
     update_registered_converter(FirstTokenHashed, "ProductFirstTokenHashed", _hashed_shape, _convert_first_token)
     update_registered_converter(PriceBandCross, "ProductPriceBandCross", _hashed_shape, _convert_price_band_cross)
-    update_registered_converter(LogNumeric, "ProductLogNumeric", _log_shape, _convert_log_numeric)
+    update_registered_converter(LogNumeric, "ProductLogNumeric", _same_shape, _convert_log_numeric)
+    update_registered_converter(TitleScores, "ProductTitleScores", _scores_shape, _convert_title_scores)
     # skl2onnx concatenates a transformer's columns into one tensor unless its class is in this tuple; the
     # cross reads a string and a float column, which cannot share a tensor. There is no public switch for it.
     if PriceBandCross not in skl2onnx_parse.do_not_merge_columns:
@@ -47,137 +54,212 @@ def _hashed_shape(operator: Operator) -> None:
     operator.outputs[0].type = FloatTensorType([n_rows, operator.raw_operator.n_features])
 
 
-def _log_shape(operator: Operator) -> None:
+def _same_shape(operator: Operator) -> None:
     """Output has the input's shape, as float32."""
     operator.outputs[0].type = FloatTensorType(operator.inputs[0].type.shape)
 
 
+def _scores_shape(operator: Operator) -> None:
+    """Output is [N, number of SVM outputs] float32."""
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n_rows, operator.raw_operator.svm_.coef_.shape[0]])
+
+
 def _convert_hashed_category(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
-    """[N,1] strings → one-hot of their hash."""
+    """[N,1] strings → one-hot of their hash bucket."""
     _emit_one_hot(scope, container, operator.inputs[0].full_name, operator)
 
 
 def _convert_first_token(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
-    """[N,1] titles → lowercase → first token (or NO_TOKEN) → one-hot of its hash."""
-    flat = _name(scope, "flat_title")
-    container.add_node("Reshape", [operator.inputs[0].full_name, _const(scope, container, "shape", [-1])], flat)
-    lowered = _name(scope, "lowered")
-    container.add_node(
-        "StringNormalizer",
-        flat,
-        lowered,
-        name=_name(scope, "StringNormalizer"),
-        case_change_action="LOWER",
-        is_case_sensitive=0,
-        locale=ONNX_LOCALE,
-    )
-    tokens = _name(scope, "tokens")
-    container.add_node(
-        "Tokenizer",
-        lowered,
-        tokens,
-        op_domain="com.microsoft",
-        op_version=1,
-        name=_name(scope, "Tokenizer"),
-        mark=0,
-        mincharnum=1,
-        pad_value=NO_TOKEN,
-        tokenexp=ONNX_TOKEN_PATTERN,
-    )
-    # A batch whose titles hold no token at all comes back as [N, 0]: append a NO_TOKEN column so that
-    # column 0 always exists and is NO_TOKEN exactly when the title had no token.
-    padding = _name(scope, "padding")
-    pad_shape = _name(scope, "pad_shape")
-    container.add_node("Shape", flat, pad_shape)
-    pad_shape_2d = _name(scope, "pad_shape_2d")
-    container.add_node("Concat", [pad_shape, _const(scope, container, "one", [1])], pad_shape_2d, axis=0)
-    container.add_node(
-        "Expand", [_const_str(scope, container, "no_token", NO_TOKEN), pad_shape_2d], padding, name=_name(scope, "Pad")
-    )
-    padded = _name(scope, "padded")
-    container.add_node("Concat", [tokens, padding], padded, axis=1)
-    first = _name(scope, "first_token")
-    container.add_node("Slice", [padded, *_slice_args(scope, container, 0, 1)], first)
+    """[N,1] titles → first word (or NO_TOKEN) → one-hot of its hash bucket."""
+    graph = _Graph(scope, container)
+    words = graph.tokens(graph.lowered(operator.inputs[0].full_name), ONNX_TOKEN_PATTERN, pad=NO_TOKEN)
+    first = graph.node("Slice", [words, graph.ints([0]), graph.ints([1]), graph.ints([1])])
     _emit_one_hot(scope, container, first, operator)
 
 
 def _convert_price_band_cross(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
-    """[N,1] brand and [N,1] price → "brand|band" → one-hot of its hash."""
+    """[N,1] brand and [N,1] price → "brand|band" → one-hot of its hash bucket."""
+    graph = _Graph(scope, container)
     brand, price = (variable.full_name for variable in operator.inputs)
-    edges = _name(scope, "edges")
-    container.add_initializer(
-        edges, TensorProto.FLOAT, [len(operator.raw_operator.edges_)], operator.raw_operator.edges_
-    )
-    above = _name(scope, "above")
-    container.add_node("GreaterOrEqual", [price, edges], above)
-    above_int = _name(scope, "above_int")
-    container.add_node("Cast", above, above_int, to=TensorProto.INT64)
-    band = _name(scope, "band")
-    container.add_node("ReduceSum", [above_int, _const(scope, container, "axis", [1])], band, keepdims=1)
-    band_text = _name(scope, "band_text")
-    container.add_node("Cast", band, band_text, to=TensorProto.STRING)
-    with_bar = _name(scope, "with_bar")
-    container.add_node("StringConcat", [brand, _const_str(scope, container, "bar", "|")], with_bar)
-    key = _name(scope, "cross_key")
-    container.add_node("StringConcat", [with_bar, band_text], key)
+    edges = graph.constant(operator.raw_operator.edges_.astype(np.float32), TensorProto.FLOAT)
+    above = graph.node("Cast", [graph.node("GreaterOrEqual", [price, edges])], to=TensorProto.INT64)
+    band = graph.node("Cast", [graph.node("ReduceSum", [above, graph.ints([1])], keepdims=1)], to=TensorProto.STRING)
+    key = graph.node("StringConcat", [graph.node("StringConcat", [brand, graph.string("|")]), band])
     _emit_one_hot(scope, container, key, operator)
 
 
 def _convert_log_numeric(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
     """x → Log(x + 1), the order of operations `LogNumeric.transform` uses."""
-    shifted = _name(scope, "shifted")
-    container.add_node("Add", [operator.inputs[0].full_name, _const_float(scope, container, "one_f", 1.0)], shifted)
+    graph = _Graph(scope, container)
+    shifted = graph.node("Add", [operator.inputs[0].full_name, graph.constant(np.float32(1.0), TensorProto.FLOAT)])
     container.add_node("Log", shifted, operator.outputs[0].full_name)
 
 
-def _emit_one_hot(scope: Scope, container: ModelComponentContainer, strings: str, operator: Operator) -> None:
-    """[N,1] strings → MurmurHash3 (unsigned, seed 0) mod n → one-hot [N, n] float32 into the operator's output."""
-    n_features = operator.raw_operator.n_features
-    hashed = _name(scope, "hashed")
-    container.add_node("MurmurHash3", strings, hashed, op_domain="com.microsoft", op_version=1, positive=1, seed=0)
-    hashed_int = _name(scope, "hashed_int")
-    container.add_node("Cast", hashed, hashed_int, to=TensorProto.INT64)
-    bucket = _name(scope, "bucket")
-    container.add_node("Mod", [hashed_int, _const(scope, container, "n_features", [n_features])], bucket)
-    flat_bucket = _name(scope, "flat_bucket")
-    container.add_node("Reshape", [bucket, _const(scope, container, "shape", [-1])], flat_bucket)
-    values = _name(scope, "onehot_values")
-    container.add_initializer(values, TensorProto.FLOAT, [2], [0.0, 1.0])
-    container.add_node(
-        "OneHot", [flat_bucket, _const(scope, container, "depth", [n_features]), values], operator.outputs[0].full_name
+def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """[N,1] titles → hashed word and character n-grams → TF-IDF → L2 → SVM scores, in float64.
+
+    No [N, buckets] matrix is ever built: scores are sums of per-n-gram weight rows (Gather), and the L2 norm
+    comes from the per-row bucket counts that `Unique` finds. Padding n-grams go to an extra bucket whose
+    weights are zero.
+    """
+    model = operator.raw_operator
+    graph = _Graph(scope, container)
+    n_buckets = model.n_features
+    pad_bucket = len(model.idf_)
+    lowered = graph.lowered(operator.inputs[0].full_name)
+
+    words = graph.tokens(lowered, ONNX_TOKEN_PATTERN, pad=PAD)
+    buckets = [
+        graph.gram_buckets(words, n, " ", n_buckets=n_buckets, offset=0, pad_bucket=pad_bucket)
+        for n in range(1, model.word_ngram_max + 1)
+    ]
+    if model.char_ngrams:
+        characters = graph.characters(lowered)
+        low, high = model.char_ngrams
+        buckets += [
+            graph.gram_buckets(characters, n, "", n_buckets=n_buckets, offset=n_buckets, pad_bucket=pad_bucket)
+            for n in range(low, high + 1)
+        ]
+    bucket = graph.node("Concat", buckets, axis=1)
+
+    idf = np.append(model.idf_, 0.0)
+    weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, model.svm_.coef_.shape[0]))])
+    raw = graph.node(
+        "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
     )
 
-
-def _slice_args(scope: Scope, container: ModelComponentContainer, start: int, end: int) -> list[str]:
-    """Starts, ends and axes inputs of a Slice over axis 1."""
-    return [
-        _const(scope, container, "start", [start]),
-        _const(scope, container, "end", [end]),
-        _const(scope, container, "axes", [1]),
-    ]
-
-
-def _const(scope: Scope, container: ModelComponentContainer, hint: str, values: list[int]) -> str:
-    """An int64 initializer."""
-    name = _name(scope, hint)
-    container.add_initializer(name, TensorProto.INT64, [len(values)], values)
-    return name
-
-
-def _const_float(scope: Scope, container: ModelComponentContainer, hint: str, value: float) -> str:
-    """A float32 scalar initializer."""
-    name = _name(scope, hint)
-    container.add_initializer(name, TensorProto.FLOAT, [], [value])
-    return name
-
-
-def _const_str(scope: Scope, container: ModelComponentContainer, hint: str, value: str) -> str:
-    """A string scalar initializer."""
-    name = _name(scope, hint)
-    container.add_initializer(name, TensorProto.STRING, [], [value.encode("utf-8")])
-    return name
+    # Row r's bucket b becomes key r * width + b; Unique counts each key, i.e. each bucket's count per row.
+    width = pad_bucket + 1
+    n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
+    rows = graph.node(
+        "Range", [graph.ints([0], scalar=True), graph.node("Squeeze", [n_rows]), graph.ints([1], scalar=True)]
+    )
+    keys = graph.node(
+        "Add", [bucket, graph.node("Mul", [graph.node("Unsqueeze", [rows, graph.ints([1])]), graph.ints([width])])]
+    )
+    flat_keys = graph.node("Reshape", [keys, graph.ints([-1])])
+    unique, _, _, counts = graph.nodes("Unique", [flat_keys], 4, sorted=1)
+    key_idf = graph.node("Gather", [graph.constant(idf), graph.node("Mod", [unique, graph.ints([width])])])
+    weighted = graph.node("Mul", [graph.node("Cast", [counts], to=TensorProto.DOUBLE), key_idf])
+    row_of_key = graph.node("Div", [unique, graph.ints([width])])
+    zeros = graph.node("ConstantOfShape", [n_rows], value=_double_tensor(0.0))
+    squares = graph.node(
+        "ScatterElements", [zeros, row_of_key, graph.node("Mul", [weighted, weighted])], axis=0, reduction="add"
+    )
+    norm = graph.node("Sqrt", [squares])
+    # scikit-learn's normalize leaves an all-zero row as it is: divide by 1 instead of 0.
+    is_zero = graph.node("Equal", [norm, graph.constant(np.float64(0.0))])
+    safe_norm = graph.node("Where", [is_zero, graph.constant(np.float64(1.0)), norm])
+    scaled = graph.node("Div", [raw, graph.node("Unsqueeze", [safe_norm, graph.ints([1])])])
+    scores = graph.node("Add", [scaled, graph.constant(model.svm_.intercept_.astype(np.float64))])
+    container.add_node("Cast", scores, operator.outputs[0].full_name, to=TensorProto.FLOAT)
 
 
-def _name(scope: Scope, hint: str) -> str:
-    """A graph-unique variable name."""
-    return scope.get_unique_variable_name(hint)
+def _emit_one_hot(scope: Scope, container: ModelComponentContainer, strings: str, operator: Operator) -> None:
+    """[N,1] strings → one-hot [N, n] float32 of their hash bucket, into the operator's output."""
+    graph = _Graph(scope, container)
+    n_features = operator.raw_operator.n_features
+    bucket = graph.node("Reshape", [graph.hash_buckets(strings, n_features), graph.ints([-1])])
+    values = graph.constant(np.array([0.0, 1.0], dtype=np.float32), TensorProto.FLOAT)
+    container.add_node("OneHot", [bucket, graph.ints([n_features]), values], operator.outputs[0].full_name)
+
+
+def _double_tensor(value: float) -> object:
+    """A one-element float64 tensor for ConstantOfShape."""
+    from onnx.numpy_helper import from_array
+
+    return from_array(np.array([value], dtype=np.float64))
+
+
+class _Graph:
+    """Small helpers that add uniquely named nodes and constants to the graph under construction."""
+
+    def __init__(self, scope: Scope, container: ModelComponentContainer) -> None:
+        self.scope = scope
+        self.container = container
+
+    def node(self, op_type: str, inputs: list[str], **attributes: object) -> str:
+        """Add a node with one output and return the output's name."""
+        return self.nodes(op_type, inputs, 1, **attributes)[0]
+
+    def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: object) -> list[str]:
+        """Add a node with several outputs and return their names."""
+        outputs = [self.scope.get_unique_variable_name(op_type.lower()) for _ in range(n_outputs)]
+        domain = "com.microsoft" if op_type in {"Tokenizer", "MurmurHash3"} else ""
+        self.container.add_node(
+            op_type,
+            inputs,
+            outputs,
+            name=self.scope.get_unique_operator_name(op_type),
+            op_domain=domain,
+            op_version=1 if domain else None,
+            **attributes,
+        )
+        return outputs
+
+    def constant(self, value: np.ndarray | np.floating, dtype: int = TensorProto.DOUBLE) -> str:
+        """An initializer holding `value`."""
+        array = np.asarray(value)
+        name = self.scope.get_unique_variable_name("constant")
+        self.container.add_initializer(name, dtype, list(array.shape), array.ravel().tolist())
+        return name
+
+    def ints(self, values: list[int], *, scalar: bool = False) -> str:
+        """An int64 initializer (a scalar when asked)."""
+        name = self.scope.get_unique_variable_name("ints")
+        self.container.add_initializer(name, TensorProto.INT64, [] if scalar else [len(values)], values)
+        return name
+
+    def string(self, value: str) -> str:
+        """A string scalar initializer."""
+        name = self.scope.get_unique_variable_name("string")
+        self.container.add_initializer(name, TensorProto.STRING, [], [value.encode("utf-8")])
+        return name
+
+    def lowered(self, titles: str) -> str:
+        """[N,1] → [N] lower-cased strings."""
+        flat = self.node("Reshape", [titles, self.ints([-1])])
+        return self.node(
+            "StringNormalizer", [flat], case_change_action="LOWER", is_case_sensitive=0, locale=ONNX_LOCALE
+        )
+
+    def tokens(self, lowered: str, pattern: str, *, pad: str) -> str:
+        """[N] → [N, T+1] regex matches, right-padded with `pad`; the extra column keeps T+1 ≥ 1."""
+        tokens = self.node("Tokenizer", [lowered], mark=0, mincharnum=1, pad_value=pad, tokenexp=pattern)
+        return self._pad_column(lowered, tokens, pad)
+
+    def characters(self, lowered: str) -> str:
+        """[N] → [N, L+1] single characters (whitespace included), right-padded with PAD."""
+        characters = self.node("Tokenizer", [lowered], mark=0, mincharnum=1, pad_value=PAD, separators=[""])
+        return self._pad_column(lowered, characters, PAD)
+
+    def gram_buckets(self, pieces: str, n: int, separator: str, *, n_buckets: int, offset: int, pad_bucket: int) -> str:
+        """[N, T] padded pieces → [N, T-n+1] hash buckets of their n-grams; grams that reach a pad → pad_bucket."""
+        parts = [self._shifted(pieces, k, n) for k in range(n)]
+        gram = parts[0]
+        for part in parts[1:]:
+            joined = self.node("StringConcat", [gram, self.string(separator)]) if separator else gram
+            gram = self.node("StringConcat", [joined, part])
+        bucket = self.node("Add", [self.hash_buckets(gram, n_buckets), self.ints([offset])])
+        # Pads only trail, so a gram is whole exactly when its last piece is not a pad.
+        reaches_pad = self.node("Equal", [parts[-1], self.string(PAD)])
+        return self.node("Where", [reaches_pad, self.ints([pad_bucket]), bucket])
+
+    def hash_buckets(self, strings: str, n_features: int) -> str:
+        """FeatureHasher's bucket: signed MurmurHash3 (seed 0), |h| mod n, with its special case for INT32_MIN."""
+        hashed = self.node("Cast", [self.node("MurmurHash3", [strings], positive=0, seed=0)], to=TensorProto.INT64)
+        is_min = self.node("Equal", [hashed, self.ints([INT32_MIN])])
+        magnitude = self.node("Where", [is_min, self.ints([2**31 - 1 - (n_features - 1)]), self.node("Abs", [hashed])])
+        return self.node("Mod", [magnitude, self.ints([n_features])])
+
+    def _pad_column(self, lowered: str, tokens: str, pad: str) -> str:
+        """Append one `pad` column: an all-empty batch yields [N, 0] tokens, which later slices cannot take."""
+        shape = self.node("Concat", [self.node("Shape", [lowered]), self.ints([1])], axis=0)
+        padding = self.node("Expand", [self.string(pad), shape])
+        return self.node("Concat", [tokens, padding], axis=1)
+
+    def _shifted(self, pieces: str, k: int, n: int) -> str:
+        """Columns k .. T-n+k of pieces: the k-th piece of every n-gram."""
+        end = -(n - 1 - k) if n - 1 - k else 2**62
+        return self.node("Slice", [pieces, self.ints([k]), self.ints([end]), self.ints([1])])

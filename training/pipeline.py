@@ -1,4 +1,4 @@
-"""Build the scikit-learn pipelines: the exported LightGBM model and the linear baseline it must beat."""
+"""Build and fit the pipeline: title scores from a linear text model, stacked with other features into LightGBM."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from lightgbm import LGBMClassifier
+from scipy import sparse
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from training.features import TOKEN_PATTERN, FirstTokenHashed, HashedCategory, LogNumeric, PriceBandCross
+from training.exceptions import DataValidationError
+from training.features import FirstTokenHashed, HashedCategory, LogNumeric, PriceBandCross, TitleScores
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from training.config import DataConfig, FeatureConfig, ModelConfig
+
+TITLE_SCORES = "title_scores"
 
 
 def build_features(data: DataConfig, features: FeatureConfig) -> ColumnTransformer:
@@ -22,25 +28,19 @@ def build_features(data: DataConfig, features: FeatureConfig) -> ColumnTransform
 
     Args:
         data: Which inputs are text, hashed categoricals and numerics.
-        features: Sizes of the blocks.
+        features: Sizes and settings of the blocks.
 
     Returns:
-        A ColumnTransformer producing one float32 sparse matrix.
+        A ColumnTransformer producing one float32 sparse matrix, the title scores first.
     """
-    blocks: list[tuple[str, object, str | list[str]]] = [
-        ("title_words", _title_vectorizer(features), data.text),
-    ]
+    title_scores = TitleScores(features.text_buckets, features.word_ngram_max, features.char_ngrams, features.svm_c)
+    blocks: list[tuple[str, object, list[str]]] = [(TITLE_SCORES, title_scores, [data.text])]
     blocks += [(f"{name}_hash", HashedCategory(features.hash_buckets), [name]) for name in data.hashed]
     if data.brand_from_title:
         blocks.append(("title_brand_hash", FirstTokenHashed(features.hash_buckets), [data.text]))
     if data.brand_price_cross:
-        blocks.append(
-            (
-                "brand_price_band",
-                PriceBandCross(features.hash_buckets, features.price_bands),
-                list(data.brand_price_cross),
-            )
-        )
+        cross = PriceBandCross(features.hash_buckets, features.price_bands)
+        blocks.append(("brand_price_band", cross, list(data.brand_price_cross)))
     blocks += [(f"{name}_log", LogNumeric(), [name]) for name in data.numeric]
     return ColumnTransformer(blocks, remainder="drop", sparse_threshold=1.0)
 
@@ -61,24 +61,38 @@ def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig
     return Pipeline([("features", build_features(data, features)), ("classifier", classifier)])
 
 
-def build_baseline(data: DataConfig, features: FeatureConfig) -> Pipeline:
-    """TF-IDF of the title + hashed categoricals into a logistic regression: the honest floor."""
-    blocks: list[tuple[str, object, str | list[str]]] = [("title_words", _title_vectorizer(features), data.text)]
-    blocks += [(f"{name}_hash", HashedCategory(features.hash_buckets), [name]) for name in data.hashed]
-    return Pipeline(
-        [
-            ("features", ColumnTransformer(blocks, sparse_threshold=1.0)),
-            ("classifier", LogisticRegression(C=20.0, max_iter=300)),
-        ]
+def stacked_training_matrix(
+    features: ColumnTransformer,
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    groups: pd.Series | None,
+    *,
+    text: str,
+    folds: int,
+) -> sparse.csr_matrix:
+    """Fit the features on `frame` and return its matrix with out-of-fold title scores.
+
+    In-sample scores of a linear model are overconfident; LightGBM trained on them would trust them more
+    than it should on new products. Each row's scores therefore come from a model that never saw its
+    product (GroupKFold) or, without groups, its row (StratifiedKFold).
+    """
+    matrix = features.fit_transform(frame, labels).tocsr()
+    block = features.named_transformers_[TITLE_SCORES]
+    counts = block.count(frame[text])
+    splitter = (
+        GroupKFold(n_splits=folds) if groups is not None else StratifiedKFold(folds, shuffle=True, random_state=0)
     )
-
-
-def _title_vectorizer(features: FeatureConfig) -> TfidfVectorizer:
-    """Word n-grams of the lower-cased title; min_df rather than max_features (see docs/onnx-export.md)."""
-    return TfidfVectorizer(
-        lowercase=True,
-        token_pattern=TOKEN_PATTERN,
-        ngram_range=(1, features.word_ngram_max),
-        min_df=features.min_df,
-        dtype=np.float32,
+    columns = features.output_indices_[TITLE_SCORES]
+    scores = np.zeros((len(frame), columns.stop - columns.start), dtype=np.float32)
+    label_array = np.asarray(labels)
+    for fit_rows, held_rows in splitter.split(counts, label_array, groups):
+        fold_model = clone(block).fit_counts(counts[fit_rows], label_array[fit_rows])
+        if len(fold_model.classes_) != len(block.classes_):
+            raise DataValidationError(
+                f"a stacking fold saw {len(fold_model.classes_)} of {len(block.classes_)} classes: some class has "
+                f"fewer than {folds} products. Add rows for it or lower features.stacking_folds."
+            )
+        scores[held_rows] = fold_model.score_counts(counts[held_rows])
+    return sparse.hstack(
+        [matrix[:, : columns.start], sparse.csr_matrix(scores), matrix[:, columns.stop :]], format="csr"
     )

@@ -21,8 +21,8 @@ import typer
 from lightgbm import early_stopping
 
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
-from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
-from training.evaluate import evaluate, plot_confusion_matrix, plot_feature_importance
+from training.data import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
 from training.exceptions import TrainingError
 from training.export import (
     adversarial_frame,
@@ -34,7 +34,7 @@ from training.export import (
     parity_report_dict,
     to_onnx_model,
 )
-from training.pipeline import build_baseline, build_pipeline
+from training.pipeline import TITLE_SCORES, build_pipeline, stacked_training_matrix
 from training.synthetic import generate_catalogue
 from training.tracking import configure_tracking, log_onnx_model, log_run_record
 
@@ -58,13 +58,19 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     """
     pipeline = build_pipeline(config.data, config.features, config.model)
     features = pipeline.named_steps["features"]
-    train_matrix = features.fit_transform(splits.train)
+    train_matrix = stacked_training_matrix(
+        features,
+        splits.train,
+        splits.train[LABEL],
+        splits.train[GROUP] if GROUP in splits.train else None,
+        text=config.data.text,
+        folds=config.features.stacking_folds,
+    )
     validation_matrix = features.transform(splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
     classifier = pipeline.named_steps["classifier"]
     with warnings.catch_warnings():
         # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
-        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
         classifier.fit(
             train_matrix,
@@ -107,9 +113,12 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
         fit_started = time.perf_counter()
         pipeline = fit_model(config, splits)
         train_seconds = time.perf_counter() - fit_started
-        test_metrics = evaluate(pipeline, splits.test, splits.test[LABEL])
-        baseline = build_baseline(config.data, config.features).fit(splits.train, splits.train[LABEL])
-        baseline_metrics = evaluate(baseline, splits.test, splits.test[LABEL])
+        test_labels = splits.test[LABEL]
+        probabilities = pipeline.predict_proba(splits.test)
+        predicted = pipeline.classes_[probabilities.argmax(axis=1)]
+        test_metrics = classification_metrics(test_labels, predicted, probabilities, pipeline.classes_)
+        title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+        baseline_metrics = classification_metrics(test_labels, title_model.predict(splits.test[[config.data.text]]))
         logger.info(
             "evaluated",
             extra={
@@ -159,7 +168,7 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "onnx_bytes": len(model_bytes),
         }
         plots = [
-            plot_confusion_matrix(pipeline, splits.test, splits.test[LABEL], staging / "confusion_matrix.png"),
+            plot_confusion_matrix(test_labels, predicted, pipeline.classes_, staging / "confusion_matrix.png"),
             plot_feature_importance(pipeline, staging / "feature_importance.png"),
         ]
         log_run_record(
@@ -285,8 +294,9 @@ def _configure_logging() -> None:
     """One handler on stderr for the CLI; libraries' chatter is kept at WARNING."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    logging.getLogger("training").setLevel(logging.INFO)
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":
