@@ -72,7 +72,7 @@ class ModelConfig:
     num_leaves: int = 31
     min_child_samples: int = 10
     colsample_bytree: float = 0.3
-    early_stopping_rounds: int = 20
+    early_stopping_rounds: int = 40
     n_jobs: int = 2
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from training.exceptions import DataValidationError
 
@@ -29,6 +29,7 @@ LABEL = "label"
 GROUP = "group"
 # Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
 MIN_ROWS_PER_CLASS = 10
+MIN_PRODUCTS_PER_CLASS = 5
 logger = logging.getLogger(__name__)
 
 
@@ -169,11 +170,26 @@ def _check_class_sizes(frame: pd.DataFrame) -> None:
 
 
 def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out about `fraction` of the frame: whole groups when grouped, else a stratified sample."""
+    """Hold out about `fraction` of the frame: whole products when grouped, stratified by label either way."""
     if GROUP not in frame:
         keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
         return keep, hold
-    n_splits = max(2, round(1 / fraction))
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    keep_index, hold_index = next(folds.split(frame, frame[LABEL], frame[GROUP]))
-    return frame.iloc[keep_index], frame.iloc[hold_index]
+    # Stratify the products, not the rows: each product counts once, under its (first) label.
+    products = frame.groupby(GROUP, sort=False)[LABEL].first()
+    _check_products_per_class(products)
+    _, held_products = train_test_split(
+        products.index.to_numpy(), test_size=fraction, stratify=products.to_numpy(), random_state=seed
+    )
+    held = frame[GROUP].isin(held_products)
+    return frame[~held], frame[held]
+
+
+def _check_products_per_class(products: pd.Series) -> None:
+    """A grouped split needs each class to have products for train, validation and test."""
+    counts = products.value_counts()
+    small = counts[counts < MIN_PRODUCTS_PER_CLASS]
+    if not small.empty:
+        raise DataValidationError(
+            f"class {small.index[0]!r} has {int(small.iloc[0])} product(s); a grouped split needs at least "
+            f"{MIN_PRODUCTS_PER_CLASS} per class. Add products for it or drop it."
+        )

@@ -216,7 +216,9 @@ def check_parity(
     combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
     # In chunks: the Tokenizer pads every title of a batch to the longest one, here 10,000 characters.
     outputs = [
-        session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined.iloc[start : start + PARITY_CHUNK], config))
+        session.run(
+            [LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined.iloc[start : start + PARITY_CHUNK], config)
+        )
         for start in range(0, len(combined), PARITY_CHUNK)
     ]
     onnx_labels = np.concatenate([labels for labels, _ in outputs])

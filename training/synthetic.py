@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-N_SELLERS = 6_000
+N_SELLERS = 8_000
 # category → subcategory → (product nouns, typical price)
 TAXONOMY: dict[str, dict[str, tuple[tuple[str, ...], float]]] = {
     "Laptops": {

@@ -62,7 +62,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         features,
         splits.train,
         splits.train[LABEL],
-        splits.train[GROUP] if GROUP in splits.train else None,
+        splits.train.get(GROUP),
         text=config.data.text,
         folds=config.features.stacking_folds,
     )

@@ -1,0 +1,102 @@
+"""Measure `make train` on PriceRunner and on synthetic data: wall time, peak RSS, ONNX size, quality, parity.
+
+Each case runs the real CLI in a fresh process (so peak RSS is the run's own) against a throwaway MLflow
+store, and the numbers go to benchmarks/results/training.json and a Markdown table on stdout.
+
+    python benchmarks/training_benchmark.py            # PriceRunner (if present) + synthetic default
+    python benchmarks/training_benchmark.py --large    # also 1,000,000 synthetic rows (~10 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICERUNNER = ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
+RESULTS = ROOT / "benchmarks" / "results" / "training.json"
+TARGETS = {
+    "pricerunner": "macro-F1 ≥ 0.990, wall ≤ 60 s, ONNX ≤ 20 MB, parity 100 % / ≤ 1e-5",
+    "synthetic-10k": "wall ≤ 60 s, parity 100 % / ≤ 1e-5",
+    "synthetic-1m": "wall ≤ 15 min, peak RSS ≤ 8 GB, parity 100 % / ≤ 1e-5",
+}
+
+
+def run_case(name: str, arguments: list[str], workdir: Path) -> dict[str, object]:
+    """Train once in a child process and collect its numbers."""
+    out = workdir / name
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "training.train", "--out", str(out), *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if completed.returncode != 0:
+        return {"case": name, "error": completed.stderr.strip().splitlines()[-1:]}
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {
+        "case": name,
+        "wall_seconds": round(wall, 1),
+        "train_seconds": metrics["train_seconds"],
+        # ru_maxrss of children is the largest child so far; cases run largest-last, so this is this run's.
+        "peak_rss_mb": round(max(peak_kib, before) / 1024),
+        "onnx_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
+        "macro_f1": round(metrics["macro_f1"], 4),
+        "baseline_macro_f1": round(metrics["baseline_macro_f1"], 4),
+        "accuracy": round(metrics["accuracy"], 4),
+        "parity_label_agreement": metrics["parity_label_agreement"],
+        "parity_max_abs_diff": metrics["parity_max_abs_diff"],
+        "n_train": metrics["n_train"],
+        "n_test": metrics["n_test"],
+        "target": TARGETS[name],
+    }
+
+
+def main() -> None:
+    """Run the cases and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true", help="also train on 1,000,000 synthetic rows")
+    args = parser.parse_args()
+    cases: list[tuple[str, list[str]]] = []
+    if PRICERUNNER.exists():
+        cases.append(("pricerunner", ["--data", str(PRICERUNNER), "--config", "configs/pricerunner.yaml"]))
+    else:
+        print(f"skipping pricerunner: {PRICERUNNER} not found (see ../shared/data/README.md)", file=sys.stderr)
+    cases.append(("synthetic-10k", []))
+    if args.large:
+        cases.append(("synthetic-1m", ["--rows", "1000000"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [run_case(name, arguments, Path(tmp)) for name, arguments in cases]
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "results": results,
+    }
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"results": []}
+    kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
+    report["results"] = kept + results
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    columns = ["case", "wall_seconds", "train_seconds", "peak_rss_mb", "onnx_mb", "macro_f1", "baseline_macro_f1",
+               "parity_label_agreement", "parity_max_abs_diff"]  # fmt: skip
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for result in report["results"]:
+        print("| " + " | ".join(str(result.get(column, result.get("error", ""))) for column in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()

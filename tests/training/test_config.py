@@ -1,0 +1,70 @@
+"""The training config: defaults, overrides and the errors a user sees for a bad file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config, to_params
+from training.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_shipped_configs_load():
+    synthetic = load_config(DEFAULT_CONFIG_PATH)
+    pricerunner = load_config(PROJECT_ROOT / "configs" / "pricerunner.yaml")
+
+    assert synthetic.input_names == ["title", "seller_id", "brand", "price"]
+    assert synthetic.data.brand_price_cross == ("brand", "price")
+    assert pricerunner.input_names == ["title", "merchant_id"]
+    assert pricerunner.data.brand_from_title
+    assert pricerunner.features.char_ngrams == (2, 4)
+
+
+def test_explicit_override_wins_over_file_value():
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=123, experiment=None)
+
+    assert config.synthetic_rows == 123
+    assert config.experiment == "product-classifier"
+
+
+def test_params_are_flat_and_cover_every_section():
+    params = to_params(load_config(DEFAULT_CONFIG_PATH))
+
+    assert params["model.learning_rate"] == 0.1
+    assert params["features.text_buckets"] == 2**15
+    assert params["split.seed"] == 42
+    assert params["data.target"] == "category"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name: x\ndata: [unclosed", "is not valid YAML"),
+        ("- a list", "must hold a mapping"),
+        (
+            "name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {trees: 3}",
+            "unexpected keyword argument 'trees'",
+        ),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: title}", "text input 'title' is not one of data.columns"),
+        (
+            "name: x\ndata: {columns: {t: T}, target: y, text: t}\n"
+            "split: {test_fraction: 0.6, validation_fraction: 0.5}",
+            "split fractions must add up to less than 1",
+        ),
+    ],
+)
+def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content: str, message: str):
+    path = tmp_path / "config.yaml"
+    path.write_text(content)
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_config_file_is_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,110 @@
+"""ONNX export: the graph reproduces the Python pipeline, and the gate catches a graph that does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+
+from training.data import LABEL
+from training.exceptions import ExportParityError
+from training.export import (
+    ADVERSARIAL_TITLES,
+    adversarial_frame,
+    check_parity,
+    enforce_parity,
+    onnx_feeds,
+    read_metadata,
+)
+
+
+def test_graph_takes_raw_columns_and_returns_label_and_probabilities(small_config, small_model_bytes):
+    session = ort.InferenceSession(small_model_bytes)
+
+    inputs = {i.name: (i.type, i.shape) for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+
+    assert inputs == {
+        "title": ("tensor(string)", [None, 1]),
+        "seller_id": ("tensor(string)", [None, 1]),
+        "brand": ("tensor(string)", [None, 1]),
+        "price": ("tensor(float)", [None, 1]),
+    }
+    assert outputs == ["label", "probabilities"]
+
+
+def test_metadata_is_embedded(small_model_bytes, small_pipeline):
+    metadata = read_metadata(onnx.load_from_string(small_model_bytes))
+
+    assert metadata["classes"] == list(small_pipeline.classes_)
+    assert metadata["inputs"][0] == {"name": "title", "type": "string", "required": True, "default": None}
+    assert metadata["inputs"][3] == {"name": "price", "type": "float", "required": False, "default": None}
+
+
+def test_parity_on_test_split_and_adversarial_rows(small_config, small_splits, small_pipeline, small_model_bytes):
+    adversarial = adversarial_frame(small_splits.test, small_config.data)
+
+    report = check_parity(
+        small_pipeline, small_model_bytes, (small_splits.test, adversarial), small_config.data, tolerance=1e-5
+    )
+
+    assert report.adversarial_rows == len(adversarial) >= len(ADVERSARIAL_TITLES)
+    assert report.label_agreement == 1.0
+    assert report.max_abs_diff <= 1e-5
+    enforce_parity(report)
+
+
+def test_adversarial_rows_include_every_hostile_value(small_config, small_splits):
+    frame = adversarial_frame(small_splits.test, small_config.data)
+
+    assert set(ADVERSARIAL_TITLES) <= set(frame["title"])
+    assert "never-seen-before" in set(frame["seller_id"])
+    assert frame["price"].isna().any()
+    assert frame["price"].dtype == np.float32
+
+
+def test_one_row_and_an_all_empty_batch_run(small_config, small_model_bytes):
+    session = ort.InferenceSession(small_model_bytes)
+    empty = {"title": [""], "seller_id": [""], "brand": [""], "price": [np.nan]}
+    feeds = {k: np.array(v, dtype=np.float32 if k == "price" else object).reshape(-1, 1) for k, v in empty.items()}
+
+    labels, probabilities = session.run(None, feeds)
+
+    assert labels.shape == (1,)
+    assert probabilities.shape == (1, 10)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_gate_fails_on_a_deliberately_broken_graph(small_config, small_splits, small_pipeline, small_model_bytes):
+    # GIVEN a graph whose title-model weights were perturbed slightly, as a faulty converter might
+    model = onnx.load_from_string(small_model_bytes)
+    weights = max(
+        model.graph.initializer, key=lambda t: np.prod(t.dims) if t.data_type == onnx.TensorProto.DOUBLE else 0
+    )
+    broken = numpy_helper.to_array(weights) * 1.01
+    weights.CopyFrom(numpy_helper.from_array(broken, weights.name))
+
+    # WHEN the gate compares it with the Python pipeline
+    report = check_parity(
+        small_pipeline,
+        model.SerializeToString(),
+        (small_splits.test, adversarial_frame(small_splits.test, small_config.data)),
+        small_config.data,
+        tolerance=1e-5,
+    )
+
+    # THEN it fails, and says by how much
+    assert not report.passed
+    with pytest.raises(ExportParityError, match=r"ONNX parity gate failed: .* max \|Δp\|"):
+        enforce_parity(report)
+
+
+def test_onnx_scores_match_on_the_test_split(small_config, small_splits, small_pipeline, small_model_bytes):
+    session = ort.InferenceSession(small_model_bytes)
+
+    labels, _ = session.run(None, onnx_feeds(small_splits.test, small_config.data))
+
+    assert (labels == small_pipeline.predict(small_splits.test)).all()
+    assert (labels == small_splits.test[LABEL].to_numpy()).mean() > 0.6

@@ -1,0 +1,99 @@
+"""The Python side of the features: the semantics the ONNX graph must reproduce."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction import FeatureHasher
+
+from training.features import (
+    NO_TOKEN,
+    HashedCategory,
+    LogNumeric,
+    PriceBandCross,
+    char_ngrams,
+    first_token,
+    lower_like_onnx,
+    price_bands,
+    word_ngrams,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Samsung GALAXY", "samsung galaxy"),
+        ("ΟΔΥΣΣΕΥΣ", "οδυσσευσ"),  # no final-sigma rule: the graph lowers one character at a time
+        ("İSTANBUL", "istanbul"),  # one character in, one out
+        ("Größe ẞ", "größe ß"),
+        ("📱 Phone", "📱 phone"),
+        ("", ""),
+    ],
+)
+def test_lower_like_onnx_maps_each_character_to_one(text, expected):
+    assert lower_like_onnx(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "n_max", "expected"),
+    [
+        ("Apple iPhone 8", 2, ["apple", "iphone", "apple iphone"]),
+        ("a\tbb\ncc  dd", 2, ["bb", "cc", "dd", "bb cc", "cc dd"]),
+        ("Kühl-Schrank", 1, ["kühl", "schrank"]),
+        ("", 2, []),
+        ("x y z", 2, []),
+    ],
+)
+def test_word_ngrams_use_unicode_words_of_two_or_more_characters(text, n_max, expected):
+    assert word_ngrams(text, n_max) == expected
+
+
+def test_char_ngrams_keep_whitespace_and_emoji():
+    assert char_ngrams("A\t📱", 2, 3) == ["a\t", "\t📱", "a\t📱"]
+    assert char_ngrams("a", 2, 4) == []
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [("Bosch SMS46 dishwasher", "bosch"), ("  -- LG 55in", "lg"), ("", NO_TOKEN), ("📱 !", NO_TOKEN)],
+)
+def test_first_token(title, expected):
+    assert first_token(title) == expected
+
+
+def test_price_bands_count_edges_and_put_missing_in_band_zero():
+    edges = np.array([10.0, 100.0], dtype=np.float32)
+    prices = np.array([5.0, 10.0, 99.99, 100.0, 5000.0, np.nan], dtype=np.float32)
+
+    assert price_bands(prices, edges).tolist() == [0, 1, 1, 2, 2, 0]
+
+
+def test_hashed_category_matches_scikit_learns_feature_hasher():
+    values = ["s1", "", "never-seen", "ünïcödé"]
+    expected = FeatureHasher(64, input_type="string", alternate_sign=False).transform([[v] for v in values])
+
+    hashed = HashedCategory(64).fit_transform(pd.DataFrame({"seller": values}))
+
+    assert (hashed != expected).nnz == 0
+    assert hashed.sum(axis=1).tolist() == [[1.0]] * 4
+
+
+def test_price_band_cross_separates_brands_and_bands():
+    frame = pd.DataFrame(
+        {"brand": ["acme", "acme", "zen", "acme"], "price": np.array([1, 1000, 1, np.nan], np.float32)}
+    )
+    cross = PriceBandCross(4096, n_bands=4).fit(frame)
+
+    columns = cross.transform(frame).tocsr().indices.tolist()
+
+    assert len(set(columns)) == 4
+
+
+def test_log_numeric_keeps_missing_as_nan():
+    values = LogNumeric().fit_transform(pd.DataFrame({"price": np.array([0.0, np.e - 1, np.nan], np.float32)}))
+
+    dense = values.toarray().ravel()
+    assert dense[0] == 0.0
+    assert dense[1] == pytest.approx(1.0, rel=1e-6)
+    assert np.isnan(dense[2])

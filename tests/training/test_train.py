@@ -1,0 +1,146 @@
+"""`make train` end to end: artifacts, MLflow record, and clean one-line failures."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import mlflow
+import onnx
+import pytest
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from training.export import read_metadata
+from training.train import app
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+METRICS_KEYS = {
+    "accuracy", "macro_f1", "baseline_macro_f1", "parity_label_agreement", "parity_max_abs_diff", "train_seconds",
+    "n_train", "n_test", "mlflow_run_id", "model_version",
+}  # fmt: skip
+ARTIFACTS = {
+    "model.onnx", "model.json", "metrics.json", "parity_report.json", "confusion_matrix.png", "feature_importance.png"
+}  # fmt: skip
+
+
+@pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # any stray relative artifact path would land here, not in the repo
+    return uri
+
+
+@pytest.fixture
+def small_config_file(tmp_path: Path) -> Path:
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config |= {"synthetic_rows": 1_500, "experiment": "test", "registered_model": "test-model"}
+    config["features"] = {"text_buckets": 4096, "stacking_folds": 3, "char_ngrams": [2, 3]}
+    config["model"] = {"n_estimators": 40}
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _train(*arguments: str):
+    return CliRunner().invoke(app, list(arguments))
+
+
+def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config_file, tmp_path):
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= METRICS_KEYS
+    assert metrics["parity_label_agreement"] == 1.0
+    assert metrics["parity_max_abs_diff"] <= 1e-5
+    assert metrics["macro_f1"] > 0.5
+    assert {p.name for p in out.iterdir()} == ARTIFACTS
+
+    metadata = read_metadata(onnx.load(out / "model.onnx"))
+    assert metadata["mlflow_run_id"] == metrics["mlflow_run_id"]
+    assert metadata["model_version"] == metrics["model_version"]
+    assert len(metadata["training_data"]["sha256"]) == 64
+    assert {"onnxruntime", "lightgbm", "skl2onnx", "python"} <= set(metadata["library_versions"])
+    assert json.loads((out / "model.json").read_text()) == metadata
+
+    mlflow.set_tracking_uri(tracking)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("test-model", "candidate")
+    assert version.run_id == metrics["mlflow_run_id"]
+    assert version.tags["model_version"] == metrics["model_version"]
+    run = client.get_run(metrics["mlflow_run_id"])
+    assert run.data.params["features.text_buckets"] == "4096"
+    assert run.data.metrics["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {
+        "confusion_matrix.png",
+        "feature_importance.png",
+        "parity_report.json",
+        "per_class_report.json",
+    } <= artifacts
+
+
+def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_file, tmp_path):
+    config = yaml.safe_load(small_config_file.read_text()) | {"parity_tolerance": -1.0}  # a bound no graph meets
+    small_config_file.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    assert result.exit_code == 1
+    assert "ONNX parity gate failed" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    mlflow.set_tracking_uri(tracking)
+    assert MlflowClient().search_registered_models() == []
+    (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    assert run.info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data", "missing.csv"], "data file not found: missing.csv"),
+        (["--config", "missing.yaml"], "config file not found: missing.yaml"),
+        (["--data", "{csv}"], "missing column 'seller_id' (input 'seller_id')"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):
+    csv = tmp_path / "catalogue.csv"
+    csv.write_text("title,category\nphone,Phones\n")
+    out = tmp_path / "out"
+
+    result = _train(*[a.replace("{csv}", str(csv)) for a in arguments], "--out", str(out))
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert not (tmp_path / "mlruns.db").exists()
+
+
+@pytest.mark.shared_data
+def test_pricerunner_sample_trains_with_parity(tracking, pricerunner_csv, tmp_path):
+    sample = tmp_path / "sample.csv"
+    lines = pricerunner_csv.read_text().splitlines()
+    sample.write_text("\n".join(lines[:1] + lines[1::6]) + "\n")
+    out = tmp_path / "out"
+
+    result = _train(
+        "--data", str(sample), "--config", str(PROJECT_ROOT / "configs" / "pricerunner.yaml"), "--out", str(out)
+    )
+
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["parity_label_agreement"] == 1.0
+    assert metrics["parity_max_abs_diff"] <= 1e-5
+    assert metrics["macro_f1"] > 0.9
