@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import mlflow
+import pandas as pd
 import typer
 from lightgbm import early_stopping
 
@@ -40,7 +41,6 @@ from training.tracking import configure_tracking, log_onnx_model, log_run_record
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     from sklearn.pipeline import Pipeline
 
     from training.data import Splits
@@ -141,6 +141,7 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "metrics": {key: test_metrics[key] for key in ("accuracy", "macro_f1", "log_loss")}
             | {"baseline_macro_f1": baseline_metrics["macro_f1"]},
             "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
+            "example": _example(splits.test, config),
         }
         model = to_onnx_model(pipeline, config.data, metadata)
         model_bytes = model.SerializeToString()
@@ -246,6 +247,15 @@ def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, st
         source = str(data_path)
     logger.info("loaded", extra={"source": source, "rows": len(raw)})
     return prepare_catalogue(raw, config.data, source=source), source, digest
+
+
+def _example(frame: pd.DataFrame, config: TrainConfig) -> dict[str, Any]:
+    """The first test row's inputs, JSON-ready (NaN as null): the API's documented example."""
+    row = frame.iloc[0]
+    return {
+        name: (None if pd.isna(row[name]) else float(row[name])) if name in config.data.numeric else str(row[name])
+        for name in config.data.columns
+    }
 
 
 def _sha256(path: Path) -> str:

@@ -1,0 +1,144 @@
+"""The FastAPI app: routes, validation errors and metrics, built around one loaded model.
+
+No `from __future__ import annotations` here: FastAPI reads the route annotations at runtime, and the
+request models are built per app from the model's schema, so they must be real objects, not strings.
+"""
+
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from handler.exceptions import InferenceError
+from handler.model import Model, Prediction
+from handler.schemas import (
+    BatchPrediction,
+    BatchResponse,
+    ClassProbability,
+    ErrorResponse,
+    HealthResponse,
+    ModelResponse,
+    PredictionResponse,
+    build_batch_model,
+    build_product_model,
+)
+from handler.settings import Settings
+
+logger = Logger()
+metrics = Metrics()
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorResponse, "description": "The body is not JSON."},
+    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type, too long or unknown."},
+    500: {"model": ErrorResponse, "description": "Inference failed (a server fault, logged)."},
+}
+
+
+def create_app(model: Model, settings: Settings) -> FastAPI:
+    """Build the API around a loaded model; its request schema is the model's own input schema."""
+    product = build_product_model(
+        model.inputs, max_text_length=settings.max_text_length, example=model.metadata.get("example")
+    )
+    batch = build_batch_model(product, max_batch=settings.max_batch)
+    top_k_query = Query(
+        3, ge=1, le=min(settings.max_top_k, len(model.classes)), description="How many classes to list."
+    )
+    app = FastAPI(
+        title="Product category classifier",
+        version=model.version,
+        description=f"Predicts one of {len(model.classes)} categories from a product's raw fields.",
+    )
+
+    @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
+    def predict(item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
+        """Classify one product."""
+        (prediction,) = _predict(model, [item.model_dump()], settings)  # type: ignore[attr-defined]
+        return PredictionResponse(**_answer(prediction, model, top_k), model_version=model.version)
+
+    @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
+    def predict_batch(request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
+        """Classify up to MAX_BATCH products; answers come back in the items' order."""
+        rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
+        predictions = _predict(model, rows, settings)
+        return BatchResponse(
+            predictions=[BatchPrediction(**_answer(p, model, top_k)) for p in predictions], model_version=model.version
+        )
+
+    @app.get("/health", response_model=HealthResponse)
+    def health() -> HealthResponse:
+        """The function serves only with a loaded model, so answering at all means healthy."""
+        return HealthResponse(status="ok", model_loaded=True, model_version=model.version)
+
+    @app.get("/model", response_model=ModelResponse)
+    def describe_model() -> ModelResponse:
+        """Classes, inputs, test metrics and provenance of the served model."""
+        metadata = model.metadata
+        return ModelResponse(
+            model_version=model.version,
+            trained_at=metadata.get("created_at"),
+            classes=model.classes,
+            inputs=model.inputs,
+            metrics=metadata.get("metrics", {}),
+            training_data=metadata.get("training_data"),
+            library_versions=metadata.get("library_versions"),
+        )
+
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InferenceError, _inference_error)
+    return app
+
+
+def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings) -> list[Prediction]:
+    """Run the model and record latency, batch size, per-class counts and low-confidence answers."""
+    started = time.perf_counter()
+    predictions = model.predict(rows)
+    latency_ms = (time.perf_counter() - started) * 1000
+    logger.info("predicted", extra={"rows": len(rows), "latency_ms": round(latency_ms, 3)})
+    metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(rows))
+    low = sum(float(p.probabilities.max()) < settings.low_confidence for p in predictions)
+    metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=low)
+    for label, count in Counter(p.label for p in predictions).items():
+        with single_metric(
+            name="Predictions", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="category", value=label)
+    return predictions
+
+
+def _answer(prediction: Prediction, model: Model, top_k: int) -> dict[str, Any]:
+    """Label, confidence and the top_k classes of one prediction."""
+    probabilities = prediction.probabilities
+    best = np.argsort(-probabilities, kind="stable")[:top_k]
+    return {
+        "label": prediction.label,
+        "confidence": float(probabilities[model.classes.index(prediction.label)]),
+        "top_k": [ClassProbability(label=model.classes[i], probability=float(probabilities[i])) for i in best],
+    }
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each offending field, or 415 when the body was not sent as JSON."""
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and "json" not in content_type:
+        logger.info("rejected request", extra={"path": request.url.path, "status": 415, "content_type": content_type})
+        body = ErrorResponse(error=f"Content-Type must be application/json, got {content_type or 'none'!r}")
+        return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
+    errors = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"], "type": error["type"]}
+        for error in exc.errors()  # type: ignore[attr-defined]
+    ]
+    logger.info("rejected request", extra={"path": request.url.path, "status": 422, "errors": errors[:10]})
+    body = ErrorResponse(error="invalid request", detail=errors)
+    return JSONResponse(status_code=422, content=body.model_dump())
+
+
+async def _inference_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 with a short message; the cause goes to the log, once."""
+    logger.exception("inference failed", extra={"path": request.url.path})
+    return JSONResponse(status_code=500, content=ErrorResponse(error="inference failed").model_dump(exclude_none=True))

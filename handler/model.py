@@ -1,0 +1,177 @@
+"""Load the ONNX model once per container and run it: raw fields in, labels and probabilities out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+import onnxruntime as ort
+
+from handler.exceptions import InferenceError, ModelLoadError
+
+if TYPE_CHECKING:
+    from handler.settings import Settings
+
+METADATA_KEY = "product_classifier"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One row's answer: the label and every class's probability, in `Model.classes` order."""
+
+    label: str
+    probabilities: np.ndarray
+
+
+class Model:
+    """An onnxruntime session plus the metadata training embedded in the graph."""
+
+    def __init__(
+        self, session: ort.InferenceSession, metadata: dict[str, Any], *, chunk: int, load_seconds: float
+    ) -> None:
+        self.session = session
+        self.metadata = metadata
+        self.chunk = chunk
+        self.load_seconds = load_seconds
+        self.classes: list[str] = list(metadata["classes"])
+        self.inputs: list[dict[str, Any]] = list(metadata["inputs"])
+        self.version: str = str(metadata.get("model_version", "unversioned"))
+        self._text_input = next(spec["name"] for spec in self.inputs if spec.get("required"))
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
+        """Predict rows of raw fields; a missing or None field takes the model's default.
+
+        Rows run in chunks sorted by title length: the graph's tokenizer pads every title of a call to the
+        longest, so mixing one long title with many short ones would multiply the work.
+
+        Raises:
+            InferenceError: onnxruntime failed.
+        """
+        order = sorted(range(len(rows)), key=lambda i: len(str(rows[i].get(self._text_input) or "")))
+        predictions: list[Prediction | None] = [None] * len(rows)
+        for start in range(0, len(order), self.chunk):
+            indices = order[start : start + self.chunk]
+            try:
+                labels, probabilities = self.session.run(
+                    ["label", "probabilities"], self._feeds([rows[i] for i in indices])
+                )
+            except Exception as exc:  # onnxruntime raises its own untyped errors; none is the caller's fault
+                raise InferenceError(f"onnxruntime failed on a batch of {len(indices)}: {exc}") from exc
+            for position, index in enumerate(indices):
+                predictions[index] = Prediction(str(labels[position]), probabilities[position])
+        return [prediction for prediction in predictions if prediction is not None]
+
+    def _feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """One [N,1] tensor per input; missing strings become "", missing numbers NaN (never "None")."""
+        feeds = {}
+        for spec in self.inputs:
+            name = spec["name"]
+            if spec["type"] == "float":
+                values = [_number(row.get(name)) for row in rows]
+                feeds[name] = np.array(values, dtype=np.float32).reshape(-1, 1)
+            else:
+                default = spec.get("default") or ""
+                values = [default if row.get(name) is None else str(row[name]) for row in rows]
+                feeds[name] = np.array(values, dtype=object).reshape(-1, 1)
+        return feeds
+
+
+def load_model(settings: Settings) -> Model:
+    """Load the model named by the settings: the S3 URI when set, else the bundled file.
+
+    Raises:
+        ModelLoadError: The file is missing or corrupt, its checksum does not match, or it lacks metadata.
+    """
+    started = time.perf_counter()
+    path = download_model(settings) if settings.model_s3_uri else settings.model_path
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path} (set MODEL_PATH, or run `make train` to create it)")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's load errors have no common type
+        raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
+    metadata = _read_metadata(session, path)
+    return Model(session, metadata, chunk=settings.inference_chunk, load_seconds=time.perf_counter() - started)
+
+
+def download_model(settings: Settings, *, s3_client: Any = None) -> Path:
+    """Download the S3 model to the cache folder once and verify its sha256 against the published one.
+
+    The expected checksum is MODEL_SHA256 when set, else the `sha256` metadata the publisher stores on the
+    object. A cached file with the right checksum (a warm container re-initialising) is reused.
+
+    Raises:
+        ModelLoadError: Bad URI, download failure, no published checksum, or a checksum mismatch.
+    """
+    import boto3  # the Lambda runtime ships boto3; importing it only here keeps cold starts of bundled models fast
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    uri = urlparse(settings.model_s3_uri or "")
+    if uri.scheme != "s3" or not uri.netloc or not uri.path.strip("/"):
+        raise ModelLoadError(f"MODEL_S3_URI must look like s3://bucket/key.onnx, got {settings.model_s3_uri!r}")
+    bucket, key = uri.netloc, uri.path.lstrip("/")
+    client = s3_client or boto3.client("s3")
+    try:
+        expected = settings.model_sha256 or client.head_object(Bucket=bucket, Key=key)["Metadata"].get("sha256")
+        if not expected:
+            raise ModelLoadError(
+                f"{settings.model_s3_uri} has no published sha256: set MODEL_SHA256 or publish with `make publish`"
+            )
+        target = settings.model_cache_dir / f"model-{expected}.onnx"
+        if target.is_file() and _sha256(target) == expected:
+            return target
+        partial = target.with_suffix(".part")
+        client.download_file(bucket, key, str(partial))
+    except (BotoCoreError, ClientError) as exc:
+        raise ModelLoadError(f"cannot download {settings.model_s3_uri}: {exc}") from exc
+    actual = _sha256(partial)
+    if actual != expected:
+        partial.unlink()
+        raise ModelLoadError(f"checksum mismatch for {settings.model_s3_uri}: expected sha256 {expected}, got {actual}")
+    partial.replace(target)
+    return target
+
+
+def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
+    """The training metadata embedded in the graph, checked against the graph's own inputs."""
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if raw is None:
+        raise ModelLoadError(f"model file {path} has no '{METADATA_KEY}' metadata; export it with `make train`")
+    try:
+        metadata = json.loads(raw)
+        declared = {spec["name"] for spec in metadata["inputs"]}
+        classes = metadata["classes"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from exc
+    graph_inputs = {node.name for node in session.get_inputs()}
+    if declared != graph_inputs or not classes:
+        raise ModelLoadError(
+            f"model file {path}: metadata inputs {sorted(declared)} differ from graph inputs {sorted(graph_inputs)}"
+        )
+    return metadata
+
+
+def _number(value: Any) -> float:
+    """A float32-able number, NaN for missing."""
+    return math.nan if value is None else float(value)
+
+
+def _sha256(path: Path) -> str:
+    """Hash a file in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

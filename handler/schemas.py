@@ -1,0 +1,107 @@
+"""Request and response models. The request fields are built from the model's own input schema.
+
+Unknown fields are rejected (422) rather than ignored: a misspelt optional field would otherwise be
+silently replaced by its default and change the prediction without a word.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints, create_model
+
+
+class ClassProbability(BaseModel):
+    """One class and its probability."""
+
+    label: str
+    probability: float
+
+
+class PredictionResponse(BaseModel):
+    """The answer for one product."""
+
+    label: str = Field(description="The predicted category.")
+    confidence: float = Field(description="The predicted category's probability.")
+    top_k: list[ClassProbability] = Field(description="The most probable categories, most probable first.")
+    model_version: str
+
+
+class BatchPrediction(BaseModel):
+    """The answer for one product of a batch."""
+
+    label: str
+    confidence: float
+    top_k: list[ClassProbability]
+
+
+class BatchResponse(BaseModel):
+    """Answers in the order of the request's items."""
+
+    predictions: list[BatchPrediction]
+    model_version: str
+
+
+class HealthResponse(BaseModel):
+    """Liveness: the function only serves once its model is loaded."""
+
+    status: str
+    model_loaded: bool
+    model_version: str
+
+
+class ModelResponse(BaseModel):
+    """What the served model is."""
+
+    model_version: str
+    trained_at: str | None
+    classes: list[str]
+    inputs: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    training_data: dict[str, Any] | None
+    library_versions: dict[str, str] | None
+
+
+class ErrorResponse(BaseModel):
+    """A 4xx/5xx body: what went wrong and, for validation, which field."""
+
+    error: str
+    detail: list[dict[str, Any]] | None = None
+
+
+def build_product_model(
+    inputs: list[dict[str, Any]], *, max_text_length: int, example: dict[str, Any] | None
+) -> type[BaseModel]:
+    """A pydantic model with one field per model input.
+
+    Strings are length-capped; categoricals also take integers (ids such as 42, served as "42"); numbers
+    must be finite and ≥ 0. Optional fields may be omitted or null and then take the model's default.
+    """
+    text = Annotated[StrictStr, StringConstraints(max_length=max_text_length)]
+    category = Annotated[text, BeforeValidator(_integer_as_text)]
+    fields: dict[str, Any] = {}
+    for spec in inputs:
+        name = spec["name"]
+        if spec["type"] == "float":
+            number = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+            fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
+        elif spec.get("required"):
+            fields[name] = (text, Field(description=name))
+        else:
+            default = spec.get("default", "")
+            description = f"{name} (an integer id is read as its decimal string); missing means {default!r}."
+            fields[name] = (category | None, Field(None, description=description))
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]} if example else None)
+    return create_model("Product", __config__=config, **fields)
+
+
+def _integer_as_text(value: Any) -> Any:
+    """Ids often arrive as JSON numbers: 42 means "42". Booleans and floats stay invalid."""
+    return str(value) if type(value) is int else value
+
+
+def build_batch_model(product: type[BaseModel], *, max_batch: int) -> type[BaseModel]:
+    """`{"items": [product, ...]}` with 1..max_batch items."""
+    config = ConfigDict(extra="forbid")
+    items = (list[product], Field(min_length=1, max_length=max_batch, description=f"1 to {max_batch} products."))  # type: ignore[valid-type]
+    return create_model("BatchRequest", __config__=config, items=items)

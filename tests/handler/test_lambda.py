@@ -1,0 +1,93 @@
+"""The Lambda entry: API Gateway events through Mangum, with powertools logs and metrics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "product-classifier"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:product-classifier"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+def _event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def _emf_blobs(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+@pytest.fixture(autouse=True)
+def _reset_metrics(handler_main):
+    yield
+    handler_main.metrics.clear_metrics()
+
+
+@pytest.mark.parametrize("event_file", ["predict_http_api.json", "predict_rest_api.json"])
+def test_predict_event_v1_and_v2(handler_main, event_file):
+    response = handler_main.lambda_handler(_event(event_file), FakeLambdaContext())
+
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["model_version"] == "test-synthetic-1"
+    assert body["label"] in TestClient(handler_main.app).get("/model").json()["classes"]
+
+
+def test_base64_batch_event(handler_main):
+    event = _event("predict_batch_base64.json")
+    items = json.loads(base64.b64decode(event["body"]))["items"]
+
+    response = handler_main.lambda_handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == 200
+    assert len(json.loads(response["body"])["predictions"]) == len(items)
+
+
+def test_invalid_event_is_422_not_500(handler_main):
+    response = handler_main.lambda_handler(_event("predict_invalid.json"), FakeLambdaContext())
+
+    assert response["statusCode"] == 422
+    fields = {d["field"] for d in json.loads(response["body"])["detail"]}
+    assert fields == {"body.title", "body.colour"}
+
+
+def test_health_event(handler_main):
+    response = handler_main.lambda_handler(_event("health.json"), FakeLambdaContext())
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["model_loaded"] is True
+
+
+def test_metrics_and_correlation_id_are_emitted(handler_main, capsys, monkeypatch):
+    # GIVEN a prediction request with a known API Gateway request id, and logs going to the captured stdout
+    event = _event("predict_http_api.json")
+    monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
+
+    # WHEN the function handles it
+    handler_main.lambda_handler(event, FakeLambdaContext())
+
+    # THEN EMF carries latency, batch size and per-category counts, and logs carry the correlation id
+    output = capsys.readouterr().out
+    names = {m["Name"] for blob in _emf_blobs(output) for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"InferenceLatency", "BatchSize", "LowConfidencePredictions", "Predictions"} <= names
+    per_category = [blob for blob in _emf_blobs(output) if "category" in blob]
+    assert per_category
+    assert per_category[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ProductClassifier"
+    logs = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
+    predicted = [log for log in logs if log["message"] == "predicted"]
+    assert predicted
+    assert predicted[0]["correlation_id"] == event["requestContext"]["requestId"]
+    assert predicted[0]["function_request_id"] == FakeLambdaContext.aws_request_id

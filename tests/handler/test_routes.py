@@ -1,0 +1,159 @@
+"""The API's routes through FastAPI's TestClient: answers, validation errors, schema from the model."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.app import create_app
+from handler.model import load_model
+from handler.settings import Settings
+
+PRODUCT = {"title": "acme smartphone x100 black 128gb", "seller_id": "s42", "brand": "acme", "price": 699.0}
+
+
+@pytest.fixture(scope="module")
+def client(model_path):
+    settings = Settings(model_path=model_path, max_batch=5, max_text_length=300)
+    return TestClient(create_app(load_model(settings), settings))
+
+
+def test_predict_returns_label_confidence_top_k_and_version(client):
+    response = client.post("/predict?top_k=3", json=PRODUCT)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"label", "confidence", "top_k", "model_version"}
+    assert body["model_version"] == "test-synthetic-1"
+    assert len(body["top_k"]) == 3
+    assert body["top_k"][0] == {"label": body["label"], "probability": body["confidence"]}
+    probabilities = [entry["probability"] for entry in body["top_k"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_batch_answers_in_input_order(client):
+    items = [PRODUCT, {"title": "nordvik washing machine w8"}, {"title": "x" * 300}, {"title": "kaito oled tv 55"}]
+
+    response = client.post("/predict/batch?top_k=1", json={"items": items})
+
+    assert response.status_code == 200
+    singles = [client.post("/predict?top_k=1", json=item).json() for item in items]
+    assert [p["label"] for p in response.json()["predictions"]] == [s["label"] for s in singles]
+    for batch_answer, single in zip(response.json()["predictions"], singles, strict=True):
+        assert batch_answer["confidence"] == pytest.approx(single["confidence"], abs=1e-6)
+
+
+def test_missing_optional_fields_take_the_models_defaults(client):
+    explicit = client.post("/predict", json={"title": "acme camera", "seller_id": "", "brand": "", "price": None})
+    omitted = client.post("/predict", json={"title": "acme camera"})
+
+    assert omitted.status_code == 200
+    assert omitted.json() == explicit.json()
+
+
+def test_integer_ids_are_served_as_their_decimal_string(client):
+    as_int = client.post("/predict", json={"title": "acme camera", "seller_id": 42})
+    as_str = client.post("/predict", json={"title": "acme camera", "seller_id": "42"})
+
+    assert as_int.json() == as_str.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "error_type"),
+    [
+        ({"seller_id": "s1"}, "body.title", "missing"),
+        ({"title": None}, "body.title", "string_type"),
+        ({"title": 42}, "body.title", "string_type"),
+        ({"title": "x" * 301}, "body.title", "string_too_long"),
+        ({"title": "tv", "colour": "red"}, "body.colour", "extra_forbidden"),
+        ({"title": "tv", "price": -1}, "body.price", "greater_than_equal"),
+        ({"title": "tv", "price": "12.5"}, "body.price", "float_type"),
+        ({"title": "tv", "seller_id": 1.5}, "body.seller_id", "string_type"),
+        ({"title": "tv", "seller_id": True}, "body.seller_id", "string_type"),
+        ({"title": "tv", "brand": "b" * 301}, "body.brand", "string_too_long"),
+    ],
+)
+def test_invalid_product_is_422_naming_the_field(client, body, field, error_type):
+    response = client.post("/predict", json=body)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid request"
+    assert {(d["field"], d["type"]) for d in response.json()["detail"]} >= {(field, error_type)}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "error_type"),
+    [
+        ({"items": []}, "body.items", "too_short"),
+        ({"items": [PRODUCT] * 6}, "body.items", "too_long"),
+        ({"items": [PRODUCT, {"brand": "x"}]}, "body.items.1.title", "missing"),
+        ({}, "body.items", "missing"),
+        ({"items": PRODUCT}, "body.items", "list_type"),
+    ],
+)
+def test_invalid_batch_is_422_naming_the_field(client, body, field, error_type):
+    response = client.post("/predict/batch", json=body)
+
+    assert response.status_code == 422
+    assert {(d["field"], d["type"]) for d in response.json()["detail"]} >= {(field, error_type)}
+
+
+def test_body_that_is_not_json_is_422(client):
+    response = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_non_finite_price_is_rejected(client):
+    response = client.post(
+        "/predict", content=b'{"title": "tv", "price": NaN}', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+
+
+def test_wrong_content_type_is_415(client):
+    response = client.post("/predict", content=b'{"title": "tv"}', headers={"content-type": "text/plain"})
+
+    assert response.status_code == 415
+    assert response.json() == {"error": "Content-Type must be application/json, got 'text/plain'"}
+
+
+@pytest.mark.parametrize("top_k", ["0", "11", "abc"])
+def test_top_k_out_of_range_is_422(client, top_k):
+    assert client.post(f"/predict?top_k={top_k}", json=PRODUCT).status_code == 422
+
+
+def test_unicode_emoji_and_control_characters_are_fine(client):
+    response = client.post("/predict", json={"title": "Kühlschrank 📱\t\nΣΊΣΥΦΟΣ", "seller_id": "ünï"})
+
+    assert response.status_code == 200
+
+
+def test_health_and_model(client):
+    assert client.get("/health").json() == {"status": "ok", "model_loaded": True, "model_version": "test-synthetic-1"}
+    described = client.get("/model").json()
+    assert described["model_version"] == "test-synthetic-1"
+    assert described["trained_at"] == "2026-01-01T00:00:00+00:00"
+    assert len(described["classes"]) == 10
+    assert [i["name"] for i in described["inputs"]] == ["title", "seller_id", "brand", "price"]
+
+
+def test_unknown_route_and_method(client):
+    assert client.get("/nope").status_code == 404
+    assert client.get("/predict").status_code == 405
+
+
+def test_another_catalogue_schema_is_served_without_code_change(other_schema_model_path):
+    settings = Settings(model_path=other_schema_model_path)
+    client = TestClient(create_app(load_model(settings), settings))
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Product"]
+    answer = client.post("/predict", json={"title": "acme smartphone x100", "merchant_id": 7})
+
+    assert set(schema["properties"]) == {"title", "merchant_id"}
+    assert schema["required"] == ["title"]
+    assert answer.status_code == 200
+    assert client.post("/predict", json={"title": "tv", "seller_id": "s1"}).status_code == 422
+    assert client.get("/docs").status_code == 200
