@@ -10,11 +10,27 @@ DATA ?=
 CONFIG ?=
 OUT ?= artifacts
 ROWS ?=
-PORT ?= 8000
+PORT ?=
 
 export MPLBACKEND := Agg
 
-.PHONY: help install pr lint format typecheck test test-fast train benchmark-training clean
+MODEL ?= $(OUT)/model.onnx
+ARCH ?= x86_64
+BUCKET ?=
+PREFIX ?= product-classifier
+MIN_MACRO_F1 ?= 0.8
+URL ?= http://127.0.0.1:3000
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+export SAM_CLI_TELEMETRY := 0
+AWS_REGION_DEFAULT := $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
+SAM := AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/sam
+BUILT := .aws-sam/build/ProductClassifierFunction
+SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
+	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
+
+.PHONY: help install tools pr lint format typecheck test test-fast train requirements serve validate build \
+	start-api publish smoke deploy benchmark-training benchmark-handler clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -28,7 +44,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[serve,train,dev]'
 	@touch $(STAMP)
 
-pr: lint test ## The PR gate: lint, then the whole test suite
+tools: $(TOOLS_STAMP) ## Create .venv-tools with aws-sam-cli, cfn-lint, actionlint and the Lambda runtime client
+
+$(TOOLS_STAMP): pyproject.toml
+	@set -e; python=$$(scripts/find-python.sh); "$$python" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet $$($(TOOLS)/bin/python -c \
+	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["tools"]))')
+	@touch $(TOOLS_STAMP)
+
+pr: lint validate test ## The PR gate: lint, template checks, then the whole test suite
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .
@@ -52,8 +77,47 @@ test-fast: $(STAMP) ## Run the tests that do not train a model
 train: $(STAMP) ## Train, export and parity-check (DATA=csv CONFIG=yaml OUT=dir; synthetic catalogue by default)
 	$(PY) -m training.train $(if $(DATA),--data $(DATA)) $(if $(CONFIG),--config $(CONFIG)) --out $(OUT) $(if $(ROWS),--rows $(ROWS))
 
+requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
+	$(PY) -m infra.requirements
+
+serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx)
+	@test -f $(MODEL) || { echo "error: $(MODEL) not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port $(or $(PORT),8000)
+
+validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
+	$(SAM) validate --lint
+	$(TOOLS)/bin/python infra/translate_template.py template.yaml build/template.cfn.json
+	$(TOOLS)/bin/cfn-lint template.yaml build/template.cfn.json
+	$(TOOLS)/bin/actionlint
+
+build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) with MODEL (default artifacts/model.onnx); fails over 150 MB
+	@test -f $(MODEL) || { echo "error: no trained model at $(MODEL); run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	rm -rf build/function && mkdir -p build/function/handler
+	cp handler/*.py build/function/handler/
+	cp handler/requirements.txt build/function/requirements.txt
+	cp $(MODEL) build/function/handler/model.onnx
+	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --parameter-overrides Architecture=$(ARCH)
+	$(PY) -m infra.check_size $(BUILT) --limit-mb 150
+
+start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
+	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
+	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000)
+
+publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
+	@test -n "$(BUCKET)" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
+	$(PY) -m infra.publish --bucket $(BUCKET) --prefix $(PREFIX) --artifacts $(OUT) --min-macro-f1 $(MIN_MACRO_F1)
+
+smoke: $(STAMP) ## Send real requests to a deployed or local endpoint and check the answers (URL=...)
+	$(PY) -m infra.smoke --url $(URL)
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	$(SAM) deploy --guided
+
+benchmark-handler: $(STAMP) ## Compare this handler with the pandas/scikit-learn route: latency, batch, cold start, size
+	$(PY) benchmarks/handler_benchmark.py
+
 benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
 	$(PY) benchmarks/training_benchmark.py
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
-	rm -rf artifacts .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts
+	rm -rf artifacts build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts

@@ -1,10 +1,26 @@
-"""Fixtures shared by every test package: the real data set's location and offline defaults."""
+"""Fixtures shared by every test package: the real data set, small trained models, offline defaults.
+
+The models come from the real training code (tests may use it; the handler never does), shrunk so they
+train in seconds.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
+from training.data import prepare_catalogue, split_catalogue
+from training.export import input_schema, to_onnx_model
+from training.synthetic import generate_catalogue
+from training.train import fit_model
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
 
 PRICERUNNER = Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv"
 
@@ -15,3 +31,58 @@ def pricerunner_csv() -> Path:
     if not PRICERUNNER.exists():
         pytest.skip(f"PriceRunner data not found at {PRICERUNNER}; see ../shared/data/README.md")
     return PRICERUNNER
+
+
+os.environ.update(
+    {
+        "POWERTOOLS_SERVICE_NAME": "product-classifier",
+        "POWERTOOLS_METRICS_NAMESPACE": "ProductClassifier",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+
+def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path:
+    """Fit a small pipeline and export it, with the metadata keys `make train` writes."""
+    features = replace(config.features, text_buckets=2**12, stacking_folds=3)
+    config = replace(config, features=features, model=replace(config.model, n_estimators=40))
+    splits = split_catalogue(prepare_catalogue(raw, config.data), config.split)
+    pipeline = fit_model(config, splits)
+    metadata = {
+        "model_version": version,
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "classes": [str(label) for label in pipeline.classes_],
+        "inputs": input_schema(config.data),
+        "metrics": {"macro_f1": 0.5},
+        "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw)},
+        "library_versions": {"onnxruntime": "test"},
+        "example": {"title": "acme smartphone x100 black 128gb"},
+    }
+    path.write_bytes(to_onnx_model(pipeline, config.data, metadata).SerializeToString())
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model on the synthetic schema: title, seller_id, brand, price."""
+    config = load_config(DEFAULT_CONFIG_PATH)
+    raw = generate_catalogue(1_500, seed=2)
+    return train_tiny_model(config, raw, tmp_path_factory.mktemp("model") / "model.onnx", "test-synthetic-1")
+
+
+@pytest.fixture(scope="session")
+def other_schema_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model on another catalogue's schema (title, merchant_id), from a slice of PriceRunner-like rows."""
+    config = load_config(PROJECT_ROOT / "configs" / "pricerunner.yaml")
+    catalogue = generate_catalogue(1_500, seed=3)
+    raw = catalogue.rename(
+        columns={
+            "title": "Product Title",
+            "seller_id": "Merchant ID",
+            "product_id": "Cluster ID",
+            "category": "Category Label",
+        }
+    )
+    return train_tiny_model(config, raw, tmp_path_factory.mktemp("other") / "model.onnx", "test-other-1")

@@ -1,0 +1,201 @@
+"""`make start-api`: serve the *built* function like `sam local start-api`, without Docker.
+
+The function runs in its own process under the official Lambda Runtime Interface Emulator (the binary the
+aws-sam-cli wheel ships) with the `awslambdaric` runtime client, seeing only its build folder and the
+standard library, as in Lambda. HTTP requests are turned into API Gateway events, and the function's
+answers back into HTTP responses, by SAM's own local API Gateway service, so routing, event shape and
+error handling (an init failure becomes a 502) are those of `sam local start-api`.
+
+Runs with the tools environment's Python (`.venv-tools`), which has aws-sam-cli; binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from samcli.lib.providers.api_provider import ApiProvider
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.lib.utils.stream_writer import StreamWriter
+from samcli.local.apigw.local_apigw_service import LocalApigwService
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / ".aws-sam" / "build"
+RUNTIME_CLIENT = ROOT / "build" / "lambda-runtime"
+RUNTIME_CLIENT_MODULES = ("awslambdaric", "simplejson", "snapshot_restore_py")
+FUNCTION = "ProductClassifierFunction"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+logger = logging.getLogger(__name__)
+
+
+class RieRunner:
+    """Stands in for SAM's Docker-based runner: invokes the function through the emulator's HTTP endpoint."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def invoke(
+        self, function_identifier: str, event: str, stdout: StreamWriter, stderr: StreamWriter, **_: Any
+    ) -> None:
+        """POST the event; write the function's answer (or the emulator's error document) to stdout."""
+        request = urllib.request.Request(self.url, data=event.encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                stdout.write_bytes(response.read())
+        except (urllib.error.URLError, TimeoutError) as exc:
+            error = {"errorType": "EmulatorUnavailable", "errorMessage": f"{function_identifier}: {exc}"}
+            stdout.write_bytes(json.dumps(error).encode())
+
+
+def start_function(
+    function_dir: Path, environment: dict[str, str], *, port: int, api_port: int
+) -> subprocess.Popen[bytes]:
+    """Start the emulator with the function's handler, bound to 127.0.0.1, and wait until it listens."""
+    rie = _rie_binary()
+    python = _python312()
+    variables = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LAMBDA_TASK_ROOT": str(function_dir),
+        "PYTHONPATH": f"{function_dir}{os.pathsep}{_runtime_client()}",
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": environment.pop("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": environment.pop("AWS_LAMBDA_FUNCTION_TIMEOUT", "10"),
+        "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        **environment,
+    }
+    # -S: no site-packages at all, so the function sees its own folder, the runtime client and the stdlib.
+    command = [
+        str(rie),
+        "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+        "--runtime-api-address", f"127.0.0.1:{api_port}",
+        python, "-S", "-m", "awslambdaric", "handler.main.lambda_handler",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=function_dir, env=variables)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Lambda emulator exited with code {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"the Lambda emulator did not listen on 127.0.0.1:{port} within 20 s")
+
+
+def function_environment(template: Path, parameter_overrides: dict[str, str]) -> dict[str, str]:
+    """The function's environment variables as the template resolves them, plus its memory and timeout."""
+    stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameter_overrides)
+    function = SamFunctionProvider(stacks).get(FUNCTION)
+    if function is None:
+        raise RuntimeError(f"{template} has no {FUNCTION}")
+    variables = (function.environment or {}).get("Variables", {})
+    resolved = {
+        name: "" if value is None else str(value) for name, value in variables.items() if not isinstance(value, dict)
+    }
+    resolved["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function.memory or 128)
+    resolved["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(function.timeout or 3)
+    return resolved
+
+
+def serve(*, port: int, build_dir: Path, parameter_overrides: dict[str, str]) -> None:
+    """Start the function and the API on 127.0.0.1 and block until interrupted."""
+    template = build_dir / "template.yaml"
+    if not (build_dir / FUNCTION).is_dir():
+        raise SystemExit(f"error: {build_dir / FUNCTION} not found; run `make build` first")
+    rie_port, api_port = _free_port(), _free_port()
+    function = start_function(
+        build_dir / FUNCTION, function_environment(template, parameter_overrides), port=rie_port, api_port=api_port
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameter_overrides)
+        api = ApiProvider(stacks, cwd=str(build_dir)).api
+        runner = RieRunner(f"http://127.0.0.1:{rie_port}{INVOKE_PATH}", timeout=30)
+        service = LocalApigwService(
+            api=api, lambda_runner=runner, static_dir=None, port=port, host="127.0.0.1",
+            stderr=StreamWriter(sys.stderr),
+        )  # fmt: skip
+        service.create()
+        routes = sorted({f"{method} {route.path}" for route in api.routes for method in route.methods})
+        print(f"Serving {FUNCTION} from {build_dir} on http://127.0.0.1:{port}: {', '.join(routes)}", flush=True)
+        service.run()
+    finally:
+        function.terminate()
+        function.wait(timeout=10)
+
+
+def _runtime_client() -> Path:
+    """A folder holding only the runtime client and its dependencies, copied from the tools environment."""
+    if not (RUNTIME_CLIENT / "awslambdaric").is_dir():
+        RUNTIME_CLIENT.mkdir(parents=True, exist_ok=True)
+        for module in RUNTIME_CLIENT_MODULES:
+            spec = importlib.util.find_spec(module)
+            if spec is None or spec.origin is None:
+                raise RuntimeError(f"{module} is missing from the tools environment; run `make tools`")
+            origin = Path(spec.origin)
+            if origin.name == "__init__.py":
+                shutil.copytree(origin.parent, RUNTIME_CLIENT / origin.parent.name, dirs_exist_ok=True)
+            else:
+                shutil.copy2(origin, RUNTIME_CLIENT / origin.name)
+    return RUNTIME_CLIENT
+
+
+def _rie_binary() -> Path:
+    """The emulator binary shipped inside the aws-sam-cli wheel, for this machine's architecture."""
+    import samcli
+
+    arch = "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
+    binary = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    if not binary.is_file():
+        raise RuntimeError(f"{binary} not found: is aws-sam-cli installed in the tools environment (`make tools`)?")
+    binary.chmod(binary.stat().st_mode | 0o111)
+    return binary
+
+
+def _python312() -> str:
+    """The Python 3.12 interpreter the function runs on (the Lambda runtime's version)."""
+    return subprocess.run(
+        [str(ROOT / "scripts" / "find-python.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main() -> None:
+    """CLI entry."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--build-dir", type=Path, default=BUILD)
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value template parameters")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    serve(port=args.port, build_dir=args.build_dir, parameter_overrides=overrides)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Publish a trained model to S3 under an immutable, versioned key, only if it passed its gates.
+
+Layout under s3://BUCKET/PREFIX/:
+    models/<model_version>/model.onnx        (object metadata: sha256, model-version)
+    models/<model_version>/model.json, metrics.json, parity_report.json
+    current.json                             {"model_version", "model_key", "sha256", ...}
+
+A version is never overwritten. `current.json` moves only after every object of the version was uploaded
+and read back with the right checksum; a failed upload removes what it had written, so nothing partial is
+ever current. The handler serves a published model with MODEL_S3_URI=s3://BUCKET/<model_key>.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infra.exceptions import GateError, InfraError, PublishError
+
+MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model.onnx")
+POINTER = "current.json"
+DEFAULT_PREFIX = "product-classifier"
+logger = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a publish did."""
+
+    bucket: str
+    model_version: str
+    model_key: str
+    sha256: str
+    keys: list[str]
+    pointer_key: str
+    model_s3_uri: str
+
+
+def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
+    """Refuse a model whose parity or quality gate failed; return its metrics.
+
+    Raises:
+        GateError: A file is missing, parity failed, or macro-F1 is below `min_macro_f1`.
+    """
+    missing = [name for name in MODEL_FILES if not (artifacts / name).is_file()]
+    if missing:
+        raise GateError(f"{artifacts} lacks {', '.join(missing)}: run `make train` (OUT={artifacts}) first")
+    metrics = json.loads((artifacts / "metrics.json").read_text())
+    parity = json.loads((artifacts / "parity_report.json").read_text())
+    if not parity.get("passed") or metrics.get("parity_label_agreement") != 1.0:
+        raise GateError(
+            f"parity gate failed for {metrics.get('model_version')}: label agreement "
+            f"{parity.get('label_agreement')}, max |Δp| {parity.get('max_abs_diff')} (tolerance {parity.get('tolerance')})"
+        )
+    if metrics["macro_f1"] < min_macro_f1:
+        raise GateError(f"quality gate failed: macro-F1 {metrics['macro_f1']:.4f} < required {min_macro_f1:.4f}")
+    metadata = json.loads((artifacts / "model.json").read_text())
+    if metadata.get("model_version") != metrics.get("model_version"):
+        raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")
+    return metrics
+
+
+def publish_model(
+    s3_client: Any, artifacts: Path, *, bucket: str, prefix: str = DEFAULT_PREFIX, min_macro_f1: float
+) -> Publication:
+    """Upload a gated model as a new immutable version and make it current.
+
+    Args:
+        s3_client: A boto3 S3 client (tests pass one backed by moto).
+        artifacts: The folder `make train` wrote.
+        bucket: Target bucket; must exist.
+        prefix: Key prefix of this model family.
+        min_macro_f1: Quality gate on the test macro-F1.
+
+    Raises:
+        GateError: The model must not be published.
+        PublishError: Missing bucket or credentials, an existing version, or a failed/unverified upload.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
+    version = metrics["model_version"]
+    base = f"{prefix.strip('/')}/models/{version}"
+    model_bytes = (artifacts / "model.onnx").read_bytes()
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    written: list[str] = []
+    try:
+        _require_new_version(s3_client, bucket, f"{base}/model.onnx")
+        for name in MODEL_FILES:
+            key = f"{base}/{name}"
+            body = (artifacts / name).read_bytes()
+            s3_client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                Metadata={"sha256": hashlib.sha256(body).hexdigest(), "model-version": version},
+                ContentType="application/octet-stream" if name.endswith(".onnx") else "application/json",
+            )
+            written.append(key)
+        _verify(s3_client, bucket, {f"{base}/{name}": artifacts / name for name in MODEL_FILES})
+        pointer_key = f"{prefix.strip('/')}/{POINTER}"
+        pointer = {
+            "model_version": version,
+            "model_key": f"{base}/model.onnx",
+            "sha256": digest,
+            "macro_f1": metrics["macro_f1"],
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        s3_client.put_object(
+            Bucket=bucket, Key=pointer_key, Body=json.dumps(pointer, indent=2).encode(), ContentType="application/json"
+        )
+    except (BotoCoreError, ClientError, PublishError) as exc:
+        _remove(s3_client, bucket, written)
+        if isinstance(exc, PublishError):
+            raise
+        raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {_describe(exc, bucket)}") from exc
+    return Publication(
+        bucket, version, f"{base}/model.onnx", digest, written, pointer_key, f"s3://{bucket}/{base}/model.onnx"
+    )
+
+
+def _require_new_version(s3_client: Any, bucket: str, key: str) -> None:
+    """Published versions are immutable."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return
+        raise
+    raise PublishError(f"s3://{bucket}/{key} already exists: versions are never overwritten; train a new model")
+
+
+def _verify(s3_client: Any, bucket: str, expected: dict[str, Path]) -> None:
+    """Read every uploaded object back and compare its sha256 with the local file."""
+    for key, path in expected.items():
+        remote = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if hashlib.sha256(remote).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest():
+            raise PublishError(f"s3://{bucket}/{key} does not match {path} after upload; nothing was made current")
+
+
+def _remove(s3_client: Any, bucket: str, keys: list[str]) -> None:
+    """Best-effort removal of a half-published version (the pointer was not moved)."""
+    for key in keys:
+        try:
+            s3_client.delete_object(Bucket=bucket, Key=key)
+        except Exception:  # cleanup must not hide the original error
+            logger.warning("could not remove partial upload", extra={"key": key})
+
+
+def _describe(exc: Exception, bucket: str) -> str:
+    """A short, actionable reason for a boto3 failure."""
+    from botocore.exceptions import NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found (configure a profile, environment variables or an OIDC role)"
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    if code == "NoSuchBucket":
+        return f"bucket {bucket!r} does not exist (create it, or pass BUCKET=<existing bucket>)"
+    if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+        return f"access denied ({code}): the credentials cannot write to s3://{bucket}"
+    return str(exc)
+
+
+@app.command()
+def main(
+    bucket: Annotated[str, typer.Option(help="Existing S3 bucket to publish to.")],
+    artifacts: Annotated[Path, typer.Option(help="Folder written by `make train`.")] = Path("artifacts"),
+    prefix: Annotated[str, typer.Option(help="Key prefix of this model family.")] = DEFAULT_PREFIX,
+    min_macro_f1: Annotated[float, typer.Option(help="Quality gate: lowest test macro-F1 that may ship.")] = 0.8,
+) -> None:
+    """Publish the trained model to S3 (boto3's usual credentials; AWS_ENDPOINT_URL for a local S3)."""
+    import boto3
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    try:
+        publication = publish_model(
+            boto3.client("s3"), artifacts, bucket=bucket, prefix=prefix, min_macro_f1=min_macro_f1
+        )
+    except InfraError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    typer.echo(json.dumps(asdict(publication), indent=2))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,152 @@
+"""Publishing to S3 (moto): gates, immutable versions, verified pointer moves, and nothing partial."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import boto3
+import onnx
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from handler.model import load_model
+from handler.settings import Settings
+from infra.exceptions import GateError, PublishError
+from infra.publish import app, publish_model
+
+BUCKET = "models"
+PREFIX = "product-classifier"
+
+
+@pytest.fixture
+def artifacts(tmp_path, model_path):
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    shutil.copy(model_path, folder / "model.onnx")
+    metadata = json.loads(onnx.load(model_path).metadata_props[0].value)
+    (folder / "model.json").write_text(json.dumps(metadata))
+    metrics = {"model_version": metadata["model_version"], "macro_f1": 0.91, "parity_label_agreement": 1.0}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    parity = {"passed": True, "label_agreement": 1.0, "max_abs_diff": 3e-7, "tolerance": 1e-5}
+    (folder / "parity_report.json").write_text(json.dumps(parity))
+    return folder
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def _keys(client) -> set[str]:
+    return {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+def _pointer(client) -> dict:
+    return json.loads(client.get_object(Bucket=BUCKET, Key=f"{PREFIX}/current.json")["Body"].read())
+
+
+def test_publish_uploads_a_versioned_model_and_moves_the_pointer(s3, artifacts, tmp_path):
+    publication = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    base = f"{PREFIX}/models/test-synthetic-1"
+    assert _keys(s3) == {f"{base}/{n}" for n in ("model.onnx", "model.json", "metrics.json", "parity_report.json")} | {
+        f"{PREFIX}/current.json"
+    }
+    assert _pointer(s3)["model_key"] == f"{base}/model.onnx"
+    assert _pointer(s3)["sha256"] == publication.sha256
+    assert s3.head_object(Bucket=BUCKET, Key=f"{base}/model.onnx")["Metadata"]["sha256"] == publication.sha256
+
+    # THEN the handler serves exactly what was published
+    served = load_model(Settings(model_s3_uri=publication.model_s3_uri, model_cache_dir=tmp_path))
+    assert served.version == "test-synthetic-1"
+
+
+def test_an_existing_version_is_never_overwritten(s3, artifacts):
+    publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    before = {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)}
+
+    with pytest.raises(PublishError, match="already exists: versions are never overwritten"):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)} == before
+
+
+class FailingOn:
+    """A real (moto) client whose put_object fails for one key, as a network drop mid-publish would."""
+
+    def __init__(self, client, suffix: str) -> None:
+        self._client = client
+        self._suffix = suffix
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].endswith(self._suffix):
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected"}}, "PutObject")
+        return self._client.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("failing", ["metrics.json", "model.onnx", "current.json"])
+def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, artifacts, failing):
+    # GIVEN an earlier version that is current
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/current.json", Body=b'{"model_version": "old"}')
+
+    # WHEN an upload fails part-way
+    with pytest.raises(PublishError, match="failed: .*SlowDown"):
+        publish_model(FailingOn(s3, failing), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    # THEN no object of the new version remains and the pointer still names the old one
+    assert _keys(s3) == {f"{PREFIX}/current.json"}
+    assert _pointer(s3) == {"model_version": "old"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
+        (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
+        (lambda f: (f / "metrics.json").write_text('{"model_version": "test-synthetic-1", "macro_f1": 0.5, '
+                                                   '"parity_label_agreement": 1.0}'), "quality gate failed: macro-F1 0.5000"),
+    ],
+)  # fmt: skip
+def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
+    edit(artifacts)
+
+    with pytest.raises(GateError, match=message):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    assert _keys(s3) == set()
+
+
+def test_missing_bucket_is_named(s3, artifacts):
+    with pytest.raises(PublishError, match="bucket 'absent' does not exist"):
+        publish_model(s3, artifacts, bucket="absent", prefix=PREFIX, min_macro_f1=0.8)
+
+
+def test_cli_without_credentials_fails_in_one_line(artifacts, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    result = CliRunner().invoke(app, ["--bucket", BUCKET, "--artifacts", str(artifacts)])
+
+    assert result.exit_code == 1
+    assert "no AWS credentials found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_publishes_and_prints_what_it_did(s3, artifacts):
+    result = CliRunner().invoke(app, ["--bucket", BUCKET, "--artifacts", str(artifacts)])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model_s3_uri"] == f"s3://{BUCKET}/{PREFIX}/models/test-synthetic-1/model.onnx"
