@@ -58,8 +58,8 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
     parity = json.loads((artifacts / "parity_report.json").read_text())
     if not parity.get("passed") or metrics.get("parity_label_agreement") != 1.0:
         raise GateError(
-            f"parity gate failed for {metrics.get('model_version')}: label agreement "
-            f"{parity.get('label_agreement')}, max |Δp| {parity.get('max_abs_diff')} (tolerance {parity.get('tolerance')})"
+            f"parity gate failed for {metrics.get('model_version')}: label agreement {parity.get('label_agreement')}, "
+            f"max |Δp| {parity.get('max_abs_diff')} (tolerance {parity.get('tolerance')})"
         )
     if metrics["macro_f1"] < min_macro_f1:
         raise GateError(f"quality gate failed: macro-F1 {metrics['macro_f1']:.4f} < required {min_macro_f1:.4f}")

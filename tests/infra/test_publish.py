@@ -19,6 +19,7 @@ from infra.publish import app, publish_model
 
 BUCKET = "models"
 PREFIX = "product-classifier"
+LOW_QUALITY = '{"model_version": "test-synthetic-1", "macro_f1": 0.5, "parity_label_agreement": 1.0}'
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
     s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/current.json", Body=b'{"model_version": "old"}')
 
     # WHEN an upload fails part-way
-    with pytest.raises(PublishError, match="failed: .*SlowDown"):
+    with pytest.raises(PublishError, match=r"failed: .*SlowDown"):
         publish_model(FailingOn(s3, failing), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
 
     # THEN no object of the new version remains and the pointer still names the old one
@@ -114,10 +115,9 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
     [
         (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
         (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
-        (lambda f: (f / "metrics.json").write_text('{"model_version": "test-synthetic-1", "macro_f1": 0.5, '
-                                                   '"parity_label_agreement": 1.0}'), "quality gate failed: macro-F1 0.5000"),
+        (lambda f: (f / "metrics.json").write_text(LOW_QUALITY), "quality gate failed: macro-F1 0.5000"),
     ],
-)  # fmt: skip
+)
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
     edit(artifacts)
 
