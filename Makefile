@@ -25,7 +25,10 @@ TOOLS_STAMP := $(TOOLS)/.installed
 export SAM_CLI_TELEMETRY := 0
 AWS_REGION_DEFAULT := $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
 SAM := AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/sam
-BUILT := .aws-sam/build/ProductClassifierFunction
+STAGE_ROOT ?= .
+SAM_BUILD_DIR ?= .aws-sam/build
+BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
+STAGE := $(STAGE_ROOT)/build/function
 SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
@@ -66,7 +69,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 typecheck: $(STAMP) ## mypy over the packages
 	$(BIN)/mypy training handler infra
 
-test: $(STAMP) ## Run the whole test suite
+test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and the local-API integration tests)
 	@# pytest exits 5 when it collects nothing: this suite always has tests, so that means a broken layout.
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
@@ -92,16 +95,18 @@ validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on
 
 build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) with MODEL (default artifacts/model.onnx); fails over 150 MB
 	@test -f $(MODEL) || { echo "error: no trained model at $(MODEL); run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
-	rm -rf build/function && mkdir -p build/function/handler
-	cp handler/*.py build/function/handler/
-	cp handler/requirements.txt build/function/requirements.txt
-	cp $(MODEL) build/function/handler/model.onnx
-	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --parameter-overrides Architecture=$(ARCH)
+	rm -rf $(STAGE) && mkdir -p $(STAGE)/handler
+	cp handler/*.py $(STAGE)/handler/
+	cp handler/requirements.txt $(STAGE)/requirements.txt
+	cp $(MODEL) $(STAGE)/handler/model.onnx
+	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --base-dir $(STAGE_ROOT) \
+	  --build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
+	$(PY) -m infra.trim_build $(BUILT)
 	$(PY) -m infra.check_size $(BUILT) --limit-mb 150
 
 start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
-	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000)
+	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR)
 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
 	@test -n "$(BUCKET)" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }

@@ -13,3 +13,7 @@ class GateError(InfraError):
 
 class PublishError(InfraError):
     """The upload could not be done or verified; nothing was made current."""
+
+
+class SmokeError(InfraError):
+    """A live endpoint answered a smoke-test request wrongly."""

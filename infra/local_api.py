@@ -4,7 +4,7 @@ The function runs in its own process under the official Lambda Runtime Interface
 aws-sam-cli wheel ships) with the `awslambdaric` runtime client, seeing only its build folder and the
 standard library, as in Lambda. HTTP requests are turned into API Gateway events, and the function's
 answers back into HTTP responses, by SAM's own local API Gateway service, so routing, event shape and
-error handling (an init failure becomes a 502) are those of `sam local start-api`.
+error handling (a failed init becomes a 500, as an HTTP API answers) are those of `sam local start-api`.
 
 Runs with the tools environment's Python (`.venv-tools`), which has aws-sam-cli; binds 127.0.0.1 only.
 """
@@ -37,7 +37,7 @@ from samcli.local.apigw.local_apigw_service import LocalApigwService
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
 RUNTIME_CLIENT = ROOT / "build" / "lambda-runtime"
-RUNTIME_CLIENT_MODULES = ("awslambdaric", "simplejson", "snapshot_restore_py")
+RUNTIME_CLIENT_MODULES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
 FUNCTION = "ProductClassifierFunction"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 logger = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ class RieRunner:
         self.url = url
         self.timeout = timeout
 
+    def is_debugging(self) -> bool:
+        """SAM asks whether a debugger is attached; none is."""
+        return False
+
     def invoke(
         self, function_identifier: str, event: str, stdout: StreamWriter, stderr: StreamWriter, **_: Any
     ) -> None:
@@ -57,10 +61,10 @@ class RieRunner:
         request = urllib.request.Request(self.url, data=event.encode(), method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                stdout.write_bytes(response.read())
+                stdout.write_str(response.read().decode())
         except (urllib.error.URLError, TimeoutError) as exc:
             error = {"errorType": "EmulatorUnavailable", "errorMessage": f"{function_identifier}: {exc}"}
-            stdout.write_bytes(json.dumps(error).encode())
+            stdout.write_str(json.dumps(error))
 
 
 def start_function(
@@ -145,7 +149,7 @@ def serve(*, port: int, build_dir: Path, parameter_overrides: dict[str, str]) ->
 
 def _runtime_client() -> Path:
     """A folder holding only the runtime client and its dependencies, copied from the tools environment."""
-    if not (RUNTIME_CLIENT / "awslambdaric").is_dir():
+    if not (RUNTIME_CLIENT / "snapshot_restore_py.py").is_file():
         RUNTIME_CLIENT.mkdir(parents=True, exist_ok=True)
         for module in RUNTIME_CLIENT_MODULES:
             spec = importlib.util.find_spec(module)

@@ -1,0 +1,36 @@
+"""The build's size budget and trimming, on small stand-in folders."""
+
+from __future__ import annotations
+
+from infra.check_size import main as check_size
+from infra.trim_build import trim
+
+
+def _file(path, size):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+
+
+def test_trim_removes_tests_and_tools_but_keeps_runtime_code(tmp_path):
+    _file(tmp_path / "numpy/_core/tests/test_a.py", 1000)
+    _file(tmp_path / "numpy/_core/multiarray.py", 10)
+    _file(tmp_path / "onnxruntime/transformers/big.py", 2000)
+    _file(tmp_path / "onnxruntime/capi/onnxruntime_pybind11_state.so", 10)
+    _file(tmp_path / "handler/__pycache__/main.cpython-312.pyc", 5)
+
+    freed = trim(tmp_path)
+
+    assert freed == 3005 / 1e6
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "numpy/_core/multiarray.py",
+        "onnxruntime/capi/onnxruntime_pybind11_state.so",
+    ]
+
+
+def test_size_check_passes_under_and_fails_over_the_limit(tmp_path, capsys):
+    _file(tmp_path / "fn/model.onnx", 2_000_000)
+
+    assert check_size([str(tmp_path / "fn"), "--limit-mb", "3"]) == 0
+    assert check_size([str(tmp_path / "fn"), "--limit-mb", "1"]) == 1
+    assert "2.0 MB unzipped (limit 1 MB" in capsys.readouterr().out
+    assert check_size([str(tmp_path / "absent")]) == 1

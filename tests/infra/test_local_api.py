@@ -1,0 +1,124 @@
+"""The built function behind the local API (`make build` + `make start-api`): real HTTP, no Docker.
+
+Builds the function once with a small model into a temporary folder (so a developer's own build is left
+alone), starts the Lambda Runtime Interface Emulator behind SAM's API Gateway translation on 127.0.0.1,
+and sends real requests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.smoke import call, run_smoke
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, model_path) -> Path:
+    if not TOOLS_PYTHON.exists():
+        pytest.skip("the tools environment is missing: run `make tools` (make test does)")
+    stage = tmp_path_factory.mktemp("stage")
+    build_dir = stage / "sam-build"
+    completed = subprocess.run(
+        ["make", "build", f"MODEL={model_path}", f"STAGE_ROOT={stage}", f"SAM_BUILD_DIR={build_dir}"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "MB unzipped (limit 150 MB" in completed.stdout
+    return build_dir
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(build_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(TOOLS_PYTHON), "-m", "infra.local_api", "--port", str(port), "--build-dir", str(build_dir)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):  # bounded: 60 s at most
+        if process.poll() is not None:
+            pytest.fail(f"local API exited: {log.read_text()[-2000:]}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, url
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGTERM)
+    pytest.fail(f"local API did not listen within 60 s: {log.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def api(built, tmp_path_factory):
+    process, url = _start(built, tmp_path_factory.mktemp("logs") / "api.log")
+    yield url
+    _stop(process)
+
+
+def test_built_artifact_holds_only_runtime_code_and_the_model(built):
+    function = built / "ProductClassifierFunction"
+
+    assert (function / "handler" / "model.onnx").is_file()
+    assert (function / "onnxruntime").is_dir()
+    for heavy in ("pandas", "sklearn", "lightgbm", "mlflow", "training", "tests", "scipy"):
+        assert not (function / heavy).exists(), heavy
+
+
+def test_smoke_checks_pass_against_the_local_api(api):
+    lines = run_smoke(api)
+
+    assert len(lines) == 5
+
+
+def test_single_batch_health_and_bad_input_over_http(api):
+    status, answer = call(f"{api}/predict?top_k=3", "POST", {"title": "acme smartphone x100 128gb", "price": 599.0})
+    assert status == 200
+    assert len(answer["top_k"]) == 3
+
+    status, batch = call(f"{api}/predict/batch", "POST", {"items": [{"title": "tv"}, {"title": "washer"}]})
+    assert status == 200
+    assert len(batch["predictions"]) == 2
+
+    assert call(f"{api}/predict/batch", "POST", {"items": []})[0] == 422
+    assert call(f"{api}/predict", "POST", {"price": -1})[0] == 422
+    assert call(f"{api}/health")[1]["model_loaded"] is True
+
+
+def test_init_failure_is_an_error_not_a_200(built, tmp_path):
+    # GIVEN a copy of the built function whose model file is corrupt
+    broken = tmp_path / "sam-build"
+    shutil.copytree(built, broken, symlinks=True)
+    (broken / "ProductClassifierFunction" / "handler" / "model.onnx").write_bytes(b"corrupt")
+
+    # WHEN the local API serves it
+    process, url = _start(broken, tmp_path / "api.log")
+    try:
+        status, body = call(f"{url}/health")
+    finally:
+        _stop(process)
+
+    # THEN it fails as an HTTP API reports a failed function (500), and the log names the problem
+    assert status == 500
+    assert body == {"message": "Internal server error"}
+    assert "model load failed" in (tmp_path / "api.log").read_text()
