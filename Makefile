@@ -89,7 +89,7 @@ serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
 	$(SAM) validate --lint
-	$(TOOLS)/bin/python infra/translate_template.py template.yaml build/template.cfn.json
+	AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/python infra/translate_template.py template.yaml build/template.cfn.json
 	$(TOOLS)/bin/cfn-lint template.yaml build/template.cfn.json
 	$(TOOLS)/bin/actionlint
 
