@@ -1,14 +1,16 @@
 """Compare this handler (onnxruntime) with the seed's route (pandas + scikit-learn + LightGBM), same model.
 
 Trains one pipeline (PriceRunner when present, else the synthetic default), exports it to ONNX and pickles
-it, then measures each implementation in fresh processes, through the full Lambda handler (API Gateway
-event in, response dict out):
+it. Each implementation's runtime dependencies are installed into a folder of their own with
+`pip install --target` (trimmed as `make build` trims), and every measurement runs in a fresh
+`python -S` process that sees only that folder and its code, as a Lambda function does. Through the full
+Lambda handler (API Gateway event in, response dict out):
 - warm single request: p50/p99 over 2,000 calls;
-- batch of 1,000 items: ms per row (median of 10) and the process's peak RSS;
-- cold start: import + model load + first response in a new process;
-- installed size: `pip install --target` of the runtime dependencies, plus the model file.
+- batch of 1,000 items: ms per row (median of 10) and the process's peak RSS (VmHWM);
+- cold start: import + model load + first response in a new process (median of 5);
+- installed size: the dependency folder plus the model file.
 
-    python benchmarks/handler_benchmark.py [--calls 2000] [--skip-size]
+    python benchmarks/handler_benchmark.py [--calls 2000]
 
 Results go to benchmarks/results/handler.json and a Markdown table on stdout.
 """
@@ -19,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -147,15 +148,18 @@ def worker(implementation: str, mode: str, fixture_dir: Path, calls: int, out: P
         result |= {
             "batch_ms_per_row": statistics.median(timings) / len(rows),
             "batch_rows": len(rows),
-            "batch_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "batch_peak_rss_mb": _peak_rss_mb(),
         }
     out.write_text(json.dumps(result))
 
 
-def measure(implementation: str, mode: str, fixture: Fixture, calls: int) -> dict[str, Any]:
-    """Spawn a worker and return its numbers plus the process's whole wall time."""
+def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: Path) -> dict[str, Any]:
+    """Spawn an isolated worker and return its numbers plus the process's whole wall time."""
+    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/features.py.
+    code = [ROOT] if implementation == "ours" else [ROOT / "benchmarks", ROOT]
     env = {
-        **os.environ,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(str(path) for path in [site, *code]),
         "MODEL_PATH": str(fixture.onnx),
         "SEED_MODEL_PATH": str(fixture.pickle),
         "SEED_METADATA_PATH": str(fixture.metadata),
@@ -166,20 +170,32 @@ def measure(implementation: str, mode: str, fixture: Fixture, calls: int) -> dic
     }
     out = fixture.onnx.parent / f"{implementation}-{mode}.json"
     started = time.perf_counter()
-    command = [sys.executable, __file__, "worker", implementation, mode, str(fixture.onnx.parent), str(calls), str(out)]
+    command = [
+        sys.executable, "-S", __file__, "worker", implementation, mode, str(fixture.onnx.parent), str(calls), str(out)
+    ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     return json.loads(out.read_text()) | {f"{mode}_process_wall_s": time.perf_counter() - started}
 
 
-def installed_size_mb(packages: list[str], model: Path, workdir: Path) -> float:
-    """Unzipped size of `pip install --target` of the packages, plus the model file."""
-    target = workdir / f"site-{model.suffix.strip('.')}"
+def install_runtime(packages: list[str], target: Path, *, trimmed: bool) -> Path:
+    """`pip install --target` the packages; trimmed as `make build` trims ours (scipy needs numpy.f2py)."""
+    from infra.trim_build import trim
+
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), *packages],
         check=True,
     )
-    total = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
-    return (total + model.stat().st_size) / 1e6
+    if trimmed:
+        trim(target)
+    return target
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: Linux carries the parent's peak across fork+exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _pinned(names: list[str]) -> list[str]:
@@ -212,24 +228,25 @@ def main() -> None:
     """Prepare, measure both implementations and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--skip-size", action="store_true", help="skip the pip-install size measurement")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        fixture = prepare(Path(tmp))
-        report: dict[str, Any] = {
-            "dataset": fixture.dataset,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        workdir = Path(tmp)
+        fixture = prepare(workdir)
+        report: dict[str, Any] = {"dataset": fixture.dataset, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+        ours = [r for r in (ROOT / "handler" / "requirements.txt").read_text().split() if "==" in r]
+        sites = {
+            "ours": (install_runtime(ours, workdir / "site-ours", trimmed=True), fixture.onnx),
+            "theirs": (install_runtime(_pinned(THEIR_PACKAGES), workdir / "site-theirs", trimmed=False), fixture.pickle),
         }
-        for implementation in ("ours", "theirs"):
+        for implementation, (site, model) in sites.items():
             numbers: dict[str, Any] = {}
-            for mode in ("cold", "latency", "batch"):
-                numbers |= measure(implementation, mode, fixture, args.calls)
-            numbers["cold_start_s"] = measure(implementation, "cold", fixture, args.calls)["cold_start_s"]
+            for mode in ("latency", "batch"):
+                numbers |= measure(implementation, mode, fixture, args.calls, site)
+            colds = [measure(implementation, "cold", fixture, args.calls, site)["cold_start_s"] for _ in range(5)]
+            numbers["cold_start_s"] = statistics.median(colds)
+            size = sum(path.stat().st_size for path in site.rglob("*") if path.is_file())
+            numbers["size_mb"] = (size + model.stat().st_size) / 1e6
             report[implementation] = numbers
-        if not args.skip_size:
-            ours = (ROOT / "handler" / "requirements.txt").read_text().split()
-            report["ours"]["size_mb"] = installed_size_mb([r for r in ours if "==" in r], fixture.onnx, Path(tmp))
-            report["theirs"]["size_mb"] = installed_size_mb(_pinned(THEIR_PACKAGES), fixture.pickle, Path(tmp))
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"dataset: {report['dataset']}; {report['machine']}")
     print("| measure | ours (onnxruntime) | theirs (pandas + sklearn + LightGBM) | theirs / ours | target (ours) |")

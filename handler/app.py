@@ -55,13 +55,13 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     )
 
     @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
-    def predict(item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
+    async def predict(item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
         """Classify one product."""
         (prediction,) = _predict(model, [item.model_dump()], settings)  # type: ignore[attr-defined]
         return PredictionResponse(**_answer(prediction, model, top_k), model_version=model.version)
 
     @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
-    def predict_batch(request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
+    async def predict_batch(request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
         predictions = _predict(model, rows, settings)
@@ -70,12 +70,12 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         )
 
     @app.get("/health", response_model=HealthResponse)
-    def health() -> HealthResponse:
+    async def health() -> HealthResponse:
         """The function serves only with a loaded model, so answering at all means healthy."""
         return HealthResponse(status="ok", model_loaded=True, model_version=model.version)
 
     @app.get("/model", response_model=ModelResponse)
-    def describe_model() -> ModelResponse:
+    async def describe_model() -> ModelResponse:
         """Classes, inputs, test metrics and provenance of the served model."""
         metadata = model.metadata
         return ModelResponse(
