@@ -56,7 +56,7 @@ $(TOOLS_STAMP): pyproject.toml
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["tools"]))')
 	@touch $(TOOLS_STAMP)
 
-pr: lint validate test ## The PR gate: lint, template checks, then the whole test suite
+pr: lint typecheck validate test ## The PR gate: lint, types, template checks, then the whole test suite
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .

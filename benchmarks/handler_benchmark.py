@@ -232,11 +232,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         fixture = prepare(workdir)
-        report: dict[str, Any] = {"dataset": fixture.dataset, "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+        report: dict[str, Any] = {
+            "dataset": fixture.dataset,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        }
         ours = [r for r in (ROOT / "handler" / "requirements.txt").read_text().split() if "==" in r]
         sites = {
             "ours": (install_runtime(ours, workdir / "site-ours", trimmed=True), fixture.onnx),
-            "theirs": (install_runtime(_pinned(THEIR_PACKAGES), workdir / "site-theirs", trimmed=False), fixture.pickle),
+            "theirs": (
+                install_runtime(_pinned(THEIR_PACKAGES), workdir / "site-theirs", trimmed=False),
+                fixture.pickle,
+            ),
         }
         for implementation, (site, model) in sites.items():
             numbers: dict[str, Any] = {}

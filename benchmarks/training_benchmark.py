@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,27 +33,24 @@ def run_case(name: str, arguments: list[str], workdir: Path) -> dict[str, object
     """Train once in a child process and collect its numbers."""
     out = workdir / name
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    log = workdir / f"{name}.log"
     started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-m", "training.train", "--out", str(out), *arguments],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training.train", "--out", str(out), *arguments],
+            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the largest child so far).
+        _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if completed.returncode != 0:
-        return {"case": name, "error": completed.stderr.strip().splitlines()[-1:]}
+    if os.waitstatus_to_exitcode(status) != 0:
+        return {"case": name, "error": log.read_text().strip().splitlines()[-1:]}
     metrics = json.loads((out / "metrics.json").read_text())
     return {
         "case": name,
         "wall_seconds": round(wall, 1),
         "train_seconds": metrics["train_seconds"],
-        # ru_maxrss of children is the largest child so far; cases run largest-last, so this is this run's.
-        "peak_rss_mb": round(max(peak_kib, before) / 1024),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "onnx_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
         "macro_f1": round(metrics["macro_f1"], 4),
         "baseline_macro_f1": round(metrics["baseline_macro_f1"], 4),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,4 +39,5 @@ mangum = Mangum(app, lifespan="off")
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The Lambda entry: an API Gateway (HTTP v2 or REST v1) proxy event in, a proxy response out."""
-    return mangum(event, context)
+    # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
+    return mangum(event, cast("Any", context))

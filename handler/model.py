@@ -74,12 +74,12 @@ class Model:
         for spec in self.inputs:
             name = spec["name"]
             if spec["type"] == "float":
-                values = [_number(row.get(name)) for row in rows]
-                feeds[name] = np.array(values, dtype=np.float32).reshape(-1, 1)
+                numbers = [_number(row.get(name)) for row in rows]
+                feeds[name] = np.array(numbers, dtype=np.float32).reshape(-1, 1)
             else:
                 default = spec.get("default") or ""
-                values = [default if row.get(name) is None else str(row[name]) for row in rows]
-                feeds[name] = np.array(values, dtype=object).reshape(-1, 1)
+                texts = [default if row.get(name) is None else str(row[name]) for row in rows]
+                feeds[name] = np.array(texts, dtype=object).reshape(-1, 1)
         return feeds
 
 

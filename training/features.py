@@ -74,55 +74,42 @@ def hash_counts(documents: Iterable[list[str]], n_features: int) -> sparse.csr_m
     return hasher.transform(documents).tocsr()
 
 
-class _BucketNames:
-    """Names output columns `bucket_<i>` for plots and feature importances."""
+class _OneHotHasher(TransformerMixin, BaseEstimator):
+    """Shared by the hashed one-hot blocks: stateless by default, one output column per bucket.
 
-    n_features: int
+    Args:
+        n_features: Number of hash buckets (output columns).
+    """
+
+    def __init__(self, n_features: int = 1024) -> None:
+        self.n_features = n_features
+
+    def fit(self, X: Any, y: Any = None) -> _OneHotHasher:
+        """Nothing to learn: hashing is stateless."""
+        return self
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """One name per hash bucket."""
         return np.array([f"bucket_{i}" for i in range(self.n_features)], dtype=object)
 
 
-class HashedCategory(_BucketNames, TransformerMixin, BaseEstimator):
-    """One-hot of the hashed value: no vocabulary, so unseen sellers still map to a column.
-
-    Args:
-        n_features: Number of hash buckets (output columns).
-    """
-
-    def __init__(self, n_features: int = 1024) -> None:
-        self.n_features = n_features
-
-    def fit(self, X: Any, y: Any = None) -> HashedCategory:
-        """Nothing to learn: hashing is stateless."""
-        return self
+class HashedCategory(_OneHotHasher):
+    """One-hot of the hashed value: no vocabulary, so unseen sellers still map to a column."""
 
     def transform(self, X: pd.DataFrame | np.ndarray) -> sparse.csr_matrix:
         """Hash the single string column of `X`."""
         return _one_hot(_single_column(X), self.n_features)
 
 
-class FirstTokenHashed(_BucketNames, TransformerMixin, BaseEstimator):
-    """Hashes the first word of a title: a brand proxy for catalogues without a brand column.
-
-    Args:
-        n_features: Number of hash buckets (output columns).
-    """
-
-    def __init__(self, n_features: int = 1024) -> None:
-        self.n_features = n_features
-
-    def fit(self, X: Any, y: Any = None) -> FirstTokenHashed:
-        """Nothing to learn: hashing is stateless."""
-        return self
+class FirstTokenHashed(_OneHotHasher):
+    """Hashes the first word of a title: a brand proxy for catalogues without a brand column."""
 
     def transform(self, X: pd.DataFrame | np.ndarray) -> sparse.csr_matrix:
         """Hash the first word of each title, or `NO_TOKEN` for titles without one."""
         return _one_hot([first_token(title) for title in _single_column(X)], self.n_features)
 
 
-class PriceBandCross(_BucketNames, TransformerMixin, BaseEstimator):
+class PriceBandCross(_OneHotHasher):
     """Hashes "brand|price band", letting trees see brand × price interactions in one column.
 
     The bands are price quantiles learned at fit; a missing price falls in band 0.
