@@ -202,7 +202,7 @@ class TitleScores(TransformerMixin, BaseEstimator):
         n_rows = counts.shape[0]
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf_ = np.log((1 + n_rows) / (1 + document_frequency)) + 1.0
-        self.svm_ = LinearSVC(C=self.c).fit(self._weigh(counts), y)
+        self.svm_ = LinearSVC(C=self.c, random_state=0).fit(self._weigh(counts), y)
         self.classes_ = self.svm_.classes_
         return self
 

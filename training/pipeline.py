@@ -56,6 +56,9 @@ def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig
         colsample_bytree=model.colsample_bytree,
         n_jobs=model.n_jobs,
         random_state=0,
+        # Same data, same model: multi-threaded histogram sums otherwise vary in the last bits between runs.
+        deterministic=True,
+        force_col_wise=True,
         verbose=-1,
     )
     return Pipeline([("features", build_features(data, features)), ("classifier", classifier)])
