@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from infra.check_size import main as check_size
 from infra.trim_build import trim
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _file(path, size):
@@ -34,3 +39,12 @@ def test_size_check_passes_under_and_fails_over_the_limit(tmp_path, capsys):
     assert check_size([str(tmp_path / "fn"), "--limit-mb", "1"]) == 1
     assert "2.0 MB unzipped (limit 1 MB" in capsys.readouterr().out
     assert check_size([str(tmp_path / "absent")]) == 1
+
+
+def test_build_without_a_trained_model_says_to_train(tmp_path):
+    completed = subprocess.run(
+        ["make", "build", f"MODEL={tmp_path / 'absent.onnx'}"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+    assert completed.returncode != 0
+    assert f"no trained model at {tmp_path / 'absent.onnx'}; run 'make train' first" in completed.stderr
