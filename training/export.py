@@ -211,18 +211,9 @@ def check_parity(
     Returns:
         The comparison. Use `enforce_parity` to turn a failure into an error.
     """
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     test, adversarial = frames
     combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
-    # In chunks: the Tokenizer pads every title of a batch to the longest one, here 10,000 characters.
-    outputs = [
-        session.run(
-            [LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(combined.iloc[start : start + PARITY_CHUNK], config)
-        )
-        for start in range(0, len(combined), PARITY_CHUNK)
-    ]
-    onnx_labels = np.concatenate([labels for labels, _ in outputs])
-    onnx_probabilities = np.concatenate([probabilities for _, probabilities in outputs])
+    onnx_labels, onnx_probabilities = run_onnx(model_bytes, combined, config)
     python_probabilities = pipeline.predict_proba(combined)
     python_labels = pipeline.classes_[python_probabilities.argmax(axis=1)]
     same = onnx_labels == python_labels
@@ -234,6 +225,20 @@ def check_parity(
         tolerance=tolerance,
         mismatched_rows=[int(i) for i in np.flatnonzero(~same)[:20]],
     )
+
+
+def run_onnx(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the graph for a frame, with onnxruntime.
+
+    Runs in chunks: the Tokenizer pads every title of a call to the longest one (here up to 10,000
+    characters), so one long title in a large call would multiply the work.
+    """
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    outputs = [
+        session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
+        for start in range(0, len(frame), PARITY_CHUNK)
+    ]
+    return np.concatenate([labels for labels, _ in outputs]), np.concatenate([probs for _, probs in outputs])
 
 
 def enforce_parity(report: ParityReport) -> None:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -33,6 +34,7 @@ from training.export import (
     input_schema,
     onnx_feeds,
     parity_report_dict,
+    run_onnx,
     to_onnx_model,
 )
 from training.pipeline import TITLE_SCORES, build_pipeline, stacked_training_matrix
@@ -40,7 +42,6 @@ from training.synthetic import generate_catalogue
 from training.tracking import configure_tracking, log_onnx_model, log_run_record
 
 if TYPE_CHECKING:
-    import numpy as np
     from sklearn.pipeline import Pipeline
 
     from training.data import Splits
@@ -185,12 +186,11 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
         enforce_parity(report)
 
         sample = splits.test.head(5)
+        sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
         registered_version = log_onnx_model(
             model,
             input_example=onnx_feeds(sample, config.data),
-            output_example=dict(
-                zip(("label", "probabilities"), _run(model_bytes, onnx_feeds(sample, config.data)), strict=True)
-            ),
+            output_example={"label": sample_labels, "probabilities": sample_probabilities},
             registered_model=config.registered_model,
             model_version=model_version,
         )
@@ -267,13 +267,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Run the graph once (for MLflow's output example)."""
-    import onnxruntime as ort
-
-    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"]).run(None, feeds)
-
-
 def _publish_locally(staging: Path, out_dir: Path) -> None:
     """Move the finished files into `out_dir` only once all of them exist."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -284,8 +277,6 @@ def _publish_locally(staging: Path, out_dir: Path) -> None:
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
     """The config with another split seed."""
-    from dataclasses import replace
-
     return replace(config, split=replace(config.split, seed=seed))
 
 
