@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from onnx import TensorProto
+from onnx.numpy_helper import from_array
 from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType
@@ -165,10 +166,8 @@ def _emit_one_hot(scope: Scope, container: ModelComponentContainer, strings: str
     container.add_node("OneHot", [bucket, graph.ints([n_features]), values], operator.outputs[0].full_name)
 
 
-def _double_tensor(value: float) -> object:
+def _double_tensor(value: float) -> TensorProto:
     """A one-element float64 tensor for ConstantOfShape."""
-    from onnx.numpy_helper import from_array
-
     return from_array(np.array([value], dtype=np.float64))
 
 
