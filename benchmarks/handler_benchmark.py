@@ -2,8 +2,9 @@
 
 Trains one pipeline (PriceRunner when present, else the synthetic default), exports it to ONNX and pickles
 it. Each implementation's runtime dependencies are installed into a folder of their own with
-`pip install --target` (trimmed as `make build` trims), and every measurement runs in a fresh
-`python -S` process that sees only that folder and its code, as a Lambda function does. Through the full
+`pip install --target` (trimmed and precompiled as `make build` does), and every measurement runs in a
+fresh `python -S` process that sees only that folder and its code and cannot write bytecode, as a
+Lambda function does. Through the full
 Lambda handler (API Gateway event in, response dict out):
 - warm single request: p50/p99 over 2,000 calls;
 - batch of 1,000 items: ms per row (median of 10) and the process's peak RSS (VmHWM);
@@ -169,6 +170,7 @@ def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: 
         "POWERTOOLS_METRICS_NAMESPACE": "ProductClassifier",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "OMP_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code folder is read-only
     }
     out = fixture.onnx.parent / f"{implementation}-{mode}.json"
     started = time.perf_counter()
@@ -180,8 +182,9 @@ def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: 
 
 
 def install_runtime(packages: list[str], target: Path, *, trimmed: bool) -> Path:
-    """`pip install --target` the packages; trimmed as `make build` trims ours (scipy needs numpy.f2py)."""
-    from infra.trim_build import trim
+    """`pip install --target` the packages, trimmed as `make build` trims ours (scipy needs numpy.f2py and
+    would not survive it), and precompiled as `make build` does for both: Lambda cannot write bytecode."""
+    from infra.trim_build import compile_bytecode, trim
 
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target), *packages],
@@ -189,6 +192,7 @@ def install_runtime(packages: list[str], target: Path, *, trimmed: bool) -> Path
     )
     if trimmed:
         trim(target)
+    compile_bytecode(target)
     return target
 
 
