@@ -157,3 +157,19 @@ def test_another_catalogue_schema_is_served_without_code_change(other_schema_mod
     assert answer.status_code == 200
     assert client.post("/predict", json={"title": "tv", "seller_id": "s1"}).status_code == 422
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"[1, 2]", 422),
+        (b"null", 422),
+        (b'{"title": "\\ud800"}', 422),  # a lone surrogate cannot reach the tokenizer as UTF-8
+        (b'{"title": "tv", "seller_id": "\\udfff"}', 422),
+        (b"[" * 100_000 + b"]" * 100_000, 400),  # nesting deep enough to exhaust a recursive parser
+    ],
+)
+def test_hostile_bodies_are_client_errors(client, body, status):
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == status
