@@ -55,7 +55,7 @@ class Model:
             InferenceError: onnxruntime failed.
         """
         order = sorted(range(len(rows)), key=lambda i: len(str(rows[i].get(self._text_input) or "")))
-        predictions: list[Prediction | None] = [None] * len(rows)
+        predictions: dict[int, Prediction] = {}
         for start in range(0, len(order), self.chunk):
             indices = order[start : start + self.chunk]
             try:
@@ -66,7 +66,7 @@ class Model:
                 raise InferenceError(f"onnxruntime failed on a batch of {len(indices)}: {exc}") from exc
             for position, index in enumerate(indices):
                 predictions[index] = Prediction(str(labels[position]), probabilities[position])
-        return [prediction for prediction in predictions if prediction is not None]
+        return [predictions[index] for index in range(len(rows))]
 
     def _feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         """One [N,1] tensor per input; missing strings become "", missing numbers NaN (never "None")."""

@@ -90,23 +90,22 @@ def publish_model(
     metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
     version = metrics["model_version"]
     base = f"{prefix.strip('/')}/models/{version}"
-    model_bytes = (artifacts / "model.onnx").read_bytes()
-    digest = hashlib.sha256(model_bytes).hexdigest()
+    bodies = {f"{base}/{name}": (artifacts / name).read_bytes() for name in MODEL_FILES}
+    digests = {key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}
+    digest = digests[f"{base}/model.onnx"]
     written: list[str] = []
     try:
         _require_new_version(s3_client, bucket, f"{base}/model.onnx")
-        for name in MODEL_FILES:
-            key = f"{base}/{name}"
-            body = (artifacts / name).read_bytes()
+        for key, body in bodies.items():
             s3_client.put_object(
                 Bucket=bucket,
                 Key=key,
                 Body=body,
-                Metadata={"sha256": hashlib.sha256(body).hexdigest(), "model-version": version},
-                ContentType="application/octet-stream" if name.endswith(".onnx") else "application/json",
+                Metadata={"sha256": digests[key], "model-version": version},
+                ContentType="application/octet-stream" if key.endswith(".onnx") else "application/json",
             )
             written.append(key)
-        _verify(s3_client, bucket, {f"{base}/{name}": artifacts / name for name in MODEL_FILES})
+        _verify(s3_client, bucket, digests)
         pointer_key = f"{prefix.strip('/')}/{POINTER}"
         pointer = {
             "model_version": version,
@@ -141,12 +140,14 @@ def _require_new_version(s3_client: Any, bucket: str, key: str) -> None:
     raise PublishError(f"s3://{bucket}/{key} already exists: versions are never overwritten; train a new model")
 
 
-def _verify(s3_client: Any, bucket: str, expected: dict[str, Path]) -> None:
-    """Read every uploaded object back and compare its sha256 with the local file."""
-    for key, path in expected.items():
+def _verify(s3_client: Any, bucket: str, digests: dict[str, str]) -> None:
+    """Read every uploaded object back and compare its sha256 with the one computed before the upload."""
+    for key, expected in digests.items():
         remote = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        if hashlib.sha256(remote).hexdigest() != hashlib.sha256(path.read_bytes()).hexdigest():
-            raise PublishError(f"s3://{bucket}/{key} does not match {path} after upload; nothing was made current")
+        if hashlib.sha256(remote).hexdigest() != expected:
+            raise PublishError(
+                f"s3://{bucket}/{key} does not match the local file after upload; nothing was made current"
+            )
 
 
 def _remove(s3_client: Any, bucket: str, keys: list[str]) -> None:
