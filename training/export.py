@@ -19,7 +19,8 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
 from training.exceptions import ExportError, ExportParityError
-from training.onnx_ops import register_converters
+from training.features import MAX_CODE_POINT, lower_like_onnx, word_tokens
+from training.onnx_ops import PAD, register_converters, text_ops_model
 
 if TYPE_CHECKING:
     import onnx
@@ -48,10 +49,19 @@ ADVERSARIAL_TITLES = (
     "samsung " * 1_250,
     "a b c d e f",
     "_ __ ___ 1 22 333",
+    # Code points one Unicode table knows and another does not (CJK Extension I is Unicode 15.1).
+    "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
+    "\U0002ee5b\u39ec",
+    "private \ue000\ue001 use \U000f0000\U000f0001 unassigned \U000e0080\U0003fffe",
+    "nul\x00inside zero\u200bwidth rtl \u202eטלוויזיה\u202c combining e\u0301\u0301",
+    "ligature \ufb01\ufb02 ǅ ǈ final ς sharp ẞß kelvin \u212a",
 )
 ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
 ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
 PARITY_CHUNK = 64
+# Code points per string of the text sweep: long enough to be quick, short enough for small tensors.
+SWEEP_CHUNK = 512
+SURROGATES = range(0xD800, 0xE000)
 logger = logging.getLogger(__name__)
 
 
@@ -65,11 +75,13 @@ class ParityReport:
     max_abs_diff: float
     tolerance: float
     mismatched_rows: list[int]
+    code_points: int
+    mismatched_code_points: list[str]
 
     @property
     def passed(self) -> bool:
-        """Every label identical and every probability within tolerance."""
-        return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance
+        """Every label identical, every probability within tolerance, every code point handled alike."""
+        return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance and not self.mismatched_code_points
 
 
 def align_thresholds_to_float32(classifier: LGBMClassifier) -> None:
@@ -217,6 +229,7 @@ def check_parity(
     python_probabilities = pipeline.predict_proba(combined)
     python_labels = pipeline.classes_[python_probabilities.argmax(axis=1)]
     same = onnx_labels == python_labels
+    code_points, mismatched_code_points = sweep_text_ops()
     return ParityReport(
         rows=len(combined),
         adversarial_rows=len(adversarial),
@@ -224,7 +237,39 @@ def check_parity(
         max_abs_diff=float(np.abs(onnx_probabilities - python_probabilities).max()),
         tolerance=tolerance,
         mismatched_rows=[int(i) for i in np.flatnonzero(~same)[:20]],
+        code_points=code_points,
+        mismatched_code_points=mismatched_code_points,
     )
+
+
+def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, list[str]]:
+    """Run every Unicode code point through the graph's text steps and Python's, and compare.
+
+    Lower-casing, word tokens and the split into characters must agree exactly, or the title features
+    differ for any title containing the code point. Surrogates are left out: they cannot be UTF-8 encoded,
+    so no request can carry one to the graph.
+
+    Args:
+        session: A session of `text_ops_model()`; one is created when None.
+
+    Returns:
+        How many code points were checked, and the first 20 strings (as code point ranges) that differed.
+    """
+    session = session or ort.InferenceSession(text_ops_model().SerializeToString(), providers=["CPUExecutionProvider"])
+    code_points = [point for point in range(MAX_CODE_POINT + 1) if point not in SURROGATES]
+    starts = range(0, len(code_points), SWEEP_CHUNK)
+    texts = ["".join(map(chr, code_points[start : start + SWEEP_CHUNK])) for start in starts]
+    lowered, words, characters = session.run(None, {"text": np.array(texts, dtype=object)})
+    mismatched = []
+    for index, text in enumerate(texts):
+        expected = lower_like_onnx(text)
+        if (
+            lowered[index] != expected
+            or [word for word in words[index] if word != PAD] != word_tokens(expected)
+            or [character for character in characters[index] if character != PAD] != list(expected)
+        ):
+            mismatched.append(f"U+{ord(text[0]):04X}..U+{ord(text[-1]):04X}")
+    return len(code_points), mismatched[:20]
 
 
 def run_onnx(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +296,8 @@ def enforce_parity(report: ParityReport) -> None:
         raise ExportParityError(
             f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
             f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
-            f"first mismatched rows {report.mismatched_rows}. Nothing was registered or written."
+            f"first mismatched rows {report.mismatched_rows}; code points handled differently "
+            f"{report.mismatched_code_points or 'none'}. Nothing was registered or written."
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, helper
 from onnx.numpy_helper import from_array
 from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
@@ -19,21 +19,63 @@ from skl2onnx.common.data_types import FloatTensorType
 from training.features import (
     NO_TOKEN,
     ONNX_LOCALE,
-    ONNX_TOKEN_PATTERN,
     FirstTokenHashed,
     HashedCategory,
     LogNumeric,
     PriceBandCross,
     TitleScores,
+    onnx_token_pattern,
 )
 
 if TYPE_CHECKING:
+    import onnx
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
 
 # Pads the Tokenizer's ragged output. Longer than one character, it can be neither a character nor a word.
 PAD = "<pad>"
 INT32_MIN = -(2**31)
+MICROSOFT_DOMAIN = "com.microsoft"
+
+
+def lower_attributes() -> dict[str, object]:
+    """StringNormalizer's attributes: lower-case with the locale the Python side mirrors."""
+    return {"case_change_action": "LOWER", "is_case_sensitive": 0, "locale": ONNX_LOCALE}
+
+
+def word_tokenizer_attributes(pad: str) -> dict[str, object]:
+    """Tokenizer attributes for words: the explicit code-point class of `features.onnx_token_pattern`."""
+    return {"mark": 0, "mincharnum": 1, "pad_value": pad, "tokenexp": onnx_token_pattern()}
+
+
+def character_tokenizer_attributes() -> dict[str, object]:
+    """Tokenizer attributes that split a string into its code points."""
+    return {"mark": 0, "mincharnum": 1, "pad_value": PAD, "separators": [""]}
+
+
+def text_ops_model() -> onnx.ModelProto:
+    """A graph of just the text steps the converters use: [N] strings → lowered, word tokens, characters.
+
+    The parity gate runs every code point through it, so a Unicode table that differs between this Python
+    and this onnxruntime fails `make train` instead of skewing predictions.
+    """
+    nodes = [
+        helper.make_node("StringNormalizer", ["text"], ["lowered"], **lower_attributes()),
+        helper.make_node(
+            "Tokenizer", ["lowered"], ["words"], domain=MICROSOFT_DOMAIN, **word_tokenizer_attributes(PAD)
+        ),
+        helper.make_node(
+            "Tokenizer", ["lowered"], ["characters"], domain=MICROSOFT_DOMAIN, **character_tokenizer_attributes()
+        ),
+    ]
+    outputs = [
+        helper.make_tensor_value_info(name, TensorProto.STRING, None) for name in ("lowered", "words", "characters")
+    ]
+    graph = helper.make_graph(
+        nodes, "text_ops", [helper.make_tensor_value_info("text", TensorProto.STRING, [None])], outputs
+    )
+    opsets = [helper.make_opsetid("", 20), helper.make_opsetid(MICROSOFT_DOMAIN, 1)]
+    return helper.make_model(graph, opset_imports=opsets)
 
 
 def register_converters() -> None:
@@ -74,7 +116,7 @@ def _convert_hashed_category(scope: Scope, operator: Operator, container: ModelC
 def _convert_first_token(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
     """[N,1] titles → first word (or NO_TOKEN) → one-hot of its hash bucket."""
     graph = _Graph(scope, container)
-    words = graph.tokens(graph.lowered(operator.inputs[0].full_name), ONNX_TOKEN_PATTERN, pad=NO_TOKEN)
+    words = graph.tokens(graph.lowered(operator.inputs[0].full_name), pad=NO_TOKEN)
     first = graph.node("Slice", [words, graph.ints([0]), graph.ints([1]), graph.ints([1])])
     _emit_one_hot(scope, container, first, operator)
 
@@ -110,7 +152,7 @@ def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComp
     pad_bucket = len(model.idf_)
     lowered = graph.lowered(operator.inputs[0].full_name)
 
-    words = graph.tokens(lowered, ONNX_TOKEN_PATTERN, pad=PAD)
+    words = graph.tokens(lowered, pad=PAD)
     buckets = [
         graph.gram_buckets(words, n, " ", n_buckets=n_buckets, offset=0, pad_bucket=pad_bucket)
         for n in range(1, model.word_ngram_max + 1)
@@ -185,7 +227,7 @@ class _Graph:
     def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: object) -> list[str]:
         """Add a node with several outputs and return their names."""
         outputs = [self.scope.get_unique_variable_name(op_type.lower()) for _ in range(n_outputs)]
-        domain = "com.microsoft" if op_type in {"Tokenizer", "MurmurHash3"} else ""
+        domain = MICROSOFT_DOMAIN if op_type in {"Tokenizer", "MurmurHash3"} else ""
         self.container.add_node(
             op_type,
             inputs,
@@ -219,18 +261,16 @@ class _Graph:
     def lowered(self, titles: str) -> str:
         """[N,1] → [N] lower-cased strings."""
         flat = self.node("Reshape", [titles, self.ints([-1])])
-        return self.node(
-            "StringNormalizer", [flat], case_change_action="LOWER", is_case_sensitive=0, locale=ONNX_LOCALE
-        )
+        return self.node("StringNormalizer", [flat], **lower_attributes())
 
-    def tokens(self, lowered: str, pattern: str, *, pad: str) -> str:
+    def tokens(self, lowered: str, *, pad: str) -> str:
         """[N] → [N, T+1] regex matches, right-padded with `pad`; the extra column keeps T+1 ≥ 1."""
-        tokens = self.node("Tokenizer", [lowered], mark=0, mincharnum=1, pad_value=pad, tokenexp=pattern)
+        tokens = self.node("Tokenizer", [lowered], **word_tokenizer_attributes(pad))
         return self._pad_column(lowered, tokens, pad)
 
     def characters(self, lowered: str) -> str:
         """[N] → [N, L+1] single characters (whitespace included), right-padded with PAD."""
-        characters = self.node("Tokenizer", [lowered], mark=0, mincharnum=1, pad_value=PAD, separators=[""])
+        characters = self.node("Tokenizer", [lowered], **character_tokenizer_attributes())
         return self._pad_column(lowered, characters, PAD)
 
     def gram_buckets(self, pieces: str, n: int, separator: str, *, n_buckets: int, offset: int, pad_bucket: int) -> str:

@@ -6,6 +6,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import numpy_helper
 
 from training.data import LABEL
@@ -17,7 +19,10 @@ from training.export import (
     enforce_parity,
     onnx_feeds,
     read_metadata,
+    run_onnx,
+    sweep_text_ops,
 )
+from training.onnx_ops import text_ops_model
 
 
 def test_graph_takes_raw_columns_and_returns_label_and_probabilities(small_config, small_model_bytes):
@@ -108,3 +113,48 @@ def test_onnx_scores_match_on_the_test_split(small_config, small_splits, small_p
 
     assert (labels == small_pipeline.predict(small_splits.test)).all()
     assert (labels == small_splits.test[LABEL].to_numpy()).mean() > 0.6
+
+
+def test_every_code_point_is_lowered_and_tokenised_alike_on_both_sides():
+    checked, mismatched = sweep_text_ops()
+
+    assert checked == 0x110000 - 0x800  # every code point but the surrogates
+    assert mismatched == []
+
+
+def test_sweep_catches_a_graph_whose_unicode_table_differs():
+    # GIVEN the text graph with RE2's named classes, whose tables are newer than Python 3.12's
+    model = text_ops_model()
+    tokenizer = next(node for node in model.graph.node if any(a.name == "tokenexp" for a in node.attribute))
+    pattern = next(a for a in tokenizer.attribute if a.name == "tokenexp")
+    pattern.s = rb"[\p{L}\p{N}_]{2,}"
+
+    # WHEN every code point runs through it
+    _, mismatched = sweep_text_ops(ort.InferenceSession(model.SerializeToString()))
+
+    # THEN the CJK Extension I block (Unicode 15.1) is reported
+    assert "U+2EC00..U+2EDFF" in mismatched
+
+
+ANY_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8"),  # every plane, assigned or not, private use; no surrogates
+        st.sampled_from(["İ", "ı", "ß", "ẞ", "ς", "Σ", "ﬁ", "\u0301", "\u202e", "\u200b", "\x00", "\U0002ebf0"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(titles=st.lists(ANY_TEXT, min_size=1, max_size=8))
+def test_onnx_and_python_agree_on_any_unicode_title(
+    titles, small_config, small_splits, small_pipeline, small_model_bytes
+):
+    rows = small_splits.test.head(len(titles)).copy()
+    rows["title"] = titles
+
+    labels, probabilities = run_onnx(small_model_bytes, rows, small_config.data)
+
+    expected = small_pipeline.predict_proba(rows[list(small_config.data.columns)])
+    assert (labels == small_pipeline.classes_[expected.argmax(axis=1)]).all()
+    assert np.abs(probabilities - expected).max() <= 1e-5
