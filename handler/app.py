@@ -4,8 +4,11 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 request models are built per app from the model's schema, so they must be real objects, not strings.
 """
 
+import os
 import time
 from collections import Counter
+from email.message import Message
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -13,9 +16,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
 
+from handler.docs import redoc_page, swagger_page
 from handler.exceptions import InferenceError
+from handler.guard import RequestGuard
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -30,10 +36,17 @@ from handler.schemas import (
 )
 from handler.settings import Settings
 
-logger = Logger()
-metrics = Metrics()
+DEFAULT_SERVICE = "product-classifier"
+DEFAULT_NAMESPACE = "ProductClassifier"
+# What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
+MAX_ERRORS = 20
+MAX_ECHO = 120
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    415: {"model": ErrorResponse, "description": "The body is not JSON."},
+    400: {"model": ErrorResponse, "description": "The body could not be parsed (not UTF-8, too deep, huge integer)."},
+    413: {"model": ErrorResponse, "description": "The body is larger than MAX_BODY_BYTES."},
+    415: {"model": ErrorResponse, "description": "The Content-Type is not application/json."},
     422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type, too long or unknown."},
     500: {"model": ErrorResponse, "description": "Inference failed (a server fault, logged)."},
 }
@@ -52,7 +65,11 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         title="Product category classifier",
         version=model.version,
         description=f"Predicts one of {len(model.classes)} categories from a product's raw fields.",
+        docs_url=None,
+        redoc_url=None,
+        responses={413: ERROR_RESPONSES[413]},
     )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
     @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
     async def predict(item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
@@ -84,11 +101,21 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             classes=model.classes,
             inputs=model.inputs,
             metrics=metadata.get("metrics", {}),
-            training_data=metadata.get("training_data"),
+            training_data=_public_training_data(metadata.get("training_data")),
             library_versions=metadata.get("library_versions"),
+            golden_examples=metadata.get("golden_examples", []),
         )
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(InferenceError, _inference_error)
     return app
 
@@ -122,20 +149,71 @@ def _answer(prediction: Prediction, model: Model, top_k: int) -> dict[str, Any]:
     }
 
 
+def _public_training_data(training_data: Any) -> dict[str, Any] | None:
+    """Where the model's data came from, without the training machine's file paths."""
+    if not isinstance(training_data, dict):
+        return None
+    source = str(training_data.get("source", ""))
+    return {
+        "source": source if source.startswith("synthetic(") else PurePath(source).name,
+        "sha256": training_data.get("sha256"),
+        "rows": training_data.get("rows"),
+    }
+
+
+def _is_json(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters allowed, as FastAPI decides to parse."""
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _echo(value: object) -> str:
+    """Request-derived text shortened to MAX_ECHO characters."""
+    text = str(value)
+    return text if len(text) <= MAX_ECHO else f"{text[:MAX_ECHO]}…"
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 naming each offending field, or 415 when the body was not sent as JSON."""
+    """422 naming the offending fields (at most MAX_ERRORS), or 415 when the body was not sent as JSON."""
     content_type = request.headers.get("content-type", "")
-    if request.method == "POST" and "json" not in content_type:
-        logger.info("rejected request", extra={"path": request.url.path, "status": 415, "content_type": content_type})
-        body = ErrorResponse(error=f"Content-Type must be application/json, got {content_type or 'none'!r}")
+    if request.method == "POST" and not _is_json(content_type):
+        logger.info("rejected request", extra={"path": request.url.path, "status": 415})
+        body = ErrorResponse(error=f"Content-Type must be application/json, got {_echo(content_type or 'none')!r}")
         return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
+    problems = exc.errors()  # type: ignore[attr-defined]
     errors = [
-        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"], "type": error["type"]}
-        for error in exc.errors()  # type: ignore[attr-defined]
+        {
+            "field": _echo(".".join(str(part) for part in error["loc"])),
+            "message": _echo(error["msg"]),
+            "type": error["type"],
+        }
+        for error in problems[:MAX_ERRORS]
     ]
-    logger.info("rejected request", extra={"path": request.url.path, "status": 422, "errors": errors[:10]})
-    body = ErrorResponse(error="invalid request", detail=errors)
-    return JSONResponse(status_code=422, content=body.model_dump())
+    logger.info("rejected request", extra={"path": request.url.path, "status": 422, "errors": errors[:5]})
+    summary = (
+        "invalid request"
+        if len(problems) <= MAX_ERRORS
+        else f"invalid request ({len(problems)} problems, first {MAX_ERRORS} shown)"
+    )
+    return JSONResponse(status_code=422, content=ErrorResponse(error=summary, detail=errors).model_dump())
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unparsable body, unknown route or method) in the API's one error shape."""
+    status = getattr(exc, "status_code", 400)
+    if status == 400:
+        cause = exc.__cause__
+        reason = _echo(f"{type(cause).__name__}: {cause}") if cause else "unreadable body"
+        detail = [{"field": "body", "message": reason, "type": "body_unparsable"}]
+        body = ErrorResponse(error="the body could not be parsed as UTF-8 JSON", detail=detail)
+    else:
+        body = ErrorResponse(error=_echo(getattr(exc, "detail", "error")))
+    logger.info("rejected request", extra={"path": _echo(request.url.path), "status": status})
+    return JSONResponse(
+        status_code=status, content=body.model_dump(exclude_none=True), headers=getattr(exc, "headers", None)
+    )
 
 
 async def _inference_error(request: Request, exc: Exception) -> JSONResponse:

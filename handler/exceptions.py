@@ -13,3 +13,7 @@ class ModelLoadError(HandlerError):
 
 class InferenceError(HandlerError):
     """onnxruntime failed on a request that passed validation: a server fault, not the caller's."""
+
+
+class SettingsError(HandlerError):
+    """An environment variable of the function does not parse or is out of range."""

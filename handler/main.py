@@ -9,7 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from handler.app import create_app, logger, metrics
-from handler.exceptions import ModelLoadError
+from handler.events import bad_event_response, event_problem
+from handler.exceptions import ModelLoadError, SettingsError
 from handler.model import Model, load_model
 from handler.settings import Settings
 
@@ -17,20 +18,21 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-def _load(settings: Settings) -> Model:
-    """Load the model or stop the container's start with one log line naming the problem."""
+def _load() -> tuple[Model, Settings]:
+    """Read the settings and load the model, or stop the container's start with one log line naming the problem."""
     try:
+        settings = Settings.from_env()
         model = load_model(settings)
-    except ModelLoadError as exc:
+    except (SettingsError, ModelLoadError) as exc:
         logger.error("model load failed", extra={"reason": str(exc)})
         raise
     logger.info("model loaded", extra={"model_version": model.version, "load_ms": round(model.load_seconds * 1000, 1)})
     metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=model.load_seconds * 1000)
-    return model
+    return model, settings
 
 
-settings = Settings()
-app = create_app(_load(settings), settings)
+model, settings = _load()
+app = create_app(model, settings)
 # Mangum's lifespan would rerun FastAPI startup on every invocation; the model is loaded above instead.
 mangum = Mangum(app, lifespan="off")
 
@@ -38,6 +40,18 @@ mangum = Mangum(app, lifespan="off")
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The Lambda entry: an API Gateway (HTTP v2 or REST v1) proxy event in, a proxy response out."""
-    # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
-    return mangum(event, cast("Any", context))
+    """The Lambda entry: an API Gateway (HTTP v2 or REST v1) proxy event in, a proxy response out.
+
+    Anything else (a direct invoke with another payload) gets a 400-shaped answer and a log line, never an
+    exception: an unhandled one would show up as a function error and could trip the error alarms.
+    """
+    problem = event_problem(event)
+    if problem:
+        logger.warning("rejected event", extra={"reason": problem})
+        return bad_event_response(problem)
+    try:
+        # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
+        return mangum(event, cast("Any", context))
+    except Exception:  # Mangum parses Host and X-Forwarded-Port itself; what it cannot read is the caller's fault
+        logger.exception("unreadable event")
+        return bad_event_response("the event could not be read as an HTTP request (check the Host header)")

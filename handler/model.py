@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from handler.settings import Settings
 
 METADATA_KEY = "product_classifier"
+# How far the loaded graph may stray from the probabilities training recorded for its golden examples.
+GOLDEN_TOLERANCE = 1e-5
+INPUT_TYPES = ("string", "float")
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,40 @@ def load_model(settings: Settings) -> Model:
     except Exception as exc:  # onnxruntime's load errors have no common type
         raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
     metadata = _read_metadata(session, path)
-    return Model(session, metadata, chunk=settings.inference_chunk, load_seconds=time.perf_counter() - started)
+    model = Model(session, metadata, chunk=settings.inference_chunk, load_seconds=0.0)
+    check_golden_examples(model)
+    model.load_seconds = time.perf_counter() - started
+    return model
+
+
+def check_golden_examples(model: Model) -> None:
+    """Run the rows training recorded (or one row of defaults) and demand the recorded answers.
+
+    This proves, on the host that will serve, that the metadata fits the graph (one probability per class)
+    and that this onnxruntime computes what training's did; it also warms the session's first-call paths.
+
+    Raises:
+        ModelLoadError: The output width differs from the classes, or a golden example's answer differs.
+    """
+    golden = model.metadata.get("golden_examples") or [{"inputs": {}}]
+    try:
+        rows = [dict(example["inputs"]) for example in golden]
+        predictions = model.predict(rows)
+    except (InferenceError, KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"the model cannot answer its own examples: {exc}") from exc
+    width = predictions[0].probabilities.shape[-1]
+    if width != len(model.classes):
+        raise ModelLoadError(f"metadata lists {len(model.classes)} classes but the graph outputs {width} probabilities")
+    for index, (example, prediction) in enumerate(zip(golden, predictions, strict=True)):
+        if "label" not in example:
+            continue
+        difference = float(np.abs(prediction.probabilities - np.asarray(example["probabilities"])).max())
+        if prediction.label != example["label"] or difference > GOLDEN_TOLERANCE:
+            raise ModelLoadError(
+                f"golden example {index} answers {prediction.label!r} (max |Δp| {difference:.1e}) where training "
+                f"recorded {example['label']!r}: this host computes differently from training's, or the file "
+                "and its metadata do not belong together"
+            )
 
 
 def download_model(settings: Settings, *, s3_client: Any = None) -> Path:
@@ -122,7 +158,8 @@ def download_model(settings: Settings, *, s3_client: Any = None) -> Path:
     if uri.scheme != "s3" or not uri.netloc or not uri.path.strip("/"):
         raise ModelLoadError(f"MODEL_S3_URI must look like s3://bucket/key.onnx, got {settings.model_s3_uri!r}")
     bucket, key = uri.netloc, uri.path.lstrip("/")
-    client = s3_client or boto3.client("s3")
+    # A session of its own: boto3's default session caches credentials, which a restored snapshot must not reuse.
+    client = s3_client or boto3.session.Session().client("s3", config=_bounded(settings))
     try:
         expected = settings.model_sha256 or client.head_object(Bucket=bucket, Key=key)["Metadata"].get("sha256")
         if not expected:
@@ -144,6 +181,17 @@ def download_model(settings: Settings, *, s3_client: Any = None) -> Path:
     return target
 
 
+def _bounded(settings: Settings) -> Any:
+    """botocore settings that give up within Lambda's 10 s init: a silent endpoint costs attempts × read timeout."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=settings.s3_read_timeout,
+        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
+    )
+
+
 def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
     """The training metadata embedded in the graph, checked against the graph's own inputs."""
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
@@ -151,16 +199,35 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
         raise ModelLoadError(f"model file {path} has no '{METADATA_KEY}' metadata; export it with `make train`")
     try:
         metadata = json.loads(raw)
-        declared = {spec["name"] for spec in metadata["inputs"]}
-        classes = metadata["classes"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from exc
-    graph_inputs = {node.name for node in session.get_inputs()}
-    if declared != graph_inputs or not classes:
-        raise ModelLoadError(
-            f"model file {path}: metadata inputs {sorted(declared)} differ from graph inputs {sorted(graph_inputs)}"
-        )
+    problem = _metadata_problem(metadata, {node.name for node in session.get_inputs()})
+    if problem:
+        raise ModelLoadError(f"model file {path} has inconsistent metadata: {problem}")
     return metadata
+
+
+def _metadata_problem(metadata: Any, graph_inputs: set[str]) -> str | None:
+    """What is wrong with the metadata's classes and inputs, or None."""
+    if not isinstance(metadata, dict):
+        return "it is not a JSON object"
+    classes, inputs = metadata.get("classes"), metadata.get("inputs")
+    if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
+        return "'classes' must be a non-empty list of strings"
+    if len(set(classes)) != len(classes):
+        return "'classes' has duplicates"
+    if not isinstance(inputs, list) or not all(
+        isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("type") in INPUT_TYPES
+        for spec in inputs
+    ):
+        return f"'inputs' must be a list of {{name, type}} with type one of {INPUT_TYPES}"
+    declared = {spec["name"] for spec in inputs}
+    if declared != graph_inputs or len(declared) != len(inputs):
+        return f"inputs {sorted(declared)} differ from the graph's {sorted(graph_inputs)}"
+    required = [spec["name"] for spec in inputs if spec.get("required")]
+    if len(required) != 1 or next(spec for spec in inputs if spec.get("required"))["type"] != "string":
+        return f"exactly one required string input (the title) is needed, found {required}"
+    return None
 
 
 def _number(value: Any) -> float:

@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, StringConstraints, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    create_model,
+)
+
+# The largest finite float32: a bigger JSON number would reach the graph as +inf.
+FLOAT32_MAX = 3.4028234663852886e38
+# Integer ids beyond this are refused rather than turned into 16+ digit strings.
+MAX_INTEGER_ID = 10**15
 
 
 class ClassProbability(BaseModel):
@@ -60,6 +74,9 @@ class ModelResponse(BaseModel):
     metrics: dict[str, Any]
     training_data: dict[str, Any] | None
     library_versions: dict[str, str] | None
+    golden_examples: list[dict[str, Any]] = Field(
+        description="Rows with the label and probabilities training computed; the pre-traffic check replays them."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -75,15 +92,18 @@ def build_product_model(
     """A pydantic model with one field per model input.
 
     Strings are length-capped; categoricals also take integers (ids such as 42, served as "42"); numbers
-    must be finite and ≥ 0. Optional fields may be omitted or null and then take the model's default.
+    must be finite, ≥ 0 and within float32. Optional fields may be omitted or null and then take the model's
+    default.
     """
     text = Annotated[StrictStr, StringConstraints(max_length=max_text_length)]
-    category = Annotated[text, BeforeValidator(_integer_as_text)]
+    integer_id = Annotated[StrictInt, Field(ge=-MAX_INTEGER_ID, le=MAX_INTEGER_ID)]
+    # The validator turns an integer into its text before the length check; the schema says both are accepted.
+    category = Annotated[text, BeforeValidator(_integer_as_text, json_schema_input_type=text | integer_id)]
     fields: dict[str, Any] = {}
     for spec in inputs:
         name = spec["name"]
         if spec["type"] == "float":
-            number = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+            number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
             fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
             fields[name] = (text, Field(description=name))
@@ -96,8 +116,17 @@ def build_product_model(
 
 
 def _integer_as_text(value: Any) -> Any:
-    """Ids often arrive as JSON numbers: 42 means "42". Booleans and floats stay invalid."""
-    return str(value) if type(value) is int else value
+    """Ids often arrive as JSON numbers: 42 (or 42.0, an integer to JSON Schema) means "42".
+
+    Booleans and fractional numbers stay invalid.
+    """
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is not int:
+        return value
+    if abs(value) > MAX_INTEGER_ID:
+        raise ValueError(f"integer ids must lie within ±{MAX_INTEGER_ID}; send longer ids as strings")
+    return str(value)
 
 
 def build_batch_model(product: type[BaseModel], *, max_batch: int) -> type[BaseModel]:

@@ -15,7 +15,7 @@ import pytest
 
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data import prepare_catalogue, split_catalogue
-from training.export import input_schema, to_onnx_model
+from training.export import embed_metadata, golden_examples, input_schema, to_onnx_model
 from training.synthetic import generate_catalogue
 from training.train import fit_model
 
@@ -60,7 +60,10 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
         "library_versions": {"onnxruntime": "test"},
         "example": {"title": "acme smartphone x100 black 128gb"},
     }
-    path.write_bytes(to_onnx_model(pipeline, config.data, metadata).SerializeToString())
+    model = to_onnx_model(pipeline, config.data, metadata)
+    metadata["golden_examples"] = golden_examples(model.SerializeToString(), splits.test, config.data)
+    embed_metadata(model, metadata)
+    path.write_bytes(model.SerializeToString())
     return path
 
 

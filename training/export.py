@@ -18,6 +18,7 @@ from skl2onnx import to_onnx, update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
+from training.data import LABEL
 from training.exceptions import ExportError, ExportParityError
 from training.features import MAX_CODE_POINT, lower_like_onnx, word_tokens
 from training.onnx_ops import PAD, register_converters, text_ops_model
@@ -58,6 +59,14 @@ ADVERSARIAL_TITLES = (
 )
 ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
 ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
+# Golden examples: test rows embedded in the model with the answers onnxruntime gave at export, replayed by
+# the function at load and by the pre-traffic check. Short adversarial titles join them (the long ones would
+# bloat GET /model).
+GOLDEN_ROWS = 20
+GOLDEN_ADVERSARIAL_TITLES = (
+    "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
+    "ΣΊΣΥΦΟΣ Kühl-Gefrier İSTANBUL ﬁ 📱 e\u0301 \u200b\x00 ẞ",
+)
 PARITY_CHUNK = 64
 # Code points per string of the text sweep: long enough to be quick, short enough for small tensors.
 SWEEP_CHUNK = 512
@@ -154,6 +163,46 @@ def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, An
     entry.key = METADATA_KEY
     entry.value = json.dumps(metadata)
     return model
+
+
+def embed_metadata(model: onnx.ModelProto, metadata: dict[str, Any]) -> None:
+    """Replace the embedded metadata in place; the graph's computation does not depend on it."""
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = json.dumps(metadata)
+            return
+    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
+
+
+def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
+    """Test rows covering every class where possible, plus short adversarial titles, with the graph's answers.
+
+    Args:
+        model_bytes: The exported graph, which computes the expected answers.
+        test: The test split (with the label column).
+        config: The data roles.
+
+    Returns:
+        JSON-ready `{"inputs", "label", "probabilities"}` dicts, at least `GOLDEN_ROWS` when the split allows.
+    """
+    one_per_class = test.groupby(LABEL, sort=True).head(1)
+    rest = test.drop(one_per_class.index).head(max(0, GOLDEN_ROWS - len(one_per_class)))
+    chosen = pd.concat([one_per_class, rest])[list(config.columns)]
+    adversarial = pd.DataFrame([chosen.iloc[0].to_dict() | {config.text: title} for title in GOLDEN_ADVERSARIAL_TITLES])
+    rows = pd.concat([chosen, adversarial.astype(chosen.dtypes.to_dict())], ignore_index=True)
+    labels, probabilities = run_onnx(model_bytes, rows, config)
+    return [
+        {"inputs": json_inputs(row, config), "label": str(label), "probabilities": [float(p) for p in probs]}
+        for (_, row), label, probs in zip(rows.iterrows(), labels, probabilities, strict=True)
+    ]
+
+
+def json_inputs(row: pd.Series, config: DataConfig) -> dict[str, Any]:
+    """One row's model inputs as a JSON request would carry them (NaN as null)."""
+    return {
+        name: (None if pd.isna(row[name]) else float(row[name])) if name in config.numeric else str(row[name])
+        for name in config.columns
+    }
 
 
 def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:

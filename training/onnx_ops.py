@@ -7,7 +7,7 @@ strings are hashed by its MurmurHash3, the function scikit-learn's FeatureHasher
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -38,17 +38,17 @@ INT32_MIN = -(2**31)
 MICROSOFT_DOMAIN = "com.microsoft"
 
 
-def lower_attributes() -> dict[str, object]:
+def lower_attributes() -> dict[str, Any]:
     """StringNormalizer's attributes: lower-case with the locale the Python side mirrors."""
     return {"case_change_action": "LOWER", "is_case_sensitive": 0, "locale": ONNX_LOCALE}
 
 
-def word_tokenizer_attributes(pad: str) -> dict[str, object]:
+def word_tokenizer_attributes(pad: str) -> dict[str, Any]:
     """Tokenizer attributes for words: the explicit code-point class of `features.onnx_token_pattern`."""
     return {"mark": 0, "mincharnum": 1, "pad_value": pad, "tokenexp": onnx_token_pattern()}
 
 
-def character_tokenizer_attributes() -> dict[str, object]:
+def character_tokenizer_attributes() -> dict[str, Any]:
     """Tokenizer attributes that split a string into its code points."""
     return {"mark": 0, "mincharnum": 1, "pad_value": PAD, "separators": [""]}
 

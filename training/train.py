@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import mlflow
-import pandas as pd
 import typer
 from lightgbm import early_stopping
 
@@ -30,8 +29,11 @@ from training.export import (
     adversarial_frame,
     align_thresholds_to_float32,
     check_parity,
+    embed_metadata,
     enforce_parity,
+    golden_examples,
     input_schema,
+    json_inputs,
     onnx_feeds,
     parity_report_dict,
     run_onnx,
@@ -42,6 +44,7 @@ from training.synthetic import generate_catalogue
 from training.tracking import configure_tracking, log_onnx_model, log_run_record
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sklearn.pipeline import Pipeline
 
     from training.data import Splits
@@ -138,13 +141,16 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "classes": [str(label) for label in pipeline.classes_],
             "inputs": input_schema(config.data),
             "outputs": {"label": "label", "probabilities": "probabilities"},
-            "training_data": {"source": data_source, "sha256": data_sha256, "rows": len(frame)},
+            # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
+            "training_data": {"source": Path(data_source).name, "sha256": data_sha256, "rows": len(frame)},
             "metrics": {key: test_metrics[key] for key in ("accuracy", "macro_f1", "log_loss")}
             | {"baseline_macro_f1": baseline_metrics["macro_f1"]},
             "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
-            "example": _example(splits.test, config),
+            "example": json_inputs(splits.test.iloc[0], config.data),
         }
         model = to_onnx_model(pipeline, config.data, metadata)
+        metadata["golden_examples"] = golden_examples(model.SerializeToString(), splits.test, config.data)
+        embed_metadata(model, metadata)
         model_bytes = model.SerializeToString()
         report = check_parity(
             pipeline,
@@ -247,15 +253,6 @@ def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, st
         source = str(data_path)
     logger.info("loaded", extra={"source": source, "rows": len(raw)})
     return prepare_catalogue(raw, config.data, source=source), source, digest
-
-
-def _example(frame: pd.DataFrame, config: TrainConfig) -> dict[str, Any]:
-    """The first test row's inputs, JSON-ready (NaN as null): the API's documented example."""
-    row = frame.iloc[0]
-    return {
-        name: (None if pd.isna(row[name]) else float(row[name])) if name in config.data.numeric else str(row[name])
-        for name in config.data.columns
-    }
 
 
 def _sha256(path: Path) -> str:

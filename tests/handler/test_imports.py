@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["pandas", "sklearn", "scipy", "lightgbm", "mlflow", "skl2onnx", "onnxmltools", "matplotlib", "training"]
+HEAVY = [
+    *("pandas", "sklearn", "scipy", "lightgbm", "mlflow", "skl2onnx", "onnxmltools", "matplotlib", "training"),
+    *("pydantic_settings", "dotenv"),  # cold-start cost the function does not need
+]
 PROBE = f"""
 import sys
 import handler.main

@@ -1,0 +1,101 @@
+"""Checks that a Lambda event is an API Gateway proxy event Mangum can read, before it is handed over.
+
+API Gateway always sends well-formed events, but anyone allowed to invoke the function directly (a test
+console, a misrouted queue, a script) can send anything; Mangum indexes into the event and would raise.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from base64 import b64decode
+from typing import Any
+
+BAD_EVENT_STATUS = 400
+
+
+def event_problem(event: Any) -> str | None:
+    """What makes `event` unusable as an HTTP API (v2) or REST API (v1) proxy event, or None."""
+    if not isinstance(event, dict):
+        return f"the event is a {type(event).__name__}, not an API Gateway proxy event (a JSON object)"
+    if event.get("version") == "2.0":
+        problem = _v2_problem(event)
+    elif "httpMethod" in event or "resource" in event:
+        problem = _v1_problem(event)
+    else:
+        return "not an API Gateway proxy event: expected HTTP API 2.0 ('version': '2.0') or REST API ('httpMethod')"
+    return problem or _body_problem(event)
+
+
+def bad_event_response(problem: str) -> dict[str, Any]:
+    """A proxy-shaped 400 answer, readable by API Gateway and by a direct caller alike."""
+    return {
+        "statusCode": BAD_EVENT_STATUS,
+        "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
+        "body": json.dumps({"error": "invalid Lambda event", "detail": [{"field": "event", "message": problem}]}),
+        "isBase64Encoded": False,
+    }
+
+
+def _v2_problem(event: dict[str, Any]) -> str | None:
+    """HTTP API payload 2.0: requestContext.http with method, path and sourceIp as strings."""
+    http = event.get("requestContext", {}).get("http") if isinstance(event.get("requestContext"), dict) else None
+    if not isinstance(http, dict):
+        return "requestContext.http must be an object"
+    for key in ("method", "path", "sourceIp"):
+        if not isinstance(http.get(key), str):
+            return f"requestContext.http.{key} must be a string"
+    if not isinstance(event.get("rawQueryString", ""), str):
+        return "rawQueryString must be a string"
+    cookies = event.get("cookies", [])
+    if not isinstance(cookies, list) or not all(isinstance(cookie, str) for cookie in cookies):
+        return "cookies must be a list of strings"
+    return _headers_problem(event.get("headers", {}), "headers", nullable=False)
+
+
+def _v1_problem(event: dict[str, Any]) -> str | None:
+    """REST API payload 1.0: httpMethod, path, requestContext, string headers and query parameters."""
+    for key in ("httpMethod", "path"):
+        if not isinstance(event.get(key), str):
+            return f"{key} must be a string"
+    context = event.get("requestContext")
+    if not isinstance(context, dict) or not isinstance(context.get("identity", {}), dict):
+        return "requestContext must be an object (with an optional identity object)"
+    for key in ("headers", "queryStringParameters"):
+        problem = _headers_problem(event.get(key), key, nullable=True)
+        if problem:
+            return problem
+    for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
+        values = event.get(key) or {}
+        if not isinstance(values, dict) or not all(
+            isinstance(name, str) and isinstance(items, list) and all(isinstance(item, str) for item in items)
+            for name, items in values.items()
+        ):
+            return f"{key} must map strings to lists of strings"
+    return None
+
+
+def _headers_problem(headers: Any, key: str, *, nullable: bool) -> str | None:
+    """Headers (or query parameters) must map strings to strings."""
+    if headers is None and nullable:
+        return None
+    if not isinstance(headers, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in headers.items()
+    ):
+        return f"{key} must map strings to strings"
+    return None
+
+
+def _body_problem(event: dict[str, Any]) -> str | None:
+    """The body is a string or null; isBase64Encoded a boolean, and then the body valid base64."""
+    body, encoded = event.get("body"), event.get("isBase64Encoded", False)
+    if body is not None and not isinstance(body, str):
+        return "body must be a string or null"
+    if not isinstance(encoded, bool):
+        return "isBase64Encoded must be true or false"
+    if encoded and body:
+        try:
+            b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return "body is marked isBase64Encoded but is not valid base64"
+    return None

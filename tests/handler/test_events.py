@@ -1,0 +1,94 @@
+"""Malformed Lambda events through the entry: each is a 400-shaped answer and a log line, never an exception."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.handler.test_lambda import FakeLambdaContext
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+V2 = json.loads((EVENTS / "predict_http_api.json").read_text())
+V1 = json.loads((EVENTS / "predict_rest_api.json").read_text())
+
+
+def _v2(**changes):
+    event = copy.deepcopy(V2)
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        target = event
+        for key in parents:
+            target = target[key]
+        if value is _DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return event
+
+
+def _v1(**changes):
+    event = copy.deepcopy(V1)
+    for key, value in changes.items():
+        if value is _DELETE:
+            del event[key]
+        else:
+            event[key] = value
+    return event
+
+
+_DELETE = object()
+SQS = {"Records": [{"messageId": "1", "eventSource": "aws:sqs", "body": "{}"}]}
+
+MALFORMED = {
+    "invalid base64": _v2(isBase64Encoded=True, body="not base64!!"),
+    "isBase64Encoded as a string": _v2(isBase64Encoded="false"),
+    "no requestContext": _v2(requestContext=_DELETE),
+    "no http": _v2(requestContext__http=_DELETE),
+    "no sourceIp": _v2(requestContext__http__sourceIp=_DELETE),
+    "method not a string": _v2(requestContext__http__method=7),
+    "headers null": _v2(headers=None),
+    "header value a number": _v2(headers={"content-type": "application/json", "x-n": 5}),
+    "headers a list": _v2(headers=["content-type"]),
+    "body a number": _v2(body=12),
+    "body an object": _v2(body={"title": "tv"}),
+    "rawQueryString null": _v2(rawQueryString=None),
+    "cookies not a list": _v2(cookies="a=b"),
+    "bad host port": _v2(headers={"content-type": "application/json", "host": "example.com:http"}),
+    "bad forwarded port": _v2(headers={"content-type": "application/json", "x-forwarded-port": "eighty"}),
+    "v1 without httpMethod": _v1(httpMethod=_DELETE),
+    "v1 path null": _v1(path=None),
+    "v1 requestContext a string": _v1(requestContext="ctx"),
+    "v1 multiValueHeaders not lists": _v1(multiValueHeaders={"accept": "x"}),
+    "v1 query parameters numbers": _v1(queryStringParameters={"top_k": 2}),
+    "empty object": {},
+    "null": None,
+    "a list": [V2],
+    "a string": "GET /health",
+    "a number": 42,
+    "an SQS event": SQS,
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, capsys, monkeypatch):
+    monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
+
+    response = handler_main.lambda_handler(copy.deepcopy(MALFORMED[name]), FakeLambdaContext())
+
+    assert response["statusCode"] == 400
+    body = json.loads(response["body"])
+    assert body["error"] == "invalid Lambda event"
+    assert body["detail"][0]["field"] == "event"
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
+    assert any(log["message"] in {"rejected event", "unreadable event"} for log in logged)
+
+
+@pytest.mark.parametrize("event", [V1, V2, _v2(cookies=["a=b"]), _v1(headers=None, multiValueHeaders=None)])
+def test_well_formed_events_still_pass(handler_main, event):
+    response = handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+
+    assert response["statusCode"] in {200, 415}  # 415: a v1 event stripped of its headers has no Content-Type

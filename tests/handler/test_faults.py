@@ -1,0 +1,235 @@
+"""Faults at start: each bad model, endpoint or setting ends in one `model load failed` line, in bounded time."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import onnx
+import pytest
+
+from handler.exceptions import ModelLoadError, SettingsError
+from handler.model import load_model
+from handler.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+START = "import handler.main"
+
+
+def _with_metadata(model_path: Path, target: Path, change) -> Path:
+    """A copy of the model whose embedded metadata `change` edited."""
+    model = onnx.load(model_path)
+    entry = next(e for e in model.metadata_props if e.key == "product_classifier")
+    metadata = json.loads(entry.value)
+    change(metadata)
+    entry.value = json.dumps(metadata)
+    onnx.save(model, target)
+    return target
+
+
+def _drop_class(metadata):
+    metadata["classes"] = metadata["classes"][:-1]
+
+
+def _no_required_input(metadata):
+    for spec in metadata["inputs"]:
+        spec["required"] = False
+
+
+def _wrong_golden_answer(metadata):
+    metadata["golden_examples"][0]["probabilities"][0] += 0.01
+
+
+def _unknown_input_type(metadata):
+    metadata["inputs"][0]["type"] = "image"
+
+
+def _duplicate_classes(metadata):
+    metadata["classes"][1] = metadata["classes"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_drop_class, "metadata lists 9 classes but the graph outputs 10 probabilities"),
+        (_no_required_input, "exactly one required string input"),
+        (_wrong_golden_answer, "golden example 0 answers"),
+        (_unknown_input_type, "'inputs' must be a list of"),
+        (_duplicate_classes, "'classes' has duplicates"),
+    ],
+)
+def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, message):
+    path = _with_metadata(model_path, tmp_path / "model.onnx", change)
+
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(Settings(model_path=path))
+
+
+def test_golden_examples_are_recorded_by_training(model_path):
+    model = load_model(Settings(model_path=model_path))
+
+    golden = model.metadata["golden_examples"]
+    assert len(golden) >= 20 + 2  # test rows, one per class first, then the two adversarial titles
+    assert {example["label"] for example in golden} <= set(model.classes)
+    assert "\U0002ebf0" in golden[-2]["inputs"]["title"]
+
+
+def test_another_model_file_under_the_same_metadata_is_refused(model_path, other_schema_model_path, tmp_path):
+    # GIVEN the graph of one model carrying the golden examples of another with the same inputs
+    mine = json.loads(next(e for e in onnx.load(model_path).metadata_props if e.key == "product_classifier").value)
+    swapped = _with_metadata(
+        model_path, tmp_path / "swapped.onnx", lambda m: m.update(golden_examples=_shuffled(mine["golden_examples"]))
+    )
+
+    # WHEN it loads, THEN the answers betray it
+    with pytest.raises(ModelLoadError, match="golden example"):
+        load_model(Settings(model_path=swapped))
+
+
+def _shuffled(examples):
+    """Each example's answer given to the next one: what a mismatched file/metadata pair looks like."""
+    answers = [(e["label"], e["probabilities"]) for e in examples]
+    answers = answers[1:] + answers[:1]
+    return [e | {"label": label, "probabilities": probs} for e, (label, probs) in zip(examples, answers, strict=True)]
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A local socket that accepts connections and never answers, as a hung S3 endpoint does."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=2)
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+@pytest.fixture
+def refusing_endpoint():
+    """An address where nothing listens: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("endpoint", ["silent_endpoint", "refusing_endpoint"])
+def test_unreachable_s3_fails_the_load_within_its_timeouts(request, endpoint, fake_credentials, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", request.getfixturevalue(endpoint))
+    settings = Settings(
+        model_s3_uri="s3://models/model.onnx", model_cache_dir=tmp_path, s3_connect_timeout=0.5, s3_read_timeout=0.5
+    )
+
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError, match=r"cannot download s3://models/model\.onnx"):
+        load_model(settings)
+
+    # two attempts of at most 0.5 s connect + 0.5 s read each, plus slack for a loaded machine
+    assert time.monotonic() - started < 4
+
+
+def test_default_s3_timeouts_fit_lambdas_init_budget():
+    settings = Settings()
+
+    worst = settings.s3_max_attempts * (settings.s3_connect_timeout + settings.s3_read_timeout)
+    assert worst <= 6  # of the 10 s Lambda gives init, leaving room for imports and the session
+
+
+def test_explicit_setting_wins_over_the_environment():
+    settings = Settings.from_env({"MAX_BATCH": "7", "INTRA_OP_THREADS": "2", "MODEL_S3_URI": ""}, max_batch=3)
+
+    assert (settings.max_batch, settings.intra_op_threads, settings.model_s3_uri) == (3, 2, None)
+
+
+def test_bad_setting_names_the_variable():
+    with pytest.raises(SettingsError, match=r"invalid settings: INTRA_OP_THREADS: Input should be a valid integer"):
+        Settings.from_env({"INTRA_OP_THREADS": "many"})
+
+
+def _start(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **{k: v for k, v in env_changes.items() if v is not None}}
+    for name in [k for k, v in env_changes.items() if v is None]:
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-c", START], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def _log_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"INTRA_OP_THREADS": "many"}, "invalid settings: INTRA_OP_THREADS"),
+        ({"MAX_BODY_BYTES": "1"}, "invalid settings: MAX_BODY_BYTES"),
+        ({"MODEL_S3_URI": "ftp://x/y"}, "MODEL_S3_URI must look like s3://"),
+    ],
+)
+def test_bad_settings_stop_the_start_with_one_line(model_path, env, reason):
+    completed = _start({"MODEL_PATH": str(model_path), **env})
+
+    assert completed.returncode != 0
+    logs = _log_lines(completed.stdout)
+    assert [(log["level"], log["message"]) for log in logs] == [("ERROR", "model load failed")]
+    assert logs[0]["reason"].startswith(reason)
+
+
+def test_truncated_model_stops_the_start_with_one_line(model_path, tmp_path):
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(model_path.read_bytes()[:1000])
+
+    completed = _start({"MODEL_PATH": str(truncated)})
+
+    assert [log["message"] for log in _log_lines(completed.stdout)] == ["model load failed"]
+
+
+def test_metrics_namespace_has_a_default(model_path):
+    probe = (
+        "import json, handler.main as m\n"
+        "from tests.handler.test_lambda import FakeLambdaContext\n"
+        "event = json.load(open('events/predict_http_api.json'))\n"
+        "print('STATUS', m.lambda_handler(event, FakeLambdaContext())['statusCode'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_METRICS_NAMESPACE")}
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env | {"MODEL_PATH": str(model_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert "STATUS 200" in completed.stdout, completed.stderr[-2000:]
+    assert '"Namespace":"ProductClassifier"' in completed.stdout.replace(" ", "")

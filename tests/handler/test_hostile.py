@@ -1,0 +1,188 @@
+"""What a careless or hostile client sends over HTTP: every answer is a small 4xx in the one error shape."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.app import MAX_ECHO, MAX_ERRORS, create_app
+from handler.docs import REDOC_JS_SRI, SWAGGER_CSS_SRI, SWAGGER_JS_SRI
+from handler.model import load_model
+from handler.settings import Settings
+
+JSON = {"content-type": "application/json"}
+LIMIT = 200_000
+
+
+@pytest.fixture(scope="module")
+def client(model_path):
+    settings = Settings(model_path=model_path, max_body_bytes=LIMIT)
+    return TestClient(create_app(load_model(settings), settings))
+
+
+def _error_shape(response) -> dict:
+    body = response.json()
+    assert set(body) <= {"error", "detail"}
+    assert isinstance(body["error"], str)
+    return body
+
+
+def test_many_unknown_fields_give_a_small_capped_422(model_path):
+    # GIVEN the request that made a > 6 MB answer: 70,000 unknown keys in 0.76 MB, under a limit that admits it
+    settings = Settings(model_path=model_path, max_body_bytes=1_000_000)
+    client = TestClient(create_app(load_model(settings), settings))
+    body = json.dumps({"title": "tv"} | {f"k{i}": 0 for i in range(70_000)})
+
+    # WHEN it is sent
+    response = client.post("/predict", content=body, headers=JSON)
+
+    # THEN at most MAX_ERRORS entries come back, and the answer stays tiny
+    assert response.status_code == 422
+    assert len(response.json()["detail"]) == MAX_ERRORS
+    assert "70000 problems" in response.json()["error"]
+    assert len(response.content) < 10_000
+
+
+def test_default_body_limit_refuses_that_request_outright(model_path):
+    settings = Settings(model_path=model_path)
+    client = TestClient(create_app(load_model(settings), settings))
+    body = json.dumps({"title": "tv"} | {f"k{i}": 0 for i in range(70_000)})
+
+    assert client.post("/predict", content=body, headers=JSON).status_code == 413
+
+
+def test_long_unknown_keys_are_echoed_shortened(client):
+    response = client.post("/predict", json={"title": "tv", "k" * 50_000: 1})
+
+    assert response.status_code == 422
+    assert len(response.json()["detail"][0]["field"]) <= MAX_ECHO + len("…")
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_bodies_over_the_limit_are_413_before_parsing(client, declared):
+    body = json.dumps({"title": "x" * LIMIT}).encode()
+    headers = JSON if declared else JSON | {"transfer-encoding": "chunked"}
+
+    response = client.post("/predict", content=body if declared else iter([body[:1000], body[1000:]]), headers=headers)
+
+    assert response.status_code == 413
+    assert "MAX_BODY_BYTES" in _error_shape(response)["error"]
+
+
+def test_absurd_content_length_is_413(client):
+    response = client.post("/predict", content=b"{}", headers=JSON | {"content-length": "9" * 5000})
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("content_type", ["application/jsonx", "text/notjson", ";;;==json", "json", "text/plain"])
+def test_media_types_that_are_not_json_are_415(client, content_type):
+    response = client.post("/predict", content=b'{"title": "tv"}', headers={"content-type": content_type})
+
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.api+json"])
+def test_json_media_types_with_parameters_or_suffix_are_accepted(client, content_type):
+    assert (
+        client.post("/predict", content=b'{"title": "tv"}', headers={"content-type": content_type}).status_code == 200
+    )
+
+
+def test_a_huge_content_type_is_not_echoed_whole(client):
+    response = client.post("/predict", content=b"{}", headers={"content-type": "text/" + "x" * 10_000})
+
+    assert response.status_code == 415
+    assert len(response.content) < 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"title": "tv", "price": ' + b"9" * 5_000 + b"}",  # over Python's 4,300-digit int limit
+        b'{"title": "caf\xe9"}',  # latin-1, not UTF-8
+        b'{"title": "\xff\xfe"}',
+        gzip.compress(b'{"title": "tv"}'),
+    ],
+)
+def test_unparsable_bodies_are_400_in_the_error_shape(client, body):
+    response = client.post("/predict", content=body, headers=JSON)
+
+    assert response.status_code == 400
+    detail = _error_shape(response)["detail"]
+    assert detail[0]["field"] == "body"
+
+
+@pytest.mark.parametrize("price", [1e39, 1e308, 3.5e38])
+def test_numbers_beyond_float32_are_422_naming_the_field(client, price):
+    response = client.post("/predict", json={"title": "tv", "price": price})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "body.price"
+
+
+def test_largest_float32_is_accepted(client):
+    assert client.post("/predict", json={"title": "tv", "price": 3.4e38}).status_code == 200
+
+
+def test_integer_ids_beyond_the_documented_range_are_422(client):
+    response = client.post("/predict", json={"title": "tv", "seller_id": 10**16})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "body.seller_id"
+
+
+def test_openapi_declares_every_status_and_integer_ids(client):
+    spec = client.get("/openapi.json").json()
+
+    for path in ("/predict", "/predict/batch"):
+        assert set(spec["paths"][path]["post"]["responses"]) == {"200", "400", "413", "415", "422", "500"}
+    seller = spec["components"]["schemas"]["Product"]["properties"]["seller_id"]
+    assert {option.get("type") for option in seller["anyOf"]} == {"string", "integer", "null"}
+    price = spec["components"]["schemas"]["Product"]["properties"]["price"]["anyOf"][0]
+    assert price["maximum"] == pytest.approx(3.4028234663852886e38)
+
+
+def test_unknown_routes_and_methods_use_the_error_shape(client):
+    for response in (client.get("/nope"), client.get("/predict"), client.delete("/health")):
+        assert response.status_code in {404, 405}
+        assert set(response.json()) == {"error"}
+
+
+def test_every_answer_says_nosniff(client):
+    for response in (client.get("/health"), client.post("/predict", json={}), client.get("/docs")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_docs_pages_pin_their_assets_with_integrity_hashes(client):
+    swagger, redoc = client.get("/docs").text, client.get("/redoc").text
+
+    assert "swagger-ui-dist@5.35.0/" in swagger
+    assert SWAGGER_JS_SRI in swagger
+    assert SWAGGER_CSS_SRI in swagger
+    assert REDOC_JS_SRI in redoc
+    assert swagger.count('crossorigin="anonymous"') == 2
+
+
+def test_model_description_shows_no_local_paths(model_path, tmp_path):
+    import onnx
+
+    # GIVEN a model whose metadata records the trainer's full path (as models trained before this fix did)
+    model = onnx.load(model_path)
+    entry = next(e for e in model.metadata_props if e.key == "product_classifier")
+    metadata = json.loads(entry.value)
+    metadata["training_data"] = {"source": "/home/alice/secret/catalogue.csv", "sha256": "ab" * 32, "rows": 9}
+    entry.value = json.dumps(metadata)
+    onnx.save(model, tmp_path / "model.onnx")
+    settings = Settings(model_path=tmp_path / "model.onnx")
+
+    # WHEN it is described
+    described = TestClient(create_app(load_model(settings), settings)).get("/model").json()
+
+    # THEN only the file's name and checksum are shown
+    assert described["training_data"] == {"source": "catalogue.csv", "sha256": "ab" * 32, "rows": 9}
+    assert "/home/alice" not in json.dumps(described)
