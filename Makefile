@@ -33,7 +33,8 @@ SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train requirements serve validate build \
-	start-api publish smoke deploy benchmark-training benchmark-handler clean
+	start-api publish smoke deploy benchmark-training benchmark-handler benchmark-parity benchmark-soak \
+	benchmark-worst-case clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -120,6 +121,16 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 
 benchmark-handler: $(STAMP) ## Compare this handler with the pandas/scikit-learn route: latency, batch, cold start, size
 	$(PY) benchmarks/handler_benchmark.py
+
+benchmark-parity: $(STAMP) ## Every Unicode code point through a whole model in ONNX and Python (minutes)
+	$(PY) benchmarks/parity_sweep.py
+
+benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through the built function under the local API (MINUTES=3)
+	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
+	$(PY) benchmarks/soak.py --minutes $(or $(MINUTES),3) --build-dir $(SAM_BUILD_DIR)
+
+benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
+	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model $(MODEL)
 
 benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
 	$(PY) benchmarks/training_benchmark.py

@@ -1,0 +1,108 @@
+"""Time the most expensive request the API accepts, and project it onto Lambda's CPU share.
+
+The costliest valid request is the largest body MAX_BODY_BYTES lets through, filled with max-length titles
+of varied characters (every character n-gram distinct). It runs through the FastAPI app in-process with one
+onnxruntime thread, as the function runs. Lambda gives 1 vCPU per 1,769 MB, so at the template's MemorySize
+the same work takes `seconds × 1769 / MemorySize`, to be compared with the function's Timeout.
+
+    python benchmarks/worst_case_request.py --model artifacts/model.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Benchmark")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+
+from fastapi.testclient import TestClient
+
+from handler.app import create_app
+from handler.model import load_model
+from handler.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "worst_case.json"
+VCPU_MB = 1769
+# ASCII packs the most characters into the byte budget; the mixed alphabet has the most distinct n-grams.
+ALPHABETS = {
+    "ascii": "abcdefghijklmnopqrstuvwxyz0123456789 -+/.",
+    "mixed": "abcdefghijklmnopqrstuvwxyz0123456789 äöüßéèçñøåœæ αβγδεζ ДЖЗИЙ 冷蔵庫 ",
+}
+
+
+def template_limits() -> tuple[int, int]:
+    """MemorySize and Timeout from template.yaml's Globals."""
+    text = (ROOT / "template.yaml").read_text()
+    memory = int(re.search(r"MemorySize:\s*(\d+)", text).group(1))
+    timeout = int(re.search(r"Timeout:\s*(\d+)", text).group(1))
+    return memory, timeout
+
+
+def worst_body(settings: Settings, text_input: str, alphabet: str) -> bytes:
+    """As many max-length random titles as fit under MAX_BODY_BYTES (and MAX_BATCH)."""
+    rng = random.Random(0)
+    items: list[dict[str, str]] = []
+    while len(items) < settings.max_batch:
+        title = "".join(rng.choice(alphabet) for _ in range(settings.max_text_length))
+        candidate = json.dumps({"items": [*items, {text_input: title}]}, ensure_ascii=False).encode()
+        if len(candidate) > settings.max_body_bytes:
+            break
+        items.append({text_input: title})
+    return json.dumps({"items": items}, ensure_ascii=False).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "artifacts" / "model.onnx")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings.from_env(model_path=args.model, intra_op_threads=1)
+    model = load_model(settings)
+    client = TestClient(create_app(model, settings))
+    text_input = next(spec["name"] for spec in model.inputs if spec.get("required"))
+    memory, timeout = template_limits()
+    cases = {}
+    for name, alphabet in ALPHABETS.items():
+        body = worst_body(settings, text_input, alphabet)
+        seconds = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            response = client.post("/predict/batch", content=body, headers={"content-type": "application/json"})
+            seconds.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text[:300]
+        items = len(json.loads(body)["items"])
+        cases[name] = {
+            "body_bytes": len(body),
+            "items": items,
+            "characters": items * settings.max_text_length,
+            "seconds_local_one_core": round(statistics.median(seconds), 3),
+        }
+    worst = max(case["seconds_local_one_core"] for case in cases.values())
+    rejected = client.post("/predict/batch", content=b" " * (settings.max_body_bytes + 1))
+    result = {
+        "model": args.model.name,
+        "config": model.metadata.get("config_name"),
+        "max_body_bytes": settings.max_body_bytes,
+        "cases": cases,
+        "lambda_memory_mb": memory,
+        "lambda_vcpu": round(memory / VCPU_MB, 2),
+        "worst_seconds_projected_on_lambda": round(worst * VCPU_MB / memory, 2),
+        "lambda_timeout_s": timeout,
+        "over_limit_status": rejected.status_code,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
