@@ -103,6 +103,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             metrics=metadata.get("metrics", {}),
             training_data=_public_training_data(metadata.get("training_data")),
             library_versions=metadata.get("library_versions"),
+            class_shares=metadata.get("class_shares"),
             golden_examples=metadata.get("golden_examples", []),
         )
 

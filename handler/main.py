@@ -1,7 +1,15 @@
-"""The Lambda entry: loads the model once per container, then hands API Gateway events to FastAPI via Mangum."""
+"""The Lambda entry: loads the model once per container, then hands API Gateway events to FastAPI via Mangum.
+
+With SnapStart the module is imported once when a version is published, then snapshotted; each new
+execution environment restores that snapshot instead of importing again. The runtime hooks below warm the
+app before the snapshot and note the restore afterwards.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import random
 from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -17,6 +25,15 @@ from handler.settings import Settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+try:  # shipped in Lambda's Python runtime; absent in local runs, where there is no snapshot to take
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+except ImportError:
+    register_after_restore = register_before_snapshot = None
+
+# Lambda sets these; the defaults describe a local run.
+INITIALIZATION_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+FUNCTION_VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+
 
 def _load() -> tuple[Model, Settings]:
     """Read the settings and load the model, or stop the container's start with one log line naming the problem."""
@@ -26,7 +43,14 @@ def _load() -> tuple[Model, Settings]:
     except (SettingsError, ModelLoadError) as exc:
         logger.error("model load failed", extra={"reason": str(exc)})
         raise
-    logger.info("model loaded", extra={"model_version": model.version, "load_ms": round(model.load_seconds * 1000, 1)})
+    logger.info(
+        "model loaded",
+        extra={
+            "model_version": model.version,
+            "load_ms": round(model.load_seconds * 1000, 1),
+            "initialization_type": INITIALIZATION_TYPE,
+        },
+    )
     metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=model.load_seconds * 1000)
     return model, settings
 
@@ -35,6 +59,47 @@ model, settings = _load()
 app = create_app(model, settings)
 # Mangum's lifespan would rerun FastAPI startup on every invocation; the model is loaded above instead.
 mangum = Mangum(app, lifespan="off")
+# Every metric carries the version it came from, so the canary's alarms can watch the new version alone.
+metrics.set_default_dimensions(function_version=FUNCTION_VERSION)
+restore = {"unreported": False}
+
+
+def warm_up() -> None:
+    """Before the snapshot: answer one request through the whole stack, so its first-call paths are in it.
+
+    The load already ran the golden examples through onnxruntime; this adds routing, validation and the
+    OpenAPI document. What it records is dropped: it is not traffic.
+    """
+    example = model.metadata.get("example") or {model.inputs[0]["name"]: "warm up"}
+    event = {
+        "version": "2.0",
+        "rawPath": "/predict",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/predict", "sourceIp": "127.0.0.1"}},
+        "body": json.dumps(example),
+        "isBase64Encoded": False,
+    }
+    mangum(event, cast("Any", None))
+    app.openapi()
+    metrics.clear_metrics()
+    logger.info("warmed up for the snapshot")
+
+
+def after_restore() -> None:
+    """After a restore: fresh random state for this copy of the snapshot, and a restore to report.
+
+    Nothing else is unique or expires: the S3 client that fetched the model was used once during the load
+    and not kept, so no credentials or connections live on in the snapshot.
+    """
+    random.seed()
+    restore["unreported"] = True
+    logger.info("restored from snapshot")
+
+
+if register_before_snapshot is not None and register_after_restore is not None:
+    register_before_snapshot(warm_up)
+    register_after_restore(after_restore)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -45,13 +110,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     Anything else (a direct invoke with another payload) gets a 400-shaped answer and a log line, never an
     exception: an unhandled one would show up as a function error and could trip the error alarms.
     """
+    if restore["unreported"]:
+        # powertools counts this invocation as a ColdStart too; Restored tells the two kinds apart.
+        metrics.add_metric(name="Restored", unit=MetricUnit.Count, value=1)
+        restore["unreported"] = False
     problem = event_problem(event)
     if problem:
         logger.warning("rejected event", extra={"reason": problem})
         return bad_event_response(problem)
     try:
         # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
-        return mangum(event, cast("Any", context))
+        response = mangum(event, cast("Any", context))
     except Exception:  # Mangum parses Host and X-Forwarded-Port itself; what it cannot read is the caller's fault
         logger.exception("unreadable event")
         return bad_event_response("the event could not be read as an HTTP request (check the Host header)")
+    if response["statusCode"] >= 500:
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    return response

@@ -74,6 +74,7 @@ class ModelResponse(BaseModel):
     metrics: dict[str, Any]
     training_data: dict[str, Any] | None
     library_versions: dict[str, str] | None
+    class_shares: dict[str, float] | None = Field(description="Each class's share of the training rows.")
     golden_examples: list[dict[str, Any]] = Field(
         description="Rows with the label and probabilities training computed; the pre-traffic check replays them."
     )

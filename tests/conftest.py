@@ -89,3 +89,12 @@ def other_schema_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         }
     )
     return train_tiny_model(config, raw, tmp_path_factory.mktemp("other") / "model.onnx", "test-other-1")
+
+
+@pytest.fixture(scope="session")
+def handler_main(model_path: Path):
+    """`handler.main`, imported the way Lambda does: with MODEL_PATH in the environment."""
+    os.environ["MODEL_PATH"] = str(model_path)
+    import handler.main
+
+    return handler.main
