@@ -2,7 +2,7 @@
 
 Layout under s3://BUCKET/PREFIX/:
     models/<model_version>/model.onnx        (object metadata: sha256, model-version)
-    models/<model_version>/model.json, metrics.json, parity_report.json
+    models/<model_version>/model.json, metrics.json, parity_report.json, model_card.md
     current.json                             {"model_version", "model_key", "sha256", ...}
 
 A version is never overwritten. `current.json` moves only after every object of the version was uploaded
@@ -25,7 +25,7 @@ import typer
 
 from infra.exceptions import GateError, InfraError, PublishError
 
-MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model.onnx")
+MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.md", "model.onnx")
 POINTER = "current.json"
 DEFAULT_PREFIX = "product-classifier"
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ environment's Python (samtranslator comes with aws-sam-cli).
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ class OfflinePolicyLoader:
         return {}
 
 
-def translate(template: Path) -> dict[str, Any]:
-    """The CloudFormation document SAM would deploy.
+def translate(template: Path, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The CloudFormation document SAM would deploy with these parameter values (defaults for the rest).
 
     The translator accepts only S3 code locations (what `sam package` substitutes); local folders are
     replaced by a placeholder object, which changes nothing that cfn-lint checks.
@@ -37,11 +37,16 @@ def translate(template: Path) -> dict[str, Any]:
             "s3://"
         ):
             properties["CodeUri"] = "s3://placeholder-bucket/function.zip"
-    return transform(document, {}, OfflinePolicyLoader())  # type: ignore[arg-type]
+    return transform(document, parameters or {}, OfflinePolicyLoader())  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
-    source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(translate(source), indent=2))
-    print(f"translated {source} -> {target}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("template", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--parameter", action="append", default=[], help="Key=Value, repeatable")
+    args = parser.parse_args()
+    values = dict(item.split("=", 1) for item in args.parameter)
+    args.target.parent.mkdir(parents=True, exist_ok=True)
+    args.target.write_text(json.dumps(translate(args.template, values), indent=2))
+    print(f"translated {args.template} -> {args.target}")
