@@ -27,10 +27,18 @@ TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 RESULTS = ROOT / "benchmarks" / "results" / "soak.json"
 MAX_REQUESTS = 200_000
 JSON = {"content-type": "application/json"}
-PRODUCT = {"title": "samsung galaxy s10 128gb black", "seller_id": "s1", "price": 499.0}
-TRAFFIC: list[tuple[str, str, bytes, dict[str, str]]] = [
-    ("valid", "/predict", json.dumps(PRODUCT).encode(), JSON),
-    ("valid batch", "/predict/batch", json.dumps({"items": [PRODUCT] * 50}).encode(), JSON),
+
+
+def traffic(product: dict[str, object]) -> list[tuple[str, str, bytes, dict[str, str]]]:
+    """One round of the mix: valid requests for the served model's schema, then hostile ones."""
+    return [
+        ("valid", "/predict", json.dumps(product).encode(), JSON),
+        ("valid batch", "/predict/batch", json.dumps({"items": [product] * 50}).encode(), JSON),
+        *HOSTILE,
+    ]
+
+
+HOSTILE: list[tuple[str, str, bytes, dict[str, str]]] = [
     ("health", "/health", b"", {}),
     ("unknown fields", "/predict", json.dumps({"title": "tv"} | {f"k{i}": 0 for i in range(2000)}).encode(), JSON),
     ("not json", "/predict", b"{not json", JSON),
@@ -49,10 +57,11 @@ def free_port() -> int:
 
 
 def function_rss_mb() -> float:
-    """Resident memory of the function's Python process (the one running awslambdaric)."""
+    """Resident memory of the function's Python process (the one running awslambdaric, not the emulator)."""
     for status in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"awslambdaric" in status.read_bytes() and b"-S" in status.read_bytes():
+            argv = status.read_bytes().split(b"\0")
+            if b"python" in Path(argv[0].decode()).name.encode() and b"awslambdaric" in argv:
                 for line in (status.parent / "status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1]) / 1024
@@ -95,11 +104,13 @@ def main() -> None:
             time.sleep(0.5)
         else:
             sys.exit("the local API did not answer /health within 60 s; run `make build` first")
+        described = urllib.request.urlopen(url + "/model", timeout=30).read()
+        product = json.loads(described)["golden_examples"][0]["inputs"]
         rss_start = function_rss_mb()
         statuses: Counter[str] = Counter()
         latencies: list[float] = []
         deadline = time.monotonic() + args.minutes * 60
-        for kind, path, body, headers in itertools.islice(itertools.cycle(TRAFFIC), MAX_REQUESTS):
+        for kind, path, body, headers in itertools.islice(itertools.cycle(traffic(product)), MAX_REQUESTS):
             if time.monotonic() > deadline:
                 break
             started = time.perf_counter()

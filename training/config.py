@@ -28,6 +28,12 @@ class DataConfig:
         group: CSV column identifying the product, for a grouped split; None → stratified split.
         brand_from_title: Derive a brand feature from the title's first token (catalogues without brand).
         brand_price_cross: (brand input, price input) to cross as brand × price band; None → no cross.
+        training_text: CSV columns whose distinct values are extra training examples of the row's class (e.g. a
+            catalogue's canonical product name). They teach the title model only: never a model input, never
+            read at inference, and taken only from training groups (validation/test names never leak in).
+        label_aliases: Label spellings to map before training, variant → canonical (`make check-data` suggests
+            them); every canonical label must occur in the data.
+        strict: Fail (exit 1, nothing written) when the data report suspects any problem; for CI.
     """
 
     columns: dict[str, str]
@@ -38,6 +44,9 @@ class DataConfig:
     group: str | None = None
     brand_from_title: bool = False
     brand_price_cross: tuple[str, str] | None = None
+    training_text: tuple[str, ...] = ()
+    label_aliases: dict[str, str] = field(default_factory=dict)
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,8 +160,9 @@ def to_params(config: TrainConfig) -> dict[str, Any]:
 def _build(raw: dict[str, Any]) -> TrainConfig:
     """Construct the dataclasses, rejecting unknown keys by name."""
     data = dict(raw.pop("data", None) or {})
-    for key in ("hashed", "numeric"):
+    for key in ("hashed", "numeric", "training_text"):
         data[key] = tuple(data.get(key) or ())
+    data["label_aliases"] = {str(k): str(v) for k, v in (data.get("label_aliases") or {}).items()}
     if data.get("brand_price_cross"):
         data["brand_price_cross"] = tuple(data["brand_price_cross"])
     features = dict(raw.pop("features", None) or {})
@@ -177,6 +187,18 @@ def _check(config: TrainConfig, path: Path) -> None:
         if name not in data.columns:
             raise ConfigError(
                 f"config file {path}: {role} input '{name}' is not one of data.columns {list(data.columns)}"
+            )
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.label_aliases.items()):
+        raise ConfigError(f"config file {path}: data.label_aliases must map label strings to label strings")
+    chained = sorted(set(data.label_aliases) & set(data.label_aliases.values()))
+    if chained:
+        raise ConfigError(f"config file {path}: label_aliases maps to {chained[0]!r}, which is itself an alias")
+    inputs = set(data.columns.values())
+    for column in data.training_text:
+        if column in inputs or column == data.target:
+            raise ConfigError(
+                f"config file {path}: training_text column '{column}' is a model input or the target; it must be "
+                "a separate column (e.g. a canonical product name) that the model never reads"
             )
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from training.exceptions import DataValidationError
+from training.data_report import column_name_fixes
+from training.exceptions import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 LABEL = "label"
 GROUP = "group"
+# Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
+EXTRA_TEXT = "extra_text"
 # Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
 MIN_ROWS_PER_CLASS = 10
 MIN_PRODUCTS_PER_CLASS = 5
@@ -76,11 +79,14 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
     roles = {**{csv: f"input '{name}'" for name, csv in config.columns.items()}, config.target: "target"}
     if config.group:
         roles[config.group] = "group"
+    roles |= {column: "training text" for column in config.training_text}
     missing = [f"'{column}' ({role})" for column, role in roles.items() if column not in raw.columns]
     if missing:
+        fixes = column_name_fixes(raw.columns, list(roles))
+        hint = "".join(f" Did you mean {found!r} for {wanted!r}?" for wanted, found in fixes.items())
         raise DataValidationError(
-            f"{source}: missing column {', '.join(missing)}; found {list(raw.columns)}. "
-            "Fix the CSV header or data.columns in the config."
+            f"{source}: missing column {', '.join(missing)}; found {list(raw.columns)}.{hint} "
+            "Fix the CSV header or the config."
         )
     if raw.empty:
         raise DataValidationError(f"{source}: no rows")
@@ -91,10 +97,33 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
             frame[name] = _parse_numeric(raw[config.columns[name]], name, source)
         else:
             frame[name] = raw[config.columns[name]].fillna("").astype(str)
-    frame[LABEL] = raw[config.target]
+    frame[LABEL] = _aliased(raw[config.target], config.label_aliases)
     if config.group:
         frame[GROUP] = raw[config.group].fillna("").astype(str)
+    for index, column in enumerate(config.training_text):
+        frame[f"{EXTRA_TEXT}{index}"] = raw[column].fillna("").astype(str)
     return _clean(frame, config.text, source)
+
+
+def extra_text_columns(frame: pd.DataFrame) -> list[str]:
+    """The frame's training-text columns (see EXTRA_TEXT)."""
+    return [column for column in frame.columns if column.startswith(EXTRA_TEXT)]
+
+
+def _aliased(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """Labels with their configured variants mapped to the canonical spelling.
+
+    Raises:
+        ConfigError: An alias maps to a label the data does not contain.
+    """
+    present = set(labels.dropna())
+    unknown = sorted(target for target in set(aliases.values()) if target not in present)
+    if unknown:
+        raise ConfigError(
+            f"data.label_aliases maps to {unknown[0]!r}, which is not a label in the data; "
+            f"labels are {sorted(map(str, present))[:20]}"
+        )
+    return labels.replace(aliases) if aliases else labels
 
 
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:

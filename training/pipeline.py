@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from lightgbm import LGBMClassifier
 from scipy import sparse
 from sklearn.base import clone
@@ -16,8 +18,6 @@ from training.exceptions import DataValidationError
 from training.features import FirstTokenHashed, HashedCategory, LogNumeric, PriceBandCross, TitleScores
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from training.config import DataConfig, FeatureConfig, ModelConfig
 
 TITLE_SCORES = "title_scores"
@@ -64,6 +64,38 @@ def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig
     return Pipeline([("features", build_features(data, features)), ("classifier", classifier)])
 
 
+@dataclass(frozen=True)
+class ExtraExamples:
+    """Extra training text for the title model: each distinct (owner, text, label) once.
+
+    `owner` is the product group the text came from (the row's position without groups), so a model fitted on
+    some groups can take exactly their extra text and nothing from the groups it is scored on.
+    """
+
+    counts: sparse.csr_matrix
+    labels: np.ndarray
+    owners: np.ndarray
+
+    def of(self, owners: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """The counts and labels of the examples owned by `owners`."""
+        mask = np.isin(self.owners, owners)
+        return self.counts[mask], self.labels[mask]
+
+
+def extra_examples(
+    block: TitleScores, frame: pd.DataFrame, labels: np.ndarray, owners: np.ndarray, columns: list[str]
+) -> ExtraExamples | None:
+    """The training-text columns of `frame` as extra title-model examples; None when there are none."""
+    parts = [pd.DataFrame({"text": frame[column].to_numpy(), "label": labels, "owner": owners}) for column in columns]
+    if not parts:
+        return None
+    table = pd.concat(parts, ignore_index=True)
+    table = table[table["text"].str.strip() != ""].drop_duplicates()
+    if table.empty:
+        return None
+    return ExtraExamples(block.count(table["text"]), table["label"].to_numpy(), table["owner"].to_numpy())
+
+
 def stacked_training_matrix(
     features: ColumnTransformer,
     frame: pd.DataFrame,
@@ -72,24 +104,37 @@ def stacked_training_matrix(
     *,
     text: str,
     folds: int,
+    extra_text: list[str] | None = None,
 ) -> sparse.csr_matrix:
     """Fit the features on `frame` and return its matrix with out-of-fold title scores.
 
     In-sample scores of a linear model are overconfident; LightGBM trained on them would trust them more
     than it should on new products. Each row's scores therefore come from a model that never saw its
-    product (GroupKFold) or, without groups, its row (StratifiedKFold).
+    product (GroupKFold) or, without groups, its row (StratifiedKFold). Extra training text (`extra_text`
+    columns) joins the title model's fit, in each fold only from that fold's own training groups.
     """
     matrix = features.fit_transform(frame, labels).tocsr()
     block = features.named_transformers_[TITLE_SCORES]
     counts = block.count(frame[text])
+    label_array = np.asarray(labels)
+    owners = np.asarray(groups) if groups is not None else np.arange(len(frame))
+    extras = extra_examples(block, frame, label_array, owners, extra_text or [])
+    if extras is not None:
+        block.fit_counts(
+            sparse.vstack([counts, extras.counts], format="csr"), np.concatenate([label_array, extras.labels])
+        )
     splitter = (
         GroupKFold(n_splits=folds) if groups is not None else StratifiedKFold(folds, shuffle=True, random_state=0)
     )
     columns = features.output_indices_[TITLE_SCORES]
     scores = np.zeros((len(frame), columns.stop - columns.start), dtype=np.float32)
-    label_array = np.asarray(labels)
     for fit_rows, held_rows in splitter.split(counts, label_array, groups):
-        fold_model = clone(block).fit_counts(counts[fit_rows], label_array[fit_rows])
+        fit_counts, fit_labels = counts[fit_rows], label_array[fit_rows]
+        if extras is not None:
+            extra_counts, extra_labels = extras.of(owners[fit_rows])
+            fit_counts = sparse.vstack([fit_counts, extra_counts], format="csr")
+            fit_labels = np.concatenate([fit_labels, extra_labels])
+        fold_model = clone(block).fit_counts(fit_counts, fit_labels)
         if len(fold_model.classes_) != len(block.classes_):
             raise DataValidationError(
                 f"a stacking fold saw {len(fold_model.classes_)} of {len(block.classes_)} classes: some class has "

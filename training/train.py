@@ -22,9 +22,10 @@ import typer
 from lightgbm import early_stopping
 
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
-from training.data import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
+from training.data_report import DataReport, build_report, summary_text
 from training.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
-from training.exceptions import TrainingError
+from training.exceptions import DataValidationError, TrainingError
 from training.export import (
     adversarial_frame,
     align_thresholds_to_float32,
@@ -39,6 +40,7 @@ from training.export import (
     run_onnx,
     to_onnx_model,
 )
+from training.model_card import confusion_highlights, render_model_card
 from training.pipeline import TITLE_SCORES, build_pipeline, stacked_training_matrix
 from training.synthetic import generate_catalogue
 from training.tracking import configure_tracking, log_onnx_model, log_run_record
@@ -69,6 +71,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         splits.train.get(GROUP),
         text=config.data.text,
         folds=config.features.stacking_folds,
+        extra_text=extra_text_columns(splits.train),
     )
     validation_matrix = features.transform(splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
@@ -105,7 +108,7 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
     started = time.perf_counter()
-    frame, data_source, data_sha256 = _load(config, data_path)
+    frame, data_source, data_sha256, report = _load(config, data_path)
     splits = split_catalogue(frame, config.split)
     experiment_id = configure_tracking(PROJECT_ROOT, config.experiment)
 
@@ -139,6 +142,8 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "mlflow_run_id": run.info.run_id,
             "config_name": config.name,
             "classes": [str(label) for label in pipeline.classes_],
+            # What the scheduled drift check compares the live traffic's predicted class mix with.
+            "class_shares": _class_shares(splits.train[LABEL]),
             "inputs": input_schema(config.data),
             "outputs": {"label": "label", "probabilities": "probabilities"},
             # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
@@ -152,7 +157,7 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
         metadata["golden_examples"] = golden_examples(model.SerializeToString(), splits.test, config.data)
         embed_metadata(model, metadata)
         model_bytes = model.SerializeToString()
-        report = check_parity(
+        parity = check_parity(
             pipeline,
             model_bytes,
             (splits.test, adversarial_frame(splits.test, config.data)),
@@ -165,9 +170,9 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "log_loss": test_metrics["log_loss"],
             "baseline_accuracy": baseline_metrics["accuracy"],
             "baseline_macro_f1": baseline_metrics["macro_f1"],
-            "parity_label_agreement": report.label_agreement,
-            "parity_max_abs_diff": report.max_abs_diff,
-            "parity_passed": report.passed,
+            "parity_label_agreement": parity.label_agreement,
+            "parity_max_abs_diff": parity.max_abs_diff,
+            "parity_passed": parity.passed,
             "train_seconds": round(train_seconds, 2),
             "n_train": len(splits.train),
             "n_validation": len(splits.validation),
@@ -175,21 +180,36 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "best_iteration": int(pipeline.named_steps["classifier"].best_iteration_ or 0),
             "onnx_bytes": len(model_bytes),
         }
-        plots = [
+        (staging / "model_card.md").write_text(
+            render_model_card(
+                config=config,
+                metadata=metadata,
+                summary=summary,
+                per_class=test_metrics["per_class"],
+                confusions=confusion_highlights(test_labels, predicted),
+                parity=parity,
+                report=report,
+            )
+        )
+        (staging / "data_report.txt").write_text(summary_text(report) + "\n")
+        documents = [
             plot_confusion_matrix(test_labels, predicted, pipeline.classes_, staging / "confusion_matrix.png"),
             plot_feature_importance(pipeline, staging / "feature_importance.png"),
+            staging / "data_report.txt",
+            staging / "model_card.md",
         ]
         log_run_record(
             to_params(config) | {"data_source": data_source, "data_sha256": data_sha256},
             {key: float(value) for key, value in summary.items()},
-            plots,
+            documents,
             {
                 "per_class_report.json": test_metrics["per_class"],
                 "baseline_per_class_report.json": baseline_metrics["per_class"],
-                "parity_report.json": parity_report_dict(report),
+                "parity_report.json": parity_report_dict(parity),
+                "data_report.json": report.to_dict(),
             },
         )
-        enforce_parity(report)
+        enforce_parity(parity)
 
         sample = splits.test.head(5)
         sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
@@ -212,7 +232,8 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
         (staging / "model.onnx").write_bytes(model_bytes)
         (staging / "model.json").write_text(json.dumps(metadata, indent=2))
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
-        (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(report), indent=2))
+        (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(parity), indent=2))
+        (staging / "data_report.json").write_text(json.dumps(report.to_dict(), indent=2))
         _publish_locally(staging, out_dir)
     logger.info(
         "done", extra={k: summary[k] for k in ("macro_f1", "baseline_macro_f1", "model_version", "mlflow_run_id")}
@@ -229,7 +250,7 @@ def main(
     seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
 ) -> None:
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
-    _configure_logging()
+    configure_logging()
     try:
         resolved = load_config(config, synthetic_rows=rows)
         if seed is not None:
@@ -241,18 +262,37 @@ def main(
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
 
 
-def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str]:
-    """Read and prepare the catalogue; return it with a description of its source and its sha256."""
+def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str, DataReport]:
+    """Read, report on and prepare the catalogue; return it with its source, sha256 and data report.
+
+    Raises:
+        DataValidationError: Bad data, or (with data.strict) any problem the report suspects.
+    """
+    raw, source, digest = load_raw(config, data_path)
+    logger.info("loaded", extra={"source": source, "rows": len(raw)})
+    report = build_report(raw, config.data, source=source)
+    for line in summary_text(report).splitlines():
+        logger.info(line)
+    if config.data.strict and report.problems:
+        raise DataValidationError(
+            f"data.strict: the data report found {len(report.problems)} problem(s), first: {report.problems[0]}. "
+            "Run `make check-data` for the whole report. Nothing was written."
+        )
+    return prepare_catalogue(raw, config.data, source=source), source, digest, report
+
+
+def load_raw(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str]:
+    """The raw catalogue (the file, or the synthetic one), a description of its source and its sha256."""
     if data_path is None:
         raw = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
         digest = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()
-        source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
-    else:
-        raw = read_catalogue(data_path)
-        digest = _sha256(data_path)
-        source = str(data_path)
-    logger.info("loaded", extra={"source": source, "rows": len(raw)})
-    return prepare_catalogue(raw, config.data, source=source), source, digest
+        return raw, f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})", digest
+    return read_catalogue(data_path), str(data_path), _sha256(data_path)
+
+
+def _class_shares(labels: pd.Series) -> dict[str, float]:
+    """Each class's share of the training rows."""
+    return {str(label): float(share) for label, share in labels.value_counts(normalize=True).sort_index().items()}
 
 
 def _sha256(path: Path) -> str:
@@ -288,7 +328,7 @@ class _KeyValueFormatter(logging.Formatter):
         return f"{super().format(record)} {extras}".rstrip()
 
 
-def _configure_logging() -> None:
+def configure_logging() -> None:
     """One handler on stderr for the CLI; libraries' chatter is kept at WARNING."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))

@@ -25,7 +25,8 @@ METRICS_KEYS = {
     "n_train", "n_test", "mlflow_run_id", "model_version",
 }  # fmt: skip
 ARTIFACTS = {
-    "model.onnx", "model.json", "metrics.json", "parity_report.json", "confusion_matrix.png", "feature_importance.png"
+    "model.onnx", "model.json", "metrics.json", "parity_report.json", "confusion_matrix.png", "feature_importance.png",
+    "data_report.json", "data_report.txt", "model_card.md",
 }  # fmt: skip
 
 
@@ -86,7 +87,40 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
         "feature_importance.png",
         "parity_report.json",
         "per_class_report.json",
+        "data_report.json",
+        "data_report.txt",
+        "model_card.md",
     } <= artifacts
+
+    # the model card carries this run's own numbers
+    card = (out / "model_card.md").read_text()
+    assert f"# Model card: test-model {metrics['model_version']}" in card
+    assert f"macro-F1 **{metrics['macro_f1']:.4f}**" in card
+    assert f"baseline): macro-F1 {metrics['baseline_macro_f1']:.4f}" in card
+    assert f"train {metrics['n_train']}, validation {metrics['n_validation']}, test {metrics['n_test']} rows" in card
+    assert metadata["training_data"]["sha256"] in card
+    assert "| title | string | yes |" in card
+    for label, numbers in metrics["per_class"].items():
+        assert f"| {label} | {numbers['precision']:.4f} |" in card
+    assert json.loads((out / "data_report.json").read_text())["rows_in"] == 1_500
+    assert set(metadata["class_shares"]) == set(metadata["classes"])
+    assert sum(metadata["class_shares"].values()) == pytest.approx(1.0)
+
+
+def test_strict_data_fails_before_anything_is_written(tracking, small_config_file, tmp_path):
+    config = yaml.safe_load(small_config_file.read_text())
+    config["data"]["strict"] = True
+    config["data"]["columns"]["seller_id"] = " Seller_ID"  # a config name off by whitespace and case
+    small_config_file.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    assert result.exit_code == 1
+    assert "data.strict: the data report found" in result.output
+    assert "use 'seller_id'" in result.output
+    assert not out.exists()
+    assert not (tmp_path / "mlruns.db").exists()
 
 
 def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_file, tmp_path):

@@ -1,0 +1,153 @@
+"""The data-quality report on small hand-made catalogues, each carrying a problem real exports have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from training.check_data import app as check_data_app
+from training.config import DataConfig
+from training.data import LABEL, prepare_catalogue
+from training.data_report import aliases_block, build_report, label_variants, summary_text
+from training.exceptions import ConfigError
+
+CONFIG = DataConfig(
+    columns={"title": "title", "seller_id": "seller_id", "price": "price"},
+    target="category",
+    text="title",
+    hashed=("seller_id",),
+    numeric=("price",),
+)
+
+
+def _frame(rows: int = 40, **overrides) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "title": [f"product {i} {'tv' if i % 2 else 'phone'}" for i in range(rows)],
+            "seller_id": [f"s{i % 7}" for i in range(rows)],
+            "price": [str(round(float(p), 2)) for p in rng.uniform(10, 900, rows)],
+            "category": ["TVs" if i % 2 else "Mobile Phones" for i in range(rows)],
+        }
+    )
+    for column, values in overrides.items():
+        frame[column] = values
+    return frame
+
+
+def test_a_clean_catalogue_has_no_problems():
+    report = build_report(_frame(), CONFIG, source="clean.csv")
+
+    assert report.problems == []
+    assert report.rows_in == report.rows_out == 40
+    assert report.class_counts == {"TVs": 20, "Mobile Phones": 20}
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (["Dishwashers", "dishwasher"], {"Dishwashers", "dishwasher"}),
+        (["Washing Machine", "Washing Machines"], {"Washing Machine", "Washing Machines"}),
+        (["Fridge-Freezers", "Fridge Freezers"], {"Fridge-Freezers", "Fridge Freezers"}),
+        (["  TVs ", "TVs"], {"  TVs ", "TVs"}),
+        (["Microwave ovens", "Microwave ovns"], {"Microwave ovens", "Microwave ovns"}),  # edit distance 1
+    ],
+)
+def test_label_variants_are_suspected(labels, expected):
+    counts = {labels[0]: 100, labels[1]: 3}
+
+    (variant,) = label_variants(counts)
+
+    assert set(variant["labels"]) == expected
+    assert variant["suggested"] == labels[0]
+
+
+def test_distinct_classes_are_not_taken_for_variants():
+    real = ["Fridges", "Freezers", "Fridge Freezers", "TVs", "CPUs", "Mobile Phones", "Microwaves", "Dishwashers"]
+
+    assert label_variants(dict.fromkeys(real, 10)) == []
+
+
+def test_suggested_aliases_paste_into_a_config_and_apply():
+    frame = _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10)
+    report = build_report(frame, CONFIG, source="x")
+    block = aliases_block(report.label_variants)
+
+    assert block == "data:\n  label_aliases:\n    dishwasher: Dishwashers"
+    aliased = DataConfig(**{**CONFIG.__dict__, "label_aliases": {"dishwasher": "Dishwashers"}})
+    prepared = prepare_catalogue(
+        frame.assign(category=["Dishwashers"] * 20 + ["dishwasher"] * 10 + ["TVs"] * 10), aliased
+    )
+    assert set(prepared[LABEL]) == {"Dishwashers", "TVs"}
+    assert "label_aliases" in summary_text(report)
+
+
+def test_an_alias_to_an_unknown_label_is_a_config_error():
+    aliased = DataConfig(**{**CONFIG.__dict__, "label_aliases": {"tv": "Televisions"}})
+
+    with pytest.raises(ConfigError, match="label_aliases maps to 'Televisions', which is not a label in the data"):
+        prepare_catalogue(_frame(), aliased)
+
+
+def test_conflicting_labels_for_identical_titles():
+    frame = _frame()
+    frame.loc[0, "title"] = "Bosch KUR15 Fridge"
+    frame.loc[1, "title"] = "bosch  kur15 fridge"  # same title once lower-cased and whitespace-folded
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert report.conflicting_titles["titles"] == 1
+    assert report.conflicting_titles["rows"] == 2
+
+
+def test_missing_values_units_commas_duplicates_small_classes_and_constant_columns():
+    frame = _frame(rows=60)
+    frame.loc[0, "price"] = "1,299.00"
+    frame.loc[1, "price"] = "45 kg"
+    frame.loc[2, "title"] = None
+    frame.loc[3, "category"] = None
+    frame.loc[5] = frame.loc[4]
+    frame.loc[6:8, "category"] = "Smartwatches"
+    frame["country"] = ["DE"] * 60
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert report.unparsable_numbers["price"]["count"] == 2
+    assert set(report.unparsable_numbers["price"]["examples"]) == {"1,299.00", "45 kg"}
+    assert report.missing_rates["title"] == pytest.approx(1 / 60, abs=1e-4)
+    assert report.dropped == {"no_label": 1, "empty_title": 1, "duplicates": 1}
+    assert report.duplicate_rows == 1
+    assert report.small_classes == {"Smartwatches": 3}
+    assert report.near_constant_columns == {"country": 1.0}
+    assert len(report.problems) == 5  # numbers, small class, constant column, duplicates, missing label/title
+
+
+def test_column_names_off_by_whitespace_or_case_get_a_fix():
+    frame = _frame().rename(columns={"title": " Title ", "category": "CATEGORY"})
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert report.column_name_fixes == {"title": " Title ", "category": "CATEGORY"}
+    assert any("use ' Title '" in problem for problem in report.problems)
+
+
+def test_check_data_cli_prints_the_report_and_strict_mode_fails(tmp_path):
+    csv = tmp_path / "catalogue.csv"
+    _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10).to_csv(csv, index=False)
+    config = tmp_path / "config.yaml"
+    body = (
+        "name: t\ndata:\n  columns: {title: title, seller_id: seller_id, price: price}\n  target: category\n"
+        "  text: title\n  hashed: [seller_id]\n  numeric: [price]\n"
+    )
+    config.write_text(body)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(body + "  strict: true\n")
+
+    lenient = CliRunner().invoke(check_data_app, ["--data", str(csv), "--config", str(config)])
+    failing = CliRunner().invoke(check_data_app, ["--data", str(csv), "--config", str(strict)])
+
+    assert lenient.exit_code == 0
+    assert "dishwasher: Dishwashers" in lenient.output
+    assert failing.exit_code == 1

@@ -1,0 +1,41 @@
+"""`make check-data`: the data-quality report of a catalogue, printed, without training anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path  # noqa: TC003 - typer reads the annotations at run time
+from typing import Annotated
+
+import typer
+
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data_report import build_report, summary_text
+from training.exceptions import TrainingError
+from training.train import configure_logging, load_raw, logger
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+def main(
+    data: Annotated[Path | None, typer.Option(help="Catalogue CSV; omit for the synthetic catalogue.")] = None,
+    config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+) -> None:
+    """Print the report; exit 1 when data.strict is set and problems are suspected."""
+    configure_logging()
+    try:
+        resolved = load_config(config)
+        raw, source, _ = load_raw(resolved, data)
+    except TrainingError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    report = build_report(raw, resolved.data, source=source)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
+    if resolved.data.strict and report.problems:
+        logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")
+        raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,261 @@
+"""A data-quality report on a raw catalogue: what real exports contain and what training would do with it.
+
+It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would
+drop and why; per-class counts; label variants that are probably one class (case, plural, whitespace,
+punctuation, small edit distance) with a ready-to-paste `label_aliases` block; identical titles with
+different labels; missing-value rates; numeric values that do not parse (units, thousands separators);
+duplicate rows; classes with a handful of rows; near-constant columns; and config column names that
+differ from the file's only by whitespace or case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from training.features import lower_like_onnx
+
+if TYPE_CHECKING:
+    from training.config import DataConfig
+
+SMALL_CLASS_ROWS = 10
+NEAR_CONSTANT_SHARE = 0.99
+MAX_EXAMPLES = 5
+# Edit distance is compared only between short labels: long ones differ by a couple of letters legitimately.
+SHORT_LABEL = 24
+MAX_EDIT_DISTANCE = 2
+_PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
+
+
+@dataclass
+class DataReport:
+    """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on)."""
+
+    source: str
+    rows_in: int
+    dropped: dict[str, int]
+    rows_out: int
+    class_counts: dict[str, int]
+    label_variants: list[dict[str, Any]] = field(default_factory=list)
+    conflicting_titles: dict[str, Any] = field(default_factory=dict)
+    missing_rates: dict[str, float] = field(default_factory=dict)
+    unparsable_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicate_rows: int = 0
+    small_classes: dict[str, int] = field(default_factory=dict)
+    near_constant_columns: dict[str, float] = field(default_factory=dict)
+    column_name_fixes: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataReport:
+    """Examine a raw catalogue against its config.
+
+    Args:
+        raw: The catalogue as read (strings, missing as NaN).
+        config: The column roles and label aliases.
+        source: Where it came from, for the report.
+
+    Returns:
+        The findings; nothing is raised for bad data (that is what the report is for).
+    """
+    fixes = column_name_fixes(raw.columns, _configured_columns(config))
+    frame = raw.rename(columns={found: wanted for wanted, found in fixes.items()})
+    target = frame[config.target] if config.target in frame else pd.Series(dtype=object)
+    labels = target.replace(dict(config.label_aliases))
+    title = frame[config.columns[config.text]] if config.columns.get(config.text) in frame else pd.Series(dtype=object)
+    no_label = labels.isna() | (labels.astype(str).str.strip() == "")
+    no_title = title.isna() | (title.astype(str).str.strip() == "")
+    duplicates = int(frame.duplicated().sum())
+    counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
+    report = DataReport(
+        source=source,
+        rows_in=len(raw),
+        dropped={"no_label": int(no_label.sum()), "empty_title": int((no_title & ~no_label).sum())},
+        rows_out=0,
+        class_counts=counts,
+        label_variants=label_variants(counts),
+        conflicting_titles=conflicting_titles(title[~no_label & ~no_title], labels[~no_label & ~no_title]),
+        missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
+        unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
+        duplicate_rows=duplicates,
+        small_classes={label: count for label, count in counts.items() if count < SMALL_CLASS_ROWS},
+        near_constant_columns=near_constant_columns(raw),
+        column_name_fixes=fixes,
+    )
+    kept = frame[~no_label & ~no_title]
+    report.dropped["duplicates"] = int(kept.duplicated().sum())
+    report.rows_out = len(kept) - report.dropped["duplicates"]
+    report.problems = _problems(report)
+    return report
+
+
+def column_name_fixes(found: pd.Index | list[str], wanted: list[str]) -> dict[str, str]:
+    """Configured names missing from the file whose file column differs only by whitespace or case."""
+    present = set(found)
+    by_key = {_name_key(str(column)): str(column) for column in found}
+    return {name: by_key[_name_key(name)] for name in wanted if name not in present and _name_key(name) in by_key}
+
+
+def label_variants(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Groups of labels that are probably one class, each with the most frequent spelling as the suggestion."""
+    keys: dict[str, list[str]] = {}
+    for label in counts:
+        keys.setdefault(_label_key(label), []).append(label)
+    groups = list(keys.values())
+    merged = True
+    while merged:  # join groups whose keys are within the edit distance (short labels only)
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = _label_key(groups[i][0]), _label_key(groups[j][0])
+                if max(len(a), len(b)) <= SHORT_LABEL and _edit_distance(a, b) <= MAX_EDIT_DISTANCE:
+                    groups[i] += groups.pop(j)
+                    merged = True
+                    break
+            if merged:
+                break
+    return [
+        {"labels": {label: counts[label] for label in group}, "suggested": max(group, key=lambda lab: counts[lab])}
+        for group in groups
+        if len(group) > 1
+    ]
+
+
+def aliases_block(variants: list[dict[str, Any]]) -> str:
+    """A `label_aliases` YAML block mapping every suspected variant to its suggested spelling."""
+    lines = ["data:", "  label_aliases:"]
+    for variant in variants:
+        lines += [
+            f"    {_yaml_string(label)}: {_yaml_string(variant['suggested'])}"
+            for label in variant["labels"]
+            if label != variant["suggested"]
+        ]
+    return "\n".join(lines)
+
+
+def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
+    """Identical titles (lower-cased, whitespace folded) filed under different labels."""
+    normalised = titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
+    per_title = pd.DataFrame({"title": normalised, "label": labels.astype(str)}).groupby("title")["label"]
+    spread = per_title.nunique()
+    conflicted = spread[spread > 1]
+    examples = {title: sorted(per_title.get_group(title).unique()) for title in conflicted.index[:MAX_EXAMPLES]}
+    rows = int(normalised.isin(conflicted.index).sum())
+    return {"titles": len(conflicted), "rows": rows, "examples": examples}
+
+
+def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
+    """Per numeric column: how many present values do not parse as numbers, with examples."""
+    found = {}
+    for column in columns:
+        if column not in frame:
+            continue
+        values = frame[column]
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        if bad.any():
+            found[column] = {"count": int(bad.sum()), "examples": [str(v) for v in values[bad].unique()[:MAX_EXAMPLES]]}
+    return found
+
+
+def near_constant_columns(raw: pd.DataFrame) -> dict[str, float]:
+    """Columns whose most common value (missing included) covers at least NEAR_CONSTANT_SHARE of the rows."""
+    if raw.empty:
+        return {}
+    shares = {str(c): float(raw[c].value_counts(dropna=False, normalize=True).iloc[0]) for c in raw.columns}
+    return {column: round(share, 4) for column, share in shares.items() if share >= NEAR_CONSTANT_SHARE}
+
+
+def summary_text(report: DataReport) -> str:
+    """The report as a few lines for a terminal or a log."""
+    lines = [
+        f"data report for {report.source}: {report.rows_in} rows in, {report.rows_out} kept "
+        f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
+        f"{report.dropped['duplicates']} duplicates); {len(report.class_counts)} classes",
+        "classes: " + ", ".join(f"{label} {count}" for label, count in sorted(report.class_counts.items())),
+    ]
+    lines += [f"problem: {problem}" for problem in report.problems] or ["no suspected problems"]
+    if report.label_variants:
+        lines += ["suggested config (paste into the config file):", aliases_block(report.label_variants)]
+    return "\n".join(lines)
+
+
+def _problems(report: DataReport) -> list[str]:
+    """One sentence per suspected problem."""
+    problems = [
+        f"label variants {sorted(variant['labels'])} look like one class (suggest {variant['suggested']!r})"
+        for variant in report.label_variants
+    ]
+    if report.conflicting_titles.get("titles"):
+        problems.append(
+            f"{report.conflicting_titles['titles']} identical titles carry different labels "
+            f"({report.conflicting_titles['rows']} rows), e.g. {report.conflicting_titles['examples']}"
+        )
+    problems += [
+        f"numeric column {column!r} has {found['count']} values that are not numbers, e.g. {found['examples']}"
+        for column, found in report.unparsable_numbers.items()
+    ]
+    problems += [
+        f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
+        for wanted, found in report.column_name_fixes.items()
+    ]
+    problems += [f"class {label!r} has only {count} rows" for label, count in report.small_classes.items()]
+    problems += [
+        f"column {column!r} is near-constant ({share:.0%} one value)"
+        for column, share in report.near_constant_columns.items()
+    ]
+    if report.duplicate_rows:
+        problems.append(f"{report.duplicate_rows} duplicate rows")
+    if report.dropped["no_label"] or report.dropped["empty_title"]:
+        problems.append(
+            f"{report.dropped['no_label']} rows without label and {report.dropped['empty_title']} with an empty title"
+        )
+    return problems
+
+
+def _configured_columns(config: DataConfig) -> list[str]:
+    """Every file column the config names."""
+    named = [*config.columns.values(), config.target, *config.training_text]
+    return [*named, config.group] if config.group else named
+
+
+def _name_key(name: str) -> str:
+    """A column name with case and all whitespace folded away."""
+    return "".join(name.split()).casefold()
+
+
+def _label_key(label: str) -> str:
+    """Case, whitespace, punctuation and a plural ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
+    words = _PUNCTUATION.sub(" ", label.casefold()).split()
+    return " ".join(_singular(word) for word in words)
+
+
+def _singular(word: str) -> str:
+    """A crude English singular: enough to fold 'machines'/'machine' and 'boxes'/'box'."""
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, 1):
+        current = [i]
+        for j, right in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right)))
+        previous = current
+    return previous[-1]
+
+
+def _yaml_string(value: str) -> str:
+    """A YAML scalar that survives any label."""
+    return f'"{value}"' if re.search(r"[:#\-'\"\[\]{}&*!|>%@`,]|^\s|\s$", value) or not value else value

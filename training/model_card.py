@@ -1,0 +1,160 @@
+"""The model card: a Markdown page per trained model, filled from the run's own numbers.
+
+Every figure on it comes from the run that produced the model (metrics, split sizes, data report, parity
+gate); nothing is written by hand, so the card cannot drift from the model it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from training.config import TrainConfig
+    from training.data_report import DataReport
+    from training.export import ParityReport
+
+TOP_CONFUSIONS = 8
+
+
+def confusion_highlights(labels: Iterable[str], predicted: Iterable[str], *, top: int = TOP_CONFUSIONS) -> list[dict]:
+    """The most frequent (true → predicted) mistakes on the test split."""
+    mistakes = Counter((str(t), str(p)) for t, p in zip(labels, predicted, strict=True) if t != p)
+    return [{"true": t, "predicted": p, "count": n} for (t, p), n in mistakes.most_common(top)]
+
+
+def render_model_card(
+    *,
+    config: TrainConfig,
+    metadata: dict[str, Any],
+    summary: dict[str, Any],
+    per_class: dict[str, dict[str, float]],
+    confusions: list[dict],
+    parity: ParityReport,
+    report: DataReport,
+) -> str:
+    """The card's Markdown.
+
+    Args:
+        config: The resolved training config.
+        metadata: The metadata embedded in the graph (version, classes, inputs, example...).
+        summary: The run summary (metrics, baseline, split sizes, timings).
+        per_class: Precision, recall, F1 and support per class on the test split.
+        confusions: `confusion_highlights` of the test split.
+        parity: The parity gate's report.
+        report: The data-quality report of the training data.
+    """
+    data = metadata["training_data"]
+    sections = [
+        f"# Model card: {config.registered_model} {metadata['model_version']}",
+        "## Intended use\n"
+        f"Assigns a product listing to one of {len(metadata['classes'])} categories from its raw catalogue fields "
+        f"({', '.join(spec['name'] for spec in metadata['inputs'])}), for routing new listings into a catalogue "
+        "taxonomy. Answers carry a confidence: route low-confidence listings to a person. Not for categories "
+        "outside the list below, nor for listings in languages or markets absent from the training data.",
+        "## Training data\n"
+        f"- source: `{data['source']}` (sha256 `{data['sha256']}`), config `{config.name}`\n"
+        f"- rows: {report.rows_in} in, {report.rows_out} kept (dropped: {_inline(report.dropped)})\n"
+        f"- trained: {metadata['created_at']} (MLflow run `{metadata.get('mlflow_run_id', '-')}`)\n"
+        f"- classes: {_inline(report.class_counts)}",
+        "## Split\n"
+        + (
+            f"Grouped by `{config.data.group}` (test products never seen in training), "
+            if config.data.group
+            else "Stratified by row, "
+        )
+        + f"seed {config.split.seed}: train {summary['n_train']}, validation {summary['n_validation']}, "
+        f"test {summary['n_test']} rows.",
+        "## Features\n" + "\n".join(f"- {line}" for line in _features(config)),
+        "## Metrics (test split)\n"
+        f"- macro-F1 **{summary['macro_f1']:.4f}**, accuracy {summary['accuracy']:.4f}, "
+        f"log-loss {summary['log_loss']:.4f}\n"
+        f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
+        f"accuracy {summary['baseline_accuracy']:.4f}\n\n"
+        + _table(
+            ["class", "precision", "recall", "F1", "support"],
+            [
+                [label, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1-score']:.4f}", int(m["support"])]
+                for label, m in per_class.items()
+            ],
+        ),
+        "## Most frequent confusions (test split)\n"
+        + (
+            _table(["true", "predicted", "rows"], [[c["true"], c["predicted"], c["count"]] for c in confusions])
+            if confusions
+            else "None."
+        ),
+        "## Parity (ONNX graph vs Python pipeline)\n"
+        f"{parity.rows} rows ({parity.adversarial_rows} adversarial): {parity.label_agreement:.2%} labels agree, "
+        f"max |Δp| {parity.max_abs_diff:.1e} (tolerance {parity.tolerance:.0e}); {parity.code_points} Unicode "
+        f"code points lowered and tokenised alike: {'yes' if not parity.mismatched_code_points else 'NO'}.",
+        "## Known limits\n" + "\n".join(f"- {line}" for line in _limits(confusions, report)),
+        "## Input schema\n"
+        + _table(
+            ["field", "type", "required", "default"],
+            [
+                [s["name"], s["type"], "yes" if s.get("required") else "no", repr(s.get("default"))]
+                for s in metadata["inputs"]
+            ],
+        ),
+        "## Calling the API\n"
+        "```bash\n"
+        "curl -s -X POST \"$API_URL/predict?top_k=3\" -H 'content-type: application/json' \\\n"
+        f"  -d '{json.dumps(metadata.get('example') or {})}'\n"
+        "```\n"
+        'Batches: `POST /predict/batch` with `{"items": [...]}`. The deployed API needs SigV4 (AuthMode IAM) or a '
+        'bearer token (AuthMode JWT); see the README\'s "Operating it".',
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _features(config: TrainConfig) -> list[str]:
+    """The feature blocks, as configured."""
+    features, data = config.features, config.data
+    chars = f"character {features.char_ngrams[0]}–{features.char_ngrams[1]}-grams" if features.char_ngrams else None
+    lines = [
+        f"title → hashed word 1–{features.word_ngram_max}-grams"
+        + (f" and {chars}" if chars else "")
+        + f" ({features.text_buckets} buckets each), TF-IDF, linear SVM (C={features.svm_c}) scores, "
+        f"out-of-fold ({features.stacking_folds} folds) for LightGBM",
+    ]
+    if data.training_text:
+        lines.append(f"extra training text for the title model: {', '.join(data.training_text)} (training groups only)")
+    lines += [f"{name}: hashed one-hot ({features.hash_buckets} buckets)" for name in data.hashed]
+    if data.brand_from_title:
+        lines.append("brand proxy: the title's first word, hashed")
+    if data.brand_price_cross:
+        lines.append(f"{data.brand_price_cross[0]} × {data.brand_price_cross[1]} band ({features.price_bands} bands)")
+    lines += [f"{name}: log(1 + x)" for name in data.numeric]
+    lines.append(f"LightGBM multiclass, up to {config.model.n_estimators} rounds, early stopping on validation")
+    return lines
+
+
+def _limits(confusions: list[dict], report: DataReport) -> list[str]:
+    """What the run's own numbers say the model gets wrong or cannot know."""
+    lines = [f"confuses {c['true']} with {c['predicted']} ({c['count']} test rows)" for c in confusions[:3]]
+    conflicts = report.conflicting_titles
+    if conflicts.get("titles"):
+        lines.append(
+            f"label noise: {conflicts['titles']} identical titles carry different labels in the training data "
+            f"({conflicts['rows']} rows)"
+        )
+    lines += [f"label spellings that look like one class: {sorted(v['labels'])}" for v in report.label_variants]
+    lines += [f"class {label!r} has only {count} training rows" for label, count in report.small_classes.items()]
+    lines.append("titles made only of a brand and a model code carry little category evidence")
+    return lines
+
+
+def _inline(counts: dict[str, Any]) -> str:
+    """`a 3 · b 5` for a small dict."""
+    return " · ".join(f"{key} {value}" for key, value in counts.items())
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
