@@ -6,6 +6,7 @@ train in seconds.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,12 @@ from training.train import fit_model
 if TYPE_CHECKING:
     from training.config import TrainConfig
 
+# The live model's metadata as the drift check reads it (the published model.json), in the `aws` fixture.
+DRIFT_METADATA = {
+    "model_version": "v42",
+    "classes": ["Fridges", "TVs", "CPUs"],
+    "class_shares": {"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2},
+}
 PRICERUNNER = Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv"
 
 
@@ -88,6 +95,7 @@ def other_schema_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "category": "Category Label",
         }
     )
+    raw["Cluster Label"] = "canonical " + raw["Cluster ID"].astype(str)
     return train_tiny_model(config, raw, tmp_path_factory.mktemp("other") / "model.onnx", "test-other-1")
 
 
@@ -98,3 +106,19 @@ def handler_main(model_path: Path):
     import handler.main
 
     return handler.main
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    """moto's S3 (with a published model.json) and CloudWatch, as the drift check sees them."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="models")
+        key = "product-classifier/models/v42/model.json"
+        s3.put_object(Bucket="models", Key=key, Body=json.dumps(DRIFT_METADATA))
+        yield s3, boto3.client("cloudwatch", region_name="us-east-1")

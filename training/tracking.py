@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
     import onnx
 
+SERVING_REQUIREMENTS = ("onnxruntime", "onnx", "numpy")
 CANDIDATE_ALIAS = "candidate"
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ def log_onnx_model(
         input_example=input_example,
         registered_model_name=registered_model,
         onnx_execution_providers=["CPUExecutionProvider"],
+        # Named, not inferred: MLflow's inference imports the model in a subprocess (~5 s per run).
+        pip_requirements=[f"{name}=={metadata.version(name)}" for name in SERVING_REQUIREMENTS],
     )
     version = str(info.registered_model_version)
     client = MlflowClient()

@@ -72,6 +72,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         text=config.data.text,
         folds=config.features.stacking_folds,
         extra_text=extra_text_columns(splits.train),
+        n_jobs=config.model.n_jobs,
     )
     validation_matrix = features.transform(splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})

@@ -18,11 +18,11 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from mangum import Mangum
-from pre_traffic.app import HookConfig, handle, lambda_invoker
 
 from handler.app import create_app
 from handler.model import Model, load_model
 from handler.settings import Settings
+from pre_traffic.app import HookConfig, handle, lambda_invoker
 from tests.handler.test_lambda import FakeLambdaContext
 
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}

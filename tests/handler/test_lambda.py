@@ -91,3 +91,14 @@ def test_metrics_and_correlation_id_are_emitted(handler_main, capsys, monkeypatc
     assert predicted
     assert predicted[0]["correlation_id"] == event["requestContext"]["requestId"]
     assert predicted[0]["function_request_id"] == FakeLambdaContext.aws_request_id
+
+
+def test_a_body_that_is_not_utf8_is_a_400_through_the_lambda_entry(handler_main):
+    event = _event("predict_http_api.json")
+    event["body"] = base64.b64encode(b'{"title": "caf\xe9"}').decode()
+    event["isBase64Encoded"] = True
+
+    response = handler_main.lambda_handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["detail"][0]["field"] == "body"

@@ -7,12 +7,15 @@ and sends real requests.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -103,6 +106,32 @@ def test_single_batch_health_and_bad_input_over_http(api):
     assert call(f"{api}/predict/batch", "POST", {"items": []})[0] == 422
     assert call(f"{api}/predict", "POST", {"price": -1})[0] == 422
     assert call(f"{api}/health")[1]["model_loaded"] is True
+
+
+# Not here: a body that is not UTF-8, which SAM's local gateway itself cannot turn into an event (it answers
+# 502 before the function runs); tests/handler/test_lambda.py sends one through the Lambda entry instead.
+NASTY_BODIES = [
+    (b"{not json", "application/json", 422),
+    (b'{"title": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "application/json", 400),
+    (b'{"title": "tv", "price": ' + b"9" * 5_000 + b"}", "application/json", 400),
+    (b'{"title": "tv", "price": 1e39}', "application/json", 422),
+    (b'{"title": "tv"}', "application/jsonx", 415),
+    (b'{"title": "tv"}', ";;;==json", 415),
+    (json.dumps({"title": "tv"} | {f"k{i}": 0 for i in range(20_000)}).encode(), "application/json", 422),
+    (b'{"title": "' + b"x" * 600_000 + b'"}', "application/json", 413),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), NASTY_BODIES, ids=range(len(NASTY_BODIES)))
+def test_nasty_bodies_over_real_http_are_small_client_errors(api, body, content_type, status):
+    request = urllib.request.Request(f"{api}/predict", data=body, method="POST", headers={"content-type": content_type})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=30)
+
+    assert raised.value.code == status
+    answer = raised.value.read()
+    assert len(answer) < 10_000
+    assert "error" in json.loads(answer)
 
 
 def test_init_failure_is_an_error_not_a_200(built, tmp_path):

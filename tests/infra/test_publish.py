@@ -39,6 +39,7 @@ def artifacts(tmp_path, model_path):
     (folder / "metrics.json").write_text(json.dumps(metrics))
     parity = {"passed": True, "label_agreement": 1.0, "max_abs_diff": 3e-7, "tolerance": 1e-5}
     (folder / "parity_report.json").write_text(json.dumps(parity))
+    (folder / "model_card.md").write_text("# Model card: product-classifier test-synthetic-1\n")
     return folder
 
 
@@ -64,9 +65,8 @@ def test_publish_uploads_a_versioned_model_and_moves_the_pointer(s3, artifacts, 
     publication = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
 
     base = f"{PREFIX}/models/test-synthetic-1"
-    assert _keys(s3) == {f"{base}/{n}" for n in ("model.onnx", "model.json", "metrics.json", "parity_report.json")} | {
-        f"{PREFIX}/current.json"
-    }
+    published = ("model.onnx", "model.json", "metrics.json", "parity_report.json", "model_card.md")
+    assert _keys(s3) == {f"{base}/{n}" for n in published} | {f"{PREFIX}/current.json"}
     assert _pointer(s3)["model_key"] == f"{base}/model.onnx"
     assert _pointer(s3)["sha256"] == publication.sha256
     assert s3.head_object(Bucket=BUCKET, Key=f"{base}/model.onnx")["Metadata"]["sha256"] == publication.sha256

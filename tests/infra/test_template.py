@@ -13,13 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from drift_monitor.app import check_drift
-from moto import mock_aws
 
+from drift_monitor.app import check_drift
 from infra.release_id import release_id
-from tests.monitor.test_drift import METADATA, NOW, _config, _record_predictions
+from tests.monitor.test_drift import NOW, _config, _record_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
@@ -202,7 +200,7 @@ m.lambda_handler(event, FakeLambdaContext())
 """
 
 
-def test_every_metric_the_alarms_and_dashboard_name_is_emitted(default_template, model_path, monkeypatch):
+def test_every_metric_the_alarms_and_dashboard_name_is_emitted(default_template, model_path, aws):
     # GIVEN what the function emits over a restore, a prediction and a server error
     completed = subprocess.run(
         [sys.executable, "-c", EMIT_PROBE], cwd=ROOT, env={**os.environ, "MODEL_PATH": str(model_path)},
@@ -215,18 +213,10 @@ def test_every_metric_the_alarms_and_dashboard_name_is_emitted(default_template,
         for metric in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]
     }
     # AND what the drift check emits
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="models")
-        s3.put_object(Bucket="models", Key="product-classifier/models/v42/model.json", Body=json.dumps(METADATA))
-        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-        _record_predictions(cloudwatch, {"Fridges": 700, "TVs": 300})
-        check_drift(_config(), cloudwatch=cloudwatch, s3=s3, now=NOW)
-        emitted |= {
-            metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="ProductClassifier")["Metrics"]
-        }
+    s3, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 700, "TVs": 300})
+    check_drift(_config(), cloudwatch=cloudwatch, s3=s3, now=NOW)
+    emitted |= {metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="ProductClassifier")["Metrics"]}
 
     # THEN every name the template watches is among them
     named = _names_in_template(default_template)

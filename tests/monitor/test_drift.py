@@ -11,13 +11,14 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+
 from drift_monitor.app import DriftConfig, check_drift
 from drift_monitor.drift import population_stability_index, shares, total_variation_distance
-from moto import mock_aws
+from tests.conftest import DRIFT_METADATA
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-TRAINING = {"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2}
-METADATA = {"model_version": "v42", "classes": list(TRAINING), "class_shares": TRAINING}
+TRAINING = DRIFT_METADATA["class_shares"]
+METADATA = DRIFT_METADATA
 
 
 @pytest.mark.parametrize(
@@ -69,17 +70,6 @@ def _record_predictions(cloudwatch, counts):
                 }
             ],
         )
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="models")
-        s3.put_object(Bucket="models", Key="product-classifier/models/v42/model.json", Body=json.dumps(METADATA))
-        yield s3, boto3.client("cloudwatch", region_name="us-east-1")
 
 
 def _emitted(cloudwatch):
