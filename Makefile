@@ -32,7 +32,7 @@ STAGE := $(STAGE_ROOT)/build/function
 SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
-.PHONY: help install tools pr lint format typecheck test test-fast train check-data requirements serve validate build \
+.PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish smoke deploy benchmark-training benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start release-id clean
 
@@ -80,6 +80,11 @@ test-fast: $(STAMP) ## Run the tests that do not train a model
 
 train: $(STAMP) ## Train, export and parity-check (DATA=csv CONFIG=yaml OUT=dir; synthetic catalogue by default)
 	$(PY) -m training.train $(if $(DATA),--data $(DATA)) $(if $(CONFIG),--config $(CONFIG)) --out $(OUT) $(if $(ROWS),--rows $(ROWS))
+
+predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
+	$(PY) -m training.predict --model $(MODEL) --data "$(DATA)" \
+	  --out $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet) \
+	  --engine $(or $(ENGINE),local) $(if $(CONFIG),--config $(CONFIG))
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.check_data $(if $(DATA),--data $(DATA)) $(if $(CONFIG),--config $(CONFIG))

@@ -334,7 +334,7 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

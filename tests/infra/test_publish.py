@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -156,30 +153,6 @@ def test_cli_publishes_and_prints_what_it_did(s3, artifacts):
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["model_s3_uri"] == f"s3://{BUCKET}/{PREFIX}/models/test-synthetic-1/model.onnx"
-
-
-@pytest.fixture
-def moto_server(monkeypatch):
-    """A real S3 endpoint on 127.0.0.1 (moto_server), as `AWS_ENDPOINT_URL=... make publish` would use."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):  # bounded: 10 s
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    yield endpoint
-    server.terminate()
-    server.wait(timeout=10)
 
 
 @pytest.mark.slow

@@ -1,0 +1,135 @@
+"""`make predict`: bulk scoring with the ONNX graph answers exactly as the function does, locally and on Dask."""
+
+from __future__ import annotations
+
+import boto3
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from handler.model import load_model
+from handler.settings import Settings
+from training.predict import app
+from training.synthetic import generate_catalogue
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("catalogue")
+    frame = generate_catalogue(1_200, seed=11)
+    frame.loc[3, "price"] = None  # a missing number
+    frame.loc[4, "brand"] = None  # a missing string
+    frame.loc[5, "title"] = "Kühl ΣΊΣΥΦΟΣ \U0002ebf0 " + "x" * 1_500  # a long, odd title among short ones
+    frame.iloc[:600].to_csv(folder / "part-a.csv", index=False)
+    frame.iloc[600:].to_csv(folder / "part-b.csv", index=False)
+    parquet = folder / "parquet"
+    parquet.mkdir()
+    frame.iloc[:600].to_parquet(parquet / "one.parquet")
+    frame.iloc[600:].to_parquet(parquet / "two.parquet")
+    return folder, frame
+
+
+def _handler_labels(model_path, frame):
+    model = load_model(Settings(model_path=model_path))
+    names = [spec["name"] for spec in model.inputs]
+    rows = [{n: (None if pd.isna(row[n]) else row[n]) for n in names} for row in frame.to_dict("records")]
+    return [p.label for p in model.predict(rows)]
+
+
+def _run(*arguments):
+    return CliRunner().invoke(app, list(arguments))
+
+
+def test_local_engine_answers_like_the_function(model_path, catalogue, tmp_path):
+    folder, frame = catalogue
+    out = tmp_path / "predictions.parquet"
+
+    result = _run("--model", str(model_path), "--data", str(folder / "part-*.csv"), "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(out).sort_values("product_id", kind="stable")
+    expected = frame.assign(expected=_handler_labels(model_path, frame)).sort_values("product_id", kind="stable")
+    assert len(predictions) == len(frame)
+    assert set(predictions.columns) >= {"product_id", "label", "confidence", "top_1_label", "top_3_probability"}
+    assert predictions["label"].tolist() == expected["expected"].tolist()
+    assert (predictions["label"] == predictions["top_1_label"]).all()
+
+
+@pytest.mark.slow
+def test_dask_engine_on_a_local_cluster_matches_the_local_engine(model_path, catalogue, tmp_path, monkeypatch):
+    folder, _ = catalogue
+    monkeypatch.setenv("WORKERS", "2")
+    monkeypatch.setenv("WORKER_MEMORY", "1GiB")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+    on_dask = _run(
+        "--model", str(model_path), "--data", str(folder / "parquet"), "--out", str(tmp_path / "d"), "--engine", "dask"
+    )
+    local = _run("--model", str(model_path), "--data", str(folder / "parquet"), "--out", str(tmp_path / "l"))
+
+    assert on_dask.exit_code == 0, on_dask.output
+    assert local.exit_code == 0, local.output
+    by_id = ["product_id"]
+    dask_rows = pd.read_parquet(tmp_path / "d").sort_values(by_id, kind="stable").reset_index(drop=True)
+    local_rows = pd.read_parquet(tmp_path / "l").sort_values(by_id, kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(dask_rows, local_rows)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{folder}/absent.csv", "data not found"),
+        ("{folder}/nothing-*.csv", "no CSV or Parquet files match"),
+        ("", "set DATA="),
+    ],
+)
+def test_bad_data_is_one_line(model_path, catalogue, tmp_path, data, message):
+    folder, _ = catalogue
+
+    result = _run(
+        "--model", str(model_path), "--data", data.replace("{folder}", str(folder)), "--out", str(tmp_path / "o")
+    )
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_input_column_names_it(model_path, tmp_path):
+    csv = tmp_path / "c.csv"
+    csv.write_text("name,seller_id\nphone,s1\n")
+
+    result = _run("--model", str(model_path), "--data", str(csv), "--out", str(tmp_path / "o"))
+
+    assert result.exit_code == 1
+    assert "missing column 'title' (input 'title')" in result.output
+
+
+def test_missing_model_says_to_train(tmp_path, catalogue):
+    folder, _ = catalogue
+
+    result = _run(
+        "--model", str(tmp_path / "none.onnx"), "--data", str(folder / "part-a.csv"), "--out", str(tmp_path / "o")
+    )
+
+    assert result.exit_code == 1
+    assert "run `make train` first" in result.output
+
+
+@pytest.mark.slow
+def test_parquet_on_s3_is_read_through_aws_endpoint_url(model_path, catalogue, moto_server, tmp_path):
+    # GIVEN the Parquet catalogue in a bucket on a local S3 endpoint (moto_server)
+    folder, frame = catalogue
+    client = boto3.session.Session().client("s3")  # not the default session, which would cache these credentials
+    client.create_bucket(Bucket="catalogues")
+    for path in sorted((folder / "parquet").iterdir()):
+        client.upload_file(str(path), "catalogues", f"export/{path.name}")
+
+    # WHEN it is scored straight from s3://
+    result = _run("--model", str(model_path), "--data", "s3://catalogues/export", "--out", str(tmp_path / "o"))
+
+    # THEN every row comes back, answered as the function would
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(tmp_path / "o").sort_values("product_id", kind="stable")
+    expected = frame.assign(expected=_handler_labels(model_path, frame)).sort_values("product_id", kind="stable")
+    assert predictions["label"].tolist() == expected["expected"].tolist()
