@@ -224,9 +224,9 @@ def _metadata_problem(metadata: Any, graph_inputs: set[str]) -> str | None:
     declared = {spec["name"] for spec in inputs}
     if declared != graph_inputs or len(declared) != len(inputs):
         return f"inputs {sorted(declared)} differ from the graph's {sorted(graph_inputs)}"
-    required = [spec["name"] for spec in inputs if spec.get("required")]
-    if len(required) != 1 or next(spec for spec in inputs if spec.get("required"))["type"] != "string":
-        return f"exactly one required string input (the title) is needed, found {required}"
+    required = [spec for spec in inputs if spec.get("required")]
+    if len(required) != 1 or required[0]["type"] != "string":
+        return f"exactly one required string input (the title) is needed, found {[s['name'] for s in required]}"
     return None
 
 

@@ -30,9 +30,9 @@ from pyarrow import fs as pafs
 
 from training.config import load_config
 from training.exceptions import DataValidationError, TrainingError
+from training.export import METADATA_KEY
 from training.train import configure_logging
 
-METADATA_KEY = "product_classifier"
 CHUNK_ROWS = 256
 TOP_K = 3
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -83,8 +83,9 @@ def read_file(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame:
         return pq.read_table(handle).to_pandas()
 
 
+@cache
 def model_metadata(model_bytes: bytes) -> dict[str, Any]:
-    """The metadata training embedded in the graph."""
+    """The metadata training embedded in the graph (parsed once per process, not once per partition)."""
     return json.loads(_session(model_bytes).get_modelmeta().custom_metadata_map[METADATA_KEY])
 
 
