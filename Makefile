@@ -78,8 +78,9 @@ test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and 
 test-fast: $(STAMP) ## Run the tests that do not train a model
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-train: $(STAMP) ## Train, export and parity-check (DATA=csv CONFIG=yaml OUT=dir; synthetic catalogue by default)
-	$(PY) -m training.train $(if $(DATA),--data $(DATA)) $(if $(CONFIG),--config $(CONFIG)) --out $(OUT) $(if $(ROWS),--rows $(ROWS))
+train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
+	$(PY) -m training.train $(if $(DATA),--data "$(DATA)") $(if $(CONFIG),--config $(CONFIG)) --out $(OUT) \
+	  $(if $(ROWS),--rows $(ROWS)) --engine $(or $(ENGINE),local) $(if $(FEATURES),--features "$(FEATURES)")
 
 predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
 	$(PY) -m training.predict --model $(MODEL) --data "$(DATA)" \

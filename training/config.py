@@ -61,6 +61,8 @@ class FeatureConfig:
         svm_c: Inverse regularisation of the title's linear SVM.
         stacking_folds: Folds for the out-of-fold title scores LightGBM trains on.
         price_bands: Quantile bands of the brand × price-band cross.
+        linear_sample_rows: With ENGINE=dask, the title model and its out-of-fold copies are fitted on a
+            class-stratified sample of about this many training rows (all of them when there are fewer).
     """
 
     hash_buckets: int = 1024
@@ -70,6 +72,7 @@ class FeatureConfig:
     svm_c: float = 0.5
     stacking_folds: int = 5
     price_bands: int = 8
+    linear_sample_rows: int = 1_500_000
 
 
 @dataclass(frozen=True)

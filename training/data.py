@@ -76,54 +76,83 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
         DataValidationError: A column is missing, a numeric column holds text or negative values, or
             fewer than two classes remain.
     """
+    check_columns(raw.columns, config, source)
+    if raw.empty:
+        raise DataValidationError(f"{source}: no rows")
+    check_label_aliases(set(raw[config.target].dropna()), config.label_aliases)
+    frame, dropped = model_rows(raw, config, source)
+    logger.info("cleaned", extra={"rows_in": len(raw), **dropped, "rows_out": len(frame)})
+    require_two_classes(frame[LABEL].nunique(), source)
+    return frame
+
+
+def check_columns(found: pd.Index, config: DataConfig, source: str) -> None:
+    """Every configured column must be in the data; suggest near-miss header names.
+
+    Raises:
+        DataValidationError: Naming each missing column and its role.
+    """
     roles = {**{csv: f"input '{name}'" for name, csv in config.columns.items()}, config.target: "target"}
     if config.group:
         roles[config.group] = "group"
     roles |= {column: "training text" for column in config.training_text}
-    missing = [f"'{column}' ({role})" for column, role in roles.items() if column not in raw.columns]
+    missing = [f"'{column}' ({role})" for column, role in roles.items() if column not in found]
     if missing:
-        fixes = column_name_fixes(raw.columns, list(roles))
+        fixes = column_name_fixes(found, list(roles))
         hint = "".join(f" Did you mean {found!r} for {wanted!r}?" for wanted, found in fixes.items())
         raise DataValidationError(
-            f"{source}: missing column {', '.join(missing)}; found {list(raw.columns)}.{hint} "
+            f"{source}: missing column {', '.join(missing)}; found {list(found)}.{hint} "
             "Fix the CSV header or the config."
         )
-    if raw.empty:
-        raise DataValidationError(f"{source}: no rows")
 
+
+def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The model's columns of `raw`, parsed and cleaned, and how many rows each rule dropped.
+
+    Row by row, so it can run on each partition of a larger catalogue on its own.
+    """
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name in config.columns:
         if name in config.numeric:
             frame[name] = _parse_numeric(raw[config.columns[name]], name, source)
         else:
             frame[name] = raw[config.columns[name]].fillna("").astype(str)
-    frame[LABEL] = _aliased(raw[config.target], config.label_aliases)
+    labels = raw[config.target]
+    frame[LABEL] = labels.replace(config.label_aliases) if config.label_aliases else labels
     if config.group:
         frame[GROUP] = raw[config.group].fillna("").astype(str)
     for index, column in enumerate(config.training_text):
         frame[f"{EXTRA_TEXT}{index}"] = raw[column].fillna("").astype(str)
-    return _clean(frame, config.text, source)
+    return _clean(frame, config.text)
 
 
-def extra_text_columns(frame: pd.DataFrame) -> list[str]:
-    """The frame's training-text columns (see EXTRA_TEXT)."""
-    return [column for column in frame.columns if column.startswith(EXTRA_TEXT)]
-
-
-def _aliased(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
-    """Labels with their configured variants mapped to the canonical spelling.
+def check_label_aliases(present: set[str], aliases: dict[str, str]) -> None:
+    """Every alias must map to a label the data contains.
 
     Raises:
         ConfigError: An alias maps to a label the data does not contain.
     """
-    present = set(labels.dropna())
     unknown = sorted(target for target in set(aliases.values()) if target not in present)
     if unknown:
         raise ConfigError(
             f"data.label_aliases maps to {unknown[0]!r}, which is not a label in the data; "
             f"labels are {sorted(map(str, present))[:20]}"
         )
-    return labels.replace(aliases) if aliases else labels
+
+
+def require_two_classes(classes: int, source: str) -> None:
+    """A classifier needs at least two classes.
+
+    Raises:
+        DataValidationError: Fewer remain after cleaning.
+    """
+    if classes < 2:
+        raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
+
+
+def extra_text_columns(frame: pd.DataFrame) -> list[str]:
+    """The frame's training-text columns (see EXTRA_TEXT)."""
+    return [column for column in frame.columns if column.startswith(EXTRA_TEXT)]
 
 
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
@@ -165,26 +194,18 @@ def _parse_numeric(column: pd.Series, name: str, source: str) -> pd.Series:
     return values.astype(np.float32)
 
 
-def _clean(frame: pd.DataFrame, text: str, source: str) -> pd.DataFrame:
-    """Drop rows without a label or title and exact duplicates; require two classes."""
-    no_label = frame[LABEL].isna() | (frame[LABEL].str.strip() == "")
+def _clean(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows without a label or title and exact duplicates; count what each rule dropped."""
+    no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
     no_title = frame[text].str.strip() == ""
     cleaned = frame[~no_label & ~no_title]
     deduplicated = cleaned.drop_duplicates()
-    logger.info(
-        "cleaned",
-        extra={
-            "rows_in": len(frame),
-            "dropped_no_label": int(no_label.sum()),
-            "dropped_empty_title": int((no_title & ~no_label).sum()),
-            "dropped_duplicates": len(cleaned) - len(deduplicated),
-            "rows_out": len(deduplicated),
-        },
-    )
-    classes = deduplicated[LABEL].nunique()
-    if classes < 2:
-        raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
-    return deduplicated.reset_index(drop=True)
+    dropped = {
+        "dropped_no_label": int(no_label.sum()),
+        "dropped_empty_title": int((no_title & ~no_label).sum()),
+        "dropped_duplicates": len(cleaned) - len(deduplicated),
+    }
+    return deduplicated.reset_index(drop=True), dropped
 
 
 def _check_class_sizes(frame: pd.DataFrame) -> None:

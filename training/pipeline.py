@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from training.features import FirstTokenHashed, HashedCategory, LogNumeric, Pric
 
 if TYPE_CHECKING:
     from training.config import DataConfig, FeatureConfig, ModelConfig
+    from training.data_report import DataReport
 
 TITLE_SCORES = "title_scores"
 # Below this many training rows the fold fits run in this process: starting worker processes costs more
@@ -49,23 +50,57 @@ def build_features(data: DataConfig, features: FeatureConfig) -> ColumnTransform
     return ColumnTransformer(blocks, remainder="drop", sparse_threshold=1.0)
 
 
+def classifier_params(model: ModelConfig, *, n_jobs: int) -> dict[str, Any]:
+    """LightGBM's settings, shared by the local classifier and the Dask one."""
+    return {
+        "objective": "multiclass",
+        "n_estimators": model.n_estimators,
+        "learning_rate": model.learning_rate,
+        "num_leaves": model.num_leaves,
+        "min_child_samples": model.min_child_samples,
+        "colsample_bytree": model.colsample_bytree,
+        "n_jobs": n_jobs,
+        "random_state": 0,
+        # Same data, same model: multi-threaded histogram sums otherwise vary in the last bits between runs.
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+    }
+
+
 def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig) -> Pipeline:
     """Features followed by a LightGBM multiclass classifier."""
-    classifier = LGBMClassifier(
-        objective="multiclass",
-        n_estimators=model.n_estimators,
-        learning_rate=model.learning_rate,
-        num_leaves=model.num_leaves,
-        min_child_samples=model.min_child_samples,
-        colsample_bytree=model.colsample_bytree,
-        n_jobs=model.n_jobs,
-        random_state=0,
-        # Same data, same model: multi-threaded histogram sums otherwise vary in the last bits between runs.
-        deterministic=True,
-        force_col_wise=True,
-        verbose=-1,
-    )
+    classifier = LGBMClassifier(**classifier_params(model, n_jobs=model.n_jobs))
     return Pipeline([("features", build_features(data, features)), ("classifier", classifier)])
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """What an engine hands to evaluation and export: the pipeline and its numbers on the test split.
+
+    Attributes:
+        pipeline: The fitted features + LightGBM pipeline.
+        test: Test rows (inputs and label) on this machine: all of them locally, a sample from a cluster.
+        test_labels: Labels of the whole test split.
+        probabilities: The pipeline's probabilities for the whole test split.
+        baseline_predicted: The title model's own labels for the whole test split.
+        class_counts: Training rows per class.
+        sizes: rows (after cleaning), n_train, n_validation, n_test.
+        source: Where the data came from; sha256: its digest; report: its data report.
+        engine_stats: Engine-specific numbers for the run summary (stage times, worker memory).
+    """
+
+    pipeline: Pipeline
+    test: pd.DataFrame
+    test_labels: pd.Series
+    probabilities: np.ndarray
+    baseline_predicted: np.ndarray
+    class_counts: pd.Series
+    sizes: dict[str, int]
+    source: str
+    sha256: str
+    report: DataReport
+    engine_stats: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ missing or unparsable numbers as missing, as the API does for omitted fields.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
-import os
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any
 
 import dask
@@ -26,61 +24,18 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow.parquet as pq
 import typer
-from pyarrow import fs as pafs
 
+from training.cluster import dask_client
 from training.config import load_config
 from training.exceptions import DataValidationError, TrainingError
 from training.export import METADATA_KEY
+from training.sources import catalogue_files, read_file
 from training.train import configure_logging
 
 CHUNK_ROWS = 256
 TOP_K = 3
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The CSV/Parquet files `data` names: a file, a glob (`*` in the last part) or a folder, local or s3://.
-
-    Raises:
-        DataValidationError: Nothing readable matches.
-    """
-    location = data if "://" in data else str(Path(data).resolve())
-    pattern = None
-    if "*" in PurePosixPath(location).name:
-        location, pattern = str(PurePosixPath(location).parent), PurePosixPath(location).name
-        if "://" in data:
-            location = data.rsplit("/", 1)[0]
-    try:
-        filesystem, root = pafs.FileSystem.from_uri(location)
-        info = filesystem.get_file_info(root)
-    except (OSError, ValueError) as exc:
-        raise DataValidationError(f"cannot open {data}: {exc}") from exc
-    if info.type == pafs.FileType.File and pattern is None:
-        candidates = [root]
-    elif info.type == pafs.FileType.Directory:
-        selector = pafs.FileSelector(root, recursive=pattern is None)
-        candidates = sorted(item.path for item in filesystem.get_file_info(selector) if item.is_file)
-    else:
-        raise DataValidationError(f"data not found: {data}")
-    files = [
-        path
-        for path in candidates
-        if PurePosixPath(path).suffix.lower() in FORMATS
-        and (pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern))
-    ]
-    if not files:
-        raise DataValidationError(f"no CSV or Parquet files match {data}")
-    return filesystem, files
-
-
-def read_file(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame:
-    """One file as a frame; CSV cells as text, so ids such as "007" keep their zeros."""
-    with filesystem.open_input_file(path) as handle:
-        if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
-            return pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
-        return pq.read_table(handle).to_pandas()
 
 
 @cache
@@ -148,7 +103,8 @@ def predict_catalogue(
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
     writing = scored.to_parquet(str(out), write_index=False, compute=False)
     if engine == "dask":
-        _run_on_cluster(writing)
+        with dask_client():
+            dask.compute(writing)
     else:
         from dask.diagnostics import ProgressBar
 
@@ -177,30 +133,6 @@ def main(
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(summary, indent=2))
-
-
-def _run_on_cluster(writing: Any) -> None:
-    """Compute on DASK_SCHEDULER_ADDRESS's cluster, or on a LocalCluster of WORKERS × 1 thread."""
-    from distributed import Client, LocalCluster
-
-    address = os.environ.get("DASK_SCHEDULER_ADDRESS")
-    if address:
-        client = Client(address)
-    else:
-        cluster = LocalCluster(
-            n_workers=int(os.environ.get("WORKERS", "2")),
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=os.environ.get("WORKER_MEMORY", "4GiB"),
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-        )
-        client = Client(cluster)
-    with client:
-        logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
-        dask.compute(writing)
-    if not address:
-        cluster.close()
 
 
 @cache

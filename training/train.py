@@ -14,16 +14,18 @@ import warnings
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
 
 import mlflow
 import typer
 from lightgbm import early_stopping
 
+from training.cluster import dask_client
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
 from training.data import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
 from training.data_report import DataReport, build_report, summary_text
+from training.distributed import open_catalogue, train_on_cluster
 from training.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
 from training.exceptions import DataValidationError, TrainingError
 from training.export import (
@@ -41,11 +43,13 @@ from training.export import (
     to_onnx_model,
 )
 from training.model_card import confusion_highlights, render_model_card
-from training.pipeline import TITLE_SCORES, build_pipeline, stacked_training_matrix
+from training.pipeline import TITLE_SCORES, FittedModel, build_pipeline, stacked_training_matrix
 from training.synthetic import generate_catalogue
 from training.tracking import configure_tracking, log_onnx_model, log_run_record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -91,16 +95,53 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     return pipeline
 
 
-def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) -> dict[str, Any]:
+def fit_locally(config: TrainConfig, loaded: tuple[pd.DataFrame, str, str, DataReport]) -> FittedModel:
+    """The local engine: the catalogue (as `_load` returns it) in this process's memory, split, fitted and
+    scored here."""
+    frame, source, digest, report = loaded
+    splits = split_catalogue(frame, config.split)
+    pipeline = fit_model(config, splits)
+    title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+    return FittedModel(
+        pipeline=pipeline,
+        test=splits.test,
+        test_labels=splits.test[LABEL],
+        probabilities=pipeline.predict_proba(splits.test),
+        baseline_predicted=title_model.predict(splits.test[[config.data.text]]),
+        class_counts=splits.train[LABEL].value_counts(),
+        sizes={
+            "rows": len(frame),
+            "n_train": len(splits.train),
+            "n_validation": len(splits.validation),
+            "n_test": len(splits.test),
+        },
+        source=source,
+        sha256=digest,
+        report=report,
+    )
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    data_path: Path | str | None,
+    out_dir: Path,
+    engine: str = "local",
+    features_dir: str | None = None,
+) -> dict[str, Any]:
     """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
 
-    Data problems are found before anything is recorded; a failed parity gate leaves the MLflow run marked
-    FAILED, registers nothing and writes nothing to `out_dir`.
+    Both engines end in the same export, gates and records, so serving cannot tell which one trained the
+    model. Data problems are found before anything is recorded; a failed parity gate leaves the MLflow run
+    marked FAILED, registers nothing and writes nothing to `out_dir`.
 
     Args:
         config: The resolved config.
-        data_path: A catalogue CSV, or None for the synthetic catalogue.
+        data_path: A catalogue CSV (dask: also a glob or folder of CSV/Parquet, local or s3://), or None for
+            the synthetic catalogue.
         out_dir: Where model.onnx, model.json, metrics.json and the plots go.
+        engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
+        features_dir: With dask, a folder for the featurized partitions, reused by a rerun.
 
     Returns:
         The run summary written to metrics.json.
@@ -108,9 +149,19 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
     Raises:
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
+    if engine == "local":
+        loaded = _load(config, Path(data_path) if data_path else None)
+        return _track(config, out_dir, lambda: fit_locally(config, loaded))
+    if engine != "dask":
+        raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
+    catalogue = open_catalogue(config, str(data_path) if data_path else None)
+    with dask_client() as client:
+        return _track(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+
+
+def _track(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> dict[str, Any]:
+    """Fit inside an MLflow run, then evaluate, export, gate, record and publish to `out_dir`."""
     started = time.perf_counter()
-    frame, data_source, data_sha256, report = _load(config, data_path)
-    splits = split_catalogue(frame, config.split)
     experiment_id = configure_tracking(PROJECT_ROOT, config.experiment)
 
     with (
@@ -119,14 +170,12 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
     ):
         staging = Path(tmp)
         fit_started = time.perf_counter()
-        pipeline = fit_model(config, splits)
+        fitted = fit()
         train_seconds = time.perf_counter() - fit_started
-        test_labels = splits.test[LABEL]
-        probabilities = pipeline.predict_proba(splits.test)
+        pipeline, test_labels, probabilities = fitted.pipeline, fitted.test_labels, fitted.probabilities
         predicted = pipeline.classes_[probabilities.argmax(axis=1)]
         test_metrics = classification_metrics(test_labels, predicted, probabilities, pipeline.classes_)
-        title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
-        baseline_metrics = classification_metrics(test_labels, title_model.predict(splits.test[[config.data.text]]))
+        baseline_metrics = classification_metrics(test_labels, fitted.baseline_predicted)
         logger.info(
             "evaluated",
             extra={
@@ -144,24 +193,28 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "config_name": config.name,
             "classes": [str(label) for label in pipeline.classes_],
             # What the scheduled drift check compares the live traffic's predicted class mix with.
-            "class_shares": _class_shares(splits.train[LABEL]),
+            "class_shares": _class_shares(fitted.class_counts),
             "inputs": input_schema(config.data),
             "outputs": {"label": "label", "probabilities": "probabilities"},
             # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
-            "training_data": {"source": Path(data_source).name, "sha256": data_sha256, "rows": len(frame)},
+            "training_data": {
+                "source": _source_name(fitted.source),
+                "sha256": fitted.sha256,
+                "rows": fitted.sizes["rows"],
+            },
             "metrics": {key: test_metrics[key] for key in ("accuracy", "macro_f1", "log_loss")}
             | {"baseline_macro_f1": baseline_metrics["macro_f1"]},
             "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
-            "example": json_inputs(splits.test.iloc[0], config.data),
+            "example": json_inputs(fitted.test.iloc[0], config.data),
         }
         model = to_onnx_model(pipeline, config.data, metadata)
-        metadata["golden_examples"] = golden_examples(model.SerializeToString(), splits.test, config.data)
+        metadata["golden_examples"] = golden_examples(model.SerializeToString(), fitted.test, config.data)
         embed_metadata(model, metadata)
         model_bytes = model.SerializeToString()
         parity = check_parity(
             pipeline,
             model_bytes,
-            (splits.test, adversarial_frame(splits.test, config.data)),
+            (fitted.test, adversarial_frame(fitted.test, config.data)),
             config.data,
             tolerance=config.parity_tolerance,
         )
@@ -175,10 +228,11 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "parity_max_abs_diff": parity.max_abs_diff,
             "parity_passed": parity.passed,
             "train_seconds": round(train_seconds, 2),
-            "n_train": len(splits.train),
-            "n_validation": len(splits.validation),
-            "n_test": len(splits.test),
-            "best_iteration": int(pipeline.named_steps["classifier"].best_iteration_ or 0),
+            "n_train": fitted.sizes["n_train"],
+            "n_validation": fitted.sizes["n_validation"],
+            "n_test": fitted.sizes["n_test"],
+            "parity_rows": parity.rows,
+            "best_iteration": pipeline.named_steps["classifier"].booster_.current_iteration(),
             "onnx_bytes": len(model_bytes),
         }
         (staging / "model_card.md").write_text(
@@ -189,10 +243,10 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
                 per_class=test_metrics["per_class"],
                 confusions=confusion_highlights(test_labels, predicted),
                 parity=parity,
-                report=report,
+                report=fitted.report,
             )
         )
-        (staging / "data_report.txt").write_text(summary_text(report) + "\n")
+        (staging / "data_report.txt").write_text(summary_text(fitted.report) + "\n")
         documents = [
             plot_confusion_matrix(test_labels, predicted, pipeline.classes_, staging / "confusion_matrix.png"),
             plot_feature_importance(pipeline, staging / "feature_importance.png"),
@@ -200,19 +254,19 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             staging / "model_card.md",
         ]
         log_run_record(
-            to_params(config) | {"data_source": data_source, "data_sha256": data_sha256},
-            {key: float(value) for key, value in summary.items()},
+            to_params(config) | {"data_source": fitted.source, "data_sha256": fitted.sha256},
+            {key: float(value) for key, value in summary.items()} | _flat_stats(fitted.engine_stats),
             documents,
             {
                 "per_class_report.json": test_metrics["per_class"],
                 "baseline_per_class_report.json": baseline_metrics["per_class"],
                 "parity_report.json": parity_report_dict(parity),
-                "data_report.json": report.to_dict(),
+                "data_report.json": fitted.report.to_dict(),
             },
         )
         enforce_parity(parity)
 
-        sample = splits.test.head(5)
+        sample = fitted.test.head(5)
         sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
         registered_version = log_onnx_model(
             model,
@@ -229,12 +283,12 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
             "total_seconds": round(time.perf_counter() - started, 2),
             "created_at": created_at,
             "per_class": test_metrics["per_class"],
-        }
+        } | fitted.engine_stats
         (staging / "model.onnx").write_bytes(model_bytes)
         (staging / "model.json").write_text(json.dumps(metadata, indent=2))
         (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
         (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(parity), indent=2))
-        (staging / "data_report.json").write_text(json.dumps(report.to_dict(), indent=2))
+        (staging / "data_report.json").write_text(json.dumps(fitted.report.to_dict(), indent=2))
         _publish_locally(staging, out_dir)
     logger.info(
         "done", extra={k: summary[k] for k in ("macro_f1", "baseline_macro_f1", "model_version", "mlflow_run_id")}
@@ -244,11 +298,20 @@ def run_training(config: TrainConfig, *, data_path: Path | None, out_dir: Path) 
 
 @app.command()
 def main(
-    data: Annotated[Path | None, typer.Option(help="Catalogue CSV; omit to train on the synthetic catalogue.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Catalogue CSV (dask: also a glob or folder of CSV/Parquet, or s3://); omit for synthetic."),
+    ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
     rows: Annotated[int | None, typer.Option(help="Rows of synthetic data (ignored with --data).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")
+    ] = "local",
+    features: Annotated[
+        str | None, typer.Option(help="dask: folder (or s3://) keeping the featurized partitions for a rerun.")
+    ] = None,
 ) -> None:
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
@@ -256,7 +319,7 @@ def main(
         resolved = load_config(config, synthetic_rows=rows)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
-        summary = run_training(resolved, data_path=data, out_dir=out)
+        summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
@@ -291,9 +354,21 @@ def load_raw(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame,
     return read_catalogue(data_path), str(data_path), _sha256(data_path)
 
 
-def _class_shares(labels: pd.Series) -> dict[str, float]:
+def _class_shares(counts: pd.Series) -> dict[str, float]:
     """Each class's share of the training rows."""
-    return {str(label): float(share) for label, share in labels.value_counts(normalize=True).sort_index().items()}
+    shares = counts / counts.sum()
+    return {str(label): float(share) for label, share in shares.sort_index().items()}
+
+
+def _source_name(source: str) -> str:
+    """The data's file name, not its path: GET /model serves this and must not reveal the trainer's folders."""
+    return source if source.startswith("synthetic(") else PurePosixPath(source.rstrip("/")).name
+
+
+def _flat_stats(stats: dict[str, Any]) -> dict[str, float]:
+    """An engine's stage times as MLflow metrics."""
+    return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
+            for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
 
 
 def _sha256(path: Path) -> str:
@@ -334,8 +409,12 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "distributed"):
+    # distributed gives its own loggers levels of their own when imported: quiet each of them.
+    distributed = [name for name in logging.root.manager.loggerDict if name.startswith("distributed")]
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", *distributed):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Every shuffle's start and end are WARNINGs there.
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""The Dask cluster a command runs on: the one at DASK_SCHEDULER_ADDRESS, or an embedded LocalCluster.
+
+The embedded cluster is WORKERS processes (default 2) of one thread each, WORKER_MEMORY (default 4GiB) each,
+bound to 127.0.0.1 with the dashboard on a free port. Processes rather than threads: LightGBM's network
+training and liblinear both hold per-process state, and a memory limit is only enforceable per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from training.exceptions import TrainingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from distributed import Client
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def dask_client() -> Iterator[Client]:
+    """A connected client for the duration of the block; an embedded cluster is shut down after it.
+
+    Raises:
+        TrainingError: The configured scheduler cannot be reached, or WORKERS/WORKER_MEMORY are invalid.
+    """
+    from distributed import Client, LocalCluster
+
+    address = os.environ.get(SCHEDULER_ENV)
+    if address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
+        with client:
+            _log(client)
+            yield client
+        return
+    workers = os.environ.get("WORKERS", "2")
+    if not workers.isdigit() or int(workers) < 1:
+        raise TrainingError(f"WORKERS must be a positive whole number, got {workers!r}")
+    try:
+        cluster = LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=os.environ.get("WORKER_MEMORY", "4GiB"),
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        )
+    except ValueError as exc:
+        raise TrainingError(f"invalid WORKER_MEMORY {os.environ.get('WORKER_MEMORY')!r}: {exc}") from exc
+    with cluster, Client(cluster) as client:
+        _log(client)
+        yield client
+
+
+def _log(client: Client) -> None:
+    """Where to watch the work."""
+    logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
