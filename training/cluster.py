@@ -7,6 +7,7 @@ training and liblinear both hold per-process state, and a memory limit is only e
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from contextlib import contextmanager
@@ -24,8 +25,11 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def dask_client() -> Iterator[Client]:
+def dask_client(*modules: str) -> Iterator[Client]:
     """A connected client for the duration of the block; an embedded cluster is shut down after it.
+
+    `modules` are imported on every worker before any task runs: a worker that imports dask.dataframe in a
+    task thread while its comm thread unpickles the next task can fail with `KeyError: 'dask.dataframe'`.
 
     Raises:
         TrainingError: The configured scheduler cannot be reached, or WORKERS/WORKER_MEMORY are invalid.
@@ -39,7 +43,7 @@ def dask_client() -> Iterator[Client]:
         except OSError as exc:
             raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
         with client:
-            _log(client)
+            _prepare(client, modules)
             yield client
         return
     workers = os.environ.get("WORKERS", "2")
@@ -57,10 +61,12 @@ def dask_client() -> Iterator[Client]:
     except ValueError as exc:
         raise TrainingError(f"invalid WORKER_MEMORY {os.environ.get('WORKER_MEMORY')!r}: {exc}") from exc
     with cluster, Client(cluster) as client:
-        _log(client)
+        _prepare(client, modules)
         yield client
 
 
-def _log(client: Client) -> None:
-    """Where to watch the work."""
+def _prepare(client: Client, modules: tuple[str, ...]) -> None:
+    """Import `modules` on every worker, and say where to watch the work."""
+    for module in modules:
+        client.run(importlib.import_module, module)
     logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})

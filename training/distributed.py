@@ -186,7 +186,7 @@ def featurize(
     with _stage(timings, "featurize"):
         fold_models = client.scatter(title_models[:-1], broadcast=True)
         shared = client.scatter(features, broadcast=True)
-        workers = sorted(client.nthreads())
+        workers = worker_order(client)
         location = _cache_location(cache)
         results = [
             client.submit(
@@ -225,7 +225,7 @@ def fit_and_evaluate(
     """Stages 4–5: LightGBM on the featurized partitions, then the test split scored on the workers."""
     classes = sorted(featurized.class_counts)
     with _stage(timings, "LightGBM"):
-        check_class_coverage(sorted(client.nthreads()), featurized.partition_classes, classes)
+        check_class_coverage(worker_order(client), featurized.partition_classes, classes)
         classifier = _fit_lightgbm(client, config, featurized, results)
     with _stage(timings, "evaluation"):
         scored = client.gather(
@@ -251,6 +251,16 @@ def fit_and_evaluate(
         sha256=featurized.sha256,
         report=featurized.report,
     )
+
+
+def worker_order(client: Client) -> list[str]:
+    """The workers' addresses ordered by worker name: partition i goes to worker i mod n.
+
+    Names, not addresses: a LocalCluster's workers get new ports on every start but the same names, so a rerun
+    pins the same rows to the same worker (and LightGBM rank), which is what makes it give the same model.
+    """
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    return sorted(workers, key=lambda address: (str(workers[address].get("name")), address))
 
 
 def check_class_coverage(workers: list[str], partition_classes: list[list[str]], classes: list[str]) -> None:
@@ -493,7 +503,7 @@ def _out_of_fold_matrix(
 
 def _fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]) -> Any:
     """All configured rounds on the cluster, then the best iteration by validation log-loss, then truncation."""
-    workers = sorted(client.nthreads())
+    workers = worker_order(client)
     width = featurized.features.output_indices_["remainder"].stop
     meta = sparse.csr_matrix((0, width), dtype=np.float32)
     chunks_x, chunks_y = [], []
@@ -687,7 +697,7 @@ def _load_partitions(client: Client, featurized: Featurized, cache: str | None) 
     location = _cache_location(cache)
     if location is None:
         raise AssertionError("no featurized partitions in memory and no FEATURES folder")
-    workers = sorted(client.nthreads())
+    workers = worker_order(client)
     return [
         client.submit(_read_partition, location, index, workers=[workers[index % len(workers)]], pure=False)
         for index in range(len(featurized.partition_rows))

@@ -103,7 +103,7 @@ def predict_catalogue(
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
     writing = scored.to_parquet(str(out), write_index=False, compute=False)
     if engine == "dask":
-        with dask_client():
+        with dask_client("training.predict"):
             dask.compute(writing)
     else:
         from dask.diagnostics import ProgressBar

@@ -155,7 +155,7 @@ def run_training(
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     catalogue = open_catalogue(config, str(data_path) if data_path else None)
-    with dask_client() as client:
+    with dask_client("training.distributed") as client:
         return _track(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
 
 

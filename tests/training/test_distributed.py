@@ -1,0 +1,224 @@
+"""`make train ENGINE=dask`: the local engine's gates and graph, fitted on a real Dask cluster on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import onnx
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from handler.model import load_model
+from handler.settings import Settings
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data import GROUP
+from training.distributed import FOLD, SPLIT, check_class_coverage, prepared_partition
+from training.exceptions import DataValidationError
+from training.export import read_metadata
+from training.synthetic import generate_catalogue
+from training.train import app
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+STAGES = {"read/split", "linear sample fits", "featurize", "LightGBM", "evaluation"}
+
+
+@pytest.fixture(scope="module")
+def small_config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config |= {"synthetic_rows": 3_000, "experiment": "dask-test", "registered_model": "dask-test-model"}
+    config["features"] = {"text_buckets": 4096, "stacking_folds": 3, "char_ngrams": [2, 3]}
+    config["model"] = {"n_estimators": 40}
+    path = tmp_path_factory.mktemp("config") / "small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An embedded LocalCluster of 2 small workers, and a throwaway MLflow store."""
+    folder = tmp_path_factory.mktemp("dask")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlruns.db'}")
+        patch.setenv("WORKERS", "2")
+        patch.setenv("WORKER_MEMORY", "1GiB")
+        patch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def dask_run(cluster_env: Path, small_config_file: Path) -> tuple[Path, Path, str]:
+    out, features = cluster_env / "out", cluster_env / "features"
+    result = _train(
+        "--engine", "dask", "--config", str(small_config_file), "--out", str(out), "--features", str(features)
+    )
+    assert result.exit_code == 0, result.output
+    return out, features, result.output
+
+
+def _train(*arguments: str):
+    return CliRunner().invoke(app, list(arguments))
+
+
+@pytest.mark.slow
+def test_dask_training_passes_the_parity_gate_and_serves_through_the_handler(dask_run):
+    out, _, _ = dask_run
+    metrics = json.loads((out / "metrics.json").read_text())
+
+    assert metrics["parity_passed"] is True
+    assert metrics["parity_label_agreement"] == 1.0
+    assert metrics["parity_max_abs_diff"] <= 1e-5
+    assert metrics["macro_f1"] > 0.6
+    assert metrics["n_train"] + metrics["n_validation"] + metrics["n_test"] == 3_000
+    assert set(metrics["stage_seconds"]) == STAGES
+    assert len(metrics["worker_peak_rss_mb"]) == 2
+    # the function loads it (replaying its golden examples) and answers with one of its classes
+    model = load_model(Settings(model_path=out / "model.onnx"))
+    answer = model.predict([{"title": "acme oled tv 55 inch", "seller_id": "s1", "brand": "acme", "price": 999.0}])
+    assert answer[0].label in model.classes
+    metadata = read_metadata(onnx.load(out / "model.onnx"))
+    assert metadata["training_data"]["source"] == "synthetic(rows=3000, seed=42, partitions=1)"
+    assert len(metadata["golden_examples"]) >= 20
+
+
+@pytest.mark.slow
+def test_a_rerun_with_the_features_folder_starts_at_lightgbm_and_gives_the_same_model(
+    dask_run, cluster_env, small_config_file
+):
+    out, features, first_output = dask_run
+    assert "reusing featurized partitions" not in first_output
+
+    result = _train(
+        "--engine", "dask", "--config", str(small_config_file), "--out", str(cluster_env / "again"),
+        "--features", str(features),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "reusing featurized partitions" in result.output
+    again = json.loads((cluster_env / "again" / "metrics.json").read_text())
+    first = json.loads((out / "metrics.json").read_text())
+    assert set(again["stage_seconds"]) == {"LightGBM", "evaluation"}
+    assert again["macro_f1"] == first["macro_f1"]
+    golden = [read_metadata(onnx.load(path / "model.onnx"))["golden_examples"] for path in (out, cluster_env / "again")]
+    assert golden[0] == golden[1]
+
+
+@pytest.mark.slow
+def test_an_external_scheduler_trains_from_parquet_on_s3(cluster_env, small_config_file, moto_server, tmp_path):
+    # GIVEN a Parquet catalogue in a bucket on a local S3 endpoint and a `dask scheduler` + `dask worker`
+    frame = generate_catalogue(3_000, seed=5)
+    s3 = boto3.session.Session().client("s3")
+    s3.create_bucket(Bucket="catalogues")
+    for index, part in enumerate((frame.iloc[:1_500], frame.iloc[1_500:])):
+        part.to_parquet(tmp_path / f"{index}.parquet")
+        s3.upload_file(str(tmp_path / f"{index}.parquet"), "catalogues", f"export/{index}.parquet")
+
+    with _external_cluster() as address, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        # WHEN dask training reads it from s3://
+        result = _train(
+            "--engine", "dask", "--config", str(small_config_file), "--data", "s3://catalogues/export",
+            "--out", str(tmp_path / "out"),
+        )  # fmt: skip
+
+    # THEN that cluster trained a model that passed the gates
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["parity_passed"] is True
+    assert metrics["n_train"] + metrics["n_validation"] + metrics["n_test"] == 3_000
+    assert read_metadata(onnx.load(tmp_path / "out" / "model.onnx"))["training_data"]["source"] == "export"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _external_cluster:
+    """`dask scheduler` and `dask worker` processes on 127.0.0.1, stopped on exit."""
+
+    def __enter__(self) -> str:
+        dask = str(Path(sys.executable).parent / "dask")
+        port = _free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": dict(os.environ)}
+        self.processes = [
+            subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             **quiet),
+            subprocess.Popen(
+                [dask, "worker", self.address, "--nworkers", "2", "--nthreads", "1", "--memory-limit", "1GiB",
+                 "--host", "127.0.0.1", "--no-dashboard"],
+                **quiet,
+            ),
+        ]  # fmt: skip
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        return self.address
+
+    def __exit__(self, *exc: object) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_worker_without_some_class_is_named_before_lightgbm_starts():
+    workers = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+
+    check_class_coverage(workers, [["Laptops", "TVs"], ["TVs", "Laptops"]], ["Laptops", "TVs"])
+    with pytest.raises(DataValidationError, match=r"worker tcp://127.0.0.1:2 lack 1 of 2 classes \('Laptops'\)"):
+        check_class_coverage(workers, [["Laptops", "TVs"], ["TVs"], ["Laptops"]], ["Laptops", "TVs"])
+
+
+def test_the_split_and_folds_do_not_depend_on_partitioning():
+    config = load_config(DEFAULT_CONFIG_PATH)
+    raw = generate_catalogue(2_000, seed=3)
+
+    whole = prepared_partition(raw, config, "whole")
+    halves = pd.concat(
+        [prepared_partition(raw.iloc[:700], config, "a"), prepared_partition(raw.iloc[700:], config, "b")]
+    )
+
+    for column in (SPLIT, FOLD):
+        by_product = whole.groupby(GROUP)[column].first()
+        assert halves.groupby(GROUP)[column].first().reindex(by_product.index).equals(by_product)
+    # a product's rows never straddle splits, and every split is used
+    assert whole.groupby(GROUP)[SPLIT].nunique().max() == 1
+    assert set(whole[SPLIT]) == {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{tmp}/absent.csv", "data not found"),
+        ("{tmp}/nothing-*.parquet", "no CSV or Parquet files match"),
+        ("{tmp}/wrong.csv", "missing column 'title' (input 'title')"),
+    ],
+)
+def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    (tmp_path / "wrong.csv").write_text("name,category\nphone,Mobile Phones\n")
+
+    result = _train("--engine", "dask", "--data", data.replace("{tmp}", str(tmp_path)), "--out", str(tmp_path / "o"))
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "mlruns.db").exists()
