@@ -5,6 +5,11 @@ store, and the numbers go to benchmarks/results/training.json and a Markdown tab
 
     python benchmarks/training_benchmark.py            # PriceRunner (if present) + synthetic default
     python benchmarks/training_benchmark.py --large    # also 1,000,000 synthetic rows (~10 min)
+    python benchmarks/training_benchmark.py --dask     # PriceRunner and 1,000,000 rows, ENGINE=local vs dask
+    python benchmarks/training_benchmark.py --dask --rows 10000000 --only-dask --worker-memory 5GiB
+
+Dask cases run on the embedded LocalCluster (WORKERS=2 × 1 thread, WORKER_MEMORY each); their peak RSS is
+the driver's, and each worker's peak is reported beside it, with the time of every stage.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ TARGETS = {
     "pricerunner": "macro-F1 ≥ 0.990, wall ≤ 60 s, ONNX ≤ 20 MB, parity 100 % / ≤ 1e-5",
     "synthetic-10k": "wall ≤ 60 s, parity 100 % / ≤ 1e-5",
     "synthetic-1m": "wall ≤ 15 min, peak RSS ≤ 8 GB, parity 100 % / ≤ 1e-5",
+    "pricerunner-dask": "macro-F1 within 0.003 of pricerunner (local), parity 100 % / ≤ 1e-5",
+    "synthetic-dask": "macro-F1 within 0.005 of the local engine at the same rows, parity 100 % / ≤ 1e-5",
+    "synthetic-local": "the local engine at the same rows, for comparison",
 }
 
 
-def run_case(name: str, arguments: list[str], workdir: Path) -> dict[str, object]:
+def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env: dict[str, str]) -> dict[str, object]:
     """Train once in a child process and collect its numbers."""
     out = workdir / name
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
+    env = {**os.environ, **env, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
     log = workdir / f"{name}.log"
     started = time.perf_counter()
     with log.open("w") as handle:
@@ -59,25 +67,45 @@ def run_case(name: str, arguments: list[str], workdir: Path) -> dict[str, object
         "parity_max_abs_diff": metrics["parity_max_abs_diff"],
         "n_train": metrics["n_train"],
         "n_test": metrics["n_test"],
-        "target": TARGETS[name],
-    }
+        "target": TARGETS[target],
+    } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb") if key in metrics}
 
 
 def main() -> None:
     """Run the cases and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="also train on 1,000,000 synthetic rows")
+    parser.add_argument("--dask", action="store_true", help="ENGINE=local and ENGINE=dask side by side")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows of the --dask comparison")
+    parser.add_argument("--only-dask", action="store_true", help="with --dask: skip the local engine's cases")
+    parser.add_argument("--workers", default="2", help="Dask workers (processes of one thread)")
+    parser.add_argument("--worker-memory", default="4GiB", help="memory limit per Dask worker")
     args = parser.parse_args()
-    cases: list[tuple[str, list[str]]] = []
-    if PRICERUNNER.exists():
-        cases.append(("pricerunner", ["--data", str(PRICERUNNER), "--config", "configs/pricerunner.yaml"]))
-    else:
+    dask_env = {"WORKERS": args.workers, "WORKER_MEMORY": args.worker_memory}
+    cases: list[tuple[str, list[str], str, dict[str, str]]] = []
+    pricerunner = ["--data", str(PRICERUNNER), "--config", "configs/pricerunner.yaml"]
+    if not PRICERUNNER.exists():
         print(f"skipping pricerunner: {PRICERUNNER} not found (see ../shared/data/README.md)", file=sys.stderr)
-    cases.append(("synthetic-10k", []))
-    if args.large:
-        cases.append(("synthetic-1m", ["--rows", "1000000"]))
+    elif args.dask:
+        if not args.only_dask:
+            cases.append(("pricerunner", pricerunner, "pricerunner", {}))
+        cases.append(("pricerunner-dask", [*pricerunner, "--engine", "dask"], "pricerunner-dask", dask_env))
+    else:
+        cases.append(("pricerunner", pricerunner, "pricerunner", {}))
+    rows = ["--rows", str(args.rows)]
+    if args.dask:
+        label = f"{args.rows:,}".replace(",", "_")
+        if not args.only_dask:
+            cases.append((f"synthetic-{label}-local", rows, "synthetic-local", {}))
+        cases.append((f"synthetic-{label}-dask", [*rows, "--engine", "dask"], "synthetic-dask", dask_env))
+    else:
+        cases.append(("synthetic-10k", [], "synthetic-10k", {}))
+        if args.large:
+            cases.append(("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {}))
     with tempfile.TemporaryDirectory() as tmp:
-        results = [run_case(name, arguments, Path(tmp)) for name, arguments in cases]
+        results = [
+            run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
+        ]
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "results": results,

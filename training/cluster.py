@@ -36,6 +36,7 @@ def dask_client(*modules: str) -> Iterator[Client]:
     """
     from distributed import Client, LocalCluster
 
+    _quiet_logs()
     address = os.environ.get(SCHEDULER_ENV)
     if address:
         try:
@@ -63,6 +64,19 @@ def dask_client(*modules: str) -> Iterator[Client]:
     with cluster, Client(cluster) as client:
         _prepare(client, modules)
         yield client
+
+
+def _quiet_logs() -> None:
+    """distributed logs every connection at INFO, and every shuffle as a WARNING: keep its warnings and errors.
+
+    Set here and in the Dask config, which the embedded cluster's worker processes inherit.
+    """
+    import dask
+
+    dask.config.set({"logging.distributed": "warning", "logging.distributed.shuffle": "error"})
+    for name in [name for name in logging.root.manager.loggerDict if name.startswith("distributed")]:
+        logging.getLogger(name).setLevel(logging.ERROR if name.startswith("distributed.shuffle") else logging.WARNING)
+    logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 def _prepare(client: Client, modules: tuple[str, ...]) -> None:

@@ -409,12 +409,8 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # distributed gives its own loggers levels of their own when imported: quiet each of them.
-    distributed = [name for name in logging.root.manager.loggerDict if name.startswith("distributed")]
-    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", *distributed):
+    for noisy in ("mlflow", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # Every shuffle's start and end are WARNINGs there.
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":
