@@ -73,7 +73,7 @@ def _quiet_logs() -> None:
     """
     import dask
 
-    dask.config.set({"logging.distributed": "warning", "logging.distributed.shuffle": "error"})
+    dask.config.set({"logging": {"distributed": "warning", "distributed.shuffle": "error"}})
     for name in [name for name in logging.root.manager.loggerDict if name.startswith("distributed")]:
         logging.getLogger(name).setLevel(logging.ERROR if name.startswith("distributed.shuffle") else logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.WARNING)

@@ -183,10 +183,16 @@ class PriceBandCross(_OneHotHasher):
         return _one_hot([f"{brand}|{band}" for brand, band in zip(brands, bands, strict=True)], self.n_features)
 
 
-class LogNumeric(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """log(1 + x) in float32, keeping NaN (missing) as NaN so LightGBM treats it as missing."""
+class Float32Numeric(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """The number itself in float32, NaN (missing) kept as NaN so LightGBM treats it as missing.
 
-    def fit(self, X: Any, y: Any = None) -> LogNumeric:
+    No log or scaling: trees split on order alone, so a monotonic transform adds nothing, and the graph's
+    float math is not batch-independent — onnxruntime's vectorised Log (a batch) and its scalar Log (one row)
+    differ by one ulp on ~2 % of prices, which moved a row across a split threshold when it was sent in a
+    batch. Passing the number through makes the trees see the same bits in Python and in the graph, always.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> Float32Numeric:
         """Record the input width and names, for feature names."""
         self.n_features_in_ = np.shape(X)[1]
         if hasattr(X, "columns"):
@@ -194,10 +200,8 @@ class LogNumeric(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame | np.ndarray) -> sparse.csr_matrix:
-        """Log-transform every column."""
-        values = np.asarray(X, dtype=np.float32)
-        # Computed as Add then Log, exactly as the ONNX graph does; np.log1p would round differently.
-        return sparse.csr_matrix(np.log(values + np.float32(1.0)))
+        """Every column as float32."""
+        return sparse.csr_matrix(np.asarray(X, dtype=np.float32))
 
 
 class TitleScores(TransformerMixin, BaseEstimator):

@@ -128,7 +128,7 @@ def _features(config: TrainConfig) -> list[str]:
         lines.append("brand proxy: the title's first word, hashed")
     if data.brand_price_cross:
         lines.append(f"{data.brand_price_cross[0]} × {data.brand_price_cross[1]} band ({features.price_bands} bands)")
-    lines += [f"{name}: log(1 + x)" for name in data.numeric]
+    lines += [f"{name}: the number itself (missing stays missing)" for name in data.numeric]
     lines.append(f"LightGBM multiclass, up to {config.model.n_estimators} rounds, early stopping on validation")
     return lines
 

@@ -20,8 +20,8 @@ from training.features import (
     NO_TOKEN,
     ONNX_LOCALE,
     FirstTokenHashed,
+    Float32Numeric,
     HashedCategory,
-    LogNumeric,
     PriceBandCross,
     TitleScores,
     onnx_token_pattern,
@@ -83,7 +83,7 @@ def register_converters() -> None:
     update_registered_converter(HashedCategory, "ProductHashedCategory", _hashed_shape, _convert_hashed_category)
     update_registered_converter(FirstTokenHashed, "ProductFirstTokenHashed", _hashed_shape, _convert_first_token)
     update_registered_converter(PriceBandCross, "ProductPriceBandCross", _hashed_shape, _convert_price_band_cross)
-    update_registered_converter(LogNumeric, "ProductLogNumeric", _same_shape, _convert_log_numeric)
+    update_registered_converter(Float32Numeric, "ProductFloat32Numeric", _same_shape, _convert_float32_numeric)
     update_registered_converter(TitleScores, "ProductTitleScores", _scores_shape, _convert_title_scores)
     # skl2onnx concatenates a transformer's columns into one tensor unless its class is in this tuple; the
     # cross reads a string and a float column, which cannot share a tensor. There is no public switch for it.
@@ -132,11 +132,9 @@ def _convert_price_band_cross(scope: Scope, operator: Operator, container: Model
     _emit_one_hot(scope, container, key, operator)
 
 
-def _convert_log_numeric(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
-    """x → Log(x + 1), the order of operations `LogNumeric.transform` uses."""
-    graph = _Graph(scope, container)
-    shifted = graph.node("Add", [operator.inputs[0].full_name, graph.constant(np.float32(1.0), TensorProto.FLOAT)])
-    container.add_node("Log", shifted, operator.outputs[0].full_name)
+def _convert_float32_numeric(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """x → x: the float32 input is the feature."""
+    container.add_node("Identity", operator.inputs[0].full_name, operator.outputs[0].full_name)
 
 
 def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:

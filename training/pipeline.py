@@ -16,7 +16,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from training.exceptions import DataValidationError
-from training.features import FirstTokenHashed, HashedCategory, LogNumeric, PriceBandCross, TitleScores
+from training.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
 
 if TYPE_CHECKING:
     from training.config import DataConfig, FeatureConfig, ModelConfig
@@ -46,7 +46,7 @@ def build_features(data: DataConfig, features: FeatureConfig) -> ColumnTransform
     if data.brand_price_cross:
         cross = PriceBandCross(features.hash_buckets, features.price_bands)
         blocks.append(("brand_price_band", cross, list(data.brand_price_cross)))
-    blocks += [(f"{name}_log", LogNumeric(), [name]) for name in data.numeric]
+    blocks += [(f"{name}_value", Float32Numeric(), [name]) for name in data.numeric]
     return ColumnTransformer(blocks, remainder="drop", sparse_threshold=1.0)
 
 

@@ -9,8 +9,8 @@ from sklearn.feature_extraction import FeatureHasher
 
 from training.features import (
     NO_TOKEN,
+    Float32Numeric,
     HashedCategory,
-    LogNumeric,
     PriceBandCross,
     char_ngrams,
     first_token,
@@ -90,10 +90,10 @@ def test_price_band_cross_separates_brands_and_bands():
     assert len(set(columns)) == 4
 
 
-def test_log_numeric_keeps_missing_as_nan():
-    values = LogNumeric().fit_transform(pd.DataFrame({"price": np.array([0.0, np.e - 1, np.nan], np.float32)}))
+def test_numeric_passes_the_float32_through_and_keeps_missing_as_nan():
+    values = Float32Numeric().fit_transform(pd.DataFrame({"price": np.array([0.0, 188.18, np.nan], np.float32)}))
 
     dense = values.toarray().ravel()
     assert dense[0] == 0.0
-    assert dense[1] == pytest.approx(1.0, rel=1e-6)
+    assert dense[1] == np.float32(188.18)
     assert np.isnan(dense[2])
