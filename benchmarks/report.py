@@ -23,10 +23,31 @@ def training_table() -> str:
               "parity labels", "parity max abs Δp"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in report["results"]:
+        if "error" in r or "stage_seconds" in r:
+            continue
         case = f"{r['case']} (train {r['n_train']:,} / test {r['n_test']:,})"
         cells = [case, r["wall_seconds"], r["train_seconds"], r["peak_rss_mb"], r["onnx_mb"], f"{r['macro_f1']:.4f}",
                  f"{r['baseline_macro_f1']:.4f}", f"{r['parity_label_agreement']:.0%}",
                  f"{r['parity_max_abs_diff']:.1e}"]  # fmt: skip
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def engines_table() -> str:
+    """The Dask engine's cases beside the local engine's: quality, parity, time per stage, memory per worker."""
+    report = json.loads((RESULTS / "training.json").read_text())
+    stages = ["read/split", "linear sample fits", "featurize", "LightGBM", "evaluation"]
+    header = ["case", "wall (s)", "macro-F1", "parity labels / max Δp", "driver peak RSS (MB)",
+              "worker peak RSS (MB)", *[f"{stage} (s)" for stage in stages]]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in report["results"]:
+        if "error" in r or not ("stage_seconds" in r or r["case"].endswith("-local") or r["case"] == "pricerunner"):
+            continue
+        workers = r.get("worker_peak_rss_mb")
+        cells = [f"{r['case']} (train {r['n_train']:,} / test {r['n_test']:,})", r["wall_seconds"],
+                 f"{r['macro_f1']:.4f}", f"{r['parity_label_agreement']:.0%} / {r['parity_max_abs_diff']:.1e}",
+                 r["peak_rss_mb"], f"{' + '.join(map(str, workers))} = {sum(workers)}" if workers else "–",
+                 *[r.get("stage_seconds", {}).get(stage, "–") for stage in stages]]  # fmt: skip
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
@@ -49,5 +70,7 @@ def handler_table() -> str:
 
 if __name__ == "__main__":
     print(training_table())
+    print()
+    print(engines_table())
     print()
     print(handler_table())

@@ -34,6 +34,7 @@ def dask_client(*modules: str) -> Iterator[Client]:
     Raises:
         TrainingError: The configured scheduler cannot be reached, or WORKERS/WORKER_MEMORY are invalid.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     _quiet_logs()
@@ -51,14 +52,16 @@ def dask_client(*modules: str) -> Iterator[Client]:
     if not workers.isdigit() or int(workers) < 1:
         raise TrainingError(f"WORKERS must be a positive whole number, got {workers!r}")
     try:
-        cluster = LocalCluster(
-            n_workers=int(workers),
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=os.environ.get("WORKER_MEMORY", "4GiB"),
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-        )
+        # Without work stealing each task runs where its inputs lie, which is what pins partitions to workers.
+        with dask.config.set({"distributed.scheduler.work-stealing": False}):
+            cluster = LocalCluster(
+                n_workers=int(workers),
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=os.environ.get("WORKER_MEMORY", "4GiB"),
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+            )
     except ValueError as exc:
         raise TrainingError(f"invalid WORKER_MEMORY {os.environ.get('WORKER_MEMORY')!r}: {exc}") from exc
     with cluster, Client(cluster) as client:

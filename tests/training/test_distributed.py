@@ -178,6 +178,37 @@ class _external_cluster:
                 process.kill()
 
 
+@pytest.mark.slow
+def test_a_class_on_too_few_partitions_fails_with_a_clear_message_and_writes_nothing(
+    cluster_env, small_config_file, tmp_path, monkeypatch
+):
+    # GIVEN a class whose training rows are two products (two partitions at most), and three workers
+    config = load_config(small_config_file)
+    frame = generate_catalogue(3_000, seed=9)
+    candidates = pd.DataFrame({"product_id": [f"drone-{i}" for i in range(200)]})
+    candidates = candidates.assign(title="skyhawk drone", seller_id="s1", brand="skyhawk", price=99.0,
+                                   subcategory="Drones", category="Drones")  # fmt: skip
+    placed = prepared_partition(candidates, config, "candidates")
+    train = placed[placed[SPLIT] == 0].drop_duplicates(FOLD).head(2)[GROUP].tolist()
+    held = [placed[placed[SPLIT] == split][GROUP].iloc[0] for split in (1, 2)]
+    rare = candidates[candidates["product_id"].isin([*train, *held])]
+    rare = pd.concat([rare.assign(seller_id=f"s{k}") for k in range(4)], ignore_index=True)
+    pd.concat([frame, rare], ignore_index=True).to_csv(tmp_path / "catalogue.csv", index=False)
+    monkeypatch.setenv("WORKERS", "3")
+
+    # WHEN it is trained on the cluster
+    result = _train(
+        "--engine", "dask", "--config", str(small_config_file), "--data", str(tmp_path / "catalogue.csv"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+
+    # THEN it stops before LightGBM, naming a worker and the class, and leaves no artifacts
+    assert result.exit_code == 1
+    assert "lack 1 of 11 classes ('Drones'); lightgbm.dask needs every class on every worker" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_worker_without_some_class_is_named_before_lightgbm_starts():
     workers = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
 
