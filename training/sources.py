@@ -10,6 +10,7 @@ import fnmatch
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
@@ -54,8 +55,17 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
 
 
 def read_file(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame:
-    """One file as a frame; CSV cells as text, so ids such as "007" keep their zeros."""
-    with filesystem.open_input_file(path) as handle:
-        if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
-            return pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
-        return pq.read_table(handle).to_pandas()
+    """One file as a frame; CSV cells as text, so ids such as "007" keep their zeros.
+
+    Raises:
+        DataValidationError: The file cannot be read or parsed, naming it.
+    """
+    try:
+        with filesystem.open_input_file(path) as handle:
+            if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
+                return pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
+            return pq.read_table(handle).to_pandas()
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(f"data file is empty: {path}") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
+        raise DataValidationError(f"cannot read {path}: {exc}") from exc

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import mlflow
 import typer
+from distributed import KilledWorker
 from lightgbm import early_stopping
+from lightgbm.basic import LightGBMError
 
 from training.cluster import dask_client
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
@@ -155,8 +157,15 @@ def run_training(
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     catalogue = open_catalogue(config, str(data_path) if data_path else None)
-    with dask_client("training.distributed") as client:
-        return _track(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+    try:
+        with dask_client("training.distributed") as client:
+            return _track(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+    except (KilledWorker, LightGBMError) as exc:
+        raise TrainingError(
+            f"the Dask cluster failed ({type(exc).__name__}: {exc}); nothing was written. A worker that exceeds "
+            "WORKER_MEMORY is restarted and its task retried, then given up on: raise WORKER_MEMORY or WORKERS. "
+            "With FEATURES=<folder> a rerun starts at the LightGBM stage."
+        ) from exc
 
 
 def _track(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> dict[str, Any]:

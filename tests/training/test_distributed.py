@@ -240,11 +240,13 @@ def test_the_split_and_folds_do_not_depend_on_partitioning():
         ("{tmp}/absent.csv", "data not found"),
         ("{tmp}/nothing-*.parquet", "no CSV or Parquet files match"),
         ("{tmp}/wrong.csv", "missing column 'title' (input 'title')"),
+        ("{tmp}/latin1.csv", "cannot read"),
     ],
 )
 def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     (tmp_path / "wrong.csv").write_text("name,category\nphone,Mobile Phones\n")
+    (tmp_path / "latin1.csv").write_bytes("title,category\ncaf\u00e9 machine,Coffee\n".encode("latin-1"))
 
     result = _train("--engine", "dask", "--data", data.replace("{tmp}", str(tmp_path)), "--out", str(tmp_path / "o"))
 
