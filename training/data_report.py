@@ -10,16 +10,20 @@ differ from the file's only by whitespace or case.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from training.exceptions import DataValidationError
 from training.features import lower_like_onnx
 
 if TYPE_CHECKING:
     from training.config import DataConfig
+
+logger = logging.getLogger(__name__)
 
 SMALL_CLASS_ROWS = 10
 NEAR_CONSTANT_SHARE = 0.99
@@ -170,6 +174,21 @@ def near_constant_columns(raw: pd.DataFrame) -> dict[str, float]:
         return {}
     shares = {str(c): float(raw[c].value_counts(dropna=False, normalize=True).iloc[0]) for c in raw.columns}
     return {column: round(share, 4) for column, share in shares.items() if share >= NEAR_CONSTANT_SHARE}
+
+
+def log_report(report: DataReport, *, strict: bool) -> None:
+    """Log the report's summary; with `strict`, any suspected problem stops the run.
+
+    Raises:
+        DataValidationError: `strict` and the report found a problem.
+    """
+    for line in summary_text(report).splitlines():
+        logger.info(line)
+    if strict and report.problems:
+        raise DataValidationError(
+            f"data.strict: the data report found {len(report.problems)} problem(s), first: {report.problems[0]}. "
+            "Run `make check-data` for the whole report. Nothing was written."
+        )
 
 
 def summary_text(report: DataReport) -> str:

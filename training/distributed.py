@@ -29,7 +29,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dask.array as da
 import dask.dataframe as dd
@@ -53,7 +53,7 @@ from training.data import (
     model_rows,
     require_two_classes,
 )
-from training.data_report import build_report
+from training.data_report import build_report, log_report
 from training.exceptions import DataValidationError
 from training.export import align_thresholds_to_float32
 from training.features import TitleScores
@@ -228,9 +228,8 @@ def fit_and_evaluate(
         check_class_coverage(worker_order(client), featurized.partition_classes, classes)
         classifier = _fit_lightgbm(client, config, featurized, results)
     with _stage(timings, "evaluation"):
-        scored = client.gather(
-            [client.submit(score_test, result, classifier, featurized.features, pure=False) for result in results]
-        )
+        shared = client.scatter([classifier, featurized.features], broadcast=True)
+        scored = client.gather([client.submit(score_test, result, *shared, pure=False) for result in results])
     test_labels = np.concatenate([labels for labels, _, _ in scored])
     pipeline = Pipeline([("features", featurized.features), ("classifier", classifier)])
     rows = [sum(rows.values()) for rows in featurized.partition_rows]
@@ -519,7 +518,8 @@ def _fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, r
         chunks_y.append(da.from_delayed(y, shape=(rows,), dtype=object))
     params = classifier_params(config.model, n_jobs=1)
     del params["n_jobs"]  # lightgbm.dask runs one LightGBM thread per worker thread
-    classifier = DaskLGBMClassifier(client=_ChunkOrderClient(client), **params)
+    # A stand-in for the client that lightgbm.dask only calls methods on (compute, gather, submit, who_has...).
+    classifier = DaskLGBMClassifier(client=cast("Client", _ChunkOrderClient(client)), **params)
     classifier.fit(da.concatenate(chunks_x), da.concatenate(chunks_y))
     local = classifier.to_local()
     best = _best_iteration(local, *_validation_sample(client, results), config.model.early_stopping_rounds)
@@ -621,6 +621,7 @@ def _report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue
         if taken >= REPORT_ROWS:
             break
     report = build_report(pd.concat(frames, ignore_index=True).head(REPORT_ROWS), config.data, source=catalogue.source)
+    log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
         digests = client.gather(client.map(_file_sha256, catalogue.files, filesystem=catalogue.filesystem))
     else:

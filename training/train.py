@@ -26,7 +26,7 @@ from lightgbm.basic import LightGBMError
 from training.cluster import dask_client
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
 from training.data import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
-from training.data_report import DataReport, build_report, summary_text
+from training.data_report import DataReport, build_report, log_report, summary_text
 from training.distributed import open_catalogue, train_on_cluster
 from training.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
 from training.exceptions import DataValidationError, TrainingError
@@ -344,13 +344,7 @@ def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, st
     raw, source, digest = load_raw(config, data_path)
     logger.info("loaded", extra={"source": source, "rows": len(raw)})
     report = build_report(raw, config.data, source=source)
-    for line in summary_text(report).splitlines():
-        logger.info(line)
-    if config.data.strict and report.problems:
-        raise DataValidationError(
-            f"data.strict: the data report found {len(report.problems)} problem(s), first: {report.problems[0]}. "
-            "Run `make check-data` for the whole report. Nothing was written."
-        )
+    log_report(report, strict=config.data.strict)
     return prepare_catalogue(raw, config.data, source=source), source, digest, report
 
 
