@@ -59,7 +59,7 @@ from training.export import align_thresholds_to_float32
 from training.features import TitleScores
 from training.pipeline import TITLE_SCORES, FittedModel, build_features, classifier_params
 from training.sources import catalogue_files, read_file
-from training.synthetic import generate_catalogue
+from training.synthetic import generate_catalogue, generate_partition
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -124,7 +124,9 @@ def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
         sizes = [rows // count + (1 if index < rows % count else 0) for index in range(count)]
         source = f"synthetic(rows={rows}, seed={config.split.seed}, partitions={count})"
         meta = generate_catalogue(20, seed=0).iloc[:0]
-        raw = dd.from_map(synthetic_partition, list(enumerate(sizes)), seed=config.split.seed, parts=count, meta=meta)
+        raw = dd.from_map(
+            synthetic_partition, list(enumerate(sizes)), seed=config.split.seed, parts=count, total_rows=rows, meta=meta
+        )
         return Catalogue(raw, source, (), None, _fingerprint(config, source))
     filesystem, files = catalogue_files(data)
     first = read_file(files[0], filesystem)
@@ -134,17 +136,15 @@ def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
     return Catalogue(raw, data, tuple(files), filesystem, _fingerprint(config, json.dumps(listing)))
 
 
-def synthetic_partition(spec: tuple[int, int], *, seed: int, parts: int) -> pd.DataFrame:
+def synthetic_partition(spec: tuple[int, int], *, seed: int, parts: int, total_rows: int) -> pd.DataFrame:
     """One partition of the synthetic catalogue; a single partition is exactly `generate_catalogue(rows, seed)`.
 
-    Each partition draws from its own seed and prefixes its product ids, so products never collide.
+    Otherwise all partitions share one set of products, brands and sellers (see `generate_partition`).
     """
     index, rows = spec
     if parts == 1:
         return generate_catalogue(rows, seed=seed)
-    frame = generate_catalogue(rows, seed=seed * 1_000_003 + index)
-    frame["product_id"] = f"{index}-" + frame["product_id"]
-    return frame
+    return generate_partition(index, rows, total_rows=total_rows, seed=seed)
 
 
 def train_on_cluster(

@@ -8,6 +8,8 @@ categories.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -107,6 +109,20 @@ SHARED_ATTRIBUTES = (
 NOISE = ("uk model", "free delivery", "official", "warranty", "in stock", "sale", "", "", "", "")
 
 
+@dataclass(frozen=True)
+class _World:
+    """What every offer is drawn from: the products (subcategory, category, brand, model code, base price)."""
+
+    sub: np.ndarray
+    cat: np.ndarray
+    brand: np.ndarray
+    model: np.ndarray
+    base_price: np.ndarray
+
+
+SUBCATEGORIES = [(cat, sub, nouns, price) for cat, subs in TAXONOMY.items() for sub, (nouns, price) in subs.items()]
+
+
 def generate_catalogue(rows: int = 10_000, *, seed: int = 0) -> pd.DataFrame:
     """Generate a synthetic catalogue.
 
@@ -118,43 +134,63 @@ def generate_catalogue(rows: int = 10_000, *, seed: int = 0) -> pd.DataFrame:
         A frame with product_id, title, seller_id, brand, subcategory, price and category columns.
     """
     rng = np.random.default_rng(seed)
-    subcategories = [(cat, sub, nouns, price) for cat, subs in TAXONOMY.items() for sub, (nouns, price) in subs.items()]
-    n_products = max(rows // 4, min(rows, 20))
+    return _offers(_world(rows, rng), rows, rng, seller_home=None)
 
-    # Products: a subcategory, a brand from the few brands selling in its category, a model code, a price.
-    product_sub = rng.integers(len(subcategories), size=n_products)
+
+def generate_partition(index: int, rows: int, *, total_rows: int, seed: int) -> pd.DataFrame:
+    """Partition `index` (of `rows` offers) of a synthetic catalogue of `total_rows`, generated on its own.
+
+    Every partition draws its offers from the same world — products, brands per category, sellers' home
+    categories, all drawn from `seed` — so the partitions together follow the distribution of
+    `generate_catalogue(total_rows, seed=seed)` (not its exact rows); only the offers differ per partition.
+    """
+    world = _world(total_rows, np.random.default_rng(seed))
+    seller_home = np.random.default_rng([seed, 1]).integers(len(TAXONOMY), size=N_SELLERS)
+    return _offers(world, rows, np.random.default_rng([seed, 2, index]), seller_home=seller_home)
+
+
+def _world(total_rows: int, rng: np.random.Generator) -> _World:
+    """Products: a subcategory, a brand from the few brands selling in its category, a model code, a price."""
+    n_products = max(total_rows // 4, min(total_rows, 20))
+    product_sub = rng.integers(len(SUBCATEGORIES), size=n_products)
     category_index = {cat: i for i, cat in enumerate(TAXONOMY)}
-    product_cat = np.array([category_index[subcategories[s][0]] for s in range(len(subcategories))])[product_sub]
+    product_cat = np.array([category_index[SUBCATEGORIES[s][0]] for s in range(len(SUBCATEGORIES))])[product_sub]
     brands_per_category = rng.integers(len(BRANDS), size=(len(TAXONOMY), 8))
     product_brand = brands_per_category[product_cat, rng.integers(8, size=n_products)]
     product_model = np.char.add(
         np.array(list("abcdefghkmnprstvxz"))[rng.integers(18, size=n_products)],
         rng.integers(10, 9999, size=n_products).astype(str),
     )
-    base_price = np.array([s[3] for s in subcategories])[product_sub] * rng.lognormal(0, 0.45, size=n_products)
+    base_price = np.array([s[3] for s in SUBCATEGORIES])[product_sub] * rng.lognormal(0, 0.45, size=n_products)
+    return _World(product_sub, product_cat, product_brand, product_model, base_price)
 
-    # Offers: popular products get more offers; sellers lean to a few categories.
+
+def _offers(world: _World, rows: int, rng: np.random.Generator, *, seller_home: np.ndarray | None) -> pd.DataFrame:
+    """Offers: popular products get more offers; sellers lean to a few categories (`seller_home`, drawn here
+    when None)."""
+    n_products = len(world.sub)
     product = np.minimum(rng.zipf(1.3, size=rows) - 1, n_products - 1)
     product = np.where(rng.random(rows) < 0.7, rng.integers(n_products, size=rows), product)
-    seller_home = rng.integers(len(TAXONOMY), size=N_SELLERS)
+    if seller_home is None:
+        seller_home = rng.integers(len(TAXONOMY), size=N_SELLERS)
     seller = rng.integers(N_SELLERS, size=rows)
     specialist = rng.random(rows) < 0.5
-    same_category = seller_home[seller] == product_cat[product]
+    same_category = seller_home[seller] == world.cat[product]
     seller = np.where(specialist & ~same_category, rng.integers(N_SELLERS, size=rows), seller)
 
-    sub = product_sub[product]
+    sub = world.sub[product]
     noun_choice = rng.integers(3, size=rows)
-    nouns = np.array([subcategories[s][2][c % len(subcategories[s][2])] for s, c in zip(sub, noun_choice, strict=True)])
+    nouns = np.array([SUBCATEGORIES[s][2][c % len(SUBCATEGORIES[s][2])] for s, c in zip(sub, noun_choice, strict=True)])
     nouns = np.where(rng.random(rows) < 0.33, "", nouns)
     attributes = np.array(SHARED_ATTRIBUTES)[rng.integers(len(SHARED_ATTRIBUTES), size=(rows, 2))]
     noise = np.array(NOISE)[rng.integers(len(NOISE), size=rows)]
-    brand = np.array(BRANDS)[product_brand[product]]
+    brand = np.array(BRANDS)[world.brand[product]]
     title = pd.Series(brand, dtype=object)
-    for part in (nouns, product_model[product], attributes[:, 0], attributes[:, 1], noise):
+    for part in (nouns, world.model[product], attributes[:, 0], attributes[:, 1], noise):
         title = title + " " + pd.Series(part, dtype=object)
     title = title.str.split().str.join(" ")
 
-    price = np.round(base_price[product] * rng.lognormal(0, 0.12, size=rows), 2)
+    price = np.round(world.base_price[product] * rng.lognormal(0, 0.12, size=rows), 2)
     price = np.where(rng.random(rows) < 0.03, np.nan, price)
     return pd.DataFrame(
         {
@@ -162,8 +198,8 @@ def generate_catalogue(rows: int = 10_000, *, seed: int = 0) -> pd.DataFrame:
             "title": title,
             "seller_id": np.char.add("s", seller.astype(str)),
             "brand": np.where(rng.random(rows) < 0.05, "", brand),
-            "subcategory": [subcategories[s][1] for s in sub],
+            "subcategory": [SUBCATEGORIES[s][1] for s in sub],
             "price": price,
-            "category": [subcategories[s][0] for s in sub],
+            "category": [SUBCATEGORIES[s][0] for s in sub],
         }
     )
