@@ -393,8 +393,10 @@ def _prepare(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple
     _check_splits(counts, config)
     total = int(counts.sum())
     partitions = max(2 * len(client.nthreads()), -(-total // PARTITION_ROWS))
+    # The shuffle delivers a partition's pieces in arrival order: sorting by every column makes it one order.
+    order = [KEY, *config.data.columns, LABEL]
     shuffled = prepared.shuffle(on=KEY, npartitions=partitions).map_partitions(
-        lambda part: part.sort_values([KEY, config.data.text, LABEL], kind="stable"), meta=meta
+        lambda part: part.sort_values(order, kind="stable").reset_index(drop=True), meta=meta
     )
     parts = client.compute(shuffled.to_delayed())
     del prepared
