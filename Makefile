@@ -33,7 +33,7 @@ SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish smoke deploy benchmark-training benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish smoke deploy benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start release-id clean
 
 help: ## List the targets
@@ -162,6 +162,10 @@ benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and
 
 benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
 	$(PY) benchmarks/training_benchmark.py
+
+benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; WORKERS= WORKER_MEMORY=)
+	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
 	rm -rf artifacts build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts
