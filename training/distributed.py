@@ -62,7 +62,7 @@ from training.sources import catalogue_files, read_file
 from training.synthetic import generate_catalogue, generate_partition
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from distributed import Client, Future
     from sklearn.compose import ColumnTransformer
@@ -581,32 +581,33 @@ def _best_iteration(classifier: Any, matrix: sparse.csr_matrix, labels: np.ndarr
 
 def _validation_sample(client: Client, results: list[Future]) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Validation rows gathered here, partitions in order, up to VALIDATION_SAMPLE_ROWS."""
-    matrices, labels, taken = [], [], 0
-    for result in results:
-        matrix, names = client.gather(
-            [client.submit(_item, result, "validation_x"), client.submit(_item, result, "validation_y")]
-        )
-        matrices.append(matrix)
-        labels.append(names)
-        taken += matrix.shape[0]
-        if taken >= VALIDATION_SAMPLE_ROWS:
-            break
-    return sparse.vstack(matrices, format="csr")[:VALIDATION_SAMPLE_ROWS], np.concatenate(labels)[
-        :VALIDATION_SAMPLE_ROWS
-    ]
+    pairs = _first_rows(
+        (client.gather([client.submit(_item, result, "validation_x"), client.submit(_item, result, "validation_y")])
+         for result in results),
+        VALIDATION_SAMPLE_ROWS,
+        rows=lambda pair: len(pair[1]),
+    )  # fmt: skip
+    matrix = sparse.vstack([matrix for matrix, _ in pairs], format="csr")
+    return matrix[:VALIDATION_SAMPLE_ROWS], np.concatenate([labels for _, labels in pairs])[:VALIDATION_SAMPLE_ROWS]
 
 
 def _gather_rows(client: Client, parts: list[Future], split: int, limit: int, config: TrainConfig) -> pd.DataFrame:
     """Rows of one split gathered here, partitions in order, up to `limit`: inputs and label."""
     columns = [*config.data.columns, LABEL]
-    frames, taken = [], 0
-    for part in parts:
-        frame = client.submit(_rows_of, part, split, columns).result()
-        frames.append(frame)
-        taken += len(frame)
-        if taken >= limit:
-            break
+    frames = _first_rows((client.submit(_rows_of, part, split, columns).result() for part in parts), limit)
     return pd.concat(frames, ignore_index=True).head(limit)
+
+
+def _first_rows(pieces: Iterator[Any], limit: int, rows: Callable[[Any], int] = len) -> list[Any]:
+    """Fetch pieces (partitions' rows) in order until they hold `limit` rows; `rows` counts a piece's rows."""
+    taken: list[Any] = []
+    count = 0
+    for piece in pieces:
+        taken.append(piece)
+        count += rows(piece)
+        if count >= limit:
+            break
+    return taken
 
 
 def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame:
@@ -616,12 +617,8 @@ def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame
 
 def _report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple[DataReport, str]:
     """The data report of the first REPORT_ROWS raw rows, and the data's sha256 (files) or row digest (synthetic)."""
-    frames, taken = [], 0
-    for index in range(catalogue.raw.npartitions):
-        frames.append(catalogue.raw.get_partition(index).compute())
-        taken += len(frames[-1])
-        if taken >= REPORT_ROWS:
-            break
+    raw = catalogue.raw
+    frames = _first_rows((raw.get_partition(index).compute() for index in range(raw.npartitions)), REPORT_ROWS)
     report = build_report(pd.concat(frames, ignore_index=True).head(REPORT_ROWS), config.data, source=catalogue.source)
     log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
