@@ -13,6 +13,10 @@ ROWS ?=
 PORT ?=
 
 export MPLBACKEND := Agg
+# Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
+# ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
+export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+	WORKERS WORKER_MEMORY KEEP
 
 MODEL ?= $(OUT)/model.onnx
 ARCH ?= x86_64
@@ -29,12 +33,12 @@ STAGE_ROOT ?= .
 SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 STAGE := $(STAGE_ROOT)/build/function
-SERVE_ENV := MODEL_PATH=$(MODEL) POWERTOOLS_SERVICE_NAME=product-classifier \
+SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish smoke deploy benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
-	benchmark-worst-case benchmark-cold-start release-id clean
+	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -79,23 +83,23 @@ test-fast: $(STAMP) ## Run the tests that do not train a model
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
-	$(PY) -m training.train $(if $(DATA),--data "$(DATA)") $(if $(CONFIG),--config $(CONFIG)) --out $(OUT) \
-	  $(if $(ROWS),--rows $(ROWS)) --engine $(or $(ENGINE),local) $(if $(FEATURES),--features "$(FEATURES)")
+	$(PY) -m training.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
+	  $(if $(ROWS),--rows "$$ROWS") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
 predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
-	$(PY) -m training.predict --model $(MODEL) --data "$(DATA)" \
-	  --out $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet) \
-	  --engine $(or $(ENGINE),local) $(if $(CONFIG),--config $(CONFIG))
+	$(PY) -m training.predict --model "$$MODEL" --data "$$DATA" \
+	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
+	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
-	$(PY) -m training.check_data $(if $(DATA),--data $(DATA)) $(if $(CONFIG),--config $(CONFIG))
+	$(PY) -m training.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
 
 requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
 	$(PY) -m infra.requirements
 
 serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx)
-	@test -f $(MODEL) || { echo "error: $(MODEL) not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
-	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port $(or $(PORT),8000)
+	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
 	$(SAM) validate --lint
@@ -106,23 +110,15 @@ validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on
 	$(TOOLS)/bin/cfn-lint --ignore-checks W2001 -- build/template.cfn.json
 	$(TOOLS)/bin/actionlint
 
-build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) with MODEL (default artifacts/model.onnx); fails over 150 MB
-	@test -f $(MODEL) || { echo "error: no trained model at $(MODEL); run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
-	rm -rf $(STAGE) && mkdir -p $(STAGE)/handler
-	cp handler/*.py $(STAGE)/handler/
-	cp handler/requirements.txt $(STAGE)/requirements.txt
-	cp $(MODEL) $(STAGE)/handler/model.onnx
-	@# The pre-traffic hook and the drift monitor: their own folders, boto3 and the stdlib only.
-	rm -rf $(STAGE_ROOT)/build/deploy_hook $(STAGE_ROOT)/build/monitor
-	mkdir -p $(STAGE_ROOT)/build/deploy_hook/pre_traffic $(STAGE_ROOT)/build/monitor/drift_monitor
-	cp deploy_hook/requirements.txt $(STAGE_ROOT)/build/deploy_hook/
-	cp deploy_hook/pre_traffic/*.py $(STAGE_ROOT)/build/deploy_hook/pre_traffic/
-	cp monitor/requirements.txt $(STAGE_ROOT)/build/monitor/
-	cp monitor/drift_monitor/*.py $(STAGE_ROOT)/build/monitor/drift_monitor/
+build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled or pinned at MODEL_URI=s3://… (ARCH=); fails over 150 MB
+	$(PY) -m infra.stage_build --model "$$MODEL" --arch "$$ARCH" --out $(STAGE_ROOT)/build \
+	  $(if $(MODEL_URI),--model-uri "$$MODEL_URI")
 	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --base-dir $(STAGE_ROOT) \
-	  --build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
+	  --build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture="$$ARCH"
 	$(PY) -m infra.trim_build $(BUILT)
 	$(PY) -m infra.check_size $(BUILT) --limit-mb 150
+	@echo "Deploy this build with 'make deploy' (not 'sam deploy --guided' alone: make deploy passes the build's"
+	@echo "architecture and model location, so the stack cannot disagree with what was built)."
 
 start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
@@ -130,17 +126,18 @@ start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) 
 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
 	@test -n "$(BUCKET)" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
-	$(PY) -m infra.publish --bucket $(BUCKET) --prefix $(PREFIX) --artifacts $(OUT) --min-macro-f1 $(MIN_MACRO_F1)
+	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 $(MIN_MACRO_F1)
 
-smoke: $(STAMP) ## Send real requests to a deployed or local endpoint and check the answers (URL= AUTH=none|iam|jwt TOKEN=)
-	$(PY) -m infra.smoke --url $(URL) --auth $(or $(AUTH),none) $(if $(TOKEN),--token $(TOKEN))
+smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless it serves MODEL_VERSION (URL= AUTH=none|iam|jwt TOKEN=)
+	$(PY) -m infra.smoke --url "$$URL" --auth $(or $(AUTH),none) $(if $(TOKEN),--token "$$TOKEN") \
+	  --model-version "$${MODEL_VERSION:-$$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print model-version)}"
 
-release-id: ## sha256 of the built function + MODEL_SHA256 (the template's ReleaseId)
-	@$(or $(wildcard $(PY)),python3) -m infra.release_id $(BUILT) --model-sha256 "$(MODEL_SHA256)"
+deploy: build ## sam deploy --guided (needs AWS credentials) with the build's architecture and model location
+	$(SAM) deploy --guided --parameter-overrides $$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print parameters)
 
-deploy: build ## sam deploy --guided (needs AWS credentials); MODEL_SHA256= with an S3 model
-	$(SAM) deploy --guided --parameter-overrides ReleaseId=$$($(PY) -m infra.release_id $(BUILT) \
-	  --model-sha256 "$(MODEL_SHA256)") $(if $(MODEL_SHA256),ModelSha256=$(MODEL_SHA256))
+prune-versions: $(STAMP) ## Delete all but the KEEP newest versions of FUNCTION (never one the live alias routes to)
+	@test -n "$(FUNCTION)" || { echo "error: set FUNCTION=<the classifier's function name or ARN> (stack output FunctionArn)" >&2; exit 1; }
+	$(PY) -m infra.prune_versions --function "$$FUNCTION" --keep $(or $(KEEP),3)
 
 benchmark-handler: $(STAMP) ## Compare this handler with the pandas/scikit-learn route; then cold start vs its floors
 	$(PY) benchmarks/handler_benchmark.py
@@ -158,7 +155,7 @@ benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through t
 	$(PY) benchmarks/soak.py --minutes $(or $(MINUTES),3) --build-dir $(SAM_BUILD_DIR)
 
 benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
-	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model $(MODEL)
+	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"
 
 benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
 	$(PY) benchmarks/training_benchmark.py

@@ -41,6 +41,9 @@ DEFAULT_NAMESPACE = "ProductClassifier"
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
+# Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
+# they are counted apart, so they never enter the class mix or the behaviour alarms of real traffic.
+SYNTHETIC_HEADER = "x-synthetic-traffic"
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
 # The error schema is written into each response as JSON Schema, not as `"model": ErrorResponse`: FastAPI
@@ -79,16 +82,16 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
     @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
-    async def predict(item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
+    async def predict(http: Request, item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
         """Classify one product."""
-        (prediction,) = _predict(model, [item.model_dump()], settings)  # type: ignore[attr-defined]
+        (prediction,) = _predict(model, [item.model_dump()], settings, _is_synthetic(http))  # type: ignore[attr-defined]
         return PredictionResponse(**_answer(prediction, model, top_k), model_version=model.version)
 
     @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
-    async def predict_batch(request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
+    async def predict_batch(http: Request, request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
-        predictions = _predict(model, rows, settings)
+        predictions = _predict(model, rows, settings, _is_synthetic(http))
         return BatchResponse(
             predictions=[BatchPrediction(**_answer(p, model, top_k)) for p in predictions], model_version=model.version
         )
@@ -128,12 +131,24 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     return app
 
 
-def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings) -> list[Prediction]:
-    """Run the model and record latency, batch size, per-class counts and low-confidence answers."""
+def _is_synthetic(request: Request) -> bool:
+    """Whether the release path, not a client, sent this request."""
+    return bool(request.headers.get(SYNTHETIC_HEADER))
+
+
+def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool) -> list[Prediction]:
+    """Run the model and record latency, batch size, per-class counts and low-confidence answers.
+
+    Synthetic requests are only counted (SyntheticPredictions): their golden examples would otherwise add to
+    the class mix the drift check reads and to the new version's behaviour alarms.
+    """
     started = time.perf_counter()
     predictions = model.predict(rows)
     latency_ms = (time.perf_counter() - started) * 1000
-    logger.info("predicted", extra={"rows": len(rows), "latency_ms": round(latency_ms, 3)})
+    logger.info("predicted", extra={"rows": len(rows), "latency_ms": round(latency_ms, 3), "synthetic": synthetic})
+    if synthetic:
+        metrics.add_metric(name="SyntheticPredictions", unit=MetricUnit.Count, value=len(rows))
+        return predictions
     metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(rows))
     low = sum(float(p.probabilities.max()) < settings.low_confidence for p in predictions)

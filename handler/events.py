@@ -24,7 +24,7 @@ def event_problem(event: Any) -> str | None:
         problem = _v1_problem(event)
     else:
         return "not an API Gateway proxy event: expected HTTP API 2.0 ('version': '2.0') or REST API ('httpMethod')"
-    return problem or _body_problem(event)
+    return problem or _server_problem(event) or _body_problem(event)
 
 
 def bad_event_response(problem: str) -> dict[str, Any]:
@@ -33,6 +33,16 @@ def bad_event_response(problem: str) -> dict[str, Any]:
         "statusCode": BAD_EVENT_STATUS,
         "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
         "body": json.dumps({"error": "invalid Lambda event", "detail": [{"field": "event", "message": problem}]}),
+        "isBase64Encoded": False,
+    }
+
+
+def server_error_response() -> dict[str, Any]:
+    """A proxy-shaped 500 answer for a fault of ours that happened outside FastAPI's own error handling."""
+    return {
+        "statusCode": 500,
+        "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
+        "body": json.dumps({"error": "internal error"}),
         "isBase64Encoded": False,
     }
 
@@ -83,6 +93,22 @@ def _headers_problem(headers: Any, key: str, *, nullable: bool) -> str | None:
         isinstance(name, str) and isinstance(value, str) for name, value in headers.items()
     ):
         return f"{key} must map strings to strings"
+    return None
+
+
+def _server_problem(event: dict[str, Any]) -> str | None:
+    """Mangum reads the server's port from Host ("name:port") or X-Forwarded-Port; both must hold a number."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if values:
+            headers.setdefault(name.lower(), values[-1])
+    host = headers.get("host", "")
+    if ":" in host:
+        _, _, port = host.rpartition(":")
+        if host.count(":") != 1 or not port.isdigit():
+            return "the Host header must be a name or name:port with a numeric port"
+    elif not headers.get("x-forwarded-port", "80").isdigit():
+        return "the X-Forwarded-Port header must be a number"
     return None
 
 

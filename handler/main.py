@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from handler.app import create_app, logger, metrics
-from handler.events import bad_event_response, event_problem
+from handler.events import bad_event_response, event_problem, server_error_response
 from handler.exceptions import ModelLoadError, SettingsError
 from handler.model import Model, load_model
 from handler.settings import Settings
@@ -51,7 +51,6 @@ def _load() -> tuple[Model, Settings]:
             "initialization_type": INITIALIZATION_TYPE,
         },
     )
-    metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=model.load_seconds * 1000)
     return model, settings
 
 
@@ -61,7 +60,9 @@ app = create_app(model, settings)
 mangum = Mangum(app, lifespan="off")
 # Every metric carries the version it came from, so the canary's alarms can watch the new version alone.
 metrics.set_default_dimensions(function_version=FUNCTION_VERSION)
-restore = {"unreported": False}
+# Reported by the first invocation of each execution environment (a fresh init or a restored snapshot): metrics
+# recorded during init would be dropped with the warm-up's before the snapshot, or never flushed.
+pending = {"restored": False, "load_time": True}
 
 
 def warm_up() -> None:
@@ -83,6 +84,7 @@ def warm_up() -> None:
     mangum(event, cast("Any", None))
     app.openapi()
     metrics.clear_metrics()
+    pending["load_time"] = True
     logger.info("warmed up for the snapshot")
 
 
@@ -93,7 +95,7 @@ def after_restore() -> None:
     and not kept, so no credentials or connections live on in the snapshot.
     """
     random.seed()
-    restore["unreported"] = True
+    pending["restored"] = True
     logger.info("restored from snapshot")
 
 
@@ -108,12 +110,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """The Lambda entry: an API Gateway (HTTP v2 or REST v1) proxy event in, a proxy response out.
 
     Anything else (a direct invoke with another payload) gets a 400-shaped answer and a log line, never an
-    exception: an unhandled one would show up as a function error and could trip the error alarms.
+    exception: an unhandled one would show up as a function error and could trip the error alarms. A fault of
+    ours past that check is a 500, counted in ServerErrors like every other 5xx.
     """
-    if restore["unreported"]:
-        # powertools counts this invocation as a ColdStart too; Restored tells the two kinds apart.
-        metrics.add_metric(name="Restored", unit=MetricUnit.Count, value=1)
-        restore["unreported"] = False
+    _report_start()
     problem = event_problem(event)
     if problem:
         logger.warning("rejected event", extra={"reason": problem})
@@ -121,9 +121,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
         response = mangum(event, cast("Any", context))
-    except Exception:  # Mangum parses Host and X-Forwarded-Port itself; what it cannot read is the caller's fault
-        logger.exception("unreadable event")
-        return bad_event_response("the event could not be read as an HTTP request (check the Host header)")
+    except Exception:
+        logger.exception("the response could not be produced")
+        response = server_error_response()
     if response["statusCode"] >= 500:
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
     return response
+
+
+def _report_start() -> None:
+    """The model's load time and, after a restore, the restore itself: once per execution environment."""
+    if pending["load_time"]:
+        metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=model.load_seconds * 1000)
+        pending["load_time"] = False
+    if pending["restored"]:
+        # powertools counts this invocation as a ColdStart too; Restored tells the two kinds apart.
+        metrics.add_metric(name="Restored", unit=MetricUnit.Count, value=1)
+        pending["restored"] = False

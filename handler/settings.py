@@ -2,10 +2,15 @@
 
 A plain pydantic model plus `from_env`, not pydantic-settings: that package and the dotenv it imports cost
 0.06–0.1 s of every cold start for a dozen flat variables.
+
+Which model is served is not an environment setting on Lambda: `make build` pins it into the code package
+(`served_model.json`: the S3 location and sha256), because SAM publishes a new version only when the package or
+a literal property changes — a model chosen by a template parameter could reach `$LATEST` and never the alias.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "model.onnx"
+SERVED_MODEL = Path(__file__).resolve().parent / "served_model.json"
+PINNED_FIELDS = ("model_s3_uri", "model_sha256")
+# A SnapStart init (when a version is published) may run far longer than the 10 s of an on-demand init, so a
+# transient S3 blip there gets patient retries instead of failing the deployment.
+SNAPSTART_S3 = {"s3_connect_timeout": 5.0, "s3_read_timeout": 20.0, "s3_max_attempts": 5}
 
 
 class Settings(BaseModel):
@@ -43,18 +53,35 @@ class Settings(BaseModel):
     s3_max_attempts: int = Field(2, ge=1, le=5, description="Attempts per S3 call, the first one included.")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
-        """Each field from its upper-case environment variable (empty means unset); explicit arguments win.
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, served_model: Path = SERVED_MODEL, **explicit: Any
+    ) -> Settings:
+        """Defaults for the init type, then the pinned model, then environment variables named like the fields
+        (upper case; empty means unset), then explicit arguments.
 
         Raises:
-            SettingsError: A variable does not parse or is out of range; the message names it.
+            SettingsError: A variable or the pinned file does not parse or is out of range; the message names it.
         """
         environ = os.environ if environ is None else environ
+        by_init_type = SNAPSTART_S3 if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" else {}
         from_environment = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())}
         try:
-            return cls.model_validate(from_environment | explicit)
+            return cls.model_validate(by_init_type | _pinned(served_model) | from_environment | explicit)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
             )
             raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def _pinned(path: Path) -> dict[str, Any]:
+    """The model `make build` pinned into the package, or nothing when the model is bundled."""
+    if not path.is_file():
+        return {}
+    try:
+        pinned = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"{path.name} is unreadable ({exc}); rebuild with `make build`") from exc
+    if not isinstance(pinned, dict) or set(pinned) != set(PINNED_FIELDS):
+        raise SettingsError(f"{path.name} must hold exactly {list(PINNED_FIELDS)}; rebuild with `make build`")
+    return pinned

@@ -95,15 +95,8 @@ def publish_model(
     digest = digests[f"{base}/model.onnx"]
     written: list[str] = []
     try:
-        _require_new_version(s3_client, bucket, f"{base}/model.onnx")
         for key, body in bodies.items():
-            s3_client.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=body,
-                Metadata={"sha256": digests[key], "model-version": version},
-                ContentType="application/octet-stream" if key.endswith(".onnx") else "application/json",
-            )
+            _put_new(s3_client, bucket, key, body, metadata={"sha256": digests[key], "model-version": version})
             written.append(key)
         _verify(s3_client, bucket, digests)
         pointer_key = f"{prefix.strip('/')}/{POINTER}"
@@ -127,17 +120,26 @@ def publish_model(
     )
 
 
-def _require_new_version(s3_client: Any, bucket: str, key: str) -> None:
-    """Published versions are immutable."""
+def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: dict[str, str]) -> None:
+    """Write an object that must not exist yet: a conditional put (If-None-Match: *), so of two concurrent
+    publishes of one version exactly one wins and the other never overwrites it."""
     from botocore.exceptions import ClientError
 
     try:
-        s3_client.head_object(Bucket=bucket, Key=key)
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            Metadata=metadata,
+            ContentType="application/octet-stream" if key.endswith(".onnx") else "application/json",
+            IfNoneMatch="*",
+        )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-            return
+        if exc.response["Error"]["Code"] in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+            raise PublishError(
+                f"s3://{bucket}/{key} already exists: versions are never overwritten; train a new model"
+            ) from None
         raise
-    raise PublishError(f"s3://{bucket}/{key} already exists: versions are never overwritten; train a new model")
 
 
 def _verify(s3_client: Any, bucket: str, digests: dict[str, str]) -> None:

@@ -1,14 +1,19 @@
 """`make smoke URL=...`: send real requests to a deployed or local endpoint and check every answer.
 
 Builds its sample product from the endpoint's own /model description, so it works for any catalogue
-schema. Exits 1 on the first wrong answer, naming it. Against a stack with AuthMode IAM it signs each
-request with SigV4 (`AUTH=iam`, botocore's signer and credentials); with AuthMode JWT it sends a bearer
-token (`AUTH=jwt TOKEN=...`). A 401/403 from the gateway is reported as the auth failure it is.
+schema. Exits 1 on the first wrong answer, naming it, and when the endpoint serves another model version
+than the one expected (`MODEL_VERSION`, by default the one `make build` staged): a deploy that left the old
+model live fails here. Against a stack with AuthMode IAM it signs each request with SigV4 (`AUTH=iam`,
+botocore's signer and credentials); with AuthMode JWT it sends a bearer token (`AUTH=jwt`: TOKEN=, or an
+OAuth 2.0 client-credentials grant from JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET). A 401/403 from
+the gateway is reported as the auth failure it is. Its requests are marked synthetic, so they stay out of the
+production class mix and behaviour alarms.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -17,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from infra.exceptions import SmokeError
 
@@ -37,7 +42,7 @@ class Auth:
 
     def headers(self, method: str, url: str, data: bytes | None) -> dict[str, str]:
         """The headers that authenticate one request (SigV4 signs method, URL, headers and body)."""
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "x-synthetic-traffic": "smoke"}
         if self.mode == "jwt":
             return headers | {"authorization": f"Bearer {self.token}"}
         if self.mode == "iam":
@@ -52,6 +57,32 @@ class Auth:
             SigV4Auth(credentials, "execute-api", self.region or "us-east-1").add_auth(request)
             return dict(request.headers.items())
         return headers
+
+
+def client_credentials_token(token_url: str, client_id: str, client_secret: str, scope: str = "") -> str:
+    """An access token from an OAuth 2.0 client-credentials grant (RFC 6749 §4.4), e.g. a Cognito app client.
+
+    Raises:
+        SmokeError: The token endpoint refused or answered without an access_token.
+    """
+    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    request = urllib.request.Request(
+        token_url,
+        data=urlencode(form).encode(),
+        method="POST",
+        headers={"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            token = json.loads(response.read()).get("access_token")
+    except urllib.error.HTTPError as error:
+        raise SmokeError(f"{token_url} refused the client credentials: {error.code} {error.read()[:200]!r}") from None
+    except (urllib.error.URLError, TimeoutError, ValueError, AttributeError) as exc:
+        raise SmokeError(f"no token from {token_url}: {exc}") from None
+    if not isinstance(token, str) or not token:
+        raise SmokeError(f"{token_url} answered without an access_token")
+    return token
 
 
 def region_of(url: str) -> str | None:
@@ -72,8 +103,10 @@ def call(url: str, method: str = "GET", body: Any = None, *, auth: Auth | None =
         return error.code, json.loads(error.read() or b"null")
 
 
-def run_smoke(base_url: str, auth: Auth | None = None) -> list[str]:
-    """Check health, model, single and batch predictions and a bad request; return what passed.
+def run_smoke(base_url: str, model_version: str, auth: Auth | None = None) -> list[str]:
+    """Check health (serving `model_version`), model, single and batch predictions and a bad request.
+
+    Returns what passed.
 
     Raises:
         SmokeError: An answer was wrong, or the gateway refused the credentials; the message says which.
@@ -94,6 +127,11 @@ def run_smoke(base_url: str, auth: Auth | None = None) -> list[str]:
 
     status, health = checked(f"{base}/health")
     _expect(status == 200 and health["model_loaded"] is True, f"GET /health: {status} {health}")
+    _expect(
+        health["model_version"] == model_version,
+        f"GET /health: the endpoint serves model {health['model_version']}, expected {model_version}: the new "
+        "model is not live (was a version published? see the README's 'Operating it')",
+    )
     passed.append(f"GET /health -> model {health['model_version']}")
 
     status, model = checked(f"{base}/model")
@@ -102,7 +140,12 @@ def run_smoke(base_url: str, auth: Auth | None = None) -> list[str]:
     passed.append(f"GET /model -> {len(model['classes'])} classes, inputs {[i['name'] for i in model['inputs']]}")
 
     status, answer = checked(f"{base}/predict?top_k=2", "POST", product)
-    valid = status == 200 and answer["label"] in model["classes"] and len(answer["top_k"]) == 2
+    valid = (
+        status == 200
+        and answer["label"] in model["classes"]
+        and len(answer["top_k"]) == 2
+        and answer["model_version"] == model_version
+    )
     _expect(valid, f"POST /predict: {status} {answer}")
     passed.append(f"POST /predict -> {answer['label']} ({answer['confidence']:.2f})")
 
@@ -130,12 +173,22 @@ def main() -> int:
     )
     parser.add_argument("--auth", choices=AUTH_MODES, default="none", help="none, iam (SigV4) or jwt (--token)")
     parser.add_argument("--token", default=None, help="Bearer token for --auth jwt")
+    parser.add_argument("--model-version", default="", help="The model version the endpoint must serve")
     args = parser.parse_args()
-    if args.auth == "jwt" and not args.token:
-        parser.error("--auth jwt needs --token (make smoke AUTH=jwt TOKEN=...)")
-    auth = Auth(mode=args.auth, region=region_of(args.url), token=args.token)
+    if not args.model_version:
+        parser.error("the expected model version is empty: run `make build` first or pass MODEL_VERSION=")
+    grant = [os.environ.get(name, "") for name in ("JWT_TOKEN_URL", "JWT_CLIENT_ID", "JWT_CLIENT_SECRET")]
+    if args.auth == "jwt" and not args.token and not all(grant):
+        parser.error(
+            "--auth jwt needs a token: TOKEN=..., or JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET in the "
+            "environment for a client-credentials grant"
+        )
     try:
-        for line in run_smoke(args.url, auth):
+        token = args.token
+        if args.auth == "jwt" and not token:
+            token = client_credentials_token(*grant, scope=os.environ.get("JWT_SCOPE", ""))
+        auth = Auth(mode=args.auth, region=region_of(args.url), token=token)
+        for line in run_smoke(args.url, args.model_version, auth):
             print(f"ok  {line}")
     except (SmokeError, urllib.error.URLError, TimeoutError, KeyError, json.JSONDecodeError) as exc:
         print(f"FAIL {args.url}: {exc}", file=sys.stderr)

@@ -1,0 +1,74 @@
+"""`make prune-versions FUNCTION= KEEP=`: delete old published versions of the classifier function.
+
+Every deploy publishes a version and SAM retains the old ones; with SnapStart each cached version is billed.
+This keeps the newest KEEP versions plus every version an alias routes to (its target and any canary weight),
+so the live version and a running rollout are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.exceptions import InfraError
+
+
+def protected_versions(client: Any, function: str) -> set[str]:
+    """Versions some alias points at, fully or through a routing (canary) weight."""
+    protected: set[str] = set()
+    for page in client.get_paginator("list_aliases").paginate(FunctionName=function):
+        for alias in page["Aliases"]:
+            protected.add(alias["FunctionVersion"])
+            protected |= set((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}))
+    return protected
+
+
+def prune(client: Any, function: str, keep: int) -> list[str]:
+    """Delete all published versions but the newest `keep` and the protected ones; return those deleted.
+
+    Raises:
+        InfraError: `keep` is below 1, or Lambda refused a call (the message names it).
+    """
+    if keep < 1:
+        raise InfraError(f"KEEP must be at least 1, got {keep}")
+    try:
+        published = sorted(
+            (
+                int(version["Version"])
+                for page in client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
+                for version in page["Versions"]
+                if version["Version"] != "$LATEST"
+            ),
+            reverse=True,
+        )
+        protected = protected_versions(client, function)
+        doomed = [str(number) for number in published[keep:] if str(number) not in protected]
+        for version in doomed:
+            client.delete_function(FunctionName=function, Qualifier=version)
+    except (BotoCoreError, ClientError) as exc:
+        raise InfraError(f"cannot prune versions of {function}: {exc}") from exc
+    return doomed
+
+
+def main() -> int:
+    """CLI entry: prints each deleted version."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function", required=True, help="The classifier's function name or ARN")
+    parser.add_argument("--keep", type=int, default=3, help="How many of the newest versions to keep")
+    args = parser.parse_args()
+    import boto3
+
+    try:
+        deleted = prune(boto3.client("lambda"), args.function, args.keep)
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"deleted {len(deleted)} version(s): {', '.join(deleted) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

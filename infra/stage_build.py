@@ -1,0 +1,162 @@
+"""`make build`, before `sam build`: stage each function's folder with exactly what it ships.
+
+- `function/`: the handler's code, its requirements and the model to serve: the ONNX file itself (bundled), or
+  `served_model.json` with the S3 location and sha256 of the same file (pinned). Either way what is served is
+  part of the package, and SAM names a new Lambda version from the package: a new model publishes a version
+  and goes through the canary on every deploy path, a plain `sam deploy` included.
+- `deploy_hook/`: the pre-traffic hook plus `expected.json` (the model's version, classes and golden examples,
+  read from the artifact), so the hook never trusts what the version under test says of itself.
+- `monitor/`: the drift monitor.
+- `release.json`: what was built (architecture, S3 bucket and key, model version), from which `make deploy`
+  takes the stack parameters and `make smoke` the version to expect, so neither can disagree with the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import onnx
+
+from infra.exceptions import InfraError
+
+ROOT = Path(__file__).resolve().parents[1]
+METADATA_KEY = "product_classifier"
+RELEASE_FILE = "release.json"
+FOLDERS = ("function", "deploy_hook", "monitor")
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one build serves; the stack parameters and smoke expectations derived from it."""
+
+    architecture: str
+    model_version: str
+    model_sha256: str
+    model_bucket: str
+    model_key: str
+
+    def parameter_overrides(self) -> list[str]:
+        """`sam deploy --parameter-overrides` entries that must match this build."""
+        return [f"Architecture={self.architecture}", f"ModelBucket={self.model_bucket}", f"ModelKey={self.model_key}"]
+
+
+def stage(model: Path, out: Path, *, architecture: str, model_uri: str = "") -> Release:
+    """Stage the three function folders and `release.json` under `out` (replacing what was there).
+
+    Raises:
+        InfraError: The model is missing or not an exported classifier, or `model_uri` is not s3://bucket/key.
+    """
+    metadata = _model_metadata(model)
+    sha256 = _sha256(model)
+    for folder in FOLDERS:
+        shutil.rmtree(out / folder, ignore_errors=True)
+    bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
+    pinned = {"model_s3_uri": model_uri, "model_sha256": sha256} if bucket else None
+    _stage_function(out / "function", model, pinned=pinned)
+    _stage_package(out / "deploy_hook", ROOT / "deploy_hook", "pre_traffic")
+    expected = {key_: metadata.get(key_) for key_ in ("model_version", "classes", "golden_examples")}
+    (out / "deploy_hook" / "pre_traffic" / "expected.json").write_text(json.dumps(expected))
+    _stage_package(out / "monitor", ROOT / "monitor", "drift_monitor")
+    release = Release(architecture, str(metadata.get("model_version")), sha256, bucket, key)
+    (out / RELEASE_FILE).write_text(json.dumps(asdict(release), indent=2) + "\n")
+    return release
+
+
+def read_release(path: Path) -> Release:
+    """The release `make build` staged.
+
+    Raises:
+        InfraError: No build yet, or a file from another version of this tool.
+    """
+    try:
+        return Release(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise InfraError(f"{path} not found: run `make build` first") from None
+    except (TypeError, ValueError) as exc:
+        raise InfraError(f"{path} is not a release record ({exc}): run `make build` again") from None
+
+
+def _stage_function(target: Path, model: Path, *, pinned: dict[str, str] | None) -> None:
+    """The handler's modules and requirements, and the model file or its pinned S3 location."""
+    (target / "handler").mkdir(parents=True)
+    for source in sorted((ROOT / "handler").glob("*.py")):
+        shutil.copy2(source, target / "handler" / source.name)
+    shutil.copy2(ROOT / "handler" / "requirements.txt", target / "requirements.txt")
+    if pinned:
+        (target / "handler" / "served_model.json").write_text(json.dumps(pinned, sort_keys=True))
+    else:
+        shutil.copy2(model, target / "handler" / "model.onnx")
+
+
+def _stage_package(target: Path, source: Path, package: str) -> None:
+    """A small function's package and its requirements.txt (boto3 and the standard library only)."""
+    (target / package).mkdir(parents=True)
+    shutil.copy2(source / "requirements.txt", target / "requirements.txt")
+    for module in sorted((source / package).glob("*.py")):
+        shutil.copy2(module, target / package / module.name)
+
+
+def _model_metadata(model: Path) -> dict[str, Any]:
+    """The metadata training embedded in the graph (version, classes, golden examples)."""
+    if not model.is_file():
+        raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
+    try:
+        graph = onnx.load_model(str(model), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends for anything that is not a model
+        raise InfraError(f"{model} is not an ONNX model: {exc}") from exc
+    properties = {prop.key: prop.value for prop in graph.metadata_props}
+    if METADATA_KEY not in properties:
+        raise InfraError(f"{model} has no '{METADATA_KEY}' metadata; export it with `make train`")
+    metadata: dict[str, Any] = json.loads(properties[METADATA_KEY])
+    if not metadata.get("golden_examples"):
+        raise InfraError(f"{model} carries no golden examples for the pre-traffic check; retrain it with `make train`")
+    return metadata
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        raise InfraError(
+            f"MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`), got {uri!r}"
+        )
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main() -> None:
+    """CLI: stage a build, or print what `make deploy` / `make smoke` need from the last one."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="the trained model.onnx to serve (its metadata feeds the hook)")
+    parser.add_argument("--model-uri", default="", help="s3://bucket/key where `make publish` put that same file")
+    parser.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"])
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    parser.add_argument("--print", choices=["parameters", "model-version"], help="read build/release.json instead")
+    args = parser.parse_args()
+    try:
+        if args.print:
+            release = read_release(args.out / RELEASE_FILE)
+            print(" ".join(release.parameter_overrides()) if args.print == "parameters" else release.model_version)
+            return
+        release = stage(args.model, args.out, architecture=args.arch, model_uri=args.model_uri)
+    except InfraError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    where = f"s3://{release.model_bucket}/{release.model_key}" if release.model_bucket else "bundled"
+    print(f"staged model {release.model_version} ({where}, sha256 {release.model_sha256[:12]}) for {args.arch}")
+
+
+if __name__ == "__main__":
+    main()
