@@ -13,10 +13,6 @@ ROWS ?=
 PORT ?=
 
 export MPLBACKEND := Agg
-# Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
-# ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
-	WORKERS WORKER_MEMORY KEEP
 
 MODEL ?= $(OUT)/model.onnx
 ARCH ?= x86_64
@@ -32,7 +28,10 @@ SAM := AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/sam
 STAGE_ROOT ?= .
 SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
-STAGE := $(STAGE_ROOT)/build/function
+# Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
+# ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
+export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+	WORKERS WORKER_MEMORY KEEP
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
@@ -125,7 +124,7 @@ start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) 
 	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR)
 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
-	@test -n "$(BUCKET)" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
+	@test -n "$$BUCKET" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
 	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 $(MIN_MACRO_F1)
 
 smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless it serves MODEL_VERSION (URL= AUTH=none|iam|jwt TOKEN=)
@@ -136,7 +135,7 @@ deploy: build ## sam deploy --guided (needs AWS credentials) with the build's ar
 	$(SAM) deploy --guided --parameter-overrides $$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print parameters)
 
 prune-versions: $(STAMP) ## Delete all but the KEEP newest versions of FUNCTION (never one the live alias routes to)
-	@test -n "$(FUNCTION)" || { echo "error: set FUNCTION=<the classifier's function name or ARN> (stack output FunctionArn)" >&2; exit 1; }
+	@test -n "$$FUNCTION" || { echo "error: set FUNCTION=<the classifier's function name or ARN> (stack output FunctionArn)" >&2; exit 1; }
 	$(PY) -m infra.prune_versions --function "$$FUNCTION" --keep $(or $(KEEP),3)
 
 benchmark-handler: $(STAMP) ## Compare this handler with the pandas/scikit-learn route; then cold start vs its floors

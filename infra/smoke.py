@@ -177,8 +177,10 @@ def main() -> int:
     args = parser.parse_args()
     if not args.model_version:
         parser.error("the expected model version is empty: run `make build` first or pass MODEL_VERSION=")
-    grant = [os.environ.get(name, "") for name in ("JWT_TOKEN_URL", "JWT_CLIENT_ID", "JWT_CLIENT_SECRET")]
-    if args.auth == "jwt" and not args.token and not all(grant):
+    token_url, client_id, client_secret = (
+        os.environ.get(name, "") for name in ("JWT_TOKEN_URL", "JWT_CLIENT_ID", "JWT_CLIENT_SECRET")
+    )
+    if args.auth == "jwt" and not args.token and not (token_url and client_id and client_secret):
         parser.error(
             "--auth jwt needs a token: TOKEN=..., or JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET in the "
             "environment for a client-credentials grant"
@@ -186,7 +188,7 @@ def main() -> int:
     try:
         token = args.token
         if args.auth == "jwt" and not token:
-            token = client_credentials_token(*grant, scope=os.environ.get("JWT_SCOPE", ""))
+            token = client_credentials_token(token_url, client_id, client_secret, os.environ.get("JWT_SCOPE", ""))
         auth = Auth(mode=args.auth, region=region_of(args.url), token=token)
         for line in run_smoke(args.url, args.model_version, auth):
             print(f"ok  {line}")

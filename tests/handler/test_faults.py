@@ -163,6 +163,29 @@ def test_default_s3_timeouts_fit_lambdas_init_budget():
     assert worst <= 6  # of the 10 s Lambda gives init, leaving room for imports and the session
 
 
+def test_a_snapstart_init_waits_longer_for_s3_than_an_on_demand_one():
+    on_demand = Settings.from_env({"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"})
+    snap_start = Settings.from_env({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
+
+    assert snap_start.s3_max_attempts > on_demand.s3_max_attempts
+    assert snap_start.s3_read_timeout > on_demand.s3_read_timeout
+    assert (
+        Settings.from_env({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "S3_MAX_ATTEMPTS": "3"}).s3_max_attempts == 3
+    )
+
+
+def test_the_model_pinned_into_the_package_is_the_one_served(tmp_path):
+    pinned = tmp_path / "served_model.json"
+    pinned.write_text(json.dumps({"model_s3_uri": "s3://models/v2/model.onnx", "model_sha256": "b" * 64}))
+
+    settings = Settings.from_env({}, served_model=pinned)
+
+    assert (settings.model_s3_uri, settings.model_sha256) == ("s3://models/v2/model.onnx", "b" * 64)
+    pinned.write_text('{"model_s3_uri": "s3://models/v2/model.onnx"}')
+    with pytest.raises(SettingsError, match=r"served_model\.json must hold exactly"):
+        Settings.from_env({}, served_model=pinned)
+
+
 def test_explicit_setting_wins_over_the_environment():
     settings = Settings.from_env({"MAX_BATCH": "7", "INTRA_OP_THREADS": "2", "MODEL_S3_URI": ""}, max_batch=3)
 

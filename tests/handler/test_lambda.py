@@ -32,6 +32,7 @@ def _emf_blobs(output: str) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def _reset_metrics(handler_main):
+    handler_main.metrics.clear_metrics()
     yield
     handler_main.metrics.clear_metrics()
 
@@ -102,3 +103,39 @@ def test_a_body_that_is_not_utf8_is_a_400_through_the_lambda_entry(handler_main)
 
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["detail"][0]["field"] == "body"
+
+
+def test_a_fault_of_ours_outside_fastapi_is_a_counted_500_not_a_400(handler_main, monkeypatch, capsys):
+    # GIVEN a response-formatting bug past the event check (Mangum itself raising)
+    def broken(event, context):
+        raise RuntimeError("response formatting bug")
+
+    monkeypatch.setattr(handler_main, "mangum", broken)
+
+    # WHEN a well-formed event arrives
+    response = handler_main.lambda_handler(_event("predict_http_api.json"), FakeLambdaContext())
+
+    # THEN it is a 500, and ServerErrors counts it
+    assert response["statusCode"] == 500
+    names = {
+        m["Name"]
+        for blob in _emf_blobs(capsys.readouterr().out)
+        for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert "ServerErrors" in names
+
+
+def test_model_load_time_is_reported_once_per_environment_even_after_the_warm_up(handler_main, capsys):
+    handler_main.warm_up()
+    capsys.readouterr()
+
+    handler_main.lambda_handler(_event("health.json"), FakeLambdaContext())
+    first = capsys.readouterr().out
+    handler_main.lambda_handler(_event("health.json"), FakeLambdaContext())
+    second = capsys.readouterr().out
+
+    def loads(output):
+        return [blob for blob in _emf_blobs(output) if "ModelLoadTime" in blob]
+
+    assert len(loads(first)) == 1
+    assert loads(second) == []

@@ -60,4 +60,4 @@ def test_build_without_a_trained_model_says_to_train(tmp_path):
     )
 
     assert completed.returncode != 0
-    assert f"no trained model at {tmp_path / 'absent.onnx'}; run 'make train' first" in completed.stderr
+    assert f"no trained model at {tmp_path / 'absent.onnx'}; run `make train` first" in completed.stderr

@@ -84,12 +84,15 @@ def test_built_artifact_holds_only_runtime_code_and_the_model(built):
 
     assert (function / "handler" / "model.onnx").is_file()
     assert (function / "onnxruntime").is_dir()
+    expected = json.loads((built / "PreTrafficHookFunction" / "pre_traffic" / "expected.json").read_text())
+    assert expected["model_version"] == "test-synthetic-1"
+    assert expected["golden_examples"]
     for heavy in ("pandas", "sklearn", "lightgbm", "mlflow", "training", "tests", "scipy"):
         assert not (function / heavy).exists(), heavy
 
 
 def test_smoke_checks_pass_against_the_local_api(api):
-    lines = run_smoke(api)
+    lines = run_smoke(api, "test-synthetic-1")
 
     assert len(lines) == 5
 

@@ -83,6 +83,31 @@ def test_an_existing_version_is_never_overwritten(s3, artifacts):
     assert {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)} == before
 
 
+class RacedBy:
+    """A real (moto) client where another publisher writes the same key just before each of our puts lands,
+    as two CI runs publishing one version at once would."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].endswith("/model.json"):
+            self._client.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"the other publisher's")
+        return self._client.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_of_two_concurrent_publishes_of_one_version_the_second_never_overwrites(s3, artifacts):
+    with pytest.raises(PublishError, match="already exists: versions are never overwritten"):
+        publish_model(RacedBy(s3), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    key = f"{PREFIX}/models/test-synthetic-1/model.json"
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"the other publisher's"
+    assert f"{PREFIX}/current.json" not in _keys(s3)
+
+
 class FailingOn:
     """A real (moto) client whose put_object fails for one key, as a network drop mid-publish would."""
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from infra.exceptions import SmokeError
-from infra.smoke import Auth, region_of, run_smoke
+from infra.smoke import Auth, client_credentials_token, region_of, run_smoke
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -84,4 +90,59 @@ def test_an_unsigned_call_to_a_protected_route_is_reported_as_an_auth_failure(ga
     with pytest.raises(
         SmokeError, match=r"GET .*/model: 403 from the API gateway \(Forbidden\).*AUTH=none.*Not a model failure"
     ):
-        run_smoke(gateway)
+        run_smoke(gateway, "v1")
+
+
+def test_a_live_endpoint_serving_another_model_version_fails_the_smoke_test(gateway):
+    # /health of the gateway serves v1, the deploy expected v2: the old model stayed live
+    with pytest.raises(SmokeError, match=r"serves model v1, expected v2: the new model is not live"):
+        run_smoke(gateway, "v2")
+
+
+def test_smoke_requests_are_marked_synthetic():
+    assert Auth().headers("GET", "https://x", None)["x-synthetic-traffic"] == "smoke"
+
+
+class _TokenEndpoint(BaseHTTPRequestHandler):
+    """An OAuth 2.0 token endpoint accepting one client's credentials (client_credentials grant)."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"])).decode()
+        expected = "Basic " + base64.b64encode(b"client:secret").decode()
+        if self.headers.get("authorization") == expected and "grant_type=client_credentials" in body:
+            self._send(200, {"access_token": "issued.jwt.token", "token_type": "Bearer"})
+        else:
+            self._send(401, {"error": "invalid_client"})
+
+    _send = _Gateway._send
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def token_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/token"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_jwt_smoke_gets_its_token_by_client_credentials(token_url):
+    assert client_credentials_token(token_url, "client", "secret") == "issued.jwt.token"
+    with pytest.raises(SmokeError, match="refused the client credentials: 401"):
+        client_credentials_token(token_url, "client", "wrong")
+
+
+def test_jwt_smoke_without_any_token_source_says_how_to_get_one(monkeypatch):
+    for name in ("JWT_TOKEN_URL", "JWT_CLIENT_ID", "JWT_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--url", "http://127.0.0.1:9", "--auth", "jwt", "--model-version", "v1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    assert "JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET" in completed.stderr

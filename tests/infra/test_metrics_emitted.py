@@ -1,0 +1,145 @@
+"""Every metric an alarm watches or the dashboard plots is one the code really emits: name, namespace and
+dimension set, over the function's real lifecycle (init, SnapStart warm-up, restore, invocations) and the
+drift monitor's run. CloudWatch matches a metric only on all three, so a renamed metric or a changed
+dimension set leaves an alarm on a metric that never gets data (and TreatMissingData keeps it quiet).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra.test_release_path import resolve
+from tests.infra.test_template import translate
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "teststack"
+NAMESPACE = f"ProductClassifier/{STACK}"
+# The function's real lifecycle, as Lambda drives it with SnapStart: init, the before-snapshot hook, a restore,
+# then traffic: a prediction, a synthetic one (the release path's own requests), and a server fault.
+LIFECYCLE = """
+import copy, json, handler.main as m
+from handler.exceptions import InferenceError
+from tests.handler.test_lambda import FakeLambdaContext
+event = json.load(open('events/predict_http_api.json'))
+m.warm_up()
+m.after_restore()
+m.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+synthetic = copy.deepcopy(event)
+synthetic['headers']['x-synthetic-traffic'] = 'pre-traffic'
+m.lambda_handler(synthetic, FakeLambdaContext())
+def broken(rows):
+    raise InferenceError('injected')
+m.model.predict = broken
+m.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+"""
+Identity = tuple[str, str, frozenset[str]]
+
+
+def emitted_by(output: str) -> set[Identity]:
+    """(namespace, metric, dimension names) of every EMF line printed."""
+    found = set()
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            for dimensions in directive["Dimensions"]:
+                for metric in directive["Metrics"]:
+                    found.add((directive["Namespace"], metric["Name"], frozenset(dimensions)))
+    return found
+
+
+def watched_by(template: dict) -> set[Identity]:
+    """(namespace, metric, dimension names) of every custom metric an alarm reads or the dashboard searches."""
+    watched = set()
+    for resource in template["Resources"].values():
+        properties = resolve(resource.get("Properties", {}), STACK, template)
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            metrics = [
+                query["MetricStat"]["Metric"] for query in properties.get("Metrics", []) if "MetricStat" in query
+            ]
+            metrics += [properties] if "MetricName" in properties else []
+            watched |= {
+                (m["Namespace"], m["MetricName"], frozenset(d["Name"] for d in m.get("Dimensions", [])))
+                for m in metrics
+                if not m["Namespace"].startswith("AWS/")
+            }
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            for namespace, dimensions, name in re.findall(
+                r'\{"([^"]+)",([^}]*)\} MetricName="(\w+)"', properties["DashboardBody"].replace('\\"', '"')
+            ):
+                watched.add((namespace, name, frozenset(dimensions.split(","))))
+    return watched
+
+
+def unemitted(watched: set[Identity], emitted: set[Identity]) -> set[Identity]:
+    return watched - emitted
+
+
+@pytest.fixture(scope="module")
+def emitted(model_path) -> set[Identity]:
+    environment = {
+        **os.environ,
+        "MODEL_PATH": str(model_path),
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": "product-classifier",
+        "AWS_LAMBDA_FUNCTION_VERSION": "7",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", LIFECYCLE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return emitted_by(completed.stdout)
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory) -> set[Identity]:
+    return watched_by(translate(tmp_path_factory.mktemp("cfn")))
+
+
+def test_the_watch_list_covers_the_release_alarms_and_the_dashboard(watched):
+    names = {name for _, name, _ in watched}
+
+    assert {"ServerErrors", "LowConfidencePredictions", "BatchSize", "InferenceLatency"} <= names
+    assert {"ColdStart", "Restored", "ModelLoadTime", "Predictions", "ClassMixPsi", "DriftCheckCompleted"} <= names
+    assert {namespace for namespace, _, _ in watched} == {NAMESPACE}
+
+
+def test_every_watched_classifier_metric_is_emitted_over_the_lifecycle(watched, emitted, monitor_emitted):
+    assert unemitted(watched, emitted | monitor_emitted) == set()
+
+
+def test_a_renamed_metric_is_caught(watched, emitted, monitor_emitted):
+    # The same check, with one emitted metric renamed as a careless edit of the handler would.
+    renamed = {(ns, "Predictionz" if name == "Predictions" else name, dims) for ns, name, dims in emitted}
+
+    assert {name for _, name, _ in unemitted(watched, renamed | monitor_emitted)} == {"Predictions"}
+
+
+def test_a_changed_dimension_set_is_caught(watched, emitted, monitor_emitted):
+    widened = {(ns, name, dims | {"function_version"}) for ns, name, dims in emitted if name == "ColdStart"}
+
+    assert unemitted(watched, (emitted - {e for e in emitted if e[1] == "ColdStart"}) | widened | monitor_emitted)
+
+
+def test_synthetic_requests_stay_out_of_the_class_mix_and_alarms(model_path):
+    environment = {**os.environ, "MODEL_PATH": str(model_path), "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE}
+    probe = LIFECYCLE.split("m.warm_up()")[0] + (
+        "synthetic = copy.deepcopy(event)\n"
+        "synthetic['headers']['x-synthetic-traffic'] = 'smoke'\n"
+        "m.lambda_handler(synthetic, FakeLambdaContext())\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    names = {name for _, name, _ in emitted_by(completed.stdout)}
+
+    assert "SyntheticPredictions" in names
+    assert names.isdisjoint({"Predictions", "BatchSize", "LowConfidencePredictions", "InferenceLatency"})

@@ -1,0 +1,64 @@
+"""`make prune-versions`: old versions go, the newest KEEP and anything an alias routes to stay (moto Lambda)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.exceptions import InfraError
+from infra.prune_versions import prune
+
+FUNCTION = "classifier"
+
+
+@pytest.fixture
+def lambda_client(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        role = boto3.client("iam", region_name="us-east-1").create_role(
+            RoleName="lambda", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
+        client = boto3.client("lambda", region_name="us-east-1")
+        for version in range(1, 8):
+            code = io.BytesIO()
+            with zipfile.ZipFile(code, "w") as archive:
+                archive.writestr("app.py", f"VERSION = {version}\n")
+            if version == 1:
+                client.create_function(
+                    FunctionName=FUNCTION, Runtime="python3.12", Role=role, Handler="app.handler",
+                    Code={"ZipFile": code.getvalue()},
+                )  # fmt: skip
+            else:
+                client.update_function_code(FunctionName=FUNCTION, ZipFile=code.getvalue())
+            client.publish_version(FunctionName=FUNCTION)
+        yield client
+
+
+def _versions(client) -> list[str]:
+    return [v["Version"] for v in client.list_versions_by_function(FunctionName=FUNCTION)["Versions"]]
+
+
+def test_keeps_the_newest_and_every_version_an_alias_routes_to(lambda_client):
+    # GIVEN versions 1..7, `live` on 2 with a 10 % canary on 3 (a rollout in progress)
+    lambda_client.create_alias(
+        FunctionName=FUNCTION, Name="live", FunctionVersion="2",
+        RoutingConfig={"AdditionalVersionWeights": {"3": 0.1}},
+    )  # fmt: skip
+
+    # WHEN pruning to the newest two
+    deleted = prune(lambda_client, FUNCTION, keep=2)
+
+    # THEN 1, 4 and 5 go; 6 and 7 (newest), 2 (live) and 3 (canary) stay
+    assert sorted(deleted) == ["1", "4", "5"]
+    assert sorted(_versions(lambda_client)) == ["$LATEST", "2", "3", "6", "7"]
+
+
+def test_keep_below_one_is_refused(lambda_client):
+    with pytest.raises(InfraError, match="KEEP must be at least 1"):
+        prune(lambda_client, FUNCTION, keep=0)
