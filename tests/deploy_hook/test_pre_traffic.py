@@ -212,6 +212,74 @@ def test_a_version_that_answers_golden_examples_wrongly_fails(handler_main, expe
     assert message in result["failures"][0]
 
 
+def _answer_to(path, method, replacement):
+    """A tamper replacing the whole answer to one route."""
+
+    def tamper(event, answer):
+        if event["rawPath"] == path and event["requestContext"]["http"]["method"] == method:
+            return replacement(answer) if callable(replacement) else replacement
+        return None
+
+    return tamper
+
+
+def _with_body(answer, **changes):
+    return answer | {"body": json.dumps(json.loads(answer["body"]) | changes)}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "failure"),
+    [
+        (_answer_to("/health", "GET", {"statusCode": 503, "body": "starting"}), "GET /health answered 503: starting"),
+        (
+            _answer_to("/health", "GET", {"statusCode": 200, "body": "ok"}),
+            "GET /health answered 200 with a body that is not a JSON object: ok",
+        ),
+        (
+            _answer_to("/model", "GET", lambda a: _with_body(a, classes=["TVs"])),
+            "GET /model lists other classes than the artifact's 10, or in another order",
+        ),
+        (
+            _answer_to(
+                "/predict", "POST", lambda a: a if a["statusCode"] != 200 else {"statusCode": 500, "body": "{}"}
+            ),
+            "golden example 0 answered 500: {}",
+        ),
+        (
+            _answer_to("/predict", "POST", lambda a: a if a["statusCode"] != 200 else _with_body(a, label="Bicycles")),
+            "golden example 0 answered 'Bicycles', training computed",
+        ),
+        (
+            _answer_to(
+                "/predict", "POST", lambda a: {"statusCode": 200, "body": "{}"} if a["statusCode"] != 200 else a
+            ),
+            "a malformed request answered 200, expected a 4xx",
+        ),
+    ],
+    ids=["health-503", "health-not-json", "model-classes", "golden-500", "golden-label", "malformed-200"],
+)
+def test_a_version_that_answers_a_route_wrongly_fails(handler_main, expected_path, tamper, failure):
+    result = _run(handler_main.lambda_handler, expected_path, "Failed", tamper=tamper)
+
+    assert result["failures"][0].startswith(failure)
+
+
+def test_lambda_clients_are_made_once_per_read_timeout():
+    client_for = hook._client_factory()
+
+    assert client_for(28) is client_for(28)
+    assert client_for(28).meta.config.read_timeout == 28
+    assert client_for(13).meta.config.read_timeout == 13
+    assert client_for(13).meta.config.retries["total_max_attempts"] == hook.INVOKE_ATTEMPTS
+
+
+def test_the_codedeploy_client_fits_in_the_safety_margin():
+    config = hook._codedeploy_client().meta.config
+
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) <= hook.SAFETY_MARGIN_S
+
+
 def test_a_top_k_from_another_ranking_fails(handler_main, expected_path):
     # GIVEN a version that lists the right number of distinct classes, but not the most probable ones
     def swap_last(body):
@@ -307,6 +375,10 @@ def test_an_invalid_setting_is_a_failed_report_naming_it(expected_path, env, mes
         (json.dumps({"classes": ["a"], "golden_examples": [{}]}), "names no model_version"),
         (json.dumps({"model_version": "v1", "classes": [], "golden_examples": []}), "has no list of class names"),
         (json.dumps({"model_version": "v1", "classes": ["a", "a"], "golden_examples": []}), "lists a class twice"),
+        (
+            json.dumps({"model_version": "v1", "classes": ["a"], "golden_examples": [{"label": "a"}]}),
+            "golden example 0 of",
+        ),
         (json.dumps({"model_version": "v1", "classes": ["a"], "golden_examples": []}), "has no golden examples"),
         (
             json.dumps(
@@ -346,6 +418,7 @@ def test_an_invalid_setting_is_a_failed_report_naming_it(expected_path, env, mes
         "no-version",
         "no-classes",
         "duplicate-class",
+        "no-inputs",
         "no-golden",
         "short-probabilities",
         "null-probability",
@@ -573,3 +646,20 @@ def test_unreachable_codedeploy_is_logged_and_fails_closed(handler_main, expecte
             invoker=_through(handler_main.lambda_handler),
         )
     assert "could not report the verdict to CodeDeploy" in caplog.text
+
+
+def test_the_invoker_sends_the_event_and_returns_the_http_answer():
+    lambda_client = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(lambda_client)
+    event = hook.http_event("GET", "/health", None)
+    answer = {"statusCode": 200, "body": "{}"}
+    stubber.add_response(
+        "invoke",
+        {"StatusCode": 200, "Payload": _payload(json.dumps(answer).encode())},
+        {"FunctionName": VERSION_ARN, "Payload": json.dumps(event).encode()},
+    )
+    stubber.activate()
+
+    assert lambda_invoker(VERSION_ARN, client_for=lambda seconds: lambda_client)(event, 60) == answer
+    assert event["headers"] == {"x-synthetic-traffic": "pre-traffic"}
+    stubber.assert_no_pending_responses()
