@@ -1,35 +1,76 @@
-"""CodeDeploy PreTraffic hook: prove the new version answers like the model that passed the parity gate.
+"""CodeDeploy PreTraffic hook: prove the new version answers exactly like the artifact that passed the parity gate.
 
-CodeDeploy calls it after publishing a version and before shifting any traffic. It invokes that version
-directly with API Gateway v2 events and checks, in order: `/health` answers 200 (with the expected model
-version when one is configured); `/model` names the same version and carries golden examples; every golden
-example answers with the label and probabilities training computed (|Δp| ≤ 1e-5); a malformed request is a
-4xx; every warm answer comes within the latency budget. Then it reports Succeeded or Failed to CodeDeploy.
-If the report itself fails, it raises: CodeDeploy then times the hook out and rolls back (fails closed).
+CodeDeploy calls it after publishing a version and before shifting any traffic. What the version must
+answer comes from the artifact, never from the version under test: `make build` bundles `expected.json`
+beside this module (model version, classes, golden examples with the probabilities training computed).
+The hook invokes the version directly with API Gateway v2 events, each marked `x-synthetic-traffic:
+pre-traffic` so the function keeps them out of its production metrics, and checks in order:
+
+1. `GET /health` is 200 and serves the artifact's model version;
+2. `GET /model` names that version and the artifact's classes, in the same order;
+3. `GET /openapi.json` declares the `top_k` maximum of `POST /predict`; the hook asks for
+   min(that maximum, number of classes);
+4. every golden example answers 200 with the artifact's label, and `top_k` lists exactly that many
+   distinct classes with finite probabilities: the artifact's top classes (ties either way), most probable
+   first, each within 1e-5 of the artifact's probability;
+5. a malformed request answers 4xx;
+6. every warm answer comes within LATENCY_BUDGET_MS.
+
+It always reports, and fails closed: a bad setting, a missing golden set, a crash of the version, a
+timeout or a bug of its own is a Failed report naming it. The time left in its own invocation (less
+SAFETY_MARGIN_S for the report) bounds every call, so it reports before Lambda stops it. Only when the
+report itself cannot be made (no CodeDeploy ids in the event, CodeDeploy unreachable) does it raise:
+CodeDeploy then times the hook out and rolls back.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeGuard
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
+from pre_traffic.exceptions import (
+    CheckFailedError,
+    DeadlineExceededError,
+    ExpectedSetError,
+    FunctionFailedError,
+    HookError,
+    HookEventError,
+    InvocationError,
+    SettingsError,
+)
+
+EXPECTED_FILE = Path(__file__).resolve().parent / "expected.json"
+TOLERANCE = 1e-5
+DEFAULT_LATENCY_BUDGET_MS = 1000.0
+# Kept back from the hook's own remaining time for the report: ≤ 2 attempts × (2 s connect + 5 s read).
+SAFETY_MARGIN_S = 20.0
+# Longest one invoke may take: the classifier's 10 s timeout plus a cold start or a restore, with room.
+MAX_CALL_S = 60.0
+CONNECT_TIMEOUT_S = 2.0
+INVOKE_ATTEMPTS = 2
+# A call needs at least one second of read time per attempt after connecting.
+MIN_CALL_S = INVOKE_ATTEMPTS * (CONNECT_TIMEOUT_S + 1.0)
+# After this many failed golden examples the version is clearly broken: stop and report.
+MAX_GOLDEN_FAILURES = 10
+SYNTHETIC_HEADER = "x-synthetic-traffic"
+SYNTHETIC_SOURCE = "pre-traffic"
+VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+:\d+$")
 logger = logging.getLogger()
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-TOLERANCE = 1e-5
-MAX_TOP_K = 10
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class FunctionFailed(RuntimeError):
-    """The invoked version raised or could not start (a FunctionError from Lambda)."""
+Invoke = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,131 +78,455 @@ class HookConfig:
     """The hook's environment (set in template.yaml)."""
 
     function_version_arn: str
-    expected_model_version: str | None
     latency_budget_ms: float
+    expected_path: Path
 
     @classmethod
-    def from_env(cls) -> HookConfig:
-        """Read the environment; an empty EXPECTED_MODEL_VERSION means any version /health and /model agree on."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HookConfig:
+        """Read and check the environment; empty values count as unset.
+
+        Raises:
+            SettingsError: NEW_VERSION is unset or not a version ARN, or LATENCY_BUDGET_MS is not a number > 0.
+        """
+        environ = os.environ if environ is None else environ
+        arn = environ.get("NEW_VERSION", "")
+        if not arn:
+            raise SettingsError("NEW_VERSION is not set: the template sets it to the version under test")
+        if not VERSION_ARN.match(arn):
+            raise SettingsError(f"NEW_VERSION must be a function version ARN (…:function:name:7), got {arn[:200]!r}")
+        raw_budget = environ.get("LATENCY_BUDGET_MS") or str(DEFAULT_LATENCY_BUDGET_MS)
+        try:
+            budget = float(raw_budget)
+        except ValueError:
+            budget = math.nan
+        if not (math.isfinite(budget) and budget > 0):
+            raise SettingsError(f"LATENCY_BUDGET_MS must be a finite number of milliseconds > 0, got {raw_budget!r}")
         return cls(
-            function_version_arn=os.environ["NEW_VERSION"],
-            expected_model_version=os.environ.get("EXPECTED_MODEL_VERSION") or None,
-            latency_budget_ms=float(os.environ.get("LATENCY_BUDGET_MS", "1000")),
+            function_version_arn=arn,
+            latency_budget_ms=budget,
+            expected_path=Path(environ.get("EXPECTED_PATH") or EXPECTED_FILE),
         )
 
 
-def run_checks(invoke: Invoke, config: HookConfig) -> list[str]:
+@dataclass(frozen=True)
+class GoldenExample:
+    """One row of the artifact's golden set: the inputs and what training computed for them."""
+
+    inputs: dict[str, Any]
+    label: str
+    probabilities: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the version under test must serve, from the artifact (expected.json)."""
+
+    model_version: str
+    classes: tuple[str, ...]
+    golden_examples: tuple[GoldenExample, ...]
+
+
+class Deadline:
+    """The hook's own time budget: what Lambda leaves it, less the margin kept for the report."""
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """Start a budget of `seconds` now, as measured by `clock`."""
+        self._clock = clock
+        self._end = clock() + seconds
+
+    @classmethod
+    def from_context(cls, context: Any, *, margin_s: float = SAFETY_MARGIN_S) -> Deadline:
+        """The Lambda context's remaining time less `margin_s` (none when the context cannot tell)."""
+        try:
+            remaining_s = float(context.get_remaining_time_in_millis()) / 1000
+        except (AttributeError, TypeError, ValueError):
+            remaining_s = 0.0  # fail closed: with no known budget, make no call and report Failed
+        return cls(remaining_s - margin_s)
+
+    def remaining(self) -> float:
+        """Seconds left in the budget (negative once past it)."""
+        return self._end - self._clock()
+
+    def budget_for_call(self, what: str) -> float:
+        """Seconds one call may take: at most MAX_CALL_S and never past the budget.
+
+        Raises:
+            DeadlineExceededError: Less than MIN_CALL_S is left.
+        """
+        remaining = self.remaining()
+        if remaining < MIN_CALL_S:
+            raise DeadlineExceededError(
+                f"out of time before {what}: {max(remaining, 0.0):.1f} s left of the hook's budget "
+                f"(its timeout less {SAFETY_MARGIN_S:.0f} s for the report); raise the hook's Timeout or make "
+                "the version answer faster"
+            )
+        return min(MAX_CALL_S, remaining)
+
+
+def load_expected(path: Path) -> Expected:
+    """The artifact's expected golden set, checked for shape.
+
+    Raises:
+        ExpectedSetError: The file is missing, not JSON, or lacks a field; the message names it.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExpectedSetError(
+            f"the expected golden set {path} could not be read ({exc}); `make build` writes it"
+        ) from exc
+    except ValueError as exc:
+        raise ExpectedSetError(
+            f"the expected golden set {path} is not JSON ({exc}); rebuild with `make build`"
+        ) from exc
+    if not isinstance(document, dict):
+        raise ExpectedSetError(f"the expected golden set {path} is not a JSON object")
+    version = document.get("model_version")
+    if not isinstance(version, str) or not version:
+        raise ExpectedSetError(f"the expected golden set {path} names no model_version")
+    classes = document.get("classes")
+    if not isinstance(classes, list) or not classes or not all(isinstance(label, str) for label in classes):
+        raise ExpectedSetError(f"the expected golden set {path} has no list of class names")
+    if len(set(classes)) != len(classes):
+        raise ExpectedSetError(f"the expected golden set {path} lists a class twice")
+    examples = document.get("golden_examples")
+    if not isinstance(examples, list) or not examples:
+        raise ExpectedSetError(f"the expected golden set {path} has no golden examples: retrain with `make train`")
+    return Expected(
+        model_version=version,
+        classes=tuple(classes),
+        golden_examples=tuple(_golden_example(index, example, classes, path) for index, example in enumerate(examples)),
+    )
+
+
+def run_checks(invoke: Invoke, expected: Expected, *, latency_budget_ms: float, deadline: Deadline) -> list[str]:
     """Every failed check, as a sentence; an empty list means the version may take traffic."""
     failures: list[str] = []
     slow: list[str] = []
 
     def call(method: str, path: str, body: str | None = None, *, warm: bool = True) -> dict[str, Any]:
+        timeout = deadline.budget_for_call(f"{method} {path}")
         started = time.perf_counter()
-        answer = invoke(http_event(method, path, body))
+        answer = invoke(http_event(method, path, body), timeout)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if warm and elapsed_ms > config.latency_budget_ms:
-            slow.append(f"{method} {path} took {elapsed_ms:.0f} ms")
+        if warm and elapsed_ms > latency_budget_ms:
+            slow.append(f"{method} {path} took {elapsed_ms:.0f} ms (budget {latency_budget_ms:.0f} ms)")
         return answer
 
-    health = call("GET", "/health", warm=False)  # the first call may pay a cold start or a restore
-    if health.get("statusCode") != 200:
-        return [f"GET /health answered {health.get('statusCode')}: {str(health.get('body'))[:300]}"]
-    version = json.loads(health["body"]).get("model_version")
-    if config.expected_model_version and version != config.expected_model_version:
-        failures.append(f"GET /health serves model {version}, expected {config.expected_model_version}")
-    described = call("GET", "/model")
-    model = json.loads(described.get("body") or "{}")
-    if described.get("statusCode") != 200 or model.get("model_version") != version:
-        failures.append(f"GET /model answered {described.get('statusCode')} for model {model.get('model_version')}")
-    golden = model.get("golden_examples") or []
-    if not golden:
-        failures.append("the model has no golden examples to replay: retrain it with this version's `make train`")
-    classes = model.get("classes") or []
-    top_k = max(1, min(MAX_TOP_K, len(classes)))
-    for index, example in enumerate(golden):
-        answer = call("POST", f"/predict?top_k={top_k}", json.dumps(example["inputs"]))
-        failure = _golden_failure(index, example, answer, classes)
-        if failure:
-            failures.append(failure)
-    malformed = call("POST", "/predict", "{not json")
-    if not 400 <= int(malformed.get("statusCode", 0)) < 500:
-        failures.append(f"a malformed request answered {malformed.get('statusCode')}, expected a 4xx")
+    try:
+        _check_version(call, expected, failures)
+        top_k = min(
+            allowed_top_k(_json_answer(call("GET", "/openapi.json"), "GET /openapi.json")), len(expected.classes)
+        )
+        _check_golden(call, expected, top_k, failures)
+        malformed = call("POST", "/predict", "{not json")
+        if not (isinstance(malformed.get("statusCode"), int) and 400 <= malformed["statusCode"] < 500):
+            failures.append(f"a malformed request answered {malformed.get('statusCode')!r}, expected a 4xx")
+    except HookError as exc:
+        failures.append(str(exc))
     return failures + slow
 
 
+def allowed_top_k(openapi: dict[str, Any]) -> int:
+    """The `maximum` of the `top_k` query parameter of POST /predict in the version's OpenAPI document.
+
+    Raises:
+        CheckFailedError: The document declares no such parameter or no integer maximum ≥ 1.
+    """
+    try:
+        parameters = openapi["paths"]["/predict"]["post"]["parameters"]
+        parameter = next(p for p in parameters if p.get("name") == "top_k" and p.get("in") == "query")
+        maximum = parameter["schema"]["maximum"]
+    except (KeyError, TypeError, AttributeError, StopIteration):
+        raise CheckFailedError(
+            "GET /openapi.json declares no `maximum` for the top_k query parameter of POST /predict"
+        ) from None
+    if not _finite(maximum) or maximum != int(maximum) or maximum < 1:
+        raise CheckFailedError(f"GET /openapi.json declares top_k maximum {maximum!r}; expected an integer ≥ 1")
+    return int(maximum)
+
+
+def golden_failure(
+    index: int, example: GoldenExample, answer: dict[str, Any], expected: Expected, top_k: int
+) -> str | None:
+    """Why one golden example's answer differs from the artifact's, or None.
+
+    Args:
+        index: The example's position in the golden set (for the message).
+        example: The example and what training computed for it.
+        answer: The version's proxy response to POST /predict?top_k=`top_k`.
+        expected: The artifact's model version and classes.
+        top_k: How many classes were asked for.
+    """
+    where = f"golden example {index}"
+    try:
+        body = _json_answer(answer, where)
+    except CheckFailedError as exc:
+        return str(exc)
+    if body.get("model_version") != expected.model_version:
+        return f"{where} was answered by model {body.get('model_version')!r}, expected {expected.model_version!r}"
+    if body.get("label") != example.label:
+        return f"{where} answered {body.get('label')!r}, training computed {example.label!r}"
+    entries = body.get("top_k")
+    if not isinstance(entries, list) or len(entries) != top_k:
+        count = len(entries) if isinstance(entries, list) else entries
+        return f"{where} listed {count!r} top_k entries, expected {top_k}"
+    labels: list[str] = []
+    probabilities: list[float] = []
+    for entry in entries:
+        if (
+            not isinstance(entry, dict)
+            or entry.get("label") not in expected.classes
+            or not _finite(entry.get("probability"))
+        ):
+            return f"{where} has a top_k entry that is not a known class with a finite probability: {str(entry)[:120]}"
+        labels.append(entry["label"])
+        probabilities.append(float(entry["probability"]))
+    if len(set(labels)) != top_k:
+        return f"{where} lists a class more than once in top_k: {labels}"
+    truth = dict(zip(expected.classes, example.probabilities, strict=True))
+    kth = sorted(example.probabilities, reverse=True)[top_k - 1]
+    required = {label for label, p in truth.items() if p > kth + TOLERANCE}
+    allowed = {label for label, p in truth.items() if p >= kth - TOLERANCE}
+    if not required <= set(labels) <= allowed:
+        artifacts = sorted(allowed, key=truth.__getitem__, reverse=True)[:top_k]
+        return f"{where} lists {labels} as its top {top_k}; the artifact's are {artifacts}"
+    if any(later > earlier + TOLERANCE for earlier, later in itertools.pairwise(probabilities)):
+        return f"{where} lists top_k out of order: {probabilities}"
+    worst = max(abs(p - truth[label]) for label, p in zip(labels, probabilities, strict=True))
+    confidence = body.get("confidence")
+    if not _finite(confidence):
+        return f"{where} answered a confidence that is not a finite number: {confidence!r}"
+    worst = max(worst, abs(float(confidence) - truth[example.label]))
+    if worst > TOLERANCE:
+        return f"{where} probabilities differ by {worst:.1e} (tolerance {TOLERANCE:.0e})"
+    return None
+
+
 def http_event(method: str, path: str, body: str | None) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as the function receives through the API."""
+    """An API Gateway HTTP API (payload 2.0) event, marked as synthetic traffic."""
     route, _, query = path.partition("?")
+    headers = {SYNTHETIC_HEADER: SYNTHETIC_SOURCE}
+    if body is not None:
+        headers["content-type"] = "application/json"
     return {
         "version": "2.0",
         "rawPath": route,
         "rawQueryString": query,
-        "headers": {"content-type": "application/json"} if body is not None else {},
+        "headers": headers,
         "requestContext": {"http": {"method": method, "path": route, "sourceIp": "127.0.0.1"}},
         "body": body,
         "isBase64Encoded": False,
     }
 
 
-def lambda_invoker(function_arn: str, client: Any = None) -> Invoke:
-    """Invoke one function version synchronously; a FunctionError (crash, failed start) raises."""
-    client = client or boto3.client(
-        "lambda", config=Config(read_timeout=30, retries={"total_max_attempts": 2, "mode": "standard"})
-    )
+def lambda_invoker(function_arn: str, *, client_for: Callable[[int], Any] | None = None) -> Invoke:
+    """Invoke one function version synchronously, each call bounded by the timeout it is given.
 
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        response = client.invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
-        payload = response["Payload"].read().decode()
+    Args:
+        function_arn: The version's ARN.
+        client_for: A Lambda client whose read timeout is the given whole seconds (tests pass a stub).
+
+    Returns:
+        `invoke(event, timeout_s)`: the version's proxy response.
+    """
+    client_for = client_for or _client_factory()
+
+    def invoke(event: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        # Both attempts, connection included, fit in timeout_s.
+        read_timeout = max(1, math.floor(timeout_s / INVOKE_ATTEMPTS - CONNECT_TIMEOUT_S))
+        what = f"{event['requestContext']['http']['method']} {event['rawPath']}"
+        try:
+            response = client_for(read_timeout).invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+            payload = response["Payload"].read().decode("utf-8", errors="replace")
+        except (BotoCoreError, ClientError) as exc:
+            raise InvocationError(f"{what}: invoking {function_arn} failed: {exc}") from exc
         if response.get("FunctionError"):
-            raise FunctionFailed(f"{function_arn} failed ({response['FunctionError']}): {payload[:500]}")
-        return json.loads(payload)
+            raise FunctionFailedError(f"{what}: {function_arn} failed ({response['FunctionError']}): {payload[:500]}")
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise InvocationError(
+                f"{what}: {function_arn} answered a payload that is not an HTTP response: {payload[:200]}"
+            )
+        return answer
 
     return invoke
 
 
-def report(codedeploy: Any, event: dict[str, Any], status: str) -> None:
+def lifecycle_ids(event: Any) -> dict[str, str]:
+    """The ids CodeDeploy needs back with the verdict.
+
+    Raises:
+        HookEventError: The event does not carry them (logged: nothing can be reported).
+    """
+    fields = event if isinstance(event, dict) else {}
+    deployment, execution = fields.get("DeploymentId"), fields.get("LifecycleEventHookExecutionId")
+    if not (isinstance(deployment, str) and deployment and isinstance(execution, str) and execution):
+        message = "the event carries no DeploymentId and LifecycleEventHookExecutionId: no verdict can be reported"
+        logger.error(message, extra={"event_keys": sorted(map(str, fields))[:20], "event_type": type(event).__name__})
+        raise HookEventError(message)
+    return {"deploymentId": deployment, "lifecycleEventHookExecutionId": execution}
+
+
+def report(codedeploy: Any, ids: dict[str, str], status: str) -> None:
     """Tell CodeDeploy the verdict; a failure to tell it is logged and raised (the hook then fails closed)."""
     try:
-        codedeploy.put_lifecycle_event_hook_execution_status(
-            deploymentId=event["DeploymentId"],
-            lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
-            status=status,
-        )
+        codedeploy.put_lifecycle_event_hook_execution_status(**ids, status=status)
     except Exception:
         logger.exception("could not report the verdict to CodeDeploy; the deployment will time out and roll back")
         raise
 
 
-def handle(event: dict[str, Any], *, invoke: Invoke, codedeploy: Any, config: HookConfig) -> dict[str, Any]:
-    """Run the checks and report; the testable core of `lambda_handler`."""
+def handle(
+    event: Any,
+    *,
+    codedeploy: Any,
+    deadline: Deadline,
+    environ: Mapping[str, str] | None = None,
+    invoker: Callable[[str], Invoke] = lambda_invoker,
+) -> dict[str, Any]:
+    """Read the settings and the golden set, run the checks, report; the testable core of `lambda_handler`.
+
+    Returns:
+        The verdict and the failures it reported.
+
+    Raises:
+        HookEventError: The event has no CodeDeploy ids.
+        Exception: Whatever made the report to CodeDeploy fail.
+    """
+    ids = lifecycle_ids(event)
+    unexpected: Exception | None = None
     try:
-        failures = run_checks(invoke, config)
-    except Exception as exc:  # the new version crashed, failed to start or answered garbage: all mean Failed
-        logger.exception("the checks could not complete")
-        failures = [f"the checks could not complete: {exc}"]
+        config = HookConfig.from_env(environ)
+        expected = load_expected(config.expected_path)
+        failures = run_checks(
+            invoker(config.function_version_arn),
+            expected,
+            latency_budget_ms=config.latency_budget_ms,
+            deadline=deadline,
+        )
+    except HookError as exc:
+        failures = [str(exc)]
+    except Exception as exc:  # a bug of the hook's own must still end in a report, never in a silent hour's wait
+        unexpected = exc
+        failures = [f"the checks could not complete: {type(exc).__name__}: {exc}"]
     status = "Failed" if failures else "Succeeded"
-    logger.info("pre-traffic verdict", extra={"status": status, "failures": failures[:20]})
-    report(codedeploy, event, status)
+    if failures:
+        logger.error("pre-traffic check failed", extra={"failures": failures[:20], **ids}, exc_info=unexpected or None)
+    else:
+        logger.info("pre-traffic check passed", extra=ids)
+    report(codedeploy, ids, status)
     return {"status": status, "failures": failures}
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """CodeDeploy's entry."""
-    config = HookConfig.from_env()
-    return handle(
-        event, invoke=lambda_invoker(config.function_version_arn), codedeploy=boto3.client("codedeploy"), config=config
+    """CodeDeploy's entry: the time budget comes from the context, the verdict goes back to CodeDeploy."""
+    deadline = Deadline.from_context(context)
+    return handle(event, codedeploy=_codedeploy_client(), deadline=deadline)
+
+
+def _check_version(call: Callable[..., dict[str, Any]], expected: Expected, failures: list[str]) -> None:
+    """GET /health and GET /model serve the artifact's model version and classes."""
+    health = _json_answer(call("GET", "/health", warm=False), "GET /health")  # may pay a cold start or a restore
+    if health.get("model_version") != expected.model_version:
+        failures.append(
+            f"GET /health serves model {health.get('model_version')!r}, expected {expected.model_version!r}"
+        )
+    described = _json_answer(call("GET", "/model"), "GET /model")
+    if described.get("model_version") != expected.model_version:
+        failures.append(
+            f"GET /model names model {described.get('model_version')!r}, expected {expected.model_version!r}"
+        )
+    if described.get("classes") != list(expected.classes):
+        failures.append(
+            f"GET /model lists other classes than the artifact's {len(expected.classes)}, or in another order"
+        )
+
+
+def _check_golden(call: Callable[..., dict[str, Any]], expected: Expected, top_k: int, failures: list[str]) -> None:
+    """Replay every golden example; stop after MAX_GOLDEN_FAILURES failed ones."""
+    failed = 0
+    total = len(expected.golden_examples)
+    for index, example in enumerate(expected.golden_examples):
+        try:
+            answer = call("POST", f"/predict?top_k={top_k}", json.dumps(example.inputs))
+        except DeadlineExceededError as exc:
+            raise DeadlineExceededError(f"{exc} ({index} of {total} golden examples replayed)") from None
+        failure = golden_failure(index, example, answer, expected, top_k)
+        if failure:
+            failures.append(failure)
+            failed += 1
+            if failed >= MAX_GOLDEN_FAILURES:
+                failures.append(f"stopped after {failed} failed golden examples ({index + 1} of {total} replayed)")
+                return
+
+
+def _json_answer(answer: dict[str, Any], what: str) -> dict[str, Any]:
+    """The JSON object body of a 200 answer.
+
+    Raises:
+        CheckFailedError: Another status, or a body that is not a JSON object.
+    """
+    status = answer.get("statusCode")
+    if status != 200:
+        raise CheckFailedError(f"{what} answered {status!r}: {str(answer.get('body'))[:300]}")
+    try:
+        body = json.loads(answer.get("body") or "")
+    except (TypeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
+        raise CheckFailedError(
+            f"{what} answered 200 with a body that is not a JSON object: {str(answer.get('body'))[:200]}"
+        )
+    return body
+
+
+def _golden_example(index: int, example: Any, classes: list[str], path: Path) -> GoldenExample:
+    """One golden example of expected.json, checked."""
+    where = f"golden example {index} of {path}"
+    if not isinstance(example, dict) or not isinstance(example.get("inputs"), dict):
+        raise ExpectedSetError(f"{where} has no inputs object")
+    if example.get("label") not in classes:
+        raise ExpectedSetError(f"{where} has label {example.get('label')!r}, not one of the classes")
+    probabilities = example.get("probabilities")
+    if (
+        not isinstance(probabilities, list)
+        or len(probabilities) != len(classes)
+        or not all(map(_finite, probabilities))
+    ):
+        raise ExpectedSetError(f"{where} needs {len(classes)} finite probabilities, one per class")
+    return GoldenExample(
+        inputs=example["inputs"], label=example["label"], probabilities=tuple(float(p) for p in probabilities)
     )
 
 
-def _golden_failure(index: int, example: dict[str, Any], answer: dict[str, Any], classes: list[str]) -> str | None:
-    """Why one golden example's answer differs from training's, or None."""
-    if answer.get("statusCode") != 200:
-        return f"golden example {index} answered {answer.get('statusCode')}"
-    body = json.loads(answer["body"])
-    if body["label"] != example["label"]:
-        return f"golden example {index} answered {body['label']!r}, training computed {example['label']!r}"
-    expected = dict(zip(classes, example["probabilities"], strict=False))
-    worst = max(abs(entry["probability"] - expected.get(entry["label"], -1.0)) for entry in body["top_k"])
-    if worst > TOLERANCE:
-        return f"golden example {index} probabilities differ by {worst:.1e} (tolerance {TOLERANCE:.0e})"
-    return None
+def _finite(value: Any) -> TypeGuard[float]:
+    """A JSON number (not a boolean) that is neither NaN nor infinite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _client_factory() -> Callable[[int], Any]:
+    """Lambda clients by read timeout, one per distinct whole-second timeout (usually just one)."""
+    session = boto3.session.Session()
+    clients: dict[int, Any] = {}
+
+    def client_for(read_timeout: int) -> Any:
+        if read_timeout not in clients:
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": INVOKE_ATTEMPTS, "mode": "standard"},
+            )
+            clients[read_timeout] = session.client("lambda", config=config)
+        return clients[read_timeout]
+
+    return client_for
+
+
+def _codedeploy_client() -> Any:
+    """CodeDeploy with timeouts that fit in SAFETY_MARGIN_S, retries included."""
+    config = Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
+    return boto3.client("codedeploy", config=config)

@@ -1,30 +1,53 @@
-"""Scheduled (EventBridge) function: compare the last hours' predicted class mix with training's; emit PSI/TVD.
+"""Scheduled (EventBridge) function: is the live model's predicted class mix still its training mix?
 
-It reads per-category `Predictions` from CloudWatch with GetMetricData, the training class shares from the
-live model's metadata (the published model.json in S3, or the function's own GET /model when the model is
-bundled), and puts `ClassMixPsi` and `ClassMixTvd` back, once with the model version as a dimension (for
-the dashboard) and once without (for the alarm, whose dimensions are fixed in the template). With too
-little traffic it emits nothing and says so: a handful of requests must never fire a drift alarm.
+Each run:
+
+1. asks the classifier's live alias (CLASSIFIER_FUNCTION_ARN) for `GET /model`, marked `x-synthetic-traffic:
+   drift-monitor`, so the training class shares are those of the model actually served;
+2. sums the per-category `Predictions` of the last DRIFT_WINDOW_HOURS from CloudWatch, for every class (one
+   query per class, in GetMetricData calls of at most 500 queries);
+3. tests the counts against the training shares (drift.py: Pearson's chi-square on pooled classes) and puts
+   into METRICS_NAMESPACE, with dimension `service` and again with `service` + `model_version`:
+   - `ClassMixDriftScore`: −log10 of the p-value; 3 means a no-drift window looks this different once in
+     a thousand windows, whatever the number of classes or predictions (the alarm's threshold);
+   - `ClassMixTvd`: the share of traffic that moved between the test's bins (the size of the shift);
+4. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
+   one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
+
+Any failure (bad setting, the alias not answering its metadata, bad class shares, CloudWatch refusing) is
+one ERROR log line naming it, then the exception, so Lambda counts an error and no heartbeat is put.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from drift_monitor.drift import population_stability_index, shares, total_variation_distance
+from drift_monitor.drift import compare_class_mix, normalise_shares
+from drift_monitor.exceptions import ConfigError, DriftCheckError, InvalidSharesError, LiveModelError, MetricsError
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from drift_monitor.drift import ClassMixTest
+
+# GetMetricData takes at most 500 queries per call.
+MAX_QUERIES = 500
+MAX_WINDOW_HOURS = 24 * 14
+SYNTHETIC_HEADER = "x-synthetic-traffic"
+SYNTHETIC_SOURCE = "drift-monitor"
 logger = logging.getLogger()
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-# GetMetricData takes at most 500 queries per call; a catalogue has far fewer classes.
-MAX_CLASSES = 500
 
 
 @dataclass(frozen=True)
@@ -35,130 +58,222 @@ class DriftConfig:
     service: str
     window_hours: int
     min_predictions: int
-    metadata_s3_uri: str | None
-    function_arn: str | None
+    function_arn: str
 
     @classmethod
-    def from_env(cls) -> DriftConfig:
-        """Read the environment; empty strings count as unset."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DriftConfig:
+        """Read and check the environment; empty values count as unset.
+
+        Raises:
+            ConfigError: A variable is missing or out of range; the message names it.
+        """
+        environ = os.environ if environ is None else environ
+        for name in ("METRICS_NAMESPACE", "CLASSIFIER_FUNCTION_ARN"):
+            if not environ.get(name):
+                raise ConfigError(f"{name} is not set: the template sets it (see docs/monitoring.md)")
         return cls(
-            namespace=os.environ.get("METRICS_NAMESPACE", "ProductClassifier"),
-            service=os.environ.get("SERVICE_NAME", "product-classifier"),
-            window_hours=int(os.environ.get("DRIFT_WINDOW_HOURS", "24")),
-            min_predictions=int(os.environ.get("MIN_PREDICTIONS", "500")),
-            metadata_s3_uri=os.environ.get("MODEL_METADATA_S3_URI") or None,
-            function_arn=os.environ.get("CLASSIFIER_FUNCTION_ARN") or None,
+            namespace=environ["METRICS_NAMESPACE"],
+            service=environ.get("SERVICE_NAME") or "product-classifier",
+            window_hours=_integer(environ, "DRIFT_WINDOW_HOURS", default=24, low=1, high=MAX_WINDOW_HOURS),
+            min_predictions=_integer(environ, "MIN_PREDICTIONS", default=500, low=0, high=10**12),
+            function_arn=environ["CLASSIFIER_FUNCTION_ARN"],
         )
 
 
 def check_drift(
-    config: DriftConfig, *, cloudwatch: Any, s3: Any = None, lambda_client: Any = None, now: datetime | None = None
+    config: DriftConfig, *, cloudwatch: Any, lambda_client: Any, now: datetime | None = None
 ) -> dict[str, Any]:
-    """One drift check: read, compare, emit (or explain why not).
+    """One drift check: read the live model and the window's predictions, test, emit.
 
     Returns:
-        What was computed and whether metrics were emitted.
-    """
-    metadata = read_metadata(config, s3=s3, lambda_client=lambda_client)
-    expected = {str(label): float(share) for label, share in metadata["class_shares"].items()}
-    counts = predicted_counts(config, list(expected)[:MAX_CLASSES], cloudwatch=cloudwatch, now=now)
-    total = sum(counts.values())
-    version = str(metadata.get("model_version", "unknown"))
-    if total < config.min_predictions:
-        logger.info(
-            "too little traffic for a drift check; nothing emitted",
-            extra={"predictions": total, "min_predictions": config.min_predictions, "model_version": version},
-        )
-        return {"emitted": False, "predictions": total, "model_version": version}
-    observed = shares(counts)
-    psi = population_stability_index(expected, observed)
-    tvd = total_variation_distance(expected, observed)
-    put_drift_metrics(config, version, psi=psi, tvd=tvd, cloudwatch=cloudwatch)
-    logger.info("class mix checked", extra={"psi": psi, "tvd": tvd, "predictions": total, "model_version": version})
-    return {"emitted": True, "predictions": total, "psi": psi, "tvd": tvd, "model_version": version}
-
-
-def read_metadata(config: DriftConfig, *, s3: Any = None, lambda_client: Any = None) -> dict[str, Any]:
-    """The live model's metadata: model.json from S3, else the function's GET /model.
+        What was computed and whether a drift score was emitted.
 
     Raises:
-        RuntimeError: Neither source is configured, or the answer has no class shares.
+        DriftCheckError: The check could not run; the message says why.
     """
-    if config.metadata_s3_uri:
-        uri = urlparse(config.metadata_s3_uri)
-        body = (s3 or boto3.client("s3")).get_object(Bucket=uri.netloc, Key=uri.path.lstrip("/"))["Body"].read()
-        metadata = json.loads(body)
-    elif config.function_arn:
-        metadata = _describe_model(config.function_arn, lambda_client or boto3.client("lambda"))
-    else:
-        raise RuntimeError("set MODEL_METADATA_S3_URI or CLASSIFIER_FUNCTION_ARN to say where the model is")
-    if not metadata.get("class_shares"):
-        raise RuntimeError("the live model's metadata has no class_shares: retrain it with this version's `make train`")
+    metadata = describe_live_model(config.function_arn, lambda_client=lambda_client)
+    version = metadata.get("model_version")
+    if not isinstance(version, str) or not version:
+        raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
+    shares = training_shares(metadata)
+    counts = predicted_counts(config, list(shares), cloudwatch=cloudwatch, now=now)
+    total = math.fsum(counts.values())
+    test = compare_class_mix(shares, counts) if total >= config.min_predictions else None
+    put_drift_metrics(config, version, test, cloudwatch=cloudwatch)
+    summary: dict[str, Any] = {"predictions": total, "classes": len(shares), "model_version": version}
+    if test is None:
+        logger.info(
+            "too little traffic for a drift check; only the heartbeat emitted",
+            extra=summary | {"min_predictions": config.min_predictions},
+        )
+        return {"emitted": False} | summary
+    result = summary | {"score": test.score, "tvd": test.tvd, "bins": test.bins, "statistic": test.statistic}
+    logger.info("class mix checked", extra=result)
+    return {"emitted": True} | result
+
+
+def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, Any]:
+    """GET /model from the live alias, invoked directly with an HTTP API event marked as synthetic.
+
+    Raises:
+        LiveModelError: The invoke failed, the function failed, or it did not answer 200 with a JSON object.
+    """
+    event = {
+        "version": "2.0",
+        "rawPath": "/model",
+        "rawQueryString": "",
+        "headers": {SYNTHETIC_HEADER: SYNTHETIC_SOURCE},
+        "requestContext": {"http": {"method": "GET", "path": "/model", "sourceIp": "127.0.0.1"}},
+        "isBase64Encoded": False,
+    }
+    try:
+        response = lambda_client.invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        payload = response["Payload"].read().decode("utf-8", errors="replace")
+    except (BotoCoreError, ClientError) as exc:
+        raise LiveModelError(f"invoking {function_arn} for GET /model failed: {exc}") from exc
+    if response.get("FunctionError"):
+        raise LiveModelError(f"GET /model on {function_arn} failed ({response['FunctionError']}): {payload[:300]}")
+    answer = _json_object(payload)
+    if answer is None or answer.get("statusCode") != 200:
+        status = answer.get("statusCode") if answer else "a payload that is not an HTTP response"
+        raise LiveModelError(f"GET /model on {function_arn} answered {status}: {payload[:300]}")
+    body = answer.get("body") or ""
+    if answer.get("isBase64Encoded") and isinstance(body, str):
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    metadata = _json_object(body)
+    if metadata is None:
+        raise LiveModelError(f"GET /model on {function_arn} answered a body that is not a JSON object: {body[:200]}")
     return metadata
+
+
+def training_shares(metadata: dict[str, Any]) -> dict[str, float]:
+    """The training class shares, normalised, with every served class (a class without a share has 0).
+
+    Raises:
+        InvalidSharesError: `class_shares` is missing or malformed.
+    """
+    if metadata.get("class_shares") is None:
+        raise InvalidSharesError("the live model has no class_shares: retrain it with this version's `make train`")
+    shares = normalise_shares(metadata["class_shares"])
+    classes = metadata.get("classes")
+    for label in classes if isinstance(classes, list) else []:
+        if isinstance(label, str):
+            shares.setdefault(label, 0.0)
+    return shares
 
 
 def predicted_counts(
     config: DriftConfig, labels: list[str], *, cloudwatch: Any, now: datetime | None = None
 ) -> dict[str, float]:
-    """Sum of `Predictions` per category over the window, one GetMetricData query per class."""
+    """Sum of `Predictions` per category over the window: every label, MAX_QUERIES queries per call.
+
+    Raises:
+        MetricsError: GetMetricData failed or reported a query it could not answer.
+    """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)
-    queries = [
-        {
-            "Id": f"c{index}",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": config.namespace,
-                    "MetricName": "Predictions",
-                    "Dimensions": [{"Name": "category", "Value": label}, {"Name": "service", "Value": config.service}],
-                },
-                "Period": config.window_hours * 3600,
-                "Stat": "Sum",
-            },
-            "ReturnData": True,
-        }
-        for index, label in enumerate(labels)
-    ]
     counts = dict.fromkeys(labels, 0.0)
-    token = None
-    while True:
-        page = cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
-        )
-        for result in page["MetricDataResults"]:
-            counts[labels[int(result["Id"][1:])]] += float(sum(result.get("Values", [])))
-        token = page.get("NextToken")
-        if not token:
-            return counts
+    for first in range(0, len(labels), MAX_QUERIES):
+        queries = [
+            _query(config, f"c{index}", labels[index]) for index in range(first, min(first + MAX_QUERIES, len(labels)))
+        ]
+        token: str | None = None
+        while True:
+            try:
+                page = cloudwatch.get_metric_data(
+                    MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
+            for result in page.get("MetricDataResults", []):
+                if result.get("StatusCode") not in ("Complete", "PartialData"):
+                    raise MetricsError(
+                        f"GetMetricData could not read Predictions for {labels[int(result['Id'][1:])]!r}: "
+                        f"{result.get('StatusCode')} {result.get('Messages', [])}"
+                    )
+                counts[labels[int(result["Id"][1:])]] += math.fsum(result.get("Values", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+    bad = [label for label, count in counts.items() if not 0 <= count < math.inf]
+    if bad:
+        raise MetricsError(f"CloudWatch returned prediction counts that are not finite and ≥ 0 for {bad[:5]}")
+    return counts
 
 
-def put_drift_metrics(config: DriftConfig, version: str, *, psi: float, tvd: float, cloudwatch: Any) -> None:
-    """ClassMixPsi and ClassMixTvd, with and without the model version dimension."""
+def put_drift_metrics(config: DriftConfig, version: str, test: ClassMixTest | None, *, cloudwatch: Any) -> None:
+    """The score and TVD (with and without model_version) when there is a test, and the heartbeat, in one call.
+
+    Raises:
+        MetricsError: PutMetricData failed.
+    """
     service = {"Name": "service", "Value": config.service}
-    data = [
-        {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "None"}
-        for name, value in (("ClassMixPsi", psi), ("ClassMixTvd", tvd))
-        for dimensions in ([service], [service, {"Name": "model_version", "Value": version}])
-    ]
-    cloudwatch.put_metric_data(Namespace=config.namespace, MetricData=data)
-
-
-def _describe_model(function_arn: str, lambda_client: Any) -> dict[str, Any]:
-    """GET /model from the live function, invoked directly with an HTTP API event."""
-    event = {
-        "version": "2.0",
-        "rawPath": "/model",
-        "rawQueryString": "",
-        "headers": {},
-        "requestContext": {"http": {"method": "GET", "path": "/model", "sourceIp": "127.0.0.1"}},
-        "isBase64Encoded": False,
-    }
-    answer = json.loads(lambda_client.invoke(FunctionName=function_arn, Payload=json.dumps(event))["Payload"].read())
-    if answer.get("statusCode") != 200:
-        raise RuntimeError(f"GET /model on {function_arn} answered {answer.get('statusCode')}: {answer}")
-    return json.loads(answer["body"])
+    data: list[dict[str, Any]] = []
+    if test is not None:
+        data = [
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "None"}
+            for name, value in (("ClassMixDriftScore", test.score), ("ClassMixTvd", test.tvd))
+            for dimensions in ([service], [service, {"Name": "model_version", "Value": version}])
+        ]
+    data.append({"MetricName": "DriftCheckCompleted", "Dimensions": [service], "Value": 1.0, "Unit": "Count"})
+    try:
+        cloudwatch.put_metric_data(Namespace=config.namespace, MetricData=data)
+    except (BotoCoreError, ClientError) as exc:
+        raise MetricsError(f"PutMetricData on namespace {config.namespace} failed: {exc}") from exc
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge schedule entry."""
-    return check_drift(DriftConfig.from_env(), cloudwatch=boto3.client("cloudwatch"))
+    """EventBridge schedule entry: one ERROR line and a raise on any failure, so Lambda counts an error."""
+    try:
+        config = DriftConfig.from_env()
+        timeouts = Config(connect_timeout=3, read_timeout=20, retries={"total_max_attempts": 3, "mode": "standard"})
+        return check_drift(
+            config,
+            cloudwatch=boto3.client("cloudwatch", config=timeouts),
+            lambda_client=boto3.client("lambda", config=timeouts),
+        )
+    except DriftCheckError as exc:
+        logger.error("drift check failed", extra={"reason": str(exc)})
+        raise
+    except Exception as exc:
+        logger.exception("drift check failed", extra={"reason": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
+def _query(config: DriftConfig, query_id: str, label: str) -> dict[str, Any]:
+    """One GetMetricData query: the window's Sum of Predictions for one category."""
+    dimensions = [{"Name": "category", "Value": label}, {"Name": "service", "Value": config.service}]
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {"Namespace": config.namespace, "MetricName": "Predictions", "Dimensions": dimensions},
+            "Period": config.window_hours * 3600,
+            "Stat": "Sum",
+        },
+        "ReturnData": True,
+    }
+
+
+def _integer(environ: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    """An integer environment variable within [low, high].
+
+    Raises:
+        ConfigError: It does not parse or is out of range.
+    """
+    raw = environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}, got {raw!r}")
+    return value
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    """`text` parsed as a JSON object, or None."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,9 +1,14 @@
-"""The class-mix drift check: PSI/TVD on hand-made shares, and the scheduled function against moto."""
+"""The class-mix drift check: the statistic on hand-made counts, and the scheduled function against moto/Stubber.
+
+Expected values are literals worked out by hand or with scipy/mpmath (named beside each), never with the
+function under test. The false-alarm rate and the power are simulated in test_calibration.py.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -12,33 +17,28 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
+from drift_monitor import app as monitor
 from drift_monitor.app import DriftConfig, check_drift
-from drift_monitor.drift import population_stability_index, shares, total_variation_distance
+from drift_monitor.drift import bin_class_mix, chi_square_log_sf, compare_class_mix, normalise_shares
+from drift_monitor.exceptions import ConfigError, InvalidSharesError, LiveModelError, MetricsError
 from tests.conftest import DRIFT_METADATA
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-TRAINING = DRIFT_METADATA["class_shares"]
 METADATA = DRIFT_METADATA
-
-
-@pytest.mark.parametrize(
-    ("expected", "observed", "psi", "tvd"),
-    [
-        ({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}, 0.0, 0.0),
-        ({"a": 0.5, "b": 0.5}, {"a": 0.6, "b": 0.4}, 0.1 * math.log(1.2) - 0.1 * math.log(0.8), 0.1),
-        ({"a": 0.25, "b": 0.75}, {"a": 0.75, "b": 0.25}, 2 * 0.5 * math.log(3), 0.5),
-        # a class never predicted: its share is floored at 1e-4 instead of making PSI infinite
-        ({"a": 0.5, "b": 0.5}, {"a": 1.0}, 0.5 * math.log(2) + (1e-4 - 0.5) * math.log(1e-4 / 0.5), 0.5),
-    ],
-)
-def test_psi_and_tvd_on_known_mixes(expected, observed, psi, tvd):
-    assert population_stability_index(expected, observed) == pytest.approx(psi, rel=1e-9, abs=1e-12)
-    assert total_variation_distance(expected, observed) == pytest.approx(tvd)
-
-
-def test_shares_of_counts():
-    assert shares({"a": 3, "b": 1}) == {"a": 0.75, "b": 0.25}
-    assert shares({"a": 0, "b": 0}) == {"a": 0.0, "b": 0.0}
+LIVE_ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:classifier:live"
+# GET /model as the monitor must send it: to the live alias, marked as synthetic traffic.
+GET_MODEL = {
+    "version": "2.0",
+    "rawPath": "/model",
+    "rawQueryString": "",
+    "headers": {"x-synthetic-traffic": "drift-monitor"},
+    "requestContext": {"http": {"method": "GET", "path": "/model", "sourceIp": "127.0.0.1"}},
+    "isBase64Encoded": False,
+}
+# The shift {Fridges 100, TVs 300, CPUs 600} against {0.5, 0.3, 0.2}: X² = 400²/200 + 0 + 400²/500 = 1120;
+# variance 4 + (2 + 10/3 + 5 − 15 + 2)/1000 gives c = 0.99933…, ν = 2.00133…; −log10 of scipy's
+# chi2.sf(1120 / c, ν).
+SHIFTED_SCORE = 243.36515350505607
 
 
 def _config(**changes):
@@ -47,16 +47,33 @@ def _config(**changes):
         service="product-classifier",
         window_hours=24,
         min_predictions=100,
-        metadata_s3_uri="s3://models/product-classifier/models/v42/model.json",
-        function_arn=None,
+        function_arn=LIVE_ALIAS,
     )
     return DriftConfig(**{**base.__dict__, **changes})
 
 
-def _record_predictions(cloudwatch, counts):
+def _payload(data: bytes):
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def _live_model(metadata=METADATA, *, answer=None, function_error=None):
+    """A Lambda client stubbed to answer GET /model once, as the classifier's live alias would."""
+    client = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(client)
+    if answer is None:
+        answer = json.dumps({"statusCode": 200, "body": json.dumps(metadata)}).encode()
+    response = {"StatusCode": 200, "Payload": _payload(answer)}
+    if function_error:
+        response["FunctionError"] = function_error
+    stubber.add_response("invoke", response, {"FunctionName": LIVE_ALIAS, "Payload": json.dumps(GET_MODEL).encode()})
+    stubber.activate()
+    return client
+
+
+def _record_predictions(cloudwatch, counts, namespace="ProductClassifier"):
     for label, count in counts.items():
         cloudwatch.put_metric_data(
-            Namespace="ProductClassifier",
+            Namespace=namespace,
             MetricData=[
                 {
                     "MetricName": "Predictions",
@@ -74,72 +91,468 @@ def _record_predictions(cloudwatch, counts):
 
 def _emitted(cloudwatch):
     metrics = cloudwatch.list_metrics(Namespace="ProductClassifier")["Metrics"]
-    return {(m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"]))) for m in metrics}
+    return {(m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"]))) for m in metrics} - {
+        ("Predictions", ("category", "service"))
+    }
 
 
-def test_a_shifted_mix_emits_psi_and_tvd_with_and_without_the_model_version(aws):
-    s3, cloudwatch = aws
+# --- the statistic
+
+
+@pytest.mark.parametrize(
+    ("raw", "shares"),
+    [
+        ({"a": 2, "b": 2}, {"a": 0.5, "b": 0.5}),  # shares summing to 2 (issue 16)
+        ({"a": 1, "b": 3.0}, {"a": 0.25, "b": 0.75}),
+        ({"a": 0.0, "b": 0.4}, {"a": 0.0, "b": 1.0}),
+    ],
+)
+def test_class_shares_are_normalised(raw, shares):
+    assert normalise_shares(raw) == shares
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([0.5, 0.5], "class_shares must be a non-empty object of class to share, got list [0.5, 0.5]"),
+        ("Fridges", "class_shares must be a non-empty object of class to share, got str 'Fridges'"),
+        ({}, "class_shares must be a non-empty object"),
+        (None, "class_shares must be a non-empty object"),
+        ({"a": "0.5"}, "class_shares['a'] must be a number, got str '0.5'"),
+        ({"a": True}, "class_shares['a'] must be a number, got bool True"),
+        ({"a": None}, "class_shares['a'] must be a number, got NoneType None"),
+        ({"a": -0.1, "b": 1.1}, "class_shares['a'] must be finite and ≥ 0, got -0.1"),
+        ({"a": math.nan}, "class_shares['a'] must be finite and ≥ 0, got nan"),
+        ({"a": math.inf}, "class_shares['a'] must be finite and ≥ 0, got inf"),
+        ({"a": 0, "b": 0.0}, "class_shares must have a positive, finite sum, got 0.0"),
+        ({"a": 1e308, "b": 1e308}, "class_shares must have a positive, finite sum, got inf"),
+    ],
+)
+def test_bad_class_shares_are_rejected_with_a_clear_message(raw, message):
+    with pytest.raises(InvalidSharesError) as error:
+        normalise_shares(raw)
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("shares", "counts", "bins", "observed"),
+    [
+        # 100 predictions: a, b and c expect 1, 2, 7 (pooled: 10); d and e expect 40 and 50 on their own
+        (
+            {"a": 0.01, "b": 0.02, "c": 0.07, "d": 0.4, "e": 0.5},
+            {"a": 3, "b": 0, "c": 5, "d": 40, "e": 52},
+            [0.1, 0.4, 0.5],
+            [8, 40, 52],
+        ),
+        # 12 predictions: a + b expect 7.2; c's 4.8 is too few for a bin and joins them: one bin
+        ({"a": 0.3, "b": 0.3, "c": 0.4}, {"a": 4, "b": 4, "c": 4}, [1.0], [12]),
+        # a class without a training share joins the rarest bin, with its traffic
+        ({"new": 0.0, "a": 0.5, "b": 0.5}, {"new": 10, "a": 45, "b": 45}, [0.5, 0.5], [55, 45]),
+        # no traffic at all: one bin
+        ({"a": 0.5, "b": 0.5}, {}, [1.0], [0]),
+    ],
+)
+def test_classes_are_pooled_until_each_bin_expects_five(shares, counts, bins, observed):
+    bin_shares, bin_counts = bin_class_mix(shares, counts)
+
+    assert bin_shares == pytest.approx(bins)
+    assert bin_counts == observed
+
+
+def test_a_shifted_mix_has_the_score_worked_out_by_hand():
+    test = compare_class_mix({"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2}, {"Fridges": 100, "TVs": 300, "CPUs": 600})
+
+    assert test is not None
+    assert test.statistic == pytest.approx(1120.0)
+    assert test.bins == 3
+    assert test.degrees_of_freedom == pytest.approx(2.0013342228152102)
+    assert test.tvd == pytest.approx(0.4)
+    assert test.score == pytest.approx(SHIFTED_SCORE, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("shares", "counts", "statistic", "score"),
+    [
+        # exactly the training mix: X² = 0, p = 1
+        ({"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2}, {"Fridges": 500, "TVs": 300, "CPUs": 200}, 0.0, 0.0),
+        # 60/40 against 50/50: X² = 2 · 10²/50 = 4; variance 2 − 0.02, so ν = 1.0101…, c = 0.99;
+        # scipy: −log10 chi2.sf(4 / 0.99, 1.0101…) (the textbook df=1 test gives 1.34199)
+        ({"a": 0.5, "b": 0.5}, {"a": 60, "b": 40}, 4.0, 1.3458624162844008),
+        # a class without a training share that got traffic is pooled, not an infinite statistic
+        ({"new": 0.0, "a": 0.5, "b": 0.5}, {"new": 10, "a": 45, "b": 45}, 1.0, None),
+    ],
+)
+def test_known_counts_give_known_statistics(shares, counts, statistic, score):
+    test = compare_class_mix(shares, counts)
+
+    assert test is not None
+    assert test.statistic == pytest.approx(statistic, abs=1e-12)
+    if score is not None:
+        assert test.score == pytest.approx(score, rel=1e-9, abs=1e-12)
+
+
+def test_too_few_predictions_for_two_bins_is_no_test():
+    assert compare_class_mix({"a": 0.5, "b": 0.5}, {"a": 6, "b": 3}) is None
+    assert compare_class_mix({"a": 0.5, "b": 0.5}, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"a": 10, "zzz": 1}, "counts for classes without a training share: ['zzz']"),
+        ({"a": -1, "b": 20}, "counts must be finite and ≥ 0"),
+        ({"a": math.nan, "b": 20}, "counts must be finite and ≥ 0"),
+    ],
+)
+def test_impossible_counts_are_refused(counts, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        compare_class_mix({"a": 0.5, "b": 0.5}, counts)
+
+
+@pytest.mark.parametrize(
+    ("x", "dof", "log_sf"),
+    [
+        (0.0, 3, 0.0),
+        (0.5, 3, -0.08458732285189939),  # scipy chi2.logsf
+        (3.841458820694124, 1, math.log(0.05)),  # the 95 % point of χ²(1)
+        (23.209251158954356, 10, math.log(0.01)),  # the 99 % point of χ²(10)
+        (1000.0, 2, -500.0),  # χ²(2) has P(X > x) = exp(−x/2) exactly
+        (5500.0, 4999, -14.342715953129994),  # mpmath, 40 digits
+        (10_000.0, 100, -4727.213431229066),  # mpmath; scipy underflows to −inf here
+        (1e6, 2.5, -499996.6211368192),  # mpmath
+    ],
+)
+def test_chi_square_tail_in_logs(x, dof, log_sf):
+    assert chi_square_log_sf(x, dof) == pytest.approx(log_sf, rel=1e-9, abs=1e-12)
+
+
+def test_chi_square_needs_positive_degrees_of_freedom():
+    with pytest.raises(ValueError, match="degrees of freedom must be positive, got 0"):
+        chi_square_log_sf(1.0, 0)
+
+
+# --- the scheduled function
+
+
+def test_a_shifted_mix_emits_the_score_the_tvd_and_the_heartbeat(aws):
+    _, cloudwatch = aws
     _record_predictions(cloudwatch, {"Fridges": 100, "TVs": 300, "CPUs": 600})
 
-    result = check_drift(_config(), cloudwatch=cloudwatch, s3=s3, now=NOW)
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
 
-    expected_psi = population_stability_index(TRAINING, {"Fridges": 0.1, "TVs": 0.3, "CPUs": 0.6})
     assert result["emitted"] is True
     assert result["predictions"] == 1000
-    assert result["psi"] == pytest.approx(expected_psi)
+    assert result["score"] == pytest.approx(SHIFTED_SCORE, rel=1e-9)
     assert result["tvd"] == pytest.approx(0.4)
-    assert {
-        ("ClassMixPsi", ("service",)),
-        ("ClassMixPsi", ("model_version", "service")),
+    assert _emitted(cloudwatch) == {
+        ("ClassMixDriftScore", ("service",)),
+        ("ClassMixDriftScore", ("model_version", "service")),
         ("ClassMixTvd", ("service",)),
         ("ClassMixTvd", ("model_version", "service")),
-    } <= _emitted(cloudwatch)
+        ("DriftCheckCompleted", ("service",)),
+    }
 
 
-def test_too_little_traffic_emits_nothing_and_says_so(aws, caplog):
-    s3, cloudwatch = aws
-    _record_predictions(cloudwatch, {"Fridges": 5, "TVs": 90})
+def test_the_training_mix_scores_zero_even_when_shares_do_not_sum_to_one(aws):
+    # GIVEN class shares that sum to 2, and traffic exactly in the training proportions
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    metadata = METADATA | {"class_shares": {"Fridges": 1.0, "TVs": 0.6, "CPUs": 0.4}}
 
-    with caplog.at_level("INFO"):
-        result = check_drift(_config(), cloudwatch=cloudwatch, s3=s3, now=NOW)
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(metadata), now=NOW)
 
-    assert result == {"emitted": False, "predictions": 95, "model_version": "v42"}
-    assert not {name for name, _ in _emitted(cloudwatch)} & {"ClassMixPsi", "ClassMixTvd"}
+    assert result["score"] == pytest.approx(0.0, abs=1e-12)
+    assert result["tvd"] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("counts", "min_predictions", "predictions"),
+    [({"Fridges": 5, "TVs": 90}, 100, 95), ({}, 0, 0), ({"TVs": 7}, 0, 7)],
+    ids=["below-minimum", "no-traffic-minimum-zero", "too-few-for-two-bins"],
+)
+def test_too_little_traffic_emits_only_the_heartbeat_and_says_so(aws, caplog, counts, min_predictions, predictions):
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, counts)
+
+    with caplog.at_level(logging.INFO):
+        result = check_drift(
+            _config(min_predictions=min_predictions), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW
+        )
+
+    assert result == {"emitted": False, "predictions": predictions, "classes": 3, "model_version": "v42"}
+    assert _emitted(cloudwatch) == {("DriftCheckCompleted", ("service",))}
     assert "too little traffic" in caplog.text
 
 
 def test_traffic_outside_the_window_does_not_count(aws):
-    s3, cloudwatch = aws
+    _, cloudwatch = aws
     _record_predictions(cloudwatch, {"Fridges": 1000})
 
-    result = check_drift(_config(window_hours=24), cloudwatch=cloudwatch, s3=s3, now=NOW + timedelta(days=3))
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW + timedelta(days=3))
 
     assert result["emitted"] is False
+    assert result["predictions"] == 0
 
 
-def test_metadata_from_the_functions_get_model_when_the_model_is_bundled(aws):
+def test_predictions_are_read_from_the_configured_namespace(aws):
     _, cloudwatch = aws
-    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
-    lambda_client = boto3.client("lambda", region_name="us-east-1")
-    stubber = Stubber(lambda_client)
-    payload = json.dumps({"statusCode": 200, "body": json.dumps(METADATA)}).encode()
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200}, namespace="ProductClassifier/stack-b")
+
+    config = _config(namespace="ProductClassifier/stack-b")
+    result = check_drift(config, cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+    assert result["predictions"] == 1000
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="ProductClassifier/stack-b")["Metrics"]}
+    assert {"ClassMixDriftScore", "DriftCheckCompleted"} <= names
+
+
+def _queries(labels, first):
+    return [
+        {
+            "Id": f"c{first + index}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "ProductClassifier",
+                    "MetricName": "Predictions",
+                    "Dimensions": [
+                        {"Name": "category", "Value": label},
+                        {"Name": "service", "Value": "product-classifier"},
+                    ],
+                },
+                "Period": 86400,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for index, label in enumerate(labels)
+    ]
+
+
+def _results(first, count, value):
+    return [
+        {"Id": f"c{first + index}", "Label": "Predictions", "StatusCode": "Complete", "Values": [value]}
+        for index in range(count)
+    ]
+
+
+def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
+    # GIVEN 600 equally common classes whose traffic matches training exactly: 10 predictions each
+    labels = [f"class-{index:03d}" for index in range(600)]
+    metadata = {"model_version": "v600", "classes": labels, "class_shares": dict.fromkeys(labels, 1 / 600)}
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(cloudwatch)
+    window = {"StartTime": NOW - timedelta(hours=24), "EndTime": NOW}
+    first_batch = {"MetricDataQueries": _queries(labels[:500], 0)} | window
+    # the first 500 arrive on two pages, the last 100 on one
     stubber.add_response(
-        "invoke",
-        {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(payload), len(payload))},
-        {"FunctionName": "arn:aws:lambda:us-east-1:1:function:classifier:live", "Payload": ANY},
+        "get_metric_data", {"MetricDataResults": _results(0, 300, 10.0), "NextToken": "page-2"}, first_batch
     )
+    stubber.add_response(
+        "get_metric_data", {"MetricDataResults": _results(300, 200, 10.0)}, first_batch | {"NextToken": "page-2"}
+    )
+    stubber.add_response(
+        "get_metric_data",
+        {"MetricDataResults": _results(500, 100, 10.0)},
+        {"MetricDataQueries": _queries(labels[500:], 500)} | window,
+    )
+    stubber.add_response("put_metric_data", {}, {"Namespace": "ProductClassifier", "MetricData": ANY})
     stubber.activate()
-    config = _config(metadata_s3_uri=None, function_arn="arn:aws:lambda:us-east-1:1:function:classifier:live")
 
-    result = check_drift(config, cloudwatch=cloudwatch, lambda_client=lambda_client, now=NOW)
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(metadata), now=NOW)
 
-    assert result["psi"] == pytest.approx(0.0, abs=1e-12)
+    # THEN all 6,000 predictions count, and a perfect match scores 0 (PSI on the first 500 said 0.47)
+    assert result["predictions"] == 6000
+    assert result["bins"] == 600
+    assert result["score"] == pytest.approx(0.0, abs=1e-12)
     stubber.assert_no_pending_responses()
 
 
-def test_a_model_without_class_shares_is_named(aws):
-    s3, cloudwatch = aws
-    s3.put_object(Bucket="models", Key="old/model.json", Body=json.dumps({"model_version": "old"}))
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (
+            {"MetricDataResults": [{"Id": "c0", "StatusCode": "Forbidden", "Messages": [{"Value": "denied"}]}]},
+            "GetMetricData could not read Predictions for 'Fridges': Forbidden",
+        ),
+        (
+            {"MetricDataResults": [{"Id": "c0", "StatusCode": "Complete", "Values": [-5.0]}]},
+            "CloudWatch returned prediction counts that are not finite and ≥ 0 for ['Fridges']",
+        ),
+    ],
+)
+def test_unreadable_predictions_are_an_error(response, message):
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(cloudwatch)
+    stubber.add_response("get_metric_data", response)
+    stubber.activate()
 
-    with pytest.raises(RuntimeError, match="no class_shares"):
-        check_drift(_config(metadata_s3_uri="s3://models/old/model.json"), cloudwatch=cloudwatch, s3=s3, now=NOW)
+    with pytest.raises(MetricsError) as error:
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("operation", ["get_metric_data", "put_metric_data"])
+def test_a_cloudwatch_refusal_is_an_error_naming_the_call(operation):
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(cloudwatch)
+    if operation == "put_metric_data":
+        stubber.add_response("get_metric_data", {"MetricDataResults": _results(0, 3, 300.0)})
+    stubber.add_client_error(operation, service_error_code="AccessDenied", http_status_code=403)
+    stubber.activate()
+
+    with pytest.raises(MetricsError, match=r"GetMetricData|PutMetricData") as error:
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+    assert "AccessDenied" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("shares", "message"),
+    [
+        (["Fridges", "TVs"], "class_shares must be a non-empty object"),
+        ({"Fridges": "0.5", "TVs": "0.5"}, "class_shares['Fridges'] must be a number"),
+        ({"Fridges": -1, "TVs": 2}, "must be finite and ≥ 0"),
+        ({"Fridges": 0, "TVs": 0}, "positive, finite sum"),
+        (None, "the live model has no class_shares"),
+    ],
+)
+def test_bad_class_shares_from_the_live_model_are_an_error(aws, shares, message):
+    _, cloudwatch = aws
+
+    with pytest.raises(InvalidSharesError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_drift(
+            _config(), cloudwatch=cloudwatch, lambda_client=_live_model(METADATA | {"class_shares": shares}), now=NOW
+        )
+
+
+@pytest.mark.parametrize(
+    ("answer", "function_error", "message"),
+    [
+        (b'{"errorType": "Runtime.ExitError"}', "Unhandled", f"GET /model on {LIVE_ALIAS} failed (Unhandled)"),
+        (json.dumps({"statusCode": 500, "body": "{}"}).encode(), None, f"GET /model on {LIVE_ALIAS} answered 500"),
+        (b"<html>", None, "answered a payload that is not an HTTP response"),
+        (json.dumps({"statusCode": 200, "body": "{not json"}).encode(), None, "a body that is not a JSON object"),
+        (json.dumps({"statusCode": 200, "body": "{}"}).encode(), None, "names no model_version"),
+    ],
+    ids=["crash", "500", "not-http", "body-not-json", "no-version"],
+)
+def test_a_live_alias_that_does_not_describe_its_model_is_an_error(aws, answer, function_error, message):
+    _, cloudwatch = aws
+
+    client = _live_model(answer=answer, function_error=function_error)
+
+    with pytest.raises(LiveModelError) as error:
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=client, now=NOW)
+    assert message in str(error.value)
+
+
+def test_a_base64_body_from_the_live_alias_is_read(aws):
+    import base64
+
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    body = base64.b64encode(json.dumps(METADATA).encode()).decode()
+    answer = json.dumps({"statusCode": 200, "body": body, "isBase64Encoded": True}).encode()
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(answer=answer), now=NOW)
+
+    assert result["model_version"] == "v42"
+
+
+def test_the_live_alias_throttling_is_an_error(aws):
+    _, cloudwatch = aws
+    client = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
+    stubber.activate()
+
+    with pytest.raises(LiveModelError, match=f"invoking {LIVE_ALIAS} for GET /model failed"):
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=client, now=NOW)
+
+
+# --- settings and the Lambda entry
+
+ENVIRONMENT = {"METRICS_NAMESPACE": "ProductClassifier/stack-a", "CLASSIFIER_FUNCTION_ARN": LIVE_ALIAS}
+
+
+def test_settings_defaults():
+    assert DriftConfig.from_env(ENVIRONMENT) == DriftConfig(
+        namespace="ProductClassifier/stack-a",
+        service="product-classifier",
+        window_hours=24,
+        min_predictions=500,
+        function_arn=LIVE_ALIAS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"METRICS_NAMESPACE": ""}, "METRICS_NAMESPACE is not set"),
+        ({"CLASSIFIER_FUNCTION_ARN": ""}, "CLASSIFIER_FUNCTION_ARN is not set"),
+        ({"DRIFT_WINDOW_HOURS": "abc"}, "DRIFT_WINDOW_HOURS must be an integer from 1 to 336, got 'abc'"),
+        ({"DRIFT_WINDOW_HOURS": "0"}, "DRIFT_WINDOW_HOURS must be an integer from 1 to 336, got '0'"),
+        ({"MIN_PREDICTIONS": "-1"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '-1'"),
+        ({"MIN_PREDICTIONS": "1.5"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '1.5'"),
+    ],
+)
+def test_an_invalid_setting_is_named(changes, message):
+    with pytest.raises(ConfigError) as error:
+        DriftConfig.from_env(ENVIRONMENT | changes)
+    assert str(error.value).startswith(message)
+
+
+@pytest.fixture
+def entry(aws, monkeypatch):
+    """The Lambda entry with its boto3 clients: moto's CloudWatch, and a live alias set per test."""
+    _, cloudwatch = aws
+    for name, value in (ENVIRONMENT | {"METRICS_NAMESPACE": "ProductClassifier"}).items():
+        monkeypatch.setenv(name, value)
+    clients = {"cloudwatch": cloudwatch}
+    real = boto3.client
+    monkeypatch.setattr(
+        monitor.boto3,
+        "client",
+        lambda service, **kwargs: clients[service] if service in clients else real(service, **kwargs),
+    )
+    return clients
+
+
+def test_the_lambda_entry_checks_and_beats(entry, caplog):
+    entry["lambda"] = _live_model()
+
+    with caplog.at_level(logging.INFO):
+        result = monitor.lambda_handler({}, None)
+
+    assert result["emitted"] is False  # moto's window ends now; nothing was predicted
+    assert ("DriftCheckCompleted", ("service",)) in _emitted(entry["cloudwatch"])
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (lambda env, mp: mp.delenv("METRICS_NAMESPACE"), "METRICS_NAMESPACE is not set"),
+        (lambda env, mp: env.update({"lambda": _live_model(METADATA | {"class_shares": [0.5]})}), "class_shares must"),
+        (lambda env, mp: env.update({"lambda": _live_model(answer=b"oops")}), "not an HTTP response"),
+    ],
+    ids=["setting", "shares", "live-alias"],
+)
+def test_every_failure_is_one_error_line_and_an_error_for_lambda(entry, monkeypatch, caplog, setup, reason):
+    setup(entry, monkeypatch)
+
+    with caplog.at_level(logging.INFO), pytest.raises(Exception, match=reason.replace("(", r"\(")):
+        monitor.lambda_handler({}, None)
+
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["drift check failed"]
+    assert reason in errors[0].reason
+    assert ("DriftCheckCompleted", ("service",)) not in _emitted(entry["cloudwatch"])
+
+
+def test_an_unexpected_failure_is_logged_with_its_traceback(entry, caplog):
+    entry["lambda"] = None  # a bug: no client at all
+
+    with caplog.at_level(logging.ERROR), pytest.raises(AttributeError):
+        monitor.lambda_handler({}, None)
+
+    assert [r.getMessage() for r in caplog.records] == ["drift check failed"]
+    assert caplog.records[0].exc_info is not None
