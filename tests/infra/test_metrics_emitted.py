@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from drift_monitor.app import check_drift
 from tests.infra.test_release_path import resolve
 from tests.infra.test_template import translate
+from tests.monitor.test_drift import NOW, _config, _live_model, _record_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "teststack"
@@ -99,6 +101,19 @@ def emitted(model_path) -> set[Identity]:
     return emitted_by(completed.stdout)
 
 
+@pytest.fixture
+def monitor_emitted(aws) -> set[Identity]:
+    """What the drift monitor puts into CloudWatch (moto) over one real check of a shifted mix."""
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 100, "TVs": 300, "CPUs": 600}, namespace=NAMESPACE)
+    check_drift(_config(namespace=NAMESPACE), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+    return {
+        (NAMESPACE, metric["MetricName"], frozenset(d["Name"] for d in metric["Dimensions"]))
+        for metric in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
+        if metric["MetricName"] != "Predictions"  # recorded above as the classifier would, not by the monitor
+    }
+
+
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory) -> set[Identity]:
     return watched_by(translate(tmp_path_factory.mktemp("cfn")))
@@ -108,7 +123,14 @@ def test_the_watch_list_covers_the_release_alarms_and_the_dashboard(watched):
     names = {name for _, name, _ in watched}
 
     assert {"ServerErrors", "LowConfidencePredictions", "BatchSize", "InferenceLatency"} <= names
-    assert {"ColdStart", "Restored", "ModelLoadTime", "Predictions", "ClassMixPsi", "DriftCheckCompleted"} <= names
+    assert {
+        "ColdStart",
+        "Restored",
+        "ModelLoadTime",
+        "Predictions",
+        "ClassMixDriftScore",
+        "DriftCheckCompleted",
+    } <= names
     assert {namespace for namespace, _, _ in watched} == {NAMESPACE}
 
 
