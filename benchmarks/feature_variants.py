@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sklearn.metrics import f1_score
 
+from training.cli.train import fit_model
 from training.config import PROJECT_ROOT, load_config
-from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
-from training.pipeline import TITLE_SCORES
-from training.train import fit_model
+from training.data.clean import LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.model.pipeline import TITLE_SCORES
 
 PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
 VARIANTS: dict[str, dict[str, object]] = {

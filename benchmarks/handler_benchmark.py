@@ -73,11 +73,11 @@ def prepare(workdir: Path) -> Fixture:
     """Train the pipeline once and write it in both formats, with sample rows from the test split."""
     import joblib
 
+    from training.cli.train import fit_model
     from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
-    from training.data import prepare_catalogue, read_catalogue, split_catalogue
-    from training.export import input_schema, to_onnx_model
-    from training.synthetic import generate_catalogue
-    from training.train import fit_model
+    from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
+    from training.data.synthetic import generate_catalogue
+    from training.model.export import input_schema, to_onnx_model
 
     if PRICERUNNER.exists():
         config = load_config(PROJECT_ROOT / "configs" / "pricerunner.yaml")

@@ -17,11 +17,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from training.cli.train import fit_model
 from training.config import PROJECT_ROOT, load_config
-from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
-from training.evaluate import classification_metrics
-from training.pipeline import TITLE_SCORES
-from training.train import fit_model
+from training.data.clean import LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.model.pipeline import TITLE_SCORES
+from training.reporting.evaluate import classification_metrics
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_splits.json"
 PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"

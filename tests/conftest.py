@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from training.cli.train import fit_model
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
-from training.data import prepare_catalogue, split_catalogue
-from training.export import embed_metadata, golden_examples, input_schema, to_onnx_model
-from training.synthetic import generate_catalogue
-from training.train import fit_model
+from training.data.clean import prepare_catalogue, split_catalogue
+from training.data.synthetic import generate_catalogue
+from training.model.export import embed_metadata, golden_examples, input_schema, to_onnx_model
 
 if TYPE_CHECKING:
     from training.config import TrainConfig

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
-from training.data import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.clean import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.synthetic import generate_catalogue
 from training.exceptions import DataValidationError
-from training.synthetic import generate_catalogue
 
 if TYPE_CHECKING:
     from pathlib import Path

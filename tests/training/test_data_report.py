@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from training.check_data import app as check_data_app
+from training.cli.check_data import app as check_data_app
 from training.config import DataConfig
-from training.data import LABEL, prepare_catalogue
-from training.data_report import aliases_block, build_report, label_variants, summary_text
+from training.data.clean import LABEL, prepare_catalogue
+from training.data.report import aliases_block, build_report, label_variants, summary_text
 from training.exceptions import ConfigError
 
 CONFIG = DataConfig(

@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
+from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data import GROUP
-from training.distributed import FOLD, SPLIT, check_class_coverage, prepared_partition
+from training.data.clean import GROUP
+from training.data.synthetic import generate_catalogue
+from training.engines.dask.train import FOLD, SPLIT, check_class_coverage, prepared_partition
 from training.exceptions import DataValidationError
-from training.export import read_metadata
-from training.synthetic import generate_catalogue
-from training.train import app
+from training.model.export import read_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

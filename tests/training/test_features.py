@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction import FeatureHasher
 
-from training.features import (
+from training.model.features import (
     NO_TOKEN,
     Float32Numeric,
     HashedCategory,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from training.data_report import column_name_fixes
+from training.data.report import column_name_fixes
 from training.exceptions import ConfigError, DataValidationError
 
 if TYPE_CHECKING:

@@ -16,11 +16,11 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from training.exceptions import DataValidationError
-from training.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
+from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
 
 if TYPE_CHECKING:
     from training.config import DataConfig, FeatureConfig, ModelConfig
-    from training.data_report import DataReport
+    from training.data.report import DataReport
 
 TITLE_SCORES = "title_scores"
 # Below this many training rows the fold fits run in this process: starting worker processes costs more

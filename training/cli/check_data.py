@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from training.cli.train import configure_logging, load_raw, logger
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data_report import build_report, summary_text
+from training.data.report import build_report, summary_text
 from training.exceptions import TrainingError
-from training.train import configure_logging, load_raw, logger
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

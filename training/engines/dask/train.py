@@ -43,7 +43,7 @@ from scipy import sparse
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
-from training.data import (
+from training.data.clean import (
     GROUP,
     LABEL,
     MIN_ROWS_PER_CLASS,
@@ -53,13 +53,13 @@ from training.data import (
     model_rows,
     require_two_classes,
 )
-from training.data_report import build_report, log_report
+from training.data.report import build_report, log_report
+from training.data.sources import catalogue_files, read_file
+from training.data.synthetic import generate_catalogue, generate_partition
 from training.exceptions import DataValidationError
-from training.export import align_thresholds_to_float32
-from training.features import TitleScores
-from training.pipeline import TITLE_SCORES, FittedModel, build_features, classifier_params
-from training.sources import catalogue_files, read_file
-from training.synthetic import generate_catalogue, generate_partition
+from training.model.export import align_thresholds_to_float32
+from training.model.features import TitleScores
+from training.model.pipeline import TITLE_SCORES, FittedModel, build_features, classifier_params
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
     from training.config import TrainConfig
-    from training.data_report import DataReport
+    from training.data.report import DataReport
 
 PARTITION_ROWS = 100_000
 REPORT_ROWS = 200_000
@@ -153,7 +153,7 @@ def train_on_cluster(
     """The whole fit on the cluster; the result is exported and gated exactly as the local engine's.
 
     Args:
-        client: A connected Dask client (see `training.cluster.dask_client`).
+        client: A connected Dask client (see `training.engines.dask.cluster.dask_client`).
         config: The resolved config.
         catalogue: The data, from `open_catalogue`.
         features_dir: Where to keep the featurized partitions for a rerun (local or s3://); None to keep none.

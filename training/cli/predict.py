@@ -25,12 +25,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import typer
 
-from training.cluster import dask_client
+from training.cli.train import configure_logging
 from training.config import load_config
+from training.data.sources import catalogue_files, read_file
+from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
-from training.export import METADATA_KEY
-from training.sources import catalogue_files, read_file
-from training.train import configure_logging
+from training.model.export import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
@@ -103,7 +103,7 @@ def predict_catalogue(
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
     writing = scored.to_parquet(str(out), write_index=False, compute=False)
     if engine == "dask":
-        with dask_client("training.predict"):
+        with dask_client("training.cli.predict"):
             dask.compute(writing)
     else:
         from dask.diagnostics import ProgressBar

@@ -23,14 +23,14 @@ from distributed import KilledWorker
 from lightgbm import early_stopping
 from lightgbm.basic import LightGBMError
 
-from training.cluster import dask_client
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
-from training.data import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
-from training.data_report import DataReport, build_report, log_report, summary_text
-from training.distributed import open_catalogue, train_on_cluster
-from training.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
+from training.data.clean import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.report import DataReport, build_report, log_report, summary_text
+from training.data.synthetic import generate_catalogue
+from training.engines.dask.cluster import dask_client
+from training.engines.dask.train import open_catalogue, train_on_cluster
 from training.exceptions import DataValidationError, TrainingError
-from training.export import (
+from training.model.export import (
     adversarial_frame,
     align_thresholds_to_float32,
     check_parity,
@@ -44,10 +44,10 @@ from training.export import (
     run_onnx,
     to_onnx_model,
 )
-from training.model_card import confusion_highlights, render_model_card
-from training.pipeline import TITLE_SCORES, FittedModel, build_pipeline, stacked_training_matrix
-from training.synthetic import generate_catalogue
-from training.tracking import configure_tracking, log_onnx_model, log_run_record
+from training.model.pipeline import TITLE_SCORES, FittedModel, build_pipeline, stacked_training_matrix
+from training.reporting.evaluate import classification_metrics, plot_confusion_matrix, plot_feature_importance
+from training.reporting.model_card import confusion_highlights, render_model_card
+from training.reporting.tracking import configure_tracking, log_onnx_model, log_run_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-    from training.data import Splits
+    from training.data.clean import Splits
 
 LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
 logger = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def run_training(
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     catalogue = open_catalogue(config, str(data_path) if data_path else None)
     try:
-        with dask_client("training.distributed") as client:
+        with dask_client("training.engines.dask.train") as client:
             return _track(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
     except (KilledWorker, LightGBMError) as exc:
         raise TrainingError(

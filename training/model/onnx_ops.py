@@ -16,7 +16,7 @@ from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType
 
-from training.features import (
+from training.model.features import (
     NO_TOKEN,
     ONNX_LOCALE,
     FirstTokenHashed,
