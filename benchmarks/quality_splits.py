@@ -18,8 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.cli.train import fit_model
+from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
-from training.data.clean import LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.evaluate import classification_metrics
 

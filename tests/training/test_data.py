@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
-from training.data.clean import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.exceptions import DataValidationError
 

@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli.check_data import app as check_data_app
+from training.columns import LABEL
 from training.config import DataConfig
-from training.data.clean import LABEL, prepare_catalogue
+from training.data.clean import prepare_catalogue
 from training.data.report import aliases_block, build_report, label_variants, summary_text
 from training.exceptions import ConfigError
 

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from handler.model import load_model
 from handler.settings import Settings
 from training.cli.train import app
+from training.columns import GROUP
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data.clean import GROUP
 from training.data.synthetic import generate_catalogue
 from training.engines.dask.train import FOLD, SPLIT, check_class_coverage, prepared_partition
 from training.exceptions import DataValidationError

@@ -14,7 +14,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.compose import ColumnTransformer
 
-from training.data.clean import LABEL
+from training.columns import LABEL
 from training.exceptions import ExportParityError
 from training.model.export import (
     ADVERSARIAL_TITLES,

@@ -23,8 +23,9 @@ from distributed import KilledWorker
 from lightgbm import early_stopping
 from lightgbm.basic import LightGBMError
 
+from training.columns import GROUP, LABEL, extra_text_columns
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
-from training.data.clean import GROUP, LABEL, extra_text_columns, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
 from training.data.report import DataReport, build_report, log_report, summary_text
 from training.data.synthetic import generate_catalogue
 from training.engines.dask.cluster import dask_client

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.data.report import column_name_fixes
 from training.exceptions import ConfigError, DataValidationError
 
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
     from training.config import DataConfig, SplitConfig
 
-LABEL = "label"
-GROUP = "group"
-# Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
-EXTRA_TEXT = "extra_text"
 # Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
 MIN_ROWS_PER_CLASS = 10
 MIN_PRODUCTS_PER_CLASS = 5
@@ -148,11 +145,6 @@ def require_two_classes(classes: int, source: str) -> None:
     """
     if classes < 2:
         raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
-
-
-def extra_text_columns(frame: pd.DataFrame) -> list[str]:
-    """The frame's training-text columns (see EXTRA_TEXT)."""
-    return [column for column in frame.columns if column.startswith(EXTRA_TEXT)]
 
 
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.exceptions import DataValidationError
-from training.model.features import lower_like_onnx
+from training.text import lower_like_onnx
 
 if TYPE_CHECKING:
     from training.config import DataConfig

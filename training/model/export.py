@@ -18,10 +18,10 @@ from skl2onnx import to_onnx, update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
-from training.data.clean import LABEL
+from training.columns import LABEL
 from training.exceptions import ExportError, ExportParityError
-from training.model.features import MAX_CODE_POINT, lower_like_onnx, word_tokens
 from training.model.onnx_ops import PAD, register_converters, text_ops_model
+from training.text import MAX_CODE_POINT, lower_like_onnx, word_tokens
 
 if TYPE_CHECKING:
     import onnx

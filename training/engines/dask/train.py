@@ -43,16 +43,8 @@ from scipy import sparse
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
-from training.data.clean import (
-    GROUP,
-    LABEL,
-    MIN_ROWS_PER_CLASS,
-    check_columns,
-    check_label_aliases,
-    extra_text_columns,
-    model_rows,
-    require_two_classes,
-)
+from training.columns import GROUP, LABEL, extra_text_columns
+from training.data.clean import MIN_ROWS_PER_CLASS, check_columns, check_label_aliases, model_rows, require_two_classes
 from training.data.report import build_report, log_report
 from training.data.sources import catalogue_files, read_file
 from training.data.synthetic import generate_catalogue, generate_partition
