@@ -75,7 +75,9 @@ def prepare(workdir: Path) -> Fixture:
 
     from training.cli.train import fit_model
     from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
-    from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
+    from training.data.clean import prepare_catalogue
+    from training.data.load import read_catalogue
+    from training.data.split import split_catalogue
     from training.data.synthetic import generate_catalogue
     from training.model.export import input_schema, to_onnx_model
 

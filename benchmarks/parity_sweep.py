@@ -18,7 +18,8 @@ import numpy as np
 
 from training.cli.train import fit_model
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data.clean import prepare_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.model.export import SURROGATES, input_schema, run_onnx, to_onnx_model
 from training.text import MAX_CODE_POINT

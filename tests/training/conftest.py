@@ -9,7 +9,8 @@ import pytest
 
 from training.cli.train import fit_model
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data.clean import prepare_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.model.export import input_schema, to_onnx_model
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from training.config import TrainConfig
-    from training.data.clean import Splits
+    from training.data.split import Splits
 
 
 @pytest.fixture(scope="session")

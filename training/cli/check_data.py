@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from training.cli.train import configure_logging, load_raw, logger
+from training.cli.train import configure_logging, logger
 from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.load import load_raw
 from training.data.report import build_report, summary_text
 from training.exceptions import TrainingError
 
@@ -26,11 +27,11 @@ def main(
     configure_logging()
     try:
         resolved = load_config(config)
-        raw, source, _ = load_raw(resolved, data)
+        raw = load_raw(resolved, data)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    report = build_report(raw, resolved.data, source=source)
+    report = build_report(raw.frame, resolved.data, source=raw.source)
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -25,9 +24,9 @@ from lightgbm.basic import LightGBMError
 
 from training.columns import GROUP, LABEL, extra_text_columns
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
-from training.data.clean import prepare_catalogue, read_catalogue, split_catalogue
-from training.data.report import DataReport, build_report, log_report, summary_text
-from training.data.synthetic import generate_catalogue
+from training.data.load import LoadedCatalogue, load_catalogue
+from training.data.report import summary_text
+from training.data.split import split_catalogue
 from training.engines.dask.cluster import dask_client
 from training.engines.dask.train import open_catalogue, train_on_cluster
 from training.exceptions import DataValidationError, TrainingError
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-    from training.data.clean import Splits
+    from training.data.split import Splits
 
 LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
 logger = logging.getLogger(__name__)
@@ -98,10 +97,9 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     return pipeline
 
 
-def fit_locally(config: TrainConfig, loaded: tuple[pd.DataFrame, str, str, DataReport]) -> FittedModel:
-    """The local engine: the catalogue (as `_load` returns it) in this process's memory, split, fitted and
-    scored here."""
-    frame, source, digest, report = loaded
+def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
+    """The local engine: the catalogue in this process's memory, split, fitted and scored here."""
+    frame, source, digest, report = catalogue.frame, catalogue.source, catalogue.sha256, catalogue.report
     splits = split_catalogue(frame, config.split)
     pipeline = fit_model(config, splits)
     title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
@@ -153,8 +151,8 @@ def run_training(
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
     if engine == "local":
-        loaded = _load(config, Path(data_path) if data_path else None)
-        return _track(config, out_dir, lambda: fit_locally(config, loaded))
+        catalogue = load_catalogue(config, Path(data_path) if data_path else None)
+        return _track(config, out_dir, lambda: fit_locally(config, catalogue))
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     catalogue = open_catalogue(config, str(data_path) if data_path else None)
@@ -336,28 +334,6 @@ def main(
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
 
 
-def _load(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str, DataReport]:
-    """Read, report on and prepare the catalogue; return it with its source, sha256 and data report.
-
-    Raises:
-        DataValidationError: Bad data, or (with data.strict) any problem the report suspects.
-    """
-    raw, source, digest = load_raw(config, data_path)
-    logger.info("loaded", extra={"source": source, "rows": len(raw)})
-    report = build_report(raw, config.data, source=source)
-    log_report(report, strict=config.data.strict)
-    return prepare_catalogue(raw, config.data, source=source), source, digest, report
-
-
-def load_raw(config: TrainConfig, data_path: Path | None) -> tuple[pd.DataFrame, str, str]:
-    """The raw catalogue (the file, or the synthetic one), a description of its source and its sha256."""
-    if data_path is None:
-        raw = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
-        digest = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()
-        return raw, f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})", digest
-    return read_catalogue(data_path), str(data_path), _sha256(data_path)
-
-
 def _class_shares(counts: pd.Series) -> dict[str, float]:
     """Each class's share of the training rows."""
     shares = counts / counts.sum()
@@ -373,15 +349,6 @@ def _flat_stats(stats: dict[str, Any]) -> dict[str, float]:
     """An engine's stage times as MLflow metrics."""
     return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
             for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    """Hash a file in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _publish_locally(staging: Path, out_dir: Path) -> None:

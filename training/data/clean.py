@@ -1,61 +1,31 @@
-"""Load, check, clean and split a product catalogue.
+"""Check a raw catalogue against its config and clean it into the model's columns.
 
 Cleaning rules (the only changes made to the rows; everything else happens inside the exported graph, so
 serving sees exactly what training saw):
 - string inputs: a missing value becomes "" (the value the API uses for an omitted field);
 - numeric inputs: must parse as numbers ≥ 0; a missing value stays NaN (LightGBM's "missing");
-- rows with a missing target or an empty title are dropped, as are exact duplicate rows;
+- rows with a missing target or an empty title are dropped, as are duplicate rows (on the model's columns);
 - nothing else: titles are lower-cased and tokenized by the graph itself.
+
+Both engines clean with `model_rows` (the Dask engine partition by partition), and the data report counts
+what `unusable_rows` and `drop_unusable_rows` would drop, so the report and training cannot disagree.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
-from training.data.report import column_name_fixes
 from training.exceptions import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from training.config import DataConfig
 
-    from training.config import DataConfig, SplitConfig
-
-# Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
-MIN_ROWS_PER_CLASS = 10
-MIN_PRODUCTS_PER_CLASS = 5
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Train, validation and test frames, each with the input columns plus `label`."""
-
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-
-
-def read_catalogue(path: Path) -> pd.DataFrame:
-    """Read a CSV with every column as text, so ids such as "007" keep their leading zeros.
-
-    Raises:
-        DataValidationError: The file is missing, empty or not CSV.
-    """
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except FileNotFoundError as exc:
-        raise DataValidationError(f"data file not found: {path}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError(f"data file is empty: {path}") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"data file {path} is not a readable UTF-8 CSV: {exc}") from exc
 
 
 def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "data") -> pd.DataFrame:
@@ -103,15 +73,47 @@ def check_columns(found: pd.Index, config: DataConfig, source: str) -> None:
         )
 
 
+def column_name_fixes(found: pd.Index | list[str], wanted: list[str]) -> dict[str, str]:
+    """Configured names missing from the file whose file column differs only by whitespace or case."""
+    present = set(found)
+    by_key = {_name_key(str(column)): str(column) for column in found}
+    return {name: by_key[_name_key(name)] for name in wanted if name not in present and _name_key(name) in by_key}
+
+
+def configured_columns(config: DataConfig) -> list[str]:
+    """Every file column the config names."""
+    named = [*config.columns.values(), config.target, *config.training_text]
+    return [*named, config.group] if config.group else named
+
+
 def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """The model's columns of `raw`, parsed and cleaned, and how many rows each rule dropped.
 
     Row by row, so it can run on each partition of a larger catalogue on its own.
     """
+    return drop_unusable_rows(model_columns(raw, config, source), config.text)
+
+
+def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient: bool = False) -> pd.DataFrame:
+    """The model's columns of `raw` (inputs, label, group, extra text), parsed, before any row is dropped.
+
+    Args:
+        raw: The catalogue as read.
+        config: Which columns play which role.
+        source: Where the frame came from, for error messages.
+        lenient: For the data report, which must describe any file: a missing column counts as all missing,
+            and a number that does not parse or is negative stays as missing or as it is instead of failing.
+
+    Raises:
+        DataValidationError: Not lenient, and a numeric column holds text or negative values.
+    """
+    if lenient:
+        absent = [column for column in dict.fromkeys(configured_columns(config)) if column not in raw]
+        raw = raw.assign(**dict.fromkeys(absent, np.nan)) if absent else raw
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name in config.columns:
         if name in config.numeric:
-            frame[name] = _parse_numeric(raw[config.columns[name]], name, source)
+            frame[name] = _parse_numeric(raw[config.columns[name]], name, source, lenient=lenient)
         else:
             frame[name] = raw[config.columns[name]].fillna("").astype(str)
     labels = raw[config.target]
@@ -120,7 +122,32 @@ def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.D
         frame[GROUP] = raw[config.group].fillna("").astype(str)
     for index, column in enumerate(config.training_text):
         frame[f"{EXTRA_TEXT}{index}"] = raw[column].fillna("").astype(str)
-    return _clean(frame, config.text)
+    return frame
+
+
+def unusable_rows(frame: pd.DataFrame, text: str) -> tuple[pd.Series, pd.Series]:
+    """Masks of the rows cleaning drops before de-duplication: no label, and (with a label) an empty title.
+
+    Args:
+        frame: The model's columns (see `model_columns`).
+        text: The title input's name.
+    """
+    no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
+    no_title = frame[text].str.strip() == ""
+    return no_label, no_title & ~no_label
+
+
+def drop_unusable_rows(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows without a label or title, then duplicate rows; count what each rule dropped."""
+    no_label, no_title = unusable_rows(frame, text)
+    cleaned = frame[~no_label & ~no_title]
+    deduplicated = cleaned.drop_duplicates()
+    dropped = {
+        "dropped_no_label": int(no_label.sum()),
+        "dropped_empty_title": int(no_title.sum()),
+        "dropped_duplicates": len(cleaned) - len(deduplicated),
+    }
+    return deduplicated.reset_index(drop=True), dropped
 
 
 def check_label_aliases(present: set[str], aliases: dict[str, str]) -> None:
@@ -147,38 +174,16 @@ def require_two_classes(classes: int, source: str) -> None:
         raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
 
 
-def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
-    """Split into train/validation/test, by product group when there is one, stratified by label.
-
-    Raises:
-        DataValidationError: A class has too few rows (or products) to appear in every split.
-    """
-    _check_class_sizes(frame)
-    holdout = config.test_fraction + config.validation_fraction
-    rest, test = _split(frame, config.test_fraction, config.seed)
-    train, validation = _split(rest, config.validation_fraction / (1 - config.test_fraction), config.seed + 1)
-    for name, part in (("train", train), ("validation", validation), ("test", test)):
-        absent = sorted(set(frame[LABEL]) - set(part[LABEL]))
-        if absent:
-            raise DataValidationError(
-                f"class {absent[0]!r} has no rows in the {name} split: it has too few "
-                f"{'products' if GROUP in frame else 'rows'} for a {holdout:.0%} holdout. "
-                "Add rows for it or drop it from the data."
-            )
-    logger.info("split", extra={"train": len(train), "validation": len(validation), "test": len(test)})
-    return Splits(train=train, validation=validation, test=test)
-
-
-def _parse_numeric(column: pd.Series, name: str, source: str) -> pd.Series:
-    """Parse a numeric input as float32, naming the first offending value."""
+def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) -> pd.Series:
+    """Parse a numeric input as float32, naming the first offending value unless lenient."""
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna()
-    if bad.any():
+    if bad.any() and not lenient:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
             f"{source}: column '{name}' must be numeric, found {column.iloc[row]!r} in data row {row + 1}"
         )
-    if (values < 0).any():
+    if (values < 0).any() and not lenient:
         row = int(np.flatnonzero((values < 0).to_numpy())[0])
         raise DataValidationError(
             f"{source}: column '{name}' must be ≥ 0, found {values.iloc[row]} in data row {row + 1}"
@@ -186,52 +191,6 @@ def _parse_numeric(column: pd.Series, name: str, source: str) -> pd.Series:
     return values.astype(np.float32)
 
 
-def _clean(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Drop rows without a label or title and exact duplicates; count what each rule dropped."""
-    no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
-    no_title = frame[text].str.strip() == ""
-    cleaned = frame[~no_label & ~no_title]
-    deduplicated = cleaned.drop_duplicates()
-    dropped = {
-        "dropped_no_label": int(no_label.sum()),
-        "dropped_empty_title": int((no_title & ~no_label).sum()),
-        "dropped_duplicates": len(cleaned) - len(deduplicated),
-    }
-    return deduplicated.reset_index(drop=True), dropped
-
-
-def _check_class_sizes(frame: pd.DataFrame) -> None:
-    """Fail early, naming the class, when one is too small to split."""
-    counts = frame[LABEL].value_counts()
-    small = counts[counts < MIN_ROWS_PER_CLASS]
-    if not small.empty:
-        raise DataValidationError(
-            f"class {small.index[0]!r} has {int(small.iloc[0])} rows; each class needs at least "
-            f"{MIN_ROWS_PER_CLASS} to appear in train, validation and test. Add rows for it or drop it."
-        )
-
-
-def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out about `fraction` of the frame: whole products when grouped, stratified by label either way."""
-    if GROUP not in frame:
-        keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
-        return keep, hold
-    # Stratify the products, not the rows: each product counts once, under its (first) label.
-    products = frame.groupby(GROUP, sort=False)[LABEL].first()
-    _check_products_per_class(products)
-    _, held_products = train_test_split(
-        products.index.to_numpy(), test_size=fraction, stratify=products.to_numpy(), random_state=seed
-    )
-    held = frame[GROUP].isin(held_products)
-    return frame[~held], frame[held]
-
-
-def _check_products_per_class(products: pd.Series) -> None:
-    """A grouped split needs each class to have products for train, validation and test."""
-    counts = products.value_counts()
-    small = counts[counts < MIN_PRODUCTS_PER_CLASS]
-    if not small.empty:
-        raise DataValidationError(
-            f"class {small.index[0]!r} has {int(small.iloc[0])} product(s); a grouped split needs at least "
-            f"{MIN_PRODUCTS_PER_CLASS} per class. Add products for it or drop it."
-        )
+def _name_key(name: str) -> str:
+    """A column name with case and all whitespace folded away."""
+    return "".join(name.split()).casefold()

@@ -44,9 +44,11 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from training.columns import GROUP, LABEL, extra_text_columns
-from training.data.clean import MIN_ROWS_PER_CLASS, check_columns, check_label_aliases, model_rows, require_two_classes
+from training.data.clean import check_columns, check_label_aliases, model_rows, require_two_classes
+from training.data.digest import combined_sha256, file_sha256, rows_sha256
 from training.data.report import build_report, log_report
 from training.data.sources import catalogue_files, read_file
+from training.data.split import check_class_sizes, check_split_coverage
 from training.data.synthetic import generate_catalogue, generate_partition
 from training.exceptions import DataValidationError
 from training.model.export import align_thresholds_to_float32
@@ -397,7 +399,7 @@ def _prepare(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple
 
 
 def _check_splits(counts: pd.Series, config: TrainConfig) -> None:
-    """Each class needs rows in every split, and at least MIN_ROWS_PER_CLASS in all.
+    """Each class needs rows in every split, and at least MIN_ROWS_PER_CLASS in all (as the local split checks).
 
     Raises:
         DataValidationError: Naming the first class that falls short.
@@ -406,20 +408,14 @@ def _check_splits(counts: pd.Series, config: TrainConfig) -> None:
     require_two_classes(len(by_class), "data")
     if config.data.label_aliases:
         check_label_aliases(set(map(str, by_class.index)), config.data.label_aliases)
-    small = by_class[by_class < MIN_ROWS_PER_CLASS]
-    if not small.empty:
-        raise DataValidationError(
-            f"class {small.index[0]!r} has {int(small.iloc[0])} rows; each class needs at least "
-            f"{MIN_ROWS_PER_CLASS} to appear in train, validation and test. Add rows for it or drop it."
-        )
-    for split, name in SPLIT_NAMES.items():
-        present = set(counts.loc[split].index) if split in counts.index.get_level_values(0) else set()
-        absent = sorted(set(by_class.index) - present)
-        if absent:
-            raise DataValidationError(
-                f"class {absent[0]!r} has no rows in the {name} split: it has too few products for the holdout. "
-                "Add rows for it or drop it from the data."
-            )
+    check_class_sizes(by_class)
+    present = counts.index.get_level_values(0)
+    check_split_coverage(
+        set(by_class.index),
+        {name: set(counts.loc[split].index) if split in present else set() for split, name in SPLIT_NAMES.items()},
+        grouped=config.data.group is not None,
+        holdout=config.split.test_fraction + config.split.validation_fraction,
+    )
 
 
 def _fit_title_models(client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series) -> list[Any]:
@@ -614,26 +610,11 @@ def _report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue
     report = build_report(pd.concat(frames, ignore_index=True).head(REPORT_ROWS), config.data, source=catalogue.source)
     log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
-        digests = client.gather(client.map(_file_sha256, catalogue.files, filesystem=catalogue.filesystem))
+        digests = client.gather(client.map(file_sha256, catalogue.files, filesystem=catalogue.filesystem))
     else:
-        parts = [delayed(_rows_sha256)(part) for part in catalogue.raw.to_delayed()]
+        parts = [delayed(rows_sha256)(part) for part in catalogue.raw.to_delayed()]
         digests = client.gather(client.compute(parts))
-    digest = digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
-    return report, digest
-
-
-def _file_sha256(path: str, filesystem: pafs.FileSystem) -> str:
-    """A file's sha256, read in chunks where it lies."""
-    digest = hashlib.sha256()
-    with filesystem.open_input_stream(path) as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _rows_sha256(frame: pd.DataFrame) -> str:
-    """The sha256 of a generated partition's row hashes."""
-    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+    return report, combined_sha256(digests)
 
 
 def _hash(key: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
