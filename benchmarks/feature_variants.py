@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sklearn.metrics import f1_score
 
-from training.cli.train import fit_model
 from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import read_catalogue
 from training.data.split import split_catalogue
+from training.engines.local import fit_model
 from training.model.pipeline import TITLE_SCORES
 
 PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"

@@ -73,13 +73,14 @@ def prepare(workdir: Path) -> Fixture:
     """Train the pipeline once and write it in both formats, with sample rows from the test split."""
     import joblib
 
-    from training.cli.train import fit_model
     from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
     from training.data.clean import prepare_catalogue
     from training.data.load import read_catalogue
     from training.data.split import split_catalogue
     from training.data.synthetic import generate_catalogue
-    from training.model.export import input_schema, to_onnx_model
+    from training.engines.local import fit_model
+    from training.model.export import to_onnx_model
+    from training.model.metadata import input_schema
 
     if PRICERUNNER.exists():
         config = load_config(PROJECT_ROOT / "configs" / "pricerunner.yaml")

@@ -17,12 +17,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from training.cli.train import fit_model
 from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import read_catalogue
 from training.data.split import split_catalogue
+from training.engines.local import fit_model
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.evaluate import classification_metrics
 

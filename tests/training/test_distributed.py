@@ -23,9 +23,10 @@ from training.cli.train import app
 from training.columns import GROUP
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
-from training.engines.dask.train import FOLD, SPLIT, check_class_coverage, prepared_partition
+from training.engines.dask.boosting import check_class_coverage
+from training.engines.dask.prepare import FOLD, SPLIT, prepared_partition
 from training.exceptions import DataValidationError
-from training.model.export import read_metadata
+from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
-from training.model.export import read_metadata
+from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path  # noqa: TC003 - typer reads the annotations at run time
 from typing import Annotated
 
 import typer
 
-from training.cli.train import configure_logging, logger
+from training.cli.logging_setup import configure_logging
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.load import load_raw
 from training.data.report import build_report, summary_text
 from training.exceptions import TrainingError
 
+logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 

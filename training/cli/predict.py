@@ -25,12 +25,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import typer
 
-from training.cli.train import configure_logging
+from training.cli.logging_setup import configure_logging
 from training.config import load_config
 from training.data.sources import catalogue_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
-from training.model.export import METADATA_KEY
+from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3

@@ -1,22 +1,49 @@
-"""Overall and per-class metrics, and the plots logged with every run."""
+"""Evaluate a fitted model on the test split: overall and per-class metrics, and the linear baseline's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # training runs headless; the default backend may look for a display
-
-import matplotlib.pyplot as plt
-import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, log_loss
+from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    import numpy as np
     import pandas as pd
-    from sklearn.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The model's and the linear baseline's metrics on the test split, and the model's predicted labels."""
+
+    predicted: np.ndarray
+    metrics: dict[str, Any]
+    baseline: dict[str, Any]
+
+    def headline(self) -> dict[str, float]:
+        """The figures the model's metadata carries: accuracy, macro-F1, log loss, the baseline's macro-F1."""
+        return {key: self.metrics[key] for key in ("accuracy", "macro_f1", "log_loss")} | {
+            "baseline_macro_f1": self.baseline["macro_f1"]
+        }
+
+
+def evaluate_test(
+    labels: pd.Series, probabilities: np.ndarray, classes: np.ndarray, baseline_predicted: np.ndarray
+) -> Evaluation:
+    """Score the model's probabilities and the title model's own labels against the test labels.
+
+    Args:
+        labels: The whole test split's labels.
+        probabilities: The model's probabilities for those rows, columns in `classes` order.
+        classes: The classifier's classes.
+        baseline_predicted: The linear title model's labels for the same rows (the same-run baseline).
+    """
+    predicted = classes[probabilities.argmax(axis=1)]
+    return Evaluation(
+        predicted=predicted,
+        metrics=classification_metrics(labels, predicted, probabilities, classes),
+        baseline=classification_metrics(labels, baseline_predicted),
+    )
 
 
 def classification_metrics(
@@ -32,36 +59,3 @@ def classification_metrics(
     if probabilities is not None:
         metrics["log_loss"] = float(log_loss(labels, probabilities, labels=classes))
     return metrics
-
-
-def plot_confusion_matrix(labels: pd.Series, predicted: np.ndarray, classes: np.ndarray, path: Path) -> Path:
-    """Row-normalised confusion matrix as a PNG, so small classes read as clearly as large ones."""
-    matrix = confusion_matrix(labels, predicted, labels=classes, normalize="true")
-    figure, axes = plt.subplots(figsize=(9, 8))
-    image = axes.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
-    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
-    axes.set_xticklabels(classes, rotation=45, ha="right")
-    axes.set_yticklabels(classes)
-    for (row, column), value in np.ndenumerate(matrix):
-        if value >= 0.005:
-            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
-    figure.colorbar(image)
-    axes.set_title("Test confusion matrix (row-normalised)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
-def plot_feature_importance(pipeline: Pipeline, path: Path, *, top: int = 30) -> Path:
-    """The top features by total split gain, named by block (e.g. `title_scores__score_TVs`)."""
-    names = pipeline.named_steps["features"].get_feature_names_out()
-    gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
-    order = np.argsort(gains)[::-1][:top][::-1]
-    figure, axes = plt.subplots(figsize=(9, 0.3 * top + 1.5))
-    axes.barh([names[i] for i in order], gains[order])
-    axes.set(xlabel="total gain", title=f"Top {top} features by gain")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path

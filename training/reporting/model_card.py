@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from training.config import TrainConfig
     from training.data.report import DataReport
-    from training.model.export import ParityReport
+    from training.model.parity import ParityReport
 
 TOP_CONFUSIONS = 8
 

@@ -1,0 +1,254 @@
+"""Prove the graph reproduces the Python pipeline (the parity gate), and record its answers (golden examples).
+
+The gate runs the test rows plus rows built to break text and hashing code through both and demands the
+same label everywhere and probabilities within the configured tolerance; it also sends every Unicode code
+point through the graph's text steps. Golden examples are test rows (and short hostile titles) with the
+answers onnxruntime gave at export, embedded in the model: the function replays them at load and the
+pre-traffic check before traffic shifts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from training.columns import LABEL
+from training.exceptions import ExportParityError
+from training.model.export import LABEL_OUTPUT, PROBABILITIES_OUTPUT
+from training.model.metadata import json_inputs
+from training.model.onnx_ops import PAD, text_ops_model
+from training.text import MAX_CODE_POINT, lower_like_onnx, word_tokens
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from training.config import DataConfig
+
+# Titles that have broken text pipelines before: empty, whitespace only, control characters, non-Latin
+# scripts, case-mapping edge cases (final sigma, dotted I), emoji and very long strings.
+ADVERSARIAL_TITLES = (
+    "",
+    "   ",
+    "\t\n\r",
+    "tab\tseparated\nmulti\r\nline title",
+    "Café Crème KÜHLSCHRANK größe ÄÖÜ",
+    "ΣΊΣΥΦΟΣ ΟΔΥΣΣΕΎΣ τηλεόραση",
+    "İSTANBUL DİJİTAL ışık",
+    "ТЕЛЕВИЗОР Samsung 55 дюймов",
+    "冷蔵庫 パナソニック 500l",
+    "📱 phone 🔥🔥 128gb",
+    "x" * 10_000,
+    "samsung " * 1_250,
+    "a b c d e f",
+    "_ __ ___ 1 22 333",
+    # Code points one Unicode table knows and another does not (CJK Extension I is Unicode 15.1).
+    "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
+    "\U0002ee5b\u39ec",
+    "private \ue000\ue001 use \U000f0000\U000f0001 unassigned \U000e0080\U0003fffe",
+    "nul\x00inside zero\u200bwidth rtl \u202eטלוויזיה\u202c combining e\u0301\u0301",
+    "ligature \ufb01\ufb02 ǅ ǈ final ς sharp ẞß kelvin \u212a",
+)
+ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
+ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
+# Golden examples: test rows embedded in the model with the answers onnxruntime gave at export, replayed by
+# the function at load and by the pre-traffic check. Short adversarial titles join them (the long ones would
+# bloat GET /model).
+GOLDEN_ROWS = 20
+GOLDEN_ADVERSARIAL_TITLES = (
+    "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
+    "ΣΊΣΥΦΟΣ Kühl-Gefrier İSTANBUL ﬁ 📱 e\u0301 \u200b\x00 ẞ",
+)
+PARITY_CHUNK = 64
+# Code points per string of the text sweep: long enough to be quick, short enough for small tensors.
+SWEEP_CHUNK = 512
+SURROGATES = range(0xD800, 0xE000)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How closely the ONNX graph reproduced the Python pipeline."""
+
+    rows: int
+    adversarial_rows: int
+    label_agreement: float
+    max_abs_diff: float
+    tolerance: float
+    mismatched_rows: list[int]
+    code_points: int
+    mismatched_code_points: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """Every label identical, every probability within tolerance, every code point handled alike."""
+        return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance and not self.mismatched_code_points
+
+
+def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
+    """Test rows covering every class where possible, plus short adversarial titles, with the graph's answers.
+
+    Args:
+        model_bytes: The exported graph, which computes the expected answers.
+        test: The test split (with the label column).
+        config: The data roles.
+
+    Returns:
+        JSON-ready `{"inputs", "label", "probabilities"}` dicts, at least `GOLDEN_ROWS` when the split allows.
+    """
+    one_per_class = test.groupby(LABEL, sort=True).head(1)
+    rest = test.drop(one_per_class.index).head(max(0, GOLDEN_ROWS - len(one_per_class)))
+    chosen = pd.concat([one_per_class, rest])[list(config.columns)]
+    adversarial = pd.DataFrame([chosen.iloc[0].to_dict() | {config.text: title} for title in GOLDEN_ADVERSARIAL_TITLES])
+    rows = pd.concat([chosen, adversarial.astype(chosen.dtypes.to_dict())], ignore_index=True)
+    labels, probabilities = run_onnx(model_bytes, rows, config)
+    return [
+        {"inputs": json_inputs(row, config), "label": str(label), "probabilities": [float(p) for p in probs]}
+        for (_, row), label, probs in zip(rows.iterrows(), labels, probabilities, strict=True)
+    ]
+
+
+def adversarial_frame(reference: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Rows built to break text and hashing code: each hostile value put into an otherwise ordinary row.
+
+    Args:
+        reference: Real rows to take the other fields from.
+        config: Which inputs are text, categorical and numeric.
+
+    Returns:
+        A frame with the model's input columns.
+    """
+    base = reference[list(config.columns)].reset_index(drop=True)
+    rows = []
+    for i, title in enumerate(ADVERSARIAL_TITLES):
+        rows.append({**base.iloc[i % len(base)].to_dict(), config.text: title})
+    strings = [name for name in config.columns if name not in config.numeric and name != config.text]
+    for name in strings:
+        rows += [{**base.iloc[i % len(base)].to_dict(), name: value} for i, value in enumerate(ADVERSARIAL_CATEGORIES)]
+    for name in config.numeric:
+        rows += [{**base.iloc[i % len(base)].to_dict(), name: value} for i, value in enumerate(ADVERSARIAL_NUMBERS)]
+    # Every optional field missing at once, as the API fills them in.
+    for i in range(3):
+        missing = {name: "" for name in strings} | {name: float("nan") for name in config.numeric}
+        rows.append({**base.iloc[i % len(base)].to_dict(), **missing})
+    frame = pd.DataFrame(rows, columns=list(config.columns))
+    for name in config.numeric:
+        frame[name] = frame[name].astype(np.float32)
+    return frame
+
+
+def check_parity(
+    pipeline: Pipeline,
+    model_bytes: bytes,
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+    config: DataConfig,
+    *,
+    tolerance: float,
+) -> ParityReport:
+    """Run the graph with onnxruntime and the pipeline in Python on the same rows and compare.
+
+    Args:
+        pipeline: The fitted Python pipeline (the reference).
+        model_bytes: The serialised ONNX graph.
+        frames: The test split and the adversarial rows.
+        config: The data roles.
+        tolerance: Largest allowed |Δ probability|.
+
+    Returns:
+        The comparison. Use `enforce_parity` to turn a failure into an error.
+    """
+    test, adversarial = frames
+    combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
+    onnx_labels, onnx_probabilities = run_onnx(model_bytes, combined, config)
+    python_probabilities = pipeline.predict_proba(combined)
+    python_labels = pipeline.classes_[python_probabilities.argmax(axis=1)]
+    same = onnx_labels == python_labels
+    code_points, mismatched_code_points = sweep_text_ops()
+    return ParityReport(
+        rows=len(combined),
+        adversarial_rows=len(adversarial),
+        label_agreement=float(same.mean()),
+        max_abs_diff=float(np.abs(onnx_probabilities - python_probabilities).max()),
+        tolerance=tolerance,
+        mismatched_rows=[int(i) for i in np.flatnonzero(~same)[:20]],
+        code_points=code_points,
+        mismatched_code_points=mismatched_code_points,
+    )
+
+
+def enforce_parity(report: ParityReport) -> None:
+    """Raise when the graph failed the gate.
+
+    Raises:
+        ExportParityError: Labels differ somewhere or a probability differs by more than the tolerance.
+    """
+    if not report.passed:
+        raise ExportParityError(
+            f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
+            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
+            f"first mismatched rows {report.mismatched_rows}; code points handled differently "
+            f"{report.mismatched_code_points or 'none'}. Nothing was registered or written."
+        )
+
+
+def parity_report_dict(report: ParityReport) -> dict[str, Any]:
+    """The report as JSON-ready data, with the verdict."""
+    return {**asdict(report), "passed": report.passed}
+
+
+def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, list[str]]:
+    """Run every Unicode code point through the graph's text steps and Python's, and compare.
+
+    Lower-casing, word tokens and the split into characters must agree exactly, or the title features
+    differ for any title containing the code point. Surrogates are left out: they cannot be UTF-8 encoded,
+    so no request can carry one to the graph.
+
+    Args:
+        session: A session of `text_ops_model()`; one is created when None.
+
+    Returns:
+        How many code points were checked, and the first 20 strings (as code point ranges) that differed.
+    """
+    session = session or ort.InferenceSession(text_ops_model().SerializeToString(), providers=["CPUExecutionProvider"])
+    code_points = [point for point in range(MAX_CODE_POINT + 1) if point not in SURROGATES]
+    starts = range(0, len(code_points), SWEEP_CHUNK)
+    texts = ["".join(map(chr, code_points[start : start + SWEEP_CHUNK])) for start in starts]
+    lowered, words, characters = session.run(None, {"text": np.array(texts, dtype=object)})
+    mismatched = []
+    for index, text in enumerate(texts):
+        expected = lower_like_onnx(text)
+        if (
+            lowered[index] != expected
+            or [word for word in words[index] if word != PAD] != word_tokens(expected)
+            or [character for character in characters[index] if character != PAD] != list(expected)
+        ):
+            mismatched.append(f"U+{ord(text[0]):04X}..U+{ord(text[-1]):04X}")
+    return len(code_points), mismatched[:20]
+
+
+def run_onnx(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the graph for a frame, with onnxruntime.
+
+    Runs in chunks: the Tokenizer pads every title of a call to the longest one (here up to 10,000
+    characters), so one long title in a large call would multiply the work.
+    """
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    outputs = [
+        session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
+        for start in range(0, len(frame), PARITY_CHUNK)
+    ]
+    return np.concatenate([labels for labels, _ in outputs]), np.concatenate([probs for _, probs in outputs])
+
+
+def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]:
+    """The graph's input tensors for a frame: [N,1] strings or float32."""
+    return {
+        name: (
+            frame[name].to_numpy(dtype=np.float32) if name in config.numeric else frame[name].to_numpy(dtype=object)
+        ).reshape(-1, 1)
+        for name in config.columns
+    }
