@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import dask
 import dask.dataframe as dd
+import dask.threaded
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
@@ -109,7 +110,9 @@ def predict_catalogue(
         from dask.diagnostics import ProgressBar
 
         with ProgressBar():
-            dask.compute(writing, scheduler="threads")
+            # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
+            # for a running client, which bulk scoring on this machine never has.
+            dask.compute(writing, scheduler=dask.threaded.get)
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(out.glob("*.parquet")))
     return {"model_version": metadata.get("model_version"), "files": len(files), "rows": rows, "out": str(out)}
 
