@@ -42,8 +42,8 @@ class FeaturesDir:
     @classmethod
     def open(cls, features_dir: str) -> FeaturesDir:
         """The folder `features_dir` names (local or s3://), created if new."""
-        location = features_dir if "://" in features_dir else str(Path(features_dir).resolve())
-        filesystem, path = pafs.FileSystem.from_uri(location)
+        uri = features_dir if "://" in features_dir else str(Path(features_dir).resolve())
+        filesystem, path = pafs.FileSystem.from_uri(uri)
         filesystem.create_dir(path, recursive=True)
         return cls(filesystem, path)
 
