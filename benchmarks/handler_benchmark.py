@@ -161,7 +161,7 @@ def worker(implementation: str, mode: str, fixture_dir: Path, calls: int, out: P
 
 def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: Path) -> dict[str, Any]:
     """Spawn an isolated worker and return its numbers plus the process's whole wall time."""
-    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/features.py.
+    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/model/features.py.
     code = [ROOT] if implementation == "ours" else [ROOT / "benchmarks", ROOT]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
