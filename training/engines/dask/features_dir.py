@@ -87,7 +87,7 @@ class FeaturesDir:
         with self.filesystem.open_input_stream(f"{self.path}/{STATE_FILE}") as handle:
             try:
                 featurized = joblib.load(io.BytesIO(handle.read()))
-            except (pickle.UnpicklingError, AttributeError, ModuleNotFoundError, EOFError):
+            except (pickle.UnpicklingError, AttributeError, ImportError, EOFError):
                 # Written by another version of this code (its classes moved or changed): featurize again.
                 logger.info("FEATURES folder was made by other code; featurizing again", extra=self._extra())
                 return None
