@@ -82,16 +82,16 @@ test-fast: $(STAMP) ## Run the tests that do not train a model
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
-	$(PY) -m training.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
+	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
 	  $(if $(ROWS),--rows "$$ROWS") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
 predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
-	$(PY) -m training.predict --model "$$MODEL" --data "$$DATA" \
+	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
-	$(PY) -m training.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
+	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
 
 requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
 	$(PY) -m infra.requirements

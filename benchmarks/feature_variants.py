@@ -16,10 +16,13 @@ from pathlib import Path
 
 from sklearn.metrics import f1_score
 
+from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
-from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
-from training.pipeline import TITLE_SCORES
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.load import read_catalogue
+from training.data.split import split_catalogue
+from training.engines.local import fit_model
+from training.model.pipeline import TITLE_SCORES
 
 PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
 VARIANTS: dict[str, dict[str, object]] = {

@@ -74,10 +74,13 @@ def prepare(workdir: Path) -> Fixture:
     import joblib
 
     from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
-    from training.data import prepare_catalogue, read_catalogue, split_catalogue
-    from training.export import input_schema, to_onnx_model
-    from training.synthetic import generate_catalogue
-    from training.train import fit_model
+    from training.data.clean import prepare_catalogue
+    from training.data.load import read_catalogue
+    from training.data.split import split_catalogue
+    from training.data.synthetic import generate_catalogue
+    from training.engines.local import fit_model
+    from training.model.export import to_onnx_model
+    from training.model.metadata import input_schema
 
     if PRICERUNNER.exists():
         config = load_config(PROJECT_ROOT / "configs" / "pricerunner.yaml")
@@ -158,7 +161,7 @@ def worker(implementation: str, mode: str, fixture_dir: Path, calls: int, out: P
 
 def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: Path) -> dict[str, Any]:
     """Spawn an isolated worker and return its numbers plus the process's whole wall time."""
-    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/features.py.
+    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/model/features.py.
     code = [ROOT] if implementation == "ours" else [ROOT / "benchmarks", ROOT]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

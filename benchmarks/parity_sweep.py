@@ -17,10 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data import prepare_catalogue, split_catalogue
-from training.export import MAX_CODE_POINT, SURROGATES, input_schema, run_onnx, to_onnx_model
-from training.synthetic import generate_catalogue
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
+from training.data.synthetic import generate_catalogue
+from training.engines.local import fit_model
+from training.model.export import to_onnx_model
+from training.model.metadata import input_schema
+from training.model.parity import SURROGATES, run_onnx
+from training.text import MAX_CODE_POINT
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "parity_sweep.json"

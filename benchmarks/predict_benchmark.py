@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from training.synthetic import generate_catalogue
+from training.data.synthetic import generate_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "predict.json"
@@ -40,7 +40,7 @@ def main() -> None:
         for engine in ("local", "dask"):
             started = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "training.predict", "--model", str(args.model), "--data", str(data),
+                [sys.executable, "-m", "training.cli.predict", "--model", str(args.model), "--data", str(data),
                  "--out", str(Path(tmp) / f"out-{engine}"), "--engine", engine],
                 cwd=ROOT, check=True, capture_output=True, env={**os.environ, "WORKERS": "2"},
             )  # fmt: skip

@@ -17,11 +17,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
-from training.data import LABEL, prepare_catalogue, read_catalogue, split_catalogue
-from training.evaluate import classification_metrics
-from training.pipeline import TITLE_SCORES
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.load import read_catalogue
+from training.data.split import split_catalogue
+from training.engines.local import fit_model
+from training.model.pipeline import TITLE_SCORES
+from training.reporting.evaluate import classification_metrics
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_splits.json"
 PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"

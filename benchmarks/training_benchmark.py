@@ -45,7 +45,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
     started = time.perf_counter()
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "training.train", "--out", str(out), *arguments],
+            [sys.executable, "-m", "training.cli.train", "--out", str(out), *arguments],
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
         # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be the largest child so far).

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
-from training.data import prepare_catalogue, split_catalogue
-from training.export import embed_metadata, golden_examples, input_schema, to_onnx_model
-from training.synthetic import generate_catalogue
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
+from training.data.synthetic import generate_catalogue
+from training.engines.local import fit_model
+from training.model.export import to_onnx_model
+from training.model.metadata import embed_metadata, input_schema
+from training.model.parity import golden_examples
 
 if TYPE_CHECKING:
     from training.config import TrainConfig

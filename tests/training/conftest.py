@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING
 import pytest
 
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data import prepare_catalogue, split_catalogue
-from training.export import input_schema, to_onnx_model
-from training.synthetic import generate_catalogue
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
+from training.data.synthetic import generate_catalogue
+from training.engines.local import fit_model
+from training.model.export import to_onnx_model
+from training.model.metadata import input_schema
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from training.config import TrainConfig
-    from training.data import Splits
+    from training.data.split import Splits
 
 
 @pytest.fixture(scope="session")

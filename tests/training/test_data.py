@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
-from training.data import GROUP, LABEL, prepare_catalogue, read_catalogue, split_catalogue
+from training.data.clean import prepare_catalogue
+from training.data.load import read_catalogue
+from training.data.split import check_split_coverage, split_catalogue
+from training.data.synthetic import generate_catalogue
 from training.exceptions import DataValidationError
-from training.synthetic import generate_catalogue
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -111,3 +114,17 @@ def test_a_class_too_small_to_split_is_named():
 
     with pytest.raises(DataValidationError, match="class 'Typewriters' has 3 rows"):
         split_catalogue(frame, SplitConfig())
+
+
+@pytest.mark.parametrize(
+    ("grouped", "message"),
+    [
+        (True, "class 'TVs' has no rows in the validation split: it has too few products for a 30% holdout"),
+        (False, "class 'TVs' has no rows in the validation split: it has too few rows for a 30% holdout"),
+    ],
+)
+def test_a_class_missing_from_a_split_is_named(grouped, message):
+    present = {"train": {"TVs", "Fridges"}, "validation": {"Fridges"}, "test": {"TVs", "Fridges"}}
+
+    with pytest.raises(DataValidationError, match=message):
+        check_split_coverage({"TVs", "Fridges"}, present, grouped=grouped, holdout=0.3)

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from training.check_data import app as check_data_app
+from training.cli.check_data import app as check_data_app
+from training.columns import LABEL
 from training.config import DataConfig
-from training.data import LABEL, prepare_catalogue
-from training.data_report import aliases_block, build_report, label_variants, summary_text
+from training.data.clean import prepare_catalogue
+from training.data.report import aliases_block, build_report, label_variants, summary_text
 from training.exceptions import ConfigError
 
 CONFIG = DataConfig(
@@ -151,3 +152,34 @@ def test_check_data_cli_prints_the_report_and_strict_mode_fails(tmp_path):
     assert lenient.exit_code == 0
     assert "dishwasher: Dishwashers" in lenient.output
     assert failing.exit_code == 1
+
+
+def test_the_report_counts_exactly_what_training_drops():
+    # GIVEN rows that differ only in a column the model never reads, or in how the same price is written
+    frame = _frame(rows=40)
+    frame["sku"] = [f"sku-{i}" for i in range(40)]
+    inputs = ["title", "seller_id", "price", "category"]
+    frame.loc[1, inputs] = frame.loc[0, inputs]
+    frame.loc[3, inputs] = frame.loc[2, inputs]
+    frame.loc[2, "price"], frame.loc[3, "price"] = "10", "10.0"
+    frame.loc[5, "title"] = "   "
+
+    # WHEN the report describes it and training cleans it
+    report = build_report(frame, CONFIG, source="x")
+    cleaned = prepare_catalogue(frame, CONFIG)
+
+    # THEN both drop the same rows: duplicates are judged on the model's columns and parsed values
+    assert report.dropped == {"no_label": 0, "empty_title": 1, "duplicates": 2}
+    assert report.duplicate_rows == 2
+    assert report.rows_out == len(cleaned) == 37
+
+
+def test_the_report_describes_a_file_training_would_reject():
+    frame = _frame().drop(columns=["title"])
+    frame.loc[0, "price"] = "-3"
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert report.rows_in == 40
+    assert report.dropped == {"no_label": 0, "empty_title": 40, "duplicates": 0}
+    assert report.rows_out == 0

@@ -14,21 +14,21 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.compose import ColumnTransformer
 
-from training.data import LABEL
+from training.columns import LABEL
 from training.exceptions import ExportParityError
-from training.export import (
+from training.model.export import TARGET_OPSET
+from training.model.features import Float32Numeric
+from training.model.metadata import read_metadata
+from training.model.onnx_ops import register_converters, text_ops_model
+from training.model.parity import (
     ADVERSARIAL_TITLES,
-    TARGET_OPSET,
     adversarial_frame,
     check_parity,
     enforce_parity,
     onnx_feeds,
-    read_metadata,
     run_onnx,
     sweep_text_ops,
 )
-from training.features import Float32Numeric
-from training.onnx_ops import register_converters, text_ops_model
 
 
 def test_graph_takes_raw_columns_and_returns_label_and_probabilities(small_config, small_model_bytes):

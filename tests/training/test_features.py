@@ -7,17 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction import FeatureHasher
 
-from training.features import (
-    NO_TOKEN,
-    Float32Numeric,
-    HashedCategory,
-    PriceBandCross,
-    char_ngrams,
-    first_token,
-    lower_like_onnx,
-    price_bands,
-    word_ngrams,
-)
+from training.model.features import Float32Numeric, HashedCategory, PriceBandCross, price_bands
+from training.text import NO_TOKEN, char_ngrams, first_token, lower_like_onnx, word_ngrams
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
-from training.predict import app
-from training.synthetic import generate_catalogue
+from training.cli.predict import app
+from training.data.synthetic import generate_catalogue
 
 
 @pytest.fixture(scope="module")

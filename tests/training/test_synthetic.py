@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.synthetic import generate_catalogue
+from training.data.synthetic import generate_catalogue
 
 
 def test_same_seed_same_catalogue_other_seed_other_catalogue():

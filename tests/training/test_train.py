@@ -12,9 +12,9 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
-from training.export import read_metadata
-from training.train import app
+from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -9,11 +9,13 @@ import pytest
 from scipy import sparse
 
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data import prepare_catalogue, split_catalogue
-from training.features import hash_counts
-from training.pipeline import TITLE_SCORES, ExtraExamples
-from training.synthetic import generate_catalogue
-from training.train import fit_model
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
+from training.data.synthetic import generate_catalogue
+from training.engines.local import fit_model
+from training.model.features import hash_counts
+from training.model.pipeline import TITLE_SCORES
+from training.model.stacking import ExtraExamples
 
 CANARY = "zqxcanary"
 

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from training.config import TrainConfig
-    from training.data_report import DataReport
-    from training.export import ParityReport
+    from training.data.report import DataReport
+    from training.model.parity import ParityReport
 
 TOP_CONFUSIONS = 8
 

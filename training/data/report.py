@@ -1,11 +1,12 @@
 """A data-quality report on a raw catalogue: what real exports contain and what training would do with it.
 
 It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would
-drop and why; per-class counts; label variants that are probably one class (case, plural, whitespace,
-punctuation, small edit distance) with a ready-to-paste `label_aliases` block; identical titles with
-different labels; missing-value rates; numeric values that do not parse (units, thousands separators);
-duplicate rows; classes with a handful of rows; near-constant columns; and config column names that
-differ from the file's only by whitespace or case.
+drop and why (counted by the training's own cleaning, `training.data.clean`, so the two cannot disagree);
+per-class counts; label variants that are probably one class (case, plural, whitespace, punctuation, small
+edit distance) with a ready-to-paste `label_aliases` block; identical titles with different labels;
+missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on the
+model's columns, as training drops them); classes with a handful of rows; near-constant columns; and config
+column names that differ from the file's only by whitespace or case.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from training.columns import LABEL
+from training.data.clean import (
+    column_name_fixes,
+    configured_columns,
+    drop_unusable_rows,
+    model_columns,
+    unusable_rows,
+)
 from training.exceptions import DataValidationError
-from training.features import lower_like_onnx
+from training.text import lower_like_onnx
 
 if TYPE_CHECKING:
     from training.config import DataConfig
@@ -36,7 +45,11 @@ _PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
 
 @dataclass
 class DataReport:
-    """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on)."""
+    """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on).
+
+    `dropped` and `rows_out` are what training's cleaning drops and keeps; `duplicate_rows` are the rows it
+    drops as duplicates of another row on the model's columns (columns the model never reads do not count).
+    """
 
     source: str
     rows_in: int
@@ -69,42 +82,36 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
     Returns:
         The findings; nothing is raised for bad data (that is what the report is for).
     """
-    fixes = column_name_fixes(raw.columns, _configured_columns(config))
+    fixes = column_name_fixes(raw.columns, configured_columns(config))
     frame = raw.rename(columns={found: wanted for wanted, found in fixes.items()})
-    target = frame[config.target] if config.target in frame else pd.Series(dtype=object)
-    labels = target.replace(dict(config.label_aliases))
-    title = frame[config.columns[config.text]] if config.columns.get(config.text) in frame else pd.Series(dtype=object)
-    no_label = labels.isna() | (labels.astype(str).str.strip() == "")
-    no_title = title.isna() | (title.astype(str).str.strip() == "")
-    duplicates = int(frame.duplicated().sum())
+    # The training's own cleaning, leniently (a report describes any file): the counts are what training drops.
+    rows = model_columns(frame, config, source, lenient=True)
+    no_label, no_title = unusable_rows(rows, config.text)
+    kept, dropped = drop_unusable_rows(rows, config.text)
+    labels, titles = rows[LABEL], rows[config.text]
+    usable = ~no_label & ~no_title
     counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
     report = DataReport(
         source=source,
         rows_in=len(raw),
-        dropped={"no_label": int(no_label.sum()), "empty_title": int((no_title & ~no_label).sum())},
-        rows_out=0,
+        dropped={
+            "no_label": dropped["dropped_no_label"],
+            "empty_title": dropped["dropped_empty_title"],
+            "duplicates": dropped["dropped_duplicates"],
+        },
+        rows_out=len(kept),
         class_counts=counts,
         label_variants=label_variants(counts),
-        conflicting_titles=conflicting_titles(title[~no_label & ~no_title], labels[~no_label & ~no_title]),
+        conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
-        duplicate_rows=duplicates,
+        duplicate_rows=dropped["dropped_duplicates"],
         small_classes={label: count for label, count in counts.items() if count < SMALL_CLASS_ROWS},
         near_constant_columns=near_constant_columns(raw),
         column_name_fixes=fixes,
     )
-    kept = frame[~no_label & ~no_title]
-    report.dropped["duplicates"] = int(kept.duplicated().sum())
-    report.rows_out = len(kept) - report.dropped["duplicates"]
     report.problems = _problems(report)
     return report
-
-
-def column_name_fixes(found: pd.Index | list[str], wanted: list[str]) -> dict[str, str]:
-    """Configured names missing from the file whose file column differs only by whitespace or case."""
-    present = set(found)
-    by_key = {_name_key(str(column)): str(column) for column in found}
-    return {name: by_key[_name_key(name)] for name in wanted if name not in present and _name_key(name) in by_key}
 
 
 def label_variants(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -236,17 +243,6 @@ def _problems(report: DataReport) -> list[str]:
             f"{report.dropped['no_label']} rows without label and {report.dropped['empty_title']} with an empty title"
         )
     return problems
-
-
-def _configured_columns(config: DataConfig) -> list[str]:
-    """Every file column the config names."""
-    named = [*config.columns.values(), config.target, *config.training_text]
-    return [*named, config.group] if config.group else named
-
-
-def _name_key(name: str) -> str:
-    """A column name with case and all whitespace folded away."""
-    return "".join(name.split()).casefold()
 
 
 def _label_key(label: str) -> str:

@@ -1,38 +1,34 @@
-"""Export the fitted pipeline as one ONNX graph and prove it reproduces the Python pipeline (parity gate)."""
+"""Prove the graph reproduces the Python pipeline (the parity gate), and record its answers (golden examples).
+
+The gate runs the test rows plus rows built to break text and hashing code through both and demands the
+same label everywhere and probabilities within the configured tolerance; it also sends every Unicode code
+point through the graph's text steps. Golden examples are test rows (and short hostile titles) with the
+answers onnxruntime gave at export, embedded in the model: the function replays them at load and the
+pre-traffic check before traffic shifts.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import lightgbm
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
-from lightgbm import LGBMClassifier
-from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-from skl2onnx import to_onnx, update_registered_converter
-from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
-from training.data import LABEL
-from training.exceptions import ExportError, ExportParityError
-from training.features import MAX_CODE_POINT, lower_like_onnx, word_tokens
-from training.onnx_ops import PAD, register_converters, text_ops_model
+from training.columns import LABEL
+from training.exceptions import ExportParityError
+from training.model.export import LABEL_OUTPUT, PROBABILITIES_OUTPUT
+from training.model.metadata import json_inputs
+from training.model.onnx_ops import PAD, text_ops_model
+from training.text import MAX_CODE_POINT, lower_like_onnx, word_tokens
 
 if TYPE_CHECKING:
-    import onnx
     from sklearn.pipeline import Pipeline
 
     from training.config import DataConfig
 
-TARGET_OPSET = {"": 20, "ai.onnx.ml": 3}
-METADATA_KEY = "product_classifier"
-LABEL_OUTPUT = "label"
-PROBABILITIES_OUTPUT = "probabilities"
 # Titles that have broken text pipelines before: empty, whitespace only, control characters, non-Latin
 # scripts, case-mapping edge cases (final sigma, dotted I), emoji and very long strings.
 ADVERSARIAL_TITLES = (
@@ -93,87 +89,6 @@ class ParityReport:
         return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance and not self.mismatched_code_points
 
 
-def align_thresholds_to_float32(classifier: LGBMClassifier) -> None:
-    """Round every split threshold down to a float32, in place.
-
-    Features are float32 and the ONNX tree ensemble stores thresholds as float32; LightGBM compares in
-    double. For a float32 x, `x <= t` holds exactly when `x <= t32` with t32 the largest float32 ≤ t, so this
-    changes no Python prediction and lets the graph compare exactly as LightGBM does.
-    """
-    text = classifier.booster_.model_to_string()
-    aligned = re.sub(r"^threshold=(.*)$", _round_down_thresholds, text, flags=re.MULTILINE)
-    # tree_sizes records byte lengths of the tree blocks, which the new numbers change; it is optional.
-    aligned = re.sub(r"^tree_sizes=.*\n", "", aligned, flags=re.MULTILINE)
-    classifier._Booster = lightgbm.Booster(model_str=aligned)
-
-
-def input_schema(config: DataConfig) -> list[dict[str, Any]]:
-    """The graph's inputs as the serving side needs them: name, type, whether required, default."""
-    schema = []
-    for name in config.columns:
-        if name in config.numeric:
-            schema.append({"name": name, "type": "float", "required": False, "default": None})
-        else:
-            required = name == config.text
-            schema.append({"name": name, "type": "string", "required": required, "default": None if required else ""})
-    return schema
-
-
-def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, Any]) -> onnx.ModelProto:
-    """Convert the fitted pipeline to one graph: raw columns in, `label` and `probabilities` out.
-
-    Args:
-        pipeline: Fitted features + LightGBM pipeline.
-        config: The data roles, which give the input names and types.
-        metadata: JSON-serialisable facts to embed (classes, schema, metrics, versions...).
-
-    Raises:
-        ExportError: A step has no converter or the conversion failed.
-    """
-    register_converters()
-    update_registered_converter(
-        LGBMClassifier,
-        "LightGbmLGBMClassifier",
-        calculate_linear_classifier_output_shapes,
-        convert_lightgbm,
-        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-    )
-    initial_types = [
-        (name, FloatTensorType([None, 1]) if name in config.numeric else StringTensorType([None, 1]))
-        for name in config.columns
-    ]
-    options = {
-        id(pipeline.named_steps["classifier"]): {"zipmap": False},
-    }
-    try:
-        model = to_onnx(
-            pipeline,
-            initial_types=initial_types,
-            target_opset=TARGET_OPSET,
-            options=options,
-            final_types=[
-                (LABEL_OUTPUT, StringTensorType([None])),
-                (PROBABILITIES_OUTPUT, FloatTensorType([None, None])),
-            ],
-        )
-    except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
-        raise ExportError(f"ONNX conversion failed: {exc}") from exc
-    model.doc_string = "Product category classifier: raw catalogue fields in, label and class probabilities out."
-    entry = model.metadata_props.add()
-    entry.key = METADATA_KEY
-    entry.value = json.dumps(metadata)
-    return model
-
-
-def embed_metadata(model: onnx.ModelProto, metadata: dict[str, Any]) -> None:
-    """Replace the embedded metadata in place; the graph's computation does not depend on it."""
-    for entry in model.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = json.dumps(metadata)
-            return
-    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
-
-
 def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
     """Test rows covering every class where possible, plus short adversarial titles, with the graph's answers.
 
@@ -195,22 +110,6 @@ def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) 
         {"inputs": json_inputs(row, config), "label": str(label), "probabilities": [float(p) for p in probs]}
         for (_, row), label, probs in zip(rows.iterrows(), labels, probabilities, strict=True)
     ]
-
-
-def json_inputs(row: pd.Series, config: DataConfig) -> dict[str, Any]:
-    """One row's model inputs as a JSON request would carry them (NaN as null)."""
-    return {
-        name: (None if pd.isna(row[name]) else float(row[name])) if name in config.numeric else str(row[name])
-        for name in config.columns
-    }
-
-
-def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
-    """The metadata `to_onnx_model` embedded."""
-    for entry in model.metadata_props:
-        if entry.key == METADATA_KEY:
-            return json.loads(entry.value)
-    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
 
 
 def adversarial_frame(reference: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
@@ -240,16 +139,6 @@ def adversarial_frame(reference: pd.DataFrame, config: DataConfig) -> pd.DataFra
     for name in config.numeric:
         frame[name] = frame[name].astype(np.float32)
     return frame
-
-
-def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]:
-    """The graph's input tensors for a frame: [N,1] strings or float32."""
-    return {
-        name: (
-            frame[name].to_numpy(dtype=np.float32) if name in config.numeric else frame[name].to_numpy(dtype=object)
-        ).reshape(-1, 1)
-        for name in config.columns
-    }
 
 
 def check_parity(
@@ -289,6 +178,26 @@ def check_parity(
         code_points=code_points,
         mismatched_code_points=mismatched_code_points,
     )
+
+
+def enforce_parity(report: ParityReport) -> None:
+    """Raise when the graph failed the gate.
+
+    Raises:
+        ExportParityError: Labels differ somewhere or a probability differs by more than the tolerance.
+    """
+    if not report.passed:
+        raise ExportParityError(
+            f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
+            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
+            f"first mismatched rows {report.mismatched_rows}; code points handled differently "
+            f"{report.mismatched_code_points or 'none'}. Nothing was registered or written."
+        )
+
+
+def parity_report_dict(report: ParityReport) -> dict[str, Any]:
+    """The report as JSON-ready data, with the verdict."""
+    return {**asdict(report), "passed": report.passed}
 
 
 def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, list[str]]:
@@ -335,30 +244,11 @@ def run_onnx(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig) -> tup
     return np.concatenate([labels for labels, _ in outputs]), np.concatenate([probs for _, probs in outputs])
 
 
-def enforce_parity(report: ParityReport) -> None:
-    """Raise when the graph failed the gate.
-
-    Raises:
-        ExportParityError: Labels differ somewhere or a probability differs by more than the tolerance.
-    """
-    if not report.passed:
-        raise ExportParityError(
-            f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
-            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
-            f"first mismatched rows {report.mismatched_rows}; code points handled differently "
-            f"{report.mismatched_code_points or 'none'}. Nothing was registered or written."
-        )
-
-
-def parity_report_dict(report: ParityReport) -> dict[str, Any]:
-    """The report as JSON-ready data, with the verdict."""
-    return {**asdict(report), "passed": report.passed}
-
-
-def _round_down_thresholds(match: re.Match[str]) -> str:
-    """One `threshold=` line with each value replaced by the largest float32 not above it."""
-    values = np.array(match.group(1).split(), dtype=np.float64)
-    as_float32 = values.astype(np.float32)
-    rounded_up = as_float32.astype(np.float64) > values
-    as_float32[rounded_up] = np.nextafter(as_float32[rounded_up], np.float32(-np.inf))
-    return "threshold=" + " ".join(repr(float(value)) for value in as_float32)
+def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]:
+    """The graph's input tensors for a frame: [N,1] strings or float32."""
+    return {
+        name: (
+            frame[name].to_numpy(dtype=np.float32) if name in config.numeric else frame[name].to_numpy(dtype=object)
+        ).reshape(-1, 1)
+        for name in config.columns
+    }

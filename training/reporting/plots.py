@@ -1,8 +1,8 @@
-"""Overall and per-class metrics, and the plots logged with every run."""
+"""The plots logged with every run: the test confusion matrix and LightGBM's feature importance."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -10,28 +10,13 @@ matplotlib.use("Agg")  # training runs headless; the default backend may look fo
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, log_loss
+from sklearn.metrics import confusion_matrix
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
     from sklearn.pipeline import Pipeline
-
-
-def classification_metrics(
-    labels: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None = None, classes: np.ndarray | None = None
-) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and, given probabilities, log loss."""
-    report = classification_report(labels, predicted, output_dict=True, zero_division=0)
-    metrics: dict[str, Any] = {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, average="macro")),
-        "per_class": {str(label): report[str(label)] for label in sorted(set(labels))},
-    }
-    if probabilities is not None:
-        metrics["log_loss"] = float(log_loss(labels, probabilities, labels=classes))
-    return metrics
 
 
 def plot_confusion_matrix(labels: pd.Series, predicted: np.ndarray, classes: np.ndarray, path: Path) -> Path:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path  # noqa: TC003 - typer reads the annotations at run time
 from typing import Annotated
 
 import typer
 
+from training.cli.logging_setup import configure_logging
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data_report import build_report, summary_text
+from training.data.load import load_raw
+from training.data.report import build_report, summary_text
 from training.exceptions import TrainingError
-from training.train import configure_logging, load_raw, logger
 
+logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
@@ -26,11 +29,11 @@ def main(
     configure_logging()
     try:
         resolved = load_config(config)
-        raw, source, _ = load_raw(resolved, data)
+        raw = load_raw(resolved, data)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    report = build_report(raw, resolved.data, source=source)
+    report = build_report(raw.frame, resolved.data, source=raw.source)
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")

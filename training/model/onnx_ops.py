@@ -16,16 +16,8 @@ from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType
 
-from training.features import (
-    NO_TOKEN,
-    ONNX_LOCALE,
-    FirstTokenHashed,
-    Float32Numeric,
-    HashedCategory,
-    PriceBandCross,
-    TitleScores,
-    onnx_token_pattern,
-)
+from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
+from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern
 
 if TYPE_CHECKING:
     import onnx

@@ -19,18 +19,19 @@ from typing import Annotated, Any
 
 import dask
 import dask.dataframe as dd
+import dask.threaded
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pyarrow.parquet as pq
 import typer
 
-from training.cluster import dask_client
+from training.cli.logging_setup import configure_logging
 from training.config import load_config
+from training.data.sources import catalogue_files, read_file
+from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
-from training.export import METADATA_KEY
-from training.sources import catalogue_files, read_file
-from training.train import configure_logging
+from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
@@ -103,13 +104,15 @@ def predict_catalogue(
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
     writing = scored.to_parquet(str(out), write_index=False, compute=False)
     if engine == "dask":
-        with dask_client("training.predict"):
+        with dask_client("training.cli.predict"):
             dask.compute(writing)
     else:
         from dask.diagnostics import ProgressBar
 
         with ProgressBar():
-            dask.compute(writing, scheduler="threads")
+            # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
+            # for a running client, which bulk scoring on this machine never has.
+            dask.compute(writing, scheduler=dask.threaded.get)
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(out.glob("*.parquet")))
     return {"model_version": metadata.get("model_version"), "files": len(files), "rows": rows, "out": str(out)}
 

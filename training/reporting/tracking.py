@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import numpy as np
@@ -36,6 +38,20 @@ def configure_tracking(project_root: Path, experiment: str) -> str:
         return existing.experiment_id
     location = (project_root / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
     return mlflow.create_experiment(experiment, artifact_location=location)
+
+
+@contextmanager
+def tracked_run(project_root: Path, *, experiment: str, run_name: str) -> Iterator[str]:
+    """An MLflow run around the block, marked FAILED if the block raises; yields the run's id.
+
+    Args:
+        project_root: Where the default sqlite store lives (see `configure_tracking`).
+        experiment: The experiment's name, created when new.
+        run_name: The run's name (the config's).
+    """
+    experiment_id = configure_tracking(project_root, experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        yield run.info.run_id
 
 
 def log_onnx_model(

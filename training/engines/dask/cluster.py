@@ -69,6 +69,16 @@ def dask_client(*modules: str) -> Iterator[Client]:
         yield client
 
 
+def worker_order(client: Client) -> list[str]:
+    """The workers' addresses ordered by worker name: partition i goes to worker i mod n.
+
+    Names, not addresses: a LocalCluster's workers get new ports on every start but the same names, so a rerun
+    pins the same rows to the same worker (and LightGBM rank), which is what makes it give the same model.
+    """
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    return sorted(workers, key=lambda address: (str(workers[address].get("name")), address))
+
+
 def _quiet_logs() -> None:
     """distributed logs every connection at INFO, and every shuffle as a WARNING: keep its warnings and errors.
 

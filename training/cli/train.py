@@ -1,0 +1,325 @@
+"""`make train`: fit with the chosen engine, then evaluate, export and gate, record the run, write the artifacts.
+
+`run_training` reads as the pipeline does: an engine (`training.engines`) fits the model and scores the test
+split; `_run` then takes the same steps for either engine, inside one MLflow run: evaluate → build the
+metadata → export and gate → record the run → register → write the artifacts. Serving cannot tell which
+engine trained the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from training.cli.logging_setup import configure_logging
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
+from training.data.load import load_catalogue
+from training.data.report import summary_text
+from training.engines.local import fit_locally
+from training.exceptions import DataValidationError, TrainingError
+from training.model.export import to_onnx_model
+from training.model.metadata import build_metadata, embed_metadata, new_model_version
+from training.model.parity import (
+    adversarial_frame,
+    check_parity,
+    enforce_parity,
+    golden_examples,
+    onnx_feeds,
+    parity_report_dict,
+    run_onnx,
+)
+from training.reporting.artifacts import move_artifacts, write_artifacts
+from training.reporting.evaluate import evaluate_test
+from training.reporting.model_card import confusion_highlights, render_model_card
+from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
+from training.reporting.tracking import log_onnx_model, log_run_record, tracked_run
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import onnx
+
+    from training.engines.fitted import FittedModel
+    from training.model.parity import ParityReport
+    from training.reporting.evaluate import Evaluation
+
+# Imported on every Dask worker before any task runs (see `dask_client`): the stages' code and its imports.
+DASK_WORKER_MODULES = ("training.engines.dask.train",)
+logger = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    data_path: Path | str | None,
+    out_dir: Path,
+    engine: str = "local",
+    features_dir: str | None = None,
+) -> dict[str, Any]:
+    """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
+
+    Both engines end in the same export, gates and records, so serving cannot tell which one trained the
+    model. Data problems are found before anything is recorded; a failed parity gate leaves the MLflow run
+    marked FAILED, registers nothing and writes nothing to `out_dir`.
+
+    Args:
+        config: The resolved config.
+        data_path: A catalogue CSV (dask: also a glob or folder of CSV/Parquet, local or s3://), or None for
+            the synthetic catalogue.
+        out_dir: Where model.onnx, model.json, metrics.json and the plots go.
+        engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
+        features_dir: With dask, the FEATURES folder keeping the featurized partitions for a rerun.
+
+    Returns:
+        The run summary written to metrics.json.
+
+    Raises:
+        TrainingError: Bad data or config, a failed conversion or a failed parity gate.
+    """
+    if engine == "local":
+        catalogue = load_catalogue(config, Path(data_path) if data_path else None)
+        return _run(config, out_dir, lambda: fit_locally(config, catalogue))
+    if engine != "dask":
+        raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
+    return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
+
+
+def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_dir: str | None) -> dict[str, Any]:
+    """`_run` with the Dask engine, inside a cluster; a cluster failure becomes one clear TrainingError."""
+    # Imported here, not at the top: a local run needs neither Dask nor distributed (~1 s of imports).
+    from distributed import KilledWorker
+    from lightgbm.basic import LightGBMError
+
+    from training.engines.dask.catalogue import open_catalogue
+    from training.engines.dask.cluster import dask_client
+    from training.engines.dask.train import train_on_cluster
+
+    catalogue = open_catalogue(config, data)
+    try:
+        with dask_client(*DASK_WORKER_MODULES) as client:
+            return _run(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+    except (KilledWorker, LightGBMError) as exc:
+        raise TrainingError(
+            f"the Dask cluster failed ({type(exc).__name__}: {exc}); nothing was written. A worker that exceeds "
+            "WORKER_MEMORY is restarted and its task retried, then given up on: raise WORKER_MEMORY or WORKERS. "
+            "With FEATURES=<folder> a rerun starts at the LightGBM stage."
+        ) from exc
+
+
+def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> dict[str, Any]:
+    """Fit inside an MLflow run, then evaluate, build the metadata, export and gate, record, register, write."""
+    started = time.perf_counter()
+    with (
+        tracked_run(PROJECT_ROOT, experiment=config.experiment, run_name=config.name) as run_id,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        staging = Path(tmp)
+        fit_started = time.perf_counter()
+        fitted = fit()
+        train_seconds = time.perf_counter() - fit_started
+        evaluation = _evaluate(fitted)
+        created_at, model_version = new_model_version(run_id)
+        metadata = build_metadata(
+            config,
+            run_id=run_id,
+            created_at=created_at,
+            model_version=model_version,
+            classes=fitted.pipeline.classes_,
+            class_counts=fitted.class_counts,
+            training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]},
+            metrics=evaluation.headline(),
+            example=fitted.test.iloc[0],
+        )
+        model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
+        summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))
+        _record_run(staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity)
+        enforce_parity(parity)
+        registered_version = _register(config, fitted, model, model_bytes, model_version=model_version)
+        summary |= {
+            "mlflow_run_id": run_id,
+            "model_version": model_version,
+            "registered_model": config.registered_model,
+            "registered_version": registered_version,
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "created_at": created_at,
+            "per_class": evaluation.metrics["per_class"],
+        } | fitted.engine_stats
+        write_artifacts(
+            staging, model_bytes=model_bytes, metadata=metadata, summary=summary, parity=parity, report=fitted.report
+        )
+        move_artifacts(staging, out_dir)
+    logger.info(
+        "done", extra={k: summary[k] for k in ("macro_f1", "baseline_macro_f1", "model_version", "mlflow_run_id")}
+    )
+    return summary
+
+
+def _evaluate(fitted: FittedModel) -> Evaluation:
+    """The model's and the linear baseline's test metrics, logged."""
+    evaluation = evaluate_test(
+        fitted.test_labels, fitted.probabilities, fitted.pipeline.classes_, fitted.baseline_predicted
+    )
+    logger.info(
+        "evaluated",
+        extra={
+            "macro_f1": round(evaluation.metrics["macro_f1"], 4),
+            "baseline_macro_f1": round(evaluation.baseline["macro_f1"], 4),
+        },
+    )
+    return evaluation
+
+
+def _export_and_gate(
+    config: TrainConfig, fitted: FittedModel, metadata: dict[str, Any]
+) -> tuple[onnx.ModelProto, bytes, ParityReport]:
+    """Export the graph, embed its golden examples (added to `metadata`) and run the parity gate on it.
+
+    The gate's verdict is only enforced after the run is recorded, so a failed gate is on record too.
+    """
+    model = to_onnx_model(fitted.pipeline, config.data, metadata)
+    metadata["golden_examples"] = golden_examples(model.SerializeToString(), fitted.test, config.data)
+    embed_metadata(model, metadata)
+    model_bytes = model.SerializeToString()
+    parity = check_parity(
+        fitted.pipeline,
+        model_bytes,
+        (fitted.test, adversarial_frame(fitted.test, config.data)),
+        config.data,
+        tolerance=config.parity_tolerance,
+    )
+    return model, model_bytes, parity
+
+
+def _summarise(
+    fitted: FittedModel, evaluation: Evaluation, parity: ParityReport, *, train_seconds: float, onnx_bytes: int
+) -> dict[str, Any]:
+    """The run's scalar results: metrics, baseline, parity, sizes (the start of metrics.json)."""
+    metrics, baseline = evaluation.metrics, evaluation.baseline
+    return {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "log_loss": metrics["log_loss"],
+        "baseline_accuracy": baseline["accuracy"],
+        "baseline_macro_f1": baseline["macro_f1"],
+        "parity_label_agreement": parity.label_agreement,
+        "parity_max_abs_diff": parity.max_abs_diff,
+        "parity_passed": parity.passed,
+        "train_seconds": round(train_seconds, 2),
+        "n_train": fitted.sizes["n_train"],
+        "n_validation": fitted.sizes["n_validation"],
+        "n_test": fitted.sizes["n_test"],
+        "parity_rows": parity.rows,
+        "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
+        "onnx_bytes": onnx_bytes,
+    }
+
+
+def _record_run(
+    staging: Path,
+    config: TrainConfig,
+    fitted: FittedModel,
+    evaluation: Evaluation,
+    *,
+    metadata: dict[str, Any],
+    summary: dict[str, Any],
+    parity: ParityReport,
+) -> None:
+    """Write the model card, the data report and the plots to `staging`, and log them with the run to MLflow."""
+    classes, labels, predicted = fitted.pipeline.classes_, fitted.test_labels, evaluation.predicted
+    (staging / "model_card.md").write_text(
+        render_model_card(
+            config=config,
+            metadata=metadata,
+            summary=summary,
+            per_class=evaluation.metrics["per_class"],
+            confusions=confusion_highlights(labels, predicted),
+            parity=parity,
+            report=fitted.report,
+        )
+    )
+    (staging / "data_report.txt").write_text(summary_text(fitted.report) + "\n")
+    documents = [
+        plot_confusion_matrix(labels, predicted, classes, staging / "confusion_matrix.png"),
+        plot_feature_importance(fitted.pipeline, staging / "feature_importance.png"),
+        staging / "data_report.txt",
+        staging / "model_card.md",
+    ]
+    log_run_record(
+        to_params(config) | {"data_source": fitted.source, "data_sha256": fitted.sha256},
+        {key: float(value) for key, value in summary.items()} | _stage_metrics(fitted.engine_stats),
+        documents,
+        {
+            "per_class_report.json": evaluation.metrics["per_class"],
+            "baseline_per_class_report.json": evaluation.baseline["per_class"],
+            "parity_report.json": parity_report_dict(parity),
+            "data_report.json": fitted.report.to_dict(),
+        },
+    )
+
+
+def _register(
+    config: TrainConfig, fitted: FittedModel, model: onnx.ModelProto, model_bytes: bytes, *, model_version: str
+) -> str:
+    """Log the graph to MLflow with a signature from five test rows, register it as the candidate."""
+    sample = fitted.test.head(5)
+    sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
+    return log_onnx_model(
+        model,
+        input_example=onnx_feeds(sample, config.data),
+        output_example={"label": sample_labels, "probabilities": sample_probabilities},
+        registered_model=config.registered_model,
+        model_version=model_version,
+    )
+
+
+@app.command()
+def main(
+    data: Annotated[
+        str | None,
+        typer.Option(help="Catalogue CSV (dask: also a glob or folder of CSV/Parquet, or s3://); omit for synthetic."),
+    ] = None,
+    config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
+    out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
+    rows: Annotated[int | None, typer.Option(help="Rows of synthetic data (ignored with --data).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")
+    ] = "local",
+    features: Annotated[
+        str | None, typer.Option(help="dask: folder (or s3://) keeping the featurized partitions for a rerun.")
+    ] = None,
+) -> None:
+    """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
+    configure_logging()
+    try:
+        resolved = load_config(config, synthetic_rows=rows)
+        if seed is not None:
+            resolved = _with_seed(resolved, seed)
+        summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
+    except TrainingError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
+
+
+def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
+    """An engine's stage times as MLflow metrics."""
+    return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
+            for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
+
+
+def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
+    """The config with another split seed."""
+    return replace(config, split=replace(config.split, seed=seed))
+
+
+if __name__ == "__main__":
+    app()

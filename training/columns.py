@@ -1,0 +1,19 @@
+"""The columns a prepared catalogue carries besides the model's inputs: the label, the product group, and
+extra training text. Every room reads and writes frames with these names, so they sit at the bottom."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LABEL = "label"
+GROUP = "group"
+# Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
+EXTRA_TEXT = "extra_text"
+
+
+def extra_text_columns(frame: pd.DataFrame) -> list[str]:
+    """The frame's training-text columns (see EXTRA_TEXT)."""
+    return [column for column in frame.columns if column.startswith(EXTRA_TEXT)]

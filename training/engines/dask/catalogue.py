@@ -1,0 +1,78 @@
+"""The catalogue as the Dask engine sees it: raw partitions, one per file (or generated on the workers).
+
+Nothing is read here: `open_catalogue` lists the files, checks the first one's columns and describes the
+partitions; the workers read them in stage 1 (`training.engines.dask.prepare`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import dask.dataframe as dd
+
+from training.data.clean import check_columns
+from training.data.sources import catalogue_files, read_file
+from training.data.synthetic import generate_catalogue, generate_partition
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyarrow import fs as pafs
+
+    from training.config import TrainConfig
+
+# Rows per partition: of the generated synthetic catalogue, and after the shuffle by product.
+PARTITION_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """A catalogue on the cluster, not yet read: the raw partitions and what they are."""
+
+    raw: dd.DataFrame
+    source: str
+    files: tuple[str, ...]
+    filesystem: pafs.FileSystem | None
+    fingerprint: str
+
+
+def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
+    """The raw catalogue as Dask partitions: one per file, or synthetic ones generated on the workers.
+
+    Raises:
+        DataValidationError: No readable files match, or a configured column is missing.
+    """
+    if data is None:
+        rows = config.synthetic_rows
+        count = -(-rows // PARTITION_ROWS)
+        sizes = [rows // count + (1 if index < rows % count else 0) for index in range(count)]
+        source = f"synthetic(rows={rows}, seed={config.split.seed}, partitions={count})"
+        meta = generate_catalogue(20, seed=0).iloc[:0]
+        raw = dd.from_map(
+            synthetic_partition, list(enumerate(sizes)), seed=config.split.seed, parts=count, total_rows=rows, meta=meta
+        )
+        return Catalogue(raw, source, (), None, fingerprint(config, source))
+    filesystem, files = catalogue_files(data)
+    first = read_file(files[0], filesystem)
+    check_columns(first.columns, config.data, files[0])
+    raw = dd.from_map(read_file, files, filesystem=filesystem, meta=first.iloc[:0])
+    listing = [(info.path, info.size, str(info.mtime)) for info in filesystem.get_file_info(files)]
+    return Catalogue(raw, data, tuple(files), filesystem, fingerprint(config, json.dumps(listing)))
+
+
+def synthetic_partition(spec: tuple[int, int], *, seed: int, parts: int, total_rows: int) -> pd.DataFrame:
+    """One partition of the synthetic catalogue; a single partition is exactly `generate_catalogue(rows, seed)`.
+
+    Otherwise all partitions share one set of products, brands and sellers (see `generate_partition`).
+    """
+    index, rows = spec
+    if parts == 1:
+        return generate_catalogue(rows, seed=seed)
+    return generate_partition(index, rows, total_rows=total_rows, seed=seed)
+
+
+def fingerprint(config: TrainConfig, data: str) -> str:
+    """What the featurized partitions depend on: the config and the data (its files' names, sizes, times)."""
+    return hashlib.sha256(json.dumps([asdict(config), data], sort_keys=True, default=str).encode()).hexdigest()

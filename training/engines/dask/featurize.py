@@ -1,0 +1,107 @@
+"""Stage 3, featurize: every partition becomes float32 CSR features where it lies.
+
+Training rows are scored by the title-model copy that never saw their fold (out of fold, as the local
+engine's stacking does); validation and test rows by the pipeline's own features. With a FEATURES folder
+each featurized partition is also written there (`training.engines.dask.features_dir`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
+
+from training.columns import LABEL
+from training.engines.dask.prepare import FOLD, SPLIT, SPLIT_NAMES, TRAIN
+from training.model.pipeline import TITLE_SCORES
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+
+    from training.data.report import DataReport
+    from training.engines.dask.features_dir import FeaturesDir
+    from training.model.features import TitleScores
+
+
+@dataclass
+class Featurized:
+    """What the LightGBM stage starts from, and what a FEATURES folder keeps so a rerun can start there."""
+
+    fingerprint: str
+    features: ColumnTransformer
+    partition_rows: list[dict[int, int]]
+    partition_classes: list[list[str]]
+    class_counts: dict[str, int]
+    test_sample: pd.DataFrame
+    source: str
+    sha256: str
+    report: DataReport
+
+
+def featurize_partition(
+    part: pd.DataFrame,
+    features: ColumnTransformer,
+    fold_models: list[TitleScores],
+    *,
+    index: int,
+    folder: FeaturesDir | None,
+) -> dict[str, Any]:
+    """Float32 CSR features and labels per split; training rows get their fold's out-of-fold title scores.
+
+    Args:
+        part: One prepared partition (see `training.engines.dask.prepare`).
+        features: The fitted feature blocks.
+        fold_models: The K out-of-fold title models, fold k's at position k.
+        index: The partition's position, naming its file in the FEATURES folder.
+        folder: The FEATURES folder to write it to, or None.
+    """
+    result: dict[str, Any] = {}
+    for split, name in SPLIT_NAMES.items():
+        rows = part[part[SPLIT] == split]
+        if split == TRAIN:
+            matrix = _out_of_fold_matrix(rows, features, fold_models)
+        else:
+            matrix = sparse.csr_matrix(features.transform(rows), dtype=np.float32)
+        result[f"{name}_x"] = matrix.astype(np.float32)
+        result[f"{name}_y"] = rows[LABEL].to_numpy().astype(str)
+    if folder is not None:
+        folder.write_partition(index, result)
+    return result
+
+
+def partition_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Rows per split and training classes of a featurized partition."""
+    return {
+        "rows": {split: int(result[f"{name}_y"].shape[0]) for split, name in SPLIT_NAMES.items()},
+        "classes": sorted(set(result["train_y"].tolist())),
+    }
+
+
+def item(result: dict[str, Any], key: str) -> Any:
+    """One array of a featurized partition."""
+    return result[key]
+
+
+def _out_of_fold_matrix(
+    rows: pd.DataFrame, features: ColumnTransformer, fold_models: list[TitleScores]
+) -> sparse.csr_matrix:
+    """The features of training rows, with each row's title scores from the model that never saw its fold."""
+    blocks = []
+    for name, transformer, columns in features.transformers_:
+        if transformer == "drop":
+            continue
+        if name == TITLE_SCORES:
+            counts = transformer.count(rows[columns])
+            scores = np.zeros((len(rows), features.output_indices_[name].stop), dtype=np.float32)
+            folds = rows[FOLD].to_numpy()
+            for fold, model in enumerate(fold_models):
+                held = folds == fold
+                if held.any():
+                    scores[held] = model.score_counts(counts[held])
+            blocks.append(sparse.csr_matrix(scores))
+        else:
+            blocks.append(sparse.csr_matrix(transformer.transform(rows[columns])))
+    return sparse.hstack(blocks, format="csr", dtype=np.float32)

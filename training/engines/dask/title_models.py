@@ -1,0 +1,117 @@
+"""Stage 2, linear sample fits: the title model and its K out-of-fold copies, fitted on a class-stratified sample.
+
+The sample is deterministic (each row's draw is a hash) and capped at features.linear_sample_rows training
+rows, with at least MIN_SAMPLE_ROWS_PER_CLASS of every class; a copy's fold is hash(product) mod K. The K + 1
+models are fitted as K + 1 tasks side by side. The other feature blocks (hashers, price bands) are fitted
+here on a small sample and take the cluster's title model in.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from training.columns import GROUP, LABEL, extra_text_columns
+from training.engines.dask.prepare import DRAW, FOLD, KEY, SPLIT, TRAIN
+from training.model.features import TitleScores
+from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
+from training.model.stacking import check_fold_coverage
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+    from training.config import TrainConfig
+
+MIN_SAMPLE_ROWS_PER_CLASS = 1_000
+# The feature blocks other than the title model are fitted here on this many training rows (stateless
+# blocks and the price bands), a class keeping at least MIN_FIT_ROWS_PER_CLASS of them.
+FIT_SAMPLE_ROWS = 5_000
+MIN_FIT_ROWS_PER_CLASS = 20
+logger = logging.getLogger(__name__)
+
+
+def fit_title_models(client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series) -> list[Any]:
+    """The K out-of-fold title models and the final one, fitted as K + 1 tasks on the class-stratified sample.
+
+    Raises:
+        DataValidationError: A fold's sample lacks a class (too few products of it for the folds).
+    """
+    rate, rates = _class_rates(counts.loc[TRAIN], config.features.linear_sample_rows, MIN_SAMPLE_ROWS_PER_CLASS)
+    samples = client.map(sample_counts, parts, rates=rates, config=config)
+    params = build_title_model(config.features).get_params()
+    folds = config.features.stacking_folds
+    models = client.gather(
+        [client.submit(fit_title_model, fold, params, *samples, pure=False) for fold in [*range(folds), -1]]
+    )
+    del samples
+    check_fold_coverage(models[:-1], len(models[-1].classes_), folds)
+    logger.info("title models", extra={"sample_rate": round(rate, 4), "models": len(models)})
+    return models
+
+
+def fit_features_on_sample(config: TrainConfig, parts: list[Future], counts: pd.Series, title: TitleScores) -> Any:
+    """Fit the feature blocks on a small training sample here, then put in the title model fitted on the cluster."""
+    _, rates = _class_rates(counts.loc[TRAIN], FIT_SAMPLE_ROWS, MIN_FIT_ROWS_PER_CLASS)
+    client = parts[0].client
+    frames = client.gather(client.map(_draw_rows, parts, rates=rates))
+    sample = pd.concat(frames, ignore_index=True)
+    features = build_features(config.data, config.features)
+    features.fit(sample, sample[LABEL])
+    name, _, columns = features.transformers_[0]
+    if name != TITLE_SCORES:
+        raise AssertionError("the title scores must be the first feature block")
+    # The blocks' layout (output_indices_) is unchanged: the cluster's model scores the same classes.
+    features.transformers_[0] = (name, title, columns)
+    return features
+
+
+def sample_counts(
+    part: pd.DataFrame, rates: dict[str, float], config: TrainConfig
+) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """The sampled training rows of one partition as title-model examples: counts, labels, folds.
+
+    A product's extra training text joins once per distinct text, as in the local engine.
+    """
+    rows = _draw_rows(part, rates)
+    block = build_title_model(config.features)
+    owners = rows[GROUP] if GROUP in rows else rows[KEY].astype(str)
+    texts = [rows[config.data.text]]
+    labels = [rows[LABEL].to_numpy(object)]
+    folds = [rows[FOLD].to_numpy()]
+    extra = [
+        pd.DataFrame({"owner": owners, "text": rows[column], "label": rows[LABEL], "fold": rows[FOLD]})
+        for column in extra_text_columns(rows)
+    ]
+    if extra:
+        table = pd.concat(extra, ignore_index=True)
+        table = table[table["text"].str.strip() != ""].drop_duplicates(["owner", "text", "label"])
+        texts.append(table["text"])
+        labels.append(table["label"].to_numpy(object))
+        folds.append(table["fold"].to_numpy())
+    counts = sparse.vstack([block.count(text.to_numpy(object)) for text in texts], format="csr")
+    return counts, np.concatenate(labels), np.concatenate(folds)
+
+
+def fit_title_model(
+    held_out: int, params: dict[str, Any], *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
+) -> TitleScores:
+    """Fit one title model on the sample without fold `held_out` (-1: the final model, on all of it)."""
+    counts = sparse.vstack([s[0][s[2] != held_out] for s in samples], format="csr")
+    labels = np.concatenate([s[1][s[2] != held_out] for s in samples])
+    return TitleScores(**params).fit_counts(counts, labels)
+
+
+def _draw_rows(part: pd.DataFrame, rates: dict[str, float]) -> pd.DataFrame:
+    """Training rows of one partition drawn at their class's rate."""
+    return part[(part[SPLIT] == TRAIN) & (part[DRAW] < part[LABEL].map(rates).astype(float))]
+
+
+def _class_rates(train_counts: pd.Series, rows: int, min_rows_per_class: int) -> tuple[float, dict[str, float]]:
+    """The overall rate that draws about `rows` training rows, and each class's rate (at least that, and enough
+    for `min_rows_per_class` of the class, or all of it)."""
+    rate = min(1.0, rows / float(train_counts.sum()))
+    return rate, {str(label): max(rate, min(1.0, min_rows_per_class / float(n))) for label, n in train_counts.items()}

@@ -1,0 +1,202 @@
+"""`make train ENGINE=dask`: the same pipeline, fitted partition by partition on a Dask cluster.
+
+The stages, each timed, each in its own module:
+1. read/split (`prepare`): the catalogue is read file by file (or generated on the workers), cleaned row by
+   row, split by hashes of each row's product and shuffled by product into partitions.
+2. linear sample fits (`title_models`): the title model and its K out-of-fold copies, fitted on a
+   deterministic, class-stratified sample of training products as K + 1 tasks side by side.
+3. featurize (`featurize`): each partition becomes float32 CSR features on its worker, training rows scored
+   by the copy that never saw their fold. With FEATURES=<folder> (`features_dir`) the featurized partitions
+   are kept, and a rerun with the same data and config starts from them at the LightGBM stage.
+4. LightGBM (`boosting`): `DaskLGBMClassifier` on partitions pinned round robin to the workers, the best
+   iteration chosen by early stopping's rule replayed on validation log-loss.
+5. evaluation (here): the test split is scored on the workers; the parity gate and the golden examples use a
+   test sample gathered to this process.
+The result is a `FittedModel`, exported and gated exactly as the local engine's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from training.columns import LABEL
+from training.engines.dask.boosting import check_class_coverage, fit_lightgbm
+from training.engines.dask.cluster import worker_order
+from training.engines.dask.features_dir import FeaturesDir
+from training.engines.dask.featurize import Featurized, featurize_partition, partition_summary
+from training.engines.dask.prepare import TEST, TRAIN, VALIDATION, gather_rows, prepare_partitions, report_and_digest
+from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
+from training.engines.fitted import FittedModel
+from training.model.pipeline import TITLE_SCORES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from distributed import Client, Future
+    from sklearn.compose import ColumnTransformer
+
+    from training.config import TrainConfig
+    from training.engines.dask.catalogue import Catalogue
+
+TEST_SAMPLE_ROWS = 20_000
+logger = logging.getLogger(__name__)
+
+
+def train_on_cluster(
+    client: Client, config: TrainConfig, catalogue: Catalogue, features_dir: str | None
+) -> FittedModel:
+    """The whole fit on the cluster; the result is exported and gated exactly as the local engine's.
+
+    Args:
+        client: A connected Dask client (see `training.engines.dask.cluster.dask_client`).
+        config: The resolved config.
+        catalogue: The data, from `open_catalogue`.
+        features_dir: The FEATURES folder keeping the featurized partitions for a rerun (local or s3://);
+            None to keep none.
+
+    Raises:
+        DataValidationError: Bad data, or a class missing from a split, a fold or a worker.
+    """
+    timings: dict[str, float] = {}
+    folder = FeaturesDir.open(features_dir) if features_dir else None
+    featurized = folder.read_state(catalogue.fingerprint) if folder else None
+    if folder is None or featurized is None:
+        featurized, results = featurize_catalogue(client, config, catalogue, folder, timings)
+    else:
+        logger.info("reusing featurized partitions", extra={"folder": features_dir})
+        workers = worker_order(client)
+        results = [
+            client.submit(folder.read_partition, index, workers=[workers[index % len(workers)]], pure=False)
+            for index in range(len(featurized.partition_rows))
+        ]
+    fitted = fit_and_evaluate(client, config, featurized, results, timings)
+    peaks = client.run(_peak_rss_mb)
+    return replace(fitted, engine_stats={"stage_seconds": timings, "worker_peak_rss_mb": sorted(peaks.values())})
+
+
+def featurize_catalogue(
+    client: Client,
+    config: TrainConfig,
+    catalogue: Catalogue,
+    folder: FeaturesDir | None,
+    timings: dict[str, float],
+) -> tuple[Featurized, list[Future]]:
+    """Stages 1–3: read and split, fit the title models, featurize; kept in the FEATURES folder when given."""
+    with _stage(timings, "read/split"):
+        report, sha256 = report_and_digest(client, config, catalogue)
+        parts, counts = prepare_partitions(client, config, catalogue)
+    with _stage(timings, "linear sample fits"):
+        title_models = fit_title_models(client, config, parts, counts)
+        features = fit_features_on_sample(config, parts, counts, title_models[-1])
+    with _stage(timings, "featurize"):
+        fold_models = client.scatter(title_models[:-1], broadcast=True)
+        shared = client.scatter(features, broadcast=True)
+        workers = worker_order(client)
+        results = [
+            client.submit(
+                featurize_partition,
+                part,
+                shared,
+                fold_models,
+                index=index,
+                folder=folder,
+                workers=[workers[index % len(workers)]],
+                pure=False,
+            )
+            for index, part in enumerate(parts)
+        ]
+        summaries = client.gather(client.map(partition_summary, results))
+        test_sample = gather_rows(client, parts, TEST, TEST_SAMPLE_ROWS, config)
+    featurized = Featurized(
+        fingerprint=catalogue.fingerprint,
+        features=features,
+        partition_rows=[summary["rows"] for summary in summaries],
+        partition_classes=[summary["classes"] for summary in summaries],
+        class_counts={str(label): int(n) for label, n in counts.loc[TRAIN].items()},
+        test_sample=test_sample,
+        source=catalogue.source,
+        sha256=sha256,
+        report=report,
+    )
+    if folder is not None:
+        folder.write_state(featurized)
+    return featurized, results
+
+
+def fit_and_evaluate(
+    client: Client, config: TrainConfig, featurized: Featurized, results: list[Future], timings: dict[str, float]
+) -> FittedModel:
+    """Stages 4–5: LightGBM on the featurized partitions, then the test split scored on the workers."""
+    classes = sorted(featurized.class_counts)
+    with _stage(timings, "LightGBM"):
+        check_class_coverage(worker_order(client), featurized.partition_classes, classes)
+        classifier = fit_lightgbm(client, config, featurized, results)
+    with _stage(timings, "evaluation"):
+        shared = client.scatter([classifier, featurized.features], broadcast=True)
+        scored = client.gather([client.submit(score_test, result, *shared, pure=False) for result in results])
+    test_labels = np.concatenate([labels for labels, _, _ in scored])
+    pipeline = Pipeline([("features", featurized.features), ("classifier", classifier)])
+    rows = [sum(rows.values()) for rows in featurized.partition_rows]
+    return FittedModel(
+        pipeline=pipeline,
+        test=featurized.test_sample,
+        test_labels=pd.Series(test_labels, name=LABEL),
+        probabilities=np.concatenate([probabilities for _, probabilities, _ in scored]),
+        baseline_predicted=np.concatenate([baseline for _, _, baseline in scored]),
+        class_counts=pd.Series(featurized.class_counts),
+        sizes={
+            "rows": int(sum(rows)),
+            "n_train": _split_rows(featurized, TRAIN),
+            "n_validation": _split_rows(featurized, VALIDATION),
+            "n_test": _split_rows(featurized, TEST),
+        },
+        source=featurized.source,
+        sha256=featurized.sha256,
+        report=featurized.report,
+    )
+
+
+def score_test(
+    result: dict[str, Any], classifier: Any, features: ColumnTransformer
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The test rows of one partition: labels, LightGBM's probabilities, and the title model's own labels."""
+    matrix, labels = result["test_x"], result["test_y"]
+    if matrix.shape[0] == 0:
+        return labels, np.zeros((0, len(classifier.classes_))), labels
+    title = features.named_transformers_[TITLE_SCORES]
+    columns = features.output_indices_[TITLE_SCORES]
+    scores = matrix[:, columns].toarray()
+    if scores.shape[1] == 1:
+        baseline = title.classes_[(scores[:, 0] > 0).astype(int)]
+    else:
+        baseline = title.classes_[scores.argmax(axis=1)]
+    return labels, classifier.predict_proba(matrix), baseline
+
+
+def _split_rows(featurized: Featurized, split: int) -> int:
+    """Rows of one split across the partitions."""
+    return int(sum(rows[split] for rows in featurized.partition_rows))
+
+
+def _peak_rss_mb() -> int:
+    """This worker process's peak resident memory."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+@contextmanager
+def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Log a stage's wall time and keep it for the run summary."""
+    started = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - started, 2)
+    logger.info("stage done", extra={"stage": name, "seconds": timings[name]})

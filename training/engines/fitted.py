@@ -1,0 +1,42 @@
+"""What every engine hands to evaluation and export: the fitted pipeline and its answers on the test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+    from training.data.report import DataReport
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """What an engine hands to evaluation and export: the pipeline and its numbers on the test split.
+
+    Attributes:
+        pipeline: The fitted features + LightGBM pipeline.
+        test: Test rows (inputs and label) on this machine: all of them locally, a sample from a cluster.
+        test_labels: Labels of the whole test split.
+        probabilities: The pipeline's probabilities for the whole test split.
+        baseline_predicted: The title model's own labels for the whole test split.
+        class_counts: Training rows per class.
+        sizes: rows (after cleaning), n_train, n_validation, n_test.
+        source: Where the data came from; sha256: its digest; report: its data report.
+        engine_stats: Engine-specific numbers for the run summary (stage times, worker memory).
+    """
+
+    pipeline: Pipeline
+    test: pd.DataFrame
+    test_labels: pd.Series
+    probabilities: np.ndarray
+    baseline_predicted: np.ndarray
+    class_counts: pd.Series
+    sizes: dict[str, int]
+    source: str
+    sha256: str
+    report: DataReport
+    engine_stats: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,84 @@
+"""The local engine (`ENGINE=local`): the catalogue in this process's memory, split, fitted and scored here."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING
+
+from lightgbm import early_stopping
+
+from training.columns import GROUP, LABEL, extra_text_columns
+from training.data.split import split_catalogue
+from training.engines.fitted import FittedModel
+from training.model.export import align_thresholds_to_float32
+from training.model.pipeline import TITLE_SCORES, build_pipeline
+from training.model.stacking import stacked_training_matrix
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from training.config import TrainConfig
+    from training.data.load import LoadedCatalogue
+    from training.data.split import Splits
+
+logger = logging.getLogger(__name__)
+
+
+def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
+    """The local engine: the catalogue in this process's memory, split, fitted and scored here."""
+    splits = split_catalogue(catalogue.frame, config.split)
+    pipeline = fit_model(config, splits)
+    title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+    return FittedModel(
+        pipeline=pipeline,
+        test=splits.test,
+        test_labels=splits.test[LABEL],
+        probabilities=pipeline.predict_proba(splits.test),
+        baseline_predicted=title_model.predict(splits.test[[config.data.text]]),
+        class_counts=splits.train[LABEL].value_counts(),
+        sizes={
+            "rows": len(catalogue.frame),
+            "n_train": len(splits.train),
+            "n_validation": len(splits.validation),
+            "n_test": len(splits.test),
+        },
+        source=catalogue.source,
+        sha256=catalogue.sha256,
+        report=catalogue.report,
+    )
+
+
+def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
+    """Fit the features on train, then LightGBM with early stopping on the validation split.
+
+    Returns:
+        The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`).
+    """
+    pipeline = build_pipeline(config.data, config.features, config.model)
+    features = pipeline.named_steps["features"]
+    train_matrix = stacked_training_matrix(
+        features,
+        splits.train,
+        splits.train[LABEL],
+        splits.train.get(GROUP),
+        text=config.data.text,
+        folds=config.features.stacking_folds,
+        extra_text=extra_text_columns(splits.train),
+        n_jobs=config.model.n_jobs,
+    )
+    validation_matrix = features.transform(splits.validation)
+    logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
+    classifier = pipeline.named_steps["classifier"]
+    with warnings.catch_warnings():
+        # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
+        warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+        classifier.fit(
+            train_matrix,
+            splits.train[LABEL],
+            eval_set=[(validation_matrix, splits.validation[LABEL])],
+            callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
+        )
+    align_thresholds_to_float32(classifier)
+    logger.info("fitted", extra={"best_iteration": classifier.best_iteration_, "classes": len(classifier.classes_)})
+    return pipeline

@@ -1,0 +1,133 @@
+"""The metadata embedded in the graph: with the `.onnx` file, the only contract between training and serving.
+
+The function reads it at load (classes, input schema, golden examples), GET /model serves it, the drift
+check compares live traffic with its class shares and the pre-traffic check replays its golden examples.
+Standard library and pandas only: bulk scoring reads it without the training stack.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from training.exceptions import ExportError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import onnx
+
+    from training.config import DataConfig, TrainConfig
+
+METADATA_KEY = "product_classifier"
+LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
+
+
+def input_schema(config: DataConfig) -> list[dict[str, Any]]:
+    """The graph's inputs as the serving side needs them: name, type, whether required, default."""
+    schema = []
+    for name in config.columns:
+        if name in config.numeric:
+            schema.append({"name": name, "type": "float", "required": False, "default": None})
+        else:
+            required = name == config.text
+            schema.append({"name": name, "type": "string", "required": required, "default": None if required else ""})
+    return schema
+
+
+def json_inputs(row: pd.Series, config: DataConfig) -> dict[str, Any]:
+    """One row's model inputs as a JSON request would carry them (NaN as null)."""
+    return {
+        name: (None if pd.isna(row[name]) else float(row[name])) if name in config.numeric else str(row[name])
+        for name in config.columns
+    }
+
+
+def embed_metadata(model: onnx.ModelProto, metadata: dict[str, Any]) -> None:
+    """Replace the embedded metadata in place; the graph's computation does not depend on it."""
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = json.dumps(metadata)
+            return
+    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
+
+
+def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
+    """The metadata `to_onnx_model` embedded."""
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
+
+
+def build_metadata(
+    config: TrainConfig,
+    *,
+    run_id: str,
+    created_at: str,
+    model_version: str,
+    classes: Iterable[Any],
+    class_counts: pd.Series,
+    training_data: dict[str, Any],
+    metrics: dict[str, float],
+    example: pd.Series,
+) -> dict[str, Any]:
+    """The metadata of a newly trained model, all but its golden examples (those need the exported graph).
+
+    Args:
+        config: The run's config.
+        run_id: The MLflow run that trained it.
+        created_at: When, as ISO 8601 (see `new_model_version`).
+        model_version: Its version name (see `new_model_version`).
+        classes: The classifier's classes, in output order.
+        class_counts: Training rows per class.
+        training_data: The data's `source` (a path or a synthetic description), `sha256` and `rows`.
+        metrics: Headline test metrics.
+        example: One test row, shown as the example request.
+
+    Returns:
+        JSON-ready metadata, in the order model.json lists it.
+    """
+    return {
+        "model_version": model_version,
+        "created_at": created_at,
+        "mlflow_run_id": run_id,
+        "config_name": config.name,
+        "classes": [str(label) for label in classes],
+        # What the scheduled drift check compares the live traffic's predicted class mix with.
+        "class_shares": class_shares(class_counts),
+        "inputs": input_schema(config.data),
+        "outputs": {"label": "label", "probabilities": "probabilities"},
+        # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
+        "training_data": {
+            "source": public_source_name(training_data["source"]),
+            "sha256": training_data["sha256"],
+            "rows": training_data["rows"],
+        },
+        "metrics": metrics,
+        "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
+        "example": json_inputs(example, config.data),
+    }
+
+
+def new_model_version(run_id: str) -> tuple[str, str]:
+    """A new model's creation time (ISO 8601, UTC) and version name: `YYYYMMDD.HHMMSS-<run id prefix>`."""
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    return created_at, f"{created_at[:19].replace('-', '').replace(':', '').replace('T', '.')}-{run_id[:8]}"
+
+
+def class_shares(counts: pd.Series) -> dict[str, float]:
+    """Each class's share of the training rows."""
+    shares = counts / counts.sum()
+    return {str(label): float(share) for label, share in shares.sort_index().items()}
+
+
+def public_source_name(source: str) -> str:
+    """The data's file name, not its path: GET /model serves this and must not reveal the trainer's folders."""
+    return source if source.startswith("synthetic(") else PurePosixPath(source.rstrip("/")).name

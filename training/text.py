@@ -1,0 +1,97 @@
+"""How the graph reads text, in Python: lower-casing, word tokens, n-grams (standard library only).
+
+The exported graph lower-cases with ONNX's StringNormalizer and splits with onnxruntime's Tokenizer; these
+functions do exactly the same in Python, character for character, so the features computed at training time
+are the ones the graph computes at serving time (`training.model.features` builds on them, and the data
+report folds titles with them so it sees titles as the model does). Shared by `training.model` and
+`training.data`, which do not import each other, so it sits at the bottom with the config.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+# The locale ONNX's StringNormalizer lowercases with; C.UTF-8 exists on Lambda and lowercases non-ASCII letters.
+ONNX_LOCALE = "C.UTF-8"
+# Stands for "no token" when a title has none; it can never be a token itself (tokens are letters/digits).
+NO_TOKEN = "#"
+# Unicode general categories whose characters make up words, as in scikit-learn's `\w\w+`, plus "_".
+WORD_CATEGORIES = ("L", "N")
+MAX_CODE_POINT = 0x10FFFF
+
+
+@cache
+def word_character_ranges() -> tuple[tuple[int, int], ...]:
+    r"""The code points that make up words, as closed ranges, from this Python's Unicode tables.
+
+    Tokens are maximal runs of two or more of these. Both sides get the class as explicit ranges (Python's
+    `re` and the graph's RE2 pattern) instead of `\w` or `\p{L}`: the two libraries ship different Unicode
+    versions (RE2's knows CJK Extension I, Python 3.12's does not), and a named class would silently tokenise
+    new code points differently. Explicit ranges are the same set on both sides for every code point.
+    """
+    ranges: list[tuple[int, int]] = []
+    for code_point in range(MAX_CODE_POINT + 1):
+        character = chr(code_point)
+        if character != "_" and unicodedata.category(character)[0] not in WORD_CATEGORIES:
+            continue
+        if ranges and ranges[-1][1] == code_point - 1:
+            ranges[-1] = (ranges[-1][0], code_point)
+        else:
+            ranges.append((code_point, code_point))
+    return tuple(ranges)
+
+
+@cache
+def token_pattern() -> str:
+    """The word pattern for Python's `re`: two or more word characters, named by code point."""
+    ranges = "".join(f"\\U{low:08X}-\\U{high:08X}" for low, high in word_character_ranges())
+    return f"[{ranges}]{{2,}}"
+
+
+@cache
+def onnx_token_pattern() -> str:
+    """The same pattern in RE2 syntax for the graph's Tokenizer."""
+    ranges = "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in word_character_ranges())
+    return f"[{ranges}]{{2,}}"
+
+
+@cache
+def _token_regex() -> re.Pattern[str]:
+    """The compiled Python pattern."""
+    return re.compile(token_pattern())
+
+
+def lower_like_onnx(text: str) -> str:
+    """Lower-case one character at a time, as ONNX's StringNormalizer does.
+
+    `str.lower` applies context rules (a final Σ becomes ς) and multi-character mappings (İ becomes i̇);
+    the graph maps each character to exactly one, so the Python side must too.
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(character.lower()[0] for character in text)
+
+
+def word_tokens(lowered: str) -> list[str]:
+    """The words of already lower-cased text, in order."""
+    return _token_regex().findall(lowered)
+
+
+def word_ngrams(text: str, n_max: int) -> list[str]:
+    """Word 1..n_max-grams of the lower-cased text, words joined by one space."""
+    tokens = word_tokens(lower_like_onnx(text))
+    return [" ".join(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1)]
+
+
+def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
+    """Character n_min..n_max-grams of the lower-cased text, whitespace included as it is."""
+    lowered = lower_like_onnx(text)
+    return [lowered[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(lowered) - n + 1)]
+
+
+def first_token(text: str) -> str:
+    """The first word of the lower-cased text, or `NO_TOKEN` when it has none."""
+    match = _token_regex().search(lower_like_onnx(text))
+    return match.group(0) if match else NO_TOKEN
