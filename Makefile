@@ -31,7 +31,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
-	WORKERS WORKER_MEMORY KEEP
+	WORKERS WORKER_MEMORY KEEP CATEGORIES
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
@@ -81,9 +81,9 @@ test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and 
 test-fast: $(STAMP) ## Run the tests that do not train a model
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
+train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
-	  $(if $(ROWS),--rows "$$ROWS") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
+	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
 predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \

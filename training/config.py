@@ -107,6 +107,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     synthetic_rows: int = 10_000
+    # Leaves of a synthetic three-level taxonomy (`training.data.taxonomy`, path labels); None → the default
+    # ten-category catalogue.
+    synthetic_categories: int | None = None
     experiment: str = "product-classifier"
     registered_model: str = "product-classifier"
     parity_tolerance: float = 1e-5

@@ -289,6 +289,9 @@ def main(
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
     rows: Annotated[int | None, typer.Option(help="Rows of synthetic data (ignored with --data).")] = None,
+    categories: Annotated[
+        int | None, typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels (ignored with --data).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
     engine: Annotated[
         str, typer.Option(help="local (this process) or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")
@@ -300,7 +303,7 @@ def main(
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
     try:
-        resolved = load_config(config, synthetic_rows=rows)
+        resolved = load_config(config, synthetic_rows=rows, synthetic_categories=categories)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)

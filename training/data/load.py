@@ -12,6 +12,7 @@ from training.data.clean import prepare_catalogue
 from training.data.digest import csv_sha256, file_sha256
 from training.data.report import build_report, log_report
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import generate_taxonomy_catalogue
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -72,6 +73,11 @@ def load_raw(config: TrainConfig, data_path: Path | None) -> RawCatalogue:
     Raises:
         DataValidationError: The file is missing, empty or not CSV.
     """
+    if data_path is None and config.synthetic_categories:
+        rows, leaves, seed = config.synthetic_rows, config.synthetic_categories, config.split.seed
+        frame = generate_taxonomy_catalogue(rows, leaves, seed=seed)
+        source = f"synthetic-taxonomy(rows={rows}, categories={leaves}, seed={seed})"
+        return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
     if data_path is None:
         frame = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
         source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
