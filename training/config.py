@@ -86,6 +86,9 @@ class ModelConfig:
     colsample_bytree: float = 0.3
     early_stopping_rounds: int = 40
     n_jobs: int = 2
+    # How far the model's validation macro-F1 may fall below its own linear baseline's and still ship (with a
+    # warning): small validation splits are noisy; beyond this the run fails.
+    baseline_tolerance: float = 0.01
 
 
 @dataclass(frozen=True)

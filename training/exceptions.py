@@ -21,3 +21,7 @@ class ExportError(TrainingError):
 
 class ExportParityError(TrainingError):
     """The ONNX graph does not reproduce the Python pipeline's predictions."""
+
+
+class BaselineGateError(TrainingError):
+    """The final model scores below its own linear baseline on the validation split: it must not ship."""

@@ -140,6 +140,27 @@ def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_
     assert run.info.status == "FAILED"
 
 
+def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_config_file, tmp_path):
+    # GIVEN LightGBM crippled to one near-zero step: it can only predict the class priors
+    config = yaml.safe_load(small_config_file.read_text())
+    config["model"] = config.get("model", {}) | {"n_estimators": 1, "learning_rate": 1e-6}
+    small_config_file.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    # THEN the run fails with one line naming both scores, is recorded as FAILED, and ships nothing
+    assert result.exit_code == 1
+    assert "on validation, below its own linear baseline" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    mlflow.set_tracking_uri(tracking)
+    assert MlflowClient().search_registered_models() == []
+    (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
+    assert run.info.status == "FAILED"
+    assert run.data.metrics["validation_macro_f1"] < run.data.metrics["validation_baseline_macro_f1"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

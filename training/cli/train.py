@@ -36,7 +36,7 @@ from training.model.parity import (
     run_onnx,
 )
 from training.reporting.artifacts import move_artifacts, write_artifacts
-from training.reporting.evaluate import evaluate_test
+from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
 from training.reporting.tracking import log_onnx_model, log_run_record, tracked_run
@@ -142,6 +142,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> 
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))
         _record_run(staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity)
         enforce_parity(parity)
+        enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
         registered_version = _register(config, fitted, model, model_bytes, model_version=model_version)
         summary |= {
             "mlflow_run_id": run_id,
@@ -219,7 +220,9 @@ def _summarise(
         "parity_rows": parity.rows,
         "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
         "onnx_bytes": onnx_bytes,
-    }
+    } | validation_comparison(
+        fitted.validation_labels, fitted.validation_predicted, fitted.validation_baseline_predicted
+    )
 
 
 def _record_run(

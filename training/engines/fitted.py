@@ -23,6 +23,9 @@ class FittedModel:
         test_labels: Labels of the whole test split.
         probabilities: The pipeline's probabilities for the whole test split.
         baseline_predicted: The title model's own labels for the whole test split.
+        validation_labels, validation_predicted, validation_baseline_predicted: The validation split's labels,
+            the pipeline's labels and the title model's own labels for it: the two are compared on rows that
+            chose nothing else than the early-stopping round, never on the test split.
         class_counts: Training rows per class.
         sizes: rows (after cleaning), n_train, n_validation, n_test.
         source: Where the data came from; sha256: its digest; report: its data report.
@@ -34,6 +37,9 @@ class FittedModel:
     test_labels: pd.Series
     probabilities: np.ndarray
     baseline_predicted: np.ndarray
+    validation_labels: np.ndarray
+    validation_predicted: np.ndarray
+    validation_baseline_predicted: np.ndarray
     class_counts: pd.Series
     sizes: dict[str, int]
     source: str

@@ -36,6 +36,9 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         test_labels=splits.test[LABEL],
         probabilities=pipeline.predict_proba(splits.test),
         baseline_predicted=title_model.predict(splits.test[[config.data.text]]),
+        validation_labels=splits.validation[LABEL].to_numpy(),
+        validation_predicted=pipeline.predict(splits.validation),
+        validation_baseline_predicted=title_model.predict(splits.validation[[config.data.text]]),
         class_counts=splits.train[LABEL].value_counts(),
         sizes={
             "rows": len(catalogue.frame),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sklearn.metrics import accuracy_score, classification_report, f1_score, log_loss
+
+from training.exceptions import BaselineGateError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,3 +64,36 @@ def classification_metrics(
     if probabilities is not None:
         metrics["log_loss"] = float(log_loss(labels, probabilities, labels=classes))
     return metrics
+
+
+def validation_comparison(
+    labels: np.ndarray, predicted: np.ndarray, baseline_predicted: np.ndarray
+) -> dict[str, float]:
+    """Macro-F1 of the final model and of its linear title model on the validation split."""
+    return {
+        "validation_macro_f1": float(f1_score(labels, predicted, average="macro")),
+        "validation_baseline_macro_f1": float(f1_score(labels, baseline_predicted, average="macro")),
+    }
+
+
+def enforce_baseline(comparison: dict[str, float], *, tolerance: float) -> None:
+    """Refuse a model that loses to its own linear baseline on validation by more than `tolerance`, and say so
+    when it loses by less: stacking LightGBM on the title model must add something, and shipping a worse model
+    silently is the one outcome a run must not have.
+
+    Raises:
+        BaselineGateError: The final model's validation macro-F1 is below the baseline's minus `tolerance`.
+    """
+    model, baseline = comparison["validation_macro_f1"], comparison["validation_baseline_macro_f1"]
+    if model < baseline - tolerance:
+        raise BaselineGateError(
+            f"the model scored macro-F1 {model:.4f} on validation, below its own linear baseline {baseline:.4f} "
+            f"by more than model.baseline_tolerance {tolerance}: not shipped (the run is recorded in MLflow as "
+            "FAILED; nothing was registered or written). Typical causes: many categories with few rows each "
+            "(docs/scaling.md, 'Many categories'), or too few rows overall."
+        )
+    if model < baseline:
+        logger.warning(
+            "below the linear baseline on validation, within model.baseline_tolerance",
+            extra={"validation_macro_f1": round(model, 4), "validation_baseline_macro_f1": round(baseline, 4)},
+        )

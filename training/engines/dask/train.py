@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 TEST_SAMPLE_ROWS = 20_000
 logger = logging.getLogger(__name__)
+# One split of a partition, scored: labels, LightGBM's probabilities, the title model's own labels.
+Scored = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def train_on_cluster(
@@ -141,7 +143,8 @@ def fit_and_evaluate(
         classifier = fit_lightgbm(client, config, featurized, results)
     with _stage(timings, "evaluation"):
         shared = client.scatter([classifier, featurized.features], broadcast=True)
-        scored = client.gather([client.submit(score_test, result, *shared, pure=False) for result in results])
+        both = client.gather([client.submit(score_splits, result, *shared, pure=False) for result in results])
+        scored, validated = [test for test, _ in both], [validation for _, validation in both]
     test_labels = np.concatenate([labels for labels, _, _ in scored])
     pipeline = Pipeline([("features", featurized.features), ("classifier", classifier)])
     rows = [sum(rows.values()) for rows in featurized.partition_rows]
@@ -151,6 +154,9 @@ def fit_and_evaluate(
         test_labels=pd.Series(test_labels, name=LABEL),
         probabilities=np.concatenate([probabilities for _, probabilities, _ in scored]),
         baseline_predicted=np.concatenate([baseline for _, _, baseline in scored]),
+        validation_labels=np.concatenate([labels for labels, _, _ in validated]),
+        validation_predicted=classifier.classes_[np.concatenate([p for _, p, _ in validated]).argmax(axis=1)],
+        validation_baseline_predicted=np.concatenate([baseline for _, _, baseline in validated]),
         class_counts=pd.Series(featurized.class_counts),
         sizes={
             "rows": int(sum(rows)),
@@ -164,11 +170,14 @@ def fit_and_evaluate(
     )
 
 
-def score_test(
-    result: dict[str, Any], classifier: Any, features: ColumnTransformer
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The test rows of one partition: labels, LightGBM's probabilities, and the title model's own labels."""
-    matrix, labels = result["test_x"], result["test_y"]
+def score_splits(result: dict[str, Any], classifier: Any, features: ColumnTransformer) -> tuple[Scored, Scored]:
+    """The test and the validation rows of one partition, each scored by `score_split`."""
+    return score_split(result, classifier, features, "test"), score_split(result, classifier, features, "validation")
+
+
+def score_split(result: dict[str, Any], classifier: Any, features: ColumnTransformer, split: str) -> Scored:
+    """One split's rows of a partition: labels, LightGBM's probabilities, and the title model's own labels."""
+    matrix, labels = result[f"{split}_x"], result[f"{split}_y"]
     if matrix.shape[0] == 0:
         return labels, np.zeros((0, len(classifier.classes_))), labels
     title = features.named_transformers_[TITLE_SCORES]
