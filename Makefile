@@ -9,12 +9,15 @@ STAMP := $(VENV)/.installed
 DATA ?=
 CONFIG ?=
 OUT ?= artifacts
+# make predict's output folder; `make predict OUT=x` also works (OUT = where the command writes).
+PREDICTIONS ?= $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet)
 ROWS ?=
 PORT ?=
 
 export MPLBACKEND := Agg
 
-MODEL ?= $(OUT)/model.onnx
+# The model serve, predict and build use: always artifacts/model.onnx unless named, whatever OUT says.
+MODEL ?= artifacts/model.onnx
 ARCH ?= x86_64
 BUCKET ?=
 PREFIX ?= product-classifier
@@ -30,7 +33,7 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+export DATA CONFIG OUT PREDICTIONS ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
@@ -85,9 +88,8 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENG
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
 	  $(if $(ROWS),--rows "$$ROWS") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
-predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
-	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \
-	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
+predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into the Parquet folder PREDICTIONS (or OUT)
+	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
@@ -164,4 +166,4 @@ benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthet
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
-	rm -rf artifacts build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts
+	rm -rf artifacts predictions.parquet build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts
