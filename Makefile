@@ -13,6 +13,10 @@ OUT ?= artifacts
 PREDICTIONS ?= $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet)
 ROWS ?=
 PORT ?=
+# The PriceRunner file (not shipped: data/README.md says where to get it) and the sha256 of the copy this
+# project's tests and figures were made with.
+PRICERUNNER ?= data/pricerunner_aggregate.csv
+PRICERUNNER_SHA256 := 632ee1e10267af659015bd50ee54754deaaab29713d366cbfcc59c0dc92e6af8
 
 export MPLBACKEND := Agg
 
@@ -33,13 +37,13 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT PREDICTIONS ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+export DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish smoke deploy benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish smoke deploy check-pricerunner benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
@@ -94,6 +98,16 @@ predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODE
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
+
+check-pricerunner: ## Check the PriceRunner CSV is at PRICERUNNER (data/pricerunner_aggregate.csv) with the expected sha256
+	@test -f "$$PRICERUNNER" || { echo "error: $$PRICERUNNER not found. Download 'Product Classification and Clustering'" \
+	  "from https://archive.ics.uci.edu/dataset/837/product+classification+and+clustering, unzip it and put" \
+	  "pricerunner_aggregate.csv there (see data/README.md)" >&2; exit 1; }
+	@actual=$$( (sha256sum "$$PRICERUNNER" 2>/dev/null || shasum -a 256 "$$PRICERUNNER") | cut -d' ' -f1); \
+	  if [ "$$actual" != "$(PRICERUNNER_SHA256)" ]; then \
+	    echo "error: $$PRICERUNNER has sha256 $$actual, expected $(PRICERUNNER_SHA256): not the file this project" \
+	      "was measured with (is its first line the header row data/README.md shows?)" >&2; exit 1; fi; \
+	  echo "ok: $$PRICERUNNER (sha256 $$actual)"
 
 requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
 	$(PY) -m infra.requirements

@@ -51,3 +51,42 @@ def test_clean_and_gitignore_cover_the_default_predictions():
 
     assert "predictions.parquet" in clean.split()
     assert "predictions.parquet/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def _check_pricerunner(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "check-pricerunner", f"PRICERUNNER={path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_check_pricerunner_says_where_to_get_a_missing_file(tmp_path):
+    completed = _check_pricerunner(tmp_path / "pricerunner_aggregate.csv")
+
+    assert completed.returncode != 0
+    assert "archive.ics.uci.edu/dataset/837" in completed.stderr
+    assert "data/README.md" in completed.stderr
+
+
+def test_check_pricerunner_refuses_another_file(tmp_path):
+    other = tmp_path / "pricerunner_aggregate.csv"
+    other.write_text("Product ID,Product Title\n1,tv\n")
+
+    completed = _check_pricerunner(other)
+
+    assert completed.returncode != 0
+    assert "expected 632ee1e1" in completed.stderr
+
+
+def test_check_pricerunner_accepts_the_projects_copy(pricerunner_csv):
+    completed = _check_pricerunner(pricerunner_csv)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("ok: ")
+
+
+def test_the_data_folder_is_ignored_but_documented():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+
+    assert {"data/*", "!data/README.md"} <= set(ignored)
+    assert "https://archive.ics.uci.edu/dataset/837/" in (ROOT / "data" / "README.md").read_text()
