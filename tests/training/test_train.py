@@ -146,6 +146,9 @@ def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_
         (["--data", "missing.csv"], "data file not found: missing.csv"),
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
         (["--data", "{csv}"], "missing column 'seller_id' (input 'seller_id')"),
+        (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
+        # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
+        (["--rows", "50"], "each class needs at least 10"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):
