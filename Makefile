@@ -39,6 +39,22 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 export DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP
+# Whether 127.0.0.1:PORT can be bound, as uvicorn will (SO_REUSEADDR): otherwise one line with the PORT= fix
+# instead of uvicorn's "[Errno 98] ... address already in use".
+define PORT_FREE
+import socket, sys
+port = sys.argv[1]
+if not port.isdigit() or not 0 < int(port) < 65536:
+    sys.exit(f"error: PORT must be a port number (1-65535), got {port!r}")
+with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", int(port)))
+    except OSError as exc:
+        sys.exit(f"error: cannot serve on 127.0.0.1:{port} ({exc.strerror}): another server (an earlier make serve?)"
+                 f" holds it; stop it or pass another port, e.g. make serve PORT={int(port) + 1}")
+endef
+export PORT_FREE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
@@ -114,6 +130,7 @@ requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve ext
 
 serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx)
 	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}"
 	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,34 @@ def test_the_data_folder_is_ignored_but_documented():
 
     assert {"data/*", "!data/README.md"} <= set(ignored)
     assert "https://archive.ics.uci.edu/dataset/837/" in (ROOT / "data" / "README.md").read_text()
+
+
+def _serve(port: str) -> subprocess.CompletedProcess[str]:
+    # This interpreter's venv, marked up to date (-o) so make never reinstalls it from inside a test.
+    venv = sys.prefix
+    return subprocess.run(
+        ["make", "--no-print-directory", "serve", f"PORT={port}", "MODEL=Makefile", f"VENV={venv}", "-o",
+         f"{venv}/.installed"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_serve_on_a_busy_port_names_the_port_fix():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        completed = _serve(str(port))
+
+    assert completed.returncode != 0
+    assert f"cannot serve on 127.0.0.1:{port}" in completed.stderr
+    assert f"make serve PORT={port + 1}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_serve_refuses_a_port_that_is_not_a_number():
+    completed = _serve("80a")
+
+    assert completed.returncode != 0
+    assert "PORT must be a port number (1-65535), got '80a'" in completed.stderr
