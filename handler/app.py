@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from handler.docs import redoc_page, swagger_page
@@ -119,12 +119,14 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         )
 
     @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+    async def docs(http: Request) -> Response:
+        encoding = http.headers.get("accept-encoding", "")
+        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+    async def redoc(http: Request) -> Response:
+        encoding = http.headers.get("accept-encoding", "")
+        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
