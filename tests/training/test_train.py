@@ -79,6 +79,9 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert version.run_id == metrics["mlflow_run_id"]
     assert version.tags["model_version"] == metrics["model_version"]
     run = client.get_run(metrics["mlflow_run_id"])
+    assert run.info.run_name.startswith("synthetic-1500rows-")  # config, data and time, not just "synthetic"
+    assert run.data.tags["engine"] == "local"
+    assert run.data.tags["categories"] == str(len(metadata["classes"]))
     assert run.data.params["features.text_buckets"] == "4096"
     assert run.data.metrics["macro_f1"] == pytest.approx(metrics["macro_f1"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

@@ -39,7 +39,14 @@ from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.evaluate import evaluate_test
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
-from training.reporting.tracking import log_onnx_model, log_run_record, tracked_run
+from training.reporting.tracking import (
+    log_onnx_model,
+    log_run_record,
+    name_run,
+    run_started,
+    run_tags,
+    tracked_run,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,7 +94,7 @@ def run_training(
     """
     if engine == "local":
         catalogue = load_catalogue(config, Path(data_path) if data_path else None)
-        return _run(config, out_dir, lambda: fit_locally(config, catalogue))
+        return _run(config, out_dir, lambda: fit_locally(config, catalogue), engine=engine)
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
@@ -106,7 +113,9 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
     catalogue = open_catalogue(config, data)
     try:
         with dask_client(*DASK_WORKER_MODULES) as client:
-            return _run(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+            return _run(
+                config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir), engine="dask"
+            )
     except (KilledWorker, LightGBMError) as exc:
         raise TrainingError(
             f"the Dask cluster failed ({type(exc).__name__}: {exc}); nothing was written. A worker that exceeds "
@@ -115,15 +124,26 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
         ) from exc
 
 
-def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> dict[str, Any]:
-    """Fit inside an MLflow run, then evaluate, build the metadata, export and gate, record, register, write."""
-    started = time.perf_counter()
+def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, engine: str) -> dict[str, Any]:
+    """Fit, then inside an MLflow run evaluate, build the metadata, export and gate, record, register, write."""
+    started, started_at = time.perf_counter(), run_started()
     # Fitted before the MLflow run starts: data that cannot be trained on (a class too small to split, one
     # class left) fails here and leaves nothing in MLflow, not even a FAILED run or a new experiment.
     fitted = fit()
     train_seconds = time.perf_counter() - started
     with (
-        tracked_run(PROJECT_ROOT, experiment=config.experiment, run_name=config.name) as run_id,
+        tracked_run(
+            PROJECT_ROOT,
+            experiment=config.experiment,
+            run_name=name_run(config.name, fitted.source, started_at),
+            tags=run_tags(
+                engine=engine,
+                classes=[str(label) for label in fitted.pipeline.classes_],
+                config_name=config.name,
+                source=fitted.source,
+                sha256=fitted.sha256,
+            ),
+        ) as run_id,
         tempfile.TemporaryDirectory() as tmp,
     ):
         staging = Path(tmp)

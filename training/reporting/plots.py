@@ -86,11 +86,13 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
     gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
     groups = gain_by_group(names, gains)
     total = sum(groups.values()) or 1.0
-    scores = sorted(
-        ((str(name).split("__", 1)[1], float(gain)) for name, gain in zip(names, gains, strict=True)
-         if str(name).startswith(f"{TITLE_SCORES_BLOCK}__")),
-        key=lambda item: item[1], reverse=True,
-    )[:top_scores]  # fmt: skip
+    prefix = f"{TITLE_SCORES_BLOCK}__"
+    title_scores = [
+        (str(name).removeprefix(prefix).removeprefix("score_"), float(gain))
+        for name, gain in zip(names, gains, strict=True)
+        if str(name).startswith(prefix)
+    ]
+    scores = sorted(title_scores, key=lambda item: item[1], reverse=True)[:top_scores]
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.32 * max(len(groups), len(scores)) + 2)))
     ordered = sorted(groups.items(), key=lambda item: item[1])
     bars = left.barh([describe_group(name) for name, _ in ordered], [100 * gain / total for _, gain in ordered])
@@ -99,7 +101,7 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
     left.set_xlim(0, 115)
     if scores:
         right.barh([name for name, _ in reversed(scores)], [100 * gain / total for _, gain in reversed(scores)])
-        right.set(xlabel="share of total split gain (%)", title=f"Top {len(scores)} title scores (one per category)")
+        right.set(xlabel="share of total split gain (%)", title=f"Title score of which category (top {len(scores)})")
     else:
         right.axis("off")
     figure.tight_layout()
