@@ -123,3 +123,17 @@ def test_serve_refuses_a_port_that_is_not_a_number():
 
     assert completed.returncode != 0
     assert "PORT must be a port number (1-65535), got '80a'" in completed.stderr
+
+
+def test_every_make_command_the_docs_show_is_a_target():
+    import re
+
+    targets = set(re.findall(r"^([a-z0-9-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+    documents = [ROOT / "README.md", ROOT / "data" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown = {
+        (path.name, target)
+        for path in documents
+        for target in re.findall(r"(?<![\w-])make ([a-z][a-z0-9-]*)", path.read_text())
+    }
+
+    assert {(name, target) for name, target in shown if target not in targets} == set()
