@@ -65,3 +65,32 @@ def test_make_local_s3_serves_a_bucket_publish_can_use(tmp_path):
     finally:
         stopped = _make("stop-local-s3", f"LOCAL_S3={tmp_path}")
     assert "stopped moto_server" in stopped.stdout
+
+
+def test_cli_creates_the_bucket_and_prints_the_publish_line(moto_server):
+    from typer.testing import CliRunner
+
+    from infra.local_s3 import app
+
+    result = CliRunner().invoke(app, ["--endpoint", moto_server, "--bucket", "cli-bucket"])
+
+    assert result.exit_code == 0, result.output
+    assert f"AWS_ENDPOINT_URL={moto_server} AWS_ACCESS_KEY_ID=test" in result.output
+    assert "make publish BUCKET=cli-bucket" in result.output
+
+
+def test_cli_names_an_endpoint_that_does_not_answer(monkeypatch):
+    from typer.testing import CliRunner
+
+    import infra.local_s3
+    from infra.local_s3 import app
+
+    def refuse(endpoint: str, *, timeout: float = 15.0) -> None:
+        raise InfraError(f"no S3 endpoint answers at {endpoint}")
+
+    monkeypatch.setattr(infra.local_s3, "wait_for_endpoint", refuse)
+
+    result = CliRunner().invoke(app, ["--endpoint", "http://127.0.0.1:9"])
+
+    assert result.exit_code == 1
+    assert "no S3 endpoint answers at http://127.0.0.1:9" in result.output
