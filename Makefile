@@ -9,17 +9,27 @@ STAMP := $(VENV)/.installed
 DATA ?=
 CONFIG ?=
 OUT ?= artifacts
+# make predict's output folder; `make predict OUT=x` also works (OUT = where the command writes).
+PREDICTIONS ?= $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet)
 ROWS ?=
 PORT ?=
+# The PriceRunner file (not shipped: data/README.md says where to get it) and the sha256 of the copy this
+# project's tests and figures were made with.
+PRICERUNNER ?= data/pricerunner_aggregate.csv
+PRICERUNNER_SHA256 := 632ee1e10267af659015bd50ee54754deaaab29713d366cbfcc59c0dc92e6af8
 
 export MPLBACKEND := Agg
 
-MODEL ?= $(OUT)/model.onnx
+# The model serve, predict and build use: always artifacts/model.onnx unless named, whatever OUT says.
+MODEL ?= artifacts/model.onnx
 ARCH ?= x86_64
 BUCKET ?=
 PREFIX ?= product-classifier
 MIN_MACRO_F1 ?= 0.8
 URL ?= http://127.0.0.1:3000
+LOCAL_S3_PORT ?= 5000
+# Where make local-s3 keeps moto_server's pid and log.
+LOCAL_S3 ?= .local-s3
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 export SAM_CLI_TELEMETRY := 0
@@ -30,17 +40,33 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+export DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP CATEGORIES
+# Whether 127.0.0.1:PORT can be bound, as uvicorn will (SO_REUSEADDR): otherwise one line with the PORT= fix
+# instead of uvicorn's "[Errno 98] ... address already in use".
+define PORT_FREE
+import socket, sys
+port, retry = sys.argv[1], sys.argv[2]
+if not port.isdigit() or not 0 < int(port) < 65536:
+    sys.exit(f"error: PORT must be a port number (1-65535), got {port!r}")
+with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind(("127.0.0.1", int(port)))
+    except OSError as exc:
+        sys.exit(f"error: cannot serve on 127.0.0.1:{port} ({exc.strerror}): another server holds it; stop it or"
+                 f" pass another port, e.g. {retry}={int(port) + 1}")
+endef
+export PORT_FREE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish smoke deploy benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish local-s3 stop-local-s3 smoke deploy check-pricerunner benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv with the training, serving and dev dependencies
 
@@ -85,19 +111,29 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
-predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
-	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \
-	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
+predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into the Parquet folder PREDICTIONS (or OUT)
+	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
+
+check-pricerunner: ## Check the PriceRunner CSV is at PRICERUNNER (data/pricerunner_aggregate.csv) with the expected sha256
+	@test -f "$$PRICERUNNER" || { echo "error: $$PRICERUNNER not found. Download 'Product Classification and Clustering'" \
+	  "from https://archive.ics.uci.edu/dataset/837/product+classification+and+clustering, unzip it and put" \
+	  "pricerunner_aggregate.csv there (see data/README.md)" >&2; exit 1; }
+	@actual=$$( (sha256sum "$$PRICERUNNER" 2>/dev/null || shasum -a 256 "$$PRICERUNNER") | cut -d' ' -f1); \
+	  if [ "$$actual" != "$(PRICERUNNER_SHA256)" ]; then \
+	    echo "error: $$PRICERUNNER has sha256 $$actual, expected $(PRICERUNNER_SHA256): not the file this project" \
+	      "was measured with (is its first line the header row data/README.md shows?)" >&2; exit 1; fi; \
+	  echo "ok: $$PRICERUNNER (sha256 $$actual)"
 
 requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
 	$(PY) -m infra.requirements
 
 serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx)
 	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}" "make serve PORT"
 	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
@@ -126,6 +162,20 @@ start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
 	@test -n "$$BUCKET" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
 	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 $(MIN_MACRO_F1)
+
+local-s3: $(STAMP) ## A local S3 for make publish: moto_server on 127.0.0.1:LOCAL_S3_PORT (5000), in the background, with bucket BUCKET (local)
+	@mkdir -p "$$LOCAL_S3"
+	@if test -f "$$LOCAL_S3/pid" && kill -0 "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null; then \
+	  echo "moto_server already running (pid $$(cat "$$LOCAL_S3/pid"))"; \
+	else \
+	  $(PY) -c "$$PORT_FREE" "$$LOCAL_S3_PORT" "make local-s3 LOCAL_S3_PORT" || exit 1; \
+	  nohup $(BIN)/moto_server -H 127.0.0.1 -p "$$LOCAL_S3_PORT" > "$$LOCAL_S3/log" 2>&1 & echo $$! > "$$LOCAL_S3/pid"; \
+	fi
+	$(PY) -m infra.local_s3 --endpoint "http://127.0.0.1:$$LOCAL_S3_PORT" --bucket "$${BUCKET:-local}"
+
+stop-local-s3: ## Stop the moto_server make local-s3 started (its buckets are in memory: they go with it)
+	@if test -f "$$LOCAL_S3/pid"; then kill "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null && echo "stopped moto_server (pid $$(cat "$$LOCAL_S3/pid"))"; \
+	  rm -f "$$LOCAL_S3/pid"; else echo "no local S3 running (no $$LOCAL_S3/pid)"; fi
 
 smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless it serves MODEL_VERSION (URL= AUTH=none|iam|jwt TOKEN=)
 	$(PY) -m infra.smoke --url "$$URL" --auth $(or $(AUTH),none) $(if $(TOKEN),--token "$$TOKEN") \
@@ -164,4 +214,4 @@ benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthet
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
-	rm -rf artifacts build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts
+	rm -rf artifacts predictions.parquet build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts

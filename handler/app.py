@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 request models are built per app from the model's schema, so they must be real objects, not strings.
 """
 
+import json
 import os
 import time
 from collections import Counter
@@ -16,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from handler.docs import redoc_page, swagger_page
@@ -118,12 +119,14 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         )
 
     @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+    async def docs(http: Request) -> Response:
+        encoding = http.headers.get("accept-encoding", "")
+        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json")
+    async def redoc(http: Request) -> Response:
+        encoding = http.headers.get("accept-encoding", "")
+        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -206,6 +209,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         body = ErrorResponse(error=f"Content-Type must be application/json, got {_echo(content_type or 'none')!r}")
         return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
     problems = exc.errors()  # type: ignore[attr-defined]
+    if problems and problems[0]["type"] == "json_invalid":
+        return _json_syntax_error(request, exc)
     errors = [
         {
             "field": _echo(".".join(str(part) for part in error["loc"])),
@@ -221,6 +226,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         else f"invalid request ({len(problems)} problems, first {MAX_ERRORS} shown)"
     )
     return JSONResponse(status_code=422, content=ErrorResponse(error=summary, detail=errors).model_dump())
+
+
+def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 saying in words what is wrong with a body that is not JSON, and where (line and column)."""
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        where = f"line {cause.lineno}, column {cause.colno} (character {cause.pos + 1})"
+        problem = f"{cause.msg[0].lower()}{cause.msg[1:]} at {where}"
+    else:
+        problem = "the body is not a JSON document"
+    hint = "JSON wants double-quoted names and strings, commas between items and none after the last"
+    detail = [{"field": "body", "message": _echo(problem), "type": "json_invalid"}]
+    logger.info("rejected request", extra={"path": _echo(request.url.path), "status": 422, "errors": detail})
+    body = ErrorResponse(error=f"the body is not valid JSON: {problem}; {hint}", detail=detail)
+    return JSONResponse(status_code=422, content=body.model_dump())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,11 +19,16 @@ from pydantic import (
     StringConstraints,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 # The largest finite float32: a bigger JSON number would reach the graph as +inf.
 FLOAT32_MAX = 3.4028234663852886e38
 # Integer ids beyond this are refused rather than turned into 16+ digit strings.
 MAX_INTEGER_ID = 10**15
+# A required text (the title) must hold a non-whitespace character: training drops rows whose title is empty or
+# whitespace only (Python's str.strip), so the model never learned from one. Python's `\s` is the same set of
+# characters, so clients and schemathesis that read this JSON Schema pattern agree with the check.
+NOT_BLANK_PATTERN = r"\S"
 
 
 class ClassProbability(BaseModel):
@@ -107,13 +113,24 @@ def build_product_model(
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
             fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
-            fields[name] = (text, Field(description=name))
+            required = Annotated[text, AfterValidator(_not_blank)]
+            description = f"{name}; must contain a non-whitespace character."
+            fields[name] = (required, Field(description=description, json_schema_extra={"pattern": NOT_BLANK_PATTERN}))
         else:
             default = spec.get("default", "")
             description = f"{name} (an integer id is read as its decimal string); missing means {default!r}."
             fields[name] = (category | None, Field(None, description=description))
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]} if example else None)
     return create_model("Product", __config__=config, **fields)
+
+
+def _not_blank(value: str) -> str:
+    """Refuse an empty or whitespace-only text, as training drops such rows."""
+    if not value.strip():
+        raise PydanticCustomError(
+            "string_blank", "must contain a non-whitespace character (training drops empty or whitespace-only titles)"
+        )
+    return value
 
 
 def _integer_as_text(value: Any) -> Any:

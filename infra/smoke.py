@@ -130,7 +130,7 @@ def run_smoke(base_url: str, model_version: str, auth: Auth | None = None) -> li
     _expect(
         health["model_version"] == model_version,
         f"GET /health: the endpoint serves model {health['model_version']}, expected {model_version}: the new "
-        "model is not live (was a version published? see the README's 'Operating it')",
+        "model is not live (was a version published? see docs/operating.md)",
     )
     passed.append(f"GET /health -> model {health['model_version']}")
 

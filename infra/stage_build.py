@@ -88,6 +88,8 @@ def _stage_function(target: Path, model: Path, *, pinned: dict[str, str] | None)
     (target / "handler").mkdir(parents=True)
     for source in sorted((ROOT / "handler").glob("*.py")):
         shutil.copy2(source, target / "handler" / source.name)
+    # The /docs and /redoc assets (gzip, ~0.8 MB), so the docs pages work without a CDN.
+    shutil.copytree(ROOT / "handler" / "docs_assets", target / "handler" / "docs_assets")
     shutil.copy2(ROOT / "handler" / "requirements.txt", target / "requirements.txt")
     if pinned:
         (target / "handler" / "served_model.json").write_text(json.dumps(pinned, sort_keys=True))

@@ -36,14 +36,22 @@ DRIFT_METADATA = {
     "classes": ["Fridges", "TVs", "CPUs"],
     "class_shares": {"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2},
 }
-PRICERUNNER = Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv"
+# The PriceRunner CSV where data/README.md puts it, else the workplace's shared copy beside the clone.
+PRICERUNNER_PLACES = (
+    Path(__file__).resolve().parents[1] / "data" / "pricerunner_aggregate.csv",
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv",
+)
+PRICERUNNER = next((path for path in PRICERUNNER_PLACES if path.exists()), PRICERUNNER_PLACES[0])
 
 
 @pytest.fixture(scope="session")
 def pricerunner_csv() -> Path:
     """The PriceRunner CSV, or a skip that says where it was looked for."""
     if not PRICERUNNER.exists():
-        pytest.skip(f"PriceRunner data not found at {PRICERUNNER}; see ../shared/data/README.md")
+        pytest.skip(
+            f"PriceRunner data not found at {' or '.join(map(str, PRICERUNNER_PLACES))}; data/README.md says where "
+            "to get it (then `make check-pricerunner`)"
+        )
     return PRICERUNNER
 
 

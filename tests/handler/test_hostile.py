@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler.app import MAX_ECHO, MAX_ERRORS, create_app
-from handler.docs import REDOC_JS_SRI, SWAGGER_CSS_SRI, SWAGGER_JS_SRI
 from handler.model import load_model
 from handler.settings import Settings
 
@@ -156,16 +155,6 @@ def test_unknown_routes_and_methods_use_the_error_shape(client):
 def test_every_answer_says_nosniff(client):
     for response in (client.get("/health"), client.post("/predict", json={}), client.get("/docs")):
         assert response.headers["x-content-type-options"] == "nosniff"
-
-
-def test_docs_pages_pin_their_assets_with_integrity_hashes(client):
-    swagger, redoc = client.get("/docs").text, client.get("/redoc").text
-
-    assert "swagger-ui-dist@5.35.0/" in swagger
-    assert SWAGGER_JS_SRI in swagger
-    assert SWAGGER_CSS_SRI in swagger
-    assert REDOC_JS_SRI in redoc
-    assert swagger.count('crossorigin="anonymous"') == 2
 
 
 def test_model_description_shows_no_local_paths(model_path, tmp_path):

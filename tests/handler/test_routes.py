@@ -71,6 +71,9 @@ def test_integer_ids_are_served_as_their_decimal_string(client):
         ({"title": "tv", "seller_id": 1.5}, "body.seller_id", "string_type"),
         ({"title": "tv", "seller_id": True}, "body.seller_id", "string_type"),
         ({"title": "tv", "brand": "b" * 301}, "body.brand", "string_too_long"),
+        # training drops rows whose title is empty or whitespace only (str.strip), so serving refuses them
+        ({"title": ""}, "body.title", "string_blank"),
+        ({"title": " \t\n\u00a0\u3000"}, "body.title", "string_blank"),
     ],
 )
 def test_invalid_product_is_422_naming_the_field(client, body, field, error_type):
@@ -98,11 +101,63 @@ def test_invalid_batch_is_422_naming_the_field(client, body, field, error_type):
     assert {(d["field"], d["type"]) for d in response.json()["detail"]} >= {(field, error_type)}
 
 
+def test_empty_title_is_422_with_the_exact_answer(client):
+    response = client.post("/predict", json={"title": "   "})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid request",
+        "detail": [
+            {
+                "field": "body.title",
+                "message": "must contain a non-whitespace character (training drops empty or whitespace-only titles)",
+                "type": "string_blank",
+            }
+        ],
+    }
+
+
+def test_empty_title_in_a_batch_names_the_item(client):
+    response = client.post("/predict/batch", json={"items": [PRODUCT, {"title": ""}]})
+
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["detail"]] == ["body.items.1.title"]
+
+
+def test_title_with_one_visible_character_is_served(client):
+    assert client.post("/predict", json={"title": " x "}).status_code == 200
+
+
+def test_the_schema_says_the_title_must_not_be_blank(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Product"]["properties"]["title"]
+
+    assert schema["pattern"] == r"\S"
+
+
 def test_body_that_is_not_json_is_422(client):
     response = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_malformed_json_says_what_is_wrong_and_where(client):
+    body = b'{"title": "tv",\n "price": 12,}'
+
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "the body is not valid JSON: expecting property name enclosed in double quotes at line 2, column 14 "
+        "(character 30); JSON wants double-quoted names and strings, commas between items and none after the last",
+        "detail": [
+            {
+                "field": "body",
+                "message": "expecting property name enclosed in double quotes at line 2, column 14 (character 30)",
+                "type": "json_invalid",
+            }
+        ],
+    }
 
 
 def test_non_finite_price_is_rejected(client):

@@ -2,7 +2,7 @@
 
 Each test names the AWS behaviour it relies on. Where that behaviour is SAM's (version naming, deployment
 groups), the real translator runs; where it is CloudFormation's or CloudWatch's, the test states the
-documented rule it encodes (README "Operating it" lists them).
+documented rule it encodes (docs/operating.md lists them).
 """
 
 from __future__ import annotations

@@ -113,7 +113,8 @@ def test_missing_model_says_to_train(tmp_path, catalogue):
     )
 
     assert result.exit_code == 1
-    assert "run `make train` first" in result.output
+    assert "model not found" in result.output
+    assert "pass MODEL=" in result.output
 
 
 @pytest.mark.slow

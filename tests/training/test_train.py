@@ -79,6 +79,9 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert version.run_id == metrics["mlflow_run_id"]
     assert version.tags["model_version"] == metrics["model_version"]
     run = client.get_run(metrics["mlflow_run_id"])
+    assert run.info.run_name.startswith("synthetic-1500rows-")  # config, data and time, not just "synthetic"
+    assert run.data.tags["engine"] == "local"
+    assert run.data.tags["categories"] == str(len(metadata["classes"]))
     assert run.data.params["features.text_buckets"] == "4096"
     assert run.data.metrics["macro_f1"] == pytest.approx(metrics["macro_f1"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -167,6 +170,9 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
         (["--data", "missing.csv"], "data file not found: missing.csv"),
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
         (["--data", "{csv}"], "missing column 'seller_id' (input 'seller_id')"),
+        (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
+        # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
+        (["--rows", "50"], "each class needs at least 10"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):

@@ -83,7 +83,10 @@ def predict_catalogue(
     if engine not in {"local", "dask"}:
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     if not model.is_file():
-        raise DataValidationError(f"model not found: {model}; run `make train` first (or pass MODEL=path)")
+        raise DataValidationError(
+            f"model not found: {model}; pass MODEL=<path to a model.onnx> (`make train` writes artifacts/model.onnx, "
+            "or OUT/model.onnx with OUT=), or run `make train` if there is none yet"
+        )
     model_bytes = model.read_bytes()
     metadata = model_metadata(model_bytes)
     filesystem, files = catalogue_files(data)

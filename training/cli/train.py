@@ -39,7 +39,14 @@ from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
-from training.reporting.tracking import log_onnx_model, log_run_record, tracked_run
+from training.reporting.tracking import (
+    log_onnx_model,
+    log_run_record,
+    name_run,
+    run_started,
+    run_tags,
+    tracked_run,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,8 +74,9 @@ def run_training(
     """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
 
     Both engines end in the same export, gates and records, so serving cannot tell which one trained the
-    model. Data problems are found before anything is recorded; a failed parity gate leaves the MLflow run
-    marked FAILED, registers nothing and writes nothing to `out_dir`.
+    model. The MLflow run starts only once the model is fitted, so bad data (found while loading or fitting)
+    leaves nothing in MLflow; a failed parity gate leaves the MLflow run marked FAILED, registers nothing and
+    writes nothing to `out_dir`.
 
     Args:
         config: The resolved config.
@@ -86,7 +94,7 @@ def run_training(
     """
     if engine == "local":
         catalogue = load_catalogue(config, Path(data_path) if data_path else None)
-        return _run(config, out_dir, lambda: fit_locally(config, catalogue))
+        return _run(config, out_dir, lambda: fit_locally(config, catalogue), engine=engine)
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
@@ -105,7 +113,9 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
     catalogue = open_catalogue(config, data)
     try:
         with dask_client(*DASK_WORKER_MODULES) as client:
-            return _run(config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir))
+            return _run(
+                config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir), engine="dask"
+            )
     except (KilledWorker, LightGBMError) as exc:
         raise TrainingError(
             f"the Dask cluster failed ({type(exc).__name__}: {exc}); nothing was written. A worker that exceeds "
@@ -114,17 +124,29 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
         ) from exc
 
 
-def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel]) -> dict[str, Any]:
-    """Fit inside an MLflow run, then evaluate, build the metadata, export and gate, record, register, write."""
-    started = time.perf_counter()
+def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, engine: str) -> dict[str, Any]:
+    """Fit, then inside an MLflow run evaluate, build the metadata, export and gate, record, register, write."""
+    started, started_at = time.perf_counter(), run_started()
+    # Fitted before the MLflow run starts: data that cannot be trained on (a class too small to split, one
+    # class left) fails here and leaves nothing in MLflow, not even a FAILED run or a new experiment.
+    fitted = fit()
+    train_seconds = time.perf_counter() - started
     with (
-        tracked_run(PROJECT_ROOT, experiment=config.experiment, run_name=config.name) as run_id,
+        tracked_run(
+            PROJECT_ROOT,
+            experiment=config.experiment,
+            run_name=name_run(config.name, fitted.source, started_at),
+            tags=run_tags(
+                engine=engine,
+                classes=[str(label) for label in fitted.pipeline.classes_],
+                config_name=config.name,
+                source=fitted.source,
+                sha256=fitted.sha256,
+            ),
+        ) as run_id,
         tempfile.TemporaryDirectory() as tmp,
     ):
         staging = Path(tmp)
-        fit_started = time.perf_counter()
-        fitted = fit()
-        train_seconds = time.perf_counter() - fit_started
         evaluation = _evaluate(fitted)
         created_at, model_version = new_model_version(run_id)
         metadata = build_metadata(
@@ -291,7 +313,9 @@ def main(
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
-    rows: Annotated[int | None, typer.Option(help="Rows of synthetic data (ignored with --data).")] = None,
+    rows: Annotated[
+        str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")
+    ] = None,
     categories: Annotated[
         int | None, typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels (ignored with --data).")
     ] = None,
@@ -306,7 +330,7 @@ def main(
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
     try:
-        resolved = load_config(config, synthetic_rows=rows, synthetic_categories=categories)
+        resolved = load_config(config, synthetic_rows=parse_rows(rows), synthetic_categories=categories)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
@@ -314,6 +338,28 @@ def main(
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
+
+
+def parse_rows(rows: str | None) -> int | None:
+    """ROWS as a number of synthetic rows, checked here so a bad value is one line, not a traceback.
+
+    Args:
+        rows: The value as typed (`ROWS=` reaches the CLI as text), or None.
+
+    Returns:
+        The number of rows, or None when not given.
+
+    Raises:
+        DataValidationError: Not a whole number greater than zero.
+    """
+    if rows is None or rows.strip() == "":
+        return None
+    text = rows.strip().replace("_", "").replace(",", "")
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise DataValidationError(
+            f"ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000), got {rows!r}"
+        )
+    return int(text)
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:

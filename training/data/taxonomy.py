@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from training.exceptions import DataValidationError
+
 PATH_SEPARATOR = " > "
 SYLLABLES = tuple(c + v for c in "bdfgklmnprstvz" for v in "aeiou")
 N_SELLERS = 8_000
@@ -48,7 +50,7 @@ class Taxonomy:
 def build_taxonomy(leaves: int, *, seed: int) -> Taxonomy:
     """A three-level tree of `leaves` leaves: about ∛leaves departments and categories per department."""
     if leaves < 2:
-        raise ValueError(f"a taxonomy needs at least 2 leaves, got {leaves}")
+        raise DataValidationError(f"CATEGORIES must be at least 2 (a taxonomy needs two leaves), got {leaves}")
     rng = np.random.default_rng([seed, 7])
     fanout = max(2, round(leaves ** (1 / 3)))
     departments = fanout

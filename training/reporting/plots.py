@@ -1,7 +1,8 @@
-"""The plots logged with every run: the test confusion matrix and LightGBM's feature importance."""
+"""The plots logged with every run: the test confusions and LightGBM's importance by feature group."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -18,34 +19,144 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
+# Up to this many classes the confusion matrix is drawn whole; beyond, its cells are too small to read and the
+# plot lists the most-confused pairs instead.
+MATRIX_MAX_CLASSES = 30
+TOP_PAIRS = 25
+TOP_TITLE_SCORES = 15
+TITLE_SCORES_BLOCK = "title_scores"
 
-def plot_confusion_matrix(labels: pd.Series, predicted: np.ndarray, classes: np.ndarray, path: Path) -> Path:
-    """Row-normalised confusion matrix as a PNG, so small classes read as clearly as large ones."""
-    matrix = confusion_matrix(labels, predicted, labels=classes, normalize="true")
-    figure, axes = plt.subplots(figsize=(9, 8))
-    image = axes.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
-    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
+
+def plot_confusion_matrix(
+    labels: pd.Series, predicted: np.ndarray, classes: np.ndarray, path: Path, *, max_classes: int = MATRIX_MAX_CLASSES
+) -> Path:
+    """The test confusions as a PNG: the whole matrix with counts, or at scale the most-confused pairs.
+
+    Args:
+        labels: The test split's true labels.
+        predicted: The model's labels for them.
+        classes: Every class, in the model's order.
+        path: Where to write the PNG.
+        max_classes: Above this many classes, plot the most-confused pairs instead of the K × K matrix.
+
+    Returns:
+        `path`.
+    """
+    counts = confusion_matrix(labels, predicted, labels=classes)
+    if len(classes) > max_classes:
+        return _plot_confused_pairs(counts, classes, path)
+    support = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, support, out=np.zeros(counts.shape), where=support > 0)
+    size = max(6.0, 0.55 * len(classes) + 3)
+    figure, axes = plt.subplots(figsize=(size + 1.5, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    names = [f"{name} ({int(n)})" for name, n in zip(classes, support[:, 0], strict=True)]
+    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true (test rows)")
     axes.set_xticklabels(classes, rotation=45, ha="right")
-    axes.set_yticklabels(classes)
-    for (row, column), value in np.ndenumerate(matrix):
-        if value >= 0.005:
-            axes.text(column, row, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
-    figure.colorbar(image)
-    axes.set_title("Test confusion matrix (row-normalised)")
+    axes.set_yticklabels(names)
+    font = 9 if len(classes) <= 15 else 7
+    for (row, column), count in np.ndenumerate(counts):
+        if count:
+            colour = "white" if shares[row, column] > 0.5 else "black"
+            axes.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=font)
+    figure.colorbar(image, label="share of the true class's test rows")
+    correct = int(np.trace(counts))
+    axes.set_title(f"Test confusion matrix: counts ({correct:,} of {int(counts.sum()):,} right)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 
 
-def plot_feature_importance(pipeline: Pipeline, path: Path, *, top: int = 30) -> Path:
-    """The top features by total split gain, named by block (e.g. `title_scores__score_TVs`)."""
+def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int = TOP_TITLE_SCORES) -> Path:
+    """LightGBM's total split gain by feature group, and which categories' title scores it uses most.
+
+    Hashed features (`brand_hash__bucket_763`) mean nothing one by one, so gain is summed per block of the
+    feature union: the title scores, each hashed categorical, the brand × price band cross, each number.
+
+    Args:
+        pipeline: The fitted pipeline (`features` ColumnTransformer, `classifier` LightGBM).
+        path: Where to write the PNG.
+        top_scores: How many title-score features (one per category) the second panel lists.
+
+    Returns:
+        `path`.
+    """
     names = pipeline.named_steps["features"].get_feature_names_out()
     gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
-    order = np.argsort(gains)[::-1][:top][::-1]
-    figure, axes = plt.subplots(figsize=(9, 0.3 * top + 1.5))
-    axes.barh([names[i] for i in order], gains[order])
-    axes.set(xlabel="total gain", title=f"Top {top} features by gain")
+    groups = gain_by_group(names, gains)
+    total = sum(groups.values()) or 1.0
+    prefix = f"{TITLE_SCORES_BLOCK}__"
+    title_scores = [
+        (str(name).removeprefix(prefix).removeprefix("score_"), float(gain))
+        for name, gain in zip(names, gains, strict=True)
+        if str(name).startswith(prefix)
+    ]
+    scores = sorted(title_scores, key=lambda item: item[1], reverse=True)[:top_scores]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.32 * max(len(groups), len(scores)) + 2)))
+    ordered = sorted(groups.items(), key=lambda item: item[1])
+    bars = left.barh([describe_group(name) for name, _ in ordered], [100 * gain / total for _, gain in ordered])
+    left.bar_label(bars, fmt="%.1f%%", padding=3)
+    left.set(xlabel="share of total split gain (%)", title="Importance by feature group")
+    left.set_xlim(0, 115)
+    if scores:
+        right.barh([name for name, _ in reversed(scores)], [100 * gain / total for _, gain in reversed(scores)])
+        right.set(xlabel="share of total split gain (%)", title=f"Title score of which category (top {len(scores)})")
+    else:
+        right.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def gain_by_group(names: np.ndarray, gains: np.ndarray) -> dict[str, float]:
+    """Total gain per feature block: the part of each `block__feature` name before the `__`."""
+    groups: dict[str, float] = defaultdict(float)
+    for name, gain in zip(names, gains, strict=True):
+        groups[str(name).split("__", 1)[0]] += float(gain)
+    return dict(groups)
+
+
+def describe_group(block: str) -> str:
+    """A block's name as a reader knows the feature (`seller_id_hash` → `seller_id (hashed)`)."""
+    if block == TITLE_SCORES_BLOCK:
+        return "title scores (linear title model)"
+    if block == "title_brand_hash":
+        return "brand from the title (hashed)"
+    if block == "brand_price_band":
+        return "brand × price band"
+    for suffix, label in (("_hash", " (hashed)"), ("_value", "")):
+        if block.endswith(suffix):
+            return block.removesuffix(suffix) + label
+    return block
+
+
+def _plot_confused_pairs(counts: np.ndarray, classes: np.ndarray, path: Path, *, top: int = TOP_PAIRS) -> Path:
+    """The most frequent (true → predicted) mistakes, with counts and the share of the true class's rows."""
+    support = counts.sum(axis=1)
+    off_diagonal = counts.copy()
+    np.fill_diagonal(off_diagonal, 0)
+    flat = np.argsort(off_diagonal, axis=None, kind="stable")[::-1][:top]
+    pairs = [np.unravel_index(index, counts.shape) for index in flat]
+    pairs = [(int(row), int(column)) for row, column in pairs if off_diagonal[row, column] > 0]
+    figure, axes = plt.subplots(figsize=(11, 0.34 * max(len(pairs), 1) + 2))
+    if pairs:
+        names = [f"{classes[row]} → {classes[column]}" for row, column in reversed(pairs)]
+        values = [int(counts[row, column]) for row, column in reversed(pairs)]
+        bars = axes.barh(names, values, color="tab:red")
+        shares = [counts[row, column] / support[row] for row, column in reversed(pairs)]
+        axes.bar_label(bars, labels=[f"{v}  ({s:.0%} of its class)" for v, s in zip(values, shares, strict=True)],
+                       padding=3)  # fmt: skip
+        axes.set_xlim(0, max(values) * 1.35)
+    else:
+        axes.text(0.5, 0.5, "no mistakes on the test split", ha="center", va="center", transform=axes.transAxes)
+    errors = int(off_diagonal.sum())
+    axes.set(xlabel="test rows (true → predicted)")
+    axes.set_title(
+        f"Most-confused pairs: top {len(pairs)} of {int(np.count_nonzero(off_diagonal))} "
+        f"({errors:,} mistakes in {int(counts.sum()):,} test rows, {len(classes)} classes)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -41,17 +44,61 @@ def configure_tracking(project_root: Path, experiment: str) -> str:
 
 
 @contextmanager
-def tracked_run(project_root: Path, *, experiment: str, run_name: str) -> Iterator[str]:
+def tracked_run(
+    project_root: Path, *, experiment: str, run_name: str, tags: dict[str, str] | None = None
+) -> Iterator[str]:
     """An MLflow run around the block, marked FAILED if the block raises; yields the run's id.
 
     Args:
         project_root: Where the default sqlite store lives (see `configure_tracking`).
         experiment: The experiment's name, created when new.
-        run_name: The run's name (the config's).
+        run_name: The run's name (see `name_run`).
+        tags: Tags to search runs by (see `run_tags`).
     """
     experiment_id = configure_tracking(project_root, experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         yield run.info.run_id
+
+
+def name_run(config_name: str, source: str, started: datetime) -> str:
+    """A run name saying which config, which data and when: `pricerunner-pricerunner_aggregate-20261127T0431Z`.
+
+    Args:
+        config_name: The config's `name`.
+        source: Where the data came from: a path, glob or s3:// address, or `synthetic(rows=..., seed=...)`.
+        started: When the run started.
+    """
+    data = describe_data(source)
+    # The synthetic config on synthetic data reads `synthetic-10000rows-…`, not `synthetic-synthetic-…`.
+    named = data if data == config_name or data.startswith(f"{config_name}-") else f"{config_name}-{data}"
+    return f"{named}-{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def describe_data(source: str) -> str:
+    """A short name for the data: `synthetic-10000rows`, a file's stem, or a folder's or glob's last plain part."""
+    synthetic = re.fullmatch(r"synthetic\(rows=(\d+).*\)", source)
+    if synthetic:
+        return f"synthetic-{synthetic.group(1)}rows"
+    parts = [part for part in PurePosixPath(source.split("://", 1)[-1]).parts if not re.search(r"[*?\[]", part)]
+    return PurePosixPath(parts[-1]).stem if parts else "data"
+
+
+def run_tags(*, engine: str, classes: list[str], config_name: str, source: str, sha256: str) -> dict[str, str]:
+    """Tags to find a run by: engine, number of categories (and their names while short), config and data."""
+    names = ", ".join(classes)
+    return {
+        "engine": engine,
+        "categories": str(len(classes)),
+        "category_names": names if len(names) <= 1000 else f"{names[:1000]}…",
+        "config": config_name,
+        "data": describe_data(source),
+        "data_sha256": sha256,
+    }
+
+
+def run_started() -> datetime:
+    """Now, in UTC: when a run is named."""
+    return datetime.now(UTC)
 
 
 def log_onnx_model(

@@ -1,0 +1,139 @@
+"""What the Makefile's variables resolve to: each names one thing, whichever command it is given to."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# A throwaway target that prints the variables as the recipes see them (exported to their environment).
+SHOW = 'show-variables: ; @echo "MODEL=$$MODEL PREDICTIONS=$$PREDICTIONS OUT=$$OUT"'
+
+
+def _resolved(*assignments: str) -> dict[str, str]:
+    """The variables make passes to a recipe, given these command-line assignments."""
+    completed = subprocess.run(
+        ["make", "--no-print-directory", f"--eval={SHOW}", "show-variables", *assignments],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return dict(pair.split("=", 1) for pair in completed.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("assignments", "expected"),
+    [
+        ((), {"MODEL": "artifacts/model.onnx", "PREDICTIONS": "predictions.parquet", "OUT": "artifacts"}),
+        # The issue's command: OUT names the predictions, and the model is still the one `make train` wrote.
+        (("OUT=y.parquet",), {"MODEL": "artifacts/model.onnx", "PREDICTIONS": "y.parquet", "OUT": "y.parquet"}),
+        (("PREDICTIONS=p.parquet",), {"MODEL": "artifacts/model.onnx", "PREDICTIONS": "p.parquet"}),
+        (("OUT=/tmp/run1", "MODEL=/tmp/run1/model.onnx"), {"MODEL": "/tmp/run1/model.onnx"}),
+    ],
+)
+def test_model_never_follows_the_output_folder(assignments, expected):
+    resolved = _resolved(*assignments)
+
+    assert {key: resolved[key] for key in expected} == expected
+
+
+def test_predict_reads_model_and_writes_predictions():
+    dry_run = subprocess.run(
+        ["make", "-n", "predict", "DATA=x.csv", "OUT=y.parquet"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+    assert '--model "$MODEL"' in dry_run.stdout
+    assert '--out "$PREDICTIONS"' in dry_run.stdout
+
+
+def test_clean_and_gitignore_cover_the_default_predictions():
+    clean = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+
+    assert "predictions.parquet" in clean.split()
+    assert "predictions.parquet/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def _check_pricerunner(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "check-pricerunner", f"PRICERUNNER={path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_check_pricerunner_says_where_to_get_a_missing_file(tmp_path):
+    completed = _check_pricerunner(tmp_path / "pricerunner_aggregate.csv")
+
+    assert completed.returncode != 0
+    assert "archive.ics.uci.edu/dataset/837" in completed.stderr
+    assert "data/README.md" in completed.stderr
+
+
+def test_check_pricerunner_refuses_another_file(tmp_path):
+    other = tmp_path / "pricerunner_aggregate.csv"
+    other.write_text("Product ID,Product Title\n1,tv\n")
+
+    completed = _check_pricerunner(other)
+
+    assert completed.returncode != 0
+    assert "expected 632ee1e1" in completed.stderr
+
+
+def test_check_pricerunner_accepts_the_projects_copy(pricerunner_csv):
+    completed = _check_pricerunner(pricerunner_csv)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("ok: ")
+
+
+def test_the_data_folder_is_ignored_but_documented():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+
+    assert {"data/*", "!data/README.md"} <= set(ignored)
+    assert "https://archive.ics.uci.edu/dataset/837/" in (ROOT / "data" / "README.md").read_text()
+
+
+def _serve(port: str) -> subprocess.CompletedProcess[str]:
+    # This interpreter's venv, marked up to date (-o) so make never reinstalls it from inside a test.
+    venv = sys.prefix
+    return subprocess.run(
+        ["make", "--no-print-directory", "serve", f"PORT={port}", "MODEL=Makefile", f"VENV={venv}", "-o",
+         f"{venv}/.installed"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_serve_on_a_busy_port_names_the_port_fix():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        completed = _serve(str(port))
+
+    assert completed.returncode != 0
+    assert f"cannot serve on 127.0.0.1:{port}" in completed.stderr
+    assert f"make serve PORT={port + 1}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_serve_refuses_a_port_that_is_not_a_number():
+    completed = _serve("80a")
+
+    assert completed.returncode != 0
+    assert "PORT must be a port number (1-65535), got '80a'" in completed.stderr
+
+
+def test_every_make_command_the_docs_show_is_a_target():
+    import re
+
+    targets = set(re.findall(r"^([a-z0-9-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+    documents = [ROOT / "README.md", ROOT / "data" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    shown = {
+        (path.name, target)
+        for path in documents
+        for target in re.findall(r"(?<![\w-])make ([a-z][a-z0-9-]*)", path.read_text())
+    }
+
+    assert {(name, target) for name, target in shown if target not in targets} == set()
