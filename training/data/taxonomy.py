@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from training.data.synthetic import offered_products
 from training.exceptions import DataValidationError
 
 PATH_SEPARATOR = " > "
@@ -97,8 +98,7 @@ def generate_taxonomy_catalogue(rows: int, categories: int, *, seed: int = 0) ->
     model_code = np.char.add(prefix, rng.integers(10, 999, size=n_products).astype(str))
     base_price = taxonomy.price[leaf] * rng.lognormal(0, 0.25, size=n_products)
 
-    product = np.where(rng.random(rows) < 0.7, rng.integers(n_products, size=rows), rng.zipf(1.3, size=rows) - 1)
-    product = np.minimum(product, n_products - 1)
+    product = offered_products(rng, n_products, rows)
     product[: min(rows, floor)] = np.arange(min(rows, floor))  # and each of those products at least one offer
     offer_leaf = leaf[product]
     parent_only = rng.random(rows) < PARENT_ONLY_SHARE
