@@ -26,9 +26,10 @@ FLOAT32_MAX = 3.4028234663852886e38
 # Integer ids beyond this are refused rather than turned into 16+ digit strings.
 MAX_INTEGER_ID = 10**15
 # A required text (the title) must hold a non-whitespace character: training drops rows whose title is empty or
-# whitespace only (Python's str.strip), so the model never learned from one. Python's `\s` is the same set of
-# characters, so clients and schemathesis that read this JSON Schema pattern agree with the check.
-NOT_BLANK_PATTERN = r"\S"
+# whitespace only (Python's str.strip), so the model never learned from one. The pattern lists Python's
+# whitespace explicitly: `\s` differs between regex dialects (ECMAScript's omits U+001C-U+001F and U+0085), and
+# clients and schemathesis read this JSON Schema pattern with their own.
+NOT_BLANK_PATTERN = r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 class ClassProbability(BaseModel):
