@@ -143,9 +143,9 @@ def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--data", "missing.csv"], "data file not found: missing.csv"),
+        (["--data", "missing.csv"], "data not found: missing.csv"),
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
-        (["--data", "{csv}"], "missing column 'seller_id' (input 'seller_id')"),
+        (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):
