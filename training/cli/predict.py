@@ -32,13 +32,14 @@ import dask.threaded
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import text_values
-from training.data.sources import catalogue_files, read_file
+from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
 from training.model.metadata import METADATA_KEY
@@ -118,17 +119,21 @@ def predict_catalogue(
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"id column(s) {unknown} not in {list(first.columns)}")
-    # Every file is checked for the columns as it is read, not only the first (a later file may lack one).
+    # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
     required = [*columns.values(), *ids]
+    check_files(files, filesystem, required=required)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
     meta = score_partition(first.head(1), model_bytes, columns=columns, ids=ids).iloc[:0]
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
     staging = _staging_folder(out)
     try:
-        _compute(scored.to_parquet(str(staging), write_index=False, compute=False), engine)
+        writing = scored.to_parquet(str(staging), write_index=False, schema=_schema(meta), compute=False)
+        _compute(writing, engine)
         parts = sorted(staging.glob("*.parquet"))
         rows = sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
+        if not rows:
+            raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
         refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
         _publish(staging, out)
     finally:
@@ -194,6 +199,18 @@ def _compute(writing: Any, engine: str) -> None:
         # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
         # for a running client, which bulk scoring on this machine never has.
         dask.compute(writing, scheduler=dask.threaded.get)
+
+
+def _schema(meta: pd.DataFrame) -> pa.Schema:
+    """The output's Arrow schema, declared: text columns as strings (an empty partition cannot show their type)."""
+    return pa.schema([(str(name), _arrow_type(dtype)) for name, dtype in meta.dtypes.items()])
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    """Numbers and booleans as themselves (nullable ones too), everything else as text."""
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return pa.from_numpy_dtype(getattr(dtype, "numpy_dtype", dtype))
+    return pa.string()
 
 
 def _staging_folder(out: Path) -> Path:

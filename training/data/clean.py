@@ -252,6 +252,11 @@ def _scalar_text(value: Any, column: str, source: str) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating) and float(value).is_integer() and abs(value) <= MAX_INTEGER_ID:
         return str(int(value))
+    if isinstance(value, list | tuple | dict | np.ndarray):
+        raise DataValidationError(
+            f"{source}: column {column!r} is a nested column (it holds {type(value).__name__} values); it must hold "
+            "plain text or numbers"
+        )
     raise DataValidationError(
         f"{source}: column {column!r} holds {value!r} ({type(value).__name__}); a string input must hold text or "
         f"integral ids within ±{MAX_INTEGER_ID:.0e}"
@@ -261,8 +266,10 @@ def _scalar_text(value: Any, column: str, source: str) -> str:
 def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) -> None:
     """Raise for the first value of a string input that is not text or an integral id."""
     row = int(np.flatnonzero(bad.to_numpy())[0])
+    value = values.iloc[row]
+    value = value.item() if isinstance(value, np.generic) else value
     raise DataValidationError(
-        f"{source}: column {column!r} ({values.dtype}) holds {values.iloc[row]!r} in data row {row + 1}; a string "
+        f"{source}: column {column!r} ({values.dtype}) holds {value!r} in data row {row + 1}; a string "
         f"input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}"
     )
 

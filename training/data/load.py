@@ -86,20 +86,27 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
         frame = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
         source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
         return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
-    columns = configured_columns(config.data) if required is None else required
-    frame = read_catalogue(str(data), required=columns)
+    named = configured_columns(config.data)
+    frame = read_catalogue(str(data), required=named if required is None else required, named=named)
     filesystem, files = catalogue_files(str(data))
     digest = combined_sha256([file_sha256(path, filesystem) for path in files])
     return RawCatalogue(frame=frame, source=str(data), sha256=digest)
 
 
-def read_catalogue(data: str | Path, *, required: Iterable[str] = ()) -> pd.DataFrame:
+def read_catalogue(data: str | Path, *, required: Iterable[str] = (), named: Iterable[str] = ()) -> pd.DataFrame:
     """Every file `data` names as one frame; CSV cells as text, so ids such as "007" keep their leading zeros.
+
+    Args:
+        data: A CSV/Parquet file, glob or folder, local or s3://.
+        required: Columns every file must have.
+        named: Columns the config names: a later file must have each one the first file has (a file lacking
+            one would otherwise fill it with missing values without a word).
 
     Raises:
         DataValidationError: Nothing matches, or a file is unreadable or lacks a required column.
     """
     filesystem, files = catalogue_files(str(data))
-    required = list(required)
-    frames = [read_file(path, filesystem, required=required) for path in files]
+    frames = [read_file(files[0], filesystem, required=required)]
+    later = [*required, *(column for column in named if column in frames[0].columns)]
+    frames += [read_file(path, filesystem, required=later) for path in files[1:]]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -222,7 +222,7 @@ def _problems(report: DataReport) -> list[str]:
     """One sentence per suspected problem; a missing column or nothing left to train on come first."""
     problems = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
     if not report.rows_out:
-        problems.append(f"no usable rows: {report.rows_in} rows in, 0 kept")
+        problems.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     if report.dropped.get("too_long"):
         problems.append(
             f"{report.dropped['too_long']} rows have a text longer than {report.max_text_length} characters "

@@ -103,6 +103,31 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     return frame
 
 
+def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
+    """Every file's header has the required columns, unique: read before any work starts (a few bytes each).
+
+    Raises:
+        DataValidationError: Naming the first file that is unreadable or lacks a column.
+    """
+    required = list(dict.fromkeys(required))
+    for path in files:
+        try:
+            with filesystem.open_input_file(path) as handle:
+                if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
+                    stream = _BoundedLines(handle, path)
+                    found = pd.read_csv(stream, dtype=str, nrows=0).columns
+                    names = stream.header_names()
+                else:
+                    schema = pq.read_schema(handle)
+                    _check_flat(schema, required, path)
+                    found, names = pd.Index(schema.names), list(schema.names)
+        except pd.errors.EmptyDataError as exc:
+            raise DataValidationError(f"data file is empty: {path}") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
+            raise DataValidationError(f"cannot read {path}: {_one_line(exc)}") from exc
+        _check_names(names, found, required, path)
+
+
 def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
     """No duplicate column names; every required column present."""
     duplicated = sorted(name for name, count in Counter(names).items() if count > 1)

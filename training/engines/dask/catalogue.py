@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import dask.dataframe as dd
 
 from training.data.clean import configured_columns
-from training.data.sources import catalogue_files, read_file
+from training.data.sources import catalogue_files, check_files, read_file
 from training.data.synthetic import generate_catalogue, generate_partition
 
 if TYPE_CHECKING:
@@ -55,8 +55,9 @@ def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
         )
         return Catalogue(raw, source, (), None, fingerprint(config, source))
     filesystem, files = catalogue_files(data)
-    # Every file is checked for the configured columns as it is read (on the workers), not only the first.
+    # Every file's header is checked here, before a cluster or an MLflow run starts, and again as it is read.
     required = configured_columns(config.data)
+    check_files(files, filesystem, required=required)
     first = read_file(files[0], filesystem, required=required)
     raw = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     listing = [(info.path, info.size, str(info.mtime)) for info in filesystem.get_file_info(files)]
