@@ -85,10 +85,10 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENG
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
 	  $(if $(ROWS),--rows "$$ROWS") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
-predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into OUT (ENGINE=local|dask)
+predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3://) with MODEL into a new OUT (ENGINE=local|dask REPLACE=1)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
-	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
+	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace)
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
