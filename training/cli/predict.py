@@ -76,10 +76,10 @@ def score_partition(
         probabilities[rows] = chunk
     best = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :TOP_K]
     result = frame[ids].reset_index(drop=True).copy()
-    result["label"] = np.where(refused, None, classes[best[:, 0]])
+    result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
     result["confidence"] = probabilities[np.arange(len(frame)), best[:, 0]]
     for k in range(min(TOP_K, len(classes))):
-        result[f"top_{k + 1}_label"] = np.where(refused, None, classes[best[:, k]])
+        result[f"top_{k + 1}_label"] = np.where(refused, None, classes[best[:, k]])  # type: ignore[call-overload]
         result[f"top_{k + 1}_probability"] = probabilities[np.arange(len(frame)), best[:, k]]
     return result
 

@@ -248,9 +248,10 @@ def _scalar_text(value: Any, column: str, source: str) -> str:
     """One value of a mixed column as text, by the rules of `text_values`."""
     if isinstance(value, str):
         return value
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_) and abs(value) <= MAX_INTEGER_ID:
+    integer = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if integer and abs(int(value)) <= MAX_INTEGER_ID:
         return str(int(value))
-    if isinstance(value, float | np.floating) and float(value).is_integer() and abs(value) <= MAX_INTEGER_ID:
+    if isinstance(value, float | np.floating) and float(value).is_integer() and abs(float(value)) <= MAX_INTEGER_ID:
         return str(int(value))
     if isinstance(value, list | tuple | dict | np.ndarray):
         raise DataValidationError(

@@ -362,7 +362,7 @@ class _ProtoGraph:
         """Add a node with one output and return the output's name."""
         return self.nodes(op_type, inputs, 1, **attributes)[0]
 
-    def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: object) -> list[str]:
+    def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: Any) -> list[str]:
         """Add a node with several outputs and return their names."""
         outputs = [f"fold_{len(self.nodes_)}_{index}" for index in range(n_outputs)]
         self.nodes_.append(helper.make_node(op_type, inputs, outputs, **attributes))
