@@ -121,7 +121,7 @@ def predict_catalogue(
         raise DataValidationError(f"id column(s) {unknown} not in {list(first.columns)}")
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
     required = [*columns.values(), *ids]
-    check_files(files, filesystem, required=required)
+    check_files(files[1:], filesystem, required=required)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
     meta = score_partition(first.head(1), model_bytes, columns=columns, ids=ids).iloc[:0]

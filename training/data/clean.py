@@ -183,7 +183,7 @@ def too_long(frame: pd.DataFrame, max_length: int) -> pd.Series:
     columns = [name for name in frame.columns if name not in (LABEL, GROUP) and frame[name].dtype == object]
     mask = pd.Series(False, index=frame.index)
     for name in columns:
-        mask |= frame[name].str.len().gt(max_length).fillna(False).astype(bool)
+        mask |= frame[name].str.len().gt(max_length)
     return mask
 
 

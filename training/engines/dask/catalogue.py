@@ -57,8 +57,8 @@ def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
     filesystem, files = catalogue_files(data)
     # Every file's header is checked here, before a cluster or an MLflow run starts, and again as it is read.
     required = configured_columns(config.data)
-    check_files(files, filesystem, required=required)
     first = read_file(files[0], filesystem, required=required)
+    check_files(files[1:], filesystem, required=required)
     raw = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     listing = [(info.path, info.size, str(info.mtime)) for info in filesystem.get_file_info(files)]
     return Catalogue(raw, data, tuple(files), filesystem, fingerprint(config, json.dumps(listing)))
