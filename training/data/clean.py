@@ -198,8 +198,6 @@ def drop_unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tu
         "dropped_too_long": int(long_rows.sum()),
         "dropped_duplicates": len(cleaned) - len(deduplicated),
     }
-    if dropped["dropped_too_long"]:
-        logger.warning("dropped rows over data.max_text_length", extra={"rows": dropped["dropped_too_long"]})
     return deduplicated.reset_index(drop=True), dropped
 
 
