@@ -21,8 +21,10 @@ from training.cli.check_data import app as check_data_app
 from training.cli.predict import app as predict_app
 from training.cli.train import app as train_app
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
+from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.synthetic import generate_catalogue
+from training.engines.dask.prepare import prepared_partition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -272,3 +274,21 @@ def test_training_drops_and_counts_rows_over_the_limit(tmp_path):
     assert loaded.report.dropped["too_long"] == 2
     assert loaded.frame["title"].str.len().max() == MAX_TEXT_LENGTH
     assert "2 rows have a text longer than 2000 characters" in " ".join(loaded.report.problems)
+
+
+def test_the_dask_engine_cleans_a_partition_as_the_local_engine_does():
+    # GIVEN a raw partition with a title over the limit and float64 ids (a nullable integer column read back)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    raw = generate_catalogue(200, seed=5)
+    raw.loc[4, "title"] = "v" * (MAX_TEXT_LENGTH + 1)
+    raw["seller_id"] = [float(index) for index in range(200)]
+
+    # WHEN the Dask engine prepares it (stage 1, on a worker) and the local engine cleans it
+    on_dask = prepared_partition(raw, config, "part-0")
+    local = prepare_catalogue(raw, config.data)
+
+    # THEN both keep the same rows with the same text
+    assert len(on_dask) == len(local) == 199
+    assert sorted(on_dask["seller_id"]) == sorted(local["seller_id"])
+    assert "4" not in set(local["seller_id"])
+    assert "5" in set(local["seller_id"])

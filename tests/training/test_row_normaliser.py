@@ -158,3 +158,22 @@ def test_the_local_engine_reads_folders_globs_and_parquet_like_dask_and_predict(
     assert whole.frame["title"].tolist() == frame["title"].tolist()
     assert len(globbed.frame) == 40
     assert whole.sha256 != globbed.sha256
+
+
+def test_the_local_engine_reads_s3_like_dask(moto_server, tmp_path: Path):
+    # GIVEN a catalogue CSV in a bucket on a local S3 endpoint (local make train once read s3:// as a path)
+    import boto3
+
+    config = load_config(PROJECT_ROOT / "configs" / "synthetic.yaml")
+    generate_catalogue(50, seed=4).to_csv(tmp_path / "x.csv", index=False)
+    s3 = boto3.session.Session().client("s3")
+    s3.create_bucket(Bucket="catalogues")
+    s3.upload_file(str(tmp_path / "x.csv"), "catalogues", "export/x.csv")
+
+    # WHEN the local engine's loader reads it, and a key that is not there
+    loaded = load_raw(config, "s3://catalogues/export/x.csv")
+    with pytest.raises(DataValidationError, match=r"data not found: s3://catalogues/export/absent\.csv"):
+        load_raw(config, "s3://catalogues/export/absent.csv")
+
+    # THEN the rows are there
+    assert len(loaded.frame) == 50

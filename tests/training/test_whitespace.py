@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from handler.app import create_app
+from handler.model import load_model
+from handler.settings import Settings
+from training.cli.predict import app as predict_app
 from training.model.parity import run_onnx
 from training.text import fold_whitespace, whitespace_characters
 
@@ -59,3 +66,30 @@ def test_whitespace_variants_of_a_title_get_the_same_answer(
     assert (variant_labels == labels).all()
     np.testing.assert_allclose(variant_probabilities, probabilities, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(small_pipeline.predict_proba(variants), small_pipeline.predict_proba(rows))
+
+
+@pytest.mark.parametrize("spaced", ["  {} \t ", "{}\u00a0", "\u3000{}\n"])
+def test_the_api_and_make_predict_ignore_padding_and_nbsp(spaced, small_model_bytes, small_splits, tmp_path):
+    # GIVEN the small model (character n-grams on), served by the API's app and scored by make predict
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(small_model_bytes)
+    settings = Settings(model_path=model_path)
+    client = TestClient(create_app(load_model(settings), settings))
+    row = small_splits.test.iloc[0]
+    plain = {"title": row["title"], "seller_id": row["seller_id"], "brand": row["brand"], "price": float(row["price"])}
+    padded = plain | {"title": spaced.format(row["title"].replace(" ", "\u00a0 \t"))}
+    data = tmp_path / "rows.csv"
+    pd.DataFrame([plain, padded]).assign(product_id=["a", "b"]).to_csv(data, index=False)
+
+    # WHEN both answer the plain and the re-spaced title
+    answers = [client.post("/predict", json=body, params={"top_k": 3}).json() for body in (plain, padded)]
+    result = CliRunner().invoke(
+        predict_app, ["--model", str(model_path), "--data", str(data), "--out", str(tmp_path / "o")]
+    )
+    scored = pd.read_parquet(tmp_path / "o")
+
+    # THEN the answers are the same
+    assert answers[0]["top_k"] == answers[1]["top_k"]
+    assert result.exit_code == 0, result.output
+    assert scored["label"].iloc[0] == scored["label"].iloc[1] == answers[0]["label"]
+    assert scored["confidence"].iloc[0] == scored["confidence"].iloc[1]
