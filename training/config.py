@@ -13,6 +13,8 @@ from training.exceptions import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "configs" / "synthetic.yaml"
+# The API's default MAX_TEXT_LENGTH (handler/settings.py; tests/training/test_hostile_files.py holds them equal).
+MAX_TEXT_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class DataConfig:
         label_aliases: Label spellings to map before training, variant → canonical (`make check-data` suggests
             them); every canonical label must occur in the data.
         strict: Fail (exit 1, nothing written) when the data report suspects any problem; for CI.
+        max_text_length: Longest string a row may carry in any text column (the API's MAX_TEXT_LENGTH, 2,000 by
+            default): longer rows are dropped in training and counted, and refused by `make predict`. Recorded
+            in the model's input schema, so bulk scoring applies the limit the model was trained with.
     """
 
     columns: dict[str, str]
@@ -47,6 +52,7 @@ class DataConfig:
     training_text: tuple[str, ...] = ()
     label_aliases: dict[str, str] = field(default_factory=dict)
     strict: bool = False
+    max_text_length: int = MAX_TEXT_LENGTH
 
 
 @dataclass(frozen=True)
@@ -209,5 +215,7 @@ def _check(config: TrainConfig, path: Path) -> None:
                 f"config file {path}: training_text column '{column}' is a model input or the target; it must be "
                 "a separate column (e.g. a canonical product name) that the model never reads"
             )
+    if isinstance(data.max_text_length, bool) or not isinstance(data.max_text_length, int) or data.max_text_length < 1:
+        raise ConfigError(f"config file {path}: data.max_text_length must be a positive integer")
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")

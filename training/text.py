@@ -1,4 +1,4 @@
-"""How the graph reads text, in Python: lower-casing, word tokens, n-grams (standard library only).
+"""How the graph reads text, in Python: lower-casing, whitespace folding, word tokens, n-grams (stdlib only).
 
 The exported graph lower-cases with ONNX's StringNormalizer and splits with onnxruntime's Tokenizer; these
 functions do exactly the same in Python, character for character, so the features computed at training time
@@ -74,6 +74,21 @@ def lower_like_onnx(text: str) -> str:
     return "".join(character.lower()[0] for character in text)
 
 
+@cache
+def whitespace_characters() -> tuple[str, ...]:
+    """The code points `str.split()` splits on (`str.isspace`: tab, NBSP, the U+2000 spaces, ...).
+
+    The graph folds exactly this set (as explicit strings, not a regex class), so a title's characters are the
+    same on both sides whatever spaces it carries; the parity gate's code-point sweep checks it.
+    """
+    return tuple(chr(point) for point in range(MAX_CODE_POINT + 1) if chr(point).isspace())
+
+
+def fold_whitespace(text: str) -> str:
+    """Leading and trailing whitespace dropped, every inner run of it one plain space, as the graph does."""
+    return " ".join(text.split())
+
+
 def word_tokens(lowered: str) -> list[str]:
     """The words of already lower-cased text, in order."""
     return _token_regex().findall(lowered)
@@ -86,8 +101,12 @@ def word_ngrams(text: str, n_max: int) -> list[str]:
 
 
 def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
-    """Character n_min..n_max-grams of the lower-cased text, whitespace included as it is."""
-    lowered = lower_like_onnx(text)
+    """Character n_min..n_max-grams of the lower-cased, whitespace-folded text (an inner space is a character).
+
+    Words ignore whitespace by construction; characters see it, so it is folded first: `"  tv\u00a0 55 "` and
+    `"tv 55"` have the same features.
+    """
+    lowered = fold_whitespace(lower_like_onnx(text))
     return [lowered[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(lowered) - n + 1)]
 
 

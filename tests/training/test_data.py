@@ -35,7 +35,7 @@ def test_read_catalogue_keeps_ids_as_text(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "data file not found"), ("", "data file is empty"), (b"\xff\xfe\x00bad", "not a readable UTF-8 CSV")],
+    [(None, "data not found"), ("", "data file is empty"), (b"\xff\xfe\x00bad", "cannot read")],
 )
 def test_unreadable_files_are_named(tmp_path: Path, content, message):
     path = tmp_path / "c.csv"

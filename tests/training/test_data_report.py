@@ -118,7 +118,7 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     assert report.unparsable_numbers["price"]["count"] == 2
     assert set(report.unparsable_numbers["price"]["examples"]) == {"1,299.00", "45 kg"}
     assert report.missing_rates["title"] == pytest.approx(1 / 60, abs=1e-4)
-    assert report.dropped == {"no_label": 1, "empty_title": 1, "duplicates": 1}
+    assert report.dropped == {"no_label": 1, "empty_title": 1, "too_long": 0, "duplicates": 1}
     assert report.duplicate_rows == 1
     assert report.small_classes == {"Smartwatches": 3}
     assert report.near_constant_columns == {"country": 1.0}
@@ -169,7 +169,7 @@ def test_the_report_counts_exactly_what_training_drops():
     cleaned = prepare_catalogue(frame, CONFIG)
 
     # THEN both drop the same rows: duplicates are judged on the model's columns and parsed values
-    assert report.dropped == {"no_label": 0, "empty_title": 1, "duplicates": 2}
+    assert report.dropped == {"no_label": 0, "empty_title": 1, "too_long": 0, "duplicates": 2}
     assert report.duplicate_rows == 2
     assert report.rows_out == len(cleaned) == 37
 
@@ -181,5 +181,5 @@ def test_the_report_describes_a_file_training_would_reject():
     report = build_report(frame, CONFIG, source="x")
 
     assert report.rows_in == 40
-    assert report.dropped == {"no_label": 0, "empty_title": 40, "duplicates": 0}
+    assert report.dropped == {"no_label": 0, "empty_title": 40, "too_long": 0, "duplicates": 0}
     assert report.rows_out == 0

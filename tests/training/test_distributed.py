@@ -244,7 +244,7 @@ def test_the_split_and_folds_do_not_depend_on_partitioning():
     [
         ("{tmp}/absent.csv", "data not found"),
         ("{tmp}/nothing-*.parquet", "no CSV or Parquet files match"),
-        ("{tmp}/wrong.csv", "missing column 'title' (input 'title')"),
+        ("{tmp}/wrong.csv", "missing column(s) ['title'"),
         ("{tmp}/latin1.csv", "cannot read"),
     ],
 )

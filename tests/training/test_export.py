@@ -50,7 +50,13 @@ def test_metadata_is_embedded(small_model_bytes, small_pipeline):
     metadata = read_metadata(onnx.load_from_string(small_model_bytes))
 
     assert metadata["classes"] == list(small_pipeline.classes_)
-    assert metadata["inputs"][0] == {"name": "title", "type": "string", "required": True, "default": None}
+    assert metadata["inputs"][0] == {
+        "name": "title",
+        "type": "string",
+        "required": True,
+        "default": None,
+        "max_length": 2000,
+    }
     assert metadata["inputs"][3] == {"name": "price", "type": "float", "required": False, "default": None}
 
 

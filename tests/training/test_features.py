@@ -40,8 +40,9 @@ def test_word_ngrams_use_unicode_words_of_two_or_more_characters(text, n_max, ex
     assert word_ngrams(text, n_max) == expected
 
 
-def test_char_ngrams_keep_whitespace_and_emoji():
-    assert char_ngrams("A\t📱", 2, 3) == ["a\t", "\t📱", "a\t📱"]
+def test_char_ngrams_fold_whitespace_and_keep_emoji():
+    assert char_ngrams("A\t📱", 2, 3) == ["a ", " 📱", "a 📱"]
+    assert char_ngrams(" \u00a0A \u2003\t📱\n", 2, 3) == ["a ", " 📱", "a 📱"]
     assert char_ngrams("a", 2, 4) == []
 
 

@@ -167,9 +167,9 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--data", "missing.csv"], "data file not found: missing.csv"),
+        (["--data", "missing.csv"], "data not found: missing.csv"),
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
-        (["--data", "{csv}"], "missing column 'seller_id' (input 'seller_id')"),
+        (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
         (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
         # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
         (["--rows", "50"], "each class needs at least 10"),

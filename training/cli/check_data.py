@@ -21,7 +21,9 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @app.command()
 def main(
-    data: Annotated[Path | None, typer.Option(help="Catalogue CSV; omit for the synthetic catalogue.")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="CSV/Parquet file, glob or folder; local or s3://. Omit for synthetic.")
+    ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
@@ -29,11 +31,12 @@ def main(
     configure_logging()
     try:
         resolved = load_config(config)
-        raw = load_raw(resolved, data)
+        # No column is required here: a missing one is reported (a problem) rather than refused unread.
+        raw = load_raw(resolved, data, required=())
+        report = build_report(raw.frame, resolved.data, source=raw.source)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    report = build_report(raw.frame, resolved.data, source=raw.source)
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")

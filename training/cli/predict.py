@@ -5,14 +5,23 @@ local or `s3://` through pyarrow's filesystems), each partition is scored by onn
 holds it — rows sorted by title length and run in chunks, as the function does — and the answers are
 written as Parquet: the input's id columns, `label`, `confidence` and the top three classes. `--engine
 local` runs the graph in this process with a progress bar; `--engine dask` on a `LocalCluster` (or the
-cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Missing strings score as "" and
-missing or unparsable numbers as missing, as the API does for omitted fields.
+cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Strings are read by training's own
+normaliser (`training.data.clean.text_values`: missing → "", an integral id 42.0 → "42", as the API reads them);
+missing or unparsable numbers score as missing, as the API does for omitted fields.
+
+Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default) are not scored:
+they keep their ids with an empty label, and the summary counts them (`refused_rows`). The answers are written
+to a staging folder beside OUT and moved in only when every partition is written: OUT must not exist or be an
+empty folder (`--replace` swaps an old one out after success), so a failed run leaves nothing and a second run
+never mixes its files with the first's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,12 +32,14 @@ import dask.threaded
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
 from training.cli.logging_setup import configure_logging
-from training.config import load_config
-from training.data.sources import catalogue_files, read_file
+from training.config import MAX_TEXT_LENGTH, load_config
+from training.data.clean import text_values
+from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
 from training.model.metadata import METADATA_KEY
@@ -54,31 +65,40 @@ def score_partition(
     classes = np.asarray(metadata["classes"], dtype=object)
     feeds = _feeds(frame, metadata["inputs"], columns)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
-    order = np.argsort(
-        np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame)), kind="stable"
-    )
-    probabilities = np.zeros((len(frame), len(classes)), dtype=np.float32)
-    for start in range(0, len(frame), CHUNK_ROWS):
+    refused = _over_limit(feeds, metadata["inputs"])
+    lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
+    # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
+    order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
+    probabilities = np.full((len(frame), len(classes)), np.nan, dtype=np.float32)
+    for start in range(0, len(order), CHUNK_ROWS):
         rows = order[start : start + CHUNK_ROWS]
         _, chunk = session.run(["label", "probabilities"], {name: array[rows] for name, array in feeds.items()})
         probabilities[rows] = chunk
-    best = np.argsort(-probabilities, axis=1, kind="stable")[:, :TOP_K]
+    best = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :TOP_K]
     result = frame[ids].reset_index(drop=True).copy()
-    result["label"] = classes[best[:, 0]]
+    result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
     result["confidence"] = probabilities[np.arange(len(frame)), best[:, 0]]
     for k in range(min(TOP_K, len(classes))):
-        result[f"top_{k + 1}_label"] = classes[best[:, k]]
+        result[f"top_{k + 1}_label"] = np.where(refused, None, classes[best[:, k]])  # type: ignore[call-overload]
         result[f"top_{k + 1}_probability"] = probabilities[np.arange(len(frame)), best[:, k]]
     return result
 
 
 def predict_catalogue(
-    *, model: Path, data: str, out: Path, engine: str, config: Path | None, ids: list[str] | None
+    *,
+    model: Path,
+    data: str,
+    out: Path,
+    engine: str,
+    config: Path | None,
+    ids: list[str] | None,
+    replace: bool = False,
 ) -> dict[str, Any]:
-    """Read, score and write; returns a summary.
+    """Read, score and write into a staging folder, then move it to `out`; returns a summary.
 
     Raises:
-        TrainingError: The model, data, columns or engine are not usable; the message says how to fix it.
+        TrainingError: The model, data, columns, OUT or engine are not usable; the message says how to fix it.
+            Nothing is left in or beside `out` then.
     """
     if engine not in {"local", "dask"}:
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
@@ -89,9 +109,10 @@ def predict_catalogue(
         )
     model_bytes = model.read_bytes()
     metadata = model_metadata(model_bytes)
+    check_out(out, replace=replace)
     filesystem, files = catalogue_files(data)
-    first = read_file(files[0], filesystem)
     columns = dict(load_config(config).data.columns) if config else {s["name"]: s["name"] for s in metadata["inputs"]}
+    first = read_file(files[0], filesystem)
     missing = [f"{column!r} (input {name!r})" for name, column in columns.items() if column not in first.columns]
     if missing:
         raise DataValidationError(
@@ -101,23 +122,48 @@ def predict_catalogue(
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"id column(s) {unknown} not in {list(first.columns)}")
-    catalogue = dd.from_map(read_file, files, filesystem=filesystem, meta=first.iloc[:0])
+    # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
+    required = [*columns.values(), *ids]
+    check_files(files[1:], filesystem, required=required)
+    catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
     meta = score_partition(first.head(1), model_bytes, columns=columns, ids=ids).iloc[:0]
     scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
-    writing = scored.to_parquet(str(out), write_index=False, compute=False)
-    if engine == "dask":
-        with dask_client("training.cli.predict"):
-            dask.compute(writing)
-    else:
-        from dask.diagnostics import ProgressBar
+    staging = _staging_folder(out)
+    try:
+        writing = scored.to_parquet(str(staging), write_index=False, schema=_schema(meta), compute=False)
+        _compute(writing, engine)
+        parts = sorted(staging.glob("*.parquet"))
+        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
+        if not rows:
+            raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
+        refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if refused:
+        logger.warning("rows not scored: a text is over the model's max_length", extra={"rows": refused})
+    return {
+        "model_version": metadata.get("model_version"),
+        "files": len(files),
+        "rows": rows,
+        "refused_rows": refused,
+        "out": str(out),
+    }
 
-        with ProgressBar():
-            # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
-            # for a running client, which bulk scoring on this machine never has.
-            dask.compute(writing, scheduler=dask.threaded.get)
-    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(out.glob("*.parquet")))
-    return {"model_version": metadata.get("model_version"), "files": len(files), "rows": rows, "out": str(out)}
+
+def check_out(out: Path, *, replace: bool) -> None:
+    """OUT must be a new or empty folder, or (with `replace`) a folder of earlier predictions.
+
+    Raises:
+        DataValidationError: OUT is a file, or a non-empty folder without `replace`.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataValidationError(f"OUT {out} is a file; name a folder for the predictions")
+    if out.is_dir() and any(out.iterdir()) and not replace:
+        raise DataValidationError(
+            f"OUT {out} is not empty; choose a new folder, or pass --replace (REPLACE=1) to replace it after success"
+        )
 
 
 @app.command()
@@ -128,17 +174,79 @@ def main(
     engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = "local",
     config: Annotated[Path | None, typer.Option(help="Config mapping inputs to the data's columns.")] = None,
     id_column: Annotated[list[str] | None, typer.Option("--id", help="Id column(s) to copy (default: *ID).")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace a non-empty OUT after the new predictions are done.")] = False,
 ) -> None:
     """Score a catalogue in bulk with the ONNX graph."""
     configure_logging()
     try:
         if not data:
             raise DataValidationError("set DATA=<CSV/Parquet file, glob or folder> to score")
-        summary = predict_catalogue(model=model, data=data, out=out, engine=engine, config=config, ids=id_column)
+        summary = predict_catalogue(
+            model=model, data=data, out=out, engine=engine, config=config, ids=id_column, replace=replace
+        )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(summary, indent=2))
+
+
+def _compute(writing: Any, engine: str) -> None:
+    """Run the writing graph on this machine's threads or on a Dask cluster."""
+    if engine == "dask":
+        with dask_client("training.cli.predict"):
+            dask.compute(writing)
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
+        # for a running client, which bulk scoring on this machine never has.
+        dask.compute(writing, scheduler=dask.threaded.get)
+
+
+def _schema(meta: pd.DataFrame) -> pa.Schema:
+    """The output's Arrow schema, declared: text columns as strings (an empty partition cannot show their type)."""
+    return pa.schema([(str(name), _arrow_type(dtype)) for name, dtype in meta.dtypes.items()])
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    """Numbers and booleans as themselves (nullable ones too), everything else as text."""
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return pa.from_numpy_dtype(getattr(dtype, "numpy_dtype", dtype))
+    return pa.string()
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new folder beside OUT (same filesystem, so the final move is a rename).
+
+    Raises:
+        DataValidationError: OUT's parent cannot be written.
+    """
+    staging = out.parent / f".{out.name}.staging-{uuid.uuid4().hex[:12]}"
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise DataValidationError(f"cannot write OUT {out}: {exc.strerror or exc}") from exc
+    return staging
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the finished staging folder to OUT; an old OUT (checked by `check_out`) is swapped out, then deleted."""
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _over_limit(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
+    """Rows with a string longer than its input's max_length (the API refuses them with a 422)."""
+    refused = np.zeros(len(next(iter(feeds.values()))), dtype=bool)
+    for spec in inputs:
+        if spec["type"] == "string":
+            limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
+            refused |= np.fromiter((len(value) > limit for value in feeds[spec["name"]][:, 0]), bool, len(refused))
+    return refused
 
 
 @cache
@@ -158,10 +266,8 @@ def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str,
         if spec["type"] == "float":
             feeds[spec["name"]] = pd.to_numeric(values, errors="coerce").to_numpy(np.float32).reshape(-1, 1)
         else:
-            default = spec.get("default") or ""
-            feeds[spec["name"]] = (
-                values.astype(object).where(values.notna(), default).astype(str).to_numpy(object).reshape(-1, 1)
-            )
+            text = text_values(values, column=columns[spec["name"]], source="data", missing=spec.get("default") or "")
+            feeds[spec["name"]] = text.to_numpy(object).reshape(-1, 1)
     return feeds
 
 

@@ -80,8 +80,8 @@ def run_training(
 
     Args:
         config: The resolved config.
-        data_path: A catalogue CSV (dask: also a glob or folder of CSV/Parquet, local or s3://), or None for
-            the synthetic catalogue.
+        data_path: A CSV/Parquet file, glob or folder, local or s3:// (both engines read it alike), or None
+            for the synthetic catalogue.
         out_dir: Where model.onnx, model.json, metrics.json and the plots go.
         engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
         features_dir: With dask, the FEATURES folder keeping the featurized partitions for a rerun.
@@ -93,7 +93,7 @@ def run_training(
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
     if engine == "local":
-        catalogue = load_catalogue(config, Path(data_path) if data_path else None)
+        catalogue = load_catalogue(config, str(data_path) if data_path else None)
         return _run(config, out_dir, lambda: fit_locally(config, catalogue), engine=engine)
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
@@ -309,7 +309,7 @@ def _register(
 def main(
     data: Annotated[
         str | None,
-        typer.Option(help="Catalogue CSV (dask: also a glob or folder of CSV/Parquet, or s3://); omit for synthetic."),
+        typer.Option(help="CSV/Parquet file, glob or folder; local or s3://. Omit for the synthetic catalogue."),
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),

@@ -2,10 +2,13 @@
 
 Cleaning rules (the only changes made to the rows; everything else happens inside the exported graph, so
 serving sees exactly what training saw):
-- string inputs: a missing value becomes "" (the value the API uses for an omitted field);
+- string inputs: read by `text_values`, the one normaliser training (both engines) and `make predict` share: a
+  missing value becomes "" (the value the API uses for an omitted field), an integral number its integer text
+  (42 and 42.0 → "42", as the API reads a JSON id), anything else (fractions, booleans, dates, lists) is refused;
 - numeric inputs: must parse as numbers ≥ 0; a missing value stays NaN (LightGBM's "missing");
-- rows with a missing target or an empty title are dropped, as are duplicate rows (on the model's columns);
-- nothing else: titles are lower-cased and tokenized by the graph itself.
+- rows with a missing target or an empty title are dropped, as are rows with a string longer than
+  data.max_text_length (the API's limit: it refuses them) and duplicate rows (on the model's columns);
+- nothing else: titles are lower-cased, whitespace-folded and tokenized by the graph itself.
 
 Both engines clean with `model_rows` (the Dask engine partition by partition), and the data report counts
 what `unusable_rows` and `drop_unusable_rows` would drop, so the report and training cannot disagree.
@@ -14,7 +17,7 @@ what `unusable_rows` and `drop_unusable_rows` would drop, so the report and trai
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,8 @@ from training.exceptions import ConfigError, DataValidationError
 if TYPE_CHECKING:
     from training.config import DataConfig
 
+# Integral ids beyond this are refused, as the API refuses them (handler/schemas.py MAX_INTEGER_ID).
+MAX_INTEGER_ID = 10**15
 logger = logging.getLogger(__name__)
 
 
@@ -91,7 +96,41 @@ def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.D
 
     Row by row, so it can run on each partition of a larger catalogue on its own.
     """
-    return drop_unusable_rows(model_columns(raw, config, source), config.text)
+    return drop_unusable_rows(model_columns(raw, config, source), config.text, max_length=config.max_text_length)
+
+
+def text_values(values: pd.Series, *, column: str, source: str, missing: Any = "") -> pd.Series:
+    """A column read as the API reads a string field: text as it is, an integral number as its integer text.
+
+    Parquet exports hold ids as integers, or as float64 when a nullable integer column has gaps: `42.0` must
+    become "42", as the API turns a JSON 42 or 42.0 into "42", or the id hashes to another bucket.
+
+    Args:
+        values: The column as read (CSV: text; Parquet: any flat type).
+        column: Its name, for the error.
+        source: Where it came from, for the error.
+        missing: What a missing value becomes ("" for inputs, NaN for the target).
+
+    Raises:
+        DataValidationError: A value is neither text nor an integral number within ±MAX_INTEGER_ID.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    present = values.notna()
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        _refuse_text(values, column, source, present)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values[present].astype("float64")
+        bad = (numbers % 1 != 0) | (numbers.abs() > MAX_INTEGER_ID)
+        if bad.any():
+            _refuse_text(values, column, source, present & bad.reindex(values.index, fill_value=False))
+        text = values.astype(object)
+        text[present] = values[present].astype("int64").astype(str)
+    elif pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        text = values.astype(object)
+    else:
+        text = values.map(lambda value: _scalar_text(value, column, source), na_action="ignore").astype(object)
+    return text.where(present, missing)
 
 
 def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient: bool = False) -> pd.DataFrame:
@@ -111,40 +150,52 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         absent = [column for column in dict.fromkeys(configured_columns(config)) if column not in raw]
         raw = raw.assign(**dict.fromkeys(absent, np.nan)) if absent else raw
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
-    for name in config.columns:
+    for name, csv in config.columns.items():
         if name in config.numeric:
-            frame[name] = _parse_numeric(raw[config.columns[name]], name, source, lenient=lenient)
+            frame[name] = _parse_numeric(raw[csv], name, source, lenient=lenient)
         else:
-            frame[name] = raw[config.columns[name]].fillna("").astype(str)
-    labels = raw[config.target]
+            frame[name] = text_values(raw[csv], column=csv, source=source)
+    labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
     frame[LABEL] = labels.replace(config.label_aliases) if config.label_aliases else labels
     if config.group:
-        frame[GROUP] = raw[config.group].fillna("").astype(str)
+        frame[GROUP] = text_values(raw[config.group], column=config.group, source=source)
     for index, column in enumerate(config.training_text):
-        frame[f"{EXTRA_TEXT}{index}"] = raw[column].fillna("").astype(str)
+        frame[f"{EXTRA_TEXT}{index}"] = text_values(raw[column], column=column, source=source)
     return frame
 
 
-def unusable_rows(frame: pd.DataFrame, text: str) -> tuple[pd.Series, pd.Series]:
-    """Masks of the rows cleaning drops before de-duplication: no label, and (with a label) an empty title.
+def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Masks of the rows cleaning drops before de-duplication: no label; with a label, an empty title; with
+    both, a string longer than `max_length` (the API refuses such a row, so training does not learn from it).
 
     Args:
         frame: The model's columns (see `model_columns`).
         text: The title input's name.
+        max_length: The longest string a row may carry (data.max_text_length).
     """
     no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
-    no_title = frame[text].str.strip() == ""
-    return no_label, no_title & ~no_label
+    no_title = (frame[text].str.strip() == "") & ~no_label
+    return no_label, no_title, too_long(frame, max_length) & ~no_label & ~no_title
 
 
-def drop_unusable_rows(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Drop rows without a label or title, then duplicate rows; count what each rule dropped."""
-    no_label, no_title = unusable_rows(frame, text)
-    cleaned = frame[~no_label & ~no_title]
+def too_long(frame: pd.DataFrame, max_length: int) -> pd.Series:
+    """Rows with a text column (inputs, extra training text; not the label or group) over `max_length`."""
+    columns = [name for name in frame.columns if name not in (LABEL, GROUP) and frame[name].dtype == object]
+    mask = pd.Series(False, index=frame.index)
+    for name in columns:
+        mask |= frame[name].str.len().gt(max_length)
+    return mask
+
+
+def drop_unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows without a label or title or with a too-long string, then duplicate rows; count each rule."""
+    no_label, no_title, long_rows = unusable_rows(frame, text, max_length=max_length)
+    cleaned = frame[~no_label & ~no_title & ~long_rows]
     deduplicated = cleaned.drop_duplicates()
     dropped = {
         "dropped_no_label": int(no_label.sum()),
         "dropped_empty_title": int(no_title.sum()),
+        "dropped_too_long": int(long_rows.sum()),
         "dropped_duplicates": len(cleaned) - len(deduplicated),
     }
     return deduplicated.reset_index(drop=True), dropped
@@ -189,6 +240,37 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
             f"{source}: column '{name}' must be ≥ 0, found {values.iloc[row]} in data row {row + 1}"
         )
     return values.astype(np.float32)
+
+
+def _scalar_text(value: Any, column: str, source: str) -> str:
+    """One value of a mixed column as text, by the rules of `text_values`."""
+    if isinstance(value, str):
+        return value
+    integer = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if integer and abs(int(value)) <= MAX_INTEGER_ID:
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer() and abs(float(value)) <= MAX_INTEGER_ID:
+        return str(int(value))
+    if isinstance(value, list | tuple | dict | np.ndarray):
+        raise DataValidationError(
+            f"{source}: column {column!r} is a nested column (it holds {type(value).__name__} values); it must hold "
+            "plain text or numbers"
+        )
+    raise DataValidationError(
+        f"{source}: column {column!r} holds {value!r} ({type(value).__name__}); a string input must hold text or "
+        f"integral ids within ±{MAX_INTEGER_ID:.0e}"
+    )
+
+
+def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) -> None:
+    """Raise for the first value of a string input that is not text or an integral id."""
+    row = int(np.flatnonzero(bad.to_numpy())[0])
+    value = values.iloc[row]
+    value = value.item() if isinstance(value, np.generic) else value
+    raise DataValidationError(
+        f"{source}: column {column!r} ({values.dtype}) holds {value!r} in data row {row + 1}; a string "
+        f"input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}"
+    )
 
 
 def _name_key(name: str) -> str:

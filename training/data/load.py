@@ -1,4 +1,8 @@
-"""Load a catalogue for the local engine: read the file (or generate the synthetic one), report, clean."""
+"""Load a catalogue for the local engine: read it (or generate the synthetic one), report, clean.
+
+It reads with `training.data.sources`, the reader of the Dask engine and `make predict`: a CSV or Parquet file,
+a glob or a folder of them, local or s3://.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from training.data.clean import prepare_catalogue
-from training.data.digest import csv_sha256, file_sha256
+from training.data.clean import configured_columns, prepare_catalogue
+from training.data.digest import combined_sha256, csv_sha256, file_sha256
 from training.data.report import build_report, log_report
+from training.data.sources import catalogue_files, read_file
 from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import generate_taxonomy_catalogue
-from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from training.config import TrainConfig
@@ -49,17 +54,17 @@ class LoadedCatalogue:
     report: DataReport
 
 
-def load_catalogue(config: TrainConfig, data_path: Path | None) -> LoadedCatalogue:
+def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalogue:
     """Read, report on and clean the catalogue.
 
     Args:
         config: The resolved config.
-        data_path: A catalogue CSV, or None for the synthetic catalogue.
+        data: A CSV/Parquet file, glob or folder (local or s3://), or None for the synthetic catalogue.
 
     Raises:
         DataValidationError: Bad data, or (with data.strict) any problem the report suspects.
     """
-    raw = load_raw(config, data_path)
+    raw = load_raw(config, data)
     logger.info("loaded", extra={"source": raw.source, "rows": len(raw.frame)})
     report = build_report(raw.frame, config.data, source=raw.source)
     log_report(report, strict=config.data.strict)
@@ -67,35 +72,47 @@ def load_catalogue(config: TrainConfig, data_path: Path | None) -> LoadedCatalog
     return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report)
 
 
-def load_raw(config: TrainConfig, data_path: Path | None) -> RawCatalogue:
-    """The raw catalogue: the file, or the synthetic one when `data_path` is None.
+def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable[str] | None = None) -> RawCatalogue:
+    """The raw catalogue: the files `data` names, or the synthetic one when `data` is None.
+
+    Args:
+        config: The resolved config.
+        data: A CSV/Parquet file, glob or folder, local or s3://; None for the synthetic catalogue.
+        required: Columns every file must have; by default every column the config names.
 
     Raises:
-        DataValidationError: The file is missing, empty or not CSV.
+        DataValidationError: Nothing matches, or a file is unreadable or lacks a required column.
     """
-    if data_path is None and config.synthetic_categories:
+    if data is None and config.synthetic_categories:
         rows, leaves, seed = config.synthetic_rows, config.synthetic_categories, config.split.seed
         frame = generate_taxonomy_catalogue(rows, leaves, seed=seed)
         source = f"synthetic-taxonomy(rows={rows}, categories={leaves}, seed={seed})"
         return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
-    if data_path is None:
+    if data is None:
         frame = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
         source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
         return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
-    return RawCatalogue(frame=read_catalogue(data_path), source=str(data_path), sha256=file_sha256(data_path))
+    named = configured_columns(config.data)
+    frame = read_catalogue(str(data), required=named if required is None else required, named=named)
+    filesystem, files = catalogue_files(str(data))
+    digest = combined_sha256([file_sha256(path, filesystem) for path in files])
+    return RawCatalogue(frame=frame, source=str(data), sha256=digest)
 
 
-def read_catalogue(path: Path) -> pd.DataFrame:
-    """Read a CSV with every column as text, so ids such as "007" keep their leading zeros.
+def read_catalogue(data: str | Path, *, required: Iterable[str] = (), named: Iterable[str] = ()) -> pd.DataFrame:
+    """Every file `data` names as one frame; CSV cells as text, so ids such as "007" keep their leading zeros.
+
+    Args:
+        data: A CSV/Parquet file, glob or folder, local or s3://.
+        required: Columns every file must have.
+        named: Columns the config names: a later file must have each one the first file has (a file lacking
+            one would otherwise fill it with missing values without a word).
 
     Raises:
-        DataValidationError: The file is missing, empty or not CSV.
+        DataValidationError: Nothing matches, or a file is unreadable or lacks a required column.
     """
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except FileNotFoundError as exc:
-        raise DataValidationError(f"data file not found: {path}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError(f"data file is empty: {path}") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"data file {path} is not a readable UTF-8 CSV: {exc}") from exc
+    filesystem, files = catalogue_files(str(data))
+    frames = [read_file(files[0], filesystem, required=required)]
+    later = [*required, *(column for column in named if column in frames[0].columns)]
+    frames += [read_file(path, filesystem, required=later) for path in files[1:]]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -64,6 +64,8 @@ class DataReport:
     small_classes: dict[str, int] = field(default_factory=dict)
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
+    max_text_length: int = 2000
+    missing_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,8 +88,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
     frame = raw.rename(columns={found: wanted for wanted, found in fixes.items()})
     # The training's own cleaning, leniently (a report describes any file): the counts are what training drops.
     rows = model_columns(frame, config, source, lenient=True)
-    no_label, no_title = unusable_rows(rows, config.text)
-    kept, dropped = drop_unusable_rows(rows, config.text)
+    no_label, no_title, _ = unusable_rows(rows, config.text, max_length=config.max_text_length)
+    kept, dropped = drop_unusable_rows(rows, config.text, max_length=config.max_text_length)
     labels, titles = rows[LABEL], rows[config.text]
     usable = ~no_label & ~no_title
     counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
@@ -97,8 +99,11 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
         dropped={
             "no_label": dropped["dropped_no_label"],
             "empty_title": dropped["dropped_empty_title"],
+            "too_long": dropped["dropped_too_long"],
             "duplicates": dropped["dropped_duplicates"],
         },
+        max_text_length=config.max_text_length,
+        missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
         rows_out=len(kept),
         class_counts=counts,
         label_variants=label_variants(counts),
@@ -203,6 +208,7 @@ def summary_text(report: DataReport) -> str:
     lines = [
         f"data report for {report.source}: {report.rows_in} rows in, {report.rows_out} kept "
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
+        f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
         f"{report.dropped['duplicates']} duplicates); {len(report.class_counts)} classes",
         "classes: " + ", ".join(f"{label} {count}" for label, count in sorted(report.class_counts.items())),
     ]
@@ -213,8 +219,16 @@ def summary_text(report: DataReport) -> str:
 
 
 def _problems(report: DataReport) -> list[str]:
-    """One sentence per suspected problem."""
-    problems = [
+    """One sentence per suspected problem; a missing column or nothing left to train on come first."""
+    problems = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
+    if not report.rows_out:
+        problems.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
+    if report.dropped.get("too_long"):
+        problems.append(
+            f"{report.dropped['too_long']} rows have a text longer than {report.max_text_length} characters "
+            "(the API refuses them; training drops them)"
+        )
+    problems += [
         f"label variants {sorted(variant['labels'])} look like one class (suggest {variant['suggested']!r})"
         for variant in report.label_variants
     ]

@@ -1,22 +1,40 @@
 """Where catalogues are read from: a CSV/Parquet file, a glob or a folder, local or s3:// (pyarrow's filesystems).
 
+One reader for every command and engine (`make train` local and Dask, `make check-data`, `make predict`), so a
+file reads the same way wherever it goes. It refuses, with one line naming the file, what would otherwise be
+read silently wrong or without bound: a CSV line longer than MAX_LINE_BYTES (memory stays bounded whatever the
+file holds), duplicate column names (pandas would rename the second to `name.1`), nested Parquet columns among
+the ones the command reads, and a file without one of those columns.
+
 pyarrow's S3 filesystem honours AWS_ENDPOINT_URL, so a local S3 (moto, MinIO) works as the real one does.
 s3fs is not used: it pins an aiobotocore that conflicts with the boto3 the project pins.
 """
 
 from __future__ import annotations
 
+import csv
 import fnmatch
+import io
+from collections import Counter
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
+from training.data.clean import column_name_fixes
 from training.exceptions import DataValidationError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
+# longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
+MAX_LINE_BYTES = 4 << 20
+READ_BYTES = 1 << 16
 
 
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
@@ -54,18 +72,130 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     return filesystem, files
 
 
-def read_file(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame:
+def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str] = ()) -> pd.DataFrame:
     """One file as a frame; CSV cells as text, so ids such as "007" keep their zeros.
 
+    Args:
+        path: The file, on `filesystem`.
+        filesystem: Where it lies.
+        required: Columns the caller reads: each must be present, flat (not a nested Parquet type) and unique.
+
     Raises:
-        DataValidationError: The file cannot be read or parsed, naming it.
+        DataValidationError: The file cannot be read or parsed, has a line over MAX_LINE_BYTES, duplicate or
+            missing columns, or a nested column among `required`; the message names the file.
     """
+    required = list(dict.fromkeys(required))
     try:
         with filesystem.open_input_file(path) as handle:
             if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
-                return pd.read_csv(handle, dtype=str, keep_default_na=False, na_values=[""])
-            return pq.read_table(handle).to_pandas()
+                stream = _BoundedLines(handle, path)
+                frame = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""])
+                names = stream.header_names()
+            else:
+                table = pq.read_table(handle)
+                _check_flat(table.schema, required, path)
+                frame, names = table.to_pandas(), list(table.schema.names)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
-        raise DataValidationError(f"cannot read {path}: {exc}") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
+        raise DataValidationError(f"cannot read {path}: {_one_line(exc)}") from exc
+    _check_names(names, frame.columns, required, path)
+    return frame
+
+
+def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
+    """Every file's header has the required columns, unique: read before any work starts (a few bytes each).
+
+    Raises:
+        DataValidationError: Naming the first file that is unreadable or lacks a column.
+    """
+    required = list(dict.fromkeys(required))
+    for path in files:
+        try:
+            with filesystem.open_input_file(path) as handle:
+                if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
+                    stream = _BoundedLines(handle, path)
+                    found = pd.read_csv(stream, dtype=str, nrows=0).columns
+                    names = stream.header_names()
+                else:
+                    schema = pq.read_schema(handle)
+                    _check_flat(schema, required, path)
+                    found, names = pd.Index(schema.names), list(schema.names)
+        except pd.errors.EmptyDataError as exc:
+            raise DataValidationError(f"data file is empty: {path}") from exc
+        except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
+            raise DataValidationError(f"cannot read {path}: {_one_line(exc)}") from exc
+        _check_names(names, found, required, path)
+
+
+def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
+    """No duplicate column names; every required column present."""
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
+    missing = [column for column in required if column not in found]
+    if missing:
+        delimiter = next((d for d in (";", "\t", "|") if any(d in str(column) for column in found)), None)
+        hint = f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
+        fixes = column_name_fixes(found, missing)
+        hint += "".join(f" Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items())
+        raise DataValidationError(f"{path}: missing column(s) {missing}; found {list(found)[:20]}{hint}")
+
+
+def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
+    """The columns read must be flat: a list or struct would otherwise be scored as its `str()`."""
+    for column in required:
+        index = schema.get_field_index(column)
+        if index >= 0 and pa.types.is_nested(schema.field(index).type):
+            raise DataValidationError(
+                f"{path}: column {column!r} is a nested Parquet column ({schema.field(index).type}); "
+                "it must hold plain text or numbers"
+            )
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split())
+
+
+class _BoundedLines(io.RawIOBase):
+    """A binary stream over a file that fails as soon as one line exceeds MAX_LINE_BYTES; keeps the header."""
+
+    def __init__(self, handle: pa.NativeFile, path: str) -> None:
+        self._handle = handle
+        self._path = path
+        self._line = 0
+        self._header: bytes | None = None
+        self._start = b""
+
+    def readable(self) -> bool:
+        """A read-only stream."""
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        """Read the next block and check the length of every line it ends or continues."""
+        chunk = self._handle.read(min(len(buffer), READ_BYTES))
+        pieces = chunk.split(b"\n")
+        self._line += len(pieces[0])
+        if self._header is None:
+            self._start += pieces[0] if len(self._start) < MAX_LINE_BYTES else b""
+            if len(pieces) > 1:
+                self._header = self._start
+        longest = max([self._line, *map(len, pieces[1:-1])]) if len(pieces) > 1 else self._line
+        if len(pieces) > 1:
+            self._line = len(pieces[-1])
+        if max(longest, self._line) > MAX_LINE_BYTES:
+            raise DataValidationError(
+                f"{self._path}: a line is longer than {MAX_LINE_BYTES // (1 << 20)} MiB; no listing is that long "
+                "(is it the right file, or one whose lines are not separated by newlines?)"
+            )
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def header_names(self) -> list[str]:
+        """The first line's column names as written (before pandas renames a duplicate to `name.1`)."""
+        header = (self._header if self._header is not None else self._start).decode("utf-8-sig", errors="replace")
+        try:
+            return next(csv.reader([header.rstrip("\r")]), [])
+        except csv.Error:
+            return []

@@ -30,14 +30,19 @@ LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2on
 
 
 def input_schema(config: DataConfig) -> list[dict[str, Any]]:
-    """The graph's inputs as the serving side needs them: name, type, whether required, default."""
+    """The graph's inputs as the serving side needs them: name, type, whether required, default, and for a
+    string its longest accepted length (data.max_text_length: what training kept, and what bulk scoring takes)."""
     schema = []
     for name in config.columns:
         if name in config.numeric:
             schema.append({"name": name, "type": "float", "required": False, "default": None})
         else:
             required = name == config.text
-            schema.append({"name": name, "type": "string", "required": required, "default": None if required else ""})
+            default = None if required else ""
+            schema.append(
+                {"name": name, "type": "string", "required": required, "default": default}
+                | {"max_length": config.max_text_length}
+            )
     return schema
 
 

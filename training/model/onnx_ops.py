@@ -17,7 +17,7 @@ from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType
 
 from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
-from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern
+from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
     import onnx
@@ -57,17 +57,68 @@ def text_ops_model() -> onnx.ModelProto:
             "Tokenizer", ["lowered"], ["words"], domain=MICROSOFT_DOMAIN, **word_tokenizer_attributes(PAD)
         ),
         helper.make_node(
-            "Tokenizer", ["lowered"], ["characters"], domain=MICROSOFT_DOMAIN, **character_tokenizer_attributes()
+            "Tokenizer", ["lowered"], ["split"], domain=MICROSOFT_DOMAIN, **character_tokenizer_attributes()
         ),
     ]
+    folding = _ProtoGraph()
+    folded = fold_whitespace(folding, "split")
+    nodes += [*folding.nodes_, helper.make_node("Identity", [folded], ["characters"])]
     outputs = [
         helper.make_tensor_value_info(name, TensorProto.STRING, None) for name in ("lowered", "words", "characters")
     ]
     graph = helper.make_graph(
-        nodes, "text_ops", [helper.make_tensor_value_info("text", TensorProto.STRING, [None])], outputs
+        nodes,
+        "text_ops",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, [None])],
+        outputs,
+        initializer=folding.initializers,
     )
     opsets = [helper.make_opsetid("", 20), helper.make_opsetid(MICROSOFT_DOMAIN, 1)]
     return helper.make_model(graph, opset_imports=opsets)
+
+
+def fold_whitespace(graph: _Graph | _ProtoGraph, characters: str) -> str:
+    """[N, L] characters (right-padded with PAD) → the characters of each whitespace-folded row, right-padded.
+
+    As `training.text.fold_whitespace`: leading and trailing whitespace go, an inner run becomes one " ". A
+    whitespace character is kept (as " ") when the character before it is not whitespace and a non-whitespace
+    character follows somewhere; kept characters are then moved left in order (a stable sort by position,
+    dropped ones after) and the rest becomes PAD. Whitespace is `whitespace_characters()`, compared one by one.
+    """
+    spaces = graph.node(
+        "Equal", [graph.node("Unsqueeze", [characters, graph.ints([2])]), graph.strings(whitespace_characters())]
+    )
+    is_space = graph.node(
+        "Cast",
+        [graph.node("ReduceMax", [graph.node("Cast", [spaces], to=TensorProto.INT32), graph.ints([2])], keepdims=0)],
+        to=TensorProto.BOOL,
+    )
+    solid = graph.node("Not", [graph.node("Or", [is_space, graph.node("Equal", [characters, graph.string(PAD)])])])
+    solid_count = graph.node("Cast", [solid], to=TensorProto.INT64)
+    seen = graph.node("CumSum", [solid_count, graph.ints([1], scalar=True)])
+    total = graph.node("ReduceSum", [solid_count, graph.ints([1])], keepdims=1)
+    more_follow = graph.node("Greater", [graph.node("Sub", [total, seen]), graph.ints([0])])
+    width = graph.node("Gather", [graph.node("Shape", [characters]), graph.ints([1])])
+    position = graph.node(
+        "Range", [graph.ints([0], scalar=True), graph.node("Squeeze", [width]), graph.ints([1], scalar=True)]
+    )
+    # solid[j - 1], False in the first column
+    before = graph.node(
+        "Concat",
+        [
+            graph.node("Slice", [solid, graph.ints([0]), graph.ints([1]), graph.ints([1])]),
+            graph.node("Slice", [solid, graph.ints([0]), graph.ints([-1]), graph.ints([1])]),
+        ],
+        axis=1,
+    )
+    after_solid = graph.node("And", [before, graph.node("Greater", [position, graph.ints([0])])])
+    keep = graph.node("Or", [solid, graph.node("And", [is_space, graph.node("And", [after_solid, more_follow])])])
+    key = graph.node("Where", [keep, position, graph.node("Add", [position, width])])
+    _, order = graph.nodes("TopK", [key, width], 2, axis=1, largest=0, sorted=1)
+    spaced = graph.node("Where", [is_space, graph.string(" "), characters])
+    moved = graph.node("GatherElements", [spaced, order], axis=1)
+    kept = graph.node("GatherElements", [keep, order], axis=1)
+    return graph.node("Where", [kept, moved, graph.string(PAD)])
 
 
 def register_converters() -> None:
@@ -248,6 +299,12 @@ class _Graph:
         self.container.add_initializer(name, TensorProto.STRING, [], [value.encode("utf-8")])
         return name
 
+    def strings(self, values: tuple[str, ...]) -> str:
+        """A 1-D string initializer."""
+        name = self.scope.get_unique_variable_name("strings")
+        self.container.add_initializer(name, TensorProto.STRING, [len(values)], [v.encode("utf-8") for v in values])
+        return name
+
     def lowered(self, titles: str) -> str:
         """[N,1] → [N] lower-cased strings."""
         flat = self.node("Reshape", [titles, self.ints([-1])])
@@ -259,9 +316,9 @@ class _Graph:
         return self._pad_column(lowered, tokens, pad)
 
     def characters(self, lowered: str) -> str:
-        """[N] → [N, L+1] single characters (whitespace included), right-padded with PAD."""
+        """[N] → [N, L+1] single characters of the whitespace-folded text, right-padded with PAD."""
         characters = self.node("Tokenizer", [lowered], **character_tokenizer_attributes())
-        return self._pad_column(lowered, characters, PAD)
+        return fold_whitespace(self, self._pad_column(lowered, characters, PAD))
 
     def gram_buckets(self, pieces: str, n: int, separator: str, *, n_buckets: int, offset: int, pad_bucket: int) -> str:
         """[N, T] padded pieces → [N, T-n+1] hash buckets of their n-grams; grams that reach a pad → pad_bucket."""
@@ -292,3 +349,39 @@ class _Graph:
         """Columns k .. T-n+k of pieces: the k-th piece of every n-gram."""
         end = -(n - 1 - k) if n - 1 - k else 2**62
         return self.node("Slice", [pieces, self.ints([k]), self.ints([end]), self.ints([1])])
+
+
+class _ProtoGraph:
+    """`_Graph`'s node and constant helpers for a graph built by hand (`text_ops_model`), without skl2onnx."""
+
+    def __init__(self) -> None:
+        self.nodes_: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def node(self, op_type: str, inputs: list[str], **attributes: object) -> str:
+        """Add a node with one output and return the output's name."""
+        return self.nodes(op_type, inputs, 1, **attributes)[0]
+
+    def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: Any) -> list[str]:
+        """Add a node with several outputs and return their names."""
+        outputs = [f"fold_{len(self.nodes_)}_{index}" for index in range(n_outputs)]
+        self.nodes_.append(helper.make_node(op_type, inputs, outputs, **attributes))
+        return outputs
+
+    def ints(self, values: list[int], *, scalar: bool = False) -> str:
+        """An int64 initializer (a scalar when asked)."""
+        return self._constant(TensorProto.INT64, [] if scalar else [len(values)], values)
+
+    def string(self, value: str) -> str:
+        """A string scalar initializer."""
+        return self._constant(TensorProto.STRING, [], [value.encode("utf-8")])
+
+    def strings(self, values: tuple[str, ...]) -> str:
+        """A 1-D string initializer."""
+        return self._constant(TensorProto.STRING, [len(values)], [value.encode("utf-8") for value in values])
+
+    def _constant(self, dtype: int, shape: list[int], values: list[Any]) -> str:
+        """Add an initializer and return its name."""
+        name = f"fold_constant_{len(self.initializers)}"
+        self.initializers.append(helper.make_tensor(name, dtype, shape, values))
+        return name

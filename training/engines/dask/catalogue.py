@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import dask.dataframe as dd
 
-from training.data.clean import check_columns
-from training.data.sources import catalogue_files, read_file
+from training.data.clean import configured_columns
+from training.data.sources import catalogue_files, check_files, read_file
 from training.data.synthetic import generate_catalogue, generate_partition
 from training.exceptions import DataValidationError
 
@@ -61,9 +61,11 @@ def open_catalogue(config: TrainConfig, data: str | None) -> Catalogue:
         )
         return Catalogue(raw, source, (), None, fingerprint(config, source))
     filesystem, files = catalogue_files(data)
-    first = read_file(files[0], filesystem)
-    check_columns(first.columns, config.data, files[0])
-    raw = dd.from_map(read_file, files, filesystem=filesystem, meta=first.iloc[:0])
+    # Every file's header is checked here, before a cluster or an MLflow run starts, and again as it is read.
+    required = configured_columns(config.data)
+    first = read_file(files[0], filesystem, required=required)
+    check_files(files[1:], filesystem, required=required)
+    raw = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     listing = [(info.path, info.size, str(info.mtime)) for info in filesystem.get_file_info(files)]
     return Catalogue(raw, data, tuple(files), filesystem, fingerprint(config, json.dumps(listing)))
 

@@ -1,0 +1,294 @@
+"""The offline commands hold against a careless or hostile file as the API holds against a request (issue 21).
+
+A corpus of bad files, generated small (the 2 GB one sparse), goes through `make train` (local engine),
+`make check-data` (strict) and `make predict`: each must end in one error line, exit 1, and write nothing —
+no artifacts, no MLflow run, no OUT, no staging folder left beside it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from handler.settings import Settings
+from training.cli.check_data import app as check_data_app
+from training.cli.predict import app as predict_app
+from training.cli.train import app as train_app
+from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
+from training.data.clean import prepare_catalogue
+from training.data.load import load_catalogue
+from training.data.synthetic import generate_catalogue
+from training.engines.dask.prepare import prepared_partition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+HEADER = "title,seller_id,brand,price,category,product_id"
+ROW = "bosch sms46 dishwasher,s1,bosch,399,Dishwashers,p1"
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _two_gigabyte_line(path: Path) -> Path:
+    """A header and one 2 GB line, sparse on disk: no newline ever ends it."""
+    with path.open("wb") as handle:
+        handle.write(f"{HEADER}\n".encode())
+        handle.truncate(2 << 30)
+    return path
+
+
+def _parquet(path: Path, table: pa.Table) -> Path:
+    pq.write_table(table, path)
+    return path
+
+
+def _frame_table(**columns: pa.Array) -> pa.Table:
+    base = {
+        "title": pa.array(["bosch dishwasher", "lg tv"]),
+        "seller_id": pa.array(["s1", "s2"]),
+        "brand": pa.array(["bosch", "lg"]),
+        "price": pa.array([399.0, 599.0]),
+        "category": pa.array(["Dishwashers", "TVs"]),
+        "product_id": pa.array(["p1", "p2"]),
+    }
+    return pa.table(base | columns)
+
+
+def _second_file_lacks_a_column(folder: Path) -> Path:
+    folder.mkdir()
+    _csv(folder / "a.csv", f"{HEADER}\n{ROW}\n")
+    _csv(folder / "b.csv", "title,seller_id,price,category,product_id\nlg tv,s2,599,TVs,p2\n")
+    return folder
+
+
+# name → (builder, what the one error line says); every command must refuse each of them
+CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "semicolon-delimited": (
+        lambda d: _csv(d / "semi.csv", HEADER.replace(",", ";") + "\n" + ROW.replace(",", ";") + "\n"),
+        "missing column",
+    ),
+    "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
+    "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
+    "duplicate column names": (
+        lambda d: _csv(d / "dup.csv", f"title,{HEADER}\njunk,{ROW}\n"),
+        "duplicate column name(s) ['title']",
+    ),
+    "list title": (
+        lambda d: _parquet(d / "list.parquet", _frame_table(title=pa.array([["a"], ["b"]]))),
+        "column 'title' is a nested",
+    ),
+    "struct seller": (
+        lambda d: _parquet(d / "struct.parquet", _frame_table(seller_id=pa.array([{"id": 1}, {"id": 2}]))),
+        "column 'seller_id' is a nested",
+    ),
+    "fractional float ids": (
+        lambda d: _parquet(d / "float.parquet", _frame_table(seller_id=pa.array([1.5, 2.0]))),
+        "column 'seller_id' (float64) holds 1.5",
+    ),
+    "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
+    "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV or Parquet files match"),
+    "2 GB two-line CSV (sparse)": (lambda d: _two_gigabyte_line(d / "huge.csv"), "a line is longer than 4 MiB"),
+}
+
+
+@pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+@pytest.fixture
+def strict_config(tmp_path: Path) -> Path:
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config["data"]["strict"] = True
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def _written(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_train_refuses_with_one_line_and_writes_nothing(case, tracking, tmp_path):
+    build, message = CORPUS[case]
+    data = build(tmp_path)
+    before = _written(tmp_path)
+
+    result = CliRunner().invoke(train_app, ["--data", str(data), "--out", str(tmp_path / "out")])
+
+    assert message in _one_error_line(result)
+    assert _written(tmp_path) == before  # no out/, no mlruns.db
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_strict_check_data_refuses_with_one_line(case, strict_config, tmp_path):
+    build, message = CORPUS[case]
+    data = build(tmp_path)
+
+    result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
+
+    line = _one_error_line(result)
+    # a file it can read is reported on, and strict mode fails on the problem the report names
+    assert message in line or ("data.strict" in line and message in result.output)
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_predict_refuses_with_one_line_and_leaves_no_out(case, model_path, tmp_path):
+    build, message = CORPUS[case]
+    data = build(tmp_path)
+    before = _written(tmp_path)
+
+    result = CliRunner().invoke(
+        predict_app, ["--model", str(model_path), "--data", str(data), "--out", str(tmp_path / "o")]
+    )
+
+    assert message in _one_error_line(result)
+    assert _written(tmp_path) == before
+
+
+def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config):
+    # GIVEN a catalogue without its target column
+    data = _csv(tmp_path / "c.csv", "title,seller_id,brand,price,product_id\nlg tv,s1,lg,5,p1\n")
+
+    # WHEN check-data reports on it
+    result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
+
+    # THEN the missing column and the empty result are problems, and strict mode fails
+    assert "problem: missing column 'category'" in result.output
+    assert "problem: no rows to train on: 1 rows in, 0 kept" in result.output
+    assert result.exit_code == 1
+
+
+def test_the_offline_limit_is_the_apis():
+    assert load_config(DEFAULT_CONFIG_PATH).data.max_text_length == MAX_TEXT_LENGTH == Settings().max_text_length
+
+
+def _predict(model_path: Path, data: Path, out: Path, *extra: str):
+    return CliRunner().invoke(predict_app, ["--model", str(model_path), "--data", str(data), "--out", str(out), *extra])
+
+
+@pytest.fixture
+def twenty_rows(tmp_path: Path) -> Path:
+    path = tmp_path / "rows.csv"
+    generate_catalogue(20, seed=5).to_csv(path, index=False)
+    return path
+
+
+def test_predict_refuses_a_non_empty_out_and_replaces_it_only_when_asked(model_path, twenty_rows, tmp_path):
+    # GIVEN a first run's OUT, and a folder of the user's own Parquet files
+    out = tmp_path / "out"
+    assert _predict(model_path, twenty_rows, out).exit_code == 0
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "keep.parquet").write_bytes(b"mine")
+
+    # WHEN predict runs into either again, without and with --replace
+    again = _predict(model_path, twenty_rows, out)
+    foreign = _predict(model_path, twenty_rows, theirs)
+    replaced = _predict(model_path, twenty_rows, out, "--replace")
+
+    # THEN a non-empty OUT is refused untouched; --replace swaps in exactly the new run's rows
+    assert "is not empty" in _one_error_line(again)
+    assert "is not empty" in _one_error_line(foreign)
+    assert (theirs / "keep.parquet").read_bytes() == b"mine"
+    assert replaced.exit_code == 0, replaced.output
+    assert len(pd.read_parquet(out)) == 20
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("out", "message"), [("rows.csv", "is a file"), ("rows.csv/sub", "cannot write OUT")])
+def test_predict_refuses_an_out_it_cannot_use(model_path, twenty_rows, tmp_path, out, message):
+    before = _written(tmp_path)
+
+    result = _predict(model_path, twenty_rows, tmp_path / out)
+
+    assert message in _one_error_line(result)
+    assert _written(tmp_path) == before
+
+
+def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
+    # GIVEN a folder whose second file only fails once its rows are read (a fractional id)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    generate_catalogue(20, seed=5).to_csv(folder / "a.csv", index=False)
+    generate_catalogue(20, seed=6).assign(seller_id=2.5).to_parquet(folder / "b.parquet")
+    before = _written(tmp_path)
+
+    result = _predict(model_path, folder, tmp_path / "out")
+
+    assert "holds 2.5" in _one_error_line(result)
+    assert _written(tmp_path) == before
+
+
+def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path):
+    # GIVEN 20 rows, one with a 1,000,000-character title (the API's limit is 2,000)
+    frame = generate_catalogue(20, seed=5)
+    frame.loc[7, "title"] = "x" * 1_000_000
+    data = tmp_path / "rows.csv"
+    frame.to_csv(data, index=False)
+
+    # WHEN they are scored
+    result = _predict(model_path, data, tmp_path / "out")
+
+    # THEN that row keeps its id without a label, is counted, and the others are scored
+    assert result.exit_code == 0, result.output
+    assert '"refused_rows": 1' in result.output
+    scored = pd.read_parquet(tmp_path / "out")
+    assert scored["label"].isna().tolist() == [index == 7 for index in range(20)]
+
+
+def test_training_drops_and_counts_rows_over_the_limit(tmp_path):
+    # GIVEN a catalogue with three titles over the API's limit, as CSV (the shared reader)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    frame = generate_catalogue(400, seed=5)
+    frame.loc[[3, 40, 41], "title"] = ["y" * 1_000_000, "z" * (MAX_TEXT_LENGTH + 1), "w" * MAX_TEXT_LENGTH]
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+
+    # WHEN the local engine loads it (both engines clean with the same model_rows)
+    loaded = load_catalogue(config, str(data))
+
+    # THEN the two over the limit are dropped and counted; one at the limit is kept
+    assert loaded.report.dropped["too_long"] == 2
+    assert loaded.frame["title"].str.len().max() == MAX_TEXT_LENGTH
+    assert "2 rows have a text longer than 2000 characters" in " ".join(loaded.report.problems)
+
+
+def test_the_dask_engine_cleans_a_partition_as_the_local_engine_does():
+    # GIVEN a raw partition with a title over the limit and float64 ids (a nullable integer column read back)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    raw = generate_catalogue(200, seed=5)
+    raw.loc[4, "title"] = "v" * (MAX_TEXT_LENGTH + 1)
+    raw["seller_id"] = [float(index) for index in range(200)]
+
+    # WHEN the Dask engine prepares it (stage 1, on a worker) and the local engine cleans it
+    on_dask = prepared_partition(raw, config, "part-0")
+    local = prepare_catalogue(raw, config.data)
+
+    # THEN both keep the same rows with the same text
+    assert len(on_dask) == len(local) == 199
+    assert sorted(on_dask["seller_id"]) == sorted(local["seller_id"])
+    assert "4" not in set(local["seller_id"])
+    assert "5" in set(local["seller_id"])
