@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICERUNNER = ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
@@ -52,7 +53,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        return {"case": name, "error": log.read_text().strip().splitlines()[-1:]}
+        return {"case": name, "error": log.read_text().strip().splitlines()[-1:], **measured_on()}
     metrics = json.loads((out / "metrics.json").read_text())
     return {
         "case": name,
@@ -68,6 +69,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "n_train": metrics["n_train"],
         "n_test": metrics["n_test"],
         "target": TARGETS[target],
+        **measured_on(),
     } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb") if key in metrics}
 
 
@@ -106,13 +108,10 @@ def main() -> None:
         results = [
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "results": results,
-    }
+    # Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate.
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"results": []}
     kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
-    report["results"] = kept + results
+    report = {"results": kept + results}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     columns = ["case", "wall_seconds", "train_seconds", "peak_rss_mb", "onnx_mb", "macro_f1", "baseline_macro_f1",
                "parity_label_agreement", "parity_max_abs_diff"]  # fmt: skip
