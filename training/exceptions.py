@@ -21,3 +21,7 @@ class ExportError(TrainingError):
 
 class ExportParityError(TrainingError):
     """The ONNX graph does not reproduce the Python pipeline's predictions."""
+
+
+class PinnedVersionError(TrainingError):
+    """A library whose private internals this package patches is not at the version the patch was written for."""
