@@ -75,10 +75,10 @@ typecheck: $(STAMP) ## mypy over the packages
 
 test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and the local-API integration tests)
 	@# pytest exits 5 when it collects nothing: this suite always has tests, so that means a broken layout.
-	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
-test-fast: $(STAMP) ## Run the tests that do not train a model
+test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)

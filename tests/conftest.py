@@ -37,6 +37,34 @@ DRIFT_METADATA = {
     "class_shares": {"Fridges": 0.5, "TVs": 0.3, "CPUs": 0.2},
 }
 PRICERUNNER = Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv"
+# Session fixtures that train a model: any test using one (directly or through another fixture) is slow.
+TRAINED_MODEL_FIXTURES = {
+    "model_path",
+    "other_schema_model_path",
+    "handler_main",
+    "small_pipeline",
+    "small_model_bytes",
+}
+
+
+def make_command(*arguments: str) -> list[str]:
+    """`make` run with this interpreter's environment as VENV, and never (re)installing an environment.
+
+    Targets depend on the environments' install stamps; in a fresh worktree or with VENV elsewhere a plain
+    `make build` would first create and install .venv and .venv-tools (minutes, 1.7 GB). Tests run what is
+    installed: a missing tool fails the recipe instead.
+    """
+    venv = Path(sys.prefix)
+    # make matches these by name: the tools stamp as the Makefile spells it (relative, run from the root).
+    stamps = [venv / ".installed", ".venv-tools/.installed"]
+    return ["make", f"VENV={venv}", *(f"--assume-old={stamp}" for stamp in stamps), *arguments]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a trained model `slow`, so `make test-fast` (-m "not slow") trains none."""
+    for item in items:
+        if TRAINED_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,7 +36,7 @@ def test_a_hostile_value_stays_a_value_when_the_recipe_runs(tmp_path):
     marker = tmp_path / "owned"
 
     completed = subprocess.run(
-        ["make", "--silent", "check-data", f"DATA={_payload(marker)}"],
+        make_command("--silent", "check-data", f"DATA={_payload(marker)}"),
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ from handler.model import load_model
 from handler.settings import Settings
 from infra.exceptions import GateError, PublishError
 from infra.publish import app, publish_model
+from tests.conftest import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "models"
@@ -188,7 +189,7 @@ def test_make_publish_against_a_local_s3_then_serve_it(moto_server, artifacts, t
 
     # WHEN the Make target publishes the artifacts there
     completed = subprocess.run(
-        ["make", "--silent", "publish", f"BUCKET={BUCKET}", f"OUT={artifacts}"],
+        make_command("--silent", "publish", f"BUCKET={BUCKET}", f"OUT={artifacts}"),
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
 
