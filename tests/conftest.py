@@ -82,6 +82,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # The FEATURES folder's signing key: without it a run would create one in the user's home.
+        "FEATURES_KEY": "tests",
     }
 )
 
