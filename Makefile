@@ -30,13 +30,13 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
+export A B DATA CONFIG OUT ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish smoke deploy benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish smoke deploy compare benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
@@ -89,6 +89,11 @@ predict: $(STAMP) ## Score DATA (CSV/Parquet file, glob or folder; local or s3:/
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" \
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",predictions.parquet) \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG")
+
+compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar
+	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
+	$(PY) -m training.cli.compare --a "$$A" --b "$$B" $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
+	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison)
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")

@@ -20,7 +20,8 @@ def _payload(marker: Path) -> str:
     ("target", "variable"),
     [("train", "DATA"), ("train", "CONFIG"), ("predict", "DATA"), ("check-data", "DATA"), ("check-data", "CONFIG"),
      ("publish", "BUCKET"), ("publish", "OUT"), ("serve", "MODEL"), ("build", "MODEL"), ("build", "MODEL_URI"),
-     ("smoke", "URL"), ("smoke", "MODEL_VERSION"), ("prune-versions", "FUNCTION")],
+     ("smoke", "URL"), ("smoke", "MODEL_VERSION"), ("prune-versions", "FUNCTION"), ("compare", "A"), ("compare", "B"),
+     ("compare", "DATA")],
 )  # fmt: skip
 def test_no_recipe_pastes_a_user_value_into_shell_text(tmp_path, target, variable):
     payload = _payload(tmp_path / "owned")
