@@ -145,6 +145,15 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
         (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
         (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
         (lambda f: (f / "metrics.json").write_text(LOW_QUALITY), "quality gate failed: macro-F1 0.5000"),
+        (
+            lambda f: (f / "metrics.json").write_text(
+                json.dumps(
+                    json.loads((f / "metrics.json").read_text())
+                    | {"promotion": {"promoted": False, "reason": "macro-F1 0.9 is below the champion's 0.95"}}
+                )
+            ),
+            "was not promoted to candidate: macro-F1 0.9 is below the champion's 0.95",
+        ),
     ],
 )
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
