@@ -42,7 +42,9 @@ def configure_tracking(project_root: Path, experiment: str) -> str:
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
         return existing.experiment_id
-    location = (project_root / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+    # Beside the sqlite file itself (not the project): a store elsewhere, as in tests, keeps its artifacts there.
+    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else project_root / "mlruns.db"
+    location = (store.resolve().parent / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
     return mlflow.create_experiment(experiment, artifact_location=location)
 
 
