@@ -40,7 +40,7 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE \
+export A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE \
 	WORKERS WORKER_MEMORY KEEP CATEGORIES
 # Whether 127.0.0.1:PORT can be bound, as uvicorn will (SO_REUSEADDR): otherwise one line with the PORT= fix
 # instead of uvicorn's "[Errno 98] ... address already in use".
@@ -62,7 +62,7 @@ SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish local-s3 stop-local-s3 smoke deploy check-pricerunner benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish local-s3 stop-local-s3 smoke deploy compare check-pricerunner benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
@@ -101,10 +101,10 @@ typecheck: $(STAMP) ## mypy over the packages
 
 test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and the local-API integration tests)
 	@# pytest exits 5 when it collects nothing: this suite always has tests, so that means a broken layout.
-	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
-test-fast: $(STAMP) ## Run the tests that do not train a model
+test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
@@ -114,6 +114,11 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace)
+
+compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar
+	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
+	$(PY) -m training.cli.compare --a "$$A" --b "$$B" $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
+	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison)
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 from pathlib import Path
 
 import onnxruntime as ort
+from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "cold_start.json"
@@ -123,12 +123,12 @@ def main() -> None:
             seconds[name].append(start_once(name, python, args.built, body))
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     result = {
+        **measured_on(),
         "model": metadata.get("config_name"),
         "runs": args.runs,
         "median_seconds": {name: round(value, 3) for name, value in medians.items()},
         "handler_over_stack_floor": round(medians["handler"] / medians["stack floor"], 3),
         "all_seconds": {name: [round(v, 3) for v in values] for name, values in seconds.items()},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "all_seconds"}, indent=2))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "handler.json"
@@ -243,7 +244,7 @@ def main() -> None:
         fixture = prepare(workdir)
         report: dict[str, Any] = {
             "dataset": fixture.dataset,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            **measured_on(),
         }
         ours = [r for r in (ROOT / "handler" / "requirements.txt").read_text().split() if "==" in r]
         sites = {

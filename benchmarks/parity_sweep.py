@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from provenance import measured_on
 
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
@@ -55,6 +56,7 @@ def main() -> None:
         mismatches += [f"U+{chunk[i]:04X}" for i in np.flatnonzero(~same)][: 20 - len(mismatches)]
         print(f"U+{chunk[0]:04X}..U+{chunk[-1]:04X}: {int(same.sum())}/{len(chunk)} labels agree", flush=True)
     result = {
+        **measured_on(),
         "rows": len(points),
         "label_agreement": agree / len(points),
         "max_abs_diff": worst,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from provenance import measured_on
 
 from training.data.synthetic import generate_catalogue
 
@@ -51,7 +52,7 @@ def main() -> None:
                 "rows_per_second": round(args.rows / seconds),
             }
             print(engine, results[engine], flush=True)
-    report = {"model": args.model.name, "machine": f"{platform.machine()}, {os.cpu_count()} cores", **results}
+    report = {**measured_on(), "model": args.model.name, **results}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
 
 

@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from provenance import measured_on
+
 from training.columns import LABEL
 from training.config import PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
@@ -67,7 +69,7 @@ def main() -> None:
     variants = {"configured": config}
     if args.compare:
         variants["without training_text"] = replace(config, data=replace(config.data, training_text=()))
-    report = {}
+    report: dict[str, object] = dict(measured_on())
     for name, variant in variants.items():
         rows = [run(variant, raw, seed) for seed in args.seeds]
         report[name] = {"runs": [{k: round(v, 4) for k, v in row.items()} for row in rows], **summary(rows)}

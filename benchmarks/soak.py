@@ -22,6 +22,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from provenance import measured_on
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 RESULTS = ROOT / "benchmarks" / "results" / "soak.json"
@@ -123,6 +125,7 @@ def main() -> None:
         server.wait(timeout=20)
     latencies.sort()
     result = {
+        **measured_on(),
         "minutes": args.minutes,
         "requests": len(latencies),
         "statuses": dict(sorted(statuses.items())),

@@ -8,6 +8,13 @@ store, and the numbers go to benchmarks/results/training.json and a Markdown tab
     python benchmarks/training_benchmark.py --dask     # PriceRunner and 1,000,000 rows, ENGINE=local vs dask
     python benchmarks/training_benchmark.py --dask --rows 10000000 --only-dask --worker-memory 5GiB
 
+With --dask, the two engines are also scored on one set of rows (`same_split` in the Dask case's row), since
+their own test splits differ (a stratified split of products against a hash of the product id): the rows of
+the products both engines held out for test. So that both train on the same rows, the --dask synthetic
+catalogue is written once to CSV (one file for the local engine, the same rows in files of PARTITION_ROWS for
+the Dask engine) and both read it. The macro-F1 difference comes with a paired bootstrap 95 % interval and
+McNemar's test.
+
 Dask cases run on the embedded LocalCluster (WORKERS=2 × 1 thread, WORKER_MEMORY each); their peak RSS is
 the driver's, and each worker's peak is reported beside it, with the time of every stage.
 """
@@ -17,16 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from provenance import measured_on
+
 ROOT = Path(__file__).resolve().parent.parent
 PRICERUNNER = ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
 RESULTS = ROOT / "benchmarks" / "results" / "training.json"
+DEFAULT_CONFIG = ROOT / "configs" / "synthetic.yaml"  # what `make train` uses without CONFIG
+PARTITION_ROWS = 100_000
 TARGETS = {
     "pricerunner": "macro-F1 ≥ 0.990, wall ≤ 60 s, ONNX ≤ 20 MB, parity 100 % / ≤ 1e-5",
     "synthetic-10k": "wall ≤ 60 s, parity 100 % / ≤ 1e-5",
@@ -52,7 +62,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        return {"case": name, "error": log.read_text().strip().splitlines()[-1:]}
+        return {"case": name, "error": log.read_text().strip().splitlines()[-1:], **measured_on()}
     metrics = json.loads((out / "metrics.json").read_text())
     return {
         "case": name,
@@ -68,7 +78,49 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "n_train": metrics["n_train"],
         "n_test": metrics["n_test"],
         "target": TARGETS[target],
+        **measured_on(),
     } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb") if key in metrics}
+
+
+def shared_rows(data: Path, config_path: Path) -> tuple[object, object, str]:
+    """Rows neither engine trained on, with the config: the rows of both engines' test products."""
+    from training.columns import GROUP
+    from training.config import load_config
+    from training.data.clean import prepare_catalogue
+    from training.data.load import read_catalogue
+    from training.data.split import split_catalogue
+    from training.engines.dask.prepare import SPLIT, TEST, prepared_partition
+
+    config = load_config(config_path)
+    raw = read_catalogue(data)
+    frame = prepare_catalogue(raw, config.data)
+    local_test = set(split_catalogue(frame, config.split).test[GROUP])
+    hashed = prepared_partition(raw, config, str(data))
+    dask_test = set(hashed.loc[hashed[SPLIT] == TEST, GROUP])
+    return frame[frame[GROUP].isin(local_test & dask_test)], config, "the products both engines held out for test"
+
+
+def score_on_shared_rows(local: Path, dask: Path, data: Path, config_path: Path) -> dict[str, object]:
+    """Both engines' models on the same rows: macro-F1 of each, B − A with its interval, McNemar's p."""
+    from training.columns import LABEL
+    from training.reporting.compare import compare_predictions, score_model
+
+    rows, config, described = shared_rows(data, config_path)
+    labels = rows[LABEL].to_numpy()
+    ours = {name: score_model(path.read_bytes(), rows, config.data, name=name)
+            for name, path in (("local", local), ("dask", dask))}  # fmt: skip
+    report = compare_predictions(labels, ours["local"], ours["dask"])
+    f1 = report["macro_f1"]
+    return {
+        "rows": report["rows"],
+        "rows_are": described,
+        "macro_f1_local": round(f1["a"], 4),
+        "macro_f1_dask": round(f1["b"], 4),
+        "difference": round(f1["difference"], 4),
+        "ci_low": round(f1["ci_low"], 4),
+        "ci_high": round(f1["ci_high"], 4),
+        "mcnemar_p_value": report["mcnemar"]["p_value"],
+    }
 
 
 def main() -> None:
@@ -80,6 +132,7 @@ def main() -> None:
     parser.add_argument("--only-dask", action="store_true", help="with --dask: skip the local engine's cases")
     parser.add_argument("--workers", default="2", help="Dask workers (processes of one thread)")
     parser.add_argument("--worker-memory", default="4GiB", help="memory limit per Dask worker")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the result file to update")
     args = parser.parse_args()
     dask_env = {"WORKERS": args.workers, "WORKER_MEMORY": args.worker_memory}
     cases: list[tuple[str, list[str], str, dict[str, str]]] = []
@@ -93,33 +146,63 @@ def main() -> None:
     else:
         cases.append(("pricerunner", pricerunner, "pricerunner", {}))
     rows = ["--rows", str(args.rows)]
+    tmp_dir = tempfile.TemporaryDirectory()
+    synthetic = Path(tmp_dir.name) / "synthetic.csv"
     if args.dask:
+        _write_synthetic(args.rows, synthetic)
+        local_rows = ["--data", str(synthetic)]
+        rows = ["--data", str(synthetic.parent / "synthetic-parts" / "*.csv")]
         label = f"{args.rows:,}".replace(",", "_")
         if not args.only_dask:
-            cases.append((f"synthetic-{label}-local", rows, "synthetic-local", {}))
+            cases.append((f"synthetic-{label}-local", local_rows, "synthetic-local", {}))
         cases.append((f"synthetic-{label}-dask", [*rows, "--engine", "dask"], "synthetic-dask", dask_env))
     else:
         cases.append(("synthetic-10k", [], "synthetic-10k", {}))
         if args.large:
             cases.append(("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {}))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tmp_dir as tmp:
         results = [
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "results": results,
-    }
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"results": []}
+        if args.dask and not args.only_dask:
+            _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic})
+    # Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate.
+    previous = json.loads(args.results.read_text()) if args.results.exists() else {"results": []}
     kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
-    report["results"] = kept + results
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    report = {"results": kept + results}
+    args.results.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     columns = ["case", "wall_seconds", "train_seconds", "peak_rss_mb", "onnx_mb", "macro_f1", "baseline_macro_f1",
                "parity_label_agreement", "parity_max_abs_diff"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for result in report["results"]:
         print("| " + " | ".join(str(result.get(column, result.get("error", ""))) for column in columns) + " |")
+
+
+def _write_synthetic(rows: int, path: Path) -> None:
+    """The synthetic catalogue `make train` would generate (seed 42), as one CSV and as parts of PARTITION_ROWS."""
+    from training.data.synthetic import generate_catalogue
+
+    frame = generate_catalogue(rows, seed=42)
+    frame.to_csv(path, index=False)
+    (path.parent / "synthetic-parts").mkdir()
+    for number, start in enumerate(range(0, rows, PARTITION_ROWS)):
+        part = path.parent / "synthetic-parts" / f"part-{number:04d}.csv"
+        frame.iloc[start : start + PARTITION_ROWS].to_csv(part, index=False)
+
+
+def _add_same_split(results: list[dict[str, object]], workdir: Path, data: dict[str, Path]) -> None:
+    """Score each (local, dask) pair that trained on the same data on one set of rows; add it to the dask row."""
+    done = {str(r["case"]): r for r in results if "error" not in r}
+    pairs = [(name.replace("-dask", "-local"), name) for name in done if name.startswith("synthetic-")]
+    pairs += [("pricerunner", "pricerunner-dask")]
+    for local, dask in pairs:
+        if local in done and dask in done:
+            config = ROOT / "configs" / "pricerunner.yaml" if local == "pricerunner" else DEFAULT_CONFIG
+            source = data["pricerunner" if local == "pricerunner" else "synthetic"]
+            done[dask]["same_split"] = score_on_shared_rows(
+                workdir / local / "model.onnx", workdir / dask / "model.onnx", source, config
+            )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import statistics
 import time
 from pathlib import Path
+
+from provenance import measured_on
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Benchmark")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
@@ -89,6 +90,7 @@ def main() -> None:
     worst = max(case["seconds_local_one_core"] for case in cases.values())
     rejected = client.post("/predict/batch", content=b" " * (settings.max_body_bytes + 1))
     result = {
+        **measured_on(),
         "model": args.model.name,
         "config": model.metadata.get("config_name"),
         "max_body_bytes": settings.max_body_bytes,
@@ -98,7 +100,6 @@ def main() -> None:
         "worst_seconds_projected_on_lambda": round(worst * VCPU_MB / memory, 2),
         "lambda_timeout_s": timeout,
         "over_limit_status": rejected.status_code,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

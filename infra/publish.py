@@ -49,7 +49,8 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
     """Refuse a model whose parity or quality gate failed; return its metrics.
 
     Raises:
-        GateError: A file is missing, parity failed, or macro-F1 is below `min_macro_f1`.
+        GateError: A file is missing, parity failed, macro-F1 is below `min_macro_f1`, or the run did not promote
+            the model (it was worse than the champion or its own baseline: see `make train`'s summary).
     """
     missing = [name for name in MODEL_FILES if not (artifacts / name).is_file()]
     if missing:
@@ -63,6 +64,9 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
         )
     if metrics["macro_f1"] < min_macro_f1:
         raise GateError(f"quality gate failed: macro-F1 {metrics['macro_f1']:.4f} < required {min_macro_f1:.4f}")
+    promotion = metrics.get("promotion") or {}
+    if promotion.get("promoted") is False:
+        raise GateError(f"{metrics.get('model_version')} was not promoted to candidate: {promotion.get('reason')}")
     metadata = json.loads((artifacts / "model.json").read_text())
     if metadata.get("model_version") != metrics.get("model_version"):
         raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")

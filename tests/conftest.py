@@ -42,6 +42,34 @@ PRICERUNNER_PLACES = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "pricerunner_aggregate.csv",
 )
 PRICERUNNER = next((path for path in PRICERUNNER_PLACES if path.exists()), PRICERUNNER_PLACES[0])
+# Session fixtures that train a model: any test using one (directly or through another fixture) is slow.
+TRAINED_MODEL_FIXTURES = {
+    "model_path",
+    "other_schema_model_path",
+    "handler_main",
+    "small_pipeline",
+    "small_model_bytes",
+}
+
+
+def make_command(*arguments: str) -> list[str]:
+    """`make` run with this interpreter's environment as VENV, and never (re)installing an environment.
+
+    Targets depend on the environments' install stamps; in a fresh worktree or with VENV elsewhere a plain
+    `make build` would first create and install .venv and .venv-tools (minutes, 1.7 GB). Tests run what is
+    installed: a missing tool fails the recipe instead.
+    """
+    venv = Path(sys.prefix)
+    # make matches these by name: the tools stamp as the Makefile spells it (relative, run from the root).
+    stamps = [venv / ".installed", ".venv-tools/.installed"]
+    return ["make", f"VENV={venv}", *(f"--assume-old={stamp}" for stamp in stamps), *arguments]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a trained model `slow`, so `make test-fast` (-m "not slow") trains none."""
+    for item in items:
+        if TRAINED_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +90,8 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # The FEATURES folder's signing key: without it a run would create one in the user's home.
+        "FEATURES_KEY": "tests",
     }
 )
 

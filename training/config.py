@@ -122,6 +122,9 @@ class TrainConfig:
     experiment: str = "product-classifier"
     registered_model: str = "product-classifier"
     parity_tolerance: float = 1e-5
+    # How much lower a new model's macro-F1 may be than the champion's (on the same held-out rows) or its
+    # same-run linear baseline's and still move the `candidate` alias.
+    promotion_tolerance: float = 0.001
 
     @property
     def input_names(self) -> list[str]:

@@ -25,3 +25,7 @@ class ExportParityError(TrainingError):
 
 class BaselineGateError(TrainingError):
     """The final model scores below its own linear baseline on the validation split: it must not ship."""
+
+
+class PinnedVersionError(TrainingError):
+    """A library whose private internals this package patches is not at the version the patch was written for."""

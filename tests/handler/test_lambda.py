@@ -31,10 +31,9 @@ def _emf_blobs(output: str) -> list[dict]:
 
 
 @pytest.fixture(autouse=True)
-def _reset_metrics(handler_main):
-    handler_main.metrics.clear_metrics()
-    yield
-    handler_main.metrics.clear_metrics()
+def _app_loaded(handler_main):
+    """Every test here needs the app: loaded before tests/handler/conftest.py resets its metrics state."""
+    return handler_main
 
 
 @pytest.mark.parametrize("event_file", ["predict_http_api.json", "predict_rest_api.json"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from infra.check_size import main as check_size
 from infra.trim_build import compile_bytecode, trim
+from tests.conftest import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,11 @@ def test_size_check_passes_under_and_fails_over_the_limit(tmp_path, capsys):
 
 def test_build_without_a_trained_model_says_to_train(tmp_path):
     completed = subprocess.run(
-        ["make", "build", f"MODEL={tmp_path / 'absent.onnx'}"], cwd=ROOT, capture_output=True, text=True, check=False
+        make_command("build", f"MODEL={tmp_path / 'absent.onnx'}"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
     assert completed.returncode != 0

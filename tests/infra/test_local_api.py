@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from infra.smoke import call, run_smoke
+from tests.conftest import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
@@ -34,7 +35,7 @@ def built(tmp_path_factory, model_path) -> Path:
     stage = tmp_path_factory.mktemp("stage")
     build_dir = stage / "sam-build"
     completed = subprocess.run(
-        ["make", "build", f"MODEL={model_path}", f"STAGE_ROOT={stage}", f"SAM_BUILD_DIR={build_dir}"],
+        make_command("build", f"MODEL={model_path}", f"STAGE_ROOT={stage}", f"SAM_BUILD_DIR={build_dir}"),
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]

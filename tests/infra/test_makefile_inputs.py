@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import make_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,7 +20,8 @@ def _payload(marker: Path) -> str:
     ("target", "variable"),
     [("train", "DATA"), ("train", "CONFIG"), ("predict", "DATA"), ("check-data", "DATA"), ("check-data", "CONFIG"),
      ("publish", "BUCKET"), ("publish", "OUT"), ("serve", "MODEL"), ("build", "MODEL"), ("build", "MODEL_URI"),
-     ("smoke", "URL"), ("smoke", "MODEL_VERSION"), ("prune-versions", "FUNCTION")],
+     ("smoke", "URL"), ("smoke", "MODEL_VERSION"), ("prune-versions", "FUNCTION"), ("compare", "A"), ("compare", "B"),
+     ("compare", "DATA")],
 )  # fmt: skip
 def test_no_recipe_pastes_a_user_value_into_shell_text(tmp_path, target, variable):
     payload = _payload(tmp_path / "owned")
@@ -34,7 +37,7 @@ def test_a_hostile_value_stays_a_value_when_the_recipe_runs(tmp_path):
     marker = tmp_path / "owned"
 
     completed = subprocess.run(
-        ["make", "--silent", "check-data", f"DATA={_payload(marker)}"],
+        make_command("--silent", "check-data", f"DATA={_payload(marker)}"),
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

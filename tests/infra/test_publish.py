@@ -18,6 +18,7 @@ from handler.model import load_model
 from handler.settings import Settings
 from infra.exceptions import GateError, PublishError
 from infra.publish import app, publish_model
+from tests.conftest import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "models"
@@ -144,6 +145,15 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
         (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
         (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
         (lambda f: (f / "metrics.json").write_text(LOW_QUALITY), "quality gate failed: macro-F1 0.5000"),
+        (
+            lambda f: (f / "metrics.json").write_text(
+                json.dumps(
+                    json.loads((f / "metrics.json").read_text())
+                    | {"promotion": {"promoted": False, "reason": "macro-F1 0.9 is below the champion's 0.95"}}
+                )
+            ),
+            "was not promoted to candidate: macro-F1 0.9 is below the champion's 0.95",
+        ),
     ],
 )
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
@@ -188,7 +198,7 @@ def test_make_publish_against_a_local_s3_then_serve_it(moto_server, artifacts, t
 
     # WHEN the Make target publishes the artifacts there
     completed = subprocess.run(
-        ["make", "--silent", "publish", f"BUCKET={BUCKET}", f"OUT={artifacts}"],
+        make_command("--silent", "publish", f"BUCKET={BUCKET}", f"OUT={artifacts}"),
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
 

@@ -8,16 +8,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import boto3
-import numpy as np
 import onnx
 import pandas as pd
 import pytest
 import yaml
-from scipy import sparse
 from typer.testing import CliRunner
 
 from handler.model import load_model
@@ -27,7 +24,6 @@ from training.columns import GROUP
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
 from training.engines.dask.boosting import check_class_coverage
-from training.engines.dask.features_dir import STATE_FILE, FeaturesDir
 from training.engines.dask.prepare import FOLD, SPLIT, prepared_partition
 from training.exceptions import DataValidationError
 from training.model.metadata import read_metadata
@@ -260,31 +256,3 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkey
     assert "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
     assert not (tmp_path / "mlruns.db").exists()
-
-
-def test_the_features_folder_keeps_partitions_and_the_state_of_its_own_data(tmp_path):
-    # GIVEN a FEATURES folder with one featurized partition and the state it was made with
-    folder = FeaturesDir.open(str(tmp_path / "features"))
-    result = {}
-    for name in ("train", "validation", "test"):
-        result[f"{name}_x"] = sparse.csr_matrix(np.array([[0, 1.5], [2, 0]], dtype=np.float32))
-        result[f"{name}_y"] = np.array(["TVs", "Fridges"])
-    folder.write_partition(3, result)
-    folder.write_state(SimpleNamespace(fingerprint="this data"))
-
-    # WHEN it is read back
-    again = folder.read_partition(3)
-
-    # THEN the partition is the same, and the state is reused only for the same data and config
-    assert (again["train_x"] != result["train_x"]).nnz == 0
-    assert again["test_y"].tolist() == ["TVs", "Fridges"]
-    assert folder.read_state("this data").fingerprint == "this data"
-    assert folder.read_state("other data") is None
-
-
-def test_a_features_state_written_by_other_code_is_featurized_again(tmp_path):
-    folder = FeaturesDir.open(str(tmp_path / "features"))
-    # A state whose class no longer exists where it was pickled from, as after a module moved.
-    (tmp_path / "features" / STATE_FILE).write_bytes(b"ctraining.moved_away\nFeaturized\n.")
-
-    assert folder.read_state("any") is None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from training.cli.logging_setup import configure_logging
+from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
 from training.data.load import load_catalogue
 from training.data.report import summary_text
@@ -36,13 +37,17 @@ from training.model.parity import (
     run_onnx,
 )
 from training.reporting.artifacts import move_artifacts, write_artifacts
+from training.reporting.compare import IncomparableModelsError, compare_predictions, score_model
 from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
 from training.reporting.tracking import (
+    current_champion,
+    decide_promotion,
     log_onnx_model,
     log_run_record,
     name_run,
+    record_promotion,
     run_started,
     run_tags,
     tracked_run,
@@ -52,10 +57,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import onnx
+    import pandas as pd
 
     from training.engines.fitted import FittedModel
     from training.model.parity import ParityReport
     from training.reporting.evaluate import Evaluation
+    from training.reporting.tracking import Champion, Promotion
 
 # Imported on every Dask worker before any task runs (see `dask_client`): the stages' code and its imports.
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
@@ -165,8 +172,9 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         _record_run(staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity)
         enforce_parity(parity)
         enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
-        registered_version = _register(config, fitted, model, model_bytes, model_version=model_version)
+        registered_version, promotion = _register(config, fitted, evaluation, model, model_bytes, model_version)
         summary |= {
+            "promotion": promotion.to_dict(),
             "mlflow_run_id": run_id,
             "model_version": model_version,
             "registered_model": config.registered_model,
@@ -291,18 +299,50 @@ def _record_run(
 
 
 def _register(
-    config: TrainConfig, fitted: FittedModel, model: onnx.ModelProto, model_bytes: bytes, *, model_version: str
-) -> str:
-    """Log the graph to MLflow with a signature from five test rows, register it as the candidate."""
+    config: TrainConfig,
+    fitted: FittedModel,
+    evaluation: Evaluation,
+    model: onnx.ModelProto,
+    model_bytes: bytes,
+    model_version: str,
+) -> tuple[str, Promotion]:
+    """Log the graph with a signature from five test rows and register it; it becomes the candidate only if it
+    is not worse than the champion (production, else candidate) on the same held-out rows, nor its baseline."""
     sample = fitted.test.head(5)
     sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
-    return log_onnx_model(
+    champion = current_champion(config.registered_model)
+    version = log_onnx_model(
         model,
         input_example=onnx_feeds(sample, config.data),
         output_example={"label": sample_labels, "probabilities": sample_probabilities},
         registered_model=config.registered_model,
         model_version=model_version,
     )
+    promotion = decide_promotion(
+        macro_f1=evaluation.metrics["macro_f1"],
+        baseline_macro_f1=evaluation.baseline["macro_f1"],
+        tolerance=config.promotion_tolerance,
+        champion=_against_champion(champion, model_bytes, fitted.test, config),
+    )
+    record_promotion(config.registered_model, version, promotion)
+    return version, promotion
+
+
+def _against_champion(
+    champion: Champion | None, model_bytes: bytes, rows: pd.DataFrame, config: TrainConfig
+) -> tuple[str, float, float, int] | None:
+    """The champion's and the new model's macro-F1 on the same held-out rows; None if it cannot score them."""
+    if champion is None:
+        return None
+    name = f"{config.registered_model} v{champion.version} (@{champion.alias})"
+    try:
+        theirs = score_model(champion.model_bytes, rows, config.data, name=name)
+    except IncomparableModelsError as exc:
+        logger.warning("champion not comparable", extra={"reason": str(exc)})
+        return None
+    ours = score_model(model_bytes, rows, config.data, name="new")
+    report = compare_predictions(rows[LABEL].to_numpy(), theirs, ours, resamples=1)
+    return name, report["macro_f1"]["a"], report["macro_f1"]["b"], len(rows)
 
 
 @app.command()

@@ -23,12 +23,16 @@ from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_
 from training.exceptions import ExportError
 from training.model.metadata import METADATA_KEY
 from training.model.onnx_ops import register_converters
+from training.model.pins import require_pinned
 
 if TYPE_CHECKING:
     import onnx
     from sklearn.pipeline import Pipeline
 
     from training.config import DataConfig
+
+# `align_thresholds_to_float32` sets LightGBM's private `_Booster`: refuse any other version at import.
+require_pinned("lightgbm")
 
 TARGET_OPSET = {"": 20, "ai.onnx.ml": 3}
 LABEL_OUTPUT = "label"

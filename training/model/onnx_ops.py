@@ -17,12 +17,16 @@ from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import FloatTensorType
 
 from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
+from training.model.pins import require_pinned
 from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
     import onnx
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
+
+# `register_converters` extends skl2onnx's private `do_not_merge_columns`: refuse any other version at import.
+require_pinned("skl2onnx")
 
 # Pads the Tokenizer's ragged output. Longer than one character, it can be neither a character nor a word.
 PAD = "<pad>"

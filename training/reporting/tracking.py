@@ -6,25 +6,30 @@ import logging
 import os
 import re
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+import mlflow.artifacts
 import mlflow.onnx
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     import numpy as np
     import onnx
 
 SERVING_REQUIREMENTS = ("onnxruntime", "onnx", "numpy")
 CANDIDATE_ALIAS = "candidate"
+PRODUCTION_ALIAS = "production"
+# The model a new one must not be worse than: production when set, else the current candidate.
+CHAMPION_ALIASES = (PRODUCTION_ALIAS, CANDIDATE_ALIAS)
 logger = logging.getLogger(__name__)
 
 
@@ -39,7 +44,9 @@ def configure_tracking(project_root: Path, experiment: str) -> str:
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
         return existing.experiment_id
-    location = (project_root / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+    # Beside the sqlite file itself (not the project): a store elsewhere, as in tests, keeps its artifacts there.
+    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else project_root / "mlruns.db"
+    location = (store.resolve().parent / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
     return mlflow.create_experiment(experiment, artifact_location=location)
 
 
@@ -109,7 +116,7 @@ def log_onnx_model(
     registered_model: str,
     model_version: str,
 ) -> str:
-    """Log the ONNX model with its signature, register a new version and alias it as the candidate.
+    """Log the ONNX model with its signature and register a new version (`record_promotion` moves the alias).
 
     Returns:
         The registered version number, as MLflow numbers them.
@@ -125,11 +132,104 @@ def log_onnx_model(
         pip_requirements=[f"{name}=={metadata.version(name)}" for name in SERVING_REQUIREMENTS],
     )
     version = str(info.registered_model_version)
-    client = MlflowClient()
-    client.set_registered_model_alias(registered_model, CANDIDATE_ALIAS, version)
-    client.set_model_version_tag(registered_model, version, "model_version", model_version)
-    logger.info("registered", extra={"model": registered_model, "version": version, "alias": CANDIDATE_ALIAS})
+    MlflowClient().set_model_version_tag(registered_model, version, "model_version", model_version)
+    logger.info("registered", extra={"model": registered_model, "version": version})
     return version
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registered model a new one is measured against: its alias, version and graph."""
+
+    alias: str
+    version: str
+    model_bytes: bytes
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Whether a new version earned the candidate alias, and why (the run summary's `promotion`)."""
+
+    promoted: bool
+    reason: str
+    macro_f1: float
+    baseline_macro_f1: float
+    tolerance: float
+    champion: str | None = None
+    champion_macro_f1: float | None = None
+    macro_f1_on_champion_rows: float | None = None
+    rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON."""
+        return asdict(self)
+
+
+def current_champion(registered_model: str) -> Champion | None:
+    """The version at `production`, else at `candidate`, with its graph; None when neither alias is set."""
+    client = MlflowClient()
+    for alias in CHAMPION_ALIASES:
+        try:
+            version = str(client.get_model_version_by_alias(registered_model, alias).version)
+        except MlflowException:
+            continue
+        return Champion(alias, version, read_registered_onnx(f"models:/{registered_model}/{version}"))
+    return None
+
+
+def read_registered_onnx(uri: str) -> bytes:
+    """The ONNX graph of a logged or registered model (`models:/name/3`, `models:/name@alias`, `runs:/...`)."""
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    return next(folder.rglob("*.onnx")).read_bytes()
+
+
+def decide_promotion(
+    *,
+    macro_f1: float,
+    baseline_macro_f1: float,
+    tolerance: float,
+    champion: tuple[str, float, float, int] | None,
+) -> Promotion:
+    """The champion/challenger rule: promote unless the new model is worse, beyond `tolerance` macro-F1, than
+    its same-run linear baseline or than the champion on the same held-out rows.
+
+    Args:
+        macro_f1: The new model's test macro-F1.
+        baseline_macro_f1: Its same-run linear baseline's, on the same test rows.
+        tolerance: How much worse (macro-F1) still counts as not worse.
+        champion: (name, its macro-F1, the new model's macro-F1 on the same rows, rows), or None when there is
+            no champion or it cannot score these rows.
+    """
+    base: dict[str, Any] = {"macro_f1": macro_f1, "baseline_macro_f1": baseline_macro_f1, "tolerance": tolerance}
+    if champion is not None:
+        name, champion_f1, own_f1, rows = champion
+        base |= {"champion": name, "champion_macro_f1": champion_f1, "macro_f1_on_champion_rows": own_f1, "rows": rows}
+    if macro_f1 < baseline_macro_f1 - tolerance:
+        reason = (
+            f"macro-F1 {macro_f1:.4f} is below its linear baseline's {baseline_macro_f1:.4f} (tolerance {tolerance})"
+        )
+        return Promotion(False, reason, **base)
+    if champion is None:
+        return Promotion(True, "no comparable champion; not worse than its linear baseline", **base)
+    if own_f1 < champion_f1 - tolerance:
+        reason = (f"macro-F1 {own_f1:.4f} is below the champion {name}'s {champion_f1:.4f} on the same {rows:,} "
+                  f"held-out rows (tolerance {tolerance})")  # fmt: skip
+        return Promotion(False, reason, **base)
+    reason = f"not worse than the champion {name} ({own_f1:.4f} vs {champion_f1:.4f} on {rows:,} rows) or its baseline"
+    return Promotion(True, reason, **base)
+
+
+def record_promotion(registered_model: str, version: str, promotion: Promotion) -> None:
+    """Move the candidate alias to `version` if it was promoted; record the decision on the version and the run."""
+    client = MlflowClient()
+    if promotion.promoted:
+        client.set_registered_model_alias(registered_model, CANDIDATE_ALIAS, version)
+    client.set_model_version_tag(registered_model, version, "promotion", promotion.reason)
+    mlflow.set_tag("promoted", str(promotion.promoted).lower())
+    mlflow.log_dict(promotion.to_dict(), "promotion.json")
+    level = logging.INFO if promotion.promoted else logging.WARNING
+    logger.log(level, "promoted" if promotion.promoted else "recorded, not promoted",
+               extra={"model": registered_model, "version": version, "reason": promotion.reason})  # fmt: skip
 
 
 def log_run_record(

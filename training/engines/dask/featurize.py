@@ -17,6 +17,8 @@ from training.columns import LABEL
 from training.engines.dask.prepare import FOLD, SPLIT, SPLIT_NAMES, TRAIN
 from training.model.pipeline import TITLE_SCORES
 
+FILE_DIGEST = "file_sha256"
+
 if TYPE_CHECKING:
     import pandas as pd
     from sklearn.compose import ColumnTransformer
@@ -68,7 +70,8 @@ def featurize_partition(
         result[f"{name}_x"] = matrix.astype(np.float32)
         result[f"{name}_y"] = rows[LABEL].to_numpy().astype(str)
     if folder is not None:
-        folder.write_partition(index, result)
+        # Its checksum goes into the manifest the driver publishes once every partition is written.
+        result[FILE_DIGEST] = folder.write_partition(index, result)
     return result
 
 

@@ -18,6 +18,7 @@ from scipy import sparse
 from training.columns import GROUP, LABEL, extra_text_columns
 from training.engines.dask.prepare import DRAW, FOLD, KEY, SPLIT, TRAIN
 from training.model.features import TitleScores
+from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
 from training.model.stacking import check_fold_coverage
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
     from training.config import TrainConfig
+
+# `fit_features_on_sample` rewrites a fitted ColumnTransformer's `transformers_`: refuse any other version at import.
+require_pinned("scikit-learn")
 
 MIN_SAMPLE_ROWS_PER_CLASS = 1_000
 # The feature blocks other than the title model are fitted here on this many training rows (stateless

@@ -31,7 +31,7 @@ from training.columns import LABEL
 from training.engines.dask.boosting import check_class_coverage, fit_lightgbm
 from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
-from training.engines.dask.featurize import Featurized, featurize_partition, partition_summary
+from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
 from training.engines.dask.prepare import TEST, TRAIN, VALIDATION, gather_rows, prepare_partitions, report_and_digest
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
@@ -68,16 +68,17 @@ def train_on_cluster(
         DataValidationError: Bad data, or a class missing from a split, a fold or a worker.
     """
     timings: dict[str, float] = {}
-    folder = FeaturesDir.open(features_dir) if features_dir else None
-    featurized = folder.read_state(catalogue.fingerprint) if folder else None
-    if folder is None or featurized is None:
+    folder = FeaturesDir.open(features_dir, catalogue.fingerprint) if features_dir else None
+    published = folder.read_published() if folder else None
+    if published is None:
         featurized, results = featurize_catalogue(client, config, catalogue, folder, timings)
     else:
-        logger.info("reusing featurized partitions", extra={"folder": features_dir})
+        featurized, run, digests = published
+        logger.info("reusing featurized partitions", extra={"folder": f"{run.path}/{run.run}"})
         workers = worker_order(client)
         results = [
-            client.submit(folder.read_partition, index, workers=[workers[index % len(workers)]], pure=False)
-            for index in range(len(featurized.partition_rows))
+            client.submit(run.read_partition, index, digest, workers=[workers[index % len(workers)]], pure=False)
+            for index, digest in enumerate(digests)
         ]
     fitted = fit_and_evaluate(client, config, featurized, results, timings)
     peaks = client.run(_peak_rss_mb)
@@ -129,7 +130,7 @@ def featurize_catalogue(
         report=report,
     )
     if folder is not None:
-        folder.write_state(featurized)
+        folder.publish(featurized, client.gather(client.map(item, results, [FILE_DIGEST] * len(results))))
     return featurized, results
 
 

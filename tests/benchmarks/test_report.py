@@ -1,0 +1,97 @@
+"""The measured tables of README.md and docs/*.md are what benchmarks/report.py renders from the result files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+
+from training.config import PROJECT_ROOT
+
+SPEC = importlib.util.spec_from_file_location("benchmark_report", PROJECT_ROOT / "benchmarks" / "report.py")
+assert SPEC is not None
+assert SPEC.loader is not None
+report = importlib.util.module_from_spec(SPEC)
+sys.modules[SPEC.name] = report
+SPEC.loader.exec_module(report)
+
+
+@pytest.mark.parametrize("document", report.documents(), ids=lambda path: path.name)
+def test_every_marked_table_is_what_report_renders(document):
+    # GIVEN a document with tables marked <!-- report:NAME --> … <!-- /report -->
+    text = document.read_text()
+    # WHEN each is rendered again from benchmarks/results/*.json
+    for name, body in report.marked_tables(text):
+        # THEN it is the same, character for character
+        assert body == report.TABLES[name](), (
+            f"{document.name}: the '{name}' table differs from the result files; run `python benchmarks/report.py "
+            "--write` (or re-measure) instead of editing the figures by hand"
+        )
+
+
+def test_the_readme_and_the_benchmarks_page_carry_the_measured_tables():
+    names = {name for path in report.documents() for name, _ in report.marked_tables(path.read_text())}
+    assert {"training", "engines", "handler", "cold-start", "quality-splits", "targets"} <= names
+
+
+def test_a_figure_edited_by_hand_is_found():
+    # GIVEN the README's training table with one figure changed by hand (the 54.0 s that was quoted for 61.6 s)
+    text = (PROJECT_ROOT / "README.md").read_text()
+    body = dict(report.marked_tables(text))["training"]
+    edited = text.replace(body, body.replace("| 61.6 |", "| 54.0 |"))
+    assert edited != text
+    # WHEN it is rendered again THEN the hand-made figure is replaced
+    assert report.rendered(edited) == text
+
+
+def test_a_marker_naming_no_table_fails():
+    with pytest.raises(KeyError, match="no-such-table"):
+        report.rendered("<!-- report:no-such-table -->\nx\n<!-- /report -->")
+
+
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "benchmarks" / "results").glob("*.json")), ids=lambda p: p.name)
+def test_every_result_row_names_its_commit_date_and_machine(path):
+    data = json.loads(path.read_text())
+    rows = data.get("results", [data])
+    for row in rows:
+        assert {"commit", "date", "machine"} <= row.keys(), f"{path.name}: {row.get('case', 'result')} lacks provenance"
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected"),
+    [
+        ({"wall_seconds": 61.6}, "**missed**"),
+        ({"wall_seconds": 54.0}, "**met**"),
+    ],
+)
+def test_the_training_time_target_is_judged_from_the_file(monkeypatch, figures, expected):
+    # GIVEN the PriceRunner row of training.json with a given wall time
+    original = report.load
+
+    def load(name):
+        data = original(name)
+        if name == "training":
+            for row in data["results"]:
+                if row["case"] == "pricerunner":
+                    row.update(figures)
+        return data
+
+    monkeypatch.setattr(report, "load", load)
+    # WHEN the targets are stated THEN the verdict follows the number
+    verdicts = {target: verdict for target, _, verdict in report.targets()}
+    assert report.verdict(verdicts["`make train` on PriceRunner ≤ 60 s wall"]) == expected
+
+
+def test_engines_scored_on_different_splits_are_not_judged(monkeypatch):
+    # GIVEN a Dask row without a shared-split comparison, then with one
+    rows = report.load("training")["results"]
+    dask = next(row for row in rows if row["case"] == "pricerunner-dask")
+    dask.pop("same_split", None)
+    monkeypatch.setattr(report, "load", lambda name: {"results": rows} if name == "training" else {})
+    cases = {row["case"]: row for row in rows}
+    # THEN the gap across different splits is not established, and the shared one is judged
+    assert report._engine_gaps(cases)[0][2] is None
+    dask["same_split"] = {"difference": 0.0004, "rows": 1400, "ci_low": -0.002, "ci_high": 0.003}
+    assert report._engine_gaps(cases)[0][2] is True

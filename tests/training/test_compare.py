@@ -1,0 +1,100 @@
+"""`make compare`: two models on the same rows, with intervals, McNemar's test and the rows they disagree on."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from training.cli.compare import app
+from training.reporting.compare import compare_predictions, mcnemar
+
+
+@pytest.mark.parametrize(
+    ("only_a", "only_b", "p_value"),
+    [
+        (0, 0, 1.0),
+        (7, 3, 0.34375),  # 2 · P(X ≤ 3), X ~ Binomial(10, ½) = 2 · 176/1024
+        (10, 0, 0.001953125),  # 2 / 1024
+    ],
+)
+def test_mcnemar_exact_test(only_a, only_b, p_value):
+    right_a = np.array([True] * only_a + [False] * only_b + [True] * 5)
+    right_b = np.array([False] * only_a + [True] * only_b + [True] * 5)
+
+    assert mcnemar(right_a, right_b) == {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
+
+
+def test_b_better_on_one_class_shows_in_every_part_of_the_report():
+    # GIVEN 100 rows of two classes; A misses 10 of class y, B misses 2 of them
+    labels = np.array(["x"] * 50 + ["y"] * 50)
+    predicted_a = labels.copy()
+    predicted_a[50:60] = "x"
+    predicted_b = labels.copy()
+    predicted_b[50:52] = "x"
+
+    report = compare_predictions(labels, predicted_a, predicted_b, resamples=500)
+
+    # THEN accuracy rises by 0.08 (hand count), inside its interval, which excludes 0
+    accuracy = report["accuracy"]
+    assert (accuracy["a"], accuracy["b"]) == (0.90, 0.98)
+    assert accuracy["difference"] == pytest.approx(0.08)
+    assert 0 < accuracy["ci_low"] <= 0.08 <= accuracy["ci_high"]
+    # macro-F1 by hand: A: x 50/55 → F1 100/110, y 40/40 of 50 → F1 80/90; B: 100/102, 96/98
+    assert report["macro_f1"]["a"] == pytest.approx((100 / 110 + 80 / 90) / 2)
+    assert report["macro_f1"]["b"] == pytest.approx((100 / 102 + 96 / 98) / 2)
+    assert report["mcnemar"] == {"only_a_right": 0, "only_b_right": 8, "p_value": 0.0078125}
+    assert [row["class"] for row in report["per_class"]] == ["x", "y"]  # sorted by change
+    assert all(row["change"] > 0 for row in report["per_class"])
+
+
+def test_identical_predictions_differ_by_nothing():
+    labels = np.array(["x", "y", "x", "y"])
+    report = compare_predictions(labels, labels, labels, resamples=50)
+
+    assert report["macro_f1"]["difference"] == 0
+    assert report["macro_f1"]["ci_low"] == report["macro_f1"]["ci_high"] == 0
+
+
+@pytest.mark.slow
+def test_make_compare_writes_prints_and_logs_the_comparison(model_path, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    out = tmp_path / "comparison"
+
+    result = CliRunner().invoke(
+        app, ["--a", str(model_path), "--b", str(model_path), "--out", str(out), "--resamples", "100"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "McNemar's exact test: only A right on 0 rows, only B right on 0; p = 1." in result.output
+    report = json.loads((out / "comparison.json").read_text())
+    assert report["macro_f1"]["difference"] == 0
+    assert (out / "disagreements.csv").read_text().startswith("title,")
+    mlflow.set_tracking_uri(uri)
+    runs = MlflowClient().search_runs([mlflow.get_experiment_by_name("product-classifier").experiment_id])
+    assert runs[0].data.metrics["macro_f1.difference"] == 0
+    assert runs[0].data.tags["comparison.b"] == str(model_path)
+
+
+@pytest.mark.slow
+def test_a_model_of_other_inputs_is_refused_by_name(model_path, other_schema_model_path, tmp_path):
+    result = CliRunner().invoke(
+        app, ["--a", str(model_path), "--b", str(other_schema_model_path), "--out", str(tmp_path / "c")]
+    )
+
+    assert result.exit_code == 1
+    assert "model B takes inputs" in result.output
+    assert "compare it with the config it was trained with" in result.output
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    missing = tmp_path / "absent.onnx"
+    result = CliRunner().invoke(app, ["--a", str(missing), "--b", str(missing)])
+
+    assert result.exit_code == 1
+    assert f"model file not found: {missing}" in result.output

@@ -1,0 +1,111 @@
+"""`make compare A=<model> B=<model> DATA= CONFIG=`: two models on the same rows, side by side.
+
+Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
+`models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
+its held-out test split under CONFIG's seed; `--rows all` for every row): macro-F1 and accuracy with paired
+bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
+right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
+(comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from training.cli.logging_setup import configure_logging
+from training.columns import LABEL
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
+from training.data.clean import prepare_catalogue
+from training.data.load import load_raw
+from training.data.split import split_catalogue
+from training.exceptions import TrainingError
+from training.reporting.compare import compare_predictions, disagreements, render_comparison, score_model
+
+logger = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def read_model(reference: str) -> bytes:
+    """An ONNX file's bytes, or the graph of an MLflow model URI.
+
+    Raises:
+        TrainingError: The file does not exist or MLflow cannot find the model.
+    """
+    if "://" in reference or reference.startswith(("models:", "runs:")):
+        from mlflow.exceptions import MlflowException
+
+        from training.reporting.tracking import configure_tracking, read_registered_onnx
+
+        configure_tracking(PROJECT_ROOT, "product-classifier")
+        try:
+            return read_registered_onnx(reference)
+        except (MlflowException, OSError, StopIteration) as exc:
+            raise TrainingError(f"MLflow has no ONNX model at {reference}: {exc}") from exc
+    path = Path(reference)
+    if not path.is_file():
+        raise TrainingError(f"model file not found: {reference} (pass an .onnx file or a models:/… URI)")
+    return path.read_bytes()
+
+
+@app.command()
+def main(
+    a: Annotated[str, typer.Option("--a", help="Model A: an .onnx file or models:/name/version (the reference).")],
+    b: Annotated[str, typer.Option("--b", help="Model B: an .onnx file or models:/name@alias (the challenger).")],
+    data: Annotated[str | None, typer.Option(help="Catalogue CSV both models score; omit for synthetic.")] = None,
+    config: Annotated[Path, typer.Option(help="YAML config naming the columns.")] = DEFAULT_CONFIG_PATH,
+    rows: Annotated[str, typer.Option(help="test (DATA's held-out test split) or all.")] = "test",
+    out: Annotated[Path, typer.Option(help="Folder for comparison.md/.json and disagreements.csv.")] = Path(
+        "comparison"
+    ),
+    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 1000,
+) -> None:
+    """Compare two models on the same rows and report whether B's difference from A is more than noise."""
+    configure_logging()
+    try:
+        resolved = load_config(config)
+        model_a, model_b = read_model(a), read_model(b)
+        frame = prepare_catalogue(load_raw(resolved, Path(data) if data else None).frame, resolved.data)
+        if rows == "test":
+            frame = split_catalogue(frame, resolved.split).test
+        elif rows != "all":
+            raise TrainingError(f"--rows must be test or all, got {rows!r}")
+        labels = frame[LABEL].to_numpy()
+        predicted_a = score_model(model_a, frame, resolved.data, name="A")
+        predicted_b = score_model(model_b, frame, resolved.data, name="B")
+    except TrainingError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    report = compare_predictions(labels, predicted_a, predicted_b, resamples=resamples)
+    listing = disagreements(frame[resolved.input_names], labels, predicted_a, predicted_b)
+    text = render_comparison(report, listing, a=a, b=b)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.md").write_text(text)
+    (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": data}, indent=2) + "\n")
+    listing.to_csv(out / "disagreements.csv", index=False)
+    _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
+    typer.echo(text)
+
+
+def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) -> None:
+    """The comparison as an MLflow run: the differences as metrics, the report files as artifacts."""
+    import mlflow
+
+    from training.reporting.tracking import tracked_run
+
+    with tracked_run(PROJECT_ROOT, experiment=experiment, run_name="compare"):
+        mlflow.set_tags({"comparison.a": a, "comparison.b": b})
+        mlflow.log_metrics(
+            {f"{metric}.{key}": report[metric][key] for metric in ("macro_f1", "accuracy") for key in report[metric]}
+            | {"mcnemar_p_value": report["mcnemar"]["p_value"], "rows": report["rows"]}
+        )
+        for name in ("comparison.md", "comparison.json", "disagreements.csv"):
+            mlflow.log_artifact(str(out / name))
+
+
+if __name__ == "__main__":
+    app()

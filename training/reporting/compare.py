@@ -1,0 +1,173 @@
+"""Two models on the same rows: paired bootstrap intervals of the difference, McNemar's test, per-class gains.
+
+Used by `make compare` (training/cli/compare.py) and by the champion/challenger gate of `make train`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnx
+from scipy.stats import binomtest
+from sklearn.metrics import f1_score
+
+from training.exceptions import TrainingError
+from training.model.parity import run_onnx
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from training.config import DataConfig
+
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE = 0.95
+DISAGREEMENTS_SHOWN = 20
+
+
+class IncomparableModelsError(TrainingError):
+    """A model cannot score these rows (it takes other inputs)."""
+
+
+def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, name: str) -> np.ndarray:
+    """The graph's labels for `frame`.
+
+    Raises:
+        IncomparableModelsError: The graph takes inputs these rows do not have.
+    """
+    inputs = {node.name for node in onnx.load_model_from_string(model_bytes).graph.input}
+    if inputs != set(config.columns):
+        raise IncomparableModelsError(
+            f"model {name} takes inputs {sorted(inputs)}, not the config's {sorted(config.columns)}: "
+            "compare it with the config it was trained with"
+        )
+    labels, _ = run_onnx(model_bytes, frame, config)
+    return labels.astype(str)
+
+
+def compare_predictions(
+    labels: np.ndarray,
+    predicted_a: np.ndarray,
+    predicted_b: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """B against A on the same rows: each one's macro-F1 and accuracy, and B − A with paired bootstrap CIs.
+
+    Args:
+        labels: The true labels.
+        predicted_a: A's labels for the same rows.
+        predicted_b: B's labels for the same rows.
+        resamples: Bootstrap resamples of the rows (the same resample scores both models).
+        seed: The bootstrap's seed, so a report can be reproduced.
+
+    Returns:
+        macro_f1/accuracy of each, their differences with a `CONFIDENCE` interval, McNemar's test on the
+        rows exactly one model gets right, and per-class F1 of each with the change.
+    """
+    labels, predicted_a, predicted_b = (np.asarray(x, dtype=str) for x in (labels, predicted_a, predicted_b))
+    classes = np.unique(labels)
+    y, code_a, code_b = (_codes(x, classes) for x in (labels, predicted_a, predicted_b))
+    right_a, right_b = predicted_a == labels, predicted_b == labels
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    k = len(classes)
+    differences = {
+        "macro_f1": [_macro_f1(y[d], code_b[d], k) - _macro_f1(y[d], code_a[d], k) for d in draws],
+        "accuracy": [right_b[d].mean() - right_a[d].mean() for d in draws],
+    }
+    point = {
+        "macro_f1": (_macro_f1(y, code_a, k), _macro_f1(y, code_b, k)),
+        "accuracy": (float(right_a.mean()), float(right_b.mean())),
+    }
+    tail = (1 - CONFIDENCE) / 2 * 100
+    report: dict[str, Any] = {"rows": len(labels), "resamples": resamples, "confidence": CONFIDENCE}
+    for metric, (a, b) in point.items():
+        low, high = np.percentile(differences[metric], [tail, 100 - tail])
+        report[metric] = {"a": a, "b": b, "difference": b - a, "ci_low": float(low), "ci_high": float(high)}
+    report["mcnemar"] = mcnemar(right_a, right_b)
+    per_a = f1_score(labels, predicted_a, labels=classes, average=None, zero_division=0)
+    per_b = f1_score(labels, predicted_b, labels=classes, average=None, zero_division=0)
+    support = {label: int((labels == label).sum()) for label in classes}
+    report["per_class"] = sorted(
+        ({"class": str(label), "support": support[label], "f1_a": float(a), "f1_b": float(b), "change": float(b - a)}
+         for label, a, b in zip(classes, per_a, per_b, strict=True)),
+        key=lambda row: row["change"],
+    )  # fmt: skip
+    return report
+
+
+def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
+    """McNemar's exact test: of the rows exactly one model gets right, is the split other than even?
+
+    Returns:
+        The counts (only A right, only B right) and the two-sided exact p-value (binomial, p = 0.5).
+    """
+    only_a = int((right_a & ~right_b).sum())
+    only_b = int((right_b & ~right_a).sum())
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_b, only_a + only_b, 0.5).pvalue)
+    return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
+
+
+def disagreements(frame: pd.DataFrame, labels: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray) -> Any:
+    """The rows the two models label differently: their inputs, the true label and each model's label."""
+    differ = np.asarray(predicted_a) != np.asarray(predicted_b)
+    listing = frame.loc[differ].copy()
+    listing["label"] = np.asarray(labels)[differ]
+    listing["a"] = np.asarray(predicted_a)[differ]
+    listing["b"] = np.asarray(predicted_b)[differ]
+    return listing
+
+
+def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, b: str) -> str:
+    """The comparison as Markdown: headline table, McNemar, per-class gains and losses, some disagreements."""
+    pct = f"{report['confidence']:.0%}"
+    lines = [
+        f"# {b} (B) against {a} (A)",
+        "",
+        f"{report['rows']:,} rows; {pct} intervals from {report['resamples']:,} paired bootstrap resamples.",
+        "",
+        f"| metric | A | B | B − A | {pct} interval of B − A |",
+        "|---|---|---|---|---|",
+    ]
+    for metric in ("macro_f1", "accuracy"):
+        m = report[metric]
+        lines.append(f"| {metric} | {m['a']:.4f} | {m['b']:.4f} | {m['difference']:+.4f} | "
+                     f"{m['ci_low']:+.4f} … {m['ci_high']:+.4f} |")  # fmt: skip
+    test = report["mcnemar"]
+    lines += [
+        "",
+        f"McNemar's exact test: only A right on {test['only_a_right']:,} rows, only B right on "
+        f"{test['only_b_right']:,}; p = {test['p_value']:.3g}.",
+        "",
+        "| class | support | F1 A | F1 B | change |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {row['class']} | {row['support']:,} | {row['f1_a']:.4f} | {row['f1_b']:.4f} | {row['change']:+.4f} |"
+              for row in report["per_class"] if row["change"] != 0]  # fmt: skip
+    lines += [
+        "",
+        f"{len(listing):,} rows labelled differently; the first {min(len(listing), DISAGREEMENTS_SHOWN)}:",
+        "",
+    ]
+    shown = listing.head(DISAGREEMENTS_SHOWN).astype(str)
+    lines.append("| " + " | ".join(shown.columns) + " |")
+    lines.append("|" + "---|" * len(shown.columns))
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in shown.to_numpy().tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each label's position in `classes`, or -1 for a label not among them."""
+    positions = np.searchsorted(classes, values).clip(0, len(classes) - 1)
+    return np.where(classes[positions] == values, positions, -1)
+
+
+def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int) -> float:
+    """Macro-F1 over the k classes of the comparison, as scikit-learn's with zero_division=0 (fast enough to
+    bootstrap: counts instead of a confusion matrix per resample)."""
+    true_positive = np.bincount(y[y == predicted], minlength=k)
+    denominator = np.bincount(y, minlength=k) + np.bincount(predicted[predicted >= 0], minlength=k)
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(k), where=denominator > 0)
+    return float(f1.mean())
