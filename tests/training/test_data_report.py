@@ -183,3 +183,18 @@ def test_the_report_describes_a_file_training_would_reject():
     assert report.rows_in == 40
     assert report.dropped == {"no_label": 0, "empty_title": 40, "too_long": 0, "duplicates": 0}
     assert report.rows_out == 0
+
+
+def test_a_report_of_thousands_of_classes_stays_a_few_short_lines():
+    # GIVEN 3,000 classes of 2-4 rows each (a long-tailed taxonomy)
+    rows = 9_000
+    frame = _frame(rows, category=[f"Dept > Cat {i % 300} > Leaf {i % 3_000}" for i in range(rows)])
+    frame.loc[: rows // 3, "category"] = "Dept > Cat 0 > Leaf 0"
+
+    text = summary_text(build_report(frame, CONFIG, source="taxonomy.csv"))
+
+    # THEN the classes and the small ones are summarised, not listed
+    assert "3000 classes, median" in text
+    assert "classes have fewer than 10 rows, e.g." in text
+    assert len(text) < 2_000
+    assert max(len(line) for line in text.splitlines()) < 600

@@ -35,11 +35,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SMALL_CLASS_ROWS = 10
+# Beyond this many classes (or small classes), reports name the extremes only: at 5,000 leaves a full list is a
+# 200 kB log line nobody reads.
+LISTED_CLASSES = 30
 NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
 # Edit distance is compared only between short labels: long ones differ by a couple of letters legitimately.
 SHORT_LABEL = 24
 MAX_EDIT_DISTANCE = 2
+MAX_VARIANT_KEYS = 1_000
+_DIGITS = re.compile(r"\d+")
 _PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
 
 
@@ -120,26 +125,41 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
 
 
 def label_variants(counts: dict[str, int]) -> list[dict[str, Any]]:
-    """Groups of labels that are probably one class, each with the most frequent spelling as the suggestion."""
+    """Groups of labels that are probably one class, each with the most frequent spelling as the suggestion.
+
+    Labels with the same normalised key are one group; short keys within MAX_EDIT_DISTANCE of each other join
+    too (union-find over keys sorted by length, so only keys of near length are compared). Past
+    MAX_VARIANT_KEYS short keys the edit-distance pass is skipped (and logged): a taxonomy of thousands of
+    leaves is not a list of typos, and the pass grows with the square of the keys.
+    """
     keys: dict[str, list[str]] = {}
     for label in counts:
         keys.setdefault(_label_key(label), []).append(label)
-    groups = list(keys.values())
-    merged = True
-    while merged:  # join groups whose keys are within the edit distance (short labels only)
-        merged = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = _label_key(groups[i][0]), _label_key(groups[j][0])
-                if max(len(a), len(b)) <= SHORT_LABEL and _edit_distance(a, b) <= MAX_EDIT_DISTANCE:
-                    groups[i] += groups.pop(j)
-                    merged = True
-                    break
-            if merged:
+    parent = {key: key for key in keys}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    short = sorted((key for key in keys if len(key) <= SHORT_LABEL), key=len)
+    if len(short) > MAX_VARIANT_KEYS:
+        logger.info("label variants checked by spelling only", extra={"short_labels": len(short)})
+        short = []
+    for i, a in enumerate(short):
+        for b in short[i + 1 :]:
+            if len(b) - len(a) > MAX_EDIT_DISTANCE:
                 break
+            # Numbers are never typos: "Series 7" and "Series 8" are two classes.
+            if _DIGITS.findall(a) == _DIGITS.findall(b) and _edit_distance(a, b) <= MAX_EDIT_DISTANCE:
+                parent[root(b)] = root(a)
+    groups: dict[str, list[str]] = {}
+    for key, labels in keys.items():
+        groups.setdefault(root(key), []).extend(labels)
     return [
         {"labels": {label: counts[label] for label in group}, "suggested": max(group, key=lambda lab: counts[lab])}
-        for group in groups
+        for group in groups.values()
         if len(group) > 1
     ]
 
@@ -210,12 +230,24 @@ def summary_text(report: DataReport) -> str:
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
         f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
         f"{report.dropped['duplicates']} duplicates); {len(report.class_counts)} classes",
-        "classes: " + ", ".join(f"{label} {count}" for label, count in sorted(report.class_counts.items())),
+        "classes: " + class_summary(report.class_counts),
     ]
     lines += [f"problem: {problem}" for problem in report.problems] or ["no suspected problems"]
     if report.label_variants:
         lines += ["suggested config (paste into the config file):", aliases_block(report.label_variants)]
     return "\n".join(lines)
+
+
+def class_summary(counts: dict[str, int]) -> str:
+    """Rows per class: every class when there are few, else the count, median and the smallest and largest."""
+    ordered = sorted(counts.items())
+    if len(ordered) <= LISTED_CLASSES:
+        return ", ".join(f"{label} {count}" for label, count in ordered)
+    by_size = sorted(ordered, key=lambda item: item[1])
+    median = by_size[len(by_size) // 2][1]
+    smallest = ", ".join(f"{label} {count}" for label, count in by_size[:5])
+    largest = ", ".join(f"{label} {count}" for label, count in by_size[-5:])
+    return f"{len(ordered)} classes, median {median} rows; smallest: {smallest}; largest: {largest}"
 
 
 def _problems(report: DataReport) -> list[str]:
@@ -245,7 +277,12 @@ def _problems(report: DataReport) -> list[str]:
         f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
         for wanted, found in report.column_name_fixes.items()
     ]
-    problems += [f"class {label!r} has only {count} rows" for label, count in report.small_classes.items()]
+    small = sorted(report.small_classes.items(), key=lambda item: item[1])
+    if len(small) > LISTED_CLASSES:
+        examples = ", ".join(f"{label!r} {count}" for label, count in small[:5])
+        problems.append(f"{len(small)} classes have fewer than {SMALL_CLASS_ROWS} rows, e.g. {examples}")
+    else:
+        problems += [f"class {label!r} has only {count} rows" for label, count in small]
     problems += [
         f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()

@@ -10,6 +10,8 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from training.data.report import LISTED_CLASSES, class_summary
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -59,7 +61,7 @@ def render_model_card(
         f"- source: `{data['source']}` (sha256 `{data['sha256']}`), config `{config.name}`\n"
         f"- rows: {report.rows_in} in, {report.rows_out} kept (dropped: {_inline(report.dropped)})\n"
         f"- trained: {metadata['created_at']} (MLflow run `{metadata.get('mlflow_run_id', '-')}`)\n"
-        f"- classes: {_inline(report.class_counts)}",
+        f"- classes: {class_summary(report.class_counts)}",
         "## Split\n"
         + (
             f"Grouped by `{config.data.group}` (test products never seen in training), "
@@ -73,14 +75,7 @@ def render_model_card(
         f"- macro-F1 **{summary['macro_f1']:.4f}**, accuracy {summary['accuracy']:.4f}, "
         f"log-loss {summary['log_loss']:.4f}\n"
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
-        f"accuracy {summary['baseline_accuracy']:.4f}\n\n"
-        + _table(
-            ["class", "precision", "recall", "F1", "support"],
-            [
-                [label, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1-score']:.4f}", int(m["support"])]
-                for label, m in per_class.items()
-            ],
-        ),
+        f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
         "## Most frequent confusions (test split)\n"
         + (
             _table(["true", "predicted", "rows"], [[c["true"], c["predicted"], c["count"]] for c in confusions])
@@ -146,6 +141,23 @@ def _limits(confusions: list[dict], report: DataReport) -> list[str]:
     lines += [f"class {label!r} has only {count} training rows" for label, count in report.small_classes.items()]
     lines.append("titles made only of a brand and a model code carry little category evidence")
     return lines
+
+
+def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
+    """Every class's scores, or with many classes the worst by F1 (metrics.json keeps them all)."""
+    rows = list(per_class.items())
+    note = ""
+    if len(rows) > LISTED_CLASSES:
+        rows = sorted(rows, key=lambda item: (item[1]["f1-score"], item[0]))[:LISTED_CLASSES]
+        note = f"\n\nThe {LISTED_CLASSES} classes with the lowest F1 of {len(per_class)}; all of them: `metrics.json`."
+    table = _table(
+        ["class", "precision", "recall", "F1", "support"],
+        [
+            [label, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1-score']:.4f}", int(m["support"])]
+            for label, m in rows
+        ],
+    )
+    return table + note
 
 
 def _inline(counts: dict[str, Any]) -> str:
