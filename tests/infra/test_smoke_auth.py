@@ -7,13 +7,18 @@ import json
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from infra.exceptions import SmokeError
 from infra.smoke import Auth, client_credentials_token, region_of, run_smoke
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,14 +81,21 @@ class _Gateway(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def gateway():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server on 127.0.0.1 for the test's duration; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def gateway():
+    with _serving(_Gateway) as url:
+        yield url
 
 
 def test_an_unsigned_call_to_a_protected_route_is_reported_as_an_auth_failure(gateway):
@@ -115,19 +127,13 @@ class _TokenEndpoint(BaseHTTPRequestHandler):
             self._send(401, {"error": "invalid_client"})
 
     _send = _Gateway._send
-
-    def log_message(self, *args):
-        pass
+    log_message = _Gateway.log_message
 
 
 @pytest.fixture
 def token_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenEndpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/token"
-    server.shutdown()
-    thread.join(timeout=5)
+    with _serving(_TokenEndpoint) as url:
+        yield f"{url}/oauth2/token"
 
 
 def test_jwt_smoke_gets_its_token_by_client_credentials(token_url):

@@ -133,14 +133,20 @@ def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_
 
     result = _train("--config", str(small_config_file), "--out", str(out))
 
+    _assert_failed_and_shipped_nothing(result, "ONNX parity gate failed", out, tracking)
+
+
+def _assert_failed_and_shipped_nothing(result, message: str, out, tracking):
+    """One line naming the gate, a FAILED run in MLflow, nothing registered or written; returns the run."""
     assert result.exit_code == 1
-    assert "ONNX parity gate failed" in result.output
+    assert message in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
     mlflow.set_tracking_uri(tracking)
     assert MlflowClient().search_registered_models() == []
     (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
     assert run.info.status == "FAILED"
+    return run
 
 
 def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_config_file, tmp_path):
@@ -153,14 +159,7 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
     result = _train("--config", str(small_config_file), "--out", str(out))
 
     # THEN the run fails with one line naming both scores, is recorded as FAILED, and ships nothing
-    assert result.exit_code == 1
-    assert "on validation, below its own linear baseline" in result.output
-    assert "Traceback" not in result.output
-    assert not out.exists()
-    mlflow.set_tracking_uri(tracking)
-    assert MlflowClient().search_registered_models() == []
-    (run,) = mlflow.search_runs(experiment_names=["test"], output_format="list")
-    assert run.info.status == "FAILED"
+    run = _assert_failed_and_shipped_nothing(result, "on validation, below its own linear baseline", out, tracking)
     assert run.data.metrics["validation_macro_f1"] < run.data.metrics["validation_baseline_macro_f1"]
 
 
