@@ -40,8 +40,11 @@ SAM_BUILD_DIR ?= .aws-sam/build
 BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
-export A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE \
-	WORKERS WORKER_MEMORY KEEP CATEGORIES
+USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
+	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES
+export $(USER_VARIABLES)
+# The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
+CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
 # Whether 127.0.0.1:PORT can be bound, as uvicorn will (SO_REUSEADDR): otherwise one line with the PORT= fix
 # instead of uvicorn's "[Errno 98] ... address already in use".
 define PORT_FREE
@@ -101,11 +104,11 @@ typecheck: $(STAMP) ## mypy over the packages
 
 test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and the local-API integration tests)
 	@# pytest exits 5 when it collects nothing: this suite always has tests, so that means a broken layout.
-	@$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); status=$$?; \
+	@$(CLEAN_ENV) $(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(CLEAN_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \

@@ -37,8 +37,8 @@ def test_the_readme_and_the_benchmarks_page_carry_the_measured_tables():
 
 
 def test_a_figure_edited_by_hand_is_found():
-    # GIVEN the README's training table with one figure changed by hand (the 54.0 s that was quoted for 61.6 s)
-    text = (PROJECT_ROOT / "README.md").read_text()
+    # GIVEN the measured training table with one figure changed by hand (the 54.0 s that was quoted for 61.6 s)
+    text = (PROJECT_ROOT / "docs" / "measured.md").read_text()
     body = dict(report.marked_tables(text))["training"]
     edited = text.replace(body, body.replace("| 61.6 |", "| 54.0 |"))
     assert edited != text
