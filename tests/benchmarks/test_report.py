@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 
 import pytest
@@ -37,10 +38,11 @@ def test_the_readme_and_the_benchmarks_page_carry_the_measured_tables():
 
 
 def test_a_figure_edited_by_hand_is_found():
-    # GIVEN the measured training table with one figure changed by hand (the 54.0 s that was quoted for 61.6 s)
+    # GIVEN the measured training table with one figure changed by hand (as 54.0 s was once quoted for 61.6 s)
     text = (PROJECT_ROOT / "docs" / "measured.md").read_text()
     body = dict(report.marked_tables(text))["training"]
-    edited = text.replace(body, body.replace("| 61.6 |", "| 54.0 |"))
+    figure = re.search(r"\| (\d+\.\d) \|", body)[0]
+    edited = text.replace(body, body.replace(figure, "| 54.0 |" if figure != "| 54.0 |" else "| 55.0 |", 1))
     assert edited != text
     # WHEN it is rendered again THEN the hand-made figure is replaced
     assert report.rendered(edited) == text
