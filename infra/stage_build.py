@@ -53,8 +53,11 @@ def stage(model: Path, out: Path, *, architecture: str, model_uri: str = "") -> 
     Raises:
         InfraError: The model is missing or not an exported classifier, or `model_uri` is not s3://bucket/key.
     """
-    metadata = _model_metadata(model)
-    sha256 = _sha256(model)
+    if not model.is_file():
+        raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
+    data = model.read_bytes()  # read once: hashed, and parsed for its metadata
+    metadata = _model_metadata(data, model)
+    sha256 = hashlib.sha256(data).hexdigest()
     for folder in FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)
     bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
@@ -105,12 +108,10 @@ def _stage_package(target: Path, source: Path, package: str) -> None:
         shutil.copy2(module, target / package / module.name)
 
 
-def _model_metadata(model: Path) -> dict[str, Any]:
-    """The metadata training embedded in the graph (version, classes, golden examples)."""
-    if not model.is_file():
-        raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
+def _model_metadata(data: bytes, model: Path) -> dict[str, Any]:
+    """The metadata training embedded in the graph `model` holds (version, classes, golden examples)."""
     try:
-        graph = onnx.load_model(str(model), load_external_data=False)
+        graph = onnx.load_model_from_string(data)
     except Exception as exc:  # onnx raises DecodeError and friends for anything that is not a model
         raise InfraError(f"{model} is not an ONNX model: {exc}") from exc
     properties = {prop.key: prop.value for prop in graph.metadata_props}
@@ -129,14 +130,6 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
             f"MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`), got {uri!r}"
         )
     return parsed.netloc, parsed.path.lstrip("/")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main() -> None:
