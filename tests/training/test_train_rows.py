@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.cli.train import parse_rows
+from training.cli.train import parse_categories, parse_rows
 from training.exceptions import DataValidationError
 
 
@@ -24,3 +24,15 @@ def test_parse_rows_refuses_anything_else_in_one_line(text):
 
     assert repr(text) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-3", "2.5"])
+def test_parse_categories_refuses_anything_but_a_whole_number_in_one_line(text):
+    with pytest.raises(DataValidationError, match=r"^CATEGORIES must be a whole number of leaf categories") as info:
+        parse_categories(text)
+
+    assert repr(text) in str(info.value)
+
+
+def test_parse_categories_reads_whole_numbers():
+    assert (parse_categories(None), parse_categories("5,000")) == (None, 5_000)

@@ -357,7 +357,7 @@ def main(
         str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")
     ] = None,
     categories: Annotated[
-        int | None, typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels (ignored with --data).")
+        str | None, typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels (ignored with --data).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
     engine: Annotated[
@@ -370,7 +370,8 @@ def main(
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
     try:
-        resolved = load_config(config, synthetic_rows=parse_rows(rows), synthetic_categories=categories)
+        synthetic = {"synthetic_rows": parse_rows(rows), "synthetic_categories": parse_categories(categories)}
+        resolved = load_config(config, **synthetic)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
@@ -392,14 +393,26 @@ def parse_rows(rows: str | None) -> int | None:
     Raises:
         DataValidationError: Not a whole number greater than zero.
     """
-    if rows is None or rows.strip() == "":
+    return _whole_number(rows, "ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000)")
+
+
+def parse_categories(categories: str | None) -> int | None:
+    """CATEGORIES as a number of taxonomy leaves, checked like ROWS (the taxonomy itself needs at least two).
+
+    Raises:
+        DataValidationError: Not a whole number greater than zero.
+    """
+    return _whole_number(categories, "CATEGORIES must be a whole number of leaf categories (e.g. CATEGORIES=100)")
+
+
+def _whole_number(text: str | None, rule: str) -> int | None:
+    """A whole number above zero as typed (digits, `_` or `,` separators), None when not given."""
+    if text is None or text.strip() == "":
         return None
-    text = rows.strip().replace("_", "").replace(",", "")
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise DataValidationError(
-            f"ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000), got {rows!r}"
-        )
-    return int(text)
+    digits = text.strip().replace("_", "").replace(",", "")
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
+        raise DataValidationError(f"{rule}, got {text!r}")
+    return int(digits)
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
