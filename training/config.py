@@ -53,6 +53,7 @@ class DataConfig:
     label_aliases: dict[str, str] = field(default_factory=dict)
     strict: bool = False
     max_text_length: int = MAX_TEXT_LENGTH
+    path_separator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class FeatureConfig:
     stacking_folds: int = 5
     price_bands: int = 8
     linear_sample_rows: int = 1_500_000
+    weights_per_bucket: int = 64
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class ModelConfig:
     colsample_bytree: float = 0.3
     early_stopping_rounds: int = 40
     n_jobs: int = 2
+    # multiclass (LightGBM over every class's title score), rerank (one LightGBM re-ranks the title model's
+    # top `candidates`), or auto: multiclass up to `multiclass_max_classes` classes, rerank above.
+    design: str = "auto"
+    multiclass_max_classes: int = 30
+    candidates: int = 20
     # How far the model's validation macro-F1 may fall below its own linear baseline's and still ship (with a
     # warning): small validation splits are noisy; beyond this the run fails.
     baseline_tolerance: float = 0.01
@@ -222,3 +229,16 @@ def _check(config: TrainConfig, path: Path) -> None:
         raise ConfigError(f"config file {path}: data.max_text_length must be a positive integer")
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")
+    if config.model.design not in {"auto", "multiclass", "rerank"}:
+        raise ConfigError(
+            f"config file {path}: model.design must be auto, multiclass or rerank, got {config.model.design!r}"
+        )
+    for name in ("candidates", "multiclass_max_classes"):
+        value = getattr(config.model, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ConfigError(f"config file {path}: model.{name} must be a whole number of at least 2, got {value!r}")
+    weights = config.features.weights_per_bucket
+    if isinstance(weights, bool) or not isinstance(weights, int) or weights < 1:
+        raise ConfigError(
+            f"config file {path}: features.weights_per_bucket must be a positive whole number, got {weights!r}"
+        )

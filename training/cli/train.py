@@ -36,6 +36,7 @@ from training.model.parity import (
     parity_report_dict,
     run_onnx,
 )
+from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import IncomparableModelsError, compare_predictions, score_model
 from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
@@ -249,6 +250,10 @@ def _summarise(
         "n_test": fitted.sizes["n_test"],
         "parity_rows": parity.rows,
         "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
+        # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
+        "candidates": getattr(
+            fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
+        ),
         "onnx_bytes": onnx_bytes,
     } | validation_comparison(
         fitted.validation_labels, fitted.validation_predicted, fitted.validation_baseline_predicted

@@ -12,7 +12,8 @@ from training.columns import GROUP, LABEL, extra_text_columns
 from training.data.split import split_catalogue
 from training.engines.fitted import FittedModel
 from training.model.export import align_thresholds_to_float32
-from training.model.pipeline import TITLE_SCORES, build_pipeline
+from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
+from training.model.reranker import CandidateReranker, FeatureLayout
 from training.model.stacking import stacked_training_matrix
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     Returns:
         The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`).
     """
-    pipeline = build_pipeline(config.data, config.features, config.model)
+    design = resolve_design(config.model, splits.train[LABEL].nunique())
+    pipeline = build_pipeline(config.data, config.features, config.model, design)
     features = pipeline.named_steps["features"]
     train_matrix = stacked_training_matrix(
         features,
@@ -73,15 +75,21 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     validation_matrix = features.transform(splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
     classifier = pipeline.named_steps["classifier"]
+    fit_options = {
+        "eval_set": [(validation_matrix, splits.validation[LABEL])],
+        "callbacks": [early_stopping(config.model.early_stopping_rounds, verbose=False)],
+    }
+    if design == RERANK:
+        classifier.set_params(layout=FeatureLayout.of(features, TITLE_SCORES))
+        fit_options["groups"] = splits.train.get(GROUP)
     with warnings.catch_warnings():
         # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
-        classifier.fit(
-            train_matrix,
-            splits.train[LABEL],
-            eval_set=[(validation_matrix, splits.validation[LABEL])],
-            callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
-        )
-    align_thresholds_to_float32(classifier)
-    logger.info("fitted", extra={"best_iteration": classifier.best_iteration_, "classes": len(classifier.classes_)})
+        classifier.fit(train_matrix, splits.train[LABEL], **fit_options)
+    booster = classifier.model_ if isinstance(classifier, CandidateReranker) else classifier
+    align_thresholds_to_float32(booster)
+    logger.info(
+        "fitted",
+        extra={"design": design, "best_iteration": booster.best_iteration_, "classes": len(classifier.classes_)},
+    )
     return pipeline

@@ -19,6 +19,11 @@ from sklearn.svm import LinearSVC
 
 from training.text import char_ngrams, first_token, word_ngrams
 
+# Rows scored at once when proposing candidates: a [rows, classes] float32 block (40 MB at 5,000 classes).
+CANDIDATE_CHUNK = 2_000
+# Buckets pruned at once: a [buckets, classes] float64 block (160 MB at 5,000 classes).
+PRUNE_CHUNK = 4_096
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -152,7 +157,11 @@ class TitleScores(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """Per-class scores, float32."""
-        return self.score_counts(self.count(X))
+        return self.transform_counts(self.count(X))
+
+    def transform_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
+        """`transform` from precomputed counts (stacking scores held-out rows this way)."""
+        return self.score_counts(counts)
 
     def count(self, X: Any) -> sparse.csr_matrix:
         """Hashed n-gram counts: word buckets, then character buckets."""
@@ -189,6 +198,84 @@ class TitleScores(TransformerMixin, BaseEstimator):
     def _weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """TF-IDF then L2 normalisation, in float64."""
         return normalize(counts.multiply(self.idf_).tocsr(), norm="l2")
+
+
+class TitleCandidates(TitleScores):
+    """The title model as a candidate generator: its `candidates` best classes and their scores per title.
+
+    With thousands of classes, per-class scores cannot be features (K columns per row, a K-wide graph), and
+    the dense weights would be K × buckets floats in the graph. This block keeps, per n-gram bucket, only the
+    `weights_per_bucket` largest |weights| (TF-IDF scaled, stored as float32) and outputs, per row, the top
+    candidates' scores then their class indices (as float32, exact below 2**24): 2 × `candidates` columns
+    whatever the number of classes. Ties go to the lower class index, as ONNX TopK orders them.
+
+    Args:
+        candidates: How many classes each title proposes.
+        weights_per_bucket: Non-zero weights kept per n-gram bucket.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2**15,
+        word_ngram_max: int = 2,
+        char_ngrams: tuple[int, int] | None = (2, 4),
+        c: float = 0.5,
+        candidates: int = 20,
+        weights_per_bucket: int = 64,
+    ) -> None:
+        super().__init__(n_features, word_ngram_max, char_ngrams, c)
+        self.candidates = candidates
+        self.weights_per_bucket = weights_per_bucket
+
+    def fit_counts(self, counts: sparse.csr_matrix, y: Any) -> TitleCandidates:
+        """Fit the SVM, then keep only each bucket's largest weights."""
+        super().fit_counts(counts, y)
+        coef = self.svm_.coef_
+        n_buckets, n_classes = len(self.idf_), coef.shape[0]
+        kept = min(self.weights_per_bucket, n_classes)
+        self.bucket_classes_ = np.empty((n_buckets, kept), dtype=np.int64)
+        self.bucket_weights_ = np.empty((n_buckets, kept), dtype=np.float32)
+        for start in range(0, n_buckets, PRUNE_CHUNK):
+            # What each n-gram adds to each class's score, a block of buckets at a time (bounded memory).
+            weights = self.idf_[start : start + PRUNE_CHUNK, None] * coef[:, start : start + PRUNE_CHUNK].T
+            strongest = np.argpartition(-np.abs(weights), kept - 1, axis=1)[:, :kept]
+            self.bucket_classes_[start : start + len(weights)] = np.sort(strongest, axis=1)
+            block = np.take_along_axis(weights, self.bucket_classes_[start : start + len(weights)], axis=1)
+            self.bucket_weights_[start : start + len(weights)] = block
+        rows = np.repeat(np.arange(n_buckets), kept)
+        self.pruned_weights_ = sparse.csr_matrix(
+            (self.bucket_weights_.ravel().astype(np.float64), (rows, self.bucket_classes_.ravel())),
+            shape=(n_buckets, n_classes),
+        )
+        return self
+
+    @property
+    def n_candidates(self) -> int:
+        """Candidates per row: `candidates`, or every class when there are fewer."""
+        return min(self.candidates, len(self.classes_))
+
+    def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
+        """Every class's score from the pruned weights, float32: [N, classes]."""
+        norms = np.sqrt(np.asarray(counts.multiply(self.idf_).power(2).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0  # scikit-learn's normalize leaves an all-zero row as it is
+        raw = np.asarray((counts @ self.pruned_weights_).todense())
+        return (raw / norms[:, None] + self.svm_.intercept_).astype(np.float32)
+
+    def transform_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
+        """The top candidates' scores then their class indices, [N, 2 × n_candidates] float32, in chunks."""
+        k = self.n_candidates
+        out = np.empty((counts.shape[0], 2 * k), dtype=np.float32)
+        for start in range(0, counts.shape[0], CANDIDATE_CHUNK):
+            scores = self.score_counts(counts[start : start + CANDIDATE_CHUNK])
+            best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            out[start : start + len(best), :k] = np.take_along_axis(scores, best, axis=1)
+            out[start : start + len(best), k:] = best
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Score then class of each candidate rank."""
+        ranks = range(self.n_candidates)
+        return np.array([f"score_{r}" for r in ranks] + [f"class_{r}" for r in ranks], dtype=object)
 
 
 def _single_column(X: pd.DataFrame | np.ndarray) -> list[str]:

@@ -12,12 +12,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from onnx import TensorProto, helper
 from onnx.numpy_helper import from_array
+from onnxmltools.convert import convert_lightgbm
+from onnxmltools.convert.common import data_types as onnxmltools_types
 from skl2onnx import _parse as skl2onnx_parse
 from skl2onnx import update_registered_converter
-from skl2onnx.common.data_types import FloatTensorType
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
+from training.model.features import (
+    FirstTokenHashed,
+    Float32Numeric,
+    HashedCategory,
+    PriceBandCross,
+    TitleCandidates,
+    TitleScores,
+)
 from training.model.pins import require_pinned
+from training.model.reranker import AFFINITY_SIZE, CandidateReranker
 from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
@@ -132,6 +142,14 @@ def register_converters() -> None:
     update_registered_converter(PriceBandCross, "ProductPriceBandCross", _hashed_shape, _convert_price_band_cross)
     update_registered_converter(Float32Numeric, "ProductFloat32Numeric", _same_shape, _convert_float32_numeric)
     update_registered_converter(TitleScores, "ProductTitleScores", _scores_shape, _convert_title_scores)
+    update_registered_converter(TitleCandidates, "ProductTitleCandidates", _candidates_shape, _convert_title_candidates)
+    update_registered_converter(
+        CandidateReranker,
+        "ProductCandidateReranker",
+        _classifier_shape,
+        _convert_candidate_reranker,
+        options={"nocl": [False], "zipmap": [False]},
+    )
     # skl2onnx concatenates a transformer's columns into one tensor unless its class is in this tuple; the
     # cross reads a string and a float column, which cannot share a tensor. There is no public switch for it.
     if PriceBandCross not in skl2onnx_parse.do_not_merge_columns:
@@ -153,6 +171,19 @@ def _scores_shape(operator: Operator) -> None:
     """Output is [N, number of SVM outputs] float32."""
     n_rows = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = FloatTensorType([n_rows, operator.raw_operator.svm_.coef_.shape[0]])
+
+
+def _candidates_shape(operator: Operator) -> None:
+    """Output is [N, 2 × candidates] float32."""
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n_rows, 2 * operator.raw_operator.n_candidates])
+
+
+def _classifier_shape(operator: Operator) -> None:
+    """Outputs are the [N] labels and the [N, classes] probabilities."""
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = StringTensorType([n_rows])
+    operator.outputs[1].type = FloatTensorType([n_rows, len(operator.raw_operator.classes_)])
 
 
 def _convert_hashed_category(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
@@ -185,17 +216,32 @@ def _convert_float32_numeric(scope: Scope, operator: Operator, container: ModelC
 
 
 def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
-    """[N,1] titles → hashed word and character n-grams → TF-IDF → L2 → SVM scores, in float64.
+    """[N,1] titles → every class's linear score, float32."""
+    scores = _title_scores(_Graph(scope, container), operator.raw_operator, operator.inputs[0].full_name)
+    container.add_node("Cast", scores, operator.outputs[0].full_name, to=TensorProto.FLOAT)
 
-    No [N, buckets] matrix is ever built: scores are sums of per-n-gram weight rows (Gather), and the L2 norm
-    comes from the per-row bucket counts that `Unique` finds. Padding n-grams go to an extra bucket whose
-    weights are zero.
-    """
-    model = operator.raw_operator
+
+def _convert_title_candidates(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """[N,1] titles → the top candidates' scores then class indices (as float32), like `transform_counts`."""
     graph = _Graph(scope, container)
+    model = operator.raw_operator
+    scores = graph.node("Cast", [_title_scores(graph, model, operator.inputs[0].full_name)], to=TensorProto.FLOAT)
+    values, indices = graph.nodes("TopK", [scores, graph.ints([model.n_candidates])], 2, axis=1, largest=1, sorted=1)
+    candidates = [values, graph.node("Cast", [indices], to=TensorProto.FLOAT)]
+    container.add_node("Concat", candidates, operator.outputs[0].full_name, axis=1)
+
+
+def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
+    """[N,1] titles → hashed word and character n-grams → TF-IDF → L2 → SVM scores, [N, classes] float64.
+
+    No [N, buckets] matrix is ever built: scores are sums of per-n-gram weights, and the L2 norm comes from
+    the per-row bucket counts that `Unique` finds. Padding n-grams go to an extra bucket whose weights are
+    zero. Dense weights (`TitleScores`) are gathered as whole rows; pruned ones (`TitleCandidates`) are each
+    bucket's few (class, weight) pairs, added into the scores with ScatterElements.
+    """
     n_buckets = model.n_features
     pad_bucket = len(model.idf_)
-    lowered = graph.lowered(operator.inputs[0].full_name)
+    lowered = graph.lowered(titles)
 
     words = graph.tokens(lowered, pad=PAD)
     buckets = [
@@ -210,16 +256,35 @@ def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComp
             for n in range(low, high + 1)
         ]
     bucket = graph.node("Concat", buckets, axis=1)
-
-    idf = np.append(model.idf_, 0.0)
-    weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, model.svm_.coef_.shape[0]))])
-    raw = graph.node(
-        "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
-    )
+    n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
+    n_classes = model.svm_.coef_.shape[0]
+    if isinstance(model, TitleCandidates):
+        flat = graph.ints([0, -1])  # [N, grams, kept] → [N, grams × kept]
+        classes = np.vstack([model.bucket_classes_, np.zeros((1, model.bucket_classes_.shape[1]), np.int64)])
+        weights = np.vstack([model.bucket_weights_, np.zeros((1, model.bucket_weights_.shape[1]), np.float32)])
+        gram_classes = graph.node(
+            "Reshape", [graph.node("Gather", [graph.constant(classes, TensorProto.INT64), bucket]), flat]
+        )
+        gram_weights = graph.node(
+            "Cast", [graph.node("Gather", [graph.constant(weights, TensorProto.FLOAT), bucket])], to=TensorProto.DOUBLE
+        )
+        shape = graph.node("Concat", [n_rows, graph.ints([n_classes])], axis=0)
+        zeros = graph.node("ConstantOfShape", [shape], value=_double_tensor(0.0))
+        raw = graph.node(
+            "ScatterElements",
+            [zeros, gram_classes, graph.node("Reshape", [gram_weights, flat])],
+            axis=1,
+            reduction="add",
+        )
+    else:
+        weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, n_classes))])
+        raw = graph.node(
+            "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
+        )
 
     # Row r's bucket b becomes key r * width + b; Unique counts each key, i.e. each bucket's count per row.
+    idf = np.append(model.idf_, 0.0)
     width = pad_bucket + 1
-    n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
     rows = graph.node(
         "Range", [graph.ints([0], scalar=True), graph.node("Squeeze", [n_rows]), graph.ints([1], scalar=True)]
     )
@@ -231,17 +296,130 @@ def _convert_title_scores(scope: Scope, operator: Operator, container: ModelComp
     key_idf = graph.node("Gather", [graph.constant(idf), graph.node("Mod", [unique, graph.ints([width])])])
     weighted = graph.node("Mul", [graph.node("Cast", [counts], to=TensorProto.DOUBLE), key_idf])
     row_of_key = graph.node("Div", [unique, graph.ints([width])])
-    zeros = graph.node("ConstantOfShape", [n_rows], value=_double_tensor(0.0))
+    zero_norms = graph.node("ConstantOfShape", [n_rows], value=_double_tensor(0.0))
     squares = graph.node(
-        "ScatterElements", [zeros, row_of_key, graph.node("Mul", [weighted, weighted])], axis=0, reduction="add"
+        "ScatterElements", [zero_norms, row_of_key, graph.node("Mul", [weighted, weighted])], axis=0, reduction="add"
     )
     norm = graph.node("Sqrt", [squares])
     # scikit-learn's normalize leaves an all-zero row as it is: divide by 1 instead of 0.
     is_zero = graph.node("Equal", [norm, graph.constant(np.float64(0.0))])
     safe_norm = graph.node("Where", [is_zero, graph.constant(np.float64(1.0)), norm])
     scaled = graph.node("Div", [raw, graph.node("Unsqueeze", [safe_norm, graph.ints([1])])])
-    scores = graph.node("Add", [scaled, graph.constant(model.svm_.intercept_.astype(np.float64))])
-    container.add_node("Cast", scores, operator.outputs[0].full_name, to=TensorProto.FLOAT)
+    return graph.node("Add", [scaled, graph.constant(model.svm_.intercept_.astype(np.float64))])
+
+
+def _convert_candidate_reranker(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """[N, features] → the re-ranker's labels and probabilities, step for step as `CandidateReranker`."""
+    model = operator.raw_operator
+    layout = model.layout
+    graph = _Graph(scope, container)
+    features = operator.inputs[0].full_name
+
+    def columns(start: int, stop: int) -> str:
+        return graph.node("Slice", [features, graph.ints([start]), graph.ints([stop]), graph.ints([1])])
+
+    def floats(values: np.ndarray) -> str:
+        return graph.constant(values.astype(np.float32), TensorProto.FLOAT)
+
+    statistics = model.statistics_
+    n_classes = len(model.classes_)
+    start, stop = layout.candidates
+    k = (stop - start) // 2
+    scores = columns(start, start + k)
+    classes = graph.node("Cast", [columns(start + k, stop)], to=TensorProto.INT64)
+    shape = graph.node("Shape", [scores])
+    per_candidate = [
+        scores,
+        graph.node("Expand", [floats(np.arange(k)), shape]),
+        graph.node("Sub", [graph.node("Slice", [scores, graph.ints([0]), graph.ints([1]), graph.ints([1])]), scores]),
+        graph.node("Gather", [floats(statistics.share), classes]),
+    ]
+    for j, (_, column) in enumerate(layout.numeric):
+        value = columns(column, column + 1)
+        median = graph.node("Gather", [floats(statistics.median[j]), classes])
+        spread = graph.node("Gather", [floats(statistics.spread[j]), classes])
+        per_candidate += [
+            graph.node("Div", [value, median]),
+            graph.node("Div", [graph.node("Sub", [value, median]), spread]),
+        ]
+    for j, (_, first, last) in enumerate(layout.buckets):
+        bucket = graph.node("ArgMax", [columns(first, last)], axis=1, keepdims=1)
+        key = graph.node(
+            "Mod",
+            [
+                graph.node("Add", [graph.node("Mul", [bucket, graph.ints([n_classes])]), classes]),
+                graph.ints([AFFINITY_SIZE]),
+            ],
+        )
+        rows_with_class = graph.node("Gather", [floats(statistics.pair_counts[j]), key])
+        bucket_rows = graph.node(
+            "Add", [graph.node("Gather", [floats(statistics.bucket_counts[j]), bucket]), floats(np.float32(1))]
+        )
+        per_candidate += [rows_with_class, graph.node("Div", [rows_with_class, bucket_rows])]
+    if model.separator:
+        parents = graph.node("Gather", [graph.constant(model.parents_, TensorProto.INT64), classes])
+        same = graph.node(
+            "Equal",
+            [graph.node("Unsqueeze", [parents, graph.ints([2])]), graph.node("Unsqueeze", [parents, graph.ints([1])])],
+        )
+        sharing = graph.node(
+            "ReduceSum", [graph.node("Cast", [same], to=TensorProto.FLOAT), graph.ints([2])], keepdims=0
+        )
+        best_parent = graph.node("Slice", [parents, graph.ints([0]), graph.ints([1]), graph.ints([1])])
+        per_candidate += [
+            sharing,
+            graph.node("Cast", [graph.node("Equal", [parents, best_parent])], to=TensorProto.FLOAT),
+        ]
+    stacked = graph.node(
+        "Concat", [graph.node("Unsqueeze", [column, graph.ints([2])]) for column in per_candidate], axis=2
+    )
+    flat = graph.node("Reshape", [stacked, graph.ints([-1, len(per_candidate)])])
+
+    raw = graph.node("Reshape", [_raw_tree_scores(graph, model.model_, flat, len(per_candidate)), shape])
+    normalised = graph.node("Softmax", [raw], axis=1)
+    n_rows = graph.node("Gather", [shape, graph.ints([0])])
+    zeros = graph.node(
+        "ConstantOfShape",
+        [graph.node("Concat", [n_rows, graph.ints([n_classes])], axis=0)],
+        value=from_array(np.array([0.0], dtype=np.float32)),
+    )
+    probabilities = operator.outputs[1].full_name
+    container.add_node("ScatterElements", [zeros, classes, normalised], probabilities, axis=1)
+    best = graph.node("ArgMax", [probabilities], axis=1, keepdims=0)
+    labels = graph.strings(tuple(str(label) for label in model.classes_))
+    container.add_node("Gather", [labels, best], operator.outputs[0].full_name)
+
+
+def _raw_tree_scores(graph: _Graph, booster: Any, features: str, n_features: int) -> str:
+    """[rows, features] → the binary LightGBM model's raw scores [rows, 1], as a TreeEnsembleRegressor.
+
+    onnxmltools converts the model to a classifier whose LOGISTIC post-transform saturates (onnxruntime clamps
+    its input to about ±18), which would flatten the ratios between unlikely candidates; the trees themselves
+    are taken from its conversion and summed raw here, as `CandidateReranker` sums them.
+    """
+    converted = convert_lightgbm(
+        booster, initial_types=[("features", onnxmltools_types.FloatTensorType([None, n_features]))], zipmap=False
+    )
+    (ensemble,) = [node for node in converted.graph.node if node.op_type == "TreeEnsembleClassifier"]
+    attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in ensemble.attribute}
+    renamed = {"class_ids": "target_ids", "class_nodeids": "target_nodeids", "class_treeids": "target_treeids"}
+    regressor = {name: value for name, value in attributes.items() if name.startswith("nodes_")}
+    regressor |= {renamed[name]: attributes[name] for name in renamed}
+    output = graph.scope.get_unique_variable_name("raw_scores")
+    graph.container.add_node(
+        "TreeEnsembleRegressor",
+        [features],
+        [output],
+        name=graph.scope.get_unique_operator_name("TreeEnsembleRegressor"),
+        op_domain="ai.onnx.ml",
+        op_version=1,
+        target_weights=attributes["class_weights"],
+        n_targets=1,
+        aggregate_function="SUM",
+        post_transform="NONE",
+        **regressor,
+    )
+    return output
 
 
 def _emit_one_hot(scope: Scope, container: ModelComponentContainer, strings: str, operator: Operator) -> None:

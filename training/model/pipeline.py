@@ -1,5 +1,12 @@
-"""Build the pipeline: title scores from a linear text model, stacked with the other features into LightGBM.
+"""Build the pipeline: a linear title model stacked with the other features into LightGBM, in one of two designs.
 
+- `multiclass` (a few dozen classes at most): the title model's per-class scores are features of one
+  multiclass LightGBM, which grows a tree per class per round.
+- `rerank` (any number of classes): the title model proposes each row's top candidates and one binary
+  LightGBM re-ranks them with features relative to each candidate (`training.model.reranker`); size,
+  memory and latency then grow with the candidates, not with the classes.
+
+`model.design: auto` picks multiclass up to `model.multiclass_max_classes` classes and rerank above.
 Every block is a transformer of `training.model.features` with an ONNX converter; `build_pipeline` is what
 the local engine fits, and the Dask engine fits the same blocks piece by piece (`build_features`,
 `build_title_model`, `classifier_params`) so both export the same kind of graph.
@@ -13,30 +20,61 @@ from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
-from training.model.features import FirstTokenHashed, Float32Numeric, HashedCategory, PriceBandCross, TitleScores
+from training.model.features import (
+    FirstTokenHashed,
+    Float32Numeric,
+    HashedCategory,
+    PriceBandCross,
+    TitleCandidates,
+    TitleScores,
+)
+from training.model.reranker import CandidateReranker
 
 if TYPE_CHECKING:
     from training.config import DataConfig, FeatureConfig, ModelConfig
 
 TITLE_SCORES = "title_scores"
+MULTICLASS, RERANK = "multiclass", "rerank"
 
 
-def build_title_model(features: FeatureConfig) -> TitleScores:
-    """The title's linear model with the configured settings, unfitted (it counts n-grams without fitting)."""
-    return TitleScores(features.text_buckets, features.word_ngram_max, features.char_ngrams, features.svm_c)
+def resolve_design(model: ModelConfig, n_classes: int) -> str:
+    """The design `model.design` asks for; `auto` → multiclass up to `model.multiclass_max_classes` classes."""
+    if model.design != "auto":
+        return model.design
+    return MULTICLASS if n_classes <= model.multiclass_max_classes else RERANK
 
 
-def build_features(data: DataConfig, features: FeatureConfig) -> ColumnTransformer:
+def build_title_model(
+    features: FeatureConfig, model: ModelConfig | None = None, design: str = MULTICLASS
+) -> TitleScores:
+    """The title's linear model with the configured settings, unfitted (it counts n-grams without fitting).
+
+    With the rerank design it proposes `model.candidates` candidates from pruned weights instead of scoring
+    every class.
+    """
+    settings = (features.text_buckets, features.word_ngram_max, features.char_ngrams, features.svm_c)
+    if design == RERANK:
+        assert model is not None
+        return TitleCandidates(*settings, candidates=model.candidates, weights_per_bucket=features.weights_per_bucket)
+    return TitleScores(*settings)
+
+
+def build_features(
+    data: DataConfig, features: FeatureConfig, model: ModelConfig | None = None, design: str = MULTICLASS
+) -> ColumnTransformer:
     """One named block per feature, each convertible to ONNX.
 
     Args:
         data: Which inputs are text, hashed categoricals and numerics.
         features: Sizes and settings of the blocks.
+        model: The model settings (the number of candidates, for the rerank design).
+        design: MULTICLASS or RERANK.
 
     Returns:
-        A ColumnTransformer producing one float32 sparse matrix, the title scores first.
+        A ColumnTransformer producing one float32 sparse matrix, the title block first.
     """
-    blocks: list[tuple[str, object, list[str]]] = [(TITLE_SCORES, build_title_model(features), [data.text])]
+    title = build_title_model(features, model, design)
+    blocks: list[tuple[str, object, list[str]]] = [(TITLE_SCORES, title, [data.text])]
     blocks += [(f"{name}_hash", HashedCategory(features.hash_buckets), [name]) for name in data.hashed]
     if data.brand_from_title:
         blocks.append(("title_brand_hash", FirstTokenHashed(features.hash_buckets), [data.text]))
@@ -65,7 +103,18 @@ def classifier_params(model: ModelConfig, *, n_jobs: int) -> dict[str, Any]:
     }
 
 
-def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig) -> Pipeline:
-    """Features followed by a LightGBM multiclass classifier."""
-    classifier = LGBMClassifier(**classifier_params(model, n_jobs=model.n_jobs))
-    return Pipeline([("features", build_features(data, features)), ("classifier", classifier)])
+def reranker_params(model: ModelConfig, *, n_jobs: int) -> dict[str, Any]:
+    """The re-ranker's LightGBM settings: binary, and every column per tree (it has a dozen, all relevant)."""
+    return classifier_params(model, n_jobs=n_jobs) | {"objective": "binary", "colsample_bytree": 1.0}
+
+
+def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig, design: str = MULTICLASS) -> Pipeline:
+    """Features followed by a LightGBM multiclass classifier, or by the candidate re-ranker."""
+    classifier: LGBMClassifier | CandidateReranker
+    if design == RERANK:
+        classifier = CandidateReranker(
+            separator=data.path_separator, booster=reranker_params(model, n_jobs=model.n_jobs)
+        )
+    else:
+        classifier = LGBMClassifier(**classifier_params(model, n_jobs=model.n_jobs))
+    return Pipeline([("features", build_features(data, features, model, design)), ("classifier", classifier)])

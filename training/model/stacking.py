@@ -112,7 +112,7 @@ def stacked_training_matrix(
     fold_models = Parallel(n_jobs=workers)(delayed(fit_fold)(fit_rows) for fit_rows, _ in split)
     check_fold_coverage(fold_models, len(block.classes_), folds)
     for fold_model, (_, held_rows) in zip(fold_models, split, strict=True):
-        scores[held_rows] = fold_model.score_counts(counts[held_rows])
+        scores[held_rows] = fold_model.transform_counts(counts[held_rows])
     return sparse.hstack(
         [matrix[:, : columns.start], sparse.csr_matrix(scores), matrix[:, columns.stop :]], format="csr"
     )

@@ -82,8 +82,10 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
     Returns:
         `path`.
     """
-    names = pipeline.named_steps["features"].get_feature_names_out()
-    gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
+    classifier = pipeline.named_steps["classifier"]
+    # The re-ranker's features are its own per-candidate ones, each a group of its own.
+    names = getattr(classifier, "feature_names_", None) or pipeline.named_steps["features"].get_feature_names_out()
+    gains = classifier.booster_.feature_importance(importance_type="gain")
     groups = gain_by_group(names, gains)
     total = sum(groups.values()) or 1.0
     prefix = f"{TITLE_SCORES_BLOCK}__"
