@@ -185,7 +185,8 @@ def categories_table() -> str:
     for r in rows:
         case = f"{r['categories']:,} × {r['rows']:,}"
         if "error" in r:
-            cells.append([case, r.get("wall_seconds", "–"), f"failed: {r['error']}", *["–"] * 9, measured(r)])
+            error = r["error"].replace("|", "\\|")  # a table cell
+            cells.append([case, r.get("wall_seconds", "–"), f"failed: {error}", *["–"] * 9, measured(r)])
             continue
         validation = f"{r['validation_macro_f1']:.4f} / {r['validation_baseline_macro_f1']:.4f}" \
             if "validation_macro_f1" in r else "–"  # fmt: skip
