@@ -41,7 +41,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
-	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES
+	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES CASES
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -65,7 +65,7 @@ SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish local-s3 stop-local-s3 smoke deploy compare check-pricerunner benchmark-training benchmark-dask benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish local-s3 stop-local-s3 smoke deploy compare check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
@@ -220,6 +220,9 @@ benchmark-training: $(STAMP) ## Measure training time, size and quality on Price
 benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; WORKERS= WORKER_MEMORY=)
 	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
+
+benchmark-categories: $(STAMP) ## 10 to 5,000 categories: quality, size, memory, time, serving (CASES=100x40000,1000x200000; hours)
+	$(PY) benchmarks/categories_benchmark.py $(if $(CASES),--cases "$$CASES")
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
 	rm -rf artifacts predictions.parquet build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts

@@ -31,6 +31,13 @@ HANDLER_ROWS = [
 ]
 STAGES = ["read/split", "linear sample fits", "featurize", "LightGBM", "evaluation"]
 PARITY_LABELS, PARITY_MAX_DIFF = 1.0, 1e-5
+# Issue 18's budgets at many categories: ONNX size per number of categories, the build, serving, training.
+CATEGORY_ONNX_MB = {1_000: 60, 5_000: 150}
+CATEGORY_GAIN = 0.03
+BUILD_MB = 250
+CATEGORY_SERVING = [("p50_ms", "single-row p50 (ms)", 2), ("p99_ms", "single-row p99 (ms)", 5),
+                    ("batch_ms_per_row", "batch of 1,000: ms per row", 0.3)]  # fmt: skip
+CATEGORY_TRAINING = (1_000, 200_000, 600, 8_000)  # categories, rows, wall seconds, peak RSS MB
 
 
 def load(name: str) -> dict[str, Any]:
@@ -166,6 +173,90 @@ def predict_table() -> str:
     return head + table(["engine", "wall (s)", "rows/s"], cells) + footnote([r])
 
 
+def categories_table() -> str:
+    """From 10 to 5,000 categories: one row per case, then the growth of size, latency, memory and time."""
+    rows = _category_cases()
+    if rows is None:
+        return "Not measured yet: `make benchmark-categories` writes benchmarks/results/categories.json."
+    header = ["categories × rows", "wall (s)", "peak RSS (MB)", "ONNX (MB)", "build (MB)", "macro-F1",
+              "linear baseline", "validation macro-F1 / baseline", "best iteration", "parity labels / max Δp",
+              "p50 / p99 (ms)", "batch (ms/row)", "measured (commit, date, machine)"]  # fmt: skip
+    cells = []
+    for r in rows:
+        case = f"{r['categories']:,} × {r['rows']:,}"
+        if "error" in r:
+            error = r["error"].replace("|", "\\|")  # a table cell
+            cells.append([case, r.get("wall_seconds", "–"), f"failed: {error}", *["–"] * 9, measured(r)])
+            continue
+        validation = f"{r['validation_macro_f1']:.4f} / {r['validation_baseline_macro_f1']:.4f}" \
+            if "validation_macro_f1" in r else "–"  # fmt: skip
+        cells.append([case, r["wall_seconds"], r["peak_rss_mb"], r["onnx_mb"], r["build_mb"], f"{r['macro_f1']:.4f}",
+                      f"{r['baseline_macro_f1']:.4f}", validation, r.get("best_iteration", "–"),
+                      f"{r['parity_label_agreement']:.2%} / {r['parity_max_abs_diff']:.1e}",
+                      f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f}", f"{r['batch_ms_per_row']:.4f}",
+                      measured(r)])  # fmt: skip
+    return table(header, cells) + "\n\n" + _growth_table([r for r in rows if "error" not in r]) + footnote(rows)
+
+
+def _growth_table(rows: list[dict[str, Any]]) -> str:
+    """Size, latency, memory and time against categories, each also as a multiple of the smallest case."""
+    if not rows:
+        return "Growth: no case has finished yet."
+    first = rows[0]
+    columns = [("onnx_mb", "ONNX (MB)"), ("p50_ms", "p50 (ms)"), ("batch_ms_per_row", "batch (ms/row)"),
+               ("peak_rss_mb", "peak RSS (MB)"), ("wall_seconds", "wall (s)")]  # fmt: skip
+    cells = [[f"{r['categories']:,}", f"{r['rows']:,}",
+              *(f"{r[key]} ({r[key] / first[key]:.1f}×)" if first[key] else r[key] for key, _ in columns)]
+             for r in rows]  # fmt: skip
+    head = f"Growth against categories (× the {first['categories']:,}-category case):\n\n"
+    return head + table(["categories", "rows", *(label for _, label in columns)], cells)
+
+
+def category_targets() -> list[tuple[str, str, bool | None]]:
+    """Issue 18's targets, from the cases measured so far (none before the first run)."""
+    rows = _category_cases() or []
+    found: list[tuple[str, str, bool | None]] = []
+    for r in rows:
+        label = f"{r['categories']:,} × {r['rows']:,}"
+        if "error" in r:
+            found.append((f"categories {label}: the run completes", f"failed: {r['error']}", False))
+            continue
+        gain = CATEGORY_GAIN if r["categories"] >= 100 else 0.0
+        model, baseline = r["macro_f1"], r["baseline_macro_f1"]
+        target = f"categories {label}: macro-F1 ≥ linear baseline" + (f" + {gain}" if gain else "")
+        found.append((target, f"{model:.4f} vs {baseline:.4f} ({model - baseline:+.4f})", model >= baseline + gain))
+        if (budget := CATEGORY_ONNX_MB.get(r["categories"])) is not None:
+            found.append((f"categories {label}: ONNX ≤ {budget} MB", f"{r['onnx_mb']} MB", r["onnx_mb"] <= budget))
+        labels, diff = r["parity_label_agreement"], r["parity_max_abs_diff"]
+        found.append((f"categories {label}: parity 100 % labels and max abs Δp ≤ 1e-5", f"{labels:.2%} / {diff:.1e}",
+                      labels >= PARITY_LABELS and diff <= PARITY_MAX_DIFF))  # fmt: skip
+        categories, case_rows, seconds, megabytes = CATEGORY_TRAINING
+        if (r["categories"], r["rows"]) == (categories, case_rows):
+            found.append((f"categories {label}: training ≤ {seconds // 60} min, peak RSS ≤ {megabytes // 1000} GB",
+                          f"{r['wall_seconds'] / 60:.1f} min, {r['peak_rss_mb']:,} MB",
+                          r["wall_seconds"] <= seconds and r["peak_rss_mb"] <= megabytes))  # fmt: skip
+        if r["categories"] >= 5_000:
+            found.append((f"categories {label}: completes (time and memory reported)",
+                          f"{r['wall_seconds'] / 60:.1f} min, {r['peak_rss_mb']:,} MB", True))  # fmt: skip
+    done = [r for r in rows if "error" not in r]
+    if done:
+        build = max(done, key=lambda r: r["build_mb"])
+        found.append((f"categories: build ≤ {BUILD_MB} MB unzipped (largest case)",
+                      f"{build['build_mb']} MB at {build['categories']:,}", build["build_mb"] <= BUILD_MB))  # fmt: skip
+        for key, name, limit in CATEGORY_SERVING:
+            worst = max(done, key=lambda r: r[key])
+            found.append((f"categories: {name} ≤ {limit} (slowest case)",
+                          f"{worst[key]} at {worst['categories']:,}", worst[key] <= limit))  # fmt: skip
+    return found
+
+
+def _category_cases() -> list[dict[str, Any]] | None:
+    """The categories cases in order of size, or None before the benchmark first ran."""
+    if not (RESULTS / "categories.json").exists():
+        return None
+    return sorted(load("categories")["results"], key=lambda r: (r["categories"], r["rows"]))
+
+
 def targets() -> list[tuple[str, str, bool | None]]:
     """Every target with the figure it is judged on and whether it is met (None: not established)."""
     found: list[tuple[str, str, bool | None]] = []
@@ -210,7 +301,7 @@ def targets() -> list[tuple[str, str, bool | None]]:
     soak = load("soak")
     found.append(("soak: no 5xx or failed request", f"{soak['server_errors']} of {soak['requests']:,}",
                   soak["server_errors"] == 0))  # fmt: skip
-    return found
+    return found + category_targets()
 
 
 def targets_table() -> str:
@@ -234,6 +325,7 @@ TABLES = {
     "worst-case": worst_case_table,
     "soak": soak_table,
     "predict": predict_table,
+    "categories": categories_table,
     "targets": targets_table,
 }
 

@@ -97,3 +97,31 @@ def test_engines_scored_on_different_splits_are_not_judged(monkeypatch):
     assert report._engine_gaps(cases)[0][2] is None
     dask["same_split"] = {"difference": 0.0004, "rows": 1400, "ci_low": -0.002, "ci_high": 0.003}
     assert report._engine_gaps(cases)[0][2] is True
+
+
+def test_categories_before_the_first_run_say_not_measured(monkeypatch, tmp_path):
+    # GIVEN a results folder without categories.json
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    # WHEN the categories table and its targets are rendered THEN one line says so, and nothing is judged
+    assert report.categories_table().startswith("Not measured yet: `make benchmark-categories`")
+    assert report.category_targets() == []
+
+
+def test_category_targets_are_judged_from_the_file(monkeypatch, tmp_path):
+    # GIVEN a 100-category case 0.02 above its baseline and a 1,000-category case that failed
+    served = {"p50_ms": 1.0, "p99_ms": 6.0, "batch_ms_per_row": 0.1, "build_mb": 200.0}
+    done = {"case": "100x40000", "categories": 100, "rows": 40_000, "macro_f1": 0.82, "baseline_macro_f1": 0.80,
+            "onnx_mb": 20.0, "parity_label_agreement": 1.0, "parity_max_abs_diff": 1e-6, "wall_seconds": 60.0,
+            "peak_rss_mb": 2000, **served, "commit": "abc", "date": "2026-11-27", "machine": "m"}  # fmt: skip
+    failed = {"case": "1000x200000", "categories": 1000, "rows": 200_000, "error": "parity gate failed",
+              "commit": "abc", "date": "2026-11-27", "machine": "m"}  # fmt: skip
+    (tmp_path / "categories.json").write_text(json.dumps({"results": [failed, done]}))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    # WHEN the targets are stated
+    verdicts = {target: met for target, _, met in report.category_targets()}
+    # THEN +0.02 misses the +0.03 gain, the failed case misses, p99 6 ms misses 5 ms and the build meets 250 MB
+    assert verdicts["categories 100 × 40,000: macro-F1 ≥ linear baseline + 0.03"] is False
+    assert verdicts["categories 1,000 × 200,000: the run completes"] is False
+    assert verdicts["categories: single-row p99 (ms) ≤ 5 (slowest case)"] is False
+    assert verdicts["categories: build ≤ 250 MB unzipped (largest case)"] is True
+    assert "failed: parity gate failed" in report.categories_table()

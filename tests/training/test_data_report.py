@@ -12,6 +12,7 @@ from training.columns import LABEL
 from training.config import DataConfig
 from training.data.clean import prepare_catalogue
 from training.data.report import aliases_block, build_report, label_variants, summary_text
+from training.data.taxonomy import generate_taxonomy_catalogue
 from training.exceptions import ConfigError
 
 CONFIG = DataConfig(
@@ -198,3 +199,33 @@ def test_a_report_of_thousands_of_classes_stays_a_few_short_lines():
     assert "classes have fewer than 10 rows, e.g." in text
     assert len(text) < 2_000
     assert max(len(line) for line in text.splitlines()) < 600
+
+
+def test_hundreds_of_label_variants_are_capped_with_how_many_more():
+    # GIVEN 200 classes each also spelled in lower case (200 groups of variants)
+    rows = 800
+    frame = _frame(rows, category=[f"{'Leaf' if i % 2 else 'leaf'} {i // 2 % 200}" for i in range(rows)])
+
+    report = build_report(frame, CONFIG, source="variants.csv")
+    text = summary_text(report)
+
+    # THEN the report keeps all 200 groups, but the summary names 30 and says how many more
+    assert len(report.label_variants) == 200
+    assert "and 170 more groups of label variants (`python -m training.cli.check_data --json` lists" in text
+    assert "    # and 170 more groups:" in text
+    assert len(text.splitlines()) < 150
+
+
+def test_check_data_on_a_5000_category_taxonomy_prints_a_few_short_lines(tmp_path):
+    # GIVEN a generated 5,000-leaf taxonomy catalogue of 30,000 rows, written as a user's CSV
+    path = tmp_path / "taxonomy.csv"
+    generate_taxonomy_catalogue(30_000, 5_000, seed=42).to_csv(path, index=False)
+
+    # WHEN `make check-data DATA=` reports on it
+    result = CliRunner().invoke(check_data_app, ["--data", str(path)])
+
+    # THEN the classes and the small ones are summarised in a few lines, none of them long
+    assert result.exit_code == 0, result.output
+    assert "5000 classes, median" in result.output
+    assert len(result.output.splitlines()) < 15
+    assert max(len(line) for line in result.output.splitlines()) < 600

@@ -23,6 +23,8 @@ from training.cli.train import app
 from training.columns import GROUP
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import generate_taxonomy_catalogue
+from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
 from training.engines.dask.prepare import FOLD, SPLIT, prepared_partition
 from training.exceptions import DataValidationError
@@ -233,6 +235,34 @@ def test_the_split_and_folds_do_not_depend_on_partitioning():
     # a product's rows never straddle splits, and every split is used
     assert whole.groupby(GROUP)[SPLIT].nunique().max() == 1
     assert set(whole[SPLIT]) == {0, 1, 2}
+
+
+def test_the_taxonomy_catalogue_is_generated_partition_by_partition_from_the_seed(monkeypatch):
+    # GIVEN CATEGORIES=40 over 3,000 rows, in partitions of 1,000 rows
+    monkeypatch.setattr(dask_catalogue, "PARTITION_ROWS", 1_000)
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=3_000, synthetic_categories=40)
+    # WHEN the Dask engine opens the synthetic catalogue, twice
+    opened = dask_catalogue.open_catalogue(config, None)
+    frames = [part.compute(scheduler="sync") for part in (opened.raw, dask_catalogue.open_catalogue(config, None).raw)]
+    # THEN it is three partitions, the same each time, of every leaf, with one leaf per product across partitions
+    assert opened.raw.npartitions == 3
+    assert opened.source == "synthetic-taxonomy(rows=3000, categories=40, seed=42, partitions=3)"
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert len(frames[0]) == 3_000
+    assert frames[0]["category"].nunique() == 40
+    assert frames[0].groupby("product_id")["category"].nunique().max() == 1
+    # AND its columns are the local engine's catalogue's
+    assert list(frames[0].columns) == list(generate_taxonomy_catalogue(3_000, 40, seed=42).columns)
+
+
+def test_one_taxonomy_partition_is_exactly_the_local_engines_catalogue():
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=2_000, synthetic_categories=30)
+
+    frame = dask_catalogue.open_catalogue(config, None).raw.compute(scheduler="sync")
+
+    # (Dask reads strings as pyarrow strings: the values are compared, not the dtypes)
+    expected = generate_taxonomy_catalogue(2_000, 30, seed=42)
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), expected, check_dtype=False)
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
+import numpy as np
 import pandas as pd
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
 from training.cli.predict import app
 from training.data.synthetic import generate_catalogue
+from training.model.metadata import METADATA_KEY
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +139,55 @@ def test_parquet_on_s3_is_read_through_aws_endpoint_url(model_path, catalogue, m
     predictions = pd.read_parquet(tmp_path / "o").sort_values("product_id", kind="stable")
     expected = frame.assign(expected=_handler_labels(model_path, frame)).sort_values("product_id", kind="stable")
     assert predictions["label"].tolist() == expected["expected"].tolist()
+
+
+def _many_class_model(path, classes: int) -> None:
+    """A hand-built graph of the exported model's shape with `classes` classes: the price picks the class."""
+    weights = np.random.default_rng(0).normal(size=(1, classes)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["price", "weights"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["probabilities"], ["best"], axis=1, keepdims=0),
+        helper.make_node("Gather", ["classes", "best"], ["label"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "many-classes",
+        [helper.make_tensor_value_info("title", TensorProto.STRING, [None, 1]),
+         helper.make_tensor_value_info("price", TensorProto.FLOAT, [None, 1])],
+        [helper.make_tensor_value_info("label", TensorProto.STRING, [None]),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes])],
+        [numpy_helper.from_array(weights, "weights"),
+         helper.make_tensor("classes", TensorProto.STRING, [classes], [f"Leaf {i}".encode() for i in range(classes)])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    metadata = {
+        "classes": [f"Leaf {i}" for i in range(classes)],
+        "inputs": [{"name": "title", "type": "string", "required": True}, {"name": "price", "type": "float"}],
+        "model_version": "many-classes",
+    }
+    helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
+    path.write_bytes(model.SerializeToString())
+
+
+def test_5000_classes_score_to_the_top_three_and_a_short_summary(tmp_path):
+    # GIVEN a 5,000-class model and 1,000 rows (the whole probability matrix would be 20 MB a partition)
+    model = tmp_path / "model.onnx"
+    _many_class_model(model, 5_000)
+    prices = np.random.default_rng(1).normal(size=1_000)
+    pd.DataFrame({"product_id": range(1_000), "title": "a title", "price": prices}).to_csv(tmp_path / "rows.csv")
+
+    # WHEN make predict scores them
+    out = tmp_path / "predictions.parquet"
+    result = _run("--model", str(model), "--data", str(tmp_path / "rows.csv"), "--out", str(out))
+
+    # THEN the summary is a few short lines, and each row carries its label and top three, best first
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["rows"] == 1_000
+    assert max(len(line) for line in result.output.splitlines()) < 600
+    predictions = pd.read_parquet(out)
+    assert predictions.shape == (1_000, 9)
+    assert (predictions["label"] == predictions["top_1_label"]).all()
+    assert (predictions["top_1_probability"] >= predictions["top_2_probability"]).all()
+    assert (predictions["top_2_probability"] >= predictions["top_3_probability"]).all()

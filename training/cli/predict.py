@@ -69,18 +69,22 @@ def score_partition(
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
     order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
-    probabilities = np.full((len(frame), len(classes)), np.nan, dtype=np.float32)
+    # Only each row's TOP_K classes are kept, chunk by chunk: a partition's whole probability matrix (and its
+    # argsort) is rows × classes, 2 GB and 4 GB for 100,000 rows at 5,000 categories.
+    top_k = min(TOP_K, len(classes))
+    best = np.tile(np.arange(top_k), (len(frame), 1))
+    top = np.full((len(frame), top_k), np.nan, dtype=np.float32)
     for start in range(0, len(order), CHUNK_ROWS):
         rows = order[start : start + CHUNK_ROWS]
         _, chunk = session.run(["label", "probabilities"], {name: array[rows] for name, array in feeds.items()})
-        probabilities[rows] = chunk
-    best = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :TOP_K]
+        ranked = np.argsort(-np.nan_to_num(chunk, nan=-1.0), axis=1, kind="stable")[:, :top_k]
+        best[rows], top[rows] = ranked, np.take_along_axis(chunk, ranked, axis=1)
     result = frame[ids].reset_index(drop=True).copy()
     result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
-    result["confidence"] = probabilities[np.arange(len(frame)), best[:, 0]]
-    for k in range(min(TOP_K, len(classes))):
+    result["confidence"] = top[:, 0]
+    for k in range(top_k):
         result[f"top_{k + 1}_label"] = np.where(refused, None, classes[best[:, k]])  # type: ignore[call-overload]
-        result[f"top_{k + 1}_probability"] = probabilities[np.arange(len(frame)), best[:, k]]
+        result[f"top_{k + 1}_probability"] = top[:, k]
     return result
 
 

@@ -38,6 +38,8 @@ SMALL_CLASS_ROWS = 10
 # Beyond this many classes (or small classes), reports name the extremes only: at 5,000 leaves a full list is a
 # 200 kB log line nobody reads.
 LISTED_CLASSES = 30
+# Where the whole report, every variant group included, is printed when the summary caps a list.
+WHOLE_REPORT = "`python -m training.cli.check_data --json`"
 NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
 # Edit distance is compared only between short labels: long ones differ by a couple of letters legitimately.
@@ -233,8 +235,11 @@ def summary_text(report: DataReport) -> str:
         "classes: " + class_summary(report.class_counts),
     ]
     lines += [f"problem: {problem}" for problem in report.problems] or ["no suspected problems"]
-    if report.label_variants:
-        lines += ["suggested config (paste into the config file):", aliases_block(report.label_variants)]
+    variants = report.label_variants
+    if variants:
+        lines += ["suggested config (paste into the config file):", aliases_block(variants[:LISTED_CLASSES])]
+    if len(variants) > LISTED_CLASSES:
+        lines.append(f"    # and {len(variants) - LISTED_CLASSES} more groups: {WHOLE_REPORT} lists every one")
     return "\n".join(lines)
 
 
@@ -262,8 +267,11 @@ def _problems(report: DataReport) -> list[str]:
         )
     problems += [
         f"label variants {sorted(variant['labels'])} look like one class (suggest {variant['suggested']!r})"
-        for variant in report.label_variants
+        for variant in report.label_variants[:LISTED_CLASSES]
     ]
+    if len(report.label_variants) > LISTED_CLASSES:
+        more = len(report.label_variants) - LISTED_CLASSES
+        problems.append(f"and {more} more groups of label variants ({WHOLE_REPORT} lists every one)")
     if report.conflicting_titles.get("titles"):
         problems.append(
             f"{report.conflicting_titles['titles']} identical titles carry different labels "

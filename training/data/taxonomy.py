@@ -81,6 +81,18 @@ def build_taxonomy(leaves: int, *, seed: int) -> Taxonomy:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Products:
+    """What every offer is drawn from: each product's leaf, brand, model code and base price."""
+
+    leaf: np.ndarray
+    brand: np.ndarray
+    model_code: np.ndarray
+    base_price: np.ndarray
+    # The first `floor` products cover every leaf MIN_PRODUCTS times; offer number i < floor is of product i.
+    floor: int
+
+
 def generate_taxonomy_catalogue(rows: int, categories: int, *, seed: int = 0) -> pd.DataFrame:
     """Offers of products in a `categories`-leaf taxonomy; columns as the default synthetic catalogue's.
 
@@ -89,7 +101,28 @@ def generate_taxonomy_catalogue(rows: int, categories: int, *, seed: int = 0) ->
     """
     taxonomy = build_taxonomy(categories, seed=seed)
     rng = np.random.default_rng([seed, 8])
-    n_products = max(rows // 4, min(rows, MIN_PRODUCTS * categories))
+    return _offers(taxonomy, _products(taxonomy, rows, rng), rows, rng, first_offer=0)
+
+
+def generate_taxonomy_partition(index: int, rows: int, *, first_offer: int, total_rows: int, categories: int,
+                                seed: int) -> pd.DataFrame:  # fmt: skip
+    """Partition `index` (offers `first_offer` … `first_offer + rows - 1`) of a taxonomy catalogue of
+    `total_rows`, generated on its own, as the Dask engine's workers do.
+
+    Every partition draws its offers from the same taxonomy and products, all drawn from `seed` exactly as
+    `generate_taxonomy_catalogue(total_rows, categories, seed=seed)` draws them, so the partitions together
+    follow its distribution and keep its floor (every leaf's first products offered at least once); only the
+    offers themselves differ, drawn from the partition's own seed.
+    """
+    taxonomy = build_taxonomy(categories, seed=seed)
+    products = _products(taxonomy, total_rows, np.random.default_rng([seed, 8]))
+    return _offers(taxonomy, products, rows, np.random.default_rng([seed, 9, index]), first_offer=first_offer)
+
+
+def _products(taxonomy: Taxonomy, total_rows: int, rng: np.random.Generator) -> _Products:
+    """Products for a catalogue of `total_rows` offers: a quarter as many, and at least a handful per leaf."""
+    categories = len(taxonomy.paths)
+    n_products = max(total_rows // 4, min(total_rows, MIN_PRODUCTS * categories))
     leaf = rng.choice(categories, size=n_products, p=taxonomy.popularity)
     floor = min(n_products, MIN_PRODUCTS * categories)
     leaf[:floor] = np.arange(floor) % categories  # the rarest leaf still has a handful of products to split
@@ -97,22 +130,29 @@ def generate_taxonomy_catalogue(rows: int, categories: int, *, seed: int = 0) ->
     prefix = np.array(SYLLABLES)[rng.integers(len(SYLLABLES), size=n_products)]
     model_code = np.char.add(prefix, rng.integers(10, 999, size=n_products).astype(str))
     base_price = taxonomy.price[leaf] * rng.lognormal(0, 0.25, size=n_products)
+    return _Products(leaf, brand, model_code, base_price, floor)
 
-    product = offered_products(rng, n_products, rows)
-    product[: min(rows, floor)] = np.arange(min(rows, floor))  # and each of those products at least one offer
-    offer_leaf = leaf[product]
+
+def _offers(
+    taxonomy: Taxonomy, products: _Products, rows: int, rng: np.random.Generator, *, first_offer: int
+) -> pd.DataFrame:
+    """`rows` offers numbered from `first_offer`: titles that name the leaf or only its parent, sellers, prices."""
+    product = offered_products(rng, len(products.leaf), rows)
+    covered = max(0, min(rows, products.floor - first_offer))
+    product[:covered] = np.arange(first_offer, first_offer + covered)  # each floor product at least one offer
+    offer_leaf = products.leaf[product]
     parent_only = rng.random(rows) < PARENT_ONLY_SHARE
     head = np.where(
         parent_only, taxonomy.category_word[offer_leaf], taxonomy.leaf_words[offer_leaf, rng.integers(2, size=rows)]
     )
     context = np.where(rng.random(rows) < 0.5, taxonomy.category_word[offer_leaf], taxonomy.department_word[offer_leaf])
     context = np.where(parent_only, taxonomy.department_word[offer_leaf], context)
-    brand_name = np.char.add("brand", brand[product].astype(str))
+    brand_name = np.char.add("brand", products.brand[product].astype(str))
     noise = np.array(NOISE)[rng.integers(len(NOISE), size=(rows, 2))]
     title = pd.Series(brand_name, dtype=object)
-    for part in (head, model_code[product], context, noise[:, 0], noise[:, 1]):
+    for part in (head, products.model_code[product], context, noise[:, 0], noise[:, 1]):
         title = title + " " + pd.Series(part, dtype=object)
-    price = np.round(base_price[product] * rng.lognormal(0, 0.1, size=rows), 2)
+    price = np.round(products.base_price[product] * rng.lognormal(0, 0.1, size=rows), 2)
     return pd.DataFrame(
         {
             "product_id": product.astype(str),

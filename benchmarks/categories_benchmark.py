@@ -1,0 +1,252 @@
+"""Measure `make train ROWS= CATEGORIES=` from 10 to 5,000 categories: quality, size, memory, time, serving.
+
+Each case is one run of the training command line exactly as `make train ROWS=R CATEGORIES=C OUT=<tmp>` runs
+it, in a fresh process with a throwaway MLflow store, so its time and memory are the run's own. Memory is the
+peak of the whole process tree (the trainer and the worker processes joblib/loky starts), sampled with psutil,
+beside the trainer's own peak from wait4. The model it wrote is then served as the function serves it (the
+handler's own `load_model`: its session options, threads and chunking) on held-out rows of the same
+catalogue: single-row p50/p99 and ms per row in batches of 1,000. The build size is the handler's runtime
+dependencies as installed in this venv, less what `make build` trims, plus the model.
+
+Every case is written to benchmarks/results/categories.json as soon as it ends, so an interrupted run keeps
+the cases that finished; a failed case is recorded with its last log line and the run goes on.
+
+    python benchmarks/categories_benchmark.py                              # 10x40000 … 5000x500000 (hours)
+    python benchmarks/categories_benchmark.py --cases 100x40000,1000x200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import importlib.metadata
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from packaging.requirements import Requirement
+from provenance import measured_on
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "categories.json"
+DEFAULT_CASES = "10x40000,100x40000,1000x200000,5000x500000"
+SINGLE_REQUESTS = 500
+BATCH_ROWS = 1_000
+BATCH_REPEATS = 5
+SAMPLE_SECONDS = 0.2
+# Packages the Lambda runtime provides, so the build does not ship them.
+PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
+METRIC_KEYS = (
+    "macro_f1", "baseline_macro_f1", "validation_macro_f1", "validation_baseline_macro_f1", "accuracy",
+    "best_iteration", "train_seconds", "n_train", "n_validation", "n_test",
+)  # fmt: skip
+
+
+def parse_cases(text: str) -> list[tuple[int, int]]:
+    """`CATEGORIESxROWS,…` as (categories, rows) pairs.
+
+    Raises:
+        SystemExit: A case is not two whole numbers joined by `x`.
+    """
+    cases = []
+    for case in filter(None, (part.strip() for part in text.split(","))):
+        categories, _, rows = case.lower().partition("x")
+        if not (categories.isdigit() and rows.isdigit()):
+            raise SystemExit(f"error: a case is CATEGORIESxROWS, e.g. 100x40000; got {case!r}")
+        cases.append((int(categories), int(rows)))
+    return cases
+
+
+def run_case(categories: int, rows: int, workdir: Path) -> dict[str, Any]:
+    """Train once as `make train` does, then serve the model it wrote; the case's row of the result file."""
+    name = f"{categories}x{rows}"
+    out = workdir / "out"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-m", "training.cli.train", "--out", str(out), "--rows", str(rows),
+               "--categories", str(categories), "--engine", "local"]  # fmt: skip
+    log = workdir / "train.log"
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        tree_peak = _TreePeak(process.pid)
+        # wait4 gives this child's own peak RSS; the sampler adds its worker processes.
+        _, status, usage = os.wait4(process.pid, 0)
+        tree_peak.stop()
+    wall = time.perf_counter() - started
+    row: dict[str, Any] = {"case": name, "categories": categories, "rows": rows}
+    if os.waitstatus_to_exitcode(status) != 0:
+        lines = log.read_text().strip().splitlines()
+        return row | {"error": lines[-1] if lines else "no output", "wall_seconds": round(wall, 1), **measured_on()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    parity = json.loads((out / "parity_report.json").read_text())
+    model = out / "model.onnx"
+    row |= {
+        "wall_seconds": round(wall, 1),
+        "peak_rss_mb": round(tree_peak.megabytes),
+        "trainer_peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "onnx_mb": round(model.stat().st_size / 1e6, 2),
+        "parity_passed": parity.get("passed"),
+        "parity_label_agreement": parity.get("label_agreement"),
+        "parity_max_abs_diff": parity.get("max_abs_diff"),
+    }
+    row |= {key: _rounded(metrics[key]) for key in METRIC_KEYS if key in metrics}
+    row |= {key: value for key, value in metrics.items() if "design" in key or "candidate" in key}
+    row |= serving_latency(model, held_out_rows(categories, rows))
+    row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
+    return row | measured_on()
+
+
+def held_out_rows(categories: int, rows: int) -> list[dict[str, Any]]:
+    """The test split of the catalogue the case trained on, as the function's request fields."""
+    from training.config import DEFAULT_CONFIG_PATH, load_config
+    from training.data.load import load_catalogue
+    from training.data.split import split_catalogue
+
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=rows, synthetic_categories=categories)
+    test = split_catalogue(load_catalogue(config, None).frame, config.split).test
+    inputs = [name for name in config.input_names if name in test.columns]
+    return [
+        {name: (None if value != value else value) for name, value in zip(inputs, values, strict=True)}
+        for values in test[inputs].itertuples(index=False, name=None)
+    ]
+
+
+def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Single-row p50/p99 over SINGLE_REQUESTS held-out rows and ms per row in batches of BATCH_ROWS."""
+    from handler.model import load_model
+    from handler.settings import Settings
+
+    model = load_model(Settings(model_path=model_path))
+    singles = [rows[i % len(rows)] for i in range(SINGLE_REQUESTS)]
+    times = []
+    for row in singles:
+        started = time.perf_counter()
+        model.predict([row])
+        times.append((time.perf_counter() - started) * 1000)
+    batch = [rows[i % len(rows)] for i in range(BATCH_ROWS)]
+    batches = []
+    for _ in range(BATCH_REPEATS):
+        started = time.perf_counter()
+        model.predict(batch)
+        batches.append((time.perf_counter() - started) * 1000 / BATCH_ROWS)
+    cuts = statistics.quantiles(times, n=100)
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p99_ms": round(cuts[98], 3),
+        "batch_ms_per_row": round(statistics.median(batches), 4),
+        "load_seconds": round(model.load_seconds, 3),
+    }
+
+
+def runtime_megabytes() -> float:
+    """The handler's runtime dependencies (handler/requirements.txt and theirs) as installed here, in MB.
+
+    Less what `make build` trims (`infra.trim_build.UNUSED`) and what the Lambda runtime provides.
+    """
+    from infra.trim_build import UNUSED
+
+    pending = [Requirement(line).name for line in (ROOT / "handler" / "requirements.txt").read_text().split()
+               if "==" in line]  # fmt: skip
+    seen: set[str] = set()
+    total = 0
+    while pending:
+        name = pending.pop().lower().replace("_", "-")
+        if name in seen or name in PROVIDED:
+            continue
+        seen.add(name)
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or ():
+            path = str(file)
+            if not any(_trimmed(path, pattern) for pattern in UNUSED):
+                located = Path(str(distribution.locate_file(file)))
+                total += located.stat().st_size if located.is_file() else 0
+        for text in distribution.requires or ():
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return total / 1e6
+
+
+def save(row: dict[str, Any], results: Path) -> None:
+    """Add (or replace) one case in the result file at once, so a partial run keeps what finished."""
+    previous = json.loads(results.read_text()) if results.exists() else {"results": []}
+    kept = [r for r in previous["results"] if r["case"] != row["case"]]
+    ordered = sorted([*kept, row], key=lambda r: (r["categories"], r["rows"]))
+    results.write_text(json.dumps({"results": ordered}, indent=2, ensure_ascii=False) + "\n")
+
+
+class _TreePeak:
+    """The peak summed RSS of a process and all its descendants, sampled every SAMPLE_SECONDS in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.megabytes = 0.0
+        self._stopped = threading.Event()
+        self._root = psutil.Process(pid)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the sampling."""
+        self._stopped.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        """Sum the tree's RSS until stopped or the process is gone."""
+        while not self._stopped.is_set():
+            try:
+                processes = [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                return
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue  # a worker that ended between listing and reading
+            self.megabytes = max(self.megabytes, total / 2**20)
+            self._stopped.wait(SAMPLE_SECONDS)
+
+
+def _trimmed(path: str, pattern: str) -> bool:
+    """Whether `make build` deletes this installed file (a trim pattern matches it or a folder above it)."""
+    if pattern.startswith("**/"):
+        return any(fnmatch.fnmatch(part, pattern[3:]) for part in Path(path).parts)
+    depth = len(Path(pattern).parts)
+    return fnmatch.fnmatch("/".join(Path(path).parts[:depth]), pattern)
+
+
+def _rounded(value: Any) -> Any:
+    """Scores to four decimals; counts and anything else as they are."""
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def main() -> None:
+    """Run the cases one after the other, saving each as it ends."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="CATEGORIESxROWS,… (default: %(default)s)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the result file to update")
+    args = parser.parse_args()
+    # The trainer runs as `python -m` from ROOT; this process imports the same code for the held-out rows.
+    sys.path.insert(0, str(ROOT))
+    for categories, rows in parse_cases(args.cases):
+        print(f"case {categories} categories x {rows:,} rows …", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                row = run_case(categories, rows, Path(tmp))
+            except Exception as exc:  # a failure after training (serving, sizes) must not lose the other cases
+                row = {"case": f"{categories}x{rows}", "categories": categories, "rows": rows,
+                       "error": f"{type(exc).__name__}: {exc}", **measured_on()}  # fmt: skip
+        save(row, args.results)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()
