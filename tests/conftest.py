@@ -49,6 +49,8 @@ TRAINED_MODEL_FIXTURES = {
     "handler_main",
     "small_pipeline",
     "small_model_bytes",
+    "rerank_pipeline",
+    "rerank_model_bytes",
 }
 
 

@@ -44,6 +44,8 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
         DataValidationError: A class has too few rows (or products) to appear in every split.
     """
     check_class_sizes(frame[LABEL].value_counts())
+    if GROUP in frame:
+        _check_products_per_class(frame.groupby(GROUP, sort=False)[LABEL].first())
     rest, test = _split(frame, config.test_fraction, config.seed)
     train, validation = _split(rest, config.validation_fraction / (1 - config.test_fraction), config.seed + 1)
     check_split_coverage(
@@ -102,7 +104,6 @@ def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFram
         return keep, hold
     # Stratify the products, not the rows: each product counts once, under its (first) label.
     products = frame.groupby(GROUP, sort=False)[LABEL].first()
-    _check_products_per_class(products)
     _, held_products = train_test_split(
         products.index.to_numpy(), test_size=fraction, stratify=products.to_numpy(), random_state=seed
     )

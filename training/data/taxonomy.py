@@ -6,7 +6,7 @@ hard cases such taxonomies have, so a model can be measured at that scale (`make
 - labels are paths, "Department > Category > Leaf" (`data.path_separator: " > "`);
 - each leaf has head words of its own, each category and department words shared by their children, and
   20 % of titles name only the parent category, never the leaf;
-- siblings under one category overlap in words: a price level per leaf and brands that specialise in a few
+- siblings under one category overlap in words: a price level per leaf and brands that sell in a few sibling
   leaves tell them apart;
 - leaf popularity follows a power law, so the tail has leaves with a handful of products.
 
@@ -29,7 +29,9 @@ SYLLABLES = tuple(c + v for c in "bdfgklmnprstvz" for v in "aeiou")
 N_SELLERS = 8_000
 N_BRANDS = 600
 PARENT_ONLY_SHARE = 0.2
-MIN_PRODUCTS = 5
+CATEGORY_BRANDS = 6
+# The smallest leaves: enough products that a grouped split leaves some in train, validation and test.
+MIN_PRODUCTS = 8
 # Spellings CSV readers take for a missing value ("None" as a leaf name would vanish from a written file).
 NOT_WORDS = frozenset({"none"})
 NOISE = ("new", "sale", "official", "uk", "2025", "black", "white", "pro", "plus", "", "", "")
@@ -74,7 +76,11 @@ def build_taxonomy(leaves: int, *, seed: int) -> Taxonomy:
     price = np.round(np.exp(rng.uniform(math.log(8), math.log(2500), size=leaves)), 2)
     popularity = 1.0 / np.arange(1, leaves + 1) ** 0.8
     popularity = rng.permutation(popularity / popularity.sum())
-    brands = rng.integers(N_BRANDS, size=(leaves, 4))
+    # Brands belong to a category and sell in several of its leaves: a brand narrows a title down to a few
+    # siblings, never to one leaf on its own.
+    category_brands = rng.integers(N_BRANDS, size=(categories, CATEGORY_BRANDS))
+    picks = np.argsort(rng.random((leaves, CATEGORY_BRANDS)), axis=1)[:, :4]
+    brands = np.take_along_axis(category_brands[category_of_leaf], picks, axis=1)
     return Taxonomy(
         paths, leaf_words, category_words[category_of_leaf], department_words[department_of_leaf], price, popularity,
         brands,

@@ -27,7 +27,7 @@ from training.model.features import (
     TitleScores,
 )
 from training.model.pins import require_pinned
-from training.model.reranker import AFFINITY_SIZE, CandidateReranker
+from training.model.reranker import CandidateReranker
 from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
             "Mod",
             [
                 graph.node("Add", [graph.node("Mul", [bucket, graph.ints([n_classes])]), classes]),
-                graph.ints([AFFINITY_SIZE]),
+                graph.ints([model.pair_table_size_]),
             ],
         )
         rows_with_class = graph.node("Gather", [floats(statistics.pair_counts[j]), key])

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from scipy import sparse
     from sklearn.compose import ColumnTransformer
 
-# (bucket × classes + class) mod AFFINITY_SIZE indexes the seller/brand × class count tables: 4 MB each.
+# (bucket × classes + class) mod this many entries indexes the seller/brand × class count tables: at most
+# 4 MB each; (bucket, class) pairs share an entry only when buckets × classes exceeds it.
 AFFINITY_SIZE = 2**20
 # Folds of the out-of-fold statistics the re-ranker's training rows see.
 STATISTIC_FOLDS = 5
@@ -70,7 +71,7 @@ class ClassStatistics:
         share: Each class's share of the rows, float32 [K].
         median: Per numeric input, each class's median value, float32 [J, K] (NaN: no value seen).
         spread: Per numeric input, each class's interquartile range, floored above 0, float32 [J, K].
-        pair_counts: Per hashed block, rows per (bucket, class) key, float32 [B, AFFINITY_SIZE].
+        pair_counts: Per hashed block, rows per (bucket, class) key, float32 [B, pair_table_size_].
         bucket_counts: Per hashed block, rows per bucket, float32 [B, buckets].
     """
 
@@ -115,6 +116,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         labels = np.asarray(y)
         self.classes_ = np.unique(labels)
         target = np.searchsorted(self.classes_, labels)
+        widest = max((stop - start for _, start, stop in self.layout.buckets), default=1)
+        self.pair_table_size_ = min(AFFINITY_SIZE, widest * len(self.classes_))
         self.parents_ = self._parents()
         self.statistics_ = self._statistics(X, target)
         features = np.empty((X.shape[0] * self._k(X), self.n_features_), dtype=np.float32)
@@ -211,13 +214,13 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         for bucket, pair, (_, start, stop) in zip(
             self._buckets(X), self._pair_keys(X, target[:, None]), self.layout.buckets, strict=True
         ):
-            pair_counts.append(np.bincount(pair.ravel(), minlength=AFFINITY_SIZE))
+            pair_counts.append(np.bincount(pair.ravel(), minlength=self.pair_table_size_))
             bucket_counts.append(np.bincount(bucket.ravel(), minlength=stop - start))
         return ClassStatistics(
             share=share.astype(np.float32),
             median=np.array(medians, dtype=np.float32).reshape(-1, n_classes),
             spread=np.array(spreads, dtype=np.float32).reshape(-1, n_classes),
-            pair_counts=np.array(pair_counts, dtype=np.float32).reshape(-1, AFFINITY_SIZE),
+            pair_counts=np.array(pair_counts, dtype=np.float32).reshape(-1, self.pair_table_size_),
             bucket_counts=np.array(bucket_counts, dtype=np.float32).reshape(len(bucket_counts), -1),
         )
 
@@ -244,7 +247,7 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
     def _pair_keys(self, X: sparse.csr_matrix, classes: np.ndarray) -> list[np.ndarray]:
         """Per hashed block, the count-table key of (row's bucket, class): [N, k] int64."""
         n_classes = len(self.classes_)
-        return [(bucket * n_classes + classes) % AFFINITY_SIZE for bucket in self._buckets(X)]
+        return [(bucket * n_classes + classes) % self.pair_table_size_ for bucket in self._buckets(X)]
 
     def _is_answer(self, X: sparse.csr_matrix, labels: Any) -> np.ndarray:
         """1 for the (row, candidate) pairs whose candidate is the row's class, else 0."""

@@ -1,0 +1,131 @@
+"""The candidate re-ranker design: many classes in one graph of bounded size, answering as the Python pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+
+from training.columns import LABEL
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.clean import prepare_catalogue
+from training.data.split import split_catalogue
+from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
+from training.engines.local import fit_model
+from training.exceptions import ConfigError
+from training.model.export import to_onnx_model
+from training.model.metadata import input_schema
+from training.model.parity import adversarial_frame, check_parity, onnx_feeds
+from training.model.pipeline import MULTICLASS, RERANK, TITLE_SCORES, resolve_design
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from training.config import TrainConfig
+
+CLASSES = 60
+
+
+@pytest.fixture(scope="module")
+def rerank_config() -> TrainConfig:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    features = replace(config.features, text_buckets=2**12, stacking_folds=3, weights_per_bucket=8)
+    model = replace(config.model, n_estimators=60, design="auto", multiclass_max_classes=30, candidates=10)
+    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR), features=features, model=model)
+
+
+@pytest.fixture(scope="module")
+def rerank_splits(rerank_config):
+    frame = prepare_catalogue(generate_taxonomy_catalogue(4_000, CLASSES, seed=3), rerank_config.data)
+    return split_catalogue(frame, rerank_config.split)
+
+
+@pytest.fixture(scope="module")
+def rerank_pipeline(rerank_config, rerank_splits):
+    return fit_model(rerank_config, rerank_splits)
+
+
+@pytest.fixture(scope="module")
+def rerank_model_bytes(rerank_config, rerank_pipeline) -> bytes:
+    metadata = {"classes": list(rerank_pipeline.classes_), "inputs": input_schema(rerank_config.data)}
+    return to_onnx_model(rerank_pipeline, rerank_config.data, metadata).SerializeToString()
+
+
+def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_config):
+    assert resolve_design(rerank_config.model, 30) == MULTICLASS
+    assert resolve_design(rerank_config.model, 31) == RERANK
+    assert resolve_design(replace(rerank_config.model, design="rerank"), 5) == RERANK
+
+
+@pytest.mark.parametrize(
+    ("section", "setting", "value"),
+    [("model", "design", "trees"), ("model", "candidates", 1), ("features", "weights_per_bucket", 0)],
+)
+def test_a_bad_design_setting_is_one_clear_error(tmp_path: Path, section, setting, value):
+    config = tmp_path / "config.yaml"
+    config.write_text(DEFAULT_CONFIG_PATH.read_text() + f"\n{section}:\n  {setting}: {value}\n")
+
+    with pytest.raises(ConfigError, match=f"{section}.{setting}"):
+        load_config(config)
+
+
+def test_many_classes_are_reranked_and_answer_with_at_most_k_candidates(rerank_pipeline, rerank_splits):
+    probabilities = rerank_pipeline.predict_proba(rerank_splits.test)
+
+    assert type(rerank_pipeline.named_steps["classifier"]).__name__ == "CandidateReranker"
+    assert probabilities.shape[1] == CLASSES
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert ((probabilities > 0).sum(axis=1) <= 10).all()
+
+
+def test_the_title_model_keeps_only_its_strongest_weights_per_bucket(rerank_pipeline):
+    title = rerank_pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+
+    assert title.bucket_classes_.shape[1] == 8
+    assert (np.diff(title.pruned_weights_.indptr) == 8).all()
+
+
+def test_the_graph_holds_no_classes_by_buckets_weight_matrix(rerank_config, rerank_model_bytes):
+    model = onnx.load_from_string(rerank_model_bytes)
+    largest = max(numpy_helper.to_array(tensor).size for tensor in model.graph.initializer)
+    features = rerank_config.features
+
+    assert largest <= max((features.text_buckets + 1) * features.weights_per_bucket, features.hash_buckets * CLASSES)
+    assert largest < features.text_buckets * CLASSES
+
+
+def test_graph_matches_the_pipeline_on_test_and_adversarial_rows(
+    rerank_config, rerank_splits, rerank_pipeline, rerank_model_bytes
+):
+    frames = (rerank_splits.test, adversarial_frame(rerank_splits.test, rerank_config.data))
+
+    report = check_parity(rerank_pipeline, rerank_model_bytes, frames, rerank_config.data, tolerance=1e-5)
+
+    assert report.label_agreement == 1.0
+    assert report.max_abs_diff <= 1e-5
+
+
+def test_a_rows_answer_does_not_depend_on_its_batch(rerank_config, rerank_splits, rerank_model_bytes):
+    session = ort.InferenceSession(rerank_model_bytes, providers=["CPUExecutionProvider"])
+    rows = rerank_splits.test[list(rerank_config.data.columns)].head(50).reset_index(drop=True)
+
+    _, batch = session.run(None, onnx_feeds(rows, rerank_config.data))
+    alone = np.vstack([session.run(None, onnx_feeds(rows.iloc[[i]], rerank_config.data))[1] for i in range(len(rows))])
+
+    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-6)
+
+
+def test_reranking_beats_the_linear_title_model(rerank_pipeline, rerank_splits, rerank_config):
+    from sklearn.metrics import f1_score
+
+    title = rerank_pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+    labels = rerank_splits.test[LABEL]
+    model = f1_score(labels, rerank_pipeline.predict(rerank_splits.test), average="macro")
+    baseline = f1_score(labels, title.predict(rerank_splits.test[[rerank_config.data.text]]), average="macro")
+
+    assert model > baseline
