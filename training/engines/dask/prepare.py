@@ -23,6 +23,8 @@ from training.data.digest import combined_sha256, file_sha256, rows_sha256
 from training.data.report import build_report, log_report
 from training.data.split import check_class_sizes, check_split_coverage
 from training.engines.dask.catalogue import PARTITION_ROWS
+from training.exceptions import DataValidationError
+from training.model.pipeline import RERANK, resolve_design
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -84,6 +86,12 @@ def check_prepared_counts(counts: pd.Series, config: TrainConfig) -> None:
     """
     by_class = counts.groupby(level=1).sum()
     require_two_classes(len(by_class), "data")
+    if resolve_design(config.model, len(by_class)) == RERANK:
+        raise DataValidationError(
+            f"ENGINE=dask trains the multiclass design, and {len(by_class)} classes need the candidate re-ranker "
+            f"(model.design {config.model.design}, multiclass_max_classes {config.model.multiclass_max_classes}): "
+            "train with ENGINE=local, or set model.design: multiclass to train the multiclass design anyway"
+        )
     if config.data.label_aliases:
         check_label_aliases(set(map(str, by_class.index)), config.data.label_aliases)
     check_class_sizes(by_class)
