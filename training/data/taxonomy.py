@@ -30,6 +30,7 @@ N_SELLERS = 8_000
 N_BRANDS = 600
 PARENT_ONLY_SHARE = 0.2
 CATEGORY_BRANDS = 6
+WORD_SYLLABLES = 4
 # The smallest leaves: enough products that a grouped split leaves some in train, validation and test.
 MIN_PRODUCTS = 8
 # Spellings CSV readers take for a missing value ("None" as a leaf name would vanish from a written file).
@@ -172,11 +173,15 @@ def _offers(
 
 
 def _unique_words(rng: np.random.Generator, count: int) -> np.ndarray:
-    """`count` distinct pseudo-words of two to four syllables."""
+    """`count` distinct pseudo-words of four syllables.
+
+    Shorter words made sibling leaves one or two letters apart ("Zula", "Zota"), which the data report rightly
+    took for typos of one label.
+    """
     words: dict[str, None] = {}
     while len(words) < count:
-        for length in rng.integers(2, 5, size=count):
-            word = "".join(rng.choice(SYLLABLES, size=length))
+        for _ in range(count):
+            word = "".join(rng.choice(SYLLABLES, size=WORD_SYLLABLES))
             if word not in NOT_WORDS:
                 words.setdefault(word, None)
             if len(words) == count:
