@@ -24,7 +24,7 @@ def test_the_same_seed_gives_the_same_catalogue_and_another_seed_another():
 
 
 def test_every_leaf_has_a_handful_of_products_and_the_tail_is_long():
-    frame = generate_taxonomy_catalogue(20_000, 500, seed=2)
+    frame = generate_taxonomy_catalogue(40_000, 500, seed=2)
     products = frame.groupby("category")["product_id"].nunique()
 
     assert len(products) == 500

@@ -318,8 +318,8 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     def columns(start: int, stop: int) -> str:
         return graph.node("Slice", [features, graph.ints([start]), graph.ints([stop]), graph.ints([1])])
 
-    def floats(values: np.ndarray) -> str:
-        return graph.constant(values.astype(np.float32), TensorProto.FLOAT)
+    def floats(values: np.ndarray | float) -> str:
+        return graph.constant(np.asarray(values, dtype=np.float32), TensorProto.FLOAT)
 
     statistics = model.statistics_
     n_classes = len(model.classes_)
@@ -353,7 +353,7 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
         )
         rows_with_class = graph.node("Gather", [floats(statistics.pair_counts[j]), key])
         bucket_rows = graph.node(
-            "Add", [graph.node("Gather", [floats(statistics.bucket_counts[j]), bucket]), floats(np.float32(1))]
+            "Add", [graph.node("Gather", [floats(statistics.bucket_counts[j]), bucket]), floats(1.0)]
         )
         per_candidate += [rows_with_class, graph.node("Div", [rows_with_class, bucket_rows])]
     if model.separator:

@@ -113,6 +113,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         as their candidates come from title models that never saw them: a row's own seller and price must not
         vouch for its class.
         """
+        if self.layout is None:
+            raise ValueError("CandidateReranker needs its feature layout: set_params(layout=FeatureLayout.of(...))")
         labels = np.asarray(y)
         self.classes_ = np.unique(labels)
         target = np.searchsorted(self.classes_, labels)
@@ -129,7 +131,7 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             features.reshape(X.shape[0], -1, self.n_features_)[held_rows] = block.reshape(
                 len(held_rows), -1, self.n_features_
             )
-        evaluation = [
+        evaluation: list[tuple[Any, Any]] = [
             (self.candidate_features(X_eval), self._is_answer(X_eval, y_eval)) for X_eval, y_eval in eval_set or []
         ]
         self.model_ = LGBMClassifier(**(self.booster or {}))
@@ -161,7 +163,7 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: sparse.csr_matrix) -> np.ndarray:
         """The softmax of the candidates' raw re-ranking scores (their log-odds); 0 for every other class."""
-        raw = self.model_.predict(self.candidate_features(X), raw_score=True).reshape(-1, self._k(X))
+        raw = np.asarray(self.model_.predict(self.candidate_features(X), raw_score=True)).reshape(-1, self._k(X))
         probabilities = np.zeros((X.shape[0], len(self.classes_)))
         np.put_along_axis(probabilities, self._candidate_classes(X), softmax(raw, axis=1), axis=1)
         return probabilities
