@@ -12,7 +12,7 @@ Every case is written to benchmarks/results/categories.json as soon as it ends, 
 the cases that finished; a failed case is recorded with its last log line and the run goes on.
 
     python benchmarks/categories_benchmark.py                              # 10x40000 … 5000x500000 (hours)
-    python benchmarks/categories_benchmark.py --cases 100x40000,1000x200000
+    python benchmarks/categories_benchmark.py --cases 100x40000,1000x200000,100x40000:multiclass
 """
 
 from __future__ import annotations
@@ -32,12 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 from packaging.requirements import Requirement
 from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "categories.json"
-DEFAULT_CASES = "10x40000,100x40000,1000x200000,5000x500000"
+# 100 categories also with the multiclass design, the one the re-ranker replaced above 30 classes.
+DEFAULT_CASES = "10x40000,100x40000,100x40000:multiclass,1000x200000,5000x500000"
+DESIGNS = ("auto", "multiclass", "rerank")
+DEFAULT_CONFIG = ROOT / "configs" / "synthetic.yaml"
 SINGLE_REQUESTS = 500
 BATCH_ROWS = 1_000
 BATCH_REPEATS = 5
@@ -50,28 +54,40 @@ METRIC_KEYS = (
 )  # fmt: skip
 
 
-def parse_cases(text: str) -> list[tuple[int, int]]:
-    """`CATEGORIESxROWS,…` as (categories, rows) pairs.
+def parse_cases(text: str) -> list[tuple[int, int, str | None]]:
+    """`CATEGORIESxROWS[:DESIGN],…` as (categories, rows, design) triples; no design: the config's (auto).
 
     Raises:
-        SystemExit: A case is not two whole numbers joined by `x`.
+        SystemExit: A case is not two whole numbers joined by `x`, or names an unknown design.
     """
     cases = []
     for case in filter(None, (part.strip() for part in text.split(","))):
-        categories, _, rows = case.lower().partition("x")
-        if not (categories.isdigit() and rows.isdigit()):
-            raise SystemExit(f"error: a case is CATEGORIESxROWS, e.g. 100x40000; got {case!r}")
-        cases.append((int(categories), int(rows)))
+        size, _, design = case.lower().partition(":")
+        categories, _, rows = size.partition("x")
+        if not (categories.isdigit() and rows.isdigit()) or design not in {"", *DESIGNS}:
+            raise SystemExit(f"error: a case is CATEGORIESxROWS[:{'|'.join(DESIGNS)}], e.g. 100x40000; got {case!r}")
+        cases.append((int(categories), int(rows), design or None))
     return cases
 
 
-def run_case(categories: int, rows: int, workdir: Path) -> dict[str, Any]:
+def design_config(design: str, workdir: Path) -> Path:
+    """The default config with `model.design` set, written into `workdir`."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw.setdefault("model", {})["design"] = design
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def run_case(categories: int, rows: int, design: str | None, workdir: Path) -> dict[str, Any]:
     """Train once as `make train` does, then serve the model it wrote; the case's row of the result file."""
-    name = f"{categories}x{rows}"
+    name = case_name(categories, rows, design)
     out = workdir / "out"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
     command = [sys.executable, "-m", "training.cli.train", "--out", str(out), "--rows", str(rows),
                "--categories", str(categories), "--engine", "local"]  # fmt: skip
+    if design:
+        command += ["--config", str(design_config(design, workdir))]
     log = workdir / "train.log"
     started = time.perf_counter()
     with log.open("w") as handle:
@@ -81,7 +97,7 @@ def run_case(categories: int, rows: int, workdir: Path) -> dict[str, Any]:
         _, status, usage = os.wait4(process.pid, 0)
         tree_peak.stop()
     wall = time.perf_counter() - started
-    row: dict[str, Any] = {"case": name, "categories": categories, "rows": rows}
+    row: dict[str, Any] = {"case": name, "categories": categories, "rows": rows, "design": design or "auto"}
     if os.waitstatus_to_exitcode(status) != 0:
         lines = log.read_text().strip().splitlines()
         return row | {"error": lines[-1] if lines else "no output", "wall_seconds": round(wall, 1), **measured_on()}
@@ -175,11 +191,16 @@ def runtime_megabytes() -> float:
     return total / 1e6
 
 
+def case_name(categories: int, rows: int, design: str | None) -> str:
+    """`100x40000`, or `100x40000:multiclass` for a case that forces a design."""
+    return f"{categories}x{rows}" + (f":{design}" if design else "")
+
+
 def save(row: dict[str, Any], results: Path) -> None:
     """Add (or replace) one case in the result file at once, so a partial run keeps what finished."""
     previous = json.loads(results.read_text()) if results.exists() else {"results": []}
     kept = [r for r in previous["results"] if r["case"] != row["case"]]
-    ordered = sorted([*kept, row], key=lambda r: (r["categories"], r["rows"]))
+    ordered = sorted([*kept, row], key=lambda r: (r["categories"], r["rows"], r.get("design", "auto")))
     results.write_text(json.dumps({"results": ordered}, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -236,14 +257,15 @@ def main() -> None:
     args = parser.parse_args()
     # The trainer runs as `python -m` from ROOT; this process imports the same code for the held-out rows.
     sys.path.insert(0, str(ROOT))
-    for categories, rows in parse_cases(args.cases):
-        print(f"case {categories} categories x {rows:,} rows …", flush=True)
+    for categories, rows, design in parse_cases(args.cases):
+        print(f"case {case_name(categories, rows, design)} …", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                row = run_case(categories, rows, Path(tmp))
+                row = run_case(categories, rows, design, Path(tmp))
             except Exception as exc:  # a failure after training (serving, sizes) must not lose the other cases
-                row = {"case": f"{categories}x{rows}", "categories": categories, "rows": rows,
-                       "error": f"{type(exc).__name__}: {exc}", **measured_on()}  # fmt: skip
+                row = {"case": case_name(categories, rows, design), "categories": categories, "rows": rows,
+                       "design": design or "auto", "error": f"{type(exc).__name__}: {exc}",
+                       **measured_on()}  # fmt: skip
         save(row, args.results)
         print(json.dumps(row, ensure_ascii=False), flush=True)
 

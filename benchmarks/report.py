@@ -183,7 +183,7 @@ def categories_table() -> str:
               "p50 / p99 (ms)", "batch (ms/row)", "measured (commit, date, machine)"]  # fmt: skip
     cells = []
     for r in rows:
-        case = f"{r['categories']:,} × {r['rows']:,}"
+        case = f"{r['categories']:,} × {r['rows']:,}" + _forced_design(r)
         if "error" in r:
             error = r["error"].replace("|", "\\|")  # a table cell
             cells.append([case, r.get("wall_seconds", "–"), f"failed: {error}", *["–"] * 9, measured(r)])
@@ -195,7 +195,14 @@ def categories_table() -> str:
                       f"{r['parity_label_agreement']:.2%} / {r['parity_max_abs_diff']:.1e}",
                       f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f}", f"{r['batch_ms_per_row']:.4f}",
                       measured(r)])  # fmt: skip
-    return table(header, cells) + "\n\n" + _growth_table([r for r in rows if "error" not in r]) + footnote(rows)
+    growth = _growth_table([r for r in rows if "error" not in r and not _forced_design(r)])
+    return table(header, cells) + "\n\n" + growth + footnote(rows)
+
+
+def _forced_design(row: dict[str, Any]) -> str:
+    """` (multiclass design)` for a case run with a forced design; "" for the config's own (auto)."""
+    design = row.get("design", "auto")
+    return "" if design == "auto" else f" ({design} design)"
 
 
 def _growth_table(rows: list[dict[str, Any]]) -> str:
@@ -214,7 +221,8 @@ def _growth_table(rows: list[dict[str, Any]]) -> str:
 
 def category_targets() -> list[tuple[str, str, bool | None]]:
     """Issue 18's targets, from the cases measured so far (none before the first run)."""
-    rows = _category_cases() or []
+    # Forced-design cases are comparisons, not the product: the targets are the shipped (auto) design's.
+    rows = [r for r in _category_cases() or [] if not _forced_design(r)]
     found: list[tuple[str, str, bool | None]] = []
     for r in rows:
         label = f"{r['categories']:,} × {r['rows']:,}"
@@ -254,7 +262,7 @@ def _category_cases() -> list[dict[str, Any]] | None:
     """The categories cases in order of size, or None before the benchmark first ran."""
     if not (RESULTS / "categories.json").exists():
         return None
-    return sorted(load("categories")["results"], key=lambda r: (r["categories"], r["rows"]))
+    return sorted(load("categories")["results"], key=lambda r: (r["categories"], r["rows"], r.get("design", "auto")))
 
 
 def targets() -> list[tuple[str, str, bool | None]]:
