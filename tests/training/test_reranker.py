@@ -17,7 +17,7 @@ from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
-from training.exceptions import ConfigError
+from training.exceptions import ConfigError, DataValidationError
 from training.model.export import to_onnx_model
 from training.model.metadata import input_schema
 from training.model.parity import adversarial_frame, check_parity, onnx_feeds
@@ -60,6 +60,8 @@ def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_
     assert resolve_design(rerank_config.model, 30) == MULTICLASS
     assert resolve_design(rerank_config.model, 31) == RERANK
     assert resolve_design(replace(rerank_config.model, design="rerank"), 5) == RERANK
+    with pytest.raises(DataValidationError, match="at least 3 classes"):
+        resolve_design(replace(rerank_config.model, design="rerank"), 2)
 
 
 @pytest.mark.parametrize(

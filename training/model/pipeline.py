@@ -20,6 +20,7 @@ from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from training.exceptions import DataValidationError
 from training.model.features import (
     FirstTokenHashed,
     Float32Numeric,
@@ -39,6 +40,8 @@ MULTICLASS, RERANK = "multiclass", "rerank"
 
 def resolve_design(model: ModelConfig, n_classes: int) -> str:
     """The design `model.design` asks for; `auto` → multiclass up to `model.multiclass_max_classes` classes."""
+    if model.design == RERANK and n_classes < 3:
+        raise DataValidationError(f"model.design: rerank needs at least 3 classes, the data has {n_classes}")
     if model.design != "auto":
         return model.design
     return MULTICLASS if n_classes <= model.multiclass_max_classes else RERANK
