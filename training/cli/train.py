@@ -23,6 +23,7 @@ from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
 from training.data.load import load_catalogue
 from training.data.report import summary_text
+from training.data.taxonomy import PATH_SEPARATOR
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -372,6 +373,8 @@ def main(
     try:
         synthetic = {"synthetic_rows": parse_rows(rows), "synthetic_categories": parse_categories(categories)}
         resolved = load_config(config, **synthetic)
+        if data is None and resolved.synthetic_categories:
+            resolved = _with_path_labels(resolved)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
@@ -419,6 +422,13 @@ def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
     """An engine's stage times as MLflow metrics."""
     return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
             for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
+
+
+def _with_path_labels(config: TrainConfig) -> TrainConfig:
+    """The config reading the synthetic taxonomy's labels as paths, unless it names a separator of its own."""
+    if config.data.path_separator is not None:
+        return config
+    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR))
 
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
