@@ -548,21 +548,21 @@ def _golden_example(index: int, example: Any, classes: list[str], path: Path) ->
         or not all(map(_finite, probabilities))
     ):
         raise ExpectedSetError(f"{where} needs {len(classes)} finite probabilities, one per class")
-    path = example.get("path")
+    steps = example.get("path")
     if (
-        not isinstance(path, list)
-        or not path
-        or not all(isinstance(step, dict) and isinstance(step.get("node"), str) for step in path)
-        or not all(_finite(step.get("confidence")) for step in path)
-        or path[-1]["node"] != example["label"]
+        not isinstance(steps, list)
+        or not steps
+        or not all(isinstance(step, dict) and isinstance(step.get("node"), str) for step in steps)
+        or not all(_finite(step.get("confidence")) for step in steps)
+        or steps[-1]["node"] != example["label"]
     ):
         raise ExpectedSetError(f"{where} needs a path of {{node, confidence}} ending at its label: retrain the model")
     return GoldenExample(
         inputs=example["inputs"],
         label=example["label"],
         probabilities=tuple(float(p) for p in probabilities),
-        path=tuple((step["node"], float(step["confidence"])) for step in path),
-        **_back_off(example, len(path), where),
+        path=tuple((step["node"], float(step["confidence"])) for step in steps),
+        **_back_off(example, len(steps), where),
     )
 
 
