@@ -11,6 +11,7 @@ from handler.model import load_model
 from handler.settings import Settings
 from training.cli.predict import app
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import generate_taxonomy_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,9 @@ def test_local_engine_answers_like_the_function(model_path, catalogue, tmp_path)
     assert set(predictions.columns) >= {"product_id", "label", "confidence", "top_1_label", "top_3_probability"}
     assert predictions["label"].tolist() == expected["expected"].tolist()
     assert (predictions["label"] == predictions["top_1_label"]).all()
+    # a flat model's path is its label, with the label's probability as its one level
+    assert (predictions["path"] == predictions["label"]).all()
+    assert (predictions["level_1_confidence"] == predictions["confidence"]).all()
 
 
 @pytest.mark.slow
@@ -134,3 +138,25 @@ def test_parquet_on_s3_is_read_through_aws_endpoint_url(model_path, catalogue, m
     predictions = pd.read_parquet(tmp_path / "o").sort_values("product_id", kind="stable")
     expected = frame.assign(expected=_handler_labels(model_path, frame)).sort_values("product_id", kind="stable")
     assert predictions["label"].tolist() == expected["expected"].tolist()
+
+
+def test_taxonomy_model_writes_the_path_and_a_confidence_per_level(taxonomy_model_path, tmp_path):
+    # GIVEN a catalogue with path labels, scored by a three-level taxonomy model
+    frame = generate_taxonomy_catalogue(300, 30, seed=12)
+    frame.to_csv(tmp_path / "catalogue.csv", index=False)
+
+    result = _run(
+        "--model", str(taxonomy_model_path), "--data", str(tmp_path / "catalogue.csv"), "--out", str(tmp_path / "o")
+    )
+
+    # THEN each row carries the leaf's path and three confidences that never increase with depth, as the function
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(tmp_path / "o")
+    levels = predictions[["level_1_confidence", "level_2_confidence", "level_3_confidence"]].to_numpy()
+    assert (predictions["path"] == predictions["label"]).all()  # the synthetic separator is " > " too
+    assert (levels[:, :-1] >= levels[:, 1:]).all()
+    assert (levels[:, -1] >= predictions["confidence"] - 1e-6).all()
+    model = load_model(Settings(model_path=taxonomy_model_path))
+    first = model.predict([{"title": frame["title"].iloc[0], "seller_id": frame["seller_id"].iloc[0],
+                            "brand": frame["brand"].iloc[0], "price": frame["price"].iloc[0]}])[0]  # fmt: skip
+    assert levels[0].tolist() == first.path_confidence.tolist()
