@@ -57,19 +57,15 @@ class Taxonomy:
     paths: list[str]
     parents: list[int]
     depth: int
-
-    def department(self, node: int) -> int:
-        """The top-level ancestor of a node."""
-        while self.parents[node] >= 0:
-            node = self.parents[node]
-        return node
+    separator: str | None
 
     def summary(self) -> dict[str, Any]:
         """Depth and nodes per level (GET /model): bounded, whatever the number of classes."""
         levels: list[int] = []
         for parent in self.parents:  # parents precede their children
             levels.append(1 if parent < 0 else levels[parent] + 1)
-        return {"depth": self.depth, "nodes_per_level": [levels.count(level) for level in range(1, self.depth + 1)]}
+        counts = [levels.count(level) for level in range(1, self.depth + 1)]
+        return {"depth": self.depth, "separator": self.separator, "nodes_per_level": counts}
 
 
 class Model:
@@ -283,7 +279,9 @@ def read_taxonomy(taxonomy: dict[str, Any]) -> Taxonomy:
     for name, parent in zip(names, parents, strict=True):  # parents precede their children
         paths.append(name if parent < 0 else f"{paths[parent]}{separator}{name}")
         levels.append(1 if parent < 0 else levels[parent] + 1)
-    return Taxonomy(names=list(names), paths=paths, parents=list(parents), depth=max(levels))
+    return Taxonomy(
+        names=list(names), paths=paths, parents=list(parents), depth=max(levels), separator=taxonomy["separator"]
+    )
 
 
 def _path_problem(model: Model, prediction: Prediction, example: dict[str, Any]) -> str | None:

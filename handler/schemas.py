@@ -100,6 +100,7 @@ class TaxonomySummary(BaseModel):
     """The shape of the category tree (the tree itself stays in the model file: it can have thousands of nodes)."""
 
     depth: int = Field(description="Levels of the deepest path; 1 for a model trained on flat labels.")
+    separator: str | None = Field(description="What joins the levels of a class label; null for flat labels.")
     nodes_per_level: list[int] = Field(description="Nodes at each level, the departments first.")
 
 

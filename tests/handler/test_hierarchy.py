@@ -3,6 +3,9 @@ model is sure of; bad thresholds are 422s; a model whose path metadata does not 
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import onnx
 import pytest
 from fastapi.testclient import TestClient
@@ -118,8 +121,8 @@ def test_flat_model_answers_one_level_and_backs_off_to_the_root(flat_client):
 
 
 def test_model_route_summarises_the_taxonomy(client, flat_client):
-    assert client.get("/model").json()["taxonomy"] == {"depth": 3, "nodes_per_level": [3, 9, 30]}
-    assert flat_client.get("/model").json()["taxonomy"] == {"depth": 1, "nodes_per_level": [10]}
+    assert client.get("/model").json()["taxonomy"] == {"depth": 3, "separator": " > ", "nodes_per_level": [3, 9, 30]}
+    assert flat_client.get("/model").json()["taxonomy"] == {"depth": 1, "separator": None, "nodes_per_level": [10]}
 
 
 def test_openapi_documents_min_confidence_path_and_level(client):
@@ -164,3 +167,36 @@ def _golden_back_off(metadata: dict) -> dict:
 def test_back_off_thresholds_are_clear_of_every_path_confidence(taxonomy_model):
     for example in _golden(taxonomy_model, back_off=True):
         assert all(abs(step["confidence"] - example["min_confidence"]) > 0.01 for step in example["path"])
+
+
+def _emf(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+def test_metrics_count_per_department_and_carry_low_confidence_per_leaf(client, capsys):
+    # GIVEN a batch the model is unsure of (min 0.5 by default) at least once
+    items = [PRODUCT, {"title": "x"}, {"title": "brand1 pro"}]
+    capsys.readouterr()
+
+    answers = client.post("/predict/batch", json={"items": items}).json()["predictions"]
+
+    # THEN one DepartmentPredictions and one DepartmentLowConfidence line per department answered
+    lines = _emf(capsys.readouterr().out)
+    departments = Counter(answer["path"][0]["name"] for answer in answers)
+    unsure = Counter(answer["path"][0]["name"] for answer in answers if answer["confidence"] < 0.5)
+    low = {department: unsure[department] for department in departments}  # zero where none was unsure
+    for name, expected in (("DepartmentPredictions", dict(departments)), ("DepartmentLowConfidence", low)):
+        emitted = [line for line in lines if name in line]
+        assert {line["department"]: line[name][0] for line in emitted} == expected
+        dimensions = [line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for line in emitted]
+        assert dimensions == [[["department", "service"]]] * len(emitted)
+    leaves = {line["category"]: line["low_confidence"] for line in lines if "Predictions" in line}
+    assert leaves == {label: Counter(a["label"] for a in answers if a["confidence"] < 0.5)[label] for label in leaves}
+
+
+def test_a_flat_model_emits_no_department_metrics(flat_client, capsys):
+    capsys.readouterr()
+
+    flat_client.post("/predict", json=PRODUCT)
+
+    assert not [line for line in _emf(capsys.readouterr().out) if "department" in line]
