@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from training.exceptions import DataValidationError, ExportError
@@ -26,10 +25,12 @@ from training.exceptions import DataValidationError, ExportError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import onnx
+
 PATH_NODES_OUTPUT = "path_nodes"
 PATH_CONFIDENCE_OUTPUT = "path_confidence"
 # Rows per numpy step of `path_outputs`: bounds its [rows, classes] masks at thousands of classes.
-CHUNK_ROWS = 2048
+CHUNK_ROWS = 512
 _PREFIX = "hierarchy_"
 
 
