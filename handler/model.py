@@ -199,7 +199,10 @@ def check_golden_examples(model: Model) -> None:
                 f"recorded {example['label']!r}: this host computes differently from training's, or the file "
                 "and its metadata do not belong together"
             )
-        problem = _path_problem(model, prediction, example)
+        try:
+            problem = _path_problem(model, prediction, example)
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"its recorded path or back-off answer is malformed ({type(exc).__name__}: {exc})"
         if problem:
             raise ModelLoadError(f"golden example {index}: {problem}")
 
@@ -342,8 +345,10 @@ def _taxonomy_problem(metadata: dict[str, Any], graph_outputs: set[str]) -> str 
         return "'taxonomy.parents' must give one parent per name"
     if not all(type(parent) is int and -1 <= parent < node for node, parent in enumerate(parents)):
         return "'taxonomy.parents' must name an earlier node or -1 for each node"
-    if not isinstance(leaves, list) or len(leaves) != len(metadata["classes"]):
-        return f"metadata lists {len(metadata['classes'])} classes but its taxonomy {len(leaves or [])} leaf nodes"
+    if not isinstance(leaves, list):
+        return "'taxonomy.leaf_nodes' must be a list of node ids, one per class"
+    if len(leaves) != len(metadata["classes"]):
+        return f"metadata lists {len(metadata['classes'])} classes but its taxonomy {len(leaves)} leaf nodes"
     if not all(type(node) is int and 0 <= node < len(names) for node in leaves):
         return "'taxonomy.leaf_nodes' must be node ids"
     paths = read_taxonomy(taxonomy).paths

@@ -144,6 +144,8 @@ def test_openapi_documents_min_confidence_path_and_level(client):
         (lambda m: m["taxonomy"]["names"].reverse(), "sits at taxonomy node"),
         (lambda m: _golden_back_off(m)["back_off"].update(level=1), "backs off to"),
         (lambda m: _golden_back_off(m)["path"][0].update(confidence=0.0), "where training recorded"),
+        (lambda m: _golden_back_off(m).pop("back_off"), "recorded path or back-off answer is malformed"),
+        (lambda m: m["taxonomy"].update(leaf_nodes=7), "'taxonomy.leaf_nodes' must be a list"),
     ],
 )
 def test_model_whose_path_metadata_does_not_fit_is_refused(taxonomy_model_path, tmp_path, tamper, message):
