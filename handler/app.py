@@ -41,9 +41,10 @@ from handler.settings import Settings
 
 DEFAULT_SERVICE = "product-classifier"
 DEFAULT_NAMESPACE = "ProductClassifier"
-# GET /model lists at most this many golden examples (probabilities for every class each): bounded at thousands of
-# classes; the pre-traffic check replays the release artifact's whole set.
+# GET /model lists at most this many golden examples, and at most MODEL_GOLDEN_VALUES probabilities in all (each
+# example has one per class): ~0.4 MB at 5,000 classes. The pre-traffic check replays the artifact's whole set.
 MODEL_GOLDEN_EXAMPLES = 30
+MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
@@ -129,6 +130,8 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """The function serves only with a loaded model, so answering at all means healthy."""
         return HealthResponse(status="ok", model_loaded=True, model_version=model.version)
 
+    shown_golden = max(1, min(MODEL_GOLDEN_EXAMPLES, MODEL_GOLDEN_VALUES // len(model.classes)))
+
     @app.get("/model", response_model=ModelResponse)
     async def describe_model() -> ModelResponse:
         """Classes, inputs, test metrics and provenance of the served model."""
@@ -143,7 +146,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             library_versions=metadata.get("library_versions"),
             class_shares=metadata.get("class_shares"),
             taxonomy=TaxonomySummary(**model.taxonomy.summary()),
-            golden_examples=metadata.get("golden_examples", [])[:MODEL_GOLDEN_EXAMPLES],
+            golden_examples=metadata.get("golden_examples", [])[:shown_golden],
         )
 
     @app.get("/docs", include_in_schema=False)

@@ -117,9 +117,9 @@ class ModelResponse(BaseModel):
     class_shares: dict[str, float] | None = Field(description="Each class's share of the training rows.")
     taxonomy: TaxonomySummary
     golden_examples: list[dict[str, Any]] = Field(
-        description="Rows with the label, probabilities and path training computed (the first 30: the pre-traffic "
-        "check replays the whole set from the release artifact); back-off cases add `min_confidence` and the "
-        "`back_off` answer (label, level)."
+        description="Rows with the label, probabilities and path training computed (the first 30, fewer at more "
+        "than 666 classes: at most 20,000 probabilities in all; the pre-traffic check replays the whole set from "
+        "the release artifact); back-off cases add `min_confidence` and the `back_off` answer (label, level)."
     )
 
 

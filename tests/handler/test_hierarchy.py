@@ -120,6 +120,14 @@ def test_flat_model_answers_one_level_and_backs_off_to_the_root(flat_client):
     assert (unsure["label"], unsure["level"], unsure["confidence"]) == ("", 0, 1.0)
 
 
+def test_model_route_lists_a_bounded_number_of_golden_examples(client, taxonomy_model):
+    golden = client.get("/model").json()["golden_examples"]
+
+    # 30 leaves: 30 test rows, 2 adversarial titles and the back-off cases recorded; GET /model lists 30
+    assert len(taxonomy_model.metadata["golden_examples"]) > 30
+    assert golden == taxonomy_model.metadata["golden_examples"][:30]
+
+
 def test_model_route_summarises_the_taxonomy(client, flat_client):
     assert client.get("/model").json()["taxonomy"] == {"depth": 3, "separator": " > ", "nodes_per_level": [3, 9, 30]}
     assert flat_client.get("/model").json()["taxonomy"] == {"depth": 1, "separator": None, "nodes_per_level": [10]}
