@@ -62,7 +62,7 @@ async def predict(request: Request):
     row = await request.json()
     feeds = {n: (np.array([[float(row.get(n) or "nan")]], dtype=np.float32) if types[n] == "tensor(float)"
                  else np.array([[str(row.get(n) or "")]], dtype=object)) for n in names}
-    label, probabilities = session.run(None, feeds)
+    label, probabilities = session.run(["label", "probabilities"], feeds)
     return {"label": str(label[0]), "confidence": float(probabilities[0].max())}
 mangum = Mangum(app, lifespan="off")
 @logger.inject_lambda_context

@@ -31,7 +31,9 @@ from handler.schemas import (
     ErrorResponse,
     HealthResponse,
     ModelResponse,
+    PathNode,
     PredictionResponse,
+    TaxonomySummary,
     build_batch_model,
     build_product_model,
 )
@@ -39,6 +41,10 @@ from handler.settings import Settings
 
 DEFAULT_SERVICE = "product-classifier"
 DEFAULT_NAMESPACE = "ProductClassifier"
+# GET /model lists at most this many golden examples, and at most MODEL_GOLDEN_VALUES probabilities in all (each
+# example has one per class): ~0.4 MB at 5,000 classes. The pre-traffic check replays the artifact's whole set.
+MODEL_GOLDEN_EXAMPLES = 30
+MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
@@ -72,6 +78,14 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     top_k_query = Query(
         3, ge=1, le=min(settings.max_top_k, len(model.classes)), description="How many classes to list."
     )
+    min_confidence_query = Query(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="0 to 1: answer with the deepest node of the predicted path whose confidence reaches this "
+        "(`label`, `confidence`, `level`; the root '' at level 0 when even the department is below it).",
+    )
     app = FastAPI(
         title="Product category classifier",
         version=model.version,
@@ -82,25 +96,41 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
-    @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
-    async def predict(http: Request, item: product = Body(...), top_k: int = top_k_query) -> PredictionResponse:  # type: ignore[valid-type]  # noqa: B008
+    # `level` is left out unless min_confidence asked for it: a flat model's answer keeps its shape.
+    @app.post(
+        "/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
+    )
+    async def predict(
+        http: Request,
+        item: product = Body(...),  # type: ignore[valid-type]  # noqa: B008
+        top_k: int = top_k_query,
+        min_confidence: float | None = min_confidence_query,
+    ) -> PredictionResponse:
         """Classify one product."""
         (prediction,) = _predict(model, [item.model_dump()], settings, _is_synthetic(http))  # type: ignore[attr-defined]
-        return PredictionResponse(**_answer(prediction, model, top_k), model_version=model.version)
+        return PredictionResponse(**_answer(prediction, model, top_k, min_confidence), model_version=model.version)
 
-    @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
-    async def predict_batch(http: Request, request: batch = Body(...), top_k: int = top_k_query) -> BatchResponse:  # type: ignore[valid-type]  # noqa: B008
+    @app.post(
+        "/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
+    )
+    async def predict_batch(
+        http: Request,
+        request: batch = Body(...),  # type: ignore[valid-type]  # noqa: B008
+        top_k: int = top_k_query,
+        min_confidence: float | None = min_confidence_query,
+    ) -> BatchResponse:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
         predictions = _predict(model, rows, settings, _is_synthetic(http))
-        return BatchResponse(
-            predictions=[BatchPrediction(**_answer(p, model, top_k)) for p in predictions], model_version=model.version
-        )
+        answers = [BatchPrediction(**_answer(p, model, top_k, min_confidence)) for p in predictions]
+        return BatchResponse(predictions=answers, model_version=model.version)
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
         """The function serves only with a loaded model, so answering at all means healthy."""
         return HealthResponse(status="ok", model_loaded=True, model_version=model.version)
+
+    shown_golden = max(1, min(MODEL_GOLDEN_EXAMPLES, MODEL_GOLDEN_VALUES // len(model.classes)))
 
     @app.get("/model", response_model=ModelResponse)
     async def describe_model() -> ModelResponse:
@@ -115,7 +145,8 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             training_data=_public_training_data(metadata.get("training_data")),
             library_versions=metadata.get("library_versions"),
             class_shares=metadata.get("class_shares"),
-            golden_examples=metadata.get("golden_examples", []),
+            taxonomy=TaxonomySummary(**model.taxonomy.summary()),
+            golden_examples=metadata.get("golden_examples", [])[:shown_golden],
         )
 
     @app.get("/docs", include_in_schema=False)
@@ -154,25 +185,52 @@ def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings, synth
         return predictions
     metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(rows))
-    low = sum(float(p.probabilities.max()) < settings.low_confidence for p in predictions)
-    metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=low)
+    unsure = [float(p.probabilities.max()) < settings.low_confidence for p in predictions]
+    metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=sum(unsure))
+    low_by_label = Counter(p.label for p, low in zip(predictions, unsure, strict=True) if low)
     for label, count in Counter(p.label for p in predictions).items():
         with single_metric(
             name="Predictions", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
         ) as metric:
             metric.add_dimension(name="category", value=label)
+            # Per leaf, low confidence is a property of this line, not a metric: Logs Insights sums it by category
+            # at no metric cost (a metric would add one per leaf, 5,000 at scale).
+            metric.add_metadata(key="low_confidence", value=low_by_label[label])
+    if model.taxonomy.depth > 1:
+        _department_metrics(model, predictions, unsure)
     return predictions
 
 
-def _answer(prediction: Prediction, model: Model, top_k: int) -> dict[str, Any]:
-    """Label, confidence and the top_k classes of one prediction."""
+def _department_metrics(model: Model, predictions: list[Prediction], unsure: list[bool]) -> None:
+    """Predictions and low-confidence predictions per top-level department (a few dozen values at most)."""
+    department = [model.taxonomy.names[int(p.path_nodes[0])] for p in predictions]
+    low = Counter(name for name, flag in zip(department, unsure, strict=True) if flag)
+    for name, count in Counter(department).items():
+        for metric_name, value in (("DepartmentPredictions", count), ("DepartmentLowConfidence", low[name])):
+            with single_metric(
+                name=metric_name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace
+            ) as metric:
+                metric.add_dimension(name="department", value=name)
+
+
+def _answer(prediction: Prediction, model: Model, top_k: int, min_confidence: float | None) -> dict[str, Any]:
+    """Label, confidence, the top_k classes and the path of one prediction; with min_confidence, the deepest
+    node of the path that reaches it instead of the leaf, and its level."""
     probabilities = prediction.probabilities
     best = np.argsort(-probabilities, kind="stable")[:top_k]
-    return {
+    taxonomy = model.taxonomy
+    answer: dict[str, Any] = {
         "label": prediction.label,
         "confidence": float(probabilities[model.classes.index(prediction.label)]),
         "top_k": [ClassProbability(label=model.classes[i], probability=float(probabilities[i])) for i in best],
+        "path": [
+            PathNode(name=taxonomy.names[node], node=taxonomy.paths[node], level=level, confidence=confidence)
+            for level, (node, confidence) in enumerate(prediction.path(), start=1)
+        ],
     }
+    if min_confidence is not None:
+        answer["label"], answer["level"], answer["confidence"] = model.back_off(prediction, min_confidence)
+    return answer
 
 
 def _public_training_data(training_data: Any) -> dict[str, Any] | None:

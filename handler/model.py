@@ -1,4 +1,8 @@
-"""Load the ONNX model once per container and run it: raw fields in, labels and probabilities out."""
+"""Load the ONNX model once per container and run it: raw fields in, labels, probabilities and the path out.
+
+The graph computes the category path itself (`path_nodes`, `path_confidence`); this module only names its
+nodes from the "taxonomy" metadata and picks the deepest node a caller's `min_confidence` allows.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +27,45 @@ METADATA_KEY = "product_classifier"
 # How far the loaded graph may stray from the probabilities training recorded for its golden examples.
 GOLDEN_TOLERANCE = 1e-5
 INPUT_TYPES = ("string", "float")
+OUTPUTS = ("label", "probabilities", "path_nodes", "path_confidence")
+# The answer when even the department is below a caller's min_confidence: the whole catalogue, sure by definition.
+ROOT = "", 0, 1.0
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One row's answer: the label and every class's probability, in `Model.classes` order."""
+    """One row's answer: the label, every class's probability (in `Model.classes` order) and the predicted path:
+    node ids from the department down (-1 padding below a shallow leaf) with each node's confidence."""
 
     label: str
     probabilities: np.ndarray
+    path_nodes: np.ndarray
+    path_confidence: np.ndarray
+
+    def path(self) -> list[tuple[int, float]]:
+        """(node id, confidence) from the department down to the leaf."""
+        return [
+            (int(node), float(c)) for node, c in zip(self.path_nodes, self.path_confidence, strict=True) if node >= 0
+        ]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The class tree from the model's "taxonomy" metadata: each node's short name, full path and parent."""
+
+    names: list[str]
+    paths: list[str]
+    parents: list[int]
+    depth: int
+    separator: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """Depth and nodes per level (GET /model): bounded, whatever the number of classes."""
+        levels: list[int] = []
+        for parent in self.parents:  # parents precede their children
+            levels.append(1 if parent < 0 else levels[parent] + 1)
+        counts = [levels.count(level) for level in range(1, self.depth + 1)]
+        return {"depth": self.depth, "separator": self.separator, "nodes_per_level": counts}
 
 
 class Model:
@@ -47,6 +82,7 @@ class Model:
         self.inputs: list[dict[str, Any]] = list(metadata["inputs"])
         self.version: str = str(metadata.get("model_version", "unversioned"))
         self._text_input = next(spec["name"] for spec in self.inputs if spec.get("required"))
+        self.taxonomy = read_taxonomy(metadata["taxonomy"])
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
         """Predict rows of raw fields; a missing or None field takes the model's default.
@@ -62,14 +98,32 @@ class Model:
         for start in range(0, len(order), self.chunk):
             indices = order[start : start + self.chunk]
             try:
-                labels, probabilities = self.session.run(
-                    ["label", "probabilities"], self._feeds([rows[i] for i in indices])
+                labels, probabilities, nodes, confidence = self.session.run(
+                    list(OUTPUTS), self._feeds([rows[i] for i in indices])
                 )
             except Exception as exc:  # onnxruntime raises its own untyped errors; none is the caller's fault
                 raise InferenceError(f"onnxruntime failed on a batch of {len(indices)}: {exc}") from exc
             for position, index in enumerate(indices):
-                predictions[index] = Prediction(str(labels[position]), probabilities[position])
+                predictions[index] = Prediction(
+                    str(labels[position]), probabilities[position], nodes[position], confidence[position]
+                )
         return [predictions[index] for index in range(len(rows))]
+
+    def back_off(self, prediction: Prediction, min_confidence: float) -> tuple[str, int, float]:
+        """The deepest node on the predicted path whose confidence reaches `min_confidence`.
+
+        Confidence never increases with depth (a node's is the sum over the classes under it), so this is the
+        last node of the path at or above the threshold; when even the department is below it, the root.
+
+        Returns:
+            The node's full path ("" for the root), its level (1 = department, 0 = root) and its confidence.
+        """
+        answer = ROOT
+        for level, (node, confidence) in enumerate(prediction.path(), start=1):
+            if confidence < min_confidence:
+                break
+            answer = self.taxonomy.paths[node], level, confidence
+        return answer
 
     def _feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         """One [N,1] tensor per input; missing strings become "", missing numbers NaN (never "None")."""
@@ -130,6 +184,11 @@ def check_golden_examples(model: Model) -> None:
     width = predictions[0].probabilities.shape[-1]
     if width != len(model.classes):
         raise ModelLoadError(f"metadata lists {len(model.classes)} classes but the graph outputs {width} probabilities")
+    if predictions[0].path_nodes.shape[-1] != model.taxonomy.depth:
+        raise ModelLoadError(
+            f"metadata's taxonomy is {model.taxonomy.depth} levels deep but the graph answers paths of "
+            f"{predictions[0].path_nodes.shape[-1]}"
+        )
     for index, (example, prediction) in enumerate(zip(golden, predictions, strict=True)):
         if "label" not in example:
             continue
@@ -140,6 +199,12 @@ def check_golden_examples(model: Model) -> None:
                 f"recorded {example['label']!r}: this host computes differently from training's, or the file "
                 "and its metadata do not belong together"
             )
+        try:
+            problem = _path_problem(model, prediction, example)
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"its recorded path or back-off answer is malformed ({type(exc).__name__}: {exc})"
+        if problem:
+            raise ModelLoadError(f"golden example {index}: {problem}")
 
 
 def download_model(settings: Settings, *, s3_client: Any = None) -> Path:
@@ -201,10 +266,43 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
         metadata = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from exc
-    problem = _metadata_problem(metadata, {node.name for node in session.get_inputs()})
+    problem = _metadata_problem(metadata, {node.name for node in session.get_inputs()}) or _taxonomy_problem(
+        metadata, {node.name for node in session.get_outputs()}
+    )
     if problem:
         raise ModelLoadError(f"model file {path} has inconsistent metadata: {problem}")
     return metadata
+
+
+def read_taxonomy(taxonomy: dict[str, Any]) -> Taxonomy:
+    """The tree the metadata describes (checked by `_taxonomy_problem` at load), with every node's full path."""
+    names, parents, separator = taxonomy["names"], taxonomy["parents"], taxonomy["separator"] or ""
+    paths: list[str] = []
+    levels: list[int] = []
+    for name, parent in zip(names, parents, strict=True):  # parents precede their children
+        paths.append(name if parent < 0 else f"{paths[parent]}{separator}{name}")
+        levels.append(1 if parent < 0 else levels[parent] + 1)
+    return Taxonomy(
+        names=list(names), paths=paths, parents=list(parents), depth=max(levels), separator=taxonomy["separator"]
+    )
+
+
+def _path_problem(model: Model, prediction: Prediction, example: dict[str, Any]) -> str | None:
+    """How a golden example's path (and back-off answer) differs from what this host computed, or None."""
+    if "path" not in example:
+        return None
+    path = prediction.path()
+    got = [model.taxonomy.paths[node] for node, _ in path]
+    recorded = [str(step["node"]) for step in example["path"]]
+    differences = [abs(c - float(step["confidence"])) for (_, c), step in zip(path, example["path"], strict=False)]
+    if got != recorded or max(differences, default=0.0) > GOLDEN_TOLERANCE:
+        return f"path {got} where training recorded {recorded} (or confidences beyond {GOLDEN_TOLERANCE:.0e})"
+    if "min_confidence" in example:
+        label, level, _ = model.back_off(prediction, float(example["min_confidence"]))
+        expected = example["back_off"]
+        if (label, level) != (expected["label"], expected["level"]):
+            return f"min_confidence {example['min_confidence']} backs off to {label!r} (level {level}), not {expected}"
+    return None
 
 
 def _metadata_problem(metadata: Any, graph_inputs: set[str]) -> str | None:
@@ -227,6 +325,36 @@ def _metadata_problem(metadata: Any, graph_inputs: set[str]) -> str | None:
     required = [spec for spec in inputs if spec.get("required")]
     if len(required) != 1 or required[0]["type"] != "string":
         return f"exactly one required string input (the title) is needed, found {[s['name'] for s in required]}"
+    return None
+
+
+def _taxonomy_problem(metadata: dict[str, Any], graph_outputs: set[str]) -> str | None:
+    """What is wrong with the metadata's "taxonomy" (or the graph's path outputs), or None."""
+    if not set(OUTPUTS) <= graph_outputs:
+        return f"the graph has outputs {sorted(graph_outputs)}, not {list(OUTPUTS)}: re-export it with `make train`"
+    taxonomy = metadata.get("taxonomy")
+    if not isinstance(taxonomy, dict):
+        return "'taxonomy' (the class tree) is missing: re-export the model with `make train`"
+    names, parents, leaves = taxonomy.get("names"), taxonomy.get("parents"), taxonomy.get("leaf_nodes")
+    separator = taxonomy.get("separator")
+    if not (isinstance(separator, str) and separator) and separator is not None:
+        return "'taxonomy.separator' must be a non-empty string or null"
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        return "'taxonomy.names' must be a non-empty list of strings"
+    if not isinstance(parents, list) or len(parents) != len(names):
+        return "'taxonomy.parents' must give one parent per name"
+    if not all(type(parent) is int and -1 <= parent < node for node, parent in enumerate(parents)):
+        return "'taxonomy.parents' must name an earlier node or -1 for each node"
+    if not isinstance(leaves, list):
+        return "'taxonomy.leaf_nodes' must be a list of node ids, one per class"
+    if len(leaves) != len(metadata["classes"]):
+        return f"metadata lists {len(metadata['classes'])} classes but its taxonomy {len(leaves)} leaf nodes"
+    if not all(type(node) is int and 0 <= node < len(names) for node in leaves):
+        return "'taxonomy.leaf_nodes' must be node ids"
+    paths = read_taxonomy(taxonomy).paths
+    for label, node in zip(metadata["classes"], leaves, strict=True):
+        if paths[node] != label:
+            return f"class {label!r} sits at taxonomy node {paths[node]!r}"
     return None
 
 

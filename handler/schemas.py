@@ -39,21 +39,46 @@ class ClassProbability(BaseModel):
     probability: float
 
 
+class PathNode(BaseModel):
+    """One level of the predicted category path."""
+
+    name: str = Field(description="The node's own name: the last segment of its path (e.g. 'Audio').")
+    node: str = Field(description="The node's whole path (e.g. 'Electronics > Audio'); the leaf's is its label.")
+    level: int = Field(ge=1, description="1 for the top-level department, then one more per level down.")
+    confidence: float = Field(description="The summed probability of every category under this node.")
+
+
+LABEL_DESCRIPTION = (
+    "The predicted category. With min_confidence: the deepest node of the predicted path whose confidence reaches "
+    "it (its whole path), or '' (the root, level 0) when even the department is below it."
+)
+CONFIDENCE_DESCRIPTION = "The label's probability; with min_confidence, that node's confidence (1 for the root)."
+LEVEL_DESCRIPTION = "Only with min_confidence: how deep the label is (1 = department, 0 = root)."
+PATH_DESCRIPTION = (
+    "The predicted category's path, department first, one entry per level down to the predicted category; "
+    "confidence never increases with depth. A model trained on flat labels answers one level."
+)
+
+
 class PredictionResponse(BaseModel):
     """The answer for one product."""
 
-    label: str = Field(description="The predicted category.")
-    confidence: float = Field(description="The predicted category's probability.")
+    label: str = Field(description=LABEL_DESCRIPTION)
+    confidence: float = Field(description=CONFIDENCE_DESCRIPTION)
+    level: int | None = Field(None, ge=0, description=LEVEL_DESCRIPTION)
     top_k: list[ClassProbability] = Field(description="The most probable categories, most probable first.")
+    path: list[PathNode] = Field(description=PATH_DESCRIPTION)
     model_version: str
 
 
 class BatchPrediction(BaseModel):
     """The answer for one product of a batch."""
 
-    label: str
-    confidence: float
+    label: str = Field(description=LABEL_DESCRIPTION)
+    confidence: float = Field(description=CONFIDENCE_DESCRIPTION)
+    level: int | None = Field(None, ge=0, description=LEVEL_DESCRIPTION)
     top_k: list[ClassProbability]
+    path: list[PathNode] = Field(description=PATH_DESCRIPTION)
 
 
 class BatchResponse(BaseModel):
@@ -71,6 +96,14 @@ class HealthResponse(BaseModel):
     model_version: str
 
 
+class TaxonomySummary(BaseModel):
+    """The shape of the category tree (the tree itself stays in the model file: it can have thousands of nodes)."""
+
+    depth: int = Field(description="Levels of the deepest path; 1 for a model trained on flat labels.")
+    separator: str | None = Field(description="What joins the levels of a class label; null for flat labels.")
+    nodes_per_level: list[int] = Field(description="Nodes at each level, the departments first.")
+
+
 class ModelResponse(BaseModel):
     """What the served model is."""
 
@@ -82,8 +115,11 @@ class ModelResponse(BaseModel):
     training_data: dict[str, Any] | None
     library_versions: dict[str, str] | None
     class_shares: dict[str, float] | None = Field(description="Each class's share of the training rows.")
+    taxonomy: TaxonomySummary
     golden_examples: list[dict[str, Any]] = Field(
-        description="Rows with the label and probabilities training computed; the pre-traffic check replays them."
+        description="Rows with the label, probabilities and path training computed (the first 30, fewer at more "
+        "than 666 classes: at most 20,000 probabilities in all; the pre-traffic check replays the whole set from "
+        "the release artifact); back-off cases add `min_confidence` and the `back_off` answer (label, level)."
     )
 
 

@@ -120,6 +120,9 @@ def _model_metadata(data: bytes, model: Path) -> dict[str, Any]:
     metadata: dict[str, Any] = json.loads(properties[METADATA_KEY])
     if not metadata.get("golden_examples"):
         raise InfraError(f"{model} carries no golden examples for the pre-traffic check; retrain it with `make train`")
+    # The hook refuses a golden set without category paths: refuse it here, at build, not at deploy.
+    if not all(isinstance(example, dict) and example.get("path") for example in metadata["golden_examples"]):
+        raise InfraError(f"{model}'s golden examples carry no category paths for the pre-traffic check; retrain it")
     return metadata
 
 

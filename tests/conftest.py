@@ -22,6 +22,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
 from training.model.metadata import embed_metadata, input_schema
@@ -46,6 +47,7 @@ PRICERUNNER = next((path for path in PRICERUNNER_PLACES if path.exists()), PRICE
 TRAINED_MODEL_FIXTURES = {
     "model_path",
     "other_schema_model_path",
+    "taxonomy_model_path",
     "handler_main",
     "small_pipeline",
     "small_model_bytes",
@@ -127,6 +129,15 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(DEFAULT_CONFIG_PATH)
     raw = generate_catalogue(1_500, seed=2)
     return train_tiny_model(config, raw, tmp_path_factory.mktemp("model") / "model.onnx", "test-synthetic-1")
+
+
+@pytest.fixture(scope="session")
+def taxonomy_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model on path labels: a 30-leaf, three-level synthetic taxonomy (`data.path_separator: " > "`)."""
+    config = load_config(DEFAULT_CONFIG_PATH)
+    config = replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR))
+    raw = generate_taxonomy_catalogue(3_000, 30, seed=4)
+    return train_tiny_model(config, raw, tmp_path_factory.mktemp("taxonomy") / "model.onnx", "test-taxonomy-1")
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,9 @@ class DataConfig:
         max_text_length: Longest string a row may carry in any text column (the API's MAX_TEXT_LENGTH, 2,000 by
             default): longer rows are dropped in training and counted, and refused by `make predict`. Recorded
             in the model's input schema, so bulk scoring applies the limit the model was trained with.
+        path_separator: When set, labels are category paths ("Electronics > Audio > Headphones") and every answer
+            carries the predicted path with a confidence per level (training/model/hierarchy.py); a label without
+            the separator is a one-level path. None: every label is flat (a one-level path).
     """
 
     columns: dict[str, str]
@@ -227,6 +230,12 @@ def _check(config: TrainConfig, path: Path) -> None:
             )
     if isinstance(data.max_text_length, bool) or not isinstance(data.max_text_length, int) or data.max_text_length < 1:
         raise ConfigError(f"config file {path}: data.max_text_length must be a positive integer")
+    separator = data.path_separator
+    if separator is not None and (not isinstance(separator, str) or not separator):
+        raise ConfigError(
+            f"config file {path}: data.path_separator must be a non-empty string such as ' > ' (or left out for flat "
+            f"labels), got {separator!r}"
+        )
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")
     if config.model.design not in {"auto", "multiclass", "rerank"}:

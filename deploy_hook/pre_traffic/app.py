@@ -12,7 +12,9 @@ pre-traffic` so the function keeps them out of its production metrics, and check
    min(that maximum, number of classes);
 4. every golden example answers 200 with the artifact's label, and `top_k` lists exactly that many
    distinct classes with finite probabilities: the artifact's top classes (ties either way), most probable
-   first, each within 1e-5 of the artifact's probability;
+   first, each within 1e-5 of the artifact's probability; its `path` names the artifact's nodes, levels 1, 2,
+   ..., each confidence within 1e-5; a back-off example (one with `min_confidence`) is asked again with that
+   threshold and must answer the artifact's `back_off` node and level;
 5. a malformed request answers 4xx;
 6. every warm answer comes within LATENCY_BUDGET_MS.
 
@@ -115,6 +117,10 @@ class GoldenExample:
     inputs: dict[str, Any]
     label: str
     probabilities: tuple[float, ...]
+    path: tuple[tuple[str, float], ...]
+    # A back-off case: the threshold, and the node (full path, "" for the root) and level it must answer.
+    min_confidence: float | None = None
+    back_off: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -300,7 +306,44 @@ def golden_failure(
     worst = max(worst, abs(float(confidence) - truth[example.label]))
     if worst > TOLERANCE:
         return f"{where} probabilities differ by {worst:.1e} (tolerance {TOLERANCE:.0e})"
+    return path_failure(where, example, body.get("path"))
+
+
+def path_failure(where: str, example: GoldenExample, path: Any) -> str | None:
+    """Why an answer's `path` differs from the artifact's (nodes, levels 1..n, confidences), or None."""
+    if not isinstance(path, list) or not all(isinstance(step, dict) for step in path):
+        return f"{where} answered no path list: {str(path)[:120]}"
+    nodes = [step.get("node") for step in path]
+    if nodes != [node for node, _ in example.path] or [step.get("level") for step in path] != list(
+        range(1, len(path) + 1)
+    ):
+        return f"{where} answered the path {str(nodes)[:300]}, the artifact's is {[n for n, _ in example.path]}"
+    confidences = [step.get("confidence") for step in path]
+    if not all(map(_finite, confidences)):
+        return f"{where} answered a path confidence that is not a finite number: {confidences}"
+    worst = max(abs(float(c) - expected) for c, (_, expected) in zip(confidences, example.path, strict=True))
+    if worst > TOLERANCE:
+        return f"{where} path confidences differ by {worst:.1e} (tolerance {TOLERANCE:.0e})"
     return None
+
+
+def back_off_failure(index: int, example: GoldenExample, answer: dict[str, Any]) -> str | None:
+    """Why a back-off example's answer to `?min_confidence=` differs from the artifact's, or None."""
+    where = f"golden example {index} with min_confidence={example.min_confidence}"
+    try:
+        body = _json_answer(answer, where)
+    except CheckFailedError as exc:
+        return str(exc)
+    if example.back_off is None:
+        return f"{where} has no back-off answer in the artifact"
+    label, level = example.back_off
+    if (body.get("label"), body.get("level")) != (label, level):
+        return f"{where} answered {body.get('label')!r} at level {body.get('level')!r}, expected {label!r} at {level}"
+    confidence = body.get("confidence")
+    expected = example.path[level - 1][1] if level > 0 else 1.0
+    if not _finite(confidence) or abs(float(confidence) - expected) > TOLERANCE:
+        return f"{where} answered confidence {confidence!r}, expected {expected} (tolerance {TOLERANCE:.0e})"
+    return path_failure(where, example, body.get("path"))
 
 
 def http_event(method: str, path: str, body: str | None) -> dict[str, Any]:
@@ -452,10 +495,17 @@ def _check_golden(call: Callable[..., dict[str, Any]], expected: Expected, top_k
     total = len(expected.golden_examples)
     for index, example in enumerate(expected.golden_examples):
         try:
-            answer = call("POST", f"/predict?top_k={top_k}", json.dumps(example.inputs))
+            body = json.dumps(example.inputs)
+            answer = call("POST", f"/predict?top_k={top_k}", body)
         except DeadlineExceededError as exc:
             raise DeadlineExceededError(f"{exc} ({index} of {total} golden examples replayed)") from None
         failure = golden_failure(index, example, answer, expected, top_k)
+        if not failure and example.min_confidence is not None:
+            try:
+                answer = call("POST", f"/predict?top_k={top_k}&min_confidence={example.min_confidence!r}", body)
+            except DeadlineExceededError as exc:
+                raise DeadlineExceededError(f"{exc} ({index} of {total} golden examples replayed)") from None
+            failure = back_off_failure(index, example, answer)
         if failure:
             failures.append(failure)
             failed += 1
@@ -498,9 +548,39 @@ def _golden_example(index: int, example: Any, classes: list[str], path: Path) ->
         or not all(map(_finite, probabilities))
     ):
         raise ExpectedSetError(f"{where} needs {len(classes)} finite probabilities, one per class")
+    steps = example.get("path")
+    if (
+        not isinstance(steps, list)
+        or not steps
+        or not all(isinstance(step, dict) and isinstance(step.get("node"), str) for step in steps)
+        or not all(_finite(step.get("confidence")) for step in steps)
+        or steps[-1]["node"] != example["label"]
+    ):
+        raise ExpectedSetError(f"{where} needs a path of {{node, confidence}} ending at its label: retrain the model")
     return GoldenExample(
-        inputs=example["inputs"], label=example["label"], probabilities=tuple(float(p) for p in probabilities)
+        inputs=example["inputs"],
+        label=example["label"],
+        probabilities=tuple(float(p) for p in probabilities),
+        path=tuple((step["node"], float(step["confidence"])) for step in steps),
+        **_back_off(example, len(steps), where),
     )
+
+
+def _back_off(example: dict[str, Any], depth: int, where: str) -> dict[str, Any]:
+    """A golden example's back-off threshold and answer, checked; none for an ordinary example."""
+    if "min_confidence" not in example:
+        return {}
+    threshold, back_off = example["min_confidence"], example.get("back_off")
+    if (
+        not _finite(threshold)
+        or not 0 <= threshold <= 1
+        or not isinstance(back_off, dict)
+        or not isinstance(back_off.get("label"), str)
+        or type(back_off.get("level")) is not int
+        or not 0 <= back_off["level"] < depth
+    ):
+        raise ExpectedSetError(f"{where} needs a min_confidence in 0..1 and a back_off label and level on its path")
+    return {"min_confidence": float(threshold), "back_off": (back_off["label"], back_off["level"])}
 
 
 def _finite(value: Any) -> TypeGuard[float]:

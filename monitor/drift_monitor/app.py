@@ -11,6 +11,9 @@ Each run:
    - `ClassMixDriftScore`: −log10 of the p-value; 3 means a no-drift window looks this different once in
      a thousand windows, whatever the number of classes or predictions (the alarm's threshold);
    - `ClassMixTvd`: the share of traffic that moved between the test's bins (the size of the shift);
+   - for a model trained on category paths (GET /model's `taxonomy` deeper than one level), the same test on
+     the leaf counts and shares summed per top-level department: `DepartmentMixDriftScore` and
+     `DepartmentMixTvd` (no extra queries: departments are read from the class labels);
 4. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
@@ -98,8 +101,13 @@ def check_drift(
     shares = training_shares(metadata)
     counts = predicted_counts(config, list(shares), cloudwatch=cloudwatch, now=now)
     total = math.fsum(counts.values())
-    test = compare_class_mix(shares, counts) if total >= config.min_predictions else None
-    put_drift_metrics(config, version, test, cloudwatch=cloudwatch)
+    enough = total >= config.min_predictions
+    test = compare_class_mix(shares, counts) if enough else None
+    departments = department_of(metadata, list(shares))
+    department_test = None
+    if enough and departments:
+        department_test = compare_class_mix(_summed(shares, departments), _summed(counts, departments))
+    put_drift_metrics(config, version, test, cloudwatch=cloudwatch, department_test=department_test)
     summary: dict[str, Any] = {"predictions": total, "classes": len(shares), "model_version": version}
     if test is None:
         logger.info(
@@ -108,8 +116,22 @@ def check_drift(
         )
         return {"emitted": False} | summary
     result = summary | {"score": test.score, "tvd": test.tvd, "bins": test.bins, "statistic": test.statistic}
+    if department_test is not None:
+        result |= {"department_score": department_test.score, "department_tvd": department_test.tvd}
     logger.info("class mix checked", extra=result)
     return {"emitted": True} | result
+
+
+def department_of(metadata: dict[str, Any], labels: list[str]) -> dict[str, str]:
+    """Each class's top-level department, from its path label and GET /model's taxonomy separator; empty for a
+    model trained on flat labels (its departments are its classes, already tested)."""
+    taxonomy = metadata.get("taxonomy")
+    if not isinstance(taxonomy, dict) or not isinstance(taxonomy.get("depth"), int) or taxonomy["depth"] < 2:
+        return {}
+    separator = taxonomy.get("separator")
+    if not isinstance(separator, str) or not separator:
+        return {}
+    return {label: label.split(separator, 1)[0] for label in labels}
 
 
 def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, Any]:
@@ -201,20 +223,31 @@ def predicted_counts(
     return counts
 
 
-def put_drift_metrics(config: DriftConfig, version: str, test: ClassMixTest | None, *, cloudwatch: Any) -> None:
-    """The score and TVD (with and without model_version) when there is a test, and the heartbeat, in one call.
+def put_drift_metrics(
+    config: DriftConfig,
+    version: str,
+    test: ClassMixTest | None,
+    *,
+    cloudwatch: Any,
+    department_test: ClassMixTest | None = None,
+) -> None:
+    """The score and TVD (with and without model_version) when there is a test, the department ones when there is
+    a department test, and the heartbeat, in one call.
 
     Raises:
         MetricsError: PutMetricData failed.
     """
     service = {"Name": "service", "Value": config.service}
-    data: list[dict[str, Any]] = []
+    values: list[tuple[str, float]] = []
     if test is not None:
-        data = [
-            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "None"}
-            for name, value in (("ClassMixDriftScore", test.score), ("ClassMixTvd", test.tvd))
-            for dimensions in ([service], [service, {"Name": "model_version", "Value": version}])
-        ]
+        values += [("ClassMixDriftScore", test.score), ("ClassMixTvd", test.tvd)]
+    if department_test is not None:
+        values += [("DepartmentMixDriftScore", department_test.score), ("DepartmentMixTvd", department_test.tvd)]
+    data = [
+        {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "None"}
+        for name, value in values
+        for dimensions in ([service], [service, {"Name": "model_version", "Value": version}])
+    ]
     data.append({"MetricName": "DriftCheckCompleted", "Dimensions": [service], "Value": 1.0, "Unit": "Count"})
     try:
         cloudwatch.put_metric_data(Namespace=config.namespace, MetricData=data)
@@ -238,6 +271,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception as exc:
         logger.exception("drift check failed", extra={"reason": f"{type(exc).__name__}: {exc}"})
         raise
+
+
+def _summed(values: Mapping[str, float], department: Mapping[str, str]) -> dict[str, float]:
+    """Per-class values summed per department."""
+    sums: dict[str, float] = {}
+    for label, value in values.items():
+        sums[department[label]] = sums.get(department[label], 0.0) + value
+    return sums
 
 
 def _query(config: DriftConfig, query_id: str, label: str) -> dict[str, Any]:

@@ -124,8 +124,15 @@ def test_a_good_build_succeeds_and_marks_every_request_synthetic(handler_main, e
 
     assert result == {"status": "Succeeded", "failures": []}
     assert {event["headers"]["x-synthetic-traffic"] for event, _ in seen} == {"pre-traffic"}
-    # /health, /model, /openapi.json, 22 golden examples and the malformed request
-    assert len(seen) == 3 + 22 + 1
+    # /health, /model, /openapi.json, the golden examples (back-off cases twice: with and without min_confidence)
+    # and the malformed request
+    golden = json.loads(expected_path.read_text())["golden_examples"]
+    back_offs = [example for example in golden if "min_confidence" in example]
+    assert len(golden) == 22 + len(back_offs)
+    assert back_offs
+    assert len(seen) == 3 + len(golden) + len(back_offs) + 1
+    asked = [event["rawQueryString"] for event, _ in seen if "min_confidence" in event["rawQueryString"]]
+    assert asked == [f"top_k=10&min_confidence={example['min_confidence']!r}" for example in back_offs]
 
 
 def test_a_model_version_other_than_the_artifacts_fails(handler_main, expected_path, artifact):
@@ -150,7 +157,8 @@ def test_answers_that_differ_from_the_artifacts_golden_set_fail(handler_main, ex
     result = _run(handler_main.lambda_handler, expected_path, "Failed")
 
     assert result["failures"][0].startswith("golden example 0 ")
-    assert result["failures"][-1] == "stopped after 10 failed golden examples (10 of 22 replayed)"
+    total = len(json.loads(expected_path.read_text())["golden_examples"])
+    assert result["failures"][-1] == f"stopped after 10 failed golden examples (10 of {total} replayed)"
 
 
 def test_the_versions_own_golden_list_is_not_trusted(handler_main, expected_path):
@@ -190,6 +198,11 @@ def _first(body, **changes):
         (lambda b: _first(b, probability=b["top_k"][0]["probability"] + 1e-4), "probabilities differ by 1.0e-04"),
         (lambda b: b.update(top_k="all"), "listed 'all' top_k entries, expected 10"),
         (lambda b: b.update(model_version="v-other"), "was answered by model 'v-other'"),
+        (lambda b: b.pop("path"), "answered no path list"),
+        (lambda b: b["path"][0].update(node="Elsewhere"), "answered the path ['Elsewhere']"),
+        (lambda b: b["path"][0].update(level=2), "answered the path"),
+        (lambda b: b["path"][0].update(confidence=b["path"][0]["confidence"] + 1e-4), "path confidences differ"),
+        (lambda b: b["path"][0].update(confidence=None), "path confidence that is not a finite number"),
     ],
     ids=[
         "one-entry",
@@ -203,6 +216,11 @@ def _first(body, **changes):
         "1e-4",
         "not-a-list",
         "other-model",
+        "no-path",
+        "path-node",
+        "path-level",
+        "path-confidence",
+        "path-confidence-null",
     ],
 )
 def test_a_version_that_answers_golden_examples_wrongly_fails(handler_main, expected_path, mutate, message):
@@ -210,6 +228,23 @@ def test_a_version_that_answers_golden_examples_wrongly_fails(handler_main, expe
 
     assert result["failures"][0].startswith("golden example 0 ")
     assert message in result["failures"][0]
+
+
+def test_a_version_that_backs_off_wrongly_fails(handler_main, expected_path):
+    # GIVEN a version that ignores min_confidence (answers the leaf, not the parent the artifact expects)
+    def tamper(event, answer):
+        if "min_confidence" in event["rawQueryString"]:
+            body = json.loads(answer["body"])
+            return answer | {"body": json.dumps(body | {"label": body["path"][-1]["node"], "level": 1})}
+        return None
+
+    result = _run(handler_main.lambda_handler, expected_path, "Failed", tamper=tamper)
+
+    # THEN every back-off case fails, naming the threshold and what was expected
+    back_offs = [e for e in json.loads(expected_path.read_text())["golden_examples"] if "min_confidence" in e]
+    assert len(result["failures"]) == len(back_offs)
+    assert all(" with min_confidence=" in failure for failure in result["failures"])
+    assert all("expected '' at 0" in failure for failure in result["failures"])
 
 
 def _answer_to(path, method, replacement):
@@ -305,7 +340,9 @@ def test_top_k_follows_the_maximum_the_version_declares(model_path, expected_pat
 
     assert result["status"] == "Succeeded"
     assert {
-        event["rawQueryString"] for event, _ in seen if event["rawPath"] == "/predict" and event["rawQueryString"]
+        event["rawQueryString"].split("&")[0]
+        for event, _ in seen
+        if event["rawPath"] == "/predict" and event["rawQueryString"]
     } == {"top_k=3"}
 
 
@@ -410,6 +447,29 @@ def test_an_invalid_setting_is_a_failed_report_naming_it(expected_path, env, mes
             ),
             "has label 'z', not one of the classes",
         ),
+        (
+            json.dumps(
+                {
+                    "model_version": "v1",
+                    "classes": ["a"],
+                    "golden_examples": [{"inputs": {}, "label": "a", "probabilities": [1.0]}],
+                }
+            ),
+            "needs a path of {node, confidence} ending at its label",
+        ),
+        (
+            json.dumps(
+                {
+                    "model_version": "v1",
+                    "classes": ["a"],
+                    "golden_examples": [
+                        {"inputs": {}, "label": "a", "probabilities": [1.0], "path": [{"node": "a", "confidence": 1}]}
+                        | {"min_confidence": 2, "back_off": {"label": "", "level": 0}}
+                    ],
+                }
+            ),
+            "needs a min_confidence in 0..1",
+        ),
     ],
     ids=[
         "missing",
@@ -423,6 +483,8 @@ def test_an_invalid_setting_is_a_failed_report_naming_it(expected_path, env, mes
         "short-probabilities",
         "null-probability",
         "unknown-label",
+        "no-path",
+        "bad-back-off",
     ],
 )
 def test_a_missing_or_malformed_golden_set_is_a_failed_report(tmp_path, content, message):
@@ -506,7 +568,8 @@ def test_a_slow_golden_replay_stops_at_the_deadline_and_says_how_far_it_got(hand
     # THEN three calls then two golden examples fit (100 s); the sixth call would have had 0 s
     assert result["failures"] == [
         "out of time before POST /predict?top_k=10: 0.0 s left of the hook's budget (its timeout less 20 s for "
-        "the report); raise the hook's Timeout or make the version answer faster (2 of 22 golden examples replayed)"
+        "the report); raise the hook's Timeout or make the version answer faster (2 of "
+        f"{len(json.loads(expected_path.read_text())['golden_examples'])} golden examples replayed)"
     ]
     assert [round(timeout) for _, timeout in seen] == [60, 60, 60, 40, 20]
 

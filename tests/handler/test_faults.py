@@ -57,7 +57,7 @@ def _duplicate_classes(metadata):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (_drop_class, "metadata lists 9 classes but the graph outputs 10 probabilities"),
+        (_drop_class, "metadata lists 9 classes but its taxonomy 10 leaf nodes"),
         (_no_required_input, "exactly one required string input"),
         (_wrong_golden_answer, "golden example 0 answers"),
         (_unknown_input_type, "'inputs' must be a list of"),
@@ -75,9 +75,13 @@ def test_golden_examples_are_recorded_by_training(model_path):
     model = load_model(Settings(model_path=model_path))
 
     golden = model.metadata["golden_examples"]
-    assert len(golden) >= 20 + 2  # test rows, one per class first, then the two adversarial titles
+    answers = [example for example in golden if "min_confidence" not in example]
+    assert len(answers) >= 20 + 2  # test rows, one per class first, then the two adversarial titles
     assert {example["label"] for example in golden} <= set(model.classes)
-    assert "\U0002ebf0" in golden[-2]["inputs"]["title"]
+    assert "\U0002ebf0" in answers[-2]["inputs"]["title"]
+    # then the back-off cases: a flat model's backs off to the root
+    assert golden[len(answers) :]
+    assert all(example["back_off"] == {"label": "", "level": 0} for example in golden[len(answers) :])
 
 
 def test_another_model_file_under_the_same_metadata_is_refused(model_path, other_schema_model_path, tmp_path):

@@ -27,9 +27,11 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def operations(model_path):
-    service = Settings(model_path=model_path, max_batch=20, max_text_length=300)
+@pytest.fixture(scope="module", params=["flat", "taxonomy"])
+def operations(request, model_path, taxonomy_model_path):
+    """The operations of a flat model's API and of a three-level taxonomy model's (paths, min_confidence)."""
+    path = {"flat": model_path, "taxonomy": taxonomy_model_path}[request.param]
+    service = Settings(model_path=path, max_batch=20, max_text_length=300)
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(load_model(service), service))
     return {operation.label: operation for operation in (result.ok() for result in schema.get_all_operations())}
 

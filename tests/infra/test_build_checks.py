@@ -5,9 +5,15 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import onnx
+import pytest
+
 from infra.check_size import main as check_size
+from infra.exceptions import InfraError
+from infra.stage_build import stage
 from infra.trim_build import compile_bytecode, trim
 from tests.conftest import make_command
+from training.model.metadata import embed_metadata, read_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +72,18 @@ def test_build_without_a_trained_model_says_to_train(tmp_path):
 
     assert completed.returncode != 0
     assert f"no trained model at {tmp_path / 'absent.onnx'}; run `make train` first" in completed.stderr
+
+
+def test_a_model_whose_golden_examples_lack_paths_is_refused_at_build(tmp_path, model_path):
+    # GIVEN a model exported before category paths: golden examples without `path`
+    model = onnx.load(model_path)
+    metadata = read_metadata(model)
+    metadata["golden_examples"] = [{k: v for k, v in e.items() if k != "path"} for e in metadata["golden_examples"]]
+    embed_metadata(model, metadata)
+    old = tmp_path / "old.onnx"
+    old.write_bytes(model.SerializeToString())
+
+    # WHEN it is staged THEN the build stops, before anything is written, saying to retrain
+    with pytest.raises(InfraError, match="golden examples carry no category paths"):
+        stage(old, tmp_path / "build", architecture="x86_64")
+    assert not (tmp_path / "build").exists()

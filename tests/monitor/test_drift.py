@@ -253,6 +253,30 @@ def test_a_shifted_mix_emits_the_score_the_tvd_and_the_heartbeat(aws):
     }
 
 
+def test_a_taxonomy_model_is_also_tested_per_department(aws):
+    # GIVEN a path-label model and traffic that moved from department A to B, but not within A
+    _, cloudwatch = aws
+    metadata = {
+        "model_version": "v42",
+        "classes": ["A > Fridges", "A > TVs", "B > CPUs"],
+        "class_shares": {"A > Fridges": 0.5, "A > TVs": 0.3, "B > CPUs": 0.2},
+        "taxonomy": {"depth": 2, "separator": " > ", "nodes_per_level": [2, 3]},
+    }
+    _record_predictions(cloudwatch, {"A > Fridges": 100, "A > TVs": 300, "B > CPUs": 600})
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(metadata), now=NOW)
+
+    # THEN the departments' mix {A 400, B 600} against {0.8, 0.2} is scored too, with the same dimensions
+    assert result["department_tvd"] == pytest.approx(0.4)
+    assert result["department_score"] > 3
+    assert {
+        ("DepartmentMixDriftScore", ("service",)),
+        ("DepartmentMixDriftScore", ("model_version", "service")),
+        ("DepartmentMixTvd", ("service",)),
+        ("DepartmentMixTvd", ("model_version", "service")),
+    } <= _emitted(cloudwatch)
+
+
 def test_the_training_mix_scores_zero_even_when_shares_do_not_sum_to_one(aws):
     # GIVEN class shares that sum to 2, and traffic exactly in the training proportions
     _, cloudwatch = aws

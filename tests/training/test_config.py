@@ -55,6 +55,8 @@ def test_params_are_flat_and_cover_every_section():
             "split: {test_fraction: 0.6, validation_fraction: 0.5}",
             "split fractions must add up to less than 1",
         ),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: ''}", "path_separator must be a non-"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: 3}", "path_separator must be a non-"),
     ],
 )
 def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content: str, message: str):

@@ -31,7 +31,7 @@ from training.model.parity import (
 )
 
 
-def test_graph_takes_raw_columns_and_returns_label_and_probabilities(small_config, small_model_bytes):
+def test_graph_takes_raw_columns_and_returns_label_probabilities_and_path(small_config, small_model_bytes):
     session = ort.InferenceSession(small_model_bytes)
 
     inputs = {i.name: (i.type, i.shape) for i in session.get_inputs()}
@@ -43,7 +43,7 @@ def test_graph_takes_raw_columns_and_returns_label_and_probabilities(small_confi
         "brand": ("tensor(string)", [None, 1]),
         "price": ("tensor(float)", [None, 1]),
     }
-    assert outputs == ["label", "probabilities"]
+    assert outputs == ["label", "probabilities", "path_nodes", "path_confidence"]
 
 
 def test_metadata_is_embedded(small_model_bytes, small_pipeline):
@@ -87,11 +87,14 @@ def test_one_row_and_an_all_empty_batch_run(small_config, small_model_bytes):
     empty = {"title": [""], "seller_id": [""], "brand": [""], "price": [np.nan]}
     feeds = {k: np.array(v, dtype=np.float32 if k == "price" else object).reshape(-1, 1) for k, v in empty.items()}
 
-    labels, probabilities = session.run(None, feeds)
+    labels, probabilities, path_nodes, path_confidence = session.run(None, feeds)
 
     assert labels.shape == (1,)
     assert probabilities.shape == (1, 10)
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    # a flat model's path: the leaf and its probability
+    assert path_nodes.shape == path_confidence.shape == (1, 1)
+    assert path_confidence[0, 0] == probabilities.max()
 
 
 def test_a_rows_answer_does_not_depend_on_its_batch(small_config, small_splits, small_model_bytes):
@@ -148,7 +151,7 @@ def test_gate_fails_on_a_deliberately_broken_graph(small_config, small_splits, s
 def test_onnx_scores_match_on_the_test_split(small_config, small_splits, small_pipeline, small_model_bytes):
     session = ort.InferenceSession(small_model_bytes)
 
-    labels, _ = session.run(None, onnx_feeds(small_splits.test, small_config.data))
+    labels, *_ = session.run(None, onnx_feeds(small_splits.test, small_config.data))
 
     assert (labels == small_pipeline.predict(small_splits.test)).all()
     assert (labels == small_splits.test[LABEL].to_numpy()).mean() > 0.6

@@ -15,6 +15,7 @@ from handler.model import load_model
 from handler.settings import Settings
 from training.cli.predict import app
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import generate_taxonomy_catalogue
 from training.model.metadata import METADATA_KEY
 
 
@@ -58,6 +59,9 @@ def test_local_engine_answers_like_the_function(model_path, catalogue, tmp_path)
     assert set(predictions.columns) >= {"product_id", "label", "confidence", "top_1_label", "top_3_probability"}
     assert predictions["label"].tolist() == expected["expected"].tolist()
     assert (predictions["label"] == predictions["top_1_label"]).all()
+    # a flat model's path is its label, with the label's probability as its one level
+    assert (predictions["path"] == predictions["label"]).all()
+    assert (predictions["level_1_confidence"] == predictions["confidence"]).all()
 
 
 @pytest.mark.slow
@@ -149,6 +153,8 @@ def _many_class_model(path, classes: int) -> None:
         helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
         helper.make_node("ArgMax", ["probabilities"], ["best"], axis=1, keepdims=0),
         helper.make_node("Gather", ["classes", "best"], ["label"]),
+        helper.make_node("Unsqueeze", ["best", "one_axis"], ["path_nodes"]),
+        helper.make_node("ReduceMax", ["probabilities", "one_axis"], ["path_confidence"], keepdims=1),
     ]
     graph = helper.make_graph(
         nodes,
@@ -156,16 +162,20 @@ def _many_class_model(path, classes: int) -> None:
         [helper.make_tensor_value_info("title", TensorProto.STRING, [None, 1]),
          helper.make_tensor_value_info("price", TensorProto.FLOAT, [None, 1])],
         [helper.make_tensor_value_info("label", TensorProto.STRING, [None]),
-         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes])],
-        [numpy_helper.from_array(weights, "weights"),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, classes]),
+         helper.make_tensor_value_info("path_nodes", TensorProto.INT64, [None, 1]),
+         helper.make_tensor_value_info("path_confidence", TensorProto.FLOAT, [None, 1])],
+        [numpy_helper.from_array(weights, "weights"), numpy_helper.from_array(np.array([1]), "one_axis"),
          helper.make_tensor("classes", TensorProto.STRING, [classes], [f"Leaf {i}".encode() for i in range(classes)])],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     metadata = {
         "classes": [f"Leaf {i}" for i in range(classes)],
         "inputs": [{"name": "title", "type": "string", "required": True}, {"name": "price", "type": "float"}],
         "model_version": "many-classes",
-    }
+        "taxonomy": {"separator": None, "names": [f"Leaf {i}" for i in range(classes)], "parents": [-1] * classes,
+                     "leaf_nodes": list(range(classes))},
+    }  # fmt: skip
     helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
     path.write_bytes(model.SerializeToString())
 
@@ -187,7 +197,29 @@ def test_5000_classes_score_to_the_top_three_and_a_short_summary(tmp_path):
     assert summary["rows"] == 1_000
     assert max(len(line) for line in result.output.splitlines()) < 600
     predictions = pd.read_parquet(out)
-    assert predictions.shape == (1_000, 9)
+    assert predictions.shape == (1_000, 11)  # id, label, confidence, top 3 × 2, path, level_1_confidence
     assert (predictions["label"] == predictions["top_1_label"]).all()
     assert (predictions["top_1_probability"] >= predictions["top_2_probability"]).all()
     assert (predictions["top_2_probability"] >= predictions["top_3_probability"]).all()
+
+
+def test_taxonomy_model_writes_the_path_and_a_confidence_per_level(taxonomy_model_path, tmp_path):
+    # GIVEN a catalogue with path labels, scored by a three-level taxonomy model
+    frame = generate_taxonomy_catalogue(300, 30, seed=12)
+    frame.to_csv(tmp_path / "catalogue.csv", index=False)
+
+    result = _run(
+        "--model", str(taxonomy_model_path), "--data", str(tmp_path / "catalogue.csv"), "--out", str(tmp_path / "o")
+    )
+
+    # THEN each row carries the leaf's path and three confidences that never increase with depth, as the function
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(tmp_path / "o")
+    levels = predictions[["level_1_confidence", "level_2_confidence", "level_3_confidence"]].to_numpy()
+    assert (predictions["path"] == predictions["label"]).all()  # the synthetic separator is " > " too
+    assert (levels[:, :-1] >= levels[:, 1:]).all()
+    assert (levels[:, -1] >= predictions["confidence"] - 1e-6).all()
+    model = load_model(Settings(model_path=taxonomy_model_path))
+    first = model.predict([{"title": frame["title"].iloc[0], "seller_id": frame["seller_id"].iloc[0],
+                            "brand": frame["brand"].iloc[0], "price": frame["price"].iloc[0]}])[0]  # fmt: skip
+    assert levels[0].tolist() == first.path_confidence.tolist()

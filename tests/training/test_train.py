@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 METRICS_KEYS = {
     "accuracy", "macro_f1", "baseline_macro_f1", "parity_label_agreement", "parity_max_abs_diff", "train_seconds",
-    "n_train", "n_test", "mlflow_run_id", "model_version",
+    "n_train", "n_test", "mlflow_run_id", "model_version", "level_1_accuracy", "level_1_macro_f1", "hierarchical_f1",
+    "per_level", "coverage",
 }  # fmt: skip
 ARTIFACTS = {
     "model.onnx", "model.json", "metrics.json", "parity_report.json", "confusion_matrix.png", "feature_importance.png",
-    "data_report.json", "data_report.txt", "model_card.md",
+    "data_report.json", "data_report.txt", "model_card.md", "coverage_curve.png",
 }  # fmt: skip
 
 
@@ -94,7 +95,15 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
         "data_report.json",
         "data_report.txt",
         "model_card.md",
+        "coverage_curve.png",
+        "levels_report.json",
     } <= artifacts
+    # a flat model is scored as a one-level tree: its level 1 is its leaf
+    assert run.data.metrics["level_1_accuracy"] == pytest.approx(metrics["accuracy"])
+    assert metrics["per_level"][0]["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert (
+        metrics["coverage"][0] | {"min_confidence": 0.0, "leaf_share": 1.0, "root_share": 0.0} == metrics["coverage"][0]
+    )
 
     # the model card carries this run's own numbers
     card = (out / "model_card.md").read_text()
@@ -104,6 +113,8 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert f"train {metrics['n_train']}, validation {metrics['n_validation']}, test {metrics['n_test']} rows" in card
     assert metadata["training_data"]["sha256"] in card
     assert "| title | string | yes |" in card
+    assert "## Per level of the category path (test split)" in card
+    assert f"F1 **{metrics['hierarchical_f1']:.4f}**" in card
     for label, numbers in metrics["per_class"].items():
         assert f"| {label} | {numbers['precision']:.4f} |" in card
     assert json.loads((out / "data_report.json").read_text())["rows_in"] == 2_500

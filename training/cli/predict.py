@@ -3,7 +3,9 @@
 One Dask graph either way: the catalogue is read file by file (CSV or Parquet, a file, a glob or a folder,
 local or `s3://` through pyarrow's filesystems), each partition is scored by onnxruntime in the worker that
 holds it — rows sorted by title length and run in chunks, as the function does — and the answers are
-written as Parquet: the input's id columns, `label`, `confidence` and the top three classes. `--engine
+written as Parquet: the input's id columns, `label`, `confidence`, the top three classes, and the predicted
+category path: `path` (the node names joined with " > ") and `level_1_confidence` ... `level_D_confidence` (D
+the taxonomy's depth, 1 for flat labels; empty below a shallow leaf), as the graph computes them. `--engine
 local` runs the graph in this process with a progress bar; `--engine dask` on a `LocalCluster` (or the
 cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Strings are read by training's own
 normaliser (`training.data.clean.text_values`: missing → "", an integral id 42.0 → "42", as the API reads them);
@@ -42,10 +44,12 @@ from training.data.clean import text_values
 from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
+from training.model.hierarchy import hierarchy_from_metadata
 from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
+PATH_JOIN = " > "
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -59,10 +63,12 @@ def model_metadata(model_bytes: bytes) -> dict[str, Any]:
 def score_partition(
     frame: pd.DataFrame, model_bytes: bytes, *, columns: dict[str, str], ids: list[str]
 ) -> pd.DataFrame:
-    """Score one partition: id columns, label, confidence and the top classes, in the partition's row order."""
+    """Score one partition: id columns, label, confidence, the top classes and the predicted path (its names and
+    each level's confidence), in the partition's row order."""
     session = _session(model_bytes)
     metadata = model_metadata(model_bytes)
     classes = np.asarray(metadata["classes"], dtype=object)
+    paths, depth = _display_paths(model_bytes)
     feeds = _feeds(frame, metadata["inputs"], columns)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     refused = _over_limit(feeds, metadata["inputs"])
@@ -74,17 +80,27 @@ def score_partition(
     top_k = min(TOP_K, len(classes))
     best = np.tile(np.arange(top_k), (len(frame), 1))
     top = np.full((len(frame), top_k), np.nan, dtype=np.float32)
+    deepest = np.zeros(len(frame), dtype=np.int64)
+    confidence = np.full((len(frame), depth), np.nan, dtype=np.float32)
     for start in range(0, len(order), CHUNK_ROWS):
         rows = order[start : start + CHUNK_ROWS]
-        _, chunk = session.run(["label", "probabilities"], {name: array[rows] for name, array in feeds.items()})
+        feed = {name: array[rows] for name, array in feeds.items()}
+        _, chunk, nodes, confidence[rows] = session.run(
+            ["label", "probabilities", "path_nodes", "path_confidence"], feed
+        )
         ranked = np.argsort(-np.nan_to_num(chunk, nan=-1.0), axis=1, kind="stable")[:, :top_k]
         best[rows], top[rows] = ranked, np.take_along_axis(chunk, ranked, axis=1)
+        deepest[rows] = nodes[np.arange(len(rows)), (nodes >= 0).sum(axis=1) - 1]
+        confidence[rows] = np.where(nodes >= 0, confidence[rows], np.nan)
     result = frame[ids].reset_index(drop=True).copy()
     result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
     result["confidence"] = top[:, 0]
     for k in range(top_k):
         result[f"top_{k + 1}_label"] = np.where(refused, None, classes[best[:, k]])  # type: ignore[call-overload]
         result[f"top_{k + 1}_probability"] = top[:, k]
+    result["path"] = np.where(refused, None, paths[deepest])  # type: ignore[call-overload]
+    for level in range(depth):
+        result[f"level_{level + 1}_confidence"] = confidence[:, level]
     return result
 
 
@@ -254,6 +270,16 @@ def _over_limit(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> n
 
 
 @cache
+def _display_paths(model_bytes: bytes) -> tuple[np.ndarray, int]:
+    """Each taxonomy node's path as names joined with PATH_JOIN, by node id, and the taxonomy's depth (built once
+    per process)."""
+    hierarchy = hierarchy_from_metadata(model_metadata(model_bytes)["taxonomy"])
+    names = [
+        PATH_JOIN.join(hierarchy.names[step] for step in hierarchy.path(node)) for node in range(len(hierarchy.names))
+    ]
+    return np.asarray(names, dtype=object), hierarchy.depth
+
+
 def _session(model_bytes: bytes) -> ort.InferenceSession:
     """One onnxruntime session per process and model, single-threaded (one per Dask worker thread)."""
     options = ort.SessionOptions()

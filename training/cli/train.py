@@ -23,9 +23,11 @@ from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
 from training.data.load import load_catalogue
 from training.data.report import summary_text
+from training.data.taxonomy import PATH_SEPARATOR
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
+from training.model.hierarchy import build_hierarchy
 from training.model.metadata import build_metadata, embed_metadata, new_model_version
 from training.model.parity import (
     adversarial_frame,
@@ -40,8 +42,9 @@ from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import IncomparableModelsError, compare_predictions, score_model
 from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
+from training.reporting.levels import evaluate_levels, scalar_metrics
 from training.reporting.model_card import confusion_highlights, render_model_card
-from training.reporting.plots import plot_confusion_matrix, plot_feature_importance
+from training.reporting.plots import plot_confusion_matrix, plot_coverage_curve, plot_feature_importance
 from training.reporting.tracking import (
     current_champion,
     decide_promotion,
@@ -67,6 +70,8 @@ if TYPE_CHECKING:
 
 # Imported on every Dask worker before any task runs (see `dask_client`): the stages' code and its imports.
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
+# metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
+LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -156,6 +161,8 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
     ):
         staging = Path(tmp)
         evaluation = _evaluate(fitted)
+        hierarchy = build_hierarchy(fitted.pipeline.classes_, separator=config.data.path_separator)
+        levels = evaluate_levels(fitted.test_labels, fitted.probabilities, fitted.pipeline.classes_, hierarchy)
         created_at, model_version = new_model_version(run_id)
         metadata = build_metadata(
             config,
@@ -170,7 +177,10 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         )
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))
-        _record_run(staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity)
+        summary |= scalar_metrics(levels)
+        _record_run(
+            staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels
+        )
         enforce_parity(parity)
         enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
         registered_version, promotion = _register(config, fitted, evaluation, model, model_bytes, model_version)
@@ -183,6 +193,8 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             "total_seconds": round(time.perf_counter() - started, 2),
             "created_at": created_at,
             "per_class": evaluation.metrics["per_class"],
+            "per_level": levels["per_level"],
+            "coverage": levels["coverage"],
         } | fitted.engine_stats
         write_artifacts(
             staging, model_bytes=model_bytes, metadata=metadata, summary=summary, parity=parity, report=fitted.report
@@ -269,6 +281,7 @@ def _record_run(
     metadata: dict[str, Any],
     summary: dict[str, Any],
     parity: ParityReport,
+    levels: dict[str, Any],
 ) -> None:
     """Write the model card, the data report and the plots to `staging`, and log them with the run to MLflow."""
     classes, labels, predicted = fitted.pipeline.classes_, fitted.test_labels, evaluation.predicted
@@ -281,12 +294,14 @@ def _record_run(
             confusions=confusion_highlights(labels, predicted),
             parity=parity,
             report=fitted.report,
+            levels=levels,
         )
     )
     (staging / "data_report.txt").write_text(summary_text(fitted.report) + "\n")
     documents = [
         plot_confusion_matrix(labels, predicted, classes, staging / "confusion_matrix.png"),
         plot_feature_importance(fitted.pipeline, staging / "feature_importance.png"),
+        plot_coverage_curve(levels["coverage"], staging / "coverage_curve.png"),
         staging / "data_report.txt",
         staging / "model_card.md",
     ]
@@ -298,6 +313,7 @@ def _record_run(
             "per_class_report.json": evaluation.metrics["per_class"],
             "baseline_per_class_report.json": evaluation.baseline["per_class"],
             "parity_report.json": parity_report_dict(parity),
+            "levels_report.json": levels,
             "data_report.json": fitted.report.to_dict(),
         },
     )
@@ -377,13 +393,15 @@ def main(
     try:
         synthetic = {"synthetic_rows": parse_rows(rows), "synthetic_categories": parse_categories(categories)}
         resolved = load_config(config, **synthetic)
+        if data is None and resolved.synthetic_categories:
+            resolved = _with_path_labels(resolved)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "per_class"}, indent=2))
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k not in LONG_SUMMARY_KEYS}, indent=2))
 
 
 def parse_rows(rows: str | None) -> int | None:
@@ -424,6 +442,13 @@ def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
     """An engine's stage times as MLflow metrics."""
     return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
             for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
+
+
+def _with_path_labels(config: TrainConfig) -> TrainConfig:
+    """The config reading the synthetic taxonomy's labels as paths, unless it names a separator of its own."""
+    if config.data.path_separator is not None:
+        return config
+    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR))
 
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:

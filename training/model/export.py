@@ -21,6 +21,7 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
 from training.exceptions import ExportError
+from training.model.hierarchy import add_path_outputs
 from training.model.metadata import METADATA_KEY
 from training.model.onnx_ops import register_converters
 from training.model.pins import require_pinned
@@ -92,6 +93,10 @@ def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, An
         )
     except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
         raise ExportError(f"ONNX conversion failed: {exc}") from exc
+    # The category path, computed in the graph from the probabilities; the tree joins `metadata` ("taxonomy").
+    add_path_outputs(
+        model, metadata, classes=pipeline.classes_, separator=config.path_separator, probabilities=PROBABILITIES_OUTPUT
+    )
     model.doc_string = "Product category classifier: raw catalogue fields in, label and class probabilities out."
     entry = model.metadata_props.add()
     entry.key = METADATA_KEY

@@ -1,7 +1,8 @@
 """The metadata embedded in the graph: with the `.onnx` file, the only contract between training and serving.
 
-The function reads it at load (classes, input schema, golden examples), GET /model serves it, the drift
-check compares live traffic with its class shares and the pre-traffic check replays its golden examples.
+The function reads it at load (classes, input schema, golden examples, the class tree under "taxonomy"),
+GET /model serves it, the drift check compares live traffic with its class shares and the pre-traffic check
+replays its golden examples.
 Standard library and pandas only: bulk scoring reads it without the training stack.
 """
 
@@ -108,7 +109,13 @@ def build_metadata(
         # What the scheduled drift check compares the live traffic's predicted class mix with.
         "class_shares": class_shares(class_counts),
         "inputs": input_schema(config.data),
-        "outputs": {"label": "label", "probabilities": "probabilities"},
+        # The category path's outputs and its "taxonomy" entry are added at export (`training.model.hierarchy`).
+        "outputs": {
+            "label": "label",
+            "probabilities": "probabilities",
+            "path_nodes": "path_nodes",
+            "path_confidence": "path_confidence",
+        },
         # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
         "training_data": {
             "source": public_source_name(training_data["source"]),

@@ -5,6 +5,10 @@ same label everywhere and probabilities within the configured tolerance; it also
 point through the graph's text steps. Golden examples are test rows (and short hostile titles) with the
 answers onnxruntime gave at export, embedded in the model: the function replays them at load and the
 pre-traffic check before traffic shifts.
+
+The category path (`path_nodes`, `path_confidence`, see `training.model.hierarchy`) is held to the same gate:
+the same nodes at every row, confidences within the tolerance. A few golden examples are back-off cases (a
+leaf the model is unsure of under a parent it is sure of) with the answer a `min_confidence` request gets.
 """
 
 from __future__ import annotations
@@ -14,13 +18,21 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pandas as pd
 
 from training.columns import LABEL
 from training.exceptions import ExportParityError
 from training.model.export import LABEL_OUTPUT, PROBABILITIES_OUTPUT
-from training.model.metadata import json_inputs
+from training.model.hierarchy import (
+    PATH_CONFIDENCE_OUTPUT,
+    PATH_NODES_OUTPUT,
+    build_hierarchy,
+    hierarchy_from_metadata,
+    path_outputs,
+)
+from training.model.metadata import json_inputs, read_metadata
 from training.model.onnx_ops import PAD, text_ops_model
 from training.text import MAX_CODE_POINT, fold_whitespace, lower_like_onnx, word_tokens
 
@@ -63,9 +75,16 @@ GOLDEN_ADVERSARIAL_TITLES = (
     "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
     "ΣΊΣΥΦΟΣ Kühl-Gefrier İSTANBUL ﬁ 📱 e\u0301 \u200b\x00 ẞ",
 )
+# Back-off golden examples: test rows (searched among the first BACK_OFF_SEARCH_ROWS) whose leaf confidence lies
+# well below its parent's (the root's, 1, for a one-level path), asked with a min_confidence halfway between.
+GOLDEN_BACK_OFF = 3
+BACK_OFF_SEARCH_ROWS = 2_000
+# A back-off threshold stays this far from every confidence on the path, so no host's rounding can flip it.
+BACK_OFF_MARGIN = 0.02
 PARITY_CHUNK = 64
 # Rows compared at once by the parity gate (`check_parity`).
 COMPARE_CHUNK = 5_000
+OUTPUTS = (LABEL_OUTPUT, PROBABILITIES_OUTPUT, PATH_NODES_OUTPUT, PATH_CONFIDENCE_OUTPUT)
 # Code points per string of the text sweep: long enough to be quick, short enough for small tensors.
 SWEEP_CHUNK = 512
 SURROGATES = range(0xD800, 0xE000)
@@ -84,34 +103,50 @@ class ParityReport:
     mismatched_rows: list[int]
     code_points: int
     mismatched_code_points: list[str]
+    path_agreement: float
+    path_max_abs_diff: float
 
     @property
     def passed(self) -> bool:
-        """Every label identical, every probability within tolerance, every code point handled alike."""
-        return self.label_agreement == 1.0 and self.max_abs_diff <= self.tolerance and not self.mismatched_code_points
+        """Every label and path identical, every probability and path confidence within tolerance, every code
+        point handled alike."""
+        return (
+            self.label_agreement == 1.0
+            and self.path_agreement == 1.0
+            and max(self.max_abs_diff, self.path_max_abs_diff) <= self.tolerance
+            and not self.mismatched_code_points
+        )
 
 
 def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
-    """Test rows covering every class where possible, plus short adversarial titles, with the graph's answers.
+    """Test rows covering every class where possible, short adversarial titles and back-off cases, with the
+    graph's answers.
 
     Args:
-        model_bytes: The exported graph, which computes the expected answers.
+        model_bytes: The exported graph, which computes the expected answers (its metadata names the nodes).
         test: The test split (with the label column).
         config: The data roles.
 
     Returns:
-        JSON-ready `{"inputs", "label", "probabilities"}` dicts, at least `GOLDEN_ROWS` when the split allows.
+        JSON-ready `{"inputs", "label", "probabilities", "path"}` dicts (`path`: `{"node", "confidence"}` from the
+        department down), at least `GOLDEN_ROWS` when the split allows; back-off cases add `min_confidence` and
+        the `back_off` answer (`{"label", "level"}`) a request with that threshold gets.
     """
     one_per_class = test.groupby(LABEL, sort=True).head(1)
     rest = test.drop(one_per_class.index).head(max(0, GOLDEN_ROWS - len(one_per_class)))
     chosen = pd.concat([one_per_class, rest])[list(config.columns)]
     adversarial = pd.DataFrame([chosen.iloc[0].to_dict() | {config.text: title} for title in GOLDEN_ADVERSARIAL_TITLES])
     rows = pd.concat([chosen, adversarial.astype(chosen.dtypes.to_dict())], ignore_index=True)
-    labels, probabilities = run_onnx(model_bytes, rows, config)
-    return [
+    labels, probabilities, nodes, confidence = run_onnx_outputs(model_bytes, rows, config)
+    names = _node_names(model_bytes)
+    examples = [
         {"inputs": json_inputs(row, config), "label": str(label), "probabilities": [float(p) for p in probs]}
-        for (_, row), label, probs in zip(rows.iterrows(), labels, probabilities, strict=True)
+        | {"path": _path(path_nodes, path_confidence, names)}
+        for (_, row), label, probs, path_nodes, path_confidence in zip(
+            rows.iterrows(), labels, probabilities, nodes, confidence, strict=True
+        )
     ]
+    return examples + _back_off_examples(model_bytes, test[list(config.columns)].head(BACK_OFF_SEARCH_ROWS), config)
 
 
 def adversarial_frame(reference: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
@@ -165,15 +200,23 @@ def check_parity(
     """
     test, adversarial = frames
     combined = pd.concat([test[list(config.columns)], adversarial], ignore_index=True)
+    hierarchy = build_hierarchy(pipeline.classes_, separator=config.path_separator)
     same = np.empty(len(combined), dtype=bool)
-    max_abs_diff = 0.0
+    same_path = np.zeros(len(combined), dtype=bool)  # a graph of another depth agrees nowhere
+    max_abs_diff = path_max_abs_diff = 0.0
     # A block at a time: at thousands of classes the whole split's probabilities would take gigabytes.
     for start in range(0, len(combined), COMPARE_CHUNK):
-        block = combined.iloc[start : start + COMPARE_CHUNK]
-        onnx_labels, onnx_probabilities = run_onnx(model_bytes, block, config)
+        rows = slice(start, start + COMPARE_CHUNK)
+        block = combined.iloc[rows]
+        onnx_labels, onnx_probabilities, onnx_nodes, onnx_confidence = run_onnx_outputs(model_bytes, block, config)
         python_probabilities = pipeline.predict_proba(block)
-        same[start : start + len(block)] = onnx_labels == pipeline.classes_[python_probabilities.argmax(axis=1)]
+        python_nodes, python_confidence = path_outputs(python_probabilities, hierarchy)
+        same[rows] = onnx_labels == pipeline.classes_[python_probabilities.argmax(axis=1)]
         max_abs_diff = max(max_abs_diff, float(np.abs(onnx_probabilities - python_probabilities).max()))
+        if onnx_nodes.shape == python_nodes.shape:
+            same_path[rows] = (onnx_nodes == python_nodes).all(axis=1)
+            path_diff = np.abs(onnx_confidence - python_confidence)[same_path[rows]]
+            path_max_abs_diff = max(path_max_abs_diff, float(path_diff.max(initial=0.0)))
     code_points, mismatched_code_points = sweep_text_ops()
     return ParityReport(
         rows=len(combined),
@@ -181,9 +224,11 @@ def check_parity(
         label_agreement=float(same.mean()),
         max_abs_diff=max_abs_diff,
         tolerance=tolerance,
-        mismatched_rows=[int(i) for i in np.flatnonzero(~same)[:20]],
+        mismatched_rows=[int(i) for i in np.flatnonzero(~(same & same_path))[:20]],
         code_points=code_points,
         mismatched_code_points=mismatched_code_points,
+        path_agreement=float(same_path.mean()),
+        path_max_abs_diff=path_max_abs_diff,
     )
 
 
@@ -196,7 +241,8 @@ def enforce_parity(report: ParityReport) -> None:
     if not report.passed:
         raise ExportParityError(
             f"ONNX parity gate failed: label agreement {report.label_agreement:.4%} (need 100%), "
-            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); "
+            f"max |Δp| {report.max_abs_diff:.2e} (need ≤ {report.tolerance:.0e}); path agreement "
+            f"{report.path_agreement:.4%} (need 100%), max |Δ path confidence| {report.path_max_abs_diff:.2e}; "
             f"first mismatched rows {report.mismatched_rows}; code points handled differently "
             f"{report.mismatched_code_points or 'none'}. Nothing was registered or written."
         )
@@ -238,17 +284,26 @@ def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, li
 
 
 def run_onnx(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and probabilities of the graph for a frame, with onnxruntime.
+    """Labels and probabilities of the graph for a frame, with onnxruntime (see `run_onnx_outputs`)."""
+    labels, probabilities, _, _ = run_onnx_outputs(model_bytes, frame, config)
+    return labels, probabilities
+
+
+def run_onnx_outputs(
+    model_bytes: bytes, frame: pd.DataFrame, config: DataConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, probabilities, path nodes and path confidences of the graph for a frame, with onnxruntime.
 
     Runs in chunks: the Tokenizer pads every title of a call to the longest one (here up to 10,000
     characters), so one long title in a large call would multiply the work.
     """
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     outputs = [
-        session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
+        session.run(list(OUTPUTS), onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
         for start in range(0, len(frame), PARITY_CHUNK)
     ]
-    return np.concatenate([labels for labels, _ in outputs]), np.concatenate([probs for _, probs in outputs])
+    labels, probabilities, nodes, confidence = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
+    return labels, probabilities, nodes, confidence
 
 
 def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]:
@@ -259,3 +314,44 @@ def onnx_feeds(frame: pd.DataFrame, config: DataConfig) -> dict[str, np.ndarray]
         ).reshape(-1, 1)
         for name in config.columns
     }
+
+
+def _back_off_examples(model_bytes: bytes, candidates: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
+    """Up to GOLDEN_BACK_OFF rows whose leaf the graph is unsure of but whose parent it is sure of, each with the
+    min_confidence halfway between the two and the answer that threshold gives (the parent, one level up)."""
+    if candidates.empty:
+        return []
+    labels, probabilities, nodes, confidence = run_onnx_outputs(model_bytes, candidates, config)
+    depth = (nodes >= 0).sum(axis=1)
+    rows = np.arange(len(candidates))
+    leaf = confidence[rows, depth - 1]
+    # The root (level 0) is sure of everything: confidence 1.
+    parent = np.where(depth > 1, confidence[rows, np.maximum(depth - 2, 0)], 1.0)
+    threshold = np.round((leaf.astype(np.float64) + parent) / 2, 2)
+    safe = (parent - threshold > BACK_OFF_MARGIN) & (threshold - leaf > BACK_OFF_MARGIN)
+    names = _node_names(model_bytes)
+    examples = []
+    for index in sorted(np.flatnonzero(safe), key=lambda i: leaf[i] - parent[i])[:GOLDEN_BACK_OFF]:
+        path = _path(nodes[index], confidence[index], names)
+        backed_off = path[-2]["node"] if len(path) > 1 else ""
+        examples.append(
+            {"inputs": json_inputs(candidates.iloc[index], config), "label": str(labels[index])}
+            | {"probabilities": [float(p) for p in probabilities[index]], "path": path}
+            | {"min_confidence": float(threshold[index]), "back_off": {"label": backed_off, "level": len(path) - 1}}
+        )
+    return examples
+
+
+def _node_names(model_bytes: bytes) -> list[str]:
+    """Each node's full path, from the taxonomy the exported graph's metadata carries."""
+    hierarchy = hierarchy_from_metadata(read_metadata(onnx.load_from_string(model_bytes))["taxonomy"])
+    return [hierarchy.full_name(node) for node in range(len(hierarchy.names))]
+
+
+def _path(nodes: np.ndarray, confidence: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    """One row's path as JSON: `{"node", "confidence"}` from the department down, padding left out."""
+    return [
+        {"node": names[int(node)], "confidence": float(value)}
+        for node, value in zip(nodes, confidence, strict=True)
+        if node >= 0
+    ]

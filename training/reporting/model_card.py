@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from training.model.parity import ParityReport
 
 TOP_CONFUSIONS = 8
+# Answer kinds of the coverage table with an accuracy (the root is always right).
+_KINDS = ("leaf", "intermediate", "department")
 
 
 def confusion_highlights(labels: Iterable[str], predicted: Iterable[str], *, top: int = TOP_CONFUSIONS) -> list[dict]:
@@ -37,6 +39,7 @@ def render_model_card(
     confusions: list[dict],
     parity: ParityReport,
     report: DataReport,
+    levels: dict[str, Any],
 ) -> str:
     """The card's Markdown.
 
@@ -48,6 +51,7 @@ def render_model_card(
         confusions: `confusion_highlights` of the test split.
         parity: The parity gate's report.
         report: The data-quality report of the training data.
+        levels: `training.reporting.levels.evaluate_levels` of the test split.
     """
     data = metadata["training_data"]
     sections = [
@@ -76,6 +80,7 @@ def render_model_card(
         f"log-loss {summary['log_loss']:.4f}\n"
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
         f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
+        "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
             _table(["true", "predicted", "rows"], [[c["true"], c["predicted"], c["count"]] for c in confusions])
@@ -84,7 +89,8 @@ def render_model_card(
         ),
         "## Parity (ONNX graph vs Python pipeline)\n"
         f"{parity.rows} rows ({parity.adversarial_rows} adversarial): {parity.label_agreement:.2%} labels agree, "
-        f"max |Δp| {parity.max_abs_diff:.1e} (tolerance {parity.tolerance:.0e}); {parity.code_points} Unicode "
+        f"max |Δp| {parity.max_abs_diff:.1e}, {parity.path_agreement:.2%} category paths agree, max |Δ path "
+        f"confidence| {parity.path_max_abs_diff:.1e} (tolerance {parity.tolerance:.0e}); {parity.code_points} Unicode "
         f"code points lowered and tokenised alike: {'yes' if not parity.mismatched_code_points else 'NO'}.",
         "## Known limits\n" + "\n".join(f"- {line}" for line in _limits(confusions, report)),
         "## Input schema\n"
@@ -158,6 +164,38 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
         ],
     )
     return table + note
+
+
+def _levels_section(levels: dict[str, Any]) -> str:
+    """Scores per level, hierarchical F1 and the min_confidence coverage table: one row per level and threshold,
+    bounded whatever the number of classes."""
+    per_level = _table(
+        ["level", "nodes", "rows", "accuracy", "macro-F1"],
+        [
+            [s["level"], s["nodes"], s["rows"], f"{s['accuracy']:.4f}", f"{s['macro_f1']:.4f}"]
+            for s in levels["per_level"]
+        ],
+    )
+    coverage = _table(
+        ["min_confidence", "leaf", "intermediate", "department", "root", "accuracy of the answered"],
+        [
+            [f"{p['min_confidence']:.2f}"]
+            + [f"{p[f'{kind}_share']:.1%}" + _accuracy(p.get(f"{kind}_accuracy")) for kind in _KINDS]
+            + [f"{p['root_share']:.1%}", "-" if p["answered_accuracy"] is None else f"{p['answered_accuracy']:.1%}"]
+            for p in levels["coverage"]
+        ],
+    )
+    return (
+        f"{per_level}\n\nHierarchical precision {levels['hierarchical_precision']:.4f}, recall "
+        f"{levels['hierarchical_recall']:.4f}, F1 **{levels['hierarchical_f1']:.4f}** (shared ancestors of the "
+        "predicted and the true category).\n\nWhat a request with `min_confidence` gets: the share of listings "
+        "answered at each kind of node (and how often that answer lies on the true path):\n\n" + coverage
+    )
+
+
+def _accuracy(value: float | None) -> str:
+    """` (97.1 % right)`, or nothing when no row was answered that way."""
+    return "" if value is None else f" ({value:.1%} right)"
 
 
 def _inline(counts: dict[str, Any]) -> str:

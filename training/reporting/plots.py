@@ -1,9 +1,10 @@
-"""The plots logged with every run: the test confusions and LightGBM's importance by feature group."""
+"""The plots logged with every run: the test confusions, LightGBM's importance by feature group, and what a
+min_confidence threshold buys (the coverage curve)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -106,6 +107,32 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
         right.set(xlabel="share of total split gain (%)", title=f"Title score of which category (top {len(scores)})")
     else:
         right.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def plot_coverage_curve(coverage: list[dict[str, Any]], path: Path) -> Path:
+    """Shares of test listings answered at a leaf, an intermediate node, a department or the root for each
+    min_confidence (stacked areas), and how often the answered ones are right (line).
+
+    Args:
+        coverage: `training.reporting.levels.evaluate_levels(...)["coverage"]`.
+        path: Where to write the PNG.
+
+    Returns:
+        `path`.
+    """
+    thresholds = [point["min_confidence"] for point in coverage]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    kinds = ("leaf", "intermediate", "department", "root")
+    axes.stackplot(thresholds, *[[p[f"{kind}_share"] for p in coverage] for kind in kinds], labels=kinds, alpha=0.6)
+    accuracy = [np.nan if p["answered_accuracy"] is None else p["answered_accuracy"] for p in coverage]
+    axes.plot(thresholds, accuracy, color="black", marker="o", label="accuracy of the answered (non-root)")
+    axes.set(xlabel="min_confidence", ylabel="share of test listings", ylim=(0, 1.01), xlim=(0, max(thresholds)))
+    axes.set_title("Answer depth and accuracy against min_confidence (test split)")
+    axes.legend(loc="lower left", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
