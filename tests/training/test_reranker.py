@@ -116,10 +116,12 @@ def test_a_rows_answer_does_not_depend_on_its_batch(rerank_config, rerank_splits
     session = ort.InferenceSession(rerank_model_bytes, providers=["CPUExecutionProvider"])
     rows = rerank_splits.test[list(rerank_config.data.columns)].head(50).reset_index(drop=True)
 
-    _, batch = session.run(None, onnx_feeds(rows, rerank_config.data))
-    alone = np.vstack([session.run(None, onnx_feeds(rows.iloc[[i]], rerank_config.data))[1] for i in range(len(rows))])
+    outputs = ["probabilities", "path_confidence"]
+    batch = session.run(outputs, onnx_feeds(rows, rerank_config.data))
+    alone = [session.run(outputs, onnx_feeds(rows.iloc[[i]], rerank_config.data)) for i in range(len(rows))]
 
-    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-6)
+    for index, output in enumerate(outputs):
+        np.testing.assert_allclose(batch[index], np.vstack([row[index] for row in alone]), rtol=0, atol=1e-6)
 
 
 def test_reranking_beats_the_linear_title_model(rerank_pipeline, rerank_splits, rerank_config):

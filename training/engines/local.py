@@ -62,7 +62,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     design = resolve_design(config.model, splits.train[LABEL].nunique())
     pipeline = build_pipeline(config.data, config.features, config.model, design)
     features = pipeline.named_steps["features"]
-    train_matrix = stacked_training_matrix(
+    features, train_matrix = stacked_training_matrix(
         features,
         splits.train,
         splits.train[LABEL],
@@ -72,6 +72,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         extra_text=extra_text_columns(splits.train),
         n_jobs=config.model.n_jobs,
     )
+    pipeline.steps[0] = ("features", features)
     validation_matrix = features.transform(splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
     classifier = pipeline.named_steps["classifier"]

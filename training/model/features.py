@@ -177,9 +177,13 @@ class TitleScores(TransformerMixin, BaseEstimator):
         n_rows = counts.shape[0]
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf_ = np.log((1 + n_rows) / (1 + document_frequency)) + 1.0
-        self.svm_ = LinearSVC(C=self.c, random_state=0).fit(self._weigh(counts), y)
+        self.svm_ = self._svm().fit(self._weigh(counts), y)
         self.classes_ = self.svm_.classes_
         return self
+
+    def _svm(self) -> LinearSVC:
+        """The unfitted linear SVM (liblinear's dual solver: quickest for a few classes)."""
+        return LinearSVC(C=self.c, random_state=0)
 
     def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
         """`transform` from precomputed counts."""
@@ -248,6 +252,13 @@ class TitleCandidates(TitleScores):
             shape=(n_buckets, n_classes),
         )
         return self
+
+    def _svm(self) -> LinearSVC:
+        """The same SVM, solved in the primal: with many classes the dual solver crawls on classes that
+        cannot be separated (a parent-only title reads alike in every sibling leaf): measured at 50,000 rows
+        and 1,000 classes, the dual solver took over twice as long even when stopped at 100 iterations, for the
+        same accuracy."""
+        return LinearSVC(C=self.c, dual=False, random_state=0)
 
     @property
     def n_candidates(self) -> int:

@@ -73,29 +73,32 @@ def stacked_training_matrix(
     folds: int,
     extra_text: list[str] | None = None,
     n_jobs: int = 1,
-) -> sparse.csr_matrix:
-    """Fit the features on `frame` and return its matrix with out-of-fold title scores.
+) -> tuple[ColumnTransformer, sparse.csr_matrix]:
+    """Fit the features on `frame` and return them with its matrix, whose title columns are out of fold.
 
     In-sample scores of a linear model are overconfident; LightGBM trained on them would trust them more
     than it should on new products. Each row's scores therefore come from a model that never saw its
     product (GroupKFold) or, without groups, its row (StratifiedKFold). Extra training text (`extra_text`
-    columns) joins the title model's fit, in each fold only from that fold's own training groups.
+    columns) joins the title model's fit, in each fold only from that fold's own training groups. The final
+    features and the fold models are fitted side by side (`n_jobs` worker processes from
+    PARALLEL_FOLD_ROWS rows), so the returned features are a fitted copy: use them, not `features`.
     """
-    matrix = features.fit_transform(frame, labels).tocsr()
-    block = features.named_transformers_[TITLE_SCORES]
+    block = next(transformer for name, transformer, _ in features.transformers if name == TITLE_SCORES)
     counts = block.count(frame[text])
     label_array = np.asarray(labels)
     owners = np.asarray(groups) if groups is not None else np.arange(len(frame))
     extras = extra_examples(block, frame, label_array, owners, extra_text or [])
-    if extras is not None:
-        block.fit_counts(
-            sparse.vstack([counts, extras.counts], format="csr"), np.concatenate([label_array, extras.labels])
-        )
     splitter = (
         GroupKFold(n_splits=folds) if groups is not None else StratifiedKFold(folds, shuffle=True, random_state=0)
     )
-    columns = features.output_indices_[TITLE_SCORES]
-    scores = np.zeros((len(frame), columns.stop - columns.start), dtype=np.float32)
+
+    def fit_all() -> tuple[ColumnTransformer, sparse.csr_matrix]:
+        matrix = features.fit_transform(frame, labels).tocsr()
+        if extras is not None:
+            features.named_transformers_[TITLE_SCORES].fit_counts(
+                sparse.vstack([counts, extras.counts], format="csr"), np.concatenate([label_array, extras.labels])
+            )
+        return features, matrix
 
     def fit_fold(fit_rows: np.ndarray) -> TitleScores:
         fit_counts, fit_labels = counts[fit_rows], label_array[fit_rows]
@@ -106,16 +109,22 @@ def stacked_training_matrix(
         return clone(block).fit_counts(fit_counts, fit_labels)
 
     split = list(splitter.split(counts, label_array, groups))
-    # The fold fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
+    # The fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
     # library's one global rand(), which concurrent threads would share (results then vary from run to run).
     workers = n_jobs if len(frame) >= PARALLEL_FOLD_ROWS else 1
-    fold_models = Parallel(n_jobs=workers)(delayed(fit_fold)(fit_rows) for fit_rows, _ in split)
-    check_fold_coverage(fold_models, len(block.classes_), folds)
+    fitted, *fold_models = Parallel(n_jobs=workers)(
+        [delayed(fit_all)(), *(delayed(fit_fold)(fit_rows) for fit_rows, _ in split)]
+    )
+    fitted_features, matrix = fitted
+    check_fold_coverage(fold_models, len(fitted_features.named_transformers_[TITLE_SCORES].classes_), folds)
+    columns = fitted_features.output_indices_[TITLE_SCORES]
+    scores = np.zeros((len(frame), columns.stop - columns.start), dtype=np.float32)
     for fold_model, (_, held_rows) in zip(fold_models, split, strict=True):
         scores[held_rows] = fold_model.transform_counts(counts[held_rows])
-    return sparse.hstack(
+    stacked = sparse.hstack(
         [matrix[:, : columns.start], sparse.csr_matrix(scores), matrix[:, columns.stop :]], format="csr"
     )
+    return fitted_features, stacked
 
 
 def check_fold_coverage(fold_models: list[TitleScores], classes: int, folds: int) -> None:
