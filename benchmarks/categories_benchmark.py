@@ -115,7 +115,8 @@ def run_case(categories: int, rows: int, design: str | None, workdir: Path) -> d
     }
     row |= {key: _rounded(metrics[key]) for key in METRIC_KEYS if key in metrics}
     row |= {key: value for key, value in metrics.items() if "design" in key or "candidate" in key}
-    row |= serving_latency(model, held_out_rows(categories, rows))
+    held_out = held_out_rows(categories, rows)
+    row |= serving_latency(model, held_out) | path_overhead(model, held_out)
     row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
     return row | measured_on()
 
@@ -159,6 +160,49 @@ def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, f
         "p99_ms": round(cuts[98], 3),
         "batch_ms_per_row": round(statistics.median(batches), 4),
         "load_seconds": round(model.load_seconds, 3),
+    }
+
+
+def path_overhead(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """What the category path costs a single-row call: the graph against itself without the path step.
+
+    Both sessions have the handler's options; the second runs the graph cut at `label` and `probabilities`
+    (onnx's Extractor drops the path nodes). Calls alternate, so a noisy moment hits both alike.
+    """
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx.utils import Extractor
+
+    from handler.model import load_model
+    from handler.settings import Settings
+
+    model = load_model(Settings(model_path=model_path))
+    graph = onnx.load(str(model_path))
+    inputs = [tensor.name for tensor in graph.graph.input]
+    without_path = Extractor(graph).extract_model(inputs, ["label", "probabilities"])
+    options = model.session.get_session_options()
+    cut = ort.InferenceSession(
+        without_path.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    outputs = [output.name for output in model.session.get_outputs()]
+    with_path, plain = [], []
+    for index in range(SINGLE_REQUESTS):
+        row = rows[index % len(rows)]
+        feeds = {
+            spec["name"]: np.array([[np.nan if row.get(spec["name"]) is None else row[spec["name"]]]], dtype=np.float32)
+            if spec["type"] == "float"
+            else np.array([[str(row.get(spec["name"]) or "")]], dtype=object)
+            for spec in model.inputs
+        }
+        for session, names, times in ((model.session, outputs, with_path), (cut, ["label", "probabilities"], plain)):
+            started = time.perf_counter()
+            session.run(names, feeds)
+            times.append((time.perf_counter() - started) * 1000)
+    return {
+        "path_p50_ms": round(statistics.median(with_path), 3),
+        "no_path_p50_ms": round(statistics.median(plain), 3),
+        "path_extra_p50_ms": round(statistics.median(with_path) - statistics.median(plain), 3),
     }
 
 
