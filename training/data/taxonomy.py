@@ -33,6 +33,8 @@ CATEGORY_BRANDS = 6
 WORD_SYLLABLES = 4
 # The smallest leaves: enough products that a grouped split leaves some in train, validation and test.
 MIN_PRODUCTS = 8
+# Offers of each of those products (when the rows allow): the rarest leaf then has 16 rows, above the split's 10.
+FLOOR_OFFERS = 2
 # Spellings CSV readers take for a missing value ("None" as a leaf name would vanish from a written file).
 NOT_WORDS = frozenset({"none"})
 NOISE = ("new", "sale", "official", "uk", "2025", "black", "white", "pro", "plus", "", "", "")
@@ -96,7 +98,8 @@ class _Products:
     brand: np.ndarray
     model_code: np.ndarray
     base_price: np.ndarray
-    # The first `floor` products cover every leaf MIN_PRODUCTS times; offer number i < floor is of product i.
+    # The first `floor` products cover every leaf MIN_PRODUCTS times; offer number i < FLOOR_OFFERS × floor is of
+    # product i mod floor.
     floor: int
 
 
@@ -145,8 +148,9 @@ def _offers(
 ) -> pd.DataFrame:
     """`rows` offers numbered from `first_offer`: titles that name the leaf or only its parent, sellers, prices."""
     product = offered_products(rng, len(products.leaf), rows)
-    covered = max(0, min(rows, products.floor - first_offer))
-    product[:covered] = np.arange(first_offer, first_offer + covered)  # each floor product at least one offer
+    # Offer number i < FLOOR_OFFERS × floor is of floor product i mod floor: each at least FLOOR_OFFERS offers.
+    forced = np.arange(first_offer, min(first_offer + rows, FLOOR_OFFERS * products.floor))
+    product[: len(forced)] = forced % products.floor
     offer_leaf = products.leaf[product]
     parent_only = rng.random(rows) < PARENT_ONLY_SHARE
     head = np.where(
