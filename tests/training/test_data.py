@@ -108,6 +108,23 @@ def test_stratified_split_without_groups():
     assert len(splits.test) == 200
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_more_classes_than_held_out_products_still_split_every_class_three_ways(grouped):
+    # GIVEN 600 classes of 8 products (2 rows each): 10 % of the products is fewer than the classes
+    products = np.arange(4_800)
+    frame = pd.DataFrame({LABEL: np.repeat([f"leaf {i % 600}" for i in products], 2), GROUP: np.repeat(products, 2)})
+    if not grouped:
+        frame = frame.drop(columns=[GROUP])
+
+    splits = split_catalogue(frame, SplitConfig())
+
+    for part in (splits.train, splits.validation, splits.test):
+        assert part[LABEL].nunique() == 600
+    assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
+    if grouped:
+        assert not set(splits.train[GROUP]) & set(splits.test[GROUP])
+
+
 def test_a_class_too_small_to_split_is_named():
     frame = prepare_catalogue(_catalogue(1_000), CONFIG)
     frame.loc[frame.index[:3], LABEL] = "Typewriters"

@@ -7,9 +7,12 @@ Dask engine, which splits by hashes instead, so both engines fail on the same da
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from training.columns import GROUP, LABEL
@@ -17,8 +20,6 @@ from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    import pandas as pd
 
     from training.config import SplitConfig
 
@@ -100,15 +101,41 @@ def check_split_coverage(classes: set[str], present: Mapping[str, set[str]], *, 
 def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out about `fraction` of the frame: whole products when grouped, stratified by label either way."""
     if GROUP not in frame:
-        keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
-        return keep, hold
+        if _stratifiable(frame[LABEL].to_numpy(), fraction):
+            keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
+            return keep, hold
+        held = np.zeros(len(frame), dtype=bool)
+        held[_stratified_holdout(np.arange(len(frame)), frame[LABEL].to_numpy(), fraction, seed)] = True
+        return frame[~held], frame[held]
     # Stratify the products, not the rows: each product counts once, under its (first) label.
     products = frame.groupby(GROUP, sort=False)[LABEL].first()
-    _, held_products = train_test_split(
-        products.index.to_numpy(), test_size=fraction, stratify=products.to_numpy(), random_state=seed
-    )
+    held_products = _stratified_holdout(products.index.to_numpy(), products.to_numpy(), fraction, seed)
     held = frame[GROUP].isin(held_products)
     return frame[~held], frame[held]
+
+
+def _stratified_holdout(items: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """About `fraction` of `items`, stratified by label.
+
+    scikit-learn's stratified split needs at least one held-out item per class, which a taxonomy of
+    thousands of small classes does not leave (5,000 classes, 4,000 validation products). Then each class
+    holds out its own share instead — round(fraction × its items), at least one, never all — drawn from a
+    seeded permutation; otherwise scikit-learn's split, as before.
+    """
+    if _stratifiable(labels, fraction):
+        _, held = train_test_split(items, test_size=fraction, stratify=labels, random_state=seed)
+        return np.asarray(held)
+    order = np.random.default_rng(seed).permutation(len(items))
+    ranked = pd.DataFrame({"label": labels[order], "item": items[order]})
+    rank = ranked.groupby("label", sort=False).cumcount().to_numpy()
+    size = ranked.groupby("label", sort=False)["label"].transform("size").to_numpy()
+    share = np.clip(np.round(fraction * size), 1, size - 1)
+    return ranked["item"].to_numpy()[rank < share]
+
+
+def _stratifiable(labels: np.ndarray, fraction: float) -> bool:
+    """Whether scikit-learn's stratified split can hold out `fraction`: at least one item per class."""
+    return math.ceil(fraction * len(labels)) >= len(np.unique(labels))
 
 
 def _check_products_per_class(products: pd.Series) -> None:
