@@ -22,6 +22,7 @@ from training.model.export import to_onnx_model
 from training.model.metadata import input_schema
 from training.model.parity import adversarial_frame, check_parity, onnx_feeds
 from training.model.pipeline import MULTICLASS, RERANK, TITLE_SCORES, resolve_design
+from training.model.stacking import class_spread_folds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -133,3 +134,16 @@ def test_reranking_beats_the_linear_title_model(rerank_pipeline, rerank_splits, 
     baseline = f1_score(labels, title.predict(rerank_splits.test[[rerank_config.data.text]]), average="macro")
 
     assert model > baseline
+
+
+def test_class_spread_folds_leave_every_class_in_every_folds_fitting_rows():
+    # GIVEN 3,000 classes of five products (two rows each), as a long-tailed taxonomy's training split has
+    labels = np.repeat(np.repeat(np.arange(3_000), 5).astype(str), 2)
+    groups = np.repeat(np.arange(15_000), 2)
+
+    split = class_spread_folds(labels, groups, 5)
+
+    for fit_rows, held_rows in split:
+        assert len(np.unique(labels[fit_rows])) == 3_000
+        assert not set(groups[fit_rows]) & set(groups[held_rows])
+    assert sorted(np.concatenate([held for _, held in split]).tolist()) == list(range(len(labels)))

@@ -109,6 +109,8 @@ def stacked_training_matrix(
         return clone(block).fit_counts(fit_counts, fit_labels)
 
     split = list(splitter.split(counts, label_array, groups))
+    if groups is not None and not _every_fold_sees_every_class(split, label_array):
+        split = class_spread_folds(label_array, np.asarray(groups), folds)
     # The fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
     # library's one global rand(), which concurrent threads would share (results then vary from run to run).
     workers = n_jobs if len(frame) >= PARALLEL_FOLD_ROWS else 1
@@ -125,6 +127,31 @@ def stacked_training_matrix(
         [matrix[:, : columns.start], sparse.csr_matrix(scores), matrix[:, columns.stop :]], format="csr"
     )
     return fitted_features, stacked
+
+
+def _every_fold_sees_every_class(split: list[tuple[np.ndarray, np.ndarray]], labels: np.ndarray) -> bool:
+    """Whether every fold's fitting rows hold every class."""
+    classes = len(np.unique(labels))
+    return all(len(np.unique(labels[fit_rows])) == classes for fit_rows, _ in split)
+
+
+def class_spread_folds(labels: np.ndarray, groups: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group folds that deal each class's products round the folds, so no fold holds all of a class.
+
+    GroupKFold balances fold sizes and ignores labels: with thousands of classes of five training products,
+    some class lands wholly in one fold, whose model then lacks it. Here each class's products, in a seeded
+    random order, go to consecutive folds from a random start; a class with at least `folds` products is in
+    every fold's fitting rows. Used only when GroupKFold's folds fall short, so other catalogues keep theirs.
+    """
+    rng = np.random.default_rng(0)
+    products = pd.DataFrame({"group": groups, "label": labels}).drop_duplicates("group")
+    products = products.iloc[rng.permutation(len(products))]
+    rank = products.groupby("label", sort=False).cumcount().to_numpy()
+    classes = np.unique(labels)
+    start = rng.integers(folds, size=len(classes))[np.searchsorted(classes, products["label"].to_numpy())]
+    fold_of_group = pd.Series((rank + start) % folds, index=products["group"].to_numpy())
+    fold = fold_of_group.loc[groups].to_numpy()
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
 
 
 def check_fold_coverage(fold_models: list[TitleScores], classes: int, folds: int) -> None:
