@@ -122,7 +122,8 @@ def test_a_rows_answer_does_not_depend_on_its_batch(rerank_config, rerank_splits
     alone = [session.run(outputs, onnx_feeds(rows.iloc[[i]], rerank_config.data)) for i in range(len(rows))]
 
     for index, output in enumerate(outputs):
-        np.testing.assert_allclose(batch[index], np.vstack([row[index] for row in alone]), rtol=0, atol=1e-6)
+        together = np.vstack([row[index] for row in alone])
+        np.testing.assert_allclose(batch[index], together, rtol=0, atol=1e-6, err_msg=output)
 
 
 def test_reranking_beats_the_linear_title_model(rerank_pipeline, rerank_splits, rerank_config):
