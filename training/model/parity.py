@@ -71,6 +71,7 @@ ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
 # the function at load and by the pre-traffic check. Short adversarial titles join them (the long ones would
 # bloat GET /model).
 GOLDEN_ROWS = 20
+GOLDEN_CLASSES = 50
 GOLDEN_ADVERSARIAL_TITLES = (
     "ostara b4378 a++ max \U0002ebf0\U0002ebf0",
     "ΣΊΣΥΦΟΣ Kühl-Gefrier İSTANBUL ﬁ 📱 e\u0301 \u200b\x00 ẞ",
@@ -119,8 +120,8 @@ class ParityReport:
 
 
 def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) -> list[dict[str, Any]]:
-    """Test rows covering every class where possible, short adversarial titles and back-off cases, with the
-    graph's answers.
+    """Test rows covering every class where possible (the first GOLDEN_CLASSES of many), short adversarial
+    titles and back-off cases, with the graph's answers.
 
     Args:
         model_bytes: The exported graph, which computes the expected answers (its metadata names the nodes).
@@ -132,7 +133,9 @@ def golden_examples(model_bytes: bytes, test: pd.DataFrame, config: DataConfig) 
         department down), at least `GOLDEN_ROWS` when the split allows; back-off cases add `min_confidence` and
         the `back_off` answer (`{"label", "level"}`) a request with that threshold gets.
     """
-    one_per_class = test.groupby(LABEL, sort=True).head(1)
+    # One row of each of the first GOLDEN_CLASSES classes: every example carries every class's probability, so
+    # one per class grew the metadata with classes² (golden examples: 0.69 MB at 300 classes, ~125 MB at 5,000).
+    one_per_class = test.groupby(LABEL, sort=True).head(1).sort_values(LABEL, kind="stable").head(GOLDEN_CLASSES)
     rest = test.drop(one_per_class.index).head(max(0, GOLDEN_ROWS - len(one_per_class)))
     chosen = pd.concat([one_per_class, rest])[list(config.columns)]
     adversarial = pd.DataFrame([chosen.iloc[0].to_dict() | {config.text: title} for title in GOLDEN_ADVERSARIAL_TITLES])
