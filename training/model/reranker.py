@@ -193,8 +193,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             value = X[:, column].toarray().astype(np.float32)
             median = statistics.median[j][classes]
             columns += [value / median, (value - median) / statistics.spread[j][classes]]
-        for j, (bucket, pair) in enumerate(zip(self._buckets(X), self._pair_keys(X, classes), strict=True)):
-            rows_with_class = statistics.pair_counts[j][pair]
+        for j, bucket in enumerate(self._buckets(X)):
+            rows_with_class = statistics.pair_counts[j][self._pair_key(bucket, classes)]
             columns += [rows_with_class, rows_with_class / (statistics.bucket_counts[j][bucket] + np.float32(1))]
         if self.separator:
             parents = self.parents_[classes]
@@ -213,9 +213,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             medians.append(median)
             spreads.append(spread)
         pair_counts, bucket_counts = [], []
-        for bucket, pair, (_, start, stop) in zip(
-            self._buckets(X), self._pair_keys(X, target[:, None]), self.layout.buckets, strict=True
-        ):
+        for bucket, (_, start, stop) in zip(self._buckets(X), self.layout.buckets, strict=True):
+            pair = self._pair_key(bucket, target[:, None])
             pair_counts.append(np.bincount(pair.ravel(), minlength=self.pair_table_size_))
             bucket_counts.append(np.bincount(bucket.ravel(), minlength=stop - start))
         return ClassStatistics(
@@ -246,10 +245,9 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             for _, start, stop in self.layout.buckets
         ]
 
-    def _pair_keys(self, X: sparse.csr_matrix, classes: np.ndarray) -> list[np.ndarray]:
-        """Per hashed block, the count-table key of (row's bucket, class): [N, k] int64."""
-        n_classes = len(self.classes_)
-        return [(bucket * n_classes + classes) % self.pair_table_size_ for bucket in self._buckets(X)]
+    def _pair_key(self, bucket: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """The count-table key of (row's bucket [N, 1], class [N, k]): [N, k] int64."""
+        return (bucket * len(self.classes_) + classes) % self.pair_table_size_
 
     def _is_answer(self, X: sparse.csr_matrix, labels: Any) -> np.ndarray:
         """1 for the (row, candidate) pairs whose candidate is the row's class, else 0."""
