@@ -105,7 +105,7 @@ def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFram
             keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
             return keep, hold
         held = np.zeros(len(frame), dtype=bool)
-        held[_stratified_holdout(np.arange(len(frame)), frame[LABEL].to_numpy(), fraction, seed)] = True
+        held[_per_class_holdout(np.arange(len(frame)), frame[LABEL].to_numpy(), fraction, seed)] = True
         return frame[~held], frame[held]
     # Stratify the products, not the rows: each product counts once, under its (first) label.
     products = frame.groupby(GROUP, sort=False)[LABEL].first()
@@ -115,16 +115,21 @@ def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFram
 
 
 def _stratified_holdout(items: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """About `fraction` of `items`, stratified by label.
-
-    scikit-learn's stratified split needs at least one held-out item per class, which a taxonomy of
-    thousands of small classes does not leave (5,000 classes, 4,000 validation products). Then each class
-    holds out its own share instead — round(fraction × its items), at least one, never all — drawn from a
-    seeded permutation; otherwise scikit-learn's split, as before.
-    """
+    """About `fraction` of `items`, stratified by label: scikit-learn's split when it can hold out one item per
+    class, else `_per_class_holdout`."""
     if _stratifiable(labels, fraction):
         _, held = train_test_split(items, test_size=fraction, stratify=labels, random_state=seed)
         return np.asarray(held)
+    return _per_class_holdout(items, labels, fraction, seed)
+
+
+def _per_class_holdout(items: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Each class's own share of `items`: round(fraction × its items), at least one, never all.
+
+    scikit-learn's stratified split needs at least one held-out item per class, which a taxonomy of
+    thousands of small classes does not leave (5,000 classes, 4,000 validation products); the shares are
+    drawn from a seeded permutation.
+    """
     order = np.random.default_rng(seed).permutation(len(items))
     ranked = pd.DataFrame({"label": labels[order], "item": items[order]})
     rank = ranked.groupby("label", sort=False).cumcount().to_numpy()
