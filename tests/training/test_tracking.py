@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import mlflow
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
 
 from training.config import PROJECT_ROOT
-from training.reporting.tracking import configure_tracking
+from training.reporting.tracking import configure_tracking, log_onnx_model, read_registered_onnx
 
 
 def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path, monkeypatch):
@@ -17,3 +20,31 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path, monkey
 
     location = mlflow.get_experiment(experiment_id).artifact_location
     assert location == (tmp_path / "store" / "mlartifacts").as_uri()
+
+
+def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_path, monkeypatch):
+    # MLflow writes initializers of 1 KB or more beside model.onnx: the champion must still load and run.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    configure_tracking(PROJECT_ROOT, "external-data")
+    table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)  # a 3-level ancestor table, 24 KB
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "row"], ["picked"], axis=0)],
+        "lookup",
+        [helper.make_tensor_value_info("row", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("picked", TensorProto.INT64, [1, 1000])],
+        initializer=[numpy_helper.from_array(table, "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    example = np.array([2], dtype=np.int64)
+    with mlflow.start_run():
+        version = log_onnx_model(
+            model,
+            input_example={"row": example},
+            output_example={"picked": table[example]},
+            registered_model="external-data-model",
+            model_version="test",
+        )
+
+    session = ort.InferenceSession(read_registered_onnx(f"models:/external-data-model/{version}"))
+
+    np.testing.assert_array_equal(session.run(None, {"row": example})[0], table[[2]])
