@@ -38,9 +38,16 @@ from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "categories.json"
-# 100 categories also with the multiclass design, the one the re-ranker replaced above 30 classes.
-DEFAULT_CASES = "10x40000,100x40000,100x40000:multiclass,1000x200000,5000x500000"
-DESIGNS = ("auto", "multiclass", "rerank")
+# 100 categories also with the multiclass design, the one the re-ranker replaced above 30 classes, and 1,000
+# with the flat title SVM the tree fit replaced.
+DEFAULT_CASES = "10x40000,100x40000,100x40000:multiclass,1000x200000,1000x200000:flat,5000x500000"
+# A case's variant and the config settings it forces.
+VARIANTS: dict[str, dict[str, dict[str, str]]] = {
+    "auto": {},
+    "multiclass": {"model": {"design": "multiclass"}},
+    "rerank": {"model": {"design": "rerank"}},
+    "flat": {"features": {"title_fit": "flat"}},
+}
 DEFAULT_CONFIG = ROOT / "configs" / "synthetic.yaml"
 SINGLE_REQUESTS = 500
 BATCH_ROWS = 1_000
@@ -55,25 +62,26 @@ METRIC_KEYS = (
 
 
 def parse_cases(text: str) -> list[tuple[int, int, str | None]]:
-    """`CATEGORIESxROWS[:DESIGN],…` as (categories, rows, design) triples; no design: the config's (auto).
+    """`CATEGORIESxROWS[:VARIANT],…` as (categories, rows, variant) triples; no variant: the config as it is.
 
     Raises:
-        SystemExit: A case is not two whole numbers joined by `x`, or names an unknown design.
+        SystemExit: A case is not two whole numbers joined by `x`, or names an unknown variant.
     """
     cases = []
     for case in filter(None, (part.strip() for part in text.split(","))):
         size, _, design = case.lower().partition(":")
         categories, _, rows = size.partition("x")
-        if not (categories.isdigit() and rows.isdigit()) or design not in {"", *DESIGNS}:
-            raise SystemExit(f"error: a case is CATEGORIESxROWS[:{'|'.join(DESIGNS)}], e.g. 100x40000; got {case!r}")
+        if not (categories.isdigit() and rows.isdigit()) or design not in {"", *VARIANTS}:
+            raise SystemExit(f"error: a case is CATEGORIESxROWS[:{'|'.join(VARIANTS)}], e.g. 100x40000; got {case!r}")
         cases.append((int(categories), int(rows), design or None))
     return cases
 
 
 def design_config(design: str, workdir: Path) -> Path:
-    """The default config with `model.design` set, written into `workdir`."""
+    """The default config with the variant's settings, written into `workdir`."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    raw.setdefault("model", {})["design"] = design
+    for section, settings in VARIANTS[design].items():
+        raw.setdefault(section, {}).update(settings)
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path

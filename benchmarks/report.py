@@ -202,9 +202,11 @@ def categories_table() -> str:
 
 
 def _forced_design(row: dict[str, Any]) -> str:
-    """` (multiclass design)` for a case run with a forced design; "" for the config's own (auto)."""
+    """` (multiclass design)` for a case run with a forced variant; "" for the config's own (auto)."""
     design = row.get("design", "auto")
-    return "" if design == "auto" else f" ({design} design)"
+    if design == "auto":
+        return ""
+    return " (flat title SVM)" if design == "flat" else f" ({design} design)"
 
 
 def _growth_table(rows: list[dict[str, Any]]) -> str:

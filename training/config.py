@@ -73,6 +73,9 @@ class FeatureConfig:
         price_bands: Quantile bands of the brand × price-band cross.
         linear_sample_rows: With ENGINE=dask, the title model and its out-of-fold copies are fitted on a
             class-stratified sample of about this many training rows (all of them when there are fewer).
+        weights_per_bucket: With the rerank design, non-zero title weights kept per n-gram bucket.
+        title_fit: With the rerank design, how the title SVM is fitted: "tree" (one SVM per node of the path
+            labels' tree, `training.model.title_tree`) or "flat" (one-vs-rest over every class on every row).
     """
 
     hash_buckets: int = 1024
@@ -84,6 +87,7 @@ class FeatureConfig:
     price_bands: int = 8
     linear_sample_rows: int = 1_500_000
     weights_per_bucket: int = 64
+    title_fit: str = "tree"
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,10 @@ def _check(config: TrainConfig, path: Path) -> None:
         value = getattr(config.model, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 2:
             raise ConfigError(f"config file {path}: model.{name} must be a whole number of at least 2, got {value!r}")
+    if config.features.title_fit not in {"tree", "flat"}:
+        raise ConfigError(
+            f"config file {path}: features.title_fit must be tree or flat, got {config.features.title_fit!r}"
+        )
     weights = config.features.weights_per_bucket
     if isinstance(weights, bool) or not isinstance(weights, int) or weights < 1:
         raise ConfigError(

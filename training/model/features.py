@@ -17,6 +17,7 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
+from training.model.title_tree import fit_tree_svm
 from training.text import char_ngrams, first_token, word_ngrams
 
 # Rows scored at once when proposing candidates: a [rows, classes] float32 block (40 MB at 5,000 classes).
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 def price_bands(prices: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Count the band edges at or below each price; NaN compares false everywhere and lands in band 0."""
     return (prices.reshape(-1, 1) >= edges.reshape(1, -1)).sum(axis=1)
+
+
+def inverse_document_frequency(counts: sparse.csr_matrix) -> np.ndarray:
+    """scikit-learn's smoothed IDF (TfidfTransformer(smooth_idf=True)) of each bucket, float64."""
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    return np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1.0
 
 
 def hash_counts(documents: Iterable[list[str]], n_features: int) -> sparse.csr_matrix:
@@ -174,16 +181,11 @@ class TitleScores(TransformerMixin, BaseEstimator):
 
     def fit_counts(self, counts: sparse.csr_matrix, y: Any) -> TitleScores:
         """`fit` from precomputed counts, so cross-fitting can count once."""
-        n_rows = counts.shape[0]
-        document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-        self.idf_ = np.log((1 + n_rows) / (1 + document_frequency)) + 1.0
-        self.svm_ = self._svm().fit(self._weigh(counts), y)
+        self.idf_ = inverse_document_frequency(counts)
+        # liblinear's dual solver: the quickest for a few classes.
+        self.svm_ = LinearSVC(C=self.c, random_state=0).fit(self._weigh(counts), y)
         self.classes_ = self.svm_.classes_
         return self
-
-    def _svm(self) -> LinearSVC:
-        """The unfitted linear SVM (liblinear's dual solver: quickest for a few classes)."""
-        return LinearSVC(C=self.c, random_state=0)
 
     def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
         """`transform` from precomputed counts."""
@@ -213,9 +215,13 @@ class TitleCandidates(TitleScores):
     candidates' scores then their class indices (as float32, exact below 2**24): 2 × `candidates` columns
     whatever the number of classes. Ties go to the lower class index, as ONNX TopK orders them.
 
+    Its SVM is fitted node by node down the category tree of path labels (`title_tree`): at thousands of
+    classes, one-vs-rest over every class on every row is what made training take hours.
+
     Args:
         candidates: How many classes each title proposes.
         weights_per_bucket: Non-zero weights kept per n-gram bucket.
+        separator: `data.path_separator`, for the tree; None fits flat one-vs-rest.
     """
 
     def __init__(
@@ -226,26 +232,30 @@ class TitleCandidates(TitleScores):
         c: float = 0.5,
         candidates: int = 20,
         weights_per_bucket: int = 64,
+        separator: str | None = None,
     ) -> None:
         super().__init__(n_features, word_ngram_max, char_ngrams, c)
         self.candidates = candidates
         self.weights_per_bucket = weights_per_bucket
+        self.separator = separator
 
     def fit_counts(self, counts: sparse.csr_matrix, y: Any) -> TitleCandidates:
-        """Fit the SVM, then keep only each bucket's largest weights."""
-        super().fit_counts(counts, y)
-        coef = self.svm_.coef_
-        n_buckets, n_classes = len(self.idf_), coef.shape[0]
+        """Fit the SVM down the category tree (`title_tree`), then keep only each bucket's largest weights."""
+        self.idf_ = inverse_document_frequency(counts)
+        self.linear_ = fit_tree_svm(self._weigh(counts), y, separator=self.separator, c=self.c)
+        self.classes_ = self.linear_.classes
+        self.intercept_ = self.linear_.intercept
+        n_buckets, n_classes = len(self.idf_), len(self.classes_)
         kept = min(self.weights_per_bucket, n_classes)
         self.bucket_classes_ = np.empty((n_buckets, kept), dtype=np.int64)
         self.bucket_weights_ = np.empty((n_buckets, kept), dtype=np.float32)
         for start in range(0, n_buckets, PRUNE_CHUNK):
+            stop = min(start + PRUNE_CHUNK, n_buckets)
             # What each n-gram adds to each class's score, a block of buckets at a time (bounded memory).
-            weights = self.idf_[start : start + PRUNE_CHUNK, None] * coef[:, start : start + PRUNE_CHUNK].T
+            weights = self.idf_[start:stop, None] * self.linear_.class_weights(start, stop).T
             strongest = np.argpartition(-np.abs(weights), kept - 1, axis=1)[:, :kept]
-            self.bucket_classes_[start : start + len(weights)] = np.sort(strongest, axis=1)
-            block = np.take_along_axis(weights, self.bucket_classes_[start : start + len(weights)], axis=1)
-            self.bucket_weights_[start : start + len(weights)] = block
+            self.bucket_classes_[start:stop] = np.sort(strongest, axis=1)
+            self.bucket_weights_[start:stop] = np.take_along_axis(weights, self.bucket_classes_[start:stop], axis=1)
         rows = np.repeat(np.arange(n_buckets), kept)
         self.pruned_weights_ = sparse.csr_matrix(
             (self.bucket_weights_.ravel().astype(np.float64), (rows, self.bucket_classes_.ravel())),
@@ -253,12 +263,9 @@ class TitleCandidates(TitleScores):
         )
         return self
 
-    def _svm(self) -> LinearSVC:
-        """The same SVM, solved in the primal: with many classes the dual solver crawls on classes that
-        cannot be separated (a parent-only title reads alike in every sibling leaf): measured at 50,000 rows
-        and 1,000 classes, the dual solver took over twice as long even when stopped at 100 iterations, for the
-        same accuracy."""
-        return LinearSVC(C=self.c, dual=False, random_state=0)
+    def predict(self, X: Any) -> np.ndarray:
+        """The unpruned linear model's own labels: the same-run baseline LightGBM must beat."""
+        return self.linear_.predict(self._weigh(self.count(X)))
 
     @property
     def n_candidates(self) -> int:
@@ -270,7 +277,7 @@ class TitleCandidates(TitleScores):
         norms = np.sqrt(np.asarray(counts.multiply(self.idf_).power(2).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0  # scikit-learn's normalize leaves an all-zero row as it is
         raw = np.asarray((counts @ self.pruned_weights_).todense())
-        return (raw / norms[:, None] + self.svm_.intercept_).astype(np.float32)
+        return (raw / norms[:, None] + self.intercept_).astype(np.float32)
 
     def transform_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
         """The top candidates' scores then their class indices, [N, 2 × n_candidates] float32, in chunks."""

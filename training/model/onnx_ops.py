@@ -257,8 +257,8 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
         ]
     bucket = graph.node("Concat", buckets, axis=1)
     n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
-    n_classes = model.svm_.coef_.shape[0]
     if isinstance(model, TitleCandidates):
+        n_classes = len(model.classes_)
         flat = graph.ints([0, -1])  # [N, grams, kept] → [N, grams × kept]
         classes = np.vstack([model.bucket_classes_, np.zeros((1, model.bucket_classes_.shape[1]), np.int64)])
         weights = np.vstack([model.bucket_weights_, np.zeros((1, model.bucket_weights_.shape[1]), np.float32)])
@@ -276,8 +276,11 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
             axis=1,
             reduction="add",
         )
+        intercept = model.intercept_
     else:
+        n_classes = model.svm_.coef_.shape[0]
         weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, n_classes))])
+        intercept = model.svm_.intercept_
         raw = graph.node(
             "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
         )
@@ -305,7 +308,7 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
     is_zero = graph.node("Equal", [norm, graph.constant(np.float64(0.0))])
     safe_norm = graph.node("Where", [is_zero, graph.constant(np.float64(1.0)), norm])
     scaled = graph.node("Div", [raw, graph.node("Unsqueeze", [safe_norm, graph.ints([1])])])
-    return graph.node("Add", [scaled, graph.constant(model.svm_.intercept_.astype(np.float64))])
+    return graph.node("Add", [scaled, graph.constant(intercept.astype(np.float64))])
 
 
 def _convert_candidate_reranker(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:

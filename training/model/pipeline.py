@@ -48,17 +48,22 @@ def resolve_design(model: ModelConfig, n_classes: int) -> str:
 
 
 def build_title_model(
-    features: FeatureConfig, model: ModelConfig | None = None, design: str = MULTICLASS
+    features: FeatureConfig, model: ModelConfig | None = None, design: str = MULTICLASS, separator: str | None = None
 ) -> TitleScores:
     """The title's linear model with the configured settings, unfitted (it counts n-grams without fitting).
 
     With the rerank design it proposes `model.candidates` candidates from pruned weights instead of scoring
-    every class.
+    every class, its SVM fitted down the tree of labels split at `separator` (`data.path_separator`).
     """
     settings = (features.text_buckets, features.word_ngram_max, features.char_ngrams, features.svm_c)
     if design == RERANK:
         assert model is not None
-        return TitleCandidates(*settings, candidates=model.candidates, weights_per_bucket=features.weights_per_bucket)
+        return TitleCandidates(
+            *settings,
+            candidates=model.candidates,
+            weights_per_bucket=features.weights_per_bucket,
+            separator=separator if features.title_fit == "tree" else None,
+        )
     return TitleScores(*settings)
 
 
@@ -76,7 +81,7 @@ def build_features(
     Returns:
         A ColumnTransformer producing one float32 sparse matrix, the title block first.
     """
-    title = build_title_model(features, model, design)
+    title = build_title_model(features, model, design, data.path_separator)
     blocks: list[tuple[str, object, list[str]]] = [(TITLE_SCORES, title, [data.text])]
     blocks += [(f"{name}_hash", HashedCategory(features.hash_buckets), [name]) for name in data.hashed]
     if data.brand_from_title:

@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from training.exceptions import DataValidationError
+from training.model.features import TitleCandidates
 from training.model.pipeline import TITLE_SCORES
 
 if TYPE_CHECKING:
@@ -118,11 +119,12 @@ def stacked_training_matrix(
         [delayed(fit_all)(), *(delayed(fit_fold)(fit_rows) for fit_rows, _ in split)]
     )
     fitted_features, matrix = fitted
-    check_fold_coverage(fold_models, len(fitted_features.named_transformers_[TITLE_SCORES].classes_), folds)
+    final = fitted_features.named_transformers_[TITLE_SCORES]
+    check_fold_coverage(fold_models, final, folds)
     columns = fitted_features.output_indices_[TITLE_SCORES]
     scores = np.zeros((len(frame), columns.stop - columns.start), dtype=np.float32)
     for fold_model, (_, held_rows) in zip(fold_models, split, strict=True):
-        scores[held_rows] = fold_model.transform_counts(counts[held_rows])
+        scores[held_rows] = held_out_scores(fold_model, final, counts[held_rows])
     stacked = sparse.hstack(
         [matrix[:, : columns.start], sparse.csr_matrix(scores), matrix[:, columns.stop :]], format="csr"
     )
@@ -154,19 +156,40 @@ def class_spread_folds(labels: np.ndarray, groups: np.ndarray, folds: int) -> li
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
 
 
-def check_fold_coverage(fold_models: list[TitleScores], classes: int, folds: int) -> None:
-    """Every out-of-fold title model must have seen every class, or its scores would lack columns.
+def held_out_scores(fold_model: TitleScores, final: TitleScores, counts: sparse.csr_matrix) -> np.ndarray:
+    """A fold copy's title columns for the rows it never saw, laid out as the final model's.
+
+    A candidate copy's class indices are its own: they are mapped onto the final model's classes, so a copy
+    that never saw some rare class simply never proposes it (as the final model cannot propose a class for a
+    title unlike its training rows).
+    """
+    block = fold_model.transform_counts(counts)
+    if isinstance(fold_model, TitleCandidates):
+        k = fold_model.n_candidates
+        final_index = np.searchsorted(final.classes_, fold_model.classes_)
+        block[:, k:] = final_index[block[:, k:].astype(np.int64)]
+    return block
+
+
+def check_fold_coverage(fold_models: list[TitleScores], final: TitleScores, folds: int) -> None:
+    """Every out-of-fold copy's columns must be the final model's: per-class scores need every class, and a
+    candidate copy as many candidates (it may lack a few classes among thousands; see `held_out_scores`).
 
     Args:
         fold_models: The fitted out-of-fold copies.
-        classes: How many classes the final title model knows.
+        final: The final title model.
         folds: features.stacking_folds, for the message.
 
     Raises:
-        DataValidationError: A fold saw fewer classes: some class has fewer products than folds.
+        DataValidationError: A copy's columns fall short: some class has fewer products than folds.
     """
+    classes = len(final.classes_)
     for model in fold_models:
-        if len(model.classes_) != classes:
+        if isinstance(final, TitleCandidates):
+            short = model.n_candidates < final.n_candidates
+        else:
+            short = len(model.classes_) != classes
+        if short:
             raise DataValidationError(
                 f"a stacking fold saw {len(model.classes_)} of {classes} classes: some class has fewer than "
                 f"{folds} products. Add rows for it or lower features.stacking_folds."

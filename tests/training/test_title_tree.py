@@ -1,0 +1,89 @@
+"""The candidate title model's SVM, fitted down the category tree: flat labels are plain one-vs-rest, and
+every path shape (leaves at different depths, a class that is also a parent) is learnt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from training.model.title_tree import fit_tree_svm
+
+# Each class's own word, and its ancestors' words: a title names its whole path, or only its parent.
+CLASSES = {
+    "Audio > Headphones": "headphones",
+    "Audio > Headphones > Earbuds": "earbuds",
+    "Audio > Speakers": "speaker",
+    "Garden": "garden",
+    "Home > Kitchen > Kettles": "kettle",
+    "Home > Kitchen > Toasters": "toaster",
+    "Home > Lighting > Lamps > Desk": "desk",
+    "Home > Lighting > Lamps > Floor": "floor",
+}
+
+
+def _titles(rows_per_class: int = 12) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(0)
+    noise = ["new", "sale", "black", "white", "pro", "plus", "2025", "uk"]
+    titles, labels = [], []
+    for label, word in CLASSES.items():
+        path_words = [part.lower() for part in label.split(" > ")[:-1]]
+        for _ in range(rows_per_class):
+            titles.append(" ".join([*path_words, word, *rng.choice(noise, size=2)]))
+            labels.append(label)
+    return titles, labels
+
+
+@pytest.fixture(scope="module")
+def matrix_and_labels():
+    titles, labels = _titles()
+    return TfidfVectorizer().fit_transform(titles).tocsr(), np.array(labels, dtype=object)
+
+
+def test_flat_labels_fit_the_same_one_vs_rest_svm_as_scikit_learn(matrix_and_labels):
+    matrix, labels = matrix_and_labels
+    flat = fit_tree_svm(matrix, labels, separator=None, c=0.5)
+    reference = LinearSVC(C=0.5, dual=False, random_state=0).fit(matrix, labels)
+    assert list(flat.classes) == list(reference.classes_)
+    np.testing.assert_allclose(flat.decision_function(matrix), reference.decision_function(matrix), atol=1e-9)
+
+
+def test_two_flat_classes_score_plus_and_minus_the_one_decision(matrix_and_labels):
+    matrix, labels = matrix_and_labels
+    two = np.isin(labels, ["Garden", "Audio > Speakers"])
+    model = fit_tree_svm(matrix[two], labels[two], separator=None, c=0.5)
+    reference = LinearSVC(C=0.5, dual=False, random_state=0).fit(matrix[two], labels[two])
+    scores = model.decision_function(matrix[two])
+    np.testing.assert_allclose(scores[:, 1], reference.decision_function(matrix[two]), atol=1e-9)
+    np.testing.assert_allclose(scores[:, 0], -scores[:, 1], atol=1e-12)
+
+
+def test_every_path_shape_is_learnt_down_the_tree(matrix_and_labels):
+    matrix, labels = matrix_and_labels
+    model = fit_tree_svm(matrix, labels, separator=" > ", c=0.5)
+    assert list(model.classes) == sorted(CLASSES)
+    # A one-level leaf, leaves three and four levels deep, and "Audio > Headphones", a parent of another class.
+    assert (model.predict(matrix) == labels).mean() == 1.0
+
+
+def test_class_weights_are_the_weights_the_scores_use(matrix_and_labels):
+    matrix, labels = matrix_and_labels
+    model = fit_tree_svm(matrix, labels, separator=" > ", c=0.5)
+    weights = np.hstack(
+        [model.class_weights(start, min(start + 5, matrix.shape[1])) for start in range(0, matrix.shape[1], 5)]
+    )
+    np.testing.assert_allclose(matrix @ weights.T + model.intercept, model.decision_function(matrix), atol=1e-12)
+
+
+def test_a_tree_fit_solves_smaller_problems_than_one_vs_rest(matrix_and_labels):
+    """The point of the tree: sibling leaves are told apart on their parent's rows only."""
+    matrix, labels = matrix_and_labels
+    model = fit_tree_svm(matrix, labels, separator=" > ", c=0.5)
+    # One edge per child of a node with two or more children, plus one "stop" edge for "Audio > Headphones".
+    assert model.edge_weights.shape[0] == 3 + 2 + 2 + 2 + 2 + 2
+    lamp_leaves = [list(model.classes).index(name) for name in CLASSES if name.startswith("Home > Lighting")]
+    lamp_rows = np.isin(labels, model.classes[lamp_leaves])
+    leaf_edge = model.class_edges[lamp_leaves[0]].indices.max()  # the deepest edge: Lamps → Desk
+    unseen = np.setdiff1d(np.arange(matrix.shape[1]), matrix[lamp_rows].indices)
+    assert np.all(model.edge_weights[leaf_edge, unseen].toarray() == 0)

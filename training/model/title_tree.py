@@ -1,0 +1,124 @@
+"""The candidate title model's linear SVM, fitted node by node down the category tree.
+
+One-vs-rest over K classes solves K binary problems on every row: at 1,000 classes and 140,000 rows each of
+the six stacking fits took minutes, and 5,000 classes would take hours. With path labels the tree gives a
+cheaper model of the same form. Each node with two or more children learns, on its own rows only, which
+child a title falls under (one-vs-rest over the children; "stop here" is a child when the node is itself a
+class), and a class's weights are the sum of the weights on its path's edges. Department problems see every
+row, leaf problems only their category's rows, so the cost is about (fan-out per level × levels) passes over
+the rows instead of K; siblings, the classes a title confuses, are learnt apart on exactly the rows where they
+compete. The sum is one linear model (weights [K, buckets] and an intercept), so everything downstream — the
+pruning, the graph, the parity gate — is unchanged. Flat labels are the one-node tree: plain one-vs-rest.
+`features.title_fit: flat` keeps one-vs-rest over every class; `make benchmark-categories` measures both
+(docs/measured.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+from sklearn.svm import LinearSVC
+
+from training.model.hierarchy import build_hierarchy
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+# Rows scored at once by `decision_function`: a [rows, classes] float64 block (80 MB at 5,000 classes).
+SCORE_CHUNK = 2_000
+# The root's id in edge keys (tree nodes are numbered from 0).
+ROOT = -1
+
+
+@dataclass(frozen=True)
+class TreeLinearModel:
+    """Per-edge SVM weights and which edges each class's path takes.
+
+    Attributes:
+        classes: The class labels, sorted.
+        edge_weights: [edges, features] float64, CSC: each fitted edge's weights (zero where a node never saw
+            a feature).
+        class_edges: [classes, edges] 0/1, CSR: the edges on each class's path.
+        intercept: [classes] float64: the summed intercepts of each class's edges.
+    """
+
+    classes: np.ndarray
+    edge_weights: sparse.csc_matrix
+    class_edges: sparse.csr_matrix
+    intercept: np.ndarray
+
+    def class_weights(self, start: int, stop: int) -> np.ndarray:
+        """Every class's weights for features `start` … `stop` - 1, dense [classes, stop - start]."""
+        return (self.class_edges @ self.edge_weights[:, start:stop]).toarray()
+
+    def decision_function(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        """Every class's unpruned score, [rows, classes] float64, a block of rows at a time."""
+        weights = self.edge_weights.tocsr()
+        blocks = [
+            np.asarray(((matrix[start : start + SCORE_CHUNK] @ weights.T) @ self.class_edges.T).todense())
+            for start in range(0, matrix.shape[0], SCORE_CHUNK)
+        ]
+        return np.vstack(blocks) + self.intercept
+
+    def predict(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        """The best class per row by unpruned score."""
+        return self.classes[self.decision_function(matrix).argmax(axis=1)]
+
+
+def fit_tree_svm(matrix: sparse.csr_matrix, labels: ArrayLike, *, separator: str | None, c: float) -> TreeLinearModel:
+    """Fit one one-vs-rest linear SVM per tree node with two or more children, on that node's rows.
+
+    Args:
+        matrix: The weighted, normalised title features, one row per label.
+        labels: Class labels; paths split at `separator`, or flat when it is None.
+        separator: `data.path_separator`.
+        c: The SVM's inverse regularisation strength (scikit-learn's C).
+    """
+    classes, class_of_row = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    tree = build_hierarchy(classes, separator=separator)
+    ancestors = tree.ancestors()  # [levels, classes]
+    has_children = np.zeros(len(tree.names), dtype=bool)
+    has_children[[parent for parent in tree.parents if parent >= 0]] = True
+
+    edges: dict[tuple[int, int], int] = {}
+    weights: list[sparse.csr_matrix] = []
+    intercepts: list[float] = []
+    for level in range(len(ancestors)):
+        parents = np.full(len(classes), ROOT) if level == 0 else ancestors[level - 1]
+        reached = np.ones(len(classes), dtype=bool) if level == 0 else parents >= 0
+        # A class that is also a parent stops at its own node: its target there is the node itself.
+        targets = np.where(ancestors[level] >= 0, ancestors[level], parents)
+        for node in np.unique(parents[reached]):
+            node_classes = np.flatnonzero(reached & (parents == node))
+            if len(np.unique(targets[node_classes])) < 2:
+                continue
+            rows = np.flatnonzero(np.isin(class_of_row, node_classes))
+            svm = LinearSVC(C=c, dual=False, random_state=0).fit(matrix[rows], targets[class_of_row[rows]])
+            coef, intercept = svm.coef_, svm.intercept_
+            if len(svm.classes_) == 2:  # one decision for two children: +f for the second, -f for the first
+                coef, intercept = np.vstack([-coef, coef]), np.array([-intercept[0], intercept[0]])
+            for target, row_weights, bias in zip(svm.classes_, coef, intercept, strict=True):
+                edges[(int(node), int(target))] = len(weights)
+                weights.append(sparse.csr_matrix(row_weights))
+                intercepts.append(float(bias))
+
+    class_edges = sparse.lil_matrix((len(classes), len(weights)), dtype=np.float64)
+    for index, node in enumerate(tree.leaf_nodes):
+        path = tree.path(node)
+        steps = list(zip([ROOT, *path[:-1]], path, strict=True))
+        if has_children[node]:
+            steps.append((node, node))
+        for step in steps:
+            if step in edges:
+                class_edges[index, edges[step]] = 1.0
+    class_edges = class_edges.tocsr()
+    edge_weights = sparse.vstack(weights, format="csc") if weights else sparse.csc_matrix((0, matrix.shape[1]))
+    return TreeLinearModel(
+        classes=classes,
+        edge_weights=edge_weights,
+        class_edges=class_edges,
+        intercept=class_edges @ np.asarray(intercepts, dtype=np.float64),
+    )
