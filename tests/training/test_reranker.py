@@ -89,7 +89,7 @@ def test_many_classes_are_reranked_and_answer_with_at_most_k_candidates(rerank_p
 def test_the_title_model_keeps_only_its_strongest_weights_per_bucket(rerank_pipeline):
     title = rerank_pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
 
-    assert title.bucket_classes_.shape[1] == 8
+    assert title.bucket_edges_.shape[1] == 8
     assert (np.diff(title.pruned_weights_.indptr) == 8).all()
 
 

@@ -67,13 +67,18 @@ def test_every_path_shape_is_learnt_down_the_tree(matrix_and_labels):
     assert (model.predict(matrix) == labels).mean() == 1.0
 
 
-def test_class_weights_are_the_weights_the_scores_use(matrix_and_labels):
+def test_a_class_score_is_the_sum_of_its_path_edges_scores(matrix_and_labels):
     matrix, labels = matrix_and_labels
     model = fit_tree_svm(matrix, labels, separator=" > ", c=0.5)
-    weights = np.hstack(
-        [model.class_weights(start, min(start + 5, matrix.shape[1])) for start in range(0, matrix.shape[1], 5)]
-    )
-    np.testing.assert_allclose(matrix @ weights.T + model.intercept, model.decision_function(matrix), atol=1e-12)
+    edge_scores = np.hstack([(matrix @ model.edge_weights.T).toarray(), np.zeros((matrix.shape[0], 1))])
+
+    summed = edge_scores[:, model.paths()].sum(axis=2) + model.intercept
+
+    np.testing.assert_allclose(summed, model.decision_function(matrix), atol=1e-12)
+    # "Home > Lighting > Lamps > Desk" takes four edges, "Garden" one (then padding)
+    paths = dict(zip(model.classes, model.paths(), strict=True))
+    assert (paths["Garden"] < model.n_edges).sum() == 1
+    assert (paths["Home > Lighting > Lamps > Desk"] < model.n_edges).sum() == 3  # Lighting has one child: no edge
 
 
 def test_a_tree_fit_solves_smaller_problems_than_one_vs_rest(matrix_and_labels):

@@ -22,7 +22,7 @@ from training.text import char_ngrams, first_token, word_ngrams
 
 # Rows scored at once when proposing candidates: a [rows, classes] float32 block (40 MB at 5,000 classes).
 CANDIDATE_CHUNK = 2_000
-# Buckets pruned at once: a [buckets, classes] float64 block (160 MB at 5,000 classes).
+# Buckets pruned at once: a [buckets, edges] float64 block (about 170 MB at 5,000 classes).
 PRUNE_CHUNK = 4_096
 
 if TYPE_CHECKING:
@@ -211,7 +211,8 @@ class TitleCandidates(TitleScores):
 
     With thousands of classes, per-class scores cannot be features (K columns per row, a K-wide graph), and
     the dense weights would be K × buckets floats in the graph. This block keeps, per n-gram bucket, only the
-    `weights_per_bucket` largest |weights| (TF-IDF scaled, stored as float32) and outputs, per row, the top
+    `weights_per_bucket` largest |weights| over the tree's edges (TF-IDF scaled, stored as float32), sums each
+    class's path of edge scores, and outputs, per row, the top
     candidates' scores then their class indices (as float32, exact below 2**24): 2 × `candidates` columns
     whatever the number of classes. Ties go to the lower class index, as ONNX TopK orders them.
 
@@ -220,7 +221,7 @@ class TitleCandidates(TitleScores):
 
     Args:
         candidates: How many classes each title proposes.
-        weights_per_bucket: Non-zero weights kept per n-gram bucket.
+        weights_per_bucket: Non-zero edge weights kept per n-gram bucket.
         separator: `data.path_separator`, for the tree; None fits flat one-vs-rest.
     """
 
@@ -245,21 +246,23 @@ class TitleCandidates(TitleScores):
         self.linear_ = fit_tree_svm(self._weigh(counts), y, separator=self.separator, c=self.c)
         self.classes_ = self.linear_.classes
         self.intercept_ = self.linear_.intercept
-        n_buckets, n_classes = len(self.idf_), len(self.classes_)
-        kept = min(self.weights_per_bucket, n_classes)
-        self.bucket_classes_ = np.empty((n_buckets, kept), dtype=np.int64)
+        self.path_edges_ = self.linear_.paths()
+        n_buckets, n_edges = len(self.idf_), self.linear_.n_edges
+        kept = min(self.weights_per_bucket, n_edges)
+        self.bucket_edges_ = np.empty((n_buckets, kept), dtype=np.int64)
         self.bucket_weights_ = np.empty((n_buckets, kept), dtype=np.float32)
+        edge_weights = self.linear_.edge_weights
         for start in range(0, n_buckets, PRUNE_CHUNK):
             stop = min(start + PRUNE_CHUNK, n_buckets)
-            # What each n-gram adds to each class's score, a block of buckets at a time (bounded memory).
-            weights = self.idf_[start:stop, None] * self.linear_.class_weights(start, stop).T
+            # What each n-gram adds to each edge's score, a block of buckets at a time (bounded memory).
+            weights = self.idf_[start:stop, None] * edge_weights[:, start:stop].T.toarray()
             strongest = np.argpartition(-np.abs(weights), kept - 1, axis=1)[:, :kept]
-            self.bucket_classes_[start:stop] = np.sort(strongest, axis=1)
-            self.bucket_weights_[start:stop] = np.take_along_axis(weights, self.bucket_classes_[start:stop], axis=1)
+            self.bucket_edges_[start:stop] = np.sort(strongest, axis=1)
+            self.bucket_weights_[start:stop] = np.take_along_axis(weights, self.bucket_edges_[start:stop], axis=1)
         rows = np.repeat(np.arange(n_buckets), kept)
         self.pruned_weights_ = sparse.csr_matrix(
-            (self.bucket_weights_.ravel().astype(np.float64), (rows, self.bucket_classes_.ravel())),
-            shape=(n_buckets, n_classes),
+            (self.bucket_weights_.ravel().astype(np.float64), (rows, self.bucket_edges_.ravel())),
+            shape=(n_buckets, n_edges),
         )
         return self
 
@@ -273,10 +276,18 @@ class TitleCandidates(TitleScores):
         return min(self.candidates, len(self.classes_))
 
     def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
-        """Every class's score from the pruned weights, float32: [N, classes]."""
+        """Every class's score from the pruned edge weights, float32: [N, classes].
+
+        Each edge's raw score, then each class's the sum along its path (padding is an extra zero edge), in
+        float64, then scaled and shifted: the graph's steps in the graph's order.
+        """
         norms = np.sqrt(np.asarray(counts.multiply(self.idf_).power(2).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0  # scikit-learn's normalize leaves an all-zero row as it is
-        raw = np.asarray((counts @ self.pruned_weights_).todense())
+        edges = np.asarray((counts @ self.pruned_weights_).todense())
+        edges = np.hstack([edges, np.zeros((len(edges), 1))])
+        raw = edges[:, self.path_edges_[:, 0]]
+        for step in range(1, self.path_edges_.shape[1]):
+            raw = raw + edges[:, self.path_edges_[:, step]]
         return (raw / norms[:, None] + self.intercept_).astype(np.float32)
 
     def transform_counts(self, counts: sparse.csr_matrix) -> np.ndarray:

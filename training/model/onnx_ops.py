@@ -258,24 +258,31 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
     bucket = graph.node("Concat", buckets, axis=1)
     n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
     if isinstance(model, TitleCandidates):
-        n_classes = len(model.classes_)
         flat = graph.ints([0, -1])  # [N, grams, kept] → [N, grams × kept]
-        classes = np.vstack([model.bucket_classes_, np.zeros((1, model.bucket_classes_.shape[1]), np.int64)])
+        edges = np.vstack([model.bucket_edges_, np.zeros((1, model.bucket_edges_.shape[1]), np.int64)])
         weights = np.vstack([model.bucket_weights_, np.zeros((1, model.bucket_weights_.shape[1]), np.float32)])
-        gram_classes = graph.node(
-            "Reshape", [graph.node("Gather", [graph.constant(classes, TensorProto.INT64), bucket]), flat]
+        gram_edges = graph.node(
+            "Reshape", [graph.node("Gather", [graph.constant(edges, TensorProto.INT64), bucket]), flat]
         )
         gram_weights = graph.node(
             "Cast", [graph.node("Gather", [graph.constant(weights, TensorProto.FLOAT), bucket])], to=TensorProto.DOUBLE
         )
-        shape = graph.node("Concat", [n_rows, graph.ints([n_classes])], axis=0)
+        # One column per edge, and a last one that stays 0: the padding of paths shorter than the longest.
+        shape = graph.node("Concat", [n_rows, graph.ints([model.linear_.n_edges + 1])], axis=0)
         zeros = graph.node("ConstantOfShape", [shape], value=_double_tensor(0.0))
-        raw = graph.node(
+        edge_raw = graph.node(
             "ScatterElements",
-            [zeros, gram_classes, graph.node("Reshape", [gram_weights, flat])],
+            [zeros, gram_edges, graph.node("Reshape", [gram_weights, flat])],
             axis=1,
             reduction="add",
         )
+        steps = [
+            graph.node("Gather", [edge_raw, graph.constant(model.path_edges_[:, step], TensorProto.INT64)], axis=1)
+            for step in range(model.path_edges_.shape[1])
+        ]
+        raw = steps[0]
+        for step in steps[1:]:
+            raw = graph.node("Add", [raw, step])
         intercept = model.intercept_
     else:
         n_classes = model.svm_.coef_.shape[0]

@@ -4,11 +4,13 @@ One-vs-rest over K classes solves K binary problems on every row: at 1,000 class
 the six stacking fits took minutes, and 5,000 classes would take hours. With path labels the tree gives a
 cheaper model of the same form. Each node with two or more children learns, on its own rows only, which
 child a title falls under (one-vs-rest over the children; "stop here" is a child when the node is itself a
-class), and a class's weights are the sum of the weights on its path's edges. Department problems see every
+class), and a class's score is the sum of its path's edge scores. Department problems see every
 row, leaf problems only their category's rows, so the cost is about (fan-out per level × levels) passes over
 the rows instead of K; siblings, the classes a title confuses, are learnt apart on exactly the rows where they
-compete. The sum is one linear model (weights [K, buckets] and an intercept), so everything downstream — the
-pruning, the graph, the parity gate — is unchanged. Flat labels are the one-node tree: plain one-vs-rest.
+compete. The model stays per edge: an n-gram that names a department weighs on one department edge, not on
+each of its hundreds of leaves, so pruning each n-gram to its strongest weights keeps what it says (pruned
+per class, the summed weights lost the department and category evidence at thousands of classes). Flat labels
+are the one-node tree: plain one-vs-rest, one edge per class.
 `features.title_fit: flat` keeps one-vs-rest over every class; `make benchmark-categories` measures both
 (docs/measured.md).
 """
@@ -50,9 +52,19 @@ class TreeLinearModel:
     class_edges: sparse.csr_matrix
     intercept: np.ndarray
 
-    def class_weights(self, start: int, stop: int) -> np.ndarray:
-        """Every class's weights for features `start` … `stop` - 1, dense [classes, stop - start]."""
-        return (self.class_edges @ self.edge_weights[:, start:stop]).toarray()
+    @property
+    def n_edges(self) -> int:
+        """How many edges have weights."""
+        return int(self.edge_weights.shape[0])
+
+    def paths(self) -> np.ndarray:
+        """[classes, longest path] int64: each class's edges, padded with `n_edges` (an edge of no weight)."""
+        per_class = np.split(self.class_edges.indices, self.class_edges.indptr[1:-1])
+        longest = max((len(edges) for edges in per_class), default=1)
+        table = np.full((len(self.classes), max(longest, 1)), self.n_edges, dtype=np.int64)
+        for index, edges in enumerate(per_class):
+            table[index, : len(edges)] = edges
+        return table
 
     def decision_function(self, matrix: sparse.csr_matrix) -> np.ndarray:
         """Every class's unpruned score, [rows, classes] float64, a block of rows at a time."""
