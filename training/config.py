@@ -73,7 +73,8 @@ class FeatureConfig:
         price_bands: Quantile bands of the brand × price-band cross.
         linear_sample_rows: With ENGINE=dask, the title model and its out-of-fold copies are fitted on a
             class-stratified sample of about this many training rows (all of them when there are fewer).
-        weights_per_bucket: With the rerank design, non-zero title weights kept per n-gram bucket.
+        weights_per_bucket: With the rerank design, non-zero title weights kept per n-gram bucket (over the
+            edges of the title model's tree; one edge per class when flat).
         title_fit: With the rerank design, how the title SVM is fitted: "tree" (one SVM per node of the path
             labels' tree, `training.model.title_tree`) or "flat" (one-vs-rest over every class on every row).
     """

@@ -20,13 +20,21 @@ from typer.testing import CliRunner
 from handler.model import load_model
 from handler.settings import Settings
 from training.cli.train import app
-from training.columns import GROUP
+from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
-from training.engines.dask.prepare import FOLD, SPLIT, prepared_partition
+from training.engines.dask.prepare import (
+    FOLD,
+    SPLIT,
+    SPLIT_DRAW,
+    apply_split_floors,
+    lowest_draws,
+    prepared_partition,
+    split_floors,
+)
 from training.exceptions import DataValidationError
 from training.model.metadata import read_metadata
 
@@ -114,6 +122,35 @@ def test_a_rerun_with_the_features_folder_starts_at_lightgbm_and_gives_the_same_
     assert again["macro_f1"] == first["macro_f1"]
     golden = [read_metadata(onnx.load(path / "model.onnx"))["golden_examples"] for path in (out, cluster_env / "again")]
     assert golden[0] == golden[1]
+
+
+@pytest.mark.slow
+def test_a_taxonomy_of_many_categories_is_reranked_on_the_cluster(cluster_env, small_config_file, tmp_path):
+    # GIVEN a 40-leaf taxonomy: more classes than the multiclass design takes (30)
+    out = tmp_path / "out"
+
+    # WHEN it is trained on the cluster
+    result = _train(
+        "--engine", "dask", "--config", str(small_config_file), "--rows", "8000", "--categories", "40",
+        "--out", str(out),
+    )  # fmt: skip
+
+    # THEN the re-ranker is trained, passes the parity gate, beats its linear baseline, and the function
+    # answers with a path
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["candidates"] == 20
+    assert metrics["parity_passed"] is True
+    assert metrics["parity_max_abs_diff"] <= 1e-5
+    assert metrics["macro_f1"] > metrics["baseline_macro_f1"]
+    assert (
+        "candidate re-ranker: the title SVM (one SVM per node of the category tree"
+        in (out / "model_card.md").read_text()
+    )
+    model = load_model(Settings(model_path=out / "model.onnx"))
+    answer = model.predict([{"title": "rodi seta tuvo", "seller_id": "s1", "brand": "b1", "price": 20.0}])[0]
+    assert answer.label in model.classes
+    assert len(answer.path()) == 3
 
 
 @pytest.mark.slow
@@ -235,6 +272,28 @@ def test_the_split_and_folds_do_not_depend_on_partitioning():
     # a product's rows never straddle splits, and every split is used
     assert whole.groupby(GROUP)[SPLIT].nunique().max() == 1
     assert set(whole[SPLIT]) == {0, 1, 2}
+
+
+def test_every_class_keeps_a_product_in_every_split_whatever_the_draws_and_partitions():
+    # GIVEN a long-tailed taxonomy: hash draws alone leave some small leaves without validation products
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_categories=40)
+    raw = generate_taxonomy_catalogue(4_000, 40, seed=42)
+    drawn = prepared_partition(raw, config, "whole")
+    assert (drawn.groupby(LABEL)[SPLIT].nunique() < 3).any()
+
+    # WHEN each partition's lowest draws set the floors, and the floors are applied to each partition
+    halves = [prepared_partition(raw.iloc[:1_500], config, "a"), prepared_partition(raw.iloc[1_500:], config, "b")]
+    floors = split_floors(pd.concat([lowest_draws(half) for half in halves]))
+    placed = pd.concat([apply_split_floors(half, floors) for half in halves])
+
+    # THEN every class has products in train, validation and test, a product stays in one split, and only
+    # the floor products moved
+    assert (placed.groupby(LABEL)[SPLIT].nunique() == 3).all()
+    assert placed.groupby(GROUP)[SPLIT].nunique().max() == 1
+    moved = placed[placed[SPLIT].to_numpy() != pd.concat(halves)[SPLIT].to_numpy()]
+    assert set(moved[GROUP]) <= set(placed.merge(floors, on=[LABEL, SPLIT_DRAW])[GROUP])
+    # AND the floors are those of the whole catalogue in one partition
+    pd.testing.assert_frame_equal(floors, split_floors(lowest_draws(drawn)))
 
 
 def test_the_taxonomy_catalogue_is_generated_partition_by_partition_from_the_seed(monkeypatch):

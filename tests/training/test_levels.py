@@ -82,4 +82,3 @@ def test_coverage_curve_plot_is_written(tmp_path):
     path = plot_coverage_curve(levels["coverage"], tmp_path / "coverage.png")
 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-

@@ -74,7 +74,7 @@ def render_model_card(
         )
         + f"seed {config.split.seed}: train {summary['n_train']}, validation {summary['n_validation']}, "
         f"test {summary['n_test']} rows.",
-        "## Features\n" + "\n".join(f"- {line}" for line in _features(config)),
+        "## Features\n" + "\n".join(f"- {line}" for line in _features(config, summary.get("candidates", 0))),
         "## Metrics (test split)\n"
         f"- macro-F1 **{summary['macro_f1']:.4f}**, accuracy {summary['accuracy']:.4f}, "
         f"log-loss {summary['log_loss']:.4f}\n"
@@ -112,8 +112,8 @@ def render_model_card(
     return "\n\n".join(sections) + "\n"
 
 
-def _features(config: TrainConfig) -> list[str]:
-    """The feature blocks, as configured."""
+def _features(config: TrainConfig, candidates: int) -> list[str]:
+    """The feature blocks and model, as configured; `candidates` > 0 for the re-ranker design."""
     features, data = config.features, config.data
     chars = f"character {features.char_ngrams[0]}–{features.char_ngrams[1]}-grams" if features.char_ngrams else None
     lines = [
@@ -130,7 +130,16 @@ def _features(config: TrainConfig) -> list[str]:
     if data.brand_price_cross:
         lines.append(f"{data.brand_price_cross[0]} × {data.brand_price_cross[1]} band ({features.price_bands} bands)")
     lines += [f"{name}: the number itself (missing stays missing)" for name in data.numeric]
-    lines.append(f"LightGBM multiclass, up to {config.model.n_estimators} rounds, early stopping on validation")
+    rounds = f"up to {config.model.n_estimators} rounds, early stopping on validation"
+    if not candidates:
+        lines.append(f"LightGBM multiclass, {rounds}")
+        return lines
+    fit = "one SVM per node of the category tree" if features.title_fit == "tree" else "one-vs-rest over every class"
+    lines.append(
+        f"candidate re-ranker: the title SVM ({fit}; {features.weights_per_bucket} weights kept per n-gram bucket) "
+        f"proposes {candidates} categories, one binary LightGBM re-scores them from features relative to each, "
+        f"{rounds}"
+    )
     return lines
 
 

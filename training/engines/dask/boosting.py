@@ -1,4 +1,5 @@
-"""Stage 4, LightGBM: `DaskLGBMClassifier` on the featurized partitions, pinned round robin to the workers.
+"""Stage 4, LightGBM: `DaskLGBMClassifier` on the featurized partitions, pinned round robin to the workers; or,
+for the rerank design, the candidate re-ranker on a sample of them (`fit_reranker`).
 
 The result depends on which worker holds which rows, so partitions go to workers in a fixed order (see
 `worker_order`) and every worker is first checked to hold every class (lightgbm.dask otherwise dies with
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import dask.array as da
 import numpy as np
+from lightgbm import early_stopping
 from lightgbm.dask import DaskLGBMClassifier
 from scipy import sparse
 from sklearn.metrics import log_loss
@@ -22,7 +24,8 @@ from training.engines.dask.featurize import item
 from training.engines.dask.prepare import TRAIN, first_rows
 from training.exceptions import DataValidationError
 from training.model.export import align_thresholds_to_float32
-from training.model.pipeline import classifier_params
+from training.model.pipeline import TITLE_SCORES, classifier_params, reranker_params
+from training.model.reranker import CandidateReranker, FeatureLayout
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from training.engines.dask.featurize import Featurized
 
 VALIDATION_SAMPLE_ROWS = 50_000
+# Training rows the re-ranker learns from (gathered to the driver): 20 million candidate pairs.
+RERANK_TRAIN_ROWS = 1_000_000
 logger = logging.getLogger(__name__)
 
 
@@ -81,6 +86,41 @@ def fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, re
     align_thresholds_to_float32(local)
     logger.info("fitted", extra={"best_iteration": best, "rounds": config.model.n_estimators})
     return local
+
+
+def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]) -> Any:
+    """The candidate re-ranker, fitted here on up to RERANK_TRAIN_ROWS training rows gathered from the cluster.
+
+    Its features are a dozen per candidate, learnt by one binary model: it needs far fewer rows than the title
+    models, and the shuffled partitions' first rows are a sample of products. Its class statistics are kept
+    out of fold by product, as the local engine's are; early stopping watches the validation sample.
+    """
+    keys = ("train_x", "train_y", "train_group")
+    pieces = first_rows(
+        (client.gather([client.submit(item, result, key) for key in keys]) for result in results),
+        RERANK_TRAIN_ROWS,
+        rows=lambda piece: len(piece[1]),
+    )
+    matrix = sparse.vstack([piece[0] for piece in pieces], format="csr")[:RERANK_TRAIN_ROWS]
+    labels, groups = (np.concatenate([piece[i] for piece in pieces])[:RERANK_TRAIN_ROWS] for i in (1, 2))
+    reranker = CandidateReranker(
+        layout=FeatureLayout.of(featurized.features, TITLE_SCORES),
+        separator=config.data.path_separator,
+        booster=reranker_params(config.model, n_jobs=config.model.n_jobs),
+    )
+    reranker.fit(
+        matrix,
+        labels,
+        groups=groups,
+        eval_set=[_validation_sample(client, results)],
+        callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
+    )
+    align_thresholds_to_float32(reranker.model_)
+    logger.info(
+        "fitted",
+        extra={"design": "rerank", "rows": matrix.shape[0], "best_iteration": reranker.booster_.best_iteration},
+    )
+    return reranker
 
 
 class ChunkOrderClient:

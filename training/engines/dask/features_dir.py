@@ -130,13 +130,16 @@ class FeaturesDir:
             FeaturesIntegrityError: The file is not what the publishing run wrote.
         """
         stored = np.load(io.BytesIO(self.read_file(partition_name(index), digest)), allow_pickle=False)
-        result: dict[str, Any] = {}
-        for name in SPLIT_NAMES.values():
-            key = f"{name}_x"
-            parts = (stored[f"{key}_data"], stored[f"{key}_indices"], stored[f"{key}_indptr"])
-            result[key] = sparse.csr_matrix(parts, shape=tuple(stored[f"{key}_shape"]))
-            result[f"{name}_y"] = stored[f"{name}_y"]
-        return result
+        matrices = [f"{name}_x" for name in SPLIT_NAMES.values()]
+        result: dict[str, Any] = {
+            key: sparse.csr_matrix(
+                (stored[f"{key}_data"], stored[f"{key}_indices"], stored[f"{key}_indptr"]),
+                shape=tuple(stored[f"{key}_shape"]),
+            )
+            for key in matrices
+        }
+        parts_of_matrices = {f"{key}_{part}" for key in matrices for part in ("data", "indices", "indptr", "shape")}
+        return result | {key: stored[key] for key in stored.files if key not in parts_of_matrices}
 
     def read_file(self, name: str, digest: str) -> bytes:
         """A file of this run, if its SHA-256 is `digest`.

@@ -14,8 +14,9 @@ import numpy as np
 from scipy import sparse
 
 from training.columns import LABEL
-from training.engines.dask.prepare import FOLD, SPLIT, SPLIT_NAMES, TRAIN
+from training.engines.dask.prepare import FOLD, KEY, SPLIT, SPLIT_NAMES, TRAIN
 from training.model.pipeline import TITLE_SCORES
+from training.model.stacking import held_out_scores
 
 FILE_DIGEST = "file_sha256"
 
@@ -51,7 +52,9 @@ def featurize_partition(
     index: int,
     folder: FeaturesDir | None,
 ) -> dict[str, Any]:
-    """Float32 CSR features and labels per split; training rows get their fold's out-of-fold title scores.
+    """Float32 CSR features and labels per split; training rows get their fold's out-of-fold title scores,
+    and their product's key (the groups the re-ranker's statistics are kept out of fold by); validation and
+    test rows the title model's own labels (the run's linear baseline).
 
     Args:
         part: One prepared partition (see `training.engines.dask.prepare`).
@@ -65,8 +68,11 @@ def featurize_partition(
         rows = part[part[SPLIT] == split]
         if split == TRAIN:
             matrix = _out_of_fold_matrix(rows, features, fold_models)
+            result[f"{name}_group"] = rows[KEY].to_numpy()
         else:
             matrix = sparse.csr_matrix(features.transform(rows), dtype=np.float32)
+            title, columns = _title_block(features)
+            result[f"{name}_baseline"] = title.predict(rows[columns]).astype(str)
         result[f"{name}_x"] = matrix.astype(np.float32)
         result[f"{name}_y"] = rows[LABEL].to_numpy().astype(str)
     if folder is not None:
@@ -88,6 +94,12 @@ def item(result: dict[str, Any], key: str) -> Any:
     return result[key]
 
 
+def _title_block(features: ColumnTransformer) -> tuple[TitleScores, list[str]]:
+    """The fitted title model and its input column."""
+    _, title, columns = next(block for block in features.transformers_ if block[0] == TITLE_SCORES)
+    return title, columns
+
+
 def _out_of_fold_matrix(
     rows: pd.DataFrame, features: ColumnTransformer, fold_models: list[TitleScores]
 ) -> sparse.csr_matrix:
@@ -103,7 +115,7 @@ def _out_of_fold_matrix(
             for fold, model in enumerate(fold_models):
                 held = folds == fold
                 if held.any():
-                    scores[held] = model.score_counts(counts[held])
+                    scores[held] = held_out_scores(model, transformer, counts[held])
             blocks.append(sparse.csr_matrix(scores))
         else:
             blocks.append(sparse.csr_matrix(transformer.transform(rows[columns])))

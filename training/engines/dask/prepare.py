@@ -1,7 +1,9 @@
 """Stage 1, read/split: every row cleaned where it lies and given its split, fold and sample draw by hashes.
 
 Each row's split (70/10/20), stacking fold and sample draw come from hashes of its product (of the whole row
-without products), so they do not depend on how the data is partitioned. Rows are then shuffled by product
+without products), so they do not depend on how the data is partitioned; each class's three lowest-drawn
+products are then placed in test, validation and train (`split_floors`), so a class of a handful of products
+is in every split. Rows are then shuffled by product
 into partitions of about PARTITION_ROWS: a file sorted by category cannot leave a worker without a class, and
 a product's rows (with its extra training text) stay together. The data report covers the first REPORT_ROWS
 raw rows; the data's digest covers all of it.
@@ -23,8 +25,6 @@ from training.data.digest import combined_sha256, file_sha256, rows_sha256
 from training.data.report import build_report, log_report
 from training.data.split import check_class_sizes, check_split_coverage
 from training.engines.dask.catalogue import PARTITION_ROWS
-from training.exceptions import DataValidationError
-from training.model.pipeline import RERANK, resolve_design
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -36,9 +36,12 @@ if TYPE_CHECKING:
     from training.engines.dask.catalogue import Catalogue
 
 REPORT_ROWS = 200_000
-# The columns stage 1 adds to every row: its split, stacking fold, sample draw in [0, 1) and shuffle key.
-SPLIT, FOLD, DRAW, KEY = "_split", "_fold", "_draw", "_key"
+# The columns stage 1 adds to every row: its split (and the draw that chose it), stacking fold, sample draw in
+# [0, 1) and shuffle key.
+SPLIT, SPLIT_DRAW, FOLD, DRAW, KEY = "_split", "_split_draw", "_fold", "_draw", "_key"
 TRAIN, VALIDATION, TEST = 0, 1, 2
+# Where each class's lowest-drawn products go, whatever their draws (`split_floors`).
+FLOORS = (TEST, VALIDATION, TRAIN)
 SPLIT_NAMES = {TRAIN: "train", VALIDATION: "validation", TEST: "test"}
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ def prepare_partitions(client: Client, config: TrainConfig, catalogue: Catalogue
     meta = prepared_partition(catalogue.raw._meta, config, catalogue.source)
     prepared = catalogue.raw.map_partitions(prepared_partition, config, catalogue.source, meta=meta)
     prepared = client.persist(prepared)
+    floors = split_floors(prepared.map_partitions(lowest_draws, meta=lowest_draws(meta)).compute())
+    prepared = client.persist(prepared.map_partitions(apply_split_floors, floors, meta=meta))
     counts = prepared.groupby([SPLIT, LABEL], observed=True).size().compute()
     check_prepared_counts(counts, config)
     total = int(counts.sum())
@@ -72,10 +77,44 @@ def prepared_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> p
     test, validation = config.split.test_fraction, config.split.validation_fraction
     split = np.where(split_draw < test, TEST, np.where(split_draw < test + validation, VALIDATION, TRAIN))
     frame[SPLIT] = split.astype(np.int8)
+    frame[SPLIT_DRAW] = split_draw
     frame[FOLD] = (_hash(key, "fold", seed) % np.uint64(config.features.stacking_folds)).astype(np.int8)
     frame[DRAW] = _uniform(key, "draw", seed)
     frame[KEY] = _hash(key, "key", seed)
     return frame
+
+
+def split_floors(lowest: pd.DataFrame) -> pd.DataFrame:
+    """Each class's products with the lowest split draws, assigned test, validation and train in that order.
+
+    Hash draws split products 70/10/20 whatever their class, so a class of a dozen products often has none in
+    validation (0.9^12 ≈ 28 %), and a taxonomy's long tail then fails the split. Like the local engine's
+    stratified split, every class keeps one product in each split: the three lowest draws of each class are
+    placed, every other product keeps its draw's split. It depends on the products, not on partitioning.
+
+    Args:
+        lowest: (label, split draw) pairs of products, at least each class's FLOORS lowest (`lowest_draws`
+            of every partition).
+    """
+    distinct = lowest.drop_duplicates().sort_values([LABEL, SPLIT_DRAW])
+    placed = distinct.groupby(LABEL, observed=True).head(len(FLOORS)).copy()
+    placed[SPLIT] = np.asarray(FLOORS, dtype=np.int8)[placed.groupby(LABEL, observed=True).cumcount().to_numpy()]
+    return placed.reset_index(drop=True)
+
+
+def apply_split_floors(part: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+    """`part` with the floor products of `split_floors` in their assigned split."""
+    assigned = part[[LABEL, SPLIT_DRAW]].merge(floors, on=[LABEL, SPLIT_DRAW], how="left")[SPLIT].to_numpy()
+    placed = ~pd.isna(assigned)
+    part = part.copy()
+    part.loc[placed, SPLIT] = assigned[placed].astype(np.int8)
+    return part
+
+
+def lowest_draws(part: pd.DataFrame) -> pd.DataFrame:
+    """Each class's FLOORS lowest distinct split draws in one partition."""
+    distinct = part[[LABEL, SPLIT_DRAW]].drop_duplicates().sort_values([LABEL, SPLIT_DRAW])
+    return distinct.groupby(LABEL, observed=True).head(len(FLOORS)).reset_index(drop=True)
 
 
 def check_prepared_counts(counts: pd.Series, config: TrainConfig) -> None:
@@ -86,12 +125,6 @@ def check_prepared_counts(counts: pd.Series, config: TrainConfig) -> None:
     """
     by_class = counts.groupby(level=1).sum()
     require_two_classes(len(by_class), "data")
-    if resolve_design(config.model, len(by_class)) == RERANK:
-        raise DataValidationError(
-            f"ENGINE=dask trains the multiclass design, and {len(by_class)} classes need the candidate re-ranker "
-            f"(model.design {config.model.design}, multiclass_max_classes {config.model.multiclass_max_classes}): "
-            "train with ENGINE=local, or set model.design: multiclass to train the multiclass design anyway"
-        )
     if config.data.label_aliases:
         check_label_aliases(set(map(str, by_class.index)), config.data.label_aliases)
     check_class_sizes(by_class)

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.base import clone
 
 from training.columns import GROUP, LABEL, extra_text_columns
 from training.engines.dask.prepare import DRAW, FOLD, KEY, SPLIT, TRAIN
-from training.model.features import TitleScores
 from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
 from training.model.stacking import check_fold_coverage
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
     from training.config import TrainConfig
+    from training.model.features import TitleScores
 
 # `fit_features_on_sample` rewrites a fitted ColumnTransformer's `transformers_`: refuse any other version at import.
 require_pinned("scikit-learn")
@@ -38,7 +39,9 @@ MIN_FIT_ROWS_PER_CLASS = 20
 logger = logging.getLogger(__name__)
 
 
-def fit_title_models(client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series) -> list[Any]:
+def fit_title_models(
+    client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series, design: str
+) -> list[Any]:
     """The K out-of-fold title models and the final one, fitted as K + 1 tasks on the class-stratified sample.
 
     Raises:
@@ -46,24 +49,26 @@ def fit_title_models(client: Client, config: TrainConfig, parts: list[Future], c
     """
     rate, rates = _class_rates(counts.loc[TRAIN], config.features.linear_sample_rows, MIN_SAMPLE_ROWS_PER_CLASS)
     samples = client.map(sample_counts, parts, rates=rates, config=config)
-    params = build_title_model(config.features).get_params()
+    block = build_title_model(config.features, config.model, design, config.data.path_separator)
     folds = config.features.stacking_folds
     models = client.gather(
-        [client.submit(fit_title_model, fold, params, *samples, pure=False) for fold in [*range(folds), -1]]
+        [client.submit(fit_title_model, fold, block, *samples, pure=False) for fold in [*range(folds), -1]]
     )
     del samples
-    check_fold_coverage(models[:-1], len(models[-1].classes_), folds)
+    check_fold_coverage(models[:-1], models[-1], folds)
     logger.info("title models", extra={"sample_rate": round(rate, 4), "models": len(models)})
     return models
 
 
-def fit_features_on_sample(config: TrainConfig, parts: list[Future], counts: pd.Series, title: TitleScores) -> Any:
+def fit_features_on_sample(
+    config: TrainConfig, parts: list[Future], counts: pd.Series, title: TitleScores, design: str
+) -> Any:
     """Fit the feature blocks on a small training sample here, then put in the title model fitted on the cluster."""
     _, rates = _class_rates(counts.loc[TRAIN], FIT_SAMPLE_ROWS, MIN_FIT_ROWS_PER_CLASS)
     client = parts[0].client
     frames = client.gather(client.map(_draw_rows, parts, rates=rates))
     sample = pd.concat(frames, ignore_index=True)
-    features = build_features(config.data, config.features)
+    features = build_features(config.data, config.features, config.model, design)
     features.fit(sample, sample[LABEL])
     name, _, columns = features.transformers_[0]
     if name != TITLE_SCORES:
@@ -101,12 +106,13 @@ def sample_counts(
 
 
 def fit_title_model(
-    held_out: int, params: dict[str, Any], *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
+    held_out: int, block: TitleScores, *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
 ) -> TitleScores:
-    """Fit one title model on the sample without fold `held_out` (-1: the final model, on all of it)."""
+    """Fit a copy of the unfitted title model `block` on the sample without fold `held_out` (-1: the final
+    model, on all of it)."""
     counts = sparse.vstack([s[0][s[2] != held_out] for s in samples], format="csr")
     labels = np.concatenate([s[1][s[2] != held_out] for s in samples])
-    return TitleScores(**params).fit_counts(counts, labels)
+    return clone(block).fit_counts(counts, labels)
 
 
 def _draw_rows(part: pd.DataFrame, rates: dict[str, float]) -> pd.DataFrame:

@@ -28,20 +28,19 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from training.columns import LABEL
-from training.engines.dask.boosting import check_class_coverage, fit_lightgbm
+from training.engines.dask.boosting import check_class_coverage, fit_lightgbm, fit_reranker
 from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
 from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
 from training.engines.dask.prepare import TEST, TRAIN, VALIDATION, gather_rows, prepare_partitions, report_and_digest
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
-from training.model.pipeline import TITLE_SCORES
+from training.model.pipeline import RERANK, resolve_design
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from distributed import Client, Future
-    from sklearn.compose import ColumnTransformer
 
     from training.config import TrainConfig
     from training.engines.dask.catalogue import Catalogue
@@ -96,9 +95,10 @@ def featurize_catalogue(
     with _stage(timings, "read/split"):
         report, sha256 = report_and_digest(client, config, catalogue)
         parts, counts = prepare_partitions(client, config, catalogue)
+    design = resolve_design(config.model, counts.loc[TRAIN].size)
     with _stage(timings, "linear sample fits"):
-        title_models = fit_title_models(client, config, parts, counts)
-        features = fit_features_on_sample(config, parts, counts, title_models[-1])
+        title_models = fit_title_models(client, config, parts, counts, design)
+        features = fit_features_on_sample(config, parts, counts, title_models[-1], design)
     with _stage(timings, "featurize"):
         fold_models = client.scatter(title_models[:-1], broadcast=True)
         shared = client.scatter(features, broadcast=True)
@@ -140,11 +140,14 @@ def fit_and_evaluate(
     """Stages 4–5: LightGBM on the featurized partitions, then the test split scored on the workers."""
     classes = sorted(featurized.class_counts)
     with _stage(timings, "LightGBM"):
-        check_class_coverage(worker_order(client), featurized.partition_classes, classes)
-        classifier = fit_lightgbm(client, config, featurized, results)
+        if resolve_design(config.model, len(classes)) == RERANK:
+            classifier = fit_reranker(client, config, featurized, results)
+        else:
+            check_class_coverage(worker_order(client), featurized.partition_classes, classes)
+            classifier = fit_lightgbm(client, config, featurized, results)
     with _stage(timings, "evaluation"):
-        shared = client.scatter([classifier, featurized.features], broadcast=True)
-        both = client.gather([client.submit(score_splits, result, *shared, pure=False) for result in results])
+        shared = client.scatter(classifier, broadcast=True)
+        both = client.gather([client.submit(score_splits, result, shared, pure=False) for result in results])
         scored, validated = [test for test, _ in both], [validation for _, validation in both]
     test_labels = np.concatenate([labels for labels, _, _ in scored])
     pipeline = Pipeline([("features", featurized.features), ("classifier", classifier)])
@@ -171,24 +174,17 @@ def fit_and_evaluate(
     )
 
 
-def score_splits(result: dict[str, Any], classifier: Any, features: ColumnTransformer) -> tuple[Scored, Scored]:
+def score_splits(result: dict[str, Any], classifier: Any) -> tuple[Scored, Scored]:
     """The test and the validation rows of one partition, each scored by `score_split`."""
-    return score_split(result, classifier, features, "test"), score_split(result, classifier, features, "validation")
+    return score_split(result, classifier, "test"), score_split(result, classifier, "validation")
 
 
-def score_split(result: dict[str, Any], classifier: Any, features: ColumnTransformer, split: str) -> Scored:
+def score_split(result: dict[str, Any], classifier: Any, split: str) -> Scored:
     """One split's rows of a partition: labels, LightGBM's probabilities, and the title model's own labels."""
     matrix, labels = result[f"{split}_x"], result[f"{split}_y"]
     if matrix.shape[0] == 0:
         return labels, np.zeros((0, len(classifier.classes_))), labels
-    title = features.named_transformers_[TITLE_SCORES]
-    columns = features.output_indices_[TITLE_SCORES]
-    scores = matrix[:, columns].toarray()
-    if scores.shape[1] == 1:
-        baseline = title.classes_[(scores[:, 0] > 0).astype(int)]
-    else:
-        baseline = title.classes_[scores.argmax(axis=1)]
-    return labels, classifier.predict_proba(matrix), baseline
+    return labels, classifier.predict_proba(matrix), result[f"{split}_baseline"]
 
 
 def _split_rows(featurized: Featurized, split: int) -> int:
