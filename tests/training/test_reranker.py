@@ -67,7 +67,12 @@ def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_
 
 @pytest.mark.parametrize(
     ("section", "setting", "value"),
-    [("model", "design", "trees"), ("model", "candidates", 1), ("features", "weights_per_bucket", 0)],
+    [
+        ("model", "design", "trees"),
+        ("model", "candidates", 1),
+        ("features", "weights_per_bucket", 0),
+        ("features", "title_fit", "forest"),
+    ],
 )
 def test_a_bad_design_setting_is_one_clear_error(tmp_path: Path, section, setting, value):
     config = tmp_path / "config.yaml"

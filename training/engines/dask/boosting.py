@@ -95,14 +95,7 @@ def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, re
     models, and the shuffled partitions' first rows are a sample of products. Its class statistics are kept
     out of fold by product, as the local engine's are; early stopping watches the validation sample.
     """
-    keys = ("train_x", "train_y", "train_group")
-    pieces = first_rows(
-        (client.gather([client.submit(item, result, key) for key in keys]) for result in results),
-        RERANK_TRAIN_ROWS,
-        rows=lambda piece: len(piece[1]),
-    )
-    matrix = sparse.vstack([piece[0] for piece in pieces], format="csr")[:RERANK_TRAIN_ROWS]
-    labels, groups = (np.concatenate([piece[i] for piece in pieces])[:RERANK_TRAIN_ROWS] for i in (1, 2))
+    matrix, labels, groups = _gathered(client, results, ("train_x", "train_y", "train_group"), RERANK_TRAIN_ROWS)
     reranker = CandidateReranker(
         layout=FeatureLayout.of(featurized.features, TITLE_SCORES),
         separator=config.data.path_separator,
@@ -173,11 +166,17 @@ def _best_iteration(classifier: Any, matrix: sparse.csr_matrix, labels: np.ndarr
 
 def _validation_sample(client: Client, results: list[Future]) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Validation rows gathered here, partitions in order, up to VALIDATION_SAMPLE_ROWS."""
-    pairs = first_rows(
-        (client.gather([client.submit(item, result, "validation_x"), client.submit(item, result, "validation_y")])
-         for result in results),
-        VALIDATION_SAMPLE_ROWS,
-        rows=lambda pair: len(pair[1]),
-    )  # fmt: skip
-    matrix = sparse.vstack([matrix for matrix, _ in pairs], format="csr")
-    return matrix[:VALIDATION_SAMPLE_ROWS], np.concatenate([labels for _, labels in pairs])[:VALIDATION_SAMPLE_ROWS]
+    matrix, labels = _gathered(client, results, ("validation_x", "validation_y"), VALIDATION_SAMPLE_ROWS)
+    return matrix, labels
+
+
+def _gathered(client: Client, results: list[Future], keys: tuple[str, ...], limit: int) -> list[Any]:
+    """The first `limit` rows of the featurized partitions, in order: a CSR matrix for the first key (a
+    matrix), an array for each other key."""
+    pieces = first_rows(
+        (client.gather([client.submit(item, result, key) for key in keys]) for result in results),
+        limit,
+        rows=lambda piece: len(piece[1]),
+    )
+    matrix = sparse.vstack([piece[0] for piece in pieces], format="csr")[:limit]
+    return [matrix, *(np.concatenate([piece[i] for piece in pieces])[:limit] for i in range(1, len(keys)))]

@@ -96,8 +96,7 @@ def split_floors(lowest: pd.DataFrame) -> pd.DataFrame:
         lowest: (label, split draw) pairs of products, at least each class's FLOORS lowest (`lowest_draws`
             of every partition).
     """
-    distinct = lowest.drop_duplicates().sort_values([LABEL, SPLIT_DRAW])
-    placed = distinct.groupby(LABEL, observed=True).head(len(FLOORS)).copy()
+    placed = lowest_draws(lowest)
     placed[SPLIT] = np.asarray(FLOORS, dtype=np.int8)[placed.groupby(LABEL, observed=True).cumcount().to_numpy()]
     return placed.reset_index(drop=True)
 
