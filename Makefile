@@ -41,7 +41,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
-	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES CASES
+	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -110,9 +110,10 @@ test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and 
 test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
 	$(CLEAN_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES=; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
+train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES= TAXONOMY=google|google-shape|file; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
-	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
+	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY") \
+	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
 predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \

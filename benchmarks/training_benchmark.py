@@ -83,21 +83,16 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
 
 
 def shared_rows(data: Path, config_path: Path) -> tuple[object, object, str]:
-    """Rows neither engine trained on, with the config: the rows of both engines' test products."""
-    from training.columns import GROUP
+    """Rows neither engine trained on, with the config: the test split, which both engines deal alike (each
+    product by a hash of its id, training/data/split.py)."""
     from training.config import load_config
     from training.data.clean import prepare_catalogue
     from training.data.load import read_catalogue
     from training.data.split import split_catalogue
-    from training.engines.dask.prepare import SPLIT, TEST, prepared_partition
 
     config = load_config(config_path)
-    raw = read_catalogue(data)
-    frame = prepare_catalogue(raw, config.data)
-    local_test = set(split_catalogue(frame, config.split).test[GROUP])
-    hashed = prepared_partition(raw, config, str(data))
-    dask_test = set(hashed.loc[hashed[SPLIT] == TEST, GROUP])
-    return frame[frame[GROUP].isin(local_test & dask_test)], config, "the products both engines held out for test"
+    frame = prepare_catalogue(read_catalogue(data), config.data)
+    return split_catalogue(frame, config.split).test, config, "the test products (both engines deal the same ones)"
 
 
 def score_on_shared_rows(local: Path, dask: Path, data: Path, config_path: Path) -> dict[str, object]:

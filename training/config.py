@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "configs" / "synthetic.yaml"
 # The API's default MAX_TEXT_LENGTH (handler/settings.py; tests/training/test_hostile_files.py holds them equal).
 MAX_TEXT_LENGTH = 2000
+# What a class with fewer than split.min_class_products products gets (training/data/tail.py).
+SMALL_CLASS_POLICIES = ("train", "parent", "drop")
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Fractions of the rows (or products, when grouped) held out for validation and test."""
+    """How products are split (`training.data.split`) and what happens to classes too small to split.
+
+    Attributes:
+        test_fraction, validation_fraction: The shares of products (rows without a product column) held out.
+        seed: Seeds the hash that deals each product its split.
+        min_class_products: A class with fewer products (rows without a product column) is small.
+        small_classes: What a small class gets (`training.data.tail`): "train" keeps all its rows in train (it is
+            learnt and reported as not evaluated), "parent" folds it into its parent category (path labels) until
+            the parent is large enough, "drop" leaves it out of the run (counted in the data report).
+    """
 
     test_fraction: float = 0.2
     validation_fraction: float = 0.1
     seed: int = 42
+    min_class_products: int = 5
+    small_classes: str = "train"
 
 
 @dataclass(frozen=True)
@@ -132,8 +145,11 @@ class TrainConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     synthetic_rows: int = 10_000
     # Leaves of a synthetic three-level taxonomy (`training.data.taxonomy`, path labels); None → the default
-    # ten-category catalogue.
+    # ten-category catalogue. With synthetic_taxonomy: how many of that taxonomy's classes to keep.
     synthetic_categories: int | None = None
+    # A real taxonomy's tree and a long tail (`training.data.long_tail`): google, google-shape or a taxonomy file;
+    # None → no such catalogue.
+    synthetic_taxonomy: str | None = None
     experiment: str = "product-classifier"
     registered_model: str = "product-classifier"
     parity_tolerance: float = 1e-5
@@ -243,6 +259,16 @@ def _check(config: TrainConfig, path: Path) -> None:
         )
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")
+    if config.split.small_classes not in SMALL_CLASS_POLICIES:
+        raise ConfigError(
+            f"config file {path}: split.small_classes must be one of {', '.join(SMALL_CLASS_POLICIES)}, got "
+            f"{config.split.small_classes!r}"
+        )
+    minimum = config.split.min_class_products
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+        raise ConfigError(
+            f"config file {path}: split.min_class_products must be a positive whole number, got {minimum!r}"
+        )
     if config.model.design not in {"auto", "multiclass", "rerank"}:
         raise ConfigError(
             f"config file {path}: model.design must be auto, multiclass or rerank, got {config.model.design!r}"

@@ -11,8 +11,9 @@ from training.cli.check_data import app as check_data_app
 from training.columns import LABEL
 from training.config import DataConfig
 from training.data.clean import prepare_catalogue
-from training.data.report import aliases_block, build_report, label_variants, summary_text
-from training.data.taxonomy import generate_taxonomy_catalogue
+from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
+from training.data.report import aliases_block, build_report, label_variants, near_misses, summary_text
+from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.exceptions import ConfigError
 
 CONFIG = DataConfig(
@@ -54,13 +55,17 @@ def test_a_clean_catalogue_has_no_problems():
         (["Washing Machine", "Washing Machines"], {"Washing Machine", "Washing Machines"}),
         (["Fridge-Freezers", "Fridge Freezers"], {"Fridge-Freezers", "Fridge Freezers"}),
         (["  TVs ", "TVs"], {"  TVs ", "TVs"}),
-        (["Microwave ovens", "Microwave ovns"], {"Microwave ovens", "Microwave ovns"}),  # edit distance 1
+        (
+            ["Bowls, Feeders & Waterers", "bowls feeders and waterers"],
+            {"Bowls, Feeders & Waterers", "bowls feeders and waterers"},
+        ),
+        (["Pets > Cat Food", "pets>cat foods"], {"Pets > Cat Food", "pets>cat foods"}),
     ],
 )
 def test_label_variants_are_suspected(labels, expected):
     counts = {labels[0]: 100, labels[1]: 3}
 
-    (variant,) = label_variants(counts)
+    (variant,) = label_variants(counts, separator=" > ")
 
     assert set(variant["labels"]) == expected
     assert variant["suggested"] == labels[0]
@@ -70,6 +75,60 @@ def test_distinct_classes_are_not_taken_for_variants():
     real = ["Fridges", "Freezers", "Fridge Freezers", "TVs", "CPUs", "Mobile Phones", "Microwaves", "Dishwashers"]
 
     assert label_variants(dict.fromkeys(real, 10)) == []
+    assert near_misses(dict.fromkeys(real, 10)) == []
+
+
+@pytest.mark.parametrize(
+    ("typo", "real"),
+    [
+        ("Microwave ovns", "Microwave ovens"),
+        ("Fridge Freezrs", "Fridge Freezers"),
+        ("FridgeFreezers", "Fridge Freezers"),
+    ],
+)
+def test_typos_are_near_misses_a_note_never_a_paste_ready_merge(typo, real):
+    counts = {real: 100, typo: 3}
+
+    assert label_variants(counts) == []
+    (miss,) = near_misses(counts)
+    assert set(miss["labels"]) == {real, typo}
+
+
+def test_sibling_categories_a_letter_apart_are_never_suggested_for_a_merge():
+    # GIVEN real sibling categories of a public taxonomy that differ by a letter or two, and the same names in
+    # different branches
+    names = ["Hardware > Tools > Planes", "Hardware > Tools > Planers", "Hardware > Tools > Pliers",
+             "Pets > Cat Supplies > Cat Food", "Pets > Cat Supplies > Cat Food > Prescription Cat Food",
+             "Pets > Cat Supplies > Cat Treats", "Pets > Dog Supplies > Dog Food", "Electronics > Accessories",
+             "Home > Accessories", "Electronics > Memory > RAM", "Electronics > Memory > ROM"]  # fmt: skip
+
+    report = build_report(_frame(len(names) * 5, category=names * 5), _with_paths(CONFIG), source="taxonomy.csv")
+
+    # THEN nothing is paste-ready config; the near misses are notes among siblings only
+    assert report.label_variants == []
+    assert "suggested config (paste into the config file)" not in summary_text(report)
+    pairs = [set(miss["labels"]) for miss in report.near_misses]
+    assert {"Hardware > Tools > Planes", "Hardware > Tools > Planers"} in pairs
+    assert {"Electronics > Memory > RAM", "Electronics > Memory > ROM"} in pairs
+    assert not any("Home > Accessories" in pair for pair in pairs)
+    assert not any(problem.startswith("label variants") for problem in report.problems)
+
+
+def test_no_merge_is_suggested_for_a_taxonomy_of_the_google_taxonomys_shape():
+    # GIVEN the names of a generated taxonomy shaped like Google's (siblings sharing words, near spellings)
+    paths = generate_shaped_paths(GOOGLE_SHAPE, seed=0)
+
+    assert label_variants(dict.fromkeys(paths, 10), separator=PATH_SEPARATOR) == []
+
+
+def test_the_real_google_taxonomy_gets_no_merge_suggestion():
+    path = TAXONOMY_PLACES[0]
+    if not path.exists():
+        pytest.skip(f"{path} not found: download Google's taxonomy-with-ids.en-US.txt there (data/README.md)")
+    paths = read_taxonomy_file(path)
+
+    assert len(paths) > 5_000
+    assert label_variants(dict.fromkeys(paths, 10), separator=PATH_SEPARATOR) == []
 
 
 def test_suggested_aliases_paste_into_a_config_and_apply():
@@ -104,6 +163,10 @@ def test_conflicting_labels_for_identical_titles():
     assert report.conflicting_titles["rows"] == 2
 
 
+def _with_paths(config: DataConfig) -> DataConfig:
+    return DataConfig(**{**config.__dict__, "path_separator": PATH_SEPARATOR})
+
+
 def test_missing_values_units_commas_duplicates_small_classes_and_constant_columns():
     frame = _frame(rows=60)
     frame.loc[0, "price"] = "1,299.00"
@@ -123,7 +186,12 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     assert report.duplicate_rows == 1
     assert report.small_classes == {"Smartwatches": 3}
     assert report.near_constant_columns == {"country": 1.0}
-    assert len(report.problems) == 5  # numbers, small class, constant column, duplicates, missing label/title
+    assert len(report.problems) == 4  # numbers, constant column, duplicates, missing label/title
+    # a small class is not a problem: it trains on all its rows, and the report says so
+    assert report.notes == [
+        "1 classes have fewer than 5 products (split.small_classes: train): 1 train on all their rows (learnt, "
+        "not evaluated)"
+    ]
 
 
 def test_column_names_off_by_whitespace_or_case_get_a_fix():
@@ -196,7 +264,7 @@ def test_a_report_of_thousands_of_classes_stays_a_few_short_lines():
 
     # THEN the classes and the small ones are summarised, not listed
     assert "3000 classes, median" in text
-    assert "classes have fewer than 10 rows, e.g." in text
+    assert "note: 2999 classes have fewer than 5 products" in text
     assert len(text) < 2_000
     assert max(len(line) for line in text.splitlines()) < 600
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
+import dask.dataframe as dd
 import onnx
 import pandas as pd
 import pytest
@@ -22,18 +23,21 @@ from handler.settings import Settings
 from training.cli.train import app
 from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.clean import prepare_catalogue
+from training.data.split import TRAIN, split_catalogue
 from training.data.synthetic import generate_catalogue
+from training.data.tail import TailPlan
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
 from training.engines.dask.prepare import (
     FOLD,
+    PRODUCT,
     SPLIT,
-    SPLIT_DRAW,
-    apply_split_floors,
-    lowest_draws,
+    cleaned_partition,
+    forced_products,
     prepared_partition,
-    split_floors,
+    train_products,
 )
 from training.exceptions import DataValidationError
 from training.model.metadata import read_metadata
@@ -222,16 +226,11 @@ class _external_cluster:
 def test_a_class_on_too_few_partitions_fails_with_a_clear_message_and_writes_nothing(
     cluster_env, small_config_file, tmp_path, monkeypatch
 ):
-    # GIVEN a class whose training rows are two products (two partitions at most), and three workers
-    config = load_config(small_config_file)
+    # GIVEN a class of two products (a small class: both train, so on two partitions at most), and three workers
     frame = generate_catalogue(3_000, seed=9)
-    candidates = pd.DataFrame({"product_id": [f"drone-{i}" for i in range(200)]})
-    candidates = candidates.assign(title="skyhawk drone", seller_id="s1", brand="skyhawk", price=99.0,
-                                   subcategory="Drones", category="Drones")  # fmt: skip
-    placed = prepared_partition(candidates, config, "candidates")
-    train = placed[placed[SPLIT] == 0].drop_duplicates(FOLD).head(2)[GROUP].tolist()
-    held = [placed[placed[SPLIT] == split][GROUP].iloc[0] for split in (1, 2)]
-    rare = candidates[candidates["product_id"].isin([*train, *held])]
+    rare = pd.DataFrame({"product_id": ["drone-1", "drone-2"]})
+    rare = rare.assign(title="skyhawk drone", seller_id="s1", brand="skyhawk", price=99.0, subcategory="Drones",
+                       category="Drones")  # fmt: skip
     rare = pd.concat([rare.assign(seller_id=f"s{k}") for k in range(4)], ignore_index=True)
     pd.concat([frame, rare], ignore_index=True).to_csv(tmp_path / "catalogue.csv", index=False)
     monkeypatch.setenv("WORKERS", "3")
@@ -257,14 +256,17 @@ def test_a_worker_without_some_class_is_named_before_lightgbm_starts():
         check_class_coverage(workers, [["Laptops", "TVs"], ["TVs"], ["Laptops"]], ["Laptops", "TVs"])
 
 
+def _prepared(raw: pd.DataFrame, config) -> pd.DataFrame:
+    """Stage 1 on one raw partition, small classes left as they are (the default `train` policy)."""
+    return prepared_partition(cleaned_partition(raw, config, "part"), config, TailPlan("train", 5, 0))
+
+
 def test_the_split_and_folds_do_not_depend_on_partitioning():
     config = load_config(DEFAULT_CONFIG_PATH)
     raw = generate_catalogue(2_000, seed=3)
 
-    whole = prepared_partition(raw, config, "whole")
-    halves = pd.concat(
-        [prepared_partition(raw.iloc[:700], config, "a"), prepared_partition(raw.iloc[700:], config, "b")]
-    )
+    whole = _prepared(raw, config)
+    halves = pd.concat([_prepared(raw.iloc[:700], config), _prepared(raw.iloc[700:], config)])
 
     for column in (SPLIT, FOLD):
         by_product = whole.groupby(GROUP)[column].first()
@@ -274,26 +276,28 @@ def test_the_split_and_folds_do_not_depend_on_partitioning():
     assert set(whole[SPLIT]) == {0, 1, 2}
 
 
-def test_every_class_keeps_a_product_in_every_split_whatever_the_draws_and_partitions():
-    # GIVEN a long-tailed taxonomy: hash draws alone leave some small leaves without validation products
-    config = load_config(DEFAULT_CONFIG_PATH, synthetic_categories=40)
-    raw = generate_taxonomy_catalogue(4_000, 40, seed=42)
-    drawn = prepared_partition(raw, config, "whole")
-    assert (drawn.groupby(LABEL)[SPLIT].nunique() < 3).any()
+def test_the_dask_engine_deals_every_product_the_split_the_local_engine_does():
+    # GIVEN a long-tailed taxonomy (small classes, classes whose products all draw held-out) in two partitions
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_categories=300)
+    raw = generate_taxonomy_catalogue(3_000, 300, seed=42)
+    product = raw["product_id"].astype(int)
+    raw = raw[(product % 2 == 0) | (product // 300 < 3)]  # half the leaves keep three products: a long tail
+    halves = [_prepared(raw.iloc[:1_100], config), _prepared(raw.iloc[1_100:], config)]
+    prepared = dd.from_pandas(pd.concat(halves, ignore_index=True), npartitions=2)
+    products = prepared[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL).size().compute()
+    small = set(products[products < config.split.min_class_products].index)
+    assert small
 
-    # WHEN each partition's lowest draws set the floors, and the floors are applied to each partition
-    halves = [prepared_partition(raw.iloc[:1_500], config, "a"), prepared_partition(raw.iloc[1_500:], config, "b")]
-    floors = split_floors(pd.concat([lowest_draws(half) for half in halves]))
-    placed = pd.concat([apply_split_floors(half, floors) for half in halves])
+    # WHEN the Dask engine forces the small classes' products and the train floors into train
+    forced = forced_products(prepared, small)
+    dealt = pd.concat([train_products(half, forced) for half in halves])
 
-    # THEN every class has products in train, validation and test, a product stays in one split, and only
-    # the floor products moved
-    assert (placed.groupby(LABEL)[SPLIT].nunique() == 3).all()
-    assert placed.groupby(GROUP)[SPLIT].nunique().max() == 1
-    moved = placed[placed[SPLIT].to_numpy() != pd.concat(halves)[SPLIT].to_numpy()]
-    assert set(moved[GROUP]) <= set(placed.merge(floors, on=[LABEL, SPLIT_DRAW])[GROUP])
-    # AND the floors are those of the whole catalogue in one partition
-    pd.testing.assert_frame_equal(floors, split_floors(lowest_draws(drawn)))
+    # THEN every product is where the local engine's split puts it, and every class trains
+    local = split_catalogue(prepare_catalogue(raw, config.data), config.split)
+    for split, part in enumerate((local.train, local.validation, local.test)):
+        assert set(dealt.loc[dealt[SPLIT] == split, GROUP]) == set(part[GROUP])
+    assert dealt.loc[dealt[SPLIT] == TRAIN, LABEL].nunique() == dealt[LABEL].nunique()
+    assert dealt.groupby(GROUP)[SPLIT].nunique().max() == 1
 
 
 def test_the_taxonomy_catalogue_is_generated_partition_by_partition_from_the_seed(monkeypatch):

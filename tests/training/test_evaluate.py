@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from training.model.top_classes import TopClasses
 from training.reporting.evaluate import own_class_log_loss
 
 
@@ -20,4 +21,7 @@ def test_the_log_loss_is_scikit_learns_without_its_rows_by_classes_copies(classe
 
     expected = log_loss(labels, probabilities, labels=names)
 
-    assert own_class_log_loss(labels, probabilities, names) == pytest.approx(expected, rel=1e-12)
+    assert own_class_log_loss(labels, TopClasses.from_dense(probabilities), names) == pytest.approx(expected, rel=1e-12)
+    # only each row's best classes, as the re-ranker keeps them (every other class has probability 0)
+    top = TopClasses.from_dense(probabilities, k=classes)
+    assert own_class_log_loss(labels, top, names) == pytest.approx(expected, rel=1e-12)

@@ -32,6 +32,7 @@ from training.model.hierarchy import (
 )
 from training.model.metadata import input_schema, read_metadata
 from training.model.parity import adversarial_frame, check_parity, golden_examples
+from training.model.top_classes import TopClasses
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -68,7 +69,7 @@ def test_a_node_that_is_also_a_class_sums_itself_and_its_descendants():
     probabilities = np.array([[0.3, 0.4, 0.2, 0.1], [0.1, 0.1, 0.1, 0.7]])
 
     # WHEN the path is computed
-    nodes, confidence = path_outputs(probabilities, hierarchy)
+    nodes, confidence = path_outputs(TopClasses.from_dense(probabilities), hierarchy)
 
     # THEN A = 0.9, A > B = 0.7, A > B > C = 0.4; "D" is one level deep with zero padding
     assert [[hierarchy.full_name(n) if n >= 0 else None for n in row] for row in nodes] == [
@@ -96,7 +97,9 @@ def test_graph_path_outputs_equal_numpy(classes):
     # WHEN onnxruntime and numpy compute the path
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     nodes, confidence = session.run([PATH_NODES_OUTPUT, PATH_CONFIDENCE_OUTPUT], {"raw": probabilities})
-    expected_nodes, expected_confidence = path_outputs(probabilities, hierarchy_from_metadata(metadata["taxonomy"]))
+    expected_nodes, expected_confidence = path_outputs(
+        TopClasses.from_dense(probabilities), hierarchy_from_metadata(metadata["taxonomy"])
+    )
 
     # THEN they agree, and confidence never increases down the path
     np.testing.assert_array_equal(nodes, expected_nodes)

@@ -24,7 +24,7 @@ from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.synthetic import generate_catalogue
-from training.engines.dask.prepare import prepared_partition
+from training.engines.dask.prepare import cleaned_partition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -284,7 +284,7 @@ def test_the_dask_engine_cleans_a_partition_as_the_local_engine_does():
     raw["seller_id"] = [float(index) for index in range(200)]
 
     # WHEN the Dask engine prepares it (stage 1, on a worker) and the local engine cleans it
-    on_dask = prepared_partition(raw, config, "part-0")
+    on_dask = cleaned_partition(raw, config, "part-0")
     local = prepare_catalogue(raw, config.data)
 
     # THEN both keep the same rows with the same text

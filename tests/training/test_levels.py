@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training.model.hierarchy import build_hierarchy
+from training.model.top_classes import TopClasses
 from training.reporting.levels import THRESHOLDS, evaluate_levels, scalar_metrics
 from training.reporting.plots import plot_coverage_curve
 
@@ -23,7 +24,7 @@ PROBABILITIES = np.array(
 
 
 def test_scores_per_level_count_a_right_parent_of_a_wrong_leaf():
-    levels = evaluate_levels(LABELS, PROBABILITIES, CLASSES, HIERARCHY)
+    levels = evaluate_levels(LABELS, TopClasses.from_dense(PROBABILITIES), CLASSES, HIERARCHY)
 
     accuracy = [scores["accuracy"] for scores in levels["per_level"]]
     # department right for rows 0 and 1, category right for rows 0 and 1, leaf right for row 0 only
@@ -32,7 +33,7 @@ def test_scores_per_level_count_a_right_parent_of_a_wrong_leaf():
 
 
 def test_hierarchical_scores_share_ancestors():
-    levels = evaluate_levels(LABELS, PROBABILITIES, CLASSES, HIERARCHY)
+    levels = evaluate_levels(LABELS, TopClasses.from_dense(PROBABILITIES), CLASSES, HIERARCHY)
 
     # shared ancestors 3 + 2 + 0 of 9 predicted and 9 true
     assert levels["hierarchical_precision"] == pytest.approx(5 / 9)
@@ -41,7 +42,7 @@ def test_hierarchical_scores_share_ancestors():
 
 
 def test_coverage_curve_backs_off_like_the_api():
-    levels = evaluate_levels(LABELS, PROBABILITIES, CLASSES, HIERARCHY)
+    levels = evaluate_levels(LABELS, TopClasses.from_dense(PROBABILITIES), CLASSES, HIERARCHY)
     by_threshold = {point["min_confidence"]: point for point in levels["coverage"]}
 
     assert tuple(by_threshold) == THRESHOLDS
@@ -62,8 +63,8 @@ def test_coverage_curve_backs_off_like_the_api():
 
 def test_a_flat_model_has_one_level_and_stable_names():
     classes = np.array(["TVs", "CPUs"])
-    levels = evaluate_levels(np.array(["TVs", "CPUs"]), np.array([[0.9, 0.1], [0.7, 0.3]]), classes,
-                             build_hierarchy(classes, separator=None))  # fmt: skip
+    top = TopClasses.from_dense(np.array([[0.9, 0.1], [0.7, 0.3]]))
+    levels = evaluate_levels(np.array(["TVs", "CPUs"]), top, classes, build_hierarchy(classes, separator=None))
 
     assert set(scalar_metrics(levels)) == {
         "hierarchical_precision",
@@ -77,7 +78,7 @@ def test_a_flat_model_has_one_level_and_stable_names():
 
 
 def test_coverage_curve_plot_is_written(tmp_path):
-    levels = evaluate_levels(LABELS, PROBABILITIES, CLASSES, HIERARCHY)
+    levels = evaluate_levels(LABELS, TopClasses.from_dense(PROBABILITIES), CLASSES, HIERARCHY)
 
     path = plot_coverage_curve(levels["coverage"], tmp_path / "coverage.png")
 

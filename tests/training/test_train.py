@@ -183,7 +183,7 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
         (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
         (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
         # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
-        (["--rows", "50"], "each class needs at least 10"),
+        (["--rows", "50"], "the validation split is empty: every class has fewer than split.min_class_products"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):

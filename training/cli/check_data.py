@@ -33,7 +33,7 @@ def main(
         resolved = load_config(config)
         # No column is required here: a missing one is reported (a problem) rather than refused unread.
         raw = load_raw(resolved, data, required=())
-        report = build_report(raw.frame, resolved.data, source=raw.source)
+        report = build_report(raw.frame, resolved.data, source=raw.source, split=resolved.split)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

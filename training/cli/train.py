@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pandas as pd
 import typer
 
 from training.cli.logging_setup import configure_logging
@@ -41,7 +42,7 @@ from training.model.parity import (
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import IncomparableModelsError, compare_predictions, score_model
-from training.reporting.evaluate import enforce_baseline, evaluate_test, validation_comparison
+from training.reporting.evaluate import band_metrics, enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.levels import evaluate_levels, scalar_metrics
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_coverage_curve, plot_feature_importance
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import onnx
-    import pandas as pd
 
     from training.engines.fitted import FittedModel
     from training.model.parity import ParityReport
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 # Imported on every Dask worker before any task runs (see `dask_client`): the stages' code and its imports.
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
-LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage")
+LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -162,7 +162,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         staging = Path(tmp)
         evaluation = _evaluate(fitted)
         hierarchy = build_hierarchy(fitted.pipeline.classes_, separator=config.data.path_separator)
-        levels = evaluate_levels(fitted.test_labels, fitted.probabilities, fitted.pipeline.classes_, hierarchy)
+        levels = evaluate_levels(fitted.test_labels, fitted.test_top, fitted.pipeline.classes_, hierarchy)
         created_at, model_version = new_model_version(run_id)
         metadata = build_metadata(
             config,
@@ -193,6 +193,8 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             "total_seconds": round(time.perf_counter() - started, 2),
             "created_at": created_at,
             "per_class": evaluation.metrics["per_class"],
+            "bands": evaluation.metrics["bands"],
+            "small_class_policy": fitted.tail.to_dict(),
             "per_level": levels["per_level"],
             "coverage": levels["coverage"],
         } | fitted.engine_stats
@@ -209,7 +211,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
 def _evaluate(fitted: FittedModel) -> Evaluation:
     """The model's and the linear baseline's test metrics, logged."""
     evaluation = evaluate_test(
-        fitted.test_labels, fitted.probabilities, fitted.pipeline.classes_, fitted.baseline_predicted
+        fitted.test_labels, fitted.test_top, fitted.pipeline.classes_, fitted.baseline_predicted, fitted.class_products
     )
     logger.info(
         "evaluated",
@@ -224,7 +226,9 @@ def _evaluate(fitted: FittedModel) -> Evaluation:
 def _export_and_gate(
     config: TrainConfig, fitted: FittedModel, metadata: dict[str, Any]
 ) -> tuple[onnx.ModelProto, bytes, ParityReport]:
-    """Export the graph, embed its golden examples (added to `metadata`) and run the parity gate on it.
+    """Export the graph, embed its golden examples (added to `metadata`) and run the parity gate on it: the test
+    rows, a training row of every class without test rows (so the tail's answers are checked too) and the
+    adversarial rows.
 
     The gate's verdict is only enforced after the run is recorded, so a failed gate is on record too.
     """
@@ -235,7 +239,7 @@ def _export_and_gate(
     parity = check_parity(
         fitted.pipeline,
         model_bytes,
-        (fitted.test, adversarial_frame(fitted.test, config.data)),
+        (pd.concat([fitted.test, fitted.unevaluated]), adversarial_frame(fitted.test, config.data)),
         config.data,
         tolerance=config.parity_tolerance,
     )
@@ -247,28 +251,38 @@ def _summarise(
 ) -> dict[str, Any]:
     """The run's scalar results: metrics, baseline, parity, sizes (the start of metrics.json)."""
     metrics, baseline = evaluation.metrics, evaluation.baseline
-    return {
-        "accuracy": metrics["accuracy"],
-        "macro_f1": metrics["macro_f1"],
-        "log_loss": metrics["log_loss"],
-        "baseline_accuracy": baseline["accuracy"],
-        "baseline_macro_f1": baseline["macro_f1"],
-        "parity_label_agreement": parity.label_agreement,
-        "parity_max_abs_diff": parity.max_abs_diff,
-        "parity_passed": parity.passed,
-        "train_seconds": round(train_seconds, 2),
-        "n_train": fitted.sizes["n_train"],
-        "n_validation": fitted.sizes["n_validation"],
-        "n_test": fitted.sizes["n_test"],
-        "parity_rows": parity.rows,
-        "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
-        # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
-        "candidates": getattr(
-            fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
-        ),
-        "onnx_bytes": onnx_bytes,
-    } | validation_comparison(
-        fitted.validation_labels, fitted.validation_predicted, fitted.validation_baseline_predicted
+    return (
+        {
+            "accuracy": metrics["accuracy"],
+            "macro_f1": metrics["macro_f1"],
+            "log_loss": metrics["log_loss"],
+            "baseline_accuracy": baseline["accuracy"],
+            "baseline_macro_f1": baseline["macro_f1"],
+            "parity_label_agreement": parity.label_agreement,
+            "parity_max_abs_diff": parity.max_abs_diff,
+            "parity_passed": parity.passed,
+            "train_seconds": round(train_seconds, 2),
+            "n_train": fitted.sizes["n_train"],
+            "n_validation": fitted.sizes["n_validation"],
+            "n_test": fitted.sizes["n_test"],
+            "parity_rows": parity.rows,
+            "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
+            # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
+            "candidates": getattr(
+                fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
+            ),
+            "onnx_bytes": onnx_bytes,
+            "classes_learnt": metrics["classes_learnt"],
+            "classes_evaluated": metrics["classes_evaluated"],
+            "classes_not_evaluated": metrics["classes_not_evaluated"],
+            "small_classes": fitted.tail.small,
+            "small_classes_folded": len(fitted.tail.folded),
+            "small_classes_dropped": len(fitted.tail.dropped),
+        }
+        | band_metrics(metrics["bands"])
+        | validation_comparison(
+            fitted.validation_labels, fitted.validation_predicted, fitted.validation_baseline_predicted
+        )
     )
 
 
@@ -295,6 +309,8 @@ def _record_run(
             parity=parity,
             report=fitted.report,
             levels=levels,
+            bands=evaluation.metrics["bands"],
+            tail=fitted.tail,
         )
     )
     (staging / "data_report.txt").write_text(summary_text(fitted.report) + "\n")
@@ -378,7 +394,12 @@ def main(
         str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")
     ] = None,
     categories: Annotated[
-        str | None, typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels (ignored with --data).")
+        str | None,
+        typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels; with --taxonomy, classes kept."),
+    ] = None,
+    taxonomy: Annotated[
+        str | None,
+        typer.Option(help="A long-tailed catalogue on a real taxonomy: google, google-shape or a taxonomy file."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
     engine: Annotated[
@@ -391,9 +412,13 @@ def main(
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
     try:
-        synthetic = {"synthetic_rows": parse_rows(rows), "synthetic_categories": parse_categories(categories)}
+        synthetic = {
+            "synthetic_rows": parse_rows(rows),
+            "synthetic_categories": parse_categories(categories),
+            "synthetic_taxonomy": taxonomy or None,
+        }
         resolved = load_config(config, **synthetic)
-        if data is None and resolved.synthetic_categories:
+        if data is None and (resolved.synthetic_categories or resolved.synthetic_taxonomy):
             resolved = _with_path_labels(resolved)
         if seed is not None:
             resolved = _with_seed(resolved, seed)

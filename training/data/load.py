@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from training.data.clean import configured_columns, prepare_catalogue
+from training.columns import LABEL
+from training.data.clean import configured_columns, prepare_catalogue, require_two_classes
 from training.data.digest import combined_sha256, csv_sha256, file_sha256
+from training.data.long_tail import catalogue_classes, generate_long_tail_catalogue, taxonomy_name, taxonomy_paths
 from training.data.report import build_report, log_report
 from training.data.sources import catalogue_files, read_file
 from training.data.synthetic import generate_catalogue
+from training.data.tail import apply_plan, plan_small_classes, products_per_class
 from training.data.taxonomy import generate_taxonomy_catalogue
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
     from training.config import TrainConfig
     from training.data.report import DataReport
+    from training.data.tail import TailPlan
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +50,18 @@ class RawCatalogue:
 
 @dataclass(frozen=True)
 class LoadedCatalogue:
-    """A catalogue ready for the local engine: cleaned, with its source, digest and data report."""
+    """A catalogue ready for the local engine: cleaned, small classes treated (`tail`), with its source, digest and
+    data report."""
 
     frame: pd.DataFrame
     source: str
     sha256: str
     report: DataReport
+    tail: TailPlan
 
 
 def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalogue:
-    """Read, report on and clean the catalogue.
+    """Read, report on and clean the catalogue, and treat its small classes (`split.small_classes`).
 
     Args:
         config: The resolved config.
@@ -66,10 +72,13 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
     """
     raw = load_raw(config, data)
     logger.info("loaded", extra={"source": raw.source, "rows": len(raw.frame)})
-    report = build_report(raw.frame, config.data, source=raw.source)
+    report = build_report(raw.frame, config.data, source=raw.source, split=config.split)
     log_report(report, strict=config.data.strict)
     frame = prepare_catalogue(raw.frame, config.data, source=raw.source)
-    return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report)
+    tail = plan_small_classes(products_per_class(frame), config.split, config.data.path_separator)
+    frame = apply_plan(frame, tail).reset_index(drop=True)
+    require_two_classes(frame[LABEL].nunique(), raw.source)
+    return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report, tail=tail)
 
 
 def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable[str] | None = None) -> RawCatalogue:
@@ -83,6 +92,16 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
     Raises:
         DataValidationError: Nothing matches, or a file is unreadable or lacks a required column.
     """
+    if data is None and config.synthetic_taxonomy:
+        rows, seed, taxonomy = config.synthetic_rows, config.split.seed, config.synthetic_taxonomy
+        classes = catalogue_classes(
+            taxonomy_paths(taxonomy, seed=seed), categories=config.synthetic_categories, seed=seed
+        )
+        frame = generate_long_tail_catalogue(rows, classes, seed=seed)
+        source = (
+            f"synthetic-long-tail(taxonomy={taxonomy_name(taxonomy)}, rows={rows}, classes={len(classes)}, seed={seed})"
+        )
+        return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
     if data is None and config.synthetic_categories:
         rows, leaves, seed = config.synthetic_rows, config.synthetic_categories, config.split.seed
         frame = generate_taxonomy_catalogue(rows, leaves, seed=seed)

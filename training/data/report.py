@@ -2,11 +2,15 @@
 
 It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would
 drop and why (counted by the training's own cleaning, `training.data.clean`, so the two cannot disagree);
-per-class counts; label variants that are probably one class (case, plural, whitespace, punctuation, small
-edit distance) with a ready-to-paste `label_aliases` block; identical titles with different labels;
-missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on the
-model's columns, as training drops them); classes with a handful of rows; near-constant columns; and config
-column names that differ from the file's only by whitespace or case.
+per-class counts; label variants that are one class spelled twice (the same name once case, spacing,
+punctuation, `&`/`and` and a plural `s` are ignored; with path labels, siblings under the same parent only) with
+a ready-to-paste `label_aliases` block, and near misses (siblings a letter or two apart) as notes only, since a
+real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different
+labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
+the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
+near-constant columns; and config column names that differ from the file's only by whitespace or case.
+
+`problems` are what `data.strict` fails on; `notes` are worth reading but never fail a run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import LABEL
+from training.config import SplitConfig
 from training.data.clean import (
     column_name_fixes,
     configured_columns,
@@ -26,6 +31,7 @@ from training.data.clean import (
     model_columns,
     unusable_rows,
 )
+from training.data.tail import plan_small_classes, products_per_class
 from training.exceptions import DataValidationError
 from training.text import lower_like_onnx
 
@@ -34,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SMALL_CLASS_ROWS = 10
 # Beyond this many classes (or small classes), reports name the extremes only: at 5,000 leaves a full list is a
 # 200 kB log line nobody reads.
 LISTED_CLASSES = 30
@@ -42,10 +47,13 @@ LISTED_CLASSES = 30
 WHOLE_REPORT = "`python -m training.cli.check_data --json`"
 NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
-# Edit distance is compared only between short labels: long ones differ by a couple of letters legitimately.
+# Near misses are looked for only between short sibling names: long ones differ by a couple of letters legitimately.
 SHORT_LABEL = 24
 MAX_EDIT_DISTANCE = 2
-MAX_VARIANT_KEYS = 1_000
+# A word up to this long may differ by one letter only ("Tires" and "Tubes" are two letters apart, and two words).
+ONE_LETTER_WORD = 8
+# Siblings compared pairwise for near misses: past this many short names under one parent only spellings count.
+MAX_SIBLINGS = 1_000
 _DIGITS = re.compile(r"\d+")
 _PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
 
@@ -64,29 +72,33 @@ class DataReport:
     rows_out: int
     class_counts: dict[str, int]
     label_variants: list[dict[str, Any]] = field(default_factory=list)
+    near_misses: list[dict[str, Any]] = field(default_factory=list)
     conflicting_titles: dict[str, Any] = field(default_factory=dict)
     missing_rates: dict[str, float] = field(default_factory=dict)
     unparsable_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicate_rows: int = 0
     small_classes: dict[str, int] = field(default_factory=dict)
+    small_class_plan: dict[str, Any] = field(default_factory=dict)
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return asdict(self)
 
 
-def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataReport:
+def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: SplitConfig | None = None) -> DataReport:
     """Examine a raw catalogue against its config.
 
     Args:
         raw: The catalogue as read (strings, missing as NaN).
         config: The column roles and label aliases.
         source: Where it came from, for the report.
+        split: How small classes are treated (`split.min_class_products`, `split.small_classes`).
 
     Returns:
         The findings; nothing is raised for bad data (that is what the report is for).
@@ -100,6 +112,9 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
     labels, titles = rows[LABEL], rows[config.text]
     usable = ~no_label & ~no_title
     counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
+    split = split or SplitConfig()
+    products = products_per_class(kept)
+    plan = plan_small_classes(products, split, config.path_separator)
     report = DataReport(
         source=source,
         rows_in=len(raw),
@@ -113,57 +128,63 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str) -> DataR
         missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
         rows_out=len(kept),
         class_counts=counts,
-        label_variants=label_variants(counts),
+        label_variants=label_variants(counts, separator=config.path_separator),
+        near_misses=near_misses(counts, separator=config.path_separator),
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
         duplicate_rows=dropped["dropped_duplicates"],
-        small_classes={label: count for label, count in counts.items() if count < SMALL_CLASS_ROWS},
+        small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
+        small_class_plan=plan.to_dict(),
         near_constant_columns=near_constant_columns(raw),
         column_name_fixes=fixes,
     )
     report.problems = _problems(report)
+    report.notes = _notes(report, plan.describe())
     return report
 
 
-def label_variants(counts: dict[str, int]) -> list[dict[str, Any]]:
-    """Groups of labels that are probably one class, each with the most frequent spelling as the suggestion.
+def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
+    """Groups of labels that are one class spelled more than once, each with the most frequent spelling as the
+    suggestion: the same name once case, spacing, punctuation, `&`/`and` and a plural `s` are ignored, level by
+    level of the path (so only siblings under the same parent can match).
 
-    Labels with the same normalised key are one group; short keys within MAX_EDIT_DISTANCE of each other join
-    too (union-find over keys sorted by length, so only keys of near length are compared). Past
-    MAX_VARIANT_KEYS short keys the edit-distance pass is skipped (and logged): a taxonomy of thousands of
-    leaves is not a list of typos, and the pass grows with the square of the keys.
+    A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`,
+    never a ready-to-paste merge.
     """
-    keys: dict[str, list[str]] = {}
+    groups: dict[tuple[str, ...], list[str]] = {}
     for label in counts:
-        keys.setdefault(_label_key(label), []).append(label)
-    parent = {key: key for key in keys}
-
-    def root(key: str) -> str:
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    short = sorted((key for key in keys if len(key) <= SHORT_LABEL), key=len)
-    if len(short) > MAX_VARIANT_KEYS:
-        logger.info("label variants checked by spelling only", extra={"short_labels": len(short)})
-        short = []
-    for i, a in enumerate(short):
-        for b in short[i + 1 :]:
-            if len(b) - len(a) > MAX_EDIT_DISTANCE:
-                break
-            # Numbers are never typos: "Series 7" and "Series 8" are two classes.
-            if _DIGITS.findall(a) == _DIGITS.findall(b) and _edit_distance(a, b) <= MAX_EDIT_DISTANCE:
-                parent[root(b)] = root(a)
-    groups: dict[str, list[str]] = {}
-    for key, labels in keys.items():
-        groups.setdefault(root(key), []).extend(labels)
+        groups.setdefault(_path_key(label, separator), []).append(label)
     return [
         {"labels": {label: counts[label] for label in group}, "suggested": max(group, key=lambda lab: counts[lab])}
         for group in groups.values()
         if len(group) > 1
     ]
+
+
+def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
+    """Sibling labels (same parent) whose short names look like a typo of each other (`_typo_budget`) and are not
+    the same name: possibly a typo, possibly two real categories. Notes, never config."""
+    siblings: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    for label in counts:
+        key = _path_key(label, separator)
+        siblings.setdefault(key[:-1], {}).setdefault(key[-1], []).append(label)
+    found = []
+    for names in siblings.values():
+        short = sorted((name for name in names if len(name) <= SHORT_LABEL), key=len)
+        if len(short) > MAX_SIBLINGS:
+            logger.info("near misses not looked for", extra={"siblings": len(short)})
+            continue
+        for i, a in enumerate(short):
+            for b in short[i + 1 :]:
+                if len(b) - len(a) > MAX_EDIT_DISTANCE:
+                    break
+                # Numbers are never typos: "Series 7" and "Series 8" are two classes.
+                distance = _edit_distance(a, b)
+                if _DIGITS.findall(a) == _DIGITS.findall(b) and distance <= _typo_budget(a, b):
+                    pair = [*names[a][:1], *names[b][:1]]
+                    found.append({"labels": {label: counts[label] for label in pair}, "distance": distance})
+    return found
 
 
 def aliases_block(variants: list[dict[str, Any]]) -> str:
@@ -235,6 +256,9 @@ def summary_text(report: DataReport) -> str:
         "classes: " + class_summary(report.class_counts),
     ]
     lines += [f"problem: {problem}" for problem in report.problems] or ["no suspected problems"]
+    lines += [f"note: {note}" for note in report.notes[:LISTED_CLASSES]]
+    if len(report.notes) > LISTED_CLASSES:
+        lines.append(f"note: and {len(report.notes) - LISTED_CLASSES} more notes ({WHOLE_REPORT} lists every one)")
     variants = report.label_variants
     if variants:
         lines += ["suggested config (paste into the config file):", aliases_block(variants[:LISTED_CLASSES])]
@@ -285,12 +309,6 @@ def _problems(report: DataReport) -> list[str]:
         f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
         for wanted, found in report.column_name_fixes.items()
     ]
-    small = sorted(report.small_classes.items(), key=lambda item: item[1])
-    if len(small) > LISTED_CLASSES:
-        examples = ", ".join(f"{label!r} {count}" for label, count in small[:5])
-        problems.append(f"{len(small)} classes have fewer than {SMALL_CLASS_ROWS} rows, e.g. {examples}")
-    else:
-        problems += [f"class {label!r} has only {count} rows" for label, count in small]
     problems += [
         f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
@@ -304,10 +322,30 @@ def _problems(report: DataReport) -> list[str]:
     return problems
 
 
-def _label_key(label: str) -> str:
-    """Case, whitespace, punctuation and a plural ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
+def _notes(report: DataReport, small_classes: str) -> list[str]:
+    """What is worth knowing but never fails a run: small classes and what happens to them, near-miss labels."""
+    notes = [small_classes] if report.small_classes else []
+    for miss in report.near_misses:
+        (a, rows_a), (b, rows_b) = miss["labels"].items()
+        notes.append(
+            f"labels {a!r} ({rows_a} rows) and {b!r} ({rows_b} rows) differ by {miss['distance']} letter(s): if one is "
+            "a typo of the other, map it with data.label_aliases; if they are two categories, nothing to do"
+        )
+    return notes
+
+
+def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
+    """Each level of a label's path with case, whitespace, punctuation, `&`/`and` and a plural ending folded away:
+    'Kitchen > Fridge-Freezers' → ('kitchen', 'fridge freezer')."""
+    levels = label.split(separator.strip()) if separator and separator.strip() else [label]
+    return tuple(label_key(level) for level in levels)
+
+
+def label_key(label: str) -> str:
+    """Case, whitespace, punctuation, `&`/`and` and a plural ending folded away: 'Fridge-Freezers' → 'fridge
+    freezer'."""
     words = _PUNCTUATION.sub(" ", label.casefold()).split()
-    return " ".join(_singular(word) for word in words)
+    return " ".join(_singular(word) for word in words if word != "and")
 
 
 def _singular(word: str) -> str:
@@ -317,6 +355,17 @@ def _singular(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+def _typo_budget(a: str, b: str) -> int:
+    """How many letters apart two names may be and still look like a typo: when they differ in one word, one letter
+    (two when that word is longer than ONE_LETTER_WORD); otherwise one letter in all (a missing space)."""
+    words_a, words_b = a.split(), b.split()
+    differing = [(x, y) for x, y in zip(words_a, words_b, strict=False) if x != y]
+    if len(words_a) == len(words_b) and len(differing) == 1:
+        x, y = differing[0]
+        return 1 if max(len(x), len(y)) <= ONE_LETTER_WORD else MAX_EDIT_DISTANCE
+    return 1
 
 
 def _edit_distance(a: str, b: str) -> int:

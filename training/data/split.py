@@ -1,31 +1,39 @@
-"""Split a cleaned catalogue into train, validation and test: by product when grouped, stratified by label.
+"""Split a cleaned catalogue into train, validation and test by a hash of each product, the same way in both engines.
 
-The checks that every class can be split (`check_class_sizes`, `check_split_coverage`) are shared with the
-Dask engine, which splits by hashes instead, so both engines fail on the same data with the same message.
+Each product (`group`; each row when the catalogue has none) draws a number in [0, 1) from a hash of its id and
+the split seed: below `test_fraction` it is a test product, below `test_fraction + validation_fraction` a
+validation product, else a training product. A product's split depends on nothing but its own id, so adding or
+removing other products never moves it across the split, and the Dask engine, which sees one partition at a
+time, assigns exactly what the local engine does. Two rules override the draw, both for whole products:
+
+- a product of a *small* class (fewer than `split.min_class_products` products) trains: such a class is learnt
+  from every row it has and reported as "learnt, not evaluated" (`split.small_classes: train`, the default;
+  `training.data.tail` applies the other policies before the split);
+- a class whose every product drew validation or test keeps its highest-drawn product in train, so every class
+  with a row is learnt.
+
+A class with no validation or test product is simply not evaluated on that split; nothing is refused for being
+small.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from training.columns import GROUP, LABEL
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from training.config import SplitConfig
 
-# Each class needs rows in train, validation and test; fewer than this cannot be split honestly.
-MIN_ROWS_PER_CLASS = 10
-MIN_PRODUCTS_PER_CLASS = 5
+TRAIN, VALIDATION, TEST = 0, 1, 2
+SPLIT_NAMES = {TRAIN: "train", VALIDATION: "validation", TEST: "test"}
 logger = logging.getLogger(__name__)
 
 
@@ -39,116 +47,97 @@ class Splits:
 
 
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
-    """Split into train/validation/test, by product group when there is one, stratified by label.
-
-    Raises:
-        DataValidationError: A class has too few rows (or products) to appear in every split.
-    """
-    check_class_sizes(frame[LABEL].value_counts())
-    if GROUP in frame:
-        _check_products_per_class(frame.groupby(GROUP, sort=False)[LABEL].first())
-    rest, test = _split(frame, config.test_fraction, config.seed)
-    train, validation = _split(rest, config.validation_fraction / (1 - config.test_fraction), config.seed + 1)
-    check_split_coverage(
-        set(frame[LABEL]),
-        {"train": set(train[LABEL]), "validation": set(validation[LABEL]), "test": set(test[LABEL])},
-        grouped=GROUP in frame,
-        holdout=config.test_fraction + config.validation_fraction,
+    """Split into train/validation/test by a hash of each product (see the module docstring)."""
+    split = assign_splits(product_keys(frame), frame[LABEL], config)
+    splits = Splits(train=frame[split == TRAIN], validation=frame[split == VALIDATION], test=frame[split == TEST])
+    check_held_out({"validation": len(splits.validation), "test": len(splits.test)}, config)
+    logger.info(
+        "split",
+        extra={"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
     )
-    logger.info("split", extra={"train": len(train), "validation": len(validation), "test": len(test)})
-    return Splits(train=train, validation=validation, test=test)
+    return splits
 
 
-def check_class_sizes(counts: pd.Series) -> None:
-    """Fail early, naming the class, when one is too small to split.
-
-    Args:
-        counts: Rows per class, in the order the first small class should be named.
-
-    Raises:
-        DataValidationError: A class has fewer than MIN_ROWS_PER_CLASS rows.
-    """
-    small = counts[counts < MIN_ROWS_PER_CLASS]
-    if not small.empty:
-        raise DataValidationError(
-            f"class {small.index[0]!r} has {int(small.iloc[0])} rows; each class needs at least "
-            f"{MIN_ROWS_PER_CLASS} to appear in train, validation and test. Add rows for it or drop it."
-        )
-
-
-def check_split_coverage(classes: set[str], present: Mapping[str, set[str]], *, grouped: bool, holdout: float) -> None:
-    """Every class must have rows in every split.
+def check_held_out(rows: dict[str, int], config: SplitConfig) -> None:
+    """Early stopping, the gates and the reported figures need validation and test rows.
 
     Args:
-        classes: All classes of the data.
-        present: Per split name (train, validation, test), the classes it holds.
-        grouped: Whether the split is by product (the message then says products, not rows).
-        holdout: The fraction held out for validation and test, for the message.
+        rows: Rows per held-out split name.
+        config: For the message.
 
     Raises:
-        DataValidationError: Naming the first class a split lacks.
+        DataValidationError: A held-out split is empty.
     """
-    for name, found in present.items():
-        absent = sorted(classes - found)
-        if absent:
+    for name, count in rows.items():
+        if count == 0:
             raise DataValidationError(
-                f"class {absent[0]!r} has no rows in the {name} split: it has too few "
-                f"{'products' if grouped else 'rows'} for a {holdout:.0%} holdout. "
-                "Add rows for it or drop it from the data."
+                f"the {name} split is empty: every class has fewer than split.min_class_products "
+                f"({config.min_class_products}) products, so all of them train, or the catalogue has too few products "
+                "to hold any out. Add products, or lower split.min_class_products."
             )
 
 
-def _split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out about `fraction` of the frame: whole products when grouped, stratified by label either way."""
-    if GROUP not in frame:
-        if _stratifiable(frame[LABEL].to_numpy(), fraction):
-            keep, hold = train_test_split(frame, test_size=fraction, stratify=frame[LABEL], random_state=seed)
-            return keep, hold
-        held = np.zeros(len(frame), dtype=bool)
-        held[_per_class_holdout(np.arange(len(frame)), frame[LABEL].to_numpy(), fraction, seed)] = True
-        return frame[~held], frame[held]
-    # Stratify the products, not the rows: each product counts once, under its (first) label.
-    products = frame.groupby(GROUP, sort=False)[LABEL].first()
-    held_products = _stratified_holdout(products.index.to_numpy(), products.to_numpy(), fraction, seed)
-    held = frame[GROUP].isin(held_products)
-    return frame[~held], frame[held]
+def product_keys(frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """What identifies a row's product: the group column, or (a copy of) the whole row when there is none."""
+    return frame[GROUP] if GROUP in frame.columns else frame.copy()
 
 
-def _stratified_holdout(items: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """About `fraction` of `items`, stratified by label: scikit-learn's split when it can hold out one item per
-    class, else `_per_class_holdout`."""
-    if _stratifiable(labels, fraction):
-        _, held = train_test_split(items, test_size=fraction, stratify=labels, random_state=seed)
-        return np.asarray(held)
-    return _per_class_holdout(items, labels, fraction, seed)
+def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: SplitConfig) -> np.ndarray:
+    """Each row's split (TRAIN, VALIDATION, TEST) as int8: its product's draw, small classes and train floors applied.
 
-
-def _per_class_holdout(items: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Each class's own share of `items`: round(fraction × its items), at least one, never all.
-
-    scikit-learn's stratified split needs at least one held-out item per class, which a taxonomy of
-    thousands of small classes does not leave (5,000 classes, 4,000 validation products); the shares are
-    drawn from a seeded permutation.
+    Args:
+        keys: The rows' products (`product_keys`).
+        labels: The rows' labels.
+        config: Fractions, seed and `min_class_products`.
     """
-    order = np.random.default_rng(seed).permutation(len(items))
-    ranked = pd.DataFrame({"label": labels[order], "item": items[order]})
-    rank = ranked.groupby("label", sort=False).cumcount().to_numpy()
-    size = ranked.groupby("label", sort=False)["label"].transform("size").to_numpy()
-    share = np.clip(np.round(fraction * size), 1, size - 1)
-    return ranked["item"].to_numpy()[rank < share]
+    draws = uniform_hash(keys, "split", config.seed)
+    split = draw_splits(draws, config)
+    product = hash_values(keys, "product", config.seed)
+    pairs = pd.DataFrame({"product": product, LABEL: labels.to_numpy(), "draw": draws, "split": split})
+    pairs = pairs.drop_duplicates(["product", LABEL])
+    small = small_classes(pairs.groupby(LABEL, sort=False).size(), config.min_class_products)
+    forced = set(pairs.loc[pairs[LABEL].isin(small), "product"])
+    pairs.loc[pairs["product"].isin(forced), "split"] = TRAIN
+    forced |= train_floor_products(pairs)
+    split[pd.Index(product).isin(list(forced))] = TRAIN
+    return split
 
 
-def _stratifiable(labels: np.ndarray, fraction: float) -> bool:
-    """Whether scikit-learn's stratified split can hold out `fraction`: at least one item per class."""
-    return math.ceil(fraction * len(labels)) >= len(np.unique(labels))
+def draw_splits(draws: np.ndarray, config: SplitConfig) -> np.ndarray:
+    """The split each draw in [0, 1) falls in: test below test_fraction, then validation, then train."""
+    test, validation = config.test_fraction, config.validation_fraction
+    return np.where(draws < test, TEST, np.where(draws < test + validation, VALIDATION, TRAIN)).astype(np.int8)
 
 
-def _check_products_per_class(products: pd.Series) -> None:
-    """A grouped split needs each class to have products for train, validation and test."""
-    counts = products.value_counts()
-    small = counts[counts < MIN_PRODUCTS_PER_CLASS]
-    if not small.empty:
-        raise DataValidationError(
-            f"class {small.index[0]!r} has {int(small.iloc[0])} product(s); a grouped split needs at least "
-            f"{MIN_PRODUCTS_PER_CLASS} per class. Add products for it or drop it."
-        )
+def small_classes(products_per_class: pd.Series, min_products: int) -> set[str]:
+    """The classes with fewer than `min_products` products: they train on all of them."""
+    return set(products_per_class[products_per_class < min_products].index)
+
+
+def train_floor_products(pairs: pd.DataFrame) -> set[int]:
+    """For each class none of whose products is in train, its highest-drawn product (it then trains).
+
+    Args:
+        pairs: Distinct (product, label) pairs with their `draw` and current `split`.
+    """
+    trained = set(pairs.loc[pairs["split"] == TRAIN, LABEL])
+    lacking = pairs[~pairs[LABEL].isin(trained)]
+    if lacking.empty:
+        return set()
+    highest = lacking.sort_values("draw", kind="stable").groupby(LABEL, sort=False).tail(1)
+    return set(highest["product"])
+
+
+def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
+    """A 64-bit hash of each row's key (its product, or the whole row without products), a stream per purpose."""
+    return pd.util.hash_pandas_object(keys, index=False, hash_key=_hash_key(purpose, seed)).to_numpy()
+
+
+def uniform_hash(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
+    """Each row's key hash as a number in [0, 1)."""
+    return (hash_values(keys, purpose, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _hash_key(purpose: str, seed: int) -> str:
+    """pandas' 16-character hash key, one per purpose and seed."""
+    return hashlib.sha256(f"{purpose}:{seed}".encode()).hexdigest()[:16]

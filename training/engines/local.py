@@ -10,13 +10,16 @@ from lightgbm import early_stopping
 
 from training.columns import GROUP, LABEL, extra_text_columns
 from training.data.split import split_catalogue
+from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
 from training.model.export import align_thresholds_to_float32
 from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
 from training.model.reranker import CandidateReranker, FeatureLayout
 from training.model.stacking import stacked_training_matrix
+from training.model.top_classes import predict_top
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sklearn.pipeline import Pipeline
 
     from training.config import TrainConfig
@@ -31,16 +34,20 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
     splits = split_catalogue(catalogue.frame, config.split)
     pipeline = fit_model(config, splits)
     title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+    classes = pipeline.classes_
     return FittedModel(
         pipeline=pipeline,
         test=splits.test,
+        unevaluated=unevaluated_rows(splits.train, splits.test),
         test_labels=splits.test[LABEL],
-        probabilities=pipeline.predict_proba(splits.test),
+        test_top=predict_top(pipeline, splits.test),
         baseline_predicted=title_model.predict(splits.test[[config.data.text]]),
         validation_labels=splits.validation[LABEL].to_numpy(),
-        validation_predicted=pipeline.predict(splits.validation),
+        validation_predicted=classes[predict_top(pipeline, splits.validation).best],
         validation_baseline_predicted=title_model.predict(splits.validation[[config.data.text]]),
         class_counts=splits.train[LABEL].value_counts(),
+        class_products=products_per_class(catalogue.frame),
+        tail=catalogue.tail,
         sizes={
             "rows": len(catalogue.frame),
             "n_train": len(splits.train),
@@ -51,6 +58,12 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         sha256=catalogue.sha256,
         report=catalogue.report,
     )
+
+
+def unevaluated_rows(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """One training row of each class that has no test rows (a small class, or none of its products drawn)."""
+    absent = train[~train[LABEL].isin(set(test[LABEL]))]
+    return absent.groupby(LABEL, sort=True).head(1)
 
 
 def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:

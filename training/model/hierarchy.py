@@ -9,7 +9,7 @@ it, 0 for padding). A flat model (no separator) is a one-level tree: its path is
 The graph step takes, per level l, a constant vector A_l[K] holding each class's ancestor at that level: it
 gathers the predicted class's ancestor and sums the probabilities of the classes that share it. That costs
 O(N·K·D) and no dense class × node matrix (~100 MB at 5,000 classes). `path_outputs` is the same arithmetic
-in numpy, for the parity gate and the evaluation.
+in numpy over each row's best classes (`TopClasses`), for the parity gate and the evaluation.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
     import onnx
 
+    from training.model.top_classes import TopClasses
+
 PATH_NODES_OUTPUT = "path_nodes"
 PATH_CONFIDENCE_OUTPUT = "path_confidence"
-# Rows per numpy step of `path_outputs`: bounds its [rows, classes] masks at thousands of classes.
-CHUNK_ROWS = 512
 _PREFIX = "hierarchy_"
 
 
@@ -133,24 +133,25 @@ def hierarchy_from_metadata(taxonomy: dict[str, Any]) -> Hierarchy:
     )
 
 
-def path_outputs(probabilities: np.ndarray, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
-    """The graph's `path_nodes` and `path_confidence`, computed from probabilities in numpy.
+def path_outputs(top: TopClasses, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's `path_nodes` and `path_confidence`, computed in numpy from each row's best classes.
+
+    A node's confidence is the summed probability of the classes under it; classes outside a row's `top` have
+    probability 0, so summing over them alone is exact.
 
     Args:
-        probabilities: [N, K] class probabilities, columns in class order.
+        top: Each row's best classes and probabilities (all classes with probability > 0).
         hierarchy: The classes' tree.
 
     Returns:
         [N, D] int64 node ids (department first, -1 padding) and [N, D] float64 confidences (0 for padding).
     """
     ancestors = hierarchy.ancestors()
-    nodes = ancestors[:, probabilities.argmax(axis=1)].T
+    nodes = ancestors[:, top.best].T
     confidence = np.zeros(nodes.shape, dtype=np.float64)
-    for start in range(0, len(probabilities), CHUNK_ROWS):
-        chunk = slice(start, start + CHUNK_ROWS)
-        for level, row in enumerate(ancestors):
-            under = row[None, :] == nodes[chunk, level, None]
-            confidence[chunk, level] = np.where(under, probabilities[chunk], 0.0).sum(axis=1)
+    for level, row in enumerate(ancestors):
+        under = row[top.indices] == nodes[:, level, None]
+        confidence[:, level] = np.where(under, top.probabilities, 0.0).sum(axis=1)
     return nodes, np.where(nodes >= 0, confidence, 0.0)
 
 

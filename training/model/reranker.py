@@ -27,6 +27,8 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold, KFold
 
+from training.model.top_classes import TopClasses
+
 if TYPE_CHECKING:
     from scipy import sparse
     from sklearn.compose import ColumnTransformer
@@ -161,16 +163,24 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         """How many features each (row, candidate) pair has."""
         return len(self.feature_names_)
 
-    def predict_proba(self, X: sparse.csr_matrix) -> np.ndarray:
-        """The softmax of the candidates' raw re-ranking scores (their log-odds); 0 for every other class."""
+    def predict_top(self, X: sparse.csr_matrix) -> TopClasses:
+        """The candidates, most probable first (ties: the lower class, as the graph's ArgMax), with the softmax of
+        their raw re-ranking scores (their log-odds); every other class has probability 0."""
         raw = np.asarray(self.model_.predict(self.candidate_features(X), raw_score=True)).reshape(-1, self._k(X))
+        probabilities, classes = softmax(raw, axis=1), self._candidate_classes(X)
+        order = np.lexsort((classes, -probabilities), axis=1)
+        return TopClasses(np.take_along_axis(classes, order, axis=1), np.take_along_axis(probabilities, order, axis=1))
+
+    def predict_proba(self, X: sparse.csr_matrix) -> np.ndarray:
+        """Every class's probability, [N, classes]: for a few rows only (training keeps `predict_top`)."""
+        top = self.predict_top(X)
         probabilities = np.zeros((X.shape[0], len(self.classes_)))
-        np.put_along_axis(probabilities, self._candidate_classes(X), softmax(raw, axis=1), axis=1)
+        np.put_along_axis(probabilities, top.indices, top.probabilities, axis=1)
         return probabilities
 
     def predict(self, X: sparse.csr_matrix) -> np.ndarray:
         """The most probable class."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self.classes_[self.predict_top(X).best]
 
     def candidate_features(self, X: sparse.csr_matrix) -> np.ndarray:
         """[N × k, features] float32: one row per (row, candidate), with the statistics of all training rows."""

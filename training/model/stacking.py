@@ -112,6 +112,7 @@ def stacked_training_matrix(
     split = list(splitter.split(counts, label_array, groups))
     if groups is not None and not _every_fold_sees_every_class(split, label_array):
         split = class_spread_folds(label_array, np.asarray(groups), folds)
+    check_fold_classes(split, label_array, folds)
     # The fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
     # library's one global rand(), which concurrent threads would share (results then vary from run to run).
     workers = n_jobs if len(frame) >= PARALLEL_FOLD_ROWS else 1
@@ -159,38 +160,54 @@ def class_spread_folds(labels: np.ndarray, groups: np.ndarray, folds: int) -> li
 def held_out_scores(fold_model: TitleScores, final: TitleScores, counts: sparse.csr_matrix) -> np.ndarray:
     """A fold copy's title columns for the rows it never saw, laid out as the final model's.
 
-    A candidate copy's class indices are its own: they are mapped onto the final model's classes, so a copy
-    that never saw some rare class simply never proposes it (as the final model cannot propose a class for a
-    title unlike its training rows).
+    A copy may lack a class all of whose products it held out (a class smaller than the folds). A candidate copy's
+    class indices are mapped onto the final model's classes, so it simply never proposes the class it lacks; a
+    per-class copy's scores go to their classes' columns and a class it lacks scores below every class it has, as
+    a model that never saw a class cannot prefer it.
     """
     block = fold_model.transform_counts(counts)
     if isinstance(fold_model, TitleCandidates):
         k = fold_model.n_candidates
         final_index = np.searchsorted(final.classes_, fold_model.classes_)
         block[:, k:] = final_index[block[:, k:].astype(np.int64)]
-    return block
+        return block
+    if len(fold_model.classes_) == len(final.classes_):
+        return block
+    if block.shape[1] == 1:  # a binary SVM's one decision: +score for its second class, -score for its first
+        block = np.hstack([-block, block])
+    scores = np.repeat(block.min(axis=1, keepdims=True) - 1, len(final.classes_), axis=1)
+    scores[:, np.searchsorted(final.classes_, fold_model.classes_)] = block
+    return scores.astype(np.float32)
+
+
+def check_fold_classes(split: list[tuple[np.ndarray, np.ndarray]], labels: np.ndarray, folds: int) -> None:
+    """Every out-of-fold copy must see at least two classes (an SVM needs two); a copy may lack a small class.
+
+    Raises:
+        DataValidationError: A fold's fitting rows hold one class only.
+    """
+    for fit_rows, _ in split:
+        if len(np.unique(labels[fit_rows])) < 2:
+            raise DataValidationError(
+                f"a stacking fold's training rows hold one class only: with {len(np.unique(labels))} classes, the "
+                f"others have fewer products than features.stacking_folds ({folds}). Add products of the small "
+                "classes or lower features.stacking_folds."
+            )
 
 
 def check_fold_coverage(fold_models: list[TitleScores], final: TitleScores, folds: int) -> None:
-    """Every out-of-fold copy's columns must be the final model's: per-class scores need every class, and a
-    candidate copy as many candidates (it may lack a few classes among thousands; see `held_out_scores`).
-
-    Args:
-        fold_models: The fitted out-of-fold copies.
-        final: The final title model.
-        folds: features.stacking_folds, for the message.
+    """A candidate copy must propose as many candidates as the final model (a per-class copy may lack a few
+    classes: `held_out_scores` lays its scores out as the final model's).
 
     Raises:
-        DataValidationError: A copy's columns fall short: some class has fewer products than folds.
+        DataValidationError: A candidate copy saw fewer classes than the final model proposes candidates.
     """
-    classes = len(final.classes_)
+    if not isinstance(final, TitleCandidates):
+        return
     for model in fold_models:
-        if isinstance(final, TitleCandidates):
-            short = model.n_candidates < final.n_candidates
-        else:
-            short = len(model.classes_) != classes
-        if short:
+        if model.n_candidates < final.n_candidates:
             raise DataValidationError(
-                f"a stacking fold saw {len(model.classes_)} of {classes} classes: some class has fewer than "
-                f"{folds} products. Add rows for it or lower features.stacking_folds."
+                f"a stacking fold saw {len(model.classes_)} of {len(final.classes_)} classes, fewer than the "
+                f"{final.n_candidates} candidates the model proposes: many classes have fewer than {folds} products. "
+                "Lower model.candidates or features.stacking_folds, or add products."
             )

@@ -67,17 +67,15 @@ class TreeLinearModel:
         return table
 
     def decision_function(self, matrix: sparse.csr_matrix) -> np.ndarray:
-        """Every class's unpruned score, [rows, classes] float64, a block of rows at a time."""
+        """Every class's unpruned score, [rows, classes] float64: for a block of rows (see `predict`)."""
         weights = self.edge_weights.tocsr()
-        blocks = [
-            np.asarray(((matrix[start : start + SCORE_CHUNK] @ weights.T) @ self.class_edges.T).todense())
-            for start in range(0, matrix.shape[0], SCORE_CHUNK)
-        ]
-        return np.vstack(blocks) + self.intercept
+        return np.asarray(((matrix @ weights.T) @ self.class_edges.T).todense()) + self.intercept
 
     def predict(self, matrix: sparse.csr_matrix) -> np.ndarray:
-        """The best class per row by unpruned score."""
-        return self.classes[self.decision_function(matrix).argmax(axis=1)]
+        """The best class per row by unpruned score, SCORE_CHUNK rows at a time (never a [rows, classes] array)."""
+        best = [self.decision_function(matrix[start : start + SCORE_CHUNK]).argmax(axis=1)
+                for start in range(0, matrix.shape[0], SCORE_CHUNK)]  # fmt: skip
+        return self.classes[np.concatenate(best)] if best else self.classes[:0]
 
 
 def fit_tree_svm(matrix: sparse.csr_matrix, labels: ArrayLike, *, separator: str | None, c: float) -> TreeLinearModel:
@@ -108,13 +106,17 @@ def fit_tree_svm(matrix: sparse.csr_matrix, labels: ArrayLike, *, separator: str
             if len(np.unique(targets[node_classes])) < 2:
                 continue
             rows = np.flatnonzero(np.isin(class_of_row, node_classes))
-            svm = LinearSVC(C=c, dual=False, random_state=0).fit(matrix[rows], targets[class_of_row[rows]])
+            node_matrix = matrix[rows]
+            # Only the node's own n-grams: the primal solver's cost grows with the columns, and a column no row of
+            # the node uses gets weight 0 anyway, so the solution is the same.
+            used = np.unique(node_matrix.indices)
+            svm = LinearSVC(C=c, dual=False, random_state=0).fit(node_matrix[:, used], targets[class_of_row[rows]])
             coef, intercept = svm.coef_, svm.intercept_
             if len(svm.classes_) == 2:  # one decision for two children: +f for the second, -f for the first
                 coef, intercept = np.vstack([-coef, coef]), np.array([-intercept[0], intercept[0]])
             for target, row_weights, bias in zip(svm.classes_, coef, intercept, strict=True):
                 edges[(int(node), int(target))] = len(weights)
-                weights.append(sparse.csr_matrix(row_weights))
+                weights.append(sparse.csr_matrix((row_weights, used, [0, len(used)]), shape=(1, matrix.shape[1])))
                 intercepts.append(float(bias))
 
     class_edges = sparse.lil_matrix((len(classes), len(weights)), dtype=np.float64)

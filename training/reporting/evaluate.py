@@ -1,4 +1,10 @@
-"""Evaluate a fitted model on the test split: overall and per-class metrics, and the linear baseline's."""
+"""Evaluate a fitted model on the test split: overall, per class and per class-size band, and the linear baseline's.
+
+Macro-F1 is taken over the classes that could be evaluated, those with test rows: a class that trains on all its
+rows (a small class, `training.data.split`) is counted as "learnt, not evaluated", never scored as 0. Quality by
+class-size band (products per class in the catalogue: 1–4, 5–19, 20+) shows where the model is weak. Everything
+is computed from each row's best classes (`TopClasses`), never from a [rows × classes] array.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,13 @@ from training.reporting.compare import mcnemar
 if TYPE_CHECKING:
     import pandas as pd
 
+    from training.model.top_classes import TopClasses
 
 logger = logging.getLogger(__name__)
 # The baseline gate fails a run only when the model's disagreements with the baseline are this significant.
 SIGNIFICANCE = 0.05
+# Class-size bands of the report: (name, fewest products, most products or None).
+BANDS = (("1-4 products", 1, 4), ("5-19 products", 5, 19), ("20+ products", 20, None))
 
 
 @dataclass(frozen=True)
@@ -37,47 +46,92 @@ class Evaluation:
 
 
 def evaluate_test(
-    labels: pd.Series, probabilities: np.ndarray, classes: np.ndarray, baseline_predicted: np.ndarray
+    labels: pd.Series,
+    top: TopClasses,
+    classes: np.ndarray,
+    baseline_predicted: np.ndarray,
+    class_products: pd.Series,
 ) -> Evaluation:
-    """Score the model's probabilities and the title model's own labels against the test labels.
+    """Score the model's best classes and the title model's own labels against the test labels.
 
     Args:
         labels: The whole test split's labels.
-        probabilities: The model's probabilities for those rows, columns in `classes` order.
-        classes: The classifier's classes.
+        top: The model's best classes for those rows (positions in `classes`).
+        classes: The classifier's classes (every class learnt).
         baseline_predicted: The linear title model's labels for the same rows (the same-run baseline).
+        class_products: Products per class in the catalogue the run trained on, for the size bands.
     """
-    predicted = classes[probabilities.argmax(axis=1)]
-    return Evaluation(
-        predicted=predicted,
-        metrics=classification_metrics(labels, predicted, probabilities, classes),
-        baseline=classification_metrics(labels, baseline_predicted),
-    )
+    predicted = classes[top.best]
+    metrics = classification_metrics(labels, predicted, top, classes)
+    metrics |= coverage_of_classes(labels, classes) | {"bands": size_bands(labels, predicted, class_products)}
+    return Evaluation(predicted=predicted, metrics=metrics, baseline=classification_metrics(labels, baseline_predicted))
 
 
 def classification_metrics(
-    labels: pd.Series, predicted: np.ndarray, probabilities: np.ndarray | None = None, classes: np.ndarray | None = None
+    labels: pd.Series, predicted: np.ndarray, top: TopClasses | None = None, classes: np.ndarray | None = None
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and, given probabilities, log loss."""
-    report = classification_report(labels, predicted, output_dict=True, zero_division=0)
+    """Accuracy, macro-F1 over the classes with rows here, per-class precision/recall/F1/support and, given the
+    best classes with their probabilities, log loss."""
+    evaluated = sorted(set(labels))
+    report = classification_report(labels, predicted, labels=evaluated, output_dict=True, zero_division=0)
     metrics: dict[str, Any] = {
         "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, average="macro")),
-        "per_class": {str(label): report[str(label)] for label in sorted(set(labels))},
+        "macro_f1": float(f1_score(labels, predicted, labels=evaluated, average="macro", zero_division=0)),
+        "per_class": {str(label): report[str(label)] for label in evaluated},
     }
-    if probabilities is not None and classes is not None:
-        metrics["log_loss"] = own_class_log_loss(np.asarray(labels), probabilities, classes)
+    if top is not None and classes is not None:
+        metrics["log_loss"] = own_class_log_loss(np.asarray(labels), top, classes)
     return metrics
 
 
-def own_class_log_loss(labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> float:
-    """scikit-learn's log loss (probabilities clipped to [eps, 1 - eps]) from each row's own class alone.
+def coverage_of_classes(labels: pd.Series, classes: np.ndarray) -> dict[str, int]:
+    """How many classes the model learnt, how many have test rows (evaluated), and how many do not."""
+    evaluated = len(set(labels) & {str(label) for label in classes})
+    learnt = len(classes)
+    return {"classes_learnt": learnt, "classes_evaluated": evaluated, "classes_not_evaluated": learnt - evaluated}
 
-    scikit-learn's `log_loss` builds [rows, classes] one-hot, clipped and product arrays: 12 GB at 100,000
-    test rows and 5,000 classes, for a sum over one column per row.
-    """
-    eps = np.finfo(probabilities.dtype).eps
-    own = probabilities[np.arange(len(labels)), np.searchsorted(classes, labels)]
+
+def size_bands(labels: pd.Series, predicted: np.ndarray, class_products: pd.Series) -> list[dict[str, Any]]:
+    """Quality by class size: per band of products per class, the classes learnt and evaluated, the test rows and
+    the macro-F1 over the band's evaluated classes (None when it has none)."""
+    labels = np.asarray(labels, dtype=object)
+    f1 = dict(zip(
+        sorted(set(labels)), f1_score(labels, predicted, labels=sorted(set(labels)), average=None, zero_division=0),
+        strict=True,
+    ))  # fmt: skip
+    bands = []
+    for name, low, high in BANDS:
+        in_band = class_products[(class_products >= low) & ((class_products <= high) if high else True)]
+        members = {str(label) for label in in_band.index}
+        scored = [f1[label] for label in members if label in f1]
+        bands.append({
+            "band": name,
+            "classes": len(members),
+            "classes_evaluated": len(scored),
+            "test_rows": int(np.isin(labels, list(members)).sum()),
+            "macro_f1": float(np.mean(scored)) if scored else None,
+        })  # fmt: skip
+    return bands
+
+
+def band_metrics(bands: list[dict[str, Any]]) -> dict[str, float]:
+    """The size bands as flat run metrics: `band_1_4_products_macro_f1`, `..._classes_evaluated` (no F1 when a band
+    has no evaluated class: a missing metric, not a 0)."""
+    flat: dict[str, float] = {}
+    for band in bands:
+        key = "band_" + band["band"].replace("-", "_").replace("+", "_plus").replace(" ", "_")
+        flat[f"{key}_classes"] = band["classes"]
+        flat[f"{key}_classes_evaluated"] = band["classes_evaluated"]
+        if band["macro_f1"] is not None:
+            flat[f"{key}_macro_f1"] = band["macro_f1"]
+    return flat
+
+
+def own_class_log_loss(labels: np.ndarray, top: TopClasses, classes: np.ndarray) -> float:
+    """scikit-learn's log loss (probabilities clipped to [eps, 1 - eps]) from each row's own class alone, which has
+    probability 0 when it is not among the row's best classes."""
+    eps = np.finfo(np.float64).eps
+    own = top.probability_of(np.searchsorted(classes, labels))
     return float(-np.mean(np.log(np.clip(own, eps, 1 - eps))))
 
 

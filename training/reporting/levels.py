@@ -27,19 +27,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from training.model.hierarchy import Hierarchy
+    from training.model.top_classes import TopClasses
 
 THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(20))
 KINDS = ("leaf", "intermediate", "department", "root")
 
 
 def evaluate_levels(
-    labels: pd.Series | np.ndarray, probabilities: np.ndarray, classes: np.ndarray, hierarchy: Hierarchy
+    labels: pd.Series | np.ndarray, top: TopClasses, classes: np.ndarray, hierarchy: Hierarchy
 ) -> dict[str, Any]:
     """Per-level, hierarchical and coverage metrics of the test split.
 
     Args:
         labels: The test rows' true labels.
-        probabilities: The model's probabilities for them, columns in `classes` order.
+        top: The model's best classes for them (positions in `classes`) with their probabilities.
         classes: The classifier's classes.
         hierarchy: The classes' tree.
 
@@ -50,7 +51,7 @@ def evaluate_levels(
     index = {str(label): position for position, label in enumerate(classes)}
     ancestors = hierarchy.ancestors()
     truth = ancestors[:, [index[str(label)] for label in labels]].T  # [N, D]
-    nodes, confidence = path_outputs(probabilities, hierarchy)
+    nodes, confidence = path_outputs(top, hierarchy)
     return {
         "per_level": [_level_scores(truth[:, level], nodes[:, level], level + 1) for level in range(truth.shape[1])],
         **_hierarchical_scores(truth, nodes),

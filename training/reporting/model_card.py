@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
     from training.config import TrainConfig
     from training.data.report import DataReport
+    from training.data.tail import TailPlan
     from training.model.parity import ParityReport
 
 TOP_CONFUSIONS = 8
+# A size band scoring below this macro-F1 is named among the known limits.
+WEAK_BAND_F1 = 0.8
 # Answer kinds of the coverage table with an accuracy (the root is always right).
 _KINDS = ("leaf", "intermediate", "department")
 
@@ -40,6 +43,8 @@ def render_model_card(
     parity: ParityReport,
     report: DataReport,
     levels: dict[str, Any],
+    bands: list[dict[str, Any]],
+    tail: TailPlan,
 ) -> str:
     """The card's Markdown.
 
@@ -52,6 +57,8 @@ def render_model_card(
         parity: The parity gate's report.
         report: The data-quality report of the training data.
         levels: `training.reporting.levels.evaluate_levels` of the test split.
+        bands: `training.reporting.evaluate.size_bands` of the test split.
+        tail: What the small-class policy did.
     """
     data = metadata["training_data"]
     sections = [
@@ -72,14 +79,18 @@ def render_model_card(
             if config.data.group
             else "Stratified by row, "
         )
-        + f"seed {config.split.seed}: train {summary['n_train']}, validation {summary['n_validation']}, "
-        f"test {summary['n_test']} rows.",
+        + f"each product dealt its split by a hash of its id (seed {config.split.seed}), so adding or removing "
+        f"products never moves another: train {summary['n_train']}, validation {summary['n_validation']}, "
+        f"test {summary['n_test']} rows. {tail.describe()}.",
         "## Features\n" + "\n".join(f"- {line}" for line in _features(config, summary.get("candidates", 0))),
         "## Metrics (test split)\n"
-        f"- macro-F1 **{summary['macro_f1']:.4f}**, accuracy {summary['accuracy']:.4f}, "
-        f"log-loss {summary['log_loss']:.4f}\n"
+        f"- macro-F1 **{summary['macro_f1']:.4f}** over the {summary['classes_evaluated']} classes with test rows, "
+        f"accuracy {summary['accuracy']:.4f}, log-loss {summary['log_loss']:.4f}\n"
+        f"- classes learnt {summary['classes_learnt']}; learnt but not evaluated (no test rows) "
+        f"{summary['classes_not_evaluated']}\n"
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
         f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
+        "## Quality by class size (test split)\n" + _bands_section(bands),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
@@ -92,7 +103,7 @@ def render_model_card(
         f"max |Δp| {parity.max_abs_diff:.1e}, {parity.path_agreement:.2%} category paths agree, max |Δ path "
         f"confidence| {parity.path_max_abs_diff:.1e} (tolerance {parity.tolerance:.0e}); {parity.code_points} Unicode "
         f"code points lowered and tokenised alike: {'yes' if not parity.mismatched_code_points else 'NO'}.",
-        "## Known limits\n" + "\n".join(f"- {line}" for line in _limits(confusions, report)),
+        "## Known limits\n" + "\n".join(f"- {line}" for line in _limits(confusions, report, bands, tail)),
         "## Input schema\n"
         + _table(
             ["field", "type", "required", "default"],
@@ -143,17 +154,25 @@ def _features(config: TrainConfig, candidates: int) -> list[str]:
     return lines
 
 
-def _limits(confusions: list[dict], report: DataReport) -> list[str]:
+def _limits(confusions: list[dict], report: DataReport, bands: list[dict[str, Any]], tail: TailPlan) -> list[str]:
     """What the run's own numbers say the model gets wrong or cannot know."""
     lines = [f"confuses {c['true']} with {c['predicted']} ({c['count']} test rows)" for c in confusions[:3]]
+    weak = [band for band in bands if band["macro_f1"] is not None and band["macro_f1"] < WEAK_BAND_F1]
+    lines += [f"classes with {band['band']} score macro-F1 {band['macro_f1']:.2f} on test" for band in weak]
     conflicts = report.conflicting_titles
     if conflicts.get("titles"):
         lines.append(
             f"label noise: {conflicts['titles']} identical titles carry different labels in the training data "
             f"({conflicts['rows']} rows)"
         )
-    lines += [f"label spellings that look like one class: {sorted(v['labels'])}" for v in report.label_variants]
-    lines += [f"class {label!r} has only {count} training rows" for label, count in report.small_classes.items()]
+    lines += [f"label spellings that look like one class: {sorted(v['labels'])}" for v in report.label_variants[:3]]
+    if report.small_classes:
+        smallest = sorted(report.small_classes.items(), key=lambda item: item[1])[:3]
+        named = ", ".join(f"{label!r} ({count})" for label, count in smallest)
+        lines.append(
+            f"{len(report.small_classes)} classes have fewer than {tail.min_products} products (e.g. {named}): their "
+            "answers are learnt from a handful of listings and not measured on held-out ones"
+        )
     lines.append("titles made only of a brand and a model code carry little category evidence")
     return lines
 
@@ -173,6 +192,20 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
         ],
     )
     return table + note
+
+
+def _bands_section(bands: list[dict[str, Any]]) -> str:
+    """Classes, how many were evaluated, test rows and macro-F1 per band of products per class."""
+    rows = [
+        [band["band"].removesuffix(" products"), band["classes"], band["classes_evaluated"], band["test_rows"],
+         "-" if band["macro_f1"] is None else f"{band['macro_f1']:.4f}"]
+        for band in bands
+    ]  # fmt: skip
+    table = _table(["products per class", "classes", "evaluated", "test rows", "macro-F1"], rows)
+    return (
+        f"{table}\n\nA class with no test rows (fewer products than `split.min_class_products`, or none drawn for "
+        "test) is learnt from every row it has but cannot be measured here."
+    )
 
 
 def _levels_section(levels: dict[str, Any]) -> str:

@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING
 import dask.dataframe as dd
 
 from training.data.clean import configured_columns
+from training.data.long_tail import (
+    catalogue_classes,
+    generate_long_tail_catalogue,
+    generate_long_tail_partition,
+    taxonomy_name,
+    taxonomy_paths,
+)
 from training.data.sources import catalogue_files, check_files, read_file
 from training.data.synthetic import generate_catalogue, generate_partition
 from training.data.taxonomy import generate_taxonomy_catalogue, generate_taxonomy_partition
@@ -80,6 +87,18 @@ def taxonomy_partition(spec: tuple[int, int, int], *, seed: int, parts: int, tot
     )
 
 
+def long_tail_partition(spec: tuple[int, int, int], *, seed: int, parts: int, total_rows: int,
+                        classes: list[str]) -> pd.DataFrame:  # fmt: skip
+    """One partition (index, first offer, rows) of the long-tailed catalogue on a real taxonomy; a single
+    partition is exactly `generate_long_tail_catalogue(rows, classes, seed)`, as locally."""
+    index, first_offer, rows = spec
+    if parts == 1:
+        return generate_long_tail_catalogue(rows, classes, seed=seed)
+    return generate_long_tail_partition(
+        index, rows, first_offer=first_offer, total_rows=total_rows, classes=classes, seed=seed
+    )
+
+
 def fingerprint(config: TrainConfig, data: str) -> str:
     """What the featurized partitions depend on: the config and the data (its files' names, sizes, times)."""
     return hashlib.sha256(json.dumps([asdict(config), data], sort_keys=True, default=str).encode()).hexdigest()
@@ -91,6 +110,15 @@ def _synthetic_catalogue(config: TrainConfig) -> Catalogue:
     rows, seed, categories = config.synthetic_rows, config.split.seed, config.synthetic_categories
     count = -(-rows // PARTITION_ROWS)
     sizes = [rows // count + (1 if index < rows % count else 0) for index in range(count)]
+    specs = [(index, sum(sizes[:index]), size) for index, size in enumerate(sizes)]
+    if config.synthetic_taxonomy:
+        taxonomy = config.synthetic_taxonomy
+        classes = catalogue_classes(taxonomy_paths(taxonomy, seed=seed), categories=categories, seed=seed)
+        source = (f"synthetic-long-tail(taxonomy={taxonomy_name(taxonomy)}, rows={rows}, classes={len(classes)}, "
+                  f"seed={seed}, partitions={count})")  # fmt: skip
+        raw = dd.from_map(long_tail_partition, specs, seed=seed, parts=count, total_rows=rows, classes=classes,
+                          meta=generate_long_tail_catalogue(20, classes[:2], seed=0).iloc[:0])  # fmt: skip
+        return Catalogue(raw, source, (), None, fingerprint(config, source))
     if categories is None:
         source = f"synthetic(rows={rows}, seed={seed}, partitions={count})"
         raw = dd.from_map(synthetic_partition, list(enumerate(sizes)), seed=seed, parts=count, total_rows=rows,
@@ -99,7 +127,6 @@ def _synthetic_catalogue(config: TrainConfig) -> Catalogue:
     source = f"synthetic-taxonomy(rows={rows}, categories={categories}, seed={seed}, partitions={count})"
     # A taxonomy needs two leaves: a CATEGORIES=1 run fails here, on the driver, with the local engine's message.
     meta = generate_taxonomy_catalogue(20, min(categories, 2), seed=0).iloc[:0]
-    specs = [(index, sum(sizes[:index]), size) for index, size in enumerate(sizes)]
     raw = dd.from_map(taxonomy_partition, specs, seed=seed, parts=count, total_rows=rows, categories=categories,
                       meta=meta)  # fmt: skip
     return Catalogue(raw, source, (), None, fingerprint(config, source))

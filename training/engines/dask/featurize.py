@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
     from training.data.report import DataReport
+    from training.data.tail import TailPlan
     from training.engines.dask.features_dir import FeaturesDir
     from training.model.features import TitleScores
 
@@ -38,7 +39,10 @@ class Featurized:
     partition_rows: list[dict[int, int]]
     partition_classes: list[list[str]]
     class_counts: dict[str, int]
+    class_products: dict[str, int]
+    tail: TailPlan
     test_sample: pd.DataFrame
+    unevaluated_sample: pd.DataFrame
     source: str
     sha256: str
     report: DataReport

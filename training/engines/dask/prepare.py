@@ -1,17 +1,18 @@
-"""Stage 1, read/split: every row cleaned where it lies and given its split, fold and sample draw by hashes.
+"""Stage 1, read/split: every row cleaned where it lies, its small classes treated, its split dealt by a hash.
 
-Each row's split (70/10/20), stacking fold and sample draw come from hashes of its product (of the whole row
-without products), so they do not depend on how the data is partitioned; each class's three lowest-drawn
-products are then placed in test, validation and train (`split_floors`), so a class of a handful of products
-is in every split. Rows are then shuffled by product
-into partitions of about PARTITION_ROWS: a file sorted by category cannot leave a worker without a class, and
-a product's rows (with its extra training text) stay together. The data report covers the first REPORT_ROWS
-raw rows; the data's digest covers all of it.
+Rows are cleaned partition by partition, the small-class policy (`training.data.tail`) is planned from the
+products per class and applied where the rows lie, and each product is dealt its split by the very hash and rules
+of the local engine (`training.data.split`): a product's split depends on its own id only, a small class's
+products train, and a class whose products all drew validation or test keeps its highest-drawn one in train. Those
+two overrides need only class-sized facts and the few products of small classes, gathered here. Each row also
+gets a stacking fold and a sample draw from hashes of its product, so none of it depends on partitioning. Rows are
+then shuffled by product into partitions of about PARTITION_ROWS: a file sorted by category cannot leave a worker
+without a class, and a product's rows (with its extra training text) stay together. The data report covers the
+first REPORT_ROWS raw rows; the data's digest covers all of it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -19,40 +20,63 @@ import numpy as np
 import pandas as pd
 from dask import delayed
 
-from training.columns import GROUP, LABEL
+from training.columns import LABEL
 from training.data.clean import check_label_aliases, model_rows, require_two_classes
 from training.data.digest import combined_sha256, file_sha256, rows_sha256
 from training.data.report import build_report, log_report
-from training.data.split import check_class_sizes, check_split_coverage
+from training.data.split import (
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    VALIDATION,
+    check_held_out,
+    draw_splits,
+    hash_values,
+    product_keys,
+    small_classes,
+    train_floor_products,
+    uniform_hash,
+)
+from training.data.tail import apply_plan, plan_small_classes
 from training.engines.dask.catalogue import PARTITION_ROWS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    import dask.dataframe as dd
     from distributed import Client, Future
 
     from training.config import TrainConfig
     from training.data.report import DataReport
+    from training.data.tail import TailPlan
     from training.engines.dask.catalogue import Catalogue
 
 REPORT_ROWS = 200_000
-# The columns stage 1 adds to every row: its split (and the draw that chose it), stacking fold, sample draw in
-# [0, 1) and shuffle key.
-SPLIT, SPLIT_DRAW, FOLD, DRAW, KEY = "_split", "_split_draw", "_fold", "_draw", "_key"
-TRAIN, VALIDATION, TEST = 0, 1, 2
-# Where each class's lowest-drawn products go, whatever their draws (`split_floors`).
-FLOORS = (TEST, VALIDATION, TRAIN)
-SPLIT_NAMES = {TRAIN: "train", VALIDATION: "validation", TEST: "test"}
+# The columns stage 1 adds to every row: its split (and the draw that chose it), its product's hash, stacking fold,
+# sample draw in [0, 1) and shuffle key.
+SPLIT, SPLIT_DRAW, PRODUCT, FOLD, DRAW, KEY = "_split", "_split_draw", "_product", "_fold", "_draw", "_key"
+__all__ = ["SPLIT_NAMES", "TEST", "TRAIN", "VALIDATION"]
 logger = logging.getLogger(__name__)
 
 
-def prepare_partitions(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple[list[Future], pd.Series]:
-    """Clean, split and shuffle by product; return the partitions (held on the cluster) and class counts."""
-    meta = prepared_partition(catalogue.raw._meta, config, catalogue.source)
-    prepared = catalogue.raw.map_partitions(prepared_partition, config, catalogue.source, meta=meta)
-    prepared = client.persist(prepared)
-    floors = split_floors(prepared.map_partitions(lowest_draws, meta=lowest_draws(meta)).compute())
-    prepared = client.persist(prepared.map_partitions(apply_split_floors, floors, meta=meta))
+def prepare_partitions(
+    client: Client, config: TrainConfig, catalogue: Catalogue
+) -> tuple[list[Future], pd.Series, pd.Series, TailPlan]:
+    """Clean, treat small classes, split and shuffle by product.
+
+    Returns:
+        The partitions (held on the cluster), rows per (split, class), products per class and the small-class plan.
+    """
+    cleaned = catalogue.raw.map_partitions(
+        cleaned_partition, config, catalogue.source, meta=cleaned_partition(catalogue.raw._meta, config, "meta")
+    )
+    cleaned = client.persist(cleaned)
+    tail = plan_small_classes(_products_per_class(cleaned), config.split, config.data.path_separator)
+    meta = prepared_partition(cleaned._meta, config, tail)
+    prepared = client.persist(cleaned.map_partitions(prepared_partition, config, tail, meta=meta))
+    products = _products_per_class(prepared)
+    forced = forced_products(prepared, small_classes(products, config.split.min_class_products))
+    prepared = client.persist(prepared.map_partitions(train_products, forced, meta=meta))
     counts = prepared.groupby([SPLIT, LABEL], observed=True).size().compute()
     check_prepared_counts(counts, config)
     total = int(counts.sum())
@@ -63,84 +87,73 @@ def prepare_partitions(client: Client, config: TrainConfig, catalogue: Catalogue
         lambda part: part.sort_values(order, kind="stable").reset_index(drop=True), meta=meta
     )
     parts = client.compute(shuffled.to_delayed())
-    del prepared
-    logger.info("prepared", extra={"rows": total, "partitions": partitions})
-    return parts, counts
+    del prepared, cleaned
+    logger.info("prepared", extra={"rows": total, "partitions": partitions, **tail.to_dict()})
+    return parts, counts, products, tail
 
 
-def prepared_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> pd.DataFrame:
-    """Clean one raw partition and give each row its split, fold, sample draw and shuffle key (from hashes)."""
-    frame, _ = model_rows(raw, config.data, source)
-    key = frame[GROUP] if GROUP in frame.columns else frame.copy()
-    seed = config.split.seed
-    split_draw = _uniform(key, "split", seed)
-    test, validation = config.split.test_fraction, config.split.validation_fraction
-    split = np.where(split_draw < test, TEST, np.where(split_draw < test + validation, VALIDATION, TRAIN))
-    frame[SPLIT] = split.astype(np.int8)
-    frame[SPLIT_DRAW] = split_draw
-    frame[FOLD] = (_hash(key, "fold", seed) % np.uint64(config.features.stacking_folds)).astype(np.int8)
-    frame[DRAW] = _uniform(key, "draw", seed)
-    frame[KEY] = _hash(key, "key", seed)
-    return frame
+def prepared_partition(frame: pd.DataFrame, config: TrainConfig, tail: TailPlan) -> pd.DataFrame:
+    """One cleaned partition with the small-class plan applied and each row's split by its draw, product hash,
+    fold, sample draw and shuffle key (all from hashes of its product)."""
+    frame = apply_plan(frame, tail).reset_index(drop=True)
+    key, seed = product_keys(frame), config.split.seed
+    draws = uniform_hash(key, "split", seed)
+    return frame.assign(**{
+        SPLIT_DRAW: draws,
+        SPLIT: draw_splits(draws, config.split),
+        PRODUCT: hash_values(key, "product", seed),
+        FOLD: (hash_values(key, "fold", seed) % np.uint64(config.features.stacking_folds)).astype(np.int8),
+        DRAW: uniform_hash(key, "draw", seed),
+        KEY: hash_values(key, "key", seed),
+    })  # fmt: skip
 
 
-def split_floors(lowest: pd.DataFrame) -> pd.DataFrame:
-    """Each class's products with the lowest split draws, assigned test, validation and train in that order.
+def forced_products(prepared: dd.DataFrame, small: set[str]) -> np.ndarray:
+    """The products that train whatever their draw: those of small classes, then each class's train floor (its
+    highest-drawn product when none of its products is in train); see `training.data.split`.
 
-    Hash draws split products 70/10/20 whatever their class, so a class of a dozen products often has none in
-    validation (0.9^12 ≈ 28 %), and a taxonomy's long tail then fails the split. Like the local engine's
-    stratified split, every class keeps one product in each split: the three lowest draws of each class are
-    placed, every other product keeps its draw's split. It depends on the products, not on partitioning.
-
-    Args:
-        lowest: (label, split draw) pairs of products, at least each class's FLOORS lowest (`lowest_draws`
-            of every partition).
+    Only class-sized facts and the products of small or train-less classes (a handful each) reach this process.
     """
-    placed = lowest_draws(lowest)
-    placed[SPLIT] = np.asarray(FLOORS, dtype=np.int8)[placed.groupby(LABEL, observed=True).cumcount().to_numpy()]
-    return placed.reset_index(drop=True)
+    pairs = prepared[[PRODUCT, LABEL, SPLIT_DRAW, SPLIT]].drop_duplicates([PRODUCT, LABEL])
+    forced = set(pairs[pairs[LABEL].isin(list(small))][PRODUCT].compute())
+    trains = ((pairs[SPLIT] == TRAIN) | pairs[PRODUCT].isin(list(forced))).astype(np.int8)
+    has_train = pairs.assign(_trains=trains).groupby(LABEL, observed=True)["_trains"].max().compute()
+    lacking = list(has_train[has_train == 0].index)
+    if lacking:
+        candidates = pairs[pairs[LABEL].isin(lacking)].compute()
+        renamed = candidates.rename(columns={PRODUCT: "product", SPLIT_DRAW: "draw", SPLIT: "split"})
+        forced |= train_floor_products(renamed)
+    return np.asarray(sorted(forced), dtype=np.uint64)
 
 
-def apply_split_floors(part: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
-    """`part` with the floor products of `split_floors` in their assigned split."""
-    assigned = part[[LABEL, SPLIT_DRAW]].merge(floors, on=[LABEL, SPLIT_DRAW], how="left")[SPLIT].to_numpy()
-    placed = ~pd.isna(assigned)
+def train_products(part: pd.DataFrame, forced: np.ndarray) -> pd.DataFrame:
+    """`part` with the rows of the `forced` products in train."""
     part = part.copy()
-    part.loc[placed, SPLIT] = assigned[placed].astype(np.int8)
+    part.loc[np.isin(part[PRODUCT].to_numpy(), forced), SPLIT] = np.int8(TRAIN)
     return part
 
 
-def lowest_draws(part: pd.DataFrame) -> pd.DataFrame:
-    """Each class's FLOORS lowest distinct split draws in one partition."""
-    distinct = part[[LABEL, SPLIT_DRAW]].drop_duplicates().sort_values([LABEL, SPLIT_DRAW])
-    return distinct.groupby(LABEL, observed=True).head(len(FLOORS)).reset_index(drop=True)
-
-
 def check_prepared_counts(counts: pd.Series, config: TrainConfig) -> None:
-    """Each class needs rows in every split, and at least MIN_ROWS_PER_CLASS in all (as the local split checks).
+    """At least two classes must remain, validation and test must hold rows, and every label alias must name one.
 
     Raises:
-        DataValidationError: Naming the first class that falls short.
+        DataValidationError: Fewer than two classes remain, or a held-out split is empty.
     """
     by_class = counts.groupby(level=1).sum()
     require_two_classes(len(by_class), "data")
+    present = counts.groupby(level=0).sum()
+    check_held_out({name: int(present.get(split, 0)) for split, name in SPLIT_NAMES.items() if split != TRAIN},
+                   config.split)  # fmt: skip
     if config.data.label_aliases:
         check_label_aliases(set(map(str, by_class.index)), config.data.label_aliases)
-    check_class_sizes(by_class)
-    present = counts.index.get_level_values(0)
-    check_split_coverage(
-        set(by_class.index),
-        {name: set(counts.loc[split].index) if split in present else set() for split, name in SPLIT_NAMES.items()},
-        grouped=config.data.group is not None,
-        holdout=config.split.test_fraction + config.split.validation_fraction,
-    )
 
 
 def report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple[DataReport, str]:
     """The data report of the first REPORT_ROWS raw rows, and the data's sha256 (files) or row digest (synthetic)."""
     raw = catalogue.raw
     frames = first_rows((raw.get_partition(index).compute() for index in range(raw.npartitions)), REPORT_ROWS)
-    report = build_report(pd.concat(frames, ignore_index=True).head(REPORT_ROWS), config.data, source=catalogue.source)
+    head = pd.concat(frames, ignore_index=True).head(REPORT_ROWS)
+    report = build_report(head, config.data, source=catalogue.source, split=config.split)
     log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
         digests = client.gather(client.map(file_sha256, catalogue.files, filesystem=catalogue.filesystem))
@@ -155,6 +168,17 @@ def gather_rows(client: Client, parts: list[Future], split: int, limit: int, con
     columns = [*config.data.columns, LABEL]
     frames = first_rows((client.submit(_rows_of, part, split, columns).result() for part in parts), limit)
     return pd.concat(frames, ignore_index=True).head(limit)
+
+
+def gather_class_rows(
+    client: Client, parts: list[Future], split: int, classes: list[str], config: TrainConfig
+) -> pd.DataFrame:
+    """One row of each of `classes` in one split, gathered here: inputs and label."""
+    columns = [*config.data.columns, LABEL]
+    if not classes:
+        return pd.DataFrame(columns=columns)
+    frames = client.gather([client.submit(_class_rows, part, split, classes, columns) for part in parts])
+    return pd.concat(frames, ignore_index=True).groupby(LABEL, sort=True).head(1).reset_index(drop=True)
 
 
 def first_rows(pieces: Iterator[Any], limit: int, rows: Callable[[Any], int] = len) -> list[Any]:
@@ -174,16 +198,21 @@ def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame
     return part.loc[part[SPLIT] == split, columns]
 
 
-def _hash(key: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
-    """A 64-bit hash of each row's key (its product, or the whole row without products), a stream per purpose."""
-    return pd.util.hash_pandas_object(key, index=False, hash_key=_hash_key(purpose, seed)).to_numpy()
+def _class_rows(part: pd.DataFrame, split: int, classes: list[str], columns: list[str]) -> pd.DataFrame:
+    """One row of each of `classes` in one split of a partition, model columns only."""
+    rows = part.loc[(part[SPLIT] == split) & part[LABEL].isin(classes), columns]
+    return rows.groupby(LABEL, sort=False).head(1)
 
 
-def _hash_key(purpose: str, seed: int) -> str:
-    """pandas' 16-character hash key, one per purpose and seed."""
-    return hashlib.sha256(f"{purpose}:{seed}".encode()).hexdigest()[:16]
+def cleaned_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> pd.DataFrame:
+    """One raw partition cleaned as the local engine cleans (`training.data.clean.model_rows`)."""
+    frame, _ = model_rows(raw, config.data, source)
+    return frame
 
 
-def _uniform(key: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
-    """Each row's key hash as a number in [0, 1)."""
-    return (_hash(key, purpose, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+def _products_per_class(frame: dd.DataFrame) -> pd.Series:
+    """Distinct products per label across the partitions (rows when there is no product column)."""
+    if PRODUCT in frame.columns:
+        return frame[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL, observed=True).size().compute()
+    keys = frame.map_partitions(lambda part: part.assign(**{PRODUCT: hash_values(product_keys(part), "product", 0)}))
+    return keys[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL, observed=True).size().compute()

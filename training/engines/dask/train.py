@@ -32,10 +32,19 @@ from training.engines.dask.boosting import check_class_coverage, fit_lightgbm, f
 from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
 from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
-from training.engines.dask.prepare import TEST, TRAIN, VALIDATION, gather_rows, prepare_partitions, report_and_digest
+from training.engines.dask.prepare import (
+    TEST,
+    TRAIN,
+    VALIDATION,
+    gather_class_rows,
+    gather_rows,
+    prepare_partitions,
+    report_and_digest,
+)
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
 from training.model.pipeline import RERANK, resolve_design
+from training.model.top_classes import TopClasses, classifier_top
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,8 +56,8 @@ if TYPE_CHECKING:
 
 TEST_SAMPLE_ROWS = 20_000
 logger = logging.getLogger(__name__)
-# One split of a partition, scored: labels, LightGBM's probabilities, the title model's own labels.
-Scored = tuple[np.ndarray, np.ndarray, np.ndarray]
+# One split of a partition, scored: labels, the model's best classes, the title model's own labels.
+Scored = tuple[np.ndarray, TopClasses, np.ndarray]
 
 
 def train_on_cluster(
@@ -94,7 +103,7 @@ def featurize_catalogue(
     """Stages 1–3: read and split, fit the title models, featurize; kept in the FEATURES folder when given."""
     with _stage(timings, "read/split"):
         report, sha256 = report_and_digest(client, config, catalogue)
-        parts, counts = prepare_partitions(client, config, catalogue)
+        parts, counts, products, tail = prepare_partitions(client, config, catalogue)
     design = resolve_design(config.model, counts.loc[TRAIN].size)
     with _stage(timings, "linear sample fits"):
         title_models = fit_title_models(client, config, parts, counts, design)
@@ -118,13 +127,17 @@ def featurize_catalogue(
         ]
         summaries = client.gather(client.map(partition_summary, results))
         test_sample = gather_rows(client, parts, TEST, TEST_SAMPLE_ROWS, config)
+        unevaluated_sample = gather_class_rows(client, parts, TRAIN, _untested_classes(counts), config)
     featurized = Featurized(
         fingerprint=catalogue.fingerprint,
         features=features,
         partition_rows=[summary["rows"] for summary in summaries],
         partition_classes=[summary["classes"] for summary in summaries],
         class_counts={str(label): int(n) for label, n in counts.loc[TRAIN].items()},
+        class_products={str(label): int(n) for label, n in products.items()},
+        tail=tail,
         test_sample=test_sample,
+        unevaluated_sample=unevaluated_sample,
         source=catalogue.source,
         sha256=sha256,
         report=report,
@@ -155,13 +168,16 @@ def fit_and_evaluate(
     return FittedModel(
         pipeline=pipeline,
         test=featurized.test_sample,
+        unevaluated=featurized.unevaluated_sample,
         test_labels=pd.Series(test_labels, name=LABEL),
-        probabilities=np.concatenate([probabilities for _, probabilities, _ in scored]),
+        test_top=TopClasses.concatenate([top for _, top, _ in scored]),
         baseline_predicted=np.concatenate([baseline for _, _, baseline in scored]),
         validation_labels=np.concatenate([labels for labels, _, _ in validated]),
-        validation_predicted=classifier.classes_[np.concatenate([p for _, p, _ in validated]).argmax(axis=1)],
+        validation_predicted=classifier.classes_[TopClasses.concatenate([top for _, top, _ in validated]).best],
         validation_baseline_predicted=np.concatenate([baseline for _, _, baseline in validated]),
         class_counts=pd.Series(featurized.class_counts),
+        class_products=pd.Series(featurized.class_products),
+        tail=featurized.tail,
         sizes={
             "rows": int(sum(rows)),
             "n_train": _split_rows(featurized, TRAIN),
@@ -180,11 +196,17 @@ def score_splits(result: dict[str, Any], classifier: Any) -> tuple[Scored, Score
 
 
 def score_split(result: dict[str, Any], classifier: Any, split: str) -> Scored:
-    """One split's rows of a partition: labels, LightGBM's probabilities, and the title model's own labels."""
+    """One split's rows of a partition: labels, the model's best classes, and the title model's own labels."""
     matrix, labels = result[f"{split}_x"], result[f"{split}_y"]
     if matrix.shape[0] == 0:
-        return labels, np.zeros((0, len(classifier.classes_))), labels
-    return labels, classifier.predict_proba(matrix), result[f"{split}_baseline"]
+        return labels, TopClasses(np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))), labels
+    return labels, classifier_top(classifier, matrix), result[f"{split}_baseline"]
+
+
+def _untested_classes(counts: pd.Series) -> list[str]:
+    """The classes with training rows and no test rows."""
+    tested = set(counts.loc[TEST].index) if TEST in counts.index.get_level_values(0) else set()
+    return sorted(set(counts.loc[TRAIN].index) - tested)
 
 
 def _split_rows(featurized: Featurized, split: int) -> int:

@@ -1,0 +1,87 @@
+"""Small classes: the policy a team chooses (train, parent, drop), planned from products per class."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from training.columns import GROUP, LABEL
+from training.config import SplitConfig
+from training.data.tail import apply_plan, plan_small_classes, products_per_class
+
+SEPARATOR = " > "
+
+
+def _frame(sizes: dict[str, int]) -> pd.DataFrame:
+    """One row per product, `sizes[label]` products per label."""
+    labels = [label for label, n in sizes.items() for _ in range(n)]
+    return pd.DataFrame({LABEL: labels, GROUP: [f"p{i}" for i in range(len(labels))]})
+
+
+SIZES = {
+    "Pets > Cats > Cat Food": 40,
+    "Pets > Cats > Cat Treats": 2,
+    "Pets > Cats > Cat Toys": 3,
+    "Pets > Birds > Bird Toys": 1,
+    "Pets > Birds > Bird Food": 3,
+    "Tools > Planes": 30,
+    "Tools > Pliers": 4,
+}
+
+
+def test_products_per_class_counts_products_not_rows():
+    frame = pd.DataFrame({LABEL: ["a", "a", "a", "b"], GROUP: ["p1", "p1", "p2", "p3"]})
+
+    assert products_per_class(frame).to_dict() == {"a": 2, "b": 1}
+    assert products_per_class(frame.drop(columns=[GROUP])).to_dict() == {"a": 3, "b": 1}
+
+
+def test_train_keeps_every_class_and_counts_the_small_ones():
+    plan = plan_small_classes(pd.Series(SIZES), SplitConfig(small_classes="train"), SEPARATOR)
+
+    assert (plan.small, plan.train_only, plan.folded, plan.dropped) == (5, 5, {}, ())
+    assert apply_plan(_frame(SIZES), plan)[LABEL].nunique() == len(SIZES)
+    assert "5 classes have fewer than 5 products" in plan.describe()
+
+
+def test_parent_folds_small_leaves_into_their_parent_until_it_is_large_enough():
+    # GIVEN two small cat leaves (2 + 3 products) beside a large one, two small bird leaves (1 + 3) and a small tool
+    plan = plan_small_classes(pd.Series(SIZES), SplitConfig(small_classes="parent"), SEPARATOR)
+
+    # THEN the small leaves become their parent; "Pets > Birds" (4 products) is still small and folds into "Pets"
+    assert plan.folded == {
+        "Pets > Cats > Cat Treats": "Pets > Cats",
+        "Pets > Cats > Cat Toys": "Pets > Cats",
+        "Pets > Birds > Bird Toys": "Pets",
+        "Pets > Birds > Bird Food": "Pets",
+        "Tools > Pliers": "Tools",
+    }
+    relabelled = apply_plan(_frame(SIZES), plan)
+    assert set(relabelled[LABEL]) == {"Pets > Cats > Cat Food", "Pets > Cats", "Pets", "Tools > Planes", "Tools"}
+    assert len(relabelled) == sum(SIZES.values())
+    # a department is never folded further: "Pets" (4) trains as a small class, and so does "Tools" (4)
+    assert plan.train_only == 2
+
+
+def test_parent_without_path_labels_keeps_small_classes_in_train():
+    plan = plan_small_classes(pd.Series({"TVs": 40, "Typewriters": 2}), SplitConfig(small_classes="parent"), None)
+
+    assert plan.folded == {}
+    assert plan.train_only == 1
+
+
+def test_drop_leaves_small_classes_out_and_counts_them():
+    plan = plan_small_classes(pd.Series(SIZES), SplitConfig(small_classes="drop"), SEPARATOR)
+
+    kept = apply_plan(_frame(SIZES), plan)
+
+    assert set(kept[LABEL]) == {"Pets > Cats > Cat Food", "Tools > Planes"}
+    assert plan.to_dict()["dropped"] == 5
+    assert plan.describe().endswith("5 dropped from the run")
+
+
+@pytest.mark.parametrize("minimum", [1, 2, 41])
+def test_the_threshold_is_the_configs(minimum):
+    plan = plan_small_classes(pd.Series(SIZES), SplitConfig(min_class_products=minimum), SEPARATOR)
+
+    assert plan.small == sum(1 for n in SIZES.values() if n < minimum)
