@@ -11,8 +11,15 @@ dependencies as installed in this venv, less what `make build` trims, plus the m
 Every case is written to benchmarks/results/categories.json as soon as it ends, so an interrupted run keeps
 the cases that finished; a failed case is recorded with its last log line and the run goes on.
 
+A real taxonomy's case (`TAXONOMY@ROWS`, e.g. `google-shape@250000`) measures what a shop with a long tail gets:
+the long-tailed catalogue of `make train TAXONOMY=` is generated, a fifth of its products is held out *before*
+training (the products "you do not have"), the rest is trained on as a CSV file with `make train DATA=`, and the
+model is scored on the held-out products: macro-F1 over every class with held-out rows (a class the training file
+lacks counts, and can only be wrong), by class size in the training file, and hierarchical F1.
+
     python benchmarks/categories_benchmark.py                              # 10x40000 … 5000x500000 (hours)
     python benchmarks/categories_benchmark.py --cases 100x40000,1000x200000,100x40000:multiclass
+    python benchmarks/categories_benchmark.py --cases google-shape@250000,google@250000
 """
 
 from __future__ import annotations
@@ -28,19 +35,32 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import psutil
 import yaml
 from packaging.requirements import Requirement
 from provenance import measured_on
 
 ROOT = Path(__file__).resolve().parent.parent
+# The taxonomy catalogue's path separator and category column (training/data/long_tail.py).
+PATH_SEPARATOR = " > "
+LABEL_COLUMN = "category"
 RESULTS = ROOT / "benchmarks" / "results" / "categories.json"
 # 100 categories also with the multiclass design, the one the re-ranker replaced above 30 classes, and 1,000
 # with the flat title SVM the tree fit replaced.
-DEFAULT_CASES = "10x40000,100x40000,100x40000:multiclass,1000x200000,1000x200000:flat,5000x500000"
+DEFAULT_CASES = (
+    "10x40000,100x40000,100x40000:multiclass,1000x200000,1000x200000:flat,5000x500000,5000x1000000,google-shape@250000"
+)
+# A real taxonomy's case: the share of products held out before training, and the class-size bands (products per
+# class in the training file; 0: a class the training file lacks).
+HOLDOUT_SHARE = 0.2
+HELD_OUT_BANDS = (("0 products (unseen)", 0, 0), ("1-4 products", 1, 4), ("5-19 products", 5, 19),
+                  ("20+ products", 20, None))  # fmt: skip
+SCORE_CHUNK = 500
 # A case's variant and the config settings it forces.
 VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "auto": {},
@@ -57,45 +77,96 @@ SAMPLE_SECONDS = 0.2
 PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 METRIC_KEYS = (
     "macro_f1", "baseline_macro_f1", "validation_macro_f1", "validation_baseline_macro_f1", "accuracy",
-    "best_iteration", "train_seconds", "n_train", "n_validation", "n_test",
+    "best_iteration", "train_seconds", "n_train", "n_validation", "n_test", "classes_learnt", "classes_evaluated",
+    "classes_not_evaluated", "small_classes", "hierarchical_f1",
 )  # fmt: skip
 
 
-def parse_cases(text: str) -> list[tuple[int, int, str | None]]:
-    """`CATEGORIESxROWS[:VARIANT],…` as (categories, rows, variant) triples; no variant: the config as it is.
+@dataclass(frozen=True)
+class Case:
+    """One case: a synthetic taxonomy of `categories` leaves, or a real taxonomy's long-tailed catalogue."""
+
+    rows: int
+    categories: int | None = None
+    taxonomy: str | None = None
+    design: str | None = None
+
+    @property
+    def name(self) -> str:
+        """`100x40000`, `100x40000:multiclass` for a forced design, `google-shape@250000` for a taxonomy."""
+        size = f"{self.taxonomy}@{self.rows}" if self.taxonomy else f"{self.categories}x{self.rows}"
+        return size + (f":{self.design}" if self.design else "")
+
+
+def parse_cases(text: str) -> list[Case]:
+    """`CATEGORIESxROWS[:VARIANT]` or `TAXONOMY@ROWS[:VARIANT]`, comma-separated.
 
     Raises:
-        SystemExit: A case is not two whole numbers joined by `x`, or names an unknown variant.
+        SystemExit: A case is malformed or names an unknown variant.
     """
     cases = []
     for case in filter(None, (part.strip() for part in text.split(","))):
-        size, _, design = case.lower().partition(":")
-        categories, _, rows = size.partition("x")
-        if not (categories.isdigit() and rows.isdigit()) or design not in {"", *VARIANTS}:
-            raise SystemExit(f"error: a case is CATEGORIESxROWS[:{'|'.join(VARIANTS)}], e.g. 100x40000; got {case!r}")
-        cases.append((int(categories), int(rows), design or None))
+        size, _, design = case.partition(":")
+        taxonomy, at, rows = size.partition("@")
+        categories, x, synthetic_rows = size.lower().partition("x")
+        if at and rows.isdigit() and taxonomy and design in {"", *VARIANTS}:
+            cases.append(Case(int(rows), taxonomy=taxonomy, design=design or None))
+        elif x and categories.isdigit() and synthetic_rows.isdigit() and design in {"", *VARIANTS}:
+            cases.append(Case(int(synthetic_rows), categories=int(categories), design=design or None))
+        else:
+            raise SystemExit(
+                f"error: a case is CATEGORIESxROWS or TAXONOMY@ROWS, then [:{'|'.join(VARIANTS)}], e.g. 100x40000 or "
+                f"google-shape@250000; got {case!r}"
+            )
     return cases
 
 
-def design_config(design: str, workdir: Path) -> Path:
-    """The default config with the variant's settings, written into `workdir`."""
+def design_config(design: str | None, workdir: Path, *, path_labels: bool = False) -> Path:
+    """The default config with the variant's settings (and path labels for a taxonomy file), written into
+    `workdir`."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    for section, settings in VARIANTS[design].items():
+    for section, settings in VARIANTS[design or "auto"].items():
         raw.setdefault(section, {}).update(settings)
+    if path_labels:
+        raw["data"]["path_separator"] = PATH_SEPARATOR
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
 
-def run_case(categories: int, rows: int, design: str | None, workdir: Path) -> dict[str, Any]:
+def run_case(case: Case, workdir: Path) -> dict[str, Any]:
     """Train once as `make train` does, then serve the model it wrote; the case's row of the result file."""
-    name = case_name(categories, rows, design)
+    row: dict[str, Any] = {"case": case.name, "rows": case.rows, "design": case.design or "auto"}
+    if case.taxonomy:
+        train_file, held_out = hold_out_products(case, workdir)
+        arguments = ["--data", str(train_file), "--config", str(design_config(case.design, workdir, path_labels=True))]
+        row |= {"taxonomy": case.taxonomy, "categories": held_out[LABEL_COLUMN].nunique()}
+    else:
+        arguments = ["--rows", str(case.rows), "--categories", str(case.categories)]
+        if case.design:
+            arguments += ["--config", str(design_config(case.design, workdir))]
+        row["categories"] = case.categories
+    trained = train_once(arguments, workdir)
+    if "error" in trained:
+        return row | trained | measured_on()
+    row |= trained
+    model = workdir / "out" / "model.onnx"
+    if case.taxonomy:
+        row |= held_out_scores(model, held_out, train_file)
+        requests = request_rows(held_out)
+        row["categories"] = trained["classes_learnt"]
+    else:
+        requests = held_out_rows(case.categories, case.rows)
+    row |= serving_latency(model, requests) | path_overhead(model, requests)
+    row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
+    return row | measured_on()
+
+
+def train_once(arguments: list[str], workdir: Path) -> dict[str, Any]:
+    """One `make train` run in a fresh process with a throwaway MLflow store: its time, memory and results."""
     out = workdir / "out"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
-    command = [sys.executable, "-m", "training.cli.train", "--out", str(out), "--rows", str(rows),
-               "--categories", str(categories), "--engine", "local"]  # fmt: skip
-    if design:
-        command += ["--config", str(design_config(design, workdir))]
+    command = [sys.executable, "-m", "training.cli.train", "--out", str(out), "--engine", "local", *arguments]
     log = workdir / "train.log"
     started = time.perf_counter()
     with log.open("w") as handle:
@@ -105,28 +176,98 @@ def run_case(categories: int, rows: int, design: str | None, workdir: Path) -> d
         _, status, usage = os.wait4(process.pid, 0)
         tree_peak.stop()
     wall = time.perf_counter() - started
-    row: dict[str, Any] = {"case": name, "categories": categories, "rows": rows, "design": design or "auto"}
     if os.waitstatus_to_exitcode(status) != 0:
         lines = log.read_text().strip().splitlines()
-        return row | {"error": lines[-1] if lines else "no output", "wall_seconds": round(wall, 1), **measured_on()}
+        return {"error": lines[-1] if lines else "no output", "wall_seconds": round(wall, 1)}
     metrics = json.loads((out / "metrics.json").read_text())
     parity = json.loads((out / "parity_report.json").read_text())
-    model = out / "model.onnx"
-    row |= {
+    found = {
         "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(tree_peak.megabytes),
         "trainer_peak_rss_mb": round(usage.ru_maxrss / 1024),
-        "onnx_mb": round(model.stat().st_size / 1e6, 2),
+        "onnx_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
         "parity_passed": parity.get("passed"),
         "parity_label_agreement": parity.get("label_agreement"),
         "parity_max_abs_diff": parity.get("max_abs_diff"),
     }
-    row |= {key: _rounded(metrics[key]) for key in METRIC_KEYS if key in metrics}
-    row |= {key: value for key, value in metrics.items() if "design" in key or "candidate" in key}
-    held_out = held_out_rows(categories, rows)
-    row |= serving_latency(model, held_out) | path_overhead(model, held_out)
-    row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
-    return row | measured_on()
+    found |= {key: _rounded(metrics[key]) for key in METRIC_KEYS if key in metrics}
+    found |= {key: value for key, value in metrics.items() if "design" in key or "candidate" in key}
+    if "bands" in metrics:
+        found["bands"] = [{k: _rounded(v) for k, v in band.items()} for band in metrics["bands"]]
+    return found
+
+
+def hold_out_products(case: Case, workdir: Path) -> tuple[Path, pd.DataFrame]:
+    """The long-tailed catalogue of `make train TAXONOMY=`, a fifth of its products held out before training (by a
+    hash of the product id, independent of the run's split): the training CSV file and the held-out rows."""
+    from training.config import DEFAULT_CONFIG_PATH, load_config
+    from training.data.load import load_raw
+    from training.data.split import uniform_hash
+
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=case.rows, synthetic_taxonomy=case.taxonomy)
+    frame = load_raw(config, None).frame
+    held = uniform_hash(frame["product_id"], "benchmark-holdout", 0) < HOLDOUT_SHARE
+    path = workdir / "catalogue.csv"
+    frame[~held].to_csv(path, index=False)
+    return path, frame[held].reset_index(drop=True)
+
+
+def held_out_scores(model_path: Path, held_out: pd.DataFrame, train_file: Path) -> dict[str, Any]:
+    """The model on products it never saw: macro-F1 over every class with held-out rows (one the training file
+    lacks included), by class size in the training file, and hierarchical F1."""
+    import numpy as np
+    import onnxruntime as ort
+    from sklearn.metrics import f1_score
+
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    inputs = {spec.name for spec in session.get_inputs()}
+    predicted = []
+    for start in range(0, len(held_out), SCORE_CHUNK):
+        chunk = held_out.iloc[start : start + SCORE_CHUNK]
+        feeds = {name: (chunk[name].to_numpy(dtype=np.float32) if name == "price" else
+                        chunk[name].fillna("").astype(str).to_numpy(dtype=object)).reshape(-1, 1)
+                 for name in inputs}  # fmt: skip
+        predicted.append(session.run(["label"], feeds)[0])
+    labels, guesses = held_out[LABEL_COLUMN].to_numpy(dtype=object), np.concatenate(predicted).astype(object)
+    classes = sorted(set(labels))
+    per_class = dict(zip(classes, f1_score(labels, guesses, labels=classes, average=None, zero_division=0),
+                         strict=True))  # fmt: skip
+    trained = pd.read_csv(train_file, usecols=["product_id", LABEL_COLUMN], dtype=str)
+    products = trained.drop_duplicates().groupby(LABEL_COLUMN).size()
+    bands = []
+    for name, low, high in HELD_OUT_BANDS:
+        size = products.reindex(classes, fill_value=0)
+        members = [c for c in classes if size[c] >= low and (high is None or size[c] <= high)]
+        scores = [per_class[c] for c in members]
+        bands.append({"band": name, "classes": len(members), "rows": int(np.isin(labels, members).sum()),
+                      "macro_f1": round(float(np.mean(scores)), 4) if scores else None})  # fmt: skip
+    return {
+        "heldout_rows": len(labels),
+        "heldout_classes": len(classes),
+        "heldout_unseen_classes": int(sum(1 for c in classes if c not in products.index)),
+        "heldout_macro_f1": round(float(np.mean(list(per_class.values()))), 4),
+        "heldout_accuracy": round(float((labels == guesses).mean()), 4),
+        "heldout_hierarchical_f1": round(_hierarchical_f1(labels, guesses), 4),
+        "heldout_bands": bands,
+    }
+
+
+def request_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as the function's request fields (missing numbers as None)."""
+    fields = ["title", "seller_id", "brand", "price"]
+    return [{name: (None if value != value else value) for name, value in zip(fields, values, strict=True)}
+            for values in frame[fields].itertuples(index=False, name=None)]  # fmt: skip
+
+
+def _hierarchical_f1(labels: Any, predicted: Any) -> float:
+    """Kiritchenko's hierarchical F1 over the paths' ancestor sets (their shared prefixes)."""
+    shared = truth = guessed = 0
+    for true, guess in zip(labels, predicted, strict=True):
+        a, b = str(true).split(PATH_SEPARATOR), str(guess).split(PATH_SEPARATOR)
+        truth, guessed = truth + len(a), guessed + len(b)
+        shared += next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    precision, recall = shared / guessed, shared / truth
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def held_out_rows(categories: int, rows: int) -> list[dict[str, Any]]:
@@ -243,16 +384,13 @@ def runtime_megabytes() -> float:
     return total / 1e6
 
 
-def case_name(categories: int, rows: int, design: str | None) -> str:
-    """`100x40000`, or `100x40000:multiclass` for a case that forces a design."""
-    return f"{categories}x{rows}" + (f":{design}" if design else "")
-
-
 def save(row: dict[str, Any], results: Path) -> None:
     """Add (or replace) one case in the result file at once, so a partial run keeps what finished."""
     previous = json.loads(results.read_text()) if results.exists() else {"results": []}
     kept = [r for r in previous["results"] if r["case"] != row["case"]]
-    ordered = sorted([*kept, row], key=lambda r: (r["categories"], r["rows"], r.get("design", "auto")))
+    ordered = sorted(
+        [*kept, row], key=lambda r: (r.get("taxonomy", ""), r["categories"], r["rows"], r.get("design", "auto"))
+    )
     results.write_text(json.dumps({"results": ordered}, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -309,15 +447,15 @@ def main() -> None:
     args = parser.parse_args()
     # The trainer runs as `python -m` from ROOT; this process imports the same code for the held-out rows.
     sys.path.insert(0, str(ROOT))
-    for categories, rows, design in parse_cases(args.cases):
-        print(f"case {case_name(categories, rows, design)} …", flush=True)
+    for case in parse_cases(args.cases):
+        print(f"case {case.name} …", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                row = run_case(categories, rows, design, Path(tmp))
+                row = run_case(case, Path(tmp))
             except Exception as exc:  # a failure after training (serving, sizes) must not lose the other cases
-                row = {"case": case_name(categories, rows, design), "categories": categories, "rows": rows,
-                       "design": design or "auto", "error": f"{type(exc).__name__}: {exc}",
-                       **measured_on()}  # fmt: skip
+                row = {"case": case.name, "categories": case.categories or 0, "rows": case.rows,
+                       "design": case.design or "auto", "error": f"{type(exc).__name__}: {exc}",
+                       **({"taxonomy": case.taxonomy} if case.taxonomy else {}), **measured_on()}  # fmt: skip
         save(row, args.results)
         print(json.dumps(row, ensure_ascii=False), flush=True)
 

@@ -151,11 +151,25 @@ class TrainConfig:
     # None → no such catalogue.
     synthetic_taxonomy: str | None = None
     experiment: str = "product-classifier"
-    registered_model: str = "product-classifier"
+    # The MLflow registered model this run's version joins; None → named after the catalogue (`registered_name`).
+    registered_model: str | None = None
     parity_tolerance: float = 1e-5
     # How much lower a new model's macro-F1 may be than the champion's (on the same held-out rows) or its
     # same-run linear baseline's and still move the `candidate` alias.
     promotion_tolerance: float = 0.001
+
+    @property
+    def registered_name(self) -> str:
+        """The registered model's name: `registered_model`, else the config's name and, for a synthetic catalogue
+        with a taxonomy, its shape (`synthetic-1000-categories`, `synthetic-google-shape`): one registered model per
+        catalogue, so models of other classes never compete for one alias."""
+        if self.registered_model:
+            return self.registered_model
+        if self.synthetic_taxonomy:
+            return f"{self.name}-{Path(self.synthetic_taxonomy).stem}"
+        if self.synthetic_categories:
+            return f"{self.name}-{self.synthetic_categories}-categories"
+        return self.name
 
     @property
     def input_names(self) -> list[str]:

@@ -137,7 +137,9 @@ def test_small_classes_train_on_every_product_and_no_class_is_refused(grouped):
     # GIVEN 600 classes of 8 products and 50 classes of one to four products (one row each)
     products = np.arange(4_800)
     labels = [f"leaf {i % 600}" for i in products] + [f"tail {i % 50}" for i in range(125)]
-    frame = pd.DataFrame({LABEL: labels, GROUP: np.arange(len(labels))})
+    frame = pd.DataFrame(
+        {"title": [f"item {i}" for i in range(len(labels))], LABEL: labels, GROUP: np.arange(len(labels))}
+    )
     if not grouped:
         frame = frame.drop(columns=[GROUP])
 

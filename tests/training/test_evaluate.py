@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from training.exceptions import BaselineGateError
 from training.model.top_classes import TopClasses
-from training.reporting.evaluate import own_class_log_loss
+from training.reporting.evaluate import enforce_baseline, own_class_log_loss, validation_comparison
 
 
 @pytest.mark.parametrize("classes", [3, 400])
@@ -25,3 +26,57 @@ def test_the_log_loss_is_scikit_learns_without_its_rows_by_classes_copies(classe
     # only each row's best classes, as the re-ranker keeps them (every other class has probability 0)
     top = TopClasses.from_dense(probabilities, k=classes)
     assert own_class_log_loss(labels, top, names) == pytest.approx(expected, rel=1e-12)
+
+
+def _labels(counts: dict[str, int]) -> np.ndarray:
+    return np.concatenate([[label] * n for label, n in counts.items()])
+
+
+# Validation: a head class of 1,000 rows and ten tail classes of 10 rows each.
+HEAD_AND_TAIL = {"head": 1_000} | {f"tail {i}": 10 for i in range(10)}
+
+
+def test_a_model_that_folds_ten_tail_classes_into_the_head_is_refused():
+    # GIVEN a baseline that gets the tail right and misses 100 head rows, and a model with the same accuracy that
+    # gets the head right and files all 100 tail rows under the head class (macro-F1 about 0.09 against 0.98)
+    labels = _labels(HEAD_AND_TAIL)
+    baseline = labels.copy()
+    baseline[:100] = "tail 0"
+    model = np.where(np.char.startswith(labels.astype(str), "tail"), "head", labels)
+    assert (model == labels).mean() == (baseline == labels).mean()
+
+    comparison = validation_comparison(labels, model, baseline)
+
+    # THEN the gate, which tests macro-F1, fails it with its interval
+    assert comparison["validation_difference_ci_high"] < -0.01
+    with pytest.raises(BaselineGateError, match=r"below its own linear baseline .* \(95 % interval of the difference"):
+        enforce_baseline(comparison, tolerance=0.01)
+
+
+def test_a_more_accurate_model_that_loses_two_tail_classes_is_judged_on_macro_f1(caplog):
+    # GIVEN a model far more accurate than its baseline (it gets 300 more head rows right) that misses two tail
+    # classes of 40 (one or two rows each: the loss is real but uncertain)
+    counts = {"head": 3_000} | {f"tail {i}": 2 if i < 2 else 30 for i in range(40)}
+    labels = _labels(counts)
+    baseline = labels.copy()
+    baseline[:300] = "tail 5"
+    model = labels.copy()
+    model[np.isin(labels, ["tail 0", "tail 1"])] = "head"
+
+    comparison = validation_comparison(labels, model, baseline)
+
+    # THEN McNemar would have refused it; the macro-F1 interval straddles the tolerance, so it ships with a warning
+    assert comparison["validation_difference_ci_low"] < -0.01 <= comparison["validation_difference_ci_high"]
+    enforce_baseline(comparison, tolerance=0.01)
+    assert "may be below the linear baseline" in caplog.text
+
+
+def test_the_gate_can_fire_on_a_few_disagreeing_rows():
+    # GIVEN a validation split of three classes where the model loses one small class entirely (5 rows)
+    labels = _labels({"a": 40, "b": 40, "c": 5})
+    model = np.where(labels == "c", "a", labels)
+
+    comparison = validation_comparison(labels, model, labels.copy())
+
+    with pytest.raises(BaselineGateError):
+        enforce_baseline(comparison, tolerance=0.01)

@@ -13,32 +13,43 @@ from typer.testing import CliRunner
 
 from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH
-from training.reporting.tracking import decide_promotion
+from training.data.synthetic import generate_catalogue
+from training.reporting.tracking import ChampionComparison, decide_promotion
 
 CHAMPION = "test-model v1 (@candidate)"
 
 
+def _validation(model: float, baseline: float) -> dict[str, float]:
+    return {"validation_macro_f1": model, "validation_baseline_macro_f1": baseline}
+
+
+def _against(theirs: float, ours: float, *, comparable: bool = True) -> ChampionComparison:
+    reason = "" if comparable else "it answers other classes (3 differ, e.g. ['Drones'])"
+    return ChampionComparison(CHAMPION, comparable, reason, theirs, ours, -0.01, 0.01, 500)
+
+
 @pytest.mark.parametrize(
-    ("macro_f1", "baseline", "champion", "promoted", "why"),
+    ("model", "baseline", "champion", "promoted", "why"),
     [
-        (0.90, 0.85, None, True, "no comparable champion"),
-        (0.84, 0.85, None, True, "no comparable champion"),  # within the tolerance of its baseline
+        (0.90, 0.85, None, True, "the first version of its name"),
+        (0.845, 0.85, None, True, "the first version of its name"),  # within the tolerance of its baseline
         (0.80, 0.85, None, False, "below its linear baseline's 0.8500"),
-        (0.90, 0.85, (CHAMPION, 0.91, 0.905, 500), True, "not worse than the champion"),
-        (0.90, 0.85, (CHAMPION, 0.95, 0.90, 500), False, "below the champion test-model v1 (@candidate)'s 0.9500"),
-        (0.80, 0.85, (CHAMPION, 0.70, 0.80, 500), False, "below its linear baseline"),
+        (0.90, 0.85, _against(0.91, 0.905), True, "not worse than the champion"),
+        (0.90, 0.85, _against(0.95, 0.90), False, "below the champion test-model v1 (@candidate)'s 0.9500"),
+        (0.80, 0.85, _against(0.70, 0.80), False, "below its linear baseline"),
+        (0.90, 0.85, _against(0.70, 0.90, comparable=False), False, "not compared with test-model v1 (@candidate): it"),
     ],
 )
-def test_the_promotion_rule(macro_f1, baseline, champion, promoted, why):
-    decision = decide_promotion(macro_f1=macro_f1, baseline_macro_f1=baseline, tolerance=0.01, champion=champion)
+def test_the_promotion_rule_is_decided_on_validation(model, baseline, champion, promoted, why):
+    decision = decide_promotion(validation=_validation(model, baseline), tolerance=0.01, champion=champion)
 
     assert decision.promoted is promoted
     assert why in decision.reason
 
 
-def _config(tmp_path, name, **model):
+def _config(tmp_path, name, rows=2_500, **model):
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
-    config |= {"synthetic_rows": 2_500, "experiment": "test", "registered_model": "test-model"}
+    config |= {"synthetic_rows": rows, "experiment": "test", "registered_model": "test-model"}
     config["features"] = {"text_buckets": 4096, "stacking_folds": 3, "char_ngrams": [2, 3]}
     config["model"] = {"n_estimators": 40} | model
     path = tmp_path / f"{name}.yaml"
@@ -52,8 +63,8 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
 
-    def train(config, out):
-        result = CliRunner().invoke(app, ["--config", str(config), "--out", str(tmp_path / out)])
+    def train(config, out, *extra):
+        result = CliRunner().invoke(app, ["--config", str(config), "--out", str(tmp_path / out), *extra])
         assert result.exit_code == 0, result.output
         return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
 
@@ -63,14 +74,16 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
 
     # GIVEN a first model: there is no champion yet
     first = train(_config(tmp_path, "good"), "one")
-    assert first["promoted"] is True
+    assert first["promoted"] is True, first["reason"]
     assert candidate() == "1"
 
-    # WHEN the same model is trained again THEN it is compared with v1 on its own held-out rows, and promoted
+    # WHEN the same model is trained again THEN it meets v1 on validation rows v1 never trained on (the split is a
+    # hash of each product, so those are all of them), and is promoted
     second = train(_config(tmp_path, "good"), "two")
-    assert second["promoted"] is True
-    assert second["champion"] == "test-model v1 (@candidate)"
-    assert second["champion_macro_f1"] == pytest.approx(second["macro_f1_on_champion_rows"], abs=0.02)
+    assert second["promoted"] is True, second["reason"]
+    assert second["champion"]["champion"] == "test-model v1 (@candidate)"
+    assert second["champion"]["rows"] > 200
+    assert second["champion"]["champion_macro_f1"] == pytest.approx(second["champion"]["macro_f1"], abs=0.02)
     assert candidate() == "2"
 
     # WHEN a model worse than its own linear baseline ships (the ship gate's model.baseline_tolerance widened, as a
@@ -82,3 +95,36 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     assert candidate() == "2"
     version = MlflowClient().get_model_version("test-model", "3")
     assert version.tags["promotion"] == third["reason"]
+
+    # WHEN a model of other classes is trained under the same name THEN it is not compared, and not promoted
+    other = train(_config(tmp_path, "good"), "four", "--categories", "40", "--rows", "4000")
+    assert other["promoted"] is False
+    assert "not compared with test-model v2 (@candidate): it answers other classes" in other["reason"]
+    assert candidate() == "2"
+
+
+@pytest.mark.slow
+def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromoted_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.chdir(tmp_path)
+    catalogue = generate_catalogue(8_000, seed=4)
+    catalogue.to_csv(tmp_path / "full.csv", index=False)
+    tenth_products = catalogue["product_id"].drop_duplicates().sample(frac=0.1, random_state=0)
+    catalogue[catalogue["product_id"].isin(tenth_products)].to_csv(tmp_path / "tenth.csv", index=False)
+
+    def train(config, data, out):
+        result = CliRunner().invoke(app, ["--config", str(config), "--data", str(data), "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+
+    # GIVEN a version left unpromoted (a promotion tolerance below zero: it had to beat its baseline by 0.2)
+    full = _config(tmp_path, "full")
+    full.write_text(yaml.safe_dump(yaml.safe_load(full.read_text()) | {"promotion_tolerance": -0.2}))
+    assert train(full, tmp_path / "full.csv", "full")["promoted"] is False
+
+    # WHEN a model trained on a tenth of the same catalogue follows (no alias is held by anyone)
+    tenth = train(_config(tmp_path, "tenth"), tmp_path / "tenth.csv", "tenth")
+
+    # THEN the unpromoted version is its champion, and the model on a tenth of the data does not take the alias
+    assert tenth["champion"]["champion"] == "test-model v1 (newest, no alias)"
+    assert tenth["promoted"] is False, tenth["reason"]

@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
+import onnx
 import pandas as pd
 import typer
 
@@ -29,7 +31,7 @@ from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
 from training.model.hierarchy import build_hierarchy
-from training.model.metadata import build_metadata, embed_metadata, new_model_version
+from training.model.metadata import build_metadata, embed_metadata, new_model_version, read_metadata
 from training.model.parity import (
     adversarial_frame,
     check_parity,
@@ -41,27 +43,28 @@ from training.model.parity import (
 )
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
-from training.reporting.compare import IncomparableModelsError, compare_predictions, score_model
+from training.reporting.compare import compare_predictions, score_model
 from training.reporting.evaluate import band_metrics, enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.levels import evaluate_levels, scalar_metrics
 from training.reporting.model_card import confusion_highlights, render_model_card
 from training.reporting.plots import plot_confusion_matrix, plot_coverage_curve, plot_feature_importance
 from training.reporting.tracking import (
+    ChampionComparison,
     current_champion,
     decide_promotion,
     log_onnx_model,
     log_run_record,
+    log_trained_products,
     name_run,
     record_promotion,
     run_started,
     run_tags,
     tracked_run,
+    trained_products,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import onnx
 
     from training.engines.fitted import FittedModel
     from training.model.parity import ParityReport
@@ -72,6 +75,8 @@ if TYPE_CHECKING:
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
 LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands")
+# A challenger meets its champion only on at least this many validation rows the champion never trained on.
+MIN_CHAMPION_ROWS = 200
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -183,12 +188,12 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         )
         enforce_parity(parity)
         enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
-        registered_version, promotion = _register(config, fitted, evaluation, model, model_bytes, model_version)
+        registered_version, promotion = _register(config, fitted, model, model_bytes, model_version, validation=summary)
         summary |= {
             "promotion": promotion.to_dict(),
             "mlflow_run_id": run_id,
             "model_version": model_version,
-            "registered_model": config.registered_model,
+            "registered_model": config.registered_name,
             "registered_version": registered_version,
             "total_seconds": round(time.perf_counter() - started, 2),
             "created_at": created_at,
@@ -336,50 +341,60 @@ def _record_run(
 
 
 def _register(
-    config: TrainConfig,
-    fitted: FittedModel,
-    evaluation: Evaluation,
-    model: onnx.ModelProto,
-    model_bytes: bytes,
-    model_version: str,
-) -> tuple[str, Promotion]:
-    """Log the graph with a signature from five test rows and register it; it becomes the candidate only if it
-    is not worse than the champion (production, else candidate) on the same held-out rows, nor its baseline."""
+    config: TrainConfig, fitted: FittedModel, model: onnx.ModelProto, model_bytes: bytes, model_version: str, *,
+    validation: dict[str, float],
+) -> tuple[str, Promotion]:  # fmt: skip
+    """Log the graph with a signature from five test rows and register it under the catalogue's name; it becomes the
+    candidate only if it is not worse than its baseline nor the champion on validation (`decide_promotion`)."""
     sample = fitted.test.head(5)
     sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
-    champion = current_champion(config.registered_model)
+    name = config.registered_name
+    champion = current_champion(name)
+    log_trained_products(fitted.trained_products)
     version = log_onnx_model(
         model,
         input_example=onnx_feeds(sample, config.data),
         output_example={"label": sample_labels, "probabilities": sample_probabilities},
-        registered_model=config.registered_model,
+        registered_model=name,
         model_version=model_version,
     )
-    promotion = decide_promotion(
-        macro_f1=evaluation.metrics["macro_f1"],
-        baseline_macro_f1=evaluation.baseline["macro_f1"],
-        tolerance=config.promotion_tolerance,
-        champion=_against_champion(champion, model_bytes, fitted.test, config),
-    )
-    record_promotion(config.registered_model, version, promotion)
+    comparison = _against_champion(champion, model_bytes, fitted, config) if champion else None
+    promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champion=comparison)
+    record_promotion(name, version, promotion)
     return version, promotion
 
 
 def _against_champion(
-    champion: Champion | None, model_bytes: bytes, rows: pd.DataFrame, config: TrainConfig
-) -> tuple[str, float, float, int] | None:
-    """The champion's and the new model's macro-F1 on the same held-out rows; None if it cannot score them."""
-    if champion is None:
-        return None
-    name = f"{config.registered_model} v{champion.version} (@{champion.alias})"
-    try:
-        theirs = score_model(champion.model_bytes, rows, config.data, name=name)
-    except IncomparableModelsError as exc:
-        logger.warning("champion not comparable", extra={"reason": str(exc)})
-        return None
-    ours = score_model(model_bytes, rows, config.data, name="new")
-    report = compare_predictions(rows[LABEL].to_numpy(), theirs, ours, resamples=1)
-    return name, report["macro_f1"]["a"], report["macro_f1"]["b"], len(rows)
+    champion: Champion, model_bytes: bytes, fitted: FittedModel, config: TrainConfig
+) -> ChampionComparison:
+    """The champion and the new model on the validation rows whose products the champion never trained on (its run's
+    record of them), when the two answer the same classes from the same inputs."""
+    name = champion.describe(config.registered_name)
+    theirs, ours = (read_metadata(onnx.load_model_from_string(b)) for b in (champion.model_bytes, model_bytes))
+    if theirs["classes"] != ours["classes"]:
+        changed = set(ours["classes"]) ^ set(theirs["classes"])
+        reason = f"it answers other classes ({len(changed)} differ, e.g. {sorted(changed)[:3]})"
+        return ChampionComparison(name, comparable=False, reason=reason)
+    if [spec["name"] for spec in theirs["inputs"]] != [spec["name"] for spec in ours["inputs"]]:
+        return ChampionComparison(name, comparable=False, reason="it takes other inputs")
+    seen = trained_products(champion.run_id)
+    if seen is None:
+        return ChampionComparison(name, comparable=False, reason="its run has no record of the products it trained on")
+    unseen = ~np.isin(fitted.validation_products, seen)
+    rows = fitted.validation[unseen]
+    if len(rows) < MIN_CHAMPION_ROWS:
+        reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
+        return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
+    labels = rows[LABEL].to_numpy()
+    report = compare_predictions(
+        labels,
+        score_model(champion.model_bytes, rows, config.data, name=name),
+        score_model(model_bytes, rows, config.data, name="new"),
+    )["macro_f1"]
+    return ChampionComparison(
+        name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
+        ci_high=report["ci_high"], rows=len(rows),
+    )  # fmt: skip
 
 
 @app.command()

@@ -92,7 +92,7 @@ def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: Spl
     """
     draws = uniform_hash(keys, "split", config.seed)
     split = draw_splits(draws, config)
-    product = hash_values(keys, "product", config.seed)
+    product = product_ids(keys)
     pairs = pd.DataFrame({"product": product, LABEL: labels.to_numpy(), "draw": draws, "split": split})
     pairs = pairs.drop_duplicates(["product", LABEL])
     small = small_classes(pairs.groupby(LABEL, sort=False).size(), config.min_class_products)
@@ -126,6 +126,12 @@ def train_floor_products(pairs: pd.DataFrame) -> set[int]:
         return set()
     highest = lacking.sort_values("draw", kind="stable").groupby(LABEL, sort=False).tail(1)
     return set(highest["product"])
+
+
+def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
+    """Each row's product as a 64-bit id, the same whatever the split seed: what a model records it trained on, so
+    another model can be compared with it on rows neither trained on."""
+    return hash_values(keys, "product", 0)
 
 
 def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:

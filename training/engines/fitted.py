@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
@@ -26,9 +27,12 @@ class FittedModel:
         test_labels: Labels of the whole test split.
         test_top: The pipeline's best classes and their probabilities for the whole test split.
         baseline_predicted: The title model's own labels for the whole test split.
-        validation_labels, validation_predicted, validation_baseline_predicted: The validation split's labels,
-            the pipeline's labels and the title model's own labels for it: the two are compared on rows that
-            chose nothing else than the early-stopping round, never on the test split.
+        validation_labels, validation_top, validation_baseline_predicted: The validation split's labels, the
+            pipeline's best classes and the title model's own labels for it: the two are compared on rows that chose
+            nothing else than the early-stopping round, never on the test split.
+        validation: Validation rows (inputs and label) on this machine, with `validation_products`, their products'
+            ids: all of them locally, a sample from a cluster (a challenger meets its champion on them).
+        trained_products: The ids of every product the model trained on (`training.data.split.product_ids`).
         class_counts: Training rows per class.
         class_products: Products per class in the catalogue trained on (after the small-class policy).
         tail: What the small-class policy did (`training.data.tail`).
@@ -44,8 +48,11 @@ class FittedModel:
     test_top: TopClasses
     baseline_predicted: np.ndarray
     validation_labels: np.ndarray
-    validation_predicted: np.ndarray
+    validation_top: TopClasses
     validation_baseline_predicted: np.ndarray
+    validation: pd.DataFrame
+    validation_products: np.ndarray
+    trained_products: np.ndarray
     class_counts: pd.Series
     class_products: pd.Series
     tail: TailPlan
@@ -54,3 +61,8 @@ class FittedModel:
     sha256: str
     report: DataReport
     engine_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def validation_predicted(self) -> np.ndarray:
+        """The pipeline's labels for the validation split."""
+        return np.asarray(self.pipeline.classes_)[self.validation_top.best]

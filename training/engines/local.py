@@ -6,10 +6,11 @@ import logging
 import warnings
 from typing import TYPE_CHECKING
 
+import numpy as np
 from lightgbm import early_stopping
 
 from training.columns import GROUP, LABEL, extra_text_columns
-from training.data.split import split_catalogue
+from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
 from training.model.export import align_thresholds_to_float32
@@ -34,7 +35,6 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
     splits = split_catalogue(catalogue.frame, config.split)
     pipeline = fit_model(config, splits)
     title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
-    classes = pipeline.classes_
     return FittedModel(
         pipeline=pipeline,
         test=splits.test,
@@ -43,8 +43,11 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         test_top=predict_top(pipeline, splits.test),
         baseline_predicted=title_model.predict(splits.test[[config.data.text]]),
         validation_labels=splits.validation[LABEL].to_numpy(),
-        validation_predicted=classes[predict_top(pipeline, splits.validation).best],
+        validation_top=predict_top(pipeline, splits.validation),
         validation_baseline_predicted=title_model.predict(splits.validation[[config.data.text]]),
+        validation=splits.validation,
+        validation_products=product_ids(product_keys(splits.validation)),
+        trained_products=np.unique(product_ids(product_keys(splits.train))),
         class_counts=splits.train[LABEL].value_counts(),
         class_products=products_per_class(catalogue.frame),
         tail=catalogue.tail,

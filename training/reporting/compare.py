@@ -71,12 +71,12 @@ def compare_predictions(
     y, code_a, code_b = (_codes(x, classes) for x in (labels, predicted_a, predicted_b))
     right_a, right_b = predicted_a == labels, predicted_b == labels
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(labels), size=(resamples, len(labels)))
     k = len(classes)
-    differences = {
-        "macro_f1": [_macro_f1(y[d], code_b[d], k) - _macro_f1(y[d], code_a[d], k) for d in draws],
-        "accuracy": [right_b[d].mean() - right_a[d].mean() for d in draws],
-    }
+    differences: dict[str, list[float]] = {"macro_f1": [], "accuracy": []}
+    for _ in range(resamples):  # one resample at a time: resamples × rows indices would take gigabytes
+        d = rng.integers(0, len(labels), size=len(labels))
+        differences["macro_f1"].append(_macro_f1(y[d], code_b[d], k) - _macro_f1(y[d], code_a[d], k))
+        differences["accuracy"].append(float(right_b[d].mean() - right_a[d].mean()))
     point = {
         "macro_f1": (_macro_f1(y, code_a, k), _macro_f1(y, code_b, k)),
         "accuracy": (float(right_a.mean()), float(right_b.mean())),

@@ -62,7 +62,7 @@ def render_model_card(
     """
     data = metadata["training_data"]
     sections = [
-        f"# Model card: {config.registered_model} {metadata['model_version']}",
+        f"# Model card: {config.registered_name} {metadata['model_version']}",
         "## Intended use\n"
         f"Assigns a product listing to one of {len(metadata['classes'])} categories from its raw catalogue fields "
         f"({', '.join(spec['name'] for spec in metadata['inputs'])}), for routing new listings into a catalogue "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 import mlflow.artifacts
 import mlflow.onnx
+import numpy as np
 import onnx
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -23,10 +25,10 @@ from mlflow.models import infer_signature
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import numpy as np
-
 SERVING_REQUIREMENTS = ("onnxruntime", "onnx", "numpy")
 CANDIDATE_ALIAS = "candidate"
+# The artifact recording which products a run's model trained on (sorted uint64 ids).
+TRAINED_PRODUCTS = "trained_products.npy"
 PRODUCTION_ALIAS = "production"
 # The model a new one must not be worse than: production when set, else the current candidate.
 CHAMPION_ALIASES = (PRODUCTION_ALIAS, CANDIDATE_ALIAS)
@@ -139,26 +141,62 @@ def log_onnx_model(
 
 @dataclass(frozen=True)
 class Champion:
-    """The registered model a new one is measured against: its alias, version and graph."""
+    """The registered version a new one is measured against: the `production` alias, else `candidate`, else the
+    newest version of the name (promoted or not, so a weaker model never takes the alias from a better one that
+    was left unpromoted).
 
-    alias: str
+    Attributes:
+        alias: The alias it holds, or None for the newest version without one.
+        version: Its registered version number.
+        run_id: The MLflow run that trained it.
+        model_bytes: Its graph.
+    """
+
+    alias: str | None
     version: str
+    run_id: str
     model_bytes: bytes
+
+    def describe(self, registered_model: str) -> str:
+        """`pricerunner v3 (@candidate)`, or `pricerunner v4 (newest, no alias)`."""
+        held = f"@{self.alias}" if self.alias else "newest, no alias"
+        return f"{registered_model} v{self.version} ({held})"
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The champion and the new model on the validation rows whose products the champion never trained on.
+
+    Attributes:
+        champion: `Champion.describe`.
+        comparable: Whether the two could be compared (same classes and inputs, the champion's training products on
+            record, enough rows); `reason` says why not.
+        champion_macro_f1, macro_f1: Each one's macro-F1 on those rows.
+        ci_low, ci_high: The paired bootstrap interval of the difference (new − champion).
+        rows: How many rows.
+    """
+
+    champion: str
+    comparable: bool
+    reason: str = ""
+    champion_macro_f1: float | None = None
+    macro_f1: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    rows: int = 0
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """Whether a new version earned the candidate alias, and why (the run summary's `promotion`)."""
+    """Whether a new version earned the candidate alias, and why (the run summary's `promotion`); decided on
+    validation, never on the test split, which is kept for the reported figures."""
 
     promoted: bool
     reason: str
-    macro_f1: float
-    baseline_macro_f1: float
+    validation_macro_f1: float
+    validation_baseline_macro_f1: float
     tolerance: float
-    champion: str | None = None
-    champion_macro_f1: float | None = None
-    macro_f1_on_champion_rows: float | None = None
-    rows: int | None = None
+    champion: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON."""
@@ -166,15 +204,37 @@ class Promotion:
 
 
 def current_champion(registered_model: str) -> Champion | None:
-    """The version at `production`, else at `candidate`, with its graph; None when neither alias is set."""
+    """The version at `production`, else at `candidate`, else the newest version of the name; None when the name has
+    no version yet."""
     client = MlflowClient()
     for alias in CHAMPION_ALIASES:
         try:
-            version = str(client.get_model_version_by_alias(registered_model, alias).version)
+            found = client.get_model_version_by_alias(registered_model, alias)
         except MlflowException:
             continue
-        return Champion(alias, version, read_registered_onnx(f"models:/{registered_model}/{version}"))
-    return None
+        return _champion(registered_model, alias, found)
+    versions = client.search_model_versions(f"name = '{registered_model}'")
+    if not versions:
+        return None
+    return _champion(registered_model, None, max(versions, key=lambda v: int(v.version)))
+
+
+def trained_products(run_id: str) -> np.ndarray | None:
+    """The product ids a run trained on (its TRAINED_PRODUCTS artifact), or None when it recorded none."""
+    try:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=f"runs:/{run_id}/{TRAINED_PRODUCTS}")
+    except (MlflowException, OSError):
+        return None
+    return np.load(path, allow_pickle=False)
+
+
+def log_trained_products(products: np.ndarray) -> None:
+    """Record in the active run which products the model trained on (sorted 64-bit ids), so a later model is compared
+    with it only on rows it never saw. MLflow keeps it; the artifacts folder does not (serving never needs it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / TRAINED_PRODUCTS
+        np.save(path, np.unique(products).astype(np.uint64), allow_pickle=False)
+        mlflow.log_artifact(str(path))
 
 
 def read_registered_onnx(uri: str) -> bytes:
@@ -186,39 +246,52 @@ def read_registered_onnx(uri: str) -> bytes:
 
 
 def decide_promotion(
-    *,
-    macro_f1: float,
-    baseline_macro_f1: float,
-    tolerance: float,
-    champion: tuple[str, float, float, int] | None,
+    *, validation: dict[str, float], tolerance: float, champion: ChampionComparison | None
 ) -> Promotion:
-    """The champion/challenger rule: promote unless the new model is worse, beyond `tolerance` macro-F1, than
-    its same-run linear baseline or than the champion on the same held-out rows.
+    """The champion/challenger rule, on validation only.
+
+    A new model earns the candidate alias when its validation macro-F1 is not below its same-run linear baseline's
+    by more than `tolerance`, and either its name has no version yet, or it is not below the champion by more than
+    `tolerance` on the validation rows the champion never trained on. A champion of other classes or inputs, one
+    whose training products are not on record, or too few such rows leave it registered but not promoted: a person
+    decides (by setting the alias in MLflow), never an accident of what was trained last.
 
     Args:
-        macro_f1: The new model's test macro-F1.
-        baseline_macro_f1: Its same-run linear baseline's, on the same test rows.
+        validation: `validation_comparison`'s figures of this run.
         tolerance: How much worse (macro-F1) still counts as not worse.
-        champion: (name, its macro-F1, the new model's macro-F1 on the same rows, rows), or None when there is
-            no champion or it cannot score these rows.
+        champion: The comparison with the champion, or None when the registered name has no version yet.
     """
-    base: dict[str, Any] = {"macro_f1": macro_f1, "baseline_macro_f1": baseline_macro_f1, "tolerance": tolerance}
-    if champion is not None:
-        name, champion_f1, own_f1, rows = champion
-        base |= {"champion": name, "champion_macro_f1": champion_f1, "macro_f1_on_champion_rows": own_f1, "rows": rows}
-    if macro_f1 < baseline_macro_f1 - tolerance:
+    model, baseline = validation["validation_macro_f1"], validation["validation_baseline_macro_f1"]
+    base: dict[str, Any] = {"validation_macro_f1": model, "validation_baseline_macro_f1": baseline}
+    base |= {"tolerance": tolerance, "champion": asdict(champion) if champion else None}
+    if model < baseline - tolerance:
         reason = (
-            f"macro-F1 {macro_f1:.4f} is below its linear baseline's {baseline_macro_f1:.4f} (tolerance {tolerance})"
+            f"validation macro-F1 {model:.4f} is below its linear baseline's {baseline:.4f} (tolerance {tolerance})"
         )
         return Promotion(False, reason, **base)
     if champion is None:
-        return Promotion(True, "no comparable champion; not worse than its linear baseline", **base)
-    if own_f1 < champion_f1 - tolerance:
-        reason = (f"macro-F1 {own_f1:.4f} is below the champion {name}'s {champion_f1:.4f} on the same {rows:,} "
-                  f"held-out rows (tolerance {tolerance})")  # fmt: skip
+        return Promotion(
+            True, "the first version of its name; not worse than its linear baseline on validation", **base
+        )
+    if not champion.comparable:
+        return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
+    theirs, ours = champion.champion_macro_f1 or 0.0, champion.macro_f1 or 0.0
+    rows = f"on {champion.rows:,} validation rows it never trained on"
+    if ours < theirs - tolerance:
+        reason = (
+            f"macro-F1 {ours:.4f} is below the champion {champion.champion}'s {theirs:.4f} {rows} "
+            f"(tolerance {tolerance})"
+        )
         return Promotion(False, reason, **base)
-    reason = f"not worse than the champion {name} ({own_f1:.4f} vs {champion_f1:.4f} on {rows:,} rows) or its baseline"
-    return Promotion(True, reason, **base)
+    return Promotion(
+        True, f"not worse than the champion {champion.champion} ({ours:.4f} vs {theirs:.4f} {rows})", **base
+    )
+
+
+def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
+    """A registered version as a Champion, with its graph."""
+    number = str(version.version)
+    return Champion(alias, number, str(version.run_id), read_registered_onnx(f"models:/{registered_model}/{number}"))
 
 
 def record_promotion(registered_model: str, version: str, promotion: Promotion) -> None:

@@ -43,6 +43,8 @@ class Featurized:
     tail: TailPlan
     test_sample: pd.DataFrame
     unevaluated_sample: pd.DataFrame
+    validation_sample: pd.DataFrame
+    trained_products: np.ndarray
     source: str
     sha256: str
     report: DataReport

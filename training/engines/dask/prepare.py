@@ -32,6 +32,7 @@ from training.data.split import (
     check_held_out,
     draw_splits,
     hash_values,
+    product_ids,
     product_keys,
     small_classes,
     train_floor_products,
@@ -101,7 +102,7 @@ def prepared_partition(frame: pd.DataFrame, config: TrainConfig, tail: TailPlan)
     return frame.assign(**{
         SPLIT_DRAW: draws,
         SPLIT: draw_splits(draws, config.split),
-        PRODUCT: hash_values(key, "product", seed),
+        PRODUCT: product_ids(key),
         FOLD: (hash_values(key, "fold", seed) % np.uint64(config.features.stacking_folds)).astype(np.int8),
         DRAW: uniform_hash(key, "draw", seed),
         KEY: hash_values(key, "key", seed),
@@ -163,9 +164,12 @@ def report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue)
     return report, combined_sha256(digests)
 
 
-def gather_rows(client: Client, parts: list[Future], split: int, limit: int, config: TrainConfig) -> pd.DataFrame:
-    """Rows of one split gathered here, partitions in order, up to `limit`: inputs and label."""
-    columns = [*config.data.columns, LABEL]
+def gather_rows(
+    client: Client, parts: list[Future], split: int, limit: int, config: TrainConfig, *, products: bool = False
+) -> pd.DataFrame:
+    """Rows of one split gathered here, partitions in order, up to `limit`: inputs and label (and with `products`
+    each row's product id, PRODUCT)."""
+    columns = [*config.data.columns, LABEL, *([PRODUCT] if products else [])]
     frames = first_rows((client.submit(_rows_of, part, split, columns).result() for part in parts), limit)
     return pd.concat(frames, ignore_index=True).head(limit)
 
@@ -179,6 +183,12 @@ def gather_class_rows(
         return pd.DataFrame(columns=columns)
     frames = client.gather([client.submit(_class_rows, part, split, classes, columns) for part in parts])
     return pd.concat(frames, ignore_index=True).groupby(LABEL, sort=True).head(1).reset_index(drop=True)
+
+
+def trained_products(client: Client, parts: list[Future]) -> np.ndarray:
+    """The sorted ids of every product with training rows."""
+    found = client.gather([client.submit(_products_of, part, TRAIN) for part in parts])
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
 
 
 def first_rows(pieces: Iterator[Any], limit: int, rows: Callable[[Any], int] = len) -> list[Any]:
@@ -198,6 +208,11 @@ def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame
     return part.loc[part[SPLIT] == split, columns]
 
 
+def _products_of(part: pd.DataFrame, split: int) -> np.ndarray:
+    """The distinct product ids of one split of a partition."""
+    return np.unique(part.loc[part[SPLIT] == split, PRODUCT].to_numpy())
+
+
 def _class_rows(part: pd.DataFrame, split: int, classes: list[str], columns: list[str]) -> pd.DataFrame:
     """One row of each of `classes` in one split of a partition, model columns only."""
     rows = part.loc[(part[SPLIT] == split) & part[LABEL].isin(classes), columns]
@@ -214,5 +229,5 @@ def _products_per_class(frame: dd.DataFrame) -> pd.Series:
     """Distinct products per label across the partitions (rows when there is no product column)."""
     if PRODUCT in frame.columns:
         return frame[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL, observed=True).size().compute()
-    keys = frame.map_partitions(lambda part: part.assign(**{PRODUCT: hash_values(product_keys(part), "product", 0)}))
+    keys = frame.map_partitions(lambda part: part.assign(**{PRODUCT: product_ids(product_keys(part))}))
     return keys[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL, observed=True).size().compute()

@@ -28,11 +28,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from training.columns import LABEL
-from training.engines.dask.boosting import check_class_coverage, fit_lightgbm, fit_reranker
+from training.engines.dask.boosting import VALIDATION_SAMPLE_ROWS, check_class_coverage, fit_lightgbm, fit_reranker
 from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
 from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
 from training.engines.dask.prepare import (
+    PRODUCT,
     TEST,
     TRAIN,
     VALIDATION,
@@ -40,6 +41,7 @@ from training.engines.dask.prepare import (
     gather_rows,
     prepare_partitions,
     report_and_digest,
+    trained_products,
 )
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
@@ -128,6 +130,8 @@ def featurize_catalogue(
         summaries = client.gather(client.map(partition_summary, results))
         test_sample = gather_rows(client, parts, TEST, TEST_SAMPLE_ROWS, config)
         unevaluated_sample = gather_class_rows(client, parts, TRAIN, _untested_classes(counts), config)
+        validation_sample = gather_rows(client, parts, VALIDATION, VALIDATION_SAMPLE_ROWS, config, products=True)
+        trained = trained_products(client, parts)
     featurized = Featurized(
         fingerprint=catalogue.fingerprint,
         features=features,
@@ -138,6 +142,8 @@ def featurize_catalogue(
         tail=tail,
         test_sample=test_sample,
         unevaluated_sample=unevaluated_sample,
+        validation_sample=validation_sample,
+        trained_products=trained,
         source=catalogue.source,
         sha256=sha256,
         report=report,
@@ -173,8 +179,11 @@ def fit_and_evaluate(
         test_top=TopClasses.concatenate([top for _, top, _ in scored]),
         baseline_predicted=np.concatenate([baseline for _, _, baseline in scored]),
         validation_labels=np.concatenate([labels for labels, _, _ in validated]),
-        validation_predicted=classifier.classes_[TopClasses.concatenate([top for _, top, _ in validated]).best],
+        validation_top=TopClasses.concatenate([top for _, top, _ in validated]),
         validation_baseline_predicted=np.concatenate([baseline for _, _, baseline in validated]),
+        validation=featurized.validation_sample.drop(columns=[PRODUCT]),
+        validation_products=featurized.validation_sample[PRODUCT].to_numpy(),
+        trained_products=featurized.trained_products,
         class_counts=pd.Series(featurized.class_counts),
         class_products=pd.Series(featurized.class_products),
         tail=featurized.tail,
