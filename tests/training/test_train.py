@@ -23,11 +23,13 @@ pytestmark = pytest.mark.slow
 METRICS_KEYS = {
     "accuracy", "macro_f1", "baseline_macro_f1", "parity_label_agreement", "parity_max_abs_diff", "train_seconds",
     "n_train", "n_test", "mlflow_run_id", "model_version", "level_1_accuracy", "level_1_macro_f1", "hierarchical_f1",
-    "per_level", "coverage",
+    "per_level", "coverage", "classes_learnt", "classes_evaluated", "classes_not_evaluated", "bands",
+    "validation_difference_ci_low", "validation_difference_ci_high", "temperature", "ece_before", "ece_after",
+    "candidate_recall", "operating_points", "coverage_at_precision_0_99",
 }  # fmt: skip
 ARTIFACTS = {
     "model.onnx", "model.json", "metrics.json", "parity_report.json", "confusion_matrix.png", "feature_importance.png",
-    "data_report.json", "data_report.txt", "model_card.md", "coverage_curve.png",
+    "data_report.json", "data_report.txt", "model_card.md", "coverage_curve.png", "reliability.png",
 }  # fmt: skip
 
 
@@ -97,6 +99,9 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
         "model_card.md",
         "coverage_curve.png",
         "levels_report.json",
+        "reliability.png",
+        "confidence_report.json",
+        "trained_products.npy",
     } <= artifacts
     # a flat model is scored as a one-level tree: its level 1 is its leaf
     assert run.data.metrics["level_1_accuracy"] == pytest.approx(metrics["accuracy"])

@@ -44,10 +44,16 @@ from training.model.parity import (
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import compare_predictions, score_model
+from training.reporting.confidence import confidence_metrics, confidence_report, thresholds
 from training.reporting.evaluate import band_metrics, enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.levels import evaluate_levels, scalar_metrics
 from training.reporting.model_card import confusion_highlights, render_model_card
-from training.reporting.plots import plot_confusion_matrix, plot_coverage_curve, plot_feature_importance
+from training.reporting.plots import (
+    plot_confusion_matrix,
+    plot_coverage_curve,
+    plot_feature_importance,
+    plot_reliability,
+)
 from training.reporting.tracking import (
     ChampionComparison,
     current_champion,
@@ -74,7 +80,7 @@ if TYPE_CHECKING:
 # Imported on every Dask worker before any task runs (see `dask_client`): the stages' code and its imports.
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
-LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands")
+LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_points")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
 logger = logging.getLogger(__name__)
@@ -168,6 +174,13 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         evaluation = _evaluate(fitted)
         hierarchy = build_hierarchy(fitted.pipeline.classes_, separator=config.data.path_separator)
         levels = evaluate_levels(fitted.test_labels, fitted.test_top, fitted.pipeline.classes_, hierarchy)
+        confidence = confidence_report(
+            classes=fitted.pipeline.classes_,
+            hierarchy=hierarchy,
+            calibration=fitted.pipeline.named_steps["classifier"].calibration_,
+            test=(fitted.test_labels.to_numpy(), fitted.test_top),
+            validation=(fitted.validation_labels, fitted.validation_top),
+        )
         created_at, model_version = new_model_version(run_id)
         metadata = build_metadata(
             config,
@@ -177,15 +190,19 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             classes=fitted.pipeline.classes_,
             class_counts=fitted.class_counts,
             training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]},
-            metrics=evaluation.headline(),
+            metrics=evaluation.headline() | {"ece": confidence["ece_after"]},
             example=fitted.test.iloc[0],
         )
+        # What serving decides "accept or review" with: thresholds chosen on validation (training.reporting.confidence).
+        metadata["calibration"] = {"temperature": confidence["temperature"], "none_logit": confidence["none_logit"]}
+        metadata["operating_points"] = thresholds(confidence["operating_points"])
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))
-        summary |= scalar_metrics(levels)
+        summary |= scalar_metrics(levels) | confidence_metrics(confidence)
         _record_run(
-            staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels
-        )
+            staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels,
+            confidence=confidence,
+        )  # fmt: skip
         enforce_parity(parity)
         enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
         registered_version, promotion = _register(config, fitted, model, model_bytes, model_version, validation=summary)
@@ -202,6 +219,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             "small_class_policy": fitted.tail.to_dict(),
             "per_level": levels["per_level"],
             "coverage": levels["coverage"],
+            "operating_points": confidence["operating_points"],
         } | fitted.engine_stats
         write_artifacts(
             staging, model_bytes=model_bytes, metadata=metadata, summary=summary, parity=parity, report=fitted.report
@@ -301,6 +319,7 @@ def _record_run(
     summary: dict[str, Any],
     parity: ParityReport,
     levels: dict[str, Any],
+    confidence: dict[str, Any],
 ) -> None:
     """Write the model card, the data report and the plots to `staging`, and log them with the run to MLflow."""
     classes, labels, predicted = fitted.pipeline.classes_, fitted.test_labels, evaluation.predicted
@@ -316,6 +335,7 @@ def _record_run(
             levels=levels,
             bands=evaluation.metrics["bands"],
             tail=fitted.tail,
+            confidence=confidence,
         )
     )
     (staging / "data_report.txt").write_text(summary_text(fitted.report) + "\n")
@@ -323,6 +343,7 @@ def _record_run(
         plot_confusion_matrix(labels, predicted, classes, staging / "confusion_matrix.png"),
         plot_feature_importance(fitted.pipeline, staging / "feature_importance.png"),
         plot_coverage_curve(levels["coverage"], staging / "coverage_curve.png"),
+        plot_reliability(confidence, staging / "reliability.png"),
         staging / "data_report.txt",
         staging / "model_card.md",
     ]
@@ -335,6 +356,7 @@ def _record_run(
             "baseline_per_class_report.json": evaluation.baseline["per_class"],
             "parity_report.json": parity_report_dict(parity),
             "levels_report.json": levels,
+            "confidence_report.json": confidence,
             "data_report.json": fitted.report.to_dict(),
         },
     )

@@ -13,6 +13,7 @@ from training.columns import GROUP, LABEL, extra_text_columns
 from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
+from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
 from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
 from training.model.reranker import CandidateReranker, FeatureLayout
@@ -70,10 +71,11 @@ def unevaluated_rows(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
-    """Fit the features on train, then LightGBM with early stopping on the validation split.
+    """Fit the features on train, then LightGBM with early stopping on the validation split, then its calibration
+    on the same split (`training.model.calibration`).
 
     Returns:
-        The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`).
+        The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`), calibrated.
     """
     design = resolve_design(config.model, splits.train[LABEL].nunique())
     pipeline = build_pipeline(config.data, config.features, config.model, design)
@@ -105,8 +107,14 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         classifier.fit(train_matrix, splits.train[LABEL], **fit_options)
     booster = classifier.model_ if isinstance(classifier, CandidateReranker) else classifier
     align_thresholds_to_float32(booster)
+    calibration = calibrate(classifier, validation_matrix, splits.validation[LABEL].to_numpy())
     logger.info(
         "fitted",
-        extra={"design": design, "best_iteration": booster.best_iteration_, "classes": len(classifier.classes_)},
+        extra={
+            "design": design,
+            "best_iteration": booster.best_iteration_,
+            "classes": len(classifier.classes_),
+            "temperature": round(calibration.temperature, 3),
+        },
     )
     return pipeline

@@ -386,8 +386,16 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     flat = graph.node("Reshape", [stacked, graph.ints([-1, len(per_candidate)])])
 
     raw = graph.node("Reshape", [_raw_tree_scores(graph, model.model_, flat, len(per_candidate)), shape])
-    normalised = graph.node("Softmax", [raw], axis=1)
     n_rows = graph.node("Gather", [shape, graph.ints([0])])
+    none_logit = getattr(model, "none_logit_", None)
+    if none_logit is None:
+        normalised = graph.node("Softmax", [raw], axis=1)
+    else:
+        # The calibrated "none of the candidates" logit joins the softmax and its share is dropped.
+        column = graph.node("Concat", [n_rows, graph.ints([1])], axis=0)
+        none = graph.node("Expand", [floats(np.array([[none_logit]])), column])
+        with_none = graph.node("Softmax", [graph.node("Concat", [raw, none], axis=1)], axis=1)
+        normalised = graph.node("Slice", [with_none, graph.ints([0]), graph.ints([k]), graph.ints([1])])
     zeros = graph.node(
         "ConstantOfShape",
         [graph.node("Concat", [n_rows, graph.ints([n_classes])], axis=0)],

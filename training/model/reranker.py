@@ -163,11 +163,21 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         """How many features each (row, candidate) pair has."""
         return len(self.feature_names_)
 
+    def raw_scores(self, X: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' raw re-ranking scores (their log-odds) and class indices, both [N, k]."""
+        raw = np.asarray(self.model_.predict(self.candidate_features(X), raw_score=True)).reshape(-1, self._k(X))
+        return raw, self._candidate_classes(X)
+
     def predict_top(self, X: sparse.csr_matrix) -> TopClasses:
         """The candidates, most probable first (ties: the lower class, as the graph's ArgMax), with the softmax of
-        their raw re-ranking scores (their log-odds); every other class has probability 0."""
-        raw = np.asarray(self.model_.predict(self.candidate_features(X), raw_score=True)).reshape(-1, self._k(X))
-        probabilities, classes = softmax(raw, axis=1), self._candidate_classes(X)
+        their raw re-ranking scores and, once calibrated, the "none of them" logit (whose share no class gets);
+        every other class has probability 0."""
+        raw, classes = self.raw_scores(X)
+        none_logit = getattr(self, "none_logit_", None)
+        if none_logit is None:
+            probabilities = softmax(raw, axis=1)
+        else:
+            probabilities = softmax(np.hstack([raw, np.full((len(raw), 1), none_logit)]), axis=1)[:, :-1]
         order = np.lexsort((classes, -probabilities), axis=1)
         return TopClasses(np.take_along_axis(classes, order, axis=1), np.take_along_axis(probabilities, order, axis=1))
 

@@ -45,6 +45,7 @@ def render_model_card(
     levels: dict[str, Any],
     bands: list[dict[str, Any]],
     tail: TailPlan,
+    confidence: dict[str, Any],
 ) -> str:
     """The card's Markdown.
 
@@ -59,6 +60,7 @@ def render_model_card(
         levels: `training.reporting.levels.evaluate_levels` of the test split.
         bands: `training.reporting.evaluate.size_bands` of the test split.
         tail: What the small-class policy did.
+        confidence: `training.reporting.confidence.confidence_report` (calibration and operating points).
     """
     data = metadata["training_data"]
     sections = [
@@ -91,6 +93,7 @@ def render_model_card(
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
         f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
         "## Quality by class size (test split)\n" + _bands_section(bands),
+        "## Confidence you can threshold\n" + _confidence_section(confidence),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
@@ -192,6 +195,27 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
         ],
     )
     return table + note
+
+
+def _confidence_section(report: dict[str, Any]) -> str:
+    """The calibration before and after, candidate recall, and the operating points a team can file at."""
+    none = "" if report["none_logit"] is None else f', and a "none of the candidates" logit {report["none_logit"]:.2f}'
+    head = (
+        f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}, inside the graph. Test "
+        f"split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
+        f"**{report['ece_after']:.4f}** after; log loss {report['log_loss_before']:.4f} before, "
+        f"{report['log_loss_after']:.4f} after; the true class is among the candidates for "
+        f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
+        "Operating points: the lowest confidence at which the answers were right at least the target share of the "
+        "time on validation, and what that threshold gives on test — the share of listings a team could file "
+        "without review, and how often those are right. `GET /model` lists them; a request's `decision` uses them."
+    )
+    rows = [
+        [point["level"], f"{point['target_precision']:.2f}", f"{point['threshold']:.4f}",
+         f"{point['test_coverage']:.1%}", "-" if point["test_precision"] is None else f"{point['test_precision']:.2%}"]
+        for point in report["operating_points"]
+    ]  # fmt: skip
+    return head + "\n\n" + _table(["answer", "target precision", "threshold", "test coverage", "test precision"], rows)
 
 
 def _bands_section(bands: list[dict[str, Any]]) -> str:

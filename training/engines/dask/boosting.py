@@ -23,6 +23,7 @@ from training.engines.dask.cluster import worker_order
 from training.engines.dask.featurize import item
 from training.engines.dask.prepare import TRAIN, first_rows
 from training.exceptions import DataValidationError
+from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
 from training.model.pipeline import TITLE_SCORES, classifier_params, reranker_params
 from training.model.reranker import CandidateReranker, FeatureLayout
@@ -81,10 +82,15 @@ def fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, re
     classifier = DaskLGBMClassifier(client=cast("Client", ChunkOrderClient(client)), **params)
     classifier.fit(da.concatenate(chunks_x), da.concatenate(chunks_y))
     local = classifier.to_local()
-    best = _best_iteration(local, *_validation_sample(client, results), config.model.early_stopping_rounds)
+    validation = _validation_sample(client, results)
+    best = _best_iteration(local, *validation, config.model.early_stopping_rounds)
     local.booster_.best_iteration = best
     align_thresholds_to_float32(local)
-    logger.info("fitted", extra={"best_iteration": best, "rounds": config.model.n_estimators})
+    calibration = calibrate(local, *validation)
+    logger.info(
+        "fitted",
+        extra={"best_iteration": best, "rounds": config.model.n_estimators, "temperature": calibration.temperature},
+    )
     return local
 
 
@@ -101,14 +107,16 @@ def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, re
         separator=config.data.path_separator,
         booster=reranker_params(config.model, n_jobs=config.model.n_jobs),
     )
+    validation = _validation_sample(client, results)
     reranker.fit(
         matrix,
         labels,
         groups=groups,
-        eval_set=[_validation_sample(client, results)],
+        eval_set=[validation],
         callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
     )
     align_thresholds_to_float32(reranker.model_)
+    calibrate(reranker, *validation)
     logger.info(
         "fitted",
         extra={"design": "rerank", "rows": matrix.shape[0], "best_iteration": reranker.booster_.best_iteration},

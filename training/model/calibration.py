@@ -1,0 +1,179 @@
+"""Calibrated confidence: a temperature fitted on validation, inside the graph, and what it buys.
+
+A LightGBM model's probabilities are the softmax of its raw scores, and early-stopped boosting is overconfident:
+rows answered at 0.8 are right less often than 80 % of the time. One temperature T, fitted on the validation split by
+log loss, divides every raw score: the ranking (and so every label) is unchanged, and confidence comes to mean what
+it says. It is applied by scaling every leaf value of the booster by 1/T (`scale_leaf_values`), so the Python
+pipeline and the exported graph compute the very same numbers and the parity gate stays exact.
+
+The re-ranker scores only a row's candidates; when the true class is not among them, a plain softmax still hands all
+the probability to the candidates. Its calibration also fits a constant "none of the candidates" logit: the softmax
+runs over the candidates and that logit, and the candidates keep what is left (their probabilities sum to less than
+1 by the share of rows whose class the candidates missed).
+
+`expected_calibration_error` (equal-mass bins), `reliability` and `operating_points` (the confidence threshold that
+reaches a target precision on validation) measure the result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from training.model.pins import require_pinned
+from training.model.reranker import CandidateReranker
+
+# `scale_leaf_values` rewrites LightGBM's model text and sets its private `_Booster`: refuse any other version.
+require_pinned("lightgbm")
+
+# Equal-mass bins of the expected calibration error and the reliability plot.
+CALIBRATION_BINS = 15
+# The precisions a team may ask its answers to reach (issue "Answers a category team can act on").
+TARGET_PRECISIONS = (0.95, 0.98, 0.99)
+# An operating point needs at least this many validation rows above its threshold, or it accepts nothing.
+MIN_ACCEPTED_ROWS = 30
+# Temperatures are searched in [MIN_TEMPERATURE, MAX_TEMPERATURE] (log scale).
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted temperature and, for the re-ranker, the "none of the candidates" logit (None for the multiclass
+    design, whose classes are all listed)."""
+
+    temperature: float
+    none_logit: float | None = None
+
+
+def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> Calibration:
+    """The temperature (and none-logit) that minimise the log loss of `raw` scores on validation.
+
+    Args:
+        raw: [N, k] raw scores (logits) of each row's listed classes.
+        target: [N] the position of each row's true class among them, -1 when it is not listed.
+        with_none: Fit a constant "none of them" logit too (the re-ranker); without it, unlisted rows are ignored.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    target = np.asarray(target)
+    if not with_none:
+        raw, target = raw[target >= 0], target[target >= 0]
+    if len(raw) == 0:
+        return Calibration(1.0, 0.0 if with_none else None)
+
+    def loss(parameters: np.ndarray) -> float:
+        logits = _logits(raw, float(np.exp(parameters[0])), parameters[1] if with_none else None)
+        chosen = np.where(target >= 0, target, logits.shape[1] - 1)
+        return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(len(logits)), chosen]))
+
+    start = np.array([0.0, float(np.log(max((target < 0).mean(), 1e-3))) if with_none else 0.0])
+    bounds = [(np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)), (-30.0, 30.0)]
+    found = minimize(loss, start[: 2 if with_none else 1], method="L-BFGS-B", bounds=bounds[: 2 if with_none else 1])
+    return Calibration(float(np.exp(found.x[0])), float(found.x[1]) if with_none else None)
+
+
+def calibrated_probabilities(raw: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """[N, k] probabilities of the listed classes: the softmax of raw / T (over them and the none-logit, if any)."""
+    logits = _logits(np.asarray(raw, dtype=np.float64), calibration.temperature, calibration.none_logit)
+    probabilities = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    return probabilities[:, : raw.shape[1]]
+
+
+def scale_leaf_values(booster: lightgbm.Booster, factor: float) -> lightgbm.Booster:
+    """The booster with every leaf value multiplied by `factor` (its raw scores scaled, exactly as the graph's)."""
+    text = booster.model_to_string()
+    scaled = re.sub(r"^leaf_value=(.*)$", lambda m: _scaled_values(m, factor), text, flags=re.MULTILINE)
+    # tree_sizes records byte lengths of the tree blocks, which the new numbers change; it is optional.
+    scaled = re.sub(r"^tree_sizes=.*\n", "", scaled, flags=re.MULTILINE)
+    return lightgbm.Booster(model_str=scaled)
+
+
+def uncalibrated(probabilities: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """The probabilities the model gave before calibration, recovered from the calibrated ones of the same listed
+    classes: softmax(T · log p) over them (the none-logit's share dropped)."""
+    with np.errstate(divide="ignore"):
+        logits = calibration.temperature * np.log(np.asarray(probabilities, dtype=np.float64))
+    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Top-label ECE over equal-mass bins: Σ (rows in bin / rows) · |accuracy − mean confidence| of the bin."""
+    return float(sum(row["rows"] * abs(row["accuracy"] - row["confidence"]) for row in reliability(
+        confidence, correct, bins)) / max(len(confidence), 1))  # fmt: skip
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict[str, Any]]:
+    """Equal-mass bins of the rows sorted by confidence: each bin's rows, mean confidence and accuracy."""
+    order = np.argsort(np.asarray(confidence), kind="stable")
+    found = []
+    for chunk in np.array_split(order, min(bins, max(len(order), 1))):
+        if len(chunk):
+            found.append({"rows": len(chunk), "confidence": float(np.mean(confidence[chunk])),
+                          "accuracy": float(np.mean(correct[chunk]))})  # fmt: skip
+    return found
+
+
+def operating_points(
+    confidence: np.ndarray, correct: np.ndarray, targets: tuple[float, ...] = TARGET_PRECISIONS
+) -> list[dict[str, float]]:
+    """For each target precision, the lowest confidence threshold at which the rows answered at or above it are right
+    at least that often on these (validation) rows, with at least MIN_ACCEPTED_ROWS of them; above 1 (accept
+    nothing) when none is. Returns each target's threshold, and the coverage and precision it gives here."""
+    order = np.argsort(-np.asarray(confidence), kind="stable")
+    sorted_confidence, right = np.asarray(confidence)[order], np.asarray(correct, dtype=np.float64)[order]
+    precision = np.cumsum(right) / np.arange(1, len(right) + 1)
+    # Only a threshold between distinct confidences can be applied: the last row of each run of equal values.
+    last_of_value = np.append(sorted_confidence[1:] != sorted_confidence[:-1], True)
+    points = []
+    for target in targets:
+        good = np.flatnonzero(last_of_value & (precision >= target) & (np.arange(len(right)) + 1 >= MIN_ACCEPTED_ROWS))
+        if len(good):
+            last = good[-1]
+            points.append({"target_precision": target, "threshold": float(sorted_confidence[last]),
+                           "coverage": (last + 1) / len(right), "precision": float(precision[last])})  # fmt: skip
+        else:
+            points.append({"target_precision": target, "threshold": 1.01, "coverage": 0.0, "precision": None})
+    return points
+
+
+def _logits(raw: np.ndarray, temperature: float, none_logit: float | None) -> np.ndarray:
+    """raw / T, with the none-logit appended as a last column when there is one."""
+    scaled = raw / temperature
+    if none_logit is None:
+        return scaled
+    return np.hstack([scaled, np.full((len(raw), 1), none_logit)])
+
+
+def _scaled_values(match: re.Match[str], factor: float) -> str:
+    """One `leaf_value=` line with each value multiplied by `factor`."""
+    values = np.array(match.group(1).split(), dtype=np.float64) * factor
+    return "leaf_value=" + " ".join(repr(float(value)) for value in values)
+
+
+def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
+    """Fit the calibration on the validation rows and apply it to the fitted classifier in place: its booster's
+    leaves scaled by 1/T, and for the re-ranker the none-logit set (`CandidateReranker.none_logit_`).
+
+    Args:
+        classifier: A fitted LGBMClassifier (multiclass design) or CandidateReranker.
+        matrix: The validation rows' features.
+        labels: Their labels.
+    """
+    target = np.searchsorted(classifier.classes_, np.asarray(labels))
+    if isinstance(classifier, CandidateReranker):
+        raw, classes = classifier.raw_scores(matrix)
+        listed = classes == target[:, None]
+        found = fit_calibration(raw, np.where(listed.any(axis=1), listed.argmax(axis=1), -1), with_none=True)
+        classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
+        classifier.none_logit_ = found.none_logit
+    else:
+        raw = classifier.booster_.predict(matrix, raw_score=True).reshape(len(target), -1)
+        found = fit_calibration(raw, target, with_none=False)
+        classifier._Booster = scale_leaf_values(classifier.booster_, 1 / found.temperature)
+    classifier.calibration_ = found
+    return found
