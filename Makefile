@@ -41,7 +41,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
-	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES
+	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES TARGET_PRECISION EXPLAIN
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -115,9 +115,10 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY") \
 	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
 
-predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1)
+predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
-	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace)
+	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
+	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
 
 compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar
 	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
@@ -156,7 +157,7 @@ validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on
 
 build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled or pinned at MODEL_URI=s3://… (ARCH=); fails over 150 MB
 	$(PY) -m infra.stage_build --model "$$MODEL" --arch "$$ARCH" --out $(STAGE_ROOT)/build \
-	  $(if $(MODEL_URI),--model-uri "$$MODEL_URI")
+	  $(if $(MODEL_URI),--model-uri "$$MODEL_URI") $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION")
 	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --base-dir $(STAGE_ROOT) \
 	  --build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture="$$ARCH"
 	$(PY) -m infra.trim_build $(BUILT)

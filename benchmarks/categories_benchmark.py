@@ -73,6 +73,8 @@ SINGLE_REQUESTS = 500
 BATCH_ROWS = 1_000
 BATCH_REPEATS = 5
 SAMPLE_SECONDS = 0.2
+# Held-out rows searched for the docs' example answers (accepted at the category, at an ancestor, review).
+EXAMPLE_SEARCH_ROWS = 2_000
 # Packages the Lambda runtime provides, so the build does not ship them.
 PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 METRIC_KEYS = (
@@ -158,6 +160,7 @@ def run_case(case: Case, workdir: Path) -> dict[str, Any]:
     else:
         requests = held_out_rows(case.categories, case.rows)
     row |= serving_latency(model, requests) | path_overhead(model, requests)
+    row["examples"] = example_answers(model, requests)
     row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
     return row | measured_on()
 
@@ -194,6 +197,10 @@ def train_once(arguments: list[str], workdir: Path) -> dict[str, Any]:
     found |= {key: value for key, value in metrics.items() if "design" in key or "candidate" in key}
     if "bands" in metrics:
         found["bands"] = [{k: _rounded(v) for k, v in band.items()} for band in metrics["bands"]]
+    for key in ("ece_before", "ece_after", "temperature", "candidate_recall"):
+        if key in metrics:
+            found[key] = _rounded(metrics[key])
+    found["operating_points"] = [point for point in metrics.get("operating_points", []) if point["level"] == "leaf"]
     return found
 
 
@@ -286,17 +293,23 @@ def held_out_rows(categories: int, rows: int) -> list[dict[str, Any]]:
 
 
 def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Single-row p50/p99 over SINGLE_REQUESTS held-out rows and ms per row in batches of BATCH_ROWS."""
+    """Single-row p50/p99 over SINGLE_REQUESTS held-out rows, the same with `explain=true`'s explanation added, and
+    ms per row in batches of BATCH_ROWS."""
+    from handler.explain import explain
     from handler.model import load_model
     from handler.settings import Settings
 
     model = load_model(Settings(model_path=model_path))
     singles = [rows[i % len(rows)] for i in range(SINGLE_REQUESTS)]
-    times = []
-    for row in singles:
+    times, explained = [], []
+    for row in singles:  # alternating, so a noisy moment hits both alike
         started = time.perf_counter()
         model.predict([row])
         times.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        (answer,) = model.predict([row])
+        explain(model, row, answer)
+        explained.append((time.perf_counter() - started) * 1000)
     batch = [rows[i % len(rows)] for i in range(BATCH_ROWS)]
     batches = []
     for _ in range(BATCH_REPEATS):
@@ -307,9 +320,42 @@ def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, f
     return {
         "p50_ms": round(statistics.median(times), 3),
         "p99_ms": round(cuts[98], 3),
+        "explain_p50_ms": round(statistics.median(explained), 3),
+        "explain_extra_p50_ms": round(statistics.median(explained) - statistics.median(times), 3),
         "batch_ms_per_row": round(statistics.median(batches), 4),
         "load_seconds": round(model.load_seconds, 3),
     }
+
+
+def example_answers(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The API's own answers (FastAPI's test client on the function's app) for a listing accepted at its category, one
+    accepted at an ancestor only and one sent to review, when the held-out rows have them, and one explanation: the
+    examples docs/api.md shows."""
+    from fastapi.testclient import TestClient
+
+    from handler.app import create_app
+    from handler.model import load_model
+    from handler.settings import Settings
+
+    settings = Settings(model_path=model_path)
+    client = TestClient(create_app(load_model(settings), settings))
+    found: dict[str, Any] = {}
+    for row in rows[:EXAMPLE_SEARCH_ROWS]:
+        item = {name: value for name, value in row.items() if value is not None}
+        answer = client.post("/predict?top_k=2", json=item).json()
+        depth = len(answer.get("path", []))
+        kind = {0: "review", depth: "category"}.get(answer.get("decision_level", -1), "ancestor")
+        if kind not in found and answer.get("decision") is not None:
+            found[kind] = {"request": item, "answer": answer}
+        if len(found) == 3:
+            break
+    if found:
+        first = next(iter(found.values()))["request"]
+        found["explained"] = {
+            "request": first,
+            "answer": client.post("/predict?explain=true&top_k=1", json=first).json(),
+        }
+    return found
 
 
 def path_overhead(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -44,6 +44,10 @@ CATEGORY_MEMORY = {(5_000, 500_000): (6_000, None), (5_000, 1_000_000): (12_000,
 # Issue 27's targets on a real taxonomy's long-tailed catalogue: held-out macro-F1 over every class with held-out
 # rows, wall seconds and peak RSS MB of training.
 TAXONOMY_TARGETS = (0.60, 900, 8_000)
+# Issue 28: calibration error after the temperature, at these category counts (and PriceRunner).
+ECE_TARGET, ECE_CATEGORIES = 0.01, (10, 100, 1_000)
+# Issue 29: what explain=true may add to a single request's p50, measured at this many categories.
+EXPLAIN_EXTRA_MS, EXPLAIN_CATEGORIES = 1.0, 1_000
 
 
 def load(name: str) -> dict[str, Any]:
@@ -255,6 +259,13 @@ def category_targets() -> list[tuple[str, str, bool | None]]:
         if r["categories"] >= 5_000 and "path_extra_p50_ms" in r:
             found.append((f"categories {label}: the category path costs ≤ {PATH_EXTRA_MS} ms p50",
                           f"{r['path_extra_p50_ms']} ms", r["path_extra_p50_ms"] <= PATH_EXTRA_MS))  # fmt: skip
+        if r["categories"] in ECE_CATEGORIES and "ece_after" in r:
+            found.append((f"categories {label}: ECE ≤ {ECE_TARGET} on test (calibrated; {r['ece_before']:.4f} before)",
+                          f"{r['ece_after']:.4f}", r["ece_after"] <= ECE_TARGET))  # fmt: skip
+        if r["categories"] == EXPLAIN_CATEGORIES and "explain_extra_p50_ms" in r:
+            extra = r["explain_extra_p50_ms"]
+            found.append((f"categories {label}: explain=true adds ≤ {EXPLAIN_EXTRA_MS} ms p50 to a single request",
+                          f"{extra} ms", extra <= EXPLAIN_EXTRA_MS))  # fmt: skip
         if (budget := CATEGORY_MEMORY.get((r["categories"], r["rows"]))) is not None:
             memory, wall = budget
             target = f"categories {label}: peak RSS ≤ {memory // 1000} GB" + (f", ≤ {wall // 60} min" if wall else "")
@@ -312,6 +323,67 @@ def taxonomies_table() -> str:
     return table(header, cells) + footnote(rows)
 
 
+def operating_points_table() -> str:
+    """Per measured case with operating points: each target's threshold (chosen on validation), the coverage and
+    precision it gave on validation and on test, and whether test's precision is within sampling error of the target."""
+    cases = [r for r in [*(_category_cases() or []), *_taxonomy_cases(), *load("training")["results"]]
+             if r.get("operating_points")]  # fmt: skip
+    if not cases:
+        return "Not measured yet: `make benchmark-categories` and `make benchmark-training` write them."
+    cells = []
+    for r in cases:
+        for point in r["operating_points"]:
+            test_precision = point["test_precision"]
+            accepted = round(point["test_coverage"] * r["n_test"])
+            low, high = _wilson(test_precision or 0.0, accepted)
+            target = point["target_precision"]
+            reached = test_precision is not None and (test_precision >= target or low <= target <= high)
+            interval = f"{low:.2%} … {high:.2%}" if test_precision is not None else "–"
+            cells.append([r["case"], f"{target:.2f}", f"{point['threshold']:.4f}",
+                          _share(point["validation_coverage"]), _share(point["validation_precision"]),
+                          _share(point["test_coverage"]), _share(test_precision), interval,
+                          "–" if test_precision is None else ("yes" if reached else "no"), measured(r)])  # fmt: skip
+    header = ["case", "target precision", "threshold", "validation coverage", "validation precision", "test coverage",
+              "test precision", "95 % interval of test precision", "target reached within sampling error",
+              "measured (commit, date, machine)"]  # fmt: skip
+    return table(header, cells)
+
+
+def api_example(kind: str) -> str:
+    """A JSON answer of the function for docs/api.md, from the categories benchmark's largest case with examples."""
+    cases = [r for r in _category_cases() or [] if r.get("examples")]
+    if not cases:
+        return "Not measured yet: `make benchmark-categories` records the function's own answers."
+    r = cases[-1] if kind != "explain" else max(cases, key=lambda c: c["categories"] == 1_000)
+    wanted = ("category", "ancestor", "review") if kind == "decision" else ("explained",)
+    blocks = []
+    for name in wanted:
+        if name in r["examples"]:
+            example = r["examples"][name]
+            answer = {key: value for key, value in example["answer"].items() if key not in ("model_version",)}
+            blocks.append(f"`POST /predict` {json.dumps(example['request'], ensure_ascii=False)}:\n\n```json\n"
+                          f"{json.dumps(answer, indent=1, ensure_ascii=False)}\n```")  # fmt: skip
+    return (
+        "\n\n".join(blocks) + f"\n\nFrom the {r['categories']:,}-category model of `make benchmark-categories` "
+        f"({measured(r)})."
+    )
+
+
+def _wilson(share: float, rows: int) -> tuple[float, float]:
+    """The 95 % Wilson interval of a share measured on `rows` rows."""
+    if rows == 0:
+        return 0.0, 1.0
+    z = 1.96
+    centre = (share + z * z / (2 * rows)) / (1 + z * z / rows)
+    spread = z * ((share * (1 - share) / rows + z * z / (4 * rows * rows)) ** 0.5) / (1 + z * z / rows)
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+def _share(value: float | None) -> str:
+    """A share as a percentage, or – when there is none."""
+    return "–" if value is None else f"{value:.2%}"
+
+
 def taxonomy_targets() -> list[tuple[str, str, bool | None]]:
     """Issue 27's targets on each real taxonomy's case."""
     found: list[tuple[str, str, bool | None]] = []
@@ -344,6 +416,9 @@ def targets() -> list[tuple[str, str, bool | None]]:
              r["wall_seconds"] <= 60),
             ("PriceRunner ONNX ≤ 20 MB", f"{r['onnx_mb']} MB", r["onnx_mb"] <= 20),
         ]  # fmt: skip
+    if (r := cases.get("pricerunner")) is not None and "ece_after" in r:
+        found.append((f"PriceRunner ECE ≤ {ECE_TARGET} on test (calibrated; {r['ece_before']:.4f} before)",
+                      f"{r['ece_after']:.4f}", r["ece_after"] <= ECE_TARGET))  # fmt: skip
     if (r := cases.get("synthetic-10k")) is not None:
         found.append(("synthetic 10k ≤ 60 s wall", f"{r['wall_seconds']} s", r["wall_seconds"] <= 60))
     if (r := cases.get("synthetic-1m")) is not None:
@@ -403,6 +478,9 @@ TABLES = {
     "predict": predict_table,
     "categories": categories_table,
     "taxonomies": taxonomies_table,
+    "operating-points": operating_points_table,
+    "api-decision": lambda: api_example("decision"),
+    "api-explain": lambda: api_example("explain"),
     "targets": targets_table,
 }
 

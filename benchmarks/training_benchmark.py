@@ -79,7 +79,11 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "n_test": metrics["n_test"],
         "target": TARGETS[target],
         **measured_on(),
-    } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb") if key in metrics}
+    } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb", "ece_before", "ece_after",
+                                       "temperature", "validation_macro_f1", "validation_baseline_macro_f1")
+         if key in metrics} | {
+        "operating_points": [point for point in metrics.get("operating_points", []) if point["level"] == "leaf"]
+    }  # fmt: skip
 
 
 def shared_rows(data: Path, config_path: Path) -> tuple[object, object, str]:

@@ -20,8 +20,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from handler.decisions import ACCEPT, Decision, decide
 from handler.docs import redoc_page, swagger_page
 from handler.exceptions import InferenceError
+from handler.explain import explain
 from handler.guard import RequestGuard
 from handler.model import Model, Prediction
 from handler.schemas import (
@@ -86,6 +88,18 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         description="0 to 1: answer with the deepest node of the predicted path whose confidence reaches this "
         "(`label`, `confidence`, `level`; the root '' at level 0 when even the department is below it).",
     )
+    targets = model.operating_points.targets if model.operating_points else []
+    target_query = Query(
+        None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description=f"The precision to take `decision` at: one of the model's operating points {targets} "
+        f"(default {settings.target_precision}).",
+        # The schema names the allowed values, so a client (or schemathesis) knows them; `_target` enforces them.
+        json_schema_extra={"enum": targets} if targets else None,
+    )
+    explain_query = Query(False, description="Add `explanation`: each title word's and field's effect on the answer.")
     app = FastAPI(
         title="Product category classifier",
         version=model.version,
@@ -105,10 +119,17 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         item: product = Body(...),  # type: ignore[valid-type]  # noqa: B008
         top_k: int = top_k_query,
         min_confidence: float | None = min_confidence_query,
+        target_precision: float | None = target_query,
+        explain: bool = explain_query,
     ) -> PredictionResponse:
         """Classify one product."""
-        (prediction,) = _predict(model, [item.model_dump()], settings, _is_synthetic(http))  # type: ignore[attr-defined]
-        return PredictionResponse(**_answer(prediction, model, top_k, min_confidence), model_version=model.version)
+        target = _target(model, settings, target_precision)
+        row = item.model_dump()  # type: ignore[attr-defined]
+        (prediction,) = _predict(model, [row], settings, _is_synthetic(http), target)
+        answer = _answer(prediction, model, top_k, min_confidence, target)
+        if explain:
+            answer["explanation"] = _explanation(model, row, prediction)
+        return PredictionResponse(**answer, model_version=model.version)
 
     @app.post(
         "/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
@@ -118,11 +139,19 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         request: batch = Body(...),  # type: ignore[valid-type]  # noqa: B008
         top_k: int = top_k_query,
         min_confidence: float | None = min_confidence_query,
+        target_precision: float | None = target_query,
+        explain: bool = explain_query,
     ) -> BatchResponse:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
+        target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
-        predictions = _predict(model, rows, settings, _is_synthetic(http))
-        answers = [BatchPrediction(**_answer(p, model, top_k, min_confidence)) for p in predictions]
+        predictions = _predict(model, rows, settings, _is_synthetic(http), target)
+        answers = []
+        for row, prediction in zip(rows, predictions, strict=True):
+            answer = _answer(prediction, model, top_k, min_confidence, target)
+            if explain:
+                answer["explanation"] = _explanation(model, row, prediction)
+            answers.append(BatchPrediction(**answer))
         return BatchResponse(predictions=answers, model_version=model.version)
 
     @app.get("/health", response_model=HealthResponse)
@@ -146,6 +175,8 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             library_versions=metadata.get("library_versions"),
             class_shares=metadata.get("class_shares"),
             taxonomy=TaxonomySummary(**model.taxonomy.summary()),
+            calibration=metadata.get("calibration"),
+            operating_points=_operating_points(metadata, model),
             golden_examples=metadata.get("golden_examples", [])[:shown_golden],
         )
 
@@ -170,8 +201,10 @@ def _is_synthetic(request: Request) -> bool:
     return bool(request.headers.get(SYNTHETIC_HEADER))
 
 
-def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool) -> list[Prediction]:
-    """Run the model and record latency, batch size, per-class counts and low-confidence answers.
+def _predict(
+    model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool, target: float | None
+) -> list[Prediction]:
+    """Run the model and record latency, batch size, per-class counts, low-confidence and accepted answers.
 
     Synthetic requests are only counted (SyntheticPredictions): their golden examples would otherwise add to
     the class mix the drift check reads and to the new version's behaviour alarms.
@@ -196,26 +229,40 @@ def _predict(model: Model, rows: list[dict[str, Any]], settings: Settings, synth
             # Per leaf, low confidence is a property of this line, not a metric: Logs Insights sums it by category
             # at no metric cost (a metric would add one per leaf, 5,000 at scale).
             metric.add_metadata(key="low_confidence", value=low_by_label[label])
+    accepted = [_decision(model, p, target).decision == ACCEPT for p in predictions] if target is not None else None
+    if accepted is not None:
+        # Across versions (the service alone): the drift monitor compares the accepted share with its trailing week.
+        for name, value in (("AcceptedPredictions", sum(accepted)), ("DecidedPredictions", len(accepted))):
+            with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace):
+                pass
     if model.taxonomy.depth > 1:
-        _department_metrics(model, predictions, unsure)
+        _department_metrics(model, predictions, unsure, accepted)
     return predictions
 
 
-def _department_metrics(model: Model, predictions: list[Prediction], unsure: list[bool]) -> None:
-    """Predictions and low-confidence predictions per top-level department (a few dozen values at most)."""
+def _department_metrics(
+    model: Model, predictions: list[Prediction], unsure: list[bool], accepted: list[bool] | None
+) -> None:
+    """Predictions, low-confidence and accepted predictions per top-level department (a few dozen values at most)."""
     department = [model.taxonomy.names[int(p.path_nodes[0])] for p in predictions]
     low = Counter(name for name, flag in zip(department, unsure, strict=True) if flag)
+    sure = Counter(name for name, flag in zip(department, accepted or [], strict=False) if flag)
     for name, count in Counter(department).items():
-        for metric_name, value in (("DepartmentPredictions", count), ("DepartmentLowConfidence", low[name])):
+        values = [("DepartmentPredictions", count), ("DepartmentLowConfidence", low[name])]
+        if accepted is not None:
+            values.append(("DepartmentAccepted", sure[name]))
+        for metric_name, value in values:
             with single_metric(
                 name=metric_name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace
             ) as metric:
                 metric.add_dimension(name="department", value=name)
 
 
-def _answer(prediction: Prediction, model: Model, top_k: int, min_confidence: float | None) -> dict[str, Any]:
-    """Label, confidence, the top_k classes and the path of one prediction; with min_confidence, the deepest
-    node of the path that reaches it instead of the leaf, and its level."""
+def _answer(
+    prediction: Prediction, model: Model, top_k: int, min_confidence: float | None, target: float | None
+) -> dict[str, Any]:
+    """Label, confidence, the top_k classes, the path and the decision of one prediction; with min_confidence, the
+    deepest node of the path that reaches it instead of the leaf, and its level."""
     probabilities = prediction.probabilities
     best = np.argsort(-probabilities, kind="stable")[:top_k]
     taxonomy = model.taxonomy
@@ -228,9 +275,70 @@ def _answer(prediction: Prediction, model: Model, top_k: int, min_confidence: fl
             for level, (node, confidence) in enumerate(prediction.path(), start=1)
         ],
     }
+    if target is not None:
+        decision = _decision(model, prediction, target)
+        answer |= {"decision": decision.decision, "target_precision": decision.target_precision}
+        answer |= {"decision_level": decision.level, "decision_label": decision.label}
     if min_confidence is not None:
         answer["label"], answer["level"], answer["confidence"] = model.back_off(prediction, min_confidence)
     return answer
+
+
+def _target(model: Model, settings: Settings, asked: float | None) -> float | None:
+    """The target precision of a request: the one asked for, else the deployment's; None when the model records no
+    operating points (and none was asked for).
+
+    Raises:
+        RequestValidationError: The precision asked for is not one of the model's operating points (a 422).
+    """
+    points = model.operating_points
+    if asked is None:
+        return settings.target_precision if points is not None else None
+    if points is None or points.find(asked) is None:
+        allowed = points.targets if points else []
+        raise RequestValidationError([{
+            "loc": ("query", "target_precision"),
+            "msg": f"must be one of the model's operating points {allowed}, got {asked}",
+            "type": "value_error",
+        }])  # fmt: skip
+    return round(asked, 2)
+
+
+def _decision(model: Model, prediction: Prediction, target: float) -> Decision:
+    """Accept or review one prediction at `target` (`handler.decisions`)."""
+    assert model.operating_points is not None
+    thresholds = model.operating_points.find(target)
+    assert thresholds is not None
+    confidence = float(prediction.probabilities[model.classes.index(prediction.label)])
+    path = [(model.taxonomy.paths[node], value) for node, value in prediction.path()]
+    return decide(thresholds, target, label=prediction.label, confidence=confidence, path=path)
+
+
+def _explanation(model: Model, row: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
+    """The explanation of one answer, as the response's `explanation` (`handler.explain`)."""
+    found = explain(model, row, prediction)
+    return {
+        "label": found.label,
+        "words": [{"word": word, "delta": delta} for word, delta in found.words],
+        "fields": [{"field": field, "delta": delta} for field, delta in found.fields],
+    }
+
+
+def _operating_points(metadata: dict[str, Any], model: Model) -> list[dict[str, Any]]:
+    """GET /model's operating points: each target's thresholds and what they gave on test."""
+    if model.operating_points is None:
+        return []
+    recorded = metadata.get("operating_points", {})
+    points = []
+    for target in model.operating_points.targets:
+        thresholds = model.operating_points.find(target)
+        assert thresholds is not None
+        extra: dict[str, Any] = next((e for key, e in recorded.items() if round(float(key), 2) == target), {})
+        points.append({
+            "target_precision": target, "threshold": thresholds.leaf, "level_thresholds": list(thresholds.levels),
+            "test_coverage": extra.get("test_coverage"), "test_precision": extra.get("test_precision"),
+        })  # fmt: skip
+    return points
 
 
 def _public_training_data(training_data: Any) -> dict[str, Any] | None:

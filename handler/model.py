@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 import onnxruntime as ort
 
+from handler.decisions import read_operating_points
 from handler.exceptions import InferenceError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -81,8 +82,10 @@ class Model:
         self.classes: list[str] = list(metadata["classes"])
         self.inputs: list[dict[str, Any]] = list(metadata["inputs"])
         self.version: str = str(metadata.get("model_version", "unversioned"))
-        self._text_input = next(spec["name"] for spec in self.inputs if spec.get("required"))
+        self.text_input = next(spec["name"] for spec in self.inputs if spec.get("required"))
         self.taxonomy = read_taxonomy(metadata["taxonomy"])
+        # None for a model trained before operating points were recorded: its answers carry no decision.
+        self.operating_points = read_operating_points(metadata, self.taxonomy.depth)
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
         """Predict rows of raw fields; a missing or None field takes the model's default.
@@ -93,7 +96,7 @@ class Model:
         Raises:
             InferenceError: onnxruntime failed.
         """
-        order = sorted(range(len(rows)), key=lambda i: len(str(rows[i].get(self._text_input) or "")))
+        order = sorted(range(len(rows)), key=lambda i: len(str(rows[i].get(self.text_input) or "")))
         predictions: dict[int, Prediction] = {}
         for start in range(0, len(order), self.chunk):
             indices = order[start : start + self.chunk]
@@ -161,6 +164,12 @@ def load_model(settings: Settings) -> Model:
         raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
     metadata = _read_metadata(session, path)
     model = Model(session, metadata, chunk=settings.inference_chunk, load_seconds=0.0)
+    points = model.operating_points
+    if points is not None and points.find(settings.target_precision) is None:
+        raise ModelLoadError(
+            f"TARGET_PRECISION {settings.target_precision} is not one of the model's operating points "
+            f"{points.targets}: set it to one of them"
+        )
     check_golden_examples(model)
     model.load_seconds = time.perf_counter() - started
     return model
@@ -266,8 +275,10 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
         metadata = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"model file {path} has unreadable metadata: {exc}") from exc
-    problem = _metadata_problem(metadata, {node.name for node in session.get_inputs()}) or _taxonomy_problem(
-        metadata, {node.name for node in session.get_outputs()}
+    problem = (
+        _metadata_problem(metadata, {node.name for node in session.get_inputs()})
+        or _taxonomy_problem(metadata, {node.name for node in session.get_outputs()})
+        or _operating_points_problem(metadata)
     )
     if problem:
         raise ModelLoadError(f"model file {path} has inconsistent metadata: {problem}")
@@ -355,6 +366,15 @@ def _taxonomy_problem(metadata: dict[str, Any], graph_outputs: set[str]) -> str 
     for label, node in zip(metadata["classes"], leaves, strict=True):
         if paths[node] != label:
             return f"class {label!r} sits at taxonomy node {paths[node]!r}"
+    return None
+
+
+def _operating_points_problem(metadata: dict[str, Any]) -> str | None:
+    """What is wrong with the metadata's operating points (the thresholds decisions use), or None."""
+    try:
+        read_operating_points(metadata, read_taxonomy(metadata["taxonomy"]).depth)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return str(exc)
     return None
 
 

@@ -6,7 +6,7 @@ silently replaced by its default and change the prediction without a word.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -60,6 +60,35 @@ PATH_DESCRIPTION = (
 )
 
 
+DECISION_DESCRIPTION = (
+    "accept: file it without a person, at `decision_label` (`decision_level` deep: the answered category, or an "
+    "ancestor when only that reaches the target); review: send it to a person. Taken at `target_precision` from "
+    "the thresholds training chose on validation. Absent for a model trained before operating points existed."
+)
+
+
+class WordEffect(BaseModel):
+    """How much one title word raised (+) or lowered (−) the answered category's probability."""
+
+    word: str
+    delta: float = Field(description="The probability with the word minus without it (every occurrence removed).")
+
+
+class FieldEffect(BaseModel):
+    """How much one other field raised (+) or lowered (−) the answered category's probability."""
+
+    field: str
+    delta: float = Field(description="The probability with the field minus with it left out (as if omitted).")
+
+
+class Explanation(BaseModel):
+    """Why the answer: the effect of each title word and each other field, computed by the served graph itself."""
+
+    label: str = Field(description="The answered category the effects are measured on.")
+    words: list[WordEffect] = Field(description="The title's words (the first 12 distinct), largest effect first.")
+    fields: list[FieldEffect] = Field(description="Each other field the request gave, in the model's input order.")
+
+
 class PredictionResponse(BaseModel):
     """The answer for one product."""
 
@@ -68,6 +97,11 @@ class PredictionResponse(BaseModel):
     level: int | None = Field(None, ge=0, description=LEVEL_DESCRIPTION)
     top_k: list[ClassProbability] = Field(description="The most probable categories, most probable first.")
     path: list[PathNode] = Field(description=PATH_DESCRIPTION)
+    decision: Literal["accept", "review"] | None = Field(None, description=DECISION_DESCRIPTION)
+    target_precision: float | None = Field(None, description="The precision the decision was taken at.")
+    decision_level: int | None = Field(None, ge=0, description="How deep the accepted node is; 0 for review.")
+    decision_label: str | None = Field(None, description="The accepted node's whole path; '' for review.")
+    explanation: Explanation | None = Field(None, description="Only with explain=true.")
     model_version: str
 
 
@@ -79,6 +113,11 @@ class BatchPrediction(BaseModel):
     level: int | None = Field(None, ge=0, description=LEVEL_DESCRIPTION)
     top_k: list[ClassProbability]
     path: list[PathNode] = Field(description=PATH_DESCRIPTION)
+    decision: Literal["accept", "review"] | None = Field(None, description=DECISION_DESCRIPTION)
+    target_precision: float | None = Field(None, description="The precision the decision was taken at.")
+    decision_level: int | None = Field(None, ge=0, description="How deep the accepted node is; 0 for review.")
+    decision_label: str | None = Field(None, description="The accepted node's whole path; '' for review.")
+    explanation: Explanation | None = Field(None, description="Only with explain=true.")
 
 
 class BatchResponse(BaseModel):
@@ -104,6 +143,16 @@ class TaxonomySummary(BaseModel):
     nodes_per_level: list[int] = Field(description="Nodes at each level, the departments first.")
 
 
+class OperatingPoint(BaseModel):
+    """One target precision a request may ask for, with the thresholds chosen on validation and what they gave."""
+
+    target_precision: float
+    threshold: float = Field(description="The answered category's confidence at or above which it is accepted.")
+    level_thresholds: list[float] = Field(description="Per path level (department first), for backing off.")
+    test_coverage: float | None = Field(description="The share of test listings accepted at the category.")
+    test_precision: float | None = Field(description="How often those were right.")
+
+
 class ModelResponse(BaseModel):
     """What the served model is."""
 
@@ -116,6 +165,12 @@ class ModelResponse(BaseModel):
     library_versions: dict[str, str] | None
     class_shares: dict[str, float] | None = Field(description="Each class's share of the training rows.")
     taxonomy: TaxonomySummary
+    calibration: dict[str, float | None] | None = Field(
+        description="The temperature (and the re-ranker's 'none of the candidates' logit) fitted on validation."
+    )
+    operating_points: list[OperatingPoint] = Field(
+        description="The target precisions a request may ask for (target_precision), with their thresholds."
+    )
     golden_examples: list[dict[str, Any]] = Field(
         description="Rows with the label, probabilities and path training computed (the first 30, fewer at more "
         "than 666 classes: at most 20,000 probabilities in all; the pre-traffic check replays the whole set from "

@@ -3,9 +3,10 @@
 A plain pydantic model plus `from_env`, not pydantic-settings: that package and the dotenv it imports cost
 0.06–0.1 s of every cold start for a dozen flat variables.
 
-Which model is served is not an environment setting on Lambda: `make build` pins it into the code package
-(`served_model.json`: the S3 location and sha256), because SAM publishes a new version only when the package or
-a literal property changes — a model chosen by a template parameter could reach `$LATEST` and never the alias.
+Which model is served, and at which target precision it decides, are not environment settings on Lambda: `make build`
+pins them into the code package (`served_model.json`: the target precision, and the S3 location and sha256 of a
+model that is not bundled), because SAM publishes a new version only when the package or a literal property changes —
+a value chosen by a template parameter alone could reach `$LATEST` and never the alias.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "model.onnx"
 SERVED_MODEL = Path(__file__).resolve().parent / "served_model.json"
-PINNED_FIELDS = ("model_s3_uri", "model_sha256")
+# What `make build` pins into the package: the target precision always, the S3 model's location and sha256 when it
+# is not bundled (both or neither).
+PINNED_FIELDS = ("model_s3_uri", "model_sha256", "target_precision")
+PINNED_MODEL = ("model_s3_uri", "model_sha256")
 # A SnapStart init (when a version is published) may run far longer than the 10 s of an on-demand init, so a
 # transient S3 blip there gets patient retries instead of failing the deployment.
 SNAPSTART_S3 = {"s3_connect_timeout": 5.0, "s3_read_timeout": 20.0, "s3_max_attempts": 5}
@@ -44,6 +48,13 @@ class Settings(BaseModel):
     max_text_length: int = Field(2000, ge=1, description="Longest string accepted in any field.")
     max_top_k: int = Field(10, ge=1, description="Cap of the top_k query parameter.")
     low_confidence: float = Field(0.5, ge=0, le=1, description="Predictions below this confidence are counted.")
+    target_precision: float = Field(
+        0.98,
+        gt=0,
+        le=1,
+        description="The precision answers are accepted at unless a request asks for another; one "
+        "of the model's recorded operating points (TARGET_PRECISION).",
+    )
     inference_chunk: int = Field(64, ge=1, description="Rows per onnxruntime call; bounds padding and memory.")
     max_body_bytes: int = Field(
         524_288, ge=1024, le=6_000_000, description="Largest request body; bigger ones get 413 before parsing."
@@ -75,13 +86,21 @@ class Settings(BaseModel):
 
 
 def _pinned(path: Path) -> dict[str, Any]:
-    """The model `make build` pinned into the package, or nothing when the model is bundled."""
+    """What `make build` pinned into the package (the target precision, and the S3 model unless it is bundled), or
+    nothing for a local run."""
     if not path.is_file():
         return {}
     try:
         pinned = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise SettingsError(f"{path.name} is unreadable ({exc}); rebuild with `make build`") from exc
-    if not isinstance(pinned, dict) or set(pinned) != set(PINNED_FIELDS):
-        raise SettingsError(f"{path.name} must hold exactly {list(PINNED_FIELDS)}; rebuild with `make build`")
+    model_fields = set(pinned) & set(PINNED_MODEL) if isinstance(pinned, dict) else set()
+    if (
+        not isinstance(pinned, dict)
+        or not set(pinned) <= set(PINNED_FIELDS)
+        or model_fields not in (set(), {*PINNED_MODEL})
+    ):
+        raise SettingsError(
+            f"{path.name} must hold {list(PINNED_FIELDS)} (the S3 fields both or neither); rebuild with `make build`"
+        )
     return pinned

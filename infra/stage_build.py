@@ -29,6 +29,8 @@ from infra.exceptions import InfraError
 ROOT = Path(__file__).resolve().parents[1]
 METADATA_KEY = "product_classifier"
 RELEASE_FILE = "release.json"
+# The function's own default (handler/settings.py).
+DEFAULT_TARGET_PRECISION = 0.98
 FOLDERS = ("function", "deploy_hook", "monitor")
 
 
@@ -41,17 +43,31 @@ class Release:
     model_sha256: str
     model_bucket: str
     model_key: str
+    target_precision: float = DEFAULT_TARGET_PRECISION
 
     def parameter_overrides(self) -> list[str]:
-        """`sam deploy --parameter-overrides` entries that must match this build."""
-        return [f"Architecture={self.architecture}", f"ModelBucket={self.model_bucket}", f"ModelKey={self.model_key}"]
+        """`sam deploy --parameter-overrides` entries that must match this build. SAM CLI refuses an empty value
+        (`ModelBucket=` "is not a valid format"), so a bundled model's S3 parameters are left to their defaults (an
+        empty string: no S3 model)."""
+        overrides = [f"Architecture={self.architecture}", f"TargetPrecision={self.target_precision}"]
+        if self.model_bucket:
+            overrides += [f"ModelBucket={self.model_bucket}", f"ModelKey={self.model_key}"]
+        return overrides
 
 
-def stage(model: Path, out: Path, *, architecture: str, model_uri: str = "") -> Release:
+def stage(
+    model: Path,
+    out: Path,
+    *,
+    architecture: str,
+    model_uri: str = "",
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+) -> Release:
     """Stage the three function folders and `release.json` under `out` (replacing what was there).
 
     Raises:
-        InfraError: The model is missing or not an exported classifier, or `model_uri` is not s3://bucket/key.
+        InfraError: The model is missing or not an exported classifier, `model_uri` is not s3://bucket/key, or the
+            target precision is not one of the model's operating points.
     """
     if not model.is_file():
         raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
@@ -60,14 +76,17 @@ def stage(model: Path, out: Path, *, architecture: str, model_uri: str = "") -> 
     sha256 = hashlib.sha256(data).hexdigest()
     for folder in FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)
+    _check_target(metadata, target_precision, model)
     bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
-    pinned = {"model_s3_uri": model_uri, "model_sha256": sha256} if bucket else None
+    pinned: dict[str, Any] = {"target_precision": target_precision}
+    if bucket:
+        pinned |= {"model_s3_uri": model_uri, "model_sha256": sha256}
     _stage_function(out / "function", model, pinned=pinned)
     _stage_package(out / "deploy_hook", ROOT / "deploy_hook", "pre_traffic")
     expected = {key_: metadata.get(key_) for key_ in ("model_version", "classes", "golden_examples")}
     (out / "deploy_hook" / "pre_traffic" / "expected.json").write_text(json.dumps(expected))
     _stage_package(out / "monitor", ROOT / "monitor", "drift_monitor")
-    release = Release(architecture, str(metadata.get("model_version")), sha256, bucket, key)
+    release = Release(architecture, str(metadata.get("model_version")), sha256, bucket, key, target_precision)
     (out / RELEASE_FILE).write_text(json.dumps(asdict(release), indent=2) + "\n")
     return release
 
@@ -86,17 +105,17 @@ def read_release(path: Path) -> Release:
         raise InfraError(f"{path} is not a release record ({exc}): run `make build` again") from None
 
 
-def _stage_function(target: Path, model: Path, *, pinned: dict[str, str] | None) -> None:
-    """The handler's modules and requirements, and the model file or its pinned S3 location."""
+def _stage_function(target: Path, model: Path, *, pinned: dict[str, Any]) -> None:
+    """The handler's modules and requirements, what is pinned (the target precision, the S3 location of a model that is
+    not bundled), and the model file when it is."""
     (target / "handler").mkdir(parents=True)
     for source in sorted((ROOT / "handler").glob("*.py")):
         shutil.copy2(source, target / "handler" / source.name)
     # The /docs and /redoc assets (gzip, ~0.8 MB), so the docs pages work without a CDN.
     shutil.copytree(ROOT / "handler" / "docs_assets", target / "handler" / "docs_assets")
     shutil.copy2(ROOT / "handler" / "requirements.txt", target / "requirements.txt")
-    if pinned:
-        (target / "handler" / "served_model.json").write_text(json.dumps(pinned, sort_keys=True))
-    else:
+    (target / "handler" / "served_model.json").write_text(json.dumps(pinned, sort_keys=True))
+    if "model_s3_uri" not in pinned:
         shutil.copy2(model, target / "handler" / "model.onnx")
 
 
@@ -126,6 +145,17 @@ def _model_metadata(data: bytes, model: Path) -> dict[str, Any]:
     return metadata
 
 
+def _check_target(metadata: dict[str, Any], target: float, model: Path) -> None:
+    """The function decides at `target`: it must be one of the model's operating points (when it records any).
+
+    Raises:
+        InfraError: It is not.
+    """
+    recorded = sorted(round(float(key), 2) for key in metadata.get("operating_points") or {})
+    if recorded and round(target, 2) not in recorded:
+        raise InfraError(f"TARGET_PRECISION {target} is not one of {model}'s operating points {recorded}")
+
+
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
     if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
@@ -141,6 +171,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="the trained model.onnx to serve (its metadata feeds the hook)")
     parser.add_argument("--model-uri", default="", help="s3://bucket/key where `make publish` put that same file")
     parser.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"])
+    parser.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION,
+                        help="the precision the function decides accept or review at (one of the model's)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--print", choices=["parameters", "model-version"], help="read build/release.json instead")
     args = parser.parse_args()
@@ -149,7 +181,13 @@ def main() -> None:
             release = read_release(args.out / RELEASE_FILE)
             print(" ".join(release.parameter_overrides()) if args.print == "parameters" else release.model_version)
             return
-        release = stage(args.model, args.out, architecture=args.arch, model_uri=args.model_uri)
+        release = stage(
+            args.model,
+            args.out,
+            architecture=args.arch,
+            model_uri=args.model_uri,
+            target_precision=args.target_precision,
+        )
     except InfraError as exc:
         raise SystemExit(f"error: {exc}") from None
     where = f"s3://{release.model_bucket}/{release.model_key}" if release.model_bucket else "bundled"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
@@ -25,8 +26,11 @@ from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
+from training.model.hierarchy import build_hierarchy
 from training.model.metadata import embed_metadata, input_schema
 from training.model.parity import golden_examples
+from training.model.top_classes import predict_top
+from training.reporting.confidence import confidence_report, thresholds
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -106,15 +110,26 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
     config = replace(config, features=features, model=replace(config.model, n_estimators=40))
     splits = split_catalogue(prepare_catalogue(raw, config.data), config.split)
     pipeline = fit_model(config, splits)
+    classes = pipeline.classes_
+    confidence = confidence_report(
+        classes=classes,
+        hierarchy=build_hierarchy(classes, separator=config.data.path_separator),
+        calibration=pipeline.named_steps["classifier"].calibration_,
+        test=(splits.test[LABEL].to_numpy(), predict_top(pipeline, splits.test)),
+        validation=(splits.validation[LABEL].to_numpy(), predict_top(pipeline, splits.validation)),
+    )
     metadata = {
         "model_version": version,
         "created_at": "2026-01-01T00:00:00+00:00",
         "classes": [str(label) for label in pipeline.classes_],
         "inputs": input_schema(config.data),
+        "columns": dict(config.data.columns),
         "metrics": {"macro_f1": 0.5},
         "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw)},
         "library_versions": {"onnxruntime": "test"},
         "example": {"title": "acme smartphone x100 black 128gb"},
+        "calibration": {"temperature": confidence["temperature"], "none_logit": confidence["none_logit"]},
+        "operating_points": thresholds(confidence["operating_points"]),
     }
     model = to_onnx_model(pipeline, config.data, metadata)
     metadata["golden_examples"] = golden_examples(model.SerializeToString(), splits.test, config.data)

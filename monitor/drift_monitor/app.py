@@ -14,7 +14,11 @@ Each run:
    - for a model trained on category paths (GET /model's `taxonomy` deeper than one level), the same test on
      the leaf counts and shares summed per top-level department: `DepartmentMixDriftScore` and
      `DepartmentMixTvd` (no extra queries: departments are read from the class labels);
-4. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
+4. compares the share of answers the classifier accepted (`AcceptedPredictions` / `DecidedPredictions`, decisions
+   taken at its target precision) in the window with the share of the trailing week before it, and puts
+   `AcceptedShare` and `AcceptedShareDrop` (the week's share minus the window's): a drop means drift or a bad model
+   before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS decided answers;
+5. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
 Any failure (bad setting, the alias not answering its metadata, bad class shares, CloudWatch refusing) is
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
 # GetMetricData takes at most 500 queries per call.
 MAX_QUERIES = 500
 MAX_WINDOW_HOURS = 24 * 14
+# The accepted share of the window is compared with that of this long a stretch before it.
+TRAILING = timedelta(days=7)
 SYNTHETIC_HEADER = "x-synthetic-traffic"
 SYNTHETIC_SOURCE = "drift-monitor"
 logger = logging.getLogger()
@@ -107,8 +113,15 @@ def check_drift(
     department_test = None
     if enough and departments:
         department_test = compare_class_mix(_summed(shares, departments), _summed(counts, departments))
-    put_drift_metrics(config, version, test, cloudwatch=cloudwatch, department_test=department_test)
+    share = accepted_share(config, cloudwatch=cloudwatch, now=now)
+    put_drift_metrics(config, version, test, cloudwatch=cloudwatch, department_test=department_test, share=share)
     summary: dict[str, Any] = {"predictions": total, "classes": len(shares), "model_version": version}
+    if share is not None:
+        summary |= {
+            "accepted_share": share.window,
+            "accepted_share_week": share.week,
+            "accepted_share_drop": share.drop,
+        }
     if test is None:
         logger.info(
             "too little traffic for a drift check; only the heartbeat emitted",
@@ -223,6 +236,39 @@ def predicted_counts(
     return counts
 
 
+@dataclass(frozen=True)
+class AcceptedShare:
+    """The share of decided answers the classifier accepted in the window and in the trailing week before it."""
+
+    window: float
+    week: float
+
+    @property
+    def drop(self) -> float:
+        """How far the window's share fell below the week's (negative: it rose)."""
+        return self.week - self.window
+
+
+def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
+    """The accepted share of the window and of the 7 days before it, or None when either has fewer than
+    MIN_PREDICTIONS decided answers (or none at all: a model without operating points decides nothing).
+
+    Raises:
+        MetricsError: GetMetricData failed.
+    """
+    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    start = end - timedelta(hours=config.window_hours)
+    window = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start, end, cloudwatch=cloudwatch)
+    week = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start - TRAILING, start, cloudwatch=cloudwatch)
+    decided = min(window["DecidedPredictions"], week["DecidedPredictions"])
+    if decided < max(config.min_predictions, 1):
+        return None
+    return AcceptedShare(
+        window["AcceptedPredictions"] / window["DecidedPredictions"],
+        week["AcceptedPredictions"] / week["DecidedPredictions"],
+    )
+
+
 def put_drift_metrics(
     config: DriftConfig,
     version: str,
@@ -230,9 +276,10 @@ def put_drift_metrics(
     *,
     cloudwatch: Any,
     department_test: ClassMixTest | None = None,
+    share: AcceptedShare | None = None,
 ) -> None:
     """The score and TVD (with and without model_version) when there is a test, the department ones when there is
-    a department test, and the heartbeat, in one call.
+    a department test, the accepted share and its drop when there is one, and the heartbeat, in one call.
 
     Raises:
         MetricsError: PutMetricData failed.
@@ -243,6 +290,8 @@ def put_drift_metrics(
         values += [("ClassMixDriftScore", test.score), ("ClassMixTvd", test.tvd)]
     if department_test is not None:
         values += [("DepartmentMixDriftScore", department_test.score), ("DepartmentMixTvd", department_test.tvd)]
+    if share is not None:
+        values += [("AcceptedShare", share.window), ("AcceptedShareDrop", share.drop)]
     data = [
         {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "None"}
         for name, value in values
@@ -278,6 +327,42 @@ def _summed(values: Mapping[str, float], department: Mapping[str, str]) -> dict[
     sums: dict[str, float] = {}
     for label, value in values.items():
         sums[department[label]] = sums.get(department[label], 0.0) + value
+    return sums
+
+
+def _sums(
+    config: DriftConfig, names: tuple[str, ...], start: datetime, end: datetime, *, cloudwatch: Any
+) -> dict[str, float]:
+    """The Sum of each service-wide metric over [start, end), in one GetMetricData call.
+
+    Raises:
+        MetricsError: GetMetricData failed or reported a query it could not answer.
+    """
+    period = int((end - start).total_seconds()) // 60 * 60
+    queries = [
+        {
+            "Id": f"m{index}",
+            "MetricStat": {
+                "Metric": {"Namespace": config.namespace, "MetricName": name,
+                           "Dimensions": [{"Name": "service", "Value": config.service}]},
+                "Period": period,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for index, name in enumerate(names)
+    ]  # fmt: skip
+    try:
+        page = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end)
+    except (BotoCoreError, ClientError) as exc:
+        raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
+    sums = dict.fromkeys(names, 0.0)
+    for result in page.get("MetricDataResults", []):
+        if result.get("StatusCode") not in ("Complete", "PartialData"):
+            raise MetricsError(
+                f"GetMetricData could not read {names[int(result['Id'][1:])]}: {result.get('StatusCode')}"
+            )
+        sums[names[int(result["Id"][1:])]] += math.fsum(result.get("Values", []))
     return sums
 
 

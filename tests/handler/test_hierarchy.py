@@ -113,7 +113,8 @@ def test_flat_model_answers_one_level_and_backs_off_to_the_root(flat_client):
     sure = flat_client.post("/predict?min_confidence=0", json=PRODUCT).json()
     unsure = flat_client.post("/predict?min_confidence=1", json=PRODUCT).json()
 
-    assert set(plain) == {"label", "confidence", "top_k", "path", "model_version"}
+    assert set(plain) == {"label", "confidence", "top_k", "path", "model_version", "decision", "target_precision",
+                          "decision_level", "decision_label"}  # fmt: skip
     leaf = {"name": plain["label"], "node": plain["label"], "level": 1, "confidence": plain["confidence"]}
     assert plain["path"] == [leaf]
     assert (sure["label"], sure["level"], sure["confidence"]) == (plain["label"], 1, plain["confidence"])

@@ -25,7 +25,8 @@ def test_predict_returns_label_confidence_top_k_and_version(client):
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"label", "confidence", "top_k", "path", "model_version"}
+    assert set(body) == {"label", "confidence", "top_k", "path", "model_version", "decision", "target_precision",
+                         "decision_level", "decision_label"}  # fmt: skip
     assert body["model_version"] == "test-synthetic-1"
     # a flat model's path is the one leaf with its probability
     leaf = {"name": body["label"], "node": body["label"], "level": 1, "confidence": body["confidence"]}

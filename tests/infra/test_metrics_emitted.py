@@ -18,7 +18,7 @@ import pytest
 from drift_monitor.app import check_drift
 from tests.infra.test_release_path import resolve
 from tests.infra.test_template import translate
-from tests.monitor.test_drift import NOW, _config, _live_model, _record_predictions
+from tests.monitor.test_drift import NOW, _config, _live_model, _record_decisions, _record_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "teststack"
@@ -85,20 +85,24 @@ def unemitted(watched: set[Identity], emitted: set[Identity]) -> set[Identity]:
 
 
 @pytest.fixture(scope="module")
-def emitted(model_path) -> set[Identity]:
-    environment = {
-        **os.environ,
-        "MODEL_PATH": str(model_path),
-        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        "POWERTOOLS_SERVICE_NAME": "product-classifier",
-        "AWS_LAMBDA_FUNCTION_VERSION": "7",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", LIFECYCLE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return emitted_by(completed.stdout)
+def emitted(model_path, taxonomy_model_path) -> set[Identity]:
+    """Over the lifecycle of a flat model and of a path-label model (its per-department metrics)."""
+    found: set[Identity] = set()
+    for path in (model_path, taxonomy_model_path):
+        environment = {
+            **os.environ,
+            "MODEL_PATH": str(path),
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+            "POWERTOOLS_SERVICE_NAME": "product-classifier",
+            "AWS_LAMBDA_FUNCTION_VERSION": "7",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+        }
+        completed = subprocess.run(
+            [sys.executable, "-c", LIFECYCLE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        found |= emitted_by(completed.stdout)
+    return found
 
 
 @pytest.fixture
@@ -106,11 +110,14 @@ def monitor_emitted(aws) -> set[Identity]:
     """What the drift monitor puts into CloudWatch (moto) over one real check of a shifted mix."""
     _, cloudwatch = aws
     _record_predictions(cloudwatch, {"Fridges": 100, "TVs": 300, "CPUs": 600}, namespace=NAMESPACE)
+    _record_decisions(cloudwatch, hours_ago=1, accepted=500, decided=1000, namespace=NAMESPACE)
+    _record_decisions(cloudwatch, hours_ago=48, accepted=900, decided=1000, namespace=NAMESPACE)
     check_drift(_config(namespace=NAMESPACE), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
     return {
         (NAMESPACE, metric["MetricName"], frozenset(d["Name"] for d in metric["Dimensions"]))
         for metric in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
-        if metric["MetricName"] != "Predictions"  # recorded above as the classifier would, not by the monitor
+        # recorded above as the classifier would, not by the monitor
+        if metric["MetricName"] not in {"Predictions", "AcceptedPredictions", "DecidedPredictions"}
     }
 
 

@@ -17,6 +17,7 @@ import onnx
 import pytest
 import yaml
 
+from infra.exceptions import InfraError
 from infra.rollout_budget import HOOK_MINUTES, job_minutes, role_seconds, shift_minutes
 from infra.stage_build import stage
 from tests.infra.test_template import translate
@@ -74,15 +75,36 @@ def version_ids(template: dict) -> set[str]:
     }
 
 
-def built(tmp_path: Path, model: Path, name: str, model_uri: str = "") -> tuple[dict[str, str], dict[str, str]]:
+def built(
+    tmp_path: Path, model: Path, name: str, model_uri: str = "", target_precision: float = 0.98
+) -> tuple[dict[str, str], dict[str, str]]:
     """Stage a build as `make build` does; the code locations and stack parameters `make deploy` would use."""
     out = tmp_path / name
-    release = stage(model, out, architecture="x86_64", model_uri=model_uri)
+    release = stage(model, out, architecture="x86_64", model_uri=model_uri, target_precision=target_precision)
     uris = {"ProductClassifierFunction": package_uri(out / "function")}
     return uris, dict(entry.split("=", 1) for entry in release.parameter_overrides())
 
 
 # --- 1. what is served is part of the package: a new model always publishes a version -------------------
+
+
+def test_another_target_precision_publishes_a_new_version(tmp_path, model_path):
+    # GIVEN one model built for the default target precision and for another of its operating points
+    default, stricter = built(tmp_path, model_path, "t98"), built(tmp_path, model_path, "t99", target_precision=0.99)
+
+    # THEN the builds pin different targets, so SAM publishes another version (the canary runs), and the stack gets
+    # the same target as its parameter
+    assert version_ids(translate(tmp_path, default[0], **default[1])) != version_ids(
+        translate(tmp_path, stricter[0], **stricter[1])
+    )
+    assert (default[1]["TargetPrecision"], stricter[1]["TargetPrecision"]) == ("0.98", "0.99")
+
+
+def test_a_target_precision_the_model_did_not_record_fails_the_build(tmp_path, model_path):
+    with pytest.raises(
+        InfraError, match=r"TARGET_PRECISION 0.9 is not one of .* operating points \[0.95, 0.98, 0.99\]"
+    ):
+        built(tmp_path, model_path, "t90", target_precision=0.9)
 
 
 def test_a_new_s3_model_publishes_a_new_version_and_the_same_build_the_same(tmp_path, model_path):
@@ -126,14 +148,25 @@ def test_no_parameter_reaches_the_served_function_unhashed(template):
         for name in re.findall(r"\$\{(\w+)\}", text)
     }
 
-    # Architecture is the one exception: `make build ARCH=` builds the wheels for it, so the package changes too.
-    assert (refs | subs) & parameters == {"Architecture"}
+    # The exceptions are pinned by the build, so the package changes too: `make build ARCH=` builds the wheels for
+    # the architecture, `make build TARGET_PRECISION=` writes the target into served_model.json.
+    assert (refs | subs) & parameters == {"Architecture", "TargetPrecision"}
 
 
 def test_deploy_takes_the_stack_parameters_from_the_build(tmp_path, model_path):
     _, parameters = built(tmp_path, model_path, "s3", "s3://models/p/models/v1/model.onnx")
 
-    assert parameters == {"Architecture": "x86_64", "ModelBucket": "models", "ModelKey": "p/models/v1/model.onnx"}
+    assert parameters == {"Architecture": "x86_64", "ModelBucket": "models", "ModelKey": "p/models/v1/model.onnx",
+                          "TargetPrecision": "0.98"}  # fmt: skip
+
+
+def test_a_bundled_model_passes_no_empty_override(tmp_path, model_path):
+    # SAM CLI refuses `ModelBucket=` ("is not a valid format"): a bundled model leaves the S3 parameters at their
+    # defaults (empty: no S3 model) instead of passing them empty
+    _, parameters = built(tmp_path, model_path, "bundled")
+
+    assert parameters == {"Architecture": "x86_64", "TargetPrecision": "0.98"}
+    assert all(value for value in parameters.values())
 
 
 def test_an_s3_model_needs_its_key_and_a_key_its_bucket(template):

@@ -253,6 +253,45 @@ def test_a_shifted_mix_emits_the_score_the_tvd_and_the_heartbeat(aws):
     }
 
 
+def _record_decisions(cloudwatch, *, hours_ago, accepted, decided, namespace="ProductClassifier"):
+    for name, value in (("AcceptedPredictions", accepted), ("DecidedPredictions", decided)):
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[{"MetricName": name, "Dimensions": [{"Name": "service", "Value": "product-classifier"}],
+                         "Value": value, "Unit": "Count", "Timestamp": NOW - timedelta(hours=hours_ago)}],
+        )  # fmt: skip
+
+
+def test_a_fall_in_the_accepted_share_against_the_trailing_week_is_emitted(aws):
+    # GIVEN 90 % accepted over the week before the window, and 60 % in the window
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=600, decided=1000)
+    _record_decisions(cloudwatch, hours_ago=24 * 4, accepted=4500, decided=5000)
+    _record_decisions(cloudwatch, hours_ago=24 * 9, accepted=10, decided=1000)  # older than the week: not counted
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+    # THEN the drop (the week's share minus the window's) is put for the alarm, with the share itself
+    assert result["accepted_share"] == pytest.approx(0.6)
+    assert result["accepted_share_week"] == pytest.approx(0.9)
+    assert result["accepted_share_drop"] == pytest.approx(0.3)
+    assert {("AcceptedShare", ("service",)), ("AcceptedShareDrop", ("service",))} <= _emitted(cloudwatch)
+
+
+@pytest.mark.parametrize(("window", "week"), [(50, 5000), (1000, 50), (0, 0)])
+def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week):
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=window // 2, decided=window)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week // 2, decided=week)
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+    assert "accepted_share_drop" not in result
+    assert not {name for name, _ in _emitted(cloudwatch)} & {"AcceptedShare", "AcceptedShareDrop"}
+
+
 def test_a_taxonomy_model_is_also_tested_per_department(aws):
     # GIVEN a path-label model and traffic that moved from department A to B, but not within A
     _, cloudwatch = aws
@@ -379,6 +418,8 @@ def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
         {"MetricDataResults": _results(500, 100, 10.0)},
         {"MetricDataQueries": _queries(labels[500:], 500)} | window,
     )
+    for _ in ("window", "week"):  # the accepted share: no decided answers recorded
+        stubber.add_response("get_metric_data", {"MetricDataResults": []})
     stubber.add_response("put_metric_data", {}, {"Namespace": "ProductClassifier", "MetricData": ANY})
     stubber.activate()
 
@@ -421,6 +462,8 @@ def test_a_cloudwatch_refusal_is_an_error_naming_the_call(operation):
     stubber = Stubber(cloudwatch)
     if operation == "put_metric_data":
         stubber.add_response("get_metric_data", {"MetricDataResults": _results(0, 3, 300.0)})
+        for _ in ("window", "week"):  # the accepted share: no decided answers recorded
+            stubber.add_response("get_metric_data", {"MetricDataResults": []})
     stubber.add_client_error(operation, service_error_code="AccessDenied", http_status_code=403)
     stubber.activate()
 

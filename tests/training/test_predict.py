@@ -223,3 +223,82 @@ def test_taxonomy_model_writes_the_path_and_a_confidence_per_level(taxonomy_mode
     first = model.predict([{"title": frame["title"].iloc[0], "seller_id": frame["seller_id"].iloc[0],
                             "brand": frame["brand"].iloc[0], "price": frame["price"].iloc[0]}])[0]  # fmt: skip
     assert levels[0].tolist() == first.path_confidence.tolist()
+
+
+def _handler_answers(model_path, frame, **query):
+    """The API's answers for the frame's rows (decisions at the deployment's default target)."""
+    from fastapi.testclient import TestClient
+
+    from handler.app import create_app
+
+    model = load_model(Settings(model_path=model_path))
+    client = TestClient(create_app(model, Settings(model_path=model_path)))
+    names = [spec["name"] for spec in model.inputs]
+    items = [{n: (None if pd.isna(row[n]) else row[n]) for n in names} for row in frame.to_dict("records")]
+    items = [{n: v for n, v in item.items() if v is not None} for item in items]
+    answers = []
+    for start in range(0, len(items), 500):
+        body = client.post("/predict/batch", params=query, json={"items": items[start : start + 500]}).json()
+        answers += body["predictions"]
+    return answers
+
+
+def test_every_row_gets_the_apis_decision_and_the_summary_counts_them(model_path, catalogue, tmp_path):
+    # GIVEN a catalogue short enough for the API's limits
+    _, frame = catalogue
+    short = frame.drop(index=5)
+    short.to_csv(tmp_path / "short.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "short.csv"), "--out", str(tmp_path / "p"),
+                  "--target-precision", "0.95")  # fmt: skip
+
+    # THEN each row's decision is the API's at the same target, and the summary adds them up
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(tmp_path / "p")
+    api = _handler_answers(model_path, short, target_precision=0.95)
+    assert predictions["decision"].tolist() == [answer["decision"] for answer in api]
+    assert predictions["decision_level"].tolist() == [answer["decision_level"] for answer in api]
+    summary = json.loads(result.stdout[result.stdout.index("{") :])["decisions"]
+    assert summary["target_precision"] == 0.95
+    assert summary["accepted"] + summary["review"] == len(short)
+    assert sum(summary["accepted_by_level"].values()) == summary["accepted"]
+
+
+def test_a_target_the_model_did_not_record_is_one_line(model_path, catalogue, tmp_path):
+    folder, _ = catalogue
+
+    result = _run("--model", str(model_path), "--data", str(folder / "part-a.csv"), "--out", str(tmp_path / "p"),
+                  "--target-precision", "0.9")  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "TARGET_PRECISION 0.9 is not one of the model's operating points [0.95, 0.98, 0.99]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_file_in_the_training_catalogues_own_columns_needs_no_config(other_schema_model_path, tmp_path):
+    # GIVEN a model trained from PriceRunner's columns and a file in those columns
+    frame = generate_catalogue(50, seed=8).rename(columns={"title": "Product Title", "seller_id": "Merchant ID"})
+    frame.to_csv(tmp_path / "export.csv", index=False)
+
+    result = _run("--model", str(other_schema_model_path), "--data", str(tmp_path / "export.csv"),
+                  "--out", str(tmp_path / "p"))  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(tmp_path / "p")) == 50
+
+
+def test_explain_writes_the_apis_explanation_for_every_row(model_path, catalogue, tmp_path):
+    _, frame = catalogue
+    rows = frame.iloc[10:14]
+    rows.to_csv(tmp_path / "few.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "few.csv"), "--out", str(tmp_path / "p"),
+                  "--explain")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    written = [json.loads(text) for text in pd.read_parquet(tmp_path / "p")["explanation"]]
+    api = [answer["explanation"] for answer in _handler_answers(model_path, rows, explain="true")]
+    for ours, theirs in zip(written, api, strict=True):
+        assert [w["word"] for w in ours["words"]] == [w["word"] for w in theirs["words"]]
+        assert np.allclose([w["delta"] for w in ours["words"]], [w["delta"] for w in theirs["words"]], atol=1e-6)
+        assert [f["field"] for f in ours["fields"]] == [f["field"] for f in theirs["fields"]]

@@ -38,6 +38,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
+from handler.decisions import ACCEPT, REVIEW, Thresholds, decide, read_operating_points
+from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import text_values
@@ -49,6 +51,8 @@ from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
+# The API's default target precision (handler/settings.py), when TARGET_PRECISION is not given.
+DEFAULT_TARGET_PRECISION = 0.98
 PATH_JOIN = " > "
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -61,10 +65,17 @@ def model_metadata(model_bytes: bytes) -> dict[str, Any]:
 
 
 def score_partition(
-    frame: pd.DataFrame, model_bytes: bytes, *, columns: dict[str, str], ids: list[str]
+    frame: pd.DataFrame,
+    model_bytes: bytes,
+    *,
+    columns: dict[str, str],
+    ids: list[str],
+    target: float | None = None,
+    explain: bool = False,
 ) -> pd.DataFrame:
-    """Score one partition: id columns, label, confidence, the top classes and the predicted path (its names and
-    each level's confidence), in the partition's row order."""
+    """Score one partition: id columns, label, confidence, the top classes, the predicted path (its names and each
+    level's confidence), with `target` the decision at that precision (as the API takes it), and with `explain` each
+    row's explanation as JSON (as the API gives it), in the partition's row order."""
     session = _session(model_bytes)
     metadata = model_metadata(model_bytes)
     classes = np.asarray(metadata["classes"], dtype=object)
@@ -80,18 +91,20 @@ def score_partition(
     top_k = min(TOP_K, len(classes))
     best = np.tile(np.arange(top_k), (len(frame), 1))
     top = np.full((len(frame), top_k), np.nan, dtype=np.float32)
-    deepest = np.zeros(len(frame), dtype=np.int64)
+    nodes = np.full((len(frame), depth), -1, dtype=np.int64)
     confidence = np.full((len(frame), depth), np.nan, dtype=np.float32)
+    explanations = np.full(len(frame), None, dtype=object)
     for start in range(0, len(order), CHUNK_ROWS):
         rows = order[start : start + CHUNK_ROWS]
         feed = {name: array[rows] for name, array in feeds.items()}
-        _, chunk, nodes, confidence[rows] = session.run(
+        _, chunk, nodes[rows], confidence[rows] = session.run(
             ["label", "probabilities", "path_nodes", "path_confidence"], feed
         )
         ranked = np.argsort(-np.nan_to_num(chunk, nan=-1.0), axis=1, kind="stable")[:, :top_k]
         best[rows], top[rows] = ranked, np.take_along_axis(chunk, ranked, axis=1)
-        deepest[rows] = nodes[np.arange(len(rows)), (nodes >= 0).sum(axis=1) - 1]
-        confidence[rows] = np.where(nodes >= 0, confidence[rows], np.nan)
+        if explain:
+            explanations[rows] = _explanations(session, metadata["inputs"], feed, chunk, ranked[:, 0], text)
+    deepest = nodes[np.arange(len(frame)), np.maximum((nodes >= 0).sum(axis=1) - 1, 0)]
     result = frame[ids].reset_index(drop=True).copy()
     result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
     result["confidence"] = top[:, 0]
@@ -100,7 +113,12 @@ def score_partition(
         result[f"top_{k + 1}_probability"] = top[:, k]
     result["path"] = np.where(refused, None, paths[deepest])  # type: ignore[call-overload]
     for level in range(depth):
-        result[f"level_{level + 1}_confidence"] = confidence[:, level]
+        result[f"level_{level + 1}_confidence"] = np.where(nodes[:, level] >= 0, confidence[:, level], np.nan)
+    thresholds = _thresholds(metadata, target) if target is not None else None
+    if target is not None and thresholds is not None:
+        result = result.assign(**_decisions(thresholds, target, result, (nodes, confidence, paths), refused))
+    if explain:
+        result["explanation"] = explanations
     return result
 
 
@@ -113,8 +131,11 @@ def predict_catalogue(
     config: Path | None,
     ids: list[str] | None,
     replace: bool = False,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """Read, score and write into a staging folder, then move it to `out`; returns a summary.
+    """Read, score and write into a staging folder, then move it to `out`; returns a summary (with how many rows were
+    accepted at each level and how many go to review, when the model records operating points).
 
     Raises:
         TrainingError: The model, data, columns, OUT or engine are not usable; the message says how to fix it.
@@ -131,13 +152,15 @@ def predict_catalogue(
     metadata = model_metadata(model_bytes)
     check_out(out, replace=replace)
     filesystem, files = catalogue_files(data)
-    columns = dict(load_config(config).data.columns) if config else {s["name"]: s["name"] for s in metadata["inputs"]}
+    columns = input_columns(metadata, config)
     first = read_file(files[0], filesystem)
     missing = [f"{column!r} (input {name!r})" for name, column in columns.items() if column not in first.columns]
     if missing:
         raise DataValidationError(
-            f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}. Pass CONFIG= to map them."
+            f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}. The model reads them "
+            "from the columns it was trained on; pass CONFIG= to map them to this file's."
         )
+    thresholds = _thresholds(metadata, target_precision)
     ids = ids or [c for c in first.columns if c.lower().replace(" ", "").endswith("id") and c not in columns.values()]
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
@@ -147,8 +170,10 @@ def predict_catalogue(
     check_files(files[1:], filesystem, required=required)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
-    meta = score_partition(first.head(1), model_bytes, columns=columns, ids=ids).iloc[:0]
-    scored = catalogue.map_partitions(score_partition, blob, columns=columns, ids=ids, meta=meta)
+    options: dict[str, Any] = {"columns": columns, "ids": ids, "explain": explain}
+    options["target"] = target_precision if thresholds else None
+    meta = score_partition(first.head(1), model_bytes, **options).iloc[:0]
+    scored = catalogue.map_partitions(score_partition, blob, **options, meta=meta)
     staging = _staging_folder(out)
     try:
         writing = scored.to_parquet(str(staging), write_index=False, schema=_schema(meta), compute=False)
@@ -158,18 +183,34 @@ def predict_catalogue(
         if not rows:
             raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
         refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
+        decisions = _decision_summary(parts) if thresholds else None
         _publish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if refused:
         logger.warning("rows not scored: a text is over the model's max_length", extra={"rows": refused})
-    return {
+    summary: dict[str, Any] = {
         "model_version": metadata.get("model_version"),
         "files": len(files),
         "rows": rows,
         "refused_rows": refused,
         "out": str(out),
     }
+    if decisions is not None:
+        summary["decisions"] = {"target_precision": target_precision} | decisions
+        logger.info("decisions", extra=summary["decisions"])
+    return summary
+
+
+def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, str]:
+    """Which file column feeds each model input: CONFIG's mapping when given, else the columns the model was trained
+    from (its metadata records them), else the inputs' own names."""
+    if config:
+        return dict(load_config(config).data.columns)
+    recorded = metadata.get("columns")
+    if isinstance(recorded, dict) and set(recorded) == {spec["name"] for spec in metadata["inputs"]}:
+        return {str(name): str(column) for name, column in recorded.items()}
+    return {spec["name"]: spec["name"] for spec in metadata["inputs"]}
 
 
 def check_out(out: Path, *, replace: bool) -> None:
@@ -195,6 +236,12 @@ def main(
     config: Annotated[Path | None, typer.Option(help="Config mapping inputs to the data's columns.")] = None,
     id_column: Annotated[list[str] | None, typer.Option("--id", help="Id column(s) to copy (default: *ID).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace a non-empty OUT after the new predictions are done.")] = False,
+    target_precision: Annotated[
+        float, typer.Option(help="The precision to decide accept or review at: one of the model's operating points.")
+    ] = DEFAULT_TARGET_PRECISION,
+    explain: Annotated[
+        bool, typer.Option(help="Add each row's explanation (title words' and fields' effects).")
+    ] = False,
 ) -> None:
     """Score a catalogue in bulk with the ONNX graph."""
     configure_logging()
@@ -202,8 +249,9 @@ def main(
         if not data:
             raise DataValidationError("set DATA=<CSV/Parquet file, glob or folder> to score")
         summary = predict_catalogue(
-            model=model, data=data, out=out, engine=engine, config=config, ids=id_column, replace=replace
-        )
+            model=model, data=data, out=out, engine=engine, config=config, ids=id_column, replace=replace,
+            target_precision=target_precision, explain=explain,
+        )  # fmt: skip
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
@@ -257,6 +305,95 @@ def _publish(staging: Path, out: Path) -> None:
         out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _thresholds(metadata: dict[str, Any], target: float) -> Thresholds | None:
+    """The thresholds decisions are taken with at `target`, None for a model that records no operating points.
+
+    Raises:
+        DataValidationError: `target` is not one of the model's operating points.
+    """
+    depth = hierarchy_from_metadata(metadata["taxonomy"]).depth
+    try:
+        points = read_operating_points(metadata, depth)
+    except ValueError as exc:
+        raise DataValidationError(f"the model's operating points are malformed: {exc}") from exc
+    if points is None:
+        return None
+    found = points.find(target)
+    if found is None:
+        raise DataValidationError(
+            f"TARGET_PRECISION {target} is not one of the model's operating points {points.targets}"
+        )
+    return found
+
+
+def _decisions(
+    thresholds: Thresholds, target: float, result: pd.DataFrame, path: tuple[np.ndarray, np.ndarray, np.ndarray],
+    refused: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Each scored row's decision at `target`, taken by the function's own rule (`handler.decisions.decide`).
+
+    Args:
+        thresholds: The target's thresholds.
+        target: The target precision.
+        result: The scored rows (their `path` and `confidence`).
+        path: The rows' path nodes and confidences, and every node's display path.
+        refused: The rows left unscored.
+    """
+    nodes, confidence, names = path
+    decided = []
+    for skip, label, score, row, values in zip(
+        refused, result["path"], result["confidence"], nodes, confidence, strict=True
+    ):
+        steps = [(names[node], float(value)) for node, value in zip(row, values, strict=True) if node >= 0]
+        decided.append(None if skip else decide(thresholds, target, label=label, confidence=float(score), path=steps))
+    return {
+        "decision": [d.decision if d else None for d in decided],
+        "decision_level": pd.array([d.level if d else None for d in decided], dtype="Int64"),
+        "decision_label": [d.label if d else None for d in decided],
+    }
+
+
+def _decision_summary(parts: list[Path]) -> dict[str, Any]:
+    """How many rows were accepted at each level and how many go to review: what a team plans its reviewers by."""
+    tables = [pq.read_table(path, columns=["decision", "decision_level"]).to_pandas() for path in parts]
+    decided = pd.concat(tables, ignore_index=True).dropna()
+    accepted = decided[decided["decision"] == ACCEPT]["decision_level"].value_counts().sort_index()
+    return {
+        "accepted": int(len(decided) - (decided["decision"] == REVIEW).sum()),
+        "accepted_by_level": {int(level): int(count) for level, count in accepted.items()},
+        "review": int((decided["decision"] == REVIEW).sum()),
+    }
+
+
+def _explanations(
+    session: ort.InferenceSession, inputs: list[dict[str, Any]], feed: dict[str, np.ndarray], probabilities: np.ndarray,
+    answered: np.ndarray, text: str,
+) -> list[str]:  # fmt: skip
+    """Each row's explanation as JSON, computed as the API computes it (`handler.explain.occlusions`, one batched
+    run): the answered class's probability with each title word and each other field, minus without it."""
+    found = []
+    for index in range(len(answered)):
+        row = {spec["name"]: _request_value(feed[spec["name"]][index, 0], spec) for spec in inputs}
+        words, fields, rows = occlusions(row, text=text, inputs=inputs)
+        effects: list[float] = []
+        if rows:
+            occluded = _feeds(pd.DataFrame(rows), inputs, {spec["name"]: spec["name"] for spec in inputs})
+            scored = session.run(["probabilities"], occluded)[0][:, answered[index]]
+            effects = (probabilities[index, answered[index]] - scored).astype(float).tolist()
+        ranked = sorted(zip(words, effects[: len(words)], strict=True), key=lambda item: -abs(item[1]))
+        found.append(json.dumps({"words": [{"word": w, "delta": d} for w, d in ranked],
+                                 "fields": [{"field": f, "delta": d}
+                                            for f, d in zip(fields, effects[len(words) :], strict=True)]}))  # fmt: skip
+    return found
+
+
+def _request_value(value: Any, spec: dict[str, Any]) -> Any:
+    """A fed value as a request would carry it: NaN as None (missing), text as it is."""
+    if spec["type"] == "float":
+        return None if np.isnan(value) else float(value)
+    return str(value)
 
 
 def _over_limit(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:

@@ -109,6 +109,8 @@ def build_metadata(
         # What the scheduled drift check compares the live traffic's predicted class mix with.
         "class_shares": class_shares(class_counts),
         "inputs": input_schema(config.data),
+        # Which catalogue column fed each input: `make predict` reads a file in the training catalogue's own columns.
+        "columns": dict(config.data.columns),
         # The category path's outputs and its "taxonomy" entry are added at export (`training.model.hierarchy`).
         "outputs": {
             "label": "label",

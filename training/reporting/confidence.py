@@ -102,12 +102,13 @@ def level_operating_points(
 
 def thresholds(points: list[dict[str, Any]]) -> dict[str, Any]:
     """The metadata's operating points, what serving decides with: per target precision (as text, "0.98"), the
-    answered class's threshold and each path level's."""
+    answered class's threshold and each path level's, and the test coverage and precision of the first."""
     table: dict[str, Any] = {}
     for point in points:
         entry = table.setdefault(f"{point['target_precision']:.2f}", {"leaf": None, "levels": []})
         if point["level"] == "leaf":
-            entry["leaf"] = point["threshold"]
+            entry |= {"leaf": point["threshold"], "test_coverage": point["test_coverage"]}
+            entry["test_precision"] = point["test_precision"]
         else:
             entry["levels"].append(point["threshold"])
     return table
