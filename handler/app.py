@@ -21,7 +21,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from handler.decisions import ACCEPT, Decision, decide
+from handler.dimensions import dimension_value
 from handler.docs import redoc_page, swagger_page
+from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import explain
 from handler.guard import RequestGuard
@@ -52,7 +54,6 @@ MAX_ERRORS = 20
 MAX_ECHO = 120
 # Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
 # they are counted apart, so they never enter the class mix or the behaviour alarms of real traffic.
-SYNTHETIC_HEADER = "x-synthetic-traffic"
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
 # The error schema is written into each response as JSON Schema, not as `"model": ErrorResponse`: FastAPI
@@ -225,7 +226,7 @@ def _predict(
         with single_metric(
             name="Predictions", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
         ) as metric:
-            metric.add_dimension(name="category", value=label)
+            metric.add_dimension(name="category", value=dimension_value(label))
             # Per leaf, low confidence is a property of this line, not a metric: Logs Insights sums it by category
             # at no metric cost (a metric would add one per leaf, 5,000 at scale).
             metric.add_metadata(key="low_confidence", value=low_by_label[label])
@@ -255,7 +256,7 @@ def _department_metrics(
             with single_metric(
                 name=metric_name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace
             ) as metric:
-                metric.add_dimension(name="department", value=name)
+                metric.add_dimension(name="department", value=dimension_value(name))
 
 
 def _answer(

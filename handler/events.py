@@ -12,6 +12,9 @@ from base64 import b64decode
 from typing import Any
 
 BAD_EVENT_STATUS = 400
+# Marks the release path's own requests (the pre-traffic hook, the drift monitor), which invoke the function
+# directly; see `without_client_synthetic_mark`.
+SYNTHETIC_HEADER = "x-synthetic-traffic"
 
 
 def event_problem(event: Any) -> str | None:
@@ -125,3 +128,20 @@ def _body_problem(event: dict[str, Any]) -> str | None:
         except (binascii.Error, ValueError):
             return "body is marked isBase64Encoded but is not valid base64"
     return None
+
+
+def without_client_synthetic_mark(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without the synthetic-traffic header when API Gateway delivered it.
+
+    Only the release path's direct invokes may keep their traffic out of the canary alarms and the drift check.
+    API Gateway puts its `apiId` in every event it sends; a direct invoke has none. A client calling the API
+    could otherwise hide its predictions by sending the header.
+    """
+    context = event.get("requestContext")
+    if not isinstance(context, dict) or not context.get("apiId"):
+        return event
+    cleaned = dict(event)
+    for key in ("headers", "multiValueHeaders"):
+        if isinstance(event.get(key), dict):
+            cleaned[key] = {name: value for name, value in event[key].items() if name.lower() != SYNTHETIC_HEADER}
+    return cleaned

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from handler.app import create_app, logger, metrics
-from handler.events import bad_event_response, event_problem, server_error_response
+from handler.events import bad_event_response, event_problem, server_error_response, without_client_synthetic_mark
 from handler.exceptions import ModelLoadError, SettingsError
 from handler.model import Model, load_model
 from handler.settings import Settings
@@ -120,7 +120,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return bad_event_response(problem)
     try:
         # Mangum declares its own LambdaContext protocol; powertools' class is the same object at run time.
-        response = mangum(event, cast("Any", context))
+        response = mangum(without_client_synthetic_mark(event), cast("Any", context))
     except Exception:
         logger.exception("the response could not be produced")
         response = server_error_response()

@@ -40,6 +40,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drift_monitor.dimensions import dimension_value
 from drift_monitor.drift import compare_class_mix, normalise_shares
 from drift_monitor.exceptions import ConfigError, DriftCheckError, InvalidSharesError, LiveModelError, MetricsError
 
@@ -368,7 +369,7 @@ def _sums(
 
 def _query(config: DriftConfig, query_id: str, label: str) -> dict[str, Any]:
     """One GetMetricData query: the window's Sum of Predictions for one category."""
-    dimensions = [{"Name": "category", "Value": label}, {"Name": "service", "Value": config.service}]
+    dimensions = [{"Name": "category", "Value": dimension_value(label)}, {"Name": "service", "Value": config.service}]
     return {
         "Id": query_id,
         "MetricStat": {

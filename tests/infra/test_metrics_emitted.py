@@ -35,6 +35,7 @@ m.after_restore()
 m.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
 synthetic = copy.deepcopy(event)
 synthetic['headers']['x-synthetic-traffic'] = 'pre-traffic'
+del synthetic['requestContext']['apiId']  # a direct invoke, as the hook sends
 m.lambda_handler(synthetic, FakeLambdaContext())
 def broken(rows):
     raise InferenceError('injected')
@@ -158,17 +159,31 @@ def test_a_changed_dimension_set_is_caught(watched, emitted, monitor_emitted):
     assert unemitted(watched, (emitted - {e for e in emitted if e[1] == "ColdStart"}) | widened | monitor_emitted)
 
 
-def test_synthetic_requests_stay_out_of_the_class_mix_and_alarms(model_path):
+def _names_emitted_for(model_path: Path, event_change: str) -> set[str]:
+    """The metric names one request emits: the sample HTTP API event changed by `event_change` (code)."""
     environment = {**os.environ, "MODEL_PATH": str(model_path), "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE}
     probe = LIFECYCLE.split("m.warm_up()")[0] + (
-        "synthetic = copy.deepcopy(event)\n"
-        "synthetic['headers']['x-synthetic-traffic'] = 'smoke'\n"
-        "m.lambda_handler(synthetic, FakeLambdaContext())\n"
+        f"synthetic = copy.deepcopy(event)\n{event_change}\nm.lambda_handler(synthetic, FakeLambdaContext())\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
     )
-    names = {name for _, name, _ in emitted_by(completed.stdout)}
+    return {name for _, name, _ in emitted_by(completed.stdout)}
+
+
+def test_synthetic_requests_stay_out_of_the_class_mix_and_alarms(model_path):
+    names = _names_emitted_for(
+        model_path,
+        "synthetic['headers']['x-synthetic-traffic'] = 'smoke'; del synthetic['requestContext']['apiId']",
+    )
 
     assert "SyntheticPredictions" in names
     assert names.isdisjoint({"Predictions", "BatchSize", "LowConfidencePredictions", "InferenceLatency"})
+
+
+def test_a_client_cannot_hide_its_traffic_behind_the_synthetic_header(model_path):
+    # A request API Gateway delivered (it carries the API's id) is a client's, whatever header it sends.
+    names = _names_emitted_for(model_path, "synthetic['headers']['X-Synthetic-Traffic'] = 'pre-traffic'")
+
+    assert "SyntheticPredictions" not in names
+    assert {"Predictions", "InferenceLatency"} <= names

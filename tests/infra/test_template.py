@@ -58,7 +58,9 @@ def default_template(tmp_path_factory):
     return translate(tmp_path_factory.mktemp("cfn"))
 
 
-@pytest.mark.parametrize(("mode", "protected"), [("IAM", [{"AWS_IAM": []}]), ("JWT", [{"Jwt": []}]), ("NONE", [])])
+@pytest.mark.parametrize(
+    ("mode", "protected"), [("IAM", [{"AWS_IAM": []}]), ("JWT", [{"Jwt": {"Ref": "JwtScopes"}}]), ("NONE", [])]
+)
 def test_each_auth_mode_protects_every_route_but_health(default_template, mode, protected):
     security = route_security(default_template, mode)
 
@@ -95,22 +97,23 @@ def test_canary_rolls_back_on_version_scoped_alarms_and_runs_the_hook(default_te
     assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
     assert alarms == {
         "AliasErrorsAlarm", "AliasDurationAlarm", "Version5xxAlarm", "LowConfidenceAlarm", "InferenceLatencyAlarm",
-        "ThrottlesAlarm",
     }  # fmt: skip
     assert group["AutoRollbackConfiguration"]["Enabled"] is True
     hook = resources["ProductClassifierFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     assert hook["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHookFunction"}
-    for name in alarms - {"ThrottlesAlarm"}:
+    for name in alarms:
         assert "Version" in json.dumps(resources[name]["Properties"]), f"{name} must watch the new version only"
 
 
-def test_hook_may_invoke_only_this_functions_versions_and_report_only_to_this_application(default_template):
+def test_hook_may_invoke_only_the_version_under_test_and_report_only_to_this_application(default_template):
     role = default_template["Resources"]["PreTrafficHookFunctionRole"]["Properties"]
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     by_action = {s["Action"]: s["Resource"] for s in statements}
 
     assert set(by_action) == {"lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus"}
-    assert by_action["lambda:InvokeFunction"] == {"Fn::Sub": "${ProductClassifierFunction.Arn}:*"}
+    assert by_action["lambda:InvokeFunction"]["Ref"].startswith("ProductClassifierFunctionVersion")
+    hook = default_template["Resources"]["PreTrafficHookFunction"]["Properties"]
+    assert hook["Environment"]["Variables"]["NEW_VERSION"] == by_action["lambda:InvokeFunction"]
     assert (
         "${ServerlessDeploymentApplication}/" in by_action["codedeploy:PutLifecycleEventHookExecutionStatus"]["Fn::Sub"]
     )
@@ -122,3 +125,87 @@ def test_snapstart_on_published_versions(default_template):
 
     assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     assert function["Runtime"] == "python3.12"
+
+
+def _evaluate(value, parameters: dict[str, str]):
+    """A rule's Fn::Equals / Fn::Not / Ref, evaluated with these parameter values (template defaults otherwise)."""
+    if isinstance(value, dict) and "Ref" in value:
+        return parameters[value["Ref"]]
+    if isinstance(value, dict) and "Fn::Equals" in value:
+        left, right = (_evaluate(side, parameters) for side in value["Fn::Equals"])
+        return left == right
+    if isinstance(value, dict) and "Fn::Not" in value:
+        return not _evaluate(value["Fn::Not"][0], parameters)
+    return value
+
+
+def _rules_broken(template: dict, **given: str) -> list[str]:
+    """The template Rules whose assertions fail for these parameter values."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | given
+    return [
+        name
+        for name, rule in template["Rules"].items()
+        if _evaluate(rule.get("RuleCondition", True), parameters)
+        and not all(_evaluate(assertion["Assert"], parameters) for assertion in rule["Assertions"])
+    ]
+
+
+def test_jwt_mode_cannot_be_deployed_with_the_placeholder_issuer(default_template):
+    assert _rules_broken(default_template) == []
+    assert _rules_broken(default_template, AuthMode="JWT") == ["JwtNeedsARealIssuer"]
+    assert (
+        _rules_broken(default_template, AuthMode="JWT", JwtIssuer="https://cognito-idp.eu-west-1.amazonaws.com/p") == []
+    )
+
+
+def test_jwt_routes_require_the_configured_scopes(default_template):
+    assert default_template["Parameters"]["JwtScopes"]["Default"] == "product-classifier/predict"
+
+
+def test_the_api_writes_access_logs_with_retention(default_template):
+    resources = default_template["Resources"]
+    stage = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
+    settings = stage["AccessLogSettings"]
+
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ProductClassifierApiAccessLogGroup", "Arn"]}
+    assert {"$context.requestId", "$context.status", "$context.routeKey"} <= set(
+        part.split('"')[0] for part in settings["Format"].split(':"')[1:]
+    )
+    assert resources["ProductClassifierApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {
+        "Ref": "LogRetentionDays"
+    }
+
+
+def test_a_kms_encrypted_model_bucket_can_be_read_through_s3_only(tmp_path):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    template = translate(tmp_path, ModelBucket="models", ModelKey="m/model.onnx", ModelKmsKeyArn=key)
+    role = template["Resources"]["ProductClassifierFunctionRole"]["Properties"]
+    conditions = {"UseS3Model": True, "UseModelKmsKey": True}
+    policies = [resolve(policy, conditions) for policy in role["Policies"]]
+    statements = [
+        statement
+        for policy in policies
+        if "PolicyDocument" in policy
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    decrypt = next(statement for statement in statements if statement["Action"] == "kms:Decrypt")
+
+    assert decrypt["Resource"] == {"Ref": "ModelKmsKeyArn"}
+    assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+
+
+def test_least_privilege_for_codedeploy_the_monitor_and_concurrency(default_template):
+    resources = default_template["Resources"]
+    trust = resources["CodeDeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    monitor = resources["DriftMonitorFunctionRole"]["Properties"]
+    statements = [s for policy in monitor["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    put = next(statement for statement in statements if statement["Action"] == "cloudwatch:PutMetricData")
+    function = resources["ProductClassifierFunction"]["Properties"]
+
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert put["Condition"]["StringEquals"]["cloudwatch:namespace"] == {
+        "Fn::Sub": "ProductClassifier/${AWS::StackName}"
+    }
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }

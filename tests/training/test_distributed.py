@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
+from tests.conftest import make_command
 from training.cli.train import app
 from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
@@ -28,6 +29,7 @@ from training.data.split import TRAIN, split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.data.tail import TailPlan
 from training.data.taxonomy import generate_taxonomy_catalogue
+from training.engines.dask import boosting
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
 from training.engines.dask.prepare import (
@@ -45,6 +47,9 @@ from training.model.metadata import read_metadata
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+ROOT = Path(__file__).resolve().parents[2]
+# Variables the Makefile exports (empty when not given) that choose or size the cluster.
+CLUSTER_VARIABLES = {"WORKERS", "WORKER_MEMORY", "DASK_SCHEDULER_ADDRESS", "FEATURES_KEY"}
 STAGES = {"read/split", "linear sample fits", "featurize", "LightGBM", "evaluation"}
 
 
@@ -129,21 +134,28 @@ def test_a_rerun_with_the_features_folder_starts_at_lightgbm_and_gives_the_same_
 
 
 @pytest.mark.slow
-def test_a_taxonomy_of_many_categories_is_reranked_on_the_cluster(cluster_env, small_config_file, tmp_path):
-    # GIVEN a 40-leaf taxonomy: more classes than the multiclass design takes (30)
+def test_a_taxonomy_of_many_categories_is_reranked_on_an_external_cluster(
+    cluster_env, small_config_file, tmp_path, monkeypatch
+):
+    # GIVEN a 40-leaf taxonomy (more classes than the multiclass design takes), a `dask scheduler` + `dask worker`,
+    # and a re-ranker sample so small that its first rows lack some classes
     out = tmp_path / "out"
+    monkeypatch.setattr(boosting, "RERANK_TRAIN_ROWS", 60)
 
-    # WHEN it is trained on the cluster
-    result = _train(
-        "--engine", "dask", "--config", str(small_config_file), "--rows", "8000", "--categories", "40",
-        "--out", str(out),
-    )  # fmt: skip
+    # WHEN it is trained on that cluster
+    with _external_cluster() as address:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        result = _train(
+            "--engine", "dask", "--config", str(small_config_file), "--rows", "8000", "--categories", "40",
+            "--out", str(out),
+        )  # fmt: skip
 
-    # THEN the re-ranker is trained, passes the parity gate, beats its linear baseline, and the function
-    # answers with a path
+    # THEN the re-ranker learns every class of the title model, passes the parity gate, beats its linear
+    # baseline, and the function answers with a path
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["candidates"] == 20
+    assert metrics["classes_learnt"] == 40
     assert metrics["parity_passed"] is True
     assert metrics["parity_max_abs_diff"] <= 1e-5
     assert metrics["macro_f1"] > metrics["baseline_macro_f1"]
@@ -152,9 +164,37 @@ def test_a_taxonomy_of_many_categories_is_reranked_on_the_cluster(cluster_env, s
         in (out / "model_card.md").read_text()
     )
     model = load_model(Settings(model_path=out / "model.onnx"))
+    assert len(model.classes) == 40
     answer = model.predict([{"title": "rodi seta tuvo", "seller_id": "s1", "brand": "b1", "price": 20.0}])[0]
     assert answer.label in model.classes
     assert len(answer.path()) == 3
+
+
+@pytest.mark.slow
+def test_make_train_and_predict_run_on_dask_when_no_cluster_variable_is_given(small_config_file, tmp_path):
+    # GIVEN the environment the Makefile exports when WORKERS, WORKER_MEMORY and the rest are not given: empty
+    environment = {name: value for name, value in os.environ.items() if name not in CLUSTER_VARIABLES}
+    environment["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    out, predictions = tmp_path / "out", tmp_path / "predictions.parquet"
+    data = tmp_path / "new.csv"
+    generate_catalogue(200, seed=9).drop(columns=["category"]).to_csv(data, index=False)
+
+    # WHEN `make train ENGINE=dask` then `make predict ENGINE=dask` run
+    trained = _make(environment, "train", "ENGINE=dask", f"CONFIG={small_config_file}", f"OUT={out}")
+    predicted = _make(environment, "predict", "ENGINE=dask", f"MODEL={out / 'model.onnx'}", f"DATA={data}",
+                      f"PREDICTIONS={predictions}")  # fmt: skip
+
+    # THEN both succeed on the default cluster: the model passed its gates and every row is scored
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["parity_passed"] is True
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert len(pd.read_parquet(predictions)) == 200
+
+
+def _make(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        make_command("--silent", *arguments), cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.mark.slow

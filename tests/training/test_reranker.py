@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
+from sklearn.base import clone
 
 from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
@@ -87,7 +88,9 @@ def test_many_classes_are_reranked_and_answer_with_at_most_k_candidates(rerank_p
 
     assert type(rerank_pipeline.named_steps["classifier"]).__name__ == "CandidateReranker"
     assert probabilities.shape[1] == CLASSES
-    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    # What the candidates leave is the calibrated "none of them" share (`training.model.calibration`).
+    assert (probabilities.sum(axis=1) <= 1 + 1e-6).all()
+    assert probabilities.sum(axis=1).mean() > 0.95
     assert ((probabilities > 0).sum(axis=1) <= 10).all()
 
 
@@ -153,3 +156,54 @@ def test_class_spread_folds_leave_every_class_in_every_folds_fitting_rows():
         assert len(np.unique(labels[fit_rows])) == 3_000
         assert not set(groups[fit_rows]) & set(groups[held_rows])
     assert sorted(np.concatenate([held for _, held in split]).tolist()) == list(range(len(labels)))
+
+
+def test_a_reranker_fitted_on_rows_without_a_class_keeps_the_title_models_classes(rerank_pipeline, rerank_splits):
+    # GIVEN the fitted features, and training rows from which one class in the middle of the list is missing
+    features = rerank_pipeline.named_steps["features"]
+    fitted = rerank_pipeline.named_steps["classifier"]
+    classes = features.named_transformers_[TITLE_SCORES].classes_
+    absent = classes[len(classes) // 2]
+    train = rerank_splits.train[rerank_splits.train[LABEL] != absent]
+    test = rerank_splits.test[rerank_splits.test[LABEL] != absent]
+
+    # WHEN a re-ranker is fitted on them with the title model's classes (and one on every row, alike)
+    reranker = clone(fitted).fit(features.transform(train), train[LABEL], classes=classes)
+    full = clone(fitted).fit(features.transform(rerank_splits.train), rerank_splits.train[LABEL], classes=classes)
+
+    # THEN it keeps every class the candidates point to, and answers the other classes as well as the full one
+    # (were its classes taken from the rows, every candidate after the missing class would name its neighbour)
+    assert list(reranker.classes_) == list(classes)
+    matrix = features.transform(test)
+    accuracy = np.mean(reranker.predict(matrix) == test[LABEL].to_numpy())
+    assert accuracy >= np.mean(full.predict(matrix) == test[LABEL].to_numpy()) - 0.03
+
+
+def test_a_reranker_refuses_labels_outside_the_title_models_classes(rerank_pipeline, rerank_splits):
+    features = rerank_pipeline.named_steps["features"]
+    classes = features.named_transformers_[TITLE_SCORES].classes_
+    train = rerank_splits.train
+
+    with pytest.raises(ValueError, match="outside the title model's classes"):
+        clone(rerank_pipeline.named_steps["classifier"]).fit(
+            features.transform(train), train[LABEL], classes=classes[1:]
+        )
+
+
+def test_the_served_statistics_come_from_the_rows_given_for_them(rerank_pipeline, rerank_splits):
+    # GIVEN a re-ranker fitted on a sample of the training rows, with all of them given for its statistics
+    features = rerank_pipeline.named_steps["features"]
+    classes = features.named_transformers_[TITLE_SCORES].classes_
+    everything = features.transform(rerank_splits.train)
+    labels = rerank_splits.train[LABEL].to_numpy()
+    sample = np.arange(0, len(labels), 2)
+
+    reranker = clone(rerank_pipeline.named_steps["classifier"]).fit(
+        everything[sample], labels[sample], classes=classes, statistics_rows=(everything, labels)
+    )
+
+    # THEN its served counts are those of every row, not of the sample
+    assert reranker.statistics_.bucket_counts.sum(axis=1) == pytest.approx(len(labels))
+    assert reranker.statistics_.share == pytest.approx(
+        np.bincount(np.searchsorted(classes, labels), minlength=len(classes)) / len(labels)
+    )

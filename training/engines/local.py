@@ -101,6 +101,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     if design == RERANK:
         classifier.set_params(layout=FeatureLayout.of(features, TITLE_SCORES))
         fit_options["groups"] = splits.train.get(GROUP)
+        fit_options["classes"] = features.named_transformers_[TITLE_SCORES].classes_
     with warnings.catch_warnings():
         # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")

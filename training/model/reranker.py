@@ -105,31 +105,45 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         X: sparse.csr_matrix,
         y: Any,
         *,
+        classes: Any,
+        statistics_rows: tuple[sparse.csr_matrix, Any] | None = None,
         groups: Any = None,
         eval_set: list[tuple[sparse.csr_matrix, Any]] | None = None,
         callbacks: list[Any] | None = None,
     ) -> CandidateReranker:
         """Learn the class statistics and the booster from the stacked (out-of-fold) candidate columns.
 
+        Args:
+            classes: The title model's classes, which the candidates' indices point into: never the classes of
+                the rows given, which may lack one (a sample of a long-tailed catalogue).
+            statistics_rows: The rows (features, labels) the served statistics come from: all training rows when
+                `X` is a sample of them (the Dask engine); `X` and `y` by default.
+
         The training rows' statistics come from the other folds' rows (by product when `groups` is given),
         as their candidates come from title models that never saw them: a row's own seller and price must not
-        vouch for its class.
+        vouch for its class. Their counts are scaled to the served statistics' row count, so a count means the
+        same in training as when served.
         """
         if self.layout is None:
             raise ValueError("CandidateReranker needs its feature layout: set_params(layout=FeatureLayout.of(...))")
         labels = np.asarray(y)
-        self.classes_ = np.unique(labels)
+        self.classes_ = np.asarray(classes)
+        unknown = np.setdiff1d(labels, self.classes_)
+        if unknown.size:
+            raise ValueError(f"labels outside the title model's classes: {unknown[:5].tolist()}")
         target = np.searchsorted(self.classes_, labels)
         widest = max((stop - start for _, start, stop in self.layout.buckets), default=1)
         self.pair_table_size_ = min(AFFINITY_SIZE, widest * len(self.classes_))
         self.parents_ = self._parents()
-        self.statistics_ = self._statistics(X, target)
+        served_matrix, served_labels = statistics_rows if statistics_rows is not None else (X, labels)
+        self.statistics_ = self._statistics(served_matrix, np.searchsorted(self.classes_, np.asarray(served_labels)))
         features = np.empty((X.shape[0] * self._k(X), self.n_features_), dtype=np.float32)
         splitter = (
             GroupKFold(STATISTIC_FOLDS) if groups is not None else KFold(STATISTIC_FOLDS, shuffle=True, random_state=0)
         )
         for fit_rows, held_rows in splitter.split(X, target, groups):
-            block = self._candidate_features(X[held_rows], self._statistics(X[fit_rows], target[fit_rows]))
+            scale = served_matrix.shape[0] / len(fit_rows)
+            block = self._candidate_features(X[held_rows], self._statistics(X[fit_rows], target[fit_rows], scale))
             features.reshape(X.shape[0], -1, self.n_features_)[held_rows] = block.reshape(
                 len(held_rows), -1, self.n_features_
             )
@@ -222,8 +236,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             columns += [same_parent.sum(axis=2).astype(np.float32), same_parent[:, :, 0].astype(np.float32)]
         return np.stack(columns, axis=2).reshape(-1, len(columns))
 
-    def _statistics(self, X: sparse.csr_matrix, target: np.ndarray) -> ClassStatistics:
-        """The class statistics of the rows `X` labelled `target` (class indices)."""
+    def _statistics(self, X: sparse.csr_matrix, target: np.ndarray, scale: float = 1.0) -> ClassStatistics:
+        """The class statistics of the rows `X` labelled `target` (class indices), counts multiplied by `scale`."""
         assert self.layout is not None
         n_classes = len(self.classes_)
         share = np.bincount(target, minlength=n_classes) / max(len(target), 1)
@@ -241,8 +255,8 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             share=share.astype(np.float32),
             median=np.array(medians, dtype=np.float32).reshape(-1, n_classes),
             spread=np.array(spreads, dtype=np.float32).reshape(-1, n_classes),
-            pair_counts=np.array(pair_counts, dtype=np.float32).reshape(-1, self.pair_table_size_),
-            bucket_counts=np.array(bucket_counts, dtype=np.float32).reshape(len(bucket_counts), -1),
+            pair_counts=(np.array(pair_counts) * scale).astype(np.float32).reshape(-1, self.pair_table_size_),
+            bucket_counts=(np.array(bucket_counts) * scale).astype(np.float32).reshape(len(bucket_counts), -1),
         )
 
     def _k(self, X: sparse.csr_matrix) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tempfile
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ import onnx
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+
+from training.environment import environment_setting
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,7 +42,7 @@ def configure_tracking(project_root: Path, experiment: str) -> str:
     A new experiment keeps its artifacts in `mlartifacts/` beside the store rather than in the current
     directory, so runs started from anywhere land in one place.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root / 'mlruns.db'}"
+    uri = environment_setting("MLFLOW_TRACKING_URI", f"sqlite:///{project_root / 'mlruns.db'}")
     mlflow.set_tracking_uri(uri)
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 VALIDATION_SAMPLE_ROWS = 50_000
 # Training rows the re-ranker learns from (gathered to the driver): 20 million candidate pairs.
 RERANK_TRAIN_ROWS = 1_000_000
+# Rows of each class the first RERANK_TRAIN_ROWS lack, added to the re-ranker's sample.
+RERANK_CLASS_ROWS = 20
 logger = logging.getLogger(__name__)
 
 
@@ -95,15 +97,20 @@ def fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, re
 
 
 def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]) -> Any:
-    """The candidate re-ranker, fitted here on up to RERANK_TRAIN_ROWS training rows gathered from the cluster.
+    """The candidate re-ranker, fitted here on a sample of the training rows gathered from the cluster.
 
     Its features are a dozen per candidate, learnt by one binary model: it needs far fewer rows than the title
-    models, and the shuffled partitions' first rows are a sample of products. Its class statistics are kept
-    out of fold by product, as the local engine's are; early stopping watches the validation sample.
+    models. The sample is the shuffled partitions' first RERANK_TRAIN_ROWS rows plus up to RERANK_CLASS_ROWS
+    rows of every class they lack, so each class the title model proposes is learnt. Its classes are the title
+    model's; its served statistics come from every training row (only the columns they read are gathered); its
+    out-of-fold statistics are kept by product, as the local engine's are; early stopping watches the
+    validation sample.
     """
-    matrix, labels, groups = _gathered(client, results, ("train_x", "train_y", "train_group"), RERANK_TRAIN_ROWS)
+    layout = FeatureLayout.of(featurized.features, TITLE_SCORES)
+    classes = featurized.features.named_transformers_[TITLE_SCORES].classes_
+    matrix, labels, groups = _reranker_sample(client, results, classes)
     reranker = CandidateReranker(
-        layout=FeatureLayout.of(featurized.features, TITLE_SCORES),
+        layout=layout,
         separator=config.data.path_separator,
         booster=reranker_params(config.model, n_jobs=config.model.n_jobs),
     )
@@ -111,6 +118,8 @@ def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, re
     reranker.fit(
         matrix,
         labels,
+        classes=classes,
+        statistics_rows=_statistics_rows(client, results, layout),
         groups=groups,
         eval_set=[validation],
         callbacks=[early_stopping(config.model.early_stopping_rounds, verbose=False)],
@@ -122,6 +131,59 @@ def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, re
         extra={"design": "rerank", "rows": matrix.shape[0], "best_iteration": reranker.booster_.best_iteration},
     )
     return reranker
+
+
+def _reranker_sample(client: Client, results: list[Future], classes: np.ndarray) -> list[Any]:
+    """The re-ranker's training rows: the first RERANK_TRAIN_ROWS, then rows of each class those lack."""
+    keys = ("train_x", "train_y", "train_group")
+    matrix, labels, groups = _gathered(client, results, keys, RERANK_TRAIN_ROWS)
+    missing = np.setdiff1d(classes, labels)
+    if not missing.size:
+        return [matrix, labels, groups]
+    pieces = client.gather([client.submit(_class_rows, result, missing, RERANK_CLASS_ROWS) for result in results])
+    extra_labels = np.concatenate([piece[1] for piece in pieces])
+    keep = _first_per_class(extra_labels, RERANK_CLASS_ROWS)
+    extra_matrix = sparse.vstack([piece[0] for piece in pieces], format="csr")[keep]
+    return [
+        sparse.vstack([matrix, extra_matrix], format="csr"),
+        np.concatenate([labels, extra_labels[keep]]),
+        np.concatenate([groups, np.concatenate([piece[2] for piece in pieces])[keep]]),
+    ]
+
+
+def _class_rows(result: dict[str, Any], classes: np.ndarray, per_class: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Up to `per_class` training rows of each of `classes` in one featurized partition."""
+    labels = result["train_y"]
+    rows = np.flatnonzero(np.isin(labels, classes))
+    rows = rows[_first_per_class(labels[rows], per_class)]
+    return result["train_x"][rows], labels[rows], result["train_group"][rows]
+
+
+def _first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Positions of the first `per_class` rows of each label, in their order."""
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    return np.sort(order[np.arange(len(labels)) - starts < per_class])
+
+
+def _statistics_rows(client: Client, results: list[Future], layout: FeatureLayout) -> tuple[sparse.csr_matrix, Any]:
+    """Every training row's label and the feature columns the re-ranker's statistics read (numerics, hashed
+    blocks), gathered here: a few values per row, never the whole feature matrix."""
+    columns = np.unique(
+        [column for _, column in layout.numeric]
+        + [column for _, start, stop in layout.buckets for column in range(start, stop)]
+    )
+    pieces = client.gather([client.submit(_statistic_columns, result, columns) for result in results])
+    return sparse.vstack([piece[0] for piece in pieces], format="csr"), np.concatenate([piece[1] for piece in pieces])
+
+
+def _statistic_columns(result: dict[str, Any], columns: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """One partition's training rows with only `columns` kept (at their places) and their labels."""
+    matrix = result["train_x"]
+    narrow = matrix[:, columns]
+    kept = sparse.csr_matrix((narrow.data, columns[narrow.indices], narrow.indptr), shape=matrix.shape)
+    return kept, result["train_y"]
 
 
 class ChunkOrderClient:

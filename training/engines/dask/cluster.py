@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from training.environment import environment_setting
 from training.exceptions import TrainingError
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+DEFAULT_WORKERS = "2"
+DEFAULT_WORKER_MEMORY = "4GiB"
 logger = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ def dask_client(*modules: str) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     _quiet_logs()
-    address = os.environ.get(SCHEDULER_ENV)
+    address = environment_setting(SCHEDULER_ENV, "")
     if address:
         try:
             client = Client(address, timeout="10s")
@@ -48,9 +50,10 @@ def dask_client(*modules: str) -> Iterator[Client]:
             _prepare(client, modules)
             yield client
         return
-    workers = os.environ.get("WORKERS", "2")
+    workers = environment_setting("WORKERS", DEFAULT_WORKERS)
     if not workers.isdigit() or int(workers) < 1:
         raise TrainingError(f"WORKERS must be a positive whole number, got {workers!r}")
+    memory = environment_setting("WORKER_MEMORY", DEFAULT_WORKER_MEMORY)
     try:
         # Without work stealing each task runs where its inputs lie, which is what pins partitions to workers.
         with dask.config.set({"distributed.scheduler.work-stealing": False}):
@@ -58,12 +61,12 @@ def dask_client(*modules: str) -> Iterator[Client]:
                 n_workers=int(workers),
                 threads_per_worker=1,
                 processes=True,
-                memory_limit=os.environ.get("WORKER_MEMORY", "4GiB"),
+                memory_limit=memory,
                 host="127.0.0.1",
                 dashboard_address="127.0.0.1:0",
             )
     except ValueError as exc:
-        raise TrainingError(f"invalid WORKER_MEMORY {os.environ.get('WORKER_MEMORY')!r}: {exc}") from exc
+        raise TrainingError(f"invalid WORKER_MEMORY {memory!r}: {exc}") from exc
     with cluster, Client(cluster) as client:
         _prepare(client, modules)
         yield client

@@ -35,6 +35,7 @@ from pyarrow import fs as pafs
 from scipy import sparse
 
 from training.engines.dask.prepare import SPLIT_NAMES
+from training.environment import environment_setting
 
 if TYPE_CHECKING:
     from training.engines.dask.featurize import Featurized
@@ -213,8 +214,8 @@ def _sign(manifest: dict[str, Any]) -> str:
 
 def _key() -> bytes:
     """FEATURES_KEY, or this user's random key (created on first use, readable by this user only)."""
-    if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV].encode()
+    if key := environment_setting(KEY_ENV, ""):
+        return key.encode()
     if not KEY_FILE.exists():
         KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
         try:
