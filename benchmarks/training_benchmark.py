@@ -7,6 +7,7 @@ store, and the numbers go to benchmarks/results/training.json and a Markdown tab
     python benchmarks/training_benchmark.py --large    # also 1,000,000 synthetic rows (~10 min)
     python benchmarks/training_benchmark.py --dask     # PriceRunner and 1,000,000 rows, ENGINE=local vs dask
     python benchmarks/training_benchmark.py --dask --rows 10000000 --only-dask --worker-memory 5GiB
+    python benchmarks/training_benchmark.py --dask --rows 2000000 --categories 5000 --only-dask  # the re-ranker
 
 With --dask, the two engines are also scored on one set of rows (`same_split` in the Dask case's row), since
 their own test splits differ (a stratified split of products against a hash of the product id): the rows of
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from provenance import measured_on
@@ -44,6 +46,9 @@ TARGETS = {
     "pricerunner-dask": "macro-F1 within 0.003 of pricerunner (local), parity 100 % / ≤ 1e-5",
     "synthetic-dask": "macro-F1 within 0.005 of the local engine at the same rows, parity 100 % / ≤ 1e-5",
     "synthetic-local": "the local engine at the same rows, for comparison",
+    "taxonomy-dask": "re-ranker: ≤ 4 GB per worker, ≤ 6 GB driver; macro-F1 within 0.005 of local where local runs; "
+    "parity 100 % / ≤ 1e-5",
+    "taxonomy-local": "the local engine at the same rows, for comparison",
 }
 
 
@@ -86,7 +91,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
     }  # fmt: skip
 
 
-def shared_rows(data: Path, config_path: Path) -> tuple[object, object, str]:
+def shared_rows(data: Path, config_path: Path, *, path_labels: bool = False) -> tuple[object, object, str]:
     """Rows neither engine trained on, with the config: the test split, which both engines deal alike (each
     product by a hash of its id, training/data/split.py)."""
     from training.config import load_config
@@ -95,16 +100,22 @@ def shared_rows(data: Path, config_path: Path) -> tuple[object, object, str]:
     from training.data.split import split_catalogue
 
     config = load_config(config_path)
+    if path_labels:  # as `make train CATEGORIES=` reads a generated taxonomy
+        from training.data.taxonomy import PATH_SEPARATOR
+
+        config = replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR))
     frame = prepare_catalogue(read_catalogue(data), config.data)
     return split_catalogue(frame, config.split).test, config, "the test products (both engines deal the same ones)"
 
 
-def score_on_shared_rows(local: Path, dask: Path, data: Path, config_path: Path) -> dict[str, object]:
+def score_on_shared_rows(
+    local: Path, dask: Path, data: Path, config_path: Path, *, path_labels: bool = False
+) -> dict[str, object]:
     """Both engines' models on the same rows: macro-F1 of each, B − A with its interval, McNemar's p."""
     from training.columns import LABEL
     from training.reporting.compare import compare_predictions, score_model
 
-    rows, config, described = shared_rows(data, config_path)
+    rows, config, described = shared_rows(data, config_path, path_labels=path_labels)
     labels = rows[LABEL].to_numpy()
     ours = {name: score_model(path.read_bytes(), rows, config.data, name=name)
             for name, path in (("local", local), ("dask", dask))}  # fmt: skip
@@ -128,6 +139,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also train on 1,000,000 synthetic rows")
     parser.add_argument("--dask", action="store_true", help="ENGINE=local and ENGINE=dask side by side")
     parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows of the --dask comparison")
+    parser.add_argument("--categories", type=int, help="with --dask: a taxonomy of this many leaves (the re-ranker)")
     parser.add_argument("--only-dask", action="store_true", help="with --dask: skip the local engine's cases")
     parser.add_argument("--workers", default="2", help="Dask workers (processes of one thread)")
     parser.add_argument("--worker-memory", default="4GiB", help="memory limit per Dask worker")
@@ -147,7 +159,14 @@ def main() -> None:
     rows = ["--rows", str(args.rows)]
     tmp_dir = tempfile.TemporaryDirectory()
     synthetic = Path(tmp_dir.name) / "synthetic.csv"
-    if args.dask:
+    if args.dask and args.categories:
+        # Both engines generate the same catalogue from the seed (the Dask engine partition by partition).
+        taxonomy = ["--rows", str(args.rows), "--categories", str(args.categories)]
+        label = f"{args.categories}x{args.rows}"
+        if not args.only_dask:
+            cases.append((f"taxonomy-{label}-local", taxonomy, "taxonomy-local", {}))
+        cases.append((f"taxonomy-{label}-dask", [*taxonomy, "--engine", "dask"], "taxonomy-dask", dask_env))
+    elif args.dask:
         _write_synthetic(args.rows, synthetic)
         local_rows = ["--data", str(synthetic)]
         rows = ["--data", str(synthetic.parent / "synthetic-parts" / "*.csv")]
@@ -164,7 +183,7 @@ def main() -> None:
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
         if args.dask and not args.only_dask:
-            _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic})
+            _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic}, args)
     # Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate.
     previous = json.loads(args.results.read_text()) if args.results.exists() else {"results": []}
     kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
@@ -190,18 +209,35 @@ def _write_synthetic(rows: int, path: Path) -> None:
         frame.iloc[start : start + PARTITION_ROWS].to_csv(part, index=False)
 
 
-def _add_same_split(results: list[dict[str, object]], workdir: Path, data: dict[str, Path]) -> None:
+def _write_taxonomy(rows: int, categories: int, path: Path) -> None:
+    """The taxonomy catalogue `make train ROWS= CATEGORIES=` generates, as one CSV."""
+    from training.data.taxonomy import generate_taxonomy_catalogue
+
+    generate_taxonomy_catalogue(rows, categories, seed=42).to_csv(path, index=False)
+
+
+def _add_same_split(
+    results: list[dict[str, object]], workdir: Path, data: dict[str, Path], args: argparse.Namespace
+) -> None:
     """Score each (local, dask) pair that trained on the same data on one set of rows; add it to the dask row."""
     done = {str(r["case"]): r for r in results if "error" not in r}
-    pairs = [(name.replace("-dask", "-local"), name) for name in done if name.startswith("synthetic-")]
+    if args.categories:
+        _write_taxonomy(args.rows, args.categories, workdir / "taxonomy.csv")
+        data = {**data, "synthetic": workdir / "taxonomy.csv"}
+    pairs = [
+        (name.removesuffix("-dask") + "-local", name)
+        for name in done
+        if name.startswith(("synthetic-", "taxonomy-")) and name.endswith("-dask")
+    ]
     pairs += [("pricerunner", "pricerunner-dask")]
     for local, dask in pairs:
         if local in done and dask in done:
             config = ROOT / "configs" / "pricerunner.yaml" if local == "pricerunner" else DEFAULT_CONFIG
             source = data["pricerunner" if local == "pricerunner" else "synthetic"]
             done[dask]["same_split"] = score_on_shared_rows(
-                workdir / local / "model.onnx", workdir / dask / "model.onnx", source, config
-            )
+                workdir / local / "model.onnx", workdir / dask / "model.onnx", source, config,
+                path_labels=local.startswith("taxonomy-"),
+            )  # fmt: skip
 
 
 if __name__ == "__main__":
