@@ -219,8 +219,8 @@ benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and
 benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
 	$(PY) benchmarks/training_benchmark.py
 
-benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; WORKERS= WORKER_MEMORY=)
-	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) \
+benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; CATEGORIES= the re-ranker; WORKERS= WORKER_MEMORY=)
+	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) $(if $(CATEGORIES),--categories "$$CATEGORIES") \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
 
 benchmark-categories: $(STAMP) ## 10 to 5,000 categories: quality, size, memory, time, serving (CASES=100x40000,1000x200000; hours)

@@ -100,8 +100,8 @@ def publish_model(
     written: list[str] = []
     try:
         for key, body in bodies.items():
-            _put_new(s3_client, bucket, key, body, metadata={"sha256": digests[key], "model-version": version})
-            written.append(key)
+            if _put_new(s3_client, bucket, key, body, metadata={"sha256": digests[key], "model-version": version}):
+                written.append(key)
         _verify(s3_client, bucket, digests)
         pointer_key = f"{prefix.strip('/')}/{POINTER}"
         pointer = {
@@ -124,9 +124,14 @@ def publish_model(
     )
 
 
-def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: dict[str, str]) -> None:
+def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: dict[str, str]) -> bool:
     """Write an object that must not exist yet: a conditional put (If-None-Match: *), so of two concurrent
-    publishes of one version exactly one wins and the other never overwrites it."""
+    publishes of one version exactly one wins and the other never overwrites it.
+
+    Returns:
+        True when written; False when the same bytes (same sha256) are already there: a re-run of a failed
+        deploy publishes the version it published before, which is a success, not a conflict.
+    """
     from botocore.exceptions import ClientError
 
     try:
@@ -139,11 +144,15 @@ def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: di
             IfNoneMatch="*",
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
-            raise PublishError(
-                f"s3://{bucket}/{key} already exists: versions are never overwritten; train a new model"
-            ) from None
-        raise
+        if exc.response["Error"]["Code"] not in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+            raise
+        existing = s3_client.head_object(Bucket=bucket, Key=key).get("Metadata", {})
+        if existing.get("sha256") == metadata["sha256"]:
+            return False
+        raise PublishError(
+            f"s3://{bucket}/{key} already exists with other content: versions are never overwritten; train a new model"
+        ) from None
+    return True
 
 
 def _verify(s3_client: Any, bucket: str, digests: dict[str, str]) -> None:

@@ -187,3 +187,16 @@ def test_a_client_cannot_hide_its_traffic_behind_the_synthetic_header(model_path
 
     assert "SyntheticPredictions" not in names
     assert {"Predictions", "InferenceLatency"} <= names
+
+
+def test_the_snapstart_warm_up_is_not_counted_as_a_prediction(model_path):
+    environment = {**os.environ, "MODEL_PATH": str(model_path), "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE}
+    probe = LIFECYCLE.split("m.after_restore()")[0]
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert {name for _, name, _ in emitted_by(completed.stdout)}.isdisjoint(
+        {"Predictions", "AcceptedPredictions", "DecidedPredictions", "DepartmentPredictions"}
+    )

@@ -74,11 +74,23 @@ def test_publish_uploads_a_versioned_model_and_moves_the_pointer(s3, artifacts, 
     assert served.version == "test-synthetic-1"
 
 
-def test_an_existing_version_is_never_overwritten(s3, artifacts):
+def test_publishing_the_same_version_again_succeeds_without_rewriting_it(s3, artifacts):
+    # A failed deploy re-run alone publishes the version it published before: the same bytes are a success.
+    first = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    before = {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3) if "/models/" in k}
+
+    again = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert (again.model_key, again.sha256) == (first.model_key, first.sha256)
+    assert {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3) if "/models/" in k} == before
+
+
+def test_an_existing_version_is_never_overwritten_with_other_bytes(s3, artifacts):
     publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
     before = {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)}
+    (artifacts / "model_card.md").write_text("another card for the same version")
 
-    with pytest.raises(PublishError, match="already exists: versions are never overwritten"):
+    with pytest.raises(PublishError, match="already exists with other content: versions are never overwritten"):
         publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
 
     assert {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3)} == before
@@ -101,7 +113,7 @@ class RacedBy:
 
 
 def test_of_two_concurrent_publishes_of_one_version_the_second_never_overwrites(s3, artifacts):
-    with pytest.raises(PublishError, match="already exists: versions are never overwritten"):
+    with pytest.raises(PublishError, match="already exists with other content: versions are never overwritten"):
         publish_model(RacedBy(s3), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
 
     key = f"{PREFIX}/models/test-synthetic-1/model.json"

@@ -48,7 +48,7 @@ def fit_title_models(
         DataValidationError: A fold's sample lacks a class (too few products of it for the folds).
     """
     rate, rates = _class_rates(counts.loc[TRAIN], config.features.linear_sample_rows, MIN_SAMPLE_ROWS_PER_CLASS)
-    samples = client.map(sample_counts, parts, rates=rates, config=config)
+    samples = client.map(sample_counts, parts, rates=_shared(client, rates), config=config)
     block = build_title_model(config.features, config.model, design, config.data.path_separator)
     folds = config.features.stacking_folds
     models = client.gather(
@@ -66,7 +66,7 @@ def fit_features_on_sample(
     """Fit the feature blocks on a small training sample here, then put in the title model fitted on the cluster."""
     _, rates = _class_rates(counts.loc[TRAIN], FIT_SAMPLE_ROWS, MIN_FIT_ROWS_PER_CLASS)
     client = parts[0].client
-    frames = client.gather(client.map(_draw_rows, parts, rates=rates))
+    frames = client.gather(client.map(_draw_rows, parts, rates=_shared(client, rates)))
     sample = pd.concat(frames, ignore_index=True)
     features = build_features(config.data, config.features, config.model, design)
     features.fit(sample, sample[LABEL])
@@ -79,7 +79,7 @@ def fit_features_on_sample(
 
 
 def sample_counts(
-    part: pd.DataFrame, rates: dict[str, float], config: TrainConfig
+    part: pd.DataFrame, rates: pd.Series, config: TrainConfig
 ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     """The sampled training rows of one partition as title-model examples: counts, labels, folds.
 
@@ -115,7 +115,16 @@ def fit_title_model(
     return clone(block).fit_counts(counts, labels)
 
 
-def _draw_rows(part: pd.DataFrame, rates: dict[str, float]) -> pd.DataFrame:
+def _shared(client: Client, rates: dict[str, float]) -> Future:
+    """The per-class rates on every worker, as one scattered Series.
+
+    A dict argument of `client.map` becomes a task of the graph named after the argument; with thousands of
+    classes the scheduler failed on that task (`assert ts.priority`) and removed a worker mid-shuffle.
+    """
+    return client.scatter(pd.Series(rates, dtype=float), broadcast=True)
+
+
+def _draw_rows(part: pd.DataFrame, rates: pd.Series) -> pd.DataFrame:
     """Training rows of one partition drawn at their class's rate."""
     return part[(part[SPLIT] == TRAIN) & (part[DRAW] < part[LABEL].map(rates).astype(float))]
 
