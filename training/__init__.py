@@ -8,7 +8,7 @@ Rooms, top to bottom; a module imports its own room and rooms below it, never a 
     reporting/  what a run records: metrics, plots, model card, MLflow, the output folder
     model/      the pipeline and its one ONNX graph: features, converters, export, metadata, parity
     data/       the catalogue: sources, load, clean, split, report, synthetic data, digests
-    config.py, exceptions.py, columns.py, text.py   the bottom, shared by every room
+    config.py, exceptions.py, columns.py, text.py, environment.py   the bottom, shared by every room
 
 engines and reporting sit side by side, as do model and data. The handler never imports this package: the
 `.onnx` file and the metadata embedded in it are the only contract with serving.

@@ -150,7 +150,8 @@ def test_no_parameter_reaches_the_served_function_unhashed(template):
 
     # The exceptions are pinned by the build, so the package changes too: `make build ARCH=` builds the wheels for
     # the architecture, `make build TARGET_PRECISION=` writes the target into served_model.json.
-    assert (refs | subs) & parameters == {"Architecture", "TargetPrecision"}
+    # ReservedConcurrency is the function's, not a version's: Lambda applies it to every version at once.
+    assert (refs | subs) & parameters == {"Architecture", "TargetPrecision", "ReservedConcurrency"}
 
 
 def test_deploy_takes_the_stack_parameters_from_the_build(tmp_path, model_path):
