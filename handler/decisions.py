@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 ACCEPT, REVIEW = "accept", "review"
+# The target precision when the deployment (TARGET_PRECISION) or `make predict` names none.
+DEFAULT_TARGET_PRECISION = 0.98
 
 
 @dataclass(frozen=True)

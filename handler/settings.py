@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handler.decisions import DEFAULT_TARGET_PRECISION
 from handler.exceptions import SettingsError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class Settings(BaseModel):
     max_top_k: int = Field(10, ge=1, description="Cap of the top_k query parameter.")
     low_confidence: float = Field(0.5, ge=0, le=1, description="Predictions below this confidence are counted.")
     target_precision: float = Field(
-        0.98,
+        DEFAULT_TARGET_PRECISION,
         gt=0,
         le=1,
         description="The precision answers are accepted at unless a request asks for another; one "

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 
-from handler.decisions import ACCEPT, REVIEW, Thresholds, decide, read_operating_points
+from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
@@ -51,8 +51,6 @@ from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
-# The API's default target precision (handler/settings.py), when TARGET_PRECISION is not given.
-DEFAULT_TARGET_PRECISION = 0.98
 PATH_JOIN = " > "
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
