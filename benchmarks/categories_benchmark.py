@@ -295,7 +295,7 @@ def held_out_rows(categories: int, rows: int) -> list[dict[str, Any]]:
 def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, float]:
     """Single-row p50/p99 over SINGLE_REQUESTS held-out rows, the same with `explain=true`'s explanation added, and
     ms per row in batches of BATCH_ROWS."""
-    from handler.explain import explain
+    from handler.explain import predict_explained
     from handler.model import load_model
     from handler.settings import Settings
 
@@ -307,8 +307,7 @@ def serving_latency(model_path: Path, rows: list[dict[str, Any]]) -> dict[str, f
         model.predict([row])
         times.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        (answer,) = model.predict([row])
-        explain(model, row, answer)
+        predict_explained(model, [row])
         explained.append((time.perf_counter() - started) * 1000)
     batch = [rows[i % len(rows)] for i in range(BATCH_ROWS)]
     batches = []

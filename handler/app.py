@@ -25,7 +25,7 @@ from handler.dimensions import dimension_value
 from handler.docs import redoc_page, swagger_page
 from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
-from handler.explain import explain
+from handler.explain import Explanation, predict_explained
 from handler.guard import RequestGuard
 from handler.model import Model, Prediction
 from handler.schemas import (
@@ -126,10 +126,10 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify one product."""
         target = _target(model, settings, target_precision)
         row = item.model_dump()  # type: ignore[attr-defined]
-        (prediction,) = _predict(model, [row], settings, _is_synthetic(http), target)
+        ((prediction, why),) = _predict(model, [row], settings, _is_synthetic(http), target, explain=explain)
         answer = _answer(prediction, model, top_k, min_confidence, target)
-        if explain:
-            answer["explanation"] = _explanation(model, row, prediction)
+        if why is not None:
+            answer["explanation"] = _explanation(why)
         return PredictionResponse(**answer, model_version=model.version)
 
     @app.post(
@@ -146,12 +146,11 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
-        predictions = _predict(model, rows, settings, _is_synthetic(http), target)
         answers = []
-        for row, prediction in zip(rows, predictions, strict=True):
+        for prediction, why in _predict(model, rows, settings, _is_synthetic(http), target, explain=explain):
             answer = _answer(prediction, model, top_k, min_confidence, target)
-            if explain:
-                answer["explanation"] = _explanation(model, row, prediction)
+            if why is not None:
+                answer["explanation"] = _explanation(why)
             answers.append(BatchPrediction(**answer))
         return BatchResponse(predictions=answers, model_version=model.version)
 
@@ -203,20 +202,25 @@ def _is_synthetic(request: Request) -> bool:
 
 
 def _predict(
-    model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool, target: float | None
-) -> list[Prediction]:
-    """Run the model and record latency, batch size, per-class counts, low-confidence and accepted answers.
+    model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool, target: float | None, *,
+    explain: bool,
+) -> list[tuple[Prediction, Explanation | None]]:  # fmt: skip
+    """Run the model (explaining in the same call when asked) and record latency, batch size, per-class counts,
+    low-confidence and accepted answers.
 
     Synthetic requests are only counted (SyntheticPredictions): their golden examples would otherwise add to
     the class mix the drift check reads and to the new version's behaviour alarms.
     """
     started = time.perf_counter()
-    predictions = model.predict(rows)
+    answered: list[tuple[Prediction, Explanation | None]] = (
+        predict_explained(model, rows) if explain else [(p, None) for p in model.predict(rows)]
+    )
+    predictions = [prediction for prediction, _ in answered]
     latency_ms = (time.perf_counter() - started) * 1000
     logger.info("predicted", extra={"rows": len(rows), "latency_ms": round(latency_ms, 3), "synthetic": synthetic})
     if synthetic:
         metrics.add_metric(name="SyntheticPredictions", unit=MetricUnit.Count, value=len(rows))
-        return predictions
+        return answered
     metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(rows))
     unsure = [float(p.probabilities.max()) < settings.low_confidence for p in predictions]
@@ -238,7 +242,7 @@ def _predict(
                 pass
     if model.taxonomy.depth > 1:
         _department_metrics(model, predictions, unsure, accepted)
-    return predictions
+    return answered
 
 
 def _department_metrics(
@@ -315,9 +319,8 @@ def _decision(model: Model, prediction: Prediction, target: float) -> Decision:
     return decide(thresholds, target, label=prediction.label, confidence=confidence, path=path)
 
 
-def _explanation(model: Model, row: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
+def _explanation(found: Explanation) -> dict[str, Any]:
     """The explanation of one answer, as the response's `explanation` (`handler.explain`)."""
-    found = explain(model, row, prediction)
     return {
         "label": found.label,
         "words": [{"word": word, "delta": delta} for word, delta in found.words],

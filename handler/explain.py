@@ -1,10 +1,11 @@
 """Why the model chose what it chose: each title word's and each other field's effect on the answered class.
 
-By occlusion, with the served graph itself: the listing is scored again with each title word removed (every
-occurrence of it) and with each other field left out (as if the request had omitted it), in one batched call, and
-each effect is the answered class's probability with the word or field minus without it: a word that raised the
-answer has a positive delta. The explanation therefore never disagrees with the answer, is deterministic, and is
-bounded: at most MAX_EXPLAINED_WORDS distinct words (the first ones of the title) and one row per other field.
+By occlusion, with the served graph itself: the listing is scored with each title word removed (every occurrence
+of it) and with each other field left out (as if the request had omitted it), in the same batched call that
+answers it (one call costs less than the answer's and the occlusions' apart), and each effect is the answered
+class's probability with the word or field minus without it: a word that raised the answer has a positive delta.
+The explanation therefore never disagrees with the answer, is deterministic, and is bounded: at most
+MAX_EXPLAINED_WORDS distinct words (the first ones of the title) and one row per other field.
 `training`'s tests hold it to the same computation done with the Python pipeline.
 """
 
@@ -47,11 +48,17 @@ def occlusions(
     return words, fields, rows
 
 
-def explain(model: Model, row: dict[str, Any], answer: Prediction) -> Explanation:
-    """Explain one answered listing with one batched call of the model's graph (see the module docstring)."""
-    words, fields, rows = occlusions(row, text=model.text_input, inputs=model.inputs)
-    index = model.classes.index(answer.label)
-    probability = float(answer.probabilities[index])
-    effects = [probability - float(p.probabilities[index]) for p in model.predict(rows)] if rows else []
-    by_word = sorted(zip(words, effects[: len(words)], strict=True), key=lambda item: -abs(item[1]))
-    return Explanation(answer.label, by_word, list(zip(fields, effects[len(words) :], strict=True)))
+def predict_explained(model: Model, rows: list[dict[str, Any]]) -> list[tuple[Prediction, Explanation]]:
+    """Answer and explain rows with one call of the model's graph: each row followed by its occlusions."""
+    plans = [occlusions(row, text=model.text_input, inputs=model.inputs) for row in rows]
+    scored = iter(model.predict([each for row, plan in zip(rows, plans, strict=True) for each in (row, *plan[2])]))
+    explained = []
+    for words, fields, occluded in plans:
+        answer = next(scored)
+        index = model.classes.index(answer.label)
+        probability = float(answer.probabilities[index])
+        effects = [probability - float(next(scored).probabilities[index]) for _ in occluded]
+        by_word = sorted(zip(words, effects[: len(words)], strict=True), key=lambda item: -abs(item[1]))
+        fields_effects = list(zip(fields, effects[len(words) :], strict=True))
+        explained.append((answer, Explanation(answer.label, by_word, fields_effects)))
+    return explained

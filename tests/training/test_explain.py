@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from handler.explain import explain, occlusions
+from handler.explain import occlusions, predict_explained
 from handler.model import load_model
 from handler.settings import Settings
 from training.model.top_classes import predict_top
@@ -41,8 +41,7 @@ def _frame(rows: list[dict], inputs: list[dict]) -> pd.DataFrame:
 @pytest.mark.parametrize("row", ROWS)
 def test_the_graphs_explanation_is_the_python_pipelines(served, small_pipeline, row):
     # GIVEN the served model's explanation of one listing
-    answer = served.predict([row])[0]
-    found = explain(served, row, answer)
+    ((answer, found),) = predict_explained(served, [row])
 
     # WHEN the same occlusion is computed by the Python pipeline
     words, fields, occluded = occlusions(row, text=served.text_input, inputs=served.inputs)
@@ -68,10 +67,16 @@ def test_the_graphs_explanation_is_the_python_pipelines(served, small_pipeline, 
     ],
 )
 def test_a_title_that_names_its_category_has_that_word_first(served, row, category_words):
-    answer = served.predict([row])[0]
-
-    found = explain(served, row, answer)
+    ((_, found),) = predict_explained(served, [row])
 
     word, delta = found.words[0]
     assert word in category_words
     assert delta > 0
+
+
+def test_answers_explained_in_one_call_are_the_plain_answers_row_by_row(served):
+    explained = predict_explained(served, ROWS)
+
+    for (answer, found), alone in zip(explained, served.predict(ROWS), strict=True):
+        assert answer.label == found.label == alone.label
+        np.testing.assert_allclose(answer.probabilities, alone.probabilities, atol=1e-6)
