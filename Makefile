@@ -41,7 +41,8 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # Values a user (or a workflow input) passes reach the recipes as environment variables and are quoted there
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
-	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES TARGET_PRECISION EXPLAIN
+	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES TARGET_PRECISION EXPLAIN \
+	CAPTURE CAPTURE_SAMPLE_RATE SINCE LIMIT CORRECTIONS REVIEWED MIN_AGREEMENT
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -65,7 +66,7 @@ SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
-	start-api publish local-s3 stop-local-s3 smoke deploy compare check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
+	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions clean
 
 help: ## List the targets
@@ -110,20 +111,27 @@ test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and 
 test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
 	$(CLEAN_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES= TAXONOMY=google|google-shape|file; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=)
+train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES= TAXONOMY=google|google-shape|file; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=; CORRECTIONS=reviewed.csv)
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$$OUT" \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY") \
-	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES")
+	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES") $(if $(CORRECTIONS),--corrections "$$CORRECTIONS")
 
 predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
 	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
 
-compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar
+compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
 	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
 	$(PY) -m training.cli.compare --a "$$A" --b "$$B" $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
-	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison)
+	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
+	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT")
+
+review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=)
+	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
+	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
+	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
+	  $(if $(CONFIG),--config "$$CONFIG")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
@@ -141,10 +149,11 @@ check-pricerunner: ## Check the PriceRunner CSV is at PRICERUNNER (data/pricerun
 requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve extra in pyproject.toml
 	$(PY) -m infra.requirements
 
-serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx)
+serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx; CAPTURE=folder CAPTURE_SAMPLE_RATE=)
 	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
 	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}" "make serve PORT"
-	$(SERVE_ENV) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
+	$(SERVE_ENV) $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}") \
+	  $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
 	$(SAM) validate --lint
@@ -157,7 +166,8 @@ validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on
 
 build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled or pinned at MODEL_URI=s3://… (ARCH=); fails over 150 MB
 	$(PY) -m infra.stage_build --model "$$MODEL" --arch "$$ARCH" --out $(STAGE_ROOT)/build \
-	  $(if $(MODEL_URI),--model-uri "$$MODEL_URI") $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION")
+	  $(if $(MODEL_URI),--model-uri "$$MODEL_URI") $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") \
+	  $(if $(CAPTURE_SAMPLE_RATE),--capture-sample-rate "$$CAPTURE_SAMPLE_RATE")
 	PATH="$$(dirname "$$(scripts/find-python.sh)"):$$PATH" $(SAM) build --base-dir $(STAGE_ROOT) \
 	  --build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture="$$ARCH"
 	$(PY) -m infra.trim_build $(BUILT)

@@ -7,6 +7,7 @@ request models are built per app from the model's schema, so they must be real o
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from email.message import Message
 from pathlib import PurePath
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from handler.capture import CAPTURED_TOP_K, Capture
 from handler.decisions import ACCEPT, Decision, decide
 from handler.dimensions import dimension_value
 from handler.docs import redoc_page, swagger_page
@@ -101,6 +103,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         json_schema_extra={"enum": targets} if targets else None,
     )
     explain_query = Query(False, description="Add `explanation`: each title word's and field's effect on the answer.")
+    capture = Capture(settings.capture_sample_rate, settings.capture_dir)
     app = FastAPI(
         title="Product category classifier",
         version=model.version,
@@ -126,10 +129,13 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify one product."""
         target = _target(model, settings, target_precision)
         row = item.model_dump()  # type: ignore[attr-defined]
-        ((prediction, why),) = _predict(model, [row], settings, _is_synthetic(http), target, explain=explain)
+        synthetic = _is_synthetic(http)
+        ((prediction, why),) = _predict(model, [row], settings, synthetic, target, explain=explain)
         answer = _answer(prediction, model, top_k, min_confidence, target)
         if why is not None:
             answer["explanation"] = _explanation(why)
+        if capture.enabled and not synthetic:
+            _capture(capture, model, http, [row], [(prediction, answer)], top_k, min_confidence, target)
         return PredictionResponse(**answer, model_version=model.version)
 
     @app.post(
@@ -146,12 +152,16 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
-        answers = []
-        for prediction, why in _predict(model, rows, settings, _is_synthetic(http), target, explain=explain):
+        synthetic = _is_synthetic(http)
+        answered = []
+        for prediction, why in _predict(model, rows, settings, synthetic, target, explain=explain):
             answer = _answer(prediction, model, top_k, min_confidence, target)
             if why is not None:
                 answer["explanation"] = _explanation(why)
-            answers.append(BatchPrediction(**answer))
+            answered.append((prediction, answer))
+        if capture.enabled and not synthetic:
+            _capture(capture, model, http, rows, answered, top_k, min_confidence, target)
+        answers = [BatchPrediction(**answer) for _, answer in answered]
         return BatchResponse(predictions=answers, model_version=model.version)
 
     @app.get("/health", response_model=HealthResponse)
@@ -196,6 +206,31 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     return app
 
 
+def _capture(
+    capture: Capture, model: Model, http: Request, rows: list[dict[str, Any]],
+    answered: list[tuple[Prediction, dict[str, Any]]], top_k: int, min_confidence: float | None, target: float | None,
+) -> None:  # fmt: skip
+    """Capture the request's answers (`handler.capture`), each with its top CAPTURED_TOP_K classes and the leaf
+    answer: the response's own answer when it already is that, else the same answer computed again."""
+    reusable = top_k >= CAPTURED_TOP_K and min_confidence is None
+    records = []
+    for prediction, answer in answered:
+        full = answer if reusable else _answer(prediction, model, CAPTURED_TOP_K, None, target)
+        record = {key: value for key, value in full.items() if key != "explanation"}
+        record["top_k"] = [item.model_dump() for item in full["top_k"][:CAPTURED_TOP_K]]
+        record["path"] = [node.model_dump() for node in full["path"]]
+        records.append(record)
+    capture.write(rows, records, model_version=model.version, request_id=_request_id(http))
+
+
+def _request_id(http: Request) -> str:
+    """The API's request id (as in the access log), else Lambda's, else a new one (a local server)."""
+    event = http.scope.get("aws.event") or {}
+    context = http.scope.get("aws.context")
+    found = (event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", None)
+    return str(found or uuid.uuid4())
+
+
 def _is_synthetic(request: Request) -> bool:
     """Whether the release path, not a client, sent this request."""
     return bool(request.headers.get(SYNTHETIC_HEADER))
@@ -212,9 +247,8 @@ def _predict(
     the class mix the drift check reads and to the new version's behaviour alarms.
     """
     started = time.perf_counter()
-    answered: list[tuple[Prediction, Explanation | None]] = (
-        predict_explained(model, rows) if explain else [(p, None) for p in model.predict(rows)]
-    )
+    answered: list[tuple[Prediction, Explanation | None]] = []
+    answered.extend(predict_explained(model, rows) if explain else ((p, None) for p in model.predict(rows)))
     predictions = [prediction for prediction, _ in answered]
     latency_ms = (time.perf_counter() - started) * 1000
     logger.info("predicted", extra={"rows": len(rows), "latency_ms": round(latency_ms, 3), "synthetic": synthetic})

@@ -3,10 +3,11 @@
 A plain pydantic model plus `from_env`, not pydantic-settings: that package and the dotenv it imports cost
 0.06–0.1 s of every cold start for a dozen flat variables.
 
-Which model is served, and at which target precision it decides, are not environment settings on Lambda: `make build`
-pins them into the code package (`served_model.json`: the target precision, and the S3 location and sha256 of a
-model that is not bundled), because SAM publishes a new version only when the package or a literal property changes —
-a value chosen by a template parameter alone could reach `$LATEST` and never the alias.
+Which model is served, at which target precision it decides and at which rate it captures traffic are not environment
+settings on Lambda: `make build` pins them into the code package (`served_model.json`: the target precision, the
+capture rate, and the S3 location and sha256 of a model that is not bundled), because SAM publishes a new version
+only when the package or a literal property changes — a value chosen by a template parameter alone could reach
+`$LATEST` and never the alias.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "model.onnx"
 SERVED_MODEL = Path(__file__).resolve().parent / "served_model.json"
-# What `make build` pins into the package: the target precision always, the S3 model's location and sha256 when it
-# is not bundled (both or neither).
-PINNED_FIELDS = ("model_s3_uri", "model_sha256", "target_precision")
+# What `make build` pins into the package: the target precision and capture rate always, the S3 model's location and
+# sha256 when it is not bundled (both or neither).
+PINNED_FIELDS = ("model_s3_uri", "model_sha256", "target_precision", "capture_sample_rate")
 PINNED_MODEL = ("model_s3_uri", "model_sha256")
 # A SnapStart init (when a version is published) may run far longer than the 10 s of an on-demand init, so a
 # transient S3 blip there gets patient retries instead of failing the deployment.
@@ -55,6 +56,13 @@ class Settings(BaseModel):
         le=1,
         description="The precision answers are accepted at unless a request asks for another; one "
         "of the model's recorded operating points (TARGET_PRECISION).",
+    )
+    # Off unless a deployment turns it on: `make build` pins the template's default of 1.0, `make serve CAPTURE=` too.
+    capture_sample_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of answered listings captured for review and retraining; 0 turns it off."
+    )
+    capture_dir: Path | None = Field(
+        None, description="Folder captured listings are appended to (local runs); unset: stdout, which Lambda ships."
     )
     inference_chunk: int = Field(64, ge=1, description="Rows per onnxruntime call; bounds padding and memory.")
     max_body_bytes: int = Field(

@@ -31,6 +31,8 @@ METADATA_KEY = "product_classifier"
 RELEASE_FILE = "release.json"
 # The function's own default (handler/settings.py).
 DEFAULT_TARGET_PRECISION = 0.98
+# A deployed function captures every answered listing unless told otherwise (template.yaml's CaptureSampleRate).
+DEFAULT_CAPTURE_SAMPLE_RATE = 1.0
 FOLDERS = ("function", "deploy_hook", "monitor")
 
 
@@ -44,12 +46,17 @@ class Release:
     model_bucket: str
     model_key: str
     target_precision: float = DEFAULT_TARGET_PRECISION
+    capture_sample_rate: float = DEFAULT_CAPTURE_SAMPLE_RATE
 
     def parameter_overrides(self) -> list[str]:
         """`sam deploy --parameter-overrides` entries that must match this build. SAM CLI refuses an empty value
         (`ModelBucket=` "is not a valid format"), so a bundled model's S3 parameters are left to their defaults (an
         empty string: no S3 model)."""
-        overrides = [f"Architecture={self.architecture}", f"TargetPrecision={self.target_precision}"]
+        overrides = [
+            f"Architecture={self.architecture}",
+            f"TargetPrecision={self.target_precision}",
+            f"CaptureSampleRate={self.capture_sample_rate:g}",
+        ]
         if self.model_bucket:
             overrides += [f"ModelBucket={self.model_bucket}", f"ModelKey={self.model_key}"]
         return overrides
@@ -62,12 +69,13 @@ def stage(
     architecture: str,
     model_uri: str = "",
     target_precision: float = DEFAULT_TARGET_PRECISION,
+    capture_sample_rate: float = DEFAULT_CAPTURE_SAMPLE_RATE,
 ) -> Release:
     """Stage the three function folders and `release.json` under `out` (replacing what was there).
 
     Raises:
-        InfraError: The model is missing or not an exported classifier, `model_uri` is not s3://bucket/key, or the
-            target precision is not one of the model's operating points.
+        InfraError: The model is missing or not an exported classifier, `model_uri` is not s3://bucket/key, the
+            target precision is not one of the model's operating points, or the capture rate is not in [0, 1].
     """
     if not model.is_file():
         raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
@@ -77,8 +85,10 @@ def stage(
     for folder in FOLDERS:
         shutil.rmtree(out / folder, ignore_errors=True)
     _check_target(metadata, target_precision, model)
+    if not 0 <= capture_sample_rate <= 1:
+        raise InfraError(f"CAPTURE_SAMPLE_RATE must be from 0 (off) to 1 (every listing), got {capture_sample_rate}")
     bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
-    pinned: dict[str, Any] = {"target_precision": target_precision}
+    pinned: dict[str, Any] = {"target_precision": target_precision, "capture_sample_rate": capture_sample_rate}
     if bucket:
         pinned |= {"model_s3_uri": model_uri, "model_sha256": sha256}
     _stage_function(out / "function", model, pinned=pinned)
@@ -86,7 +96,9 @@ def stage(
     expected = {key_: metadata.get(key_) for key_ in ("model_version", "classes", "golden_examples")}
     (out / "deploy_hook" / "pre_traffic" / "expected.json").write_text(json.dumps(expected))
     _stage_package(out / "monitor", ROOT / "monitor", "drift_monitor")
-    release = Release(architecture, str(metadata.get("model_version")), sha256, bucket, key, target_precision)
+    release = Release(
+        architecture, str(metadata.get("model_version")), sha256, bucket, key, target_precision, capture_sample_rate
+    )
     (out / RELEASE_FILE).write_text(json.dumps(asdict(release), indent=2) + "\n")
     return release
 
@@ -173,6 +185,8 @@ def main() -> None:
     parser.add_argument("--arch", default="x86_64", choices=["x86_64", "arm64"])
     parser.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION,
                         help="the precision the function decides accept or review at (one of the model's)")  # fmt: skip
+    parser.add_argument("--capture-sample-rate", type=float, default=DEFAULT_CAPTURE_SAMPLE_RATE,
+                        help="share of answered listings the function captures (0 turns capture off)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--print", choices=["parameters", "model-version"], help="read build/release.json instead")
     args = parser.parse_args()
@@ -187,6 +201,7 @@ def main() -> None:
             architecture=args.arch,
             model_uri=args.model_uri,
             target_precision=args.target_precision,
+            capture_sample_rate=args.capture_sample_rate,
         )
     except InfraError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 LABEL = "label"
 GROUP = "group"
+# Where a row came from when reviewed listings join the catalogue: "catalogue" or "correction" (training.feedback).
+SOURCE = "source"
+CATALOGUE, CORRECTION = "catalogue", "correction"
 # Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
 EXTRA_TEXT = "extra_text"
 

@@ -38,6 +38,8 @@ class DataConfig:
         label_aliases: Label spellings to map before training, variant → canonical (`make check-data` suggests
             them); every canonical label must occur in the data.
         strict: Fail (exit 1, nothing written) when the data report suspects any problem; for CI.
+        allow_new_classes: `make train CORRECTIONS=` may add classes the catalogue lacks (a reviewer's new label);
+            off, such a label is refused, since a typo would otherwise become a class of one row.
         max_text_length: Longest string a row may carry in any text column (the API's MAX_TEXT_LENGTH, 2,000 by
             default): longer rows are dropped in training and counted, and refused by `make predict`. Recorded
             in the model's input schema, so bulk scoring applies the limit the model was trained with.
@@ -57,6 +59,7 @@ class DataConfig:
     training_text: tuple[str, ...] = ()
     label_aliases: dict[str, str] = field(default_factory=dict)
     strict: bool = False
+    allow_new_classes: bool = False
     max_text_length: int = MAX_TEXT_LENGTH
     path_separator: str | None = None
 

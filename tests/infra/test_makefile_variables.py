@@ -137,3 +137,26 @@ def test_every_make_command_the_docs_show_is_a_target():
     }
 
     assert {(name, target) for name, target in shown if target not in targets} == set()
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["serve", "CAPTURE=captured"], 'CAPTURE_DIR="$CAPTURE" CAPTURE_SAMPLE_RATE="${CAPTURE_SAMPLE_RATE:-1}"'),
+        (["review-queue", "CAPTURE=captured", "SINCE=2026-12-01", "LIMIT=50"],
+         '--capture "$CAPTURE" --out review.csv --since "$SINCE" --limit "$LIMIT"'),
+        (["train", "CORRECTIONS=reviewed.csv"], '--corrections "$CORRECTIONS"'),
+        (["compare", "A=a.onnx", "B=b.onnx", "DATA=captured", "REVIEWED=r.csv", "MIN_AGREEMENT=0.9"],
+         '--reviewed "$REVIEWED" --min-agreement "$MIN_AGREEMENT"'),
+    ],
+)  # fmt: skip
+def test_the_feedback_loop_commands_pass_their_variables(command, expected):
+    dry_run = subprocess.run(["make", "-n", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert expected in " ".join(dry_run.stdout.replace("\\\n", " ").split())
+
+
+def test_serve_without_capture_captures_nothing():
+    dry_run = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert "CAPTURE_DIR" not in dry_run.stdout

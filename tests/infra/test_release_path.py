@@ -76,11 +76,13 @@ def version_ids(template: dict) -> set[str]:
 
 
 def built(
-    tmp_path: Path, model: Path, name: str, model_uri: str = "", target_precision: float = 0.98
-) -> tuple[dict[str, str], dict[str, str]]:
+    tmp_path: Path, model: Path, name: str, model_uri: str = "", target_precision: float = 0.98,
+    capture_sample_rate: float = 1.0,
+) -> tuple[dict[str, str], dict[str, str]]:  # fmt: skip
     """Stage a build as `make build` does; the code locations and stack parameters `make deploy` would use."""
     out = tmp_path / name
-    release = stage(model, out, architecture="x86_64", model_uri=model_uri, target_precision=target_precision)
+    release = stage(model, out, architecture="x86_64", model_uri=model_uri, target_precision=target_precision,
+                    capture_sample_rate=capture_sample_rate)  # fmt: skip
     uris = {"ProductClassifierFunction": package_uri(out / "function")}
     return uris, dict(entry.split("=", 1) for entry in release.parameter_overrides())
 
@@ -98,6 +100,17 @@ def test_another_target_precision_publishes_a_new_version(tmp_path, model_path):
         translate(tmp_path, stricter[0], **stricter[1])
     )
     assert (default[1]["TargetPrecision"], stricter[1]["TargetPrecision"]) == ("0.98", "0.99")
+
+
+def test_another_capture_rate_publishes_a_new_version_and_reaches_the_stack(tmp_path, model_path):
+    every, tenth = built(tmp_path, model_path, "c1"), built(tmp_path, model_path, "c01", capture_sample_rate=0.1)
+
+    assert version_ids(translate(tmp_path, every[0], **every[1])) != version_ids(
+        translate(tmp_path, tenth[0], **tenth[1])
+    )
+    assert (every[1]["CaptureSampleRate"], tenth[1]["CaptureSampleRate"]) == ("1", "0.1")
+    with pytest.raises(InfraError, match="CAPTURE_SAMPLE_RATE must be from 0"):
+        built(tmp_path, model_path, "bad", capture_sample_rate=1.5)
 
 
 def test_a_target_precision_the_model_did_not_record_fails_the_build(tmp_path, model_path):
@@ -149,16 +162,16 @@ def test_no_parameter_reaches_the_served_function_unhashed(template):
     }
 
     # The exceptions are pinned by the build, so the package changes too: `make build ARCH=` builds the wheels for
-    # the architecture, `make build TARGET_PRECISION=` writes the target into served_model.json.
+    # the architecture, `make build TARGET_PRECISION= CAPTURE_SAMPLE_RATE=` write both into served_model.json.
     # ReservedConcurrency is the function's, not a version's: Lambda applies it to every version at once.
-    assert (refs | subs) & parameters == {"Architecture", "TargetPrecision", "ReservedConcurrency"}
+    assert (refs | subs) & parameters == {"Architecture", "TargetPrecision", "CaptureSampleRate", "ReservedConcurrency"}
 
 
 def test_deploy_takes_the_stack_parameters_from_the_build(tmp_path, model_path):
     _, parameters = built(tmp_path, model_path, "s3", "s3://models/p/models/v1/model.onnx")
 
     assert parameters == {"Architecture": "x86_64", "ModelBucket": "models", "ModelKey": "p/models/v1/model.onnx",
-                          "TargetPrecision": "0.98"}  # fmt: skip
+                          "TargetPrecision": "0.98", "CaptureSampleRate": "1"}  # fmt: skip
 
 
 def test_a_bundled_model_passes_no_empty_override(tmp_path, model_path):
@@ -166,7 +179,7 @@ def test_a_bundled_model_passes_no_empty_override(tmp_path, model_path):
     # defaults (empty: no S3 model) instead of passing them empty
     _, parameters = built(tmp_path, model_path, "bundled")
 
-    assert parameters == {"Architecture": "x86_64", "TargetPrecision": "0.98"}
+    assert parameters == {"Architecture": "x86_64", "TargetPrecision": "0.98", "CaptureSampleRate": "1"}
     assert all(value for value in parameters.values())
 
 

@@ -209,3 +209,56 @@ def test_least_privilege_for_codedeploy_the_monitor_and_concurrency(default_temp
     assert function["ReservedConcurrentExecutions"] == {
         "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
+
+
+def test_capture_streams_only_capture_lines_to_an_expiring_private_bucket(default_template):
+    resources, conditions = default_template["Resources"], default_template["Conditions"]
+    capture = {name for name, resource in resources.items() if resource.get("Condition") == "CaptureOn"}
+    assert capture == {
+        "CaptureBucket", "CaptureBucketPolicy", "CaptureDeliveryLogGroup", "CaptureDeliveryLogStream",
+        "CaptureDeliveryRole", "CaptureDeliveryStream", "CaptureSubscriptionRole", "CaptureSubscriptionFilter",
+    }  # fmt: skip
+    assert conditions["CaptureOn"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CaptureSampleRate"}, "0"]}]}
+    function = resources["ProductClassifierFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["CAPTURE_SAMPLE_RATE"] == {"Ref": "CaptureSampleRate"}
+
+    subscription = resources["CaptureSubscriptionFilter"]["Properties"]
+    assert subscription["FilterPattern"] == "{ $.capture = 1 }"
+    assert subscription["LogGroupName"] == {"Ref": "ProductClassifierLogGroup"}
+    stream = resources["CaptureDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert [p["Type"] for p in stream["ProcessingConfiguration"]["Processors"]] == [
+        "Decompression", "CloudWatchLogProcessing", "AppendDelimiterToRecord"]  # fmt: skip
+    assert stream["CompressionFormat"] == "GZIP"
+    assert "!{timestamp:yyyy}" in stream["Prefix"]
+
+    bucket = resources["CaptureBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"  # captured traffic is training data: it outlives the stack
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == {"Ref": "CaptureRetentionDays"}
+    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+    (deny,) = resources["CaptureBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    trust = resources["CaptureSubscriptionRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "logs.amazonaws.com"}
+    assert "aws:SourceArn" in trust["Condition"]["StringLike"]
+    (put,) = resources["CaptureSubscriptionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert put["Resource"] == {"Fn::GetAtt": ["CaptureDeliveryStream", "Arn"]}
+    assert default_template["Outputs"]["CaptureLocation"]["Condition"] == "CaptureOn"
+
+
+RATES = [("0", True), ("1", True), ("0.05", True), (".5", True), ("0.0", False), ("1.5", False), ("-1", False)]
+
+
+@pytest.mark.parametrize(("rate", "allowed"), [*RATES, ("", False)])
+def test_the_capture_rate_parameter_takes_shares_from_0_to_1(rate, allowed):
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    pattern = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)["Parameters"]["CaptureSampleRate"]
+    assert bool(re.fullmatch(pattern["AllowedPattern"], rate)) is allowed

@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
 TRAINING = PROJECT_ROOT / "training"
 # A room's rank: a module may import its own room and rooms of lower rank, never a peer of the same rank.
-RANKS = {"cli": 3, "engines": 2, "reporting": 2, "model": 1, "data": 1, "bottom": 0}
+RANKS = {"cli": 3, "engines": 2, "reporting": 2, "feedback": 2, "model": 1, "data": 1, "bottom": 0}
 BOTTOM = {"config", "exceptions", "columns", "text", "environment"}
 # What the model and the data must work without: the pipeline and the catalogue run anywhere the pipeline does.
 FORBIDDEN = {
     "model": {"mlflow", "dask", "distributed", "matplotlib"},
     "data": {"mlflow", "dask", "distributed", "matplotlib", "lightgbm"},
+    "feedback": {"mlflow", "dask", "distributed", "matplotlib", "lightgbm"},
 }
 # The trainer's stack, which neither bulk scoring nor the data report needs.
 TRAINER_STACK = ("mlflow", "lightgbm", "matplotlib", "distributed")

@@ -1,5 +1,10 @@
 """`make compare A=<model> B=<model> DATA= CONFIG=`: two models on the same rows, side by side.
 
+When DATA is captured traffic (a `make serve CAPTURE=` folder or the stack's s3:// capture prefix), the rows are
+unlabelled: the report is how often B answers as A, overall and by department, with bootstrap intervals, and
+with REVIEWED= (a review queue with labels filled in) accuracy and macro-F1 on the reviewed listings as below.
+MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is under it.
+
 Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
 `models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed; `--rows all` for every row): macro-F1 and accuracy with paired
@@ -15,6 +20,8 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
+import pandas as pd
 import typer
 
 from training.cli.logging_setup import configure_logging
@@ -24,7 +31,17 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
-from training.reporting.compare import compare_predictions, disagreements, render_comparison, score_model
+from training.feedback.capture import is_capture, parse_since, read_capture
+from training.feedback.review_queue import LABEL_COLUMN, latest_listings
+from training.feedback.served import listing_rows, served_labels
+from training.reporting.compare import (
+    agreement_report,
+    compare_predictions,
+    disagreements,
+    render_agreement,
+    render_comparison,
+    score_model,
+)
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -63,12 +80,23 @@ def main(
         "comparison"
     ),
     resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 1000,
+    reviewed: Annotated[
+        Path | None, typer.Option(help="Captured traffic only: a review queue CSV with `label` filled in.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Captured traffic only: listings at or after this time.")] = None,
+    min_agreement: Annotated[
+        float | None, typer.Option(min=0, max=1, help="Captured traffic only: fail under this agreement.")
+    ] = None,
 ) -> None:
     """Compare two models on the same rows and report whether B's difference from A is more than noise."""
     configure_logging()
     try:
         resolved = load_config(config)
         model_a, model_b = read_model(a), read_model(b)
+        if data and is_capture(data):
+            _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
+                          since=since, min_agreement=min_agreement, separator=resolved.data.path_separator)  # fmt: skip
+            return
         frame = prepare_catalogue(load_raw(resolved, Path(data) if data else None).frame, resolved.data)
         if rows == "test":
             frame = split_catalogue(frame, resolved.split).test
@@ -89,6 +117,62 @@ def main(
     listing.to_csv(out / "disagreements.csv", index=False)
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
+
+
+def _compare_live(
+    model_a: bytes, model_b: bytes, *, a: str, b: str, data: str, out: Path, resamples: int, reviewed: Path | None,
+    since: str | None, min_agreement: float | None, separator: str | None,
+) -> None:  # fmt: skip
+    """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
+
+    Raises:
+        TrainingError: No capture there, or an unreadable REVIEWED file.
+    """
+    captured = read_capture(data, since=parse_since(since))
+    listings = latest_listings(captured)
+    rows = listing_rows(listings, captured.inputs)
+    predicted_a = np.array(served_labels(model_a, rows, name="A"))
+    predicted_b = np.array(served_labels(model_b, rows, name="B"))
+    departments = [label.split(separator)[0].strip() if separator else label for label in predicted_a]
+    report = agreement_report(predicted_a, predicted_b, np.array(departments), resamples=resamples)
+    reviewed_report = None
+    if reviewed is not None:
+        labels = _reviewed_labels(reviewed, listings["listing_id"])
+        known = labels != ""
+        if known.any():
+            reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
+                                                  resamples=resamples)  # fmt: skip
+    text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.md").write_text(text)
+    summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window()}
+    (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    differ = predicted_a != predicted_b
+    listings.loc[differ, ["listing_id", *captured.inputs]].assign(a=predicted_a[differ], b=predicted_b[differ]).to_csv(
+        out / "disagreements.csv", index=False
+    )
+    typer.echo(text)
+    low = report["agreement"]["ci_low"]
+    if min_agreement is not None and low < min_agreement:
+        logger.error(f"agreement on captured traffic is at least {low:.2%} (95 % lower bound), under MIN_AGREEMENT "
+                     f"{min_agreement:.2%}: B answers too differently from A")  # fmt: skip
+        raise typer.Exit(code=1)
+
+
+def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:
+    """The reviewer's label of each listing ("" where it was not reviewed).
+
+    Raises:
+        TrainingError: The file is missing or is not a review queue.
+    """
+    if not path.is_file():
+        raise TrainingError(f"REVIEWED file not found: {path}")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"listing_id", LABEL_COLUMN} <= set(table.columns):
+        raise TrainingError(f"{path} has no listing_id and {LABEL_COLUMN} columns: pass the review queue you labelled")
+    labels = table[table[LABEL_COLUMN].str.strip() != ""].drop_duplicates("listing_id", keep="last")
+    found = listing_ids.map(labels.set_index("listing_id")[LABEL_COLUMN].str.strip())
+    return found.fillna("").to_numpy(dtype=str)
 
 
 def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) -> None:

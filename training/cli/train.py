@@ -72,6 +72,7 @@ from training.reporting.tracking import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from training.data.load import LoadedCatalogue
     from training.engines.fitted import FittedModel
     from training.model.parity import ParityReport
     from training.reporting.evaluate import Evaluation
@@ -94,6 +95,7 @@ def run_training(
     out_dir: Path,
     engine: str = "local",
     features_dir: str | None = None,
+    corrections: str | None = None,
 ) -> dict[str, Any]:
     """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
 
@@ -109,6 +111,7 @@ def run_training(
         out_dir: Where model.onnx, model.json, metrics.json and the plots go.
         engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
         features_dir: With dask, the FEATURES folder keeping the featurized partitions for a rerun.
+        corrections: A reviewed review-queue CSV whose listings join the catalogue and train (local engine).
 
     Returns:
         The run summary written to metrics.json.
@@ -118,10 +121,27 @@ def run_training(
     """
     if engine == "local":
         catalogue = load_catalogue(config, str(data_path) if data_path else None)
+        if corrections:
+            catalogue = _with_corrections(config, catalogue, corrections)
         return _run(config, out_dir, lambda: fit_locally(config, catalogue), engine=engine)
     if engine != "dask":
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
+    if corrections:
+        raise DataValidationError(
+            "CORRECTIONS= merges reviewed listings with ENGINE=local; with Dask, append them to the catalogue files "
+            "(the review queue's columns are the model's inputs plus `label`)"
+        )
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
+
+
+def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, path: str) -> LoadedCatalogue:
+    """The catalogue with the reviewed listings of `path` merged in (`training.feedback.corrections`)."""
+    from training.feedback.corrections import add_corrections, read_corrections
+
+    found = read_corrections(
+        path, data=config.data, classes=set(catalogue.frame[LABEL]), allow_new_classes=config.data.allow_new_classes
+    )
+    return add_corrections(catalogue, found)
 
 
 def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_dir: str | None) -> dict[str, Any]:
@@ -301,6 +321,7 @@ def _summarise(
             "small_classes": fitted.tail.small,
             "small_classes_folded": len(fitted.tail.folded),
             "small_classes_dropped": len(fitted.tail.dropped),
+            "corrections": fitted.corrections.get("rows", 0),
         }
         | band_metrics(metrics["bands"])
         | validation_comparison(
@@ -348,7 +369,9 @@ def _record_run(
         staging / "model_card.md",
     ]
     log_run_record(
-        to_params(config) | {"data_source": fitted.source, "data_sha256": fitted.sha256},
+        to_params(config)
+        | {"data_source": fitted.source, "data_sha256": fitted.sha256}
+        | {f"corrections.{key}": value for key, value in fitted.corrections.items()},
         {key: float(value) for key, value in summary.items()} | _stage_metrics(fitted.engine_stats),
         documents,
         {
@@ -445,6 +468,10 @@ def main(
     features: Annotated[
         str | None, typer.Option(help="dask: folder (or s3://) keeping the featurized partitions for a rerun.")
     ] = None,
+    corrections: Annotated[
+        str | None,
+        typer.Option(help="A reviewed `make review-queue` CSV (label filled in): its listings join train."),
+    ] = None,
 ) -> None:
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
@@ -459,7 +486,9 @@ def main(
             resolved = _with_path_labels(resolved)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
-        summary = run_training(resolved, data_path=data, out_dir=out, engine=engine, features_dir=features)
+        summary = run_training(
+            resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=corrections
+        )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

@@ -7,8 +7,8 @@ a glob or a folder of them, local or s3://.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -51,13 +51,14 @@ class RawCatalogue:
 @dataclass(frozen=True)
 class LoadedCatalogue:
     """A catalogue ready for the local engine: cleaned, small classes treated (`tail`), with its source, digest and
-    data report."""
+    data report, and the provenance of the reviewed listings merged into it (empty without)."""
 
     frame: pd.DataFrame
     source: str
     sha256: str
     report: DataReport
     tail: TailPlan
+    corrections: dict[str, Any] = field(default_factory=dict)
 
 
 def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalogue:

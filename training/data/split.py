@@ -13,7 +13,8 @@ time, assigns exactly what the local engine does. Two rules override the draw, b
   with a row is learnt.
 
 A class with no validation or test product is simply not evaluated on that split; nothing is refused for being
-small.
+small. Reviewed listings (`source` = correction, `training.feedback.corrections`) always train, and one whose
+inputs equal a held-out row's is dropped: the held-out splits stay the catalogue's own, unseen products.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from training.columns import GROUP, LABEL
+from training.columns import CORRECTION, GROUP, LABEL, SOURCE, extra_text_columns
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class Splits:
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
     """Split into train/validation/test by a hash of each product (see the module docstring)."""
     split = assign_splits(product_keys(frame), frame[LABEL], config)
+    if SOURCE in frame.columns:
+        split = _corrections_train(frame, split)
+        frame, split = frame[split >= 0], split[split >= 0]
     splits = Splits(train=frame[split == TRAIN], validation=frame[split == VALIDATION], test=frame[split == TEST])
     check_held_out({"validation": len(splits.validation), "test": len(splits.test)}, config)
     logger.info(
@@ -56,6 +60,22 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
         extra={"train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test)},
     )
     return splits
+
+
+def _corrections_train(frame: pd.DataFrame, split: np.ndarray) -> np.ndarray:
+    """`split` with every correction in train, and -1 (dropped) for one whose inputs equal a held-out row's."""
+    corrected = (frame[SOURCE] == CORRECTION).to_numpy()
+    ignored = {LABEL, GROUP, SOURCE, *extra_text_columns(frame)}
+    inputs = [column for column in frame.columns if column not in ignored]
+    keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
+    held_out = set(keys[~corrected & (split != TRAIN)])
+    split = split.copy()
+    split[corrected] = TRAIN
+    twins = corrected & pd.Index(keys).isin(list(held_out))
+    split[twins] = -1
+    if twins.any():
+        logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})
+    return split
 
 
 def check_held_out(rows: dict[str, int], config: SplitConfig) -> None:
@@ -78,8 +98,9 @@ def check_held_out(rows: dict[str, int], config: SplitConfig) -> None:
 
 
 def product_keys(frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """What identifies a row's product: the group column, or (a copy of) the whole row when there is none."""
-    return frame[GROUP] if GROUP in frame.columns else frame.copy()
+    """What identifies a row's product: the group column, or (a copy of) the whole row when there is none (its
+    `source` left out: a listing is the same product whichever way it came)."""
+    return frame[GROUP] if GROUP in frame.columns else frame.drop(columns=SOURCE, errors="ignore")
 
 
 def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: SplitConfig) -> np.ndarray:

@@ -39,6 +39,7 @@ class FittedModel:
         sizes: rows (after cleaning), n_train, n_validation, n_test.
         source: Where the data came from; sha256: its digest; report: its data report.
         engine_stats: Engine-specific numbers for the run summary (stage times, worker memory).
+        corrections: Provenance of the reviewed listings merged into the catalogue (`training.feedback`), if any.
     """
 
     pipeline: Pipeline
@@ -61,6 +62,7 @@ class FittedModel:
     sha256: str
     report: DataReport
     engine_stats: dict[str, Any] = field(default_factory=dict)
+    corrections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def validation_predicted(self) -> np.ndarray:

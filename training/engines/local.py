@@ -61,6 +61,7 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         source=catalogue.source,
         sha256=catalogue.sha256,
         report=catalogue.report,
+        corrections=catalogue.corrections,
     )
 
 

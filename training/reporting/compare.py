@@ -171,3 +171,80 @@ def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int) -> float:
     denominator = np.bincount(y, minlength=k) + np.bincount(predicted[predicted >= 0], minlength=k)
     f1 = np.divide(2 * true_positive, denominator, out=np.zeros(k), where=denominator > 0)
     return float(f1.mean())
+
+
+def agreement_report(
+    predicted_a: np.ndarray,
+    predicted_b: np.ndarray,
+    departments: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """How often B answers as A on unlabelled rows (live traffic), overall and per department of A's answer, with
+    bootstrap intervals from the same row resamples for all of them.
+
+    Returns:
+        rows, overall {agreement, ci_low, ci_high}, and per department the same plus its rows, least agreeing first.
+    """
+    agree = np.asarray(predicted_a, dtype=str) == np.asarray(predicted_b, dtype=str)
+    names, codes = np.unique(np.asarray(departments, dtype=str), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    overall, by_department = [], []
+    for _ in range(resamples):  # one resample at a time, as in compare_predictions
+        d = rng.integers(0, len(agree), size=len(agree))
+        overall.append(float(agree[d].mean()))
+        rows = np.bincount(codes[d], minlength=len(names))
+        agreed = np.bincount(codes[d], weights=agree[d], minlength=len(names))
+        by_department.append(np.divide(agreed, rows, out=np.full(len(names), np.nan), where=rows > 0))
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(overall, [tail, 100 - tail])
+    spread = np.nanpercentile(np.array(by_department), [tail, 100 - tail], axis=0)
+    departments_report = [
+        {
+            "department": str(name),
+            "rows": int((codes == index).sum()),
+            "agreement": float(agree[codes == index].mean()),
+            "ci_low": float(spread[0, index]),
+            "ci_high": float(spread[1, index]),
+        }
+        for index, name in enumerate(names)
+    ]
+    return {
+        "rows": len(agree),
+        "resamples": resamples,
+        "confidence": CONFIDENCE,
+        "agreement": {"agreement": float(agree.mean()), "ci_low": float(low), "ci_high": float(high)},
+        "departments": sorted(departments_report, key=lambda row: (row["agreement"], -row["rows"])),
+    }
+
+
+def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *, a: str, b: str, data: str) -> str:
+    """The live-traffic comparison as Markdown: agreement overall and by department, then the reviewed subset."""
+    pct = f"{report['confidence']:.0%}"
+    overall = report["agreement"]
+    lines = [
+        f"# {b} (B) against {a} (A) on captured traffic",
+        "",
+        f"{report['rows']:,} captured listings of {data}; {pct} intervals from {report['resamples']:,} bootstrap "
+        "resamples.",
+        "",
+        f"B answers as A on **{overall['agreement']:.2%}** of them ({pct} interval {overall['ci_low']:.2%} … "
+        f"{overall['ci_high']:.2%}).",
+        "",
+        f"| department (A's answer) | listings | agreement | {pct} interval |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {row['department']} | {row['rows']:,} | {row['agreement']:.2%} | {row['ci_low']:.2%} … "
+              f"{row['ci_high']:.2%} |" for row in report["departments"]]  # fmt: skip
+    lines.append("")
+    if reviewed is None:
+        lines.append("No reviewed listings given (REVIEWED=): accuracy on live traffic is not known.")
+    else:
+        lines += [f"## The {reviewed['rows']:,} reviewed listings", ""]
+        lines += [f"| metric | A | B | B − A | {pct} interval of B − A |", "|---|---|---|---|---|"]
+        for metric in ("accuracy", "macro_f1"):
+            m = reviewed[metric]
+            lines.append(f"| {metric} | {m['a']:.4f} | {m['b']:.4f} | {m['difference']:+.4f} | "
+                         f"{m['ci_low']:+.4f} … {m['ci_high']:+.4f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"

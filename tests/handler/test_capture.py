@@ -1,0 +1,85 @@
+"""Data capture: one JSON line per answered listing, sampled, never for synthetic traffic, off by default."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.app import create_app
+from handler.capture import Capture, listing_id
+from handler.events import SYNTHETIC_HEADER
+from handler.model import load_model
+from handler.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ITEM = {"title": "acme smartphone x100 black 128gb", "brand": "acme", "price": 299.0}
+
+
+def _client(model_path: Path, **settings) -> TestClient:
+    configured = Settings(model_path=model_path, **settings)
+    return TestClient(create_app(load_model(configured), configured))
+
+
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted(folder.rglob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def test_each_answered_listing_is_captured_with_its_top_three_path_and_decision(model_path, tmp_path):
+    client = _client(model_path, capture_dir=tmp_path, capture_sample_rate=1.0)
+
+    single = client.post("/predict?top_k=1&min_confidence=0.99", json=ITEM)
+    batch = client.post("/predict/batch", json={"items": [ITEM, {"title": "kaito oled tv 55 inch"}]})
+
+    assert single.status_code == batch.status_code == 200
+    records = _records(tmp_path)
+    assert len(records) == 3
+    first = records[0]
+    assert first["capture"] == 1
+    assert first["model_version"] == "test-synthetic-1"
+    assert first["request_id"]
+    assert first["inputs"] == {"title": ITEM["title"], "seller_id": None, "brand": "acme", "price": 299.0}
+    assert len(first["top_k"]) == 3
+    assert first["label"] == first["top_k"][0]["label"]
+    assert first["path"]
+    assert first["decision"] in {"accept", "review"}
+    assert records[0]["listing_id"] == records[1]["listing_id"] == listing_id(first["inputs"])
+    assert records[0]["request_id"] != records[1]["request_id"]
+    assert list(tmp_path.glob("*/*/*/capture-*.jsonl"))  # year/month/day folders
+
+
+def test_synthetic_traffic_and_a_zero_rate_capture_nothing(model_path, tmp_path):
+    client = _client(model_path, capture_dir=tmp_path / "on", capture_sample_rate=1.0)
+    assert client.post("/predict", json=ITEM, headers={SYNTHETIC_HEADER: "pre-traffic"}).status_code == 200
+    off = _client(model_path, capture_dir=tmp_path / "off", capture_sample_rate=0.0)
+    assert off.post("/predict", json=ITEM).status_code == 200
+
+    assert not (tmp_path / "on").exists()
+    assert not (tmp_path / "off").exists()
+    assert Settings().capture_sample_rate == 0.0  # off unless a deployment (make build, make serve CAPTURE=) asks
+
+
+def test_stdout_lines_match_the_log_subscription_filter_and_the_rate_samples():
+    stream = io.StringIO()
+    capture = Capture(0.25, stream=stream, seed=7)
+
+    written = sum(capture.write([{"title": str(i)}], [{"label": "TVs"}], model_version="v", request_id="r")
+                  for i in range(2_000))  # fmt: skip
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == written
+    assert 400 < written < 600
+    assert all(json.loads(line)["capture"] == 1 for line in lines)  # the filter pattern is `{ $.capture = 1 }`
+
+
+@pytest.mark.parametrize("rate", ["-0.1", "1.5", "often"])
+def test_a_bad_capture_rate_is_a_settings_error_naming_it(rate):
+    from handler.exceptions import SettingsError
+
+    with pytest.raises(SettingsError, match="CAPTURE_SAMPLE_RATE"):
+        Settings.from_env({"CAPTURE_SAMPLE_RATE": rate})

@@ -1,0 +1,167 @@
+"""The feedback loop's offline parts: reading captured traffic, the review queue, corrections and their split."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.split import split_catalogue
+from training.exceptions import DataValidationError
+from training.feedback.capture import is_capture, parse_since, read_capture
+from training.feedback.corrections import read_corrections
+from training.feedback.review_queue import build_review_queue
+from training.reporting.compare import agreement_report
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def record(title: str, *, label: str = "TVs", confidence: float = 0.9, decision: str = "accept", brand: str = "acme",
+           time: str = "2026-12-01T10:00:00.000Z", listing: str | None = None) -> dict:  # fmt: skip
+    return {
+        "capture": 1, "time": time, "request_id": "r1", "model_version": "v1", "listing_id": listing or title,
+        "inputs": {"title": title, "seller_id": "s1", "brand": brand, "price": 10.0},
+        "label": label, "confidence": confidence, "decision": decision, "decision_level": 1,
+        "top_k": [{"label": label, "probability": confidence}, {"label": "Fridges", "probability": 0.05}],
+        "path": [{"name": label, "node": label, "level": 1, "confidence": confidence}],
+    }  # fmt: skip
+
+
+def test_capture_reads_json_lines_gzip_and_cloudwatch_envelopes_and_skips_other_lines(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "capture-1.jsonl").write_text(json.dumps(record("one")) + "\n" + '{"level": "INFO"}\nnot json\n')
+    (tmp_path / "b.gz").write_bytes(gzip.compress((json.dumps(record("two")) + json.dumps(record("three"))).encode()))
+    envelope = {"messageType": "DATA_MESSAGE", "logEvents": [
+        {"id": "1", "timestamp": 0, "message": json.dumps(record("four"))},
+        {"id": "2", "timestamp": 0, "message": "START RequestId: x"},
+    ]}  # fmt: skip
+    (tmp_path / "firehose-raw").write_bytes(gzip.compress(json.dumps(envelope).encode()))
+
+    captured = read_capture(str(tmp_path))
+
+    assert sorted(captured.frame["title"]) == ["four", "one", "three", "two"]
+    assert captured.inputs == ["title", "seller_id", "brand", "price"]
+    assert set(captured.frame["model_label"]) == {"TVs"}
+    assert is_capture(str(tmp_path))
+
+
+def test_since_keeps_later_records_and_an_empty_capture_is_one_clear_error(tmp_path: Path):
+    lines = [record("old", time="2026-11-01T00:00:00Z"), record("new", time="2026-12-02T00:00:00Z")]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert list(read_capture(str(tmp_path), since=parse_since("2026-12-01")).frame["title"]) == ["new"]
+    with pytest.raises(DataValidationError, match="no captured listings since"):
+        read_capture(str(tmp_path), since=parse_since("2027-01-01"))
+    with pytest.raises(DataValidationError, match="SINCE must be"):
+        parse_since("yesterday")
+    assert not is_capture(str(tmp_path / "missing"))
+
+
+def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confidence(tmp_path: Path):
+    lines = [
+        record("sure and known"),
+        record("unsure", confidence=0.3),
+        record("new brand", brand="zzz-new"),
+        record("sent to review", decision="review", confidence=0.6),
+        record("challenged"),
+        record("unsure", confidence=0.35, time="2026-12-01T11:00:00Z"),  # seen twice: one row, the latest answer
+    ]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    captured = read_capture(str(tmp_path))
+    # One label per listing, in the order of their latest records (`latest_listings`): "unsure" last.
+    challenger = ["TVs", "TVs", "TVs", "Fridges", "TVs"]
+
+    queue = build_review_queue(captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5,
+                               limit=10)  # fmt: skip
+
+    assert list(queue["title"]) == ["sent to review", "challenged", "new brand", "unsure"]
+    assert list(queue["reasons"]) == ["review", "challenger", "new_brand", "low_confidence"]
+    unsure = queue[queue["title"] == "unsure"].iloc[0]
+    assert unsure["times_seen"] == 2
+    assert unsure["confidence"] == 0.35
+    assert unsure["suggestion_1"] == "TVs"
+    assert unsure["suggestion_2"] == "Fridges"
+    assert unsure["label"] == ""
+    assert unsure["path"] == "TVs (0.35)"
+    assert len(build_review_queue(captured, known={}, challenger=None, low_confidence=0.5, limit=1)) == 1
+
+
+def _reviewed(tmp_path: Path, labels: list[str]) -> Path:
+    rows = [{"listing_id": f"l{i}", "title": f"item {i}", "seller_id": "", "brand": "acme", "price": "12.5",
+             "label": label, "first_seen": "2026-12-01T00:00:00Z", "last_seen": "2026-12-02T00:00:00Z"}
+            for i, label in enumerate(labels)]  # fmt: skip
+    path = tmp_path / "reviewed.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _read(path: Path, *, allow: bool = False):
+    data = load_config(DEFAULT_CONFIG_PATH).data
+    return read_corrections(path, data=data, classes={"TVs", "Fridges"}, allow_new_classes=allow)
+
+
+def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
+    found = _read(_reviewed(tmp_path, ["TVs", "", "Fridges"]))
+
+    assert list(found.frame[LABEL]) == ["TVs", "Fridges"]
+    assert set(found.frame[SOURCE]) == {CORRECTION}
+    assert found.frame["price"].tolist() == [12.5, 12.5]
+    assert found.frame["seller_id"].tolist() == ["", ""]  # cleaned as the catalogue is: a missing id is ""
+    assert found.provenance["rows"] == 2
+    assert found.provenance["unlabelled_rows"] == 1
+    assert (found.provenance["window_start"], found.provenance["window_end"]) == (
+        "2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")  # fmt: skip
+
+
+def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(tmp_path: Path):
+    path = _reviewed(tmp_path, ["TVs", "Tvs"])
+
+    with pytest.raises(DataValidationError, match=r"not classes of the catalogue, e.g. \['Tvs'\]"):
+        _read(path)
+    assert _read(path, allow=True).provenance["new_classes"] == 1
+    with pytest.raises(DataValidationError, match="no row has a `label`"):
+        _read(_reviewed(tmp_path, ["", ""]))
+    with pytest.raises(DataValidationError, match="not found"):
+        _read(tmp_path / "missing.csv")
+
+
+def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
+    config = load_config(DEFAULT_CONFIG_PATH)
+    catalogue = pd.DataFrame({
+        "title": [f"product {i}" for i in range(400)], "seller_id": "s", "brand": "b", "price": 1.0,
+        LABEL: ["TVs", "Fridges"] * 200, GROUP: [f"g{i}" for i in range(400)], SOURCE: CATALOGUE,
+    })  # fmt: skip
+    held_out = split_catalogue(catalogue, config.split).test.iloc[0]
+    corrections = pd.DataFrame({
+        "title": [f"new {i}" for i in range(100)] + [held_out["title"]], "seller_id": "s", "brand": "b", "price": 1.0,
+        LABEL: "TVs", GROUP: [f"correction:{i}" for i in range(101)], SOURCE: CORRECTION,
+    })  # fmt: skip
+
+    splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
+
+    trained = splits.train[splits.train[SOURCE] == CORRECTION]
+    assert len(trained) == 100
+    assert held_out["title"] not in set(trained["title"])
+    assert (splits.validation[SOURCE] == CATALOGUE).all()
+    assert (splits.test[SOURCE] == CATALOGUE).all()
+
+
+def test_agreement_has_bootstrap_intervals_overall_and_per_department():
+    a = np.array(["A > x"] * 90 + ["B > y"] * 10)
+    b = a.copy()
+    b[:9] = "A > z"  # B differs on 10 % of department A
+
+    report = agreement_report(a, b, np.array([label.split(" > ")[0] for label in a]), resamples=200)
+
+    assert report["agreement"]["agreement"] == pytest.approx(0.91)
+    assert report["agreement"]["ci_low"] < 0.91 < report["agreement"]["ci_high"]
+    worst, best = report["departments"]
+    assert (worst["department"], worst["rows"], worst["agreement"]) == ("A", 90, pytest.approx(0.9))
+    assert (best["department"], best["agreement"], best["ci_low"]) == ("B", 1.0, 1.0)

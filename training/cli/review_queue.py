@@ -1,0 +1,95 @@
+"""`make review-queue CAPTURE= OUT=review.csv [SINCE=] [LIMIT=] [B=challenger.onnx] [DATA=] [CONFIG=]`.
+
+Reads what the classifier captured (a folder from `make serve CAPTURE=`, or the stack's s3:// capture prefix),
+and writes the listings a person should label first (`training.feedback.review_queue`) as a CSV with an empty
+`label` column: fill it in and train on it with `make train CORRECTIONS=`. DATA (and CONFIG) name the catalogue
+the live model learnt from (the synthetic one by default, as for `make train`), whose brands and sellers are the
+known ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from training.cli.logging_setup import configure_logging
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.clean import prepare_catalogue
+from training.data.load import load_raw
+from training.exceptions import TrainingError
+from training.feedback.capture import parse_since, read_capture
+from training.feedback.review_queue import build_review_queue, latest_listings
+from training.feedback.served import listing_rows, served_labels
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.feedback.capture import Captured
+
+logger = logging.getLogger(__name__)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+def main(
+    capture: Annotated[str, typer.Option(help="Captured traffic: a folder or s3://bucket/prefix.")],
+    out: Annotated[Path, typer.Option(help="The review queue CSV to write.")] = Path("review.csv"),
+    since: Annotated[str | None, typer.Option(help="Only listings captured at or after this ISO date/time.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most listings in the queue.")] = 500,
+    b: Annotated[str | None, typer.Option("--b", help="A challenger .onnx: queue what it answers otherwise.")] = None,
+    data: Annotated[str | None, typer.Option(help="The live model's training catalogue; omit for synthetic.")] = None,
+    config: Annotated[Path, typer.Option(help="YAML config naming the catalogue's columns.")] = DEFAULT_CONFIG_PATH,
+    low_confidence: Annotated[float, typer.Option(min=0, max=1, help="Queue answers below this confidence.")] = 0.5,
+) -> None:  # fmt: skip
+    """Write the captured listings a person should label first, with the model's suggestions."""
+    configure_logging()
+    try:
+        resolved = load_config(config)
+        captured = read_capture(capture, since=parse_since(since))
+        challenger = _challenger_labels(b, captured) if b else None
+        queue = build_review_queue(
+            captured,
+            known=_known_values(resolved, data),
+            challenger=challenger,
+            low_confidence=low_confidence,
+            limit=limit,
+        )
+    except TrainingError as exc:
+        logger.error(str(exc))
+        raise typer.Exit(code=1) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    queue.to_csv(out, index=False)
+    reasons = Counter(reason for named in queue["reasons"] for reason in named.split(";"))
+    typer.echo(
+        f"{len(queue)} listing(s) to review (of {captured.frame['listing_id'].nunique()} captured) in {out}: "
+        + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
+        + ". Fill in `label`, then `make train CORRECTIONS="
+        + str(out)
+        + "`."
+    )
+
+
+def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
+    """Each hashed input's values in the catalogue the live model learnt from."""
+    frame = prepare_catalogue(load_raw(config, data).frame, config.data)
+    return {name: set(frame[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in frame}
+
+
+def _challenger_labels(model_path: str, captured: Captured) -> list[str]:
+    """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them.
+
+    Raises:
+        TrainingError: The file does not exist or is not a loadable model.
+    """
+    path = Path(model_path)
+    if not path.is_file():
+        raise TrainingError(f"B: model file not found: {model_path}")
+    rows = listing_rows(latest_listings(captured), captured.inputs)
+    return served_labels(path.read_bytes(), rows, name="B")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,165 @@
+"""Read what the classifier captured (`handler.capture`): a local folder or an s3:// prefix, as one frame.
+
+Whatever carried the records there, they read the same: JSON lines written by `make serve CAPTURE=`, the gzip
+objects the stack's Firehose stream writes (log messages extracted, one per line), or the raw CloudWatch Logs
+subscription envelopes a stream without decompression would store (gzip JSON with the lines in `logEvents`).
+Lines that are not capture records (other log lines) are skipped; a record is kept when its time is at or after
+`since`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pyarrow import fs as pafs
+
+from training.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+# The record layout this reader knows (`handler.capture.CAPTURE_VERSION`).
+CAPTURE_VERSION = 1
+GZIP_MAGIC = b"\x1f\x8b"
+# Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
+# reviewer says).
+RECORD_COLUMNS = {
+    "listing_id": "listing_id", "time": "time", "request_id": "request_id", "model_version": "model_version",
+    "model_label": "label", "confidence": "confidence", "top_k": "top_k", "path": "path", "decision": "decision",
+    "decision_level": "decision_level", "decision_label": "decision_label", "target_precision": "target_precision",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Captured:
+    """Captured listings: one row per record, with the inputs as columns, and where they were read from."""
+
+    frame: pd.DataFrame
+    inputs: list[str]
+    source: str
+
+    def window(self) -> tuple[str, str] | None:
+        """The first and last capture time, or None when nothing was captured."""
+        if self.frame.empty:
+            return None
+        return str(self.frame["time"].min()), str(self.frame["time"].max())
+
+
+def read_capture(location: str, *, since: datetime | None = None) -> Captured:
+    """Every capture record under `location` (a folder or s3:// prefix, read recursively), oldest first.
+
+    Raises:
+        DataValidationError: The location does not exist or holds no capture record.
+    """
+    records = [record for record in _records(location) if since is None or _time(record) >= since]
+    if not records:
+        when = f" since {since.isoformat()}" if since else ""
+        raise DataValidationError(f"no captured listings{when} under {location}")
+    inputs = list(dict.fromkeys(name for record in records for name in record.get("inputs", {})))
+    rows = [
+        {name: record.get("inputs", {}).get(name) for name in inputs}
+        | {column: record.get(key) for column, key in RECORD_COLUMNS.items()}
+        for record in records
+    ]
+    frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS]).sort_values("time", kind="stable")
+    return Captured(frame=frame.reset_index(drop=True), inputs=inputs, source=location)
+
+
+def is_capture(location: str) -> bool:
+    """Whether `location` holds capture records (so `make compare DATA=` compares on live traffic)."""
+    try:
+        return next(_records(location), None) is not None
+    except DataValidationError:
+        return False
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """SINCE= as an aware time: an ISO date or date-time (UTC unless it says otherwise).
+
+    Raises:
+        DataValidationError: It is not one.
+    """
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DataValidationError(f"SINCE must be an ISO date or time such as 2026-12-01, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _records(location: str) -> Iterator[dict[str, Any]]:
+    """Capture records of every file under `location`, file by file."""
+    filesystem, files = _files(location)
+    for path in files:
+        with filesystem.open_input_stream(path) as stream:
+            data = stream.read()
+        if data.startswith(GZIP_MAGIC):
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                raise DataValidationError(f"{path}: unreadable gzip ({exc})") from exc
+        for value in _json_values(data.decode("utf-8", errors="replace")):
+            yield from _capture_records(value)
+
+
+def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
+    """The files under a folder or s3:// prefix (or the one file it names), hidden ones left out."""
+    where = location if "://" in location else str(Path(location).resolve())
+    try:
+        filesystem, root = pafs.FileSystem.from_uri(where)
+        info = filesystem.get_file_info(root)
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(f"cannot open {location}: {exc}") from exc
+    if info.type == pafs.FileType.File:
+        return filesystem, [root]
+    if info.type != pafs.FileType.Directory:
+        raise DataValidationError(f"capture not found: {location}")
+    found = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
+    files = [item.path for item in found if item.is_file and not PurePosixPath(item.path).name.startswith(".")]
+    return filesystem, sorted(files)
+
+
+def _json_values(text: str) -> Iterator[Any]:
+    """Each JSON value of the text: one per line, or several back to back (Firehose without a delimiter)."""
+    decoder = json.JSONDecoder()
+    position, end = 0, len(text)
+    while position < end:
+        while position < end and text[position].isspace():
+            position += 1
+        if position >= end:
+            return
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            newline = text.find("\n", position)
+            position = end if newline < 0 else newline + 1  # a line that is not JSON: not a record
+            continue
+        yield value
+
+
+def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
+    """The capture records in one JSON value: itself, or the messages of a CloudWatch Logs envelope."""
+    if not isinstance(value, dict):
+        return
+    if value.get("capture") == CAPTURE_VERSION:
+        yield value
+    elif value.get("messageType") == "DATA_MESSAGE":
+        for event in value.get("logEvents") or []:
+            for message in _json_values(str(event.get("message", ""))):
+                if isinstance(message, dict) and message.get("capture") == CAPTURE_VERSION:
+                    yield message
+
+
+def _time(record: dict[str, Any]) -> datetime:
+    """A record's capture time (records without one sort first)."""
+    try:
+        return datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)

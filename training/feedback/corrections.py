@@ -1,0 +1,123 @@
+"""Reviewed listings as training rows (`make train CORRECTIONS=reviewed.csv`).
+
+A correction is a row of the review queue whose `label` a person filled in (rows left empty were not reviewed
+and are skipped). It joins the catalogue with `source = correction` and always trains: it is never dealt to
+validation or test, so the figures a model is gated and reported on stay those of the catalogue's own held-out
+products (a correction identical to a held-out listing is dropped, `training.data.split`). A label outside the
+catalogue's classes is refused unless `data.allow_new_classes` is set, because a typo would otherwise become a
+class of one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
+from training.data.clean import model_rows
+from training.data.tail import apply_plan
+from training.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from training.config import DataConfig
+    from training.data.load import LoadedCatalogue
+
+LISTING_ID = "listing_id"
+# Unknown labels named in an error, at most.
+SHOWN = 5
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """Reviewed listings ready to join the catalogue, and where they came from (logged with the run).
+
+    Attributes:
+        frame: One row per reviewed listing: the model inputs, `label`, `group` and `source`.
+        provenance: The file, its sha256, the rows read and kept, and the capture window they were seen in.
+    """
+
+    frame: pd.DataFrame
+    provenance: dict[str, Any]
+
+
+def read_corrections(
+    path: str | Path, *, data: DataConfig, classes: Iterable[str], allow_new_classes: bool
+) -> Corrections:
+    """The reviewed rows of a review-queue CSV whose `label` is filled in, cleaned as catalogue rows are.
+
+    Args:
+        path: The CSV `make review-queue` wrote (its listing columns are the model's input names), labels filled in.
+        data: The catalogue's column roles: the corrections become rows of the same columns.
+        classes: The catalogue's classes.
+        allow_new_classes: Take labels outside `classes` (data.allow_new_classes).
+
+    Raises:
+        DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
+    """
+    location = Path(path)
+    if not location.is_file():
+        raise DataValidationError(f"CORRECTIONS file not found: {path} (the review queue with `label` filled in)")
+    raw = pd.read_csv(location, dtype=str, keep_default_na=False)
+    missing = [column for column in ("listing_id", LABEL, data.text) if column not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{path}: missing column {missing}; a corrections file is the CSV `make review-queue` writes, with "
+            f"`{LABEL}` filled in"
+        )
+    reviewed = raw[raw[LABEL].str.strip() != ""].drop_duplicates("listing_id", keep="last")
+    if reviewed.empty:
+        raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
+    unknown = sorted(set(reviewed[LABEL].str.strip()) - set(classes))
+    if unknown and not allow_new_classes:
+        raise DataValidationError(
+            f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
+            "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
+        )
+    # The listing id rides along as the group (each listing its own product), whatever the catalogue groups by.
+    by_listing = replace(data, group=LISTING_ID)
+    frame, _ = model_rows(_as_catalogue(reviewed, by_listing), by_listing, str(path))
+    frame[GROUP] = CORRECTION + ":" + frame[GROUP].astype(str)
+    frame[SOURCE] = CORRECTION
+    seen = reviewed.get("first_seen", pd.Series(dtype=str)), reviewed.get("last_seen", pd.Series(dtype=str))
+    provenance = {
+        "file": str(path),
+        "sha256": hashlib.sha256(location.read_bytes()).hexdigest(),
+        "rows": len(frame),
+        "unlabelled_rows": len(raw) - len(reviewed),
+        "new_classes": len(unknown),
+        "window_start": min((t for t in seen[0] if t), default=""),
+        "window_end": max((t for t in seen[1] if t), default=""),
+    }
+    return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
+
+
+def _as_catalogue(reviewed: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """The reviewed rows under the catalogue's own column names (empty cells missing), to be cleaned like it."""
+    raw = pd.DataFrame(index=reviewed.index)
+    for name, column in data.columns.items():
+        values = reviewed[name].replace("", None) if name in reviewed else None
+        raw[column] = pd.to_numeric(values, errors="coerce") if name in data.numeric else values
+    raw[data.target] = reviewed[LABEL].str.strip()
+    raw[LISTING_ID] = reviewed["listing_id"]
+    for column in data.training_text:
+        raw[column] = None
+    return raw
+
+
+def add_corrections(catalogue: LoadedCatalogue, corrections: Corrections) -> LoadedCatalogue:
+    """The catalogue with the corrections appended (the small-class policy applied to their labels too), every row
+    tagged with its `source`, and their provenance."""
+    frame = catalogue.frame.assign(**{SOURCE: CATALOGUE})
+    added = corrections.frame if GROUP in frame.columns else corrections.frame.drop(columns=GROUP)
+    added = apply_plan(added.reindex(columns=frame.columns), catalogue.tail)
+    merged = pd.concat([frame, added], ignore_index=True)
+    logger.info("corrections merged", extra={"rows": len(added), "catalogue_rows": len(frame)})
+    return replace(catalogue, frame=merged, corrections=corrections.provenance)

@@ -1,0 +1,124 @@
+"""What a person should label first, out of captured traffic (`make review-queue`).
+
+Each captured listing (deduplicated by `listing_id`, the digest of its inputs; the latest answer kept, with how
+often and when it was seen) is queued for every reason that applies, in this order of priority:
+
+- `review`: the live model sent it to review at the deployment's target precision;
+- `challenger`: a challenger model (B=) answers differently, so labelling it decides between them;
+- `new_<field>`: a brand, seller or other hashed field the training catalogue never had;
+- `low_confidence`: the live model's confidence is under the threshold.
+
+Listings with more reasons come first, then by their strongest reason, then by lower confidence; a listing with
+no reason is not queued. Each row carries the live model's top three suggestions and path, so a reviewer picks
+a label rather than types it, and an empty `label` column to fill in for `make train CORRECTIONS=`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from training.feedback.capture import Captured
+
+REASONS = ("review", "challenger", "new", "low_confidence")
+SUGGESTIONS = 3
+# The column a reviewer fills in; `make train CORRECTIONS=` reads it.
+LABEL_COLUMN = "label"
+
+
+def latest_listings(captured: Captured) -> pd.DataFrame:
+    """One row per listing: its latest record, with times_seen, first_seen and last_seen."""
+    frame = captured.frame
+    seen = frame.groupby("listing_id", sort=False)["time"].agg(["size", "min", "max"])
+    latest = frame.drop_duplicates("listing_id", keep="last").set_index("listing_id")
+    latest["times_seen"] = seen["size"]
+    latest["first_seen"] = seen["min"]
+    latest["last_seen"] = seen["max"]
+    return latest.reset_index()
+
+
+def build_review_queue(
+    captured: Captured,
+    *,
+    known: dict[str, set[str]],
+    challenger: list[str] | None,
+    low_confidence: float,
+    limit: int,
+) -> pd.DataFrame:
+    """The listings to label first, best first (see the module docstring).
+
+    Args:
+        captured: What the classifier captured.
+        known: Per hashed input (brand, seller, ...), the values of the training catalogue.
+        challenger: The challenger's label of each of `latest_listings(captured)`'s rows, or None.
+        low_confidence: Confidence under which an answer is queued.
+        limit: Most rows returned.
+    """
+    listings = latest_listings(captured)
+    reasons = pd.DataFrame(index=listings.index)
+    reasons["review"] = listings["decision"].eq("review")
+    reasons["challenger"] = (
+        pd.Series(challenger, index=listings.index).ne(listings["model_label"]) if challenger is not None else False
+    )
+    new = pd.Series("", index=listings.index)
+    for field, values in known.items():
+        if field in listings:
+            text = listings[field].fillna("").astype(str).str.strip()
+            is_new = text.ne("") & ~text.isin(values)
+            new = new.where(~is_new, new + np.where(new.eq(""), "", ";") + f"new_{field}")
+    reasons["new"] = new.ne("")
+    reasons["low_confidence"] = listings["confidence"].astype(float) < low_confidence
+    named = [
+        ";".join(
+            [reason for reason in ("review", "challenger") if row[reason]]
+            + ([new.iloc[position]] if row["new"] else [])
+            + (["low_confidence"] if row["low_confidence"] else [])
+        )
+        for position, (_, row) in enumerate(reasons.iterrows())
+    ]
+    strongest = reasons.to_numpy().argmax(axis=1)
+    listings = listings.assign(
+        reasons=named,
+        challenger_label=challenger if challenger is not None else None,
+        _count=reasons.sum(axis=1).to_numpy(),
+        _strongest=strongest,
+    )
+    queued = listings[listings["_count"] > 0].sort_values(
+        ["_count", "_strongest", "confidence"], ascending=[False, True, True], kind="stable"
+    )
+    return _reviewer_columns(queued.head(limit), captured.inputs)
+
+
+def _reviewer_columns(queued: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
+    """The queue as a reviewer reads it: why, the listing, an empty label, then what the model suggests."""
+    suggestions: dict[str, list[Any]] = {}
+    for rank in range(1, SUGGESTIONS + 1):
+        suggestions[f"suggestion_{rank}"] = [_top(top, rank - 1, "label") for top in queued["top_k"]]
+        suggestions[f"suggestion_{rank}_probability"] = [_top(top, rank - 1, "probability") for top in queued["top_k"]]
+    path = [" > ".join(f"{n['name']} ({n['confidence']:.2f})" for n in nodes or []) for nodes in queued["path"]]
+    return pd.DataFrame(
+        {"listing_id": queued["listing_id"], "reasons": queued["reasons"]}
+        | {name: queued[name] for name in inputs}
+        | {LABEL_COLUMN: ""}
+        | suggestions
+        | {
+            "path": path,
+            "model_label": queued["model_label"],
+            "confidence": queued["confidence"].round(4),
+            "decision": queued["decision"],
+            "decision_level": queued["decision_level"],
+            "challenger_label": queued["challenger_label"],
+            "model_version": queued["model_version"],
+            "times_seen": queued["times_seen"],
+            "first_seen": queued["first_seen"],
+            "last_seen": queued["last_seen"],
+        }
+    ).reset_index(drop=True)
+
+
+def _top(top: Any, index: int, key: str) -> Any:
+    """One field of the index-th suggestion, or None when the record has fewer."""
+    return top[index][key] if isinstance(top, list) and len(top) > index else None
