@@ -71,14 +71,14 @@ def build_review_queue(
             new = new.where(~is_new, new + np.where(new.eq(""), "", ";") + f"new_{field}")
     reasons["new"] = new.ne("")
     reasons["low_confidence"] = listings["confidence"].astype(float) < low_confidence
-    named = [
-        ";".join(
-            [reason for reason in ("review", "challenger") if row[reason]]
-            + ([new.iloc[position]] if row["new"] else [])
-            + (["low_confidence"] if row["low_confidence"] else [])
-        )
-        for position, (_, row) in enumerate(reasons.iterrows())
-    ]
+    parts = zip(
+        np.where(reasons["review"], "review", ""),
+        np.where(reasons["challenger"], "challenger", ""),
+        new.to_numpy(),
+        np.where(reasons["low_confidence"], "low_confidence", ""),
+        strict=True,
+    )
+    named = [";".join(part for part in row if part) for row in parts]
     strongest = reasons.to_numpy().argmax(axis=1)
     listings = listings.assign(
         reasons=named,
