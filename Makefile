@@ -67,7 +67,7 @@ SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 
 .PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
-	benchmark-worst-case benchmark-cold-start prune-versions clean
+	benchmark-worst-case benchmark-cold-start prune-versions checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -154,6 +154,12 @@ serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path
 	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}" "make serve PORT"
 	$(SERVE_ENV) $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}") \
 	  $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
+
+CHECKOV := .venv-checkov
+checkov: ## checkov on template.yaml (own environment, checkov 3.3.30); skips only what .checkov.yaml justifies
+	@test -x $(CHECKOV)/bin/checkov || { python=$$(scripts/find-python.sh); "$$python" -m venv $(CHECKOV) && \
+	  $(CHECKOV)/bin/python -m pip install --quiet checkov==3.3.30; }
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml -f template.yaml
 
 validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
 	$(SAM) validate --lint
