@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import socket
 from dataclasses import dataclass
 
@@ -583,7 +584,9 @@ def test_the_deadline_comes_from_the_lambda_context(monkeypatch, expected_path, 
 
     result = hook.lambda_handler(EVENT, HookContext(remaining_ms=25_000))
 
-    assert result["failures"][0].startswith("out of time before GET /health: 5.0 s left")
+    left = re.match(r"out of time before GET /health: (\d+\.\d) s left", result["failures"][0])
+    assert left is not None, result["failures"][0]
+    assert 4.0 <= float(left.group(1)) <= 5.0  # 5 s, less what the call took to get there on a loaded machine
     stubber.assert_no_pending_responses()
 
 
