@@ -101,6 +101,17 @@ def test_the_title_model_keeps_only_its_strongest_weights_per_bucket(rerank_pipe
     assert (np.diff(title.pruned_weights_.indptr) == 8).all()
 
 
+def test_an_out_of_fold_copy_scores_as_its_model_without_the_unpruned_svm(rerank_pipeline, rerank_splits):
+    title = rerank_pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
+    titles = rerank_splits.test[["title"]].head(50)
+
+    scorer = title.scorer()
+
+    np.testing.assert_array_equal(scorer.transform(titles), title.transform(titles))
+    assert not hasattr(scorer, "linear_")
+    assert hasattr(title, "linear_")  # the model itself still predicts the baseline and exports
+
+
 def test_the_graph_holds_no_classes_by_buckets_weight_matrix(rerank_config, rerank_model_bytes):
     model = onnx.load_from_string(rerank_model_bytes)
     largest = max(numpy_helper.to_array(tensor).size for tensor in model.graph.initializer)

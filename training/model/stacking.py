@@ -107,7 +107,7 @@ def stacked_training_matrix(
             extra_counts, extra_labels = extras.of(owners[fit_rows])
             fit_counts = sparse.vstack([fit_counts, extra_counts], format="csr")
             fit_labels = np.concatenate([fit_labels, extra_labels])
-        return clone(block).fit_counts(fit_counts, fit_labels)
+        return clone(block).fit_counts(fit_counts, fit_labels).scorer()
 
     split = list(splitter.split(counts, label_array, groups))
     if groups is not None and not _every_fold_sees_every_class(split, label_array):

@@ -124,10 +124,11 @@ def fit_title_model(
     held_out: int, block: TitleScores, *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
 ) -> TitleScores:
     """Fit a copy of the unfitted title model `block` on the sample without fold `held_out` (-1: the final
-    model, on all of it)."""
+    model, on all of it); a copy comes back as its `scorer`, the final model whole."""
     counts = sparse.vstack([s[0][s[2] != held_out] for s in samples], format="csr")
     labels = np.concatenate([s[1][s[2] != held_out] for s in samples])
-    return clone(block).fit_counts(counts, labels)
+    model = clone(block).fit_counts(counts, labels)
+    return model if held_out == -1 else model.scorer()
 
 
 def _shared(client: Client, rates: dict[str, float]) -> Future:
