@@ -522,8 +522,9 @@ def _engine_gaps(cases: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool 
     """Dask against local: judged only when both engines were scored on the same rows."""
     found: list[tuple[str, str, bool | None]] = []
     pairs = [("pricerunner-dask", "pricerunner", 0.003)]
-    pairs += [(name, name.replace("-dask", "-local"), 0.005) for name in cases if name.startswith("synthetic-") and
-              name.endswith("-dask") and name.replace("-dask", "-local") in cases]  # fmt: skip
+    pairs += [(name, name.replace("-dask", "-local"), 0.005) for name in cases
+              if name.startswith(("synthetic-", "taxonomy-")) and name.endswith("-dask")
+              and name.replace("-dask", "-local") in cases]  # fmt: skip
     for dask, local, tolerance in pairs:
         if dask not in cases or local not in cases:
             continue
