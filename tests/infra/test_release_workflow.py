@@ -25,6 +25,16 @@ def test_only_the_deploy_job_may_mint_aws_credentials():
     assert all("id-token" not in job.get("permissions", {}) for name, job in JOBS.items() if name != "deploy")
 
 
+@pytest.mark.parametrize("workflow", sorted((ROOT / ".github/workflows").glob("*.yml")), ids=lambda path: path.name)
+def test_every_action_is_pinned_to_a_commit(workflow: Path):
+    # A tag can be moved to other code; a commit cannot, and the deploy job holds `id-token: write`.
+    jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
+    actions = [step["uses"] for job in jobs for step in job["steps"] if "uses" in step]
+
+    assert actions
+    assert [action for action in actions if not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action)] == []
+
+
 def test_dispatch_inputs_reach_scripts_only_through_the_environment():
     scripts = [step.get("run", "") for job in JOBS.values() for step in job["steps"]]
 
