@@ -207,8 +207,10 @@ smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless i
 	$(PY) -m infra.smoke --url "$$URL" --auth $(or $(AUTH),none) $(if $(TOKEN),--token "$$TOKEN") \
 	  --model-version "$${MODEL_VERSION:-$$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print model-version)}"
 
-deploy: build ## sam deploy --guided (needs AWS credentials) with the build's architecture and model location
+deploy: build ## sam deploy --guided (needs AWS credentials) with the build's architecture and model location, then the pre-traffic checks on the version it serves
 	$(SAM) deploy --guided --parameter-overrides $$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print parameters)
+	@# CodeDeploy checks a version only when the alias moves: a new stack's first version gets this check alone.
+	AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(PY) -m infra.check_live --config-file samconfig.toml
 
 prune-versions: $(STAMP) ## Delete all but the KEEP newest versions of FUNCTION (never one the live alias routes to)
 	@test -n "$$FUNCTION" || { echo "error: set FUNCTION=<the classifier's function name or ARN> (stack output FunctionArn)" >&2; exit 1; }

@@ -18,6 +18,10 @@ pre-traffic` so the function keeps them out of its production metrics, and check
 5. a malformed request answers 4xx;
 6. every warm answer comes within LATENCY_BUDGET_MS.
 
+`make deploy` invokes it directly too, with `{"CheckOnly": true}`: the same checks against the same version,
+the verdict returned instead of reported. CodeDeploy runs only when the `live` alias moves, so this is the only
+check a new stack's first version gets.
+
 It always reports, and fails closed: a bad setting, a missing golden set, a crash of the version, a
 timeout or a bug of its own is a Failed report naming it. The time left in its own invocation (less
 SAFETY_MARGIN_S for the report) bounds every call, so it reports before Lambda stops it. Only when the
@@ -399,6 +403,11 @@ def lambda_invoker(function_arn: str, *, client_for: Callable[[int], Any] | None
     return invoke
 
 
+def is_check_only(event: Any) -> bool:
+    """A direct request for the verdict alone (`make deploy`); a CodeDeploy event always gets its report."""
+    return isinstance(event, dict) and event.get("CheckOnly") is True and "DeploymentId" not in event
+
+
 def lifecycle_ids(event: Any) -> dict[str, str]:
     """The ids CodeDeploy needs back with the verdict.
 
@@ -434,13 +443,13 @@ def handle(
     """Read the settings and the golden set, run the checks, report; the testable core of `lambda_handler`.
 
     Returns:
-        The verdict and the failures it reported.
+        The verdict and its failures (reported to CodeDeploy unless the event asked for the verdict only).
 
     Raises:
-        HookEventError: The event has no CodeDeploy ids.
+        HookEventError: The event has no CodeDeploy ids and is no check-only request.
         Exception: Whatever made the report to CodeDeploy fail.
     """
-    ids = lifecycle_ids(event)
+    ids = None if is_check_only(event) else lifecycle_ids(event)
     unexpected: Exception | None = None
     try:
         config = HookConfig.from_env(environ)
@@ -457,16 +466,20 @@ def handle(
         unexpected = exc
         failures = [f"the checks could not complete: {type(exc).__name__}: {exc}"]
     status = "Failed" if failures else "Succeeded"
+    context = ids or {"check_only": True}
     if failures:
-        logger.error("pre-traffic check failed", extra={"failures": failures[:20], **ids}, exc_info=unexpected or None)
+        logger.error(
+            "pre-traffic check failed", extra={"failures": failures[:20], **context}, exc_info=unexpected or None
+        )
     else:
-        logger.info("pre-traffic check passed", extra=ids)
-    report(codedeploy, ids, status)
+        logger.info("pre-traffic check passed", extra=context)
+    if ids is not None:
+        report(codedeploy, ids, status)
     return {"status": status, "failures": failures}
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """CodeDeploy's entry: the time budget comes from the context, the verdict goes back to CodeDeploy."""
+    """CodeDeploy's entry (and `make deploy`'s): the time budget comes from the context."""
     deadline = Deadline.from_context(context)
     return handle(event, codedeploy=_codedeploy_client(), deadline=deadline)
 

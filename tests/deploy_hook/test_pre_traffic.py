@@ -501,7 +501,8 @@ def test_a_missing_or_malformed_golden_set_is_a_failed_report(tmp_path, content,
 
 
 @pytest.mark.parametrize(
-    "event", [{}, {"DeploymentId": "d-1"}, {"DeploymentId": "", "LifecycleEventHookExecutionId": "x"}, []]
+    "event",
+    [{}, {"DeploymentId": "d-1"}, {"DeploymentId": "", "LifecycleEventHookExecutionId": "x"}, [], {"CheckOnly": "yes"}],
 )
 def test_an_event_without_codedeploy_ids_is_logged_and_raises(event, expected_path, caplog):
     client, stubber = _codedeploy(None)
@@ -510,6 +511,40 @@ def test_an_event_without_codedeploy_ids_is_logged_and_raises(event, expected_pa
         handle(event, codedeploy=client, deadline=Deadline(280), environ=_environ(expected_path))
 
     assert len(caplog.records) == 1
+    stubber.assert_no_pending_responses()
+
+
+def test_a_check_only_request_runs_the_same_checks_and_reports_nothing(handler_main, expected_path, artifact):
+    # GIVEN the request `make deploy` sends after a deploy (a new stack's first version has no CodeDeploy run)
+    client, stubber = _codedeploy(None)
+    seen = []
+
+    def check(served_version):
+        served = artifact | {"model_version": served_version}
+        expected_path.write_text(json.dumps(served))
+        return handle(
+            {"CheckOnly": True},
+            codedeploy=client,
+            deadline=Deadline(280),
+            environ=_environ(expected_path),
+            invoker=_through(handler_main.lambda_handler, seen=seen),
+        )
+
+    # THEN the version is checked like a canary is, the verdict comes back, and CodeDeploy hears nothing
+    assert check(artifact["model_version"]) == {"status": "Succeeded", "failures": []}
+    assert len(seen) > 20
+    failed = check("another-version")
+    assert failed["status"] == "Failed"
+    assert "another-version" in failed["failures"][0]
+    stubber.assert_no_pending_responses()
+
+
+def test_a_codedeploy_event_asking_check_only_is_still_reported(handler_main, expected_path):
+    client, stubber = _codedeploy("Succeeded")
+
+    handle(EVENT | {"CheckOnly": True}, codedeploy=client, deadline=Deadline(280), environ=_environ(expected_path),
+           invoker=_through(handler_main.lambda_handler))  # fmt: skip
+
     stubber.assert_no_pending_responses()
 
 
