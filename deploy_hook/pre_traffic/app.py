@@ -466,7 +466,7 @@ def handle(
         unexpected = exc
         failures = [f"the checks could not complete: {type(exc).__name__}: {exc}"]
     status = "Failed" if failures else "Succeeded"
-    context = ids or {"check_only": True}
+    context: dict[str, Any] = {"check_only": True} if ids is None else dict(ids)
     if failures:
         logger.error(
             "pre-traffic check failed", extra={"failures": failures[:20], **context}, exc_info=unexpected or None
