@@ -31,6 +31,9 @@ LOCAL_S3_PORT ?= 5000
 # Where make local-s3 keeps moto_server's pid and log.
 LOCAL_S3 ?= .local-s3
 TOOLS := .venv-tools
+LOCK_ENV := .venv-lock
+PIP_COMPILE := $(LOCK_ENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links
 TOOLS_STAMP := $(TOOLS)/.installed
 export SAM_CLI_TELEMETRY := 0
 AWS_REGION_DEFAULT := $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
@@ -65,30 +68,45 @@ export PORT_FREE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 
-.PHONY: help install tools pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
+.PHONY: help install tools lock pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
 	benchmark-worst-case benchmark-cold-start prune-versions checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with the training, serving and dev dependencies
+install: $(STAMP) ## Create .venv with the training, serving and dev dependencies (LOCKED=1: the hashed pins of requirements/)
 
 $(STAMP): pyproject.toml
 	@set -e; python=$$(scripts/find-python.sh); echo "Creating $(VENV) with $$python"; \
 	  "$$python" -m venv $(VENV)
+ifdef LOCKED
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/project.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+else
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[serve,train,dev]'
+endif
 	@touch $(STAMP)
 
 tools: $(TOOLS_STAMP) ## Create .venv-tools with aws-sam-cli, cfn-lint, actionlint and the Lambda runtime client
 
 $(TOOLS_STAMP): pyproject.toml
 	@set -e; python=$$(scripts/find-python.sh); "$$python" -m venv $(TOOLS)
+ifdef LOCKED
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements/tools.txt
+else
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
 	$(TOOLS)/bin/python -m pip install --quiet $$($(TOOLS)/bin/python -c \
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["tools"]))')
+endif
 	@touch $(TOOLS_STAMP)
+
+lock: ## Rewrite requirements/*.txt, the hashed pins `make install tools LOCKED=1` installs (after changing pyproject.toml)
+	@test -x $(LOCK_ENV)/bin/pip-compile || { python=$$(scripts/find-python.sh); "$$python" -m venv $(LOCK_ENV) && \
+	  $(LOCK_ENV)/bin/python -m pip install --quiet pip-tools==7.7.0; }
+	$(PIP_COMPILE) --all-build-deps --extra serve --extra train --extra dev --output-file requirements/project.txt pyproject.toml
+	$(PIP_COMPILE) --extra tools --output-file requirements/tools.txt pyproject.toml
 
 pr: lint typecheck validate test ## The PR gate: lint, types, template checks, then the whole test suite
 
@@ -161,10 +179,10 @@ checkov: ## checkov on template.yaml (own environment, checkov 3.3.30); skips on
 	  $(CHECKOV)/bin/python -m pip install --quiet checkov==3.3.30; }
 	$(CHECKOV)/bin/checkov --config-file .checkov.yaml -f template.yaml
 
-validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the template and on its CloudFormation translation, actionlint
+validate: $(TOOLS_STAMP) ## sam validate --lint, cfn-lint on the templates (and the translation), actionlint
 	$(SAM) validate --lint
 	AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/python infra/translate_template.py template.yaml build/template.cfn.json
-	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/cfn-lint template.yaml infra/deploy-role.yaml
 	@# The offline translation substitutes parameter defaults where SAM resolves them (DeploymentType), so a
 	@# parameter can look unused there; the template itself is linted for that above.
 	$(TOOLS)/bin/cfn-lint --ignore-checks W2001 -- build/template.cfn.json
