@@ -25,6 +25,13 @@ def test_only_the_deploy_job_may_mint_aws_credentials():
     assert all("id-token" not in job.get("permissions", {}) for name, job in JOBS.items() if name != "deploy")
 
 
+def test_the_job_that_mints_credentials_installs_only_hashed_pins():
+    scripts = "\n".join(step.get("run", "") for step in JOBS["deploy"]["steps"])
+
+    assert re.findall(r"make install tools.*", scripts) == ["make install tools LOCKED=1"]
+    assert "pip install" not in scripts
+
+
 @pytest.mark.parametrize("workflow", sorted((ROOT / ".github/workflows").glob("*.yml")), ids=lambda path: path.name)
 def test_every_action_is_pinned_to_a_commit(workflow: Path):
     # A tag can be moved to other code; a commit cannot, and the deploy job holds `id-token: write`.
