@@ -31,6 +31,8 @@ LOCAL_S3_PORT ?= 5000
 # Where make local-s3 keeps moto_server's pid and log.
 LOCAL_S3 ?= .local-s3
 TOOLS := .venv-tools
+# fastText, for the benchmarks' peers only (pyproject.toml's `benchmark` extra).
+BENCH_STAMP := $(VENV)/.benchmark-installed
 LOCK_ENV := .venv-lock
 PIP_COMPILE := $(LOCK_ENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links
@@ -252,15 +254,20 @@ benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through t
 benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
 	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"
 
-benchmark-training: $(STAMP) ## Measure training time, size and quality on PriceRunner and on synthetic data
-	$(PY) benchmarks/training_benchmark.py
+benchmark-training: $(STAMP) $(BENCH_STAMP) ## Measure training time, size and quality on PriceRunner (beside fastText and TF-IDF + LinearSVC) and on synthetic data
+	$(PY) benchmarks/training_benchmark.py --peers
 
 benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; CATEGORIES= the re-ranker; WORKERS= WORKER_MEMORY=)
 	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) $(if $(CATEGORIES),--categories "$$CATEGORIES") \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
 
-benchmark-categories: $(STAMP) ## 10 to 5,000 categories: quality, size, memory, time, serving (CASES=100x40000,1000x200000; hours)
-	$(PY) benchmarks/categories_benchmark.py $(if $(CASES),--cases "$$CASES")
+benchmark-categories: $(STAMP) $(BENCH_STAMP) ## 10 to 5,000 categories: quality, size, memory, time, serving, peers (CASES=100x40000,1000x200000; hours)
+	$(PY) benchmarks/categories_benchmark.py --peers $(if $(CASES),--cases "$$CASES")
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet $$($(PY) -c \
+	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["benchmark"]))')
+	@touch $(BENCH_STAMP)
 
 clean: ## Remove build outputs, caches and local MLflow data (keeps .venv)
 	rm -rf artifacts predictions.parquet build .aws-sam .pytest_cache .ruff_cache .mypy_cache htmlcov .coverage mlruns mlruns.db mlartifacts

@@ -20,6 +20,7 @@ lacks counts, and can only be wrong), by class size in the training file, and hi
     python benchmarks/categories_benchmark.py                              # 10x40000 … 5000x500000 (hours)
     python benchmarks/categories_benchmark.py --cases 100x40000,1000x200000,100x40000:multiclass
     python benchmarks/categories_benchmark.py --cases google-shape@250000,google@250000
+    python benchmarks/categories_benchmark.py --cases 10x40000,100x40000 --peers   # with fastText and TF-IDF+SVC
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def design_config(design: str | None, workdir: Path, *, path_labels: bool = Fals
     return path
 
 
-def run_case(case: Case, workdir: Path) -> dict[str, Any]:
-    """Train once as `make train` does, then serve the model it wrote; the case's row of the result file."""
+def run_case(case: Case, workdir: Path, *, peers: bool = False) -> dict[str, Any]:
+    """Train once as `make train` does, then serve the model it wrote; the case's row of the result file (with
+    `peers`, also fastText and TF-IDF + LinearSVC on the same split: benchmarks/peers.py)."""
     row: dict[str, Any] = {"case": case.name, "rows": case.rows, "design": case.design or "auto"}
     if case.taxonomy:
         train_file, held_out = hold_out_products(case, workdir)
@@ -162,7 +164,27 @@ def run_case(case: Case, workdir: Path) -> dict[str, Any]:
     row |= serving_latency(model, requests) | path_overhead(model, requests)
     row["examples"] = example_answers(model, requests)
     row["build_mb"] = round(runtime_megabytes() + model.stat().st_size / 1e6, 1)
+    if peers:
+        row["peers"] = peer_scores(case, workdir, n_train=row["n_train"], n_test=row["n_test"])
     return row | measured_on()
+
+
+def peer_scores(case: Case, workdir: Path, *, n_train: int, n_test: int) -> dict[str, Any]:
+    """fastText and TF-IDF + LinearSVC on the split the case trained on (synthetic taxonomies; a real taxonomy's
+    case scores held-out products the split never saw, so it has no peers here)."""
+    from peers import compare_peers, local_split
+
+    from training.config import load_config
+
+    if case.taxonomy:
+        return {"skipped": "a real taxonomy's case: its held-out products are scored outside the split"}
+    config = load_config(design_config(case.design, workdir, path_labels=True), synthetic_rows=case.rows,
+                         synthetic_categories=case.categories)  # fmt: skip
+    splits = local_split(config, None)
+    if (len(splits.train), len(splits.test)) != (n_train, n_test):
+        raise RuntimeError(f"the peers' split ({len(splits.train)}, {len(splits.test)}) is not the run's ({n_train}, "
+                           f"{n_test})")  # fmt: skip
+    return compare_peers(config, splits)
 
 
 def train_once(arguments: list[str], workdir: Path) -> dict[str, Any]:
@@ -489,6 +511,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=DEFAULT_CASES, help="CATEGORIESxROWS,… (default: %(default)s)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the result file to update")
+    parser.add_argument(
+        "--peers", action="store_true", help="also fastText and TF-IDF + LinearSVC (benchmarks/peers.py)"
+    )
     args = parser.parse_args()
     # The trainer runs as `python -m` from ROOT; this process imports the same code for the held-out rows.
     sys.path.insert(0, str(ROOT))
@@ -496,7 +521,7 @@ def main() -> None:
         print(f"case {case.name} …", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                row = run_case(case, Path(tmp))
+                row = run_case(case, Path(tmp), peers=args.peers)
             except Exception as exc:  # a failure after training (serving, sizes) must not lose the other cases
                 row = {"case": case.name, "categories": case.categories or 0, "rows": case.rows,
                        "design": case.design or "auto", "error": f"{type(exc).__name__}: {exc}",

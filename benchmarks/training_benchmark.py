@@ -4,6 +4,7 @@ Each case runs the real CLI in a fresh process (so peak RSS is the run's own) ag
 store, and the numbers go to benchmarks/results/training.json and a Markdown table on stdout.
 
     python benchmarks/training_benchmark.py            # PriceRunner (if present) + synthetic default
+    python benchmarks/training_benchmark.py --peers --only-pricerunner   # with fastText and TF-IDF + LinearSVC
     python benchmarks/training_benchmark.py --large    # also 1,000,000 synthetic rows (~10 min)
     python benchmarks/training_benchmark.py --dask     # PriceRunner and 1,000,000 rows, ENGINE=local vs dask
     python benchmarks/training_benchmark.py --dask --rows 10000000 --only-dask --worker-memory 5GiB
@@ -144,6 +145,8 @@ def main() -> None:
     parser.add_argument("--workers", default="2", help="Dask workers (processes of one thread)")
     parser.add_argument("--worker-memory", default="4GiB", help="memory limit per Dask worker")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the result file to update")
+    parser.add_argument("--peers", action="store_true", help="PriceRunner: also fastText and TF-IDF + LinearSVC")
+    parser.add_argument("--only-pricerunner", action="store_true", help="skip the synthetic cases")
     args = parser.parse_args()
     dask_env = {"WORKERS": args.workers, "WORKER_MEMORY": args.worker_memory}
     cases: list[tuple[str, list[str], str, dict[str, str]]] = []
@@ -174,7 +177,7 @@ def main() -> None:
         if not args.only_dask:
             cases.append((f"synthetic-{label}-local", local_rows, "synthetic-local", {}))
         cases.append((f"synthetic-{label}-dask", [*rows, "--engine", "dask"], "synthetic-dask", dask_env))
-    else:
+    elif not args.only_pricerunner:
         cases.append(("synthetic-10k", [], "synthetic-10k", {}))
         if args.large:
             cases.append(("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {}))
@@ -182,6 +185,8 @@ def main() -> None:
         results = [
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
+        if args.peers:
+            _add_peers(results, Path(tmp))
         if args.dask and not args.only_dask:
             _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic}, args)
     # Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate.
@@ -195,6 +200,24 @@ def main() -> None:
     print("|" + "---|" * len(columns))
     for result in report["results"]:
         print("| " + " | ".join(str(result.get(column, result.get("error", ""))) for column in columns) + " |")
+
+
+def _add_peers(results: list[dict[str, object]], workdir: Path) -> None:
+    """fastText and TF-IDF + LinearSVC on the PriceRunner case's own split, with our single-row latency measured
+    the same way (benchmarks/peers.py)."""
+    from peers import compare_peers, local_split, served_single_row_ms
+
+    from training.config import load_config
+
+    for result in results:
+        if result["case"] != "pricerunner" or "error" in result:
+            continue
+        config = load_config(ROOT / "configs" / "pricerunner.yaml")
+        splits = local_split(config, str(PRICERUNNER))
+        if (len(splits.train), len(splits.test)) != (result["n_train"], result["n_test"]):
+            raise RuntimeError(f"the peers' split ({len(splits.train)}, {len(splits.test)}) is not the run's")
+        result["single_row_p50_ms"] = served_single_row_ms(workdir / "pricerunner" / "model.onnx", splits.test, config)
+        result["peers"] = compare_peers(config, splits)
 
 
 def _write_synthetic(rows: int, path: Path) -> None:
