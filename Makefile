@@ -31,12 +31,12 @@ LOCAL_S3_PORT ?= 5000
 # Where make local-s3 keeps moto_server's pid and log.
 LOCAL_S3 ?= .local-s3
 TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 # fastText, for the benchmarks' peers only (pyproject.toml's `benchmark` extra).
 BENCH_STAMP := $(VENV)/.benchmark-installed
 LOCK_ENV := .venv-lock
 PIP_COMPILE := $(LOCK_ENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links
-TOOLS_STAMP := $(TOOLS)/.installed
 export SAM_CLI_TELEMETRY := 0
 AWS_REGION_DEFAULT := $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
 SAM := AWS_DEFAULT_REGION=$(AWS_REGION_DEFAULT) $(TOOLS)/bin/sam

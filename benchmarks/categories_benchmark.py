@@ -180,11 +180,7 @@ def peer_scores(case: Case, workdir: Path, *, n_train: int, n_test: int) -> dict
         return {"skipped": "a real taxonomy's case: its held-out products are scored outside the split"}
     config = load_config(design_config(case.design, workdir, path_labels=True), synthetic_rows=case.rows,
                          synthetic_categories=case.categories)  # fmt: skip
-    splits = local_split(config, None)
-    if (len(splits.train), len(splits.test)) != (n_train, n_test):
-        raise RuntimeError(f"the peers' split ({len(splits.train)}, {len(splits.test)}) is not the run's ({n_train}, "
-                           f"{n_test})")  # fmt: skip
-    return compare_peers(config, splits)
+    return compare_peers(config, local_split(config, None, n_train=n_train, n_test=n_test))
 
 
 def train_once(arguments: list[str], workdir: Path) -> dict[str, Any]:

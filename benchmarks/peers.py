@@ -80,9 +80,17 @@ def training_examples(train: pd.DataFrame, config: TrainConfig) -> tuple[list[st
     return texts, labels
 
 
-def local_split(config: TrainConfig, data: str | None) -> Splits:
-    """The split the local engine trains on for this config and data (None: the synthetic catalogue)."""
-    return split_catalogue(load_catalogue(config, data).frame, config.split)
+def local_split(config: TrainConfig, data: str | None, *, n_train: int, n_test: int) -> Splits:
+    """The split the local engine trained on for this config and data (None: the synthetic catalogue).
+
+    Raises:
+        RuntimeError: Its sizes are not the run's (`n_train`, `n_test`): the peers would not be on the same rows.
+    """
+    splits = split_catalogue(load_catalogue(config, data).frame, config.split)
+    if (len(splits.train), len(splits.test)) != (n_train, n_test):
+        raise RuntimeError(f"the peers' split ({len(splits.train)}, {len(splits.test)}) is not the run's ({n_train}, "
+                           f"{n_test})")  # fmt: skip
+    return splits
 
 
 def served_single_row_ms(model_path: Path, test: pd.DataFrame, config: TrainConfig) -> float:

@@ -358,6 +358,16 @@ def _peer_cases() -> list[dict[str, Any]]:
     return training + categories
 
 
+def _peer_case(row: dict[str, Any]) -> str:
+    """`PriceRunner` or `CATEGORIES × ROWS`."""
+    return "PriceRunner" if row["case"] == "pricerunner" else f"{row['categories']:,} × {row['rows']:,}"
+
+
+def _peers_run(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The peers measured on a case (a skipped one has no macro-F1)."""
+    return {name: peer for name, peer in row.get("peers", {}).items() if "macro_f1" in peer}
+
+
 def _coverage_at(row: dict[str, Any], target: float) -> str:
     """The test coverage at the leaf operating point of `target` precision, or – when not recorded."""
     points = [p for p in row.get("operating_points", []) if p["target_precision"] == target and p["level"] == "leaf"]
@@ -372,8 +382,7 @@ def peers_table() -> str:
         return "Not measured yet: `make benchmark-training` and `make benchmark-categories` write them."
     quality, cost = [], []
     for r in rows:
-        case = "PriceRunner" if r["case"] == "pricerunner" else f"{r['categories']:,} × {r['rows']:,}"
-        peers = {name: p for name, p in r.get("peers", {}).items() if "macro_f1" in p}
+        case, peers = _peer_case(r), _peers_run(r)
         fasttext, svc = peers.get("fasttext"), peers.get("tfidf_linearsvc")
         best_peer = max((p["macro_f1"] for p in (fasttext, svc) if p), default=None)
         ece = f"{r['ece_before']:.4f} / {r['ece_after']:.4f}" if "ece_after" in r else "–"
@@ -396,9 +405,9 @@ def peer_targets() -> list[tuple[str, str, bool | None]]:
     """Issue 28: ours ahead of fastText and TF-IDF + LinearSVC on every case where they ran."""
     found: list[tuple[str, str, bool | None]] = []
     for r in _peer_cases():
-        peers = {name: p["macro_f1"] for name, p in r.get("peers", {}).items() if "macro_f1" in p}
+        peers = {name: peer["macro_f1"] for name, peer in _peers_run(r).items()}
         if peers:
-            case = "PriceRunner" if r["case"] == "pricerunner" else f"categories {r['categories']:,} × {r['rows']:,}"
+            case = _peer_case(r) if r["case"] == "pricerunner" else f"categories {_peer_case(r)}"
             best = max(peers, key=peers.__getitem__)
             figure = f"{r['macro_f1']:.4f} vs {peers[best]:.4f} ({best})"
             found.append(
