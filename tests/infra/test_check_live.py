@@ -134,13 +134,7 @@ def test_without_a_stack_name_or_with_a_broken_config_it_says_what_to_do(tmp_pat
         target_from(config, stack_name=None, region=None, profile=None)
 
 
-def test_without_credentials_it_fails_in_one_line(monkeypatch, tmp_path, capsys):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
+def test_without_credentials_it_fails_in_one_line(no_aws_credentials, tmp_path, capsys):
     status = check_live.main(
         ["--config-file", str(tmp_path / "none.toml"), "--stack-name", STACK, "--region", "eu-west-1"]
     )

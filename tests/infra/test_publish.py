@@ -181,13 +181,7 @@ def test_missing_bucket_is_named(s3, artifacts):
         publish_model(s3, artifacts, bucket="absent", prefix=PREFIX, min_macro_f1=0.8)
 
 
-def test_cli_without_credentials_fails_in_one_line(artifacts, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
+def test_cli_without_credentials_fails_in_one_line(artifacts, no_aws_credentials):
     result = CliRunner().invoke(app, ["--bucket", BUCKET, "--artifacts", str(artifacts)])
 
     assert result.exit_code == 1
