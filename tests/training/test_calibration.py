@@ -43,6 +43,24 @@ def test_the_temperature_of_an_overconfident_model_is_recovered_and_fixes_its_ca
     assert ece[1] < 0.01 < ece[0]
 
 
+def test_the_top_answer_is_calibrated_even_when_the_other_classes_scores_say_nothing():
+    # GIVEN scores whose top answer is twice too confident, and whose wrong answers fall on any other class at random
+    # (so the log loss of every class's probability asks for a much flatter softmax than the top answer needs)
+    rng = np.random.default_rng(5)
+    raw = rng.normal(0, 3, size=(20_000, 20))
+    top = raw.argmax(axis=1)
+    right = rng.random(len(raw)) < softmax(raw / 2.0, axis=1).max(axis=1)
+    labels = np.where(right, top, (top + rng.integers(1, 20, len(raw))) % 20)
+
+    # WHEN a temperature is fitted on them
+    calibration = fit_calibration(raw, labels, with_none=False)
+
+    # THEN it is the top answer's temperature, and the confidence a team thresholds means what it says
+    probabilities = calibrated_probabilities(raw, calibration)
+    assert calibration.temperature == pytest.approx(2.0, rel=0.05)
+    assert expected_calibration_error(probabilities.max(axis=1), probabilities.argmax(axis=1) == labels) < 0.01
+
+
 def test_a_none_logit_takes_the_share_of_rows_whose_class_was_not_a_candidate():
     # GIVEN candidates of which the true class is missing for a fifth of the rows
     raw, labels = _overconfident(10_000, 20, temperature=1.0, seed=1)

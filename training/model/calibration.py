@@ -1,10 +1,14 @@
 """Calibrated confidence: a temperature fitted on validation, inside the graph, and what it buys.
 
 A LightGBM model's probabilities are the softmax of its raw scores, and early-stopped boosting is overconfident:
-rows answered at 0.8 are right less often than 80 % of the time. One temperature T, fitted on the validation split by
-log loss, divides every raw score: the ranking (and so every label) is unchanged, and confidence comes to mean what
-it says. It is applied by scaling every leaf value of the booster by 1/T (`scale_leaf_values`), so the Python
-pipeline and the exported graph compute the very same numbers and the parity gate stays exact.
+rows answered at 0.8 are right less often than 80 % of the time. One temperature T, fitted on the validation split,
+divides every raw score: the ranking (and so every label) is unchanged, and confidence comes to mean what it says.
+T minimises the log loss of the top answer's confidence against whether the top answer is right: that confidence is
+the number a team thresholds, and the one the calibration error and the operating points measure. The log loss of
+every class's probability asks for another T whenever the miscalibration is not exactly a temperature's, and then
+leaves the top answer's confidence off (docs/training.md). T is applied by scaling every leaf value of the booster
+by 1/T (`scale_leaf_values`), so the Python pipeline and the exported graph compute the very same numbers and the
+parity gate stays exact.
 
 The re-ranker scores only a row's candidates; when the true class is not among them, a plain softmax still hands all
 the probability to the candidates. Its calibration also fits a constant "none of the candidates" logit: the softmax
@@ -23,7 +27,7 @@ from typing import Any
 
 import lightgbm
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
 from training.model.pins import require_pinned
@@ -52,7 +56,11 @@ class Calibration:
 
 
 def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> Calibration:
-    """The temperature (and none-logit) that minimise the log loss of `raw` scores on validation.
+    """The temperature (and none-logit) fitted on the validation rows' `raw` scores.
+
+    The none-logit minimises the log loss of the true class (or "none" when it is not listed): it takes the share of
+    rows whose class was missed. The temperature then minimises the log loss of the top answer's confidence against
+    whether it is right, the none-logit held.
 
     Args:
         raw: [N, k] raw scores (logits) of each row's listed classes.
@@ -65,16 +73,30 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
         raw, target = raw[target >= 0], target[target >= 0]
     if len(raw) == 0:
         return Calibration(1.0, 0.0 if with_none else None)
+    none_logit = _fitted_none_logit(raw, target) if with_none else None
+    right = raw.argmax(axis=1) == target
+
+    def top_label_loss(log_temperature: float) -> float:
+        logits = _logits(raw, float(np.exp(log_temperature)), none_logit)
+        log_confidence = np.max(logits[:, : raw.shape[1]], axis=1) - logsumexp(logits, axis=1)
+        return float(-np.mean(np.where(right, log_confidence, np.log(-np.expm1(np.minimum(log_confidence, -1e-12))))))
+
+    bounds = (np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE))
+    found = minimize_scalar(top_label_loss, bounds=bounds, method="bounded", options={"xatol": 1e-4})
+    return Calibration(float(np.exp(found.x)), none_logit)
+
+
+def _fitted_none_logit(raw: np.ndarray, target: np.ndarray) -> float:
+    """The "none of the candidates" logit that, with a temperature, minimises the log loss of the true class."""
 
     def loss(parameters: np.ndarray) -> float:
-        logits = _logits(raw, float(np.exp(parameters[0])), parameters[1] if with_none else None)
+        logits = _logits(raw, float(np.exp(parameters[0])), parameters[1])
         chosen = np.where(target >= 0, target, logits.shape[1] - 1)
         return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(len(logits)), chosen]))
 
-    start = np.array([0.0, float(np.log(max((target < 0).mean(), 1e-3))) if with_none else 0.0])
+    start = np.array([0.0, float(np.log(max((target < 0).mean(), 1e-3)))])
     bounds = [(np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)), (-30.0, 30.0)]
-    found = minimize(loss, start[: 2 if with_none else 1], method="L-BFGS-B", bounds=bounds[: 2 if with_none else 1])
-    return Calibration(float(np.exp(found.x[0])), float(found.x[1]) if with_none else None)
+    return float(minimize(loss, start, method="L-BFGS-B", bounds=bounds).x[1])
 
 
 def calibrated_probabilities(raw: np.ndarray, calibration: Calibration) -> np.ndarray:
