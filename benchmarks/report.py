@@ -374,6 +374,12 @@ def _coverage_at(row: dict[str, Any], target: float) -> str:
     return _share(points[0]["test_coverage"]) if points else "–"
 
 
+def _measured_with_peers(row: dict[str, Any]) -> str:
+    """Where the row was measured, and where its peers were when an earlier run on the same split measured them."""
+    earlier = row.get("peers_measured_on")
+    return measured(row) + (f"; peers: {measured(earlier)}" if earlier else "")
+
+
 def peers_table() -> str:
     """Ours beside its linear baseline, fastText and TF-IDF + LinearSVC on the same test rows, with calibration and
     the share a team could file at 99 % precision; then what each costs to fit, store and ask."""
@@ -389,7 +395,7 @@ def peers_table() -> str:
         quality.append([case, f"{r['macro_f1']:.4f}", f"{r['baseline_macro_f1']:.4f}",
                         f"{fasttext['macro_f1']:.4f}" if fasttext else "–", f"{svc['macro_f1']:.4f}" if svc else "–",
                         f"{r['macro_f1'] - best_peer:+.4f}" if best_peer is not None else "–", ece,
-                        _coverage_at(r, 0.99), measured(r)])  # fmt: skip
+                        _coverage_at(r, 0.99), _measured_with_peers(r)])  # fmt: skip
         ours_ms = r.get("p50_ms", r.get("single_row_p50_ms"))
         cost.append([case, f"{r['train_seconds']:.0f} / {r['onnx_mb']} / {ours_ms if ours_ms is not None else '–'}",
                      *(f"{p['fit_seconds']:.0f} / {p['model_mb']} / {p['single_row_p50_ms']}" if p else "–"
