@@ -12,11 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measured_on() -> dict[str, str]:
-    """The commit (with `-dirty` when the worktree has changes), the UTC date and the machine of this run."""
+    """The commit (with `-dirty` when the code has changes), the UTC date and the machine of this run."""
     git = ["git", "-C", str(ROOT)]
     try:
         commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        # The result files a run writes as it goes are not the code it measured.
+        status = [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"]
+        dirty = subprocess.run(status, capture_output=True, text=True)
         head = commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         head = "unknown"
