@@ -86,9 +86,9 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     assert second["champion"]["champion_macro_f1"] == pytest.approx(second["champion"]["macro_f1"], abs=0.02)
     assert candidate() == "2"
 
-    # WHEN a model worse than its own linear baseline ships (the ship gate's model.baseline_tolerance widened, as a
-    # user may) THEN it is registered but not promoted
-    weak = _config(tmp_path, "weak", n_estimators=1, learning_rate=0.01, num_leaves=2, baseline_tolerance=1.0)
+    # WHEN a model worse than its own linear baseline ships (a re-ranker crippled to one stump, the ship gate's
+    # model.baseline_tolerance widened, as a user may) THEN it is registered but not promoted
+    weak = _config(tmp_path, "weak", design="rerank", n_estimators=1, num_leaves=2, baseline_tolerance=1.0)
     third = train(weak, "three")
     assert third["promoted"] is False
     assert "below its linear baseline" in third["reason"]

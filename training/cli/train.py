@@ -310,6 +310,8 @@ def _summarise(
             "n_test": fitted.sizes["n_test"],
             "parity_rows": parity.rows,
             "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
+            # Whether the trees were kept (MarginBoostedClassifier.keep_better); the re-ranker is LightGBM alone.
+            "shipped": getattr(fitted.pipeline.named_steps["classifier"], "shipped_", "LightGBM"),
             # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
             "candidates": getattr(
                 fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
@@ -370,9 +372,9 @@ def _record_run(
     ]
     log_run_record(
         to_params(config)
-        | {"data_source": fitted.source, "data_sha256": fitted.sha256}
+        | {"data_source": fitted.source, "data_sha256": fitted.sha256, "shipped": summary["shipped"]}
         | {f"corrections.{key}": value for key, value in fitted.corrections.items()},
-        {key: float(value) for key, value in summary.items()} | _stage_metrics(fitted.engine_stats),
+        {key: float(value) for key, value in summary.items() if key != "shipped"} | _stage_metrics(fitted.engine_stats),
         documents,
         {
             "per_class_report.json": evaluation.metrics["per_class"],

@@ -16,7 +16,7 @@ from training.engines.fitted import FittedModel
 from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
 from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
-from training.model.reranker import CandidateReranker, FeatureLayout
+from training.model.reranker import FeatureLayout
 from training.model.stacking import stacked_training_matrix
 from training.model.top_classes import predict_top
 
@@ -103,17 +103,23 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         classifier.set_params(layout=FeatureLayout.of(features, TITLE_SCORES))
         fit_options["groups"] = splits.train.get(GROUP)
         fit_options["classes"] = features.named_transformers_[TITLE_SCORES].classes_
+    else:
+        title_columns = features.output_indices_[TITLE_SCORES]
+        classifier.set_params(scores=(title_columns.start, title_columns.stop))
     with warnings.catch_warnings():
         # LightGBM 4.7 deprecates eval_set for eval_X/eval_y, but its eval_y path cannot encode string labels.
         warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
         classifier.fit(train_matrix, splits.train[LABEL], **fit_options)
-    booster = classifier.model_ if isinstance(classifier, CandidateReranker) else classifier
+    booster = classifier.model_
     align_thresholds_to_float32(booster)
+    if design != RERANK and not classifier.keep_better(validation_matrix, splits.validation[LABEL]):
+        logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
     calibration = calibrate(classifier, validation_matrix, splits.validation[LABEL].to_numpy())
     logger.info(
         "fitted",
         extra={
             "design": design,
+            "shipped": getattr(classifier, "shipped_", "LightGBM"),
             "best_iteration": booster.best_iteration_,
             "classes": len(classifier.classes_),
             "temperature": round(calibration.temperature, 3),

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
+from training.model.margin import MarginBoostedClassifier
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
 
@@ -182,7 +183,8 @@ def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
     leaves scaled by 1/T, and for the re-ranker the none-logit set (`CandidateReranker.none_logit_`).
 
     Args:
-        classifier: A fitted LGBMClassifier (multiclass design) or CandidateReranker.
+        classifier: A fitted MarginBoostedClassifier (multiclass design), CandidateReranker, or the Dask engine's
+            LGBMClassifier.
         matrix: The validation rows' features.
         labels: Their labels.
     """
@@ -193,6 +195,10 @@ def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
         found = fit_calibration(raw, np.where(listed.any(axis=1), listed.argmax(axis=1), -1), with_none=True)
         classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
         classifier.none_logit_ = found.none_logit
+    elif isinstance(classifier, MarginBoostedClassifier):
+        found = fit_calibration(classifier.raw_scores(matrix), target, with_none=False)
+        classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
+        classifier.scale_ /= found.temperature
     else:
         raw = classifier.booster_.predict(matrix, raw_score=True).reshape(len(target), -1)
         found = fit_calibration(raw, target, with_none=False)

@@ -26,6 +26,7 @@ from training.model.features import (
     TitleCandidates,
     TitleScores,
 )
+from training.model.margin import MarginBoostedClassifier
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
 from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
@@ -148,6 +149,13 @@ def register_converters() -> None:
         "ProductCandidateReranker",
         _classifier_shape,
         _convert_candidate_reranker,
+        options={"nocl": [False], "zipmap": [False]},
+    )
+    update_registered_converter(
+        MarginBoostedClassifier,
+        "ProductMarginBoostedClassifier",
+        _classifier_shape,
+        _convert_margin_boosted,
         options={"nocl": [False], "zipmap": [False]},
     )
     # skl2onnx concatenates a transformer's columns into one tensor unless its class is in this tuple; the
@@ -408,12 +416,35 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     container.add_node("Gather", [labels, best], operator.outputs[0].full_name)
 
 
-def _raw_tree_scores(graph: _Graph, booster: Any, features: str, n_features: int) -> str:
-    """[rows, features] → the binary LightGBM model's raw scores [rows, 1], as a TreeEnsembleRegressor.
+def _convert_margin_boosted(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """[N, features] → labels and probabilities: softmax(scale · title scores + trees), as
+    `MarginBoostedClassifier` (without the trees when it dropped them)."""
+    model = operator.raw_operator
+    graph = _Graph(scope, container)
+    features = operator.inputs[0].full_name
+    start, stop = model.scores
+    margin = graph.node("Slice", [features, graph.ints([start]), graph.ints([stop]), graph.ints([1])])
+    if stop - start == 1:  # a two-class title model's one score is the second class's margin; the first's is 0
+        zeros = graph.node("Mul", [margin, graph.constant(np.float32(0.0), TensorProto.FLOAT)])
+        margin = graph.node("Concat", [zeros, margin], axis=1)
+    scale = graph.constant(np.float32(model.scale_), TensorProto.FLOAT)
+    raw = graph.node("Mul", [margin, scale])
+    if model.uses_trees_:
+        raw = graph.node("Add", [raw, _raw_tree_scores(graph, model.model_, features, model.model_.n_features_in_)])
+    probabilities = operator.outputs[1].full_name
+    container.add_node("Softmax", [raw], probabilities, axis=1)
+    best = graph.node("ArgMax", [probabilities], axis=1, keepdims=0)
+    labels = graph.strings(tuple(str(label) for label in model.classes_))
+    container.add_node("Gather", [labels, best], operator.outputs[0].full_name)
 
-    onnxmltools converts the model to a classifier whose LOGISTIC post-transform saturates (onnxruntime clamps
-    its input to about ±18), which would flatten the ratios between unlikely candidates; the trees themselves
-    are taken from its conversion and summed raw here, as `CandidateReranker` sums them.
+
+def _raw_tree_scores(graph: _Graph, booster: Any, features: str, n_features: int) -> str:
+    """[rows, features] → a LightGBM model's raw scores [rows, classes] ([rows, 1] when binary), as a
+    TreeEnsembleRegressor.
+
+    onnxmltools converts the model to a classifier whose post-transform applies the softmax or a LOGISTIC that
+    saturates (onnxruntime clamps its input to about ±18), which would flatten the ratios between unlikely
+    candidates; the trees themselves are taken from its conversion and summed raw here, as LightGBM sums them.
     """
     converted = convert_lightgbm(
         booster, initial_types=[("features", onnxmltools_types.FloatTensorType([None, n_features]))], zipmap=False
@@ -432,7 +463,7 @@ def _raw_tree_scores(graph: _Graph, booster: Any, features: str, n_features: int
         op_domain="ai.onnx.ml",
         op_version=1,
         target_weights=attributes["class_weights"],
-        n_targets=1,
+        n_targets=int(max(attributes["class_ids"])) + 1,
         aggregate_function="SUM",
         post_transform="NONE",
         **regressor,

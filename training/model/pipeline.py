@@ -1,7 +1,7 @@
 """Build the pipeline: a linear title model stacked with the other features into LightGBM, in one of two designs.
 
-- `multiclass` (a few dozen classes at most): the title model's per-class scores are features of one
-  multiclass LightGBM, which grows a tree per class per round.
+- `multiclass` (a few dozen classes at most): one multiclass LightGBM, which grows a tree per class per round,
+  boosted from the title model's scaled per-class scores (`training.model.margin`), which are also its features.
 - `rerank` (any number of classes): the title model proposes each row's top candidates and one binary
   LightGBM re-ranks them with features relative to each candidate (`training.model.reranker`); size,
   memory and latency then grow with the candidates, not with the classes.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
@@ -29,6 +28,7 @@ from training.model.features import (
     TitleCandidates,
     TitleScores,
 )
+from training.model.margin import MarginBoostedClassifier
 from training.model.reranker import CandidateReranker
 
 if TYPE_CHECKING:
@@ -117,12 +117,12 @@ def reranker_params(model: ModelConfig, *, n_jobs: int) -> dict[str, Any]:
 
 
 def build_pipeline(data: DataConfig, features: FeatureConfig, model: ModelConfig, design: str = MULTICLASS) -> Pipeline:
-    """Features followed by a LightGBM multiclass classifier, or by the candidate re-ranker."""
-    classifier: LGBMClassifier | CandidateReranker
+    """Features followed by LightGBM boosted from the title model's margin, or by the candidate re-ranker."""
+    classifier: MarginBoostedClassifier | CandidateReranker
     if design == RERANK:
         classifier = CandidateReranker(
             separator=data.path_separator, booster=reranker_params(model, n_jobs=model.n_jobs)
         )
     else:
-        classifier = LGBMClassifier(**classifier_params(model, n_jobs=model.n_jobs))
+        classifier = MarginBoostedClassifier(booster=classifier_params(model, n_jobs=model.n_jobs))
     return Pipeline([("features", build_features(data, features, model, design)), ("classifier", classifier)])
