@@ -61,11 +61,9 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         labels = np.asarray(y)
         self.classes_ = np.unique(labels)
         margin = self.margin(X)
-        self.scale_ = _fitted_scale(margin, np.searchsorted(self.classes_, labels))
+        self.scale_ = fitted_scale(margin, np.searchsorted(self.classes_, labels))
         self.uses_trees_ = True
-        # num_class also for two classes: LightGBM's multiclass objective otherwise refuses them.
-        settings = {"min_child_weight": MIN_LEAF_HESSIAN, "num_class": len(self.classes_)}
-        self.model_ = LGBMClassifier(**(self.booster or {}) | settings)
+        self.model_ = LGBMClassifier(**margin_booster(self.booster or {}, len(self.classes_)))
         evaluation = list(eval_set or [])
         self.model_.fit(
             X,
@@ -76,6 +74,15 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
         )
         return self
+
+    @classmethod
+    def from_fitted(
+        cls, model: LGBMClassifier, *, scale: float, scores: tuple[int, int], booster: dict[str, Any]
+    ) -> MarginBoostedClassifier:
+        """The classifier around trees fitted elsewhere from `scale` × the title margin (the Dask engine's)."""
+        fitted = cls(booster=booster, scores=scores)
+        fitted.model_, fitted.classes_, fitted.scale_, fitted.uses_trees_ = model, model.classes_, scale, True
+        return fitted
 
     def margin(self, X: csr_matrix) -> np.ndarray:
         """The title scores as one margin per class, [N, classes] float64 (unscaled)."""
@@ -129,7 +136,13 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         return int(self.model_.best_iteration_)
 
 
-def _fitted_scale(margin: np.ndarray, target: np.ndarray) -> float:
+def margin_booster(booster: dict[str, Any], n_classes: int) -> dict[str, Any]:
+    """LightGBM's settings for trees boosted from the margin."""
+    # num_class also for two classes: LightGBM's multiclass objective otherwise refuses them.
+    return booster | {"min_child_weight": MIN_LEAF_HESSIAN, "num_class": n_classes}
+
+
+def fitted_scale(margin: np.ndarray, target: np.ndarray) -> float:
     """The scale s minimising the log loss of softmax(s · margin) on the training rows."""
 
     def loss(log_scale: float) -> float:

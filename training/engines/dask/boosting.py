@@ -25,6 +25,7 @@ from training.engines.dask.prepare import TRAIN, first_rows
 from training.exceptions import DataValidationError
 from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
+from training.model.margin import MarginBoostedClassifier, fitted_scale, margin_booster
 from training.model.pipeline import TITLE_SCORES, classifier_params, reranker_params
 from training.model.reranker import CandidateReranker, FeatureLayout
 
@@ -62,38 +63,55 @@ def check_class_coverage(workers: list[str], partition_classes: list[list[str]],
             )
 
 
-def fit_lightgbm(client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]) -> Any:
-    """All configured rounds on the cluster, then the best iteration by validation log-loss, then truncation."""
+def fit_lightgbm(
+    client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]
+) -> MarginBoostedClassifier:
+    """All configured rounds on the cluster from the title model's scaled margin (`training.model.margin`, its scale
+    fitted on the first VALIDATION_SAMPLE_ROWS training rows), then the best iteration by validation log-loss, then
+    truncation; trees that lower validation macro-F1 are dropped, as the local engine drops them."""
     workers = worker_order(client)
     width = featurized.features.output_indices_["remainder"].stop
+    title = featurized.features.output_indices_[TITLE_SCORES]
+    classes = np.array(sorted(featurized.class_counts))
+    params = classifier_params(config.model, n_jobs=1)
+    del params["n_jobs"]  # lightgbm.dask runs one LightGBM thread per worker thread
+    margin = MarginBoostedClassifier(booster=params, scores=(title.start, title.stop))
+    sample_x, sample_y = _gathered(client, results, ("train_x", "train_y"), VALIDATION_SAMPLE_ROWS)
+    scale = fitted_scale(margin.margin(sample_x), np.searchsorted(classes, sample_y))
     meta = sparse.csr_matrix((0, width), dtype=np.float32)
-    chunks_x, chunks_y = [], []
+    chunks_x, chunks_y, chunks_init = [], [], []
     # One chunk per worker, stacked where its partitions lie: LightGBM's ranks follow the chunk order, and
     # however the scheduler places lightgbm.dask's own per-chunk tasks, each rank trains on the same rows.
     for position, worker in enumerate(workers):
         mine = [result for index, result in enumerate(results) if index % len(workers) == position]
         rows = sum(featurized.partition_rows[index][TRAIN] for index in range(position, len(results), len(workers)))
-        stacked = client.submit(_stack_training_rows, *mine, workers=[worker], pure=False)
+        stacked = client.submit(_stack_training_rows, *mine, margin, scale, workers=[worker], pure=False)
         x = client.submit(item, stacked, "train_x", workers=[worker])
         y = client.submit(item, stacked, "train_y", workers=[worker])
+        init = client.submit(item, stacked, "train_init", workers=[worker])
         chunks_x.append(da.from_delayed(x, shape=(rows, width), dtype=np.float32, meta=meta))
         chunks_y.append(da.from_delayed(y, shape=(rows,), dtype=object))
-    params = classifier_params(config.model, n_jobs=1)
-    del params["n_jobs"]  # lightgbm.dask runs one LightGBM thread per worker thread
+        chunks_init.append(da.from_delayed(init, shape=(rows, len(classes)), dtype=np.float64))
+    booster = margin_booster(params, len(classes))
     # A stand-in for the client that lightgbm.dask only calls methods on (compute, gather, submit, who_has...).
-    classifier = DaskLGBMClassifier(client=cast("Client", ChunkOrderClient(client)), **params)
-    classifier.fit(da.concatenate(chunks_x), da.concatenate(chunks_y))
+    classifier = DaskLGBMClassifier(client=cast("Client", ChunkOrderClient(client)), **booster)
+    classifier.fit(da.concatenate(chunks_x), da.concatenate(chunks_y), init_score=da.concatenate(chunks_init))
     local = classifier.to_local()
     validation = _validation_sample(client, results)
-    best = _best_iteration(local, *validation, config.model.early_stopping_rounds)
+    start = scale * margin.margin(validation[0])
+    best = _best_iteration(local, *validation, config.model.early_stopping_rounds, start=start)
     local.booster_.best_iteration = best
     align_thresholds_to_float32(local)
-    calibration = calibrate(local, *validation)
+    fitted = MarginBoostedClassifier.from_fitted(local, scale=scale, scores=margin.scores, booster=params)
+    if not fitted.keep_better(*validation):
+        logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
+    calibration = calibrate(fitted, *validation)
     logger.info(
         "fitted",
-        extra={"best_iteration": best, "rounds": config.model.n_estimators, "temperature": calibration.temperature},
-    )
-    return local
+        extra={"best_iteration": best, "rounds": config.model.n_estimators, "temperature": calibration.temperature,
+               "shipped": fitted.shipped_},
+    )  # fmt: skip
+    return fitted
 
 
 def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]) -> Any:
@@ -208,20 +226,26 @@ class ChunkOrderClient:
         return {future.key: found[future.key] for future in futures}
 
 
-def _stack_training_rows(*results: dict[str, Any]) -> dict[str, Any]:
-    """One worker's training rows as one matrix and one label array."""
+def _stack_training_rows(*args: Any) -> dict[str, Any]:
+    """One worker's training rows (the featurized partitions, then the margin and its scale) as one matrix, one
+    label array and their starting raw scores."""
+    *results, margin, scale = args
+    matrix = sparse.vstack([result["train_x"] for result in results], format="csr")
     return {
-        "train_x": sparse.vstack([result["train_x"] for result in results], format="csr"),
+        "train_x": matrix,
         "train_y": np.concatenate([result["train_y"] for result in results]),
+        "train_init": scale * margin.margin(matrix),
     }
 
 
-def _best_iteration(classifier: Any, matrix: sparse.csr_matrix, labels: np.ndarray, patience: int) -> int:
-    """Early stopping's choice, replayed: the round with the least validation log-loss, stopping after
-    `patience` rounds without improvement."""
+def _best_iteration(
+    classifier: Any, matrix: sparse.csr_matrix, labels: np.ndarray, patience: int, *, start: np.ndarray
+) -> int:
+    """Early stopping's choice, replayed from the rows' starting raw scores `start`: the round with the least
+    validation log-loss, stopping after `patience` rounds without improvement."""
     booster = classifier.booster_
     codes = np.searchsorted(classifier.classes_, labels)
-    raw = np.zeros((matrix.shape[0], len(classifier.classes_)))
+    raw = np.array(start, dtype=np.float64)
     best, best_loss = 1, np.inf
     for iteration in range(booster.current_iteration()):
         raw += booster.predict(matrix, raw_score=True, start_iteration=iteration, num_iteration=1).reshape(raw.shape)
