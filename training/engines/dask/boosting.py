@@ -102,7 +102,7 @@ def fit_lightgbm(
     best = _best_iteration(local, *validation, config.model.early_stopping_rounds, start=start)
     local.booster_.best_iteration = best
     align_thresholds_to_float32(local)
-    fitted = MarginBoostedClassifier.from_fitted(local, scale=scale, scores=margin.scores, booster=params)
+    fitted = MarginBoostedClassifier.from_fitted(local, scale=scale, scores=(title.start, title.stop), booster=params)
     if not fitted.keep_better(*validation):
         logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
     calibration = calibrate(fitted, *validation)
