@@ -117,6 +117,9 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert f"baseline): macro-F1 {metrics['baseline_macro_f1']:.4f}" in card
     assert f"train {metrics['n_train']}, validation {metrics['n_validation']}, test {metrics['n_test']} rows" in card
     assert metadata["training_data"]["sha256"] in card
+    assert metrics["shipped"] in {"LightGBM on the title model's margin", "the title model alone"}
+    assert f"shipped: {metrics['shipped']}" in card
+    assert run.data.params["shipped"] == metrics["shipped"]
     assert "| title | string | yes |" in card
     assert "## Per level of the category path (test split)" in card
     assert f"F1 **{metrics['hierarchical_f1']:.4f}**" in card

@@ -90,7 +90,8 @@ def render_model_card(
         + f"each product dealt its split by a hash of its id (seed {config.split.seed}), so adding or removing "
         f"products never moves another: train {summary['n_train']}, validation {summary['n_validation']}, "
         f"test {summary['n_test']} rows. {tail.describe()}.",
-        "## Features\n" + "\n".join(f"- {line}" for line in _features(config, summary.get("candidates", 0))),
+        "## Features\n"
+        + "\n".join(f"- {line}" for line in _features(config, summary.get("candidates", 0), summary.get("shipped"))),
         "## Metrics (test split)\n"
         f"- macro-F1 **{summary['macro_f1']:.4f}** over the {summary['classes_evaluated']} classes with test rows, "
         f"accuracy {summary['accuracy']:.4f}, log-loss {summary['log_loss']:.4f}\n"
@@ -132,8 +133,8 @@ def render_model_card(
     return "\n\n".join(sections) + "\n"
 
 
-def _features(config: TrainConfig, candidates: int) -> list[str]:
-    """The feature blocks and model, as configured; `candidates` > 0 for the re-ranker design."""
+def _features(config: TrainConfig, candidates: int, shipped: str | None = None) -> list[str]:
+    """The feature blocks and model, as configured; `candidates` > 0 for the re-ranker design; what shipped."""
     features, data = config.features, config.data
     chars = f"character {features.char_ngrams[0]}–{features.char_ngrams[1]}-grams" if features.char_ngrams else None
     lines = [
@@ -152,7 +153,7 @@ def _features(config: TrainConfig, candidates: int) -> list[str]:
     lines += [f"{name}: the number itself (missing stays missing)" for name in data.numeric]
     rounds = f"up to {config.model.n_estimators} rounds, early stopping on validation"
     if not candidates:
-        lines.append(f"LightGBM multiclass, {rounds}")
+        lines.append(f"LightGBM multiclass boosted from the title model's scaled scores, {rounds}; shipped: {shipped}")
         return lines
     fit = "one SVM per node of the category tree" if features.title_fit == "tree" else "one-vs-rest over every class"
     lines.append(
