@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from training.data.synthetic import generate_catalogue
 from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
@@ -128,6 +129,21 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert json.loads((out / "data_report.json").read_text())["rows_in"] == 2_500
     assert set(metadata["class_shares"]) == set(metadata["classes"])
     assert sum(metadata["class_shares"].values()) == pytest.approx(1.0)
+
+
+def test_a_catalogue_of_two_categories_trains_and_passes_parity(tracking, small_config_file, tmp_path):
+    # GIVEN a catalogue of two categories (LightGBM's multiclass objective refuses two unless told their number)
+    frame = generate_catalogue(4_000, seed=1)
+    frame = frame[frame["category"].isin(frame["category"].value_counts().index[:2])]
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--data", str(tmp_path / "two.csv"), "--out", str(out))
+
+    # THEN it trains, its graph passes the parity gate, and it answers with the two categories
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "parity_report.json").read_text())["passed"] is True
+    assert sorted(read_metadata(onnx.load(out / "model.onnx"))["classes"]) == sorted(frame["category"].unique())
 
 
 def test_strict_data_fails_before_anything_is_written(tracking, small_config_file, tmp_path):
