@@ -294,6 +294,7 @@ def _summarise(
 ) -> dict[str, Any]:
     """The run's scalar results: metrics, baseline, parity, sizes (the start of metrics.json)."""
     metrics, baseline = evaluation.metrics, evaluation.baseline
+    classifier = fitted.pipeline.named_steps["classifier"]
     return (
         {
             "accuracy": metrics["accuracy"],
@@ -309,9 +310,12 @@ def _summarise(
             "n_validation": fitted.sizes["n_validation"],
             "n_test": fitted.sizes["n_test"],
             "parity_rows": parity.rows,
-            "best_iteration": fitted.pipeline.named_steps["classifier"].booster_.current_iteration(),
+            # 0 when the trees were dropped (the title model alone shipped).
+            "best_iteration": classifier.booster_.current_iteration()
+            if getattr(classifier, "uses_trees_", True)
+            else 0,
             # Whether the trees were kept (MarginBoostedClassifier.keep_better); the re-ranker is LightGBM alone.
-            "shipped": getattr(fitted.pipeline.named_steps["classifier"], "shipped_", "LightGBM"),
+            "shipped": getattr(classifier, "shipped_", "LightGBM"),
             # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
             "candidates": getattr(
                 fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0

@@ -7,8 +7,8 @@ T minimises the log loss of the top answer's confidence against whether the top 
 the number a team thresholds, and the one the calibration error and the operating points measure. The log loss of
 every class's probability asks for another T whenever the miscalibration is not exactly a temperature's, and then
 leaves the top answer's confidence off (docs/training.md). T is applied by scaling every leaf value of the booster
-by 1/T (`scale_leaf_values`), so the Python pipeline and the exported graph compute the very same numbers and the
-parity gate stays exact.
+by 1/T (`scale_leaf_values`) and, for the multiclass design, the title margin's scale (`training.model.margin`), so
+the exported graph computes the same raw scores as the Python pipeline, which the parity gate checks.
 
 The re-ranker scores only a row's candidates; when the true class is not among them, a plain softmax still hands all
 the probability to the candidates. Its calibration also fits a constant "none of the candidates" logit: the softmax
@@ -30,7 +30,6 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
-from training.model.margin import MarginBoostedClassifier
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
 
@@ -180,11 +179,11 @@ def _scaled_values(match: re.Match[str], factor: float) -> str:
 
 def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
     """Fit the calibration on the validation rows and apply it to the fitted classifier in place: its booster's
-    leaves scaled by 1/T, and for the re-ranker the none-logit set (`CandidateReranker.none_logit_`).
+    leaves scaled by 1/T, and for the multiclass design the title margin's scale too (all its raw score is then
+    divided by T, with or without trees), for the re-ranker the none-logit set (`CandidateReranker.none_logit_`).
 
     Args:
-        classifier: A fitted MarginBoostedClassifier (multiclass design), CandidateReranker, or the Dask engine's
-            LGBMClassifier.
+        classifier: A fitted MarginBoostedClassifier (multiclass design) or CandidateReranker.
         matrix: The validation rows' features.
         labels: Their labels.
     """
@@ -195,13 +194,9 @@ def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
         found = fit_calibration(raw, np.where(listed.any(axis=1), listed.argmax(axis=1), -1), with_none=True)
         classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
         classifier.none_logit_ = found.none_logit
-    elif isinstance(classifier, MarginBoostedClassifier):
+    else:
         found = fit_calibration(classifier.raw_scores(matrix), target, with_none=False)
         classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
         classifier.scale_ /= found.temperature
-    else:
-        raw = classifier.booster_.predict(matrix, raw_score=True).reshape(len(target), -1)
-        found = fit_calibration(raw, target, with_none=False)
-        classifier._Booster = scale_leaf_values(classifier.booster_, 1 / found.temperature)
     classifier.calibration_ = found
     return found

@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 import lightgbm
 import numpy as np
 from lightgbm import LGBMClassifier
-from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-from skl2onnx import to_onnx, update_registered_converter
+from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 
 from training.exceptions import ExportError
 from training.model.hierarchy import add_path_outputs
@@ -66,13 +64,6 @@ def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, An
         ExportError: A step has no converter or the conversion failed.
     """
     register_converters()
-    update_registered_converter(
-        LGBMClassifier,
-        "LightGbmLGBMClassifier",
-        calculate_linear_classifier_output_shapes,
-        convert_lightgbm,
-        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-    )
     initial_types = [
         (name, FloatTensorType([None, 1]) if name in config.numeric else StringTensorType([None, 1]))
         for name in config.columns

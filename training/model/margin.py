@@ -97,16 +97,14 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
     def raw_scores(self, X: csr_matrix) -> np.ndarray:
         """The scaled margin plus the trees' raw scores (when kept), [N, classes]."""
         margin = self.scale_ * self.margin(X)
-        if not self.uses_trees_:
-            return margin
-        return margin + np.asarray(self.model_.predict(X, raw_score=True)).reshape(X.shape[0], -1)
+        return margin + self._trees(X) if self.uses_trees_ else margin
 
     def keep_better(self, X: csr_matrix, y: Any) -> bool:
         """Keep the trees only if they do not lower macro-F1 on these (validation) rows; returns whether they are
         kept. Without them the answer is the title model's, which is the run's own baseline."""
-        labels = np.asarray(y)
-        title_alone = self.classes_[np.argmax(self.margin(X), axis=1)]
-        with_trees = self.predict(X)
+        labels, margin = np.asarray(y), self.scale_ * self.margin(X)
+        with_trees = self.classes_[np.argmax(margin + self._trees(X), axis=1)]
+        title_alone = self.classes_[np.argmax(margin, axis=1)]
         self.uses_trees_ = bool(
             f1_score(labels, with_trees, average="macro") >= f1_score(labels, title_alone, average="macro")
         )
@@ -122,7 +120,7 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         return softmax(self.raw_scores(X), axis=1)
 
     def predict(self, X: csr_matrix) -> np.ndarray:
-        """The most probable class (ties: the lower one, as the graph's ArgMax)."""
+        """The most probable class (ties: the lower one; the graph's ArgMax, over float32, does the same)."""
         return self.classes_[np.argmax(self.raw_scores(X), axis=1)]
 
     @property
@@ -130,10 +128,9 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         """The LightGBM booster (its iterations and importances are reported like any LightGBM model's)."""
         return self.model_.booster_
 
-    @property
-    def best_iteration_(self) -> int:
-        """The trees early stopping kept."""
-        return int(self.model_.best_iteration_)
+    def _trees(self, X: csr_matrix) -> np.ndarray:
+        """The trees' raw scores, [N, classes]."""
+        return np.asarray(self.model_.predict(X, raw_score=True)).reshape(X.shape[0], -1)
 
 
 def margin_booster(booster: dict[str, Any], n_classes: int) -> dict[str, Any]:

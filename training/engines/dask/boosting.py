@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from training.engines.dask.featurize import Featurized
 
 VALIDATION_SAMPLE_ROWS = 50_000
+# Training rows (gathered to the driver) the title margin's scale is fitted on: one number.
+SCALE_SAMPLE_ROWS = 50_000
 # Training rows the re-ranker learns from (gathered to the driver): 20 million candidate pairs.
 RERANK_TRAIN_ROWS = 1_000_000
 # Rows of each class the first RERANK_TRAIN_ROWS lack, added to the re-ranker's sample.
@@ -67,7 +69,7 @@ def fit_lightgbm(
     client: Client, config: TrainConfig, featurized: Featurized, results: list[Future]
 ) -> MarginBoostedClassifier:
     """All configured rounds on the cluster from the title model's scaled margin (`training.model.margin`, its scale
-    fitted on the first VALIDATION_SAMPLE_ROWS training rows), then the best iteration by validation log-loss, then
+    fitted on the first SCALE_SAMPLE_ROWS training rows), then the best iteration by validation log-loss, then
     truncation; trees that lower validation macro-F1 are dropped, as the local engine drops them."""
     workers = worker_order(client)
     width = featurized.features.output_indices_["remainder"].stop
@@ -76,7 +78,7 @@ def fit_lightgbm(
     params = classifier_params(config.model, n_jobs=1)
     del params["n_jobs"]  # lightgbm.dask runs one LightGBM thread per worker thread
     margin = MarginBoostedClassifier(booster=params, scores=(title.start, title.stop))
-    sample_x, sample_y = _gathered(client, results, ("train_x", "train_y"), VALIDATION_SAMPLE_ROWS)
+    sample_x, sample_y = _gathered(client, results, ("train_x", "train_y"), SCALE_SAMPLE_ROWS)
     scale = fitted_scale(margin.margin(sample_x), np.searchsorted(classes, sample_y))
     meta = sparse.csr_matrix((0, width), dtype=np.float32)
     chunks_x, chunks_y, chunks_init = [], [], []
