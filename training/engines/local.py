@@ -112,8 +112,8 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         classifier.fit(train_matrix, splits.train[LABEL], **fit_options)
     booster = classifier.model_
     align_thresholds_to_float32(booster)
-    if design != RERANK and not classifier.keep_better(validation_matrix, splits.validation[LABEL]):
-        logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
+    if design != RERANK:
+        classifier.keep_better(validation_matrix, splits.validation[LABEL])
     calibration = calibrate(classifier, validation_matrix, splits.validation[LABEL].to_numpy())
     logger.info(
         "fitted",

@@ -20,6 +20,7 @@ the title model alone (the same graph without its tree ensemble), and says so (`
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
 
+logger = logging.getLogger(__name__)
 # The smallest hessian sum of a leaf (LightGBM's min_child_weight, 1e-3 by default).
 MIN_LEAF_HESSIAN = 1.0
 # The margin's scale is searched in [1/MAX_SCALE, MAX_SCALE] (log scale).
@@ -87,12 +89,7 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
     def margin(self, X: csr_matrix) -> np.ndarray:
         """The title scores as one margin per class, [N, classes] float64 (unscaled)."""
         assert self.scores is not None, "set `scores` to the title scores' columns before fitting"
-        start, stop = self.scores
-        columns = X[:, start:stop]
-        block = np.asarray(columns.toarray() if issparse(columns) else columns, dtype=np.float64)
-        if block.shape[1] == 1:
-            return np.hstack([np.zeros_like(block), block])
-        return block
+        return title_margin(X, self.scores)
 
     def raw_scores(self, X: csr_matrix) -> np.ndarray:
         """The scaled margin plus the trees' raw scores (when kept), [N, classes]."""
@@ -100,14 +97,16 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         return margin + self._trees(X) if self.uses_trees_ else margin
 
     def keep_better(self, X: csr_matrix, y: Any) -> bool:
-        """Keep the trees only if they do not lower macro-F1 on these (validation) rows; returns whether they are
-        kept. Without them the answer is the title model's, which is the run's own baseline."""
+        """Keep the trees only if they do not lower macro-F1 on these (validation) rows (a warning says when they are
+        dropped); returns whether they are kept. Without them the answer is the title model's, the run's baseline."""
         labels, margin = np.asarray(y), self.scale_ * self.margin(X)
         with_trees = self.classes_[np.argmax(margin + self._trees(X), axis=1)]
         title_alone = self.classes_[np.argmax(margin, axis=1)]
         self.uses_trees_ = bool(
             f1_score(labels, with_trees, average="macro") >= f1_score(labels, title_alone, average="macro")
         )
+        if not self.uses_trees_:
+            logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
         return self.uses_trees_
 
     @property
@@ -131,6 +130,16 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
     def _trees(self, X: csr_matrix) -> np.ndarray:
         """The trees' raw scores, [N, classes]."""
         return np.asarray(self.model_.predict(X, raw_score=True)).reshape(X.shape[0], -1)
+
+
+def title_margin(X: csr_matrix, scores: tuple[int, int]) -> np.ndarray:
+    """The title scores (columns `scores` of the features) as one margin per class, [N, classes] float64: a
+    two-class title model's one score is the second class's margin, the first's is 0."""
+    columns = X[:, scores[0] : scores[1]]
+    block = np.asarray(columns.toarray() if issparse(columns) else columns, dtype=np.float64)
+    if block.shape[1] == 1:
+        return np.hstack([np.zeros_like(block), block])
+    return block
 
 
 def margin_booster(booster: dict[str, Any], n_classes: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from training.engines.dask.prepare import TRAIN, first_rows
 from training.exceptions import DataValidationError
 from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
-from training.model.margin import MarginBoostedClassifier, fitted_scale, margin_booster
+from training.model.margin import MarginBoostedClassifier, fitted_scale, margin_booster, title_margin
 from training.model.pipeline import TITLE_SCORES, classifier_params, reranker_params
 from training.model.reranker import CandidateReranker, FeatureLayout
 
@@ -77,9 +77,9 @@ def fit_lightgbm(
     classes = np.array(sorted(featurized.class_counts))
     params = classifier_params(config.model, n_jobs=1)
     del params["n_jobs"]  # lightgbm.dask runs one LightGBM thread per worker thread
-    margin = MarginBoostedClassifier(booster=params, scores=(title.start, title.stop))
+    scores = (title.start, title.stop)
     sample_x, sample_y = _gathered(client, results, ("train_x", "train_y"), SCALE_SAMPLE_ROWS)
-    scale = fitted_scale(margin.margin(sample_x), np.searchsorted(classes, sample_y))
+    scale = fitted_scale(title_margin(sample_x, scores), np.searchsorted(classes, sample_y))
     meta = sparse.csr_matrix((0, width), dtype=np.float32)
     chunks_x, chunks_y, chunks_init = [], [], []
     # One chunk per worker, stacked where its partitions lie: LightGBM's ranks follow the chunk order, and
@@ -87,7 +87,7 @@ def fit_lightgbm(
     for position, worker in enumerate(workers):
         mine = [result for index, result in enumerate(results) if index % len(workers) == position]
         rows = sum(featurized.partition_rows[index][TRAIN] for index in range(position, len(results), len(workers)))
-        stacked = client.submit(_stack_training_rows, *mine, margin, scale, workers=[worker], pure=False)
+        stacked = client.submit(_stack_training_rows, *mine, scores, scale, workers=[worker], pure=False)
         x = client.submit(item, stacked, "train_x", workers=[worker])
         y = client.submit(item, stacked, "train_y", workers=[worker])
         init = client.submit(item, stacked, "train_init", workers=[worker])
@@ -100,13 +100,12 @@ def fit_lightgbm(
     classifier.fit(da.concatenate(chunks_x), da.concatenate(chunks_y), init_score=da.concatenate(chunks_init))
     local = classifier.to_local()
     validation = _validation_sample(client, results)
-    start = scale * margin.margin(validation[0])
+    start = scale * title_margin(validation[0], scores)
     best = _best_iteration(local, *validation, config.model.early_stopping_rounds, start=start)
     local.booster_.best_iteration = best
     align_thresholds_to_float32(local)
-    fitted = MarginBoostedClassifier.from_fitted(local, scale=scale, scores=(title.start, title.stop), booster=params)
-    if not fitted.keep_better(*validation):
-        logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
+    fitted = MarginBoostedClassifier.from_fitted(local, scale=scale, scores=scores, booster=params)
+    fitted.keep_better(*validation)
     calibration = calibrate(fitted, *validation)
     logger.info(
         "fitted",
@@ -229,14 +228,14 @@ class ChunkOrderClient:
 
 
 def _stack_training_rows(*args: Any) -> dict[str, Any]:
-    """One worker's training rows (the featurized partitions, then the margin and its scale) as one matrix, one
-    label array and their starting raw scores."""
-    *results, margin, scale = args
+    """One worker's training rows (the featurized partitions, then the title scores' columns and the margin's scale)
+    as one matrix, one label array and their starting raw scores."""
+    *results, scores, scale = args
     matrix = sparse.vstack([result["train_x"] for result in results], format="csr")
     return {
         "train_x": matrix,
         "train_y": np.concatenate([result["train_y"] for result in results]),
-        "train_init": scale * margin.margin(matrix),
+        "train_init": scale * title_margin(matrix, scores),
     }
 
 
