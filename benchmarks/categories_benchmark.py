@@ -44,7 +44,7 @@ import pandas as pd
 import psutil
 import yaml
 from packaging.requirements import Requirement
-from provenance import measured_on
+from provenance import measured_on, with_earlier_peers
 
 ROOT = Path(__file__).resolve().parent.parent
 # The taxonomy catalogue's path separator and category column (training/data/long_tail.py).
@@ -457,21 +457,6 @@ def save(row: dict[str, Any], results: Path) -> None:
         [*kept, row], key=lambda r: (r.get("taxonomy", ""), r["categories"], r["rows"], r.get("design", "auto"))
     )
     results.write_text(json.dumps({"results": ordered}, indent=2, ensure_ascii=False) + "\n")
-
-
-def with_earlier_peers(row: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
-    """A case run without --peers keeps the peers an earlier run measured on the very same split, with the commit,
-    date and machine they were measured on (`peers_measured_on`).
-
-    The peers never see our model, only the split, so a change to our model does not change them, and refitting
-    TF-IDF + LinearSVC at 1,000 classes takes an hour. The split is the same when each part holds as many rows.
-    """
-    if "peers" in row or not earlier or "peers" not in earlier:
-        return row
-    if any(row.get(part) != earlier.get(part) for part in ("n_train", "n_validation", "n_test")):
-        return row
-    provenance = earlier.get("peers_measured_on") or {key: earlier[key] for key in ("commit", "date", "machine")}
-    return row | {"peers": earlier["peers"], "peers_measured_on": provenance}
 
 
 class _TreePeak:

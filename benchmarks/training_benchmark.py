@@ -32,8 +32,9 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from provenance import measured_on
+from provenance import measured_on, with_earlier_peers
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICERUNNER = ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
@@ -185,15 +186,10 @@ def main() -> None:
         results = [
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
-        if args.peers:
-            _add_peers(results, Path(tmp))
+        _add_single_row_latency(results, Path(tmp), peers=args.peers)
         if args.dask and not args.only_dask:
             _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic}, args)
-    # Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate.
-    previous = json.loads(args.results.read_text()) if args.results.exists() else {"results": []}
-    kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
-    report = {"results": kept + results}
-    args.results.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report = save(results, args.results)
     columns = ["case", "wall_seconds", "train_seconds", "peak_rss_mb", "onnx_mb", "macro_f1", "baseline_macro_f1",
                "parity_label_agreement", "parity_max_abs_diff"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
@@ -202,9 +198,24 @@ def main() -> None:
         print("| " + " | ".join(str(result.get(column, result.get("error", ""))) for column in columns) + " |")
 
 
-def _add_peers(results: list[dict[str, object]], workdir: Path) -> None:
-    """fastText and TF-IDF + LinearSVC on the PriceRunner case's own split, with our single-row latency measured
-    the same way (benchmarks/peers.py)."""
+def save(results: list[dict[str, Any]], path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Replace these cases in the result file and keep the others; returns the whole report.
+
+    Each row carries its own commit, date and machine, so rows kept from earlier runs say what they predate, and a
+    case re-run without --peers keeps the peers measured on its very same split (`with_earlier_peers`).
+    """
+    previous = json.loads(path.read_text()) if path.exists() else {"results": []}
+    earlier = {r["case"]: r for r in previous["results"]}
+    results = [with_earlier_peers(r, earlier.get(r["case"])) for r in results]
+    kept = [r for r in previous["results"] if r["case"] not in {r["case"] for r in results}]
+    report = {"results": kept + results}
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
+
+
+def _add_single_row_latency(results: list[dict[str, object]], workdir: Path, *, peers: bool) -> None:
+    """The PriceRunner case's single-row latency, through the handler's own session, and with `peers` fastText's
+    and TF-IDF + LinearSVC's on the case's own split, measured the same way (benchmarks/peers.py)."""
     from peers import compare_peers, local_split, served_single_row_ms
 
     from training.config import load_config
@@ -215,7 +226,8 @@ def _add_peers(results: list[dict[str, object]], workdir: Path) -> None:
         config = load_config(ROOT / "configs" / "pricerunner.yaml")
         splits = local_split(config, str(PRICERUNNER), n_train=result["n_train"], n_test=result["n_test"])
         result["single_row_p50_ms"] = served_single_row_ms(workdir / "pricerunner" / "model.onnx", splits.test, config)
-        result["peers"] = compare_peers(config, splits)
+        if peers:
+            result["peers"] = compare_peers(config, splits)
 
 
 def _write_synthetic(rows: int, path: Path) -> None:

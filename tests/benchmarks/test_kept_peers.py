@@ -1,4 +1,4 @@
-"""A categories case re-measured without --peers keeps the peers measured on the very same split, and says when."""
+"""A case re-measured without --peers keeps the peers measured on the very same split, and says when."""
 
 from __future__ import annotations
 
@@ -13,15 +13,24 @@ from training.config import PROJECT_ROOT
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
 
 
-@pytest.fixture
-def categories_benchmark(monkeypatch):
-    """benchmarks/categories_benchmark.py, imported as the script runs (its folder on the path)."""
+def _script(monkeypatch, name):
+    """A benchmarks/ script, imported as it runs (its folder on the path)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("categories_benchmark", BENCHMARKS / "categories_benchmark.py")
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def categories_benchmark(monkeypatch):
+    return _script(monkeypatch, "categories_benchmark")
+
+
+@pytest.fixture
+def training_benchmark(monkeypatch):
+    return _script(monkeypatch, "training_benchmark")
 
 
 def _row(commit, *, n_test=8_000, peers=None):
@@ -60,3 +69,18 @@ def test_peers_of_another_split_are_dropped_and_fresh_peers_replace_old_ones(cat
     [row] = json.loads(results.read_text())["results"]
     assert row["peers"] == {"fasttext": {"macro_f1": 0.9}}
     assert "peers_measured_on" not in row
+
+
+def test_the_training_benchmark_keeps_pricerunners_peers_and_every_other_case(training_benchmark, tmp_path):
+    results = tmp_path / "training.json"
+    pricerunner = {"case": "pricerunner", "n_train": 24_689, "n_test": 7_120, "commit": "aaaaaaa",
+                   "date": "2026-12-03", "machine": "x86_64, 2 cores"}  # fmt: skip
+    other = {"case": "synthetic-10k", "n_train": 6_965, "n_test": 1_978, "commit": "aaaaaaa"}
+    training_benchmark.save([pricerunner | {"peers": PEERS}, other], results)
+
+    report = training_benchmark.save([pricerunner | {"commit": "bbbbbbb"}], results)
+
+    assert [row["case"] for row in report["results"]] == ["synthetic-10k", "pricerunner"]
+    row = report["results"][1]
+    assert (row["commit"], row["peers"], row["peers_measured_on"]["commit"]) == ("bbbbbbb", PEERS, "aaaaaaa")
+    assert json.loads(results.read_text()) == report
