@@ -2,10 +2,10 @@
 
 One split can be lucky or unlucky (the project's seed-42 split is the latter), so each seed draws another
 grouped 70/10/20 split; each run fits the whole pipeline and reports the stacked LightGBM model and the
-same run's linear title model (the baseline). With `--compare`, each seed also runs without the config's
-`data.training_text`, to measure what the extra training text adds.
+same run's linear title model (the baseline). `feature_variants.py` runs the same splits with one setting
+changed at a time.
 
-    python benchmarks/quality_splits.py [--seeds 42 1 2 3 7] [--compare]
+    python benchmarks/quality_splits.py [--seeds 42 1 2 3 7]
 """
 
 from __future__ import annotations
@@ -60,20 +60,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=PRICERUNNER)
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "configs" / "pricerunner.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 7])
-    parser.add_argument("--compare", action="store_true", help="also run each seed without data.training_text")
     args = parser.parse_args()
     if not args.data.exists():
         raise SystemExit(f"skipped: {args.data} not found (see ../shared/data/README.md)")
     config = load_config(args.config)
     raw = read_catalogue(args.data)
-    variants = {"configured": config}
-    if args.compare:
-        variants["without training_text"] = replace(config, data=replace(config.data, training_text=()))
-    report: dict[str, object] = dict(measured_on())
-    for name, variant in variants.items():
-        rows = [run(variant, raw, seed) for seed in args.seeds]
-        report[name] = {"runs": [{k: round(v, 4) for k, v in row.items()} for row in rows], **summary(rows)}
-        print(name, json.dumps(report[name], indent=2), flush=True)
+    rows = [run(config, raw, seed) for seed in args.seeds]
+    configured = {"runs": [{k: round(v, 4) for k, v in row.items()} for row in rows], **summary(rows)}
+    print(json.dumps(configured, indent=2), flush=True)
+    report = {**measured_on(), "configured": configured}
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
 
 
