@@ -94,14 +94,15 @@ def engines_table() -> str:
     """The Dask engine's cases beside the local engine's: quality, parity, time per stage, memory per worker."""
     engines = [r for r in load("training")["results"] if "error" not in r]
     rows = [r for r in engines if "stage_seconds" in r or r["case"].endswith("-local") or r["case"] == "pricerunner"]
-    header = ["case", "wall (s)", "macro-F1", "parity labels / max Δp", "driver peak RSS (MB)",
+    header = ["case", "wall (s)", "macro-F1", "shipped", "parity labels / max Δp", "driver peak RSS (MB)",
               "worker peak RSS (MB)", *[f"{stage} (s)" for stage in STAGES],
               "measured (commit, date, machine)"]  # fmt: skip
     cells = []
     for r in rows:
         workers = r.get("worker_peak_rss_mb")
         cells.append([f"{r['case']} (train {r['n_train']:,} / test {r['n_test']:,})", r["wall_seconds"],
-                      f"{r['macro_f1']:.4f}", f"{r['parity_label_agreement']:.0%} / {r['parity_max_abs_diff']:.1e}",
+                      f"{r['macro_f1']:.4f}", r.get("shipped", "not recorded"),
+                      f"{r['parity_label_agreement']:.0%} / {r['parity_max_abs_diff']:.1e}",
                       r["peak_rss_mb"], f"{' + '.join(map(str, workers))} = {sum(workers)}" if workers else "–",
                       *[r.get("stage_seconds", {}).get(stage, "–") for stage in STAGES], measured(r)])  # fmt: skip
     return table(header, cells) + footnote(rows)

@@ -87,7 +87,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "target": TARGETS[target],
         **measured_on(),
     } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb", "ece_before", "ece_after",
-                                       "temperature", "validation_macro_f1", "validation_baseline_macro_f1")
+                                       "temperature", "validation_macro_f1", "validation_baseline_macro_f1", "shipped")
          if key in metrics} | {
         "operating_points": [point for point in metrics.get("operating_points", []) if point["level"] == "leaf"]
     }  # fmt: skip
@@ -163,7 +163,9 @@ def main() -> None:
     rows = ["--rows", str(args.rows)]
     tmp_dir = tempfile.TemporaryDirectory()
     synthetic = Path(tmp_dir.name) / "synthetic.csv"
-    if args.dask and args.categories:
+    if args.only_pricerunner:
+        pass
+    elif args.dask and args.categories:
         # Both engines generate the same catalogue from the seed (the Dask engine partition by partition).
         taxonomy = ["--rows", str(args.rows), "--categories", str(args.categories)]
         label = f"{args.categories}x{args.rows}"
@@ -178,7 +180,7 @@ def main() -> None:
         if not args.only_dask:
             cases.append((f"synthetic-{label}-local", local_rows, "synthetic-local", {}))
         cases.append((f"synthetic-{label}-dask", [*rows, "--engine", "dask"], "synthetic-dask", dask_env))
-    elif not args.only_pricerunner:
+    else:
         cases.append(("synthetic-10k", [], "synthetic-10k", {}))
         if args.large:
             cases.append(("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {}))
