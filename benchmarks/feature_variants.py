@@ -51,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 7])
     args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("--seeds: at least two, for the spread")
     if not PRICERUNNER.exists():
         sys.exit(f"skipping: {PRICERUNNER} not found (see ../shared/data/README.md)")
     warnings.filterwarnings("ignore")
@@ -59,9 +61,11 @@ def main() -> None:
     rows = []
     print("| variant | macro-F1 mean (min) | baseline mean | gain | fit (s) |\n|---|---|---|---|---|")
     for name, change in VARIANTS.items():
-        stats = summary([run(changed(config, change), raw, seed) for seed in args.seeds])
+        runs = [run(changed(config, change), raw, seed) for seed in args.seeds]
+        stats = summary(runs)
         gain = stats["macro_f1_mean"] - stats["linear_macro_f1_mean"]
-        rows.append({"variant": name, "seeds": args.seeds, **stats, "gain": round(gain, 4)})
+        per_seed = [{k: round(v, 4) for k, v in r.items()} for r in runs]
+        rows.append({"variant": name, "seeds": args.seeds, **stats, "gain": round(gain, 4), "runs": per_seed})
         print(f"| {name} | {stats['macro_f1_mean']:.4f} ({stats['macro_f1_min']:.4f}) | "
               f"{stats['linear_macro_f1_mean']:.4f} | {gain:+.4f} | {stats['fit_s_mean']} |", flush=True)  # fmt: skip
     RESULTS.write_text(json.dumps({**measured_on(), "variants": rows}, indent=2, ensure_ascii=False) + "\n")

@@ -61,6 +61,8 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "configs" / "pricerunner.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 7])
     args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("--seeds: at least two, for the spread")
     if not args.data.exists():
         raise SystemExit(f"skipped: {args.data} not found (see ../shared/data/README.md)")
     config = load_config(args.config)

@@ -10,9 +10,9 @@ store, and the numbers go to benchmarks/results/training.json and a Markdown tab
     python benchmarks/training_benchmark.py --dask --rows 10000000 --only-dask --worker-memory 5GiB
     python benchmarks/training_benchmark.py --dask --rows 2000000 --categories 5000 --only-dask  # the re-ranker
 
-With --dask, the two engines are also scored on one set of rows (`same_split` in the Dask case's row), since
-their own test splits differ (a stratified split of products against a hash of the product id): the rows of
-the products both engines held out for test. So that both train on the same rows, the --dask synthetic
+With --dask, the two engines are also scored on one set of rows (`same_split` in the Dask case's row): the
+rows of the products both engines held out for test (both deal products by a hash of their id). So that both
+train on the same rows, the --dask synthetic
 catalogue is written once to CSV (one file for the local engine, the same rows in files of PARTITION_ROWS for
 the Dask engine) and both read it. The macro-F1 difference comes with a paired bootstrap 95 % interval and
 McNemar's test.
@@ -160,34 +160,15 @@ def main() -> None:
         cases.append(("pricerunner-dask", [*pricerunner, "--engine", "dask"], "pricerunner-dask", dask_env))
     else:
         cases.append(("pricerunner", pricerunner, "pricerunner", {}))
-    rows = ["--rows", str(args.rows)]
     tmp_dir = tempfile.TemporaryDirectory()
     synthetic = Path(tmp_dir.name) / "synthetic.csv"
-    if args.only_pricerunner:
-        pass
-    elif args.dask and args.categories:
-        # Both engines generate the same catalogue from the seed (the Dask engine partition by partition).
-        taxonomy = ["--rows", str(args.rows), "--categories", str(args.categories)]
-        label = f"{args.categories}x{args.rows}"
-        if not args.only_dask:
-            cases.append((f"taxonomy-{label}-local", taxonomy, "taxonomy-local", {}))
-        cases.append((f"taxonomy-{label}-dask", [*taxonomy, "--engine", "dask"], "taxonomy-dask", dask_env))
-    elif args.dask:
-        _write_synthetic(args.rows, synthetic)
-        local_rows = ["--data", str(synthetic)]
-        rows = ["--data", str(synthetic.parent / "synthetic-parts" / "*.csv")]
-        label = f"{args.rows:,}".replace(",", "_")
-        if not args.only_dask:
-            cases.append((f"synthetic-{label}-local", local_rows, "synthetic-local", {}))
-        cases.append((f"synthetic-{label}-dask", [*rows, "--engine", "dask"], "synthetic-dask", dask_env))
-    else:
-        cases.append(("synthetic-10k", [], "synthetic-10k", {}))
-        if args.large:
-            cases.append(("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {}))
+    if not args.only_pricerunner:
+        cases += synthetic_cases(args, synthetic, dask_env)
     with tmp_dir as tmp:
         results = [
             run_case(name, arguments, Path(tmp), target=target, env=env) for name, arguments, target, env in cases
         ]
+        save(results, args.results)  # what the extras below measure is added in a second save
         _add_single_row_latency(results, Path(tmp), peers=args.peers)
         if args.dask and not args.only_dask:
             _add_same_split(results, Path(tmp), {"pricerunner": PRICERUNNER, "synthetic": synthetic}, args)
@@ -198,6 +179,29 @@ def main() -> None:
     print("|" + "---|" * len(columns))
     for result in report["results"]:
         print("| " + " | ".join(str(result.get(column, result.get("error", ""))) for column in columns) + " |")
+
+
+def synthetic_cases(
+    args: argparse.Namespace, synthetic: Path, dask_env: dict[str, str]
+) -> list[tuple[str, list[str], str, dict[str, str]]]:
+    """The synthetic cases the arguments ask for; with --dask (no --categories) the catalogue is written to
+    `synthetic` first, so both engines read the same rows."""
+    if args.dask and args.categories:
+        # Both engines generate the same catalogue from the seed (the Dask engine partition by partition).
+        taxonomy = ["--rows", str(args.rows), "--categories", str(args.categories)]
+        label = f"{args.categories}x{args.rows}"
+        local = [] if args.only_dask else [(f"taxonomy-{label}-local", taxonomy, "taxonomy-local", {})]
+        return [*local, (f"taxonomy-{label}-dask", [*taxonomy, "--engine", "dask"], "taxonomy-dask", dask_env)]
+    if args.dask:
+        _write_synthetic(args.rows, synthetic)
+        parts = ["--data", str(synthetic.parent / "synthetic-parts" / "*.csv")]
+        label = f"{args.rows:,}".replace(",", "_")
+        local = (
+            [] if args.only_dask else [(f"synthetic-{label}-local", ["--data", str(synthetic)], "synthetic-local", {})]
+        )
+        return [*local, (f"synthetic-{label}-dask", [*parts, "--engine", "dask"], "synthetic-dask", dask_env)]
+    large = [("synthetic-1m", ["--rows", "1000000"], "synthetic-1m", {})] if args.large else []
+    return [("synthetic-10k", [], "synthetic-10k", {}), *large]
 
 
 def save(results: list[dict[str, Any]], path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -256,7 +260,7 @@ def _add_same_split(
 ) -> None:
     """Score each (local, dask) pair that trained on the same data on one set of rows; add it to the dask row."""
     done = {str(r["case"]): r for r in results if "error" not in r}
-    if args.categories:
+    if any(name.startswith("taxonomy-") for name in done):
         _write_taxonomy(args.rows, args.categories, workdir / "taxonomy.csv")
         data = {**data, "synthetic": workdir / "taxonomy.csv"}
     pairs = [
