@@ -314,8 +314,8 @@ def _summarise(
             "best_iteration": classifier.booster_.current_iteration()
             if getattr(classifier, "uses_trees_", True)
             else 0,
-            # Whether the trees were kept (MarginBoostedClassifier.keep_better); the re-ranker is LightGBM alone.
-            "shipped": getattr(classifier, "shipped_", "LightGBM"),
+            # Whether the trees were kept (MarginBoostedClassifier.keep_better); the re-ranker always ships LightGBM.
+            "shipped": classifier.shipped_,
             # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
             "candidates": getattr(
                 fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0

@@ -119,7 +119,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         "fitted",
         extra={
             "design": design,
-            "shipped": getattr(classifier, "shipped_", "LightGBM"),
+            "shipped": classifier.shipped_,
             "best_iteration": booster.best_iteration_,
             "classes": len(classifier.classes_),
             "temperature": round(calibration.temperature, 3),

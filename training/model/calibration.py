@@ -192,11 +192,10 @@ def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
         raw, classes = classifier.raw_scores(matrix)
         listed = classes == target[:, None]
         found = fit_calibration(raw, np.where(listed.any(axis=1), listed.argmax(axis=1), -1), with_none=True)
-        classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
         classifier.none_logit_ = found.none_logit
     else:
         found = fit_calibration(classifier.raw_scores(matrix), target, with_none=False)
-        classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
         classifier.scale_ /= found.temperature
+    classifier.model_._Booster = scale_leaf_values(classifier.model_.booster_, 1 / found.temperature)
     classifier.calibration_ = found
     return found

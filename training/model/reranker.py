@@ -160,6 +160,11 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         return self.model_.booster_
 
     @property
+    def shipped_(self) -> str:
+        """What the model answers with (the multiclass design may ship its title model alone; this one never does)."""
+        return "LightGBM"
+
+    @property
     def feature_names_(self) -> list[str]:
         """The names of the per-candidate features, in column order."""
         assert self.layout is not None
