@@ -77,9 +77,20 @@ def worker_order(client: Client) -> list[str]:
 
     Names, not addresses: a LocalCluster's workers get new ports on every start but the same names, so a rerun
     pins the same rows to the same worker (and LightGBM rank), which is what makes it give the same model.
+
+    Raises:
+        TrainingError: The cluster has no workers.
     """
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    return sorted(workers, key=lambda address: (str(workers[address].get("name")), address))
+    # Asked of the scheduler itself: Client.scheduler_info() returns the client's cached view, which the client's
+    # periodic refresh (a view without workers) can overwrite between the fetch and the read.
+    names = client.run_on_scheduler(
+        lambda dask_scheduler: {address: str(state.name) for address, state in dask_scheduler.workers.items()}
+    )
+    if not names:
+        raise TrainingError(
+            f"the Dask cluster has no workers: start some, or check {SCHEDULER_ENV} (or WORKERS for the embedded one)"
+        )
+    return sorted(names, key=lambda address: (names[address], address))
 
 
 def _quiet_logs() -> None:
