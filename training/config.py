@@ -105,6 +105,9 @@ class ModelConfig:
     num_leaves: int = 31
     min_child_samples: int = 10
     colsample_bytree: float = 0.3
+    # LightGBM's extremely randomised trees (one random threshold tried per feature and split). configs/pricerunner.yaml
+    # turns them on: they lifted its validation macro-F1 over the grouped splits (benchmarks/feature_variants.py).
+    extra_trees: bool = False
     early_stopping_rounds: int = 40
     n_jobs: int = 2
     # multiclass (LightGBM over every class's title score), rerank (one LightGBM re-ranks the title model's
@@ -289,6 +292,10 @@ def _check(config: TrainConfig, path: Path) -> None:
     if config.model.design not in {"auto", "multiclass", "rerank"}:
         raise ConfigError(
             f"config file {path}: model.design must be auto, multiclass or rerank, got {config.model.design!r}"
+        )
+    if not isinstance(config.model.extra_trees, bool):
+        raise ConfigError(
+            f"config file {path}: model.extra_trees must be true or false, got {config.model.extra_trees!r}"
         )
     for name in ("candidates", "multiclass_max_classes"):
         value = getattr(config.model, name)

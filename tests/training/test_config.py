@@ -57,6 +57,7 @@ def test_params_are_flat_and_cover_every_section():
         ),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: ''}", "path_separator must be a non-"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: 3}", "path_separator must be a non-"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
     ],
 )
 def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content: str, message: str):

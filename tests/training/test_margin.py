@@ -40,10 +40,17 @@ def _catalogue(
     return matrix.tocsr().astype(np.float32), CLASSES[labels]
 
 
-def _fitted(X: sparse.csr_matrix, y: np.ndarray, X_eval: sparse.csr_matrix, y_eval: np.ndarray, scores=(0, 4)):
+def _fitted(
+    X: sparse.csr_matrix,
+    y: np.ndarray,
+    X_eval: sparse.csr_matrix,
+    y_eval: np.ndarray,
+    scores=(0, 4),
+    config: ModelConfig | None = None,
+):
     from lightgbm import early_stopping
 
-    model = MarginBoostedClassifier(booster=classifier_params(ModelConfig(), n_jobs=1), scores=scores)
+    model = MarginBoostedClassifier(booster=classifier_params(config or ModelConfig(), n_jobs=1), scores=scores)
     return model.fit(X, y, eval_set=[(X_eval, y_eval)], callbacks=[early_stopping(20, verbose=False)])
 
 
@@ -106,11 +113,15 @@ def test_trees_that_lower_validation_macro_f1_are_dropped_and_the_title_model_sh
     assert model.keep_better(X, y) is True  # on rows where they help, they are kept
 
 
-@pytest.mark.parametrize("trees", [True, False], ids=["with trees", "title model alone"])
-def test_the_graph_computes_the_same_probabilities_and_labels(trees):
+@pytest.mark.parametrize(
+    ("trees", "config"),
+    [(True, ModelConfig()), (True, ModelConfig(extra_trees=True)), (False, ModelConfig())],
+    ids=["with trees", "with extremely randomised trees", "title model alone"],
+)
+def test_the_graph_computes_the_same_probabilities_and_labels(trees: bool, config: ModelConfig):
     X, y = _catalogue(4_000, seed=7, seller_decides=True)
     X_eval, y_eval = _catalogue(1_000, seed=8, seller_decides=True)
-    model = _fitted(X, y, X_eval, y_eval)
+    model = _fitted(X, y, X_eval, y_eval, config=config)
     model.uses_trees_ = trees
     register_converters()
 

@@ -102,6 +102,7 @@ def classifier_params(model: ModelConfig, *, n_jobs: int) -> dict[str, Any]:
         "num_leaves": model.num_leaves,
         "min_child_samples": model.min_child_samples,
         "colsample_bytree": model.colsample_bytree,
+        "extra_trees": model.extra_trees,
         "n_jobs": n_jobs,
         "random_state": 0,
         # Same data, same model: multi-threaded histogram sums otherwise vary in the last bits between runs.
