@@ -33,26 +33,37 @@ PRICERUNNER = PROJECT_ROOT.parent / "shared" / "data" / "pricerunner_aggregate.c
 
 
 def run(config, raw, seed: int) -> dict[str, float]:
-    """Fit on one grouped split and score its test products."""
+    """Fit on one grouped split; score the model and its title model on the validation products (where a setting
+    is chosen) and on the test products (what is reported)."""
     config = replace(config, split=replace(config.split, seed=seed))
     splits = split_catalogue(prepare_catalogue(raw, config.data), config.split)
     started = time.perf_counter()
     pipeline = fit_model(config, splits)
     seconds = time.perf_counter() - started
-    labels = splits.test[LABEL]
-    stacked = classification_metrics(labels, pipeline.predict(splits.test))
     title_model = pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
-    linear = classification_metrics(labels, title_model.predict(splits.test[[config.data.text]]))
-    return {"seed": seed, "macro_f1": stacked["macro_f1"], "linear_macro_f1": linear["macro_f1"], "fit_s": seconds}
+    scores: dict[str, float] = {"seed": seed}
+    for prefix, rows in (("", splits.test), ("validation_", splits.validation)):
+        labels = rows[LABEL]
+        scores[f"{prefix}macro_f1"] = classification_metrics(labels, pipeline.predict(rows))["macro_f1"]
+        linear = title_model.predict(rows[[config.data.text]])
+        scores[f"{prefix}linear_macro_f1"] = classification_metrics(labels, linear)["macro_f1"]
+    return scores | {"fit_s": seconds}
 
 
 def summary(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Mean and spread of the runs."""
-    return {
-        f"{key}_{stat}": round(function([row[key] for row in rows]), 4)
-        for key in ("macro_f1", "linear_macro_f1")
-        for stat, function in (("mean", statistics.mean), ("min", min), ("max", max), ("stdev", statistics.stdev))
-    } | {"fit_s_mean": round(statistics.mean(row["fit_s"] for row in rows), 1)}
+    """Mean and spread of the runs' test figures, and the means of their validation figures."""
+    return (
+        {
+            f"{key}_{stat}": round(function([row[key] for row in rows]), 4)
+            for key in ("macro_f1", "linear_macro_f1")
+            for stat, function in (("mean", statistics.mean), ("min", min), ("max", max), ("stdev", statistics.stdev))
+        }
+        | {
+            f"{key}_mean": round(statistics.mean(row[key] for row in rows), 4)
+            for key in ("validation_macro_f1", "validation_linear_macro_f1")
+        }
+        | {"fit_s_mean": round(statistics.mean(row["fit_s"] for row in rows), 1)}
+    )
 
 
 def main() -> None:
