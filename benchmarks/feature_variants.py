@@ -6,8 +6,8 @@ splits as `quality_splits.py`; "gain" is the model's mean macro-F1 minus its own
 products and on the test products. Leaving out an input shows what the trees get from it; the title-model
 settings move the baseline as well.
 
-A setting is chosen on the validation gain only (the split that also stops the trees and calibrates them); the
-test gain is what is reported, never what chooses.
+A setting is chosen on validation macro-F1 only (the split that also stops the trees and calibrates them), weighed
+against what it costs (fit time, graph size); the test figures are what is reported, never what chooses.
 
     python benchmarks/feature_variants.py [--seeds 42 1 2 3 7]
 """
