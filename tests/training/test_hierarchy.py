@@ -25,13 +25,13 @@ from training.model.export import to_onnx_model
 from training.model.hierarchy import (
     PATH_CONFIDENCE_OUTPUT,
     PATH_NODES_OUTPUT,
-    add_path_outputs,
     build_hierarchy,
     hierarchy_from_metadata,
     path_outputs,
 )
 from training.model.metadata import input_schema, read_metadata
 from training.model.parity import adversarial_frame, check_parity, golden_examples
+from training.model.path_graph import add_path_outputs
 from training.model.top_classes import TopClasses
 
 if TYPE_CHECKING:

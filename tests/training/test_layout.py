@@ -34,6 +34,8 @@ FORBIDDEN = {
 }
 # The trainer's stack, which neither bulk scoring nor the data report needs.
 TRAINER_STACK = ("mlflow", "lightgbm", "matplotlib", "distributed")
+# What only the export needs: a fitted pipeline scores (and unpickles) without it.
+GRAPH_TOOLCHAIN = ("onnx", "skl2onnx", "onnxmltools", "onnxruntime")
 
 
 def room_of(module: str) -> str:
@@ -178,3 +180,22 @@ def _run_command(module: str, arguments: list[str]) -> list[str]:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_fitted_pipeline_loads_without_the_graph_toolchain():
+    # GIVEN a fresh interpreter that loads every class a pickled pipeline is made of (the Python route that
+    # handler_benchmark compares with, or a notebook scoring with the pipeline itself)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import training.model.pipeline
+        print(json.dumps(sorted(name for name in {GRAPH_TOOLCHAIN!r} if name in sys.modules)))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, check=False, timeout=120
+    )
+
+    # THEN none of the export's libraries was imported
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

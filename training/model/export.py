@@ -19,9 +19,9 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
 from training.exceptions import ExportError
-from training.model.hierarchy import add_path_outputs
 from training.model.metadata import METADATA_KEY
 from training.model.onnx_ops import register_converters
+from training.model.path_graph import add_path_outputs
 from training.model.pins import require_pinned
 
 if TYPE_CHECKING:
