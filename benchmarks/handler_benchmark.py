@@ -91,7 +91,7 @@ def prepare(workdir: Path) -> Fixture:
         config = load_config(DEFAULT_CONFIG_PATH)
         raw, dataset = generate_catalogue(config.synthetic_rows, seed=0), "synthetic"
     splits = split_catalogue(prepare_catalogue(raw, config.data), config.split)
-    # One thread in the trees of both routes: one vCPU, as Lambda at ~1.7 GB gives.
+    # The pickled route's LightGBM predicts on one thread: one vCPU, as Lambda at ~1.7 GB gives.
     pipeline = fit_model(replace(config, model=replace(config.model, n_jobs=1)), splits)
     metadata = {
         "model_version": "benchmark",
@@ -162,7 +162,7 @@ def worker(implementation: str, mode: str, fixture_dir: Path, calls: int, out: P
 
 def measure(implementation: str, mode: str, fixture: Fixture, calls: int, site: Path) -> dict[str, Any]:
     """Spawn an isolated worker and return its numbers plus the process's whole wall time."""
-    # Theirs unpickles a pipeline holding this project's transformers, so it also sees training/model/features.py.
+    # Theirs unpickles a pipeline made of this project's classes (training/model: features, margin, calibration…).
     code = [ROOT] if implementation == "ours" else [ROOT / "benchmarks", ROOT]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -105,8 +105,7 @@ class ModelConfig:
     num_leaves: int = 31
     min_child_samples: int = 10
     colsample_bytree: float = 0.3
-    # LightGBM's extremely randomised trees (one random threshold tried per feature and split). configs/pricerunner.yaml
-    # turns them on: they lifted its validation macro-F1 over the grouped splits (benchmarks/feature_variants.py).
+    # LightGBM's extremely randomised trees (one random threshold tried per feature and split), in either design.
     extra_trees: bool = False
     early_stopping_rounds: int = 40
     n_jobs: int = 2

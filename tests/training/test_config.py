@@ -22,6 +22,8 @@ def test_shipped_configs_load():
     assert pricerunner.input_names == ["title", "merchant_id"]
     assert pricerunner.data.brand_from_title
     assert pricerunner.features.char_ngrams == (2, 4)
+    assert pricerunner.model.extra_trees
+    assert not synthetic.model.extra_trees
 
 
 def test_explicit_override_wins_over_file_value():
@@ -35,6 +37,7 @@ def test_params_are_flat_and_cover_every_section():
     params = to_params(load_config(DEFAULT_CONFIG_PATH))
 
     assert params["model.learning_rate"] == 0.1
+    assert params["model.extra_trees"] is False
     assert params["features.text_buckets"] == 2**15
     assert params["split.seed"] == 42
     assert params["data.target"] == "category"

@@ -188,7 +188,7 @@ def test_the_fitted_pipeline_loads_without_the_graph_toolchain():
     script = textwrap.dedent(
         f"""
         import json, sys
-        import training.model.pipeline
+        import training.model.calibration, training.model.pipeline
         print(json.dumps(sorted(name for name in {GRAPH_TOOLCHAIN!r} if name in sys.modules)))
         """
     )

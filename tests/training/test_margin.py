@@ -122,6 +122,7 @@ def test_the_graph_computes_the_same_probabilities_and_labels(trees: bool, confi
     X, y = _catalogue(4_000, seed=7, seller_decides=True)
     X_eval, y_eval = _catalogue(1_000, seed=8, seller_decides=True)
     model = _fitted(X, y, X_eval, y_eval, config=config)
+    assert model.model_.get_params()["extra_trees"] is config.extra_trees
     model.uses_trees_ = trees
     register_converters()
 

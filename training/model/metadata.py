@@ -111,7 +111,7 @@ def build_metadata(
         "inputs": input_schema(config.data),
         # Which catalogue column fed each input: `make predict` reads a file in the training catalogue's own columns.
         "columns": dict(config.data.columns),
-        # The category path's outputs and its "taxonomy" entry are added at export (`training.model.hierarchy`).
+        # The category path's outputs and its "taxonomy" entry are added at export (`training.model.path_graph`).
         "outputs": {
             "label": "label",
             "probabilities": "probabilities",

@@ -1,5 +1,8 @@
 """The graph step that answers with the predicted path: `path_nodes` and `path_confidence` (`hierarchy`).
 
+It lives apart from `hierarchy` because the fitted title model uses the tree: a pickled pipeline must load without
+the ONNX toolchain, which only the export needs (tests/training/test_layout.py holds it to that).
+
 It takes, per level l, a constant vector A_l[K] holding each class's ancestor at that level: it gathers the
 predicted class's ancestor and sums the probabilities of the classes that share it. That costs O(N·K·D) and no
 dense class × node matrix (~100 MB at 5,000 classes); `hierarchy.path_outputs` is the same arithmetic in numpy.
