@@ -173,6 +173,15 @@ def feature_variants_table() -> str:
     return f"Seeds {seeds}; measured: {measured(report)}.\n\n" + table(header, cells) + footnote([report])
 
 
+def parity_sweep_table() -> str:
+    """Every Unicode code point through a whole model, in ONNX and in Python."""
+    r = load("parity_sweep")
+    cells = [[f"{r['rows']:,}", f"{r['label_agreement']:.2%}", f"{r['max_abs_diff']:.1e}", f"{r['tolerance']:.0e}",
+              "yes" if r["passed"] else "**no**", r["seconds"]]]  # fmt: skip
+    header = ["rows (code points)", "labels equal", "max abs Δp", "tolerance", "passed", "seconds"]
+    return f"Measured: {measured(r)}.\n\n" + table(header, cells) + footnote([r])
+
+
 def worst_case_table() -> str:
     """The costliest accepted request, locally and projected onto Lambda."""
     report = load("worst_case")
@@ -569,6 +578,7 @@ TABLES = {
     "cold-start": cold_start_table,
     "quality-splits": quality_splits_table,
     "feature-variants": feature_variants_table,
+    "parity-sweep": parity_sweep_table,
     "worst-case": worst_case_table,
     "soak": soak_table,
     "predict": predict_table,
