@@ -243,7 +243,7 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
     """[N,1] titles → hashed word and character n-grams → TF-IDF → L2 → SVM scores, [N, classes] float64.
 
     No [N, buckets] matrix is ever built: scores are sums of per-n-gram weights, and the L2 norm comes from
-    the per-row bucket counts that `Unique` finds. Padding n-grams go to an extra bucket whose weights are
+    the per-row bucket counts (`_squared_norms`). Padding n-grams go to an extra bucket whose weights are
     zero. Dense weights (`TitleScores`) are gathered as whole rows; pruned ones (`TitleCandidates`) are each
     bucket's few (class, weight) pairs, added into the scores with ScatterElements.
     """
