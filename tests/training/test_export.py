@@ -11,13 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import numpy_helper
 from skl2onnx import to_onnx
-from skl2onnx.common.data_types import FloatTensorType
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 
 from training.columns import LABEL
+from training.data.synthetic import generate_catalogue
 from training.exceptions import ExportParityError
 from training.model.export import TARGET_OPSET
-from training.model.features import Float32Numeric
+from training.model.features import Float32Numeric, TitleScores
 from training.model.metadata import read_metadata
 from training.model.onnx_ops import register_converters, text_ops_model
 from training.model.parity import (
@@ -122,6 +123,25 @@ def test_numeric_features_are_the_same_bits_in_a_batch_and_alone():
 
     assert np.array_equal(batch.view(np.int32), alone.view(np.int32))
     assert np.array_equal(batch.ravel(), block.transform(pd.DataFrame({"price": prices})).ravel())
+
+
+def test_title_scores_are_the_same_bits_in_the_graph():
+    # The graph sums each row's (count · idf)² run by run in ascending bucket order, as scikit-learn's normalize
+    # sums a CSR row: titles with repeated words and characters, blank ones, one long one, all to the last bit.
+    register_converters()
+    catalogue = generate_catalogue(2_000, seed=3)
+    odd = ["tv tv tv 55 55 55 tv", "", "   ", "a", "aaaa aaaa aaaa", "x" * 3_000]
+    frame = pd.DataFrame({"title": [*catalogue["title"], *odd]})
+    labels = [*catalogue["category"], *catalogue["category"][: len(odd)]]
+    block = ColumnTransformer([("title_scores", TitleScores(n_features=2**12), ["title"])], sparse_threshold=0.0)
+    block.fit(frame, labels)
+    graph = to_onnx(block, initial_types=[("title", StringTensorType([None, 1]))], target_opset=TARGET_OPSET)
+
+    (scores,) = ort.InferenceSession(graph.SerializeToString()).run(
+        None, {"title": frame[["title"]].to_numpy(dtype=object)}
+    )
+
+    assert np.array_equal(scores.view(np.int32), np.asarray(block.transform(frame), dtype=np.float32).view(np.int32))
 
 
 def test_gate_fails_on_a_deliberately_broken_graph(small_config, small_splits, small_pipeline, small_model_bytes):
