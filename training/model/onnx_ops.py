@@ -319,12 +319,9 @@ def _squared_norms(graph: _Graph, bucket: str, idf: np.ndarray) -> str:
     shape = graph.node("Shape", [bucket])
     n_rows = graph.node("Slice", [shape, graph.ints([0]), graph.ints([1])])
     grams = graph.node("Slice", [shape, graph.ints([1]), graph.ints([2])])
+    one_column = graph.node("Concat", [n_rows, graph.ints([1])], axis=0)
     ordered, _ = graph.nodes("TopK", [bucket, grams], 2, axis=1, largest=0, sorted=1)
-    no_bucket = graph.node(
-        "ConstantOfShape",
-        [graph.node("Concat", [n_rows, graph.ints([1])], axis=0)],
-        value=from_array(np.array([-1], dtype=np.int64)),
-    )
+    no_bucket = graph.node("ConstantOfShape", [one_column], value=from_array(np.array([-1], dtype=np.int64)))
     all_but_last = graph.node("Slice", [ordered, graph.ints([0]), graph.ints([-1]), graph.ints([1])])
     previous = graph.node("Concat", [no_bucket, all_but_last], axis=1)
     starts = graph.node("Not", [graph.node("Equal", [ordered, previous])])
@@ -340,9 +337,7 @@ def _squared_norms(graph: _Graph, bucket: str, idf: np.ndarray) -> str:
         "Mul", [graph.node("Mul", [weighted, weighted]), graph.node("Cast", [starts], to=TensorProto.DOUBLE)]
     )
     column = graph.node("ConstantOfShape", [shape], value=from_array(np.array([0], dtype=np.int64)))
-    row_zeros = graph.node(
-        "ConstantOfShape", [graph.node("Concat", [n_rows, graph.ints([1])], axis=0)], value=_double_tensor(0.0)
-    )
+    row_zeros = graph.node("ConstantOfShape", [one_column], value=_double_tensor(0.0))
     sums = graph.node("ScatterElements", [row_zeros, column, terms], axis=1, reduction="add")
     return graph.node("Reshape", [sums, graph.ints([-1])])
 
