@@ -165,8 +165,9 @@ class ModelResponse(BaseModel):
     library_versions: dict[str, str] | None
     class_shares: dict[str, float] | None = Field(description="Each class's share of the training rows.")
     taxonomy: TaxonomySummary
-    calibration: dict[str, float | None] | None = Field(
-        description="The temperature (and the re-ranker's 'none of the candidates' logit) fitted on validation."
+    calibration: dict[str, float | list[float] | None] | None = Field(
+        description="The temperature, the re-ranker's 'none of the candidates' logit and the log-scale of a row's "
+        "logits at each knot of its lead over the runner-up, all fitted on validation."
     )
     operating_points: list[OperatingPoint] = Field(
         description="The target precisions a request may ask for (target_precision), with their thresholds."

@@ -30,7 +30,7 @@ from training.model.hierarchy import build_hierarchy
 from training.model.metadata import embed_metadata, input_schema
 from training.model.parity import golden_examples
 from training.model.top_classes import predict_top
-from training.reporting.confidence import confidence_report, thresholds
+from training.reporting.confidence import calibration_metadata, confidence_report, thresholds
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -128,7 +128,7 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
         "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw)},
         "library_versions": {"onnxruntime": "test"},
         "example": {"title": "acme smartphone x100 black 128gb"},
-        "calibration": {"temperature": confidence["temperature"], "none_logit": confidence["none_logit"]},
+        "calibration": calibration_metadata(confidence),
         "operating_points": thresholds(confidence["operating_points"]),
     }
     model = to_onnx_model(pipeline, config.data, metadata)

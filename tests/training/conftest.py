@@ -11,6 +11,7 @@ from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
 from training.model.metadata import input_schema
@@ -48,3 +49,36 @@ def small_model_bytes(small_config: TrainConfig, small_pipeline: Pipeline) -> by
     """The small pipeline exported to ONNX."""
     metadata = {"classes": list(small_pipeline.classes_), "inputs": input_schema(small_config.data)}
     return to_onnx_model(small_pipeline, small_config.data, metadata).SerializeToString()
+
+
+# Classes of the re-ranker's catalogue: above multiclass_max_classes, so `auto` re-ranks.
+RERANK_CLASSES = 60
+
+
+@pytest.fixture(scope="session")
+def rerank_config() -> TrainConfig:
+    """A config whose `auto` design re-ranks 10 candidates above 30 classes, with path labels."""
+    config = load_config(DEFAULT_CONFIG_PATH)
+    features = replace(config.features, text_buckets=2**12, stacking_folds=3, weights_per_bucket=8)
+    model = replace(config.model, n_estimators=60, design="auto", multiclass_max_classes=30, candidates=10)
+    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR), features=features, model=model)
+
+
+@pytest.fixture(scope="session")
+def rerank_splits(rerank_config: TrainConfig) -> Splits:
+    """Train/validation/test of a 4,000-row catalogue of RERANK_CLASSES taxonomy leaves."""
+    frame = prepare_catalogue(generate_taxonomy_catalogue(4_000, RERANK_CLASSES, seed=3), rerank_config.data)
+    return split_catalogue(frame, rerank_config.split)
+
+
+@pytest.fixture(scope="session")
+def rerank_pipeline(rerank_config: TrainConfig, rerank_splits: Splits) -> Pipeline:
+    """A fitted re-ranking pipeline."""
+    return fit_model(rerank_config, rerank_splits)
+
+
+@pytest.fixture(scope="session")
+def rerank_model_bytes(rerank_config: TrainConfig, rerank_pipeline: Pipeline) -> bytes:
+    """The re-ranking pipeline exported to ONNX."""
+    metadata = {"classes": list(rerank_pipeline.classes_), "inputs": input_schema(rerank_config.data)}
+    return to_onnx_model(rerank_pipeline, rerank_config.data, metadata).SerializeToString()

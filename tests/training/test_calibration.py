@@ -1,6 +1,10 @@
-"""Calibrated confidence: the temperature and none-logit fitted on validation, and what they are measured by."""
+"""Calibrated confidence: the temperature, none-logit and lead scales fitted on validation, and what they are
+measured by."""
 
 from __future__ import annotations
+
+import copy
+from dataclasses import replace
 
 import lightgbm
 import numpy as np
@@ -17,6 +21,10 @@ from training.model.calibration import (
     scale_leaf_values,
     uncalibrated,
 )
+from training.model.export import to_onnx_model
+from training.model.lead_temperature import LEAD_KNOTS
+from training.model.metadata import input_schema
+from training.model.parity import adversarial_frame, check_parity
 
 
 def _overconfident(rows: int, classes: int, temperature: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +83,83 @@ def test_a_none_logit_takes_the_share_of_rows_whose_class_was_not_a_candidate():
     assert calibration.none_logit is not None
 
 
-def test_uncalibrated_recovers_the_probabilities_before_the_temperature():
-    raw = np.random.default_rng(3).normal(0, 2, size=(50, 7))
-    calibration = Calibration(temperature=1.7)
+def test_a_miscalibration_that_follows_the_lead_is_fixed_where_one_temperature_cannot():
+    # GIVEN scores too sharp where the top answer barely leads the runner-up and too flat where it leads by far
+    rng = np.random.default_rng(6)
+    raw = rng.normal(0, 4, size=(60_000, 10))
+    ordered = np.sort(raw, axis=1)
+    truth = np.interp(ordered[:, -1] - ordered[:, -2], [0.0, 2.0, 4.0, 8.0], [0.5, 0.6, 1.5, 2.0])
+    honest = softmax(raw * truth[:, None], axis=1)
+    labels = (honest.cumsum(axis=1) < rng.random((len(raw), 1))).sum(axis=1)
+    fit, held_out = slice(0, 30_000), slice(30_000, None)
+
+    # WHEN the calibration is fitted on half the rows
+    calibration = fit_calibration(raw[fit], labels[fit], with_none=False)
+
+    # THEN on the other half the lead scales take the calibration error below half what one temperature leaves, and
+    # the top answer's log loss down, without changing a label
+    def measured(fitted: Calibration) -> tuple[float, float]:
+        probabilities = calibrated_probabilities(raw[held_out], fitted)
+        assert (probabilities.argmax(axis=1) == raw[held_out].argmax(axis=1)).all()
+        confidence, right = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels[held_out]
+        loss = -np.mean(np.where(right, np.log(confidence), np.log1p(-confidence)))
+        return expected_calibration_error(confidence, right), float(loss)
+
+    (ece, loss), (one_temperature_ece, one_temperature_loss) = (
+        measured(calibration),
+        measured(Calibration(calibration.temperature)),
+    )
+    assert ece < one_temperature_ece / 2
+    assert loss < one_temperature_loss
+
+
+def test_a_row_that_leads_by_more_before_calibration_leads_by_more_after_it():
+    # GIVEN lead scales fitted where answers that lead by more are right less often (a fit left free would rank them
+    # below the close calls), and rows whose top answer leads the runner-up by 0 to 20 nats
+    rng = np.random.default_rng(7)
+    raw = rng.normal(0, 3, size=(5_000, 10))
+    ordered = np.sort(raw, axis=1)
+    labels = np.where(ordered[:, -1] - ordered[:, -2] < 3, raw.argmax(axis=1), rng.integers(10, size=len(raw)))
+    calibration = fit_calibration(raw, labels, with_none=False)
+    leads = np.linspace(0.0, 20.0, 2_001)
+    rows = np.column_stack([leads, np.zeros_like(leads), np.full_like(leads, -1.0)])
+
+    # WHEN they are calibrated
+    probabilities = calibrated_probabilities(rows, calibration)
+
+    # THEN their calibrated leads keep the order of their leads
+    assert np.all(np.diff(np.log(probabilities[:, 0]) - np.log(probabilities[:, 1])) > 0)
+
+
+@pytest.mark.parametrize("design", ["small", "rerank"], ids=["multiclass design", "re-ranker"])
+def test_the_graph_scales_each_rows_logits_by_its_lead_as_the_pipeline_does(design, request):
+    # GIVEN a fitted pipeline given steep lead scales: close calls softened, clear leads sharpened
+    config, splits = request.getfixturevalue(f"{design}_config"), request.getfixturevalue(f"{design}_splits")
+    fitted = request.getfixturevalue(f"{design}_pipeline")
+    pipeline = copy.deepcopy(fitted)
+    classifier = pipeline.named_steps["classifier"]
+    classifier.calibration_ = replace(
+        classifier.calibration_, lead_knots=LEAD_KNOTS, lead_log_scales=(-1, -0.5, 0.5, 1)
+    )
+
+    # WHEN it is exported
+    metadata = {"classes": list(pipeline.classes_), "inputs": input_schema(config.data)}
+    model = to_onnx_model(pipeline, config.data, metadata).SerializeToString()
+
+    # THEN the graph's probabilities are the pipeline's, which the scales moved
+    frames = (splits.test, adversarial_frame(splits.test, config.data))
+    assert check_parity(pipeline, model, frames, config.data, tolerance=1e-5).passed
+    moved = np.abs(pipeline.predict_proba(splits.test) - fitted.predict_proba(splits.test)).max()
+    assert moved > 0.01
+
+
+@pytest.mark.parametrize(
+    "calibration",
+    [Calibration(temperature=1.7), Calibration(1.7, -1.0, LEAD_KNOTS, (0.3, -0.3, 0.0, 0.4))],
+    ids=["temperature", "with lead scales and a none-logit"],
+)
+def test_uncalibrated_recovers_the_probabilities_before_calibration(calibration):
+    raw = np.random.default_rng(3).normal(0, 4, size=(500, 7))
 
     np.testing.assert_allclose(uncalibrated(calibrated_probabilities(raw, calibration), calibration),
                                softmax(raw, axis=1), atol=1e-12)  # fmt: skip

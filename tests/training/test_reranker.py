@@ -12,50 +12,16 @@ import pytest
 from onnx import numpy_helper
 from sklearn.base import clone
 
+from tests.training.conftest import RERANK_CLASSES
 from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
-from training.data.clean import prepare_catalogue
-from training.data.split import split_catalogue
-from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
-from training.engines.local import fit_model
 from training.exceptions import ConfigError, DataValidationError
-from training.model.export import to_onnx_model
-from training.model.metadata import input_schema
 from training.model.parity import adversarial_frame, check_parity, onnx_feeds
 from training.model.pipeline import MULTICLASS, RERANK, TITLE_SCORES, resolve_design
 from training.model.stacking import class_spread_folds
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from training.config import TrainConfig
-
-CLASSES = 60
-
-
-@pytest.fixture(scope="module")
-def rerank_config() -> TrainConfig:
-    config = load_config(DEFAULT_CONFIG_PATH)
-    features = replace(config.features, text_buckets=2**12, stacking_folds=3, weights_per_bucket=8)
-    model = replace(config.model, n_estimators=60, design="auto", multiclass_max_classes=30, candidates=10)
-    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR), features=features, model=model)
-
-
-@pytest.fixture(scope="module")
-def rerank_splits(rerank_config):
-    frame = prepare_catalogue(generate_taxonomy_catalogue(4_000, CLASSES, seed=3), rerank_config.data)
-    return split_catalogue(frame, rerank_config.split)
-
-
-@pytest.fixture(scope="module")
-def rerank_pipeline(rerank_config, rerank_splits):
-    return fit_model(rerank_config, rerank_splits)
-
-
-@pytest.fixture(scope="module")
-def rerank_model_bytes(rerank_config, rerank_pipeline) -> bytes:
-    metadata = {"classes": list(rerank_pipeline.classes_), "inputs": input_schema(rerank_config.data)}
-    return to_onnx_model(rerank_pipeline, rerank_config.data, metadata).SerializeToString()
 
 
 def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_config):
@@ -87,7 +53,7 @@ def test_many_classes_are_reranked_and_answer_with_at_most_k_candidates(rerank_p
     probabilities = rerank_pipeline.predict_proba(rerank_splits.test)
 
     assert type(rerank_pipeline.named_steps["classifier"]).__name__ == "CandidateReranker"
-    assert probabilities.shape[1] == CLASSES
+    assert probabilities.shape[1] == RERANK_CLASSES
     # What the candidates leave is the calibrated "none of them" share (`training.model.calibration`).
     assert (probabilities.sum(axis=1) <= 1 + 1e-6).all()
     assert probabilities.sum(axis=1).mean() > 0.95
@@ -117,8 +83,10 @@ def test_the_graph_holds_no_classes_by_buckets_weight_matrix(rerank_config, rera
     largest = max(numpy_helper.to_array(tensor).size for tensor in model.graph.initializer)
     features = rerank_config.features
 
-    assert largest <= max((features.text_buckets + 1) * features.weights_per_bucket, features.hash_buckets * CLASSES)
-    assert largest < features.text_buckets * CLASSES
+    assert largest <= max(
+        (features.text_buckets + 1) * features.weights_per_bucket, features.hash_buckets * RERANK_CLASSES
+    )
+    assert largest < features.text_buckets * RERANK_CLASSES
 
 
 def test_graph_matches_the_pipeline_on_test_and_adversarial_rows(

@@ -44,7 +44,12 @@ from training.model.parity import (
 from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import compare_predictions, score_model
-from training.reporting.confidence import confidence_metrics, confidence_report, thresholds
+from training.reporting.confidence import (
+    calibration_metadata,
+    confidence_metrics,
+    confidence_report,
+    thresholds,
+)
 from training.reporting.evaluate import band_metrics, enforce_baseline, evaluate_test, validation_comparison
 from training.reporting.levels import evaluate_levels, scalar_metrics
 from training.reporting.model_card import confusion_highlights, render_model_card
@@ -214,7 +219,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             example=fitted.test.iloc[0],
         )
         # What serving decides "accept or review" with: thresholds chosen on validation (training.reporting.confidence).
-        metadata["calibration"] = {"temperature": confidence["temperature"], "none_logit": confidence["none_logit"]}
+        metadata["calibration"] = calibration_metadata(confidence)
         metadata["operating_points"] = thresholds(confidence["operating_points"])
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))

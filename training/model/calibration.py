@@ -15,6 +15,11 @@ the probability to the candidates. Its calibration also fits a constant "none of
 runs over the candidates and that logit, and the candidates keep what is left (their probabilities sum to less than
 1 by the share of rows whose class the candidates missed).
 
+One temperature cannot calibrate a model whose miscalibration has a shape: at 1,000 classes, answers that barely lead
+the runner-up are overconfident and answers that lead by far are underconfident. Each row's logits are then also
+scaled by a factor that follows that lead (`training.model.lead_temperature`), fitted after the temperature by the
+same top-answer log loss; the graph computes it from the row's raw scores, as the Python pipeline does.
+
 `expected_calibration_error` (equal-mass bins), `reliability` and `operating_points` (the confidence threshold that
 reaches a target precision on validation) measure the result.
 """
@@ -22,14 +27,15 @@ reaches a target precision on validation) measure the result.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import lightgbm
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import LinearConstraint, minimize, minimize_scalar
 from scipy.special import logsumexp
 
+from training.model.lead_temperature import LEAD_KNOTS, increasing_constraints, lead, lead_before, scaled_by_lead
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
 
@@ -44,23 +50,30 @@ TARGET_PRECISIONS = (0.95, 0.98, 0.99)
 MIN_ACCEPTED_ROWS = 30
 # Temperatures are searched in [MIN_TEMPERATURE, MAX_TEMPERATURE] (log scale).
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+# The none-logit is searched in this range.
+NONE_LOGIT_BOUNDS = (-30.0, 30.0)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The fitted temperature and, for the re-ranker, the "none of the candidates" logit (None for the multiclass
-    design, whose classes are all listed)."""
+    """The fitted temperature, for the re-ranker the "none of the candidates" logit (None for the multiclass design,
+    whose classes are all listed), and the log-scale of each row's logits at each knot of its lead (none: one
+    temperature for every row)."""
 
     temperature: float
     none_logit: float | None = None
+    lead_knots: tuple[float, ...] = ()
+    lead_log_scales: tuple[float, ...] = ()
 
 
 def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> Calibration:
-    """The temperature (and none-logit) fitted on the validation rows' `raw` scores.
+    """The temperature, none-logit and lead scales fitted on the validation rows' `raw` scores.
 
-    The none-logit minimises the log loss of the true class (or "none" when it is not listed): it takes the share of
-    rows whose class was missed. The temperature then minimises the log loss of the top answer's confidence against
-    whether it is right, the none-logit held.
+    The temperature minimises the log loss of the top answer's confidence against whether it is right; the lead
+    scales then minimise the same loss, the temperature held. The none-logit minimises the log loss of the true class
+    (or "none" when it is not listed), so that it takes the share of rows whose class was missed: fitted with a
+    temperature of its own first (what the top answer's loss holds it at), then again with the temperature and lead
+    scales held, since scaling the logits moves the share it leaves.
 
     Args:
         raw: [N, k] raw scores (logits) of each row's listed classes.
@@ -76,32 +89,69 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
     none_logit = _fitted_none_logit(raw, target) if with_none else None
     right = raw.argmax(axis=1) == target
 
-    def top_label_loss(log_temperature: float) -> float:
-        logits = _logits(raw, float(np.exp(log_temperature)), none_logit)
-        log_confidence = np.max(logits[:, : raw.shape[1]], axis=1) - logsumexp(logits, axis=1)
-        return float(-np.mean(np.where(right, log_confidence, np.log(-np.expm1(np.minimum(log_confidence, -1e-12))))))
+    def loss(log_temperature: float) -> float:
+        return _top_label_loss(raw, right, Calibration(float(np.exp(log_temperature)), none_logit))
 
     bounds = (np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE))
-    found = minimize_scalar(top_label_loss, bounds=bounds, method="bounded", options={"xatol": 1e-4})
-    return Calibration(float(np.exp(found.x)), none_logit)
+    found = minimize_scalar(loss, bounds=bounds, method="bounded", options={"xatol": 1e-4})
+    calibration = Calibration(float(np.exp(found.x)), none_logit)
+    if raw.shape[1] == 1:
+        return calibration
+    calibration = _with_lead_scales(raw, right, calibration)
+    if not with_none:
+        return calibration
+
+    def none_loss(logit: float) -> float:
+        return _true_class_loss(raw, target, replace(calibration, none_logit=logit))
+
+    found = minimize_scalar(none_loss, bounds=NONE_LOGIT_BOUNDS, method="bounded", options={"xatol": 1e-4})
+    return replace(calibration, none_logit=float(found.x))
+
+
+def _with_lead_scales(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> Calibration:
+    """The calibration with the lead scales that minimise the top answer's log loss, the scaled lead kept increasing
+    in the lead (`training.model.lead_temperature`); all zero is one temperature for every row."""
+
+    def loss(values: np.ndarray) -> float:
+        return _top_label_loss(raw, right, replace(calibration, lead_knots=LEAD_KNOTS, lead_log_scales=tuple(values)))
+
+    bound = float(np.log(MAX_TEMPERATURE))
+    increasing = LinearConstraint(*increasing_constraints(LEAD_KNOTS), ub=np.inf)
+    found = minimize(loss, np.zeros(len(LEAD_KNOTS)), method="SLSQP", bounds=[(-bound, bound)] * len(LEAD_KNOTS),
+                     constraints=[increasing])  # fmt: skip
+    values = tuple(float(value) for value in found.x)
+    return replace(calibration, lead_knots=LEAD_KNOTS, lead_log_scales=values)
+
+
+def _top_label_loss(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> float:
+    """The log loss of the calibrated top answer's confidence against whether the top answer is right."""
+    logits = _logits(raw, calibration)
+    log_confidence = np.max(logits[:, : raw.shape[1]], axis=1) - logsumexp(logits, axis=1)
+    return float(-np.mean(np.where(right, log_confidence, np.log(-np.expm1(np.minimum(log_confidence, -1e-12))))))
 
 
 def _fitted_none_logit(raw: np.ndarray, target: np.ndarray) -> float:
     """The "none of the candidates" logit that, with a temperature, minimises the log loss of the true class."""
 
     def loss(parameters: np.ndarray) -> float:
-        logits = _logits(raw, float(np.exp(parameters[0])), parameters[1])
-        chosen = np.where(target >= 0, target, logits.shape[1] - 1)
-        return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(len(logits)), chosen]))
+        return _true_class_loss(raw, target, Calibration(float(np.exp(parameters[0])), parameters[1]))
 
     start = np.array([0.0, float(np.log(max((target < 0).mean(), 1e-3)))])
-    bounds = [(np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)), (-30.0, 30.0)]
+    bounds = [(np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)), NONE_LOGIT_BOUNDS]
     return float(minimize(loss, start, method="L-BFGS-B", bounds=bounds).x[1])
 
 
+def _true_class_loss(raw: np.ndarray, target: np.ndarray, calibration: Calibration) -> float:
+    """The log loss of each row's true class, or of "none" for the rows whose class is not listed."""
+    logits = _logits(raw, calibration)
+    chosen = np.where(target >= 0, target, logits.shape[1] - 1)
+    return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(len(logits)), chosen]))
+
+
 def calibrated_probabilities(raw: np.ndarray, calibration: Calibration) -> np.ndarray:
-    """[N, k] probabilities of the listed classes: the softmax of raw / T (over them and the none-logit, if any)."""
-    logits = _logits(np.asarray(raw, dtype=np.float64), calibration.temperature, calibration.none_logit)
+    """[N, k] probabilities of the listed classes: the softmax of raw / T, scaled by the lead (over them and the
+    none-logit, if any)."""
+    logits = _logits(np.asarray(raw, dtype=np.float64), calibration)
     probabilities = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
     return probabilities[:, : raw.shape[1]]
 
@@ -117,9 +167,15 @@ def scale_leaf_values(booster: lightgbm.Booster, factor: float) -> lightgbm.Boos
 
 def uncalibrated(probabilities: np.ndarray, calibration: Calibration) -> np.ndarray:
     """The probabilities the model gave before calibration, recovered from the calibrated ones of the same listed
-    classes: softmax(T · log p) over them (the none-logit's share dropped)."""
-    with np.errstate(divide="ignore"):
-        logits = calibration.temperature * np.log(np.asarray(probabilities, dtype=np.float64))
+    classes (at least the top two): the lead scale undone (the calibrated lead gives back the lead), then
+    softmax(T · logits) over them, the none-logit's share dropped."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logits = np.log(np.asarray(probabilities, dtype=np.float64))
+        if calibration.lead_knots:
+            knots, values = calibration.lead_knots, calibration.lead_log_scales
+            before = lead_before(lead(logits), knots, values)
+            logits = logits * np.exp(-np.interp(before, knots, values))[:, None]
+        logits = calibration.temperature * logits
     return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
 
 
@@ -163,12 +219,12 @@ def operating_points(
     return points
 
 
-def _logits(raw: np.ndarray, temperature: float, none_logit: float | None) -> np.ndarray:
-    """raw / T, with the none-logit appended as a last column when there is one."""
-    scaled = raw / temperature
-    if none_logit is None:
+def _logits(raw: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """raw / T scaled by the lead, with the none-logit appended as a last column when there is one."""
+    scaled = scaled_by_lead(raw / calibration.temperature, calibration.lead_knots, calibration.lead_log_scales)
+    if calibration.none_logit is None:
         return scaled
-    return np.hstack([scaled, np.full((len(raw), 1), none_logit)])
+    return np.hstack([scaled, np.full((len(raw), 1), calibration.none_logit)])
 
 
 def _scaled_values(match: re.Match[str], factor: float) -> str:

@@ -31,6 +31,8 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
 
+from training.model.lead_temperature import lead_scaled
+
 logger = logging.getLogger(__name__)
 # The smallest hessian sum of a leaf (LightGBM's min_child_weight, 1e-3 by default).
 MIN_LEAF_HESSIAN = 1.0
@@ -115,8 +117,8 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
         return "LightGBM on the title model's margin" if self.uses_trees_ else "the title model alone"
 
     def predict_proba(self, X: csr_matrix) -> np.ndarray:
-        """softmax(raw scores), [N, classes]."""
-        return softmax(self.raw_scores(X), axis=1)
+        """softmax(raw scores), each row's scaled by its lead once calibrated, [N, classes]."""
+        return softmax(lead_scaled(self.raw_scores(X), getattr(self, "calibration_", None)), axis=1)
 
     def predict(self, X: csr_matrix) -> np.ndarray:
         """The most probable class (ties: the lower one; the graph's ArgMax, over float32, does the same)."""

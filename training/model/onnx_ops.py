@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from skl2onnx.common._container import ModelComponentContainer
     from skl2onnx.common._topology import Operator, Scope
 
+    from training.model.calibration import Calibration
+
 # `register_converters` extends skl2onnx's private `do_not_merge_columns`: refuse any other version at import.
 require_pinned("skl2onnx")
 
@@ -410,6 +412,7 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     flat = graph.node("Reshape", [stacked, graph.ints([-1, len(per_candidate)])])
 
     raw = graph.node("Reshape", [_raw_tree_scores(graph, model.model_, flat, len(per_candidate)), shape])
+    raw = _lead_scaled(graph, raw, getattr(model, "calibration_", None))
     n_rows = graph.node("Gather", [shape, graph.ints([0])])
     none_logit = getattr(model, "none_logit_", None)
     if none_logit is None:
@@ -448,10 +451,37 @@ def _convert_margin_boosted(scope: Scope, operator: Operator, container: ModelCo
     if model.uses_trees_:
         raw = graph.node("Add", [raw, _raw_tree_scores(graph, model.model_, features, model.model_.n_features_in_)])
     probabilities = operator.outputs[1].full_name
-    container.add_node("Softmax", [raw], probabilities, axis=1)
+    container.add_node("Softmax", [_lead_scaled(graph, raw, getattr(model, "calibration_", None))], probabilities,
+                       axis=1)  # fmt: skip
     best = graph.node("ArgMax", [probabilities], axis=1, keepdims=0)
     labels = graph.strings(tuple(str(label) for label in model.classes_))
     container.add_node("Gather", [labels, best], operator.outputs[0].full_name)
+
+
+def _lead_scaled(graph: _Graph, raw: str, calibration: Calibration | None) -> str:
+    """[N, k] logits → each row's times exp(s(its lead)), as `training.model.lead_temperature`: the lead from TopK,
+    s(lead) = s(0) + Σ slope · (lead clipped to the segment − the segment's start), linear between the knots and
+    constant past the last. Without lead scales the logits pass unchanged."""
+    if calibration is None or not calibration.lead_knots:
+        return raw
+    knots, values = np.asarray(calibration.lead_knots), np.asarray(calibration.lead_log_scales)
+
+    def floats(array: np.ndarray) -> str:
+        return graph.constant(array.astype(np.float32), TensorProto.FLOAT)
+
+    top_two, _ = graph.nodes("TopK", [raw, graph.ints([2])], 2, axis=1, largest=1, sorted=1)
+    lead = graph.node(
+        "Sub",
+        [
+            graph.node("Slice", [top_two, graph.ints([0]), graph.ints([1]), graph.ints([1])]),
+            graph.node("Slice", [top_two, graph.ints([1]), graph.ints([2]), graph.ints([1])]),
+        ],
+    )
+    starts, ends = floats(knots[None, :-1]), floats(knots[None, 1:])
+    along = graph.node("Sub", [graph.node("Min", [graph.node("Max", [lead, starts]), ends]), starts])
+    slopes = floats((np.diff(values) / np.diff(knots))[:, None])
+    log_scale = graph.node("Add", [graph.node("MatMul", [along, slopes]), floats(values[:1])])
+    return graph.node("Mul", [raw, graph.node("Exp", [log_scale])])
 
 
 def _raw_tree_scores(graph: _Graph, booster: Any, features: str, n_features: int) -> str:

@@ -1,7 +1,8 @@
 """How far the confidence can be trusted: calibration before and after, candidate recall, and the operating points.
 
 - Expected calibration error (top label, equal-mass bins) and log loss on the test split, before and after the
-  temperature (`training.model.calibration`): "before" is recovered exactly from the calibrated probabilities.
+  temperature and lead scales (`training.model.calibration`): "before" is recovered from the calibrated
+  probabilities.
 - Candidate recall: how often the true class is among a row's candidates (1 for the multiclass design).
 - Operating points: for each target precision (0.95, 0.98, 0.99), for the answered class and, with path labels, for
   each level of the path, the lowest confidence threshold at which those answers are right that often on the
@@ -49,8 +50,9 @@ def confidence_report(
         validation: The same for the validation split (the thresholds are chosen there).
 
     Returns:
-        JSON-ready: `temperature`, `none_logit`, `ece_before`, `ece_after`, `log_loss_before`, `log_loss_after`,
-        `candidate_recall`, `reliability_before`/`_after` (test bins) and `operating_points` (per level).
+        JSON-ready: `temperature`, `none_logit`, `lead_knots`, `lead_log_scales`, `ece_before`, `ece_after`,
+        `log_loss_before`, `log_loss_after`, `candidate_recall`, `reliability_before`/`_after` (test bins) and
+        `operating_points` (per level).
     """
     labels, top = test
     truth = np.searchsorted(classes, np.asarray(labels))
@@ -59,6 +61,8 @@ def confidence_report(
     report: dict[str, Any] = {
         "temperature": calibration.temperature,
         "none_logit": calibration.none_logit,
+        "lead_knots": list(calibration.lead_knots),
+        "lead_log_scales": list(calibration.lead_log_scales),
         "ece_before": expected_calibration_error(before.confidence, correct),
         "ece_after": expected_calibration_error(top.confidence, correct),
         "log_loss_before": own_class_log_loss(np.asarray(labels), before, classes),
@@ -98,6 +102,12 @@ def level_operating_points(
                 "test_precision": float(test_correct[accepted].mean()) if accepted.any() else None,
             })  # fmt: skip
     return points
+
+
+def calibration_metadata(report: dict[str, Any]) -> dict[str, Any]:
+    """The calibration as the model's metadata records it (`GET /model` shows it): temperature, none-logit and the
+    lead scales at their knots."""
+    return {key: report[key] for key in ("temperature", "none_logit", "lead_knots", "lead_log_scales")}
 
 
 def thresholds(points: list[dict[str, Any]]) -> dict[str, Any]:

@@ -206,10 +206,15 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
 
 def _confidence_section(report: dict[str, Any]) -> str:
     """The calibration before and after, candidate recall, and the operating points a team can file at."""
-    none = "" if report["none_logit"] is None else f', and a "none of the candidates" logit {report["none_logit"]:.2f}'
+    none = "" if report["none_logit"] is None else f', a "none of the candidates" logit {report["none_logit"]:.2f}'
+    lead = ""
+    if report["lead_knots"]:
+        pairs = zip(report["lead_knots"], report["lead_log_scales"], strict=True)
+        scales = ", ".join(f"{knot:g} → {value:+.3f}" for knot, value in pairs)
+        lead = f" and each row's logits scaled by exp(s) of its lead over the runner-up (lead in nats → s: {scales})"
     head = (
-        f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}, inside the graph. Test "
-        f"split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
+        f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}{lead}, inside the graph. "
+        f"Test split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
         f"**{report['ece_after']:.4f}** after; log loss {report['log_loss_before']:.4f} before, "
         f"{report['log_loss_after']:.4f} after; the true class is among the candidates for "
         f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
