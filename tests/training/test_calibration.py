@@ -159,10 +159,18 @@ def test_the_graph_scales_each_rows_logits_by_its_lead_as_the_pipeline_does(desi
     ids=["temperature", "with lead scales and a none-logit"],
 )
 def test_uncalibrated_recovers_the_probabilities_before_calibration(calibration):
+    # GIVEN rows of every lead: close calls, ties, and leads far past the last knot (30 and 300 nats ahead)
     raw = np.random.default_rng(3).normal(0, 4, size=(500, 7))
+    raw[:50, 0] = raw[:50, 1:].max(axis=1) + np.linspace(0, 30, 50)
+    raw[50, :2] = raw[50, 2:].max() + 1
+    raw[51] = [300.0, 0, 0, 0, 0, 0, 0]
 
-    np.testing.assert_allclose(uncalibrated(calibrated_probabilities(raw, calibration), calibration),
-                               softmax(raw, axis=1), atol=1e-12)  # fmt: skip
+    # WHEN their calibrated probabilities are taken back
+    before = uncalibrated(calibrated_probabilities(raw, calibration), calibration)
+
+    # THEN they are the model's own, and no rows give no rows
+    np.testing.assert_allclose(before, softmax(raw, axis=1), atol=1e-12)
+    assert uncalibrated(np.zeros((0, 1)), calibration).shape == (0, 1)
 
 
 def test_scaling_the_leaves_scales_the_raw_scores_exactly():

@@ -26,6 +26,7 @@ reaches a target precision on validation) measure the result.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,9 +36,18 @@ import numpy as np
 from scipy.optimize import LinearConstraint, minimize, minimize_scalar
 from scipy.special import logsumexp
 
-from training.model.lead_temperature import LEAD_KNOTS, increasing_constraints, lead, lead_before, scaled_by_lead
+from training.model.lead_temperature import (
+    LEAD_KNOTS,
+    increasing_constraints,
+    lead,
+    lead_before,
+    log_scales,
+    scaled_by_lead,
+)
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
+
+logger = logging.getLogger(__name__)
 
 # `scale_leaf_values` rewrites LightGBM's model text and sets its private `_Booster`: refuse any other version.
 require_pinned("lightgbm")
@@ -98,14 +108,7 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
     if raw.shape[1] == 1:
         return calibration
     calibration = _with_lead_scales(raw, right, calibration)
-    if not with_none:
-        return calibration
-
-    def none_loss(logit: float) -> float:
-        return _true_class_loss(raw, target, replace(calibration, none_logit=logit))
-
-    found = minimize_scalar(none_loss, bounds=NONE_LOGIT_BOUNDS, method="bounded", options={"xatol": 1e-4})
-    return replace(calibration, none_logit=float(found.x))
+    return _with_none_logit_refitted(raw, target, calibration) if with_none else calibration
 
 
 def _with_lead_scales(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> Calibration:
@@ -119,8 +122,22 @@ def _with_lead_scales(raw: np.ndarray, right: np.ndarray, calibration: Calibrati
     increasing = LinearConstraint(*increasing_constraints(LEAD_KNOTS), ub=np.inf)
     found = minimize(loss, np.zeros(len(LEAD_KNOTS)), method="SLSQP", bounds=[(-bound, bound)] * len(LEAD_KNOTS),
                      constraints=[increasing])  # fmt: skip
+    if not found.success or np.any(increasing.A @ found.x < increasing.lb - 1e-9):
+        # Zero scales always keep the lead's order: one temperature, as before this step.
+        logger.warning("the lead scales did not converge (%s): calibrating by the temperature alone", found.message)
+        return replace(calibration, lead_knots=(), lead_log_scales=())
     values = tuple(float(value) for value in found.x)
     return replace(calibration, lead_knots=LEAD_KNOTS, lead_log_scales=values)
+
+
+def _with_none_logit_refitted(raw: np.ndarray, target: np.ndarray, calibration: Calibration) -> Calibration:
+    """The calibration with the none-logit that minimises the log loss of the true class, all else held."""
+
+    def loss(logit: float) -> float:
+        return _true_class_loss(raw, target, replace(calibration, none_logit=logit))
+
+    found = minimize_scalar(loss, bounds=NONE_LOGIT_BOUNDS, method="bounded", options={"xatol": 1e-4})
+    return replace(calibration, none_logit=float(found.x))
 
 
 def _top_label_loss(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> float:
@@ -171,10 +188,9 @@ def uncalibrated(probabilities: np.ndarray, calibration: Calibration) -> np.ndar
     softmax(T · logits) over them, the none-logit's share dropped."""
     with np.errstate(divide="ignore", invalid="ignore"):
         logits = np.log(np.asarray(probabilities, dtype=np.float64))
-        if calibration.lead_knots:
+        if calibration.lead_knots and logits.shape[1] > 1:
             knots, values = calibration.lead_knots, calibration.lead_log_scales
-            before = lead_before(lead(logits), knots, values)
-            logits = logits * np.exp(-np.interp(before, knots, values))[:, None]
+            logits = logits * np.exp(-log_scales(lead_before(lead(logits), knots, values), knots, values))[:, None]
         logits = calibration.temperature * logits
     return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
 
@@ -236,7 +252,8 @@ def _scaled_values(match: re.Match[str], factor: float) -> str:
 def calibrate(classifier: Any, matrix: Any, labels: np.ndarray) -> Calibration:
     """Fit the calibration on the validation rows and apply it to the fitted classifier in place: its booster's
     leaves scaled by 1/T, and for the multiclass design the title margin's scale too (all its raw score is then
-    divided by T, with or without trees), for the re-ranker the none-logit set (`CandidateReranker.none_logit_`).
+    divided by T, with or without trees), for the re-ranker the none-logit set (`CandidateReranker.none_logit_`);
+    `calibration_` keeps the whole fit, whose lead scales the classifier applies to its raw scores.
 
     Args:
         classifier: A fitted MarginBoostedClassifier (multiclass design) or CandidateReranker.

@@ -45,7 +45,7 @@ def scaled_by_lead(logits: np.ndarray, knots: tuple[float, ...], values: tuple[f
     return logits * np.exp(log_scales(lead(logits), knots, values))[:, None]
 
 
-def lead_scaled(logits: np.ndarray, calibration: Calibration | None) -> np.ndarray:
+def with_calibrated_lead(logits: np.ndarray, calibration: Calibration | None) -> np.ndarray:
     """A classifier's logits (after the temperature in its leaves) with its calibration's lead scales; unchanged
     before it is calibrated."""
     if calibration is None:

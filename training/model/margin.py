@@ -31,7 +31,7 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
 
-from training.model.lead_temperature import lead_scaled
+from training.model.lead_temperature import with_calibrated_lead
 
 logger = logging.getLogger(__name__)
 # The smallest hessian sum of a leaf (LightGBM's min_child_weight, 1e-3 by default).
@@ -118,7 +118,7 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: csr_matrix) -> np.ndarray:
         """softmax(raw scores), each row's scaled by its lead once calibrated, [N, classes]."""
-        return softmax(lead_scaled(self.raw_scores(X), getattr(self, "calibration_", None)), axis=1)
+        return softmax(with_calibrated_lead(self.raw_scores(X), getattr(self, "calibration_", None)), axis=1)
 
     def predict(self, X: csr_matrix) -> np.ndarray:
         """The most probable class (ties: the lower one; the graph's ArgMax, over float32, does the same)."""

@@ -27,7 +27,7 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold, KFold
 
-from training.model.lead_temperature import lead_scaled
+from training.model.lead_temperature import with_calibrated_lead
 from training.model.top_classes import TopClasses
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
         their raw re-ranking scores and, once calibrated, scaled by their lead and joined by the "none of them" logit
         (whose share no class gets); every other class has probability 0."""
         raw, classes = self.raw_scores(X)
-        raw = lead_scaled(raw, getattr(self, "calibration_", None))
+        raw = with_calibrated_lead(raw, getattr(self, "calibration_", None))
         none_logit = getattr(self, "none_logit_", None)
         if none_logit is None:
             probabilities = softmax(raw, axis=1)

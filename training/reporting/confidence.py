@@ -45,7 +45,7 @@ def confidence_report(
     Args:
         classes: The classifier's classes.
         hierarchy: Their tree (one level for flat labels).
-        calibration: The fitted temperature (and none-logit).
+        calibration: The fitted temperature, none-logit and lead scales.
         test: The test split's labels and the model's best classes for them.
         validation: The same for the validation split (the thresholds are chosen there).
 
