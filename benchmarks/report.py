@@ -48,7 +48,7 @@ TAXONOMY_TARGETS = (0.60, 900, 8_000)
 # model's on at least this share of the grouped splits (4 of 5): a mean lead smaller than the spread between
 # splits is not enough, and test figures never count.
 REPLACES_CONFIGURED = 0.8
-# Issue 28: calibration error after the temperature, at these category counts (and PriceRunner).
+# Issue 28: the calibrated model's calibration error, at these category counts (and PriceRunner).
 ECE_TARGET, ECE_CATEGORIES = 0.01, (10, 100, 1_000)
 # Issue 30: the Dask re-ranker's memory at 2,000,000 rows x 5,000 categories.
 DASK_WORKER_GB, DASK_DRIVER_GB = 4, 6
