@@ -47,8 +47,7 @@ def small_pipeline(small_config: TrainConfig, small_splits: Splits) -> Pipeline:
 @pytest.fixture(scope="session")
 def small_model_bytes(small_config: TrainConfig, small_pipeline: Pipeline) -> bytes:
     """The small pipeline exported to ONNX."""
-    metadata = {"classes": list(small_pipeline.classes_), "inputs": input_schema(small_config.data)}
-    return to_onnx_model(small_pipeline, small_config.data, metadata).SerializeToString()
+    return exported(small_pipeline, small_config)
 
 
 # Classes of the re-ranker's catalogue: above multiclass_max_classes, so `auto` re-ranks.
@@ -80,5 +79,10 @@ def rerank_pipeline(rerank_config: TrainConfig, rerank_splits: Splits) -> Pipeli
 @pytest.fixture(scope="session")
 def rerank_model_bytes(rerank_config: TrainConfig, rerank_pipeline: Pipeline) -> bytes:
     """The re-ranking pipeline exported to ONNX."""
-    metadata = {"classes": list(rerank_pipeline.classes_), "inputs": input_schema(rerank_config.data)}
-    return to_onnx_model(rerank_pipeline, rerank_config.data, metadata).SerializeToString()
+    return exported(rerank_pipeline, rerank_config)
+
+
+def exported(pipeline: Pipeline, config: TrainConfig) -> bytes:
+    """A fitted pipeline as one ONNX graph, with the metadata the graph itself needs (its classes and inputs)."""
+    metadata = {"classes": list(pipeline.classes_), "inputs": input_schema(config.data)}
+    return to_onnx_model(pipeline, config.data, metadata).SerializeToString()

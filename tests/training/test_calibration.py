@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
+from tests.training.conftest import exported
 from training.model.calibration import (
     Calibration,
     calibrated_probabilities,
@@ -21,9 +22,7 @@ from training.model.calibration import (
     scale_leaf_values,
     uncalibrated,
 )
-from training.model.export import to_onnx_model
 from training.model.lead_temperature import LEAD_KNOTS
-from training.model.metadata import input_schema
 from training.model.parity import adversarial_frame, check_parity
 
 
@@ -143,8 +142,7 @@ def test_the_graph_scales_each_rows_logits_by_its_lead_as_the_pipeline_does(desi
     )
 
     # WHEN it is exported
-    metadata = {"classes": list(pipeline.classes_), "inputs": input_schema(config.data)}
-    model = to_onnx_model(pipeline, config.data, metadata).SerializeToString()
+    model = exported(pipeline, config)
 
     # THEN the graph's probabilities are the pipeline's, which the scales moved
     frames = (splits.test, adversarial_frame(splits.test, config.data))
