@@ -112,6 +112,17 @@ def test_a_miscalibration_that_follows_the_lead_is_fixed_where_one_temperature_c
     assert loss < one_temperature_loss
 
 
+def test_a_few_hundred_rows_are_calibrated_by_the_temperature_alone():
+    # GIVEN ten validation sets of 300 rows whose only miscalibration is a temperature
+    samples = [_overconfident(300, 10, temperature=2.0, seed=seed) for seed in range(10)]
+
+    # WHEN each is calibrated
+    kept = [bool(fit_calibration(raw, labels, with_none=False).lead_knots) for raw, labels in samples]
+
+    # THEN the lead scales, which would fit their noise, are kept for at most one of them (chance)
+    assert sum(kept) <= 1
+
+
 def test_a_row_that_leads_by_more_before_calibration_leads_by_more_after_it():
     # GIVEN lead scales fitted where answers that lead by more are right less often (a fit left free would rank them
     # below the close calls), and rows whose top answer leads the runner-up by 0 to 20 nats
@@ -120,6 +131,7 @@ def test_a_row_that_leads_by_more_before_calibration_leads_by_more_after_it():
     ordered = np.sort(raw, axis=1)
     labels = np.where(ordered[:, -1] - ordered[:, -2] < 3, raw.argmax(axis=1), rng.integers(10, size=len(raw)))
     calibration = fit_calibration(raw, labels, with_none=False)
+    assert calibration.lead_knots
     leads = np.linspace(0.0, 20.0, 2_001)
     rows = np.column_stack([leads, np.zeros_like(leads), np.full_like(leads, -1.0)])
 
