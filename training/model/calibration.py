@@ -42,7 +42,7 @@ from training.model.lead_temperature import (
     lead,
     lead_before,
     log_scales,
-    scaled_by_lead,
+    with_calibrated_lead,
 )
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
@@ -252,7 +252,7 @@ def operating_points(
 
 def _logits(raw: np.ndarray, calibration: Calibration) -> np.ndarray:
     """raw / T scaled by the lead, with the none-logit appended as a last column when there is one."""
-    scaled = scaled_by_lead(raw / calibration.temperature, calibration.lead_knots, calibration.lead_log_scales)
+    scaled = with_calibrated_lead(raw / calibration.temperature, calibration)
     if calibration.none_logit is None:
         return scaled
     return np.hstack([scaled, np.full((len(raw), 1), calibration.none_logit)])

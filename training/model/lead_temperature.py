@@ -38,19 +38,13 @@ def log_scales(leads: np.ndarray, knots: tuple[float, ...], values: tuple[float,
     return np.interp(leads, knots, values)
 
 
-def scaled_by_lead(logits: np.ndarray, knots: tuple[float, ...], values: tuple[float, ...]) -> np.ndarray:
-    """[N, k] each row's logits times exp(s(its lead)); unchanged when there are no knots."""
-    if not knots:
-        return logits
-    return logits * np.exp(log_scales(lead(logits), knots, values))[:, None]
-
-
 def with_calibrated_lead(logits: np.ndarray, calibration: Calibration | None) -> np.ndarray:
-    """A classifier's logits (after the temperature in its leaves) with its calibration's lead scales; unchanged
-    before it is calibrated."""
-    if calibration is None:
+    """[N, k] logits after the temperature, each row's times exp(s(its lead)) by the calibration's lead scales;
+    unchanged before calibration or when it kept the temperature alone."""
+    if calibration is None or not calibration.lead_knots:
         return logits
-    return scaled_by_lead(logits, calibration.lead_knots, calibration.lead_log_scales)
+    knots, values = calibration.lead_knots, calibration.lead_log_scales
+    return logits * np.exp(log_scales(lead(logits), knots, values))[:, None]
 
 
 def lead_before(scaled: np.ndarray, knots: tuple[float, ...], values: tuple[float, ...]) -> np.ndarray:

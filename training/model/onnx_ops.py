@@ -213,7 +213,7 @@ def _convert_price_band_cross(scope: Scope, operator: Operator, container: Model
     """[N,1] brand and [N,1] price → "brand|band" → one-hot of its hash bucket."""
     graph = _Graph(scope, container)
     brand, price = (variable.full_name for variable in operator.inputs)
-    edges = graph.constant(operator.raw_operator.edges_.astype(np.float32), TensorProto.FLOAT)
+    edges = graph.floats(operator.raw_operator.edges_)
     above = graph.node("Cast", [graph.node("GreaterOrEqual", [price, edges])], to=TensorProto.INT64)
     band = graph.node("Cast", [graph.node("ReduceSum", [above, graph.ints([1])], keepdims=1)], to=TensorProto.STRING)
     key = graph.node("StringConcat", [graph.node("StringConcat", [brand, graph.string("|")]), band])
@@ -354,9 +354,6 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     def columns(start: int, stop: int) -> str:
         return graph.node("Slice", [features, graph.ints([start]), graph.ints([stop]), graph.ints([1])])
 
-    def floats(values: np.ndarray | float) -> str:
-        return graph.constant(np.asarray(values, dtype=np.float32), TensorProto.FLOAT)
-
     statistics = model.statistics_
     n_classes = len(model.classes_)
     start, stop = layout.candidates
@@ -366,14 +363,14 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     shape = graph.node("Shape", [scores])
     per_candidate = [
         scores,
-        graph.node("Expand", [floats(np.arange(k)), shape]),
+        graph.node("Expand", [graph.floats(np.arange(k)), shape]),
         graph.node("Sub", [graph.node("Slice", [scores, graph.ints([0]), graph.ints([1]), graph.ints([1])]), scores]),
-        graph.node("Gather", [floats(statistics.share), classes]),
+        graph.node("Gather", [graph.floats(statistics.share), classes]),
     ]
     for j, (_, column) in enumerate(layout.numeric):
         value = columns(column, column + 1)
-        median = graph.node("Gather", [floats(statistics.median[j]), classes])
-        spread = graph.node("Gather", [floats(statistics.spread[j]), classes])
+        median = graph.node("Gather", [graph.floats(statistics.median[j]), classes])
+        spread = graph.node("Gather", [graph.floats(statistics.spread[j]), classes])
         per_candidate += [
             graph.node("Div", [value, median]),
             graph.node("Div", [graph.node("Sub", [value, median]), spread]),
@@ -387,9 +384,9 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
                 graph.ints([model.pair_table_size_]),
             ],
         )
-        rows_with_class = graph.node("Gather", [floats(statistics.pair_counts[j]), key])
+        rows_with_class = graph.node("Gather", [graph.floats(statistics.pair_counts[j]), key])
         bucket_rows = graph.node(
-            "Add", [graph.node("Gather", [floats(statistics.bucket_counts[j]), bucket]), floats(1.0)]
+            "Add", [graph.node("Gather", [graph.floats(statistics.bucket_counts[j]), bucket]), graph.floats(1.0)]
         )
         per_candidate += [rows_with_class, graph.node("Div", [rows_with_class, bucket_rows])]
     if model.separator:
@@ -420,7 +417,7 @@ def _convert_candidate_reranker(scope: Scope, operator: Operator, container: Mod
     else:
         # The calibrated "none of the candidates" logit joins the softmax and its share is dropped.
         column = graph.node("Concat", [n_rows, graph.ints([1])], axis=0)
-        none = graph.node("Expand", [floats(np.array([[none_logit]])), column])
+        none = graph.node("Expand", [graph.floats(np.array([[none_logit]])), column])
         with_none = graph.node("Softmax", [graph.node("Concat", [raw, none], axis=1)], axis=1)
         normalised = graph.node("Slice", [with_none, graph.ints([0]), graph.ints([k]), graph.ints([1])])
     zeros = graph.node(
@@ -444,15 +441,15 @@ def _convert_margin_boosted(scope: Scope, operator: Operator, container: ModelCo
     start, stop = model.scores
     margin = graph.node("Slice", [features, graph.ints([start]), graph.ints([stop]), graph.ints([1])])
     if stop - start == 1:  # a two-class title model's one score is the second class's margin; the first's is 0
-        zeros = graph.node("Mul", [margin, graph.constant(np.float32(0.0), TensorProto.FLOAT)])
+        zeros = graph.node("Mul", [margin, graph.floats(0.0)])
         margin = graph.node("Concat", [zeros, margin], axis=1)
-    scale = graph.constant(np.float32(model.scale_), TensorProto.FLOAT)
+    scale = graph.floats(model.scale_)
     raw = graph.node("Mul", [margin, scale])
     if model.uses_trees_:
         raw = graph.node("Add", [raw, _raw_tree_scores(graph, model.model_, features, model.model_.n_features_in_)])
+    raw = _lead_scaled(graph, raw, getattr(model, "calibration_", None))
     probabilities = operator.outputs[1].full_name
-    container.add_node("Softmax", [_lead_scaled(graph, raw, getattr(model, "calibration_", None))], probabilities,
-                       axis=1)  # fmt: skip
+    container.add_node("Softmax", [raw], probabilities, axis=1)
     best = graph.node("ArgMax", [probabilities], axis=1, keepdims=0)
     labels = graph.strings(tuple(str(label) for label in model.classes_))
     container.add_node("Gather", [labels, best], operator.outputs[0].full_name)
@@ -466,9 +463,6 @@ def _lead_scaled(graph: _Graph, raw: str, calibration: Calibration | None) -> st
         return raw
     knots, values = np.asarray(calibration.lead_knots), np.asarray(calibration.lead_log_scales)
 
-    def floats(array: np.ndarray) -> str:
-        return graph.constant(array.astype(np.float32), TensorProto.FLOAT)
-
     top_two, _ = graph.nodes("TopK", [raw, graph.ints([2])], 2, axis=1, largest=1, sorted=1)
     lead = graph.node(
         "Sub",
@@ -477,10 +471,10 @@ def _lead_scaled(graph: _Graph, raw: str, calibration: Calibration | None) -> st
             graph.node("Slice", [top_two, graph.ints([1]), graph.ints([2]), graph.ints([1])]),
         ],
     )
-    starts, ends = floats(knots[None, :-1]), floats(knots[None, 1:])
+    starts, ends = graph.floats(knots[None, :-1]), graph.floats(knots[None, 1:])
     along = graph.node("Sub", [graph.node("Min", [graph.node("Max", [lead, starts]), ends]), starts])
-    slopes = floats((np.diff(values) / np.diff(knots))[:, None])
-    log_scale = graph.node("Add", [graph.node("MatMul", [along, slopes]), floats(values[:1])])
+    slopes = graph.floats((np.diff(values) / np.diff(knots))[:, None])
+    log_scale = graph.node("Add", [graph.node("MatMul", [along, slopes]), graph.floats(values[:1])])
     return graph.node("Mul", [raw, graph.node("Exp", [log_scale])])
 
 
@@ -563,6 +557,10 @@ class _Graph:
         name = self.scope.get_unique_variable_name("constant")
         self.container.add_initializer(name, dtype, list(array.shape), array.ravel().tolist())
         return name
+
+    def floats(self, values: np.ndarray | float) -> str:
+        """A float32 initializer holding `values` (the precision of the features and the tree scores)."""
+        return self.constant(np.asarray(values, dtype=np.float32), TensorProto.FLOAT)
 
     def ints(self, values: list[int], *, scalar: bool = False) -> str:
         """An int64 initializer (a scalar when asked)."""
