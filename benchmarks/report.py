@@ -48,6 +48,8 @@ TAXONOMY_TARGETS = (0.60, 900, 8_000)
 # model's on at least this share of the grouped splits (4 of 5): a mean lead smaller than the spread between
 # splits is not enough, and test figures never count.
 REPLACES_CONFIGURED = 0.8
+# The bulk-scoring projection in docs/scaling.md: this many rows on this many single-threaded workers.
+BULK_ROWS, BULK_WORKERS = 500_000_000, 100
 # Issue 28: the calibrated model's calibration error, at these category counts (and PriceRunner).
 ECE_TARGET, ECE_CATEGORIES = 0.01, (10, 100, 1_000)
 # Issue 30: the Dask re-ranker's memory at 2,000,000 rows x 5,000 categories.
@@ -211,6 +213,24 @@ def predict_table() -> str:
     cells = [[engine, r[engine]["seconds"], f"{r[engine]['rows_per_second']:,}"] for engine in ("local", "dask")]
     head = f"{r['local']['rows']:,} rows, model {r['model']}; measured: {measured(r)}.\n\n"
     return head + table(["engine", "wall (s)", "rows/s"], cells) + footnote([r])
+
+
+def bulk_scoring_projection() -> str:
+    """Bulk scoring's rate per core (the local engine runs a thread per core), projected onto BULK_ROWS rows."""
+    r = load("predict")
+    found = re.search(r"(\d+) cores", r["machine"])
+    if found is None:
+        raise ValueError(f"predict.json's machine {r['machine']!r} names no core count")
+    cores = int(found[1])
+    per_core = r["local"]["rows_per_second"] / cores
+    core_seconds = BULK_ROWS / per_core
+    return (
+        f"`make predict` scored {r['local']['rows']:,} rows at {r['local']['rows_per_second']:,} rows/s on {cores} "
+        f"threads ({r['dask']['rows_per_second']:,} rows/s on a {cores}-worker `LocalCluster`, its start included; "
+        f"measured: {measured(r)}): about {per_core:,.0f} rows/s per core. {BULK_ROWS / 1e6:,.0f} M rows are then "
+        f"~{core_seconds:,.0f} core-seconds: ~{core_seconds / 3600:.1f} h on one core, "
+        f"~{core_seconds / BULK_WORKERS / 60:.1f} min on {BULK_WORKERS} single-threaded workers."
+    )
 
 
 def categories_table() -> str:
@@ -582,6 +602,7 @@ TABLES = {
     "worst-case": worst_case_table,
     "soak": soak_table,
     "predict": predict_table,
+    "bulk-scoring": bulk_scoring_projection,
     "categories": categories_table,
     "taxonomies": taxonomies_table,
     "operating-points": operating_points_table,
