@@ -18,9 +18,11 @@ The result is a `FittedModel`, exported and gated exactly as the local engine's.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -224,10 +226,18 @@ def _split_rows(featurized: Featurized, split: int) -> int:
 
 
 def _peak_rss_mb() -> int:
-    """This worker process's peak resident memory."""
+    """This worker process's peak resident memory: Linux's VmHWM where there is one. Not ru_maxrss there: Linux
+    carries the high-water mark of the process that started the worker (for an embedded cluster, the driver, which
+    may have held the catalogue) across fork+exec, so every worker would report at least the driver's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
     import resource
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
+    return round(peak / 1024 / (1024 if sys.platform == "darwin" else 1))
 
 
 @contextmanager
