@@ -56,15 +56,34 @@ TARGETS = {
 }
 
 
+# `python -m training.cli.train` that writes its own peak RSS (VmHWM, in KiB) to the file named first when it exits.
+TRAIN_WITH_OWN_PEAK = """
+import atexit, pathlib, runpy, sys
+peak_file = pathlib.Path(sys.argv.pop(1))
+def write_own_peak():
+    status = pathlib.Path("/proc/self/status").read_text().splitlines()
+    peak_file.write_text(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+atexit.register(write_own_peak)
+runpy.run_module("training.cli.train", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env: dict[str, str]) -> dict[str, object]:
-    """Train once in a child process and collect its numbers."""
+    """Train once in a child process and collect its numbers.
+
+    A case's peak RSS is the child's ru_maxrss from wait4, which also counts the processes it started and reaped:
+    the local engine's stacking workers (so the figure is the run's largest process) and, with ENGINE=dask, the
+    embedded cluster's workers. A Dask case's figure is the driver's own instead (its VmHWM, written at exit), as
+    each worker's peak is reported beside it.
+    """
     out = workdir / name
+    own_peak = workdir / f"{name}.peak"
     env = {**os.environ, **env, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlruns.db'}", "MPLBACKEND": "Agg"}
     log = workdir / f"{name}.log"
     started = time.perf_counter()
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "training.cli.train", "--out", str(out), *arguments],
+            [sys.executable, "-c", TRAIN_WITH_OWN_PEAK, str(own_peak), "--out", str(out), *arguments],
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
         # wait4 gives this child's peak RSS (RUSAGE_CHILDREN would be the largest child so far), counted from this
@@ -78,7 +97,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "case": name,
         "wall_seconds": round(wall, 1),
         "train_seconds": metrics["train_seconds"],
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "peak_rss_mb": round(int(own_peak.read_text() if "dask" in arguments else usage.ru_maxrss) / 1024),
         "onnx_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
         "macro_f1": round(metrics["macro_f1"], 4),
         "baseline_macro_f1": round(metrics["baseline_macro_f1"], 4),
