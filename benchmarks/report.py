@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
+from training.config import DEFAULT_CONFIG_PATH, load_config
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOCUMENTS = ("README.md", "docs/*.md")
-MARKED = re.compile(r"(<!-- report:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(\n<!-- /report -->)", re.DOTALL)
+# A block's body may be empty (a new marker pair): else the body would run on to the next block's end.
+MARKED = re.compile(r"(<!-- report:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)\n?<!-- /report -->", re.DOTALL)
 HANDLER_ROWS = [
     ("warm request p50 (ms)", "p50_ms", 1, 3),
     ("warm request p99 (ms)", "p99_ms", 3, 3),
@@ -50,6 +54,10 @@ TAXONOMY_TARGETS = (0.60, 900, 8_000)
 REPLACES_CONFIGURED = 0.8
 # The bulk-scoring projection in docs/scaling.md: this many rows on this many single-threaded workers.
 BULK_ROWS, BULK_WORKERS = 500_000_000, 100
+# The Dask projection in docs/scaling.md: from this case (and its row count) onto BULK_ROWS rows on each of these
+# worker counts; a worker is planned to peak below Dask's pause threshold (distributed.worker.memory.pause).
+DASK_PROJECTION_CASE, DASK_PROJECTION_ROWS = "synthetic-10_000_000-dask", 10_000_000
+DASK_PROJECTION_WORKERS, DASK_PAUSE = (100, 50), 0.8
 # Issue 28: the calibrated model's calibration error, at these category counts (and PriceRunner).
 ECE_TARGET, ECE_CATEGORIES = 0.01, (10, 100, 1_000)
 # Issue 30: the Dask re-ranker's memory at 2,000,000 rows x 5,000 categories.
@@ -231,6 +239,57 @@ def bulk_scoring_projection() -> str:
         f"~{core_seconds:,.0f} core-seconds: ~{core_seconds / 3600:.1f} h on one core, "
         f"~{core_seconds / BULK_WORKERS / 60:.1f} min on {BULK_WORKERS} single-threaded workers."
     )
+
+
+def dask_projection() -> str:
+    """The Dask case's cost per stage, per core and million rows, projected onto BULK_ROWS rows on N workers."""
+    r = next(r for r in load("training")["results"] if r["case"] == DASK_PROJECTION_CASE)
+    stages, workers, rows = r["stage_seconds"], len(r["worker_peak_rss_mb"]), DASK_PROJECTION_ROWS
+    shares = {"rows": 1.0, "training rows": r["n_train"] / rows, "test rows": r["n_test"] / rows}
+    grows = {"read/split": "rows", "featurize": "rows", "LightGBM": "training rows", "evaluation": "test rows"}
+    per_million = {stage: stages[stage] * workers / (rows * shares[kind] / 1e6) for stage, kind in grows.items()}
+    tasks = load_config(DEFAULT_CONFIG_PATH).features.stacking_folds + 1  # the fold models and the final one
+    fit = stages["linear sample fits"] / -(-tasks // workers)  # one title-model fit: the tasks ran in rounds
+    driver = r["wall_seconds"] - sum(stages.values())
+    sample = f"with the sample (features.linear_sample_rows), not the data: {tasks} tasks"
+    measured_cells = [[stage, stages[stage], f"{per_million[stage]:,.0f} per 1 M {kind}", f"with {kind} / N"]
+                      for stage, kind in grows.items()]  # fmt: skip
+    measured_cells.insert(1, ["linear sample fits", stages["linear sample fits"], "–", sample])
+    projected, counts = BULK_ROWS / 1e6, DASK_PROJECTION_WORKERS
+    seconds = {n: {stage: per_million[stage] * projected * shares[kind] / n for stage, kind in grows.items()}
+               for n in counts}  # fmt: skip
+    cells = [[stage, *[_minutes(seconds[n][stage]) for n in counts], f"{per_million[stage]:,.0f} core-s per 1 M {kind}"]
+             for stage, kind in grows.items()]  # fmt: skip
+    cells.insert(
+        1, ["linear sample fits", *[_minutes(fit)] * len(counts), f"{tasks} fits side by side, ~{fit:,.0f} s each"]
+    )
+    cells.append(["start-up, export, gate, MLflow", *[_minutes(driver)] * len(counts),
+                  "on the driver, samples only: as measured (wall − stages)"])  # fmt: skip
+    totals = [sum(seconds[n].values()) + fit + driver for n in counts]
+    cells.append(["**total**", *[f"**{_minutes(total)}**" for total in totals], "plus LightGBM's network time (below)"])
+    peak, rows_a_worker = max(r["worker_peak_rss_mb"]), rows / workers
+    memory = "; ".join(
+        f"at N = {n} ({BULK_ROWS / n / 1e6:,.0f} M rows a worker) ~{peak * BULK_ROWS / n / rows_a_worker:,.0f} MB, so "
+        f"WORKER_MEMORY={math.ceil(peak * BULK_ROWS / n / rows_a_worker / DASK_PAUSE / 1024)}GiB"
+        for n in counts
+    )
+    return (
+        f"Costs measured at {rows / 1e6:,.0f} M rows on {workers} workers (the {DASK_PROJECTION_CASE} row above, "
+        f"measured: {measured(r)}; core-seconds = stage seconds × {workers} workers):\n\n"
+        + table(["stage", f"{rows / 1e6:,.0f} M rows (s)", "core-seconds", "how it grows"], measured_cells)
+        + f"\n\n{projected:,.0f} M listings at the same split ({projected * shares['training rows']:,.0f} M train, "
+        f"{projected * shares['test rows']:,.0f} M test), one-thread workers as fast as this machine's cores:\n\n"
+        + table(["stage", *[f"N = {n}" for n in counts], "basis"], cells)
+        + f"\n\nMemory: the {rows / 1e6:,.0f} M-row run put {rows_a_worker / 1e6:,.0f} M rows on each of {workers} "
+        f"workers, which peaked at {' and '.join(f'{mb:,}' for mb in r['worker_peak_rss_mb'])} MB, and its driver "
+        f"at {r['peak_rss_mb']:,} MB. A worker's peak grows with its rows: {memory} (the peak stays below "
+        f"{DASK_PAUSE:.0%} of WORKER_MEMORY, where Dask pauses a worker)."
+    )
+
+
+def _minutes(seconds: float) -> str:
+    """A projected duration, rounded as a projection should be."""
+    return f"~{seconds / 60:.1f} min" if seconds < 600 else f"~{seconds / 60:,.0f} min"
 
 
 def categories_table() -> str:
@@ -603,6 +662,7 @@ TABLES = {
     "soak": soak_table,
     "predict": predict_table,
     "bulk-scoring": bulk_scoring_projection,
+    "dask-projection": dask_projection,
     "categories": categories_table,
     "taxonomies": taxonomies_table,
     "operating-points": operating_points_table,
@@ -629,7 +689,7 @@ def rendered(text: str) -> str:
     Raises:
         KeyError: A marker names no table.
     """
-    return MARKED.sub(lambda m: m.group(1) + TABLES[m["name"]]() + m.group(4), text)
+    return MARKED.sub(lambda m: m.group(1) + TABLES[m["name"]]() + "\n<!-- /report -->", text)
 
 
 def _reranker_memory(cases: dict[str, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:

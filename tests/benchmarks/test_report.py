@@ -48,6 +48,16 @@ def test_a_figure_edited_by_hand_is_found():
     assert report.rendered(edited) == text
 
 
+def test_a_new_empty_block_is_rendered_in_place():
+    # GIVEN a new, empty marker pair before another block, with text between them
+    text = "<!-- report:predict -->\n<!-- /report -->\n\nkept\n\n<!-- report:soak -->\nold\n<!-- /report -->\n"
+    # WHEN rendered THEN each block is filled and the text between them stays
+    assert report.rendered(text) == (
+        f"<!-- report:predict -->\n{report.predict_table()}\n<!-- /report -->\n\nkept\n\n"
+        f"<!-- report:soak -->\n{report.soak_table()}\n<!-- /report -->\n"
+    )
+
+
 def test_a_marker_naming_no_table_fails():
     with pytest.raises(KeyError, match="no-such-table"):
         report.rendered("<!-- report:no-such-table -->\nx\n<!-- /report -->")
