@@ -56,14 +56,12 @@ TARGETS = {
 }
 
 
-# `python -m training.cli.train` that writes its own peak RSS (VmHWM, in KiB) to the file named first when it exits.
+# `python -m training.cli.train` that writes its own peak RSS (MB) to the file named first when it exits.
 TRAIN_WITH_OWN_PEAK = """
 import atexit, pathlib, runpy, sys
-peak_file, status = pathlib.Path(sys.argv.pop(1)), pathlib.Path("/proc/self/status")
-def write_own_peak():
-    peak_file.write_text(next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmHWM:")))
-if status.exists():
-    atexit.register(write_own_peak)
+from training.engines.peak_rss import own_peak_rss_mb
+peak_file = pathlib.Path(sys.argv.pop(1))
+atexit.register(lambda: peak_file.write_text(str(own_peak_rss_mb())))
 runpy.run_module("training.cli.train", run_name="__main__", alter_sys=True)
 """
 
@@ -73,8 +71,8 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
 
     A case's peak RSS is the child's ru_maxrss from wait4, which also counts the processes it started and reaped:
     the local engine's stacking workers (so the figure is the run's largest process) and, with ENGINE=dask, the
-    embedded cluster's workers. A Dask case's figure is the driver's own instead (its VmHWM, written at exit; wait4's
-    where there is no /proc), as each worker's peak is reported beside it.
+    embedded cluster's workers. A Dask case's figure is the driver's own instead (`own_peak_rss_mb`, written at
+    exit), as each worker's peak is reported beside it.
     """
     out = workdir / name
     own_peak, dask = workdir / f"{name}.peak", "--engine" in arguments and "dask" in arguments
@@ -97,7 +95,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
         "case": name,
         "wall_seconds": round(wall, 1),
         "train_seconds": metrics["train_seconds"],
-        "peak_rss_mb": round(int(own_peak.read_text() if dask and own_peak.exists() else usage.ru_maxrss) / 1024),
+        "peak_rss_mb": int(own_peak.read_text()) if dask else round(usage.ru_maxrss / 1024),
         "onnx_mb": round((out / "model.onnx").stat().st_size / 1e6, 2),
         "macro_f1": round(metrics["macro_f1"], 4),
         "baseline_macro_f1": round(metrics["baseline_macro_f1"], 4),

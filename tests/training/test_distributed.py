@@ -42,6 +42,7 @@ from training.engines.dask.prepare import (
     prepared_partition,
     train_products,
 )
+from training.engines.peak_rss import own_peak_rss_mb
 from training.exceptions import DataValidationError
 from training.model.metadata import read_metadata
 
@@ -78,17 +79,16 @@ def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def driver_peak_mb() -> float:
+def driver_peak_mb() -> int:
     """This (driver) process's high-water mark once it has held 800 MB, as a driver that has read a catalogue:
     above any worker's own peak on the small run, whose workers start after it."""
     held = np.ones(800 * 2**20 // 8)
     del held
-    status = Path("/proc/self/status").read_text().splitlines()
-    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    return own_peak_rss_mb()
 
 
 @pytest.fixture(scope="module")
-def dask_run(cluster_env: Path, small_config_file: Path, driver_peak_mb: float) -> tuple[Path, Path, str]:
+def dask_run(cluster_env: Path, small_config_file: Path, driver_peak_mb: int) -> tuple[Path, Path, str]:
     out, features = cluster_env / "out", cluster_env / "features"
     result = _train(
         "--engine", "dask", "--config", str(small_config_file), "--out", str(out), "--features", str(features)

@@ -18,11 +18,9 @@ The result is a `FittedModel`, exported and gated exactly as the local engine's.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +45,7 @@ from training.engines.dask.prepare import (
 )
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
+from training.engines.peak_rss import own_peak_rss_mb
 from training.model.pipeline import RERANK, resolve_design
 from training.model.top_classes import TopClasses, classifier_top
 
@@ -93,7 +92,7 @@ def train_on_cluster(
             for index, digest in enumerate(digests)
         ]
     fitted = fit_and_evaluate(client, config, featurized, results, timings)
-    peaks = client.run(_peak_rss_mb)
+    peaks = client.run(own_peak_rss_mb)
     return replace(fitted, engine_stats={"stage_seconds": timings, "worker_peak_rss_mb": sorted(peaks.values())})
 
 
@@ -223,21 +222,6 @@ def _untested_classes(counts: pd.Series) -> list[str]:
 def _split_rows(featurized: Featurized, split: int) -> int:
     """Rows of one split across the partitions."""
     return int(sum(rows[split] for rows in featurized.partition_rows))
-
-
-def _peak_rss_mb() -> int:
-    """This worker process's peak resident memory: Linux's VmHWM where there is one. Not ru_maxrss there: Linux
-    carries the high-water mark of the process that started the worker (for an embedded cluster, the driver, which
-    may have held the catalogue) across fork+exec, so every worker would report at least the driver's peak."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
-    return round(peak / 1024 / (1024 if sys.platform == "darwin" else 1))
 
 
 @contextmanager
