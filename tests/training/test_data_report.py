@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from training.cli.check_data import app as check_data_app
@@ -143,6 +144,36 @@ def test_suggested_aliases_paste_into_a_config_and_apply():
     )
     assert set(prepared[LABEL]) == {"Dishwashers", "TVs"}
     assert "label_aliases" in summary_text(report)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        '["Watches >> Wrist Watches"]',
+        'D\'Signer: "Pro" #1',
+        "back\\slash & {braces}",
+        " Küche – Töpfe ",
+        "- yes",
+        "null",
+    ],
+)
+def test_suggested_aliases_are_valid_yaml_for_any_label(label):
+    variants = [{"labels": {label: 3, label.upper(): 9}, "suggested": label.upper()}]
+
+    parsed = yaml.safe_load(aliases_block(variants))
+
+    assert parsed == {"data": {"label_aliases": {label: label.upper()}}}
+
+
+def test_labels_written_as_json_lists_are_pointed_out():
+    listed = ['["Electronics >> TVs"]' if i % 2 else "[Mobile Phones]" for i in range(40)]
+
+    report = build_report(_frame(category=listed), CONFIG, source="export.csv")
+
+    [note] = [note for note in report.notes if "JSON list" in note]
+    assert note.startswith("1 of 2 labels are written as a JSON list")
+    assert "write 'Electronics >> TVs' in the file" in note
+    assert not any("JSON list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
 def test_an_alias_to_an_unknown_label_is_a_config_error():

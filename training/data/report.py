@@ -8,19 +8,22 @@ a ready-to-paste `label_aliases` block, and near misses (siblings a letter or tw
 real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
-near-constant columns; and config column names that differ from the file's only by whitespace or case.
+near-constant columns; config column names that differ from the file's only by whitespace or case; and labels
+written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written.
 
 `problems` are what `data.strict` fails on; `notes` are worth reading but never fail a run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import yaml
 
 from training.columns import LABEL
 from training.config import SplitConfig
@@ -188,15 +191,16 @@ def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list
 
 
 def aliases_block(variants: list[dict[str, Any]]) -> str:
-    """A `label_aliases` YAML block mapping every suspected variant to its suggested spelling."""
-    lines = ["data:", "  label_aliases:"]
-    for variant in variants:
-        lines += [
-            f"    {_yaml_string(label)}: {_yaml_string(variant['suggested'])}"
-            for label in variant["labels"]
-            if label != variant["suggested"]
-        ]
-    return "\n".join(lines)
+    """A `label_aliases` YAML block mapping every suspected variant to its suggested spelling, dumped by PyYAML so
+    any label (quotes, brackets, backslashes) pastes back as itself."""
+    aliases = {
+        label: variant["suggested"]
+        for variant in variants
+        for label in variant["labels"]
+        if label != variant["suggested"]
+    }
+    block = {"data": {"label_aliases": aliases}}
+    return yaml.safe_dump(block, allow_unicode=True, sort_keys=False, width=float("inf")).rstrip("\n")
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -325,6 +329,13 @@ def _problems(report: DataReport) -> list[str]:
 def _notes(report: DataReport, small_classes: str) -> list[str]:
     """What is worth knowing but never fails a run: small classes and what happens to them, near-miss labels."""
     notes = [small_classes] if report.small_classes else []
+    listed = {label: unwrapped for label in report.class_counts if (unwrapped := _json_list_item(label)) is not None}
+    if listed:
+        example, unwrapped = next(iter(listed.items()))
+        notes.append(
+            f"{len(listed)} of {len(report.class_counts)} labels are written as a JSON list (e.g. {example!r}): the "
+            f"model learns and answers them as written, brackets and quotes included; write {unwrapped!r} in the file"
+        )
     for miss in report.near_misses:
         (a, rows_a), (b, rows_b) = miss["labels"].items()
         notes.append(
@@ -332,6 +343,18 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             "a typo of the other, map it with data.label_aliases; if they are two categories, nothing to do"
         )
     return notes
+
+
+def _json_list_item(label: str) -> str | None:
+    """The one string of a label written as a JSON list of one string ('["A >> B"]', as some exports write
+    category paths), else None."""
+    if not (label.startswith("[") and label.endswith("]")):
+        return None
+    try:
+        parsed = json.loads(label)
+    except ValueError:
+        return None
+    return parsed[0] if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], str) else None
 
 
 def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
@@ -377,8 +400,3 @@ def _edit_distance(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right)))
         previous = current
     return previous[-1]
-
-
-def _yaml_string(value: str) -> str:
-    """A YAML scalar that survives any label."""
-    return f'"{value}"' if re.search(r"[:#\-'\"\[\]{}&*!|>%@`,]|^\s|\s$", value) or not value else value
