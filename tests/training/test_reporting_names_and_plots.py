@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 
 import numpy as np
@@ -106,6 +107,22 @@ def test_confusion_plot_is_written_at_any_scale(tmp_path, classes):
         width, height = image.size
     # 60 classes: the most-confused pairs, a fixed-width chart, instead of an unreadable 60 × 60 matrix
     assert (width, height) == ((750, 600) if classes == 5 else (1100, 1050))
+
+
+@pytest.mark.parametrize("classes", [5, 60])
+def test_confusion_plot_keeps_room_for_real_category_names(tmp_path, classes):
+    labels, predicted, names = _confusions(classes)
+    department = "Home Decor & Festive Needs >> Candles & Fragrances >> Home Fragrances >> Aroma Oil & Diffuser Sets"
+    long_names = {name: f"{department} >> {name}" for name in names}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when the tick labels leave the axes no room
+        plot_confusion_matrix(
+            labels.map(long_names),
+            np.vectorize(long_names.get)(predicted),
+            np.vectorize(long_names.get)(names),
+            tmp_path / "confusion.png",
+        )
 
 
 def test_feature_importance_plot_is_written(tmp_path, small_pipeline):

@@ -26,6 +26,9 @@ MATRIX_MAX_CLASSES = 30
 TOP_PAIRS = 25
 TOP_TITLE_SCORES = 15
 TITLE_SCORES_BLOCK = "title_scores"
+# A class name longer than this is shown by its end (the leaf of a category path): real catalogues' names reach
+# hundreds of characters, and one such tick label squeezes the plot to nothing.
+MAX_SHOWN_CHARS = 40
 
 
 def plot_confusion_matrix(
@@ -51,9 +54,9 @@ def plot_confusion_matrix(
     size = max(6.0, 0.55 * len(classes) + 3)
     figure, axes = plt.subplots(figsize=(size + 1.5, size))
     image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    names = [f"{name} ({int(n)})" for name, n in zip(classes, support[:, 0], strict=True)]
+    names = [f"{shown(name)} ({int(n)})" for name, n in zip(classes, support[:, 0], strict=True)]
     axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true (test rows)")
-    axes.set_xticklabels(classes, rotation=45, ha="right")
+    axes.set_xticklabels([shown(name) for name in classes], rotation=45, ha="right")
     axes.set_yticklabels(names)
     font = 9 if len(classes) <= 15 else 7
     for (row, column), count in np.ndenumerate(counts):
@@ -103,7 +106,9 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
     left.set(xlabel="share of total split gain (%)", title="Importance by feature group")
     left.set_xlim(0, 115)
     if scores:
-        right.barh([name for name, _ in reversed(scores)], [100 * gain / total for _, gain in reversed(scores)])
+        # Positions, not names, on the axis: two long names may end alike once shortened.
+        right.barh(range(len(scores)), [100 * gain / total for _, gain in reversed(scores)])
+        right.set_yticks(range(len(scores)), [shown(name) for name, _ in reversed(scores)])
         right.set(xlabel="share of total split gain (%)", title=f"Title score of which category (top {len(scores)})")
     else:
         right.axis("off")
@@ -139,6 +144,12 @@ def plot_coverage_curve(coverage: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def shown(name: object) -> str:
+    """A class name as a plot shows it: whole up to MAX_SHOWN_CHARS, else "…" and its end."""
+    text = str(name)
+    return text if len(text) <= MAX_SHOWN_CHARS else "…" + text[-(MAX_SHOWN_CHARS - 1) :]
+
+
 def gain_by_group(names: np.ndarray, gains: np.ndarray) -> dict[str, float]:
     """Total gain per feature block: the part of each `block__feature` name before the `__`."""
     groups: dict[str, float] = defaultdict(float)
@@ -169,11 +180,14 @@ def _plot_confused_pairs(labels: np.ndarray, predicted: np.ndarray, n_classes: i
     mistakes = pd.Series(list(zip(labels[wrong], predicted[wrong], strict=True)), dtype=object).value_counts()
     support = pd.Series(labels).value_counts()
     pairs = list(mistakes.head(top).items())
-    figure, axes = plt.subplots(figsize=(11, 0.34 * max(len(pairs), 1) + 2))
+    names = [f"{shown(true)} → {shown(guess)}" for (true, guess), _ in reversed(pairs)]
+    # ~0.08 inch a character of tick label, beside ~6 inches of bars and their counts
+    width = max(11.0, 6 + 0.08 * max(map(len, names), default=0))
+    figure, axes = plt.subplots(figsize=(width, 0.34 * max(len(pairs), 1) + 2))
     if pairs:
-        names = [f"{true} → {guess}" for (true, guess), _ in reversed(pairs)]
         values = [int(count) for _, count in reversed(pairs)]
-        bars = axes.barh(names, values, color="tab:red")
+        bars = axes.barh(range(len(names)), values, color="tab:red")
+        axes.set_yticks(range(len(names)), names)
         shares = [count / support[true] for (true, _), count in reversed(pairs)]
         axes.bar_label(bars, labels=[f"{v}  ({s:.0%} of its class)" for v, s in zip(values, shares, strict=True)],
                        padding=3)  # fmt: skip
@@ -183,7 +197,8 @@ def _plot_confused_pairs(labels: np.ndarray, predicted: np.ndarray, n_classes: i
     axes.set(xlabel="test rows (true → predicted)")
     axes.set_title(
         f"Most-confused pairs: top {len(pairs)} of {len(mistakes)} ({int(wrong.sum()):,} mistakes in "
-        f"{len(labels):,} test rows, {n_classes} classes)"
+        f"{len(labels):,} test rows, {n_classes} classes)",
+        loc="right",  # over the bars and the names both: it is wider than the bars alone
     )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
