@@ -39,6 +39,11 @@ def _csv(path: Path, text: str) -> Path:
     return path
 
 
+def _bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def _two_gigabyte_line(path: Path) -> Path:
     """A header and one 2 GB line, sparse on disk: no newline ever ends it."""
     with path.open("wb") as handle:
@@ -78,6 +83,12 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         "missing column",
     ),
     "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
+    "Windows-1252 export": (
+        lambda d: _bytes(
+            d / "cp1252.csv", f"{HEADER}\nbosch sp\u00fclmaschine,s1,bosch,399,Dishwashers,p1\n".encode("cp1252")
+        ),
+        "not UTF-8 text (byte 0xfc cannot be decoded); save it as UTF-8",
+    ),
     "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
     "duplicate column names": (
         lambda d: _csv(d / "dup.csv", f"title,{HEADER}\njunk,{ROW}\n"),

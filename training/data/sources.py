@@ -98,7 +98,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
-        raise DataValidationError(f"cannot read {path}: {_one_line(exc)}") from exc
+        raise DataValidationError(f"cannot read {path}: {_reason(exc)}") from exc
     _check_names(names, frame.columns, required, path)
     return frame
 
@@ -124,7 +124,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except pd.errors.EmptyDataError as exc:
             raise DataValidationError(f"data file is empty: {path}") from exc
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
-            raise DataValidationError(f"cannot read {path}: {_one_line(exc)}") from exc
+            raise DataValidationError(f"cannot read {path}: {_reason(exc)}") from exc
         _check_names(names, found, required, path)
 
 
@@ -153,8 +153,15 @@ def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
             )
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line."""
+def _reason(exc: BaseException) -> str:
+    """Why a file could not be read, on one line; for text that is not UTF-8, what to do about it (the codec's own
+    message gives a position within a block, which names no place in the file)."""
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        return (
+            f"it is not UTF-8 text (byte 0x{byte} cannot be decoded); save it as UTF-8 "
+            "(in Excel: 'CSV UTF-8 (Comma delimited)')"
+        )
     return " ".join(str(exc).split())
 
 
