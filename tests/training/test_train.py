@@ -146,6 +146,23 @@ def test_a_catalogue_of_two_categories_trains_and_passes_parity(tracking, small_
     assert sorted(read_metadata(onnx.load(out / "model.onnx"))["classes"]) == sorted(frame["category"].unique())
 
 
+@pytest.mark.parametrize("design", ["multiclass", "rerank"])
+def test_a_title_only_catalogue_trains_and_passes_parity(tracking, small_config_file, tmp_path, design):
+    # GIVEN an export with a title and a category only: every feature block is the title model's (dense) scores
+    config = yaml.safe_load(small_config_file.read_text())
+    config["data"] = {key: config["data"][key] for key in ("target", "text", "group")} | {"columns": {"title": "title"}}
+    config["model"] |= {"design": design}
+    small_config_file.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    # THEN it trains with either design, its graph passes the parity gate, and it takes the title alone
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "parity_report.json").read_text())["passed"] is True
+    assert [field["name"] for field in read_metadata(onnx.load(out / "model.onnx"))["inputs"]] == ["title"]
+
+
 def test_strict_data_fails_before_anything_is_written(tracking, small_config_file, tmp_path):
     config = yaml.safe_load(small_config_file.read_text())
     config["data"]["strict"] = True

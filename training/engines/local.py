@@ -18,7 +18,7 @@ from training.model.export import align_thresholds_to_float32
 from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
 from training.model.reranker import FeatureLayout
 from training.model.stacking import stacked_training_matrix
-from training.model.top_classes import predict_top
+from training.model.top_classes import feature_matrix, predict_top
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +92,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         n_jobs=config.model.n_jobs,
     )
     pipeline.steps[0] = ("features", features)
-    validation_matrix = features.transform(splits.validation)
+    validation_matrix = feature_matrix(features, splits.validation)
     logger.info("features", extra={"rows": train_matrix.shape[0], "columns": train_matrix.shape[1]})
     classifier = pipeline.named_steps["classifier"]
     fit_options = {

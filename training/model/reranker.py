@@ -258,12 +258,14 @@ class CandidateReranker(ClassifierMixin, BaseEstimator):
             pair = self._pair_key(bucket, target[:, None])
             pair_counts.append(np.bincount(pair.ravel(), minlength=self.pair_table_size_))
             bucket_counts.append(np.bincount(bucket.ravel(), minlength=stop - start))
+        # Every hashed block has the same width; a title-only catalogue has none.
+        width = max((stop - start for _, start, stop in self.layout.buckets), default=0)
         return ClassStatistics(
             share=share.astype(np.float32),
             median=np.array(medians, dtype=np.float32).reshape(-1, n_classes),
             spread=np.array(spreads, dtype=np.float32).reshape(-1, n_classes),
             pair_counts=(np.array(pair_counts) * scale).astype(np.float32).reshape(-1, self.pair_table_size_),
-            bucket_counts=(np.array(bucket_counts) * scale).astype(np.float32).reshape(len(bucket_counts), -1),
+            bucket_counts=(np.array(bucket_counts) * scale).astype(np.float32).reshape(len(bucket_counts), width),
         )
 
     def _k(self, X: sparse.csr_matrix) -> int:

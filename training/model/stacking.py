@@ -94,7 +94,7 @@ def stacked_training_matrix(
     )
 
     def fit_all() -> tuple[ColumnTransformer, sparse.csr_matrix]:
-        matrix = features.fit_transform(frame, labels).tocsr()
+        matrix = sparse.csr_matrix(features.fit_transform(frame, labels))  # dense when the title is the only block
         if extras is not None:
             features.named_transformers_[TITLE_SCORES].fit_counts(
                 sparse.vstack([counts, extras.counts], format="csr"), np.concatenate([label_array, extras.labels])

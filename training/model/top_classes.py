@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import sparse
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
 # Rows featurized and scored at once by `predict_top`: bounds the features and the re-ranker's candidate rows.
@@ -91,9 +93,15 @@ def top_k_positions(values: np.ndarray, k: int) -> np.ndarray:
 def predict_top(pipeline: Pipeline, frame: pd.DataFrame, *, chunk: int = PREDICT_CHUNK) -> TopClasses:
     """The fitted pipeline's best classes for every row of `frame`, a chunk of rows at a time."""
     features, classifier = pipeline.named_steps["features"], pipeline.named_steps["classifier"]
-    parts = [classifier_top(classifier, features.transform(frame.iloc[start : start + chunk]))
+    parts = [classifier_top(classifier, feature_matrix(features, frame.iloc[start : start + chunk]))
              for start in range(0, len(frame), chunk)]  # fmt: skip
     return TopClasses.concatenate(parts)
+
+
+def feature_matrix(features: ColumnTransformer, frame: pd.DataFrame) -> sparse.csr_matrix:
+    """The fitted features of `frame` as the CSR matrix the classifiers read: a ColumnTransformer stacks its blocks
+    dense when every block is dense, as the title scores alone are (a title-only config)."""
+    return sparse.csr_matrix(features.transform(frame))
 
 
 def classifier_top(classifier: object, matrix: object) -> TopClasses:
