@@ -17,6 +17,27 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "configs" / "synthetic.yaml"
 MAX_TEXT_LENGTH = 2000
 # What a class with fewer than split.min_class_products products gets (training/data/tail.py).
 SMALL_CLASS_POLICIES = ("train", "parent", "drop")
+# The smallest whole number each count setting takes: below it a library fails deep inside a fit (or, for
+# hash_buckets 0, the process dies of a division by zero without a word).
+WHOLE_MINIMUMS = {
+    "features": {
+        "hash_buckets": 1, "text_buckets": 1, "word_ngram_max": 1, "stacking_folds": 2, "price_bands": 1,
+        "linear_sample_rows": 1, "weights_per_bucket": 1,
+    },
+    "model": {
+        "n_estimators": 1, "num_leaves": 2, "min_child_samples": 1, "early_stopping_rounds": 1, "candidates": 2,
+        "multiclass_max_classes": 2,
+    },
+    "split": {"min_class_products": 1},
+}  # fmt: skip
+# Each fraction or rate setting's bounds: above the first (from it, for baseline_tolerance), up to the second.
+POSITIVE = (0.0, float("inf"))
+FRACTION_BOUNDS = {
+    "features": {"svm_c": POSITIVE},
+    "model": {"learning_rate": POSITIVE, "colsample_bytree": (0.0, 1.0), "baseline_tolerance": (0.0, 1.0)},
+    "split": {"test_fraction": (0.0, 1.0), "validation_fraction": (0.0, 1.0)},
+}
+INCLUSIVE_LOWER = {"baseline_tolerance"}
 
 
 @dataclass(frozen=True)
@@ -262,6 +283,11 @@ def _check(config: TrainConfig, path: Path) -> None:
     if chained:
         raise ConfigError(f"config file {path}: label_aliases maps to {chained[0]!r}, which is itself an alias")
     inputs = set(data.columns.values())
+    if data.target in inputs:
+        raise ConfigError(
+            f"config file {path}: the target column '{data.target}' is also a model input; the model would read the "
+            "answer it is asked for: map another column"
+        )
     for column in data.training_text:
         if column in inputs or column == data.target:
             raise ConfigError(
@@ -283,11 +309,6 @@ def _check(config: TrainConfig, path: Path) -> None:
             f"config file {path}: split.small_classes must be one of {', '.join(SMALL_CLASS_POLICIES)}, got "
             f"{config.split.small_classes!r}"
         )
-    minimum = config.split.min_class_products
-    if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
-        raise ConfigError(
-            f"config file {path}: split.min_class_products must be a positive whole number, got {minimum!r}"
-        )
     if config.model.design not in {"auto", "multiclass", "rerank"}:
         raise ConfigError(
             f"config file {path}: model.design must be auto, multiclass or rerank, got {config.model.design!r}"
@@ -296,16 +317,39 @@ def _check(config: TrainConfig, path: Path) -> None:
         raise ConfigError(
             f"config file {path}: model.extra_trees must be true or false, got {config.model.extra_trees!r}"
         )
-    for name in ("candidates", "multiclass_max_classes"):
-        value = getattr(config.model, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise ConfigError(f"config file {path}: model.{name} must be a whole number of at least 2, got {value!r}")
     if config.features.title_fit not in {"tree", "flat"}:
         raise ConfigError(
             f"config file {path}: features.title_fit must be tree or flat, got {config.features.title_fit!r}"
         )
-    weights = config.features.weights_per_bucket
-    if isinstance(weights, bool) or not isinstance(weights, int) or weights < 1:
+    _check_ranges(config, path)
+
+
+def _check_ranges(config: TrainConfig, path: Path) -> None:
+    """Counts are whole numbers from their minimum up, fractions and rates lie within their bounds."""
+    for section, minimums in WHOLE_MINIMUMS.items():
+        for name, minimum in minimums.items():
+            value = getattr(getattr(config, section), name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(
+                    f"config file {path}: {section}.{name} must be a whole number of at least {minimum}, got {value!r}"
+                )
+    for section, bounds in FRACTION_BOUNDS.items():
+        for name, (low, high) in bounds.items():
+            value = getattr(getattr(config, section), name)
+            inclusive = name in INCLUSIVE_LOWER
+            number = not isinstance(value, bool) and isinstance(value, int | float)
+            if not number or not (low <= value if inclusive else low < value) or not value <= high:
+                wanted = f"{'from' if inclusive else 'above'} {low:g}" + (
+                    "" if high == float("inf") else f" up to {high:g}"
+                )
+                raise ConfigError(f"config file {path}: {section}.{name} must be a number {wanted}, got {value!r}")
+    ngrams = config.features.char_ngrams
+    if ngrams is not None and not (
+        len(ngrams) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in ngrams)
+        and 1 <= ngrams[0] <= ngrams[1]
+    ):
         raise ConfigError(
-            f"config file {path}: features.weights_per_bucket must be a positive whole number, got {weights!r}"
+            f"config file {path}: features.char_ngrams must be [shortest, longest] with 1 ≤ shortest ≤ longest "
+            f"(or null for words only), got {list(ngrams)!r}"
         )

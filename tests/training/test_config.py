@@ -61,6 +61,23 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: ''}", "path_separator must be a non-"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: 3}", "path_separator must be a non-"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
+        ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
+        *[
+            (f"name: x\ndata: {{columns: {{t: T}}, target: y, text: t}}\n{section}: {{{name}: {value}}}", message)
+            for section, name, value, message in [
+                ("features", "hash_buckets", 0, "features.hash_buckets must be a whole number of at least 1, got 0"),
+                ("features", "stacking_folds", 1, "features.stacking_folds must be a whole number of at least 2"),
+                ("features", "text_buckets", 2.5, "features.text_buckets must be a whole number of at least 1"),
+                ("model", "n_estimators", 0, "model.n_estimators must be a whole number of at least 1, got 0"),
+                ("model", "num_leaves", 1, "model.num_leaves must be a whole number of at least 2"),
+                ("model", "learning_rate", 0, "model.learning_rate must be a number above 0, got 0"),
+                ("model", "colsample_bytree", 1.5, "model.colsample_bytree must be a number above 0 up to 1, got 1.5"),
+                ("model", "baseline_tolerance", -0.1, "model.baseline_tolerance must be a number from 0 up to 1"),
+                ("split", "test_fraction", 0, "split.test_fraction must be a number above 0 up to 1, got 0"),
+                ("split", "validation_fraction", -0.1, "split.validation_fraction must be a number above 0 up to 1"),
+                ("features", "char_ngrams", "[4, 2]", "features.char_ngrams must be \\[shortest, longest\\]"),
+            ]
+        ],
     ],
 )
 def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content: str, message: str):
