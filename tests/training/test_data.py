@@ -12,6 +12,7 @@ from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import read_catalogue
+from training.data.report import build_report
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.exceptions import DataValidationError
@@ -109,6 +110,23 @@ def test_split_without_groups_deals_rows():
     assert set(splits.test[LABEL]) == set(frame[LABEL])
     assert 150 < len(splits.test) < 250
     assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
+
+
+def test_a_row_without_a_product_id_is_a_product_of_its_own():
+    # GIVEN an export whose product id is blank on 40 % of its rows
+    raw = _catalogue(3_000)
+    blank = np.arange(len(raw)) % 5 < 2
+    raw.loc[blank, "product_id"] = np.nan
+
+    frame = prepare_catalogue(raw, CONFIG)
+    splits = split_catalogue(frame, SplitConfig())
+
+    # THEN each such row is its own product, named by the row alone, and the split keeps its fractions
+    ungrouped = frame[GROUP].str.startswith("(no product id) ")
+    assert frame.loc[ungrouped, GROUP].is_unique
+    assert prepare_catalogue(raw.iloc[::-1], CONFIG)[GROUP].sort_values().tolist() == sorted(frame[GROUP])
+    assert 0.15 < len(splits.test) / len(frame) < 0.25
+    assert "have no product id" in " ".join(build_report(raw, CONFIG, source="x").notes)
 
 
 def test_adding_or_removing_products_never_moves_another_across_the_split():

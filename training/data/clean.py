@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # Integral ids beyond this are refused, as the API refuses them (handler/schemas.py MAX_INTEGER_ID).
 MAX_INTEGER_ID = 10**15
+# A row without a product id is a product of its own, named this and a hash of the row (`own_products`).
+UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
 
 
@@ -158,10 +160,21 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
     frame[LABEL] = labels.replace(config.label_aliases) if config.label_aliases else labels
     if config.group:
-        frame[GROUP] = text_values(raw[config.group], column=config.group, source=source)
+        frame[GROUP] = own_products(text_values(raw[config.group], column=config.group, source=source), frame)
     for index, column in enumerate(config.training_text):
         frame[f"{EXTRA_TEXT}{index}"] = text_values(raw[column], column=column, source=source)
     return frame
+
+
+def own_products(groups: pd.Series, frame: pd.DataFrame) -> pd.Series:
+    """The product column with each row that has none made a product of its own, named by a hash of its inputs and
+    label: an export with gaps in its product ids would otherwise deal all of them, as one product "", to one
+    split. The name depends on the row alone, so both engines and every later catalogue deal it alike."""
+    missing = (groups == "").to_numpy()
+    if not missing.any():
+        return groups
+    own = pd.util.hash_pandas_object(frame[missing], index=False).map("{:016x}".format)
+    return groups.mask(missing, UNGROUPED + own)
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:

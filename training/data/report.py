@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from training.columns import LABEL
+from training.columns import GROUP, LABEL
 from training.config import SplitConfig
 from training.data.clean import (
+    UNGROUPED,
     column_name_fixes,
     configured_columns,
     drop_unusable_rows,
@@ -84,6 +85,7 @@ class DataReport:
     small_class_plan: dict[str, Any] = field(default_factory=dict)
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
+    rows_without_product: int = 0
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -141,6 +143,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         small_class_plan=plan.to_dict(),
         near_constant_columns=near_constant_columns(raw),
         column_name_fixes=fixes,
+        rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[~no_label].sum()) if GROUP in rows else 0,
     )
     report.problems = _problems(report)
     report.notes = _notes(report, plan.describe())
@@ -329,6 +332,11 @@ def _problems(report: DataReport) -> list[str]:
 def _notes(report: DataReport, small_classes: str) -> list[str]:
     """What is worth knowing but never fails a run: small classes and what happens to them, near-miss labels."""
     notes = [small_classes] if report.small_classes else []
+    if report.rows_without_product:
+        notes.append(
+            f"{report.rows_without_product} rows have no product id (data.group): each is a product of its own in "
+            "the split, so listings of one product among them may land in different splits"
+        )
     listed = {label: unwrapped for label in report.class_counts if (unwrapped := _json_list_item(label)) is not None}
     if listed:
         example, unwrapped = next(iter(listed.items()))
