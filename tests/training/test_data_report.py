@@ -202,6 +202,7 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     frame = _frame(rows=60)
     frame.loc[0, "price"] = "1,299.00"
     frame.loc[1, "price"] = "45 kg"
+    frame.loc[9:11, "price"] = ["inf", "1e39", "-2"]  # numbers training refuses, as the API does
     frame.loc[2, "title"] = None
     frame.loc[3, "category"] = None
     frame.loc[5] = frame.loc[4]
@@ -210,8 +211,8 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
 
     report = build_report(frame, CONFIG, source="x")
 
-    assert report.unparsable_numbers["price"]["count"] == 2
-    assert set(report.unparsable_numbers["price"]["examples"]) == {"1,299.00", "45 kg"}
+    assert report.unparsable_numbers["price"]["count"] == 5
+    assert set(report.unparsable_numbers["price"]["examples"]) == {"1,299.00", "45 kg", "inf", "1e39", "-2"}
     assert report.missing_rates["title"] == pytest.approx(1 / 60, abs=1e-4)
     assert report.dropped == {"no_label": 1, "empty_title": 1, "too_long": 0, "duplicates": 1}
     assert report.duplicate_rows == 1

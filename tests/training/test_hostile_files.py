@@ -253,10 +253,20 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
     assert _written(tmp_path) == before
 
 
-def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path):
-    # GIVEN 20 rows, one with a 1,000,000-character title (the API's limit is 2,000)
-    frame = generate_catalogue(20, seed=5)
-    frame.loc[7, "title"] = "x" * 1_000_000
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("title", "x" * 1_000_000),  # the API's limit is 2,000 characters
+        ("title", " \t "),
+        ("price", "inf"),
+        ("price", "1e300"),  # beyond float32
+        ("price", "-5"),
+    ],
+)
+def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, column, value):
+    # GIVEN 20 rows, one of which the API would refuse with a 422
+    frame = generate_catalogue(20, seed=5).astype({"price": str})
+    frame.loc[7, column] = value
     data = tmp_path / "rows.csv"
     frame.to_csv(data, index=False)
 

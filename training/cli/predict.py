@@ -11,7 +11,8 @@ cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Strings are re
 normaliser (`training.data.clean.text_values`: missing → "", an integral id 42.0 → "42", as the API reads them);
 missing or unparsable numbers score as missing, as the API does for omitted fields.
 
-Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default) are not scored:
+Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default; an empty or
+whitespace-only title; a negative or infinite number, or one beyond float32) are not scored:
 they keep their ids with an empty label, and the summary counts them (`refused_rows`). The answers are written
 to a staging folder beside OUT and moved in only when every partition is written: OUT must not exist or be an
 empty folder (`--replace` swaps an old one out after success), so a failed run leaves nothing and a second run
@@ -42,7 +43,7 @@ from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Threshol
 from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import text_values
+from training.data.clean import FLOAT32_MAX, text_values
 from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
@@ -80,7 +81,7 @@ def score_partition(
     paths, depth = _display_paths(model_bytes)
     feeds = _feeds(frame, metadata["inputs"], columns)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
-    refused = _over_limit(feeds, metadata["inputs"])
+    refused = _refused_rows(feeds, metadata["inputs"])
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
     order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
@@ -186,7 +187,11 @@ def predict_catalogue(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if refused:
-        logger.warning("rows not scored: a text is over the model's max_length", extra={"rows": refused})
+        logger.warning(
+            "rows not scored: the API would refuse them (a text over the model's max_length, an empty title, a "
+            "negative or infinite number)",
+            extra={"rows": refused},
+        )
     summary: dict[str, Any] = {
         "model_version": metadata.get("model_version"),
         "files": len(files),
@@ -394,13 +399,20 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
     return str(value)
 
 
-def _over_limit(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
-    """Rows with a string longer than its input's max_length (the API refuses them with a 422)."""
+def _refused_rows(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
+    """Rows the API refuses with a 422: a string longer than its input's max_length, a required string (the title)
+    that is empty or whitespace only, a number that is negative or infinite (`_feeds` makes one beyond float32
+    infinite)."""
     refused = np.zeros(len(next(iter(feeds.values()))), dtype=bool)
     for spec in inputs:
-        if spec["type"] == "string":
-            limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
-            refused |= np.fromiter((len(value) > limit for value in feeds[spec["name"]][:, 0]), bool, len(refused))
+        values = feeds[spec["name"]][:, 0]
+        if spec["type"] == "float":
+            refused |= np.isinf(values) | (values < 0)
+            continue
+        limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
+        refused |= np.fromiter((len(value) > limit for value in values), bool, len(refused))
+        if spec.get("required"):
+            refused |= np.fromiter((not value.strip() for value in values), bool, len(refused))
     return refused
 
 
@@ -429,7 +441,10 @@ def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str,
     for spec in inputs:
         values = frame[columns[spec["name"]]]
         if spec["type"] == "float":
-            feeds[spec["name"]] = pd.to_numeric(values, errors="coerce").to_numpy(np.float32).reshape(-1, 1)
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+            # Beyond float32 is infinite (refused), without numpy's overflow warning on the cast.
+            numbers = np.where(np.abs(numbers) > FLOAT32_MAX, np.copysign(np.inf, numbers), numbers)
+            feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
         else:
             text = text_values(values, column=columns[spec["name"]], source="data", missing=spec.get("default") or "")
             feeds[spec["name"]] = text.to_numpy(object).reshape(-1, 1)

@@ -17,6 +17,7 @@ what `unusable_rows` and `drop_unusable_rows` would drop, so the report and trai
 from __future__ import annotations
 
 import logging
+import reprlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 # Integral ids beyond this are refused, as the API refuses them (handler/schemas.py MAX_INTEGER_ID).
 MAX_INTEGER_ID = 10**15
+# How an offending value is quoted in an error: whole up to 60 characters.
+_SHOWN = reprlib.Repr(maxstring=60, maxother=60)
+# The largest number a numeric input takes: the graph reads float32, and the API refuses anything larger.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A row without a product id is a product of its own, named this and a hash of the row (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
@@ -143,7 +148,7 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         config: Which columns play which role.
         source: Where the frame came from, for error messages.
         lenient: For the data report, which must describe any file: a missing column counts as all missing,
-            and a number that does not parse or is negative stays as missing or as it is instead of failing.
+            and a number training would refuse (`parse_numbers`) counts as missing instead of failing.
 
     Raises:
         DataValidationError: Not lenient, and a numeric column holds text or negative values.
@@ -239,20 +244,30 @@ def require_two_classes(classes: int, source: str) -> None:
 
 
 def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) -> pd.Series:
-    """Parse a numeric input as float32, naming the first offending value unless lenient."""
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna() & column.notna()
-    if bad.any() and not lenient:
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: column '{name}' must be numeric, found {column.iloc[row]!r} in data row {row + 1}"
-        )
-    if (values < 0).any() and not lenient:
-        row = int(np.flatnonzero((values < 0).to_numpy())[0])
-        raise DataValidationError(
-            f"{source}: column '{name}' must be ≥ 0, found {values.iloc[row]} in data row {row + 1}"
-        )
-    return values.astype(np.float32)
+    """Parse a numeric input as float32, naming the first value the API would refuse unless lenient."""
+    values, invalid = parse_numbers(column)
+    if invalid.any() and not lenient:
+        row = int(np.flatnonzero(invalid.to_numpy())[0])
+        found, value = _SHOWN.repr(column.iloc[row]), values.iloc[row]
+        if np.isnan(value):
+            reason = f"must be numeric, found {found}"
+        elif value < 0:
+            reason = f"must be ≥ 0, found {value}"
+        else:
+            reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
+        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {row + 1}")
+    return values.mask(invalid).astype(np.float32)
+
+
+def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
+    no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates and durations
+    are no numbers: as one, a date is a count of units since 1970, and the unit is the file's choice."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(column.dtype):
+        return pd.Series(np.nan, index=column.index), column.notna()
+    values = pd.to_numeric(column, errors="coerce").astype("float64")
+    invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))
+    return values, invalid
 
 
 def _scalar_text(value: Any, column: str, source: str) -> str:

@@ -33,6 +33,7 @@ from training.data.clean import (
     configured_columns,
     drop_unusable_rows,
     model_columns,
+    parse_numbers,
     unusable_rows,
 )
 from training.data.tail import plan_small_classes, products_per_class
@@ -218,13 +219,14 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
 
 
 def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
-    """Per numeric column: how many present values do not parse as numbers, with examples."""
+    """Per numeric column: how many present values training refuses (text that is no number, a negative, infinite
+    or beyond float32: `clean.parse_numbers`), with examples."""
     found = {}
     for column in columns:
         if column not in frame:
             continue
         values = frame[column]
-        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        _, bad = parse_numbers(values)
         if bad.any():
             found[column] = {"count": int(bad.sum()), "examples": [str(v) for v in values[bad].unique()[:MAX_EXAMPLES]]}
     return found
@@ -309,7 +311,8 @@ def _problems(report: DataReport) -> list[str]:
             f"({report.conflicting_titles['rows']} rows), e.g. {report.conflicting_titles['examples']}"
         )
     problems += [
-        f"numeric column {column!r} has {found['count']} values that are not numbers, e.g. {found['examples']}"
+        f"numeric column {column!r} has {found['count']} values that are not numbers ≥ 0 within float32, e.g. "
+        f"{found['examples']}"
         for column, found in report.unparsable_numbers.items()
     ]
     problems += [
