@@ -204,6 +204,23 @@ def test_make_train_and_predict_run_on_dask_when_no_cluster_variable_is_given(sm
     assert len(pd.read_parquet(predictions)) == 200
 
 
+def test_bad_data_found_by_a_worker_is_one_line_on_the_terminal_too(tmp_path):
+    # GIVEN a catalogue whose fault only a worker finds, as it cleans its partition (an infinite price)
+    environment = {name: value for name, value in os.environ.items() if name not in CLUSTER_VARIABLES}
+    environment["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    data = tmp_path / "inf.csv"
+    generate_catalogue(200, seed=9).astype({"price": str}).assign(price="inf").to_csv(data, index=False)
+
+    # WHEN `make train ENGINE=dask` runs, its workers' own output included (CliRunner sees only the driver's)
+    trained = _make(environment, "train", "ENGINE=dask", f"DATA={data}", f"OUT={tmp_path / 'out'}")
+
+    # THEN the run ends in one error line, and no worker printed the failure's traceback before it
+    assert trained.returncode != 0
+    assert "Traceback" not in trained.stderr, trained.stderr[-3000:]
+    [error] = [line for line in trained.stderr.splitlines() if " ERROR " in line]
+    assert "column 'price' must be a finite number" in error
+
+
 def _make(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         make_command("--silent", *arguments), cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900

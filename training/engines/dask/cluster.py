@@ -110,4 +110,32 @@ def _prepare(client: Client, modules: tuple[str, ...]) -> None:
     """Import `modules` on every worker, and say where to watch the work."""
     for module in modules:
         client.run(importlib.import_module, module)
+    client.run(_quiet_own_errors)
     logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
+
+
+class _OwnErrorFilter(logging.Filter):
+    """Drops a worker's "Compute Failed" record of a TrainingError: the driver re-raises it, and the command ends
+    in its one line, which a worker traceback printed before it would bury. Any other failure is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but a task failure whose exception is the project's own."""
+        args = record.args if isinstance(record.args, tuple) else ()
+        # The worker logs the exception as its text, e.g. 'DataValidationError("...")'.
+        own = any(isinstance(arg, str) and arg.startswith(_own_error_names()) for arg in args)
+        return not (own and str(record.msg).startswith("Compute Failed"))
+
+
+def _own_error_names() -> tuple[str, ...]:
+    """'TrainingError(' and its subclasses' names likewise: how a worker's log writes them."""
+    found, pending = [], [TrainingError]
+    while pending:
+        kind = pending.pop()
+        found.append(f"{kind.__name__}(")
+        pending += kind.__subclasses__()
+    return tuple(found)
+
+
+def _quiet_own_errors() -> None:
+    """Install `_OwnErrorFilter` in a worker process (`client.run`)."""
+    logging.getLogger("distributed.worker").addFilter(_OwnErrorFilter())
