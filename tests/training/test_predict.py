@@ -114,6 +114,32 @@ def test_missing_input_column_names_it(model_path, tmp_path):
     assert "missing column 'title' (input 'title')" in result.output
 
 
+def test_an_id_column_named_like_an_answer_column_is_refused_not_overwritten(model_path, catalogue, tmp_path):
+    _, frame = catalogue
+    data = tmp_path / "labelled.csv"
+    frame.head(20).rename(columns={"category": "label"}).to_csv(data, index=False)
+
+    result = _run("--model", str(model_path), "--data", str(data), "--id", "label", "--out", str(tmp_path / "o"))
+
+    assert result.exit_code == 1
+    assert "id column(s) ['label'] would be overwritten by the answer's own column(s)" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_config_that_maps_no_column_to_an_input_names_it(model_path, catalogue, tmp_path):
+    folder, _ = catalogue
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ndata: {columns: {title: title, seller_id: seller_id, brand: brand}, target: category, "
+                      "text: title, hashed: [seller_id, brand]}\n")  # fmt: skip
+
+    result = _run("--model", str(model_path), "--data", str(folder / "part-a.csv"), "--config", str(config),
+                  "--out", str(tmp_path / "o"))  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "maps no column to the model's input(s) ['price']" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_missing_model_says_to_train(tmp_path, catalogue):
     folder, _ = catalogue
 

@@ -172,6 +172,13 @@ def predict_catalogue(
     options: dict[str, Any] = {"columns": columns, "ids": ids, "explain": explain}
     options["target"] = target_precision if thresholds else None
     meta = score_partition(first.head(1), model_bytes, **options).iloc[:0]
+    answers = set(score_partition(first.head(1), model_bytes, **options | {"ids": []}).columns)
+    overwritten = [column for column in ids if column in answers]
+    if overwritten:
+        raise DataValidationError(
+            f"id column(s) {overwritten} would be overwritten by the answer's own column(s) of that name; leave "
+            "them out of --id (ID=), or rename them in the file"
+        )
     scored = catalogue.map_partitions(score_partition, blob, **options, meta=meta)
     staging = _staging_folder(out)
     try:
@@ -209,7 +216,13 @@ def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, st
     """Which file column feeds each model input: CONFIG's mapping when given, else the columns the model was trained
     from (its metadata records them), else the inputs' own names."""
     if config:
-        return dict(load_config(config).data.columns)
+        mapped = dict(load_config(config).data.columns)
+        unmapped = [spec["name"] for spec in metadata["inputs"] if spec["name"] not in mapped]
+        if unmapped:
+            raise DataValidationError(
+                f"CONFIG {config} maps no column to the model's input(s) {unmapped}; add them to its data.columns"
+            )
+        return {spec["name"]: mapped[spec["name"]] for spec in metadata["inputs"]}
     recorded = metadata.get("columns")
     if isinstance(recorded, dict) and set(recorded) == {spec["name"] for spec in metadata["inputs"]}:
         return {str(name): str(column) for name, column in recorded.items()}
