@@ -15,7 +15,7 @@ from training.data.clean import prepare_catalogue
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
 from training.data.report import aliases_block, build_report, label_variants, near_misses, summary_text
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
-from training.exceptions import ConfigError
+from training.exceptions import ConfigError, DataValidationError
 
 CONFIG = DataConfig(
     columns={"title": "title", "seller_id": "seller_id", "price": "price"},
@@ -176,6 +176,21 @@ def test_labels_written_as_json_lists_are_pointed_out():
     assert not any("JSON list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
+def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():
+    paths = _with_paths(CONFIG)
+    broken = ["Home > Cooling > Fridges" if i % 2 else "Home >  > TVs" for i in range(40)]
+
+    report = build_report(_frame(category=broken), paths, source="x")
+
+    assert report.empty_level_labels == ["Home >  > TVs"]
+    assert any("1 labels have an empty level between path separators" in p for p in report.problems)
+    with pytest.raises(DataValidationError, match="category 'Home >  > TVs' has an empty level"):
+        prepare_catalogue(_frame(category=broken), paths, source="x")
+    other = build_report(_frame(category=[label.replace(" > ", " >> ") for label in broken]), paths, source="x")
+    assert any("no label contains data.path_separator" in problem for problem in other.problems)
+    assert not any("path_separator" in problem for problem in build_report(_frame(), CONFIG, source="x").problems)
+
+
 def test_an_alias_to_an_unknown_label_is_a_config_error():
     aliased = DataConfig(**{**CONFIG.__dict__, "label_aliases": {"tv": "Televisions"}})
 
@@ -207,7 +222,8 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     frame.loc[3, "category"] = None
     frame.loc[5] = frame.loc[4]
     frame.loc[6:8, "category"] = "Smartwatches"
-    frame["country"] = ["DE"] * 60
+    frame["seller_id"] = "s1"
+    frame["country"] = ["DE"] * 60  # constant, but no input: not reported
 
     report = build_report(frame, CONFIG, source="x")
 
@@ -217,7 +233,7 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     assert report.dropped == {"no_label": 1, "empty_title": 1, "too_long": 0, "duplicates": 1}
     assert report.duplicate_rows == 1
     assert report.small_classes == {"Smartwatches": 3}
-    assert report.near_constant_columns == {"country": 1.0}
+    assert report.near_constant_columns == {"seller_id": 1.0}
     assert len(report.problems) == 4  # numbers, constant column, duplicates, missing label/title
     # a small class is not a problem: it trains on all its rows, and the report says so
     assert report.notes == [

@@ -27,6 +27,8 @@ from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from training.config import DataConfig
 
 # Integral ids beyond this are refused, as the API refuses them (handler/schemas.py MAX_INTEGER_ID).
@@ -103,7 +105,25 @@ def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.D
 
     Row by row, so it can run on each partition of a larger catalogue on its own.
     """
-    return drop_unusable_rows(model_columns(raw, config, source), config.text, max_length=config.max_text_length)
+    frame, dropped = drop_unusable_rows(
+        model_columns(raw, config, source), config.text, max_length=config.max_text_length
+    )
+    broken = empty_level_labels(frame[LABEL].unique(), config.path_separator)
+    if broken:
+        raise DataValidationError(
+            f"{source}: category {broken[0]!r} has an empty level between path separators "
+            f"{config.path_separator!r} ({len(broken)} label(s) like it): fix the labels, or set data.path_separator "
+            "to the separator the labels really use"
+        )
+    return frame, dropped
+
+
+def empty_level_labels(labels: Iterable[Any], separator: str | None) -> list[str]:
+    """The path labels with an empty level ("A >  > B", a leading or trailing separator): the category tree has no
+    node for them."""
+    if not separator:
+        return []
+    return [str(label) for label in labels if "" in str(label).split(separator)]
 
 
 def text_values(values: pd.Series, *, column: str, source: str, missing: Any = "") -> pd.Series:

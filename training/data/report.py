@@ -8,7 +8,7 @@ a ready-to-paste `label_aliases` block, and near misses (siblings a letter or tw
 real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
-near-constant columns; config column names that differ from the file's only by whitespace or case; and labels
+near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
 written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written.
 
 `problems` are what `data.strict` fails on; `notes` are worth reading but never fail a run.
@@ -32,6 +32,7 @@ from training.data.clean import (
     column_name_fixes,
     configured_columns,
     drop_unusable_rows,
+    empty_level_labels,
     model_columns,
     parse_numbers,
     unusable_rows,
@@ -87,6 +88,8 @@ class DataReport:
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
+    path_separator: str | None = None
+    empty_level_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -142,8 +145,12 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         duplicate_rows=dropped["dropped_duplicates"],
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
-        near_constant_columns=near_constant_columns(raw),
+        near_constant_columns=near_constant_columns(
+            frame[[c for c in dict.fromkeys(config.columns.values()) if c in frame]]
+        ),
         column_name_fixes=fixes,
+        path_separator=config.path_separator,
+        empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[~no_label].sum()) if GROUP in rows else 0,
     )
     report.problems = _problems(report)
@@ -233,7 +240,8 @@ def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dic
 
 
 def near_constant_columns(raw: pd.DataFrame) -> dict[str, float]:
-    """Columns whose most common value (missing included) covers at least NEAR_CONSTANT_SHARE of the rows."""
+    """Columns whose most common value (missing included) covers at least NEAR_CONSTANT_SHARE of the rows (given the
+    model's input columns: a constant column the model never reads is no problem, even for `data.strict`)."""
     if raw.empty:
         return {}
     shares = {str(c): float(raw[c].value_counts(dropna=False, normalize=True).iloc[0]) for c in raw.columns}
@@ -315,6 +323,17 @@ def _problems(report: DataReport) -> list[str]:
         f"{found['examples']}"
         for column, found in report.unparsable_numbers.items()
     ]
+    separator = report.path_separator
+    if report.empty_level_labels:
+        problems.append(
+            f"{len(report.empty_level_labels)} labels have an empty level between path separators {separator!r}, "
+            f"e.g. {report.empty_level_labels[:MAX_EXAMPLES]}: training refuses them; fix the labels"
+        )
+    if separator and report.class_counts and not any(separator in label for label in report.class_counts):
+        problems.append(
+            f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
+            "label would train as a department of its own; set the separator the labels use"
+        )
     problems += [
         f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
         for wanted, found in report.column_name_fixes.items()
