@@ -405,10 +405,15 @@ def test_one_taxonomy_partition_is_exactly_the_local_engines_catalogue():
         ("{tmp}/nothing-*.parquet", "no CSV or Parquet files match"),
         ("{tmp}/wrong.csv", "missing column(s) ['title'"),
         ("{tmp}/latin1.csv", "cannot read"),
+        ("{tmp}/one_tv.csv", "a stacking fold's training rows hold one class only ('Laptops')"),
     ],
 )
 def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    catalogue = generate_catalogue(600, seed=3)
+    laptops = catalogue[catalogue["category"] == "Laptops"]
+    tv = catalogue[catalogue["category"] == "TVs"].head(1)
+    pd.concat([laptops, tv]).to_csv(tmp_path / "one_tv.csv", index=False)  # two classes, one of a single product
     (tmp_path / "wrong.csv").write_text("name,category\nphone,Mobile Phones\n")
     (tmp_path / "latin1.csv").write_bytes("title,category\ncaf\u00e9 machine,Coffee\n".encode("latin-1"))
 

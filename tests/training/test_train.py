@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import mlflow
 import onnx
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -161,6 +162,22 @@ def test_a_title_only_catalogue_trains_and_passes_parity(tracking, small_config_
     assert result.exit_code == 0, result.output
     assert json.loads((out / "parity_report.json").read_text())["passed"] is True
     assert [field["name"] for field in read_metadata(onnx.load(out / "model.onnx"))["inputs"]] == ["title"]
+
+
+def test_two_categories_one_of_a_single_product_is_one_line_saying_what_to_do(tracking, small_config_file, tmp_path):
+    catalogue = generate_catalogue(2_000, seed=3)
+    tv = catalogue[catalogue["category"] == "TVs"].head(1)
+    pd.concat([catalogue[catalogue["category"] == "Laptops"], tv]).to_csv(tmp_path / "one_tv.csv", index=False)
+
+    out = tmp_path / "o"
+
+    result = _train("--config", str(small_config_file), "--data", str(tmp_path / "one_tv.csv"), "--out", str(out))
+
+    assert result.exit_code == 1
+    assert "a stacking fold's training rows hold one class only ('Laptops')" in result.output
+    assert "Add products of the small classes" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
 
 
 def test_strict_data_fails_before_anything_is_written(tracking, small_config_file, tmp_path):

@@ -9,6 +9,7 @@ reproduces.
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,7 +49,11 @@ def inverse_document_frequency(counts: sparse.csr_matrix) -> np.ndarray:
 def hash_counts(documents: Iterable[list[str]], n_features: int) -> sparse.csr_matrix:
     """Count each document's strings into `n_features` hash buckets (FeatureHasher, no sign flipping)."""
     hasher = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False, dtype=np.float64)
-    return hasher.transform(documents).tocsr()
+    documents = iter(documents)
+    first = next(documents, None)
+    if first is None:  # FeatureHasher fails on none (a Dask partition that drew no sampled row)
+        return sparse.csr_matrix((0, n_features), dtype=np.float64)
+    return hasher.transform(itertools.chain([first], documents)).tocsr()
 
 
 class _OneHotHasher(TransformerMixin, BaseEstimator):
@@ -333,7 +338,8 @@ class TitleCandidates(TitleScores):
 def _single_column(X: pd.DataFrame | np.ndarray) -> list[str]:
     """The one string column of a frame, series or array, as a list."""
     array = np.asarray(X, dtype=object)
-    return list(array.reshape(len(array), -1)[:, 0])
+    # An empty one (a Dask partition that drew no sampled row) has no width to infer.
+    return list(array.reshape(len(array), -1)[:, 0]) if len(array) else []
 
 
 def _one_hot(values: list[str], n_features: int) -> sparse.csr_matrix:

@@ -187,12 +187,24 @@ def check_fold_classes(split: list[tuple[np.ndarray, np.ndarray]], labels: np.nd
         DataValidationError: A fold's fitting rows hold one class only.
     """
     for fit_rows, _ in split:
-        if len(np.unique(labels[fit_rows])) < 2:
-            raise DataValidationError(
-                f"a stacking fold's training rows hold one class only: with {len(np.unique(labels))} classes, the "
-                f"others have fewer products than features.stacking_folds ({folds}). Add products of the small "
-                "classes or lower features.stacking_folds."
-            )
+        require_two_fold_classes(labels[fit_rows], folds)
+
+
+def require_two_fold_classes(fit_labels: np.ndarray, folds: int) -> None:
+    """An out-of-fold copy's fitting labels must hold two classes at least (both engines check it before fitting).
+
+    Raises:
+        DataValidationError: They hold one class only, named, with what to do.
+    """
+    present = np.unique(fit_labels)
+    if len(present) < 2:
+        only = f" ({str(present[0])!r})" if len(present) else ""
+        raise DataValidationError(
+            f"a stacking fold's training rows hold one class only{only}: the fold held out holds every product of "
+            "every other class, so no out-of-fold title score can be made for it. Add products of the small classes "
+            f"(a class of one product lies wholly in one fold), or lower features.stacking_folds ({folds}) when they "
+            "have a few."
+        )
 
 
 def check_fold_coverage(fold_models: list[TitleScores], final: TitleScores, folds: int) -> None:

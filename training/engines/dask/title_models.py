@@ -20,7 +20,7 @@ from training.columns import GROUP, LABEL, extra_text_columns
 from training.engines.dask.prepare import DRAW, FOLD, KEY, SPLIT, TRAIN
 from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
-from training.model.stacking import check_fold_coverage
+from training.model.stacking import check_fold_coverage, require_two_fold_classes
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -51,7 +51,9 @@ def fit_title_models(
     samples = client.map(sample_counts, parts, rates=_shared(client, rates), config=config)
     block = build_title_model(config.features, config.model, design, config.data.path_separator)
     folds = config.features.stacking_folds
-    futures = [client.submit(fit_title_model, fold, block, *samples, pure=False) for fold in [*range(folds), -1]]
+    futures = [
+        client.submit(fit_title_model, fold, block, *samples, folds=folds, pure=False) for fold in [*range(folds), -1]
+    ]
     models = _gather_as_done(futures)
     del samples
     check_fold_coverage(models[:-1], models[-1], folds)
@@ -121,12 +123,14 @@ def sample_counts(
 
 
 def fit_title_model(
-    held_out: int, block: TitleScores, *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray]
+    held_out: int, block: TitleScores, *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray], folds: int
 ) -> TitleScores:
     """Fit a copy of the unfitted title model `block` on the sample without fold `held_out` (-1: the final
-    model, on all of it); a copy comes back as its `scorer`, the final model whole."""
+    model, on all of it, of `folds`); a copy comes back as its `scorer`, the final model whole."""
     counts = sparse.vstack([s[0][s[2] != held_out] for s in samples], format="csr")
     labels = np.concatenate([s[1][s[2] != held_out] for s in samples])
+    if held_out != -1:
+        require_two_fold_classes(labels, folds)
     model = clone(block).fit_counts(counts, labels)
     return model if held_out == -1 else model.scorer()
 
