@@ -11,7 +11,7 @@ import pytest
 from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
 from training.data.clean import prepare_catalogue
-from training.data.load import read_catalogue
+from training.data.load import load_catalogue, read_catalogue
 from training.data.report import build_report
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
@@ -130,6 +130,18 @@ def test_a_row_without_a_product_id_is_a_product_of_its_own():
     assert prepare_catalogue(raw.iloc[::-1], CONFIG)[GROUP].sort_values().tolist() == sorted(frame[GROUP])
     assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert "have no product id" in " ".join(build_report(raw, CONFIG, source="x").notes)
+
+
+def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path: Path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _catalogue(300).to_csv(folder / "a.csv", index=False)
+    _catalogue(40).assign(price=["12"] * 4 + ["-3"] + ["12"] * 35).to_csv(folder / "b.csv", index=False)
+
+    with pytest.raises(
+        DataValidationError, match=r"export/b\.csv: column 'price' must be ≥ 0, found -3.0 in data row 5"
+    ):
+        load_catalogue(load_config(DEFAULT_CONFIG_PATH), folder)
 
 
 def test_adding_or_removing_products_never_moves_another_across_the_split():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import LABEL
-from training.data.clean import configured_columns, prepare_catalogue, require_two_classes
+from training.data.clean import configured_columns, model_columns, prepare_catalogue, require_two_classes
 from training.data.digest import combined_sha256, csv_sha256, file_sha256
 from training.data.long_tail import catalogue_classes, generate_long_tail_catalogue, taxonomy_name, taxonomy_paths
 from training.data.report import build_report, log_report
@@ -21,10 +21,13 @@ from training.data.sources import catalogue_files, read_file
 from training.data.synthetic import generate_catalogue
 from training.data.tail import apply_plan, plan_small_classes, products_per_class
 from training.data.taxonomy import generate_taxonomy_catalogue
+from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
+
+    from pyarrow.fs import FileSystem
 
     from training.config import TrainConfig
     from training.data.report import DataReport
@@ -41,11 +44,13 @@ class RawCatalogue:
         frame: Every column as text, missing values as NaN.
         source: Where it came from: the file's path, or `synthetic(rows=..., seed=...)`.
         sha256: The file's digest (the generated CSV's for synthetic data).
+        files: Each file read and its rows, in the frame's order (empty for synthetic data).
     """
 
     frame: pd.DataFrame
     source: str
     sha256: str
+    files: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,11 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
     logger.info("loaded", extra={"source": raw.source, "rows": len(raw.frame)})
     report = build_report(raw.frame, config.data, source=raw.source, split=config.split)
     log_report(report, strict=config.data.strict)
-    frame = prepare_catalogue(raw.frame, config.data, source=raw.source)
+    try:
+        frame = prepare_catalogue(raw.frame, config.data, source=raw.source)
+    except DataValidationError:
+        raise_in_its_file(raw, config)
+        raise
     tail = plan_small_classes(products_per_class(frame), config.split, config.data.path_separator)
     frame = apply_plan(frame, tail).reset_index(drop=True)
     require_two_classes(frame[LABEL].nunique(), raw.source)
@@ -113,10 +122,27 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
         source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
         return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
     named = configured_columns(config.data)
-    frame = read_catalogue(str(data), required=named if required is None else required, named=named)
     filesystem, files = catalogue_files(str(data))
+    frames = read_files(filesystem, files, required=named if required is None else required, named=named)
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     digest = combined_sha256([file_sha256(path, filesystem) for path in files])
-    return RawCatalogue(frame=frame, source=str(data), sha256=digest)
+    parts = tuple((path, len(part)) for path, part in zip(files, frames, strict=True))
+    return RawCatalogue(frame=frame, source=str(data), sha256=digest, files=parts)
+
+
+def raise_in_its_file(raw: RawCatalogue, config: TrainConfig) -> None:
+    """Parse a catalogue of several files file by file, so that a bad value is reported with its own file and row
+    (the whole catalogue's error names the folder and a row of all the files together); returns if none fails.
+
+    Raises:
+        DataValidationError: From the first file with a value training refuses.
+    """
+    if len(raw.files) < 2:
+        return
+    start = 0
+    for path, rows in raw.files:
+        model_columns(raw.frame.iloc[start : start + rows].reset_index(drop=True), config.data, path)
+        start += rows
 
 
 def read_catalogue(data: str | Path, *, required: Iterable[str] = (), named: Iterable[str] = ()) -> pd.DataFrame:
@@ -132,7 +158,15 @@ def read_catalogue(data: str | Path, *, required: Iterable[str] = (), named: Ite
         DataValidationError: Nothing matches, or a file is unreadable or lacks a required column.
     """
     filesystem, files = catalogue_files(str(data))
+    frames = read_files(filesystem, files, required=required, named=named)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def read_files(
+    filesystem: FileSystem, files: list[str], *, required: Iterable[str] = (), named: Iterable[str] = ()
+) -> list[pd.DataFrame]:
+    """Each of `files` as a frame (`read_catalogue`'s arguments)."""
     frames = [read_file(files[0], filesystem, required=required)]
     later = [*required, *(column for column in named if column in frames[0].columns)]
     frames += [read_file(path, filesystem, required=later) for path in files[1:]]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return frames

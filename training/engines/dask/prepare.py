@@ -68,8 +68,14 @@ def prepare_partitions(
     Returns:
         The partitions (held on the cluster), rows per (split, class), products per class and the small-class plan.
     """
+    # A file's partition names the file in its errors (one partition per file; the synthetic catalogue has none).
+    sources = catalogue.files if len(catalogue.files) == catalogue.raw.npartitions else ()
     cleaned = catalogue.raw.map_partitions(
-        cleaned_partition, config, catalogue.source, meta=cleaned_partition(catalogue.raw._meta, config, "meta")
+        cleaned_partition,
+        config,
+        catalogue.source,
+        sources,
+        meta=cleaned_partition(catalogue.raw._meta, config, "meta"),
     )
     cleaned = client.persist(cleaned)
     tail = plan_small_classes(_products_per_class(cleaned), config.split, config.data.path_separator)
@@ -219,8 +225,17 @@ def _class_rows(part: pd.DataFrame, split: int, classes: list[str], columns: lis
     return rows.groupby(LABEL, sort=False).head(1)
 
 
-def cleaned_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> pd.DataFrame:
-    """One raw partition cleaned as the local engine cleans (`training.data.clean.model_rows`)."""
+def cleaned_partition(
+    raw: pd.DataFrame,
+    config: TrainConfig,
+    source: str,
+    sources: tuple[str, ...] = (),
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """One raw partition cleaned as the local engine cleans (`training.data.clean.model_rows`); its errors name
+    `sources[i]` for partition i (Dask passes `partition_info`), else `source`."""
+    if sources and partition_info is not None:
+        source = sources[partition_info["number"]]
     frame, _ = model_rows(raw, config.data, source)
     return frame
 
