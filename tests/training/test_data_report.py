@@ -191,6 +191,22 @@ def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems()
     assert not any("path_separator" in problem for problem in build_report(_frame(), CONFIG, source="x").problems)
 
 
+def test_a_title_running_over_several_lines_is_pointed_out(tmp_path):
+    # GIVEN a CSV export whose one unclosed quote runs three listings into one title
+    path = tmp_path / "export.csv"
+    rows = [f"product {i},s{i},{i}0,{'TVs' if i % 2 else 'Mobile Phones'}" for i in range(40)]
+    rows[10] = '"acme 55 tv,s10,100,TVs'
+    path.write_text("title,seller_id,price,category\n" + "\n".join(rows) + '\nlast one",s1,5,TVs\n')
+
+    report = build_report(pd.read_csv(path, dtype=str), CONFIG, source=str(path))
+
+    assert report.multiline_titles["rows"] == 1
+    assert any(
+        "titles span several lines" in note and "a quote in the file is not closed" in note for note in report.notes
+    )
+    assert build_report(_frame(), CONFIG, source="x").multiline_titles == {}
+
+
 def test_an_alias_to_an_unknown_label_is_a_config_error():
     aliased = DataConfig(**{**CONFIG.__dict__, "label_aliases": {"tv": "Televisions"}})
 

@@ -9,7 +9,8 @@ real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; id
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
 near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
-written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written.
+written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written; titles spanning
+several lines (an unclosed quote).
 
 `problems` are what `data.strict` fails on; `notes` are worth reading but never fail a run.
 """
@@ -88,6 +89,7 @@ class DataReport:
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
+    multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
@@ -149,6 +151,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
             frame[[c for c in dict.fromkeys(config.columns.values()) if c in frame]]
         ),
         column_name_fixes=fixes,
+        multiline_titles=multiline_titles(titles[usable]),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[~no_label].sum()) if GROUP in rows else 0,
@@ -212,6 +215,15 @@ def aliases_block(variants: list[dict[str, Any]]) -> str:
     }
     block = {"data": {"label_aliases": aliases}}
     return yaml.safe_dump(block, allow_unicode=True, sort_keys=False, width=float("inf")).rstrip("\n")
+
+
+def multiline_titles(titles: pd.Series) -> dict[str, Any]:
+    """Titles holding a line break: legal in a quoted CSV field, and what one unbalanced quote makes of the records
+    after it, merged into one title."""
+    broken = titles.astype(str).str.contains(r"[\r\n]", regex=True)
+    if not broken.any():
+        return {}
+    return {"rows": int(broken.sum()), "examples": [str(t)[:120] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]}
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -358,6 +370,11 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
         notes.append(
             f"{report.rows_without_product} rows have no product id (data.group): each is a product of its own in "
             "the split, so listings of one product among them may land in different splits"
+        )
+    if report.multiline_titles:
+        notes.append(
+            f"{report.multiline_titles['rows']} titles span several lines, e.g. {report.multiline_titles['examples']}: "
+            "if those are several listings run together, a quote in the file is not closed"
         )
     listed = {label: unwrapped for label in report.class_counts if (unwrapped := _json_list_item(label)) is not None}
     if listed:
