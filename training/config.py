@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,16 +255,27 @@ def _build(raw: dict[str, Any]) -> TrainConfig:
     data["label_aliases"] = {str(k): str(v) for k, v in (data.get("label_aliases") or {}).items()}
     if data.get("brand_price_cross"):
         data["brand_price_cross"] = tuple(data["brand_price_cross"])
-    features = dict(raw.pop("features", None) or {})
-    if features.get("char_ngrams"):
+    features = _numbers(dict(raw.pop("features", None) or {}))
+    if isinstance(features.get("char_ngrams"), list):
         features["char_ngrams"] = tuple(features["char_ngrams"])
     return TrainConfig(
         data=DataConfig(**data),
         features=FeatureConfig(**features),
-        model=ModelConfig(**(raw.pop("model", None) or {})),
-        split=SplitConfig(**(raw.pop("split", None) or {})),
+        model=ModelConfig(**_numbers(dict(raw.pop("model", None) or {}))),
+        split=SplitConfig(**_numbers(dict(raw.pop("split", None) or {}))),
         **raw,
     )
+
+
+def _numbers(section: dict[str, Any]) -> dict[str, Any]:
+    """The section with each rate written like `1e-3` as the number it is: YAML 1.1 (PyYAML) reads an exponent
+    without a dot as text."""
+    rates = {name for bounds in FRACTION_BOUNDS.values() for name in bounds}
+    for name, value in section.items():
+        if name in rates and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # not a number: _check_ranges names it
+                section[name] = float(value)
+    return section
 
 
 def _check(config: TrainConfig, path: Path) -> None:
@@ -302,6 +314,7 @@ def _check(config: TrainConfig, path: Path) -> None:
             f"config file {path}: data.path_separator must be a non-empty string such as ' > ' (or left out for flat "
             f"labels), got {separator!r}"
         )
+    _check_ranges(config, path)
     if not 0 < config.split.test_fraction + config.split.validation_fraction < 1:
         raise ConfigError(f"config file {path}: split fractions must add up to less than 1")
     if config.split.small_classes not in SMALL_CLASS_POLICIES:
@@ -321,7 +334,6 @@ def _check(config: TrainConfig, path: Path) -> None:
         raise ConfigError(
             f"config file {path}: features.title_fit must be tree or flat, got {config.features.title_fit!r}"
         )
-    _check_ranges(config, path)
 
 
 def _check_ranges(config: TrainConfig, path: Path) -> None:
@@ -343,13 +355,19 @@ def _check_ranges(config: TrainConfig, path: Path) -> None:
                     "" if high == float("inf") else f" up to {high:g}"
                 )
                 raise ConfigError(f"config file {path}: {section}.{name} must be a number {wanted}, got {value!r}")
+    jobs = config.model.n_jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0:
+        raise ConfigError(
+            f"config file {path}: model.n_jobs must be a whole number other than 0 (-1: all cores), got {jobs!r}"
+        )
     ngrams = config.features.char_ngrams
     if ngrams is not None and not (
-        len(ngrams) == 2
+        isinstance(ngrams, tuple)
+        and len(ngrams) == 2
         and all(isinstance(n, int) and not isinstance(n, bool) for n in ngrams)
         and 1 <= ngrams[0] <= ngrams[1]
     ):
         raise ConfigError(
             f"config file {path}: features.char_ngrams must be [shortest, longest] with 1 ≤ shortest ≤ longest "
-            f"(or null for words only), got {list(ngrams)!r}"
+            f"(or null for words only), got {ngrams!r}"
         )

@@ -76,6 +76,9 @@ def test_params_are_flat_and_cover_every_section():
                 ("split", "test_fraction", 0, "split.test_fraction must be a number above 0 up to 1, got 0"),
                 ("split", "validation_fraction", -0.1, "split.validation_fraction must be a number above 0 up to 1"),
                 ("features", "char_ngrams", "[4, 2]", "features.char_ngrams must be \\[shortest, longest\\]"),
+                ("features", "char_ngrams", "false", "features.char_ngrams must be \\[shortest, longest\\]"),
+                ("model", "n_jobs", 0, "model.n_jobs must be a whole number other than 0"),
+                ("split", "test_fraction", "abc", "split.test_fraction must be a number above 0 up to 1, got 'abc'"),
             ]
         ],
     ],
@@ -86,6 +89,17 @@ def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content
 
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_a_rate_written_with_an_exponent_is_the_number_it_reads_as(tmp_path: Path):
+    # PyYAML (YAML 1.1) reads 1e-3, without a dot, as text
+    path = tmp_path / "config.yaml"
+    path.write_text("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {learning_rate: 1e-3}\n"
+                    "split: {test_fraction: 1e-1}\n")  # fmt: skip
+
+    config = load_config(path)
+
+    assert (config.model.learning_rate, config.split.test_fraction) == (0.001, 0.1)
 
 
 def test_missing_config_file_is_named(tmp_path: Path):

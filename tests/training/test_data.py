@@ -62,6 +62,7 @@ def test_unreadable_files_are_named(tmp_path: Path, content, message):
         (lambda f: f.assign(price="inf"), "column 'price' must be a finite number up to 3.403e\\+38 .* found 'inf'"),
         (lambda f: f.assign(price="1e39"), "column 'price' must be a finite number .* found '1e39' in data row 1"),
         (lambda f: f.assign(price=pd.Timestamp("2026-01-01")), "column 'price' must be numeric, found Timestamp"),
+        (lambda f: f.assign(price=True), "column 'price' must be numeric, found True in data row 1"),
         (lambda f: f.assign(category="TVs"), r"the target has 1 class\(es\)"),
         (lambda f: f.head(0), "no rows"),
     ],
@@ -130,12 +131,17 @@ def test_a_row_without_a_product_id_is_a_product_of_its_own():
     assert prepare_catalogue(raw.iloc[::-1], CONFIG)[GROUP].sort_values().tolist() == sorted(frame[GROUP])
     assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert "have no product id" in " ".join(build_report(raw, CONFIG, source="x").notes)
+    # two exports concatenated keep their own row numbers: the index repeats
+    twice = pd.concat([raw.iloc[:100], raw.iloc[:100].assign(title=raw["title"].iloc[:100] + " v2")])
+    assert prepare_catalogue(twice, CONFIG)[GROUP].str.startswith("(no product id) ").sum() == 2 * blank[:100].sum()
 
 
-def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path: Path):
+@pytest.mark.parametrize("files", [2, 1])
+def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path: Path, files: int):
     folder = tmp_path / "export"
     folder.mkdir()
-    _catalogue(300).to_csv(folder / "a.csv", index=False)
+    if files == 2:
+        _catalogue(300).to_csv(folder / "a.csv", index=False)
     _catalogue(40).assign(price=["12"] * 4 + ["-3"] + ["12"] * 35).to_csv(folder / "b.csv", index=False)
 
     with pytest.raises(

@@ -16,11 +16,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from handler import schemas
 from handler.settings import Settings
 from training.cli.check_data import app as check_data_app
 from training.cli.predict import app as predict_app
 from training.cli.train import app as train_app
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
+from training.data import clean
 from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.synthetic import generate_catalogue
@@ -192,8 +194,10 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     assert result.exit_code == 1
 
 
-def test_the_offline_limit_is_the_apis():
+def test_the_offline_limits_are_the_apis():
     assert load_config(DEFAULT_CONFIG_PATH).data.max_text_length == MAX_TEXT_LENGTH == Settings().max_text_length
+    assert clean.FLOAT32_MAX == schemas.FLOAT32_MAX
+    assert clean.MAX_INTEGER_ID == schemas.MAX_INTEGER_ID
 
 
 def _predict(model_path: Path, data: Path, out: Path, *extra: str):

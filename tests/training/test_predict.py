@@ -210,7 +210,7 @@ def test_5000_classes_score_to_the_top_three_and_a_short_summary(tmp_path):
     # GIVEN a 5,000-class model and 1,000 rows (the whole probability matrix would be 20 MB a partition)
     model = tmp_path / "model.onnx"
     _many_class_model(model, 5_000)
-    prices = np.random.default_rng(1).normal(size=1_000)
+    prices = np.abs(np.random.default_rng(1).normal(size=1_000))  # the API refuses a negative price
     pd.DataFrame({"product_id": range(1_000), "title": "a title", "price": prices}).to_csv(tmp_path / "rows.csv")
 
     # WHEN make predict scores them

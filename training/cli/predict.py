@@ -43,7 +43,7 @@ from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Threshol
 from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import FLOAT32_MAX, text_values
+from training.data.clean import FLOAT32_MAX, parse_numbers, text_values
 from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
@@ -454,8 +454,9 @@ def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str,
     for spec in inputs:
         values = frame[columns[spec["name"]]]
         if spec["type"] == "float":
-            numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
-            # Beyond float32 is infinite (refused), without numpy's overflow warning on the cast.
+            # Training's parse: what is no number (text, dates) is missing; beyond float32 becomes infinite (refused),
+            # without numpy's overflow warning on the cast.
+            numbers = parse_numbers(values)[0].to_numpy(np.float64)
             numbers = np.where(np.abs(numbers) > FLOAT32_MAX, np.copysign(np.inf, numbers), numbers)
             feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
         else:

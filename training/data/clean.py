@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelta64_dtype
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
@@ -199,7 +200,9 @@ def own_products(groups: pd.Series, frame: pd.DataFrame) -> pd.Series:
     if not missing.any():
         return groups
     own = pd.util.hash_pandas_object(frame[missing], index=False).map("{:016x}".format)
-    return groups.mask(missing, UNGROUPED + own)
+    named = groups.to_numpy(dtype=object, copy=True)
+    named[missing] = (UNGROUPED + own).to_numpy()  # by position: an index may repeat (concatenated exports)
+    return pd.Series(named, index=groups.index, name=groups.name)
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -268,7 +271,8 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
     values, invalid = parse_numbers(column)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
-        found, value = _SHOWN.repr(column.iloc[row]), values.iloc[row]
+        cell = column.iloc[row]
+        found, value = _SHOWN.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         if np.isnan(value):
             reason = f"must be numeric, found {found}"
         elif value < 0:
@@ -281,9 +285,11 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
 
 def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
-    no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates and durations
-    are no numbers: as one, a date is a count of units since 1970, and the unit is the file's choice."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype) or pd.api.types.is_timedelta64_dtype(column.dtype):
+    no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
+    booleans are no numbers (the API's strict float refuses true): as one, a date is a count of units since 1970,
+    and the unit is the file's choice."""
+    dtype = column.dtype
+    if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import LABEL
-from training.data.clean import configured_columns, model_columns, prepare_catalogue, require_two_classes
+from training.data.clean import configured_columns, model_rows, prepare_catalogue, require_two_classes
 from training.data.digest import combined_sha256, csv_sha256, file_sha256
 from training.data.long_tail import catalogue_classes, generate_long_tail_catalogue, taxonomy_name, taxonomy_paths
 from training.data.report import build_report, log_report
@@ -131,17 +131,16 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
 
 
 def raise_in_its_file(raw: RawCatalogue, config: TrainConfig) -> None:
-    """Parse a catalogue of several files file by file, so that a bad value is reported with its own file and row
-    (the whole catalogue's error names the folder and a row of all the files together); returns if none fails.
+    """Clean a catalogue read from files file by file, so that a bad value is reported with its own file and row
+    (the whole catalogue's error names what DATA named, a folder or a glob, and a row of all its files together);
+    returns if none fails.
 
     Raises:
         DataValidationError: From the first file with a value training refuses.
     """
-    if len(raw.files) < 2:
-        return
     start = 0
     for path, rows in raw.files:
-        model_columns(raw.frame.iloc[start : start + rows].reset_index(drop=True), config.data, path)
+        model_rows(raw.frame.iloc[start : start + rows].reset_index(drop=True), config.data, path)
         start += rows
 
 

@@ -154,7 +154,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         multiline_titles=multiline_titles(titles[usable]),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
-        rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[~no_label].sum()) if GROUP in rows else 0,
+        rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
     )
     report.problems = _problems(report)
     report.notes = _notes(report, plan.describe())

@@ -138,4 +138,6 @@ def _own_error_names() -> tuple[str, ...]:
 
 def _quiet_own_errors() -> None:
     """Install `_OwnErrorFilter` in a worker process (`client.run`)."""
-    logging.getLogger("distributed.worker").addFilter(_OwnErrorFilter())
+    worker = logging.getLogger("distributed.worker")
+    if not any(isinstance(installed, _OwnErrorFilter) for installed in worker.filters):  # once per worker process
+        worker.addFilter(_OwnErrorFilter())

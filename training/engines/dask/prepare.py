@@ -69,12 +69,13 @@ def prepare_partitions(
         The partitions (held on the cluster), rows per (split, class), products per class and the small-class plan.
     """
     # A file's partition names the file in its errors (one partition per file; the synthetic catalogue has none).
+    # The list is one task of the graph, not a copy in every partition's task.
     sources = catalogue.files if len(catalogue.files) == catalogue.raw.npartitions else ()
     cleaned = catalogue.raw.map_partitions(
         cleaned_partition,
         config,
         catalogue.source,
-        sources,
+        delayed(sources, pure=True),
         meta=cleaned_partition(catalogue.raw._meta, config, "meta"),
     )
     cleaned = client.persist(cleaned)
