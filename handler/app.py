@@ -340,7 +340,7 @@ def _target(model: Model, settings: Settings, asked: float | None) -> float | No
             "msg": f"must be one of the model's operating points {allowed}, got {asked}",
             "type": "value_error",
         }])  # fmt: skip
-    return round(asked, 2)
+    return min(points.targets, key=lambda recorded: abs(recorded - asked))
 
 
 def _decision(model: Model, prediction: Prediction, target: float) -> Decision:

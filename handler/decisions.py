@@ -16,6 +16,8 @@ from typing import Any, TypeGuard
 ACCEPT, REVIEW = "accept", "review"
 # The target precision when the deployment (TARGET_PRECISION) or `make predict` names none.
 DEFAULT_TARGET_PRECISION = 0.98
+# How far a requested target precision may be from a recorded one and be it: float noise, not a rounding.
+TARGET_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class OperatingPoints:
         return sorted(self.thresholds)
 
     def find(self, target: float) -> Thresholds | None:
-        """The thresholds of a target precision (to two decimals, as recorded), or None when it is not recorded."""
-        return self.thresholds.get(round(target, 2))
+        """The thresholds of a recorded target precision, or None: 0.985 is none (rounded, it would be decided at
+        0.98, below what was asked)."""
+        return next((found for key, found in self.thresholds.items() if abs(key - target) <= TARGET_TOLERANCE), None)
 
 
 def read_operating_points(metadata: dict[str, Any], depth: int) -> OperatingPoints | None:

@@ -27,7 +27,7 @@ def event_problem(event: Any) -> str | None:
         problem = _v1_problem(event)
     else:
         return "not an API Gateway proxy event: expected HTTP API 2.0 ('version': '2.0') or REST API ('httpMethod')"
-    return problem or _server_problem(event) or _body_problem(event)
+    return problem or _server_problem(event) or _body_problem(event) or _unicode_problem(event)
 
 
 def bad_event_response(problem: str) -> dict[str, Any]:
@@ -71,6 +71,8 @@ def _v1_problem(event: dict[str, Any]) -> str | None:
     for key in ("httpMethod", "path"):
         if not isinstance(event.get(key), str):
             return f"{key} must be a string"
+    if "version" not in event and not isinstance(event.get("resource"), str):
+        return "resource must be a string (Mangum tells a REST API event by it)"
     context = event.get("requestContext")
     if not isinstance(context, dict) or not isinstance(context.get("identity", {}), dict):
         return "requestContext must be an object (with an optional identity object)"
@@ -100,18 +102,43 @@ def _headers_problem(headers: Any, key: str, *, nullable: bool) -> str | None:
 
 
 def _server_problem(event: dict[str, Any]) -> str | None:
-    """Mangum reads the server's port from Host ("name:port") or X-Forwarded-Port; both must hold a number."""
+    """Mangum reads the server's port from Host ("name:port") or X-Forwarded-Port and int()s it; both must hold a
+    number. Read as Mangum reads them: a REST event's multiValueHeaders override its headers, values joined by ", "."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    for name, values in (event.get("multiValueHeaders") or {}).items():
-        if values:
-            headers.setdefault(name.lower(), values[-1])
+    if event.get("version") != "2.0" and event.get("multiValueHeaders"):
+        headers |= {name.lower(): ", ".join(values) for name, values in event["multiValueHeaders"].items()}
     host = headers.get("host", "")
     if ":" in host:
-        _, _, port = host.rpartition(":")
-        if host.count(":") != 1 or not port.isdigit():
+        if host.count(":") != 1 or not _is_int(host.rpartition(":")[2]):
             return "the Host header must be a name or name:port with a numeric port"
-    elif not headers.get("x-forwarded-port", "80").isdigit():
+    elif not _is_int(headers.get("x-forwarded-port", "80")):
         return "the X-Forwarded-Port header must be a number"
+    return None
+
+
+def _is_int(text: str) -> bool:
+    """Whether int() reads `text` (str.isdigit also passes superscripts, which int() refuses)."""
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _unicode_problem(event: dict[str, Any]) -> str | None:
+    """Mangum encodes the body, headers, query and path as UTF-8, which a lone surrogate cannot be (JSON's "\\ud800"
+    decodes to one): API Gateway never sends it, a direct invoke can."""
+    texts: list[Any] = [event.get("body"), event.get("rawQueryString"), event.get("path"), event.get("rawPath")]
+    for key in ("headers", "queryStringParameters"):
+        texts += [text for pair in (event.get(key) or {}).items() for text in pair]
+    for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
+        texts += [text for name, values in (event.get(key) or {}).items() for text in (name, *values)]
+    for text in texts:
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                return "the event holds text that is not valid Unicode (a lone surrogate)"
     return None
 
 

@@ -85,7 +85,9 @@ def test_a_request_may_ask_for_another_recorded_target(client):
     assert [answer["target_precision"] for answer in batch["predictions"]] == [0.99, 0.99]
 
 
-@pytest.mark.parametrize("value", ["0.97", "nan", "inf", "-0.5", "0", "1.5", "abc", "", "0.98.1"])
+@pytest.mark.parametrize(
+    "value", ["0.97", "0.985", "0.994", "0.9849", "nan", "inf", "-0.5", "0", "1.5", "abc", "", "0.98.1"]
+)
 def test_a_target_that_is_not_an_operating_point_is_422_naming_the_allowed_ones(client, value):
     response = client.post(f"/predict?target_precision={value}", json=ITEM)
 
@@ -106,9 +108,10 @@ def test_get_model_lists_the_operating_points_and_the_calibration(client):
     assert body["calibration"]["temperature"] > 0
 
 
-def test_a_deployment_target_the_model_did_not_record_fails_the_load(model_path):
-    with pytest.raises(ModelLoadError, match=r"TARGET_PRECISION 0.9 is not one of the model's operating points"):
-        load_model(Settings(model_path=model_path, target_precision=0.9))
+@pytest.mark.parametrize("target", [0.9, 0.985])  # 0.985 is no operating point: it would be decided at 0.98
+def test_a_deployment_target_the_model_did_not_record_fails_the_load(model_path, target):
+    with pytest.raises(ModelLoadError, match=rf"TARGET_PRECISION {target} is not one of the model's operating points"):
+        load_model(Settings(model_path=model_path, target_precision=target))
 
 
 def test_explain_gives_each_word_and_field_its_effect_and_ranks_the_category_word_first(client):
