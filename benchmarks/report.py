@@ -194,6 +194,7 @@ def worst_case_table() -> str:
     """The costliest accepted request, locally and projected onto Lambda."""
     report = load("worst_case")
     names = {"ascii": "ASCII", "mixed": "mixed scripts"}
+    names |= {f"{name}-explain": f"{shown}, explain=true" for name, shown in names.items()}
     share = report["lambda_vcpu"]
     cells = [[names.get(name, name), case["items"], f"{case['characters']:,}", f"{case['seconds_local_one_core']:.2f}",
               f"{case['seconds_local_one_core'] / share:.2f}", f"{report['lambda_timeout_s']} s"]

@@ -152,6 +152,8 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
+        if explain:
+            _check_explained_text(rows, settings.max_explained_characters)
         synthetic = _is_synthetic(http)
         answered = []
         for prediction, why in _predict(model, rows, settings, synthetic, target, explain=explain):
@@ -341,6 +343,22 @@ def _target(model: Model, settings: Settings, asked: float | None) -> float | No
             "type": "value_error",
         }])  # fmt: skip
     return min(points.targets, key=lambda recorded: abs(recorded - asked))
+
+
+def _check_explained_text(rows: list[dict[str, Any]], limit: int) -> None:
+    """explain=true may carry at most `limit` characters of text, all items together.
+
+    Raises:
+        RequestValidationError: It carries more (a 422).
+    """
+    characters = sum(len(value) for row in rows for value in row.values() if isinstance(value, str))
+    if characters > limit:
+        raise RequestValidationError([{
+            "loc": ("query", "explain"),
+            "msg": f"explain=true explains at most {limit} characters of text per request, this one holds "
+            f"{characters}: send fewer or shorter items per request, or leave explain out",
+            "type": "value_error",
+        }])  # fmt: skip
 
 
 def _decision(model: Model, prediction: Prediction, target: float) -> Decision:

@@ -65,6 +65,11 @@ class Settings(BaseModel):
         None, description="Folder captured listings are appended to (local runs); unset: stdout, which Lambda ships."
     )
     inference_chunk: int = Field(64, ge=1, description="Rows per onnxruntime call; bounds padding and memory.")
+    # explain=true scores each listing once per explained word and field (up to 13 + fields rows for one): this
+    # bounds its work to about what a request without it costs at MAX_BODY_BYTES.
+    max_explained_characters: int = Field(
+        40_000, ge=2000, description="Most characters of text one explain=true request may carry, all items together."
+    )
     max_body_bytes: int = Field(
         524_288, ge=1024, le=6_000_000, description="Largest request body; bigger ones get 413 before parsing."
     )

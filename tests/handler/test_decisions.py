@@ -141,6 +141,23 @@ def test_explain_is_deterministic_bounded_and_off_by_default(client):
     assert "explanation" not in plain
 
 
+def test_explaining_a_batch_is_bounded_by_its_text(client):
+    # GIVEN items of 2,000 characters: explain=true scores each once per word and field, so its text is bounded
+    item = {"title": " ".join(f"w{i} " + "x" * 160 for i in range(12))[:2000]}
+    limit = Settings().max_explained_characters
+    within, over = [item] * (limit // 2000), [item] * (limit // 2000 + 1)
+
+    explained = client.post("/predict/batch?explain=true", json={"items": within})
+    refused = client.post("/predict/batch?explain=true", json={"items": over})
+    plain = client.post("/predict/batch", json={"items": over})
+
+    assert explained.status_code == 200
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "query.explain"
+    assert f"at most {limit} characters" in refused.json()["detail"][0]["message"]
+    assert plain.status_code == 200
+
+
 def test_a_batch_explains_every_item(client):
     body = client.post("/predict/batch?explain=true", json={"items": [ITEM, {"title": "kaito oled tv 55 inch"}]}).json()
 
