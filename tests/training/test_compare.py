@@ -6,12 +6,13 @@ import json
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.compare import app
-from training.reporting.compare import compare_predictions, mcnemar
+from training.reporting.compare import compare_predictions, mcnemar, render_comparison
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,26 @@ def test_identical_predictions_differ_by_nothing():
 
     assert report["macro_f1"]["difference"] == 0
     assert report["macro_f1"]["ci_low"] == report["macro_f1"]["ci_high"] == 0
+
+
+def test_a_blank_cell_among_the_disagreements_is_an_empty_cell():
+    labels = np.array(["x", "y", "x", "y"])
+    predicted_b = np.array(["x", "x", "x", "y"])
+    listing = pd.DataFrame({"title": ["tv | 55"], "price": [np.nan], "label": ["y"], "a": ["y"], "b": ["x"]})
+
+    text = render_comparison(compare_predictions(labels, labels, predicted_b, resamples=20), listing, a="A", b="B")
+
+    assert "| tv \\| 55 |  | y | y | x |" in text
+
+
+@pytest.mark.parametrize("option", [["--min-agreement", "0.9"], ["--since", "2026-12-01"], ["--reviewed", "r.csv"]])
+def test_options_for_captured_traffic_are_refused_on_a_catalogue(model_path, tmp_path, option):
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "c"),
+                                      *option])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert f"{option[0]}: for captured traffic only" in result.output
+    assert not (tmp_path / "c").exists()
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ def main(
     out: Annotated[Path, typer.Option(help="Folder for comparison.md/.json and disagreements.csv.")] = Path(
         "comparison"
     ),
-    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples.")] = 1000,
+    resamples: Annotated[int, typer.Option(min=1, help="Paired bootstrap resamples.")] = 1000,
     reviewed: Annotated[
         Path | None, typer.Option(help="Captured traffic only: a review queue CSV with `label` filled in.")
     ] = None,
@@ -93,11 +93,20 @@ def main(
     try:
         resolved = load_config(config)
         model_a, model_b = read_model(a), read_model(b)
+        if out.exists() and not out.is_dir():
+            raise TrainingError(f"OUT {out} is a file; name a folder for the comparison")
         if data and is_capture(data):
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
                           since=since, min_agreement=min_agreement, separator=resolved.data.path_separator)  # fmt: skip
             return
-        frame = prepare_catalogue(load_raw(resolved, Path(data) if data else None).frame, resolved.data)
+        live_only = {"--reviewed": reviewed, "--since": since, "--min-agreement": min_agreement}
+        given = [name for name, value in live_only.items() if value is not None]
+        if given:
+            raise TrainingError(
+                f"{', '.join(given)}: for captured traffic only (DATA= a capture folder); a catalogue is compared "
+                "on its labels"
+            )
+        frame = prepare_catalogue(load_raw(resolved, data or None).frame, resolved.data)
         if rows == "test":
             frame = split_catalogue(frame, resolved.split).test
         elif rows != "all":
@@ -167,7 +176,10 @@ def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:
     """
     if not path.is_file():
         raise TrainingError(f"REVIEWED file not found: {path}")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise TrainingError(f"REVIEWED {path} is not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8')") from exc
     if not {"listing_id", LABEL_COLUMN} <= set(table.columns):
         raise TrainingError(f"{path} has no listing_id and {LABEL_COLUMN} columns: pass the review queue you labelled")
     labels = table[table[LABEL_COLUMN].str.strip() != ""].drop_duplicates("listing_id", keep="last")

@@ -151,7 +151,7 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
         f"{len(listing):,} rows labelled differently; the first {min(len(listing), DISAGREEMENTS_SHOWN)}:",
         "",
     ]
-    shown = listing.head(DISAGREEMENTS_SHOWN).astype(str)
+    shown = listing.head(DISAGREEMENTS_SHOWN).fillna("").astype(str)  # a blank cell is NaN, even after astype(str)
     lines.append("| " + " | ".join(shown.columns) + " |")
     lines.append("|" + "---|" * len(shown.columns))
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in shown.to_numpy().tolist()]
