@@ -260,6 +260,21 @@ def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arg
     assert not (tmp_path / "mlruns.db").exists()
 
 
+@pytest.mark.parametrize("place", ["file", "under a file"])
+def test_an_out_that_cannot_be_a_folder_is_refused_before_any_work(tracking, tmp_path, place):
+    (tmp_path / "taken").write_text("not a folder")
+    out = tmp_path / "taken" if place == "file" else tmp_path / "taken" / "artifacts"
+
+    result = _train("--rows", "2000", "--out", str(out))
+
+    # THEN one line, and no model was fitted, registered or promoted first
+    assert result.exit_code == 1
+    assert f"OUT {out}" in result.output
+    assert "Traceback" not in result.output
+    assert "fitted" not in result.output
+    assert not (tmp_path / "mlruns.db").exists()
+
+
 @pytest.mark.shared_data
 def test_pricerunner_sample_trains_with_parity(tracking, pricerunner_csv, tmp_path):
     sample = tmp_path / "sample.csv"

@@ -42,7 +42,7 @@ from training.model.parity import (
     run_onnx,
 )
 from training.model.pipeline import TITLE_SCORES
-from training.reporting.artifacts import move_artifacts, write_artifacts
+from training.reporting.artifacts import check_out_dir, move_artifacts, write_artifacts
 from training.reporting.compare import compare_predictions, score_model
 from training.reporting.confidence import (
     calibration_metadata,
@@ -124,6 +124,7 @@ def run_training(
     Raises:
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
+    check_out_dir(out_dir)
     if engine == "local":
         catalogue = load_catalogue(config, str(data_path) if data_path else None)
         if corrections:
