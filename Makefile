@@ -147,11 +147,11 @@ compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT")
 
-review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=)
+review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, new unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=)
 	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
 	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
-	  $(if $(CONFIG),--config "$$CONFIG")
+	  $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace)
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")

@@ -76,6 +76,11 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     truth = dict(zip(traffic["title"], traffic["label"], strict=False))
     queue["label"] = queue["title"].map(truth)
     queue.to_csv(workspace / "reviewed.csv", index=False)
+    # A second queue into the labelled file is refused: it would wipe the labels
+    again = CliRunner().invoke(review_queue.app, ["--capture", "capture", "--out", "reviewed.csv", "--config", config])
+    assert again.exit_code == 1
+    assert "OUT reviewed.csv exists" in again.output
+    assert pd.read_csv(workspace / "reviewed.csv", dtype=str)["label"].notna().all()
     _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "reviewed.csv")
     metrics = json.loads((workspace / "retrained" / "metrics.json").read_text())
     assert metrics["corrections"] == len(queue)

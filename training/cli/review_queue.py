@@ -43,10 +43,12 @@ def main(
     data: Annotated[str | None, typer.Option(help="The live model's training catalogue; omit for synthetic.")] = None,
     config: Annotated[Path, typer.Option(help="YAML config naming the catalogue's columns.")] = DEFAULT_CONFIG_PATH,
     low_confidence: Annotated[float, typer.Option(min=0, max=1, help="Queue answers below this confidence.")] = 0.5,
+    replace: Annotated[bool, typer.Option(help="Overwrite an existing OUT (labels filled in there are lost).")] = False,
 ) -> None:  # fmt: skip
     """Write the captured listings a person should label first, with the model's suggestions."""
     configure_logging()
     try:
+        _check_out(out, replace=replace)
         resolved = load_config(config)
         captured = read_capture(capture, since=parse_since(since))
         challenger = _challenger_labels(b, captured) if b else None
@@ -70,6 +72,22 @@ def main(
         + str(out)
         + "`."
     )
+
+
+def _check_out(out: Path, *, replace: bool) -> None:
+    """OUT must be a new file, or an old queue with `replace`: a second run would otherwise overwrite the labels a
+    reviewer filled in.
+
+    Raises:
+        TrainingError: OUT is a folder, or exists and `replace` is off.
+    """
+    if out.is_dir():
+        raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
+    if out.exists() and not replace:
+        raise TrainingError(
+            f"OUT {out} exists (a queue someone may be labelling); choose a new file, or pass --replace (REPLACE=1) "
+            "to overwrite it"
+        )
 
 
 def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
