@@ -27,7 +27,7 @@ from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
 from training.model.hierarchy import build_hierarchy
-from training.model.metadata import embed_metadata, input_schema
+from training.model.metadata import embed_metadata, input_schema, split_record
 from training.model.parity import golden_examples
 from training.model.top_classes import predict_top
 from training.reporting.confidence import calibration_metadata, confidence_report, thresholds
@@ -125,7 +125,7 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
         "inputs": input_schema(config.data),
         "columns": dict(config.data.columns),
         "metrics": {"macro_f1": 0.5},
-        "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw)},
+        "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw), "split": split_record(config)},
         "library_versions": {"onnxruntime": "test"},
         "example": {"title": "acme smartphone x100 black 128gb"},
         "calibration": calibration_metadata(confidence),

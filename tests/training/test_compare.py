@@ -6,12 +6,14 @@ import json
 
 import mlflow
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.compare import app
+from training.model.metadata import METADATA_KEY
 from training.reporting.compare import compare_predictions, mcnemar, render_comparison
 
 
@@ -111,6 +113,29 @@ def test_a_model_of_other_inputs_is_refused_by_name(model_path, other_schema_mod
     assert result.exit_code == 1
     assert "model B takes inputs" in result.output
     assert "compare it with the config it was trained with" in result.output
+
+
+@pytest.mark.slow
+def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_path, tmp_path, monkeypatch):
+    # GIVEN the same model, recorded as trained on the split of another seed (so on some of these test products)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    model = onnx.load(model_path)
+    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    assert metadata["training_data"]["split"]["seed"] == 42
+    metadata["training_data"]["split"]["seed"] = 7
+    entry.value = json.dumps(metadata)
+    other = tmp_path / "seed7.onnx"
+    onnx.save(model, other)
+    arguments = ["--a", str(model_path), "--b", str(other), "--resamples", "20"]
+
+    on_test = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "t")])
+    on_all = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "a"), "--rows", "all"])
+
+    # THEN its test rows are refused, naming the split; every row, asked for knowingly, is compared
+    assert on_test.exit_code == 1
+    assert "model B was trained on another split ({'seed': 7}" in on_test.output
+    assert on_all.exit_code == 0, on_all.output
 
 
 def test_a_missing_model_file_is_named(tmp_path):

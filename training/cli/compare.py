@@ -7,7 +7,8 @@ MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is 
 
 Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
 `models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
-its held-out test split under CONFIG's seed; `--rows all` for every row): macro-F1 and accuracy with paired
+its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
+products are among those rows; `--rows all` for every row): macro-F1 and accuracy with paired
 bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
 right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
 (comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
@@ -36,6 +37,7 @@ from training.feedback.review_queue import LABEL_COLUMN, latest_listings
 from training.feedback.served import listing_rows, served_labels
 from training.reporting.compare import (
     agreement_report,
+    check_held_out,
     compare_predictions,
     disagreements,
     render_agreement,
@@ -114,6 +116,9 @@ def main(
         labels = frame[LABEL].to_numpy()
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
+        if rows == "test":  # after scoring, which names a model of other inputs first
+            check_held_out(model_a, resolved, name="A")
+            check_held_out(model_b, resolved, name="B")
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

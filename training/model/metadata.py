@@ -72,6 +72,16 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
     raise ExportError(f"the ONNX model has no '{METADATA_KEY}' metadata entry")
 
 
+def split_record(config: TrainConfig) -> dict[str, Any]:
+    """What decides a product's split (`training.data.split`): its group column, the seed and the fractions."""
+    return {
+        "group": config.data.group,
+        "seed": config.split.seed,
+        "test_fraction": config.split.test_fraction,
+        "validation_fraction": config.split.validation_fraction,
+    }
+
+
 def build_metadata(
     config: TrainConfig,
     *,
@@ -123,6 +133,8 @@ def build_metadata(
             "source": public_source_name(training_data["source"]),
             "sha256": training_data["sha256"],
             "rows": training_data["rows"],
+            # Which products it held out: `make compare` refuses to score it on test rows of another split.
+            "split": split_record(config),
         },
         "metrics": metrics,
         "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},

@@ -5,6 +5,7 @@ Used by `make compare` (training/cli/compare.py) and by the champion/challenger 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,16 +14,20 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from training.exceptions import TrainingError
+from training.model.metadata import read_metadata, split_record
 from training.model.parity import run_onnx
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from training.config import DataConfig
+    from training.config import DataConfig, TrainConfig
 
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
 DISAGREEMENTS_SHOWN = 20
+
+
+logger = logging.getLogger(__name__)
 
 
 class IncomparableModelsError(TrainingError):
@@ -43,6 +48,27 @@ def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, 
         )
     labels, _ = run_onnx(model_bytes, frame, config)
     return labels.astype(str)
+
+
+def check_held_out(model_bytes: bytes, config: TrainConfig, *, name: str) -> None:
+    """A model compared on the config's test rows must have held them out: trained with another split (another
+    seed, say), it trained on many of those products, and its figures would be flattered.
+
+    Raises:
+        IncomparableModelsError: The model records a split other than the config's.
+    """
+    recorded = read_metadata(onnx.load_model_from_string(model_bytes)).get("training_data", {}).get("split")
+    if recorded is None:
+        logger.warning("model %s records no split: it may have trained on some of these test rows", name)
+        return
+    expected = split_record(config)
+    if recorded != expected:
+        differ = {key: recorded.get(key) for key in expected if recorded.get(key) != expected[key]}
+        raise IncomparableModelsError(
+            f"model {name} was trained on another split ({differ}, the config's: "
+            f"{ {key: expected[key] for key in differ} }): it trained on some of these test rows. Compare with "
+            "a config of its split, or pass --rows all to compare on every row knowingly"
+        )
 
 
 def compare_predictions(
