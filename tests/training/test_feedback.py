@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -130,6 +131,15 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
         _read(_reviewed(tmp_path, ["", ""]))
     with pytest.raises(DataValidationError, match="not found"):
         _read(tmp_path / "missing.csv")
+
+
+def test_a_label_the_config_aliases_is_read_as_its_class(tmp_path: Path):
+    data = replace(load_config(DEFAULT_CONFIG_PATH).data, label_aliases={"Televisions": "TVs"})
+
+    found = read_corrections(_reviewed(tmp_path, ["Televisions", "Fridges"]), data=data, classes={"TVs", "Fridges"},
+                             allow_new_classes=False)  # fmt: skip
+
+    assert list(found.frame[LABEL]) == ["TVs", "Fridges"]
 
 
 def test_corrections_always_train_and_never_duplicate_a_held_out_listing():

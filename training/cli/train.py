@@ -144,9 +144,9 @@ def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, path: str
     """The catalogue with the reviewed listings of `path` merged in (`training.feedback.corrections`)."""
     from training.feedback.corrections import add_corrections, read_corrections
 
-    found = read_corrections(
-        path, data=config.data, classes=set(catalogue.frame[LABEL]), allow_new_classes=config.data.allow_new_classes
-    )
+    tail = catalogue.tail
+    labels = set(catalogue.frame[LABEL]) | set(tail.folded) | set(tail.dropped)
+    found = read_corrections(path, data=config.data, classes=labels, allow_new_classes=config.data.allow_new_classes)
     return add_corrections(catalogue, found)
 
 

@@ -56,7 +56,7 @@ def read_corrections(
     Args:
         path: The CSV `make review-queue` wrote (its listing columns are the model's input names), labels filled in.
         data: The catalogue's column roles: the corrections become rows of the same columns.
-        classes: The catalogue's classes.
+        classes: The catalogue's labels: its classes, and those the small-class policy folded or dropped.
         allow_new_classes: Take labels outside `classes` (data.allow_new_classes).
 
     Raises:
@@ -75,7 +75,9 @@ def read_corrections(
     reviewed = raw[raw[LABEL].str.strip() != ""].drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
-    unknown = sorted(set(reviewed[LABEL].str.strip()) - set(classes))
+    # Compared as the catalogue's labels were: after data.label_aliases (the small-class policy's folded and
+    # dropped labels are among `classes`; `add_corrections` applies it).
+    unknown = sorted(set(reviewed[LABEL].str.strip().replace(data.label_aliases)) - set(classes))
     if unknown and not allow_new_classes:
         raise DataValidationError(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
