@@ -131,6 +131,10 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
         _read(_reviewed(tmp_path, ["", ""]))
     with pytest.raises(DataValidationError, match="not found"):
         _read(tmp_path / "missing.csv")
+    excel = tmp_path / "excel.csv"  # saved by Excel as Windows-1252
+    excel.write_bytes(_reviewed(tmp_path, ["TVs"]).read_text().replace("item 0", "k\u00fchl").encode("cp1252"))
+    with pytest.raises(DataValidationError, match=r"excel\.csv is not UTF-8 text; save it as UTF-8"):
+        _read(excel)
 
 
 def test_a_label_the_config_aliases_is_read_as_its_class(tmp_path: Path):

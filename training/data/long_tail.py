@@ -102,6 +102,8 @@ def read_taxonomy_file(path: Path) -> list[str]:
         raise DataValidationError(
             f"TAXONOMY: cannot read {path} ({exc.strerror}); name google, google-shape or a taxonomy file"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"TAXONOMY: {path} is not UTF-8 text; save it as UTF-8") from exc
     paths = []
     for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):

@@ -290,7 +290,10 @@ def summary_text(report: DataReport) -> str:
         lines.append(f"note: and {len(report.notes) - LISTED_CLASSES} more notes ({WHOLE_REPORT} lists every one)")
     variants = report.label_variants
     if variants:
-        lines += ["suggested config (paste into the config file):", aliases_block(variants[:LISTED_CLASSES])]
+        lines += [
+            "suggested config (merge into the config's data: section; a second top-level data: would replace it):",
+            aliases_block(variants[:LISTED_CLASSES]),
+        ]
     if len(variants) > LISTED_CLASSES:
         lines.append(f"    # and {len(variants) - LISTED_CLASSES} more groups: {WHOLE_REPORT} lists every one")
     return "\n".join(lines)

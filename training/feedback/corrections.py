@@ -65,7 +65,10 @@ def read_corrections(
     location = Path(path)
     if not location.is_file():
         raise DataValidationError(f"CORRECTIONS file not found: {path} (the review queue with `label` filled in)")
-    raw = pd.read_csv(location, dtype=str, keep_default_na=False)
+    try:
+        raw = pd.read_csv(location, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"{path} is not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8')") from exc
     missing = [column for column in ("listing_id", LABEL, data.text) if column not in raw.columns]
     if missing:
         raise DataValidationError(
