@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import onnx
 import pandas as pd
 import typer
 
@@ -35,6 +36,7 @@ from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.review_queue import LABEL_COLUMN, latest_listings
 from training.feedback.served import listing_rows, served_labels
+from training.model.metadata import read_metadata
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
@@ -147,6 +149,9 @@ def _compare_live(
     rows = listing_rows(listings, captured.inputs)
     predicted_a = np.array(served_labels(model_a, rows, name="A"))
     predicted_b = np.array(served_labels(model_b, rows, name="B"))
+    # The config's separator, else the one model A recorded (a capture comes without a config).
+    taxonomy = read_metadata(onnx.load_model_from_string(model_a)).get("taxonomy") or {}
+    separator = separator or taxonomy.get("separator")
     departments = [label.split(separator)[0].strip() if separator else label for label in predicted_a]
     report = agreement_report(predicted_a, predicted_b, np.array(departments), resamples=resamples)
     reviewed_report = None
