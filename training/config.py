@@ -29,7 +29,7 @@ WHOLE_MINIMUMS = {
         "n_estimators": 1, "num_leaves": 2, "min_child_samples": 1, "early_stopping_rounds": 1, "candidates": 2,
         "multiclass_max_classes": 2,
     },
-    "split": {"min_class_products": 1},
+    "split": {"min_class_products": 1, "seed": 0},
 }  # fmt: skip
 # Each fraction or rate setting's bounds: above the first (from it, for baseline_tolerance), up to the second.
 POSITIVE = (0.0, float("inf"))

@@ -138,6 +138,16 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_all.exit_code == 0, on_all.output
 
 
+def test_a_file_that_is_not_a_model_is_named(tmp_path):
+    junk = tmp_path / "model.onnx"
+    junk.write_text("not a model")
+
+    result = CliRunner().invoke(app, ["--a", str(junk), "--b", str(junk), "--out", str(tmp_path / "c")])
+
+    assert result.exit_code == 1
+    assert "model A is not an ONNX model" in result.output
+
+
 def test_a_missing_model_file_is_named(tmp_path):
     missing = tmp_path / "absent.onnx"
     result = CliRunner().invoke(app, ["--a", str(missing), "--b", str(missing)])

@@ -78,6 +78,7 @@ def test_params_are_flat_and_cover_every_section():
                 ("features", "char_ngrams", "[4, 2]", "features.char_ngrams must be \\[shortest, longest\\]"),
                 ("features", "char_ngrams", "false", "features.char_ngrams must be \\[shortest, longest\\]"),
                 ("model", "n_jobs", 0, "model.n_jobs must be a whole number other than 0"),
+                ("split", "seed", -1, "split.seed must be a whole number of at least 0, got -1"),
                 ("split", "test_fraction", "abc", "split.test_fraction must be a number above 0 up to 1, got 'abc'"),
             ]
         ],

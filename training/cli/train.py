@@ -473,7 +473,7 @@ def main(
         str | None,
         typer.Option(help="A long-tailed catalogue on a real taxonomy: google, google-shape or a taxonomy file."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the split (and of the synthetic data).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the split (and of the synthetic data).")] = None,
     engine: Annotated[
         str, typer.Option(help="local (this process) or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")
     ] = "local",

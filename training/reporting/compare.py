@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
@@ -40,7 +41,13 @@ def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, 
     Raises:
         IncomparableModelsError: The graph takes inputs these rows do not have.
     """
-    inputs = {node.name for node in onnx.load_model_from_string(model_bytes).graph.input}
+    try:
+        graph = onnx.load_model_from_string(model_bytes).graph
+    except DecodeError as exc:
+        raise IncomparableModelsError(
+            f"model {name} is not an ONNX model (pass a model.onnx `make train` wrote)"
+        ) from exc
+    inputs = {node.name for node in graph.input}
     if inputs != set(config.columns):
         raise IncomparableModelsError(
             f"model {name} takes inputs {sorted(inputs)}, not the config's {sorted(config.columns)}: "
