@@ -83,3 +83,16 @@ def test_coverage_curve_plot_is_written(tmp_path):
     path = plot_coverage_curve(levels["coverage"], tmp_path / "coverage.png")
 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_level_no_test_row_reaches_is_not_measured_rather_than_scored_zero():
+    # GIVEN a fourth level that only a class without test rows reaches
+    classes = np.array([*CLASSES, "A > B > C > Z"])
+    top = TopClasses.from_dense(np.hstack([PROBABILITIES, np.zeros((3, 1))]))
+
+    levels = evaluate_levels(LABELS, top, classes, build_hierarchy(classes, separator=" > "))
+
+    deepest = levels["per_level"][-1]
+    assert (deepest["level"], deepest["rows"], deepest["accuracy"], deepest["macro_f1"]) == (4, 0, None, None)
+    assert "level_4_accuracy" not in scalar_metrics(levels)
+    assert "level_3_accuracy" in scalar_metrics(levels)

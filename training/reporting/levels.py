@@ -63,24 +63,28 @@ def scalar_metrics(levels: dict[str, Any]) -> dict[str, float]:
     """The run's per-level and hierarchical figures as flat MLflow metrics (`level_1_accuracy`, ...)."""
     metrics = {key: levels[key] for key in ("hierarchical_precision", "hierarchical_recall", "hierarchical_f1")}
     for scores in levels["per_level"]:
-        metrics |= {f"level_{scores['level']}_{key}": scores[key] for key in ("accuracy", "macro_f1")}
+        metrics |= {
+            f"level_{scores['level']}_{key}": scores[key] for key in ("accuracy", "macro_f1") if scores[key] is not None
+        }
     return metrics
 
 
 def _level_scores(truth: np.ndarray, predicted: np.ndarray, level: int) -> dict[str, Any]:
-    """Accuracy and macro-F1 at one level, over the rows whose true path reaches it."""
+    """Accuracy and macro-F1 at one level, over the rows whose true path reaches it (None when no test row does:
+    a level only classes without test rows reach is not measured, not scored 0)."""
     reached = truth >= 0
     true_nodes, predicted_nodes = truth[reached], predicted[reached]
+    measured = bool(reached.any())
     return {
         "level": level,
         "rows": int(reached.sum()),
         "nodes": len(np.unique(true_nodes)),
-        "accuracy": float((true_nodes == predicted_nodes).mean()) if reached.any() else 0.0,
+        "accuracy": float((true_nodes == predicted_nodes).mean()) if measured else None,
         "macro_f1": float(
             f1_score(true_nodes, predicted_nodes, labels=np.unique(true_nodes), average="macro", zero_division=0)
         )
-        if reached.any()
-        else 0.0,
+        if measured
+        else None,
     }
 
 

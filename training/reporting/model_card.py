@@ -11,6 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from training.data.report import LISTED_CLASSES, class_summary
+from training.model.calibration import MIN_ACCEPTED_ROWS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -222,6 +223,12 @@ def _confidence_section(report: dict[str, Any]) -> str:
         "time on validation, and what that threshold gives on test — the share of listings a team could file "
         "without review, and how often those are right. `GET /model` lists them; a request's `decision` uses them."
     )
+    if all(point["threshold"] > 1 for point in report["operating_points"]):
+        head += (
+            " **No operating point accepts anything:** at no threshold were enough validation answers (at least "
+            f"{MIN_ACCEPTED_ROWS}) right often enough, so every answer is sent to review. More validation products "
+            "(a larger catalogue) give the thresholds something to stand on."
+        )
     rows = [
         [point["level"], f"{point['target_precision']:.2f}", f"{point['threshold']:.4f}",
          f"{point['test_coverage']:.1%}", "-" if point["test_precision"] is None else f"{point['test_precision']:.2%}"]
@@ -250,7 +257,8 @@ def _levels_section(levels: dict[str, Any]) -> str:
     per_level = _table(
         ["level", "nodes", "rows", "accuracy", "macro-F1"],
         [
-            [s["level"], s["nodes"], s["rows"], f"{s['accuracy']:.4f}", f"{s['macro_f1']:.4f}"]
+            [s["level"], s["nodes"], s["rows"]]
+            + ["-" if s[key] is None else f"{s[key]:.4f}" for key in ("accuracy", "macro_f1")]
             for s in levels["per_level"]
         ],
     )
