@@ -98,6 +98,12 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert report["reviewed"]["rows"] == len(queue)
     assert "on captured traffic" in compared.output
 
+    queue.assign(label="Tellyvisions").to_csv(workspace / "typo.csv", index=False)
+    typo = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
+                                            "capture", "--reviewed", "typo.csv", "--out", "cmp3"])  # fmt: skip
+    assert typo.exit_code == 1
+    assert "label(s) are classes of neither model, e.g. ['Tellyvisions']" in typo.output
+
     strict = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
                                               "capture", "--config", config, "--out", "cmp2", "--min-agreement",
                                               str(min(1.0, report["agreement"]["ci_low"] + 0.001))])  # fmt: skip

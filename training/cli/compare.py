@@ -142,22 +142,41 @@ def _compare_live(
     """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
 
     Raises:
-        TrainingError: No capture there, or an unreadable REVIEWED file.
+        TrainingError: No capture there, a model taking inputs the capture lacks, or a REVIEWED file that is
+            unreadable, matches none of the captured listings or names labels neither model has.
     """
     captured = read_capture(data, since=parse_since(since))
+    metadata = {
+        name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
+    }
+    for name, found in metadata.items():
+        lacking = sorted({spec["name"] for spec in found["inputs"]} - set(captured.inputs))
+        if lacking:
+            raise TrainingError(
+                f"model {name} takes input(s) {lacking} the capture does not hold (it holds "
+                f"{sorted(captured.inputs)}): compare models of the served model's inputs"
+            )
     listings = latest_listings(captured)
     rows = listing_rows(listings, captured.inputs)
     predicted_a = np.array(served_labels(model_a, rows, name="A"))
     predicted_b = np.array(served_labels(model_b, rows, name="B"))
     # The config's separator, else the one model A recorded (a capture comes without a config).
-    taxonomy = read_metadata(onnx.load_model_from_string(model_a)).get("taxonomy") or {}
-    separator = separator or taxonomy.get("separator")
+    separator = separator or (metadata["A"].get("taxonomy") or {}).get("separator")
     departments = [label.split(separator)[0].strip() if separator else label for label in predicted_a]
     report = agreement_report(predicted_a, predicted_b, np.array(departments), resamples=resamples)
     reviewed_report = None
     if reviewed is not None:
         labels = _reviewed_labels(reviewed, listings["listing_id"])
         known = labels != ""
+        if not known.any():
+            raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture")
+        classes = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
+        unknown = sorted(str(label) for label in set(labels[known]) - classes)
+        if unknown:
+            raise TrainingError(
+                f"REVIEWED {reviewed}: {len(unknown)} label(s) are classes of neither model, e.g. {unknown[:5]}; fix "
+                "them (the suggestion columns hold the exact names)"
+            )
         if known.any():
             reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
                                                   resamples=resamples)  # fmt: skip
