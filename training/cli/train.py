@@ -125,6 +125,8 @@ def run_training(
         TrainingError: Bad data or config, a failed conversion or a failed parity gate.
     """
     check_out_dir(out_dir)
+    if engine == "local" and features_dir:
+        raise DataValidationError("FEATURES= keeps the Dask engine's featurized partitions: use it with ENGINE=dask")
     if engine == "local":
         catalogue = load_catalogue(config, str(data_path) if data_path else None)
         if corrections:
@@ -334,6 +336,7 @@ def _summarise(
             "small_classes_folded": len(fitted.tail.folded),
             "small_classes_dropped": len(fitted.tail.dropped),
             "corrections": fitted.corrections.get("rows", 0),
+            "corrections_dropped_held_out": fitted.corrections.get("dropped_held_out", 0),
         }
         | band_metrics(metrics["bands"])
         | validation_comparison(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from lightgbm import early_stopping
 
-from training.columns import GROUP, LABEL, extra_text_columns
+from training.columns import CORRECTION, GROUP, LABEL, SOURCE, extra_text_columns
 from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
@@ -61,8 +61,17 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         source=catalogue.source,
         sha256=catalogue.sha256,
         report=catalogue.report,
-        corrections=catalogue.corrections,
+        corrections=_trained_corrections(catalogue.corrections, splits.train),
     )
+
+
+def _trained_corrections(provenance: dict[str, Any], train: pd.DataFrame) -> dict[str, Any]:
+    """The corrections' provenance with `rows` the reviewed listings that trained: the split drops one whose inputs
+    equal a held-out listing's (`split._corrections_train`), counted in `dropped_held_out`."""
+    if not provenance:
+        return provenance
+    trained = int((train[SOURCE] == CORRECTION).sum()) if SOURCE in train.columns else 0
+    return provenance | {"rows": trained, "dropped_held_out": provenance["rows"] - trained}
 
 
 def unevaluated_rows(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:

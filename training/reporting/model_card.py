@@ -79,6 +79,12 @@ def render_model_card(
         + (
             f"\n- corrections: {summary['corrections']} reviewed listings from production (`make train "
             "CORRECTIONS=`), all in train: the test figures below are the catalogue's own held-out products"
+            + (
+                f"; {summary['corrections_dropped_held_out']} more were left out, their inputs being a held-out "
+                "listing's"
+                if summary.get("corrections_dropped_held_out")
+                else ""
+            )
             if summary.get("corrections")
             else ""
         ),
