@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import onnx
-import pandas as pd
 import typer
 
 from training.cli.logging_setup import configure_logging
@@ -34,7 +33,7 @@ from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.review_queue import LABEL_COLUMN, latest_listings
+from training.feedback.review_queue import LABEL_COLUMN, latest_listings, read_review_file
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import read_metadata
 from training.reporting.compare import (
@@ -46,6 +45,9 @@ from training.reporting.compare import (
     render_comparison,
     score_model,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -177,9 +179,8 @@ def _compare_live(
                 f"REVIEWED {reviewed}: {len(unknown)} label(s) are classes of neither model, e.g. {unknown[:5]}; fix "
                 "them (the suggestion columns hold the exact names)"
             )
-        if known.any():
-            reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
-                                                  resamples=resamples)  # fmt: skip
+        reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
+                                              resamples=resamples)  # fmt: skip
     text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
@@ -203,12 +204,7 @@ def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:
     Raises:
         TrainingError: The file is missing or is not a review queue.
     """
-    if not path.is_file():
-        raise TrainingError(f"REVIEWED file not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise TrainingError(f"REVIEWED {path} is not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8')") from exc
+    table = read_review_file(path, "REVIEWED")
     if not {"listing_id", LABEL_COLUMN} <= set(table.columns):
         raise TrainingError(f"{path} has no listing_id and {LABEL_COLUMN} columns: pass the review queue you labelled")
     labels = table[table[LABEL_COLUMN].str.strip() != ""].drop_duplicates("listing_id", keep="last")

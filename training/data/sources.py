@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
+SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
@@ -158,10 +160,7 @@ def _reason(exc: BaseException) -> str:
     message gives a position within a block, which names no place in the file)."""
     if isinstance(exc, UnicodeDecodeError):
         byte = exc.object[exc.start : exc.start + 1].hex()
-        return (
-            f"it is not UTF-8 text (byte 0x{byte} cannot be decoded); save it as UTF-8 "
-            "(in Excel: 'CSV UTF-8 (Comma delimited)')"
-        )
+        return f"it is not UTF-8 text (byte 0x{byte} cannot be decoded); {SAVE_AS_UTF8}"
     return " ".join(str(exc).split())
 
 

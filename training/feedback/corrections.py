@@ -22,6 +22,7 @@ from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
 from training.data.clean import model_rows
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
+from training.feedback.review_queue import read_review_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -62,13 +63,7 @@ def read_corrections(
     Raises:
         DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
     """
-    location = Path(path)
-    if not location.is_file():
-        raise DataValidationError(f"CORRECTIONS file not found: {path} (the review queue with `label` filled in)")
-    try:
-        raw = pd.read_csv(location, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(f"{path} is not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8')") from exc
+    raw = read_review_file(path, "CORRECTIONS")
     missing = [column for column in ("listing_id", LABEL, data.text) if column not in raw.columns]
     if missing:
         raise DataValidationError(
@@ -94,7 +89,7 @@ def read_corrections(
     seen = reviewed.get("first_seen", pd.Series(dtype=str)), reviewed.get("last_seen", pd.Series(dtype=str))
     provenance = {
         "file": str(path),
-        "sha256": hashlib.sha256(location.read_bytes()).hexdigest(),
+        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
         "rows": len(frame),
         "unlabelled_rows": len(raw) - len(reviewed),
         "new_classes": len(unknown),

@@ -15,10 +15,14 @@ a label rather than types it, and an empty `label` column to fill in for `make t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from training.data.sources import SAVE_AS_UTF8
+from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from training.feedback.capture import Captured
@@ -27,6 +31,22 @@ REASONS = ("review", "challenger", "new", "low_confidence")
 SUGGESTIONS = 3
 # The column a reviewer fills in; `make train CORRECTIONS=` reads it.
 LABEL_COLUMN = "label"
+
+
+def read_review_file(path: str | Path, role: str) -> pd.DataFrame:
+    """A review queue CSV as a reviewer saved it, every cell text and a blank one "": what `make train CORRECTIONS=`
+    and `make compare REVIEWED=` (`role`) read.
+
+    Raises:
+        DataValidationError: The file is missing or is not UTF-8 text.
+    """
+    location = Path(path)
+    if not location.is_file():
+        raise DataValidationError(f"{role} file not found: {path} (the review queue with `{LABEL_COLUMN}` filled in)")
+    try:
+        return pd.read_csv(location, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"{role} {path} is not UTF-8 text; {SAVE_AS_UTF8}") from exc
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
