@@ -117,6 +117,7 @@ def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
     assert found.frame["seller_id"].tolist() == ["", ""]  # cleaned as the catalogue is: a missing id is ""
     assert found.provenance["rows"] == 2
     assert found.provenance["unlabelled_rows"] == 1
+    assert found.provenance["superseded_rows"] == 0
     assert (found.provenance["window_start"], found.provenance["window_end"]) == (
         "2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")  # fmt: skip
 
@@ -179,3 +180,15 @@ def test_agreement_has_bootstrap_intervals_overall_and_per_department():
     worst, best = report["departments"]
     assert (worst["department"], worst["rows"], worst["agreement"]) == ("A", 90, pytest.approx(0.9))
     assert (best["department"], best["agreement"], best["ci_low"]) == ("B", 1.0, 1.0)
+
+
+def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path):
+    path = _reviewed(tmp_path, ["TVs", "", "Fridges"])
+    rows = pd.read_csv(path, keep_default_na=False)
+    rows.loc[2, "listing_id"] = "l0"  # the reviewer changed their mind further down the file
+
+    rows.to_csv(path, index=False)
+    found = _read(path)
+
+    assert list(found.frame[LABEL]) == ["Fridges"]
+    assert (found.provenance["unlabelled_rows"], found.provenance["superseded_rows"]) == (1, 1)

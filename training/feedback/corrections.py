@@ -70,7 +70,8 @@ def read_corrections(
             f"{path}: missing column {missing}; a corrections file is the CSV `make review-queue` writes, with "
             f"`{LABEL}` filled in"
         )
-    reviewed = raw[raw[LABEL].str.strip() != ""].drop_duplicates("listing_id", keep="last")
+    labelled = raw[raw[LABEL].str.strip() != ""]
+    reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
     # Compared as the catalogue's labels were: after data.label_aliases (the small-class policy's folded and
@@ -91,7 +92,8 @@ def read_corrections(
         "file": str(path),
         "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
         "rows": len(frame),
-        "unlabelled_rows": len(raw) - len(reviewed),
+        "unlabelled_rows": len(raw) - len(labelled),
+        "superseded_rows": len(labelled) - len(reviewed),
         "new_classes": len(unknown),
         "window_start": min((t for t in seen[0] if t), default=""),
         "window_end": max((t for t in seen[1] if t), default=""),
