@@ -141,20 +141,23 @@ predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODE
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
 	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
 
-compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
+compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison; ROWS= CATEGORIES= TAXONOMY= as trained): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
 	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
 	$(PY) -m training.cli.compare --a "$$A" --b "$$B" $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
-	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT")
+	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT") \
+	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
-review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, new unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=)
+review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, new unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=; ROWS= CATEGORIES= TAXONOMY= as trained)
 	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
 	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
-	  $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace)
+	  $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
+	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
-check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default); exit 1 on problems with data.strict
-	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG")
+check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 on problems with data.strict
+	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
+	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
 check-pricerunner: ## Check the PriceRunner CSV is at PRICERUNNER (data/pricerunner_aggregate.csv) with the expected sha256
 	@test -f "$$PRICERUNNER" || { echo "error: $$PRICERUNNER not found. Download 'Product Classification and Clustering'" \

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.compare import app
+from training.config import DEFAULT_CONFIG_PATH
 from training.model.metadata import METADATA_KEY
 from training.reporting.compare import compare_predictions, mcnemar, render_comparison
 
@@ -130,7 +131,7 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     arguments = ["--a", str(model_path), "--b", str(other), "--resamples", "20"]
 
     on_test = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "t")])
-    on_all = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "a"), "--rows", "all"])
+    on_all = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "a"), "--on", "all"])
 
     # THEN its test rows are refused, naming the split; every row, asked for knowingly, is compared
     assert on_test.exit_code == 1
@@ -154,3 +155,27 @@ def test_a_missing_model_file_is_named(tmp_path):
 
     assert result.exit_code == 1
     assert f"model file not found: {missing}" in result.output
+
+
+@pytest.mark.slow
+def test_models_of_another_catalogue_are_refused_and_the_synthetic_one_they_trained_on_is_named(
+    model_path, taxonomy_model_path, tmp_path
+):
+    # GIVEN a 10-category model and a 30-category one, which trained on 3,000 rows of the synthetic taxonomy of seed 4
+    seed_4 = tmp_path / "seed4.yaml"
+    seed_4.write_text(DEFAULT_CONFIG_PATH.read_text() + "\nsplit:\n  seed: 4\n")
+    arguments = ["--a", str(taxonomy_model_path), "--b", str(taxonomy_model_path), "--resamples", "20"]
+    as_trained = ["--config", str(seed_4), "--categories", "30", "--rows", "3000", "--on", "all"]
+
+    default = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "d")])
+    own = CliRunner().invoke(app, [*arguments, *as_trained, "--out", str(tmp_path / "t")])
+    mixed = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(taxonomy_model_path), *as_trained,
+                                     "--out", str(tmp_path / "m")])  # fmt: skip
+
+    # THEN the default 10-category rows are refused for it; its own catalogue compares; a stranger is named
+    assert default.exit_code == 1
+    assert "model A knows the labels of only 0% of these" in default.output
+    assert "it was trained on another catalogue" in default.output
+    assert own.exit_code == 0, own.output
+    assert mixed.exit_code == 1
+    assert "model A knows the labels of only 0%" in mixed.output

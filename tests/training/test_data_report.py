@@ -361,3 +361,12 @@ def test_check_data_on_a_5000_category_taxonomy_prints_a_few_short_lines(tmp_pat
     assert "5000 classes, median" in result.output
     assert len(result.output.splitlines()) < 15
     assert max(len(line) for line in result.output.splitlines()) < 600
+
+
+def test_check_data_reports_on_the_synthetic_catalogue_that_rows_and_categories_describe():
+    result = CliRunner().invoke(check_data_app, ["--categories", "40", "--rows", "3000"])
+
+    assert result.exit_code == 0, result.output
+    assert "synthetic-taxonomy(rows=3000, categories=40, seed=42): 3000 rows in" in result.output
+    assert "40 classes" in result.output
+    assert "no suspected problems" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.cli.train import parse_categories, parse_rows
+from training.cli.catalogue_options import parse_categories, parse_rows
 from training.exceptions import DataValidationError
 
 

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
-from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.config import DEFAULT_CONFIG_PATH
 from training.data.load import load_raw
 from training.data.report import build_report, summary_text
 from training.exceptions import TrainingError
@@ -25,12 +26,15 @@ def main(
         str | None, typer.Option(help="CSV/Parquet file, glob or folder; local or s3://. Omit for synthetic.")
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
+    rows: Rows = None,
+    categories: Categories = None,
+    taxonomy: Taxonomy = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
     """Print the report; exit 1 when data.strict is set and problems are suspected."""
     configure_logging()
     try:
-        resolved = load_config(config)
+        resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         # No column is required here: a missing one is reported (a problem) rather than refused unread.
         raw = load_raw(resolved, data, required=())
         report = build_report(raw.frame, resolved.data, source=raw.source, split=resolved.split)

@@ -8,7 +8,7 @@ MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is 
 Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
 `models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
-products are among those rows; `--rows all` for every row): macro-F1 and accuracy with paired
+products are among those rows; `--on all` for every row): macro-F1 and accuracy with paired
 bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
 right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
 (comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
@@ -25,9 +25,10 @@ import numpy as np
 import onnx
 import typer
 
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.columns import LABEL
-from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
 from training.data.split import split_catalogue
@@ -39,6 +40,7 @@ from training.model.metadata import read_metadata
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
+    check_knows_labels,
     compare_predictions,
     disagreements,
     render_agreement,
@@ -81,7 +83,10 @@ def main(
     b: Annotated[str, typer.Option("--b", help="Model B: an .onnx file or models:/name@alias (the challenger).")],
     data: Annotated[str | None, typer.Option(help="Catalogue CSV both models score; omit for synthetic.")] = None,
     config: Annotated[Path, typer.Option(help="YAML config naming the columns.")] = DEFAULT_CONFIG_PATH,
-    rows: Annotated[str, typer.Option(help="test (DATA's held-out test split) or all.")] = "test",
+    rows: Rows = None,
+    categories: Categories = None,
+    taxonomy: Taxonomy = None,
+    on: Annotated[str, typer.Option(help="test (DATA's held-out test split) or all.")] = "test",
     out: Annotated[Path, typer.Option(help="Folder for comparison.md/.json and disagreements.csv.")] = Path(
         "comparison"
     ),
@@ -97,7 +102,7 @@ def main(
     """Compare two models on the same rows and report whether B's difference from A is more than noise."""
     configure_logging()
     try:
-        resolved = load_config(config)
+        resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_a, model_b = read_model(a), read_model(b)
         if out.exists() and not out.is_dir():
             raise TrainingError(f"OUT {out} is a file; name a folder for the comparison")
@@ -113,16 +118,17 @@ def main(
                 "on its labels"
             )
         frame = prepare_catalogue(load_raw(resolved, data or None).frame, resolved.data)
-        if rows == "test":
+        if on == "test":
             frame = split_catalogue(frame, resolved.split).test
-        elif rows != "all":
-            raise TrainingError(f"--rows must be test or all, got {rows!r}")
+        elif on != "all":
+            raise TrainingError(f"--on must be test or all, got {on!r}")
         labels = frame[LABEL].to_numpy()
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
-        if rows == "test":  # after scoring, which names a model of other inputs first
-            check_held_out(model_a, resolved, name="A")
-            check_held_out(model_b, resolved, name="B")
+        for model, name in ((model_a, "A"), (model_b, "B")):  # after scoring, which names other inputs first
+            check_knows_labels(model, labels, name=name)
+            if on == "test":
+                check_held_out(model, resolved, name=name)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

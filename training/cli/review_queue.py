@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
-from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
 from training.exceptions import TrainingError
@@ -42,6 +43,9 @@ def main(
     b: Annotated[str | None, typer.Option("--b", help="A challenger .onnx: queue what it answers otherwise.")] = None,
     data: Annotated[str | None, typer.Option(help="The live model's training catalogue; omit for synthetic.")] = None,
     config: Annotated[Path, typer.Option(help="YAML config naming the catalogue's columns.")] = DEFAULT_CONFIG_PATH,
+    rows: Rows = None,
+    categories: Categories = None,
+    taxonomy: Taxonomy = None,
     low_confidence: Annotated[float, typer.Option(min=0, max=1, help="Queue answers below this confidence.")] = 0.5,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing OUT (labels filled in there are lost).")] = False,
 ) -> None:  # fmt: skip
@@ -49,7 +53,7 @@ def main(
     configure_logging()
     try:
         _check_out(out, replace=replace)
-        resolved = load_config(config)
+        resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         captured = read_capture(capture, since=parse_since(since))
         challenger = _challenger_labels(b, captured) if b else None
         queue = build_review_queue(

@@ -21,12 +21,12 @@ import onnx
 import pandas as pd
 import typer
 
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.columns import LABEL
-from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, load_config, to_params
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, to_params
 from training.data.load import load_catalogue
 from training.data.report import summary_text
-from training.data.taxonomy import PATH_SEPARATOR
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -465,17 +465,9 @@ def main(
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),
-    rows: Annotated[
-        str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")
-    ] = None,
-    categories: Annotated[
-        str | None,
-        typer.Option(help="Leaves of a synthetic 3-level taxonomy with path labels; with --taxonomy, classes kept."),
-    ] = None,
-    taxonomy: Annotated[
-        str | None,
-        typer.Option(help="A long-tailed catalogue on a real taxonomy: google, google-shape or a taxonomy file."),
-    ] = None,
+    rows: Rows = None,
+    categories: Categories = None,
+    taxonomy: Taxonomy = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the split (and of the synthetic data).")] = None,
     engine: Annotated[
         str, typer.Option(help="local (this process) or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")
@@ -491,14 +483,7 @@ def main(
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
     configure_logging()
     try:
-        synthetic = {
-            "synthetic_rows": parse_rows(rows),
-            "synthetic_categories": parse_categories(categories),
-            "synthetic_taxonomy": taxonomy or None,
-        }
-        resolved = load_config(config, **synthetic)
-        if data is None and (resolved.synthetic_categories or resolved.synthetic_taxonomy):
-            resolved = _with_path_labels(resolved)
+        resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
         summary = run_training(
@@ -510,51 +495,10 @@ def main(
     typer.echo(json.dumps({k: v for k, v in summary.items() if k not in LONG_SUMMARY_KEYS}, indent=2))
 
 
-def parse_rows(rows: str | None) -> int | None:
-    """ROWS as a number of synthetic rows, checked here so a bad value is one line, not a traceback.
-
-    Args:
-        rows: The value as typed (`ROWS=` reaches the CLI as text), or None.
-
-    Returns:
-        The number of rows, or None when not given.
-
-    Raises:
-        DataValidationError: Not a whole number greater than zero.
-    """
-    return _whole_number(rows, "ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000)")
-
-
-def parse_categories(categories: str | None) -> int | None:
-    """CATEGORIES as a number of taxonomy leaves, checked like ROWS (the taxonomy itself needs at least two).
-
-    Raises:
-        DataValidationError: Not a whole number greater than zero.
-    """
-    return _whole_number(categories, "CATEGORIES must be a whole number of leaf categories (e.g. CATEGORIES=100)")
-
-
-def _whole_number(text: str | None, rule: str) -> int | None:
-    """A whole number above zero as typed (digits, `_` or `,` separators), None when not given."""
-    if text is None or text.strip() == "":
-        return None
-    digits = text.strip().replace("_", "").replace(",", "")
-    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
-        raise DataValidationError(f"{rule}, got {text!r}")
-    return int(digits)
-
-
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
     """An engine's stage times as MLflow metrics."""
     return {f"stage_seconds.{name.replace('/', '_').replace(' ', '_')}": float(seconds)
             for name, seconds in stats.get("stage_seconds", {}).items()}  # fmt: skip
-
-
-def _with_path_labels(config: TrainConfig) -> TrainConfig:
-    """The config reading the synthetic taxonomy's labels as paths, unless it names a separator of its own."""
-    if config.data.path_separator is not None:
-        return config
-    return replace(config, data=replace(config.data, path_separator=PATH_SEPARATOR))
 
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
 DISAGREEMENTS_SHOWN = 20
+# A model that knows the labels of fewer of the rows than this was trained on another catalogue.
+MIN_KNOWN_LABELS = 0.5
 
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,29 @@ def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, 
     return labels.astype(str)
 
 
+def check_knows_labels(model_bytes: bytes, labels: np.ndarray, *, name: str) -> None:
+    """A model must know most of the rows' labels: one of another catalogue (the default synthetic rows against a
+    1,000-category model, say) scores near zero, and the comparison would read as a verdict on it.
+
+    Raises:
+        IncomparableModelsError: The model's classes hold the labels of fewer than `MIN_KNOWN_LABELS` of the rows.
+    """
+    classes = read_metadata(onnx.load_model_from_string(model_bytes)).get("classes", [])
+    unknown = ~np.isin(labels.astype(str), np.asarray(classes, dtype=str))
+    if unknown.mean() > 1 - MIN_KNOWN_LABELS:
+        examples = sorted({str(label) for label in labels[unknown]})[:3]
+        raise IncomparableModelsError(
+            f"model {name} knows the labels of only {1 - unknown.mean():.0%} of these {len(labels):,} rows (none of "
+            f"{examples}): it was trained on another catalogue. Pass the DATA (and CONFIG) it was trained on, or "
+            "for a synthetic one the same ROWS, CATEGORIES and TAXONOMY"
+        )
+    if unknown.any():
+        logger.warning(
+            "model %s does not know the labels of %d of %d rows (classes added since it trained?)",
+            name, int(unknown.sum()), len(labels),
+        )  # fmt: skip
+
+
 def check_held_out(model_bytes: bytes, config: TrainConfig, *, name: str) -> None:
     """A model compared on the config's test rows must have held them out: trained with another split (another
     seed, say), it trained on many of those products, and its figures would be flattered.
@@ -74,7 +99,7 @@ def check_held_out(model_bytes: bytes, config: TrainConfig, *, name: str) -> Non
         raise IncomparableModelsError(
             f"model {name} was trained on another split ({differ}, the config's: "
             f"{ {key: expected[key] for key in differ} }): it trained on some of these test rows. Compare with "
-            "a config of its split, or pass --rows all to compare on every row knowingly"
+            "a config of its split, or pass --on all to compare on every row knowingly"
         )
 
 
