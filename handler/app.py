@@ -54,6 +54,8 @@ MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
+# json.dumps (ASCII output) writes a character outside the BMP as two \uXXXX escapes: 12 bytes.
+ASCII_ESCAPE = 12
 # Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
 # they are counted apart, so they never enter the class mix or the behaviour alarms of real traffic.
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
@@ -125,7 +127,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         min_confidence: float | None = min_confidence_query,
         target_precision: float | None = target_query,
         explain: bool = explain_query,
-    ) -> PredictionResponse:
+    ) -> Response:
         """Classify one product."""
         target = _target(model, settings, target_precision)
         row = item.model_dump()  # type: ignore[attr-defined]
@@ -134,9 +136,10 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         answer = _answer(prediction, model, top_k, min_confidence, target)
         if why is not None:
             answer["explanation"] = _explanation(why)
+        response = _json_answer(PredictionResponse(**answer, model_version=model.version), settings, items=1)
         if capture.enabled and not synthetic:
             _capture(capture, model, http, [row], [(prediction, answer)], top_k, min_confidence, target)
-        return PredictionResponse(**answer, model_version=model.version)
+        return response
 
     @app.post(
         "/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
@@ -148,7 +151,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         min_confidence: float | None = min_confidence_query,
         target_precision: float | None = target_query,
         explain: bool = explain_query,
-    ) -> BatchResponse:
+    ) -> Response:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
@@ -161,10 +164,11 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             if why is not None:
                 answer["explanation"] = _explanation(why)
             answered.append((prediction, answer))
+        answers = [BatchPrediction(**answer) for _, answer in answered]
+        response = _json_answer(BatchResponse(predictions=answers, model_version=model.version), settings, len(rows))
         if capture.enabled and not synthetic:
             _capture(capture, model, http, rows, answered, top_k, min_confidence, target)
-        answers = [BatchPrediction(**answer) for _, answer in answered]
-        return BatchResponse(predictions=answers, model_version=model.version)
+        return response
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
@@ -323,6 +327,28 @@ def _answer(
     if min_confidence is not None:
         answer["label"], answer["level"], answer["confidence"] = model.back_off(prediction, min_confidence)
     return answer
+
+
+def _json_answer(answer: PredictionResponse | BatchResponse, settings: Settings, items: int) -> Response:
+    """The answer as JSON, or a 422 when Lambda could not return it: past MAX_RESPONSE_BYTES it would end in a 502
+    after all the work. Long category names make answers long; a request can only fix it with fewer items.
+
+    Raises:
+        RequestValidationError: The answer, JSON-escaped as Lambda counts it, is over MAX_RESPONSE_BYTES.
+    """
+    body = answer.model_dump_json(exclude_none=True)
+    limit = settings.max_response_bytes
+    # Escaping makes a character at most ASCII_ESCAPE bytes; only a body that could then pass the limit is escaped.
+    size = len(body) if len(body) * ASCII_ESCAPE <= limit else len(json.dumps(body))
+    if size > limit:
+        fit = max(1, items * limit // size)
+        raise RequestValidationError([{
+            "loc": ("body", "items") if isinstance(answer, BatchResponse) else ("query", "top_k"),
+            "msg": f"the answer would take {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB Lambda can return: "
+            f"send at most about {fit} items, or a smaller top_k",
+            "type": "value_error",
+        }])  # fmt: skip
+    return Response(body, media_type="application/json")
 
 
 def _target(model: Model, settings: Settings, asked: float | None) -> float | None:

@@ -175,3 +175,24 @@ def test_model_description_shows_no_local_paths(model_path, tmp_path):
     # THEN only the file's name and checksum are shown
     assert described["training_data"] == {"source": "catalogue.csv", "sha256": "ab" * 32, "rows": 9}
     assert "/home/alice" not in json.dumps(described)
+
+
+def test_an_answer_lambda_could_not_return_is_a_422_saying_how_many_items_fit(model_path, tmp_path):
+    # GIVEN a deployment whose answers may take at most 64 KiB (Lambda's is 6 MiB, reached with long category names)
+    settings = Settings(model_path=model_path, max_response_bytes=65_536, capture_sample_rate=1.0, capture_dir=tmp_path)
+    client = TestClient(create_app(load_model(settings), settings))
+    items = [{"title": f"acme tv {i}"} for i in range(400)]
+
+    # WHEN a batch asks for more than that, and then for what the error says fits
+    refused = client.post("/predict/batch?top_k=5", json={"items": items})
+    fit = int(refused.json()["detail"][0]["message"].split("send at most about ")[1].split()[0])
+    answered = client.post("/predict/batch?top_k=5", json={"items": items[: fit - 5]})
+
+    # THEN the first is refused before anything is captured, and the second is answered within the limit
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "body.items"
+    assert 0 < fit < len(items)
+    assert answered.status_code == 200
+    assert len(json.dumps(answered.text)) <= 65_536
+    captured = [line for path in tmp_path.rglob("*") if path.is_file() for line in path.read_text().splitlines()]
+    assert len(captured) == fit - 5
