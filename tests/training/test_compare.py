@@ -159,8 +159,9 @@ def test_a_missing_model_file_is_named(tmp_path):
 
 @pytest.mark.slow
 def test_models_of_another_catalogue_are_refused_and_the_synthetic_one_they_trained_on_is_named(
-    model_path, taxonomy_model_path, tmp_path
+    model_path, taxonomy_model_path, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     # GIVEN a 10-category model and a 30-category one, which trained on 3,000 rows of the synthetic taxonomy of seed 4
     seed_4 = tmp_path / "seed4.yaml"
     seed_4.write_text(DEFAULT_CONFIG_PATH.read_text() + "\nsplit:\n  seed: 4\n")

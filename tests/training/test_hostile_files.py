@@ -265,6 +265,8 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
         ("price", "inf"),
         ("price", "1e300"),  # beyond float32
         ("price", "-5"),
+        ("price", "$1,299.00"),  # a currency string: training refuses it, the API answers 422
+        ("price", "2026-12-05"),
     ],
 )
 def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, column, value):

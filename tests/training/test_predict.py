@@ -328,3 +328,35 @@ def test_explain_writes_the_apis_explanation_for_every_row(model_path, catalogue
         assert [w["word"] for w in ours["words"]] == [w["word"] for w in theirs["words"]]
         assert np.allclose([w["delta"] for w in ours["words"]], [w["delta"] for w in theirs["words"]], atol=1e-6)
         assert [f["field"] for f in ours["fields"]] == [f["field"] for f in theirs["fields"]]
+
+
+@pytest.fixture(scope="module")
+def pipe_model(tmp_path_factory):
+    """A taxonomy model whose labels join their levels with "|" (as Amazon's exports do), and its catalogue."""
+    from dataclasses import replace
+
+    from tests.conftest import train_tiny_model
+    from training.config import DEFAULT_CONFIG_PATH, load_config
+
+    config = load_config(DEFAULT_CONFIG_PATH)
+    config = replace(config, data=replace(config.data, path_separator="|"))
+    frame = generate_taxonomy_catalogue(3_000, 30, seed=4)
+    frame["category"] = frame["category"].str.replace(" > ", "|", regex=False)
+    path = train_tiny_model(config, frame, tmp_path_factory.mktemp("pipe") / "model.onnx", "test-pipe-1")
+    return path, frame
+
+
+def test_paths_and_decisions_use_the_labels_own_separator_as_the_api_does(pipe_model, tmp_path):
+    model, frame = pipe_model
+    rows = frame.iloc[:200]
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+
+    result = _run("--model", str(model), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"),
+                  "--target-precision", "0.95")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_parquet(tmp_path / "p")
+    api = _handler_answers(model, rows, target_precision=0.95)
+    assert predictions["path"].tolist() == [answer["path"][-1]["node"] for answer in api]
+    assert predictions["decision_label"].tolist() == [answer["decision_label"] for answer in api]
+    assert predictions["path"].str.contains("|", regex=False).all()

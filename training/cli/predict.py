@@ -4,15 +4,17 @@ One Dask graph either way: the catalogue is read file by file (CSV or Parquet, a
 local or `s3://` through pyarrow's filesystems), each partition is scored by onnxruntime in the worker that
 holds it — rows sorted by title length and run in chunks, as the function does — and the answers are
 written as Parquet: the input's id columns, `label`, `confidence`, the top three classes, and the predicted
-category path: `path` (the node names joined with " > ") and `level_1_confidence` ... `level_D_confidence` (D
-the taxonomy's depth, 1 for flat labels; empty below a shallow leaf), as the graph computes them. `--engine
-local` runs the graph in this process with a progress bar; `--engine dask` on a `LocalCluster` (or the
-cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Strings are read by training's own
+category path: `path` (the deepest node's whole path, as the API names it) and `level_1_confidence` ...
+`level_D_confidence` (D the taxonomy's depth, 1 for flat labels; empty below a shallow leaf), as the graph computes
+them. `--engine local` runs the graph in this process with a progress bar; `--engine dask` on a `LocalCluster` (or
+the cluster at DASK_SCHEDULER_ADDRESS) and prints the dashboard link. Strings are read by training's own
 normaliser (`training.data.clean.text_values`: missing → "", an integral id 42.0 → "42", as the API reads them);
-missing or unparsable numbers score as missing, as the API does for omitted fields.
+numbers by training's own parser (`training.data.clean.parse_numbers`); a missing number scores as missing, as
+the API does for an omitted field.
 
 Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default; an empty or
-whitespace-only title; a negative or infinite number, or one beyond float32) are not scored:
+whitespace-only title; a number that is no number, such as "$12.99" or a date, or is negative, infinite or beyond
+float32) are not scored:
 they keep their ids with an empty label, and the summary counts them (`refused_rows`). The answers are written
 to a staging folder beside OUT and moved in only when every partition is written: OUT must not exist or be an
 empty folder (`--replace` swaps an old one out after success), so a failed run leaves nothing and a second run
@@ -43,7 +45,7 @@ from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Threshol
 from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import FLOAT32_MAX, parse_numbers, text_values
+from training.data.clean import parse_numbers, text_values
 from training.data.sources import catalogue_files, check_files, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
@@ -52,7 +54,6 @@ from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
-PATH_JOIN = " > "
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -196,7 +197,7 @@ def predict_catalogue(
     if refused:
         logger.warning(
             "rows not scored: the API would refuse them (a text over the model's max_length, an empty title, a "
-            "negative or infinite number)",
+            "number that is no number, such as '$12.99', or is negative or infinite)",
             extra={"rows": refused},
         )
     summary: dict[str, Any] = {
@@ -414,8 +415,8 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
 
 def _refused_rows(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
     """Rows the API refuses with a 422: a string longer than its input's max_length, a required string (the title)
-    that is empty or whitespace only, a number that is negative or infinite (`_feeds` makes one beyond float32
-    infinite)."""
+    that is empty or whitespace only, a number that is negative or infinite (`_feeds` makes each number the API
+    would refuse infinite)."""
     refused = np.zeros(len(next(iter(feeds.values()))), dtype=bool)
     for spec in inputs:
         values = feeds[spec["name"]][:, 0]
@@ -431,11 +432,12 @@ def _refused_rows(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) ->
 
 @cache
 def _display_paths(model_bytes: bytes) -> tuple[np.ndarray, int]:
-    """Each taxonomy node's path as names joined with PATH_JOIN, by node id, and the taxonomy's depth (built once
-    per process)."""
+    """Each taxonomy node's whole path, by node id, as the API names it (its names joined with the labels' own
+    separator: a leaf's is its label), and the taxonomy's depth (built once per process)."""
     hierarchy = hierarchy_from_metadata(model_metadata(model_bytes)["taxonomy"])
+    separator = hierarchy.separator or ""
     names = [
-        PATH_JOIN.join(hierarchy.names[step] for step in hierarchy.path(node)) for node in range(len(hierarchy.names))
+        separator.join(hierarchy.names[step] for step in hierarchy.path(node)) for node in range(len(hierarchy.names))
     ]
     return np.asarray(names, dtype=object), hierarchy.depth
 
@@ -449,15 +451,16 @@ def _session(model_bytes: bytes) -> ort.InferenceSession:
 
 
 def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str, str]) -> dict[str, np.ndarray]:
-    """[N,1] tensors per input: strings ("" when missing), float32 numbers (NaN when missing or unparsable)."""
+    """[N,1] tensors per input: strings ("" when missing), float32 numbers (NaN when missing, infinite when the API
+    would refuse them)."""
     feeds = {}
     for spec in inputs:
         values = frame[columns[spec["name"]]]
         if spec["type"] == "float":
-            # Training's parse: what is no number (text, dates) is missing; beyond float32 becomes infinite (refused),
-            # without numpy's overflow warning on the cast.
-            numbers = parse_numbers(values)[0].to_numpy(np.float64)
-            numbers = np.where(np.abs(numbers) > FLOAT32_MAX, np.copysign(np.inf, numbers), numbers)
+            # Training's parse. A value training and the API refuse (text such as "$12.99", a date, beyond float32)
+            # becomes infinite, which `_refused_rows` leaves unscored, without numpy's overflow warning on the cast.
+            parsed, invalid = parse_numbers(values)
+            numbers = np.where(invalid.to_numpy(), np.inf, parsed.to_numpy(np.float64))
             feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
         else:
             text = text_values(values, column=columns[spec["name"]], source="data", missing=spec.get("default") or "")
