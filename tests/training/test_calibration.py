@@ -123,6 +123,30 @@ def test_a_few_hundred_rows_are_calibrated_by_the_temperature_alone():
     assert sum(kept) <= 1
 
 
+@pytest.mark.parametrize("rows", [5, 20])
+def test_a_handful_of_validation_rows_leaves_confidence_uncalibrated(rows):
+    # GIVEN a small store's validation split: a few rows, all answered right or nearly so
+    raw, labels = _overconfident(rows, 10, temperature=0.5, seed=3)
+
+    calibration = fit_calibration(raw, labels, with_none=False)
+
+    # THEN nothing is fitted to them: a temperature would make every later answer look certain
+    assert calibration == Calibration(1.0)
+
+
+def test_a_temperature_is_kept_only_when_it_calibrates_rows_it_was_not_fitted_on():
+    # GIVEN scores already calibrated, on too few rows for a temperature to say anything past their noise
+    kept = []
+    for seed in range(10):
+        raw, labels = _overconfident(60, 10, temperature=1.0, seed=seed)
+        kept.append(fit_calibration(raw, labels, with_none=False).temperature != 1.0)
+
+    # THEN most runs leave them as they are, while a real miscalibration on as few rows is still fixed
+    assert sum(kept) <= 4
+    raw, labels = _overconfident(200, 10, temperature=3.0, seed=11)
+    assert fit_calibration(raw, labels, with_none=False).temperature > 2.0
+
+
 def test_a_row_that_leads_by_more_before_calibration_leads_by_more_after_it():
     # GIVEN lead scales fitted where answers that lead by more are right less often (a fit left free would rank them
     # below the close calls), and rows whose top answer leads the runner-up by 0 to 20 nats

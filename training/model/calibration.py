@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm
 import numpy as np
@@ -47,6 +47,9 @@ from training.model.lead_temperature import (
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 logger = logging.getLogger(__name__)
 
 # `scale_leaf_values` rewrites LightGBM's model text and sets its private `_Booster`: refuse any other version.
@@ -60,6 +63,13 @@ TARGET_PRECISIONS = (0.95, 0.98, 0.99)
 MIN_ACCEPTED_ROWS = 30
 # Temperatures are searched in [MIN_TEMPERATURE, MAX_TEMPERATURE] (log scale).
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+# Fewer validation rows than this, or no wrong (or no right) top answer among them, calibrate nothing: the top
+# answer's log loss has nothing to weigh, and a temperature fitted on five rows sent a small store's test log loss
+# from 1.4 to 7.4.
+MIN_CALIBRATION_ROWS = 50
+# The four lead scales are fitted on at least this many rows: on 60, cross-validation kept scales that doubled the
+# test log loss (at 100 categories), and every case the targets table measures has over 4,000 or under 400.
+MIN_LEAD_ROWS = 500
 # The none-logit is searched in this range.
 NONE_LOGIT_BOUNDS = (-30.0, 30.0)
 
@@ -80,11 +90,13 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
     """The temperature, none-logit and lead scales fitted on the validation rows' `raw` scores.
 
     The temperature minimises the log loss of the top answer's confidence against whether it is right; the lead
-    scales then minimise the same loss, the temperature held, when they calibrate rows they were not fitted on
-    better than the temperature alone (`_with_lead_scales`). The none-logit minimises the log loss of the true class
-    (or "none" when it is not listed), so that it takes the share of rows whose class was missed: fitted with a
-    temperature of its own first (what the top answer's loss holds it at), then again with the temperature and lead
-    scales held, since scaling the logits moves the share it leaves.
+    scales then minimise the same loss, the temperature held. Each is kept only when it calibrates rows it was not
+    fitted on better than the calibration before it (`_kept_if_it_generalises`); nothing is fitted on fewer than
+    MIN_CALIBRATION_ROWS rows or on rows all right (or all wrong), and no lead scale on fewer than MIN_LEAD_ROWS.
+    The none-logit minimises the log loss of the true class (or "none" when it is not listed), so that it takes the
+    share of rows whose class was missed: fitted with a temperature of its own first (what the top answer's loss
+    holds it at), then again with the temperature and lead scales held, since scaling the logits moves the share it
+    leaves.
 
     Args:
         raw: [N, k] raw scores (logits) of each row's listed classes.
@@ -99,31 +111,44 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
         return Calibration(1.0, 0.0 if with_none else None)
     none_logit = _fitted_none_logit(raw, target) if with_none else None
     right = raw.argmax(axis=1) == target
-
-    def loss(log_temperature: float) -> float:
-        return _top_label_loss(raw, right, Calibration(float(np.exp(log_temperature)), none_logit))
-
-    bounds = (np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE))
-    found = minimize_scalar(loss, bounds=bounds, method="bounded", options={"xatol": 1e-4})
-    calibration = Calibration(float(np.exp(found.x)), none_logit)
-    if raw.shape[1] == 1:
-        return calibration
-    calibration = _with_lead_scales(raw, right, calibration)
+    uncalibrated = Calibration(1.0, none_logit)
+    if len(raw) < MIN_CALIBRATION_ROWS or right.all() or not right.any():
+        logger.warning(
+            "confidence left uncalibrated: %d validation rows, %d of them answered wrong (need %d rows and both right "
+            "and wrong answers)", len(raw), int((~right).sum()), MIN_CALIBRATION_ROWS,
+        )  # fmt: skip
+        return uncalibrated
+    calibration = _kept_if_it_generalises(raw, right, uncalibrated, _fitted_temperature)
+    if raw.shape[1] > 1 and len(raw) >= MIN_LEAD_ROWS:
+        calibration = _kept_if_it_generalises(raw, right, calibration, _fitted_lead_scales)
     return _with_none_logit_refitted(raw, target, calibration) if with_none else calibration
 
 
-def _with_lead_scales(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> Calibration:
-    """The calibration with lead scales fitted on all the rows, if scales fitted on one half of them lower the other
+def _kept_if_it_generalises(
+    raw: np.ndarray, right: np.ndarray, calibration: Calibration, step: Callable[..., Calibration]
+) -> Calibration:
+    """The calibration with `step` fitted on all the rows, if the step fitted on one half of them lowers the other
     half's top-answer loss, summed over both halves (two-fold cross-validation, rows alternating). A few hundred
-    validation rows, or a few dozen wrong answers, fit four scales to their noise and one temperature calibrates
-    new rows better: the calibration then stays the temperature alone."""
+    validation rows, or a few dozen wrong answers, fit four lead scales to their noise, and a handful fit a
+    temperature to it; the calibration then stays as it was."""
     halves = (slice(0, None, 2), slice(1, None, 2))
     change = 0.0
     for fit, held_out in (halves, halves[::-1]):
-        scaled = _fitted_lead_scales(raw[fit], right[fit], calibration)
-        change += _top_label_loss(raw[held_out], right[held_out], scaled)
+        fitted = step(raw[fit], right[fit], calibration)
+        change += _top_label_loss(raw[held_out], right[held_out], fitted)
         change -= _top_label_loss(raw[held_out], right[held_out], calibration)
-    return _fitted_lead_scales(raw, right, calibration) if change < 0 else calibration
+    return step(raw, right, calibration) if change < 0 else calibration
+
+
+def _fitted_temperature(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> Calibration:
+    """The calibration with the temperature that minimises the top answer's log loss."""
+
+    def loss(log_temperature: float) -> float:
+        return _top_label_loss(raw, right, replace(calibration, temperature=float(np.exp(log_temperature))))
+
+    bounds = (np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE))
+    found = minimize_scalar(loss, bounds=bounds, method="bounded", options={"xatol": 1e-4})
+    return replace(calibration, temperature=float(np.exp(found.x)))
 
 
 def _fitted_lead_scales(raw: np.ndarray, right: np.ndarray, calibration: Calibration) -> Calibration:

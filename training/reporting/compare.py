@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score
 from training.exceptions import TrainingError
 from training.model.metadata import read_metadata, split_record
 from training.model.parity import run_onnx
+from training.reporting.markdown import markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -194,25 +195,23 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
         lines.append(f"| {metric} | {m['a']:.4f} | {m['b']:.4f} | {m['difference']:+.4f} | "
                      f"{m['ci_low']:+.4f} … {m['ci_high']:+.4f} |")  # fmt: skip
     test = report["mcnemar"]
+    changed = [
+        [row["class"], f"{row['support']:,}", f"{row['f1_a']:.4f}", f"{row['f1_b']:.4f}", f"{row['change']:+.4f}"]
+        for row in report["per_class"]
+        if row["change"] != 0
+    ]
     lines += [
         "",
         f"McNemar's exact test: only A right on {test['only_a_right']:,} rows, only B right on "
         f"{test['only_b_right']:,}; p = {test['p_value']:.3g}.",
         "",
-        "| class | support | F1 A | F1 B | change |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [f"| {row['class']} | {row['support']:,} | {row['f1_a']:.4f} | {row['f1_b']:.4f} | {row['change']:+.4f} |"
-              for row in report["per_class"] if row["change"] != 0]  # fmt: skip
-    lines += [
+        markdown_table(["class", "support", "F1 A", "F1 B", "change"], changed),
         "",
         f"{len(listing):,} rows labelled differently; the first {min(len(listing), DISAGREEMENTS_SHOWN)}:",
         "",
     ]
     shown = listing.head(DISAGREEMENTS_SHOWN).fillna("").astype(str)  # a blank cell is NaN, even after astype(str)
-    lines.append("| " + " | ".join(shown.columns) + " |")
-    lines.append("|" + "---|" * len(shown.columns))
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in shown.to_numpy().tolist()]
+    lines.append(markdown_table(list(shown.columns), shown.to_numpy().tolist()))
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from training.data.report import LISTED_CLASSES, class_summary
-from training.model.calibration import MIN_ACCEPTED_ROWS
+from training.model.calibration import MIN_ACCEPTED_ROWS, MIN_CALIBRATION_ROWS
+from training.reporting.markdown import markdown_table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -105,13 +106,13 @@ def render_model_card(
         f"- classes learnt {summary['classes_learnt']}; learnt but not evaluated (no test rows) "
         f"{summary['classes_not_evaluated']}\n"
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
-        f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
+        f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_classmarkdown_table(per_class),
         "## Quality by class size (test split)\n" + _bands_section(bands),
         "## Confidence you can threshold\n" + _confidence_section(confidence),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
-            _table(["true", "predicted", "rows"], [[c["true"], c["predicted"], c["count"]] for c in confusions])
+            markdown_table(["true", "predicted", "rows"], [[c["true"], c["predicted"], c["count"]] for c in confusions])
             if confusions
             else "None."
         ),
@@ -122,7 +123,7 @@ def render_model_card(
         f"code points lowered and tokenised alike: {'yes' if not parity.mismatched_code_points else 'NO'}.",
         "## Known limits\n" + "\n".join(f"- {line}" for line in _limits(confusions, report, bands, tail)),
         "## Input schema\n"
-        + _table(
+        + markdown_table(
             ["field", "type", "required", "default"],
             [
                 [s["name"], s["type"], "yes" if s.get("required") else "no", repr(s.get("default"))]
@@ -194,14 +195,14 @@ def _limits(confusions: list[dict], report: DataReport, bands: list[dict[str, An
     return lines
 
 
-def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
+def _per_classmarkdown_table(per_class: dict[str, dict[str, float]]) -> str:
     """Every class's scores, or with many classes the worst by F1 (metrics.json keeps them all)."""
     rows = list(per_class.items())
     note = ""
     if len(rows) > LISTED_CLASSES:
         rows = sorted(rows, key=lambda item: (item[1]["f1-score"], item[0]))[:LISTED_CLASSES]
         note = f"\n\nThe {LISTED_CLASSES} classes with the lowest F1 of {len(per_class)}; all of them: `metrics.json`."
-    table = _table(
+    table = markdown_table(
         ["class", "precision", "recall", "F1", "support"],
         [
             [label, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1-score']:.4f}", int(m["support"])]
@@ -219,9 +220,15 @@ def _confidence_section(report: dict[str, Any]) -> str:
         pairs = zip(report["lead_knots"], report["lead_log_scales"], strict=True)
         scales = ", ".join(f"{knot:g} → {value:+.3f}" for knot, value in pairs)
         lead = f" and each row's logits scaled by exp(s) of its lead over the runner-up (lead in nats → s: {scales})"
+    how = f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}{lead}, inside the graph."
+    if report["temperature"] == 1.0 and not lead:
+        how = (
+            f"Left uncalibrated{none.replace(', a', ' but for a', 1)}: a temperature fitted on half the validation "
+            "rows did not calibrate the other half better, or there were too few to fit one (fewer than "
+            f"{MIN_CALIBRATION_ROWS}, or no wrong answer)."
+        )
     head = (
-        f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}{lead}, inside the graph. "
-        f"Test split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
+        f"{how} Test split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
         f"**{report['ece_after']:.4f}** after; log loss {report['log_loss_before']:.4f} before, "
         f"{report['log_loss_after']:.4f} after; the true class is among the candidates for "
         f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
@@ -240,7 +247,8 @@ def _confidence_section(report: dict[str, Any]) -> str:
          f"{point['test_coverage']:.1%}", "-" if point["test_precision"] is None else f"{point['test_precision']:.2%}"]
         for point in report["operating_points"]
     ]  # fmt: skip
-    return head + "\n\n" + _table(["answer", "target precision", "threshold", "test coverage", "test precision"], rows)
+    header = ["answer", "target precision", "threshold", "test coverage", "test precision"]
+    return head + "\n\n" + markdown_table(header, rows)
 
 
 def _bands_section(bands: list[dict[str, Any]]) -> str:
@@ -250,7 +258,7 @@ def _bands_section(bands: list[dict[str, Any]]) -> str:
          "-" if band["macro_f1"] is None else f"{band['macro_f1']:.4f}"]
         for band in bands
     ]  # fmt: skip
-    table = _table(["products per class", "classes", "evaluated", "test rows", "macro-F1"], rows)
+    table = markdown_table(["products per class", "classes", "evaluated", "test rows", "macro-F1"], rows)
     return (
         f"{table}\n\nA class with no test rows (fewer products than `split.min_class_products`, or none drawn for "
         "test) is learnt from every row it has but cannot be measured here."
@@ -260,7 +268,7 @@ def _bands_section(bands: list[dict[str, Any]]) -> str:
 def _levels_section(levels: dict[str, Any]) -> str:
     """Scores per level, hierarchical F1 and the min_confidence coverage table: one row per level and threshold,
     bounded whatever the number of classes."""
-    per_level = _table(
+    per_level = markdown_table(
         ["level", "nodes", "rows", "accuracy", "macro-F1"],
         [
             [s["level"], s["nodes"], s["rows"]]
@@ -268,7 +276,7 @@ def _levels_section(levels: dict[str, Any]) -> str:
             for s in levels["per_level"]
         ],
     )
-    coverage = _table(
+    coverage = markdown_table(
         ["min_confidence", "leaf", "intermediate", "department", "root", "accuracy of the answered"],
         [
             [f"{p['min_confidence']:.2f}"]
@@ -293,10 +301,3 @@ def _accuracy(value: float | None) -> str:
 def _inline(counts: dict[str, Any]) -> str:
     """`a 3 · b 5` for a small dict."""
     return " · ".join(f"{key} {value}" for key, value in counts.items())
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
