@@ -114,6 +114,19 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
+def test_an_excel_export_whose_header_ends_in_blank_cells_is_read(tmp_path: Path):
+    # GIVEN an export whose header ends ",," (two unnamed, unused columns), as Excel saves a sheet with empty columns
+    data = _csv(tmp_path / "excel.csv", f"{HEADER},,\n{ROW},,\nlg oled tv,s2,lg,599,TVs,p2,,\n")
+
+    report = CliRunner().invoke(check_data_app, ["--data", str(data)])
+    loaded = load_catalogue(load_config(DEFAULT_CONFIG_PATH), str(data))
+
+    # THEN both rows are read; a repeated real name is still refused (see CORPUS)
+    assert report.exit_code == 0, report.output
+    assert "2 rows in, 2 kept" in report.output
+    assert len(loaded.frame) == 2
+
+
 @pytest.fixture
 def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"

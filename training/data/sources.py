@@ -131,8 +131,9 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
 
 
 def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
-    """No duplicate column names; every required column present."""
-    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    """No duplicate column names (blank ones aside: an Excel export ends its header with empty cells, and no config
+    can name them); every required column present."""
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1 and str(name).strip())
     if duplicated:
         raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
     missing = [column for column in required if column not in found]
