@@ -155,7 +155,7 @@ review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://
 	  $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
-check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 on problems with data.strict
+check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 when training would refuse the file, or on any problem with data.strict
 	$(PY) -m training.cli.check_data $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,6 +71,21 @@ def test_unreadable_files_are_named(tmp_path: Path, content, message):
 def test_bad_catalogues_fail_with_a_specific_message(mutate, message):
     with pytest.raises(DataValidationError, match=message):
         prepare_catalogue(mutate(_catalogue()), CONFIG, source="test.csv")
+
+
+def test_a_currency_price_names_the_files_column_and_how_to_write_it():
+    # GIVEN a Shopify-style export whose price column is "Variant Price", written as currency
+    config = replace(CONFIG, columns=CONFIG.columns | {"price": "Variant Price"})
+    frame = _catalogue().rename(columns={"price": "Variant Price"})
+    frame.loc[3, "Variant Price"] = "$1,299.00"
+
+    with pytest.raises(DataValidationError) as info:
+        prepare_catalogue(frame, config, source="products.csv")
+
+    assert str(info.value) == (
+        "products.csv: column 'Variant Price' must be numeric, found '$1,299.00' in data row 4; write numbers without "
+        "currency symbols or thousands separators (1299.00), unknown ones empty"
+    )
 
 
 def test_cleaning_fills_missing_strings_drops_unlabelled_empty_and_duplicate_rows():

@@ -201,10 +201,24 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     # WHEN check-data reports on it
     result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
 
-    # THEN the missing column and the empty result are problems, and strict mode fails
-    assert "problem: missing column 'category'" in result.output
-    assert "problem: no rows to train on: 1 rows in, 0 kept" in result.output
+    # THEN the missing column and the empty result are what training refuses the file for, and it fails
+    assert "refused: missing column 'category' (named in the config) (training refuses the file)" in result.output
+    assert "refused: no rows to train on: 1 rows in, 0 kept" in result.output
     assert result.exit_code == 1
+
+
+def test_check_data_fails_as_training_does_on_a_currency_price_without_strict(tmp_path):
+    # GIVEN a Shopify-style export with prices written as currency, checked without data.strict
+    data = _csv(tmp_path / "c.csv", f"{HEADER}\n{ROW.replace(',399,', ',"$1,299.00",')}\nlg tv,s2,lg,599,TVs,p2\n")
+
+    checked = CliRunner().invoke(check_data_app, ["--data", str(data)])
+    trained = CliRunner().invoke(train_app, ["--data", str(data), "--out", str(tmp_path / "out")])
+
+    # THEN check-data says training refuses it, and exits 1, as training then does
+    assert "refused: numeric column 'price' has 1 values that are not numbers" in checked.output
+    assert "training would refuse this file" in checked.output
+    assert checked.exit_code == 1
+    assert "column 'price' must be numeric, found '$1,299.00' in data row 1" in _one_error_line(trained)
 
 
 def test_the_offline_limits_are_the_apis():

@@ -31,7 +31,8 @@ def main(
     taxonomy: Taxonomy = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ) -> None:
-    """Print the report; exit 1 when data.strict is set and problems are suspected."""
+    """Print the report; exit 1 when training would refuse the file, or data.strict is set and problems are
+    suspected."""
     configure_logging()
     try:
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
@@ -42,6 +43,9 @@ def main(
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
+    if report.refusals:
+        logger.error(f"training would refuse this file: {report.refusals[0]}")
+        raise typer.Exit(code=1)
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")
         raise typer.Exit(code=1)

@@ -180,7 +180,7 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name, csv in config.columns.items():
         if name in config.numeric:
-            frame[name] = _parse_numeric(raw[csv], name, source, lenient=lenient)
+            frame[name] = _parse_numeric(raw[csv], csv, source, lenient=lenient)
         else:
             frame[name] = text_values(raw[csv], column=csv, source=source)
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
@@ -267,19 +267,22 @@ def require_two_classes(classes: int, source: str) -> None:
 
 
 def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) -> pd.Series:
-    """Parse a numeric input as float32, naming the first value the API would refuse unless lenient."""
+    """Parse a numeric input as float32, naming (by the file's column `name`) the first value the API would refuse
+    unless lenient."""
     values, invalid = parse_numbers(column)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
         cell = column.iloc[row]
         found, value = _SHOWN.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
+        hint = ""
         if np.isnan(value):
             reason = f"must be numeric, found {found}"
+            hint = "; write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
         elif value < 0:
             reason = f"must be ≥ 0, found {value}"
         else:
             reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
-        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {row + 1}")
+        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {row + 1}{hint}")
     return values.mask(invalid).astype(np.float32)
 
 

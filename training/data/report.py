@@ -67,7 +67,8 @@ _PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
 
 @dataclass
 class DataReport:
-    """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on).
+    """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on), `refusals` first: the
+    problems for which training refuses the whole file, whatever `data.strict` says.
 
     `dropped` and `rows_out` are what training's cleaning drops and keeps; `duplicate_rows` are the rows it
     drops as duplicates of another row on the model's columns (columns the model never reads do not count).
@@ -94,6 +95,7 @@ class DataReport:
     empty_level_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -156,7 +158,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
     )
-    report.problems = _problems(report)
+    report.refusals = _refusals(report)
+    report.problems = report.refusals + _problems(report)
     report.notes = _notes(report, plan.describe())
     return report
 
@@ -284,7 +287,9 @@ def summary_text(report: DataReport) -> str:
         f"{report.dropped['duplicates']} duplicates); {len(report.class_counts)} classes",
         "classes: " + class_summary(report.class_counts),
     ]
-    lines += [f"problem: {problem}" for problem in report.problems] or ["no suspected problems"]
+    lines += [f"refused: {refusal} (training refuses the file)" for refusal in report.refusals]
+    lines += [f"problem: {problem}" for problem in report.problems[len(report.refusals) :]]
+    lines += [] if report.problems else ["no suspected problems"]
     lines += [f"note: {note}" for note in report.notes[:LISTED_CLASSES]]
     if len(report.notes) > LISTED_CLASSES:
         lines.append(f"note: and {len(report.notes) - LISTED_CLASSES} more notes ({WHOLE_REPORT} lists every one)")
@@ -311,11 +316,28 @@ def class_summary(counts: dict[str, int]) -> str:
     return f"{len(ordered)} classes, median {median} rows; smallest: {smallest}; largest: {largest}"
 
 
-def _problems(report: DataReport) -> list[str]:
-    """One sentence per suspected problem; a missing column or nothing left to train on come first."""
-    problems = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
+def _refusals(report: DataReport) -> list[str]:
+    """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
+    the API would refuse, a path label with an empty level."""
+    refusals = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
     if not report.rows_out:
-        problems.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
+        refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
+    refusals += [
+        f"numeric column {column!r} has {found['count']} values that are not numbers ≥ 0 within float32, e.g. "
+        f"{found['examples']}: write them without currency symbols or thousands separators, unknown ones empty"
+        for column, found in report.unparsable_numbers.items()
+    ]
+    if report.empty_level_labels:
+        refusals.append(
+            f"{len(report.empty_level_labels)} labels have an empty level between path separators "
+            f"{report.path_separator!r}, e.g. {report.empty_level_labels[:MAX_EXAMPLES]}: fix the labels"
+        )
+    return refusals
+
+
+def _problems(report: DataReport) -> list[str]:
+    """One sentence per suspected problem training goes on with (it drops or keeps the rows)."""
+    problems = []
     if report.dropped.get("too_long"):
         problems.append(
             f"{report.dropped['too_long']} rows have a text longer than {report.max_text_length} characters "
@@ -333,17 +355,7 @@ def _problems(report: DataReport) -> list[str]:
             f"{report.conflicting_titles['titles']} identical titles carry different labels "
             f"({report.conflicting_titles['rows']} rows), e.g. {report.conflicting_titles['examples']}"
         )
-    problems += [
-        f"numeric column {column!r} has {found['count']} values that are not numbers ≥ 0 within float32, e.g. "
-        f"{found['examples']}"
-        for column, found in report.unparsable_numbers.items()
-    ]
     separator = report.path_separator
-    if report.empty_level_labels:
-        problems.append(
-            f"{len(report.empty_level_labels)} labels have an empty level between path separators {separator!r}, "
-            f"e.g. {report.empty_level_labels[:MAX_EXAMPLES]}: training refuses them; fix the labels"
-        )
     if separator and report.class_counts and not any(separator in label for label in report.class_counts):
         problems.append(
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
