@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -370,3 +372,18 @@ def test_check_data_reports_on_the_synthetic_catalogue_that_rows_and_categories_
     assert "synthetic-taxonomy(rows=3000, categories=40, seed=42): 3000 rows in" in result.output
     assert "40 classes" in result.output
     assert "no suspected problems" in result.output
+
+
+def test_titles_repeated_across_rows_without_a_product_column_are_a_note():
+    # GIVEN an export without a product column whose listings repeat one title from several sellers (BigBasket's)
+    frame = _frame(title=[f"product {i // 4} {'tv' if i // 4 % 2 else 'phone'}" for i in range(40)])
+    frame["category"] = ["TVs" if i // 4 % 2 else "Mobile Phones" for i in range(40)]
+
+    report = build_report(frame, CONFIG, source="x.csv")
+    grouped = build_report(frame.assign(product=[str(i // 4) for i in range(40)]), replace(CONFIG, group="product"),
+                           source="x.csv")  # fmt: skip
+
+    assert report.repeated_titles == {"titles": 10, "rows": 40}
+    assert any("40 rows share their title with another row" in note and "data.group" in note for note in report.notes)
+    assert not any("share their title" in note for note in grouped.notes)
+    assert not any("share their title" in note for note in build_report(_frame(), CONFIG, source="x.csv").notes)

@@ -59,6 +59,8 @@ SHORT_LABEL = 24
 MAX_EDIT_DISTANCE = 2
 # A word up to this long may differ by one letter only ("Tires" and "Tubes" are two letters apart, and two words).
 ONE_LETTER_WORD = 8
+# Without data.group, titles repeated on at least this share of the kept rows are worth a note.
+REPEATED_TITLES_SHARE = 0.01
 # Siblings compared pairwise for near misses: past this many short names under one parent only spellings count.
 MAX_SIBLINGS = 1_000
 _DIGITS = re.compile(r"\d+")
@@ -90,6 +92,7 @@ class DataReport:
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
+    repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
@@ -157,6 +160,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
+        repeated_titles={} if config.group else repeated_titles(kept[config.text]),
     )
     report.refusals = _refusals(report)
     report.problems = report.refusals + _problems(report)
@@ -238,6 +242,13 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
     examples = {title: sorted(per_title.get_group(title).unique()) for title in conflicted.index[:MAX_EXAMPLES]}
     rows = int(normalised.isin(conflicted.index).sum())
     return {"titles": len(conflicted), "rows": rows, "examples": examples}
+
+
+def repeated_titles(titles: pd.Series) -> dict[str, int]:
+    """How many titles (lower-cased, whitespace folded) more than one row carries, and those rows."""
+    counts = titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split())).value_counts()
+    repeated = counts[counts > 1]
+    return {"titles": len(repeated), "rows": int(repeated.sum())} if len(repeated) else {}
 
 
 def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -385,6 +396,13 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
         notes.append(
             f"{report.rows_without_product} rows have no product id (data.group): each is a product of its own in "
             "the split, so listings of one product among them may land in different splits"
+        )
+    if report.repeated_titles.get("rows", 0) >= REPEATED_TITLES_SHARE * max(report.rows_out, 1):
+        notes.append(
+            f"{report.repeated_titles['rows']} rows share their title with another row "
+            f"({report.repeated_titles['titles']} titles) and no column names the product (data.group): copies of "
+            "one product may land in train and in test and flatter the test figures; name the column that identifies "
+            "a product as data.group"
         )
     if report.multiline_titles:
         notes.append(
