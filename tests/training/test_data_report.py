@@ -387,3 +387,21 @@ def test_titles_repeated_across_rows_without_a_product_column_are_a_note():
     assert any("40 rows share their title with another row" in note and "data.group" in note for note in report.notes)
     assert not any("share their title" in note for note in grouped.notes)
     assert not any("share their title" in note for note in build_report(_frame(), CONFIG, source="x.csv").notes)
+
+
+def test_rows_with_neither_title_nor_label_are_a_note_not_a_problem():
+    # GIVEN a Shopify export: each product's first row is the listing, its variant and image rows are blank there
+    frame = _frame()
+    blank = pd.DataFrame(
+        {"title": [None] * 30, "seller_id": ["s1"] * 30, "price": ["9.5"] * 30, "category": [None] * 30}
+    )
+    unlabelled = _frame(rows=2).assign(category=None)
+
+    report = build_report(pd.concat([frame, blank], ignore_index=True), CONFIG, source="shopify.csv")
+    mixed = build_report(pd.concat([frame, blank, unlabelled], ignore_index=True), CONFIG, source="shopify.csv")
+
+    # THEN the blank rows are skipped with a note (data.strict does not fail on them); listings without label are not
+    assert report.problems == []
+    assert report.dropped["no_label"] == report.blank_rows == 30
+    assert "30 rows have neither a title nor a label (an export's variant or image rows): skipped" in report.notes
+    assert "2 rows without label and 0 with an empty title" in mixed.problems

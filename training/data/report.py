@@ -92,6 +92,7 @@ class DataReport:
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
+    blank_rows: int = 0
     repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
@@ -161,6 +162,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
         repeated_titles={} if config.group else repeated_titles(kept[config.text]),
+        blank_rows=int((no_label & (titles.str.strip() == "")).sum()),
     )
     report.refusals = _refusals(report)
     report.problems = report.refusals + _problems(report)
@@ -382,10 +384,9 @@ def _problems(report: DataReport) -> list[str]:
     ]
     if report.duplicate_rows:
         problems.append(f"{report.duplicate_rows} duplicate rows")
-    if report.dropped["no_label"] or report.dropped["empty_title"]:
-        problems.append(
-            f"{report.dropped['no_label']} rows without label and {report.dropped['empty_title']} with an empty title"
-        )
+    unlabelled = report.dropped["no_label"] - report.blank_rows
+    if unlabelled or report.dropped["empty_title"]:
+        problems.append(f"{unlabelled} rows without label and {report.dropped['empty_title']} with an empty title")
     return problems
 
 
@@ -403,6 +404,10 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"({report.repeated_titles['titles']} titles) and no column names the product (data.group): copies of "
             "one product may land in train and in test and flatter the test figures; name the column that identifies "
             "a product as data.group"
+        )
+    if report.blank_rows:
+        notes.append(
+            f"{report.blank_rows} rows have neither a title nor a label (an export's variant or image rows): skipped"
         )
     if report.multiline_titles:
         notes.append(
