@@ -54,8 +54,8 @@ MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
-# json.dumps (ASCII output) writes a character outside the BMP as two \uXXXX escapes: 12 bytes.
-ASCII_ESCAPE = 12
+# JSON-escaped as UTF-8, one character of a JSON body takes at most this many bytes.
+UTF8_ESCAPE = 4
 # Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
 # they are counted apart, so they never enter the class mix or the behaviour alarms of real traffic.
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
@@ -116,10 +116,9 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
-    # `level` is left out unless min_confidence asked for it: a flat model's answer keeps its shape.
-    @app.post(
-        "/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
-    )
+    # `level` is left out unless min_confidence asked for it (`_json_answer` drops None fields): a flat model's
+    # answer keeps its shape.
+    @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
     async def predict(
         http: Request,
         item: product = Body(...),  # type: ignore[valid-type]  # noqa: B008
@@ -141,9 +140,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             _capture(capture, model, http, [row], [(prediction, answer)], top_k, min_confidence, target)
         return response
 
-    @app.post(
-        "/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, response_model_exclude_none=True
-    )
+    @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
     async def predict_batch(
         http: Request,
         request: batch = Body(...),  # type: ignore[valid-type]  # noqa: B008
@@ -164,8 +161,10 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             if why is not None:
                 answer["explanation"] = _explanation(why)
             answered.append((prediction, answer))
-        answers = [BatchPrediction(**answer) for _, answer in answered]
-        response = _json_answer(BatchResponse(predictions=answers, model_version=model.version), settings, len(rows))
+        answers = BatchResponse(
+            predictions=[BatchPrediction(**answer) for _, answer in answered], model_version=model.version
+        )
+        response = _json_answer(answers, settings, items=len(rows))
         if capture.enabled and not synthetic:
             _capture(capture, model, http, rows, answered, top_k, min_confidence, target)
         return response
@@ -329,26 +328,29 @@ def _answer(
     return answer
 
 
-def _json_answer(answer: PredictionResponse | BatchResponse, settings: Settings, items: int) -> Response:
+def _json_answer(answer: PredictionResponse | BatchResponse, settings: Settings, *, items: int) -> Response:
     """The answer as JSON, or a 422 when Lambda could not return it: past MAX_RESPONSE_BYTES it would end in a 502
-    after all the work. Long category names make answers long; a request can only fix it with fewer items.
+    after all the work. Long category names make answers long; a request can only fix it by asking for less. The
+    predictions of a refused answer are still counted in the metrics (they were made).
 
     Raises:
-        RequestValidationError: The answer, JSON-escaped as Lambda counts it, is over MAX_RESPONSE_BYTES.
+        RequestValidationError: The answer, as Lambda counts it, is over MAX_RESPONSE_BYTES.
     """
     body = answer.model_dump_json(exclude_none=True)
     limit = settings.max_response_bytes
-    # Escaping makes a character at most ASCII_ESCAPE bytes; only a body that could then pass the limit is escaped.
-    size = len(body) if len(body) * ASCII_ESCAPE <= limit else len(json.dumps(body))
-    if size > limit:
-        fit = max(1, items * limit // size)
-        raise RequestValidationError([{
-            "loc": ("body", "items") if isinstance(answer, BatchResponse) else ("query", "top_k"),
-            "msg": f"the answer would take {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB Lambda can return: "
-            f"send at most about {fit} items, or a smaller top_k",
-            "type": "value_error",
-        }])  # fmt: skip
-    return Response(body, media_type="application/json")
+    # Lambda's python3.12 runtime escapes the body into its result as UTF-8 JSON (a quote or a backslash takes two
+    # bytes, a character up to four): only a body that could then pass the limit is escaped to count it.
+    size = len(body) if len(body) * UTF8_ESCAPE <= limit else len(json.dumps(body, ensure_ascii=False).encode())
+    if size <= limit:
+        return Response(body, media_type="application/json")
+    if isinstance(answer, BatchResponse):
+        loc, advice = ("body", "items"), f"send at most about {max(1, items * limit // size)} items, or a smaller top_k"
+    else:
+        loc, advice = ("query", "top_k"), "ask for a smaller top_k, or leave explain out"
+    raise RequestValidationError([{
+        "loc": loc, "msg": f"answers of {size:,} bytes exceed the {limit:,} Lambda returns: {advice}",
+        "type": "value_error",
+    }])  # fmt: skip
 
 
 def _target(model: Model, settings: Settings, asked: float | None) -> float | None:

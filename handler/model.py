@@ -94,7 +94,7 @@ class Model:
         longest, so mixing one long title with many short ones would multiply the work.
 
         Raises:
-            InferenceError: onnxruntime failed.
+            InferenceError: onnxruntime failed, or answered a probability that is not a finite number.
         """
         order = sorted(range(len(rows)), key=lambda i: len(str(rows[i].get(self.text_input) or "")))
         predictions: dict[int, Prediction] = {}
@@ -106,6 +106,8 @@ class Model:
                 )
             except Exception as exc:  # onnxruntime raises its own untyped errors; none is the caller's fault
                 raise InferenceError(f"onnxruntime failed on a batch of {len(indices)}: {exc}") from exc
+            if not np.isfinite(probabilities).all():
+                raise InferenceError(f"the model answered a non-finite probability in a batch of {len(indices)}")
             for position, index in enumerate(indices):
                 predictions[index] = Prediction(
                     str(labels[position]), probabilities[position], nodes[position], confidence[position]

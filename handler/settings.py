@@ -73,10 +73,13 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(
         524_288, ge=1024, le=6_000_000, description="Largest request body; bigger ones get 413 before parsing."
     )
-    # Lambda returns at most 6 MiB from a synchronous call, counted after the body is JSON-escaped into the
-    # function's result; 16 KiB of it are left to Mangum's envelope (status, headers).
+    # Lambda returns at most 6 MiB from a synchronous call, counted after the body is JSON-escaped (as UTF-8, on
+    # python3.12) into the function's result; 16 KiB of it are left to Mangum's envelope (status, headers).
     max_response_bytes: int = Field(
-        6_275_072, ge=65_536, description="Largest answer as Lambda carries it; a bigger one is a 422 saying what fits."
+        6_275_072,
+        ge=65_536,
+        le=6_291_456,
+        description="Largest answer as Lambda carries it; a bigger one is a 422 saying what to ask for instead.",
     )
     s3_connect_timeout: float = Field(1.0, gt=0, description="Seconds to connect to S3 when loading the model.")
     s3_read_timeout: float = Field(2.0, gt=0, description="Seconds S3 may stay silent during one read.")

@@ -178,21 +178,45 @@ def test_model_description_shows_no_local_paths(model_path, tmp_path):
 
 
 def test_an_answer_lambda_could_not_return_is_a_422_saying_how_many_items_fit(model_path, tmp_path):
-    # GIVEN a deployment whose answers may take at most 64 KiB (Lambda's is 6 MiB, reached with long category names)
+    # GIVEN a deployment whose answers may take at most 64 KiB (Lambda's is 6 MiB, reached with long category names),
+    # and explained listings whose words (in the answers) are Cyrillic: two bytes each as Lambda's python3.12 counts
     settings = Settings(model_path=model_path, max_response_bytes=65_536, capture_sample_rate=1.0, capture_dir=tmp_path)
     client = TestClient(create_app(load_model(settings), settings))
-    items = [{"title": f"acme tv {i}"} for i in range(400)]
+    items = [{"title": f"телевизор плоский {i}"} for i in range(400)]
 
     # WHEN a batch asks for more than that, and then for what the error says fits
-    refused = client.post("/predict/batch?top_k=5", json={"items": items})
-    fit = int(refused.json()["detail"][0]["message"].split("send at most about ")[1].split()[0])
-    answered = client.post("/predict/batch?top_k=5", json={"items": items[: fit - 5]})
+    refused = client.post("/predict/batch?top_k=5&explain=true", json={"items": items})
+    message = refused.json()["detail"][0]["message"]
+    fit = int(message.split("send at most about ")[1].split()[0])
+    answered = client.post("/predict/batch?top_k=5&explain=true", json={"items": items[: fit - 5]})
 
-    # THEN the first is refused before anything is captured, and the second is answered within the limit
+    # THEN the first is refused before anything is captured, and the second is answered within the limit, near it
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["field"] == "body.items"
+    assert "exceed the 65,536 Lambda returns" in message
     assert 0 < fit < len(items)
     assert answered.status_code == 200
-    assert len(json.dumps(answered.text)) <= 65_536
+    assert 0.9 * 65_536 < len(json.dumps(answered.text, ensure_ascii=False).encode()) <= 65_536
     captured = [line for path in tmp_path.rglob("*") if path.is_file() for line in path.read_text().splitlines()]
     assert len(captured) == fit - 5
+
+
+def test_a_model_answering_a_non_finite_probability_is_a_500_not_a_broken_answer(model_path):
+    # GIVEN a model whose graph answers NaN probabilities (a fault of the model, never of the request)
+    settings = Settings(model_path=model_path)
+    model = load_model(settings)
+    session = model.session
+
+    class NanSession:
+        def run(self, names, feeds):
+            outputs = session.run(names, feeds)
+            outputs[1] = outputs[1] * float("nan")
+            return outputs
+
+    model.session = NanSession()
+    client = TestClient(create_app(model, settings))
+
+    response = client.post("/predict", json={"title": "acme tv"})
+
+    assert response.status_code == 500
+    assert set(_error_shape(response)) == {"error"}
