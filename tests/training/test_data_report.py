@@ -214,6 +214,17 @@ def test_an_alias_to_an_unknown_label_is_a_config_error():
 
     with pytest.raises(ConfigError, match="label_aliases maps to 'Televisions', which is not a label in the data"):
         prepare_catalogue(_frame(), aliased)
+    assert any("maps to 'Televisions'" in refusal for refusal in build_report(_frame(), aliased, source="x").refusals)
+
+
+def test_what_training_refuses_by_its_own_rules_the_report_refuses_too():
+    one_class = build_report(_frame(category="TVs"), CONFIG, source="one.csv")
+    renamed = build_report(_frame().rename(columns={"title": "Title"}), CONFIG, source="renamed.csv")
+
+    assert one_class.refusals == ["one.csv: the target has 1 class(es) after cleaning; at least 2 are needed"]
+    assert renamed.refusals == [
+        "config column 'title' matches file column 'Title' only up to whitespace/case: use 'Title'"
+    ]
 
 
 def test_conflicting_labels_for_identical_titles():

@@ -30,16 +30,18 @@ from training.columns import GROUP, LABEL
 from training.config import SplitConfig
 from training.data.clean import (
     UNGROUPED,
+    check_label_aliases,
     column_name_fixes,
     configured_columns,
     drop_unusable_rows,
     empty_level_labels,
     model_columns,
     parse_numbers,
+    require_two_classes,
     unusable_rows,
 )
 from training.data.tail import plan_small_classes, products_per_class
-from training.exceptions import DataValidationError
+from training.exceptions import DataValidationError, TrainingError
 from training.text import lower_like_onnx
 
 if TYPE_CHECKING:
@@ -164,7 +166,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         repeated_titles={} if config.group else repeated_titles(kept[config.text]),
         blank_rows=int((no_label & (titles.str.strip() == "")).sum()),
     )
-    report.refusals = _refusals(report)
+    report.refusals = _refusals(report) + _rule_refusals(frame, config, kept[LABEL].nunique(), source)
     report.problems = report.refusals + _problems(report)
     report.notes = _notes(report, plan.describe())
     return report
@@ -345,7 +347,26 @@ def _refusals(report: DataReport) -> list[str]:
             f"{len(report.empty_level_labels)} labels have an empty level between path separators "
             f"{report.path_separator!r}, e.g. {report.empty_level_labels[:MAX_EXAMPLES]}: fix the labels"
         )
+    refusals += [
+        f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
+        for wanted, found in report.column_name_fixes.items()
+    ]
     return refusals
+
+
+def _rule_refusals(frame: pd.DataFrame, config: DataConfig, classes_kept: int, source: str) -> list[str]:
+    """What training's own checks refuse, in their words: a label alias to no label of the data, fewer than two
+    classes left after cleaning (when any row is left: no rows at all is a refusal of its own)."""
+    found = []
+    checks = [lambda: require_two_classes(classes_kept, source)] if classes_kept else []
+    if config.target in frame:
+        checks.insert(0, lambda: check_label_aliases(set(frame[config.target].dropna()), config.label_aliases))
+    for check in checks:
+        try:
+            check()
+        except TrainingError as exc:
+            found.append(str(exc))
+    return found
 
 
 def _problems(report: DataReport) -> list[str]:
@@ -374,10 +395,6 @@ def _problems(report: DataReport) -> list[str]:
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
             "label would train as a department of its own; set the separator the labels use"
         )
-    problems += [
-        f"config column {wanted!r} matches file column {found!r} only up to whitespace/case: use {found!r}"
-        for wanted, found in report.column_name_fixes.items()
-    ]
     problems += [
         f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
