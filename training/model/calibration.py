@@ -91,12 +91,12 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
 
     The temperature minimises the log loss of the top answer's confidence against whether it is right; the lead
     scales then minimise the same loss, the temperature held. Each is kept only when it calibrates rows it was not
-    fitted on better than the calibration before it (`_kept_if_it_generalises`); nothing is fitted on fewer than
+    fitted on better than the calibration before it (`_kept_if_it_generalises`); neither is fitted on fewer than
     MIN_CALIBRATION_ROWS rows or on rows all right (or all wrong), and no lead scale on fewer than MIN_LEAD_ROWS.
     The none-logit minimises the log loss of the true class (or "none" when it is not listed), so that it takes the
-    share of rows whose class was missed: fitted with a temperature of its own first (what the top answer's loss
-    holds it at), then again with the temperature and lead scales held, since scaling the logits moves the share it
-    leaves.
+    share of rows whose class was missed (on any number of rows: a share, not a shape to fit noise to): fitted with
+    a temperature of its own first (what the top answer's loss holds it at), then again with the temperature and
+    lead scales held, since scaling the logits moves the share it leaves.
 
     Args:
         raw: [N, k] raw scores (logits) of each row's listed classes.

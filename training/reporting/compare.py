@@ -289,12 +289,13 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
         f"B answers as A on **{overall['agreement']:.2%}** of them ({pct} interval {overall['ci_low']:.2%} … "
         f"{overall['ci_high']:.2%}).",
         "",
-        f"| department (A's answer) | listings | agreement | {pct} interval |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {row['department']} | {row['rows']:,} | {row['agreement']:.2%} | {row['ci_low']:.2%} … "
-              f"{row['ci_high']:.2%} |" for row in report["departments"]]  # fmt: skip
-    lines.append("")
+        markdown_table(
+            ["department (A's answer)", "listings", "agreement", f"{pct} interval"],
+            [[row["department"], f"{row['rows']:,}", f"{row['agreement']:.2%}",
+              f"{row['ci_low']:.2%} … {row['ci_high']:.2%}"] for row in report["departments"]],
+        ),
+        "",
+    ]  # fmt: skip
     if reviewed is None:
         lines.append("No reviewed listings given (REVIEWED=): accuracy on live traffic is not known.")
     else:

@@ -106,7 +106,7 @@ def render_model_card(
         f"- classes learnt {summary['classes_learnt']}; learnt but not evaluated (no test rows) "
         f"{summary['classes_not_evaluated']}\n"
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
-        f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_classmarkdown_table(per_class),
+        f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
         "## Quality by class size (test split)\n" + _bands_section(bands),
         "## Confidence you can threshold\n" + _confidence_section(confidence),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
@@ -195,7 +195,7 @@ def _limits(confusions: list[dict], report: DataReport, bands: list[dict[str, An
     return lines
 
 
-def _per_classmarkdown_table(per_class: dict[str, dict[str, float]]) -> str:
+def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
     """Every class's scores, or with many classes the worst by F1 (metrics.json keeps them all)."""
     rows = list(per_class.items())
     note = ""
