@@ -141,11 +141,11 @@ predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODE
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
 	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
 
-compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on the same rows of DATA (CONFIG=; OUT=comparison; ROWS= CATEGORIES= TAXONOMY= as trained): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
+compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on DATA's held-out test rows (ON=all: every row; CONFIG=; OUT=comparison; ROWS= CATEGORIES= TAXONOMY= as trained): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
 	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
 	$(PY) -m training.cli.compare --a "$$A" --b "$$B" $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") \
 	  --out $(if $(filter command line,$(origin OUT)),"$$OUT",comparison) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
-	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT") \
+	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT") $(if $(ON),--on "$$ON") \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
 review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, new unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx DATA= CONFIG=; ROWS= CATEGORIES= TAXONOMY= as trained)

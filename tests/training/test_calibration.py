@@ -134,6 +134,15 @@ def test_a_handful_of_validation_rows_leaves_confidence_uncalibrated(rows):
     assert calibration == Calibration(1.0)
 
 
+@pytest.mark.parametrize("right", [True, False])
+def test_validation_rows_all_right_or_all_wrong_leave_confidence_uncalibrated(right):
+    # GIVEN 200 validation rows whose top answers are all right (or all wrong): the loss has nothing to weigh
+    raw = np.random.default_rng(4).normal(0, 3, size=(200, 10))
+    labels = raw.argmax(axis=1) if right else (raw.argmax(axis=1) + 1) % 10
+
+    assert fit_calibration(raw, labels, with_none=False) == Calibration(1.0)
+
+
 def test_a_temperature_is_kept_only_when_it_calibrates_rows_it_was_not_fitted_on():
     # GIVEN scores already calibrated, on too few rows for a temperature to say anything past their noise
     kept = []

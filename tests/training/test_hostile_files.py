@@ -24,7 +24,7 @@ from training.cli.train import app as train_app
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
 from training.data import clean
 from training.data.clean import prepare_catalogue
-from training.data.load import load_catalogue
+from training.data.load import load_catalogue, read_catalogue
 from training.data.synthetic import generate_catalogue
 from training.engines.dask.prepare import cleaned_partition
 
@@ -115,16 +115,19 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 
 def test_an_excel_export_whose_header_ends_in_blank_cells_is_read(tmp_path: Path):
-    # GIVEN an export whose header ends ",," (two unnamed, unused columns), as Excel saves a sheet with empty columns
-    data = _csv(tmp_path / "excel.csv", f"{HEADER},,\n{ROW},,\nlg oled tv,s2,lg,599,TVs,p2,,\n")
+    # GIVEN two exports whose headers end in two and in one blank cell, as Excel saves a sheet with empty columns
+    folder = tmp_path / "excel"
+    folder.mkdir()
+    _csv(folder / "a.csv", f"{HEADER},,\n{ROW},,\n")
+    _csv(folder / "b.csv", f"{HEADER},\nlg oled tv,s2,lg,599,TVs,p2,\n")
 
-    report = CliRunner().invoke(check_data_app, ["--data", str(data)])
-    loaded = load_catalogue(load_config(DEFAULT_CONFIG_PATH), str(data))
+    report = CliRunner().invoke(check_data_app, ["--data", str(folder)])
+    loaded = read_catalogue(folder)
 
-    # THEN both rows are read; a repeated real name is still refused (see CORPUS)
+    # THEN both rows are read, without the unnamed columns; a repeated real name is still refused (see CORPUS)
     assert report.exit_code == 0, report.output
     assert "2 rows in, 2 kept" in report.output
-    assert len(loaded.frame) == 2
+    assert list(loaded.columns) == HEADER.split(",")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import numpy as np
@@ -13,7 +14,9 @@ from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
+from tests.conftest import train_tiny_model
 from training.cli.predict import app
+from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.model.metadata import METADATA_KEY
@@ -333,11 +336,6 @@ def test_explain_writes_the_apis_explanation_for_every_row(model_path, catalogue
 @pytest.fixture(scope="module")
 def pipe_model(tmp_path_factory):
     """A taxonomy model whose labels join their levels with "|" (as Amazon's exports do), and its catalogue."""
-    from dataclasses import replace
-
-    from tests.conftest import train_tiny_model
-    from training.config import DEFAULT_CONFIG_PATH, load_config
-
     config = load_config(DEFAULT_CONFIG_PATH)
     config = replace(config, data=replace(config.data, path_separator="|"))
     frame = generate_taxonomy_catalogue(3_000, 30, seed=4)

@@ -8,14 +8,16 @@ default 10-category one.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path  # noqa: TC003 - typer reads the annotations at run time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from training.config import TrainConfig, load_config
 from training.data.taxonomy import PATH_SEPARATOR
 from training.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Rows = Annotated[str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")]
 Categories = Annotated[
@@ -78,5 +80,6 @@ def _whole_number(text: str | None, rule: str) -> int | None:
         return None
     digits = text.strip().replace("_", "").replace(",", "")
     if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
-        raise DataValidationError(f"{rule}, got {text!r}")
+        renamed = " (make compare takes ON=test|all for which rows to compare)" if digits in ("test", "all") else ""
+        raise DataValidationError(f"{rule}, got {text!r}{renamed}")
     return int(digits)

@@ -415,13 +415,12 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
 
 def _refused_rows(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
     """Rows the API refuses with a 422: a string longer than its input's max_length, a required string (the title)
-    that is empty or whitespace only, a number that is negative or infinite (`_feeds` makes each number the API
-    would refuse infinite)."""
+    that is empty or whitespace only, a number the API refuses (`_feeds` makes each one infinite)."""
     refused = np.zeros(len(next(iter(feeds.values()))), dtype=bool)
     for spec in inputs:
         values = feeds[spec["name"]][:, 0]
         if spec["type"] == "float":
-            refused |= np.isinf(values) | (values < 0)
+            refused |= np.isinf(values)
             continue
         limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
         refused |= np.fromiter((len(value) > limit for value in values), bool, len(refused))

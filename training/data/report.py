@@ -239,7 +239,7 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
     """Identical titles (lower-cased, whitespace folded) filed under different labels."""
-    normalised = titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
+    normalised = _normalised(titles)
     per_title = pd.DataFrame({"title": normalised, "label": labels.astype(str)}).groupby("title")["label"]
     spread = per_title.nunique()
     conflicted = spread[spread > 1]
@@ -250,9 +250,14 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
 
 def repeated_titles(titles: pd.Series) -> dict[str, int]:
     """How many titles (lower-cased, whitespace folded) more than one row carries, and those rows."""
-    counts = titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split())).value_counts()
+    counts = _normalised(titles).value_counts()
     repeated = counts[counts > 1]
     return {"titles": len(repeated), "rows": int(repeated.sum())} if len(repeated) else {}
+
+
+def _normalised(titles: pd.Series) -> pd.Series:
+    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded."""
+    return titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
 
 
 def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:

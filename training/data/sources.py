@@ -92,7 +92,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
             if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
                 stream = _BoundedLines(handle, path)
                 frame = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""])
-                names = stream.header_names()
+                frame, names = _without_unnamed(frame, stream.header_names())
             else:
                 table = pq.read_table(handle)
                 _check_flat(table.schema, required, path)
@@ -117,8 +117,8 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
             with filesystem.open_input_file(path) as handle:
                 if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
                     stream = _BoundedLines(handle, path)
-                    found = pd.read_csv(stream, dtype=str, nrows=0).columns
-                    names = stream.header_names()
+                    header, names = _without_unnamed(pd.read_csv(stream, dtype=str, nrows=0), stream.header_names())
+                    found = header.columns
                 else:
                     schema = pq.read_schema(handle)
                     _check_flat(schema, required, path)
@@ -130,10 +130,18 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         _check_names(names, found, required, path)
 
 
+def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV's columns without those whose header cell is blank: an Excel export ends its header with empty cells
+    for empty columns, which no config can name (pandas would call them "Unnamed: N", numbered per file)."""
+    named = [bool(str(name).strip()) for name in names]
+    if all(named) or len(named) != frame.shape[1]:
+        return frame, names
+    return frame.loc[:, named], [name for name, keep in zip(names, named, strict=True) if keep]
+
+
 def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
-    """No duplicate column names (blank ones aside: an Excel export ends its header with empty cells, and no config
-    can name them); every required column present."""
-    duplicated = sorted(name for name, count in Counter(names).items() if count > 1 and str(name).strip())
+    """No duplicate column names; every required column present."""
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
         raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
     missing = [column for column in required if column not in found]

@@ -74,7 +74,7 @@ def check_knows_labels(model_bytes: bytes, labels: np.ndarray, *, name: str) -> 
         raise IncomparableModelsError(
             f"model {name} knows the labels of only {1 - unknown.mean():.0%} of these {len(labels):,} rows (none of "
             f"{examples}): it was trained on another catalogue. Pass the DATA (and CONFIG) it was trained on, or "
-            "for a synthetic one the same ROWS, CATEGORIES and TAXONOMY"
+            "for a synthetic one the same ROWS, CATEGORIES, TAXONOMY and split.seed"
         )
     if unknown.any():
         logger.warning(
@@ -100,7 +100,7 @@ def check_held_out(model_bytes: bytes, config: TrainConfig, *, name: str) -> Non
         raise IncomparableModelsError(
             f"model {name} was trained on another split ({differ}, the config's: "
             f"{ {key: expected[key] for key in differ} }): it trained on some of these test rows. Compare with "
-            "a config of its split, or pass --on all to compare on every row knowingly"
+            "a config of its split, or pass ON=all (--on all) to compare on every row knowingly"
         )
 
 

@@ -225,7 +225,7 @@ def _confidence_section(report: dict[str, Any]) -> str:
         how = (
             f"Left uncalibrated{none.replace(', a', ' but for a', 1)}: a temperature fitted on half the validation "
             "rows did not calibrate the other half better, or there were too few to fit one (fewer than "
-            f"{MIN_CALIBRATION_ROWS}, or no wrong answer)."
+            f"{MIN_CALIBRATION_ROWS}, or all right or all wrong)."
         )
     head = (
         f"{how} Test split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
