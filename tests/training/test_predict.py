@@ -272,19 +272,23 @@ def _handler_answers(model_path, frame, **query):
     return answers
 
 
+def _scored_beside_the_api(model_path, frame, tmp_path):
+    """`make predict`'s run, its predictions and the API's answers for the same rows, both at precision 0.95."""
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"),
+                  "--target-precision", "0.95")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result, pd.read_parquet(tmp_path / "p"), _handler_answers(model_path, frame, target_precision=0.95)
+
+
 def test_every_row_gets_the_apis_decision_and_the_summary_counts_them(model_path, catalogue, tmp_path):
     # GIVEN a catalogue short enough for the API's limits
     _, frame = catalogue
     short = frame.drop(index=5)
-    short.to_csv(tmp_path / "short.csv", index=False)
 
-    result = _run("--model", str(model_path), "--data", str(tmp_path / "short.csv"), "--out", str(tmp_path / "p"),
-                  "--target-precision", "0.95")  # fmt: skip
+    result, predictions, api = _scored_beside_the_api(model_path, short, tmp_path)
 
     # THEN each row's decision is the API's at the same target, and the summary adds them up
-    assert result.exit_code == 0, result.output
-    predictions = pd.read_parquet(tmp_path / "p")
-    api = _handler_answers(model_path, short, target_precision=0.95)
     assert predictions["decision"].tolist() == [answer["decision"] for answer in api]
     assert predictions["decision_level"].tolist() == [answer["decision_level"] for answer in api]
     summary = json.loads(result.stdout[result.stdout.index("{") :])["decisions"]
@@ -346,15 +350,9 @@ def pipe_model(tmp_path_factory):
 
 def test_paths_and_decisions_use_the_labels_own_separator_as_the_api_does(pipe_model, tmp_path):
     model, frame = pipe_model
-    rows = frame.iloc[:200]
-    rows.to_csv(tmp_path / "rows.csv", index=False)
 
-    result = _run("--model", str(model), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"),
-                  "--target-precision", "0.95")  # fmt: skip
+    _, predictions, api = _scored_beside_the_api(model, frame.iloc[:200], tmp_path)
 
-    assert result.exit_code == 0, result.output
-    predictions = pd.read_parquet(tmp_path / "p")
-    api = _handler_answers(model, rows, target_precision=0.95)
     assert predictions["path"].tolist() == [answer["path"][-1]["node"] for answer in api]
     assert predictions["decision_label"].tolist() == [answer["decision_label"] for answer in api]
     assert predictions["path"].str.contains("|", regex=False).all()
