@@ -87,6 +87,8 @@ if TYPE_CHECKING:
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
 LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_points")
+# A champion whose metadata records no product column (older than `split_record`).
+_UNRECORDED = "<unrecorded>"
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
 logger = logging.getLogger(__name__)
@@ -437,6 +439,11 @@ def _against_champion(
         return ChampionComparison(name, comparable=False, reason=reason)
     if [spec["name"] for spec in theirs["inputs"]] != [spec["name"] for spec in ours["inputs"]]:
         return ChampionComparison(name, comparable=False, reason="it takes other inputs")
+    products = (theirs.get("training_data", {}).get("split") or {}).get("group", _UNRECORDED)
+    if products != config.data.group:
+        # Its record of trained products holds other ids: every row would look new, the rows it trained on too.
+        reason = f"it names its products by {_products_by(products)}, this run by {_products_by(config.data.group)}"
+        return ChampionComparison(name, comparable=False, reason=reason)
     seen = trained_products(champion.run_id)
     if seen is None:
         return ChampionComparison(name, comparable=False, reason="its run has no record of the products it trained on")
@@ -455,6 +462,13 @@ def _against_champion(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
         ci_high=report["ci_high"], rows=len(rows),
     )  # fmt: skip
+
+
+def _products_by(group: str | None) -> str:
+    """How a run names its products, for a message."""
+    if group == _UNRECORDED:
+        return "a rule it did not record"
+    return f"column {group!r}" if group else "whole rows (no data.group)"
 
 
 @app.command()
