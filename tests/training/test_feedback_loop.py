@@ -81,12 +81,15 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert again.exit_code == 1
     assert "OUT reviewed.csv exists" in again.output
     assert pd.read_csv(workspace / "reviewed.csv", dtype=str)["label"].notna().all()
-    _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "reviewed.csv")
+    # The first half of the reviewed listings retrains the model; the rest stays for judging it
+    half = len(queue) // 2
+    queue.assign(label=[*queue["label"][:half], *[""] * (len(queue) - half)]).to_csv("corrections.csv", index=False)
+    _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "corrections.csv")
     metrics = json.loads((workspace / "retrained" / "metrics.json").read_text())
-    assert metrics["corrections"] == len(queue)
-    assert f"corrections: {len(queue)} reviewed listings" in (workspace / "retrained" / "model_card.md").read_text()
+    assert metrics["corrections"] == half
+    assert f"corrections: {half} reviewed listings" in (workspace / "retrained" / "model_card.md").read_text()
     run = MlflowClient().get_run(metrics["mlflow_run_id"])
-    assert run.data.params["corrections.rows"] == str(len(queue))
+    assert run.data.params["corrections.rows"] == str(half)
     assert run.data.params["corrections.window_start"] <= run.data.params["corrections.window_end"]
 
     compared = _invoke(compare.app, "--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data", "capture",
@@ -95,8 +98,15 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     report = json.loads((workspace / "cmp" / "comparison.json").read_text())
     assert report["rows"] == len(traffic)  # every captured listing once; the synthetic request is not among them
     assert 0.5 <= report["agreement"]["ci_low"] <= report["agreement"]["agreement"] <= report["agreement"]["ci_high"]
-    assert report["reviewed"]["rows"] == len(queue)
+    # B is judged only on the reviewed listings it did not train on
+    assert report["reviewed"]["rows"] == len(queue) - half
+    assert report["reviewed"]["left_out_as_corrections"] == half
+    assert f"{half:,} more reviewed listings are left out: a model trained on them" in compared.output
     assert "on captured traffic" in compared.output
+    own = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
+                                           "capture", "--reviewed", "corrections.csv", "--out", "cmp4"])  # fmt: skip
+    assert own.exit_code == 1
+    assert "every labelled listing of this capture trained a model as a correction" in own.output
 
     queue.assign(label="Tellyvisions").to_csv(workspace / "typo.csv", index=False)
     typo = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",

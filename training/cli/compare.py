@@ -178,6 +178,18 @@ def _compare_live(
         known = labels != ""
         if not known.any():
             raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture")
+        trained = listings["listing_id"].isin(_corrected_listings(metadata)).to_numpy() & known
+        if trained.any():
+            logger.warning(
+                "reviewed listings left out: a model trained on them as corrections (CORRECTIONS=)",
+                extra={"rows": int(trained.sum())},
+            )
+        known &= ~trained
+        if not known.any():
+            raise TrainingError(
+                f"REVIEWED {reviewed}: every labelled listing of this capture trained a model as a correction; "
+                "compare on listings reviewed since (a new review queue, SINCE=)"
+            )
         classes = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
         unknown = sorted(str(label) for label in set(labels[known]) - classes)
         if unknown:
@@ -187,6 +199,7 @@ def _compare_live(
             )
         reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
                                               resamples=resamples)  # fmt: skip
+        reviewed_report["left_out_as_corrections"] = int(trained.sum())
     text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
@@ -202,6 +215,12 @@ def _compare_live(
         logger.error(f"agreement on captured traffic is at least {low:.2%} (95 % lower bound), under MIN_AGREEMENT "
                      f"{min_agreement:.2%}: B answers too differently from A")  # fmt: skip
         raise typer.Exit(code=1)
+
+
+def _corrected_listings(metadata: dict[str, dict]) -> set[str]:
+    """The listings either model trained on as corrections (`training_data.corrected_listings`)."""
+    return {listing for found in metadata.values() for listing in found.get("training_data", {}).get(
+        "corrected_listings", [])}  # fmt: skip
 
 
 def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:

@@ -23,7 +23,7 @@ import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
-from training.columns import LABEL
+from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, to_params
 from training.data.load import load_catalogue
 from training.data.report import summary_text
@@ -219,7 +219,8 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             model_version=model_version,
             classes=fitted.pipeline.classes_,
             class_counts=fitted.class_counts,
-            training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]},
+            training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]}
+            | _corrected_listings(fitted),
             metrics=evaluation.headline() | {"ece": confidence["ece_after"]},
             example=fitted.test.iloc[0],
         )
@@ -388,7 +389,7 @@ def _record_run(
     log_run_record(
         to_params(config)
         | {"data_source": fitted.source, "data_sha256": fitted.sha256, "shipped": summary["shipped"]}
-        | {f"corrections.{key}": value for key, value in fitted.corrections.items()},
+        | {f"corrections.{key}": value for key, value in fitted.corrections.items() if key != CORRECTED_LISTINGS},
         {key: float(value) for key, value in summary.items() if key != "shipped"} | _stage_metrics(fitted.engine_stats),
         documents,
         {
@@ -462,6 +463,12 @@ def _against_champion(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
         ci_high=report["ci_high"], rows=len(rows),
     )  # fmt: skip
+
+
+def _corrected_listings(fitted: FittedModel) -> dict[str, list[str]]:
+    """The reviewed listings the run was given as corrections, by id, for the model's metadata (none: nothing)."""
+    listings = fitted.corrections.get(CORRECTED_LISTINGS)
+    return {"corrected_listings": listings} if listings else {}
 
 
 def _products_by(group: str | None) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
+from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, SOURCE
 from training.data.clean import model_rows
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
@@ -42,7 +42,8 @@ class Corrections:
 
     Attributes:
         frame: One row per reviewed listing: the model inputs, `label`, `group` and `source`.
-        provenance: The file, its sha256, the rows read and kept, and the capture window they were seen in.
+        provenance: The file, its sha256, the rows read and kept, the capture window they were seen in, and the
+            reviewed listings' ids.
     """
 
     frame: pd.DataFrame
@@ -97,6 +98,7 @@ def read_corrections(
         "new_classes": len(unknown),
         "window_start": min((t for t in seen[0] if t), default=""),
         "window_end": max((t for t in seen[1] if t), default=""),
+        CORRECTED_LISTINGS: sorted(reviewed["listing_id"]),
     }
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
 

@@ -103,7 +103,8 @@ def build_metadata(
         model_version: Its version name (see `new_model_version`).
         classes: The classifier's classes, in output order.
         class_counts: Training rows per class.
-        training_data: The data's `source` (a path or a synthetic description), `sha256` and `rows`.
+        training_data: The data's `source` (a path or a synthetic description), `sha256` and `rows`, and the
+            `corrected_listings` when the run took corrections.
         metrics: Headline test metrics.
         example: One test row, shown as the example request.
 
@@ -135,7 +136,9 @@ def build_metadata(
             "rows": training_data["rows"],
             # Which products it held out: `make compare` refuses to score it on test rows of another split.
             "split": split_record(config),
-        },
+        }
+        # Which reviewed listings it trained on: a comparison on reviewed traffic leaves them out.
+        | {key: training_data[key] for key in ("corrected_listings",) if key in training_data},
         "metrics": metrics,
         "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
         "example": json_inputs(example, config.data),
