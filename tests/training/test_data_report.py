@@ -416,3 +416,20 @@ def test_rows_with_neither_title_nor_label_are_a_note_not_a_problem():
     assert report.dropped["no_label"] == report.blank_rows == 30
     assert "30 rows have neither a title nor a label (an export's variant or image rows): skipped" in report.notes
     assert "2 rows without label and 0 with an empty title" in mixed.problems
+
+
+def test_labels_that_are_missing_values_written_out_are_a_problem_never_merged():
+    # GIVEN an export that writes a missing category as "unknown", "Null", "null" or "N/A" (Open Food Facts does)
+    labels = ["TVs", "Mobile Phones"] * 10 + ["unknown"] * 8 + ["Null"] * 5 + ["null"] * 4 + ["N/A"] * 3
+    frame = _frame(rows=40, category=labels)
+
+    report = build_report(frame, CONFIG, source="x.csv")
+
+    # THEN they are named, largest first, and no alias would merge "Null" and "null" into a class
+    assert report.placeholder_labels == {"unknown": 8, "Null": 5, "null": 4, "N/A": 3}
+    assert any(
+        problem.startswith("4 labels look like missing values, 'unknown' (8 rows), 'Null' (5 rows), 'null' (4 rows)")
+        and "leave those cells empty" in problem
+        for problem in report.problems
+    )
+    assert report.label_variants == []

@@ -61,6 +61,11 @@ SHORT_LABEL = 24
 MAX_EDIT_DISTANCE = 2
 # A word up to this long may differ by one letter only ("Tires" and "Tubes" are two letters apart, and two words).
 ONE_LETTER_WORD = 8
+# Category names that mean "no category" (compared lower-cased): `placeholder_labels`.
+PLACEHOLDERS = frozenset({
+    "", "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
+    "not available", "not applicable", "uncategorized", "uncategorised", "no category",
+})  # fmt: skip
 # Without data.group, titles repeated on at least this share of the kept rows are worth a note.
 REPEATED_TITLES_SHARE = 0.01
 # Siblings compared pairwise for near misses: past this many short names under one parent only spellings count.
@@ -94,6 +99,7 @@ class DataReport:
     near_constant_columns: dict[str, float] = field(default_factory=dict)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
+    placeholder_labels: dict[str, int] = field(default_factory=dict)
     blank_rows: int = 0
     repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +138,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     usable = ~no_label & ~no_title
     counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
     split = split or SplitConfig()
+    placeholders = placeholder_labels(counts, config.path_separator)
+    real = {label: count for label, count in counts.items() if label not in placeholders}
     products = products_per_class(kept)
     plan = plan_small_classes(products, split, config.path_separator)
     report = DataReport(
@@ -147,8 +155,9 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
         rows_out=len(kept),
         class_counts=counts,
-        label_variants=label_variants(counts, separator=config.path_separator),
-        near_misses=near_misses(counts, separator=config.path_separator),
+        label_variants=label_variants(real, separator=config.path_separator),
+        near_misses=near_misses(real, separator=config.path_separator),
+        placeholder_labels=placeholders,
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
@@ -170,6 +179,17 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     report.problems = report.refusals + _problems(report)
     report.notes = _notes(report, plan.describe())
     return report
+
+
+def placeholder_labels(counts: dict[str, int], separator: str | None) -> dict[str, int]:
+    """Labels whose name (a path's last level) is a missing value written out ("null", "N/A", "unknown", "-"): an
+    export's way of leaving the category empty, which training would learn, and the model answer, as a category."""
+    found = {}
+    for label, count in counts.items():
+        leaf = label.rsplit(separator.strip(), 1)[-1] if separator and separator.strip() else label
+        if leaf.strip().lower() in PLACEHOLDERS:
+            found[label] = count
+    return found
 
 
 def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
@@ -393,6 +413,14 @@ def _problems(report: DataReport) -> list[str]:
         problems.append(
             f"{report.conflicting_titles['titles']} identical titles carry different labels "
             f"({report.conflicting_titles['rows']} rows), e.g. {report.conflicting_titles['examples']}"
+        )
+    if report.placeholder_labels:
+        shown = sorted(report.placeholder_labels.items(), key=lambda item: -item[1])[:MAX_EXAMPLES]
+        problems.append(
+            f"{len(report.placeholder_labels)} labels look like missing values, "
+            + ", ".join(f"{label!r} ({count} rows)" for label, count in shown)
+            + ": training learns each as a category and the model will answer it; leave those cells empty (rows "
+            "without a label are skipped)"
         )
     separator = report.path_separator
     if separator and report.class_counts and not any(separator in label for label in report.class_counts):
