@@ -88,6 +88,14 @@ def test_a_currency_price_names_the_files_column_and_how_to_write_it():
     )
 
 
+def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_comma():
+    frame = _catalogue()
+    frame.loc[0, "price"] = "2,56"  # 2.56 written as much of Europe writes it; without the comma it would be 256
+
+    with pytest.raises(DataValidationError, match=r"found '2,56' in data row 1; write numbers with a decimal point"):
+        prepare_catalogue(frame, CONFIG, source="products.csv")
+
+
 def test_cleaning_fills_missing_strings_drops_unlabelled_empty_and_duplicate_rows():
     raw = _catalogue(50)
     raw.loc[0, "seller_id"] = np.nan

@@ -17,6 +17,7 @@ what `unusable_rows` and `drop_unusable_rows` would drop, so the report and trai
 from __future__ import annotations
 
 import logging
+import re
 import reprlib
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ MAX_INTEGER_ID = 10**15
 _SHOWN = reprlib.Repr(maxstring=60, maxother=60)
 # The largest number a numeric input takes: the graph reads float32, and the API refuses anything larger.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# A number written with a decimal comma, as much of Europe writes prices ("2,56", "1.299,00", "€ 19,90").
+DECIMAL_COMMA = re.compile(r"^\D*\d{1,3}(?:[.\s]\d{3})*,\d{1,2}\D*$")
 # A row without a product id is a product of its own, named this and a hash of the row (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
@@ -277,13 +280,22 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
         hint = ""
         if np.isnan(value):
             reason = f"must be numeric, found {found}"
-            hint = "; write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
+            hint = f"; {number_advice([cell])}"
         elif value < 0:
             reason = f"must be ≥ 0, found {value}"
         else:
             reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
         raise DataValidationError(f"{source}: column '{name}' {reason} in data row {row + 1}{hint}")
     return values.mask(invalid).astype(np.float32)
+
+
+def number_advice(values: Iterable[Any]) -> str:
+    """How to write the numbers `values` fail to be: with a decimal point when they use a decimal comma ("2,56" is
+    2.56, and taking its comma for a thousands separator would make it 256), else without currency symbols or
+    thousands separators."""
+    if any(DECIMAL_COMMA.match(str(value)) for value in values):
+        return "write numbers with a decimal point (2.56, not 2,56), unknown ones empty"
+    return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 
 def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -36,6 +36,7 @@ from training.data.clean import (
     drop_unusable_rows,
     empty_level_labels,
     model_columns,
+    number_advice,
     parse_numbers,
     require_two_classes,
     unusable_rows,
@@ -364,7 +365,7 @@ def _refusals(report: DataReport) -> list[str]:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [
         f"numeric column {column!r} has {found['count']} values that are not numbers ≥ 0 within float32, e.g. "
-        f"{found['examples']}: write them without currency symbols or thousands separators, unknown ones empty"
+        f"{found['examples']}: {number_advice(found['examples'])}"
         for column, found in report.unparsable_numbers.items()
     ]
     if report.empty_level_labels:
