@@ -433,3 +433,16 @@ def test_labels_that_are_missing_values_written_out_are_a_problem_never_merged()
         for problem in report.problems
     )
     assert report.label_variants == []
+
+
+def test_a_class_whose_only_rows_training_drops_is_not_counted_and_is_named():
+    # GIVEN a class whose one listing has an empty title (an Open Food Facts export had one)
+    frame = _frame()
+    frame.loc[40] = {"title": " ", "seller_id": "s1", "price": "3.5", "category": "Plant-based foods"}
+
+    report = build_report(frame, CONFIG, source="x.csv")
+
+    # THEN the report counts the classes training learns, and says which one it will not
+    assert set(report.class_counts) == {"TVs", "Mobile Phones"}
+    assert report.classes_without_rows == ["Plant-based foods"]
+    assert any("1 labels have no row training can use" in note for note in report.notes)

@@ -101,6 +101,7 @@ class DataReport:
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
     placeholder_labels: dict[str, int] = field(default_factory=dict)
+    classes_without_rows: list[str] = field(default_factory=list)
     blank_rows: int = 0
     repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +138,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     kept, dropped = drop_unusable_rows(rows, config.text, max_length=config.max_text_length)
     labels, titles = rows[LABEL], rows[config.text]
     usable = ~no_label & ~no_title
-    counts = {str(label): int(count) for label, count in labels[~no_label].value_counts().items()}
+    counts = {str(label): int(count) for label, count in kept[LABEL].value_counts().items()}
+    unusable = sorted(set(map(str, labels[~no_label].unique())) - set(counts))
     split = split or SplitConfig()
     placeholders = placeholder_labels(counts, config.path_separator)
     real = {label: count for label, count in counts.items() if label not in placeholders}
@@ -159,6 +161,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         label_variants=label_variants(real, separator=config.path_separator),
         near_misses=near_misses(real, separator=config.path_separator),
         placeholder_labels=placeholders,
+        classes_without_rows=unusable,
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
@@ -455,6 +458,12 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"({report.repeated_titles['titles']} titles) and no column names the product (data.group): copies of "
             "one product may land in train and in test and flatter the test figures; name the column that identifies "
             "a product as data.group"
+        )
+    if report.classes_without_rows:
+        notes.append(
+            f"{len(report.classes_without_rows)} labels have no row training can use (an empty title, a text over "
+            f"{report.max_text_length} characters), e.g. {report.classes_without_rows[:MAX_EXAMPLES]}: they are not "
+            "learnt"
         )
     if report.blank_rows:
         notes.append(
