@@ -82,7 +82,13 @@ def _second_file_lacks_a_column(folder: Path) -> Path:
 CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "semicolon-delimited": (
         lambda d: _csv(d / "semi.csv", HEADER.replace(",", ";") + "\n" + ROW.replace(",", ";") + "\n"),
-        "missing column",
+        "(the file looks ';'-delimited: save it comma-separated)",
+    ),
+    "tab-delimited, commas in its rows": (
+        lambda d: _csv(
+            d / "tabs.csv", HEADER.replace(",", "\t") + "\n" + ROW.replace(",", "\t") + "\nlg tv, 55in\ts2\n"
+        ),
+        "(the file looks '\\t'-delimited: save it comma-separated)",
     ),
     "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
     "Windows-1252 export": (

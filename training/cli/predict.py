@@ -46,7 +46,7 @@ from handler.explain import occlusions
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
-from training.data.sources import catalogue_files, check_files, read_file
+from training.data.sources import catalogue_files, check_files, delimiter_hint, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
 from training.model.hierarchy import hierarchy_from_metadata
@@ -157,8 +157,9 @@ def predict_catalogue(
     missing = [f"{column!r} (input {name!r})" for name, column in columns.items() if column not in first.columns]
     if missing:
         raise DataValidationError(
-            f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}. The model reads them "
-            "from the columns it was trained on; pass CONFIG= to map them to this file's."
+            f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}"
+            f"{delimiter_hint(first.columns)}. The model reads them from the columns it was trained on; pass CONFIG= "
+            "to map them to this file's."
         )
     thresholds = _thresholds(metadata, target_precision)
     ids = ids or [c for c in first.columns if c.lower().replace(" ", "").endswith("id") and c not in columns.values()]

@@ -41,6 +41,7 @@ from training.data.clean import (
     require_two_classes,
     unusable_rows,
 )
+from training.data.sources import delimiter_hint
 from training.data.tail import plan_small_classes, products_per_class
 from training.exceptions import DataValidationError, TrainingError
 from training.text import lower_like_onnx
@@ -103,6 +104,7 @@ class DataReport:
     placeholder_labels: dict[str, int] = field(default_factory=dict)
     classes_without_rows: list[str] = field(default_factory=list)
     blank_rows: int = 0
+    delimiter_hint: str = ""
     repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
@@ -142,6 +144,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     unusable = sorted(set(map(str, labels[~no_label].unique())) - set(counts))
     split = split or SplitConfig()
     placeholders = placeholder_labels(counts, config.path_separator)
+    listing_columns = {config.columns[config.text], config.target}
     real = {label: count for label, count in counts.items() if label not in placeholders}
     products = products_per_class(kept)
     plan = plan_small_classes(products, split, config.path_separator)
@@ -177,7 +180,9 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
         repeated_titles={} if config.group else repeated_titles(kept[config.text]),
-        blank_rows=int((no_label & (titles.str.strip() == "")).sum()),
+        # Only when both columns are there: a file without them has every row "blank".
+        blank_rows=int((no_label & (titles.str.strip() == "")).sum()) if listing_columns <= set(frame) else 0,
+        delimiter_hint=delimiter_hint(raw.columns),
     )
     report.refusals = _refusals(report) + _rule_refusals(frame, config, kept[LABEL].nunique(), source)
     report.problems = report.refusals + _problems(report)
@@ -363,7 +368,9 @@ def class_summary(counts: dict[str, int]) -> str:
 def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
-    refusals = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
+    refusals = [
+        f"missing column {column!r} (named in the config){report.delimiter_hint}" for column in report.missing_columns
+    ]
     if not report.rows_out:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [

@@ -17,7 +17,7 @@ import fnmatch
 import io
 from collections import Counter
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -91,7 +91,11 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
         with filesystem.open_input_file(path) as handle:
             if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
                 stream = _BoundedLines(handle, path)
-                frame = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""])
+                try:
+                    frame = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""])
+                except pd.errors.ParserError as exc:
+                    hint = delimiter_hint(stream.header_names())
+                    raise DataValidationError(f"cannot read {path}: {_reason(exc)}{hint}") from exc
                 frame, names = _without_unnamed(frame, stream.header_names())
             else:
                 table = pq.read_table(handle)
@@ -130,6 +134,12 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         _check_names(names, found, required, path)
 
 
+def delimiter_hint(columns: Iterable[Any]) -> str:
+    """What to do about a file whose header, read comma-separated, shows another delimiter ("" when none shows)."""
+    delimiter = next((d for d in (";", "\t", "|") if any(d in str(column) for column in columns)), None)
+    return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
+
+
 def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """A CSV's columns without those whose header cell is blank: an Excel export ends its header with empty cells
     for empty columns, which no config can name (pandas would call them "Unnamed: N", numbered per file)."""
@@ -146,8 +156,7 @@ def _check_names(names: list[str], found: pd.Index, required: list[str], path: s
         raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
     missing = [column for column in required if column not in found]
     if missing:
-        delimiter = next((d for d in (";", "\t", "|") if any(d in str(column) for column in found)), None)
-        hint = f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
+        hint = delimiter_hint(found)
         fixes = column_name_fixes(found, missing)
         hint += "".join(f" Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items())
         raise DataValidationError(f"{path}: missing column(s) {missing}; found {list(found)[:20]}{hint}")
