@@ -356,3 +356,18 @@ def test_paths_and_decisions_use_the_labels_own_separator_as_the_api_does(pipe_m
     assert predictions["path"].tolist() == [answer["path"][-1]["node"] for answer in api]
     assert predictions["decision_label"].tolist() == [answer["decision_label"] for answer in api]
     assert predictions["path"].str.contains("|", regex=False).all()
+
+
+def test_the_product_column_is_copied_beside_the_answers_whatever_its_name(model_path, tmp_path):
+    # GIVEN an export whose products are keyed by "code" (Open Food Facts), named as the config's data.group
+    frame = generate_catalogue(30, seed=3).rename(columns={"product_id": "code"})
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    config = tmp_path / "config.yaml"
+    config.write_text(DEFAULT_CONFIG_PATH.read_text().replace("group: product_id", "group: code"))
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"),
+                  "--config", str(config))  # fmt: skip
+
+    # THEN each answer carries its product's code, in the file's order
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "p")["code"].tolist() == frame["code"].tolist()

@@ -162,7 +162,7 @@ def predict_catalogue(
             "to map them to this file's."
         )
     thresholds = _thresholds(metadata, target_precision)
-    ids = ids or [c for c in first.columns if c.lower().replace(" ", "").endswith("id") and c not in columns.values()]
+    ids = ids or _default_ids(first.columns, columns, metadata, config)
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"id column(s) {unknown} not in {list(first.columns)}")
@@ -212,6 +212,16 @@ def predict_catalogue(
         summary["decisions"] = {"target_precision": target_precision} | decisions
         logger.info("decisions", extra=summary["decisions"])
     return summary
+
+
+def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, Any], config: Path | None) -> list[str]:
+    """The columns copied beside the answers unless --id names them: those named like an id (`… ID`, `…_id`) and
+    the product column (CONFIG's `data.group`, else the one the model recorded), never a model input."""
+    group = (
+        load_config(config).data.group if config else metadata.get("training_data", {}).get("split", {}).get("group")
+    )
+    named = [column for column in found if column.lower().replace(" ", "").endswith("id") or column == group]
+    return [column for column in named if column not in columns.values()]
 
 
 def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, str]:
