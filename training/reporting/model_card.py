@@ -236,6 +236,12 @@ def _confidence_section(report: dict[str, Any]) -> str:
         "time on validation, and what that threshold gives on test — the share of listings a team could file "
         "without review, and how often those are right. `GET /model` lists them; a request's `decision` uses them."
     )
+    if report["ece_after"] > report["ece_before"]:
+        head += (
+            f" **The calibration raised the test calibration error** ({report['ece_before']:.4f} → "
+            f"{report['ece_after']:.4f}): what it learnt on the validation split did not carry to test; more "
+            "validation products (a larger catalogue) make it hold."
+        )
     if all(point["threshold"] > 1 for point in report["operating_points"]):
         head += (
             " **No operating point accepts anything:** at no threshold were enough validation answers (at least "
