@@ -47,7 +47,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
 	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES TARGET_PRECISION EXPLAIN \
-	CAPTURE CAPTURE_SAMPLE_RATE SINCE LIMIT CORRECTIONS REVIEWED MIN_AGREEMENT
+	CAPTURE CAPTURE_SAMPLE_RATE SINCE LIMIT CORRECTIONS REVIEWED MIN_AGREEMENT ON ID
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -136,7 +136,7 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY") \
 	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES") $(if $(CORRECTIONS),--corrections "$$CORRECTIONS")
 
-predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1; ID=column to copy beside the answers)
+predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1; ID=column to copy beside the answers instead of the default ids)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
 	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) $(if $(ID),--id "$$ID") \
 	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)

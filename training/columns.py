@@ -13,9 +13,9 @@ GROUP = "group"
 # Where a row came from when reviewed listings join the catalogue: "catalogue" or "correction" (training.feedback).
 SOURCE = "source"
 CATALOGUE, CORRECTION = "catalogue", "correction"
-# Where a run's corrections provenance keeps the reviewed listings' ids: recorded in the model's metadata
-# (`training_data.corrected_listings`) so a comparison on reviewed traffic leaves out what a model trained on.
-CORRECTED_LISTINGS = "listings"
+# The reviewed listings' ids a run was given as corrections: in its corrections provenance and in the model's
+# metadata (`training_data`), so a comparison on reviewed traffic leaves them out.
+CORRECTED_LISTINGS = "corrected_listings"
 # Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
 EXTRA_TEXT = "extra_text"
 

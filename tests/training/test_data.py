@@ -92,7 +92,8 @@ def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_co
     frame = _catalogue()
     frame.loc[0, "price"] = "2,56"  # 2.56 written as much of Europe writes it; without the comma it would be 256
 
-    with pytest.raises(DataValidationError, match=r"found '2,56' in data row 1; write numbers with a decimal point"):
+    advice = r"found '2,56' in data row 1; write plain numbers with a decimal point"
+    with pytest.raises(DataValidationError, match=advice):
         prepare_catalogue(frame, CONFIG, source="products.csv")
 
 

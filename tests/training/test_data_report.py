@@ -15,7 +15,14 @@ from training.columns import LABEL
 from training.config import DataConfig
 from training.data.clean import prepare_catalogue
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
-from training.data.report import aliases_block, build_report, label_variants, near_misses, summary_text
+from training.data.report import (
+    aliases_block,
+    build_report,
+    label_variants,
+    near_misses,
+    placeholder_labels,
+    summary_text,
+)
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.exceptions import ConfigError, DataValidationError
 
@@ -109,6 +116,9 @@ def test_sibling_categories_a_letter_apart_are_never_suggested_for_a_merge():
 
     # THEN nothing is paste-ready config; the near misses are notes among siblings only
     assert report.label_variants == []
+    # whole or as a path's leaf, whatever separates the levels; a real name that merely sounds empty is kept
+    found = placeholder_labels({"N/A": 3, "Food/Unknown": 2, "Other": 9, "None of the above": 1}, separator="/")
+    assert found == {"N/A": 3, "Food/Unknown": 2}
     assert "suggested config (" not in summary_text(report)
     pairs = [set(miss["labels"]) for miss in report.near_misses]
     assert {"Hardware > Tools > Planes", "Hardware > Tools > Planers"} in pairs
@@ -429,7 +439,7 @@ def test_labels_that_are_missing_values_written_out_are_a_problem_never_merged()
     assert report.placeholder_labels == {"unknown": 8, "Null": 5, "null": 4, "N/A": 3}
     assert any(
         problem.startswith("4 labels look like missing values, 'unknown' (8 rows), 'Null' (5 rows), 'null' (4 rows)")
-        and "leave those cells empty" in problem
+        and "give those listings their real category, or leave the cells empty" in problem
         for problem in report.problems
     )
     assert report.label_variants == []

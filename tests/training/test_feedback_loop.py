@@ -101,12 +101,12 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     # B is judged only on the reviewed listings it did not train on
     assert report["reviewed"]["rows"] == len(queue) - half
     assert report["reviewed"]["left_out_as_corrections"] == half
-    assert f"{half:,} more reviewed listings are left out: a model trained on them" in compared.output
+    assert f"{half:,} more reviewed listings are left out: a model was given them as corrections" in compared.output
     assert "on captured traffic" in compared.output
     own = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
                                            "capture", "--reviewed", "corrections.csv", "--out", "cmp4"])  # fmt: skip
     assert own.exit_code == 1
-    assert "every labelled listing of this capture trained a model as a correction" in own.output
+    assert "every labelled listing of this capture was given to a model as a correction" in own.output
 
     queue.assign(label="Tellyvisions").to_csv(workspace / "typo.csv", index=False)
     typo = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",

@@ -155,8 +155,6 @@ def test_a_catalogue_of_two_categories_trains_and_passes_parity(tracking, small_
     uncalibrated = calibration["temperature"] == 1.0 and not calibration["lead_knots"]
     assert ("Left uncalibrated" in card) is uncalibrated
     assert (f"temperature of {calibration['temperature']:.3f}" in card) is not uncalibrated
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert ("raised the test calibration error" in card) is (metrics["ece_after"] > metrics["ece_before"])
 
 
 @pytest.mark.parametrize("design", ["multiclass", "rerank"])

@@ -27,7 +27,7 @@ import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
-from training.columns import LABEL
+from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
@@ -178,16 +178,16 @@ def _compare_live(
         known = labels != ""
         if not known.any():
             raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture")
-        trained = listings["listing_id"].isin(_corrected_listings(metadata)).to_numpy() & known
+        trained = listings["listing_id"].isin(_given_as_corrections(metadata)).to_numpy() & known
         if trained.any():
             logger.warning(
-                "reviewed listings left out: a model trained on them as corrections (CORRECTIONS=)",
+                "reviewed listings left out: a model was given them as corrections (CORRECTIONS=)",
                 extra={"rows": int(trained.sum())},
             )
         known &= ~trained
         if not known.any():
             raise TrainingError(
-                f"REVIEWED {reviewed}: every labelled listing of this capture trained a model as a correction; "
+                f"REVIEWED {reviewed}: every labelled listing of this capture was given to a model as a correction; "
                 "compare on listings reviewed since (a new review queue, SINCE=)"
             )
         classes = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
@@ -217,10 +217,10 @@ def _compare_live(
         raise typer.Exit(code=1)
 
 
-def _corrected_listings(metadata: dict[str, dict]) -> set[str]:
-    """The listings either model trained on as corrections (`training_data.corrected_listings`)."""
-    return {listing for found in metadata.values() for listing in found.get("training_data", {}).get(
-        "corrected_listings", [])}  # fmt: skip
+def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:
+    """The listings either model was given as corrections (`training_data.corrected_listings`)."""
+    return {listing for found in metadata.values()
+            for listing in found.get("training_data", {}).get(CORRECTED_LISTINGS, [])}  # fmt: skip
 
 
 def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:

@@ -217,9 +217,8 @@ def predict_catalogue(
 def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, Any], config: Path | None) -> list[str]:
     """The columns copied beside the answers unless --id names them: those named like an id (`… ID`, `…_id`) and
     the product column (CONFIG's `data.group`, else the one the model recorded), never a model input."""
-    group = (
-        load_config(config).data.group if config else metadata.get("training_data", {}).get("split", {}).get("group")
-    )
+    recorded = (metadata.get("training_data", {}).get("split") or {}).get("group")
+    group = load_config(config).data.group if config else recorded
     named = [column for column in found if column.lower().replace(" ", "").endswith("id") or column == group]
     return [column for column in named if column not in columns.values()]
 
@@ -262,7 +261,12 @@ def main(
     out: Annotated[Path, typer.Option(help="Parquet folder for the predictions.")] = Path("predictions.parquet"),
     engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = "local",
     config: Annotated[Path | None, typer.Option(help="Config mapping inputs to the data's columns.")] = None,
-    id_column: Annotated[list[str] | None, typer.Option("--id", help="Id column(s) to copy (default: *ID).")] = None,
+    id_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id", help="Column(s) to copy beside the answers, instead of those named like ids and data.group."
+        ),
+    ] = None,
     replace: Annotated[bool, typer.Option(help="Replace a non-empty OUT after the new predictions are done.")] = False,
     target_precision: Annotated[
         float, typer.Option(help="The precision to decide accept or review at: one of the model's operating points.")

@@ -87,8 +87,6 @@ if TYPE_CHECKING:
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
 LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_points")
-# A champion whose metadata records no product column (older than `split_record`).
-_UNRECORDED = "<unrecorded>"
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
 logger = logging.getLogger(__name__)
@@ -440,10 +438,11 @@ def _against_champion(
         return ChampionComparison(name, comparable=False, reason=reason)
     if [spec["name"] for spec in theirs["inputs"]] != [spec["name"] for spec in ours["inputs"]]:
         return ChampionComparison(name, comparable=False, reason="it takes other inputs")
-    products = (theirs.get("training_data", {}).get("split") or {}).get("group", _UNRECORDED)
-    if products != config.data.group:
+    recorded = theirs.get("training_data", {}).get("split")
+    if recorded is not None and recorded.get("group") != config.data.group:
         # Its record of trained products holds other ids: every row would look new, the rows it trained on too.
-        reason = f"it names its products by {_products_by(products)}, this run by {_products_by(config.data.group)}"
+        theirs_by, ours_by = _products_by(recorded.get("group")), _products_by(config.data.group)
+        reason = f"it names its products by {theirs_by}, this run by {ours_by}"
         return ChampionComparison(name, comparable=False, reason=reason)
     seen = trained_products(champion.run_id)
     if seen is None:
@@ -468,13 +467,11 @@ def _against_champion(
 def _corrected_listings(fitted: FittedModel) -> dict[str, list[str]]:
     """The reviewed listings the run was given as corrections, by id, for the model's metadata (none: nothing)."""
     listings = fitted.corrections.get(CORRECTED_LISTINGS)
-    return {"corrected_listings": listings} if listings else {}
+    return {CORRECTED_LISTINGS: listings} if listings else {}
 
 
 def _products_by(group: str | None) -> str:
     """How a run names its products, for a message."""
-    if group == _UNRECORDED:
-        return "a rule it did not record"
     return f"column {group!r}" if group else "whole rows (no data.group)"
 
 

@@ -294,7 +294,7 @@ def number_advice(values: Iterable[Any]) -> str:
     2.56, and taking its comma for a thousands separator would make it 256), else without currency symbols or
     thousands separators."""
     if any(DECIMAL_COMMA.match(str(value)) for value in values):
-        return "write numbers with a decimal point (2.56, not 2,56), unknown ones empty"
+        return "write plain numbers with a decimal point (1299.00, not € 1.299,00), unknown ones empty"
     return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 

@@ -2,7 +2,8 @@
 
 It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would
 drop and why (counted by the training's own cleaning, `training.data.clean`, so the two cannot disagree);
-per-class counts; label variants that are one class spelled twice (the same name once case, spacing,
+per-class counts of the rows training keeps, and the labels left without one; labels that are a missing value
+written out ("null", "unknown"); label variants that are one class spelled twice (the same name once case, spacing,
 punctuation, `&`/`and` and a plural `s` are ignored; with path labels, siblings under the same parent only) with
 a ready-to-paste `label_aliases` block, and near misses (siblings a letter or two apart) as notes only, since a
 real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different
@@ -12,7 +13,8 @@ near-constant input columns; config column names that differ from the file's onl
 written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written; titles spanning
 several lines (an unclosed quote).
 
-`problems` are what `data.strict` fails on; `notes` are worth reading but never fail a run.
+`refusals` are what training refuses the whole file for (`make check-data` exits 1 on them, strict or not);
+`problems` (refusals first) are what `data.strict` fails on; `notes` are worth reading but never fail a run.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ MAX_EDIT_DISTANCE = 2
 ONE_LETTER_WORD = 8
 # Category names that mean "no category" (compared lower-cased): `placeholder_labels`.
 PLACEHOLDERS = frozenset({
-    "", "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
+    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable", "uncategorized", "uncategorised", "no category",
 })  # fmt: skip
 # Without data.group, titles repeated on at least this share of the kept rows are worth a note.
@@ -143,7 +145,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     counts = {str(label): int(count) for label, count in kept[LABEL].value_counts().items()}
     unusable = sorted(set(map(str, labels[~no_label].unique())) - set(counts))
     split = split or SplitConfig()
-    placeholders = placeholder_labels(counts, config.path_separator)
+    placeholders = placeholder_labels(counts, separator=config.path_separator)
     listing_columns = {config.columns[config.text], config.target}
     real = {label: count for label, count in counts.items() if label not in placeholders}
     products = products_per_class(kept)
@@ -190,13 +192,18 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     return report
 
 
-def placeholder_labels(counts: dict[str, int], separator: str | None) -> dict[str, int]:
-    """Labels whose name (a path's last level) is a missing value written out ("null", "N/A", "unknown", "-"): an
-    export's way of leaving the category empty, which training would learn, and the model answer, as a category."""
+def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict[str, int]:
+    """Labels that are a missing value written out ("null", "N/A", "unknown", "-"), whole or as a path's last level:
+    an export's way of leaving the category empty, which training would learn, and the model answer, as a category.
+
+    Args:
+        counts: Rows per label.
+        separator: `data.path_separator` ("N/A" is one name even where "/" separates levels).
+    """
     found = {}
     for label, count in counts.items():
         leaf = label.rsplit(separator.strip(), 1)[-1] if separator and separator.strip() else label
-        if leaf.strip().lower() in PLACEHOLDERS:
+        if label.strip().lower() in PLACEHOLDERS or leaf.strip().lower() in PLACEHOLDERS:
             found[label] = count
     return found
 
@@ -368,9 +375,9 @@ def class_summary(counts: dict[str, int]) -> str:
 def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
-    refusals = [
-        f"missing column {column!r} (named in the config){report.delimiter_hint}" for column in report.missing_columns
-    ]
+    refusals = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
+    if refusals:
+        refusals[0] += report.delimiter_hint
     if not report.rows_out:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [
@@ -430,8 +437,8 @@ def _problems(report: DataReport) -> list[str]:
         problems.append(
             f"{len(report.placeholder_labels)} labels look like missing values, "
             + ", ".join(f"{label!r} ({count} rows)" for label, count in shown)
-            + ": training learns each as a category and the model will answer it; leave those cells empty (rows "
-            "without a label are skipped)"
+            + ": training learns each as a category and the model will answer it; give those listings their real "
+            "category, or leave the cells empty (rows without a label are skipped)"
         )
     separator = report.path_separator
     if separator and report.class_counts and not any(separator in label for label in report.class_counts):

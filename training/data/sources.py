@@ -135,8 +135,10 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
 
 
 def delimiter_hint(columns: Iterable[Any]) -> str:
-    """What to do about a file whose header, read comma-separated, shows another delimiter ("" when none shows)."""
-    delimiter = next((d for d in (";", "\t", "|") if any(d in str(column) for column in columns)), None)
+    """What to do about a file whose header, read comma-separated, is cut by another delimiter more often than by
+    commas ("" otherwise: a comma file may well name a column "Category|Path")."""
+    names = [str(column) for column in columns]
+    delimiter = next((d for d in (";", "\t", "|") if sum(name.count(d) for name in names) >= len(names)), None)
     return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
 
 

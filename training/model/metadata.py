@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from training.columns import CORRECTED_LISTINGS
 from training.exceptions import ExportError
 
 if TYPE_CHECKING:
@@ -137,8 +138,8 @@ def build_metadata(
             # Which products it held out: `make compare` refuses to score it on test rows of another split.
             "split": split_record(config),
         }
-        # Which reviewed listings it trained on: a comparison on reviewed traffic leaves them out.
-        | {key: training_data[key] for key in ("corrected_listings",) if key in training_data},
+        # The reviewed listings it was given as corrections: a comparison on reviewed traffic leaves them out.
+        | ({CORRECTED_LISTINGS: training_data[CORRECTED_LISTINGS]} if CORRECTED_LISTINGS in training_data else {}),
         "metrics": metrics,
         "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
         "example": json_inputs(example, config.data),

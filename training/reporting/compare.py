@@ -301,8 +301,8 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
     else:
         lines += [f"## The {reviewed['rows']:,} reviewed listings", ""]
         if reviewed.get("left_out_as_corrections"):
-            lines += [f"{reviewed['left_out_as_corrections']:,} more reviewed listings are left out: a model trained "
-                      "on them as corrections, and would be scored on its own answers.", ""]  # fmt: skip
+            lines += [f"{reviewed['left_out_as_corrections']:,} more reviewed listings are left out: a model was "
+                      "given them as corrections, and would be scored on labels it trained on.", ""]  # fmt: skip
         lines += [f"| metric | A | B | B − A | {pct} interval of B − A |", "|---|---|---|---|---|"]
         for metric in ("accuracy", "macro_f1"):
             m = reviewed[metric]

@@ -108,7 +108,7 @@ def render_model_card(
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
         f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
         "## Quality by class size (test split)\n" + _bands_section(bands),
-        "## Confidence you can threshold\n" + _confidence_section(confidence),
+        "## Confidence you can threshold\n" + confidence_section(confidence),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
@@ -212,36 +212,42 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
     return table + note
 
 
-def _confidence_section(report: dict[str, Any]) -> str:
-    """The calibration before and after, candidate recall, and the operating points a team can file at."""
+def confidence_section(report: dict[str, Any]) -> str:
+    """The card's calibration before and after, candidate recall, and the operating points a team can file at.
+
+    Args:
+        report: `training.reporting.confidence.confidence_report` of the run.
+    """
     none = "" if report["none_logit"] is None else f', a "none of the candidates" logit {report["none_logit"]:.2f}'
     lead = ""
     if report["lead_knots"]:
         pairs = zip(report["lead_knots"], report["lead_log_scales"], strict=True)
         scales = ", ".join(f"{knot:g} → {value:+.3f}" for knot, value in pairs)
         lead = f" and each row's logits scaled by exp(s) of its lead over the runner-up (lead in nats → s: {scales})"
+    calibrated = report["temperature"] != 1.0 or bool(lead)
     how = f"Calibrated on validation by a temperature of {report['temperature']:.3f}{none}{lead}, inside the graph."
-    if report["temperature"] == 1.0 and not lead:
+    if not calibrated:
         how = (
             f"Left uncalibrated{none.replace(', a', ' but for a', 1)}: a temperature fitted on half the validation "
             "rows did not calibrate the other half better, or there were too few to fit one (fewer than "
             f"{MIN_CALIBRATION_ROWS}, or all right or all wrong)."
         )
+    before, after = f"{report['ece_before']:.4f}", f"{report['ece_after']:.4f}"
+    worse = ""
+    if calibrated and float(after) > float(before):
+        worse = (
+            " **The calibration raised the test calibration error:** what it learnt on the validation split did not "
+            "carry to test; more validation products (a larger catalogue) make it hold."
+        )
     head = (
-        f"{how} Test split: expected calibration error (top label, equal-mass bins) {report['ece_before']:.4f} before, "
-        f"**{report['ece_after']:.4f}** after; log loss {report['log_loss_before']:.4f} before, "
+        f"{how} Test split: expected calibration error (top label, equal-mass bins) {before} before, **{after}** "
+        f"after;{worse} log loss {report['log_loss_before']:.4f} before, "
         f"{report['log_loss_after']:.4f} after; the true class is among the candidates for "
         f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
         "Operating points: the lowest confidence at which the answers were right at least the target share of the "
         "time on validation, and what that threshold gives on test — the share of listings a team could file "
         "without review, and how often those are right. `GET /model` lists them; a request's `decision` uses them."
     )
-    if report["ece_after"] > report["ece_before"]:
-        head += (
-            f" **The calibration raised the test calibration error** ({report['ece_before']:.4f} → "
-            f"{report['ece_after']:.4f}): what it learnt on the validation split did not carry to test; more "
-            "validation products (a larger catalogue) make it hold."
-        )
     if all(point["threshold"] > 1 for point in report["operating_points"]):
         head += (
             " **No operating point accepts anything:** at no threshold were enough validation answers (at least "

@@ -1,0 +1,34 @@
+"""The model card's account of its confidence: how it was calibrated, and when that did not carry to test."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.reporting.model_card import confidence_section
+
+
+def _report(temperature: float, ece_before: float, ece_after: float, lead: bool = False) -> dict:
+    return {
+        "temperature": temperature, "none_logit": None, "lead_knots": [0.0, 2.0] if lead else [],
+        "lead_log_scales": [0.1, -0.1] if lead else [], "ece_before": ece_before, "ece_after": ece_after,
+        "log_loss_before": 0.5, "log_loss_after": 0.4, "candidate_recall": 1.0,
+        "operating_points": [{"level": "leaf", "target_precision": 0.95, "threshold": 0.6, "test_coverage": 0.8,
+                              "test_precision": 0.96}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("report", "calibrated", "raised"),
+    [
+        (_report(1.4, 0.0300, 0.0050), True, False),
+        (_report(0.7, 0.0857, 0.1198), True, True),  # Open Food Facts: fitted on validation, worse on test
+        (_report(1.0, 0.0020, 0.0020, lead=True), True, False),
+        (_report(1.0, 0.002021972105237821, 0.0020219721052378067), False, False),  # uncalibrated: float noise only
+    ],
+)
+def test_the_card_says_how_confidence_was_calibrated_and_when_it_raised_the_test_error(report, calibrated, raised):
+    text = confidence_section(report)
+
+    assert ("Left uncalibrated" in text) is not calibrated
+    assert (f"temperature of {report['temperature']:.3f}" in text) is calibrated
+    assert ("raised the test calibration error" in text) is raised
