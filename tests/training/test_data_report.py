@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from training.cli.check_data import app as check_data_app
 from training.columns import LABEL
-from training.config import DataConfig
+from training.config import DataConfig, SplitConfig
 from training.data.clean import prepare_catalogue
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
 from training.data.report import (
@@ -269,7 +269,7 @@ def test_missing_values_units_commas_duplicates_small_classes_and_constant_colum
     assert report.unparsable_numbers["price"]["count"] == 5
     assert set(report.unparsable_numbers["price"]["examples"]) == {"1,299.00", "45 kg", "inf", "1e39", "-2"}
     assert report.missing_rates["title"] == pytest.approx(1 / 60, abs=1e-4)
-    assert report.dropped == {"no_label": 1, "empty_title": 1, "too_long": 0, "duplicates": 1}
+    assert report.dropped == {"no_label": 1, "empty_title": 1, "too_long": 0, "duplicates": 1, "small_classes": 0}
     assert report.duplicate_rows == 1
     assert report.small_classes == {"Smartwatches": 3}
     assert report.near_constant_columns == {"seller_id": 1.0}
@@ -325,7 +325,7 @@ def test_the_report_counts_exactly_what_training_drops():
     cleaned = prepare_catalogue(frame, CONFIG)
 
     # THEN both drop the same rows: duplicates are judged on the model's columns and parsed values
-    assert report.dropped == {"no_label": 0, "empty_title": 1, "too_long": 0, "duplicates": 2}
+    assert report.dropped == {"no_label": 0, "empty_title": 1, "too_long": 0, "duplicates": 2, "small_classes": 0}
     assert report.duplicate_rows == 2
     assert report.rows_out == len(cleaned) == 37
 
@@ -337,7 +337,7 @@ def test_the_report_describes_a_file_training_would_reject():
     report = build_report(frame, CONFIG, source="x")
 
     assert report.rows_in == 40
-    assert report.dropped == {"no_label": 0, "empty_title": 40, "too_long": 0, "duplicates": 0}
+    assert report.dropped == {"no_label": 0, "empty_title": 40, "too_long": 0, "duplicates": 0, "small_classes": 0}
     assert report.rows_out == 0
 
 
@@ -456,3 +456,17 @@ def test_a_class_whose_only_rows_training_drops_is_not_counted_and_is_named():
     assert set(report.class_counts) == {"TVs", "Mobile Phones"}
     assert report.classes_without_rows == ["Plant-based foods"]
     assert any("1 labels have no row training can use" in note for note in report.notes)
+
+
+def test_rows_that_split_small_classes_drop_takes_out_are_counted_as_dropped():
+    # GIVEN two classes of 20 products and one of 2, under split.small_classes: drop
+    frame = _frame(rows=42)
+    frame.loc[40:, "category"] = "Drones"
+
+    report = build_report(frame, CONFIG, source="x.csv", split=SplitConfig(small_classes="drop"))
+
+    # THEN its 2 rows are counted among the dropped, and the rows kept are those training keeps
+    assert report.dropped["small_classes"] == 2
+    assert report.rows_out == 40
+    assert "40 kept (dropped: 0 without label" in summary_text(report)
+    assert "0 duplicates, 2 in the 1 small classes split.small_classes drops)" in summary_text(report)

@@ -83,8 +83,9 @@ class DataReport:
     """The report's findings; `problems` lists the suspected ones (what `data.strict` fails on), `refusals` first: the
     problems for which training refuses the whole file, whatever `data.strict` says.
 
-    `dropped` and `rows_out` are what training's cleaning drops and keeps; `duplicate_rows` are the rows it
-    drops as duplicates of another row on the model's columns (columns the model never reads do not count).
+    `dropped` and `rows_out` are what training's cleaning (and `split.small_classes: drop`) drops and keeps;
+    `duplicate_rows` are the rows it drops as duplicates of another row on the model's columns (columns the model
+    never reads do not count).
     """
 
     source: str
@@ -150,6 +151,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     real = {label: count for label, count in counts.items() if label not in placeholders}
     products = products_per_class(kept)
     plan = plan_small_classes(products, split, config.path_separator)
+    # `split.small_classes: drop` takes these rows out of the run after cleaning: counted with what cleaning drops.
+    small_dropped = int(kept[LABEL].isin(plan.dropped).sum())
     report = DataReport(
         source=source,
         rows_in=len(raw),
@@ -158,10 +161,11 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
             "empty_title": dropped["dropped_empty_title"],
             "too_long": dropped["dropped_too_long"],
             "duplicates": dropped["dropped_duplicates"],
+            "small_classes": small_dropped,
         },
         max_text_length=config.max_text_length,
         missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
-        rows_out=len(kept),
+        rows_out=len(kept) - small_dropped,
         class_counts=counts,
         label_variants=label_variants(real, separator=config.path_separator),
         near_misses=near_misses(real, separator=config.path_separator),
@@ -340,7 +344,8 @@ def summary_text(report: DataReport) -> str:
         f"data report for {report.source}: {report.rows_in} rows in, {report.rows_out} kept "
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
         f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
-        f"{report.dropped['duplicates']} duplicates); {len(report.class_counts)} classes",
+        f"{report.dropped['duplicates']} duplicates{_small_classes_dropped(report)}); "
+        f"{len(report.class_counts)} classes",
         "classes: " + class_summary(report.class_counts),
     ]
     lines += [f"refused: {refusal} (training refuses the file)" for refusal in report.refusals]
@@ -358,6 +363,12 @@ def summary_text(report: DataReport) -> str:
     if len(variants) > LISTED_CLASSES:
         lines.append(f"    # and {len(variants) - LISTED_CLASSES} more groups: {WHOLE_REPORT} lists every one")
     return "\n".join(lines)
+
+
+def _small_classes_dropped(report: DataReport) -> str:
+    """The rows `split.small_classes: drop` takes out, for the summary's first line ("" when none)."""
+    rows, classes = report.dropped.get("small_classes", 0), report.small_class_plan.get("dropped", 0)
+    return f", {rows} in the {classes} small classes split.small_classes drops" if rows else ""
 
 
 def class_summary(counts: dict[str, int]) -> str:
