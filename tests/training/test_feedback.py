@@ -13,10 +13,12 @@ import pytest
 
 from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.load import load_catalogue
 from training.data.split import split_catalogue
+from training.data.tail import TailPlan
 from training.exceptions import DataValidationError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.corrections import read_corrections
+from training.feedback.corrections import add_corrections, read_corrections
 from training.feedback.review_queue import build_review_queue
 from training.reporting.compare import agreement_report
 
@@ -192,3 +194,16 @@ def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path
 
     assert list(found.frame[LABEL]) == ["Fridges"]
     assert (found.provenance["unlabelled_rows"], found.provenance["superseded_rows"]) == (1, 1)
+
+
+def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_and_is_counted_so(tmp_path: Path):
+    # GIVEN a catalogue whose class "Fridges" split.small_classes: drop took out, and corrections of both classes
+    catalogue = load_catalogue(load_config(DEFAULT_CONFIG_PATH), None)
+    plan = TailPlan(policy="drop", min_products=5, small=1, dropped=("Fridges",))
+    corrections = _read(_reviewed(tmp_path, ["TVs", "Fridges"]))
+
+    merged = add_corrections(replace(catalogue, tail=plan), corrections)
+
+    # THEN the "Fridges" correction is not trained on, and is counted as left with its class (not as held out)
+    assert (merged.frame[SOURCE] == CORRECTION).sum() == 1
+    assert (merged.corrections["rows"], merged.corrections["dropped_small_classes"]) == (1, 1)

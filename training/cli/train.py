@@ -338,6 +338,7 @@ def _summarise(
             "small_classes_dropped": len(fitted.tail.dropped),
             "corrections": fitted.corrections.get("rows", 0),
             "corrections_dropped_held_out": fitted.corrections.get("dropped_held_out", 0),
+            "corrections_dropped_small_classes": fitted.corrections.get("dropped_small_classes", 0),
         }
         | band_metrics(metrics["bands"])
         | validation_comparison(

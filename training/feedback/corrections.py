@@ -120,8 +120,10 @@ def add_corrections(catalogue: LoadedCatalogue, corrections: Corrections) -> Loa
     """The catalogue with the corrections appended (the small-class policy applied to their labels too), every row
     tagged with its `source`, and their provenance."""
     frame = catalogue.frame.assign(**{SOURCE: CATALOGUE})
-    added = corrections.frame if GROUP in frame.columns else corrections.frame.drop(columns=GROUP)
-    added = apply_plan(added.reindex(columns=frame.columns), catalogue.tail)
+    given = corrections.frame if GROUP in frame.columns else corrections.frame.drop(columns=GROUP)
+    added = apply_plan(given.reindex(columns=frame.columns), catalogue.tail)
     merged = pd.concat([frame, added], ignore_index=True)
     logger.info("corrections merged", extra={"rows": len(added), "catalogue_rows": len(frame)})
-    return replace(catalogue, frame=merged, corrections=corrections.provenance)
+    # A correction labelled with a class `split.small_classes: drop` took out of the run leaves with that class.
+    provenance = corrections.provenance | {"rows": len(added), "dropped_small_classes": len(given) - len(added)}
+    return replace(catalogue, frame=merged, corrections=provenance)

@@ -86,6 +86,12 @@ def render_model_card(
                 if summary.get("corrections_dropped_held_out")
                 else ""
             )
+            + (
+                f"; {summary['corrections_dropped_small_classes']} more left with their class, which "
+                "`split.small_classes: drop` took out of the run"
+                if summary.get("corrections_dropped_small_classes")
+                else ""
+            )
             if summary.get("corrections")
             else ""
         ),
