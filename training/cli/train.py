@@ -136,8 +136,9 @@ def run_training(
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
     if corrections:
         raise DataValidationError(
-            "CORRECTIONS= merges reviewed listings with ENGINE=local; with Dask, append them to the catalogue files "
-            "(the review queue's columns are the model's inputs plus `label`)"
+            "CORRECTIONS= merges reviewed listings with ENGINE=local only; for Dask, add them to the catalogue as rows "
+            "of its own columns: the review queue names them by the model's inputs, so rename them to the config's "
+            "data.columns and `label` to data.target, and give each a product id (data.group) of its own"
         )
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
 
