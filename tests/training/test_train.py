@@ -253,6 +253,10 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
         (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
         (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
         (["--features", "feats"], "FEATURES= keeps the Dask engine's featurized partitions: use it with ENGINE=dask"),
+        (
+            ["--engine", "dask", "--corrections", "r.csv"],
+            "CORRECTIONS= merges reviewed listings with ENGINE=local only",
+        ),
         # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
         (["--rows", "50"], "the validation split is empty: every class has fewer than split.min_class_products"),
     ],
