@@ -240,3 +240,13 @@ def test_a_product_filed_under_two_labels_stays_whole():
     assert not parts[0] & parts[2]
     assert not parts[1] & parts[2]
     assert "p7" in parts[0]  # a product of a small class trains with all its offers
+
+
+def test_a_missing_column_among_many_says_how_many_more_were_found(tmp_path: Path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(25)) + "\n" + ",".join("x" * 25) + "\n")
+
+    with pytest.raises(
+        DataValidationError, match=r"missing column\(s\) \['title'\]; found \['c0', .*'c19'\] and 5 more"
+    ):
+        read_catalogue(path, required=["title"])

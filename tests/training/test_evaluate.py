@@ -68,7 +68,8 @@ def test_a_more_accurate_model_that_loses_two_tail_classes_is_judged_on_macro_f1
     # THEN McNemar would have refused it; the macro-F1 interval straddles the tolerance, so it ships with a warning
     assert comparison["validation_difference_ci_low"] < -0.01 <= comparison["validation_difference_ci_high"]
     enforce_baseline(comparison, tolerance=0.01)
-    assert "may be below the linear baseline" in caplog.text
+    assert "validation cannot tell the model (macro-F1" in caplog.text
+    assert "may be below it by more than model.baseline_tolerance 0.01; shipped" in caplog.text
 
 
 def test_the_gate_can_fire_on_a_few_disagreeing_rows():

@@ -371,3 +371,13 @@ def test_the_product_column_is_copied_beside_the_answers_whatever_its_name(model
     # THEN each answer carries its product's code, in the file's order
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(tmp_path / "p")["code"].tolist() == frame["code"].tolist()
+
+
+def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path):
+    generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"),
+                  "--id", "link")  # fmt: skip
+
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'rows.csv'}: id column(s) ['link'] not among its columns" in result.output

@@ -165,7 +165,7 @@ def predict_catalogue(
     ids = ids or _default_ids(first.columns, columns, metadata, config)
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
-        raise DataValidationError(f"id column(s) {unknown} not in {list(first.columns)}")
+        raise DataValidationError(f"{files[0]}: id column(s) {unknown} not among its columns {list(first.columns)}")
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
     required = [*columns.values(), *ids]
     check_files(files[1:], filesystem, required=required)

@@ -161,7 +161,8 @@ def _check_names(names: list[str], found: pd.Index, required: list[str], path: s
         hint = delimiter_hint(found)
         fixes = column_name_fixes(found, missing)
         hint += "".join(f" Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items())
-        raise DataValidationError(f"{path}: missing column(s) {missing}; found {list(found)[:20]}{hint}")
+        shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+        raise DataValidationError(f"{path}: missing column(s) {missing}; found {shown}{hint}")
 
 
 def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
