@@ -180,3 +180,14 @@ def test_models_of_another_catalogue_are_refused_and_the_synthetic_one_they_trai
     assert own.exit_code == 0, own.output
     assert mixed.exit_code == 1
     assert "model A knows the labels of only 0%" in mixed.output
+
+
+def test_an_out_under_a_file_is_one_line_before_any_scoring(model_path, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path),
+                                      "--out", str(tmp_path / "notes.txt" / "cmp")])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "lies under" in result.output
+    assert "Traceback" not in result.output

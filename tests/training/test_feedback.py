@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from training.cli.review_queue import app as review_queue_app
 from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.load import load_catalogue
@@ -207,3 +209,15 @@ def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_a
     # THEN the "Fridges" correction is not trained on, and is counted as left with its class (not as held out)
     assert (merged.frame[SOURCE] == CORRECTION).sum() == 1
     assert (merged.corrections["rows"], merged.corrections["dropped_small_classes"]) == (1, 1)
+
+
+def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("mine")
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path / "none"), "--out", str(tmp_path / "notes.txt" / "q.csv")]
+    )
+
+    assert result.exit_code == 1
+    assert f"OUT {tmp_path / 'notes.txt'} is a file; name a folder for the review queue" in result.output
+    assert "Traceback" not in result.output

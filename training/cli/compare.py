@@ -27,6 +27,7 @@ import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
+from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import prepare_catalogue
@@ -104,8 +105,7 @@ def main(
     try:
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_a, model_b = read_model(a), read_model(b)
-        if out.exists() and not out.is_dir():
-            raise TrainingError(f"OUT {out} is a file; name a folder for the comparison")
+        check_out_dir(out, what="the comparison")
         if data and is_capture(data):
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
                           since=since, min_agreement=min_agreement, separator=resolved.data.path_separator)  # fmt: skip
@@ -126,9 +126,10 @@ def main(
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
         for model, name in ((model_a, "A"), (model_b, "B")):  # after scoring, which names other inputs first
-            check_knows_labels(model, labels, name=name)
+            metadata = read_metadata(onnx.load_model_from_string(model))
+            check_knows_labels(metadata, labels, name=name)
             if on == "test":
-                check_held_out(model, resolved, name=name)
+                check_held_out(metadata, resolved, name=name)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

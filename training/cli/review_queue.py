@@ -18,6 +18,7 @@ import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
+from training.cli.out_folder import check_out_dir
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
@@ -83,7 +84,7 @@ def _check_out(out: Path, *, replace: bool) -> None:
     reviewer filled in.
 
     Raises:
-        TrainingError: OUT is a folder, or exists and `replace` is off.
+        TrainingError: OUT is a folder, exists and `replace` is off, or its folder cannot be made or written.
     """
     if out.is_dir():
         raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
@@ -92,6 +93,7 @@ def _check_out(out: Path, *, replace: bool) -> None:
             f"OUT {out} exists (a queue someone may be labelling); choose a new file, or pass --replace (REPLACE=1) "
             "to overwrite it"
         )
+    check_out_dir(out.parent, what="the review queue")
 
 
 def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:

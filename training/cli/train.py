@@ -23,6 +23,7 @@ import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
+from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, to_params
 from training.data.load import load_catalogue
@@ -42,7 +43,7 @@ from training.model.parity import (
     run_onnx,
 )
 from training.model.pipeline import TITLE_SCORES
-from training.reporting.artifacts import check_out_dir, move_artifacts, write_artifacts
+from training.reporting.artifacts import move_artifacts, write_artifacts
 from training.reporting.compare import compare_predictions, score_model
 from training.reporting.confidence import (
     calibration_metadata,

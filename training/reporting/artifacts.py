@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from typing import TYPE_CHECKING, Any
 
-from training.exceptions import DataValidationError
 from training.model.parity import parity_report_dict
 
 if TYPE_CHECKING:
@@ -44,22 +42,6 @@ def write_artifacts(
     (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
     (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(parity), indent=2))
     (staging / "data_report.json").write_text(json.dumps(report.to_dict(), indent=2))
-
-
-def check_out_dir(out_dir: Path) -> None:
-    """OUT must be a folder training can create or write into: checked before any work, so a run never fits,
-    registers and promotes a model only to fail moving its files.
-
-    Raises:
-        DataValidationError: OUT is a file, lies under a file, or its nearest existing folder is not writable.
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataValidationError(f"OUT {out_dir} is a file; name a folder for the artifacts")
-    existing = next(folder for folder in (out_dir, *out_dir.absolute().parents) if folder.exists())
-    if not existing.is_dir():
-        raise DataValidationError(f"OUT {out_dir} lies under {existing}, which is a file; name a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataValidationError(f"cannot write OUT {out_dir}: {existing} is not writable")
 
 
 def move_artifacts(staging: Path, out_dir: Path) -> None:

@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from training.exceptions import TrainingError
-from training.model.metadata import read_metadata, split_record
+from training.model.metadata import split_record
 from training.model.parity import run_onnx
 from training.reporting.markdown import markdown_table
 
@@ -60,14 +60,14 @@ def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, 
     return labels.astype(str)
 
 
-def check_knows_labels(model_bytes: bytes, labels: np.ndarray, *, name: str) -> None:
+def check_knows_labels(metadata: dict[str, Any], labels: np.ndarray, *, name: str) -> None:
     """A model must know most of the rows' labels: one of another catalogue (the default synthetic rows against a
     1,000-category model, say) scores near zero, and the comparison would read as a verdict on it.
 
     Raises:
         IncomparableModelsError: The model's classes hold the labels of fewer than `MIN_KNOWN_LABELS` of the rows.
     """
-    classes = read_metadata(onnx.load_model_from_string(model_bytes)).get("classes", [])
+    classes = metadata.get("classes", [])
     unknown = ~np.isin(labels.astype(str), np.asarray(classes, dtype=str))
     if unknown.mean() > 1 - MIN_KNOWN_LABELS:
         examples = sorted({str(label) for label in labels[unknown]})[:3]
@@ -83,14 +83,14 @@ def check_knows_labels(model_bytes: bytes, labels: np.ndarray, *, name: str) -> 
         )  # fmt: skip
 
 
-def check_held_out(model_bytes: bytes, config: TrainConfig, *, name: str) -> None:
+def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) -> None:
     """A model compared on the config's test rows must have held them out: trained with another split (another
     seed, say), it trained on many of those products, and its figures would be flattered.
 
     Raises:
         IncomparableModelsError: The model records a split other than the config's.
     """
-    recorded = read_metadata(onnx.load_model_from_string(model_bytes)).get("training_data", {}).get("split")
+    recorded = metadata.get("training_data", {}).get("split")
     if recorded is None:
         logger.warning("model %s records no split: it may have trained on some of these test rows", name)
         return

@@ -1,0 +1,31 @@
+"""Where a command writes: OUT checked before any work, so a run never fits, registers and promotes a model (or
+scores two) only to fail writing its files."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from training.exceptions import DataValidationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
+    """OUT must be a folder the command can create or write into.
+
+    Args:
+        out_dir: The folder.
+        what: What goes into it, for the message.
+
+    Raises:
+        DataValidationError: OUT is a file, lies under a file, or its nearest existing folder is not writable.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataValidationError(f"OUT {out_dir} is a file; name a folder for {what}")
+    existing = next(folder for folder in (out_dir, *out_dir.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        raise DataValidationError(f"OUT {out_dir} lies under {existing}, which is a file; name a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataValidationError(f"cannot write OUT {out_dir}: {existing} is not writable")
