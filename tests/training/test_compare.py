@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import mlflow
 import numpy as np
@@ -13,9 +14,15 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.compare import app
-from training.config import DEFAULT_CONFIG_PATH
-from training.model.metadata import METADATA_KEY
-from training.reporting.compare import compare_predictions, mcnemar, render_comparison
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.model.metadata import METADATA_KEY, split_record
+from training.reporting.compare import (
+    IncomparableModelsError,
+    check_held_out,
+    compare_predictions,
+    mcnemar,
+    render_comparison,
+)
 
 
 @pytest.mark.parametrize(
@@ -137,6 +144,19 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_test.exit_code == 1
     assert "model B was trained on another split ({'seed': 7}" in on_test.output
     assert on_all.exit_code == 0, on_all.output
+
+
+def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named_them():
+    # GIVEN the config's split as models recorded it before they said how they name products
+    config = load_config(DEFAULT_CONFIG_PATH)
+    older = {key: value for key, value in split_record(config).items() if key != "products"}
+    untitled = replace(config, data=replace(config.data, group=None))
+
+    # THEN one grouped by the same column held out the same products; one without a product column dealt whole
+    # rows, not titles, and is refused
+    check_held_out({"training_data": {"split": older}}, config, name="A")
+    with pytest.raises(IncomparableModelsError, match=r"'products': 'whole rows \(no data.group\)'.*'titles"):
+        check_held_out({"training_data": {"split": older | {"group": None}}}, untitled, name="A")
 
 
 def test_a_file_that_is_not_a_model_is_named(tmp_path):

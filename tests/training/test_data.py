@@ -131,17 +131,27 @@ def test_grouped_split_never_shares_a_product_and_holds_out_about_the_fractions(
     assert 0.06 < len(groups[1]) / products < 0.14
 
 
-def test_split_without_groups_deals_rows():
-    frame = prepare_catalogue(_catalogue(1_000), CONFIG).drop(columns=[GROUP])
+def test_without_a_product_column_each_title_is_a_product():
+    # GIVEN an export without a product column that lists each title from three sellers, written three ways
+    raw = _catalogue(1_000).drop(columns=["product_id"])
+    sellers = [
+        raw.assign(seller_id="a"),
+        raw.assign(seller_id="b", title=raw["title"].str.upper()),
+        raw.assign(seller_id="c", title="  " + raw["title"].str.replace(" ", "  ")),
+    ]
+    frame = prepare_catalogue(pd.concat(sellers, ignore_index=True), replace(CONFIG, group=None))
 
     splits = split_catalogue(frame, SplitConfig())
 
-    assert set(splits.test[LABEL]) == set(frame[LABEL])
-    assert 150 < len(splits.test) < 250
+    # THEN no title is on both sides of the split, which still holds out its fractions
+    titles = [set(part["title"].str.lower().str.split().str.join(" ")) for part in (splits.train, splits.test)]
+    assert not titles[0] & titles[1]
+    assert frame[GROUP].nunique() == raw["title"].str.lower().nunique()
+    assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
 
 
-def test_a_row_without_a_product_id_is_a_product_of_its_own():
+def test_a_row_without_a_product_id_is_its_titles_product():
     # GIVEN an export whose product id is blank on 40 % of its rows
     raw = _catalogue(3_000)
     blank = np.arange(len(raw)) % 5 < 2
@@ -150,9 +160,10 @@ def test_a_row_without_a_product_id_is_a_product_of_its_own():
     frame = prepare_catalogue(raw, CONFIG)
     splits = split_catalogue(frame, SplitConfig())
 
-    # THEN each such row is its own product, named by the row alone, and the split keeps its fractions
+    # THEN such rows are one product per title, named by the title alone, and the split keeps its fractions
     ungrouped = frame[GROUP].str.startswith("(no product id) ")
-    assert frame.loc[ungrouped, GROUP].is_unique
+    assert frame.loc[ungrouped].groupby(GROUP)["title"].nunique().max() == 1
+    assert frame.loc[ungrouped, GROUP].nunique() == frame.loc[ungrouped, "title"].nunique()
     assert prepare_catalogue(raw.iloc[::-1], CONFIG)[GROUP].sort_values().tolist() == sorted(frame[GROUP])
     assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert "have no product id" in " ".join(build_report(raw, CONFIG, source="x").notes)
@@ -196,16 +207,13 @@ def test_adding_or_removing_products_never_moves_another_across_the_split():
         assert kept <= set(new[GROUP])
 
 
-@pytest.mark.parametrize("grouped", [True, False])
-def test_small_classes_train_on_every_product_and_no_class_is_refused(grouped):
+def test_small_classes_train_on_every_product_and_no_class_is_refused():
     # GIVEN 600 classes of 8 products and 50 classes of one to four products (one row each)
     products = np.arange(4_800)
     labels = [f"leaf {i % 600}" for i in products] + [f"tail {i % 50}" for i in range(125)]
     frame = pd.DataFrame(
         {"title": [f"item {i}" for i in range(len(labels))], LABEL: labels, GROUP: np.arange(len(labels))}
     )
-    if not grouped:
-        frame = frame.drop(columns=[GROUP])
 
     splits = split_catalogue(frame, SplitConfig())
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -395,19 +393,16 @@ def test_check_data_reports_on_the_synthetic_catalogue_that_rows_and_categories_
     assert "no suspected problems" in result.output
 
 
-def test_titles_repeated_across_rows_without_a_product_column_are_a_note():
-    # GIVEN an export without a product column whose listings repeat one title from several sellers (BigBasket's)
-    frame = _frame(title=[f"product {i // 4} {'tv' if i // 4 % 2 else 'phone'}" for i in range(40)])
-    frame["category"] = ["TVs" if i // 4 % 2 else "Mobile Phones" for i in range(40)]
+def test_without_a_product_column_small_classes_are_counted_in_titles():
+    # GIVEN an export without a product column whose listings repeat each title from four sellers (BigBasket's):
+    # two classes of 12 rows, 3 titles each
+    frame = _frame(rows=24, title=[f"product {i // 4} {'tv' if i // 4 % 2 else 'phone'}" for i in range(24)])
+    frame["category"] = ["TVs" if i // 4 % 2 else "Mobile Phones" for i in range(24)]
 
-    report = build_report(frame, CONFIG, source="x.csv")
-    grouped = build_report(frame.assign(product=[str(i // 4) for i in range(40)]), replace(CONFIG, group="product"),
-                           source="x.csv")  # fmt: skip
+    report = build_report(frame, CONFIG, source="x.csv", split=SplitConfig(min_class_products=5))
 
-    assert report.repeated_titles == {"titles": 10, "rows": 40}
-    assert any("40 rows share their title with another row" in note and "data.group" in note for note in report.notes)
-    assert not any("share their title" in note for note in grouped.notes)
-    assert not any("share their title" in note for note in build_report(_frame(), CONFIG, source="x.csv").notes)
+    # THEN each class has 3 products (titles), not 12: both are small
+    assert report.small_classes == {"TVs": 3, "Mobile Phones": 3}
 
 
 def test_rows_with_neither_title_nor_label_are_a_note_not_a_problem():

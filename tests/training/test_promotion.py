@@ -102,7 +102,7 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     assert "not compared with test-model v2 (@candidate): it answers other classes" in other["reason"]
     assert candidate() == "2"
 
-    # WHEN a model names its products otherwise (no product column: each row its own) THEN the champion's record
+    # WHEN a model names its products otherwise (no product column: each title its own) THEN the champion's record
     # of what it trained on cannot say which of these rows it saw: not compared, and not promoted
     by_rows = _config(tmp_path, "rows")
     by_rows.write_text(by_rows.read_text().replace("group: product_id", "group: null"))
@@ -110,7 +110,7 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     assert fifth["promoted"] is False
     assert (
         "not compared with test-model v2 (@candidate): it names its products by column 'product_id', this run by "
-        "whole rows (no data.group)"
+        "titles (no data.group)"
     ) in fifth["reason"]
     assert candidate() == "2"
 

@@ -32,7 +32,14 @@ from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
 from training.model.hierarchy import build_hierarchy
-from training.model.metadata import build_metadata, embed_metadata, new_model_version, read_metadata
+from training.model.metadata import (
+    build_metadata,
+    embed_metadata,
+    new_model_version,
+    products_named_by,
+    read_metadata,
+    split_record,
+)
 from training.model.parity import (
     adversarial_frame,
     check_parity,
@@ -442,9 +449,9 @@ def _against_champion(
     if [spec["name"] for spec in theirs["inputs"]] != [spec["name"] for spec in ours["inputs"]]:
         return ChampionComparison(name, comparable=False, reason="it takes other inputs")
     recorded = theirs.get("training_data", {}).get("split")
-    if recorded is not None and recorded.get("group") != config.data.group:
+    theirs_by, ours_by = products_named_by(recorded or {}), products_named_by(split_record(config))
+    if recorded is not None and theirs_by != ours_by:
         # Its record of trained products holds other ids: every row would look new, the rows it trained on too.
-        theirs_by, ours_by = _products_by(recorded.get("group")), _products_by(config.data.group)
         reason = f"it names its products by {theirs_by}, this run by {ours_by}"
         return ChampionComparison(name, comparable=False, reason=reason)
     seen = trained_products(champion.run_id)
@@ -471,11 +478,6 @@ def _corrected_listings(fitted: FittedModel) -> dict[str, list[str]]:
     """The reviewed listings the run was given as corrections, by id, for the model's metadata (none: nothing)."""
     listings = fitted.corrections.get(CORRECTED_LISTINGS)
     return {CORRECTED_LISTINGS: listings} if listings else {}
-
-
-def _products_by(group: str | None) -> str:
-    """How a run names its products, for a message."""
-    return f"column {group!r}" if group else "whole rows (no data.group)"
 
 
 @app.command()

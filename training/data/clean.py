@@ -27,6 +27,7 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelt
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
+from training.text import lower_like_onnx
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -41,7 +42,7 @@ _SHOWN = reprlib.Repr(maxstring=60, maxother=60)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A number written with a decimal comma, as much of Europe writes prices ("2,56", "1.299,00", "€ 19,90").
 DECIMAL_COMMA = re.compile(r"^\D*\d{1,3}(?:[.\s]\d{3})*,\d{1,2}\D*$")
-# A row without a product id is a product of its own, named this and a hash of the row (`own_products`).
+# A row without a product id is its title's product, named this and a hash of the title (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
         source: Where the frame came from, for error messages.
 
     Returns:
-        A frame with one column per model input, `label`, and `group` when the config names one.
+        A frame with one column per model input, `label`, and `group`: the product column, or the title's product
+        when the config names none (`title_products`).
 
     Raises:
         DataValidationError: A column is missing, a numeric column holds text or negative values, or
@@ -189,23 +191,40 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
     frame[LABEL] = labels.replace(config.label_aliases) if config.label_aliases else labels
     if config.group:
-        frame[GROUP] = own_products(text_values(raw[config.group], column=config.group, source=source), frame)
+        products = text_values(raw[config.group], column=config.group, source=source)
+        frame[GROUP] = own_products(products, frame[config.text])
+    else:
+        frame[GROUP] = title_products(frame[config.text])
     for index, column in enumerate(config.training_text):
         frame[f"{EXTRA_TEXT}{index}"] = text_values(raw[column], column=column, source=source)
     return frame
 
 
-def own_products(groups: pd.Series, frame: pd.DataFrame) -> pd.Series:
-    """The product column with each row that has none made a product of its own, named by a hash of its inputs and
-    label: an export with gaps in its product ids would otherwise deal all of them, as one product "", to one
-    split. The name depends on the row alone, so both engines and every later catalogue deal it alike."""
+def own_products(groups: pd.Series, titles: pd.Series) -> pd.Series:
+    """The product column with each row that has none made its title's product: an export with gaps in its product
+    ids would otherwise deal all of them, as one product "", to one split. The name depends on the title alone, so
+    both engines and every later catalogue deal it alike."""
     missing = (groups == "").to_numpy()
     if not missing.any():
         return groups
-    own = pd.util.hash_pandas_object(frame[missing], index=False).map("{:016x}".format)
     named = groups.to_numpy(dtype=object, copy=True)
-    named[missing] = (UNGROUPED + own).to_numpy()  # by position: an index may repeat (concatenated exports)
+    named[missing] = (UNGROUPED + title_products(titles[missing])).to_numpy()  # by position: an index may repeat
     return pd.Series(named, index=groups.index, name=groups.name)
+
+
+def title_products(titles: pd.Series) -> pd.Series:
+    """Each row's product when no column names one: its title as the model reads it (`normalised_titles`), as a
+    16-hex-digit hash.
+
+    Copies of one listing from several sellers, or at several prices, are one product, so they never fall on both
+    sides of the split (a copy in train would flatter the test figures) nor into two stacking folds."""
+    names = pd.util.hash_pandas_object(normalised_titles(titles), index=False).map("{:016x}".format).to_numpy()
+    return pd.Series(names, index=titles.index, name=GROUP, dtype=object)
+
+
+def normalised_titles(titles: pd.Series) -> pd.Series:
+    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded."""
+    return titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:

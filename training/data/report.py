@@ -38,6 +38,7 @@ from training.data.clean import (
     drop_unusable_rows,
     empty_level_labels,
     model_columns,
+    normalised_titles,
     number_advice,
     parse_numbers,
     require_two_classes,
@@ -46,7 +47,6 @@ from training.data.clean import (
 from training.data.sources import delimiter_hint
 from training.data.tail import plan_small_classes, products_per_class
 from training.exceptions import DataValidationError, TrainingError
-from training.text import lower_like_onnx
 
 if TYPE_CHECKING:
     from training.config import DataConfig
@@ -70,8 +70,6 @@ PLACEHOLDERS = frozenset({
     "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable", "uncategorized", "uncategorised", "no category",
 })  # fmt: skip
-# Without data.group, titles repeated on at least this share of the kept rows are worth a note.
-REPEATED_TITLES_SHARE = 0.01
 # Siblings compared pairwise for near misses: past this many short names under one parent only spellings count.
 MAX_SIBLINGS = 1_000
 _DIGITS = re.compile(r"\d+")
@@ -108,7 +106,6 @@ class DataReport:
     classes_without_rows: list[str] = field(default_factory=list)
     blank_rows: int = 0
     delimiter_hint: str = ""
-    repeated_titles: dict[str, int] = field(default_factory=dict)
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
@@ -184,8 +181,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         multiline_titles=multiline_titles(titles[usable]),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
-        rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()) if GROUP in rows else 0,
-        repeated_titles={} if config.group else repeated_titles(kept[config.text]),
+        rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
         blank_rows=int((no_label & (titles.str.strip() == "")).sum()) if listing_columns <= set(frame) else 0,
         delimiter_hint=delimiter_hint(raw.columns),
@@ -279,25 +275,13 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
     """Identical titles (lower-cased, whitespace folded) filed under different labels."""
-    normalised = _normalised(titles)
+    normalised = normalised_titles(titles)
     per_title = pd.DataFrame({"title": normalised, "label": labels.astype(str)}).groupby("title")["label"]
     spread = per_title.nunique()
     conflicted = spread[spread > 1]
     examples = {title: sorted(per_title.get_group(title).unique()) for title in conflicted.index[:MAX_EXAMPLES]}
     rows = int(normalised.isin(conflicted.index).sum())
     return {"titles": len(conflicted), "rows": rows, "examples": examples}
-
-
-def repeated_titles(titles: pd.Series) -> dict[str, int]:
-    """How many titles (lower-cased, whitespace folded) more than one row carries, and those rows."""
-    counts = _normalised(titles).value_counts()
-    repeated = counts[counts > 1]
-    return {"titles": len(repeated), "rows": int(repeated.sum())} if len(repeated) else {}
-
-
-def _normalised(titles: pd.Series) -> pd.Series:
-    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded."""
-    return titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
 
 
 def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
@@ -474,15 +458,8 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     notes = [small_classes] if report.small_classes else []
     if report.rows_without_product:
         notes.append(
-            f"{report.rows_without_product} rows have no product id (data.group): each is a product of its own in "
-            "the split, so listings of one product among them may land in different splits"
-        )
-    if report.repeated_titles.get("rows", 0) >= REPEATED_TITLES_SHARE * max(report.rows_out, 1):
-        notes.append(
-            f"{report.repeated_titles['rows']} rows share their title with another row "
-            f"({report.repeated_titles['titles']} titles) and no column names the product (data.group): copies of "
-            "one product may land in train and in test and flatter the test figures; name the column that identifies "
-            "a product as data.group"
+            f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
+            "the same title in the split, so listings of one product titled differently may land in different splits"
         )
     if report.classes_without_rows:
         notes.append(

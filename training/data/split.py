@@ -1,10 +1,11 @@
 """Split a cleaned catalogue into train, validation and test by a hash of each product, the same way in both engines.
 
-Each product (`group`; each row when the catalogue has none) draws a number in [0, 1) from a hash of its id and
-the split seed: below `test_fraction` it is a test product, below `test_fraction + validation_fraction` a
-validation product, else a training product. A product's split depends on nothing but its own id, so adding or
-removing other products never moves it across the split, and the Dask engine, which sees one partition at a
-time, assigns exactly what the local engine does. Two rules override the draw, both for whole products:
+Each product (`group`: the product column, or the title's product when the catalogue names none) draws a number
+in [0, 1) from a hash of its id and the split seed: below `test_fraction` it is a test product, below
+`test_fraction + validation_fraction` a validation product, else a training product. A product's split depends on
+nothing but its own id, so adding or removing other products never moves it across the split, and the Dask engine,
+which sees one partition at a time, assigns exactly what the local engine does. Two rules override the draw, both
+for whole products:
 
 - a product of a *small* class (fewer than `split.min_class_products` products) trains: such a class is learnt
   from every row it has and reported as "learnt, not evaluated" (`split.small_classes: train`, the default;
@@ -97,13 +98,13 @@ def check_held_out(rows: dict[str, int], config: SplitConfig) -> None:
             )
 
 
-def product_keys(frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """What identifies a row's product: the group column, or (a copy of) the whole row when there is none (its
-    `source` left out: a listing is the same product whichever way it came)."""
-    return frame[GROUP] if GROUP in frame.columns else frame.drop(columns=SOURCE, errors="ignore")
+def product_keys(frame: pd.DataFrame) -> pd.Series:
+    """What identifies a row's product: its `group` (the product column, or its title's product when the catalogue
+    names none; `training.data.clean`)."""
+    return frame[GROUP]
 
 
-def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: SplitConfig) -> np.ndarray:
+def assign_splits(keys: pd.Series, labels: pd.Series, config: SplitConfig) -> np.ndarray:
     """Each row's split (TRAIN, VALIDATION, TEST) as int8: its product's draw, small classes and train floors applied.
 
     Args:
@@ -149,18 +150,18 @@ def train_floor_products(pairs: pd.DataFrame) -> set[int]:
     return set(highest["product"])
 
 
-def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
+def product_ids(keys: pd.Series) -> np.ndarray:
     """Each row's product as a 64-bit id, the same whatever the split seed: what a model records it trained on, so
     another model can be compared with it on rows neither trained on."""
     return hash_values(keys, "product", 0)
 
 
-def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
-    """A 64-bit hash of each row's key (its product, or the whole row without products), a stream per purpose."""
+def hash_values(keys: pd.Series, purpose: str, seed: int) -> np.ndarray:
+    """A 64-bit hash of each row's key (its product), a stream per purpose."""
     return pd.util.hash_pandas_object(keys, index=False, hash_key=_hash_key(purpose, seed)).to_numpy()
 
 
-def uniform_hash(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
+def uniform_hash(keys: pd.Series, purpose: str, seed: int) -> np.ndarray:
     """Each row's key hash as a number in [0, 1)."""
     return (hash_values(keys, purpose, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 

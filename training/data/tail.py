@@ -68,10 +68,8 @@ class TailPlan:
 
 
 def products_per_class(frame: pd.DataFrame) -> pd.Series:
-    """Distinct products per label (rows when the frame has no product column)."""
-    if GROUP in frame.columns:
-        return frame[[GROUP, LABEL]].drop_duplicates().groupby(LABEL, sort=False).size()
-    return frame.groupby(LABEL, sort=False).size()
+    """Distinct products per label."""
+    return frame[[GROUP, LABEL]].drop_duplicates().groupby(LABEL, sort=False).size()
 
 
 def plan_small_classes(counts: pd.Series, config: SplitConfig, separator: str | None) -> TailPlan:

@@ -94,7 +94,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         features,
         splits.train,
         splits.train[LABEL],
-        splits.train.get(GROUP),
+        splits.train[GROUP],
         text=config.data.text,
         folds=config.features.stacking_folds,
         extra_text=extra_text_columns(splits.train),
@@ -110,7 +110,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
     }
     if design == RERANK:
         classifier.set_params(layout=FeatureLayout.of(features, TITLE_SCORES))
-        fit_options["groups"] = splits.train.get(GROUP)
+        fit_options["groups"] = splits.train[GROUP]
         fit_options["classes"] = features.named_transformers_[TITLE_SCORES].classes_
     else:
         title_columns = features.output_indices_[TITLE_SCORES]

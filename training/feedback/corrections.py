@@ -120,7 +120,7 @@ def add_corrections(catalogue: LoadedCatalogue, corrections: Corrections) -> Loa
     """The catalogue with the corrections appended (the small-class policy applied to their labels too), every row
     tagged with its `source`, and their provenance."""
     frame = catalogue.frame.assign(**{SOURCE: CATALOGUE})
-    given = corrections.frame if GROUP in frame.columns else corrections.frame.drop(columns=GROUP)
+    given = corrections.frame
     added = apply_plan(given.reindex(columns=frame.columns), catalogue.tail)
     merged = pd.concat([frame, added], ignore_index=True)
     logger.info("corrections merged", extra={"rows": len(added), "catalogue_rows": len(frame)})

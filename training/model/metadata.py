@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from training.config import DataConfig, TrainConfig
 
 METADATA_KEY = "product_classifier"
+# How a model's split record names its products (`split_record`); older records without it named whole rows.
+PRODUCTS_BY_COLUMN, PRODUCTS_BY_TITLE = "column", "title"
 LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
 
 
@@ -74,13 +76,25 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
 
 
 def split_record(config: TrainConfig) -> dict[str, Any]:
-    """What decides a product's split (`training.data.split`): its group column, the seed and the fractions."""
+    """What decides a product's split (`training.data.split`): its group column (none: each title is a product,
+    `products: title`), the seed and the fractions."""
     return {
         "group": config.data.group,
+        "products": PRODUCTS_BY_COLUMN if config.data.group else PRODUCTS_BY_TITLE,
         "seed": config.split.seed,
         "test_fraction": config.split.test_fraction,
         "validation_fraction": config.split.validation_fraction,
     }
+
+
+def products_named_by(record: dict[str, Any]) -> str:
+    """How the model whose split record this is names its products, for comparing two models' records of the
+    products they trained on and for messages: a column, titles, or (a model trained before titles were) rows."""
+    if record.get("group"):
+        return f"column {record['group']!r}"
+    if record.get("products") == PRODUCTS_BY_TITLE:
+        return "titles (no data.group)"
+    return "whole rows (no data.group)"
 
 
 def build_metadata(

@@ -16,7 +16,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold
 
 from training.exceptions import DataValidationError
 from training.model.features import TitleCandidates
@@ -36,8 +36,8 @@ PARALLEL_FOLD_ROWS = 20_000
 class ExtraExamples:
     """Extra training text for the title model: each distinct (owner, text, label) once.
 
-    `owner` is the product group the text came from (the row's position without groups), so a model fitted on
-    some groups can take exactly their extra text and nothing from the groups it is scored on.
+    `owner` is the product the text came from, so a model fitted on some products can take exactly their extra
+    text and nothing from the products it is scored on.
     """
 
     counts: sparse.csr_matrix
@@ -68,7 +68,7 @@ def stacked_training_matrix(
     features: ColumnTransformer,
     frame: pd.DataFrame,
     labels: pd.Series,
-    groups: pd.Series | None,
+    groups: pd.Series,
     *,
     text: str,
     folds: int,
@@ -79,7 +79,7 @@ def stacked_training_matrix(
 
     In-sample scores of a linear model are overconfident; LightGBM trained on them would trust them more
     than it should on new products. Each row's scores therefore come from a model that never saw its
-    product (GroupKFold) or, without groups, its row (StratifiedKFold). Extra training text (`extra_text`
+    product (GroupKFold). Extra training text (`extra_text`
     columns) joins the title model's fit, in each fold only from that fold's own training groups. The final
     features and the fold models are fitted side by side (`n_jobs` worker processes from
     PARALLEL_FOLD_ROWS rows), so the returned features are a fitted copy: use them, not `features`.
@@ -87,11 +87,9 @@ def stacked_training_matrix(
     block = next(transformer for name, transformer, _ in features.transformers if name == TITLE_SCORES)
     counts = block.count(frame[text])
     label_array = np.asarray(labels)
-    owners = np.asarray(groups) if groups is not None else np.arange(len(frame))
+    owners = np.asarray(groups)
     extras = extra_examples(block, frame, label_array, owners, extra_text or [])
-    splitter = (
-        GroupKFold(n_splits=folds) if groups is not None else StratifiedKFold(folds, shuffle=True, random_state=0)
-    )
+    splitter = GroupKFold(n_splits=folds)
 
     def fit_all() -> tuple[ColumnTransformer, sparse.csr_matrix]:
         matrix = sparse.csr_matrix(features.fit_transform(frame, labels))  # dense when the title is the only block
@@ -110,8 +108,8 @@ def stacked_training_matrix(
         return clone(block).fit_counts(fit_counts, fit_labels).scorer()
 
     split = list(splitter.split(counts, label_array, groups))
-    if groups is not None and not _every_fold_sees_every_class(split, label_array):
-        split = class_spread_folds(label_array, np.asarray(groups), folds)
+    if not _every_fold_sees_every_class(split, label_array):
+        split = class_spread_folds(label_array, owners, folds)
     check_fold_classes(split, label_array, folds)
     # The fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
     # library's one global rand(), which concurrent threads would share (results then vary from run to run).

@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from training.exceptions import TrainingError
-from training.model.metadata import split_record
+from training.model.metadata import products_named_by, split_record
 from training.model.parity import run_onnx
 from training.reporting.markdown import markdown_table
 
@@ -94,14 +94,22 @@ def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) 
     if recorded is None:
         logger.warning("model %s records no split: it may have trained on some of these test rows", name)
         return
-    expected = split_record(config)
-    if recorded != expected:
-        differ = {key: recorded.get(key) for key in expected if recorded.get(key) != expected[key]}
+    theirs, ours = (_split_rule(record) for record in (recorded, split_record(config)))
+    if theirs != ours:
+        differ = [key for key in ours if theirs[key] != ours[key]]
         raise IncomparableModelsError(
-            f"model {name} was trained on another split ({differ}, the config's: "
-            f"{ {key: expected[key] for key in differ} }): it trained on some of these test rows. Compare with "
+            f"model {name} was trained on another split ({ {key: theirs[key] for key in differ} }, the config's: "
+            f"{ {key: ours[key] for key in differ} }): it trained on some of these test rows. Compare with "
             "a config of its split, or pass ON=all (--on all) to compare on every row knowingly"
         )
+
+
+def _split_rule(record: dict[str, Any]) -> dict[str, Any]:
+    """What deals a product its split: how products are named, the seed and the fractions."""
+    return {
+        "products": products_named_by(record),
+        **{key: record.get(key) for key in ("seed", "test_fraction", "validation_fraction")},
+    }
 
 
 def compare_predictions(

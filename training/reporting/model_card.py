@@ -99,7 +99,7 @@ def render_model_card(
         + (
             f"Grouped by `{config.data.group}` (test products never seen in training), "
             if config.data.group
-            else "Stratified by row, "
+            else "Grouped by title (no `data.group`: the rows of one title, up to case and spacing, are one product), "
         )
         + f"each product dealt its split by a hash of its id (seed {config.split.seed}), so adding or removing "
         f"products never moves another: train {summary['n_train']}, validation {summary['n_validation']}, "

@@ -242,7 +242,7 @@ def cleaned_partition(
 
 
 def _products_per_class(frame: dd.DataFrame) -> pd.Series:
-    """Distinct products per label across the partitions (rows when there is no product column)."""
+    """Distinct products per label across the partitions, counted by their 64-bit ids (`PRODUCT`)."""
     if PRODUCT in frame.columns:
         return frame[[PRODUCT, LABEL]].drop_duplicates().groupby(LABEL, observed=True).size().compute()
     keys = frame.map_partitions(lambda part: part.assign(**{PRODUCT: product_ids(product_keys(part))}))

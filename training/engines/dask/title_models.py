@@ -17,7 +17,7 @@ from scipy import sparse
 from sklearn.base import clone
 
 from training.columns import GROUP, LABEL, extra_text_columns
-from training.engines.dask.prepare import DRAW, FOLD, KEY, SPLIT, TRAIN
+from training.engines.dask.prepare import DRAW, FOLD, SPLIT, TRAIN
 from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
 from training.model.stacking import check_fold_coverage, require_two_fold_classes
@@ -104,7 +104,7 @@ def sample_counts(
     """
     rows = _draw_rows(part, rates)
     block = build_title_model(config.features)
-    owners = rows[GROUP] if GROUP in rows else rows[KEY].astype(str)
+    owners = rows[GROUP]
     texts = [rows[config.data.text]]
     labels = [rows[LABEL].to_numpy(object)]
     folds = [rows[FOLD].to_numpy()]
