@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from training.columns import EXTRA_TEXT, GROUP, LABEL, SOURCE
 from training.exceptions import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ class DataConfig:
         text: Input name of the title.
         hashed: Input names of high-cardinality categoricals, each with its own hasher.
         numeric: Input names of numeric columns (e.g. price); log-transformed.
-        group: CSV column identifying the product, for a grouped split; None → stratified split.
+        group: CSV column identifying the product, for a grouped split; None → each title is a product.
         brand_from_title: Derive a brand feature from the title's first token (catalogues without brand).
         brand_price_cross: (brand input, price input) to cross as brand × price band; None → no cross.
         training_text: CSV columns whose distinct values are extra training examples of the row's class (e.g. a
@@ -294,6 +295,13 @@ def _check(config: TrainConfig, path: Path) -> None:
     chained = sorted(set(data.label_aliases) & set(data.label_aliases.values()))
     if chained:
         raise ConfigError(f"config file {path}: label_aliases maps to {chained[0]!r}, which is itself an alias")
+    taken = [name for name in data.columns if name in (LABEL, GROUP, SOURCE) or name.startswith(EXTRA_TEXT)]
+    if taken:
+        raise ConfigError(
+            f"config file {path}: input name '{taken[0]}' is one the pipeline gives its own columns ({LABEL}, "
+            f"{GROUP}, {SOURCE}, {EXTRA_TEXT}…): name the input otherwise in data.columns (e.g. "
+            f"'{taken[0]}_name') and in the roles that name it"
+        )
     inputs = set(data.columns.values())
     if data.target in inputs:
         raise ConfigError(

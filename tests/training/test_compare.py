@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from training.cli.compare import app
 from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.synthetic import generate_catalogue
 from training.model.metadata import METADATA_KEY, split_record
 from training.reporting.compare import (
     IncomparableModelsError,
@@ -144,6 +145,41 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_test.exit_code == 1
     assert "model B was trained on another split ({'seed': 7}" in on_test.output
     assert on_all.exit_code == 0, on_all.output
+
+
+@pytest.mark.slow
+def test_test_rows_without_a_product_id_are_left_out_for_a_model_that_named_them_by_the_whole_row(
+    model_path, tmp_path, monkeypatch
+):
+    # GIVEN the same model recorded as models were before titles named products, and a catalogue a third of whose
+    # rows have no product id (such a model dealt each by the whole row, so it may have trained on any of them)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    model = onnx.load(model_path)
+    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    del metadata["training_data"]["split"]["products"]
+    entry.value = json.dumps(metadata)
+    older = tmp_path / "older.onnx"
+    onnx.save(model, older)
+    catalogue = generate_catalogue(1_500, seed=2)
+    catalogue.loc[catalogue.index % 3 == 0, "product_id"] = ""
+    catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20"]
+
+    older_b = CliRunner().invoke(
+        app, [*arguments, "--a", str(model_path), "--b", str(older), "--out", str(tmp_path / "o")]
+    )
+    both_new = CliRunner().invoke(
+        app, [*arguments, "--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "n")]
+    )
+
+    # THEN those rows are left out, and said so, only when a model named them by the whole row
+    assert older_b.exit_code == 0, older_b.output
+    assert both_new.exit_code == 0, both_new.output
+    assert "without a product id" not in both_new.output
+    assert "test rows without a product id: model B named each by the whole row" in older_b.output
+    rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("o", "n")]
+    assert 0 < rows[0] < rows[1]
 
 
 def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named_them():

@@ -63,6 +63,13 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
         ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
         *[
+            (
+                f"name: x\ndata: {{columns: {{t: T, {name}: D}}, target: y, text: t, hashed: [{name}]}}",
+                f"input name '{name}' is one the pipeline gives its own columns",
+            )
+            for name in ("group", "label", "source", "extra_text0")
+        ],
+        *[
             (f"name: x\ndata: {{columns: {{t: T}}, target: y, text: t}}\n{section}: {{{name}: {value}}}", message)
             for section, name, value, message in [
                 ("features", "hash_buckets", 0, "features.hash_buckets must be a whole number of at least 1, got 0"),

@@ -144,8 +144,11 @@ def test_without_a_product_column_each_title_is_a_product():
     splits = split_catalogue(frame, SplitConfig())
 
     # THEN no title is on both sides of the split, which still holds out its fractions
-    titles = [set(part["title"].str.lower().str.split().str.join(" ")) for part in (splits.train, splits.test)]
+    parts = (splits.train, splits.validation, splits.test)
+    titles = [set(part["title"].str.lower().str.split().str.join(" ")) for part in parts]
     assert not titles[0] & titles[1]
+    assert not titles[0] & titles[2]
+    assert not titles[1] & titles[2]
     assert frame[GROUP].nunique() == raw["title"].str.lower().nunique()
     assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
@@ -160,10 +163,13 @@ def test_a_row_without_a_product_id_is_its_titles_product():
     frame = prepare_catalogue(raw, CONFIG)
     splits = split_catalogue(frame, SplitConfig())
 
-    # THEN such rows are one product per title, named by the title alone, and the split keeps its fractions
+    # THEN such rows are one product per title (up to case and spacing), named by the title alone, and the split
+    # keeps its fractions
     ungrouped = frame[GROUP].str.startswith("(no product id) ")
-    assert frame.loc[ungrouped].groupby(GROUP)["title"].nunique().max() == 1
     assert frame.loc[ungrouped, GROUP].nunique() == frame.loc[ungrouped, "title"].nunique()
+    variant = raw[blank].head(1).assign(title=lambda rows: " " + rows["title"].str.upper() + " ", seller_id="other")
+    regrouped = prepare_catalogue(pd.concat([raw, variant], ignore_index=True), CONFIG)
+    assert regrouped[GROUP].iloc[-1] == frame.loc[ungrouped, GROUP].iloc[0]
     assert prepare_catalogue(raw.iloc[::-1], CONFIG)[GROUP].sort_values().tolist() == sorted(frame[GROUP])
     assert 0.15 < len(splits.test) / len(frame) < 0.25
     assert "have no product id" in " ".join(build_report(raw, CONFIG, source="x").notes)

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from training.cli.review_queue import app as review_queue_app
 from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.split import split_catalogue
 from training.data.tail import TailPlan
@@ -170,6 +171,30 @@ def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
     assert held_out["title"] not in set(trained["title"])
     assert (splits.validation[SOURCE] == CATALOGUE).all()
     assert (splits.test[SOURCE] == CATALOGUE).all()
+
+
+def test_where_titles_name_products_a_correction_of_a_held_out_title_never_trains(tmp_path: Path):
+    # GIVEN a catalogue without a product column, and reviewed listings, one of them a held-out product's title
+    # written otherwise and sold by another seller at another price
+    config = load_config(DEFAULT_CONFIG_PATH)
+    data = replace(config.data, group=None)
+    raw = pd.DataFrame({
+        "title": [f"product {i}" for i in range(400)], "seller_id": "s", "brand": "b", "price": "1.0",
+        "category": ["TVs", "Fridges"] * 200,
+    })  # fmt: skip
+    catalogue = prepare_catalogue(raw, data).assign(**{SOURCE: CATALOGUE})
+    held_out = split_catalogue(catalogue, config.split).test.iloc[0]["title"]
+    reviewed = _reviewed(tmp_path, ["TVs"] * 3)
+    frame = pd.read_csv(reviewed, dtype=str, keep_default_na=False)
+    frame.loc[0, ["title", "seller_id", "price"]] = ["  " + held_out.upper(), "other seller", "99"]
+    frame.to_csv(reviewed, index=False)
+    corrections = read_corrections(reviewed, data=data, classes={"TVs", "Fridges"}, allow_new_classes=False).frame
+
+    splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
+
+    # THEN it is left out; the other two train
+    trained = splits.train[splits.train[SOURCE] == CORRECTION]
+    assert list(trained["title"]) == ["item 1", "item 2"]
 
 
 def test_agreement_has_bootstrap_intervals_overall_and_per_department():

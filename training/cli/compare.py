@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import onnx
@@ -28,16 +28,16 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
-from training.columns import CORRECTED_LISTINGS, LABEL
+from training.columns import CORRECTED_LISTINGS, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
-from training.data.clean import prepare_catalogue
+from training.data.clean import UNGROUPED, prepare_catalogue
 from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.review_queue import LABEL_COLUMN, latest_listings, read_review_file
 from training.feedback.served import listing_rows, served_labels
-from training.model.metadata import read_metadata
+from training.model.metadata import blank_ids_named_by_row, read_metadata
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
@@ -122,14 +122,20 @@ def main(
             frame = split_catalogue(frame, resolved.split).test
         elif on != "all":
             raise TrainingError(f"--on must be test or all, got {on!r}")
-        labels = frame[LABEL].to_numpy()
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
-        for model, name in ((model_a, "A"), (model_b, "B")):  # after scoring, which names other inputs first
-            metadata = read_metadata(onnx.load_model_from_string(model))
-            check_knows_labels(metadata, labels, name=name)
+        # after scoring, which names a file that is no model, or other inputs, first
+        metadata = {
+            name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
+        }
+        if on == "test":
+            kept = _named_alike(frame, metadata)
+            frame, predicted_a, predicted_b = frame[kept], predicted_a[kept], predicted_b[kept]
+        labels = frame[LABEL].to_numpy()
+        for name in ("A", "B"):
+            check_knows_labels(metadata[name], labels, name=name)
             if on == "test":
-                check_held_out(metadata, resolved, name=name)
+                check_held_out(metadata[name], resolved, name=name)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
@@ -142,6 +148,21 @@ def main(
     listing.to_csv(out / "disagreements.csv", index=False)
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
+
+
+def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]]) -> np.ndarray:
+    """Which test rows both models name as this run does: not those without a product id when a model named each
+    such row by the whole row (as models did before titles named them), for which of them it trained on is unknown."""
+    split_records = {name: model.get("training_data", {}).get("split") or {} for name, model in metadata.items()}
+    older = [name for name, record in split_records.items() if blank_ids_named_by_row(record)]
+    blank = frame[GROUP].str.startswith(UNGROUPED).to_numpy()
+    if older and blank.any():
+        logger.warning(
+            "left out %d test rows without a product id: model %s named each by the whole row, so which of them it "
+            "trained on is unknown", int(blank.sum()), " and ".join(older),
+        )  # fmt: skip
+        return ~blank
+    return np.ones(len(frame), dtype=bool)
 
 
 def _compare_live(

@@ -33,6 +33,7 @@ from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
 from training.model.hierarchy import build_hierarchy
 from training.model.metadata import (
+    blank_ids_named_by_row,
     build_metadata,
     embed_metadata,
     new_model_version,
@@ -453,6 +454,13 @@ def _against_champion(
     if recorded is not None and theirs_by != ours_by:
         # Its record of trained products holds other ids: every row would look new, the rows it trained on too.
         reason = f"it names its products by {theirs_by}, this run by {ours_by}"
+        return ChampionComparison(name, comparable=False, reason=reason)
+    blank = fitted.report.rows_without_product
+    if recorded is not None and blank_ids_named_by_row(recorded) and blank:
+        reason = (
+            f"it named each of the {blank} rows without a product id by the whole row, as models did before titles "
+            "named them: its record of trained products cannot say which of them it saw"
+        )
         return ChampionComparison(name, comparable=False, reason=reason)
     seen = trained_products(champion.run_id)
     if seen is None:

@@ -223,8 +223,11 @@ def title_products(titles: pd.Series) -> pd.Series:
 
 
 def normalised_titles(titles: pd.Series) -> pd.Series:
-    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded."""
-    return titles.astype(str).map(lambda text: " ".join(lower_like_onnx(text).split()))
+    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded (each
+    distinct title once: a catalogue repeats its titles)."""
+    codes, distinct = pd.factorize(titles.fillna("").astype(str))
+    folded = np.array([" ".join(lower_like_onnx(text).split()) for text in distinct], dtype=object)
+    return pd.Series(folded[codes] if len(codes) else [], index=titles.index, dtype=object)
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:

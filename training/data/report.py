@@ -459,7 +459,8 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if report.rows_without_product:
         notes.append(
             f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
-            "the same title in the split, so listings of one product titled differently may land in different splits"
+            "the same title and no id in the split, so listings of one product titled differently, or with an id on "
+            "other rows, may land in different splits"
         )
     if report.classes_without_rows:
         notes.append(

@@ -64,15 +64,18 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
 
 
 def _corrections_train(frame: pd.DataFrame, split: np.ndarray) -> np.ndarray:
-    """`split` with every correction in train, and -1 (dropped) for one whose inputs equal a held-out row's."""
+    """`split` with every correction in train, and -1 (dropped) for one of a held-out listing: its inputs equal a
+    held-out row's, or it is a held-out product's (where titles name products)."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
     ignored = {LABEL, GROUP, SOURCE, *extra_text_columns(frame)}
     inputs = [column for column in frame.columns if column not in ignored]
     keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
-    held_out = set(keys[~corrected & (split != TRAIN)])
+    held = ~corrected & (split != TRAIN)
     split = split.copy()
     split[corrected] = TRAIN
-    twins = corrected & pd.Index(keys).isin(list(held_out))
+    twins = corrected & (
+        pd.Index(keys).isin(list(set(keys[held]))) | frame[GROUP].isin(set(frame[GROUP].to_numpy()[held])).to_numpy()
+    )
     split[twins] = -1
     if twins.any():
         logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})

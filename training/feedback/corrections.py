@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, SOURCE
-from training.data.clean import model_rows
+from training.data.clean import model_rows, title_products
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.review_queue import read_review_file
@@ -83,10 +83,12 @@ def read_corrections(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
             "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
         )
-    # The listing id rides along as the group (each listing its own product), whatever the catalogue groups by.
+    # A reviewed listing is a product of its own (its listing id) where the catalogue names products by a column,
+    # and its title's product where titles name them, so a listing of a held-out title stays out of training.
     by_listing = replace(data, group=LISTING_ID)
     frame, _ = model_rows(_as_catalogue(reviewed, by_listing), by_listing, str(path))
-    frame[GROUP] = CORRECTION + ":" + frame[GROUP].astype(str)
+    listings = CORRECTION + ":" + frame[GROUP].astype(str)
+    frame[GROUP] = listings if data.group else title_products(frame[data.text])
     frame[SOURCE] = CORRECTION
     seen = reviewed.get("first_seen", pd.Series(dtype=str)), reviewed.get("last_seen", pd.Series(dtype=str))
     provenance = {

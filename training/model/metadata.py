@@ -97,6 +97,13 @@ def products_named_by(record: dict[str, Any]) -> str:
     return "whole rows (no data.group)"
 
 
+def blank_ids_named_by_row(record: dict[str, Any]) -> bool:
+    """Whether the model, recorded before titles named products (`products`), named each row with a blank product
+    id by the whole row: its record of trained products cannot say which such rows it saw, so a comparison leaves
+    them out."""
+    return bool(record.get("group")) and "products" not in record
+
+
 def build_metadata(
     config: TrainConfig,
     *,
