@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pytest
 
 from training.config import DEFAULT_CONFIG_PATH, load_config
@@ -17,6 +18,8 @@ from training.model.export import to_onnx_model
 from training.model.metadata import input_schema
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sklearn.pipeline import Pipeline
 
     from training.config import TrainConfig
@@ -86,3 +89,21 @@ def exported(pipeline: Pipeline, config: TrainConfig) -> bytes:
     """A fitted pipeline as one ONNX graph, with the metadata the graph itself needs (its classes and inputs)."""
     metadata = {"classes": list(pipeline.classes_), "inputs": input_schema(config.data)}
     return to_onnx_model(pipeline, config.data, metadata).SerializeToString()
+
+
+def write_small_shop(folder: Path) -> Path:
+    """A small shop's export (WooCommerce's sample store) in the synthetic schema: 15 listings without product ids
+    in 6 categories of one to six products. Returns the CSV's path."""
+    listings = {
+        "Clothing > Tshirts": ["T-Shirt", "T-Shirt with Logo"],
+        "Clothing > Hoodies": ["Hoodie", "Hoodie with Pocket and Logo", "Hoodie with Pocket"],
+        "Clothing > Accessories": ["Beanie", "Belt", "Cap", "Sunglasses", "Beanie with Logo", "Scarf"],
+        "Music": ["Album", "Single"],
+        "Clothing": ["Logo Collection"],
+        "Donation": ["Donation"],
+    }
+    rows = [(title, category) for category, titles in listings.items() for title in titles]
+    shop = pd.DataFrame(rows, columns=["title", "category"]).assign(product_id="", seller_id="shop", brand="", price=20)
+    path = folder / "shop.csv"
+    shop.to_csv(path, index=False)
+    return path

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from handler.model import load_model
 from handler.settings import Settings
 from tests.conftest import make_command
+from tests.training.conftest import write_small_shop
 from training.cli.train import app
 from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
@@ -290,6 +291,18 @@ class _external_cluster:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.mark.slow
+def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_config_file, tmp_path, monkeypatch):
+    # GIVEN a small shop's export: partitions without a validation or test row
+    monkeypatch.setenv("WORKERS", "1")
+
+    result = _train("--engine", "dask", "--config", str(small_config_file), "--data", str(write_small_shop(tmp_path)),
+                    "--out", str(tmp_path / "out"))  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "parity_report.json").read_text())["passed"] is True
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from tests.training.conftest import write_small_shop
 from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.synthetic import generate_catalogue
@@ -172,6 +173,19 @@ def test_a_title_only_catalogue_trains_and_passes_parity(tracking, small_config_
     assert result.exit_code == 0, result.output
     assert json.loads((out / "parity_report.json").read_text())["passed"] is True
     assert [field["name"] for field in read_metadata(onnx.load(out / "model.onnx"))["inputs"]] == ["title"]
+
+
+def test_a_shop_of_fifteen_listings_trains(tracking, small_config_file, tmp_path):
+    # GIVEN a small shop's export: some of the five stacking folds hold out no product
+    config = yaml.safe_load(small_config_file.read_text())
+    config["features"] |= {"stacking_folds": 5}
+    small_config_file.write_text(yaml.safe_dump(config))
+
+    result = _train("--config", str(small_config_file), "--data", str(write_small_shop(tmp_path)), "--out",
+                    str(tmp_path / "o"))  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "parity_report.json").read_text())["passed"] is True
 
 
 def test_two_categories_one_of_a_single_product_is_one_line_saying_what_to_do(tracking, small_config_file, tmp_path):

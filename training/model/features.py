@@ -196,13 +196,17 @@ class TitleScores(TransformerMixin, BaseEstimator):
         return self
 
     def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
-        """`transform` from precomputed counts."""
+        """`transform` from precomputed counts. No rows score as none: scikit-learn refuses an empty matrix, which
+        a small catalogue's stacking fold, or a Dask partition without a split's rows, can be."""
+        if counts.shape[0] == 0:
+            return np.zeros((0, self.svm_.coef_.shape[0]), dtype=np.float32)
         scores = self.svm_.decision_function(self._weigh(counts))
         return scores.reshape(counts.shape[0], -1).astype(np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
         """The linear model's own labels: the same-run baseline LightGBM must beat."""
-        return self.svm_.predict(self._weigh(self.count(X)))
+        counts = self.count(X)
+        return self.svm_.predict(self._weigh(counts)) if counts.shape[0] else self.classes_[:0]
 
     def scorer(self) -> TitleScores:
         """This fitted model as the out-of-fold copies need it: scores only (the SVM is the scorer here)."""

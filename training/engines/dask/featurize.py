@@ -76,7 +76,7 @@ def featurize_partition(
             matrix = _out_of_fold_matrix(rows, features, fold_models)
             result[f"{name}_group"] = rows[KEY].to_numpy()
         else:
-            matrix = sparse.csr_matrix(features.transform(rows), dtype=np.float32)
+            matrix = _held_out_matrix(rows, features)
             title, columns = _title_block(features)
             result[f"{name}_baseline"] = title.predict(rows[columns]).astype(str)
         result[f"{name}_x"] = matrix.astype(np.float32)
@@ -104,6 +104,14 @@ def _title_block(features: ColumnTransformer) -> tuple[TitleScores, list[str]]:
     """The fitted title model and its input column."""
     _, title, columns = next(block for block in features.transformers_ if block[0] == TITLE_SCORES)
     return title, columns
+
+
+def _held_out_matrix(rows: pd.DataFrame, features: ColumnTransformer) -> sparse.csr_matrix:
+    """The features of validation or test rows: none for a partition without any (a small catalogue's), which
+    ColumnTransformer refuses to stack."""
+    if rows.empty:
+        return sparse.csr_matrix((0, max(block.stop for block in features.output_indices_.values())), dtype=np.float32)
+    return sparse.csr_matrix(features.transform(rows), dtype=np.float32)
 
 
 def _out_of_fold_matrix(
