@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
+
 import pytest
 
-from training.reporting.model_card import confidence_section
+from training.reporting.model_card import confidence_section, curl_example
 
 
 def _report(temperature: float, ece_before: float, ece_after: float, lead: bool = False) -> dict:
@@ -32,3 +36,13 @@ def test_the_card_says_how_confidence_was_calibrated_and_when_it_raised_the_test
     assert ("Left uncalibrated" in text) is not calibrated
     assert (f"temperature of {report['temperature']:.3f}" in text) is calibrated
     assert ("raised the test calibration error" in text) is raised
+
+
+@pytest.mark.parametrize("title", ["Men's T-Shirt 'Classic'", 'Monitor 27" 4K', "café $HOME `x` \\ n"])
+def test_the_cards_curl_call_sends_the_example_as_it_is(title):
+    example = {"title": title, "price": 9.5}
+
+    words = shlex.split(curl_example(example).replace("\\\n", " "))
+
+    assert json.loads(words[words.index("-d") + 1]) == example
+    assert subprocess.run(["bash", "-n", "-c", curl_example(example)], check=False).returncode == 0

@@ -7,6 +7,7 @@ gate); nothing is written by hand, so the card cannot drift from the model it de
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -136,15 +137,20 @@ def render_model_card(
                 for s in metadata["inputs"]
             ],
         ),
-        "## Calling the API\n"
-        "```bash\n"
-        "curl -s -X POST \"$API_URL/predict?top_k=3\" -H 'content-type: application/json' \\\n"
-        f"  -d '{json.dumps(metadata.get('example') or {})}'\n"
-        "```\n"
+        f"## Calling the API\n```bash\n{curl_example(metadata.get('example') or {})}\n```\n"
         'Batches: `POST /predict/batch` with `{"items": [...]}`. The deployed API needs SigV4 (AuthMode IAM) or a '
         'bearer token (AuthMode JWT); see the README\'s "Operating it".',
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def curl_example(example: dict[str, Any]) -> str:
+    """A curl call of `POST /predict` with the model's example row, quoted for the shell (titles hold
+    apostrophes: "Men's T-Shirt")."""
+    return (
+        "curl -s -X POST \"$API_URL/predict?top_k=3\" -H 'content-type: application/json' \\\n"
+        f"  -d {shlex.quote(json.dumps(example))}"
+    )
 
 
 def _features(config: TrainConfig, candidates: int, shipped: str | None = None) -> list[str]:
