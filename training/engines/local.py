@@ -129,7 +129,7 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         extra={
             "design": design,
             "shipped": classifier.shipped_,
-            "best_iteration": booster.best_iteration_,
+            "best_iteration": booster.best_iteration_ if getattr(classifier, "uses_trees_", True) else 0,
             "classes": len(classifier.classes_),
             "temperature": round(calibration.temperature, 3),
         },

@@ -87,6 +87,10 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
         `path`.
     """
     classifier = pipeline.named_steps["classifier"]
+    if not getattr(classifier, "uses_trees_", True):
+        return _plot_message(
+            path, "The trees lowered validation macro-F1 and were dropped:\nthe title model alone answers."
+        )
     # The re-ranker's features are its own per-candidate ones, each a group of its own.
     names = getattr(classifier, "feature_names_", None) or pipeline.named_steps["features"].get_feature_names_out()
     gains = classifier.booster_.feature_importance(importance_type="gain")
@@ -113,6 +117,16 @@ def plot_feature_importance(pipeline: Pipeline, path: Path, *, top_scores: int =
     else:
         right.axis("off")
     figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _plot_message(path: Path, message: str) -> Path:
+    """A plot that says why there is nothing to plot."""
+    figure, axes = plt.subplots(figsize=(8, 2))
+    axes.axis("off")
+    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=12)
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

@@ -149,7 +149,8 @@ def fit_reranker(client: Client, config: TrainConfig, featurized: Featurized, re
     calibrate(reranker, *validation)
     logger.info(
         "fitted",
-        extra={"design": "rerank", "rows": matrix.shape[0], "best_iteration": reranker.booster_.best_iteration},
+        # Its booster, rebuilt from the aligned model string, keeps the best iteration's trees and no best_iteration.
+        extra={"design": "rerank", "rows": matrix.shape[0], "best_iteration": reranker.booster_.current_iteration()},
     )
     return reranker
 
