@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from datetime import UTC, datetime
 
@@ -125,8 +126,12 @@ def test_confusion_plot_keeps_room_for_real_category_names(tmp_path, classes):
         )
 
 
-def test_feature_importance_plot_is_written(tmp_path, small_pipeline):
-    path = plot_feature_importance(small_pipeline, tmp_path / "importance.png")
+@pytest.mark.parametrize("trees", [True, False])
+def test_feature_importance_plot_is_written_and_says_when_the_trees_were_dropped(tmp_path, small_pipeline, trees):
+    pipeline = copy.deepcopy(small_pipeline)
+    pipeline.named_steps["classifier"].uses_trees_ = trees
+
+    path = plot_feature_importance(pipeline, tmp_path / "importance.png")
 
     with Image.open(path) as image:
-        assert image.size[0] == 1300
+        assert image.size[0] == (1300 if trees else 800)  # the two panels, or the one line that says why not
