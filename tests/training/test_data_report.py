@@ -186,6 +186,17 @@ def test_labels_written_as_json_lists_are_pointed_out():
     assert not any("JSON list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
+def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
+    # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
+    labels = ["Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Home, Garden & Tools > Sheds, Huts > Tall"]
+
+    report = build_report(_frame(category=[labels[i % 3] for i in range(40)]), _with_paths(CONFIG), source="x")
+
+    several = [problem for problem in report.problems if "several category paths" in problem]
+    assert len(several) == 1
+    assert "1 labels hold several category paths separated by commas (e.g. 'Clothing > Hoodies, Clothing" in several[0]
+
+
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():
     paths = _with_paths(CONFIG)
     broken = ["Home > Cooling > Fridges" if i % 2 else "Home >  > TVs" for i in range(40)]

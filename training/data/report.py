@@ -10,7 +10,8 @@ real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; id
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
 near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
-written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written; titles spanning
+written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written; path labels
+that are several paths joined by commas (a shop export's listing filed under several categories); titles spanning
 several lines (an unclosed quote).
 
 `refusals` are what training refuses the whole file for (`make check-data` exits 1 on them, strict or not);
@@ -441,6 +442,13 @@ def _problems(report: DataReport) -> list[str]:
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
             "label would train as a department of its own; set the separator the labels use"
         )
+    several = several_paths(list(report.class_counts), separator)
+    if several:
+        problems.append(
+            f"{len(several)} labels hold several category paths separated by commas (e.g. {several[0]!r}), as shop "
+            "exports write a listing filed under several categories: each would train as one deep path; keep one "
+            "category per listing (say, its first path)"
+        )
     problems += [
         f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
@@ -491,6 +499,21 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             "a typo of the other, map it with data.label_aliases; if they are two categories, nothing to do"
         )
     return notes
+
+
+def several_paths(labels: list[str], separator: str | None) -> list[str]:
+    """The path labels that are several paths joined by commas: at least two comma-separated parts hold the separator,
+    each starting at a department of the catalogue ('Clothing > Tshirts, Clothing > Hoodies'). A comma inside a
+    category name ('Home, Garden & Tools > Sheds') leaves only one such part."""
+    if not separator:
+        return []
+    departments = {label.split(separator)[0].strip() for label in labels}
+    several = []
+    for label in labels:
+        paths = [part.strip() for part in label.split(",") if separator in part]
+        if len(paths) > 1 and all(path.split(separator)[0].strip() in departments for path in paths):
+            several.append(label)
+    return several
 
 
 def _json_list_item(label: str) -> str | None:
