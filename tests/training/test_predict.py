@@ -373,6 +373,17 @@ def test_the_product_column_is_copied_beside_the_answers_whatever_its_name(model
     assert pd.read_parquet(tmp_path / "p")["code"].tolist() == frame["code"].tolist()
 
 
+def test_a_listing_code_is_copied_beside_the_answers(model_path, tmp_path):
+    # GIVEN a shop export whose listings are keyed by their SKU (Magento, WooCommerce)
+    frame = generate_catalogue(30, seed=3).assign(SKU=lambda rows: "sku-" + rows.index.astype(str))
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "p")["SKU"].tolist() == frame["SKU"].tolist()
+
+
 def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path):
     generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
 

@@ -54,6 +54,8 @@ from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
+# Column names (lower-cased, spaces removed) that identify a listing without ending in "id": copied by default.
+LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin"})
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -215,12 +217,19 @@ def predict_catalogue(
 
 
 def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, Any], config: Path | None) -> list[str]:
-    """The columns copied beside the answers unless --id names them: those named like an id (`… ID`, `…_id`) and
-    the product column (CONFIG's `data.group`, else the one the model recorded), never a model input."""
+    """The columns copied beside the answers unless --id names them: those named like an id (`… ID`, `…_id`) or a
+    listing code (SKU, EAN, GTIN, UPC, ASIN) and the product column (CONFIG's `data.group`, else the one the model
+    recorded), never a model input."""
     recorded = (metadata.get("training_data", {}).get("split") or {}).get("group")
     group = load_config(config).data.group if config else recorded
-    named = [column for column in found if column.lower().replace(" ", "").endswith("id") or column == group]
+    named = [column for column in found if _names_a_listing(column) or column == group]
     return [column for column in named if column not in columns.values()]
+
+
+def _names_a_listing(column: str) -> bool:
+    """Whether a column's name says it identifies the listing: an id, or a listing code."""
+    name = column.lower().replace(" ", "")
+    return name.endswith("id") or name in LISTING_CODES
 
 
 def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, str]:
