@@ -13,6 +13,7 @@ from scipy.special import softmax
 
 from tests.training.conftest import exported
 from training.model.calibration import (
+    NO_NONE_LOGIT,
     Calibration,
     calibrated_probabilities,
     expected_calibration_error,
@@ -132,6 +133,18 @@ def test_a_handful_of_validation_rows_leaves_confidence_uncalibrated(rows):
 
     # THEN nothing is fitted to them: a temperature would make every later answer look certain
     assert calibration == Calibration(1.0)
+
+
+def test_a_few_dozen_re_ranked_rows_leave_none_of_the_candidates_without_probability():
+    # GIVEN a small catalogue's 48 re-ranked validation rows, a fifth of whose true classes were not candidates
+    raw, labels = _overconfident(48, 20, temperature=1.0, seed=5)
+    target = np.where(np.arange(48) % 5 == 0, -1, labels)
+
+    calibration = fit_calibration(raw, target, with_none=True)
+
+    # THEN nothing is fitted to them, the share of misses neither: the candidates keep all the probability
+    assert calibration == Calibration(1.0, NO_NONE_LOGIT)
+    assert calibrated_probabilities(raw, calibration).sum(axis=1) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("right", [True, False])
