@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -416,6 +418,19 @@ def test_without_a_product_column_small_classes_are_counted_in_titles():
     assert report.small_classes == {"TVs": 3, "Mobile Phones": 3}
 
 
+def test_titles_that_several_product_ids_carry_are_a_note():
+    # GIVEN a marketplace export that gives each size of a product an id of its own (Lazada's SKUs)
+    frame = _frame(rows=24, title=[f"Shirt {i // 3} Blue" for i in range(24)], sku=[f"sku-{i}" for i in range(24)])
+
+    report = build_report(frame, replace(CONFIG, group="sku"), source="x.csv")
+    by_shirt = build_report(frame.assign(sku=[f"shirt-{i // 3}" for i in range(24)]), replace(CONFIG, group="sku"),
+                            source="x.csv")  # fmt: skip
+
+    assert report.titles_across_products == {"titles": 8, "rows": 24, "example": "shirt 0 blue", "products": 3}
+    assert any("8 titles are carried by rows of several product ids" in note for note in report.notes)
+    assert not any("several product ids" in note for note in by_shirt.notes)
+
+
 def test_rows_with_neither_title_nor_label_are_a_note_not_a_problem():
     # GIVEN a Shopify export: each product's first row is the listing, its variant and image rows are blank there
     frame = _frame()
@@ -475,4 +490,6 @@ def test_rows_that_split_small_classes_drop_takes_out_are_counted_as_dropped():
     assert report.dropped["small_classes"] == 2
     assert report.rows_out == 40
     assert "40 kept (dropped: 0 without label" in summary_text(report)
-    assert "0 duplicates, 2 in the 1 small classes split.small_classes drops)" in summary_text(report)
+    assert "0 duplicates in the model's columns, 2 in the 1 small classes split.small_classes drops)" in summary_text(
+        report
+    )

@@ -71,6 +71,8 @@ PLACEHOLDERS = frozenset({
     "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable", "uncategorized", "uncategorised", "no category",
 })  # fmt: skip
+# Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
+SHARED_TITLES_SHARE = 0.01
 # Siblings compared pairwise for near misses: past this many short names under one parent only spellings count.
 MAX_SIBLINGS = 1_000
 _DIGITS = re.compile(r"\d+")
@@ -95,6 +97,7 @@ class DataReport:
     label_variants: list[dict[str, Any]] = field(default_factory=list)
     near_misses: list[dict[str, Any]] = field(default_factory=list)
     conflicting_titles: dict[str, Any] = field(default_factory=dict)
+    titles_across_products: dict[str, Any] = field(default_factory=dict)
     missing_rates: dict[str, float] = field(default_factory=dict)
     unparsable_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicate_rows: int = 0
@@ -170,6 +173,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         placeholder_labels=placeholders,
         classes_without_rows=unusable,
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
+        titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
         duplicate_rows=dropped["dropped_duplicates"],
@@ -285,6 +289,22 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
     return {"titles": len(conflicted), "rows": rows, "examples": examples}
 
 
+def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, Any]:
+    """Titles (as the model reads them) that rows of several product ids carry: a product's variants each under an
+    id of their own (a size, a colour: Lazada's SKUs), or one listing repeated."""
+    normalised = normalised_titles(titles)
+    per_title = pd.DataFrame({"title": normalised.to_numpy(), "product": products.to_numpy()}).groupby("title")
+    spread = per_title["product"].nunique()
+    shared = spread[spread > 1]
+    if shared.empty:
+        return {}
+    example = shared.index[0]
+    return {
+        "titles": len(shared), "rows": int(normalised.isin(shared.index).sum()), "example": example,
+        "products": int(shared.iloc[0]),
+    }  # fmt: skip
+
+
 def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
     """Per numeric column: how many present values training refuses (text that is no number, a negative, infinite
     or beyond float32: `clean.parse_numbers`), with examples."""
@@ -329,7 +349,7 @@ def summary_text(report: DataReport) -> str:
         f"data report for {report.source}: {report.rows_in} rows in, {report.rows_out} kept "
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
         f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
-        f"{report.dropped['duplicates']} duplicates{_small_classes_dropped(report)}); "
+        f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
         f"{len(report.class_counts)} classes",
         "classes: " + class_summary(report.class_counts),
     ]
@@ -454,7 +474,10 @@ def _problems(report: DataReport) -> list[str]:
         for column, share in report.near_constant_columns.items()
     ]
     if report.duplicate_rows:
-        problems.append(f"{report.duplicate_rows} duplicate rows")
+        problems.append(
+            f"{report.duplicate_rows} rows repeat another in every column the model reads (inputs, category, product "
+            "id), other columns aside: all but one of each are dropped"
+        )
     unlabelled = report.dropped["no_label"] - report.blank_rows
     if unlabelled or report.dropped["empty_title"]:
         problems.append(f"{unlabelled} rows without label and {report.dropped['empty_title']} with an empty title")
@@ -469,6 +492,14 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
             "the same title and no id in the split, so listings of one product titled differently, or with an id on "
             "other rows, may land in different splits"
+        )
+    shared = report.titles_across_products
+    if shared.get("rows", 0) >= SHARED_TITLES_SHARE * max(report.rows_out, 1):
+        notes.append(
+            f"{shared['titles']} titles are carried by rows of several product ids ({shared['rows']} rows; e.g. "
+            f"{_shortened(shared['example'])!r} by {shared['products']}): if those are one product's variants, each with an id "
+            "of its own (a size, a colour), copies of it land in train and in test and flatter the test figures; set "
+            "data.group to the column that names the product"
         )
     if report.classes_without_rows:
         notes.append(
@@ -499,6 +530,11 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             "a typo of the other, map it with data.label_aliases; if they are two categories, nothing to do"
         )
     return notes
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    """A long example cut to `limit` characters, for a one-line message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:

@@ -98,7 +98,7 @@ def render_model_card(
         ),
         "## Split\n"
         + (
-            f"Grouped by `{config.data.group}` (test products never seen in training), "
+            f"Grouped by `{config.data.group}` (no `{config.data.group}` has rows in both training and test), "
             if config.data.group
             else "Grouped by title (no `data.group`: the rows of one title, up to case and spacing, are one product), "
         )
