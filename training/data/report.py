@@ -497,9 +497,9 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if shared.get("rows", 0) >= SHARED_TITLES_SHARE * max(report.rows_out, 1):
         notes.append(
             f"{shared['titles']} titles are carried by rows of several product ids ({shared['rows']} rows; e.g. "
-            f"{_shortened(shared['example'])!r} by {shared['products']}): if those are one product's variants, each with an id "
-            "of its own (a size, a colour), copies of it land in train and in test and flatter the test figures; set "
-            "data.group to the column that names the product"
+            f"{_shortened(shared['example'])!r} by {shared['products']}): if those are one product's variants, each "
+            "with an id of its own (a size, a colour), copies of it land in train and in test and flatter the test "
+            "figures; set data.group to the column that names the product"
         )
     if report.classes_without_rows:
         notes.append(
