@@ -61,9 +61,9 @@ def check_class_coverage(workers: list[str], partition_classes: list[list[str]],
             raise DataValidationError(
                 f"the training rows on Dask worker {worker} lack {len(missing)} of {len(classes)} classes "
                 f"({', '.join(map(repr, missing[:5]))}); lightgbm.dask needs every class on every worker. "
-                "Use fewer WORKERS (one always holds every class), fold or drop a long tail's classes "
-                "(split.small_classes: parent or drop), add products of those classes, or train with ENGINE=local. "
-                "Nothing was written."
+                "Use fewer WORKERS (one always holds every class), fold or drop classes this small "
+                "(split.small_classes: parent or drop, with split.min_class_products above their products), add "
+                "products of those classes, or train with ENGINE=local. Nothing was written."
             )
 
 
