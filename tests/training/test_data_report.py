@@ -188,6 +188,17 @@ def test_labels_written_as_json_lists_are_pointed_out():
     assert not any("JSON list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
+def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
+    # GIVEN a Shopee export: each category a JSON list of its levels, some levels with commas of their own
+    listed = ['["Audio", "Earphones, Headphones & Headsets"]' if i % 2 else '["Home", "Lighting"]' for i in range(40)]
+
+    report = build_report(_frame(category=listed), CONFIG, source="export.csv")
+
+    [note] = [note for note in report.notes if "JSON list" in note]
+    assert "2 of 2 labels are written as a JSON list" in note
+    assert "write 'Home > Lighting' (its levels joined by a separator no level contains" in note
+
+
 def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
     # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
     labels = ["Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Home, Garden & Tools > Sheds, Huts > Tall"]

@@ -516,12 +516,15 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.multiline_titles['rows']} titles span several lines, e.g. {report.multiline_titles['examples']}: "
             "if those are several listings run together, a quote in the file is not closed"
         )
-    listed = {label: unwrapped for label in report.class_counts if (unwrapped := _json_list_item(label)) is not None}
+    listed = {label: items for label in report.class_counts if (items := _json_list(label))}
     if listed:
-        example, unwrapped = next(iter(listed.items()))
+        example, items = next(iter(listed.items()))
+        written = items[0] if len(items) == 1 else " > ".join(items)
+        levels = "" if len(items) == 1 else " (its levels joined by a separator no level contains, data.path_separator)"
         notes.append(
             f"{len(listed)} of {len(report.class_counts)} labels are written as a JSON list (e.g. {example!r}): the "
-            f"model learns and answers them as written, brackets and quotes included; write {unwrapped!r} in the file"
+            f"model learns and answers them as written, brackets and quotes included; write {written!r}{levels} in "
+            "the file"
         )
     for miss in report.near_misses:
         (a, rows_a), (b, rows_b) = miss["labels"].items()
@@ -552,16 +555,16 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     return several
 
 
-def _json_list_item(label: str) -> str | None:
-    """The one string of a label written as a JSON list of one string ('["A >> B"]', as some exports write
-    category paths), else None."""
+def _json_list(label: str) -> list[str]:
+    """The strings of a label written as a JSON list of strings ('["A >> B"]', '["A", "B"]', as some exports write
+    category paths), else none."""
     if not (label.startswith("[") and label.endswith("]")):
-        return None
+        return []
     try:
         parsed = json.loads(label)
     except ValueError:
-        return None
-    return parsed[0] if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], str) else None
+        return []
+    return parsed if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed) else []
 
 
 def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
