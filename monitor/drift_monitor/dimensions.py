@@ -3,7 +3,8 @@
 Real taxonomies are full of "é", "ü" and "–"; a non-ASCII dimension value makes PutMetricData (and an EMF line)
 drop the series. The classifier writes and the drift monitor queries the same spelling: accents are dropped
 ("Café" → "Cafe") and any other character is written as its Python escape ("–" → "\\u2013"). Two classes
-that differ only in accents share one series.
+that differ only in a Latin letter's accents share one series; marks on other scripts are kept, escaped, since they
+make another word (Thai tone marks, Japanese voicing: "ガ" is not "カ").
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import unicodedata
 
 def dimension_value(name: str) -> str:
     """`name` spelt in ASCII, as a metric dimension value."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    unaccented = "".join(character for character in decomposed if not unicodedata.combining(character))
-    return unaccented.encode("ascii", "backslashreplace").decode("ascii")
+    kept: list[str] = []
+    for character in unicodedata.normalize("NFKD", name):
+        if not (unicodedata.combining(character) and kept and kept[-1].isascii()):
+            kept.append(character)
+    return "".join(kept).encode("ascii", "backslashreplace").decode("ascii")

@@ -7,7 +7,8 @@ import pytest
 from drift_monitor.dimensions import dimension_value as monitor_spelling
 from handler.dimensions import dimension_value
 
-NAMES = ["Café > Thé", "Home – Garden", "Bücher", "Électroménager > Réfrigérateurs", "日本語", "Plain > Leaf", ""]
+NAMES = ["Café > Thé", "Home – Garden", "Bücher", "Électroménager > Réfrigérateurs", "日本語", "Plain > Leaf", "",
+         "ガム", "カム", "ไม้", "ไม"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", NAMES)
