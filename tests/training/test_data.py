@@ -131,6 +131,16 @@ def test_grouped_split_never_shares_a_product_and_holds_out_about_the_fractions(
     assert 0.06 < len(groups[1]) / products < 0.14
 
 
+def test_a_frame_without_products_is_split_by_row():
+    frame = prepare_catalogue(_catalogue(1_000), CONFIG).drop(columns=[GROUP])
+
+    splits = split_catalogue(frame, SplitConfig())
+
+    assert set(splits.test[LABEL]) == set(frame[LABEL])
+    assert 150 < len(splits.test) < 250
+    assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
+
+
 def test_without_a_product_column_each_title_is_a_product():
     # GIVEN an export without a product column that lists each title from three sellers, written three ways
     raw = _catalogue(1_000).drop(columns=["product_id"])
@@ -213,13 +223,16 @@ def test_adding_or_removing_products_never_moves_another_across_the_split():
         assert kept <= set(new[GROUP])
 
 
-def test_small_classes_train_on_every_product_and_no_class_is_refused():
+@pytest.mark.parametrize("grouped", [True, False])
+def test_small_classes_train_on_every_product_and_no_class_is_refused(grouped):
     # GIVEN 600 classes of 8 products and 50 classes of one to four products (one row each)
     products = np.arange(4_800)
     labels = [f"leaf {i % 600}" for i in products] + [f"tail {i % 50}" for i in range(125)]
     frame = pd.DataFrame(
         {"title": [f"item {i}" for i in range(len(labels))], LABEL: labels, GROUP: np.arange(len(labels))}
     )
+    if not grouped:
+        frame = frame.drop(columns=[GROUP])
 
     splits = split_catalogue(frame, SplitConfig())
 

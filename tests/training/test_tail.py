@@ -33,6 +33,7 @@ def test_products_per_class_counts_products_not_rows():
     frame = pd.DataFrame({LABEL: ["a", "a", "a", "b"], GROUP: ["p1", "p1", "p2", "p3"]})
 
     assert products_per_class(frame).to_dict() == {"a": 2, "b": 1}
+    assert products_per_class(frame.drop(columns=[GROUP])).to_dict() == {"a": 3, "b": 1}
 
 
 def test_train_keeps_every_class_and_counts_the_small_ones():

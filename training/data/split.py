@@ -101,13 +101,14 @@ def check_held_out(rows: dict[str, int], config: SplitConfig) -> None:
             )
 
 
-def product_keys(frame: pd.DataFrame) -> pd.Series:
+def product_keys(frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
     """What identifies a row's product: its `group` (the product column, or its title's product when the catalogue
-    names none; `training.data.clean`)."""
-    return frame[GROUP]
+    names none; `training.data.clean`), or (a copy of) the whole row in a frame without one (its `source` left
+    out: a listing is the same product whichever way it came)."""
+    return frame[GROUP] if GROUP in frame.columns else frame.drop(columns=SOURCE, errors="ignore")
 
 
-def assign_splits(keys: pd.Series, labels: pd.Series, config: SplitConfig) -> np.ndarray:
+def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: SplitConfig) -> np.ndarray:
     """Each row's split (TRAIN, VALIDATION, TEST) as int8: its product's draw, small classes and train floors applied.
 
     Args:
@@ -153,18 +154,18 @@ def train_floor_products(pairs: pd.DataFrame) -> set[int]:
     return set(highest["product"])
 
 
-def product_ids(keys: pd.Series) -> np.ndarray:
+def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
     """Each row's product as a 64-bit id, the same whatever the split seed: what a model records it trained on, so
     another model can be compared with it on rows neither trained on."""
     return hash_values(keys, "product", 0)
 
 
-def hash_values(keys: pd.Series, purpose: str, seed: int) -> np.ndarray:
-    """A 64-bit hash of each row's key (its product), a stream per purpose."""
+def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
+    """A 64-bit hash of each row's key (its product, or the whole row without products), a stream per purpose."""
     return pd.util.hash_pandas_object(keys, index=False, hash_key=_hash_key(purpose, seed)).to_numpy()
 
 
-def uniform_hash(keys: pd.Series, purpose: str, seed: int) -> np.ndarray:
+def uniform_hash(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
     """Each row's key hash as a number in [0, 1)."""
     return (hash_values(keys, purpose, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 

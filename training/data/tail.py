@@ -68,8 +68,10 @@ class TailPlan:
 
 
 def products_per_class(frame: pd.DataFrame) -> pd.Series:
-    """Distinct products per label."""
-    return frame[[GROUP, LABEL]].drop_duplicates().groupby(LABEL, sort=False).size()
+    """Distinct products per label (rows in a frame without a product column)."""
+    if GROUP in frame.columns:
+        return frame[[GROUP, LABEL]].drop_duplicates().groupby(LABEL, sort=False).size()
+    return frame.groupby(LABEL, sort=False).size()
 
 
 def plan_small_classes(counts: pd.Series, config: SplitConfig, separator: str | None) -> TailPlan:
