@@ -118,3 +118,12 @@ def test_a_partition_changed_after_publishing_fails_its_checksum(tmp_path):
 
 def test_an_empty_folder_has_nothing_published(tmp_path):
     assert FeaturesDir.open(str(tmp_path), "data A, config A").read_published() is None
+
+
+def test_a_rerun_that_reads_a_published_run_leaves_no_folder_of_its_own(tmp_path):
+    _publish(tmp_path, "data A, config A", 1.5)
+
+    FeaturesDir.open(str(tmp_path), "data A, config A").read_published()
+
+    [key_folder] = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert len([path for path in key_folder.iterdir() if path.is_dir()]) == 1

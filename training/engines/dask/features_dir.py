@@ -75,9 +75,7 @@ class FeaturesDir:
         uri = features_dir if "://" in features_dir else str(Path(features_dir).resolve())
         filesystem, root = pafs.FileSystem.from_uri(uri)
         key = hashlib.sha256(f"{fingerprint}\n{code_version()}".encode()).hexdigest()[:32]
-        folder = cls(filesystem, f"{root.rstrip('/')}/{key}", uuid.uuid4().hex, fingerprint)
-        filesystem.create_dir(f"{folder.path}/{folder.run}", recursive=True)
-        return folder
+        return cls(filesystem, f"{root.rstrip('/')}/{key}", uuid.uuid4().hex, fingerprint)
 
     def write_partition(self, index: int, result: dict[str, Any]) -> str:
         """One featurized partition (CSR matrices and labels per split) as an .npz of this run; its SHA-256."""
@@ -176,7 +174,9 @@ class FeaturesDir:
         return manifest
 
     def _write(self, name: str, data: bytes) -> str:
-        """Write one file under the key's folder; its SHA-256."""
+        """Write one file under the key's folder; its SHA-256. The run's folder is made by its first file, so a
+        rerun that reads a published run leaves no empty folder behind."""
+        self.filesystem.create_dir(f"{self.path}/{self.run}", recursive=True)
         with self.filesystem.open_output_stream(f"{self.path}/{name}") as handle:
             handle.write(data)
         return hashlib.sha256(data).hexdigest()
