@@ -9,15 +9,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LABEL = "label"
-GROUP = "group"
+# The pipeline's own columns but the label start with this, so no model input (a name in data.columns, which also
+# names the API's field) can be one of them; the Dask engine's columns (`_split`, `_key`, ...) too.
+INTERNAL_PREFIX = "_"
+GROUP = "_group"
 # Where a row came from when reviewed listings join the catalogue: "catalogue" or "correction" (training.feedback).
-SOURCE = "source"
+SOURCE = "_source"
 CATALOGUE, CORRECTION = "catalogue", "correction"
 # The reviewed listings' ids a run was given as corrections: in its corrections provenance and in the model's
 # metadata (`training_data`), so a comparison on reviewed traffic leaves them out.
 CORRECTED_LISTINGS = "corrected_listings"
-# Columns `extra_text0`, `extra_text1`, ... hold data.training_text: extra training text, never model inputs.
-EXTRA_TEXT = "extra_text"
+# Columns `_extra_text0`, `_extra_text1`, ... hold data.training_text: extra training text, never model inputs.
+EXTRA_TEXT = "_extra_text"
 
 
 def extra_text_columns(frame: pd.DataFrame) -> list[str]:

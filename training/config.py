@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from training.columns import EXTRA_TEXT, GROUP, LABEL, SOURCE
+from training.columns import INTERNAL_PREFIX, LABEL
 from training.exceptions import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -295,12 +295,12 @@ def _check(config: TrainConfig, path: Path) -> None:
     chained = sorted(set(data.label_aliases) & set(data.label_aliases.values()))
     if chained:
         raise ConfigError(f"config file {path}: label_aliases maps to {chained[0]!r}, which is itself an alias")
-    taken = [name for name in data.columns if name in (LABEL, GROUP, SOURCE) or name.startswith(EXTRA_TEXT)]
+    taken = [name for name in data.columns if name == LABEL or name.startswith(INTERNAL_PREFIX)]
     if taken:
         raise ConfigError(
-            f"config file {path}: input name '{taken[0]}' is one the pipeline gives its own columns ({LABEL}, "
-            f"{GROUP}, {SOURCE}, {EXTRA_TEXT}…): name the input otherwise in data.columns (e.g. "
-            f"'{taken[0]}_name') and in the roles that name it"
+            f"config file {path}: input name '{taken[0]}' is the pipeline's own: '{LABEL}' holds the category and "
+            f"names starting with '{INTERNAL_PREFIX}' its other columns; name the input otherwise in data.columns "
+            f"(e.g. '{taken[0].strip(INTERNAL_PREFIX)}_value') and in the roles that name it"
         )
     inputs = set(data.columns.values())
     if data.target in inputs:

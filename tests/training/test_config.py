@@ -64,10 +64,10 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
         *[
             (
-                f"name: x\ndata: {{columns: {{t: T, {name}: D}}, target: y, text: t, hashed: [{name}]}}",
-                f"input name '{name}' is one the pipeline gives its own columns",
+                f"name: x\ndata: {{columns: {{t: T, {name}: D}}, target: y, text: t, hashed: ['{name}']}}",
+                f"input name '{name}' is the pipeline's own",
             )
-            for name in ("group", "label", "source", "extra_text0")
+            for name in ("label", "_group", "_source", "_extra_text0", "_split")
         ],
         *[
             (f"name: x\ndata: {{columns: {{t: T}}, target: y, text: t}}\n{section}: {{{name}: {value}}}", message)

@@ -175,7 +175,7 @@ def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
 
 def test_where_titles_name_products_a_correction_of_a_held_out_title_never_trains(tmp_path: Path):
     # GIVEN a catalogue without a product column, and reviewed listings, one of them a held-out product's title
-    # written otherwise and sold by another seller at another price
+    # written otherwise, sold by another seller at another price, and filed under a new (so small) class
     config = load_config(DEFAULT_CONFIG_PATH)
     data = replace(config.data, group=None)
     raw = pd.DataFrame({
@@ -184,17 +184,18 @@ def test_where_titles_name_products_a_correction_of_a_held_out_title_never_train
     })  # fmt: skip
     catalogue = prepare_catalogue(raw, data).assign(**{SOURCE: CATALOGUE})
     held_out = split_catalogue(catalogue, config.split).test.iloc[0]["title"]
-    reviewed = _reviewed(tmp_path, ["TVs"] * 3)
+    reviewed = _reviewed(tmp_path, ["Radios", "TVs", "TVs"])
     frame = pd.read_csv(reviewed, dtype=str, keep_default_na=False)
     frame.loc[0, ["title", "seller_id", "price"]] = ["  " + held_out.upper(), "other seller", "99"]
     frame.to_csv(reviewed, index=False)
-    corrections = read_corrections(reviewed, data=data, classes={"TVs", "Fridges"}, allow_new_classes=False).frame
+    corrections = read_corrections(reviewed, data=data, classes={"TVs", "Fridges"}, allow_new_classes=True).frame
 
     splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
 
-    # THEN it is left out; the other two train
+    # THEN it is left out, and its product stays held out; the other two train
     trained = splits.train[splits.train[SOURCE] == CORRECTION]
     assert list(trained["title"]) == ["item 1", "item 2"]
+    assert held_out in set(splits.test["title"])
 
 
 def test_agreement_has_bootstrap_intervals_overall_and_per_department():

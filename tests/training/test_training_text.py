@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from training.columns import EXTRA_TEXT
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
@@ -38,7 +39,7 @@ def _canary_idf(pipeline, n_features):
     return block.idf_[bucket]
 
 
-def _with_canary(frame, column="extra_text0"):
+def _with_canary(frame, column=f"{EXTRA_TEXT}0"):
     return frame.assign(**{column: f"{CANARY} product"})
 
 

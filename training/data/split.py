@@ -15,7 +15,8 @@ for whole products:
 
 A class with no validation or test product is simply not evaluated on that split; nothing is refused for being
 small. Reviewed listings (`source` = correction, `training.feedback.corrections`) always train, and one whose
-inputs equal a held-out row's is dropped: the held-out splits stay the catalogue's own, unseen products.
+inputs equal a held-out row's, or whose product (its title, where titles name products) is held out, is dropped;
+the catalogue's rows are dealt without them. The held-out splits stay the catalogue's own, unseen products.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ class Splits:
 
 def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
     """Split into train/validation/test by a hash of each product (see the module docstring)."""
-    split = assign_splits(product_keys(frame), frame[LABEL], config)
     if SOURCE in frame.columns:
-        split = _corrections_train(frame, split)
+        split = _with_corrections(frame, config)
         frame, split = frame[split >= 0], split[split >= 0]
+    else:
+        split = assign_splits(product_keys(frame), frame[LABEL], config)
     splits = Splits(train=frame[split == TRAIN], validation=frame[split == VALIDATION], test=frame[split == TEST])
     check_held_out({"validation": len(splits.validation), "test": len(splits.test)}, config)
     logger.info(
@@ -63,19 +65,20 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
     return splits
 
 
-def _corrections_train(frame: pd.DataFrame, split: np.ndarray) -> np.ndarray:
-    """`split` with every correction in train, and -1 (dropped) for one of a held-out listing: its inputs equal a
-    held-out row's, or it is a held-out product's (where titles name products)."""
+def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
+    """Each row's split, the catalogue's rows dealt alone (a correction's label never moves a product) and every
+    correction in train, but -1 (dropped) for one of a held-out listing: its inputs equal a held-out row's, or its
+    product is held out (where titles name products)."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
+    split = np.full(len(frame), TRAIN, dtype=np.int8)
+    catalogue = frame[~corrected].drop(columns=SOURCE)
+    split[~corrected] = assign_splits(product_keys(catalogue), catalogue[LABEL], config)
     ignored = {LABEL, GROUP, SOURCE, *extra_text_columns(frame)}
     inputs = [column for column in frame.columns if column not in ignored]
     keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
-    held = ~corrected & (split != TRAIN)
-    split = split.copy()
-    split[corrected] = TRAIN
-    twins = corrected & (
-        pd.Index(keys).isin(list(set(keys[held]))) | frame[GROUP].isin(set(frame[GROUP].to_numpy()[held])).to_numpy()
-    )
+    products = product_ids(product_keys(frame.drop(columns=SOURCE)))
+    held = split != TRAIN
+    twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
     split[twins] = -1
     if twins.any():
         logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})

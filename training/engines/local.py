@@ -66,8 +66,8 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
 
 
 def _trained_corrections(provenance: dict[str, Any], train: pd.DataFrame) -> dict[str, Any]:
-    """The corrections' provenance with `rows` the reviewed listings that trained: the split drops one whose inputs
-    equal a held-out listing's (`split._corrections_train`), counted in `dropped_held_out`."""
+    """The corrections' provenance with `rows` the reviewed listings that trained: the split drops one of a held-out
+    listing (`split._with_corrections`), counted in `dropped_held_out`."""
     if not provenance:
         return provenance
     trained = int((train[SOURCE] == CORRECTION).sum()) if SOURCE in train.columns else 0
