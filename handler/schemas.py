@@ -149,8 +149,10 @@ class OperatingPoint(BaseModel):
     target_precision: float
     threshold: float = Field(description="The answered category's confidence at or above which it is accepted.")
     level_thresholds: list[float] = Field(description="Per path level (department first), for backing off.")
-    test_coverage: float | None = Field(description="The share of test listings accepted at the category.")
-    test_precision: float | None = Field(description="How often those were right.")
+    test_coverage: float | None = Field(
+        description="The share of test listings accepted: at the category, or with path labels at a level of its path."
+    )
+    test_precision: float | None = Field(description="How often those were right (at the level accepted).")
 
 
 class ModelResponse(BaseModel):

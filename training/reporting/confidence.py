@@ -31,6 +31,9 @@ from training.reporting.evaluate import own_class_log_loss
 if TYPE_CHECKING:
     from training.model.hierarchy import Hierarchy
 
+# The operating point of the whole decision (the answered class, else a level of its path), with path labels.
+DECISION = "decision"
+
 
 def confidence_report(
     *,
@@ -82,26 +85,49 @@ def level_operating_points(
     test: tuple[np.ndarray, TopClasses],
     validation: tuple[np.ndarray, TopClasses],
 ) -> list[dict[str, Any]]:
-    """Per target precision: for the answered class (`level` "leaf") and, with path labels, for each level of the
-    path (1 = department), the threshold chosen on validation and the coverage and precision it gives there and on
-    test."""
+    """Per target precision, the thresholds the decision applies (`handler.decisions.decide`), each chosen on the
+    validation rows it decides: the answered class's (`level` "leaf") on every row, then with path labels each
+    level's (1 = department), deepest first, on the rows no threshold before it accepted whose answer lies below
+    that level. Those are the hardest rows: a level's threshold chosen on every row accepted them at below the
+    target (a catalogue's 14 department answers were right half the time). Each point gives the share of all rows
+    it accepts and how often those are right, on validation and on test; with path labels a last point (`level`
+    "decision") gives the whole decision's."""
     chosen = _answers(classes, hierarchy, *validation)
     measured = _answers(classes, hierarchy, *test)
     points = []
-    for level, (confidence, correct) in chosen.items():
-        test_confidence, test_correct = measured[level]
-        for point in operating_points(confidence, correct, TARGET_PRECISIONS):
-            accepted = test_confidence >= point["threshold"]
-            points.append({
-                "level": level,
-                "target_precision": point["target_precision"],
-                "threshold": point["threshold"],
-                "validation_coverage": point["coverage"],
-                "validation_precision": point["precision"],
-                "test_coverage": float(accepted.mean()) if len(accepted) else 0.0,
-                "test_precision": float(test_correct[accepted].mean()) if accepted.any() else None,
-            })  # fmt: skip
+    for target in TARGET_PRECISIONS:
+        open_validation, open_test = np.ones(len(validation[0]), bool), np.ones(len(test[0]), bool)
+        right_validation, right_test = ~open_validation, ~open_test
+        for level, (confidence, correct) in chosen.items():
+            eligible = open_validation & np.isfinite(confidence)
+            [point] = operating_points(confidence[eligible], correct[eligible], (target,))
+            accepted = eligible & (confidence >= point["threshold"])
+            test_confidence, test_correct = measured[level]
+            accepted_test = open_test & (test_confidence >= point["threshold"])
+            points.append(_point(level, target, point["threshold"], (accepted, correct), (accepted_test, test_correct)))
+            right_validation |= accepted & correct
+            right_test |= accepted_test & test_correct
+            open_validation &= ~accepted
+            open_test &= ~accepted_test
+        if len(chosen) > 1:
+            decided = ((~open_validation, right_validation), (~open_test, right_test))
+            points.append(_point(DECISION, target, None, *decided))
     return points
+
+
+def _point(
+    level: str | int,
+    target: float,
+    threshold: float | None,
+    validation: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+) -> dict[str, Any]:
+    """One operating point: the share of all rows accepted and how often those are right, on each split."""
+    measures: dict[str, Any] = {"level": level, "target_precision": target, "threshold": threshold}
+    for split, (accepted, correct) in (("validation", validation), ("test", test)):
+        measures[f"{split}_coverage"] = float(accepted.mean()) if len(accepted) else 0.0
+        measures[f"{split}_precision"] = float(correct[accepted].mean()) if accepted.any() else None
+    return measures
 
 
 def calibration_metadata(report: dict[str, Any]) -> dict[str, Any]:
@@ -112,32 +138,38 @@ def calibration_metadata(report: dict[str, Any]) -> dict[str, Any]:
 
 def thresholds(points: list[dict[str, Any]]) -> dict[str, Any]:
     """The metadata's operating points, what serving decides with: per target precision (as text, "0.98"), the
-    answered class's threshold and each path level's, and the test coverage and precision of the first."""
+    answered class's threshold and each path level's, and the test coverage and precision of the whole decision."""
     table: dict[str, Any] = {}
     for point in points:
         entry = table.setdefault(f"{point['target_precision']:.2f}", {"leaf": None, "levels": []})
         if point["level"] == "leaf":
-            entry |= {"leaf": point["threshold"], "test_coverage": point["test_coverage"]}
-            entry["test_precision"] = point["test_precision"]
-        else:
-            entry["levels"].append(point["threshold"])
+            entry |= {"leaf": point["threshold"]}
+        elif point["level"] != DECISION:
+            entry["levels"].insert(0, point["threshold"])  # deepest first in `points`; department first here
+        if point["level"] in ("leaf", DECISION):  # the whole decision's, when there is a path
+            entry |= {"test_coverage": point["test_coverage"], "test_precision": point["test_precision"]}
     return table
 
 
 def _answers(
     classes: np.ndarray, hierarchy: Hierarchy, labels: np.ndarray, top: TopClasses
 ) -> dict[str | int, tuple[np.ndarray, np.ndarray]]:
-    """The answered class's confidence and rightness ("leaf"), then per level of a path (1, 2, ...) the confidence of
-    the predicted path's node there and whether it is on the true path, for the rows whose path reaches the level."""
+    """Per decision step, in the order the decision takes them, every row's confidence and whether the answer is
+    right: the answered class ("leaf"), then per level of a path, deepest first, the predicted path's node there
+    (-inf for a row whose answer does not lie below the level: the decision backs off only above the answer)."""
     truth = np.searchsorted(classes, np.asarray(labels))
     answers: dict[str | int, tuple[np.ndarray, np.ndarray]] = {"leaf": (top.confidence, top.best == truth)}
     if hierarchy.depth == 1:
         return answers
     nodes, confidence = path_outputs(top, hierarchy)
     true_nodes = hierarchy.ancestors()[:, truth].T
-    for level in range(nodes.shape[1]):
-        reached = nodes[:, level] >= 0
-        answers[level + 1] = (confidence[reached, level], nodes[reached, level] == true_nodes[reached, level])
+    depth = (nodes >= 0).sum(axis=1)
+    for level in range(nodes.shape[1], 0, -1):  # the deepest has no row below it: accepts nothing, kept for `decide`
+        below = depth > level
+        answers[level] = (
+            np.where(below, confidence[:, level - 1], -np.inf),
+            below & (nodes[:, level - 1] == true_nodes[:, level - 1]),
+        )
     return answers
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from training.data.report import LISTED_CLASSES, class_summary
 from training.model.calibration import MIN_ACCEPTED_ROWS, MIN_CALIBRATION_ROWS
+from training.reporting.confidence import DECISION
 from training.reporting.markdown import markdown_table
 
 if TYPE_CHECKING:
@@ -258,21 +259,28 @@ def confidence_section(report: dict[str, Any]) -> str:
         f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
         "Operating points: the lowest confidence at which the answers were right at least the target share of the "
         "time on validation, and what that threshold gives on test — the share of listings a team could file "
-        "without review, and how often those are right. `GET /model` lists them; a request's `decision` uses them."
+        "without review, and how often those are right. With path labels an answer below the category's threshold "
+        "is accepted at the deepest level of its path that reaches that level's threshold, each chosen on the "
+        "answers left to it; `decision` is the whole rule's. `GET /model` lists them; a request's `decision` uses "
+        "them."
     )
-    if all(point["threshold"] > 1 for point in report["operating_points"]):
+    if all(point["threshold"] > 1 for point in report["operating_points"] if point["threshold"] is not None):
         head += (
             " **No operating point accepts anything:** at no threshold were enough validation answers (at least "
             f"{MIN_ACCEPTED_ROWS}) right often enough, so every answer is sent to review. More validation products "
             "(a larger catalogue) give the thresholds something to stand on."
         )
     rows = [
-        [point["level"], f"{point['target_precision']:.2f}", f"{point['threshold']:.4f}",
+        [point["level"], f"{point['target_precision']:.2f}",
+         "-" if point["threshold"] is None else f"{point['threshold']:.4f}",
          f"{point['test_coverage']:.1%}", "-" if point["test_precision"] is None else f"{point['test_precision']:.2%}"]
         for point in report["operating_points"]
+        if point["level"] == "leaf" or point["threshold"] is None or point["threshold"] <= 1
     ]  # fmt: skip
     header = ["answer", "target precision", "threshold", "test coverage", "test precision"]
-    return head + "\n\n" + markdown_table(header, rows)
+    levels = any(point["level"] == DECISION for point in report["operating_points"])
+    left_out = " Path levels that accept nothing are left out." if levels else ""
+    return head + left_out + "\n\n" + markdown_table(header, rows)
 
 
 def _bands_section(bands: list[dict[str, Any]]) -> str:
