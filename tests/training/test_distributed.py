@@ -294,12 +294,16 @@ class _external_cluster:
 
 
 @pytest.mark.slow
-def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_config_file, tmp_path, monkeypatch):
+@pytest.mark.parametrize("design", ["multiclass", "rerank"])
+def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_config_file, tmp_path, monkeypatch, design):
     # GIVEN a small shop's export: partitions without a validation or test row
     monkeypatch.setenv("WORKERS", "1")
+    config = yaml.safe_load(small_config_file.read_text())
+    config["model"] |= {"design": design, "candidates": 3}
+    (tmp_path / "shop.yaml").write_text(yaml.safe_dump(config))
 
-    result = _train("--engine", "dask", "--config", str(small_config_file), "--data", str(write_small_shop(tmp_path)),
-                    "--out", str(tmp_path / "out"))  # fmt: skip
+    result = _train("--engine", "dask", "--config", str(tmp_path / "shop.yaml"), "--data",
+                    str(write_small_shop(tmp_path)), "--out", str(tmp_path / "out"))  # fmt: skip
 
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "parity_report.json").read_text())["passed"] is True

@@ -19,7 +19,7 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from training.model.title_tree import fit_tree_svm
+from training.model.title_tree import TreeLinearModel, fit_tree_svm
 from training.model.top_classes import top_k_positions
 from training.text import char_ngrams, first_token, word_ngrams
 
@@ -205,8 +205,7 @@ class TitleScores(TransformerMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The linear model's own labels: the same-run baseline LightGBM must beat."""
-        counts = self.count(X)
-        return self.svm_.predict(self._weigh(counts)) if counts.shape[0] else self.classes_[:0]
+        return self._labels(self.svm_, self.count(X))
 
     def scorer(self) -> TitleScores:
         """This fitted model as the out-of-fold copies need it: scores only (the SVM is the scorer here)."""
@@ -216,6 +215,11 @@ class TitleScores(TransformerMixin, BaseEstimator):
         """One score per class (one in total for two classes)."""
         names = self.classes_ if len(self.classes_) > 2 else self.classes_[1:]
         return np.array([f"score_{name}" for name in names], dtype=object)
+
+    def _labels(self, linear: LinearSVC | TreeLinearModel, counts: sparse.csr_matrix) -> np.ndarray:
+        """`linear`'s labels for these counts; none for no rows, which scikit-learn refuses (a Dask partition
+        without a split's rows)."""
+        return linear.predict(self._weigh(counts)) if counts.shape[0] else self.classes_[:0]
 
     def _weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """TF-IDF then L2 normalisation, in float64."""
@@ -284,7 +288,7 @@ class TitleCandidates(TitleScores):
 
     def predict(self, X: Any) -> np.ndarray:
         """The unpruned linear model's own labels: the same-run baseline LightGBM must beat."""
-        return self.linear_.predict(self._weigh(self.count(X)))
+        return self._labels(self.linear_, self.count(X))
 
     def scorer(self) -> TitleCandidates:
         """A copy without the unpruned SVM, which only `predict` and the export use: an out-of-fold copy scores
