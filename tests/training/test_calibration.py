@@ -13,7 +13,6 @@ from scipy.special import softmax
 
 from tests.training.conftest import exported
 from training.model.calibration import (
-    NO_NONE_LOGIT,
     Calibration,
     calibrated_probabilities,
     expected_calibration_error,
@@ -143,7 +142,7 @@ def test_a_few_dozen_re_ranked_rows_leave_none_of_the_candidates_without_probabi
     calibration = fit_calibration(raw, target, with_none=True)
 
     # THEN nothing is fitted to them, the share of misses neither: the candidates keep all the probability
-    assert calibration == Calibration(1.0, NO_NONE_LOGIT)
+    assert calibration == Calibration(1.0)
     assert calibrated_probabilities(raw, calibration).sum(axis=1) == pytest.approx(1.0)
 
 

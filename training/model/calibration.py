@@ -72,8 +72,6 @@ MIN_CALIBRATION_ROWS = 50
 MIN_LEAD_ROWS = 500
 # The none-logit is searched in this range.
 NONE_LOGIT_BOUNDS = (-30.0, 30.0)
-# The none-logit of a calibration fitted on too few rows to say how often the candidates miss: no probability.
-NO_NONE_LOGIT = NONE_LOGIT_BOUNDS[0]
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,8 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
     fitted on better than the calibration before it (`_kept_if_it_generalises`); neither is fitted on fewer than
     MIN_CALIBRATION_ROWS rows or on rows all right (or all wrong), and no lead scale on fewer than MIN_LEAD_ROWS.
     The none-logit minimises the log loss of the true class (or "none" when it is not listed), so that it takes the
-    share of rows whose class was missed (on the same rows as the temperature; otherwise it is NO_NONE_LOGIT, and
-    "none" takes no probability: a few dozen rows cannot say how often the candidates miss): fitted with
+    share of rows whose class was missed (not on fewer than MIN_CALIBRATION_ROWS rows either, which cannot say how
+    often the candidates miss: "none" then takes no probability): fitted with
     a temperature of its own first (what the top answer's loss holds it at), then again with the temperature and
     lead scales held, since scaling the logits moves the share it leaves.
 
@@ -111,17 +109,25 @@ def fit_calibration(raw: np.ndarray, target: np.ndarray, *, with_none: bool) -> 
     if not with_none:
         raw, target = raw[target >= 0], target[target >= 0]
     right = raw.argmax(axis=1) == target
-    if len(raw) < MIN_CALIBRATION_ROWS or right.all() or not right.any():
-        logger.warning(
-            "confidence left uncalibrated: %d validation rows, %d of them answered wrong (need %d rows and both right "
-            "and wrong answers)", len(raw), int((~right).sum()), MIN_CALIBRATION_ROWS,
-        )  # fmt: skip
-        return Calibration(1.0, NO_NONE_LOGIT if with_none else None)
+    if len(raw) < MIN_CALIBRATION_ROWS:
+        _left_uncalibrated(right)
+        return Calibration(1.0)
     uncalibrated = Calibration(1.0, _fitted_none_logit(raw, target) if with_none else None)
+    if right.all() or not right.any():
+        _left_uncalibrated(right)
+        return _with_none_logit_refitted(raw, target, uncalibrated) if with_none else uncalibrated
     calibration = _kept_if_it_generalises(raw, right, uncalibrated, _fitted_temperature)
     if raw.shape[1] > 1 and len(raw) >= MIN_LEAD_ROWS:
         calibration = _kept_if_it_generalises(raw, right, calibration, _fitted_lead_scales)
     return _with_none_logit_refitted(raw, target, calibration) if with_none else calibration
+
+
+def _left_uncalibrated(right: np.ndarray) -> None:
+    """Say why the temperature and lead scales are not fitted."""
+    logger.warning(
+        "confidence left uncalibrated: %d validation rows, %d of them answered wrong (need %d rows and both right "
+        "and wrong answers)", len(right), int((~right).sum()), MIN_CALIBRATION_ROWS,
+    )  # fmt: skip
 
 
 def _kept_if_it_generalises(
