@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.feature_extraction import FeatureHasher
 
+from training.columns import GROUP, LABEL
+from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.data.clean import prepare_catalogue
+from training.exceptions import DataValidationError
 from training.model.features import Float32Numeric, HashedCategory, PriceBandCross, price_bands
+from training.model.pipeline import build_pipeline
+from training.model.stacking import stacked_training_matrix
 from training.text import NO_TOKEN, char_ngrams, first_token, lower_like_onnx, word_ngrams
 
 
@@ -89,3 +97,19 @@ def test_numeric_passes_the_float32_through_and_keeps_missing_as_nan():
     assert dense[0] == 0.0
     assert dense[1] == np.float32(188.18)
     assert np.isnan(dense[2])
+
+
+def test_fewer_training_products_than_stacking_folds_is_one_line_saying_what_to_do():
+    # GIVEN a training split of three titles, each from four sellers, and five stacking folds
+    config = load_config(DEFAULT_CONFIG_PATH)
+    frame = prepare_catalogue(
+        pd.DataFrame({
+            "title": [f"item {i % 3}" for i in range(12)], "seller_id": [f"s{i}" for i in range(12)], "brand": "b",
+            "price": "1", "category": ["TVs", "Fridges", "TVs"] * 4,
+        }),
+        replace(config.data, group=None),
+    )  # fmt: skip
+    features = build_pipeline(config.data, config.features, config.model).named_steps["features"]
+
+    with pytest.raises(DataValidationError, match=r"holds 3 products .* fewer than features.stacking_folds \(5\)"):
+        stacked_training_matrix(features, frame, frame[LABEL], frame[GROUP], text="title", folds=5)

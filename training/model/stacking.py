@@ -107,6 +107,12 @@ def stacked_training_matrix(
             fit_labels = np.concatenate([fit_labels, extra_labels])
         return clone(block).fit_counts(fit_counts, fit_labels).scorer()
 
+    products = len(pd.unique(owners))
+    if products < folds:
+        raise DataValidationError(
+            f"the training split holds {products} products (distinct titles where no column names products), fewer "
+            f"than features.stacking_folds ({folds}): lower it to {max(products, 2)} at most, or add products"
+        )
     split = list(splitter.split(counts, label_array, groups))
     if not _every_fold_sees_every_class(split, label_array):
         split = class_spread_folds(label_array, owners, folds)
