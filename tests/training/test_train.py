@@ -266,6 +266,10 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
         (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
         (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
+        (
+            ["--config", "{pricerunner}"],
+            "no DATA given, so the synthetic catalogue was generated, and it has no column",
+        ),
         (["--features", "feats"], "FEATURES= keeps the Dask engine's featurized partitions: use it with ENGINE=dask"),
         (
             ["--engine", "dask", "--corrections", "r.csv"],
@@ -280,7 +284,9 @@ def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arg
     csv.write_text("title,category\nphone,Phones\n")
     out = tmp_path / "out"
 
-    result = _train(*[a.replace("{csv}", str(csv)) for a in arguments], "--out", str(out))
+    pricerunner = str(DEFAULT_CONFIG_PATH.parent / "pricerunner.yaml")
+    result = _train(*[a.replace("{csv}", str(csv)).replace("{pricerunner}", pricerunner) for a in arguments],
+                    "--out", str(out))  # fmt: skip
 
     assert result.exit_code == 1
     assert message in result.output

@@ -111,16 +111,14 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
         source = (
             f"synthetic-long-tail(taxonomy={taxonomy_name(taxonomy)}, rows={rows}, classes={len(classes)}, seed={seed})"
         )
-        return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
+        return _synthetic(frame, source, config)
     if data is None and config.synthetic_categories:
         rows, leaves, seed = config.synthetic_rows, config.synthetic_categories, config.split.seed
         frame = generate_taxonomy_catalogue(rows, leaves, seed=seed)
-        source = f"synthetic-taxonomy(rows={rows}, categories={leaves}, seed={seed})"
-        return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
+        return _synthetic(frame, f"synthetic-taxonomy(rows={rows}, categories={leaves}, seed={seed})", config)
     if data is None:
         frame = generate_catalogue(config.synthetic_rows, seed=config.split.seed)
-        source = f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})"
-        return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
+        return _synthetic(frame, f"synthetic(rows={config.synthetic_rows}, seed={config.split.seed})", config)
     named = configured_columns(config.data)
     filesystem, files = catalogue_files(str(data))
     frames = read_files(filesystem, files, required=named if required is None else required, named=named)
@@ -128,6 +126,22 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
     digest = combined_sha256([file_sha256(path, filesystem) for path in files])
     parts = tuple((path, len(part)) for path, part in zip(files, frames, strict=True))
     return RawCatalogue(frame=frame, source=str(data), sha256=digest, files=parts)
+
+
+def _synthetic(frame: pd.DataFrame, source: str, config: TrainConfig) -> RawCatalogue:
+    """The synthetic catalogue, once it is known to have the config's columns: a config of another catalogue given
+    no DATA would otherwise fail on "missing columns" as if a file were wrong.
+
+    Raises:
+        DataValidationError: The config names columns the synthetic catalogue lacks.
+    """
+    missing = [column for column in dict.fromkeys(configured_columns(config.data)) if column not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"no DATA given, so the synthetic catalogue was generated, and it has no column {missing} that config "
+            f"{config.name!r} names: pass DATA= the catalogue that config describes"
+        )
+    return RawCatalogue(frame=frame, source=source, sha256=csv_sha256(frame))
 
 
 def raise_in_its_file(raw: RawCatalogue, config: TrainConfig) -> None:
