@@ -196,18 +196,42 @@ def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
 
     [note] = [note for note in report.notes if "JSON list" in note]
     assert "2 of 2 labels are written as a JSON list" in note
-    assert "write 'Home > Lighting' (its levels joined by a separator no level contains" in note
+    assert "write its levels as one path, 'Home > Lighting' and set data.path_separator to it" in note
+    paths = build_report(_frame(category=listed), _with_paths(CONFIG), source="export.csv")
+    assert any("one path, 'Home > Lighting'" in n and "set data.path_separator" not in n for n in paths.notes)
+    several = build_report(_frame(category=['["A > B", "C > D"]'] * 40), _with_paths(CONFIG), source="x").notes
+    assert any("it holds several category paths (['A > B', 'C > D']): keep one per listing" in n for n in several)
+
+
+def test_an_empty_input_column_is_called_empty():
+    report = build_report(_frame(seller_id=[None] * 40), CONFIG, source="x")
+
+    assert "column 'seller_id' is empty" in report.problems
+    assert not any("near-constant" in problem for problem in report.problems)
+
+
+def test_labels_written_as_json_objects_are_pointed_out():
+    # GIVEN an Amazon scrape whose breadcrumbs are JSON records, URLs and all
+    crumbs = '[{"name": "Pet Supplies", "url": "https://x/1"}, {"name": "Birds", "url": "https://x/2"}]'
+
+    report = build_report(_frame(category=[crumbs, '{"name": "Pet Supplies"}'] * 20), CONFIG, source="x")
+
+    assert any("2 of 2 labels are JSON objects" in note for note in report.notes)
+    assert not any("JSON objects" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
 def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
     # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
-    labels = ["Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Home, Garden & Tools > Sheds, Huts > Tall"]
+    labels = [
+        "Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Clothing, Clothing > Caps",
+        "Home, Garden & Tools > Sheds, Huts > Tall",
+    ]  # fmt: skip
 
-    report = build_report(_frame(category=[labels[i % 3] for i in range(40)]), _with_paths(CONFIG), source="x")
+    report = build_report(_frame(category=[labels[i % 4] for i in range(40)]), _with_paths(CONFIG), source="x")
 
     several = [problem for problem in report.problems if "several category paths" in problem]
     assert len(several) == 1
-    assert "1 labels hold several category paths separated by commas (e.g. 'Clothing > Hoodies, Clothing" in several[0]
+    assert "2 labels hold several category paths separated by commas (e.g. 'Clothing > Hoodies, Clothing" in several[0]
 
 
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():
@@ -438,6 +462,9 @@ def test_titles_that_several_product_ids_carry_are_a_note():
                             source="x.csv")  # fmt: skip
 
     assert report.titles_across_products == {"titles": 8, "rows": 24, "example": "shirt 0 blue", "products": 3}
+    blank_ids = build_report(frame.assign(sku=[f"sku-{i // 3}" if i % 3 else "" for i in range(24)]),
+                             replace(CONFIG, group="sku"), source="x.csv")  # fmt: skip
+    assert blank_ids.titles_across_products == {}
     assert any("8 titles are carried by rows of several product ids" in note for note in report.notes)
     assert not any("several product ids" in note for note in by_shirt.notes)
 

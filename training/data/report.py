@@ -10,7 +10,8 @@ real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; id
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
 near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
-written as a JSON list of one path (`["Footwear >> Boots"]`), which training would take as written; path labels
+written as a JSON list (`["Footwear >> Boots"]`, `["Audio", "Headsets"]`) or as JSON records, which training would
+take as written; titles that rows of several product ids carry; path labels
 that are several paths joined by commas (a shop export's listing filed under several categories); titles spanning
 several lines (an unclosed quote).
 
@@ -291,16 +292,17 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
 
 def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, Any]:
     """Titles (as the model reads them) that rows of several product ids carry: a product's variants each under an
-    id of their own (a size, a colour: Lazada's SKUs), or one listing repeated."""
-    normalised = normalised_titles(titles)
-    per_title = pd.DataFrame({"title": normalised.to_numpy(), "product": products.to_numpy()}).groupby("title")
-    spread = per_title["product"].nunique()
-    shared = spread[spread > 1]
+    id of their own (a size, a colour: Lazada's SKUs), or one listing repeated. Rows without an id (grouped by
+    their title anyway) do not count; the example is the title most ids carry."""
+    with_id = ~products.astype(str).str.startswith(UNGROUPED).to_numpy()
+    normalised = normalised_titles(titles[with_id])
+    per_title = pd.DataFrame({"title": normalised.to_numpy(), "product": products[with_id].to_numpy()})
+    spread = per_title.groupby("title")["product"].nunique()
+    shared = spread[spread > 1].sort_values(ascending=False, kind="stable")
     if shared.empty:
         return {}
-    example = shared.index[0]
     return {
-        "titles": len(shared), "rows": int(normalised.isin(shared.index).sum()), "example": example,
+        "titles": len(shared), "rows": int(normalised.isin(shared.index).sum()), "example": shared.index[0],
         "products": int(shared.iloc[0]),
     }  # fmt: skip
 
@@ -470,7 +472,9 @@ def _problems(report: DataReport) -> list[str]:
             "category per listing (say, its first path)"
         )
     problems += [
-        f"column {column!r} is near-constant ({share:.0%} one value)"
+        f"column {column!r} is empty"
+        if report.missing_rates.get(column) == 1.0
+        else f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
     ]
     if report.duplicate_rows:
@@ -499,7 +503,7 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{shared['titles']} titles are carried by rows of several product ids ({shared['rows']} rows; e.g. "
             f"{_shortened(shared['example'])!r} by {shared['products']}): if those are one product's variants, each "
             "with an id of its own (a size, a colour), copies of it land in train and in test and flatter the test "
-            "figures; set data.group to the column that names the product"
+            "figures; set data.group to a column that names the whole product (a parent id), not each variant"
         )
     if report.classes_without_rows:
         notes.append(
@@ -519,12 +523,16 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     listed = {label: items for label in report.class_counts if (items := _json_list(label))}
     if listed:
         example, items = next(iter(listed.items()))
-        written = items[0] if len(items) == 1 else " > ".join(items)
-        levels = "" if len(items) == 1 else " (its levels joined by a separator no level contains, data.path_separator)"
         notes.append(
             f"{len(listed)} of {len(report.class_counts)} labels are written as a JSON list (e.g. {example!r}): the "
-            f"model learns and answers them as written, brackets and quotes included; write {written!r}{levels} in "
-            "the file"
+            f"model learns and answers them as written, brackets and quotes included; {_json_advice(items, report)}"
+        )
+    encoded = [label for label in report.class_counts if _json_object(label)]
+    if encoded:
+        notes.append(
+            f"{len(encoded)} of {len(report.class_counts)} labels are JSON objects (e.g. "
+            f"{_shortened(encoded[0])!r}): the model learns and answers them as written; write each one's category "
+            "path in the file"
         )
     for miss in report.near_misses:
         (a, rows_a), (b, rows_b) = miss["labels"].items()
@@ -535,22 +543,47 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     return notes
 
 
+def _json_advice(items: list[str], report: DataReport) -> str:
+    """What to write instead of a label written as a JSON list: its one path, its levels as a path, or one of its
+    several paths."""
+    separator = report.path_separator or " > "
+    if len(items) == 1:
+        return f"write {items[0]!r} in the file"
+    if any(separator in item for item in items):
+        return f"it holds several category paths ({items[:2]}): keep one per listing"
+    named = "" if report.path_separator else " and set data.path_separator to it"
+    return f"write its levels as one path, {separator.join(items)!r}{named}"
+
+
+def _json_object(label: str) -> bool:
+    """Whether a label is a JSON object, or a list of them (an export's breadcrumb records, URLs and all)."""
+    if not (label.startswith(("{", "[{")) and label.endswith(("}", "}]"))):
+        return False
+    try:
+        parsed = json.loads(label)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) or (isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed))
+
+
 def _shortened(text: str, limit: int = 60) -> str:
     """A long example cut to `limit` characters, for a one-line message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:
-    """The path labels that are several paths joined by commas: at least two comma-separated parts hold the separator,
-    each starting at a department of the catalogue ('Clothing > Tshirts, Clothing > Hoodies'). A comma inside a
-    category name ('Home, Garden & Tools > Sheds') leaves only one such part."""
+    """The path labels that are several categories joined by commas: every comma-separated part is a path or a
+    department of the catalogue, starting at a department, and one at least is a path ('Clothing > Tshirts,
+    Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'). A comma inside a category name ('Home,
+    Garden & Tools > Sheds') leaves a part that starts nowhere."""
     if not separator:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}
     several = []
     for label in labels:
-        paths = [part.strip() for part in label.split(",") if separator in part]
-        if len(paths) > 1 and all(path.split(separator)[0].strip() in departments for path in paths):
+        parts = [part.strip() for part in label.split(",")]
+        paths = [part for part in parts if separator in part]
+        if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
             several.append(label)
     return several
 
