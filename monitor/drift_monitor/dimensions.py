@@ -4,7 +4,8 @@ Real taxonomies are full of "é", "ü" and "–"; a non-ASCII dimension value ma
 drop the series. The classifier writes and the drift monitor queries the same spelling: accents are dropped
 ("Café" → "Cafe") and any other character is written as its Python escape ("–" → "\\u2013"). Two classes
 that differ only in a Latin letter's accents share one series; marks on other scripts are kept, escaped, since they
-make another word (Thai tone marks, Japanese voicing: "ガ" is not "カ").
+make another word (Thai tone marks, Japanese voicing: "ガ" is not "カ"), recomposed so each escapes as one
+character.
 """
 
 from __future__ import annotations
@@ -18,4 +19,4 @@ def dimension_value(name: str) -> str:
     for character in unicodedata.normalize("NFKD", name):
         if not (unicodedata.combining(character) and kept and kept[-1].isascii()):
             kept.append(character)
-    return "".join(kept).encode("ascii", "backslashreplace").decode("ascii")
+    return unicodedata.normalize("NFC", "".join(kept)).encode("ascii", "backslashreplace").decode("ascii")
