@@ -191,7 +191,9 @@ def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named
     # THEN one grouped by the same column held out the same products; one without a product column dealt whole
     # rows, not titles, and is refused
     check_held_out({"training_data": {"split": older}}, config, name="A")
-    with pytest.raises(IncomparableModelsError, match=r"'products': 'whole rows \(no data.group\)'.*'titles"):
+    with pytest.raises(
+        IncomparableModelsError, match=r"'products': 'whole rows \(no data.group\)'.*'titles.*Retrain it"
+    ):
         check_held_out({"training_data": {"split": older | {"group": None}}}, untitled, name="A")
 
 

@@ -97,10 +97,12 @@ def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) 
     theirs, ours = (_split_rule(record) for record in (recorded, split_record(config)))
     if theirs != ours:
         differ = [key for key in ours if theirs[key] != ours[key]]
+        # A config names its products by a column or by titles: none deals a model's whole-row split again.
+        remedy = "Retrain it" if theirs["products"].startswith("whole rows") else "Compare with a config of its split"
         raise IncomparableModelsError(
             f"model {name} was trained on another split ({ {key: theirs[key] for key in differ} }, the config's: "
-            f"{ {key: ours[key] for key in differ} }): it trained on some of these test rows. Compare with "
-            "a config of its split, or pass ON=all (--on all) to compare on every row knowingly"
+            f"{ {key: ours[key] for key in differ} }): it trained on some of these test rows. {remedy}, or pass "
+            "ON=all (--on all) to compare on every row knowingly"
         )
 
 
