@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import LABEL
-from training.data.clean import configured_columns, model_rows, prepare_catalogue, require_two_classes
+from training.data.clean import (
+    column_name_fixes,
+    configured_columns,
+    model_rows,
+    prepare_catalogue,
+    require_two_classes,
+)
 from training.data.digest import combined_sha256, csv_sha256, file_sha256
 from training.data.long_tail import catalogue_classes, generate_long_tail_catalogue, taxonomy_name, taxonomy_paths
 from training.data.report import build_report, log_report
@@ -136,6 +142,8 @@ def _synthetic(frame: pd.DataFrame, source: str, config: TrainConfig) -> RawCata
         DataValidationError: The config names columns the synthetic catalogue lacks.
     """
     missing = [column for column in dict.fromkeys(configured_columns(config.data)) if column not in frame.columns]
+    misspelt = column_name_fixes(frame.columns, missing)  # the data report names those, with the fix
+    missing = [column for column in missing if column not in misspelt]
     if missing:
         raise DataValidationError(
             f"no DATA given, so the synthetic catalogue was generated, and it has no column {missing} that config "

@@ -36,6 +36,8 @@ from training.model.lead_temperature import with_calibrated_lead
 logger = logging.getLogger(__name__)
 # The smallest hessian sum of a leaf (LightGBM's min_child_weight, 1e-3 by default).
 MIN_LEAF_HESSIAN = 1.0
+# What `shipped_` says when the trees were dropped.
+TITLE_ALONE = "the title model alone"
 # The margin's scale is searched in [1/MAX_SCALE, MAX_SCALE] (log scale).
 MAX_SCALE = 100.0
 
@@ -114,7 +116,7 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
     @property
     def shipped_(self) -> str:
         """What the model answers with: the trees on the title model's margin, or the title model alone."""
-        return "LightGBM on the title model's margin" if self.uses_trees_ else "the title model alone"
+        return "LightGBM on the title model's margin" if self.uses_trees_ else TITLE_ALONE
 
     def predict_proba(self, X: csr_matrix) -> np.ndarray:
         """softmax(raw scores), each row's scaled by its lead once calibrated, [N, classes]."""

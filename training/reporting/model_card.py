@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from training.data.report import LISTED_CLASSES, class_summary
 from training.model.calibration import MIN_ACCEPTED_ROWS, MIN_CALIBRATION_ROWS
+from training.model.margin import TITLE_ALONE
 from training.reporting.confidence import DECISION
 from training.reporting.markdown import markdown_table
 
@@ -71,8 +72,8 @@ def render_model_card(
         f"# Model card: {config.registered_name} {metadata['model_version']}",
         "## Intended use\n"
         f"Assigns a product listing to one of {len(metadata['classes'])} categories from its raw catalogue fields "
-        f"({', '.join(spec['name'] for spec in metadata['inputs'])}), for routing new listings into a catalogue "
-        "taxonomy. Answers carry a confidence: route low-confidence listings to a person. Not for categories "
+        f"({_read_fields(metadata, config.data.text, summary.get('shipped'))}), for routing new listings into a "
+        "catalogue taxonomy. Answers carry a confidence: route low-confidence listings to a person. Not for categories "
         "outside the list below, nor for listings in languages or markets absent from the training data.",
         "## Training data\n"
         f"- source: `{data['source']}` (sha256 `{data['sha256']}`), config `{config.name}`\n"
@@ -99,7 +100,13 @@ def render_model_card(
         ),
         "## Split\n"
         + (
-            f"Grouped by `{config.data.group}` (no `{config.data.group}` has rows in both training and test), "
+            f"Grouped by `{config.data.group}` (no `{config.data.group}` has rows in both training and test"
+            + (
+                f"; the {report.rows_without_product} rows without one by their title"
+                if report.rows_without_product
+                else ""
+            )
+            + "), "
             if config.data.group
             else "Grouped by title (no `data.group`: the rows of one title, up to case and spacing, are one product), "
         )
@@ -143,6 +150,16 @@ def render_model_card(
         'bearer token (AuthMode JWT); see the README\'s "Operating it".',
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _read_fields(metadata: dict[str, Any], title: str, shipped: str | None) -> str:
+    """The fields the shipped model answers from: every input, or the title alone when the trees over the others
+    were dropped (the API still takes them)."""
+    names = [spec["name"] for spec in metadata["inputs"]]
+    others = [name for name in names if name != title]
+    if shipped != TITLE_ALONE or not others:
+        return ", ".join(names)
+    return f"{title} alone: the trees over {', '.join(others)} lowered validation macro-F1 and were dropped"
 
 
 def curl_example(example: dict[str, Any]) -> str:
