@@ -111,8 +111,8 @@ def fit_lightgbm(
     calibration = calibrate(fitted, *validation)
     logger.info(
         "fitted",
-        extra={"best_iteration": best, "rounds": config.model.n_estimators, "temperature": calibration.temperature,
-               "shipped": fitted.shipped_},
+        extra={"best_iteration": best if fitted.uses_trees_ else 0, "rounds": config.model.n_estimators,
+               "temperature": calibration.temperature, "shipped": fitted.shipped_},
     )  # fmt: skip
     return fitted
 
