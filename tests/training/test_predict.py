@@ -392,3 +392,18 @@ def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path
 
     assert result.exit_code == 1
     assert f"{tmp_path / 'rows.csv'}: id column(s) ['link'] not among its columns" in result.output
+
+
+def test_a_file_without_the_optional_inputs_is_scored_as_the_api_scores_them_omitted(model_path, tmp_path):
+    # GIVEN a title-only feed for a model that also reads seller, brand and price (optional inputs)
+    frame = generate_catalogue(40, seed=3)[["product_id", "title"]]
+    frame.to_csv(tmp_path / "titles.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "titles.csv"), "--out", str(tmp_path / "p"))
+
+    # THEN every row is scored, each as the API answers the title alone, and the run says what it left missing
+    assert result.exit_code == 0, result.output
+    assert "optional inputs not in the file: scored as missing" in result.output
+    expected = [answer["label"] for answer in _handler_answers(model_path, frame.assign(seller_id=None, brand=None,
+                                                                                        price=None))]  # fmt: skip
+    assert pd.read_parquet(tmp_path / "p")["label"].tolist() == expected

@@ -156,12 +156,19 @@ def predict_catalogue(
     filesystem, files = catalogue_files(data)
     columns = input_columns(metadata, config)
     first = read_file(files[0], filesystem)
-    missing = [f"{column!r} (input {name!r})" for name, column in columns.items() if column not in first.columns]
+    optional = {spec["name"] for spec in metadata["inputs"] if not spec.get("required")}
+    absent = {name: column for name, column in columns.items() if column not in first.columns}
+    missing = [f"{column!r} (input {name!r})" for name, column in absent.items() if name not in optional]
     if missing:
         raise DataValidationError(
             f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}"
             f"{delimiter_hint(first.columns)}. The model reads them from the columns it was trained on; pass CONFIG= "
             "to map them to this file's."
+        )
+    if absent:
+        logger.warning(
+            "optional inputs not in the file: scored as missing, as the API scores an omitted field",
+            extra={"inputs": sorted(absent), "columns": sorted(absent.values())},
         )
     thresholds = _thresholds(metadata, target_precision)
     ids = ids or _default_ids(first.columns, columns, metadata, config)
@@ -169,7 +176,7 @@ def predict_catalogue(
     if unknown:
         raise DataValidationError(f"{files[0]}: id column(s) {unknown} not among its columns {list(first.columns)}")
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
-    required = [*columns.values(), *ids]
+    required = [*(column for name, column in columns.items() if name not in absent), *ids]
     check_files(files[1:], filesystem, required=required)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
@@ -475,10 +482,12 @@ def _session(model_bytes: bytes) -> ort.InferenceSession:
 
 def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str, str]) -> dict[str, np.ndarray]:
     """[N,1] tensors per input: strings ("" when missing), float32 numbers (NaN when missing, infinite when the API
-    would refuse them)."""
+    would refuse them); an input whose column the frame lacks is missing."""
     feeds = {}
     for spec in inputs:
-        values = frame[columns[spec["name"]]]
+        column = columns[spec["name"]]
+        # An optional input's column the file lacks is missing on every row, as an omitted field is to the API.
+        values = frame[column] if column in frame.columns else pd.Series(None, index=frame.index, dtype=object)
         if spec["type"] == "float":
             # Training's parse. A value training and the API refuse (text such as "$12.99", a date, beyond float32)
             # becomes infinite, which `_refused_rows` leaves unscored, without numpy's overflow warning on the cast.
