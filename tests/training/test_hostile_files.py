@@ -90,6 +90,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "(the file looks '\\t'-delimited: save it comma-separated)",
     ),
+    "tilde-delimited, commas in its rows (a Spanish grocery scrape)": (
+        lambda d: _csv(d / "tilde.csv", HEADER.replace(",", "~") + "\n" + ROW.replace(",", "~") + "\nlg tv, 55in~s2\n"),
+        "(the file looks '~'-delimited: save it comma-separated)",
+    ),
     "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
     "Windows-1252 export": (
         lambda d: _bytes(

@@ -46,3 +46,14 @@ def test_the_cards_curl_call_sends_the_example_as_it_is(title):
 
     assert json.loads(words[words.index("-d") + 1]) == example
     assert subprocess.run(["bash", "-n", "-c", curl_example(example)], check=False).returncode == 0
+
+
+def test_an_operating_point_short_of_its_target_on_test_is_marked():
+    report = _report(1.2, 0.03, 0.005)
+    short = report["operating_points"][0] | {"target_precision": 0.98, "test_precision": 0.9626}
+    report["operating_points"] = [short, short | {"target_precision": 0.95}]
+
+    text = confidence_section(report)
+
+    assert "96.26% (below target on test)" in text
+    assert text.count("below target on test") == 1

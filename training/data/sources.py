@@ -138,7 +138,7 @@ def delimiter_hint(columns: Iterable[Any]) -> str:
     """What to do about a file whose header, read comma-separated, is cut by another delimiter more often than by
     commas ("" otherwise: a comma file may well name a column "Category|Path")."""
     names = [str(column) for column in columns]
-    delimiter = next((d for d in (";", "\t", "|") if sum(name.count(d) for name in names) >= len(names)), None)
+    delimiter = next((d for d in (";", "\t", "|", "~") if sum(name.count(d) for name in names) >= len(names)), None)
     return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
 
 
