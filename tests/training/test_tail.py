@@ -42,6 +42,8 @@ def test_train_keeps_every_class_and_counts_the_small_ones():
     assert (plan.small, plan.train_only, plan.folded, plan.dropped) == (5, 5, {}, ())
     assert apply_plan(_frame(SIZES), plan)[LABEL].nunique() == len(SIZES)
     assert "5 classes have fewer than 5 products" in plan.describe()
+    none = plan_small_classes(pd.Series({"a": 5, "b": 9}), SplitConfig(small_classes="train"), SEPARATOR)
+    assert none.describe() == "Every class has at least 5 products"
 
 
 def test_parent_folds_small_leaves_into_their_parent_until_it_is_large_enough():

@@ -60,6 +60,8 @@ class TailPlan:
 
     def describe(self) -> str:
         """One sentence for the data report, the log and the model card."""
+        if not self.small:
+            return f"Every class has at least {self.min_products} products"
         head = f"{self.small} classes have fewer than {self.min_products} products (split.small_classes: {self.policy})"
         if self.policy == "drop":
             return f"{head}: {len(self.dropped)} dropped from the run"

@@ -272,8 +272,7 @@ def confidence_section(report: dict[str, Any]) -> str:
     head = (
         f"{how} Test split: expected calibration error (top label, equal-mass bins) {before} before, **{after}** "
         f"after;{worse} log loss {report['log_loss_before']:.4f} before, "
-        f"{report['log_loss_after']:.4f} after; the true class is among the candidates for "
-        f"{report['candidate_recall']:.2%} of the rows (`reliability.png`).\n\n"
+        f"{report['log_loss_after']:.4f} after{_candidates(report)} (`reliability.png`).\n\n"
         "Operating points: the lowest confidence at which the answers were right at least the target share of the "
         "time on validation, and what that threshold gives on test — the share of listings a team could file "
         "without review, and how often those are right. With path labels an answer below the category's threshold "
@@ -298,6 +297,14 @@ def confidence_section(report: dict[str, Any]) -> str:
     levels = any(point["level"] == DECISION for point in report["operating_points"])
     left_out = " Path levels that accept nothing are left out." if levels else ""
     return head + left_out + "\n\n" + markdown_table(header, rows)
+
+
+def _candidates(report: dict[str, Any]) -> str:
+    """How often the re-ranker's candidates held the true class ("" for the multiclass design, which scores every
+    class: its recall is 1 by construction)."""
+    if report["candidate_recall"] >= 1 and report["none_logit"] is None:
+        return ""
+    return f"; the true class is among the candidates for {report['candidate_recall']:.2%} of the rows"
 
 
 def _test_precision(point: dict[str, Any]) -> str:
