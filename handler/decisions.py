@@ -1,11 +1,11 @@
 """Accept or review: every answer's decision at a target precision, from the thresholds training chose on validation.
 
 Training records, per target precision (0.95, 0.98, 0.99), the confidence threshold at which the answered class was
-right that often on validation, and one per level of the category path (`operating_points` in the model's
-metadata, training/reporting/confidence.py). An answer is *accepted* at the answered class when its confidence
-reaches the class threshold; otherwise at the deepest level of its path whose confidence reaches that level's
-threshold ("right department, unsure leaf" is accepted at the department); otherwise it goes to *review*. No
-threshold lives in this code.
+right that often on validation, and one per level of the category path, each chosen on the answers this rule brings
+to that level (`operating_points` in the model's metadata, training/reporting/confidence.py). An answer is
+*accepted* at the answered class when its confidence reaches the class threshold; otherwise at the deepest level of
+its path whose confidence reaches that level's threshold ("right department, unsure leaf" is accepted at the
+department); otherwise it goes to *review*. No threshold lives in this code.
 """
 
 from __future__ import annotations

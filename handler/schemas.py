@@ -148,7 +148,10 @@ class OperatingPoint(BaseModel):
 
     target_precision: float
     threshold: float = Field(description="The answered category's confidence at or above which it is accepted.")
-    level_thresholds: list[float] = Field(description="Per path level (department first), for backing off.")
+    level_thresholds: list[float] = Field(
+        description="Per path level (department first), for backing off; above 1 accepts nothing (the deepest level "
+        "always: no answer lies below it)."
+    )
     test_coverage: float | None = Field(
         description="The share of test listings accepted: at the category, or with path labels at a level of its path."
     )

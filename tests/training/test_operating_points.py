@@ -46,3 +46,11 @@ def test_the_decision_at_a_target_precision_is_right_that_often():
     [whole] = [p for p in points if p["level"] == DECISION and p["target_precision"] == 0.98]
     assert whole["test_coverage"] == pytest.approx(accepted / len(labels))
     assert whole["test_precision"] == pytest.approx(right / accepted)
+
+
+def test_the_recorded_thresholds_do_not_depend_on_the_order_of_the_points():
+    probabilities, labels = _catalogue()
+    top = TopClasses.from_dense(probabilities)
+    points = level_operating_points(CLASSES, HIERARCHY, test=(labels, top), validation=(labels, top))
+
+    assert thresholds(points) == thresholds(points[::-1])

@@ -5,8 +5,9 @@
   probabilities.
 - Candidate recall: how often the true class is among a row's candidates (1 for the multiclass design).
 - Operating points: for each target precision (0.95, 0.98, 0.99), for the answered class and, with path labels, for
-  each level of the path, the lowest confidence threshold at which those answers are right that often on the
-  **validation** split, and the coverage and precision the threshold gives on the **test** split. The thresholds go
+  each level of the path (on the answers the decision brings to it), the lowest confidence threshold at which those
+  answers are right that often on the **validation** split, and the coverage and precision the threshold, and the
+  whole decision, give on the **test** split. The thresholds go
   into the model's metadata, so serving decides "accept or review" from validation, never from code.
 """
 
@@ -141,13 +142,19 @@ def thresholds(points: list[dict[str, Any]]) -> dict[str, Any]:
     answered class's threshold and each path level's, and the test coverage and precision of the whole decision."""
     table: dict[str, Any] = {}
     for point in points:
-        entry = table.setdefault(f"{point['target_precision']:.2f}", {"leaf": None, "levels": []})
+        entry = table.setdefault(f"{point['target_precision']:.2f}", {"leaf": None, "by_level": {}})
         if point["level"] == "leaf":
-            entry |= {"leaf": point["threshold"]}
+            entry["leaf"] = point["threshold"]
         elif point["level"] != DECISION:
-            entry["levels"].insert(0, point["threshold"])  # deepest first in `points`; department first here
-        if point["level"] in ("leaf", DECISION):  # the whole decision's, when there is a path
-            entry |= {"test_coverage": point["test_coverage"], "test_precision": point["test_precision"]}
+            entry["by_level"][point["level"]] = point["threshold"]
+        measured = {"test_coverage": point["test_coverage"], "test_precision": point["test_precision"]}
+        if point["level"] == DECISION:  # the whole decision's, when there is a path
+            entry |= measured
+        elif point["level"] == "leaf":
+            entry |= {key: entry.get(key, value) for key, value in measured.items()}
+    for entry in table.values():
+        by_level = entry.pop("by_level")
+        entry["levels"] = [by_level[level] for level in sorted(by_level)]  # department first
     return table
 
 
@@ -185,4 +192,9 @@ def confidence_metrics(report: dict[str, Any]) -> dict[str, float]:
             suffix = f"{point['target_precision']:.2f}".replace(".", "_")
             metrics[f"threshold_at_precision_{suffix}"] = point["threshold"]
             metrics[f"coverage_at_precision_{suffix}"] = point["test_coverage"]
+        if point["level"] == DECISION:
+            suffix = f"{point['target_precision']:.2f}".replace(".", "_")
+            metrics[f"decision_coverage_at_precision_{suffix}"] = point["test_coverage"]
+            if point["test_precision"] is not None:
+                metrics[f"decision_precision_at_precision_{suffix}"] = point["test_precision"]
     return metrics
