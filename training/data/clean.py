@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 # Integral ids beyond this are refused, as the API refuses them (handler/schemas.py MAX_INTEGER_ID).
 MAX_INTEGER_ID = 10**15
-# How an offending value is quoted in an error: whole up to 60 characters.
-_SHOWN = reprlib.Repr(maxstring=60, maxother=60)
+# How a value is quoted in a message (an offending cell, a report's example): whole up to 60 characters.
+QUOTED = reprlib.Repr(maxstring=60, maxother=60)
 # The largest number a numeric input takes: the graph reads float32, and the API refuses anything larger.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A number written with a decimal comma, as much of Europe writes prices ("2,56", "1.299,00", "€ 19,90").
@@ -298,7 +298,7 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
         cell = column.iloc[row]
-        found, value = _SHOWN.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
+        found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         hint = ""
         if np.isnan(value):
             reason = f"must be numeric, found {found}"

@@ -33,6 +33,7 @@ import yaml
 from training.columns import GROUP, LABEL
 from training.config import SplitConfig
 from training.data.clean import (
+    QUOTED,
     UNGROUPED,
     check_label_aliases,
     column_name_fixes,
@@ -501,7 +502,7 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if shared.get("rows", 0) >= SHARED_TITLES_SHARE * max(report.rows_out, 1):
         notes.append(
             f"{shared['titles']} titles are carried by rows of several product ids ({shared['rows']} rows; e.g. "
-            f"{_shortened(shared['example'])!r} by {shared['products']}): if those are one product's variants, each "
+            f"{QUOTED.repr(shared['example'])} by {shared['products']}): if those are one product's variants, each "
             "with an id of its own (a size, a colour), copies of it land in train and in test and flatter the test "
             "figures; set data.group to a column that names the whole product (a parent id), not each variant"
         )
@@ -520,18 +521,19 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.multiline_titles['rows']} titles span several lines, e.g. {report.multiline_titles['examples']}: "
             "if those are several listings run together, a quote in the file is not closed"
         )
-    listed = {label: items for label in report.class_counts if (items := _json_list(label))}
+    parsed = {label: value for label in report.class_counts if (value := _json_label(label)) is not None}
+    listed = {label: value for label, value in parsed.items() if all(isinstance(item, str) for item in value)}
     if listed:
         example, items = next(iter(listed.items()))
         notes.append(
             f"{len(listed)} of {len(report.class_counts)} labels are written as a JSON list (e.g. {example!r}): the "
             f"model learns and answers them as written, brackets and quotes included; {_json_advice(items, report)}"
         )
-    encoded = [label for label in report.class_counts if _json_object(label)]
+    encoded = [label for label, value in parsed.items() if _records(value)]
     if encoded:
         notes.append(
             f"{len(encoded)} of {len(report.class_counts)} labels are JSON objects (e.g. "
-            f"{_shortened(encoded[0])!r}): the model learns and answers them as written; write each one's category "
+            f"{QUOTED.repr(encoded[0])}): the model learns and answers them as written; write each one's category "
             "path in the file"
         )
     for miss in report.near_misses:
@@ -555,22 +557,6 @@ def _json_advice(items: list[str], report: DataReport) -> str:
     return f"write its levels as one path, {separator.join(items)!r}{named}"
 
 
-def _json_object(label: str) -> bool:
-    """Whether a label is a JSON object, or a list of them (an export's breadcrumb records, URLs and all)."""
-    if not (label.startswith(("{", "[{")) and label.endswith(("}", "}]"))):
-        return False
-    try:
-        parsed = json.loads(label)
-    except ValueError:
-        return False
-    return isinstance(parsed, dict) or (isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed))
-
-
-def _shortened(text: str, limit: int = 60) -> str:
-    """A long example cut to `limit` characters, for a one-line message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def several_paths(labels: list[str], separator: str | None) -> list[str]:
     """The path labels that are several categories joined by commas: every comma-separated part is a path or a
     department of the catalogue, starting at a department, and one at least is a path ('Clothing > Tshirts,
@@ -588,16 +574,22 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     return several
 
 
-def _json_list(label: str) -> list[str]:
-    """The strings of a label written as a JSON list of strings ('["A >> B"]', '["A", "B"]', as some exports write
-    category paths), else none."""
-    if not (label.startswith("[") and label.endswith("]")):
-        return []
+def _json_label(label: str) -> list[Any] | None:
+    """A label written as JSON, as some exports write category paths: a list ('["A >> B"]', '["A", "B"]', a list of
+    breadcrumb records) or one record, as a list of its items; None for any other label or an empty list."""
+    if not (label.startswith(("[", "{")) and label.endswith(("]", "}"))):
+        return None
     try:
         parsed = json.loads(label)
     except ValueError:
-        return []
-    return parsed if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed) else []
+        return None
+    items = [parsed] if isinstance(parsed, dict) else parsed
+    return items if isinstance(items, list) and items else None
+
+
+def _records(items: list[Any]) -> bool:
+    """Whether a JSON label's items are records (an export's breadcrumbs, URLs and all)."""
+    return all(isinstance(item, dict) for item in items)
 
 
 def _path_key(label: str, separator: str | None) -> tuple[str, ...]:

@@ -71,12 +71,12 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     product is held out (where titles name products)."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
     split = np.full(len(frame), TRAIN, dtype=np.int8)
-    catalogue = frame[~corrected].drop(columns=SOURCE)
+    catalogue = frame[~corrected]
     split[~corrected] = assign_splits(product_keys(catalogue), catalogue[LABEL], config)
     ignored = {LABEL, GROUP, SOURCE, *extra_text_columns(frame)}
     inputs = [column for column in frame.columns if column not in ignored]
     keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
-    products = product_ids(product_keys(frame.drop(columns=SOURCE)))
+    products = product_ids(product_keys(frame))
     held = split != TRAIN
     twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
     split[twins] = -1

@@ -92,9 +92,13 @@ def products_named_by(record: dict[str, Any]) -> str:
     products they trained on and for messages: a column, titles, or (a model trained before titles were) rows."""
     if record.get("group"):
         return f"column {record['group']!r}"
-    if record.get("products") == PRODUCTS_BY_TITLE:
-        return "titles (no data.group)"
-    return "whole rows (no data.group)"
+    return "whole rows (no data.group)" if deals_whole_rows(record) else "titles (no data.group)"
+
+
+def deals_whole_rows(record: dict[str, Any]) -> bool:
+    """Whether the model, recorded before titles named products (`products`) and without a product column, dealt
+    each row its split by the whole row: no config deals that split any more."""
+    return not record.get("group") and record.get("products") != PRODUCTS_BY_TITLE
 
 
 def blank_ids_named_by_row(record: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
 from training.exceptions import TrainingError
-from training.model.metadata import products_named_by, split_record
+from training.model.metadata import deals_whole_rows, products_named_by, split_record
 from training.model.parity import run_onnx
 from training.reporting.markdown import markdown_table
 
@@ -97,8 +97,7 @@ def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) 
     theirs, ours = (_split_rule(record) for record in (recorded, split_record(config)))
     if theirs != ours:
         differ = [key for key in ours if theirs[key] != ours[key]]
-        # A config names its products by a column or by titles: none deals a model's whole-row split again.
-        remedy = "Retrain it" if theirs["products"].startswith("whole rows") else "Compare with a config of its split"
+        remedy = "Retrain it" if deals_whole_rows(recorded) else "Compare with a config of its split"
         raise IncomparableModelsError(
             f"model {name} was trained on another split ({ {key: theirs[key] for key in differ} }, the config's: "
             f"{ {key: ours[key] for key in differ} }): it trained on some of these test rows. {remedy}, or pass "

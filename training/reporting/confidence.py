@@ -188,12 +188,11 @@ def confidence_metrics(report: dict[str, Any]) -> dict[str, float]:
     if report["none_logit"] is not None:
         metrics["none_logit"] = report["none_logit"]
     for point in report["operating_points"]:
+        suffix = f"{point['target_precision']:.2f}".replace(".", "_")
         if point["level"] == "leaf":
-            suffix = f"{point['target_precision']:.2f}".replace(".", "_")
             metrics[f"threshold_at_precision_{suffix}"] = point["threshold"]
             metrics[f"coverage_at_precision_{suffix}"] = point["test_coverage"]
         if point["level"] == DECISION:
-            suffix = f"{point['target_precision']:.2f}".replace(".", "_")
             metrics[f"decision_coverage_at_precision_{suffix}"] = point["test_coverage"]
             if point["test_precision"] is not None:
                 metrics[f"decision_precision_at_precision_{suffix}"] = point["test_precision"]
