@@ -73,8 +73,9 @@ def main(
     typer.echo(
         f"{len(queue)} listing(s) to review (of {captured.frame['listing_id'].nunique()} captured) in {out}: "
         + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
-        + ". Fill in `label`, then `make train CORRECTIONS="
-        + str(out)
+        + f". Fill in `label`, then `make train CORRECTIONS={out}"
+        + (f" DATA={data}" if data else "")
+        + (f" CONFIG={config}" if config != DEFAULT_CONFIG_PATH else "")
         + "`."
     )
 
