@@ -384,6 +384,22 @@ def test_a_listing_code_is_copied_beside_the_answers(model_path, tmp_path):
     assert pd.read_parquet(tmp_path / "p")["SKU"].tolist() == frame["SKU"].tolist()
 
 
+def test_columns_are_copied_when_their_name_ends_in_the_word_id_not_the_letters(model_path, tmp_path):
+    # GIVEN an export with ids spelt several ways beside fields that merely end in the letters "id"
+    frame = generate_catalogue(20, seed=3).assign(
+        **{"Listing ID": "l", "variantId": "v", "ProductID": "p", "Paid": "yes", "Valid": 1, "Android": "no"}
+    )
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p"))
+
+    # THEN the ids ride along with the answers and the other fields do not
+    assert result.exit_code == 0, result.output
+    columns = set(pd.read_parquet(tmp_path / "p").columns)
+    assert {"Listing ID", "variantId", "ProductID", "product_id"} <= columns
+    assert not {"Paid", "Valid", "Android"} & columns
+
+
 def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path):
     generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import uuid
 from functools import cache
@@ -55,7 +56,9 @@ from training.model.metadata import METADATA_KEY
 CHUNK_ROWS = 256
 TOP_K = 3
 # Column names (lower-cased, spaces removed) that identify a listing without ending in "id": copied by default.
-LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin"})
+LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin", "uuid", "guid"})
+# A name ending in the word "id": `id`, `Merchant ID`, `merchant_id`, `productId`, `ProductID` (not `Paid`, `Valid`).
+ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -235,8 +238,7 @@ def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, A
 
 def _names_a_listing(column: str) -> bool:
     """Whether a column's name says it identifies the listing: an id, or a listing code."""
-    name = column.lower().replace(" ", "")
-    return name.endswith("id") or name in LISTING_CODES
+    return bool(ID_WORD.search(column.strip())) or column.lower().replace(" ", "") in LISTING_CODES
 
 
 def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, str]:
