@@ -44,7 +44,7 @@ import pandas as pd
 import psutil
 import yaml
 from packaging.requirements import Requirement
-from provenance import measured_on, with_earlier_peers
+from provenance import measured_on, reported_operating_points, with_earlier_peers
 
 ROOT = Path(__file__).resolve().parent.parent
 # The taxonomy catalogue's path separator and category column (training/data/long_tail.py).
@@ -218,7 +218,7 @@ def train_once(arguments: list[str], workdir: Path) -> dict[str, Any]:
     for key in ("ece_before", "ece_after", "temperature", "candidate_recall"):
         if key in metrics:
             found[key] = _rounded(metrics[key])
-    found["operating_points"] = [point for point in metrics.get("operating_points", []) if point["level"] == "leaf"]
+    found["operating_points"] = reported_operating_points(metrics)
     return found
 
 

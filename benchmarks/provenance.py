@@ -1,4 +1,5 @@
-"""Where and when a benchmark ran: the commit, the UTC date and the machine, recorded with every result row."""
+"""Where and when a benchmark ran (the commit, the UTC date and the machine), and what every result row carries over
+from its run's metrics."""
 
 from __future__ import annotations
 
@@ -43,3 +44,10 @@ def with_earlier_peers(row: dict[str, Any], earlier: dict[str, Any] | None) -> d
         return row
     provenance = earlier.get("peers_measured_on") or {key: earlier[key] for key in ("commit", "date", "machine")}
     return row | {"peers": earlier["peers"], "peers_measured_on": provenance}
+
+
+def reported_operating_points(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operating points a result row keeps: the answered class's ("leaf") and, with path labels, the whole
+    decision's ("decision": the class, else the deepest level of its path that is sure enough), the share a team can
+    file automatically either way. The per-level thresholds between them are in the run's own metrics."""
+    return [point for point in metrics.get("operating_points", []) if point["level"] in ("leaf", "decision")]

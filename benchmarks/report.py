@@ -50,6 +50,9 @@ TAXONOMY_TARGETS = (0.60, 900, 8_000)
 # model's on at least this share of the grouped splits (4 of 5): a mean lead smaller than the spread between
 # splits is not enough, and test figures never count.
 REPLACES_CONFIGURED = 0.8
+# What an operating point accepts: the answered category, or the whole decision (the category, else a level of its
+# path).
+ACCEPTED_AT = {"leaf": "category", "decision": "category or a parent"}
 # The bulk-scoring projection in docs/scaling.md: this many rows on this many single-threaded workers.
 BULK_ROWS, BULK_WORKERS = 500_000_000, 100
 # The Dask projection in docs/scaling.md: from this case (and its row count) onto BULK_ROWS rows on each of these
@@ -436,7 +439,8 @@ def taxonomies_table() -> str:
 
 def operating_points_table() -> str:
     """Per measured case with operating points: each target's threshold (chosen on validation), the coverage and
-    precision it gave on validation and on test, and whether test's precision is within sampling error of the target."""
+    precision it gave on validation and on test, and whether test's precision is within sampling error of the target;
+    with path labels also the whole decision's (the category, else a level of its path)."""
     cases = [r for r in [*(_category_cases() or []), *_taxonomy_cases(), *load("training")["results"]]
              if r.get("operating_points")]  # fmt: skip
     if not cases:
@@ -450,11 +454,13 @@ def operating_points_table() -> str:
             target = point["target_precision"]
             reached = test_precision is not None and (test_precision >= target or low <= target <= high)
             interval = f"{low:.2%} … {high:.2%}" if test_precision is not None else "–"
-            cells.append([r["case"], f"{target:.2f}", f"{point['threshold']:.4f}",
+            threshold = "per level" if point["threshold"] is None else f"{point['threshold']:.4f}"
+            cells.append([r["case"], ACCEPTED_AT[point["level"]], f"{target:.2f}", threshold,
                           _share(point["validation_coverage"]), _share(point["validation_precision"]),
                           _share(point["test_coverage"]), _share(test_precision), interval,
                           "–" if test_precision is None else ("yes" if reached else "no"), measured(r)])  # fmt: skip
-    header = ["case", "target precision", "threshold", "validation coverage", "validation precision", "test coverage",
+    header = ["case", "accepted at", "target precision", "threshold", "validation coverage", "validation precision",
+              "test coverage",
               "test precision", "95 % interval of test precision", "target reached within sampling error",
               "measured (commit, date, machine)"]  # fmt: skip
     return table(header, cells)

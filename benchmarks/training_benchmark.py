@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from provenance import measured_on, with_earlier_peers
+from provenance import measured_on, reported_operating_points, with_earlier_peers
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICERUNNER = ROOT.parent / "shared" / "data" / "pricerunner_aggregate.csv"
@@ -109,7 +109,7 @@ def run_case(name: str, arguments: list[str], workdir: Path, *, target: str, env
     } | {key: metrics[key] for key in ("stage_seconds", "worker_peak_rss_mb", "ece_before", "ece_after",
                                        "temperature", "validation_macro_f1", "validation_baseline_macro_f1", "shipped")
          if key in metrics} | {
-        "operating_points": [point for point in metrics.get("operating_points", []) if point["level"] == "leaf"]
+        "operating_points": reported_operating_points(metrics)
     }  # fmt: skip
 
 

@@ -135,3 +135,21 @@ def test_category_targets_are_judged_from_the_file(monkeypatch, tmp_path):
     assert verdicts["categories: single-row p99 (ms) ≤ 5 (slowest case)"] is False
     assert verdicts["categories: build ≤ 250 MB unzipped (largest case)"] is True
     assert "failed: parity gate failed" in report.categories_table()
+
+
+def test_the_whole_decisions_operating_point_is_shown_beside_the_categorys(monkeypatch, tmp_path):
+    # GIVEN a path-label case whose run recorded the category's and the whole decision's point at 0.99
+    leaf = {"level": "leaf", "target_precision": 0.99, "threshold": 0.8, "validation_coverage": 0.5,
+            "validation_precision": 0.99, "test_coverage": 0.5, "test_precision": 0.99}  # fmt: skip
+    decision = leaf | {"level": "decision", "threshold": None, "validation_coverage": 0.7, "test_coverage": 0.72}
+    case = {"case": "100x40000", "categories": 100, "rows": 40_000, "n_test": 1_000,
+            "operating_points": [leaf, decision], "commit": "abc", "date": "2026-12-05", "machine": "m"}  # fmt: skip
+    (tmp_path / "categories.json").write_text(json.dumps({"results": [case]}))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "load", lambda name: {"results": [case] if name == "categories" else []})
+    # WHEN the operating points are rendered
+    rows = [line for line in report.operating_points_table().splitlines() if line.startswith("| 100x40000")]
+    # THEN one row per point says what it accepts, the decision's with its thresholds per level
+    assert [row.split(" | ")[1:4] for row in rows] == [["category", "0.99", "0.8000"],
+                                                       ["category or a parent", "0.99", "per level"]]  # fmt: skip
+    assert "72.00%" in rows[1]
