@@ -120,6 +120,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV or Parquet files match"),
+    "rows with a field the header does not name": (
+        lambda d: _csv(d / "extra.csv", f"{HEADER}\n{ROW},note\nlg oled tv,s2,lg,599,TVs,p2,\n"),
+        "its rows have 7 fields but its header names 6 columns, and the extra fields hold data (line 2: ['note'])",
+    ),
     "2 GB two-line CSV (sparse)": (lambda d: _two_gigabyte_line(d / "huge.csv"), "a line is longer than 4 MiB"),
 }
 
@@ -138,6 +142,33 @@ def test_an_excel_export_whose_header_ends_in_blank_cells_is_read(tmp_path: Path
     assert report.exit_code == 0, report.output
     assert "2 rows in, 2 kept" in report.output
     assert list(loaded.columns) == HEADER.split(",")
+
+
+def test_an_export_that_ends_every_row_in_a_comma_is_read_by_its_header(tmp_path: Path):
+    # GIVEN an export whose data rows end in one and in two empty fields the header does not name
+    folder = tmp_path / "trailing"
+    folder.mkdir()
+    _csv(folder / "a.csv", f"{HEADER}\n{ROW},\n")
+    _csv(folder / "b.csv", f"{HEADER}\nlg oled tv,s2,lg,599,TVs,p2,,\n")
+
+    loaded = read_catalogue(folder)
+
+    # THEN every value is read under its own column (pandas alone shifts them by one: titles read from the sellers)
+    assert loaded.to_dict("records") == [
+        dict(zip(HEADER.split(","), ROW.split(","), strict=True)),
+        dict(zip(HEADER.split(","), ["lg oled tv", "s2", "lg", "599", "TVs", "p2"], strict=True)),
+    ]
+
+
+def test_a_parquet_frame_saved_with_its_index_keeps_the_index_as_a_column(tmp_path: Path):
+    # GIVEN a catalogue saved by pandas with its product id as the index
+    frame = pd.DataFrame([dict(zip(HEADER.split(","), ROW.split(","), strict=True))])
+    frame.set_index("product_id").to_parquet(tmp_path / "indexed.parquet")
+
+    loaded = read_catalogue(tmp_path / "indexed.parquet")
+
+    # THEN the product id is a column like any other
+    assert loaded["product_id"].tolist() == ["p1"]
 
 
 @pytest.fixture

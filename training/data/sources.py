@@ -96,11 +96,13 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
                     raise DataValidationError(f"cannot read {path}: {_reason(exc)}{hint}") from exc
+                frame = _trailing_fields_restored(frame, stream.header_names(), path)
                 frame, names = _without_unnamed(frame, stream.header_names())
             else:
                 table = pq.read_table(handle)
                 _check_flat(table.schema, required, path)
-                frame, names = table.to_pandas(), list(table.schema.names)
+                # Without pandas' metadata, a frame saved with an index (set_index("sku")) keeps it as a column.
+                frame, names = table.to_pandas(ignore_metadata=True), list(table.schema.names)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
@@ -140,6 +142,32 @@ def delimiter_hint(columns: Iterable[Any]) -> str:
     names = [str(column) for column in columns]
     delimiter = next((d for d in (";", "\t", "|", "~") if sum(name.count(d) for name in names) >= len(names)), None)
     return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
+
+
+def _trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str) -> pd.DataFrame:
+    """A CSV whose rows all have more fields than its header, read as its header says.
+
+    pandas takes the extra leading fields of such a file for the index and shifts every column by them: an export
+    that ends each row with a comma would have its titles read from the column before. Empty extra fields (the
+    trailing comma) are dropped; extra fields that hold data have no column to go to, and the file is refused.
+
+    Raises:
+        DataValidationError: Some extra field holds data.
+    """
+    if isinstance(frame.index, pd.RangeIndex):
+        return frame
+    extra = frame.index.nlevels
+    restored = frame.reset_index()
+    restored.columns = pd.Index([*names, *range(extra)])
+    trailing = restored.iloc[:, len(names) :]
+    if trailing.notna().to_numpy().any():
+        row = int(trailing.notna().any(axis=1).to_numpy().argmax())
+        raise DataValidationError(
+            f"{path}: its rows have {len(names) + extra} fields but its header names {len(names)} columns, and the "
+            f"extra fields hold data (line {row + 2}: {trailing.iloc[row].dropna().tolist()[:3]}); name every column "
+            "in the header"
+        )
+    return restored.iloc[:, : len(names)]
 
 
 def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
