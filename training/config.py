@@ -250,22 +250,74 @@ def to_params(config: TrainConfig) -> dict[str, Any]:
 
 def _build(raw: dict[str, Any]) -> TrainConfig:
     """Construct the dataclasses, rejecting unknown keys by name."""
-    data = dict(raw.pop("data", None) or {})
-    for key in ("hashed", "numeric", "training_text"):
-        data[key] = tuple(data.get(key) or ())
-    data["label_aliases"] = {str(k): str(v) for k, v in (data.get("label_aliases") or {}).items()}
-    if data.get("brand_price_cross"):
-        data["brand_price_cross"] = tuple(data["brand_price_cross"])
-    features = _numbers(dict(raw.pop("features", None) or {}))
+    data = _data_section(raw.pop("data", None) or {})
+    features = _numbers(_section(raw, "features"))
     if isinstance(features.get("char_ngrams"), list):
         features["char_ngrams"] = tuple(features["char_ngrams"])
     return TrainConfig(
         data=DataConfig(**data),
         features=FeatureConfig(**features),
-        model=ModelConfig(**_numbers(dict(raw.pop("model", None) or {}))),
-        split=SplitConfig(**_numbers(dict(raw.pop("split", None) or {}))),
+        model=ModelConfig(**_numbers(_section(raw, "model"))),
+        split=SplitConfig(**_numbers(_section(raw, "split"))),
         **raw,
     )
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """A section's settings (taken out of `raw`), or a TypeError when it is not a mapping."""
+    section = raw.pop(name, None) or {}
+    if not isinstance(section, dict):
+        raise TypeError(f"{name} must be a mapping of settings, got {section!r}")
+    return dict(section)
+
+
+def _data_section(raw: Any) -> dict[str, Any]:
+    """The data section with each setting of the type it needs, or a TypeError naming the first that is not.
+
+    YAML gives a numbered header (`title: 1`) as a number, which is the column named "1"; a role's list written
+    without brackets (`hashed: seller_id`) is that one name, not its letters.
+    """
+    if not isinstance(raw, dict):
+        raise TypeError(f"data must be a mapping of settings, got {raw!r}")
+    data = dict(raw)
+    columns = data.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise TypeError(f"data.columns must map each model input to its column (title: Product Title), got {columns!r}")
+    if not all(isinstance(name, str) for name in columns):
+        raise TypeError(f"data.columns: input names must be text, got {list(columns)}")
+    data["columns"] = {name: _column_name(f"data.columns.{name}", column) for name, column in columns.items()}
+    for key in ("target", "text"):
+        data[key] = _column_name(f"data.{key}", data.get(key))
+    if data.get("group") is not None:
+        data["group"] = _column_name("data.group", data["group"])
+    for key in ("hashed", "numeric", "training_text"):
+        names = data.get(key) or ()
+        names = [names] if isinstance(names, str | int) and not isinstance(names, bool) else names
+        if not isinstance(names, list | tuple):
+            raise TypeError(f"data.{key} must be a list of names, got {names!r}")
+        data[key] = tuple(_column_name(f"data.{key}", name) for name in names)
+    aliases = data.get("label_aliases") or {}
+    if not isinstance(aliases, dict):
+        raise TypeError(f"data.label_aliases must map each variant label to its canonical label, got {aliases!r}")
+    data["label_aliases"] = {str(k): str(v) for k, v in aliases.items()}
+    cross = data.get("brand_price_cross")
+    if cross:
+        if not isinstance(cross, list | tuple) or len(cross) != 2:
+            raise TypeError(f"data.brand_price_cross must be [brand input, price input], got {cross!r}")
+        data["brand_price_cross"] = tuple(_column_name("data.brand_price_cross", name) for name in cross)
+    for key in ("strict", "brand_from_title", "allow_new_classes"):
+        if key in data and not isinstance(data[key], bool):
+            raise TypeError(f"data.{key} must be true or false, got {data[key]!r}")
+    return data
+
+
+def _column_name(setting: str, value: Any) -> str:
+    """A column or input name as text: a whole number is the column of that name; anything else is refused."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"{setting} must be a column or input name, got {value!r}")
 
 
 def _numbers(section: dict[str, Any]) -> dict[str, Any]:
@@ -280,9 +332,23 @@ def _numbers(section: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check(config: TrainConfig, path: Path) -> None:
-    """Every role must name a declared input."""
+    """Every role must name a declared input, and an input has one kind: text, hashed or numeric."""
+    for setting in ("name", "registered_model"):
+        value = getattr(config, setting)
+        if value is not None and (not isinstance(value, str) or not value.strip() or set(value) & set("/:")):
+            raise ConfigError(
+                f"config file {path}: {setting} must be text without '/' or ':' (it names the MLflow registered "
+                f"model), got {value!r}"
+            )
     data = config.data
     roles = [("text", data.text), *[("hashed", name) for name in data.hashed], *[("numeric", n) for n in data.numeric]]
+    kinds = [name for _, name in roles]
+    twice = sorted({name for name in kinds if kinds.count(name) > 1})
+    if twice:
+        raise ConfigError(
+            f"config file {path}: input '{twice[0]}' is given more than one of the roles text, hashed and numeric; "
+            "give it one"
+        )
     if data.brand_price_cross:
         roles += [("brand_price_cross", name) for name in data.brand_price_cross]
     for role, name in roles:
@@ -303,6 +369,11 @@ def _check(config: TrainConfig, path: Path) -> None:
             f"(e.g. '{taken[0].strip(INTERNAL_PREFIX)}_value') and in the roles that name it"
         )
     inputs = set(data.columns.values())
+    if data.group == data.target:
+        raise ConfigError(
+            f"config file {path}: data.group is the target column '{data.target}': each category would be one "
+            "product; name the column that identifies a product (or leave group out: a product is then its title)"
+        )
     if data.target in inputs:
         raise ConfigError(
             f"config file {path}: the target column '{data.target}' is also a model input; the model would read the "

@@ -62,6 +62,17 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: 3}", "path_separator must be a non-"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
         ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
+        ("name: x\ndata: {columns: [t], target: y, text: t}", "data.columns must map each model input to its column"),
+        ("name: x\ndata: {columns: , target: y, text: t}", "data.columns must map each model input to its column"),
+        ("name: x\ndata: {columns: {t: T}, target: [y], text: t}", "data.target must be a column or input name"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, group: [p]}", "data.group must be a column or input"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, group: y}", "data.group is the target column 'y'"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, label_aliases: [a]}", "label_aliases must map each"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t, strict: 'no'}", "data.strict must be true or false"),
+        ("name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [t]}", "input 't' is given more than"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nfeatures: [1]", "features must be a mapping"),
+        ("name: shop/fr:v1\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/' or ':'"),
+        ("name: x\nregistered_model: a/b\ndata: {columns: {t: T}, target: y, text: t}", "registered_model must be"),
         *[
             (
                 f"name: x\ndata: {{columns: {{t: T, {name}: D}}, target: y, text: t, hashed: ['{name}']}}",
@@ -108,6 +119,17 @@ def test_a_rate_written_with_an_exponent_is_the_number_it_reads_as(tmp_path: Pat
     config = load_config(path)
 
     assert (config.model.learning_rate, config.split.test_fraction) == (0.001, 0.1)
+
+
+def test_yaml_shorthands_read_as_the_names_they_spell(tmp_path: Path):
+    # GIVEN numbered headers, and role lists of one name written without brackets
+    path = tmp_path / "config.yaml"
+    path.write_text("name: x\ndata: {columns: {t: 1, s: 2}, target: 3, text: t, hashed: s, group: 4}\n")
+
+    data = load_config(path).data
+
+    # THEN the columns are named by those numbers, and `hashed: s` is the input s, not its letters
+    assert (data.columns, data.target, data.group, data.hashed) == ({"t": "1", "s": "2"}, "3", "4", ("s",))
 
 
 def test_missing_config_file_is_named(tmp_path: Path):
