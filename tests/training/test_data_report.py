@@ -64,7 +64,7 @@ def test_a_clean_catalogue_has_no_problems():
         (["Dishwashers", "dishwasher"], {"Dishwashers", "dishwasher"}),
         (["Washing Machine", "Washing Machines"], {"Washing Machine", "Washing Machines"}),
         (["Fridge-Freezers", "Fridge Freezers"], {"Fridge-Freezers", "Fridge Freezers"}),
-        (["  TVs ", "TVs"], {"  TVs ", "TVs"}),
+        (["TVs", "  TVs "], {"  TVs ", "TVs"}),
         (
             ["Bowls, Feeders & Waterers", "bowls feeders and waterers"],
             {"Bowls, Feeders & Waterers", "bowls feeders and waterers"},
@@ -79,6 +79,14 @@ def test_label_variants_are_suspected(labels, expected):
 
     assert set(variant["labels"]) == expected
     assert variant["suggested"] == labels[0]
+
+
+def test_the_suggested_spelling_has_no_spaces_at_its_ends_even_when_rarer():
+    # GIVEN an export whose commonest spelling of a class carries a trailing space
+    (variant,) = label_variants({"Laptops ": 100, "Laptops": 3})
+
+    # THEN the merge goes to the trimmed spelling, which the API would answer as it is
+    assert variant["suggested"] == "Laptops"
 
 
 def test_distinct_classes_are_not_taken_for_variants():
@@ -249,6 +257,35 @@ def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems()
     assert not any("path_separator" in problem for problem in build_report(_frame(), CONFIG, source="x").problems)
 
 
+@pytest.mark.parametrize("label", ["Home > Fridges >", "> Home > Fridges", "Home > > Fridges"])
+def test_a_separator_with_its_outer_spaces_trimmed_still_leaves_an_empty_level(label):
+    # GIVEN a path label whose trailing or doubled separator lost a space (a spreadsheet trims its cells)
+    labels = ["Home > TVs" if i % 2 else label for i in range(40)]
+
+    # THEN it is refused as an empty level, not trained as a category named "Fridges >"
+    assert build_report(_frame(category=labels), _with_paths(CONFIG), source="x").empty_level_labels == [label]
+    with pytest.raises(DataValidationError, match="has an empty level"):
+        prepare_catalogue(_frame(category=labels), _with_paths(CONFIG), source="x")
+
+
+def test_path_labels_that_would_grow_a_second_branch_for_one_category_are_problems():
+    # GIVEN paths whose separator lost its spaces after a department, and a department in another case
+    labels = ["Electronics > Phones", "Electronics>TVs", "electronics > Laptops", "Home > Kitchen > Ovens",
+              "Home > Kitchen>Fridges", "Audio/Video > Cables"]  # fmt: skip
+
+    report = build_report(_frame(60, category=[labels[i % 6] for i in range(60)]), _with_paths(CONFIG), source="x")
+
+    # THEN both are named, and a name that merely holds the character ('Audio/Video' under ' / ') is not
+    assert report.unspaced_separators == ["Electronics>TVs", "Home > Kitchen>Fridges"]
+    assert report.category_variants == [["Electronics", "electronics"]]
+    assert any("2 labels hold '>' without the spaces of data.path_separator" in p for p in report.problems)
+    assert any("1 categories of the tree are spelt more than one way ('Electronics' / 'electronics')" in p
+               for p in report.problems)  # fmt: skip
+    slashes = _with_paths(CONFIG, " / ")
+    named = build_report(_frame(category=["Audio/Video / Cables", "Home / Fans"] * 20), slashes, source="x")
+    assert named.unspaced_separators == []
+
+
 def test_a_title_running_over_several_lines_is_pointed_out(tmp_path):
     # GIVEN a CSV export whose one unclosed quote runs three listings into one title
     path = tmp_path / "export.csv"
@@ -294,8 +331,8 @@ def test_conflicting_labels_for_identical_titles():
     assert report.conflicting_titles["rows"] == 2
 
 
-def _with_paths(config: DataConfig) -> DataConfig:
-    return DataConfig(**{**config.__dict__, "path_separator": PATH_SEPARATOR})
+def _with_paths(config: DataConfig, separator: str = PATH_SEPARATOR) -> DataConfig:
+    return DataConfig(**{**config.__dict__, "path_separator": separator})
 
 
 def test_missing_values_units_commas_duplicates_small_classes_and_constant_columns():

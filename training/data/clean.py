@@ -125,11 +125,17 @@ def model_rows(raw: pd.DataFrame, config: DataConfig, source: str) -> tuple[pd.D
 
 
 def empty_level_labels(labels: Iterable[Any], separator: str | None) -> list[str]:
-    """The path labels with an empty level ("A >  > B", a leading or trailing separator): the category tree has no
-    node for them."""
+    """The path labels with an empty level ("A >  > B", "A > > B", a leading or trailing separator, also with its
+    outer spaces trimmed away as a spreadsheet trims "A > B >"): the category tree has no node for them."""
     if not separator:
         return []
-    return [str(label) for label in labels if "" in str(label).split(separator)]
+    core = separator.strip()
+
+    def empty(level: str) -> bool:
+        level = level.strip()
+        return not level or (bool(core) and (level.startswith(core) or level.endswith(core)))
+
+    return [str(label) for label in labels if any(empty(level) for level in str(label).split(separator))]
 
 
 def text_values(values: pd.Series, *, column: str, source: str, missing: Any = "") -> pd.Series:

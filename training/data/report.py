@@ -115,6 +115,8 @@ class DataReport:
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
+    unspaced_separators: list[str] = field(default_factory=list)
+    category_variants: list[list[str]] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
@@ -188,6 +190,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         multiline_titles=multiline_titles(titles[usable]),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
+        unspaced_separators=unspaced_separators(list(counts), config.path_separator),
+        category_variants=category_variants(list(counts), config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
         blank_rows=int((no_label & (titles.str.strip() == "")).sum()) if listing_columns <= set(frame) else 0,
@@ -216,9 +220,9 @@ def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict
 
 
 def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
-    """Groups of labels that are one class spelled more than once, each with the most frequent spelling as the
-    suggestion: the same name once case, spacing, punctuation, `&`/`and` and a plural `s` are ignored, level by
-    level of the path (so only siblings under the same parent can match).
+    """Groups of labels that are one class spelled more than once, each with the most frequent spelling without
+    spaces at its ends as the suggestion: the same name once case, spacing, punctuation, `&`/`and` and a plural `s`
+    are ignored, level by level of the path (so only siblings under the same parent can match).
 
     A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`,
     never a ready-to-paste merge.
@@ -227,10 +231,19 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     for label in counts:
         groups.setdefault(_path_key(label, separator), []).append(label)
     return [
-        {"labels": {label: counts[label] for label in group}, "suggested": max(group, key=lambda lab: counts[lab])}
+        {
+            "labels": {label: counts[label] for label in group},
+            "suggested": max(group, key=lambda lab: _preferred(lab, counts)),
+        }
         for group in groups.values()
         if len(group) > 1
     ]
+
+
+def _preferred(label: str, counts: dict[str, int]) -> tuple[bool, int]:
+    """How a spelling ranks as the one to keep: without spaces at its ends (an alias to "Laptops " would have the
+    API answer "Laptops "), then the most rows."""
+    return label == label.strip(), counts[label]
 
 
 def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
@@ -465,6 +478,19 @@ def _problems(report: DataReport) -> list[str]:
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
             "label would train as a department of its own; set the separator the labels use"
         )
+    if report.unspaced_separators:
+        problems.append(
+            f"{len(report.unspaced_separators)} labels hold {separator.strip()!r} without the spaces of "
+            f"data.path_separator {separator!r} right after a category of the tree (e.g. "
+            f"{QUOTED.repr(report.unspaced_separators[0])}): each trains as one level named so, a department of its "
+            f"own; write them with {separator!r}"
+        )
+    if report.category_variants:
+        shown = "; ".join(" / ".join(map(repr, group)) for group in report.category_variants[:MAX_EXAMPLES])
+        problems.append(
+            f"{len(report.category_variants)} categories of the tree are spelt more than one way ({shown}): each "
+            "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
+        )
     several = several_paths(list(report.class_counts), separator)
     if several:
         problems.append(
@@ -572,6 +598,39 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
         if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
             several.append(label)
     return several
+
+
+def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
+    """The path labels where a level holds the separator without its spaces right after a category the tree knows
+    ('Electronics>TVs' where ' > ' separates levels and 'Electronics' is a department): a separator typed without
+    its spaces, which makes 'Electronics>TVs' a department of its own. A name that merely holds the character
+    ('Audio/Video' where ' / ' separates) follows no category of the tree."""
+    core = separator.strip() if separator else ""
+    if not separator or not core or core == separator:
+        return []
+    paths = [[level.strip() for level in label.split(separator)] for label in labels]
+    nodes = {tuple(path[:depth]) for path in paths for depth in range(1, len(path) + 1)}
+    return [
+        label
+        for label, path in zip(labels, paths, strict=True)
+        if any(
+            core in level and (*path[:depth], level.split(core)[0].strip()) in nodes for depth, level in enumerate(path)
+        )
+    ]
+
+
+def category_variants(labels: list[str], separator: str | None) -> list[list[str]]:
+    """The categories above the leaves spelt more than one way ('Electronics' and 'electronics', as `label_key`
+    folds them, under the same parent): each spelling is a branch of the tree of its own."""
+    if not separator:
+        return []
+    spellings: dict[tuple[str, ...], set[str]] = {}
+    for label in labels:
+        levels = label.split(separator)
+        for depth in range(1, len(levels)):
+            node = separator.join(level.strip() for level in levels[:depth])
+            spellings.setdefault(_path_key(node, separator), set()).add(node)
+    return [sorted(group) for group in spellings.values() if len(group) > 1]
 
 
 def _json_label(label: str) -> list[Any] | None:
