@@ -400,6 +400,22 @@ def test_columns_are_copied_when_their_name_ends_in_the_word_id_not_the_letters(
     assert not {"Paid", "Valid", "Android"} & columns
 
 
+def test_files_that_type_an_id_differently_are_scored_into_one_output(model_path, tmp_path):
+    # GIVEN a folder of two exports: one keys its listings by integer SKUs, the other by text SKUs
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    frame = generate_catalogue(20, seed=3)
+    frame.iloc[:10].assign(SKU=range(10)).to_parquet(folder / "a.parquet")
+    frame.iloc[10:].assign(SKU=[f"s-{i}" for i in range(10)]).to_parquet(folder / "b.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "p"))
+
+    # THEN every row is scored and keeps its SKU, as text
+    assert result.exit_code == 0, result.output
+    skus = pd.read_parquet(tmp_path / "p")["SKU"].tolist()
+    assert sorted(skus) == sorted([str(i) for i in range(10)] + [f"s-{i}" for i in range(10)])
+
+
 def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path):
     generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
 

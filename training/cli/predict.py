@@ -110,7 +110,7 @@ def score_partition(
         if explain:
             explanations[rows] = _explanations(session, metadata["inputs"], feed, chunk, ranked[:, 0], text)
     deepest = nodes[np.arange(len(frame)), np.maximum((nodes >= 0).sum(axis=1) - 1, 0)]
-    result = frame[ids].reset_index(drop=True).copy()
+    result = pd.DataFrame({column: _id_text(frame[column]) for column in ids}).reset_index(drop=True)
     result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
     result["confidence"] = top[:, 0]
     for k in range(top_k):
@@ -224,6 +224,16 @@ def predict_catalogue(
         summary["decisions"] = {"target_precision": target_precision} | decisions
         logger.info("decisions", extra=summary["decisions"])
     return summary
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """An id column as text, whatever type its file gave it (one export's SKUs are int64, the next one's strings, and
+    every part of the output must have one schema); whole numbers as their integer text, as training reads ids."""
+    present = values.notna()
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if numeric and (values[present] % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype(str).where(present, None).astype(object)
 
 
 def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, Any], config: Path | None) -> list[str]:
