@@ -286,6 +286,18 @@ def test_path_labels_that_would_grow_a_second_branch_for_one_category_are_proble
     assert named.unspaced_separators == []
 
 
+def test_a_catalogue_training_could_hold_no_product_out_of_is_refused_as_training_refuses_it():
+    # GIVEN a catalogue whose every class has fewer products than split.min_class_products
+    frame = _frame(40, product_id=[f"p{i}" for i in range(40)])
+    config = replace(CONFIG, group="product_id")
+
+    report = build_report(frame, config, source="x", split=SplitConfig(min_class_products=30))
+
+    # THEN the report refuses it in training's own words, and with room to hold products out it does not
+    assert any(r.startswith("the validation split is empty: every class has fewer") for r in report.refusals)
+    assert build_report(frame, config, source="x", split=SplitConfig(min_class_products=5)).refusals == []
+
+
 def test_a_title_running_over_several_lines_is_pointed_out(tmp_path):
     # GIVEN a CSV export whose one unclosed quote runs three listings into one title
     path = tmp_path / "export.csv"

@@ -48,7 +48,8 @@ from training.data.clean import (
     unusable_rows,
 )
 from training.data.sources import delimiter_hint
-from training.data.tail import plan_small_classes, products_per_class
+from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
+from training.data.tail import apply_plan, plan_small_classes, products_per_class
 from training.exceptions import DataValidationError, TrainingError
 
 if TYPE_CHECKING:
@@ -197,7 +198,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         blank_rows=int((no_label & (titles.str.strip() == "")).sum()) if listing_columns <= set(frame) else 0,
         delimiter_hint=delimiter_hint(raw.columns),
     )
-    report.refusals = _refusals(report) + _rule_refusals(frame, config, kept[LABEL].nunique(), source)
+    planned = apply_plan(kept, plan)
+    report.refusals = _refusals(report) + _rule_refusals(frame, config, planned, split, source)
     report.problems = report.refusals + _problems(report)
     report.notes = _notes(report, plan.describe())
     return report
@@ -429,19 +431,39 @@ def _refusals(report: DataReport) -> list[str]:
     return refusals
 
 
-def _rule_refusals(frame: pd.DataFrame, config: DataConfig, classes_kept: int, source: str) -> list[str]:
-    """What training's own checks refuse, in their words: a label alias to no label of the data, fewer than two
-    classes left after cleaning (when any row is left: no rows at all is a refusal of its own)."""
+def _rule_refusals(
+    frame: pd.DataFrame, config: DataConfig, planned: pd.DataFrame, split: SplitConfig, source: str
+) -> list[str]:
+    """What training's own checks refuse, in their words: a label alias to no label of the data, and (when any row
+    is left: no rows at all is a refusal of its own) fewer than two classes once small classes are dealt with, or
+    no product held out for validation or test.
+
+    Args:
+        frame: The catalogue as read.
+        config: The column roles and label aliases.
+        planned: The rows training keeps, small classes dealt with as `split.small_classes` says.
+        split: How products are split.
+        source: Where the catalogue came from, for the messages.
+    """
     found = []
-    checks = [lambda: require_two_classes(classes_kept, source)] if classes_kept else []
+    checks = []
     if config.target in frame:
-        checks.insert(0, lambda: check_label_aliases(set(frame[config.target].dropna()), config.label_aliases))
+        checks.append(lambda: check_label_aliases(set(frame[config.target].dropna()), config.label_aliases))
+    if len(planned):
+        checks.append(lambda: require_two_classes(planned[LABEL].nunique(), source))
+        checks.append(lambda: _check_split(planned, split))
     for check in checks:
         try:
             check()
         except TrainingError as exc:
             found.append(str(exc))
     return found
+
+
+def _check_split(planned: pd.DataFrame, split: SplitConfig) -> None:
+    """Training's split of these rows holds products out for validation and for test (`check_held_out`)."""
+    dealt = assign_splits(product_keys(planned), planned[LABEL], split)
+    check_held_out({"validation": int((dealt == VALIDATION).sum()), "test": int((dealt == TEST).sum())}, split)
 
 
 def _problems(report: DataReport) -> list[str]:
