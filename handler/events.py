@@ -143,7 +143,8 @@ def _unicode_problem(event: dict[str, Any]) -> str | None:
 
 
 def _body_problem(event: dict[str, Any]) -> str | None:
-    """The body is a string or null; isBase64Encoded a boolean, and then the body valid base64."""
+    """The body is a string or null; isBase64Encoded a boolean, and then the body valid base64 (line breaks aside, as
+    the `base64` tool wraps it: Mangum's decoder skips them)."""
     body, encoded = event.get("body"), event.get("isBase64Encoded", False)
     if body is not None and not isinstance(body, str):
         return "body must be a string or null"
@@ -151,7 +152,7 @@ def _body_problem(event: dict[str, Any]) -> str | None:
         return "isBase64Encoded must be true or false"
     if encoded and body:
         try:
-            b64decode(body, validate=True)
+            b64decode("".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
             return "body is marked isBase64Encoded but is not valid base64"
     return None

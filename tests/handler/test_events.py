@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import sys
@@ -96,7 +97,17 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
     assert any(log["message"] == "rejected event" for log in logged)
 
 
-@pytest.mark.parametrize("event", [V1, V2, _v2(cookies=["a=b"]), _v1(headers=None, multiValueHeaders=None)])
+def _wrapped_base64(body: str) -> str:
+    """A body base64-encoded as the `base64` tool writes it: 76 characters a line."""
+    encoded = base64.b64encode(body.encode()).decode()
+    return "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [V1, V2, _v2(cookies=["a=b"]), _v1(headers=None, multiValueHeaders=None),
+     _v2(isBase64Encoded=True, body=_wrapped_base64(V2["body"]))],
+)  # fmt: skip
 def test_well_formed_events_still_pass(handler_main, event):
     response = handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
 

@@ -207,6 +207,17 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path):
     assert "model A is not an ONNX model" in result.output
 
 
+def test_a_catalogue_without_rows_is_named(model_path, tmp_path):
+    header_only = tmp_path / "rows.csv"
+    header_only.write_text("title,seller_id,brand,price,category,product_id\n")
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--data", str(header_only),
+                                      "--out", str(tmp_path / "c")])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert f"{header_only}: no rows" in result.output
+
+
 def test_a_missing_model_file_is_named(tmp_path):
     missing = tmp_path / "absent.onnx"
     result = CliRunner().invoke(app, ["--a", str(missing), "--b", str(missing)])

@@ -7,6 +7,7 @@ no artifacts, no MLflow run, no OUT, no staging folder left beside it.
 
 from __future__ import annotations
 
+import gzip
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -105,6 +106,14 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "duplicate column names": (
         lambda d: _csv(d / "dup.csv", f"title,{HEADER}\njunk,{ROW}\n"),
         "duplicate column name(s) ['title']",
+    ),
+    "duplicate Parquet column names": (
+        lambda d: _parquet(d / "dup.parquet", pa.table([pa.array(["a"]), pa.array(["b"])], names=["title", "title"])),
+        "duplicate column name(s) ['title']",
+    ),
+    "gzip-compressed file named .csv": (
+        lambda d: _bytes(d / "zipped.csv", gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)),
+        "it is gzip-compressed, not CSV text: decompress it",
     ),
     "list title": (
         lambda d: _parquet(d / "list.parquet", _frame_table(title=pa.array([["a"], ["b"]]))),

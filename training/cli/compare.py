@@ -117,7 +117,8 @@ def main(
                 f"{', '.join(given)}: for captured traffic only (DATA= a capture folder); a catalogue is compared "
                 "on its labels"
             )
-        frame = prepare_catalogue(load_raw(resolved, data or None).frame, resolved.data)
+        raw = load_raw(resolved, data or None)
+        frame = prepare_catalogue(raw.frame, resolved.data, source=raw.source)
         if on == "test":
             frame = split_catalogue(frame, resolved.split).test
         elif on != "all":

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
+# What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
+ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
@@ -99,7 +101,9 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 frame = _trailing_fields_restored(frame, stream.header_names(), path)
                 frame, names = _without_unnamed(frame, stream.header_names())
             else:
-                table = pq.read_table(handle)
+                # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
+                # _check_names can say so.
+                table = pq.ParquetFile(handle).read()
                 _check_flat(table.schema, required, path)
                 # Without pandas' metadata, a frame saved with an index (set_index("sku")) keeps it as a column.
                 frame, names = table.to_pandas(ignore_metadata=True), list(table.schema.names)
@@ -208,6 +212,9 @@ def _reason(exc: BaseException) -> str:
     """Why a file could not be read, on one line; for text that is not UTF-8, what to do about it (the codec's own
     message gives a position within a block, which names no place in the file)."""
     if isinstance(exc, UnicodeDecodeError):
+        archive = next((kind for magic, kind in ARCHIVES.items() if bytes(exc.object).startswith(magic)), None)
+        if archive:
+            return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
         byte = exc.object[exc.start : exc.start + 1].hex()
         return f"it is not UTF-8 text (byte 0x{byte} cannot be decoded); {SAVE_AS_UTF8}"
     return " ".join(str(exc).split())
