@@ -500,7 +500,7 @@ def _problems(report: DataReport) -> list[str]:
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
             "label would train as a department of its own; set the separator the labels use"
         )
-    if report.unspaced_separators:
+    if separator and report.unspaced_separators:
         problems.append(
             f"{len(report.unspaced_separators)} labels hold {separator.strip()!r} without the spaces of "
             f"data.path_separator {separator!r} right after a category of the tree (e.g. "
@@ -508,9 +508,9 @@ def _problems(report: DataReport) -> list[str]:
             f"own; write them with {separator!r}"
         )
     if report.category_variants:
-        shown = "; ".join(" / ".join(map(repr, group)) for group in report.category_variants[:MAX_EXAMPLES])
+        spellings = "; ".join(" / ".join(map(repr, group)) for group in report.category_variants[:MAX_EXAMPLES])
         problems.append(
-            f"{len(report.category_variants)} categories of the tree are spelt more than one way ({shown}): each "
+            f"{len(report.category_variants)} categories of the tree are spelt more than one way ({spellings}): each "
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
         )
     several = several_paths(list(report.class_counts), separator)
