@@ -174,7 +174,7 @@ def predict_catalogue(
             extra={"inputs": sorted(absent), "columns": sorted(absent.values())},
         )
     thresholds = _thresholds(metadata, target_precision)
-    ids = ids or _default_ids(first.columns, columns, metadata, config)
+    ids = list(dict.fromkeys(ids or _default_ids(first.columns, columns, metadata, config)))
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"{files[0]}: id column(s) {unknown} not among its columns {list(first.columns)}")
