@@ -216,7 +216,8 @@ def _capture(
     answered: list[tuple[Prediction, dict[str, Any]]], top_k: int, min_confidence: float | None, target: float | None,
 ) -> None:  # fmt: skip
     """Capture the request's answers (`handler.capture`), each with its top CAPTURED_TOP_K classes and the leaf
-    answer: the response's own answer when it already is that, else the same answer computed again."""
+    answer: the response's own answer when it already is that, else the same answer computed again. A write that
+    fails is logged and counted (CaptureErrors), and the caller still gets the answer."""
     reusable = top_k >= CAPTURED_TOP_K and min_confidence is None
     records = []
     for prediction, answer in answered:
@@ -225,7 +226,11 @@ def _capture(
         record["top_k"] = [item.model_dump() for item in full["top_k"][:CAPTURED_TOP_K]]
         record["path"] = [node.model_dump() for node in full["path"]]
         records.append(record)
-    capture.write(rows, records, model_version=model.version, request_id=_request_id(http))
+    try:
+        capture.write(rows, records, model_version=model.version, request_id=_request_id(http))
+    except OSError as exc:  # the answer is already made: a capture that cannot be written must not lose it
+        logger.error("capture failed", extra={"reason": str(exc), "listings": len(rows)})
+        metrics.add_metric(name="CaptureErrors", unit=MetricUnit.Count, value=1)
 
 
 def _request_id(http: Request) -> str:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from handler.decisions import DEFAULT_TARGET_PRECISION
 from handler.exceptions import SettingsError
@@ -84,6 +84,14 @@ class Settings(BaseModel):
     s3_connect_timeout: float = Field(1.0, gt=0, description="Seconds to connect to S3 when loading the model.")
     s3_read_timeout: float = Field(2.0, gt=0, description="Seconds S3 may stay silent during one read.")
     s3_max_attempts: int = Field(2, ge=1, le=5, description="Attempts per S3 call, the first one included.")
+
+    @field_validator("capture_dir")
+    @classmethod
+    def _a_folder(cls, folder: Path | None) -> Path | None:
+        """CAPTURE_DIR must be a folder, or not exist yet (the first capture makes it)."""
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file; name a folder for captured listings")
+        return folder
 
     @classmethod
     def from_env(

@@ -83,3 +83,26 @@ def test_a_bad_capture_rate_is_a_settings_error_naming_it(rate):
 
     with pytest.raises(SettingsError, match="CAPTURE_SAMPLE_RATE"):
         Settings.from_env({"CAPTURE_SAMPLE_RATE": rate})
+
+
+def test_a_capture_that_cannot_be_written_loses_no_answer(model_path, tmp_path, monkeypatch):
+    # GIVEN capture into a folder that turns unwritable after the start (a full disk, a permission change)
+    client = _client(model_path, capture_dir=tmp_path / "captured", capture_sample_rate=1.0)
+    monkeypatch.setattr("pathlib.Path.mkdir", lambda *args, **kwargs: (_ for _ in ()).throw(OSError(28, "No space")))
+
+    answered = client.post("/predict", json=ITEM)
+    batch = client.post("/predict/batch", json={"items": [ITEM]})
+
+    # THEN the callers still get their answers
+    assert answered.status_code == batch.status_code == 200
+    assert answered.json()["label"]
+
+
+def test_a_capture_folder_that_is_a_file_is_a_settings_error_naming_it(tmp_path):
+    from handler.exceptions import SettingsError
+
+    afile = tmp_path / "captured"
+    afile.write_text("")
+
+    with pytest.raises(SettingsError, match=r"CAPTURE_DIR: .* is a file; name a folder"):
+        Settings.from_env({"CAPTURE_DIR": str(afile), "CAPTURE_SAMPLE_RATE": "1"})
