@@ -54,3 +54,35 @@ def test_the_recorded_thresholds_do_not_depend_on_the_order_of_the_points():
     points = level_operating_points(CLASSES, HIERARCHY, test=(labels, top), validation=(labels, top))
 
     assert thresholds(points) == thresholds(points[::-1])
+
+
+def _accepted(points: list[dict], target: float, probabilities: np.ndarray) -> np.ndarray:
+    """Which rows the API accepts at `target` with the recorded thresholds."""
+    recorded = thresholds(points)[f"{target:g}"]
+    rules = Thresholds(recorded["leaf"], tuple(recorded["levels"]))
+    accepted = []
+    for row in probabilities:
+        leaf = CLASSES[row.argmax()]
+        path = [(leaf.split(" > ")[0], row[:2].sum() if leaf.startswith("A") else row[2:].sum()), (leaf, row.max())]
+        accepted.append(decide(rules, target, label=leaf, confidence=row.max(), path=path).decision == ACCEPT)
+    return np.array(accepted)
+
+
+def test_a_looser_target_accepts_every_listing_a_stricter_one_accepts():
+    # GIVEN answers sure of their leaf (800), unsure between siblings but sure of department A (150 and 10), and 40
+    # unsure of both: the loose leaf threshold takes the 150 and leaves the department too few sure answers (10) to
+    # choose a threshold on, the strict one leaves it 160
+    rows = [([0.97, 0.02, 0.005, 0.005], "A > B", 800), ([0.7, 0.299, 0.0005, 0.0005], "A > B", 120),
+            ([0.7, 0.299, 0.0005, 0.0005], "A > C", 30), ([0.5, 0.499, 0.0005, 0.0005], "A > C", 10),
+            ([0.5, 0.495, 0.0025, 0.0025], "A > C", 15), ([0.5, 0.495, 0.0025, 0.0025], "G > H", 25)]  # fmt: skip
+    probabilities = np.vstack([np.tile(row, (count, 1)) for row, _, count in rows])
+    labels = np.array([label for _, label, count in rows for _ in range(count)])
+    top = TopClasses.from_dense(probabilities)
+
+    points = level_operating_points(CLASSES, HIERARCHY, test=(labels, top), validation=(labels, top))
+
+    # THEN raising the precision asked for only ever sends more listings to review
+    strict, middle, loose = (_accepted(points, target, probabilities) for target in (0.99, 0.98, 0.95))
+    assert strict.sum() == 960
+    assert not (strict & ~middle).any()
+    assert not (middle & ~loose).any()

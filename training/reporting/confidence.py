@@ -90,22 +90,27 @@ def level_operating_points(
     validation rows it decides: the answered class's (`level` "leaf") on every row, then with path labels each
     level's (1 = department), deepest first, on the rows no threshold before it accepted whose answer lies below
     that level. Those are the hardest rows: a level's threshold chosen on every row accepted them at below the
-    target (a catalogue's 14 department answers were right half the time). Each point gives the share of all rows
-    it accepts and how often those are right, on validation and on test; with path labels a last point (`level`
-    "decision") gives the whole decision's."""
+    target (a catalogue's 14 department answers were right half the time). A looser target never accepts less than
+    a stricter one: each threshold is at most the stricter targets' at the same level (a loose leaf threshold leaves
+    a level too few rows to reach its target on, and its threshold alone would accept nothing there). Each point
+    gives the share of all rows it accepts and how often those are right, on validation and on test; with path
+    labels a last point (`level` "decision") gives the whole decision's."""
     chosen = _answers(classes, hierarchy, *validation)
     measured = _answers(classes, hierarchy, *test)
-    points = []
-    for target in TARGET_PRECISIONS:
+    by_target: dict[float, list[dict[str, Any]]] = {}
+    stricter: dict[str | int, float] = {}
+    for target in sorted(TARGET_PRECISIONS, reverse=True):
+        points = by_target[target] = []
         open_validation, open_test = np.ones(len(validation[0]), bool), np.ones(len(test[0]), bool)
         right_validation, right_test = ~open_validation, ~open_test
         for level, (confidence, correct) in chosen.items():
             eligible = open_validation & np.isfinite(confidence)
             [point] = operating_points(confidence[eligible], correct[eligible], (target,))
-            accepted = eligible & (confidence >= point["threshold"])
+            threshold = stricter[level] = min(point["threshold"], stricter.get(level, np.inf))
+            accepted = eligible & (confidence >= threshold)
             test_confidence, test_correct = measured[level]
-            accepted_test = open_test & (test_confidence >= point["threshold"])
-            points.append(_point(level, target, point["threshold"], (accepted, correct), (accepted_test, test_correct)))
+            accepted_test = open_test & (test_confidence >= threshold)
+            points.append(_point(level, target, threshold, (accepted, correct), (accepted_test, test_correct)))
             right_validation |= accepted & correct
             right_test |= accepted_test & test_correct
             open_validation &= ~accepted
@@ -113,7 +118,7 @@ def level_operating_points(
         if len(chosen) > 1:
             decided = ((~open_validation, right_validation), (~open_test, right_test))
             points.append(_point(DECISION, target, None, *decided))
-    return points
+    return [point for target in TARGET_PRECISIONS for point in by_target[target]]
 
 
 def _point(
