@@ -138,7 +138,7 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 
 predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1; ID=column to copy beside the answers instead of the default ids)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
-	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) $(if $(ID),--id "$$ID") \
+	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) $(if $(ID),--id "$$ID") \
 	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
 
 compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on DATA's held-out test rows (ON=all: every row; CONFIG=; OUT=comparison; ROWS= CATEGORIES= TAXONOMY= as trained): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
@@ -152,7 +152,7 @@ review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://
 	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
 	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
-	  $(if $(CONFIG),--config "$$CONFIG") $(if $(REPLACE),--replace) \
+	  $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 when training would refuse the file, or on any problem with data.strict

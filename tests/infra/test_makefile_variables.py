@@ -48,6 +48,16 @@ def test_predict_reads_model_and_writes_predictions():
     assert '--out "$PREDICTIONS"' in dry_run.stdout
 
 
+@pytest.mark.parametrize("target", ["predict", "review-queue"])
+@pytest.mark.parametrize(("value", "replaces"), [("1", True), ("yes", True), ("0", False), ("no", False), ("", False)])
+def test_replace_is_asked_for_only_by_a_yes(target, value, replaces):
+    # REPLACE=0 must not overwrite a review queue a reviewer has filled in
+    dry_run = subprocess.run(["make", "-n", target, "DATA=x.csv", "CAPTURE=c", f"REPLACE={value}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert ("--replace" in dry_run.stdout) is replaces
+
+
 def test_clean_and_gitignore_cover_the_default_predictions():
     clean = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
 
