@@ -224,6 +224,34 @@ def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path
     assert (found.provenance["unlabelled_rows"], found.provenance["superseded_rows"]) == (1, 1)
 
 
+def test_listings_added_by_hand_without_an_id_are_each_a_listing_of_their_own(tmp_path: Path):
+    # GIVEN four labelled rows whose listing_id a reviewer left blank (added by hand), one of them pasted twice
+    path = _reviewed(tmp_path, ["TVs", "Fridges", "TVs", "Fridges", "Fridges"])
+    rows = pd.read_csv(path, keep_default_na=False).assign(listing_id="")
+    rows.loc[4, "title"] = rows.loc[3, "title"]
+    rows.to_csv(path, index=False)
+
+    found = _read(path)
+
+    # THEN each distinct row trains, and only the repeat is superseded
+    assert sorted(found.frame["title"]) == ["item 0", "item 1", "item 2", "item 3"]
+    assert found.provenance["superseded_rows"] == 1
+
+
+def test_a_labelled_row_training_cannot_use_is_counted_and_not_recorded_as_trained_on(tmp_path: Path):
+    # GIVEN a reviewed listing whose title is empty
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    rows = pd.read_csv(path, keep_default_na=False)
+    rows.loc[1, "title"] = ""
+    rows.to_csv(path, index=False)
+
+    found = _read(path)
+
+    # THEN it is counted as dropped, and `make compare REVIEWED=` may still score the models on it
+    assert (found.provenance["rows"], found.provenance["dropped_rows"]) == (1, 1)
+    assert found.provenance["corrected_listings"] == ["l0"]
+
+
 def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_and_is_counted_so(tmp_path: Path):
     # GIVEN a catalogue whose class "Fridges" split.small_classes: drop took out, and corrections of both classes
     catalogue = load_catalogue(load_config(DEFAULT_CONFIG_PATH), None)

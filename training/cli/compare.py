@@ -193,15 +193,24 @@ def _compare_live(
     predicted_b = np.array(served_labels(model_b, rows, name="B"))
     # The config's separator, else the one model A recorded (a capture comes without a config).
     separator = separator or (metadata["A"].get("taxonomy") or {}).get("separator")
-    departments = [label.split(separator)[0].strip() if separator else label for label in predicted_a]
-    report = agreement_report(predicted_a, predicted_b, np.array(departments), resamples=resamples)
+    departments = np.array([label.split(separator)[0].strip() if separator else label for label in predicted_a])
+    # A model given a listing as a correction answers it as it was taught: such listings measure nothing.
+    corrected = listings["listing_id"].isin(_given_as_corrections(metadata)).to_numpy()
+    if corrected.all():
+        raise TrainingError(
+            f"every listing captured in {data} was given to a model as a correction; compare on traffic captured "
+            "since (SINCE=)"
+        )
+    scored = ~corrected
+    report = agreement_report(predicted_a[scored], predicted_b[scored], departments[scored], resamples=resamples)
+    report["left_out_as_corrections"] = int(corrected.sum())
     reviewed_report = None
     if reviewed is not None:
         labels = _reviewed_labels(reviewed, listings["listing_id"])
         known = labels != ""
         if not known.any():
             raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture")
-        trained = listings["listing_id"].isin(_given_as_corrections(metadata)).to_numpy() & known
+        trained = corrected & known
         if trained.any():
             logger.warning(
                 "reviewed listings left out: a model was given them as corrections (CORRECTIONS=)",
@@ -228,7 +237,7 @@ def _compare_live(
     (out / "comparison.md").write_text(text)
     summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window()}
     (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-    differ = predicted_a != predicted_b
+    differ = (predicted_a != predicted_b) & scored
     listings.loc[differ, ["listing_id", *captured.inputs]].assign(a=predicted_a[differ], b=predicted_b[differ]).to_csv(
         out / "disagreements.csv", index=False
     )

@@ -65,13 +65,13 @@ def read_corrections(
         DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
     """
     raw = read_review_file(path, "CORRECTIONS")
-    missing = [column for column in ("listing_id", LABEL, data.text) if column not in raw.columns]
+    missing = [column for column in (LISTING_ID, LABEL, data.text) if column not in raw.columns]
     if missing:
         raise DataValidationError(
             f"{path}: missing column {missing}; a corrections file is the CSV `make review-queue` writes, with "
             f"`{LABEL}` filled in"
         )
-    labelled = raw[raw[LABEL].str.strip() != ""]
+    labelled = _with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
@@ -86,7 +86,10 @@ def read_corrections(
     # A reviewed listing is a product of its own (its listing id) where the catalogue names products by a column,
     # and its title's product where titles name them, so a listing of a held-out title stays out of training.
     by_listing = replace(data, group=LISTING_ID)
-    frame, _ = model_rows(_as_catalogue(reviewed, by_listing), by_listing, str(path))
+    frame, dropped = model_rows(_as_catalogue(reviewed, by_listing), by_listing, str(path))
+    if sum(dropped.values()):
+        logger.warning("reviewed listings dropped", extra={"file": str(path), **dropped})
+    kept = sorted(set(frame[GROUP].astype(str)))
     listings = CORRECTION + ":" + frame[GROUP].astype(str)
     frame[GROUP] = listings if data.group else title_products(frame[data.text])
     frame[SOURCE] = CORRECTION
@@ -97,12 +100,25 @@ def read_corrections(
         "rows": len(frame),
         "unlabelled_rows": len(raw) - len(labelled),
         "superseded_rows": len(labelled) - len(reviewed),
+        # Labelled, but with an empty title or a text over data.max_text_length: never trained on.
+        "dropped_rows": len(reviewed) - len(frame),
         "new_classes": len(unknown),
         "window_start": min((t for t in seen[0] if t), default=""),
         "window_end": max((t for t in seen[1] if t), default=""),
-        CORRECTED_LISTINGS: sorted(reviewed["listing_id"]),
+        CORRECTED_LISTINGS: kept,
     }
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
+
+
+def _with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """The labelled rows, each with a listing id: a row added by hand without one gets a digest of its inputs, so
+    it is a listing of its own (and the same row pasted twice is one), never merged with every other blank id."""
+    blank = labelled[LISTING_ID].str.strip() == ""
+    if not blank.any():
+        return labelled
+    inputs = [name for name in data.columns if name in labelled.columns]
+    digests = pd.util.hash_pandas_object(labelled.loc[blank, inputs], index=False).map("manual-{:016x}".format)
+    return labelled.assign(**{LISTING_ID: labelled[LISTING_ID].mask(blank, digests)})
 
 
 def _as_catalogue(reviewed: pd.DataFrame, data: DataConfig) -> pd.DataFrame:

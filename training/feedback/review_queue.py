@@ -44,7 +44,7 @@ def read_review_file(path: str | Path, role: str) -> pd.DataFrame:
     if not location.is_file():
         raise DataValidationError(f"{role} file not found: {path} (the review queue with `{LABEL_COLUMN}` filled in)")
     try:
-        return pd.read_csv(location, dtype=str, keep_default_na=False)
+        return pd.read_csv(location, dtype=str, keep_default_na=False, index_col=False)
     except UnicodeDecodeError as exc:
         raise DataValidationError(f"{role} {path} is not UTF-8 text; {SAVE_AS_UTF8}") from exc
 

@@ -293,7 +293,9 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
         f"# {b} (B) against {a} (A) on captured traffic",
         "",
         f"{report['rows']:,} captured listings of {data}; {pct} intervals from {report['resamples']:,} bootstrap "
-        "resamples.",
+        "resamples."
+        + (f" {report['left_out_as_corrections']:,} more are left out: a model was given them as corrections, and "
+           "answers them as it was taught." if report.get("left_out_as_corrections") else ""),
         "",
         f"B answers as A on **{overall['agreement']:.2%}** of them ({pct} interval {overall['ci_low']:.2%} … "
         f"{overall['ci_high']:.2%}).",
