@@ -70,6 +70,14 @@ def test_since_keeps_later_records_and_an_empty_capture_is_one_clear_error(tmp_p
     assert not is_capture(str(tmp_path / "missing"))
 
 
+def test_a_capture_time_without_a_zone_is_read_as_utc(tmp_path: Path):
+    # GIVEN a record written by another tool, its time without a zone
+    lines = [record("old", time="2026-12-05T10:00:00"), record("new", time="2026-12-05T11:00:00")]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert list(read_capture(str(tmp_path), since=parse_since("2026-12-05T10:30")).frame["title"]) == ["new"]
+
+
 def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confidence(tmp_path: Path):
     lines = [
         record("sure and known"),
@@ -275,3 +283,20 @@ def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path
     assert result.exit_code == 1
     assert f"OUT {tmp_path / 'notes.txt'} is a file; name a folder for the review queue" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(tmp_path: Path):
+    # GIVEN one captured answer: accepted, confident, of a seller and brand the training catalogue has
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=300)
+    known = load_catalogue(config, None).frame.iloc[0]
+    line = record("a title", confidence=0.99) | {"inputs": {"title": "a title", "seller_id": known["seller_id"],
+                                                            "brand": known["brand"], "price": 10.0}}  # fmt: skip
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "0 listings to review of 1 captured" in result.output
+    assert "CORRECTIONS=" not in result.output

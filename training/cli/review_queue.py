@@ -69,9 +69,16 @@ def main(
         raise typer.Exit(code=1) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     queue.to_csv(out, index=False)
+    captured_listings = captured.frame["listing_id"].nunique()
+    if queue.empty:
+        typer.echo(
+            f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "
+            "accepted, confident, of a known brand and seller, and agreed with B if given; nothing to correct yet"
+        )
+        return
     reasons = Counter(reason for named in queue["reasons"] for reason in named.split(";"))
     typer.echo(
-        f"{len(queue)} listing(s) to review (of {captured.frame['listing_id'].nunique()} captured) in {out}: "
+        f"{len(queue)} listing(s) to review (of {captured_listings} captured) in {out}: "
         + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
         + f". Fill in `label`, then `make train CORRECTIONS={out}"
         + (f" DATA={data}" if data else "")

@@ -158,8 +158,9 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def _time(record: dict[str, Any]) -> datetime:
-    """A record's capture time (records without one sort first)."""
+    """A record's capture time, UTC unless it says otherwise (records without one sort first)."""
     try:
-        return datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -129,7 +129,8 @@ def _reviewer_columns(queued: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
             "model_label": queued["model_label"],
             "confidence": queued["confidence"].round(4),
             "decision": queued["decision"],
-            "decision_level": queued["decision_level"],
+            # Whole numbers, blank where a record has none (a float column would write 2.0 beside the blanks).
+            "decision_level": pd.to_numeric(queued["decision_level"], errors="coerce").astype("Int64"),
             "challenger_label": queued["challenger_label"],
             "model_version": queued["model_version"],
             "times_seen": queued["times_seen"],
