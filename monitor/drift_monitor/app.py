@@ -105,18 +105,22 @@ def check_drift(
     version = metadata.get("model_version")
     if not isinstance(version, str) or not version:
         raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
-    shares = training_shares(metadata)
+    class_shares = training_shares(metadata)
+    # Classes whose names differ only in a Latin letter's accents share one series: each series is read once and
+    # tested against their summed share (read once per class, its traffic counted twice would hide a shift).
+    series = {label: dimension_value(label) for label in class_shares}
+    shares = _summed(class_shares, series)
     counts = predicted_counts(config, list(shares), cloudwatch=cloudwatch, now=now)
     total = math.fsum(counts.values())
     enough = total >= config.min_predictions
     test = compare_class_mix(shares, counts) if enough else None
-    departments = department_of(metadata, list(shares))
+    departments = {series[label]: department for label, department in department_of(metadata, list(series)).items()}
     department_test = None
     if enough and departments:
         department_test = compare_class_mix(_summed(shares, departments), _summed(counts, departments))
     share = accepted_share(config, cloudwatch=cloudwatch, now=now)
     put_drift_metrics(config, version, test, cloudwatch=cloudwatch, department_test=department_test, share=share)
-    summary: dict[str, Any] = {"predictions": total, "classes": len(shares), "model_version": version}
+    summary: dict[str, Any] = {"predictions": total, "classes": len(class_shares), "model_version": version}
     if share is not None:
         summary |= {
             "accepted_share": share.window,
@@ -201,7 +205,7 @@ def training_shares(metadata: dict[str, Any]) -> dict[str, float]:
 def predicted_counts(
     config: DriftConfig, labels: list[str], *, cloudwatch: Any, now: datetime | None = None
 ) -> dict[str, float]:
-    """Sum of `Predictions` per category over the window: every label, MAX_QUERIES queries per call.
+    """Sum of `Predictions` per category over the window: every label (one per series), MAX_QUERIES queries a call.
 
     Raises:
         MetricsError: GetMetricData failed or reported a query it could not answer.

@@ -328,6 +328,18 @@ def test_the_training_mix_scores_zero_even_when_shares_do_not_sum_to_one(aws):
     assert result["tvd"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_classes_that_share_a_series_are_read_once_and_tested_together(aws):
+    # GIVEN two classes a metric dimension spells alike, each half of training, and all traffic on their one series
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Cafe": 200})
+    metadata = METADATA | {"classes": ["Café", "Cafe"], "class_shares": {"Café": 0.5, "Cafe": 0.5}}
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(metadata), now=NOW)
+
+    # THEN the 200 predictions count once, against the two classes' summed share
+    assert (result["predictions"], result["classes"]) == (200, 2)
+
+
 @pytest.mark.parametrize(
     ("counts", "min_predictions", "predictions"),
     [({"Fridges": 5, "TVs": 90}, 100, 95), ({}, 0, 0), ({"TVs": 7}, 0, 7)],
