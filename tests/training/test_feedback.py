@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -258,6 +259,36 @@ def test_a_labelled_row_training_cannot_use_is_counted_and_not_recorded_as_train
     # THEN it is counted as dropped, and `make compare REVIEWED=` may still score the models on it
     assert (found.provenance["rows"], found.provenance["dropped_rows"]) == (1, 1)
     assert found.provenance["corrected_listings"] == ["l0"]
+
+
+def test_a_review_file_whose_rows_end_in_a_comma_is_read_by_its_header(tmp_path: Path):
+    # GIVEN a review file saved by a tool that ends every row in a comma
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *(f"{line}," for line in lines[1:])]) + "\n")
+
+    found = _read(path)
+
+    # THEN each value is read under its own column (pandas alone shifts them by one)
+    assert found.frame[["title", LABEL]].to_dict("records") == [
+        {"title": "item 0", LABEL: "TVs"}, {"title": "item 1", LABEL: "Fridges"}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (lambda lines: [lines[0], f"{lines[1]},TVs", f"{lines[2]},"], "extra fields hold data (line 2: ['TVs'])"),
+        (lambda lines: [lines[0], lines[1], f"{lines[2]},x,y"], "Expected 8 fields in line 3, saw 10"),
+        (lambda lines: [], "file is empty"),
+    ],
+    ids=["data-beyond-the-header", "one-ragged-row", "empty"],
+)
+def test_a_review_file_that_cannot_be_read_as_its_header_says_is_one_clear_error(tmp_path: Path, rows, expected):
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    path.write_text("\n".join(rows(path.read_text().splitlines())))
+
+    with pytest.raises(DataValidationError, match=re.escape(expected)):
+        _read(path)
 
 
 def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_and_is_counted_so(tmp_path: Path):

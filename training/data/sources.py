@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -98,7 +99,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
                     raise DataValidationError(f"cannot read {path}: {_reason(exc)}{hint}") from exc
-                frame = _trailing_fields_restored(frame, stream.header_names(), path)
+                frame = trailing_fields_restored(frame, stream.header_names(), path)
                 frame, names = _without_unnamed(frame, stream.header_names())
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
@@ -148,12 +149,13 @@ def delimiter_hint(columns: Iterable[Any]) -> str:
     return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
 
 
-def _trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str) -> pd.DataFrame:
+def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | Path) -> pd.DataFrame:
     """A CSV whose rows all have more fields than its header, read as its header says.
 
     pandas takes the extra leading fields of such a file for the index and shifts every column by them: an export
     that ends each row with a comma would have its titles read from the column before. Empty extra fields (the
-    trailing comma) are dropped; extra fields that hold data have no column to go to, and the file is refused.
+    trailing comma; missing or "", however the file was read) are dropped; extra fields that hold data have no
+    column to go to, and the file is refused.
 
     Raises:
         DataValidationError: Some extra field holds data.
@@ -163,7 +165,7 @@ def _trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str) 
     extra = frame.index.nlevels
     restored = frame.reset_index()
     restored.columns = pd.Index([*names, *range(extra)])
-    trailing = restored.iloc[:, len(names) :]
+    trailing = restored.iloc[:, len(names) :].replace("", np.nan)
     if trailing.notna().to_numpy().any():
         row = int(trailing.notna().any(axis=1).to_numpy().argmax())
         raise DataValidationError(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from training.data.sources import SAVE_AS_UTF8
+from training.data.sources import SAVE_AS_UTF8, trailing_fields_restored
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -38,15 +38,23 @@ def read_review_file(path: str | Path, role: str) -> pd.DataFrame:
     and `make compare REVIEWED=` (`role`) read.
 
     Raises:
-        DataValidationError: The file is missing or is not UTF-8 text.
+        DataValidationError: The file is missing, empty or not UTF-8 text, a row has more fields than the others,
+            or its rows hold data beyond its header.
     """
     location = Path(path)
+    expected = f"the review queue with `{LABEL_COLUMN}` filled in"
     if not location.is_file():
-        raise DataValidationError(f"{role} file not found: {path} (the review queue with `{LABEL_COLUMN}` filled in)")
+        raise DataValidationError(f"{role} file not found: {path} ({expected})")
     try:
-        return pd.read_csv(location, dtype=str, keep_default_na=False, index_col=False)
+        header = list(pd.read_csv(location, dtype=str, nrows=0).columns)
+        frame = pd.read_csv(location, dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
         raise DataValidationError(f"{role} {path} is not UTF-8 text; {SAVE_AS_UTF8}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(f"{role} file is empty: {path} ({expected})") from exc
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(f"cannot read {role} {path}: {' '.join(str(exc).split())}") from exc
+    return trailing_fields_restored(frame, header, location)
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
