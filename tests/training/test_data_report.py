@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 from dataclasses import replace
 
 import numpy as np
@@ -110,6 +112,21 @@ def test_typos_are_near_misses_a_note_never_a_paste_ready_merge(typo, real):
     assert label_variants(counts) == []
     (miss,) = near_misses(counts)
     assert set(miss["labels"]) == {real, typo}
+
+
+def test_typos_are_found_among_a_thousand_sibling_categories():
+    # GIVEN a flat taxonomy of 1,000 categories with three typos planted, and two names that differ in a number
+    rng = random.Random(7)
+    names = {"Category " + "".join(rng.choice(string.ascii_lowercase) for _ in range(10)) for _ in range(1_000)}
+    real = sorted(names)[:3]
+    swapped = real[1][:-2] + real[1][-1] + real[1][-2]
+    typos = {real[0]: real[0][:-1], real[1]: swapped, real[2]: real[2][:12] + "x" + real[2][12:]}
+    counts = dict.fromkeys([*names, *typos.values(), "Series 7 Accessories", "Series 8 Accessories"], 5)
+
+    found = near_misses(counts)
+
+    # THEN exactly the planted pairs are near misses (the classes differing in a number are two classes)
+    assert sorted(sorted(miss["labels"]) for miss in found) == sorted(sorted(pair) for pair in typos.items())
 
 
 def test_sibling_categories_a_letter_apart_are_never_suggested_for_a_merge():
