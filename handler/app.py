@@ -54,6 +54,8 @@ MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
+# The query parameters of POST /predict and /predict/batch; any other is refused (`_check_query`).
+PREDICT_QUERY = ("top_k", "min_confidence", "target_precision", "explain")
 # JSON-escaped as UTF-8, one character of a JSON body takes at most this many bytes.
 UTF8_ESCAPE = 4
 # Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
@@ -112,6 +114,9 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         description=f"Predicts one of {len(model.classes)} categories from a product's raw fields.",
         docs_url=None,
         redoc_url=None,
+        # `/predict/` is not a route: a 404, as documented, not a redirect to a URL built from the Host header
+        # (behind a REST API stage it would drop the stage).
+        redirect_slashes=False,
         responses={413: ERROR_RESPONSES[413]},
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
@@ -128,6 +133,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         explain: bool = explain_query,
     ) -> Response:
         """Classify one product."""
+        _check_query(http)
         target = _target(model, settings, target_precision)
         row = item.model_dump()  # type: ignore[attr-defined]
         synthetic = _is_synthetic(http)
@@ -150,6 +156,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         explain: bool = explain_query,
     ) -> Response:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
+        _check_query(http)
         target = _target(model, settings, target_precision)
         rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
         if explain:
@@ -378,6 +385,21 @@ def _target(model: Model, settings: Settings, asked: float | None) -> float | No
     return min(points.targets, key=lambda recorded: abs(recorded - asked))
 
 
+def _check_query(http: Request) -> None:
+    """The query names only the prediction routes' parameters: a misspelt one (`target_precison=0.99`) would
+    otherwise be ignored and the answer silently taken at the default, as an unknown body field would.
+
+    Raises:
+        RequestValidationError: Some query parameter is not one of PREDICT_QUERY (a 422 naming each).
+    """
+    unknown = [name for name in dict.fromkeys(http.query_params.keys()) if name not in PREDICT_QUERY]
+    if unknown:
+        raise RequestValidationError([{
+            "loc": ("query", name), "msg": f"unknown query parameter; the parameters are {', '.join(PREDICT_QUERY)}",
+            "type": "extra_forbidden",
+        } for name in unknown])  # fmt: skip
+
+
 def _check_explained_text(rows: list[dict[str, Any]], limit: int) -> None:
     """explain=true may carry at most `limit` characters of text, all items together.
 
@@ -450,6 +472,12 @@ def _is_json(content_type: str) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def _path(request: Request) -> str:
+    """The request's path as sent, shortened: never `request.url`, which parses the Host header and raises on one
+    such as `[`, turning the error being answered into a 500."""
+    return _echo(request.scope.get("path", ""))
+
+
 def _echo(value: object) -> str:
     """Request-derived text shortened to MAX_ECHO characters."""
     text = str(value)
@@ -460,7 +488,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming the offending fields (at most MAX_ERRORS), or 415 when the body was not sent as JSON."""
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and not _is_json(content_type):
-        logger.info("rejected request", extra={"path": request.url.path, "status": 415})
+        logger.info("rejected request", extra={"path": _path(request), "status": 415})
         body = ErrorResponse(error=f"Content-Type must be application/json, got {_echo(content_type or 'none')!r}")
         return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
     problems = exc.errors()  # type: ignore[attr-defined]
@@ -474,7 +502,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for error in problems[:MAX_ERRORS]
     ]
-    logger.info("rejected request", extra={"path": request.url.path, "status": 422, "errors": errors[:5]})
+    logger.info("rejected request", extra={"path": _path(request), "status": 422, "errors": errors[:5]})
     summary = (
         "invalid request"
         if len(problems) <= MAX_ERRORS
@@ -493,7 +521,7 @@ def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
         problem = "the body is not a JSON document"
     hint = "JSON wants double-quoted names and strings, commas between items and none after the last"
     detail = [{"field": "body", "message": _echo(problem), "type": "json_invalid"}]
-    logger.info("rejected request", extra={"path": _echo(request.url.path), "status": 422, "errors": detail})
+    logger.info("rejected request", extra={"path": _path(request), "status": 422, "errors": detail})
     body = ErrorResponse(error=f"the body is not valid JSON: {problem}; {hint}", detail=detail)
     return JSONResponse(status_code=422, content=body.model_dump())
 
@@ -502,19 +530,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unparsable body, unknown route or method) in the API's one error shape."""
     status = getattr(exc, "status_code", 400)
     if status == 400:
-        cause = exc.__cause__
-        reason = _echo(f"{type(cause).__name__}: {cause}") if cause else "unreadable body"
-        detail = [{"field": "body", "message": reason, "type": "body_unparsable"}]
+        detail = [{"field": "body", "message": _unparsable(exc.__cause__), "type": "body_unparsable"}]
         body = ErrorResponse(error="the body could not be parsed as UTF-8 JSON", detail=detail)
     else:
         body = ErrorResponse(error=_echo(getattr(exc, "detail", "error")))
-    logger.info("rejected request", extra={"path": _echo(request.url.path), "status": status})
+    logger.info("rejected request", extra={"path": _path(request), "status": status})
     return JSONResponse(
         status_code=status, content=body.model_dump(exclude_none=True), headers=getattr(exc, "headers", None)
     )
 
 
+def _unparsable(cause: BaseException | None) -> str:
+    """Why a body could not be parsed, in the client's terms (never the parser's exception or its advice)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not UTF-8 text (byte {cause.start + 1} cannot be decoded)"
+    if isinstance(cause, RecursionError):
+        return "the body nests arrays or objects too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "a number in the body has too many digits to read"
+    return "unreadable body"
+
+
 async def _inference_error(request: Request, exc: Exception) -> JSONResponse:
     """500 with a short message; the cause goes to the log, once."""
-    logger.exception("inference failed", extra={"path": request.url.path})
+    logger.exception("inference failed", extra={"path": _path(request)})
     return JSONResponse(status_code=500, content=ErrorResponse(error="inference failed").model_dump(exclude_none=True))

@@ -114,10 +114,29 @@ def _pair(html: str) -> tuple[bytes, bytes]:
 def _respond(page: tuple[bytes, bytes], accept_encoding: str) -> Response:
     """The page, gzip-compressed when the client accepts it (~4× smaller through API Gateway)."""
     raw, compressed = page
-    if "gzip" in accept_encoding.lower():
+    if _accepts_gzip(accept_encoding):
         return Response(
             compressed,
             media_type="text/html; charset=utf-8",
             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
         )
     return HTMLResponse(raw, headers={"Vary": "Accept-Encoding"})
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip: named, or covered by `*`, with a weight above 0 (RFC 9110
+    12.5.3: `gzip;q=0` refuses it)."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, *parameters = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding] = weight
+    found = weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0)))
+    return found > 0

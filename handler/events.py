@@ -21,6 +21,10 @@ def event_problem(event: Any) -> str | None:
     """What makes `event` unusable as an HTTP API (v2) or REST API (v1) proxy event, or None."""
     if not isinstance(event, dict):
         return f"the event is a {type(event).__name__}, not an API Gateway proxy event (a JSON object)"
+    context = event.get("requestContext")
+    if isinstance(context, dict) and "elb" in context:
+        # Mangum reads any event with requestContext.elb as a load balancer's, which this function is not behind.
+        return "an Application Load Balancer event (requestContext.elb): this function is served by API Gateway"
     if event.get("version") == "2.0":
         problem = _v2_problem(event)
     elif "httpMethod" in event or "resource" in event:
@@ -129,6 +133,7 @@ def _unicode_problem(event: dict[str, Any]) -> str | None:
     """Mangum encodes the body, headers, query and path as UTF-8, which a lone surrogate cannot be (JSON's "\\ud800"
     decodes to one): API Gateway never sends it, a direct invoke can."""
     texts: list[Any] = [event.get("body"), event.get("rawQueryString"), event.get("path"), event.get("rawPath")]
+    texts += event.get("cookies") or []
     for key in ("headers", "queryStringParameters"):
         texts += [text for pair in (event.get(key) or {}).items() for text in pair]
     for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
@@ -151,9 +156,12 @@ def _body_problem(event: dict[str, Any]) -> str | None:
     if not isinstance(encoded, bool):
         return "isBase64Encoded must be true or false"
     if encoded and body:
+        # ASCII only: Mangum's b64decode refuses any other character, Unicode whitespace (NBSP, U+2028) included.
         try:
             b64decode("".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
+            return "body is marked isBase64Encoded but is not valid base64"
+        if not body.isascii():
             return "body is marked isBase64Encoded but is not valid base64"
     return None
 

@@ -50,6 +50,18 @@ def test_docs_pages_are_gzipped_for_browsers_that_accept_it(client):
     assert int(compressed.headers["content-length"]) < len(plain.content) / 3
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [("GZIP;q=0.5", True), ("br, *", True), ("gzip;q=0, identity", False), ("*;q=0", False),
+     ("br, *;q=0.1, gzip;q=0", False), ("gzip;q=oops", False), ("", False)],
+)  # fmt: skip
+def test_docs_pages_are_gzipped_only_when_the_client_gives_gzip_a_weight_above_zero(client, accept_encoding, gzipped):
+    page = client.get("/docs", headers={"accept-encoding": accept_encoding})
+
+    assert (page.headers.get("content-encoding") == "gzip") is gzipped
+    assert "SwaggerUIBundle" in page.text
+
+
 def test_missing_assets_give_a_page_that_links_the_document(client, monkeypatch, tmp_path):
     # GIVEN a build without the vendored assets
     monkeypatch.setattr(docs, "ASSETS", tmp_path)

@@ -46,6 +46,11 @@ SQS = {"Records": [{"messageId": "1", "eventSource": "aws:sqs", "body": "{}"}]}
 
 MALFORMED = {
     "invalid base64": _v2(isBase64Encoded=True, body="not base64!!"),
+    "base64 ending in a non-ASCII space": _v2(isBase64Encoded=True, body="eyJ0aXRsZSI6ICJ0diJ9\u00a0"),
+    "base64 wrapped by U+2028": _v2(isBase64Encoded=True, body="eyJ0aXRsZSI6\u2028ICJ0diJ9"),
+    "lone surrogate in a cookie": _v2(cookies=["session=\ud800"]),
+    "v2 from a load balancer": _v2(requestContext__elb={"targetGroupArn": "arn"}),
+    "v1 from a load balancer, headers null": _v1(requestContext={"elb": {}}, multiValueHeaders=None),
     "isBase64Encoded as a string": _v2(isBase64Encoded="false"),
     "no requestContext": _v2(requestContext=_DELETE),
     "no http": _v2(requestContext__http=_DELETE),
@@ -112,3 +117,22 @@ def test_well_formed_events_still_pass(handler_main, event):
     response = handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
 
     assert response["statusCode"] in {200, 415}  # 415: a v1 event stripped of its headers has no Content-Type
+
+
+@pytest.mark.parametrize(
+    ("event", "status"),
+    [
+        (_v2(headers={"content-type": "application/json", "host": "["}, body='{"title": " "}'), 422),
+        (_v2(headers={"host": "a]"}, requestContext__http__method="GET", requestContext__http__path="/nope"), 404),
+        (_v2(headers={"content-type": "application/json", "x-forwarded-proto": "HTTPS"}, body='{"title": 1}'), 422),
+        (_v2(headers={"content-type": "text/plain", "host": "["}), 415),
+        (_v2(headers={"content-type": "application/json", "host": "["}, body="{"), 422),
+    ],
+    ids=["host-bracket-422", "host-bracket-404", "unknown-scheme-422", "host-bracket-415", "host-bracket-json"],
+)
+def test_a_refusal_is_answered_whatever_the_host_and_scheme_headers_say(handler_main, event, status):
+    response = handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+
+    assert response["statusCode"] == status
+    assert json.loads(response["body"])["error"]
+    assert response["headers"]["x-content-type-options"] == "nosniff"

@@ -99,21 +99,24 @@ def test_a_huge_content_type_is_not_echoed_whole(client):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
-        b'{"title": "tv", "price": ' + b"9" * 5_000 + b"}",  # over Python's 4,300-digit int limit
-        b'{"title": "caf\xe9"}',  # latin-1, not UTF-8
-        b'{"title": "\xff\xfe"}',
-        gzip.compress(b'{"title": "tv"}'),
+        (b'{"title": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "the body nests arrays or objects too deeply"),
+        # over Python's 4,300-digit int limit
+        (b'{"title": "tv", "price": ' + b"9" * 5_000 + b"}", "a number in the body has too many digits to read"),
+        (b'{"title": "caf\xe9"}', "the body is not UTF-8 text (byte 15 cannot be decoded)"),  # latin-1
+        (b'{"title": "\xff\xfe"}', "the body is not UTF-8 text (byte 12 cannot be decoded)"),
+        (gzip.compress(b'{"title": "tv"}'), "the body is not UTF-8 text (byte 2 cannot be decoded)"),
     ],
+    ids=["nested", "digits", "latin-1", "bytes", "gzip"],
 )
-def test_unparsable_bodies_are_400_in_the_error_shape(client, body):
+def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client, body, reason):
     response = client.post("/predict", content=body, headers=JSON)
 
     assert response.status_code == 400
     detail = _error_shape(response)["detail"]
-    assert detail[0]["field"] == "body"
+    # THEN the client reads why, never the parser's exception name or its server-side advice
+    assert detail == [{"field": "body", "message": reason, "type": "body_unparsable"}]
 
 
 @pytest.mark.parametrize("price", [1e39, 1e308, 3.5e38])

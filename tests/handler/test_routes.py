@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from handler.app import create_app
+from handler.app import PREDICT_QUERY, create_app
 from handler.model import load_model
 from handler.settings import Settings
 
@@ -207,6 +207,28 @@ def test_health_and_model(client):
 def test_unknown_route_and_method(client):
     assert client.get("/nope").status_code == 404
     assert client.get("/predict").status_code == 405
+    # a trailing slash is another path, not a redirect to a URL built from the Host header
+    for path in ("/predict/", "/health/"):
+        response = client.post(path, json=PRODUCT, follow_redirects=False)
+        assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_a_misspelt_query_parameter_is_422_not_silently_ignored(client, path):
+    body = PRODUCT if path == "/predict" else {"items": [PRODUCT]}
+    response = client.post(f"{path}?target_precison=0.99&topk=1&top_k=2", json=body)
+
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert [(d["field"], d["type"]) for d in detail] == [
+        ("query.target_precison", "extra_forbidden"), ("query.topk", "extra_forbidden")]  # fmt: skip
+    assert "top_k, min_confidence, target_precision, explain" in detail[0]["message"]
+
+
+def test_the_query_parameters_refused_as_unknown_are_those_the_schema_does_not_list(client):
+    operations = client.get("/openapi.json").json()["paths"]
+    for path in ("/predict", "/predict/batch"):
+        assert {p["name"] for p in operations[path]["post"]["parameters"] if p["in"] == "query"} == set(PREDICT_QUERY)
 
 
 def test_another_catalogue_schema_is_served_without_code_change(other_schema_model_path):
