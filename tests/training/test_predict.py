@@ -416,6 +416,32 @@ def test_files_that_type_an_id_differently_are_scored_into_one_output(model_path
     assert sorted(skus) == sorted([str(i) for i in range(10)] + [f"s-{i}" for i in range(10)])
 
 
+def test_unsigned_ids_past_int64_are_copied_as_their_decimal_text(model_path, tmp_path):
+    # GIVEN hash keys stored as uint64, beyond the largest int64
+    ids = np.arange(5, dtype=np.uint64) + np.uint64(2**63)
+    generate_catalogue(5, seed=3).assign(SKU=ids).to_parquet(tmp_path / "keys.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "keys.parquet"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "p")["SKU"].tolist() == [str(value) for value in ids]
+
+
+def test_a_folder_whose_first_file_holds_only_a_header_is_scored(model_path, tmp_path):
+    # GIVEN a folder of daily exports, the first day empty
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    frame = generate_catalogue(20, seed=3)
+    frame.iloc[:0].to_csv(folder / "2024-05-01.csv", index=False)
+    frame.to_csv(folder / "2024-05-02.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "p"))
+
+    # THEN the other day's rows are all scored
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "p")["label"].notna().sum() == 20
+
+
 def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path):
     generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
 

@@ -185,8 +185,10 @@ def predict_catalogue(
     blob = dask.delayed(model_bytes, pure=True)
     options: dict[str, Any] = {"columns": columns, "ids": ids, "explain": explain}
     options["target"] = target_precision if thresholds else None
-    meta = score_partition(first.head(1), model_bytes, **options).iloc[:0]
-    answers = set(score_partition(first.head(1), model_bytes, **options | {"ids": []}).columns)
+    # The output's types come from scoring one row: a blank stand-in when the first file holds only its header.
+    sample = first.head(1) if len(first) else first.iloc[:0].reindex([0])
+    meta = score_partition(sample, model_bytes, **options).iloc[:0]
+    answers = set(score_partition(sample, model_bytes, **options | {"ids": []}).columns)
     overwritten = [column for column in ids if column in answers]
     if overwritten:
         raise DataValidationError(
@@ -231,7 +233,9 @@ def _id_text(values: pd.Series) -> pd.Series:
     every part of the output must have one schema); whole numbers as their integer text, as training reads ids."""
     present = values.notna()
     numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
-    if numeric and (values[present] % 1 == 0).all():
+    if pd.api.types.is_unsigned_integer_dtype(values.dtype):
+        values = values.astype("UInt64")  # past 2^63 an unsigned id has no Int64
+    elif numeric and (values[present] % 1 == 0).all():
         values = values.astype("Int64")
     return values.astype(str).where(present, None).astype(object)
 
