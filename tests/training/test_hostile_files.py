@@ -399,3 +399,25 @@ def test_the_dask_engine_cleans_a_partition_as_the_local_engine_does():
     assert sorted(on_dask["seller_id"]) == sorted(local["seller_id"])
     assert "4" not in set(local["seller_id"])
     assert "5" in set(local["seller_id"])
+
+
+def test_label_aliases_apply_to_integer_category_ids_in_parquet(tmp_path: Path):
+    # GIVEN Google category ids stored as int64, one of them retired, and a config merging it into its successor
+    frame = generate_catalogue(400, seed=5)
+    ids = {name: 100 + code for code, name in enumerate(sorted(frame["category"].unique()))}
+    frame["category"] = frame["category"].map(ids).astype("int64")
+    frame.loc[:9, "category"] = 99
+    frame.to_parquet(tmp_path / "ids.parquet")
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config["data"]["label_aliases"] = {99: 100}
+    (tmp_path / "ids.yaml").write_text(yaml.safe_dump(config))
+
+    report = CliRunner().invoke(
+        check_data_app, ["--data", str(tmp_path / "ids.parquet"), "--config", str(tmp_path / "ids.yaml")]
+    )
+    catalogue = prepare_catalogue(pd.read_parquet(tmp_path / "ids.parquet"), load_config(tmp_path / "ids.yaml").data)
+
+    # THEN the alias is read as the label text training uses ("99" → "100"), by the report and training alike
+    assert report.exit_code == 0, report.output
+    assert "not a label in the data" not in report.output
+    assert "99" not in set(catalogue["label"])

@@ -66,7 +66,7 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
     check_columns(raw.columns, config, source)
     if raw.empty:
         raise DataValidationError(f"{source}: no rows")
-    check_label_aliases(set(raw[config.target].dropna()), config.label_aliases)
+    check_label_aliases(label_texts(raw[config.target], config.target, source), config.label_aliases)
     frame, dropped = model_rows(raw, config, source)
     logger.info("cleaned", extra={"rows_in": len(raw), **dropped, "rows_out": len(frame)})
     require_two_classes(frame[LABEL].nunique(), source)
@@ -271,6 +271,12 @@ def drop_unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tu
         "dropped_duplicates": len(cleaned) - len(deduplicated),
     }
     return deduplicated.reset_index(drop=True), dropped
+
+
+def label_texts(values: pd.Series, column: str, source: str) -> set[str]:
+    """The distinct labels of a target column as training reads them: a Parquet category id 404 is "404"."""
+    distinct = values.dropna().drop_duplicates()
+    return set(text_values(distinct, column=column, source=source, missing=np.nan))
 
 
 def check_label_aliases(present: set[str], aliases: dict[str, str]) -> None:

@@ -41,6 +41,7 @@ from training.data.clean import (
     configured_columns,
     drop_unusable_rows,
     empty_level_labels,
+    label_texts,
     model_columns,
     normalised_titles,
     number_advice,
@@ -470,7 +471,9 @@ def _rule_refusals(
     found = []
     checks = []
     if config.target in frame:
-        checks.append(lambda: check_label_aliases(set(frame[config.target].dropna()), config.label_aliases))
+        checks.append(
+            lambda: check_label_aliases(label_texts(frame[config.target], config.target, source), config.label_aliases)
+        )
     if len(planned):
         checks.append(lambda: require_two_classes(planned[LABEL].nunique(), source))
         checks.append(lambda: _check_split(planned, split))
