@@ -95,6 +95,18 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(d / "tilde.csv", HEADER.replace(",", "~") + "\n" + ROW.replace(",", "~") + "\nlg tv, 55in~s2\n"),
         "(the file looks '~'-delimited: save it comma-separated)",
     ),
+    "semicolon-delimited, a decimal comma in the first row": (
+        lambda d: _csv(d / "semi-comma.csv", HEADER.replace(",", ";") + "\n" + ROW.replace(",", ";") + ",50\n"),
+        "the file looks ';'-delimited: save it comma-separated",
+    ),
+    "tab-delimited, a comma in the first row": (
+        lambda d: _csv(d / "tab-comma.csv", HEADER.replace(",", "\t") + "\n" + ROW.replace(",", "\t") + ", 2 year\n"),
+        "the file looks '\\t'-delimited: save it comma-separated",
+    ),
+    "Excel's sep= first line": (
+        lambda d: _csv(d / "excel-sep.csv", f"sep=,\n{HEADER}\n{ROW}\n"),
+        "delete its first line, Excel's `sep=` line, so the header comes first",
+    ),
     "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
     "Windows-1252 export": (
         lambda d: _bytes(

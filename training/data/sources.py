@@ -168,10 +168,13 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
     trailing = restored.iloc[:, len(names) :].replace("", np.nan)
     if trailing.notna().to_numpy().any():
         row = int(trailing.notna().any(axis=1).to_numpy().argmax())
+        if names and str(names[0]).lower().startswith("sep=") and not any(str(n).strip() for n in names[1:]):
+            advice = "delete its first line, Excel's `sep=` line, so the header comes first"
+        else:
+            advice = delimiter_hint(names).strip(" ()") or "name every column in the header"
         raise DataValidationError(
             f"{path}: its rows have {len(names) + extra} fields but its header names {len(names)} columns, and the "
-            f"extra fields hold data (line {row + 2}: {trailing.iloc[row].dropna().tolist()[:3]}); name every column "
-            "in the header"
+            f"extra fields hold data (line {row + 2}: {trailing.iloc[row].dropna().tolist()[:3]}); {advice}"
         )
     return restored.iloc[:, : len(names)]
 
