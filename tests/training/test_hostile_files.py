@@ -8,6 +8,7 @@ no artifacts, no MLflow run, no OUT, no staging folder left beside it.
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -22,6 +23,7 @@ from handler.settings import Settings
 from training.cli.check_data import app as check_data_app
 from training.cli.predict import app as predict_app
 from training.cli.train import app as train_app
+from training.columns import EXTRA_TEXT
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
 from training.data import clean
 from training.data.clean import prepare_catalogue
@@ -433,3 +435,15 @@ def test_label_aliases_apply_to_integer_category_ids_in_parquet(tmp_path: Path):
     assert report.exit_code == 0, report.output
     assert "not a label in the data" not in report.output
     assert "99" not in set(catalogue["label"])
+
+
+def test_a_long_training_text_is_cut_and_never_drops_its_row(tmp_path: Path):
+    # GIVEN a catalogue whose extra training text (a product description) runs past the API's text limit
+    frame = generate_catalogue(200, seed=5).assign(description="fits every kitchen " * 200)
+    config = replace(load_config(DEFAULT_CONFIG_PATH).data, training_text=("description",))
+
+    cleaned = prepare_catalogue(frame, config)
+
+    # THEN every row trains, with the description's start as its extra text
+    assert len(cleaned) == len(frame.drop_duplicates(subset=["title", "seller_id", "brand", "price", "category"]))
+    assert cleaned[f"{EXTRA_TEXT}0"].str.len().max() == config.max_text_length

@@ -201,8 +201,10 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         frame[GROUP] = own_products(products, frame[config.text])
     else:
         frame[GROUP] = title_products(frame[config.text])
+    # Extra training text never reaches the API, so its length never drops a row: the title model reads its start.
     for index, column in enumerate(config.training_text):
-        frame[f"{EXTRA_TEXT}{index}"] = text_values(raw[column], column=column, source=source)
+        extra = text_values(raw[column], column=column, source=source)
+        frame[f"{EXTRA_TEXT}{index}"] = extra.str.slice(0, config.max_text_length)
     return frame
 
 
@@ -251,7 +253,8 @@ def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[p
 
 
 def too_long(frame: pd.DataFrame, max_length: int) -> pd.Series:
-    """Rows with a text column (inputs, extra training text; not the label or group) over `max_length`."""
+    """Rows with a text column (the inputs; extra training text is cut to the limit, the label and group are never
+    sent to the API) over `max_length`."""
     columns = [name for name in frame.columns if name not in (LABEL, GROUP) and frame[name].dtype == object]
     mask = pd.Series(False, index=frame.index)
     for name in columns:
