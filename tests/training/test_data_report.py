@@ -72,6 +72,8 @@ def test_a_clean_catalogue_has_no_problems():
             {"Bowls, Feeders & Waterers", "bowls feeders and waterers"},
         ),
         (["Pets > Cat Food", "pets>cat foods"], {"Pets > Cat Food", "pets>cat foods"}),
+        # the same letters in two Unicode forms: 'é' as one code point (NFC) and as 'e' plus an accent (NFD)
+        (["Télévisions", "Te\u0301le\u0301visions"], {"Télévisions", "Te\u0301le\u0301visions"}),
     ],
 )
 def test_label_variants_are_suspected(labels, expected):
@@ -89,6 +91,18 @@ def test_the_suggested_spelling_has_no_spaces_at_its_ends_even_when_rarer():
 
     # THEN the merge goes to the trimmed spelling, which the API would answer as it is
     assert variant["suggested"] == "Laptops"
+
+
+def test_a_separator_spaced_in_some_labels_and_not_in_others_is_a_problem():
+    # GIVEN path labels split by ">" where some exports space it and others do not
+    labels = ["Electronics > TVs", "Electronics>Phones", "Electronics>Cameras", "Home > Fridges"]
+    config = _with_paths(CONFIG, ">")
+
+    report = build_report(_frame(len(labels) * 5, category=labels * 5), config, source="spacing.csv")
+
+    # THEN the department spelt 'Electronics ' and 'Electronics' is named: two branches of the tree
+    assert report.category_variants == [["Electronics", "Electronics "]]
+    assert any("spelt more than one way" in problem for problem in report.problems)
 
 
 def test_distinct_classes_are_not_taken_for_variants():

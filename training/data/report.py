@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
@@ -668,14 +669,15 @@ def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
 
 def category_variants(labels: list[str], separator: str | None) -> list[list[str]]:
     """The categories above the leaves spelt more than one way ('Electronics' and 'electronics', as `label_key`
-    folds them, under the same parent): each spelling is a branch of the tree of its own."""
+    folds them, under the same parent; 'Electronics ' and 'Electronics' where some labels space the separator and
+    others do not): each spelling is a branch of the tree of its own."""
     if not separator:
         return []
     spellings: dict[tuple[str, ...], set[str]] = {}
     for label in labels:
         levels = label.split(separator)
         for depth in range(1, len(levels)):
-            node = separator.join(level.strip() for level in levels[:depth])
+            node = separator.join(levels[:depth])
             spellings.setdefault(_path_key(node, separator), set()).add(node)
     return [sorted(group) for group in spellings.values() if len(group) > 1]
 
@@ -706,9 +708,9 @@ def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
 
 
 def label_key(label: str) -> str:
-    """Case, whitespace, punctuation, `&`/`and` and a plural ending folded away: 'Fridge-Freezers' → 'fridge
-    freezer'."""
-    words = _PUNCTUATION.sub(" ", label.casefold()).split()
+    """Unicode forms (an 'é' typed as 'e' and an accent), case, whitespace, punctuation, `&`/`and` and a plural
+    ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
+    words = _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", label).casefold()).split()
     return " ".join(_singular(word) for word in words if word != "and")
 
 
