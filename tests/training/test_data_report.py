@@ -221,10 +221,21 @@ def test_labels_written_as_json_lists_are_pointed_out():
 
     report = build_report(_frame(category=listed), CONFIG, source="export.csv")
 
-    [note] = [note for note in report.notes if "JSON list" in note]
-    assert note.startswith("1 of 2 labels are written as a JSON list")
+    [note] = [note for note in report.notes if "written as a list" in note]
+    assert note.startswith("1 of 2 labels are written as a list")
     assert "write 'Electronics >> TVs' in the file" in note
-    assert not any("JSON list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
+    assert not any("written as a list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
+
+
+def test_labels_written_as_python_lists_are_pointed_out():
+    # GIVEN a list column saved by pandas: each category its levels in Python's notation
+    listed = ["['Electronics', 'TVs']" if i % 2 else "['Home', 'Fridges']" for i in range(40)]
+
+    report = build_report(_frame(category=listed), CONFIG, source="export.csv")
+
+    [note] = [note for note in report.notes if "written as a list" in note]
+    assert "2 of 2 labels are written as a list" in note
+    assert "write its levels as one path, 'Home > Fridges'" in note
 
 
 def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
@@ -233,8 +244,8 @@ def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
 
     report = build_report(_frame(category=listed), CONFIG, source="export.csv")
 
-    [note] = [note for note in report.notes if "JSON list" in note]
-    assert "2 of 2 labels are written as a JSON list" in note
+    [note] = [note for note in report.notes if "written as a list" in note]
+    assert "2 of 2 labels are written as a list" in note
     assert "write its levels as one path, 'Home > Lighting' and set data.path_separator to it" in note
     paths = build_report(_frame(category=listed), _with_paths(CONFIG), source="export.csv")
     assert any("one path, 'Home > Lighting'" in n and "set data.path_separator" not in n for n in paths.notes)
@@ -261,16 +272,17 @@ def test_labels_written_as_json_objects_are_pointed_out():
 
 def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
     # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
+    # (commas), or joins them with a semicolon (BigCommerce) or a bar
     labels = [
         "Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Clothing, Clothing > Caps",
-        "Home, Garden & Tools > Sheds, Huts > Tall",
+        "Home, Garden & Tools > Sheds, Huts > Tall", "Clothing > Socks;Clothing > Sale", "Clothing > Hats|Clothing",
     ]  # fmt: skip
 
-    report = build_report(_frame(category=[labels[i % 4] for i in range(40)]), _with_paths(CONFIG), source="x")
+    report = build_report(_frame(60, category=[labels[i % 6] for i in range(60)]), _with_paths(CONFIG), source="x")
 
     several = [problem for problem in report.problems if "several category paths" in problem]
     assert len(several) == 1
-    assert "2 labels hold several category paths separated by commas (e.g. 'Clothing > Hoodies, Clothing" in several[0]
+    assert "4 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing" in several[0]
 
 
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():

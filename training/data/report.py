@@ -10,9 +10,9 @@ real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; id
 labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
 the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
 near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
-written as a JSON list (`["Footwear >> Boots"]`, `["Audio", "Headsets"]`) or as JSON records, which training would
-take as written; titles that rows of several product ids carry; path labels
-that are several paths joined by commas (a shop export's listing filed under several categories); titles spanning
+written as a JSON or Python list (`["Footwear >> Boots"]`, `['Audio', 'Headsets']`) or as JSON records, which
+training would take as written; titles that rows of several product ids carry; path labels that are several paths
+joined by commas, semicolons or bars (a shop export's listing filed under several categories); titles spanning
 several lines (an unclosed quote).
 
 `refusals` are what training refuses the whole file for (`make check-data` exits 1 on them, strict or not);
@@ -21,6 +21,7 @@ several lines (an unclosed quote).
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import re
@@ -82,6 +83,10 @@ SHARED_TITLES_SHARE = 0.01
 # Near misses are looked for among at most this many short names under one parent (measured: 5,000 flat categories
 # take 3.5 s and 215 MB); past it only spellings count.
 MAX_SIBLINGS = 5_000
+# Longer labels are never parsed as a list or record (`_json_label`): a path is short, a pasted document is not.
+MAX_LISTED_LABEL = 2_000
+# What shop exports join a listing's several category paths with (`several_paths`).
+PATH_JOINERS = (",", ";", "|")
 _DIGITS = re.compile(r"\d+")
 _PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
 
@@ -542,7 +547,7 @@ def _problems(report: DataReport) -> list[str]:
     several = several_paths(list(report.class_counts), separator)
     if several:
         problems.append(
-            f"{len(several)} labels hold several category paths separated by commas (e.g. {several[0]!r}), as shop "
+            f"{len(several)} labels hold several category paths, joined (e.g. {several[0]!r}), as shop "
             "exports write a listing filed under several categories: each would train as one deep path; keep one "
             "category per listing (say, its first path)"
         )
@@ -600,7 +605,7 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if listed:
         example, items = next(iter(listed.items()))
         notes.append(
-            f"{len(listed)} of {len(report.class_counts)} labels are written as a JSON list (e.g. {example!r}): the "
+            f"{len(listed)} of {len(report.class_counts)} labels are written as a list (e.g. {example!r}): the "
             f"model learns and answers them as written, brackets and quotes included; {_json_advice(items, report)}"
         )
     encoded = [label for label, value in parsed.items() if _records(value)]
@@ -632,19 +637,21 @@ def _json_advice(items: list[str], report: DataReport) -> str:
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:
-    """The path labels that are several categories joined by commas: every comma-separated part is a path or a
-    department of the catalogue, starting at a department, and one at least is a path ('Clothing > Tshirts,
-    Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'). A comma inside a category name ('Home,
-    Garden & Tools > Sheds') leaves a part that starts nowhere."""
+    """The path labels that are several categories joined by commas, semicolons or bars (PATH_JOINERS): every part
+    is a path or a department of the catalogue, starting at a department, and one at least is a path ('Clothing >
+    Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop All/TVs;Shop
+    All/Sale'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a part that starts nowhere."""
     if not separator:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}
     several = []
     for label in labels:
-        parts = [part.strip() for part in label.split(",")]
-        paths = [part for part in parts if separator in part]
-        if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
-            several.append(label)
+        for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
+            parts = [part.strip() for part in label.split(joiner)]
+            paths = [part for part in parts if separator in part]
+            if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
+                several.append(label)
+                break
     return several
 
 
@@ -684,13 +691,17 @@ def category_variants(labels: list[str], separator: str | None) -> list[list[str
 
 def _json_label(label: str) -> list[Any] | None:
     """A label written as JSON, as some exports write category paths: a list ('["A >> B"]', '["A", "B"]', a list of
-    breadcrumb records) or one record, as a list of its items; None for any other label or an empty list."""
-    if not (label.startswith(("[", "{")) and label.endswith(("]", "}"))):
+    breadcrumb records) or one record, as a list of its items; also as Python writes them ("['A', 'B']", a list
+    column saved by pandas). None for any other label or an empty list."""
+    if not (label.startswith(("[", "{")) and label.endswith(("]", "}"))) or len(label) > MAX_LISTED_LABEL:
         return None
     try:
         parsed = json.loads(label)
     except ValueError:
-        return None
+        try:
+            parsed = ast.literal_eval(label)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
     items = [parsed] if isinstance(parsed, dict) else parsed
     return items if isinstance(items, list) and items else None
 
