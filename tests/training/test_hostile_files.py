@@ -23,7 +23,7 @@ from handler.settings import Settings
 from training.cli.check_data import app as check_data_app
 from training.cli.predict import app as predict_app
 from training.cli.train import app as train_app
-from training.columns import EXTRA_TEXT
+from training.columns import EXTRA_TEXT, GROUP
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
 from training.data import clean
 from training.data.clean import prepare_catalogue
@@ -447,3 +447,26 @@ def test_a_long_training_text_is_cut_and_never_drops_its_row(tmp_path: Path):
     # THEN every row trains, with the description's start as its extra text
     assert len(cleaned) == len(frame.drop_duplicates(subset=["title", "seller_id", "brand", "price", "category"]))
     assert cleaned[f"{EXTRA_TEXT}0"].str.len().max() == config.max_text_length
+
+
+def test_product_ids_past_the_apis_integer_limit_group_the_split(tmp_path: Path):
+    # GIVEN 16-digit marketplace product ids stored as int64 (never an API input, so the API's ±1e15 does not apply)
+    frame = generate_catalogue(400, seed=5)
+    frame["product_id"] = frame["product_id"].factorize()[0].astype("int64") + 4_000_000_000_000_000
+    frame.to_parquet(tmp_path / "big-ids.parquet")
+
+    cleaned = prepare_catalogue(pd.read_parquet(tmp_path / "big-ids.parquet"), load_config(DEFAULT_CONFIG_PATH).data)
+
+    assert cleaned[GROUP].str.startswith("4000000000000").all()
+    assert cleaned[GROUP].nunique() == frame["product_id"].nunique()
+
+
+def test_a_product_column_of_one_value_is_named_as_the_cause(tmp_path: Path):
+    # GIVEN an export whose product ids a spreadsheet rounded into one number
+    frame = generate_catalogue(400, seed=5).assign(product_id="5.01E+12")
+    frame.to_csv(tmp_path / "rounded.csv", index=False)
+
+    report = CliRunner().invoke(check_data_app, ["--data", str(tmp_path / "rounded.csv")])
+
+    assert report.exit_code == 1
+    assert "every row has the same product id" in report.output

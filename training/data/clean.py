@@ -197,7 +197,7 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
     frame[LABEL] = labels.replace(config.label_aliases) if config.label_aliases else labels
     if config.group:
-        products = text_values(raw[config.group], column=config.group, source=source)
+        products = product_ids(raw[config.group], column=config.group, source=source)
         frame[GROUP] = own_products(products, frame[config.text])
     else:
         frame[GROUP] = title_products(frame[config.text])
@@ -206,6 +206,15 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         extra = text_values(raw[column], column=column, source=source)
         frame[f"{EXTRA_TEXT}{index}"] = extra.str.slice(0, config.max_text_length)
     return frame
+
+
+def product_ids(values: pd.Series, *, column: str, source: str) -> pd.Series:
+    """The product column as text. It is never an API input, so an integer column's ids are their decimal text
+    whatever their size (16-digit marketplace ids, unsigned hash keys); any other column is read as the inputs are.
+    """
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(str).where(values.notna(), "").astype(object)
+    return text_values(values, column=column, source=source)
 
 
 def own_products(groups: pd.Series, titles: pd.Series) -> pd.Series:
