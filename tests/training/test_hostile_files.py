@@ -143,6 +143,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV or Parquet files match"),
+    "a Merchant Center feed saved as .tsv": (
+        lambda d: _csv(d / "feed.tsv", HEADER.replace(",", "\t") + "\n"),
+        "(found .tsv files: save them as .csv or .parquet)",
+    ),
     "rows with a field the header does not name": (
         lambda d: _csv(d / "extra.csv", f"{HEADER}\n{ROW},note\nlg oled tv,s2,lg,599,TVs,p2,\n"),
         "its rows have 7 fields but its header names 6 columns, and the extra fields hold data (line 2: ['note'])",

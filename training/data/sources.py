@@ -66,14 +66,12 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         candidates = sorted(item.path for item in filesystem.get_file_info(selector) if item.is_file)
     else:
         raise DataValidationError(f"data not found: {data}")
-    files = [
-        path
-        for path in candidates
-        if PurePosixPath(path).suffix.lower() in FORMATS
-        and (pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern))
-    ]
+    named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
+    files = [path for path in named if PurePosixPath(path).suffix.lower() in FORMATS]
     if not files:
-        raise DataValidationError(f"no CSV or Parquet files match {data}")
+        others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
+        found = f" (found {', '.join(others[:5])} files: save them as .csv or .parquet)" if others else ""
+        raise DataValidationError(f"no CSV or Parquet files match {data}{found}")
     return filesystem, files
 
 
