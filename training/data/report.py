@@ -495,7 +495,7 @@ def _check_split(planned: pd.DataFrame, split: SplitConfig) -> None:
     """Training's split of these rows holds products out for validation and for test (`check_held_out`)."""
     dealt = assign_splits(product_keys(planned), planned[LABEL], split)
     held_out = {"validation": int((dealt == VALIDATION).sum()), "test": int((dealt == TEST).sum())}
-    check_held_out(held_out, split, products=planned[GROUP].nunique() if GROUP in planned.columns else None)
+    check_held_out(held_out, split, products=planned[GROUP] if GROUP in planned.columns else None)
 
 
 def _problems(report: DataReport) -> list[str]:

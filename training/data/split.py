@@ -57,7 +57,7 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
     else:
         split = assign_splits(product_keys(frame), frame[LABEL], config)
     splits = Splits(train=frame[split == TRAIN], validation=frame[split == VALIDATION], test=frame[split == TEST])
-    products = frame[GROUP].nunique() if GROUP in frame.columns else None
+    products = frame[GROUP] if GROUP in frame.columns else None
     check_held_out({"validation": len(splits.validation), "test": len(splits.test)}, config, products=products)
     logger.info(
         "split",
@@ -86,20 +86,20 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     return split
 
 
-def check_held_out(rows: dict[str, int], config: SplitConfig, *, products: int | None = None) -> None:
+def check_held_out(rows: dict[str, int], config: SplitConfig, *, products: pd.Series | None = None) -> None:
     """Early stopping, the gates and the reported figures need validation and test rows.
 
     Args:
         rows: Rows per held-out split name.
         config: For the message.
-        products: How many distinct products the rows hold, when known: one means the product column holds one
-            value, which the message then says.
+        products: Each row's product, when known: counted only when a split is empty, and a single one means the
+            product column holds one value, which the message then says.
 
     Raises:
         DataValidationError: A held-out split is empty.
     """
     for name, count in rows.items():
-        if count == 0 and products == 1:
+        if count == 0 and products is not None and products.nunique() == 1:
             raise DataValidationError(
                 f"the {name} split is empty: every row has the same product id, so the catalogue is one product and "
                 "all of it trains. Check that data.group names a column of product ids, one per product (a "
