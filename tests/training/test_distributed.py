@@ -424,6 +424,7 @@ def test_one_taxonomy_partition_is_exactly_the_local_engines_catalogue():
         ("{tmp}/latin1.csv", "cannot read"),
         ("{tmp}/one_tv.csv", "a stacking fold's training rows hold one class only ('Laptops')"),
         ("{tmp}/export", "export/b.csv: column 'price' must be ≥ 0, found -3.0 in data row 5"),
+        ("{tmp}/rounded.csv", "every row has the same product id"),
     ],
 )
 def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkeypatch):
@@ -437,6 +438,7 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkey
     catalogue.iloc[300:340].assign(price=[12.0] * 4 + [-3.0] + [12.0] * 35).to_csv(
         tmp_path / "export" / "b.csv", index=False
     )
+    catalogue.assign(product_id="5.01E+12").to_csv(tmp_path / "rounded.csv", index=False)  # a spreadsheet's rounding
     (tmp_path / "wrong.csv").write_text("name,category\nphone,Mobile Phones\n")
     (tmp_path / "latin1.csv").write_bytes("title,category\ncaf\u00e9 machine,Coffee\n".encode("latin-1"))
 
