@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ import typer
 from infra.exceptions import GateError, InfraError, PublishError
 
 MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.md", "model.onnx")
+GATED_FILES = ("metrics.json", "parity_report.json", "model.json")
 POINTER = "current.json"
 DEFAULT_PREFIX = "product-classifier"
 logger = logging.getLogger(__name__)
@@ -46,31 +48,61 @@ class Publication:
 
 
 def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
-    """Refuse a model whose parity or quality gate failed; return its metrics.
+    """Refuse a model whose parity or quality gate failed, or whose files are not the ones the gates judged.
+
+    `model.onnx` must have the sha256 that `make train` recorded in metrics.json when it gated that graph, so a
+    file copied from another run, or cut short by a full disk, is never uploaded under these metrics' version.
 
     Raises:
-        GateError: A file is missing, parity failed, macro-F1 is below `min_macro_f1`, or the run did not promote
-            the model (it was worse than the champion or its own baseline: see `make train`'s summary).
+        GateError: A file is missing or unreadable, parity failed, macro-F1 is not a number at or above
+            `min_macro_f1`, the run did not promote the model (it was worse than the champion or its own
+            baseline: see `make train`'s summary), or the files describe different models.
     """
+    if not math.isfinite(min_macro_f1) or not 0 <= min_macro_f1 <= 1:
+        raise GateError(f"the quality gate needs a macro-F1 from 0 to 1, not {min_macro_f1}")
     missing = [name for name in MODEL_FILES if not (artifacts / name).is_file()]
     if missing:
         raise GateError(f"{artifacts} lacks {', '.join(missing)}: run `make train` (OUT={artifacts}) first")
-    metrics = json.loads((artifacts / "metrics.json").read_text())
-    parity = json.loads((artifacts / "parity_report.json").read_text())
-    if not parity.get("passed") or metrics.get("parity_label_agreement") != 1.0:
+    metrics, parity, metadata = (_read_object(artifacts / name) for name in GATED_FILES)
+    version = metrics.get("model_version")
+    passed = parity.get("passed") is True and metrics.get("parity_passed") is True
+    if not passed or metrics.get("parity_label_agreement") != 1.0:
         raise GateError(
-            f"parity gate failed for {metrics.get('model_version')}: label agreement {parity.get('label_agreement')}, "
+            f"parity gate failed for {version}: label agreement {parity.get('label_agreement')}, "
             f"max |Δp| {parity.get('max_abs_diff')} (tolerance {parity.get('tolerance')})"
         )
-    if metrics["macro_f1"] < min_macro_f1:
-        raise GateError(f"quality gate failed: macro-F1 {metrics['macro_f1']:.4f} < required {min_macro_f1:.4f}")
+    macro_f1 = metrics.get("macro_f1")
+    if isinstance(macro_f1, bool) or not isinstance(macro_f1, int | float) or not math.isfinite(macro_f1):
+        raise GateError(f"{artifacts}/metrics.json has no macro-F1 (macro_f1: {macro_f1!r}); retrain")
+    if macro_f1 < min_macro_f1:
+        raise GateError(f"quality gate failed: macro-F1 {macro_f1:.4f} < required {min_macro_f1:.4f}")
     promotion = metrics.get("promotion") or {}
     if promotion.get("promoted") is False:
-        raise GateError(f"{metrics.get('model_version')} was not promoted to candidate: {promotion.get('reason')}")
-    metadata = json.loads((artifacts / "model.json").read_text())
-    if metadata.get("model_version") != metrics.get("model_version"):
+        raise GateError(f"{version} was not promoted to candidate: {promotion.get('reason')}")
+    if not isinstance(version, str) or metadata.get("model_version") != version:
         raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")
+    digest = hashlib.sha256((artifacts / "model.onnx").read_bytes()).hexdigest()
+    if metrics.get("onnx_sha256") != digest:
+        raise GateError(
+            f"{artifacts}/model.onnx is not the graph metrics.json gated (sha256 {digest[:12]}…, recorded "
+            f"{str(metrics.get('onnx_sha256'))[:12]}…): it changed after training or comes from another run; retrain"
+        )
     return metrics
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON object written by `make train`.
+
+    Raises:
+        GateError: The file is not UTF-8 JSON holding an object (cut short, or not written by `make train`).
+    """
+    try:
+        value = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GateError(f"{path} is not valid JSON ({exc}); retrain") from None
+    if not isinstance(value, dict):
+        raise GateError(f"{path} holds a JSON {type(value).__name__}, not the object `make train` writes; retrain")
+    return value
 
 
 def publish_model(
@@ -97,6 +129,8 @@ def publish_model(
     bodies = {f"{base}/{name}": (artifacts / name).read_bytes() for name in MODEL_FILES}
     digests = {key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}
     digest = digests[f"{base}/model.onnx"]
+    if digest != metrics["onnx_sha256"]:
+        raise GateError(f"{artifacts}/model.onnx changed while it was being published; nothing was uploaded")
     written: list[str] = []
     try:
         for key, body in bodies.items():
@@ -115,10 +149,16 @@ def publish_model(
             Bucket=bucket, Key=pointer_key, Body=json.dumps(pointer, indent=2).encode(), ContentType="application/json"
         )
     except (BotoCoreError, ClientError, PublishError) as exc:
-        _remove(s3_client, bucket, written)
+        reason = str(exc) if isinstance(exc, PublishError) else _describe(exc, bucket)
+        left = _remove(s3_client, bucket, written)
+        if left:
+            reason += (
+                f"; and {len(left)} object(s) of the failed upload could not be removed ({left[0]}): delete "
+                f"s3://{bucket}/{base}/ by hand before publishing again (removing needs s3:DeleteObject)"
+            )
         if isinstance(exc, PublishError):
-            raise
-        raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {_describe(exc, bucket)}") from exc
+            raise PublishError(reason) from exc
+        raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {reason}") from exc
     return Publication(
         bucket, version, f"{base}/model.onnx", digest, written, pointer_key, f"s3://{bucket}/{base}/model.onnx"
     )
@@ -165,13 +205,21 @@ def _verify(s3_client: Any, bucket: str, digests: dict[str, str]) -> None:
             )
 
 
-def _remove(s3_client: Any, bucket: str, keys: list[str]) -> None:
-    """Best-effort removal of a half-published version (the pointer was not moved)."""
+def _remove(s3_client: Any, bucket: str, keys: list[str]) -> list[str]:
+    """Remove a half-published version (the pointer was not moved), each object tried even when one fails.
+
+    Returns:
+        The keys that could not be removed, each with the reason.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    left = []
     for key in keys:
         try:
             s3_client.delete_object(Bucket=bucket, Key=key)
-        except Exception:  # cleanup must not hide the original error
-            logger.warning("could not remove partial upload", extra={"key": key})
+        except (BotoCoreError, ClientError) as exc:  # cleanup must not hide the original error
+            left.append(f"s3://{bucket}/{key}: {_describe(exc, bucket)}")
+    return left
 
 
 def _describe(exc: Exception, bucket: str) -> str:
@@ -180,7 +228,7 @@ def _describe(exc: Exception, bucket: str) -> str:
 
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials found (configure a profile, environment variables or an OIDC role)"
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
     if code == "NoSuchBucket":
         return f"bucket {bucket!r} does not exist (create it, or pass BUCKET=<existing bucket>)"
     if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:

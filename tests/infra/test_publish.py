@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import boto3
 import onnx
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -23,7 +24,6 @@ from tests.conftest import make_command
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "models"
 PREFIX = "product-classifier"
-LOW_QUALITY = '{"model_version": "test-synthetic-1", "macro_f1": 0.5, "parity_label_agreement": 1.0}'
 
 
 @pytest.fixture
@@ -33,7 +33,13 @@ def artifacts(tmp_path, model_path):
     shutil.copy(model_path, folder / "model.onnx")
     metadata = json.loads(onnx.load(model_path).metadata_props[0].value)
     (folder / "model.json").write_text(json.dumps(metadata))
-    metrics = {"model_version": metadata["model_version"], "macro_f1": 0.91, "parity_label_agreement": 1.0}
+    metrics = {
+        "model_version": metadata["model_version"],
+        "macro_f1": 0.91,
+        "parity_label_agreement": 1.0,
+        "parity_passed": True,
+        "onnx_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     parity = {"passed": True, "label_agreement": 1.0, "max_abs_diff": 3e-7, "tolerance": 1e-5}
     (folder / "parity_report.json").write_text(json.dumps(parity))
@@ -156,16 +162,24 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
     [
         (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
         (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
-        (lambda f: (f / "metrics.json").write_text(LOW_QUALITY), "quality gate failed: macro-F1 0.5000"),
+        (lambda f: _edit_metrics(f, macro_f1=0.5), "quality gate failed: macro-F1 0.5000"),
+        (lambda f: _edit_metrics(f, macro_f1=float("nan")), "metrics.json has no macro-F1 \\(macro_f1: nan\\)"),
+        (lambda f: _edit_metrics(f, macro_f1=None), "metrics.json has no macro-F1 \\(macro_f1: None\\)"),
+        (lambda f: _edit_metrics(f, parity_passed=False), "parity gate failed"),
         (
-            lambda f: (f / "metrics.json").write_text(
-                json.dumps(
-                    json.loads((f / "metrics.json").read_text())
-                    | {"promotion": {"promoted": False, "reason": "macro-F1 0.9 is below the champion's 0.95"}}
-                )
+            lambda f: _edit_metrics(
+                f, promotion={"promoted": False, "reason": "macro-F1 0.9 is below the champion's 0.95"}
             ),
             "was not promoted to candidate: macro-F1 0.9 is below the champion's 0.95",
         ),
+        # a graph cut short by a full disk, or copied from another run, is not the one these metrics gated
+        (
+            lambda f: (f / "model.onnx").write_bytes((f / "model.onnx").read_bytes()[:1000]),
+            "model.onnx is not the graph metrics.json gated .*comes from another run; retrain",
+        ),
+        (lambda f: _edit_metrics(f, onnx_sha256=None), "model.onnx is not the graph metrics.json gated"),
+        (lambda f: (f / "metrics.json").write_text('{"model_version": "test-'), "metrics.json is not valid JSON"),
+        (lambda f: (f / "parity_report.json").write_text("[]"), "parity_report.json holds a JSON list"),
     ],
 )
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
@@ -174,6 +188,52 @@ def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
     with pytest.raises(GateError, match=message):
         publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
     assert _keys(s3) == set()
+
+
+def _edit_metrics(artifacts: Path, **changes) -> None:
+    metrics = json.loads((artifacts / "metrics.json").read_text())
+    (artifacts / "metrics.json").write_text(json.dumps(metrics | changes))
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), -0.1, 1.5])
+def test_a_quality_gate_that_could_never_fire_is_refused(s3, artifacts, threshold):
+    _edit_metrics(artifacts, macro_f1=0.01)
+
+    with pytest.raises(GateError, match="the quality gate needs a macro-F1 from 0 to 1"):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=threshold)
+    assert _keys(s3) == set()
+
+
+class TimingOutOn(FailingOn):
+    """A real (moto) client whose put_object times out for one key: botocore's error then carries no response."""
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].endswith(self._suffix):
+            raise ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
+        return self._client.put_object(**kwargs)
+
+
+def test_a_timeout_mid_publish_is_one_error_and_leaves_nothing(s3, artifacts):
+    with pytest.raises(PublishError, match="failed: Read timeout on endpoint URL"):
+        publish_model(TimingOutOn(s3, "model.onnx"), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert _keys(s3) == set()
+
+
+class RefusingDeletes(FailingOn):
+    """A failing upload by credentials that may write but not delete (a deploy role without s3:DeleteObject)."""
+
+    def delete_object(self, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "DeleteObject")
+
+
+def test_leftovers_a_failed_publish_cannot_remove_are_named(s3, artifacts):
+    with pytest.raises(PublishError) as raised:
+        publish_model(RefusingDeletes(s3, "current.json"), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert "5 object(s) of the failed upload could not be removed" in str(raised.value)
+    assert f"delete s3://{BUCKET}/{PREFIX}/models/test-synthetic-1/ by hand" in str(raised.value)
+    assert f"{PREFIX}/current.json" not in _keys(s3)
 
 
 def test_missing_bucket_is_named(s3, artifacts):

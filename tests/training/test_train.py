@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,9 @@ def test_train_writes_artifacts_and_registers_a_candidate(tracking, small_config
     assert metrics["shipped"] in {"LightGBM on the title model's margin", "the title model alone"}
     assert f"shipped: {metrics['shipped']}" in card
     assert run.data.params["shipped"] == metrics["shipped"]
+    # the gates are tied to the exact graph they judged (`make publish` refuses any other file)
+    assert metrics["onnx_sha256"] == hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    assert run.data.params["onnx_sha256"] == metrics["onnx_sha256"]
     assert "| title | string | yes |" in card
     assert "## Per level of the category path (test split)" in card
     assert f"F1 **{metrics['hierarchical_f1']:.4f}**" in card

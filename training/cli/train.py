@@ -8,6 +8,7 @@ engine trained the model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import tempfile
@@ -96,6 +97,8 @@ if TYPE_CHECKING:
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
 LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_points")
+# Summary entries that are text, not numbers: MLflow records them as params.
+TEXT_SUMMARY = ("shipped", "onnx_sha256")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
 logger = logging.getLogger(__name__)
@@ -236,7 +239,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         metadata["calibration"] = calibration_metadata(confidence)
         metadata["operating_points"] = thresholds(confidence["operating_points"])
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
-        summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, onnx_bytes=len(model_bytes))
+        summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, model_bytes=model_bytes)
         summary |= scalar_metrics(levels) | confidence_metrics(confidence)
         _record_run(
             staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels,
@@ -309,9 +312,10 @@ def _export_and_gate(
 
 
 def _summarise(
-    fitted: FittedModel, evaluation: Evaluation, parity: ParityReport, *, train_seconds: float, onnx_bytes: int
+    fitted: FittedModel, evaluation: Evaluation, parity: ParityReport, *, train_seconds: float, model_bytes: bytes
 ) -> dict[str, Any]:
-    """The run's scalar results: metrics, baseline, parity, sizes (the start of metrics.json)."""
+    """The run's scalar results: metrics, baseline, parity, sizes (the start of metrics.json), and the graph's
+    sha256, which ties these gates to the exact file `make publish` uploads."""
     metrics, baseline = evaluation.metrics, evaluation.baseline
     classifier = fitted.pipeline.named_steps["classifier"]
     return (
@@ -339,7 +343,8 @@ def _summarise(
             "candidates": getattr(
                 fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
             ),
-            "onnx_bytes": onnx_bytes,
+            "onnx_bytes": len(model_bytes),
+            "onnx_sha256": hashlib.sha256(model_bytes).hexdigest(),
             "classes_learnt": metrics["classes_learnt"],
             "classes_evaluated": metrics["classes_evaluated"],
             "classes_not_evaluated": metrics["classes_not_evaluated"],
@@ -397,9 +402,11 @@ def _record_run(
     ]
     log_run_record(
         to_params(config)
-        | {"data_source": fitted.source, "data_sha256": fitted.sha256, "shipped": summary["shipped"]}
+        | {"data_source": fitted.source, "data_sha256": fitted.sha256}
+        | {key: summary[key] for key in TEXT_SUMMARY}
         | {f"corrections.{key}": value for key, value in fitted.corrections.items() if key != CORRECTED_LISTINGS},
-        {key: float(value) for key, value in summary.items() if key != "shipped"} | _stage_metrics(fitted.engine_stats),
+        {key: float(value) for key, value in summary.items() if key not in TEXT_SUMMARY}
+        | _stage_metrics(fitted.engine_stats),
         documents,
         {
             "per_class_report.json": evaluation.metrics["per_class"],
