@@ -67,8 +67,21 @@ with socket.socket() as probe:
                  f" pass another port, e.g. {retry}={int(port) + 1}")
 endef
 export PORT_FREE
+# make serve: the settings and the model, checked before uvicorn imports the app (which would print a traceback).
+define SERVABLE
+import sys
+from handler.exceptions import ModelLoadError, SettingsError
+from handler.model import load_model
+from handler.settings import Settings
+try:
+    load_model(Settings.from_env())
+except (SettingsError, ModelLoadError) as exc:
+    sys.exit(f"error: {exc}")
+endef
+export SERVABLE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
+SERVE_CAPTURE = $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}")
 
 .PHONY: help install tools lock pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
@@ -175,8 +188,8 @@ requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve ext
 serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx; CAPTURE=folder CAPTURE_SAMPLE_RATE=)
 	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
 	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}" "make serve PORT"
-	$(SERVE_ENV) $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}") \
-	  $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
+	@$(SERVE_ENV) $(SERVE_CAPTURE) $(PY) -c "$$SERVABLE" >/dev/null
+	$(SERVE_ENV) $(SERVE_CAPTURE) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"
 
 CHECKOV := .venv-checkov
 checkov: ## checkov on template.yaml (own environment, checkov 3.3.30); skips only what .checkov.yaml justifies

@@ -4,8 +4,9 @@ Each run:
 
 1. asks the classifier's live alias (CLASSIFIER_FUNCTION_ARN) for `GET /model`, marked `x-synthetic-traffic:
    drift-monitor`, so the training class shares are those of the model actually served;
-2. sums the per-category `Predictions` of the last DRIFT_WINDOW_HOURS from CloudWatch, for every class (one
-   query per class, in GetMetricData calls of at most 500 queries);
+2. sums the per-category `Predictions` of the last DRIFT_WINDOW_HOURS from CloudWatch, but none from before the
+   alias's version was published (`live_since`), for every class (one query per class, in GetMetricData calls of
+   at most 500 queries);
 3. tests the counts against the training shares (drift.py: Pearson's chi-square on pooled classes) and puts
    into METRICS_NAMESPACE, with dimension `service` and again with `service` + `model_version`:
    - `ClassMixDriftScore`: −log10 of the p-value; 3 means a no-drift window looks this different once in
@@ -17,7 +18,8 @@ Each run:
 4. compares the share of answers the classifier accepted (`AcceptedPredictions` / `DecidedPredictions`, decisions
    taken at its target precision) in the window with the share of the trailing week before it, and puts
    `AcceptedShare` and `AcceptedShareDrop` (the week's share minus the window's): a drop means drift or a bad model
-   before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS decided answers;
+   before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS (or MIN_DECIDED) decided
+   answers;
 5. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
@@ -54,6 +56,9 @@ MAX_QUERIES = 500
 MAX_WINDOW_HOURS = 24 * 14
 # The accepted share of the window is compared with that of this long a stretch before it.
 TRAILING = timedelta(days=7)
+# Fewest decided answers the accepted share is put for, whatever MIN_PREDICTIONS says: with 225, three standard
+# errors of a share are at most 0.1 (at a share of one half), the drop docs/monitoring.md's alarm watches for.
+MIN_DECIDED = 225
 SYNTHETIC_HEADER = "x-synthetic-traffic"
 SYNTHETIC_SOURCE = "drift-monitor"
 logger = logging.getLogger()
@@ -106,11 +111,12 @@ def check_drift(
     if not isinstance(version, str) or not version:
         raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
     class_shares = training_shares(metadata)
+    since = live_since(config.function_arn, lambda_client=lambda_client)
     # Classes whose names differ only in a Latin letter's accents share one series: each series is read once and
     # tested against their summed share (read once per class, its traffic counted twice would hide a shift).
     series = {label: dimension_value(label) for label in class_shares}
     shares = _summed(class_shares, series)
-    counts = predicted_counts(config, list(shares), cloudwatch=cloudwatch, now=now)
+    counts = predicted_counts(config, list(shares), cloudwatch=cloudwatch, now=now, since=since)
     total = math.fsum(counts.values())
     enough = total >= config.min_predictions
     test = compare_class_mix(shares, counts) if enough else None
@@ -178,12 +184,36 @@ def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, A
         status = answer.get("statusCode") if answer else "a payload that is not an HTTP response"
         raise LiveModelError(f"GET /model on {function_arn} answered {status}: {payload[:300]}")
     body = answer.get("body") or ""
-    if answer.get("isBase64Encoded") and isinstance(body, str):
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    if not isinstance(body, str):
+        raise LiveModelError(f"GET /model on {function_arn} answered a {type(body).__name__} body, not JSON text")
+    if answer.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8", errors="replace")
+        except ValueError:
+            raise LiveModelError(f"GET /model on {function_arn} answered a body marked base64 that is not") from None
     metadata = _json_object(body)
     if metadata is None:
         raise LiveModelError(f"GET /model on {function_arn} answered a body that is not a JSON object: {body[:200]}")
     return metadata
+
+
+def live_since(function_arn: str, *, lambda_client: Any) -> datetime:
+    """When the version the live alias routes to was published. `Predictions` carries no model version, so the
+    window starts no earlier than this: traffic before it was answered by another version, maybe another model
+    of other classes and shares, and comparing it with this model's shares would cry wolf after every release.
+
+    Raises:
+        LiveModelError: The alias cannot be read, or names no publication time.
+    """
+    try:
+        published = lambda_client.get_function_configuration(FunctionName=function_arn).get("LastModified")
+    except (BotoCoreError, ClientError) as exc:
+        raise LiveModelError(f"reading {function_arn}'s version (GetFunctionConfiguration) failed: {exc}") from exc
+    try:
+        moment = datetime.fromisoformat(str(published))
+    except ValueError:
+        raise LiveModelError(f"{function_arn}'s version has no publication time (LastModified {published!r})") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def training_shares(metadata: dict[str, Any]) -> dict[str, float]:
@@ -203,19 +233,31 @@ def training_shares(metadata: dict[str, Any]) -> dict[str, float]:
 
 
 def predicted_counts(
-    config: DriftConfig, labels: list[str], *, cloudwatch: Any, now: datetime | None = None
+    config: DriftConfig,
+    labels: list[str],
+    *,
+    cloudwatch: Any,
+    now: datetime | None = None,
+    since: datetime | None = None,
 ) -> dict[str, float]:
-    """Sum of `Predictions` per category over the window: every label (one per series), MAX_QUERIES queries a call.
+    """Sum of `Predictions` per category over the window (from `since` when that is later, to the minute):
+    every label (one per series), MAX_QUERIES queries a call.
 
     Raises:
         MetricsError: GetMetricData failed or reported a query it could not answer.
     """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)
+    if since is not None and since > start:
+        start = since.replace(second=0, microsecond=0) + timedelta(minutes=1)
     counts = dict.fromkeys(labels, 0.0)
+    period = int((end - start).total_seconds()) // 60 * 60
+    if period <= 0:
+        return counts
     for first in range(0, len(labels), MAX_QUERIES):
         queries = [
-            _query(config, f"c{index}", labels[index]) for index in range(first, min(first + MAX_QUERIES, len(labels)))
+            _query(config, f"c{index}", labels[index], period)
+            for index in range(first, min(first + MAX_QUERIES, len(labels)))
         ]
         token: str | None = None
         while True:
@@ -256,7 +298,7 @@ class AcceptedShare:
 
 def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
     """The accepted share of the window and of the 7 days before it, or None when either has fewer than
-    MIN_PREDICTIONS decided answers (or none at all: a model without operating points decides nothing).
+    MIN_PREDICTIONS or MIN_DECIDED decided answers (none at all: a model without operating points decides nothing).
 
     Raises:
         MetricsError: GetMetricData failed.
@@ -266,7 +308,7 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
     window = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start, end, cloudwatch=cloudwatch)
     week = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start - TRAILING, start, cloudwatch=cloudwatch)
     decided = min(window["DecidedPredictions"], week["DecidedPredictions"])
-    if decided < max(config.min_predictions, 1):
+    if decided < max(config.min_predictions, MIN_DECIDED):
         return None
     return AcceptedShare(
         window["AcceptedPredictions"] / window["DecidedPredictions"],
@@ -371,14 +413,14 @@ def _sums(
     return sums
 
 
-def _query(config: DriftConfig, query_id: str, label: str) -> dict[str, Any]:
-    """One GetMetricData query: the window's Sum of Predictions for one category."""
+def _query(config: DriftConfig, query_id: str, label: str, period: int) -> dict[str, Any]:
+    """One GetMetricData query: the window's Sum of Predictions for one category (`period`: the window, seconds)."""
     dimensions = [{"Name": "category", "Value": dimension_value(label)}, {"Name": "service", "Value": config.service}]
     return {
         "Id": query_id,
         "MetricStat": {
             "Metric": {"Namespace": config.namespace, "MetricName": "Predictions", "Dimensions": dimensions},
-            "Period": config.window_hours * 3600,
+            "Period": period,
             "Stat": "Sum",
         },
         "ReturnData": True,

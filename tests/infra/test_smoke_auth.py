@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -152,3 +153,43 @@ def test_jwt_smoke_without_any_token_source_says_how_to_get_one(monkeypatch):
 
     assert completed.returncode == 2
     assert "JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET" in completed.stderr
+
+
+class _BadEndpoint(BaseHTTPRequestHandler):
+    """A broken endpoint: /health answers as its path says (an HTML 502 page, a list, a 200 without a version),
+    and /drop closes the connection without answering."""
+
+    def do_GET(self):
+        if self.path == "/html/health":
+            self._raw(502, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+        elif self.path == "/list/health":
+            self._raw(200, b"[1, 2]", "application/json")
+        elif self.path == "/versionless/health":
+            self._raw(200, b'{"status": "ok", "model_loaded": true}', "application/json")
+        else:
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _raw(self, status, data, kind):
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    log_message = _Gateway.log_message
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("html", r"GET .*/html/health: 502 with a body that is not JSON: b'<html><body>502 Bad Gateway"),
+        ("list", r"GET /health: 200 \[1, 2\]"),
+        ("versionless", r"serves model None, expected v1"),
+        ("drop", r"GET .*/drop/health: no answer \(RemoteDisconnected"),
+    ],
+)
+def test_a_broken_endpoint_is_one_failure_naming_what_it_answered(path, message):
+    with _serving(_BadEndpoint) as url, pytest.raises(SmokeError, match=message):
+        run_smoke(f"{url}/{path}", "v1")

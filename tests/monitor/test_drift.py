@@ -56,8 +56,9 @@ def _payload(data: bytes):
     return StreamingBody(io.BytesIO(data), len(data))
 
 
-def _live_model(metadata=METADATA, *, answer=None, function_error=None):
-    """A Lambda client stubbed to answer GET /model once, as the classifier's live alias would."""
+def _live_model(metadata=METADATA, *, answer=None, function_error=None, published=NOW - timedelta(days=30)):
+    """A Lambda client stubbed to answer GET /model once, as the classifier's live alias would, then when the
+    version the alias serves was `published` (by default long before any window)."""
     client = boto3.client("lambda", region_name="us-east-1")
     stubber = Stubber(client)
     if answer is None:
@@ -66,11 +67,16 @@ def _live_model(metadata=METADATA, *, answer=None, function_error=None):
     if function_error:
         response["FunctionError"] = function_error
     stubber.add_response("invoke", response, {"FunctionName": LIVE_ALIAS, "Payload": json.dumps(GET_MODEL).encode()})
+    stubber.add_response(
+        "get_function_configuration",
+        {"LastModified": published.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"},  # Lambda's own format
+        {"FunctionName": LIVE_ALIAS},
+    )
     stubber.activate()
     return client
 
 
-def _record_predictions(cloudwatch, counts, namespace="ProductClassifier"):
+def _record_predictions(cloudwatch, counts, namespace="ProductClassifier", hours_ago=1):
     for label, count in counts.items():
         cloudwatch.put_metric_data(
             Namespace=namespace,
@@ -83,7 +89,7 @@ def _record_predictions(cloudwatch, counts, namespace="ProductClassifier"):
                     ],
                     "Value": count,
                     "Unit": "Count",
-                    "Timestamp": NOW - timedelta(hours=1),
+                    "Timestamp": NOW - timedelta(hours=hours_ago),
                 }
             ],
         )
@@ -279,14 +285,19 @@ def test_a_fall_in_the_accepted_share_against_the_trailing_week_is_emitted(aws):
     assert {("AcceptedShare", ("service",)), ("AcceptedShareDrop", ("service",))} <= _emitted(cloudwatch)
 
 
-@pytest.mark.parametrize(("window", "week"), [(50, 5000), (1000, 50), (0, 0)])
-def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week):
+@pytest.mark.parametrize(
+    ("window", "week", "min_predictions"), [(50, 5000, 100), (1000, 50, 100), (0, 0, 100), (1, 5000, 0), (200, 5000, 0)]
+)
+def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week, min_predictions):
+    # a share of one answer, or of 200, is noise against the 0.1 drop the alarm watches, whatever MIN_PREDICTIONS says
     _, cloudwatch = aws
     _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
-    _record_decisions(cloudwatch, hours_ago=1, accepted=window // 2, decided=window)
-    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week // 2, decided=week)
+    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
 
-    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+    result = check_drift(
+        _config(min_predictions=min_predictions), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW
+    )
 
     assert "accepted_share_drop" not in result
     assert not {name for name, _ in _emitted(cloudwatch)} & {"AcceptedShare", "AcceptedShareDrop"}
@@ -357,6 +368,35 @@ def test_too_little_traffic_emits_only_the_heartbeat_and_says_so(aws, caplog, co
     assert result == {"emitted": False, "predictions": predictions, "classes": 3, "model_version": "v42"}
     assert _emitted(cloudwatch) == {("DriftCheckCompleted", ("service",))}
     assert "too little traffic" in caplog.text
+
+
+def test_traffic_answered_before_the_live_version_was_published_does_not_count(aws):
+    # GIVEN a day of the old model's traffic (its mix was all CPUs), then a model published 90 minutes ago whose
+    # traffic since matches its training mix exactly
+    _, cloudwatch = aws
+    for hours_ago in range(2, 24):
+        _record_predictions(cloudwatch, {"CPUs": 100}, hours_ago=hours_ago)
+    _record_predictions(cloudwatch, {"Fridges": 250, "TVs": 150, "CPUs": 100}, hours_ago=1)
+    client = _live_model(published=NOW - timedelta(minutes=90))
+
+    result = check_drift(_config(), cloudwatch=cloudwatch, lambda_client=client, now=NOW)
+
+    # THEN only the new version's traffic is tested against its shares: no drift
+    assert result["predictions"] == 500
+    assert result["score"] < 1
+
+
+def test_an_alias_whose_version_cannot_be_read_is_an_error(aws):
+    _, cloudwatch = aws
+    client = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(client)
+    answer = json.dumps({"statusCode": 200, "body": json.dumps(METADATA)}).encode()
+    stubber.add_response("invoke", {"StatusCode": 200, "Payload": _payload(answer)})
+    stubber.add_client_error("get_function_configuration", service_error_code="AccessDeniedException")
+    stubber.activate()
+
+    with pytest.raises(LiveModelError, match=r"GetFunctionConfiguration\) failed: .*AccessDeniedException"):
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=client, now=NOW)
 
 
 def test_traffic_outside_the_window_does_not_count(aws):
@@ -511,8 +551,15 @@ def test_bad_class_shares_from_the_live_model_are_an_error(aws, shares, message)
         (b"<html>", None, "answered a payload that is not an HTTP response"),
         (json.dumps({"statusCode": 200, "body": "{not json"}).encode(), None, "a body that is not a JSON object"),
         (json.dumps({"statusCode": 200, "body": "{}"}).encode(), None, "names no model_version"),
+        (json.dumps({"statusCode": 200, "body": 42}).encode(), None, "answered a int body, not JSON text"),
+        (json.dumps({"statusCode": 200, "body": {"a": 1}}).encode(), None, "answered a dict body, not JSON text"),
+        (
+            json.dumps({"statusCode": 200, "body": "{not base64}", "isBase64Encoded": True}).encode(),
+            None,
+            "answered a body marked base64 that is not",
+        ),
     ],
-    ids=["crash", "500", "not-http", "body-not-json", "no-version"],
+    ids=["crash", "500", "not-http", "body-not-json", "no-version", "number-body", "object-body", "bad-base64"],
 )
 def test_a_live_alias_that_does_not_describe_its_model_is_an_error(aws, answer, function_error, message):
     _, cloudwatch = aws

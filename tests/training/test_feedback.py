@@ -23,7 +23,7 @@ from training.data.tail import TailPlan
 from training.exceptions import DataValidationError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, read_corrections
-from training.feedback.review_queue import build_review_queue
+from training.feedback.review_queue import build_review_queue, read_review_file
 from training.reporting.compare import agreement_report
 
 if TYPE_CHECKING:
@@ -93,8 +93,7 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     # One label per listing, in the order of their latest records (`latest_listings`): "unsure" last.
     challenger = ["TVs", "TVs", "TVs", "Fridges", "TVs"]
 
-    queue = build_review_queue(captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5,
-                               limit=10)  # fmt: skip
+    queue = build_review_queue(captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5)
 
     assert list(queue["title"]) == ["sent to review", "challenged", "new brand", "unsure"]
     assert list(queue["reasons"]) == ["review", "challenger", "new_brand", "low_confidence"]
@@ -105,7 +104,6 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     assert unsure["suggestion_2"] == "Fridges"
     assert unsure["label"] == ""
     assert unsure["path"] == "TVs (0.35)"
-    assert len(build_review_queue(captured, known={}, challenger=None, low_confidence=0.5, limit=1)) == 1
 
 
 def _reviewed(tmp_path: Path, labels: list[str]) -> Path:
@@ -331,3 +329,99 @@ def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(t
     assert result.exit_code == 0, result.output
     assert "0 listings to review of 1 captured" in result.output
     assert "CORRECTIONS=" not in result.output
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [gzip.compress(json.dumps(record("cut")).encode())[:30], b"\x1f\x8b not gzip at all"],
+    ids=["truncated", "gzip-magic-only"],
+)
+@pytest.mark.parametrize("name", ["part-0001.gz", "part-0001"])
+def test_a_damaged_gzip_capture_object_is_named_whatever_it_is_called(tmp_path: Path, damaged: bytes, name: str):
+    (tmp_path / "z-good.jsonl").write_text(json.dumps(record("one")) + "\n")
+    (tmp_path / name).write_bytes(damaged)
+
+    with pytest.raises(DataValidationError, match=f"{name}: unreadable gzip"):
+        read_capture(str(tmp_path))
+    # and `make compare DATA=`, reading it first, says the same instead of taking the folder for a catalogue
+    with pytest.raises(DataValidationError, match=f"{name}: unreadable gzip"):
+        is_capture(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"inputs": None}, {"confidence": "high"}, {"confidence": float("nan")}, {"listing_id": 7},
+     {"top_k": {"label": "TVs"}}, {"top_k": ["TVs"]}, {"path": [{"name": "TVs"}]}],
+)  # fmt: skip
+def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_skipped(tmp_path: Path, broken):
+    lines = [record("good"), record("odd") | broken]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    captured = read_capture(str(tmp_path))
+
+    assert list(captured.frame["title"]) == ["good"]
+    assert captured.malformed == 1
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 malformed capture record(s) skipped" in result.output
+
+
+def test_the_queue_says_how_many_qualifying_listings_limit_left_out(tmp_path: Path):
+    lines = [record(f"unsure {i}", confidence=0.1 + i / 100) for i in range(5)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = CliRunner().invoke(
+        review_queue_app,
+        ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300", "--limit", "2"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "2 listing(s) to review (of 5 captured; LIMIT 2 left out 3 more that qualified)" in result.output
+    assert list(pd.read_csv(tmp_path / "q.csv")["title"]) == ["unsure 0", "unsure 1"]
+
+
+def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path: Path):
+    # GIVEN listings anyone could send the API, whose text a spreadsheet would run as a formula
+    formula = '=HYPERLINK("http://x.example","click")'
+    lines = [record(formula, confidence=0.2, brand="+evil"), record("-40 degree freezer", confidence=0.3)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+
+    # THEN no cell of the queue starts like a formula
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "q.csv", dtype=str, keep_default_na=False)
+    assert not written.map(lambda cell: cell.startswith(("=", "+", "-", "@"))).any().any()
+    # AND labelled and read back as corrections, each listing trains with its text as captured
+    written["label"] = "TVs"
+    written.to_csv(tmp_path / "q.csv", index=False)
+    found = _read(tmp_path / "q.csv")
+    assert sorted(found.frame["title"]) == sorted([formula, "-40 degree freezer"])
+    assert "+evil" in set(found.frame["brand"])
+
+
+@pytest.mark.parametrize(("price", "row"), [("1.199,00", 2), ("1099 €", 2), ("-5", 2)])
+def test_a_correction_is_refused_for_a_number_the_catalogue_refuses_in_its_own_data_row(tmp_path: Path, price, row):
+    # GIVEN a reviewed file whose first row is unlabelled, and whose labelled second row has a price as text
+    path = _reviewed(tmp_path, ["", "TVs", "Fridges"])
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[1, "price"] = price
+    frame.to_csv(path, index=False)
+
+    with pytest.raises(DataValidationError, match=f"column 'price' .* in data row {row}"):
+        _read(path)
+
+
+@pytest.mark.parametrize("role", ["corrections", "reviewed"])
+def test_a_semicolon_review_file_is_named_as_such(tmp_path: Path, role: str):
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    pd.read_csv(path, dtype=str).to_csv(path, index=False, sep=";")
+
+    read = _read if role == "corrections" else lambda path: read_review_file(path, "REVIEWED", required=("label",))
+
+    with pytest.raises(DataValidationError, match="looks ';'-delimited: save it comma-separated"):
+        read(path)

@@ -93,6 +93,9 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert run.data.params["corrections.rows"] == str(half)
     assert run.data.params["corrections.window_start"] <= run.data.params["corrections.window_end"]
 
+    # The reviewed file as people keep one: a listing labelled twice (the later row counts), one from elsewhere
+    stranger = queue.iloc[:1].assign(listing_id="not-captured-here")
+    pd.concat([queue.iloc[:1], queue, stranger]).to_csv(workspace / "reviewed.csv", index=False)
     compared = _invoke(compare.app, "--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data", "capture",
                        "--reviewed", "reviewed.csv", "--config", config, "--out", "cmp",
                        "--min-agreement", "0.5")  # fmt: skip
@@ -106,6 +109,9 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert report["reviewed"]["rows"] == len(queue) - half
     assert report["reviewed"]["left_out_as_corrections"] == half
     assert f"{half:,} more reviewed listings are left out: a model was given them as corrections" in compared.output
+    assert (report["reviewed"]["not_in_capture"], report["reviewed"]["superseded"]) == (1, 1)
+    assert "1 labelled listings of the review file are not in this capture" in compared.output
+    assert "1 labelled rows repeat a listing a later row labels" in compared.output
     assert "on captured traffic" in compared.output
     own = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
                                            "capture", "--reviewed", "corrections.csv", "--out", "cmp4"])  # fmt: skip
@@ -117,6 +123,12 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
                                             "capture", "--reviewed", "typo.csv", "--out", "cmp3"])  # fmt: skip
     assert typo.exit_code == 1
     assert "label(s) are classes of neither model, e.g. ['Tellyvisions']" in typo.output
+    # a spelling the config aliases is read as its class, as training reads corrections
+    aliased = yaml.safe_load((workspace / "small.yaml").read_text())
+    aliased["data"] = {**aliased.get("data", {}), "label_aliases": {"Tellyvisions": queue["label"].iloc[0]}}
+    (workspace / "aliased.yaml").write_text(yaml.safe_dump(aliased))
+    _invoke(compare.app, "--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data", "capture",
+            "--reviewed", "typo.csv", "--config", "aliased.yaml", "--out", "cmp5")  # fmt: skip
 
     strict = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
                                               "capture", "--config", config, "--out", "cmp2", "--min-agreement",

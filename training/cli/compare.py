@@ -35,7 +35,7 @@ from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.review_queue import LABEL_COLUMN, latest_listings, read_review_file
+from training.feedback.review_queue import LABEL_COLUMN, latest_listings, read_review_file, spreadsheet_safe
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import blank_ids_named_by_row, read_metadata
 from training.reporting.compare import (
@@ -108,7 +108,8 @@ def main(
         check_out_dir(out, what="the comparison")
         if data and is_capture(data):
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
-                          since=since, min_agreement=min_agreement, separator=resolved.data.path_separator)  # fmt: skip
+                          since=since, min_agreement=min_agreement, separator=resolved.data.path_separator,
+                          aliases=resolved.data.label_aliases)  # fmt: skip
             return
         live_only = {"--reviewed": reviewed, "--since": since, "--min-agreement": min_agreement}
         given = [name for name, value in live_only.items() if value is not None]
@@ -146,7 +147,7 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
     (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": data}, indent=2) + "\n")
-    listing.to_csv(out / "disagreements.csv", index=False)
+    spreadsheet_safe(listing).to_csv(out / "disagreements.csv", index=False)
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
 
@@ -168,7 +169,7 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]]) -> np
 
 def _compare_live(
     model_a: bytes, model_b: bytes, *, a: str, b: str, data: str, out: Path, resamples: int, reviewed: Path | None,
-    since: str | None, min_agreement: float | None, separator: str | None,
+    since: str | None, min_agreement: float | None, separator: str | None, aliases: dict[str, str],
 ) -> None:  # fmt: skip
     """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
 
@@ -206,10 +207,13 @@ def _compare_live(
     report["left_out_as_corrections"] = int(corrected.sum())
     reviewed_report = None
     if reviewed is not None:
-        labels = _reviewed_labels(reviewed, listings["listing_id"])
+        labels, unmatched = _reviewed_labels(reviewed, listings["listing_id"], aliases)
+        if any(unmatched.values()):
+            logger.warning("reviewed rows not compared", extra={"file": str(reviewed), **unmatched})
         known = labels != ""
         if not known.any():
-            raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture")
+            since_text = f" since {since}" if since else ""
+            raise TrainingError(f"REVIEWED {reviewed}: none of its labelled listings is in this capture{since_text}")
         trained = corrected & known
         if trained.any():
             logger.warning(
@@ -231,16 +235,16 @@ def _compare_live(
             )
         reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
                                               resamples=resamples)  # fmt: skip
-        reviewed_report["left_out_as_corrections"] = int(trained.sum())
+        reviewed_report |= {"left_out_as_corrections": int(trained.sum())} | unmatched
     text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
     summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window()}
     (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
     differ = (predicted_a != predicted_b) & scored
-    listings.loc[differ, ["listing_id", *captured.inputs]].assign(a=predicted_a[differ], b=predicted_b[differ]).to_csv(
-        out / "disagreements.csv", index=False
-    )
+    differing = listings.loc[differ, ["listing_id", *captured.inputs]]
+    differing = differing.assign(a=predicted_a[differ], b=predicted_b[differ])
+    spreadsheet_safe(differing).to_csv(out / "disagreements.csv", index=False)
     typer.echo(text)
     low = report["agreement"]["ci_low"]
     if min_agreement is not None and low < min_agreement:
@@ -255,18 +259,23 @@ def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:
             for listing in found.get("training_data", {}).get(CORRECTED_LISTINGS, [])}  # fmt: skip
 
 
-def _reviewed_labels(path: Path, listing_ids: pd.Series) -> np.ndarray:
-    """The reviewer's label of each listing ("" where it was not reviewed).
+def _reviewed_labels(path: Path, listing_ids: pd.Series, aliases: dict[str, str]) -> tuple[np.ndarray, dict[str, int]]:
+    """The reviewer's label of each listing ("" where it was not reviewed), after `data.label_aliases` as
+    training reads corrections, and the labelled rows no listing takes: those not in this capture (or before
+    SINCE), and those a later row of the same listing superseded.
 
     Raises:
         TrainingError: The file is missing or is not a review queue.
     """
-    table = read_review_file(path, "REVIEWED")
-    if not {"listing_id", LABEL_COLUMN} <= set(table.columns):
-        raise TrainingError(f"{path} has no listing_id and {LABEL_COLUMN} columns: pass the review queue you labelled")
-    labels = table[table[LABEL_COLUMN].str.strip() != ""].drop_duplicates("listing_id", keep="last")
-    found = listing_ids.map(labels.set_index("listing_id")[LABEL_COLUMN].str.strip())
-    return found.fillna("").to_numpy(dtype=str)
+    table = read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN))
+    labelled = table[table[LABEL_COLUMN].str.strip() != ""]
+    labels = labelled.drop_duplicates("listing_id", keep="last").set_index("listing_id")[LABEL_COLUMN]
+    found = listing_ids.map(labels.str.strip().replace(aliases)).fillna("").to_numpy(dtype=str)
+    unmatched = {
+        "not_in_capture": int((~labels.index.isin(listing_ids)).sum()),
+        "superseded": len(labelled) - len(labels),
+    }
+    return found, unmatched
 
 
 def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) -> None:

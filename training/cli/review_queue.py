@@ -24,7 +24,7 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
 from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
-from training.feedback.review_queue import build_review_queue, latest_listings
+from training.feedback.review_queue import build_review_queue, latest_listings, spreadsheet_safe
 from training.feedback.served import listing_rows, served_labels
 
 if TYPE_CHECKING:
@@ -57,28 +57,29 @@ def main(
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         captured = read_capture(capture, since=parse_since(since))
         challenger = _challenger_labels(b, captured) if b else None
-        queue = build_review_queue(
-            captured,
-            known=_known_values(resolved, data),
-            challenger=challenger,
-            low_confidence=low_confidence,
-            limit=limit,
+        qualified = build_review_queue(
+            captured, known=_known_values(resolved, data), challenger=challenger, low_confidence=low_confidence
         )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
+    queue = qualified.head(limit)
     out.parent.mkdir(parents=True, exist_ok=True)
-    queue.to_csv(out, index=False)
+    spreadsheet_safe(queue).to_csv(out, index=False)
     captured_listings = captured.frame["listing_id"].nunique()
+    skipped = f"; {captured.malformed} malformed capture record(s) skipped" if captured.malformed else ""
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "
-            "accepted, confident, of a known brand and seller, and agreed with B if given; nothing to correct yet"
+            f"accepted, confident, of a known brand and seller, and agreed with B if given; nothing to correct yet"
+            f"{skipped}"
         )
         return
     reasons = Counter(reason for named in queue["reasons"] for reason in named.split(";"))
+    left = len(qualified) - len(queue)
+    cut = f"; LIMIT {limit} left out {left} more that qualified" if left else ""
     typer.echo(
-        f"{len(queue)} listing(s) to review (of {captured_listings} captured) in {out}: "
+        f"{len(queue)} listing(s) to review (of {captured_listings} captured{cut}{skipped}) in {out}: "
         + ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
         + f". Fill in `label`, then `make train CORRECTIONS={out}"
         + (f" DATA={data}" if data else "")

@@ -321,7 +321,9 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
     values, invalid = parse_numbers(column)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
-        cell = column.iloc[row]
+        cell, label = column.iloc[row], column.index[row]
+        # A frame of some of a file's rows (the labelled rows of a corrections file) keeps their file positions.
+        number = int(label) + 1 if isinstance(label, int | np.integer) else row + 1
         found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         hint = ""
         if np.isnan(value):
@@ -331,7 +333,7 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
             reason = f"must be ≥ 0, found {value}"
         else:
             reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
-        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {row + 1}{hint}")
+        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {number}{hint}")
     return values.mask(invalid).astype(np.float32)
 
 

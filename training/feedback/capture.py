@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 # The record layout this reader knows (`handler.capture.CAPTURE_VERSION`).
 CAPTURE_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
+logger = logging.getLogger(__name__)
 # Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
 # reviewer says).
 RECORD_COLUMNS = {
@@ -43,6 +46,7 @@ class Captured:
     frame: pd.DataFrame
     inputs: list[str]
     source: str
+    malformed: int = 0
 
     def window(self) -> tuple[str, str] | None:
         """The first and last capture time, or None when nothing was captured."""
@@ -55,12 +59,18 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
     """Every capture record under `location` (a folder or s3:// prefix, read recursively), oldest first.
 
     Raises:
-        DataValidationError: The location does not exist or holds no capture record.
+        DataValidationError: The location does not exist, a file cannot be read, or it holds no well-formed
+            capture record (those with fields of other types than the handler writes are counted, then skipped).
     """
-    records = [record for record in _records(location) if since is None or _time(record) >= since]
+    found = [record for record in _records(location) if since is None or _time(record) >= since]
+    records = [record for record in found if _well_formed(record)]
+    malformed = len(found) - len(records)
+    if malformed:
+        logger.warning("malformed capture records skipped", extra={"records": malformed, "location": location})
     if not records:
         when = f" since {since.isoformat()}" if since else ""
-        raise DataValidationError(f"no captured listings{when} under {location}")
+        skipped = f" ({malformed} malformed record(s) skipped)" if malformed else ""
+        raise DataValidationError(f"no captured listings{when} under {location}{skipped}")
     inputs = list(dict.fromkeys(name for record in records for name in record.get("inputs", {})))
     rows = [
         {name: record.get("inputs", {}).get(name) for name in inputs}
@@ -68,15 +78,20 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         for record in records
     ]
     frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS]).sort_values("time", kind="stable")
-    return Captured(frame=frame.reset_index(drop=True), inputs=inputs, source=location)
+    return Captured(frame=frame.reset_index(drop=True), inputs=inputs, source=location, malformed=malformed)
 
 
 def is_capture(location: str) -> bool:
-    """Whether `location` holds capture records (so `make compare DATA=` compares on live traffic)."""
+    """Whether `location` holds capture records (so `make compare DATA=` compares on live traffic).
+
+    Raises:
+        DataValidationError: A file under it cannot be read: neither reader could use the folder.
+    """
     try:
-        return next(_records(location), None) is not None
+        filesystem, files = _files(location)
     except DataValidationError:
         return False
+    return next(_file_records(filesystem, files), None) is not None
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -96,10 +111,18 @@ def parse_since(text: str | None) -> datetime | None:
 
 def _records(location: str) -> Iterator[dict[str, Any]]:
     """Capture records of every file under `location`, file by file."""
-    filesystem, files = _files(location)
+    return _file_records(*_files(location))
+
+
+def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any]]:
+    """Capture records of these files, in order. Gzip is recognised by its bytes, not by the file's name: a
+    Firehose object is gzip whatever it is called, and a damaged one is named as such."""
     for path in files:
-        with filesystem.open_input_stream(path) as stream:
-            data = stream.read()
+        try:
+            with filesystem.open_input_stream(path, compression=None) as stream:
+                data = stream.read()
+        except OSError as exc:
+            raise DataValidationError(f"cannot read {path}: {exc}") from exc
         if data.startswith(GZIP_MAGIC):
             try:
                 data = gzip.decompress(data)
@@ -155,6 +178,26 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
             for message in _json_values(str(event.get("message", ""))):
                 if isinstance(message, dict) and message.get("capture") == CAPTURE_VERSION:
                     yield message
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """Whether the fields the readers use have the types `handler.capture` writes (inputs an object, the listing
+    id text, confidence a finite number, suggestions and path lists of objects with theirs)."""
+    top_k, path = record.get("top_k") or [], record.get("path") or []
+    return (
+        isinstance(record.get("inputs"), dict)
+        and isinstance(record.get("listing_id"), str)
+        and _finite(record.get("confidence"))
+        and isinstance(top_k, list)
+        and all(isinstance(item, dict) and _finite(item.get("probability")) for item in top_k)
+        and isinstance(path, list)
+        and all(isinstance(node, dict) and _finite(node.get("confidence")) for node in path)
+    )
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number that is finite (not a bool, which JSON keeps apart)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _time(record: dict[str, Any]) -> datetime:

@@ -64,13 +64,7 @@ def read_corrections(
     Raises:
         DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
     """
-    raw = read_review_file(path, "CORRECTIONS")
-    missing = [column for column in (LISTING_ID, LABEL, data.text) if column not in raw.columns]
-    if missing:
-        raise DataValidationError(
-            f"{path}: missing column {missing}; a corrections file is the CSV `make review-queue` writes, with "
-            f"`{LABEL}` filled in"
-        )
+    raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, data.text))
     labelled = _with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
@@ -122,11 +116,11 @@ def _with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
 
 
 def _as_catalogue(reviewed: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
-    """The reviewed rows under the catalogue's own column names (empty cells missing), to be cleaned like it."""
+    """The reviewed rows under the catalogue's own column names (empty cells missing), to be cleaned like it: a
+    number the catalogue would refuse (`1.199,00`) is refused here too, in the file's own data row."""
     raw = pd.DataFrame(index=reviewed.index)
     for name, column in data.columns.items():
-        values = reviewed[name].replace("", None) if name in reviewed else None
-        raw[column] = pd.to_numeric(values, errors="coerce") if name in data.numeric else values
+        raw[column] = reviewed[name].replace("", None) if name in reviewed else None
     raw[data.target] = reviewed[LABEL].str.strip()
     raw[LISTING_ID] = reviewed["listing_id"]
     for column in data.training_text:

@@ -21,25 +21,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from training.data.sources import SAVE_AS_UTF8, trailing_fields_restored
+from training.data.sources import SAVE_AS_UTF8, delimiter_hint, trailing_fields_restored
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from training.feedback.capture import Captured
 
 REASONS = ("review", "challenger", "new", "low_confidence")
 SUGGESTIONS = 3
 # The column a reviewer fills in; `make train CORRECTIONS=` reads it.
 LABEL_COLUMN = "label"
+# What makes a spreadsheet take a text cell for a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def read_review_file(path: str | Path, role: str) -> pd.DataFrame:
+def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) -> pd.DataFrame:
     """A review queue CSV as a reviewer saved it, every cell text and a blank one "": what `make train CORRECTIONS=`
-    and `make compare REVIEWED=` (`role`) read.
+    and `make compare REVIEWED=` (`role`) read. A cell the queue wrote spreadsheet-safe (`'=…`) reads as it was
+    captured (`spreadsheet_safe`).
 
     Raises:
         DataValidationError: The file is missing, empty or not UTF-8 text, a row has more fields than the others,
-            or its rows hold data beyond its header.
+            its rows hold data beyond its header, or it lacks a `required` column (with a hint when another
+            delimiter than the comma cuts its header).
     """
     location = Path(path)
     expected = f"the review queue with `{LABEL_COLUMN}` filled in"
@@ -53,8 +59,28 @@ def read_review_file(path: str | Path, role: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"{role} file is empty: {path} ({expected})") from exc
     except pd.errors.ParserError as exc:
-        raise DataValidationError(f"cannot read {role} {path}: {' '.join(str(exc).split())}") from exc
-    return trailing_fields_restored(frame, header, location)
+        hint = delimiter_hint(header)
+        raise DataValidationError(f"cannot read {role} {path}: {' '.join(str(exc).split())}{hint}") from exc
+    frame = trailing_fields_restored(frame, header, location)
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{role} {path}: missing column(s) {missing}; pass {expected}, as `make review-queue` wrote it"
+            f"{delimiter_hint(header)}"
+        )
+    return frame.map(_as_captured)
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
+    return first) written after a `'`, as OWASP advises for CSV files opened in Excel: captured listings are what
+    anyone sent the API. `read_review_file` takes the `'` off again, whether the spreadsheet kept it or not."""
+    return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell)
+
+
+def _as_captured(cell: str) -> str:
+    """A cell as captured: without the `'` that `spreadsheet_safe` put before a formula-like text."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
@@ -74,16 +100,14 @@ def build_review_queue(
     known: dict[str, set[str]],
     challenger: list[str] | None,
     low_confidence: float,
-    limit: int,
 ) -> pd.DataFrame:
-    """The listings to label first, best first (see the module docstring).
+    """Every listing with a reason to be labelled, best first (see the module docstring).
 
     Args:
         captured: What the classifier captured.
         known: Per hashed input (brand, seller, ...), the values of the training catalogue.
         challenger: The challenger's label of each of `latest_listings(captured)`'s rows, or None.
         low_confidence: Confidence under which an answer is queued.
-        limit: Most rows returned.
     """
     listings = latest_listings(captured)
     reasons = pd.DataFrame(index=listings.index)
@@ -117,7 +141,7 @@ def build_review_queue(
     queued = listings[listings["_count"] > 0].sort_values(
         ["_count", "_strongest", "confidence"], ascending=[False, True, True], kind="stable"
     )
-    return _reviewer_columns(queued.head(limit), captured.inputs)
+    return _reviewer_columns(queued, captured.inputs)
 
 
 def _reviewer_columns(queued: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:

@@ -314,6 +314,12 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
         if reviewed.get("left_out_as_corrections"):
             lines += [f"{reviewed['left_out_as_corrections']:,} more reviewed listings are left out: a model was "
                       "given them as corrections, and would be scored on labels it trained on.", ""]  # fmt: skip
+        if reviewed.get("not_in_capture"):
+            lines += [f"{reviewed['not_in_capture']:,} labelled listings of the review file are not in this "
+                      "capture (or were captured before SINCE): not compared.", ""]  # fmt: skip
+        if reviewed.get("superseded"):
+            lines += [f"{reviewed['superseded']:,} labelled rows repeat a listing a later row labels: the last "
+                      "row's label counts, as training reads corrections.", ""]  # fmt: skip
         lines += [f"| metric | A | B | B − A | {pct} interval of B − A |", "|---|---|---|---|---|"]
         for metric in ("accuracy", "macro_f1"):
             m = reviewed[metric]
