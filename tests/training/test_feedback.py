@@ -51,6 +51,9 @@ def test_capture_reads_json_lines_gzip_and_cloudwatch_envelopes_and_skips_other_
     ]}  # fmt: skip
     (tmp_path / "firehose-raw").write_bytes(gzip.compress(json.dumps(envelope).encode()))
 
+    (tmp_path / "a" / ".ipynb_checkpoints").mkdir()  # a notebook's copy of a file it opened: not more traffic
+    (tmp_path / "a" / ".ipynb_checkpoints" / "capture-1.jsonl").write_text(json.dumps(record("copy")) + "\n")
+
     captured = read_capture(str(tmp_path))
 
     assert sorted(captured.frame["title"]) == ["four", "one", "three", "two"]
@@ -148,6 +151,10 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
     excel.write_bytes(_reviewed(tmp_path, ["TVs"]).read_text().replace("item 0", "k\u00fchl").encode("cp1252"))
     with pytest.raises(DataValidationError, match=r"excel\.csv is not UTF-8 text; save it as UTF-8"):
         _read(excel)
+    workbook = tmp_path / "workbook.csv"  # an .xlsx saved under a .csv name
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xe9\xff")
+    with pytest.raises(DataValidationError, match=r"workbook\.csv is a ZIP archive or an Excel workbook, not CSV"):
+        _read(workbook)
 
 
 def test_a_label_the_config_aliases_is_read_as_its_class(tmp_path: Path):

@@ -133,7 +133,8 @@ def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dic
 
 
 def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The files under a folder or s3:// prefix (or the one file it names), hidden ones left out."""
+    """The files under a folder or s3:// prefix (or the one file it names), hidden ones and those in hidden folders
+    left out."""
     where = location if "://" in location else str(Path(location).resolve())
     try:
         filesystem, root = pafs.FileSystem.from_uri(where)
@@ -145,8 +146,14 @@ def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
     if info.type != pafs.FileType.Directory:
         raise DataValidationError(f"capture not found: {location}")
     found = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
-    files = [item.path for item in found if item.is_file and not PurePosixPath(item.path).name.startswith(".")]
+    files = [item.path for item in found if item.is_file and not _hidden(item.path, root)]
     return filesystem, sorted(files)
+
+
+def _hidden(path: str, root: str) -> bool:
+    """Whether the file, or a folder it is in below `root`, is hidden (`.ipynb_checkpoints/`, `.DS_Store`)."""
+    inside = PurePosixPath(path).relative_to(PurePosixPath(root)) if path.startswith(root) else PurePosixPath(path)
+    return any(part.startswith(".") for part in inside.parts)
 
 
 def _json_values(text: str) -> Iterator[Any]:

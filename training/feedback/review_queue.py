@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from training.data.sources import SAVE_AS_UTF8, delimiter_hint, trailing_fields_restored
+from training.data.sources import ARCHIVES, SAVE_AS_UTF8, delimiter_hint, trailing_fields_restored
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -55,7 +55,11 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
         header = list(pd.read_csv(location, dtype=str, nrows=0).columns)
         frame = pd.read_csv(location, dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
-        raise DataValidationError(f"{role} {path} is not UTF-8 text; {SAVE_AS_UTF8}") from exc
+        with location.open("rb") as handle:
+            start = handle.read(4)
+        archive = next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
+        reason = f"is {archive}, not CSV text: export the sheet as CSV" if archive else "is not UTF-8 text"
+        raise DataValidationError(f"{role} {path} {reason}; {SAVE_AS_UTF8}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"{role} file is empty: {path} ({expected})") from exc
     except pd.errors.ParserError as exc:
