@@ -3,7 +3,8 @@
 Each captured listing (deduplicated by `listing_id`, the digest of its inputs; the latest answer kept, with how
 often and when it was seen) is queued for every reason that applies, in this order of priority:
 
-- `review`: the live model sent it to review at the deployment's target precision;
+- `review`: the live model sent it to review, at the target precision it answered at (the deployment's, or the
+  caller's own `target_precision`);
 - `challenger`: a challenger model (B=) answers differently, so labelling it decides between them;
 - `new_<field>`: a brand, seller or other hashed field the training catalogue never had;
 - `low_confidence`: the live model's confidence is under the threshold.
