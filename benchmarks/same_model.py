@@ -26,8 +26,9 @@ import onnx
 
 # The key the metadata is embedded under (training/model/metadata.py; training/export.py before the move).
 METADATA_KEY = "product_classifier"
-# What names or times a run: it differs between any two runs of the same code.
-RUN_KEYS = {"model_version", "created_at", "mlflow_run_id", "registered_version"}
+# What names or times a run: it differs between any two runs of the same code (the graph embeds the run's id, time
+# and version, so its sha256 differs too).
+RUN_KEYS = {"model_version", "created_at", "mlflow_run_id", "registered_version", "onnx_sha256"}
 TIME_KEYS = {"train_seconds", "total_seconds", "stage_seconds", "worker_peak_rss_mb"}
 
 

@@ -81,8 +81,13 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
         raise GateError(f"{version} was not promoted to candidate: {promotion.get('reason')}")
     if not isinstance(version, str) or metadata.get("model_version") != version:
         raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")
+    if not metrics.get("onnx_sha256"):
+        raise GateError(
+            f"{artifacts}/metrics.json records no onnx_sha256, so nothing ties model.onnx to the gates it passed "
+            "(trained before `make train` recorded it): retrain"
+        )
     digest = hashlib.sha256((artifacts / "model.onnx").read_bytes()).hexdigest()
-    if metrics.get("onnx_sha256") != digest:
+    if metrics["onnx_sha256"] != digest:
         raise GateError(
             f"{artifacts}/model.onnx is not the graph metrics.json gated (sha256 {digest[:12]}…, recorded "
             f"{str(metrics.get('onnx_sha256'))[:12]}…): it changed after training or comes from another run; retrain"
@@ -211,13 +216,11 @@ def _remove(s3_client: Any, bucket: str, keys: list[str]) -> list[str]:
     Returns:
         The keys that could not be removed, each with the reason.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     left = []
     for key in keys:
         try:
             s3_client.delete_object(Bucket=bucket, Key=key)
-        except (BotoCoreError, ClientError) as exc:  # cleanup must not hide the original error
+        except Exception as exc:  # cleanup must not hide the original error, whatever fails here
             left.append(f"s3://{bucket}/{key}: {_describe(exc, bucket)}")
     return left
 

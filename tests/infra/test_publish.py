@@ -177,7 +177,7 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
             lambda f: (f / "model.onnx").write_bytes((f / "model.onnx").read_bytes()[:1000]),
             "model.onnx is not the graph metrics.json gated .*comes from another run; retrain",
         ),
-        (lambda f: _edit_metrics(f, onnx_sha256=None), "model.onnx is not the graph metrics.json gated"),
+        (lambda f: _edit_metrics(f, onnx_sha256=None), "metrics.json records no onnx_sha256, .*: retrain"),
         (lambda f: (f / "metrics.json").write_text('{"model_version": "test-'), "metrics.json is not valid JSON"),
         (lambda f: (f / "parity_report.json").write_text("[]"), "parity_report.json holds a JSON list"),
     ],

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from infra import smoke
 from infra.exceptions import SmokeError
 from infra.smoke import Auth, client_credentials_token, region_of, run_smoke
 
@@ -166,6 +168,13 @@ class _BadEndpoint(BaseHTTPRequestHandler):
             self._raw(200, b"[1, 2]", "application/json")
         elif self.path == "/versionless/health":
             self._raw(200, b'{"status": "ok", "model_loaded": true}', "application/json")
+        elif self.path == "/stall/health":  # an error page that stops half-way
+            self.send_response(502)
+            self.send_header("content-length", "100")
+            self.end_headers()
+            self.wfile.write(b"<html>")
+            self.wfile.flush()
+            time.sleep(2)
         else:
             self.close_connection = True
             self.wfile.flush()
@@ -188,8 +197,10 @@ class _BadEndpoint(BaseHTTPRequestHandler):
         ("list", r"GET /health: 200 \[1, 2\]"),
         ("versionless", r"serves model None, expected v1"),
         ("drop", r"GET .*/drop/health: no answer \(RemoteDisconnected"),
+        ("stall", r"GET .*/stall/health: no answer \(TimeoutError"),
     ],
 )
-def test_a_broken_endpoint_is_one_failure_naming_what_it_answered(path, message):
+def test_a_broken_endpoint_is_one_failure_naming_what_it_answered(path, message, monkeypatch):
+    monkeypatch.setattr(smoke, "TIMEOUT_SECONDS", 0.5)
     with _serving(_BadEndpoint) as url, pytest.raises(SmokeError, match=message):
         run_smoke(f"{url}/{path}", "v1")

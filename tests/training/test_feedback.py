@@ -357,8 +357,9 @@ def test_a_damaged_gzip_capture_object_is_named_whatever_it_is_called(tmp_path: 
 
 @pytest.mark.parametrize(
     "broken",
-    [{"inputs": None}, {"confidence": "high"}, {"confidence": float("nan")}, {"listing_id": 7},
-     {"top_k": {"label": "TVs"}}, {"top_k": ["TVs"]}, {"path": [{"name": "TVs"}]}],
+    [{"inputs": None}, {"confidence": "high"}, {"confidence": float("nan")}, {"listing_id": 7}, {"time": 123},
+     {"label": None}, {"top_k": {"label": "TVs"}}, {"top_k": ["TVs"]}, {"top_k": [{"probability": 0.5}]},
+     {"path": [{"name": "TVs"}]}, {"path": [{"confidence": 0.5}]}],
 )  # fmt: skip
 def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_skipped(tmp_path: Path, broken):
     lines = [record("good"), record("odd") | broken]
@@ -392,7 +393,8 @@ def test_the_queue_says_how_many_qualifying_listings_limit_left_out(tmp_path: Pa
 def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path: Path):
     # GIVEN listings anyone could send the API, whose text a spreadsheet would run as a formula
     formula = '=HYPERLINK("http://x.example","click")'
-    lines = [record(formula, confidence=0.2, brand="+evil"), record("-40 degree freezer", confidence=0.3)]
+    lines = [record(formula, confidence=0.2, brand="+evil"), record("-40 degree freezer", confidence=0.3),
+             record("'=not a formula", confidence=0.3, brand="'quoted")]  # fmt: skip
     (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     result = CliRunner().invoke(
@@ -407,8 +409,8 @@ def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path:
     written["label"] = "TVs"
     written.to_csv(tmp_path / "q.csv", index=False)
     found = _read(tmp_path / "q.csv")
-    assert sorted(found.frame["title"]) == sorted([formula, "-40 degree freezer"])
-    assert "+evil" in set(found.frame["brand"])
+    assert sorted(found.frame["title"]) == sorted([formula, "-40 degree freezer", "'=not a formula"])
+    assert {"+evil", "'quoted"} <= set(found.frame["brand"])
 
 
 @pytest.mark.parametrize(("price", "row"), [("1.199,00", 2), ("1099 €", 2), ("-5", 2)])
@@ -432,3 +434,11 @@ def test_a_semicolon_review_file_is_named_as_such(tmp_path: Path, role: str):
 
     with pytest.raises(DataValidationError, match="looks ';'-delimited: save it comma-separated"):
         read(path)
+
+
+def test_a_capture_compressed_by_hand_is_read_by_its_suffix(tmp_path: Path):
+    import bz2
+
+    (tmp_path / "c.jsonl.bz2").write_bytes(bz2.compress((json.dumps(record("one")) + "\n").encode()))
+
+    assert list(read_capture(str(tmp_path)).frame["title"]) == ["one"]

@@ -93,9 +93,11 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert run.data.params["corrections.rows"] == str(half)
     assert run.data.params["corrections.window_start"] <= run.data.params["corrections.window_end"]
 
-    # The reviewed file as people keep one: a listing labelled twice (the later row counts), one from elsewhere
+    # The reviewed file as people keep one: a listing labelled twice (the later row counts), one from elsewhere,
+    # two added by hand without an id (each a listing of its own, as corrections read them)
     stranger = queue.iloc[:1].assign(listing_id="not-captured-here")
-    pd.concat([queue.iloc[:1], queue, stranger]).to_csv(workspace / "reviewed.csv", index=False)
+    by_hand = queue.iloc[:2].assign(listing_id="", title=["added by hand", "added by hand too"])
+    pd.concat([queue.iloc[:1], queue, stranger, by_hand]).to_csv(workspace / "reviewed.csv", index=False)
     compared = _invoke(compare.app, "--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data", "capture",
                        "--reviewed", "reviewed.csv", "--config", config, "--out", "cmp",
                        "--min-agreement", "0.5")  # fmt: skip
@@ -109,8 +111,8 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert report["reviewed"]["rows"] == len(queue) - half
     assert report["reviewed"]["left_out_as_corrections"] == half
     assert f"{half:,} more reviewed listings are left out: a model was given them as corrections" in compared.output
-    assert (report["reviewed"]["not_in_capture"], report["reviewed"]["superseded"]) == (1, 1)
-    assert "1 labelled listings of the review file are not in this capture" in compared.output
+    assert (report["reviewed"]["not_in_capture"], report["reviewed"]["superseded"]) == (3, 1)
+    assert "3 labelled listings of the review file are not in this capture" in compared.output
     assert "1 labelled rows repeat a listing a later row labels" in compared.output
     assert "on captured traffic" in compared.output
     own = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",

@@ -35,7 +35,14 @@ from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.review_queue import LABEL_COLUMN, latest_listings, read_review_file, spreadsheet_safe
+from training.feedback.corrections import with_listing_ids
+from training.feedback.review_queue import (
+    LABEL_COLUMN,
+    canonical_labels,
+    latest_listings,
+    read_review_file,
+    spreadsheet_safe,
+)
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import blank_ids_named_by_row, read_metadata
 from training.reporting.compare import (
@@ -51,6 +58,8 @@ from training.reporting.compare import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from training.config import DataConfig
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -108,8 +117,7 @@ def main(
         check_out_dir(out, what="the comparison")
         if data and is_capture(data):
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
-                          since=since, min_agreement=min_agreement, separator=resolved.data.path_separator,
-                          aliases=resolved.data.label_aliases)  # fmt: skip
+                          since=since, min_agreement=min_agreement, data_config=resolved.data)  # fmt: skip
             return
         live_only = {"--reviewed": reviewed, "--since": since, "--min-agreement": min_agreement}
         given = [name for name, value in live_only.items() if value is not None]
@@ -169,7 +177,7 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]]) -> np
 
 def _compare_live(
     model_a: bytes, model_b: bytes, *, a: str, b: str, data: str, out: Path, resamples: int, reviewed: Path | None,
-    since: str | None, min_agreement: float | None, separator: str | None, aliases: dict[str, str],
+    since: str | None, min_agreement: float | None, data_config: DataConfig,
 ) -> None:  # fmt: skip
     """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
 
@@ -193,7 +201,7 @@ def _compare_live(
     predicted_a = np.array(served_labels(model_a, rows, name="A"))
     predicted_b = np.array(served_labels(model_b, rows, name="B"))
     # The config's separator, else the one model A recorded (a capture comes without a config).
-    separator = separator or (metadata["A"].get("taxonomy") or {}).get("separator")
+    separator = data_config.path_separator or (metadata["A"].get("taxonomy") or {}).get("separator")
     departments = np.array([label.split(separator)[0].strip() if separator else label for label in predicted_a])
     # A model given a listing as a correction answers it as it was taught: such listings measure nothing.
     corrected = listings["listing_id"].isin(_given_as_corrections(metadata)).to_numpy()
@@ -207,7 +215,7 @@ def _compare_live(
     report["left_out_as_corrections"] = int(corrected.sum())
     reviewed_report = None
     if reviewed is not None:
-        labels, unmatched = _reviewed_labels(reviewed, listings["listing_id"], aliases)
+        labels, unmatched = _reviewed_labels(reviewed, listings["listing_id"], data_config)
         if any(unmatched.values()):
             logger.warning("reviewed rows not compared", extra={"file": str(reviewed), **unmatched})
         known = labels != ""
@@ -259,18 +267,19 @@ def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:
             for listing in found.get("training_data", {}).get(CORRECTED_LISTINGS, [])}  # fmt: skip
 
 
-def _reviewed_labels(path: Path, listing_ids: pd.Series, aliases: dict[str, str]) -> tuple[np.ndarray, dict[str, int]]:
-    """The reviewer's label of each listing ("" where it was not reviewed), after `data.label_aliases` as
-    training reads corrections, and the labelled rows no listing takes: those not in this capture (or before
-    SINCE), and those a later row of the same listing superseded.
+def _reviewed_labels(path: Path, listing_ids: pd.Series, data: DataConfig) -> tuple[np.ndarray, dict[str, int]]:
+    """The reviewer's label of each listing ("" where it was not reviewed), read as training reads corrections
+    (after `data.label_aliases`; a row added by hand without a listing id is a listing of its own), and the
+    labelled rows no listing takes: those not in this capture (or before SINCE), and those a later row of the
+    same listing superseded.
 
     Raises:
         TrainingError: The file is missing or is not a review queue.
     """
     table = read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN))
-    labelled = table[table[LABEL_COLUMN].str.strip() != ""]
+    labelled = with_listing_ids(table[table[LABEL_COLUMN].str.strip() != ""], data)
     labels = labelled.drop_duplicates("listing_id", keep="last").set_index("listing_id")[LABEL_COLUMN]
-    found = listing_ids.map(labels.str.strip().replace(aliases)).fillna("").to_numpy(dtype=str)
+    found = listing_ids.map(canonical_labels(labels, data.label_aliases)).fillna("").to_numpy(dtype=str)
     unmatched = {
         "not_in_capture": int((~labels.index.isin(listing_ids)).sum()),
         "superseded": len(labelled) - len(labels),

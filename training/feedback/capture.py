@@ -116,10 +116,13 @@ def _records(location: str) -> Iterator[dict[str, Any]]:
 
 def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any]]:
     """Capture records of these files, in order. Gzip is recognised by its bytes, not by the file's name: a
-    Firehose object is gzip whatever it is called, and a damaged one is named as such."""
+    Firehose object is gzip whatever it is called, and a damaged one is named as such (a file of another codec
+    that cannot be read is named too)."""
     for path in files:
+        # gzip by its bytes (a Firehose object need not be named .gz); bz2, zstd and lz4 by the file's suffix
+        compression = None if path.endswith(".gz") else "detect"
         try:
-            with filesystem.open_input_stream(path, compression=None) as stream:
+            with filesystem.open_input_stream(path, compression=compression) as stream:
                 data = stream.read()
         except OSError as exc:
             raise DataValidationError(f"cannot read {path}: {exc}") from exc
@@ -188,18 +191,24 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def _well_formed(record: dict[str, Any]) -> bool:
-    """Whether the fields the readers use have the types `handler.capture` writes (inputs an object, the listing
-    id text, confidence a finite number, suggestions and path lists of objects with theirs)."""
+    """Whether the fields the readers use have the types `handler.capture` writes: inputs an object; the listing
+    id, time and label text; confidence a finite number; suggestions and path lists of objects with a text name
+    and a finite number each."""
     top_k, path = record.get("top_k") or [], record.get("path") or []
     return (
         isinstance(record.get("inputs"), dict)
-        and isinstance(record.get("listing_id"), str)
+        and all(isinstance(record.get(key), str) for key in ("listing_id", "time", "label"))
         and _finite(record.get("confidence"))
         and isinstance(top_k, list)
-        and all(isinstance(item, dict) and _finite(item.get("probability")) for item in top_k)
+        and all(_named(item, "label", "probability") for item in top_k)
         and isinstance(path, list)
-        and all(isinstance(node, dict) and _finite(node.get("confidence")) for node in path)
+        and all(_named(node, "name", "confidence") for node in path)
     )
+
+
+def _named(item: Any, name: str, number: str) -> bool:
+    """An object whose `name` is text and whose `number` is a finite number."""
+    return isinstance(item, dict) and isinstance(item.get(name), str) and _finite(item.get(number))
 
 
 def _finite(value: Any) -> bool:

@@ -22,7 +22,7 @@ from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, L
 from training.data.clean import model_rows, title_products
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
-from training.feedback.review_queue import read_review_file
+from training.feedback.review_queue import canonical_labels, read_review_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -65,13 +65,13 @@ def read_corrections(
         DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
     """
     raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, data.text))
-    labelled = _with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
+    labelled = with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
     # Compared as the catalogue's labels were: after data.label_aliases (the small-class policy's folded and
     # dropped labels are among `classes`; `add_corrections` applies it).
-    unknown = sorted(set(reviewed[LABEL].str.strip().replace(data.label_aliases)) - set(classes))
+    unknown = sorted(set(canonical_labels(reviewed[LABEL], data.label_aliases)) - set(classes))
     if unknown and not allow_new_classes:
         raise DataValidationError(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
@@ -104,7 +104,7 @@ def read_corrections(
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
 
 
-def _with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """The labelled rows, each with a listing id: a row added by hand without one gets a digest of its inputs, so
     it is a listing of its own (and the same row pasted twice is one), never merged with every other blank id."""
     blank = labelled[LISTING_ID].str.strip() == ""

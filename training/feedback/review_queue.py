@@ -36,6 +36,8 @@ SUGGESTIONS = 3
 LABEL_COLUMN = "label"
 # What makes a spreadsheet take a text cell for a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What `spreadsheet_safe` writes after a `'`: those, and a `'` itself (so one `'` always comes off again).
+QUOTED_STARTS = (*FORMULA_STARTS, "'")
 
 
 def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) -> pd.DataFrame:
@@ -76,16 +78,22 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
     return frame.map(_as_captured)
 
 
+def canonical_labels(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """A reviewer's labels as training reads the catalogue's: outer spaces off, then `data.label_aliases`."""
+    return labels.str.strip().replace(aliases)
+
+
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
     return first) written after a `'`, as OWASP advises for CSV files opened in Excel: captured listings are what
-    anyone sent the API. `read_review_file` takes the `'` off again, whether the spreadsheet kept it or not."""
-    return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell)
+    anyone sent the API. A cell that starts with `'` gets one more, so `read_review_file`, which takes one off
+    again (whether the spreadsheet kept it or not), reads every cell as it was captured."""
+    return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(QUOTED_STARTS) else cell)
 
 
 def _as_captured(cell: str) -> str:
-    """A cell as captured: without the `'` that `spreadsheet_safe` put before a formula-like text."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+    """A cell as captured: without the one `'` that `spreadsheet_safe` put before it."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(QUOTED_STARTS) else cell
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
