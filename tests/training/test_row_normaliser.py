@@ -160,6 +160,26 @@ def test_the_local_engine_reads_folders_globs_and_parquet_like_dask_and_predict(
     assert whole.sha256 != globbed.sha256
 
 
+def test_files_no_export_means_as_data_are_left_out_of_a_folder_but_read_when_named(tmp_path: Path):
+    # GIVEN an export folder as notebooks, macOS archives and Spark leave it
+    config = load_config(PROJECT_ROOT / "configs" / "synthetic.yaml")
+    frame = generate_catalogue(100, seed=4)
+    folder = tmp_path / "export"
+    (folder / ".ipynb_checkpoints").mkdir(parents=True)
+    (folder / "__MACOSX").mkdir()
+    frame.to_csv(folder / "part-0.csv", index=False)
+    frame.to_csv(folder / ".ipynb_checkpoints" / "part-0-checkpoint.csv", index=False)  # a stale copy
+    (folder / "__MACOSX" / "._part-0.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (folder / "_SUCCESS").write_text("")
+
+    # WHEN the folder, and then the checkpoint file by its own name, are read
+    whole = load_raw(config, str(folder))
+    named = load_raw(config, str(folder / ".ipynb_checkpoints" / "part-0-checkpoint.csv"))
+
+    # THEN the folder holds the export once, and a file named on its own is read
+    assert len(whole.frame) == len(named.frame) == 100
+
+
 def test_the_local_engine_reads_s3_like_dask(moto_server, tmp_path: Path):
     # GIVEN a catalogue CSV in a bucket on a local S3 endpoint (local make train once read s3:// as a path)
     import boto3

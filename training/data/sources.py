@@ -36,6 +36,8 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
 ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
+# Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
+IGNORED_PREFIXES = (".", "_")
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
@@ -63,7 +65,8 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         candidates = [root]
     elif info.type == pafs.FileType.Directory:
         selector = pafs.FileSelector(root, recursive=pattern is None)
-        candidates = sorted(item.path for item in filesystem.get_file_info(selector) if item.is_file)
+        found = filesystem.get_file_info(selector)
+        candidates = sorted(item.path for item in found if item.is_file and not ignored_below(item.path, root))
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
@@ -73,6 +76,14 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         found = f" (found {', '.join(others[:5])} files: save them as .csv or .parquet)" if others else ""
         raise DataValidationError(f"no CSV or Parquet files match {data}{found}")
     return filesystem, files
+
+
+def ignored_below(path: str, root: str) -> bool:
+    """Whether a file found in the folder `root` is one no export means as data: its name, or a folder's it is in
+    below `root`, starts with "." or "_" (`.ipynb_checkpoints/`, `__MACOSX/._export.csv`, `_SUCCESS`), the names
+    pyarrow's datasets and Spark skip. A file named on its own is always read."""
+    inside = PurePosixPath(path).relative_to(root) if path.startswith(root) else PurePosixPath(PurePosixPath(path).name)
+    return any(part.startswith(IGNORED_PREFIXES) for part in inside.parts)
 
 
 def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str] = ()) -> pd.DataFrame:

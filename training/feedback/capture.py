@@ -15,12 +15,13 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pyarrow import fs as pafs
 
+from training.data.sources import ignored_below
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -136,8 +137,8 @@ def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dic
 
 
 def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The files under a folder or s3:// prefix (or the one file it names), hidden ones and those in hidden folders
-    left out."""
+    """The files under a folder or s3:// prefix (or the one file it names), but those no export means as data
+    (`ignored_below`: hidden ones, those in hidden folders)."""
     where = location if "://" in location else str(Path(location).resolve())
     try:
         filesystem, root = pafs.FileSystem.from_uri(where)
@@ -149,14 +150,8 @@ def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
     if info.type != pafs.FileType.Directory:
         raise DataValidationError(f"capture not found: {location}")
     found = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
-    files = [item.path for item in found if item.is_file and not _hidden(item.path, root)]
+    files = [item.path for item in found if item.is_file and not ignored_below(item.path, root)]
     return filesystem, sorted(files)
-
-
-def _hidden(path: str, root: str) -> bool:
-    """Whether the file, or a folder it is in below `root`, is hidden (`.ipynb_checkpoints/`, `.DS_Store`)."""
-    inside = PurePosixPath(path).relative_to(PurePosixPath(root)) if path.startswith(root) else PurePosixPath(path)
-    return any(part.startswith(".") for part in inside.parts)
 
 
 def _json_values(text: str) -> Iterator[Any]:
