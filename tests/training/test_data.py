@@ -189,16 +189,23 @@ def test_a_row_without_a_product_id_is_its_titles_product():
 
 
 @pytest.mark.parametrize("files", [2, 1])
-def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path: Path, files: int):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"price": ["12"] * 4 + ["-3"] + ["12"] * 35}, r"export/b\.parquet: column 'price' must be ≥ 0, found -3.0"),
+        # found by the data report, which reads the files together, and still named in its own file
+        ({"seller_id": [1.0] * 4 + [2.5] + [1.0] * 35}, r"export/b\.parquet: column 'seller_id' \(\w+\) holds 2.5"),
+    ],
+    ids=["negative-price", "fractional-id"],
+)
+def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path: Path, files: int, bad, message):
     folder = tmp_path / "export"
     folder.mkdir()
     if files == 2:
-        _catalogue(300).to_csv(folder / "a.csv", index=False)
-    _catalogue(40).assign(price=["12"] * 4 + ["-3"] + ["12"] * 35).to_csv(folder / "b.csv", index=False)
+        _catalogue(300).to_parquet(folder / "a.parquet")
+    _catalogue(40).assign(**bad).to_parquet(folder / "b.parquet")
 
-    with pytest.raises(
-        DataValidationError, match=r"export/b\.csv: column 'price' must be ≥ 0, found -3.0 in data row 5"
-    ):
+    with pytest.raises(DataValidationError, match=f"{message} in data row 5"):
         load_catalogue(load_config(DEFAULT_CONFIG_PATH), folder)
 
 

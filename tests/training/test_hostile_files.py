@@ -77,7 +77,7 @@ def _frame_table(**columns: pa.Array) -> pa.Table:
 def _second_file_lacks_a_column(folder: Path) -> Path:
     folder.mkdir()
     _csv(folder / "a.csv", f"{HEADER}\n{ROW}\n")
-    _csv(folder / "b.csv", "title,seller_id,price,category,product_id\nlg tv,s2,599,TVs,p2\n")
+    _csv(folder / "b.csv", "seller_id,brand,price,category,product_id\ns2,lg,599,TVs,p2\n")  # no title
     return folder
 
 

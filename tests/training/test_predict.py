@@ -465,3 +465,66 @@ def test_a_file_without_the_optional_inputs_is_scored_as_the_api_scores_them_omi
     expected = [answer["label"] for answer in _handler_answers(model_path, frame.assign(seller_id=None, brand=None,
                                                                                         price=None))]  # fmt: skip
     assert pd.read_parquet(tmp_path / "p")["label"].tolist() == expected
+
+
+def test_a_later_file_without_the_optional_inputs_is_scored_whatever_the_order(model_path, tmp_path):
+    # GIVEN a folder whose second file is a title-only feed
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    frame = generate_catalogue(40, seed=3)
+    frame.iloc[:20].to_csv(folder / "a-full.csv", index=False)
+    frame.iloc[20:][["product_id", "title"]].to_csv(folder / "b-titles.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "p"))
+
+    # THEN every row is scored, the title-only ones as the API answers a title alone
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(tmp_path / "p")
+    expected = frame.iloc[20:].assign(seller_id=None, brand=None, price=None)
+    assert scored["label"].tolist()[20:] == [answer["label"] for answer in _handler_answers(model_path, expected)]
+
+
+def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
+    generate_catalogue(10, seed=3).to_csv(tmp_path / "rows.csv", index=False)
+    (tmp_path / "cut.onnx").write_bytes(model_path.read_bytes()[:500])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "other",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
+    (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+
+    for name, message in (("cut", "is not a graph onnxruntime can load"), ("other", "without this project's")):
+        result = _run("--model", str(tmp_path / f"{name}.onnx"), "--data", str(tmp_path / "rows.csv"),
+                      "--out", str(tmp_path / name))  # fmt: skip
+
+        assert result.exit_code == 1
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_an_id_the_api_would_refuse_is_named_in_its_own_file_and_row(model_path, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    frame = generate_catalogue(30, seed=3)
+    frame.iloc[:10].to_parquet(folder / "a.parquet")
+    frame.iloc[10:].assign(seller_id=[1.0] * 4 + [2.5] + [3.0] * 15).to_parquet(folder / "b.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 1
+    assert f"{folder / 'b.parquet'}: column 'seller_id' (float64) holds 2.5 in data row 5" in result.output
+
+
+def test_id_names_several_columns_and_a_variant_sku_is_an_id(model_path, tmp_path):
+    # GIVEN a Shopify export: variants share a Handle and differ by their Variant SKU
+    frame = generate_catalogue(10, seed=3).assign(Handle="h", **{"Variant SKU": [f"v{i}" for i in range(10)]})
+    frame.to_csv(tmp_path / "shopify.csv", index=False)
+
+    default = _run("--model", str(model_path), "--data", str(tmp_path / "shopify.csv"), "--out", str(tmp_path / "d"))
+    chosen = _run("--model", str(model_path), "--data", str(tmp_path / "shopify.csv"), "--out", str(tmp_path / "c"),
+                  "--id", "Handle,Variant SKU")  # fmt: skip
+
+    assert default.exit_code == chosen.exit_code == 0, default.output + chosen.output
+    assert "Variant SKU" in pd.read_parquet(tmp_path / "d").columns
+    assert pd.read_parquet(tmp_path / "c")[["Handle", "Variant SKU"]].values.tolist() == [
+        ["h", f"v{i}"] for i in range(10)
+    ]

@@ -59,6 +59,7 @@ TOP_K = 3
 LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin", "uuid", "guid"})
 # A name ending in the word "id": `id`, `Merchant ID`, `merchant_id`, `productId`, `ProductID` (not `Paid`, `Valid`).
 ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
+WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -69,6 +70,21 @@ def model_metadata(model_bytes: bytes) -> dict[str, Any]:
     return json.loads(_session(model_bytes).get_modelmeta().custom_metadata_map[METADATA_KEY])
 
 
+def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
+    """The model's metadata, or one line saying why the file is not a model `make train` wrote.
+
+    Raises:
+        DataValidationError: onnxruntime cannot load it, or it carries no metadata of ours.
+    """
+    try:
+        return model_metadata(model_bytes)
+    except KeyError:
+        reason = f"an ONNX graph without this project's {METADATA_KEY!r} metadata"
+    except Exception as exc:  # onnxruntime raises its own untyped errors for a file that is no graph
+        reason = f"not a graph onnxruntime can load ({' '.join(str(exc).split())[:200]})"
+    raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote")
+
+
 def score_partition(
     frame: pd.DataFrame,
     model_bytes: bytes,
@@ -77,15 +93,19 @@ def score_partition(
     ids: list[str],
     target: float | None = None,
     explain: bool = False,
+    sources: tuple[str, ...] = (),
+    partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Score one partition: id columns, label, confidence, the top classes, the predicted path (its names and each
     level's confidence), with `target` the decision at that precision (as the API takes it), and with `explain` each
-    row's explanation as JSON (as the API gives it), in the partition's row order."""
+    row's explanation as JSON (as the API gives it), in the partition's row order. Partition i is file `sources[i]`
+    (Dask passes `partition_info`), which an error names."""
     session = _session(model_bytes)
     metadata = model_metadata(model_bytes)
     classes = np.asarray(metadata["classes"], dtype=object)
     paths, depth = _display_paths(model_bytes)
-    feeds = _feeds(frame, metadata["inputs"], columns)
+    source = sources[partition_info["number"]] if sources and partition_info is not None else "data"
+    feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     refused = _refused_rows(feeds, metadata["inputs"])
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
@@ -154,7 +174,7 @@ def predict_catalogue(
             "or OUT/model.onnx with OUT=), or run `make train` if there is none yet"
         )
     model_bytes = model.read_bytes()
-    metadata = model_metadata(model_bytes)
+    metadata = _metadata_of(model, model_bytes)
     check_out(out, replace=replace)
     filesystem, files = catalogue_files(data)
     columns = input_columns(metadata, config)
@@ -171,15 +191,18 @@ def predict_catalogue(
     if absent:
         logger.warning(
             "optional inputs not in the file: scored as missing, as the API scores an omitted field",
-            extra={"inputs": sorted(absent), "columns": sorted(absent.values())},
+            extra={"file": files[0], "inputs": sorted(absent), "columns": sorted(absent.values())},
         )
     thresholds = _thresholds(metadata, target_precision)
-    ids = list(dict.fromkeys(ids or _default_ids(first.columns, columns, metadata, config)))
+    ids = list(
+        dict.fromkeys(_id_columns(ids or [], first.columns) or _default_ids(first.columns, columns, metadata, config))
+    )
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"{files[0]}: id column(s) {unknown} not among its columns {list(first.columns)}")
-    # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read.
-    required = [*(column for name, column in columns.items() if name not in absent), *ids]
+    # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read;
+    # an optional input's column may be absent from any file (its rows score it as missing).
+    required = [*(column for name, column in columns.items() if name not in optional), *ids]
     check_files(files[1:], filesystem, required=required)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
@@ -195,7 +218,7 @@ def predict_catalogue(
             f"id column(s) {overwritten} would be overwritten by the answer's own column(s) of that name; leave "
             "them out of --id (ID=), or rename them in the file"
         )
-    scored = catalogue.map_partitions(score_partition, blob, **options, meta=meta)
+    scored = catalogue.map_partitions(score_partition, blob, **options, sources=tuple(files), meta=meta)
     staging = _staging_folder(out)
     try:
         writing = scored.to_parquet(str(staging), write_index=False, schema=_schema(meta), compute=False)
@@ -251,8 +274,22 @@ def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, A
 
 
 def _names_a_listing(column: str) -> bool:
-    """Whether a column's name says it identifies the listing: an id, or a listing code."""
-    return bool(ID_WORD.search(column.strip())) or column.lower().replace(" ", "") in LISTING_CODES
+    """Whether a column's name says it identifies the listing: an id, or a listing code (`SKU`, `Variant SKU`)."""
+    words = WORD_SEPARATORS.split(column.strip().lower())
+    return (
+        bool(ID_WORD.search(column.strip()))
+        or column.lower().replace(" ", "") in LISTING_CODES
+        or (words[-1] in LISTING_CODES)
+    )
+
+
+def _id_columns(given: list[str], found: pd.Index) -> list[str]:
+    """The columns --id (ID=) names: each value a column of the file, or a comma-separated list of them."""
+    return [
+        column
+        for value in given
+        for column in ([value] if value in found else [part.strip() for part in value.split(",") if part.strip()])
+    ]
 
 
 def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, str]:
@@ -296,7 +333,9 @@ def main(
     id_column: Annotated[
         list[str] | None,
         typer.Option(
-            "--id", help="Column(s) to copy beside the answers, instead of those named like ids and data.group."
+            "--id",
+            help="Column(s) to copy beside the answers (repeat it, or separate them by commas), instead of those "
+            "named like ids and data.group.",
         ),
     ] = None,
     replace: Annotated[bool, typer.Option(help="Replace a non-empty OUT after the new predictions are done.")] = False,
@@ -443,7 +482,7 @@ def _explanations(
         words, fields, rows = occlusions(row, text=text, inputs=inputs)
         effects: list[float] = []
         if rows:
-            occluded = _feeds(pd.DataFrame(rows), inputs, {spec["name"]: spec["name"] for spec in inputs})
+            occluded = _feeds(pd.DataFrame(rows), inputs, {spec["name"]: spec["name"] for spec in inputs}, "data")
             scored = session.run(["probabilities"], occluded)[0][:, answered[index]]
             effects = (probabilities[index, answered[index]] - scored).astype(float).tolist()
         ranked = sorted(zip(words, effects[: len(words)], strict=True), key=lambda item: -abs(item[1]))
@@ -496,7 +535,9 @@ def _session(model_bytes: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str, str]) -> dict[str, np.ndarray]:
+def _feeds(
+    frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str, str], source: str
+) -> dict[str, np.ndarray]:
     """[N,1] tensors per input: strings ("" when missing), float32 numbers (NaN when missing, infinite when the API
     would refuse them); an input whose column the frame lacks is missing."""
     feeds = {}
@@ -511,7 +552,7 @@ def _feeds(frame: pd.DataFrame, inputs: list[dict[str, Any]], columns: dict[str,
             numbers = np.where(invalid.to_numpy(), np.inf, parsed.to_numpy(np.float64))
             feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
         else:
-            text = text_values(values, column=columns[spec["name"]], source="data", missing=spec.get("default") or "")
+            text = text_values(values, column=columns[spec["name"]], source=source, missing=spec.get("default") or "")
             feeds[spec["name"]] = text.to_numpy(object).reshape(-1, 1)
     return feeds
 

@@ -97,6 +97,8 @@ if TYPE_CHECKING:
 DASK_WORKER_MODULES = ("training.engines.dask.train",)
 # metrics.json keeps these; the summary printed at the end leaves them out (one entry per class or threshold).
 LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_points")
+# What a failed Dask run can keep of its work.
+FEATURES_RERUN = "With FEATURES=<folder> a rerun starts at the LightGBM stage."
 # Summary entries that are text, not numbers: MLflow records them as params.
 TEXT_SUMMARY = ("shipped", "onnx_sha256")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
@@ -168,7 +170,6 @@ def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, path: str
 def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_dir: str | None) -> dict[str, Any]:
     """`_run` with the Dask engine, inside a cluster; a cluster failure becomes one clear TrainingError."""
     # Imported here, not at the top: a local run needs neither Dask nor distributed (~1 s of imports).
-    from distributed import KilledWorker
     from lightgbm.basic import LightGBMError
 
     from training.engines.dask.catalogue import open_catalogue
@@ -177,15 +178,14 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
 
     catalogue = open_catalogue(config, data)
     try:
-        with dask_client(*DASK_WORKER_MODULES) as client:
+        with dask_client(*DASK_WORKER_MODULES, rerun=FEATURES_RERUN) as client:
             return _run(
                 config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir), engine="dask"
             )
-    except (KilledWorker, LightGBMError) as exc:
+    except LightGBMError as exc:
         raise TrainingError(
-            f"the Dask cluster failed ({type(exc).__name__}: {exc}); nothing was written. A worker that exceeds "
-            "WORKER_MEMORY is restarted and its task retried, then given up on: raise WORKER_MEMORY or WORKERS. "
-            "With FEATURES=<folder> a rerun starts at the LightGBM stage."
+            f"LightGBM failed on the Dask cluster ({exc}); nothing was written. A worker lost mid-fit (over "
+            f"WORKER_MEMORY) ends so too: raise WORKER_MEMORY or WORKERS. {FEATURES_RERUN}"
         ) from exc
 
 

@@ -169,6 +169,8 @@ def text_values(values: pd.Series, *, column: str, source: str, missing: Any = "
         text = values.astype(object)
     else:
         text = values.map(lambda value: _scalar_text(value, column, source), na_action="ignore").astype(object)
+        if (present & text.isna()).any():
+            _refuse_text(values, column, source, present & text.isna())
     return text.where(present, missing)
 
 
@@ -359,8 +361,9 @@ def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, invalid
 
 
-def _scalar_text(value: Any, column: str, source: str) -> str:
-    """One value of a mixed column as text, by the rules of `text_values`."""
+def _scalar_text(value: Any, column: str, source: str) -> str | None:
+    """One value of a mixed column as text, by the rules of `text_values`; None for a value the API would refuse
+    (the caller names its row)."""
     if isinstance(value, str):
         return value
     integer = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
@@ -373,10 +376,7 @@ def _scalar_text(value: Any, column: str, source: str) -> str:
             f"{source}: column {column!r} is a nested column (it holds {type(value).__name__} values); it must hold "
             "plain text or numbers"
         )
-    raise DataValidationError(
-        f"{source}: column {column!r} holds {value!r} ({type(value).__name__}); a string input must hold text or "
-        f"integral ids within ±{MAX_INTEGER_ID:.0e}"
-    )
+    return None
 
 
 def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) -> None:

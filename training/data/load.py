@@ -84,9 +84,9 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
     """
     raw = load_raw(config, data)
     logger.info("loaded", extra={"source": raw.source, "rows": len(raw.frame)})
-    report = build_report(raw.frame, config.data, source=raw.source, split=config.split)
-    log_report(report, strict=config.data.strict)
     try:
+        report = build_report(raw.frame, config.data, source=raw.source, split=config.split)
+        log_report(report, strict=config.data.strict)
         frame = prepare_catalogue(raw.frame, config.data, source=raw.source)
     except DataValidationError:
         raise_in_its_file(raw, config)

@@ -23,18 +23,22 @@ if TYPE_CHECKING:
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DEFAULT_WORKERS = "2"
 DEFAULT_WORKER_MEMORY = "4GiB"
+# distributed loggers kept to errors: a shuffle's progress, and the tasks cancelled after one failed.
+ERROR_ONLY = ("distributed.shuffle", "distributed.worker.state_machine")
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def dask_client(*modules: str) -> Iterator[Client]:
+def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
     """A connected client for the duration of the block; an embedded cluster is shut down after it.
 
     `modules` are imported on every worker before any task runs: a worker that imports dask.dataframe in a
     task thread while its comm thread unpickles the next task can fail with `KeyError: 'dask.dataframe'`.
+    `rerun` says how a rerun after a lost worker can start later, if it can.
 
     Raises:
-        TrainingError: The configured scheduler cannot be reached, or WORKERS/WORKER_MEMORY are invalid.
+        TrainingError: The configured scheduler cannot be reached, WORKERS/WORKER_MEMORY are invalid, or a worker
+            died while the block ran.
     """
     import dask
     from distributed import Client, LocalCluster
@@ -46,7 +50,7 @@ def dask_client(*modules: str) -> Iterator[Client]:
             client = Client(address, timeout="10s")
         except OSError as exc:
             raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
-        with client:
+        with client, _workers_lost(f"the workers of {address}", rerun):
             _prepare(client, modules)
             yield client
         return
@@ -67,9 +71,29 @@ def dask_client(*modules: str) -> Iterator[Client]:
             )
     except ValueError as exc:
         raise TrainingError(f"invalid WORKER_MEMORY {memory!r}: {exc}") from exc
-    with cluster, Client(cluster) as client:
+    with cluster, Client(cluster) as client, _workers_lost(f"WORKER_MEMORY={memory} per worker", rerun):
         _prepare(client, modules)
         yield client
+
+
+@contextmanager
+def _workers_lost(memory: str, rerun: str) -> Iterator[None]:
+    """A worker that dies (over its memory limit, or killed) as one TrainingError naming what to change.
+
+    Raises:
+        TrainingError: A worker's connection closed while the block ran, or a task killed worker after worker.
+    """
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    try:
+        yield
+    except (CommClosedError, KilledWorker) as exc:
+        raise TrainingError(
+            f"a Dask worker died ({type(exc).__name__}); nothing was written. A worker over its memory limit is "
+            f"restarted, then given up on: with {memory}, raise WORKER_MEMORY (a worker's imports alone take a few "
+            f"hundred MB) or WORKERS.{' ' + rerun if rerun else ''}"
+        ) from exc
 
 
 def worker_order(client: Client) -> list[str]:
@@ -94,15 +118,16 @@ def worker_order(client: Client) -> list[str]:
 
 
 def _quiet_logs() -> None:
-    """distributed logs every connection at INFO, and every shuffle as a WARNING: keep its warnings and errors.
+    """distributed logs every connection at INFO, every shuffle as a WARNING, and each task it cancels after one
+    failed as a WARNING: keep its other warnings, and errors.
 
     Set here and in the Dask config, which the embedded cluster's worker processes inherit.
     """
     import dask
 
-    dask.config.set({"logging": {"distributed": "warning", "distributed.shuffle": "error"}})
+    dask.config.set({"logging": {"distributed": "warning"} | dict.fromkeys(ERROR_ONLY, "error")})
     for name in [name for name in logging.root.manager.loggerDict if name.startswith("distributed")]:
-        logging.getLogger(name).setLevel(logging.ERROR if name.startswith("distributed.shuffle") else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR if name.startswith(ERROR_ONLY) else logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
@@ -137,7 +162,10 @@ def _own_error_names() -> tuple[str, ...]:
 
 
 def _quiet_own_errors() -> None:
-    """Install `_OwnErrorFilter` in a worker process (`client.run`)."""
+    """Install `_OwnErrorFilter` in a worker process (`client.run`), and keep its ERROR_ONLY loggers to errors
+    (a worker process sets its loggers up before the cluster's config reaches it)."""
+    for name in ERROR_ONLY:
+        logging.getLogger(name).setLevel(logging.ERROR)
     worker = logging.getLogger("distributed.worker")
     if not any(isinstance(installed, _OwnErrorFilter) for installed in worker.filters):  # once per worker process
         worker.addFilter(_OwnErrorFilter())

@@ -40,6 +40,7 @@ from training.data.split import (
 )
 from training.data.tail import apply_plan, plan_small_classes
 from training.engines.dask.catalogue import PARTITION_ROWS
+from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -161,7 +162,14 @@ def report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue)
     raw = catalogue.raw
     frames = first_rows((raw.get_partition(index).compute() for index in range(raw.npartitions)), REPORT_ROWS)
     head = pd.concat(frames, ignore_index=True).head(REPORT_ROWS)
-    report = build_report(head, config.data, source=catalogue.source, split=config.split)
+    try:
+        report = build_report(head, config.data, source=catalogue.source, split=config.split)
+    except DataValidationError:
+        # A value training refuses, named in its own file and row when partitions are files, as the workers would.
+        if len(catalogue.files) == raw.npartitions:
+            for frame, source in zip(frames, catalogue.files, strict=False):
+                model_rows(frame.reset_index(drop=True), config.data, source)
+        raise
     log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
         digests = client.gather(client.map(file_sha256, catalogue.files, filesystem=catalogue.filesystem))
