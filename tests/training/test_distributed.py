@@ -34,12 +34,14 @@ from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import boosting
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
+from training.engines.dask.cluster import dask_client
 from training.engines.dask.prepare import (
     FOLD,
     PRODUCT,
     SPLIT,
     cleaned_partition,
     forced_products,
+    prepare_partitions,
     prepared_partition,
     train_products,
 )
@@ -449,3 +451,31 @@ def test_bad_data_is_one_line_and_writes_nothing(tmp_path, data, message, monkey
     assert "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
     assert not (tmp_path / "mlruns.db").exists()
+
+
+@pytest.mark.slow
+def test_copies_of_a_row_in_other_files_are_dropped_as_the_local_engine_drops_them(
+    cluster_env, small_config_file, tmp_path, caplog
+):
+    # GIVEN an export whose second file repeats 200 rows of the first, and drops 30 rows without a title late on
+    folder = tmp_path / "export"
+    folder.mkdir()
+    frame = generate_catalogue(1_000, seed=5)
+    frame.iloc[:600].to_csv(folder / "a.csv", index=False)
+    later = frame.iloc[400:].copy()
+    later.iloc[-30:, later.columns.get_loc("title")] = ""
+    later.to_csv(folder / "b.csv", index=False)
+    config = load_config(small_config_file)
+
+    # WHEN the Dask engine prepares it
+    with caplog.at_level("INFO"), dask_client() as client:
+        _, counts, _, _ = prepare_partitions(client, config, dask_catalogue.open_catalogue(config, str(folder)))
+
+    # THEN it keeps the rows the local engine keeps, in the same splits, and says what it dropped from all files
+    whole = pd.concat([pd.read_csv(path, dtype=str) for path in sorted(folder.glob("*.csv"))], ignore_index=True)
+    local = split_catalogue(prepare_catalogue(whole, config.data), config.split)
+    assert counts.groupby(level=0).sum().tolist() == [len(local.train), len(local.validation), len(local.test)]
+    cleaned = next(record for record in caplog.records if record.getMessage() == "cleaned")
+    assert (cleaned.rows_in, cleaned.dropped_empty_title) == (1_200, 30)
+    assert cleaned.rows_out == int(counts.sum())
+    assert cleaned.levelname == "WARNING"

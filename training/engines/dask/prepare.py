@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from dask import delayed
@@ -45,7 +46,6 @@ from training.exceptions import DataValidationError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    import dask.dataframe as dd
     from distributed import Client, Future
 
     from training.config import TrainConfig
@@ -70,16 +70,19 @@ def prepare_partitions(
         The partitions (held on the cluster), rows per (split, class), products per class and the small-class plan.
     """
     # A file's partition names the file in its errors (one partition per file; the synthetic catalogue has none).
-    # The list is one task of the graph, not a copy in every partition's task.
-    sources = catalogue.files if len(catalogue.files) == catalogue.raw.npartitions else ()
-    cleaned = catalogue.raw.map_partitions(
-        cleaned_partition,
-        config,
-        catalogue.source,
-        delayed(sources, pure=True),
-        meta=cleaned_partition(catalogue.raw._meta, config, "meta"),
+    raw = catalogue.raw
+    sources = catalogue.files if len(catalogue.files) == raw.npartitions else (catalogue.source,) * raw.npartitions
+    # Each partition is cleaned once, for its rows and for its counts.
+    pieces = client.persist(
+        [
+            delayed(_cleaned_and_counted, nout=2)(part, config, source)
+            for part, source in zip(raw.to_delayed(), sources, strict=True)
+        ]
     )
-    cleaned = client.persist(cleaned)
+    tallied = client.compute(delayed(_summed)([piece[1] for piece in pieces]))
+    meta = cleaned_partition(raw._meta, config, "meta")
+    cleaned = client.persist(dd.from_delayed([piece[0] for piece in pieces], meta=meta, verify_meta=False))
+    del pieces
     tail = plan_small_classes(_products_per_class(cleaned), config.split, config.data.path_separator)
     meta = prepared_partition(cleaned._meta, config, tail)
     prepared = client.persist(cleaned.map_partitions(prepared_partition, config, tail, meta=meta))
@@ -88,16 +91,31 @@ def prepare_partitions(
     prepared = client.persist(prepared.map_partitions(train_products, forced, meta=meta))
     counts = prepared.groupby([SPLIT, LABEL], observed=True).size().compute()
     check_prepared_counts(counts, config)
-    total = int(counts.sum())
-    partitions = max(2 * len(client.nthreads()), -(-total // PARTITION_ROWS))
-    # The shuffle delivers a partition's pieces in arrival order: sorting by every column makes it one order.
+    partitions = max(2 * len(client.nthreads()), -(-int(counts.sum()) // PARTITION_ROWS))
+    # The shuffle delivers a partition's pieces in arrival order: sorting by every column makes it one order. A
+    # row and its copies share a product, hence a partition: the copies another file held go there, as the local
+    # engine drops every copy of a row of the catalogue (each file's own were dropped as it was cleaned).
     order = [KEY, *config.data.columns, LABEL]
+    columns = list(meta.columns)
     shuffled = prepared.shuffle(on=KEY, npartitions=partitions).map_partitions(
-        lambda part: part.sort_values(order, kind="stable").reset_index(drop=True), meta=meta
+        lambda part: part.sort_values(order, kind="stable").drop_duplicates(columns).reset_index(drop=True),
+        meta=prepared._meta,
     )
     parts = client.compute(shuffled.to_delayed())
     del prepared, cleaned
-    logger.info("prepared", extra={"rows": total, "partitions": partitions, **tail.to_dict()})
+    before = int(counts.sum())
+    counts = pd.concat(client.gather(client.map(_split_class_counts, parts))).groupby(level=[0, 1]).sum()
+    cleaning = tallied.result()
+    copies = before - int(counts.sum())
+    cleaning |= {
+        "dropped_duplicates": cleaning["dropped_duplicates"] + copies,
+        "rows_out": cleaning["rows_out"] - copies,
+    }
+    # The data report reads the first REPORT_ROWS rows only: this line counts what cleaning dropped from them all.
+    logger.log(
+        logging.WARNING if cleaning["rows_out"] < cleaning["rows_in"] else logging.INFO, "cleaned", extra=cleaning
+    )
+    logger.info("prepared", extra={"rows": int(counts.sum()), "partitions": partitions, **tail.to_dict()})
     return parts, counts, products, tail
 
 
@@ -234,19 +252,26 @@ def _class_rows(part: pd.DataFrame, split: int, classes: list[str], columns: lis
     return rows.groupby(LABEL, sort=False).head(1)
 
 
-def cleaned_partition(
-    raw: pd.DataFrame,
-    config: TrainConfig,
-    source: str,
-    sources: tuple[str, ...] = (),
-    partition_info: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    """One raw partition cleaned as the local engine cleans (`training.data.clean.model_rows`); its errors name
-    `sources[i]` for partition i (Dask passes `partition_info`), else `source`."""
-    if sources and partition_info is not None:
-        source = sources[partition_info["number"]]
-    frame, _ = model_rows(raw, config.data, source)
-    return frame
+def cleaned_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> pd.DataFrame:
+    """One raw partition cleaned as the local engine cleans (`training.data.clean.model_rows`); errors name
+    `source`."""
+    return _cleaned_and_counted(raw, config, source)[0]
+
+
+def _cleaned_and_counted(raw: pd.DataFrame, config: TrainConfig, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`cleaned_partition`, and the rows it read, dropped by each rule and kept (the local engine's "cleaned")."""
+    frame, dropped = model_rows(raw, config.data, source)
+    return frame, {"rows_in": len(raw), **dropped, "rows_out": len(frame)}
+
+
+def _summed(tallies: list[dict[str, int]]) -> dict[str, int]:
+    """The partitions' tallies, key by key."""
+    return {key: sum(tally[key] for tally in tallies) for key in tallies[0]}
+
+
+def _split_class_counts(part: pd.DataFrame) -> pd.Series:
+    """Rows per (split, label) of one partition."""
+    return part.groupby([SPLIT, LABEL], observed=True).size()
 
 
 def _products_per_class(frame: dd.DataFrame) -> pd.Series:
