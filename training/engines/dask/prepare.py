@@ -236,6 +236,11 @@ def first_rows(pieces: Iterator[Any], limit: int, rows: Callable[[Any], int] = l
     return taken
 
 
+def train_classes(part: pd.DataFrame) -> list[str]:
+    """The classes of a partition's training rows."""
+    return sorted(map(str, part.loc[part[SPLIT] == TRAIN, LABEL].unique()))
+
+
 def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame:
     """One split's rows of a partition, model columns only."""
     return part.loc[part[SPLIT] == split, columns]

@@ -41,6 +41,7 @@ from training.engines.dask.prepare import (
     gather_rows,
     prepare_partitions,
     report_and_digest,
+    train_classes,
     trained_products,
 )
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
@@ -108,6 +109,9 @@ def featurize_catalogue(
         report, sha256 = report_and_digest(client, config, catalogue)
         parts, counts, products, tail = prepare_partitions(client, config, catalogue)
     design = resolve_design(config.model, counts.loc[TRAIN].size)
+    if design != RERANK:  # before minutes of fitting: the partitions are pinned to workers as LightGBM will have them
+        classes = sorted(map(str, counts.loc[TRAIN].index))
+        check_class_coverage(worker_order(client), client.gather(client.map(train_classes, parts)), classes)
     with _stage(timings, "linear sample fits"):
         title_models = fit_title_models(client, config, parts, counts, design)
         features = fit_features_on_sample(config, parts, counts, title_models[-1], design)
