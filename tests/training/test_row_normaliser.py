@@ -55,7 +55,7 @@ def test_text_values_reads_strings_as_the_api_does(values, expected):
         (pd.Series([1e16]), r"holds 1e\+16"),
         (pd.Series(pd.to_datetime(["2024-01-01"])), r"column 'c' \(datetime64"),
         (pd.Series([["a"], ["b"]], dtype=object), "column 'c' is a nested column"),
-        (pd.Series([b"raw"], dtype=object), r"holds b'raw' \(bytes\)"),
+        (pd.Series([b"raw"], dtype=object), r"holds b'raw' \(bytes\) in data row 1"),
     ],
 )
 def test_text_values_refuses_other_types_in_one_line(values, message):

@@ -384,8 +384,10 @@ def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) ->
     row = int(np.flatnonzero(bad.to_numpy())[0])
     value = values.iloc[row]
     value = value.item() if isinstance(value, np.generic) else value
+    # A mixed column's dtype says nothing of the value: its own type does.
+    kind = f" ({type(value).__name__})" if values.dtype == object else ""
     raise DataValidationError(
-        f"{source}: column {column!r} ({values.dtype}) holds {value!r} in data row {row + 1}; a string "
+        f"{source}: column {column!r} ({values.dtype}) holds {value!r}{kind} in data row {row + 1}; a string "
         f"input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}"
     )
 

@@ -236,9 +236,9 @@ def first_rows(pieces: Iterator[Any], limit: int, rows: Callable[[Any], int] = l
     return taken
 
 
-def train_classes(part: pd.DataFrame) -> list[str]:
-    """The classes of a partition's training rows."""
-    return sorted(map(str, part.loc[part[SPLIT] == TRAIN, LABEL].unique()))
+def train_fold_classes(part: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (stacking fold, class) pairs of a partition's training rows."""
+    return part.loc[part[SPLIT] == TRAIN, [FOLD, LABEL]].drop_duplicates()
 
 
 def _rows_of(part: pd.DataFrame, split: int, columns: list[str]) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
 from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
 from training.engines.dask.prepare import (
+    FOLD,
     PRODUCT,
     TEST,
     TRAIN,
@@ -41,13 +42,14 @@ from training.engines.dask.prepare import (
     gather_rows,
     prepare_partitions,
     report_and_digest,
-    train_classes,
+    train_fold_classes,
     trained_products,
 )
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
 from training.engines.peak_rss import own_peak_rss_mb
 from training.model.pipeline import RERANK, resolve_design
+from training.model.stacking import require_two_fold_classes
 from training.model.top_classes import TopClasses, classifier_top
 
 if TYPE_CHECKING:
@@ -109,9 +111,7 @@ def featurize_catalogue(
         report, sha256 = report_and_digest(client, config, catalogue)
         parts, counts, products, tail = prepare_partitions(client, config, catalogue)
     design = resolve_design(config.model, counts.loc[TRAIN].size)
-    if design != RERANK:  # before minutes of fitting: the partitions are pinned to workers as LightGBM will have them
-        classes = sorted(map(str, counts.loc[TRAIN].index))
-        check_class_coverage(worker_order(client), client.gather(client.map(train_classes, parts)), classes)
+    _check_dealt_classes(client, config, parts, counts, design)
     with _stage(timings, "linear sample fits"):
         title_models = fit_title_models(client, config, parts, counts, design)
         features = fit_features_on_sample(config, parts, counts, title_models[-1], design)
@@ -215,6 +215,24 @@ def score_split(result: dict[str, Any], classifier: Any, split: str) -> Scored:
     if matrix.shape[0] == 0:
         return labels, TopClasses(np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))), labels
     return labels, classifier_top(classifier, matrix), result[f"{split}_baseline"]
+
+
+def _check_dealt_classes(
+    client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series, design: str
+) -> None:
+    """Before minutes of fitting, what the title models' folds and LightGBM's workers need of the training rows as
+    they are dealt: every fold's complement two classes, and (multiclass) every class on every worker.
+
+    Raises:
+        DataValidationError: Naming the classes, and what to change.
+    """
+    pairs = client.gather(client.map(train_fold_classes, parts))
+    every = pd.concat(pairs, ignore_index=True)
+    for fold in range(config.features.stacking_folds):
+        require_two_fold_classes(every.loc[every[FOLD] != fold, LABEL].to_numpy(), config.features.stacking_folds)
+    if design != RERANK:
+        classes = sorted(map(str, counts.loc[TRAIN].index))
+        check_class_coverage(worker_order(client), [sorted(map(str, set(pair[LABEL]))) for pair in pairs], classes)
 
 
 def _untested_classes(counts: pd.Series) -> list[str]:
