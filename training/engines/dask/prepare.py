@@ -96,10 +96,8 @@ def prepare_partitions(
     # row and its copies share a product, hence a partition: the copies another file held go there, as the local
     # engine drops every copy of a row of the catalogue (each file's own were dropped as it was cleaned).
     order = [KEY, *config.data.columns, LABEL]
-    columns = list(meta.columns)
     shuffled = prepared.shuffle(on=KEY, npartitions=partitions).map_partitions(
-        lambda part: part.sort_values(order, kind="stable").drop_duplicates(columns).reset_index(drop=True),
-        meta=prepared._meta,
+        lambda part: part.sort_values(order, kind="stable").drop_duplicates().reset_index(drop=True), meta=meta
     )
     parts = client.compute(shuffled.to_delayed())
     del prepared, cleaned
