@@ -48,10 +48,8 @@ class Publication:
 
 
 def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
-    """Refuse a model whose parity or quality gate failed, or whose files are not the ones the gates judged.
-
-    `model.onnx` must have the sha256 that `make train` recorded in metrics.json when it gated that graph, so a
-    file copied from another run, or cut short by a full disk, is never uploaded under these metrics' version.
+    """Refuse a model whose parity or quality gate failed, or whose files are not the ones the gates judged (the
+    graph's own bytes are compared with metrics.json's `onnx_sha256` as they are uploaded: `_check_gated_graph`).
 
     Raises:
         GateError: A file is missing or unreadable, parity failed, macro-F1 is not a number at or above
@@ -86,13 +84,21 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
             f"{artifacts}/metrics.json records no onnx_sha256, so nothing ties model.onnx to the gates it passed "
             "(trained before `make train` recorded it): retrain"
         )
-    digest = hashlib.sha256((artifacts / "model.onnx").read_bytes()).hexdigest()
+    return metrics
+
+
+def _check_gated_graph(artifacts: Path, metrics: dict[str, Any], digest: str) -> None:
+    """The graph about to be uploaded (its sha256, `digest`) must be the one `make train` gated: a file copied from
+    another run, or cut short by a full disk, is never uploaded under these metrics' version.
+
+    Raises:
+        GateError: The sha256 differs from metrics.json's `onnx_sha256`.
+    """
     if metrics["onnx_sha256"] != digest:
         raise GateError(
             f"{artifacts}/model.onnx is not the graph metrics.json gated (sha256 {digest[:12]}…, recorded "
-            f"{str(metrics.get('onnx_sha256'))[:12]}…): it changed after training or comes from another run; retrain"
+            f"{str(metrics['onnx_sha256'])[:12]}…): it changed after training or comes from another run; retrain"
         )
-    return metrics
 
 
 def _read_object(path: Path) -> dict[str, Any]:
@@ -134,8 +140,7 @@ def publish_model(
     bodies = {f"{base}/{name}": (artifacts / name).read_bytes() for name in MODEL_FILES}
     digests = {key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}
     digest = digests[f"{base}/model.onnx"]
-    if digest != metrics["onnx_sha256"]:
-        raise GateError(f"{artifacts}/model.onnx changed while it was being published; nothing was uploaded")
+    _check_gated_graph(artifacts, metrics, digest)
     written: list[str] = []
     try:
         for key, body in bodies.items():

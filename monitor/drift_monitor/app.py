@@ -251,7 +251,7 @@ def predicted_counts(
     if since is not None and since > start:
         start = since.replace(second=0, microsecond=0) + timedelta(minutes=1)
     counts = dict.fromkeys(labels, 0.0)
-    period = int((end - start).total_seconds()) // 60 * 60
+    period = _period(start, end)
     if period <= 0:
         return counts
     for first in range(0, len(labels), MAX_QUERIES):
@@ -385,7 +385,7 @@ def _sums(
     Raises:
         MetricsError: GetMetricData failed or reported a query it could not answer.
     """
-    period = int((end - start).total_seconds()) // 60 * 60
+    period = _period(start, end)
     queries = [
         {
             "Id": f"m{index}",
@@ -411,6 +411,11 @@ def _sums(
             )
         sums[names[int(result["Id"][1:])]] += math.fsum(result.get("Values", []))
     return sums
+
+
+def _period(start: datetime, end: datetime) -> int:
+    """[start, end) as one GetMetricData period: whole minutes, in seconds (0 when shorter than a minute)."""
+    return int((end - start).total_seconds()) // 60 * 60
 
 
 def _query(config: DriftConfig, query_id: str, label: str, period: int) -> dict[str, Any]:

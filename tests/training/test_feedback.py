@@ -96,9 +96,12 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     # One label per listing, in the order of their latest records (`latest_listings`): "unsure" last.
     challenger = ["TVs", "TVs", "TVs", "Fridges", "TVs"]
 
-    queue = build_review_queue(captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5)
+    queue, qualified = build_review_queue(
+        captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5, limit=10
+    )
 
     assert list(queue["title"]) == ["sent to review", "challenged", "new brand", "unsure"]
+    assert qualified == 4
     assert list(queue["reasons"]) == ["review", "challenger", "new_brand", "low_confidence"]
     unsure = queue[queue["title"] == "unsure"].iloc[0]
     assert unsure["times_seen"] == 2

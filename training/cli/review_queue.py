@@ -57,13 +57,16 @@ def main(
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         captured = read_capture(capture, since=parse_since(since))
         challenger = _challenger_labels(b, captured) if b else None
-        qualified = build_review_queue(
-            captured, known=_known_values(resolved, data), challenger=challenger, low_confidence=low_confidence
+        queue, qualified = build_review_queue(
+            captured,
+            known=_known_values(resolved, data),
+            challenger=challenger,
+            low_confidence=low_confidence,
+            limit=limit,
         )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    queue = qualified.head(limit)
     out.parent.mkdir(parents=True, exist_ok=True)
     spreadsheet_safe(queue).to_csv(out, index=False)
     captured_listings = captured.frame["listing_id"].nunique()
@@ -76,7 +79,7 @@ def main(
         )
         return
     reasons = Counter(reason for named in queue["reasons"] for reason in named.split(";"))
-    left = len(qualified) - len(queue)
+    left = qualified - len(queue)
     cut = f"; LIMIT {limit} left out {left} more that qualified" if left else ""
     typer.echo(
         f"{len(queue)} listing(s) to review (of {captured_listings} captured{cut}{skipped}) in {out}: "

@@ -323,9 +323,7 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
     values, invalid = parse_numbers(column)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
-        cell, label = column.iloc[row], column.index[row]
-        # A frame of some of a file's rows (the labelled rows of a corrections file) keeps their file positions.
-        number = int(label) + 1 if isinstance(label, int | np.integer) else row + 1
+        cell, number = column.iloc[row], _data_row(column, row)
         found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         hint = ""
         if np.isnan(value):
@@ -387,9 +385,16 @@ def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) ->
     # A mixed column's dtype says nothing of the value: its own type does.
     kind = f" ({type(value).__name__})" if values.dtype == object else ""
     raise DataValidationError(
-        f"{source}: column {column!r} ({values.dtype}) holds {value!r}{kind} in data row {row + 1}; a string "
-        f"input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}"
+        f"{source}: column {column!r} ({values.dtype}) holds {value!r}{kind} in data row {_data_row(values, row)}; "
+        f"a string input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}"
     )
+
+
+def _data_row(values: pd.Series, position: int) -> int:
+    """The 1-based data row of the value at `position`: its index label, which a frame of some of a file's rows
+    (the labelled rows of a corrections file) keeps from the file; its position in any other frame."""
+    label = values.index[position]
+    return int(label) + 1 if isinstance(label, int | np.integer) else position + 1
 
 
 def _name_key(name: str) -> str:

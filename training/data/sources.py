@@ -222,11 +222,16 @@ def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
             )
 
 
+def archive_kind(start: bytes) -> str | None:
+    """What a file named .csv really is when its first bytes are an archive's (`ARCHIVES`), else None."""
+    return next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
+
+
 def _reason(exc: BaseException) -> str:
     """Why a file could not be read, on one line; for text that is not UTF-8, what to do about it (the codec's own
     message gives a position within a block, which names no place in the file)."""
     if isinstance(exc, UnicodeDecodeError):
-        archive = next((kind for magic, kind in ARCHIVES.items() if bytes(exc.object).startswith(magic)), None)
+        archive = archive_kind(bytes(exc.object))
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
         byte = exc.object[exc.start : exc.start + 1].hex()

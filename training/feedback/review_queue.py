@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from training.data.sources import ARCHIVES, SAVE_AS_UTF8, delimiter_hint, trailing_fields_restored
+from training.data.sources import SAVE_AS_UTF8, archive_kind, delimiter_hint, trailing_fields_restored
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -59,8 +59,7 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
         frame = pd.read_csv(location, dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
         with location.open("rb") as handle:
-            start = handle.read(4)
-        archive = next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
+            archive = archive_kind(handle.read(4))
         reason = f"is {archive}, not CSV text: export the sheet as CSV" if archive else "is not UTF-8 text"
         raise DataValidationError(f"{role} {path} {reason}; {SAVE_AS_UTF8}") from exc
     except pd.errors.EmptyDataError as exc:
@@ -113,14 +112,16 @@ def build_review_queue(
     known: dict[str, set[str]],
     challenger: list[str] | None,
     low_confidence: float,
-) -> pd.DataFrame:
-    """Every listing with a reason to be labelled, best first (see the module docstring).
+    limit: int,
+) -> tuple[pd.DataFrame, int]:
+    """The listings to label first, best first (see the module docstring), and how many had a reason to be.
 
     Args:
         captured: What the classifier captured.
         known: Per hashed input (brand, seller, ...), the values of the training catalogue.
         challenger: The challenger's label of each of `latest_listings(captured)`'s rows, or None.
         low_confidence: Confidence under which an answer is queued.
+        limit: Most rows returned (only those are laid out for the reviewer).
     """
     listings = latest_listings(captured)
     reasons = pd.DataFrame(index=listings.index)
@@ -154,7 +155,7 @@ def build_review_queue(
     queued = listings[listings["_count"] > 0].sort_values(
         ["_count", "_strongest", "confidence"], ascending=[False, True, True], kind="stable"
     )
-    return _reviewer_columns(queued, captured.inputs)
+    return _reviewer_columns(queued.head(limit), captured.inputs), len(queued)
 
 
 def _reviewer_columns(queued: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:

@@ -77,7 +77,7 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
 
 
 @contextmanager
-def _workers_lost(memory: str, rerun: str) -> Iterator[None]:
+def _workers_lost(workers: str, rerun: str) -> Iterator[None]:
     """A worker that dies (over its memory limit, or killed) as one TrainingError naming what to change.
 
     Raises:
@@ -91,7 +91,7 @@ def _workers_lost(memory: str, rerun: str) -> Iterator[None]:
     except (CommClosedError, KilledWorker) as exc:
         raise TrainingError(
             f"a Dask worker died ({type(exc).__name__}); nothing was written. A worker over its memory limit is "
-            f"restarted, then given up on: with {memory}, raise WORKER_MEMORY (a worker's imports alone take a few "
+            f"restarted, then given up on: with {workers}, raise WORKER_MEMORY (a worker's imports alone take a few "
             f"hundred MB) or WORKERS.{' ' + rerun if rerun else ''}"
         ) from exc
 
