@@ -3,7 +3,7 @@
 Each start is a fresh `python3.12 -S` with only the built folder (`.aws-sam/build/ProductClassifierFunction`)
 on PYTHONPATH and no bytecode writes, timing import + model load + the first answer to an HTTP API
 `/predict` event, from the first line of the process:
-- handler: `import handler.main`, then `lambda_handler(event)`;
+- handler: `import handler.entry` (template.yaml's Handler), then `lambda_handler(event)`;
 - stack floor: a one-route FastAPI + Mangum + powertools app serving the same model with onnxruntime;
 - onnxruntime floor: numpy + onnxruntime, load the model, answer once.
 The three alternate, RUNS times each; the medians and handler / stack floor go to
@@ -42,8 +42,8 @@ class Context:
 PROGRAMS = {
     "handler": EVENT
     + """
-import handler.main
-answer = handler.main.lambda_handler(event, Context())
+import handler.entry
+answer = handler.entry.lambda_handler(event, Context())
 assert answer["statusCode"] == 200, answer
 """,
     "stack floor": EVENT

@@ -118,7 +118,7 @@ def worker(implementation: str, mode: str, fixture_dir: Path, calls: int, out: P
     started = time.perf_counter()
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - logs and EMF lines, as Lambda would ship them
     if implementation == "ours":
-        import handler.main as module
+        import handler.entry as module
     else:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import seed_route as module  # type: ignore[import-not-found]

@@ -1,4 +1,6 @@
-"""The Lambda entry: loads the model once per container, then hands API Gateway events to FastAPI via Mangum.
+"""The function: loads the model once per container, then hands API Gateway events to FastAPI via Mangum.
+
+Lambda imports it through `handler.entry`, which pauses the garbage collector while it initialises.
 
 With SnapStart the module is imported once when a version is published, then snapshotted; each new
 execution environment restores that snapshot instead of importing again. The runtime hooks below warm the

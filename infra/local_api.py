@@ -90,7 +90,7 @@ def start_function(
         str(rie),
         "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
         "--runtime-api-address", f"127.0.0.1:{api_port}",
-        python, "-S", "-m", "awslambdaric", "handler.main.lambda_handler",
+        python, "-S", "-m", "awslambdaric", "handler.entry.lambda_handler",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=function_dir, env=variables)
     deadline = time.monotonic() + 20

@@ -19,7 +19,7 @@ from handler.model import load_model
 from handler.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-START = "import handler.main"
+START = "import handler.entry"
 
 
 def _with_metadata(model_path: Path, target: Path, change) -> Path:

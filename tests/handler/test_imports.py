@@ -1,4 +1,5 @@
-"""The deployed function's process: no training stack imported, and a bad model stops it at start."""
+"""The deployed function's process (`handler.entry`, as Lambda imports it): no training stack imported, no garbage
+collection while it starts, and a bad model stops it at start."""
 
 from __future__ import annotations
 
@@ -15,14 +16,24 @@ HEAVY = [
 ]
 PROBE = f"""
 import sys
-import handler.main
+import handler.entry
 print({HEAVY!r} and [name for name in {HEAVY!r} if name in sys.modules])
+"""
+# Counts the collections that start once `handler.main` has begun to import (its libraries, the model, the app).
+COLLECTOR_PROBE = """
+import gc, json, sys
+starting = []
+gc.callbacks.append(lambda phase, info: phase == "start" and starting.append("handler.main" in sys.modules))
+import handler.entry
+collections = sum(starting)
+print(json.dumps({"collections": collections, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "tracked": len(gc.get_objects())}))
 """
 
 
-def _run(model_path: str) -> subprocess.CompletedProcess[str]:
+def _run(model_path: str, probe: str = PROBE) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MODEL_PATH": model_path, "POWERTOOLS_METRICS_NAMESPACE": "ProductClassifier"}
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
 
 def test_handler_imports_none_of_the_training_stack(model_path):
@@ -39,3 +50,15 @@ def test_missing_model_fails_start_with_one_clear_log_line(tmp_path):
     logs = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     assert [(log["level"], log["message"]) for log in logs] == [("ERROR", "model load failed")]
     assert logs[0]["reason"].startswith(f"model file not found: {tmp_path / 'absent.onnx'}")
+
+
+def test_start_runs_no_garbage_collection_and_freezes_what_it_built(model_path):
+    completed = _run(str(model_path), COLLECTOR_PROBE)
+
+    assert completed.returncode == 0, completed.stderr
+    state = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert state["collections"] == 0
+    assert state["enabled"]
+    # What the start built is out of every later collection (the first request's included): all but what the
+    # probe's own lines made after it.
+    assert state["frozen"] > 100 * state["tracked"]
