@@ -4,9 +4,11 @@ Each start is a fresh `python3.12 -S` with only the built folder (`.aws-sam/buil
 on PYTHONPATH and no bytecode writes, timing import + model load + the first answer to an HTTP API
 `/predict` event, from the first line of the process:
 - handler: `import handler.entry` (template.yaml's Handler), then `lambda_handler(event)`;
+- handler, collector on: `import handler.main` (the same function without `handler.entry`'s pause of the garbage
+  collector), then `lambda_handler(event)`: what the pause saves, in the same run;
 - stack floor: a one-route FastAPI + Mangum + powertools app serving the same model with onnxruntime;
 - onnxruntime floor: numpy + onnxruntime, load the model, answer once.
-The three alternate, RUNS times each; the medians and handler / stack floor go to
+The four alternate, RUNS times each; the medians and handler / stack floor go to
 benchmarks/results/cold_start.json.
 
     make build && python benchmarks/cold_start.py
@@ -44,6 +46,12 @@ PROGRAMS = {
     + """
 import handler.entry
 answer = handler.entry.lambda_handler(event, Context())
+assert answer["statusCode"] == 200, answer
+""",
+    "handler, collector on": EVENT
+    + """
+import handler.main
+answer = handler.main.lambda_handler(event, Context())
 assert answer["statusCode"] == 200, answer
 """,
     "stack floor": EVENT

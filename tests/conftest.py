@@ -174,7 +174,7 @@ def other_schema_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def handler_main(model_path: Path):
-    """`handler.main`, imported the way Lambda does: with MODEL_PATH in the environment."""
+    """`handler.main`, imported with MODEL_PATH in the environment, as Lambda's `handler.entry` imports it."""
     os.environ["MODEL_PATH"] = str(model_path)
     import handler.main
 

@@ -85,7 +85,7 @@ def test_first_invocation_after_a_restore_reports_restored_once(handler_main, ca
 
 
 def test_function_starts_without_the_runtime_hooks_library(model_path):
-    probe = "import sys; sys.modules['snapshot_restore_py'] = None\nimport handler.main\nprint('STARTED')"
+    probe = "import sys; sys.modules['snapshot_restore_py'] = None\nimport handler.entry\nprint('STARTED')"
     completed = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
