@@ -75,6 +75,51 @@ def lower_like_onnx(text: str) -> str:
 
 
 @cache
+def compatibility_folds() -> dict[str, str]:
+    """The code points the graph rewrites after lower-casing, each with what it becomes ("" when dropped).
+
+    So that titles that look alike read alike: fullwidth `ＴＶ` becomes `tv`, the ligature `ﬁ` becomes `fi`, `é`
+    and `e` + a combining accent both become `e`, and an invisible format character (a soft hyphen or a zero-width
+    space inside a word) is dropped. Each code point is decomposed by NFKD, its combining marks are left out (as
+    scikit-learn's `strip_accents="unicode"` does) and the rest is lower-cased like the graph. A fold that would
+    change which characters make words is not made: `™` does not become the word `tm`, nor `½` a `1⁄2` that splits
+    a number. Hangul syllables keep their form (Python does not decompose them with `unicodedata.decomposition`).
+    The folds are made one code point at a time, never across neighbours, so the graph can do the same with a
+    lookup table; the graph carries this table, so it is fixed at training time whatever Unicode version serves.
+    """
+    folds = {}
+    for code_point in range(MAX_CODE_POINT + 1):
+        character = chr(code_point)
+        if unicodedata.category(character) == "Cf":
+            folded = ""
+        elif unicodedata.combining(character) or unicodedata.decomposition(character):
+            decomposed = unicodedata.normalize("NFKD", character)
+            folded = lower_like_onnx("".join(part for part in decomposed if not unicodedata.combining(part)))
+            if not all(_is_word(part) == _is_word(character) for part in folded):
+                continue
+        else:
+            continue
+        # Lower-casing comes first: the graph never looks up a character that lower-casing changes.
+        if folded != character and lower_like_onnx(character) == character:
+            folds[character] = folded
+    return folds
+
+
+def _is_word(character: str) -> bool:
+    """Whether the character can be part of a word token."""
+    return _token_regex().fullmatch(character * 2) is not None
+
+
+def normalise_like_onnx(text: str) -> str:
+    """The text as the graph reads it: lower-cased (`lower_like_onnx`), then folded (`compatibility_folds`)."""
+    lowered = lower_like_onnx(text)
+    if lowered.isascii():
+        return lowered
+    folds = compatibility_folds()
+    return "".join(folds.get(character, character) for character in lowered)
+
+
+@cache
 def whitespace_characters() -> tuple[str, ...]:
     """The code points `str.split()` splits on (`str.isspace`: tab, NBSP, the U+2000 spaces, ...).
 
@@ -96,7 +141,7 @@ def word_tokens(lowered: str) -> list[str]:
 
 def word_ngrams(text: str, n_max: int) -> list[str]:
     """Word 1..n_max-grams of the lower-cased text, words joined by one space."""
-    tokens = word_tokens(lower_like_onnx(text))
+    tokens = word_tokens(normalise_like_onnx(text))
     return [" ".join(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1)]
 
 
@@ -106,11 +151,11 @@ def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
     Words ignore whitespace by construction; characters see it, so it is folded first: `"  tv\u00a0 55 "` and
     `"tv 55"` have the same features.
     """
-    lowered = fold_whitespace(lower_like_onnx(text))
-    return [lowered[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(lowered) - n + 1)]
+    folded = fold_whitespace(normalise_like_onnx(text))
+    return [folded[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(folded) - n + 1)]
 
 
 def first_token(text: str) -> str:
     """The first word of the lower-cased text, or `NO_TOKEN` when it has none."""
-    match = _token_regex().search(lower_like_onnx(text))
+    match = _token_regex().search(normalise_like_onnx(text))
     return match.group(0) if match else NO_TOKEN

@@ -198,6 +198,46 @@ def test_sweep_catches_a_graph_whose_unicode_table_differs():
     assert "U+2EC00..U+2EDFF" in mismatched
 
 
+def test_sweep_catches_a_graph_that_folds_a_code_point_otherwise():
+    # GIVEN the text graph with fullwidth "ａ" folded to "b" instead of "a"
+    model = text_ops_model()
+    fold = next(node for node in model.graph.node if node.op_type == "If")
+    branch = next(attribute.g for attribute in fold.attribute if attribute.name == "then_branch")
+    lookup = next(node for node in branch.node if node.op_type == "LabelEncoder")
+    keys, values = (next(a for a in lookup.attribute if a.name == name) for name in ("keys_strings", "values_strings"))
+    values.strings[list(keys.strings).index("ａ".encode())] = b"b"
+
+    # WHEN every code point runs through it
+    _, mismatched = sweep_text_ops(ort.InferenceSession(model.SerializeToString()))
+
+    # THEN the block holding U+FF41 is reported
+    assert any(int(low[2:], 16) <= 0xFF41 <= int(high[2:], 16) for low, high in (m.split("..") for m in mismatched))
+
+
+def _fullwidth(text: str) -> str:
+    """ASCII letters, digits and punctuation as their fullwidth forms, spaces as ideographic spaces."""
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_titles_that_look_alike_get_the_same_answer(small_config, small_splits, small_model_bytes):
+    # GIVEN test rows with an accented word, and the same titles spelled in ways that look alike
+    rows = small_splits.test.head(16).assign(title=lambda frame: frame["title"] + " Café")
+    spellings = [
+        rows["title"].map(_fullwidth),
+        rows["title"].str.replace("é", "e\u0301"),  # the accent as a combining mark
+        rows["title"].str.replace(r"(\w)(\w)", "\\1\u00ad\\2", n=1, regex=True),  # a soft hyphen in a word
+        "\ufeff" + rows["title"].str.replace(" ", " \u200b"),  # a byte-order mark, zero-width spaces
+    ]
+
+    # WHEN the graph answers each
+    _, expected = run_onnx(small_model_bytes, rows, small_config.data)
+
+    # THEN every spelling gets exactly the plain titles' probabilities
+    for titles in spellings:
+        _, probabilities = run_onnx(small_model_bytes, rows.assign(title=titles), small_config.data)
+        assert np.array_equal(probabilities, expected), titles.iloc[0]
+
+
 ANY_TEXT = st.text(
     alphabet=st.one_of(
         st.characters(codec="utf-8"),  # every plane, assigned or not, private use; no surrogates

@@ -16,7 +16,7 @@ from training.exceptions import DataValidationError
 from training.model.features import Float32Numeric, HashedCategory, PriceBandCross, price_bands
 from training.model.pipeline import build_pipeline
 from training.model.stacking import stacked_training_matrix
-from training.text import NO_TOKEN, char_ngrams, first_token, lower_like_onnx, word_ngrams
+from training.text import NO_TOKEN, char_ngrams, first_token, lower_like_onnx, normalise_like_onnx, word_ngrams
 
 
 @pytest.mark.parametrize(
@@ -35,11 +35,37 @@ def test_lower_like_onnx_maps_each_character_to_one(text, expected):
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＫＡＩＴＯ ＯＬＥＤ ＴＶ", "kaito oled tv"),  # fullwidth
+        ("Café", "cafe"),
+        ("Cafe\u0301", "cafe"),  # the accent as a combining mark: looks alike, reads alike
+        ("tele\u00advi\u200bsion", "television"),  # soft hyphen, zero-width space
+        ("\ufeffWiﬁ ①", "wifi 1"),  # byte-order mark, ligature, circled digit
+        ("Ｇａｌａｘｙ™ ½ inch", "galaxy™ ½ inch"),  # a fold that would make or split a word is not made
+        ("한국 Größe", "한국 große"),
+    ],
+)
+def test_normalise_like_onnx_folds_what_looks_alike(text, expected):
+    assert normalise_like_onnx(text) == expected
+
+
+def test_a_title_written_in_fullwidth_has_the_plain_titles_features():
+    plain, wide = "Kaito OLED TV 55", "Ｋａｉｔｏ ＯＬＥＤ ＴＶ ５５"
+
+    assert (word_ngrams(wide, 2), char_ngrams(wide, 2, 4), first_token(wide)) == (
+        word_ngrams(plain, 2),
+        char_ngrams(plain, 2, 4),
+        first_token(plain),
+    )
+
+
+@pytest.mark.parametrize(
     ("text", "n_max", "expected"),
     [
         ("Apple iPhone 8", 2, ["apple", "iphone", "apple iphone"]),
         ("a\tbb\ncc  dd", 2, ["bb", "cc", "dd", "bb cc", "cc dd"]),
-        ("Kühl-Schrank", 1, ["kühl", "schrank"]),
+        ("Kühl-Schrank", 1, ["kuhl", "schrank"]),  # accents folded (`compatibility_folds`)
         ("", 2, []),
         ("x y z", 2, []),
     ],

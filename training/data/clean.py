@@ -27,7 +27,7 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelt
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
-from training.text import lower_like_onnx
+from training.text import normalise_like_onnx
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -242,10 +242,10 @@ def title_products(titles: pd.Series) -> pd.Series:
 
 
 def normalised_titles(titles: pd.Series) -> pd.Series:
-    """Titles compared as the model reads them: lower-cased as the graph lower-cases, whitespace folded (each
+    """Titles compared as the model reads them: normalised as the graph normalises them, whitespace folded (each
     distinct title once: a catalogue repeats its titles)."""
     codes, distinct = pd.factorize(titles.fillna("").astype(str))
-    folded = np.array([" ".join(lower_like_onnx(text).split()) for text in distinct], dtype=object)
+    folded = np.array([" ".join(normalise_like_onnx(text).split()) for text in distinct], dtype=object)
     return pd.Series(folded[codes] if len(codes) else [], index=titles.index, dtype=object)
 
 

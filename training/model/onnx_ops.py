@@ -29,7 +29,7 @@ from training.model.features import (
 from training.model.margin import MarginBoostedClassifier
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
-from training.text import NO_TOKEN, ONNX_LOCALE, onnx_token_pattern, whitespace_characters
+from training.text import NO_TOKEN, ONNX_LOCALE, compatibility_folds, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
     import onnx
@@ -45,6 +45,9 @@ require_pinned("skl2onnx")
 PAD = "<pad>"
 INT32_MIN = -(2**31)
 MICROSOFT_DOMAIN = "com.microsoft"
+ML_DOMAIN = "ai.onnx.ml"
+# The ops outside the default domain, with the version this module writes them at.
+DOMAINS = {"Tokenizer": (MICROSOFT_DOMAIN, 1), "MurmurHash3": (MICROSOFT_DOMAIN, 1), "LabelEncoder": (ML_DOMAIN, 2)}
 
 
 def lower_attributes() -> dict[str, Any]:
@@ -63,35 +66,110 @@ def character_tokenizer_attributes() -> dict[str, Any]:
 
 
 def text_ops_model() -> onnx.ModelProto:
-    """A graph of just the text steps the converters use: [N] strings → lowered, word tokens, characters.
+    """A graph of just the text steps the converters use: [N] strings → normalised, word tokens, characters.
 
     The parity gate runs every code point through it, so a Unicode table that differs between this Python
     and this onnxruntime fails `make train` instead of skewing predictions.
     """
-    nodes = [
-        helper.make_node("StringNormalizer", ["text"], ["lowered"], **lower_attributes()),
+    graph = _ProtoGraph("text_ops")
+    lowered = graph.node("StringNormalizer", ["text"], **lower_attributes())
+    normalised = fold_compatibility(graph, lowered)
+    split = graph.node("Tokenizer", [normalised], **character_tokenizer_attributes())
+    graph.nodes_ += [
+        helper.make_node("Identity", [normalised], ["normalised"]),
         helper.make_node(
-            "Tokenizer", ["lowered"], ["words"], domain=MICROSOFT_DOMAIN, **word_tokenizer_attributes(PAD)
+            "Tokenizer", [normalised], ["words"], domain=MICROSOFT_DOMAIN, **word_tokenizer_attributes(PAD)
         ),
-        helper.make_node(
-            "Tokenizer", ["lowered"], ["split"], domain=MICROSOFT_DOMAIN, **character_tokenizer_attributes()
-        ),
+        helper.make_node("Identity", [fold_whitespace(graph, split)], ["characters"]),
     ]
-    folding = _ProtoGraph()
-    folded = fold_whitespace(folding, "split")
-    nodes += [*folding.nodes_, helper.make_node("Identity", [folded], ["characters"])]
     outputs = [
-        helper.make_tensor_value_info(name, TensorProto.STRING, None) for name in ("lowered", "words", "characters")
+        helper.make_tensor_value_info(name, TensorProto.STRING, None) for name in ("normalised", "words", "characters")
     ]
-    graph = helper.make_graph(
-        nodes,
-        "text_ops",
-        [helper.make_tensor_value_info("text", TensorProto.STRING, [None])],
-        outputs,
-        initializer=folding.initializers,
+    text = helper.make_tensor_value_info("text", TensorProto.STRING, [None])
+    opsets = [helper.make_opsetid("", 20), helper.make_opsetid(MICROSOFT_DOMAIN, 1), helper.make_opsetid(ML_DOMAIN, 2)]
+    return helper.make_model(graph.graph([text], outputs), opset_imports=opsets)
+
+
+def fold_compatibility(graph: _Graph | _ProtoGraph, lowered: str) -> str:
+    """[N] lower-cased strings → the same with `compatibility_folds()` applied, as `training.text.normalise_like_onnx`.
+
+    Each string is split into its code points, which are looked up in the table and joined back. Almost no title
+    holds a code point to fold, so the table is first asked only whether a batch does (one integer lookup per
+    character), and an If passes the batch through untouched when it does not.
+    """
+    folds = compatibility_folds()
+    split = graph.node("Tokenizer", [lowered], **character_tokenizer_attributes())
+    characters = pad_column(graph, lowered, split, PAD)  # an all-empty batch splits into [N, 0]
+    flags = graph.node(
+        "LabelEncoder", [characters], keys_strings=list(folds), values_int64s=[1] * len(folds), default_int64=0
     )
-    opsets = [helper.make_opsetid("", 20), helper.make_opsetid(MICROSOFT_DOMAIN, 1)]
-    return helper.make_model(graph, opset_imports=opsets)
+    any_folded = graph.node("Cast", [graph.node("ReduceMax", [flags], keepdims=0)], to=TensorProto.BOOL)
+
+    folding = graph.subgraph()
+    looked_up = folding.node(
+        "LabelEncoder", [characters], keys_strings=list(folds), values_strings=list(folds.values()), default_string=PAD
+    )
+    kept = folding.node("Where", [folding.node("Equal", [looked_up, folding.string(PAD)]), characters, looked_up])
+    pieces = folding.node("Where", [folding.node("Equal", [kept, folding.string(PAD)]), folding.string(""), kept])
+    joined = folding.node("Reshape", [_joined(folding, pieces), folding.ints([-1])])
+    unchanged = graph.subgraph()
+    passed = unchanged.node("Identity", [lowered])
+    return graph.node(
+        "If",
+        [any_folded],
+        then_branch=folding.graph([], [_strings_info(joined, 1)]),
+        else_branch=unchanged.graph([], [_strings_info(passed, 1)]),
+    )
+
+
+def _joined(graph: _ProtoGraph, pieces: str) -> str:
+    """[N, W] strings → [N, 1], each row's strings concatenated in order.
+
+    ONNX has no string reduction, so neighbours are concatenated pairwise (StringConcat) until one column is
+    left: ⌈log2 W⌉ rounds of a Loop, about seven for a title.
+    """
+    width = graph.node("Gather", [graph.node("Shape", [pieces]), graph.ints([1], scalar=True)])
+    more_than_one = graph.node("Greater", [width, graph.ints([1], scalar=True)])
+    body = graph.subgraph()
+    iteration, condition, state = (f"{body.prefix}_{name}" for name in ("iteration", "condition", "state"))
+    shape = body.node("Shape", [state])
+    rows = body.node("Slice", [shape, body.ints([0]), body.ints([1])])
+    blank = body.node("Expand", [body.string(""), body.node("Concat", [rows, body.ints([1])], axis=0)])
+    padded = body.node("Concat", [state, blank], axis=1)  # an odd width gets a last "" to pair with
+    half = body.node(
+        "Div",
+        [
+            body.node("Add", [body.node("Slice", [shape, body.ints([1]), body.ints([2])]), body.ints([1])]),
+            body.ints([2]),
+        ],
+    )
+    end = body.node("Mul", [half, body.ints([2])])
+    evens = body.node("Slice", [padded, body.ints([0]), end, body.ints([1]), body.ints([2])])
+    odds = body.node("Slice", [padded, body.ints([1]), end, body.ints([1]), body.ints([2])])
+    pairs = body.node("StringConcat", [evens, odds])
+    again = body.node("Squeeze", [body.node("Greater", [half, body.ints([1])])])
+    loop_body = body.graph(
+        [
+            helper.make_tensor_value_info(iteration, TensorProto.INT64, []),
+            helper.make_tensor_value_info(condition, TensorProto.BOOL, []),
+            _strings_info(state, 2),
+        ],
+        [helper.make_tensor_value_info(again, TensorProto.BOOL, []), _strings_info(pairs, 2)],
+    )
+    return graph.node("Loop", ["", more_than_one, pieces], body=loop_body)
+
+
+def _strings_info(name: str, rank: int) -> onnx.ValueInfoProto:
+    """A subgraph input's or output's type: a string tensor of the rank, sizes unknown."""
+    return helper.make_tensor_value_info(name, TensorProto.STRING, [None] * rank)
+
+
+def pad_column(graph: _Graph | _ProtoGraph, texts: str, tokens: str, pad: str) -> str:
+    """Append one `pad` column to the [N, T] tokens of [N] texts: an all-empty batch yields [N, 0] tokens, which later
+    slices cannot take."""
+    shape = graph.node("Concat", [graph.node("Shape", [texts]), graph.ints([1])], axis=0)
+    padding = graph.node("Expand", [graph.string(pad), shape])
+    return graph.node("Concat", [tokens, padding], axis=1)
 
 
 def fold_whitespace(graph: _Graph | _ProtoGraph, characters: str) -> str:
@@ -204,7 +282,7 @@ def _convert_hashed_category(scope: Scope, operator: Operator, container: ModelC
 def _convert_first_token(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
     """[N,1] titles → first word (or NO_TOKEN) → one-hot of its hash bucket."""
     graph = _Graph(scope, container)
-    words = graph.tokens(graph.lowered(operator.inputs[0].full_name), pad=NO_TOKEN)
+    words = graph.tokens(graph.normalised(operator.inputs[0].full_name), pad=NO_TOKEN)
     first = graph.node("Slice", [words, graph.ints([0]), graph.ints([1]), graph.ints([1])])
     _emit_one_hot(scope, container, first, operator)
 
@@ -251,15 +329,15 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
     """
     n_buckets = model.n_features
     pad_bucket = len(model.idf_)
-    lowered = graph.lowered(titles)
+    normalised = graph.normalised(titles)
 
-    words = graph.tokens(lowered, pad=PAD)
+    words = graph.tokens(normalised, pad=PAD)
     buckets = [
         graph.gram_buckets(words, n, " ", n_buckets=n_buckets, offset=0, pad_bucket=pad_bucket)
         for n in range(1, model.word_ngram_max + 1)
     ]
     if model.char_ngrams:
-        characters = graph.characters(lowered)
+        characters = graph.characters(normalised)
         low, high = model.char_ngrams
         buckets += [
             graph.gram_buckets(characters, n, "", n_buckets=n_buckets, offset=n_buckets, pad_bucket=pad_bucket)
@@ -543,17 +621,21 @@ class _Graph:
     def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: object) -> list[str]:
         """Add a node with several outputs and return their names."""
         outputs = [self.scope.get_unique_variable_name(op_type.lower()) for _ in range(n_outputs)]
-        domain = MICROSOFT_DOMAIN if op_type in {"Tokenizer", "MurmurHash3"} else ""
+        domain, version = DOMAINS.get(op_type, ("", None))
         self.container.add_node(
             op_type,
             inputs,
             outputs,
             name=self.scope.get_unique_operator_name(op_type),
             op_domain=domain,
-            op_version=1 if domain else None,
+            op_version=version,
             **attributes,
         )
         return outputs
+
+    def subgraph(self) -> _ProtoGraph:
+        """An empty graph for a branch or loop body, its names unique in this graph."""
+        return _ProtoGraph(self.scope.get_unique_variable_name("subgraph"))
 
     def constant(self, value: np.ndarray | np.floating, dtype: int = TensorProto.DOUBLE) -> str:
         """An initializer holding `value`."""
@@ -584,20 +666,20 @@ class _Graph:
         self.container.add_initializer(name, TensorProto.STRING, [len(values)], [v.encode("utf-8") for v in values])
         return name
 
-    def lowered(self, titles: str) -> str:
-        """[N,1] → [N] lower-cased strings."""
+    def normalised(self, titles: str) -> str:
+        """[N,1] → [N] lower-cased and compatibility-folded strings (`training.text.normalise_like_onnx`)."""
         flat = self.node("Reshape", [titles, self.ints([-1])])
-        return self.node("StringNormalizer", [flat], **lower_attributes())
+        return fold_compatibility(self, self.node("StringNormalizer", [flat], **lower_attributes()))
 
-    def tokens(self, lowered: str, *, pad: str) -> str:
+    def tokens(self, normalised: str, *, pad: str) -> str:
         """[N] → [N, T+1] regex matches, right-padded with `pad`; the extra column keeps T+1 ≥ 1."""
-        tokens = self.node("Tokenizer", [lowered], **word_tokenizer_attributes(pad))
-        return self._pad_column(lowered, tokens, pad)
+        tokens = self.node("Tokenizer", [normalised], **word_tokenizer_attributes(pad))
+        return pad_column(self, normalised, tokens, pad)
 
-    def characters(self, lowered: str) -> str:
+    def characters(self, normalised: str) -> str:
         """[N] → [N, L+1] single characters of the whitespace-folded text, right-padded with PAD."""
-        characters = self.node("Tokenizer", [lowered], **character_tokenizer_attributes())
-        return fold_whitespace(self, self._pad_column(lowered, characters, PAD))
+        characters = self.node("Tokenizer", [normalised], **character_tokenizer_attributes())
+        return fold_whitespace(self, pad_column(self, normalised, characters, PAD))
 
     def gram_buckets(self, pieces: str, n: int, separator: str, *, n_buckets: int, offset: int, pad_bucket: int) -> str:
         """[N, T] padded pieces → [N, T-n+1] hash buckets of their n-grams; grams that reach a pad → pad_bucket."""
@@ -618,12 +700,6 @@ class _Graph:
         magnitude = self.node("Where", [is_min, self.ints([2**31 - 1 - (n_features - 1)]), self.node("Abs", [hashed])])
         return self.node("Mod", [magnitude, self.ints([n_features])])
 
-    def _pad_column(self, lowered: str, tokens: str, pad: str) -> str:
-        """Append one `pad` column: an all-empty batch yields [N, 0] tokens, which later slices cannot take."""
-        shape = self.node("Concat", [self.node("Shape", [lowered]), self.ints([1])], axis=0)
-        padding = self.node("Expand", [self.string(pad), shape])
-        return self.node("Concat", [tokens, padding], axis=1)
-
     def _shifted(self, pieces: str, k: int, n: int) -> str:
         """Columns k .. T-n+k of pieces: the k-th piece of every n-gram."""
         end = -(n - 1 - k) if n - 1 - k else 2**62
@@ -631,11 +707,13 @@ class _Graph:
 
 
 class _ProtoGraph:
-    """`_Graph`'s node and constant helpers for a graph built by hand (`text_ops_model`), without skl2onnx."""
+    """`_Graph`'s node and constant helpers for a graph built by hand (`text_ops_model`, a branch, a loop body)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.nodes_: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self._subgraphs = 0
 
     def node(self, op_type: str, inputs: list[str], **attributes: object) -> str:
         """Add a node with one output and return the output's name."""
@@ -643,9 +721,19 @@ class _ProtoGraph:
 
     def nodes(self, op_type: str, inputs: list[str], n_outputs: int, **attributes: Any) -> list[str]:
         """Add a node with several outputs and return their names."""
-        outputs = [f"fold_{len(self.nodes_)}_{index}" for index in range(n_outputs)]
-        self.nodes_.append(helper.make_node(op_type, inputs, outputs, **attributes))
+        outputs = [f"{self.prefix}_{len(self.nodes_)}_{index}" for index in range(n_outputs)]
+        domain, _ = DOMAINS.get(op_type, ("", None))
+        self.nodes_.append(helper.make_node(op_type, inputs, outputs, domain=domain or None, **attributes))
         return outputs
+
+    def subgraph(self) -> _ProtoGraph:
+        """An empty graph for a branch or loop body, its names unique in this graph."""
+        self._subgraphs += 1
+        return _ProtoGraph(f"{self.prefix}_subgraph{self._subgraphs}")
+
+    def graph(self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]) -> onnx.GraphProto:
+        """The nodes and constants added so far, as a graph with these inputs and outputs."""
+        return helper.make_graph(self.nodes_, self.prefix, inputs, outputs, initializer=self.initializers)
 
     def ints(self, values: list[int], *, scalar: bool = False) -> str:
         """An int64 initializer (a scalar when asked)."""
@@ -661,6 +749,6 @@ class _ProtoGraph:
 
     def _constant(self, dtype: int, shape: list[int], values: list[Any]) -> str:
         """Add an initializer and return its name."""
-        name = f"fold_constant_{len(self.initializers)}"
+        name = f"{self.prefix}_constant_{len(self.initializers)}"
         self.initializers.append(helper.make_tensor(name, dtype, shape, values))
         return name

@@ -35,7 +35,7 @@ from training.model.hierarchy import (
 from training.model.metadata import json_inputs, read_metadata
 from training.model.onnx_ops import PAD, text_ops_model
 from training.model.top_classes import predict_top
-from training.text import MAX_CODE_POINT, fold_whitespace, lower_like_onnx, word_tokens
+from training.text import MAX_CODE_POINT, fold_whitespace, normalise_like_onnx, word_tokens
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -66,6 +66,7 @@ ADVERSARIAL_TITLES = (
     "private \ue000\ue001 use \U000f0000\U000f0001 unassigned \U000e0080\U0003fffe",
     "nul\x00inside zero\u200bwidth rtl \u202eטלוויזיה\u202c combining e\u0301\u0301",
     "ligature \ufb01\ufb02 ǅ ǈ final ς sharp ẞß kelvin \u212a",
+    "ＫＡＩＴＯ ＯＬＥＤ ＴＶ ５５\u3000ｉｎｃｈ soft\u00adhyphen \u2460 \ufeff™ ½ ㎏",
 )
 ADVERSARIAL_CATEGORIES = ("", "never-seen-before", "0", "ünïcödé-séller", " padded ", "x" * 1_000)
 ADVERSARIAL_NUMBERS = (float("nan"), 0.0, 0.01, 1e9)
@@ -276,12 +277,12 @@ def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, li
     code_points = [point for point in range(MAX_CODE_POINT + 1) if point not in SURROGATES]
     starts = range(0, len(code_points), SWEEP_CHUNK)
     texts = ["".join(map(chr, code_points[start : start + SWEEP_CHUNK])) for start in starts]
-    lowered, words, characters = session.run(None, {"text": np.array(texts, dtype=object)})
+    normalised, words, characters = session.run(None, {"text": np.array(texts, dtype=object)})
     mismatched = []
     for index, text in enumerate(texts):
-        expected = lower_like_onnx(text)
+        expected = normalise_like_onnx(text)
         if (
-            lowered[index] != expected
+            normalised[index] != expected
             or [word for word in words[index] if word != PAD] != word_tokens(expected)
             or [character for character in characters[index] if character != PAD] != list(fold_whitespace(expected))
         ):
