@@ -85,7 +85,7 @@ SERVE_CAPTURE = $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${
 
 .PHONY: help install tools lock pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
-	benchmark-worst-case benchmark-cold-start prune-versions checkov clean
+	benchmark-worst-case benchmark-text-fold benchmark-cold-start prune-versions checkov clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -269,6 +269,9 @@ benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through t
 
 benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
 	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"
+
+benchmark-text-fold: $(STAMP) ## What folding look-alike spellings (fullwidth, accents) costs the model's graph
+	$(PY) benchmarks/text_fold.py --model "$$MODEL"
 
 benchmark-training: $(STAMP) $(BENCH_STAMP) ## Measure training time, size and quality on PriceRunner (beside fastText and TF-IDF + LinearSVC) and on synthetic data
 	$(PY) benchmarks/training_benchmark.py --peers

@@ -198,7 +198,7 @@ def parity_sweep_table() -> str:
 def worst_case_table() -> str:
     """The costliest accepted request, locally and projected onto Lambda."""
     report = load("worst_case")
-    names = {"ascii": "ASCII", "mixed": "mixed scripts"}
+    names = {"ascii": "ASCII", "mixed": "mixed scripts", "fullwidth": "fullwidth (every character folded)"}
     names |= {f"{name}-explain": f"{shown}, explain=true" for name, shown in names.items()}
     share = report["lambda_vcpu"]
     cells = [[names.get(name, name), case["items"], f"{case['characters']:,}", f"{case['seconds_local_one_core']:.2f}",
@@ -207,6 +207,23 @@ def worst_case_table() -> str:
     header = ["titles", "items", "characters", "seconds (1 local core)",
               f"projected at {report['lambda_memory_mb']:,} MB ({share} vCPU)", "Lambda timeout"]  # fmt: skip
     return f"Measured: {measured(report)}.\n\n" + table(header, cells) + footnote([report])
+
+
+def text_fold_table() -> str:
+    """The graph with and without its fold of look-alike spellings, on plain and fullwidth titles."""
+    report = load("text_fold")
+    cases = report["cases"]
+    base = cases["without the fold, plain"]
+    cells = [[name, f"{case['single_p50_ms']:.3f}", f"{case['single_p50_ms'] - base['single_p50_ms']:+.3f}",
+              f"{case['batch_ms_per_row']:.4f}", f"{case['batch_ms_per_row'] - base['batch_ms_per_row']:+.4f}"]
+             for name, case in cases.items()]  # fmt: skip
+    header = ["graph, titles", "single row p50 (ms)", "vs without, plain", "batch of 64: ms per row",
+              "vs without, plain"]  # fmt: skip
+    return (
+        f"Model: {report['config']}, {report['titles']} titles; measured: {measured(report)}.\n\n"
+        + table(header, cells)
+        + footnote([report])
+    )
 
 
 def soak_table() -> str:
@@ -669,6 +686,7 @@ TABLES = {
     "feature-variants": feature_variants_table,
     "parity-sweep": parity_sweep_table,
     "worst-case": worst_case_table,
+    "text-fold": text_fold_table,
     "soak": soak_table,
     "predict": predict_table,
     "bulk-scoring": bulk_scoring_projection,
