@@ -6,7 +6,7 @@ same model is also run with each fold's If replaced by its pass-through branch, 
 dropped: the graph as it was before the fold. Titles are the model's golden examples' (real test rows); fullwidth
 spells each of their ASCII characters in its fullwidth form, so every character is folded. Both graphs run with one
 onnxruntime thread, as the function does: single rows (p50 over 2,000 calls, cycling through the titles) and batches
-of 64 (the function's chunk; ms per row, the median of 50 calls).
+of 64 (the function's chunk; ms per row, the median of 50 calls), the four cases' calls taken in turn.
 
     python benchmarks/text_fold.py --model artifacts/model.onnx
 """
@@ -73,29 +73,38 @@ def feeds(model: onnx.ModelProto, rows: list[dict[str, Any]]) -> dict[str, np.nd
     return columns
 
 
-def timings(session: ort.InferenceSession, model: onnx.ModelProto, rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Single-row p50 (ms) and a batch's ms per row."""
-    singles = [feeds(model, [row]) for row in rows]
-    cycle = itertools.cycle(singles)
-    for _ in range(WARM_UP):
-        session.run(None, next(cycle))
-    calls = []
-    for _ in range(SINGLE_CALLS):
-        feed = next(cycle)
-        start = time.perf_counter()
-        session.run(None, feed)
-        calls.append(time.perf_counter() - start)
-    batch = feeds(model, list(itertools.islice(itertools.cycle(rows), BATCH)))
-    session.run(None, batch)
-    batches = []
+def timings(runs: dict[str, tuple[ort.InferenceSession, list[dict[str, np.ndarray]]]]) -> dict[str, dict[str, float]]:
+    """Each case's single-row p50 (ms) and a batch's ms per row, the cases' calls taken in turn (so a slower spell
+    of the machine falls on all of them alike)."""
+    cycles = {name: itertools.cycle(singles) for name, (_, singles) in runs.items()}
+    single: dict[str, list[float]] = {name: [] for name in runs}
+    for call in range(WARM_UP + SINGLE_CALLS):
+        for name, (session, _) in runs.items():
+            feed = next(cycles[name])
+            start = time.perf_counter()
+            session.run(None, feed)
+            if call >= WARM_UP:
+                single[name].append(time.perf_counter() - start)
+    batches = {name: _batch(singles) for name, (_, singles) in runs.items()}
+    batch: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(BATCH_CALLS):
-        start = time.perf_counter()
-        session.run(None, batch)
-        batches.append(time.perf_counter() - start)
+        for name, (session, _) in runs.items():
+            start = time.perf_counter()
+            session.run(None, batches[name])
+            batch[name].append(time.perf_counter() - start)
     return {
-        "single_p50_ms": round(statistics.median(calls) * 1e3, 4),
-        "batch_ms_per_row": round(statistics.median(batches) * 1e3 / BATCH, 4),
+        name: {
+            "single_p50_ms": round(statistics.median(single[name]) * 1e3, 4),
+            "batch_ms_per_row": round(statistics.median(batch[name]) * 1e3 / BATCH, 4),
+        }
+        for name in runs
     }
+
+
+def _batch(singles: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """BATCH rows, the single rows' inputs in turn."""
+    rows = list(itertools.islice(itertools.cycle(singles), BATCH))
+    return {name: np.concatenate([row[name] for row in rows]) for name in singles[0]}
 
 
 def main() -> None:
@@ -110,11 +119,12 @@ def main() -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     graphs = {"with the fold": model, "without the fold": without_fold(model)}
-    cases = {}
+    runs = {}
     for graph_name, graph in graphs.items():
         session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
         for titles_name, rows in titles.items():
-            cases[f"{graph_name}, {titles_name}"] = timings(session, model, rows)
+            runs[f"{graph_name}, {titles_name}"] = (session, [feeds(model, [row]) for row in rows])
+    cases = timings(runs)
     result = {
         **measured_on(),
         "model": args.model.name,
