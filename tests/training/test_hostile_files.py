@@ -355,19 +355,22 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
     assert _written(tmp_path) == before
 
 
+NOT_A_NUMBER = "price: not a number the API accepts (finite, at least 0, within float32)"
+
+
 @pytest.mark.parametrize(
-    ("column", "value"),
+    ("column", "value", "reason"),
     [
-        ("title", "x" * 1_000_000),  # the API's limit is 2,000 characters
-        ("title", " \t "),
-        ("price", "inf"),
-        ("price", "1e300"),  # beyond float32
-        ("price", "-5"),
-        ("price", "$1,299.00"),  # a currency string: training refuses it, the API answers 422
-        ("price", "2026-12-05"),
+        ("title", "x" * 1_000_000, "title: longer than 2,000 characters"),  # the API's limit
+        ("title", " \t ", "title: empty or whitespace only"),
+        ("price", "inf", NOT_A_NUMBER),
+        ("price", "1e300", NOT_A_NUMBER),  # beyond float32
+        ("price", "-5", NOT_A_NUMBER),
+        ("price", "$1,299.00", NOT_A_NUMBER),  # a currency string: training refuses it, the API answers 422
+        ("price", "2026-12-05", NOT_A_NUMBER),
     ],
 )
-def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, column, value):
+def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, column, value, reason):
     # GIVEN 20 rows, one of which the API would refuse with a 422
     frame = generate_catalogue(20, seed=5).astype({"price": str})
     frame.loc[7, column] = value
@@ -377,11 +380,12 @@ def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, colu
     # WHEN they are scored
     result = _predict(model_path, data, tmp_path / "out")
 
-    # THEN that row keeps its id without a label, is counted, and the others are scored
+    # THEN that row keeps its id without a label, says why, is counted, and the others are scored
     assert result.exit_code == 0, result.output
     assert '"refused_rows": 1' in result.output
     scored = pd.read_parquet(tmp_path / "out")
     assert scored["label"].isna().tolist() == [index == 7 for index in range(20)]
+    assert scored["refused"].fillna("").tolist() == [reason if index == 7 else "" for index in range(20)]
 
 
 def test_training_drops_and_counts_rows_over_the_limit(tmp_path):

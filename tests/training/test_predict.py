@@ -226,7 +226,7 @@ def test_5000_classes_score_to_the_top_three_and_a_short_summary(tmp_path):
     assert summary["rows"] == 1_000
     assert max(len(line) for line in result.output.splitlines()) < 600
     predictions = pd.read_parquet(out)
-    assert predictions.shape == (1_000, 11)  # id, label, confidence, top 3 × 2, path, level_1_confidence
+    assert predictions.shape == (1_000, 12)  # id, label, confidence, top 3 × 2, path, level_1_confidence, refused
     assert (predictions["label"] == predictions["top_1_label"]).all()
     assert (predictions["top_1_probability"] >= predictions["top_2_probability"]).all()
     assert (predictions["top_2_probability"] >= predictions["top_3_probability"]).all()

@@ -15,7 +15,8 @@ the API does for an omitted field.
 Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default; an empty or
 whitespace-only title; a number that is no number, such as "$12.99" or a date, or is negative, infinite or beyond
 float32) are not scored:
-they keep their ids with an empty label, and the summary counts them (`refused_rows`). The answers are written
+they keep their ids with an empty label and say why in `refused` (the field at fault and what is wrong with it, as the
+API's 422 names it), and the summary counts them (`refused_rows`). The answers are written
 to a staging folder beside OUT and moved in only when every partition is written: OUT must not exist or be an
 empty folder (`--replace` swaps an old one out after success), so a failed run leaves nothing and a second run
 never mixes its files with the first's.
@@ -107,7 +108,8 @@ def score_partition(
     source = sources[partition_info["number"]] if sources and partition_info is not None else "data"
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
-    refused = _refused_rows(feeds, metadata["inputs"])
+    reasons = _refusals(feeds, metadata["inputs"])
+    refused = pd.notna(reasons)
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
     order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
@@ -139,6 +141,7 @@ def score_partition(
     result["path"] = np.where(refused, None, paths[deepest])  # type: ignore[call-overload]
     for level in range(depth):
         result[f"level_{level + 1}_confidence"] = np.where(nodes[:, level] >= 0, confidence[:, level], np.nan)
+    result["refused"] = reasons
     thresholds = _thresholds(metadata, target) if target is not None else None
     if target is not None and thresholds is not None:
         result = result.assign(**_decisions(thresholds, target, result, (nodes, confidence, paths), refused))
@@ -499,20 +502,33 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
     return str(value)
 
 
-def _refused_rows(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
-    """Rows the API refuses with a 422: a string longer than its input's max_length, a required string (the title)
-    that is empty or whitespace only, a number the API refuses (`_feeds` makes each one infinite)."""
-    refused = np.zeros(len(next(iter(feeds.values()))), dtype=bool)
+def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
+    """Why the API would refuse each row with a 422 (None for a row it answers), naming the first field at fault as
+    its 422 would: a string longer than its input's max_length, a required string (the title) that is empty or
+    whitespace only, a number the API refuses (`_feeds` makes each one infinite)."""
+    reasons = np.full(len(next(iter(feeds.values()))), None, dtype=object)
     for spec in inputs:
         values = feeds[spec["name"]][:, 0]
         if spec["type"] == "float":
-            refused |= np.isinf(values)
-            continue
-        limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
-        refused |= np.fromiter((len(value) > limit for value in values), bool, len(refused))
-        if spec.get("required"):
-            refused |= np.fromiter((not value.strip() for value in values), bool, len(refused))
-    return refused
+            faults = [(np.isinf(values), "not a number the API accepts (finite, at least 0, within float32)")]
+        else:
+            limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
+            faults = [
+                (
+                    np.fromiter((len(value) > limit for value in values), bool, len(values)),
+                    f"longer than {limit:,} characters",
+                )
+            ]
+            if spec.get("required"):
+                faults.append(
+                    (
+                        np.fromiter((not value.strip() for value in values), bool, len(values)),
+                        "empty or whitespace only",
+                    )
+                )
+        for fault, why in faults:
+            reasons = np.where(fault & pd.isna(reasons), f"{spec['name']}: {why}", reasons)
+    return reasons
 
 
 @cache
@@ -547,7 +563,7 @@ def _feeds(
         values = frame[column] if column in frame.columns else pd.Series(None, index=frame.index, dtype=object)
         if spec["type"] == "float":
             # Training's parse. A value training and the API refuse (text such as "$12.99", a date, beyond float32)
-            # becomes infinite, which `_refused_rows` leaves unscored, without numpy's overflow warning on the cast.
+            # becomes infinite, which `_refusals` leaves unscored, without numpy's overflow warning on the cast.
             parsed, invalid = parse_numbers(values)
             numbers = np.where(invalid.to_numpy(), np.inf, parsed.to_numpy(np.float64))
             feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
