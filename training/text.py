@@ -1,6 +1,8 @@
-"""How the graph reads text, in Python: lower-casing, whitespace folding, word tokens, n-grams (stdlib only).
+"""How the graph reads text, in Python: lower-casing, the fold of look-alike spellings, whitespace folding, word
+tokens, n-grams (stdlib only).
 
-The exported graph lower-cases with ONNX's StringNormalizer and splits with onnxruntime's Tokenizer; these
+The exported graph lower-cases with ONNX's StringNormalizer, folds with a lookup table built here
+(`compatibility_folds`) and splits with onnxruntime's Tokenizer; these
 functions do exactly the same in Python, character for character, so the features computed at training time
 are the ones the graph computes at serving time (`training.model.features` builds on them, and the data
 report folds titles with them so it sees titles as the model does). Shared by `training.model` and
@@ -20,6 +22,10 @@ NO_TOKEN = "#"
 # Unicode general categories whose characters make up words, as in scikit-learn's `\w\w+`, plus "_".
 WORD_CATEGORIES = ("L", "N")
 MAX_CODE_POINT = 0x10FFFF
+# Dropped by the fold (`compatibility_folds`), with the format characters (Unicode category Cf): the combining marks
+# a decomposed Latin letter carries (so "e" + U+0301 reads as "é" does; per code point, a mark cannot know the letter
+# before it), the combining grapheme joiner among them, and the variation selectors.
+INVISIBLE_MARKS = (range(0x0300, 0x0370), range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
 
 
 @cache
@@ -79,23 +85,26 @@ def compatibility_folds() -> dict[str, str]:
     """The code points the graph rewrites after lower-casing, each with what it becomes ("" when dropped).
 
     So that titles that look alike read alike: fullwidth `ＴＶ` becomes `tv`, the ligature `ﬁ` becomes `fi`, `é`
-    and `e` + a combining accent both become `e`, and an invisible format character (a soft hyphen or a zero-width
-    space inside a word) is dropped. Each code point is decomposed by NFKD, its combining marks are left out (as
-    scikit-learn's `strip_accents="unicode"` does) and the rest is lower-cased like the graph. A fold that would
-    change which characters make words is not made: `™` does not become the word `tm`, nor `½` a `1⁄2` that splits
-    a number. Hangul syllables keep their form (Python does not decompose them with `unicodedata.decomposition`).
-    The folds are made one code point at a time, never across neighbours, so the graph can do the same with a
-    lookup table; the graph carries this table, so it is fixed at training time whatever Unicode version serves.
+    and `e` + a combining accent both become `e`, and an invisible character (a soft hyphen or a zero-width space
+    inside a word, a variation selector) is dropped. Each code point is decomposed by NFKD and lower-cased like the
+    graph; a Latin letter's accents are left out, as `handler/dimensions.py` leaves them out of class names, but a mark
+    on another script makes another word ("ガ" is not "カ", "й" is not "и") and stays. A fold never turns a word
+    character into a non-word one or back, nor a visible character into a space: `™` does not become the word `tm`,
+    nor `½` a `1⁄2` that splits a number, nor `´` a space. Hangul syllables keep their form (Python does not decompose
+    them with `unicodedata.decomposition`). The folds are made one code point at a time, never across neighbours, so
+    the graph can do the same with a lookup table, which it carries, fixed at training time.
     """
     folds = {}
     for code_point in range(MAX_CODE_POINT + 1):
         character = chr(code_point)
-        if unicodedata.category(character) == "Cf":
+        if code_point in _invisible_marks() or unicodedata.category(character) == "Cf":
             folded = ""
-        elif unicodedata.combining(character) or unicodedata.decomposition(character):
-            decomposed = unicodedata.normalize("NFKD", character)
-            folded = lower_like_onnx("".join(part for part in decomposed if not unicodedata.combining(part)))
-            if not all(_is_word(part) == _is_word(character) for part in folded):
+        elif unicodedata.decomposition(character):
+            folded = lower_like_onnx(_without_latin_accents(unicodedata.normalize("NFKD", character)))
+            # A mark the fold drops on its own would make the fold's own result fold again.
+            if folded.isspace() or any(
+                _is_word(part) != _is_word(character) or ord(part) in _invisible_marks() for part in folded
+            ):
                 continue
         else:
             continue
@@ -103,6 +112,21 @@ def compatibility_folds() -> dict[str, str]:
         if folded != character and lower_like_onnx(character) == character:
             folds[character] = folded
     return folds
+
+
+@cache
+def _invisible_marks() -> frozenset[int]:
+    """`INVISIBLE_MARKS`' code points."""
+    return frozenset(code_point for block in INVISIBLE_MARKS for code_point in block)
+
+
+def _without_latin_accents(decomposed: str) -> str:
+    """The decomposed text without the combining marks that follow an ASCII letter (or its other marks)."""
+    kept: list[str] = []
+    for character in decomposed:
+        if not (unicodedata.combining(character) and kept and kept[-1].isascii()):
+            kept.append(character)
+    return "".join(kept)
 
 
 def _is_word(character: str) -> bool:
@@ -135,18 +159,18 @@ def fold_whitespace(text: str) -> str:
 
 
 def word_tokens(lowered: str) -> list[str]:
-    """The words of already lower-cased text, in order."""
+    """The words of already normalised text (`normalise_like_onnx`), in order."""
     return _token_regex().findall(lowered)
 
 
 def word_ngrams(text: str, n_max: int) -> list[str]:
-    """Word 1..n_max-grams of the lower-cased text, words joined by one space."""
+    """Word 1..n_max-grams of the normalised text, words joined by one space."""
     tokens = word_tokens(normalise_like_onnx(text))
     return [" ".join(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1)]
 
 
 def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
-    """Character n_min..n_max-grams of the lower-cased, whitespace-folded text (an inner space is a character).
+    """Character n_min..n_max-grams of the normalised, whitespace-folded text (an inner space is a character).
 
     Words ignore whitespace by construction; characters see it, so it is folded first: `"  tv\u00a0 55 "` and
     `"tv 55"` have the same features.
@@ -156,6 +180,6 @@ def char_ngrams(text: str, n_min: int, n_max: int) -> list[str]:
 
 
 def first_token(text: str) -> str:
-    """The first word of the lower-cased text, or `NO_TOKEN` when it has none."""
+    """The first word of the normalised text, or `NO_TOKEN` when it has none."""
     match = _token_regex().search(normalise_like_onnx(text))
     return match.group(0) if match else NO_TOKEN

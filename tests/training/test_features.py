@@ -16,7 +16,15 @@ from training.exceptions import DataValidationError
 from training.model.features import Float32Numeric, HashedCategory, PriceBandCross, price_bands
 from training.model.pipeline import build_pipeline
 from training.model.stacking import stacked_training_matrix
-from training.text import NO_TOKEN, char_ngrams, first_token, lower_like_onnx, normalise_like_onnx, word_ngrams
+from training.text import (
+    NO_TOKEN,
+    char_ngrams,
+    compatibility_folds,
+    first_token,
+    lower_like_onnx,
+    normalise_like_onnx,
+    word_ngrams,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,10 +52,18 @@ def test_lower_like_onnx_maps_each_character_to_one(text, expected):
         ("\ufeffWiﬁ ①", "wifi 1"),  # byte-order mark, ligature, circled digit
         ("Ｇａｌａｘｙ™ ½ inch", "galaxy™ ½ inch"),  # a fold that would make or split a word is not made
         ("한국 Größe", "한국 große"),
+        ("ガム й Ελληνικά", "ガム й ελληνικά"),  # a mark on another script makes another word
+        ("❤\ufe0f Don´t", "❤ don´t"),  # a variation selector dropped; a spacing accent is no space
     ],
 )
 def test_normalise_like_onnx_folds_what_looks_alike(text, expected):
     assert normalise_like_onnx(text) == expected
+
+
+def test_a_folded_text_reads_the_same_when_read_again():
+    folds = compatibility_folds()
+
+    assert [character for character, folded in folds.items() if normalise_like_onnx(folded) != folded] == []
 
 
 def test_a_title_written_in_fullwidth_has_the_plain_titles_features():
