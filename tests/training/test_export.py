@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -196,6 +199,22 @@ def test_sweep_catches_a_graph_whose_unicode_table_differs():
 
     # THEN the CJK Extension I block (Unicode 15.1) is reported
     assert "U+2EC00..U+2EDFF" in mismatched
+
+
+def test_onnx_tooling_reads_the_exported_graph(small_model_bytes, tmp_path):
+    # GIVEN the exported model on disk (onnx's shape inference once crashed the process on it: in a subprocess)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(small_model_bytes)
+    check = (
+        "import onnx, sys; model = onnx.load(sys.argv[1]); onnx.shape_inference.infer_shapes(model, strict_mode=True);"
+        " onnx.checker.check_model(model, full_check=True)"
+    )
+
+    # WHEN onnx infers its shapes and checks it in full
+    result = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True, text=True, timeout=120)
+
+    # THEN both pass
+    assert result.returncode == 0, result.stderr
 
 
 def test_sweep_catches_a_graph_that_folds_a_code_point_otherwise():

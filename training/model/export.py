@@ -20,7 +20,7 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
 from training.exceptions import ExportError
 from training.model.metadata import METADATA_KEY
-from training.model.onnx_ops import register_converters
+from training.model.onnx_ops import declare_tokenizer_outputs, register_converters
 from training.model.path_graph import add_path_outputs
 from training.model.pins import require_pinned
 
@@ -84,6 +84,7 @@ def to_onnx_model(pipeline: Pipeline, config: DataConfig, metadata: dict[str, An
         )
     except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
         raise ExportError(f"ONNX conversion failed: {exc}") from exc
+    declare_tokenizer_outputs(model.graph)
     # The category path, computed in the graph from the probabilities; the tree joins `metadata` ("taxonomy").
     add_path_outputs(
         model, metadata, classes=pipeline.classes_, separator=config.path_separator, probabilities=PROBABILITIES_OUTPUT

@@ -1,13 +1,15 @@
 """ONNX converters for the transformers in `features.py`, registered with skl2onnx.
 
 Each converter emits the same arithmetic as the Python `transform`, so the parity gate can demand identical
-outputs. Text is lower-cased by StringNormalizer and split by onnxruntime's `com.microsoft` Tokenizer;
+outputs. Text is lower-cased by StringNormalizer, folded by a LabelEncoder (`fold_compatibility`) and split by
+onnxruntime's `com.microsoft` Tokenizer;
 strings are hashed by its MurmurHash3, the function scikit-learn's FeatureHasher uses.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -47,9 +49,11 @@ INT32_MIN = -(2**31)
 MICROSOFT_DOMAIN = "com.microsoft"
 ML_DOMAIN = "ai.onnx.ml"
 # Strings a round of `_joined` concatenates. A round of its Loop costs more than its concatenations, so fewer, wider
-# rounds are faster: by fours took about a quarter less time than pairwise on a title, and wider took no less.
+# rounds are faster; wider than four were no faster on a title.
 JOIN_FAN_IN = 4
-# The ops outside the default domain, with the version this module writes them at.
+# Each graph under construction's normalised titles (`_Graph.normalised`), by input.
+_NORMALISED: WeakKeyDictionary[ModelComponentContainer, dict[str, str]] = WeakKeyDictionary()
+# The ops outside the default domain that `_Graph` and `_ProtoGraph` write, with their version.
 DOMAINS = {"Tokenizer": (MICROSOFT_DOMAIN, 1), "MurmurHash3": (MICROSOFT_DOMAIN, 1), "LabelEncoder": (ML_DOMAIN, 2)}
 
 
@@ -77,20 +81,39 @@ def text_ops_model() -> onnx.ModelProto:
     graph = _ProtoGraph("text_ops")
     lowered = graph.node("StringNormalizer", ["text"], **lower_attributes())
     normalised = fold_compatibility(graph, lowered)
-    split = graph.node("Tokenizer", [normalised], **character_tokenizer_attributes())
+    words = graph.node("Tokenizer", [normalised], **word_tokenizer_attributes(PAD))
+    characters = fold_whitespace(graph, graph.node("Tokenizer", [normalised], **character_tokenizer_attributes()))
     graph.nodes_ += [
         helper.make_node("Identity", [normalised], ["normalised"]),
-        helper.make_node(
-            "Tokenizer", [normalised], ["words"], domain=MICROSOFT_DOMAIN, **word_tokenizer_attributes(PAD)
-        ),
-        helper.make_node("Identity", [fold_whitespace(graph, split)], ["characters"]),
+        helper.make_node("Identity", [words], ["words"]),
+        helper.make_node("Identity", [characters], ["characters"]),
     ]
     outputs = [
         helper.make_tensor_value_info(name, TensorProto.STRING, None) for name in ("normalised", "words", "characters")
     ]
     text = helper.make_tensor_value_info("text", TensorProto.STRING, [None])
     opsets = [helper.make_opsetid("", 20), helper.make_opsetid(MICROSOFT_DOMAIN, 1), helper.make_opsetid(ML_DOMAIN, 2)]
-    return helper.make_model(graph.graph([text], outputs), opset_imports=opsets)
+    model = helper.make_model(graph.graph([text], outputs), opset_imports=opsets)
+    declare_tokenizer_outputs(model.graph)
+    return model
+
+
+def declare_tokenizer_outputs(graph: onnx.GraphProto) -> None:
+    """Declare each Tokenizer output of the graph a [N, T] string tensor.
+
+    onnx has no schema for onnxruntime's com.microsoft ops, so its shape inference leaves their outputs untyped, and
+    on the fold's LabelEncoder, which reads the Tokenizer's characters, an untyped input crashes it (a segmentation
+    fault in onnx 1.23, not an error): declared, `onnx.shape_inference` and `onnx.checker`'s full check run on every
+    exported model.
+    """
+    declared = {info.name for info in graph.value_info}
+    for node in graph.node:
+        if node.op_type == "Tokenizer":
+            graph.value_info.extend(
+                helper.make_tensor_value_info(name, TensorProto.STRING, [None, None])
+                for name in node.output
+                if name not in declared
+            )
 
 
 def fold_compatibility(graph: _Graph | _ProtoGraph, lowered: str) -> str:
@@ -133,7 +156,7 @@ def _joined(graph: _ProtoGraph, pieces: str) -> str:
     """[N, W] strings → [N, 1], each row's strings concatenated in order.
 
     ONNX has no string reduction, so each round of a Loop concatenates every JOIN_FAN_IN neighbours (StringConcat)
-    until one column is left: ⌈log W⌉ rounds to that base, three for a title of 64 characters.
+    until one column is left: ⌈log W⌉ rounds to that base, four for a title of 64 characters and its padding.
     """
     width = graph.node("Gather", [graph.node("Shape", [pieces]), graph.ints([1], scalar=True)])
     more_than_one = graph.node("Greater", [width, graph.ints([1], scalar=True)])
@@ -675,9 +698,16 @@ class _Graph:
         return name
 
     def normalised(self, titles: str) -> str:
-        """[N,1] → [N] lower-cased and compatibility-folded strings (`training.text.normalise_like_onnx`)."""
-        flat = self.node("Reshape", [titles, self.ints([-1])])
-        return fold_compatibility(self, self.node("StringNormalizer", [flat], **lower_attributes()))
+        """[N,1] → [N] lower-cased and compatibility-folded strings (`training.text.normalise_like_onnx`).
+
+        Once per input and graph: the first word (the brand) and the title scores read the same titles, and each
+        fold costs a request its lookups.
+        """
+        made = _NORMALISED.setdefault(self.container, {})
+        if titles not in made:
+            flat = self.node("Reshape", [titles, self.ints([-1])])
+            made[titles] = fold_compatibility(self, self.node("StringNormalizer", [flat], **lower_attributes()))
+        return made[titles]
 
     def tokens(self, normalised: str, *, pad: str) -> str:
         """[N] → [N, T+1] regex matches, right-padded with `pad`; the extra column keeps T+1 ≥ 1."""
