@@ -4,14 +4,17 @@ same held-out rows, nor than its same-run linear baseline."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from training.cli.train import app
+from training.cli.train import app, never_trained_on
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.synthetic import generate_catalogue
 from training.reporting.tracking import ChampionComparison, decide_promotion
@@ -45,6 +48,27 @@ def test_the_promotion_rule_is_decided_on_validation(model, baseline, champion, 
 
     assert decision.promoted is promoted
     assert why in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("record", "kept"),
+    [
+        ({"products": "title"}, [True, False]),
+        (None, [True, False]),
+        ({"products": "title", "titles": "folded"}, [True, True]),
+    ],
+)
+def test_a_champion_that_named_products_by_unfolded_titles_meets_only_titles_the_fold_leaves(record, kept):
+    # GIVEN validation rows of products a champion never trained on, one with a title the fold changes (the champion,
+    # recorded before the fold, named its product by the title lower-cased alone: perhaps one it trained on)
+    titles = pd.DataFrame({"title": ["acme kettle 2l", "ＡＣＭＥ Café kettle"]})
+    fitted = SimpleNamespace(validation=titles, validation_products=np.array(["p1", "p2"]))
+
+    # WHEN the rows to compare on are chosen
+    rows = never_trained_on(fitted, np.array(["p0"]), record, text="title")
+
+    # THEN that row is left out when the champion's record predates the fold
+    assert rows.tolist() == kept
 
 
 def _config(tmp_path, name, rows=2_500, **model):

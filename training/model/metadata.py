@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 METADATA_KEY = "product_classifier"
 # How a model's split record names its products (`split_record`); older records without it named whole rows.
 PRODUCTS_BY_COLUMN, PRODUCTS_BY_TITLE = "column", "title"
+# How a title names a product (`titles` in the split record): as the model reads it, look-alike spellings folded
+# (`training.text.normalise_like_onnx`). Older records without it named products by the lower-cased title alone.
+TITLES_FOLDED = "folded"
 LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "mlflow")
 
 
@@ -81,6 +84,7 @@ def split_record(config: TrainConfig) -> dict[str, Any]:
     return {
         "group": config.data.group,
         "products": PRODUCTS_BY_COLUMN if config.data.group else PRODUCTS_BY_TITLE,
+        "titles": TITLES_FOLDED,
         "seed": config.split.seed,
         "test_fraction": config.split.test_fraction,
         "validation_fraction": config.split.validation_fraction,
@@ -99,6 +103,12 @@ def deals_whole_rows(record: dict[str, Any]) -> bool:
     """Whether the model, recorded before titles named products (`products`) and without a product column, dealt
     each row its split by the whole row: no config deals that split any more."""
     return not record.get("group") and record.get("products") != PRODUCTS_BY_TITLE
+
+
+def titles_named_unfolded(record: dict[str, Any]) -> bool:
+    """Whether the model, recorded before look-alike spellings were folded (`titles`), named a product by its title
+    lower-cased alone: a title the fold changes named another product then, so a comparison leaves such rows out."""
+    return record.get("titles") != TITLES_FOLDED
 
 
 def blank_ids_named_by_row(record: dict[str, Any]) -> bool:
