@@ -8,7 +8,7 @@ serving sees exactly what training saw):
 - numeric inputs: must parse as numbers ≥ 0; a missing value stays NaN (LightGBM's "missing");
 - rows with a missing target or an empty title are dropped, as are rows with a string longer than
   data.max_text_length (the API's limit: it refuses them) and duplicate rows (on the model's columns);
-- nothing else: titles are lower-cased, whitespace-folded and tokenized by the graph itself.
+- nothing else: titles are lower-cased, folded (look-alike spellings and whitespace) and tokenized by the graph itself.
 
 Both engines clean with `model_rows` (the Dask engine partition by partition), and the data report counts
 what `unusable_rows` and `drop_unusable_rows` would drop, so the report and training cannot disagree.

@@ -325,7 +325,7 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
-    """Identical titles (lower-cased, whitespace folded) filed under different labels."""
+    """Identical titles (as the model reads them: `normalised_titles`) filed under different labels."""
     normalised = normalised_titles(titles)
     per_title = pd.DataFrame({"title": normalised, "label": labels.astype(str)}).groupby("title")["label"]
     spread = per_title.nunique()

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,9 +193,10 @@ def partition_name(index: int) -> str:
 
 
 def code_version() -> str:
-    """A digest of the training code and the libraries the features are computed with.
+    """A digest of the training code, the libraries the features are computed with and Python's Unicode tables.
 
-    Another version of either may featurize differently (or pickle differently), so it gets another key.
+    Another version of any may featurize differently (or pickle differently), so it gets another key: the tables
+    decide which characters make words and which the fold of look-alike spellings rewrites (`training.text`).
     """
     from importlib.metadata import version
 
@@ -203,6 +205,7 @@ def code_version() -> str:
         digest.update(str(path.relative_to(TRAINING_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     for package in ("numpy", "scipy", "scikit-learn", "lightgbm", "pandas", "joblib"):
         digest.update(f"{package}=={version(package)}\n".encode())
+    digest.update(f"unicode=={unicodedata.unidata_version}\n".encode())
     return digest.hexdigest()
 
 
