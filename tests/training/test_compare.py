@@ -182,6 +182,44 @@ def test_test_rows_without_a_product_id_are_left_out_for_a_model_that_named_them
     assert 0 < rows[0] < rows[1]
 
 
+@pytest.mark.slow
+def test_test_rows_whose_titles_the_fold_changes_are_left_out_for_a_model_recorded_before_it(
+    model_path, tmp_path, monkeypatch
+):
+    # GIVEN the same model recorded as models were before look-alike spellings were folded, and a catalogue a third of
+    # whose titles are written in fullwidth (such a model named their products otherwise: it may have trained on them)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    model = onnx.load(model_path)
+    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    del metadata["training_data"]["split"]["titles"]
+    entry.value = json.dumps(metadata)
+    older = tmp_path / "older.onnx"
+    onnx.save(model, older)
+    catalogue = generate_catalogue(1_500, seed=2)
+    wide = catalogue.index % 3 == 0
+    catalogue.loc[wide, "title"] = catalogue.loc[wide, "title"].map(
+        lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t)
+    )
+    catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20"]
+
+    older_b = CliRunner().invoke(
+        app, [*arguments, "--a", str(model_path), "--b", str(older), "--out", str(tmp_path / "o")]
+    )
+    both_new = CliRunner().invoke(
+        app, [*arguments, "--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "n")]
+    )
+
+    # THEN those rows are left out, and said so, only when a model predates the fold
+    assert older_b.exit_code == 0, older_b.output
+    assert both_new.exit_code == 0, both_new.output
+    assert "the fold of look-alike spellings changes" not in both_new.output
+    assert "whose titles the fold of look-alike spellings changes: model B" in older_b.output
+    rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("o", "n")]
+    assert 0 < rows[0] < rows[1]
+
+
 def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named_them():
     # GIVEN the config's split as models recorded it before they said how they name products
     config = load_config(DEFAULT_CONFIG_PATH)

@@ -30,7 +30,7 @@ from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
-from training.data.clean import UNGROUPED, prepare_catalogue
+from training.data.clean import UNGROUPED, prepare_catalogue, renamed_by_the_fold
 from training.data.load import load_raw
 from training.data.split import split_catalogue
 from training.exceptions import TrainingError
@@ -44,7 +44,7 @@ from training.feedback.review_queue import (
     spreadsheet_safe,
 )
 from training.feedback.served import listing_rows, served_labels
-from training.model.metadata import blank_ids_named_by_row, read_metadata
+from training.model.metadata import blank_ids_named_by_row, read_metadata, titles_named_unfolded
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
@@ -139,7 +139,7 @@ def main(
             name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
         }
         if on == "test":
-            kept = _named_alike(frame, metadata)
+            kept = _named_alike(frame, metadata, text=resolved.data.text)
             frame, predicted_a, predicted_b = frame[kept], predicted_a[kept], predicted_b[kept]
         labels = frame[LABEL].to_numpy()
         for name in ("A", "B"):
@@ -160,10 +160,13 @@ def main(
     typer.echo(text)
 
 
-def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]]) -> np.ndarray:
+def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, text: str) -> np.ndarray:
     """Which test rows both models name as this run does: not those without a product id when a model named each
-    such row by the whole row (as models did before titles named them), for which of them it trained on is unknown."""
+    such row by the whole row (as models did before titles named them), nor those whose titles the fold of look-alike
+    spellings changes when a model named products by the title lower-cased alone (before the fold): which of them it
+    trained on is unknown."""
     split_records = {name: model.get("training_data", {}).get("split") or {} for name, model in metadata.items()}
+    kept = np.ones(len(frame), dtype=bool)
     older = [name for name, record in split_records.items() if blank_ids_named_by_row(record)]
     blank = frame[GROUP].str.startswith(UNGROUPED).to_numpy()
     if older and blank.any():
@@ -171,8 +174,17 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]]) -> np
             "left out %d test rows without a product id: model %s named each by the whole row, so which of them it "
             "trained on is unknown", int(blank.sum()), " and ".join(older),
         )  # fmt: skip
-        return ~blank
-    return np.ones(len(frame), dtype=bool)
+        kept &= ~blank
+    unfolded = [name for name, record in split_records.items() if titles_named_unfolded(record)]
+    renamed = renamed_by_the_fold(frame[text])
+    if unfolded and renamed.any():
+        logger.warning(
+            "left out %d test rows whose titles the fold of look-alike spellings changes: model %s named their "
+            "products by the title lower-cased alone, so which of them it trained on is unknown",
+            int(renamed.sum()), " and ".join(unfolded),
+        )  # fmt: skip
+        kept &= ~renamed
+    return kept
 
 
 def _compare_live(

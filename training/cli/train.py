@@ -27,6 +27,7 @@ from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, to_params
+from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
 from training.engines.local import fit_locally
@@ -84,7 +85,6 @@ from training.reporting.tracking import (
     tracked_run,
     trained_products,
 )
-from training.text import lower_like_onnx, normalise_like_onnx
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -500,8 +500,7 @@ def never_trained_on(
     """
     unseen = ~np.isin(fitted.validation_products, seen)
     if titles_named_unfolded(recorded or {}):
-        titles = fitted.validation[text].astype(str)
-        unseen &= (titles.map(normalise_like_onnx) == titles.map(lower_like_onnx)).to_numpy()
+        unseen &= ~renamed_by_the_fold(fitted.validation[text])
     return unseen
 
 

@@ -27,7 +27,7 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelt
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
-from training.text import normalise_like_onnx
+from training.text import lower_like_onnx, normalise_like_onnx
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -247,6 +247,14 @@ def normalised_titles(titles: pd.Series) -> pd.Series:
     codes, distinct = pd.factorize(titles.fillna("").astype(str))
     folded = np.array([" ".join(normalise_like_onnx(text).split()) for text in distinct], dtype=object)
     return pd.Series(folded[codes] if len(codes) else [], index=titles.index, dtype=object)
+
+
+def renamed_by_the_fold(titles: pd.Series) -> np.ndarray:
+    """Which titles the fold of look-alike spellings changes: a model recorded before it (`titles_named_unfolded`)
+    named their products by the title lower-cased alone, so it may have trained on them under another name."""
+    codes, distinct = pd.factorize(titles.fillna("").astype(str))
+    changed = np.array([normalise_like_onnx(text) != lower_like_onnx(text) for text in distinct], dtype=bool)
+    return changed[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:
