@@ -147,60 +147,44 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_all.exit_code == 0, on_all.output
 
 
-@pytest.mark.slow
-def test_test_rows_without_a_product_id_are_left_out_for_a_model_that_named_them_by_the_whole_row(
-    model_path, tmp_path, monkeypatch
-):
-    # GIVEN the same model recorded as models were before titles named products, and a catalogue a third of whose
-    # rows have no product id (such a model dealt each by the whole row, so it may have trained on any of them)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    model = onnx.load(model_path)
-    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
-    metadata = json.loads(entry.value)
-    del metadata["training_data"]["split"]["products"]
-    entry.value = json.dumps(metadata)
-    older = tmp_path / "older.onnx"
-    onnx.save(model, older)
-    catalogue = generate_catalogue(1_500, seed=2)
+def _without_product_ids(catalogue):
+    """A third of the rows without a product id."""
     catalogue.loc[catalogue.index % 3 == 0, "product_id"] = ""
-    catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
-    arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20"]
-
-    older_b = CliRunner().invoke(
-        app, [*arguments, "--a", str(model_path), "--b", str(older), "--out", str(tmp_path / "o")]
-    )
-    both_new = CliRunner().invoke(
-        app, [*arguments, "--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "n")]
-    )
-
-    # THEN those rows are left out, and said so, only when a model named them by the whole row
-    assert older_b.exit_code == 0, older_b.output
-    assert both_new.exit_code == 0, both_new.output
-    assert "without a product id" not in both_new.output
-    assert "test rows without a product id: model B named each by the whole row" in older_b.output
-    rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("o", "n")]
-    assert 0 < rows[0] < rows[1]
 
 
-@pytest.mark.slow
-def test_test_rows_whose_titles_the_fold_changes_are_left_out_for_a_model_recorded_before_it(
-    model_path, tmp_path, monkeypatch
-):
-    # GIVEN the same model recorded as models were before look-alike spellings were folded, and a catalogue a third of
-    # whose titles are written in fullwidth (such a model named their products otherwise: it may have trained on them)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    model = onnx.load(model_path)
-    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
-    metadata = json.loads(entry.value)
-    del metadata["training_data"]["split"]["titles"]
-    entry.value = json.dumps(metadata)
-    older = tmp_path / "older.onnx"
-    onnx.save(model, older)
-    catalogue = generate_catalogue(1_500, seed=2)
+def _in_fullwidth(catalogue):
+    """A third of the titles in fullwidth letters, digits and punctuation."""
     wide = catalogue.index % 3 == 0
     catalogue.loc[wide, "title"] = catalogue.loc[wide, "title"].map(
-        lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t)
+        lambda title: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in title)
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("unrecorded", "catalogue_change", "warning"),
+    [
+        # before titles named products, a row without a product id was dealt by the whole row
+        ("products", _without_product_ids, "test rows without a product id: model B named each by the whole row"),
+        # before the fold, a title named its product lower-cased alone
+        ("titles", _in_fullwidth, "whose titles the fold of look-alike spellings changes: model B"),
+    ],
+)
+def test_test_rows_a_model_named_otherwise_are_left_out(
+    model_path, tmp_path, monkeypatch, unrecorded, catalogue_change, warning
+):
+    # GIVEN the same model recorded as models were before a change in how products are named, and a catalogue a third
+    # of whose rows that change names otherwise (such a model may have trained on any of them)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    model = onnx.load(model_path)
+    entry = next(prop for prop in model.metadata_props if prop.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    del metadata["training_data"]["split"][unrecorded]
+    entry.value = json.dumps(metadata)
+    older = tmp_path / "older.onnx"
+    onnx.save(model, older)
+    catalogue = generate_catalogue(1_500, seed=2)
+    catalogue_change(catalogue)
     catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
     arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20"]
 
@@ -211,11 +195,11 @@ def test_test_rows_whose_titles_the_fold_changes_are_left_out_for_a_model_record
         app, [*arguments, "--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "n")]
     )
 
-    # THEN those rows are left out, and said so, only when a model predates the fold
+    # THEN those rows are left out, and said so, only when a model named them otherwise
     assert older_b.exit_code == 0, older_b.output
     assert both_new.exit_code == 0, both_new.output
-    assert "the fold of look-alike spellings changes" not in both_new.output
-    assert "whose titles the fold of look-alike spellings changes: model B" in older_b.output
+    assert "left out" not in both_new.output
+    assert warning in older_b.output
     rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("o", "n")]
     assert 0 < rows[0] < rows[1]
 
