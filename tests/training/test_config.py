@@ -21,7 +21,7 @@ def test_shipped_configs_load():
     assert synthetic.data.brand_price_cross == ("brand", "price")
     assert pricerunner.input_names == ["title", "merchant_id"]
     assert pricerunner.data.brand_from_title
-    assert pricerunner.features.char_ngrams == (2, 4)
+    assert pricerunner.features.char_ngrams == (1, 5)
     assert pricerunner.model.extra_trees
     assert not synthetic.model.extra_trees
 
