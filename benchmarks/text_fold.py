@@ -19,7 +19,6 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -27,6 +26,7 @@ import onnxruntime as ort
 from onnx import helper
 from provenance import measured_on
 
+from handler.model import Model
 from training.model.metadata import read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,19 +58,6 @@ def without_fold(model: onnx.ModelProto) -> onnx.ModelProto:
 def fullwidth(text: str) -> str:
     """ASCII letters, digits and punctuation in their fullwidth forms, spaces as ideographic spaces."""
     return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
-
-
-def feeds(model: onnx.ModelProto, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """The graph's inputs for request rows, omitted fields as their defaults (NaN for a missing number)."""
-    columns = {}
-    for field in read_metadata(model)["inputs"]:
-        values = [row.get(field["name"], field["default"]) for row in rows]
-        if field["type"] == "string":
-            columns[field["name"]] = np.array(values, dtype=object).reshape(-1, 1)
-        else:
-            numbers = [np.nan if value is None else value for value in values]
-            columns[field["name"]] = np.array(numbers, dtype=np.float32).reshape(-1, 1)
-    return columns
 
 
 def timings(runs: dict[str, tuple[ort.InferenceSession, list[dict[str, np.ndarray]]]]) -> dict[str, dict[str, float]]:
@@ -113,17 +100,22 @@ def main() -> None:
     args = parser.parse_args()
     model = onnx.load(args.model)
     metadata = read_metadata(model)
-    text = metadata["inputs"][0]["name"]
-    plain = [example["inputs"] for example in metadata["golden_examples"] if example["inputs"][text].isascii()]
-    titles = {"plain": plain, "fullwidth": [row | {text: fullwidth(row[text])} for row in plain]}
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    graphs = {"with the fold": model, "without the fold": without_fold(model)}
-    runs = {}
-    for graph_name, graph in graphs.items():
-        session = ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        for titles_name, rows in titles.items():
-            runs[f"{graph_name}, {titles_name}"] = (session, [feeds(model, [row]) for row in rows])
+    sessions = {
+        name: ort.InferenceSession(graph.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        for name, graph in (("with the fold", model), ("without the fold", without_fold(model)))
+    }
+    # The function's own reading of request rows into the graph's inputs.
+    served = Model(sessions["with the fold"], metadata, chunk=BATCH, load_seconds=0.0)
+    text = served.text_input
+    plain = [example["inputs"] for example in metadata["golden_examples"] if example["inputs"][text].isascii()]
+    titles = {"plain": plain, "fullwidth": [row | {text: fullwidth(row[text])} for row in plain]}
+    runs = {
+        f"{graph_name}, {titles_name}": (session, [served.feeds([row]) for row in rows])
+        for graph_name, session in sessions.items()
+        for titles_name, rows in titles.items()
+    }
     cases = timings(runs)
     result = {
         **measured_on(),

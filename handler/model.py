@@ -102,7 +102,7 @@ class Model:
             indices = order[start : start + self.chunk]
             try:
                 labels, probabilities, nodes, confidence = self.session.run(
-                    list(OUTPUTS), self._feeds([rows[i] for i in indices])
+                    list(OUTPUTS), self.feeds([rows[i] for i in indices])
                 )
             except Exception as exc:  # onnxruntime raises its own untyped errors; none is the caller's fault
                 raise InferenceError(f"onnxruntime failed on a batch of {len(indices)}: {exc}") from exc
@@ -130,8 +130,9 @@ class Model:
             answer = self.taxonomy.paths[node], level, confidence
         return answer
 
-    def _feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-        """One [N,1] tensor per input; missing strings become "", missing numbers NaN (never "None")."""
+    def feeds(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        """The graph's inputs for request rows, one [N,1] tensor per input: missing strings become "", missing
+        numbers NaN (never "None")."""
         feeds = {}
         for spec in self.inputs:
             name = spec["name"]

@@ -39,7 +39,7 @@ def test_bundled_model_loads_with_its_metadata(model_path):
 def test_missing_optional_values_are_defaults_never_the_string_none(model_path):
     model = load_model(Settings(model_path=model_path))
 
-    feeds = model._feeds([{"title": "tv", "seller_id": None}])
+    feeds = model.feeds([{"title": "tv", "seller_id": None}])
 
     assert feeds["seller_id"].tolist() == [[""]]
     assert feeds["brand"].tolist() == [[""]]
