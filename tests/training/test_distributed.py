@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
+import dask
 import dask.dataframe as dd
 import numpy as np
 import onnx
@@ -51,6 +53,8 @@ from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from distributed import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the Makefile exports (empty when not given) that choose or size the cluster.
@@ -222,6 +226,37 @@ def test_bad_data_found_by_a_worker_is_one_line_on_the_terminal_too(tmp_path):
     assert "Traceback" not in trained.stderr, trained.stderr[-3000:]
     [error] = [line for line in trained.stderr.splitlines() if " ERROR " in line]
     assert "column 'price' must be a finite number" in error
+
+
+def test_an_embedded_worker_beating_after_its_scheduler_closed_prints_nothing(cluster_env, capfd):
+    # GIVEN the embedded cluster, whose workers can send one more heartbeat as the command closes the scheduler
+    with dask_client() as client:
+        # WHEN a worker's own heartbeat finds no scheduler listening, and the worker then logs another error
+        client.run(_heartbeat_to_a_closed_port)
+        client.run(_log_an_error)
+
+    # THEN the heartbeat's failure and traceback reach no terminal, and the worker's other errors still do
+    printed = capfd.readouterr().err
+    assert "Failed to communicate with scheduler" not in printed
+    assert "Traceback" not in printed
+    assert printed.count("a worker's other error") == 2
+
+
+async def _heartbeat_to_a_closed_port(dask_worker: Worker) -> None:
+    """The worker's own heartbeat, sent to a port bound but not listening: what it meets once the scheduler closed."""
+    scheduler = dask_worker.scheduler
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dask_worker.scheduler = dask_worker.rpc(f"tcp://127.0.0.1:{unused.getsockname()[1]}")
+        try:
+            with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+                await dask_worker.heartbeat()
+        finally:
+            dask_worker.scheduler = scheduler
+
+
+def _log_an_error() -> None:
+    logging.getLogger("distributed.worker").error("a worker's other error")
 
 
 def _make(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:

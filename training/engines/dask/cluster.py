@@ -73,6 +73,7 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
         raise TrainingError(f"invalid WORKER_MEMORY {memory!r}: {exc}") from exc
     with cluster, Client(cluster) as client, _workers_lost(f"WORKER_MEMORY={memory} per worker", rerun):
         _prepare(client, modules)
+        client.run(_quiet_heartbeats_to_a_closed_scheduler)
         yield client
 
 
@@ -159,6 +160,26 @@ def _own_error_names() -> tuple[str, ...]:
         found.append(f"{kind.__name__}(")
         pending += kind.__subclasses__()
     return tuple(found)
+
+
+class _ClosedSchedulerFilter(logging.Filter):
+    """Drops an embedded worker's "Failed to communicate with scheduler during heartbeat" record.
+
+    An embedded cluster's scheduler lives in the command's own process and closes only when the command ends, so a
+    heartbeat that finds it closed is a worker's race with its retirement, not news; its traceback would bury the
+    command's last line. An external cluster's workers keep the record: there a closed scheduler is an outage.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but a failed heartbeat."""
+        return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
+
+
+def _quiet_heartbeats_to_a_closed_scheduler() -> None:
+    """Install `_ClosedSchedulerFilter` in an embedded cluster's worker process (`client.run`)."""
+    worker = logging.getLogger("distributed.worker")
+    if not any(isinstance(installed, _ClosedSchedulerFilter) for installed in worker.filters):
+        worker.addFilter(_ClosedSchedulerFilter())
 
 
 def _quiet_own_errors() -> None:
