@@ -6,7 +6,8 @@ silently replaced by its default and change the prediction without a word.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,15 +22,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # The largest finite float32: a bigger JSON number would reach the graph as +inf.
 FLOAT32_MAX = 3.4028234663852886e38
 # Integer ids beyond this are refused rather than turned into 16+ digit strings.
 MAX_INTEGER_ID = 10**15
-# A required text (the title) must hold a non-whitespace character: training drops rows whose title is empty or
-# whitespace only (Python's str.strip), so the model never learned from one. The pattern lists Python's
-# whitespace explicitly: `\s` differs between regex dialects (ECMAScript's omits U+001C-U+001F and U+0085), and
-# clients and schemathesis read this JSON Schema pattern with their own.
-NOT_BLANK_PATTERN = r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# A required text (the title) must hold a character the model reads: training drops rows whose title is whitespace
+# (Python's str.isspace) and code points the graph drops (zero-width spaces, soft hyphens; the model's metadata
+# lists them as `dropped` ranges) alone, so the model never learned from one. The JSON Schema pattern lists them
+# explicitly: `\s` differs between regex dialects (ECMAScript's omits U+001C-U+001F and U+0085), and clients and
+# schemathesis read the pattern with their own.
+WHITESPACE_RANGES = (
+    (0x09, 0x0D), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
+    (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),
+)  # fmt: skip
 
 
 class ClassProbability(BaseModel):
@@ -211,9 +219,10 @@ def build_product_model(
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
             fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
-            required = Annotated[text, AfterValidator(_not_blank)]
-            description = f"{name}; must contain a non-whitespace character."
-            fields[name] = (required, Field(description=description, json_schema_extra={"pattern": NOT_BLANK_PATTERN}))
+            pattern = not_blank_pattern(spec.get("dropped", []))
+            required = Annotated[text, AfterValidator(_not_blank(re.compile(pattern)))]
+            description = f"{name}; must contain a character the model reads (not whitespace or zero-width alone)."
+            fields[name] = (required, Field(description=description, json_schema_extra={"pattern": pattern}))
         else:
             default = spec.get("default", "")
             description = f"{name} (an integer id is read as its decimal string); missing means {default!r}."
@@ -222,13 +231,36 @@ def build_product_model(
     return create_model("Product", __config__=config, **fields)
 
 
-def _not_blank(value: str) -> str:
-    """Refuse an empty or whitespace-only text, as training drops such rows."""
-    if not value.strip():
-        raise PydanticCustomError(
-            "string_blank", "must contain a non-whitespace character (training drops empty or whitespace-only titles)"
-        )
-    return value
+def not_blank_pattern(dropped: list[list[int]]) -> str:
+    """The pattern a title matches when it holds a character that is neither whitespace nor one of the `dropped`
+    code point ranges (the model's metadata's, for its title).
+
+    BMP code points are written as \\uXXXX, which Python and ECMAScript read alike; above U+FFFF no escape is read
+    alike by both, so those are the characters themselves (ECMAScript reads them with the `u` flag).
+    """
+    ranges = sorted([*WHITESPACE_RANGES, *(tuple(bounds) for bounds in dropped)])
+    members = "".join(_escaped(first) + (f"-{_escaped(last)}" if last > first else "") for first, last in ranges)
+    return f"[^{members}]"
+
+
+def _escaped(code_point: int) -> str:
+    """One code point as a character class writes it (see `not_blank_pattern`)."""
+    return f"\\u{code_point:04x}" if code_point <= 0xFFFF else chr(code_point)
+
+
+def _not_blank(readable: re.Pattern[str]) -> Callable[[str], str]:
+    """A validator refusing a text without a character `readable` finds, as training drops such rows."""
+
+    def validate(value: str) -> str:
+        if readable.search(value) is None:
+            raise PydanticCustomError(
+                "string_blank",
+                "must contain a character the model reads, not only whitespace or zero-width ones (training drops such "
+                "titles)",
+            )
+        return value
+
+    return validate
 
 
 def _integer_as_text(value: Any) -> Any:

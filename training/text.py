@@ -114,6 +114,22 @@ def compatibility_folds() -> dict[str, str]:
     return folds
 
 
+def dropped_ranges() -> list[list[int]]:
+    """The code points the fold drops (`compatibility_folds` maps them to ""), as [first, last] ranges.
+
+    A title of nothing but these and whitespace reads as empty to the model: training drops its row, as it drops a
+    blank title, and the model's metadata carries the ranges so the API refuses such a title as it refuses a blank
+    one (the graph's table, and so the ranges, are fixed at training time by that Python's Unicode version).
+    """
+    ranges: list[list[int]] = []
+    for code_point in sorted(ord(character) for character, folded in compatibility_folds().items() if not folded):
+        if ranges and ranges[-1][1] == code_point - 1:
+            ranges[-1][1] = code_point
+        else:
+            ranges.append([code_point, code_point])
+    return ranges
+
+
 @cache
 def _invisible_marks() -> frozenset[int]:
     """`INVISIBLE_MARKS`' code points."""

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from fastapi.testclient import TestClient
 
+from handler.app import create_app
 from handler.exceptions import ModelLoadError, SettingsError
 from handler.model import load_model
 from handler.settings import Settings
@@ -54,6 +56,14 @@ def _duplicate_classes(metadata):
     metadata["classes"][1] = metadata["classes"][0]
 
 
+def _dropped_range_backwards(metadata):
+    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0x200F, 0x200B]]
+
+
+def _dropped_beyond_unicode(metadata):
+    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0xAD, 0x110000]]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -62,6 +72,8 @@ def _duplicate_classes(metadata):
         (_wrong_golden_answer, "golden example 0 answers"),
         (_unknown_input_type, "'inputs' must be a list of"),
         (_duplicate_classes, "'classes' has duplicates"),
+        (_dropped_range_backwards, "the title's 'dropped' must be a list of"),
+        (_dropped_beyond_unicode, "the title's 'dropped' must be a list of"),
     ],
 )
 def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, message):
@@ -69,6 +81,24 @@ def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, 
 
     with pytest.raises(ModelLoadError, match=message):
         load_model(Settings(model_path=path))
+
+
+def test_a_model_recorded_before_the_fold_reads_an_invisible_title_as_it_did(model_path, tmp_path):
+    # GIVEN a model without the title's dropped ranges: its graph did not drop zero-width characters
+    settings = Settings(model_path=_with_metadata(model_path, tmp_path / "model.onnx", _no_dropped_ranges))
+    client = TestClient(create_app(load_model(settings), settings))
+
+    # WHEN a title of a zero-width space alone, and one of whitespace alone, are sent
+    invisible = client.post("/predict", json={"title": "\u200b"})
+    blank = client.post("/predict", json={"title": " \t"})
+
+    # THEN the first is answered, as it was, and only whitespace is blank
+    assert invisible.status_code == 200
+    assert blank.status_code == 422
+
+
+def _no_dropped_ranges(metadata):
+    del next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"]
 
 
 def test_golden_examples_are_recorded_by_training(model_path):

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from handler.app import PREDICT_QUERY, create_app
 from handler.model import load_model
 from handler.settings import Settings
+from training.text import normalise_like_onnx
 
 PRODUCT = {"title": "acme smartphone x100 black 128gb", "seller_id": "s42", "brand": "acme", "price": 699.0}
 
@@ -77,9 +78,11 @@ def test_integer_ids_are_served_as_their_decimal_string(client):
         ({"title": "tv", "seller_id": 1.5}, "body.seller_id", "string_type"),
         ({"title": "tv", "seller_id": True}, "body.seller_id", "string_type"),
         ({"title": "tv", "brand": "b" * 301}, "body.brand", "string_too_long"),
-        # training drops rows whose title is empty or whitespace only (str.strip), so serving refuses them
+        # training drops rows whose title the model reads as empty, so serving refuses them: whitespace, and the
+        # characters the graph drops (zero-width space and joiner, soft hyphen, BOM, a combining accent, a tag)
         ({"title": ""}, "body.title", "string_blank"),
         ({"title": " \t\n\u00a0\u3000"}, "body.title", "string_blank"),
+        ({"title": "\u200b\u00ad \u200d\ufeff\u0301\U000e0041"}, "body.title", "string_blank"),
     ],
 )
 def test_invalid_product_is_422_naming_the_field(client, body, field, error_type):
@@ -116,7 +119,8 @@ def test_empty_title_is_422_with_the_exact_answer(client):
         "detail": [
             {
                 "field": "body.title",
-                "message": "must contain a non-whitespace character (training drops empty or whitespace-only titles)",
+                "message": "must contain a character the model reads, not only whitespace or zero-width ones "
+                "(training drops such titles)",
                 "type": "string_blank",
             }
         ],
@@ -139,8 +143,10 @@ def test_the_schema_says_the_title_must_not_be_blank(client):
 
     # Python's whitespace listed explicitly: regex dialects disagree on \s (ECMAScript's omits U+001C-U+001F, U+0085)
     assert "\\s" not in schema["pattern"]
+    # blank: exactly the code points the model reads as nothing, whitespace and those the graph's fold drops
     blank = [c for c in range(0x110000) if re.search(schema["pattern"], chr(c)) is None]
-    assert blank == [c for c in range(0x110000) if chr(c).isspace()]
+    assert blank == [c for c in range(0x110000) if not normalise_like_onnx(chr(c)).strip()]
+    assert {0x200B, 0xAD, 0xFEFF, 0xE0041} < set(blank)
 
 
 def test_body_that_is_not_json_is_422(client):

@@ -356,13 +356,15 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
 
 
 NOT_A_NUMBER = "price: not a number the API accepts (finite, at least 0, within float32)"
+BLANK = "title: empty, or whitespace and invisible characters only"
 
 
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
         ("title", "x" * 1_000_000, "title: longer than 2,000 characters"),  # the API's limit
-        ("title", " \t ", "title: empty or whitespace only"),
+        ("title", " \t ", BLANK),
+        ("title", "\u200b\u00ad\u2060", BLANK),  # zero-width space, soft hyphen, word joiner: the graph drops them
         ("price", "inf", NOT_A_NUMBER),
         ("price", "1e300", NOT_A_NUMBER),  # beyond float32
         ("price", "-5", NOT_A_NUMBER),

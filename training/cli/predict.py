@@ -12,9 +12,9 @@ normaliser (`training.data.clean.text_values`: missing → "", an integral id 42
 numbers by training's own parser (`training.data.clean.parse_numbers`); a missing number scores as missing, as
 the API does for an omitted field.
 
-Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default; an empty or
-whitespace-only title; a number that is no number, such as "$12.99" or a date, or is negative, infinite or beyond
-float32) are not scored:
+Rows the API would refuse (a string longer than the model's `max_length`, 2,000 by default; a title of whitespace
+and zero-width characters alone; a number that is no number, such as "$12.99" or a date, or is negative, infinite
+or beyond float32) are not scored:
 they keep their ids with an empty label and say why in `refused` (the field at fault and what is wrong with it, as the
 API's 422 names it), and the summary counts them (`refused_rows`). The answers are written
 to a staging folder beside OUT and moved in only when every partition is written: OUT must not exist or be an
@@ -45,6 +45,7 @@ import typer
 
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.explain import occlusions
+from handler.schemas import not_blank_pattern
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
@@ -504,8 +505,8 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
 
 def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
     """Why the API would refuse each row with a 422 (None for a row it answers), naming the first field at fault as
-    its 422 would: a string longer than its input's max_length, a required string (the title) that is empty or
-    whitespace only, a number the API refuses (`_feeds` makes each one infinite)."""
+    its 422 would: a string longer than its input's max_length, a required string (the title) without a character
+    the model reads, a number the API refuses (`_feeds` makes each one infinite)."""
     reasons = np.full(len(next(iter(feeds.values()))), None, dtype=object)
     for spec in inputs:
         values = feeds[spec["name"]][:, 0]
@@ -520,10 +521,11 @@ def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.
                 )
             ]
             if spec.get("required"):
+                readable = re.compile(not_blank_pattern(spec.get("dropped", [])))
                 faults.append(
                     (
-                        np.fromiter((not value.strip() for value in values), bool, len(values)),
-                        "empty or whitespace only",
+                        np.fromiter((readable.search(value) is None for value in values), bool, len(values)),
+                        "empty, or whitespace and invisible characters only",
                     )
                 )
         for fault, why in faults:

@@ -6,8 +6,9 @@ serving sees exactly what training saw):
   missing value becomes "" (the value the API uses for an omitted field), an integral number its integer text
   (42 and 42.0 → "42", as the API reads a JSON id), anything else (fractions, booleans, dates, lists) is refused;
 - numeric inputs: must parse as numbers ≥ 0; a missing value stays NaN (LightGBM's "missing");
-- rows with a missing target or an empty title are dropped, as are rows with a string longer than
-  data.max_text_length (the API's limit: it refuses them) and duplicate rows (on the model's columns);
+- rows with a missing target or a title the model reads as empty (`unusable_rows`) are dropped, as are rows with
+  a string longer than data.max_text_length (the API's limit: it refuses them) and duplicate rows (on the model's
+  columns);
 - nothing else: titles are lower-cased, folded (look-alike spellings and whitespace) and tokenized by the graph itself.
 
 Both engines clean with `model_rows` (the Dask engine partition by partition), and the data report counts
@@ -258,8 +259,9 @@ def renamed_by_the_fold(titles: pd.Series) -> np.ndarray:
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Masks of the rows cleaning drops before de-duplication: no label; with a label, an empty title; with
-    both, a string longer than `max_length` (the API refuses such a row, so training does not learn from it).
+    """Masks of the rows cleaning drops before de-duplication: no label; with a label, a title the model reads as
+    empty (whitespace and characters the fold drops, such as zero-width spaces, alone); with both, a string longer
+    than `max_length` (the API refuses such a row, so training does not learn from it).
 
     Args:
         frame: The model's columns (see `model_columns`).
@@ -267,7 +269,7 @@ def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[p
         max_length: The longest string a row may carry (data.max_text_length).
     """
     no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
-    no_title = (frame[text].str.strip() == "") & ~no_label
+    no_title = (normalised_titles(frame[text]) == "") & ~no_label
     return no_label, no_title, too_long(frame, max_length) & ~no_label & ~no_title
 
 

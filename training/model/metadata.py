@@ -19,6 +19,7 @@ import pandas as pd
 
 from training.columns import CORRECTED_LISTINGS
 from training.exceptions import ExportError
+from training.text import dropped_ranges
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,8 +38,9 @@ LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2on
 
 
 def input_schema(config: DataConfig) -> list[dict[str, Any]]:
-    """The graph's inputs as the serving side needs them: name, type, whether required, default, and for a
-    string its longest accepted length (data.max_text_length: what training kept, and what bulk scoring takes)."""
+    """The graph's inputs as the serving side needs them: name, type, whether required, default, for a string its
+    longest accepted length (data.max_text_length: what training kept, and what bulk scoring takes), and for the
+    title the code points the graph drops (`dropped_ranges`): one of those and whitespace alone is a blank title."""
     schema = []
     for name in config.columns:
         if name in config.numeric:
@@ -49,6 +51,7 @@ def input_schema(config: DataConfig) -> list[dict[str, Any]]:
             schema.append(
                 {"name": name, "type": "string", "required": required, "default": default}
                 | {"max_length": config.max_text_length}
+                | ({"dropped": dropped_ranges()} if required else {})
             )
     return schema
 
