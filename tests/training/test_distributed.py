@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import boosting
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
-from training.engines.dask.cluster import dask_client
+from training.engines.dask.cluster import dask_client, require_the_drivers_unicode
 from training.engines.dask.prepare import (
     FOLD,
     PRODUCT,
@@ -48,7 +49,7 @@ from training.engines.dask.prepare import (
     train_products,
 )
 from training.engines.peak_rss import own_peak_rss_mb
-from training.exceptions import DataValidationError
+from training.exceptions import DataValidationError, TrainingError
 from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
@@ -257,6 +258,16 @@ async def _heartbeat_to_a_closed_port(dask_worker: Worker) -> None:
 
 def _log_an_error() -> None:
     logging.getLogger("distributed.worker").error("a worker's other error")
+
+
+def test_workers_reading_text_by_another_unicode_version_are_refused(cluster_env, monkeypatch):
+    # GIVEN a driver whose Python reads text by another Unicode version than its workers' (a 3.13 worker, say)
+    workers_version = unicodedata.unidata_version
+    monkeypatch.setattr(unicodedata, "unidata_version", "9.0.0")
+
+    # WHEN training checks its cluster, THEN it refuses it, naming both versions
+    with dask_client() as client, pytest.raises(TrainingError, match=rf"Unicode {workers_version} .*by 9\.0\.0"):
+        require_the_drivers_unicode(client)
 
 
 def _make(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:

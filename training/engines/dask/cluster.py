@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import platform
+import unicodedata
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -116,6 +118,36 @@ def worker_order(client: Client) -> list[str]:
             f"the Dask cluster has no workers: start some, or check {SCHEDULER_ENV} (or WORKERS for the embedded one)"
         )
     return sorted(names, key=lambda address: (names[address], address))
+
+
+def require_the_drivers_unicode(client: Client) -> None:
+    """Refuse workers whose Python reads text by another Unicode version than this process's.
+
+    Workers lower-case, fold and tokenize the titles they featurize with their own Python's tables, while the
+    exported graph carries this process's (`training.text.compatibility_folds`), and the parity gate, run here,
+    replays this process's: a worker that reads a title otherwise would go unnoticed. Every Python 3.12 has
+    Unicode 15.0; Python 3.13 has 15.1.
+
+    Raises:
+        TrainingError: A worker's Unicode version differs from this process's.
+    """
+    other = {
+        address: version
+        for address, version in client.run(_unicode_version).items()
+        if version != unicodedata.unidata_version
+    }
+    if other:
+        address, version = sorted(other.items())[0]
+        raise TrainingError(
+            f"{len(other)} Dask worker(s) read text by Unicode {version} ({address}), this process by "
+            f"{unicodedata.unidata_version} (Python {platform.python_version()}): the features they compute would "
+            "differ from the exported graph's. Run the workers on the same Python version as the driver."
+        )
+
+
+def _unicode_version() -> str:
+    """This process's Unicode version (run on a worker)."""
+    return unicodedata.unidata_version
 
 
 def _quiet_logs() -> None:
