@@ -41,6 +41,7 @@ from training.columns import LABEL, extra_text_columns
 from training.data.load import load_catalogue
 from training.data.split import Splits, split_catalogue
 from training.reporting.evaluate import classification_metrics
+from training.text import reads_as_empty
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -75,7 +76,7 @@ def training_examples(train: pd.DataFrame, config: TrainConfig) -> tuple[list[st
     texts, labels = listing_text(train, config), train[LABEL].astype(str).tolist()
     for column in extra_text_columns(train):
         extra = pd.DataFrame({"text": train[column].fillna("").astype(str).str.lower(), "label": train[LABEL]})
-        extra = extra[extra["text"].str.strip() != ""].drop_duplicates()
+        extra = extra[~extra["text"].map(reads_as_empty).astype(bool)].drop_duplicates()
         texts += [" ".join(line.split()) for line in extra["text"]]
         labels += extra["label"].astype(str).tolist()
     return texts, labels

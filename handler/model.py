@@ -20,6 +20,7 @@ import onnxruntime as ort
 
 from handler.decisions import read_operating_points
 from handler.exceptions import InferenceError, ModelLoadError
+from handler.schemas import dropped_problem
 
 if TYPE_CHECKING:
     from handler.settings import Settings
@@ -28,7 +29,6 @@ METADATA_KEY = "product_classifier"
 # How far the loaded graph may stray from the probabilities training recorded for its golden examples.
 GOLDEN_TOLERANCE = 1e-5
 INPUT_TYPES = ("string", "float")
-MAX_CODE_POINT = 0x10FFFF
 OUTPUTS = ("label", "probabilities", "path_nodes", "path_confidence")
 # The answer when even the department is below a caller's min_confidence: the whole catalogue, sure by definition.
 ROOT = "", 0, 1.0
@@ -340,14 +340,7 @@ def _metadata_problem(metadata: Any, graph_inputs: set[str]) -> str | None:
     required = [spec for spec in inputs if spec.get("required")]
     if len(required) != 1 or required[0]["type"] != "string":
         return f"exactly one required string input (the title) is needed, found {[s['name'] for s in required]}"
-    dropped = required[0].get("dropped", [])
-    if not isinstance(dropped, list) or not all(
-        isinstance(bounds, list) and len(bounds) == 2 and all(type(point) is int for point in bounds)
-        and 0 <= bounds[0] <= bounds[1] <= MAX_CODE_POINT
-        for bounds in dropped
-    ):  # fmt: skip
-        return f"the title's 'dropped' must be a list of [first, last] code points up to {MAX_CODE_POINT:#x}"
-    return None
+    return dropped_problem(required[0].get("dropped", []))
 
 
 def _taxonomy_problem(metadata: dict[str, Any], graph_outputs: set[str]) -> str | None:

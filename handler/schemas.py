@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 FLOAT32_MAX = 3.4028234663852886e38
 # Integer ids beyond this are refused rather than turned into 16+ digit strings.
 MAX_INTEGER_ID = 10**15
+# Unicode's last code point (`training.text` has its own: the two towers do not import each other), and how many
+# `dropped` ranges a model's metadata may list (a table of this Unicode's has ~25; a longer one slows every start).
+MAX_CODE_POINT = 0x10FFFF
+MAX_DROPPED_RANGES = 1_000
+SURROGATES = range(0xD800, 0xE000)
 # A required text (the title) must hold a character the model reads: training drops rows whose title is whitespace
 # (Python's str.isspace) and code points the graph drops (zero-width spaces, soft hyphens; the model's metadata
 # lists them as `dropped` ranges) alone, so the model never learned from one. The JSON Schema pattern lists them
@@ -219,9 +224,10 @@ def build_product_model(
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
             fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
-            pattern = not_blank_pattern(spec.get("dropped", []))
-            required = Annotated[text, AfterValidator(_not_blank(re.compile(pattern)))]
-            description = f"{name}; must contain a character the model reads (not whitespace or zero-width alone)."
+            dropped = spec.get("dropped", [])
+            pattern = not_blank_pattern(dropped)
+            required = Annotated[text, AfterValidator(_not_blank(re.compile(pattern), blank_reason(dropped)))]
+            description = f"{name}; must contain a character the model reads: not {blank_reason(dropped)} alone."
             fields[name] = (required, Field(description=description, json_schema_extra={"pattern": pattern}))
         else:
             default = spec.get("default", "")
@@ -231,12 +237,44 @@ def build_product_model(
     return create_model("Product", __config__=config, **fields)
 
 
+def dropped_problem(dropped: Any) -> str | None:
+    """What is wrong with a title's `dropped` ranges from a model's metadata, or None.
+
+    Each is [first, last] with first <= last, both whole numbers of Unicode outside the surrogates (whose escapes
+    side by side would read as one character to ECMAScript), and there are at most MAX_DROPPED_RANGES of them.
+    """
+    valid = (
+        isinstance(dropped, list)
+        and len(dropped) <= MAX_DROPPED_RANGES
+        and all(
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(type(point) is int and 0 <= point <= MAX_CODE_POINT for point in bounds)
+            and bounds[0] <= bounds[1]
+            and not (bounds[0] < SURROGATES.stop and bounds[1] >= SURROGATES.start)
+            for bounds in dropped
+        )
+    )
+    if valid:
+        return None
+    return (
+        f"the title's 'dropped' must be a list of at most {MAX_DROPPED_RANGES:,} [first, last] code points up to "
+        f"{MAX_CODE_POINT:#x}, first <= last, none a surrogate: re-export the model with `make train`"
+    )
+
+
+def blank_reason(dropped: list[list[int]]) -> str:
+    """What a blank title is made of, for a model that drops the `dropped` code points (none: an older model)."""
+    return "whitespace or zero-width characters" if dropped else "whitespace"
+
+
 def not_blank_pattern(dropped: list[list[int]]) -> str:
     """The pattern a title matches when it holds a character that is neither whitespace nor one of the `dropped`
-    code point ranges (the model's metadata's, for its title).
+    code point ranges (the model's metadata's, for its title; checked by `dropped_problem`).
 
     BMP code points are written as \\uXXXX, which Python and ECMAScript read alike; above U+FFFF no escape is read
-    alike by both, so those are the characters themselves (ECMAScript reads them with the `u` flag).
+    alike by both, so those are the characters themselves, as ECMAScript reads them with the `u` flag that JSON
+    Schema specifies for its patterns (and Ajv uses).
     """
     ranges = sorted([*WHITESPACE_RANGES, *(tuple(bounds) for bounds in dropped)])
     members = "".join(_escaped(first) + (f"-{_escaped(last)}" if last > first else "") for first, last in ranges)
@@ -248,16 +286,13 @@ def _escaped(code_point: int) -> str:
     return f"\\u{code_point:04x}" if code_point <= 0xFFFF else chr(code_point)
 
 
-def _not_blank(readable: re.Pattern[str]) -> Callable[[str], str]:
+def _not_blank(readable: re.Pattern[str], reason: str) -> Callable[[str], str]:
     """A validator refusing a text without a character `readable` finds, as training drops such rows."""
+    message = f"must contain a character the model reads, not {reason} alone (training drops such titles)"
 
     def validate(value: str) -> str:
         if readable.search(value) is None:
-            raise PydanticCustomError(
-                "string_blank",
-                "must contain a character the model reads, not only whitespace or zero-width ones (training drops such "
-                "titles)",
-            )
+            raise PydanticCustomError("string_blank", message)
         return value
 
     return validate

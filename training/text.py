@@ -114,6 +114,12 @@ def compatibility_folds() -> dict[str, str]:
     return folds
 
 
+def reads_as_empty(text: str) -> bool:
+    """Whether the graph reads the text as nothing: whitespace and code points the fold drops (a zero-width space, a
+    soft hyphen, the BOM) alone. Training learns nothing from such a text, and the API refuses such a title."""
+    return not (text if text.isascii() else normalise_like_onnx(text)).strip()
+
+
 def dropped_ranges() -> list[list[int]]:
     """The code points the fold drops (`compatibility_folds` maps them to ""), as [first, last] ranges.
 

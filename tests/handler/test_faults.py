@@ -56,12 +56,11 @@ def _duplicate_classes(metadata):
     metadata["classes"][1] = metadata["classes"][0]
 
 
-def _dropped_range_backwards(metadata):
-    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0x200F, 0x200B]]
+def _dropped(ranges):
+    def change(metadata):
+        next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = ranges
 
-
-def _dropped_beyond_unicode(metadata):
-    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0xAD, 0x110000]]
+    return change
 
 
 @pytest.mark.parametrize(
@@ -72,8 +71,20 @@ def _dropped_beyond_unicode(metadata):
         (_wrong_golden_answer, "golden example 0 answers"),
         (_unknown_input_type, "'inputs' must be a list of"),
         (_duplicate_classes, "'classes' has duplicates"),
-        (_dropped_range_backwards, "the title's 'dropped' must be a list of"),
-        (_dropped_beyond_unicode, "the title's 'dropped' must be a list of"),
+        *[
+            (_dropped(ranges), "the title's 'dropped' must be a list of")
+            for ranges in (
+                [[0x200F, 0x200B]],  # backwards
+                [[0xAD, 0x110000]],  # beyond Unicode
+                [[0xD800, 0xD800]],  # a surrogate
+                [[0xAD, True]],
+                [[0xAD, 0xAD, 0xAD]],
+                [0xAD],
+                None,
+                "0xad",
+                [[point, point] for point in range(1_001)],
+            )
+        ],
     ],
 )
 def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, message):
@@ -92,9 +103,12 @@ def test_a_model_recorded_before_the_fold_reads_an_invisible_title_as_it_did(mod
     invisible = client.post("/predict", json={"title": "\u200b"})
     blank = client.post("/predict", json={"title": " \t"})
 
-    # THEN the first is answered, as it was, and only whitespace is blank
+    # THEN the first is answered, as it was, and only whitespace is blank, as the 422 says
     assert invisible.status_code == 200
     assert blank.status_code == 422
+    assert blank.json()["detail"][0]["message"].startswith(
+        "must contain a character the model reads, not whitespace alone"
+    )
 
 
 def _no_dropped_ranges(metadata):

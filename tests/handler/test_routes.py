@@ -119,7 +119,7 @@ def test_empty_title_is_422_with_the_exact_answer(client):
         "detail": [
             {
                 "field": "body.title",
-                "message": "must contain a character the model reads, not only whitespace or zero-width ones "
+                "message": "must contain a character the model reads, not whitespace or zero-width characters alone "
                 "(training drops such titles)",
                 "type": "string_blank",
             }

@@ -356,7 +356,7 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
 
 
 NOT_A_NUMBER = "price: not a number the API accepts (finite, at least 0, within float32)"
-BLANK = "title: empty, or whitespace and invisible characters only"
+BLANK = "title: empty, or whitespace or zero-width characters alone"
 
 
 @pytest.mark.parametrize(

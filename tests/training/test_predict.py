@@ -9,7 +9,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper, load, numpy_helper, save
 from typer.testing import CliRunner
 
 from handler.model import load_model
@@ -491,8 +491,18 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
     (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    broken = load(model_path)
+    entry = next(entry for entry in broken.metadata_props if entry.key == "product_classifier")
+    metadata = json.loads(entry.value)
+    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0x200F, 0x200B]]
+    entry.value = json.dumps(metadata)
+    save(broken, tmp_path / "broken.onnx")
 
-    for name, message in (("cut", "is not a graph onnxruntime can load"), ("other", "without this project's")):
+    for name, message in (
+        ("cut", "is not a graph onnxruntime can load"),
+        ("other", "without this project's"),
+        ("broken", "whose metadata is broken (the title's 'dropped' must be"),
+    ):
         result = _run("--model", str(tmp_path / f"{name}.onnx"), "--data", str(tmp_path / "rows.csv"),
                       "--out", str(tmp_path / name))  # fmt: skip
 

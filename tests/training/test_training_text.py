@@ -70,6 +70,22 @@ def test_names_of_training_products_do_teach_the_title_model(setting):
     assert _canary_idf(trained, n_features) < _canary_idf(baseline, n_features)
 
 
+@pytest.mark.slow
+def test_names_the_model_reads_as_empty_teach_nothing(setting):
+    # GIVEN training products whose names are zero-width spaces, soft hyphens and a BOM: nothing the graph reads
+    config, with_text, splits = setting
+    invisible = replace(splits, train=splits.train.assign(**{f"{EXTRA_TEXT}0": "\u200b \u00ad\ufeff"}))
+    without = replace(splits, train=splits.train.drop(columns=[f"{EXTRA_TEXT}0"]))
+
+    # WHEN the model trains with them as training text, and once without any
+    trained = fit_model(with_text, invisible)
+    baseline = fit_model(config, without)
+
+    # THEN the title model saw the same documents: no name became an example of the "no token" stand-in
+    idf = [pipeline.named_steps["features"].named_transformers_[TITLE_SCORES].idf_ for pipeline in (trained, baseline)]
+    np.testing.assert_array_equal(*idf)
+
+
 def test_a_fold_takes_only_the_extra_text_of_its_own_groups():
     extras = ExtraExamples(
         counts=sparse.csr_matrix(np.eye(4)),

@@ -45,7 +45,7 @@ import typer
 
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.explain import occlusions
-from handler.schemas import not_blank_pattern
+from handler.schemas import blank_reason, dropped_problem, not_blank_pattern
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
@@ -79,11 +79,17 @@ def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
         DataValidationError: onnxruntime cannot load it, or it carries no metadata of ours.
     """
     try:
-        return model_metadata(model_bytes)
+        metadata = model_metadata(model_bytes)
     except KeyError:
         reason = f"an ONNX graph without this project's {METADATA_KEY!r} metadata"
     except Exception as exc:  # onnxruntime raises its own untyped errors for a file that is no graph
         reason = f"not a graph onnxruntime can load ({' '.join(str(exc).split())[:200]})"
+    else:
+        title: dict[str, Any] = next((spec for spec in metadata.get("inputs", []) if spec.get("required")), {})
+        problem = dropped_problem(title.get("dropped", []))
+        if problem is None:
+            return metadata
+        reason = f"a model whose metadata is broken ({problem})"
     raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote")
 
 
@@ -238,7 +244,7 @@ def predict_catalogue(
         shutil.rmtree(staging, ignore_errors=True)
     if refused:
         logger.warning(
-            "rows not scored: the API would refuse them (a text over the model's max_length, an empty title, a "
+            "rows not scored: the API would refuse them (a text over the model's max_length, a blank title, a "
             "number that is no number, such as '$12.99', or is negative or infinite)",
             extra={"rows": refused},
         )
@@ -521,11 +527,12 @@ def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.
                 )
             ]
             if spec.get("required"):
-                readable = re.compile(not_blank_pattern(spec.get("dropped", [])))
+                dropped = spec.get("dropped", [])
+                readable = re.compile(not_blank_pattern(dropped))
                 faults.append(
                     (
                         np.fromiter((readable.search(value) is None for value in values), bool, len(values)),
-                        "empty, or whitespace and invisible characters only",
+                        f"empty, or {blank_reason(dropped)} alone",
                     )
                 )
         for fault, why in faults:

@@ -28,7 +28,7 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelt
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
-from training.text import lower_like_onnx, normalise_like_onnx
+from training.text import lower_like_onnx, normalise_like_onnx, reads_as_empty
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -269,7 +269,7 @@ def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[p
         max_length: The longest string a row may carry (data.max_text_length).
     """
     no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
-    no_title = (normalised_titles(frame[text]) == "") & ~no_label
+    no_title = frame[text].map(reads_as_empty).astype(bool) & ~no_label
     return no_label, no_title, too_long(frame, max_length) & ~no_label & ~no_title
 
 

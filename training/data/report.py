@@ -55,6 +55,7 @@ from training.data.sources import delimiter_hint
 from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
 from training.data.tail import apply_plan, plan_small_classes, products_per_class
 from training.exceptions import DataValidationError, TrainingError
+from training.text import reads_as_empty
 
 if TYPE_CHECKING:
     from training.config import DataConfig
@@ -204,7 +205,9 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         category_variants=category_variants(list(counts), config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
-        blank_rows=int((no_label & (titles.str.strip() == "")).sum()) if listing_columns <= set(frame) else 0,
+        blank_rows=int((no_label & titles.map(reads_as_empty).astype(bool)).sum())
+        if listing_columns <= set(frame)
+        else 0,
         delimiter_hint=delimiter_hint(raw.columns),
     )
     planned = apply_plan(kept, plan)

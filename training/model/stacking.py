@@ -21,6 +21,7 @@ from sklearn.model_selection import GroupKFold
 from training.exceptions import DataValidationError
 from training.model.features import TitleCandidates
 from training.model.pipeline import TITLE_SCORES
+from training.text import reads_as_empty
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
@@ -58,7 +59,7 @@ def extra_examples(
     if not parts:
         return None
     table = pd.concat(parts, ignore_index=True)
-    table = table[table["text"].str.strip() != ""].drop_duplicates()
+    table = table[~table["text"].map(reads_as_empty).astype(bool)].drop_duplicates()
     if table.empty:
         return None
     return ExtraExamples(block.count(table["text"]), table["label"].to_numpy(), table["owner"].to_numpy())

@@ -21,6 +21,7 @@ from training.engines.dask.prepare import DRAW, FOLD, SPLIT, TRAIN
 from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
 from training.model.stacking import check_fold_coverage, require_two_fold_classes
+from training.text import reads_as_empty
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -114,7 +115,7 @@ def sample_counts(
     ]
     if extra:
         table = pd.concat(extra, ignore_index=True)
-        table = table[table["text"].str.strip() != ""].drop_duplicates(["owner", "text", "label"])
+        table = table[~table["text"].map(reads_as_empty).astype(bool)].drop_duplicates(["owner", "text", "label"])
         texts.append(table["text"])
         labels.append(table["label"].to_numpy(object))
         folds.append(table["fold"].to_numpy())
