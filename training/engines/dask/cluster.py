@@ -7,11 +7,10 @@ training and liblinear both hold per-process state, and a memory limit is only e
 
 from __future__ import annotations
 
-import importlib
 import logging
 import platform
 import unicodedata
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from training.environment import environment_setting
@@ -34,9 +33,8 @@ logger = logging.getLogger(__name__)
 def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
     """A connected client for the duration of the block; an embedded cluster is shut down after it.
 
-    `modules` are imported on every worker before any task runs: a worker that imports dask.dataframe in a
-    task thread while its comm thread unpickles the next task can fail with `KeyError: 'dask.dataframe'`.
-    `rerun` says how a rerun after a lost worker can start later, if it can.
+    `modules` are imported on every worker before any task runs (`WorkerSetup`). `rerun` says how a rerun after a
+    lost worker can start later, if it can.
 
     Raises:
         TrainingError: The configured scheduler cannot be reached, WORKERS/WORKER_MEMORY are invalid, or a worker
@@ -52,8 +50,7 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
             client = Client(address, timeout="10s")
         except OSError as exc:
             raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
-        with client, _workers_lost(f"the workers of {address}", rerun):
-            _prepare(client, modules)
+        with client, _workers_lost(f"the workers of {address}", rerun), _set_up(client, modules, embedded=False):
             yield client
         return
     workers = environment_setting("WORKERS", DEFAULT_WORKERS)
@@ -73,9 +70,12 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
             )
     except ValueError as exc:
         raise TrainingError(f"invalid WORKER_MEMORY {memory!r}: {exc}") from exc
-    with cluster, Client(cluster) as client, _workers_lost(f"WORKER_MEMORY={memory} per worker", rerun):
-        _prepare(client, modules)
-        client.run(_quiet_heartbeats_to_a_closed_scheduler)
+    with (
+        cluster,
+        Client(cluster) as client,
+        _workers_lost(f"WORKER_MEMORY={memory} per worker", rerun),
+        _set_up(client, modules, embedded=True),
+    ):
         yield client
 
 
@@ -164,61 +164,17 @@ def _quiet_logs() -> None:
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
-def _prepare(client: Client, modules: tuple[str, ...]) -> None:
-    """Import `modules` on every worker, and say where to watch the work."""
-    for module in modules:
-        client.run(importlib.import_module, module)
-    client.run(_quiet_own_errors)
+@contextmanager
+def _set_up(client: Client, modules: tuple[str, ...], *, embedded: bool) -> Iterator[None]:
+    """Every worker, and every worker that joins while the block runs, set up by `WorkerSetup`; say where to watch
+    the work. The setup is taken off an external cluster's workers after the block."""
+    from training.engines.dask.worker_setup import NAME, WorkerSetup
+
+    client.register_plugin(WorkerSetup(modules, ERROR_ONLY, embedded=embedded), name=NAME)
     logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
-
-
-class _OwnErrorFilter(logging.Filter):
-    """Drops a worker's "Compute Failed" record of a TrainingError: the driver re-raises it, and the command ends
-    in its one line, which a worker traceback printed before it would bury. Any other failure is still logged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Keep every record but a task failure whose exception is the project's own."""
-        args = record.args if isinstance(record.args, tuple) else ()
-        # The worker logs the exception as its text, e.g. 'DataValidationError("...")'.
-        own = any(isinstance(arg, str) and arg.startswith(_own_error_names()) for arg in args)
-        return not (own and str(record.msg).startswith("Compute Failed"))
-
-
-def _own_error_names() -> tuple[str, ...]:
-    """'TrainingError(' and its subclasses' names likewise: how a worker's log writes them."""
-    found, pending = [], [TrainingError]
-    while pending:
-        kind = pending.pop()
-        found.append(f"{kind.__name__}(")
-        pending += kind.__subclasses__()
-    return tuple(found)
-
-
-class _ClosedSchedulerFilter(logging.Filter):
-    """Drops an embedded worker's "Failed to communicate with scheduler during heartbeat" record.
-
-    An embedded cluster's scheduler lives in the command's own process and closes only when the command ends, so a
-    heartbeat that finds it closed is a worker's race with its retirement, not news; its traceback would bury the
-    command's last line. An external cluster's workers keep the record: there a closed scheduler is an outage.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Keep every record but a failed heartbeat."""
-        return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
-
-
-def _quiet_heartbeats_to_a_closed_scheduler() -> None:
-    """Install `_ClosedSchedulerFilter` in an embedded cluster's worker process (`client.run`)."""
-    worker = logging.getLogger("distributed.worker")
-    if not any(isinstance(installed, _ClosedSchedulerFilter) for installed in worker.filters):
-        worker.addFilter(_ClosedSchedulerFilter())
-
-
-def _quiet_own_errors() -> None:
-    """Install `_OwnErrorFilter` in a worker process (`client.run`), and keep its ERROR_ONLY loggers to errors
-    (a worker process sets its loggers up before the cluster's config reaches it)."""
-    for name in ERROR_ONLY:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    worker = logging.getLogger("distributed.worker")
-    if not any(isinstance(installed, _OwnErrorFilter) for installed in worker.filters):  # once per worker process
-        worker.addFilter(_OwnErrorFilter())
+    try:
+        yield
+    finally:
+        if not embedded:
+            with suppress(OSError):  # the scheduler is gone: so are the workers the setup was on
+                client.unregister_worker_plugin(NAME)

@@ -1,0 +1,90 @@
+"""What every worker of a command's cluster does as it joins: a WorkerPlugin, so that a worker the nanny restarts
+(killed over its memory limit) or that joins later does it too, which a one-off `client.run` would miss.
+
+Imported only once a cluster is up (`training.engines.dask.cluster`): it needs distributed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from training.exceptions import TrainingError
+
+if TYPE_CHECKING:
+    from distributed import Worker
+
+NAME = "product-classifier-worker-setup"
+WORKER_LOGGER = "distributed.worker"
+
+
+class WorkerSetup(WorkerPlugin):
+    """Imports the command's modules and quiets the worker's logs of what the command reports itself.
+
+    Args:
+        modules: Imported before any task runs: a worker that imports dask.dataframe in a task thread while its
+            comm thread unpickles the next task can fail with `KeyError: 'dask.dataframe'`.
+        error_only: distributed loggers kept to errors (a worker sets its loggers up before the cluster's
+            config reaches it).
+        embedded: The cluster is the command's own LocalCluster (see `ClosedSchedulerFilter`).
+    """
+
+    def __init__(self, modules: tuple[str, ...], error_only: tuple[str, ...], *, embedded: bool) -> None:
+        self.modules, self.error_only, self.embedded = modules, error_only, embedded
+
+    def setup(self, worker: Worker) -> None:
+        """Run in the worker process as it joins (or as the plugin is registered)."""
+        for module in self.modules:
+            importlib.import_module(module)
+        for name in self.error_only:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        for kind in self._filters():
+            if not any(isinstance(installed, kind) for installed in logging.getLogger(WORKER_LOGGER).filters):
+                logging.getLogger(WORKER_LOGGER).addFilter(kind())
+
+    def teardown(self, worker: Worker) -> None:
+        """Take the filters out again: an external cluster's workers outlive the command."""
+        for installed in list(logging.getLogger(WORKER_LOGGER).filters):
+            if isinstance(installed, self._filters()):
+                logging.getLogger(WORKER_LOGGER).removeFilter(installed)
+
+    def _filters(self) -> tuple[type[logging.Filter], ...]:
+        return (OwnErrorFilter, ClosedSchedulerFilter) if self.embedded else (OwnErrorFilter,)
+
+
+class OwnErrorFilter(logging.Filter):
+    """Drops a worker's "Compute Failed" record of a TrainingError: the driver re-raises it, and the command ends
+    in its one line, which a worker traceback printed before it would bury. Any other failure is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but a task failure whose exception is the project's own."""
+        args = record.args if isinstance(record.args, tuple) else ()
+        # The worker logs the exception as its text, e.g. 'DataValidationError("...")'.
+        own = any(isinstance(arg, str) and arg.startswith(_own_error_names()) for arg in args)
+        return not (own and str(record.msg).startswith("Compute Failed"))
+
+
+def _own_error_names() -> tuple[str, ...]:
+    """'TrainingError(' and its subclasses' names likewise: how a worker's log writes them."""
+    found, pending = [], [TrainingError]
+    while pending:
+        kind = pending.pop()
+        found.append(f"{kind.__name__}(")
+        pending += kind.__subclasses__()
+    return tuple(found)
+
+
+class ClosedSchedulerFilter(logging.Filter):
+    """Drops an embedded worker's "Failed to communicate with scheduler during heartbeat" record.
+
+    An embedded cluster's scheduler lives in the command's own process and closes only when the command ends, so a
+    heartbeat that finds it closed is a worker's race with its retirement, not news; its traceback would bury the
+    command's last line. An external cluster's workers keep the record: there a closed scheduler is an outage.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but a failed heartbeat."""
+        return not str(record.msg).startswith("Failed to communicate with scheduler during heartbeat")
