@@ -18,8 +18,8 @@ Each run:
 4. compares the share of answers the classifier accepted (`AcceptedPredictions` / `DecidedPredictions`, decisions
    taken at its target precision) in the window with the share of the trailing week before it, and puts
    `AcceptedShare` and `AcceptedShareDrop` (the week's share minus the window's): a drop means drift or a bad model
-   before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS (or MIN_DECIDED) decided
-   answers;
+   before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS decided answers, or the
+   two too few to tell a drop of 0.1 from noise (DROP_DECIDED);
 5. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
@@ -56,9 +56,10 @@ MAX_QUERIES = 500
 MAX_WINDOW_HOURS = 24 * 14
 # The accepted share of the window is compared with that of this long a stretch before it.
 TRAILING = timedelta(days=7)
-# Fewest decided answers the accepted share is put for, whatever MIN_PREDICTIONS says: with 225, three standard
-# errors of a share are at most 0.1 (at a share of one half), the drop docs/monitoring.md's alarm watches for.
-MIN_DECIDED = 225
+# The accepted share's drop is put only when three standard errors of it are at most the 0.1 drop
+# docs/monitoring.md's alarm watches for, whatever MIN_PREDICTIONS says: at shares of one half, 3·√(¼/n + ¼/m) ≤ 0.1
+# for n decided answers in the window and m in the week, i.e. 1/n + 1/m ≤ 1/225 (450 in each, or 258 beside 1,800).
+DROP_DECIDED = 225
 SYNTHETIC_HEADER = "x-synthetic-traffic"
 SYNTHETIC_SOURCE = "drift-monitor"
 logger = logging.getLogger()
@@ -298,7 +299,8 @@ class AcceptedShare:
 
 def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
     """The accepted share of the window and of the 7 days before it, or None when either has fewer than
-    MIN_PREDICTIONS or MIN_DECIDED decided answers (none at all: a model without operating points decides nothing).
+    MIN_PREDICTIONS decided answers, or the two together too few to tell a drop of 0.1 from noise (`DROP_DECIDED`;
+    none at all: a model without operating points decides nothing).
 
     Raises:
         MetricsError: GetMetricData failed.
@@ -307,8 +309,8 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
     start = end - timedelta(hours=config.window_hours)
     window = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start, end, cloudwatch=cloudwatch)
     week = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start - TRAILING, start, cloudwatch=cloudwatch)
-    decided = min(window["DecidedPredictions"], week["DecidedPredictions"])
-    if decided < max(config.min_predictions, MIN_DECIDED):
+    decided, before = window["DecidedPredictions"], week["DecidedPredictions"]
+    if min(decided, before) < max(config.min_predictions, 1) or DROP_DECIDED * (decided + before) > decided * before:
         return None
     return AcceptedShare(
         window["AcceptedPredictions"] / window["DecidedPredictions"],

@@ -268,6 +268,19 @@ def _record_decisions(cloudwatch, *, hours_ago, accepted, decided, namespace="Pr
         )  # fmt: skip
 
 
+@pytest.mark.parametrize(("window", "week"), [(450, 450), (258, 1_800)])
+def test_the_fewest_decided_answers_that_resolve_a_drop_of_a_tenth_emit_the_accepted_share(aws, window, week):
+    # three standard errors of the drop are at most 0.1 (at shares of one half) from these counts on
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+
+    result = check_drift(_config(min_predictions=0), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+    assert result["accepted_share_drop"] == pytest.approx(1.0)
+
+
 def test_a_fall_in_the_accepted_share_against_the_trailing_week_is_emitted(aws):
     # GIVEN 90 % accepted over the week before the window, and 60 % in the window
     _, cloudwatch = aws
@@ -286,10 +299,12 @@ def test_a_fall_in_the_accepted_share_against_the_trailing_week_is_emitted(aws):
 
 
 @pytest.mark.parametrize(
-    ("window", "week", "min_predictions"), [(50, 5000, 100), (1000, 50, 100), (0, 0, 100), (1, 5000, 0), (200, 5000, 0)]
+    ("window", "week", "min_predictions"),
+    [(50, 5000, 100), (1000, 50, 100), (0, 0, 100), (1, 5000, 0), (200, 5000, 0), (240, 240, 0), (400, 500, 0)],
 )
 def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week, min_predictions):
-    # a share of one answer, or of 200, is noise against the 0.1 drop the alarm watches, whatever MIN_PREDICTIONS says
+    # a share of one answer, or of 200, is noise against the 0.1 drop the alarm watches, whatever MIN_PREDICTIONS says;
+    # so is the difference of two shares of 240 each (three standard errors of it are 0.137)
     _, cloudwatch = aws
     _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
     _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
