@@ -5,8 +5,8 @@ Each run:
 1. asks the classifier's live alias (CLASSIFIER_FUNCTION_ARN) for `GET /model`, marked `x-synthetic-traffic:
    drift-monitor`, so the training class shares are those of the model actually served;
 2. sums the per-category `Predictions` of the last DRIFT_WINDOW_HOURS from CloudWatch, but none from before the
-   alias's version was published (`live_since`), for every class (one query per class, in GetMetricData calls of
-   at most 500 queries);
+   alias's version was published (`live_since`) and its traffic shift ended (TRAFFIC_SHIFT_MINUTES), for every
+   class (one query per class, in GetMetricData calls of at most 500 queries);
 3. tests the counts against the training shares (drift.py: Pearson's chi-square on pooled classes) and puts
    into METRICS_NAMESPACE, with dimension `service` and again with `service` + `model_version`:
    - `ClassMixDriftScore`: −log10 of the p-value; 3 means a no-drift window looks this different once in
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 # GetMetricData takes at most 500 queries per call.
 MAX_QUERIES = 500
 MAX_WINDOW_HOURS = 24 * 14
+MAX_SHIFT_MINUTES = 24 * 60
 # The accepted share of the window is compared with that of this long a stretch before it.
 TRAILING = timedelta(days=7)
 # The accepted share's drop is put only when three standard errors of it are at most the 0.1 drop
@@ -75,6 +76,9 @@ class DriftConfig:
     window_hours: int
     min_predictions: int
     function_arn: str
+    # How long after a version's publication its deployment can still route traffic to the version before it (the
+    # pre-traffic hook, then a canary or linear shift): those minutes do not count as the new version's.
+    shift_minutes: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DriftConfig:
@@ -93,6 +97,7 @@ class DriftConfig:
             window_hours=_integer(environ, "DRIFT_WINDOW_HOURS", default=24, low=1, high=MAX_WINDOW_HOURS),
             min_predictions=_integer(environ, "MIN_PREDICTIONS", default=500, low=0, high=10**12),
             function_arn=environ["CLASSIFIER_FUNCTION_ARN"],
+            shift_minutes=_integer(environ, "TRAFFIC_SHIFT_MINUTES", default=0, low=0, high=MAX_SHIFT_MINUTES),
         )
 
 
@@ -112,7 +117,7 @@ def check_drift(
     if not isinstance(version, str) or not version:
         raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
     class_shares = training_shares(metadata)
-    since = live_since(config.function_arn, lambda_client=lambda_client)
+    since = live_since(config.function_arn, lambda_client=lambda_client) + timedelta(minutes=config.shift_minutes)
     # Classes whose names differ only in a Latin letter's accents share one series: each series is read once and
     # tested against their summed share (read once per class, its traffic counted twice would hide a shift).
     series = {label: dimension_value(label) for label in class_shares}

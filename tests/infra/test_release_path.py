@@ -221,6 +221,21 @@ def test_every_rollback_alarm_can_fire_within_each_allowed_deployment(tmp_path, 
     assert {name: s for name, s in slow.items() if s > window} == {}, f"{deployment_type} watches for {window} s"
 
 
+@pytest.mark.parametrize("deployment_type", allowed_deployment_types())
+def test_the_drift_monitor_leaves_out_each_allowed_deployments_traffic_shift(tmp_path, deployment_type):
+    # GIVEN the stack deployed with each allowed DeploymentType
+    template = translate(tmp_path, DeploymentType=deployment_type)
+
+    # WHEN the drift monitor's TRAFFIC_SHIFT_MINUTES is looked up as CloudFormation would (by DeploymentType)
+    variables = template["Resources"]["DriftMonitorFunction"]["Properties"]["Environment"]["Variables"]
+    table, key, field = variables["TRAFFIC_SHIFT_MINUTES"]["Fn::FindInMap"]
+    assert key == {"Ref": "DeploymentType"}
+    minutes = int(template["Mappings"][table][deployment_type][field])
+
+    # THEN it spans at least the pre-traffic hook and the whole shift, when the old version still took traffic
+    assert minutes >= HOOK_MINUTES + shift_minutes(deployment_type)
+
+
 def test_all_at_once_is_not_allowed_as_no_alarm_could_act():
     assert "AllAtOnce" not in allowed_deployment_types()
     with pytest.raises(ValueError, match="AllAtOnce"):

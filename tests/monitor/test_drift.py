@@ -401,6 +401,27 @@ def test_traffic_answered_before_the_live_version_was_published_does_not_count(a
     assert result["score"] < 1
 
 
+def test_the_minutes_of_the_traffic_shift_after_a_release_do_not_count(aws):
+    # GIVEN a version published 90 minutes ago whose 15-minute canary still sent most traffic (all CPUs) to the old
+    # model, and traffic since the shift that matches the new model's training mix exactly
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"CPUs": 400}, hours_ago=1.4)
+    _record_predictions(cloudwatch, {"Fridges": 250, "TVs": 150, "CPUs": 100}, hours_ago=1)
+    client = _live_model(published=NOW - timedelta(minutes=90))
+
+    # WHEN the monitor knows the deployment's shift lasts 15 minutes, and when it does not
+    result = check_drift(_config(shift_minutes=15), cloudwatch=cloudwatch, lambda_client=client, now=NOW)
+    unaware = check_drift(
+        _config(), cloudwatch=cloudwatch, lambda_client=_live_model(published=NOW - timedelta(minutes=90)), now=NOW
+    )
+
+    # THEN only the traffic after the shift is tested: no drift, where counting the canary's minutes cries wolf
+    assert result["predictions"] == 500
+    assert result["score"] < 1
+    assert unaware["predictions"] == 900
+    assert unaware["score"] > 3
+
+
 def test_an_alias_whose_version_cannot_be_read_is_an_error(aws):
     _, cloudwatch = aws
     client = boto3.client("lambda", region_name="us-east-1")
@@ -634,6 +655,7 @@ def test_settings_defaults():
         ({"DRIFT_WINDOW_HOURS": "0"}, "DRIFT_WINDOW_HOURS must be an integer from 1 to 336, got '0'"),
         ({"MIN_PREDICTIONS": "-1"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '-1'"),
         ({"MIN_PREDICTIONS": "1.5"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '1.5'"),
+        ({"TRAFFIC_SHIFT_MINUTES": "-5"}, "TRAFFIC_SHIFT_MINUTES must be an integer from 0 to 1440, got '-5'"),
     ],
 )
 def test_an_invalid_setting_is_named(changes, message):
