@@ -184,3 +184,14 @@ def test_occlusion_rows_leave_out_each_word_everywhere_and_each_given_field():
     assert rows[-1]["brand"] is None
     assert all(not math.isnan(len(json.dumps(row))) for row in rows)
     assert np.array_equal([row["price"] for row in rows], [None, None, None])
+
+
+def test_a_word_the_model_reads_as_nothing_is_not_explained():
+    # GIVEN a title with a zero-width space and a soft hyphen standing between its words, which the model drops
+    inputs = [{"name": "title", "type": "string", "dropped": [[0xAD, 0xAD], [0x200B, 0x200F]]}]
+
+    # WHEN its words are chosen for explaining
+    words, _, _ = occlusions({"title": "kaito \u200b oled \u00ad"}, text="title", inputs=inputs)
+
+    # THEN only the words the model reads take a slot
+    assert words == ["kaito", "oled"]
