@@ -33,6 +33,7 @@ from training.model.parity import (
     run_onnx,
     sweep_text_ops,
 )
+from training.text import dropped_ranges
 
 
 def test_graph_takes_raw_columns_and_returns_label_probabilities_and_path(small_config, small_model_bytes):
@@ -60,7 +61,9 @@ def test_metadata_is_embedded(small_model_bytes, small_pipeline):
         "required": True,
         "default": None,
         "max_length": 2000,
+        "dropped": dropped_ranges(),
     }
+    assert [0x200B, 0x200F] in metadata["inputs"][0]["dropped"]  # zero-width space and joiners, direction marks
     assert metadata["inputs"][3] == {"name": "price", "type": "float", "required": False, "default": None}
 
 
