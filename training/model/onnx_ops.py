@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import AttributeProto, TensorProto, helper
 from onnx.numpy_helper import from_array
 from onnxmltools.convert import convert_lightgbm
 from onnxmltools.convert.common import data_types as onnxmltools_types
@@ -51,8 +51,8 @@ ML_DOMAIN = "ai.onnx.ml"
 # Strings a round of `_joined` concatenates. A round of its Loop costs more than its concatenations, so fewer, wider
 # rounds are faster; wider than four were no faster on a title.
 JOIN_FAN_IN = 4
-# Each graph under construction's normalised titles (`_Graph.normalised`), by input.
-_NORMALISED: WeakKeyDictionary[ModelComponentContainer, dict[str, str]] = WeakKeyDictionary()
+# Each graph under construction's normalised titles and their padded characters (`_Graph.normalised`), by input.
+_NORMALISED: WeakKeyDictionary[ModelComponentContainer, dict[str, tuple[str, str]]] = WeakKeyDictionary()
 # The ops outside the default domain that `_Graph` and `_ProtoGraph` write, with their version.
 DOMAINS = {"Tokenizer": (MICROSOFT_DOMAIN, 1), "MurmurHash3": (MICROSOFT_DOMAIN, 1), "LabelEncoder": (ML_DOMAIN, 2)}
 
@@ -80,9 +80,9 @@ def text_ops_model() -> onnx.ModelProto:
     """
     graph = _ProtoGraph("text_ops")
     lowered = graph.node("StringNormalizer", ["text"], **lower_attributes())
-    normalised = fold_compatibility(graph, lowered)
+    normalised, split = fold_compatibility(graph, lowered)
     words = graph.node("Tokenizer", [normalised], **word_tokenizer_attributes(PAD))
-    characters = fold_whitespace(graph, graph.node("Tokenizer", [normalised], **character_tokenizer_attributes()))
+    characters = fold_whitespace(graph, split)
     graph.nodes_ += [
         helper.make_node("Identity", [normalised], ["normalised"]),
         helper.make_node("Identity", [words], ["words"]),
@@ -114,14 +114,19 @@ def declare_tokenizer_outputs(graph: onnx.GraphProto) -> None:
                 for name in node.output
                 if name not in declared
             )
+        for attribute in node.attribute:  # an If's branches, a Loop's body
+            if attribute.type == AttributeProto.GRAPH:
+                declare_tokenizer_outputs(attribute.g)
 
 
-def fold_compatibility(graph: _Graph | _ProtoGraph, lowered: str) -> str:
-    """[N] lower-cased strings → the same with `compatibility_folds()` applied, as `training.text.normalise_like_onnx`.
+def fold_compatibility(graph: _Graph | _ProtoGraph, lowered: str) -> tuple[str, str]:
+    """[N] lower-cased strings → the same with `compatibility_folds()` applied, as `training.text.normalise_like_onnx`,
+    and their code points, [N, L+1] right-padded with PAD.
 
     Each string is split into its code points, which are looked up in the table and joined back. Almost no title
     holds a code point to fold, so the table is first asked only whether a batch does (one integer lookup per
-    character), and an If passes the batch through untouched when it does not.
+    character), and an If passes the batch through untouched when it does not, with the split it made: the title
+    scores' character n-grams take that split rather than split the title again. A folded batch is split anew.
     """
     folds = compatibility_folds()
     split = graph.node("Tokenizer", [lowered], **character_tokenizer_attributes())
@@ -142,14 +147,17 @@ def fold_compatibility(graph: _Graph | _ProtoGraph, lowered: str) -> str:
     )
     pieces = folding.node("Where", [folding.node("Equal", [looked_up, folding.string(PAD)]), characters, looked_up])
     joined = folding.node("Reshape", [_joined(folding, pieces), folding.ints([-1])])
+    resplit = pad_column(folding, joined, folding.node("Tokenizer", [joined], **character_tokenizer_attributes()), PAD)
     unchanged = graph.subgraph()
-    passed = unchanged.node("Identity", [lowered])
-    return graph.node(
+    passed, passed_characters = unchanged.node("Identity", [lowered]), unchanged.node("Identity", [characters])
+    normalised, normalised_characters = graph.nodes(
         "If",
         [any_folded],
-        then_branch=folding.graph([], [_strings_info(joined, 1)]),
-        else_branch=unchanged.graph([], [_strings_info(passed, 1)]),
+        2,
+        then_branch=folding.graph([], [_strings_info(joined, 1), _strings_info(resplit, 2)]),
+        else_branch=unchanged.graph([], [_strings_info(passed, 1), _strings_info(passed_characters, 2)]),
     )
+    return normalised, normalised_characters
 
 
 def _joined(graph: _ProtoGraph, pieces: str) -> str:
@@ -368,7 +376,7 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
         for n in range(1, model.word_ngram_max + 1)
     ]
     if model.char_ngrams:
-        characters = graph.characters(normalised)
+        characters = graph.characters(titles)
         low, high = model.char_ngrams
         buckets += [
             graph.gram_buckets(characters, n, "", n_buckets=n_buckets, offset=n_buckets, pad_bucket=pad_bucket)
@@ -703,6 +711,10 @@ class _Graph:
         Once per input and graph: the first word (the brand) and the title scores read the same titles, and each
         fold costs a request its lookups.
         """
+        return self._folded(titles)[0]
+
+    def _folded(self, titles: str) -> tuple[str, str]:
+        """The titles' normalised strings and their padded characters (`fold_compatibility`), made once."""
         made = _NORMALISED.setdefault(self.container, {})
         if titles not in made:
             flat = self.node("Reshape", [titles, self.ints([-1])])
@@ -714,10 +726,10 @@ class _Graph:
         tokens = self.node("Tokenizer", [normalised], **word_tokenizer_attributes(pad))
         return pad_column(self, normalised, tokens, pad)
 
-    def characters(self, normalised: str) -> str:
-        """[N] → [N, L+1] single characters of the whitespace-folded text, right-padded with PAD."""
-        characters = self.node("Tokenizer", [normalised], **character_tokenizer_attributes())
-        return fold_whitespace(self, pad_column(self, normalised, characters, PAD))
+    def characters(self, titles: str) -> str:
+        """[N,1] titles → [N, L+1] single characters of the normalised, whitespace-folded text, right-padded with PAD
+        (the split the fold made: `fold_compatibility`)."""
+        return fold_whitespace(self, self._folded(titles)[1])
 
     def gram_buckets(self, pieces: str, n: int, separator: str, *, n_buckets: int, offset: int, pad_bucket: int) -> str:
         """[N, T] padded pieces → [N, T-n+1] hash buckets of their n-grams; grams that reach a pad → pad_bucket."""
