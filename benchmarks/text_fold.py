@@ -40,10 +40,15 @@ def without_fold(model: onnx.ModelProto) -> onnx.ModelProto:
     stripped.CopyFrom(model)
     nodes = []
     for node in stripped.graph.node:
-        if node.op_type == "If":
-            (passed,) = next(a.g for a in node.attribute if a.name == "else_branch").node
-            node = helper.make_node("Identity", [passed.input[0]], [node.output[0]], name=node.name)
-        nodes.append(node)
+        if node.op_type != "If":
+            nodes.append(node)
+            continue
+        passed = next(a.g for a in node.attribute if a.name == "else_branch")
+        sources = {identity.output[0]: identity.input[0] for identity in passed.node}  # the branch's Identities
+        nodes += [
+            helper.make_node("Identity", [sources[returned.name]], [output], name=f"{node.name}_{index}")
+            for index, (returned, output) in enumerate(zip(passed.output, node.output, strict=True))
+        ]
     needed = {output.name for output in stripped.graph.output}
     kept = []
     for node in reversed(nodes):  # the graph is in topological order: drop what nothing left reads
