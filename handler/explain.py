@@ -11,11 +11,10 @@ MAX_EXPLAINED_WORDS distinct words (the first ones of the title) and one row per
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from handler.schemas import not_blank_pattern
+from handler.schemas import not_blank_regex
 
 if TYPE_CHECKING:
     from handler.model import Model, Prediction
@@ -46,7 +45,7 @@ def occlusions(
     title = str(row.get(text) or "")
     title_spec = next((spec for spec in inputs if spec["name"] == text), {})
     # A "word" the graph reads as nothing (a lone zero-width space) cannot change the answer: no slot for it.
-    readable = re.compile(not_blank_pattern(title_spec.get("dropped", [])))
+    readable = not_blank_regex(title_spec.get("dropped", []))
     words = list(dict.fromkeys(word.lower() for word in title.split() if readable.search(word)))[:MAX_EXPLAINED_WORDS]
     rows = [row | {text: " ".join(w for w in title.split() if w.lower() != word)} for word in words]
     fields = [spec["name"] for spec in inputs if spec["name"] != text and row.get(spec["name"]) not in (None, "")]

@@ -7,6 +7,7 @@ silently replaced by its default and change the prediction without a word.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -23,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 # The largest finite float32: a bigger JSON number would reach the graph as +inf.
 FLOAT32_MAX = 3.4028234663852886e38
@@ -225,9 +226,10 @@ def build_product_model(
             fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
             dropped = spec.get("dropped", [])
+            reason = blank_reason(dropped)
+            required = Annotated[text, AfterValidator(_not_blank(not_blank_regex(dropped), reason))]
+            description = f"{name}; must contain a character the model reads: not {reason} alone."
             pattern = not_blank_pattern(dropped)
-            required = Annotated[text, AfterValidator(_not_blank(re.compile(pattern), blank_reason(dropped)))]
-            description = f"{name}; must contain a character the model reads: not {blank_reason(dropped)} alone."
             fields[name] = (required, Field(description=description, json_schema_extra={"pattern": pattern}))
         else:
             default = spec.get("default", "")
@@ -268,7 +270,17 @@ def blank_reason(dropped: list[list[int]]) -> str:
     return "whitespace or zero-width characters" if dropped else "whitespace"
 
 
-def not_blank_pattern(dropped: list[list[int]]) -> str:
+def not_blank_regex(dropped: Sequence[Sequence[int]]) -> re.Pattern[str]:
+    """`not_blank_pattern` compiled, once per process and set of ranges: explain asks for it per listing."""
+    return _compiled_not_blank(tuple(tuple(bounds) for bounds in dropped))
+
+
+@cache
+def _compiled_not_blank(dropped: tuple[tuple[int, ...], ...]) -> re.Pattern[str]:
+    return re.compile(not_blank_pattern(dropped))
+
+
+def not_blank_pattern(dropped: Sequence[Sequence[int]]) -> str:
     """The pattern a title matches when it holds a character that is neither whitespace nor one of the `dropped`
     code point ranges (the model's metadata's, for its title; checked by `dropped_problem`).
 

@@ -117,7 +117,7 @@ def compatibility_folds() -> dict[str, str]:
 def reads_as_empty(text: str) -> bool:
     """Whether the graph reads the text as nothing: whitespace and code points the fold drops (a zero-width space, a
     soft hyphen, the BOM) alone. Training learns nothing from such a text, and the API refuses such a title."""
-    return not (text if text.isascii() else normalise_like_onnx(text)).strip()
+    return not normalise_like_onnx(text).strip()
 
 
 def dropped_ranges() -> list[list[int]]:

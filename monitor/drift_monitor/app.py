@@ -317,10 +317,7 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
     decided, before = window["DecidedPredictions"], week["DecidedPredictions"]
     if min(decided, before) < max(config.min_predictions, 1) or DROP_DECIDED * (decided + before) > decided * before:
         return None
-    return AcceptedShare(
-        window["AcceptedPredictions"] / window["DecidedPredictions"],
-        week["AcceptedPredictions"] / week["DecidedPredictions"],
-    )
+    return AcceptedShare(window["AcceptedPredictions"] / decided, week["AcceptedPredictions"] / before)
 
 
 def put_drift_metrics(

@@ -45,7 +45,7 @@ import typer
 
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.explain import occlusions
-from handler.schemas import blank_reason, dropped_problem, not_blank_pattern
+from handler.schemas import blank_reason, dropped_problem, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
@@ -528,7 +528,7 @@ def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.
             ]
             if spec.get("required"):
                 dropped = spec.get("dropped", [])
-                readable = re.compile(not_blank_pattern(dropped))
+                readable = not_blank_regex(dropped)
                 faults.append(
                     (
                         np.fromiter((readable.search(value) is None for value in values), bool, len(values)),

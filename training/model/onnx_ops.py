@@ -51,7 +51,7 @@ ML_DOMAIN = "ai.onnx.ml"
 # Strings a round of `_joined` concatenates. A round of its Loop costs more than its concatenations, so fewer, wider
 # rounds are faster; wider than four were no faster on a title.
 JOIN_FAN_IN = 4
-# Each graph under construction's normalised titles and their padded characters (`_Graph.normalised`), by input.
+# Each graph under construction's normalised titles and their padded characters (`_Graph._folded`), by input.
 _NORMALISED: WeakKeyDictionary[ModelComponentContainer, dict[str, tuple[str, str]]] = WeakKeyDictionary()
 # The ops outside the default domain that `_Graph` and `_ProtoGraph` write, with their version.
 DOMAINS = {"Tokenizer": (MICROSOFT_DOMAIN, 1), "MurmurHash3": (MICROSOFT_DOMAIN, 1), "LabelEncoder": (ML_DOMAIN, 2)}

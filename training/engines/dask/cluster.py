@@ -170,7 +170,7 @@ def _set_up(client: Client, modules: tuple[str, ...], *, embedded: bool) -> Iter
     the work. The setup is taken off an external cluster's workers after the block."""
     from training.engines.dask.worker_setup import NAME, WorkerSetup
 
-    client.register_plugin(WorkerSetup(modules, ERROR_ONLY, embedded=embedded), name=NAME)
+    client.register_plugin(WorkerSetup(modules, embedded=embedded), name=NAME)
     logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
     try:
         yield

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from training.engines.dask.cluster import ERROR_ONLY
 from training.exceptions import TrainingError
 
 if TYPE_CHECKING:
@@ -24,22 +25,22 @@ WORKER_LOGGER = "distributed.worker"
 class WorkerSetup(WorkerPlugin):
     """Imports the command's modules and quiets the worker's logs of what the command reports itself.
 
+    `ERROR_ONLY` loggers are kept to errors: a worker sets its loggers up before the cluster's config reaches it.
+
     Args:
         modules: Imported before any task runs: a worker that imports dask.dataframe in a task thread while its
             comm thread unpickles the next task can fail with `KeyError: 'dask.dataframe'`.
-        error_only: distributed loggers kept to errors (a worker sets its loggers up before the cluster's
-            config reaches it).
         embedded: The cluster is the command's own LocalCluster (see `ClosedSchedulerFilter`).
     """
 
-    def __init__(self, modules: tuple[str, ...], error_only: tuple[str, ...], *, embedded: bool) -> None:
-        self.modules, self.error_only, self.embedded = modules, error_only, embedded
+    def __init__(self, modules: tuple[str, ...], *, embedded: bool) -> None:
+        self.modules, self.embedded = modules, embedded
 
     def setup(self, worker: Worker) -> None:
         """Run in the worker process as it joins (or as the plugin is registered)."""
         for module in self.modules:
             importlib.import_module(module)
-        for name in self.error_only:
+        for name in ERROR_ONLY:
             logging.getLogger(name).setLevel(logging.ERROR)
         for kind in self._filters():
             if not any(isinstance(installed, kind) for installed in logging.getLogger(WORKER_LOGGER).filters):
