@@ -166,7 +166,7 @@ def load_model(settings: Settings) -> Model:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's load errors have no common type
         raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
-    metadata = _read_metadata(session, path)
+    metadata = read_metadata(session, path)
     model = Model(session, metadata, chunk=settings.inference_chunk, load_seconds=0.0)
     points = model.operating_points
     if points is not None and points.find(settings.target_precision) is None:
@@ -270,8 +270,14 @@ def _bounded(settings: Settings) -> Any:
     )
 
 
-def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
-    """The training metadata embedded in the graph, checked against the graph's own inputs."""
+def read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
+    """The training metadata embedded in the graph, checked against the graph's own inputs and outputs.
+
+    `make predict` reads a model through it too, so a model the function would refuse to load is refused there.
+
+    Raises:
+        ModelLoadError: The metadata is missing, unreadable, or does not fit the graph.
+    """
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if raw is None:
         raise ModelLoadError(f"model file {path} has no '{METADATA_KEY}' metadata; export it with `make train`")

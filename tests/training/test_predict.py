@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import numpy as np
@@ -20,6 +21,10 @@ from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.model.metadata import METADATA_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -491,17 +496,19 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
     (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
-    broken = load(model_path)
-    entry = next(entry for entry in broken.metadata_props if entry.key == "product_classifier")
-    metadata = json.loads(entry.value)
-    next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = [[0x200F, 0x200B]]
-    entry.value = json.dumps(metadata)
-    save(broken, tmp_path / "broken.onnx")
+    _with_metadata(model_path, tmp_path / "broken.onnx", _title_dropping([[0x200F, 0x200B]]))
+    _with_metadata(
+        model_path, tmp_path / "twice.onnx", lambda metadata: metadata["classes"].append(metadata["classes"][0])
+    )
+    _with_metadata(model_path, tmp_path / "flat.onnx", lambda metadata: metadata.pop("taxonomy"))
 
+    # THEN each is refused in one line, as the function would refuse to load it
     for name, message in (
         ("cut", "is not a graph onnxruntime can load"),
-        ("other", "without this project's"),
-        ("broken", "whose metadata is broken (the title's 'dropped' must be"),
+        ("other", "has no 'product_classifier' metadata"),
+        ("broken", "has inconsistent metadata: the title's 'dropped' must be"),
+        ("twice", "has inconsistent metadata: 'classes' has duplicates"),
+        ("flat", "has inconsistent metadata: 'taxonomy' (the class tree) is missing"),
     ):
         result = _run("--model", str(tmp_path / f"{name}.onnx"), "--data", str(tmp_path / "rows.csv"),
                       "--out", str(tmp_path / name))  # fmt: skip
@@ -509,6 +516,23 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
         assert result.exit_code == 1
         assert message in result.output
         assert "Traceback" not in result.output
+
+
+def _with_metadata(model_path: Path, out: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    """A copy of the model whose embedded metadata `change` has edited in place."""
+    model = load(model_path)
+    entry = next(entry for entry in model.metadata_props if entry.key == "product_classifier")
+    metadata = json.loads(entry.value)
+    change(metadata)
+    entry.value = json.dumps(metadata)
+    save(model, out)
+
+
+def _title_dropping(ranges: list[list[int]]) -> Callable[[dict[str, Any]], None]:
+    def change(metadata: dict[str, Any]) -> None:
+        next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"] = ranges
+
+    return change
 
 
 def test_an_id_the_api_would_refuse_is_named_in_its_own_file_and_row(model_path, tmp_path):

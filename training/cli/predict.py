@@ -44,8 +44,10 @@ import pyarrow.parquet as pq
 import typer
 
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
+from handler.exceptions import ModelLoadError
 from handler.explain import occlusions
-from handler.schemas import blank_reason, dropped_problem, not_blank_regex
+from handler.model import read_metadata
+from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
@@ -79,18 +81,14 @@ def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
         DataValidationError: onnxruntime cannot load it, or it carries no metadata of ours.
     """
     try:
-        metadata = model_metadata(model_bytes)
-    except KeyError:
-        reason = f"an ONNX graph without this project's {METADATA_KEY!r} metadata"
+        session = _session(model_bytes)
     except Exception as exc:  # onnxruntime raises its own untyped errors for a file that is no graph
         reason = f"not a graph onnxruntime can load ({' '.join(str(exc).split())[:200]})"
-    else:
-        title: dict[str, Any] = next((spec for spec in metadata.get("inputs", []) if spec.get("required")), {})
-        problem = dropped_problem(title.get("dropped", []))
-        if problem is None:
-            return metadata
-        reason = f"a model whose metadata is broken ({problem})"
-    raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote")
+        raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote") from None
+    try:
+        return read_metadata(session, model)
+    except ModelLoadError as exc:
+        raise DataValidationError(f"{exc}: pass a model.onnx that `make train` wrote") from None
 
 
 def score_partition(
