@@ -54,6 +54,8 @@ MODEL_GOLDEN_VALUES = 20_000
 # What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
 MAX_ERRORS = 20
 MAX_ECHO = 120
+# Where the OpenAPI document is served (the docs pages load it from there).
+OPENAPI_PATH = "/openapi.json"
 # The query parameters of POST /predict and /predict/batch; any other is refused (`_check_query`).
 PREDICT_QUERY = ("top_k", "min_confidence", "target_precision", "explain")
 # JSON-escaped as UTF-8, one character of a JSON body takes at most this many bytes.
@@ -114,6 +116,9 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         description=f"Predicts one of {len(model.classes)} categories from a product's raw fields.",
         docs_url=None,
         redoc_url=None,
+        # Served by the route below: FastAPI's own also answers HEAD (with the whole document through Mangum),
+        # where every other route answers 405.
+        openapi_url=None,
         # `/predict/` is not a route: a 404, as documented, not a redirect to a URL built from the Host header
         # (behind a REST API stage it would drop the stage).
         redirect_slashes=False,
@@ -202,15 +207,19 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             golden_examples=metadata.get("golden_examples", [])[:shown_golden],
         )
 
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi_document() -> Response:
+        return JSONResponse(app.openapi())
+
     @app.get("/docs", include_in_schema=False)
     async def docs(http: Request) -> Response:
         encoding = http.headers.get("accept-encoding", "")
-        return swagger_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
+        return swagger_page(title=app.title, openapi_url=OPENAPI_PATH, accept_encoding=encoding)
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(http: Request) -> Response:
         encoding = http.headers.get("accept-encoding", "")
-        return redoc_page(title=app.title, openapi_url=app.openapi_url or "/openapi.json", accept_encoding=encoding)
+        return redoc_page(title=app.title, openapi_url=OPENAPI_PATH, accept_encoding=encoding)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -516,7 +525,8 @@ def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
     cause = exc.__cause__
     if isinstance(cause, json.JSONDecodeError):
         where = f"line {cause.lineno}, column {cause.colno} (character {cause.pos + 1})"
-        problem = f"{cause.msg[0].lower()}{cause.msg[1:]} at {where}"
+        # Some of json's messages end in "at" already ("Unterminated string starting at").
+        problem = f"{cause.msg[0].lower()}{cause.msg[1:].removesuffix(' at')} at {where}"
     else:
         problem = "the body is not a JSON document"
     hint = "JSON wants double-quoted names and strings, commas between items and none after the last"

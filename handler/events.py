@@ -130,18 +130,19 @@ def _is_int(text: str) -> bool:
 
 
 def _unicode_problem(event: dict[str, Any]) -> str | None:
-    """Mangum encodes the body, headers, query and path as UTF-8, which a lone surrogate cannot be (JSON's "\\ud800"
-    decodes to one): API Gateway never sends it, a direct invoke can."""
-    texts: list[Any] = [event.get("body"), event.get("rawQueryString"), event.get("path"), event.get("rawPath")]
-    texts += event.get("cookies") or []
-    for key in ("headers", "queryStringParameters"):
-        texts += [text for pair in (event.get(key) or {}).items() for text in pair]
-    for key in ("multiValueHeaders", "multiValueQueryStringParameters"):
-        texts += [text for name, values in (event.get(key) or {}).items() for text in (name, *values)]
-    for text in texts:
-        if isinstance(text, str) and not text.isascii():
+    """Every text of the event must be encodable as UTF-8, which a lone surrogate is not (JSON's "\\ud800" decodes to
+    one): API Gateway never sends it, a direct invoke can. Not only what Mangum encodes (body, headers, query, path):
+    the request id and the rest of the request context reach the log lines and the capture, written as UTF-8 too."""
+    pending: list[Any] = [event]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, str) and not item.isascii():
             try:
-                text.encode()
+                item.encode()
             except UnicodeEncodeError:
                 return "the event holds text that is not valid Unicode (a lone surrogate)"
     return None

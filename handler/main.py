@@ -125,6 +125,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _report_start()
     problem = event_problem(event)
     if problem:
+        # The correlation id was read from the event, which may be what is at fault (a lone surrogate cannot be
+        # logged); the line keeps Lambda's own request id.
+        logger.set_correlation_id(None)
         logger.warning("rejected event", extra={"reason": problem})
         return bad_event_response(problem)
     try:

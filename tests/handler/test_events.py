@@ -73,6 +73,11 @@ MALFORMED = {
     "lone surrogate in the body": _v2(body='{"title": "a\ud800b"}'),
     "lone surrogate in a header": _v2(headers={"content-type": "application/json", "x-a": "\udc80"}),
     "lone surrogate in the query": _v2(rawQueryString="top_k=\ud800"),
+    # Read into the log lines' correlation id and the capture's records, not into the request Mangum builds.
+    "lone surrogate in the request id": _v2(requestContext__requestId="r-\ud800"),
+    "lone surrogate in the routed path": _v2(requestContext__http__path="/predict\ud800"),
+    "lone surrogate in a stage variable": _v2(stageVariables={"stage": "\udfff"}),
+    "v1 lone surrogate in the request id": _v1(requestContext={"requestId": "\ud800", "identity": {}}),
     "v1 without resource": _v1(resource=_DELETE),
     "v1 without httpMethod": _v1(httpMethod=_DELETE),
     "v1 path null": _v1(path=None),

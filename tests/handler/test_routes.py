@@ -175,6 +175,20 @@ def test_malformed_json_says_what_is_wrong_and_where(client):
     }
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"title": "tv', "unterminated string starting at line 1, column 11 (character 11)"),
+        (b'{"title": "tv\x00"}', "invalid control character at line 1, column 14 (character 14)"),
+    ],
+)
+def test_a_json_message_that_ends_in_at_says_it_once(client, body, message):
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["message"] == message
+
+
 def test_non_finite_price_is_rejected(client):
     response = client.post(
         "/predict", content=b'{"title": "tv", "price": NaN}', headers={"content-type": "application/json"}
@@ -208,6 +222,13 @@ def test_health_and_model(client):
     assert described["trained_at"] == "2026-01-01T00:00:00+00:00"
     assert len(described["classes"]) == 10
     assert [i["name"] for i in described["inputs"]] == ["title", "seller_id", "brand", "price"]
+
+
+@pytest.mark.parametrize("path", ["/health", "/model", "/openapi.json", "/docs", "/redoc"])
+def test_every_read_route_answers_get_alone(client, path):
+    # HEAD is not routed (template.yaml), and through Mangum a 200 to HEAD carries the whole body
+    assert client.get(path).status_code == 200
+    assert client.head(path).status_code == 405
 
 
 def test_unknown_route_and_method(client):
