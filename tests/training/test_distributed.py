@@ -37,7 +37,7 @@ from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import boosting
 from training.engines.dask import catalogue as dask_catalogue
 from training.engines.dask.boosting import check_class_coverage
-from training.engines.dask.cluster import dask_client, require_the_drivers_unicode
+from training.engines.dask.cluster import dask_client
 from training.engines.dask.prepare import (
     FOLD,
     PRODUCT,
@@ -269,9 +269,41 @@ def test_workers_reading_text_by_another_unicode_version_are_refused(cluster_env
     workers_version = unicodedata.unidata_version
     monkeypatch.setattr(unicodedata, "unidata_version", "9.0.0")
 
-    # WHEN training checks its cluster, THEN it refuses it, naming both versions
-    with dask_client() as client, pytest.raises(TrainingError, match=rf"Unicode {workers_version} .*by 9\.0\.0"):
-        require_the_drivers_unicode(client)
+    # WHEN a command that featurizes text sets up its cluster, THEN it refuses it, naming both versions
+    with (
+        pytest.raises(TrainingError, match=rf"reads text by Unicode {workers_version} .*by Unicode 9\.0\.0"),
+        dask_client(reads_text=True),
+    ):
+        pass
+    # AND one that does not (make predict: the graph reads the text) runs on them
+    with dask_client() as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+
+
+def test_a_worker_joining_with_another_unicode_version_closes_itself(cluster_env, tmp_path):
+    # GIVEN a training command's cluster, and a worker process whose Python reads text by another Unicode version
+    (tmp_path / "sitecustomize.py").write_text("import unicodedata\nunicodedata.unidata_version = '9.0.0'\n")
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    with dask_client(reads_text=True) as client:
+        # WHEN that worker joins while the command runs
+        joiner = subprocess.Popen(
+            [dask_cli, "worker", client.scheduler.address, "--no-nanny", "--nthreads", "1", "--memory-limit", "1GiB",
+             "--host", "127.0.0.1", "--no-dashboard"],
+            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            _, stderr = joiner.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            joiner.kill()
+            pytest.fail(f"the worker stayed in the cluster: {joiner.communicate()[1][-2000:]}")
+
+        # THEN it leaves, saying why, and the command's own workers go on working
+        assert "reads text by Unicode 9.0.0" in stderr
+        assert "closes itself" in stderr
+        assert "Traceback" not in stderr
+        assert len(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.workers))) == 2
+        assert client.submit(sum, [1, 2]).result() == 3
 
 
 def _make(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -180,7 +180,7 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
 
     catalogue = open_catalogue(config, data)
     try:
-        with dask_client(*DASK_WORKER_MODULES, rerun=FEATURES_RERUN) as client:
+        with dask_client(*DASK_WORKER_MODULES, rerun=FEATURES_RERUN, reads_text=True) as client:
             return _run(
                 config, out_dir, lambda: train_on_cluster(client, config, catalogue, features_dir), engine="dask"
             )

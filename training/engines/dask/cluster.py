@@ -8,8 +8,6 @@ training and liblinear both hold per-process state, and a memory limit is only e
 from __future__ import annotations
 
 import logging
-import platform
-import unicodedata
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -30,15 +28,16 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
+def dask_client(*modules: str, rerun: str = "", reads_text: bool = False) -> Iterator[Client]:
     """A connected client for the duration of the block; an embedded cluster is shut down after it.
 
     `modules` are imported on every worker before any task runs (`WorkerSetup`). `rerun` says how a rerun after a
-    lost worker can start later, if it can.
+    lost worker can start later, if it can. `reads_text`: the workers lower-case, fold and tokenize text, so each
+    must read it by this process's Unicode version (`WorkerSetup`).
 
     Raises:
-        TrainingError: The configured scheduler cannot be reached, WORKERS/WORKER_MEMORY are invalid, or a worker
-            died while the block ran.
+        TrainingError: The configured scheduler cannot be reached, WORKERS/WORKER_MEMORY are invalid, a worker
+            died while the block ran, or (`reads_text`) a worker reads text by another Unicode version.
     """
     import dask
     from distributed import Client, LocalCluster
@@ -50,7 +49,11 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
             client = Client(address, timeout="10s")
         except OSError as exc:
             raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
-        with client, _workers_lost(f"the workers of {address}", rerun), _set_up(client, modules, embedded=False):
+        with (
+            client,
+            _workers_lost(f"the workers of {address}", rerun),
+            _set_up(client, modules, embedded=False, reads_text=reads_text),
+        ):
             yield client
         return
     workers = environment_setting("WORKERS", DEFAULT_WORKERS)
@@ -74,7 +77,7 @@ def dask_client(*modules: str, rerun: str = "") -> Iterator[Client]:
         cluster,
         Client(cluster) as client,
         _workers_lost(f"WORKER_MEMORY={memory} per worker", rerun),
-        _set_up(client, modules, embedded=True),
+        _set_up(client, modules, embedded=True, reads_text=reads_text),
     ):
         yield client
 
@@ -120,36 +123,6 @@ def worker_order(client: Client) -> list[str]:
     return sorted(names, key=lambda address: (names[address], address))
 
 
-def require_the_drivers_unicode(client: Client) -> None:
-    """Refuse workers whose Python reads text by another Unicode version than this process's.
-
-    Workers lower-case, fold and tokenize the titles they featurize with their own Python's tables, while the
-    exported graph carries this process's (`training.text.compatibility_folds`), and the parity gate, run here,
-    replays this process's: a worker that reads a title otherwise would go unnoticed. Every Python 3.12 has
-    Unicode 15.0; Python 3.13 has 15.1.
-
-    Raises:
-        TrainingError: A worker's Unicode version differs from this process's.
-    """
-    other = {
-        address: version
-        for address, version in client.run(_unicode_version).items()
-        if version != unicodedata.unidata_version
-    }
-    if other:
-        address, version = sorted(other.items())[0]
-        raise TrainingError(
-            f"{len(other)} Dask worker(s) read text by Unicode {version} ({address}), this process by "
-            f"{unicodedata.unidata_version} (Python {platform.python_version()}): the features they compute would "
-            "differ from the exported graph's. Run the workers on the same Python version as the driver."
-        )
-
-
-def _unicode_version() -> str:
-    """This process's Unicode version (run on a worker)."""
-    return unicodedata.unidata_version
-
-
 def _quiet_logs() -> None:
     """distributed logs every connection at INFO, every shuffle as a WARNING, and each task it cancels after one
     failed as a WARNING: keep its other warnings, and errors.
@@ -165,14 +138,16 @@ def _quiet_logs() -> None:
 
 
 @contextmanager
-def _set_up(client: Client, modules: tuple[str, ...], *, embedded: bool) -> Iterator[None]:
+def _set_up(client: Client, modules: tuple[str, ...], *, embedded: bool, reads_text: bool) -> Iterator[None]:
     """Every worker, and every worker that joins while the block runs, set up by `WorkerSetup`; say where to watch
     the work. The setup is taken off an external cluster's workers after the block."""
-    from training.engines.dask.worker_setup import NAME, WorkerSetup
+    from training.engines.dask.worker_setup import NAME, WorkerSetup, driver_unicode
 
-    client.register_plugin(WorkerSetup(modules, embedded=embedded), name=NAME)
-    logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
+    present = frozenset(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.workers)))
+    unicode = driver_unicode() if reads_text else None
     try:
+        client.register_plugin(WorkerSetup(modules, embedded=embedded, unicode=unicode, present=present), name=NAME)
+        logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
         yield
     finally:
         if not embedded:

@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 
 from training.columns import LABEL
 from training.engines.dask.boosting import VALIDATION_SAMPLE_ROWS, check_class_coverage, fit_lightgbm, fit_reranker
-from training.engines.dask.cluster import require_the_drivers_unicode, worker_order
+from training.engines.dask.cluster import worker_order
 from training.engines.dask.features_dir import FeaturesDir
 from training.engines.dask.featurize import FILE_DIGEST, Featurized, featurize_partition, item, partition_summary
 from training.engines.dask.prepare import (
@@ -80,9 +80,7 @@ def train_on_cluster(
 
     Raises:
         DataValidationError: Bad data, or a class missing from a split, a fold or a worker.
-        TrainingError: A worker reads text by another Unicode version than this process.
     """
-    require_the_drivers_unicode(client)
     timings: dict[str, float] = {}
     folder = FeaturesDir.open(features_dir, catalogue.fingerprint) if features_dir else None
     published = folder.read_published() if folder else None
