@@ -31,6 +31,7 @@ CodeDeploy then times the hook out and rolls back.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import logging
@@ -72,6 +73,8 @@ MIN_CALL_S = INVOKE_ATTEMPTS * (CONNECT_TIMEOUT_S + 1.0)
 # After this many failed golden examples the version is clearly broken: stop and report.
 MAX_GOLDEN_FAILURES = 10
 SYNTHETIC_HEADER = "x-synthetic-traffic"
+# CodeDeploy's error for a verdict given twice.
+ALREADY_COMPLETED = "LifecycleEventAlreadyCompletedException"
 SYNTHETIC_SOURCE = "pre-traffic"
 VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+:\d+$")
 logger = logging.getLogger()
@@ -318,9 +321,9 @@ def path_failure(where: str, example: GoldenExample, path: Any) -> str | None:
     if not isinstance(path, list) or not all(isinstance(step, dict) for step in path):
         return f"{where} answered no path list: {str(path)[:120]}"
     nodes = [step.get("node") for step in path]
-    if nodes != [node for node, _ in example.path] or [step.get("level") for step in path] != list(
-        range(1, len(path) + 1)
-    ):
+    # Compared with their types: in Python `True == 1` and `2.0 == 2`, but a client reads a level as an integer.
+    levels = [(type(step.get("level")), step.get("level")) for step in path]
+    if nodes != [node for node, _ in example.path] or levels != [(int, level) for level in range(1, len(path) + 1)]:
         return f"{where} answered the path {str(nodes)[:300]}, the artifact's is {[n for n, _ in example.path]}"
     confidences = [step.get("confidence") for step in path]
     if not all(map(_finite, confidences)):
@@ -341,7 +344,7 @@ def back_off_failure(index: int, example: GoldenExample, answer: dict[str, Any])
     if example.back_off is None:
         return f"{where} has no back-off answer in the artifact"
     label, level = example.back_off
-    if (body.get("label"), body.get("level")) != (label, level):
+    if (body.get("label"), type(body.get("level")), body.get("level")) != (label, int, level):
         return f"{where} answered {body.get('label')!r} at level {body.get('level')!r}, expected {label!r} at {level}"
     confidence = body.get("confidence")
     expected = example.path[level - 1][1] if level > 0 else 1.0
@@ -418,16 +421,24 @@ def lifecycle_ids(event: Any) -> dict[str, str]:
     deployment, execution = fields.get("DeploymentId"), fields.get("LifecycleEventHookExecutionId")
     if not (isinstance(deployment, str) and deployment and isinstance(execution, str) and execution):
         message = "the event carries no DeploymentId and LifecycleEventHookExecutionId: no verdict can be reported"
-        logger.error(message, extra={"event_keys": sorted(map(str, fields))[:20], "event_type": type(event).__name__})
+        keys = sorted(_printable(str(key)) for key in fields)[:20]
+        logger.error(message, extra={"event_keys": keys, "event_type": type(event).__name__})
         raise HookEventError(message)
     return {"deploymentId": deployment, "lifecycleEventHookExecutionId": execution}
 
 
 def report(codedeploy: Any, ids: dict[str, str], status: str) -> None:
-    """Tell CodeDeploy the verdict; a failure to tell it is logged and raised (the hook then fails closed)."""
+    """Tell CodeDeploy the verdict; a failure to tell it is logged and raised (the hook then fails closed).
+
+    A hook execution that already has its verdict is done: this is a retried invocation (Lambda retries an
+    asynchronous one that raised), and CodeDeploy keeps the first verdict whatever a later one says.
+    """
     try:
         codedeploy.put_lifecycle_event_hook_execution_status(**ids, status=status)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == ALREADY_COMPLETED:
+            logger.warning("CodeDeploy already has a verdict for this hook execution; this one is not reported")
+            return
         logger.exception("could not report the verdict to CodeDeploy; the deployment will time out and roll back")
         raise
 
@@ -465,8 +476,11 @@ def handle(
     except Exception as exc:  # a bug of the hook's own must still end in a report, never in a silent hour's wait
         unexpected = exc
         failures = [f"the checks could not complete: {type(exc).__name__}: {exc}"]
+    # Failures quote the version's answers, which may hold a lone surrogate (JSON's "\\ud800"): Lambda's JSON log
+    # lines are UTF-8, and a line that cannot be written would stop the hook before its report.
+    failures = [_printable(failure) for failure in failures]
     status = "Failed" if failures else "Succeeded"
-    context: dict[str, Any] = {"check_only": True} if ids is None else dict(ids)
+    context: dict[str, Any] = {"check_only": True} if ids is None else {k: _printable(v) for k, v in ids.items()}
     if failures:
         logger.error(
             "pre-traffic check failed", extra={"failures": failures[:20], **context}, exc_info=unexpected or None
@@ -528,7 +542,10 @@ def _check_golden(call: Callable[..., dict[str, Any]], expected: Expected, top_k
 
 
 def _json_answer(answer: dict[str, Any], what: str) -> dict[str, Any]:
-    """The JSON object body of a 200 answer.
+    """The JSON object body of a 200 answer, read as API Gateway passes it on and a strict client parses it.
+
+    A body marked `isBase64Encoded` is decoded first, as API Gateway does (one that is not base64 reaches no
+    client); `NaN` and `Infinity` are refused, which Python's json reads but JSON has not.
 
     Raises:
         CheckFailedError: Another status, or a body that is not a JSON object.
@@ -536,8 +553,11 @@ def _json_answer(answer: dict[str, Any], what: str) -> dict[str, Any]:
     status = answer.get("statusCode")
     if status != 200:
         raise CheckFailedError(f"{what} answered {status!r}: {str(answer.get('body'))[:300]}")
+    text = answer.get("body") or ""
     try:
-        body = json.loads(answer.get("body") or "")
+        if answer.get("isBase64Encoded") is True:
+            text = base64.b64decode(text, validate=True).decode("utf-8")
+        body = json.loads(text, parse_constant=_not_json)
     except (TypeError, ValueError):
         body = None
     if not isinstance(body, dict):
@@ -545,6 +565,11 @@ def _json_answer(answer: dict[str, Any], what: str) -> dict[str, Any]:
             f"{what} answered 200 with a body that is not a JSON object: {str(answer.get('body'))[:200]}"
         )
     return body
+
+
+def _not_json(constant: str) -> None:
+    """Refuse `NaN`, `Infinity` and `-Infinity`: Python's json extensions, which a strict JSON parser rejects."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _golden_example(index: int, example: Any, classes: list[str], path: Path) -> GoldenExample:
@@ -594,6 +619,11 @@ def _back_off(example: dict[str, Any], depth: int, where: str) -> dict[str, Any]
     ):
         raise ExpectedSetError(f"{where} needs a min_confidence in 0..1 and a back_off label and level on its path")
     return {"min_confidence": float(threshold), "back_off": (back_off["label"], back_off["level"])}
+
+
+def _printable(text: str) -> str:
+    """The text with any code point UTF-8 cannot encode (a lone surrogate) written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _finite(value: Any) -> TypeGuard[float]:

@@ -116,6 +116,11 @@ def check_drift(
     version = metadata.get("model_version")
     if not isinstance(version, str) or not version:
         raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
+    if _printable(version) != version:
+        raise LiveModelError(
+            f"GET /model on {config.function_arn} names a model_version that is not valid Unicode (a lone "
+            f"surrogate): {_printable(version)[:200]}"
+        )
     class_shares = training_shares(metadata)
     since = live_since(config.function_arn, lambda_client=lambda_client) + timedelta(minutes=config.shift_minutes)
     # Classes whose names differ only in a Latin letter's accents share one series: each series is read once and
@@ -199,7 +204,9 @@ def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, A
             raise LiveModelError(f"GET /model on {function_arn} answered a body marked base64 that is not") from None
     metadata = _json_object(body)
     if metadata is None:
-        raise LiveModelError(f"GET /model on {function_arn} answered a body that is not a JSON object: {body[:200]}")
+        raise LiveModelError(
+            f"GET /model on {function_arn} answered a body that is not a JSON object: {_printable(body[:200])}"
+        )
     return metadata
 
 
@@ -265,27 +272,8 @@ def predicted_counts(
             _query(config, f"c{index}", labels[index], period)
             for index in range(first, min(first + MAX_QUERIES, len(labels)))
         ]
-        token: str | None = None
-        while True:
-            try:
-                page = cloudwatch.get_metric_data(
-                    MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
-                )
-            except (BotoCoreError, ClientError) as exc:
-                raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
-            for result in page.get("MetricDataResults", []):
-                if result.get("StatusCode") not in ("Complete", "PartialData"):
-                    raise MetricsError(
-                        f"GetMetricData could not read Predictions for {labels[int(result['Id'][1:])]!r}: "
-                        f"{result.get('StatusCode')} {result.get('Messages', [])}"
-                    )
-                counts[labels[int(result["Id"][1:])]] += math.fsum(result.get("Values", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-    bad = [label for label, count in counts.items() if not 0 <= count < math.inf]
-    if bad:
-        raise MetricsError(f"CloudWatch returned prediction counts that are not finite and ≥ 0 for {bad[:5]}")
+        sums = _metric_data(config, queries, start, end, cloudwatch=cloudwatch)
+        counts |= {labels[int(query_id[1:])]: value for query_id, value in sums.items()}
     return counts
 
 
@@ -308,13 +296,19 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
     none at all: a model without operating points decides nothing).
 
     Raises:
-        MetricsError: GetMetricData failed.
+        MetricsError: GetMetricData failed, or returned counts that cannot be (more accepted than decided).
     """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)
     window = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start, end, cloudwatch=cloudwatch)
     week = _sums(config, ("AcceptedPredictions", "DecidedPredictions"), start - TRAILING, start, cloudwatch=cloudwatch)
     decided, before = window["DecidedPredictions"], week["DecidedPredictions"]
+    if window["AcceptedPredictions"] > decided or week["AcceptedPredictions"] > before:
+        raise MetricsError(
+            "CloudWatch counts more AcceptedPredictions than DecidedPredictions "
+            f"({window['AcceptedPredictions']:g} of {decided:g} in the window, {week['AcceptedPredictions']:g} of "
+            f"{before:g} in the week before): every accepted answer is a decided one"
+        )
     if min(decided, before) < max(config.min_predictions, 1) or DROP_DECIDED * (decided + before) > decided * before:
         return None
     return AcceptedShare(window["AcceptedPredictions"] / decided, week["AcceptedPredictions"] / before)
@@ -366,11 +360,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             lambda_client=boto3.client("lambda", config=timeouts),
         )
     except DriftCheckError as exc:
-        logger.error("drift check failed", extra={"reason": str(exc)})
+        logger.error("drift check failed", extra={"reason": _printable(str(exc))})
         raise
     except Exception as exc:
-        logger.exception("drift check failed", extra={"reason": f"{type(exc).__name__}: {exc}"})
+        logger.exception("drift check failed", extra={"reason": _printable(f"{type(exc).__name__}: {exc}")})
         raise
+
+
+def _printable(text: str) -> str:
+    """The text with any code point UTF-8 cannot encode (a lone surrogate, which the live function's JSON may hold
+    as "\\ud800") written as its escape: Lambda writes log lines as UTF-8, and a line it cannot write is lost."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _summed(values: Mapping[str, float], department: Mapping[str, str]) -> dict[str, float]:
@@ -384,10 +384,10 @@ def _summed(values: Mapping[str, float], department: Mapping[str, str]) -> dict[
 def _sums(
     config: DriftConfig, names: tuple[str, ...], start: datetime, end: datetime, *, cloudwatch: Any
 ) -> dict[str, float]:
-    """The Sum of each service-wide metric over [start, end), in one GetMetricData call.
+    """The Sum of each service-wide metric over [start, end), in one GetMetricData query each.
 
     Raises:
-        MetricsError: GetMetricData failed or reported a query it could not answer.
+        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a bad count.
     """
     period = _period(start, end)
     queries = [
@@ -403,18 +403,50 @@ def _sums(
         }
         for index, name in enumerate(names)
     ]  # fmt: skip
-    try:
-        page = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end)
-    except (BotoCoreError, ClientError) as exc:
-        raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
-    sums = dict.fromkeys(names, 0.0)
-    for result in page.get("MetricDataResults", []):
-        if result.get("StatusCode") not in ("Complete", "PartialData"):
-            raise MetricsError(
-                f"GetMetricData could not read {names[int(result['Id'][1:])]}: {result.get('StatusCode')}"
+    sums = _metric_data(config, queries, start, end, cloudwatch=cloudwatch)
+    return {name: sums[f"m{index}"] for index, name in enumerate(names)}
+
+
+def _metric_data(
+    config: DriftConfig, queries: list[dict[str, Any]], start: datetime, end: datetime, *, cloudwatch: Any
+) -> dict[str, float]:
+    """Each query's values over [start, end) summed, by query Id, over every page of GetMetricData.
+
+    Raises:
+        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a count that is not
+            finite and ≥ 0 (counts never are: only a bad writer or a broken store makes one).
+    """
+    sums = {query["Id"]: 0.0 for query in queries}
+    names = {query["Id"]: _metric_name(query) for query in queries}
+    token: str | None = None
+    while True:
+        try:
+            page = cloudwatch.get_metric_data(
+                MetricDataQueries=queries, StartTime=start, EndTime=end, **({"NextToken": token} if token else {})
             )
-        sums[names[int(result["Id"][1:])]] += math.fsum(result.get("Values", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
+        for result in page.get("MetricDataResults", []):
+            if result.get("StatusCode") not in ("Complete", "PartialData"):
+                raise MetricsError(
+                    f"GetMetricData could not read {names[result['Id']]}: {result.get('StatusCode')} "
+                    f"{result.get('Messages', [])}"
+                )
+            sums[result["Id"]] += math.fsum(result.get("Values", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+    bad = [names[query_id] for query_id, value in sums.items() if not 0 <= value < math.inf]
+    if bad:
+        raise MetricsError(f"CloudWatch returned counts that are not finite and ≥ 0: {', '.join(bad[:5])}")
     return sums
+
+
+def _metric_name(query: dict[str, Any]) -> str:
+    """What a query reads, for a message: the metric, and its category when it has one."""
+    metric = query["MetricStat"]["Metric"]
+    category = next((d["Value"] for d in metric["Dimensions"] if d["Name"] == "category"), None)
+    return f"{metric['MetricName']} for {category!r}" if category is not None else metric["MetricName"]
 
 
 def _period(start: datetime, end: datetime) -> int:

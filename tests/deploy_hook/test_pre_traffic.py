@@ -7,6 +7,7 @@ writes it from the artifact's.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -112,7 +113,8 @@ def _predict_body(mutate):
         if event["rawPath"] == "/predict" and answer["statusCode"] == 200:
             body = json.loads(answer["body"])
             mutate(body)
-            return answer | {"body": json.dumps(body)}
+            # An infinite number as JSON writes it (a finite literal too large for a float): Python reads it as inf.
+            return answer | {"body": json.dumps(body).replace("Infinity", "1e999")}
         return None
 
     return tamper
@@ -190,18 +192,20 @@ def _first(body, **changes):
     [
         (lambda b: b.update(top_k=b["top_k"][:1]), "listed 1 top_k entries, expected 10"),
         (lambda b: b.update(top_k=[b["top_k"][0]] * len(b["top_k"])), "lists a class more than once in top_k"),
-        (lambda b: _first(b, probability=float("nan")), "not a known class with a finite probability"),
+        (lambda b: _first(b, probability=float("nan")), "answered 200 with a body that is not a JSON object"),
         (lambda b: _first(b, probability=float("inf")), "not a known class with a finite probability"),
         (lambda b: _first(b, probability="0.9"), "not a known class with a finite probability"),
         (lambda b: _first(b, label="Bicycles"), "not a known class with a finite probability"),
         (lambda b: b.update(top_k=b["top_k"][::-1]), "out of order"),
-        (lambda b: b.update(confidence=float("nan")), "confidence that is not a finite number"),
+        (lambda b: b.update(confidence=float("inf")), "confidence that is not a finite number"),
         (lambda b: _first(b, probability=b["top_k"][0]["probability"] + 1e-4), "probabilities differ by 1.0e-04"),
         (lambda b: b.update(top_k="all"), "listed 'all' top_k entries, expected 10"),
         (lambda b: b.update(model_version="v-other"), "was answered by model 'v-other'"),
         (lambda b: b.pop("path"), "answered no path list"),
         (lambda b: b["path"][0].update(node="Elsewhere"), "answered the path ['Elsewhere']"),
         (lambda b: b["path"][0].update(level=2), "answered the path"),
+        (lambda b: b["path"][0].update(level=True), "answered the path"),
+        (lambda b: b["path"][0].update(level=1.0), "answered the path"),
         (lambda b: b["path"][0].update(confidence=b["path"][0]["confidence"] + 1e-4), "path confidences differ"),
         (lambda b: b["path"][0].update(confidence=None), "path confidence that is not a finite number"),
     ],
@@ -213,13 +217,15 @@ def _first(body, **changes):
         "string",
         "unknown-class",
         "reversed",
-        "nan-confidence",
+        "inf-confidence",
         "1e-4",
         "not-a-list",
         "other-model",
         "no-path",
         "path-node",
         "path-level",
+        "path-level-true",
+        "path-level-float",
         "path-confidence",
         "path-confidence-null",
     ],
@@ -291,13 +297,82 @@ def _with_body(answer, **changes):
             ),
             "a malformed request answered 200, expected a 4xx",
         ),
+        (
+            _answer_to("/health", "GET", lambda a: a | {"isBase64Encoded": True}),
+            "GET /health answered 200 with a body that is not a JSON object",
+        ),
+        (
+            _answer_to("/model", "GET", lambda a: a | {"body": a["body"].replace("{", '{"drift": NaN, ', 1)}),
+            "GET /model answered 200 with a body that is not a JSON object",
+        ),
+        (
+            _answer_to("/health", "GET", {"statusCode": 503, "body": "starting \ud800"}),
+            "GET /health answered 503: starting \\ud800",
+        ),
     ],
-    ids=["health-503", "health-not-json", "model-classes", "golden-500", "golden-label", "malformed-200"],
+    ids=[
+        "health-503",
+        "health-not-json",
+        "model-classes",
+        "golden-500",
+        "golden-label",
+        "malformed-200",
+        # API Gateway decodes a body so marked: the client would get bytes, not this JSON
+        "marked-base64",
+        # Python's json reads it; JSON has no NaN
+        "bare-nan",
+        # quoted in the failure, which Lambda's UTF-8 log line must be able to write before the report
+        "lone-surrogate",
+    ],
 )
 def test_a_version_that_answers_a_route_wrongly_fails(handler_main, expected_path, tamper, failure):
     result = _run(handler_main.lambda_handler, expected_path, "Failed", tamper=tamper)
 
     assert result["failures"][0].startswith(failure)
+
+
+def test_a_json_body_sent_as_base64_is_read_as_api_gateway_passes_it_on(handler_main, expected_path):
+    def encoded(event, answer):
+        return answer | {"body": base64.b64encode(answer["body"].encode()).decode(), "isBase64Encoded": True}
+
+    result = _run(handler_main.lambda_handler, expected_path, "Succeeded", tamper=encoded)
+
+    assert result == {"status": "Succeeded", "failures": []}
+
+
+def test_a_back_off_level_that_is_no_integer_fails(handler_main, expected_path):
+    def tamper(event, answer):
+        if "min_confidence" in event["rawQueryString"]:
+            body = json.loads(answer["body"])
+            return answer | {"body": json.dumps(body | {"level": float(body["level"])})}
+        return None
+
+    result = _run(handler_main.lambda_handler, expected_path, "Failed", tamper=tamper)
+
+    assert result["failures"]
+    assert all(" at level 0.0, expected '' at 0" in failure for failure in result["failures"])
+
+
+def test_a_verdict_codedeploy_already_has_ends_the_retried_invocation(handler_main, expected_path):
+    # GIVEN a retried invocation: CodeDeploy took the first one's verdict
+    client = boto3.client("codedeploy", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "put_lifecycle_event_hook_execution_status", service_error_code="LifecycleEventAlreadyCompletedException"
+    )
+    stubber.activate()
+
+    # WHEN it reports, THEN it returns its verdict instead of raising (which would make Lambda retry it again)
+    result = handle(
+        EVENT,
+        codedeploy=client,
+        deadline=Deadline(280),
+        environ=_environ(expected_path),
+        invoker=_through(handler_main.lambda_handler),
+    )
+
+    assert result["status"] == "Succeeded"
+    stubber.assert_no_pending_responses()
 
 
 def test_lambda_clients_are_made_once_per_read_timeout():
@@ -366,7 +441,8 @@ def _top_k_schema(schema):
 )
 def test_an_openapi_document_without_a_usable_top_k_maximum_fails(handler_main, expected_path, openapi):
     def tamper(event, answer):
-        return answer | {"body": json.dumps(openapi)} if event["rawPath"] == "/openapi.json" else None
+        body = json.dumps(openapi).replace("Infinity", "1e999")
+        return answer | {"body": body} if event["rawPath"] == "/openapi.json" else None
 
     result = _run(handler_main.lambda_handler, expected_path, "Failed", tamper=tamper)
 

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -318,6 +319,51 @@ def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week, min_p
     assert not {name for name, _ in _emitted(cloudwatch)} & {"AcceptedShare", "AcceptedShareDrop"}
 
 
+@pytest.mark.parametrize(
+    ("accepted", "message"),
+    [
+        (1_200, "CloudWatch counts more AcceptedPredictions than DecidedPredictions (1200 of 1000 in the window"),
+        (-300, "CloudWatch returned counts that are not finite and ≥ 0: AcceptedPredictions"),
+    ],
+)
+def test_decision_counts_that_cannot_be_are_an_error_not_a_share(aws, accepted, message):
+    # GIVEN more accepted answers than decided ones in the window, or fewer than none (a bad writer)
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=accepted, decided=1000)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=900, decided=1000)
+
+    # THEN no share outside 0..1 (nor a drop above 1, which would fire the alarm) is put: the check fails instead
+    with pytest.raises(MetricsError) as error:
+        check_drift(_config(), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+    assert str(error.value).startswith(message)
+    assert not {name for name, _ in _emitted(cloudwatch)} & {"AcceptedShare", "AcceptedShareDrop"}
+
+
+def test_the_accepted_share_reads_every_page_of_its_counts():
+    # GIVEN a window whose DecidedPredictions come in two pages
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(cloudwatch)
+    first = [{"Id": "m0", "StatusCode": "Complete", "Values": [600.0]},
+             {"Id": "m1", "StatusCode": "PartialData", "Values": [400.0]}]  # fmt: skip
+    stubber.add_response("get_metric_data", {"MetricDataResults": first, "NextToken": "more"})
+    stubber.add_response(
+        "get_metric_data", {"MetricDataResults": [{"Id": "m1", "StatusCode": "Complete", "Values": [600.0]}]}
+    )
+    week = [{"Id": "m0", "StatusCode": "Complete", "Values": [4500.0]},
+            {"Id": "m1", "StatusCode": "Complete", "Values": [5000.0]}]  # fmt: skip
+    stubber.add_response("get_metric_data", {"MetricDataResults": week})
+    stubber.activate()
+
+    share = monitor.accepted_share(_config(), cloudwatch=cloudwatch, now=NOW)
+
+    # THEN the window's share is 600 of 1,000 (the first page alone said 600 of 400)
+    assert share is not None
+    assert share.window == pytest.approx(0.6)
+    assert share.week == pytest.approx(0.9)
+    stubber.assert_no_pending_responses()
+
+
 def test_a_taxonomy_model_is_also_tested_per_department(aws):
     # GIVEN a path-label model and traffic that moved from department A to B, but not within A
     _, cloudwatch = aws
@@ -529,7 +575,7 @@ def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
         ),
         (
             {"MetricDataResults": [{"Id": "c0", "StatusCode": "Complete", "Values": [-5.0]}]},
-            "CloudWatch returned prediction counts that are not finite and ≥ 0 for ['Fridges']",
+            "CloudWatch returned counts that are not finite and ≥ 0: Predictions for 'Fridges'",
         ),
     ],
 )
@@ -696,18 +742,28 @@ def test_the_lambda_entry_checks_and_beats(entry, caplog):
         (lambda env, mp: mp.delenv("METRICS_NAMESPACE"), "METRICS_NAMESPACE is not set"),
         (lambda env, mp: env.update({"lambda": _live_model(METADATA | {"class_shares": [0.5]})}), "class_shares must"),
         (lambda env, mp: env.update({"lambda": _live_model(answer=b"oops")}), "not an HTTP response"),
+        # JSON's escape of a lone surrogate, quoted in the reason: Lambda writes the line as UTF-8
+        (
+            lambda env, mp: env.update({"lambda": _live_model(answer=b'{"statusCode": 200, "body": "down \\ud800"}')}),
+            "not a JSON object: down \\ud800",
+        ),
+        (
+            lambda env, mp: env.update({"lambda": _live_model(METADATA | {"model_version": "v\ud800"})}),
+            "names a model_version that is not valid Unicode (a lone surrogate): v\\ud800",
+        ),
     ],
-    ids=["setting", "shares", "live-alias"],
+    ids=["setting", "shares", "live-alias", "surrogate-in-body", "surrogate-in-version"],
 )
 def test_every_failure_is_one_error_line_and_an_error_for_lambda(entry, monkeypatch, caplog, setup, reason):
     setup(entry, monkeypatch)
 
-    with caplog.at_level(logging.INFO), pytest.raises(Exception, match=reason.replace("(", r"\(")):
+    with caplog.at_level(logging.INFO), pytest.raises(Exception, match=re.escape(reason)):
         monitor.lambda_handler({}, None)
 
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert [record.getMessage() for record in errors] == ["drift check failed"]
     assert reason in errors[0].reason
+    errors[0].reason.encode()
     assert ("DriftCheckCompleted", ("service",)) not in _emitted(entry["cloudwatch"])
 
 
