@@ -140,7 +140,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify one product."""
         _check_query(http)
         target = _target(model, settings, target_precision)
-        row = item.model_dump()  # type: ignore[attr-defined]
+        row = item.model_dump(by_alias=True)  # type: ignore[attr-defined]
         synthetic = _is_synthetic(http)
         ((prediction, why),) = _predict(model, [row], settings, synthetic, target, explain=explain)
         answer = _answer(prediction, model, top_k, min_confidence, target)
@@ -163,7 +163,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
         _check_query(http)
         target = _target(model, settings, target_precision)
-        rows = [item.model_dump() for item in request.items]  # type: ignore[attr-defined]
+        rows = [item.model_dump(by_alias=True) for item in request.items]  # type: ignore[attr-defined]
         if explain:
             _check_explained_text(rows, settings.max_explained_characters)
         synthetic = _is_synthetic(http)

@@ -208,33 +208,35 @@ class ErrorResponse(BaseModel):
 def build_product_model(
     inputs: list[dict[str, Any]], *, max_text_length: int, example: dict[str, Any] | None
 ) -> type[BaseModel]:
-    """A pydantic model with one field per model input.
+    """A pydantic model with one field per model input, named in JSON by the input's name (dump it by alias).
 
     Strings are length-capped; categoricals also take integers (ids such as 42, served as "42"); numbers
     must be finite, ≥ 0 and within float32. Optional fields may be omitted or null and then take the model's
-    default.
+    default. The attributes are `input_0`, `input_1`, ...: an input may be named like one of pydantic's own
+    (`model_config`, `json`, `copy`), which as an attribute would fail or shadow it.
     """
     text = Annotated[StrictStr, StringConstraints(max_length=max_text_length)]
     integer_id = Annotated[StrictInt, Field(ge=-MAX_INTEGER_ID, le=MAX_INTEGER_ID)]
     # The validator turns an integer into its text before the length check; the schema says both are accepted.
     category = Annotated[text, BeforeValidator(_integer_as_text, json_schema_input_type=text | integer_id)]
     fields: dict[str, Any] = {}
-    for spec in inputs:
+    for index, spec in enumerate(inputs):
         name = spec["name"]
         if spec["type"] == "float":
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
-            fields[name] = (number | None, Field(None, description=f"{name}; missing means unknown."))
+            field = (number | None, Field(None, alias=name, description=f"{name}; missing means unknown."))
         elif spec.get("required"):
             dropped = spec.get("dropped", [])
             reason = blank_reason(dropped)
             required = Annotated[text, AfterValidator(_not_blank(not_blank_regex(dropped), reason))]
             description = f"{name}; must contain a character the model reads: not {reason} alone."
             pattern = not_blank_pattern(dropped)
-            fields[name] = (required, Field(description=description, json_schema_extra={"pattern": pattern}))
+            field = (required, Field(alias=name, description=description, json_schema_extra={"pattern": pattern}))
         else:
             default = spec.get("default", "")
             description = f"{name} (an integer id is read as its decimal string); missing means {default!r}."
-            fields[name] = (category | None, Field(None, description=description))
+            field = (category | None, Field(None, alias=name, description=description))
+        fields[f"input_{index}"] = field
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]} if example else None)
     return create_model("Product", __config__=config, **fields)
 

@@ -9,6 +9,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LABEL = "label"
+# The graph's outputs (`training.model.export`); the label's is the label column's name. No model input may be named
+# like one: it would be renamed in the graph.
+LABEL_OUTPUT = LABEL
+PROBABILITIES_OUTPUT = "probabilities"
+PATH_NODES_OUTPUT = "path_nodes"
+PATH_CONFIDENCE_OUTPUT = "path_confidence"
+GRAPH_OUTPUTS = (LABEL_OUTPUT, PROBABILITIES_OUTPUT, PATH_NODES_OUTPUT, PATH_CONFIDENCE_OUTPUT)
 # The pipeline's own columns but the label start with this, so no model input (a name in data.columns, which also
 # names the API's field) can be one of them; the Dask engine's columns (`_split`, `_key`, ...) too.
 INTERNAL_PREFIX = "_"

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from training.columns import INTERNAL_PREFIX, LABEL
+from training.columns import GRAPH_OUTPUTS, INTERNAL_PREFIX, LABEL
 from training.exceptions import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "configs" / "synthetic.yaml"
 # The API's default MAX_TEXT_LENGTH (handler/settings.py; tests/training/test_hostile_files.py holds them equal).
 MAX_TEXT_LENGTH = 2000
+# An input name the ONNX converter keeps as it is (skl2onnx rewrites any other character to "_", and prefixes a
+# leading digit): letters, digits and "_", not starting with a digit.
+WORD = re.compile(r"[^\W\d]\w*")
 # What a class with fewer than split.min_class_products products gets (training/data/tail.py).
 SMALL_CLASS_POLICIES = ("train", "parent", "drop")
 # The smallest whole number each count setting takes: below it a library fails deep inside a fit (or, for
@@ -311,6 +315,30 @@ def _data_section(raw: Any) -> dict[str, Any]:
     return data
 
 
+def _check_input_names(path: Path, data: DataConfig) -> None:
+    """Each input name must be a word that is not a graph output: it names the ONNX graph's input, which the converter
+    would rename otherwise ("Variant Price" becomes "Variant_Price", "probabilities" another name), so the graph
+    would not take the field it was trained on.
+
+    Raises:
+        ConfigError: An input name is not such a word.
+    """
+    for name, column in data.columns.items():
+        if name in GRAPH_OUTPUTS:
+            problem = f"is the name of one of the graph's outputs {list(GRAPH_OUTPUTS)}"
+        elif not WORD.fullmatch(name):
+            problem = "must be one word (letters, digits and '_', not starting with a digit)"
+        else:
+            continue
+        suggestion = re.sub(r"\W+", "_", name).strip("_").lower()
+        suggestion = suggestion if WORD.fullmatch(suggestion) and suggestion not in GRAPH_OUTPUTS else "input_1"
+        raise ConfigError(
+            f"config file {path}: input name {name!r} {problem}: it names the ONNX graph's input and the API's "
+            f"field. Map the column under another name in data.columns ({suggestion}: {column}) and use that name "
+            "in the roles (text, hashed, numeric)"
+        )
+
+
 def _column_name(setting: str, value: Any) -> str:
     """A column or input name as text: a whole number is the column of that name; anything else is refused."""
     if isinstance(value, str) and value:
@@ -368,6 +396,7 @@ def _check(config: TrainConfig, path: Path) -> None:
             f"names starting with '{INTERNAL_PREFIX}' its other columns; name the input otherwise in data.columns "
             f"(e.g. '{taken[0].strip(INTERNAL_PREFIX)}_value') and in the roles that name it"
         )
+    _check_input_names(path, data)
     inputs = set(data.columns.values())
     if data.group == data.target:
         raise ConfigError(

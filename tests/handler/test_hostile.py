@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 from handler.app import MAX_ECHO, MAX_ERRORS, create_app
 from handler.model import load_model
 from handler.settings import Settings
+from tests.conftest import train_tiny_model
+from training.config import load_config
+from training.data.synthetic import generate_catalogue
 
 JSON = {"content-type": "application/json"}
 LIMIT = 200_000
@@ -158,6 +161,35 @@ def test_unknown_routes_and_methods_use_the_error_shape(client):
 def test_every_answer_says_nosniff(client):
     for response in (client.get("/health"), client.post("/predict", json={}), client.get("/docs")):
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_inputs_named_like_pydantics_own_attributes_are_served(tmp_path):
+    # GIVEN a model whose inputs are named model_config, json and copy (words the config takes: any column name may
+    # become one), which as pydantic fields would fail the app's start or shadow BaseModel's methods
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(
+        "name: named\ndata: {columns: {title: title, model_config: seller_id, json: brand, copy: price}, "
+        "target: category, text: title, hashed: [model_config, json], numeric: [copy]}\n"
+    )
+    model_file = train_tiny_model(
+        load_config(config_path), generate_catalogue(1_500, seed=2), tmp_path / "model.onnx", "named-1"
+    )
+    settings = Settings(model_path=model_file)
+    model = load_model(settings)
+    client = TestClient(create_app(model, settings))
+    row = {"title": "acme smartphone x100", "model_config": "s1", "json": "acme", "copy": 199.0}
+
+    # WHEN a listing is sent with those fields, and with one of them misspelt
+    answered = client.post("/predict", json=row)
+    refused = client.post("/predict", json=row | {"input_1": "s1"})
+
+    # THEN the function answers as its graph does, names the fields so in its schema, and refuses unknown ones
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["label"] == model.predict([row])[0].label
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Product"]["properties"]
+    assert list(schema) == ["title", "model_config", "json", "copy"]
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "body.input_1"
 
 
 def test_model_description_shows_no_local_paths(model_path, tmp_path):

@@ -81,6 +81,20 @@ def test_params_are_flat_and_cover_every_section():
             for name in ("label", "_group", "_source", "_extra_text0", "_split")
         ],
         *[
+            (
+                f"name: x\ndata: {{columns: {{t: T, '{name}': D}}, target: y, text: t, numeric: ['{name}']}}",
+                f"input name '{name}' {problem}",
+            )
+            for name, problem in [
+                ("Variant Price", "must be one word"),  # Shopify's column, mapped as it is named
+                ("price-usd", "must be one word"),
+                ("2nd_title", "must be one word"),
+                ("price in €", "must be one word"),
+                ("probabilities", "is the name of one of the graph's outputs"),
+                ("path_nodes", "is the name of one of the graph's outputs"),
+            ]
+        ],
+        *[
             (f"name: x\ndata: {{columns: {{t: T}}, target: y, text: t}}\n{section}: {{{name}: {value}}}", message)
             for section, name, value, message in [
                 ("features", "hash_buckets", 0, "features.hash_buckets must be a whole number of at least 1, got 0"),
@@ -108,6 +122,13 @@ def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content
 
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_an_input_name_the_graph_keeps_loads_whatever_its_script(tmp_path: Path):
+    path = tmp_path / "words.yaml"
+    path.write_text("name: x\ndata: {columns: {título: T, preis_2: P}, target: y, text: título, numeric: [preis_2]}")
+
+    assert list(load_config(path).data.columns) == ["título", "preis_2"]
 
 
 def test_a_rate_written_with_an_exponent_is_the_number_it_reads_as(tmp_path: Path):

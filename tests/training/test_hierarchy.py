@@ -15,6 +15,7 @@ from onnx import TensorProto, helper
 from typer.testing import CliRunner
 
 from training.cli import train as train_cli
+from training.columns import PATH_CONFIDENCE_OUTPUT, PATH_NODES_OUTPUT
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
@@ -22,13 +23,7 @@ from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.exceptions import DataValidationError, ExportError
 from training.model.export import to_onnx_model
-from training.model.hierarchy import (
-    PATH_CONFIDENCE_OUTPUT,
-    PATH_NODES_OUTPUT,
-    build_hierarchy,
-    hierarchy_from_metadata,
-    path_outputs,
-)
+from training.model.hierarchy import build_hierarchy, hierarchy_from_metadata, path_outputs
 from training.model.metadata import input_schema, read_metadata
 from training.model.parity import adversarial_frame, check_parity, golden_examples
 from training.model.path_graph import add_path_outputs

@@ -18,6 +18,7 @@ from lightgbm import LGBMClassifier
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+from training.columns import LABEL_OUTPUT, PROBABILITIES_OUTPUT
 from training.exceptions import ExportError
 from training.model.metadata import METADATA_KEY
 from training.model.onnx_ops import declare_tokenizer_outputs, register_converters
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 require_pinned("lightgbm")
 
 TARGET_OPSET = {"": 20, "ai.onnx.ml": 3}
-LABEL_OUTPUT = "label"
-PROBABILITIES_OUTPUT = "probabilities"
 
 
 def align_thresholds_to_float32(classifier: LGBMClassifier) -> None:

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
     from training.model.top_classes import TopClasses
 
-PATH_NODES_OUTPUT = "path_nodes"
-PATH_CONFIDENCE_OUTPUT = "path_confidence"
-
 
 @dataclass(frozen=True)
 class Hierarchy:

@@ -22,12 +22,9 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 
-from training.columns import LABEL
+from training.columns import GRAPH_OUTPUTS, LABEL
 from training.exceptions import ExportParityError
-from training.model.export import LABEL_OUTPUT, PROBABILITIES_OUTPUT
 from training.model.hierarchy import (
-    PATH_CONFIDENCE_OUTPUT,
-    PATH_NODES_OUTPUT,
     build_hierarchy,
     hierarchy_from_metadata,
     path_outputs,
@@ -89,7 +86,6 @@ PARITY_CHUNK = 64
 # Rows compared at once by the parity gate (`check_parity`): the graph's [rows, classes] output for them is held
 # (20 MB at 5,000 classes).
 COMPARE_CHUNK = 1_000
-OUTPUTS = (LABEL_OUTPUT, PROBABILITIES_OUTPUT, PATH_NODES_OUTPUT, PATH_CONFIDENCE_OUTPUT)
 # Code points per string of the text sweep: long enough to be quick, short enough for small tensors.
 SWEEP_CHUNK = 512
 SURROGATES = range(0xD800, 0xE000)
@@ -306,7 +302,7 @@ def run_onnx_outputs(
     """
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     outputs = [
-        session.run(list(OUTPUTS), onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
+        session.run(list(GRAPH_OUTPUTS), onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
         for start in range(0, len(frame), PARITY_CHUNK)
     ]
     labels, probabilities, nodes, confidence = (np.concatenate(parts) for parts in zip(*outputs, strict=True))

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from training.columns import PATH_CONFIDENCE_OUTPUT, PATH_NODES_OUTPUT
 from training.exceptions import ExportError
-from training.model.hierarchy import PATH_CONFIDENCE_OUTPUT, PATH_NODES_OUTPUT, build_hierarchy
+from training.model.hierarchy import build_hierarchy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
