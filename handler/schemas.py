@@ -222,6 +222,7 @@ def build_product_model(
     fields: dict[str, Any] = {}
     for index, spec in enumerate(inputs):
         name = spec["name"]
+        field: tuple[Any, Any]
         if spec["type"] == "float":
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
             field = (number | None, Field(None, alias=name, description=f"{name}; missing means unknown."))
