@@ -86,3 +86,23 @@ def test_a_looser_target_accepts_every_listing_a_stricter_one_accepts():
     assert strict.sum() == 960
     assert not (strict & ~middle).any()
     assert not (middle & ~loose).any()
+
+
+def test_a_level_every_class_shares_accepts_nothing():
+    # GIVEN a Magento-like taxonomy whose every path starts at one root ("Default Category"), and answers whose leaf
+    # and department are right half the time, so only the root, always sure and always right, reaches a target
+    classes = np.array(["Default Category/Clothing/Shirts", "Default Category/Clothing/Socks",
+                        "Default Category/Garden/Seeds", "Default Category/Garden/Tools"])  # fmt: skip
+    hierarchy = build_hierarchy(classes, separator="/")
+    probabilities = np.tile([0.4, 0.1, 0.35, 0.15], (400, 1))
+    labels = np.array([classes[0]] * 200 + [classes[3]] * 200)
+    top = TopClasses.from_dense(probabilities)
+
+    # WHEN the operating points are chosen
+    points = level_operating_points(classes, hierarchy, test=(labels, top), validation=(labels, top))
+
+    # THEN the root's threshold accepts nothing, so no answer counts as filed (it was every answer, at 100 %)
+    for target, recorded in thresholds(points).items():
+        assert recorded["levels"][0] > 1, target
+    decided = [p for p in points if p["level"] == DECISION]
+    assert [point["test_coverage"] for point in decided] == [0.0, 0.0, 0.0]

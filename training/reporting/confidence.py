@@ -168,16 +168,21 @@ def _answers(
 ) -> dict[str | int, tuple[np.ndarray, np.ndarray]]:
     """Per decision step, in the order the decision takes them, every row's confidence and whether the answer is
     right: the answered class ("leaf"), then per level of a path, deepest first, the predicted path's node there
-    (-inf for a row whose answer does not lie below the level: the decision backs off only above the answer)."""
+    (-inf for a row whose answer does not lie below the level: the decision backs off only above the answer; and
+    for every row at a level whose one node is every class's ancestor)."""
     truth = np.searchsorted(classes, np.asarray(labels))
     answers: dict[str | int, tuple[np.ndarray, np.ndarray]] = {"leaf": (top.confidence, top.best == truth)}
     if hierarchy.depth == 1:
         return answers
     nodes, confidence = path_outputs(top, hierarchy)
-    true_nodes = hierarchy.ancestors()[:, truth].T
+    ancestors = hierarchy.ancestors()
+    true_nodes = ancestors[:, truth].T
     depth = (nodes >= 0).sum(axis=1)
     for level in range(nodes.shape[1], 0, -1):  # the deepest has no row below it: accepts nothing, kept for `decide`
-        below = depth > level
+        # A node every class lies below (Magento's "Default Category") names no category and is always sure: an
+        # answer accepted there would be counted as filed, so the level accepts nothing.
+        shared = (ancestors[level - 1] == ancestors[level - 1, 0]).all() and ancestors[level - 1, 0] >= 0
+        below = (depth > level) & ~shared
         answers[level] = (
             np.where(below, confidence[:, level - 1], -np.inf),
             below & (nodes[:, level - 1] == true_nodes[:, level - 1]),
