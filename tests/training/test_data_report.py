@@ -618,3 +618,20 @@ def test_rows_that_split_small_classes_drop_takes_out_are_counted_as_dropped():
     assert "0 duplicates in the model's columns, 2 in the 1 small classes split.small_classes drops)" in summary_text(
         report
     )
+    # AND the classes it lists are those the run learns, whose rows are the rows kept
+    assert set(report.trained_class_counts) == set(report.class_counts) - {"Drones"}
+    assert sum(report.trained_class_counts.values()) == report.rows_out
+    assert "; 2 classes (3 labels read, 1 fewer after split.small_classes: drop)" in summary_text(report)
+    assert "Drones" not in summary_text(report).splitlines()[1]
+
+
+def test_classes_split_small_classes_folds_are_listed_as_their_parent():
+    # GIVEN path labels, one leaf with 2 products under split.small_classes: parent
+    frame = _frame(rows=42)
+    frame["category"] = ["A > TVs"] * 20 + ["B > Phones"] * 20 + ["B > Phones > Rugged"] * 2
+    config = replace(CONFIG, path_separator=" > ")
+
+    report = build_report(frame, config, source="x.csv", split=SplitConfig(small_classes="parent"))
+
+    # THEN the folded leaf's rows count for its parent, the class the run learns
+    assert report.trained_class_counts == {"A > TVs": 20, "B > Phones": 22}

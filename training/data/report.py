@@ -98,6 +98,8 @@ class DataReport:
     problems for which training refuses the whole file, whatever `data.strict` says.
 
     `dropped` and `rows_out` are what training's cleaning (and `split.small_classes: drop`) drops and keeps;
+    `class_counts` are the rows per label as cleaning keeps them, and `trained_class_counts` per class the run
+    learns, once `split.small_classes` has folded (`parent`) or dropped (`drop`) the small ones;
     `duplicate_rows` are the rows it drops as duplicates of another row on the model's columns (columns the model
     never reads do not count).
     """
@@ -107,6 +109,7 @@ class DataReport:
     dropped: dict[str, int]
     rows_out: int
     class_counts: dict[str, int]
+    trained_class_counts: dict[str, int] = field(default_factory=dict)
     label_variants: list[dict[str, Any]] = field(default_factory=list)
     near_misses: list[dict[str, Any]] = field(default_factory=list)
     conflicting_titles: dict[str, Any] = field(default_factory=dict)
@@ -211,6 +214,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         delimiter_hint=delimiter_hint(raw.columns),
     )
     planned = apply_plan(kept, plan)
+    report.trained_class_counts = {str(label): int(count) for label, count in planned[LABEL].value_counts().items()}
     report.refusals = _refusals(report) + _rule_refusals(frame, config, planned, split, source)
     report.problems = report.refusals + _problems(report)
     report.notes = _notes(report, plan.describe())
@@ -400,8 +404,8 @@ def summary_text(report: DataReport) -> str:
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
         f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
         f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
-        f"{len(report.class_counts)} classes",
-        "classes: " + class_summary(report.class_counts),
+        f"{len(report.trained_class_counts)} classes{_labels_read(report)}",
+        "classes: " + class_summary(report.trained_class_counts),
     ]
     lines += [f"refused: {refusal} (training refuses the file)" for refusal in report.refusals]
     lines += [f"problem: {problem}" for problem in report.problems[len(report.refusals) :]]
@@ -424,6 +428,15 @@ def _small_classes_dropped(report: DataReport) -> str:
     """The rows `split.small_classes: drop` takes out, for the summary's first line ("" when none)."""
     rows, classes = report.dropped.get("small_classes", 0), report.small_class_plan.get("dropped", 0)
     return f", {rows} in the {classes} small classes split.small_classes drops" if rows else ""
+
+
+def _labels_read(report: DataReport) -> str:
+    """How many labels were read, for the summary's first line, when `split.small_classes` changed that ("" if not)."""
+    read, trained = len(report.class_counts), len(report.trained_class_counts)
+    policy = report.small_class_plan.get("policy", "")
+    if read == trained:
+        return ""
+    return f" ({read} labels read, {read - trained} fewer after split.small_classes: {policy})"
 
 
 def class_summary(counts: dict[str, int]) -> str:

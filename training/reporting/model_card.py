@@ -79,7 +79,7 @@ def render_model_card(
         f"- source: `{data['source']}` (sha256 `{data['sha256']}`), config `{config.name}`\n"
         f"- rows: {report.rows_in} in, {report.rows_out} kept (dropped: {_inline(report.dropped)})\n"
         f"- trained: {metadata['created_at']} (MLflow run `{metadata.get('mlflow_run_id', '-')}`)\n"
-        f"- classes: {class_summary(report.class_counts)}"
+        f"- classes: {class_summary(report.trained_class_counts)}"
         + (
             f"\n- corrections: {summary['corrections']} reviewed listings from production (`make train "
             "CORRECTIONS=`), all in train: the test figures below are the catalogue's own held-out products"
