@@ -121,6 +121,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(d / "dup.csv", f"title,{HEADER}\njunk,{ROW}\n"),
         "duplicate column name(s) ['title']",
     ),
+    "duplicate column names, lines ended by CR alone (an old Mac export)": (
+        lambda d: _csv(d / "dup-cr.csv", f"title,{HEADER}\rjunk,{ROW}\r"),
+        "duplicate column name(s) ['title']",
+    ),
     "duplicate Parquet column names": (
         lambda d: _parquet(d / "dup.parquet", pa.table([pa.array(["a"]), pa.array(["b"])], names=["title", "title"])),
         "duplicate column name(s) ['title']",
@@ -185,6 +189,16 @@ def test_an_export_that_ends_every_row_in_a_comma_is_read_by_its_header(tmp_path
         dict(zip(HEADER.split(","), ROW.split(","), strict=True)),
         dict(zip(HEADER.split(","), ["lg oled tv", "s2", "lg", "599", "TVs", "p2"], strict=True)),
     ]
+
+
+def test_an_export_whose_lines_end_in_cr_alone_is_read_whatever_its_size(tmp_path: Path):
+    # GIVEN an old Mac export (every line ended by "\r" alone) of more than the longest line read, 4 MiB
+    rows = 120_000
+    _csv(tmp_path / "mac.csv", "\r".join([HEADER, *[ROW] * rows]) + "\r")
+    assert (tmp_path / "mac.csv").stat().st_size > 4 << 20
+
+    # THEN it is read row by row (it was one line over the limit, refused)
+    assert len(read_catalogue(tmp_path / "mac.csv")) == rows
 
 
 def test_a_parquet_frame_saved_with_its_index_keeps_the_index_as_a_column(tmp_path: Path):

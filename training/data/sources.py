@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ IGNORED_PREFIXES = (".", "_")
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
+# What ends a line: "\n", "\r\n", and "\r" alone (old Mac exports), as pandas reads them.
+LINE_BREAK = re.compile(rb"\r\n?|\n")
 READ_BYTES = 1 << 16
 
 
@@ -256,7 +259,7 @@ class _BoundedLines(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         """Read the next block and check the length of every line it ends or continues."""
         chunk = self._handle.read(min(len(buffer), READ_BYTES))
-        pieces = chunk.split(b"\n")
+        pieces = LINE_BREAK.split(chunk)
         self._line += len(pieces[0])
         if self._header is None:
             self._start += pieces[0] if len(self._start) < MAX_LINE_BYTES else b""
