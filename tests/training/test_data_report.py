@@ -86,6 +86,14 @@ def test_label_variants_are_suspected(labels, expected):
     assert variant["suggested"] == labels[0]
 
 
+@pytest.mark.parametrize("other", ["Electronics>Audio>Headphones", "Electronics » Audio » Headphones"])
+def test_flat_labels_that_differ_in_how_a_breadcrumb_is_spaced_or_marked_are_variants(other):
+    # GIVEN a feed without data.path_separator whose category is a breadcrumb written two ways
+    (variant,) = label_variants({"Electronics > Audio > Headphones": 100, other: 3})
+
+    assert variant["suggested"] == "Electronics > Audio > Headphones"
+
+
 def test_the_suggested_spelling_has_no_spaces_at_its_ends_even_when_rarer():
     # GIVEN an export whose commonest spelling of a class carries a trailing space
     (variant,) = label_variants({"Laptops ": 100, "Laptops": 3})

@@ -89,7 +89,8 @@ MAX_LISTED_LABEL = 2_000
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|")
 _DIGITS = re.compile(r"\d+")
-_PUNCTUATION = re.compile(r"[\s\-_/.,;:&+'\"()]+")
+# Folded away by `label_key`, breadcrumb marks among them: a flat label written "A>B" once and "A > B" elsewhere.
+_PUNCTUATION = re.compile(r"[\s\-_/\\.,;:&+'\"()>|»›→]+")
 
 
 @dataclass
