@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -139,6 +140,25 @@ def test_a_frame_without_products_is_split_by_row():
     assert set(splits.test[LABEL]) == set(frame[LABEL])
     assert 150 < len(splits.test) < 250
     assert sum(map(len, (splits.train, splits.validation, splits.test))) == len(frame)
+
+
+@pytest.mark.parametrize(
+    ("minimum", "message"),
+    [
+        (5, "every class has fewer than split.min_class_products (5) products"),
+        # nothing left to lower: the catalogue itself is too small
+        (
+            1,
+            "the catalogue has too few products (3) to hold any out (each is dealt train, validation or test by a hash",
+        ),
+    ],
+)
+def test_a_catalogue_too_small_to_hold_any_product_out_says_what_to_change(minimum, message):
+    frame = prepare_catalogue(_catalogue(1_000).head(3), CONFIG)
+
+    with pytest.raises(DataValidationError, match=re.escape(message)) as error:
+        split_catalogue(frame, SplitConfig(min_class_products=minimum))
+    assert ("lower split.min_class_products" in str(error.value)) == (minimum > 1)
 
 
 def test_without_a_product_column_each_title_is_a_product():

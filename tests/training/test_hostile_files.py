@@ -114,7 +114,20 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(
             d / "cp1252.csv", f"{HEADER}\nbosch sp\u00fclmaschine,s1,bosch,399,Dishwashers,p1\n".encode("cp1252")
         ),
-        "not UTF-8 text (byte 0xfc cannot be decoded); save it as UTF-8",
+        "not UTF-8 text (line 2 holds byte 0xfc, which cannot be decoded); save it as UTF-8",
+    ),
+    "UTF-16 export (Excel's Unicode Text)": (
+        lambda d: _bytes(d / "utf16.csv", f"{HEADER}\n{ROW}\n".encode("utf-16")),
+        "it is UTF-16 text (its first bytes say so); save it as UTF-8",
+    ),
+    "one Windows-1252 row deep in a UTF-8 export": (
+        lambda d: _bytes(
+            d / "one-row.csv",
+            f"{HEADER}\n".encode()
+            + f"{ROW}\n".encode() * 3_000
+            + "caf\u00e9 machine,s1,b,9,Coffee,p9\n".encode("cp1252"),
+        ),
+        "it is not UTF-8 text (line 3,002 holds byte 0xe9, which cannot be decoded)",
     ),
     "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
     "duplicate column names": (
@@ -287,7 +300,7 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
 
     # THEN the missing column and the empty result are what training refuses the file for, and it fails
-    assert "refused: missing column 'category' (named in the config) (training refuses the file)" in result.output
+    assert "refused: missing column 'category' (named in the config; if the file names it otherwise" in result.output
     assert "refused: no rows to train on: 1 rows in, 0 kept" in result.output
     assert result.exit_code == 1
 

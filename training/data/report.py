@@ -455,7 +455,11 @@ def class_summary(counts: dict[str, int]) -> str:
 def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
-    refusals = [f"missing column {column!r} (named in the config)" for column in report.missing_columns]
+    refusals = [
+        f"missing column {column!r} (named in the config; if the file names it otherwise, pass CONFIG= a config that "
+        "maps its columns)"
+        for column in report.missing_columns
+    ]
     if refusals:
         refusals[0] += report.delimiter_hint
     if not report.rows_out:

@@ -12,6 +12,7 @@ s3fs is not used: it pins an aiobotocore that conflicts with the boto3 the proje
 
 from __future__ import annotations
 
+import codecs
 import csv
 import fnmatch
 import io
@@ -37,6 +38,8 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
 ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
+# The byte-order marks a UTF-16 file starts with (Excel's "Unicode Text" export).
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 # Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
 IGNORED_PREFIXES = (".", "_")
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
@@ -45,6 +48,8 @@ MAX_LINE_BYTES = 4 << 20
 # What ends a line: "\n", "\r\n", and "\r" alone (old Mac exports), as pandas reads them.
 LINE_BREAK = re.compile(rb"\r\n?|\n")
 READ_BYTES = 1 << 16
+# Where a user finds how a config maps a file's columns.
+CONFIGS = "configs/*.yaml shows how"
 
 
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
@@ -123,7 +128,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
-        raise DataValidationError(f"cannot read {path}: {_reason(exc)}") from exc
+        raise DataValidationError(f"cannot read {path}: {_reason(exc, path, filesystem)}") from exc
     _check_names(names, frame.columns, required, path)
     return frame
 
@@ -149,7 +154,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except pd.errors.EmptyDataError as exc:
             raise DataValidationError(f"data file is empty: {path}") from exc
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
-            raise DataValidationError(f"cannot read {path}: {_reason(exc)}") from exc
+            raise DataValidationError(f"cannot read {path}: {_reason(exc, path, filesystem)}") from exc
         _check_names(names, found, required, path)
 
 
@@ -207,11 +212,14 @@ def _check_names(names: list[str], found: pd.Index, required: list[str], path: s
         raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
     missing = [column for column in required if column not in found]
     if missing:
-        hint = delimiter_hint(found)
         fixes = column_name_fixes(found, missing)
-        hint += "".join(f" Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items())
         shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
-        raise DataValidationError(f"{path}: missing column(s) {missing}; found {shown}{hint}")
+        hints = [f"Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items()]
+        if len(fixes) < len(missing) and not delimiter_hint(found):
+            hints.append(f"If the file names them otherwise, pass CONFIG= a config that maps its columns ({CONFIGS}).")
+        raise DataValidationError(
+            " ".join([f"{path}: missing column(s) {missing}; found {shown}{delimiter_hint(found)}.", *hints])
+        )
 
 
 def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
@@ -230,16 +238,35 @@ def archive_kind(start: bytes) -> str | None:
     return next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a file could not be read, on one line; for text that is not UTF-8, what to do about it (the codec's own
-    message gives a position within a block, which names no place in the file)."""
+def _reason(exc: BaseException, path: str = "", filesystem: pafs.FileSystem | None = None) -> str:
+    """Why a file could not be read, on one line; for text that is not UTF-8, what it is or where it stops being
+    UTF-8, and what to do about it (the codec's own message gives a position within a block, which names no place in
+    the file)."""
     if isinstance(exc, UnicodeDecodeError):
-        archive = archive_kind(bytes(exc.object))
+        start = bytes(exc.object)
+        archive = archive_kind(start)
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
+        if exc.start == 0 and start.startswith(UTF16_MARKS):
+            return f"it is UTF-16 text (its first bytes say so); {SAVE_AS_UTF8}"
         byte = exc.object[exc.start : exc.start + 1].hex()
-        return f"it is not UTF-8 text (byte 0x{byte} cannot be decoded); {SAVE_AS_UTF8}"
+        line = _first_undecodable_line(path, filesystem) if filesystem is not None else None
+        where = f"line {line:,} holds byte 0x{byte}, which" if line else f"byte 0x{byte}"
+        return f"it is not UTF-8 text ({where} cannot be decoded); {SAVE_AS_UTF8}"
     return " ".join(str(exc).split())
+
+
+def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> int | None:
+    """The line (counted by "\n") where the file stops being UTF-8, read again block by block; None if it is UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with filesystem.open_input_file(path) as handle:
+        while chunk := handle.read(READ_BYTES):
+            try:
+                line += decoder.decode(chunk).count("\n")
+            except UnicodeDecodeError as exc:
+                return line + bytes(exc.object)[: exc.start].count(b"\n")
+    return None
 
 
 class _BoundedLines(io.RawIOBase):

@@ -105,6 +105,12 @@ def check_held_out(rows: dict[str, int], config: SplitConfig, *, products: pd.Se
                 "all of it trains. Check that data.group names a column of product ids, one per product (a "
                 "spreadsheet may have rounded long ids into one number such as 5.01E+12), or leave data.group out"
             )
+        if count == 0 and config.min_class_products <= 1:
+            found = f" ({products.nunique()})" if products is not None else ""
+            raise DataValidationError(
+                f"the {name} split is empty: the catalogue has too few products{found} to hold any out (each is dealt "
+                "train, validation or test by a hash of its id). Add products."
+            )
         if count == 0:
             raise DataValidationError(
                 f"the {name} split is empty: every class has fewer than split.min_class_products "
