@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from training.reporting.plots import describe_group, gain_by_group, plot_confusion_matrix, plot_feature_importance
+from training.reporting.plots import (
+    describe_group,
+    gain_by_group,
+    plot_confusion_matrix,
+    plot_feature_importance,
+    shown,
+)
 from training.reporting.tracking import describe_data, name_run, run_tags
 
 STARTED = datetime(2026, 11, 27, 4, 31, 5, tzinfo=UTC)
@@ -124,6 +130,27 @@ def test_confusion_plot_keeps_room_for_real_category_names(tmp_path, classes):
             np.vectorize(long_names.get)(names),
             tmp_path / "confusion.png",
         )
+
+
+@pytest.mark.parametrize("classes", [5, 60])
+def test_category_names_the_plot_font_cannot_draw_are_written_legibly_without_a_warning(tmp_path, classes):
+    # GIVEN Japanese category names (matplotlib's font has no CJK glyph) and one priced with "$" (mathtext's marker)
+    labels, predicted, names = _confusions(classes)
+    japanese = {name: f"家電 > テレビ {name}" for name in names} | {names[0]: "Gifts $10-$50"}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph 23478 missing from font(s) DejaVu Sans", once per character
+        plot_confusion_matrix(
+            labels.map(japanese),
+            np.vectorize(japanese.get)(predicted),
+            np.vectorize(japanese.get)(names),
+            tmp_path / "confusion.png",
+        )
+
+    # THEN each shows as its escapes, so two names stay two, and "$" as itself
+    assert shown("家電 > テレビ") == "\\u5bb6\\u96fb > \\u30c6\\u30ec\\u30d3"
+    assert shown("Gifts $10-$50") == "Gifts \\$10-\\$50"
+    assert shown("Télévisions") == "Télévisions"
 
 
 @pytest.mark.parametrize("trees", [True, False])

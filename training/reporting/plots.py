@@ -4,6 +4,7 @@ min_confidence threshold buys (the coverage curve), and the calibration (the rel
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -13,6 +14,7 @@ matplotlib.use("Agg")  # training runs headless; the default backend may look fo
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import font_manager, ft2font
 from sklearn.metrics import confusion_matrix
 
 if TYPE_CHECKING:
@@ -159,9 +161,26 @@ def plot_coverage_curve(coverage: list[dict[str, Any]], path: Path) -> Path:
 
 
 def shown(name: object) -> str:
-    """A class name as a plot shows it: whole up to MAX_SHOWN_CHARS, else "…" and its end."""
-    text = str(name)
-    return text if len(text) <= MAX_SHOWN_CHARS else "…" + text[-(MAX_SHOWN_CHARS - 1) :]
+    """A class name as a plot shows it: whole up to MAX_SHOWN_CHARS, else "…" and its end; a character the plots'
+    font cannot draw (CJK in matplotlib's DejaVu Sans) as its escape, and "$" as itself rather than mathtext.
+
+    A character without a glyph is a box, so two such names look alike, and matplotlib warns once per glyph on the
+    terminal the run reports on.
+    """
+    drawable = _drawable()
+    text = "".join(
+        character if ord(character) in drawable else character.encode("unicode_escape").decode("ascii")
+        for character in str(name)
+    )
+    text = text if len(text) <= MAX_SHOWN_CHARS else "…" + text[-(MAX_SHOWN_CHARS - 1) :]
+    return text.replace("$", r"\$")
+
+
+@cache
+def _drawable() -> frozenset[int]:
+    """The code points the plots' font has a glyph for (its character map), and the ASCII space."""
+    font = font_manager.findfont(font_manager.FontProperties())
+    return frozenset(ft2font.FT2Font(font).get_charmap()) | {ord(" ")}
 
 
 def gain_by_group(names: np.ndarray, gains: np.ndarray) -> dict[str, float]:
