@@ -503,7 +503,7 @@ def test_one_taxonomy_partition_is_exactly_the_local_engines_catalogue():
     ("data", "message"),
     [
         ("{tmp}/absent.csv", "data not found"),
-        ("{tmp}/nothing-*.parquet", "no CSV or Parquet files match"),
+        ("{tmp}/nothing-*.parquet", "no CSV, TSV or Parquet files match"),
         ("{tmp}/wrong.csv", "missing column(s) ['title'"),
         ("{tmp}/latin1.csv", "cannot read"),
         ("{tmp}/one_tv.csv", "a stacking fold's training rows hold one class only ('Laptops')"),

@@ -159,10 +159,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         "column 'seller_id' (float64) holds 1.5",
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
-    "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV or Parquet files match"),
-    "a Merchant Center feed saved as .tsv": (
-        lambda d: _csv(d / "feed.tsv", HEADER.replace(",", "\t") + "\n"),
-        "(found .tsv files: save them as .csv or .parquet)",
+    "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV, TSV or Parquet files match"),
+    "a feed saved as .txt": (
+        lambda d: _csv(d / "feed.txt", HEADER.replace(",", "\t") + "\n"),
+        "(found .txt files: save them as .csv, .tsv or .parquet)",
     ),
     "rows with a field the header does not name": (
         lambda d: _csv(d / "extra.csv", f"{HEADER}\n{ROW},note\nlg oled tv,s2,lg,599,TVs,p2,\n"),
@@ -186,6 +186,15 @@ def test_an_excel_export_whose_header_ends_in_blank_cells_is_read(tmp_path: Path
     assert "2 rows in, 2 kept" in report.output
     assert "missing column" not in report.output
     assert list(loaded.columns) == HEADER.split(",")
+
+
+def test_a_tab_separated_merchant_center_feed_is_read_by_its_tabs(tmp_path: Path):
+    # GIVEN a Google Merchant Center feed as Merchant Center exports it: tab-separated, commas and inches in titles
+    rows = [HEADER.split(","), ['samsung 55" tv, 4k', "s1", "samsung", "499", "TVs", "p1"]]
+    _csv(tmp_path / "feed.tsv", "\n".join("\t".join(row) for row in rows) + "\n")
+
+    # THEN every field is read whole, under its own column
+    assert read_catalogue(tmp_path / "feed.tsv").to_dict("records") == [dict(zip(*rows, strict=True))]
 
 
 def test_an_export_that_ends_every_row_in_a_comma_is_read_by_its_header(tmp_path: Path):

@@ -96,7 +96,7 @@ def test_dask_engine_on_a_local_cluster_matches_the_local_engine(model_path, cat
     ("data", "message"),
     [
         ("{folder}/absent.csv", "data not found"),
-        ("{folder}/nothing-*.csv", "no CSV or Parquet files match"),
+        ("{folder}/nothing-*.csv", "no CSV, TSV or Parquet files match"),
         ("", "set DATA="),
     ],
 )

@@ -33,7 +33,9 @@ from training.exceptions import DataValidationError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
+DELIMITERS = {"csv": ",", "tsv": "\t"}
 # What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
@@ -81,8 +83,8 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     files = [path for path in named if PurePosixPath(path).suffix.lower() in FORMATS]
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
-        found = f" (found {', '.join(others[:5])} files: save them as .csv or .parquet)" if others else ""
-        raise DataValidationError(f"no CSV or Parquet files match {data}{found}")
+        found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
+        raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
     return filesystem, files
 
 
@@ -109,10 +111,11 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     required = list(dict.fromkeys(required))
     try:
         with filesystem.open_input_file(path) as handle:
-            if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
-                stream = _BoundedLines(handle, path)
+            delimiter = DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
+            if delimiter:
+                stream = _BoundedLines(handle, path, delimiter)
                 try:
-                    frame = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""])
+                    frame = pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""])
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
                     raise DataValidationError(f"cannot read {path}: {_reason(exc)}{hint}") from exc
@@ -143,9 +146,11 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
     for path in files:
         try:
             with filesystem.open_input_file(path) as handle:
-                if FORMATS[PurePosixPath(path).suffix.lower()] == "csv":
-                    stream = _BoundedLines(handle, path)
-                    header, names = _without_unnamed(pd.read_csv(stream, dtype=str, nrows=0), stream.header_names())
+                delimiter = DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
+                if delimiter:
+                    stream = _BoundedLines(handle, path, delimiter)
+                    header = pd.read_csv(stream, sep=delimiter, dtype=str, nrows=0)
+                    header, names = _without_unnamed(header, stream.header_names())
                     found = header.columns
                 else:
                     schema = pq.read_schema(handle)
@@ -272,9 +277,10 @@ def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> int | Non
 class _BoundedLines(io.RawIOBase):
     """A binary stream over a file that fails as soon as one line exceeds MAX_LINE_BYTES; keeps the header."""
 
-    def __init__(self, handle: pa.NativeFile, path: str) -> None:
+    def __init__(self, handle: pa.NativeFile, path: str, delimiter: str = ",") -> None:
         self._handle = handle
         self._path = path
+        self._delimiter = delimiter
         self._line = 0
         self._header: bytes | None = None
         self._start = b""
@@ -307,6 +313,6 @@ class _BoundedLines(io.RawIOBase):
         """The first line's column names as written (before pandas renames a duplicate to `name.1`)."""
         header = (self._header if self._header is not None else self._start).decode("utf-8-sig", errors="replace")
         try:
-            return next(csv.reader([header.rstrip("\r")]), [])
+            return next(csv.reader([header.rstrip("\r")], delimiter=self._delimiter), [])
         except csv.Error:
             return []
