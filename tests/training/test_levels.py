@@ -38,6 +38,20 @@ def test_hierarchical_scores_share_ancestors():
     # shared ancestors 3 + 2 + 0 of 9 predicted and 9 true
     assert levels["hierarchical_precision"] == pytest.approx(5 / 9)
     assert levels["hierarchical_recall"] == pytest.approx(5 / 9)
+
+
+def test_a_level_every_category_shares_is_the_root_to_the_hierarchical_scores():
+    # GIVEN the same tree under one top node every path starts with (Magento's "Default Category")
+    rooted = np.array([f"Default Category > {name}" for name in CLASSES])
+    labels = np.array([f"Default Category > {name}" for name in LABELS])
+
+    levels = evaluate_levels(
+        labels, TopClasses.from_dense(PROBABILITIES), rooted, build_hierarchy(rooted, separator=" > ")
+    )
+
+    # THEN it earns no shared ancestor (it would have lifted 5/9 to 8/12), and its level is still reported
+    assert levels["hierarchical_f1"] == pytest.approx(5 / 9)
+    assert levels["per_level"][0]["accuracy"] == 1.0
     assert levels["hierarchical_f1"] == pytest.approx(5 / 9)
 
 

@@ -60,6 +60,12 @@ class Hierarchy:
             table[: len(path), column] = path
         return table
 
+    def shared_levels(self) -> np.ndarray:
+        """[D] bool: the levels whose one node is every class's ancestor (Magento's "Default Category/..."). Such a
+        node names no category and is always sure, so it is neither a decision nor a score: it is the root."""
+        ancestors = self.ancestors()
+        return (ancestors == ancestors[:, :1]).all(axis=1) & (ancestors[:, 0] >= 0)
+
     def path(self, node: int) -> list[int]:
         """The node ids from the department down to `node`."""
         path = [node]

@@ -175,14 +175,12 @@ def _answers(
     if hierarchy.depth == 1:
         return answers
     nodes, confidence = path_outputs(top, hierarchy)
-    ancestors = hierarchy.ancestors()
-    true_nodes = ancestors[:, truth].T
+    true_nodes = hierarchy.ancestors()[:, truth].T
     depth = (nodes >= 0).sum(axis=1)
+    shared = hierarchy.shared_levels()
     for level in range(nodes.shape[1], 0, -1):  # the deepest has no row below it: accepts nothing, kept for `decide`
-        # A node every class lies below (Magento's "Default Category") names no category and is always sure: an
-        # answer accepted there would be counted as filed, so the level accepts nothing.
-        shared = (ancestors[level - 1] == ancestors[level - 1, 0]).all() and ancestors[level - 1, 0] >= 0
-        below = (depth > level) & ~shared
+        # An answer accepted at a level every class shares would be counted as filed under no category.
+        below = (depth > level) & ~shared[level - 1]
         answers[level] = (
             np.where(below, confidence[:, level - 1], -np.inf),
             below & (nodes[:, level - 1] == true_nodes[:, level - 1]),

@@ -3,7 +3,8 @@
 - Per level (1 = department): accuracy and macro-F1 of the predicted leaf's ancestor against the true
   category's, over the test rows whose true path reaches that level.
 - Hierarchical precision, recall and F1 (Kiritchenko et al., 2005): the predicted and the true category each
-  stand for their ancestor set (the node and every node above it, the root left out); hP = Σ|P ∩ T| / Σ|P|,
+  stand for their ancestor set (the node and every node above it, the root left out, and so every node all
+  categories lie below: Magento's "Default Category"); hP = Σ|P ∩ T| / Σ|P|,
   hR = Σ|P ∩ T| / Σ|T|. A wrong leaf under the right category still earns its shared ancestors.
 - The coverage curve: for each min_confidence threshold 0.00, 0.05, ..., 0.95, the API's answer (the deepest
   node whose confidence reaches it, `training.model.hierarchy`'s path confidences) is a leaf, an intermediate
@@ -52,9 +53,10 @@ def evaluate_levels(
     ancestors = hierarchy.ancestors()
     truth = ancestors[:, [index[str(label)] for label in labels]].T  # [N, D]
     nodes, confidence = path_outputs(top, hierarchy)
+    named = ~hierarchy.shared_levels()  # a level every class shares is the root's, which the scores leave out
     return {
         "per_level": [_level_scores(truth[:, level], nodes[:, level], level + 1) for level in range(truth.shape[1])],
-        **_hierarchical_scores(truth, nodes),
+        **_hierarchical_scores(truth[:, named], nodes[:, named]),
         "coverage": [_coverage(truth, nodes, confidence, threshold) for threshold in THRESHOLDS],
     }
 
