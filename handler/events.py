@@ -140,12 +140,20 @@ def _unicode_problem(event: dict[str, Any]) -> str | None:
             pending += [*item.keys(), *item.values()]
         elif isinstance(item, list):
             pending += item
-        elif isinstance(item, str) and not item.isascii():
-            try:
-                item.encode()
-            except UnicodeEncodeError:
-                return "the event holds text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(item, str) and not encodes_as_utf8(item):
+            return "the event holds text that is not valid Unicode (a lone surrogate)"
     return None
+
+
+def encodes_as_utf8(text: str) -> bool:
+    """Whether the text can be written as UTF-8 (a lone surrogate cannot), as log lines and answers are."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _body_problem(event: dict[str, Any]) -> str | None:

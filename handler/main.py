@@ -22,6 +22,7 @@ from handler.app import create_app, logger, metrics
 from handler.events import (
     SYNTHETIC_HEADER,
     bad_event_response,
+    encodes_as_utf8,
     event_problem,
     server_error_response,
     without_client_synthetic_mark,
@@ -125,9 +126,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _report_start()
     problem = event_problem(event)
     if problem:
-        # The correlation id was read from the event, which may be what is at fault (a lone surrogate cannot be
-        # logged); the line keeps Lambda's own request id.
-        logger.set_correlation_id(None)
+        correlation = logger.get_correlation_id()
+        if isinstance(correlation, str) and not encodes_as_utf8(correlation):
+            # Read from the event, it is what is at fault: the line could not be written with it. Lambda's own
+            # request id stays on the line.
+            logger.set_correlation_id(None)
         logger.warning("rejected event", extra={"reason": problem})
         return bad_event_response(problem)
     try:

@@ -331,7 +331,8 @@ def _check_input_names(path: Path, data: DataConfig) -> None:
         else:
             continue
         suggestion = re.sub(r"\W+", "_", name).strip("_").lower()
-        suggestion = suggestion if WORD.fullmatch(suggestion) and suggestion not in GRAPH_OUTPUTS else "input_1"
+        if not WORD.fullmatch(suggestion) or suggestion in GRAPH_OUTPUTS or suggestion in data.columns:
+            suggestion = next(f"input_{n}" for n in range(1, len(data.columns) + 2) if f"input_{n}" not in data.columns)
         raise ConfigError(
             f"config file {path}: input name {name!r} {problem}: it names the ONNX graph's input and the API's "
             f"field. Map the column under another name in data.columns ({suggestion}: {column}) and use that name "

@@ -197,11 +197,13 @@ def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, A
     body = answer.get("body") or ""
     if not isinstance(body, str):
         raise LiveModelError(f"GET /model on {function_arn} answered a {type(body).__name__} body, not JSON text")
-    if answer.get("isBase64Encoded"):
+    if answer.get("isBase64Encoded") is True:
         try:
-            body = base64.b64decode(body, validate=True).decode("utf-8", errors="replace")
+            body = base64.b64decode(body, validate=True).decode("utf-8")
         except ValueError:
-            raise LiveModelError(f"GET /model on {function_arn} answered a body marked base64 that is not") from None
+            raise LiveModelError(
+                f"GET /model on {function_arn} answered a body marked base64 that is not base64 of UTF-8 text"
+            ) from None
     metadata = _json_object(body)
     if metadata is None:
         raise LiveModelError(
@@ -257,7 +259,8 @@ def predicted_counts(
     every label (one per series), MAX_QUERIES queries a call.
 
     Raises:
-        MetricsError: GetMetricData failed or reported a query it could not answer.
+        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a count that is not
+            finite and ≥ 0.
     """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)

@@ -107,6 +107,16 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
     assert any(log["message"] == "rejected event" for log in logged)
 
 
+def test_a_rejected_events_line_keeps_its_request_id_unless_the_id_is_at_fault(handler_main, capsys, monkeypatch):
+    monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
+
+    for event in (_v2(isBase64Encoded="false"), _v2(requestContext__requestId="r-\ud800")):
+        handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
+
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"rejected event"' in line]
+    assert [log.get("correlation_id") for log in logged] == [V2["requestContext"]["requestId"], None]
+
+
 def _wrapped_base64(body: str) -> str:
     """A body base64-encoded as the `base64` tool writes it: 76 characters a line."""
     encoded = base64.b64encode(body.encode()).decode()

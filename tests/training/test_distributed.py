@@ -36,6 +36,7 @@ from training.data.tail import TailPlan
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.engines.dask import boosting
 from training.engines.dask import catalogue as dask_catalogue
+from training.engines.dask import prepare as dask_prepare
 from training.engines.dask.boosting import check_class_coverage
 from training.engines.dask.cluster import dask_client
 from training.engines.dask.prepare import (
@@ -380,8 +381,9 @@ class _external_cluster:
 @pytest.mark.slow
 @pytest.mark.parametrize("design", ["multiclass", "rerank"])
 def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_config_file, tmp_path, monkeypatch, design):
-    # GIVEN a small shop's export: partitions without a validation or test row
+    # GIVEN a small shop's export: partitions without a validation or test row; the data report reads its first rows
     monkeypatch.setenv("WORKERS", "1")
+    monkeypatch.setattr(dask_prepare, "REPORT_ROWS", 3)
     config = yaml.safe_load(small_config_file.read_text())
     config["model"] |= {"design": design, "candidates": 3}
     (tmp_path / "shop.yaml").write_text(yaml.safe_dump(config))
@@ -391,6 +393,11 @@ def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_conf
 
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "parity_report.json").read_text())["passed"] is True
+    # AND the model card lists every class the model learnt, counted over the whole file, not the report's rows
+    classes = read_metadata(onnx.load(tmp_path / "out" / "model.onnx"))["classes"]
+    card = (tmp_path / "out" / "model_card.md").read_text()
+    listed = next(line for line in card.splitlines() if line.startswith("- classes: "))
+    assert sorted(part.rsplit(" ", 1)[0] for part in listed.removeprefix("- classes: ").split(", ")) == sorted(classes)
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 
-from training.columns import LABEL
+from handler.model import OUTPUTS as handler_outputs
+from training.columns import GRAPH_OUTPUTS, LABEL
 from training.data.synthetic import generate_catalogue
 from training.exceptions import ExportParityError
 from training.model.export import TARGET_OPSET
@@ -282,3 +283,8 @@ def test_onnx_and_python_agree_on_any_unicode_title(
     expected = small_pipeline.predict_proba(rows[list(small_config.data.columns)])
     assert (labels == small_pipeline.classes_[expected.argmax(axis=1)]).all()
     assert np.abs(probabilities - expected).max() <= 1e-5
+
+
+def test_the_graph_outputs_are_the_ones_the_function_reads():
+    # The two sides name them apart (the handler never imports training): the contract is that they agree.
+    assert handler_outputs == GRAPH_OUTPUTS

@@ -152,11 +152,11 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
         _read(tmp_path / "missing.csv")
     excel = tmp_path / "excel.csv"  # saved by Excel as Windows-1252
     excel.write_bytes(_reviewed(tmp_path, ["TVs"]).read_text().replace("item 0", "k\u00fchl").encode("cp1252"))
-    with pytest.raises(DataValidationError, match=r"excel\.csv is not UTF-8 text; save it as UTF-8"):
+    with pytest.raises(DataValidationError, match=r"excel\.csv: it is not UTF-8 text \(line 2 holds byte 0xfc"):
         _read(excel)
     workbook = tmp_path / "workbook.csv"  # an .xlsx saved under a .csv name
     workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xe9\xff")
-    with pytest.raises(DataValidationError, match=r"workbook\.csv is a ZIP archive or an Excel workbook, not CSV"):
+    with pytest.raises(DataValidationError, match=r"workbook\.csv: it is a ZIP archive or an Excel workbook, not CSV"):
         _read(workbook)
 
 

@@ -91,7 +91,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(
             d / "tabs.csv", HEADER.replace(",", "\t") + "\n" + ROW.replace(",", "\t") + "\nlg tv, 55in\ts2\n"
         ),
-        "(the file looks '\\t'-delimited: save it comma-separated)",
+        "(the file looks '\\t'-delimited: name it .tsv, or save it comma-separated)",
     ),
     "tilde-delimited, commas in its rows (a Spanish grocery scrape)": (
         lambda d: _csv(d / "tilde.csv", HEADER.replace(",", "~") + "\n" + ROW.replace(",", "~") + "\nlg tv, 55in~s2\n"),
@@ -103,7 +103,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "tab-delimited, a comma in the first row": (
         lambda d: _csv(d / "tab-comma.csv", HEADER.replace(",", "\t") + "\n" + ROW.replace(",", "\t") + ", 2 year\n"),
-        "the file looks '\\t'-delimited: save it comma-separated",
+        "the file looks '\\t'-delimited: name it .tsv, or save it comma-separated",
     ),
     "Excel's sep= first line": (
         lambda d: _csv(d / "excel-sep.csv", f"sep=,\n{HEADER}\n{ROW}\n"),
@@ -128,6 +128,12 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
             + "caf\u00e9 machine,s1,b,9,Coffee,p9\n".encode("cp1252"),
         ),
         "it is not UTF-8 text (line 3,002 holds byte 0xe9, which cannot be decoded)",
+    ),
+    "a MacRoman row in an old Mac export (lines ended by CR alone)": (
+        lambda d: _bytes(
+            d / "mac.csv", f"{HEADER}\r{ROW}\r".encode() + "caf\u00e9,s1,b,9,Coffee,p9\r".encode("mac-roman")
+        ),
+        "it is not UTF-8 text (line 3 holds byte 0x8e, which cannot be decoded)",
     ),
     "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
     "duplicate column names": (
@@ -160,6 +166,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV, TSV or Parquet files match"),
+    "a comma-separated file named .tsv": (
+        lambda d: _csv(d / "feed.tsv", f"{HEADER}\n{ROW}\n"),
+        "(the file looks ','-delimited: name it .csv)",
+    ),
     "a feed saved as .txt": (
         lambda d: _csv(d / "feed.txt", HEADER.replace(",", "\t") + "\n"),
         "(found .txt files: save them as .csv, .tsv or .parquet)",
@@ -309,7 +319,10 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
 
     # THEN the missing column and the empty result are what training refuses the file for, and it fails
-    assert "refused: missing column 'category' (named in the config; if the file names it otherwise" in result.output
+    assert (
+        "refused: missing column 'category' (named in the config; if the file names it otherwise, pass CONFIG="
+        in result.output
+    )
     assert "refused: no rows to train on: 1 rows in, 0 kept" in result.output
     assert result.exit_code == 1
 

@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @app.command()
 def main(
     data: Annotated[
-        str | None, typer.Option(help="CSV/Parquet file, glob or folder; local or s3://. Omit for synthetic.")
+        str | None, typer.Option(help="CSV/TSV/Parquet file, glob or folder; local or s3://. Omit for synthetic.")
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     rows: Rows = None,

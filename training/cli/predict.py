@@ -1,6 +1,6 @@
 """`make predict`: score a whole catalogue with the exported ONNX graph, on this machine or on a Dask cluster.
 
-One Dask graph either way: the catalogue is read file by file (CSV or Parquet, a file, a glob or a folder,
+One Dask graph either way: the catalogue is read file by file (CSV, TSV or Parquet, a file, a glob or a folder,
 local or `s3://` through pyarrow's filesystems), each partition is scored by onnxruntime in the worker that
 holds it — rows sorted by title length and run in chunks, as the function does — and the answers are
 written as Parquet: the input's id columns, `label`, `confidence`, the top three classes, and the predicted
@@ -49,6 +49,7 @@ from handler.explain import occlusions
 from handler.model import read_metadata
 from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
+from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import parse_numbers, text_values
 from training.data.sources import catalogue_files, check_files, delimiter_hint, read_file
@@ -87,8 +88,8 @@ def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
         raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote") from None
     try:
         return read_metadata(session, model)
-    except ModelLoadError as exc:
-        raise DataValidationError(f"{exc}: pass a model.onnx that `make train` wrote") from None
+    except ModelLoadError as exc:  # its message names the file and what to do, as the function logs it
+        raise DataValidationError(str(exc)) from None
 
 
 def score_partition(
@@ -129,9 +130,7 @@ def score_partition(
     for start in range(0, len(order), CHUNK_ROWS):
         rows = order[start : start + CHUNK_ROWS]
         feed = {name: array[rows] for name, array in feeds.items()}
-        _, chunk, nodes[rows], confidence[rows] = session.run(
-            ["label", "probabilities", "path_nodes", "path_confidence"], feed
-        )
+        _, chunk, nodes[rows], confidence[rows] = session.run(list(GRAPH_OUTPUTS), feed)
         ranked = np.argsort(-np.nan_to_num(chunk, nan=-1.0), axis=1, kind="stable")[:, :top_k]
         best[rows], top[rows] = ranked, np.take_along_axis(chunk, ranked, axis=1)
         if explain:
@@ -334,7 +333,7 @@ def check_out(out: Path, *, replace: bool) -> None:
 @app.command()
 def main(
     model: Annotated[Path, typer.Option(help="The exported ONNX graph.")] = Path("artifacts/model.onnx"),
-    data: Annotated[str, typer.Option(help="CSV/Parquet file, glob or folder; local or s3://.")] = "",
+    data: Annotated[str, typer.Option(help="CSV/TSV/Parquet file, glob or folder; local or s3://.")] = "",
     out: Annotated[Path, typer.Option(help="Parquet folder for the predictions.")] = Path("predictions.parquet"),
     engine: Annotated[str, typer.Option(help="local (this process) or dask (a cluster).")] = "local",
     config: Annotated[Path | None, typer.Option(help="Config mapping inputs to the data's columns.")] = None,
@@ -358,7 +357,7 @@ def main(
     configure_logging()
     try:
         if not data:
-            raise DataValidationError("set DATA=<CSV/Parquet file, glob or folder> to score")
+            raise DataValidationError("set DATA=<CSV/TSV/Parquet file, glob or folder> to score")
         summary = predict_catalogue(
             model=model, data=data, out=out, engine=engine, config=config, ids=id_column, replace=replace,
             target_precision=target_precision, explain=explain,

@@ -127,7 +127,7 @@ def run_training(
 
     Args:
         config: The resolved config.
-        data_path: A CSV/Parquet file, glob or folder, local or s3:// (both engines read it alike), or None
+        data_path: A CSV/TSV/Parquet file, glob or folder, local or s3:// (both engines read it alike), or None
             for the synthetic catalogue.
         out_dir: Where model.onnx, model.json, metrics.json and the plots go.
         engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
@@ -514,7 +514,7 @@ def _corrected_listings(fitted: FittedModel) -> dict[str, list[str]]:
 def main(
     data: Annotated[
         str | None,
-        typer.Option(help="CSV/Parquet file, glob or folder; local or s3://. Omit for the synthetic catalogue."),
+        typer.Option(help="CSV/TSV/Parquet file, glob or folder; local or s3://. Omit for the synthetic catalogue."),
     ] = None,
     config: Annotated[Path, typer.Option(help="YAML config mapping CSV columns to roles.")] = DEFAULT_CONFIG_PATH,
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.json and metrics.json.")] = Path("artifacts"),

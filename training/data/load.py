@@ -1,6 +1,6 @@
 """Load a catalogue for the local engine: read it (or generate the synthetic one), report, clean.
 
-It reads with `training.data.sources`, the reader of the Dask engine and `make predict`: a CSV or Parquet file,
+It reads with `training.data.sources`, the reader of the Dask engine and `make predict`: a CSV, TSV or Parquet file,
 a glob or a folder of them, local or s3://.
 """
 
@@ -77,7 +77,7 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
 
     Args:
         config: The resolved config.
-        data: A CSV/Parquet file, glob or folder (local or s3://), or None for the synthetic catalogue.
+        data: A CSV/TSV/Parquet file, glob or folder (local or s3://), or None for the synthetic catalogue.
 
     Raises:
         DataValidationError: Bad data, or (with data.strict) any problem the report suspects.
@@ -102,7 +102,7 @@ def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable
 
     Args:
         config: The resolved config.
-        data: A CSV/Parquet file, glob or folder, local or s3://; None for the synthetic catalogue.
+        data: A CSV/TSV/Parquet file, glob or folder, local or s3://; None for the synthetic catalogue.
         required: Columns every file must have; by default every column the config names.
 
     Raises:
@@ -170,7 +170,7 @@ def read_catalogue(data: str | Path, *, required: Iterable[str] = (), named: Ite
     """Every file `data` names as one frame; CSV cells as text, so ids such as "007" keep their leading zeros.
 
     Args:
-        data: A CSV/Parquet file, glob or folder, local or s3://.
+        data: A CSV/TSV/Parquet file, glob or folder, local or s3://.
         required: Columns every file must have.
         named: Columns the config names: a later file must have each one the first file has (a file lacking
             one would otherwise fill it with missing values without a word).

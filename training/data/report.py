@@ -434,9 +434,9 @@ def _small_classes_dropped(report: DataReport) -> str:
 def _labels_read(report: DataReport) -> str:
     """How many labels were read, for the summary's first line, when `split.small_classes` changed that ("" if not)."""
     read, trained = len(report.class_counts), len(report.trained_class_counts)
-    policy = report.small_class_plan.get("policy", "")
     if read == trained:
         return ""
+    policy = report.small_class_plan["policy"]
     return f" ({read} labels read, {read - trained} fewer after split.small_classes: {policy})"
 
 
@@ -455,11 +455,11 @@ def class_summary(counts: dict[str, int]) -> str:
 def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
-    refusals = [
-        f"missing column {column!r} (named in the config; if the file names it otherwise, pass CONFIG= a config that "
-        "maps its columns)"
-        for column in report.missing_columns
-    ]
+    # A file cut by another delimiter lacks every column: the delimiter is to fix, not the config.
+    config_advice = (
+        "" if report.delimiter_hint else "; if the file names it otherwise, pass CONFIG= a config that maps it"
+    )
+    refusals = [f"missing column {column!r} (named in the config{config_advice})" for column in report.missing_columns]
     if refusals:
         refusals[0] += report.delimiter_hint
     if not report.rows_out:

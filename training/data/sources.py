@@ -1,4 +1,4 @@
-"""Where catalogues are read from: a CSV/Parquet file, a glob or a folder, local or s3:// (pyarrow's filesystems).
+"""Where catalogues are read from: a CSV/TSV/Parquet file, a glob or a folder, local or s3:// (pyarrow's filesystems).
 
 One reader for every command and engine (`make train` local and Dask, `make check-data`, `make predict`), so a
 file reads the same way wherever it goes. It refuses, with one line naming the file, what would otherwise be
@@ -36,6 +36,15 @@ if TYPE_CHECKING:
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 # The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
 DELIMITERS = {"csv": ",", "tsv": "\t"}
+# What to do about a file cut by another delimiter than its name says (a comma in every column name: a .tsv that is
+# comma-separated, since a .csv is cut by its commas).
+DELIMITER_ADVICE = {
+    ",": "name it .csv",
+    "\t": "name it .tsv, or save it comma-separated",
+    ";": "save it comma-separated",
+    "|": "save it comma-separated",
+    "~": "save it comma-separated",
+}
 # What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
@@ -55,7 +64,7 @@ CONFIGS = "configs/*.yaml shows how"
 
 
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
-    """The CSV/Parquet files `data` names: a file, a glob (`*` in the last part) or a folder, local or s3://.
+    """The CSV/TSV/Parquet files `data` names: a file, a glob (`*` in the last part) or a folder, local or s3://.
 
     Raises:
         DataValidationError: Nothing readable matches.
@@ -118,7 +127,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     frame = pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""])
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
-                    raise DataValidationError(f"cannot read {path}: {_reason(exc)}{hint}") from exc
+                    raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 frame, names = _without_unnamed(frame, stream.header_names())
             else:
@@ -131,7 +140,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
-        raise DataValidationError(f"cannot read {path}: {_reason(exc, path, filesystem)}") from exc
+        raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
     _check_names(names, frame.columns, required, path)
     return frame
 
@@ -159,16 +168,17 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except pd.errors.EmptyDataError as exc:
             raise DataValidationError(f"data file is empty: {path}") from exc
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
-            raise DataValidationError(f"cannot read {path}: {_reason(exc, path, filesystem)}") from exc
+            raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
         _check_names(names, found, required, path)
 
 
 def delimiter_hint(columns: Iterable[Any]) -> str:
-    """What to do about a file whose header, read comma-separated, is cut by another delimiter more often than by
-    commas ("" otherwise: a comma file may well name a column "Category|Path")."""
+    """What to do about a file whose header, as read, is still cut by a delimiter at least once per column ("" when
+    not: a comma file may well name a column "Category|Path"): a .csv read by commas, or a .tsv read by tabs, whose
+    real delimiter is another."""
     names = [str(column) for column in columns]
-    delimiter = next((d for d in (";", "\t", "|", "~") if sum(name.count(d) for name in names) >= len(names)), None)
-    return f" (the file looks {delimiter!r}-delimited: save it comma-separated)" if delimiter else ""
+    delimiter = next((d for d in DELIMITER_ADVICE if sum(name.count(d) for name in names) >= len(names)), None)
+    return f" (the file looks {delimiter!r}-delimited: {DELIMITER_ADVICE[delimiter]})" if delimiter else ""
 
 
 def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | Path) -> pd.DataFrame:
@@ -243,7 +253,7 @@ def archive_kind(start: bytes) -> str | None:
     return next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
 
 
-def _reason(exc: BaseException, path: str = "", filesystem: pafs.FileSystem | None = None) -> str:
+def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileSystem | None = None) -> str:
     """Why a file could not be read, on one line; for text that is not UTF-8, what it is or where it stops being
     UTF-8, and what to do about it (the codec's own message gives a position within a block, which names no place in
     the file)."""
@@ -262,15 +272,25 @@ def _reason(exc: BaseException, path: str = "", filesystem: pafs.FileSystem | No
 
 
 def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> int | None:
-    """The line (counted by "\n") where the file stops being UTF-8, read again block by block; None if it is UTF-8."""
+    """The line where the file stops being UTF-8, read again block by block; None if it cannot tell.
+
+    Lines are counted by "\n", or by "\r" in a file whose first block has no "\n" (an old Mac export).
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
-    with filesystem.open_input_file(path) as handle:
-        while chunk := handle.read(READ_BYTES):
-            try:
-                line += decoder.decode(chunk).count("\n")
-            except UnicodeDecodeError as exc:
-                return line + bytes(exc.object)[: exc.start].count(b"\n")
+    line, newline = 1, ""
+    try:
+        with filesystem.open_input_file(path) as handle:
+            while chunk := handle.read(READ_BYTES):
+                newline = newline or ("\n" if b"\n" in chunk else "\r")
+                try:
+                    line += decoder.decode(chunk).count(newline)
+                except UnicodeDecodeError as exc:
+                    return line + bytes(exc.object)[: exc.start].count(newline.encode())
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line  # a character cut short by the end of the file
+    except OSError:
+        return None
     return None
 
 
@@ -313,6 +333,6 @@ class _BoundedLines(io.RawIOBase):
         """The first line's column names as written (before pandas renames a duplicate to `name.1`)."""
         header = (self._header if self._header is not None else self._start).decode("utf-8-sig", errors="replace")
         try:
-            return next(csv.reader([header.rstrip("\r")], delimiter=self._delimiter), [])
+            return next(csv.reader([header], delimiter=self._delimiter), [])
         except csv.Error:
             return []

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pyarrow import fs as pafs
 
-from training.data.sources import SAVE_AS_UTF8, archive_kind, delimiter_hint, trailing_fields_restored
+from training.data.sources import delimiter_hint, trailing_fields_restored, unreadable_reason
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -58,10 +59,8 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
         header = list(pd.read_csv(location, dtype=str, nrows=0).columns)
         frame = pd.read_csv(location, dtype=str, keep_default_na=False)
     except UnicodeDecodeError as exc:
-        with location.open("rb") as handle:
-            archive = archive_kind(handle.read(4))
-        reason = f"is {archive}, not CSV text: export the sheet as CSV" if archive else "is not UTF-8 text"
-        raise DataValidationError(f"{role} {path} {reason}; {SAVE_AS_UTF8}") from exc
+        reason = unreadable_reason(exc, str(location.resolve()), pafs.LocalFileSystem())
+        raise DataValidationError(f"{role} {path}: {reason}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"{role} file is empty: {path} ({expected})") from exc
     except pd.errors.ParserError as exc:

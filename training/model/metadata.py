@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.columns import CORRECTED_LISTINGS
+from training.columns import CORRECTED_LISTINGS, GRAPH_OUTPUTS
 from training.exceptions import ExportError
 from training.text import dropped_ranges
 
@@ -162,12 +162,7 @@ def build_metadata(
         # Which catalogue column fed each input: `make predict` reads a file in the training catalogue's own columns.
         "columns": dict(config.data.columns),
         # The category path's outputs and its "taxonomy" entry are added at export (`training.model.path_graph`).
-        "outputs": {
-            "label": "label",
-            "probabilities": "probabilities",
-            "path_nodes": "path_nodes",
-            "path_confidence": "path_confidence",
-        },
+        "outputs": {name: name for name in GRAPH_OUTPUTS},
         # The file's name, not its path: GET /model serves this and must not reveal the trainer's folders.
         "training_data": {
             "source": public_source_name(training_data["source"]),

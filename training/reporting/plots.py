@@ -167,13 +167,11 @@ def shown(name: object) -> str:
     A character without a glyph is a box, so two such names look alike, and matplotlib warns once per glyph on the
     terminal the run reports on.
     """
-    drawable = _drawable()
-    text = "".join(
-        character if ord(character) in drawable else character.encode("unicode_escape").decode("ascii")
-        for character in str(name)
-    )
+    text = str(name)
     text = text if len(text) <= MAX_SHOWN_CHARS else "…" + text[-(MAX_SHOWN_CHARS - 1) :]
-    return text.replace("$", r"\$")
+    drawable = _drawable()
+    escaped = (c if ord(c) in drawable else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(escaped).replace("$", r"\$")
 
 
 @cache

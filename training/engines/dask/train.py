@@ -110,6 +110,8 @@ def featurize_catalogue(
     with _stage(timings, "read/split"):
         report, sha256 = report_and_digest(client, config, catalogue)
         parts, counts, products, tail = prepare_partitions(client, config, catalogue)
+    # The report read the first rows only; the classes the run learns, and their rows, are the whole catalogue's.
+    report.trained_class_counts = {str(label): int(n) for label, n in counts.groupby(level=1).sum().items()}
     design = resolve_design(config.model, counts.loc[TRAIN].size)
     _check_dealt_classes(client, config, parts, counts, design)
     with _stage(timings, "linear sample fits"):

@@ -45,8 +45,9 @@ class WorkerSetup(WorkerPlugin):
             (`training.text.compatibility_folds`) and the parity gate, run on the driver, replays the driver's, so a
             worker that reads a title otherwise (Python 3.13 has Unicode 15.1, 3.12 has 15.0) would go unnoticed.
         present: The workers there when the plugin was registered. A worker among them that reads text otherwise
-            fails the registration, which ends the command before any task; one that joins later closes itself
-            before it takes a task, since nothing else would keep the scheduler from giving it one.
+            fails the registration, which ends the command before any task; one that joins later closes itself as
+            it registers (its setup runs before it reads the scheduler's messages), since nothing else would keep the
+            scheduler from giving it tasks. One that joins between the two does both.
     """
 
     def __init__(
