@@ -13,6 +13,7 @@ from scipy.special import softmax
 
 from tests.training.conftest import exported
 from training.model.calibration import (
+    GRAPH_MARGIN,
     Calibration,
     calibrated_probabilities,
     expected_calibration_error,
@@ -259,10 +260,23 @@ def test_an_operating_point_is_the_lowest_threshold_that_reaches_its_precision()
 
     (strict, loose) = operating_points(confidence, correct, targets=(1.0, 0.9))
 
-    assert strict["threshold"] == pytest.approx(confidence[59])
+    assert strict["threshold"] == pytest.approx(confidence[59] - GRAPH_MARGIN)
     assert strict["coverage"] == pytest.approx(0.6)
     assert loose["precision"] >= 0.9
     assert loose["coverage"] > 0.6
+
+
+def test_a_threshold_chosen_at_a_confidence_of_one_accepts_the_graphs_float32_sum_just_below_it():
+    # GIVEN validation rows the pipeline is sure of (1.0 in float64: a department's summed probabilities), which
+    # alone reach the target, and the graph's float32 sum for such a row
+    confidence = np.array([1.0] * 60 + [0.6] * 40)
+    correct = np.array([True] * 60 + [False, True] * 20)
+    graphs = float(np.float32(1.0) - np.float32(2**-23))  # 0.99999988: one float32 step below 1
+
+    (point,) = operating_points(confidence, correct, targets=(0.99,))
+
+    # THEN the graph accepts what the threshold was chosen on (at exactly 1.0, it accepted none of them)
+    assert graphs >= point["threshold"] > 0.6
 
 
 def test_a_precision_never_reached_accepts_nothing():

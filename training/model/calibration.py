@@ -36,6 +36,7 @@ import numpy as np
 from scipy.optimize import LinearConstraint, minimize, minimize_scalar
 from scipy.special import logsumexp
 
+from training.config import TrainConfig
 from training.model.lead_temperature import (
     LEAD_KNOTS,
     increasing_constraints,
@@ -61,6 +62,10 @@ CALIBRATION_BINS = 15
 TARGET_PRECISIONS = (0.95, 0.98, 0.99)
 # An operating point needs at least this many validation rows above its threshold, or it accepts nothing.
 MIN_ACCEPTED_ROWS = 30
+# Thresholds are chosen on the pipeline's float64 confidences, and the graph decides on its float32 ones (a path
+# level's a float32 sum, 0.9999998 where the pipeline has 1.0): each is lowered by the parity gate's default
+# tolerance, which bounds the two's difference, so a listing accepted on validation is accepted by the graph too.
+GRAPH_MARGIN = TrainConfig.parity_tolerance
 # Temperatures are searched in [MIN_TEMPERATURE, MAX_TEMPERATURE] (log scale).
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 # Fewer validation rows than this, or no wrong (or no right) top answer among them, calibrate nothing: the top
@@ -263,7 +268,8 @@ def operating_points(
 ) -> list[dict[str, float]]:
     """For each target precision, the lowest confidence threshold at which the rows answered at or above it are right
     at least that often on these (validation) rows, with at least MIN_ACCEPTED_ROWS of them; above 1 (accept
-    nothing) when none is. Returns each target's threshold, and the coverage and precision it gives here."""
+    nothing) when none is. Returns each target's threshold (GRAPH_MARGIN below the confidence chosen), and the
+    coverage and precision of the rows at or above that confidence."""
     order = np.argsort(-np.asarray(confidence), kind="stable")
     sorted_confidence, right = np.asarray(confidence)[order], np.asarray(correct, dtype=np.float64)[order]
     precision = np.cumsum(right) / np.arange(1, len(right) + 1)
@@ -274,7 +280,8 @@ def operating_points(
         good = np.flatnonzero(last_of_value & (precision >= target) & (np.arange(len(right)) + 1 >= MIN_ACCEPTED_ROWS))
         if len(good):
             last = good[-1]
-            points.append({"target_precision": target, "threshold": float(sorted_confidence[last]),
+            threshold = max(float(sorted_confidence[last]) - GRAPH_MARGIN, 0.0)
+            points.append({"target_precision": target, "threshold": threshold,
                            "coverage": (last + 1) / len(right), "precision": float(precision[last])})  # fmt: skip
         else:
             points.append({"target_precision": target, "threshold": 1.01, "coverage": 0.0, "precision": None})
