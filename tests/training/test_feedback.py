@@ -20,10 +20,11 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.split import split_catalogue
 from training.data.tail import TailPlan
-from training.exceptions import DataValidationError
+from training.exceptions import DataValidationError, TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, read_corrections
 from training.feedback.review_queue import build_review_queue, read_review_file
+from training.feedback.served import served_labels
 from training.reporting.compare import agreement_report
 
 if TYPE_CHECKING:
@@ -124,6 +125,16 @@ def _reviewed(tmp_path: Path, labels: list[str]) -> Path:
 def _read(path: Path, *, allow: bool = False):
     data = load_config(DEFAULT_CONFIG_PATH).data
     return read_corrections(path, data=data, classes={"TVs", "Fridges"}, allow_new_classes=allow)
+
+
+def test_a_listing_id_a_spreadsheet_padded_is_the_listing_it_names(tmp_path: Path):
+    # GIVEN a reviewed file whose ids picked up outer spaces in a spreadsheet
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.assign(listing_id=" " + frame["listing_id"] + " ").to_csv(path, index=False)
+
+    # THEN training records the ids as captured, the ones `make compare` leaves out of its figures
+    assert _read(path).provenance["corrected_listings"] == ["l0", "l1"]
 
 
 def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
@@ -362,7 +373,10 @@ def test_a_damaged_gzip_capture_object_is_named_whatever_it_is_called(tmp_path: 
     "broken",
     [{"inputs": None}, {"confidence": "high"}, {"confidence": float("nan")}, {"listing_id": 7}, {"time": 123},
      {"label": None}, {"top_k": {"label": "TVs"}}, {"top_k": ["TVs"]}, {"top_k": [{"probability": 0.5}]},
-     {"path": [{"name": "TVs"}]}, {"path": [{"confidence": 0.5}]}],
+     {"path": [{"name": "TVs"}]}, {"path": [{"confidence": 0.5}]},
+     # what the API never writes: a lone surrogate, an input of another type or named like a record field, no time
+     {"inputs": {"title": "tv \ud800"}}, {"inputs": {"title": "tv", "price": [1]}},
+     {"inputs": {"title": "tv", "listing_id": "x"}}, {"time": "yesterday"}],
 )  # fmt: skip
 def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_skipped(tmp_path: Path, broken):
     lines = [record("good"), record("odd") | broken]
@@ -377,6 +391,25 @@ def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_
     )
     assert result.exit_code == 0, result.output
     assert "1 malformed capture record(s) skipped" in result.output
+
+
+def test_records_after_a_cut_one_on_the_same_line_are_read(tmp_path: Path):
+    # GIVEN a Firehose object of records back to back, the second cut short, and an envelope whose events are no
+    # objects
+    text = json.dumps(record("one")) + json.dumps(record("cut"))[:80] + json.dumps(record("three"))
+    (tmp_path / "fh.gz").write_bytes(gzip.compress(text.encode()))
+    envelope = {"messageType": "DATA_MESSAGE", "logEvents": ["oops", 7]}
+    (tmp_path / "raw.gz").write_bytes(gzip.compress(json.dumps(envelope).encode()))
+
+    # THEN the records after the cut one are read
+    assert sorted(read_capture(str(tmp_path)).frame["title"]) == ["one", "three"]
+
+
+def test_records_are_ordered_by_their_time_whatever_its_zone(tmp_path: Path):
+    lines = [record("later", time="2026-12-06T17:00:00Z"), record("earlier", time="2026-12-06T18:00:00+02:00")]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert list(read_capture(str(tmp_path)).frame["title"]) == ["earlier", "later"]
 
 
 def test_the_queue_says_how_many_qualifying_listings_limit_left_out(tmp_path: Path):
@@ -445,3 +478,9 @@ def test_a_capture_compressed_by_hand_is_read_by_its_suffix(tmp_path: Path):
     (tmp_path / "c.jsonl.bz2").write_bytes(bz2.compress((json.dumps(record("one")) + "\n").encode()))
 
     assert list(read_capture(str(tmp_path)).frame["title"]) == ["one"]
+
+
+def test_a_captured_value_the_model_cannot_read_is_one_error_not_a_traceback(model_path: Path):
+    # a price as text, which the API refuses, so only a file it did not write holds it
+    with pytest.raises(TrainingError, match="model B cannot answer a captured listing"):
+        served_labels(model_path.read_bytes(), [{"title": "tv", "price": "abc"}], name="B")

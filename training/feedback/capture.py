@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # The record layout this reader knows (`handler.capture.CAPTURE_VERSION`).
 CAPTURE_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
+NO_TIME = datetime.min.replace(tzinfo=UTC)
 logger = logging.getLogger(__name__)
 # Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
 # reviewer says).
@@ -63,9 +64,11 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         DataValidationError: The location does not exist, a file cannot be read, or it holds no well-formed
             capture record (those with fields of other types than the handler writes are counted, then skipped).
     """
-    found = [record for record in _records(location) if since is None or _time(record) >= since]
-    records = [record for record in found if _well_formed(record)]
-    malformed = len(found) - len(records)
+    found = list(_records(location))
+    well_formed = [record for record in found if _well_formed(record)]
+    malformed = len(found) - len(well_formed)
+    # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
+    records = sorted((record for record in well_formed if since is None or _time(record) >= since), key=_time)
     if malformed:
         logger.warning("malformed capture records skipped", extra={"records": malformed, "location": location})
     if not records:
@@ -78,8 +81,8 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         | {column: record.get(key) for column, key in RECORD_COLUMNS.items()}
         for record in records
     ]
-    frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS]).sort_values("time", kind="stable")
-    return Captured(frame=frame.reset_index(drop=True), inputs=inputs, source=location, malformed=malformed)
+    frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS])
+    return Captured(frame=frame, inputs=inputs, source=location, malformed=malformed)
 
 
 def is_capture(location: str) -> bool:
@@ -166,8 +169,10 @@ def _json_values(text: str) -> Iterator[Any]:
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError:
-            newline = text.find("\n", position)
-            position = end if newline < 0 else newline + 1  # a line that is not JSON: not a record
+            # Not JSON from here (another log line, or a record cut short): read on from the next object or line,
+            # so a cut record does not take the records written after it on the same line (Firehose's).
+            starts = [found for found in (text.find("{", position + 1), text.find("\n", position)) if found >= 0]
+            position = min(starts) if starts else end
             continue
         yield value
 
@@ -178,21 +183,27 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
         return
     if value.get("capture") == CAPTURE_VERSION:
         yield value
-    elif value.get("messageType") == "DATA_MESSAGE":
-        for event in value.get("logEvents") or []:
+    elif value.get("messageType") == "DATA_MESSAGE" and isinstance(value.get("logEvents"), list):
+        for event in value["logEvents"]:
+            if not isinstance(event, dict):
+                continue
             for message in _json_values(str(event.get("message", ""))):
                 if isinstance(message, dict) and message.get("capture") == CAPTURE_VERSION:
                     yield message
 
 
 def _well_formed(record: dict[str, Any]) -> bool:
-    """Whether the fields the readers use have the types `handler.capture` writes: inputs an object; the listing
-    id, time and label text; confidence a finite number; suggestions and path lists of objects with a text name
-    and a finite number each."""
-    top_k, path = record.get("top_k") or [], record.get("path") or []
+    """Whether the fields the readers use have the types `handler.capture` writes: inputs an object of text, finite
+    numbers and nulls, named apart from the record's own fields; the listing id, time and label text; confidence a
+    finite number; suggestions and path lists of objects with a text name and a finite number each. Text must be
+    valid Unicode (the API refuses a lone surrogate, so only a damaged file holds one)."""
+    top_k, path, inputs = record.get("top_k") or [], record.get("path") or [], record.get("inputs")
     return (
-        isinstance(record.get("inputs"), dict)
-        and all(isinstance(record.get(key), str) for key in ("listing_id", "time", "label"))
+        isinstance(inputs, dict)
+        and not set(inputs) & set(RECORD_COLUMNS)
+        and all(value is None or _finite(value) or _text(value) for value in inputs.values())
+        and all(_text(record.get(key)) for key in ("listing_id", "time", "label"))
+        and _time(record) > NO_TIME
         and _finite(record.get("confidence"))
         and isinstance(top_k, list)
         and all(_named(item, "label", "probability") for item in top_k)
@@ -206,15 +217,26 @@ def _named(item: Any, name: str, number: str) -> bool:
     return isinstance(item, dict) and isinstance(item.get(name), str) and _finite(item.get(number))
 
 
+def _text(value: Any) -> bool:
+    """Text that can be written as UTF-8 (a lone surrogate cannot)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _finite(value: Any) -> bool:
     """A JSON number that is finite (not a bool, which JSON keeps apart)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _time(record: dict[str, Any]) -> datetime:
-    """A record's capture time, UTC unless it says otherwise (records without one sort first)."""
+    """A record's capture time, UTC unless it says otherwise (NO_TIME for one without a time that parses)."""
     try:
         moment = datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
-        return datetime.min.replace(tzinfo=UTC)
+        return NO_TIME
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

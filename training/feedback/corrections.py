@@ -106,8 +106,10 @@ def read_corrections(
 
 def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """The labelled rows, each with a listing id: a row added by hand without one gets a digest of its inputs, so
-    it is a listing of its own (and the same row pasted twice is one), never merged with every other blank id."""
-    blank = labelled[LISTING_ID].str.strip() == ""
+    it is a listing of its own (and the same row pasted twice is one), never merged with every other blank id. Ids
+    are read without outer spaces (a spreadsheet's), as training and `make compare` must read the same file alike."""
+    labelled = labelled.assign(**{LISTING_ID: labelled[LISTING_ID].str.strip()})
+    blank = labelled[LISTING_ID] == ""
     if not blank.any():
         return labelled
     inputs = [name for name in data.columns if name in labelled.columns]

@@ -95,13 +95,14 @@ def _as_captured(cell: str) -> str:
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
-    """One row per listing: its latest record, with times_seen, first_seen and last_seen."""
+    """One row per listing: its latest record, with times_seen, first_seen and last_seen (the frame is oldest first,
+    by the time itself: the text of times in two zones does not sort)."""
     frame = captured.frame
-    seen = frame.groupby("listing_id", sort=False)["time"].agg(["size", "min", "max"])
+    seen = frame.groupby("listing_id", sort=False)["time"].agg(["size", "first", "last"])
     latest = frame.drop_duplicates("listing_id", keep="last").set_index("listing_id")
     latest["times_seen"] = seen["size"]
-    latest["first_seen"] = seen["min"]
-    latest["last_seen"] = seen["max"]
+    latest["first_seen"] = seen["first"]
+    latest["last_seen"] = seen["last"]
     return latest.reset_index()
 
 

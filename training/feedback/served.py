@@ -27,7 +27,7 @@ def served_labels(model: bytes, rows: list[dict[str, Any]], *, name: str) -> lis
     Raises:
         TrainingError: The graph is not a model the function can load.
     """
-    from handler.exceptions import ModelLoadError
+    from handler.exceptions import InferenceError, ModelLoadError
     from handler.model import load_model
     from handler.settings import Settings
 
@@ -38,4 +38,7 @@ def served_labels(model: bytes, rows: list[dict[str, Any]], *, name: str) -> lis
             loaded = load_model(Settings(model_path=path, model_cache_dir=Path(folder)))
         except ModelLoadError as exc:
             raise TrainingError(f"model {name}: {exc}") from exc
-        return [prediction.label for prediction in loaded.predict(rows)]
+        try:
+            return [prediction.label for prediction in loaded.predict(rows)]
+        except InferenceError as exc:  # a captured value the API would have refused: the file was not written by it
+            raise TrainingError(f"model {name} cannot answer a captured listing: {exc}") from exc
