@@ -16,6 +16,13 @@ PROBABILITIES_OUTPUT = "probabilities"
 PATH_NODES_OUTPUT = "path_nodes"
 PATH_CONFIDENCE_OUTPUT = "path_confidence"
 GRAPH_OUTPUTS = (LABEL_OUTPUT, PROBABILITIES_OUTPUT, PATH_NODES_OUTPUT, PATH_CONFIDENCE_OUTPUT)
+# The captured records' and the review queue's own fields, which sit beside the model's inputs in their frames and
+# files (`training.feedback`): no input may take one of these names.
+FEEDBACK_FIELDS = frozenset({
+    "listing_id", "time", "request_id", "model_version", "model_label", "confidence", "top_k", "path", "decision",
+    "decision_level", "decision_label", "target_precision", "reasons", "challenger_label", "times_seen",
+    "first_seen", "last_seen", *(f"suggestion_{rank}{part}" for rank in (1, 2, 3) for part in ("", "_probability")),
+})  # fmt: skip
 # The pipeline's own columns but the label start with this, so no model input (a name in data.columns, which also
 # names the API's field) can be one of them; the Dask engine's columns (`_split`, `_key`, ...) too.
 INTERNAL_PREFIX = "_"

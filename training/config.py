@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from training.columns import GRAPH_OUTPUTS, INTERNAL_PREFIX, LABEL
+from training.columns import FEEDBACK_FIELDS, GRAPH_OUTPUTS, INTERNAL_PREFIX, LABEL
 from training.exceptions import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -318,7 +318,7 @@ def _data_section(raw: Any) -> dict[str, Any]:
 def _check_input_names(path: Path, data: DataConfig) -> None:
     """Each input name must be a word that is not a graph output: it names the ONNX graph's input, which the converter
     would rename otherwise ("Variant Price" becomes "Variant_Price", "probabilities" another name), so the graph
-    would not take the field it was trained on.
+    would not take the field it was trained on; nor a field captured traffic's files keep beside the inputs.
 
     Raises:
         ConfigError: An input name is not such a word.
@@ -326,12 +326,15 @@ def _check_input_names(path: Path, data: DataConfig) -> None:
     for name, column in data.columns.items():
         if name in GRAPH_OUTPUTS:
             problem = f"is the name of one of the graph's outputs {list(GRAPH_OUTPUTS)}"
+        elif name in FEEDBACK_FIELDS:
+            problem = "is a field of captured traffic's records and of the review queue, beside the inputs"
         elif not WORD.fullmatch(name):
             problem = "must be one word (letters, digits and '_', not starting with a digit)"
         else:
             continue
         suggestion = re.sub(r"\W+", "_", name).strip("_").lower()
-        if not WORD.fullmatch(suggestion) or suggestion in GRAPH_OUTPUTS or suggestion in data.columns:
+        taken = {*GRAPH_OUTPUTS, *FEEDBACK_FIELDS, *data.columns}
+        if not WORD.fullmatch(suggestion) or suggestion in taken:
             suggestion = next(f"input_{n}" for n in range(1, len(data.columns) + 2) if f"input_{n}" not in data.columns)
         raise ConfigError(
             f"config file {path}: input name {name!r} {problem}: it names the ONNX graph's input and the API's "

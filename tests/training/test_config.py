@@ -92,6 +92,7 @@ def test_params_are_flat_and_cover_every_section():
                 ("price in €", "must be one word"),
                 ("probabilities", "is the name of one of the graph's outputs"),
                 ("path_nodes", "is the name of one of the graph's outputs"),
+                ("confidence", "is a field of captured traffic's records"),
             ]
         ],
         *[

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from training.cli.review_queue import app as review_queue_app
-from training.columns import CATALOGUE, CORRECTION, GROUP, LABEL, SOURCE
+from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABEL, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
@@ -110,6 +110,9 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     assert unsure["suggestion_1"] == "TVs"
     assert unsure["suggestion_2"] == "Fridges"
     assert unsure["label"] == ""
+    # every column beside the inputs and the label is one no input may be named (the config refuses them)
+    assert set(queue.columns) - {*captured.inputs, "label"} <= FEEDBACK_FIELDS
+    assert set(captured.frame.columns) - set(captured.inputs) <= FEEDBACK_FIELDS
     assert unsure["path"] == "TVs (0.35)"
 
 
