@@ -120,7 +120,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     required = list(dict.fromkeys(required))
     try:
         with filesystem.open_input_file(path) as handle:
-            delimiter = DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
+            delimiter = _delimiter(path)
             if delimiter:
                 stream = _BoundedLines(handle, path, delimiter)
                 try:
@@ -155,7 +155,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
     for path in files:
         try:
             with filesystem.open_input_file(path) as handle:
-                delimiter = DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
+                delimiter = _delimiter(path)
                 if delimiter:
                     stream = _BoundedLines(handle, path, delimiter)
                     header = pd.read_csv(stream, sep=delimiter, dtype=str, nrows=0)
@@ -170,6 +170,11 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
             raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
         _check_names(names, found, required, path)
+
+
+def _delimiter(path: str) -> str | None:
+    """The field delimiter a text file is read by, by its suffix; None for Parquet."""
+    return DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
 
 
 def delimiter_hint(columns: Iterable[Any]) -> str:
@@ -230,11 +235,10 @@ def _check_names(names: list[str], found: pd.Index, required: list[str], path: s
         fixes = column_name_fixes(found, missing)
         shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
         hints = [f"Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items()]
-        if len(fixes) < len(missing) and not delimiter_hint(found):
+        cut = delimiter_hint(found)
+        if len(fixes) < len(missing) and not cut:
             hints.append(f"If the file names them otherwise, pass CONFIG= a config that maps its columns ({CONFIGS}).")
-        raise DataValidationError(
-            " ".join([f"{path}: missing column(s) {missing}; found {shown}{delimiter_hint(found)}.", *hints])
-        )
+        raise DataValidationError(" ".join([f"{path}: missing column(s) {missing}; found {shown}{cut}.", *hints]))
 
 
 def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:

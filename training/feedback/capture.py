@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pyarrow import fs as pafs
 
+from handler.events import encodes_as_utf8
 from training.data.sources import ignored_below
 from training.exceptions import DataValidationError
 
@@ -68,7 +69,8 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
     well_formed = [record for record in found if _well_formed(record)]
     malformed = len(found) - len(well_formed)
     # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
-    records = sorted((record for record in well_formed if since is None or _time(record) >= since), key=_time)
+    dated = sorted(((_time(record), record) for record in well_formed), key=lambda pair: pair[0])
+    records = [record for moment, record in dated if since is None or moment >= since]
     if malformed:
         logger.warning("malformed capture records skipped", extra={"records": malformed, "location": location})
     if not records:
@@ -218,14 +220,8 @@ def _named(item: Any, name: str, number: str) -> bool:
 
 
 def _text(value: Any) -> bool:
-    """Text that can be written as UTF-8 (a lone surrogate cannot)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Text that can be written as UTF-8 (a lone surrogate cannot), as the handler checks its events' text."""
+    return isinstance(value, str) and encodes_as_utf8(value)
 
 
 def _finite(value: Any) -> bool:

@@ -143,8 +143,11 @@ def _set_up(client: Client, modules: tuple[str, ...], *, embedded: bool, reads_t
     the work. The setup is taken off an external cluster's workers after the block."""
     from training.engines.dask.worker_setup import NAME, WorkerSetup, driver_unicode
 
-    present = frozenset(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.workers)))
-    unicode = driver_unicode() if reads_text else None
+    present: frozenset[str] = frozenset()
+    unicode = None
+    if reads_text:  # only this check tells the workers there now from those that join later
+        present = frozenset(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.workers)))
+        unicode = driver_unicode()
     try:
         client.register_plugin(WorkerSetup(modules, embedded=embedded, unicode=unicode, present=present), name=NAME)
         logger.info("dask cluster", extra={"dashboard": client.dashboard_link, "workers": len(client.nthreads())})
