@@ -49,6 +49,7 @@ from training.reporting.compare import (
     agreement_report,
     check_held_out,
     check_knows_labels,
+    check_same_taxonomy,
     compare_predictions,
     disagreements,
     render_agreement,
@@ -194,8 +195,8 @@ def _compare_live(
     """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
 
     Raises:
-        TrainingError: No capture there, a model taking inputs the capture lacks, or a REVIEWED file that is
-            unreadable, matches none of the captured listings or names labels neither model has.
+        TrainingError: No capture there, a model taking inputs the capture lacks, models of different taxonomies, or
+            a REVIEWED file that is unreadable, matches none of the captured listings or names labels neither model has.
     """
     captured = read_capture(data, since=parse_since(since))
     metadata = {
@@ -212,6 +213,7 @@ def _compare_live(
     rows = listing_rows(listings, captured.inputs)
     predicted_a = np.array(served_labels(model_a, rows, name="A"))
     predicted_b = np.array(served_labels(model_b, rows, name="B"))
+    check_same_taxonomy(metadata, {"A": predicted_a, "B": predicted_b})
     # The config's separator, else the one model A recorded (a capture comes without a config).
     separator = data_config.path_separator or (metadata["A"].get("taxonomy") or {}).get("separator")
     departments = np.array([label.split(separator)[0].strip() if separator else label for label in predicted_a])
@@ -259,7 +261,8 @@ def _compare_live(
     text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
-    summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window()}
+    summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window(),
+                        "skipped_records": captured.skipped}  # fmt: skip
     (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
     differ = (predicted_a != predicted_b) & scored
     differing = listings.loc[differ, ["listing_id", *captured.inputs]]

@@ -83,6 +83,28 @@ def check_knows_labels(metadata: dict[str, Any], labels: np.ndarray, *, name: st
         )  # fmt: skip
 
 
+def check_same_taxonomy(metadata: dict[str, dict[str, Any]], answers: dict[str, np.ndarray]) -> None:
+    """Unlabelled rows are compared by agreement alone, which means something only between models of one taxonomy:
+    a model that does not have the classes the other answers with disagrees on those rows whatever it learned.
+
+    Args:
+        metadata: Each model's metadata, by name (A, B).
+        answers: Each model's labels of the same rows, by name.
+
+    Raises:
+        IncomparableModelsError: A model has the classes of fewer than `MIN_KNOWN_LABELS` of the other's answers.
+    """
+    for name, other in (("B", "A"), ("A", "B")):
+        unknown = ~np.isin(answers[other].astype(str), np.asarray(metadata[name].get("classes", []), dtype=str))
+        if unknown.mean() > 1 - MIN_KNOWN_LABELS:
+            examples = sorted({str(label) for label in answers[other][unknown]})[:3]
+            raise IncomparableModelsError(
+                f"model {name} has the classes of only {1 - unknown.mean():.0%} of model {other}'s answers on these "
+                f"{len(unknown):,} listings (none of {examples}): the two were trained on different taxonomies, and "
+                "their agreement would measure that. Compare models of one taxonomy"
+            )
+
+
 def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) -> None:
     """A model compared on the config's test rows must have held them out: trained with another split (another
     seed, say), it trained on many of those products, and its figures would be flattered.
