@@ -7,8 +7,9 @@ buffered write per listing, never for a network call, and nothing runs or costs 
 Offline (`make serve CAPTURE=folder`), the same lines are appended to `folder/YYYY/MM/DD/capture-<pid>.jsonl`.
 
 A record holds the request's inputs (the model's input fields only: what the API accepts), the answer with its
-top three classes whatever `top_k` the caller asked for, the path, the decision, the model version, the request id
-and the time. Synthetic traffic (the release path's own requests) is never captured.
+top three classes whatever `top_k` the caller asked for, the path, the decision, the model version, the request id,
+the listing's place in the request (`item`: what tells a listing sent twice in one request from a record delivered
+twice) and the time. Synthetic traffic (the release path's own requests) is never captured.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Capture:
                     "capture": CAPTURE_VERSION,
                     "time": stamp,
                     "request_id": request_id,
+                    "item": i,
                     "model_version": model_version,
                     "listing_id": listing_id(inputs[i]),
                     "inputs": inputs[i],

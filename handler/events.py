@@ -133,7 +133,14 @@ def _unicode_problem(event: dict[str, Any]) -> str | None:
     """Every text of the event must be encodable as UTF-8, which a lone surrogate is not (JSON's "\\ud800" decodes to
     one): API Gateway never sends it, a direct invoke can. Not only what Mangum encodes (body, headers, query, path):
     the request id and the rest of the request context reach the log lines and the capture, written as UTF-8 too."""
-    pending: list[Any] = [event]
+    if all_text_encodes_as_utf8(event):
+        return None
+    return "the event holds text that is not valid Unicode (a lone surrogate)"
+
+
+def all_text_encodes_as_utf8(value: Any) -> bool:
+    """Whether every text in a JSON value (keys too, at any depth; walked without recursion) encodes as UTF-8."""
+    pending: list[Any] = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, dict):
@@ -141,8 +148,8 @@ def _unicode_problem(event: dict[str, Any]) -> str | None:
         elif isinstance(item, list):
             pending += item
         elif isinstance(item, str) and not encodes_as_utf8(item):
-            return "the event holds text that is not valid Unicode (a lone surrogate)"
-    return None
+            return False
+    return True
 
 
 def encodes_as_utf8(text: str) -> bool:

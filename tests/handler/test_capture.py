@@ -39,6 +39,7 @@ def test_each_answered_listing_is_captured_with_its_top_three_path_and_decision(
     assert single.status_code == batch.status_code == 200
     records = _records(tmp_path)
     assert len(records) == 3
+    assert [found["item"] for found in records] == [0, 0, 1]  # each listing's place in its request
     first = records[0]
     assert first["capture"] == 1
     assert first["model_version"] == "test-synthetic-1"

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from training.cli.compare import app as compare_app
 from training.cli.review_queue import app as review_queue_app
 from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABEL, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
@@ -23,7 +24,7 @@ from training.data.tail import TailPlan
 from training.exceptions import DataValidationError, TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, read_corrections
-from training.feedback.review_queue import build_review_queue, read_review_file
+from training.feedback.review_queue import build_review_queue, latest_listings, read_review_file
 from training.feedback.served import served_labels
 from training.reporting.compare import agreement_report
 
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 
 
 def record(title: str, *, label: str = "TVs", confidence: float = 0.9, decision: str = "accept", brand: str = "acme",
-           time: str = "2026-12-01T10:00:00.000Z", listing: str | None = None) -> dict:  # fmt: skip
+           time: str = "2026-12-01T10:00:00.000Z", listing: str | None = None, item: int = 0) -> dict:  # fmt: skip
     return {
-        "capture": 1, "time": time, "request_id": "r1", "model_version": "v1", "listing_id": listing or title,
+        "capture": 1, "time": time, "request_id": "r1", "item": item, "model_version": "v1",
+        "listing_id": listing or title,
         "inputs": {"title": title, "seller_id": "s1", "brand": brand, "price": 10.0},
         "label": label, "confidence": confidence, "decision": decision, "decision_level": 1,
         "top_k": [{"label": label, "probability": confidence}, {"label": "Fridges", "probability": 0.05}],
@@ -388,12 +390,57 @@ def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_
     captured = read_capture(str(tmp_path))
 
     assert list(captured.frame["title"]) == ["good"]
-    assert captured.malformed == 1
+    assert captured.skipped_text() == "1 malformed"
     result = CliRunner().invoke(
         review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
     )
     assert result.exit_code == 0, result.output
-    assert "1 malformed capture record(s) skipped" in result.output
+    assert "capture records skipped: 1 malformed" in result.output
+
+
+@pytest.mark.parametrize(
+    "damaged", [record("MARK"), record("bad") | {"model_version": "MARK"}, record("bad") | {"request_id": "MARK"}]
+)
+def test_a_record_with_bytes_that_are_not_utf8_is_counted_malformed_not_read_with_replacement_marks(
+    tmp_path: Path, damaged: dict
+):
+    # GIVEN a capture file in which a record's text (any of it) holds a cp1252 byte
+    text = json.dumps(record("good")) + "\n" + json.dumps(damaged) + "\n"
+    (tmp_path / "c.jsonl").write_bytes(text.encode().replace(b"MARK", b"caf\xe9"))
+
+    captured = read_capture(str(tmp_path))
+
+    assert list(captured.frame["title"]) == ["good"]
+    assert captured.skipped_text() == "1 malformed"
+
+
+def test_a_redelivered_record_counts_once_and_a_listing_sent_twice_in_one_request_twice(tmp_path: Path):
+    # GIVEN a record delivered twice (and the prefix copied twice), and one listing sent twice in one request
+    once, twice = record("once"), [record("twice", item=0), record("twice", item=1)]
+    text = "".join(json.dumps(line) + "\n" for line in [once, once, *twice])
+    (tmp_path / "a.jsonl").write_text(text)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "a.jsonl").write_text(text)
+
+    captured = read_capture(str(tmp_path))
+    listings = latest_listings(captured).set_index("title")
+
+    assert listings["times_seen"].to_dict() == {"once": 1, "twice": 2}
+    assert captured.skipped_text() == "5 re-delivered"
+
+
+def test_cut_records_and_records_of_another_layout_are_counted(tmp_path: Path):
+    newer = record("newer") | {"capture": 2}
+    text = json.dumps(record("one")) + "\n" + json.dumps(record("cut"))[:80] + "\n" + json.dumps(newer) + "\n"
+    (tmp_path / "c.jsonl").write_text(text + "[" * 100_000 + "\n" + "a log line\n")
+
+    captured = read_capture(str(tmp_path))
+
+    assert list(captured.frame["title"]) == ["one"]
+    assert captured.skipped_text() == "1 cut short, 1 of another record layout (this reader knows capture 1)"
+    (tmp_path / "c.jsonl").write_text(json.dumps(newer) + "\n")
+    with pytest.raises(DataValidationError, match=r"no captured listings under .* \(skipped: 1 of another record"):
+        read_capture(str(tmp_path))
 
 
 def test_records_after_a_cut_one_on_the_same_line_are_read(tmp_path: Path):
@@ -487,3 +534,20 @@ def test_a_captured_value_the_model_cannot_read_is_one_error_not_a_traceback(mod
     # a price as text, which the API refuses, so only a file it did not write holds it
     with pytest.raises(TrainingError, match="model B cannot answer a captured listing"):
         served_labels(model_path.read_bytes(), [{"title": "tv", "price": "abc"}], name="B")
+
+
+def test_live_traffic_is_never_compared_across_taxonomies(model_path: Path, taxonomy_model_path: Path, tmp_path: Path):
+    # GIVEN traffic the live model (flat classes) answered, and a challenger trained on a path taxonomy
+    (tmp_path / "capture").mkdir()
+    lines = [record(f"kaito oled tv {size} inch", item=size) for size in range(30, 60)]
+    (tmp_path / "capture" / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = CliRunner().invoke(
+        compare_app, ["--a", str(model_path), "--b", str(taxonomy_model_path), "--data", str(tmp_path / "capture"),
+                      "--out", str(tmp_path / "cmp")]
+    )  # fmt: skip
+
+    # THEN it is refused, not reported as 0 % agreement
+    assert result.exit_code == 1
+    assert "trained on different taxonomies" in result.output
+    assert not (tmp_path / "cmp").exists()

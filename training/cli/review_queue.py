@@ -70,7 +70,7 @@ def main(
     out.parent.mkdir(parents=True, exist_ok=True)
     spreadsheet_safe(queue).to_csv(out, index=False)
     captured_listings = captured.frame["listing_id"].nunique()
-    skipped = f"; {captured.malformed} malformed capture record(s) skipped" if captured.malformed else ""
+    skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "

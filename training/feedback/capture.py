@@ -4,7 +4,11 @@ Whatever carried the records there, they read the same: JSON lines written by `m
 objects the stack's Firehose stream writes (log messages extracted, one per line), or the raw CloudWatch Logs
 subscription envelopes a stream without decompression would store (gzip JSON with the lines in `logEvents`).
 Lines that are not capture records (other log lines) are skipped; a record is kept when its time is at or after
-`since`.
+`since`. Records that cannot be used are skipped and counted by why (`Captured.skipped`): cut short, of another
+record layout, malformed (fields of other types than the handler writes, or text that is not UTF-8: a damaged
+file), or re-delivered (Firehose and CloudWatch Logs deliver at least once, and a prefix copied twice holds each
+record twice; the handler writes each listing's place in its request, so a listing sent twice in one request is
+two records, not a re-delivery).
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ import gzip
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pyarrow import fs as pafs
 
-from handler.events import encodes_as_utf8
+from handler.events import all_text_encodes_as_utf8
 from training.data.sources import ignored_below
 from training.exceptions import DataValidationError
 
@@ -32,6 +37,16 @@ if TYPE_CHECKING:
 CAPTURE_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
 NO_TIME = datetime.min.replace(tzinfo=UTC)
+# Where a JSON value that failed to parse held this, it was a capture record cut short.
+CAPTURE_KEY = '"capture"'
+
+
+class Cut(Enum):
+    """What the readers yield for a capture record cut short (text that does not parse)."""
+
+    RECORD = "cut"
+
+
 logger = logging.getLogger(__name__)
 # Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
 # reviewer says).
@@ -49,7 +64,11 @@ class Captured:
     frame: pd.DataFrame
     inputs: list[str]
     source: str
-    malformed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skipped_text(self) -> str:
+        """The records skipped, by why ("2 cut short, 1 re-delivered"), or "" when none were."""
+        return _skipped_text(self.skipped)
 
     def window(self) -> tuple[str, str] | None:
         """The first and last capture time, or None when nothing was captured."""
@@ -62,21 +81,19 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
     """Every capture record under `location` (a folder or s3:// prefix, read recursively), oldest first.
 
     Raises:
-        DataValidationError: The location does not exist, a file cannot be read, or it holds no well-formed
-            capture record (those with fields of other types than the handler writes are counted, then skipped).
+        DataValidationError: The location does not exist, a file cannot be read, or it holds no usable capture
+            record (unusable ones are counted, then skipped: see the module docstring).
     """
-    found = list(_records(location))
-    well_formed = [record for record in found if _well_formed(record)]
-    malformed = len(found) - len(well_formed)
+    usable, skipped = _usable(list(_records(location)))
+    if _skipped_text(skipped):
+        logger.warning(f"capture records skipped: {_skipped_text(skipped)}", extra={"location": location})
     # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
-    dated = sorted(((_time(record), record) for record in well_formed), key=lambda pair: pair[0])
+    dated = sorted(((_time(record), record) for record in usable), key=lambda pair: pair[0])
     records = [record for moment, record in dated if since is None or moment >= since]
-    if malformed:
-        logger.warning("malformed capture records skipped", extra={"records": malformed, "location": location})
     if not records:
         when = f" since {since.isoformat()}" if since else ""
-        skipped = f" ({malformed} malformed record(s) skipped)" if malformed else ""
-        raise DataValidationError(f"no captured listings{when} under {location}{skipped}")
+        skipped_text = f" (skipped: {_skipped_text(skipped)})" if _skipped_text(skipped) else ""
+        raise DataValidationError(f"no captured listings{when} under {location}{skipped_text}")
     inputs = list(dict.fromkeys(name for record in records for name in record.get("inputs", {})))
     rows = [
         {name: record.get("inputs", {}).get(name) for name in inputs}
@@ -84,7 +101,7 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         for record in records
     ]
     frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS])
-    return Captured(frame=frame, inputs=inputs, source=location, malformed=malformed)
+    return Captured(frame=frame, inputs=inputs, source=location, skipped=skipped)
 
 
 def is_capture(location: str) -> bool:
@@ -97,7 +114,7 @@ def is_capture(location: str) -> bool:
         filesystem, files = _files(location)
     except DataValidationError:
         return False
-    return next(_file_records(filesystem, files), None) is not None
+    return any(True for _ in _file_records(filesystem, files))
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -115,15 +132,37 @@ def parse_since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _records(location: str) -> Iterator[dict[str, Any]]:
-    """Capture records of every file under `location`, file by file."""
+def _usable(found: list[dict[str, Any] | Cut]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The records this reader can use, each once, and how many were skipped by why (see the module docstring)."""
+    records = [record for record in found if not isinstance(record, Cut)]
+    known = [record for record in records if record["capture"] == CAPTURE_VERSION]
+    well_formed = [record for record in known if _well_formed(record)]
+    unique = list({_identity(record): record for record in well_formed}.values())
+    skipped = {
+        "cut short": len(found) - len(records),
+        f"of another record layout (this reader knows capture {CAPTURE_VERSION})": len(records) - len(known),
+        "malformed": len(known) - len(well_formed),
+        "re-delivered": len(well_formed) - len(unique),
+    }
+    return unique, skipped
+
+
+def _skipped_text(skipped: dict[str, int]) -> str:
+    """Skipped records by why ("2 cut short, 1 re-delivered"), or "" when none were."""
+    return ", ".join(f"{count} {why}" for why, count in skipped.items() if count)
+
+
+def _records(location: str) -> Iterator[dict[str, Any] | Cut]:
+    """Capture records of every file under `location`, file by file (`Cut.RECORD` for one cut short)."""
     return _file_records(*_files(location))
 
 
-def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any]]:
-    """Capture records of these files, in order. Gzip is recognised by its bytes, not by the file's name: a
-    Firehose object is gzip whatever it is called, and a damaged one is named as such (a file of another codec
-    that cannot be read is named too)."""
+def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any] | Cut]:
+    """Capture records of these files, in order, of any layout version (`Cut.RECORD` for one cut short). Gzip is
+    recognised by its bytes, not by the file's name: a Firehose object is gzip whatever it is called, and a damaged
+    one is named as such (a file of another codec that cannot be read is named too). Bytes that are not UTF-8 are
+    kept as lone surrogates, so the record holding them is counted malformed rather than read with U+FFFD in its
+    text."""
     for path in files:
         # gzip by its bytes (a Firehose object need not be named .gz); bz2, zstd and lz4 by the file's suffix
         compression = None if path.endswith(".gz") else "detect"
@@ -137,7 +176,7 @@ def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dic
                 data = gzip.decompress(data)
             except (OSError, EOFError) as exc:
                 raise DataValidationError(f"{path}: unreadable gzip ({exc})") from exc
-        for value in _json_values(data.decode("utf-8", errors="replace")):
+        for value in _json_values(data.decode("utf-8", errors="surrogateescape")):
             yield from _capture_records(value)
 
 
@@ -160,7 +199,8 @@ def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
 
 
 def _json_values(text: str) -> Iterator[Any]:
-    """Each JSON value of the text: one per line, or several back to back (Firehose without a delimiter)."""
+    """Each JSON value of the text: one per line, or several back to back (Firehose without a delimiter); `Cut.RECORD`
+    for text that does not parse (or nests deeper than Python's recursion limit) where it held a capture record."""
     decoder = json.JSONDecoder()
     position, end = 0, len(text)
     while position < end:
@@ -170,41 +210,56 @@ def _json_values(text: str) -> Iterator[Any]:
             return
         try:
             value, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             # Not JSON from here (another log line, or a record cut short): read on from the next object or line,
             # so a cut record does not take the records written after it on the same line (Firehose's).
             starts = [found for found in (text.find("{", position + 1), text.find("\n", position)) if found >= 0]
-            position = min(starts) if starts else end
+            resume = min(starts) if starts else end
+            if CAPTURE_KEY in text[position:resume]:
+                yield Cut.RECORD
+            position = resume
             continue
         yield value
 
 
-def _capture_records(value: Any) -> Iterator[dict[str, Any]]:
-    """The capture records in one JSON value: itself, or the messages of a CloudWatch Logs envelope."""
-    if not isinstance(value, dict):
-        return
-    if value.get("capture") == CAPTURE_VERSION:
+def _capture_records(value: Any) -> Iterator[dict[str, Any] | Cut]:
+    """The capture records in one JSON value (`Cut.RECORD` for one cut short): itself, or the messages of a
+    CloudWatch Logs envelope."""
+    if isinstance(value, Cut) or _is_capture(value):
         yield value
-    elif value.get("messageType") == "DATA_MESSAGE" and isinstance(value.get("logEvents"), list):
-        for event in value["logEvents"]:
+    elif isinstance(value, dict) and value.get("messageType") == "DATA_MESSAGE":
+        events = value.get("logEvents")
+        for event in events if isinstance(events, list) else []:
             if not isinstance(event, dict):
                 continue
             for message in _json_values(str(event.get("message", ""))):
-                if isinstance(message, dict) and message.get("capture") == CAPTURE_VERSION:
+                if isinstance(message, Cut) or _is_capture(message):
                     yield message
+
+
+def _is_capture(value: Any) -> bool:
+    """A capture record of any layout: an object whose `capture` marker is a whole number."""
+    return isinstance(value, dict) and type(value.get("capture")) is int
+
+
+def _identity(record: dict[str, Any]) -> str:
+    """What two deliveries of one record share and two records never do (the handler writes the request id and
+    the listing's place in it)."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False)
 
 
 def _well_formed(record: dict[str, Any]) -> bool:
     """Whether the fields the readers use have the types `handler.capture` writes: inputs an object of text, finite
     numbers and nulls, named apart from the record's own fields; the listing id, time and label text; confidence a
-    finite number; suggestions and path lists of objects with a text name and a finite number each. Text must be
-    valid Unicode (the API refuses a lone surrogate, so only a damaged file holds one)."""
+    finite number; suggestions and path lists of objects with a text name and a finite number each. Every text must
+    be valid Unicode (the API refuses a lone surrogate, so only a damaged file holds one)."""
     top_k, path, inputs = record.get("top_k") or [], record.get("path") or [], record.get("inputs")
     return (
-        isinstance(inputs, dict)
+        all_text_encodes_as_utf8(record)
+        and isinstance(inputs, dict)
         and not set(inputs) & set(RECORD_COLUMNS)
-        and all(value is None or _finite(value) or _text(value) for value in inputs.values())
-        and all(_text(record.get(key)) for key in ("listing_id", "time", "label"))
+        and all(value is None or _finite(value) or isinstance(value, str) for value in inputs.values())
+        and all(isinstance(record.get(key), str) for key in ("listing_id", "time", "label"))
         and _time(record) > NO_TIME
         and _finite(record.get("confidence"))
         and isinstance(top_k, list)
@@ -217,11 +272,6 @@ def _well_formed(record: dict[str, Any]) -> bool:
 def _named(item: Any, name: str, number: str) -> bool:
     """An object whose `name` is text and whose `number` is a finite number."""
     return isinstance(item, dict) and isinstance(item.get(name), str) and _finite(item.get(number))
-
-
-def _text(value: Any) -> bool:
-    """Text that can be written as UTF-8 (a lone surrogate cannot), as the handler checks its events' text."""
-    return isinstance(value, str) and encodes_as_utf8(value)
 
 
 def _finite(value: Any) -> bool:
