@@ -89,6 +89,26 @@ def test_a_currency_price_names_the_files_column_and_how_to_write_it():
     )
 
 
+def test_prices_with_their_currency_code_are_read_as_google_merchant_center_writes_them():
+    # GIVEN a Merchant Center feed's prices ("15.00 USD"), one missing
+    frame = _catalogue(20).assign(price=[f"{index}.50 USD" for index in range(20)])
+    frame.loc[4, "price"] = None
+
+    prices = prepare_catalogue(frame, CONFIG)["price"]
+
+    assert prices.iloc[3] == pytest.approx(3.5)
+    assert np.isnan(prices.iloc[4])
+    # AND one price in another currency is refused, naming it, its row and the column's currency
+    frame.loc[7, "price"] = "7.50 EUR"
+    with pytest.raises(DataValidationError) as info:
+        prepare_catalogue(frame, CONFIG, source="feed.tsv")
+    assert str(info.value) == (
+        "feed.tsv: column 'price' must hold its prices in one currency, found '7.50 EUR' among prices in USD in data "
+        "row 8; write every price of the column in one currency (the model reads the number alone, so 10 EUR and "
+        "10 USD would be one price), unknown ones empty"
+    )
+
+
 def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_comma():
     frame = _catalogue()
     frame.loc[0, "price"] = "2,56"  # 2.56 written as much of Europe writes it; without the comma it would be 256

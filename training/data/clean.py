@@ -43,6 +43,8 @@ QUOTED = reprlib.Repr(maxstring=60, maxother=60)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A number written with a decimal comma, as much of Europe writes prices ("2,56", "1.299,00", "€ 19,90").
 DECIMAL_COMMA = re.compile(r"^\D*\d{1,3}(?:[.\s]\d{3})*,\d{1,2}\D*$")
+# A price as Google Merchant Center writes it: the number, a space and its ISO 4217 currency code ("15.00 USD").
+CURRENCY_AMOUNT = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s+(?P<code>[A-Z]{3})\s*$")
 # A row without a product id is its title's product, named this and a hash of the title (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
@@ -336,7 +338,11 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
         cell, number = column.iloc[row], _data_row(column, row)
         found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         hint = ""
-        if np.isnan(value):
+        if np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)):
+            main = column.astype(str).str.extract(CURRENCY_AMOUNT)["code"].mode().iloc[0]
+            reason = f"must hold its prices in one currency, found {found} among prices in {main}"
+            hint = f"; {number_advice([cell])}"
+        elif np.isnan(value):
             reason = f"must be numeric, found {found}"
             hint = f"; {number_advice([cell])}"
         elif value < 0:
@@ -350,9 +356,14 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
 def number_advice(values: Iterable[Any]) -> str:
     """How to write the numbers `values` fail to be: with a decimal point when they use a decimal comma ("2,56" is
     2.56, and taking its comma for a thousands separator would make it 256), else without currency symbols or
-    thousands separators."""
+    thousands separators; or in one currency, when the column's prices carry several."""
     if any(DECIMAL_COMMA.match(str(value)) for value in values):
         return "write plain numbers with a decimal point (1299.00, not € 1.299,00), unknown ones empty"
+    if any(CURRENCY_AMOUNT.match(str(value)) for value in values):
+        return (
+            "write every price of the column in one currency (the model reads the number alone, so 10 EUR and "
+            "10 USD would be one price), unknown ones empty"
+        )
     return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 
@@ -360,11 +371,20 @@ def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
     booleans are no numbers (the API's strict float refuses true): as one, a date is a count of units since 1970,
-    and the unit is the file's choice."""
+    and the unit is the file's choice. A price with its currency code, as Google Merchant Center feeds write them
+    ("15.00 USD"), is its number when the column's most common code is its own, and refused in any other currency:
+    the number is all a request carries."""
     dtype = column.dtype
     if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
     values = pd.to_numeric(column, errors="coerce").astype("float64")
+    unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
+    amounts = column.iloc[unparsed].astype(str).str.extract(CURRENCY_AMOUNT).reset_index(drop=True).dropna()
+    if not amounts.empty:
+        in_main_currency = amounts[amounts["code"] == amounts["code"].mode().iloc[0]]
+        numbers = values.to_numpy(copy=True)
+        numbers[unparsed[in_main_currency.index]] = pd.to_numeric(in_main_currency["number"]).to_numpy("float64")
+        values = pd.Series(numbers, index=column.index)
     invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))
     return values, invalid
 
