@@ -61,6 +61,16 @@ def test_size_check_passes_under_and_fails_over_the_limit(tmp_path, capsys):
     assert check_size([str(tmp_path / "absent")]) == 1
 
 
+def test_a_build_over_the_budget_but_under_lambdas_limit_is_built_with_a_note(tmp_path, capsys):
+    # a 5,000-category model's build (153 MB measured) is over the 150 MB budget and deploys
+    _file(tmp_path / "fn/model.onnx", 2_000_000)
+
+    assert check_size([str(tmp_path / "fn"), "--budget-mb", "1"]) == 0
+    assert "2.0 MB unzipped (limit 250 MB, Lambda's for a zip package) OK, over the 1 MB budget" in (
+        capsys.readouterr().out
+    )
+
+
 def test_build_without_a_trained_model_says_to_train(tmp_path):
     completed = subprocess.run(
         make_command("build", f"MODEL={tmp_path / 'absent.onnx'}"),

@@ -39,7 +39,7 @@ def built(tmp_path_factory, model_path) -> Path:
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert "MB unzipped (limit 150 MB" in completed.stdout
+    assert "MB unzipped (limit 250 MB" in completed.stdout
     return build_dir
 
 
