@@ -347,7 +347,7 @@ def test_the_offline_limits_are_the_apis():
     assert clean.MAX_INTEGER_ID == schemas.MAX_INTEGER_ID
 
 
-def _predict(model_path: Path, data: Path, out: Path, *extra: str):
+def _predict(model_path: Path, data: Path, out: Path | str, *extra: str):
     return CliRunner().invoke(predict_app, ["--model", str(model_path), "--data", str(data), "--out", str(out), *extra])
 
 
@@ -378,6 +378,30 @@ def test_predict_refuses_a_non_empty_out_and_replaces_it_only_when_asked(model_p
     assert replaced.exit_code == 0, replaced.output
     assert len(pd.read_parquet(out)) == 20
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_replace_never_deletes_a_folder_predict_did_not_write(model_path, twenty_rows, tmp_path, monkeypatch):
+    # GIVEN the data's own folder, and a folder of earlier predictions used as the data
+    data = tmp_path / "catalogue"
+    data.mkdir()
+    generate_catalogue(20, seed=5).to_parquet(data / "part.0.parquet")
+    (data / "notes.md").write_text("mine")
+    earlier = tmp_path / "earlier"
+    assert _predict(model_path, twenty_rows, earlier).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+
+    # WHEN predict replaces either, or is told to write to object storage
+    into_data = _predict(model_path, data / "part.0.parquet", data, "--replace")
+    onto_itself = _predict(model_path, earlier, earlier, "--replace")
+    to_s3 = _predict(model_path, twenty_rows, "s3://bucket/predictions")
+
+    # THEN each is one line, and nothing is deleted or written
+    assert "which `make predict` did not write" in _one_error_line(into_data)
+    assert "is inside OUT" in _one_error_line(onto_itself)
+    assert "is not a local folder" in _one_error_line(to_s3)
+    assert sorted(path.name for path in data.iterdir()) == ["notes.md", "part.0.parquet"]
+    assert len(pd.read_parquet(earlier)) == 20
+    assert not (tmp_path / "s3:").exists()
 
 
 @pytest.mark.parametrize(("out", "message"), [("rows.csv", "is a file"), ("rows.csv/sub", "cannot write OUT")])

@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
+from pyarrow import fs as pafs
 
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.exceptions import ModelLoadError
@@ -65,6 +66,10 @@ LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin", "uuid", "guid"})
 # A name ending in the word "id": `id`, `Merchant ID`, `merchant_id`, `productId`, `ProductID` (not `Paid`, `Valid`).
 ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
 WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
+# The files a run writes into OUT (Dask's Parquet parts): all a folder REPLACE=1 deletes may hold.
+PREDICTION_PART = re.compile(r"part\.\d+\.parquet")
+# A URI (s3://bucket/key, which a Path reads as s3:/bucket/key): OUT is a local folder.
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -184,6 +189,7 @@ def predict_catalogue(
     metadata = _metadata_of(model, model_bytes)
     check_out(out, replace=replace)
     filesystem, files = catalogue_files(data)
+    check_data_outside(files, filesystem, out)
     columns = input_columns(metadata, config)
     first = read_file(files[0], filesystem)
     optional = {spec["name"] for spec in metadata["inputs"] if not spec.get("required")}
@@ -317,16 +323,45 @@ def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, st
 
 
 def check_out(out: Path, *, replace: bool) -> None:
-    """OUT must be a new or empty folder, or (with `replace`) a folder of earlier predictions.
+    """OUT must be a new or empty local folder, or (with `replace`) a folder of earlier predictions and nothing else:
+    replacing deletes it, and a folder that holds anything else (the data, notes, a working directory) is not ours
+    to delete.
 
     Raises:
-        DataValidationError: OUT is a file, or a non-empty folder without `replace`.
+        DataValidationError: OUT is a URI or a file, a non-empty folder without `replace`, or one holding anything
+            but a run's Parquet parts.
     """
+    if URI.match(str(out)):
+        raise DataValidationError(
+            f"OUT {out} is not a local folder; write the predictions to one, then copy it (aws s3 sync)"
+        )
     if out.exists() and not out.is_dir():
         raise DataValidationError(f"OUT {out} is a file; name a folder for the predictions")
-    if out.is_dir() and any(out.iterdir()) and not replace:
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if entries and not replace:
         raise DataValidationError(
             f"OUT {out} is not empty; choose a new folder, or pass --replace (REPLACE=1) to replace it after success"
+        )
+    others = [entry.name for entry in entries if not (entry.is_file() and PREDICTION_PART.fullmatch(entry.name))]
+    if others:
+        raise DataValidationError(
+            f"OUT {out} holds {others[:3]}{' and more' if len(others) > 3 else ''}, which `make predict` did not "
+            "write: REPLACE=1 replaces only a folder of earlier predictions (part.N.parquet); choose a new folder"
+        )
+
+
+def check_data_outside(files: list[str], filesystem: pafs.FileSystem, out: Path) -> None:
+    """DATA must not be read from inside OUT, which a replacing run deletes once it has scored it.
+
+    Raises:
+        DataValidationError: A local data file lies under OUT.
+    """
+    if not isinstance(filesystem, pafs.LocalFileSystem):
+        return
+    inside = [path for path in files if Path(path).resolve().is_relative_to(out.resolve())]
+    if inside:
+        raise DataValidationError(
+            f"DATA {inside[0]} is inside OUT {out}, which the predictions replace: write them to another folder"
         )
 
 
