@@ -23,7 +23,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import onnx
+from pydantic import ValidationError
 
+from handler.exceptions import ModelLoadError
+from handler.model import load_model
+from handler.settings import Settings
 from infra.exceptions import InfraError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,17 +78,19 @@ def stage(
     """Stage the three function folders and `release.json` under `out` (replacing what was there).
 
     Raises:
-        InfraError: The model is missing or not an exported classifier, `model_uri` is not s3://bucket/key, the
-            target precision is not one of the model's operating points, or the capture rate is not in [0, 1].
+        InfraError: The model is missing, not an exported classifier or one the function would refuse to load at
+            the target precision (which must be one of its operating points), `model_uri` is not s3://bucket/key,
+            or the capture rate is not in [0, 1]. Nothing of an earlier build is left then.
     """
+    for folder in FOLDERS:
+        shutil.rmtree(out / folder, ignore_errors=True)
+    (out / RELEASE_FILE).unlink(missing_ok=True)
     if not model.is_file():
         raise InfraError(f"no trained model at {model}; run `make train` first (or pass MODEL=path)")
     data = model.read_bytes()  # read once: hashed, and parsed for its metadata
     metadata = _model_metadata(data, model)
+    _check_loads(model, target_precision)
     sha256 = hashlib.sha256(data).hexdigest()
-    for folder in FOLDERS:
-        shutil.rmtree(out / folder, ignore_errors=True)
-    _check_target(metadata, target_precision, model)
     if not 0 <= capture_sample_rate <= 1:
         raise InfraError(f"CAPTURE_SAMPLE_RATE must be from 0 (off) to 1 (every listing), got {capture_sample_rate}")
     bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
@@ -148,7 +154,14 @@ def _model_metadata(data: bytes, model: Path) -> dict[str, Any]:
     properties = {prop.key: prop.value for prop in graph.metadata_props}
     if METADATA_KEY not in properties:
         raise InfraError(f"{model} has no '{METADATA_KEY}' metadata; export it with `make train`")
-    metadata: dict[str, Any] = json.loads(properties[METADATA_KEY])
+    try:
+        metadata = json.loads(properties[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise InfraError(
+            f"{model}'s '{METADATA_KEY}' metadata is unreadable ({exc}); export it with `make train`"
+        ) from None
+    if not isinstance(metadata, dict):
+        raise InfraError(f"{model}'s '{METADATA_KEY}' metadata is not an object; export it with `make train`")
     if not metadata.get("golden_examples"):
         raise InfraError(f"{model} carries no golden examples for the pre-traffic check; retrain it with `make train`")
     # The hook refuses a golden set without category paths: refuse it here, at build, not at deploy.
@@ -157,15 +170,21 @@ def _model_metadata(data: bytes, model: Path) -> dict[str, Any]:
     return metadata
 
 
-def _check_target(metadata: dict[str, Any], target: float, model: Path) -> None:
-    """The function decides at `target`: it must be one of the model's operating points (when it records any).
+def _check_loads(model: Path, target: float) -> None:
+    """Load the model as the function does at init (`handler.model.load_model`) and decide at `target`: the metadata
+    must fit the graph, the target be one of its operating points (when it records any) and the golden examples
+    answer as training recorded. A model the function would refuse is refused here, at build, rather than failing
+    every request of a deployed version.
 
     Raises:
-        InfraError: It is not.
+        InfraError: The function would refuse it; the message is the function's.
     """
-    recorded = sorted(round(float(key), 2) for key in metadata.get("operating_points") or {})
-    if recorded and round(target, 2) not in recorded:
-        raise InfraError(f"TARGET_PRECISION {target} is not one of {model}'s operating points {recorded}")
+    try:
+        load_model(Settings(model_path=model, target_precision=target))
+    except ValidationError as exc:
+        raise InfraError(f"TARGET_PRECISION {target}: {exc.errors()[0]['msg']}") from None
+    except ModelLoadError as exc:
+        raise InfraError(f"{model}: the function would refuse to load it: {exc}") from None
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:

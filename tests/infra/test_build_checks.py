@@ -99,6 +99,37 @@ def test_a_model_whose_golden_examples_lack_paths_is_refused_at_build(tmp_path, 
     assert not (tmp_path / "build").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "target", "message"),
+    [
+        # metadata that does not belong to its graph (a golden answer it does not give), refused at init
+        (
+            lambda metadata: metadata["golden_examples"][0].update(label="Fridges?"),
+            0.98,
+            "the function would refuse to load it: golden example",
+        ),
+        # 0.984 rounds to 0.98, but the function decides only at a recorded target
+        (lambda metadata: None, 0.984, r"TARGET_PRECISION 0.984 is not one of the model's operating points"),
+        (lambda metadata: None, 0.0, "TARGET_PRECISION 0.0: Input should be greater than 0"),
+    ],
+)
+def test_a_model_the_function_would_refuse_is_refused_at_build_and_leaves_no_release(
+    tmp_path, model_path, change, target, message
+):
+    # GIVEN an earlier build, and a model (or target) the function would refuse
+    stage(model_path, tmp_path / "build", architecture="x86_64")
+    model = onnx.load(model_path)
+    metadata = read_metadata(model)
+    change(metadata)
+    embed_metadata(model, metadata)
+    refused = tmp_path / "refused.onnx"
+    refused.write_bytes(model.SerializeToString())
+
+    with pytest.raises(InfraError, match=message):
+        stage(refused, tmp_path / "build", architecture="x86_64", target_precision=target)
+    assert list((tmp_path / "build").iterdir()) == []  # no release.json of the build before to deploy
+
+
 def test_every_check_checkov_skips_is_explained_in_the_operating_docs():
     import yaml
 

@@ -501,6 +501,7 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
         model_path, tmp_path / "twice.onnx", lambda metadata: metadata["classes"].append(metadata["classes"][0])
     )
     _with_metadata(model_path, tmp_path / "flat.onnx", lambda metadata: metadata.pop("taxonomy"))
+    _with_metadata(model_path, tmp_path / "reordered.onnx", _another_golden_label)
 
     # THEN each is refused in one line, as the function would refuse to load it
     for name, message in (
@@ -509,6 +510,7 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
         ("broken", "has inconsistent metadata: the title's 'dropped' must be"),
         ("twice", "has inconsistent metadata: 'classes' has duplicates"),
         ("flat", "has inconsistent metadata: 'taxonomy' (the class tree) is missing"),
+        ("reordered", "where training recorded"),  # its golden examples recorded another answer
     ):
         result = _run("--model", str(tmp_path / f"{name}.onnx"), "--data", str(tmp_path / "rows.csv"),
                       "--out", str(tmp_path / name))  # fmt: skip
@@ -526,6 +528,12 @@ def _with_metadata(model_path: Path, out: Path, change: Callable[[dict[str, Any]
     change(metadata)
     entry.value = json.dumps(metadata)
     save(model, out)
+
+
+def _another_golden_label(metadata: dict[str, Any]) -> None:
+    """Metadata that does not belong to its graph: the first golden example recorded another class."""
+    example = metadata["golden_examples"][0]
+    example["label"] = next(name for name in metadata["classes"] if name != example["label"])
 
 
 def _title_dropping(ranges: list[list[int]]) -> Callable[[dict[str, Any]], None]:

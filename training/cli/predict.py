@@ -47,7 +47,7 @@ from pyarrow import fs as pafs
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.exceptions import ModelLoadError
 from handler.explain import occlusions
-from handler.model import read_metadata
+from handler.model import Model, check_golden_examples, read_metadata
 from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
@@ -81,10 +81,13 @@ def model_metadata(model_bytes: bytes) -> dict[str, Any]:
 
 
 def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
-    """The model's metadata, or one line saying why the file is not a model `make train` wrote.
+    """The model's metadata, or one line saying why the file is not a model `make train` wrote: the function's own
+    load checks (the metadata fits the graph, the golden examples answer as training recorded), so a model the
+    function would refuse is never scored in bulk.
 
     Raises:
-        DataValidationError: onnxruntime cannot load it, or it carries no metadata of ours.
+        DataValidationError: onnxruntime cannot load it, it carries no metadata of ours, or the function would refuse
+            it.
     """
     try:
         session = _session(model_bytes)
@@ -92,9 +95,14 @@ def _metadata_of(model: Path, model_bytes: bytes) -> dict[str, Any]:
         reason = f"not a graph onnxruntime can load ({' '.join(str(exc).split())[:200]})"
         raise DataValidationError(f"MODEL {model} is {reason}: pass a model.onnx that `make train` wrote") from None
     try:
-        return read_metadata(session, model)
+        metadata = read_metadata(session, model)
     except ModelLoadError as exc:  # its message names the file and what to do, as the function logs it
         raise DataValidationError(str(exc)) from None
+    try:
+        check_golden_examples(Model(session, metadata, chunk=CHUNK_ROWS, load_seconds=0.0))
+    except ModelLoadError as exc:
+        raise DataValidationError(f"MODEL {model}: {exc}") from None
+    return metadata
 
 
 def score_partition(
