@@ -219,7 +219,8 @@ build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled o
 
 start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
-	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR)
+	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR) \
+	  --release $(STAGE_ROOT)/build/release.json
 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
 	@test -n "$$BUCKET" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
@@ -265,7 +266,7 @@ benchmark-parity: $(STAMP) ## Every Unicode code point through a whole model in 
 
 benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through the built function under the local API (MINUTES=3)
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
-	$(PY) benchmarks/soak.py --minutes $(or $(MINUTES),3) --build-dir $(SAM_BUILD_DIR)
+	$(PY) benchmarks/soak.py --minutes $(or $(MINUTES),3) --build-dir $(SAM_BUILD_DIR) --release $(STAGE_ROOT)/build/release.json
 
 benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
 	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"

@@ -91,10 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
+    parser.add_argument("--release", type=Path, default=ROOT / "build" / "release.json")
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [str(TOOLS_PYTHON), "-m", "infra.local_api", "--port", str(port), "--build-dir", str(args.build_dir)],
+        [str(TOOLS_PYTHON), "-m", "infra.local_api", "--port", str(port), "--build-dir", str(args.build_dir),
+         "--release", str(args.release)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip

@@ -6,7 +6,10 @@ standard library, as in Lambda. HTTP requests are turned into API Gateway events
 answers back into HTTP responses, by SAM's own local API Gateway service, so routing, event shape and
 error handling (a failed init becomes a 500, as an HTTP API answers) are those of `sam local start-api`.
 
-Runs with the tools environment's Python (`.venv-tools`), which has aws-sam-cli; binds 127.0.0.1 only.
+Runs with the tools environment's Python (`.venv-tools`), which has aws-sam-cli; binds 127.0.0.1 only. The template's
+parameters are the build's (`release.json`: target precision, capture rate, S3 model), as `make deploy` passes them,
+so the local function serves what the deployed one will; a build for another architecture than this machine's is
+refused, since its compiled wheels cannot run here.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.local_apigw_service import LocalApigwService
+
+from infra.exceptions import InfraError
+from infra.release import read_release
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
@@ -182,6 +188,22 @@ def _python312() -> str:
     ).stdout.strip()
 
 
+def build_parameters(release_file: Path) -> dict[str, str]:
+    """The template parameters of the build `release_file` records, as `make deploy` passes them.
+
+    Raises:
+        InfraError: No build, or one for another architecture than this machine's.
+    """
+    release = read_release(release_file)
+    here = "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
+    if release.architecture != here:
+        raise InfraError(
+            f"the build is for {release.architecture} and this machine is {here}: its compiled dependencies cannot "
+            f"run here; `make build ARCH={here}` to try it locally"
+        )
+    return dict(entry.split("=", 1) for entry in release.parameter_overrides())
+
+
 def _free_port() -> int:
     """An unused loopback port."""
     with socket.socket() as probe:
@@ -194,11 +216,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--build-dir", type=Path, default=BUILD)
-    parser.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value template parameters")
+    parser.add_argument("--release", type=Path, required=True, help="The build's release.json (make build's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
-    serve(port=args.port, build_dir=args.build_dir, parameter_overrides=overrides)
+    try:
+        parameters = build_parameters(args.release)
+    except InfraError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    serve(port=args.port, build_dir=args.build_dir, parameter_overrides=parameters)
 
 
 if __name__ == "__main__":

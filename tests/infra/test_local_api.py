@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -35,7 +36,8 @@ def built(tmp_path_factory, model_path) -> Path:
     stage = tmp_path_factory.mktemp("stage")
     build_dir = stage / "sam-build"
     completed = subprocess.run(
-        make_command("build", f"MODEL={model_path}", f"STAGE_ROOT={stage}", f"SAM_BUILD_DIR={build_dir}"),
+        make_command("build", f"MODEL={model_path}", f"STAGE_ROOT={stage}", f"SAM_BUILD_DIR={build_dir}",
+                     "TARGET_PRECISION=0.99", "CAPTURE_SAMPLE_RATE=0"),
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -49,10 +51,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start(build_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _local_api(build_dir: Path, port: int, release: Path | None = None) -> list[str]:
+    release = release or build_dir.parent / "build" / "release.json"
+    return [str(TOOLS_PYTHON), "-m", "infra.local_api", "--port", str(port), "--build-dir", str(build_dir),
+            "--release", str(release)]  # fmt: skip
+
+
+def _start(build_dir: Path, log: Path, release: Path | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     process = subprocess.Popen(
-        [str(TOOLS_PYTHON), "-m", "infra.local_api", "--port", str(port), "--build-dir", str(build_dir)],
+        _local_api(build_dir, port, release),
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
@@ -96,6 +104,31 @@ def test_smoke_checks_pass_against_the_local_api(api):
     lines = run_smoke(api, "test-synthetic-1")
 
     assert len(lines) == 5
+
+
+def test_the_local_api_serves_the_builds_target_precision_not_the_templates_default(api):
+    status, answer = call(f"{api}/predict", "POST", {"title": "acme smartphone x100 128gb"})
+
+    assert status == 200
+    assert answer["target_precision"] == 0.99
+
+
+def test_a_build_for_another_architecture_is_refused_in_one_line(built, tmp_path):
+    here = json.loads((built.parent / "build" / "release.json").read_text())["architecture"]
+    other = "x86_64" if platform.machine() in {"aarch64", "arm64"} else "arm64"
+    release = json.loads((built.parent / "build" / "release.json").read_text()) | {"architecture": other}
+    (tmp_path / "release.json").write_text(json.dumps(release))
+
+    completed = subprocess.run(
+        _local_api(built, _free_port(), tmp_path / "release.json"), cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        f"error: the build is for {other} and this machine is {here}: its compiled dependencies cannot run here; "
+        f"`make build ARCH={here}` to try it locally"
+    ]
 
 
 def test_single_batch_health_and_bad_input_over_http(api):
@@ -145,7 +178,7 @@ def test_init_failure_is_an_error_not_a_200(built, tmp_path):
     (broken / "ProductClassifierFunction" / "handler" / "model.onnx").write_bytes(b"corrupt")
 
     # WHEN the local API serves it
-    process, url = _start(broken, tmp_path / "api.log")
+    process, url = _start(broken, tmp_path / "api.log", built.parent / "build" / "release.json")
     try:
         status, body = call(f"{url}/health")
     finally:
