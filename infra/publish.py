@@ -45,6 +45,7 @@ class Publication:
     keys: list[str]
     pointer_key: str
     model_s3_uri: str
+    previous_version: str | None = None
 
 
 def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
@@ -66,16 +67,23 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
     passed = parity.get("passed") is True and metrics.get("parity_passed") is True
     if not passed or metrics.get("parity_label_agreement") != 1.0:
         raise GateError(
-            f"parity gate failed for {version}: label agreement {parity.get('label_agreement')}, "
-            f"max |Δp| {parity.get('max_abs_diff')} (tolerance {parity.get('tolerance')})"
+            f"parity gate failed for {version}: parity_report.json records passed {parity.get('passed')}, label "
+            f"agreement {parity.get('label_agreement')}, max |Δp| {parity.get('max_abs_diff')} (tolerance "
+            f"{parity.get('tolerance')}); metrics.json records passed {metrics.get('parity_passed')}, label agreement "
+            f"{metrics.get('parity_label_agreement')}"
         )
     macro_f1 = metrics.get("macro_f1")
     if isinstance(macro_f1, bool) or not isinstance(macro_f1, int | float) or not math.isfinite(macro_f1):
         raise GateError(f"{artifacts}/metrics.json has no macro-F1 (macro_f1: {macro_f1!r}); retrain")
     if macro_f1 < min_macro_f1:
         raise GateError(f"quality gate failed: macro-F1 {macro_f1:.4f} < required {min_macro_f1:.4f}")
-    promotion = metrics.get("promotion") or {}
-    if promotion.get("promoted") is False:
+    promotion = metrics.get("promotion")
+    if not isinstance(promotion, dict) or not isinstance(promotion.get("promoted"), bool):
+        raise GateError(
+            f"{artifacts}/metrics.json records no promotion decision (promotion: {promotion!r}), so nothing says the "
+            "model beat its baseline and the champion: retrain"
+        )
+    if not promotion["promoted"]:
         raise GateError(f"{version} was not promoted to candidate: {promotion.get('reason')}")
     if not isinstance(version, str) or metadata.get("model_version") != version:
         raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")
@@ -136,7 +144,7 @@ def publish_model(
 
     metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
     version = metrics["model_version"]
-    base = f"{prefix.strip('/')}/models/{version}"
+    base = _key(prefix, "models", version)
     bodies = {f"{base}/{name}": (artifacts / name).read_bytes() for name in MODEL_FILES}
     digests = {key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}
     digest = digests[f"{base}/model.onnx"]
@@ -147,7 +155,8 @@ def publish_model(
             if _put_new(s3_client, bucket, key, body, metadata={"sha256": digests[key], "model-version": version}):
                 written.append(key)
         _verify(s3_client, bucket, digests)
-        pointer_key = f"{prefix.strip('/')}/{POINTER}"
+        pointer_key = _key(prefix, POINTER)
+        previous = _current_version(s3_client, bucket, pointer_key)
         pointer = {
             "model_version": version,
             "model_key": f"{base}/model.onnx",
@@ -169,9 +178,41 @@ def publish_model(
         if isinstance(exc, PublishError):
             raise PublishError(reason) from exc
         raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {reason}") from exc
+    if not written and previous not in (None, version):
+        logger.warning(
+            f"{version} was already published, so nothing was uploaded; {POINTER} named {previous} and now names "
+            f"{version} again"
+        )
     return Publication(
-        bucket, version, f"{base}/model.onnx", digest, written, pointer_key, f"s3://{bucket}/{base}/model.onnx"
+        bucket,
+        version,
+        f"{base}/model.onnx",
+        digest,
+        written,
+        pointer_key,
+        f"s3://{bucket}/{base}/model.onnx",
+        previous,
     )
+
+
+def _key(prefix: str, *parts: str) -> str:
+    """An object key under the prefix; an empty prefix (or "/") is the bucket's root, never a key starting with "/"."""
+    return "/".join(part for part in (prefix.strip("/"), *parts) if part)
+
+
+def _current_version(s3_client: Any, bucket: str, pointer_key: str) -> str | None:
+    """The version the pointer names before it moves (None when there is no pointer yet, or it is unreadable)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        pointer = json.loads(s3_client.get_object(Bucket=bucket, Key=pointer_key)["Body"].read())
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+            return None
+        raise
+    except ValueError:
+        return None
+    return str(pointer.get("model_version")) if isinstance(pointer, dict) else None
 
 
 def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: dict[str, str]) -> bool:

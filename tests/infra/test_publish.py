@@ -39,6 +39,7 @@ def artifacts(tmp_path, model_path):
         "parity_label_agreement": 1.0,
         "parity_passed": True,
         "onnx_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "promotion": {"promoted": True, "reason": "no champion yet"},
     }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     parity = {"passed": True, "label_agreement": 1.0, "max_abs_diff": 3e-7, "tolerance": 1e-5}
@@ -89,6 +90,26 @@ def test_publishing_the_same_version_again_succeeds_without_rewriting_it(s3, art
 
     assert (again.model_key, again.sha256) == (first.model_key, first.sha256)
     assert {k: s3.head_object(Bucket=BUCKET, Key=k)["ETag"] for k in _keys(s3) if "/models/" in k} == before
+
+
+def test_republishing_an_older_version_says_the_pointer_moved_back(s3, artifacts, caplog):
+    publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/current.json", Body=b'{"model_version": "newer"}')
+
+    again = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert (again.keys, again.previous_version) == ([], "newer")
+    assert _pointer(s3)["model_version"] == "test-synthetic-1"
+    assert "current.json named newer and now names test-synthetic-1 again" in caplog.text
+
+
+@pytest.mark.parametrize("prefix", ["", "/"])
+def test_an_empty_prefix_publishes_at_the_buckets_root(s3, artifacts, prefix):
+    publication = publish_model(s3, artifacts, bucket=BUCKET, prefix=prefix, min_macro_f1=0.8)
+
+    assert publication.model_s3_uri == f"s3://{BUCKET}/models/test-synthetic-1/model.onnx"
+    assert "current.json" in _keys(s3)
+    assert not [key for key in _keys(s3) if key.startswith("/")]
 
 
 def test_an_existing_version_is_never_overwritten_with_other_bytes(s3, artifacts):
@@ -180,6 +201,10 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
         (lambda f: _edit_metrics(f, onnx_sha256=None), "metrics.json records no onnx_sha256, .*: retrain"),
         (lambda f: (f / "metrics.json").write_text('{"model_version": "test-'), "metrics.json is not valid JSON"),
         (lambda f: (f / "parity_report.json").write_text("[]"), "parity_report.json holds a JSON list"),
+        # a metrics file without the promotion decision (damaged, or written by hand) fails closed
+        (lambda f: _edit_metrics(f, promotion=None), "metrics.json records no promotion decision"),
+        (lambda f: _edit_metrics(f, promotion="no"), "metrics.json records no promotion decision"),
+        (lambda f: _edit_metrics(f, parity_passed=False), "metrics.json records passed False"),
     ],
 )
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
