@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from handler.decisions import DEFAULT_TARGET_PRECISION
 from handler.exceptions import SettingsError
@@ -93,6 +93,25 @@ class Settings(BaseModel):
             raise ValueError(f"{folder} is a file; name a folder for captured listings")
         return folder
 
+    @model_validator(mode="after")
+    def _capture_writable(self) -> Settings:
+        """With capture on, CAPTURE_DIR must be a folder this process can write (made if it does not exist yet): a
+        capture that fails is one log line per request, so a folder that cannot be written would lose every listing
+        quietly."""
+        if self.capture_dir is None or self.capture_sample_rate == 0:
+            return self
+        import tempfile  # only where capture goes to a folder (local runs): not on Lambda's cold start
+
+        try:
+            self.capture_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.capture_dir):
+                pass
+        except OSError as exc:
+            raise ValueError(
+                f"CAPTURE_DIR {self.capture_dir} cannot be written ({exc.strerror or exc}); name a writable folder"
+            ) from None
+        return self
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, served_model: Path = SERVED_MODEL, **explicit: Any
@@ -109,10 +128,14 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(by_init_type | _pinned(served_model) | from_environment | explicit)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
-            )
-            raise SettingsError(f"invalid settings: {problems}") from exc
+            raise SettingsError(f"invalid settings: {'; '.join(map(_problem, exc.errors()))}") from exc
+
+
+def _problem(error: Any) -> str:
+    """One validation error as a line: the variable it names, if any (a check of several has none), and why."""
+    name = ".".join(str(part) for part in error["loc"]).upper()
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{name}: {message}" if name else message
 
 
 def _pinned(path: Path) -> dict[str, Any]:

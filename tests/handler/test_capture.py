@@ -60,8 +60,7 @@ def test_synthetic_traffic_and_a_zero_rate_capture_nothing(model_path, tmp_path)
     off = _client(model_path, capture_dir=tmp_path / "off", capture_sample_rate=0.0)
     assert off.post("/predict", json=ITEM).status_code == 200
 
-    assert not (tmp_path / "on").exists()
-    assert not (tmp_path / "off").exists()
+    assert not list(tmp_path.rglob("*.jsonl"))
     assert Settings().capture_sample_rate == 0.0  # off unless a deployment (make build, make serve CAPTURE=) asks
 
 
@@ -107,3 +106,8 @@ def test_a_capture_folder_that_is_a_file_is_a_settings_error_naming_it(tmp_path)
 
     with pytest.raises(SettingsError, match=r"CAPTURE_DIR: .* is a file; name a folder"):
         Settings.from_env({"CAPTURE_DIR": str(afile), "CAPTURE_SAMPLE_RATE": "1"})
+    # nor may it be a folder that cannot be made or written (under a file; read-only), which would lose every capture
+    with pytest.raises(SettingsError, match=r"CAPTURE_DIR .*captured/sub cannot be written"):
+        Settings.from_env({"CAPTURE_DIR": str(afile / "sub"), "CAPTURE_SAMPLE_RATE": "1"})
+    with pytest.raises(SettingsError, match=r"CAPTURE_DIR /proc/captured cannot be written"):
+        Settings.from_env({"CAPTURE_DIR": "/proc/captured", "CAPTURE_SAMPLE_RATE": "1"})
