@@ -226,19 +226,22 @@ publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates
 	@test -n "$$BUCKET" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
 	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 $(MIN_MACRO_F1)
 
+# Whether LOCAL_S3/pid names a running moto_server (a stale file may name another process since).
+MOTO_RUNNING = test -f "$$LOCAL_S3/pid" && ps -o args= -p "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null | grep -q moto_server
+
 local-s3: $(STAMP) ## A local S3 for make publish: moto_server on 127.0.0.1:LOCAL_S3_PORT (5000), in the background, with bucket BUCKET (local)
 	@mkdir -p "$$LOCAL_S3"
-	@if test -f "$$LOCAL_S3/pid" && kill -0 "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null; then \
+	@if $(MOTO_RUNNING); then \
 	  echo "moto_server already running (pid $$(cat "$$LOCAL_S3/pid"))"; \
 	else \
 	  $(PY) -c "$$PORT_FREE" "$$LOCAL_S3_PORT" "make local-s3 LOCAL_S3_PORT" || exit 1; \
 	  nohup $(BIN)/moto_server -H 127.0.0.1 -p "$$LOCAL_S3_PORT" > "$$LOCAL_S3/log" 2>&1 & echo $$! > "$$LOCAL_S3/pid"; \
 	fi
-	$(PY) -m infra.local_s3 --endpoint "http://127.0.0.1:$$LOCAL_S3_PORT" --bucket "$${BUCKET:-local}"
+	$(PY) -m infra.local_s3 --endpoint "http://127.0.0.1:$$LOCAL_S3_PORT" --bucket "$${BUCKET:-local}" --log "$$LOCAL_S3/log"
 
 stop-local-s3: ## Stop the moto_server make local-s3 started (its buckets are in memory: they go with it)
-	@if test -f "$$LOCAL_S3/pid"; then kill "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null && echo "stopped moto_server (pid $$(cat "$$LOCAL_S3/pid"))"; \
-	  rm -f "$$LOCAL_S3/pid"; else echo "no local S3 running (no $$LOCAL_S3/pid)"; fi
+	@if $(MOTO_RUNNING); then kill "$$(cat "$$LOCAL_S3/pid")" && echo "stopped moto_server (pid $$(cat "$$LOCAL_S3/pid"))"; \
+	  else echo "no local S3 running (no moto_server at the pid in $$LOCAL_S3/pid)"; fi; rm -f "$$LOCAL_S3/pid"
 
 smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless it serves MODEL_VERSION (URL= AUTH=none|iam|jwt TOKEN=)
 	$(PY) -m infra.smoke --url "$$URL" --auth $(or $(AUTH),none) $(if $(TOKEN),--token "$$TOKEN") \

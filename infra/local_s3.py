@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-def wait_for_endpoint(endpoint: str, *, timeout: float = 15.0) -> None:
+def wait_for_endpoint(endpoint: str, *, timeout: float = 15.0, log: str = ".local-s3/log") -> None:
     """Wait until something accepts connections at the endpoint's host and port.
 
     Raises:
@@ -37,7 +37,7 @@ def wait_for_endpoint(endpoint: str, *, timeout: float = 15.0) -> None:
             if probe.connect_ex(address) == 0:
                 return
         time.sleep(0.1)
-    raise InfraError(f"no S3 endpoint answers at {endpoint} after {timeout:.0f} s; see .local-s3/log")
+    raise InfraError(f"no S3 endpoint answers at {endpoint} after {timeout:.0f} s; see {log}")
 
 
 def create_bucket(client: Any, bucket: str) -> bool:
@@ -65,13 +65,14 @@ def create_bucket(client: Any, bucket: str) -> bool:
 def main(
     endpoint: Annotated[str, typer.Option(help="The local S3 endpoint, e.g. http://127.0.0.1:5000.")],
     bucket: Annotated[str, typer.Option(help="The bucket to create.")] = "local",
+    log: Annotated[str, typer.Option(help="The server's log, named when it does not answer.")] = ".local-s3/log",
 ) -> None:
     """Wait for the local S3 endpoint, create the bucket and print the publish line to use."""
     import boto3
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     try:
-        wait_for_endpoint(endpoint)
+        wait_for_endpoint(endpoint, log=log)
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **DUMMY_CREDENTIALS)
         created = create_bucket(client, bucket)
     except InfraError as exc:

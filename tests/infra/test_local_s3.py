@@ -85,7 +85,7 @@ def test_cli_names_an_endpoint_that_does_not_answer(monkeypatch):
     import infra.local_s3
     from infra.local_s3 import app
 
-    def refuse(endpoint: str, *, timeout: float = 15.0) -> None:
+    def refuse(endpoint: str, *, timeout: float = 15.0, log: str = "") -> None:
         raise InfraError(f"no S3 endpoint answers at {endpoint}")
 
     monkeypatch.setattr(infra.local_s3, "wait_for_endpoint", refuse)
@@ -94,3 +94,19 @@ def test_cli_names_an_endpoint_that_does_not_answer(monkeypatch):
 
     assert result.exit_code == 1
     assert "no S3 endpoint answers at http://127.0.0.1:9" in result.output
+
+
+def test_stop_local_s3_never_kills_a_process_a_stale_pid_file_names(tmp_path):
+    # GIVEN a pid file left from an earlier moto_server, whose pid another process has since
+    other = subprocess.Popen(["sleep", "30"])
+    (tmp_path / "pid").write_text(str(other.pid))
+    try:
+        stopped = _make("stop-local-s3", f"LOCAL_S3={tmp_path}")
+
+        # THEN that process lives, and the stale file is gone
+        assert other.poll() is None
+        assert "no local S3 running" in stopped.stdout
+        assert not (tmp_path / "pid").exists()
+    finally:
+        other.kill()
+        other.wait()
