@@ -219,6 +219,7 @@ build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled o
 
 start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
+	@$(TOOLS)/bin/python -c "$$PORT_FREE" "$(or $(PORT),3000)" "make start-api PORT"
 	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR) \
 	  --release $(STAGE_ROOT)/build/release.json
 

@@ -26,14 +26,23 @@ def protected_versions(client: Any, function: str) -> set[str]:
     return protected
 
 
+def check_keep(keep: int) -> None:
+    """At least the newest version stays.
+
+    Raises:
+        InfraError: `keep` is below 1.
+    """
+    if keep < 1:
+        raise InfraError(f"KEEP must be at least 1, got {keep}")
+
+
 def prune(client: Any, function: str, keep: int) -> list[str]:
     """Delete all published versions but the newest `keep` and the protected ones; return those deleted.
 
     Raises:
         InfraError: `keep` is below 1, or Lambda refused a call (the message names it).
     """
-    if keep < 1:
-        raise InfraError(f"KEEP must be at least 1, got {keep}")
+    check_keep(keep)
     try:
         published = sorted(
             (
@@ -62,12 +71,30 @@ def main() -> int:
     import boto3
 
     try:
-        deleted = prune(boto3.client("lambda"), args.function, args.keep)
+        check_keep(args.keep)
+        deleted = prune(_lambda_client(boto3, args.function), args.function, args.keep)
     except InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"deleted {len(deleted)} version(s): {', '.join(deleted) or 'none'}")
     return 0
+
+
+def _lambda_client(boto3: Any, function: str) -> Any:
+    """A Lambda client in the function's region: its ARN's (arn:aws:lambda:<region>:…), else the environment's.
+
+    Raises:
+        InfraError: A bare function name and no region configured.
+    """
+    parts = function.split(":")
+    region = parts[3] if function.startswith("arn:") and len(parts) > 3 and parts[3] else None
+    try:
+        return boto3.client("lambda", region_name=region)
+    except BotoCoreError as exc:
+        raise InfraError(
+            f"no AWS region for {function!r} ({exc}): pass FUNCTION=<its ARN> (the stack's FunctionArn output), or "
+            "set AWS_REGION"
+        ) from None
 
 
 if __name__ == "__main__":

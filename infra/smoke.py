@@ -137,6 +137,11 @@ def run_smoke(base_url: str, model_version: str, auth: Auth | None = None) -> li
 
     def checked(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
         status, answer = call(url, method, body, auth=auth)
+        if status == 403 and answer == {"message": "Missing Authentication Token"}:
+            raise SmokeError(
+                f"{method} {url}: 403 Missing Authentication Token, which an API gateway answers for a route it does "
+                "not have: is URL the API's base (the stack's ApiUrl output, no stage or path after it)?"
+            )
         if status in {401, 403} and isinstance(answer, dict) and "message" in answer:
             mode = (auth or Auth()).mode
             raise SmokeError(
@@ -213,6 +218,13 @@ def main() -> int:
     parser.add_argument("--token", default=None, help="Bearer token for --auth jwt")
     parser.add_argument("--model-version", default="", help="The model version the endpoint must serve")
     args = parser.parse_args()
+    try:
+        address = urlparse(args.url)
+        address.port  # noqa: B018 -- parsing the port is what checks it
+    except ValueError as exc:
+        parser.error(f"URL {args.url!r} is not a URL ({exc})")
+    if address.scheme not in {"http", "https"} or not address.hostname:
+        parser.error(f"URL {args.url!r}: pass http(s)://host[:port], such as the stack's ApiUrl output")
     if not args.model_version:
         parser.error("the expected model version is empty: run `make build` first or pass MODEL_VERSION=")
     token_url, client_id, client_secret = (

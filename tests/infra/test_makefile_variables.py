@@ -135,6 +135,23 @@ def test_serve_refuses_a_port_that_is_not_a_number():
     assert "PORT must be a port number (1-65535), got '80a'" in completed.stderr
 
 
+@pytest.mark.parametrize("port", ["70000", "0"])
+def test_start_api_refuses_a_port_it_could_not_serve_on_before_starting(tmp_path, port):
+    if not (ROOT / ".venv-tools" / "bin" / "python").exists():
+        pytest.skip("the tools environment is missing: run `make tools` (make test does)")
+    (tmp_path / "ProductClassifierFunction").mkdir()
+
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "start-api", f"PORT={port}", f"SAM_BUILD_DIR={tmp_path}", "-o",
+         ".venv-tools/.installed"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert completed.returncode != 0
+    assert f"PORT must be a port number (1-65535), got '{port}'" in completed.stderr
+    assert "Serving" not in completed.stdout
+
+
 def test_every_make_command_the_docs_show_is_a_target():
     import re
 

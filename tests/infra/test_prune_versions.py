@@ -62,3 +62,20 @@ def test_keeps_the_newest_and_every_version_an_alias_routes_to(lambda_client):
 def test_keep_below_one_is_refused(lambda_client):
     with pytest.raises(InfraError, match="KEEP must be at least 1"):
         prune(lambda_client, FUNCTION, keep=0)
+
+
+def test_the_command_line_finds_the_region_in_the_arn_and_names_what_to_pass_without_one(monkeypatch, capsys):
+    import infra.prune_versions
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    regions: list[str] = []
+    monkeypatch.setattr(infra.prune_versions, "prune", lambda client, *_: regions.append(client.meta.region_name) or [])
+
+    monkeypatch.setattr("sys.argv", ["prune", "--function", "arn:aws:lambda:eu-west-1:123456789012:function:fn"])
+    assert infra.prune_versions.main() == 0
+    monkeypatch.setattr("sys.argv", ["prune", "--function", "fn"])
+    assert infra.prune_versions.main() == 1
+
+    assert regions == ["eu-west-1"]
+    assert "error: no AWS region for 'fn'" in capsys.readouterr().err

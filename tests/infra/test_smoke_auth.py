@@ -166,6 +166,8 @@ class _BadEndpoint(BaseHTTPRequestHandler):
             self._raw(502, b"<html><body>502 Bad Gateway</body></html>", "text/html")
         elif self.path == "/list/health":
             self._raw(200, b"[1, 2]", "application/json")
+        elif self.path == "/prod/health":  # a URL with a stage after the API's base: no such route
+            self._raw(403, b'{"message":"Missing Authentication Token"}', "application/json")
         elif self.path == "/versionless/health":
             self._raw(200, b'{"status": "ok", "model_loaded": true}', "application/json")
         elif self.path == "/stall/health":  # an error page that stops half-way
@@ -196,6 +198,7 @@ class _BadEndpoint(BaseHTTPRequestHandler):
         ("html", r"GET .*/html/health: 502 with a body that is not JSON: b'<html><body>502 Bad Gateway"),
         ("list", r"GET /health: 200 \[1, 2\]"),
         ("versionless", r"serves model None, expected v1"),
+        ("prod", r"403 Missing Authentication Token, .* a route it does not have: is URL the API's base"),
         ("drop", r"GET .*/drop/health: no answer \(RemoteDisconnected"),
         ("stall", r"GET .*/stall/health: no answer \(TimeoutError"),
     ],
@@ -204,3 +207,15 @@ def test_a_broken_endpoint_is_one_failure_naming_what_it_answered(path, message,
     monkeypatch.setattr(smoke, "TIMEOUT_SECONDS", 0.5)
     with _serving(_BadEndpoint) as url, pytest.raises(SmokeError, match=message):
         run_smoke(f"{url}/{path}", "v1")
+
+
+@pytest.mark.parametrize("url", ["", "http://[::1", "127.0.0.1:3000"])
+def test_a_url_that_is_no_apis_base_is_one_line(url):
+    completed = subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--url", url, "--model-version", "v1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    assert f"error: URL {url!r}" in completed.stderr
+    assert "Traceback" not in completed.stderr
