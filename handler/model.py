@@ -205,7 +205,13 @@ def check_golden_examples(model: Model) -> None:
     for index, (example, prediction) in enumerate(zip(golden, predictions, strict=True)):
         if "label" not in example:
             continue
-        difference = float(np.abs(prediction.probabilities - np.asarray(example["probabilities"])).max())
+        try:
+            difference = float(np.abs(prediction.probabilities - np.asarray(example["probabilities"], float)).max())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(
+                f"golden example {index}'s recorded probabilities are malformed ({type(exc).__name__}: {exc}); "
+                "export the model again with `make train`"
+            ) from None
         if prediction.label != example["label"] or difference > GOLDEN_TOLERANCE:
             raise ModelLoadError(
                 f"golden example {index} answers {prediction.label!r} (max |Δp| {difference:.1e}) where training "

@@ -69,6 +69,8 @@ def _dropped(ranges):
         (_drop_class, "metadata lists 9 classes but its taxonomy 10 leaf nodes"),
         (_no_required_input, "exactly one required string input"),
         (_wrong_golden_answer, "golden example 0 answers"),
+        (lambda metadata: metadata["golden_examples"][0].pop("probabilities"), "golden example 0's recorded proba"),
+        (lambda metadata: metadata["golden_examples"][0].update(probabilities="x"), "golden example 0's recorded pr"),
         (_unknown_input_type, "'inputs' must be a list of"),
         (_duplicate_classes, "'classes' has duplicates"),
         *[
