@@ -186,7 +186,8 @@ requirements: $(STAMP) ## Regenerate handler/requirements.txt from the serve ext
 	$(PY) -m infra.requirements
 
 serve: $(STAMP) ## Run the API with uvicorn on 127.0.0.1:8000 (PORT=, MODEL=path; default artifacts/model.onnx; CAPTURE=folder CAPTURE_SAMPLE_RATE=)
-	@test -f "$$MODEL" || { echo "error: $$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
+	@test ! -d "$$MODEL" || { echo "error: MODEL=$$MODEL is a folder; pass the model file in it (MODEL=$${MODEL%/}/model.onnx)" >&2; exit 1; }
+	@test -f "$$MODEL" || { echo "error: MODEL=$$MODEL not found; run 'make train' first (or pass MODEL=path)" >&2; exit 1; }
 	@$(PY) -c "$$PORT_FREE" "$${PORT:-8000}" "make serve PORT"
 	@$(SERVE_ENV) $(SERVE_CAPTURE) $(PY) -c "$$SERVABLE" >/dev/null
 	$(SERVE_ENV) $(SERVE_CAPTURE) $(BIN)/uvicorn handler.main:app --host 127.0.0.1 --port "$${PORT:-8000}"

@@ -128,6 +128,19 @@ def test_serve_on_a_busy_port_names_the_port_fix():
     assert "Traceback" not in completed.stderr
 
 
+def test_serve_names_a_model_folder_and_the_file_to_pass_instead(tmp_path):
+    venv = sys.prefix
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "serve", f"MODEL={tmp_path}/", f"VENV={venv}", "-o", f"{venv}/.installed"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert completed.returncode != 0
+    assert f"error: MODEL={tmp_path}/ is a folder; pass the model file in it (MODEL={tmp_path}/model.onnx)" in (
+        completed.stderr
+    )
+
+
 def test_serve_refuses_a_port_that_is_not_a_number():
     completed = _serve("80a")
 
