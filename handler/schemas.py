@@ -225,7 +225,8 @@ def build_product_model(
         field: tuple[Any, Any]
         if spec["type"] == "float":
             number = Annotated[float, Field(ge=0, le=FLOAT32_MAX, allow_inf_nan=False, strict=True)]
-            field = (number | None, Field(None, alias=name, description=f"{name}; missing means unknown."))
+            unit = f" in {spec['currency']}" if isinstance(spec.get("currency"), str) else ""
+            field = (number | None, Field(None, alias=name, description=f"{name}{unit}; missing means unknown."))
         elif spec.get("required"):
             dropped = spec.get("dropped", [])
             reason = blank_reason(dropped)

@@ -117,6 +117,17 @@ def _no_dropped_ranges(metadata):
     del next(spec for spec in metadata["inputs"] if spec.get("required"))["dropped"]
 
 
+def test_the_api_names_the_currency_a_model_read_its_prices_in(model_path, tmp_path):
+    def priced_in_usd(metadata):
+        next(spec for spec in metadata["inputs"] if spec["type"] == "float")["currency"] = "USD"
+
+    settings = Settings(model_path=_with_metadata(model_path, tmp_path / "model.onnx", priced_in_usd))
+    schema = TestClient(create_app(load_model(settings), settings)).get("/openapi.json").json()
+
+    item = next(body for name, body in schema["components"]["schemas"].items() if "price" in body.get("properties", {}))
+    assert item["properties"]["price"]["description"] == "price in USD; missing means unknown."
+
+
 def test_golden_examples_are_recorded_by_training(model_path):
     model = load_model(Settings(model_path=model_path))
 

@@ -18,6 +18,7 @@ from training.data.report import build_report
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.exceptions import DataValidationError
+from training.model.metadata import input_schema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -89,24 +90,37 @@ def test_a_currency_price_names_the_files_column_and_how_to_write_it():
     )
 
 
-def test_prices_with_their_currency_code_are_read_as_google_merchant_center_writes_them():
+def test_prices_with_their_currency_code_are_read_in_the_configured_currency_alone():
     # GIVEN a Merchant Center feed's prices ("15.00 USD"), one missing
     frame = _catalogue(20).assign(price=[f"{index}.50 USD" for index in range(20)])
     frame.loc[4, "price"] = None
+    in_usd = replace(CONFIG, currency="USD")
 
-    prices = prepare_catalogue(frame, CONFIG)["price"]
+    prices = prepare_catalogue(frame, in_usd)["price"]
 
     assert prices.iloc[3] == pytest.approx(3.5)
     assert np.isnan(prices.iloc[4])
-    # AND one price in another currency is refused, naming it, its row and the column's currency
-    frame.loc[7, "price"] = "7.50 EUR"
-    with pytest.raises(DataValidationError) as info:
+    # AND without data.currency such a price is refused, naming the setting
+    with pytest.raises(DataValidationError) as unset:
         prepare_catalogue(frame, CONFIG, source="feed.tsv")
-    assert str(info.value) == (
-        "feed.tsv: column 'price' must hold its prices in one currency, found '7.50 EUR' among prices in USD in data "
-        "row 8; write every price of the column in one currency (the model reads the number alone, so 10 EUR and "
-        "10 USD would be one price), unknown ones empty"
+    assert str(unset.value) == (
+        "feed.tsv: column 'price' holds a price with its currency code, found '0.50 USD' in data row 1; set "
+        "data.currency: USD in the config to read such prices as their number (every price must then be in that "
+        "currency: the model reads the number alone), or write plain numbers"
     )
+    # AND a price in another currency is refused, row by row, whichever file or partition holds it
+    frame.loc[7, "price"] = "7.50 EUR"
+    with pytest.raises(DataValidationError) as other:
+        prepare_catalogue(frame, in_usd, source="feed.tsv")
+    assert str(other.value).startswith(
+        "feed.tsv: column 'price' must hold prices in data.currency USD, found '7.50 EUR' in data row 8; convert "
+        "them to USD"
+    )
+    assert prepare_catalogue(frame.iloc[6:8].assign(price="7.50 EUR"), replace(CONFIG, currency="EUR"))[
+        "price"
+    ].tolist() == [7.5, 7.5]
+    # AND the model records it, for bulk scoring to read prices alike and the API to name the unit
+    assert {spec["name"]: spec.get("currency") for spec in input_schema(in_usd)}["price"] == "USD"
 
 
 def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_comma():

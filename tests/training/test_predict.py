@@ -530,6 +530,33 @@ def _with_metadata(model_path: Path, out: Path, change: Callable[[dict[str, Any]
     save(model, out)
 
 
+def test_prices_with_a_currency_code_score_as_training_read_them(model_path, tmp_path):
+    # GIVEN a model trained on prices in USD (data.currency, recorded on its price input), and a feed of such prices
+    _with_metadata(model_path, tmp_path / "usd.onnx", _priced_in("USD"))
+    rows = generate_catalogue(3, seed=3).assign(product_id=["a", "b", "c"])
+    plain = rows.assign(price=[299.0, 10.0, 5.0])
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    plain.assign(price=["299.00 USD", "10 USD", "5.00 EUR"]).to_csv(tmp_path / "feed.csv", index=False)
+
+    for name in ("plain", "feed"):
+        result = _run("--model", str(tmp_path / "usd.onnx"), "--data", str(tmp_path / f"{name}.csv"),
+                      "--out", str(tmp_path / f"{name}.parquet"))  # fmt: skip
+        assert result.exit_code == 0, result.output
+    plain_answers, feed_answers = (pd.read_parquet(tmp_path / f"{name}.parquet") for name in ("plain", "feed"))
+
+    # THEN the USD prices score as their numbers, and the EUR one is refused, not read as 5 USD
+    assert feed_answers["label"].tolist()[:2] == plain_answers["label"].tolist()[:2]
+    assert feed_answers["confidence"].tolist()[:2] == plain_answers["confidence"].tolist()[:2]
+    assert feed_answers["label"].isna().tolist() == [False, False, True]
+
+
+def _priced_in(currency: str) -> Callable[[dict[str, Any]], None]:
+    def change(metadata: dict[str, Any]) -> None:
+        next(spec for spec in metadata["inputs"] if spec["type"] == "float")["currency"] = currency
+
+    return change
+
+
 def _another_golden_label(metadata: dict[str, Any]) -> None:
     """Metadata that does not belong to its graph: the first golden example recorded another class."""
     example = metadata["golden_examples"][0]

@@ -196,7 +196,7 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name, csv in config.columns.items():
         if name in config.numeric:
-            frame[name] = _parse_numeric(raw[csv], csv, source, lenient=lenient)
+            frame[name] = _parse_numeric(raw[csv], csv, source, lenient=lenient, currency=config.currency)
         else:
             frame[name] = text_values(raw[csv], column=csv, source=source)
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
@@ -329,22 +329,26 @@ def require_two_classes(classes: int, source: str) -> None:
         raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
 
 
-def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) -> pd.Series:
+def _parse_numeric(
+    column: pd.Series, name: str, source: str, *, lenient: bool, currency: str | None = None
+) -> pd.Series:
     """Parse a numeric input as float32, naming (by the file's column `name`) the first value the API would refuse
     unless lenient."""
-    values, invalid = parse_numbers(column)
+    values, invalid = parse_numbers(column, currency)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
         cell, number = column.iloc[row], _data_row(column, row)
         found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
         hint = ""
-        if np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)):
-            main = column.astype(str).str.extract(CURRENCY_AMOUNT)["code"].mode().iloc[0]
-            reason = f"must hold its prices in one currency, found {found} among prices in {main}"
-            hint = f"; {number_advice([cell])}"
+        if np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)) and currency:
+            reason = f"must hold prices in data.currency {currency}, found {found}"
+            hint = f"; {number_advice([cell], currency)}"
+        elif np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)):
+            reason = f"holds a price with its currency code, found {found}"
+            hint = f"; {number_advice([cell], currency)}"
         elif np.isnan(value):
             reason = f"must be numeric, found {found}"
-            hint = f"; {number_advice([cell])}"
+            hint = f"; {number_advice([cell], currency)}"
         elif value < 0:
             reason = f"must be ≥ 0, found {value}"
         else:
@@ -353,37 +357,43 @@ def _parse_numeric(column: pd.Series, name: str, source: str, *, lenient: bool) 
     return values.mask(invalid).astype(np.float32)
 
 
-def number_advice(values: Iterable[Any]) -> str:
+def number_advice(values: Iterable[Any], currency: str | None = None) -> str:
     """How to write the numbers `values` fail to be: with a decimal point when they use a decimal comma ("2,56" is
     2.56, and taking its comma for a thousands separator would make it 256), else without currency symbols or
-    thousands separators; or in one currency, when the column's prices carry several."""
+    thousands separators; for a price with a currency code, how to read it (`data.currency`)."""
     if any(DECIMAL_COMMA.match(str(value)) for value in values):
         return "write plain numbers with a decimal point (1299.00, not € 1.299,00), unknown ones empty"
-    if any(CURRENCY_AMOUNT.match(str(value)) for value in values):
+    codes = sorted({amount["code"] for value in values if (amount := CURRENCY_AMOUNT.match(str(value)))})
+    if codes and currency:
         return (
-            "write every price of the column in one currency (the model reads the number alone, so 10 EUR and "
-            "10 USD would be one price), unknown ones empty"
+            f"convert them to {currency}, the catalogue's data.currency (the model reads the number alone, so 10 "
+            f"{codes[0]} and 10 {currency} would be one price), unknown ones empty"
+        )
+    if codes:
+        return (
+            f"set data.currency: {codes[0]} in the config to read such prices as their number (every price must then "
+            "be in that currency: the model reads the number alone), or write plain numbers"
         )
     return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 
-def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_numbers(column: pd.Series, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
     booleans are no numbers (the API's strict float refuses true): as one, a date is a count of units since 1970,
     and the unit is the file's choice. A price with its currency code, as Google Merchant Center feeds write them
-    ("15.00 USD"), is its number when the column's most common code is its own, and refused in any other currency:
-    the number is all a request carries."""
+    ("15.00 USD"), is its number when the code is `currency` (`data.currency`), and refused otherwise: the number is
+    all a request carries. Decided value by value, so every partition and file of a catalogue reads alike."""
     dtype = column.dtype
     if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
-    amounts = column.iloc[unparsed].astype(str).str.extract(CURRENCY_AMOUNT).reset_index(drop=True).dropna()
-    if not amounts.empty:
-        in_main_currency = amounts[amounts["code"] == amounts["code"].mode().iloc[0]]
+    if currency and len(unparsed):
+        amounts = column.iloc[unparsed].astype(str).str.extract(CURRENCY_AMOUNT).reset_index(drop=True)
+        priced = amounts[amounts["code"] == currency]
         numbers = values.to_numpy(copy=True)
-        numbers[unparsed[in_main_currency.index]] = pd.to_numeric(in_main_currency["number"]).to_numpy("float64")
+        numbers[unparsed[priced.index]] = pd.to_numeric(priced["number"]).to_numpy("float64")
         values = pd.Series(numbers, index=column.index)
     invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))
     return values, invalid

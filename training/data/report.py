@@ -194,7 +194,9 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
-        unparsable_numbers=unparsable_numbers(frame, [config.columns[name] for name in config.numeric]),
+        unparsable_numbers=unparsable_numbers(
+            frame, [config.columns[name] for name in config.numeric], currency=config.currency
+        ),
         duplicate_rows=dropped["dropped_duplicates"],
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
@@ -360,7 +362,9 @@ def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, 
     }  # fmt: skip
 
 
-def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, Any]]:
+def unparsable_numbers(
+    frame: pd.DataFrame, columns: list[str], *, currency: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Per numeric column: how many present values training refuses (text that is no number, a negative, infinite
     or beyond float32: `clean.parse_numbers`), with examples."""
     found = {}
@@ -368,9 +372,10 @@ def unparsable_numbers(frame: pd.DataFrame, columns: list[str]) -> dict[str, dic
         if column not in frame:
             continue
         values = frame[column]
-        _, bad = parse_numbers(values)
+        _, bad = parse_numbers(values, currency)
         if bad.any():
-            found[column] = {"count": int(bad.sum()), "examples": [str(v) for v in values[bad].unique()[:MAX_EXAMPLES]]}
+            examples = [str(v) for v in values[bad].unique()[:MAX_EXAMPLES]]
+            found[column] = {"count": int(bad.sum()), "examples": examples, "advice": number_advice(examples, currency)}
     return found
 
 
@@ -466,7 +471,7 @@ def _refusals(report: DataReport) -> list[str]:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [
         f"numeric column {column!r} has {found['count']} values that are not numbers ≥ 0 within float32, e.g. "
-        f"{found['examples']}: {number_advice(found['examples'])}"
+        f"{found['examples']}: {found['advice']}"
         for column, found in report.unparsable_numbers.items()
     ]
     if report.empty_level_labels:

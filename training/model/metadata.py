@@ -39,12 +39,17 @@ LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "skl2on
 
 def input_schema(config: DataConfig) -> list[dict[str, Any]]:
     """The graph's inputs as the serving side needs them: name, type, whether required, default, for a string its
-    longest accepted length (data.max_text_length: what training kept, and what bulk scoring takes), and for the
-    title the code points the graph drops (`dropped_ranges`): one of those and whitespace alone is a blank title."""
+    longest accepted length (data.max_text_length: what training kept, and what bulk scoring takes), for the
+    title the code points the graph drops (`dropped_ranges`): one of those and whitespace alone is a blank title, and
+    for a number the currency its prices were in (`data.currency`, when set): bulk scoring reads "15.00 USD" as
+    training did, and the API's caller sends the number in it."""
     schema = []
     for name in config.columns:
         if name in config.numeric:
-            schema.append({"name": name, "type": "float", "required": False, "default": None})
+            schema.append(
+                {"name": name, "type": "float", "required": False, "default": None}
+                | ({"currency": config.currency} if config.currency else {})
+            )
         else:
             required = name == config.text
             default = None if required else ""
