@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,7 @@ from training.engines.dask.prepare import (
     train_products,
 )
 from training.engines.peak_rss import own_peak_rss_mb
-from training.exceptions import DataValidationError, TrainingError
+from training.exceptions import ConfigError, DataValidationError, TrainingError
 from training.model.metadata import read_metadata
 
 if TYPE_CHECKING:
@@ -568,3 +569,26 @@ def test_copies_of_a_row_in_other_files_are_dropped_as_the_local_engine_drops_th
     assert (cleaned.rows_in, cleaned.dropped_empty_title) == (1_200, 30)
     assert cleaned.rows_out == int(counts.sum())
     assert cleaned.levelname == "WARNING"
+
+
+@pytest.mark.slow
+def test_label_aliases_name_labels_as_read_and_a_one_class_file_is_named(cluster_env, small_config_file, tmp_path):
+    # GIVEN an export whose "Gift Cards" rows all lack a title (cleaning drops them), and an alias mapping to it
+    frame = generate_catalogue(600, seed=5)
+    cards = frame.head(5).assign(title="", category="Gift Cards")
+    pd.concat([frame, cards]).to_csv(tmp_path / "export.csv", index=False)
+    frame.assign(category="TVs").to_csv(tmp_path / "one_class.csv", index=False)
+    config = load_config(small_config_file)
+    aliased = replace(config, data=replace(config.data, label_aliases={"Giftcards": "Gift Cards"}))
+    unknown = replace(config, data=replace(config.data, label_aliases={"Giftcards": "Vouchers"}))
+
+    with dask_client() as client:
+        # THEN the alias to a label of the file is accepted, as the local engine accepts it
+        prepare_partitions(client, aliased, dask_catalogue.open_catalogue(aliased, str(tmp_path / "export.csv")))
+        prepare_catalogue(pd.read_csv(tmp_path / "export.csv", dtype=str), aliased.data)
+        # AND one to a label no row has is refused, by both
+        with pytest.raises(ConfigError, match="maps to 'Vouchers', which is not a label in the data"):
+            prepare_partitions(client, unknown, dask_catalogue.open_catalogue(unknown, str(tmp_path / "export.csv")))
+        # AND a file of one class is named in the refusal
+        with pytest.raises(DataValidationError, match=r"one_class.csv: the target has 1 class"):
+            prepare_partitions(client, config, dask_catalogue.open_catalogue(config, str(tmp_path / "one_class.csv")))

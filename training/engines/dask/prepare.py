@@ -22,7 +22,7 @@ import pandas as pd
 from dask import delayed
 
 from training.columns import LABEL
-from training.data.clean import check_label_aliases, model_rows, require_two_classes
+from training.data.clean import check_label_aliases, label_texts, model_rows, require_two_classes
 from training.data.digest import combined_sha256, file_sha256, rows_sha256
 from training.data.report import build_report, log_report
 from training.data.split import (
@@ -75,11 +75,15 @@ def prepare_partitions(
     # Each partition is cleaned once, for its rows and for its counts.
     pieces = client.persist(
         [
-            delayed(_cleaned_and_counted, nout=2)(part, config, source)
+            delayed(_cleaned_and_counted, nout=3)(part, config, source)
             for part, source in zip(raw.to_delayed(), sources, strict=True)
         ]
     )
     tallied = client.compute(delayed(_summed)([piece[1] for piece in pieces]))
+    if config.data.label_aliases:
+        # On the labels as read, before any row is dropped, as the local engine checks them.
+        labels = client.compute(delayed(set().union)(*[piece[2] for piece in pieces])).result()
+        check_label_aliases(labels, config.data.label_aliases)
     meta = cleaned_partition(raw._meta, config, "meta")
     cleaned = client.persist(dd.from_delayed([piece[0] for piece in pieces], meta=meta, verify_meta=False))
     del pieces
@@ -90,7 +94,7 @@ def prepare_partitions(
     forced = forced_products(prepared, small_classes(products, config.split.min_class_products))
     prepared = client.persist(prepared.map_partitions(train_products, forced, meta=meta))
     counts = prepared.groupby([SPLIT, LABEL], observed=True).size().compute()
-    check_prepared_counts(counts, config)
+    check_prepared_counts(counts, config, catalogue.source)
     partitions = max(2 * len(client.nthreads()), -(-int(counts.sum()) // PARTITION_ROWS))
     # The shuffle delivers a partition's pieces in arrival order: sorting by every column makes it one order. A
     # row and its copies share a product, hence a partition: the copies another file held go there, as the local
@@ -158,19 +162,16 @@ def train_products(part: pd.DataFrame, forced: np.ndarray) -> pd.DataFrame:
     return part
 
 
-def check_prepared_counts(counts: pd.Series, config: TrainConfig) -> None:
-    """At least two classes must remain, validation and test must hold rows, and every label alias must name one.
+def check_prepared_counts(counts: pd.Series, config: TrainConfig, source: str) -> None:
+    """At least two classes must remain, and validation and test must hold rows.
 
     Raises:
         DataValidationError: Fewer than two classes remain, or a held-out split is empty.
     """
-    by_class = counts.groupby(level=1).sum()
-    require_two_classes(len(by_class), "data")
+    require_two_classes(counts.index.get_level_values(1).nunique(), source)
     present = counts.groupby(level=0).sum()
     check_held_out({name: int(present.get(split, 0)) for split, name in SPLIT_NAMES.items() if split != TRAIN},
                    config.split)  # fmt: skip
-    if config.data.label_aliases:
-        check_label_aliases(set(map(str, by_class.index)), config.data.label_aliases)
 
 
 def report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue) -> tuple[DataReport, str]:
@@ -261,10 +262,14 @@ def cleaned_partition(raw: pd.DataFrame, config: TrainConfig, source: str) -> pd
     return _cleaned_and_counted(raw, config, source)[0]
 
 
-def _cleaned_and_counted(raw: pd.DataFrame, config: TrainConfig, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """`cleaned_partition`, and the rows it read, dropped by each rule and kept (the local engine's "cleaned")."""
+def _cleaned_and_counted(
+    raw: pd.DataFrame, config: TrainConfig, source: str
+) -> tuple[pd.DataFrame, dict[str, int], set[str]]:
+    """`cleaned_partition`, the rows it read, dropped by each rule and kept (the local engine's "cleaned"), and its
+    labels as read (before any row is dropped: what `data.label_aliases` must name)."""
     frame, dropped = model_rows(raw, config.data, source)
-    return frame, {"rows_in": len(raw), **dropped, "rows_out": len(frame)}
+    labels = label_texts(raw[config.data.target], config.data.target, source) if config.data.label_aliases else set()
+    return frame, {"rows_in": len(raw), **dropped, "rows_out": len(frame)}, labels
 
 
 def _summed(tallies: list[dict[str, int]]) -> dict[str, int]:
