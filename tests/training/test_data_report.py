@@ -75,6 +75,9 @@ def test_a_clean_catalogue_has_no_problems():
         (["Pets > Cat Food", "pets>cat foods"], {"Pets > Cat Food", "pets>cat foods"}),
         # the same letters in two Unicode forms: 'é' as one code point (NFC) and as 'e' plus an accent (NFD)
         (["Télévisions", "Te\u0301le\u0301visions"], {"Télévisions", "Te\u0301le\u0301visions"}),
+        # a zero-width space or joiner a CMS left in: invisible, yet another class to training
+        (["Electronics > Audio", "Electronics\u200b > Audio"], {"Electronics > Audio", "Electronics\u200b > Audio"}),
+        (["Audio", "Au\u200ddio\ufeff"], {"Audio", "Au\u200ddio\ufeff"}),
     ],
 )
 def test_label_variants_are_suspected(labels, expected):

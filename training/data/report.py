@@ -746,9 +746,11 @@ def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
 
 
 def label_key(label: str) -> str:
-    """Unicode forms (an 'é' typed as 'e' and an accent), case, whitespace, punctuation, `&`/`and` and a plural
-    ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
-    words = _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", label).casefold()).split()
+    """Unicode forms (an 'é' typed as 'e' and an accent), invisible format characters (a zero-width space a CMS
+    left in), case, whitespace, punctuation, `&`/`and` and a plural ending folded away: 'Fridge-Freezers' → 'fridge
+    freezer'."""
+    visible = "".join(character for character in label if unicodedata.category(character) != "Cf")
+    words = _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", visible).casefold()).split()
     return " ".join(_singular(word) for word in words if word != "and")
 
 
