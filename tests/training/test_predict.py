@@ -207,6 +207,8 @@ def _many_class_model(path, classes: int) -> None:
         "classes": [f"Leaf {i}" for i in range(classes)],
         "inputs": [{"name": "title", "type": "string", "required": True}, {"name": "price", "type": "float"}],
         "model_version": "many-classes",
+        # a row to check the graph with at load, as the function does (this graph reads a missing price as NaN)
+        "golden_examples": [{"inputs": {"title": "a title", "price": 1.0}}],
         "taxonomy": {"separator": None, "names": [f"Leaf {i}" for i in range(classes)], "parents": [-1] * classes,
                      "leaf_nodes": list(range(classes))},
     }  # fmt: skip
