@@ -205,13 +205,13 @@ def check_golden_examples(model: Model) -> None:
     for index, (example, prediction) in enumerate(zip(golden, predictions, strict=True)):
         if "label" not in example:
             continue
-        try:
-            difference = float(np.abs(prediction.probabilities - np.asarray(example["probabilities"], float)).max())
-        except (KeyError, TypeError, ValueError) as exc:
+        recorded = _recorded_probabilities(example, prediction.probabilities.shape)
+        if recorded is None:
             raise ModelLoadError(
-                f"golden example {index}'s recorded probabilities are malformed ({type(exc).__name__}: {exc}); "
-                "export the model again with `make train`"
-            ) from None
+                f"golden example {index}'s recorded probabilities are malformed (not {len(model.classes)} finite "
+                "numbers); export the model again with `make train`"
+            )
+        difference = float(np.abs(prediction.probabilities - recorded).max())
         if prediction.label != example["label"] or difference > GOLDEN_TOLERANCE:
             raise ModelLoadError(
                 f"golden example {index} answers {prediction.label!r} (max |Δp| {difference:.1e}) where training "
@@ -224,6 +224,16 @@ def check_golden_examples(model: Model) -> None:
             problem = f"its recorded path or back-off answer is malformed ({type(exc).__name__}: {exc})"
         if problem:
             raise ModelLoadError(f"golden example {index}: {problem}")
+
+
+def _recorded_probabilities(example: dict[str, Any], shape: tuple[int, ...]) -> np.ndarray | None:
+    """A golden example's recorded probabilities, or None unless they are finite numbers of the answer's shape (a
+    null reads as NaN, which no tolerance catches; one number would broadcast against every class)."""
+    try:
+        recorded = np.asarray(example.get("probabilities"), dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return recorded if recorded.shape == shape and np.isfinite(recorded).all() else None
 
 
 def download_model(settings: Settings, *, s3_client: Any = None) -> Path:

@@ -88,8 +88,13 @@ class Settings(BaseModel):
     @field_validator("capture_dir")
     @classmethod
     def _a_folder(cls, folder: Path | None) -> Path | None:
-        """CAPTURE_DIR must be a folder, or not exist yet (the first capture makes it)."""
-        if folder is not None and folder.exists() and not folder.is_dir():
+        """CAPTURE_DIR must be a folder, or not exist yet (the first capture makes it); one that cannot even be
+        looked at (under a folder this process may not enter) is `_capture_writable`'s to report."""
+        try:
+            is_file = folder is not None and folder.exists() and not folder.is_dir()
+        except OSError:
+            return folder
+        if is_file:
             raise ValueError(f"{folder} is a file; name a folder for captured listings")
         return folder
 

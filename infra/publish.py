@@ -201,18 +201,16 @@ def _key(prefix: str, *parts: str) -> str:
 
 
 def _current_version(s3_client: Any, bucket: str, pointer_key: str) -> str | None:
-    """The version the pointer names before it moves (None when there is no pointer yet, or it is unreadable)."""
-    from botocore.exceptions import ClientError
+    """The version the pointer names before it moves, for the warning alone: None when there is no pointer yet, or
+    it cannot be read (S3 answers a missing key with 403 to a caller without s3:ListBucket, as the release role is)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         pointer = json.loads(s3_client.get_object(Bucket=bucket, Key=pointer_key)["Body"].read())
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-            return None
-        raise
-    except ValueError:
+    except (BotoCoreError, ClientError, ValueError):
         return None
-    return str(pointer.get("model_version")) if isinstance(pointer, dict) else None
+    version = pointer.get("model_version") if isinstance(pointer, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: dict[str, str]) -> bool:

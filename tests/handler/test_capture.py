@@ -111,3 +111,16 @@ def test_a_capture_folder_that_is_a_file_is_a_settings_error_naming_it(tmp_path)
         Settings.from_env({"CAPTURE_DIR": str(afile / "sub"), "CAPTURE_SAMPLE_RATE": "1"})
     with pytest.raises(SettingsError, match=r"CAPTURE_DIR /proc/captured cannot be written"):
         Settings.from_env({"CAPTURE_DIR": "/proc/captured", "CAPTURE_SAMPLE_RATE": "1"})
+
+
+def test_a_capture_folder_under_one_this_process_may_not_enter_is_one_line(tmp_path, monkeypatch):
+    from handler.exceptions import SettingsError
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("pathlib.Path.exists", denied)  # Python 3.12 raises it for a folder it may not enter
+    monkeypatch.setattr("pathlib.Path.mkdir", denied)
+
+    with pytest.raises(SettingsError, match=r"CAPTURE_DIR .*captured cannot be written \(Permission denied\)"):
+        Settings.from_env({"CAPTURE_DIR": str(tmp_path / "locked" / "captured"), "CAPTURE_SAMPLE_RATE": "1"})

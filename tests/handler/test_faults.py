@@ -71,6 +71,8 @@ def _dropped(ranges):
         (_wrong_golden_answer, "golden example 0 answers"),
         (lambda metadata: metadata["golden_examples"][0].pop("probabilities"), "golden example 0's recorded proba"),
         (lambda metadata: metadata["golden_examples"][0].update(probabilities="x"), "golden example 0's recorded pr"),
+        (lambda metadata: metadata["golden_examples"][0].update(probabilities=None), "golden example 0's recorded pr"),
+        (lambda metadata: metadata["golden_examples"][0].update(probabilities=[0.5]), "golden example 0's recorded p"),
         (_unknown_input_type, "'inputs' must be a list of"),
         (_duplicate_classes, "'classes' has duplicates"),
         *[

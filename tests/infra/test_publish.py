@@ -103,6 +103,29 @@ def test_republishing_an_older_version_says_the_pointer_moved_back(s3, artifacts
     assert "current.json named newer and now names test-synthetic-1 again" in caplog.text
 
 
+class WithoutListBucket:
+    """A real (moto) client answering a missing key as S3 does to a caller without s3:ListBucket: 403."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def get_object(self, **kwargs):
+        try:
+            return self._client.get_object(**kwargs)
+        except ClientError:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject") from None
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_a_first_publish_by_a_role_without_list_bucket_succeeds(s3, artifacts):
+    publication = publish_model(WithoutListBucket(s3), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+
+    assert publication.previous_version is None
+    assert _pointer(s3)["model_version"] == "test-synthetic-1"
+
+
 @pytest.mark.parametrize("prefix", ["", "/"])
 def test_an_empty_prefix_publishes_at_the_buckets_root(s3, artifacts, prefix):
     publication = publish_model(s3, artifacts, bucket=BUCKET, prefix=prefix, min_macro_f1=0.8)
