@@ -70,10 +70,11 @@ class DataConfig:
         max_text_length: Longest string a row may carry in any text column (the API's MAX_TEXT_LENGTH, 2,000 by
             default): longer rows are dropped in training and counted, and refused by `make predict`. Recorded
             in the model's input schema, so bulk scoring applies the limit the model was trained with.
-        currency: ISO 4217 code of prices written with their currency after them ("15.00 USD", as Google
-            Merchant Center feeds write them): such a price is read as its number when its code is this one and
-            refused in any other, a price the same in every file and engine; recorded in the model, whose bulk
-            scoring reads prices alike. None: a price with a currency code is refused, naming the code to set.
+        currency: Per numeric input whose prices are written with their currency after them ("15.00 USD", as
+            Google Merchant Center feeds write them), its ISO 4217 code ({price: USD}): such a price is read as its
+            number when its code is this one and refused in any other, the same in every file and engine; recorded
+            on the model's input, whose bulk scoring reads prices alike. An input without one refuses a price with a
+            currency code, naming the setting to add.
         path_separator: When set, labels are category paths ("Electronics > Audio > Headphones") and every answer
             carries the predicted path with a confidence per level (training/model/hierarchy.py); a label without
             the separator is a one-level path. None: every label is flat (a one-level path).
@@ -93,7 +94,7 @@ class DataConfig:
     allow_new_classes: bool = False
     max_text_length: int = MAX_TEXT_LENGTH
     path_separator: str | None = None
-    currency: str | None = None
+    currency: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -425,9 +426,13 @@ def _check(config: TrainConfig, path: Path) -> None:
             )
     if isinstance(data.max_text_length, bool) or not isinstance(data.max_text_length, int) or data.max_text_length < 1:
         raise ConfigError(f"config file {path}: data.max_text_length must be a positive integer")
-    if data.currency is not None and not (isinstance(data.currency, str) and re.fullmatch(r"[A-Z]{3}", data.currency)):
+    if not isinstance(data.currency, dict) or not all(
+        name in data.numeric and isinstance(code, str) and re.fullmatch(r"[A-Z]{3}", code)
+        for name, code in data.currency.items()
+    ):
         raise ConfigError(
-            f"config file {path}: data.currency must be an ISO 4217 code such as USD or EUR, got {data.currency!r}"
+            f"config file {path}: data.currency must map numeric inputs {list(data.numeric)} to ISO 4217 codes, such "
+            f"as {{price: USD}}; got {data.currency!r}"
         )
     separator = data.path_separator
     if separator is not None and (not isinstance(separator, str) or not separator):

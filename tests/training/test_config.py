@@ -60,8 +60,18 @@ def test_params_are_flat_and_cover_every_section():
         ),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: ''}", "path_separator must be a non-"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, path_separator: 3}", "path_separator must be a non-"),
-        ("name: x\ndata: {columns: {t: T}, target: y, text: t, currency: usd}", "currency must be an ISO 4217 code"),
-        ("name: x\ndata: {columns: {t: T}, target: y, text: t, currency: $}", "currency must be an ISO 4217 code"),
+        (
+            "name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [p], currency: {p: usd}}",
+            r"data.currency must map numeric inputs .* got \{'p': 'usd'\}",
+        ),
+        (
+            "name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [p], currency: USD}",
+            r"data.currency must map numeric inputs \['p'\] to ISO 4217 codes, such as \{price: USD\}; got 'USD'",
+        ),
+        (
+            "name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [p], currency: {t: USD}}",
+            "data.currency must map numeric inputs",
+        ),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
         ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
         ("name: x\ndata: {columns: [t], target: y, text: t}", "data.columns must map each model input to its column"),

@@ -94,7 +94,7 @@ def test_prices_with_their_currency_code_are_read_in_the_configured_currency_alo
     # GIVEN a Merchant Center feed's prices ("15.00 USD"), one missing
     frame = _catalogue(20).assign(price=[f"{index}.50 USD" for index in range(20)])
     frame.loc[4, "price"] = None
-    in_usd = replace(CONFIG, currency="USD")
+    in_usd = replace(CONFIG, currency={"price": "USD"})
 
     prices = prepare_catalogue(frame, in_usd)["price"]
 
@@ -105,18 +105,18 @@ def test_prices_with_their_currency_code_are_read_in_the_configured_currency_alo
         prepare_catalogue(frame, CONFIG, source="feed.tsv")
     assert str(unset.value) == (
         "feed.tsv: column 'price' holds a price with its currency code, found '0.50 USD' in data row 1; set "
-        "data.currency: USD in the config to read such prices as their number (every price must then be in that "
-        "currency: the model reads the number alone), or write plain numbers"
+        "data.currency: {price: USD} in the config to read such prices as their number (every price must then be in "
+        "that currency: the model reads the number alone), or write plain numbers"
     )
     # AND a price in another currency is refused, row by row, whichever file or partition holds it
     frame.loc[7, "price"] = "7.50 EUR"
     with pytest.raises(DataValidationError) as other:
         prepare_catalogue(frame, in_usd, source="feed.tsv")
     assert str(other.value).startswith(
-        "feed.tsv: column 'price' must hold prices in data.currency USD, found '7.50 EUR' in data row 8; convert "
-        "them to USD"
+        "feed.tsv: column 'price' must hold prices in USD, found '7.50 EUR' in data row 8; convert them to USD, "
+        "price's data.currency"
     )
-    assert prepare_catalogue(frame.iloc[6:8].assign(price="7.50 EUR"), replace(CONFIG, currency="EUR"))[
+    assert prepare_catalogue(frame.iloc[6:8].assign(price="7.50 EUR"), replace(CONFIG, currency={"price": "EUR"}))[
         "price"
     ].tolist() == [7.5, 7.5]
     # AND the model records it, for bulk scoring to read prices alike and the API to name the unit

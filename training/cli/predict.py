@@ -613,7 +613,7 @@ def _feeds(
         if spec["type"] == "float":
             # Training's parse. A value training and the API refuse (text such as "$12.99", a date, beyond float32)
             # becomes infinite, which `_refusals` leaves unscored, without numpy's overflow warning on the cast.
-            parsed, invalid = parse_numbers(values, spec.get("currency"))
+            parsed, invalid = parse_numbers(values, currency=spec.get("currency"))
             numbers = np.where(invalid.to_numpy(), np.inf, parsed.to_numpy(np.float64))
             feeds[spec["name"]] = numbers.astype(np.float32).reshape(-1, 1)
         else:

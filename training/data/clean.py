@@ -196,7 +196,9 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name, csv in config.columns.items():
         if name in config.numeric:
-            frame[name] = _parse_numeric(raw[csv], csv, source, lenient=lenient, currency=config.currency)
+            frame[name] = _parse_numeric(
+                raw[csv], name, csv, source, lenient=lenient, currency=config.currency.get(name)
+            )
         else:
             frame[name] = text_values(raw[csv], column=csv, source=source)
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
@@ -330,54 +332,53 @@ def require_two_classes(classes: int, source: str) -> None:
 
 
 def _parse_numeric(
-    column: pd.Series, name: str, source: str, *, lenient: bool, currency: str | None = None
+    column: pd.Series, name: str, csv: str, source: str, *, lenient: bool, currency: str | None
 ) -> pd.Series:
-    """Parse a numeric input as float32, naming (by the file's column `name`) the first value the API would refuse
+    """Parse numeric input `name` as float32, naming (by the file's column `csv`) the first value the API would refuse
     unless lenient."""
-    values, invalid = parse_numbers(column, currency)
+    values, invalid = parse_numbers(column, currency=currency)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
         cell, number = column.iloc[row], _data_row(column, row)
         found, value = QUOTED.repr(cell.item() if isinstance(cell, np.generic) else cell), values.iloc[row]
-        hint = ""
-        if np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)) and currency:
-            reason = f"must hold prices in data.currency {currency}, found {found}"
-            hint = f"; {number_advice([cell], currency)}"
-        elif np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)):
-            reason = f"holds a price with its currency code, found {found}"
-            hint = f"; {number_advice([cell], currency)}"
+        hint = f"; {number_advice([cell], name, currency=currency)}" if np.isnan(value) else ""
+        if np.isnan(value) and CURRENCY_AMOUNT.match(str(cell)):
+            wanted = f"must hold prices in {currency}" if currency else "holds a price with its currency code"
+            reason = f"{wanted}, found {found}"
         elif np.isnan(value):
             reason = f"must be numeric, found {found}"
-            hint = f"; {number_advice([cell], currency)}"
         elif value < 0:
             reason = f"must be ≥ 0, found {value}"
         else:
             reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
-        raise DataValidationError(f"{source}: column '{name}' {reason} in data row {number}{hint}")
+        raise DataValidationError(f"{source}: column '{csv}' {reason} in data row {number}{hint}")
     return values.mask(invalid).astype(np.float32)
 
 
-def number_advice(values: Iterable[Any], currency: str | None = None) -> str:
+def number_advice(values: Iterable[Any], name: str, *, currency: str | None = None) -> str:
     """How to write the numbers `values` fail to be: with a decimal point when they use a decimal comma ("2,56" is
     2.56, and taking its comma for a thousands separator would make it 256), else without currency symbols or
-    thousands separators; for a price with a currency code, how to read it (`data.currency`)."""
+    thousands separators; for a price with a currency code, how to read it (input `name`'s `data.currency`)."""
     if any(DECIMAL_COMMA.match(str(value)) for value in values):
         return "write plain numbers with a decimal point (1299.00, not € 1.299,00), unknown ones empty"
-    codes = sorted({amount["code"] for value in values if (amount := CURRENCY_AMOUNT.match(str(value)))})
-    if codes and currency:
+    amounts = [amount for value in values if (amount := CURRENCY_AMOUNT.match(str(value)))]
+    others = sorted({amount["code"] for amount in amounts} - {currency})
+    if others and currency:
         return (
-            f"convert them to {currency}, the catalogue's data.currency (the model reads the number alone, so 10 "
-            f"{codes[0]} and 10 {currency} would be one price), unknown ones empty"
+            f"convert them to {currency}, {name}'s data.currency (the model reads the number alone, so 10 "
+            f"{others[0]} and 10 {currency} would be one price), unknown ones empty"
         )
-    if codes:
+    if others:
         return (
-            f"set data.currency: {codes[0]} in the config to read such prices as their number (every price must then "
-            "be in that currency: the model reads the number alone), or write plain numbers"
+            f"set data.currency: {{{name}: {others[0]}}} in the config to read such prices as their number (every "
+            f"{name} must then be in that currency: the model reads the number alone), or write plain numbers"
         )
+    if amounts:
+        return "write prices of 0 or more, unknown ones empty"
     return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 
-def parse_numbers(column: pd.Series, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
+def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
     booleans are no numbers (the API's strict float refuses true): as one, a date is a count of units since 1970,

@@ -194,9 +194,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
-        unparsable_numbers=unparsable_numbers(
-            frame, [config.columns[name] for name in config.numeric], currency=config.currency
-        ),
+        unparsable_numbers=unparsable_numbers(frame, config),
         duplicate_rows=dropped["dropped_duplicates"],
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
@@ -362,20 +360,21 @@ def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, 
     }  # fmt: skip
 
 
-def unparsable_numbers(
-    frame: pd.DataFrame, columns: list[str], *, currency: str | None = None
-) -> dict[str, dict[str, Any]]:
-    """Per numeric column: how many present values training refuses (text that is no number, a negative, infinite
-    or beyond float32: `clean.parse_numbers`), with examples."""
+def unparsable_numbers(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
+    """Per numeric input's column: how many present values training refuses (text that is no number, a negative,
+    infinite or beyond float32, a price in another currency than `data.currency`'s: `clean.parse_numbers`), with
+    examples and what to do."""
     found = {}
-    for column in columns:
+    for name in config.numeric:
+        column, currency = config.columns[name], config.currency.get(name)
         if column not in frame:
             continue
         values = frame[column]
-        _, bad = parse_numbers(values, currency)
+        _, bad = parse_numbers(values, currency=currency)
         if bad.any():
             examples = [str(v) for v in values[bad].unique()[:MAX_EXAMPLES]]
-            found[column] = {"count": int(bad.sum()), "examples": examples, "advice": number_advice(examples, currency)}
+            advice = number_advice(examples, name, currency=currency)
+            found[column] = {"count": int(bad.sum()), "examples": examples, "advice": advice}
     return found
 
 

@@ -48,7 +48,7 @@ def input_schema(config: DataConfig) -> list[dict[str, Any]]:
         if name in config.numeric:
             schema.append(
                 {"name": name, "type": "float", "required": False, "default": None}
-                | ({"currency": config.currency} if config.currency else {})
+                | ({"currency": config.currency[name]} if name in config.currency else {})
             )
         else:
             required = name == config.text
