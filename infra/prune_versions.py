@@ -62,6 +62,23 @@ def prune(client: Any, function: str, keep: int) -> list[str]:
     return doomed
 
 
+def _lambda_client(boto3: Any, function: str) -> Any:
+    """A Lambda client in the function's region: its ARN's (arn:aws:lambda:<region>:…), else the environment's.
+
+    Raises:
+        InfraError: A bare function name and no region configured.
+    """
+    parts = function.split(":")
+    region = parts[3] if function.startswith("arn:") and len(parts) > 3 and parts[3] else None
+    try:
+        return boto3.client("lambda", region_name=region)
+    except BotoCoreError as exc:
+        raise InfraError(
+            f"no AWS region for {function!r} ({exc}): pass FUNCTION=<its ARN> (the stack's FunctionArn output), or "
+            "set AWS_REGION"
+        ) from None
+
+
 def main() -> int:
     """CLI entry: prints each deleted version."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -78,23 +95,6 @@ def main() -> int:
         return 1
     print(f"deleted {len(deleted)} version(s): {', '.join(deleted) or 'none'}")
     return 0
-
-
-def _lambda_client(boto3: Any, function: str) -> Any:
-    """A Lambda client in the function's region: its ARN's (arn:aws:lambda:<region>:…), else the environment's.
-
-    Raises:
-        InfraError: A bare function name and no region configured.
-    """
-    parts = function.split(":")
-    region = parts[3] if function.startswith("arn:") and len(parts) > 3 and parts[3] else None
-    try:
-        return boto3.client("lambda", region_name=region)
-    except BotoCoreError as exc:
-        raise InfraError(
-            f"no AWS region for {function!r} ({exc}): pass FUNCTION=<its ARN> (the stack's FunctionArn output), or "
-            "set AWS_REGION"
-        ) from None
 
 
 if __name__ == "__main__":

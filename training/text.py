@@ -120,6 +120,18 @@ def reads_as_empty(text: str) -> bool:
     return not normalise_like_onnx(text).strip()
 
 
+def without_dropped(text: str) -> str:
+    """The text without the code points the fold drops (a zero-width space, a soft hyphen, the BOM): what the model
+    never sees, so two names that differ only by them are one name to it."""
+    return text.translate(_dropped_table())
+
+
+@cache
+def _dropped_table() -> dict[int, None]:
+    """`str.translate`'s table deleting the code points the fold drops."""
+    return {ord(character): None for character, folded in compatibility_folds().items() if not folded}
+
+
 def dropped_ranges() -> list[list[int]]:
     """The code points the fold drops (`compatibility_folds` maps them to ""), as [first, last] ranges.
 

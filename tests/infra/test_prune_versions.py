@@ -67,8 +67,9 @@ def test_keep_below_one_is_refused(lambda_client):
 def test_the_command_line_finds_the_region_in_the_arn_and_names_what_to_pass_without_one(monkeypatch, capsys):
     import infra.prune_versions
 
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")  # no region from the machine's own config
     regions: list[str] = []
     monkeypatch.setattr(infra.prune_versions, "prune", lambda client, *_: regions.append(client.meta.region_name) or [])
 

@@ -536,6 +536,12 @@ def test_a_captured_value_the_model_cannot_read_is_one_error_not_a_traceback(mod
         served_labels(model_path.read_bytes(), [{"title": "tv", "price": "abc"}], name="B")
 
 
+def test_a_catalogue_whose_titles_say_capture_is_not_taken_for_captured_traffic(tmp_path: Path):
+    (tmp_path / "feed.tsv").write_text('id\ttitle\tcategory\n1\tNikon "capture" kit {new}\tCameras\n')
+
+    assert not is_capture(str(tmp_path / "feed.tsv"))
+
+
 def test_live_traffic_is_never_compared_across_taxonomies(model_path: Path, taxonomy_model_path: Path, tmp_path: Path):
     # GIVEN traffic the live model (flat classes) answered, and a challenger trained on a path taxonomy
     (tmp_path / "capture").mkdir()

@@ -55,7 +55,7 @@ from training.data.sources import delimiter_hint
 from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
 from training.data.tail import apply_plan, plan_small_classes, products_per_class
 from training.exceptions import DataValidationError, TrainingError
-from training.text import reads_as_empty
+from training.text import reads_as_empty, without_dropped
 
 if TYPE_CHECKING:
     from training.config import DataConfig
@@ -745,11 +745,10 @@ def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
 
 
 def label_key(label: str) -> str:
-    """Unicode forms (an 'é' typed as 'e' and an accent), invisible format characters (a zero-width space a CMS
-    left in), case, whitespace, punctuation, `&`/`and` and a plural ending folded away: 'Fridge-Freezers' → 'fridge
-    freezer'."""
-    visible = "".join(character for character in label if unicodedata.category(character) != "Cf")
-    words = _PUNCTUATION.sub(" ", unicodedata.normalize("NFKC", visible).casefold()).split()
+    """Unicode forms (an 'é' typed as 'e' and an accent), the invisible code points the model's fold drops (a
+    zero-width space a CMS left in: `training.text.without_dropped`), case, whitespace, punctuation, `&`/`and` and a
+    plural ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
+    words = _PUNCTUATION.sub(" ", without_dropped(unicodedata.normalize("NFKC", label)).casefold()).split()
     return " ".join(_singular(word) for word in words if word != "and")
 
 

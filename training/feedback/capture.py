@@ -37,16 +37,13 @@ if TYPE_CHECKING:
 CAPTURE_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
 NO_TIME = datetime.min.replace(tzinfo=UTC)
-# Where a JSON value that failed to parse held this, it was a capture record cut short.
+# Where an object that failed to parse held this, it was a capture record cut short.
 CAPTURE_KEY = '"capture"'
-
-
-class Cut(Enum):
-    """What the readers yield for a capture record cut short (text that does not parse)."""
-
-    RECORD = "cut"
-
-
+# Why records were skipped (`Captured.skipped`'s keys), as the summaries say it.
+SKIPPED_AS = {
+    "cut_short": "cut short", "other_layout": f"of another record layout (this reader knows capture {CAPTURE_VERSION})",
+    "malformed": "malformed", "redelivered": "re-delivered",
+}  # fmt: skip
 logger = logging.getLogger(__name__)
 # Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
 # reviewer says).
@@ -55,6 +52,12 @@ RECORD_COLUMNS = {
     "model_label": "label", "confidence": "confidence", "top_k": "top_k", "path": "path", "decision": "decision",
     "decision_level": "decision_level", "decision_label": "decision_label", "target_precision": "target_precision",
 }  # fmt: skip
+
+
+class Cut(Enum):
+    """What the readers yield for a capture record cut short (text that does not parse)."""
+
+    RECORD = "cut"
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,15 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
             record (unusable ones are counted, then skipped: see the module docstring).
     """
     usable, skipped = _usable(list(_records(location)))
-    if _skipped_text(skipped):
-        logger.warning(f"capture records skipped: {_skipped_text(skipped)}", extra={"location": location})
+    skipped_text = _skipped_text(skipped)
+    if skipped_text:
+        logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
     # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
     dated = sorted(((_time(record), record) for record in usable), key=lambda pair: pair[0])
     records = [record for moment, record in dated if since is None or moment >= since]
     if not records:
         when = f" since {since.isoformat()}" if since else ""
-        skipped_text = f" (skipped: {_skipped_text(skipped)})" if _skipped_text(skipped) else ""
+        skipped_text = f" (skipped: {skipped_text})" if skipped_text else ""
         raise DataValidationError(f"no captured listings{when} under {location}{skipped_text}")
     inputs = list(dict.fromkeys(name for record in records for name in record.get("inputs", {})))
     rows = [
@@ -114,7 +118,7 @@ def is_capture(location: str) -> bool:
         filesystem, files = _files(location)
     except DataValidationError:
         return False
-    return any(True for _ in _file_records(filesystem, files))
+    return next(_file_records(filesystem, files), None) is not None
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -139,17 +143,17 @@ def _usable(found: list[dict[str, Any] | Cut]) -> tuple[list[dict[str, Any]], di
     well_formed = [record for record in known if _well_formed(record)]
     unique = list({_identity(record): record for record in well_formed}.values())
     skipped = {
-        "cut short": len(found) - len(records),
-        f"of another record layout (this reader knows capture {CAPTURE_VERSION})": len(records) - len(known),
+        "cut_short": len(found) - len(records),
+        "other_layout": len(records) - len(known),
         "malformed": len(known) - len(well_formed),
-        "re-delivered": len(well_formed) - len(unique),
+        "redelivered": len(well_formed) - len(unique),
     }
     return unique, skipped
 
 
 def _skipped_text(skipped: dict[str, int]) -> str:
     """Skipped records by why ("2 cut short, 1 re-delivered"), or "" when none were."""
-    return ", ".join(f"{count} {why}" for why, count in skipped.items() if count)
+    return ", ".join(f"{count} {SKIPPED_AS[why]}" for why, count in skipped.items() if count)
 
 
 def _records(location: str) -> Iterator[dict[str, Any] | Cut]:
@@ -215,7 +219,7 @@ def _json_values(text: str) -> Iterator[Any]:
             # so a cut record does not take the records written after it on the same line (Firehose's).
             starts = [found for found in (text.find("{", position + 1), text.find("\n", position)) if found >= 0]
             resume = min(starts) if starts else end
-            if CAPTURE_KEY in text[position:resume]:
+            if text.startswith("{", position) and CAPTURE_KEY in text[position:resume]:
                 yield Cut.RECORD
             position = resume
             continue

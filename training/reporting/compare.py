@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 class IncomparableModelsError(TrainingError):
-    """A model cannot score these rows (it takes other inputs)."""
+    """Two models cannot be compared on these rows: one takes other inputs, or knows another catalogue's classes."""
 
 
 def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, name: str) -> np.ndarray:
@@ -67,8 +67,7 @@ def check_knows_labels(metadata: dict[str, Any], labels: np.ndarray, *, name: st
     Raises:
         IncomparableModelsError: The model's classes hold the labels of fewer than `MIN_KNOWN_LABELS` of the rows.
     """
-    classes = metadata.get("classes", [])
-    unknown = ~np.isin(labels.astype(str), np.asarray(classes, dtype=str))
+    unknown = _unknown_to(metadata, labels)
     if unknown.mean() > 1 - MIN_KNOWN_LABELS:
         examples = sorted({str(label) for label in labels[unknown]})[:3]
         raise IncomparableModelsError(
@@ -95,7 +94,7 @@ def check_same_taxonomy(metadata: dict[str, dict[str, Any]], answers: dict[str, 
         IncomparableModelsError: A model has the classes of fewer than `MIN_KNOWN_LABELS` of the other's answers.
     """
     for name, other in (("B", "A"), ("A", "B")):
-        unknown = ~np.isin(answers[other].astype(str), np.asarray(metadata[name].get("classes", []), dtype=str))
+        unknown = _unknown_to(metadata[name], answers[other])
         if unknown.mean() > 1 - MIN_KNOWN_LABELS:
             examples = sorted({str(label) for label in answers[other][unknown]})[:3]
             raise IncomparableModelsError(
@@ -103,6 +102,11 @@ def check_same_taxonomy(metadata: dict[str, dict[str, Any]], answers: dict[str, 
                 f"{len(unknown):,} listings (none of {examples}): the two were trained on different taxonomies, and "
                 "their agreement would measure that. Compare models of one taxonomy"
             )
+
+
+def _unknown_to(metadata: dict[str, Any], labels: np.ndarray) -> np.ndarray:
+    """Which of the labels are not among the model's classes."""
+    return ~np.isin(labels.astype(str), np.asarray(metadata.get("classes", []), dtype=str))
 
 
 def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) -> None:
