@@ -14,8 +14,9 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import onnx
 import pytest
 
 from training.columns import LABEL
@@ -27,12 +28,14 @@ from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
 from training.model.hierarchy import build_hierarchy
-from training.model.metadata import embed_metadata, input_schema, split_record
+from training.model.metadata import embed_metadata, input_schema, read_metadata, split_record
 from training.model.parity import golden_examples
 from training.model.top_classes import predict_top
 from training.reporting.confidence import calibration_metadata, confidence_report, thresholds
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from training.config import TrainConfig
 
 # The live model's metadata as the drift check reads it (the published model.json), in the `aws` fixture.
@@ -58,6 +61,17 @@ TRAINED_MODEL_FIXTURES = {
     "rerank_pipeline",
     "rerank_model_bytes",
 }
+
+
+def with_metadata(model_path: Path, target: Path, change: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the model at `target` whose embedded metadata `change` edited in place: the graph is the same, so
+    only the checks of metadata against graph can tell."""
+    model = onnx.load(model_path)
+    metadata = read_metadata(model)
+    change(metadata)
+    embed_metadata(model, metadata)
+    onnx.save(model, target)
+    return target
 
 
 def make_command(*arguments: str) -> list[str]:

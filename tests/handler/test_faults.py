@@ -19,20 +19,10 @@ from handler.app import create_app
 from handler.exceptions import ModelLoadError, SettingsError
 from handler.model import load_model
 from handler.settings import Settings
+from tests.conftest import with_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "import handler.entry"
-
-
-def _with_metadata(model_path: Path, target: Path, change) -> Path:
-    """A copy of the model whose embedded metadata `change` edited."""
-    model = onnx.load(model_path)
-    entry = next(e for e in model.metadata_props if e.key == "product_classifier")
-    metadata = json.loads(entry.value)
-    change(metadata)
-    entry.value = json.dumps(metadata)
-    onnx.save(model, target)
-    return target
 
 
 def _drop_class(metadata):
@@ -92,7 +82,7 @@ def _dropped(ranges):
     ],
 )
 def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, message):
-    path = _with_metadata(model_path, tmp_path / "model.onnx", change)
+    path = with_metadata(model_path, tmp_path / "model.onnx", change)
 
     with pytest.raises(ModelLoadError, match=message):
         load_model(Settings(model_path=path))
@@ -100,7 +90,7 @@ def test_inconsistent_metadata_is_refused_at_load(model_path, tmp_path, change, 
 
 def test_a_model_recorded_before_the_fold_reads_an_invisible_title_as_it_did(model_path, tmp_path):
     # GIVEN a model without the title's dropped ranges: its graph did not drop zero-width characters
-    settings = Settings(model_path=_with_metadata(model_path, tmp_path / "model.onnx", _no_dropped_ranges))
+    settings = Settings(model_path=with_metadata(model_path, tmp_path / "model.onnx", _no_dropped_ranges))
     client = TestClient(create_app(load_model(settings), settings))
 
     # WHEN a title of a zero-width space alone, and one of whitespace alone, are sent
@@ -123,7 +113,7 @@ def test_the_api_names_the_currency_a_model_read_its_prices_in(model_path, tmp_p
     def priced_in_usd(metadata):
         next(spec for spec in metadata["inputs"] if spec["type"] == "float")["currency"] = "USD"
 
-    settings = Settings(model_path=_with_metadata(model_path, tmp_path / "model.onnx", priced_in_usd))
+    settings = Settings(model_path=with_metadata(model_path, tmp_path / "model.onnx", priced_in_usd))
     schema = TestClient(create_app(load_model(settings), settings)).get("/openapi.json").json()
 
     item = next(body for name, body in schema["components"]["schemas"].items() if "price" in body.get("properties", {}))
@@ -146,7 +136,7 @@ def test_golden_examples_are_recorded_by_training(model_path):
 def test_another_model_file_under_the_same_metadata_is_refused(model_path, other_schema_model_path, tmp_path):
     # GIVEN the graph of one model carrying the golden examples of another with the same inputs
     mine = json.loads(next(e for e in onnx.load(model_path).metadata_props if e.key == "product_classifier").value)
-    swapped = _with_metadata(
+    swapped = with_metadata(
         model_path, tmp_path / "swapped.onnx", lambda m: m.update(golden_examples=_shuffled(mine["golden_examples"]))
     )
 

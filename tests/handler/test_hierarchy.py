@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-import onnx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,7 +13,7 @@ from handler.app import create_app
 from handler.exceptions import ModelLoadError
 from handler.model import load_model
 from handler.settings import Settings
-from training.model.metadata import embed_metadata, read_metadata
+from tests.conftest import with_metadata
 
 PRODUCT = {"title": "acme smartphone x100 black 128gb", "seller_id": "s42", "brand": "acme", "price": 699.0}
 
@@ -159,12 +158,7 @@ def test_openapi_documents_min_confidence_path_and_level(client):
 )
 def test_model_whose_path_metadata_does_not_fit_is_refused(taxonomy_model_path, tmp_path, tamper, message):
     # GIVEN the taxonomy model with its metadata changed
-    model = onnx.load(str(taxonomy_model_path))
-    metadata = read_metadata(model)
-    tamper(metadata)
-    embed_metadata(model, metadata)
-    path = tmp_path / "model.onnx"
-    path.write_bytes(model.SerializeToString())
+    path = with_metadata(taxonomy_model_path, tmp_path / "model.onnx", tamper)
 
     # WHEN it loads THEN it refuses, naming the problem
     with pytest.raises(ModelLoadError, match=message):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import onnx
 import pytest
 
 from infra.check_size import main as check_size
 from infra.exceptions import InfraError
 from infra.stage_build import stage
 from infra.trim_build import compile_bytecode, trim
-from tests.conftest import make_command
-from training.model.metadata import embed_metadata, read_metadata
+from tests.conftest import make_command, with_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,12 +84,10 @@ def test_build_without_a_trained_model_says_to_train(tmp_path):
 
 def test_a_model_whose_golden_examples_lack_paths_is_refused_at_build(tmp_path, model_path):
     # GIVEN a model exported before category paths: golden examples without `path`
-    model = onnx.load(model_path)
-    metadata = read_metadata(model)
-    metadata["golden_examples"] = [{k: v for k, v in e.items() if k != "path"} for e in metadata["golden_examples"]]
-    embed_metadata(model, metadata)
-    old = tmp_path / "old.onnx"
-    old.write_bytes(model.SerializeToString())
+    def without_paths(metadata):
+        metadata["golden_examples"] = [{k: v for k, v in e.items() if k != "path"} for e in metadata["golden_examples"]]
+
+    old = with_metadata(model_path, tmp_path / "old.onnx", without_paths)
 
     # WHEN it is staged THEN the build stops, before anything is written, saying to retrain
     with pytest.raises(InfraError, match="golden examples carry no category paths"):
@@ -118,12 +114,7 @@ def test_a_model_the_function_would_refuse_is_refused_at_build_and_leaves_no_rel
 ):
     # GIVEN an earlier build, and a model (or target) the function would refuse
     stage(model_path, tmp_path / "build", architecture="x86_64")
-    model = onnx.load(model_path)
-    metadata = read_metadata(model)
-    change(metadata)
-    embed_metadata(model, metadata)
-    refused = tmp_path / "refused.onnx"
-    refused.write_bytes(model.SerializeToString())
+    refused = with_metadata(model_path, tmp_path / "refused.onnx", change)
 
     with pytest.raises(InfraError, match=message):
         stage(refused, tmp_path / "build", architecture="x86_64", target_precision=target)

@@ -10,12 +10,12 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from onnx import TensorProto, helper, load, numpy_helper, save
+from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from handler.model import load_model
 from handler.settings import Settings
-from tests.conftest import train_tiny_model
+from tests.conftest import train_tiny_model, with_metadata
 from training.cli.predict import app
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
@@ -24,7 +24,6 @@ from training.model.metadata import METADATA_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
 
 @pytest.fixture(scope="module")
@@ -498,12 +497,12 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
     (tmp_path / "other.onnx").write_bytes(helper.make_model(graph).SerializeToString())
-    _with_metadata(model_path, tmp_path / "broken.onnx", _title_dropping([[0x200F, 0x200B]]))
-    _with_metadata(
+    with_metadata(model_path, tmp_path / "broken.onnx", _title_dropping([[0x200F, 0x200B]]))
+    with_metadata(
         model_path, tmp_path / "twice.onnx", lambda metadata: metadata["classes"].append(metadata["classes"][0])
     )
-    _with_metadata(model_path, tmp_path / "flat.onnx", lambda metadata: metadata.pop("taxonomy"))
-    _with_metadata(model_path, tmp_path / "reordered.onnx", _another_golden_label)
+    with_metadata(model_path, tmp_path / "flat.onnx", lambda metadata: metadata.pop("taxonomy"))
+    with_metadata(model_path, tmp_path / "reordered.onnx", _another_golden_label)
 
     # THEN each is refused in one line, as the function would refuse to load it
     for name, message in (
@@ -522,19 +521,9 @@ def test_a_file_that_is_no_model_of_ours_is_one_line(model_path, tmp_path):
         assert "Traceback" not in result.output
 
 
-def _with_metadata(model_path: Path, out: Path, change: Callable[[dict[str, Any]], object]) -> None:
-    """A copy of the model whose embedded metadata `change` has edited in place."""
-    model = load(model_path)
-    entry = next(entry for entry in model.metadata_props if entry.key == "product_classifier")
-    metadata = json.loads(entry.value)
-    change(metadata)
-    entry.value = json.dumps(metadata)
-    save(model, out)
-
-
 def test_prices_with_a_currency_code_score_as_training_read_them(model_path, tmp_path):
     # GIVEN a model trained on prices in USD (data.currency, recorded on its price input), and a feed of such prices
-    _with_metadata(model_path, tmp_path / "usd.onnx", _priced_in("USD"))
+    with_metadata(model_path, tmp_path / "usd.onnx", _priced_in("USD"))
     rows = generate_catalogue(3, seed=3).assign(product_id=["a", "b", "c"])
     plain = rows.assign(price=[299.0, 10.0, 5.0])
     plain.to_csv(tmp_path / "plain.csv", index=False)
