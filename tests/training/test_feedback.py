@@ -315,6 +315,45 @@ def test_a_review_file_that_cannot_be_read_as_its_header_says_is_one_clear_error
         _read(path)
 
 
+@pytest.mark.parametrize(
+    ("save", "expected"),
+    [
+        # two reviewers, each in a column headed label: one's labels would be lost
+        (
+            lambda frame, path: (
+                frame.assign(other=frame["label"]).rename(columns={"other": "label"}).to_csv(path, index=False)
+            ),
+            "duplicate column name(s) ['label']",
+        ),
+        # a reviewer deleted columns: the listings would train with those inputs missing
+        (
+            lambda frame, path: frame.drop(columns=["brand", "price"]).to_csv(path, index=False),
+            "missing column(s) ['brand', 'price']",
+        ),
+        # Excel's sep= first line
+        (
+            lambda frame, path: path.write_text("sep=,\n" + frame.to_csv(index=False)),
+            "delete its first line, Excel's `sep=` line",
+        ),
+        (lambda frame, path: path.with_suffix(".xlsx").write_bytes(b"PK"), "save it as CSV (.csv)"),
+    ],
+    ids=["two-label-columns", "deleted-columns", "sep-line", "xlsx"],
+)
+def test_a_review_file_a_spreadsheet_changed_is_refused_in_one_line(tmp_path: Path, save, expected):
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    save(pd.read_csv(path, dtype=str, keep_default_na=False), path)
+
+    with pytest.raises(DataValidationError, match=re.escape(expected)):
+        _read(path.with_suffix(".xlsx") if expected.startswith("save it") else path)
+
+
+def test_a_tab_separated_review_file_is_read_by_its_suffix(tmp_path: Path):
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    pd.read_csv(path, dtype=str).to_csv(path.with_suffix(".tsv"), index=False, sep="\t")
+
+    assert _read(path.with_suffix(".tsv")).frame[LABEL].tolist() == ["TVs", "Fridges"]
+
+
 def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_and_is_counted_so(tmp_path: Path):
     # GIVEN a catalogue whose class "Fridges" split.small_classes: drop took out, and corrections of both classes
     catalogue = load_catalogue(load_config(DEFAULT_CONFIG_PATH), None)

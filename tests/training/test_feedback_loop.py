@@ -64,6 +64,7 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
 
     queued = _invoke(review_queue.app, "--capture", "capture", "--out", "review.csv", "--config", config,
                      "--limit", "150")  # fmt: skip
+    assert (workspace / "review.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads it as UTF-8
     queue = pd.read_csv(workspace / "review.csv", dtype=str, keep_default_na=False)
     assert 0 < len(queue) <= 150
     assert queue["listing_id"].is_unique

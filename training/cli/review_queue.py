@@ -68,7 +68,9 @@ def main(
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    spreadsheet_safe(queue).to_csv(out, index=False)
+    # With a BOM, so Excel opens it as UTF-8 (without one it reads the text in the Windows code page, which mangles
+    # every non-ASCII title a reviewer then saves back); every reader here, and pandas, skips it.
+    spreadsheet_safe(queue).to_csv(out, index=False, encoding="utf-8-sig")
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
     if queue.empty:

@@ -64,7 +64,8 @@ def read_corrections(
     Raises:
         DataValidationError: The file is missing or lacks columns, no row is labelled, or a label is unknown.
     """
-    raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, data.text))
+    # Every model input, as a catalogue must hold them: a column the reviewer deleted would train as missing values.
+    raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, *data.columns))
     labelled = with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pyarrow import fs as pafs
 
-from training.data.sources import delimiter_hint, trailing_fields_restored, unreadable_reason
+from training.data.sources import FORMATS, delimiter_hint, read_file
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -42,38 +42,37 @@ QUOTED_STARTS = (*FORMULA_STARTS, "'")
 
 
 def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) -> pd.DataFrame:
-    """A review queue CSV as a reviewer saved it, every cell text and a blank one "": what `make train CORRECTIONS=`
-    and `make compare REVIEWED=` (`role`) read. A cell the queue wrote spreadsheet-safe (`'=…`) reads as it was
-    captured (`spreadsheet_safe`).
+    """A review queue as a reviewer saved it, every cell text and a blank one "": what `make train CORRECTIONS=`
+    and `make compare REVIEWED=` (`role`) read. It is read as a catalogue is (`training.data.sources.read_file`: by its
+    suffix, comma or tab, a BOM and any line end; two columns of one name, two reviewers' `label` say, refused), and
+    a cell the queue wrote spreadsheet-safe (`'=…`) reads as it was captured (`spreadsheet_safe`).
 
     Raises:
-        DataValidationError: The file is missing, empty or not UTF-8 text, a row has more fields than the others,
-            its rows hold data beyond its header, or it lacks a `required` column (with a hint when another
-            delimiter than the comma cuts its header).
+        DataValidationError: The file is missing, empty, not CSV/TSV/Parquet or not UTF-8 text, a row has more fields
+            than the others, its rows hold data beyond its header, two columns share a name, or it lacks a `required`
+            column (with a hint when another delimiter than the comma cuts its header).
     """
     location = Path(path)
     expected = f"the review queue with `{LABEL_COLUMN}` filled in"
     if not location.is_file():
         raise DataValidationError(f"{role} file not found: {path} ({expected})")
+    if location.suffix.lower() not in FORMATS:
+        raise DataValidationError(
+            f"{role} {path}: save it as CSV (.csv), as `make review-queue` wrote it; {location.suffix or 'no'} "
+            "suffix is no format this reads"
+        )
     try:
-        header = list(pd.read_csv(location, dtype=str, nrows=0).columns)
-        frame = pd.read_csv(location, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        reason = unreadable_reason(exc, str(location.resolve()), pafs.LocalFileSystem())
-        raise DataValidationError(f"{role} {path}: {reason}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError(f"{role} file is empty: {path} ({expected})") from exc
-    except pd.errors.ParserError as exc:
-        hint = delimiter_hint(header)
-        raise DataValidationError(f"cannot read {role} {path}: {' '.join(str(exc).split())}{hint}") from exc
-    frame = trailing_fields_restored(frame, header, location)
+        frame = read_file(str(location.resolve()), pafs.LocalFileSystem())
+    except DataValidationError as exc:
+        raise DataValidationError(f"{role} {exc}") from None
     missing = [column for column in required if column not in frame.columns]
     if missing:
         raise DataValidationError(
-            f"{role} {path}: missing column(s) {missing}; pass {expected}, as `make review-queue` wrote it"
-            f"{delimiter_hint(header)}"
+            f"{role} {path}: missing column(s) {missing}; pass {expected}, as `make review-queue` wrote it, with "
+            "every column (an input the captured listings never had: add it with empty cells)"
+            f"{delimiter_hint(frame.columns)}"
         )
-    return frame.map(_as_captured)
+    return frame.astype(object).where(frame.notna(), "").map(lambda cell: _as_captured(str(cell)))
 
 
 def canonical_labels(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
