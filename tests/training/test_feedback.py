@@ -596,3 +596,12 @@ def test_live_traffic_is_never_compared_across_taxonomies(model_path: Path, taxo
     assert result.exit_code == 1
     assert "trained on different taxonomies" in result.output
     assert not (tmp_path / "cmp").exists()
+
+    # AND a review queue with that challenger is refused too, not every listing queued as answered otherwise
+    queued = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path / "capture"), "--b", str(taxonomy_model_path), "--out",
+                           str(tmp_path / "q.csv"), "--rows", "300"]
+    )  # fmt: skip
+    assert queued.exit_code == 1
+    assert "model B has the classes of only 0% of the live model's answers" in queued.output
+    assert not (tmp_path / "q.csv").exists()

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import onnx
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
@@ -26,6 +27,8 @@ from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
 from training.feedback.review_queue import build_review_queue, latest_listings, spreadsheet_safe
 from training.feedback.served import listing_rows, served_labels
+from training.model.metadata import read_metadata
+from training.reporting.compare import check_knows_answers
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -125,8 +128,13 @@ def _challenger_labels(model_path: str, captured: Captured) -> list[str]:
     path = Path(model_path)
     if not path.is_file():
         raise TrainingError(f"B: model file not found: {model_path}")
-    rows = listing_rows(latest_listings(captured), captured.inputs)
-    return served_labels(path.read_bytes(), rows, name="B")
+    listings = latest_listings(captured)
+    model = path.read_bytes()
+    labels = served_labels(model, listing_rows(listings, captured.inputs), name="B")
+    # A challenger of another taxonomy would queue every listing as "answered otherwise".
+    metadata = read_metadata(onnx.load_model_from_string(model))
+    check_knows_answers(metadata, listings["model_label"].to_numpy(), name="model B", other="the live model")
+    return labels
 
 
 if __name__ == "__main__":

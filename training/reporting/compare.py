@@ -94,14 +94,23 @@ def check_same_taxonomy(metadata: dict[str, dict[str, Any]], answers: dict[str, 
         IncomparableModelsError: A model has the classes of fewer than `MIN_KNOWN_LABELS` of the other's answers.
     """
     for name, other in (("B", "A"), ("A", "B")):
-        unknown = _unknown_to(metadata[name], answers[other])
-        if unknown.mean() > 1 - MIN_KNOWN_LABELS:
-            examples = sorted({str(label) for label in answers[other][unknown]})[:3]
-            raise IncomparableModelsError(
-                f"model {name} has the classes of only {1 - unknown.mean():.0%} of model {other}'s answers on these "
-                f"{len(unknown):,} listings (none of {examples}): the two were trained on different taxonomies, and "
-                "their agreement would measure that. Compare models of one taxonomy"
-            )
+        check_knows_answers(metadata[name], answers[other], name=f"model {name}", other=f"model {other}")
+
+
+def check_knows_answers(metadata: dict[str, Any], answers: np.ndarray, *, name: str, other: str) -> None:
+    """A model must have the classes of most of another's answers (`check_same_taxonomy`).
+
+    Raises:
+        IncomparableModelsError: It has the classes of fewer than `MIN_KNOWN_LABELS` of them.
+    """
+    unknown = _unknown_to(metadata, answers)
+    if unknown.mean() > 1 - MIN_KNOWN_LABELS:
+        examples = sorted({str(label) for label in answers[unknown]})[:3]
+        raise IncomparableModelsError(
+            f"{name} has the classes of only {1 - unknown.mean():.0%} of {other}'s answers on these {len(unknown):,} "
+            f"listings (none of {examples}): the two were trained on different taxonomies, and their disagreement "
+            "would measure that. Compare models of one taxonomy"
+        )
 
 
 def _unknown_to(metadata: dict[str, Any], labels: np.ndarray) -> np.ndarray:
