@@ -70,6 +70,7 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert queue["listing_id"].is_unique
     never_seen = queue[queue["brand"] == "brand-never-seen"]
     assert "new_brand" in queued.output
+    assert "new brands and sellers are those the synthetic catalogue lacks (no DATA=)" in queued.output
     assert f"then `make train CORRECTIONS=review.csv CONFIG={config}`" in queued.output
     assert len(never_seen) > 0
     assert never_seen["reasons"].str.contains("new_brand").all()

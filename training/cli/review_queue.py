@@ -84,6 +84,11 @@ def main(
         )
         return
     reasons = Counter(reason for named in queue["reasons"] for reason in named.split(";"))
+    if data is None and any(reason.startswith("new_") for reason in reasons):
+        logger.warning(
+            "new brands and sellers are those the synthetic catalogue lacks (no DATA=); for a live model trained on "
+            "a catalogue of your own, pass that DATA= and CONFIG=, or most of its listings are queued as new"
+        )
     left = qualified - len(queue)
     cut = f"; LIMIT {limit} left out {left} more that qualified" if left else ""
     typer.echo(
