@@ -161,7 +161,12 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
 
     with pytest.raises(DataValidationError, match=r"not classes of the catalogue, e.g. \['Tvs'\]"):
         _read(path)
-    assert _read(path, allow=True).provenance["new_classes"] == 1
+    # AND even where new classes are allowed, a class spelt another way or a missing value written out is no class
+    with pytest.raises(DataValidationError, match="label 'Tvs' is the class 'TVs' spelt another way"):
+        _read(path, allow=True)
+    with pytest.raises(DataValidationError, match="label '#N/A' is a missing value written out"):
+        _read(_reviewed(tmp_path, ["TVs", "#N/A"]), allow=True)
+    assert _read(_reviewed(tmp_path, ["TVs", "Air Fryers"]), allow=True).provenance["new_classes"] == 1
     with pytest.raises(DataValidationError, match="no row has a `label`"):
         _read(_reviewed(tmp_path, ["", ""]))
     with pytest.raises(DataValidationError, match="not found"):

@@ -20,6 +20,7 @@ import pandas as pd
 
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, SOURCE
 from training.data.clean import model_rows, title_products
+from training.data.report import PLACEHOLDERS, label_key
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.review_queue import canonical_labels, read_review_file
@@ -78,6 +79,7 @@ def read_corrections(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
             "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
         )
+    _check_new_classes(unknown, classes, path)
     # A reviewed listing is a product of its own (its listing id) where the catalogue names products by a column,
     # and its title's product where titles name them, so a listing of a held-out title stays out of training.
     by_listing = replace(data, group=LISTING_ID)
@@ -103,6 +105,27 @@ def read_corrections(
         CORRECTED_LISTINGS: kept,
     }
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
+
+
+def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path) -> None:
+    """A new class must be one: not a class of the catalogue spelt another way ('coffee machines'), which would
+    split it in two, nor a missing value written out ('#N/A'), which the model would learn to answer.
+
+    Raises:
+        DataValidationError: Naming such a label, and the class it spells.
+    """
+    by_key = {label_key(label): label for label in classes}
+    for label in new:
+        if label_key(label) in by_key:
+            raise DataValidationError(
+                f"{path}: label {label!r} is the class {by_key[label_key(label)]!r} spelt another way; write the "
+                "class's exact name (the suggestion columns hold it), or map the spelling in data.label_aliases"
+            )
+        if label.strip().lower() in PLACEHOLDERS:
+            raise DataValidationError(
+                f"{path}: label {label!r} is a missing value written out, not a category; leave the cell empty for a "
+                "listing you did not review"
+            )
 
 
 def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
