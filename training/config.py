@@ -43,7 +43,9 @@ FRACTION_BOUNDS = {
     "model": {"learning_rate": POSITIVE, "colsample_bytree": (0.0, 1.0), "baseline_tolerance": (0.0, 1.0)},
     "split": {"test_fraction": (0.0, 1.0), "validation_fraction": (0.0, 1.0)},
 }
-INCLUSIVE_LOWER = {"baseline_tolerance"}
+INCLUSIVE_LOWER = {"baseline_tolerance", "promotion_tolerance"}
+# The same for the top-level settings.
+TOP_LEVEL_BOUNDS = {"parity_tolerance": (0.0, 1.0), "promotion_tolerance": (0.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ def _build(raw: dict[str, Any]) -> TrainConfig:
         features=FeatureConfig(**features),
         model=ModelConfig(**_numbers(_section(raw, "model"))),
         split=SplitConfig(**_numbers(_section(raw, "split"))),
-        **raw,
+        **_numbers(raw, TOP_LEVEL_BOUNDS),
     )
 
 
@@ -358,10 +360,10 @@ def _column_name(setting: str, value: Any) -> str:
     raise TypeError(f"{setting} must be a column or input name, got {value!r}")
 
 
-def _numbers(section: dict[str, Any]) -> dict[str, Any]:
+def _numbers(section: dict[str, Any], bounds: dict[str, Any] | None = None) -> dict[str, Any]:
     """The section with each rate written like `1e-3` as the number it is: YAML 1.1 (PyYAML) reads an exponent
-    without a dot as text."""
-    rates = {name for bounds in FRACTION_BOUNDS.values() for name in bounds}
+    without a dot as text. `bounds` names the rates (by default those of every section's FRACTION_BOUNDS)."""
+    rates = set(bounds) if bounds is not None else {name for found in FRACTION_BOUNDS.values() for name in found}
     for name, value in section.items():
         if name in rates and isinstance(value, str):
             with contextlib.suppress(ValueError):  # not a number: _check_ranges names it
@@ -373,10 +375,10 @@ def _check(config: TrainConfig, path: Path) -> None:
     """Every role must name a declared input, and an input has one kind: text, hashed or numeric."""
     for setting in ("name", "registered_model"):
         value = getattr(config, setting)
-        if value is not None and (not isinstance(value, str) or not value.strip() or set(value) & set("/:")):
+        if value is not None and (not isinstance(value, str) or not value.strip() or set(value) & set("/:'\"")):
             raise ConfigError(
-                f"config file {path}: {setting} must be text without '/' or ':' (it names the MLflow registered "
-                f"model), got {value!r}"
+                f"config file {path}: {setting} must be text without '/', ':' or quotes (it names the MLflow "
+                f"registered model), got {value!r}"
             )
     data = config.data
     roles = [("text", data.text), *[("hashed", name) for name in data.hashed], *[("numeric", n) for n in data.numeric]]
@@ -471,16 +473,16 @@ def _check_ranges(config: TrainConfig, path: Path) -> None:
                 raise ConfigError(
                     f"config file {path}: {section}.{name} must be a whole number of at least {minimum}, got {value!r}"
                 )
-    for section, bounds in FRACTION_BOUNDS.items():
-        for name, (low, high) in bounds.items():
-            value = getattr(getattr(config, section), name)
-            inclusive = name in INCLUSIVE_LOWER
-            number = not isinstance(value, bool) and isinstance(value, int | float)
-            if not number or not (low <= value if inclusive else low < value) or not value <= high:
-                wanted = f"{'from' if inclusive else 'above'} {low:g}" + (
-                    "" if high == float("inf") else f" up to {high:g}"
-                )
-                raise ConfigError(f"config file {path}: {section}.{name} must be a number {wanted}, got {value!r}")
+    settings = [(f"{section}.{name}", getattr(getattr(config, section), name), limits)
+                for section, bounds in FRACTION_BOUNDS.items() for name, limits in bounds.items()]  # fmt: skip
+    settings += [(name, getattr(config, name), limits) for name, limits in TOP_LEVEL_BOUNDS.items()]
+    for setting, value, (low, high) in settings:
+        inclusive = setting.rsplit(".", 1)[-1] in INCLUSIVE_LOWER
+        number = not isinstance(value, bool) and isinstance(value, int | float)
+        if not number or not (low <= value if inclusive else low < value) or not value <= high:
+            upper = "" if high == float("inf") else f" up to {high:g}"
+            wanted = f"{'from' if inclusive else 'above'} {low:g}{upper}"
+            raise ConfigError(f"config file {path}: {setting} must be a number {wanted}, got {value!r}")
     jobs = config.model.n_jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0:
         raise ConfigError(

@@ -72,6 +72,18 @@ def test_params_are_flat_and_cover_every_section():
             "name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [p], currency: {t: USD}}",
             "data.currency must map numeric inputs",
         ),
+        (
+            "name: x\npromotion_tolerance: -0.5\ndata: {columns: {t: T}, target: y, text: t}",
+            "promotion_tolerance must be a number from 0 up to 1, got -0.5",
+        ),
+        (
+            "name: x\nparity_tolerance: tiny\ndata: {columns: {t: T}, target: y, text: t}",
+            "parity_tolerance must be a number above 0 up to 1, got 'tiny'",
+        ),
+        (
+            'name: "macy\'s"\ndata: {columns: {t: T}, target: y, text: t}',
+            "name must be text without '/', ':' or quotes",
+        ),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {extra_trees: 'yes'}", "extra_trees must be tr"),
         ("name: x\ndata: {columns: {t: T, c: y}, target: y, text: t}", "target column 'y' is also a model input"),
         ("name: x\ndata: {columns: [t], target: y, text: t}", "data.columns must map each model input to its column"),
@@ -83,7 +95,7 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, strict: 'no'}", "data.strict must be true or false"),
         ("name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [t]}", "input 't' is given more than"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nfeatures: [1]", "features must be a mapping"),
-        ("name: shop/fr:v1\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/' or ':'"),
+        ("name: shop/fr:v1\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':' or quotes"),
         ("name: x\nregistered_model: a/b\ndata: {columns: {t: T}, target: y, text: t}", "registered_model must be"),
         *[
             (
@@ -148,11 +160,12 @@ def test_a_rate_written_with_an_exponent_is_the_number_it_reads_as(tmp_path: Pat
     # PyYAML (YAML 1.1) reads 1e-3, without a dot, as text
     path = tmp_path / "config.yaml"
     path.write_text("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {learning_rate: 1e-3}\n"
-                    "split: {test_fraction: 1e-1}\n")  # fmt: skip
+                    "split: {test_fraction: 1e-1}\npromotion_tolerance: 1e-3\nparity_tolerance: 1e-5\n")  # fmt: skip
 
     config = load_config(path)
 
     assert (config.model.learning_rate, config.split.test_fraction) == (0.001, 0.1)
+    assert (config.promotion_tolerance, config.parity_tolerance) == (0.001, 0.00001)
 
 
 def test_yaml_shorthands_read_as_the_names_they_spell(tmp_path: Path):
