@@ -23,6 +23,7 @@ from training.reporting.compare import (
     compare_predictions,
     mcnemar,
     render_comparison,
+    score_model,
 )
 
 
@@ -122,6 +123,16 @@ def test_a_model_of_other_inputs_is_refused_by_name(model_path, other_schema_mod
     assert result.exit_code == 1
     assert "model B takes inputs" in result.output
     assert "compare it with the config it was trained with" in result.output
+
+
+def test_a_model_reading_an_input_of_another_type_is_refused(model_path):
+    # GIVEN a config that hashes the price the model reads as a number: same names, other types
+    config = load_config(DEFAULT_CONFIG_PATH).data
+    hashed = replace(config, numeric=(), hashed=(*config.hashed, "price"))
+    frame = generate_catalogue(20, seed=1).assign(price="12")
+
+    with pytest.raises(IncomparableModelsError, match=r"takes inputs .* \(numeric: \['price'\]\), not the config's"):
+        score_model(model_path.read_bytes(), frame, hashed, name="B")
 
 
 @pytest.mark.slow

@@ -95,7 +95,7 @@ def test_params_are_flat_and_cover_every_section():
         ("name: x\ndata: {columns: {t: T}, target: y, text: t, strict: 'no'}", "data.strict must be true or false"),
         ("name: x\ndata: {columns: {t: T, p: P}, target: y, text: t, numeric: [t]}", "input 't' is given more than"),
         ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nfeatures: [1]", "features must be a mapping"),
-        ("name: shop/fr:v1\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':' or quotes"),
+        ("name: shop/fr:v1\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/'"),
         ("name: x\nregistered_model: a/b\ndata: {columns: {t: T}, target: y, text: t}", "registered_model must be"),
         *[
             (

@@ -456,7 +456,10 @@ def _against_champion(
         changed = set(ours["classes"]) ^ set(theirs["classes"])
         reason = f"it answers other classes ({len(changed)} differ, e.g. {sorted(changed)[:3]})"
         return ChampionComparison(name, comparable=False, reason=reason)
-    if [spec["name"] for spec in theirs["inputs"]] != [spec["name"] for spec in ours["inputs"]]:
+    if [(spec["name"], spec["type"]) for spec in theirs["inputs"]] != [
+        (spec["name"], spec["type"]) for spec in ours["inputs"]
+    ]:
+        # by name and type: a price hashed as text in one and numeric in the other cannot be fed the same rows
         return ChampionComparison(name, comparable=False, reason="it takes other inputs")
     recorded = theirs.get("training_data", {}).get("split")
     theirs_by, ours_by = products_named_by(recorded or {}), products_named_by(split_record(config))

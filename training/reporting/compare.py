@@ -51,10 +51,12 @@ def score_model(model_bytes: bytes, frame: pd.DataFrame, config: DataConfig, *, 
             f"model {name} is not an ONNX model (pass a model.onnx `make train` wrote)"
         ) from exc
     inputs = {node.name for node in graph.input}
-    if inputs != set(config.columns):
+    numeric = {node.name for node in graph.input if node.type.tensor_type.elem_type != onnx.TensorProto.STRING}
+    if inputs != set(config.columns) or numeric != set(config.numeric):
         raise IncomparableModelsError(
-            f"model {name} takes inputs {sorted(inputs)}, not the config's {sorted(config.columns)}: "
-            "compare it with the config it was trained with"
+            f"model {name} takes inputs {sorted(inputs)} (numeric: {sorted(numeric)}), not the config's "
+            f"{sorted(config.columns)} (numeric: {sorted(config.numeric)}): compare it with the config it was "
+            "trained with"
         )
     labels, _ = run_onnx(model_bytes, frame, config)
     return labels.astype(str)
