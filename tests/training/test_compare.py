@@ -20,6 +20,7 @@ from training.model.metadata import METADATA_KEY, split_record
 from training.reporting.compare import (
     IncomparableModelsError,
     check_held_out,
+    check_same_classes,
     compare_predictions,
     mcnemar,
     render_comparison,
@@ -123,6 +124,16 @@ def test_a_model_of_other_inputs_is_refused_by_name(model_path, other_schema_mod
     assert result.exit_code == 1
     assert "model B takes inputs" in result.output
     assert "compare it with the config it was trained with" in result.output
+
+
+def test_models_answering_other_classes_are_never_compared_on_labelled_rows():
+    # GIVEN a challenger trained after four of ten classes were renamed: it knows most of the rows' labels
+    classes = [f"class {index}" for index in range(10)]
+    renamed = [*classes[:6], *(f"{name} (new)" for name in classes[6:])]
+
+    with pytest.raises(IncomparableModelsError, match=r"models A and B answer other classes \(only A: 4, e.g."):
+        check_same_classes({"A": {"classes": classes}, "B": {"classes": renamed}})
+    check_same_classes({"A": {"classes": classes}, "B": {"classes": classes[::-1]}})  # the same classes, reordered
 
 
 def test_a_model_reading_an_input_of_another_type_is_refused(model_path):

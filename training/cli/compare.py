@@ -8,7 +8,8 @@ MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is 
 Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
 `models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
-products are among those rows; `--on all` for every row): macro-F1 and accuracy with paired
+products are among those rows; `--on all` for every row; two models of other classes or of inputs of other names or
+types are refused too): macro-F1 and accuracy with paired
 bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
 right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
 (comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
@@ -49,6 +50,7 @@ from training.reporting.compare import (
     agreement_report,
     check_held_out,
     check_knows_labels,
+    check_same_classes,
     check_same_taxonomy,
     compare_predictions,
     disagreements,
@@ -147,6 +149,7 @@ def main(
             check_knows_labels(metadata[name], labels, name=name)
             if on == "test":
                 check_held_out(metadata[name], resolved, name=name)
+        check_same_classes(metadata)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

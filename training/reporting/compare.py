@@ -99,6 +99,23 @@ def check_same_taxonomy(metadata: dict[str, dict[str, Any]], answers: dict[str, 
         check_knows_answers(metadata[name], answers[other], name=f"model {name}", other=f"model {other}")
 
 
+def check_same_classes(metadata: dict[str, dict[str, Any]]) -> None:
+    """Models compared on labelled rows must answer the same classes: each would otherwise be scored on classes it
+    cannot answer, and the verdict would measure the taxonomies (the train-time champion comparison refuses so too).
+
+    Raises:
+        IncomparableModelsError: Their classes differ.
+    """
+    only_a, only_b = (sorted(set(metadata[one]["classes"]) - set(metadata[other]["classes"])) for one, other in
+                      (("A", "B"), ("B", "A")))  # fmt: skip
+    if only_a or only_b:
+        raise IncomparableModelsError(
+            f"models A and B answer other classes (only A: {len(only_a)}, e.g. {only_a[:3]}; only B: {len(only_b)}, "
+            f"e.g. {only_b[:3]}): each would be scored on classes it cannot answer. Compare models of one taxonomy "
+            "(on captured traffic, DATA=<capture>, their agreement is measured where their classes overlap)"
+        )
+
+
 def check_knows_answers(metadata: dict[str, Any], answers: np.ndarray, *, name: str, other: str) -> None:
     """A model must have the classes of most of another's answers (`check_same_taxonomy`).
 
