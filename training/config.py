@@ -43,9 +43,11 @@ FRACTION_BOUNDS = {
     "model": {"learning_rate": POSITIVE, "colsample_bytree": (0.0, 1.0), "baseline_tolerance": (0.0, 1.0)},
     "split": {"test_fraction": (0.0, 1.0), "validation_fraction": (0.0, 1.0)},
 }
+# The synthetic catalogue's rows unless a config or ROWS= says otherwise.
+DEFAULT_SYNTHETIC_ROWS = 10_000
 INCLUSIVE_LOWER = {"baseline_tolerance", "promotion_tolerance"}
 # The same for the top-level settings.
-TOP_LEVEL_BOUNDS = {"parity_tolerance": (0.0, 1.0), "promotion_tolerance": (0.0, 1.0)}
+TOP_LEVEL_BOUNDS = {"parity_tolerance": (0.0, 1.0), "promotion_tolerance": (-1.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class TrainConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
-    synthetic_rows: int = 10_000
+    synthetic_rows: int = DEFAULT_SYNTHETIC_ROWS
     # Leaves of a synthetic three-level taxonomy (`training.data.taxonomy`, path labels); None → the default
     # ten-category catalogue. With synthetic_taxonomy: how many of that taxonomy's classes to keep.
     synthetic_categories: int | None = None
@@ -201,15 +203,20 @@ class TrainConfig:
     @property
     def registered_name(self) -> str:
         """The registered model's name: `registered_model`, else the config's name and, for a synthetic catalogue
-        with a taxonomy, its shape (`synthetic-1000-categories`, `synthetic-google-shape`): one registered model per
-        catalogue, so models of other classes never compete for one alias."""
+        with a taxonomy, its shape (`synthetic-1000-categories`, `synthetic-google-shape`), and for one of other than
+        the default rows, their number (`synthetic-20000-rows`): one registered model per catalogue, so models of
+        other classes never compete for one alias, nor models whose product ids name other products (a synthetic
+        catalogue's ids are generated with its rows)."""
         if self.registered_model:
             return self.registered_model
+        name = self.name
         if self.synthetic_taxonomy:
-            return f"{self.name}-{Path(self.synthetic_taxonomy).stem}"
-        if self.synthetic_categories:
-            return f"{self.name}-{self.synthetic_categories}-categories"
-        return self.name
+            name = f"{name}-{Path(self.synthetic_taxonomy).stem}"
+        elif self.synthetic_categories:
+            name = f"{name}-{self.synthetic_categories}-categories"
+        if self.synthetic_rows != DEFAULT_SYNTHETIC_ROWS:
+            name = f"{name}-{self.synthetic_rows}-rows"
+        return name
 
     @property
     def input_names(self) -> list[str]:

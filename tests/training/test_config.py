@@ -73,8 +73,8 @@ def test_params_are_flat_and_cover_every_section():
             "data.currency must map numeric inputs",
         ),
         (
-            "name: x\npromotion_tolerance: -0.5\ndata: {columns: {t: T}, target: y, text: t}",
-            "promotion_tolerance must be a number from 0 up to 1, got -0.5",
+            "name: x\npromotion_tolerance: 2\ndata: {columns: {t: T}, target: y, text: t}",
+            "promotion_tolerance must be a number from -1 up to 1, got 2",
         ),
         (
             "name: x\nparity_tolerance: tiny\ndata: {columns: {t: T}, target: y, text: t}",
@@ -182,3 +182,14 @@ def test_yaml_shorthands_read_as_the_names_they_spell(tmp_path: Path):
 def test_missing_config_file_is_named(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_each_synthetic_catalogue_registers_under_its_own_name():
+    # a synthetic catalogue's product ids are generated with its rows: another size names other products
+    assert load_config(DEFAULT_CONFIG_PATH).registered_name == "synthetic"
+    assert load_config(DEFAULT_CONFIG_PATH, synthetic_rows=2_000).registered_name == "synthetic-2000-rows"
+    assert (
+        load_config(DEFAULT_CONFIG_PATH, synthetic_rows=200_000, synthetic_categories=1_000).registered_name
+        == "synthetic-1000-categories-200000-rows"
+    )
+    assert load_config(DEFAULT_CONFIG_PATH, synthetic_rows=2_000, registered_model="mine").registered_name == "mine"

@@ -225,7 +225,7 @@ def test_strict_data_fails_before_anything_is_written(tracking, small_config_fil
 
 
 def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_file, tmp_path):
-    config = yaml.safe_load(small_config_file.read_text()) | {"parity_tolerance": -1.0}  # a bound no graph meets
+    config = yaml.safe_load(small_config_file.read_text()) | {"parity_tolerance": 1e-15}  # no float32 graph meets it
     small_config_file.write_text(yaml.safe_dump(config))
     out = tmp_path / "out"
 

@@ -267,7 +267,8 @@ def decide_promotion(
     base |= {"tolerance": tolerance, "champion": asdict(champion) if champion else None}
     if model < baseline - tolerance:
         reason = (
-            f"validation macro-F1 {model:.4f} is below its linear baseline's {baseline:.4f} (tolerance {tolerance})"
+            f"validation macro-F1 {model:.4f} is below its linear baseline's {baseline:.4f} less the tolerance "
+            f"{tolerance} ({baseline - tolerance:.4f})"
         )
         return Promotion(False, reason, **base)
     if champion is None:
@@ -280,8 +281,8 @@ def decide_promotion(
     rows = f"on {champion.rows:,} validation rows it never trained on"
     if ours < theirs - tolerance:
         reason = (
-            f"macro-F1 {ours:.4f} is below the champion {champion.champion}'s {theirs:.4f} {rows} "
-            f"(tolerance {tolerance})"
+            f"macro-F1 {ours:.4f} is below the champion {champion.champion}'s {theirs:.4f} less the tolerance "
+            f"{tolerance} ({theirs - tolerance:.4f}) {rows}"
         )
         return Promotion(False, reason, **base)
     return Promotion(
