@@ -70,12 +70,11 @@ def check_knows_labels(metadata: dict[str, Any], labels: np.ndarray, *, name: st
         IncomparableModelsError: The model's classes hold the labels of fewer than `MIN_KNOWN_LABELS` of the rows.
     """
     unknown = _unknown_to(metadata, labels)
-    if unknown.mean() > 1 - MIN_KNOWN_LABELS:
-        examples = sorted({str(label) for label in labels[unknown]})[:3]
+    if _too_few_known(unknown):
         raise IncomparableModelsError(
             f"model {name} knows the labels of only {1 - unknown.mean():.0%} of these {len(labels):,} rows (none of "
-            f"{examples}): it was trained on another catalogue. Pass the DATA (and CONFIG) it was trained on, or "
-            "for a synthetic one the same ROWS, CATEGORIES, TAXONOMY and split.seed"
+            f"{_examples(labels, unknown)}): it was trained on another catalogue. Pass the DATA (and CONFIG) it was "
+            "trained on, or for a synthetic one the same ROWS, CATEGORIES, TAXONOMY and split.seed"
         )
     if unknown.any():
         logger.warning(
@@ -123,18 +122,27 @@ def check_knows_answers(metadata: dict[str, Any], answers: np.ndarray, *, name: 
         IncomparableModelsError: It has the classes of fewer than `MIN_KNOWN_LABELS` of them.
     """
     unknown = _unknown_to(metadata, answers)
-    if unknown.mean() > 1 - MIN_KNOWN_LABELS:
-        examples = sorted({str(label) for label in answers[unknown]})[:3]
+    if _too_few_known(unknown):
         raise IncomparableModelsError(
             f"{name} has the classes of only {1 - unknown.mean():.0%} of {other}'s answers on these {len(unknown):,} "
-            f"listings (none of {examples}): the two were trained on different taxonomies, and their disagreement "
-            "would measure that. Compare models of one taxonomy"
+            f"listings (none of {_examples(answers, unknown)}): the two were trained on different taxonomies, and "
+            "their disagreement would measure that. Compare models of one taxonomy"
         )
 
 
 def _unknown_to(metadata: dict[str, Any], labels: np.ndarray) -> np.ndarray:
     """Which of the labels are not among the model's classes."""
     return ~np.isin(labels.astype(str), np.asarray(metadata.get("classes", []), dtype=str))
+
+
+def _too_few_known(unknown: np.ndarray) -> bool:
+    """Whether a model knows fewer than `MIN_KNOWN_LABELS` of the labels (`unknown`: those it does not)."""
+    return bool(unknown.mean() > 1 - MIN_KNOWN_LABELS)
+
+
+def _examples(labels: np.ndarray, unknown: np.ndarray) -> list[str]:
+    """A few of the labels a model does not know, for a message."""
+    return sorted({str(label) for label in labels[unknown]})[:3]
 
 
 def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) -> None:
