@@ -173,12 +173,16 @@ def _rie_binary() -> Path:
     """The emulator binary shipped inside the aws-sam-cli wheel, for this machine's architecture."""
     import samcli
 
-    arch = "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
-    binary = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    binary = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{_host_architecture()}"
     if not binary.is_file():
         raise RuntimeError(f"{binary} not found: is aws-sam-cli installed in the tools environment (`make tools`)?")
     binary.chmod(binary.stat().st_mode | 0o111)
     return binary
+
+
+def _host_architecture() -> str:
+    """This machine's architecture as Lambda names it (x86_64, arm64)."""
+    return "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
 
 
 def _python312() -> str:
@@ -195,7 +199,7 @@ def build_parameters(release_file: Path) -> dict[str, str]:
         InfraError: No build, or one for another architecture than this machine's.
     """
     release = read_release(release_file)
-    here = "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
+    here = _host_architecture()
     if release.architecture != here:
         raise InfraError(
             f"the build is for {release.architecture} and this machine is {here}: its compiled dependencies cannot "

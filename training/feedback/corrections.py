@@ -116,9 +116,10 @@ def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path)
     """
     by_key = {label_key(label): label for label in classes}
     for label in new:
-        if label_key(label) in by_key:
+        spelt = by_key.get(label_key(label))
+        if spelt is not None:
             raise DataValidationError(
-                f"{path}: label {label!r} is the class {by_key[label_key(label)]!r} spelt another way; write the "
+                f"{path}: label {label!r} is the class {spelt!r} spelt another way; write the "
                 "class's exact name (the suggestion columns hold it), or map the spelling in data.label_aliases"
             )
         if label.strip().lower() in PLACEHOLDERS:
