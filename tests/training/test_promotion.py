@@ -22,32 +22,67 @@ from training.reporting.tracking import ChampionComparison, decide_promotion
 CHAMPION = "test-model v1 (@candidate)"
 
 
-def _validation(model: float, baseline: float) -> dict[str, float]:
-    return {"validation_macro_f1": model, "validation_baseline_macro_f1": baseline}
+def _validation(model: float, baseline: float, low: float, high: float) -> dict[str, float]:
+    return {
+        "validation_macro_f1": model,
+        "validation_baseline_macro_f1": baseline,
+        "validation_difference_ci_low": low,
+        "validation_difference_ci_high": high,
+    }
 
 
-def _against(theirs: float, ours: float, *, comparable: bool = True) -> ChampionComparison:
+def _against(theirs: float, ours: float, low: float, high: float, *, comparable: bool = True) -> ChampionComparison:
     reason = "" if comparable else "it answers other classes (3 differ, e.g. ['Drones'])"
-    return ChampionComparison(CHAMPION, comparable, reason, theirs, ours, -0.01, 0.01, 500)
+    return ChampionComparison(CHAMPION, comparable, reason, theirs, ours, low, high, 500)
+
+
+AHEAD = (0.90, 0.85, 0.03, 0.07)  # the model against its baseline: ahead, beyond noise
 
 
 @pytest.mark.parametrize(
-    ("model", "baseline", "champion", "promoted", "why"),
+    ("validation", "champion", "promoted", "why"),
     [
-        (0.90, 0.85, None, True, "the first version of its name"),
-        (0.845, 0.85, None, True, "the first version of its name"),  # within the tolerance of its baseline
-        (0.80, 0.85, None, False, "below its linear baseline's 0.8500"),
-        (0.90, 0.85, _against(0.91, 0.905), True, "not worse than the champion"),
-        (0.90, 0.85, _against(0.95, 0.90), False, "below the champion test-model v1 (@candidate)'s 0.9500"),
-        (0.80, 0.85, _against(0.70, 0.80), False, "below its linear baseline"),
-        (0.90, 0.85, _against(0.70, 0.90, comparable=False), False, "not compared with test-model v1 (@candidate): it"),
+        (AHEAD, None, True, "the first version of its name"),
+        ((0.80, 0.85, -0.09, -0.02), None, False, "below its linear baseline's 0.8500, worse beyond noise: the 95 %"),
+        # within the tolerance by its point estimate, below it by the interval's whole: worse beyond noise
+        ((0.845, 0.85, -0.03, -0.011), None, False, "worse beyond noise"),
+        ((0.83, 0.85, -0.05, 0.01), None, False, "below its linear baseline's 0.8500 less the tolerance 0.01 (0.8400)"),
+        (AHEAD, _against(0.91, 0.905, -0.01, 0.004), True, "not worse than the champion"),
+        (AHEAD, _against(0.95, 0.90, -0.08, -0.02), False, "below the champion test-model v1 (@candidate)'s 0.9500 on"),
+        (AHEAD, _against(0.95, 0.90, -0.08, 0.01), False, "validation cannot tell them apart (95 % interval of the"),
+        ((0.80, 0.85, -0.09, -0.02), _against(0.70, 0.80, 0.05, 0.15), False, "below its linear baseline"),
+        (
+            AHEAD,
+            _against(0.70, 0.90, 0.1, 0.3, comparable=False),
+            False,
+            "not compared with test-model v1 (@candidate)",
+        ),
     ],
 )
-def test_the_promotion_rule_is_decided_on_validation(model, baseline, champion, promoted, why):
-    decision = decide_promotion(validation=_validation(model, baseline), tolerance=0.01, champion=champion)
+def test_the_promotion_rule_is_decided_on_validation_by_macro_f1_and_its_interval(validation, champion, promoted, why):
+    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champion=champion)
 
     assert decision.promoted is promoted
     assert why in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("validation", "champion", "doubt"),
+    [
+        (AHEAD, None, ""),
+        ((0.845, 0.85, -0.03, 0.02), None, "worse than its linear baseline by more than the tolerance (95 % interval"),
+        (AHEAD, _against(0.91, 0.905, -0.005, 0.004), ""),
+        (AHEAD, _against(0.91, 0.905, -0.04, 0.03), "worse than the champion test-model v1 (@candidate) by more than"),
+    ],
+)
+def test_a_promotion_validation_cannot_vouch_for_says_what_it_could_not_rule_out(validation, champion, doubt):
+    # GIVEN a model within the tolerance of the other by its point estimate, and an interval that reaches below
+    # −tolerance (or one that does not)
+    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champion=champion)
+
+    # THEN it is promoted, and the decision says what validation could not rule out
+    assert decision.promoted is True
+    assert (doubt in decision.doubt) if doubt else decision.doubt == ""
 
 
 @pytest.mark.parametrize(
@@ -114,7 +149,7 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     # model.baseline_tolerance widened, as a user may) THEN it is registered but not promoted
     weak = _config(tmp_path, "weak", design="rerank", n_estimators=1, num_leaves=2, baseline_tolerance=1.0)
     third = train(weak, "three")
-    assert third["promoted"] is False
+    assert third["promoted"] is False, third
     assert "below its linear baseline" in third["reason"]
     assert candidate() == "2"
     version = MlflowClient().get_model_version("test-model", "3")

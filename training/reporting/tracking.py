@@ -190,7 +190,8 @@ class ChampionComparison:
 @dataclass(frozen=True)
 class Promotion:
     """Whether a new version earned the candidate alias, and why (the run summary's `promotion`); decided on
-    validation, never on the test split, which is kept for the reported figures."""
+    validation, never on the test split, which is kept for the reported figures. `doubt` says, when it was promoted,
+    what validation could not rule out."""
 
     promoted: bool
     reason: str
@@ -198,6 +199,7 @@ class Promotion:
     validation_baseline_macro_f1: float
     tolerance: float
     champion: dict[str, Any] | None = None
+    doubt: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON."""
@@ -249,45 +251,98 @@ def read_registered_onnx(uri: str) -> bytes:
 def decide_promotion(
     *, validation: dict[str, float], tolerance: float, champion: ChampionComparison | None
 ) -> Promotion:
-    """The champion/challenger rule, on validation only.
+    """The champion/challenger rule, on validation only, by the metric it names.
 
-    A new model earns the candidate alias when its validation macro-F1 is not below its same-run linear baseline's
-    by more than `tolerance`, and either its name has no version yet, or it is not below the champion by more than
-    `tolerance` on the validation rows the champion never trained on. A champion of other classes or inputs, one
-    whose training products are not on record, or too few such rows leave it registered but not promoted: a person
-    decides (by setting the alias in MLflow), never an accident of what was trained last.
+    A new model earns the candidate alias when it is not worse than its same-run linear baseline and either its name
+    has no version yet or it is not worse than the champion on the validation rows the champion never trained on.
+    Each comparison reads the paired bootstrap interval of the macro-F1 difference (new − other) on the same rows,
+    as the ship gate does: a whole interval below −`tolerance` is worse beyond noise. Unlike the ship gate, whose
+    alternative is shipping nothing, promotion's alternative is keeping the incumbent, so an interval that straddles
+    −`tolerance` (validation cannot tell) moves the alias only when the new model's macro-F1 is within `tolerance`
+    of the other's, and `doubt` says what validation could not rule out (logged as a warning). A champion of other
+    classes or inputs, one whose training products are not on record, or too few such rows leave it registered but
+    not promoted: a person decides (by setting the alias in MLflow), never an accident of what was trained last.
 
     Args:
         validation: `validation_comparison`'s figures of this run.
-        tolerance: How much worse (macro-F1) still counts as not worse.
+        tolerance: How much worse (macro-F1) still counts as not worse; below zero, a margin to beat.
         champion: The comparison with the champion, or None when the registered name has no version yet.
     """
     model, baseline = validation["validation_macro_f1"], validation["validation_baseline_macro_f1"]
     base: dict[str, Any] = {"validation_macro_f1": model, "validation_baseline_macro_f1": baseline}
     base |= {"tolerance": tolerance, "champion": asdict(champion) if champion else None}
-    if model < baseline - tolerance:
-        reason = (
-            f"validation macro-F1 {model:.4f} is below its linear baseline's {baseline:.4f} less the tolerance "
-            f"{tolerance} ({baseline - tolerance:.4f})"
-        )
-        return Promotion(False, reason, **base)
+    against_baseline = _Difference(
+        "its linear baseline", "", model, baseline,
+        validation["validation_difference_ci_low"], validation["validation_difference_ci_high"],
+    )  # fmt: skip
+    if refusal := against_baseline.refusal(tolerance):
+        return Promotion(False, f"validation {refusal}", **base)
+    doubts = [against_baseline.doubt(tolerance)]
     if champion is None:
-        return Promotion(
-            True, "the first version of its name; not worse than its linear baseline on validation", **base
-        )
+        reason = "the first version of its name; not worse than its linear baseline on validation"
+        return Promotion(True, reason, **base, doubt=_doubt(doubts))
     if not champion.comparable:
         return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
-    theirs, ours = champion.champion_macro_f1 or 0.0, champion.macro_f1 or 0.0
     rows = f"on {champion.rows:,} validation rows it never trained on"
-    if ours < theirs - tolerance:
-        reason = (
-            f"macro-F1 {ours:.4f} is below the champion {champion.champion}'s {theirs:.4f} less the tolerance "
-            f"{tolerance} ({theirs - tolerance:.4f}) {rows}"
-        )
-        return Promotion(False, reason, **base)
-    return Promotion(
-        True, f"not worse than the champion {champion.champion} ({ours:.4f} vs {theirs:.4f} {rows})", **base
+    against_champion = _Difference(
+        f"the champion {champion.champion}", f" {rows}", champion.macro_f1 or 0.0, champion.champion_macro_f1 or 0.0,
+        champion.ci_low or 0.0, champion.ci_high or 0.0,
+    )  # fmt: skip
+    if refusal := against_champion.refusal(tolerance):
+        return Promotion(False, refusal, **base)
+    doubts.append(against_champion.doubt(tolerance))
+    reason = (
+        f"not worse than the champion {champion.champion} ({against_champion.ours:.4f} vs "
+        f"{against_champion.theirs:.4f} {rows}; {against_champion.interval})"
     )
+    return Promotion(True, reason, **base, doubt=_doubt(doubts))
+
+
+@dataclass(frozen=True)
+class _Difference:
+    """The new model's macro-F1 against another's on the same rows (`rows`: " on 500 validation rows …", or ""
+    for all of them), with the paired bootstrap interval of new − other."""
+
+    other: str
+    rows: str
+    ours: float
+    theirs: float
+    low: float
+    high: float
+
+    @property
+    def interval(self) -> str:
+        """The interval, as the reasons state it."""
+        return f"95 % interval of the difference {self.low:+.4f} … {self.high:+.4f}"
+
+    def refusal(self, tolerance: float) -> str:
+        """Why the new model may not take the alias from this one, or nothing."""
+        below = f"macro-F1 {self.ours:.4f} is below {self.other}'s {self.theirs:.4f}"
+        if self.high < -tolerance:
+            return (
+                f"{below}{self.rows}, worse beyond noise: the {self.interval} lies wholly below {-tolerance:+} "
+                "(the tolerance)"
+            )
+        if self.ours < self.theirs - tolerance:
+            return (
+                f"{below} less the tolerance {tolerance} ({self.theirs - tolerance:.4f}){self.rows}; validation "
+                f"cannot tell them apart ({self.interval}), so the alias stays where it is"
+            )
+        return ""
+
+    def doubt(self, tolerance: float) -> str:
+        """What validation could not rule out when the new model is not refused, or nothing."""
+        if self.low >= -tolerance:
+            return ""
+        return f"worse than {self.other} by more than the tolerance ({self.interval})"
+
+
+def _doubt(doubts: list[str]) -> str:
+    """What validation could not rule out about a promoted model, or nothing."""
+    said = [doubt for doubt in doubts if doubt]
+    if not said:
+        return ""
+    return f"validation cannot rule out that it is {' or '.join(said)}; promoted, as nothing shows it worse"
 
 
 def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
@@ -304,9 +359,11 @@ def record_promotion(registered_model: str, version: str, promotion: Promotion) 
     client.set_model_version_tag(registered_model, version, "promotion", promotion.reason)
     mlflow.set_tag("promoted", str(promotion.promoted).lower())
     mlflow.log_dict(promotion.to_dict(), "promotion.json")
-    level = logging.INFO if promotion.promoted else logging.WARNING
-    logger.log(level, "promoted" if promotion.promoted else "recorded, not promoted",
-               extra={"model": registered_model, "version": version, "reason": promotion.reason})  # fmt: skip
+    level = logging.INFO if promotion.promoted and not promotion.doubt else logging.WARNING
+    extra = {"model": registered_model, "version": version, "reason": promotion.reason}
+    if promotion.doubt:
+        extra["doubt"] = promotion.doubt
+    logger.log(level, "promoted" if promotion.promoted else "recorded, not promoted", extra=extra)
 
 
 def log_run_record(
