@@ -14,7 +14,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.compare import app
-from training.config import DEFAULT_CONFIG_PATH, load_config
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
+from training.data.clean import prepare_catalogue
+from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.synthetic import generate_catalogue
 from training.model.metadata import METADATA_KEY, split_record
 from training.reporting.compare import (
@@ -26,6 +28,7 @@ from training.reporting.compare import (
     render_comparison,
     score_model,
 )
+from training.reporting.tracking import configure_tracking, log_trained_products
 
 
 @pytest.mark.parametrize(
@@ -167,6 +170,52 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_test.exit_code == 1
     assert "model B was trained on another split ({'seed': 7}" in on_test.output
     assert on_all.exit_code == 0, on_all.output
+
+
+@pytest.mark.slow
+def test_test_rows_of_products_a_registered_model_trained_on_are_left_out(model_path, tmp_path, monkeypatch):
+    # GIVEN a registered model whose run records it trained on five products that are test products of this
+    # catalogue (as when their class had few products in the catalogue it trained on, and all of them trained)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    catalogue = generate_catalogue(1_500, seed=2)  # what model_path trained on
+    catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    test = split_catalogue(prepare_catalogue(catalogue, config.data), config.split).test
+    ids = product_ids(product_keys(test))
+    trained = np.unique(ids)[:5]
+    configure_tracking(PROJECT_ROOT, "compare-record")
+    with mlflow.start_run():
+        mlflow.onnx.log_model(onnx.load(model_path), name="model", registered_model_name="recorded")
+        log_trained_products(trained)
+    arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20", "--b", str(model_path)]
+
+    # WHEN it is compared by its models:/ URI, and as the file it is
+    by_uri = CliRunner().invoke(app, [*arguments, "--a", "models:/recorded/1", "--out", str(tmp_path / "u")])
+    by_file = CliRunner().invoke(app, [*arguments, "--a", str(model_path), "--out", str(tmp_path / "f")])
+
+    # THEN by its URI the rows of those products are left out, and said so; the file has no record to read
+    assert by_uri.exit_code == 0, by_uri.output
+    assert by_file.exit_code == 0, by_file.output
+    left_out = int(np.isin(ids, trained).sum())
+    assert f"left out {left_out} test rows of products model A trained on" in by_uri.output
+    rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("u", "f")]
+    assert rows == [len(test) - left_out, len(test)]
+
+
+def test_a_model_file_trained_on_other_data_is_said_to_carry_no_record_of_its_products(
+    model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    # GIVEN a model file trained on another catalogue than the one compared on (the default synthetic one)
+    # WHEN it is compared on that catalogue's test rows
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "c"),
+                                      "--resamples", "20"])  # fmt: skip
+
+    # THEN the report says it may have trained on some of them, and how to leave them out
+    assert result.exit_code == 0, result.output
+    assert "model A trained on other data than DATA and its file holds no record" in result.output
+    assert "give it as its models:/ URI to leave them out" in result.output
 
 
 def _without_product_ids(catalogue):

@@ -8,8 +8,9 @@ MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is 
 Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
 `models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
-products are among those rows; `--on all` for every row; two models of other classes or of inputs of other names or
-types are refused too): macro-F1 and accuracy with paired
+products are among those rows, and without the rows of products a model given by its MLflow URI trained on by its
+run's record; `--on all` for every row; two models of other classes or of inputs of other names or types are refused
+too): macro-F1 and accuracy with paired
 bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
 right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
 (comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
@@ -33,7 +34,7 @@ from training.columns import CORRECTED_LISTINGS, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import UNGROUPED, prepare_catalogue, renamed_by_the_fold
 from training.data.load import load_raw
-from training.data.split import split_catalogue
+from training.data.split import product_ids, product_keys, split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import with_listing_ids
@@ -74,7 +75,7 @@ def read_model(reference: str) -> bytes:
     Raises:
         TrainingError: The file does not exist or MLflow cannot find the model.
     """
-    if "://" in reference or reference.startswith(("models:", "runs:")):
+    if _in_mlflow(reference):
         from mlflow.exceptions import MlflowException
 
         from training.reporting.tracking import configure_tracking, read_registered_onnx
@@ -88,6 +89,11 @@ def read_model(reference: str) -> bytes:
     if not path.is_file():
         raise TrainingError(f"model file not found: {reference} (pass an .onnx file or a models:/… URI)")
     return path.read_bytes()
+
+
+def _in_mlflow(reference: str) -> bool:
+    """Whether a model reference is an MLflow URI rather than a file."""
+    return "://" in reference or reference.startswith(("models:", "runs:"))
 
 
 @app.command()
@@ -142,13 +148,19 @@ def main(
             name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
         }
         if on == "test":
+            for name in ("A", "B"):
+                check_held_out(metadata[name], resolved, name=name)
             kept = _named_alike(frame, metadata, text=resolved.data.text)
+            kept &= _not_trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256)
+            if not kept.any():
+                raise TrainingError(
+                    f"none of the {len(frame):,} test rows is left to compare on (see above): pass ON=all (--on all) "
+                    "to compare on every row knowingly"
+                )
             frame, predicted_a, predicted_b = frame[kept], predicted_a[kept], predicted_b[kept]
         labels = frame[LABEL].to_numpy()
         for name in ("A", "B"):
             check_knows_labels(metadata[name], labels, name=name)
-            if on == "test":
-                check_held_out(metadata[name], resolved, name=name)
         check_same_classes(metadata)
     except TrainingError as exc:
         logger.error(str(exc))
@@ -189,6 +201,49 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, te
         )  # fmt: skip
         kept &= ~renamed
     return kept
+
+
+def _not_trained_on(
+    frame: pd.DataFrame, references: dict[str, str], metadata: dict[str, dict[str, Any]], *, sha256: str
+) -> np.ndarray:
+    """Which test rows are of products neither model trained on, by each one's record of them.
+
+    The split is a hash of each product, but a product of a class small in the catalogue a model trained on trains
+    whole: had the catalogue fewer products of that class then, the model trained on products that are test products
+    now. A model given by its MLflow URI has its run's record of the products it trained on, and their rows are left
+    out; a file carries none, so when it trained on other data than DATA this is said.
+    """
+    kept = np.ones(len(frame), dtype=bool)
+    products: np.ndarray | None = None
+    for name, reference in references.items():
+        seen = _recorded_products(reference)
+        if seen is None:
+            if metadata[name].get("training_data", {}).get("sha256") != sha256:
+                logger.warning(
+                    "model %s trained on other data than DATA and %s no record of the products it trained on: a "
+                    "class with few products there trained them all, and some may be among these test rows (give "
+                    "it as its models:/ URI to leave them out)",
+                    name, "MLflow holds" if _in_mlflow(reference) else "its file holds",
+                )  # fmt: skip
+            continue
+        products = product_ids(product_keys(frame)) if products is None else products
+        trained = np.isin(products, seen)
+        if trained.any():
+            logger.warning(
+                "left out %d test rows of products model %s trained on (its run's record of them): their class had "
+                "few products in the catalogue it trained on", int(trained.sum()), name,
+            )  # fmt: skip
+        kept &= ~trained
+    return kept
+
+
+def _recorded_products(reference: str) -> np.ndarray | None:
+    """The products the model at an MLflow URI trained on, by its run's record; None for a file or no record."""
+    if not _in_mlflow(reference):
+        return None
+    from training.reporting.tracking import products_trained_on
+
+    return products_trained_on(reference)
 
 
 def _compare_live(

@@ -231,6 +231,16 @@ def trained_products(run_id: str) -> np.ndarray | None:
     return np.load(path, allow_pickle=False)
 
 
+def products_trained_on(uri: str) -> np.ndarray | None:
+    """The products the model at an MLflow URI (`models:/name/3`, `models:/name@alias`, `runs:/<id>/model`) trained
+    on, from its run's record; None when MLflow cannot say (no such run, or it recorded none)."""
+    try:
+        run_id = mlflow.models.get_model_info(uri).run_id
+    except (MlflowException, OSError):
+        return None
+    return trained_products(run_id) if run_id else None
+
+
 def log_trained_products(products: np.ndarray) -> None:
     """Record in the active run which products the model trained on (sorted 64-bit ids), so a later model is compared
     with it only on rows it never saw. MLflow keeps it; the artifacts folder does not (serving never needs it)."""
