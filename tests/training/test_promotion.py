@@ -4,6 +4,7 @@ same held-out rows, nor than its same-run linear baseline."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import mlflow
@@ -60,7 +61,8 @@ AHEAD = (0.90, 0.85, 0.03, 0.07)  # the model against its baseline: ahead, beyon
     ],
 )
 def test_the_promotion_rule_is_decided_on_validation_by_macro_f1_and_its_interval(validation, champion, promoted, why):
-    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champion=champion)
+    champions = [champion] if champion else []
+    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champions=champions)
 
     assert decision.promoted is promoted
     assert why in decision.reason
@@ -78,11 +80,37 @@ def test_the_promotion_rule_is_decided_on_validation_by_macro_f1_and_its_interva
 def test_a_promotion_validation_cannot_vouch_for_says_what_it_could_not_rule_out(validation, champion, doubt):
     # GIVEN a model within the tolerance of the other by its point estimate, and an interval that reaches below
     # −tolerance (or one that does not)
-    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champion=champion)
+    champions = [champion] if champion else []
+    decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champions=champions)
 
     # THEN it is promoted, and the decision says what validation could not rule out
     assert decision.promoted is True
     assert (doubt in decision.doubt) if doubt else decision.doubt == ""
+
+
+def test_a_model_must_not_be_worse_than_the_candidate_it_replaces_nor_production():
+    # GIVEN a weak version in production and a stronger one holding candidate
+    weak = replace(_against(0.80, 0.90, 0.06, 0.14), champion="test-model v1 (@production)")
+    strong = replace(_against(0.95, 0.90, -0.08, -0.02), champion="test-model v3 (@candidate)")
+
+    # WHEN a new model better than production but worse than the candidate is decided
+    decision = decide_promotion(validation=_validation(*AHEAD), tolerance=0.01, champions=[weak, strong])
+
+    # THEN it does not take the candidate alias from the stronger version
+    assert decision.promoted is False
+    assert "below the champion test-model v3 (@candidate)'s 0.9500" in decision.reason
+    assert [champion["champion"] for champion in decision.champions] == [weak.champion, strong.champion]
+
+
+def test_a_model_not_worse_than_either_champion_names_both():
+    first = replace(_against(0.88, 0.90, 0.01, 0.03), champion="test-model v1 (@production)")
+    second = replace(_against(0.89, 0.90, 0.0, 0.02), champion="test-model v3 (@candidate)")
+
+    decision = decide_promotion(validation=_validation(*AHEAD), tolerance=0.01, champions=[first, second])
+
+    assert decision.promoted is True
+    assert "not worse than the champion test-model v1 (@production) (0.9000 vs 0.8800" in decision.reason
+    assert " nor test-model v3 (@candidate) (0.9000 vs 0.8900" in decision.reason
 
 
 @pytest.mark.parametrize(
@@ -140,10 +168,14 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     # hash of each product, so those are all of them), and is promoted
     second = train(_config(tmp_path, "good"), "two")
     assert second["promoted"] is True, second["reason"]
-    assert second["champion"]["champion"] == "test-model v1 (@candidate)"
-    assert second["champion"]["rows"] > 200
-    assert second["champion"]["champion_macro_f1"] == pytest.approx(second["champion"]["macro_f1"], abs=0.02)
+    (champion,) = second["champions"]
+    assert champion["champion"] == "test-model v1 (@candidate)"
+    assert champion["rows"] > 200
+    assert champion["champion_macro_f1"] == pytest.approx(champion["macro_f1"], abs=0.02)
     assert candidate() == "2"
+
+    # GIVEN v1 in production and v2 the candidate: a new version must be compared with both
+    MlflowClient().set_registered_model_alias("test-model", "production", "1")
 
     # WHEN a model worse than its own linear baseline ships (a re-ranker crippled to one stump, the ship gate's
     # model.baseline_tolerance widened, as a user may) THEN it is registered but not promoted
@@ -151,6 +183,8 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     third = train(weak, "three")
     assert third["promoted"] is False, third
     assert "below its linear baseline" in third["reason"]
+    champions = [champion["champion"] for champion in third["champions"]]
+    assert champions == ["test-model v1 (@production)", "test-model v2 (@candidate)"]
     assert candidate() == "2"
     version = MlflowClient().get_model_version("test-model", "3")
     assert version.tags["promotion"] == third["reason"]
@@ -158,7 +192,7 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     # WHEN a model of other classes is trained under the same name THEN it is not compared, and not promoted
     other = train(_config(tmp_path, "good"), "four", "--categories", "40", "--rows", "4000")
     assert other["promoted"] is False
-    assert "not compared with test-model v2 (@candidate): it answers other classes" in other["reason"]
+    assert "not compared with test-model v1 (@production): it answers other classes" in other["reason"]
     assert candidate() == "2"
 
     # WHEN a model names its products otherwise (no product column: each title its own) THEN the champion's record
@@ -168,7 +202,7 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     fifth = train(by_rows, "five")
     assert fifth["promoted"] is False
     assert (
-        "not compared with test-model v2 (@candidate): it names its products by column 'product_id', this run by "
+        "not compared with test-model v1 (@production): it names its products by column 'product_id', this run by "
         "titles (no data.group)"
     ) in fifth["reason"]
     assert candidate() == "2"
@@ -197,5 +231,5 @@ def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromote
     tenth = train(_config(tmp_path, "tenth"), tmp_path / "tenth.csv", "tenth")
 
     # THEN the unpromoted version is its champion, and the model on a tenth of the data does not take the alias
-    assert tenth["champion"]["champion"] == "test-model v1 (newest, no alias)"
+    assert [champion["champion"] for champion in tenth["champions"]] == ["test-model v1 (newest, no alias)"]
     assert tenth["promoted"] is False, tenth["reason"]

@@ -73,7 +73,7 @@ from training.reporting.plots import (
 )
 from training.reporting.tracking import (
     ChampionComparison,
-    current_champion,
+    current_champions,
     decide_promotion,
     log_onnx_model,
     log_run_record,
@@ -426,11 +426,11 @@ def _register(
     validation: dict[str, float],
 ) -> tuple[str, Promotion]:  # fmt: skip
     """Log the graph with a signature from five test rows and register it under the catalogue's name; it becomes the
-    candidate only if it is not worse than its baseline nor the champion on validation (`decide_promotion`)."""
+    candidate only if it is not worse than its baseline nor the champions on validation (`decide_promotion`)."""
     sample = fitted.test.head(5)
     sample_labels, sample_probabilities = run_onnx(model_bytes, sample, config.data)
     name = config.registered_name
-    champion = current_champion(name)
+    champions = current_champions(name)
     log_trained_products(fitted.trained_products)
     version = log_onnx_model(
         model,
@@ -439,8 +439,8 @@ def _register(
         registered_model=name,
         model_version=model_version,
     )
-    comparison = _against_champion(champion, model_bytes, fitted, config) if champion else None
-    promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champion=comparison)
+    comparisons = [_against_champion(champion, model_bytes, fitted, config) for champion in champions]
+    promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champions=comparisons)
     record_promotion(name, version, promotion)
     return version, promotion
 

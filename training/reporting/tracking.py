@@ -24,14 +24,14 @@ from mlflow.models import infer_signature
 from training.environment import environment_setting
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 SERVING_REQUIREMENTS = ("onnxruntime", "onnx", "numpy")
 CANDIDATE_ALIAS = "candidate"
 # The artifact recording which products a run's model trained on (sorted uint64 ids).
 TRAINED_PRODUCTS = "trained_products.npy"
 PRODUCTION_ALIAS = "production"
-# The model a new one must not be worse than: production when set, else the current candidate.
+# The models a new one must not be worse than: what serves and what it would replace.
 CHAMPION_ALIASES = (PRODUCTION_ALIAS, CANDIDATE_ALIAS)
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Promotion:
     validation_macro_f1: float
     validation_baseline_macro_f1: float
     tolerance: float
-    champion: dict[str, Any] | None = None
+    champions: list[dict[str, Any]]
     doubt: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,20 +206,28 @@ class Promotion:
         return asdict(self)
 
 
-def current_champion(registered_model: str) -> Champion | None:
-    """The version at `production`, else at `candidate`, else the newest version of the name; None when the name has
-    no version yet."""
+def current_champions(registered_model: str) -> list[Champion]:
+    """The versions at `production` and at `candidate` (one version holding both counts once), else the newest
+    version of the name; none when the name has no version yet.
+
+    Both, because a new version takes the candidate alias from one and goes on to replace the other: compared with
+    production alone, a model better than a weak production version would replace a stronger candidate.
+    """
     client = MlflowClient()
+    champions: dict[str, Champion] = {}
     for alias in CHAMPION_ALIASES:
         try:
             found = client.get_model_version_by_alias(registered_model, alias)
         except MlflowException:
             continue
-        return _champion(registered_model, alias, found)
+        if str(found.version) not in champions:
+            champions[str(found.version)] = _champion(registered_model, alias, found)
+    if champions:
+        return list(champions.values())
     versions = client.search_model_versions(f"name = '{registered_model}'")
     if not versions:
-        return None
-    return _champion(registered_model, None, max(versions, key=lambda v: int(v.version)))
+        return []
+    return [_champion(registered_model, None, max(versions, key=lambda v: int(v.version)))]
 
 
 def trained_products(run_id: str) -> np.ndarray | None:
@@ -259,12 +267,12 @@ def read_registered_onnx(uri: str) -> bytes:
 
 
 def decide_promotion(
-    *, validation: dict[str, float], tolerance: float, champion: ChampionComparison | None
+    *, validation: dict[str, float], tolerance: float, champions: Sequence[ChampionComparison]
 ) -> Promotion:
     """The champion/challenger rule, on validation only, by the metric it names.
 
     A new model earns the candidate alias when it is not worse than its same-run linear baseline and either its name
-    has no version yet or it is not worse than the champion on the validation rows the champion never trained on.
+    has no version yet or it is not worse than each champion on the validation rows that champion never trained on.
     Each comparison reads the paired bootstrap interval of the macro-F1 difference (new − other) on the same rows,
     as the ship gate does: a whole interval below −`tolerance` is worse beyond noise. Unlike the ship gate, whose
     alternative is shipping nothing, promotion's alternative is keeping the incumbent, so an interval that straddles
@@ -276,11 +284,11 @@ def decide_promotion(
     Args:
         validation: `validation_comparison`'s figures of this run.
         tolerance: How much worse (macro-F1) still counts as not worse; below zero, a margin to beat.
-        champion: The comparison with the champion, or None when the registered name has no version yet.
+        champions: The comparisons with the champions (`current_champions`), none when the name has no version yet.
     """
     model, baseline = validation["validation_macro_f1"], validation["validation_baseline_macro_f1"]
     base: dict[str, Any] = {"validation_macro_f1": model, "validation_baseline_macro_f1": baseline}
-    base |= {"tolerance": tolerance, "champion": asdict(champion) if champion else None}
+    base |= {"tolerance": tolerance, "champions": [asdict(champion) for champion in champions]}
     against_baseline = _Difference(
         "its linear baseline", "", model, baseline,
         validation["validation_difference_ci_low"], validation["validation_difference_ci_high"],
@@ -288,23 +296,24 @@ def decide_promotion(
     if refusal := against_baseline.refusal(tolerance):
         return Promotion(False, f"validation {refusal}", **base)
     doubts = [against_baseline.doubt(tolerance)]
-    if champion is None:
+    if not champions:
         reason = "the first version of its name; not worse than its linear baseline on validation"
         return Promotion(True, reason, **base, doubt=_doubt(doubts))
-    if not champion.comparable:
-        return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
-    rows = f"on {champion.rows:,} validation rows it never trained on"
-    against_champion = _Difference(
-        f"the champion {champion.champion}", f" {rows}", champion.macro_f1 or 0.0, champion.champion_macro_f1 or 0.0,
-        champion.ci_low or 0.0, champion.ci_high or 0.0,
-    )  # fmt: skip
-    if refusal := against_champion.refusal(tolerance):
-        return Promotion(False, refusal, **base)
-    doubts.append(against_champion.doubt(tolerance))
-    reason = (
-        f"not worse than the champion {champion.champion} ({against_champion.ours:.4f} vs "
-        f"{against_champion.theirs:.4f} {rows}; {against_champion.interval})"
-    )
+    for champion in champions:
+        if not champion.comparable:
+            return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
+    reasons = []
+    for champion in champions:
+        rows = f"on {champion.rows:,} validation rows it never trained on"
+        against = _Difference(
+            f"the champion {champion.champion}", f" {rows}", champion.macro_f1 or 0.0,
+            champion.champion_macro_f1 or 0.0, champion.ci_low or 0.0, champion.ci_high or 0.0,
+        )  # fmt: skip
+        if refusal := against.refusal(tolerance):
+            return Promotion(False, refusal, **base)
+        doubts.append(against.doubt(tolerance))
+        reasons.append(f"{champion.champion} ({against.ours:.4f} vs {against.theirs:.4f} {rows}; {against.interval})")
+    reason = f"not worse than the champion {' nor '.join(reasons)}"
     return Promotion(True, reason, **base, doubt=_doubt(doubts))
 
 
