@@ -177,15 +177,13 @@ def test_test_rows_of_products_a_registered_model_trained_on_are_left_out(model_
     # GIVEN a registered model whose run records it trained on five products that are test products of this
     # catalogue (as when their class had few products in the catalogue it trained on, and all of them trained)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    monkeypatch.chdir(tmp_path)
     config = load_config(DEFAULT_CONFIG_PATH)
     catalogue = generate_catalogue(1_500, seed=2)  # what model_path trained on
     catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
     test = split_catalogue(prepare_catalogue(catalogue, config.data), config.split).test
     ids = product_ids(product_keys(test))
     trained = np.unique(ids)[:5]
-    configure_tracking(PROJECT_ROOT, "compare-record")
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=configure_tracking(PROJECT_ROOT, "compare-record")):
         mlflow.onnx.log_model(onnx.load(model_path), name="model", registered_model_name="recorded")
         log_trained_products(trained)
     arguments = ["--data", str(tmp_path / "catalogue.csv"), "--resamples", "20", "--b", str(model_path)]

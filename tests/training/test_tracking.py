@@ -25,7 +25,7 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path, monkey
 def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_path, monkeypatch):
     # MLflow writes initializers of 1 KB or more beside model.onnx: the champion must still load and run.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    configure_tracking(PROJECT_ROOT, "external-data")
+    experiment_id = configure_tracking(PROJECT_ROOT, "external-data")
     table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)  # a 3-level ancestor table, 24 KB
     graph = helper.make_graph(
         [helper.make_node("Gather", ["table", "row"], ["picked"], axis=0)],
@@ -36,7 +36,7 @@ def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_p
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     example = np.array([2], dtype=np.int64)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=experiment_id):  # not the default experiment: it keeps artifacts in ./mlruns
         version = log_onnx_model(
             model,
             input_example={"row": example},
