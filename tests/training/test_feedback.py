@@ -543,6 +543,40 @@ def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path:
     assert {"+evil", "'quoted"} <= set(found.frame["brand"])
 
 
+def _as_a_spreadsheet_saves(cell: str) -> str:
+    """A cell as Excel saves it in its General format: a number shown with six significant digits at most."""
+    try:
+        return format(float(cell), "G")
+    except ValueError:
+        return cell
+
+
+def test_text_a_spreadsheet_would_turn_into_a_number_survives_a_round_trip_through_one(tmp_path: Path):
+    # GIVEN captured listings whose text a spreadsheet reads as a number or a date: a listing id of 20 digits (a
+    # digest that happens to be all digits), a seller id with leading zeros, a brand in exponent form, a date
+    lines = [record("2024", listing="12345678901234567890", confidence=0.2), record("tv 55", confidence=0.2)]
+    lines[0]["inputs"] |= {"seller_id": "000123", "brand": "1e5"}
+    lines[1]["inputs"] |= {"seller_id": "3/4", "brand": "12:30"}
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+    assert result.exit_code == 0, result.output
+
+    # WHEN a spreadsheet opens the queue (reading each cell that is a number as one), is labelled and saves it
+    opened = pd.read_csv(tmp_path / "q.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    opened = opened.map(_as_a_spreadsheet_saves)
+    opened["label"] = "TVs"
+    opened.to_csv(tmp_path / "q.csv", index=False)
+
+    # THEN each listing trains under its own id, with its text as captured
+    found = _read(tmp_path / "q.csv")
+    assert found.provenance["corrected_listings"] == sorted(["12345678901234567890", "tv 55"])
+    assert sorted(found.frame["title"]) == ["2024", "tv 55"]
+    assert sorted(found.frame["seller_id"]) == ["000123", "3/4"]
+    assert sorted(found.frame["brand"]) == ["12:30", "1e5"]
+
+
 @pytest.mark.parametrize(("price", "row"), [("1.199,00", 2), ("1099 €", 2), ("-5", 2)])
 def test_a_correction_is_refused_for_a_number_the_catalogue_refuses_in_its_own_data_row(tmp_path: Path, price, row):
     # GIVEN a reviewed file whose first row is unlabelled, and whose labelled second row has a price as text

@@ -16,6 +16,7 @@ a label rather than types it, and an empty `label` column to fill in for `make t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,11 @@ LABEL_COLUMN = "label"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What `spreadsheet_safe` writes after a `'`: those, and a `'` itself (so one `'` always comes off again).
 QUOTED_STARTS = (*FORMULA_STARTS, "'")
+# Text a spreadsheet turns into a number, a date or a time, and saves so: a seller id 000123 as 123, a listing id of
+# 20 digits as 1.23457E+19 (one of about 12,000 hex digests is all digits), 1e5 as 100000, 3/4 as a date.
+SPREADSHEET_VALUE = re.compile(
+    r"\s*(?:[$€£¥]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?%?|\d+[/-]\d+(?:[/-]\d+)?|\d+:\d+(?::\d+)?)\s*"
+)
 
 
 def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) -> pd.DataFrame:
@@ -83,14 +89,20 @@ def canonical_labels(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
     return first) written after a `'`, as OWASP advises for CSV files opened in Excel: captured listings are what
-    anyone sent the API. A cell that starts with `'` gets one more, so `read_review_file`, which takes one off
+    anyone sent the API. So is text a spreadsheet would turn into a number or a date (`SPREADSHEET_VALUE`), which
+    it would save changed. A cell that starts with `'` gets one more, so `read_review_file`, which takes one off
     again (whether the spreadsheet kept it or not), reads every cell as it was captured."""
-    return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and cell.startswith(QUOTED_STARTS) else cell)
+    return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and _quoted(cell) else cell)
+
+
+def _quoted(cell: str) -> bool:
+    """Whether `spreadsheet_safe` writes the text cell after a `'`."""
+    return cell.startswith(QUOTED_STARTS) or SPREADSHEET_VALUE.fullmatch(cell) is not None
 
 
 def _as_captured(cell: str) -> str:
     """A cell as captured: without the one `'` that `spreadsheet_safe` put before it."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(QUOTED_STARTS) else cell
+    return cell[1:] if cell.startswith("'") and _quoted(cell[1:]) else cell
 
 
 def latest_listings(captured: Captured) -> pd.DataFrame:
