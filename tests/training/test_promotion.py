@@ -44,13 +44,19 @@ AHEAD = (0.90, 0.85, 0.03, 0.07)  # the model against its baseline: ahead, beyon
     ("validation", "champion", "promoted", "why"),
     [
         (AHEAD, None, True, "the first version of its name"),
-        ((0.80, 0.85, -0.09, -0.02), None, False, "below its linear baseline's 0.8500, worse beyond noise: the 95 %"),
+        ((0.80, 0.85, -0.09, -0.02), None, False, "below its linear baseline's 0.8500, worse beyond noise and the"),
         # within the tolerance by its point estimate, below it by the interval's whole: worse beyond noise
-        ((0.845, 0.85, -0.03, -0.011), None, False, "worse beyond noise"),
-        ((0.83, 0.85, -0.05, 0.01), None, False, "below its linear baseline's 0.8500 less the tolerance 0.01 (0.8400)"),
+        (
+            (0.845, 0.85, -0.03, -0.011),
+            None,
+            False,
+            "the 95 % interval of the difference -0.0300 … -0.0110 lies wholly",
+        ),
+        # below by more than the tolerance by its point estimate, but the interval reaches above: nothing shows it worse
+        ((0.83, 0.85, -0.05, 0.01), None, True, "the first version of its name"),
         (AHEAD, _against(0.91, 0.905, -0.01, 0.004), True, "not worse than the champion"),
         (AHEAD, _against(0.95, 0.90, -0.08, -0.02), False, "below the champion test-model v1 (@candidate)'s 0.9500 on"),
-        (AHEAD, _against(0.95, 0.90, -0.08, 0.01), False, "validation cannot tell them apart (95 % interval of the"),
+        (AHEAD, _against(0.95, 0.90, -0.08, 0.01), True, "not worse than the champion test-model v1 (@candidate)"),
         ((0.80, 0.85, -0.09, -0.02), _against(0.70, 0.80, 0.05, 0.15), False, "below its linear baseline"),
         (
             AHEAD,
@@ -60,7 +66,7 @@ AHEAD = (0.90, 0.85, 0.03, 0.07)  # the model against its baseline: ahead, beyon
         ),
     ],
 )
-def test_the_promotion_rule_is_decided_on_validation_by_macro_f1_and_its_interval(validation, champion, promoted, why):
+def test_the_promotion_rule_fails_only_a_model_its_interval_shows_worse(validation, champion, promoted, why):
     champions = [champion] if champion else []
     decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champions=champions)
 
@@ -72,20 +78,46 @@ def test_the_promotion_rule_is_decided_on_validation_by_macro_f1_and_its_interva
     ("validation", "champion", "doubt"),
     [
         (AHEAD, None, ""),
-        ((0.845, 0.85, -0.03, 0.02), None, "worse than its linear baseline by more than the tolerance (95 % interval"),
+        ((0.845, 0.85, -0.03, 0.02), None, "worse than its linear baseline by more than the tolerance 0.01 (95 %"),
         (AHEAD, _against(0.91, 0.905, -0.005, 0.004), ""),
-        (AHEAD, _against(0.91, 0.905, -0.04, 0.03), "worse than the champion test-model v1 (@candidate) by more than"),
+        (AHEAD, _against(0.95, 0.90, -0.08, 0.01), "worse than the champion test-model v1 (@candidate) by more than"),
     ],
 )
 def test_a_promotion_validation_cannot_vouch_for_says_what_it_could_not_rule_out(validation, champion, doubt):
-    # GIVEN a model within the tolerance of the other by its point estimate, and an interval that reaches below
-    # −tolerance (or one that does not)
+    # GIVEN an interval that straddles −tolerance (or one wholly above it)
     champions = [champion] if champion else []
     decision = decide_promotion(validation=_validation(*validation), tolerance=0.01, champions=champions)
 
-    # THEN it is promoted, and the decision says what validation could not rule out
+    # THEN the model is promoted, and the decision says what validation could not rule out
     assert decision.promoted is True
     assert (doubt in decision.doubt) if doubt else decision.doubt == ""
+
+
+@pytest.mark.parametrize(
+    ("interval", "promoted", "said"),
+    [
+        (
+            (0.03, 0.07),
+            False,
+            "does not beat its linear baseline's 0.8500 by the margin 0.2 (promotion_tolerance -0.2)",
+        ),
+        ((0.03, 0.25), True, "short of beating its linear baseline by the margin 0.2"),
+    ],
+)
+def test_a_negative_tolerance_is_a_margin_to_beat_and_said_so(interval, promoted, said):
+    # GIVEN a model ahead of its baseline, and a promotion tolerance of -0.2: it must beat it by 0.2
+    decision = decide_promotion(validation=_validation(0.90, 0.85, *interval), tolerance=-0.2, champions=[])
+
+    # THEN the decision names the margin, never "below" a model it is ahead of
+    assert decision.promoted is promoted
+    assert said in (decision.reason + decision.doubt)
+    assert "below its linear baseline" not in decision.reason
+
+
+def test_a_tolerance_of_zero_is_stated_as_zero():
+    decision = decide_promotion(validation=_validation(0.80, 0.85, -0.09, -0.02), tolerance=0.0, champions=[])
+
+    assert decision.reason.endswith("lies wholly below +0")
 
 
 def test_a_model_must_not_be_worse_than_the_candidate_it_replaces_nor_production():
@@ -134,10 +166,10 @@ def test_a_champion_that_named_products_by_unfolded_titles_meets_only_titles_the
     assert rows.tolist() == kept
 
 
-def _config(tmp_path, name, rows=2_500, **model):
+def _config(tmp_path, name, rows=2_500, text_buckets=4096, **model):
     config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     config |= {"synthetic_rows": rows, "experiment": "test", "registered_model": "test-model"}
-    config["features"] = {"text_buckets": 4096, "stacking_folds": 3, "char_ngrams": [2, 3]}
+    config["features"] = {"text_buckets": text_buckets, "stacking_folds": 3, "char_ngrams": [2, 3]}
     config["model"] = {"n_estimators": 40} | model
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -177,12 +209,12 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     # GIVEN v1 in production and v2 the candidate: a new version must be compared with both
     MlflowClient().set_registered_model_alias("test-model", "production", "1")
 
-    # WHEN a model worse than its own linear baseline ships (a re-ranker crippled to one stump, the ship gate's
-    # model.baseline_tolerance widened, as a user may) THEN it is registered but not promoted
-    weak = _config(tmp_path, "weak", design="rerank", n_estimators=1, num_leaves=2, baseline_tolerance=1.0)
+    # WHEN a far worse model ships (its titles hashed into 16 buckets, one stump; the ship gate's
+    # model.baseline_tolerance widened, as a user may) THEN its interval shows it worse: registered, not promoted
+    weak = _config(tmp_path, "weak", text_buckets=16, n_estimators=1, num_leaves=2, baseline_tolerance=1.0)
     third = train(weak, "three")
     assert third["promoted"] is False, third
-    assert "below its linear baseline" in third["reason"]
+    assert "worse beyond noise" in third["reason"]
     champions = [champion["champion"] for champion in third["champions"]]
     assert champions == ["test-model v1 (@production)", "test-model v2 (@candidate)"]
     assert candidate() == "2"

@@ -142,9 +142,9 @@ def log_onnx_model(
 
 @dataclass(frozen=True)
 class Champion:
-    """The registered version a new one is measured against: the `production` alias, else `candidate`, else the
-    newest version of the name (promoted or not, so a weaker model never takes the alias from a better one that
-    was left unpromoted).
+    """A registered version a new one is measured against (`current_champions`): the version at `production` or at
+    `candidate`, else the newest version of the name (promoted or not, so a weaker model never takes the alias from
+    a better one that was left unpromoted).
 
     Attributes:
         alias: The alias it holds, or None for the newest version without one.
@@ -274,12 +274,13 @@ def decide_promotion(
     A new model earns the candidate alias when it is not worse than its same-run linear baseline and either its name
     has no version yet or it is not worse than each champion on the validation rows that champion never trained on.
     Each comparison reads the paired bootstrap interval of the macro-F1 difference (new − other) on the same rows,
-    as the ship gate does: a whole interval below −`tolerance` is worse beyond noise. Unlike the ship gate, whose
-    alternative is shipping nothing, promotion's alternative is keeping the incumbent, so an interval that straddles
-    −`tolerance` (validation cannot tell) moves the alias only when the new model's macro-F1 is within `tolerance`
-    of the other's, and `doubt` says what validation could not rule out (logged as a warning). A champion of other
-    classes or inputs, one whose training products are not on record, or too few such rows leave it registered but
-    not promoted: a person decides (by setting the alias in MLflow), never an accident of what was trained last.
+    as the ship gate does: the new model is worse when the whole interval lies below −`tolerance`, and is then not
+    promoted; when the interval straddles −`tolerance`, validation cannot tell, nothing shows it worse, and it is
+    promoted with `doubt` saying what validation could not rule out (logged as a warning). A point estimate alone
+    would decide ties by noise: an equally good model scores lower on about half of all validation splits. A
+    champion of other classes or inputs, one whose training products are not on record, or too few such rows leave
+    it registered but not promoted: a person decides (by setting the alias in MLflow), never an accident of what was
+    trained last.
 
     Args:
         validation: `validation_comparison`'s figures of this run.
@@ -304,15 +305,12 @@ def decide_promotion(
             return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
     reasons = []
     for champion in champions:
-        rows = f"on {champion.rows:,} validation rows it never trained on"
-        against = _Difference(
-            f"the champion {champion.champion}", f" {rows}", champion.macro_f1 or 0.0,
-            champion.champion_macro_f1 or 0.0, champion.ci_low or 0.0, champion.ci_high or 0.0,
-        )  # fmt: skip
+        against = _Difference.with_champion(champion)
         if refusal := against.refusal(tolerance):
             return Promotion(False, refusal, **base)
         doubts.append(against.doubt(tolerance))
-        reasons.append(f"{champion.champion} ({against.ours:.4f} vs {against.theirs:.4f} {rows}; {against.interval})")
+        reasons.append(f"{champion.champion} ({against.ours:.4f} vs {against.theirs:.4f}{against.rows}; "
+                       f"{against.interval})")  # fmt: skip
     reason = f"not worse than the champion {' nor '.join(reasons)}"
     return Promotion(True, reason, **base, doubt=_doubt(doubts))
 
@@ -329,31 +327,52 @@ class _Difference:
     low: float
     high: float
 
+    @classmethod
+    def with_champion(cls, champion: ChampionComparison) -> _Difference:
+        """A comparable champion's figures.
+
+        Raises:
+            ValueError: The comparison lacks a figure a comparable one has.
+        """
+        figures = (champion.macro_f1, champion.champion_macro_f1, champion.ci_low, champion.ci_high)
+        if any(figure is None for figure in figures):
+            raise ValueError(f"the comparison with {champion.champion} is comparable but lacks figures: {figures}")
+        ours, theirs, low, high = (float(figure or 0.0) for figure in figures)
+        rows = f" on {champion.rows:,} validation rows it never trained on"
+        return cls(f"the champion {champion.champion}", rows, ours, theirs, low, high)
+
     @property
     def interval(self) -> str:
         """The interval, as the reasons state it."""
         return f"95 % interval of the difference {self.low:+.4f} … {self.high:+.4f}"
 
     def refusal(self, tolerance: float) -> str:
-        """Why the new model may not take the alias from this one, or nothing."""
-        below = f"macro-F1 {self.ours:.4f} is below {self.other}'s {self.theirs:.4f}"
-        if self.high < -tolerance:
+        """Why the new model may not take the alias, or nothing: the whole interval is below −`tolerance`."""
+        bound = _bound(tolerance)
+        if self.high >= -tolerance:
+            return ""
+        if tolerance < 0:
             return (
-                f"{below}{self.rows}, worse beyond noise: the {self.interval} lies wholly below {-tolerance:+} "
-                "(the tolerance)"
+                f"macro-F1 {self.ours:.4f} does not beat {self.other}'s {self.theirs:.4f} by the margin {-tolerance} "
+                f"(promotion_tolerance {tolerance}){self.rows}: the {self.interval} lies wholly below {bound}"
             )
-        if self.ours < self.theirs - tolerance:
-            return (
-                f"{below} less the tolerance {tolerance} ({self.theirs - tolerance:.4f}){self.rows}; validation "
-                f"cannot tell them apart ({self.interval}), so the alias stays where it is"
-            )
-        return ""
+        return (
+            f"macro-F1 {self.ours:.4f} is below {self.other}'s {self.theirs:.4f}{self.rows}, worse beyond noise and "
+            f"the tolerance {tolerance}: the {self.interval} lies wholly below {bound}"
+        )
 
     def doubt(self, tolerance: float) -> str:
         """What validation could not rule out when the new model is not refused, or nothing."""
         if self.low >= -tolerance:
             return ""
-        return f"worse than {self.other} by more than the tolerance ({self.interval})"
+        if tolerance < 0:
+            return f"short of beating {self.other} by the margin {-tolerance} ({self.interval})"
+        return f"worse than {self.other} by more than the tolerance {tolerance} ({self.interval})"
+
+
+def _bound(tolerance: float) -> str:
+    """−`tolerance`, signed, never "-0"."""
+    return f"{-tolerance + 0.0:+g}"
 
 
 def _doubt(doubts: list[str]) -> str:
@@ -361,7 +380,7 @@ def _doubt(doubts: list[str]) -> str:
     said = [doubt for doubt in doubts if doubt]
     if not said:
         return ""
-    return f"validation cannot rule out that it is {' or '.join(said)}; promoted, as nothing shows it worse"
+    return f"validation cannot rule out that it is {' or '.join(said)}; promoted, as nothing shows otherwise"
 
 
 def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
