@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import mlflow
@@ -212,7 +213,7 @@ def test_a_model_file_trained_on_other_data_is_said_to_carry_no_record_of_its_pr
 
     # THEN the report says it may have trained on some of them, and how to leave them out
     assert result.exit_code == 0, result.output
-    assert "model A trained on other data than DATA and its file holds no record" in result.output
+    assert "model A trained on other data than DATA, and its file holds no record" in result.output
     assert "give it as its models:/ URI to leave them out" in result.output
 
 
@@ -286,6 +287,37 @@ def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named
         IncomparableModelsError, match=r"'products': 'whole rows \(no data.group\)'.*'titles.*Retrain it"
     ):
         check_held_out({"training_data": {"split": older | {"group": None}}}, untitled, name="A")
+
+
+@pytest.mark.parametrize(
+    ("split", "refused"),
+    [
+        ({"min_class_products": 30}, "'min_class_products': 30"),
+        ({"small_classes": "drop"}, "'small_classes': 'drop'"),
+        ({}, None),
+    ],
+)
+def test_a_model_whose_small_classes_were_others_is_not_scored_on_test_rows(split, refused):
+    # GIVEN a model trained with other small classes (a class of 29 products was small: all of them trained)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    theirs = replace(config, split=replace(config.split, **split))
+    metadata = {"training_data": {"split": split_record(theirs)}}
+
+    # THEN comparing it on the config's test rows is refused, naming the setting; the same settings compare
+    if refused is None:
+        check_held_out(metadata, config, name="A")
+        return
+    with pytest.raises(IncomparableModelsError, match=re.escape(refused)):
+        check_held_out(metadata, config, name="A")
+
+
+def test_a_model_recorded_before_small_classes_were_is_taken_as_made_with_the_defaults():
+    config = load_config(DEFAULT_CONFIG_PATH)
+    older = {
+        key: value for key, value in split_record(config).items() if key not in ("min_class_products", "small_classes")
+    }
+
+    check_held_out({"training_data": {"split": older}}, config, name="A")
 
 
 def test_a_file_that_is_not_a_model_is_named(tmp_path):

@@ -218,13 +218,18 @@ def _not_trained_on(
     for name, reference in references.items():
         seen = _recorded_products(reference)
         if seen is None:
-            if metadata[name].get("training_data", {}).get("sha256") != sha256:
-                logger.warning(
-                    "model %s trained on other data than DATA and %s no record of the products it trained on: a "
-                    "class with few products there trained them all, and some may be among these test rows (give "
-                    "it as its models:/ URI to leave them out)",
-                    name, "MLflow holds" if _in_mlflow(reference) else "its file holds",
+            digest = metadata[name].get("training_data", {}).get("sha256")
+            if digest != sha256:
+                data = "other data than DATA" if digest else "data it records no digest of"
+                record, remedy = (
+                    ("its run holds", "") if _in_mlflow(reference) else
+                    ("its file holds", " (give it as its models:/ URI to leave them out)")
                 )  # fmt: skip
+                logger.warning(
+                    f"model {name} trained on {data}, and {record} no record of the products it trained on: a class "
+                    f"with few products there trained them all, so some of these test rows may be of products it "
+                    f"trained on{remedy}"
+                )
             continue
         products = product_ids(product_keys(frame)) if products is None else products
         trained = np.isin(products, seen)

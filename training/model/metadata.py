@@ -88,7 +88,8 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, Any]:
 
 def split_record(config: TrainConfig) -> dict[str, Any]:
     """What decides a product's split (`training.data.split`): its group column (none: each title is a product,
-    `products: title`), the seed and the fractions."""
+    `products: title`), the seed, the fractions, and which classes are small and what they get (a small class's
+    products all train under `small_classes: train`)."""
     return {
         "group": config.data.group,
         "products": PRODUCTS_BY_COLUMN if config.data.group else PRODUCTS_BY_TITLE,
@@ -96,6 +97,8 @@ def split_record(config: TrainConfig) -> dict[str, Any]:
         "seed": config.split.seed,
         "test_fraction": config.split.test_fraction,
         "validation_fraction": config.split.validation_fraction,
+        "min_class_products": config.split.min_class_products,
+        "small_classes": config.split.small_classes,
     }
 
 

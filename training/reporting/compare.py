@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
+from training.config import SplitConfig
 from training.exceptions import TrainingError
 from training.model.metadata import deals_whole_rows, products_named_by, split_record
 from training.model.parity import run_onnx
@@ -168,10 +169,14 @@ def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) 
 
 
 def _split_rule(record: dict[str, Any]) -> dict[str, Any]:
-    """What deals a product its split: how products are named, the seed and the fractions."""
+    """What deals a product its split: how products are named, the seed, the fractions and the small classes (a
+    record made before it named them is taken as made with `SplitConfig`'s defaults)."""
+    defaults = SplitConfig()
     return {
         "products": products_named_by(record),
         **{key: record.get(key) for key in ("seed", "test_fraction", "validation_fraction")},
+        "min_class_products": record.get("min_class_products", defaults.min_class_products),
+        "small_classes": record.get("small_classes", defaults.small_classes),
     }
 
 
