@@ -70,6 +70,30 @@ def test_b_better_on_one_class_shows_in_every_part_of_the_report():
     assert all(row["change"] > 0 for row in report["per_class"])
 
 
+def test_the_bootstrap_draws_products_so_one_products_luck_counts_once():
+    # GIVEN 40 products of 10 listings each (two classes), B right where A is wrong on every listing of 4 products
+    # and wrong where A is right on every listing of 2: listings of one product are right or wrong together
+    products = np.repeat(np.arange(40), 10)
+    labels = np.where(products % 2 == 0, "x", "y")
+    flip = {"x": "y", "y": "x"}
+    predicted_a, predicted_b = labels.copy(), labels.copy()
+    a_wrong, b_wrong = np.isin(products, [0, 1, 2, 3]), np.isin(products, [10, 11])
+    predicted_a[a_wrong] = [flip[label] for label in labels[a_wrong]]
+    predicted_b[b_wrong] = [flip[label] for label in labels[b_wrong]]
+
+    by_rows = compare_predictions(labels, predicted_a, predicted_b, resamples=400)
+    by_products = compare_predictions(labels, predicted_a, predicted_b, products=products, resamples=400)
+
+    # THEN drawn by product, the interval is wider (the 400 rows are 40 pieces of evidence, not 400) and reaches 0
+    def width(report):
+        return report["accuracy"]["ci_high"] - report["accuracy"]["ci_low"]
+
+    assert by_rows["accuracy"]["difference"] == by_products["accuracy"]["difference"] == pytest.approx(0.05)
+    assert width(by_products) > 2 * width(by_rows)
+    assert by_rows["accuracy"]["ci_low"] > 0 >= by_products["accuracy"]["ci_low"]
+    assert (by_rows["resampled"], by_products["resampled"]) == ("rows", "products (40)")
+
+
 def test_identical_predictions_differ_by_nothing():
     labels = np.array(["x", "y", "x", "y"])
     report = compare_predictions(labels, labels, labels, resamples=50)

@@ -165,7 +165,9 @@ def main(
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
-    report = compare_predictions(labels, predicted_a, predicted_b, resamples=resamples)
+    report = compare_predictions(
+        labels, predicted_a, predicted_b, products=frame[GROUP].to_numpy(), resamples=resamples
+    )
     listing = disagreements(frame[resolved.input_names], labels, predicted_a, predicted_b)
     text = render_comparison(report, listing, a=a, b=b)
     out.mkdir(parents=True, exist_ok=True)

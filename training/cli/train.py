@@ -359,7 +359,10 @@ def _summarise(
         }
         | band_metrics(metrics["bands"])
         | validation_comparison(
-            fitted.validation_labels, fitted.validation_predicted, fitted.validation_baseline_predicted
+            fitted.validation_labels,
+            fitted.validation_predicted,
+            fitted.validation_baseline_predicted,
+            products=fitted.validation_label_products,
         )
     )
 
@@ -477,7 +480,8 @@ def _against_champion(
     seen = trained_products(champion.run_id)
     if seen is None:
         return ChampionComparison(name, comparable=False, reason="its run has no record of the products it trained on")
-    rows = fitted.validation[never_trained_on(fitted, seen, recorded, text=config.data.text)]
+    unseen = never_trained_on(fitted, seen, recorded, text=config.data.text)
+    rows = fitted.validation[unseen]
     if len(rows) < MIN_CHAMPION_ROWS:
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
@@ -486,6 +490,7 @@ def _against_champion(
         labels,
         score_model(champion.model_bytes, rows, config.data, name=name),
         score_model(model_bytes, rows, config.data, name="new"),
+        products=fitted.validation_products[unseen],
     )["macro_f1"]
     return ChampionComparison(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],

@@ -30,6 +30,8 @@ class FittedModel:
         validation_labels, validation_top, validation_baseline_predicted: The validation split's labels, the
             pipeline's best classes and the title model's own labels for it: the two are compared on rows that chose
             nothing else than the early-stopping round, never on the test split.
+        validation_label_products: The product id of each `validation_labels` row: the baseline gate's bootstrap
+            draws products.
         validation: Validation rows (inputs and label) on this machine, with `validation_products`, their products'
             ids: all of them locally, a sample from a cluster (a challenger meets its champion on them).
         trained_products: The ids of every product the model trained on (`training.data.split.product_ids`).
@@ -51,6 +53,7 @@ class FittedModel:
     validation_labels: np.ndarray
     validation_top: TopClasses
     validation_baseline_predicted: np.ndarray
+    validation_label_products: np.ndarray
     validation: pd.DataFrame
     validation_products: np.ndarray
     trained_products: np.ndarray

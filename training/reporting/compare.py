@@ -185,6 +185,7 @@ def compare_predictions(
     predicted_a: np.ndarray,
     predicted_b: np.ndarray,
     *,
+    products: np.ndarray | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -194,7 +195,10 @@ def compare_predictions(
         labels: The true labels.
         predicted_a: A's labels for the same rows.
         predicted_b: B's labels for the same rows.
-        resamples: Bootstrap resamples of the rows (the same resample scores both models).
+        products: Each row's product, when known: a resample draws products, each with all its rows. Listings of
+            one product are much alike and either all right or all wrong, so rows drawn alone would count one
+            product's luck many times and make the interval too narrow. None: each row is drawn alone.
+        resamples: Bootstrap resamples (the same resample scores both models).
         seed: The bootstrap's seed, so a report can be reproduced.
 
     Returns:
@@ -207,17 +211,22 @@ def compare_predictions(
     right_a, right_b = predicted_a == labels, predicted_b == labels
     rng = np.random.default_rng(seed)
     k = len(classes)
+    groups = np.arange(len(labels)) if products is None else np.unique(np.asarray(products), return_inverse=True)[1]
+    drawn = int(groups.max()) + 1 if len(groups) else 0
+    gained = right_b.astype(np.int64) - right_a.astype(np.int64)
     differences: dict[str, list[float]] = {"macro_f1": [], "accuracy": []}
-    for _ in range(resamples):  # one resample at a time: resamples × rows indices would take gigabytes
-        d = rng.integers(0, len(labels), size=len(labels))
-        differences["macro_f1"].append(_macro_f1(y[d], code_b[d], k) - _macro_f1(y[d], code_a[d], k))
-        differences["accuracy"].append(float(right_b[d].mean() - right_a[d].mean()))
+    for _ in range(resamples):  # one resample at a time: resamples × rows weights would take gigabytes
+        # How often each row is drawn: as often as its product is.
+        weights = np.bincount(rng.integers(0, drawn, size=drawn), minlength=drawn)[groups].astype(np.float64)
+        differences["macro_f1"].append(_macro_f1(y, code_b, k, weights) - _macro_f1(y, code_a, k, weights))
+        differences["accuracy"].append(float(weights @ gained / weights.sum()))
     point = {
         "macro_f1": (_macro_f1(y, code_a, k), _macro_f1(y, code_b, k)),
         "accuracy": (float(right_a.mean()), float(right_b.mean())),
     }
     tail = (1 - CONFIDENCE) / 2 * 100
     report: dict[str, Any] = {"rows": len(labels), "resamples": resamples, "confidence": CONFIDENCE}
+    report["resampled"] = "rows" if products is None else f"products ({drawn:,})"
     for metric, (a, b) in point.items():
         low, high = np.percentile(differences[metric], [tail, 100 - tail])
         report[metric] = {"a": a, "b": b, "difference": b - a, "ci_low": float(low), "ci_high": float(high)}
@@ -261,7 +270,8 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
     lines = [
         f"# {b} (B) against {a} (A)",
         "",
-        f"{report['rows']:,} rows; {pct} intervals from {report['resamples']:,} paired bootstrap resamples.",
+        f"{report['rows']:,} rows; {pct} intervals from {report['resamples']:,} paired bootstrap resamples of the "
+        f"{report['resampled']}.",
         "",
         f"| metric | A | B | B − A | {pct} interval of B − A |",
         "|---|---|---|---|---|",
@@ -297,11 +307,15 @@ def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.where(classes[positions] == values, positions, -1)
 
 
-def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int) -> float:
-    """Macro-F1 over the k classes of the comparison, as scikit-learn's with zero_division=0 (fast enough to
-    bootstrap: counts instead of a confusion matrix per resample)."""
-    true_positive = np.bincount(y[y == predicted], minlength=k)
-    denominator = np.bincount(y, minlength=k) + np.bincount(predicted[predicted >= 0], minlength=k)
+def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray | None = None) -> float:
+    """Macro-F1 over the k classes of the comparison, as scikit-learn's with zero_division=0, each row counted
+    `weights` times (fast enough to bootstrap: weighted counts instead of a confusion matrix per resample)."""
+    weights = np.ones(len(y)) if weights is None else weights
+    right, answered = y == predicted, predicted >= 0
+    true_positive = np.bincount(y[right], weights=weights[right], minlength=k)
+    denominator = np.bincount(y, weights=weights, minlength=k) + np.bincount(
+        predicted[answered], weights=weights[answered], minlength=k
+    )
     f1 = np.divide(2 * true_positive, denominator, out=np.zeros(k), where=denominator > 0)
     return float(f1.mean())
 

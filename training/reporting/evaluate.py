@@ -134,11 +134,14 @@ def own_class_log_loss(labels: np.ndarray, top: TopClasses, classes: np.ndarray)
 
 
 def validation_comparison(
-    labels: np.ndarray, predicted: np.ndarray, baseline_predicted: np.ndarray
+    labels: np.ndarray, predicted: np.ndarray, baseline_predicted: np.ndarray, *, products: np.ndarray | None = None
 ) -> dict[str, float]:
     """Macro-F1 of the final model and of its linear title model on the validation split, and the paired bootstrap
-    interval (BOOTSTRAP_RESAMPLES resamples of the same rows, CONFIDENCE) of their difference, model − baseline."""
-    report = compare_predictions(np.asarray(labels), np.asarray(baseline_predicted), np.asarray(predicted))
+    interval (BOOTSTRAP_RESAMPLES resamples of the same products, each with all its rows, CONFIDENCE) of their
+    difference, model − baseline."""
+    report = compare_predictions(
+        np.asarray(labels), np.asarray(baseline_predicted), np.asarray(predicted), products=products
+    )
     macro_f1 = report["macro_f1"]
     return {
         "validation_macro_f1": macro_f1["b"],

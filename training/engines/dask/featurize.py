@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from training.columns import LABEL
-from training.engines.dask.prepare import FOLD, KEY, SPLIT, SPLIT_NAMES, TRAIN
+from training.engines.dask.prepare import FOLD, KEY, PRODUCT, SPLIT, SPLIT_NAMES, TRAIN
 from training.model.pipeline import TITLE_SCORES
 from training.model.stacking import held_out_scores
 
@@ -60,7 +60,8 @@ def featurize_partition(
 ) -> dict[str, Any]:
     """Float32 CSR features and labels per split; training rows get their fold's out-of-fold title scores,
     and their product's key (the groups the re-ranker's statistics are kept out of fold by); validation and
-    test rows the title model's own labels (the run's linear baseline).
+    test rows the title model's own labels (the run's linear baseline) and their products' ids (what the
+    bootstrap of the baseline gate draws).
 
     Args:
         part: One prepared partition (see `training.engines.dask.prepare`).
@@ -79,6 +80,7 @@ def featurize_partition(
             matrix = _held_out_matrix(rows, features)
             title, columns = _title_block(features)
             result[f"{name}_baseline"] = title.predict(rows[columns]).astype(str)
+            result[f"{name}_product"] = rows[PRODUCT].to_numpy()
         result[f"{name}_x"] = matrix.astype(np.float32)
         result[f"{name}_y"] = rows[LABEL].to_numpy().astype(str)
     if folder is not None:

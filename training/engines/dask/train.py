@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 TEST_SAMPLE_ROWS = 20_000
 logger = logging.getLogger(__name__)
 # One split of a partition, scored: labels, the model's best classes, the title model's own labels.
-Scored = tuple[np.ndarray, TopClasses, np.ndarray]
+Scored = tuple[np.ndarray, TopClasses, np.ndarray, np.ndarray]
 
 
 def train_on_cluster(
@@ -175,7 +175,7 @@ def fit_and_evaluate(
         shared = client.scatter(classifier, broadcast=True)
         both = client.gather([client.submit(score_splits, result, shared, pure=False) for result in results])
         scored, validated = [test for test, _ in both], [validation for _, validation in both]
-    test_labels = np.concatenate([labels for labels, _, _ in scored])
+    test_labels = np.concatenate([labels for labels, *_ in scored])
     pipeline = Pipeline([("features", featurized.features), ("classifier", classifier)])
     rows = [sum(rows.values()) for rows in featurized.partition_rows]
     return FittedModel(
@@ -183,11 +183,12 @@ def fit_and_evaluate(
         test=featurized.test_sample,
         unevaluated=featurized.unevaluated_sample,
         test_labels=pd.Series(test_labels, name=LABEL),
-        test_top=TopClasses.concatenate([top for _, top, _ in scored]),
-        baseline_predicted=np.concatenate([baseline for _, _, baseline in scored]),
-        validation_labels=np.concatenate([labels for labels, _, _ in validated]),
-        validation_top=TopClasses.concatenate([top for _, top, _ in validated]),
-        validation_baseline_predicted=np.concatenate([baseline for _, _, baseline in validated]),
+        test_top=TopClasses.concatenate([top for _, top, *_ in scored]),
+        baseline_predicted=np.concatenate([baseline for _, _, baseline, _ in scored]),
+        validation_labels=np.concatenate([labels for labels, *_ in validated]),
+        validation_top=TopClasses.concatenate([top for _, top, *_ in validated]),
+        validation_baseline_predicted=np.concatenate([baseline for _, _, baseline, _ in validated]),
+        validation_label_products=np.concatenate([products for *_, products in validated]),
         validation=featurized.validation_sample.drop(columns=[PRODUCT]),
         validation_products=featurized.validation_sample[PRODUCT].to_numpy(),
         trained_products=featurized.trained_products,
@@ -212,11 +213,12 @@ def score_splits(result: dict[str, Any], classifier: Any) -> tuple[Scored, Score
 
 
 def score_split(result: dict[str, Any], classifier: Any, split: str) -> Scored:
-    """One split's rows of a partition: labels, the model's best classes, and the title model's own labels."""
-    matrix, labels = result[f"{split}_x"], result[f"{split}_y"]
+    """One split's rows of a partition: labels, the model's best classes, the title model's own labels, and the
+    rows' products."""
+    matrix, labels, products = result[f"{split}_x"], result[f"{split}_y"], result[f"{split}_product"]
     if matrix.shape[0] == 0:
-        return labels, TopClasses(np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))), labels
-    return labels, classifier_top(classifier, matrix), result[f"{split}_baseline"]
+        return labels, TopClasses(np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))), labels, products
+    return labels, classifier_top(classifier, matrix), result[f"{split}_baseline"], products
 
 
 def _check_dealt_classes(
