@@ -134,14 +134,14 @@ def score_on_shared_rows(
     local: Path, dask: Path, data: Path, config_path: Path, *, path_labels: bool = False
 ) -> dict[str, object]:
     """Both engines' models on the same rows: macro-F1 of each, B − A with its interval, McNemar's p."""
-    from training.columns import LABEL
+    from training.columns import GROUP, LABEL
     from training.reporting.compare import compare_predictions, score_model
 
     rows, config, described = shared_rows(data, config_path, path_labels=path_labels)
     labels = rows[LABEL].to_numpy()
     ours = {name: score_model(path.read_bytes(), rows, config.data, name=name)
             for name, path in (("local", local), ("dask", dask))}  # fmt: skip
-    report = compare_predictions(labels, ours["local"], ours["dask"])
+    report = compare_predictions(labels, ours["local"], ours["dask"], products=rows[GROUP].to_numpy())
     f1 = report["macro_f1"]
     return {
         "rows": report["rows"],
