@@ -265,3 +265,33 @@ def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromote
     # THEN the unpromoted version is its champion, and the model on a tenth of the data does not take the alias
     assert [champion["champion"] for champion in tenth["champions"]] == ["test-model v1 (newest, no alias)"]
     assert tenth["promoted"] is False, tenth["reason"]
+
+
+@pytest.mark.slow
+def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_without_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.chdir(tmp_path)
+    catalogue = generate_catalogue(8_000, seed=4)
+    catalogue.to_csv(tmp_path / "full.csv", index=False)
+    # an export cut short: one class keeps 2 of its products
+    lost = catalogue["category"].value_counts().index[0]
+    kept = catalogue.loc[catalogue["category"] == lost, "product_id"].drop_duplicates().head(2)
+    thinned = catalogue[(catalogue["category"] != lost) | catalogue["product_id"].isin(kept)]
+    thinned.to_csv(tmp_path / "thinned.csv", index=False)
+
+    def train(data, out):
+        arguments = ["--config", str(_config(tmp_path, out)), "--data", str(data), "--out", str(tmp_path / out)]
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+
+    # GIVEN a champion trained on the whole catalogue
+    assert train(tmp_path / "full.csv", "full")["promoted"] is True
+
+    # WHEN a model of the thinned catalogue follows: its validation rows hold none of that class's
+    challenger = train(tmp_path / "thinned.csv", "thinned")
+
+    # THEN those rows cannot judge it on that class, and it is not promoted
+    assert challenger["promoted"] is False, challenger["reason"]
+    assert f"(e.g. {lost!r}: " in challenger["reason"]
+    assert "the catalogue changed under them" in challenger["reason"]

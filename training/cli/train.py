@@ -105,6 +105,9 @@ FEATURES_RERUN = "With FEATURES=<folder> a rerun starts at the LightGBM stage."
 TEXT_SUMMARY = ("shipped", "onnx_sha256")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
+# A class whose share of the training rows fell to under 1/SHARE_DROP of the champion's, with at least
+# SHARE_DROP_ROWS comparison rows at the champion's share: the catalogue changed under it (`_classes_thinned`).
+SHARE_DROP, SHARE_DROP_ROWS = 5, 10
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -486,6 +489,8 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
+    if thinned := _classes_thinned(theirs.get("class_shares", {}), fitted.class_counts, labels):
+        return ChampionComparison(name, comparable=False, reason=thinned, rows=len(rows))
     report = compare_predictions(
         labels,
         score_model(champion.model_bytes, rows, config.data, name=name),
@@ -496,6 +501,32 @@ def _against_champion(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
         ci_high=report["ci_high"], rows=len(rows),
     )  # fmt: skip
+
+
+def _classes_thinned(champion_shares: dict[str, float], class_counts: pd.Series, labels: np.ndarray) -> str:
+    """Why the comparison rows cannot judge classes the catalogue all but lost since the champion, or nothing.
+
+    The comparison is on this run's validation rows, drawn from this run's catalogue: a class that lost most of its
+    rows there (a filter gone wrong, an export cut short) has few or none of them, so the comparison cannot see the
+    new model unlearn it, and macro-F1 leaves a class without rows out.
+    """
+    shares = class_counts / class_counts.sum()
+    present = pd.Series(labels).value_counts()
+    thinned = sorted(
+        (label for label, share in champion_shares.items()
+         if share * len(labels) >= SHARE_DROP_ROWS and shares.get(label, 0.0) * SHARE_DROP < share),
+        key=lambda label: -champion_shares[label],
+    )  # fmt: skip
+    if not thinned:
+        return ""
+    label = thinned[0]
+    return (
+        f"this run learnt {len(thinned)} class(es) from under 1/{SHARE_DROP} of the share of training rows the "
+        f"champion did (e.g. {label!r}: {shares.get(label, 0.0):.2%} against {champion_shares[label]:.2%}), and "
+        f"its validation rows hold {int(present.get(label, 0))} of that class's where the champion's mix would put "
+        f"{champion_shares[label] * len(labels):.0f}: the catalogue changed under them, and these rows cannot judge "
+        "the new model on them"
+    )
 
 
 def never_trained_on(
