@@ -295,3 +295,23 @@ def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_
     assert challenger["promoted"] is False, challenger["reason"]
     assert f"(e.g. {lost!r}: " in challenger["reason"]
     assert "the catalogue changed under them" in challenger["reason"]
+
+
+@pytest.mark.slow
+def test_the_synthetic_catalogue_of_another_seed_is_registered_under_a_name_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.chdir(tmp_path)
+    config = yaml.safe_load(_config(tmp_path, "base", rows=1_500).read_text())
+    del config["registered_model"]
+    (tmp_path / "named.yaml").write_text(yaml.safe_dump(config))
+    generate_catalogue(1_500, seed=7).to_csv(tmp_path / "shop.csv", index=False)
+
+    def registered(out, *extra):
+        arguments = ["--config", str(tmp_path / "named.yaml"), "--out", str(tmp_path / out), "--seed", "7", *extra]
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / out / "metrics.json").read_text())["registered_model"]
+
+    # the seed generates the synthetic catalogue, so its product ids name other products; a file's stay its own
+    assert registered("synthetic") == "synthetic-1500-rows-seed-7"
+    assert registered("file", "--data", str(tmp_path / "shop.csv")) == "synthetic-1500-rows"

@@ -26,7 +26,7 @@ from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_c
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
-from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, TrainConfig, to_params
+from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, TrainConfig, to_params
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
@@ -578,6 +578,8 @@ def main(
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         if seed is not None:
             resolved = _with_seed(resolved, seed)
+        if data is None:
+            resolved = _named_by_synthetic_seed(resolved)
         summary = run_training(
             resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=corrections
         )
@@ -596,6 +598,15 @@ def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
     """The config with another split seed."""
     return replace(config, split=replace(config.split, seed=seed))
+
+
+def _named_by_synthetic_seed(config: TrainConfig) -> TrainConfig:
+    """For the synthetic catalogue, which the split seed also generates, a registered name of its own per seed other
+    than the default (`synthetic-seed-7`): another seed's product ids name other products, so its models must not
+    compete for one alias with the default's (a model was scored on a catalogue it never saw, and lost the alias)."""
+    if config.registered_model or config.split.seed == SplitConfig.seed:
+        return config
+    return replace(config, registered_model=f"{config.registered_name}-seed-{config.split.seed}")
 
 
 if __name__ == "__main__":
