@@ -8,7 +8,12 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from training.config import PROJECT_ROOT
-from training.reporting.tracking import configure_tracking, log_onnx_model, read_registered_onnx
+from training.reporting.tracking import (
+    configure_tracking,
+    current_champions,
+    log_onnx_model,
+    read_registered_onnx,
+)
 
 
 def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path, monkeypatch):
@@ -48,3 +53,30 @@ def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_p
     session = ort.InferenceSession(read_registered_onnx(f"models:/external-data-model/{version}"))
 
     np.testing.assert_array_equal(session.run(None, {"row": example})[0], table[[2]])
+
+
+def test_a_champion_whose_files_are_gone_is_named_unreadable_not_a_traceback(tmp_path, monkeypatch):
+    # GIVEN a registered version whose model files were moved away (a cleaned-up artifact store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment_id = configure_tracking(PROJECT_ROOT, "gone")
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    example = np.array([2], dtype=np.int64)
+    with mlflow.start_run(experiment_id=experiment_id):
+        log_onnx_model(model, input_example={"x": example}, output_example={"y": example},
+                       registered_model="gone-model", model_version="test")  # fmt: skip
+    for onnx_file in (tmp_path / "mlartifacts").rglob("*.onnx"):
+        onnx_file.unlink()
+
+    # WHEN the champions are looked up
+    (champion,) = current_champions("gone-model")
+
+    # THEN it is there, marked unreadable, for the run to say it could not be compared
+    assert champion.version == "1"
+    assert champion.model_bytes == b""
+    assert champion.unreadable

@@ -17,6 +17,7 @@ import mlflow.artifacts
 import mlflow.onnx
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -150,13 +151,15 @@ class Champion:
         alias: The alias it holds, or None for the newest version without one.
         version: Its registered version number.
         run_id: The MLflow run that trained it.
-        model_bytes: Its graph.
+        model_bytes: Its graph (empty when it cannot be read).
+        unreadable: Why its graph cannot be read (its files moved or deleted), or nothing.
     """
 
     alias: str | None
     version: str
     run_id: str
     model_bytes: bytes
+    unreadable: str = ""
 
     def describe(self, registered_model: str) -> str:
         """`pricerunner v3 (@candidate)`, or `pricerunner v4 (newest, no alias)`."""
@@ -384,9 +387,14 @@ def _doubt(doubts: list[str]) -> str:
 
 
 def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
-    """A registered version as a Champion, with its graph."""
+    """A registered version as a Champion, with its graph, or why it cannot be read: a champion whose files are gone
+    is one the new version cannot be compared with, not a reason to lose a fitted model to a traceback."""
     number = str(version.version)
-    return Champion(alias, number, str(version.run_id), read_registered_onnx(f"models:/{registered_model}/{number}"))
+    try:
+        graph = read_registered_onnx(f"models:/{registered_model}/{number}")
+    except (MlflowException, OSError, StopIteration, DecodeError) as exc:
+        return Champion(alias, number, str(version.run_id), b"", unreadable=str(exc) or "it holds no .onnx file")
+    return Champion(alias, number, str(version.run_id), graph)
 
 
 def record_promotion(registered_model: str, version: str, promotion: Promotion) -> None:
