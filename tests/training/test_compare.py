@@ -373,6 +373,26 @@ def test_a_missing_model_file_is_named(tmp_path):
     assert f"model file not found: {missing}" in result.output
 
 
+@pytest.mark.parametrize(
+    ("reference", "said"),
+    [
+        ("{tmp}", "is a folder: pass the model.onnx inside it"),
+        ("file://{tmp}", "no .onnx file there (pass models:/<name>/<version>"),
+        ("s3://no-such-bucket/model.onnx", "MLflow has no ONNX model at s3://no-such-bucket/model.onnx: "),
+    ],
+)
+def test_a_model_reference_that_names_no_model_is_one_line(tmp_path, monkeypatch, no_aws_credentials, reference, said):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    (tmp_path / "empty").mkdir()
+    model = reference.format(tmp=tmp_path / "empty")
+
+    result = CliRunner().invoke(app, ["--a", model, "--b", model, "--out", str(tmp_path / "c")])
+
+    assert result.exit_code == 1
+    assert said in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.slow
 def test_models_of_another_catalogue_are_refused_and_the_synthetic_one_they_trained_on_is_named(
     model_path, taxonomy_model_path, tmp_path, monkeypatch

@@ -76,6 +76,8 @@ def read_model(reference: str) -> bytes:
         TrainingError: The file does not exist or MLflow cannot find the model.
     """
     if _in_mlflow(reference):
+        from botocore.exceptions import BotoCoreError, ClientError
+        from google.protobuf.message import DecodeError
         from mlflow.exceptions import MlflowException
 
         from training.reporting.tracking import configure_tracking, read_registered_onnx
@@ -83,9 +85,15 @@ def read_model(reference: str) -> bytes:
         configure_tracking(PROJECT_ROOT, "product-classifier")
         try:
             return read_registered_onnx(reference)
-        except (MlflowException, OSError, StopIteration) as exc:
-            raise TrainingError(f"MLflow has no ONNX model at {reference}: {exc}") from exc
+        except (MlflowException, OSError, StopIteration, DecodeError, BotoCoreError, ClientError) as exc:
+            found = str(exc) or "no .onnx file there"
+            raise TrainingError(
+                f"MLflow has no ONNX model at {reference}: {found} (pass models:/<name>/<version>, "
+                "models:/<name>@<alias>, runs:/<run id>/model, or an .onnx file)"
+            ) from exc
     path = Path(reference)
+    if path.is_dir():
+        raise TrainingError(f"{reference} is a folder: pass the model.onnx inside it")
     if not path.is_file():
         raise TrainingError(f"model file not found: {reference} (pass an .onnx file or a models:/… URI)")
     return path.read_bytes()
