@@ -114,6 +114,18 @@ def test_a_negative_tolerance_is_a_margin_to_beat_and_said_so(interval, promoted
     assert "below its linear baseline" not in decision.reason
 
 
+def test_a_model_worse_beyond_noise_that_only_a_wide_tolerance_lets_pass_is_said_so():
+    # GIVEN a champion far better than the new model, and a promotion tolerance of 0.5
+    champion = _against(0.80, 0.50, -0.38, -0.24)
+
+    decision = decide_promotion(validation=_validation(*AHEAD), tolerance=0.5, champions=[champion])
+
+    # THEN it is promoted, as the tolerance asks, and the decision says that only the tolerance let it pass
+    assert decision.promoted is True
+    assert decision.doubt.startswith("it is worse than the champion test-model v1 (@candidate) beyond noise")
+    assert decision.doubt.endswith("let pass by the tolerance 0.5")
+
+
 def test_a_tolerance_of_zero_is_stated_as_zero():
     decision = decide_promotion(validation=_validation(0.80, 0.85, -0.09, -0.02), tolerance=0.0, champions=[])
 

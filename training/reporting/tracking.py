@@ -194,7 +194,7 @@ class ChampionComparison:
 class Promotion:
     """Whether a new version earned the candidate alias, and why (the run summary's `promotion`); decided on
     validation, never on the test split, which is kept for the reported figures. `doubt` says, when it was promoted,
-    what validation could not rule out."""
+    what validation could not rule out, or that only the tolerance let it pass."""
 
     promoted: bool
     reason: str
@@ -365,12 +365,23 @@ class _Difference:
         )
 
     def doubt(self, tolerance: float) -> str:
-        """What validation could not rule out when the new model is not refused, or nothing."""
+        """The caveat on a new model that is not refused, or nothing: what validation could not rule out, or that
+        only the tolerance let it pass."""
+        if self.high < 0 < tolerance:
+            return (
+                f"it is worse than {self.other} beyond noise ({self.interval}), let pass by the tolerance {tolerance}"
+            )
         if self.low >= -tolerance:
             return ""
         if tolerance < 0:
-            return f"short of beating {self.other} by the margin {-tolerance} ({self.interval})"
-        return f"worse than {self.other} by more than the tolerance {tolerance} ({self.interval})"
+            return (
+                f"validation cannot rule out that it falls short of beating {self.other} by the margin {-tolerance} "
+                f"({self.interval})"
+            )
+        return (
+            f"validation cannot rule out that it is worse than {self.other} by more than the tolerance {tolerance} "
+            f"({self.interval})"
+        )
 
 
 def _bound(tolerance: float) -> str:
@@ -379,11 +390,8 @@ def _bound(tolerance: float) -> str:
 
 
 def _doubt(doubts: list[str]) -> str:
-    """What validation could not rule out about a promoted model, or nothing."""
-    said = [doubt for doubt in doubts if doubt]
-    if not said:
-        return ""
-    return f"validation cannot rule out that it is {' or '.join(said)}; promoted, as nothing shows otherwise"
+    """The caveats on a promoted model, or nothing."""
+    return "; ".join(doubt for doubt in doubts if doubt)
 
 
 def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
