@@ -222,8 +222,18 @@ def test_test_rows_of_products_a_registered_model_trained_on_are_left_out(model_
     assert by_file.exit_code == 0, by_file.output
     left_out = int(np.isin(ids, trained).sum())
     assert f"left out {left_out} test rows of products model A trained on" in by_uri.output
-    rows = [json.loads((tmp_path / out / "comparison.json").read_text())["rows"] for out in ("u", "f")]
-    assert rows == [len(test) - left_out, len(test)]
+    reports = [json.loads((tmp_path / out / "comparison.json").read_text()) for out in ("u", "f")]
+    assert [report["rows"] for report in reports] == [len(test) - left_out, len(test)]
+    # AND the report says how many were left out of how many, and why
+    assert reports[0]["left_out"] == {
+        "test_rows": len(test),
+        "rows": left_out,
+        "why": {"of products model A trained on (its run's record)": left_out},
+    }
+    assert reports[1]["left_out"] == {"test_rows": len(test), "rows": 0, "why": {}}
+    assert f"Left out {left_out} of the {len(test):,} test rows: {left_out} of products model A" in (
+        (tmp_path / "u" / "comparison.md").read_text()
+    )
 
 
 def test_a_model_file_trained_on_other_data_is_said_to_carry_no_record_of_its_products(

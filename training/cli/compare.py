@@ -155,16 +155,20 @@ def main(
         metadata = {
             name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
         }
+        left_out: dict[str, Any] | None = None
         if on == "test":
             for name in ("A", "B"):
                 check_held_out(metadata[name], resolved, name=name)
-            kept = _named_alike(frame, metadata, text=resolved.data.text)
-            kept &= _not_trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256)
+            why = _named_otherwise(frame, metadata, text=resolved.data.text)
+            why |= _trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256)
+            kept = ~np.logical_or.reduce([np.zeros(len(frame), dtype=bool), *why.values()])
             if not kept.any():
                 raise TrainingError(
                     f"none of the {len(frame):,} test rows is left to compare on (see above): pass ON=all (--on all) "
                     "to compare on every row knowingly"
                 )
+            left_out = {"test_rows": len(frame), "rows": int((~kept).sum()),
+                        "why": {reason: int(rows.sum()) for reason, rows in why.items()}}  # fmt: skip
             frame, predicted_a, predicted_b = frame[kept], predicted_a[kept], predicted_b[kept]
         labels = frame[LABEL].to_numpy()
         for name in ("A", "B"):
@@ -176,6 +180,7 @@ def main(
     report = compare_predictions(
         labels, predicted_a, predicted_b, products=frame[GROUP].to_numpy(), resamples=resamples
     )
+    report["left_out"] = left_out
     listing = disagreements(frame[resolved.input_names], labels, predicted_a, predicted_b)
     text = render_comparison(report, listing, a=a, b=b)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,13 +191,13 @@ def main(
     typer.echo(text)
 
 
-def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, text: str) -> np.ndarray:
-    """Which test rows both models name as this run does: not those without a product id when a model named each
-    such row by the whole row (as models did before titles named them), nor those whose titles the fold of look-alike
-    spellings changes when a model named products by the title lower-cased alone (before the fold): which of them it
-    trained on is unknown."""
+def _named_otherwise(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, text: str) -> dict[str, np.ndarray]:
+    """The test rows a model named otherwise than this run does, by why (left out: which of them it trained on is
+    unknown): those without a product id when a model named each such row by the whole row (as models did before
+    titles named them), and those whose titles the fold of look-alike spellings changes when a model named products
+    by the title lower-cased alone (before the fold)."""
     split_records = {name: model.get("training_data", {}).get("split") or {} for name, model in metadata.items()}
-    kept = np.ones(len(frame), dtype=bool)
+    left_out: dict[str, np.ndarray] = {}
     older = [name for name, record in split_records.items() if blank_ids_named_by_row(record)]
     blank = frame[GROUP].str.startswith(UNGROUPED).to_numpy()
     if older and blank.any():
@@ -200,7 +205,7 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, te
             "left out %d test rows without a product id: model %s named each by the whole row, so which of them it "
             "trained on is unknown", int(blank.sum()), " and ".join(older),
         )  # fmt: skip
-        kept &= ~blank
+        left_out["without a product id (a model named each by the whole row)"] = blank
     unfolded = [name for name, record in split_records.items() if titles_named_unfolded(record)]
     renamed = renamed_by_the_fold(frame[text])
     if unfolded and renamed.any():
@@ -209,21 +214,23 @@ def _named_alike(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *, te
             "products by the title lower-cased alone, so which of them it trained on is unknown",
             int(renamed.sum()), " and ".join(unfolded),
         )  # fmt: skip
-        kept &= ~renamed
-    return kept
+        left_out[
+            "whose titles the fold of look-alike spellings changes (a model named products by unfolded titles)"
+        ] = renamed
+    return left_out
 
 
-def _not_trained_on(
+def _trained_on(
     frame: pd.DataFrame, references: dict[str, str], metadata: dict[str, dict[str, Any]], *, sha256: str
-) -> np.ndarray:
-    """Which test rows are of products neither model trained on, by each one's record of them.
+) -> dict[str, np.ndarray]:
+    """The test rows of products a model trained on, by each one's record of them, by model (left out).
 
     The split is a hash of each product, but a product of a class small in the catalogue a model trained on trains
     whole: had the catalogue fewer products of that class then, the model trained on products that are test products
     now. A model given by its MLflow URI has its run's record of the products it trained on, and their rows are left
     out; a file carries none, so when it trained on other data than DATA this is said.
     """
-    kept = np.ones(len(frame), dtype=bool)
+    left_out: dict[str, np.ndarray] = {}
     products: np.ndarray | None = None
     for name, reference in references.items():
         seen = _recorded_products(reference)
@@ -245,11 +252,11 @@ def _not_trained_on(
         trained = np.isin(products, seen)
         if trained.any():
             logger.warning(
-                "left out %d test rows of products model %s trained on (its run's record of them): their class had "
-                "few products in the catalogue it trained on", int(trained.sum()), name,
+                "left out %d test rows of products model %s trained on (its run's record of them; their class had "
+                "few products in the catalogue it trained on)", int(trained.sum()), name,
             )  # fmt: skip
-        kept &= ~trained
-    return kept
+            left_out[f"of products model {name} trained on (its run's record)"] = trained
+    return left_out
 
 
 def _recorded_products(reference: str) -> np.ndarray | None:

@@ -273,6 +273,7 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
         f"{report['rows']:,} rows; {pct} intervals from {report['resamples']:,} paired bootstrap resamples of the "
         f"{report['resampled']}.",
         "",
+        *_left_out_lines(report.get("left_out")),
         f"| metric | A | B | B − A | {pct} interval of B − A |",
         "|---|---|---|---|---|",
     ]
@@ -299,6 +300,14 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
     shown = listing.head(DISAGREEMENTS_SHOWN).fillna("").astype(str)  # a blank cell is NaN, even after astype(str)
     lines.append(markdown_table(list(shown.columns), shown.to_numpy().tolist()))
     return "\n".join(lines) + "\n"
+
+
+def _left_out_lines(left_out: dict[str, Any] | None) -> list[str]:
+    """The test rows left out of the comparison, by why (`make compare`), as a paragraph; none when none were."""
+    if not left_out or not left_out["rows"]:
+        return []
+    why = "; ".join(f"{rows:,} {reason}" for reason, rows in left_out["why"].items())
+    return [f"Left out {left_out['rows']:,} of the {left_out['test_rows']:,} test rows: {why}.", ""]
 
 
 def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
