@@ -15,7 +15,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from training.cli.train import app, never_trained_on
+from training.cli.train import app, classes_thinned, never_trained_on
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.synthetic import generate_catalogue
 from training.reporting.tracking import ChampionComparison, decide_promotion
@@ -176,6 +176,30 @@ def test_a_champion_that_named_products_by_unfolded_titles_meets_only_titles_the
 
     # THEN that row is left out when the champion's record predates the fold
     assert rows.tolist() == kept
+
+
+def _fitted(class_counts: dict[str, int], rows: int) -> SimpleNamespace:
+    return SimpleNamespace(class_counts=pd.Series(class_counts), sizes={"rows": rows})
+
+
+@pytest.mark.parametrize(
+    ("ours", "rows", "labels", "thinned"),
+    [
+        # an export cut short: "b" kept 2 % of its rows, and validation has none
+        ({"a": 2_100, "b": 42}, 3_000, ["a"] * 300, "'b': about 59 against 3,000"),
+        # the catalogue grew tenfold in "a" alone: "b" kept its rows, its share fell
+        ({"a": 21_000, "b": 2_100}, 33_000, ["a"] * 3_000 + ["b"] * 300, ""),
+        # "b" lost its rows but validation still holds many of them: the comparison judges it
+        ({"a": 2_100, "b": 42}, 3_000, ["a"] * 300 + ["b"] * 150, ""),
+    ],
+)
+def test_a_class_the_catalogue_all_but_lost_is_named_only_when_validation_cannot_judge_it(ours, rows, labels, thinned):
+    # GIVEN a champion that learnt "a" and "b" half and half from a catalogue of 6,000 rows
+    champion = {"class_shares": {"a": 0.5, "b": 0.5}, "training_data": {"rows": 6_000}}
+
+    said = classes_thinned(champion, _fitted(ours, rows), np.array(labels))
+
+    assert (thinned in said and "the catalogue changed under them" in said) if thinned else said == ""
 
 
 def _config(tmp_path, name, rows=2_500, text_buckets=4096, **model):

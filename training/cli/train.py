@@ -105,8 +105,8 @@ FEATURES_RERUN = "With FEATURES=<folder> a rerun starts at the LightGBM stage."
 TEXT_SUMMARY = ("shipped", "onnx_sha256")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
-# A class whose share of the training rows fell to under 1/SHARE_DROP of the champion's, with at least
-# SHARE_DROP_ROWS comparison rows at the champion's share: the catalogue changed under it (`_classes_thinned`).
+# A class of which the catalogue holds under 1/SHARE_DROP of the rows the champion's did, with at least
+# SHARE_DROP_ROWS comparison rows at the champion's share: the catalogue changed under it (`classes_thinned`).
 SHARE_DROP, SHARE_DROP_ROWS = 5, 10
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -492,7 +492,7 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
-    if thinned := _classes_thinned(theirs.get("class_shares", {}), fitted.class_counts, labels):
+    if thinned := classes_thinned(theirs, fitted, labels):
         return ChampionComparison(name, comparable=False, reason=thinned, rows=len(rows))
     report = compare_predictions(
         labels,
@@ -506,29 +506,31 @@ def _against_champion(
     )  # fmt: skip
 
 
-def _classes_thinned(champion_shares: dict[str, float], class_counts: pd.Series, labels: np.ndarray) -> str:
+def classes_thinned(champion: dict[str, Any], fitted: FittedModel, labels: np.ndarray) -> str:
     """Why the comparison rows cannot judge classes the catalogue all but lost since the champion, or nothing.
 
     The comparison is on this run's validation rows, drawn from this run's catalogue: a class that lost most of its
     rows there (a filter gone wrong, an export cut short) has few or none of them, so the comparison cannot see the
-    new model unlearn it, and macro-F1 leaves a class without rows out.
+    new model unlearn it, and macro-F1 leaves a class without rows out. Such a class is one the catalogue holds under
+    1/SHARE_DROP of the rows of, told by its share of the training rows times the catalogue's rows (the champion
+    records no more, and a class that only grew slower than the others is not one that shrank), and of which the
+    comparison holds too few rows to judge.
     """
-    shares = class_counts / class_counts.sum()
-    present = pd.Series(labels).value_counts()
-    thinned = sorted(
-        (label for label, share in champion_shares.items()
-         if share * len(labels) >= SHARE_DROP_ROWS and shares.get(label, 0.0) * SHARE_DROP < share),
-        key=lambda label: -champion_shares[label],
-    )  # fmt: skip
-    if not thinned:
+    shares = pd.Series(champion.get("class_shares", {}), dtype=float)
+    theirs = shares * champion["training_data"]["rows"]
+    ours = (fitted.class_counts / fitted.class_counts.sum() * fitted.sizes["rows"]).reindex(shares.index).fillna(0.0)
+    # As many comparison rows as the champion's mix would give the class, and as it has.
+    expected, present = shares * len(labels), pd.Series(labels).value_counts().reindex(shares.index).fillna(0)
+    lacking = present < np.maximum(SHARE_DROP_ROWS, expected / SHARE_DROP)
+    thinned = theirs[(expected >= SHARE_DROP_ROWS) & (ours * SHARE_DROP < theirs) & lacking]
+    if thinned.empty:
         return ""
-    label = thinned[0]
+    label = str(thinned.idxmax())
     return (
-        f"this run learnt {len(thinned)} class(es) from under 1/{SHARE_DROP} of the share of training rows the "
-        f"champion did (e.g. {label!r}: {shares.get(label, 0.0):.2%} against {champion_shares[label]:.2%}), and "
-        f"its validation rows hold {int(present.get(label, 0))} of that class's where the champion's mix would put "
-        f"{champion_shares[label] * len(labels):.0f}: the catalogue changed under them, and these rows cannot judge "
-        "the new model on them"
+        f"this run's catalogue holds {len(thinned)} class(es) at under 1/{SHARE_DROP} of the rows the champion's did "
+        f"(e.g. {label!r}: about {ours[label]:,.0f} against {theirs[label]:,.0f}), and its validation rows hold "
+        f"{int(present[label])} of that class's: the catalogue changed under them, and these rows cannot judge the "
+        "new model on them"
     )
 
 
