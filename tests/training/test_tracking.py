@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from training.config import PROJECT_ROOT
@@ -55,23 +56,29 @@ def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_p
     np.testing.assert_array_equal(session.run(None, {"row": example})[0], table[[2]])
 
 
-def test_a_champion_whose_files_are_gone_is_named_unreadable_not_a_traceback(tmp_path, monkeypatch):
-    # GIVEN a registered version whose model files were moved away (a cleaned-up artifact store)
+@pytest.mark.parametrize("gone", ["*.onnx", "*.data"])
+def test_a_champion_whose_files_are_gone_is_named_unreadable_not_a_traceback(tmp_path, monkeypatch, gone):
+    # GIVEN a registered version whose graph, or the file beside it holding its large initializers, was removed (a
+    # cleaned-up artifact store)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     experiment_id = configure_tracking(PROJECT_ROOT, "gone")
+    table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)  # 24 KB: MLflow writes it to a .data file
     graph = helper.make_graph(
-        [helper.make_node("Identity", ["x"], ["y"])],
-        "identity",
-        [helper.make_tensor_value_info("x", TensorProto.INT64, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.INT64, [1])],
+        [helper.make_node("Gather", ["table", "row"], ["picked"], axis=0)],
+        "lookup",
+        [helper.make_tensor_value_info("row", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("picked", TensorProto.INT64, [1, 1000])],
+        initializer=[numpy_helper.from_array(table, "table")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     example = np.array([2], dtype=np.int64)
     with mlflow.start_run(experiment_id=experiment_id):
-        log_onnx_model(model, input_example={"x": example}, output_example={"y": example},
+        log_onnx_model(model, input_example={"row": example}, output_example={"picked": table[example]},
                        registered_model="gone-model", model_version="test")  # fmt: skip
-    for onnx_file in (tmp_path / "mlartifacts").rglob("*.onnx"):
-        onnx_file.unlink()
+    removed = list((tmp_path / "mlartifacts").rglob(gone))
+    assert removed
+    for path in removed:
+        path.unlink()
 
     # WHEN the champions are looked up
     (champion,) = current_champions("gone-model")
@@ -79,4 +86,4 @@ def test_a_champion_whose_files_are_gone_is_named_unreadable_not_a_traceback(tmp
     # THEN it is there, marked unreadable, for the run to say it could not be compared
     assert champion.version == "1"
     assert champion.model_bytes == b""
-    assert champion.unreadable
+    assert champion.unreadable.startswith("its files are missing from the artifact store or damaged")

@@ -77,15 +77,13 @@ def read_model(reference: str) -> bytes:
     """
     if _in_mlflow(reference):
         from botocore.exceptions import BotoCoreError, ClientError
-        from google.protobuf.message import DecodeError
-        from mlflow.exceptions import MlflowException
 
-        from training.reporting.tracking import configure_tracking, read_registered_onnx
+        from training.reporting.tracking import UNREADABLE_MODEL, configure_tracking, read_registered_onnx
 
         configure_tracking(PROJECT_ROOT, "product-classifier")
         try:
             return read_registered_onnx(reference)
-        except (MlflowException, OSError, StopIteration, DecodeError, BotoCoreError, ClientError) as exc:
+        except (*UNREADABLE_MODEL, StopIteration, BotoCoreError, ClientError) as exc:
             found = str(exc) or "no .onnx file there"
             raise TrainingError(
                 f"MLflow has no ONNX model at {reference}: {found} (pass models:/<name>/<version>, "

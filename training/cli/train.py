@@ -458,7 +458,7 @@ def _against_champion(
     record of them), when the two answer the same classes from the same inputs."""
     name = champion.describe(config.registered_name)
     if champion.unreadable:
-        reason = f"its model cannot be read from MLflow ({champion.unreadable})"
+        reason = f"its model cannot be read: {champion.unreadable}"
         return ChampionComparison(name, comparable=False, reason=reason)
     theirs, ours = (read_metadata(onnx.load_model_from_string(b)) for b in (champion.model_bytes, model_bytes))
     if theirs["classes"] != ours["classes"]:

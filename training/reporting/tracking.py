@@ -34,6 +34,9 @@ TRAINED_PRODUCTS = "trained_products.npy"
 PRODUCTION_ALIAS = "production"
 # The models a new one must not be worse than: what serves and what it would replace.
 CHAMPION_ALIASES = (PRODUCTION_ALIAS, CANDIDATE_ALIAS)
+# What reading a logged model raises when its files are gone or damaged (a missing `.data` file of its large
+# initializers fails onnx's checks).
+UNREADABLE_MODEL = (MlflowException, OSError, DecodeError, onnx.checker.ValidationError)
 logger = logging.getLogger(__name__)
 
 
@@ -400,8 +403,10 @@ def _champion(registered_model: str, alias: str | None, version: Any) -> Champio
     number = str(version.version)
     try:
         graph = read_registered_onnx(f"models:/{registered_model}/{number}")
-    except (MlflowException, OSError, StopIteration, DecodeError) as exc:
-        return Champion(alias, number, str(version.run_id), b"", unreadable=str(exc) or "it holds no .onnx file")
+    except (*UNREADABLE_MODEL, StopIteration) as exc:
+        detail = f": {exc}" if str(exc) else ""
+        unreadable = f"its files are missing from the artifact store or damaged{detail}"
+        return Champion(alias, number, str(version.run_id), b"", unreadable=unreadable)
     return Champion(alias, number, str(version.run_id), graph)
 
 
