@@ -122,8 +122,23 @@ def test_a_model_worse_beyond_noise_that_only_a_wide_tolerance_lets_pass_is_said
 
     # THEN it is promoted, as the tolerance asks, and the decision says that only the tolerance let it pass
     assert decision.promoted is True
-    assert decision.doubt.startswith("it is worse than the champion test-model v1 (@candidate) beyond noise")
-    assert decision.doubt.endswith("let pass by the tolerance 0.5")
+    assert decision.doubt == (
+        "it is worse than the champion test-model v1 (@candidate) (the whole 95 % interval of the difference -0.3800 … "
+        "-0.2400 is below 0), let pass by the tolerance 0.5"
+    )
+
+
+def test_a_model_worse_yet_within_the_tolerance_keeps_the_doubt_validation_leaves():
+    # GIVEN an interval wholly below 0 that reaches below -tolerance too
+    decision = decide_promotion(
+        validation=_validation(*AHEAD), tolerance=0.01, champions=[_against(0.9, 0.885, -0.03, -0.005)]
+    )
+
+    # THEN both are said: it is worse, and it may be worse by more than the tolerance
+    assert decision.promoted is True
+    assert "let pass by the tolerance 0.01; validation cannot rule out that it is worse than the champion" in (
+        decision.doubt
+    )
 
 
 def test_a_tolerance_of_zero_is_stated_as_zero():

@@ -368,23 +368,21 @@ class _Difference:
         )
 
     def doubt(self, tolerance: float) -> str:
-        """The caveat on a new model that is not refused, or nothing: what validation could not rule out, or that
-        only the tolerance let it pass."""
+        """The caveats on a new model that is not refused, or nothing: that it is worse and only the tolerance let it
+        pass, and what validation could not rule out."""
+        caveats = []
         if self.high < 0 < tolerance:
-            return (
-                f"it is worse than {self.other} beyond noise ({self.interval}), let pass by the tolerance {tolerance}"
+            caveats.append(
+                f"it is worse than {self.other} (the whole {self.interval} is below 0), let pass by the tolerance "
+                f"{tolerance}"
             )
-        if self.low >= -tolerance:
-            return ""
-        if tolerance < 0:
-            return (
-                f"validation cannot rule out that it falls short of beating {self.other} by the margin {-tolerance} "
-                f"({self.interval})"
-            )
-        return (
-            f"validation cannot rule out that it is worse than {self.other} by more than the tolerance {tolerance} "
-            f"({self.interval})"
-        )
+        if self.low < -tolerance:
+            beyond = (
+                f"falls short of beating {self.other} by the margin {-tolerance}" if tolerance < 0 else
+                f"is worse than {self.other} by more than the tolerance {tolerance}"
+            )  # fmt: skip
+            caveats.append(f"validation cannot rule out that it {beyond} ({self.interval})")
+        return "; ".join(caveats)
 
 
 def _bound(tolerance: float) -> str:
