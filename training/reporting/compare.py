@@ -290,7 +290,7 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
     lines += [
         "",
         f"McNemar's exact test: only A right on {test['only_a_right']:,} rows, only B right on "
-        f"{test['only_b_right']:,}; p = {test['p_value']:.3g}.",
+        f"{test['only_b_right']:,}; p = {test['p_value']:.3g}{_row_level(report)}.",
         "",
         markdown_table(["class", "support", "F1 A", "F1 B", "change"], changed),
         "",
@@ -300,6 +300,13 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
     shown = listing.head(DISAGREEMENTS_SHOWN).fillna("").astype(str)  # a blank cell is NaN, even after astype(str)
     lines.append(markdown_table(list(shown.columns), shown.to_numpy().tolist()))
     return "\n".join(lines) + "\n"
+
+
+def _row_level(report: dict[str, Any]) -> str:
+    """McNemar's caveat when the intervals draw products: the test takes each row alone."""
+    if report["resampled"] == "rows":
+        return ""
+    return " (it takes each row alone, where listings of one product are right or wrong together: trust the intervals)"
 
 
 def _left_out_lines(left_out: dict[str, Any] | None) -> list[str]:
