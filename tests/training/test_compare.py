@@ -328,13 +328,15 @@ def test_a_model_recorded_before_titles_named_products_is_judged_by_how_it_named
 @pytest.mark.parametrize(
     ("split", "refused"),
     [
-        ({"min_class_products": 30}, "'min_class_products': 30"),
-        ({"small_classes": "drop"}, "'small_classes': 'drop'"),
+        ({"min_class_products": 30}, "with fewer than 30 products (split.min_class_products 30, the config's 5)"),
+        # fewer classes were small, or small classes were left out: it trained none of the config's test products
+        ({"min_class_products": 2}, None),
+        ({"min_class_products": 30, "small_classes": "drop"}, None),
         ({}, None),
     ],
 )
 def test_a_model_whose_small_classes_were_others_is_not_scored_on_test_rows(split, refused):
-    # GIVEN a model trained with other small classes (a class of 29 products was small: all of them trained)
+    # GIVEN a model trained with other small classes (under 30, a class of 29 products was small: all of them trained)
     config = load_config(DEFAULT_CONFIG_PATH)
     theirs = replace(config, split=replace(config.split, **split))
     metadata = {"training_data": {"split": split_record(theirs)}}

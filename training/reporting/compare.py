@@ -166,18 +166,35 @@ def check_held_out(metadata: dict[str, Any], config: TrainConfig, *, name: str) 
             f"{ {key: ours[key] for key in differ} }): it trained on some of these test rows. {remedy}, or pass "
             "ON=all (--on all) to compare on every row knowingly"
         )
+    _check_small_classes(recorded, config, name=name)
 
 
 def _split_rule(record: dict[str, Any]) -> dict[str, Any]:
-    """What deals a product its split: how products are named, the seed, the fractions and the small classes (a
-    record made before it named them is taken as made with `SplitConfig`'s defaults)."""
-    defaults = SplitConfig()
+    """What deals a product its split: how products are named, the seed and the fractions."""
     return {
         "products": products_named_by(record),
         **{key: record.get(key) for key in ("seed", "test_fraction", "validation_fraction")},
-        "min_class_products": record.get("min_class_products", defaults.min_class_products),
-        "small_classes": record.get("small_classes", defaults.small_classes),
     }
+
+
+def _check_small_classes(recorded: dict[str, Any], config: TrainConfig, *, name: str) -> None:
+    """A model that trained every product of classes the config holds large enough to test trained on some of its
+    test rows: `small_classes: train` under a higher `min_class_products` (a record made before it named them is
+    taken as made with `SplitConfig`'s defaults). Dropping or folding small classes trains none of their products.
+
+    Raises:
+        IncomparableModelsError: Naming both settings.
+    """
+    defaults = SplitConfig()
+    policy = recorded.get("small_classes", defaults.small_classes)
+    smallest = recorded.get("min_class_products", defaults.min_class_products)
+    if policy == "train" and smallest > config.split.min_class_products:
+        raise IncomparableModelsError(
+            f"model {name} trained every product of each class with fewer than {smallest} products "
+            f"(split.min_class_products {smallest}, the config's {config.split.min_class_products}): some of these "
+            "test rows are of products it trained on. Compare with a config of its split, or pass ON=all (--on all) "
+            "to compare on every row knowingly"
+        )
 
 
 def compare_predictions(
