@@ -233,6 +233,15 @@ def test_test_rows_of_products_a_registered_model_trained_on_are_left_out(model_
         "why": {"of products model A trained on (its run's record)": left_out},
     }
     assert reports[1]["left_out"] == {"test_rows": len(test), "rows": 0, "why": {}}
+    # AND a row both models trained on is counted once, under the first reason
+    both = CliRunner().invoke(
+        app, [*arguments[:-2], "--a", "models:/recorded/1", "--b", "models:/recorded/1", "--out", str(tmp_path / "b")]
+    )
+    assert both.exit_code == 0, both.output
+    assert json.loads((tmp_path / "b" / "comparison.json").read_text())["left_out"]["why"] == {
+        "of products model A trained on (its run's record)": left_out,
+        "of products model B trained on (its run's record)": 0,
+    }
     assert f"Left out {left_out} of the {len(test):,} test rows: {left_out} of products model A" in (
         (tmp_path / "u" / "comparison.md").read_text()
     )

@@ -159,14 +159,17 @@ def main(
                 check_held_out(metadata[name], resolved, name=name)
             why = _named_otherwise(frame, metadata, text=resolved.data.text)
             why |= _trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256)
-            kept = ~np.logical_or.reduce([np.zeros(len(frame), dtype=bool), *why.values()])
+            taken, counted = np.zeros(len(frame), dtype=bool), {}
+            for reason, leaves in why.items():  # each row counted under the first reason that leaves it out
+                counted[reason] = int((leaves & ~taken).sum())
+                taken |= leaves
+            kept = ~taken
             if not kept.any():
                 raise TrainingError(
                     f"none of the {len(frame):,} test rows is left to compare on (see above): pass ON=all (--on all) "
                     "to compare on every row knowingly"
                 )
-            left_out = {"test_rows": len(frame), "rows": int((~kept).sum()),
-                        "why": {reason: int(rows.sum()) for reason, rows in why.items()}}  # fmt: skip
+            left_out = {"test_rows": len(frame), "rows": int(taken.sum()), "why": counted}
             frame, predicted_a, predicted_b = frame[kept], predicted_a[kept], predicted_b[kept]
         labels = frame[LABEL].to_numpy()
         for name in ("A", "B"):
