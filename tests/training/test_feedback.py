@@ -544,7 +544,10 @@ def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path:
 
 
 def _as_a_spreadsheet_saves(cell: str) -> str:
-    """A cell as Excel saves it in its General format: a number shown with six significant digits at most."""
+    """A cell as Excel saves it in its General format: a number shown with six significant digits at most, a truth
+    value in capitals."""
+    if cell.lower() in ("true", "false"):
+        return cell.upper()
     try:
         return format(float(cell), "G")
     except ValueError:
@@ -556,7 +559,7 @@ def test_text_a_spreadsheet_would_turn_into_a_number_survives_a_round_trip_throu
     # digest that happens to be all digits), a seller id with leading zeros, a brand in exponent form, a date
     lines = [record("2024", listing="12345678901234567890", confidence=0.2), record("tv 55", confidence=0.2)]
     lines[0]["inputs"] |= {"seller_id": "000123", "brand": "1e5"}
-    lines[1]["inputs"] |= {"seller_id": "3/4", "brand": "12:30"}
+    lines[1]["inputs"] |= {"seller_id": "3/4", "brand": "true"}
     (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = CliRunner().invoke(
         review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
@@ -574,7 +577,7 @@ def test_text_a_spreadsheet_would_turn_into_a_number_survives_a_round_trip_throu
     assert found.provenance["corrected_listings"] == sorted(["12345678901234567890", "tv 55"])
     assert sorted(found.frame["title"]) == ["2024", "tv 55"]
     assert sorted(found.frame["seller_id"]) == ["000123", "3/4"]
-    assert sorted(found.frame["brand"]) == ["12:30", "1e5"]
+    assert sorted(found.frame["brand"]) == ["1e5", "true"]
 
 
 @pytest.mark.parametrize(("price", "row"), [("1.199,00", 2), ("1099 €", 2), ("-5", 2)])

@@ -40,10 +40,22 @@ LABEL_COLUMN = "label"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What `spreadsheet_safe` writes after a `'`: those, and a `'` itself (so one `'` always comes off again).
 QUOTED_STARTS = (*FORMULA_STARTS, "'")
-# Text a spreadsheet turns into a number, a date or a time, and saves so: a seller id 000123 as 123, a listing id of
-# 20 digits as 1.23457E+19 (one of about 12,000 hex digests is all digits), 1e5 as 100000, 3/4 as a date.
+# Text a spreadsheet turns into a number, a date, a time or a truth value, and saves so: a seller id 000123 as 123, a
+# listing id of 20 digits as 1.23457E+19 (one of about 12,000 hex digests is all digits), 1e5 as 100000, (123) as
+# -123, 3/4, 5-Jan and 12 May as dates, TRUE as a truth value.
+_NUMBER = r"[$€£¥]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?%?"
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
+    r"|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = (
+    rf"\d+[/-]\d+(?:[/-]\d+)?|\d{{1,2}}[-\s/]{_MONTH}(?:[-\s/,]+\d{{1,4}})?"
+    rf"|{_MONTH}[-\s/]\d{{1,4}}(?:[-\s/,]+\d{{1,4}})?"
+)
+_TIME = r"\d+:\d+(?::\d+)?(?:\s*[ap]\.?m\.?)?"
 SPREADSHEET_VALUE = re.compile(
-    r"\s*(?:[$€£¥]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?%?|\d+[/-]\d+(?:[/-]\d+)?|\d+:\d+(?::\d+)?)\s*"
+    rf"\s*(?:{_NUMBER}|\(\s*{_NUMBER}\s*\)|\d+\s+\d+/\d+|(?:{_DATE})(?:[\sT]+{_TIME})?|{_TIME}|true|false)\s*",
+    re.IGNORECASE,
 )
 
 
@@ -91,7 +103,8 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return first) written after a `'`, as OWASP advises for CSV files opened in Excel: captured listings are what
     anyone sent the API. So is text a spreadsheet would turn into a number or a date (`SPREADSHEET_VALUE`), which
     it would save changed. A cell that starts with `'` gets one more, so `read_review_file`, which takes one off
-    again (whether the spreadsheet kept it or not), reads every cell as it was captured."""
+    again, reads every cell as it was captured, whether the spreadsheet kept the added `'` or not, but for one kind:
+    a captured `'` before such text (`'123`, `'=x`) loses that `'` where the spreadsheet drops the added one."""
     return frame.map(lambda cell: f"'{cell}" if isinstance(cell, str) and _quoted(cell) else cell)
 
 
