@@ -206,7 +206,8 @@ class TrainConfig:
         with a taxonomy, its shape (`synthetic-1000-categories`, `synthetic-google-shape`), and for one of other than
         the default rows, their number (`synthetic-20000-rows`): one registered model per catalogue, so models of
         other classes never compete for one alias, nor models whose product ids name other products (a synthetic
-        catalogue's ids are generated with its rows)."""
+        catalogue's ids are generated with its rows; `make train` adds its seed too, `synthetic-seed-7`, as
+        `registered_model`, since only it knows that no DATA was given)."""
         if self.registered_model:
             return self.registered_model
         name = self.name

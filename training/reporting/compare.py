@@ -223,6 +223,8 @@ def compare_predictions(
         rows exactly one model gets right, and per-class F1 of each with the change.
     """
     labels, predicted_a, predicted_b = (np.asarray(x, dtype=str) for x in (labels, predicted_a, predicted_b))
+    if products is not None and len(products) != len(labels):
+        raise ValueError(f"{len(products)} products for {len(labels)} rows: one product per row")
     classes = np.unique(labels)
     y, code_a, code_b = (_codes(x, classes) for x in (labels, predicted_a, predicted_b))
     right_a, right_b = predicted_a == labels, predicted_b == labels
