@@ -291,19 +291,30 @@ def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monk
     assert candidate() == "2"
 
 
-@pytest.mark.slow
-def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromoted_one(tmp_path, monkeypatch):
+def _promotion(tmp_path, config, out, *extra):
+    """`make train` with the config into tmp_path/out; the promotion decision it recorded."""
+    result = CliRunner().invoke(app, ["--config", str(config), "--out", str(tmp_path / out), *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+
+
+@pytest.fixture
+def catalogue(tmp_path, monkeypatch):
+    """A catalogue of 8,000 rows in tmp_path/full.csv, with an MLflow store of the test's own there."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     monkeypatch.chdir(tmp_path)
     catalogue = generate_catalogue(8_000, seed=4)
     catalogue.to_csv(tmp_path / "full.csv", index=False)
+    return catalogue
+
+
+@pytest.mark.slow
+def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromoted_one(tmp_path, catalogue):
     tenth_products = catalogue["product_id"].drop_duplicates().sample(frac=0.1, random_state=0)
     catalogue[catalogue["product_id"].isin(tenth_products)].to_csv(tmp_path / "tenth.csv", index=False)
 
     def train(config, data, out):
-        result = CliRunner().invoke(app, ["--config", str(config), "--data", str(data), "--out", str(tmp_path / out)])
-        assert result.exit_code == 0, result.output
-        return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+        return _promotion(tmp_path, config, out, "--data", str(data))
 
     # GIVEN a version left unpromoted (a promotion tolerance below zero: it had to beat its baseline by 0.2)
     full = _config(tmp_path, "full")
@@ -319,11 +330,7 @@ def test_a_model_on_a_tenth_of_the_data_never_takes_over_from_a_better_unpromote
 
 
 @pytest.mark.slow
-def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_without_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    monkeypatch.chdir(tmp_path)
-    catalogue = generate_catalogue(8_000, seed=4)
-    catalogue.to_csv(tmp_path / "full.csv", index=False)
+def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_without_it(tmp_path, catalogue):
     # an export cut short: one class keeps 2 of its products
     lost = catalogue["category"].value_counts().index[0]
     kept = catalogue.loc[catalogue["category"] == lost, "product_id"].drop_duplicates().head(2)
@@ -331,10 +338,7 @@ def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_
     thinned.to_csv(tmp_path / "thinned.csv", index=False)
 
     def train(data, out):
-        arguments = ["--config", str(_config(tmp_path, out)), "--data", str(data), "--out", str(tmp_path / out)]
-        result = CliRunner().invoke(app, arguments)
-        assert result.exit_code == 0, result.output
-        return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+        return _promotion(tmp_path, _config(tmp_path, out), out, "--data", str(data))
 
     # GIVEN a champion trained on the whole catalogue
     assert train(tmp_path / "full.csv", "full")["promoted"] is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -28,11 +29,10 @@ def test_a_sqlite_store_elsewhere_keeps_its_artifacts_beside_it(tmp_path, monkey
     assert location == (tmp_path / "store" / "mlartifacts").as_uri()
 
 
-def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_path, monkeypatch):
-    # MLflow writes initializers of 1 KB or more beside model.onnx: the champion must still load and run.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    experiment_id = configure_tracking(PROJECT_ROOT, "external-data")
-    table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)  # a 3-level ancestor table, 24 KB
+def _lookup_model() -> tuple[onnx.ModelProto, np.ndarray, np.ndarray]:
+    """A graph that looks a row up in a 3-level ancestor table of 24 KB (MLflow writes initializers of 1 KB or more to
+    a .data file beside model.onnx), the table, and an example row number."""
+    table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)
     graph = helper.make_graph(
         [helper.make_node("Gather", ["table", "row"], ["picked"], axis=0)],
         "lookup",
@@ -41,7 +41,14 @@ def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_p
         initializer=[numpy_helper.from_array(table, "table")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    example = np.array([2], dtype=np.int64)
+    return model, table, np.array([2], dtype=np.int64)
+
+
+def test_a_registered_model_is_read_back_whole_with_its_large_initializers(tmp_path, monkeypatch):
+    # MLflow writes initializers of 1 KB or more beside model.onnx: the champion must still load and run.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment_id = configure_tracking(PROJECT_ROOT, "external-data")
+    model, table, example = _lookup_model()
     with mlflow.start_run(experiment_id=experiment_id):  # not the default experiment: it keeps artifacts in ./mlruns
         version = log_onnx_model(
             model,
@@ -62,16 +69,7 @@ def test_a_champion_whose_files_are_gone_is_named_unreadable_not_a_traceback(tmp
     # cleaned-up artifact store)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     experiment_id = configure_tracking(PROJECT_ROOT, "gone")
-    table = np.arange(3 * 1000, dtype=np.int64).reshape(3, 1000)  # 24 KB: MLflow writes it to a .data file
-    graph = helper.make_graph(
-        [helper.make_node("Gather", ["table", "row"], ["picked"], axis=0)],
-        "lookup",
-        [helper.make_tensor_value_info("row", TensorProto.INT64, [1])],
-        [helper.make_tensor_value_info("picked", TensorProto.INT64, [1, 1000])],
-        initializer=[numpy_helper.from_array(table, "table")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    example = np.array([2], dtype=np.int64)
+    model, table, example = _lookup_model()
     with mlflow.start_run(experiment_id=experiment_id):
         log_onnx_model(model, input_example={"row": example}, output_example={"picked": table[example]},
                        registered_model="gone-model", model_version="test")  # fmt: skip
