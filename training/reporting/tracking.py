@@ -284,9 +284,9 @@ def decide_promotion(
     promoted; when the interval straddles −`tolerance`, validation cannot tell, nothing shows it worse, and it is
     promoted with `doubt` saying what validation could not rule out (logged as a warning). A point estimate alone
     would decide ties by noise: an equally good model scores lower on about half of all validation splits. A
-    champion of other classes or inputs, one whose training products are not on record, or too few such rows leave
-    it registered but not promoted: a person decides (by setting the alias in MLflow), never an accident of what was
-    trained last.
+    champion it cannot be compared with (`ChampionComparison.reason`: other classes or inputs, no record of its
+    training products, too few such rows, a class the catalogue all but lost, files gone) leaves it registered but
+    not promoted: a person decides (by setting the alias in MLflow), never an accident of what was trained last.
 
     Args:
         validation: `validation_comparison`'s figures of this run.
