@@ -83,10 +83,9 @@ def read_model(reference: str) -> bytes:
         configure_tracking(PROJECT_ROOT, "product-classifier")
         try:
             return read_registered_onnx(reference)
-        except (*UNREADABLE_MODEL, StopIteration, BotoCoreError, ClientError) as exc:
-            found = str(exc) or "no .onnx file there"
+        except (*UNREADABLE_MODEL, BotoCoreError, ClientError) as exc:
             raise TrainingError(
-                f"MLflow has no ONNX model at {reference}: {found} (pass models:/<name>/<version>, "
+                f"MLflow has no ONNX model at {reference}: {exc} (pass models:/<name>/<version>, "
                 "models:/<name>@<alias>, runs:/<run id>/model, or an .onnx file)"
             ) from exc
     path = Path(reference)

@@ -267,9 +267,16 @@ def log_trained_products(products: np.ndarray) -> None:
 def read_registered_onnx(uri: str) -> bytes:
     """The ONNX graph of a logged or registered model (`models:/name/3`, `models:/name@alias`, `runs:/...`),
     whole: MLflow saves every initializer of 1 KB or more to a file beside model.onnx (a taxonomy's ancestor
-    table at 1,000 classes), which the .onnx file's bytes alone only name."""
+    table at 1,000 classes), which the .onnx file's bytes alone only name.
+
+    Raises:
+        FileNotFoundError: The location holds no .onnx file; the others of `UNREADABLE_MODEL`: it cannot be read.
+    """
     folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    return onnx.load_model(str(next(folder.rglob("*.onnx"))), load_external_data=True).SerializeToString()
+    graph = next(folder.rglob("*.onnx"), None)
+    if graph is None:
+        raise FileNotFoundError("no .onnx file there")
+    return onnx.load_model(str(graph), load_external_data=True).SerializeToString()
 
 
 def decide_promotion(
@@ -401,9 +408,8 @@ def _champion(registered_model: str, alias: str | None, version: Any) -> Champio
     number = str(version.version)
     try:
         graph = read_registered_onnx(f"models:/{registered_model}/{number}")
-    except (*UNREADABLE_MODEL, StopIteration) as exc:
-        detail = f": {exc}" if str(exc) else ""
-        unreadable = f"its files are missing from the artifact store or damaged{detail}"
+    except UNREADABLE_MODEL as exc:
+        unreadable = f"its files are missing from the artifact store or damaged: {exc}"
         return Champion(alias, number, str(version.run_id), b"", unreadable=unreadable)
     return Champion(alias, number, str(version.run_id), graph)
 
