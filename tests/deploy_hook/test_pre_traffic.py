@@ -28,8 +28,10 @@ from handler.app import create_app
 from handler.model import load_model
 from handler.settings import Settings
 from pre_traffic import app as hook
-from pre_traffic.app import Deadline, handle, lambda_invoker
-from pre_traffic.exceptions import HookEventError
+from pre_traffic import invoke
+from pre_traffic.app import handle
+from pre_traffic.exceptions import HookEventError, InvocationError
+from pre_traffic.invoke import Deadline, lambda_invoker
 from tests.handler.test_lambda import FakeLambdaContext
 
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-1"}
@@ -376,19 +378,19 @@ def test_a_verdict_codedeploy_already_has_ends_the_retried_invocation(handler_ma
 
 
 def test_lambda_clients_are_made_once_per_read_timeout():
-    client_for = hook._client_factory()
+    client_for = invoke._client_factory()
 
     assert client_for(28) is client_for(28)
     assert client_for(28).meta.config.read_timeout == 28
     assert client_for(13).meta.config.read_timeout == 13
-    assert client_for(13).meta.config.retries["total_max_attempts"] == hook.INVOKE_ATTEMPTS
+    assert client_for(13).meta.config.retries["total_max_attempts"] == invoke.INVOKE_ATTEMPTS
 
 
 def test_the_codedeploy_client_fits_in_the_safety_margin():
     config = hook._codedeploy_client().meta.config
 
     attempts = config.retries["total_max_attempts"]
-    assert attempts * (config.connect_timeout + config.read_timeout) <= hook.SAFETY_MARGIN_S
+    assert attempts * (config.connect_timeout + config.read_timeout) <= invoke.SAFETY_MARGIN_S
 
 
 def test_a_top_k_from_another_ranking_fails(handler_main, expected_path):
@@ -641,7 +643,7 @@ def test_a_version_that_hangs_is_reported_failed_before_the_hooks_deadline(handl
     def hang(event, timeout_s):
         timeouts.append((timeout_s, deadline.remaining()))
         clock.now += timeout_s
-        raise hook.InvocationError(f"{event['rawPath']}: read timeout after {timeout_s:.0f} s")
+        raise InvocationError(f"{event['rawPath']}: read timeout after {timeout_s:.0f} s")
 
     client, stubber = _codedeploy("Failed")
 
@@ -792,13 +794,13 @@ def test_each_invoke_fits_its_timeout_with_both_attempts(timeout_s, read_timeout
 
     def client_for(seconds):
         chosen.append(seconds)
-        raise hook.InvocationError("stop here")
+        raise InvocationError("stop here")
 
-    with pytest.raises(hook.InvocationError):
-        lambda_invoker(VERSION_ARN, client_for=client_for)(hook.http_event("GET", "/health", None), timeout_s)
+    with pytest.raises(InvocationError):
+        lambda_invoker(VERSION_ARN, client_for=client_for)(invoke.http_event("GET", "/health", None), timeout_s)
 
     assert chosen == [read_timeout]
-    assert 2 * (hook.CONNECT_TIMEOUT_S + read_timeout) <= timeout_s
+    assert 2 * (invoke.CONNECT_TIMEOUT_S + read_timeout) <= timeout_s
 
 
 def test_unreachable_codedeploy_is_logged_and_fails_closed(handler_main, expected_path, caplog):
@@ -828,7 +830,7 @@ def test_unreachable_codedeploy_is_logged_and_fails_closed(handler_main, expecte
 def test_the_invoker_sends_the_event_and_returns_the_http_answer():
     lambda_client = boto3.client("lambda", region_name="us-east-1")
     stubber = Stubber(lambda_client)
-    event = hook.http_event("GET", "/health", None)
+    event = invoke.http_event("GET", "/health", None)
     answer = {"statusCode": 200, "body": "{}"}
     stubber.add_response(
         "invoke",
