@@ -58,12 +58,17 @@ MAX_ECHO = 120
 OPENAPI_PATH = "/openapi.json"
 # The query parameters of POST /predict and /predict/batch; any other is refused (`_check_query`).
 PREDICT_QUERY = ("top_k", "min_confidence", "target_precision", "explain")
+# What a prediction request without a body is told.
+EMPTY_BODY = "the body is empty: send the request as a JSON object"
 # JSON-escaped as UTF-8, one character of a JSON body takes at most this many bytes.
 UTF8_ESCAPE = 4
 # Requests the release path itself sends (the pre-traffic hook, the drift monitor, smoke tests) carry this header;
 # they are counted apart, so they never enter the class mix or the behaviour alarms of real traffic.
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
+)
 # The error schema is written into each response as JSON Schema, not as `"model": ErrorResponse`: FastAPI
 # builds a validating field per route and status for a model (~1 ms each, at every cold start), only to
 # document it.
@@ -73,7 +78,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "The body could not be parsed (not UTF-8, too deep, huge integer)."),
         (413, "The body is larger than MAX_BODY_BYTES."),
-        (415, "The Content-Type is not application/json."),
+        (415, "The Content-Type is not application/json, or the body is compressed (Content-Encoding)."),
         (422, "A field is missing, of the wrong type, too long or unknown."),
         (500, "Inference failed (a server fault, logged)."),
     )
@@ -124,7 +129,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         redirect_slashes=False,
         responses={413: ERROR_RESPONSES[413]},
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, logger=logger)
 
     # `level` is left out unless min_confidence asked for it (`_json_answer` drops None fields): a flat model's
     # answer keeps its shape.
@@ -395,18 +400,24 @@ def _target(model: Model, settings: Settings, asked: float | None) -> float | No
 
 
 def _check_query(http: Request) -> None:
-    """The query names only the prediction routes' parameters: a misspelt one (`target_precison=0.99`) would
-    otherwise be ignored and the answer silently taken at the default, as an unknown body field would.
+    """The query names only the prediction routes' parameters, each once: a misspelt one (`target_precison=0.99`)
+    would otherwise be ignored and the answer silently taken at the default, as an unknown body field would, and of
+    one given twice (`top_k=1&top_k=3`) only the last value would count.
 
     Raises:
-        RequestValidationError: Some query parameter is not one of PREDICT_QUERY (a 422 naming each).
+        RequestValidationError: Some query parameter is not one of PREDICT_QUERY, or is given more than once (a 422
+            naming each).
     """
-    unknown = [name for name in dict.fromkeys(http.query_params.keys()) if name not in PREDICT_QUERY]
-    if unknown:
+    names = Counter(name for name, _ in http.query_params.multi_items())
+    unknown = [name for name in names if name not in PREDICT_QUERY]
+    repeated = [name for name, count in names.items() if count > 1 and name in PREDICT_QUERY]
+    if unknown or repeated:
         raise RequestValidationError([{
             "loc": ("query", name), "msg": f"unknown query parameter; the parameters are {', '.join(PREDICT_QUERY)}",
             "type": "extra_forbidden",
-        } for name in unknown])  # fmt: skip
+        } for name in unknown] + [{
+            "loc": ("query", name), "msg": f"given {names[name]} times; give it once", "type": "value_error",
+        } for name in repeated])  # fmt: skip
 
 
 def _check_explained_text(rows: list[dict[str, Any]], limit: int) -> None:
@@ -506,7 +517,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "field": _echo(".".join(str(part) for part in error["loc"])),
-            "message": _echo(error["msg"]),
+            "message": EMPTY_BODY if _is_empty_body(error) else _echo(error["msg"]),
             "type": error["type"],
         }
         for error in problems[:MAX_ERRORS]
@@ -518,6 +529,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         else f"invalid request ({len(problems)} problems, first {MAX_ERRORS} shown)"
     )
     return JSONResponse(status_code=422, content=ErrorResponse(error=summary, detail=errors).model_dump())
+
+
+def _is_empty_body(error: dict[str, Any]) -> bool:
+    """Whether a validation error is FastAPI's for a request without a body ("Field required" at `body`)."""
+    return tuple(error["loc"]) == ("body",) and error["type"] == "missing"
 
 
 def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,15 @@ from base64 import b64decode
 from typing import Any
 
 BAD_EVENT_STATUS = 400
+# What a direct invoke's payload is, in JSON's words.
+JSON_KINDS = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+}
 # Marks the release path's own requests (the pre-traffic hook, the drift monitor), which invoke the function
 # directly; see `without_client_synthetic_mark`.
 SYNTHETIC_HEADER = "x-synthetic-traffic"
@@ -20,7 +29,8 @@ SYNTHETIC_HEADER = "x-synthetic-traffic"
 def event_problem(event: Any) -> str | None:
     """What makes `event` unusable as an HTTP API (v2) or REST API (v1) proxy event, or None."""
     if not isinstance(event, dict):
-        return f"the event is a {type(event).__name__}, not an API Gateway proxy event (a JSON object)"
+        kind = "null" if event is None else JSON_KINDS.get(type(event), type(event).__name__)
+        return f"the event is {kind}, not an API Gateway proxy event (a JSON object)"
     context = event.get("requestContext")
     if isinstance(context, dict) and "elb" in context:
         # Mangum reads any event with requestContext.elb as a load balancer's, which this function is not behind.
@@ -36,10 +46,11 @@ def event_problem(event: Any) -> str | None:
 
 def bad_event_response(problem: str) -> dict[str, Any]:
     """A proxy-shaped 400 answer, readable by API Gateway and by a direct caller alike."""
+    detail = [{"field": "event", "message": problem, "type": "invalid_event"}]
     return {
         "statusCode": BAD_EVENT_STATUS,
         "headers": {"content-type": "application/json", "x-content-type-options": "nosniff"},
-        "body": json.dumps({"error": "invalid Lambda event", "detail": [{"field": "event", "message": problem}]}),
+        "body": json.dumps({"error": "invalid Lambda event", "detail": detail}),
         "isBase64Encoded": False,
     }
 

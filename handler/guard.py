@@ -1,7 +1,8 @@
 """An ASGI middleware that bounds what a request may cost before FastAPI parses it, and hardens responses.
 
 A pure ASGI class rather than `@app.middleware("http")`: it adds no task or stream per request, so the
-sub-millisecond path stays so.
+sub-millisecond path stays so. It sits inside Starlette's outermost error middleware, so a fault of ours in a route
+reaches it first and is answered here in the API's error shape, with `nosniff`, rather than as a plain-text 500.
 """
 
 from __future__ import annotations
@@ -10,24 +11,33 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+# The body's content codings the API reads: none. A compressed body would otherwise be told it is not UTF-8.
+IDENTITY = (b"", b"identity")
+# What a log line quotes of the request's path.
+MAX_PATH = 120
 # Stands for a Content-Length too long to convert (Python refuses int() of over 4,300 digits).
 HUGE = 10**18
 
 
 class RequestGuard:
-    """Answers 413 for bodies over `max_body_bytes` (by Content-Length, or by counting) and adds `nosniff`.
+    """Answers 413 for bodies over `max_body_bytes` (by Content-Length, or by counting), 415 for a compressed body
+    and 500 for a fault of the app's before it answered, each in the API's error shape and logged, and adds
+    `nosniff` to every answer.
 
     Args:
         app: The wrapped application.
         max_body_bytes: Largest body passed on; the limit is what bounds a request's work and memory.
+        logger: Where refusals and faults are logged, as the app logs its own.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, logger: Logger) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.logger = logger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Read the whole body up to the limit, then replay it to the app."""
@@ -35,13 +45,23 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_hardened(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), NOSNIFF]
             await send(message)
 
+        coding = _header(scope, b"content-encoding").strip().lower()
+        if coding not in IDENTITY:
+            shown = coding.decode("latin-1")[:MAX_PATH]
+            await self._refuse(scope, send_hardened, 415, f"Content-Encoding {shown!r} is not supported: send the "
+                               "body uncompressed")  # fmt: skip
+            return
         if _declared_length(scope) > self.max_body_bytes:
-            await self._too_large(send_hardened)
+            await self._too_large(scope, send_hardened)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -51,7 +71,7 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._too_large(send_hardened)
+                await self._too_large(scope, send_hardened)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -65,21 +85,48 @@ class RequestGuard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send_hardened)
+        try:
+            await self.app(scope, replay, send_hardened)
+        except Exception:
+            if started:
+                raise
+            self.logger.exception("the request failed", extra={"path": _path(scope)})
+            await _answer(send_hardened, 500, "internal error")
 
-    async def _too_large(self, send: Send) -> None:
-        """The 413 answer, in the API's error shape."""
-        body = json.dumps({"error": f"request body is larger than {self.max_body_bytes} bytes (MAX_BODY_BYTES)"})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body.encode()})
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        """The 413 answer."""
+        await self._refuse(
+            scope, send, 413, f"request body is larger than {self.max_body_bytes} bytes (MAX_BODY_BYTES)"
+        )
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, error: str) -> None:
+        """A refusal, logged as the app logs its own."""
+        self.logger.info("rejected request", extra={"path": _path(scope), "status": status})
+        await _answer(send, status, error)
+
+
+async def _answer(send: Send, status: int, error: str) -> None:
+    """An answer in the API's error shape."""
+    body = json.dumps({"error": error}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes:
+    """A request header's value (the first, if sent twice); empty when absent."""
+    return next((value for name, value in scope.get("headers", []) if name.lower() == wanted), b"")
 
 
 def _declared_length(scope: Scope) -> int:
     """The Content-Length header as a number; 0 when absent or not a number (the body is counted anyway)."""
-    for name, value in scope.get("headers", []):
-        if name.lower() == b"content-length":
-            if not value.isdigit():
-                return 0
-            return int(value) if len(value) <= len(str(HUGE)) - 1 else HUGE
-    return 0
+    value = _header(scope, b"content-length")
+    if not value.isdigit():
+        return 0
+    return int(value) if len(value) <= len(str(HUGE)) - 1 else HUGE
+
+
+def _path(scope: Scope) -> str:
+    """The request's path as sent, shortened for a log line."""
+    path = str(scope.get("path", ""))
+    return path if len(path) <= MAX_PATH else f"{path[:MAX_PATH]}…"

@@ -127,9 +127,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     problem = event_problem(event)
     if problem:
         correlation = logger.get_correlation_id()
-        if isinstance(correlation, str) and not encodes_as_utf8(correlation):
-            # Read from the event, it is what is at fault: the line could not be written with it. Lambda's own
-            # request id stays on the line.
+        if correlation is not None and not (isinstance(correlation, str) and encodes_as_utf8(correlation)):
+            # Read from the event, it is what is at fault: a direct invoke may put anything there, and a lone
+            # surrogate in it would stop the line being written. Lambda's own request id stays on the line.
             logger.set_correlation_id(None)
         logger.warning("rejected event", extra={"reason": problem})
         return bad_event_response(problem)

@@ -103,6 +103,7 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
     body = json.loads(response["body"])
     assert body["error"] == "invalid Lambda event"
     assert body["detail"][0]["field"] == "event"
+    assert body["detail"][0]["type"] == "invalid_event"
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
     assert any(log["message"] == "rejected event" for log in logged)
 
@@ -110,11 +111,23 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
 def test_a_rejected_events_line_keeps_its_request_id_unless_the_id_is_at_fault(handler_main, capsys, monkeypatch):
     monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
 
-    for event in (_v2(isBase64Encoded="false"), _v2(requestContext__requestId="r-\ud800")):
+    # A direct invoke may put anything where API Gateway puts the request id: the line never carries it.
+    at_fault = [_v2(requestContext__requestId=rid) for rid in ("r-\ud800", {"x": "\ud800"}, ["\ud800"])]
+    for event in (_v2(isBase64Encoded="false"), *at_fault):
         handler_main.lambda_handler(copy.deepcopy(event), FakeLambdaContext())
 
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"rejected event"' in line]
-    assert [log.get("correlation_id") for log in logged] == [V2["requestContext"]["requestId"], None]
+    assert [log.get("correlation_id") for log in logged] == [V2["requestContext"]["requestId"], None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [(None, "null"), (42, "a number"), ("GET /health", "a string"), ([V2], "an array"), (True, "a boolean")],
+)
+def test_a_payload_that_is_no_object_is_named_in_jsons_words(handler_main, event, kind):
+    response = handler_main.lambda_handler(event, FakeLambdaContext())
+
+    assert json.loads(response["body"])["detail"][0]["message"].startswith(f"the event is {kind}, not an API Gateway")
 
 
 def _wrapped_base64(body: str) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
 
+from handler import app as handler_app
 from handler.app import MAX_ECHO, MAX_ERRORS, create_app
 from handler.model import load_model
 from handler.settings import Settings
@@ -120,6 +122,43 @@ def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client
     detail = _error_shape(response)["detail"]
     # THEN the client reads why, never the parser's exception name or its server-side advice
     assert detail == [{"field": "body", "message": reason, "type": "body_unparsable"}]
+
+
+@pytest.mark.parametrize("body", [gzip.compress(b'{"title": "tv"}'), b'{"title": "tv"}'], ids=["gzip", "plain"])
+@pytest.mark.parametrize("coding", ["gzip", "br", "GZIP, deflate"])
+def test_a_body_declared_compressed_is_415_saying_so(client, body, coding):
+    response = client.post("/predict", content=body, headers=JSON | {"content-encoding": coding})
+
+    assert response.status_code == 415
+    assert (
+        _error_shape(response)["error"]
+        == f"Content-Encoding {coding.lower()!r} is not supported: send the body uncompressed"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_identity_content_encoding_is_served(client):
+    assert client.post("/predict", json={"title": "tv"}, headers={"content-encoding": "identity"}).status_code == 200
+
+
+def test_the_guards_refusals_are_logged_as_the_apps_own(client, capsys, monkeypatch):
+    monkeypatch.setattr(handler_app.logger.registered_handler, "stream", sys.stdout)
+
+    client.post("/predict", content=b"{}", headers=JSON | {"content-length": str(LIMIT + 1)})
+    client.post("/predict", content=b"{}", headers=JSON | {"content-encoding": "gzip"})
+
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"rejected request"' in line]
+    assert [(line["path"], line["status"]) for line in logged] == [("/predict", 413), ("/predict", 415)]
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_an_empty_body_is_told_so(client, path):
+    response = client.post(path, content=b"", headers=JSON)
+
+    assert response.status_code == 422
+    assert _error_shape(response)["detail"] == [
+        {"field": "body", "message": "the body is empty: send the request as a JSON object", "type": "missing"}
+    ]
 
 
 @pytest.mark.parametrize("price", [1e39, 1e308, 3.5e38])

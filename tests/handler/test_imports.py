@@ -62,3 +62,13 @@ def test_start_runs_no_garbage_collection_and_freezes_what_it_built(model_path):
     # What the start built is out of every later collection (the first request's included): all but what the
     # probe's own lines made after it.
     assert state["frozen"] > 100 * state["tracked"]
+
+
+def test_metrics_name_the_service_when_the_environment_does_not():
+    # The alarms and the drift monitor read metrics by their `service` dimension: one without it is never read.
+    env = {name: value for name, value in os.environ.items() if name != "POWERTOOLS_SERVICE_NAME"}
+    probe = "import handler.app as app; print(app.metrics.service, app.logger.service)"
+
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert completed.stdout.split() == ["product-classifier", "product-classifier"], completed.stderr

@@ -124,6 +124,32 @@ def test_a_fault_of_ours_outside_fastapi_is_a_counted_500_not_a_400(handler_main
     assert "ServerErrors" in names
 
 
+def test_a_fault_of_ours_inside_a_route_is_a_counted_500_in_the_error_shape_logged_with_the_request(
+    handler_main, monkeypatch, capsys
+):
+    # GIVEN a bug inside a route, past FastAPI's own error handling (inference itself raising)
+    def broken(*args, **kwargs):
+        raise ValueError("a bug of ours")
+
+    monkeypatch.setattr("handler.app._predict", broken)
+    monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
+
+    # WHEN a well-formed request arrives
+    response = handler_main.lambda_handler(_event("predict_http_api.json"), FakeLambdaContext())
+
+    # THEN it is a 500 in the API's error shape with nosniff, one structured line carries the traceback and the
+    # request id, and ServerErrors counts it
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"error": "internal error"}
+    assert response["headers"]["x-content-type-options"] == "nosniff"
+    out = capsys.readouterr().out
+    (failed,) = [json.loads(line) for line in out.splitlines() if '"the request failed"' in line]
+    assert "ValueError: a bug of ours" in failed["exception"]
+    assert failed["correlation_id"] == _event("predict_http_api.json")["requestContext"]["requestId"]
+    names = {m["Name"] for blob in _emf_blobs(out) for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert "ServerErrors" in names
+
+
 def test_model_load_time_is_reported_once_per_environment_even_after_the_warm_up(handler_main, capsys):
     handler_main.warm_up()
     capsys.readouterr()

@@ -252,6 +252,16 @@ def test_a_misspelt_query_parameter_is_422_not_silently_ignored(client, path):
     assert "top_k, min_confidence, target_precision, explain" in detail[0]["message"]
 
 
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_a_query_parameter_given_twice_is_422_not_the_last_value_silently(client, path):
+    body = PRODUCT if path == "/predict" else {"items": [PRODUCT]}
+    response = client.post(f"{path}?top_k=1&top_k=3&explain=true&explain=false&min_confidence=0.5", json=body)
+
+    assert response.status_code == 422
+    assert [(d["field"], d["message"]) for d in response.json()["detail"]] == [
+        ("query.top_k", "given 2 times; give it once"), ("query.explain", "given 2 times; give it once")]  # fmt: skip
+
+
 def test_the_query_parameters_refused_as_unknown_are_those_the_schema_does_not_list(client):
     operations = client.get("/openapi.json").json()["paths"]
     for path in ("/predict", "/predict/batch"):
