@@ -19,9 +19,11 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from drift_monitor import app as monitor
-from drift_monitor.app import DriftConfig, check_drift
+from drift_monitor.app import check_drift
+from drift_monitor.config import DriftConfig
 from drift_monitor.drift import bin_class_mix, chi_square_log_sf, compare_class_mix, normalise_shares
 from drift_monitor.exceptions import ConfigError, InvalidSharesError, LiveModelError, MetricsError
+from drift_monitor.metrics import accepted_share
 from tests.conftest import DRIFT_METADATA
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -355,7 +357,7 @@ def test_the_accepted_share_reads_every_page_of_its_counts():
     stubber.add_response("get_metric_data", {"MetricDataResults": week})
     stubber.activate()
 
-    share = monitor.accepted_share(_config(), cloudwatch=cloudwatch, now=NOW)
+    share = accepted_share(_config(), cloudwatch=cloudwatch, now=NOW)
 
     # THEN the window's share is 600 of 1,000 (the first page alone said 600 of 400)
     assert share is not None
