@@ -17,15 +17,9 @@ from training.cli.check_data import app as check_data_app
 from training.columns import LABEL
 from training.config import DataConfig, SplitConfig
 from training.data.clean import prepare_catalogue
+from training.data.label_checks import aliases_block, label_variants, near_misses, placeholder_labels
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
-from training.data.report import (
-    aliases_block,
-    build_report,
-    label_variants,
-    near_misses,
-    placeholder_labels,
-    summary_text,
-)
+from training.data.report import build_report, summary_text
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.exceptions import ConfigError, DataValidationError
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import PROJECT_ROOT
-from training.data.report import label_key
+from training.data.label_checks import label_key
 from training.data.synthetic import offered_products
 from training.data.taxonomy import NOISE, PATH_SEPARATOR, SYLLABLES
 from training.exceptions import DataValidationError

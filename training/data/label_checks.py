@@ -1,0 +1,266 @@
+"""Label spellings that make one category two, or a missing value a category: checks the data report runs.
+
+A real export spells a class more than one way ("Fridge-Freezers", "fridge freezers "), writes "N/A" for no
+category, joins several category paths into one label, or writes the path as a JSON list. Each check here finds one
+such pattern; `training.data.report` turns what they find into problems and notes, and `label_key` is the one
+folding of a name that the report, the long-tail policy and the corrections share.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import re
+import unicodedata
+from itertools import combinations
+from typing import Any
+
+import yaml
+
+from training.text import without_dropped
+
+logger = logging.getLogger(__name__)
+
+# Near misses are looked for only between short sibling names: long ones differ by a couple of letters legitimately.
+SHORT_LABEL = 24
+MAX_EDIT_DISTANCE = 2
+# A word up to this long may differ by one letter only ("Tires" and "Tubes" are two letters apart, and two words).
+ONE_LETTER_WORD = 8
+# Category names that mean "no category" (compared lower-cased): `placeholder_labels`.
+PLACEHOLDERS = frozenset({
+    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
+    "not available", "not applicable", "uncategorized", "uncategorised", "no category",
+})  # fmt: skip
+# Near misses are looked for among at most this many short names under one parent (measured: 5,000 flat categories
+# take 3.5 s and 215 MB); past it only spellings count.
+MAX_SIBLINGS = 5_000
+# Longer labels are never parsed as a list or record (`json_label`): a path is short, a pasted document is not.
+MAX_LISTED_LABEL = 2_000
+# What shop exports join a listing's several category paths with (`several_paths`).
+PATH_JOINERS = (",", ";", "|")
+_DIGITS = re.compile(r"\d+")
+# Folded away by `label_key`, breadcrumb marks among them: a flat label written "A>B" once and "A > B" elsewhere.
+_PUNCTUATION = re.compile(r"[\s\-_/\\.,;:&+'\"()>|»›→]+")
+
+
+def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict[str, int]:
+    """Labels that are a missing value written out ("null", "N/A", "unknown", "-"), whole or as a path's last level:
+    an export's way of leaving the category empty, which training would learn, and the model answer, as a category.
+
+    Args:
+        counts: Rows per label.
+        separator: `data.path_separator` ("N/A" is one name even where "/" separates levels).
+    """
+    found = {}
+    for label, count in counts.items():
+        leaf = label.rsplit(separator.strip(), 1)[-1] if separator and separator.strip() else label
+        if label.strip().lower() in PLACEHOLDERS or leaf.strip().lower() in PLACEHOLDERS:
+            found[label] = count
+    return found
+
+
+def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
+    """Groups of labels that are one class spelled more than once, each with the most frequent spelling without
+    spaces at its ends as the suggestion: the same name once case, spacing, punctuation, `&`/`and` and a plural `s`
+    are ignored, level by level of the path (so only siblings under the same parent can match).
+
+    A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`,
+    never a ready-to-paste merge.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for label in counts:
+        groups.setdefault(_path_key(label, separator), []).append(label)
+    return [
+        {
+            "labels": {label: counts[label] for label in group},
+            "suggested": max(group, key=lambda lab: _preferred(lab, counts)),
+        }
+        for group in groups.values()
+        if len(group) > 1
+    ]
+
+
+def _preferred(label: str, counts: dict[str, int]) -> tuple[bool, int]:
+    """How a spelling ranks as the one to keep: without spaces at its ends (an alias to "Laptops " would have the
+    API answer "Laptops "), then the most rows."""
+    return label == label.strip(), counts[label]
+
+
+def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
+    """Sibling labels (same parent) whose short names look like a typo of each other (`_typo_budget`) and are not
+    the same name: possibly a typo, possibly two real categories. Notes, never config."""
+    siblings: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    for label in counts:
+        key = _path_key(label, separator)
+        siblings.setdefault(key[:-1], {}).setdefault(key[-1], []).append(label)
+    found = []
+    for names in siblings.values():
+        short = sorted((name for name in names if len(name) <= SHORT_LABEL), key=len)
+        if len(short) > MAX_SIBLINGS:
+            logger.info("near misses not looked for", extra={"siblings": len(short)})
+            continue
+        for a, b in _close_pairs(short):
+            distance = _edit_distance(a, b)
+            if distance <= _typo_budget(a, b):
+                pair = [*names[a][:1], *names[b][:1]]
+                found.append({"labels": {label: counts[label] for label in pair}, "distance": distance})
+    return found
+
+
+def _close_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """The pairs of `names` (in their order) that may be within MAX_EDIT_DISTANCE edits and carry the same numbers
+    ("Series 7" and "Series 8" are two classes, never a typo).
+
+    Two names within k edits become one string once each loses at most k letters, so only names that share such a
+    string are paired: linear in the names, where comparing every pair took minutes for a thousand siblings.
+    """
+    sharing: dict[tuple[tuple[str, ...], str], list[int]] = {}
+    for index, name in enumerate(names):
+        numbers = tuple(_DIGITS.findall(name))
+        for shorter in _deletions(name, MAX_EDIT_DISTANCE):
+            sharing.setdefault((numbers, shorter), []).append(index)
+    pairs = {(i, j) for group in sharing.values() for i, j in combinations(group, 2)}
+    return [(names[i], names[j]) for i, j in sorted(pairs)]
+
+
+def _deletions(name: str, limit: int) -> set[str]:
+    """`name` with up to `limit` of its letters deleted, each way."""
+    found = {name}
+    for _ in range(limit):
+        found |= {variant[:at] + variant[at + 1 :] for variant in found for at in range(len(variant))}
+    return found
+
+
+def aliases_block(variants: list[dict[str, Any]]) -> str:
+    """A `label_aliases` YAML block mapping every suspected variant to its suggested spelling, dumped by PyYAML so
+    any label (quotes, brackets, backslashes) pastes back as itself."""
+    aliases = {
+        label: variant["suggested"]
+        for variant in variants
+        for label in variant["labels"]
+        if label != variant["suggested"]
+    }
+    block = {"data": {"label_aliases": aliases}}
+    return yaml.safe_dump(block, allow_unicode=True, sort_keys=False, width=float("inf")).rstrip("\n")
+
+
+def several_paths(labels: list[str], separator: str | None) -> list[str]:
+    """The path labels that are several categories joined by commas, semicolons or bars (PATH_JOINERS): every part
+    is a path or a department of the catalogue, starting at a department, and one at least is a path ('Clothing >
+    Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop All/TVs;Shop
+    All/Sale'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a part that starts nowhere."""
+    if not separator:
+        return []
+    departments = {label.split(separator)[0].strip() for label in labels}
+    several = []
+    for label in labels:
+        for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
+            parts = [part.strip() for part in label.split(joiner)]
+            paths = [part for part in parts if separator in part]
+            if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
+                several.append(label)
+                break
+    return several
+
+
+def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
+    """The path labels where a level holds the separator without its spaces right after a category the tree knows
+    ('Electronics>TVs' where ' > ' separates levels and 'Electronics' is a department): a separator typed without
+    its spaces, which makes 'Electronics>TVs' a department of its own. A name that merely holds the character
+    ('Audio/Video' where ' / ' separates) follows no category of the tree."""
+    core = separator.strip() if separator else ""
+    if not separator or not core or core == separator:
+        return []
+    paths = [[level.strip() for level in label.split(separator)] for label in labels]
+    nodes = {tuple(path[:depth]) for path in paths for depth in range(1, len(path) + 1)}
+    return [
+        label
+        for label, path in zip(labels, paths, strict=True)
+        if any(
+            core in level and (*path[:depth], level.split(core)[0].strip()) in nodes for depth, level in enumerate(path)
+        )
+    ]
+
+
+def category_variants(labels: list[str], separator: str | None) -> list[list[str]]:
+    """The categories above the leaves spelt more than one way ('Electronics' and 'electronics', as `label_key`
+    folds them, under the same parent; 'Electronics ' and 'Electronics' where some labels space the separator and
+    others do not): each spelling is a branch of the tree of its own."""
+    if not separator:
+        return []
+    spellings: dict[tuple[str, ...], set[str]] = {}
+    for label in labels:
+        levels = label.split(separator)
+        for depth in range(1, len(levels)):
+            node = separator.join(levels[:depth])
+            spellings.setdefault(_path_key(node, separator), set()).add(node)
+    return [sorted(group) for group in spellings.values() if len(group) > 1]
+
+
+def json_label(label: str) -> list[Any] | None:
+    """A label written as JSON, as some exports write category paths: a list ('["A >> B"]', '["A", "B"]', a list of
+    breadcrumb records) or one record, as a list of its items; also as Python writes them ("['A', 'B']", a list
+    column saved by pandas). None for any other label or an empty list."""
+    if not (label.startswith(("[", "{")) and label.endswith(("]", "}"))) or len(label) > MAX_LISTED_LABEL:
+        return None
+    try:
+        parsed = json.loads(label)
+    except ValueError:
+        try:
+            parsed = ast.literal_eval(label)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+    items = [parsed] if isinstance(parsed, dict) else parsed
+    return items if isinstance(items, list) and items else None
+
+
+def records(items: list[Any]) -> bool:
+    """Whether a JSON label's items are records (an export's breadcrumbs, URLs and all)."""
+    return all(isinstance(item, dict) for item in items)
+
+
+def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
+    """Each level of a label's path with case, whitespace, punctuation, `&`/`and` and a plural ending folded away:
+    'Kitchen > Fridge-Freezers' → ('kitchen', 'fridge freezer')."""
+    levels = label.split(separator.strip()) if separator and separator.strip() else [label]
+    return tuple(label_key(level) for level in levels)
+
+
+def label_key(label: str) -> str:
+    """Unicode forms (an 'é' typed as 'e' and an accent), the invisible code points the model's fold drops (a
+    zero-width space a CMS left in: `training.text.without_dropped`), case, whitespace, punctuation, `&`/`and` and a
+    plural ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
+    words = _PUNCTUATION.sub(" ", without_dropped(unicodedata.normalize("NFKC", label)).casefold()).split()
+    return " ".join(_singular(word) for word in words if word != "and")
+
+
+def _singular(word: str) -> str:
+    """A crude English singular: enough to fold 'machines'/'machine' and 'boxes'/'box'."""
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _typo_budget(a: str, b: str) -> int:
+    """How many letters apart two names may be and still look like a typo: when they differ in one word, one letter
+    (two when that word is longer than ONE_LETTER_WORD); otherwise one letter in all (a missing space)."""
+    words_a, words_b = a.split(), b.split()
+    differing = [(x, y) for x, y in zip(words_a, words_b, strict=False) if x != y]
+    if len(words_a) == len(words_b) and len(differing) == 1:
+        x, y = differing[0]
+        return 1 if max(len(x), len(y)) <= ONE_LETTER_WORD else MAX_EDIT_DISTANCE
+    return 1
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, 1):
+        current = [i]
+        for j, right in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right)))
+        previous = current
+    return previous[-1]
