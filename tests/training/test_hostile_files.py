@@ -544,6 +544,25 @@ def test_product_ids_past_the_apis_integer_limit_group_the_split(tmp_path: Path)
     assert cleaned[GROUP].nunique() == frame["product_id"].nunique()
 
 
+def test_product_ids_past_float64s_precision_with_gaps_keep_every_digit(tmp_path: Path):
+    # GIVEN 19-digit product ids stored as int64 with some missing, as a warehouse export writes a nullable BIGINT
+    frame = generate_catalogue(400, seed=5)
+    ids = frame["product_id"].factorize()[0].astype("int64") + 1_234_567_890_123_456_789
+    frame["product_id"] = pd.array(ids, dtype="Int64")
+    frame.loc[::10, "product_id"] = pd.NA
+    frame.to_parquet(tmp_path / "nullable-ids.parquet")
+
+    cleaned = prepare_catalogue(
+        read_catalogue(tmp_path / "nullable-ids.parquet"), load_config(DEFAULT_CONFIG_PATH).data
+    )
+
+    # THEN each id is its exact decimal text (as float64, neighbouring ids became one), and a row without one is
+    # grouped by its title
+    named = cleaned[GROUP][~cleaned[GROUP].str.startswith(clean.UNGROUPED)]
+    assert set(named) <= {str(value) for value in ids}
+    assert named.nunique() == frame["product_id"].dropna().nunique()
+
+
 def test_a_product_column_of_one_value_is_named_as_the_cause(tmp_path: Path):
     # GIVEN an export whose product ids a spreadsheet rounded into one number
     frame = generate_catalogue(400, seed=5).assign(product_id="5.01E+12")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
@@ -431,6 +432,19 @@ def test_unsigned_ids_past_int64_are_copied_as_their_decimal_text(model_path, tm
 
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(tmp_path / "p")["SKU"].tolist() == [str(value) for value in ids]
+
+
+def test_integer_ids_with_gaps_are_copied_with_every_digit(model_path, tmp_path):
+    # GIVEN 19-digit SKUs stored as a nullable int64 (a warehouse's BIGINT), some missing
+    skus = pd.array([1_234_567_890_123_456_789 + i for i in range(5)], dtype="Int64")
+    skus[1] = pd.NA
+    generate_catalogue(5, seed=3).assign(SKU=skus).to_parquet(tmp_path / "skus.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "skus.parquet"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    copied = pq.read_table(tmp_path / "p").column("SKU").to_pylist()
+    assert copied == [None if value is pd.NA else str(value) for value in skus]
 
 
 def test_a_folder_whose_first_file_holds_only_a_header_is_scored(model_path, tmp_path):

@@ -53,6 +53,12 @@ ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 # Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
 IGNORED_PREFIXES = (".", "_")
+# Parquet's integer types as pandas' nullable ones, which hold a missing value without turning to float64.
+NULLABLE_INTEGERS = {
+    pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}  # fmt: skip
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
@@ -136,7 +142,9 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 table = pq.ParquetFile(handle).read()
                 _check_flat(table.schema, required, path)
                 # Without pandas' metadata, a frame saved with an index (set_index("sku")) keeps it as a column.
-                frame, names = table.to_pandas(ignore_metadata=True), list(table.schema.names)
+                # Integers stay integers where a value is missing: as float64 a 19-digit id would be rounded.
+                frame = table.to_pandas(ignore_metadata=True, types_mapper=NULLABLE_INTEGERS.get)
+                names = list(table.schema.names)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
