@@ -563,6 +563,21 @@ def test_product_ids_past_float64s_precision_with_gaps_keep_every_digit(tmp_path
     assert named.nunique() == frame["product_id"].dropna().nunique()
 
 
+@pytest.mark.parametrize("written", [" ", "N/A", "null", " - "])
+def test_a_product_id_written_as_a_missing_value_names_no_product(tmp_path: Path, written: str):
+    # GIVEN an export that writes a missing product id as spaces or a placeholder on a fifth of its rows
+    frame = generate_catalogue(400, seed=5)
+    frame.loc[::5, "product_id"] = written
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+
+    cleaned = prepare_catalogue(read_catalogue(tmp_path / "gaps.csv"), load_config(DEFAULT_CONFIG_PATH).data)
+
+    # THEN those rows are grouped by their titles, as rows without an id are, never dealt to one split as one product
+    ungrouped = cleaned[GROUP].str.startswith(clean.UNGROUPED)
+    assert cleaned.loc[ungrouped, GROUP].nunique() > 1
+    assert written.strip() not in set(cleaned[GROUP])
+
+
 def test_a_product_column_of_one_value_is_named_as_the_cause(tmp_path: Path):
     # GIVEN an export whose product ids a spreadsheet rounded into one number
     frame = generate_catalogue(400, seed=5).assign(product_id="5.01E+12")

@@ -48,6 +48,12 @@ CURRENCY_AMOUNT = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s+(?
 # A row without a product id is its title's product, named this and a hash of the title (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
+# Values that mean "none" (compared lower-cased, without outer spaces): a product id written so names no product, and
+# a label written so is no category (`training.data.label_checks.placeholder_labels`).
+PLACEHOLDERS = frozenset({
+    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
+    "not available", "not applicable", "uncategorized", "uncategorised", "no category",
+})  # fmt: skip
 
 
 def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "data") -> pd.DataFrame:
@@ -226,9 +232,11 @@ def product_ids(values: pd.Series, *, column: str, source: str) -> pd.Series:
 
 def own_products(groups: pd.Series, titles: pd.Series) -> pd.Series:
     """The product column with each row that has none made its title's product: an export with gaps in its product
-    ids would otherwise deal all of them, as one product "", to one split. The name depends on the title alone, so
-    both engines and every later catalogue deal it alike."""
-    missing = (groups == "").to_numpy()
+    ids would otherwise deal all of them, as one product "", to one split. An id of spaces or a missing value written
+    out ("N/A", "null") names no product either. The name depends on the title alone, so both engines and every later
+    catalogue deal it alike."""
+    written = groups.str.strip().str.lower()
+    missing = ((written == "") | written.isin(PLACEHOLDERS)).to_numpy()
     if not missing.any():
         return groups
     named = groups.to_numpy(dtype=object, copy=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from training.data.clean import PLACEHOLDERS
 from training.text import without_dropped
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,6 @@ SHORT_LABEL = 24
 MAX_EDIT_DISTANCE = 2
 # A word up to this long may differ by one letter only ("Tires" and "Tubes" are two letters apart, and two words).
 ONE_LETTER_WORD = 8
-# Category names that mean "no category" (compared lower-cased): `placeholder_labels`.
-PLACEHOLDERS = frozenset({
-    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
-    "not available", "not applicable", "uncategorized", "uncategorised", "no category",
-})  # fmt: skip
 # Near misses are looked for among at most this many short names under one parent (measured: 5,000 flat categories
 # take 3.5 s and 215 MB); past it only spellings count.
 MAX_SIBLINGS = 5_000

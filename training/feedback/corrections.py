@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, SOURCE
-from training.data.clean import model_rows, title_products
-from training.data.label_checks import PLACEHOLDERS, label_key
+from training.data.clean import PLACEHOLDERS, model_rows, title_products
+from training.data.label_checks import label_key
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.review_queue import canonical_labels, read_review_file
