@@ -9,6 +9,7 @@ folding of a name that the report, the long-tail policy and the corrections shar
 from __future__ import annotations
 
 import ast
+import html
 import json
 import logging
 import re
@@ -58,8 +59,8 @@ def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict
 
 def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
     """Groups of labels that are one class spelled more than once, each with the most frequent spelling without
-    spaces at its ends as the suggestion: the same name once case, spacing, punctuation, `&`/`and` and a plural `s`
-    are ignored, level by level of the path (so only siblings under the same parent can match).
+    spaces at its ends as the suggestion: the same name once case, spacing, punctuation, HTML escapes, `&` read as
+    `and` and a plural `s` are ignored, level by level of the path (so only siblings under the same parent can match).
 
     A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`,
     never a ready-to-paste merge.
@@ -217,18 +218,19 @@ def records(items: list[Any]) -> bool:
 
 
 def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
-    """Each level of a label's path with case, whitespace, punctuation, `&`/`and` and a plural ending folded away:
+    """Each level of a label's path folded as `label_key` folds a name:
     'Kitchen > Fridge-Freezers' → ('kitchen', 'fridge freezer')."""
     levels = label.split(separator.strip()) if separator and separator.strip() else [label]
     return tuple(label_key(level) for level in levels)
 
 
 def label_key(label: str) -> str:
-    """Unicode forms (an 'é' typed as 'e' and an accent), the invisible code points the model's fold drops (a
-    zero-width space a CMS left in: `training.text.without_dropped`), case, whitespace, punctuation, `&`/`and` and a
-    plural ending folded away: 'Fridge-Freezers' → 'fridge freezer'."""
-    words = _PUNCTUATION.sub(" ", without_dropped(unicodedata.normalize("NFKC", label)).casefold()).split()
-    return " ".join(_singular(word) for word in words if word != "and")
+    """HTML escapes a web export left in ('Toys &amp; Games'), Unicode forms (an 'é' typed as 'e' and an accent), the
+    invisible code points the model's fold drops (a zero-width space a CMS left in: `training.text.without_dropped`),
+    case, whitespace, punctuation and a plural ending folded away, and `&` read as `and`: 'Fridge-Freezers' → 'fridge
+    freezer', 'Bath & Body' and 'Bath and Body' → 'bath and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
+    text = without_dropped(unicodedata.normalize("NFKC", html.unescape(label))).casefold().replace("&", " and ")
+    return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
 
 
 def _singular(word: str) -> str:

@@ -1,19 +1,19 @@
 """A data-quality report on a raw catalogue: what real exports contain and what training would do with it.
 
-It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would
-drop and why (counted by the training's own cleaning, `training.data.clean`, so the two cannot disagree);
-per-class counts of the rows training keeps, and the labels left without one; labels that are a missing value
-written out ("null", "unknown"); label variants that are one class spelled twice (the same name once case, spacing,
-punctuation, `&`/`and` and a plural `s` are ignored; with path labels, siblings under the same parent only) with
-a ready-to-paste `label_aliases` block, and near misses (siblings a letter or two apart) as notes only, since a
-real taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different
-labels; missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on
-the model's columns, as training drops them); small classes and what `split.small_classes` does with them;
-near-constant input columns; config column names that differ from the file's only by whitespace or case; and labels
-written as a JSON or Python list (`["Footwear >> Boots"]`, `['Audio', 'Headsets']`) or as JSON records, which
-training would take as written; titles that rows of several product ids carry; path labels that are several paths
-joined by commas, semicolons or bars (a shop export's listing filed under several categories); titles spanning
-several lines (an unclosed quote).
+It reads the frame as loaded (before cleaning), never changes it, and says: rows in and what cleaning would drop and
+why (counted by the training's own cleaning, `training.data.clean`, so the two cannot disagree); per-class counts of
+the rows training keeps, and the labels left without one; labels that are a missing value written out ("null",
+"unknown"); label variants that are one class spelled twice (the same name once case, spacing, punctuation, HTML
+escapes, `&` read as `and` and a plural `s` are ignored; with path labels, siblings under the same parent only) with
+a ready-to-paste `label_aliases` block, and near misses (siblings a letter or two apart) as notes only, since a real
+taxonomy has distinct siblings such as "Planes", "Planers" and "Pliers"; identical titles with different labels;
+missing-value rates; numeric values that do not parse (units, thousands separators); duplicate rows (on the model's
+columns, as training drops them); small classes and what `split.small_classes` does with them; near-constant input
+columns; config column names that differ from the file's only by whitespace or case; and labels written as a JSON or
+Python list (`["Footwear >> Boots"]`, `['Audio', 'Headsets']`) or as JSON records, which training would take as
+written; titles that rows of several product ids carry; path labels that are several paths joined by commas,
+semicolons or bars (a shop export's listing filed under several categories); titles spanning several lines (an
+unclosed quote).
 
 `refusals` are what training refuses the whole file for (`make check-data` exits 1 on them, strict or not);
 `problems` (refusals first) are what `data.strict` fails on; `notes` are worth reading but never fail a run.
