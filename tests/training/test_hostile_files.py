@@ -30,6 +30,7 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue, read_catalogue
 from training.data.synthetic import generate_catalogue
 from training.engines.dask.prepare import cleaned_partition
+from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -576,6 +577,21 @@ def test_a_product_id_written_as_a_missing_value_names_no_product(tmp_path: Path
     ungrouped = cleaned[GROUP].str.startswith(clean.UNGROUPED)
     assert cleaned.loc[ungrouped, GROUP].nunique() > 1
     assert written.strip() not in set(cleaned[GROUP])
+
+
+def test_exports_joined_with_their_headers_are_refused_naming_the_header_rows(tmp_path: Path):
+    # GIVEN two exports joined by `cat`, each with its header: the second header is a row of the file
+    first, second = generate_catalogue(200, seed=5), generate_catalogue(200, seed=6)
+    joined = first.to_csv(index=False) + second.to_csv(index=False)
+    (tmp_path / "joined.csv").write_text(joined)
+
+    report = CliRunner().invoke(check_data_app, ["--data", str(tmp_path / "joined.csv")])
+    with pytest.raises(DataValidationError, match="1 data row\\(s\\) repeat the header, the first is data row 201"):
+        prepare_catalogue(read_catalogue(tmp_path / "joined.csv"), load_config(DEFAULT_CONFIG_PATH).data)
+
+    # THEN the report refuses it as training does, rather than learning a listing titled "title"
+    assert report.exit_code == 1
+    assert "repeat the header" in report.output
 
 
 def test_a_product_column_of_one_value_is_named_as_the_cause(tmp_path: Path):

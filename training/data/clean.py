@@ -199,6 +199,8 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     if lenient:
         absent = [column for column in dict.fromkeys(configured_columns(config)) if column not in raw]
         raw = raw.assign(**dict.fromkeys(absent, np.nan)) if absent else raw
+    else:
+        check_repeated_headers(raw, config, source)
     frame = pd.DataFrame({name: raw[csv] for name, csv in config.columns.items()})
     for name, csv in config.columns.items():
         if name in config.numeric:
@@ -219,6 +221,35 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         extra = text_values(raw[column], column=column, source=source)
         frame[f"{EXTRA_TEXT}{index}"] = extra.str.slice(0, config.max_text_length)
     return frame
+
+
+def repeated_headers(raw: pd.DataFrame, config: DataConfig) -> np.ndarray:
+    """The positions of the rows that repeat the header: every column the config names holds its own name, as where
+    exports were joined one after another (`cat`), each with its header. A title "title" filed under "category" is no
+    listing anyone sells."""
+    named = [column for column in dict.fromkeys(configured_columns(config)) if column in raw]
+    if len(named) < 2 or not all(pd.api.types.is_string_dtype(raw[column].dtype) for column in named):
+        return np.array([], dtype=np.intp)
+    same = np.ones(len(raw), dtype=bool)
+    for column in named:
+        same &= (raw[column].astype(str).str.strip() == column.strip()).to_numpy()
+    return np.flatnonzero(same)
+
+
+def check_repeated_headers(raw: pd.DataFrame, config: DataConfig, source: str) -> None:
+    """Refuse a catalogue with header lines among its rows: training would learn one as a listing, or stop at its
+    price ('price' is no number) with advice about currency symbols.
+
+    Raises:
+        DataValidationError: Naming the first such row and how many there are.
+    """
+    found = repeated_headers(raw, config)
+    if len(found):
+        first = _data_row(raw[config.target], int(found[0]))
+        raise DataValidationError(
+            f"{source}: {len(found)} data row(s) repeat the header, the first is data row {first}: the file looks like "
+            "exports joined one after another, each with its header; delete the repeated header lines"
+        )
 
 
 def product_ids(values: pd.Series, *, column: str, source: str) -> pd.Series:

@@ -33,6 +33,7 @@ from training.data.clean import (
     QUOTED,
     UNGROUPED,
     check_label_aliases,
+    check_repeated_headers,
     column_name_fixes,
     configured_columns,
     drop_unusable_rows,
@@ -372,9 +373,9 @@ def _refusals(report: DataReport) -> list[str]:
 def _rule_refusals(
     frame: pd.DataFrame, config: DataConfig, planned: pd.DataFrame, split: SplitConfig, source: str
 ) -> list[str]:
-    """What training's own checks refuse, in their words: a label alias to no label of the data, and (when any row
-    is left: no rows at all is a refusal of its own) fewer than two classes once small classes are dealt with, or
-    no product held out for validation or test.
+    """What training's own checks refuse, in their words: header lines among the rows, a label alias to no label of
+    the data, and (when any row is left: no rows at all is a refusal of its own) fewer than two classes once small
+    classes are dealt with, or no product held out for validation or test.
 
     Args:
         frame: The catalogue as read.
@@ -384,7 +385,7 @@ def _rule_refusals(
         source: Where the catalogue came from, for the messages.
     """
     found = []
-    checks = []
+    checks = [lambda: check_repeated_headers(frame, config, source)]
     if config.target in frame:
         checks.append(
             lambda: check_label_aliases(label_texts(frame[config.target], config.target, source), config.label_aliases)
