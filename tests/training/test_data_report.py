@@ -275,17 +275,18 @@ def test_labels_written_as_json_objects_are_pointed_out():
 
 def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
     # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
-    # (commas), or joins them with a semicolon (BigCommerce) or a bar
+    # (commas), or joins them with a semicolon (BigCommerce), a bar or a line break
     labels = [
         "Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Clothing, Clothing > Caps",
         "Home, Garden & Tools > Sheds, Huts > Tall", "Clothing > Socks;Clothing > Sale", "Clothing > Hats|Clothing",
+        "Clothing > Tops\nClothing > Sale",
     ]  # fmt: skip
 
-    report = build_report(_frame(60, category=[labels[i % 6] for i in range(60)]), _with_paths(CONFIG), source="x")
+    report = build_report(_frame(70, category=[labels[i % 7] for i in range(70)]), _with_paths(CONFIG), source="x")
 
     several = [problem for problem in report.problems if "several category paths" in problem]
     assert len(several) == 1
-    assert "4 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing" in several[0]
+    assert "5 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing" in several[0]
 
 
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():

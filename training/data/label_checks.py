@@ -35,7 +35,7 @@ MAX_SIBLINGS = 5_000
 # Longer labels are never parsed as a list or record (`json_label`): a path is short, a pasted document is not.
 MAX_LISTED_LABEL = 2_000
 # What shop exports join a listing's several category paths with (`several_paths`).
-PATH_JOINERS = (",", ";", "|")
+PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
 # Folded away by `label_key`, breadcrumb marks among them: a flat label written "A>B" once and "A > B" elsewhere.
 _PUNCTUATION = re.compile(r"[\s\-_/\\.,;:&+'\"()>|»›→]+")
@@ -143,10 +143,11 @@ def aliases_block(variants: list[dict[str, Any]]) -> str:
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:
-    """The path labels that are several categories joined by commas, semicolons or bars (PATH_JOINERS): every part
-    is a path or a department of the catalogue, starting at a department, and one at least is a path ('Clothing >
-    Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop All/TVs;Shop
-    All/Sale'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a part that starts nowhere."""
+    """The path labels that are several categories joined by commas, semicolons, bars or line breaks (PATH_JOINERS):
+    every part is a path or a department of the catalogue, starting at a department, and one at least is a path
+    ('Clothing > Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop
+    All/TVs;Shop All/Sale'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a part that
+    starts nowhere."""
     if not separator:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}

@@ -12,8 +12,8 @@ columns, as training drops them); small classes and what `split.small_classes` d
 columns; config column names that differ from the file's only by whitespace or case; and labels written as a JSON or
 Python list (`["Footwear >> Boots"]`, `['Audio', 'Headsets']`) or as JSON records, which training would take as
 written; titles that rows of several product ids carry; path labels that are several paths joined by commas,
-semicolons or bars (a shop export's listing filed under several categories); titles spanning several lines (an
-unclosed quote).
+semicolons, bars or line breaks (a shop export's listing filed under several categories); titles spanning several
+lines (an unclosed quote).
 
 `refusals` are what training refuses the whole file for (`make check-data` exits 1 on them, strict or not);
 `problems` (refusals first) are what `data.strict` fails on; `notes` are worth reading but never fail a run.
