@@ -211,10 +211,12 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
 def multiline_titles(titles: pd.Series) -> dict[str, Any]:
     """Titles holding a line break: legal in a quoted CSV field, and what one unbalanced quote makes of the records
     after it, merged into one title."""
-    broken = titles.astype(str).str.contains(r"[\r\n]", regex=True)
+    breaks = titles.astype(str).str.count(r"\r\n?|\n")
+    broken = breaks > 0
     if not broken.any():
         return {}
-    return {"rows": int(broken.sum()), "examples": [str(t)[:120] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]}
+    examples = [str(t)[:120] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
+    return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "examples": examples}
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -468,6 +470,13 @@ def _problems(report: DataReport) -> list[str]:
         else f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
     ]
+    if report.multiline_titles:
+        found = report.multiline_titles
+        problems.append(
+            f"{found['rows']} titles span several lines ({found['lines']} line breaks in all), e.g. "
+            f"{found['examples']}: where a quote in the file is not closed, the lines after it are read into one "
+            "title and their listings lost; close or remove the quote (a title meant to span lines: join its lines)"
+        )
     if report.duplicate_rows:
         problems.append(
             f"{report.duplicate_rows} rows repeat another in every column the model reads (inputs, category, product "
@@ -505,11 +514,6 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if report.blank_rows:
         notes.append(
             f"{report.blank_rows} rows have neither a title nor a label (an export's variant or image rows): skipped"
-        )
-    if report.multiline_titles:
-        notes.append(
-            f"{report.multiline_titles['rows']} titles span several lines, e.g. {report.multiline_titles['examples']}: "
-            "if those are several listings run together, a quote in the file is not closed"
         )
     parsed = {label: value for label in report.class_counts if (value := json_label(label)) is not None}
     listed = {label: value for label, value in parsed.items() if all(isinstance(item, str) for item in value)}
