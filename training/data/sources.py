@@ -215,15 +215,16 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
     if trailing.notna().to_numpy().any():
         row = int(trailing.notna().any(axis=1).to_numpy().argmax())
         one_cell = names and not any(str(n).strip() for n in names[1:])
+        cut = delimiter_hint(names).strip(" ()")
         if one_cell and str(names[0]).lower().startswith("sep="):
             advice = "delete its first line, Excel's `sep=` line, so the header comes first"
-        elif one_cell:
+        elif one_cell and not cut:
             advice = (
                 f"its first line ({QUOTED.repr(str(names[0]))}) is no header: delete the lines above the header so "
                 "it comes first"
             )
         else:
-            advice = delimiter_hint(names).strip(" ()") or "name every column in the header"
+            advice = cut or "name every column in the header"
         raise DataValidationError(
             f"{path}: its rows have {len(names) + extra} fields but its header names {len(names)} columns, and the "
             f"extra fields hold data (line {row + 2}: {trailing.iloc[row].dropna().tolist()[:3]}); {advice}"
