@@ -393,6 +393,20 @@ def test_conflicting_labels_for_identical_titles():
     assert report.conflicting_titles["rows"] == 2
 
 
+@pytest.mark.parametrize("mark", [" > ", " >> ", " | "])
+def test_path_labels_without_a_path_separator_are_pointed_out(mark):
+    labels = [f"Electronics{mark}TVs", f"Electronics{mark}Audio{mark}Headphones", f"Home{mark}Fridges", "Gift Cards"]
+
+    notes = build_report(_frame(40, category=[labels[i % 4] for i in range(40)]), CONFIG, source="x").notes
+    with_separator = build_report(
+        _frame(40, category=[labels[i % 4] for i in range(40)]), _with_paths(CONFIG, mark), source="x"
+    )
+
+    assert any(f"joined by {mark!r}" in note and f"set data.path_separator: {mark!r}" in note for note in notes)
+    assert not any("no data.path_separator is set" in note for note in with_separator.notes)
+    assert not any("no data.path_separator is set" in note for note in build_report(_frame(), CONFIG, source="x").notes)
+
+
 def _with_paths(config: DataConfig, separator: str = PATH_SEPARATOR) -> DataConfig:
     return DataConfig(**{**config.__dict__, "path_separator": separator})
 

@@ -34,6 +34,10 @@ ONE_LETTER_WORD = 8
 MAX_SIBLINGS = 5_000
 # Longer labels are never parsed as a list or record (`json_label`): a path is short, a pasted document is not.
 MAX_LISTED_LABEL = 2_000
+# The breadcrumb marks of category paths, and the share of labels holding one that says a config should set it as
+# `data.path_separator` (`unset_path_separator`).
+BREADCRUMBS = (" > ", " >> ", " / ", " | ", " › ", " » ", " → ")
+BREADCRUMB_SHARE = 0.5
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
@@ -140,6 +144,16 @@ def aliases_block(variants: list[dict[str, Any]]) -> str:
     }
     block = {"data": {"label_aliases": aliases}}
     return yaml.safe_dump(block, allow_unicode=True, sort_keys=False, width=float("inf")).rstrip("\n")
+
+
+def unset_path_separator(labels: list[str], separator: str | None) -> str | None:
+    """The breadcrumb mark most labels hold when no `data.path_separator` is set ('Footwear > Boots' throughout):
+    such labels train flat, each a department of its own, without the tree's departments and back-off answers."""
+    if separator or not labels:
+        return None
+    shares = {mark: sum(mark in label for label in labels) / len(labels) for mark in BREADCRUMBS}
+    mark, share = max(shares.items(), key=lambda item: item[1])
+    return mark if share >= BREADCRUMB_SHARE else None
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:

@@ -55,6 +55,7 @@ from training.data.label_checks import (
     placeholder_labels,
     records,
     several_paths,
+    unset_path_separator,
     unspaced_separators,
 )
 from training.data.sources import delimiter_hint
@@ -491,6 +492,14 @@ def _problems(report: DataReport) -> list[str]:
 def _notes(report: DataReport, small_classes: str) -> list[str]:
     """What is worth knowing but never fails a run: small classes and what happens to them, near-miss labels."""
     notes = [small_classes] if report.small_classes else []
+    mark = unset_path_separator(list(report.class_counts), report.path_separator)
+    if mark:
+        example = next(label for label in report.class_counts if mark in label)
+        notes.append(
+            f"most labels are category paths joined by {mark!r} (e.g. {example!r}), but no data.path_separator is "
+            f"set: each trains as a flat class; set data.path_separator: {mark!r} for the tree (its departments, "
+            "answers that back off to a parent, drift by department)"
+        )
     if report.rows_without_product:
         notes.append(
             f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
