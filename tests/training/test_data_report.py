@@ -376,7 +376,9 @@ def test_what_training_refuses_by_its_own_rules_the_report_refuses_too():
     one_class = build_report(_frame(category="TVs"), CONFIG, source="one.csv")
     renamed = build_report(_frame().rename(columns={"title": "Title"}), CONFIG, source="renamed.csv")
 
-    assert one_class.refusals == ["one.csv: the target has 1 class(es) after cleaning; at least 2 are needed"]
+    assert one_class.refusals == [
+        "one.csv: the target has 1 class(es) after cleaning and split.small_classes; at least 2 are needed"
+    ]
     assert renamed.refusals == [
         "config column 'title' matches file column 'Title' only up to whitespace/case: use 'Title'"
     ]

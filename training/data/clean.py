@@ -360,14 +360,19 @@ def check_label_aliases(present: set[str], aliases: dict[str, str]) -> None:
         )
 
 
-def require_two_classes(classes: int, source: str) -> None:
+def require_two_classes(classes: int, source: str, *, after: str = "cleaning") -> None:
     """A classifier needs at least two classes.
 
+    Args:
+        classes: How many remain.
+        source: Where the catalogue came from, for the message.
+        after: What removed the others, for the message: cleaning, or `split.small_classes: drop` too.
+
     Raises:
-        DataValidationError: Fewer remain after cleaning.
+        DataValidationError: Fewer remain.
     """
     if classes < 2:
-        raise DataValidationError(f"{source}: the target has {classes} class(es) after cleaning; at least 2 are needed")
+        raise DataValidationError(f"{source}: the target has {classes} class(es) after {after}; at least 2 are needed")
 
 
 def _parse_numeric(

@@ -93,7 +93,7 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
         raise
     tail = plan_small_classes(products_per_class(frame), config.split, config.data.path_separator)
     frame = apply_plan(frame, tail).reset_index(drop=True)
-    require_two_classes(frame[LABEL].nunique(), raw.source)
+    require_two_classes(frame[LABEL].nunique(), raw.source, after="cleaning and split.small_classes")
     return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report, tail=tail)
 
 

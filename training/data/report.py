@@ -394,7 +394,9 @@ def _rule_refusals(
             lambda: check_label_aliases(label_texts(frame[config.target], config.target, source), config.label_aliases)
         )
     if len(planned):
-        checks.append(lambda: require_two_classes(planned[LABEL].nunique(), source))
+        checks.append(
+            lambda: require_two_classes(planned[LABEL].nunique(), source, after="cleaning and split.small_classes")
+        )
         checks.append(lambda: _check_split(planned, split))
     for check in checks:
         try:

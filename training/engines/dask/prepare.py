@@ -168,7 +168,7 @@ def check_prepared_counts(counts: pd.Series, config: TrainConfig, source: str) -
     Raises:
         DataValidationError: Fewer than two classes remain, or a held-out split is empty.
     """
-    require_two_classes(counts.index.get_level_values(1).nunique(), source)
+    require_two_classes(counts.index.get_level_values(1).nunique(), source, after="cleaning and split.small_classes")
     present = counts.groupby(level=0).sum()
     check_held_out({name: int(present.get(split, 0)) for split, name in SPLIT_NAMES.items() if split != TRAIN},
                    config.split)  # fmt: skip
