@@ -94,6 +94,16 @@ def test_flat_labels_that_differ_in_how_a_breadcrumb_is_spaced_or_marked_are_var
     assert variant["suggested"] == "Electronics > Audio > Headphones"
 
 
+def test_the_suggested_aliases_leave_one_spelling_of_each_department():
+    # GIVEN a department spelt two ways, each leaf more often one way or the other
+    counts = {"Footwear > Boots": 10, "footwear > Boots": 20, "Footwear > Sandals": 30, "footwear > Sandals": 5}
+
+    suggested = {variant["suggested"] for variant in label_variants(counts, separator=" > ")}
+
+    # THEN every suggestion spells it as the catalogue mostly does (40 rows against 25), not as each leaf does
+    assert suggested == {"Footwear > Boots", "Footwear > Sandals"}
+
+
 def test_the_suggested_spelling_has_no_spaces_at_its_ends_even_when_rarer():
     # GIVEN an export whose commonest spelling of a class carries a trailing space
     (variant,) = label_variants({"Laptops ": 100, "Laptops": 3})

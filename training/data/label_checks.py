@@ -62,24 +62,56 @@ def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict
 
 
 def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
-    """Groups of labels that are one class spelled more than once, each with the most frequent spelling without
-    spaces at its ends as the suggestion: the same name once case, spacing, punctuation, HTML escapes, `&` read as
-    `and` and a plural `s` are ignored, level by level of the path (so only siblings under the same parent can match).
+    """Groups of labels that are one class spelled more than once, each with a suggestion: the same name once case,
+    spacing, punctuation, HTML escapes, `&` read as `and` and a plural `s` are ignored, level by level of the
+    path (so only siblings under the same parent can match).
 
-    A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`,
-    never a ready-to-paste merge.
+    The suggestion spells the categories of its path as the whole catalogue mostly does, the department first
+    (`_node_spellings`), so the suggested aliases leave one spelling of a department, not one per leaf; then it
+    is the spelling without spaces at its ends, then the most frequent. A real taxonomy's siblings may differ by
+    a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a ready-to-paste merge.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     for label in counts:
         groups.setdefault(_path_key(label, separator), []).append(label)
+    spellings = _node_spellings(counts, separator)
     return [
         {
             "labels": {label: counts[label] for label in group},
-            "suggested": max(group, key=lambda lab: _preferred(lab, counts)),
+            "suggested": max(
+                group, key=lambda lab: (_usual_nodes(lab, spellings, separator), *_preferred(lab, counts))
+            ),
         }
         for group in groups.values()
         if len(group) > 1
     ]
+
+
+def _node_spellings(counts: dict[str, int], separator: str | None) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each category of the tree (its path folded as `_path_key` folds it) and its usual spelling (its levels without
+    outer spaces): the one with the most rows under it."""
+    rows: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
+    for label, count in counts.items():
+        for key, spelt in _nodes(label, separator):
+            found = rows.setdefault(key, {})
+            found[spelt] = found.get(spelt, 0) + count
+    return {key: max(found, key=found.__getitem__) for key, found in rows.items()}
+
+
+def _usual_nodes(
+    label: str, spellings: dict[tuple[str, ...], tuple[str, ...]], separator: str | None
+) -> tuple[bool, ...]:
+    """Whether each category of the label's path, from the department down, is spelt as the catalogue mostly spells
+    it: compared in that order, a label that spells its department as usual comes first."""
+    return tuple(spellings[key] == spelt for key, spelt in _nodes(label, separator))
+
+
+def _nodes(label: str, separator: str | None) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The label's path and each category above it: folded (`_path_key`) and as the label spells its levels."""
+    key = _path_key(label, separator)
+    levels = [label] if not separator or len(key) == 1 else label.split(separator.strip())
+    levels = [level.strip() for level in levels]
+    return [(key[:depth], tuple(levels[:depth])) for depth in range(1, len(key) + 1)]
 
 
 def _preferred(label: str, counts: dict[str, int]) -> tuple[bool, int]:
