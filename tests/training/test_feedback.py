@@ -262,10 +262,12 @@ def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path
     assert (found.provenance["unlabelled_rows"], found.provenance["superseded_rows"]) == (1, 1)
 
 
-def test_listings_added_by_hand_without_an_id_are_each_a_listing_of_their_own(tmp_path: Path):
-    # GIVEN four labelled rows whose listing_id a reviewer left blank (added by hand), one of them pasted twice
+@pytest.mark.parametrize("written", ["", "N/A", " null "])
+def test_listings_added_by_hand_without_an_id_are_each_a_listing_of_their_own(tmp_path: Path, written: str):
+    # GIVEN four labelled rows whose listing_id a reviewer left blank or wrote as missing (added by hand), one of them
+    # pasted twice
     path = _reviewed(tmp_path, ["TVs", "Fridges", "TVs", "Fridges", "Fridges"])
-    rows = pd.read_csv(path, keep_default_na=False).assign(listing_id="")
+    rows = pd.read_csv(path, keep_default_na=False).assign(listing_id=written)
     rows.loc[4, "title"] = rows.loc[3, "title"]
     rows.to_csv(path, index=False)
 

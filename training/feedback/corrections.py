@@ -130,11 +130,12 @@ def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path)
 
 
 def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
-    """The labelled rows, each with a listing id: a row added by hand without one gets a digest of its inputs, so
-    it is a listing of its own (and the same row pasted twice is one), never merged with every other blank id. Ids
-    are read without outer spaces (a spreadsheet's), as training and `make compare` must read the same file alike."""
+    """The labelled rows, each with a listing id: a row added by hand without one (or with "N/A", as a product id
+    written so names no product) gets a digest of its inputs, so it is a listing of its own (and the same row
+    pasted twice is one), never merged with every other blank id. Ids are read without outer spaces (a
+    spreadsheet's), as training and `make compare` must read the same file alike."""
     labelled = labelled.assign(**{LISTING_ID: labelled[LISTING_ID].str.strip()})
-    blank = labelled[LISTING_ID] == ""
+    blank = (labelled[LISTING_ID] == "") | labelled[LISTING_ID].str.lower().isin(PLACEHOLDERS)
     if not blank.any():
         return labelled
     inputs = [name for name in data.columns if name in labelled.columns]
