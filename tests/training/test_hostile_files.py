@@ -112,7 +112,12 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "a title line above the header": (
         lambda d: _csv(d / "banner.csv", f"Product export 2024-05-01\n{HEADER}\n{ROW}\n"),
-        "its first line ('Product export 2024-05-01') is no header: delete the lines above the header",
+        "its first line ('Product export 2024-05-01') names one column: if it is a title or a note above the header, "
+        "delete the lines above the header",
+    ),
+    "a header naming its first column alone": (
+        lambda d: _csv(d / "one-name.csv", f"title\n{ROW}\n"),
+        "name every column in the header",
     ),
     "header only": (lambda d: _csv(d / "header.csv", HEADER + "\n"), "no rows"),
     "Windows-1252 export": (
@@ -201,19 +206,6 @@ def test_an_excel_export_whose_header_ends_in_blank_cells_is_read(tmp_path: Path
     assert "2 rows in, 2 kept" in report.output
     assert "missing column" not in report.output
     assert list(loaded.columns) == HEADER.split(",")
-
-
-@pytest.mark.parametrize("kind", ["csv", "parquet"])
-def test_a_column_named_twice_that_nothing_reads_is_left_out(tmp_path: Path, kind: str):
-    # GIVEN an export with two `image` columns beside the columns the config reads
-    header, row = [*HEADER.split(","), "image", "image"], [*ROW.split(","), "a.jpg", "b.jpg"]
-    if kind == "csv":
-        data = _csv(tmp_path / "images.csv", ",".join(header) + "\n" + ",".join(row) + "\n")
-    else:
-        data = _parquet(tmp_path / "images.parquet", pa.table([pa.array([value]) for value in row], names=header))
-
-    # THEN it is read without them, as it is refused when a column read is the one named twice (see CORPUS)
-    assert list(read_catalogue(data, required=HEADER.split(",")).columns) == HEADER.split(",")
 
 
 def test_a_tab_separated_merchant_center_feed_is_read_by_its_tabs(tmp_path: Path):

@@ -149,7 +149,6 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
         raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
-    frame, names = _without_unread_duplicates(frame, names, required)
     _check_names(names, frame.columns, required, path)
     return frame
 
@@ -220,8 +219,8 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
             advice = "delete its first line, Excel's `sep=` line, so the header comes first"
         elif one_cell and not cut:
             advice = (
-                f"its first line ({QUOTED.repr(str(names[0]))}) is no header: delete the lines above the header so "
-                "it comes first"
+                f"its first line ({QUOTED.repr(str(names[0]))}) names one column: if it is a title or a note above "
+                "the header, delete the lines above the header so it comes first; else name every column in the header"
             )
         else:
             advice = cut or "name every column in the header"
@@ -239,20 +238,6 @@ def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFram
     if all(named) or len(named) != frame.shape[1]:
         return frame, names
     return frame.loc[:, named], [name for name, keep in zip(names, named, strict=True) if keep]
-
-
-def _without_unread_duplicates(
-    frame: pd.DataFrame, names: list[str], required: list[str]
-) -> tuple[pd.DataFrame, list[str]]:
-    """The columns without those whose name the header gives twice when the caller reads none of them (an export's
-    second `Image` column): which copy is meant matters only for a column that is read. A caller that names no
-    columns reads them all."""
-    counts = Counter(names)
-    unread = {name for name, count in counts.items() if count > 1 and required and name not in required}
-    if not unread or len(names) != frame.shape[1]:
-        return frame, names
-    keep = [name not in unread for name in names]
-    return frame.iloc[:, keep], [name for name in names if name not in unread]
 
 
 def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
