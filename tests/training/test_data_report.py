@@ -74,7 +74,12 @@ def test_a_clean_catalogue_has_no_problems():
         (["Audio", "Au\u200ddio\ufeff"], {"Audio", "Au\u200ddio\ufeff"}),
         # an HTML escape a web shop's export left in
         (["Toys & Games", "Toys &amp; Games"], {"Toys & Games", "Toys &amp; Games"}),
+        (["Toys & Games", "Toys &amp;amp; Games"], {"Toys & Games", "Toys &amp;amp; Games"}),
         (["Bath & Body", "Bath and Body"], {"Bath & Body", "Bath and Body"}),
+        (["Bath & Body", "Bath + Body"], {"Bath & Body", "Bath + Body"}),
+        # `&` before a word is no escape, however HTML would read `&not` or `&micro`
+        (["Laptops & Notebooks", "Laptops&notebooks"], {"Laptops & Notebooks", "Laptops&notebooks"}),
+        (["Ovens & Microwaves", "Ovens&microwaves"], {"Ovens & Microwaves", "Ovens&microwaves"}),
     ],
 )
 def test_label_variants_are_suspected(labels, expected):

@@ -588,10 +588,12 @@ def test_a_product_id_written_as_a_missing_value_names_no_product(tmp_path: Path
     assert written.strip() not in set(cleaned[GROUP])
 
 
-def test_exports_joined_with_their_headers_are_refused_naming_the_header_rows(tmp_path: Path):
-    # GIVEN two exports joined by `cat`, each with its header: the second header is a row of the file
+@pytest.mark.parametrize("mark", ["", "\ufeff"], ids=["plain", "byte-order marks"])
+def test_exports_joined_with_their_headers_are_refused_naming_the_header_rows(tmp_path: Path, mark: str):
+    # GIVEN two exports joined by `cat`, each with its header (and Excel's byte-order mark): the second header is a
+    # row of the file
     first, second = generate_catalogue(200, seed=5), generate_catalogue(200, seed=6)
-    joined = first.to_csv(index=False) + second.to_csv(index=False)
+    joined = mark + first.to_csv(index=False) + mark + second.to_csv(index=False)
     (tmp_path / "joined.csv").write_text(joined)
 
     report = CliRunner().invoke(check_data_app, ["--data", str(tmp_path / "joined.csv")])

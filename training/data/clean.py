@@ -232,7 +232,8 @@ def repeated_headers(raw: pd.DataFrame, config: DataConfig) -> np.ndarray:
         return np.array([], dtype=np.intp)
     same = np.ones(len(raw), dtype=bool)
     for column in named:
-        same &= (raw[column].astype(str).str.strip() == column.strip()).to_numpy()
+        # Excel's "CSV UTF-8" starts every export with a byte-order mark, the second header's too.
+        same &= (raw[column].astype(str).str.strip().str.lstrip("\ufeff") == column.strip()).to_numpy()
     return np.flatnonzero(same)
 
 

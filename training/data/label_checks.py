@@ -41,6 +41,9 @@ BREADCRUMB_SHARE = 0.5
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
+# An HTML escape ended by its `;`, and how many times over a label may have been escaped (`&amp;amp;`).
+_HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+MAX_UNESCAPES = 3
 # Folded away by `label_key`, breadcrumb marks among them: a flat label written "A>B" once and "A > B" elsewhere.
 _PUNCTUATION = re.compile(r"[\s\-_/\\.,;:&+'\"()>|»›→]+")
 
@@ -273,11 +276,24 @@ def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
 
 def label_key(label: str) -> str:
     """HTML escapes a web export left in ('Toys &amp; Games'), Unicode forms (an 'é' typed as 'e' and an accent), the
-    invisible code points the model's fold drops (a zero-width space a CMS left in: `training.text.without_dropped`),
-    case, whitespace, punctuation and a plural ending folded away, and `&` read as `and`: 'Fridge-Freezers' → 'fridge
-    freezer', 'Bath & Body' and 'Bath and Body' → 'bath and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
-    text = without_dropped(unicodedata.normalize("NFKC", html.unescape(label))).casefold().replace("&", " and ")
+    invisible code points the model's fold drops (a zero-width space a CMS left in:
+    `training.text.without_dropped`), case, whitespace, punctuation and a plural ending folded away, and `&` and
+    a spaced `+` read as `and`: 'Fridge-Freezers' → 'fridge freezer', 'Bath & Body' and 'Bath and Body' → 'bath
+    and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
+    text = without_dropped(unicodedata.normalize("NFKC", _unescaped(label))).casefold()
+    text = text.replace(" + ", " and ").replace("&", " and ")
     return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
+
+
+def _unescaped(label: str) -> str:
+    """The label with its whole HTML escapes (`&amp;`, `&#38;`, escaped twice or more) read; never a bare `&not` or
+    `&micro`, which is `&` before a word ('Ovens&microwaves')."""
+    for _ in range(MAX_UNESCAPES):
+        read = _HTML_ESCAPE.sub(lambda escape: html.unescape(escape.group()), label)
+        if read == label:
+            break
+        label = read
+    return label
 
 
 def _singular(word: str) -> str:
