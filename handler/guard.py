@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 # The body's content codings the API reads: none. A compressed body would otherwise be told it is not UTF-8.
-IDENTITY = (b"", b"identity")
+IDENTITY = ("", "identity")
 # What a log line quotes of the request's path.
 MAX_PATH = 120
 # Stands for a Content-Length too long to convert (Python refuses int() of over 4,300 digits).
@@ -54,12 +54,6 @@ class RequestGuard:
                 message["headers"] = [*message.get("headers", []), NOSNIFF]
             await send(message)
 
-        coding = _header(scope, b"content-encoding").strip().lower()
-        if coding not in IDENTITY:
-            shown = coding.decode("latin-1")[:MAX_PATH]
-            await self._refuse(scope, send_hardened, 415, f"Content-Encoding {shown!r} is not supported: send the "
-                               "body uncompressed")  # fmt: skip
-            return
         if _declared_length(scope) > self.max_body_bytes:
             await self._too_large(scope, send_hardened)
             return
@@ -76,6 +70,12 @@ class RequestGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        codings = _codings(scope)
+        if body and codings:
+            shown = ", ".join(codings)[:MAX_PATH]
+            await self._refuse(scope, send_hardened, 415, f"Content-Encoding {shown!r} is not supported: send the "
+                               "body uncompressed")  # fmt: skip
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -113,14 +113,16 @@ async def _answer(send: Send, status: int, error: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _header(scope: Scope, wanted: bytes) -> bytes:
-    """A request header's value (the first, if sent twice); empty when absent."""
-    return next((value for name, value in scope.get("headers", []) if name.lower() == wanted), b"")
+def _codings(scope: Scope) -> list[str]:
+    """The body's content codings other than `identity`, from every Content-Encoding header (each may list several)."""
+    values = b",".join(value for name, value in scope.get("headers", []) if name.lower() == b"content-encoding")
+    codings = (coding.strip().lower() for coding in values.decode("latin-1").split(","))
+    return [coding for coding in codings if coding not in IDENTITY]
 
 
 def _declared_length(scope: Scope) -> int:
     """The Content-Length header as a number; 0 when absent or not a number (the body is counted anyway)."""
-    value = _header(scope, b"content-length")
+    value = next((value for name, value in scope.get("headers", []) if name.lower() == b"content-length"), b"")
     if not value.isdigit():
         return 0
     return int(value) if len(value) <= len(str(HUGE)) - 1 else HUGE

@@ -125,20 +125,34 @@ def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client
 
 
 @pytest.mark.parametrize("body", [gzip.compress(b'{"title": "tv"}'), b'{"title": "tv"}'], ids=["gzip", "plain"])
-@pytest.mark.parametrize("coding", ["gzip", "br", "GZIP, deflate"])
-def test_a_body_declared_compressed_is_415_saying_so(client, body, coding):
+@pytest.mark.parametrize(
+    ("coding", "named"),
+    [("gzip", "gzip"), ("br", "br"), ("GZIP, deflate", "gzip, deflate"), ("identity, gzip", "gzip")],
+)
+def test_a_body_declared_compressed_is_415_saying_so(client, body, coding, named):
     response = client.post("/predict", content=body, headers=JSON | {"content-encoding": coding})
 
     assert response.status_code == 415
-    assert (
-        _error_shape(response)["error"]
-        == f"Content-Encoding {coding.lower()!r} is not supported: send the body uncompressed"
-    )
+    assert _error_shape(response)["error"] == f"Content-Encoding {named!r} is not supported: send the body uncompressed"
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_an_identity_content_encoding_is_served(client):
+def test_a_coding_in_a_second_content_encoding_header_is_seen(client):
+    headers = [("content-type", "application/json"), ("content-encoding", "identity"), ("content-encoding", "gzip")]
+
+    response = client.post("/predict", content=gzip.compress(b'{"title": "tv"}'), headers=headers)
+
+    assert response.status_code == 415
+
+
+def test_identity_or_a_request_without_a_body_is_served_whatever_its_content_encoding(client):
     assert client.post("/predict", json={"title": "tv"}, headers={"content-encoding": "identity"}).status_code == 200
+    assert (
+        client.post("/predict", json={"title": "tv"}, headers={"content-encoding": "identity, identity"}).status_code
+        == 200
+    )
+    assert client.get("/health", headers={"content-encoding": "gzip"}).status_code == 200
+    assert client.get("/nowhere", headers={"content-encoding": "gzip"}).status_code == 404
 
 
 def test_the_guards_refusals_are_logged_as_the_apps_own(client, capsys, monkeypatch):
