@@ -25,6 +25,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from training.columns import GROUP, LABEL
@@ -43,6 +44,7 @@ from training.data.clean import (
     normalised_titles,
     number_advice,
     parse_numbers,
+    repeated_headers,
     require_two_classes,
     unusable_rows,
 )
@@ -181,7 +183,10 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
-        unparsable_numbers=unparsable_numbers(frame, config),
+        # A header line among the rows is refused as such, not as its 'price' being no number.
+        unparsable_numbers=unparsable_numbers(
+            frame[~np.isin(np.arange(len(frame)), repeated_headers(frame, config))], config
+        ),
         duplicate_rows=dropped["dropped_duplicates"],
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
