@@ -447,6 +447,18 @@ def test_integer_ids_with_gaps_are_copied_with_every_digit(model_path, tmp_path)
     assert copied == [None if value is pd.NA else str(value) for value in skus]
 
 
+def test_float_ids_are_copied_as_integer_text_whatever_else_the_column_holds(model_path, tmp_path):
+    # GIVEN SKUs a spreadsheet stored as floats: whole numbers past int64, a gap, and one fraction among them
+    skus = [1.0, np.nan, 2.5, 1e17, 1e20]
+    generate_catalogue(5, seed=3).assign(SKU=skus).to_parquet(tmp_path / "floats.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "floats.parquet"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    copied = pq.read_table(tmp_path / "p").column("SKU").to_pylist()
+    assert copied == ["1", None, "2.5", "100000000000000000", "100000000000000000000"]
+
+
 def test_a_folder_whose_first_file_holds_only_a_header_is_scored(model_path, tmp_path):
     # GIVEN a folder of daily exports, the first day empty
     folder = tmp_path / "daily"

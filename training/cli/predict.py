@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import uuid
@@ -276,12 +277,18 @@ def _id_text(values: pd.Series) -> pd.Series:
     """An id column as text, whatever type its file gave it (one export's SKUs are int64, the next one's strings, and
     every part of the output must have one schema); whole numbers as their integer text, as training reads ids."""
     present = values.notna()
-    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if pd.api.types.is_float_dtype(values.dtype):
+        # Each value on its own: a whole one beyond int64 (1e20) has no Int64, and one fraction in the column must
+        # not turn the column's whole numbers into "1.0".
+        return values.map(_float_id, na_action="ignore").where(present, None).astype(object)
     if pd.api.types.is_unsigned_integer_dtype(values.dtype):
         values = values.astype("UInt64")  # past 2^63 an unsigned id has no Int64
-    elif numeric and (values[present] % 1 == 0).all():
-        values = values.astype("Int64")
     return values.astype(str).where(present, None).astype(object)
+
+
+def _float_id(value: float) -> str:
+    """A float id as text: a whole number as its integer text, any other as Python writes it."""
+    return str(int(value)) if math.isfinite(value) and float(value).is_integer() else repr(float(value))
 
 
 def _default_ids(found: pd.Index, columns: dict[str, str], metadata: dict[str, Any], config: Path | None) -> list[str]:
