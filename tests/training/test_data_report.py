@@ -410,6 +410,20 @@ def test_conflicting_labels_for_identical_titles():
     assert report.conflicting_titles["rows"] == 2
 
 
+def test_label_noise_is_counted_over_the_rows_that_train_and_quoted_short():
+    # GIVEN two identical titles of different labels too long to train on, and two short ones of 300 characters
+    frame = _frame()
+    frame.loc[[0, 1], "title"] = "x" * 2_500
+    frame.loc[[2, 3], "title"] = "y" * 300
+    config = DataConfig(**{**CONFIG.__dict__, "max_text_length": 2_000})
+
+    report = build_report(frame, config, source="x")
+
+    # THEN only the pair that trains is noise in the training data, and its title is quoted cut
+    assert (report.conflicting_titles["titles"], report.conflicting_titles["rows"]) == (1, 2)
+    assert [len(title) for title in report.conflicting_titles["examples"]] == [121]
+
+
 @pytest.mark.parametrize("mark", [" > ", " >> ", " | "])
 def test_path_labels_without_a_path_separator_are_pointed_out(mark):
     labels = [f"Electronics{mark}TVs", f"Electronics{mark}Audio{mark}Headphones", f"Home{mark}Fridges", "Gift Cards"]

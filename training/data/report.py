@@ -78,6 +78,8 @@ LISTED_CLASSES = 30
 WHOLE_REPORT = "`python -m training.cli.check_data --json`"
 NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
+# The longest text a finding quotes whole.
+MAX_QUOTED = 120
 # Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
 SHARED_TITLES_SHARE = 0.01
 
@@ -148,7 +150,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     frame = raw.rename(columns={found: wanted for wanted, found in fixes.items()})
     # The training's own cleaning, leniently (a report describes any file): the counts are what training drops.
     rows = model_columns(frame, config, source, lenient=True)
-    no_label, no_title, _ = unusable_rows(rows, config.text, max_length=config.max_text_length)
+    no_label, no_title, long = unusable_rows(rows, config.text, max_length=config.max_text_length)
     kept, dropped = drop_unusable_rows(rows, config.text, max_length=config.max_text_length)
     labels, titles = rows[LABEL], rows[config.text]
     usable = ~no_label & ~no_title
@@ -180,7 +182,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         near_misses=near_misses(real, separator=config.path_separator),
         placeholder_labels=placeholders,
         classes_without_rows=unusable,
-        conflicting_titles=conflicting_titles(titles[usable], labels[usable]),
+        # Over the rows that train: a pair of titles too long to train on is no noise in the training data.
+        conflicting_titles=conflicting_titles(titles[usable & ~long], labels[usable & ~long]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         # A header line among the rows is refused as such, not as its 'price' being no number.
@@ -221,7 +224,7 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
     broken = breaks > 0
     if not broken.any():
         return {}
-    examples = [str(t)[:120] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
+    examples = [str(t)[:MAX_QUOTED] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
     return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "examples": examples}
 
 
@@ -231,9 +234,16 @@ def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
     per_title = pd.DataFrame({"title": normalised, "label": labels.astype(str)}).groupby("title")["label"]
     spread = per_title.nunique()
     conflicted = spread[spread > 1]
-    examples = {title: sorted(per_title.get_group(title).unique()) for title in conflicted.index[:MAX_EXAMPLES]}
+    examples = {
+        _shortened(title): sorted(per_title.get_group(title).unique()) for title in conflicted.index[:MAX_EXAMPLES]
+    }
     rows = int(normalised.isin(conflicted.index).sum())
     return {"titles": len(conflicted), "rows": rows, "examples": examples}
+
+
+def _shortened(text: str) -> str:
+    """Text quoted in a finding, cut to MAX_QUOTED characters."""
+    return text if len(text) <= MAX_QUOTED else f"{text[:MAX_QUOTED]}…"
 
 
 def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, Any]:
