@@ -30,6 +30,9 @@ GROUP = "_group"
 # Where a row came from when reviewed listings join the catalogue: "catalogue" or "correction" (training.feedback).
 SOURCE = "_source"
 CATALOGUE, CORRECTION = "catalogue", "correction"
+# A correction's reviewed listing id (missing on catalogue rows): which listings trained, once the split has dropped
+# those of held-out listings.
+LISTING = "_listing"
 # The reviewed listings' ids a run was given as corrections: in its corrections provenance and in the model's
 # metadata (`training_data`), so a comparison on reviewed traffic leaves them out.
 CORRECTED_LISTINGS = "corrected_listings"

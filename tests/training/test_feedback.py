@@ -21,6 +21,7 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
 from training.data.split import split_catalogue
 from training.data.tail import TailPlan
+from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, read_corrections
@@ -116,6 +117,9 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     assert set(queue.columns) - {*captured.inputs, "label"} <= FEEDBACK_FIELDS
     assert set(captured.frame.columns) - set(captured.inputs) <= FEEDBACK_FIELDS
     assert unsure["path"] == "TVs (0.35)"
+
+
+INPUTS = ["title", "seller_id", "brand", "price"]
 
 
 def _reviewed(tmp_path: Path, labels: list[str]) -> Path:
@@ -372,6 +376,25 @@ def test_a_correction_of_a_class_the_small_class_policy_dropped_leaves_with_it_a
     # THEN the "Fridges" correction is not trained on, and is counted as left with its class (not as held out)
     assert (merged.frame[SOURCE] == CORRECTION).sum() == 1
     assert (merged.corrections["rows"], merged.corrections["dropped_small_classes"]) == (1, 1)
+
+
+def test_a_run_records_as_corrected_only_the_listings_that_trained(tmp_path: Path, small_config):
+    # GIVEN reviewed listings: two new ones, a copy of a held-out listing, and one of a class `drop` took out
+    catalogue = load_catalogue(small_config, None)
+    held_out = split_catalogue(catalogue.frame, small_config.split).test.iloc[0]
+    path = _reviewed(tmp_path, ["TVs", "TVs", str(held_out[LABEL]), "Fridges"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows.loc[2, INPUTS] = [str(held_out[name]) for name in INPUTS]
+    rows.to_csv(path, index=False)
+    corrections = read_corrections(path, data=small_config.data, classes=set(catalogue.frame[LABEL]),
+                                   allow_new_classes=False)  # fmt: skip
+    plan = TailPlan(policy="drop", min_products=5, small=1, dropped=("Fridges",))
+
+    fitted = fit_locally(small_config, add_corrections(replace(catalogue, tail=plan), corrections))
+
+    # THEN the model records the two that trained (the other two never did), and its rows are those it split
+    assert (fitted.corrections["corrected_listings"], fitted.corrections["rows"]) == (["l0", "l1"], 2)
+    assert fitted.sizes["rows"] == fitted.sizes["n_train"] + fitted.sizes["n_validation"] + fitted.sizes["n_test"]
 
 
 def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path: Path):

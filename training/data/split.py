@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from training.columns import CORRECTION, GROUP, LABEL, SOURCE, extra_text_columns
+from training.columns import CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     split = np.full(len(frame), TRAIN, dtype=np.int8)
     catalogue = frame[~corrected]
     split[~corrected] = assign_splits(product_keys(catalogue), catalogue[LABEL], config)
-    ignored = {LABEL, GROUP, SOURCE, *extra_text_columns(frame)}
+    ignored = {LABEL, GROUP, SOURCE, LISTING, *extra_text_columns(frame)}
     inputs = [column for column in frame.columns if column not in ignored]
     keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
     products = product_ids(product_keys(frame))
@@ -123,7 +123,7 @@ def product_keys(frame: pd.DataFrame) -> pd.Series | pd.DataFrame:
     """What identifies a row's product: its `group` (the product column, or its title's product when the catalogue
     names none; `training.data.clean`), or (a copy of) the whole row in a frame without one (its `source` left
     out: a listing is the same product whichever way it came)."""
-    return frame[GROUP] if GROUP in frame.columns else frame.drop(columns=SOURCE, errors="ignore")
+    return frame[GROUP] if GROUP in frame.columns else frame.drop(columns=[SOURCE, LISTING], errors="ignore")
 
 
 def assign_splits(keys: pd.Series | pd.DataFrame, labels: pd.Series, config: SplitConfig) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from lightgbm import early_stopping
 
-from training.columns import CORRECTION, GROUP, LABEL, SOURCE, extra_text_columns
+from training.columns import CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
 from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
@@ -54,7 +54,8 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         class_products=products_per_class(catalogue.frame),
         tail=catalogue.tail,
         sizes={
-            "rows": len(catalogue.frame),
+            # The rows that trained or were held out: the split drops corrections of held-out listings.
+            "rows": len(splits.train) + len(splits.validation) + len(splits.test),
             "n_train": len(splits.train),
             "n_validation": len(splits.validation),
             "n_test": len(splits.test),
@@ -67,12 +68,19 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
 
 
 def _trained_corrections(provenance: dict[str, Any], train: pd.DataFrame) -> dict[str, Any]:
-    """The corrections' provenance with `rows` the reviewed listings that trained: the split drops one of a held-out
-    listing (`split._with_corrections`), counted in `dropped_held_out`."""
+    """The corrections' provenance with `rows` and `corrected_listings` the reviewed listings that trained: the split
+    drops one of a held-out listing (`split._with_corrections`), counted in `dropped_held_out`, and the small-class
+    policy may have dropped others (`dropped_small_classes`); neither trained, so a comparison may score them."""
     if not provenance:
         return provenance
-    trained = int((train[SOURCE] == CORRECTION).sum()) if SOURCE in train.columns else 0
-    return provenance | {"rows": trained, "dropped_held_out": provenance["rows"] - trained}
+    corrected = train[train[SOURCE] == CORRECTION] if SOURCE in train.columns else train.iloc[:0]
+    listings = sorted(set(corrected[LISTING].astype(str))) if LISTING in corrected.columns else []
+    trained = len(corrected)
+    return provenance | {
+        "rows": trained,
+        "dropped_held_out": provenance["rows"] - trained,
+        CORRECTED_LISTINGS: listings,
+    }
 
 
 def unevaluated_rows(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:

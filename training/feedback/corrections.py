@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, SOURCE
+from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
 from training.data.clean import PLACEHOLDERS, model_rows, title_products
 from training.data.label_checks import label_key
 from training.data.tail import apply_plan
@@ -86,9 +86,9 @@ def read_corrections(
     frame, dropped = model_rows(_as_catalogue(reviewed, by_listing), by_listing, str(path))
     if sum(dropped.values()):
         logger.warning("reviewed listings dropped", extra={"file": str(path), **dropped})
-    kept = sorted(set(frame[GROUP].astype(str)))
-    listings = CORRECTION + ":" + frame[GROUP].astype(str)
-    frame[GROUP] = listings if data.group else title_products(frame[data.text])
+    frame[LISTING] = frame[GROUP].astype(str)
+    kept = sorted(set(frame[LISTING]))
+    frame[GROUP] = CORRECTION + ":" + frame[LISTING] if data.group else title_products(frame[data.text])
     frame[SOURCE] = CORRECTION
     seen = reviewed.get("first_seen", pd.Series(dtype=str)), reviewed.get("last_seen", pd.Series(dtype=str))
     provenance = {
@@ -161,7 +161,7 @@ def add_corrections(catalogue: LoadedCatalogue, corrections: Corrections) -> Loa
     tagged with its `source`, and their provenance."""
     frame = catalogue.frame.assign(**{SOURCE: CATALOGUE})
     given = corrections.frame
-    added = apply_plan(given.reindex(columns=frame.columns), catalogue.tail)
+    added = apply_plan(given.reindex(columns=[*frame.columns, LISTING]), catalogue.tail)
     merged = pd.concat([frame, added], ignore_index=True)
     logger.info("corrections merged", extra={"rows": len(added), "catalogue_rows": len(frame)})
     # A correction labelled with a class `split.small_classes: drop` took out of the run leaves with that class.
