@@ -399,6 +399,11 @@ def test_a_shop_of_fifteen_listings_trains_on_one_worker(cluster_env, small_conf
     card = (tmp_path / "out" / "model_card.md").read_text()
     listed = next(line for line in card.splitlines() if line.startswith("- classes: "))
     assert sorted(part.rsplit(" ", 1)[0] for part in listed.removeprefix("- classes: ").split(", ")) == sorted(classes)
+    # AND the rows it counts say they are the report's first rows, not the file's
+    rows = next(line for line in card.splitlines() if line.startswith("- rows: "))
+    assert rows.startswith("- rows: 3 in, ")
+    assert rows.endswith(", of the first 3 rows the data report read")
+    assert "(its first 3 rows only): 3 rows in" in (tmp_path / "out" / "data_report.txt").read_text()
 
 
 @pytest.mark.slow

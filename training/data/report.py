@@ -125,6 +125,8 @@ class DataReport:
     category_variants: list[list[str]] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
+    # The report read only the catalogue's first rows, this many (the Dask engine's); None: it read every row.
+    first_rows: int | None = None
     refusals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -308,7 +310,7 @@ def log_report(report: DataReport, *, strict: bool) -> None:
 def summary_text(report: DataReport) -> str:
     """The report as a few lines for a terminal or a log."""
     lines = [
-        f"data report for {report.source}: {report.rows_in} rows in, {report.rows_out} kept "
+        f"data report for {report.source}{_read_part(report)}: {report.rows_in} rows in, {report.rows_out} kept "
         f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
         f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
         f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
@@ -330,6 +332,11 @@ def summary_text(report: DataReport) -> str:
     if len(variants) > LISTED_CLASSES:
         lines.append(f"    # and {len(variants) - LISTED_CLASSES} more groups: {WHOLE_REPORT} lists every one")
     return "\n".join(lines)
+
+
+def _read_part(report: DataReport) -> str:
+    """What of the catalogue the report read, for the summary's first line ("" when all of it)."""
+    return f" (its first {report.first_rows:,} rows only)" if report.first_rows else ""
 
 
 def _small_classes_dropped(report: DataReport) -> str:

@@ -77,7 +77,9 @@ def render_model_card(
         "outside the list below, nor for listings in languages or markets absent from the training data.",
         "## Training data\n"
         f"- source: `{data['source']}` (sha256 `{data['sha256']}`), config `{config.name}`\n"
-        f"- rows: {report.rows_in} in, {report.rows_out} kept (dropped: {_inline(report.dropped)})\n"
+        f"- rows: {report.rows_in} in, {report.rows_out} kept (dropped: {_inline(report.dropped)})"
+        + (f", of the first {report.first_rows:,} rows the data report read" if report.first_rows else "")
+        + "\n"
         f"- trained: {metadata['created_at']} (MLflow run `{metadata.get('mlflow_run_id', '-')}`)\n"
         f"- classes: {class_summary(report.trained_class_counts)}"
         + (

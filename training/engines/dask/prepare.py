@@ -187,6 +187,8 @@ def report_and_digest(client: Client, config: TrainConfig, catalogue: Catalogue)
             for frame, source in zip(frames, catalogue.files, strict=False):
                 model_rows(frame.reset_index(drop=True), config.data, source)
         raise
+    # A catalogue of REPORT_ROWS rows or more: what the report counts is its start, which it then says.
+    report.first_rows = REPORT_ROWS if len(head) == REPORT_ROWS else None
     log_report(report, strict=config.data.strict)
     if catalogue.filesystem is not None:
         digests = client.gather(client.map(file_sha256, catalogue.files, filesystem=catalogue.filesystem))
