@@ -28,7 +28,7 @@ from handler.docs import redoc_page, swagger_page
 from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import Explanation, predict_explained
-from handler.guard import RequestGuard
+from handler.guard import RequestGuard, request_path, shortened
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -51,9 +51,8 @@ DEFAULT_NAMESPACE = "ProductClassifier"
 # example has one per class): ~0.4 MB at 5,000 classes. The pre-traffic check replays the artifact's whole set.
 MODEL_GOLDEN_EXAMPLES = 30
 MODEL_GOLDEN_VALUES = 20_000
-# What an error answer may echo of the request: enough to fix it, never enough to make the answer big.
+# How many problems an error answer lists, at most.
 MAX_ERRORS = 20
-MAX_ECHO = 120
 # Where the OpenAPI document is served (the docs pages load it from there).
 OPENAPI_PATH = "/openapi.json"
 # The query parameters of POST /predict and /predict/batch; any other is refused (`_check_query`).
@@ -492,37 +491,25 @@ def _is_json(content_type: str) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _path(request: Request) -> str:
-    """The request's path as sent, shortened: never `request.url`, which parses the Host header and raises on one
-    such as `[`, turning the error being answered into a 500."""
-    return _echo(request.scope.get("path", ""))
-
-
-def _echo(value: object) -> str:
-    """Request-derived text shortened to MAX_ECHO characters."""
-    text = str(value)
-    return text if len(text) <= MAX_ECHO else f"{text[:MAX_ECHO]}…"
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming the offending fields (at most MAX_ERRORS), or 415 when the body was not sent as JSON."""
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and not _is_json(content_type):
-        logger.info("rejected request", extra={"path": _path(request), "status": 415})
-        body = ErrorResponse(error=f"Content-Type must be application/json, got {_echo(content_type or 'none')!r}")
+        logger.info("rejected request", extra={"path": request_path(request.scope), "status": 415})
+        body = ErrorResponse(error=f"Content-Type must be application/json, got {shortened(content_type or 'none')!r}")
         return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
     problems = exc.errors()  # type: ignore[attr-defined]
     if problems and problems[0]["type"] == "json_invalid":
         return _json_syntax_error(request, exc)
     errors = [
         {
-            "field": _echo(".".join(str(part) for part in error["loc"])),
-            "message": EMPTY_BODY if _is_empty_body(error) else _echo(error["msg"]),
+            "field": shortened(".".join(str(part) for part in error["loc"])),
+            "message": EMPTY_BODY if _is_empty_body(error) else shortened(error["msg"]),
             "type": error["type"],
         }
         for error in problems[:MAX_ERRORS]
     ]
-    logger.info("rejected request", extra={"path": _path(request), "status": 422, "errors": errors[:5]})
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": errors[:5]})
     summary = (
         "invalid request"
         if len(problems) <= MAX_ERRORS
@@ -546,8 +533,8 @@ def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         problem = "the body is not a JSON document"
     hint = "JSON wants double-quoted names and strings, commas between items and none after the last"
-    detail = [{"field": "body", "message": _echo(problem), "type": "json_invalid"}]
-    logger.info("rejected request", extra={"path": _path(request), "status": 422, "errors": detail})
+    detail = [{"field": "body", "message": shortened(problem), "type": "json_invalid"}]
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": detail})
     body = ErrorResponse(error=f"the body is not valid JSON: {problem}; {hint}", detail=detail)
     return JSONResponse(status_code=422, content=body.model_dump())
 
@@ -559,8 +546,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = [{"field": "body", "message": _unparsable(exc.__cause__), "type": "body_unparsable"}]
         body = ErrorResponse(error="the body could not be parsed as UTF-8 JSON", detail=detail)
     else:
-        body = ErrorResponse(error=_echo(getattr(exc, "detail", "error")))
-    logger.info("rejected request", extra={"path": _path(request), "status": status})
+        body = ErrorResponse(error=shortened(getattr(exc, "detail", "error")))
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": status})
     return JSONResponse(
         status_code=status, content=body.model_dump(exclude_none=True), headers=getattr(exc, "headers", None)
     )
@@ -579,5 +566,5 @@ def _unparsable(cause: BaseException | None) -> str:
 
 async def _inference_error(request: Request, exc: Exception) -> JSONResponse:
     """500 with a short message; the cause goes to the log, once."""
-    logger.exception("inference failed", extra={"path": _path(request)})
+    logger.exception("inference failed", extra={"path": request_path(request.scope)})
     return JSONResponse(status_code=500, content=ErrorResponse(error="inference failed").model_dump(exclude_none=True))

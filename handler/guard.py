@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 # The body's content codings the API reads: none. A compressed body would otherwise be told it is not UTF-8.
 IDENTITY = ("", "identity")
-# What a log line quotes of the request's path.
-MAX_PATH = 120
+# What an answer or a log line quotes of the request: enough to fix it, never enough to make the answer big.
+MAX_ECHO = 120
 # Stands for a Content-Length too long to convert (Python refuses int() of over 4,300 digits).
 HUGE = 10**18
 
@@ -72,7 +72,7 @@ class RequestGuard:
         body = b"".join(chunks)
         codings = _codings(scope)
         if body and codings:
-            shown = ", ".join(codings)[:MAX_PATH]
+            shown = shortened(", ".join(codings))
             await self._refuse(scope, send_hardened, 415, f"Content-Encoding {shown!r} is not supported: send the "
                                "body uncompressed")  # fmt: skip
             return
@@ -90,7 +90,7 @@ class RequestGuard:
         except Exception:
             if started:
                 raise
-            self.logger.exception("the request failed", extra={"path": _path(scope)})
+            self.logger.exception("the request failed", extra={"path": request_path(scope)})
             await _answer(send_hardened, 500, "internal error")
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
@@ -101,7 +101,7 @@ class RequestGuard:
 
     async def _refuse(self, scope: Scope, send: Send, status: int, error: str) -> None:
         """A refusal, logged as the app logs its own."""
-        self.logger.info("rejected request", extra={"path": _path(scope), "status": status})
+        self.logger.info("rejected request", extra={"path": request_path(scope), "status": status})
         await _answer(send, status, error)
 
 
@@ -128,7 +128,13 @@ def _declared_length(scope: Scope) -> int:
     return int(value) if len(value) <= len(str(HUGE)) - 1 else HUGE
 
 
-def _path(scope: Scope) -> str:
-    """The request's path as sent, shortened for a log line."""
-    path = str(scope.get("path", ""))
-    return path if len(path) <= MAX_PATH else f"{path[:MAX_PATH]}…"
+def request_path(scope: Scope) -> str:
+    """The request's path as sent, shortened: never `request.url`, which parses the Host header and raises on one
+    such as `[`, turning the error being answered into a 500."""
+    return shortened(scope.get("path", ""))
+
+
+def shortened(value: object) -> str:
+    """Request-derived text shortened to MAX_ECHO characters."""
+    text = str(value)
+    return text if len(text) <= MAX_ECHO else f"{text[:MAX_ECHO]}…"

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler import app as handler_app
-from handler.app import MAX_ECHO, MAX_ERRORS, create_app
+from handler.app import MAX_ERRORS, create_app
+from handler.guard import MAX_ECHO
 from handler.model import load_model
 from handler.settings import Settings
 from tests.conftest import train_tiny_model
