@@ -262,13 +262,18 @@ def product_ids(values: pd.Series, *, column: str, source: str) -> pd.Series:
     return text_values(values, column=column, source=source)
 
 
+def written_as_missing(ids: pd.Series) -> pd.Series:
+    """Which ids (text) name nothing: empty, spaces, or a missing value written out (PLACEHOLDERS: "N/A", "null")."""
+    written = ids.str.strip().str.lower()
+    return (written == "") | written.isin(PLACEHOLDERS)
+
+
 def own_products(groups: pd.Series, titles: pd.Series) -> pd.Series:
     """The product column with each row that has none made its title's product: an export with gaps in its product
     ids would otherwise deal all of them, as one product "", to one split. An id of spaces or a missing value written
     out ("N/A", "null") names no product either. The name depends on the title alone, so both engines and every later
     catalogue deal it alike."""
-    written = groups.str.strip().str.lower()
-    missing = ((written == "") | written.isin(PLACEHOLDERS)).to_numpy()
+    missing = written_as_missing(groups).to_numpy()
     if not missing.any():
         return groups
     named = groups.to_numpy(dtype=object, copy=True)

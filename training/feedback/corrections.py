@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
-from training.data.clean import PLACEHOLDERS, model_rows, title_products
+from training.data.clean import PLACEHOLDERS, model_rows, title_products, written_as_missing
 from training.data.label_checks import label_key
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
@@ -135,7 +135,7 @@ def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     pasted twice is one), never merged with every other blank id. Ids are read without outer spaces (a
     spreadsheet's), as training and `make compare` must read the same file alike."""
     labelled = labelled.assign(**{LISTING_ID: labelled[LISTING_ID].str.strip()})
-    blank = (labelled[LISTING_ID] == "") | labelled[LISTING_ID].str.lower().isin(PLACEHOLDERS)
+    blank = written_as_missing(labelled[LISTING_ID])
     if not blank.any():
         return labelled
     inputs = [name for name in data.columns if name in labelled.columns]
