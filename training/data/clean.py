@@ -230,11 +230,13 @@ def repeated_headers(raw: pd.DataFrame, config: DataConfig) -> np.ndarray:
     named = [column for column in dict.fromkeys(configured_columns(config)) if column in raw]
     if len(named) < 2 or not all(pd.api.types.is_string_dtype(raw[column].dtype) for column in named):
         return np.array([], dtype=np.intp)
-    same = np.ones(len(raw), dtype=bool)
+    # Each column is read at the rows the columns before it left: a catalogue's rows are read once, not per column.
+    rows = np.arange(len(raw))
     for column in named:
         # Excel's "CSV UTF-8" starts every export with a byte-order mark, the second header's too.
-        same &= (raw[column].astype(str).str.strip().str.lstrip("\ufeff") == column.strip()).to_numpy()
-    return np.flatnonzero(same)
+        cells = raw[column].iloc[rows].astype(str).str.strip().str.lstrip("\ufeff")
+        rows = rows[(cells == column.strip()).to_numpy()]
+    return rows
 
 
 def check_repeated_headers(raw: pd.DataFrame, config: DataConfig, source: str) -> None:
