@@ -438,7 +438,7 @@ def test_a_failure_mid_run_leaves_no_out_and_no_staging(model_path, tmp_path):
     assert _written(tmp_path) == before
 
 
-NOT_A_NUMBER = "price: not a number the API accepts (finite, at least 0, within float32)"
+NOT_A_NUMBER = "price: not a number (no currency symbols or thousands separators)"
 BLANK = "title: empty, or whitespace or zero-width characters alone"
 
 
@@ -448,11 +448,13 @@ BLANK = "title: empty, or whitespace or zero-width characters alone"
         ("title", "x" * 1_000_000, "title: longer than 2,000 characters"),  # the API's limit
         ("title", " \t ", BLANK),
         ("title", "\u200b\u00ad\u2060", BLANK),  # zero-width space, soft hyphen, word joiner: the graph drops them
-        ("price", "inf", NOT_A_NUMBER),
-        ("price", "1e300", NOT_A_NUMBER),  # beyond float32
-        ("price", "-5", NOT_A_NUMBER),
+        ("price", "inf", "price: not a finite number up to 3.403e+38"),
+        ("price", "1e300", "price: not a finite number up to 3.403e+38"),  # beyond float32
+        ("price", "-5", "price: below 0"),
         ("price", "$1,299.00", NOT_A_NUMBER),  # a currency string: training refuses it, the API answers 422
         ("price", "2026-12-05", NOT_A_NUMBER),
+        ("price", "1.299,00", "price: a number with a decimal comma; write it with a decimal point"),
+        ("price", "12.99 EUR", "price: a price in EUR; the model reads plain numbers, write the number alone"),
     ],
 )
 def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, column, value, reason):

@@ -561,10 +561,15 @@ def test_prices_with_a_currency_code_score_as_training_read_them(model_path, tmp
         assert result.exit_code == 0, result.output
     plain_answers, feed_answers = (pd.read_parquet(tmp_path / f"{name}.parquet") for name in ("plain", "feed"))
 
-    # THEN the USD prices score as their numbers, and the EUR one is refused, not read as 5 USD
+    # THEN the USD prices score as their numbers, and the EUR one is refused, not read as 5 USD, saying so
     assert feed_answers["label"].tolist()[:2] == plain_answers["label"].tolist()[:2]
     assert feed_answers["confidence"].tolist()[:2] == plain_answers["confidence"].tolist()[:2]
     assert feed_answers["label"].isna().tolist() == [False, False, True]
+    assert feed_answers["refused"].fillna("").tolist() == [
+        "",
+        "",
+        "price: a price in EUR; the model reads prices in USD, convert it",
+    ]
 
 
 def _priced_in(currency: str) -> Callable[[dict[str, Any]], None]:

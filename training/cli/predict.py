@@ -53,7 +53,7 @@ from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import parse_numbers, text_values
+from training.data.clean import number_faults, parse_numbers, text_values
 from training.data.sources import catalogue_files, check_files, delimiter_hint, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
@@ -128,7 +128,7 @@ def score_partition(
     source = sources[partition_info["number"]] if sources and partition_info is not None else "data"
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
-    reasons = _refusals(feeds, metadata["inputs"])
+    reasons = _refusals(feeds, metadata["inputs"], frame, columns)
     refused = pd.notna(reasons)
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
@@ -556,15 +556,19 @@ def _request_value(value: Any, spec: dict[str, Any]) -> Any:
     return str(value)
 
 
-def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.ndarray:
+def _refusals(
+    feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]], frame: pd.DataFrame, columns: dict[str, str]
+) -> np.ndarray:
     """Why the API would refuse each row with a 422 (None for a row it answers), naming the first field at fault as
     its 422 would: a string longer than its input's max_length, a required string (the title) without a character
-    the model reads, a number the API refuses (`_feeds` makes each one infinite)."""
+    the model reads, a number the API refuses (`_feeds` makes each one infinite; the frame's cell says why)."""
     reasons = np.full(len(next(iter(feeds.values()))), None, dtype=object)
     for spec in inputs:
         values = feeds[spec["name"]][:, 0]
+        faults: list[tuple[np.ndarray, Any]]
         if spec["type"] == "float":
-            faults = [(np.isinf(values), "not a number the API accepts (finite, at least 0, within float32)")]
+            refused = np.isinf(values)
+            faults = [(refused, _number_faults(frame[columns[spec["name"]]], spec) if refused.any() else "")]
         else:
             limit = int(spec.get("max_length") or MAX_TEXT_LENGTH)
             faults = [
@@ -583,8 +587,13 @@ def _refusals(feeds: dict[str, np.ndarray], inputs: list[dict[str, Any]]) -> np.
                     )
                 )
         for fault, why in faults:
-            reasons = np.where(fault & pd.isna(reasons), f"{spec['name']}: {why}", reasons)
+            reasons = np.where(fault & pd.isna(reasons), np.char.add(f"{spec['name']}: ", why), reasons)
     return reasons
+
+
+def _number_faults(values: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """Each refused number's reason as text (the others' are never read)."""
+    return number_faults(values, currency=spec.get("currency")).fillna("").to_numpy(str)
 
 
 @cache

@@ -430,6 +430,33 @@ def number_advice(values: Iterable[Any], name: str, *, currency: str | None = No
     return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
 
 
+def number_faults(column: pd.Series, *, currency: str | None = None) -> pd.Series:
+    """Why the API would refuse each value of a numeric column, in a few words a refused row can carry (None for a
+    value it takes): a price in another currency is told apart from text that is no number, as training's error
+    tells them apart, so a team knows to convert it rather than clean it."""
+    values, invalid = parse_numbers(column, currency=currency)
+    faults = pd.Series(None, index=column.index, dtype=object)
+    for position in np.flatnonzero(invalid.to_numpy()):
+        faults.iloc[position] = _number_fault(column.iloc[position], values.iloc[position], currency)
+    return faults
+
+
+def _number_fault(cell: Any, value: float, currency: str | None) -> str:
+    """Why the API refuses one value `parse_numbers` marked invalid (`value`, its parse)."""
+    if value < 0:
+        return "below 0"
+    if not np.isnan(value):
+        return f"not a finite number up to {FLOAT32_MAX:.4g}"
+    text = str(cell)
+    if amount := CURRENCY_AMOUNT.match(text):
+        if currency:
+            return f"a price in {amount['code']}; the model reads prices in {currency}, convert it"
+        return f"a price in {amount['code']}; the model reads plain numbers, write the number alone"
+    if DECIMAL_COMMA.match(text):
+        return "a number with a decimal comma; write it with a decimal point"
+    return "not a number (no currency symbols or thousands separators)"
+
+
 def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
