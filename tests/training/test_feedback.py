@@ -215,6 +215,27 @@ def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
     assert (splits.test[SOURCE] == CATALOGUE).all()
 
 
+def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains():
+    # GIVEN a catalogue with a product column, and reviewed copies of a held-out listing written as the API may
+    # receive it again: in capitals, with doubled spaces, with a trailing space (the model reads all of them alike)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    catalogue = pd.DataFrame({
+        "title": [f"acme product {i}" for i in range(400)], "seller_id": "s", "brand": "b", "price": 1.0,
+        LABEL: ["TVs", "Fridges"] * 200, GROUP: [f"g{i}" for i in range(400)], SOURCE: CATALOGUE,
+    })  # fmt: skip
+    title = split_catalogue(catalogue, config.split).test.iloc[0]["title"]
+    written = [title.upper(), title.replace(" ", "  "), title + " ", "new listing"]
+    corrections = pd.DataFrame({
+        "title": written, "seller_id": "s", "brand": "b", "price": 1.0, LABEL: "TVs",
+        GROUP: [f"correction:{i}" for i in range(4)], SOURCE: CORRECTION,
+    })  # fmt: skip
+
+    splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
+
+    # THEN only the new listing trains
+    assert list(splits.train.loc[splits.train[SOURCE] == CORRECTION, "title"]) == ["new listing"]
+
+
 def test_where_titles_name_products_a_correction_of_a_held_out_title_never_trains(tmp_path: Path):
     # GIVEN a catalogue without a product column, and reviewed listings, one of them a held-out product's title
     # written otherwise, sold by another seller at another price, and filed under a new (so small) class

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from training.columns import CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
+from training.data.clean import normalised_titles
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -68,7 +70,8 @@ def split_catalogue(frame: pd.DataFrame, config: SplitConfig) -> Splits:
 
 def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     """Each row's split, the catalogue's rows dealt alone (a correction's label never moves a product) and every
-    correction in train, but -1 (dropped) for one of a held-out listing: its inputs equal a held-out row's, or its
+    correction in train, but -1 (dropped) for one of a held-out listing: its inputs equal a held-out row's as the
+    model reads text (a listing sent again in capitals or with other spacing is the same listing to it), or its
     product is held out (where titles name products)."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
     split = np.full(len(frame), TRAIN, dtype=np.int8)
@@ -76,7 +79,8 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     split[~corrected] = assign_splits(product_keys(catalogue), catalogue[LABEL], config)
     ignored = {LABEL, GROUP, SOURCE, LISTING, *extra_text_columns(frame)}
     inputs = [column for column in frame.columns if column not in ignored]
-    keys = pd.util.hash_pandas_object(frame[inputs], index=False).to_numpy()
+    read = frame[inputs].apply(lambda column: column if is_numeric_dtype(column) else normalised_titles(column))
+    keys = pd.util.hash_pandas_object(read, index=False).to_numpy()
     products = product_ids(product_keys(frame))
     held = split != TRAIN
     twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
