@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
 from training.columns import GROUP, LABEL
-from training.config import SplitConfig
+from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
+from training.data.load import load_catalogue
+from training.data.report import build_report
+from training.data.synthetic import generate_catalogue
 from training.data.tail import apply_plan, plan_small_classes, products_per_class
 
 SEPARATOR = " > "
@@ -87,3 +92,29 @@ def test_the_threshold_is_the_configs(minimum):
     plan = plan_small_classes(pd.Series(SIZES), SplitConfig(min_class_products=minimum), SEPARATOR)
 
     assert plan.small == sum(1 for n in SIZES.values() if n < minimum)
+
+
+def test_a_product_filed_under_two_folded_siblings_trains_once_and_is_counted_as_a_copy(tmp_path):
+    # GIVEN path labels, and one listing filed twice: under two small siblings of a large class
+    base = load_config(DEFAULT_CONFIG_PATH)
+    config = replace(
+        base,
+        data=replace(base.data, path_separator=SEPARATOR),
+        split=replace(base.split, small_classes="parent"),
+    )
+    frame = generate_catalogue(400, seed=5).assign(category=lambda f: "Home > " + f["category"])
+    assert frame.loc[0, "category"] != "Home > TVs"
+    twice = frame.iloc[[0, 0]].assign(category=["Home > TVs > Tiny A", "Home > TVs > Tiny B"])
+    data = tmp_path / "catalogue.csv"
+    pd.concat([frame, twice], ignore_index=True).to_csv(data, index=False)
+
+    # WHEN it is loaded for training, and reported on
+    loaded = load_catalogue(config, str(data))
+    report = build_report(pd.read_csv(data, dtype=str), config.data, source="x", split=config.split)
+
+    # THEN both fold into "Home > TVs" as one row (no copy of a row trains twice), and the copy is counted
+    folded = loaded.frame[loaded.frame["title"] == frame.loc[0, "title"]]
+    assert (folded[LABEL] == "Home > TVs").sum() == 1
+    assert not loaded.frame.duplicated().any()
+    assert report.duplicate_rows == report.dropped["duplicates"] == 1
+    assert report.rows_out == len(loaded.frame)

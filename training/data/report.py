@@ -62,7 +62,7 @@ from training.data.label_checks import (
 )
 from training.data.sources import delimiter_hint
 from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
-from training.data.tail import apply_plan, plan_small_classes, products_per_class
+from training.data.tail import plan_small_classes, planned_catalogue, products_per_class
 from training.exceptions import DataValidationError, TrainingError
 from training.text import reads_as_empty
 
@@ -166,6 +166,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
     plan = plan_small_classes(products, split, config.path_separator)
     # `split.small_classes: drop` takes these rows out of the run after cleaning: counted with what cleaning drops.
     small_dropped = int(kept[LABEL].isin(plan.dropped).sum())
+    planned, folded_copies = planned_catalogue(kept, plan)
     report = DataReport(
         source=source,
         rows_in=len(raw),
@@ -173,12 +174,12 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
             "no_label": dropped["dropped_no_label"],
             "empty_title": dropped["dropped_empty_title"],
             "too_long": dropped["dropped_too_long"],
-            "duplicates": dropped["dropped_duplicates"],
+            "duplicates": dropped["dropped_duplicates"] + folded_copies,
             "small_classes": small_dropped,
         },
         max_text_length=config.max_text_length,
         missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
-        rows_out=len(kept) - small_dropped,
+        rows_out=len(planned),
         class_counts=counts,
         label_variants=label_variants(real, separator=config.path_separator),
         near_misses=near_misses(real, separator=config.path_separator),
@@ -192,7 +193,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         unparsable_numbers=unparsable_numbers(
             frame[~np.isin(np.arange(len(frame)), repeated_headers(frame, config))], config
         ),
-        duplicate_rows=dropped["dropped_duplicates"],
+        duplicate_rows=dropped["dropped_duplicates"] + folded_copies,
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
         near_constant_columns=near_constant_columns(
@@ -211,7 +212,6 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         else 0,
         delimiter_hint=delimiter_hint(raw.columns),
     )
-    planned = apply_plan(kept, plan)
     report.trained_class_counts = {str(label): int(count) for label, count in planned[LABEL].value_counts().items()}
     report.refusals = _refusals(report) + _rule_refusals(frame, config, planned, split, source)
     report.problems = report.refusals + _problems(report)

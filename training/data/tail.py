@@ -8,7 +8,7 @@ refused for it:
   reported as "learnt, not evaluated";
 - `parent` (path labels): the class is folded into its parent category, deepest first, until the parent's products
   reach the minimum or it is a department; what is still small then trains as above. A product filed under two
-  folded siblings counts once for each;
+  folded siblings counts once for each (a listing filed under both then trains once: `planned_catalogue`);
 - `drop`: the class's rows leave the run, counted in the data report and the run summary.
 
 Both engines plan from the products per class (`plan_small_classes`) and apply the plan row by row
@@ -103,6 +103,15 @@ def apply_plan(frame: pd.DataFrame, plan: TailPlan) -> pd.DataFrame:
     if plan.folded:
         frame = frame.assign(**{LABEL: frame[LABEL].map(lambda label: plan.folded.get(label, label))})
     return frame
+
+
+def planned_catalogue(frame: pd.DataFrame, plan: TailPlan) -> tuple[pd.DataFrame, int]:
+    """A cleaned catalogue with the plan applied, and how many of its rows folding made copies of another (dropped,
+    as cleaning drops copies): a product filed under two small siblings is one row of their parent. The Dask engine
+    drops such copies as it drops every copy, once rows are shuffled by product."""
+    planned = apply_plan(frame, plan)
+    kept = planned.drop_duplicates() if plan.folded else planned
+    return kept.reset_index(drop=True), len(planned) - len(kept)
 
 
 def _fold_into_parents(sizes: dict[str, int], minimum: int, separator: str) -> dict[str, str]:
