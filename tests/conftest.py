@@ -24,6 +24,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
 from training.data.synthetic import generate_catalogue
+from training.data.tail import treat_small_classes
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.engines.local import fit_model
 from training.model.export import to_onnx_model
@@ -122,7 +123,7 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
     """Fit a small pipeline and export it, with the metadata keys `make train` writes."""
     features = replace(config.features, text_buckets=2**12, stacking_folds=3)
     config = replace(config, features=features, model=replace(config.model, n_estimators=40))
-    splits = split_catalogue(prepare_catalogue(raw, config.data), config.split)
+    splits = split_catalogue(treat_small_classes(prepare_catalogue(raw, config.data), config)[0], config.split)
     pipeline = fit_model(config, splits)
     classes = pipeline.classes_
     confidence = confidence_report(

@@ -5,20 +5,31 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
 import onnx
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from handler.app import create_app
+from handler.model import load_model
+from handler.settings import Settings
+from tests.conftest import train_tiny_model
 from training.cli.compare import app
+from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
+from training.data.load import load_catalogue
 from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.synthetic import generate_catalogue
+from training.data.taxonomy import generate_taxonomy_catalogue
+from training.feedback.capture import read_capture
+from training.feedback.review_queue import latest_listings
 from training.model.metadata import METADATA_KEY, split_record
 from training.reporting.compare import (
     IncomparableModelsError,
@@ -30,6 +41,9 @@ from training.reporting.compare import (
     score_model,
 )
 from training.reporting.tracking import configure_tracking, log_trained_products
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.mark.parametrize(
@@ -450,3 +464,62 @@ def test_an_out_under_a_file_is_one_line_before_any_scoring(model_path, tmp_path
     assert result.exit_code == 1
     assert "lies under" in result.output
     assert "Traceback" not in result.output
+
+
+def _folded_catalogue(tmp_path: Path) -> tuple[Path, Path, Path, pd.DataFrame]:
+    """A config folding small classes (`split.small_classes: parent`), a catalogue of path labels with three small
+    sibling leaves (two products each, two of them held out by their own draws) that fold into one parent of six
+    products, large enough to be dealt, and a model trained on it: the config, the catalogue and the model's paths,
+    and the rows."""
+    text = DEFAULT_CONFIG_PATH.read_text().replace("data:\n", 'data:\n  path_separator: " > "\n', 1)
+    (config_path := tmp_path / "parent.yaml").write_text(text + "\nsplit:\n  small_classes: parent\n")
+    config = load_config(config_path)
+    raw = generate_taxonomy_catalogue(3_000, 30, seed=4)
+    dealt = split_catalogue(prepare_catalogue(raw, config.data), config.split)
+    products = [*dealt.test[GROUP].unique()[:2], *dealt.train[GROUP].unique()[:4]]
+    tiny = {product: f"Tiny > Few > Leaf {index // 2}" for index, product in enumerate(products)}
+    raw["category"] = raw["product_id"].astype(str).map(tiny).fillna(raw["category"])
+    raw.to_csv(data := tmp_path / "catalogue.csv", index=False)
+    return config_path, data, train_tiny_model(config, raw, tmp_path / "model.onnx", "test-folded-1"), raw
+
+
+def test_a_catalogue_is_compared_on_the_test_rows_training_held_out_after_folding_small_classes(tmp_path):
+    # GIVEN a model trained with small classes folded into their parents, one such parent partly held out
+    config_path, data, model, _ = _folded_catalogue(tmp_path)
+    config = load_config(config_path)
+    held_out = split_catalogue(load_catalogue(config, str(data)).frame, config.split).test
+
+    # WHEN the model is compared with itself on that catalogue's test split
+    arguments = ["--a", str(model), "--b", str(model), "--data", str(data), "--config", str(config_path)]
+    result = CliRunner().invoke(app, [*arguments, "--resamples", "20", "--out", str(tmp_path / "c")])
+
+    # THEN it is scored on the rows training held out, the folded class's among them
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert report["left_out"]["test_rows"] == len(held_out)
+    assert "Tiny > Few" in set(held_out[LABEL])
+
+
+def test_a_reviewed_leaf_that_training_folded_is_read_as_its_parent_on_captured_traffic(tmp_path):
+    # GIVEN a model trained with small classes folded into their parents, serving with capture
+    config_path, _, model, raw = _folded_catalogue(tmp_path)
+    settings = Settings(model_path=model, capture_dir=tmp_path / "capture", capture_sample_rate=1.0)
+    client = TestClient(create_app(load_model(settings), settings))
+    tiny = raw[raw["category"].str.startswith("Tiny > ")]
+    traffic = pd.concat([tiny, raw.iloc[:40]]).drop_duplicates("title")
+    items = traffic[["title", "seller_id", "brand", "price"]].astype(object)
+    items = items.where(items.notna(), None).astype({"seller_id": str, "brand": str})
+    assert client.post("/predict/batch", json={"items": items.to_dict("records")}).status_code == 200
+    # AND the listings reviewed with their leaf labels, the folded leaves' included (as a reviewer files them)
+    listings = latest_listings(read_capture(str(tmp_path / "capture")))
+    truth = dict(zip(traffic["title"], traffic["category"], strict=True))
+    listings.assign(label=listings["title"].map(truth))[["listing_id", "label"]].to_csv(tmp_path / "r.csv", index=False)
+
+    # WHEN the model is compared with itself on that traffic, judged by the reviewed labels
+    result = CliRunner().invoke(app, ["--a", str(model), "--b", str(model), "--data", str(tmp_path / "capture"),
+                                      "--reviewed", str(tmp_path / "r.csv"), "--config", str(config_path),
+                                      "--resamples", "20", "--out", str(tmp_path / "c")])  # fmt: skip
+
+    # THEN the folded leaves are read as the class the model learnt for them, as training reads such corrections
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "c" / "comparison.json").read_text())["reviewed"]["rows"] == len(traffic)

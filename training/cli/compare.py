@@ -35,6 +35,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import UNGROUPED, prepare_catalogue, renamed_by_the_fold
 from training.data.load import load_raw
 from training.data.split import product_ids, product_keys, split_catalogue
+from training.data.tail import treat_small_classes
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import with_listing_ids
@@ -141,7 +142,7 @@ def main(
                 "on its labels"
             )
         raw = load_raw(resolved, data or None)
-        frame = prepare_catalogue(raw.frame, resolved.data, source=raw.source)
+        frame, _ = treat_small_classes(prepare_catalogue(raw.frame, resolved.data, source=raw.source), resolved)
         if on == "test":
             frame = split_catalogue(frame, resolved.split).test
         elif on != "all":
@@ -328,6 +329,7 @@ def _compare_live(
                 f"REVIEWED {reviewed}: every labelled listing of this capture was given to a model as a correction; "
                 "compare on listings reviewed since (a new review queue, SINCE=)"
             )
+        labels = _folded_as_trained(labels, metadata, separator)
         classes = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
         unknown = sorted(str(label) for label in set(labels[known]) - classes)
         if unknown:
@@ -354,6 +356,23 @@ def _compare_live(
         logger.error(f"agreement on captured traffic is at least {low:.2%} (95 % lower bound), under MIN_AGREEMENT "
                      f"{min_agreement:.2%}: B answers too differently from A")  # fmt: skip
         raise typer.Exit(code=1)
+
+
+def _folded_as_trained(labels: np.ndarray, metadata: dict[str, dict], separator: str | None) -> np.ndarray:
+    """Reviewed labels as training reads corrections: where both models folded small classes into their parents
+    (`split.small_classes: parent`), a leaf neither answers is its deepest ancestor both answer (the capture comes
+    without the catalogue whose plan folded it)."""
+    policies = {found.get("training_data", {}).get("split", {}).get("small_classes") for found in metadata.values()}
+    if policies != {"parent"} or not separator:
+        return labels
+    classes = set(metadata["A"]["classes"]) & set(metadata["B"]["classes"])
+
+    def folded(label: str) -> str:
+        names = label.split(separator)
+        ancestors = (separator.join(names[:depth]) for depth in range(len(names) - 1, 0, -1))
+        return label if label in classes else next((name for name in ancestors if name in classes), label)
+
+    return np.array([folded(label) if label else label for label in labels], dtype=str)
 
 
 def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:

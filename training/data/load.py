@@ -25,7 +25,7 @@ from training.data.long_tail import catalogue_classes, generate_long_tail_catalo
 from training.data.report import build_report, log_report
 from training.data.sources import catalogue_files, read_file
 from training.data.synthetic import generate_catalogue
-from training.data.tail import plan_small_classes, planned_catalogue, products_per_class
+from training.data.tail import treat_small_classes
 from training.data.taxonomy import generate_taxonomy_catalogue
 from training.exceptions import DataValidationError
 
@@ -91,10 +91,7 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
     except DataValidationError:
         raise_in_its_file(raw, config)
         raise
-    tail = plan_small_classes(products_per_class(frame), config.split, config.data.path_separator)
-    frame, copies = planned_catalogue(frame, tail)
-    if copies:
-        logger.info("dropped", extra={"reason": "copies once small classes were folded", "rows": copies})
+    frame, tail = treat_small_classes(frame, config)
     require_two_classes(frame[LABEL].nunique(), raw.source, after="cleaning and split.small_classes")
     return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report, tail=tail)
 

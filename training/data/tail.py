@@ -26,7 +26,7 @@ from training.columns import GROUP, LABEL
 if TYPE_CHECKING:
     import pandas as pd
 
-    from training.config import SplitConfig
+    from training.config import SplitConfig, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,16 @@ def apply_plan(frame: pd.DataFrame, plan: TailPlan) -> pd.DataFrame:
     if plan.folded:
         frame = frame.assign(**{LABEL: frame[LABEL].map(lambda label: plan.folded.get(label, label))})
     return frame
+
+
+def treat_small_classes(frame: pd.DataFrame, config: TrainConfig) -> tuple[pd.DataFrame, TailPlan]:
+    """A cleaned catalogue as the run learns it (`split.small_classes` planned and applied), and the plan: training
+    splits this frame, so whatever must find the run's test rows again (`make compare`) splits it too."""
+    plan = plan_small_classes(products_per_class(frame), config.split, config.data.path_separator)
+    planned, copies = planned_catalogue(frame, plan)
+    if copies:
+        logger.info("dropped", extra={"reason": "copies once small classes were folded", "rows": copies})
+    return planned, plan
 
 
 def planned_catalogue(frame: pd.DataFrame, plan: TailPlan) -> tuple[pd.DataFrame, int]:
