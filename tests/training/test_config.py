@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from training.cli.catalogue_options import resolve_config
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config, to_params
 from training.exceptions import ConfigError
 
@@ -193,3 +194,11 @@ def test_each_synthetic_catalogue_registers_under_its_own_name():
         == "synthetic-1000-categories-200000-rows"
     )
     assert load_config(DEFAULT_CONFIG_PATH, synthetic_rows=2_000, registered_model="mine").registered_name == "mine"
+
+
+@pytest.mark.parametrize("options", [{"rows": "3000"}, {"categories": "12"}, {"taxonomy": "google-shape"}])
+def test_the_synthetic_catalogues_options_never_rename_the_model_of_a_catalogue_read_from_files(options):
+    # ROWS=, CATEGORIES= and TAXONOMY= are ignored with DATA=: the same catalogue's model keeps its one name
+    given = {"rows": None, "categories": None, "taxonomy": None} | options
+
+    assert resolve_config(DEFAULT_CONFIG_PATH, data="catalogue.csv", **given).registered_name == "synthetic"

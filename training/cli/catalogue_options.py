@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from training.config import TrainConfig, load_config
+from training.config import DEFAULT_SYNTHETIC_ROWS, TrainConfig, load_config
 from training.data.taxonomy import PATH_SEPARATOR
 from training.exceptions import DataValidationError
 
@@ -44,7 +44,12 @@ def resolve_config(
         synthetic_categories=parse_categories(categories),
         synthetic_taxonomy=taxonomy or None,
     )
-    synthetic_paths = data is None and (resolved.synthetic_categories or resolved.synthetic_taxonomy)
+    if data:
+        # The synthetic catalogue's options say nothing of a catalogue read from files, and must not name its
+        # registered model (`TrainConfig.registered_name`): ROWS=3000 with DATA= is the same catalogue's model.
+        return replace(resolved, synthetic_rows=DEFAULT_SYNTHETIC_ROWS, synthetic_categories=None,
+                       synthetic_taxonomy=None)  # fmt: skip
+    synthetic_paths = resolved.synthetic_categories or resolved.synthetic_taxonomy
     if not synthetic_paths or resolved.data.path_separator is not None:
         return resolved
     return replace(resolved, data=replace(resolved.data, path_separator=PATH_SEPARATOR))
