@@ -121,8 +121,10 @@ class Settings(BaseModel):
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, served_model: Path = SERVED_MODEL, **explicit: Any
     ) -> Settings:
-        """Defaults for the init type, then the pinned model, then environment variables named like the fields
-        (upper case; empty means unset), then explicit arguments.
+        """Defaults for the init type, then environment variables named like the fields (upper case; empty means
+        unset), then what `make build` pinned into the package, then explicit arguments. The pin wins over the
+        environment: a `sam deploy` that keeps a stack's saved TargetPrecision after `make build
+        TARGET_PRECISION=0.99` would otherwise serve the saved value on the version built for 0.99.
 
         Raises:
             SettingsError: A variable or the pinned file does not parse or is out of range; the message names it.
@@ -131,7 +133,7 @@ class Settings(BaseModel):
         by_init_type = SNAPSTART_S3 if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" else {}
         from_environment = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())}
         try:
-            return cls.model_validate(by_init_type | _pinned(served_model) | from_environment | explicit)
+            return cls.model_validate(by_init_type | from_environment | _pinned(served_model) | explicit)
         except ValidationError as exc:
             raise SettingsError(f"invalid settings: {'; '.join(map(_problem, exc.errors()))}") from exc
 

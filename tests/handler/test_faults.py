@@ -239,6 +239,19 @@ def test_the_model_pinned_into_the_package_is_the_one_served(tmp_path):
         Settings.from_env({}, served_model=pinned)
 
 
+def test_the_target_and_capture_rate_pinned_into_the_package_win_over_the_environment(tmp_path):
+    # GIVEN a package built with TARGET_PRECISION=0.99 CAPTURE_SAMPLE_RATE=0.1, deployed with a stack's saved values
+    pinned = tmp_path / "served_model.json"
+    pinned.write_text(json.dumps({"target_precision": 0.99, "capture_sample_rate": 0.1}))
+    environment = {"TARGET_PRECISION": "0.98", "CAPTURE_SAMPLE_RATE": "1"}
+
+    settings = Settings.from_env(environment, served_model=pinned)
+
+    # THEN the version serves what it was built with
+    assert (settings.target_precision, settings.capture_sample_rate) == (0.99, 0.1)
+    assert Settings.from_env(environment, served_model=tmp_path / "none.json").target_precision == 0.98
+
+
 def test_explicit_setting_wins_over_the_environment():
     settings = Settings.from_env({"MAX_BATCH": "7", "INTRA_OP_THREADS": "2", "MODEL_S3_URI": ""}, max_batch=3)
 
