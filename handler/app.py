@@ -108,7 +108,9 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         le=1,
         allow_inf_nan=False,
         description=f"The precision to take `decision` at: one of the model's operating points {targets} "
-        f"(default {settings.target_precision}).",
+        f"(default {settings.target_precision})."
+        if targets
+        else "This model records no operating points: its answers carry no `decision`, and any value is refused.",
         # The schema names the allowed values, so a client (or schemathesis) knows them; `_target` enforces them.
         json_schema_extra={"enum": targets} if targets else None,
     )
@@ -126,7 +128,8 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         # `/predict/` is not a route: a 404, as documented, not a redirect to a URL built from the Host header
         # (behind a REST API stage it would drop the stage).
         redirect_slashes=False,
-        responses={413: ERROR_RESPONSES[413]},
+        # What the guard answers on any route: a body over the limit or compressed, and a fault of ours.
+        responses={status: ERROR_RESPONSES[status] for status in (413, 415, 500)},
     )
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, logger=logger)
 

@@ -15,6 +15,7 @@ from handler.exceptions import ModelLoadError
 from handler.explain import MAX_EXPLAINED_WORDS, occlusions
 from handler.model import load_model
 from handler.settings import Settings
+from tests.conftest import with_metadata
 
 THRESHOLDS = Thresholds(leaf=0.9, levels=(0.95, 0.9, 0.8))
 PATH = [("Electronics", 0.97), ("Electronics > Audio", 0.85), ("Electronics > Audio > Headphones", 0.6)]
@@ -195,3 +196,17 @@ def test_a_word_the_model_reads_as_nothing_is_not_explained():
 
     # THEN only the words the model reads take a slot
     assert words == ["kaito", "oled"]
+
+
+def test_a_model_without_operating_points_answers_without_a_decision_and_its_schema_says_so(model_path, tmp_path):
+    # GIVEN a model trained before operating points existed
+    old = with_metadata(model_path, tmp_path / "old.onnx", lambda metadata: metadata.pop("operating_points"))
+    settings = Settings(model_path=old)
+    old_client = TestClient(create_app(load_model(settings), settings))
+
+    # THEN its answers carry no decision, and its schema offers no target precision to ask for
+    assert "decision" not in old_client.post("/predict", json=ITEM).json()
+    parameters = old_client.get("/openapi.json").json()["paths"]["/predict"]["post"]["parameters"]
+    target = next(parameter for parameter in parameters if parameter["name"] == "target_precision")
+    assert target["description"].startswith("This model records no operating points")
+    assert old_client.post("/predict?target_precision=0.98", json=ITEM).status_code == 422

@@ -200,6 +200,8 @@ def test_openapi_declares_every_status_and_integer_ids(client):
 
     for path in ("/predict", "/predict/batch"):
         assert set(spec["paths"][path]["post"]["responses"]) == {"200", "400", "413", "415", "422", "500"}
+    for path in ("/health", "/model"):  # a body sent compressed is a 415 there too, a fault a 500
+        assert set(spec["paths"][path]["get"]["responses"]) == {"200", "413", "415", "500"}
     seller = spec["components"]["schemas"]["Product"]["properties"]["seller_id"]
     assert {option.get("type") for option in seller["anyOf"]} == {"string", "integer", "null"}
     price = spec["components"]["schemas"]["Product"]["properties"]["price"]["anyOf"][0]
