@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,14 @@ WHOLE_MINIMUMS = {
     },
     "split": {"min_class_products": 1, "seed": 0},
 }  # fmt: skip
+# The largest each size setting takes: beyond it a fit allocates gigabytes (text_buckets 2**32: 64 GiB) or dies
+# inside LightGBM (hash_buckets 1e11), and character n-grams longer than words only slow a run down.
+WHOLE_MAXIMUMS = {
+    "features": {"hash_buckets": 2**20, "text_buckets": 2**24, "word_ngram_max": 6, "stacking_folds": 20},
+}
+MAX_CHAR_NGRAM = 10
+# The synthetic catalogue's size settings (ROWS=, CATEGORIES= as a config's keys): a billion rows would not fit.
+SYNTHETIC_LIMITS = {"synthetic_rows": (1, 100_000_000), "synthetic_categories": (2, 100_000)}
 # Each fraction or rate setting's bounds: above the first (from it, for baseline_tolerance), up to the second.
 POSITIVE = (0.0, float("inf"))
 FRACTION_BOUNDS = {
@@ -239,9 +248,15 @@ def load_config(path: Path, **overrides: Any) -> TrainConfig:
         ConfigError: The file is missing, is not valid YAML, or names an unknown or invalid setting.
     """
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a folder; name a YAML file such as configs/synthetic.yaml") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -253,6 +268,25 @@ def load_config(path: Path, **overrides: Any) -> TrainConfig:
         raise ConfigError(f"config file {path}: {exc}") from exc
     _check(config, path)
     return config
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping: it keeps the last silently, so a second
+    `data:` section would train on its settings alone, without a word of the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # merge keys (`<<: *anchor`) may repeat a key: only written ones are checked
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                continue  # unhashable: SafeLoader names it as it always has
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice (only one would count)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def to_params(config: TrainConfig) -> dict[str, Any]:
@@ -274,13 +308,24 @@ def _build(raw: dict[str, Any]) -> TrainConfig:
     features = _numbers(_section(raw, "features"))
     if isinstance(features.get("char_ngrams"), list):
         features["char_ngrams"] = tuple(features["char_ngrams"])
+    if "name" not in raw:
+        raise TypeError("name is missing: name the catalogue (name: my-shop), which names its registered model")
     return TrainConfig(
-        data=DataConfig(**data),
-        features=FeatureConfig(**features),
-        model=ModelConfig(**_numbers(_section(raw, "model"))),
-        split=SplitConfig(**_numbers(_section(raw, "split"))),
-        **_numbers(raw, TOP_LEVEL_BOUNDS),
+        data=DataConfig(**_known(data, DataConfig, "data.")),
+        features=FeatureConfig(**_known(features, FeatureConfig, "features.")),
+        model=ModelConfig(**_known(_numbers(_section(raw, "model")), ModelConfig, "model.")),
+        split=SplitConfig(**_known(_numbers(_section(raw, "split")), SplitConfig, "split.")),
+        **_known(_numbers(raw, TOP_LEVEL_BOUNDS), TrainConfig, ""),
     )
+
+
+def _known(settings: dict[str, Any], kind: type, prefix: str) -> dict[str, Any]:
+    """`settings`, or a TypeError naming the first one `kind` has no field for, and those it has."""
+    known = [field.name for field in dataclasses.fields(kind)]
+    unknown = [key for key in settings if key not in known]
+    if unknown:
+        raise TypeError(f"unknown setting {prefix}{unknown[0]} (the settings there: {', '.join(known)})")
+    return settings
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -383,11 +428,15 @@ def _check(config: TrainConfig, path: Path) -> None:
     """Every role must name a declared input, and an input has one kind: text, hashed or numeric."""
     for setting in ("name", "registered_model"):
         value = getattr(config, setting)
-        if value is not None and (not isinstance(value, str) or not value.strip() or set(value) & set("/:'\"")):
+        if value is not None and (not isinstance(value, str) or not value.strip(". ") or set(value) & set("/:'\"")):
             raise ConfigError(
-                f"config file {path}: {setting} must be text without '/', ':' or quotes (it names the MLflow "
-                f"registered model), got {value!r}"
+                f"config file {path}: {setting} must be text without '/', ':' or quotes, and more than dots (it names "
+                f"the MLflow registered model), got {value!r}"
             )
+    if not isinstance(config.experiment, str) or not config.experiment.strip():
+        raise ConfigError(
+            f"config file {path}: experiment must be text (the MLflow experiment's name), got {config.experiment!r}"
+        )
     data = config.data
     roles = [("text", data.text), *[("hashed", name) for name in data.hashed], *[("numeric", n) for n in data.numeric]]
     kinds = [name for _, name in roles]
@@ -399,6 +448,12 @@ def _check(config: TrainConfig, path: Path) -> None:
         )
     if data.brand_price_cross:
         roles += [("brand_price_cross", name) for name in data.brand_price_cross]
+        brand, price = data.brand_price_cross
+        if brand not in data.hashed or price not in data.numeric:
+            raise ConfigError(
+                f"config file {path}: data.brand_price_cross must be [a hashed input, a numeric input] (its brand, "
+                f"then its price), got {list(data.brand_price_cross)}"
+            )
     for role, name in roles:
         if name not in data.columns:
             raise ConfigError(
@@ -477,18 +532,27 @@ def _check_ranges(config: TrainConfig, path: Path) -> None:
     for section, minimums in WHOLE_MINIMUMS.items():
         for name, minimum in minimums.items():
             value = getattr(getattr(config, section), name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            maximum = WHOLE_MAXIMUMS.get(section, {}).get(name)
+            whole = not isinstance(value, bool) and isinstance(value, int)
+            if not whole or value < minimum or (maximum is not None and value > maximum):
+                wanted = f"from {minimum} to {maximum:,}" if maximum is not None else f"of at least {minimum}"
                 raise ConfigError(
-                    f"config file {path}: {section}.{name} must be a whole number of at least {minimum}, got {value!r}"
+                    f"config file {path}: {section}.{name} must be a whole number {wanted}, got {value!r}"
                 )
+    for name, (low, high) in SYNTHETIC_LIMITS.items():
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            raise ConfigError(
+                f"config file {path}: {name} must be a whole number from {low} to {high:,}, got {value!r}"
+            )
     settings = [(f"{section}.{name}", getattr(getattr(config, section), name), limits)
                 for section, bounds in FRACTION_BOUNDS.items() for name, limits in bounds.items()]  # fmt: skip
     settings += [(name, getattr(config, name), limits) for name, limits in TOP_LEVEL_BOUNDS.items()]
     for setting, value, (low, high) in settings:
         inclusive = setting.rsplit(".", 1)[-1] in INCLUSIVE_LOWER
-        number = not isinstance(value, bool) and isinstance(value, int | float)
+        number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
         if not number or not (low <= value if inclusive else low < value) or not value <= high:
-            upper = "" if high == float("inf") else f" up to {high:g}"
+            upper = " (finite)" if high == float("inf") else f" up to {high:g}"
             wanted = f"{'from' if inclusive else 'above'} {low:g}{upper}"
             raise ConfigError(f"config file {path}: {setting} must be a number {wanted}, got {value!r}")
     jobs = config.model.n_jobs
@@ -501,9 +565,9 @@ def _check_ranges(config: TrainConfig, path: Path) -> None:
         isinstance(ngrams, tuple)
         and len(ngrams) == 2
         and all(isinstance(n, int) and not isinstance(n, bool) for n in ngrams)
-        and 1 <= ngrams[0] <= ngrams[1]
+        and 1 <= ngrams[0] <= ngrams[1] <= MAX_CHAR_NGRAM
     ):
         raise ConfigError(
             f"config file {path}: features.char_ngrams must be [shortest, longest] with 1 ≤ shortest ≤ longest "
-            f"(or null for words only), got {ngrams!r}"
+            f"≤ {MAX_CHAR_NGRAM} (or null for words only), got {ngrams!r}"
         )

@@ -49,9 +49,28 @@ def test_params_are_flat_and_cover_every_section():
     [
         ("name: x\ndata: [unclosed", "is not valid YAML"),
         ("- a list", "must hold a mapping"),
+        # PyYAML keeps the last of a key given twice: the first data section would be lost without a word
+        (
+            "name: x\ndata: {columns: {t: T}, target: y, text: t}\ndata: {columns: {t: T}, target: y, text: t}",
+            "the key 'data' is given twice",
+        ),
+        ("name: x\nbase: &b {a: 1}\ndata: {columns: {t: T}, target: y, text: t}", r"unknown setting base \(the sett"),
+        ("data: {columns: {t: T}, target: y, text: t}", "name is missing: name the catalogue"),
+        ("name: ..\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':' or quotes, and"),
+        ("name: x\nexperiment: ''\ndata: {columns: {t: T}, target: y, text: t}", "experiment must be text"),
+        ("name: x\nsynthetic_rows: -5\ndata: {columns: {t: T}, target: y, text: t}", "synthetic_rows must be a whol"),
+        ("name: x\nsynthetic_rows: lots\ndata: {columns: {t: T}, target: y, text: t}", "synthetic_rows must be a w"),
+        (
+            "name: x\ndata: {columns: {t: T, b: B, p: P}, target: y, text: t, hashed: [b], numeric: [p], "
+            "brand_price_cross: [p, b]}",
+            r"data.brand_price_cross must be \[a hashed input, a numeric input\]",
+        ),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {learning_rate: .inf}", "learning_rate must"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nfeatures: {char_ngrams: [1, 1000]}", "≤ 10"),
+        ("name: x\ndata: {columns: {t: T}, target: y, text: t}\nfeatures: {text_buckets: 4294967296}", "1 to 16,7"),
         (
             "name: x\ndata: {columns: {t: T}, target: y, text: t}\nmodel: {trees: 3}",
-            "unexpected keyword argument 'trees'",
+            r"unknown setting model.trees \(the settings there: n_estimators, learning_rate,",
         ),
         ("name: x\ndata: {columns: {t: T}, target: y, text: title}", "text input 'title' is not one of data.columns"),
         (
@@ -123,12 +142,17 @@ def test_params_are_flat_and_cover_every_section():
         *[
             (f"name: x\ndata: {{columns: {{t: T}}, target: y, text: t}}\n{section}: {{{name}: {value}}}", message)
             for section, name, value, message in [
-                ("features", "hash_buckets", 0, "features.hash_buckets must be a whole number of at least 1, got 0"),
-                ("features", "stacking_folds", 1, "features.stacking_folds must be a whole number of at least 2"),
-                ("features", "text_buckets", 2.5, "features.text_buckets must be a whole number of at least 1"),
+                (
+                    "features",
+                    "hash_buckets",
+                    0,
+                    "features.hash_buckets must be a whole number from 1 to 1,048,576, got 0",
+                ),
+                ("features", "stacking_folds", 1, "features.stacking_folds must be a whole number from 2 to 20"),
+                ("features", "text_buckets", 2.5, "features.text_buckets must be a whole number from 1 to"),
                 ("model", "n_estimators", 0, "model.n_estimators must be a whole number of at least 1, got 0"),
                 ("model", "num_leaves", 1, "model.num_leaves must be a whole number of at least 2"),
-                ("model", "learning_rate", 0, "model.learning_rate must be a number above 0, got 0"),
+                ("model", "learning_rate", 0, r"model.learning_rate must be a number above 0 \(finite\), got 0"),
                 ("model", "colsample_bytree", 1.5, "model.colsample_bytree must be a number above 0 up to 1, got 1.5"),
                 ("model", "baseline_tolerance", -0.1, "model.baseline_tolerance must be a number from 0 up to 1"),
                 ("split", "test_fraction", 0, "split.test_fraction must be a number above 0 up to 1, got 0"),
@@ -202,3 +226,13 @@ def test_the_synthetic_catalogues_options_never_rename_the_model_of_a_catalogue_
     given = {"rows": None, "categories": None, "taxonomy": None} | options
 
     assert resolve_config(DEFAULT_CONFIG_PATH, data="catalogue.csv", **given).registered_name == "synthetic"
+
+
+def test_a_config_that_is_not_utf8_text_or_is_a_folder_is_named(tmp_path: Path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: Kühlschränke\n".encode("latin-1"))
+
+    with pytest.raises(ConfigError, match=r"latin\.yaml is not UTF-8 text \(byte 8\); save it as UTF-8"):
+        load_config(latin)
+    with pytest.raises(ConfigError, match="is a folder; name a YAML file"):
+        load_config(tmp_path)
