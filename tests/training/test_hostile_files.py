@@ -75,6 +75,14 @@ def _frame_table(**columns: pa.Array) -> pa.Table:
     return pa.table(base | columns)
 
 
+def _beside_a_compressed_export(folder: Path) -> Path:
+    (folder / "notes").mkdir(parents=True)
+    _csv(folder / "a.csv", f"{HEADER}\n{ROW}\n")
+    _bytes(folder / "b.csv.gz", gzip.compress(f"{HEADER}\n{ROW}\n".encode()))
+    _csv(folder / "notes" / "d.txt", f"{HEADER}\n{ROW}\n")
+    return folder
+
+
 def _second_file_lacks_a_column(folder: Path) -> Path:
     folder.mkdir()
     _csv(folder / "a.csv", f"{HEADER}\n{ROW}\n")
@@ -176,6 +184,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV, TSV or Parquet files match"),
+    "a folder holding a file of another kind beside its CSV (its rows would be left out)": (
+        lambda d: _beside_a_compressed_export(d / "mixed"),
+        "holds 2 file(s) that are not CSV, TSV or Parquet and would not be read: ['b.csv.gz', 'notes/d.txt']",
+    ),
     "a comma-separated file named .tsv": (
         lambda d: _csv(d / "feed.tsv", f"{HEADER}\n{ROW}\n"),
         "(the file looks ','-delimited: name it .csv)",

@@ -100,6 +100,14 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
+    unread = [path.removeprefix(root).lstrip("/") for path in named if path not in files]
+    if unread:
+        # Their rows would be left out without a word: a `b.csv.gz` beside `a.csv` is half the catalogue.
+        raise DataValidationError(
+            f"{data} holds {len(unread)} file(s) that are not CSV, TSV or Parquet and would not be read: "
+            f"{unread[:5]}; save them as .csv, .tsv or .parquet, move them out, or name the files to read with a "
+            f"glob ('{location.rstrip('/')}/*.csv')"
+        )
     return filesystem, files
 
 
