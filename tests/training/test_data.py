@@ -123,11 +123,12 @@ def test_prices_with_their_currency_code_are_read_in_the_configured_currency_alo
     assert {spec["name"]: spec.get("currency") for spec in input_schema(in_usd)}["price"] == "USD"
 
 
-def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_comma():
+@pytest.mark.parametrize("written", ["2,56", "1366,38", "1.299,00"])  # 1366,38: four digits before the comma
+def test_a_decimal_comma_price_is_told_to_use_a_decimal_point_not_to_drop_the_comma(written):
     frame = _catalogue()
-    frame.loc[0, "price"] = "2,56"  # 2.56 written as much of Europe writes it; without the comma it would be 256
+    frame.loc[0, "price"] = written  # 2.56 written as much of Europe writes it; without the comma it would be 256
 
-    advice = r"found '2,56' in data row 1; write plain numbers with a decimal point"
+    advice = rf"found '{re.escape(written)}' in data row 1; write plain numbers with a decimal point"
     with pytest.raises(DataValidationError, match=advice):
         prepare_catalogue(frame, CONFIG, source="products.csv")
 

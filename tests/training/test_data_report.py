@@ -184,6 +184,9 @@ def test_sibling_categories_a_letter_apart_are_never_suggested_for_a_merge():
     # whole or as a path's leaf, whatever separates the levels; a real name that merely sounds empty is kept
     found = placeholder_labels({"N/A": 3, "Food/Unknown": 2, "Other": 9, "None of the above": 1}, separator="/")
     assert found == {"N/A": 3, "Food/Unknown": 2}
+    # a spreadsheet's error values and a shop's default category in other languages are no category either
+    written = {"#REF!": 2, "#WERT!": 1, "#NV": 1, "Unkategorisiert": 4, "Non classé": 2, "未分類": 3, "Toys": 9}
+    assert placeholder_labels(written, separator=None) == {name: n for name, n in written.items() if name != "Toys"}
     assert "suggested config (" not in summary_text(report)
     pairs = [set(miss["labels"]) for miss in report.near_misses]
     assert {"Hardware > Tools > Planes", "Hardware > Tools > Planers"} in pairs

@@ -42,7 +42,7 @@ QUOTED = reprlib.Repr(maxstring=60, maxother=60)
 # The largest number a numeric input takes: the graph reads float32, and the API refuses anything larger.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A number written with a decimal comma, as much of Europe writes prices ("2,56", "1.299,00", "€ 19,90").
-DECIMAL_COMMA = re.compile(r"^\D*\d{1,3}(?:[.\s]\d{3})*,\d{1,2}\D*$")
+DECIMAL_COMMA = re.compile(r"^\D*(?:\d{1,3}(?:[.\s]\d{3})+|\d+),\d{1,2}\D*$")
 # A price as Google Merchant Center writes it: the number, a space and its ISO 4217 currency code ("15.00 USD").
 CURRENCY_AMOUNT = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s+(?P<code>[A-Z]{3})\s*$")
 # A row without a product id is its title's product, named this and a hash of the title (`own_products`).
@@ -53,6 +53,14 @@ logger = logging.getLogger(__name__)
 PLACEHOLDERS = frozenset({
     "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable", "uncategorized", "uncategorised", "no category",
+    # A spreadsheet's error values, in English and as German, French, Spanish, Italian and Portuguese Excel write
+    # them: a formula that failed is no category.
+    "#ref!", "#value!", "#div/0!", "#name?", "#null!", "#num!", "#spill!", "#calc!", "#nv", "#wert!", "#bezug!",
+    "#zahl!", "#valeur!", "#nom?", "#nombre!", "#valor!", "#n/d", "#nome?", "#nombre?", "#div/0",
+    # A shop's default category ("Uncategorized", WooCommerce's) as shops in other languages name it.
+    "unkategorisiert", "ohne kategorie", "non classé", "sans catégorie", "sin categoría", "sin categorizar",
+    "senza categoria", "sem categoria", "ongecategoriseerd", "okategoriserad", "ukategoriseret", "bez kategorii",
+    "без категории", "kategorisiz", "未分類", "未分类", "미분류",
 })  # fmt: skip
 
 
