@@ -539,11 +539,11 @@ def _check_ranges(config: TrainConfig, path: Path) -> None:
                 raise ConfigError(
                     f"config file {path}: {section}.{name} must be a whole number {wanted}, got {value!r}"
                 )
-    for name, (low, high) in SYNTHETIC_LIMITS.items():
+    for name, (least, most) in SYNTHETIC_LIMITS.items():
         value = getattr(config, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most):
             raise ConfigError(
-                f"config file {path}: {name} must be a whole number from {low} to {high:,}, got {value!r}"
+                f"config file {path}: {name} must be a whole number from {least} to {most:,}, got {value!r}"
             )
     settings = [(f"{section}.{name}", getattr(getattr(config, section), name), limits)
                 for section, bounds in FRACTION_BOUNDS.items() for name, limits in bounds.items()]  # fmt: skip

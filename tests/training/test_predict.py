@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -619,3 +621,25 @@ def test_id_names_several_columns_and_a_variant_sku_is_an_id(model_path, tmp_pat
     assert pd.read_parquet(tmp_path / "c")[["Handle", "Variant SKU"]].values.tolist() == [
         ["h", f"v{i}"] for i in range(10)
     ]
+
+
+def test_parquet_decimal_ids_score_and_are_copied_as_their_whole_numbers(model_path, tmp_path):
+    # GIVEN an export whose ids are Parquet decimals (Spark's and Oracle's decimal(20,0)), and the same rows as text
+    rows = generate_catalogue(6, seed=3).assign(product_id=[str(127 + n) for n in range(6)])
+    table = pa.Table.from_pandas(rows.drop(columns=["seller_id", "product_id"]), preserve_index=False)
+    for column, scale in (("seller_id", 0), ("product_id", 2)):
+        numbers = pa.array([Decimal(value).quantize(Decimal(1).scaleb(-scale)) for value in
+                            rows[column].str.lstrip("s")], pa.decimal128(20, scale))  # fmt: skip
+        table = table.append_column(column, numbers)
+    rows_as_decimals = rows.assign(seller_id=rows["seller_id"].str.lstrip("s"))
+    rows_as_decimals.to_csv(tmp_path / "plain.csv", index=False)
+    pq.write_table(table, tmp_path / "decimal.parquet")
+
+    for name in ("plain.csv", "decimal.parquet"):
+        result = _run("--model", str(model_path), "--data", str(tmp_path / name), "--out", str(tmp_path / name[:5]))
+        assert result.exit_code == 0, result.output
+    plain, decimal = (pd.read_parquet(tmp_path / name) for name in ("plain", "decim"))
+
+    # THEN the decimals score as their whole numbers do, and are copied as "127", never "127.00"
+    assert decimal["product_id"].tolist() == [str(127 + n) for n in range(6)]
+    assert decimal["confidence"].tolist() == plain["confidence"].tolist()

@@ -32,6 +32,7 @@ from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from decimal import Decimal
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 # The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
@@ -153,12 +154,28 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 # Integers stay integers where a value is missing: as float64 a 19-digit id would be rounded.
                 frame = table.to_pandas(ignore_metadata=True, types_mapper=NULLABLE_INTEGERS.get)
                 names = list(table.schema.names)
+                frame = _decimals_as_text(frame, table.schema)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
         raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
     _check_names(names, frame.columns, required, path)
     return frame
+
+
+def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)) as the text a CSV of
+    them would hold, a whole value without its zeros ("127", not "127.00"): the API reads a JSON 127 as "127", and
+    Decimal objects would reach the engines as "127.00" (Dask turns object columns into strings)."""
+    for position, kind in enumerate(schema.types):
+        if pa.types.is_decimal(kind):
+            frame.isetitem(position, frame.iloc[:, position].map(_decimal_text, na_action="ignore").astype(object))
+    return frame
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal as plain text: a whole one as its integer, any other without trailing zeros or an exponent."""
+    return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
 
 
 def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
