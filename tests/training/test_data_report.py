@@ -697,3 +697,33 @@ def test_classes_split_small_classes_folds_are_listed_as_their_parent():
 
     # THEN the folded leaf's rows count for its parent, the class the run learns
     assert report.trained_class_counts == {"A > TVs": 20, "B > Phones": 22}
+
+
+def test_text_saved_again_in_a_western_code_page_is_a_problem_naming_what_it_meant():
+    # GIVEN a German export opened as Windows-1252 and saved again: half its labels and titles mangled
+    frame = _frame(40, category=["Kühlschränke", "Gefrierschränke"] * 20)
+    mangled = frame.index % 4 == 0
+    for column in ("title", "category"):
+        frame.loc[mangled, column] = frame.loc[mangled, column].str.replace("product", "Größe").map(
+            lambda text: text.encode("utf-8").decode("cp1252")
+        )
+
+    report = build_report(frame, CONFIG, source="export.csv")
+
+    # THEN it is a problem (data.strict fails on it), naming a mangled text and what it meant; Japanese is no mojibake
+    problem = next(problem for problem in report.problems if "Western code page" in problem)
+    assert "GrÃ¶ÃŸe 0 phone (meant: Größe 0 phone)" in problem
+    assert report.mojibake["rows"] == 20
+    assert not build_report(_frame(40, category=["冷蔵庫", "冷凍庫"] * 20), CONFIG, source="jp.csv").mojibake
+
+
+def test_prices_written_as_dot_grouped_thousands_are_a_problem():
+    # GIVEN German prices: 3245 and 1299 written "3.245" and "1.299", beside a few whole prices
+    prices = ["3.245", "1.299", "12.500", "899"] * 10
+    report = build_report(_frame(40, price=prices), CONFIG, source="preise.csv")
+    usual = build_report(_frame(40, price=["3.24", "1299.00", "12.5", "899"] * 10), CONFIG, source="prices.csv")
+
+    # THEN they are named, since nothing else refuses them; prices with cents are not
+    assert report.dot_thousands == {"price": {"count": 30, "examples": ["3.245", "1.299", "12.500"]}}
+    assert any("read as decimals (3.245, not 3245)" in problem for problem in report.problems)
+    assert usual.dot_thousands == {}

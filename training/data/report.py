@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from training.columns import GROUP, LABEL
 from training.config import SplitConfig
@@ -80,6 +81,8 @@ NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
 # The longest text a finding quotes whole.
 MAX_QUOTED = 120
+# A number written with dots between groups of three digits and nothing else (German and Dutch thousands).
+DOT_THOUSANDS = r"\d{1,3}(?:\.\d{3})+"
 # Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
 SHARED_TITLES_SHARE = 0.01
 
@@ -119,6 +122,8 @@ class DataReport:
     blank_rows: int = 0
     delimiter_hint: str = ""
     multiline_titles: dict[str, Any] = field(default_factory=dict)
+    mojibake: dict[str, Any] = field(default_factory=dict)
+    dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
     unspaced_separators: list[str] = field(default_factory=list)
@@ -201,6 +206,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         ),
         column_name_fixes=fixes,
         multiline_titles=multiline_titles(titles[usable]),
+        mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
+        dot_thousands=dot_thousands(frame, config),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         unspaced_separators=unspaced_separators(list(counts), config.path_separator),
@@ -228,6 +235,47 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
         return {}
     examples = [str(t)[:MAX_QUOTED] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
     return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "examples": examples}
+
+
+def mojibake(texts: pd.Series) -> dict[str, Any]:
+    """Texts that are UTF-8 read as Windows-1252 (or Latin-1) and saved again, as a spreadsheet does when it opens
+    a UTF-8 CSV in a Western code page: `KÃ¼hlschrÃ¤nke` for `Kühlschränke`. Such a label is a second class of the
+    same category, and such a title hashes to other n-grams than the listings the API will be sent."""
+    distinct = pd.Series(texts.dropna().astype(str).unique())
+    garbled = {text: meant for text in distinct[~distinct.map(str.isascii)] if (meant := _unmangled(text))}
+    if not garbled:
+        return {}
+    rows = int(texts.isin(garbled.keys()).sum())
+    examples = [f"{text[:MAX_QUOTED]} (meant: {meant[:MAX_QUOTED]})" for text, meant in list(garbled.items())[:3]]
+    return {"rows": rows, "examples": examples}
+
+
+def _unmangled(text: str) -> str | None:
+    """The text a mangled one was, when encoding it back to a Western code page gives other, valid UTF-8."""
+    for codepage in ("cp1252", "latin-1"):
+        try:
+            meant = text.encode(codepage).decode("utf-8")
+        except UnicodeError:
+            continue
+        return meant if meant != text else None
+    return None
+
+
+def dot_thousands(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
+    """Per numeric input's text column: the values written as dot-grouped thousands (`3.245`, `1.299.000`), when
+    they are most of its values with a point. As German and Dutch exports write 3245 they read as 3.245, a number
+    like any other, so nothing refuses them: a factor of a thousand off, unless the file means three decimals."""
+    found = {}
+    for name in config.numeric:
+        column = config.columns[name]
+        if column not in frame or is_numeric_dtype(frame[column]):
+            continue
+        text = frame[column].dropna().astype(str).str.strip()
+        pointed = text[text.str.contains(".", regex=False)]
+        grouped = pointed[pointed.str.fullmatch(DOT_THOUSANDS)]
+        if len(grouped) and len(grouped) * 2 >= len(pointed):
+            found[column] = {"count": len(grouped), "examples": list(grouped.unique()[:MAX_EXAMPLES])}
+    return found
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -501,6 +549,19 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['rows']} titles span several lines ({found['lines']} line breaks in all), e.g. "
             f"{found['examples']}: where a quote in the file is not closed, the lines after it are read into one "
             "title and their listings lost; close or remove the quote (a title meant to span lines: join its lines)"
+        )
+    if report.mojibake:
+        found = report.mojibake
+        problems.append(
+            f"{found['rows']} titles or labels look like UTF-8 read in a Western code page and saved again, e.g. "
+            f"{found['examples']}: export the catalogue again as UTF-8 (a spreadsheet: open the CSV through its import "
+            "with UTF-8, or save as 'CSV UTF-8')"
+        )
+    for column, found in report.dot_thousands.items():
+        problems.append(
+            f"column {column!r}: {found['count']} values are written like thousands with a dot, e.g. "
+            f"{found['examples']}, and read as decimals (3.245, not 3245); if they are thousands, write them without "
+            "the dot"
         )
     if report.duplicate_rows:
         problems.append(
