@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import unicodedata
 from dataclasses import replace
 
 import numpy as np
@@ -481,6 +482,10 @@ def test_column_names_off_by_whitespace_or_case_get_a_fix():
 
     assert report.column_name_fixes == {"title": " Title ", "category": "CATEGORY"}
     assert any("use ' Title '" in problem for problem in report.problems)
+    # a header saved with decomposed accents (macOS) looks like the configured name, and is told so
+    german = replace(CONFIG, columns={**CONFIG.columns, "title": "Größe"})
+    decomposed = _frame().rename(columns={"title": unicodedata.normalize("NFD", "Größe")})
+    assert build_report(decomposed, german, source="x").column_name_fixes == {"Größe": "Gro\u0308ße"}
 
 
 def test_check_data_cli_prints_the_report_and_strict_mode_fails(tmp_path):

@@ -138,6 +138,14 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(d / "utf16.csv", f"{HEADER}\n{ROW}\n".encode("utf-16")),
         "it is UTF-16 text (its first bytes say so); save it as UTF-8",
     ),
+    "UTF-16 without a byte-order mark (its ASCII reads as UTF-8 with NUL bytes)": (
+        lambda d: _bytes(d / "utf16le.csv", f"{HEADER}\n{ROW}\n".encode("utf-16-le")),
+        "its header holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; save it as UTF-8",
+    ),
+    "UTF-32 export": (
+        lambda d: _bytes(d / "utf32.csv", f"{HEADER}\n{ROW}\n".encode("utf-32")),
+        "it is UTF-32 text (its first bytes say so); save it as UTF-8",
+    ),
     "one Windows-1252 row deep in a UTF-8 export": (
         lambda d: _bytes(
             d / "one-row.csv",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import reprlib
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -526,5 +527,6 @@ def _data_row(values: pd.Series, position: int) -> int:
 
 
 def _name_key(name: str) -> str:
-    """A column name with case and all whitespace folded away."""
-    return "".join(name.split()).casefold()
+    """A column name with case and all whitespace folded away, its accents composed (a header saved decomposed, as
+    macOS may, looks like the configured name and is not equal to it)."""
+    return "".join(unicodedata.normalize("NFC", name).split()).casefold()

@@ -144,7 +144,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     hint = delimiter_hint(stream.header_names())
                     raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
-                frame, names = _without_unnamed(frame, stream.header_names())
+                frame, names = _without_unnamed(frame, _text_header(stream, path))
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
                 # _check_names can say so.
@@ -192,7 +192,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
                 if delimiter:
                     stream = _BoundedLines(handle, path, delimiter)
                     header = pd.read_csv(stream, sep=delimiter, dtype=str, nrows=0)
-                    header, names = _without_unnamed(header, stream.header_names())
+                    header, names = _without_unnamed(header, _text_header(stream, path))
                     found = header.columns
                 else:
                     schema = pq.read_schema(handle)
@@ -203,6 +203,22 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
             raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
         _check_names(names, found, required, path)
+
+
+def _text_header(stream: _BoundedLines, path: str) -> list[str]:
+    """A text file's column names as written, refusing a header of NUL bytes between its letters: UTF-16 or UTF-32
+    without a byte-order mark reads as UTF-8 whose every name is missing, which would be reported as such.
+
+    Raises:
+        DataValidationError: The header holds NUL bytes.
+    """
+    names = stream.header_names()
+    if any("\x00" in name for name in names):
+        raise DataValidationError(
+            f"cannot read {path}: its header holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark "
+            f"does; {SAVE_AS_UTF8}"
+        )
+    return names
 
 
 def _delimiter(path: str) -> str | None:
@@ -306,6 +322,8 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
         archive = archive_kind(start)
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
+        if exc.start == 0 and start.startswith(b"\xff\xfe\x00\x00"):
+            return f"it is UTF-32 text (its first bytes say so); {SAVE_AS_UTF8}"
         if exc.start == 0 and start.startswith(UTF16_MARKS):
             return f"it is UTF-16 text (its first bytes say so); {SAVE_AS_UTF8}"
         byte = exc.object[exc.start : exc.start + 1].hex()
