@@ -20,6 +20,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
+from training.columns import CORRECTED_LISTINGS
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
@@ -59,11 +60,12 @@ def main(
         _check_out(out, replace=replace)
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         captured = read_capture(capture, since=parse_since(since))
-        challenger = _challenger_labels(b, captured) if b else None
+        challenger, reviewed = _challenger_labels(b, captured) if b else (None, frozenset())
         queue, qualified = build_review_queue(
             captured,
             known=_known_values(resolved, data),
             challenger=challenger,
+            reviewed=reviewed,
             low_confidence=low_confidence,
             limit=limit,
         )
@@ -76,6 +78,8 @@ def main(
     spreadsheet_safe(queue).to_csv(out, index=False, encoding="utf-8-sig")
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
+    known = int(latest_listings(captured)["listing_id"].isin(reviewed).sum())
+    skipped += f"; {known} listing(s) B was given as corrections left out (reviewed already)" if known else ""
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "
@@ -124,8 +128,9 @@ def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
     return {name: set(frame[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in frame}
 
 
-def _challenger_labels(model_path: str, captured: Captured) -> list[str]:
-    """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them.
+def _challenger_labels(model_path: str, captured: Captured) -> tuple[list[str], frozenset[str]]:
+    """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them, and
+    the listings it was given as corrections (it answers them as it was taught: no reason to review them again).
 
     Raises:
         TrainingError: The file does not exist or is not a loadable model.
@@ -139,7 +144,7 @@ def _challenger_labels(model_path: str, captured: Captured) -> list[str]:
     # A challenger of another taxonomy would queue every listing as "answered otherwise".
     metadata = read_metadata(onnx.load_model_from_string(model))
     check_knows_answers(metadata, listings["model_label"].to_numpy(), name="model B", other="the live model")
-    return labels
+    return labels, frozenset(metadata.get("training_data", {}).get(CORRECTED_LISTINGS, []))
 
 
 if __name__ == "__main__":

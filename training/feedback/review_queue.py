@@ -137,6 +137,7 @@ def build_review_queue(
     challenger: list[str] | None,
     low_confidence: float,
     limit: int,
+    reviewed: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, int]:
     """The listings to label first, best first (see the module docstring), and how many had a reason to be.
 
@@ -144,6 +145,7 @@ def build_review_queue(
         captured: What the classifier captured.
         known: Per hashed input (brand, seller, ...), the values of the training catalogue.
         challenger: The challenger's label of each of `latest_listings(captured)`'s rows, or None.
+        reviewed: Listings labelled already (those the challenger was given as corrections): never queued.
         low_confidence: Confidence under which an answer is queued.
         limit: Most rows returned (only those are laid out for the reviewer).
     """
@@ -161,6 +163,7 @@ def build_review_queue(
             new = new.where(~is_new, new + np.where(new.eq(""), "", ";") + f"new_{field}")
     reasons["new"] = new.ne("")
     reasons["low_confidence"] = listings["confidence"].astype(float) < low_confidence
+    reasons.loc[listings["listing_id"].isin(reviewed).to_numpy()] = False
     parts = zip(
         np.where(reasons["review"], "review", ""),
         np.where(reasons["challenger"], "challenger", ""),
