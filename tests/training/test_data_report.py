@@ -709,8 +709,10 @@ def test_text_saved_again_in_a_western_code_page_is_a_problem_naming_what_it_mea
     frame = _frame(40, category=["Kühlschränke", "Gefrierschränke"] * 20)
     mangled = frame.index % 4 == 0
     for column in ("title", "category"):
-        frame.loc[mangled, column] = frame.loc[mangled, column].str.replace("product", "Größe").map(
-            lambda text: text.encode("utf-8").decode("cp1252")
+        frame.loc[mangled, column] = (
+            frame.loc[mangled, column]
+            .str.replace("product", "Größe")
+            .map(lambda text: text.encode("utf-8").decode("cp1252"))
         )
 
     report = build_report(frame, CONFIG, source="export.csv")

@@ -34,6 +34,11 @@ TRAINED_PRODUCTS = "trained_products.npy"
 PRODUCTION_ALIAS = "production"
 # The models a new one must not be worse than: what serves and what it would replace.
 CHAMPION_ALIASES = (PRODUCTION_ALIAS, CANDIDATE_ALIAS)
+# What a person does with a version no champion could be compared with (a class added through corrections, say).
+BY_HAND = (
+    "it stays registered: judge it (make compare, on captured traffic for other classes), then set its alias by hand "
+    "in MLflow (the model's Aliases, or MlflowClient().set_registered_model_alias)"
+)
 # What reading a logged model raises when its files are gone or damaged (a missing `.data` file of its large
 # initializers fails onnx's checks).
 UNREADABLE_MODEL = (MlflowException, OSError, DecodeError, onnx.checker.ValidationError)
@@ -315,7 +320,8 @@ def decide_promotion(
         return Promotion(True, reason, **base, doubt=_doubt(doubts))
     for champion in champions:
         if not champion.comparable:
-            return Promotion(False, f"not compared with {champion.champion}: {champion.reason}", **base)
+            reason = f"not compared with {champion.champion}: {champion.reason}; {BY_HAND}"
+            return Promotion(False, reason, **base)
     reasons = []
     for champion in champions:
         against = _Difference.with_champion(champion)
