@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import onnx
 import pytest
 
-from training.columns import LABEL
+from training.columns import FOLDED_CLASSES, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, load_config
 from training.data.clean import prepare_catalogue
 from training.data.split import split_catalogue
@@ -123,7 +123,8 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
     """Fit a small pipeline and export it, with the metadata keys `make train` writes."""
     features = replace(config.features, text_buckets=2**12, stacking_folds=3)
     config = replace(config, features=features, model=replace(config.model, n_estimators=40))
-    splits = split_catalogue(treat_small_classes(prepare_catalogue(raw, config.data), config)[0], config.split)
+    catalogue, plan = treat_small_classes(prepare_catalogue(raw, config.data), config)
+    splits = split_catalogue(catalogue, config.split)
     pipeline = fit_model(config, splits)
     classes = pipeline.classes_
     confidence = confidence_report(
@@ -140,7 +141,8 @@ def train_tiny_model(config: TrainConfig, raw, path: Path, version: str) -> Path
         "inputs": input_schema(config.data),
         "columns": dict(config.data.columns),
         "metrics": {"macro_f1": 0.5},
-        "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw), "split": split_record(config)},
+        "training_data": {"source": "test", "sha256": "0" * 64, "rows": len(raw), "split": split_record(config)}
+        | ({FOLDED_CLASSES: plan.folded} if plan.folded else {}),
         "library_versions": {"onnxruntime": "test"},
         "example": {"title": "acme smartphone x100 black 128gb"},
         "calibration": calibration_metadata(confidence),

@@ -36,6 +36,9 @@ LISTING = "_listing"
 # The reviewed listings' ids a run was given as corrections: in its corrections provenance and in the model's
 # metadata (`training_data`), so a comparison on reviewed traffic leaves them out.
 CORRECTED_LISTINGS = "corrected_listings"
+# The small classes `split.small_classes: parent` folded, each with the class it became, in the model's metadata
+# (`training_data`): `make compare` reads a reviewer's label of such a leaf as training read it.
+FOLDED_CLASSES = "folded_classes"
 # Columns `_extra_text0`, `_extra_text1`, ... hold data.training_text: extra training text, never model inputs.
 EXTRA_TEXT = "_extra_text"
 

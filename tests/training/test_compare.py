@@ -523,3 +523,11 @@ def test_a_reviewed_leaf_that_training_folded_is_read_as_its_parent_on_captured_
     # THEN the folded leaves are read as the class the model learnt for them, as training reads such corrections
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "c" / "comparison.json").read_text())["reviewed"]["rows"] == len(traffic)
+    # AND a leaf training never folded is no such leaf: a misspelt one is refused, never read as its parent
+    listings.assign(label=listings["title"].map(truth).str.replace("Leaf 0", "Leaf O"))[["listing_id", "label"]].to_csv(
+        tmp_path / "typo.csv", index=False
+    )
+    arguments = ["--a", str(model), "--b", str(model), "--data", str(tmp_path / "capture")]
+    typo = CliRunner().invoke(app, [*arguments, "--reviewed", str(tmp_path / "typo.csv"), "--out", str(tmp_path / "t")])
+    assert typo.exit_code == 1
+    assert "are classes of neither model, e.g. ['Tiny > Few > Leaf O']" in typo.output

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import yaml
 from onnx import numpy_helper
 from sklearn.base import clone
 
@@ -43,7 +44,9 @@ def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_
 )
 def test_a_bad_design_setting_is_one_clear_error(tmp_path: Path, section, setting, value):
     config = tmp_path / "config.yaml"
-    config.write_text(DEFAULT_CONFIG_PATH.read_text() + f"\n{section}:\n  {setting}: {value}\n")
+    settings = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    settings.setdefault(section, {})[setting] = value
+    config.write_text(yaml.safe_dump(settings))
 
     with pytest.raises(ConfigError, match=f"{section}.{setting}"):
         load_config(config)

@@ -30,7 +30,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
-from training.columns import CORRECTED_LISTINGS, GROUP, LABEL
+from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import UNGROUPED, prepare_catalogue, renamed_by_the_fold
 from training.data.load import load_raw
@@ -329,7 +329,7 @@ def _compare_live(
                 f"REVIEWED {reviewed}: every labelled listing of this capture was given to a model as a correction; "
                 "compare on listings reviewed since (a new review queue, SINCE=)"
             )
-        labels = _folded_as_trained(labels, metadata, separator)
+        labels = _folded_as_trained(labels, metadata)
         classes = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
         unknown = sorted(str(label) for label in set(labels[known]) - classes)
         if unknown:
@@ -358,21 +358,18 @@ def _compare_live(
         raise typer.Exit(code=1)
 
 
-def _folded_as_trained(labels: np.ndarray, metadata: dict[str, dict], separator: str | None) -> np.ndarray:
-    """Reviewed labels as training reads corrections: where both models folded small classes into their parents
-    (`split.small_classes: parent`), a leaf neither answers is its deepest ancestor both answer (the capture comes
-    without the catalogue whose plan folded it)."""
-    policies = {found.get("training_data", {}).get("split", {}).get("small_classes") for found in metadata.values()}
-    if policies != {"parent"} or not separator:
-        return labels
-    classes = set(metadata["A"]["classes"]) & set(metadata["B"]["classes"])
-
-    def folded(label: str) -> str:
-        names = label.split(separator)
-        ancestors = (separator.join(names[:depth]) for depth in range(len(names) - 1, 0, -1))
-        return label if label in classes else next((name for name in ancestors if name in classes), label)
-
-    return np.array([folded(label) if label else label for label in labels], dtype=str)
+def _folded_as_trained(labels: np.ndarray, metadata: dict[str, dict]) -> np.ndarray:
+    """Reviewed labels as training reads corrections: a leaf that `split.small_classes: parent` folded (each model
+    records what its plan folded, `training_data.folded_classes`) is the class it became, where neither model answers
+    the leaf itself and both answer that class. Any other label stays as written: a class one model added through
+    corrections is that model's to get right, and a misspelt leaf is refused, never read as its parent."""
+    either = set(metadata["A"]["classes"]) | set(metadata["B"]["classes"])
+    both = set(metadata["A"]["classes"]) & set(metadata["B"]["classes"])
+    folded: dict[str, str] = {}
+    for found in metadata.values():
+        recorded = found.get("training_data", {}).get(FOLDED_CLASSES) or {}
+        folded |= {leaf: into for leaf, into in recorded.items() if leaf not in either and into in both}
+    return np.array([folded.get(label, label) for label in labels], dtype=str)
 
 
 def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:

@@ -25,7 +25,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
-from training.columns import CORRECTED_LISTINGS, LABEL
+from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, TrainConfig, to_params
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
@@ -236,7 +236,8 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             classes=fitted.pipeline.classes_,
             class_counts=fitted.class_counts,
             training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]}
-            | _corrected_listings(fitted),
+            | _corrected_listings(fitted)
+            | ({FOLDED_CLASSES: dict(fitted.tail.folded)} if fitted.tail.folded else {}),
             metrics=evaluation.headline() | {"ece": confidence["ece_after"]},
             example=fitted.test.iloc[0],
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.columns import CORRECTED_LISTINGS, GRAPH_OUTPUTS
+from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GRAPH_OUTPUTS
 from training.exceptions import ExportError
 from training.text import dropped_ranges
 
@@ -180,7 +180,7 @@ def build_metadata(
             "split": split_record(config),
         }
         # The reviewed listings it was given as corrections: a comparison on reviewed traffic leaves them out.
-        | ({CORRECTED_LISTINGS: training_data[CORRECTED_LISTINGS]} if CORRECTED_LISTINGS in training_data else {}),
+        | {key: training_data[key] for key in (CORRECTED_LISTINGS, FOLDED_CLASSES) if key in training_data},
         "metrics": metrics,
         "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
         "example": json_inputs(example, config.data),

@@ -112,8 +112,8 @@ def check_same_classes(metadata: dict[str, dict[str, Any]]) -> None:
         raise IncomparableModelsError(
             f"models A and B answer other classes (only A: {len(only_a)}, e.g. {only_a[:3]}; only B: {len(only_b)}, "
             f"e.g. {only_b[:3]}): each would be scored on classes it cannot answer. Compare models of one taxonomy "
-            "(on captured traffic, DATA=<capture>, how often they agree is measured on every listing, as long as each knows "
-            "most of the other's answers)"
+            "(on captured traffic, DATA=<capture>, how often they agree is measured on every listing, as long as "
+            "each knows most of the other's answers)"
         )
 
 
