@@ -31,6 +31,8 @@ SERVED_MODEL = Path(__file__).resolve().parent / "served_model.json"
 # sha256 when it is not bundled (both or neither).
 PINNED_FIELDS = ("model_s3_uri", "model_sha256", "target_precision", "capture_sample_rate")
 PINNED_MODEL = ("model_s3_uri", "model_sha256")
+# Pinned, but the stack's value wins where a deploy passed one: it decides whether the capture infrastructure exists.
+STACK_DECIDES = ("capture_sample_rate",)
 # A SnapStart init (when a version is published) may run far longer than the 10 s of an on-demand init, so a
 # transient S3 blip there gets patient retries instead of failing the deployment.
 SNAPSTART_S3 = {"s3_connect_timeout": 5.0, "s3_read_timeout": 20.0, "s3_max_attempts": 5}
@@ -123,8 +125,10 @@ class Settings(BaseModel):
     ) -> Settings:
         """Defaults for the init type, then environment variables named like the fields (upper case; empty means
         unset), then what `make build` pinned into the package, then explicit arguments. The pin wins over the
-        environment: a `sam deploy` that keeps a stack's saved TargetPrecision after `make build
-        TARGET_PRECISION=0.99` would otherwise serve the saved value on the version built for 0.99.
+        environment (a `sam deploy` that keeps a stack's saved TargetPrecision after `make build
+        TARGET_PRECISION=0.99` would otherwise serve the saved value on the version built for 0.99), but for the
+        capture rate: the stack's decides whether a capture bucket and stream exist, so a stack deployed with
+        CaptureSampleRate=0 never captures, whatever the build pinned.
 
         Raises:
             SettingsError: A variable or the pinned file does not parse or is out of range; the message names it.
@@ -133,7 +137,9 @@ class Settings(BaseModel):
         by_init_type = SNAPSTART_S3 if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start" else {}
         from_environment = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())}
         try:
-            return cls.model_validate(by_init_type | from_environment | _pinned(served_model) | explicit)
+            pinned = _pinned(served_model)
+            stack_decides = {name: pinned.pop(name) for name in STACK_DECIDES if name in pinned}
+            return cls.model_validate(by_init_type | stack_decides | from_environment | pinned | explicit)
         except ValidationError as exc:
             raise SettingsError(f"invalid settings: {'; '.join(map(_problem, exc.errors()))}") from exc
 

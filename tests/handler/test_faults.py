@@ -239,16 +239,19 @@ def test_the_model_pinned_into_the_package_is_the_one_served(tmp_path):
         Settings.from_env({}, served_model=pinned)
 
 
-def test_the_target_and_capture_rate_pinned_into_the_package_win_over_the_environment(tmp_path):
-    # GIVEN a package built with TARGET_PRECISION=0.99 CAPTURE_SAMPLE_RATE=0.1, deployed with a stack's saved values
+def test_the_target_pinned_into_the_package_wins_over_the_environment_and_the_stacks_capture_rate_over_the_pin(
+    tmp_path,
+):
+    # GIVEN a package built with TARGET_PRECISION=0.99 CAPTURE_SAMPLE_RATE=1, deployed on a stack without capture
     pinned = tmp_path / "served_model.json"
-    pinned.write_text(json.dumps({"target_precision": 0.99, "capture_sample_rate": 0.1}))
-    environment = {"TARGET_PRECISION": "0.98", "CAPTURE_SAMPLE_RATE": "1"}
+    pinned.write_text(json.dumps({"target_precision": 0.99, "capture_sample_rate": 1.0}))
+    environment = {"TARGET_PRECISION": "0.98", "CAPTURE_SAMPLE_RATE": "0"}
 
     settings = Settings.from_env(environment, served_model=pinned)
 
-    # THEN the version serves what it was built with
-    assert (settings.target_precision, settings.capture_sample_rate) == (0.99, 0.1)
+    # THEN the version decides at the target it was built for, and captures nothing: the stack has no bucket for it
+    assert (settings.target_precision, settings.capture_sample_rate) == (0.99, 0.0)
+    assert Settings.from_env({}, served_model=pinned).capture_sample_rate == 1.0
     assert Settings.from_env(environment, served_model=tmp_path / "none.json").target_precision == 0.98
 
 
