@@ -729,8 +729,11 @@ def test_prices_written_as_dot_grouped_thousands_are_a_problem():
     prices = ["3.245", "1.299", "12.500", "899"] * 10
     report = build_report(_frame(40, price=prices), CONFIG, source="preise.csv")
     usual = build_report(_frame(40, price=["3.24", "1299.00", "12.5", "899"] * 10), CONFIG, source="prices.csv")
+    # three decimals beside a price with cents, and weights under one, are decimals
+    mixed = build_report(_frame(40, price=["3.245", "1.299", "12.99", "899"] * 10), CONFIG, source="mixed.csv")
+    weights = build_report(_frame(40, price=["0.250", "0.500", "0.750", "1"] * 10), CONFIG, source="kg.csv")
 
-    # THEN they are named, since nothing else refuses them; prices with cents are not
+    # THEN they are named, since nothing else refuses them; the others are not
     assert report.dot_thousands == {"price": {"count": 30, "examples": ["3.245", "1.299", "12.500"]}}
     assert any("read as decimals (3.245, not 3245)" in problem for problem in report.problems)
-    assert usual.dot_thousands == {}
+    assert usual.dot_thousands == mixed.dot_thousands == weights.dot_thousands == {}

@@ -82,7 +82,7 @@ MAX_EXAMPLES = 5
 # The longest text a finding quotes whole.
 MAX_QUOTED = 120
 # A number written with dots between groups of three digits and nothing else (German and Dutch thousands).
-DOT_THOUSANDS = r"\d{1,3}(?:\.\d{3})+"
+DOT_THOUSANDS = r"[1-9]\d{0,2}(?:\.\d{3})+"
 # Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
 SHARED_TITLES_SHARE = 0.01
 
@@ -262,18 +262,21 @@ def _unmangled(text: str) -> str | None:
 
 
 def dot_thousands(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
-    """Per numeric input's text column: the values written as dot-grouped thousands (`3.245`, `1.299.000`), when
-    they are most of its values with a point. As German and Dutch exports write 3245 they read as 3.245, a number
-    like any other, so nothing refuses them: a factor of a thousand off, unless the file means three decimals."""
+    """Per numeric input's text column: the values written as dot-grouped thousands (`3.245`, `1.299.000`; never
+    `0.250`), when they are most of its values with a point and none has cents (`12.99`). As German and Dutch
+    exports write 3245 they read as 3.245, a number like any other, so nothing refuses them: a factor of a thousand
+    off, unless the file means three decimals."""
     found = {}
     for name in config.numeric:
         column = config.columns[name]
         if column not in frame or is_numeric_dtype(frame[column]):
             continue
-        text = frame[column].dropna().astype(str).str.strip()
+        values = frame[column].dropna()
+        text = values[values.map(lambda value: isinstance(value, str))].astype(str).str.strip()
         pointed = text[text.str.contains(".", regex=False)]
         grouped = pointed[pointed.str.fullmatch(DOT_THOUSANDS)]
-        if len(grouped) and len(grouped) * 2 >= len(pointed):
+        cents = pointed.str.fullmatch(r"\d*\.\d{1,2}").any()  # a price with cents: the point is a decimal point
+        if len(grouped) and len(grouped) * 2 >= len(pointed) and not cents:
             found[column] = {"count": len(grouped), "examples": list(grouped.unique()[:MAX_EXAMPLES])}
     return found
 

@@ -164,18 +164,18 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
 
 
 def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
-    """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)) as the text a CSV of
-    them would hold, a whole value without its zeros ("127", not "127.00"): the API reads a JSON 127 as "127", and
+    """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)) with each whole value
+    as its integer text ("127", not "127.00": the API reads a JSON 127 as "127") and any other as its number:
     Decimal objects would reach the engines as "127.00" (Dask turns object columns into strings)."""
     for position, kind in enumerate(schema.types):
         if pa.types.is_decimal(kind):
-            frame.isetitem(position, frame.iloc[:, position].map(_decimal_text, na_action="ignore").astype(object))
+            frame.isetitem(position, frame.iloc[:, position].map(_decimal_value, na_action="ignore").astype(object))
     return frame
 
 
-def _decimal_text(value: Decimal) -> str:
-    """A decimal as plain text: a whole one as its integer, any other without trailing zeros or an exponent."""
-    return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
+def _decimal_value(value: Decimal) -> str | float:
+    """A whole decimal as its integer text, any other as a float (a price)."""
+    return str(int(value)) if value == value.to_integral_value() else float(value)
 
 
 def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
