@@ -275,9 +275,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     `data:` section would train on its settings alone, without a word of the first."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)  # merge keys (`<<: *anchor`) may repeat a key: only written ones are checked
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` brings keys a written key may override: only written keys are checked
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, list | dict):
                 continue  # unhashable: SafeLoader names it as it always has
@@ -428,7 +429,9 @@ def _check(config: TrainConfig, path: Path) -> None:
     """Every role must name a declared input, and an input has one kind: text, hashed or numeric."""
     for setting in ("name", "registered_model"):
         value = getattr(config, setting)
-        if value is not None and (not isinstance(value, str) or not value.strip(". ") or set(value) & set("/:'\"")):
+        if (value is not None or setting == "name") and (
+            not isinstance(value, str) or not value.strip(". ") or set(value) & set("/:'\"")
+        ):
             raise ConfigError(
                 f"config file {path}: {setting} must be text without '/', ':' or quotes, and more than dots (it names "
                 f"the MLflow registered model), got {value!r}"

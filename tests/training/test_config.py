@@ -56,6 +56,7 @@ def test_params_are_flat_and_cover_every_section():
         ),
         ("name: x\nbase: &b {a: 1}\ndata: {columns: {t: T}, target: y, text: t}", r"unknown setting base \(the sett"),
         ("data: {columns: {t: T}, target: y, text: t}", "name is missing: name the catalogue"),
+        ("name:\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without"),
         ("name: ..\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':' or quotes, and"),
         ("name: x\nexperiment: ''\ndata: {columns: {t: T}, target: y, text: t}", "experiment must be text"),
         ("name: x\nsynthetic_rows: -5\ndata: {columns: {t: T}, target: y, text: t}", "synthetic_rows must be a whol"),
@@ -226,6 +227,13 @@ def test_the_synthetic_catalogues_options_never_rename_the_model_of_a_catalogue_
     given = {"rows": None, "categories": None, "taxonomy": None} | options
 
     assert resolve_config(DEFAULT_CONFIG_PATH, data="catalogue.csv", **given).registered_name == "synthetic"
+
+
+def test_a_merge_key_brings_settings_a_written_key_may_override(tmp_path: Path):
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("name: x\ndata: {columns: {t: T}, target: y, text: t}\nsplit:\n  <<: {seed: 3}\n  seed: 4\n")
+
+    assert load_config(merged).split.seed == 4
 
 
 def test_a_config_that_is_not_utf8_text_or_is_a_folder_is_named(tmp_path: Path):

@@ -81,6 +81,8 @@ NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
 # The longest text a finding quotes whole.
 MAX_QUOTED = 120
+# Below U+0800, the code points a catalogue's text is written in (`_shop_script`).
+SHOP_SCRIPTS = ((0xA0, 0x17F), (0x370, 0x3FF), (0x400, 0x4FF), (0x5D0, 0x5EA), (0x600, 0x6FF))
 # A number written with dots between groups of three digits and nothing else (German and Dutch thousands).
 DOT_THOUSANDS = r"[1-9]\d{0,2}(?:\.\d{3})+"
 # Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
@@ -251,14 +253,23 @@ def mojibake(texts: pd.Series) -> dict[str, Any]:
 
 
 def _unmangled(text: str) -> str | None:
-    """The text a mangled one was, when encoding it back to a Western code page gives other, valid UTF-8."""
+    """The text a mangled one was, when encoding it back to a Western code page gives other, valid UTF-8 in scripts
+    shops write (`NESCAFÉ®` encodes back to valid UTF-8 too, but it would mean an IPA letter)."""
     for codepage in ("cp1252", "latin-1"):
         try:
             meant = text.encode(codepage).decode("utf-8")
         except UnicodeError:
             continue
-        return meant if meant != text else None
+        written = all(character.isascii() or _shop_script(ord(character)) for character in meant)
+        return meant if meant != text and written else None
     return None
+
+
+def _shop_script(code: int) -> bool:
+    """Whether a code point is of text a catalogue holds: Latin-1 and Latin Extended-A, Greek, Cyrillic, Hebrew and
+    Arabic letters, punctuation, currency and letterlike signs, or anything from U+0800 on (CJK and the like), where
+    two mangled characters cannot land by chance."""
+    return any(low <= code <= high for low, high in SHOP_SCRIPTS) or code >= 0x800
 
 
 def dot_thousands(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
