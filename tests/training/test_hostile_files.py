@@ -638,3 +638,15 @@ def test_a_product_column_of_one_value_is_named_as_the_cause(tmp_path: Path):
 
     assert report.exit_code == 1
     assert "every row has the same product id" in report.output
+
+
+def test_files_beside_the_data_that_are_never_data_are_left_out_quietly(tmp_path: Path):
+    # GIVEN an Athena result prefix copied down (a CSV and its .metadata), with Windows' Thumbs.db and an S3 marker
+    folder = tmp_path / "results"
+    folder.mkdir()
+    _csv(folder / "query-1.csv", f"{HEADER}\n{ROW}\n")
+    for name in ("query-1.csv.metadata", "Thumbs.db", "desktop.ini", "part=1_$folder$"):
+        _bytes(folder / name, b"\x00\x01")
+
+    # THEN the CSV is read, and nothing is refused
+    assert len(read_catalogue(folder)) == 1

@@ -54,6 +54,9 @@ ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 # Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
 IGNORED_PREFIXES = (".", "_")
+# Files beside the data that are never data, whatever the folder: Windows' thumbnails and folder settings, Athena's
+# result metadata (`….csv.metadata`), the folder markers of EMR and the S3 console (`…_$folder$`).
+SIDECAR = re.compile(r"(?i)(?:^|/)(?:thumbs\.db|desktop\.ini)$|\.metadata$|_\$folder\$$")
 # Parquet's integer types as pandas' nullable ones, which hold a missing value without turning to float64.
 NULLABLE_INTEGERS = {
     pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
@@ -101,13 +104,15 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
-    unread = [path.removeprefix(root).lstrip("/") for path in named if path not in files]
+    unread = [path.removeprefix(root).lstrip("/") for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
         # Their rows would be left out without a word: a `b.csv.gz` beside `a.csv` is half the catalogue.
+        suffix = Counter(PurePosixPath(path).suffix.lower() for path in files).most_common(1)[0][0]
+        nested = any("/" in path.removeprefix(root).lstrip("/") for path in named)
+        glob = "" if nested else f", or name the files to read with a glob ('{location.rstrip('/')}/*{suffix}')"
         raise DataValidationError(
             f"{data} holds {len(unread)} file(s) that are not CSV, TSV or Parquet and would not be read: "
-            f"{unread[:5]}; save them as .csv, .tsv or .parquet, move them out, or name the files to read with a "
-            f"glob ('{location.rstrip('/')}/*.csv')"
+            f"{unread[:5]}; save them as .csv, .tsv or .parquet, or move them out{glob}"
         )
     return filesystem, files
 
