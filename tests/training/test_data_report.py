@@ -486,6 +486,8 @@ def test_column_names_off_by_whitespace_or_case_get_a_fix():
     german = replace(CONFIG, columns={**CONFIG.columns, "title": "Größe"})
     decomposed = _frame().rename(columns={"title": unicodedata.normalize("NFD", "Größe")})
     assert build_report(decomposed, german, source="x").column_name_fixes == {"Größe": "Gro\u0308ße"}
+    with pytest.raises(DataValidationError, match=r"\(the file writes its accents decomposed: rename the column"):
+        prepare_catalogue(decomposed, german, source="x")
 
 
 def test_check_data_cli_prints_the_report_and_strict_mode_fails(tmp_path):

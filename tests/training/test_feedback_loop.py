@@ -99,7 +99,7 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
                        "--b", "retrained/model.onnx")  # fmt: skip
     taught = set(queue["listing_id"][:half])
     assert taught.isdisjoint(pd.read_csv(workspace / "next.csv", dtype=str)["listing_id"])
-    assert f"{half} listing(s) B was given as corrections left out (reviewed already)" in requeued.output
+    assert f"{half} listing(s) B was given as corrections never queued (reviewed already)" in requeued.output
 
     # The reviewed file as people keep one: a listing labelled twice (the later row counts), one from elsewhere,
     # two added by hand without an id (each a listing of its own, as corrections read them)

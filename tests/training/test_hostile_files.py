@@ -142,6 +142,12 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(d / "utf16le.csv", f"{HEADER}\n{ROW}\n".encode("utf-16-le")),
         "its header holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; save it as UTF-8",
     ),
+    "UTF-16 without a byte-order mark, with a letter beyond ASCII": (
+        lambda d: _bytes(
+            d / "utf16de.csv", f"{HEADER}\nbosch sp\u00fclmaschine,s1,bosch,399,Dishwashers,p1\n".encode("utf-16-le")
+        ),
+        "it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; save it as UTF-8",
+    ),
     "UTF-32 export": (
         lambda d: _bytes(d / "utf32.csv", f"{HEADER}\n{ROW}\n".encode("utf-32")),
         "it is UTF-32 text (its first bytes say so); save it as UTF-8",

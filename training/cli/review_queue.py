@@ -79,7 +79,7 @@ def main(
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
     known = int(latest_listings(captured)["listing_id"].isin(reviewed).sum())
-    skipped += f"; {known} listing(s) B was given as corrections left out (reviewed already)" if known else ""
+    skipped += f"; {known} listing(s) B was given as corrections never queued (reviewed already)" if known else ""
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "

@@ -104,7 +104,9 @@ def check_columns(found: pd.Index, config: DataConfig, source: str) -> None:
     missing = [f"'{column}' ({role})" for column, role in roles.items() if column not in found]
     if missing:
         fixes = column_name_fixes(found, list(roles))
-        hint = "".join(f" Did you mean {found!r} for {wanted!r}?" for wanted, found in fixes.items())
+        hint = "".join(
+            f" Did you mean {found!r} for {wanted!r}?{_decomposed(found, wanted)}" for wanted, found in fixes.items()
+        )
         raise DataValidationError(
             f"{source}: missing column {', '.join(missing)}; found {list(found)}.{hint} "
             "Fix the CSV header or the config."
@@ -524,6 +526,13 @@ def _data_row(values: pd.Series, position: int) -> int:
     (the labelled rows of a corrections file) keeps from the file; its position in any other frame."""
     label = values.index[position]
     return int(label) + 1 if isinstance(label, int | np.integer) else position + 1
+
+
+def _decomposed(found: str, wanted: str) -> str:
+    """What tells two names that look alike apart: the file's written with decomposed accents (as macOS saves)."""
+    if found != wanted and unicodedata.normalize("NFC", found) == unicodedata.normalize("NFC", wanted):
+        return " (the file writes its accents decomposed: rename the column, typing its name again)"
+    return ""
 
 
 def _name_key(name: str) -> str:

@@ -327,10 +327,12 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
         archive = archive_kind(start)
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
-        if exc.start == 0 and start.startswith(b"\xff\xfe\x00\x00"):
+        if exc.start == 0 and start.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
             return f"it is UTF-32 text (its first bytes say so); {SAVE_AS_UTF8}"
         if exc.start == 0 and start.startswith(UTF16_MARKS):
             return f"it is UTF-16 text (its first bytes say so); {SAVE_AS_UTF8}"
+        if b"\x00" in start[:READ_BYTES]:
+            return f"it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; {SAVE_AS_UTF8}"
         byte = exc.object[exc.start : exc.start + 1].hex()
         line = _first_undecodable_line(path, filesystem) if filesystem is not None else None
         where = f"line {line:,} holds byte 0x{byte}, which" if line else f"byte 0x{byte}"
