@@ -306,14 +306,22 @@ def test_every_row_gets_the_apis_decision_and_the_summary_counts_them(model_path
     assert sum(summary["accepted_by_level"].values()) == summary["accepted"]
 
 
-def test_a_target_the_model_did_not_record_is_one_line(model_path, catalogue, tmp_path):
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("0.9", "TARGET_PRECISION 0.9 is not one of the model's operating points [0.95, 0.98, 0.99]"),
+        ("abc", "TARGET_PRECISION must be a number such as 0.98, got 'abc'"),  # typer's box, exit 2, before
+        ("nan", "TARGET_PRECISION must be a number such as 0.98, got 'nan'"),
+    ],
+)
+def test_a_target_the_model_did_not_record_is_one_line(model_path, catalogue, tmp_path, target, message):
     folder, _ = catalogue
 
     result = _run("--model", str(model_path), "--data", str(folder / "part-a.csv"), "--out", str(tmp_path / "p"),
-                  "--target-precision", "0.9")  # fmt: skip
+                  "--target-precision", target)  # fmt: skip
 
     assert result.exit_code == 1
-    assert "TARGET_PRECISION 0.9 is not one of the model's operating points [0.95, 0.98, 0.99]" in result.output
+    assert message in result.output
     assert "Traceback" not in result.output
 
 

@@ -270,6 +270,7 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
         (["--config", "missing.yaml"], "config file not found: missing.yaml"),
         (["--data", "{csv}"], "missing column(s) ['seller_id', 'brand', 'price', 'product_id']"),
         (["--rows", "-5"], "ROWS must be a whole number of synthetic rows greater than 0"),
+        (["--rows", "3000000000"], "ROWS must be at most 100,000,000 synthetic rows, got '3000000000'"),
         (
             ["--config", "{pricerunner}"],
             "no DATA given, so the synthetic catalogue was generated, and it has no column",

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from training.config import DEFAULT_SYNTHETIC_ROWS, TrainConfig, load_config
+from training.config import DEFAULT_SYNTHETIC_ROWS, SYNTHETIC_LIMITS, TrainConfig, load_config
 from training.data.taxonomy import PATH_SEPARATOR
 from training.exceptions import DataValidationError
+
+# The most synthetic rows ROWS= asks for (the config's bound on synthetic_rows).
+MAX_SYNTHETIC_ROWS = SYNTHETIC_LIMITS["synthetic_rows"][1]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,7 +70,10 @@ def parse_rows(rows: str | None) -> int | None:
     Raises:
         DataValidationError: Not a whole number greater than zero.
     """
-    return _whole_number(rows, "ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000)")
+    number = _whole_number(rows, "ROWS must be a whole number of synthetic rows greater than 0 (e.g. ROWS=10000)")
+    if number is not None and number > MAX_SYNTHETIC_ROWS:
+        raise DataValidationError(f"ROWS must be at most {MAX_SYNTHETIC_ROWS:,} synthetic rows, got {rows!r}")
+    return number
 
 
 def parse_categories(categories: str | None) -> int | None:

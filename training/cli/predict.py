@@ -397,8 +397,8 @@ def main(
     ] = None,
     replace: Annotated[bool, typer.Option(help="Replace a non-empty OUT after the new predictions are done.")] = False,
     target_precision: Annotated[
-        float, typer.Option(help="The precision to decide accept or review at: one of the model's operating points.")
-    ] = DEFAULT_TARGET_PRECISION,
+        str, typer.Option(help="The precision to decide accept or review at: one of the model's operating points.")
+    ] = str(DEFAULT_TARGET_PRECISION),
     explain: Annotated[
         bool, typer.Option(help="Add each row's explanation (title words' and fields' effects).")
     ] = False,
@@ -410,12 +410,27 @@ def main(
             raise DataValidationError("set DATA=<CSV/TSV/Parquet file, glob or folder> to score")
         summary = predict_catalogue(
             model=model, data=data, out=out, engine=engine, config=config, ids=id_column, replace=replace,
-            target_precision=target_precision, explain=explain,
+            target_precision=_precision(target_precision), explain=explain,
         )  # fmt: skip
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(summary, indent=2))
+
+
+def _precision(text: str) -> float:
+    """TARGET_PRECISION as a number, checked here so that text is one line, not typer's usage box.
+
+    Raises:
+        DataValidationError: Not a finite number.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataValidationError(f"TARGET_PRECISION must be a number such as 0.98, got {text!r}")
+    return value
 
 
 def _compute(writing: Any, engine: str) -> None:
