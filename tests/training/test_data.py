@@ -342,3 +342,13 @@ def test_a_missing_column_among_many_says_how_many_more_were_found(tmp_path: Pat
         DataValidationError, match=r"missing column\(s\) \['title'\]; found \['c0', .*'c19'\] and 5 more"
     ):
         read_catalogue(path, required=["title"])
+
+
+def test_fewer_than_two_classes_after_cleaning_says_what_cleaning_dropped():
+    # GIVEN a limit no title fits (data.max_text_length: 1): every row is dropped as too long
+    frame = _catalogue(50)
+
+    with pytest.raises(
+        DataValidationError, match=r"0 class\(es\) after cleaning \(0 of 50 rows kept; dropped: 50 too "
+    ):
+        prepare_catalogue(frame, replace(CONFIG, max_text_length=1), source="products.csv")

@@ -87,7 +87,10 @@ def prepare_catalogue(raw: pd.DataFrame, config: DataConfig, *, source: str = "d
     check_label_aliases(label_texts(raw[config.target], config.target, source), config.label_aliases)
     frame, dropped = model_rows(raw, config, source)
     logger.info("cleaned", extra={"rows_in": len(raw), **dropped, "rows_out": len(frame)})
-    require_two_classes(frame[LABEL].nunique(), source)
+    rules = ", ".join(f"{count:,} {rule.removeprefix('dropped_').replace('_', ' ')}" for rule, count in dropped.items()
+                      if count)  # fmt: skip
+    require_two_classes(frame[LABEL].nunique(), source, after=f"cleaning ({len(frame):,} of {len(raw):,} rows kept"
+                        + (f"; dropped: {rules})" if rules else ")"))  # fmt: skip
     return frame
 
 
