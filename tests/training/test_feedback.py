@@ -194,17 +194,18 @@ def test_a_label_the_config_aliases_is_read_as_its_class(tmp_path: Path):
     assert list(found.frame[LABEL]) == ["TVs", "Fridges"]
 
 
+def _listings(titles: list[str], source: str, labels: list[str] | str) -> pd.DataFrame:
+    """Rows of one seller, brand and price: a product each (the catalogue's `g…`, a correction's own)."""
+    products = [f"g{i}" if source == CATALOGUE else f"correction:{i}" for i in range(len(titles))]
+    return pd.DataFrame({"title": titles, "seller_id": "s", "brand": "b", "price": 1.0, LABEL: labels,
+                         GROUP: products, SOURCE: source})  # fmt: skip
+
+
 def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
     config = load_config(DEFAULT_CONFIG_PATH)
-    catalogue = pd.DataFrame({
-        "title": [f"product {i}" for i in range(400)], "seller_id": "s", "brand": "b", "price": 1.0,
-        LABEL: ["TVs", "Fridges"] * 200, GROUP: [f"g{i}" for i in range(400)], SOURCE: CATALOGUE,
-    })  # fmt: skip
+    catalogue = _listings([f"product {i}" for i in range(400)], CATALOGUE, ["TVs", "Fridges"] * 200)
     held_out = split_catalogue(catalogue, config.split).test.iloc[0]
-    corrections = pd.DataFrame({
-        "title": [f"new {i}" for i in range(100)] + [held_out["title"]], "seller_id": "s", "brand": "b", "price": 1.0,
-        LABEL: "TVs", GROUP: [f"correction:{i}" for i in range(101)], SOURCE: CORRECTION,
-    })  # fmt: skip
+    corrections = _listings([f"new {i}" for i in range(100)] + [held_out["title"]], CORRECTION, "TVs")
 
     splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
 
@@ -219,16 +220,9 @@ def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains
     # GIVEN a catalogue with a product column, and reviewed copies of a held-out listing written as the API may
     # receive it again: in capitals, with doubled spaces, with a trailing space (the model reads all of them alike)
     config = load_config(DEFAULT_CONFIG_PATH)
-    catalogue = pd.DataFrame({
-        "title": [f"acme product {i}" for i in range(400)], "seller_id": "s", "brand": "b", "price": 1.0,
-        LABEL: ["TVs", "Fridges"] * 200, GROUP: [f"g{i}" for i in range(400)], SOURCE: CATALOGUE,
-    })  # fmt: skip
+    catalogue = _listings([f"acme product {i}" for i in range(400)], CATALOGUE, ["TVs", "Fridges"] * 200)
     title = split_catalogue(catalogue, config.split).test.iloc[0]["title"]
-    written = [title.upper(), title.replace(" ", "  "), title + " ", "new listing"]
-    corrections = pd.DataFrame({
-        "title": written, "seller_id": "s", "brand": "b", "price": 1.0, LABEL: "TVs",
-        GROUP: [f"correction:{i}" for i in range(4)], SOURCE: CORRECTION,
-    })  # fmt: skip
+    corrections = _listings([title.upper(), title.replace(" ", "  "), title + " ", "new listing"], CORRECTION, "TVs")
 
     splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
 
