@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
@@ -135,7 +135,11 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
 
     # `level` is left out unless min_confidence asked for it (`_json_answer` drops None fields): a flat model's
     # answer keeps its shape.
-    @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES)
+    # The query is checked before any field (a dependency runs before the parameters are validated): a misspelt
+    # parameter beside a bad body is told at once, not on the next try.
+    checked_query = [Depends(_check_query)]
+
+    @app.post("/predict", response_model=PredictionResponse, responses=ERROR_RESPONSES, dependencies=checked_query)
     async def predict(
         http: Request,
         item: product = Body(...),  # type: ignore[valid-type]  # noqa: B008
@@ -145,7 +149,6 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         explain: bool = explain_query,
     ) -> Response:
         """Classify one product."""
-        _check_query(http)
         target = _target(model, settings, target_precision)
         row = item.model_dump(by_alias=True)  # type: ignore[attr-defined]
         synthetic = _is_synthetic(http)
@@ -158,7 +161,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             _capture(capture, model, http, [row], [(prediction, answer)], top_k, min_confidence, target)
         return response
 
-    @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
+    @app.post("/predict/batch", response_model=BatchResponse, responses=ERROR_RESPONSES, dependencies=checked_query)
     async def predict_batch(
         http: Request,
         request: batch = Body(...),  # type: ignore[valid-type]  # noqa: B008
@@ -168,7 +171,6 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         explain: bool = explain_query,
     ) -> Response:
         """Classify up to MAX_BATCH products; answers come back in the items' order."""
-        _check_query(http)
         target = _target(model, settings, target_precision)
         rows = [item.model_dump(by_alias=True) for item in request.items]  # type: ignore[attr-defined]
         if explain:

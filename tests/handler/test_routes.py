@@ -253,6 +253,21 @@ def test_a_misspelt_query_parameter_is_422_not_silently_ignored(client, path):
 
 
 @pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_a_misspelt_or_repeated_query_parameter_is_told_before_the_body_and_the_values(client, path):
+    # GIVEN a typo in the query beside an unknown body field, and a parameter given twice with a bad value
+    body = {**PRODUCT, "colour": "red"} if path == "/predict" else {"items": [{**PRODUCT, "colour": "red"}]}
+
+    misspelt = client.post(f"{path}?target_precison=0.99", json=body)
+    twice = client.post(f"{path}?top_k=1&top_k=abc", json=PRODUCT if path == "/predict" else {"items": [PRODUCT]})
+
+    # THEN the query is what the 422 names: fixing the body alone would not have been enough
+    assert [d["field"] for d in misspelt.json()["detail"]] == ["query.target_precison"]
+    assert [(d["field"], d["message"]) for d in twice.json()["detail"]] == [
+        ("query.top_k", "given 2 times; give it once")
+    ]
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
 def test_a_query_parameter_given_twice_is_422_not_the_last_value_silently(client, path):
     body = PRODUCT if path == "/predict" else {"items": [PRODUCT]}
     response = client.post(f"{path}?top_k=1&top_k=3&explain=true&explain=false&min_confidence=0.5", json=body)
