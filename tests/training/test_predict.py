@@ -651,3 +651,19 @@ def test_parquet_decimal_ids_score_and_are_copied_as_their_whole_numbers(model_p
     # THEN the decimals score as their whole numbers do, and are copied as "127", never "127.00"
     assert decimal["product_id"].tolist() == [str(127 + n) for n in range(6)]
     assert decimal["confidence"].tolist() == plain["confidence"].tolist()
+
+
+def test_titles_an_unclosed_quote_ran_together_are_warned_of(model_path, tmp_path):
+    # GIVEN a Merchant Center feed (tab-separated, nothing quoted) where one title opens a quote it never closes
+    rows = generate_catalogue(8, seed=3).astype(str)
+    rows.loc[2, "title"] = '"dyson ' + rows.loc[2, "title"]  # a later title's inches close it: 55"
+    rows.loc[5, "title"] = rows.loc[5, "title"] + ' 55"'
+    lines = ["\t".join(rows.columns), *("\t".join(row) for row in rows.itertuples(index=False))]
+    (tmp_path / "feed.tsv").write_text("\n".join(lines) + "\n")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "feed.tsv"), "--out", str(tmp_path / "p"))
+
+    # THEN the rows after it, read into one title, are said to be so
+    assert result.exit_code == 0, result.output
+    assert "titles span several lines: where a quote in the file is not closed" in result.output
+    assert len(pd.read_parquet(tmp_path / "p")) < len(rows)

@@ -130,6 +130,7 @@ def score_partition(
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)
     refused = pd.notna(reasons)
+    _warn_of_multiline_titles(feeds[text][:, 0], source)
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
     order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
@@ -562,6 +563,18 @@ def _explanations(
                                  "fields": [{"field": f, "delta": d}
                                             for f, d in zip(fields, effects[len(words) :], strict=True)]}))  # fmt: skip
     return found
+
+
+def _warn_of_multiline_titles(titles: np.ndarray, source: str) -> None:
+    """Say when titles span several lines: legal in a quoted field, and what one unclosed quote makes of the rows
+    after it (in a TSV feed, which quotes nothing), merged into one title and scored as one listing."""
+    broken = sum(1 for title in titles if "\n" in title or "\r" in title)
+    if broken:
+        logger.warning(
+            "titles span several lines: where a quote in the file is not closed, the rows after it were read into "
+            "one title and scored as one listing (make check-data names them)",
+            extra={"file": source, "rows": broken},
+        )
 
 
 def _request_value(value: Any, spec: dict[str, Any]) -> Any:
