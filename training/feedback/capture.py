@@ -27,6 +27,7 @@ import pandas as pd
 from pyarrow import fs as pafs
 
 from handler.events import all_text_encodes_as_utf8
+from training.data.clean import FLOAT32_MAX
 from training.data.sources import ignored_below
 from training.exceptions import DataValidationError
 
@@ -254,7 +255,8 @@ def _identity(record: dict[str, Any]) -> str:
 
 def _well_formed(record: dict[str, Any]) -> bool:
     """Whether the fields the readers use have the types `handler.capture` writes: inputs an object of text, finite
-    numbers and nulls, named apart from the record's own fields; the listing id, time and label text; confidence a
+    numbers within float32 (the API refuses any other, so none was answered) and nulls, named apart from the
+    record's own fields; the listing id, time and label text; confidence a
     finite number; suggestions and path lists of objects with a text name and a finite number each. Every text must
     be valid Unicode (the API refuses a lone surrogate, so only a damaged file holds one)."""
     top_k, path, inputs = record.get("top_k") or [], record.get("path") or [], record.get("inputs")
@@ -262,7 +264,7 @@ def _well_formed(record: dict[str, Any]) -> bool:
         all_text_encodes_as_utf8(record)
         and isinstance(inputs, dict)
         and not set(inputs) & set(RECORD_COLUMNS)
-        and all(value is None or _finite(value) or isinstance(value, str) for value in inputs.values())
+        and all(value is None or isinstance(value, str) or _number(value) for value in inputs.values())
         and all(isinstance(record.get(key), str) for key in ("listing_id", "time", "label"))
         and _time(record) > NO_TIME
         and _finite(record.get("confidence"))
@@ -276,6 +278,11 @@ def _well_formed(record: dict[str, Any]) -> bool:
 def _named(item: Any, name: str, number: str) -> bool:
     """An object whose `name` is text and whose `number` is a finite number."""
     return isinstance(item, dict) and isinstance(item.get(name), str) and _finite(item.get(number))
+
+
+def _number(value: Any) -> bool:
+    """A number the API takes as an input: finite and within float32."""
+    return _finite(value) and abs(value) <= FLOAT32_MAX
 
 
 def _finite(value: Any) -> bool:
