@@ -47,7 +47,7 @@ BUILT := $(SAM_BUILD_DIR)/ProductClassifierFunction
 # ("$$DATA"), never pasted into the shell text, so a value like `x"; rm -rf ~; "` stays a value.
 USER_VARIABLES := A B DATA CONFIG OUT PREDICTIONS PRICERUNNER ROWS PORT MODEL MODEL_URI MODEL_VERSION ARCH BUCKET PREFIX \
 	URL TOKEN LOCAL_S3_PORT LOCAL_S3 FEATURES FUNCTION ENGINE WORKERS WORKER_MEMORY KEEP CATEGORIES TAXONOMY CASES TARGET_PRECISION EXPLAIN \
-	CAPTURE CAPTURE_SAMPLE_RATE SINCE LIMIT CORRECTIONS REVIEWED MIN_AGREEMENT ON ID
+	CAPTURE CAPTURE_SAMPLE_RATE SINCE LIMIT CORRECTIONS REVIEWED MIN_AGREEMENT ON ID MIN_MACRO_F1 AUTH MINUTES
 export $(USER_VARIABLES)
 # The test suite runs `make` itself: it starts from an environment without this make's variables and flags.
 CLEAN_ENV := env $(addprefix -u ,$(USER_VARIABLES) MAKEFLAGS MFLAGS MAKELEVEL)
@@ -220,13 +220,13 @@ build: $(STAMP) $(TOOLS_STAMP) ## sam build (no Docker) serving MODEL, bundled o
 
 start-api: $(TOOLS_STAMP) ## Serve the built function on 127.0.0.1:3000 (PORT=) through the Lambda RIE, no Docker
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
-	@$(TOOLS)/bin/python -c "$$PORT_FREE" "$(or $(PORT),3000)" "make start-api PORT"
-	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port $(or $(PORT),3000) --build-dir $(SAM_BUILD_DIR) \
+	@$(TOOLS)/bin/python -c "$$PORT_FREE" "$${PORT:-3000}" "make start-api PORT"
+	PYTHONPATH=. $(TOOLS)/bin/python -m infra.local_api --port "$${PORT:-3000}" --build-dir $(SAM_BUILD_DIR) \
 	  --release $(STAGE_ROOT)/build/release.json
 
 publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates passed (AWS_ENDPOINT_URL for a local S3)
 	@test -n "$$BUCKET" || { echo "error: set BUCKET=<existing S3 bucket>" >&2; exit 1; }
-	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 $(MIN_MACRO_F1)
+	$(PY) -m infra.publish --bucket "$$BUCKET" --prefix "$$PREFIX" --artifacts "$$OUT" --min-macro-f1 "$$MIN_MACRO_F1"
 
 # Whether LOCAL_S3/pid names a running moto_server (a stale file may name another process since).
 MOTO_RUNNING = test -f "$$LOCAL_S3/pid" && ps -o args= -p "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null | grep -q moto_server
@@ -246,7 +246,7 @@ stop-local-s3: ## Stop the moto_server make local-s3 started (its buckets are in
 	  else echo "no local S3 running (no moto_server at the pid in $$LOCAL_S3/pid)"; fi; rm -f "$$LOCAL_S3/pid"
 
 smoke: $(STAMP) ## Real requests to a deployed or local endpoint; fails unless it serves MODEL_VERSION (URL= AUTH=none|iam|jwt TOKEN=)
-	$(PY) -m infra.smoke --url "$$URL" --auth $(or $(AUTH),none) $(if $(TOKEN),--token "$$TOKEN") \
+	$(PY) -m infra.smoke --url "$$URL" --auth "$${AUTH:-none}" $(if $(TOKEN),--token "$$TOKEN") \
 	  --model-version "$${MODEL_VERSION:-$$($(PY) -m infra.stage_build --out $(STAGE_ROOT)/build --print model-version)}"
 
 deploy: build ## sam deploy --guided (needs AWS credentials) with the build's architecture and model location, then the pre-traffic checks on the version it serves
@@ -256,7 +256,7 @@ deploy: build ## sam deploy --guided (needs AWS credentials) with the build's ar
 
 prune-versions: $(STAMP) ## Delete all but the KEEP newest versions of FUNCTION (never one the live alias routes to)
 	@test -n "$$FUNCTION" || { echo "error: set FUNCTION=<the classifier's function name or ARN> (stack output FunctionArn)" >&2; exit 1; }
-	$(PY) -m infra.prune_versions --function "$$FUNCTION" --keep $(or $(KEEP),3)
+	$(PY) -m infra.prune_versions --function "$$FUNCTION" --keep "$${KEEP:-3}"
 
 benchmark-handler: $(STAMP) ## Compare this handler with the pandas/scikit-learn route; then cold start vs its floors
 	$(PY) benchmarks/handler_benchmark.py
@@ -271,7 +271,7 @@ benchmark-parity: $(STAMP) ## Every Unicode code point through a whole model in 
 
 benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through the built function under the local API (MINUTES=3)
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
-	$(PY) benchmarks/soak.py --minutes $(or $(MINUTES),3) --build-dir $(SAM_BUILD_DIR) --release $(STAGE_ROOT)/build/release.json
+	$(PY) benchmarks/soak.py --minutes "$${MINUTES:-3}" --build-dir $(SAM_BUILD_DIR) --release $(STAGE_ROOT)/build/release.json
 
 benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
 	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"
@@ -283,8 +283,8 @@ benchmark-training: $(STAMP) $(BENCH_STAMP) ## Measure training time, size and q
 	$(PY) benchmarks/training_benchmark.py --peers
 
 benchmark-dask: $(STAMP) ## ENGINE=local vs dask on PriceRunner and ROWS synthetic rows (default 1,000,000; CATEGORIES= the re-ranker; WORKERS= WORKER_MEMORY=)
-	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows $(ROWS)) $(if $(CATEGORIES),--categories "$$CATEGORIES") \
-	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY))
+	$(PY) benchmarks/training_benchmark.py --dask $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") \
+	  $(if $(WORKERS),--workers "$$WORKERS") $(if $(WORKER_MEMORY),--worker-memory "$$WORKER_MEMORY")
 
 benchmark-categories: $(STAMP) $(BENCH_STAMP) ## 10 to 5,000 categories: quality, size, memory, time, serving, peers (CASES=100x40000,1000x200000; hours)
 	$(PY) benchmarks/categories_benchmark.py --peers $(if $(CASES),--cases "$$CASES")

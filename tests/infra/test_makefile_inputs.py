@@ -21,7 +21,9 @@ def _payload(marker: Path) -> str:
     [("train", "DATA"), ("train", "CONFIG"), ("predict", "DATA"), ("check-data", "DATA"), ("check-data", "CONFIG"),
      ("publish", "BUCKET"), ("publish", "OUT"), ("serve", "MODEL"), ("build", "MODEL"), ("build", "MODEL_URI"),
      ("smoke", "URL"), ("smoke", "MODEL_VERSION"), ("prune-versions", "FUNCTION"), ("compare", "A"), ("compare", "B"),
-     ("compare", "DATA")],
+     ("compare", "DATA"), ("publish", "MIN_MACRO_F1"), ("smoke", "AUTH"), ("prune-versions", "KEEP"),
+     ("start-api", "PORT"), ("benchmark-soak", "MINUTES"), ("benchmark-dask", "ROWS"), ("benchmark-dask", "WORKERS"),
+     ("benchmark-dask", "WORKER_MEMORY")],
 )  # fmt: skip
 def test_no_recipe_pastes_a_user_value_into_shell_text(tmp_path, target, variable):
     payload = _payload(tmp_path / "owned")
