@@ -109,9 +109,15 @@ def call(url: str, method: str = "GET", body: Any = None, *, auth: Auth | None =
     except (OSError, http.client.HTTPException) as exc:  # a timeout or a dropped connection mid-answer
         raise SmokeError(f"{method} {url}: no answer ({type(exc).__name__}: {exc})") from None
     try:
-        return status, json.loads(raw or b"null")
+        return status, json.loads(raw or b"null", parse_constant=_not_json)
     except ValueError:
         raise SmokeError(f"{method} {url}: {status} with a body that is not JSON: {raw[:200]!r}") from None
+
+
+def _not_json(constant: str) -> None:
+    """`NaN`, `Infinity` and `-Infinity`: Python's JSON reader takes them, JSON (and every client of the API) does
+    not."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _answer(request: urllib.request.Request) -> tuple[int, bytes]:
@@ -169,18 +175,14 @@ def run_smoke(base_url: str, model_version: str, auth: Auth | None = None) -> li
 
     status, answer = checked(f"{base}/predict?top_k=2", "POST", product)
     found = _object(answer)
-    valid = (
-        status == 200
-        and found.get("label") in classes
-        and len(_list(found, "top_k")) == 2
-        and isinstance(found.get("confidence"), int | float)
-        and found.get("model_version") == model_version
-    )
+    valid = status == 200 and _is_answer(found, classes, top_k=2) and found.get("model_version") == model_version
     _expect(valid, f"POST /predict: {status} {answer}")
     passed.append(f"POST /predict -> {found['label']} ({found['confidence']:.2f})")
 
     status, batch = checked(f"{base}/predict/batch", "POST", {"items": [product, product, product]})
-    _expect(status == 200 and len(_list(batch, "predictions")) == 3, f"POST /predict/batch: {status} {batch}")
+    answers = _list(batch, "predictions")
+    valid = status == 200 and len(answers) == 3 and all(_is_answer(_object(item), classes) for item in answers)
+    _expect(valid, f"POST /predict/batch: {status} {batch}")
     passed.append("POST /predict/batch (3 items) -> 3 answers")
 
     status, error = checked(f"{base}/predict", "POST", {"title": 42, "unknown_field": 1})
@@ -189,6 +191,23 @@ def run_smoke(base_url: str, model_version: str, auth: Auth | None = None) -> li
     _expect(status == 422 and named, f"POST /predict with bad input should be 422 naming the fields: {status} {error}")
     passed.append("POST /predict (bad input) -> 422 naming " + ", ".join(str(item["field"]) for item in detail))
     return passed
+
+
+def _is_answer(found: dict[str, Any], classes: list[Any], top_k: int = 3) -> bool:
+    """Whether an answer names one of the classes with a probability, and lists `top_k` such classes."""
+    ranked = _list(found, "top_k")
+    return (
+        found.get("label") in classes
+        and _probability(found.get("confidence"))
+        and len(ranked) == min(top_k, len(classes))
+        and all(_object(item).get("label") in classes for item in ranked)
+        and all(_probability(_object(item).get("probability")) for item in ranked)
+    )
+
+
+def _probability(value: Any) -> bool:
+    """A number from 0 to 1 (not a boolean, which JSON keeps apart)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def _object(answer: Any) -> dict[str, Any]:

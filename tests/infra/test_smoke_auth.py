@@ -219,3 +219,56 @@ def test_a_url_that_is_no_apis_base_is_one_line(url):
     assert completed.returncode == 2
     assert f"error: URL {url!r}" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+GOOD_ANSWER = {"label": "TVs", "confidence": 0.9, "top_k": [{"label": "TVs", "probability": 0.9},
+               {"label": "Radios", "probability": 0.1}], "model_version": "v1"}  # fmt: skip
+WRONG_ANSWERS = {
+    "nan": json.dumps(GOOD_ANSWER | {"confidence": float("nan")}).encode(),  # NaN: not JSON at all
+    "bool": json.dumps(GOOD_ANSWER | {"confidence": True}).encode(),
+    "garbage-top-k": json.dumps(GOOD_ANSWER | {"top_k": [None, "x"]}).encode(),
+    "garbage-batch": json.dumps(GOOD_ANSWER).encode(),  # its batch answers [1, null, "x"]
+}
+
+
+class _WrongAnswers(BaseHTTPRequestHandler):
+    """An endpoint that serves v1 and describes its model, then answers predictions wrongly, as its path's first part
+    says (`WRONG_ANSWERS`; any other part: rightly)."""
+
+    def do_GET(self):
+        if self.path.endswith("/health"):
+            body = {"status": "ok", "model_loaded": True, "model_version": "v1"}
+        else:
+            body = {"classes": ["Radios", "TVs"], "inputs": [{"name": "title", "type": "string"}]}
+        self._json(json.dumps(body).encode())
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        mode = self.path.split("/")[1]
+        if "unknown_field" in request:  # the smoke test's bad request, answered right
+            self._json(b'{"error": "invalid request", "detail": [{"field": "body.unknown_field"}]}', status=422)
+        elif self.path.startswith(f"/{mode}/predict/batch"):
+            predictions = [1, None, "x"] if mode == "garbage-batch" else [GOOD_ANSWER] * 3
+            self._json(json.dumps({"predictions": predictions, "model_version": "v1"}).encode())
+        else:
+            self._json(WRONG_ANSWERS.get(mode, json.dumps(GOOD_ANSWER).encode()))
+
+    def _json(self, data, status=200):
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    log_message = _Gateway.log_message
+
+
+@pytest.mark.parametrize("mode", list(WRONG_ANSWERS))
+def test_an_answer_without_a_probability_or_classes_fails_the_smoke_test(mode):
+    with _serving(_WrongAnswers) as url, pytest.raises(SmokeError, match=r"POST \S*/predict"):
+        run_smoke(f"{url}/{mode}", "v1")
+
+
+def test_the_same_endpoint_answering_right_passes_the_smoke_test():
+    with _serving(_WrongAnswers) as url:
+        assert len(run_smoke(f"{url}/right", "v1")) == 5
