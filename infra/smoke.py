@@ -49,9 +49,13 @@ class Auth:
         if self.mode == "iam":
             from botocore.auth import SigV4Auth
             from botocore.awsrequest import AWSRequest
+            from botocore.exceptions import BotoCoreError
             from botocore.session import Session
 
-            credentials = Session().get_credentials()
+            try:
+                credentials = Session().get_credentials()
+            except BotoCoreError as exc:  # a profile that does not exist, a config file that does not parse
+                raise SmokeError(f"AUTH=iam: no AWS credentials to sign with ({exc})") from None
             if credentials is None:
                 raise SmokeError("AUTH=iam needs AWS credentials (environment, profile or role) to sign with")
             request = AWSRequest(method=method, url=url, data=data or b"", headers=headers)
@@ -68,13 +72,13 @@ def client_credentials_token(token_url: str, client_id: str, client_secret: str,
     """
     form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-    request = urllib.request.Request(
-        token_url,
-        data=urlencode(form).encode(),
-        method="POST",
-        headers={"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
-    )
     try:
+        request = urllib.request.Request(
+            token_url,
+            data=urlencode(form).encode(),
+            method="POST",
+            headers={"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"},
+        )
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
             token = json.loads(response.read()).get("access_token")
     except urllib.error.HTTPError as error:

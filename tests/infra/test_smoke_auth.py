@@ -55,6 +55,19 @@ def test_iam_requests_are_signed_for_execute_api(monkeypatch):
     assert "X-Amz-Date" in headers
 
 
+def test_iam_signing_without_usable_credentials_is_one_line(monkeypatch, tmp_path):
+    # a profile that does not exist (botocore raises ProfileNotFound where it reads credentials)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "nonexistent")
+    with pytest.raises(SmokeError, match=r"AUTH=iam: no AWS credentials to sign with \(The config profile"):
+        Auth(mode="iam", region="eu-west-1").headers("GET", "https://a1b2c3.execute-api.eu-west-1.amazonaws.com", None)
+
+
+def test_a_token_url_that_is_no_url_is_one_line():
+    with pytest.raises(SmokeError, match="no token from notaurl: unknown url type"):
+        client_credentials_token("notaurl", "id", "secret")
+
+
 def test_jwt_requests_carry_the_bearer_token():
     assert (
         Auth(mode="jwt", token="abc.def.ghi").headers("GET", "https://x", None)["authorization"] == "Bearer abc.def.ghi"
