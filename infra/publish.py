@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.m
 GATED_FILES = ("metrics.json", "parity_report.json", "model.json")
 POINTER = "current.json"
 DEFAULT_PREFIX = "product-classifier"
+# A model version as a folder name: `make train` writes `20261207.013000-1a2b3c4d`.
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -73,7 +76,7 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
             f"{metrics.get('parity_label_agreement')}"
         )
     macro_f1 = metrics.get("macro_f1")
-    if isinstance(macro_f1, bool) or not isinstance(macro_f1, int | float) or not math.isfinite(macro_f1):
+    if isinstance(macro_f1, bool) or not isinstance(macro_f1, int | float) or not 0 <= macro_f1 <= 1:
         raise GateError(f"{artifacts}/metrics.json has no macro-F1 (macro_f1: {macro_f1!r}); retrain")
     if macro_f1 < min_macro_f1:
         raise GateError(f"quality gate failed: macro-F1 {macro_f1:.4f} < required {min_macro_f1:.4f}")
@@ -87,6 +90,9 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
         raise GateError(f"{version} was not promoted to candidate: {promotion.get('reason')}")
     if not isinstance(version, str) or metadata.get("model_version") != version:
         raise GateError(f"{artifacts}/model.json and metrics.json describe different models; retrain")
+    if not VERSION_NAME.fullmatch(version):
+        # It names the version's folder: an empty one would write into models/ itself, "../x" beside it.
+        raise GateError(f"{artifacts}/metrics.json names model version {version!r}, which names no folder; retrain")
     if not metrics.get("onnx_sha256"):
         raise GateError(
             f"{artifacts}/metrics.json records no onnx_sha256, so nothing ties model.onnx to the gates it passed "
@@ -142,6 +148,11 @@ def publish_model(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if any(character.isspace() for character in prefix):
+        raise PublishError(
+            f"PREFIX {prefix!r} holds spaces: `make build MODEL_URI=` passes the model's key to sam deploy, which "
+            "splits it there; choose a prefix without them"
+        )
     metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
     version = metrics["model_version"]
     base = _key(prefix, "models", version)

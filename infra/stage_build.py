@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -40,6 +41,8 @@ from infra.release import (
 ROOT = Path(__file__).resolve().parents[1]
 METADATA_KEY = "product_classifier"
 FOLDERS = ("function", "deploy_hook", "monitor")
+# A bucket name S3 allows (3 to 63 lower-case letters, digits, dots and hyphens, a letter or digit at each end).
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def stage(
@@ -66,6 +69,7 @@ def stage(
     data = model.read_bytes()  # read once: hashed, and parsed for its metadata
     metadata = _model_metadata(data, model)
     _check_loads(model, target_precision)
+    target_precision = _recorded_target(metadata, target_precision)
     sha256 = hashlib.sha256(data).hexdigest()
     if not 0 <= capture_sample_rate <= 1:
         raise InfraError(f"CAPTURE_SAMPLE_RATE must be from 0 (off) to 1 (every listing), got {capture_sample_rate}")
@@ -149,13 +153,37 @@ def _check_loads(model: Path, target: float) -> None:
         raise InfraError(f"{model}: the function would refuse to load it: {exc}") from None
 
 
+def _recorded_target(metadata: dict[str, Any], target: float) -> float:
+    """The model's own operating point for a target the function takes as it (within its rounding): the release
+    records it as the template's TargetPrecision, whose allowed values are the points as written (0.98, never
+    0.980000001)."""
+    recorded = [float(point) for point in metadata.get("operating_points") or {}]
+    return min(recorded, key=lambda point: abs(point - target), default=target)
+
+
 def _split_s3_uri(uri: str) -> tuple[str, str]:
+    """The bucket and key of an s3:// URI `make publish` prints, refusing what `sam deploy` could not pass on or S3
+    could not name: whitespace in the key (parameter overrides split on it), a query, a fragment or credentials
+    (dropped without a word), a bucket name S3 does not allow.
+
+    Raises:
+        InfraError: Naming what to write instead.
+    """
     parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+    key = parsed.path.lstrip("/")
+    well_formed = (
+        parsed.scheme == "s3"
+        and S3_BUCKET.fullmatch(parsed.netloc) is not None
+        and key.strip("/") != ""
+        and not any(character.isspace() for character in key)
+        and not (parsed.query or parsed.fragment or parsed.params)
+    )
+    if not well_formed:
         raise InfraError(
-            f"MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`), got {uri!r}"
+            f"MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`; a bucket name of "
+            f"lower-case letters, digits, dots and hyphens, a key without spaces, nothing after it), got {uri!r}"
         )
-    return parsed.netloc, parsed.path.lstrip("/")
+    return parsed.netloc, key
 
 
 def main() -> None:

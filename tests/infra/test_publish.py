@@ -228,6 +228,10 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
         (lambda f: _edit_metrics(f, promotion=None), "metrics.json records no promotion decision"),
         (lambda f: _edit_metrics(f, promotion="no"), "metrics.json records no promotion decision"),
         (lambda f: _edit_metrics(f, parity_passed=False), "metrics.json records passed False"),
+        (lambda f: _edit_metrics(f, macro_f1=7.5), "metrics.json has no macro-F1 \\(macro_f1: 7.5\\)"),
+        # the version names its folder: an empty one would write into models/ itself, "../x" beside it
+        (lambda f: _version(f, ""), "names model version '', which names no folder"),
+        (lambda f: _version(f, "../../evil"), "names model version '../../evil', which names no folder"),
     ],
 )
 def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
@@ -235,6 +239,19 @@ def test_a_model_that_failed_a_gate_is_refused(s3, artifacts, edit, message):
 
     with pytest.raises(GateError, match=message):
         publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    assert _keys(s3) == set()
+
+
+def _version(artifacts: Path, version: str) -> None:
+    """Both files that name the model's version name it `version`."""
+    _edit_metrics(artifacts, model_version=version)
+    metadata = json.loads((artifacts / "model.json").read_text())
+    (artifacts / "model.json").write_text(json.dumps(metadata | {"model_version": version}))
+
+
+def test_a_prefix_with_spaces_is_refused_before_anything_is_written(s3, artifacts):
+    with pytest.raises(PublishError, match="PREFIX 'my models' holds spaces"):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix="my models", min_macro_f1=0.8)
     assert _keys(s3) == set()
 
 

@@ -120,6 +120,21 @@ def test_a_target_precision_the_model_did_not_record_fails_the_build(tmp_path, m
         built(tmp_path, model_path, "t90", target_precision=0.9)
 
 
+def test_a_target_within_the_functions_rounding_is_released_as_the_models_own_point(tmp_path, model_path):
+    # 0.980000001 is 0.98 to the function; the template's TargetPrecision allows "0.98" as written, nothing else
+    assert built(tmp_path, model_path, "near", target_precision=0.980000001)[1]["TargetPrecision"] == "0.98"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["s3://models/my models/model.onnx", "s3://models/m.onnx?versionId=3", "s3://models/m.onnx#v1",
+     "s3://user:pw@models/m.onnx", "s3://Bkt_Bad!/m.onnx", "s3://models/", "https://models/m.onnx"],
+)  # fmt: skip
+def test_a_model_uri_deploy_could_not_pass_on_or_s3_could_not_name_fails_the_build(tmp_path, model_path, uri):
+    with pytest.raises(InfraError, match=r"MODEL_URI must look like s3://bucket/key/model\.onnx"):
+        built(tmp_path, model_path, "odd", uri)
+
+
 def test_a_new_s3_model_publishes_a_new_version_and_the_same_build_the_same(tmp_path, model_path):
     # GIVEN the same code built twice for one S3 model and once for another (all other parameters kept)
     first = built(tmp_path, model_path, "one", "s3://models/p/models/v1/model.onnx")
