@@ -173,6 +173,7 @@ def _metric_data(
     sums = {query["Id"]: 0.0 for query in queries}
     names = {query["Id"]: _metric_name(query) for query in queries}
     token: str | None = None
+    seen: set[str] = set()
     while True:
         try:
             page = cloudwatch.get_metric_data(
@@ -190,6 +191,9 @@ def _metric_data(
         token = page.get("NextToken")
         if not token:
             break
+        if token in seen:  # pages that point back would loop until Lambda's timeout, without a word
+            raise MetricsError(f"GetMetricData on namespace {config.namespace} returned the same NextToken twice")
+        seen.add(token)
     bad = [names[query_id] for query_id, value in sums.items() if not 0 <= value < math.inf]
     if bad:
         raise MetricsError(f"CloudWatch returned counts that are not finite and ≥ 0: {', '.join(bad[:5])}")

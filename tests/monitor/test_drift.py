@@ -777,3 +777,16 @@ def test_an_unexpected_failure_is_logged_with_its_traceback(entry, caplog):
 
     assert [r.getMessage() for r in caplog.records] == ["drift check failed"]
     assert caplog.records[0].exc_info is not None
+
+
+def test_pages_that_point_back_fail_the_check_instead_of_looping_until_the_timeout():
+    # GIVEN CloudWatch answering every page with the same NextToken
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    stubber = Stubber(cloudwatch)
+    page = {"MetricDataResults": [{"Id": "m0", "StatusCode": "Complete", "Values": [1.0]}], "NextToken": "again"}
+    for _ in range(3):
+        stubber.add_response("get_metric_data", page)
+    stubber.activate()
+
+    with pytest.raises(MetricsError, match="returned the same NextToken twice"):
+        accepted_share(_config(), cloudwatch=cloudwatch, now=NOW)
