@@ -60,14 +60,26 @@ def target_from(config_file: Path, *, stack_name: str | None, region: str | None
             document = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InfraError(f"{config_file} is not valid TOML ({exc}); run `sam deploy --guided` again") from exc
-        default = document.get("default", {})
-        saved = default.get("global", {}).get("parameters", {}) | default.get("deploy", {}).get("parameters", {})
+        saved = _saved_parameters(document, config_file)
     name = stack_name or saved.get("stack_name")
     if not name:
         raise InfraError(
             f"no stack to check: {config_file} (written by `sam deploy --guided`) names none; pass --stack-name"
         )
     return Target(stack_name=name, region=region or saved.get("region"), profile=profile or saved.get("profile"))
+
+
+def _saved_parameters(document: dict[str, Any], config_file: Path) -> dict[str, Any]:
+    """The parameters `sam deploy --guided` saved: its `default` environment's global ones, then its deploy ones.
+
+    Raises:
+        InfraError: The file is TOML laid out otherwise (a hand edit: `default = 5`, `parameters = "x"`).
+    """
+    try:
+        default = document.get("default", {})
+        return {**default.get("global", {}).get("parameters", {}), **default.get("deploy", {}).get("parameters", {})}
+    except (AttributeError, TypeError):
+        raise InfraError(f"{config_file} is not laid out as `sam deploy --guided` writes it; run it again") from None
 
 
 def hook_of(cloudformation: Any, stack_name: str) -> str | None:
@@ -80,6 +92,8 @@ def hook_of(cloudformation: Any, stack_name: str) -> str | None:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
         raise InfraError(f"cannot read stack {stack_name!r}: {exc}") from exc
+    except (IndexError, KeyError):
+        raise InfraError(f"stack {stack_name!r} was not described (no such stack in this region?)") from None
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     if HOOK_OUTPUT in outputs:
         return str(outputs[HOOK_OUTPUT])

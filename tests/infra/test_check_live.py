@@ -124,13 +124,17 @@ def test_the_stack_region_and_profile_come_from_what_sam_deploy_guided_saved(tmp
     )
 
 
-@pytest.mark.parametrize("content", [None, "[default.deploy.parameters]\nregion = 'eu-west-1'\n", "stack_name = ["])
+@pytest.mark.parametrize(
+    "content",
+    [None, "[default.deploy.parameters]\nregion = 'eu-west-1'\n", "stack_name = [", "default = 5\n",
+     "[default.deploy]\nparameters = 'x'\n"],
+)  # fmt: skip
 def test_without_a_stack_name_or_with_a_broken_config_it_says_what_to_do(tmp_path, content):
     config = tmp_path / "samconfig.toml"
     if content is not None:
         config.write_text(content)
 
-    with pytest.raises(InfraError, match=r"pass --stack-name|not valid TOML"):
+    with pytest.raises(InfraError, match=r"pass --stack-name|not valid TOML|not laid out as `sam deploy --guided`"):
         target_from(config, stack_name=None, region=None, profile=None)
 
 
