@@ -124,6 +124,10 @@ def ask_hook(lambda_client: Any, hook: str) -> Verdict:
         answer = None
     if not (isinstance(answer, dict) and answer.get("status") in {"Succeeded", "Failed"}):
         raise InfraError(f"the pre-traffic hook {hook} answered no verdict: {payload[:300]}")
+    if answer["status"] == "Succeeded" and answer.get("failures"):
+        raise InfraError(
+            f"the pre-traffic hook {hook} answered Succeeded with failures, which is no verdict: {payload[:300]}"
+        )
     return Verdict(status=answer["status"], failures=tuple(map(str, answer.get("failures") or ())))
 
 

@@ -85,6 +85,7 @@ def test_a_failing_version_fails_make_deploy_naming_what_failed(monkeypatch, tmp
         ('{"errorMessage": "boom"}', "Unhandled", r"failed \(Unhandled\)"),
         ("not json", None, "answered no verdict"),
         ({"status": "Maybe"}, None, "answered no verdict"),
+        ({"status": "Succeeded", "failures": ["golden example 1"]}, None, "answered Succeeded with failures"),
     ],
 )
 def test_a_hook_that_crashes_or_answers_no_verdict_is_an_error(verdict, function_error, message):
