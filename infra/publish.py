@@ -31,6 +31,9 @@ MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.m
 GATED_FILES = ("metrics.json", "parity_report.json", "model.json")
 POINTER = "current.json"
 DEFAULT_PREFIX = "product-classifier"
+# What each S3 call publishing makes does, for a refusal's message (any other is a write).
+S3_ACTIONS = {"GetObject": "read objects of", "HeadObject": "read objects of", "DeleteObject": "delete objects of",
+              "ListObjectsV2": "list"}  # fmt: skip
 # A model version as a folder name: `make train` writes `20261207.013000-1a2b3c4d`.
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 logger = logging.getLogger(__name__)
@@ -290,7 +293,9 @@ def _describe(exc: Exception, bucket: str) -> str:
     if code == "NoSuchBucket":
         return f"bucket {bucket!r} does not exist (create it, or pass BUCKET=<existing bucket>)"
     if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
-        return f"access denied ({code}): the credentials cannot write to s3://{bucket}"
+        # Publishing reads back what it wrote and what a version holds already: name the call that was refused.
+        action = S3_ACTIONS.get(getattr(exc, "operation_name", ""), "write to")
+        return f"access denied ({code}): the credentials cannot {action} s3://{bucket}"
     return str(exc)
 
 

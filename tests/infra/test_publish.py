@@ -337,3 +337,17 @@ def test_make_publish_against_a_local_s3_then_serve_it(moto_server, artifacts, t
     assert completed.returncode == 0, completed.stderr
     uri = json.loads(completed.stdout)["model_s3_uri"]
     assert load_model(Settings(model_s3_uri=uri, model_cache_dir=tmp_path)).version == "test-synthetic-1"
+
+
+class DenyingReads(WithoutListBucket):
+    """Credentials that may write but not read objects back (a role without s3:GetObject)."""
+
+    def get_object(self, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+
+
+def test_a_refused_read_back_is_named_as_a_read_not_a_write(s3, artifacts):
+    with pytest.raises(
+        PublishError, match=f"access denied \\(AccessDenied\\): the credentials cannot read objects of s3://{BUCKET}"
+    ):
+        publish_model(DenyingReads(s3), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
