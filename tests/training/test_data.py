@@ -352,3 +352,15 @@ def test_fewer_than_two_classes_after_cleaning_says_what_cleaning_dropped():
         DataValidationError, match=r"0 class\(es\) after cleaning \(0 of 50 rows kept; dropped: 50 too "
     ):
         prepare_catalogue(frame, replace(CONFIG, max_text_length=1), source="products.csv")
+
+
+def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are():
+    # GIVEN prices held as text, as a Parquet export writes them, with "" and spaces for unknown ones
+    frame = _catalogue(50).astype({"price": object})
+    frame.loc[[1, 2], "price"] = ["", "  "]
+
+    prepared = prepare_catalogue(frame, CONFIG, source="export.parquet")
+
+    blank = prepared["title"].isin(frame.loc[[1, 2], "title"])
+    assert blank.sum() == 2
+    assert prepared.loc[blank, "price"].isna().all()

@@ -200,7 +200,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         unparsable_numbers=unparsable_numbers(
             frame[~np.isin(np.arange(len(frame)), repeated_headers(frame, config))], config
         ),
-        duplicate_rows=dropped["dropped_duplicates"] + folded_copies,
+        # Rows of the file that repeat another: the copies folding made are counted as dropped, and are no problem.
+        duplicate_rows=dropped["dropped_duplicates"],
         small_classes={str(label): int(n) for label, n in products.items() if n < split.min_class_products},
         small_class_plan=plan.to_dict(),
         near_constant_columns=near_constant_columns(
