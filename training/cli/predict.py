@@ -349,7 +349,7 @@ def check_out(out: Path, *, replace: bool) -> None:
     """
     if URI.match(str(out)):
         raise DataValidationError(
-            f"OUT {out} is not a local folder; write the predictions to one, then copy it (aws s3 sync)"
+            f"PREDICTIONS (OUT) {out} is not a local folder; write the predictions to one, then copy it (aws s3 sync)"
         )
     if out.exists() and not out.is_dir():
         raise DataValidationError(f"OUT {out} is a file; name a folder for the predictions")
