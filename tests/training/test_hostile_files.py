@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -195,6 +197,22 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "fractional float ids": (
         lambda d: _parquet(d / "float.parquet", _frame_table(seller_id=pa.array([1.5, 2.0]))),
         "column 'seller_id' (float64) holds 1.5",
+    ),
+    # Object columns that Dask (make predict, ENGINE=dask) would turn into text ("True", "2024-01-01", "12.5")
+    "dates as brands (Parquet date32)": (
+        lambda d: _parquet(d / "dates.parquet", _frame_table(brand=pa.array([date(2024, 1, 1), None], pa.date32()))),
+        "column 'brand' (datetime64[ms]) holds Timestamp('2024-01-01 00:00:00')",
+    ),
+    "booleans with a gap as seller ids": (
+        lambda d: _parquet(d / "flags.parquet", _frame_table(seller_id=pa.array([True, None]))),
+        "column 'seller_id' (boolean) holds True",
+    ),
+    "a fractional Parquet decimal as a seller id": (
+        lambda d: _parquet(
+            d / "decimal.parquet",
+            _frame_table(seller_id=pa.array([Decimal("41.5"), Decimal("7")], pa.decimal128(20, 2))),
+        ),
+        "column 'seller_id' (float64) holds 41.5",
     ),
     "second file lacks a column": (lambda d: _second_file_lacks_a_column(d / "folder"), "b.csv: missing column"),
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV, TSV or Parquet files match"),

@@ -57,11 +57,13 @@ IGNORED_PREFIXES = (".", "_")
 # Files beside the data that are never data, whatever the folder: Windows' thumbnails and folder settings, Athena's
 # result metadata (`….csv.metadata`), the folder markers of EMR and the S3 console (`…_$folder$`).
 SIDECAR = re.compile(r"(?i)(?:^|/)(?:thumbs\.db|desktop\.ini)$|\.metadata$|_\$folder\$$")
-# Parquet's integer types as pandas' nullable ones, which hold a missing value without turning to float64.
-NULLABLE_INTEGERS = {
+# Parquet's integer types as pandas' nullable ones, which hold a missing value without turning to float64; booleans
+# likewise; bytes as Arrow's binary: none of them an object column.
+TYPED_COLUMNS = {
     pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
     pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
-    pa.uint64(): pd.UInt64Dtype(),
+    pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.binary(): pd.ArrowDtype(pa.binary()),
+    pa.large_binary(): pd.ArrowDtype(pa.large_binary()),
 }  # fmt: skip
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
@@ -157,7 +159,9 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 _check_flat(table.schema, required, path)
                 # Without pandas' metadata, a frame saved with an index (set_index("sku")) keeps it as a column.
                 # Integers stay integers where a value is missing: as float64 a 19-digit id would be rounded.
-                frame = table.to_pandas(ignore_metadata=True, types_mapper=NULLABLE_INTEGERS.get)
+                # Dates as datetime64, booleans with gaps as pandas' boolean, bytes as Arrow's: never object columns,
+                # which Dask turns into text ("True", "2024-01-01") that training would then take as ids.
+                frame = table.to_pandas(ignore_metadata=True, types_mapper=TYPED_COLUMNS.get, date_as_object=False)
                 names = list(table.schema.names)
                 frame = _decimals_as_text(frame, table.schema)
     except pd.errors.EmptyDataError as exc:
@@ -169,18 +173,22 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
 
 
 def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
-    """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)) with each whole value
-    as its integer text ("127", not "127.00": the API reads a JSON 127 as "127") and any other as its number:
-    Decimal objects would reach the engines as "127.00" (Dask turns object columns into strings)."""
+    """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)): a column of whole
+    values as their integer text ("127", not "127.00": the API reads a JSON 127 as "127"), any other as float64, which
+    a string input refuses for its fractions as training refuses a float id's. Decimal objects would reach the
+    engines as "127.00" (Dask turns object columns into strings)."""
     for position, kind in enumerate(schema.types):
         if pa.types.is_decimal(kind):
-            frame.isetitem(position, frame.iloc[:, position].map(_decimal_value, na_action="ignore").astype(object))
+            values = frame.iloc[:, position]
+            whole = values.dropna().map(lambda value: value == value.to_integral_value()).all()
+            typed = values.map(_whole_text, na_action="ignore").astype(object) if whole else values.astype("float64")
+            frame.isetitem(position, typed)
     return frame
 
 
-def _decimal_value(value: Decimal) -> str | float:
-    """A whole decimal as its integer text, any other as a float (a price)."""
-    return str(int(value)) if value == value.to_integral_value() else float(value)
+def _whole_text(value: Decimal) -> str:
+    """A whole decimal as its integer text."""
+    return str(int(value))
 
 
 def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
