@@ -667,3 +667,18 @@ def test_titles_an_unclosed_quote_ran_together_are_warned_of(model_path, tmp_pat
     assert result.exit_code == 0, result.output
     assert "titles span several lines: where a quote in the file is not closed" in result.output
     assert len(pd.read_parquet(tmp_path / "p")) < len(rows)
+
+
+def test_a_later_file_without_an_optional_input_is_named(model_path, tmp_path):
+    # GIVEN a folder whose first file has every input and whose second is a title-only feed
+    frame = generate_catalogue(20, seed=3)
+    (folder := tmp_path / "exports").mkdir()
+    frame.iloc[:10].to_csv(folder / "a.csv", index=False)
+    frame.iloc[10:][["product_id", "title"]].to_csv(folder / "b.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "p"))
+
+    # THEN the run says which file's rows it scored without them
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.output.splitlines() if "optional inputs not in the file" in line]
+    assert "b.csv" in warning

@@ -211,11 +211,6 @@ def predict_catalogue(
             f"{delimiter_hint(first.columns)}. The model reads them from the columns it was trained on; pass CONFIG= "
             "to map them to this file's."
         )
-    if absent:
-        logger.warning(
-            "optional inputs not in the file: scored as missing, as the API scores an omitted field",
-            extra={"file": files[0], "inputs": sorted(absent), "columns": sorted(absent.values())},
-        )
     thresholds = _thresholds(metadata, target_precision)
     ids = list(
         dict.fromkeys(_id_columns(ids or [], first.columns) or _default_ids(first.columns, columns, metadata, config))
@@ -226,7 +221,8 @@ def predict_catalogue(
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read;
     # an optional input's column may be absent from any file (its rows score it as missing).
     required = [*(column for name, column in columns.items() if name not in optional), *ids]
-    check_files(files[1:], filesystem, required=required)
+    found = {files[0]: list(first.columns)} | check_files(files[1:], filesystem, required=required)
+    _warn_of_absent_inputs(found, columns, optional)
     catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
     options: dict[str, Any] = {"columns": columns, "ids": ids, "explain": explain}
@@ -563,6 +559,18 @@ def _explanations(
                                  "fields": [{"field": f, "delta": d}
                                             for f, d in zip(fields, effects[len(words) :], strict=True)]}))  # fmt: skip
     return found
+
+
+def _warn_of_absent_inputs(found: dict[str, list[str]], columns: dict[str, str], optional: set[str]) -> None:
+    """Say which files lack an optional input's column, file by file: their rows score it as missing, as the API
+    scores an omitted field (a later file may lack what the first has)."""
+    for path, names in found.items():
+        absent = {name: column for name, column in columns.items() if name in optional and column not in names}
+        if absent:
+            logger.warning(
+                "optional inputs not in the file: scored as missing, as the API scores an omitted field",
+                extra={"file": path, "inputs": sorted(absent), "columns": sorted(absent.values())},
+            )
 
 
 def _warn_of_multiline_titles(titles: np.ndarray, source: str) -> None:

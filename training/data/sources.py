@@ -191,13 +191,17 @@ def _whole_text(value: Decimal) -> str:
     return str(int(value))
 
 
-def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> None:
+def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> dict[str, list[str]]:
     """Every file's header has the required columns, unique: read before any work starts (a few bytes each).
+
+    Returns:
+        Each file's columns.
 
     Raises:
         DataValidationError: Naming the first file that is unreadable or lacks a column.
     """
     required = list(dict.fromkeys(required))
+    columns: dict[str, list[str]] = {}
     for path in files:
         try:
             with filesystem.open_input_file(path) as handle:
@@ -216,6 +220,8 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
             raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
         _check_names(names, found, required, path)
+        columns[path] = [str(name) for name in found]
+    return columns
 
 
 def _text_header(stream: _BoundedLines, path: str) -> list[str]:
