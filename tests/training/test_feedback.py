@@ -466,7 +466,8 @@ def test_a_damaged_gzip_capture_object_is_named_whatever_it_is_called(tmp_path: 
      # what the API never writes: a lone surrogate, an input of another type or named like a record field, no time
      {"inputs": {"title": "tv \ud800"}}, {"inputs": {"title": "tv", "price": [1]}},
      {"inputs": {"title": "tv", "listing_id": "x"}}, {"time": "yesterday"},
-     {"inputs": {"title": "tv", "price": 1e300}}],  # beyond float32: the API refuses it, so never answered it
+     {"inputs": {"title": "tv", "price": 1e300}},  # beyond float32: the API refuses it, so never answered it
+     {"inputs": {"title": "tv", "price": 10**400}}],  # an integer no float holds
 )  # fmt: skip
 def test_capture_records_of_other_types_than_the_handler_writes_are_counted_and_skipped(tmp_path: Path, broken):
     lines = [record("good"), record("odd") | broken]

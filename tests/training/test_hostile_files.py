@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import replace
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -206,6 +206,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "booleans with a gap as seller ids": (
         lambda d: _parquet(d / "flags.parquet", _frame_table(seller_id=pa.array([True, None]))),
         "column 'seller_id' (boolean) holds True",
+    ),
+    "times as seller ids (Parquet time64)": (
+        lambda d: _parquet(d / "times.parquet", _frame_table(seller_id=pa.array([time(1, 2), None], pa.time64("us")))),
+        "column 'seller_id' (time64[us][pyarrow]) holds datetime.time(1, 2)",
     ),
     "a fractional Parquet decimal as a seller id": (
         lambda d: _parquet(

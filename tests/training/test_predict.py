@@ -631,6 +631,21 @@ def test_id_names_several_columns_and_a_variant_sku_is_an_id(model_path, tmp_pat
     ]
 
 
+def test_an_eighteen_digit_decimal_id_beside_a_fraction_is_copied_digit_for_digit(model_path, tmp_path):
+    # GIVEN SKUs as decimal(22,2), beyond a float's exact integers, one of them with cents (a data-entry slip)
+    skus = [Decimal(123456789012345678 + n) for n in range(6)]
+    skus[5] += Decimal("0.50")
+    table = pa.Table.from_pandas(generate_catalogue(6, seed=3).drop(columns=["product_id"]), preserve_index=False)
+    pq.write_table(table.append_column("sku_id", pa.array(skus, pa.decimal128(22, 2))), tmp_path / "skus.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "skus.parquet"), "--out", str(tmp_path / "p"))
+
+    # THEN each whole SKU keeps every digit: as floats they would round into one another
+    assert result.exit_code == 0, result.output
+    copied = pd.read_parquet(tmp_path / "p")["sku_id"].tolist()
+    assert copied[:5] == [str(123456789012345678 + n) for n in range(5)]
+
+
 def test_parquet_decimal_ids_score_and_are_copied_as_their_whole_numbers(model_path, tmp_path):
     # GIVEN an export whose ids are Parquet decimals (Spark's and Oracle's decimal(20,0)), and the same rows as text
     rows = generate_catalogue(6, seed=3).assign(product_id=[str(127 + n) for n in range(6)])

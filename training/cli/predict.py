@@ -62,6 +62,8 @@ from training.model.metadata import METADATA_KEY
 
 CHUNK_ROWS = 256
 TOP_K = 3
+# Files a warning names beside the first (the others are counted).
+MAX_NAMED_FILES = 5
 # Column names (lower-cased, spaces removed) that identify a listing without ending in "id": copied by default.
 LISTING_CODES = frozenset({"sku", "ean", "gtin", "upc", "asin", "uuid", "guid"})
 # A name ending in the word "id": `id`, `Merchant ID`, `merchant_id`, `productId`, `ProductID` (not `Paid`, `Valid`).
@@ -562,15 +564,19 @@ def _explanations(
 
 
 def _warn_of_absent_inputs(found: dict[str, list[str]], columns: dict[str, str], optional: set[str]) -> None:
-    """Say which files lack an optional input's column, file by file: their rows score it as missing, as the API
-    scores an omitted field (a later file may lack what the first has)."""
+    """Say which files lack an optional input's column: their rows score it as missing, as the API scores an omitted
+    field (a later file may lack what the first has). One line per set of absent inputs, however many files."""
+    lacking: dict[tuple[str, ...], list[str]] = {}
     for path, names in found.items():
-        absent = {name: column for name, column in columns.items() if name in optional and column not in names}
+        absent = tuple(sorted(name for name, column in columns.items() if name in optional and column not in names))
         if absent:
-            logger.warning(
-                "optional inputs not in the file: scored as missing, as the API scores an omitted field",
-                extra={"file": path, "inputs": sorted(absent), "columns": sorted(absent.values())},
-            )
+            lacking.setdefault(absent, []).append(path)
+    for inputs, paths in lacking.items():
+        logger.warning(
+            "optional inputs not in the file: scored as missing, as the API scores an omitted field",
+            extra={"inputs": list(inputs), "columns": sorted(columns[name] for name in inputs),
+                   "files": len(paths), "file": paths[0], "other_files": paths[1:MAX_NAMED_FILES]},
+        )  # fmt: skip
 
 
 def _warn_of_multiline_titles(titles: np.ndarray, source: str) -> None:

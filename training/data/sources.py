@@ -58,13 +58,14 @@ IGNORED_PREFIXES = (".", "_")
 # result metadata (`….csv.metadata`), the folder markers of EMR and the S3 console (`…_$folder$`).
 SIDECAR = re.compile(r"(?i)(?:^|/)(?:thumbs\.db|desktop\.ini)$|\.metadata$|_\$folder\$$")
 # Parquet's integer types as pandas' nullable ones, which hold a missing value without turning to float64; booleans
-# likewise; bytes as Arrow's binary: none of them an object column.
-TYPED_COLUMNS = {
+# likewise (`_typed_column`).
+NULLABLE_TYPES = {
     pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
     pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(),
-    pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.binary(): pd.ArrowDtype(pa.binary()),
-    pa.large_binary(): pd.ArrowDtype(pa.large_binary()),
+    pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
 }  # fmt: skip
+# The largest whole number a float64 holds exactly: a decimal id column beyond it is never read as floats.
+EXACT_FLOAT_INTEGER = 2**53
 # The longest CSV line read. A row the API would take is far shorter (a few fields of ≤ 2,000 characters); a
 # longer line is refused after reading at most this much of it, so one 2 GB line cannot take the machine down.
 MAX_LINE_BYTES = 4 << 20
@@ -161,7 +162,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 # Integers stay integers where a value is missing: as float64 a 19-digit id would be rounded.
                 # Dates as datetime64, booleans with gaps as pandas' boolean, bytes as Arrow's: never object columns,
                 # which Dask turns into text ("True", "2024-01-01") that training would then take as ids.
-                frame = table.to_pandas(ignore_metadata=True, types_mapper=TYPED_COLUMNS.get, date_as_object=False)
+                frame = table.to_pandas(ignore_metadata=True, types_mapper=_typed_column, date_as_object=False)
                 names = list(table.schema.names)
                 frame = _decimals_as_text(frame, table.schema)
     except pd.errors.EmptyDataError as exc:
@@ -180,8 +181,13 @@ def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
     for position, kind in enumerate(schema.types):
         if pa.types.is_decimal(kind):
             values = frame.iloc[:, position]
-            whole = values.dropna().map(lambda value: value == value.to_integral_value()).all()
-            typed = values.map(_whole_text, na_action="ignore").astype(object) if whole else values.astype("float64")
+            present = values.dropna()
+            if present.map(lambda value: value == value.to_integral_value()).all():
+                typed = values.map(_whole_text, na_action="ignore").astype(object)
+            elif present.map(lambda value: abs(value) <= EXACT_FLOAT_INTEGER).all():
+                typed = values.astype("float64")
+            else:  # beyond 2^53 a float rounds ids into one another: each value as it is written
+                typed = values.map(_decimal_text, na_action="ignore").astype(object)
             frame.isetitem(position, typed)
     return frame
 
@@ -189,6 +195,20 @@ def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
 def _whole_text(value: Decimal) -> str:
     """A whole decimal as its integer text."""
     return str(int(value))
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal as plain text: a whole one as its integer, any other without trailing zeros or an exponent."""
+    return _whole_text(value) if value == value.to_integral_value() else format(value.normalize(), "f")
+
+
+def _typed_column(kind: pa.DataType) -> Any:
+    """The pandas type a Parquet column is read as: pandas' nullable integers and booleans, Arrow's own for bytes and
+    times (never an object column); None for pyarrow's default."""
+    if kind in NULLABLE_TYPES:
+        return NULLABLE_TYPES[kind]
+    raw = pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+    return pd.ArrowDtype(kind) if raw or pa.types.is_time(kind) else None
 
 
 def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> dict[str, list[str]]:

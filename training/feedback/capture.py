@@ -286,8 +286,10 @@ def _number(value: Any) -> bool:
 
 
 def _finite(value: Any) -> bool:
-    """A JSON number that is finite (not a bool, which JSON keeps apart)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is finite (not a bool, which JSON keeps apart; an integer always is, whatever its size)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _time(record: dict[str, Any]) -> datetime:
