@@ -530,24 +530,27 @@ def _check(config: TrainConfig, path: Path) -> None:
         )
 
 
+def _check_whole(setting: str, value: Any, minimum: int, maximum: int | None, path: Path) -> None:
+    """A count setting is a whole number from `minimum` (up to `maximum`, when it has one).
+
+    Raises:
+        ConfigError: Naming the setting and the range.
+    """
+    whole = not isinstance(value, bool) and isinstance(value, int)
+    if not whole or value < minimum or (maximum is not None and value > maximum):
+        wanted = f"from {minimum} to {maximum:,}" if maximum is not None else f"of at least {minimum}"
+        raise ConfigError(f"config file {path}: {setting} must be a whole number {wanted}, got {value!r}")
+
+
 def _check_ranges(config: TrainConfig, path: Path) -> None:
     """Counts are whole numbers from their minimum up, fractions and rates lie within their bounds."""
     for section, minimums in WHOLE_MINIMUMS.items():
         for name, minimum in minimums.items():
-            value = getattr(getattr(config, section), name)
             maximum = WHOLE_MAXIMUMS.get(section, {}).get(name)
-            whole = not isinstance(value, bool) and isinstance(value, int)
-            if not whole or value < minimum or (maximum is not None and value > maximum):
-                wanted = f"from {minimum} to {maximum:,}" if maximum is not None else f"of at least {minimum}"
-                raise ConfigError(
-                    f"config file {path}: {section}.{name} must be a whole number {wanted}, got {value!r}"
-                )
+            _check_whole(f"{section}.{name}", getattr(getattr(config, section), name), minimum, maximum, path)
     for name, (least, most) in SYNTHETIC_LIMITS.items():
-        value = getattr(config, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most):
-            raise ConfigError(
-                f"config file {path}: {name} must be a whole number from {least} to {most:,}, got {value!r}"
-            )
+        if getattr(config, name) is not None:
+            _check_whole(name, getattr(config, name), least, most, path)
     settings = [(f"{section}.{name}", getattr(getattr(config, section), name), limits)
                 for section, bounds in FRACTION_BOUNDS.items() for name, limits in bounds.items()]  # fmt: skip
     settings += [(name, getattr(config, name), limits) for name, limits in TOP_LEVEL_BOUNDS.items()]

@@ -78,8 +78,8 @@ def main(
     spreadsheet_safe(queue).to_csv(out, index=False, encoding="utf-8-sig")
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
-    known = int(latest_listings(captured)["listing_id"].isin(reviewed).sum())
-    skipped += f"; {known} listing(s) B was given as corrections never queued (reviewed already)" if known else ""
+    if reviewed:
+        skipped += f"; {len(reviewed)} listing(s) B was given as corrections never queued (reviewed already)"
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "
@@ -130,7 +130,8 @@ def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
 
 def _challenger_labels(model_path: str, captured: Captured) -> tuple[list[str], frozenset[str]]:
     """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them, and
-    the listings it was given as corrections (it answers them as it was taught: no reason to review them again).
+    the captured listings it was given as corrections (it answers them as it was taught: no reason to review them
+    again).
 
     Raises:
         TrainingError: The file does not exist or is not a loadable model.
@@ -144,7 +145,8 @@ def _challenger_labels(model_path: str, captured: Captured) -> tuple[list[str], 
     # A challenger of another taxonomy would queue every listing as "answered otherwise".
     metadata = read_metadata(onnx.load_model_from_string(model))
     check_knows_answers(metadata, listings["model_label"].to_numpy(), name="model B", other="the live model")
-    return labels, frozenset(metadata.get("training_data", {}).get(CORRECTED_LISTINGS, []))
+    given = listings["listing_id"].isin(metadata.get("training_data", {}).get(CORRECTED_LISTINGS, []))
+    return labels, frozenset(listings.loc[given, "listing_id"])
 
 
 if __name__ == "__main__":

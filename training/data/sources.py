@@ -107,11 +107,12 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
-    unread = [path.removeprefix(root).lstrip("/") for path in named if path not in files and not SIDECAR.search(path)]
+    inside = {path: path.removeprefix(root).lstrip("/") for path in named}
+    unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
         # Their rows would be left out without a word: a `b.csv.gz` beside `a.csv` is half the catalogue.
         suffix = Counter(PurePosixPath(path).suffix.lower() for path in files).most_common(1)[0][0]
-        nested = any("/" in path.removeprefix(root).lstrip("/") for path in named)
+        nested = any("/" in relative for relative in inside.values())
         glob = "" if nested else f", or name the files to read with a glob ('{location.rstrip('/')}/*{suffix}')"
         raise DataValidationError(
             f"{data} holds {len(unread)} file(s) that are not CSV, TSV or Parquet and would not be read: "
@@ -176,8 +177,9 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
 def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
     """Parquet decimal columns (Spark's and Oracle's ids: decimal(20,0); prices: decimal(10,2)): a column of whole
     values as their integer text ("127", not "127.00": the API reads a JSON 127 as "127"), any other as float64, which
-    a string input refuses for its fractions as training refuses a float id's. Decimal objects would reach the
-    engines as "127.00" (Dask turns object columns into strings)."""
+    a string input refuses for its fractions as training refuses a float id's, unless a value is beyond 2^53, where
+    floats would round ids into one another: then each value as its text. Decimal objects would reach the engines as
+    "127.00" (Dask turns object columns into strings)."""
     for position, kind in enumerate(schema.types):
         if pa.types.is_decimal(kind):
             values = frame.iloc[:, position]
