@@ -444,6 +444,19 @@ def test_unsigned_ids_past_int64_are_copied_as_their_decimal_text(model_path, tm
     assert pd.read_parquet(tmp_path / "p")["SKU"].tolist() == [str(value) for value in ids]
 
 
+def test_binary_ids_are_copied_as_text_and_bytes_that_are_no_utf8_as_escapes(model_path, tmp_path):
+    # GIVEN keys a warehouse stores as bytes: two are UTF-8 text, one a packed key that is not, one missing
+    keys = [b"sku-1", b"\xff\x00\xfe", None, "é".encode()]
+    generate_catalogue(4, seed=3).assign(SKU=keys).to_parquet(tmp_path / "keys.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "keys.parquet"), "--out", str(tmp_path / "p"))
+
+    # THEN each is copied as text: the packed key byte by byte, the others as written
+    assert result.exit_code == 0, result.output
+    copied = pq.read_table(tmp_path / "p").column("SKU").to_pylist()
+    assert copied == ["sku-1", "\\xff\x00\\xfe", None, "é"]
+
+
 def test_integer_ids_with_gaps_are_copied_with_every_digit(model_path, tmp_path):
     # GIVEN 19-digit SKUs stored as a nullable int64 (a warehouse's BIGINT), some missing
     skus = pd.array([1_234_567_890_123_456_789 + i for i in range(5)], dtype="Int64")

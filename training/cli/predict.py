@@ -282,7 +282,23 @@ def _id_text(values: pd.Series) -> pd.Series:
         return values.map(_float_id, na_action="ignore").where(present, None).astype(object)
     if pd.api.types.is_unsigned_integer_dtype(values.dtype):
         values = values.astype("UInt64")  # past 2^63 an unsigned id has no Int64
+    if isinstance(values.dtype, pd.ArrowDtype) and _is_binary(values.dtype.pyarrow_dtype):
+        return values.map(_bytes_id, na_action="ignore").where(present, None).astype(object)
     return values.astype(str).where(present, None).astype(object)
+
+
+def _is_binary(arrow_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_binary(arrow_type)
+        or pa.types.is_large_binary(arrow_type)
+        or pa.types.is_fixed_size_binary(arrow_type)
+    )
+
+
+def _bytes_id(value: bytes) -> str:
+    """A binary id as its UTF-8 text; a byte that is no UTF-8 (a packed key, a hash) as its `\\xNN` escape, so every
+    id is copied, each as itself."""
+    return bytes(value).decode("utf-8", errors="backslashreplace")
 
 
 def _float_id(value: float) -> str:
