@@ -151,11 +151,8 @@ def publish_model(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if any(character.isspace() for character in prefix):
-        raise PublishError(
-            f"PREFIX {prefix!r} holds spaces: `make build MODEL_URI=` passes the model's key to sam deploy, which "
-            "splits it there; choose a prefix without them"
-        )
+    if problem := _prefix_problem(prefix):
+        raise PublishError(f"PREFIX {prefix!r} holds {problem}; choose a prefix without them")
     metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
     version = metrics["model_version"]
     base = _key(prefix, "models", version)
@@ -207,6 +204,18 @@ def publish_model(
         f"s3://{bucket}/{base}/model.onnx",
         previous,
     )
+
+
+def _prefix_problem(prefix: str) -> str | None:
+    """What in the prefix `make build MODEL_URI=s3://bucket/<prefix>/…` could not pass on, or None: sam deploy's
+    parameter overrides split on whitespace, and an s3:// URI's key ends at a `?` (its query) or `#` (its
+    fragment), so the build refuses such a URI."""
+    if any(character.isspace() for character in prefix):
+        return "spaces: `make build MODEL_URI=` passes the model's key to sam deploy, which splits it there"
+    if found := sorted(set(prefix) & {"?", "#"}):
+        ends = "an s3:// URI's key ends there, so `make build MODEL_URI=` would refuse it"
+        return f"{' and '.join(map(repr, found))}: {ends}"
+    return None
 
 
 def _key(prefix: str, *parts: str) -> str:

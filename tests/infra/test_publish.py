@@ -255,6 +255,14 @@ def test_a_prefix_with_spaces_is_refused_before_anything_is_written(s3, artifact
     assert _keys(s3) == set()
 
 
+@pytest.mark.parametrize("prefix", ["models?v=2", "team#1/models"])
+def test_a_prefix_the_build_could_not_name_in_an_s3_uri_is_refused_before_anything_is_written(s3, artifacts, prefix):
+    # GIVEN a prefix whose `?` or `#` would end the key of the s3:// URI `make build MODEL_URI=` takes
+    with pytest.raises(PublishError, match="an s3:// URI's key ends there"):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix=prefix, min_macro_f1=0.8)
+    assert _keys(s3) == set()
+
+
 def _edit_metrics(artifacts: Path, **changes) -> None:
     metrics = json.loads((artifacts / "metrics.json").read_text())
     (artifacts / "metrics.json").write_text(json.dumps(metrics | changes))
