@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from handler.model import load_model
 from handler.settings import Settings
 from tests.conftest import train_tiny_model, with_metadata
-from training.cli.predict import app
+from training.cli.predict import REPEATED_HEADER, app
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.synthetic import generate_catalogue
 from training.data.taxonomy import generate_taxonomy_catalogue
@@ -480,6 +480,21 @@ def test_float_ids_are_copied_as_integer_text_whatever_else_the_column_holds(mod
     assert result.exit_code == 0, result.output
     copied = pq.read_table(tmp_path / "p").column("SKU").to_pylist()
     assert copied == ["1", None, "2.5", "100000000000000000", "100000000000000000000"]
+
+
+def test_a_row_repeating_the_header_is_refused_as_such_and_the_rows_around_it_scored(model_path, tmp_path):
+    # GIVEN two exports joined one after another (`cat`), each with its header
+    frame = generate_catalogue(6, seed=3)
+    first, second = frame.iloc[:3].to_csv(index=False), frame.iloc[3:].to_csv(index=False)
+    (tmp_path / "joined.csv").write_text(first + second)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "joined.csv"), "--out", str(tmp_path / "p"))
+
+    # THEN the header line is refused for what it is, not scored as a listing nor refused for its price
+    assert result.exit_code == 0, result.output
+    answers = pd.read_parquet(tmp_path / "p")
+    assert answers["refused"].fillna("").tolist() == ["", "", "", REPEATED_HEADER, "", "", ""]
+    assert answers["label"].isna().tolist() == [False, False, False, True, False, False, False]
 
 
 def test_a_folder_whose_first_file_holds_only_a_header_is_scored(model_path, tmp_path):

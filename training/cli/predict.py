@@ -53,7 +53,7 @@ from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import number_faults, parse_numbers, text_values
+from training.data.clean import number_faults, parse_numbers, repeated_headers, text_values
 from training.data.sources import catalogue_files, check_files, delimiter_hint, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
@@ -73,6 +73,9 @@ WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
 PREDICTION_PART = re.compile(r"part\.\d+\.parquet")
 # A URI (s3://bucket/key, which a Path reads as s3:/bucket/key): OUT is a local folder.
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+# Why a row whose every input column holds its own name is not scored (exports joined one after another, each with
+# its header: as a listing its title would be "Product Title", its price refused as no number).
+REPEATED_HEADER = "the row repeats the header line (exports joined one after another, each with its header)"
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -131,6 +134,7 @@ def score_partition(
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)
+    reasons[repeated_headers(frame, columns.values())] = REPEATED_HEADER
     refused = pd.notna(reasons)
     _warn_of_multiline_titles(feeds[text][:, 0], source)
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))

@@ -237,11 +237,11 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     return frame
 
 
-def repeated_headers(raw: pd.DataFrame, config: DataConfig) -> np.ndarray:
-    """The positions of the rows that repeat the header: every column the config names holds its own name, as where
-    exports were joined one after another (`cat`), each with its header. A title "title" filed under "category" is no
-    listing anyone sells."""
-    named = [column for column in dict.fromkeys(configured_columns(config)) if column in raw]
+def repeated_headers(raw: pd.DataFrame, columns: Iterable[str]) -> np.ndarray:
+    """The positions of the rows that repeat the header: every one of `columns` (those a config or a model reads)
+    holds its own name, as where exports were joined one after another (`cat`), each with its header. A title "title"
+    filed under "category" is no listing anyone sells."""
+    named = [column for column in dict.fromkeys(columns) if column in raw]
     if len(named) < 2 or not all(pd.api.types.is_string_dtype(raw[column].dtype) for column in named):
         return np.array([], dtype=np.intp)
     # Each column is read at the rows the columns before it left: a catalogue's rows are read once, not per column.
@@ -260,7 +260,7 @@ def check_repeated_headers(raw: pd.DataFrame, config: DataConfig, source: str) -
     Raises:
         DataValidationError: Naming the first such row and how many there are.
     """
-    found = repeated_headers(raw, config)
+    found = repeated_headers(raw, configured_columns(config))
     if len(found):
         first = _data_row(raw[config.target], int(found[0]))
         raise DataValidationError(

@@ -198,7 +198,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         # A header line among the rows is refused as such, not as its 'price' being no number.
         unparsable_numbers=unparsable_numbers(
-            frame[~np.isin(np.arange(len(frame)), repeated_headers(frame, config))], config
+            frame[~np.isin(np.arange(len(frame)), repeated_headers(frame, configured_columns(config)))], config
         ),
         # Rows of the file that repeat another: the copies folding made are counted as dropped, and are no problem.
         duplicate_rows=dropped["dropped_duplicates"],
