@@ -712,6 +712,18 @@ def test_titles_an_unclosed_quote_ran_together_are_warned_of(model_path, tmp_pat
     assert len(pd.read_parquet(tmp_path / "p")) < len(rows)
 
 
+def test_a_first_title_that_spans_lines_is_warned_of_once(model_path, tmp_path):
+    # GIVEN a file whose very first title spans two lines (the row scored for the output's types too)
+    frame = generate_catalogue(4, seed=3)
+    frame.loc[0, "title"] = "samsung tv\n55 inch"
+    frame.to_csv(tmp_path / "feed.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "feed.csv"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    assert result.output.count("titles span several lines") == 1
+
+
 def test_a_later_file_without_an_optional_input_is_named(model_path, tmp_path):
     # GIVEN a folder whose first file has every input and whose second is a title-only feed
     frame = generate_catalogue(20, seed=3)

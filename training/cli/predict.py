@@ -136,7 +136,8 @@ def score_partition(
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)
     reasons[repeated_headers(frame, columns.values())] = REPEATED_HEADER
     refused = pd.notna(reasons)
-    _warn_of_multiline_titles(feeds[text][:, 0], source)
+    if partition_info is not None:  # a partition of the data, not the row that gives the output's types
+        _warn_of_multiline_titles(feeds[text][:, 0], source)
     lengths = np.fromiter((len(t) for t in feeds[text][:, 0]), dtype=np.int64, count=len(frame))
     # Refused rows are never run (and sort last): every chunk's padded width stays within the limit.
     order = np.argsort(np.where(refused, np.iinfo(np.int64).max, lengths), kind="stable")[: int((~refused).sum())]
