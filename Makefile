@@ -8,6 +8,12 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 DATA ?=
 CONFIG ?=
+# DATA= or CONFIG= given but blank (`DATA=$CATALOGUE` with the variable unset) would mean the built-in default
+# without a word: refuse it, whatever the target.
+BLANK_GIVEN := $(foreach name,DATA CONFIG,$(if $(filter command line,$(origin $(name))),$(if $(strip $($(name))),,$(name))))
+ifneq ($(strip $(BLANK_GIVEN)),)
+$(error $(firstword $(BLANK_GIVEN))= is given but blank: name a file, or leave $(firstword $(BLANK_GIVEN)) out for the built-in default)
+endif
 OUT ?= artifacts
 # make predict's output folder; `make predict OUT=x` also works (OUT = where the command writes).
 PREDICTIONS ?= $(if $(filter command line,$(origin OUT)),$(OUT),predictions.parquet)

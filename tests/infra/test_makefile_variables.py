@@ -200,3 +200,14 @@ def test_serve_without_capture_captures_nothing():
     dry_run = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
     assert "CAPTURE_DIR" not in dry_run.stdout
+
+
+@pytest.mark.parametrize("assignment", ["DATA=", "DATA= ", "CONFIG=", "CONFIG=\t"])
+@pytest.mark.parametrize("target", ["train", "check-data"])
+def test_a_data_or_config_given_blank_is_refused_rather_than_read_as_the_default(target, assignment):
+    # GIVEN `make train DATA=$CATALOGUE` with CATALOGUE unset: without a word it would train on the synthetic default
+    dry_run = subprocess.run(["make", "-n", target, assignment], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    name = assignment.split("=")[0]
+    assert dry_run.returncode != 0
+    assert f"{name}= is given but blank: name a file, or leave {name} out" in dry_run.stderr
