@@ -28,7 +28,7 @@ from handler.docs import redoc_page, swagger_page
 from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import Explanation, predict_explained
-from handler.guard import RequestGuard, request_path, shortened
+from handler.guard import MAX_MESSAGE, RequestGuard, request_path, shortened
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -509,7 +509,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "field": shortened(".".join(str(part) for part in error["loc"])),
-            "message": EMPTY_BODY if _is_empty_body(error) else shortened(error["msg"]),
+            "message": EMPTY_BODY if _is_empty_body(error) else shortened(error["msg"], MAX_MESSAGE),
             "type": error["type"],
         }
         for error in problems[:MAX_ERRORS]

@@ -19,6 +19,8 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 IDENTITY = ("", "identity")
 # What an answer or a log line quotes of the request: enough to fix it, never enough to make the answer big.
 MAX_ECHO = 120
+# The longest message a 422 gives about one field: ours and pydantic's say what to do, which a cut would lose.
+MAX_MESSAGE = 400
 # Stands for a Content-Length too long to convert (Python refuses int() of over 4,300 digits).
 HUGE = 10**18
 
@@ -125,7 +127,8 @@ def _declared_length(scope: Scope) -> int:
     value = next((value for name, value in scope.get("headers", []) if name.lower() == b"content-length"), b"")
     if not value.isdigit():
         return 0
-    return int(value) if len(value) <= len(str(HUGE)) - 1 else HUGE
+    digits = value.lstrip(b"0") or b"0"  # leading zeros are no size
+    return int(digits) if len(digits) <= len(str(HUGE)) - 1 else HUGE
 
 
 def request_path(scope: Scope) -> str:
@@ -134,7 +137,7 @@ def request_path(scope: Scope) -> str:
     return shortened(scope.get("path", ""))
 
 
-def shortened(value: object) -> str:
-    """Request-derived text shortened to MAX_ECHO characters."""
+def shortened(value: object, limit: int = MAX_ECHO) -> str:
+    """Request-derived text shortened to `limit` characters."""
     text = str(value)
-    return text if len(text) <= MAX_ECHO else f"{text[:MAX_ECHO]}…"
+    return text if len(text) <= limit else f"{text[:limit]}…"

@@ -156,6 +156,7 @@ def test_explaining_a_batch_is_bounded_by_its_text(client):
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["field"] == "query.explain"
     assert f"at most {limit} characters" in refused.json()["detail"][0]["message"]
+    assert refused.json()["detail"][0]["message"].endswith("or leave explain out")  # the advice whole, never cut
     assert plain.status_code == 200
 
 

@@ -108,6 +108,15 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
     assert any(log["message"] == "rejected event" for log in logged)
 
 
+def test_an_ipv6_host_is_refused_for_what_it_is(handler_main):
+    event = _v2(headers={"content-type": "application/json", "host": "[::1]:443"})
+
+    response = handler_main.lambda_handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == 400
+    assert "an IPv6 address ([::1]:443) is not read" in json.loads(response["body"])["detail"][0]["message"]
+
+
 def test_a_rejected_events_line_keeps_its_request_id_unless_the_id_is_at_fault(handler_main, capsys, monkeypatch):
     monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
 

@@ -83,6 +83,14 @@ def test_absurd_content_length_is_413(client):
     assert response.status_code == 413
 
 
+def test_a_content_length_with_leading_zeros_is_its_number(client):
+    body = b'{"title": "tv"}'
+
+    response = client.post("/predict", content=body, headers=JSON | {"content-length": "0" * 20 + str(len(body))})
+
+    assert response.status_code == 200
+
+
 @pytest.mark.parametrize("content_type", ["application/jsonx", "text/notjson", ";;;==json", "json", "text/plain"])
 def test_media_types_that_are_not_json_are_415(client, content_type):
     response = client.post("/predict", content=b'{"title": "tv"}', headers={"content-type": content_type})
