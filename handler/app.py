@@ -28,7 +28,7 @@ from handler.docs import redoc_page, swagger_page
 from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import Explanation, predict_explained
-from handler.guard import MAX_MESSAGE, RequestGuard, request_path, shortened
+from handler.guard import MAX_MESSAGE, RequestGuard, as_sent, request_path, shortened
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -412,7 +412,7 @@ def _check_query(http: Request) -> None:
         RequestValidationError: Some query parameter is not one of PREDICT_QUERY, or is given more than once (a 422
             naming each).
     """
-    names = Counter(name for name, _ in http.query_params.multi_items())
+    names = Counter(as_sent(name) for name, _ in http.query_params.multi_items())
     unknown = [name for name in names if name not in PREDICT_QUERY]
     repeated = [name for name, count in names.items() if count > 1 and name in PREDICT_QUERY]
     if unknown or repeated:
@@ -501,7 +501,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and not _is_json(content_type):
         logger.info("rejected request", extra={"path": request_path(request.scope), "status": 415})
-        body = ErrorResponse(error=f"Content-Type must be application/json, got {shortened(content_type or 'none')!r}")
+        body = ErrorResponse(
+            error=f"Content-Type must be application/json, got {shortened(as_sent(content_type) or 'none')!r}"
+        )
         return JSONResponse(status_code=415, content=body.model_dump(exclude_none=True))
     problems = exc.errors()  # type: ignore[attr-defined]
     if problems and problems[0]["type"] == "json_invalid":

@@ -118,7 +118,7 @@ async def _answer(send: Send, status: int, error: str) -> None:
 def _codings(scope: Scope) -> list[str]:
     """The body's content codings other than `identity`, from every Content-Encoding header (each may list several)."""
     values = b",".join(value for name, value in scope.get("headers", []) if name.lower() == b"content-encoding")
-    codings = (coding.strip().lower() for coding in values.decode("latin-1").split(","))
+    codings = (coding.strip().lower() for coding in as_sent(values.decode("latin-1")).split(","))
     return [coding for coding in codings if coding not in IDENTITY]
 
 
@@ -135,6 +135,16 @@ def request_path(scope: Scope) -> str:
     """The request's path as sent, shortened: never `request.url`, which parses the Host header and raises on one
     such as `[`, turning the error being answered into a 500."""
     return shortened(scope.get("path", ""))
+
+
+def as_sent(text: str) -> str:
+    """Header or query text as the client wrote it: Mangum hands Starlette each header and a raw query string as
+    UTF-8 bytes, which Starlette reads as Latin-1, so an echoed `é` would read `Ã©` (text that is not UTF-8 so read
+    stays as it is)."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return text
 
 
 def shortened(value: object, limit: int = MAX_ECHO) -> str:

@@ -108,6 +108,20 @@ def test_malformed_event_is_a_400_answer_and_a_log_line(handler_main, name, caps
     assert any(log["message"] == "rejected event" for log in logged)
 
 
+def test_non_ascii_header_and_query_text_is_echoed_as_sent(handler_main):
+    # GIVEN text Mangum passes on as UTF-8 bytes, which Starlette reads as Latin-1
+    def answer(**changes):
+        return json.loads(handler_main.lambda_handler(_v2(**changes), FakeLambdaContext())["body"])
+
+    media = answer(headers={"content-type": "applicätion/json"})
+    coding = answer(headers={"content-type": "application/json", "content-encoding": "gzïp"})
+    query = answer(rawQueryString="étiquette=1")
+
+    assert "'applicätion/json'" in media["error"]
+    assert "'gzïp'" in coding["error"]
+    assert [item["field"] for item in query["detail"]] == ["query.étiquette"]
+
+
 def test_an_ipv6_host_is_refused_for_what_it_is(handler_main):
     event = _v2(headers={"content-type": "application/json", "host": "[::1]:443"})
 
