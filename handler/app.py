@@ -53,6 +53,8 @@ MODEL_GOLDEN_EXAMPLES = 30
 MODEL_GOLDEN_VALUES = 20_000
 # How many problems an error answer lists, at most.
 MAX_ERRORS = 20
+# How many of them the "rejected request" log line names, by field and type.
+LOGGED_ERRORS = 5
 # Where the OpenAPI document is served (the docs pages load it from there).
 OPENAPI_PATH = "/openapi.json"
 # The query parameters of POST /predict and /predict/batch; any other is refused (`_check_query`).
@@ -516,13 +518,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for error in problems[:MAX_ERRORS]
     ]
-    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": errors[:5]})
+    logged = [{"field": _logged_field(error), "type": error["type"]} for error in problems[:LOGGED_ERRORS]]
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": logged})
     summary = (
         "invalid request"
         if len(problems) <= MAX_ERRORS
         else f"invalid request ({len(problems)} problems, first {MAX_ERRORS} shown)"
     )
     return JSONResponse(status_code=422, content=ErrorResponse(error=summary, detail=errors).model_dump())
+
+
+def _logged_field(error: dict[str, Any]) -> str:
+    """Where a refused field was, as the log line names it: an unknown field by its place, not by its name, which
+    the client chose (the 422 echoes it to the client; the logs keep no text of a request)."""
+    location = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        location[-1] = "<unknown>"
+    return shortened(".".join(location))
 
 
 def _is_empty_body(error: dict[str, Any]) -> bool:

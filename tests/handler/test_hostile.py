@@ -174,6 +174,21 @@ def test_the_guards_refusals_are_logged_as_the_apps_own(client, capsys, monkeypa
     assert [(line["path"], line["status"]) for line in logged] == [("/predict", 413), ("/predict", 415)]
 
 
+def test_a_refusals_log_line_names_an_unknown_field_by_its_place_not_its_name(client, capsys, monkeypatch):
+    monkeypatch.setattr(handler_app.logger.registered_handler, "stream", sys.stdout)
+
+    query = client.post("/predict?jane=1", json={"title": "tv"})
+    body = client.post("/predict", json={"title": "tv", "jane.doe@example.com": 1})
+
+    assert query.status_code == body.status_code == 422
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"rejected request"' in line]
+    assert not any("jane" in line for line in lines)
+    assert [json.loads(line)["errors"] for line in lines] == [
+        [{"field": "query.<unknown>", "type": "extra_forbidden"}],
+        [{"field": "body.<unknown>", "type": "extra_forbidden"}],
+    ]
+
+
 @pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
 def test_an_empty_body_is_told_so(client, path):
     response = client.post(path, content=b"", headers=JSON)
