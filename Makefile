@@ -12,7 +12,7 @@ CONFIG ?=
 # without a word: refuse it, whatever the target.
 BLANK_GIVEN := $(foreach name,DATA CONFIG,$(if $(filter command line,$(origin $(name))),$(if $(strip $($(name))),,$(name))))
 ifneq ($(strip $(BLANK_GIVEN)),)
-$(error $(firstword $(BLANK_GIVEN))= is given but blank: name a file, or leave $(firstword $(BLANK_GIVEN)) out for the built-in default)
+$(error $(firstword $(BLANK_GIVEN))= is given but blank (an unset variable?): give it a value, or leave $(firstword $(BLANK_GIVEN)) out)
 endif
 OUT ?= artifacts
 # make predict's output folder; `make predict OUT=x` also works (OUT = where the command writes).

@@ -12,6 +12,7 @@ from collections import Counter
 from email.message import Message
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import parse_qsl
 
 import numpy as np
 from aws_lambda_powertools import Logger, Metrics
@@ -414,7 +415,9 @@ def _check_query(http: Request) -> None:
         RequestValidationError: Some query parameter is not one of PREDICT_QUERY, or is given more than once (a 422
             naming each).
     """
-    names = Counter(as_sent(name) for name, _ in http.query_params.multi_items())
+    # Starlette parses the query as Latin-1; the names are read from the text the client sent (`as_sent`).
+    query = as_sent(http.scope.get("query_string", b"").decode("latin-1"))
+    names = Counter(name for name, _ in parse_qsl(query, keep_blank_values=True))
     unknown = [name for name in names if name not in PREDICT_QUERY]
     repeated = [name for name, count in names.items() if count > 1 and name in PREDICT_QUERY]
     if unknown or repeated:
@@ -530,7 +533,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _logged_field(error: dict[str, Any]) -> str:
     """Where a refused field was, as the log line names it: an unknown field by its place, not by its name, which
-    the client chose (the 422 echoes it to the client; the logs keep no text of a request)."""
+    the client chose (the 422 echoes it to the client; the log line keeps no field name or value it sent)."""
     location = [str(part) for part in error["loc"]]
     if error["type"] == "extra_forbidden":
         location[-1] = "<unknown>"
@@ -553,7 +556,8 @@ def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
         problem = "the body is not a JSON document"
     hint = "JSON wants double-quoted names and strings, commas between items and none after the last"
     detail = [{"field": "body", "message": shortened(problem), "type": "json_invalid"}]
-    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": detail})
+    logged = [{"field": "body", "type": "json_invalid"}]
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": logged})
     body = ErrorResponse(error=f"the body is not valid JSON: {problem}; {hint}", detail=detail)
     return JSONResponse(status_code=422, content=body.model_dump())
 

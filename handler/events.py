@@ -125,7 +125,7 @@ def _server_problem(event: dict[str, Any]) -> str | None:
     host = headers.get("host", "")
     if ":" in host:
         if host.startswith("["):
-            return "the Host header must be a name or name:port: an IPv6 address ([::1]:443) is not read"
+            return "the Host header must be a name or name:port: an IPv6 address (such as [::1]:443) is not read"
         if host.count(":") != 1 or not _is_int(host.rpartition(":")[2]):
             return "the Host header must be a name or name:port with a numeric port"
     elif not _is_int(headers.get("x-forwarded-port", "80")):

@@ -138,9 +138,9 @@ def request_path(scope: Scope) -> str:
 
 
 def as_sent(text: str) -> str:
-    """Header or query text as the client wrote it: Mangum hands Starlette each header and a raw query string as
-    UTF-8 bytes, which Starlette reads as Latin-1, so an echoed `é` would read `Ã©` (text that is not UTF-8 so read
-    stays as it is)."""
+    """Header or query text as the client wrote it: Mangum hands Starlette each header and an HTTP API event's raw
+    query string as UTF-8 bytes, which Starlette reads as Latin-1, so an echoed `é` would read `Ã©` (text that is
+    not UTF-8 so read stays as it is; a REST event's query arrives percent-encoded, which reads alike either way)."""
     try:
         return text.encode("latin-1").decode("utf-8")
     except UnicodeError:

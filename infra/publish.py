@@ -152,7 +152,7 @@ def publish_model(
     from botocore.exceptions import BotoCoreError, ClientError
 
     if problem := _prefix_problem(prefix):
-        raise PublishError(f"PREFIX {prefix!r} holds {problem}; choose a prefix without them")
+        raise PublishError(f"PREFIX {prefix!r} holds {problem}; choose another prefix")
     metrics = check_gates(artifacts, min_macro_f1=min_macro_f1)
     version = metrics["model_version"]
     base = _key(prefix, "models", version)

@@ -116,10 +116,12 @@ def test_non_ascii_header_and_query_text_is_echoed_as_sent(handler_main):
     media = answer(headers={"content-type": "applicätion/json"})
     coding = answer(headers={"content-type": "application/json", "content-encoding": "gzïp"})
     query = answer(rawQueryString="étiquette=1")
+    escaped = answer(rawQueryString="%C3%83%C2%A9=1")  # percent-encoded, the name really is "Ã©"
 
     assert "'applicätion/json'" in media["error"]
     assert "'gzïp'" in coding["error"]
     assert [item["field"] for item in query["detail"]] == ["query.étiquette"]
+    assert [item["field"] for item in escaped["detail"]] == ["query.Ã©"]
 
 
 def test_an_ipv6_host_is_refused_for_what_it_is(handler_main):
@@ -128,7 +130,7 @@ def test_an_ipv6_host_is_refused_for_what_it_is(handler_main):
     response = handler_main.lambda_handler(event, FakeLambdaContext())
 
     assert response["statusCode"] == 400
-    assert "an IPv6 address ([::1]:443) is not read" in json.loads(response["body"])["detail"][0]["message"]
+    assert "an IPv6 address (such as [::1]:443) is not read" in json.loads(response["body"])["detail"][0]["message"]
 
 
 def test_a_rejected_events_line_keeps_its_request_id_unless_the_id_is_at_fault(handler_main, capsys, monkeypatch):

@@ -210,4 +210,4 @@ def test_a_data_or_config_given_blank_is_refused_rather_than_read_as_the_default
 
     name = assignment.split("=")[0]
     assert dry_run.returncode != 0
-    assert f"{name}= is given but blank: name a file, or leave {name} out" in dry_run.stderr
+    assert f"{name}= is given but blank (an unset variable?): give it a value, or leave {name} out" in dry_run.stderr

@@ -494,7 +494,20 @@ def test_a_row_repeating_the_header_is_refused_as_such_and_the_rows_around_it_sc
     assert result.exit_code == 0, result.output
     answers = pd.read_parquet(tmp_path / "p")
     assert answers["refused"].fillna("").tolist() == ["", "", "", REPEATED_HEADER, "", "", ""]
+    assert "repeats the header" in REPEATED_HEADER
     assert answers["label"].isna().tolist() == [False, False, False, True, False, False, False]
+
+
+def test_a_header_line_in_a_title_only_feed_is_refused_as_such(model_path, tmp_path):
+    # GIVEN two title-only exports (ids and titles: every other input optional) joined with their headers
+    frame = generate_catalogue(4, seed=3)[["product_id", "title"]]
+    (tmp_path / "joined.csv").write_text(frame.iloc[:2].to_csv(index=False) + frame.iloc[2:].to_csv(index=False))
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "joined.csv"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 0, result.output
+    answers = pd.read_parquet(tmp_path / "p")
+    assert answers["refused"].fillna("").tolist() == ["", "", REPEATED_HEADER, "", ""]
 
 
 def test_a_folder_whose_first_file_holds_only_a_header_is_scored(model_path, tmp_path):

@@ -54,7 +54,7 @@ from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import number_faults, parse_numbers, repeated_headers, text_values
-from training.data.sources import catalogue_files, check_files, delimiter_hint, read_file
+from training.data.sources import catalogue_files, check_files, delimiter_hint, is_bytes, read_file
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
 from training.model.hierarchy import hierarchy_from_metadata
@@ -134,7 +134,7 @@ def score_partition(
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)
-    reasons[repeated_headers(frame, columns.values())] = REPEATED_HEADER
+    reasons[repeated_headers(frame, [*columns.values(), *ids])] = REPEATED_HEADER
     refused = pd.notna(reasons)
     if partition_info is not None:  # a partition of the data, not the row that gives the output's types
         _warn_of_multiline_titles(feeds[text][:, 0], source)
@@ -287,22 +287,14 @@ def _id_text(values: pd.Series) -> pd.Series:
         return values.map(_float_id, na_action="ignore").where(present, None).astype(object)
     if pd.api.types.is_unsigned_integer_dtype(values.dtype):
         values = values.astype("UInt64")  # past 2^63 an unsigned id has no Int64
-    if isinstance(values.dtype, pd.ArrowDtype) and _is_binary(values.dtype.pyarrow_dtype):
+    if isinstance(values.dtype, pd.ArrowDtype) and is_bytes(values.dtype.pyarrow_dtype):
         return values.map(_bytes_id, na_action="ignore").where(present, None).astype(object)
     return values.astype(str).where(present, None).astype(object)
 
 
-def _is_binary(arrow_type: pa.DataType) -> bool:
-    return (
-        pa.types.is_binary(arrow_type)
-        or pa.types.is_large_binary(arrow_type)
-        or pa.types.is_fixed_size_binary(arrow_type)
-    )
-
-
 def _bytes_id(value: bytes) -> str:
     """A binary id as its UTF-8 text; a byte that is no UTF-8 (a packed key, a hash) as its `\\xNN` escape, so every
-    id is copied, each as itself."""
+    id is copied (only an id whose own text reads `\\xNN` could then read like another's bytes)."""
     return bytes(value).decode("utf-8", errors="backslashreplace")
 
 

@@ -209,8 +209,12 @@ def _typed_column(kind: pa.DataType) -> Any:
     times (never an object column); None for pyarrow's default."""
     if kind in NULLABLE_TYPES:
         return NULLABLE_TYPES[kind]
-    raw = pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
-    return pd.ArrowDtype(kind) if raw or pa.types.is_time(kind) else None
+    return pd.ArrowDtype(kind) if is_bytes(kind) or pa.types.is_time(kind) else None
+
+
+def is_bytes(kind: pa.DataType) -> bool:
+    """Whether a Parquet column holds raw bytes (binary of any width): no text until it is decoded."""
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
 
 
 def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> dict[str, list[str]]:
