@@ -308,6 +308,21 @@ def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_
     assert "5 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing" in several[0]
 
 
+def test_a_category_joined_with_flat_tags_is_a_problem_and_a_name_with_a_comma_is_not():
+    # GIVEN a WooCommerce export filing some listings under their category and a tag such as "Sale" in one cell,
+    # beside a taxonomy whose leaf names hold commas
+    labels = [
+        "Electronics > Phones", "Electronics > Phones, Sale", "Kitchen > Microwaves", "Kitchen > Microwaves, Sale, New",
+        "Toys > Dolls, Playsets & Toy Figures",
+    ]  # fmt: skip
+
+    report = build_report(_frame(50, category=[labels[i % 5] for i in range(50)]), _with_paths(CONFIG), source="x")
+
+    several = [problem for problem in report.problems if "several category paths" in problem]
+    assert len(several) == 1
+    assert several[0].startswith("2 labels hold several category paths, joined (e.g. 'Electronics > Phones, Sale')")
+
+
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():
     paths = _with_paths(CONFIG)
     broken = ["Home > Cooling > Fridges" if i % 2 else "Home >  > TVs" for i in range(40)]

@@ -195,17 +195,23 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     """The path labels that are several categories joined by commas, semicolons, bars or line breaks (PATH_JOINERS):
     every part is a path or a department of the catalogue, starting at a department, and one at least is a path
     ('Clothing > Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop
-    All/TVs;Shop All/Sale'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a part that
-    starts nowhere."""
+    All/TVs;Shop All/Sale'); or one part is another label of the catalogue, a path, and the others are single
+    names, the flat tags a shop files listings under besides their category (WooCommerce's 'Electronics > Phones,
+    Sale' beside 'Electronics > Phones'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a
+    part that starts nowhere."""
     if not separator:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}
+    known = {label.strip() for label in labels}
     several = []
     for label in labels:
         for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
             parts = [part.strip() for part in label.split(joiner)]
             paths = [part for part in parts if separator in part]
-            if len(parts) > 1 and paths and all(part.split(separator)[0].strip() in departments for part in parts):
+            if len(parts) < 2 or not paths:
+                continue
+            tagged = len(paths) == 1 and paths[0] in known and all(part for part in parts)
+            if tagged or all(part.split(separator)[0].strip() in departments for part in parts):
                 several.append(label)
                 break
     return several
