@@ -364,3 +364,20 @@ def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are():
     blank = prepared["title"].isin(frame.loc[[1, 2], "title"])
     assert blank.sum() == 2
     assert prepared.loc[blank, "price"].isna().all()
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        # Amazon's flat-file template row: a few named cells, the rest blank
+        "TemplateType=fptcustom,Version=2023.0315,The top rows are for Amazon.com use only" + "," * 4 + "\n",
+        # a report's title line, padded with commas as Excel saves it
+        "Product export 2024-05-01" + "," * 6 + "\n",
+    ],
+)
+def test_a_header_below_the_first_line_is_named_with_the_lines_to_delete(tmp_path, above):
+    path = tmp_path / "export.csv"
+    path.write_text(above + generate_catalogue(5, seed=1).to_csv(index=False))
+
+    with pytest.raises(DataValidationError, match=r"header looks to be on line 2: delete the 1 line\(s\) above it"):
+        read_catalogue(path, required=["title", "category"])

@@ -50,6 +50,8 @@ DELIMITER_ADVICE = {
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
 ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
+# How many rows below a text file's first line are searched for its real header (`misplaced_header_hint`).
+HEADER_SEARCH_ROWS = 10
 # The byte-order marks a UTF-16 file starts with (Excel's "Unicode Text" export).
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 # Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
@@ -153,6 +155,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     hint = delimiter_hint(stream.header_names())
                     raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
+                rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
                 frame, names = _without_unnamed(frame, _text_header(stream, path))
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
@@ -166,11 +169,12 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 frame = table.to_pandas(ignore_metadata=True, types_mapper=_typed_column, date_as_object=False)
                 names = list(table.schema.names)
                 frame = _decimals_as_text(frame, table.schema)
+                rows = frame.iloc[:0]  # Parquet's columns are its schema's: no line holds a header
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
         raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
-    _check_names(names, frame.columns, required, path)
+    _check_names(names, frame.columns, required, path, rows=rows)
     return frame
 
 
@@ -326,8 +330,11 @@ def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFram
     return frame.loc[:, named], [name for name, keep in zip(names, named, strict=True) if keep]
 
 
-def _check_names(names: list[str], found: pd.Index, required: list[str], path: str) -> None:
-    """No duplicate column names; every required column present."""
+def _check_names(
+    names: list[str], found: pd.Index, required: list[str], path: str, *, rows: pd.DataFrame | None = None
+) -> None:
+    """No duplicate column names; every required column present (`rows`, the file's first rows, may show the header
+    below the first line)."""
     duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicated:
         raise DataValidationError(f"{path}: duplicate column name(s) {duplicated}; give every column its own name")
@@ -336,10 +343,24 @@ def _check_names(names: list[str], found: pd.Index, required: list[str], path: s
         fixes = column_name_fixes(found, missing)
         shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
         hints = [f"Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items()]
-        cut = delimiter_hint(found)
+        cut = delimiter_hint(found) or (misplaced_header_hint(rows, missing) if rows is not None else "")
         if len(fixes) < len(missing) and not cut:
             hints.append(f"If the file names them otherwise, pass CONFIG= a config that maps its columns ({CONFIGS}).")
         raise DataValidationError(" ".join([f"{path}: missing column(s) {missing}; found {shown}{cut}.", *hints]))
+
+
+def misplaced_header_hint(rows: pd.DataFrame, missing: Iterable[str]) -> str:
+    """Where the header is when one of a text file's first rows names every column the config misses (an Amazon
+    flat file's template rows, or a report's title line, above it): " (…)", else "". pandas took the first line for
+    the header, so each column would be missing, and a config that maps them would not help."""
+    wanted = {str(name).strip() for name in missing}
+    for position in range(min(len(rows), HEADER_SEARCH_ROWS)):
+        if wanted and wanted <= {str(cell).strip() for cell in rows.iloc[position].tolist()}:
+            line = position + 2
+            return (
+                f" (the header looks to be on line {line}: delete the {line - 1} line(s) above it, so it comes first)"
+            )
+    return ""
 
 
 def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
