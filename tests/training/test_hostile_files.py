@@ -169,6 +169,17 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         "it is not UTF-8 text (line 3 holds byte 0x8e, which cannot be decoded)",
     ),
+    "a Latin-1 export with a pound sign in a later column than the umlaut below it": (
+        lambda d: _bytes(
+            d / "latin1.csv",
+            f"{HEADER}\ndeal,s1,b\u00a3,9,Coffee,p1\n{ROW}\nk\u00fchl,s1,b,9,Fridges,p9\n".encode("latin-1"),
+        ),
+        "it is not UTF-8 text (line 2 holds byte 0xa3, which cannot be decoded)",
+    ),
+    "a row mid-file with an unquoted comma": (
+        lambda d: _csv(d / "comma.csv", f"{HEADER}\n" + f"{ROW}\n" * 50 + "bosch, 60 cm,s1,bosch,399,Dishwashers,p2\n"),
+        "line 52 has 7 fields where the header names 6: a field holding the delimiter without quotes around it",
+    ),
     "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
     "duplicate column names": (
         lambda d: _csv(d / "dup.csv", f"title,{HEADER}\njunk,{ROW}\n"),

@@ -656,6 +656,19 @@ def test_an_id_the_api_would_refuse_is_named_in_its_own_file_and_row(model_path,
     assert f"{folder / 'b.parquet'}: column 'seller_id' (float64) holds 2.5 in data row 5" in result.output
 
 
+def test_an_id_the_api_would_refuse_in_the_first_row_is_named_in_its_file(model_path, tmp_path):
+    # GIVEN a warehouse dump whose very first seller id is beyond what the API takes (that row also types the output)
+    frame = generate_catalogue(5, seed=3).assign(seller_id=pd.array([7 * 10**18, 1, 2, 3, 4], dtype="Int64"))
+    frame.to_parquet(tmp_path / "dump.parquet")
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "dump.parquet"), "--out", str(tmp_path / "p"))
+
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'dump.parquet'}: column 'seller_id' (Int64) holds 7000000000000000000 in data row 1" in (
+        result.output
+    )
+
+
 def test_id_names_several_columns_and_a_variant_sku_is_an_id(model_path, tmp_path):
     # GIVEN a Shopify export: variants share a Handle and differ by their Variant SKU
     frame = generate_catalogue(10, seed=3).assign(Handle="h", **{"Variant SKU": [f"v{i}" for i in range(10)]})

@@ -130,7 +130,7 @@ def score_partition(
     metadata = model_metadata(model_bytes)
     classes = np.asarray(metadata["classes"], dtype=object)
     paths, depth = _display_paths(model_bytes)
-    source = sources[partition_info["number"]] if sources and partition_info is not None else "data"
+    source = sources[partition_info["number"] if partition_info is not None else 0] if sources else "data"
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)
@@ -236,8 +236,8 @@ def predict_catalogue(
     options["target"] = target_precision if thresholds else None
     # The output's types come from scoring one row: a blank stand-in when the first file holds only its header.
     sample = first.head(1) if len(first) else first.iloc[:0].reindex([0])
-    meta = score_partition(sample, model_bytes, **options).iloc[:0]
-    answers = set(score_partition(sample, model_bytes, **options | {"ids": []}).columns)
+    meta = score_partition(sample, model_bytes, **options, sources=(files[0],)).iloc[:0]
+    answers = set(score_partition(sample, model_bytes, **options | {"ids": []}, sources=(files[0],)).columns)
     overwritten = [column for column in ids if column in answers]
     if overwritten:
         raise DataValidationError(

@@ -50,6 +50,8 @@ DELIMITER_ADVICE = {
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
 ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
+# pandas' C parser on a row with more fields than the header ("Expected 12 fields in line 101, saw 13").
+FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 # How many rows below a text file's first line are searched for its real header (`misplaced_header_hint`).
 HEADER_SEARCH_ROWS = 10
 # The byte-order marks a UTF-16 file starts with (Excel's "Unicode Text" export).
@@ -394,15 +396,25 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
             return f"it is UTF-16 text (its first bytes say so); {SAVE_AS_UTF8}"
         if b"\x00" in start[:READ_BYTES]:
             return f"it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; {SAVE_AS_UTF8}"
-        byte = exc.object[exc.start : exc.start + 1].hex()
-        line = _first_undecodable_line(path, filesystem) if filesystem is not None else None
-        where = f"line {line:,} holds byte 0x{byte}, which" if line else f"byte 0x{byte}"
+        found = _first_undecodable_line(path, filesystem) if filesystem is not None else None
+        if found:
+            where = f"line {found[0]:,} holds byte 0x{found[1]}, which"
+        else:
+            where = f"byte 0x{exc.object[exc.start : exc.start + 1].hex()}"
         return f"it is not UTF-8 text ({where} cannot be decoded); {SAVE_AS_UTF8}"
+    if fields := FIELD_COUNT.search(str(exc)):
+        wanted, line, saw = (int(number) for number in fields.groups())
+        return (
+            f"line {line:,} has {saw} fields where the header names {wanted}: a field holding the delimiter without "
+            "quotes around it, or a quote opened on an earlier line and not closed; quote such fields or delete the "
+            "stray delimiter or quote"
+        )
     return " ".join(str(exc).split())
 
 
-def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> int | None:
-    """The line where the file stops being UTF-8, read again block by block; None if it cannot tell.
+def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> tuple[int, str] | None:
+    """The line where the file stops being UTF-8 and the byte there (hex), read again block by block; None if it
+    cannot tell (pandas' own error holds a byte of whichever block it decoded, often of another line).
 
     Lines are counted by "\n", or by "\r" in a file whose first block has no "\n" (an old Mac export).
     """
@@ -415,10 +427,11 @@ def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> int | Non
                 try:
                     line += decoder.decode(chunk).count(newline)
                 except UnicodeDecodeError as exc:
-                    return line + bytes(exc.object)[: exc.start].count(newline.encode())
+                    block = bytes(exc.object)
+                    return line + block[: exc.start].count(newline.encode()), block[exc.start : exc.start + 1].hex()
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return line  # a character cut short by the end of the file
+    except UnicodeDecodeError as exc:  # a character cut short by the end of the file
+        return line, bytes(exc.object)[exc.start : exc.start + 1].hex()
     except OSError:
         return None
     return None
