@@ -381,3 +381,12 @@ def test_a_header_below_the_first_line_is_named_with_the_lines_to_delete(tmp_pat
 
     with pytest.raises(DataValidationError, match=r"header looks to be on line 2: delete the 1 line\(s\) above it"):
         read_catalogue(path, required=["title", "category"])
+
+
+def test_a_category_path_stored_as_a_list_of_levels_is_refused_with_how_to_join_it(tmp_path):
+    # GIVEN a warehouse dump whose category path is a list column, as Spark and BigQuery store arrays
+    frame = generate_catalogue(4, seed=1).assign(category=[["Home", "Dishwashers"]] * 4)
+    frame.to_parquet(tmp_path / "dump.parquet")
+
+    with pytest.raises(DataValidationError, match=r"joined by the config's data.path_separator; in SQL, array_join"):
+        read_catalogue(tmp_path / "dump.parquet", required=["title", "category"])

@@ -369,10 +369,20 @@ def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
     """The columns read must be flat: a list or struct would otherwise be scored as its `str()`."""
     for column in required:
         index = schema.get_field_index(column)
-        if index >= 0 and pa.types.is_nested(schema.field(index).type):
+        kind = schema.field(index).type if index >= 0 else None
+        if kind is not None and pa.types.is_nested(kind):
+            # A list of strings is a warehouse's category path (or tags): one text of its levels is what is read.
+            listed = pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            of_text = listed and (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type))
+            advice = (
+                f"; write its items as one text (a category path's levels joined by the config's data.path_separator;"
+                f" in SQL, array_join({column}, ' > '))"
+                if of_text
+                else ""
+            )
             raise DataValidationError(
-                f"{path}: column {column!r} is a nested Parquet column ({schema.field(index).type}); "
-                "it must hold plain text or numbers"
+                f"{path}: column {column!r} is a nested Parquet column ({kind}); it must hold plain text or numbers"
+                f"{advice}"
             )
 
 
