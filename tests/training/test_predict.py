@@ -150,6 +150,21 @@ def test_a_config_that_maps_no_column_to_an_input_names_it(model_path, catalogue
     assert "Traceback" not in result.output
 
 
+def test_a_config_reading_prices_in_a_currency_the_model_was_not_trained_in_is_refused(model_path, catalogue, tmp_path):
+    # GIVEN a config for a feed that writes "15.00 USD", for a model trained on plain numbers
+    folder, _ = catalogue
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ndata: {columns: {title: title, seller_id: seller_id, brand: brand, price: price}, "
+                      "target: category, text: title, hashed: [seller_id, brand], numeric: [price], "
+                      "currency: {price: USD}}\n")  # fmt: skip
+
+    result = _run("--model", str(model_path), "--data", str(folder / "part-a.csv"), "--config", str(config),
+                  "--out", str(tmp_path / "o"))  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "reads price in USD, but the model was trained on it as plain numbers" in result.output
+
+
 def test_missing_model_says_to_train(tmp_path, catalogue):
     folder, _ = catalogue
 

@@ -336,11 +336,21 @@ def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, st
     """Which file column feeds each model input: CONFIG's mapping when given, else the columns the model was trained
     from (its metadata records them), else the inputs' own names."""
     if config:
-        mapped = dict(load_config(config).data.columns)
+        data = load_config(config).data
+        mapped = dict(data.columns)
         unmapped = [spec["name"] for spec in metadata["inputs"] if spec["name"] not in mapped]
         if unmapped:
             raise DataValidationError(
                 f"CONFIG {config} maps no column to the model's input(s) {unmapped}; add them to its data.columns"
+            )
+        recorded = {spec["name"]: spec.get("currency") for spec in metadata["inputs"] if spec["type"] == "float"}
+        differing = {name: code for name, code in data.currency.items() if name in recorded and recorded[name] != code}
+        if differing:
+            name, code = next(iter(differing.items()))
+            trained = f"in {recorded[name]}" if recorded[name] else "as plain numbers"
+            raise DataValidationError(
+                f"CONFIG {config} reads {name} in {code}, but the model was trained on it {trained}, and reads it so: "
+                f"convert the file's prices, or drop data.currency's {name} from the config"
             )
         return {spec["name"]: mapped[spec["name"]] for spec in metadata["inputs"]}
     recorded = metadata.get("columns")
