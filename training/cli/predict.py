@@ -343,20 +343,29 @@ def input_columns(metadata: dict[str, Any], config: Path | None) -> dict[str, st
             raise DataValidationError(
                 f"CONFIG {config} maps no column to the model's input(s) {unmapped}; add them to its data.columns"
             )
-        recorded = {spec["name"]: spec.get("currency") for spec in metadata["inputs"] if spec["type"] == "float"}
-        differing = {name: code for name, code in data.currency.items() if name in recorded and recorded[name] != code}
-        if differing:
-            name, code = next(iter(differing.items()))
-            trained = f"in {recorded[name]}" if recorded[name] else "as plain numbers"
-            raise DataValidationError(
-                f"CONFIG {config} reads {name} in {code}, but the model was trained on it {trained}, and reads it so: "
-                f"convert the file's prices, or drop data.currency's {name} from the config"
-            )
+        _check_currency(data.currency, metadata, config)
         return {spec["name"]: mapped[spec["name"]] for spec in metadata["inputs"]}
     recorded = metadata.get("columns")
     if isinstance(recorded, dict) and set(recorded) == {spec["name"] for spec in metadata["inputs"]}:
         return {str(name): str(column) for name, column in recorded.items()}
     return {spec["name"]: spec["name"] for spec in metadata["inputs"]}
+
+
+def _check_currency(currency: dict[str, str], metadata: dict[str, Any], config: Path) -> None:
+    """CONFIG's `data.currency` must be the model's: prices are read as the model was trained on them, so another
+    currency would be ignored and every price refused row by row.
+
+    Raises:
+        DataValidationError: Naming the first input whose currency differs.
+    """
+    trained = {spec["name"]: spec.get("currency") for spec in metadata["inputs"] if spec["type"] == "float"}
+    for name, code in currency.items():
+        if name in trained and trained[name] != code:
+            how = f"in {trained[name]}" if trained[name] else "as plain numbers"
+            raise DataValidationError(
+                f"CONFIG {config} reads {name} in {code}, but the model was trained on it {how}, and reads it so: "
+                f"convert the file's prices, or drop data.currency's {name} from the config"
+            )
 
 
 def check_out(out: Path, *, replace: bool) -> None:
