@@ -373,13 +373,17 @@ def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are():
         "TemplateType=fptcustom,Version=2023.0315,The top rows are for Amazon.com use only" + "," * 4 + "\n",
         # a report's title line, padded with commas as Excel saves it
         "Product export 2024-05-01" + "," * 6 + "\n",
+        # a title line holding other delimiters, which must not pass for the file's
+        "Product export | Shop A; 2024" + "," * 6 + "\n",
     ],
 )
 def test_a_header_below_the_first_line_is_named_with_the_lines_to_delete(tmp_path, above):
     path = tmp_path / "export.csv"
     path.write_text(above + generate_catalogue(5, seed=1).to_csv(index=False))
 
-    with pytest.raises(DataValidationError, match=r"header looks to be on line 2: delete the 1 line\(s\) above it"):
+    with pytest.raises(
+        DataValidationError, match=r"header looks to be the file.s row 2: delete the 1 row\(s\) above it"
+    ):
         read_catalogue(path, required=["title", "category"])
 
 
@@ -388,5 +392,20 @@ def test_a_category_path_stored_as_a_list_of_levels_is_refused_with_how_to_join_
     frame = generate_catalogue(4, seed=1).assign(category=[["Home", "Dishwashers"]] * 4)
     frame.to_parquet(tmp_path / "dump.parquet")
 
-    with pytest.raises(DataValidationError, match=r"joined by the config's data.path_separator; in SQL, array_join"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"joined by one separator, which the config names as data.path_separator; in SQL, array_join",
+    ):
         read_catalogue(tmp_path / "dump.parquet", required=["title", "category"])
+
+
+def test_a_ragged_row_is_named_by_the_files_own_line_past_a_title_spanning_lines(tmp_path):
+    # GIVEN a quoted title over two lines (legal), then a row with an unquoted comma on the file's 5th line
+    lines = generate_catalogue(3, seed=1).to_csv(index=False).splitlines()
+    spanning = '"two\nlines"' + lines[1][lines[1].index(",") :]
+    broken = lines[3].replace(",", ", 60 cm,", 1)
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join([lines[0], spanning, lines[2], broken]) + "\n")
+
+    with pytest.raises(DataValidationError, match=r"line 5 has 8 fields where the rows before it have 7: a field"):
+        read_catalogue(path)

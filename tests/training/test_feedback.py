@@ -330,7 +330,7 @@ def test_a_review_file_whose_rows_end_in_a_comma_is_read_by_its_header(tmp_path:
         (lambda lines: [lines[0], f"{lines[1]},TVs", f"{lines[2]},"], "extra fields hold data (line 2: ['TVs'])"),
         (
             lambda lines: [lines[0], lines[1], f"{lines[2]},x,y"],
-            "line 3 has 10 fields where the header names 8: a field holding the delimiter without quotes",
+            "line 3 has 10 fields where the rows before it have 8: a field holding the delimiter without quotes",
         ),
         (lambda lines: [], "file is empty"),
     ],

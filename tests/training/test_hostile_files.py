@@ -102,7 +102,8 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(
             d / "tabs.csv", HEADER.replace(",", "\t") + "\n" + ROW.replace(",", "\t") + "\nlg tv, 55in\ts2\n"
         ),
-        "(the file looks '\\t'-delimited: name it .tsv, or save it comma-separated)",
+        ": line 3 has 2 fields where the rows before it have 1 (the file looks '\\t'-delimited: name it "
+        ".tsv, or save it comma-separated)",
     ),
     "tilde-delimited, commas in its rows (a Spanish grocery scrape)": (
         lambda d: _csv(d / "tilde.csv", HEADER.replace(",", "~") + "\n" + ROW.replace(",", "~") + "\nlg tv, 55in~s2\n"),
@@ -178,7 +179,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "a row mid-file with an unquoted comma": (
         lambda d: _csv(d / "comma.csv", f"{HEADER}\n" + f"{ROW}\n" * 50 + "bosch, 60 cm,s1,bosch,399,Dishwashers,p2\n"),
-        "line 52 has 7 fields where the header names 6: a field holding the delimiter without quotes around it",
+        "line 52 has 7 fields where the rows before it have 6: a field holding the delimiter without quotes around it",
     ),
     "11 bytes of garbage": (lambda d: _csv(d / "garbage.csv", "\x07garbage!\x01\n"), "missing column"),
     "duplicate column names": (

@@ -130,7 +130,8 @@ def score_partition(
     metadata = model_metadata(model_bytes)
     classes = np.asarray(metadata["classes"], dtype=object)
     paths, depth = _display_paths(model_bytes)
-    source = sources[partition_info["number"] if partition_info is not None else 0] if sources else "data"
+    number = partition_info["number"] if partition_info is not None else 0  # the type sample is the first file's
+    source = sources[number] if sources else "data"
     feeds = _feeds(frame, metadata["inputs"], columns, source)
     text = next(spec["name"] for spec in metadata["inputs"] if spec.get("required"))
     reasons = _refusals(feeds, metadata["inputs"], frame, columns)

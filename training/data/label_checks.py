@@ -195,26 +195,35 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     """The path labels that are several categories joined by commas, semicolons, bars or line breaks (PATH_JOINERS):
     every part is a path or a department of the catalogue, starting at a department, and one at least is a path
     ('Clothing > Tshirts, Clothing > Hoodies'; WooCommerce's 'Clothing, Clothing > Hoodies'; BigCommerce's 'Shop
-    All/TVs;Shop All/Sale'); or one part is another label of the catalogue, a path, and the others are single
-    names, the flat tags a shop files listings under besides their category (WooCommerce's 'Electronics > Phones,
-    Sale' beside 'Electronics > Phones'). A comma inside a category name ('Home, Garden & Tools > Sheds') leaves a
-    part that starts nowhere."""
+    All/TVs;Shop All/Sale'); or one part is another label of the catalogue, a path, and the others are the flat tags
+    a shop files listings under besides their category, each a name it joins to two paths at least (WooCommerce's
+    'Electronics > Phones, Sale' beside 'Electronics > Phones' and 'Kitchen > Microwaves, Sale'). A comma inside a
+    category name ('Home, Garden & Tools > Sheds'; 'Beauty > Bath, Body & Spa' beside 'Beauty > Bath') leaves a part
+    that starts nowhere, or a tag no other path has."""
     if not separator:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}
     known = {label.strip() for label in labels}
-    several = []
+    several: list[str] = []
+    tagged: dict[str, tuple[str, list[str]]] = {}  # label: its path and its tags
     for label in labels:
         for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
             parts = [part.strip() for part in label.split(joiner)]
             paths = [part for part in parts if separator in part]
             if len(parts) < 2 or not paths:
                 continue
-            tagged = len(paths) == 1 and paths[0] in known and all(part for part in parts)
-            if tagged or all(part.split(separator)[0].strip() in departments for part in parts):
+            if all(part.split(separator)[0].strip() in departments for part in parts):
                 several.append(label)
                 break
-    return several
+            if len(paths) == 1 and paths[0] in known and all(parts):
+                tagged[label] = (paths[0], [part for part in parts if part != paths[0]])
+                break
+    tag_paths: dict[str, set[str]] = {}
+    for path, tags in tagged.values():
+        for tag in tags:
+            tag_paths.setdefault(tag, set()).add(path)
+    several += [label for label, (_, tags) in tagged.items() if all(len(tag_paths[tag]) >= 2 for tag in tags)]
+    return [label for label in labels if label in set(several)]
 
 
 def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:

@@ -155,7 +155,8 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     frame = pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""])
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
-                    raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc)}{hint}") from exc
+                    reason = _field_count_reason(exc, path, filesystem, delimiter, cut=bool(hint))
+                    raise DataValidationError(f"cannot read {path}: {reason or unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
                 frame, names = _without_unnamed(frame, _text_header(stream, path))
@@ -345,7 +346,8 @@ def _check_names(
         fixes = column_name_fixes(found, missing)
         shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
         hints = [f"Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items()]
-        cut = delimiter_hint(found) or (misplaced_header_hint(rows, missing) if rows is not None else "")
+        # A title line above the header may hold a ';' or '|': the header found below it says more.
+        cut = (misplaced_header_hint(rows, missing) if rows is not None else "") or delimiter_hint(found)
         if len(fixes) < len(missing) and not cut:
             hints.append(f"If the file names them otherwise, pass CONFIG= a config that maps its columns ({CONFIGS}).")
         raise DataValidationError(" ".join([f"{path}: missing column(s) {missing}; found {shown}{cut}.", *hints]))
@@ -356,12 +358,11 @@ def misplaced_header_hint(rows: pd.DataFrame, missing: Iterable[str]) -> str:
     flat file's template rows, or a report's title line, above it): " (…)", else "". pandas took the first line for
     the header, so each column would be missing, and a config that maps them would not help."""
     wanted = {str(name).strip() for name in missing}
-    for position in range(min(len(rows), HEADER_SEARCH_ROWS)):
-        if wanted and wanted <= {str(cell).strip() for cell in rows.iloc[position].tolist()}:
-            line = position + 2
-            return (
-                f" (the header looks to be on line {line}: delete the {line - 1} line(s) above it, so it comes first)"
-            )
+    for position in range(len(rows)):
+        if wanted <= {str(cell).strip() for cell in rows.iloc[position].tolist()}:
+            row = position + 2  # rows as pandas reads them: a blank line is none, a quoted line break joins two
+            above = f"delete the {row - 1} row(s) above it, so it comes first"
+            return f" (the header looks to be the file's row {row}: {above})"
     return ""
 
 
@@ -372,11 +373,11 @@ def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
         kind = schema.field(index).type if index >= 0 else None
         if kind is not None and pa.types.is_nested(kind):
             # A list of strings is a warehouse's category path (or tags): one text of its levels is what is read.
-            listed = pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            listed = pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
             of_text = listed and (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type))
             advice = (
-                f"; write its items as one text (a category path's levels joined by the config's data.path_separator;"
-                f" in SQL, array_join({column}, ' > '))"
+                f"; write its items as one text (a category path's levels joined by one separator, which the config "
+                f"names as data.path_separator; in SQL, array_join({column}, ' > ') or ARRAY_TO_STRING)"
                 if of_text
                 else ""
             )
@@ -412,14 +413,43 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
         else:
             where = f"byte 0x{exc.object[exc.start : exc.start + 1].hex()}"
         return f"it is not UTF-8 text ({where} cannot be decoded); {SAVE_AS_UTF8}"
-    if fields := FIELD_COUNT.search(str(exc)):
-        wanted, line, saw = (int(number) for number in fields.groups())
-        return (
-            f"line {line:,} has {saw} fields where the header names {wanted}: a field holding the delimiter without "
-            "quotes around it, or a quote opened on an earlier line and not closed; quote such fields or delete the "
-            "stray delimiter or quote"
-        )
     return " ".join(str(exc).split())
+
+
+def _field_count_reason(
+    exc: pd.errors.ParserError, path: str, filesystem: pafs.FileSystem, delimiter: str, *, cut: bool
+) -> str | None:
+    """pandas' "Expected 12 fields in line 101, saw 13" in words, by the file's own line (pandas counts a record whose
+    quoted field spans lines once), with what causes it; without the advice when the file is cut by another
+    delimiter (`cut`: that hint says what to do). None for another parser error."""
+    fields = FIELD_COUNT.search(str(exc))
+    if not fields:
+        return None
+    wanted, record, saw = (int(number) for number in fields.groups())
+    line = _record_line(path, filesystem, delimiter, record) or record
+    found = f"line {line:,} has {saw} fields where the rows before it have {wanted}"
+    if cut:
+        return found
+    return (
+        f"{found}: a field holding the delimiter without quotes around it, or a quote opened on an earlier line and "
+        "not closed; quote such fields or delete the stray delimiter or quote"
+    )
+
+
+def _record_line(path: str, filesystem: pafs.FileSystem, delimiter: str, record: int) -> int | None:
+    """The file line where record `record` (1-based, the header first) starts, as Python's csv module reads the
+    records; None if the file cannot be read again so."""
+    try:
+        with filesystem.open_input_file(path) as handle:
+            reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""), delimiter=delimiter)
+            line = 1
+            for number, _ in enumerate(reader, start=1):
+                if number == record:
+                    return line
+                line = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
 
 
 def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> tuple[int, str] | None:

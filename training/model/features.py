@@ -190,8 +190,8 @@ class TitleScores(TransformerMixin, BaseEstimator):
     def fit_counts(self, counts: sparse.csr_matrix, y: Any) -> TitleScores:
         """`fit` from precomputed counts, so cross-fitting can count once."""
         self.idf_ = inverse_document_frequency(counts)
-        # liblinear's dual solver: the quickest for a few classes.
-        self.svm_ = LinearSVC(C=self.c, random_state=0).fit(self._weigh(counts), y)
+        # liblinear's dual solver where rows are fewer than n-gram columns, its primal elsewhere (as the title tree's).
+        self.svm_ = LinearSVC(C=self.c, dual="auto", random_state=0).fit(self._weigh(counts), y)
         self.classes_ = self.svm_.classes_
         return self
 
