@@ -124,6 +124,24 @@ def test_missing_input_column_names_it(model_path, tmp_path):
     assert "missing column 'title' (input 'title')" in result.output
 
 
+@pytest.mark.parametrize("later", [False, True], ids=["the only file", "a later file of a folder"])
+def test_a_header_below_a_template_row_is_named_with_the_rows_to_delete(model_path, tmp_path, later):
+    # GIVEN an Amazon-style flat file: a template row, with blank cells, above the real header
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    frame = generate_catalogue(4, seed=3)
+    if later:
+        frame.to_csv(folder / "a.csv", index=False)
+    (folder / "b.csv").write_text("TemplateType=fptcustom,Version=2023" + "," * 5 + "\n" + frame.to_csv(index=False))
+
+    result = _run("--model", str(model_path), "--data", str(folder), "--out", str(tmp_path / "o"))
+
+    assert result.exit_code == 1
+    assert "(the header looks to be the file's row 2: delete the 1 row(s) above it, so it comes first)" in (
+        result.output
+    )
+
+
 def test_an_id_column_named_like_an_answer_column_is_refused_not_overwritten(model_path, catalogue, tmp_path):
     _, frame = catalogue
     data = tmp_path / "labelled.csv"

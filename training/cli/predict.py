@@ -54,7 +54,15 @@ from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import number_faults, parse_numbers, repeated_headers, text_values
-from training.data.sources import catalogue_files, check_files, delimiter_hint, is_bytes, read_file
+from training.data.sources import (
+    catalogue_files,
+    check_files,
+    delimiter_hint,
+    first_rows,
+    is_bytes,
+    misplaced_header_hint,
+    read_file,
+)
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
 from training.model.hierarchy import hierarchy_from_metadata
@@ -214,10 +222,13 @@ def predict_catalogue(
     absent = {name: column for name, column in columns.items() if column not in first.columns}
     missing = [f"{column!r} (input {name!r})" for name, column in absent.items() if name not in optional]
     if missing:
+        rows = first_rows(files[0], filesystem)
+        wanted = [column for name, column in absent.items() if name not in optional]
+        below = misplaced_header_hint(rows, wanted) if rows is not None else ""
+        advice = "" if below else " The model reads them from the columns it was trained on; pass CONFIG= to map them."
         raise DataValidationError(
             f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}"
-            f"{delimiter_hint(first.columns)}. The model reads them from the columns it was trained on; pass CONFIG= "
-            "to map them to this file's."
+            f"{below or delimiter_hint(first.columns)}.{advice}"
         )
     thresholds = _thresholds(metadata, target_precision)
     ids = list(

@@ -252,9 +252,24 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
             raise DataValidationError(f"data file is empty: {path}") from exc
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
             raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
-        _check_names(names, found, required, path)
+        rows = first_rows(path, filesystem) if any(column not in found for column in required) else None
+        _check_names(names, found, required, path, rows=rows)
         columns[path] = [str(name) for name in found]
     return columns
+
+
+def first_rows(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame | None:
+    """A text file's first rows below its first line, every column kept, to look for a header further down
+    (`misplaced_header_hint`); None for Parquet or rows that do not parse."""
+    delimiter = _delimiter(path)
+    if not delimiter:
+        return None
+    try:
+        with filesystem.open_input_file(path) as handle:
+            stream = _BoundedLines(handle, path, delimiter)
+            return pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, nrows=HEADER_SEARCH_ROWS)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, DataValidationError):
+        return None
 
 
 def _text_header(stream: _BoundedLines, path: str) -> list[str]:
