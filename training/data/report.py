@@ -61,7 +61,7 @@ from training.data.label_checks import (
     unset_path_separator,
     unspaced_separators,
 )
-from training.data.sources import delimiter_hint
+from training.data.sources import delimiter_hint, misplaced_header_hint
 from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
 from training.data.tail import plan_small_classes, planned_catalogue, products_per_class
 from training.exceptions import DataValidationError, TrainingError
@@ -122,7 +122,7 @@ class DataReport:
     placeholder_labels: dict[str, int] = field(default_factory=dict)
     classes_without_rows: list[str] = field(default_factory=list)
     blank_rows: int = 0
-    delimiter_hint: str = ""
+    layout_hint: str = ""
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     mojibake: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -143,7 +143,14 @@ class DataReport:
         return asdict(self)
 
 
-def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: SplitConfig | None = None) -> DataReport:
+def build_report(
+    raw: pd.DataFrame,
+    config: DataConfig,
+    *,
+    source: str,
+    split: SplitConfig | None = None,
+    first_rows: pd.DataFrame | None = None,
+) -> DataReport:
     """Examine a raw catalogue against its config.
 
     Args:
@@ -151,6 +158,8 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         config: The column roles and label aliases.
         source: Where it came from, for the report.
         split: How small classes are treated (`split.min_class_products`, `split.small_classes`).
+        first_rows: A text file's first rows, every column kept (`sources.first_rows`), where a header below the
+            first line would show.
 
     Returns:
         The findings; nothing is raised for bad data (that is what the report is for).
@@ -220,7 +229,7 @@ def build_report(raw: pd.DataFrame, config: DataConfig, *, source: str, split: S
         blank_rows=int((no_label & titles.map(reads_as_empty).astype(bool)).sum())
         if listing_columns <= set(frame)
         else 0,
-        delimiter_hint=delimiter_hint(raw.columns),
+        layout_hint=_layout_hint(raw, config, first_rows),
     )
     report.trained_class_counts = {str(label): int(count) for label, count in planned[LABEL].value_counts().items()}
     report.refusals = _refusals(report) + _rule_refusals(frame, config, planned, split, source)
@@ -429,16 +438,22 @@ def class_summary(counts: dict[str, int]) -> str:
     return f"{len(ordered)} classes, median {median} rows; smallest: {smallest}; largest: {largest}"
 
 
+def _layout_hint(raw: pd.DataFrame, config: DataConfig, first_rows: pd.DataFrame | None) -> str:
+    """What the file's layout says to fix when configured columns are missing: a header below the first line (a
+    template row or a title line above it), or another delimiter; "" when neither."""
+    missing = [column for column in dict.fromkeys(configured_columns(config)) if column not in raw]
+    below = misplaced_header_hint(first_rows, missing) if missing and first_rows is not None else ""
+    return below or delimiter_hint(raw.columns)
+
+
 def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
     # A file cut by another delimiter lacks every column: the delimiter is to fix, not the config.
-    config_advice = (
-        "" if report.delimiter_hint else "; if the file names it otherwise, pass CONFIG= a config that maps it"
-    )
+    config_advice = "" if report.layout_hint else "; if the file names it otherwise, pass CONFIG= a config that maps it"
     refusals = [f"missing column {column!r} (named in the config{config_advice})" for column in report.missing_columns]
     if refusals:
-        refusals[0] += report.delimiter_hint
+        refusals[0] += report.layout_hint
     if not report.rows_out:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [
