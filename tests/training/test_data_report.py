@@ -292,36 +292,39 @@ def test_labels_written_as_json_objects_are_pointed_out():
     assert not any("JSON objects" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
-def test_a_cell_of_several_category_paths_is_a_problem_and_a_comma_in_a_name_is_not():
-    # GIVEN a shop export that files some listings under two categories in one cell (WooCommerce, Magento)
-    # (commas), or joins them with a semicolon (BigCommerce), a bar or a line break
-    labels = [
-        "Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Clothing, Clothing > Caps",
-        "Home, Garden & Tools > Sheds, Huts > Tall", "Clothing > Socks;Clothing > Sale", "Clothing > Hats|Clothing",
-        "Clothing > Tops\nClothing > Sale",
-    ]  # fmt: skip
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        # a shop export that files some listings under two categories in one cell (WooCommerce, Magento) (commas), or
+        # joins them with a semicolon (BigCommerce), a bar or a line break; a comma inside a name is no joiner
+        (
+            [
+                "Clothing > Tshirts", "Clothing > Hoodies, Clothing > Sale", "Clothing, Clothing > Caps",
+                "Home, Garden & Tools > Sheds, Huts > Tall", "Clothing > Socks;Clothing > Sale",
+                "Clothing > Hats|Clothing", "Clothing > Tops\nClothing > Sale",
+            ],
+            "5 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing > Sale')",
+        ),
+        # WooCommerce's category and a tag such as "Sale" in one cell, beside leaf names that hold commas
+        (
+            [
+                "Electronics > Phones", "Electronics > Phones, Sale", "Kitchen > Microwaves",
+                "Kitchen > Microwaves, Sale, New", "Electronics > Phones, New", "Toys > Dolls, Playsets & Toy Figures",
+                "Beauty > Bath", "Beauty > Bath, Body & Spa",
+            ],
+            "3 labels hold several category paths, joined (e.g. 'Electronics > Phones, Sale')",
+        ),
+    ],
+    ids=["several paths", "a path and tags"],
+)  # fmt: skip
+def test_a_cell_of_several_categories_is_a_problem_and_a_comma_in_a_name_is_not(labels, expected):
+    rows = [labels[i % len(labels)] for i in range(10 * len(labels))]
 
-    report = build_report(_frame(70, category=[labels[i % 7] for i in range(70)]), _with_paths(CONFIG), source="x")
+    report = build_report(_frame(len(rows), category=rows), _with_paths(CONFIG), source="x")
 
     several = [problem for problem in report.problems if "several category paths" in problem]
     assert len(several) == 1
-    assert "5 labels hold several category paths, joined (e.g. 'Clothing > Hoodies, Clothing" in several[0]
-
-
-def test_a_category_joined_with_flat_tags_is_a_problem_and_a_name_with_a_comma_is_not():
-    # GIVEN a WooCommerce export filing some listings under their category and a tag such as "Sale" in one cell,
-    # beside a taxonomy whose leaf names hold commas
-    labels = [
-        "Electronics > Phones", "Electronics > Phones, Sale", "Kitchen > Microwaves", "Kitchen > Microwaves, Sale, New",
-        "Electronics > Phones, New", "Toys > Dolls, Playsets & Toy Figures", "Beauty > Bath",
-        "Beauty > Bath, Body & Spa",
-    ]  # fmt: skip
-
-    report = build_report(_frame(80, category=[labels[i % 8] for i in range(80)]), _with_paths(CONFIG), source="x")
-
-    several = [problem for problem in report.problems if "several category paths" in problem]
-    assert len(several) == 1
-    assert several[0].startswith("3 labels hold several category paths, joined (e.g. 'Electronics > Phones, Sale')")
+    assert several[0].startswith(expected)
 
 
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():
