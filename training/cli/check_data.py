@@ -14,7 +14,6 @@ from training.cli.logging_setup import configure_logging
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.load import load_raw
 from training.data.report import build_report, summary_text
-from training.data.sources import catalogue_files, first_rows
 from training.exceptions import TrainingError
 
 logger = logging.getLogger(__name__)
@@ -39,8 +38,8 @@ def main(
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         # No column is required here: a missing one is reported (a problem) rather than refused unread.
         raw = load_raw(resolved, data, required=())
-        rows = first_rows(raw.files[0][0], catalogue_files(raw.files[0][0])[0]) if raw.files else None
-        report = build_report(raw.frame, resolved.data, source=raw.source, split=resolved.split, first_rows=rows)
+        first_file = raw.files[0][0] if raw.files else None
+        report = build_report(raw.frame, resolved.data, source=raw.source, split=resolved.split, first_file=first_file)
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None

@@ -220,14 +220,14 @@ def predict_catalogue(
     first = read_file(files[0], filesystem)
     optional = {spec["name"] for spec in metadata["inputs"] if not spec.get("required")}
     absent = {name: column for name, column in columns.items() if column not in first.columns}
-    missing = [f"{column!r} (input {name!r})" for name, column in absent.items() if name not in optional]
+    missing = {name: column for name, column in absent.items() if name not in optional}
     if missing:
         rows = first_rows(files[0], filesystem)
-        wanted = [column for name, column in absent.items() if name not in optional]
-        below = misplaced_header_hint(rows, wanted) if rows is not None else ""
+        below = misplaced_header_hint(rows, missing.values()) if rows is not None else ""
         advice = "" if below else " The model reads them from the columns it was trained on; pass CONFIG= to map them."
+        named = ", ".join(f"{column!r} (input {name!r})" for name, column in missing.items())
         raise DataValidationError(
-            f"{files[0]}: missing column {', '.join(missing)}; found {list(first.columns)}"
+            f"{files[0]}: missing column {named}; found {list(first.columns)}"
             f"{below or delimiter_hint(first.columns)}.{advice}"
         )
     thresholds = _thresholds(metadata, target_precision)

@@ -204,7 +204,7 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
         return []
     departments = {label.split(separator)[0].strip() for label in labels}
     known = {label.strip() for label in labels}
-    several: list[str] = []
+    several: set[str] = set()
     tagged: dict[str, tuple[str, list[str]]] = {}  # label: its path and its tags
     for label in labels:
         for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
@@ -213,7 +213,7 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
             if len(parts) < 2 or not paths:
                 continue
             if all(part.split(separator)[0].strip() in departments for part in parts):
-                several.append(label)
+                several.add(label)
                 break
             if len(paths) == 1 and paths[0] in known and all(parts):
                 tagged[label] = (paths[0], [part for part in parts if part != paths[0]])
@@ -222,8 +222,8 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     for path, tags in tagged.values():
         for tag in tags:
             tag_paths.setdefault(tag, set()).add(path)
-    several += [label for label, (_, tags) in tagged.items() if all(len(tag_paths[tag]) >= 2 for tag in tags)]
-    return [label for label in labels if label in set(several)]
+    several |= {label for label, (_, tags) in tagged.items() if all(len(tag_paths[tag]) >= 2 for tag in tags)}
+    return [label for label in labels if label in several]
 
 
 def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:

@@ -61,7 +61,7 @@ from training.data.label_checks import (
     unset_path_separator,
     unspaced_separators,
 )
-from training.data.sources import delimiter_hint, misplaced_header_hint
+from training.data.sources import catalogue_files, first_rows, layout_hint
 from training.data.split import TEST, VALIDATION, assign_splits, check_held_out, product_keys
 from training.data.tail import plan_small_classes, planned_catalogue, products_per_class
 from training.exceptions import DataValidationError, TrainingError
@@ -149,7 +149,7 @@ def build_report(
     *,
     source: str,
     split: SplitConfig | None = None,
-    first_rows: pd.DataFrame | None = None,
+    first_file: str | None = None,
 ) -> DataReport:
     """Examine a raw catalogue against its config.
 
@@ -158,8 +158,8 @@ def build_report(
         config: The column roles and label aliases.
         source: Where it came from, for the report.
         split: How small classes are treated (`split.min_class_products`, `split.small_classes`).
-        first_rows: A text file's first rows, every column kept (`sources.first_rows`), where a header below the
-            first line would show.
+        first_file: The catalogue's first file, whose first rows may show a header below its first line when
+            configured columns are missing (read only then).
 
     Returns:
         The findings; nothing is raised for bad data (that is what the report is for).
@@ -229,7 +229,7 @@ def build_report(
         blank_rows=int((no_label & titles.map(reads_as_empty).astype(bool)).sum())
         if listing_columns <= set(frame)
         else 0,
-        layout_hint=_layout_hint(raw, config, first_rows),
+        layout_hint=_layout_hint(raw, config, first_file),
     )
     report.trained_class_counts = {str(label): int(count) for label, count in planned[LABEL].value_counts().items()}
     report.refusals = _refusals(report) + _rule_refusals(frame, config, planned, split, source)
@@ -438,12 +438,12 @@ def class_summary(counts: dict[str, int]) -> str:
     return f"{len(ordered)} classes, median {median} rows; smallest: {smallest}; largest: {largest}"
 
 
-def _layout_hint(raw: pd.DataFrame, config: DataConfig, first_rows: pd.DataFrame | None) -> str:
-    """What the file's layout says to fix when configured columns are missing: a header below the first line (a
-    template row or a title line above it), or another delimiter; "" when neither."""
+def _layout_hint(raw: pd.DataFrame, config: DataConfig, first_file: str | None) -> str:
+    """`sources.layout_hint` for the configured columns the catalogue lacks, reading the first file's first rows only
+    when some are missing."""
     missing = [column for column in dict.fromkeys(configured_columns(config)) if column not in raw]
-    below = misplaced_header_hint(first_rows, missing) if missing and first_rows is not None else ""
-    return below or delimiter_hint(raw.columns)
+    rows = first_rows(first_file, catalogue_files(first_file)[0]) if missing and first_file else None
+    return layout_hint(raw.columns, missing, rows)
 
 
 def _refusals(report: DataReport) -> list[str]:

@@ -361,11 +361,17 @@ def _check_names(
         fixes = column_name_fixes(found, missing)
         shown = f"{list(found)[:20]}" + (f" and {len(found) - 20} more" if len(found) > 20 else "")
         hints = [f"Did you mean {got!r} for {wanted!r}?" for wanted, got in fixes.items()]
-        # A title line above the header may hold a ';' or '|': the header found below it says more.
-        cut = (misplaced_header_hint(rows, missing) if rows is not None else "") or delimiter_hint(found)
+        cut = layout_hint(found, missing, rows)
         if len(fixes) < len(missing) and not cut:
             hints.append(f"If the file names them otherwise, pass CONFIG= a config that maps its columns ({CONFIGS}).")
         raise DataValidationError(" ".join([f"{path}: missing column(s) {missing}; found {shown}{cut}.", *hints]))
+
+
+def layout_hint(found: Iterable[Any], missing: Iterable[str], rows: pd.DataFrame | None) -> str:
+    """What the file's layout says to fix when columns are missing, " (…)" or "": a header below the first line,
+    when `rows` (the file's first rows) show one, else another delimiter. A title line above the header may hold a
+    ';' or '|': the header found below it says more."""
+    return (misplaced_header_hint(rows, missing) if rows is not None else "") or delimiter_hint(found)
 
 
 def misplaced_header_hint(rows: pd.DataFrame, missing: Iterable[str]) -> str:
