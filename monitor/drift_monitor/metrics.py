@@ -167,10 +167,12 @@ def _metric_data(
     """Each query's values over [start, end) summed, by query Id, over every page of GetMetricData.
 
     Raises:
-        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a count that is not
-            finite and ≥ 0 (counts never are: only a bad writer or a broken store makes one).
+        MetricsError: GetMetricData failed, reported a query it could not answer or left one out of every page
+            (a query without data still has its result, with no values: one left out is no zero), or summed a
+            count that is not finite and ≥ 0 (counts never are: only a bad writer or a broken store makes one).
     """
     sums = {query["Id"]: 0.0 for query in queries}
+    answered: set[str] = set()
     names = {query["Id"]: _metric_name(query) for query in queries}
     token: str | None = None
     seen: set[str] = set()
@@ -188,12 +190,19 @@ def _metric_data(
                     f"{result.get('Messages', [])}"
                 )
             sums[result["Id"]] += math.fsum(result.get("Values", []))
+            answered.add(result["Id"])
         token = page.get("NextToken")
         if not token:
             break
         if token in seen:  # pages that point back would loop until Lambda's timeout, without a word
             raise MetricsError(f"GetMetricData on namespace {config.namespace} returned the same NextToken twice")
         seen.add(token)
+    unanswered = [names[query_id] for query_id in sums if query_id not in answered]
+    if unanswered:
+        raise MetricsError(
+            f"GetMetricData on namespace {config.namespace} returned no result for {len(unanswered)} of its "
+            f"{len(sums)} queries: {', '.join(unanswered[:5])}"
+        )
     bad = [names[query_id] for query_id, value in sums.items() if not 0 <= value < math.inf]
     if bad:
         raise MetricsError(f"CloudWatch returned counts that are not finite and ≥ 0: {', '.join(bad[:5])}")

@@ -527,6 +527,11 @@ def _queries(labels, first):
     ]
 
 
+def _no_values(*ids):
+    """What GetMetricData answers for queries with no data points in the range: each query, with no values."""
+    return [{"Id": query_id, "StatusCode": "Complete", "Values": []} for query_id in ids]
+
+
 def _results(first, count, value):
     return [
         {"Id": f"c{first + index}", "Label": "Predictions", "StatusCode": "Complete", "Values": [value]}
@@ -555,7 +560,7 @@ def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
         {"MetricDataQueries": _queries(labels[500:], 500)} | window,
     )
     for _ in ("window", "week"):  # the accepted share: no decided answers recorded
-        stubber.add_response("get_metric_data", {"MetricDataResults": []})
+        stubber.add_response("get_metric_data", {"MetricDataResults": _no_values("m0", "m1")})
     stubber.add_response("put_metric_data", {}, {"Namespace": "ProductClassifier", "MetricData": ANY})
     stubber.activate()
 
@@ -576,8 +581,13 @@ def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
             "GetMetricData could not read Predictions for 'Fridges': Forbidden",
         ),
         (
-            {"MetricDataResults": [{"Id": "c0", "StatusCode": "Complete", "Values": [-5.0]}]},
+            {"MetricDataResults": [{"Id": "c0", "StatusCode": "Complete", "Values": [-5.0]}, *_results(1, 2, 1.0)]},
             "CloudWatch returned counts that are not finite and ≥ 0: Predictions for 'Fridges'",
+        ),
+        # a category left out of every page: CloudWatch answers each query, one without data with no values
+        (
+            {"MetricDataResults": _results(0, 2, 300.0)},
+            "GetMetricData on namespace ProductClassifier returned no result for 1 of its 3 queries: Predictions for ",
         ),
     ],
 )
@@ -599,7 +609,7 @@ def test_a_cloudwatch_refusal_is_an_error_naming_the_call(operation):
     if operation == "put_metric_data":
         stubber.add_response("get_metric_data", {"MetricDataResults": _results(0, 3, 300.0)})
         for _ in ("window", "week"):  # the accepted share: no decided answers recorded
-            stubber.add_response("get_metric_data", {"MetricDataResults": []})
+            stubber.add_response("get_metric_data", {"MetricDataResults": _no_values("m0", "m1")})
     stubber.add_client_error(operation, service_error_code="AccessDenied", http_status_code=403)
     stubber.activate()
 
