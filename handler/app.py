@@ -30,6 +30,7 @@ from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import Explanation, predict_explained
 from handler.guard import MAX_MESSAGE, RequestGuard, as_sent, request_path, shortened
+from handler.json_body import StrictJSONRoute
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -134,6 +135,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         # What the guard answers on any route: a body over the limit or compressed, and a fault of ours.
         responses={status: ERROR_RESPONSES[status] for status in (413, 415, 500)},
     )
+    app.router.route_class = StrictJSONRoute
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, logger=logger)
 
     # `level` is left out unless min_confidence asked for it (`_json_answer` drops None fields): a flat model's

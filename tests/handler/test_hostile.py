@@ -121,8 +121,10 @@ def test_a_huge_content_type_is_not_echoed_whole(client):
         (b'{"title": "caf\xe9"}', "the body is not UTF-8 text (byte 15 cannot be decoded)"),  # latin-1
         (b'{"title": "\xff\xfe"}', "the body is not UTF-8 text (byte 12 cannot be decoded)"),
         (gzip.compress(b'{"title": "tv"}'), "the body is not UTF-8 text (byte 2 cannot be decoded)"),
+        # a lone surrogate's bytes, which json.loads would decode (surrogatepass) for validation to refuse
+        (b'{"title": "a\xed\xa0\x80"}', "the body is not UTF-8 text (byte 13 cannot be decoded)"),
     ],
-    ids=["nested", "digits", "latin-1", "bytes", "gzip"],
+    ids=["nested", "digits", "latin-1", "bytes", "gzip", "surrogate"],
 )
 def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client, body, reason):
     response = client.post("/predict", content=body, headers=JSON)
@@ -131,6 +133,18 @@ def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client
     detail = _error_shape(response)["detail"]
     # THEN the client reads why, never the parser's exception name or its server-side advice
     assert detail == [{"field": "body", "message": reason, "type": "body_unparsable"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'\xef\xbb\xbf{"title": "samsung 55in tv"}', '{"title": "samsung 55in tv"}'.encode("utf-16")],
+    ids=["UTF-8 with a byte-order mark", "UTF-16"],
+)
+def test_a_body_in_an_encoding_json_allows_is_read_as_utf8(client, body):
+    response = client.post("/predict", content=body, headers=JSON)
+
+    assert response.status_code == 200
+    assert response.json() == client.post("/predict", json={"title": "samsung 55in tv"}, headers=JSON).json()
 
 
 @pytest.mark.parametrize("body", [gzip.compress(b'{"title": "tv"}'), b'{"title": "tv"}'], ids=["gzip", "plain"])
