@@ -72,6 +72,34 @@ def test_a_more_accurate_model_that_loses_two_tail_classes_is_judged_on_macro_f1
     assert "may be below it by more than model.baseline_tolerance 0.01; shipped" in caplog.text
 
 
+def _products(labels: np.ndarray, per_product: int) -> np.ndarray:
+    """Each row's product: a class's rows in order, `per_product` at a time, as one product's listings."""
+    seen: dict[str, int] = {}
+    products = []
+    for label in labels:
+        products.append(f"{label} #{seen.setdefault(label, 0) // per_product}")
+        seen[label] += 1
+    return np.array(products)
+
+
+def test_a_model_that_folds_ten_tail_classes_into_the_head_fails_on_an_interval_over_products():
+    # GIVEN the issue's case as `make train` scores it, by products: a head class of 200 products and 40 tail classes
+    # of 2 products each (3 listings a product); the model files ten tail classes under the head, the baseline none
+    labels = _labels({"head": 1_000} | {f"tail {i:02d}": 6 for i in range(40)})
+    model = np.where(np.isin(labels, [f"tail {i:02d}" for i in range(10)]), "head", labels)
+
+    comparison = validation_comparison(labels, model, labels.copy(), products=_products(labels, 3))
+
+    # THEN the interval is one of the figure it reports: each resample scores the classes it drew, so a tail class
+    # left out of a resample leaves its macro-F1, as it would a catalogue's, instead of counting 0 for both models
+    # and pulling the difference toward 0 (the interval was -0.245 … -0.147 around a point of -0.245)
+    low, high = comparison["validation_difference_ci_low"], comparison["validation_difference_ci_high"]
+    assert comparison["validation_difference"] == pytest.approx(-0.245, abs=0.001)
+    assert abs((low + high) / 2 - comparison["validation_difference"]) < 0.02
+    with pytest.raises(BaselineGateError):
+        enforce_baseline(comparison, tolerance=0.01)
+
+
 def test_the_gate_can_fire_on_a_few_disagreeing_rows():
     # GIVEN a validation split of three classes where the model loses one small class entirely (5 rows)
     labels = _labels({"a": 40, "b": 40, "c": 5})

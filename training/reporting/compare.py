@@ -344,16 +344,21 @@ def _codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray | None = None) -> float:
-    """Macro-F1 over the k classes of the comparison, as scikit-learn's with zero_division=0, each row counted
-    `weights` times (fast enough to bootstrap: weighted counts instead of a confusion matrix per resample)."""
+    """Macro-F1 over the classes of the comparison that have rows, as scikit-learn's with zero_division=0, each row
+    counted `weights` times (fast enough to bootstrap: weighted counts instead of a confusion matrix per resample).
+
+    A resample that draws none of a class's rows scores the figure without that class, as the figure is scored on
+    rows without it: counted as 0 for both models, the class would pull every resample's difference toward 0 and
+    the interval toward passing.
+    """
     weights = np.ones(len(y)) if weights is None else weights
     right, answered = y == predicted, predicted >= 0
     true_positive = np.bincount(y[right], weights=weights[right], minlength=k)
-    denominator = np.bincount(y, weights=weights, minlength=k) + np.bincount(
-        predicted[answered], weights=weights[answered], minlength=k
-    )
+    support = np.bincount(y, weights=weights, minlength=k)
+    denominator = support + np.bincount(predicted[answered], weights=weights[answered], minlength=k)
     f1 = np.divide(2 * true_positive, denominator, out=np.zeros(k), where=denominator > 0)
-    return float(f1.mean())
+    present = support > 0
+    return float(f1[present].mean()) if present.any() else 0.0
 
 
 def agreement_report(
