@@ -71,15 +71,8 @@ def test_every_result_row_names_its_commit_date_and_machine(path):
         assert {"commit", "date", "machine"} <= row.keys(), f"{path.name}: {row.get('case', 'result')} lacks provenance"
 
 
-@pytest.mark.parametrize(
-    ("figures", "expected"),
-    [
-        ({"wall_seconds": 61.6}, "**missed**"),
-        ({"wall_seconds": 54.0}, "**met**"),
-    ],
-)
-def test_the_training_time_target_is_judged_from_the_file(monkeypatch, figures, expected):
-    # GIVEN the PriceRunner row of training.json with a given wall time
+def _with_pricerunner(monkeypatch, figures):
+    """training.json as report.py loads it, with `figures` in its PriceRunner row."""
     original = report.load
 
     def load(name):
@@ -91,9 +84,37 @@ def test_the_training_time_target_is_judged_from_the_file(monkeypatch, figures, 
         return data
 
     monkeypatch.setattr(report, "load", load)
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected"),
+    [
+        ({"wall_seconds": 61.6}, "**missed**"),
+        ({"wall_seconds": 54.0}, "**met**"),
+    ],
+)
+def test_the_training_time_target_is_judged_from_the_file(monkeypatch, figures, expected):
+    # GIVEN the PriceRunner row of training.json with a given wall time
+    _with_pricerunner(monkeypatch, figures)
     # WHEN the targets are stated THEN the verdict follows the number
     verdicts = {target: verdict for target, _, verdict in report.targets()}
     assert report.verdict(verdicts["`make train` on PriceRunner ≤ 60 s wall"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("figures", "said"),
+    [
+        ({"temperature": 1.0, "ece_before": 0.002, "ece_after": 0.002}, "not recalibrated"),
+        ({"temperature": 1.5, "ece_before": 0.017, "ece_after": 0.006}, "calibrated; 0.0170 before"),
+    ],
+)
+def test_an_ece_target_says_calibrated_only_when_validation_fitted_a_temperature(monkeypatch, figures, said):
+    # GIVEN the PriceRunner row of training.json with a given temperature
+    _with_pricerunner(monkeypatch, figures)
+    # WHEN the targets are stated THEN the ECE target names the calibration there was
+    (target,) = [target for target, _, _ in report.targets() if target.startswith("PriceRunner ECE")]
+    assert said in target
+    assert ("calibrated;" in target) == (figures["temperature"] != 1.0)
 
 
 def test_engines_scored_on_different_splits_are_not_judged(monkeypatch):
