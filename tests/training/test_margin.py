@@ -113,6 +113,25 @@ def test_trees_that_lower_validation_macro_f1_are_dropped_and_the_title_model_sh
     assert model.keep_better(X, y) is True  # on rows where they help, they are kept
 
 
+def test_the_trees_are_judged_on_the_classes_validation_has():
+    # GIVEN fitted trees, and validation rows without a TV: 40 both models answer right, 4 only the trees do, and
+    # one the trees call a TV while the title model answers it right
+    X, y = _catalogue(6_000, seed=9, seller_decides=True)
+    model = _fitted(X, y, X[:500], y[:500])
+    X_pool, y_pool = _catalogue(2_000, seed=11, seller_decides=True)
+    with_trees, title_alone = model.predict(X_pool), CLASSES[np.argmax(model.margin(X_pool), axis=1)]
+    no_tv = y_pool != "tv"
+    both = np.flatnonzero(no_tv & (with_trees == y_pool) & (title_alone == y_pool))[:40]
+    trees_only = np.flatnonzero(no_tv & (with_trees == y_pool) & (title_alone != y_pool) & (title_alone != "tv"))[:4]
+    called_tv = np.flatnonzero(no_tv & (with_trees == "tv") & (title_alone == y_pool))[:1]
+    rows = np.concatenate([both, trees_only, called_tv])
+    assert (len(both), len(trees_only), len(called_tv)) == (40, 4, 1)
+
+    # THEN the trees are kept: scored over the classes these rows have, as the baseline gate scores them (scored
+    # over the classes answered too, the TV no row has would count 0 against the trees alone)
+    assert model.keep_better(X_pool[rows], y_pool[rows]) is True
+
+
 @pytest.mark.parametrize(
     ("trees", "config"),
     [(True, ModelConfig()), (True, ModelConfig(extra_trees=True)), (False, ModelConfig())],

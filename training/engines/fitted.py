@@ -28,8 +28,9 @@ class FittedModel:
         test_top: The pipeline's best classes and their probabilities for the whole test split.
         baseline_predicted: The title model's own labels for the whole test split.
         validation_labels, validation_top, validation_baseline_predicted: The validation split's labels, the
-            pipeline's best classes and the title model's own labels for it: the two are compared on rows that chose
-            nothing else than the early-stopping round, never on the test split.
+            pipeline's best classes and the title model's own labels for it: the two are compared there, never on the
+            test split (validation also chose the early-stopping round, the design shipped, the temperature and the
+            operating points' thresholds: docs/training.md says how far that leans its figures).
         validation_label_products: The product id of each `validation_labels` row: the baseline gate's bootstrap
             draws products.
         validation: Validation rows (inputs and label) on this machine, with `validation_products`, their products'

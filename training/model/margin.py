@@ -102,12 +102,16 @@ class MarginBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     def keep_better(self, X: csr_matrix, y: Any) -> bool:
         """Keep the trees only if they do not lower macro-F1 on these (validation) rows (a warning says when they are
-        dropped); returns whether they are kept. Without them the answer is the title model's, the run's baseline."""
+        dropped); returns whether they are kept. Without them the answer is the title model's, the run's baseline.
+        Macro-F1 over the classes these rows have, as the baseline gate scores it: a class answered but absent would
+        count as 0 for whichever answered it."""
         labels, margin = np.asarray(y), self.scale_ * self.margin(X)
         with_trees = self.classes_[np.argmax(margin + self._trees(X), axis=1)]
         title_alone = self.classes_[np.argmax(margin, axis=1)]
+        present = np.unique(labels)
         self.uses_trees_ = bool(
-            f1_score(labels, with_trees, average="macro") >= f1_score(labels, title_alone, average="macro")
+            f1_score(labels, with_trees, labels=present, average="macro", zero_division=0)
+            >= f1_score(labels, title_alone, labels=present, average="macro", zero_division=0)
         )
         if not self.uses_trees_:
             logger.warning("the trees lowered validation macro-F1: shipping the title model alone")
