@@ -2,10 +2,11 @@
 
 Each product (`group`: the product column, or the title's product when the catalogue names none) draws a number
 in [0, 1) from a hash of its id and the split seed: below `test_fraction` it is a test product, below
-`test_fraction + validation_fraction` a validation product, else a training product. A product's split depends on
-nothing but its own id, so adding or removing other products never moves it across the split, and the Dask engine,
-which sees one partition at a time, assigns exactly what the local engine does. Two rules override the draw, both
-for whole products:
+`test_fraction + validation_fraction` a validation product, else a training product. A product's draw depends on
+nothing but its own id, so adding or removing other products never moves it across the split (except where the
+change takes its class across `split.min_class_products`, or leaves the class without a drawn training product:
+the rules below), and the Dask engine, which sees one partition at a time, assigns exactly what the local engine
+does. Two rules override the draw, both for whole products:
 
 - a product of a *small* class (fewer than `split.min_class_products` products) trains: such a class is learnt
   from every row it has and reported as "learnt, not evaluated" (`split.small_classes: train`, the default;
