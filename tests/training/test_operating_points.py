@@ -48,6 +48,27 @@ def test_the_decision_at_a_target_precision_is_right_that_often():
     assert whole["test_precision"] == pytest.approx(right / accepted)
 
 
+def test_thresholds_are_chosen_on_validation_and_measured_on_test():
+    probabilities, labels = _catalogue()
+    top = TopClasses.from_dense(probabilities)
+    # GIVEN test rows answered exactly as surely, and wrongly every one
+    wrong = np.full(len(labels), "G > I")
+
+    points = level_operating_points(CLASSES, HIERARCHY, test=(wrong, top), validation=(labels, top))
+
+    # THEN the thresholds are validation's alone, and test says what they deliver there: nothing right
+    def chosen(points):
+        return {target: (entry["leaf"], entry["levels"]) for target, entry in thresholds(points).items()}
+
+    assert chosen(points) == chosen(
+        level_operating_points(CLASSES, HIERARCHY, test=(labels, top), validation=(labels, top))
+    )
+    [leaf] = [p for p in points if p["level"] == "leaf" and p["target_precision"] == 0.98]
+    assert leaf["validation_precision"] >= 0.98
+    assert leaf["test_coverage"] == leaf["validation_coverage"] > 0
+    assert leaf["test_precision"] == 0.0
+
+
 def test_the_recorded_thresholds_do_not_depend_on_the_order_of_the_points():
     probabilities, labels = _catalogue()
     top = TopClasses.from_dense(probabilities)
