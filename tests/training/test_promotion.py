@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from training.cli.train import app, classes_thinned, never_trained_on
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.synthetic import generate_catalogue
-from training.reporting.tracking import ChampionComparison, decide_promotion
+from training.reporting.tracking import ChampionComparison, current_champions, decide_promotion
 
 CHAMPION = "test-model v1 (@candidate)"
 
@@ -228,6 +228,24 @@ def _config(tmp_path, name, rows=2_500, text_buckets=4096, **model):
 
 
 @pytest.mark.slow
+def test_a_newer_version_no_alias_holds_is_a_champion_beside_the_aliased_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    client = MlflowClient()
+    client.create_registered_model("shop")
+    for _ in range(3):
+        client.create_model_version("shop", source=str(tmp_path / "gone"))
+    # GIVEN v1 at production, v2 at candidate and v3 left unpromoted (a person is to decide)
+    client.set_registered_model_alias("shop", "production", "1")
+    client.set_registered_model_alias("shop", "candidate", "2")
+
+    # THEN a new run meets all three: without v3, one that v3 is better than could take the alias over it
+    assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("2", "candidate"),
+                                                                         ("3", None)]  # fmt: skip
+    # AND once v3 holds the alias, the aliased versions alone
+    client.set_registered_model_alias("shop", "candidate", "3")
+    assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("3", "candidate")]
+
+
 def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -218,11 +218,13 @@ class Promotion:
 
 
 def current_champions(registered_model: str) -> list[Champion]:
-    """The versions at `production` and at `candidate` (one version holding both counts once), else the newest
-    version of the name; none when the name has no version yet.
+    """The versions at `production` and at `candidate` (one version holding both counts once), and the newest version
+    of the name when no alias holds it; none when the name has no version yet.
 
-    Both, because a new version takes the candidate alias from one and goes on to replace the other: compared with
-    production alone, a model better than a weak production version would replace a stronger candidate.
+    Both aliases, because a new version takes the candidate alias from one and goes on to replace the other: compared
+    with production alone, a model better than a weak production version would replace a stronger candidate. The
+    newest, because a version left unpromoted (one no champion could be compared with waits for a person) must not
+    be leapfrogged by a later run that meets only the older champions: one on a tenth of the catalogue, say.
     """
     client = MlflowClient()
     champions: dict[str, Champion] = {}
@@ -233,12 +235,11 @@ def current_champions(registered_model: str) -> list[Champion]:
             continue
         if str(found.version) not in champions:
             champions[str(found.version)] = _champion(registered_model, alias, found)
-    if champions:
-        return list(champions.values())
     versions = client.search_model_versions(f"name = '{registered_model}'")
-    if not versions:
-        return []
-    return [_champion(registered_model, None, max(versions, key=lambda v: int(v.version)))]
+    newest = max(versions, key=lambda v: int(v.version), default=None)
+    if newest is not None and str(newest.version) not in champions:
+        champions[str(newest.version)] = _champion(registered_model, None, newest)
+    return list(champions.values())
 
 
 def trained_products(run_id: str) -> np.ndarray | None:
