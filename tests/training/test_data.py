@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from training.cli.check_data import app as check_data_app
 from training.columns import GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, SplitConfig, load_config
 from training.data.clean import prepare_catalogue
@@ -265,6 +267,10 @@ def test_a_bad_value_in_a_folder_of_files_is_named_by_its_file_and_row(tmp_path:
 
     with pytest.raises(DataValidationError, match=f"{message} in data row 5"):
         load_catalogue(load_config(DEFAULT_CONFIG_PATH), folder)
+    # AND the data report, which reads the files together, names it alike (not the folder and row 305)
+    checked = CliRunner().invoke(check_data_app, ["--data", str(folder)])
+    assert checked.exit_code == 1
+    assert re.search(f"{message} in data row 5", checked.output), checked.output
 
 
 def test_adding_or_removing_products_never_moves_another_across_the_split():

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path  # noqa: TC003 - typer reads the annotations at run time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
 from training.config import DEFAULT_CONFIG_PATH
-from training.data.load import load_raw
+from training.data.clean import configured_columns
+from training.data.load import load_raw, raise_in_its_file
 from training.data.report import build_report, summary_text
-from training.exceptions import TrainingError
+from training.exceptions import DataValidationError, TrainingError
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.data.load import RawCatalogue
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -39,17 +44,36 @@ def main(
         # No column is required here: a missing one is reported (a problem) rather than refused unread.
         raw = load_raw(resolved, data, required=())
         first_file = raw.files[0][0] if raw.files else None
-        report = build_report(raw.frame, resolved.data, source=raw.source, split=resolved.split, first_file=first_file)
+        try:
+            report = build_report(
+                raw.frame, resolved.data, source=raw.source, split=resolved.split, first_file=first_file
+            )
+        except DataValidationError as exc:
+            raise _in_its_file(raw, resolved) or exc from None
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
     if report.refusals:
-        logger.error(f"training would refuse this file: {report.refusals[0]}")
+        first = _in_its_file(raw, resolved)
+        logger.error(f"training would refuse this file: {report.refusals[0]}" + (f" (first: {first})" if first else ""))
         raise typer.Exit(code=1)
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")
         raise typer.Exit(code=1)
+
+
+def _in_its_file(raw: RawCatalogue, config: TrainConfig) -> DataValidationError | None:
+    """Training's own error for the first value it refuses, naming its file and data row (the report reads the files
+    together, so its own findings name DATA, a folder say, and a row of all its files); None when every configured
+    column is there and cleaning each file passes, or when a column is missing (the report says which)."""
+    if any(column not in raw.frame.columns for column in configured_columns(config.data)):
+        return None
+    try:
+        raise_in_its_file(raw, config)
+    except DataValidationError as exc:
+        return exc
+    return None
 
 
 if __name__ == "__main__":
