@@ -402,6 +402,17 @@ def test_a_catalogue_without_rows_is_named(model_path, tmp_path):
     assert f"{header_only}: no rows" in result.output
 
 
+def test_the_model_uris_the_command_gives_as_examples_name_registered_models():
+    # a model is registered under its catalogue config's name, so an example naming another points nowhere
+    import training.cli.compare as command
+
+    registered = {load_config(path).registered_name for path in (PROJECT_ROOT / "configs").glob("*.yaml")}
+    named = re.findall(r"models:/([\w-]+)[/@]", command.__doc__ or "")
+
+    assert named
+    assert set(named) <= registered
+
+
 def test_a_missing_model_file_is_named(tmp_path):
     missing = tmp_path / "absent.onnx"
     result = CliRunner().invoke(app, ["--a", str(missing), "--b", str(missing)])

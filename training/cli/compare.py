@@ -5,8 +5,8 @@ unlabelled: the report is how often B answers as A, overall and by department, w
 with REVIEWED= (a review queue with labels filled in) accuracy and macro-F1 on the reviewed listings as below.
 MIN_AGREEMENT= makes it a gate: exit 1 when the lower bound of the agreement is under it.
 
-Each model is an ONNX file or an MLflow model URI (`models:/product-classifier/3`,
-`models:/product-classifier@production`, `runs:/<id>/model`). Both score the same rows of DATA (by default
+Each model is an ONNX file or an MLflow model URI (`models:/synthetic/3`, `models:/pricerunner@production`: a model
+is registered under its catalogue config's `name`; `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
 products are among those rows, and without the rows of products a model given by its MLflow URI trained on by its
 run's record; `--on all` for every row; two models of other classes or of inputs of other names or types are refused
