@@ -427,6 +427,17 @@ def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name", ["q.parquet", "q.xlsx", "q.tsv", "q"])
+def test_a_review_queue_out_not_named_csv_is_one_line_before_any_reading(tmp_path: Path, name: str):
+    # the queue is CSV whatever its name, and the next step reads a file by its suffix
+    result = CliRunner().invoke(review_queue_app, ["--capture", str(tmp_path / "none"), "--out", str(tmp_path / name)])
+
+    assert result.exit_code == 1
+    assert f"OUT {tmp_path / name}: the review queue is written as CSV; name it .csv" in result.output
+    assert "capture not found" not in result.output
+    assert not (tmp_path / name).exists()
+
+
 def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(tmp_path: Path):
     # GIVEN one captured answer: accepted, confident, of a seller and brand the training catalogue has
     config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=300)

@@ -106,14 +106,18 @@ def main(
 
 
 def _check_out(out: Path, *, replace: bool) -> None:
-    """OUT must be a new file, or an old queue with `replace`: a second run would otherwise overwrite the labels a
-    reviewer filled in.
+    """OUT must be a new .csv file, or an old queue with `replace`: a second run would otherwise overwrite the labels
+    a reviewer filled in, and the queue is written as CSV whatever its name (`make train CORRECTIONS=` reads a file by
+    its suffix, so CSV under another one would be read as that format, or refused).
 
     Raises:
-        TrainingError: OUT is a folder, exists and `replace` is off, or its folder cannot be made or written.
+        TrainingError: OUT is a folder, not named .csv, exists and `replace` is off, or its folder cannot be made or
+            written.
     """
     if out.is_dir():
         raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
+    if out.suffix.lower() != ".csv":
+        raise TrainingError(f"OUT {out}: the review queue is written as CSV; name it .csv (a spreadsheet opens that)")
     if out.exists() and not replace:
         raise TrainingError(
             f"OUT {out} exists (a queue someone may be labelling); choose a new file, or pass --replace (REPLACE=1) "
