@@ -391,6 +391,22 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path):
     assert "model A is not an ONNX model" in result.output
 
 
+def test_a_file_that_is_not_a_model_is_named_on_captured_traffic_too(model_path, tmp_path):
+    junk = tmp_path / "model.onnx"
+    junk.write_text("not a model")
+    (tmp_path / "capture").mkdir()
+    record = {"capture": 1, "time": "2026-12-01T10:00:00Z", "listing_id": "l", "inputs": {"title": "tv"},
+              "label": "TVs", "confidence": 0.9}  # fmt: skip
+    (tmp_path / "capture" / "c.jsonl").write_text(json.dumps(record) + "\n")
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(junk), "--data", str(tmp_path / "capture"),
+                                      "--out", str(tmp_path / "c")])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert f"model B is not an ONNX model: {junk}" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_catalogue_without_rows_is_named(model_path, tmp_path):
     header_only = tmp_path / "rows.csv"
     header_only.write_text("title,seller_id,brand,price,category,product_id\n")

@@ -438,6 +438,33 @@ def test_a_review_queue_out_not_named_csv_is_one_line_before_any_reading(tmp_pat
     assert not (tmp_path / name).exists()
 
 
+@pytest.mark.parametrize(
+    ("reference", "said"),
+    [
+        ("{tmp}", "{tmp} is a folder: pass the model.onnx inside it"),
+        ("models:/synthetic/2", "MLflow has no ONNX model at models:/synthetic/2: "),
+        ("{tmp}/junk.onnx", "model B is not an ONNX model: {tmp}/junk.onnx (pass a model.onnx `make train` wrote)"),
+    ],
+    ids=["folder", "registered", "not-onnx"],
+)
+def test_a_challenger_is_taken_and_named_as_make_compare_takes_its_models(
+    tmp_path: Path, monkeypatch, no_aws_credentials, reference: str, said: str
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "junk.onnx").write_text("not a model")
+    (tmp_path / "c.jsonl").write_text(json.dumps(record("one")) + "\n")
+    model = reference.format(tmp=tmp_path / "models")
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "q.csv"), "--b", model]
+    )
+
+    assert result.exit_code == 1
+    assert said.format(tmp=tmp_path / "models") in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(tmp_path: Path):
     # GIVEN one captured answer: accepted, confident, of a seller and brand the training catalogue has
     config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=300)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import onnx
 import typer
+from google.protobuf.message import DecodeError
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
@@ -70,8 +71,25 @@ logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-def read_model(reference: str) -> bytes:
-    """An ONNX file's bytes, or the graph of an MLflow model URI.
+def read_model(reference: str, *, name: str) -> bytes:
+    """An ONNX file's bytes, or the graph of an MLflow model URI: model `name` (A, B) of `make compare`, and B of
+    `make review-queue`, so both take and name a model alike.
+
+    Raises:
+        TrainingError: The file does not exist, MLflow cannot find the model, or it is no ONNX model.
+    """
+    model = _reference_bytes(reference)
+    try:
+        onnx.load_model_from_string(model)
+    except DecodeError as exc:
+        raise TrainingError(
+            f"model {name} is not an ONNX model: {reference} (pass a model.onnx `make train` wrote)"
+        ) from exc
+    return model
+
+
+def _reference_bytes(reference: str) -> bytes:
+    """The bytes a model reference names: an MLflow URI's ONNX graph, or a file's.
 
     Raises:
         TrainingError: The file does not exist or MLflow cannot find the model.
@@ -128,7 +146,7 @@ def main(
     configure_logging()
     try:
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
-        model_a, model_b = read_model(a), read_model(b)
+        model_a, model_b = read_model(a, name="A"), read_model(b, name="B")
         check_out_dir(out, what="the comparison")
         if data and is_capture(data):
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,

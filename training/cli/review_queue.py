@@ -18,6 +18,7 @@ import onnx
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.compare import read_model
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS
@@ -45,7 +46,9 @@ def main(
     out: Annotated[Path, typer.Option(help="The review queue CSV to write.")] = Path("review.csv"),
     since: Annotated[str | None, typer.Option(help="Only listings captured at or after this ISO date/time.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Most listings in the queue.")] = 500,
-    b: Annotated[str | None, typer.Option("--b", help="A challenger .onnx: queue what it answers otherwise.")] = None,
+    b: Annotated[
+        str | None, typer.Option("--b", help="A challenger .onnx or models:/…: queue what it answers otherwise.")
+    ] = None,
     data: Annotated[str | None, typer.Option(help="The live model's training catalogue; omit for synthetic.")] = None,
     config: Annotated[Path, typer.Option(help="YAML config naming the catalogue's columns.")] = DEFAULT_CONFIG_PATH,
     rows: Rows = None,
@@ -59,8 +62,9 @@ def main(
     try:
         _check_out(out, replace=replace)
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
+        model_b = read_model(b, name="B") if b else None
         captured = read_capture(capture, since=parse_since(since))
-        challenger, reviewed = _challenger_labels(b, captured) if b else (None, frozenset())
+        challenger, reviewed = _challenger_labels(model_b, captured) if model_b else (None, frozenset())
         queue, qualified = build_review_queue(
             captured,
             known=_known_values(resolved, data),
@@ -132,19 +136,15 @@ def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
     return {name: set(frame[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in frame}
 
 
-def _challenger_labels(model_path: str, captured: Captured) -> tuple[list[str], frozenset[str]]:
+def _challenger_labels(model: bytes, captured: Captured) -> tuple[list[str], frozenset[str]]:
     """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them, and
     the captured listings it was given as corrections (it answers them as it was taught: no reason to review them
     again).
 
     Raises:
-        TrainingError: The file does not exist or is not a loadable model.
+        TrainingError: The graph is not a model the function can load.
     """
-    path = Path(model_path)
-    if not path.is_file():
-        raise TrainingError(f"B: model file not found: {model_path}")
     listings = latest_listings(captured)
-    model = path.read_bytes()
     labels = served_labels(model, listing_rows(listings, captured.inputs), name="B")
     # A challenger of another taxonomy would queue every listing as "answered otherwise".
     metadata = read_metadata(onnx.load_model_from_string(model))
