@@ -415,6 +415,31 @@ def test_a_run_records_as_corrected_only_the_listings_that_trained(tmp_path: Pat
     assert fitted.sizes["rows"] == fitted.sizes["n_train"] + fitted.sizes["n_validation"] + fitted.sizes["n_test"]
 
 
+def test_a_run_none_of_whose_corrections_trained_says_so_and_why(tmp_path: Path, small_config, caplog):
+    # GIVEN reviewed listings none of which can train: a copy of a held-out listing, one of a class `drop` took out,
+    # and one whose title is blank
+    catalogue = load_catalogue(small_config, None)
+    held_out = split_catalogue(catalogue.frame, small_config.split).test.iloc[0]
+    path = _reviewed(tmp_path, [str(held_out[LABEL]), "Fridges", "TVs"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows.loc[0, INPUTS] = [str(held_out[name]) for name in INPUTS]
+    rows.loc[2, "title"] = "   "
+    rows.to_csv(path, index=False)
+    corrections = read_corrections(path, data=small_config.data, classes=set(catalogue.frame[LABEL]),
+                                   allow_new_classes=False)  # fmt: skip
+    plan = TailPlan(policy="drop", min_products=5, small=1, dropped=("Fridges",))
+
+    fit_locally(small_config, add_corrections(replace(catalogue, tail=plan), corrections))
+
+    # THEN a warning says none of the three trained, with the count of each reason
+    warned = [entry.getMessage() for entry in caplog.records if entry.levelname == "WARNING"]
+    assert (
+        "none of the 3 corrections trained: 1 dropped by cleaning (an empty title, or a text over "
+        "data.max_text_length), 1 of a class `split.small_classes: drop` took out of the run, 1 of a held-out "
+        "listing (their inputs are a validation or test listing's)"
+    ) in warned
+
+
 def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("mine")
 

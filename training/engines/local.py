@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from training.data.split import Splits
 
 logger = logging.getLogger(__name__)
+# Why a reviewed listing did not train, by its count in the corrections' provenance, as the warning says it.
+CORRECTIONS_DROPPED = {
+    "dropped_rows": "dropped by cleaning (an empty title, or a text over data.max_text_length)",
+    "dropped_small_classes": "of a class `split.small_classes: drop` took out of the run",
+    "dropped_held_out": "of a held-out listing (their inputs are a validation or test listing's)",
+}
 
 
 def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
@@ -76,11 +82,25 @@ def _trained_corrections(provenance: dict[str, Any], train: pd.DataFrame) -> dic
     corrected = train[train[SOURCE] == CORRECTION] if SOURCE in train.columns else train.iloc[:0]
     listings = sorted(set(corrected[LISTING].astype(str))) if LISTING in corrected.columns else []
     trained = len(corrected)
-    return provenance | {
+    found = provenance | {
         "rows": trained,
         "dropped_held_out": provenance["rows"] - trained,
         CORRECTED_LISTINGS: listings,
     }
+    if not trained:
+        _warn_none_trained(found)
+    return found
+
+
+def _warn_none_trained(provenance: dict[str, Any]) -> None:
+    """Say that none of the reviewed listings trained, and why, by reason: the run succeeds, so its counts alone (an
+    INFO line, metrics.json) would let a reviewer's work go unused unnoticed."""
+    dropped = {key: provenance.get(key, 0) for key in CORRECTIONS_DROPPED}
+    why = ", ".join(f"{count} {CORRECTIONS_DROPPED[key]}" for key, count in dropped.items() if count)
+    logger.warning(
+        f"none of the {sum(dropped.values())} corrections trained: {why}",
+        extra={"file": provenance.get("file"), **dropped},
+    )
 
 
 def unevaluated_rows(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
