@@ -38,6 +38,12 @@ def listing_id(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
+def time_text(moment: datetime) -> str:
+    """A capture time as records carry it: UTC to the millisecond, with a Z ("2026-12-07T06:22:52.756Z"), so the
+    times of one capture are written in one form."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Capture:
     """Samples answered listings at `rate` and writes each as one JSON line to a folder or to `stream` (stdout)."""
 
@@ -67,7 +73,7 @@ class Capture:
         if not chosen:
             return 0
         now = datetime.now(UTC)
-        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = time_text(now)
         lines = "".join(
             json.dumps(
                 {

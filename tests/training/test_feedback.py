@@ -157,7 +157,25 @@ def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
     assert found.provenance["unlabelled_rows"] == 1
     assert found.provenance["superseded_rows"] == 0
     assert (found.provenance["window_start"], found.provenance["window_end"]) == (
-        "2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")  # fmt: skip
+        "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")  # fmt: skip
+
+
+def test_the_capture_window_is_compared_as_times_and_written_in_utc(tmp_path: Path):
+    # GIVEN times in two zones: 18:00+02:00 is 16:00Z, before 17:00Z, though its text sorts after it
+    lines = [record("later", time="2026-12-06T17:00:00Z"), record("earlier", time="2026-12-06T18:00:00+02:00")]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    assert read_capture(str(tmp_path)).window() == ("2026-12-06T16:00:00.000Z", "2026-12-06T17:00:00.000Z")
+
+    # AND a reviewed file's window, its times in two zones, is read so too
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows["first_seen"] = ["2026-12-06T17:00:00Z", "2026-12-06T18:00:00+02:00"]
+    rows["last_seen"] = ["2026-12-07T09:00:00Z", "2026-12-07T10:00:00-02:00"]
+    rows.to_csv(path, index=False)
+    provenance = _read(path).provenance
+    assert (provenance["window_start"], provenance["window_end"]) == (
+        "2026-12-06T16:00:00.000Z", "2026-12-07T12:00:00.000Z")  # fmt: skip
 
 
 def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(tmp_path: Path):

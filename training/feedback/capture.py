@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pyarrow import fs as pafs
 
+from handler.capture import time_text
 from handler.events import all_text_encodes_as_utf8
 from training.data.clean import FLOAT32_MAX
 from training.data.sources import ignored_below
@@ -75,10 +76,10 @@ class Captured:
         return _skipped_text(self.skipped)
 
     def window(self) -> tuple[str, str] | None:
-        """The first and last capture time, or None when nothing was captured."""
+        """The first and last capture time, or None when nothing was captured (the frame is oldest first)."""
         if self.frame.empty:
             return None
-        return str(self.frame["time"].min()), str(self.frame["time"].max())
+        return str(self.frame["time"].iloc[0]), str(self.frame["time"].iloc[-1])
 
 
 def read_capture(location: str, *, since: datetime | None = None) -> Captured:
@@ -94,16 +95,19 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
     # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
     dated = sorted(((_time(record), record) for record in usable), key=lambda pair: pair[0])
-    records = [record for moment, record in dated if since is None or moment >= since]
-    if not records:
+    kept = [(moment, record) for moment, record in dated if since is None or moment >= since]
+    if not kept:
         when = f" since {since.isoformat()}" if since else ""
         skipped_text = f" (skipped: {skipped_text})" if skipped_text else ""
         raise DataValidationError(f"no captured listings{when} under {location}{skipped_text}")
-    inputs = list(dict.fromkeys(name for record in records for name in record.get("inputs", {})))
+    inputs = list(dict.fromkeys(name for _, record in kept for name in record.get("inputs", {})))
+    # Times in the one form the handler writes (UTC), whatever zone a record's was in: they are compared as text
+    # downstream (first_seen, last_seen, the window).
     rows = [
         {name: record.get("inputs", {}).get(name) for name in inputs}
         | {column: record.get(key) for column, key in RECORD_COLUMNS.items()}
-        for record in records
+        | {"time": time_text(moment)}
+        for moment, record in kept
     ]
     frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS])
     return Captured(frame=frame, inputs=inputs, source=location, skipped=skipped)
@@ -134,6 +138,15 @@ def parse_since(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise DataValidationError(f"SINCE must be an ISO date or time such as 2026-12-01, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_time(text: Any) -> datetime | None:
+    """A capture time as an aware time, UTC unless it says otherwise; None for text that is no ISO time."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -293,9 +306,5 @@ def _finite(value: Any) -> bool:
 
 
 def _time(record: dict[str, Any]) -> datetime:
-    """A record's capture time, UTC unless it says otherwise (NO_TIME for one without a time that parses)."""
-    try:
-        moment = datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError):
-        return NO_TIME
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A record's capture time (NO_TIME for one without a time that parses)."""
+    return parse_time(record.get("time")) or NO_TIME

@@ -18,15 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from handler.capture import time_text
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
 from training.data.clean import PLACEHOLDERS, model_rows, title_products, written_as_missing
 from training.data.label_checks import label_key
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
+from training.feedback.capture import parse_time
 from training.feedback.review_queue import canonical_labels, read_review_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import datetime
 
     from training.config import DataConfig
     from training.data.load import LoadedCatalogue
@@ -90,7 +93,6 @@ def read_corrections(
     kept = sorted(set(frame[LISTING]))
     frame[GROUP] = CORRECTION + ":" + frame[LISTING] if data.group else title_products(frame[data.text])
     frame[SOURCE] = CORRECTION
-    seen = reviewed.get("first_seen", pd.Series(dtype=str)), reviewed.get("last_seen", pd.Series(dtype=str))
     provenance = {
         "file": str(path),
         "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
@@ -100,11 +102,23 @@ def read_corrections(
         # Labelled, but with an empty title or a text over data.max_text_length: never trained on.
         "dropped_rows": len(reviewed) - len(frame),
         "new_classes": len(unknown),
-        "window_start": min((t for t in seen[0] if t), default=""),
-        "window_end": max((t for t in seen[1] if t), default=""),
+        **_window(reviewed),
         CORRECTED_LISTINGS: kept,
     }
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
+
+
+def _window(reviewed: pd.DataFrame) -> dict[str, str]:
+    """The capture window the reviewed listings were seen in: the earliest `first_seen` and the latest `last_seen`,
+    compared as times (the text of times in two zones does not sort), written as the handler writes times (UTC); ""
+    where no cell holds a time."""
+    start, end = min(_times(reviewed, "first_seen"), default=None), max(_times(reviewed, "last_seen"), default=None)
+    return {"window_start": time_text(start) if start else "", "window_end": time_text(end) if end else ""}
+
+
+def _times(reviewed: pd.DataFrame, column: str) -> list[datetime]:
+    """The times of a column of the queue (none when a reviewer deleted it; a cell that is no time is left out)."""
+    return [moment for cell in reviewed.get(column, []) if (moment := parse_time(cell))]
 
 
 def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path) -> None:
