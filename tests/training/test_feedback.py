@@ -737,6 +737,36 @@ def test_a_capture_compressed_by_hand_is_read_by_its_suffix(tmp_path: Path):
     assert list(read_capture(str(tmp_path)).frame["title"]) == ["one"]
 
 
+def test_capture_files_that_are_no_utf8_text_are_counted_and_named_never_lost_silently(tmp_path: Path):
+    import bz2
+    import zipfile
+
+    # GIVEN beside a good file: a zip, bzip2 under a suffix no codec has, UTF-16 as Windows PowerShell 5's `>` writes
+    # it, and a file with no capture record that is no UTF-8 text
+    lines = json.dumps(record("lost")) + "\n"
+    (tmp_path / "a.jsonl").write_text(json.dumps(record("one")) + "\n")
+    with zipfile.ZipFile(tmp_path / "part2.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("part2.jsonl", lines)
+    (tmp_path / "part3.jsonl.bz").write_bytes(bz2.compress(lines.encode()))
+    (tmp_path / "b.jsonl").write_bytes(lines.encode("utf-16"))
+    (tmp_path / "c.jsonl").write_bytes(b"\xe9t\xe9\n")
+
+    captured = read_capture(str(tmp_path))
+
+    assert list(captured.frame["title"]) == ["one"]
+    assert captured.skipped["unreadable_files"] == 4
+    assert captured.skipped_text().startswith("4 file(s) of no UTF-8 text, their records uncounted")
+    assert (
+        f"{tmp_path / 'b.jsonl'} (UTF-16 text, its first bytes say so), "
+        f"{tmp_path / 'c.jsonl'} (byte 0xe9 at offset 0 is not UTF-8), "
+        f"{tmp_path / 'part2.zip'} (a ZIP archive or an Excel workbook), …"
+    ) in captured.skipped_text()
+    # AND a capture of such files alone is no capture, named so
+    (tmp_path / "a.jsonl").unlink()
+    with pytest.raises(DataValidationError, match=r"no captured listings under .* \(skipped: 4 file\(s\) of no UTF-8"):
+        read_capture(str(tmp_path))
+
+
 def test_a_captured_value_the_model_cannot_read_is_one_error_not_a_traceback(model_path: Path):
     # a price as text, which the API refuses, so only a file it did not write holds it
     with pytest.raises(TrainingError, match="model B cannot answer a captured listing"):

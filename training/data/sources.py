@@ -48,14 +48,21 @@ DELIMITER_ADVICE = {
 }
 # What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
-# What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive).
-ARCHIVES = {b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook"}
+# What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive; bzip2, zstd and lz4
+# are read only under their suffixes).
+ARCHIVES = {
+    b"\x1f\x8b": "gzip-compressed", b"PK\x03\x04": "a ZIP archive or an Excel workbook", b"BZh": "bzip2-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed", b"\x04\x22\x4d\x18": "lz4-compressed",
+}  # fmt: skip
 # pandas' C parser on a row with more fields than the header ("Expected 12 fields in line 101, saw 13").
 FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 # How many rows below a text file's first line are searched for its real header (`misplaced_header_hint`).
 HEADER_SEARCH_ROWS = 10
-# The byte-order marks a UTF-16 file starts with (Excel's "Unicode Text" export).
-UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+# The byte-order marks a UTF-16 or UTF-32 file starts with (Excel's "Unicode Text" export, Windows PowerShell 5's `>`),
+# UTF-32's first: its little-endian one starts with UTF-16's.
+BYTE_ORDER_MARKS = {
+    b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16",
+}  # fmt: skip
 # Names in a folder that are no data (hidden files and folders; Spark's _SUCCESS, Parquet's _metadata, __MACOSX).
 IGNORED_PREFIXES = (".", "_")
 # Files beside the data that are never data, whatever the folder: Windows' thumbnails and folder settings, Athena's
@@ -413,6 +420,11 @@ def archive_kind(start: bytes) -> str | None:
     return next((kind for magic, kind in ARCHIVES.items() if start.startswith(magic)), None)
 
 
+def byte_order_mark(start: bytes) -> str | None:
+    """The encoding ("UTF-16", "UTF-32") whose byte-order mark a file starts with (`BYTE_ORDER_MARKS`), else None."""
+    return next((encoding for mark, encoding in BYTE_ORDER_MARKS.items() if start.startswith(mark)), None)
+
+
 def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileSystem | None = None) -> str:
     """Why a file could not be read, on one line; for text that is not UTF-8, what it is or where it stops being
     UTF-8, and what to do about it (the codec's own message gives a position within a block, which names no place in
@@ -422,10 +434,9 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
         archive = archive_kind(start)
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
-        if exc.start == 0 and start.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-            return f"it is UTF-32 text (its first bytes say so); {SAVE_AS_UTF8}"
-        if exc.start == 0 and start.startswith(UTF16_MARKS):
-            return f"it is UTF-16 text (its first bytes say so); {SAVE_AS_UTF8}"
+        encoding = byte_order_mark(start)
+        if encoding:
+            return f"it is {encoding} text (its first bytes say so); {SAVE_AS_UTF8}"
         if b"\x00" in start[:READ_BYTES]:
             return f"it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; {SAVE_AS_UTF8}"
         found = _first_undecodable_line(path, filesystem) if filesystem is not None else None

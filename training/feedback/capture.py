@@ -8,7 +8,8 @@ Lines that are not capture records (other log lines) are skipped; a record is ke
 record layout, malformed (fields of other types than the handler writes, or text that is not UTF-8: a damaged
 file), or re-delivered (Firehose and CloudWatch Logs deliver at least once, and a prefix copied twice holds each
 record twice; the handler writes each listing's place in its request, so a listing sent twice in one request is
-two records, not a re-delivery).
+two records, not a re-delivery). A file that holds no capture record and is no UTF-8 text (an archive, a codec
+under another suffix, UTF-16 text) is counted too, and named (`Captured.unreadable`): its records cannot be.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pyarrow import fs as pafs
 from handler.capture import time_text
 from handler.events import all_text_encodes_as_utf8
 from training.data.clean import FLOAT32_MAX
-from training.data.sources import ignored_below
+from training.data.sources import archive_kind, byte_order_mark, ignored_below
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -45,7 +46,13 @@ CAPTURE_KEY = '"capture"'
 SKIPPED_AS = {
     "cut_short": "cut short", "other_layout": f"of another record layout (this reader knows capture {CAPTURE_VERSION})",
     "malformed": "malformed", "redelivered": "re-delivered",
+    "unreadable_files": (
+        "file(s) of no UTF-8 text, their records uncounted (decompress them, or name them by their codec: .gz, .bz2, "
+        ".zst, .lz4; save text as UTF-8)"
+    ),
 }  # fmt: skip
+# Unreadable files named in the summaries, at most.
+SHOWN = 3
 logger = logging.getLogger(__name__)
 # Columns of the frame besides one per model input; the answer's `label` is `model_label` (`label` is what a
 # reviewer says).
@@ -63,6 +70,14 @@ class Cut(Enum):
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """What the readers yield for a file that holds no capture record and is no UTF-8 text: where, and what it is."""
+
+    path: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Captured:
     """Captured listings: one row per record, with the inputs as columns, and where they were read from."""
 
@@ -70,10 +85,12 @@ class Captured:
     inputs: list[str]
     source: str
     skipped: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def skipped_text(self) -> str:
-        """The records skipped, by why ("2 cut short, 1 re-delivered"), or "" when none were."""
-        return _skipped_text(self.skipped)
+        """The records skipped, by why ("2 cut short, 1 re-delivered"), and the files that could not be read, or ""
+        when none were."""
+        return _skipped_text(self.skipped, self.unreadable)
 
     def window(self) -> tuple[str, str] | None:
         """The first and last capture time, or None when nothing was captured (the frame is oldest first)."""
@@ -89,8 +106,8 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         DataValidationError: The location does not exist, a file cannot be read, or it holds no usable capture
             record (unusable ones are counted, then skipped: see the module docstring).
     """
-    usable, skipped = _usable(list(_records(location)))
-    skipped_text = _skipped_text(skipped)
+    usable, skipped, unreadable = _usable(list(_records(location)))
+    skipped_text = _skipped_text(skipped, unreadable)
     if skipped_text:
         logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
     # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
@@ -110,7 +127,7 @@ def read_capture(location: str, *, since: datetime | None = None) -> Captured:
         for moment, record in kept
     ]
     frame = pd.DataFrame(rows, columns=[*inputs, *RECORD_COLUMNS])
-    return Captured(frame=frame, inputs=inputs, source=location, skipped=skipped)
+    return Captured(frame=frame, inputs=inputs, source=location, skipped=skipped, unreadable=unreadable)
 
 
 def is_capture(location: str) -> bool:
@@ -123,7 +140,7 @@ def is_capture(location: str) -> bool:
         filesystem, files = _files(location)
     except DataValidationError:
         return False
-    return next(_file_records(filesystem, files), None) is not None
+    return any(not isinstance(found, Unreadable) for found in _file_records(filesystem, files))
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -150,37 +167,48 @@ def parse_time(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _usable(found: list[dict[str, Any] | Cut]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The records this reader can use, each once, and how many were skipped by why (see the module docstring)."""
-    records = [record for record in found if not isinstance(record, Cut)]
+def _usable(
+    found: list[dict[str, Any] | Cut | Unreadable],
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, str]]:
+    """The records this reader can use, each once, how many were skipped by why, and the files that could not be read
+    with what each is (see the module docstring)."""
+    unreadable = {item.path: item.why for item in found if isinstance(item, Unreadable)}
+    read = [item for item in found if not isinstance(item, Unreadable)]
+    records = [record for record in read if not isinstance(record, Cut)]
     known = [record for record in records if record["capture"] == CAPTURE_VERSION]
     well_formed = [record for record in known if _well_formed(record)]
     unique = list({_identity(record): record for record in well_formed}.values())
     skipped = {
-        "cut_short": len(found) - len(records),
+        "cut_short": len(read) - len(records),
         "other_layout": len(records) - len(known),
         "malformed": len(known) - len(well_formed),
         "redelivered": len(well_formed) - len(unique),
+        "unreadable_files": len(unreadable),
     }
-    return unique, skipped
+    return unique, skipped, unreadable
 
 
-def _skipped_text(skipped: dict[str, int]) -> str:
-    """Skipped records by why ("2 cut short, 1 re-delivered"), or "" when none were."""
-    return ", ".join(f"{count} {SKIPPED_AS[why]}" for why, count in skipped.items() if count)
+def _skipped_text(skipped: dict[str, int], unreadable: dict[str, str]) -> str:
+    """Skipped records by why ("2 cut short, 1 re-delivered"), then the files that could not be read, the first
+    SHOWN named with what each is; "" when none were."""
+    text = ", ".join(f"{count} {SKIPPED_AS[why]}" for why, count in skipped.items() if count)
+    named = [f"{path} ({why})" for path, why in list(unreadable.items())[:SHOWN]]
+    more = ", …" if len(unreadable) > SHOWN else ""
+    return f"{text}: {', '.join(named)}{more}" if named else text
 
 
-def _records(location: str) -> Iterator[dict[str, Any] | Cut]:
-    """Capture records of every file under `location`, file by file (`Cut.RECORD` for one cut short)."""
+def _records(location: str) -> Iterator[dict[str, Any] | Cut | Unreadable]:
+    """Capture records of every file under `location`, file by file (`Cut.RECORD` for one cut short, `Unreadable`
+    for a file that is no text)."""
     return _file_records(*_files(location))
 
 
-def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any] | Cut]:
+def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any] | Cut | Unreadable]:
     """Capture records of these files, in order, of any layout version (`Cut.RECORD` for one cut short). Gzip is
     recognised by its bytes, not by the file's name: a Firehose object is gzip whatever it is called, and a damaged
     one is named as such (a file of another codec that cannot be read is named too). Bytes that are not UTF-8 are
     kept as lone surrogates, so the record holding them is counted malformed rather than read with U+FFFD in its
-    text."""
+    text; a file without a record that is no UTF-8 text at all is `Unreadable`, with what it is."""
     for path in files:
         # gzip by its bytes (a Firehose object need not be named .gz); bz2, zstd and lz4 by the file's suffix
         compression = None if path.endswith(".gz") else "detect"
@@ -194,8 +222,31 @@ def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dic
                 data = gzip.decompress(data)
             except (OSError, EOFError) as exc:
                 raise DataValidationError(f"{path}: unreadable gzip ({exc})") from exc
-        for value in _json_values(data.decode("utf-8", errors="surrogateescape")):
-            yield from _capture_records(value)
+        text = data.decode("utf-8", errors="surrogateescape")
+        found = [record for value in _json_values(text) for record in _capture_records(value)]
+        why = None if found else _not_text(data)
+        if why:
+            yield Unreadable(path, why)
+        yield from found
+
+
+def _not_text(data: bytes) -> str | None:
+    """What a file's bytes are when they are no UTF-8 text, by their first bytes as the catalogue reader names them
+    (an archive, a codec read only under its suffix, UTF-16 or UTF-32 by its byte-order mark); None for UTF-8 text
+    (another log's lines hold no capture record, and are no loss)."""
+    archive = archive_kind(data)
+    if archive:
+        return archive
+    encoding = byte_order_mark(data)
+    if encoding:
+        return f"{encoding} text, its first bytes say so"
+    if b"\x00" in data:
+        return "NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark holds"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte 0x{data[exc.start : exc.start + 1].hex()} at offset {exc.start:,} is not UTF-8"
+    return None
 
 
 def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
