@@ -27,6 +27,7 @@ from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, read_corrections
 from training.feedback.review_queue import build_review_queue, latest_listings, read_review_file
 from training.feedback.served import served_labels
+from training.model.metadata import input_schema
 from training.reporting.compare import agreement_report
 
 if TYPE_CHECKING:
@@ -765,6 +766,42 @@ def test_capture_files_that_are_no_utf8_text_are_counted_and_named_never_lost_si
     (tmp_path / "a.jsonl").unlink()
     with pytest.raises(DataValidationError, match=r"no captured listings under .* \(skipped: 4 file\(s\) of no UTF-8"):
         read_capture(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [{"price": "12,50"}, {"price": -5}, {"title": ""}, {"title": "   "}, {"title": "x" * 40_000}, {"title": 12345}],
+    ids=["price-as-text", "negative-price", "empty-title", "blank-title", "overlong-title", "title-a-number"],
+)
+def test_a_record_whose_inputs_the_api_refuses_is_malformed_never_queued_nor_scored(
+    model_path: Path, tmp_path: Path, refused: dict
+):
+    # GIVEN a capture holding a record the API would have refused (so never answered) beside ones it answered
+    lines = [record(f"kaito oled tv {size} inch", item=size) for size in range(30, 40)]
+    bad = record("refused", listing="refused")
+    bad["inputs"] |= refused
+    (tmp_path / "capture").mkdir()
+    (tmp_path / "capture" / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in [*lines, bad]))
+    schema = input_schema(load_config(DEFAULT_CONFIG_PATH).data)
+
+    captured = read_capture(str(tmp_path / "capture"), schema=schema)
+
+    assert "refused" not in set(captured.frame["listing_id"])
+    assert captured.skipped_text() == "1 malformed"
+    # AND a challenger scores the rest, the record neither queued nor stopping it
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path / "capture"), "--out", str(tmp_path / "q.csv"), "--rows", "300",
+                           "--b", str(model_path)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "capture records skipped: 1 malformed" in result.output
+    assert "refused" not in set(pd.read_csv(tmp_path / "q.csv", dtype=str)["listing_id"])
+    # AND so does make compare on that traffic
+    compared = CliRunner().invoke(
+        compare_app, ["--a", str(model_path), "--b", str(model_path), "--data", str(tmp_path / "capture"),
+                      "--out", str(tmp_path / "cmp"), "--resamples", "50"]
+    )  # fmt: skip
+    assert compared.exit_code == 0, compared.output
 
 
 def test_a_captured_value_the_model_cannot_read_is_one_error_not_a_traceback(model_path: Path):

@@ -29,7 +29,7 @@ from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
 from training.feedback.review_queue import build_review_queue, latest_listings, spreadsheet_safe
 from training.feedback.served import listing_rows, served_labels
-from training.model.metadata import read_metadata
+from training.model.metadata import input_schema, read_metadata
 from training.reporting.compare import check_knows_answers
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ def main(
         _check_out(out, replace=replace)
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_b = read_model(b, name="B") if b else None
-        captured = read_capture(capture, since=parse_since(since))
+        # What the live model (trained with this config) takes: a record the API refused was never answered.
+        captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
         challenger, reviewed = _challenger_labels(model_b, captured) if model_b else (None, frozenset())
         queue, qualified = build_review_queue(
             captured,

@@ -5,11 +5,12 @@ objects the stack's Firehose stream writes (log messages extracted, one per line
 subscription envelopes a stream without decompression would store (gzip JSON with the lines in `logEvents`).
 Lines that are not capture records (other log lines) are skipped; a record is kept when its time is at or after
 `since`. Records that cannot be used are skipped and counted by why (`Captured.skipped`): cut short, of another
-record layout, malformed (fields of other types than the handler writes, or text that is not UTF-8: a damaged
-file), or re-delivered (Firehose and CloudWatch Logs deliver at least once, and a prefix copied twice holds each
-record twice; the handler writes each listing's place in its request, so a listing sent twice in one request is
-two records, not a re-delivery). A file that holds no capture record and is no UTF-8 text (an archive, a codec
-under another suffix, UTF-16 text) is counted too, and named (`Captured.unreadable`): its records cannot be.
+record layout, malformed (fields of other types than the handler writes, inputs the API refuses by the served
+model's input schema, or text that is not UTF-8: a damaged file), or re-delivered (Firehose and CloudWatch Logs
+deliver at least once, and a prefix copied twice holds each record twice; the handler writes each listing's place in
+its request, so a listing sent twice in one request is two records, not a re-delivery). A file that holds no capture
+record and is no UTF-8 text (an archive, a codec under another suffix, UTF-16 text) is counted too, and named
+(`Captured.unreadable`): its records cannot be.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pyarrow import fs as pafs
+from pydantic import BaseModel, ValidationError
 
 from handler.capture import time_text
 from handler.events import all_text_encodes_as_utf8
+from handler.schemas import build_product_model
+from training.config import MAX_TEXT_LENGTH
 from training.data.clean import FLOAT32_MAX
 from training.data.sources import archive_kind, byte_order_mark, ignored_below
 from training.exceptions import DataValidationError
@@ -99,14 +103,22 @@ class Captured:
         return str(self.frame["time"].iloc[0]), str(self.frame["time"].iloc[-1])
 
 
-def read_capture(location: str, *, since: datetime | None = None) -> Captured:
+def read_capture(
+    location: str, *, since: datetime | None = None, schema: list[dict[str, Any]] | None = None
+) -> Captured:
     """Every capture record under `location` (a folder or s3:// prefix, read recursively), oldest first.
+
+    Args:
+        location: A folder or s3:// prefix, or one file.
+        since: Only records captured at or after this time.
+        schema: The served model's input schema (its metadata's `inputs`, or `input_schema` of its config): a record
+            whose inputs the API refuses by it is malformed. None checks only the types the handler writes.
 
     Raises:
         DataValidationError: The location does not exist, a file cannot be read, or it holds no usable capture
             record (unusable ones are counted, then skipped: see the module docstring).
     """
-    usable, skipped, unreadable = _usable(list(_records(location)))
+    usable, skipped, unreadable = _usable(list(_records(location)), schema)
     skipped_text = _skipped_text(skipped, unreadable)
     if skipped_text:
         logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
@@ -168,7 +180,7 @@ def parse_time(text: Any) -> datetime | None:
 
 
 def _usable(
-    found: list[dict[str, Any] | Cut | Unreadable],
+    found: list[dict[str, Any] | Cut | Unreadable], schema: list[dict[str, Any]] | None
 ) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, str]]:
     """The records this reader can use, each once, how many were skipped by why, and the files that could not be read
     with what each is (see the module docstring)."""
@@ -176,7 +188,7 @@ def _usable(
     read = [item for item in found if not isinstance(item, Unreadable)]
     records = [record for record in read if not isinstance(record, Cut)]
     known = [record for record in records if record["capture"] == CAPTURE_VERSION]
-    well_formed = [record for record in known if _well_formed(record)]
+    well_formed = _accepted([record for record in known if _well_formed(record)], schema)
     unique = list({_identity(record): record for record in well_formed}.values())
     skipped = {
         "cut_short": len(read) - len(records),
@@ -337,6 +349,32 @@ def _well_formed(record: dict[str, Any]) -> bool:
         and isinstance(path, list)
         and all(_named(node, "name", "confidence") for node in path)
     )
+
+
+def _accepted(records: list[dict[str, Any]], schema: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The records whose inputs the API takes, validated as the API validates a request (`handler.schemas`, built
+    from the served model's input `schema`): a price as text ("12,50") or below 0, an empty or overlong title was
+    refused, so never answered, and it would stop a challenger's scoring or block training on a corrections file.
+    Only the inputs the capture holds are checked: read with another model's config, it lacks some, and no record is
+    at fault for that."""
+    if schema is None:
+        return records
+    held = {name for record in records for name in record["inputs"]}
+    specs = [spec for spec in schema if spec["name"] in held]
+    texts = [spec.get("max_length") or MAX_TEXT_LENGTH for spec in specs if spec["type"] != "float"]
+    product = build_product_model(specs, max_text_length=min(texts, default=MAX_TEXT_LENGTH), example=None)
+    names = [spec["name"] for spec in specs]
+    return [record for record in records if _takes(product, record["inputs"], names)]
+
+
+def _takes(product: type[BaseModel], inputs: dict[str, Any], names: list[str]) -> bool:
+    """Whether the API's request model takes the inputs of these names (a record without one lacks it, as a request
+    would)."""
+    try:
+        product.model_validate({name: inputs[name] for name in names if name in inputs})
+    except ValidationError:
+        return False
+    return True
 
 
 def _named(item: Any, name: str, number: str) -> bool:
