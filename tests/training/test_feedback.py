@@ -204,6 +204,30 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
         _read(workbook)
 
 
+@pytest.mark.parametrize(
+    ("label", "refused"),
+    [
+        ("Nodapuze", "ends the path of the class 'Home > Kitchen > Nodapuze': write the whole path"),
+        ("kitchen > nodapuze", "ends the path of the class 'Home > Kitchen > Nodapuze'"),
+        ("Home > Kitchen", None),  # a class at an inner node, as a catalogue may file listings
+        ("Garden > Nodapuze", None),  # a leaf of that name under another department
+    ],
+)
+def test_a_new_path_label_that_ends_a_class_path_is_refused_naming_the_whole_path(tmp_path: Path, label, refused):
+    # GIVEN path labels, new classes allowed, and a reviewer who wrote a leaf's name, or part of its path
+    data = replace(load_config(DEFAULT_CONFIG_PATH).data, path_separator=" > ")
+    classes = {"Home > Kitchen > Nodapuze", "Home > Bath"}
+
+    def read():
+        return read_corrections(_reviewed(tmp_path, [label]), data=data, classes=classes, allow_new_classes=True)
+
+    if refused:
+        with pytest.raises(DataValidationError, match=refused):
+            read()
+    else:
+        assert read().provenance["new_classes"] == 1
+
+
 def test_a_label_the_config_aliases_is_read_as_its_class(tmp_path: Path):
     data = replace(load_config(DEFAULT_CONFIG_PATH).data, label_aliases={"Televisions": "TVs"})
 

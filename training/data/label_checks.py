@@ -76,7 +76,7 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     for label in counts:
-        groups.setdefault(_path_key(label, separator), []).append(label)
+        groups.setdefault(path_key(label, separator), []).append(label)
     spellings = _node_spellings(counts, separator)
     return [
         {
@@ -91,7 +91,7 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
 
 
 def _node_spellings(counts: dict[str, int], separator: str | None) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Each category of the tree (its path folded as `_path_key` folds it) and its usual spelling (its levels without
+    """Each category of the tree (its path folded as `path_key` folds it) and its usual spelling (its levels without
     outer spaces): the one with the most rows under it."""
     rows: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
     for label, count in counts.items():
@@ -110,8 +110,8 @@ def _usual_nodes(
 
 
 def _nodes(label: str, separator: str | None) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """The label's path and each category above it: folded (`_path_key`) and as the label spells its levels."""
-    key = _path_key(label, separator)
+    """The label's path and each category above it: folded (`path_key`) and as the label spells its levels."""
+    key = path_key(label, separator)
     levels = [label] if not separator or len(key) == 1 else label.split(separator.strip())
     levels = [level.strip() for level in levels]
     return [(key[:depth], tuple(levels[:depth])) for depth in range(1, len(key) + 1)]
@@ -128,7 +128,7 @@ def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list
     the same name: possibly a typo, possibly two real categories. Notes, never config."""
     siblings: dict[tuple[str, ...], dict[str, list[str]]] = {}
     for label in counts:
-        key = _path_key(label, separator)
+        key = path_key(label, separator)
         siblings.setdefault(key[:-1], {}).setdefault(key[-1], []).append(label)
     found = []
     for names in siblings.values():
@@ -256,7 +256,7 @@ def category_variants(labels: list[str], separator: str | None) -> list[list[str
         levels = label.split(separator)
         for depth in range(1, len(levels)):
             node = separator.join(levels[:depth])
-            spellings.setdefault(_path_key(node, separator), set()).add(node)
+            spellings.setdefault(path_key(node, separator), set()).add(node)
     return [sorted(group) for group in spellings.values() if len(group) > 1]
 
 
@@ -282,7 +282,7 @@ def records(items: list[Any]) -> bool:
     return all(isinstance(item, dict) for item in items)
 
 
-def _path_key(label: str, separator: str | None) -> tuple[str, ...]:
+def path_key(label: str, separator: str | None) -> tuple[str, ...]:
     """Each level of a label's path folded as `label_key` folds a name:
     'Kitchen > Fridge-Freezers' → ('kitchen', 'fridge freezer')."""
     levels = label.split(separator.strip()) if separator and separator.strip() else [label]

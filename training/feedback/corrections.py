@@ -21,7 +21,7 @@ import pandas as pd
 from handler.capture import time_text
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
 from training.data.clean import PLACEHOLDERS, model_rows, title_products, written_as_missing
-from training.data.label_checks import label_key
+from training.data.label_checks import label_key, path_key
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.capture import parse_time
@@ -82,7 +82,7 @@ def read_corrections(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
             "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
         )
-    _check_new_classes(unknown, classes, path)
+    _check_new_classes(unknown, classes, path, separator=data.path_separator)
     # A reviewed listing is a product of its own (its listing id) where the catalogue names products by a column,
     # and its title's product where titles name them, so a listing of a held-out title stays out of training.
     by_listing = replace(data, group=LISTING_ID)
@@ -121,14 +121,19 @@ def _times(reviewed: pd.DataFrame, column: str) -> list[datetime]:
     return [moment for cell in reviewed.get(column, []) if (moment := parse_time(cell))]
 
 
-def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path) -> None:
+def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path, *, separator: str | None) -> None:
     """A new class must be one: not a class of the catalogue spelt another way ('coffee machines'), which would
-    split it in two, nor a missing value written out ('#N/A'), which the model would learn to answer.
+    split it in two, nor a missing value written out ('#N/A'), which the model would learn to answer, nor, with path
+    labels, the end of a class's path ('Headphones' for 'Electronics > Audio > Headphones'), which would become a
+    department of its own. A path above a class's ('Electronics > Audio') is a class at an inner node, as a
+    catalogue may have.
 
     Raises:
         DataValidationError: Naming such a label, and the class it spells.
     """
+    classes = list(classes)
     by_key = {label_key(label): label for label in classes}
+    ends = _path_ends(classes, separator)
     for label in new:
         spelt = by_key.get(label_key(label))
         if spelt is not None:
@@ -141,6 +146,25 @@ def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path)
                 f"{path}: label {label!r} is a missing value written out, not a category; leave the cell empty for a "
                 "listing you did not review"
             )
+        whole = ends.get(path_key(label, separator))
+        if whole is not None:
+            raise DataValidationError(
+                f"{path}: label {label!r} ends the path of the class {whole!r}: write the whole path (the suggestion "
+                "columns hold it); as it is, it would be a department of its own"
+            )
+
+
+def _path_ends(classes: list[str], separator: str | None) -> dict[tuple[str, ...], str]:
+    """Each shorter end of the classes' paths, its levels folded as `path_key` folds them, and a class it ends (none
+    for flat labels)."""
+    if not separator:
+        return {}
+    ends: dict[tuple[str, ...], str] = {}
+    for label in classes:
+        levels = path_key(label, separator)
+        for start in range(1, len(levels)):
+            ends.setdefault(levels[start:], label)
+    return ends
 
 
 def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
