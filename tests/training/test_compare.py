@@ -391,13 +391,18 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path):
     assert "model A is not an ONNX model" in result.output
 
 
+def _one_captured_listing(folder: Path) -> None:
+    """A capture folder holding one record."""
+    folder.mkdir()
+    record = {"capture": 1, "time": "2026-12-01T10:00:00Z", "listing_id": "l", "inputs": {"title": "tv"},
+              "label": "TVs", "confidence": 0.9}  # fmt: skip
+    (folder / "c.jsonl").write_text(json.dumps(record) + "\n")
+
+
 def test_a_file_that_is_not_a_model_is_named_on_captured_traffic_too(model_path, tmp_path):
     junk = tmp_path / "model.onnx"
     junk.write_text("not a model")
-    (tmp_path / "capture").mkdir()
-    record = {"capture": 1, "time": "2026-12-01T10:00:00Z", "listing_id": "l", "inputs": {"title": "tv"},
-              "label": "TVs", "confidence": 0.9}  # fmt: skip
-    (tmp_path / "capture" / "c.jsonl").write_text(json.dumps(record) + "\n")
+    _one_captured_listing(tmp_path / "capture")
 
     result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(junk), "--data", str(tmp_path / "capture"),
                                       "--out", str(tmp_path / "c")])  # fmt: skip
@@ -405,6 +410,18 @@ def test_a_file_that_is_not_a_model_is_named_on_captured_traffic_too(model_path,
     assert result.exit_code == 1
     assert f"model B is not an ONNX model: {junk}" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("on", ["all", "bogus"])
+def test_on_is_refused_on_captured_traffic_which_has_no_split(model_path, tmp_path, on):
+    _one_captured_listing(tmp_path / "capture")
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--on", on, "--data",
+                                      str(tmp_path / "capture"), "--out", str(tmp_path / "c")])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert ("--on: for a catalogue only" if on == "all" else "--on must be test or all, got 'bogus'") in result.output
+    assert not (tmp_path / "c").exists()
 
 
 def test_a_catalogue_without_rows_is_named(model_path, tmp_path):

@@ -9,9 +9,9 @@ Each model is an ONNX file or an MLflow model URI (`models:/synthetic/3`, `model
 is registered under its catalogue config's `name`; `runs:/<id>/model`). Both score the same rows of DATA (by default
 its held-out test split under CONFIG's seed, refused for a model that records another split, whose training
 products are among those rows, and without the rows of products a model given by its MLflow URI trained on by its
-run's record; `--on all` for every row; two models of other classes or of inputs of other names or types are refused
-too): macro-F1 and accuracy with paired
-bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
+run's record; `--on all` for every row, of a catalogue only: captured traffic has no split, and ON= is refused
+there; two models of other classes or of inputs of other names or types are refused too): macro-F1 and accuracy
+with paired bootstrap confidence intervals of the difference B − A, McNemar's exact test on the rows exactly one gets
 right, per-class gains and losses, and the rows they label differently. Printed, written to OUT
 (comparison.md, comparison.json, disagreements.csv) and logged to MLflow as a run of CONFIG's experiment.
 """
@@ -129,7 +129,9 @@ def main(
     rows: Rows = None,
     categories: Categories = None,
     taxonomy: Taxonomy = None,
-    on: Annotated[str, typer.Option(help="test (DATA's held-out test split) or all.")] = "test",
+    on: Annotated[
+        str | None, typer.Option(help="A catalogue only: test (DATA's held-out test split, the default) or all.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for comparison.md/.json and disagreements.csv.")] = Path(
         "comparison"
     ),
@@ -148,7 +150,14 @@ def main(
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_a, model_b = read_model(a, name="A"), read_model(b, name="B")
         check_out_dir(out, what="the comparison")
+        if on not in (None, "test", "all"):
+            raise TrainingError(f"--on must be test or all, got {on!r}")
         if data and is_capture(data):
+            if on is not None:
+                raise TrainingError(
+                    "--on: for a catalogue only (its held-out test split or all of it); captured traffic has no "
+                    "split, and every captured listing is compared"
+                )
             _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
                           since=since, min_agreement=min_agreement, data_config=resolved.data)  # fmt: skip
             return
@@ -161,10 +170,8 @@ def main(
             )
         raw = load_raw(resolved, data or None)
         frame, _ = treat_small_classes(prepare_catalogue(raw.frame, resolved.data, source=raw.source), resolved)
-        if on == "test":
+        if on != "all":
             frame = split_catalogue(frame, resolved.split).test
-        elif on != "all":
-            raise TrainingError(f"--on must be test or all, got {on!r}")
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
         # after scoring, which names a file that is no model, or other inputs, first
@@ -172,7 +179,7 @@ def main(
             name: read_metadata(onnx.load_model_from_string(model)) for name, model in (("A", model_a), ("B", model_b))
         }
         left_out: dict[str, Any] | None = None
-        if on == "test":
+        if on != "all":
             for name in ("A", "B"):
                 check_held_out(metadata[name], resolved, name=name)
             why = _named_otherwise(frame, metadata, text=resolved.data.text)
