@@ -259,6 +259,22 @@ def test_corrections_always_train_and_never_duplicate_a_held_out_listing():
     assert (splits.test[SOURCE] == CATALOGUE).all()
 
 
+def test_a_correction_replaces_the_catalogue_row_it_corrects():
+    # GIVEN a training listing of the catalogue filed as a fridge, reviewed as a TV (sent again in capitals)
+    config = load_config(DEFAULT_CONFIG_PATH)
+    catalogue = _listings([f"acme product {i}" for i in range(400)], CATALOGUE, ["TVs", "Fridges"] * 200)
+    trained = split_catalogue(catalogue, config.split).train
+    wrong = trained[trained[LABEL] == "Fridges"].iloc[0]
+    corrections = _listings([wrong["title"].upper(), "new listing"], CORRECTION, "TVs")
+
+    splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
+
+    # THEN the reviewer's label trains in place of the catalogue's, never beside it; the rest of the catalogue stays
+    assert wrong["title"] not in set(pd.concat([splits.train, splits.validation, splits.test])["title"])
+    assert list(splits.train.loc[splits.train[SOURCE] == CORRECTION, LABEL]) == ["TVs", "TVs"]
+    assert len(splits.train) == len(trained) - 1 + 2
+
+
 def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains():
     # GIVEN a catalogue with a product column, and reviewed copies of a held-out listing written as the API may
     # receive it again: in capitals, with doubled spaces, with a trailing space (the model reads all of them alike)

@@ -90,6 +90,7 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "corrections.csv")
     metrics = json.loads((workspace / "retrained" / "metrics.json").read_text())
     assert metrics["corrections"] == half
+    assert metrics["corrections_replaced_catalogue_rows"] == 0  # traffic of another seed: no catalogue row corrected
     assert f"corrections: {half} reviewed listings" in (workspace / "retrained" / "model_card.md").read_text()
     run = MlflowClient().get_run(metrics["mlflow_run_id"])
     assert run.data.params["corrections.rows"] == str(half)

@@ -360,6 +360,7 @@ def _summarise(
             "corrections": fitted.corrections.get("rows", 0),
             "corrections_dropped_held_out": fitted.corrections.get("dropped_held_out", 0),
             "corrections_dropped_small_classes": fitted.corrections.get("dropped_small_classes", 0),
+            "corrections_replaced_catalogue_rows": fitted.corrections.get("replaced_catalogue_rows", 0),
         }
         | band_metrics(metrics["bands"])
         | validation_comparison(

@@ -17,7 +17,8 @@ does. Two rules override the draw, both for whole products:
 A class with no validation or test product is simply not evaluated on that split; nothing is refused for being
 small. Reviewed listings (`source` = correction, `training.feedback.corrections`) always train, and one whose
 inputs equal a held-out row's, or whose product (its title, where titles name products) is held out, is dropped;
-the catalogue's rows are dealt without them. The held-out splits stay the catalogue's own, unseen products.
+the catalogue's rows are dealt without them, and a training row of the catalogue whose inputs a correction that
+trains repeats is dropped: the correction replaces it. The held-out splits stay the catalogue's own, unseen products.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     """Each row's split, the catalogue's rows dealt alone (a correction's label never moves a product) and every
     correction in train, but -1 (dropped) for one of a held-out listing: its inputs equal a held-out row's as the
     model reads text (a listing sent again in capitals or with other spacing is the same listing to it), or its
-    product is held out (where titles name products)."""
+    product is held out (where titles name products). A catalogue row whose inputs equal a correction that trains is
+    dropped too: the reviewer's label replaces the one it corrects, which would otherwise train beside it."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
     split = np.full(len(frame), TRAIN, dtype=np.int8)
     catalogue = frame[~corrected]
@@ -88,6 +90,10 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     split[twins] = -1
     if twins.any():
         logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})
+    superseded = ~corrected & np.isin(keys, keys[corrected & (split == TRAIN)])
+    split[superseded] = -1
+    if superseded.any():
+        logger.info("catalogue rows a correction replaces", extra={"rows": int(superseded.sum())})
     return split
 
 

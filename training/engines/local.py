@@ -69,22 +69,27 @@ def fit_locally(config: TrainConfig, catalogue: LoadedCatalogue) -> FittedModel:
         source=catalogue.source,
         sha256=catalogue.sha256,
         report=catalogue.report,
-        corrections=_trained_corrections(catalogue.corrections, splits.train),
+        corrections=_trained_corrections(catalogue.corrections, splits, catalogue_rows=len(catalogue.frame)),
     )
 
 
-def _trained_corrections(provenance: dict[str, Any], train: pd.DataFrame) -> dict[str, Any]:
+def _trained_corrections(provenance: dict[str, Any], splits: Splits, *, catalogue_rows: int) -> dict[str, Any]:
     """The corrections' provenance with `rows` and `corrected_listings` the reviewed listings that trained: the split
     drops one of a held-out listing (`split._with_corrections`), counted in `dropped_held_out`, and the small-class
-    policy may have dropped others (`dropped_small_classes`); neither trained, so a comparison may score them."""
+    policy may have dropped others (`dropped_small_classes`); neither trained, so a comparison may score them. The
+    split also drops the catalogue's rows a correction replaces (`replaced_catalogue_rows`, of `catalogue_rows`, the
+    catalogue's rows with the corrections)."""
     if not provenance:
         return provenance
+    train = splits.train
     corrected = train[train[SOURCE] == CORRECTION] if SOURCE in train.columns else train.iloc[:0]
     listings = sorted(set(corrected[LISTING].astype(str))) if LISTING in corrected.columns else []
     trained = len(corrected)
+    dealt = len(train) + len(splits.validation) + len(splits.test)
     found = provenance | {
         "rows": trained,
         "dropped_held_out": provenance["rows"] - trained,
+        "replaced_catalogue_rows": catalogue_rows - provenance["rows"] - (dealt - trained),
         CORRECTED_LISTINGS: listings,
     }
     if not trained:
