@@ -123,6 +123,7 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert (report["reviewed"]["not_in_capture"], report["reviewed"]["superseded"]) == (3, 1)
     assert "3 labelled listings of the review file are not in this capture" in compared.output
     assert "1 labelled rows repeat a listing a later row labels" in compared.output
+    assert "are no estimate of either's accuracy on all traffic" in compared.output  # the queue chose them
     assert "on captured traffic" in compared.output
     own = CliRunner().invoke(compare.app, ["--a", "live/model.onnx", "--b", "retrained/model.onnx", "--data",
                                            "capture", "--reviewed", "corrections.csv", "--out", "cmp4"])  # fmt: skip

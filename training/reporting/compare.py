@@ -433,6 +433,9 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
         lines.append("No reviewed listings given (REVIEWED=): accuracy on live traffic is not known.")
     else:
         lines += [f"## The {reviewed['rows']:,} reviewed listings", ""]
+        lines += ["The queue chose them (answers sent to review, low confidence, new sellers and brands, the two "
+                  "models' disagreements): the figures compare A with B on hard listings, and are no estimate of "
+                  "either's accuracy on all traffic.", ""]  # fmt: skip
         if reviewed.get("left_out_as_corrections"):
             lines += [f"{reviewed['left_out_as_corrections']:,} more reviewed listings are left out: a model was "
                       "given them as corrections, and would be scored on labels it trained on.", ""]  # fmt: skip
