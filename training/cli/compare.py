@@ -212,7 +212,7 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
     (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": data}, indent=2) + "\n")
-    spreadsheet_safe(listing).to_csv(out / "disagreements.csv", index=False)
+    _save_disagreements(listing, out)
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
 
@@ -375,7 +375,7 @@ def _compare_live(
     differ = (predicted_a != predicted_b) & scored
     differing = listings.loc[differ, ["listing_id", *captured.inputs]]
     differing = differing.assign(a=predicted_a[differ], b=predicted_b[differ])
-    spreadsheet_safe(differing).to_csv(out / "disagreements.csv", index=False)
+    _save_disagreements(differing, out)
     typer.echo(text)
     low = report["agreement"]["ci_low"]
     if min_agreement is not None and low < min_agreement:
@@ -438,6 +438,12 @@ def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) 
         )
         for name in ("comparison.md", "comparison.json", "disagreements.csv"):
             mlflow.log_artifact(str(out / name))
+
+
+def _save_disagreements(listing: pd.DataFrame, out: Path) -> None:
+    """The rows the models answer differently, as the review queue is written: spreadsheet-safe, and with a BOM, by
+    which Excel reads UTF-8 (without one it reads the local code page, and garbles every title beyond ASCII)."""
+    spreadsheet_safe(listing).to_csv(out / "disagreements.csv", index=False, encoding="utf-8-sig")
 
 
 if __name__ == "__main__":
