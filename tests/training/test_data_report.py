@@ -760,3 +760,39 @@ def test_prices_written_as_dot_grouped_thousands_are_a_problem():
     assert report.dot_thousands == {"price": {"count": 30, "examples": ["3.245", "1.299", "12.500"]}}
     assert any("read as decimals (3.245, not 3245)" in problem for problem in report.problems)
     assert usual.dot_thousands == mixed.dot_thousands == weights.dot_thousands == {}
+
+
+def test_an_input_that_names_the_category_is_a_problem():
+    # GIVEN a category id beside the category's name, configured as an input, and a seller id that merely leans
+    # toward a category (as a specialist shop's does)
+    categories = [f"Category {i % 8}" for i in range(400)]
+    frame = _frame(400, category=categories, seller_id=[f"C{i % 8:03d}" for i in range(400)])
+    leaning = _frame(400, category=categories, seller_id=[f"s{i % 8 if i % 10 else 9}" for i in range(400)])
+
+    report = build_report(frame, CONFIG, source="ids-and-names.csv")
+
+    # THEN the id is named, with what to do; the seller that leans is no problem
+    assert report.label_leaks == {"seller_id": {"input": "seller_id", "share": 1.0}}
+    assert any("'seller_id' (input 'seller_id') and the label determine each other" in p for p in report.problems)
+    assert build_report(leaning, CONFIG, source="shops.csv").label_leaks == {}
+
+
+def test_ids_excel_wrote_in_scientific_notation_are_a_problem():
+    # GIVEN EAN-like seller ids saved by Excel, which shows a long number rounded (4.41E+12), and plain ids with an E
+    excel = _frame(40, seller_id=[f"{4 + i % 5}.{i % 97:02d}E+12" for i in range(40)])
+    codes = _frame(40, seller_id=["SKU-2E+4"] + [f"s{i}" for i in range(39)])
+
+    report = build_report(excel, CONFIG, source="excel.csv")
+
+    assert report.scientific_ids["seller_id"]["count"] == 40
+    assert any("ids are written in scientific notation" in problem for problem in report.problems)
+    assert build_report(codes, CONFIG, source="codes.csv").scientific_ids == {}
+
+
+def test_a_catalogue_nearly_all_of_one_class_says_what_its_figures_mean():
+    frame = _frame(400, category=["Fridge Freezers"] * 396 + ["TVs"] * 4)
+
+    notes = build_report(frame, CONFIG, source="skewed.csv").notes
+
+    assert any("one class holds 99% of the rows ('Fridge Freezers')" in note for note in notes)
+    assert not any("one class holds" in note for note in build_report(_frame(), CONFIG, source="even.csv").notes)

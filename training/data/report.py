@@ -87,6 +87,12 @@ SHOP_SCRIPTS = ((0xA0, 0x17F), (0x370, 0x3FF), (0x400, 0x4FF), (0x5D0, 0x5EA), (
 DOT_THOUSANDS = r"[1-9]\d{0,2}(?:\.\d{3})+"
 # Titles that several product ids carry, on at least this share of the kept rows, are worth a note.
 SHARED_TITLES_SHARE = 0.01
+# An input and the label that determine each other on this share of rows name one thing (`label_leaks`).
+LEAK_SHARE = 0.99
+# A number as Excel writes a long one it shows rounded (4.41E+12): an id written so has lost its digits.
+SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE]\+\d+"
+# A class holding this share of the kept rows is worth a note: the figures over all rows are mostly its own.
+MAJORITY_SHARE = 0.9
 
 
 @dataclass
@@ -126,6 +132,8 @@ class DataReport:
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     mojibake: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scientific_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
     unspaced_separators: list[str] = field(default_factory=list)
@@ -220,6 +228,8 @@ def build_report(
         multiline_titles=multiline_titles(titles[usable]),
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
         dot_thousands=dot_thousands(frame, config),
+        label_leaks=label_leaks(kept, config),
+        scientific_ids=scientific_ids(frame, config),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         unspaced_separators=unspaced_separators(list(counts), config.path_separator),
@@ -280,6 +290,47 @@ def _shop_script(code: int) -> bool:
     Arabic letters, punctuation, currency and letterlike signs, or anything from U+0800 on (CJK and the like), where
     two mangled characters cannot land by chance."""
     return any(low <= code <= high for low, high in SHOP_SCRIPTS) or code >= 0x800
+
+
+def label_leaks(rows: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
+    """Per input other than the title (by its file column), present on nearly every row: how much it and the label
+    determine each other, when both ways reach LEAK_SHARE of the rows over two labels at least. Such a column names
+    the category itself (a category id beside the category's name, a re-coded copy), so the model learns to read
+    the answer off it, its figures look near perfect, and a new listing sent to the API does not carry it."""
+    found: dict[str, dict[str, Any]] = {}
+    labels = rows[LABEL].astype(str)
+    if labels.nunique() < 2:
+        return found
+    for name, column in config.columns.items():
+        if name == config.text or name not in rows:
+            continue
+        values = rows[name]
+        present = values.notna() & (values.astype(str).str.strip() != "")
+        if present.mean() < LEAK_SHARE:
+            continue
+        pairs = pd.DataFrame({"value": values[present].astype(str), "label": labels[present]}).value_counts()
+        by_value, by_label = (float(pairs.groupby(level=level).max().sum()) / int(present.sum()) for level in (0, 1))
+        if min(by_value, by_label) >= LEAK_SHARE:
+            found[column] = {"input": name, "share": round(min(by_value, by_label), 4)}
+    return found
+
+
+def scientific_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
+    """Per id column (a text input other than the title, the product column `data.group`): the values written in
+    scientific notation (`4.41E+12`), as Excel writes a long number it shows rounded, when they are 1 % of the
+    column or three values at least. The digits it did not show are gone from the file, so distinct ids (EANs,
+    products) became one, and none matches the id a request sends."""
+    named = [config.columns[name] for name in config.columns if name not in config.numeric and name != config.text]
+    found = {}
+    for column in dict.fromkeys([*named, *([config.group] if config.group else [])]):
+        if column not in frame:
+            continue
+        values = frame[column].dropna()
+        text = values[values.map(lambda value: isinstance(value, str))].astype(str).str.strip()
+        written = text[text.str.fullmatch(SCIENTIFIC)]
+        if len(written) >= max(3, 0.01 * len(text)):
+            found[column] = {"count": len(written), "examples": written.unique()[:3].tolist()}
+    return found
 
 
 def dot_thousands(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
@@ -593,6 +644,18 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['examples']}, and read as decimals (3.245, not 3245); if they are thousands, write them without "
             "the dot"
         )
+    for column, found in report.label_leaks.items():
+        problems.append(
+            f"column {column!r} (input {found['input']!r}) and the label determine each other on "
+            f"{found['share']:.1%} of rows: it names the category, so the model would read the answer off it and its "
+            "figures flatter it, and a new listing sent to the API does not carry it; take it out of data.columns"
+        )
+    for column, found in report.scientific_ids.items():
+        problems.append(
+            f"column {column!r}: {found['count']} ids are written in scientific notation, e.g. {found['examples']}, as "
+            "Excel writes a long number: the digits it did not show are lost, so distinct ids became one; export "
+            "the column again as text (in Excel, format it as Text before saving)"
+        )
     if report.duplicate_rows:
         problems.append(
             f"{report.duplicate_rows} rows repeat another in every column the model reads (inputs, category, product "
@@ -607,6 +670,14 @@ def _problems(report: DataReport) -> list[str]:
 def _notes(report: DataReport, small_classes: str) -> list[str]:
     """What is worth knowing but never fails a run: small classes and what happens to them, near-miss labels."""
     notes = [small_classes] if report.small_classes else []
+    largest = max(report.class_counts.items(), key=lambda item: item[1], default=None)
+    if largest and len(report.class_counts) > 1 and largest[1] >= MAJORITY_SHARE * sum(report.class_counts.values()):
+        share = largest[1] / sum(report.class_counts.values())
+        notes.append(
+            f"one class holds {share:.0%} of the rows ({largest[0]!r}): accuracy, and the precision an operating "
+            "point is chosen at, are mostly that class's; macro-F1 and the model card's figures by class say how the "
+            "others fare"
+        )
     mark = unset_path_separator(list(report.class_counts), report.path_separator)
     if mark:
         example = next(label for label in report.class_counts if mark in label)
