@@ -796,3 +796,24 @@ def test_a_catalogue_nearly_all_of_one_class_says_what_its_figures_mean():
 
     assert any("one class holds 99% of the rows ('Fridge Freezers')" in note for note in notes)
     assert not any("one class holds" in note for note in build_report(_frame(), CONFIG, source="even.csv").notes)
+
+
+@pytest.mark.parametrize(
+    ("labels", "flagged"),
+    [
+        # a PIM's categories column: each product filed under several, listed
+        (["master_fridges,promo_summer", "master_tvs,promo_summer", "master_fridges,print_2024", "master_tvs"], 2),
+        # a shop's category with a flat tag, where the tag joins two at least
+        (["TVs", "Fridges", "TVs;Sale", "Fridges;Sale"], 2),
+        # names that hold a comma, and a path written with commas: no part is another label's
+        (["Dolls, Playsets & Toy Figures", "Dolls", "Arts & Crafts"], 0),
+        (["Home,Appliances,Fridges", "Home,Appliances,Freezers", "Home,Garden,Sheds"], 0),
+    ],
+)
+def test_flat_labels_listing_several_categories_are_a_problem(labels, flagged):
+    frame = _frame(40 * len(labels), category=[labels[i % len(labels)] for i in range(40 * len(labels))])
+
+    problems = [p for p in build_report(frame, CONFIG, source="pim.csv").problems if "list several categories" in p]
+
+    # (a part joined once, print_2024 in the first case, and no label on its own, leaves its label unflagged)
+    assert [int(problem.split()[0]) for problem in problems] == ([flagged] if flagged else [])

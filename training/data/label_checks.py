@@ -226,6 +226,32 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     return [label for label in labels if label in several]
 
 
+def several_categories(labels: list[str], separator: str | None) -> list[str]:
+    """The flat labels that list several categories joined by commas, semicolons, bars or line breaks, as a PIM
+    exports a product's categories ('master_fridges,promo_summer,print_2024', Akeneo's): every part is a label of the
+    catalogue, or a part other labels join too. Each combination would train as a class of its own. A name that
+    holds a comma ('Dolls, Playsets & Toy Figures') has a part no other label joins; a path written with commas
+    ('Home,Appliances,Fridges') ends in a leaf no other label has. Path labels: `several_paths`."""
+    if separator:
+        return []
+    known = {label.strip() for label in labels}
+    split: dict[str, list[str]] = {}
+    for label in labels:
+        joiner = next((joiner for joiner in PATH_JOINERS if joiner in label), None)
+        parts = [part.strip() for part in label.split(joiner)] if joiner else []
+        if all(parts) and len(parts) > 1:
+            split[label] = parts
+    joined: dict[str, set[str]] = {}
+    for label, parts in split.items():
+        for part in parts:
+            joined.setdefault(part, set()).add(label)
+    return [
+        label
+        for label in labels
+        if label in split and all(part in known or len(joined[part]) >= 2 for part in split[label])
+    ]
+
+
 def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
     """The path labels where a level holds the separator without its spaces right after a category the tree knows
     ('Electronics>TVs' where ' > ' separates levels and 'Electronics' is a department): a separator typed without

@@ -57,6 +57,7 @@ from training.data.label_checks import (
     near_misses,
     placeholder_labels,
     records,
+    several_categories,
     several_paths,
     unset_path_separator,
     unspaced_separators,
@@ -617,6 +618,13 @@ def _problems(report: DataReport) -> list[str]:
             f"{len(several)} labels hold several category paths, joined (e.g. {several[0]!r}), as shop "
             "exports write a listing filed under several categories: each would train as one deep path; keep one "
             "category per listing (say, its first path)"
+        )
+    listed = several_categories(list(report.class_counts), separator)
+    if listed:
+        problems.append(
+            f"{len(listed)} labels list several categories, joined (e.g. {QUOTED.repr(listed[0])}), as a PIM or shop "
+            "exports a product filed under several: each combination would train as a class of its own; keep one "
+            "category per listing"
         )
     problems += [
         f"column {column!r} is empty"
