@@ -44,7 +44,12 @@ AHEAD = (0.90, 0.85, 0.03, 0.07)  # the model against its baseline: ahead, beyon
     ("validation", "champion", "promoted", "why"),
     [
         (AHEAD, None, True, "the first version of its name"),
-        ((0.80, 0.85, -0.09, -0.02), None, False, "below its linear baseline's 0.8500, worse beyond noise and the"),
+        (
+            (0.80, 0.85, -0.09, -0.02),
+            None,
+            False,
+            "below its linear baseline's 0.8500, worse beyond noise and promotion_tolerance",
+        ),
         # within the tolerance by its point estimate, below it by the interval's whole: worse beyond noise
         (
             (0.845, 0.85, -0.03, -0.011),
@@ -78,7 +83,11 @@ def test_the_promotion_rule_fails_only_a_model_its_interval_shows_worse(validati
     ("validation", "champion", "doubt"),
     [
         (AHEAD, None, ""),
-        ((0.845, 0.85, -0.03, 0.02), None, "worse than its linear baseline by more than the tolerance 0.01 (95 %"),
+        (
+            (0.845, 0.85, -0.03, 0.02),
+            None,
+            "worse than its linear baseline by more than promotion_tolerance 0.01 (95 %",
+        ),
         (AHEAD, _against(0.91, 0.905, -0.005, 0.004), ""),
         (AHEAD, _against(0.95, 0.90, -0.08, 0.01), "worse than the champion test-model v1 (@candidate) by more than"),
     ],
@@ -124,7 +133,7 @@ def test_a_model_worse_beyond_noise_that_only_a_wide_tolerance_lets_pass_is_said
     assert decision.promoted is True
     assert decision.doubt == (
         "it is worse than the champion test-model v1 (@candidate) (the whole 95 % interval of the difference -0.3800 … "
-        "-0.2400 is below 0), let pass by the tolerance 0.5"
+        "-0.2400 is below 0), let pass by promotion_tolerance 0.5"
     )
 
 
@@ -136,7 +145,7 @@ def test_a_model_worse_yet_within_the_tolerance_keeps_the_doubt_validation_leave
 
     # THEN both are said: it is worse, and it may be worse by more than the tolerance
     assert decision.promoted is True
-    assert "let pass by the tolerance 0.01; validation cannot rule out that it is worse than the champion" in (
+    assert "let pass by promotion_tolerance 0.01; validation cannot rule out that it is worse than the champion" in (
         decision.doubt
     )
 

@@ -378,7 +378,7 @@ class _Difference:
             )
         return (
             f"macro-F1 {self.ours:.4f} is below {self.other}'s {self.theirs:.4f}{self.rows}, worse beyond noise and "
-            f"the tolerance {tolerance}: the {self.interval} lies wholly below {bound}"
+            f"promotion_tolerance {tolerance}: the {self.interval} lies wholly below {bound}"
         )
 
     def doubt(self, tolerance: float) -> str:
@@ -387,13 +387,13 @@ class _Difference:
         caveats = []
         if self.high < 0 < tolerance:
             caveats.append(
-                f"it is worse than {self.other} (the whole {self.interval} is below 0), let pass by the tolerance "
-                f"{tolerance}"
+                f"it is worse than {self.other} (the whole {self.interval} is below 0), let pass by "
+                f"promotion_tolerance {tolerance}"
             )
         if self.low < -tolerance:
             beyond = (
                 f"falls short of beating {self.other} by the margin {-tolerance}" if tolerance < 0 else
-                f"is worse than {self.other} by more than the tolerance {tolerance}"
+                f"is worse than {self.other} by more than promotion_tolerance {tolerance}"
             )  # fmt: skip
             caveats.append(f"validation cannot rule out that it {beyond} ({self.interval})")
         return "; ".join(caveats)
