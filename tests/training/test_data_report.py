@@ -817,3 +817,19 @@ def test_flat_labels_listing_several_categories_are_a_problem(labels, flagged):
 
     # (a part joined once, print_2024 in the first case, and no label on its own, leaves its label unflagged)
     assert [int(problem.split()[0]) for problem in problems] == ([flagged] if flagged else [])
+
+
+def test_a_category_repeated_below_itself_is_a_problem_and_a_catch_all_leaf_is_not():
+    config = replace(CONFIG, path_separator=" > ")
+    labels = [
+        "Appliances > Appliances > Dishwashers",
+        "Appliances > Dishwashers",
+        "Cameras > Cameras",
+        "Cameras > Lenses",
+    ]
+    frame = _frame(400, category=[labels[i % 4] for i in range(400)])
+
+    report = build_report(frame, config, source="shop.csv")
+
+    assert report.repeated_levels == {"Appliances > Appliances > Dishwashers": "Appliances > Dishwashers"}
+    assert any("1 labels repeat a category right below itself" in problem for problem in report.problems)

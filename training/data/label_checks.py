@@ -252,6 +252,24 @@ def several_categories(labels: list[str], separator: str | None) -> list[str]:
     ]
 
 
+def repeated_levels(labels: list[str], separator: str | None) -> dict[str, str]:
+    """The path labels with a category above the leaf repeated right below itself ('Appliances > Appliances >
+    Dishwashers'), each with the path the tree has without the repeat ('Appliances > Dishwashers', a label's or a
+    category above one's): the repeat makes a branch of its own, its listings split from the other's. A leaf named as
+    its parent ('Cameras > Cameras' beside 'Cameras > Lenses') is a shop's catch-all, and passes."""
+    if not separator:
+        return {}
+    keys = {label: path_key(label, separator) for label in labels}
+    nodes = {key[:depth]: label for label, key in keys.items() for depth in range(1, len(key) + 1)}
+    found = {}
+    for label, key in keys.items():
+        last = len(key) - 1
+        once = tuple(level for depth, level in enumerate(key) if depth in (0, last) or level != key[depth - 1])
+        if once != key and once in nodes:
+            found[label] = separator.join(nodes[once].split(separator)[: len(once)])
+    return found
+
+
 def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
     """The path labels where a level holds the separator without its spaces right after a category the tree knows
     ('Electronics>TVs' where ' > ' separates levels and 'Electronics' is a department): a separator typed without

@@ -57,6 +57,7 @@ from training.data.label_checks import (
     near_misses,
     placeholder_labels,
     records,
+    repeated_levels,
     several_categories,
     several_paths,
     unset_path_separator,
@@ -139,6 +140,7 @@ class DataReport:
     empty_level_labels: list[str] = field(default_factory=list)
     unspaced_separators: list[str] = field(default_factory=list)
     category_variants: list[list[str]] = field(default_factory=list)
+    repeated_levels: dict[str, str] = field(default_factory=dict)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     # The report read only the catalogue's first rows, this many (the Dask engine's); None: it read every row.
@@ -235,6 +237,7 @@ def build_report(
         empty_level_labels=empty_level_labels(counts, config.path_separator),
         unspaced_separators=unspaced_separators(list(counts), config.path_separator),
         category_variants=category_variants(list(counts), config.path_separator),
+        repeated_levels=repeated_levels(list(counts), config.path_separator),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
         blank_rows=int((no_label & titles.map(reads_as_empty).astype(bool)).sum())
@@ -611,6 +614,13 @@ def _problems(report: DataReport) -> list[str]:
         problems.append(
             f"{len(report.category_variants)} categories of the tree are spelt more than one way ({spellings}): each "
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
+        )
+    if report.repeated_levels:
+        label, once = next(iter(report.repeated_levels.items()))
+        problems.append(
+            f"{len(report.repeated_levels)} labels repeat a category right below itself (e.g. {QUOTED.repr(label)} "
+            f"beside {QUOTED.repr(once)}): each repeat is a branch of its own, its listings split from the other's; "
+            "write each category once (data.label_aliases can map the labels as they are)"
         )
     several = several_paths(list(report.class_counts), separator)
     if several:
