@@ -833,3 +833,21 @@ def test_a_category_repeated_below_itself_is_a_problem_and_a_catch_all_leaf_is_n
 
     assert report.repeated_levels == {"Appliances > Appliances > Dishwashers": "Appliances > Dishwashers"}
     assert any("1 labels repeat a category right below itself" in problem for problem in report.problems)
+
+
+def test_category_ids_beside_category_names_are_a_problem_and_leading_zeros_a_variant():
+    # GIVEN a feed giving Google's category id for some listings and the path for others, and two exports of one
+    # catalogue whose ids one wrote as text ('0104') and the other as numbers (104)
+    config = replace(CONFIG, path_separator=" > ")
+    mixed = _frame(40, category=["686", "Home > Kitchen > Refrigerators"] * 20)
+    ids = _frame(40, category=["0104", "104", "0107", "107"] * 10)
+
+    mixed_report, ids_report = build_report(mixed, config, source="feed.tsv"), build_report(ids, CONFIG, source="ids")
+
+    assert mixed_report.numbered_labels == ["686"]
+    assert any("1 labels are bare numbers (e.g. '686')" in problem for problem in mixed_report.problems)
+    assert sorted(map(sorted, (variant["labels"] for variant in ids_report.label_variants))) == [
+        ["0104", "104"],
+        ["0107", "107"],
+    ]
+    assert ids_report.numbered_labels == []  # labels that are all ids name nothing else

@@ -252,6 +252,15 @@ def several_categories(labels: list[str], separator: str | None) -> list[str]:
     ]
 
 
+def numbered_labels(labels: list[str]) -> list[str]:
+    """The labels that are a bare number (a category's id: Google's taxonomy numbers its categories, and a feed may
+    give the id for some listings and the path for others) where other labels name their categories: each id trains
+    as a class apart from the category it numbers. Labels that are all ids pass."""
+    numbers = [label for label in labels if label.strip().isdigit()]
+    named = any(any(character.isalpha() for character in label) for label in labels)
+    return numbers if named else []
+
+
 def repeated_levels(labels: list[str], separator: str | None) -> dict[str, str]:
     """The path labels with a category above the leaf repeated right below itself ('Appliances > Appliances >
     Dishwashers'), each with the path the tree has without the repeat ('Appliances > Dishwashers', a label's or a
@@ -338,10 +347,12 @@ def label_key(label: str) -> str:
     invisible code points the model's fold drops (a zero-width space a CMS left in:
     `training.text.without_dropped`), case, whitespace, punctuation and a plural ending folded away, and `&` and
     a spaced `+` read as `and`: 'Fridge-Freezers' → 'fridge freezer', 'Bath & Body' and 'Bath and Body' → 'bath
-    and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
+    and body' (but 'Vehicles & Parts' is not 'Vehicle Parts'). A category id's leading zeros go too: '0104', as a
+    text export keeps it, is the 104 a numeric column reads."""
     text = without_dropped(unicodedata.normalize("NFKC", _unescaped(label))).casefold()
     text = text.replace(" + ", " and ").replace("&", " and ")
-    return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
+    key = " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
+    return (key.lstrip("0") or "0") if key.isdigit() else key
 
 
 def _unescaped(label: str) -> str:

@@ -55,6 +55,7 @@ from training.data.label_checks import (
     json_label,
     label_variants,
     near_misses,
+    numbered_labels,
     placeholder_labels,
     records,
     repeated_levels,
@@ -141,6 +142,7 @@ class DataReport:
     unspaced_separators: list[str] = field(default_factory=list)
     category_variants: list[list[str]] = field(default_factory=list)
     repeated_levels: dict[str, str] = field(default_factory=dict)
+    numbered_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
     # The report read only the catalogue's first rows, this many (the Dask engine's); None: it read every row.
@@ -238,6 +240,7 @@ def build_report(
         unspaced_separators=unspaced_separators(list(counts), config.path_separator),
         category_variants=category_variants(list(counts), config.path_separator),
         repeated_levels=repeated_levels(list(counts), config.path_separator),
+        numbered_labels=numbered_labels(list(real)),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
         blank_rows=int((no_label & titles.map(reads_as_empty).astype(bool)).sum())
@@ -614,6 +617,14 @@ def _problems(report: DataReport) -> list[str]:
         problems.append(
             f"{len(report.category_variants)} categories of the tree are spelt more than one way ({spellings}): each "
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
+        )
+    if report.numbered_labels:
+        named = next(label for label in report.class_counts if label not in report.numbered_labels)
+        problems.append(
+            f"{len(report.numbered_labels)} labels are bare numbers (e.g. {report.numbered_labels[0]!r}) beside "
+            f"labels that name their categories (e.g. {QUOTED.repr(named)}): category ids, as Google's taxonomy "
+            "numbers its categories? each trains as a class apart from the category it numbers; map them to the "
+            "names in data.label_aliases"
         )
     if report.repeated_levels:
         label, once = next(iter(report.repeated_levels.items()))
