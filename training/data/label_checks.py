@@ -283,7 +283,8 @@ def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
     """The path labels where a level holds the separator without its spaces right after a category the tree knows
     ('Electronics>TVs' where ' > ' separates levels and 'Electronics' is a department): a separator typed without
     its spaces, which makes 'Electronics>TVs' a department of its own. A name that merely holds the character
-    ('Audio/Video' where ' / ' separates) follows no category of the tree."""
+    ('Audio/Video' where ' / ' separates) follows no category of the tree, and a trailing mark with nothing after it
+    ('Home > Fridges >', a level left empty: `empty_level_labels`) wants deleting, not spacing."""
     core = separator.strip() if separator else ""
     if not separator or not core or core == separator:
         return []
@@ -293,7 +294,8 @@ def unspaced_separators(labels: list[str], separator: str | None) -> list[str]:
         label
         for label, path in zip(labels, paths, strict=True)
         if any(
-            core in level and (*path[:depth], level.split(core)[0].strip()) in nodes for depth, level in enumerate(path)
+            core in level and level.split(core, 1)[1].strip() and (*path[:depth], level.split(core)[0].strip()) in nodes
+            for depth, level in enumerate(path)
         )
     ]
 
