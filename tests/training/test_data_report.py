@@ -464,6 +464,24 @@ def test_path_labels_without_a_path_separator_are_pointed_out(mark):
     assert not any("no data.path_separator is set" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
+@pytest.mark.parametrize(
+    ("labels", "mark"),
+    [
+        # BigCommerce's paths, and PrestaShop's: their first levels recur, as departments do
+        (["Appliances/Fridges", "Appliances/Freezers", "Appliances/Ovens", "TV/Sets", "TV/Mounts", "Gifts"], "/"),
+        (["Home,Appliances,Fridges", "Home,Appliances,Ovens", "Home,Garden,Sheds", "Toys,Dolls"], ","),
+        # names that merely hold the character: every first part differs
+        (["Audio/Video", "CD/DVD", "Fridges", "TVs/Monitors"], None),
+    ],
+)
+def test_unspaced_path_labels_without_a_path_separator_are_pointed_out(labels, mark):
+    frame = _frame(40 * len(labels), category=[labels[i % len(labels)] for i in range(40 * len(labels))])
+
+    notes = [note for note in build_report(frame, CONFIG, source="x").notes if "no data.path_separator is set" in note]
+
+    assert [f"set data.path_separator: {mark!r}" in note for note in notes] == ([True] if mark else [])
+
+
 def _with_paths(config: DataConfig, separator: str = PATH_SEPARATOR) -> DataConfig:
     return DataConfig(**{**config.__dict__, "path_separator": separator})
 

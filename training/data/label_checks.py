@@ -38,6 +38,8 @@ MAX_LISTED_LABEL = 2_000
 # `data.path_separator` (`unset_path_separator`).
 BREADCRUMBS = (" > ", " >> ", " / ", " | ", " › ", " » ", " → ")
 BREADCRUMB_SHARE = 0.5
+# The same marks unspaced, as some exports write paths ('Appliances/Fridges'), and the comma PrestaShop joins with.
+UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
@@ -182,13 +184,22 @@ def aliases_block(variants: list[dict[str, Any]]) -> str:
 
 
 def unset_path_separator(labels: list[str], separator: str | None) -> str | None:
-    """The breadcrumb mark most labels hold when no `data.path_separator` is set ('Footwear > Boots' throughout):
-    such labels train flat, each a department of its own, without the tree's departments and back-off answers."""
+    """The breadcrumb mark most labels hold when no `data.path_separator` is set ('Footwear > Boots' throughout;
+    unspaced, 'Appliances/Fridges' as BigCommerce writes paths, or PrestaShop's 'Home,Appliances,Fridges', when the
+    first levels recur, as departments do, where names merely holding the character, 'Audio/Video', do not): such
+    labels train flat, each a department of its own, without the tree's departments and back-off answers."""
     if separator or not labels:
         return None
     shares = {mark: sum(mark in label for label in labels) / len(labels) for mark in BREADCRUMBS}
     mark, share = max(shares.items(), key=lambda item: item[1])
-    return mark if share >= BREADCRUMB_SHARE else None
+    if share >= BREADCRUMB_SHARE:
+        return mark
+    for mark in UNSPACED_BREADCRUMBS:
+        marked = [label for label in labels if mark in label]
+        departments = {label.split(mark)[0].strip() for label in marked}
+        if len(marked) >= BREADCRUMB_SHARE * len(labels) and len(departments) * 2 <= len(marked):
+            return mark
+    return None
 
 
 def several_paths(labels: list[str], separator: str | None) -> list[str]:
