@@ -32,6 +32,14 @@ def _catalogue(rows: int = 400) -> pd.DataFrame:
     return generate_catalogue(rows, seed=0).astype({"price": str})
 
 
+@pytest.mark.parametrize("header", [b'\xef\xbb\xbf"Product ID",title', b'"\xef\xbb\xbfProduct ID",title'])
+def test_a_byte_order_mark_before_or_inside_the_first_names_quotes_is_no_part_of_it(tmp_path: Path, header):
+    path = tmp_path / "c.csv"
+    path.write_bytes(header + b"\n007,tv\n")
+
+    assert list(read_catalogue(path, required=["Product ID"]).columns) == ["Product ID", "title"]
+
+
 def test_read_catalogue_keeps_ids_as_text(tmp_path: Path):
     path = tmp_path / "c.csv"
     path.write_text("title,seller_id\nphone,007\n")

@@ -58,6 +58,8 @@ ARCHIVES = {
 FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 # How many rows below a text file's first line are searched for its real header (`misplaced_header_hint`).
 HEADER_SEARCH_ROWS = 10
+# UTF-8's byte-order mark as text, as a tool may write it into the first field, inside its quotes.
+BOM = "\ufeff"
 # The byte-order marks a UTF-16 or UTF-32 file starts with (Excel's "Unicode Text" export, Windows PowerShell 5's `>`),
 # UTF-32's first: its little-endian one starts with UTF-16's.
 BYTE_ORDER_MARKS = {
@@ -166,7 +168,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     raise DataValidationError(f"cannot read {path}: {reason or unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
-                frame, names = _without_unnamed(frame, _text_header(stream, path))
+                frame, names = _header(frame, stream, path)
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
                 # _check_names can say so.
@@ -249,7 +251,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
                 if delimiter:
                     stream = _BoundedLines(handle, path, delimiter)
                     header = pd.read_csv(stream, sep=delimiter, dtype=str, nrows=0)
-                    header, names = _without_unnamed(header, _text_header(stream, path))
+                    header, names = _header(header, stream, path)
                     found = header.columns
                 else:
                     schema = pq.read_schema(handle)
@@ -344,6 +346,17 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
             f"extra fields hold data (line {row + 2}: {trailing.iloc[row].dropna().tolist()[:3]}); {advice}"
         )
     return restored.iloc[:, : len(names)]
+
+
+def _header(frame: pd.DataFrame, stream: _BoundedLines, path: str) -> tuple[pd.DataFrame, list[str]]:
+    """A text file's frame and column names as written, with a byte-order mark inside the first name's quotes taken
+    off (a tool that quotes every field after writing the mark into the first: '"\ufeffProduct ID"'; one before the
+    quote is read as the encoding's), and the unnamed columns left out (`_without_unnamed`)."""
+    names = _text_header(stream, path)
+    if names and names[0].startswith(BOM) and len(names) == frame.shape[1]:
+        names = [names[0].removeprefix(BOM), *names[1:]]
+        frame = frame.rename(columns={frame.columns[0]: str(frame.columns[0]).removeprefix(BOM)})
+    return _without_unnamed(frame, names)
 
 
 def _without_unnamed(frame: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
