@@ -275,6 +275,21 @@ def test_a_correction_replaces_the_catalogue_row_it_corrects():
     assert len(splits.train) == len(trained) - 1 + 2
 
 
+def test_corrections_of_every_training_listing_of_a_class_leave_it_learnt(caplog):
+    # GIVEN reviewers who relabelled every training listing of the fridges, whose held-out listings stay fridges
+    config = load_config(DEFAULT_CONFIG_PATH)
+    catalogue = _listings([f"acme product {i}" for i in range(400)], CATALOGUE, ["TVs", "Fridges"] * 200)
+    trained = split_catalogue(catalogue, config.split).train
+    fridges = trained[trained[LABEL] == "Fridges"]
+    corrections = _listings(list(fridges["title"]), CORRECTION, "TVs")
+
+    splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
+
+    # THEN the class still has training rows (its held-out rows meet a class it learnt), and a warning says why
+    assert (splits.train[LABEL] == "Fridges").sum() == len(fridges)
+    assert "corrections relabel every training listing of 1 class(es), e.g. ['Fridges']" in caplog.text
+
+
 def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains():
     # GIVEN a catalogue with a product column, and reviewed copies of a held-out listing written as the API may
     # receive it again: in capitals, with doubled spaces, with a trailing space (the model reads all of them alike)

@@ -75,7 +75,8 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     correction in train, but -1 (dropped) for one of a held-out listing: its inputs equal a held-out row's as the
     model reads text (a listing sent again in capitals or with other spacing is the same listing to it), or its
     product is held out (where titles name products). A catalogue row whose inputs equal a correction that trains is
-    dropped too: the reviewer's label replaces the one it corrects, which would otherwise train beside it."""
+    dropped too: the reviewer's label replaces the one it corrects, which would otherwise train beside it; but not
+    the last training rows of a class, which its held-out rows would then meet unlearnt (`_learnt_classes_kept`)."""
     corrected = (frame[SOURCE] == CORRECTION).to_numpy()
     split = np.full(len(frame), TRAIN, dtype=np.int8)
     catalogue = frame[~corrected]
@@ -90,11 +91,32 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     split[twins] = -1
     if twins.any():
         logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})
-    superseded = ~corrected & np.isin(keys, keys[corrected & (split == TRAIN)])
+    superseded = _learnt_classes_kept(
+        ~corrected & np.isin(keys, keys[corrected & (split == TRAIN)]), split, frame[LABEL].to_numpy()
+    )
     split[superseded] = -1
     if superseded.any():
         logger.info("catalogue rows a correction replaces", extra={"rows": int(superseded.sum())})
     return split
+
+
+def _learnt_classes_kept(superseded: np.ndarray, split: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The rows a correction replaces, but for those of a class whose every training row they are: reviewers who
+    relabel all of a class's training listings leave it nothing to learn from, while its validation and test rows
+    stay (LightGBM refuses a label it never trained on). Such rows train beside their corrections, and a warning
+    says so."""
+    trained = split == TRAIN
+    left = set(labels[trained & ~superseded])
+    emptied = superseded & ~np.isin(labels, list(left))
+    if emptied.any():
+        classes = sorted(set(labels[emptied]))
+        logger.warning(
+            f"corrections relabel every training listing of {len(classes)} class(es), e.g. {classes[:3]}: those "
+            "listings still train under their old label beside the corrections, since the class's held-out listings "
+            "need it learnt; correct its held-out listings in the catalogue too, or drop the class",
+            extra={"rows": int(emptied.sum())},
+        )
+    return superseded & ~emptied
 
 
 def check_held_out(rows: dict[str, int], config: SplitConfig, *, products: pd.Series | None = None) -> None:
