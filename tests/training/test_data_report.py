@@ -823,21 +823,26 @@ def test_a_catalogue_nearly_all_of_one_class_says_what_its_figures_mean():
     ("labels", "flagged"),
     [
         # a PIM's categories column: each product filed under several, listed
-        (["master_fridges,promo_summer", "master_tvs,promo_summer", "master_fridges,print_2024", "master_tvs"], 2),
+        (["master_fridges,promo_summer", "promo_summer,master_tvs", "master_fridges,print_2024", "master_tvs"], 2),
         # a shop's category with a flat tag, where the tag joins two at least
         (["TVs", "Fridges", "TVs;Sale", "Fridges;Sale"], 2),
         # names that hold a comma, and a path written with commas: no part is another label's
         (["Dolls, Playsets & Toy Figures", "Dolls", "Arts & Crafts"], 0),
         (["Home,Appliances,Fridges", "Home,Appliances,Freezers", "Home,Garden,Sheds"], 0),
+        # a path written with commas whose leaves repeat under several parents: each level keeps its place
+        ([f"Home,{who},{what}" for who in ("Men", "Women", "Kids") for what in ("Shoes", "Shirts", "Jackets")], 0),
     ],
 )
 def test_flat_labels_listing_several_categories_are_a_problem(labels, flagged):
     frame = _frame(40 * len(labels), category=[labels[i % len(labels)] for i in range(40 * len(labels))])
 
-    problems = [p for p in build_report(frame, CONFIG, source="pim.csv").problems if "list several categories" in p]
+    report = build_report(frame, CONFIG, source="pim.csv")
 
     # (a part joined once, print_2024 in the first case, and no label on its own, leaves its label unflagged)
+    problems = [problem for problem in report.problems if "list several categories" in problem]
     assert [int(problem.split()[0]) for problem in problems] == ([flagged] if flagged else [])
+    # AND listed categories are never also called paths to set a separator for
+    assert not (flagged and any("no data.path_separator is set" in note for note in report.notes))
 
 
 def test_a_category_repeated_below_itself_is_a_problem_and_a_catch_all_leaf_is_not():

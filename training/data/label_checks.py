@@ -194,9 +194,12 @@ def unset_path_separator(labels: list[str], separator: str | None) -> str | None
     mark, share = max(shares.items(), key=lambda item: item[1])
     if share >= BREADCRUMB_SHARE:
         return mark
+    listed = several_categories(labels, separator)  # listed categories, not paths: a note would say set it
     for mark in UNSPACED_BREADCRUMBS:
         marked = [label for label in labels if mark in label]
         departments = {label.split(mark)[0].strip() for label in marked}
+        if any(mark in label for label in listed):
+            continue
         if len(marked) >= BREADCRUMB_SHARE * len(labels) and len(departments) * 2 <= len(marked):
             return mark
     return None
@@ -240,9 +243,11 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
 def several_categories(labels: list[str], separator: str | None) -> list[str]:
     """The flat labels that list several categories joined by commas, semicolons, bars or line breaks, as a PIM
     exports a product's categories ('master_fridges,promo_summer,print_2024', Akeneo's): every part is a label of the
-    catalogue, or a part other labels join too. Each combination would train as a class of its own. A name that
-    holds a comma ('Dolls, Playsets & Toy Figures') has a part no other label joins; a path written with commas
-    ('Home,Appliances,Fridges') ends in a leaf no other label has. Path labels: `several_paths`."""
+    catalogue or a part other labels join too, and one part at least is a label of its own ('TVs;Sale' beside 'TVs')
+    or stands first in one label and later in another, as listed categories do and a path's levels never do. Each
+    combination would train as a class of its own. A name that holds a comma ('Dolls, Playsets & Toy Figures') has a
+    part no other label joins; a path written with commas ('Home,Men,Shoes', 'Home,Women,Shoes') keeps each level in
+    its place. Path labels: `several_paths`."""
     if separator:
         return []
     known = {label.strip() for label in labels}
@@ -253,13 +258,16 @@ def several_categories(labels: list[str], separator: str | None) -> list[str]:
         if all(parts) and len(parts) > 1:
             split[label] = parts
     joined: dict[str, set[str]] = {}
+    places: dict[str, set[bool]] = {}  # whether a part stands first, in the labels it is in
     for label, parts in split.items():
-        for part in parts:
+        for place, part in enumerate(parts):
             joined.setdefault(part, set()).add(label)
+            places.setdefault(part, set()).add(place == 0)
     return [
         label
-        for label in labels
-        if label in split and all(part in known or len(joined[part]) >= 2 for part in split[label])
+        for label, parts in split.items()
+        if all(part in known or len(joined[part]) >= 2 for part in parts)
+        and any(part in known or len(places[part]) == 2 for part in parts)
     ]
 
 
