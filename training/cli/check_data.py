@@ -55,8 +55,10 @@ def main(
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else summary_text(report))
     if report.refusals:
-        first = _in_its_file(raw, resolved)
-        logger.error(f"training would refuse this file: {report.refusals[0]}" + (f" (first: {first})" if first else ""))
+        # The report counts refused numbers over all files together, naming no place: training's own error does.
+        first = _in_its_file(raw, resolved) if report.unparsable_numbers else None
+        where = f" (training stops first at: {first})" if first and str(first) not in report.refusals[0] else ""
+        logger.error(f"training would refuse this file: {report.refusals[0]}{where}")
         raise typer.Exit(code=1)
     if resolved.data.strict and report.problems:
         logger.error(f"data.strict: {len(report.problems)} suspected problem(s); fix them or set label_aliases")
