@@ -877,3 +877,16 @@ def test_category_ids_beside_category_names_are_a_problem_and_leading_zeros_a_va
         ["0107", "107"],
     ]
     assert ids_report.numbered_labels == []  # labels that are all ids name nothing else
+
+
+def test_check_data_says_each_refusal_once(tmp_path):
+    # GIVEN two exports joined one after another, each with its header
+    text = generate_taxonomy_catalogue(40, 4, seed=1).to_csv(index=False)
+    path = tmp_path / "joined.csv"
+    path.write_text(text + text)
+
+    result = CliRunner().invoke(check_data_app, ["--data", str(path)])
+
+    [error] = [line for line in result.output.splitlines() if " ERROR " in line]
+    assert result.exit_code == 1
+    assert error.count("repeat the header") == 1
