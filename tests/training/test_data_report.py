@@ -877,6 +877,9 @@ def test_category_ids_beside_category_names_are_a_problem_and_leading_zeros_a_va
         ["0107", "107"],
     ]
     assert ids_report.numbered_labels == []  # labels that are all ids name nothing else
+    # AND codes of varying width, where '011' and '11' are two codes (UN CPC's), are no variants
+    codes = _frame(40, category=["011", "11", "0111", "111"] * 10)
+    assert build_report(codes, CONFIG, source="cpc").label_variants == []
 
 
 def test_check_data_says_each_refusal_once(tmp_path):

@@ -69,7 +69,8 @@ def placeholder_labels(counts: dict[str, int], *, separator: str | None) -> dict
 def label_variants(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
     """Groups of labels that are one class spelled more than once, each with a suggestion: the same name once case,
     spacing, punctuation, HTML escapes, `&` read as `and` and a plural `s` are ignored, level by level of the
-    path (so only siblings under the same parent can match).
+    path (so only siblings under the same parent can match), and a category id without the zeros the catalogue pads
+    its ids with (`_id_width`: 104 as a numeric column reads the '0104' a text export keeps).
 
     The suggestion spells the categories of its path as the whole catalogue mostly does, the department first
     (`_node_spellings`), so the suggested aliases leave one spelling of a department, not one per leaf; then it
@@ -77,8 +78,10 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a ready-to-paste merge.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
+    width = _id_width(list(counts))
     for label in counts:
-        groups.setdefault(path_key(label, separator), []).append(label)
+        padded = width and label.strip().isdigit() and len(label.strip()) <= width
+        groups.setdefault((label.strip().zfill(width),) if padded else path_key(label, separator), []).append(label)
     spellings = _node_spellings(counts, separator)
     return [
         {
@@ -90,6 +93,14 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
         for group in groups.values()
         if len(group) > 1
     ]
+
+
+def _id_width(labels: list[str]) -> int:
+    """The width a catalogue pads its category ids to with zeros, when every id written with a leading zero has that
+    one width (a text export of fixed-width ids, '0104'); 0 when none has one, or ids of several widths do (codes of
+    varying width, where '011' and '11' are two codes)."""
+    widths = {len(label.strip()) for label in labels if label.strip().isdigit() and label.strip().startswith("0")}
+    return widths.pop() if len(widths) == 1 else 0
 
 
 def _node_spellings(counts: dict[str, int], separator: str | None) -> dict[tuple[str, ...], tuple[str, ...]]:
@@ -368,12 +379,10 @@ def label_key(label: str) -> str:
     invisible code points the model's fold drops (a zero-width space a CMS left in:
     `training.text.without_dropped`), case, whitespace, punctuation and a plural ending folded away, and `&` and
     a spaced `+` read as `and`: 'Fridge-Freezers' → 'fridge freezer', 'Bath & Body' and 'Bath and Body' → 'bath
-    and body' (but 'Vehicles & Parts' is not 'Vehicle Parts'). A category id's leading zeros go too: '0104', as a
-    text export keeps it, is the 104 a numeric column reads."""
+    and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
     text = without_dropped(unicodedata.normalize("NFKC", _unescaped(label))).casefold()
     text = text.replace(" + ", " and ").replace("&", " and ")
-    key = " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
-    return (key.lstrip("0") or "0") if key.isdigit() else key
+    return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
 
 
 def _unescaped(label: str) -> str:
