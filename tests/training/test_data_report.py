@@ -796,6 +796,11 @@ def test_an_input_that_names_the_category_is_a_problem():
     assert report.label_leaks == {"seller_id": {"input": "seller_id", "share": 1.0}}
     assert any("'seller_id' (input 'seller_id') and the label determine each other" in p for p in report.problems)
     assert build_report(leaning, CONFIG, source="shops.csv").label_leaks == {}
+    # AND an id blank on a few rows still names the category; one seller in a catalogue nearly all of one class does not
+    gaps = frame.assign(seller_id=[None if i % 20 == 0 else value for i, value in enumerate(frame["seller_id"])])
+    assert build_report(gaps, CONFIG, source="gaps.csv").label_leaks["seller_id"]["share"] == 1.0
+    skewed = _frame(400, category=["Fridges"] * 396 + ["TVs"] * 4, seller_id="s1")
+    assert build_report(skewed, CONFIG, source="one-shop.csv").label_leaks == {}
 
 
 def test_ids_excel_wrote_in_scientific_notation_are_a_problem():

@@ -300,10 +300,12 @@ def _shop_script(code: int) -> bool:
 
 
 def label_leaks(rows: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
-    """Per input other than the title (by its file column), present on nearly every row: how much it and the label
-    determine each other, when both ways reach LEAK_SHARE of the rows over two labels at least. Such a column names
-    the category itself (a category id beside the category's name, a re-coded copy), so the model learns to read
-    the answer off it, its figures look near perfect, and a new listing sent to the API does not carry it."""
+    """Per input other than the title (by its file column), on the rows that have it (half of them at least): how
+    much it and the label determine each other, when both ways reach LEAK_SHARE over two labels at least. Such a
+    column names the category itself (a category id beside the category's name, a re-coded copy), so the model
+    learns to read the answer off it and its figures look near perfect. Its values must tell the labels apart beyond
+    the largest class's share (Goodman and Kruskal's lambda), or a constant column would "name" a catalogue that is
+    nearly all one class."""
     found: dict[str, dict[str, Any]] = {}
     labels = rows[LABEL].astype(str)
     if labels.nunique() < 2:
@@ -313,11 +315,14 @@ def label_leaks(rows: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, A
             continue
         values = rows[name]
         present = values.notna() & (values.astype(str).str.strip() != "")
-        if present.mean() < LEAK_SHARE:
+        if present.mean() < 0.5:
             continue
         pairs = pd.DataFrame({"value": values[present].astype(str), "label": labels[present]}).value_counts()
-        by_value, by_label = (float(pairs.groupby(level=level).max().sum()) / int(present.sum()) for level in (0, 1))
-        if min(by_value, by_label) >= LEAK_SHARE:
+        total = int(present.sum())
+        by_value, by_label = (float(pairs.groupby(level=level).max().sum()) / total for level in (0, 1))
+        largest = float(pairs.groupby(level=1).sum().max()) / total
+        told_apart = (by_value - largest) / (1 - largest) if largest < 1 else 0.0
+        if min(told_apart, by_label) >= LEAK_SHARE:
             found[column] = {"input": name, "share": round(min(by_value, by_label), 4)}
     return found
 
@@ -676,8 +681,9 @@ def _problems(report: DataReport) -> list[str]:
     for column, found in report.label_leaks.items():
         problems.append(
             f"column {column!r} (input {found['input']!r}) and the label determine each other on "
-            f"{found['share']:.1%} of rows: it names the category, so the model would read the answer off it and its "
-            "figures flatter it, and a new listing sent to the API does not carry it; take it out of data.columns"
+            f"{found['share']:.1%} of the rows that have it: it names the category, so the model would read the answer "
+            "off it and its figures flatter it; unless every listing the API is sent carries it, take it out of "
+            "data.columns"
         )
     for column, found in report.scientific_ids.items():
         problems.append(
