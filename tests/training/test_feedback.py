@@ -211,12 +211,15 @@ def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(
         ("kitchen > nodapuze", "ends the path of the class 'Home > Kitchen > Nodapuze'"),
         ("Home > Kitchen", None),  # a class at an inner node, as a catalogue may file listings
         ("Garden > Nodapuze", None),  # a leaf of that name under another department
+        ("Garden", None),  # a department of the tree, though a path ends in a category of its name
+        ("Shoes", "ends the path of the class 'Kids > Shoes' and 1 more: write the whole path"),
     ],
 )
 def test_a_new_path_label_that_ends_a_class_path_is_refused_naming_the_whole_path(tmp_path: Path, label, refused):
     # GIVEN path labels, new classes allowed, and a reviewer who wrote a leaf's name, or part of its path
     data = replace(load_config(DEFAULT_CONFIG_PATH).data, path_separator=" > ")
-    classes = {"Home > Kitchen > Nodapuze", "Home > Bath"}
+    classes = {"Home > Kitchen > Nodapuze", "Home > Bath", "Home > Outdoor > Garden", "Garden > Sheds", "Men > Shoes",
+               "Kids > Shoes"}  # fmt: skip
 
     def read():
         return read_corrections(_reviewed(tmp_path, [label]), data=data, classes=classes, allow_new_classes=True)

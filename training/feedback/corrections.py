@@ -146,24 +146,28 @@ def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path,
                 f"{path}: label {label!r} is a missing value written out, not a category; leave the cell empty for a "
                 "listing you did not review"
             )
-        whole = ends.get(path_key(label, separator))
-        if whole is not None:
+        wholes = ends.get(path_key(label, separator), [])
+        if wholes:
+            more = f" and {len(wholes) - 1} more" if len(wholes) > 1 else ""
             raise DataValidationError(
-                f"{path}: label {label!r} ends the path of the class {whole!r}: write the whole path (the suggestion "
-                "columns hold it); as it is, it would be a department of its own"
+                f"{path}: label {label!r} ends the path of the class {wholes[0]!r}{more}: write the whole path (the "
+                "suggestion columns hold it); as it is, it would be a department of its own"
             )
 
 
-def _path_ends(classes: list[str], separator: str | None) -> dict[tuple[str, ...], str]:
-    """Each shorter end of the classes' paths, its levels folded as `path_key` folds them, and a class it ends (none
-    for flat labels)."""
+def _path_ends(classes: list[str], separator: str | None) -> dict[tuple[str, ...], list[str]]:
+    """Each shorter end of the classes' paths, its levels folded as `path_key` folds them, and the classes it ends,
+    sorted (none for flat labels). An end that is also a category of the tree, from its department down ('Garden'
+    beside 'Home > Outdoor > Garden' and 'Garden > Sheds'), is a category a correction may name."""
     if not separator:
         return {}
-    ends: dict[tuple[str, ...], str] = {}
-    for label in classes:
-        levels = path_key(label, separator)
-        for start in range(1, len(levels)):
-            ends.setdefault(levels[start:], label)
+    keys = [path_key(label, separator) for label in classes]
+    nodes = {key[:depth] for key in keys for depth in range(1, len(key) + 1)}
+    ends: dict[tuple[str, ...], list[str]] = {}
+    for label, key in sorted(zip(classes, keys, strict=True)):
+        for start in range(1, len(key)):
+            if key[start:] not in nodes:
+                ends.setdefault(key[start:], []).append(label)
     return ends
 
 
