@@ -820,7 +820,7 @@ def test_a_catalogue_nearly_all_of_one_class_says_what_its_figures_mean():
 
     notes = build_report(frame, CONFIG, source="skewed.csv").notes
 
-    assert any("one class holds 99% of the rows ('Fridge Freezers')" in note for note in notes)
+    assert any("one class holds 99.0% of the rows ('Fridge Freezers')" in note for note in notes)
     assert not any("one class holds" in note for note in build_report(_frame(), CONFIG, source="even.csv").notes)
 
 

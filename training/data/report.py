@@ -624,7 +624,8 @@ def _problems(report: DataReport) -> list[str]:
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
         )
     if report.numbered_labels:
-        named = next(label for label in report.class_counts if label not in report.numbered_labels)
+        numbered = set(report.numbered_labels)
+        named = next(label for label in report.class_counts if label not in numbered | set(report.placeholder_labels))
         problems.append(
             f"{len(report.numbered_labels)} labels are bare numbers (e.g. {report.numbered_labels[0]!r}) beside "
             f"labels that name their categories (e.g. {QUOTED.repr(named)}): category ids, as Google's taxonomy "
@@ -709,9 +710,9 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     if largest and len(report.class_counts) > 1 and largest[1] >= MAJORITY_SHARE * sum(report.class_counts.values()):
         share = largest[1] / sum(report.class_counts.values())
         notes.append(
-            f"one class holds {share:.0%} of the rows ({largest[0]!r}): accuracy, and the precision an operating "
-            "point is chosen at, are mostly that class's; macro-F1 and the model card's figures by class say how the "
-            "others fare"
+            f"one class holds {share:.1%} of the rows ({QUOTED.repr(largest[0])}): accuracy, and the precision an "
+            "operating point is chosen at, are mostly that class's; macro-F1 and the model card's figures by class say "
+            "how the others fare"
         )
     mark = unset_path_separator(list(report.class_counts), report.path_separator)
     if mark:

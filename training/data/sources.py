@@ -350,11 +350,12 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
 
 def _header(frame: pd.DataFrame, stream: _BoundedLines, path: str) -> tuple[pd.DataFrame, list[str]]:
     """A text file's frame and column names as written, with a byte-order mark inside the first name's quotes taken
-    off (a tool that quotes every field after writing the mark into the first: '"\ufeffProduct ID"'; one before the
-    quote is read as the encoding's), and the unnamed columns left out (`_without_unnamed`)."""
+    off (a tool that quotes every field after writing the mark, U+FEFF, into the first; one before the quote is read
+    as the encoding's), and the unnamed columns left out (`_without_unnamed`)."""
     names = _text_header(stream, path)
-    if names and names[0].startswith(BOM) and len(names) == frame.shape[1]:
+    if names:
         names = [names[0].removeprefix(BOM), *names[1:]]
+    if len(frame.columns) and str(frame.columns[0]).startswith(BOM):
         frame = frame.rename(columns={frame.columns[0]: str(frame.columns[0]).removeprefix(BOM)})
     return _without_unnamed(frame, names)
 
