@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from training.cli.train import app, classes_thinned, never_trained_on
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.synthetic import generate_catalogue
-from training.reporting.tracking import ChampionComparison, current_champions, decide_promotion
+from training.reporting.tracking import BY_HAND, ChampionComparison, current_champions, decide_promotion
 
 CHAMPION = "test-model v1 (@candidate)"
 
@@ -237,22 +237,27 @@ def _config(tmp_path, name, rows=2_500, text_buckets=4096, **model):
 
 
 @pytest.mark.slow
-def test_a_newer_version_no_alias_holds_is_a_champion_beside_the_aliased_ones(tmp_path, monkeypatch):
+def test_later_versions_no_alias_holds_are_champions_while_they_wait_or_are_the_newest(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     client = MlflowClient()
     client.create_registered_model("shop")
-    for _ in range(3):
+    for _ in range(5):
         client.create_model_version("shop", source=str(tmp_path / "gone"))
-    # GIVEN v1 at production, v2 at candidate and v3 left unpromoted (a person is to decide)
+    # GIVEN v1 at production, v2 at candidate, v3 left for a person to decide, then v4 and v5 found worse
     client.set_registered_model_alias("shop", "production", "1")
     client.set_registered_model_alias("shop", "candidate", "2")
+    client.set_model_version_tag("shop", "3", "promotion", f"not compared with shop v2 (@candidate): …; {BY_HAND}")
+    for version in ("4", "5"):
+        client.set_model_version_tag("shop", version, "promotion", "macro-F1 0.8000 is below …")
 
-    # THEN a new run meets all three: without v3, one that v3 is better than could take the alias over it
-    assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("2", "candidate"),
-                                                                         ("3", None)]  # fmt: skip
-    # AND once v3 holds the alias, the aliased versions alone
-    client.set_registered_model_alias("shop", "candidate", "3")
-    assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("3", "candidate")]
+    # THEN a new run meets v3 still, however many runs came after it, and the newest: without them, a run that v3
+    # or v5 is better than could take the alias over it
+    assert [(c.version, c.alias) for c in current_champions("shop")] == [
+        ("1", "production"), ("2", "candidate"), ("3", None), ("5", None)
+    ]  # fmt: skip
+    # AND once a later version holds the alias, that version and production alone
+    client.set_registered_model_alias("shop", "candidate", "5")
+    assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("5", "candidate")]
 
 
 def test_only_a_model_that_is_not_worse_moves_the_candidate_alias(tmp_path, monkeypatch):

@@ -152,11 +152,11 @@ def log_onnx_model(
 @dataclass(frozen=True)
 class Champion:
     """A registered version a new one is measured against (`current_champions`): the version at `production` or at
-    `candidate`, else the newest version of the name (promoted or not, so a weaker model never takes the alias from
-    a better one that was left unpromoted).
+    `candidate`, or a later one no alias holds, the newest or one left for a person (promoted or not, so a weaker
+    model never takes the alias from a better one that was left unpromoted).
 
     Attributes:
-        alias: The alias it holds, or None for the newest version without one.
+        alias: The alias it holds, or None for a version without one.
         version: Its registered version number.
         run_id: The MLflow run that trained it.
         model_bytes: Its graph (empty when it cannot be read).
@@ -218,13 +218,15 @@ class Promotion:
 
 
 def current_champions(registered_model: str) -> list[Champion]:
-    """The versions at `production` and at `candidate` (one version holding both counts once), and the newest version
-    of the name when no alias holds it; none when the name has no version yet.
+    """The versions at `production` and at `candidate` (one version holding both counts once), and the versions after
+    them no alias holds that are the newest or were left for a person to decide (`BY_HAND`); none when the name has
+    no version yet.
 
     Both aliases, because a new version takes the candidate alias from one and goes on to replace the other: compared
     with production alone, a model better than a weak production version would replace a stronger candidate. The
-    newest, because a version left unpromoted (one no champion could be compared with waits for a person) must not
-    be leapfrogged by a later run that meets only the older champions: one on a tenth of the catalogue, say.
+    later ones, because a version left unpromoted must not be leapfrogged by a run that meets only the older
+    champions (one on a tenth of the catalogue, say): the newest, and every one still waiting for a person, however
+    many runs came after it.
     """
     client = MlflowClient()
     champions: dict[str, Champion] = {}
@@ -235,10 +237,13 @@ def current_champions(registered_model: str) -> list[Champion]:
             continue
         if str(found.version) not in champions:
             champions[str(found.version)] = _champion(registered_model, alias, found)
-    versions = client.search_model_versions(f"name = '{registered_model}'")
-    newest = max(versions, key=lambda v: int(v.version), default=None)
-    if newest is not None and str(newest.version) not in champions:
-        champions[str(newest.version)] = _champion(registered_model, None, newest)
+    versions = sorted(client.search_model_versions(f"name = '{registered_model}'"), key=lambda v: int(v.version))
+    aliased = max(map(int, champions), default=0)
+    for found in versions:
+        waiting = str(found.tags.get("promotion", "")).endswith(BY_HAND)
+        later = int(found.version) > aliased and str(found.version) not in champions
+        if later and (waiting or found is versions[-1]):
+            champions[str(found.version)] = _champion(registered_model, None, found)
     return list(champions.values())
 
 
