@@ -452,7 +452,7 @@ def test_a_missing_model_file_is_named(tmp_path):
     result = CliRunner().invoke(app, ["--a", str(missing), "--b", str(missing)])
 
     assert result.exit_code == 1
-    assert f"model file not found: {missing}" in result.output
+    assert f"model A file not found: {missing}" in result.output
 
 
 @pytest.mark.parametrize(

@@ -546,8 +546,12 @@ def test_a_review_queue_out_not_named_csv_is_one_line_before_any_reading(tmp_pat
         ("{tmp}", "{tmp} is a folder: pass the model.onnx inside it"),
         ("models:/synthetic/2", "MLflow has no ONNX model at models:/synthetic/2: "),
         ("{tmp}/junk.onnx", "model B is not an ONNX model: {tmp}/junk.onnx (pass a model.onnx `make train` wrote)"),
+        # a failed copy, and bytes that parse as an ONNX graph of nothing: never dropped without a word
+        ("{tmp}/empty.onnx", "model B is no model `make train` wrote: {tmp}/empty.onnx is empty"),
+        ("{tmp}/bare.onnx", "{tmp}/bare.onnx is an ONNX graph without its 'product_classifier' metadata"),
+        ("{tmp}/absent.onnx", "model B file not found: {tmp}/absent.onnx"),
     ],
-    ids=["folder", "registered", "not-onnx"],
+    ids=["folder", "registered", "not-onnx", "empty", "no-metadata", "absent"],
 )
 def test_a_challenger_is_taken_and_named_as_make_compare_takes_its_models(
     tmp_path: Path, monkeypatch, no_aws_credentials, reference: str, said: str
@@ -555,6 +559,8 @@ def test_a_challenger_is_taken_and_named_as_make_compare_takes_its_models(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "junk.onnx").write_text("not a model")
+    (tmp_path / "models" / "empty.onnx").write_bytes(b"")
+    (tmp_path / "models" / "bare.onnx").write_bytes(b"\x08\x07")
     (tmp_path / "c.jsonl").write_text(json.dumps(record("one")) + "\n")
     model = reference.format(tmp=tmp_path / "models")
 

@@ -48,7 +48,7 @@ from training.feedback.review_queue import (
     spreadsheet_safe,
 )
 from training.feedback.served import listing_rows, served_labels
-from training.model.metadata import blank_ids_named_by_row, read_metadata, titles_named_unfolded
+from training.model.metadata import METADATA_KEY, blank_ids_named_by_row, read_metadata, titles_named_unfolded
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
@@ -76,19 +76,26 @@ def read_model(reference: str, *, name: str) -> bytes:
     `make review-queue`, so both take and name a model alike.
 
     Raises:
-        TrainingError: The file does not exist, MLflow cannot find the model, or it is no ONNX model.
+        TrainingError: The file does not exist, MLflow cannot find the model, or it is no model `make train` wrote
+            (not ONNX, empty, or without the metadata its answers are read by).
     """
-    model = _reference_bytes(reference)
+    model = _reference_bytes(reference, name=name)
     try:
-        onnx.load_model_from_string(model)
+        graph = onnx.load_model_from_string(model)
     except DecodeError as exc:
         raise TrainingError(
             f"model {name} is not an ONNX model: {reference} (pass a model.onnx `make train` wrote)"
         ) from exc
+    if not any(entry.key == METADATA_KEY for entry in graph.metadata_props):
+        raise TrainingError(
+            f"model {name} is no model `make train` wrote: {reference} is "
+            f"{'empty' if not model else f'an ONNX graph without its {METADATA_KEY!r} metadata'} (pass a model.onnx "
+            "`make train` wrote)"
+        )
     return model
 
 
-def _reference_bytes(reference: str) -> bytes:
+def _reference_bytes(reference: str, *, name: str) -> bytes:
     """The bytes a model reference names: an MLflow URI's ONNX graph, or a file's.
 
     Raises:
@@ -111,7 +118,7 @@ def _reference_bytes(reference: str) -> bytes:
     if path.is_dir():
         raise TrainingError(f"{reference} is a folder: pass the model.onnx inside it")
     if not path.is_file():
-        raise TrainingError(f"model file not found: {reference} (pass an .onnx file or a models:/… URI)")
+        raise TrainingError(f"model {name} file not found: {reference} (pass an .onnx file or a models:/… URI)")
     return path.read_bytes()
 
 
