@@ -904,3 +904,18 @@ def test_live_traffic_is_never_compared_across_taxonomies(model_path: Path, taxo
     assert queued.exit_code == 1
     assert "model B has the classes of only 0% of the live model's answers" in queued.output
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_a_capture_time_utc_cannot_write_is_malformed_and_titles_are_held_to_the_apis_limit(tmp_path: Path):
+    # GIVEN a record whose time is in the year 10000 in UTC, and a 600-character title the API answered, read with the
+    # schema of a model trained with data.max_text_length 500
+    beyond = record("far", time="9999-12-31T23:30:00-01:00")
+    long = record("a " * 300, listing="long")
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in (record("tv"), beyond, long)))
+    schema = input_schema(replace(load_config(DEFAULT_CONFIG_PATH).data, max_text_length=500))
+
+    captured = read_capture(str(tmp_path), schema=schema)
+
+    # THEN the first is malformed, never a traceback; the title the API took is read
+    assert captured.skipped["malformed"] == 1
+    assert sorted(captured.frame["listing_id"]) == ["long", "tv"]

@@ -171,12 +171,13 @@ def parse_since(text: str | None) -> datetime | None:
 
 
 def parse_time(text: Any) -> datetime | None:
-    """A capture time as an aware time, UTC unless it says otherwise; None for text that is no ISO time."""
+    """A capture time in UTC (read as UTC unless it says otherwise); None for text that is no ISO time, or one
+    beyond what UTC can write ('9999-12-31T23:30:00-01:00' is in the year 10000 there)."""
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _usable(
@@ -353,16 +354,15 @@ def _well_formed(record: dict[str, Any]) -> bool:
 
 def _accepted(records: list[dict[str, Any]], schema: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The records whose inputs the API takes, validated as the API validates a request (`handler.schemas`, built
-    from the served model's input `schema`): a price as text ("12,50") or below 0, an empty or overlong title was
-    refused, so never answered, and it would stop a challenger's scoring or block training on a corrections file.
-    Only the inputs the capture holds are checked: read with another model's config, it lacks some, and no record is
-    at fault for that."""
+    from the served model's input `schema`, with the API's own text limit, MAX_TEXT_LENGTH, not the model's): a price
+    as text ("12,50") or below 0, an empty title or one over the limit was refused, so never answered, and it would
+    stop a challenger's scoring or block training on a corrections file. Only the inputs the capture holds are
+    checked: read with another model's config, it lacks some, and no record is at fault for that."""
     if schema is None:
         return records
     held = {name for record in records for name in record["inputs"]}
     specs = [spec for spec in schema if spec["name"] in held]
-    texts = [spec.get("max_length") or MAX_TEXT_LENGTH for spec in specs if spec["type"] != "float"]
-    product = build_product_model(specs, max_text_length=min(texts, default=MAX_TEXT_LENGTH), example=None)
+    product = build_product_model(specs, max_text_length=MAX_TEXT_LENGTH, example=None)
     names = [spec["name"] for spec in specs]
     return [record for record in records if _takes(product, record["inputs"], names)]
 
