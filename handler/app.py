@@ -581,7 +581,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _unparsable(cause: BaseException | None) -> str:
     """Why a body could not be parsed, in the client's terms (never the parser's exception or its advice)."""
     if isinstance(cause, UnicodeDecodeError):
-        return f"the body is not UTF-8 text (byte {cause.start + 1} cannot be decoded)"
+        # the encoding json detected: UTF-8 (a mark or none), or UTF-16 or UTF-32 by the NUL bytes of their ASCII
+        encoding = cause.encoding.upper().removesuffix("-SIG").removesuffix("-LE").removesuffix("-BE")
+        return f"the body is not {encoding} text (byte {cause.start + 1} cannot be decoded)"
     if isinstance(cause, RecursionError):
         return "the body nests arrays or objects too deeply"
     if isinstance(cause, ValueError) and "digits" in str(cause):

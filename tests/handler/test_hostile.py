@@ -123,8 +123,12 @@ def test_a_huge_content_type_is_not_echoed_whole(client):
         (gzip.compress(b'{"title": "tv"}'), "the body is not UTF-8 text (byte 2 cannot be decoded)"),
         # a lone surrogate's bytes, which json.loads would decode (surrogatepass) for validation to refuse
         (b'{"title": "a\xed\xa0\x80"}', "the body is not UTF-8 text (byte 13 cannot be decoded)"),
+        # counted in the body as sent, byte-order mark included
+        (b'\xef\xbb\xbf{"title": "caf\xe9"}', "the body is not UTF-8 text (byte 18 cannot be decoded)"),
+        # UTF-16 (read, as json reads it) cut short by a byte
+        ('{"title": "tv"}'.encode("utf-16") + b"\x00", "the body is not UTF-16 text (byte 33 cannot be decoded)"),
     ],
-    ids=["nested", "digits", "latin-1", "bytes", "gzip", "surrogate"],
+    ids=["nested", "digits", "latin-1", "bytes", "gzip", "surrogate", "after a mark", "utf-16 cut"],
 )
 def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client, body, reason):
     response = client.post("/predict", content=body, headers=JSON)
