@@ -155,17 +155,18 @@ def main(
     configure_logging()
     try:
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
-        model_a, model_b = read_model(a, name="A"), read_model(b, name="B")
-        check_out_dir(out, what="the comparison")
         if on not in (None, "test", "all"):
             raise TrainingError(f"--on must be test or all, got {on!r}")
-        if data and is_capture(data):
-            if on is not None:
-                raise TrainingError(
-                    "--on: for a catalogue only (its held-out test split or all of it); captured traffic has no "
-                    "split, and every captured listing is compared"
-                )
-            _compare_live(model_a, model_b, a=a, b=b, data=data, out=out, resamples=resamples, reviewed=reviewed,
+        live = data if data and is_capture(data) else None
+        if live and on is not None:
+            raise TrainingError(
+                "--on: for a catalogue only (its held-out test split or all of it); captured traffic has no split, "
+                "and every captured listing is compared"
+            )
+        model_a, model_b = read_model(a, name="A"), read_model(b, name="B")
+        check_out_dir(out, what="the comparison")
+        if live:
+            _compare_live(model_a, model_b, a=a, b=b, data=live, out=out, resamples=resamples, reviewed=reviewed,
                           since=since, min_agreement=min_agreement, data_config=resolved.data)  # fmt: skip
             return
         live_only = {"--reviewed": reviewed, "--since": since, "--min-agreement": min_agreement}
