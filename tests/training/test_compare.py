@@ -395,8 +395,9 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path):
 def _one_captured_listing(folder: Path) -> None:
     """A capture folder holding one record."""
     folder.mkdir()
-    record = {"capture": 1, "time": "2026-12-01T10:00:00Z", "listing_id": "l", "inputs": {"title": "tv"},
-              "label": "TVs", "confidence": 0.9}  # fmt: skip
+    record = {"capture": 1, "time": "2026-12-01T10:00:00Z", "request_id": "r1", "item": 0, "model_version": "v1",
+              "listing_id": "l", "inputs": {"title": "tv", "seller_id": "s1", "brand": "acme", "price": 10.0},
+              "label": "TVs", "confidence": 0.9, "top_k": [{"label": "TVs", "probability": 0.9}]}  # fmt: skip
     (folder / "c.jsonl").write_text(json.dumps(record) + "\n")
 
 
@@ -424,6 +425,22 @@ def test_on_is_refused_on_captured_traffic_which_has_no_split(model_path, tmp_pa
     assert result.exit_code == 1
     assert ("--on: for a catalogue only" if on == "all" else "--on must be test or all, got 'bogus'") in result.output
     assert not (tmp_path / "c").exists()
+
+
+def test_a_comparison_on_captured_traffic_says_what_reading_the_capture_skipped(model_path, tmp_path):
+    import gzip
+
+    _one_captured_listing(tmp_path / "capture")
+    (tmp_path / "capture" / "old.jsonl.zip").write_bytes(b"PK\x03\x04" + gzip.compress(b"{}"))
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--data",
+                                      str(tmp_path / "capture"), "--out", str(tmp_path / "c")])  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert list(report["unreadable_files"].values()) == ["a ZIP archive or an Excel workbook"]
+    assert "unreadable_files" not in report["skipped_records"]
+    assert "Reading the capture skipped 1 file(s) of no UTF-8 text" in (tmp_path / "c" / "comparison.md").read_text()
 
 
 def test_a_catalogue_without_rows_is_named(model_path, tmp_path):

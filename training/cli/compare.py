@@ -374,11 +374,12 @@ def _compare_live(
         reviewed_report = compare_predictions(labels[known], predicted_a[known], predicted_b[known],
                                               resamples=resamples)  # fmt: skip
         reviewed_report |= {"left_out_as_corrections": int(trained.sum())} | unmatched
-    text = render_agreement(report, reviewed_report, a=a, b=b, data=data)
+    text = render_agreement(report, reviewed_report, a=a, b=b, data=data, skipped=captured.skipped_text())
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
+    records = {why: count for why, count in captured.skipped.items() if why != "unreadable_files"}
     summary = report | {"reviewed": reviewed_report, "a": a, "b": b, "data": data, "window": captured.window(),
-                        "skipped_records": captured.skipped}  # fmt: skip
+                        "skipped_records": records, "unreadable_files": captured.unreadable}  # fmt: skip
     (out / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
     differ = (predicted_a != predicted_b) & scored
     differing = listings.loc[differ, ["listing_id", *captured.inputs]]

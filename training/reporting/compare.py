@@ -407,8 +407,11 @@ def agreement_report(
     }
 
 
-def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *, a: str, b: str, data: str) -> str:
-    """The live-traffic comparison as Markdown: agreement overall and by department, then the reviewed subset."""
+def render_agreement(
+    report: dict[str, Any], reviewed: dict[str, Any] | None, *, a: str, b: str, data: str, skipped: str = ""
+) -> str:
+    """The live-traffic comparison as Markdown: agreement overall and by department, then the reviewed subset;
+    `skipped` says what reading the capture left out (`Captured.skipped_text`), so the figures say what they omit."""
     pct = f"{report['confidence']:.0%}"
     overall = report["agreement"]
     lines = [
@@ -417,7 +420,8 @@ def render_agreement(report: dict[str, Any], reviewed: dict[str, Any] | None, *,
         f"{report['rows']:,} captured listings of {data}; {pct} intervals from {report['resamples']:,} bootstrap "
         "resamples."
         + (f" {report['left_out_as_corrections']:,} more are left out: a model was given them as corrections, and "
-           "answers them as it was taught." if report.get("left_out_as_corrections") else ""),
+           "answers them as it was taught." if report.get("left_out_as_corrections") else "")
+        + (f" Reading the capture skipped {skipped}." if skipped else ""),
         "",
         f"B answers as A on **{overall['agreement']:.2%}** of them ({pct} interval {overall['ci_low']:.2%} … "
         f"{overall['ci_high']:.2%}).",
