@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import onnx
 import typer
-from google.protobuf.message import DecodeError
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.logging_setup import configure_logging
@@ -45,10 +44,10 @@ from training.feedback.review_queue import (
     canonical_labels,
     latest_listings,
     read_review_file,
-    spreadsheet_safe,
+    save_for_spreadsheets,
 )
 from training.feedback.served import listing_rows, served_labels
-from training.model.metadata import METADATA_KEY, blank_ids_named_by_row, read_metadata, titles_named_unfolded
+from training.model.metadata import blank_ids_named_by_row, read_metadata, titles_named_unfolded
 from training.reporting.compare import (
     agreement_report,
     check_held_out,
@@ -61,6 +60,7 @@ from training.reporting.compare import (
     render_comparison,
     score_model,
 )
+from training.reporting.model_reference import in_mlflow, read_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,62 +69,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-def read_model(reference: str, *, name: str) -> bytes:
-    """An ONNX file's bytes, or the graph of an MLflow model URI: model `name` (A, B) of `make compare`, and B of
-    `make review-queue`, so both take and name a model alike.
-
-    Raises:
-        TrainingError: The file does not exist, MLflow cannot find the model, or it is no model `make train` wrote
-            (not ONNX, empty, or without the metadata its answers are read by).
-    """
-    model = _reference_bytes(reference, name=name)
-    try:
-        graph = onnx.load_model_from_string(model)
-    except DecodeError as exc:
-        raise TrainingError(
-            f"model {name} is not an ONNX model: {reference} (pass a model.onnx `make train` wrote)"
-        ) from exc
-    if not any(entry.key == METADATA_KEY for entry in graph.metadata_props):
-        raise TrainingError(
-            f"model {name} is no model `make train` wrote: {reference} is "
-            f"{'empty' if not model else f'an ONNX graph without its {METADATA_KEY!r} metadata'} (pass a model.onnx "
-            "`make train` wrote)"
-        )
-    return model
-
-
-def _reference_bytes(reference: str, *, name: str) -> bytes:
-    """The bytes a model reference names: an MLflow URI's ONNX graph, or a file's.
-
-    Raises:
-        TrainingError: The file does not exist or MLflow cannot find the model.
-    """
-    if _in_mlflow(reference):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from training.reporting.tracking import UNREADABLE_MODEL, configure_tracking, read_registered_onnx
-
-        configure_tracking(PROJECT_ROOT, "product-classifier")
-        try:
-            return read_registered_onnx(reference)
-        except (*UNREADABLE_MODEL, BotoCoreError, ClientError) as exc:
-            raise TrainingError(
-                f"MLflow has no ONNX model at {reference}: {exc} (pass models:/<name>/<version>, "
-                "models:/<name>@<alias>, runs:/<run id>/model, or an .onnx file)"
-            ) from exc
-    path = Path(reference)
-    if path.is_dir():
-        raise TrainingError(f"{reference} is a folder: pass the model.onnx inside it")
-    if not path.is_file():
-        raise TrainingError(f"model {name} file not found: {reference} (pass an .onnx file or a models:/… URI)")
-    return path.read_bytes()
-
-
-def _in_mlflow(reference: str) -> bool:
-    """Whether a model reference is an MLflow URI rather than a file."""
-    return "://" in reference or reference.startswith(("models:", "runs:"))
 
 
 @app.command()
@@ -220,7 +164,7 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
     (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": data}, indent=2) + "\n")
-    _save_disagreements(listing, out)
+    save_for_spreadsheets(listing, out / "disagreements.csv")
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
 
@@ -273,7 +217,7 @@ def _trained_on(
             if digest != sha256:
                 data = "other data than DATA" if digest else "data it records no digest of"
                 record, remedy = (
-                    ("its run holds", "") if _in_mlflow(reference) else
+                    ("its run holds", "") if in_mlflow(reference) else
                     ("its file holds", " (give it as its models:/ URI to leave them out)")
                 )  # fmt: skip
                 logger.warning(
@@ -295,7 +239,7 @@ def _trained_on(
 
 def _recorded_products(reference: str) -> np.ndarray | None:
     """The products the model at an MLflow URI trained on, by its run's record; None for a file or no record."""
-    if not _in_mlflow(reference):
+    if not in_mlflow(reference):
         return None
     from training.reporting.tracking import products_trained_on
 
@@ -384,7 +328,7 @@ def _compare_live(
     differ = (predicted_a != predicted_b) & scored
     differing = listings.loc[differ, ["listing_id", *captured.inputs]]
     differing = differing.assign(a=predicted_a[differ], b=predicted_b[differ])
-    _save_disagreements(differing, out)
+    save_for_spreadsheets(differing, out / "disagreements.csv")
     typer.echo(text)
     low = report["agreement"]["ci_low"]
     if min_agreement is not None and low < min_agreement:
@@ -447,12 +391,6 @@ def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) 
         )
         for name in ("comparison.md", "comparison.json", "disagreements.csv"):
             mlflow.log_artifact(str(out / name))
-
-
-def _save_disagreements(listing: pd.DataFrame, out: Path) -> None:
-    """The rows the models answer differently, as the review queue is written: spreadsheet-safe, and with a BOM, by
-    which Excel reads UTF-8 (without one it reads the local code page, and garbles every title beyond ASCII)."""
-    spreadsheet_safe(listing).to_csv(out / "disagreements.csv", index=False, encoding="utf-8-sig")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import onnx
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
-from training.cli.compare import read_model
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS
@@ -27,10 +26,11 @@ from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
 from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
-from training.feedback.review_queue import build_review_queue, latest_listings, spreadsheet_safe
+from training.feedback.review_queue import build_review_queue, latest_listings, save_for_spreadsheets
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import input_schema, read_metadata
 from training.reporting.compare import check_knows_answers
+from training.reporting.model_reference import read_model
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
@@ -78,9 +78,7 @@ def main(
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    # With a BOM, so Excel opens it as UTF-8 (without one it reads the text in the Windows code page, which mangles
-    # every non-ASCII title a reviewer then saves back); every reader here, and pandas, skips it.
-    spreadsheet_safe(queue).to_csv(out, index=False, encoding="utf-8-sig")
+    save_for_spreadsheets(queue, out)
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
     if reviewed:

@@ -98,6 +98,13 @@ def canonical_labels(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
     return labels.str.strip().replace(aliases)
 
 
+def save_for_spreadsheets(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV a person opens in a spreadsheet: `spreadsheet_safe`, and with a BOM, so Excel opens it as UTF-8
+    (without one it reads the text in the Windows code page, which mangles every title beyond ASCII a reviewer then
+    saves back); every reader here, and pandas, skips it."""
+    spreadsheet_safe(frame).to_csv(path, index=False, encoding="utf-8-sig")
+
+
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or carriage
     return first) written after a `'`, as OWASP advises for CSV files opened in Excel: captured listings are what
