@@ -42,8 +42,8 @@ def predicted_counts(
     every label (one per series), MAX_QUERIES queries a call.
 
     Raises:
-        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a count that is not
-            finite and ≥ 0.
+        MetricsError: GetMetricData failed, reported a query it could not answer or left one out of every page,
+            or summed a count that is not finite and ≥ 0.
     """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)
@@ -82,7 +82,8 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
     none at all: a model without operating points decides nothing).
 
     Raises:
-        MetricsError: GetMetricData failed, or returned counts that cannot be (more accepted than decided).
+        MetricsError: GetMetricData failed, left a query out of every page, or returned counts that cannot be (more
+            accepted than decided).
     """
     end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(hours=config.window_hours)
@@ -141,7 +142,8 @@ def _sums(
     """The Sum of each service-wide metric over [start, end), in one GetMetricData query each.
 
     Raises:
-        MetricsError: GetMetricData failed, reported a query it could not answer, or summed a bad count.
+        MetricsError: GetMetricData failed, reported a query it could not answer or left one out of every page,
+            or summed a bad count.
     """
     period = _period(start, end)
     queries = [
