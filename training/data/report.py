@@ -639,20 +639,16 @@ def _problems(report: DataReport) -> list[str]:
             f"beside {QUOTED.repr(once)}): each repeat is a branch of its own, its listings split from the other's; "
             "write each category once (data.label_aliases can map the labels as they are)"
         )
-    several = several_paths(list(report.class_counts), separator)
-    if several:
-        problems.append(
-            f"{len(several)} labels hold several category paths, joined (e.g. {several[0]!r}), as shop "
-            "exports write a listing filed under several categories: each would train as one deep path; keep one "
-            "category per listing (say, its first path)"
-        )
-    listed = several_categories(list(report.class_counts), separator)
-    if listed:
-        problems.append(
-            f"{len(listed)} labels list several categories, joined (e.g. {QUOTED.repr(listed[0])}), as a PIM or shop "
-            "exports a product filed under several: each combination would train as a class of its own; keep one "
-            "category per listing"
-        )
+    # Labels that join a listing's several categories, as path labels and as flat ones: what each trains as.
+    joined = {
+        "hold several category paths, joined (e.g. {}), as shop exports write a listing filed under several "
+        "categories: each would train as one deep path; keep one category per listing (say, its first path)":
+        several_paths(list(report.class_counts), separator),
+        "list several categories, joined (e.g. {}), as a PIM or shop exports a product filed under several: each "
+        "combination would train as a class of its own; keep one category per listing":
+        several_categories(list(report.class_counts), separator),
+    }  # fmt: skip
+    problems += [f"{len(found)} labels {said.format(QUOTED.repr(found[0]))}" for said, found in joined.items() if found]
     problems += [
         f"column {column!r} is empty"
         if report.missing_rates.get(column) == 1.0
