@@ -207,10 +207,10 @@ def unset_path_separator(labels: list[str], separator: str | None) -> str | None
         return mark
     listed = several_categories(labels, separator)  # listed categories, not paths: a note would say set it
     for mark in UNSPACED_BREADCRUMBS:
-        marked = [label for label in labels if mark in label]
-        departments = {label.split(mark)[0].strip() for label in marked}
         if any(mark in label for label in listed):
             continue
+        marked = [label for label in labels if mark in label]
+        departments = {label.split(mark)[0].strip() for label in marked}
         if len(marked) >= BREADCRUMB_SHARE * len(labels) and len(departments) * 2 <= len(marked):
             return mark
     return None

@@ -624,8 +624,8 @@ def _problems(report: DataReport) -> list[str]:
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
         )
     if report.numbered_labels:
-        numbered = set(report.numbered_labels)
-        named = next(label for label in report.class_counts if label not in numbered | set(report.placeholder_labels))
+        unnamed = set(report.numbered_labels) | set(report.placeholder_labels)
+        named = next(label for label in report.class_counts if label not in unnamed)
         problems.append(
             f"{len(report.numbered_labels)} labels are bare numbers (e.g. {report.numbered_labels[0]!r}) beside "
             f"labels that name their categories (e.g. {QUOTED.repr(named)}): category ids, as Google's taxonomy "
