@@ -120,6 +120,31 @@ def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confide
     assert unsure["path"] == "TVs (0.35)"
 
 
+def test_while_a_canary_serves_the_challenger_its_own_answers_do_not_hide_a_disagreement(tmp_path: Path):
+    # GIVEN traffic the live version v1 and the canary v2 both answered; v2 answered "disputed" last
+    canary = {"model_version": "v2"}
+    lines = [
+        record("disputed", time="2026-12-01T10:00:00Z"),
+        record("disputed", label="Fridges", time="2026-12-01T11:00:00Z") | canary,
+        record("only the canary saw it", label="Fridges") | canary,
+    ]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    captured = read_capture(str(tmp_path))
+    listings = latest_listings(captured, challenger_version="v2")
+    # WHEN v2 is the challenger, answering as it served
+    challenger = ["Fridges" for _ in range(len(listings))]
+
+    queue, _ = build_review_queue(
+        captured, known={}, challenger=challenger, low_confidence=0.5, limit=10, challenger_version="v2"
+    )
+
+    # THEN the listing is queued against the live version's answer, and the canary agrees with itself elsewhere
+    assert list(queue["title"]) == ["disputed"]
+    assert queue.iloc[0]["model_label"] == "TVs"
+    assert queue.iloc[0]["challenger_label"] == "Fridges"
+    assert queue.iloc[0]["times_seen"] == 2
+
+
 INPUTS = ["title", "seller_id", "brand", "price"]
 
 

@@ -65,12 +65,15 @@ def main(
         model_b = read_model(b, name="B") if b else None
         # What the live model (trained with this config) takes: a record the API refused was never answered.
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
-        challenger, reviewed = _challenger_labels(model_b, captured) if model_b else (None, frozenset())
+        challenger, reviewed, version_b = (
+            _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
+        )
         queue, qualified = build_review_queue(
             captured,
             known=_known_values(resolved, data),
             challenger=challenger,
             reviewed=reviewed,
+            challenger_version=version_b,
             low_confidence=low_confidence,
             limit=limit,
         )
@@ -135,21 +138,22 @@ def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
     return {name: set(frame[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in frame}
 
 
-def _challenger_labels(model: bytes, captured: Captured) -> tuple[list[str], frozenset[str]]:
-    """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them, and
-    the captured listings it was given as corrections (it answers them as it was taught: no reason to review them
-    again).
+def _challenger_labels(model: bytes, captured: Captured) -> tuple[list[str], frozenset[str], str]:
+    """The challenger's label for each listing of the queue (`latest_listings` order), as it would serve them, the
+    captured listings it was given as corrections (it answers them as it was taught: no reason to review them
+    again), and the version it answers as.
 
     Raises:
         TrainingError: The graph is not a model the function can load.
     """
-    listings = latest_listings(captured)
+    metadata = read_metadata(onnx.load_model_from_string(model))
+    version = str(metadata.get("model_version", "unversioned"))  # as the function records it
+    listings = latest_listings(captured, challenger_version=version)
     labels = served_labels(model, listing_rows(listings, captured.inputs), name="B")
     # A challenger of another taxonomy would queue every listing as "answered otherwise".
-    metadata = read_metadata(onnx.load_model_from_string(model))
     check_knows_answers(metadata, listings["model_label"].to_numpy(), name="model B", other="the live model")
     given = listings["listing_id"].isin(metadata.get("training_data", {}).get(CORRECTED_LISTINGS, []))
-    return labels, frozenset(listings.loc[given, "listing_id"])
+    return labels, frozenset(listings.loc[given, "listing_id"]), version
 
 
 if __name__ == "__main__":

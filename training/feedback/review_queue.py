@@ -125,11 +125,19 @@ def _as_captured(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and _quoted(cell[1:]) else cell
 
 
-def latest_listings(captured: Captured) -> pd.DataFrame:
+def latest_listings(captured: Captured, *, challenger_version: str | None = None) -> pd.DataFrame:
     """One row per listing: its latest record, with times_seen, first_seen and last_seen (the frame is oldest first,
-    by the time itself: the text of times in two zones does not sort)."""
+    by the time itself: the text of times in two zones does not sort).
+
+    With `challenger_version`, the version a challenger answers as, a listing's record is the latest another version
+    answered where there is one: while a canary serves the challenger beside the live version, its own answer would
+    always agree with it, and the listings the two answer differently would never be queued as such.
+    """
     frame = captured.frame
     seen = frame.groupby("listing_id", sort=False)["time"].agg(["size", "first", "last"])
+    if challenger_version is not None:
+        by_challenger = frame["model_version"].astype(str).eq(challenger_version).to_numpy()
+        frame = pd.concat([frame[by_challenger], frame[~by_challenger]])
     latest = frame.drop_duplicates("listing_id", keep="last").set_index("listing_id")
     latest["times_seen"] = seen["size"]
     latest["first_seen"] = seen["first"]
@@ -145,18 +153,21 @@ def build_review_queue(
     low_confidence: float,
     limit: int,
     reviewed: frozenset[str] = frozenset(),
+    challenger_version: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The listings to label first, best first (see the module docstring), and how many had a reason to be.
 
     Args:
         captured: What the classifier captured.
         known: Per hashed input (brand, seller, ...), the values of the training catalogue.
-        challenger: The challenger's label of each of `latest_listings(captured)`'s rows, or None.
+        challenger: The challenger's label of each of `latest_listings(captured, challenger_version=…)`'s rows, or
+            None.
         reviewed: Listings labelled already (those the challenger was given as corrections): never queued.
+        challenger_version: The version the challenger answers as (see `latest_listings`).
         low_confidence: Confidence under which an answer is queued.
         limit: Most rows returned (only those are laid out for the reviewer).
     """
-    listings = latest_listings(captured)
+    listings = latest_listings(captured, challenger_version=challenger_version)
     reasons = pd.DataFrame(index=listings.index)
     reasons["review"] = listings["decision"].eq("review")
     reasons["challenger"] = (
