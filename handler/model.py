@@ -157,13 +157,10 @@ def load_model(settings: Settings) -> Model:
     path = download_model(settings) if settings.model_s3_uri else settings.model_path
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path} (set MODEL_PATH, or run `make train` to create it)")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(path), sess_options=session_options(settings.intra_op_threads), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime's load errors have no common type
         raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
     metadata = read_metadata(session, path)
@@ -177,6 +174,25 @@ def load_model(settings: Settings) -> Model:
     check_golden_examples(model)
     model.load_seconds = time.perf_counter() - started
     return model
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """How every session that runs a model is made: the function's, and training's parity gate and bulk scoring, so
+    the gate proves the graph as it serves.
+
+    onnxruntime's graph optimisations are off: its rewrites find nothing to speed up in these graphs (string hashing,
+    sparse products, tree ensembles; their answers and run time are the same either way), while searching for them
+    is part of every cold start (`make benchmark-cold-start`).
+
+    Args:
+        threads: onnxruntime's intra-op threads; 0 lets it take one per core.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return options
 
 
 def check_golden_examples(model: Model) -> None:

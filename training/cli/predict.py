@@ -48,7 +48,7 @@ from pyarrow import fs as pafs
 from handler.decisions import ACCEPT, DEFAULT_TARGET_PRECISION, REVIEW, Thresholds, decide, read_operating_points
 from handler.exceptions import ModelLoadError
 from handler.explain import occlusions
-from handler.model import Model, check_golden_examples, read_metadata
+from handler.model import Model, check_golden_examples, read_metadata, session_options
 from handler.schemas import blank_reason, not_blank_regex
 from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
@@ -696,10 +696,7 @@ def _display_paths(model_bytes: bytes) -> tuple[np.ndarray, int]:
 
 def _session(model_bytes: bytes) -> ort.InferenceSession:
     """One onnxruntime session per process and model, single-threaded (one per Dask worker thread)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model_bytes, sess_options=session_options(1), providers=["CPUExecutionProvider"])
 
 
 def _feeds(

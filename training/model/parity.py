@@ -22,6 +22,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 
+from handler.model import session_options
 from training.columns import GRAPH_OUTPUTS, LABEL
 from training.exceptions import ExportParityError
 from training.model.hierarchy import (
@@ -300,7 +301,7 @@ def run_onnx_outputs(
     Runs in chunks: the Tokenizer pads every title of a call to the longest one (here up to 10,000
     characters), so one long title in a large call would multiply the work.
     """
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model_bytes, sess_options=session_options(0), providers=["CPUExecutionProvider"])
     outputs = [
         session.run(list(GRAPH_OUTPUTS), onnx_feeds(frame.iloc[start : start + PARITY_CHUNK], config))
         for start in range(0, len(frame), PARITY_CHUNK)
