@@ -157,7 +157,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         target = _target(model, settings, target_precision)
         row = item.model_dump(by_alias=True)  # type: ignore[attr-defined]
         synthetic = _is_synthetic(http)
-        ((prediction, why),) = _predict(model, [row], settings, synthetic, target, explain=explain)
+        ((prediction, why),) = _predict(model, [row], settings, synthetic, explain=explain)
         answer = _answer(prediction, model, top_k, min_confidence, target)
         if why is not None:
             answer["explanation"] = _explanation(why)
@@ -182,7 +182,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
             _check_explained_text(rows, settings.max_explained_characters)
         synthetic = _is_synthetic(http)
         answered = []
-        for prediction, why in _predict(model, rows, settings, synthetic, target, explain=explain):
+        for prediction, why in _predict(model, rows, settings, synthetic, explain=explain):
             answer = _answer(prediction, model, top_k, min_confidence, target)
             if why is not None:
                 answer["explanation"] = _explanation(why)
@@ -277,12 +277,13 @@ def _is_synthetic(request: Request) -> bool:
 
 
 def _predict(
-    model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool, target: float | None, *,
-    explain: bool,
-) -> list[tuple[Prediction, Explanation | None]]:  # fmt: skip
+    model: Model, rows: list[dict[str, Any]], settings: Settings, synthetic: bool, *, explain: bool
+) -> list[tuple[Prediction, Explanation | None]]:
     """Run the model (explaining in the same call when asked) and record latency, batch size, per-class counts,
     low-confidence and accepted answers.
 
+    Answers are counted as accepted at the deployment's target precision, whatever a caller asked for: the drift
+    monitor compares the accepted share over time, which would otherwise move with the precision clients ask for.
     Synthetic requests are only counted (SyntheticPredictions): their golden examples would otherwise add to
     the class mix the drift check reads and to the new version's behaviour alarms.
     """
@@ -308,6 +309,7 @@ def _predict(
             # Per leaf, low confidence is a property of this line, not a metric: Logs Insights sums it by category
             # at no metric cost (a metric would add one per leaf, 5,000 at scale).
             metric.add_metadata(key="low_confidence", value=low_by_label[label])
+    target = _target(model, settings, None)
     accepted = [_decision(model, p, target).decision == ACCEPT for p in predictions] if target is not None else None
     if accepted is not None:
         # Across versions (the service alone): the drift monitor compares the accepted share with its trailing week.

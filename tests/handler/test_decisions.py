@@ -86,6 +86,30 @@ def test_a_request_may_ask_for_another_recorded_target(client):
     assert [answer["target_precision"] for answer in batch["predictions"]] == [0.99, 0.99]
 
 
+def _accepted_counted(output: str) -> tuple[int, int]:
+    """AcceptedPredictions and DecidedPredictions of the EMF lines a request printed."""
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+    return tuple(  # type: ignore[return-value]
+        sum(line[name][0] if isinstance(line[name], list) else line[name] for line in lines if name in line)
+        for name in ("AcceptedPredictions", "DecidedPredictions")
+    )
+
+
+def test_accepted_answers_are_counted_at_the_deployments_target_whatever_a_caller_asks(client, capsys):
+    # GIVEN listings of every kind of confidence, some accepted at 0.95 and sent to review at 0.98 (the deployment's)
+    items = [ITEM, {"title": "x"}, {"title": "acme"}, {"title": "brand1 pro"}, {"title": "kaito oled tv 55 inch"},
+             {"title": "acme phone tv"}, {"title": "kaito"}, {"title": "128gb"}]  # fmt: skip
+    capsys.readouterr()
+    deployment = client.post("/predict/batch", json={"items": items}).json()["predictions"]
+    counted = _accepted_counted(capsys.readouterr().out)
+    loose = client.post("/predict/batch?target_precision=0.95", json={"items": items}).json()["predictions"]
+    assert [a["decision"] for a in loose] != [a["decision"] for a in deployment]
+
+    # WHEN a caller asks for 0.95, THEN its answers say so, but the metrics count them at 0.98 as before
+    assert _accepted_counted(capsys.readouterr().out) == counted
+    assert counted == (sum(a["decision"] == ACCEPT for a in deployment), len(items))
+
+
 @pytest.mark.parametrize(
     "value", ["0.97", "0.985", "0.994", "0.9849", "nan", "inf", "-0.5", "0", "1.5", "abc", "", "0.98.1"]
 )
