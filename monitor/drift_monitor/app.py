@@ -23,6 +23,9 @@ Each run:
 5. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
+While a deployment shifts the alias's traffic, a run whose `GET /model` the new version answered puts the heartbeat
+alone: the window holds the primary version's traffic, which the new model's shares would call drift.
+
 Any failure (bad setting, the alias not answering its metadata, bad class shares, CloudWatch refusing) is
 one ERROR log line naming it, then the exception, so Lambda counts an error and no heartbeat is put.
 """
@@ -63,7 +66,7 @@ def check_drift(
     Raises:
         DriftCheckError: The check could not run; the message says why.
     """
-    metadata = describe_live_model(config.function_arn, lambda_client=lambda_client)
+    metadata, answered_by = describe_live_model(config.function_arn, lambda_client=lambda_client)
     version = metadata.get("model_version")
     if not isinstance(version, str) or not version:
         raise LiveModelError(f"GET /model on {config.function_arn} names no model_version")
@@ -73,7 +76,15 @@ def check_drift(
             f"surrogate): {printable(version)[:200]}"
         )
     class_shares = training_shares(metadata)
-    since = live_since(config.function_arn, lambda_client=lambda_client) + timedelta(minutes=config.shift_minutes)
+    published, primary = live_since(config.function_arn, lambda_client=lambda_client)
+    if answered_by and primary and answered_by != primary:
+        shifting = {"model_version": version, "answered_by_version": answered_by, "primary_version": primary}
+        logger.info(
+            "the live alias is shifting traffic to a new version: no check this run, the heartbeat only", extra=shifting
+        )
+        put_drift_metrics(config, version, None, cloudwatch=cloudwatch)
+        return {"emitted": False, "shifting": True} | shifting
+    since = published + timedelta(minutes=config.shift_minutes)
     # Classes whose names differ only in a Latin letter's accents share one series: each series is read once and
     # tested against their summed share (read once per class, its traffic counted twice would hide a shift).
     series = {label: dimension_value(label) for label in class_shares}

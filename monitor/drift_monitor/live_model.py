@@ -16,8 +16,10 @@ SYNTHETIC_HEADER = "x-synthetic-traffic"
 SYNTHETIC_SOURCE = "drift-monitor"
 
 
-def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, Any]:
-    """GET /model from the live alias, invoked directly with an HTTP API event marked as synthetic.
+def describe_live_model(function_arn: str, *, lambda_client: Any) -> tuple[dict[str, Any], str | None]:
+    """GET /model from the live alias, invoked directly with an HTTP API event marked as synthetic, and the version
+    that answered (the invoke's ExecutedVersion: while a deployment shifts traffic, the alias's new version answers
+    some invokes).
 
     Raises:
         LiveModelError: The invoke failed, the function failed, or it did not answer 200 with a JSON object.
@@ -56,26 +58,28 @@ def describe_live_model(function_arn: str, *, lambda_client: Any) -> dict[str, A
         raise LiveModelError(
             f"GET /model on {function_arn} answered a body that is not a JSON object: {printable(body[:200])}"
         )
-    return metadata
+    return metadata, response.get("ExecutedVersion")
 
 
-def live_since(function_arn: str, *, lambda_client: Any) -> datetime:
-    """When the version the live alias routes to was published. `Predictions` carries no model version, so the
-    window starts no earlier than this: traffic before it was answered by another version, maybe another model
-    of other classes and shares, and comparing it with this model's shares would cry wolf after every release.
+def live_since(function_arn: str, *, lambda_client: Any) -> tuple[datetime, str | None]:
+    """When the version the live alias routes to (its primary, during a traffic shift) was published, and that
+    version. `Predictions` carries no model version, so the window starts no earlier than this: traffic before it
+    was answered by another version, maybe another model of other classes and shares, and comparing it with this
+    model's shares would cry wolf after every release.
 
     Raises:
         LiveModelError: The alias cannot be read, or names no publication time.
     """
     try:
-        published = lambda_client.get_function_configuration(FunctionName=function_arn).get("LastModified")
+        configuration = lambda_client.get_function_configuration(FunctionName=function_arn)
     except (BotoCoreError, ClientError) as exc:
         raise LiveModelError(f"reading {function_arn}'s version (GetFunctionConfiguration) failed: {exc}") from exc
+    published = configuration.get("LastModified")
     try:
         moment = datetime.fromisoformat(str(published))
     except ValueError:
         raise LiveModelError(f"{function_arn}'s version has no publication time (LastModified {published!r})") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC), configuration.get("Version")
 
 
 def training_shares(metadata: dict[str, Any]) -> dict[str, float]:

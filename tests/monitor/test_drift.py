@@ -59,9 +59,11 @@ def _payload(data: bytes):
     return StreamingBody(io.BytesIO(data), len(data))
 
 
-def _live_model(metadata=METADATA, *, answer=None, function_error=None, published=NOW - timedelta(days=30)):
-    """A Lambda client stubbed to answer GET /model once, as the classifier's live alias would, then when the
-    version the alias serves was `published` (by default long before any window)."""
+def _live_model(metadata=METADATA, *, answer=None, function_error=None, published=NOW - timedelta(days=30),
+                answered_by=None, primary=None):  # fmt: skip
+    """A Lambda client stubbed to answer GET /model once, as the classifier's live alias would (its version
+    `answered_by`), then when the version the alias serves (`primary`) was `published` (by default long before any
+    window)."""
     client = boto3.client("lambda", region_name="us-east-1")
     stubber = Stubber(client)
     if answer is None:
@@ -69,10 +71,13 @@ def _live_model(metadata=METADATA, *, answer=None, function_error=None, publishe
     response = {"StatusCode": 200, "Payload": _payload(answer)}
     if function_error:
         response["FunctionError"] = function_error
+    if answered_by:
+        response["ExecutedVersion"] = answered_by
     stubber.add_response("invoke", response, {"FunctionName": LIVE_ALIAS, "Payload": json.dumps(GET_MODEL).encode()})
+    configuration = {"LastModified": published.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"}  # Lambda's format
     stubber.add_response(
         "get_function_configuration",
-        {"LastModified": published.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"},  # Lambda's own format
+        configuration | ({"Version": primary} if primary else {}),
         {"FunctionName": LIVE_ALIAS},
     )
     stubber.activate()
@@ -468,6 +473,31 @@ def test_the_minutes_of_the_traffic_shift_after_a_release_do_not_count(aws):
     assert result["score"] < 1
     assert unaware["predictions"] == 900
     assert unaware["score"] > 3
+
+
+def test_while_a_deployment_shifts_traffic_a_check_answered_by_the_new_version_only_beats(aws, caplog):
+    # GIVEN a day of traffic that matches the primary version's training mix exactly, and a canary of a model
+    # trained on another mix (v43) that answered the monitor's GET /model
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    canary = METADATA | {"model_version": "v43", "class_shares": {"Fridges": 0.2, "TVs": 0.3, "CPUs": 0.5}}
+
+    with caplog.at_level(logging.INFO):
+        shifting = check_drift(
+            _config(), cloudwatch=cloudwatch, lambda_client=_live_model(canary, answered_by="7", primary="6"), now=NOW
+        )
+
+    # THEN no score is put under either model's name, only the heartbeat, and the log says why
+    assert shifting["emitted"] is False
+    assert (shifting["answered_by_version"], shifting["primary_version"]) == ("7", "6")
+    assert _emitted(cloudwatch) == {("DriftCheckCompleted", ("service",))}
+    assert "shifting traffic" in caplog.text
+    # AND when the primary answers, the window is tested against its own mix: no drift
+    primary = check_drift(
+        _config(), cloudwatch=cloudwatch, lambda_client=_live_model(answered_by="6", primary="6"), now=NOW
+    )
+    assert primary["emitted"] is True
+    assert primary["score"] < 1
 
 
 def test_an_alias_whose_version_cannot_be_read_is_an_error(aws):
