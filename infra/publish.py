@@ -21,13 +21,18 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from infra.exceptions import GateError, InfraError, PublishError
 
 MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.md", "model.onnx")
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8",
+    ".onnx": "application/octet-stream",
+}
 GATED_FILES = ("metrics.json", "parity_report.json", "model.json")
 POINTER = "current.json"
 DEFAULT_PREFIX = "product-classifier"
@@ -161,34 +166,37 @@ def publish_model(
     digest = digests[f"{base}/model.onnx"]
     _check_gated_graph(artifacts, metrics, digest)
     written: list[str] = []
+    pointer_key = _key(prefix, POINTER)
     try:
         for key, body in bodies.items():
             if _put_new(s3_client, bucket, key, body, metadata={"sha256": digests[key], "model-version": version}):
                 written.append(key)
         _verify(s3_client, bucket, digests)
-        pointer_key = _key(prefix, POINTER)
         previous = _current_version(s3_client, bucket, pointer_key)
-        pointer = {
-            "model_version": version,
-            "model_key": f"{base}/model.onnx",
-            "sha256": digest,
-            "macro_f1": metrics["macro_f1"],
-            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+    except (BotoCoreError, ClientError, PublishError) as exc:
+        _abandon(s3_client, exc, bucket, base, version, written)
+    pointer = {
+        "model_version": version,
+        "model_key": f"{base}/model.onnx",
+        "sha256": digest,
+        "macro_f1": metrics["macro_f1"],
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
         s3_client.put_object(
             Bucket=bucket, Key=pointer_key, Body=json.dumps(pointer, indent=2).encode(), ContentType="application/json"
         )
-    except (BotoCoreError, ClientError, PublishError) as exc:
-        reason = str(exc) if isinstance(exc, PublishError) else _describe(exc, bucket)
-        left = _remove(s3_client, bucket, written)
-        if left:
-            reason += (
-                f"; and {len(left)} object(s) of the failed upload could not be removed ({left[0]}): delete "
-                f"s3://{bucket}/{base}/ by hand before publishing again (removing needs s3:DeleteObject)"
-            )
-        if isinstance(exc, PublishError):
-            raise PublishError(reason) from exc
-        raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {reason}") from exc
+    except (BotoCoreError, ClientError) as exc:
+        # S3 refused the write (an error answer), so it did not move, unless another publish of this version moved
+        # it: only then are the version's objects removed. A timeout or a dropped connection leaves no way to know.
+        if isinstance(exc, ClientError) and _current_version(s3_client, bucket, pointer_key) != version:
+            _abandon(s3_client, exc, bucket, base, version, written)
+        raise PublishError(
+            f"publishing {version}: moving s3://{bucket}/{pointer_key} to it failed ({_describe(exc, bucket)}), and "
+            f"it may have moved all the same (S3 may have applied the write, or another publish of {version}), so "
+            f"the version's objects stay at s3://{bucket}/{base}/ for it to name: run `make publish` again, which "
+            "keeps them and moves it"
+        ) from exc
     if not written and previous not in (None, version):
         logger.warning(
             f"{version} was already published, so nothing was uploaded; {POINTER} named {previous} and now names "
@@ -206,12 +214,34 @@ def publish_model(
     )
 
 
+def _abandon(s3_client: Any, exc: Exception, bucket: str, base: str, version: str, written: list[str]) -> NoReturn:
+    """Remove what this publish wrote of a version no pointer names, and fail saying why (and what is left).
+
+    Raises:
+        PublishError: Always.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    reason = str(exc) if isinstance(exc, PublishError) else _describe(exc, bucket)
+    left = _remove(s3_client, bucket, written)
+    if left:
+        reason += (
+            f"; and {len(left)} object(s) of the failed upload could not be removed ({left[0]}): delete "
+            f"s3://{bucket}/{base}/ by hand before publishing again (removing needs s3:DeleteObject)"
+        )
+    if isinstance(exc, (BotoCoreError, ClientError)):
+        raise PublishError(f"publishing {version} to s3://{bucket}/{base}/ failed: {reason}") from exc
+    raise PublishError(reason) from exc
+
+
 def _prefix_problem(prefix: str) -> str | None:
     """What in the prefix `make build MODEL_URI=s3://bucket/<prefix>/…` could not pass on, or None: sam deploy's
-    parameter overrides split on whitespace, and an s3:// URI's key ends at a `?` (its query) or `#` (its
-    fragment), so the build refuses such a URI."""
+    parameter overrides split on whitespace and take a `"` as a quote, and an s3:// URI's key ends at a `?` (its
+    query) or `#` (its fragment), so the build refuses such a URI."""
     if any(character.isspace() for character in prefix):
         return "spaces: `make build MODEL_URI=` passes the model's key to sam deploy, which splits it there"
+    if '"' in prefix:
+        return "a '\"': `make build MODEL_URI=` passes the model's key to sam deploy, which reads it as a quote"
     if found := sorted(set(prefix) & {"?", "#"}):
         ends = "an s3:// URI's key ends there, so `make build MODEL_URI=` would refuse it"
         return f"{' and '.join(map(repr, found))}: {ends}"
@@ -252,7 +282,7 @@ def _put_new(s3_client: Any, bucket: str, key: str, body: bytes, *, metadata: di
             Key=key,
             Body=body,
             Metadata=metadata,
-            ContentType="application/octet-stream" if key.endswith(".onnx") else "application/json",
+            ContentType=CONTENT_TYPES[Path(key).suffix],
             IfNoneMatch="*",
         )
     except ClientError as exc:

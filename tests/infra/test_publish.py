@@ -75,6 +75,8 @@ def test_publish_uploads_a_versioned_model_and_moves_the_pointer(s3, artifacts, 
     assert _pointer(s3)["model_key"] == f"{base}/model.onnx"
     assert _pointer(s3)["sha256"] == publication.sha256
     assert s3.head_object(Bucket=BUCKET, Key=f"{base}/model.onnx")["Metadata"]["sha256"] == publication.sha256
+    types = {name: s3.head_object(Bucket=BUCKET, Key=f"{base}/{name}")["ContentType"] for name in published}
+    assert types["model_card.md"].startswith("text/markdown") and types["model.json"] == "application/json"
 
     # THEN the handler serves exactly what was published
     served = load_model(Settings(model_s3_uri=publication.model_s3_uri, model_cache_dir=tmp_path))
@@ -255,6 +257,13 @@ def test_a_prefix_with_spaces_is_refused_before_anything_is_written(s3, artifact
     assert _keys(s3) == set()
 
 
+def test_a_prefix_with_a_double_quote_is_refused_before_anything_is_written(s3, artifacts):
+    # sam deploy's parameter overrides would read it as a quote, and the stack's ModelKey would end before it
+    with pytest.raises(PublishError, match="""PREFIX 'pc"v2' holds a '"'"""):
+        publish_model(s3, artifacts, bucket=BUCKET, prefix='pc"v2', min_macro_f1=0.8)
+    assert _keys(s3) == set()
+
+
 @pytest.mark.parametrize("prefix", ["models?v=2", "team#1/models"])
 def test_a_prefix_the_build_could_not_name_in_an_s3_uri_is_refused_before_anything_is_written(s3, artifacts, prefix):
     # GIVEN a prefix whose `?` or `#` would end the key of the s3:// URI `make build MODEL_URI=` takes
@@ -291,6 +300,32 @@ def test_a_timeout_mid_publish_is_one_error_and_leaves_nothing(s3, artifacts):
         publish_model(TimingOutOn(s3, "model.onnx"), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
 
     assert _keys(s3) == set()
+
+
+class AppliedThenTimingOutOn(FailingOn):
+    """A real (moto) client whose put_object of one key lands, but whose answer is lost to a timeout."""
+
+    def put_object(self, **kwargs):
+        answer = self._client.put_object(**kwargs)
+        if kwargs["Key"].endswith(self._suffix):
+            raise ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
+        return answer
+
+
+def test_a_pointer_write_that_may_have_landed_never_names_a_removed_version(s3, artifacts, tmp_path):
+    # GIVEN an earlier version that is current, and a pointer write S3 applies but whose answer times out
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/current.json", Body=b'{"model_version": "old"}')
+
+    with pytest.raises(PublishError, match=r"it may have moved all the same .* run `make publish` again"):
+        publish_model(
+            AppliedThenTimingOutOn(s3, "current.json"), artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8
+        )
+
+    # THEN what the pointer names is there to serve, and publishing again completes the publication
+    assert _pointer(s3)["model_key"] in _keys(s3)
+    again = publish_model(s3, artifacts, bucket=BUCKET, prefix=PREFIX, min_macro_f1=0.8)
+    assert again.keys == []
+    assert _pointer(s3)["sha256"] == again.sha256
 
 
 class RefusingDeletes(FailingOn):
