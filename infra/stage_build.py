@@ -163,8 +163,8 @@ def _recorded_target(metadata: dict[str, Any], target: float) -> float:
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     """The bucket and key of an s3:// URI `make publish` prints, refusing what `sam deploy` could not pass on or S3
-    could not name: whitespace in the key (parameter overrides split on it), a query, a fragment or credentials
-    (dropped without a word), a bucket name S3 does not allow.
+    could not name: whitespace or a `"` in the key (parameter overrides split on the one and quote with the other),
+    a query, a fragment or credentials (dropped without a word), a bucket name S3 does not allow.
 
     Raises:
         InfraError: Naming what to write instead.
@@ -175,13 +175,14 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
         parsed.scheme == "s3"
         and S3_BUCKET.fullmatch(parsed.netloc) is not None
         and key.strip("/") != ""
-        and not any(character.isspace() for character in key)
+        and not any(character.isspace() or character == '"' for character in key)
         and not (parsed.query or parsed.fragment or parsed.params)
     )
     if not well_formed:
         raise InfraError(
-            f"MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`; a bucket name of "
-            f"lower-case letters, digits, dots and hyphens, a key without spaces, nothing after it), got {uri!r}"
+            "MODEL_URI must look like s3://bucket/key/model.onnx (printed by `make publish`; a bucket name of "
+            "lower-case letters, digits, dots and hyphens, a key without spaces or '\"', nothing after it), got "
+            f"{uri!r}"
         )
     return parsed.netloc, key
 

@@ -76,7 +76,8 @@ def test_publish_uploads_a_versioned_model_and_moves_the_pointer(s3, artifacts, 
     assert _pointer(s3)["sha256"] == publication.sha256
     assert s3.head_object(Bucket=BUCKET, Key=f"{base}/model.onnx")["Metadata"]["sha256"] == publication.sha256
     types = {name: s3.head_object(Bucket=BUCKET, Key=f"{base}/{name}")["ContentType"] for name in published}
-    assert types["model_card.md"].startswith("text/markdown") and types["model.json"] == "application/json"
+    assert types["model_card.md"].startswith("text/markdown")
+    assert types["model.json"] == "application/json"
 
     # THEN the handler serves exactly what was published
     served = load_model(Settings(model_s3_uri=publication.model_s3_uri, model_cache_dir=tmp_path))

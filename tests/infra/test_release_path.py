@@ -127,7 +127,7 @@ def test_a_target_within_the_functions_rounding_is_released_as_the_models_own_po
 
 @pytest.mark.parametrize(
     "uri",
-    ["s3://models/my models/model.onnx", "s3://models/m.onnx?versionId=3", "s3://models/m.onnx#v1",
+    ["s3://models/my models/model.onnx", 's3://models/pc"v2/model.onnx', "s3://models/m.onnx?versionId=3", "s3://models/m.onnx#v1",
      "s3://user:pw@models/m.onnx", "s3://Bkt_Bad!/m.onnx", "s3://models/", "https://models/m.onnx"],
 )  # fmt: skip
 def test_a_model_uri_deploy_could_not_pass_on_or_s3_could_not_name_fails_the_build(tmp_path, model_path, uri):
