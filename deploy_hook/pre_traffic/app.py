@@ -46,7 +46,9 @@ DEFAULT_LATENCY_BUDGET_MS = 1000.0
 ALREADY_COMPLETED = "LifecycleEventAlreadyCompletedException"
 VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+:\d+$")
 logger = logging.getLogger()
-logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+# A level in any case; an unknown one is INFO: a bad setting must not stop the module from loading.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+logger.setLevel(LOG_LEVEL if LOG_LEVEL in logging.getLevelNamesMapping() else logging.INFO)
 
 
 @dataclass(frozen=True)

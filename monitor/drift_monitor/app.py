@@ -52,7 +52,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 logger = logging.getLogger()
-logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+# A level in any case; an unknown one is INFO: a bad setting must not stop the module from loading.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+logger.setLevel(LOG_LEVEL if LOG_LEVEL in logging.getLevelNamesMapping() else logging.INFO)
 
 
 def check_drift(
