@@ -169,9 +169,10 @@ def _metric_data(
     """Each query's values over [start, end) summed, by query Id, over every page of GetMetricData.
 
     Raises:
-        MetricsError: GetMetricData failed, reported a query it could not answer or left one out of every page
-            (a query without data still has its result, with no values: one left out is no zero), or summed a
-            count that is not finite and ≥ 0 (counts never are: only a bad writer or a broken store makes one).
+        MetricsError: GetMetricData failed, reported a query it could not answer, answered one it was not asked or
+            left one out of every page (a query without data still has its result, with no values: one left out is
+            no zero), or summed a count that is not finite and ≥ 0 (counts never are: only a bad writer or a broken
+            store makes one).
     """
     sums = {query["Id"]: 0.0 for query in queries}
     answered: set[str] = set()
@@ -186,6 +187,11 @@ def _metric_data(
         except (BotoCoreError, ClientError) as exc:
             raise MetricsError(f"GetMetricData on namespace {config.namespace} failed: {exc}") from exc
         for result in page.get("MetricDataResults", []):
+            if result.get("Id") not in sums:
+                raise MetricsError(
+                    f"GetMetricData on namespace {config.namespace} answered a query it was not asked: "
+                    f"{str(result.get('Id'))[:100]!r}"
+                )
             if result.get("StatusCode") not in ("Complete", "PartialData"):
                 raise MetricsError(
                     f"GetMetricData could not read {names[result['Id']]}: {result.get('StatusCode')} "

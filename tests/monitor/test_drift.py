@@ -619,6 +619,10 @@ def test_every_class_is_queried_in_calls_of_500_and_pages_are_followed():
             {"MetricDataResults": _results(0, 2, 300.0)},
             "GetMetricData on namespace ProductClassifier returned no result for 1 of its 3 queries: Predictions for ",
         ),
+        (
+            {"MetricDataResults": [*_results(0, 3, 1.0), {"Id": "zz", "StatusCode": "Complete", "Values": [1.0]}]},
+            "GetMetricData on namespace ProductClassifier answered a query it was not asked: 'zz'",
+        ),
     ],
 )
 def test_unreadable_predictions_are_an_error(response, message):
