@@ -413,6 +413,31 @@ def test_a_category_path_stored_as_a_list_of_levels_is_refused_with_how_to_join_
         read_catalogue(tmp_path / "dump.parquet", required=["title", "category"])
 
 
+def test_a_quote_never_closed_is_named_by_the_line_it_opens_on(tmp_path):
+    # GIVEN a tab-separated export whose 4th line opens a quote (an inch mark) no later quote closes
+    path = tmp_path / "export.tsv"
+    path.write_text('title\tcategory\n"two\nlines"\tTVs\nplain\tTVs\n"55 inch tv\tTVs\nmore\tTVs\n')
+
+    with pytest.raises(DataValidationError, match=r"the quote that opens a field on line 5 is never closed") as raised:
+        read_catalogue(path)
+    assert "close the quote, or remove it" in str(raised.value)
+
+
+def test_a_number_refused_in_a_row_whose_title_spans_lines_names_the_unclosed_quote(tmp_path):
+    # GIVEN a CSV whose unclosed quote reads the lines after it into one title, shifting a seller id into the price
+    lines = generate_catalogue(6, seed=1).to_csv(index=False).splitlines()
+    lines[2] = lines[2].replace(",", ',"', 1)
+    lines[4] = lines[4].replace(",s7921,", ',s7921",', 1)
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    raw = read_catalogue(path)
+
+    with pytest.raises(
+        DataValidationError, match=r"that row's title spans 3 lines: a quote in it that is never closed"
+    ):
+        prepare_catalogue(raw, CONFIG, source=str(path))
+
+
 def test_a_ragged_row_is_named_by_the_files_own_line_past_a_title_spanning_lines(tmp_path):
     # GIVEN a quoted title over two lines (legal), then a row with an unquoted comma on the file's 5th line
     lines = generate_catalogue(3, seed=1).to_csv(index=False).splitlines()

@@ -219,8 +219,9 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
     for name, csv in config.columns.items():
         if name in config.numeric:
             frame[name] = _parse_numeric(
-                raw[csv], name, csv, source, lenient=lenient, currency=config.currency.get(name)
-            )
+                raw[csv], name, csv, source, lenient=lenient, currency=config.currency.get(name),
+                titles=raw[config.columns[config.text]],
+            )  # fmt: skip
         else:
             frame[name] = text_values(raw[csv], column=csv, source=source)
     labels = text_values(raw[config.target], column=config.target, source=source, missing=np.nan)
@@ -398,10 +399,11 @@ def require_two_classes(classes: int, source: str, *, after: str = "cleaning") -
 
 
 def _parse_numeric(
-    column: pd.Series, name: str, csv: str, source: str, *, lenient: bool, currency: str | None
+    column: pd.Series, name: str, csv: str, source: str, *, lenient: bool, currency: str | None, titles: pd.Series
 ) -> pd.Series:
     """Parse numeric input `name` as float32, naming (by the file's column `csv`) the first value the API would refuse
-    unless lenient."""
+    unless lenient, and when that row's title (of `titles`) spans lines, the unclosed quote that most likely made
+    it: the fields of the last line it took land in the columns after the title."""
     values, invalid = parse_numbers(column, currency=currency)
     if invalid.any() and not lenient:
         row = int(np.flatnonzero(invalid.to_numpy())[0])
@@ -417,6 +419,12 @@ def _parse_numeric(
             reason = f"must be ≥ 0, found {value}"
         else:
             reason = f"must be a finite number up to {FLOAT32_MAX:.4g} (as the API takes it), found {found}"
+        breaks = len(re.findall(r"\r\n?|\n", str(titles.iloc[row])))
+        if breaks:
+            hint = (
+                f"; that row's title spans {breaks + 1} lines: a quote in it that is never closed read the lines "
+                "after it into it, so close or remove that quote"
+            )
         raise DataValidationError(f"{source}: column '{csv}' {reason} in data row {number}{hint}")
     return values.mask(invalid).astype(np.float32)
 

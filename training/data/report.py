@@ -230,7 +230,8 @@ def build_report(
             frame[[c for c in dict.fromkeys(config.columns.values()) if c in frame]]
         ),
         column_name_fixes=fixes,
-        multiline_titles=multiline_titles(titles[usable]),
+        # Over every row: the row an unclosed quote made of the listings after it has no label of its own.
+        multiline_titles=multiline_titles(titles),
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
         dot_thousands=dot_thousands(frame, config),
         label_leaks=label_leaks(kept, config),

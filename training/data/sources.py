@@ -56,6 +56,8 @@ ARCHIVES = {
 }  # fmt: skip
 # pandas' C parser on a row with more fields than the header ("Expected 12 fields in line 101, saw 13").
 FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+# pandas' C parser on a quote that no later quote closes; its row counts the header as 0.
+OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 # How many rows below a text file's first line are searched for its real header (`misplaced_header_hint`).
 HEADER_SEARCH_ROWS = 10
 # UTF-8's byte-order mark as text, as a tool may write it into the first field, inside its quotes.
@@ -164,7 +166,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                     frame = pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""])
                 except pd.errors.ParserError as exc:
                     hint = delimiter_hint(stream.header_names())
-                    reason = _field_count_reason(exc, path, filesystem, delimiter, cut=bool(hint))
+                    reason = _parser_reason(exc, path, filesystem, delimiter, cut=bool(hint))
                     raise DataValidationError(f"cannot read {path}: {reason or unreadable_reason(exc)}{hint}") from exc
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
@@ -462,12 +464,22 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
     return " ".join(str(exc).split())
 
 
-def _field_count_reason(
+def _parser_reason(
     exc: pd.errors.ParserError, path: str, filesystem: pafs.FileSystem, delimiter: str, *, cut: bool
 ) -> str | None:
-    """pandas' "Expected 12 fields in line 101, saw 13" in words, by the file's own line (pandas counts a record whose
-    quoted field spans lines once), with what causes it; without the advice when the file is cut by another
-    delimiter (`cut`: that hint says what to do). None for another parser error."""
+    """pandas' "Expected 12 fields in line 101, saw 13" or "EOF inside string starting at row 2001" in words, by the
+    file's own line (pandas counts a record whose quoted field spans lines once), with what causes it; without the
+    advice when the file is cut by another delimiter (`cut`: that hint says what to do). None for another parser
+    error."""
+    quote = OPEN_QUOTE.search(str(exc))
+    if quote:
+        record = int(quote.group(1)) + 1
+        line = _record_line(path, filesystem, delimiter, record) or record
+        return (
+            f"the quote that opens a field on line {line:,} is never closed, so every line after it would be read into "
+            'that field; close the quote, or remove it (a " that is part of the text, as in 55" TV: put the whole '
+            'field in quotes and write that " twice)'
+        )
     fields = FIELD_COUNT.search(str(exc))
     if not fields:
         return None
