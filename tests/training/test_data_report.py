@@ -879,6 +879,25 @@ def test_a_category_repeated_below_itself_is_a_problem_and_a_catch_all_leaf_is_n
     assert any("1 labels repeat a category right below itself" in problem for problem in report.problems)
 
 
+def test_paths_that_start_with_a_category_id_are_a_problem_naming_the_path_alone():
+    # GIVEN labels from Google's taxonomy file with ids, where every leaf's id joins its department
+    config = replace(CONFIG, path_separator=" > ")
+    labels = ["450637 - Clothing > Dresses", "248001 - Clothing > Jackets", "67863 - Electronics > Monitors"]
+    report = build_report(_frame(300, category=[labels[i % 3] for i in range(300)]), config, source="feed.csv")
+
+    assert sorted(report.id_prefixed_paths) == sorted(labels)
+    assert any(
+        "3 path labels start with a category id" in problem and "write the path alone ('" in problem
+        for problem in report.problems
+    )
+    # AND names that merely start with a number, or flat labels, pass
+    named = ["3D Printers > Filament", "4K TVs > OLED", "450637 - Dresses"]
+    assert (
+        build_report(_frame(300, category=[named[i % 3] for i in range(300)]), config, source="x").id_prefixed_paths
+        == []
+    )
+
+
 def test_category_ids_beside_category_names_are_a_problem_and_leading_zeros_a_variant():
     # GIVEN a feed giving Google's category id for some listings and the path for others, and two exports of one
     # catalogue whose ids one wrote as text ('0104') and the other as numbers (104)

@@ -43,6 +43,8 @@ UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
+# A category id before a department's name, as Google's taxonomy file with ids writes it ('450637 - Clothing').
+ID_PREFIX = re.compile(r"\s*\d+\s*[-–:]\s*\S")
 # An HTML escape ended by its `;`, and how many times over a label may have been escaped (`&amp;amp;`).
 _HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MAX_UNESCAPES = 3
@@ -289,6 +291,15 @@ def numbered_labels(labels: list[str]) -> list[str]:
     numbers = [label for label in labels if label.strip().isdigit()]
     named = any(any(character.isalpha() for character in label) for label in labels)
     return numbers if named else []
+
+
+def id_prefixed_paths(labels: list[str], separator: str | None) -> list[str]:
+    """The path labels that start with a category id ('450637 - Clothing > Dresses', as Google's taxonomy file with
+    ids writes its lines): the id joins the department, so each leaf's department is one of its own and the tree
+    shares no level between leaves."""
+    if not separator:
+        return []
+    return [label for label in labels if separator in label and ID_PREFIX.match(label.split(separator)[0])]
 
 
 def repeated_levels(labels: list[str], separator: str | None) -> dict[str, str]:

@@ -52,6 +52,7 @@ from training.data.clean import (
 from training.data.label_checks import (
     aliases_block,
     category_variants,
+    id_prefixed_paths,
     json_label,
     label_variants,
     near_misses,
@@ -142,6 +143,7 @@ class DataReport:
     unspaced_separators: list[str] = field(default_factory=list)
     category_variants: list[list[str]] = field(default_factory=list)
     repeated_levels: dict[str, str] = field(default_factory=dict)
+    id_prefixed_paths: list[str] = field(default_factory=list)
     numbered_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
@@ -241,6 +243,7 @@ def build_report(
         unspaced_separators=unspaced_separators(list(counts), config.path_separator),
         category_variants=category_variants(list(counts), config.path_separator),
         repeated_levels=repeated_levels(list(counts), config.path_separator),
+        id_prefixed_paths=id_prefixed_paths(list(counts), config.path_separator),
         numbered_labels=numbered_labels(list(real)),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
@@ -640,10 +643,19 @@ def _problems(report: DataReport) -> list[str]:
             f"beside {QUOTED.repr(once)}): each repeat is a branch of its own, its listings split from the other's; "
             "write each category once (data.label_aliases can map the labels as they are)"
         )
+    if report.id_prefixed_paths:
+        label = report.id_prefixed_paths[0]
+        path = label.split(" - ", 1)[-1] if " - " in label else label
+        problems.append(
+            f"{len(report.id_prefixed_paths)} path labels start with a category id (e.g. {QUOTED.repr(label)}), as "
+            "Google's taxonomy file with ids writes them: the id joins the department, so each leaf's department is "
+            f"one of its own and no level is shared; write the path alone ({QUOTED.repr(path)})"
+        )
     # Labels that join a listing's several categories, as path labels and as flat ones: what each trains as.
     joined = {
         "hold several category paths, joined (e.g. {}), as shop exports write a listing filed under several "
-        "categories: each would train as one deep path; keep one category per listing (say, its first path)":
+        "categories: each would train as one deep path; keep one category per listing (its most specific path: a "
+        "shop may list a category's parent first)":
         several_paths(list(report.class_counts), separator),
         "list several categories, joined (e.g. {}), as a PIM or shop exports a product filed under several: each "
         "combination would train as a class of its own; keep one category per listing":
