@@ -275,6 +275,37 @@ def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
     assert any("2 of 2 labels are written as a list" in n and "one path, 'Home > Lighting'" in n for n in python)
 
 
+def test_labels_written_as_lists_are_never_told_to_split_at_their_commas():
+    # GIVEN Amazon's `category`, each a list of levels, the commas between them no path separator
+    listed = [str(["Clothing", "Women's Clothing", leaf]) for leaf in ("Dresses", "Tops, Tees & Blouses")] * 20
+
+    report = build_report(_frame(category=listed), CONFIG, source="meta.csv")
+
+    assert not any("data.path_separator: ','" in note for note in report.notes)
+    assert any("2 of 2 labels are written as a list" in note for note in report.notes)
+
+
+def test_labels_written_as_lists_of_paths_are_pointed_out_and_several_paths_are_a_problem():
+    # GIVEN Amazon's 2014 `categories`: a Python list of paths, each a list of levels, some listings under two
+    one = str([["Clothing", "Women", "Dresses"]])
+    two = str([["Clothing", "Men", "Jackets"], ["Clothing", "Men"]])
+
+    alone = build_report(_frame(category=[one] * 40), CONFIG, source="meta.csv")
+    joined = build_report(_frame(category=[one, two] * 20), CONFIG, source="meta.csv")
+
+    assert any("1 of 1 labels are written as lists of category paths" in note for note in alone.notes)
+    [problem] = [problem for problem in joined.problems if "lists of category paths" in problem]
+    assert "each combination of paths trains as a class of its own" in problem
+    assert "one path ('Clothing > Men > Jackets' and data.path_separator set to its separator)" in problem
+    assert not any("data.path_separator: ','" in note for note in joined.notes)
+
+
+def test_an_empty_list_for_a_label_is_a_missing_value_written_out():
+    report = build_report(_frame(category=["[]", "TVs", "Fridges", "Fridges"] * 10), CONFIG, source="meta.csv")
+
+    assert report.placeholder_labels == {"[]": 10}
+
+
 def test_an_empty_input_column_is_called_empty():
     report = build_report(_frame(seller_id=[None] * 40), CONFIG, source="x")
 

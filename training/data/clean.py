@@ -62,6 +62,8 @@ PLACEHOLDERS = frozenset({
     "unkategorisiert", "ohne kategorie", "non classé", "sans catégorie", "sin categoría", "sin categorizar",
     "senza categoria", "sem categoria", "ongecategoriseerd", "okategoriserad", "ukategoriseret", "bez kategorii",
     "без категории", "kategorisiz", "未分類", "未分类", "미분류",
+    # An empty list or record, as an export that writes categories as a JSON or Python list leaves one empty.
+    "[]", "{}", "[[]]", '[""]', "['']",
 })  # fmt: skip
 
 

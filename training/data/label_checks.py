@@ -201,6 +201,8 @@ def unset_path_separator(labels: list[str], separator: str | None) -> str | None
     unspaced, 'Appliances/Fridges' as BigCommerce writes paths, or PrestaShop's 'Home,Appliances,Fridges', when the
     first levels recur, as departments do, where names merely holding the character, 'Audio/Video', do not): such
     labels train flat, each a department of its own, without the tree's departments and back-off answers."""
+    # A label written as a list has its own note: its commas separate items, not levels.
+    labels = [label for label in labels if json_label(label) is None]
     if separator or not labels:
         return None
     shares = {mark: sum(mark in label for label in labels) / len(labels) for mark in BREADCRUMBS}

@@ -706,6 +706,9 @@ def _problems(report: DataReport) -> list[str]:
             f"{report.duplicate_rows} rows repeat another in every column the model reads (inputs, category, product "
             "id), other columns aside: all but one of each are dropped"
         )
+    nested = _nested_paths(report)
+    if nested and nested.several:
+        problems.append(nested.text)
     unlabelled = report.dropped["no_label"] - report.blank_rows
     if unlabelled or report.dropped["empty_title"]:
         problems.append(f"{unlabelled} rows without label and {report.dropped['empty_title']} with an empty title")
@@ -763,6 +766,9 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{len(listed)} of {len(report.class_counts)} labels are written as a list (e.g. {example!r}): the "
             f"model learns and answers them as written, brackets and quotes included; {_json_advice(items, report)}"
         )
+    nested = _nested_paths(report)
+    if nested and not nested.several:
+        notes.append(nested.text)
     encoded = [label for label, value in parsed.items() if records(value)]
     if encoded:
         notes.append(
@@ -777,6 +783,37 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             "a typo of the other, map it with data.label_aliases; if they are two categories, nothing to do"
         )
     return notes
+
+
+@dataclass(frozen=True)
+class NestedPaths:
+    """Labels written as lists of category paths, each a list of levels (Amazon's `categories`), and what to say."""
+
+    text: str
+    several: bool  # some label lists several paths: each combination trains as a class, a problem
+
+
+def _nested_paths(report: DataReport) -> NestedPaths | None:
+    """The labels written as lists of paths, each a list of level names (`[['Clothing', 'Women', 'Dresses']]`)."""
+    nested = {
+        label: [item for item in value if item]
+        for label in report.class_counts
+        if (value := json_label(label)) is not None
+        and all(isinstance(item, list) and all(isinstance(level, str) for level in item) for item in value)
+    }
+    if not nested:
+        return None
+    several = [label for label, paths in nested.items() if len(paths) > 1]
+    example = several[0] if several else next(iter(nested))
+    path = (report.path_separator or " > ").join(nested[example][0]) if nested[example] else ""
+    setting = "" if report.path_separator else " and data.path_separator set to its separator"
+    what = "each combination of paths trains as a class of its own" if several else "each trains as written"
+    return NestedPaths(
+        f"{len(nested)} of {len(report.class_counts)} labels are written as lists of category paths, each a list of "
+        f"levels (e.g. {QUOTED.repr(example)}): {what}, brackets and quotes included; keep one path per listing (its "
+        f"most specific), its levels written as one path ({QUOTED.repr(path)}{setting})",
+        several=bool(several),
+    )
 
 
 def _json_advice(items: list[str], report: DataReport) -> str:
