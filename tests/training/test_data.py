@@ -411,6 +411,9 @@ def test_a_category_path_stored_as_a_list_of_levels_is_refused_with_how_to_join_
         match=r"joined by one separator, which the config names as data.path_separator; in SQL, array_join",
     ):
         read_catalogue(tmp_path / "dump.parquet", required=["title", "category"])
+    # AND `make check-data`, which reads every column and refuses it while cleaning, advises alike
+    with pytest.raises(DataValidationError, match=r"is a nested column .*; write its items as one text"):
+        prepare_catalogue(read_catalogue(tmp_path / "dump.parquet"), CONFIG, source="dump.parquet")
 
 
 def test_a_quote_never_closed_is_named_by_the_line_it_opens_on(tmp_path):

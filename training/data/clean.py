@@ -517,11 +517,21 @@ def _scalar_text(value: Any, column: str, source: str) -> str | None:
     if isinstance(value, float | np.floating) and float(value).is_integer() and abs(float(value)) <= MAX_INTEGER_ID:
         return str(int(value))
     if isinstance(value, list | tuple | dict | np.ndarray):
+        of_text = not isinstance(value, dict) and all(isinstance(item, str) for item in value)
+        advice = f"; {joined_items_advice(column)}" if of_text else ""
         raise DataValidationError(
             f"{source}: column {column!r} is a nested column (it holds {type(value).__name__} values); it must hold "
-            "plain text or numbers"
+            f"plain text or numbers{advice}"
         )
     return None
+
+
+def joined_items_advice(column: str) -> str:
+    """What to write for a column of lists of text (a warehouse's category path, or tags): one text of its items."""
+    return (
+        "write its items as one text (a category path's levels joined by one separator, which the config names as "
+        f"data.path_separator; in SQL, array_join({column}, ' > ') or ARRAY_TO_STRING)"
+    )
 
 
 def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) -> None:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from training.data.clean import QUOTED, column_name_fixes
+from training.data.clean import QUOTED, column_name_fixes, joined_items_advice
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -419,12 +419,7 @@ def _check_flat(schema: pa.Schema, required: list[str], path: str) -> None:
             # A list of strings is a warehouse's category path (or tags): one text of its levels is what is read.
             listed = pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
             of_text = listed and (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type))
-            advice = (
-                f"; write its items as one text (a category path's levels joined by one separator, which the config "
-                f"names as data.path_separator; in SQL, array_join({column}, ' > ') or ARRAY_TO_STRING)"
-                if of_text
-                else ""
-            )
+            advice = f"; {joined_items_advice(column)}" if of_text else ""
             raise DataValidationError(
                 f"{path}: column {column!r} is a nested Parquet column ({kind}); it must hold plain text or numbers"
                 f"{advice}"
