@@ -416,6 +416,21 @@ def test_a_category_path_stored_as_a_list_of_levels_is_refused_with_how_to_join_
         prepare_catalogue(read_catalogue(tmp_path / "dump.parquet"), CONFIG, source="dump.parquet")
 
 
+def test_a_file_without_a_header_line_is_named_so(tmp_path):
+    # GIVEN Rakuten's catalogue TSV: a title and a path of category ids per line, and no header
+    path = tmp_path / "rdc-catalog-train.tsv"
+    path.write_text("Kaito piece landscape puzzle 1000 red 615\t357>2741>1274\nBrio cushion pillow foam\t789>791\n")
+
+    with pytest.raises(DataValidationError, match=r"reads as a listing, not a header: add a header line above it"):
+        read_catalogue(path, required=["Title", "Category"])
+    # AND a header of a few long names is still a header
+    named = tmp_path / "named.csv"
+    named.write_text("Title of the product listing,Category\nacme tv,TVs\n")
+    with pytest.raises(DataValidationError) as raised:
+        read_catalogue(named, required=["title", "category"])
+    assert "reads as a listing" not in str(raised.value)
+
+
 def test_a_quote_never_closed_is_named_by_the_line_it_opens_on(tmp_path):
     # GIVEN a tab-separated export whose 4th line opens a quote (an inch mark) no later quote closes
     path = tmp_path / "export.tsv"

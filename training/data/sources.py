@@ -89,6 +89,10 @@ LINE_BREAK = re.compile(rb"\r\n?|\n")
 READ_BYTES = 1 << 16
 # Where a user finds how a config maps a file's columns.
 CONFIGS = "configs/*.yaml shows how"
+# A first-line cell that is a listing's value, not a column's name (`headerless_hint`): a title of this many words
+# or more, or a number, a price or a path of category ids.
+HEADERLESS_WORDS = 5
+DATA_CELL = re.compile(r"[-+]?\d+(?:[.,]\d+)?|\d+(?:\s*[>/|]\s*\d+)+")
 
 
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
@@ -392,9 +396,26 @@ def _check_names(
 
 def layout_hint(found: Iterable[Any], missing: Iterable[str], rows: pd.DataFrame | None) -> str:
     """What the file's layout says to fix when columns are missing, " (…)" or "": a header below the first line,
-    when `rows` (the file's first rows) show one, else another delimiter. A title line above the header may hold a
-    ';' or '|': the header found below it says more."""
-    return (misplaced_header_hint(rows, missing) if rows is not None else "") or delimiter_hint(found)
+    when `rows` (the file's first rows) show one, else another delimiter, else no header at all. A title line above
+    the header may hold a ';' or '|': the header found below it says more."""
+    return (
+        (misplaced_header_hint(rows, missing) if rows is not None else "")
+        or delimiter_hint(found)
+        or headerless_hint(found)
+    )
+
+
+def headerless_hint(found: Iterable[Any]) -> str:
+    """ " (…)" when most of the names pandas took from the first line read as a listing's values (a title of five words
+    or more, a number, a path of numbers): a file without a header line, as Rakuten's catalogue TSV is; else ""."""
+    names = [str(name) for name in found]
+    values = [name for name in names if len(name.split()) >= HEADERLESS_WORDS or DATA_CELL.fullmatch(name.strip())]
+    if not names or len(values) * 2 <= len(names):
+        return ""
+    return (
+        f" (its first line, {QUOTED.repr(names[:3])}, reads as a listing, not a header: add a header line above it "
+        "that names the columns as the config does)"
+    )
 
 
 def misplaced_header_hint(rows: pd.DataFrame, missing: Iterable[str]) -> str:
