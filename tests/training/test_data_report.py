@@ -306,6 +306,16 @@ def test_an_empty_list_for_a_label_is_a_missing_value_written_out():
     assert report.placeholder_labels == {"[]": 10}
 
 
+def test_titles_holding_html_escapes_are_noted_and_a_bare_ampersand_is_not():
+    titles = ["Tom &amp; Jerry mug", "caf&eacute; press", "Salt & pepper mill", "Ovens&microwaves set"] * 10
+
+    report = build_report(_frame(title=titles), CONFIG, source="web.csv")
+
+    assert report.html_escaped_titles["rows"] == 20
+    assert any("20 titles hold HTML escapes" in note and "html.unescape" in note for note in report.notes)
+    assert build_report(_frame(), CONFIG, source="x").html_escaped_titles == {}
+
+
 def test_an_empty_input_column_is_called_empty():
     report = build_report(_frame(seller_id=[None] * 40), CONFIG, source="x")
 

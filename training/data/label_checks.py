@@ -393,20 +393,20 @@ def label_key(label: str) -> str:
     `training.text.without_dropped`), case, whitespace, punctuation and a plural ending folded away, and `&` and
     a spaced `+` read as `and`: 'Fridge-Freezers' → 'fridge freezer', 'Bath & Body' and 'Bath and Body' → 'bath
     and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
-    text = without_dropped(unicodedata.normalize("NFKC", _unescaped(label))).casefold()
+    text = without_dropped(unicodedata.normalize("NFKC", unescaped_html(label))).casefold()
     text = text.replace(" + ", " and ").replace("&", " and ")
     return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
 
 
-def _unescaped(label: str) -> str:
-    """The label with its whole HTML escapes (`&amp;`, `&#38;`, escaped twice or more) read; never a bare `&not` or
+def unescaped_html(text: str) -> str:
+    """The text with its whole HTML escapes (`&amp;`, `&#38;`, escaped twice or more) read; never a bare `&not` or
     `&micro`, which is `&` before a word ('Ovens&microwaves')."""
     for _ in range(MAX_UNESCAPES):
-        read = _HTML_ESCAPE.sub(lambda escape: html.unescape(escape.group()), label)
-        if read == label:
+        read = _HTML_ESCAPE.sub(lambda escape: html.unescape(escape.group()), text)
+        if read == text:
             break
-        label = read
-    return label
+        text = read
+    return text
 
 
 def _singular(word: str) -> str:

@@ -62,6 +62,7 @@ from training.data.label_checks import (
     repeated_levels,
     several_categories,
     several_paths,
+    unescaped_html,
     unset_path_separator,
     unspaced_separators,
 )
@@ -135,6 +136,7 @@ class DataReport:
     layout_hint: str = ""
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     mojibake: dict[str, Any] = field(default_factory=dict)
+    html_escaped_titles: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
     label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
     scientific_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -235,6 +237,7 @@ def build_report(
         # Over every row: the row an unclosed quote made of the listings after it has no label of its own.
         multiline_titles=multiline_titles(titles),
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
+        html_escaped_titles=html_escaped_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
         label_leaks=label_leaks(kept, config),
         scientific_ids=scientific_ids(frame, config),
@@ -268,6 +271,16 @@ def multiline_titles(titles: pd.Series) -> dict[str, Any]:
         return {}
     examples = [str(t)[:MAX_QUOTED] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
     return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "examples": examples}
+
+
+def html_escaped_titles(titles: pd.Series) -> dict[str, Any]:
+    """Titles holding HTML escapes (`Tom &amp; Jerry`, `caf&eacute;`), as a web export leaves them: the model learns
+    `amp` and `eacute` as words of the title, where the API is sent `&` and `é`."""
+    texts = titles.dropna().astype(str)
+    escaped = texts[texts.map(lambda text: "&" in text and unescaped_html(text) != text)]
+    if escaped.empty:
+        return {}
+    return {"rows": len(escaped), "examples": [text[:MAX_QUOTED] for text in escaped.drop_duplicates().head(3)]}
 
 
 def mojibake(texts: pd.Series) -> dict[str, Any]:
@@ -775,6 +788,12 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{len(encoded)} of {len(report.class_counts)} labels are JSON objects (e.g. "
             f"{QUOTED.repr(encoded[0])}): the model learns and answers them as written; write each one's category "
             "path in the file"
+        )
+    if report.html_escaped_titles:
+        found = report.html_escaped_titles
+        notes.append(
+            f"{found['rows']} titles hold HTML escapes, e.g. {found['examples']}: the model learns 'amp' or 'eacute' "
+            "as a word of them, where the API is sent '&' and 'é'; unescape them in the file (Python: html.unescape)"
         )
     for miss in report.near_misses:
         (a, rows_a), (b, rows_b) = miss["labels"].items()
