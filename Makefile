@@ -150,7 +150,7 @@ test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite (unit, functional and 
 test-fast: $(STAMP) ## Run the tests that do not train a model (no coverage gate; seconds, not minutes)
 	$(CLEAN_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES= TAXONOMY=google|google-shape|file; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=; CORRECTIONS=reviewed.csv)
+train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATEGORIES= TAXONOMY=google|google-shape|file; ENGINE=local|dask WORKERS= WORKER_MEMORY= FEATURES=; CORRECTIONS=reviewed.csv, or round1.csv,round2.csv oldest first)
 	$(PY) -m training.cli.train $(if $(DATA),--data "$$DATA") $(if $(CONFIG),--config "$$CONFIG") --out "$${OUT:-artifacts}" \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY") \
 	  --engine "$${ENGINE:-local}" $(if $(FEATURES),--features "$$FEATURES") $(if $(CORRECTIONS),--corrections "$$CORRECTIONS")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from training.cli.compare import app as compare_app
 from training.cli.review_queue import app as review_queue_app
-from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABEL, SOURCE
+from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABEL, LISTING, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
@@ -24,7 +24,7 @@ from training.data.tail import TailPlan
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.corrections import add_corrections, read_corrections
+from training.feedback.corrections import add_corrections, merge_rounds, read_corrections
 from training.feedback.review_queue import build_review_queue, latest_listings, read_review_file
 from training.feedback.served import served_labels
 from training.model.metadata import input_schema
@@ -184,6 +184,29 @@ def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
     assert found.provenance["superseded_rows"] == 0
     assert (found.provenance["window_start"], found.provenance["window_end"]) == (
         "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")  # fmt: skip
+
+
+def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_takes_the_later_label(tmp_path: Path):
+    # GIVEN two rounds of review: l1 reviewed in both, relabelled in the second, and l2 only in the second
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = _read(_reviewed(tmp_path / "one", ["TVs", "TVs"]))
+    second = _read(_reviewed(tmp_path / "two", ["", "Fridges", "Fridges"]))
+
+    merged = merge_rounds([first, second], classes={"TVs", "Fridges"})
+
+    # THEN every listing reviewed trains once, with its latest label, and the run records both files
+    assert dict(zip(merged.frame[LISTING], merged.frame[LABEL], strict=True)) == {
+        "l0": "TVs",
+        "l1": "Fridges",
+        "l2": "Fridges",
+    }
+    assert merged.provenance["rows"] == 3
+    assert merged.provenance["superseded_rows"] == 1
+    assert merged.provenance["unlabelled_rows"] == 1
+    assert merged.provenance["corrected_listings"] == ["l0", "l1", "l2"]
+    assert merged.provenance["file"] == f"{tmp_path / 'one' / 'reviewed.csv'}, {tmp_path / 'two' / 'reviewed.csv'}"
+    assert merge_rounds([first], classes={"TVs"}) is first
 
 
 def test_the_capture_window_is_compared_as_times_and_written_in_utc(tmp_path: Path):

@@ -87,7 +87,7 @@ from training.reporting.tracking import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from training.data.load import LoadedCatalogue
     from training.engines.fitted import FittedModel
@@ -119,7 +119,7 @@ def run_training(
     out_dir: Path,
     engine: str = "local",
     features_dir: str | None = None,
-    corrections: str | None = None,
+    corrections: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
 
@@ -135,7 +135,8 @@ def run_training(
         out_dir: Where model.onnx, model.json, metrics.json and the plots go.
         engine: "local" (this process) or "dask" (the cluster at DASK_SCHEDULER_ADDRESS or a LocalCluster).
         features_dir: With dask, the FEATURES folder keeping the featurized partitions for a rerun.
-        corrections: A reviewed review-queue CSV whose listings join the catalogue and train (local engine).
+        corrections: Reviewed review-queue CSVs, oldest first, whose listings join the catalogue and train (local
+            engine; a listing reviewed in several takes the latest label).
 
     Returns:
         The run summary written to metrics.json.
@@ -162,14 +163,17 @@ def run_training(
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
 
 
-def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, path: str) -> LoadedCatalogue:
-    """The catalogue with the reviewed listings of `path` merged in (`training.feedback.corrections`)."""
-    from training.feedback.corrections import add_corrections, read_corrections
+def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, paths: Sequence[str]) -> LoadedCatalogue:
+    """The catalogue with the reviewed listings of `paths` merged in (`training.feedback.corrections`)."""
+    from training.feedback.corrections import add_corrections, merge_rounds, read_corrections
 
     tail = catalogue.tail
     labels = set(catalogue.frame[LABEL]) | set(tail.folded) | set(tail.dropped)
-    found = read_corrections(path, data=config.data, classes=labels, allow_new_classes=config.data.allow_new_classes)
-    return add_corrections(catalogue, found)
+    rounds = [
+        read_corrections(path, data=config.data, classes=labels, allow_new_classes=config.data.allow_new_classes)
+        for path in paths
+    ]
+    return add_corrections(catalogue, merge_rounds(rounds, classes=labels))
 
 
 def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_dir: str | None) -> dict[str, Any]:
@@ -576,7 +580,10 @@ def main(
     ] = None,
     corrections: Annotated[
         str | None,
-        typer.Option(help="A reviewed `make review-queue` CSV (label filled in): its listings join train."),
+        typer.Option(
+            help="A reviewed `make review-queue` CSV (label filled in): its listings join train. Several rounds: "
+            "their files comma-separated, oldest first (a listing reviewed twice takes the later label)."
+        ),
     ] = None,
 ) -> None:
     """Train the product classifier and export it as one ONNX graph that passed the parity gate."""
@@ -588,12 +595,17 @@ def main(
         if data is None:
             resolved = _named_by_synthetic_seed(resolved)
         summary = run_training(
-            resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=corrections
+            resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=_files(corrections)
         )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps({k: v for k, v in summary.items() if k not in LONG_SUMMARY_KEYS}, indent=2))
+
+
+def _files(listed: str | None) -> list[str]:
+    """CORRECTIONS= as its files: comma-separated, as ID= takes several columns (a make variable is one word list)."""
+    return [name.strip() for name in (listed or "").split(",") if name.strip()]
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:

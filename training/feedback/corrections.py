@@ -1,4 +1,4 @@
-"""Reviewed listings as training rows (`make train CORRECTIONS=reviewed.csv`).
+"""Reviewed listings as training rows (`make train CORRECTIONS=reviewed.csv`, or several rounds' files).
 
 A correction is a row of the review queue whose `label` a person filled in (rows left empty were not reviewed
 and are skipped). It joins the catalogue with `source = correction` and always trains: it is never dealt to
@@ -106,6 +106,38 @@ def read_corrections(
         CORRECTED_LISTINGS: kept,
     }
     return Corrections(frame=frame.reset_index(drop=True), provenance=provenance)
+
+
+def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Corrections:
+    """Several review rounds' corrections as one, in the order given: a listing reviewed in more than one takes its
+    latest label (the later file's), counted in `superseded_rows`, so a second round never drops the first's.
+
+    Args:
+        rounds: Each file's corrections (`read_corrections`), oldest first.
+        classes: The catalogue's labels, as `read_corrections` took them: the merged rounds' new classes are counted
+            once, however many rounds name them.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    given = pd.concat([found.frame for found in rounds], ignore_index=True)
+    latest = given.drop_duplicates(LISTING, keep="last").reset_index(drop=True)
+    provenances = [found.provenance for found in rounds]
+    starts = [found["window_start"] for found in provenances if found["window_start"]]
+    ends = [found["window_end"] for found in provenances if found["window_end"]]
+    provenance = {
+        "file": ", ".join(found["file"] for found in provenances),
+        "sha256": ", ".join(found["sha256"] for found in provenances),
+        "rows": len(latest),
+        "unlabelled_rows": sum(found["unlabelled_rows"] for found in provenances),
+        "superseded_rows": sum(found["superseded_rows"] for found in provenances) + len(given) - len(latest),
+        "dropped_rows": sum(found["dropped_rows"] for found in provenances),
+        "new_classes": len(set(latest[LABEL]) - set(classes)),
+        # Every round writes times as the handler does (UTC, one width), so their text sorts as the times do.
+        "window_start": min(starts, default=""),
+        "window_end": max(ends, default=""),
+        CORRECTED_LISTINGS: sorted(set(latest[LISTING])),
+    }
+    return Corrections(frame=latest, provenance=provenance)
 
 
 def _window(reviewed: pd.DataFrame) -> dict[str, str]:
