@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -41,9 +41,6 @@ from training.reporting.compare import (
     score_model,
 )
 from training.reporting.tracking import configure_tracking, log_trained_products
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 @pytest.mark.parametrize(
@@ -526,6 +523,16 @@ def test_an_out_under_a_file_is_one_line_before_any_scoring(model_path, tmp_path
 
     assert result.exit_code == 1
     assert "lies under" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, a file system that refuses folders")
+def test_an_out_on_a_file_system_that_refuses_folders_is_one_line_before_any_scoring(model_path):
+    # /proc passes os.access, as a read-only mount does for root; making a folder there fails
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--out", "/proc/comparison"])
+
+    assert result.exit_code == 1
+    assert "cannot write OUT /proc/comparison: /proc refuses new folders" in result.output
     assert "Traceback" not in result.output
 
 

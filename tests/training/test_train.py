@@ -234,6 +234,28 @@ def test_failed_parity_gate_registers_and_writes_nothing(tracking, small_config_
     _assert_failed_and_shipped_nothing(result, "ONNX parity gate failed", out, tracking)
 
 
+def test_a_disk_too_full_for_the_runs_files_registers_and_writes_nothing(
+    tracking, small_config_file, tmp_path, monkeypatch
+):
+    # GIVEN a disk that fills up as the graph is written beside OUT
+    out = tmp_path / "out"
+
+    def full(self, data):
+        if self.name == "model.onnx":
+            raise OSError(28, "No space left on device", str(self))
+        return original(self, data)
+
+    original = type(out).write_bytes
+    monkeypatch.setattr(type(out), "write_bytes", full)
+
+    result = _train("--config", str(small_config_file), "--out", str(out))
+
+    # THEN one line, before the model was registered or promoted, and no staging folder left beside OUT
+    _assert_failed_and_shipped_nothing(result, "cannot write the run's files for OUT", out, tracking)
+    assert "No space left on device" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir() if "staging" in path.name) == []
+
+
 def _assert_failed_and_shipped_nothing(result, message: str, out, tracking):
     """One line naming the gate, a FAILED run in MLflow, nothing registered or written; returns the run."""
     assert result.exit_code == 1

@@ -4,6 +4,7 @@ scores two) only to fail writing its files."""
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import TYPE_CHECKING
 
 from training.exceptions import DataValidationError
@@ -29,3 +30,9 @@ def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
         raise DataValidationError(f"OUT {out_dir} lies under {existing}, which is a file; name a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise DataValidationError(f"cannot write OUT {out_dir}: {existing} is not writable")
+    try:  # what access() cannot tell: a file system that refuses new folders (/proc, a read-only mount)
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".out-check-"))
+    except OSError as exc:
+        raise DataValidationError(
+            f"cannot write OUT {out_dir}: {existing} refuses new folders ({exc.strerror})"
+        ) from None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -54,7 +54,7 @@ from training.model.parity import (
     run_onnx,
 )
 from training.model.pipeline import TITLE_SCORES
-from training.reporting.artifacts import move_artifacts, write_artifacts
+from training.reporting.artifacts import move_artifacts, staging_folder, write_artifacts, write_summary
 from training.reporting.compare import compare_predictions, score_model
 from training.reporting.confidence import (
     calibration_metadata,
@@ -87,7 +87,7 @@ from training.reporting.tracking import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from training.data.load import LoadedCatalogue
     from training.engines.fitted import FittedModel
@@ -218,7 +218,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
                 sha256=fitted.sha256,
             ),
         ) as run_id,
-        tempfile.TemporaryDirectory() as tmp,
+        staging_folder(out_dir) as tmp,
     ):
         staging = Path(tmp)
         evaluation = _evaluate(fitted)
@@ -251,12 +251,15 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, model_bytes=model_bytes)
         summary |= scalar_metrics(levels) | confidence_metrics(confidence)
-        _record_run(
-            staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels,
-            confidence=confidence,
-        )  # fmt: skip
+        with _writing(out_dir):
+            _record_run(
+                staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels,
+                confidence=confidence,
+            )  # fmt: skip
         enforce_parity(parity)
         enforce_baseline(summary, tolerance=config.model.baseline_tolerance)
+        with _writing(out_dir):
+            write_artifacts(staging, model_bytes=model_bytes, metadata=metadata, parity=parity, report=fitted.report)
         registered_version, promotion = _register(config, fitted, model, model_bytes, model_version, validation=summary)
         summary |= {
             "promotion": promotion.to_dict(),
@@ -273,14 +276,28 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             "coverage": levels["coverage"],
             "operating_points": confidence["operating_points"],
         } | fitted.engine_stats
-        write_artifacts(
-            staging, model_bytes=model_bytes, metadata=metadata, summary=summary, parity=parity, report=fitted.report
-        )
-        move_artifacts(staging, out_dir)
+        with _writing(out_dir, registered=f"{config.registered_name} version {registered_version}"):
+            write_summary(staging, summary)
+            move_artifacts(staging, out_dir)
     logger.info(
         "done", extra={k: summary[k] for k in ("macro_f1", "baseline_macro_f1", "model_version", "mlflow_run_id")}
     )
     return summary
+
+
+@contextmanager
+def _writing(out_dir: Path, *, registered: str | None = None) -> Iterator[None]:
+    """A failure to write the run's files (a full disk, a folder that refuses them) as one line; after the model was
+    registered (`registered` names its version), saying so, since its files are then not in OUT.
+
+    Raises:
+        TrainingError: For an OSError in the block.
+    """
+    try:
+        yield
+    except OSError as exc:
+        after = f"; {registered} was registered all the same, without its files in OUT" if registered else ""
+        raise TrainingError(f"cannot write the run's files for OUT {out_dir}: {exc}{after}") from exc
 
 
 def _evaluate(fitted: FittedModel) -> Evaluation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from training.model.parity import parity_report_dict
@@ -18,34 +19,40 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def staging_folder(out_dir: Path) -> tempfile.TemporaryDirectory[str]:
+    """A staging folder beside OUT, on its file system: the run's files are written there as they are made, so a
+    disk too full for them (or a folder that cannot be written) fails the run before its model is registered."""
+    existing = next(folder for folder in out_dir.absolute().parents if folder.is_dir())
+    return tempfile.TemporaryDirectory(dir=existing, prefix=f".{out_dir.name}-staging-")
+
+
 def write_artifacts(
-    staging: Path,
-    *,
-    model_bytes: bytes,
-    metadata: dict[str, Any],
-    summary: dict[str, Any],
-    parity: ParityReport,
-    report: DataReport,
+    staging: Path, *, model_bytes: bytes, metadata: dict[str, Any], parity: ParityReport, report: DataReport
 ) -> None:
-    """Write model.onnx, model.json, metrics.json, parity_report.json and data_report.json into `staging`.
+    """Write model.onnx, model.json, parity_report.json and data_report.json into `staging`: all but the summary,
+    before the model is registered, so a disk too full for them fails the run before anything is registered.
 
     Args:
         staging: The run's staging folder (the model card, data_report.txt and plots are already there).
         model_bytes: The exported graph.
         metadata: What the graph embeds, also written beside it.
-        summary: The run summary (metrics.json).
         parity: The parity gate's report.
         report: The data report.
     """
     (staging / "model.onnx").write_bytes(model_bytes)
     (staging / "model.json").write_text(json.dumps(metadata, indent=2))
-    (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
     (staging / "parity_report.json").write_text(json.dumps(parity_report_dict(parity), indent=2))
     (staging / "data_report.json").write_text(json.dumps(report.to_dict(), indent=2))
 
 
+def write_summary(staging: Path, summary: dict[str, Any]) -> None:
+    """Write metrics.json, the run summary, once the registry has decided (it records the promotion)."""
+    (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+
+
 def move_artifacts(staging: Path, out_dir: Path) -> None:
-    """Move the finished files from `staging` into `out_dir` (created), only once all of them exist.
+    """Move the finished files from `staging` into `out_dir` (created), only once all of them exist: renames, where
+    `staging` is on OUT's file system (`staging_folder`), which need no more space.
 
     A file move on this machine: publishing to S3 is `make publish` (infra/publish.py).
     """
