@@ -38,9 +38,11 @@ WHOLE_MINIMUMS = {
     "split": {"min_class_products": 1, "seed": 0},
 }  # fmt: skip
 # The largest each size setting takes: beyond it a fit allocates gigabytes (text_buckets 2**32: 64 GiB) or dies
-# inside LightGBM (hash_buckets 1e11), and character n-grams longer than words only slow a run down.
+# inside LightGBM (hash_buckets 1e11; num_leaves above its 131,072), character n-grams longer than words only slow a
+# run down, and a million rounds, each on every class, would run for days (the Dask engine trains every round).
 WHOLE_MAXIMUMS = {
     "features": {"hash_buckets": 2**20, "text_buckets": 2**24, "word_ngram_max": 6, "stacking_folds": 20},
+    "model": {"num_leaves": 131_072, "n_estimators": 100_000},
 }
 MAX_CHAR_NGRAM = 10
 # The synthetic catalogue's size settings (ROWS=, CATEGORIES= as a config's keys): a billion rows would not fit.
@@ -516,7 +518,8 @@ def _check(config: TrainConfig, path: Path) -> None:
             f"config file {path}: split.small_classes must be one of {', '.join(SMALL_CLASS_POLICIES)}, got "
             f"{config.split.small_classes!r}"
         )
-    if config.model.design not in {"auto", "multiclass", "rerank"}:
+    # Compared with a tuple, not a set: a list or a mapping where a word belongs cannot be hashed.
+    if config.model.design not in ("auto", "multiclass", "rerank"):
         raise ConfigError(
             f"config file {path}: model.design must be auto, multiclass or rerank, got {config.model.design!r}"
         )
@@ -524,7 +527,7 @@ def _check(config: TrainConfig, path: Path) -> None:
         raise ConfigError(
             f"config file {path}: model.extra_trees must be true or false, got {config.model.extra_trees!r}"
         )
-    if config.features.title_fit not in {"tree", "flat"}:
+    if config.features.title_fit not in ("tree", "flat"):
         raise ConfigError(
             f"config file {path}: features.title_fit must be tree or flat, got {config.features.title_fit!r}"
         )
