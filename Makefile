@@ -8,9 +8,10 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 DATA ?=
 CONFIG ?=
-# DATA= or CONFIG= given but blank (`DATA=$CATALOGUE` with the variable unset) would mean the built-in default
-# without a word: refuse it, whatever the target.
-BLANK_GIVEN := $(foreach name,DATA CONFIG,$(if $(filter command line,$(origin $(name))),$(if $(strip $($(name))),,$(name))))
+# DATA=, CONFIG=, OUT= or MODEL= given but blank (`DATA=$CATALOGUE` with the variable unset) would mean the built-in
+# default without a word (OUT=: overwriting the model `make serve` and `make build` take): refuse it, whatever the
+# target.
+BLANK_GIVEN := $(foreach name,DATA CONFIG OUT MODEL,$(if $(filter command line,$(origin $(name))),$(if $(strip $($(name))),,$(name))))
 ifneq ($(strip $(BLANK_GIVEN)),)
 $(error $(firstword $(BLANK_GIVEN))= is given but blank (an unset variable?): give it a value, or leave $(firstword $(BLANK_GIVEN)) out)
 endif

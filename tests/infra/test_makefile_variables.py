@@ -202,8 +202,8 @@ def test_serve_without_capture_captures_nothing():
     assert "CAPTURE_DIR" not in dry_run.stdout
 
 
-@pytest.mark.parametrize("assignment", ["DATA=", "DATA= ", "CONFIG=", "CONFIG=\t"])
-@pytest.mark.parametrize("target", ["train", "check-data"])
+@pytest.mark.parametrize("assignment", ["DATA=", "DATA= ", "CONFIG=", "CONFIG=\t", "OUT=", "MODEL="])
+@pytest.mark.parametrize("target", ["train", "check-data", "predict", "compare"])
 def test_a_data_or_config_given_blank_is_refused_rather_than_read_as_the_default(target, assignment):
     # GIVEN `make train DATA=$CATALOGUE` with CATALOGUE unset: without a word it would train on the synthetic default
     dry_run = subprocess.run(["make", "-n", target, assignment], cwd=ROOT, capture_output=True, text=True, timeout=60)

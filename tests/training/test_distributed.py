@@ -597,3 +597,15 @@ def test_label_aliases_name_labels_as_read_and_a_one_class_file_is_named(cluster
         # AND a file of one class is named in the refusal
         with pytest.raises(DataValidationError, match=r"one_class.csv: the target has 1 class"):
             prepare_partitions(client, config, dask_catalogue.open_catalogue(config, str(tmp_path / "one_class.csv")))
+
+
+@pytest.mark.parametrize(
+    ("address", "said"), [("127.0.0.1", "missing port number"), ("http://127.0.0.1:8787", "unknown address scheme")]
+)
+def test_a_scheduler_address_that_is_no_address_is_one_line_naming_what_to_write(monkeypatch, address, said):
+    # GIVEN the scheduler's host without its port, or the dashboard's URL in its place
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+
+    with pytest.raises(TrainingError, match=rf"DASK_SCHEDULER_ADDRESS={address} is no scheduler address \({said}"), \
+            dask_client():  # fmt: skip
+        pass

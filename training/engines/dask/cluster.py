@@ -49,6 +49,11 @@ def dask_client(*modules: str, rerun: str = "", reads_text: bool = False) -> Ite
             client = Client(address, timeout="10s")
         except OSError as exc:
             raise TrainingError(f"cannot reach the Dask scheduler at {SCHEDULER_ENV}={address}: {exc}") from exc
+        except ValueError as exc:  # distributed's parse of the address: no port, an unknown scheme
+            raise TrainingError(
+                f"{SCHEDULER_ENV}={address} is no scheduler address ({exc}): write the scheduler's, as its log prints "
+                "it, such as tcp://10.0.0.5:8786 (not the dashboard's http:// address)"
+            ) from exc
         with (
             client,
             _workers_lost(f"the workers of {address}", rerun),
