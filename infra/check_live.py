@@ -22,6 +22,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from infra.aws_client import aws_client
 from infra.exceptions import InfraError
 
 HOOK_OUTPUT = "PreTrafficHookName"
@@ -138,11 +139,11 @@ def check(target: Target, session: Any) -> Verdict | None:
         InfraError: The stack or its hook cannot be reached, or there are no credentials.
     """
     try:
-        hook = hook_of(session.client("cloudformation", region_name=target.region), target.stack_name)
+        hook = hook_of(aws_client(session, "cloudformation", region_name=target.region), target.stack_name)
         if hook is None:
             return None
         config = Config(read_timeout=INVOKE_READ_TIMEOUT_S, retries={"max_attempts": 1})
-        return ask_hook(session.client("lambda", region_name=target.region, config=config), hook)
+        return ask_hook(aws_client(session, "lambda", region_name=target.region, config=config), hook)
     except NoCredentialsError as exc:
         raise InfraError(f"no AWS credentials found ({exc}); use the profile or role `sam deploy` used") from exc
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.aws_client import aws_client
 from infra.exceptions import InfraError
 
 
@@ -71,11 +72,11 @@ def _lambda_client(boto3: Any, function: str) -> Any:
     parts = function.split(":")
     region = parts[3] if function.startswith("arn:") and len(parts) > 3 and parts[3] else None
     try:
-        return boto3.client("lambda", region_name=region)
+        return aws_client(boto3, "lambda", region_name=region)
     except BotoCoreError as exc:
         raise InfraError(
             f"no AWS region for {function!r} ({exc}): pass FUNCTION=<its ARN> (the stack's FunctionArn output), or "
-            "set AWS_REGION"
+            "set AWS_DEFAULT_REGION (or a profile's region)"
         ) from None
 
 

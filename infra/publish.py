@@ -25,6 +25,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from infra.aws_client import aws_client
 from infra.exceptions import GateError, InfraError, PublishError
 
 MODEL_FILES = ("model.json", "metrics.json", "parity_report.json", "model_card.md", "model.onnx")
@@ -351,7 +352,7 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     try:
         publication = publish_model(
-            boto3.client("s3"), artifacts, bucket=bucket, prefix=prefix, min_macro_f1=min_macro_f1
+            aws_client(boto3, "s3"), artifacts, bucket=bucket, prefix=prefix, min_macro_f1=min_macro_f1
         )
     except InfraError as exc:
         logger.error(str(exc))

@@ -80,3 +80,18 @@ def test_the_command_line_finds_the_region_in_the_arn_and_names_what_to_pass_wit
 
     assert regions == ["eu-west-1"]
     assert "error: no AWS region for 'fn'" in capsys.readouterr().err
+
+    # AND the region it says to set is one botocore reads, and a region so set is taken
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert infra.prune_versions.main() == 0
+    assert regions == ["eu-west-1", "ap-south-1"]
+
+
+def test_an_endpoint_without_its_scheme_is_one_line_naming_the_setting(monkeypatch, capsys):
+    import infra.prune_versions
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "127.0.0.1:5000")
+    monkeypatch.setattr("sys.argv", ["prune", "--function", "arn:aws:lambda:eu-west-1:123456789012:function:fn"])
+
+    assert infra.prune_versions.main() == 1
+    assert "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_LAMBDA) must be a whole URL" in capsys.readouterr().err

@@ -1,0 +1,23 @@
+"""boto3 clients for the infra commands, a malformed endpoint setting said in one line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.exceptions import InfraError
+
+
+def aws_client(factory: Any, service: str, **settings: Any) -> Any:
+    """`factory.client(service, **settings)` (`factory`: boto3 or a boto3 Session).
+
+    Raises:
+        InfraError: botocore refuses the endpoint it was given (AWS_ENDPOINT_URL without its scheme, say), which it
+            reports as a bare ValueError.
+    """
+    try:
+        return factory.client(service, **settings)
+    except ValueError as exc:
+        raise InfraError(
+            f"cannot make an AWS {service} client: {exc}; AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_{service.upper()}) "
+            "must be a whole URL, such as http://127.0.0.1:5000"
+        ) from None
