@@ -213,6 +213,17 @@ def test_the_real_google_taxonomy_gets_no_merge_suggestion():
     assert label_variants(dict.fromkeys(paths, 10), separator=PATH_SEPARATOR) == []
 
 
+def test_a_taxonomy_file_is_read_as_paths_and_a_file_of_other_lines_is_refused(tmp_path):
+    taxonomy = tmp_path / "taxonomy.txt"
+    taxonomy.write_text("# Google_Product_Taxonomy_Version: 2021-09-21\n1 - Animals\n3237 - Animals > Live Animals\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("name: shop\ndata:\n  columns: {title: Title}\n  target: Category\n")
+
+    assert read_taxonomy_file(taxonomy) == ["Animals", "Animals > Live Animals"]
+    with pytest.raises(DataValidationError, match="holds no category paths"):
+        read_taxonomy_file(config)
+
+
 def test_suggested_aliases_paste_into_a_config_and_apply():
     frame = _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10)
     report = build_report(frame, CONFIG, source="x")

@@ -111,7 +111,7 @@ def read_taxonomy_file(path: Path) -> list[str]:
         levels = [level.strip() for level in _ID_PREFIX.sub("", line).split(">")]
         if all(levels):
             paths.append(PATH_SEPARATOR.join(levels))
-    if not paths:
+    if not any(PATH_SEPARATOR in found for found in paths):  # lines of some other file (a config's), no tree
         raise DataValidationError(f"TAXONOMY: {path} holds no category paths (one `A > B > C` per line)")
     return list(dict.fromkeys(paths))
 
