@@ -47,12 +47,13 @@ def test_params_are_flat_and_cover_every_section():
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("name: x\ndata: [unclosed", "is not valid YAML"),
+        ("name: x\ndata: [unclosed", r"is not valid YAML: expected ',' or '\]', but got '<stream end>' at line 2"),
+        ("name: x\ndata:\n  - a\n b: 2\n", r"is not valid YAML: expected <block end>, .* at line 4, column 2 \(while"),
         ("- a list", "must hold a mapping"),
         # PyYAML keeps the last of a key given twice: the first data section would be lost without a word
         (
             "name: x\ndata: {columns: {t: T}, target: y, text: t}\ndata: {columns: {t: T}, target: y, text: t}",
-            "the key 'data' is given twice",
+            "the key 'data' is given twice .*at line 3, column 1",
         ),
         ("name: x\nbase: &b {a: 1}\ndata: {columns: {t: T}, target: y, text: t}", r"unknown setting base \(the sett"),
         ("data: {columns: {t: T}, target: y, text: t}", "name is missing: name the catalogue"),
@@ -175,8 +176,9 @@ def test_bad_config_is_a_config_error_naming_the_problem(tmp_path: Path, content
     path = tmp_path / "config.yaml"
     path.write_text(content)
 
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as raised:
         load_config(path)
+    assert "\n" not in str(raised.value)
 
 
 def test_an_input_name_the_graph_keeps_loads_whatever_its_script(tmp_path: Path):
