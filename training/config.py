@@ -343,8 +343,10 @@ def _known(settings: dict[str, Any], kind: type, prefix: str) -> dict[str, Any]:
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
-    """A section's settings (taken out of `raw`), or a TypeError when it is not a mapping."""
-    section = raw.pop(name, None) or {}
+    """A section's settings (taken out of `raw`), or a TypeError when it is not a mapping (an empty one, `model:`,
+    is no settings; `model: false` is no mapping, and would otherwise be read as the defaults without a word)."""
+    section = raw.pop(name, None)
+    section = {} if section is None else section
     if not isinstance(section, dict):
         raise TypeError(f"{name} must be a mapping of settings, got {section!r}")
     return dict(section)
@@ -443,11 +445,11 @@ def _check(config: TrainConfig, path: Path) -> None:
     for setting in ("name", "registered_model"):
         value = getattr(config, setting)
         if (value is not None or setting == "name") and (
-            not isinstance(value, str) or not value.strip(". ") or set(value) & set("/:'\"")
+            not isinstance(value, str) or not value.strip(". ") or set(value) & set("/:@'\"")
         ):
             raise ConfigError(
-                f"config file {path}: {setting} must be text without '/', ':' or quotes, and more than dots (it names "
-                f"the MLflow registered model), got {value!r}"
+                f"config file {path}: {setting} must be text without '/', ':', '@' or quotes, and more than dots (it "
+                f"names the MLflow registered model, which models:/name@alias URIs name), got {value!r}"
             )
     if not isinstance(config.experiment, str) or not config.experiment.strip():
         raise ConfigError(
