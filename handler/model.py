@@ -155,6 +155,8 @@ def load_model(settings: Settings) -> Model:
     """
     started = time.perf_counter()
     path = download_model(settings) if settings.model_s3_uri else settings.model_path
+    if path.is_dir():
+        raise ModelLoadError(f"MODEL_PATH {path} is a folder; name the model file in it ({path / 'model.onnx'})")
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path} (set MODEL_PATH, or run `make train` to create it)")
     try:

@@ -106,6 +106,8 @@ def test_object_without_published_checksum_is_refused(s3, tmp_path, model_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelLoadError, match=r"model file not found: .*absent\.onnx .*make train"):
         load_model(Settings(model_path=tmp_path / "absent.onnx"))
+    with pytest.raises(ModelLoadError, match=r"MODEL_PATH .* is a folder; name the model file in it \(.*model\.onnx\)"):
+        load_model(Settings(model_path=tmp_path))
 
 
 def test_corrupt_file(tmp_path, model_path):

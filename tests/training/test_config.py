@@ -60,7 +60,10 @@ def test_params_are_flat_and_cover_every_section():
         ("name: shop@eu\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':', '@'"),
         ("name: x\nmodel: false\ndata: {columns: {t: T}, target: y, text: t}", "model must be a mapping of settings"),
         ("name:\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without"),
-        ("name: ..\ndata: {columns: {t: T}, target: y, text: t}", "name must be text without '/', ':', '@' or quotes, and"),
+        (
+            "name: ..\ndata: {columns: {t: T}, target: y, text: t}",
+            "name must be text without '/', ':', '@' or quotes, and",
+        ),
         ("name: x\nexperiment: ''\ndata: {columns: {t: T}, target: y, text: t}", "experiment must be text"),
         ("name: x\nsynthetic_rows: -5\ndata: {columns: {t: T}, target: y, text: t}", "synthetic_rows must be a whol"),
         ("name: x\nsynthetic_rows: lots\ndata: {columns: {t: T}, target: y, text: t}", "synthetic_rows must be a w"),

@@ -193,6 +193,12 @@ def test_missing_model_says_to_train(tmp_path, catalogue):
     assert result.exit_code == 1
     assert "model not found" in result.output
     assert "pass MODEL=" in result.output
+    # AND a run's folder given for its model is named so
+    (tmp_path / "run").mkdir()
+    folder_given = _run(
+        "--model", str(tmp_path / "run"), "--data", str(folder / "part-a.csv"), "--out", str(tmp_path / "o")
+    )
+    assert f"is a folder; pass the model file in it (MODEL={tmp_path / 'run' / 'model.onnx'})" in folder_given.output
 
 
 @pytest.mark.slow

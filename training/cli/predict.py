@@ -206,6 +206,10 @@ def predict_catalogue(
     """
     if engine not in {"local", "dask"}:
         raise DataValidationError(f"ENGINE must be local or dask, got {engine!r}")
+    if model.is_dir():
+        raise DataValidationError(
+            f"MODEL {model} is a folder; pass the model file in it (MODEL={model / 'model.onnx'})"
+        )
     if not model.is_file():
         raise DataValidationError(
             f"model not found: {model}; pass MODEL=<path to a model.onnx> (`make train` writes artifacts/model.onnx, "
