@@ -41,7 +41,7 @@ SNAPSTART_S3 = {"s3_connect_timeout": 5.0, "s3_read_timeout": 20.0, "s3_max_atte
 class Settings(BaseModel):
     """Settings of the function; `from_env` fills them from environment variables named like the fields."""
 
-    model_config = ConfigDict(protected_namespaces=(), extra="forbid")
+    model_config = ConfigDict(protected_namespaces=(), extra="forbid", allow_inf_nan=False)
 
     model_path: Path = Field(BUNDLED_MODEL, description="ONNX file bundled with the function (MODEL_PATH).")
     model_s3_uri: str | None = Field(None, description="s3://bucket/key of a published model; wins over MODEL_PATH.")

@@ -266,6 +266,13 @@ def test_bad_setting_names_the_variable():
         Settings.from_env({"INTRA_OP_THREADS": "many"})
 
 
+@pytest.mark.parametrize(("name", "value"), [("S3_CONNECT_TIMEOUT", "inf"), ("TARGET_PRECISION", "nan")])
+def test_a_setting_that_is_no_finite_number_is_named_so(name, value):
+    # an endless S3 connect would hang Lambda's init until its timeout; "nan" is no precision to accept answers at
+    with pytest.raises(SettingsError, match=rf"invalid settings: {name}: Input should be a finite number"):
+        Settings.from_env({name: value})
+
+
 def _start(env_changes: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **{k: v for k, v in env_changes.items() if v is not None}}
     for name in [k for k, v in env_changes.items() if v is None]:
