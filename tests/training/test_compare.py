@@ -147,6 +147,7 @@ def test_make_compare_writes_prints_and_logs_the_comparison(model_path, tmp_path
     assert "McNemar's exact test: only A right on 0 rows, only B right on 0; p = 1 (it takes each row alone" in (
         result.output
     )
+    assert "are the same model: every figure compares it with itself" in result.output
     report = json.loads((out / "comparison.json").read_text())
     assert report["macro_f1"]["difference"] == 0
     # with a BOM, as the review queue: Excel reads the titles as UTF-8

@@ -108,6 +108,8 @@ def main(
                 "and every captured listing is compared"
             )
         model_a, model_b = read_model(a, name="A"), read_model(b, name="B")
+        if model_a == model_b:
+            logger.warning(f"A ({a}) and B ({b}) are the same model: every figure compares it with itself")
         check_out_dir(out, what="the comparison")
         if live:
             _compare_live(model_a, model_b, a=a, b=b, data=live, out=out, resamples=resamples, reviewed=reviewed,
