@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import configured_columns
@@ -79,4 +80,4 @@ def _in_its_file(raw: RawCatalogue, config: TrainConfig) -> DataValidationError 
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -28,6 +28,7 @@ import onnx
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GROUP, LABEL
@@ -396,4 +397,4 @@ def _log_to_mlflow(experiment: str, out: Path, report: dict, *, a: str, b: str) 
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

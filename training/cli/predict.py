@@ -50,6 +50,7 @@ from handler.exceptions import ModelLoadError
 from handler.explain import occlusions
 from handler.model import Model, check_golden_examples, read_metadata, session_options
 from handler.schemas import blank_reason, not_blank_regex
+from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
@@ -726,4 +727,4 @@ def _feeds(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -18,6 +18,7 @@ import onnx
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS
@@ -157,4 +158,4 @@ def _challenger_labels(model: bytes, captured: Captured) -> tuple[list[str], fro
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -23,6 +23,7 @@ import pandas as pd
 import typer
 
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, LABEL
@@ -646,4 +647,4 @@ def _named_by_synthetic_seed(config: TrainConfig) -> TrainConfig:
 
 
 if __name__ == "__main__":
-    app()
+    run(app)
