@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import string
 import unicodedata
@@ -20,7 +21,7 @@ from training.config import DataConfig, SplitConfig
 from training.data.clean import prepare_catalogue
 from training.data.label_checks import aliases_block, label_variants, near_misses, placeholder_labels
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
-from training.data.report import build_report, summary_text
+from training.data.report import build_report, log_report, summary_text
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
 from training.exceptions import ConfigError, DataValidationError
 
@@ -982,3 +983,15 @@ def test_check_data_says_each_refusal_once(tmp_path):
     [error] = [line for line in result.output.splitlines() if " ERROR " in line]
     assert result.exit_code == 1
     assert error.count("repeat the header") == 1
+
+
+def test_a_training_run_logs_the_reports_problems_as_warnings_and_the_rest_as_info(caplog):
+    # GIVEN a catalogue with a problem (an empty input column), loaded as a training run loads it
+    report = build_report(_frame(seller_id=[None] * 40), CONFIG, source="x")
+
+    with caplog.at_level(logging.INFO, logger="training.data.report"):
+        log_report(report, strict=False)
+
+    levels = {record.getMessage().split(":")[0]: record.levelname for record in caplog.records}
+    assert levels["problem"] == "WARNING"
+    assert levels["data report for x"] == "INFO"

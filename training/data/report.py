@@ -445,13 +445,14 @@ def near_constant_columns(raw: pd.DataFrame) -> dict[str, float]:
 
 
 def log_report(report: DataReport, *, strict: bool) -> None:
-    """Log the report's summary; with `strict`, any suspected problem stops the run.
+    """Log the report's summary, its problems as warnings (a run trains on despite them, and a terminal or a log
+    filter should not let them pass as chatter); with `strict`, any suspected problem stops the run.
 
     Raises:
         DataValidationError: `strict` and the report found a problem.
     """
     for line in summary_text(report).splitlines():
-        logger.info(line)
+        logger.log(logging.WARNING if line.startswith(("problem: ", "refused: ")) else logging.INFO, line)
     if strict and report.problems:
         raise DataValidationError(
             f"data.strict: the data report found {len(report.problems)} problem(s), first: {report.problems[0]}. "
