@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import mlflow
 import onnx
@@ -15,13 +15,11 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from tests.training.conftest import write_small_shop
+from training.cli.out_folder import staging_folder
 from training.cli.train import app
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.synthetic import generate_catalogue
 from training.model.metadata import read_metadata
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.slow
 METRICS_KEYS = {
@@ -251,7 +249,7 @@ def test_a_disk_too_full_for_the_runs_files_registers_and_writes_nothing(
     result = _train("--config", str(small_config_file), "--out", str(out))
 
     # THEN one line, before the model was registered or promoted, and no staging folder left beside OUT
-    _assert_failed_and_shipped_nothing(result, "cannot write the run's files for OUT", out, tracking)
+    _assert_failed_and_shipped_nothing(result, "cannot write the run's files (OUT ", out, tracking)
     assert "No space left on device" in result.output
     assert sorted(path.name for path in tmp_path.iterdir() if "staging" in path.name) == []
 
@@ -353,3 +351,13 @@ def test_pricerunner_sample_trains_with_parity(tracking, pricerunner_csv, tmp_pa
     assert metrics["parity_label_agreement"] == 1.0
     assert metrics["parity_max_abs_diff"] <= 1e-5
     assert metrics["macro_f1"] > 0.9
+
+
+def test_the_staging_folder_is_made_where_out_was_checked_so_on_outs_file_system(tmp_path):
+    # OUT a mount point (a Docker volume, say): its parent may be another file system, or refuse writes
+    existing = tmp_path / "volume"
+    existing.mkdir()
+
+    with staging_folder(existing) as inside, staging_folder(tmp_path / "new" / "run") as beside:
+        assert Path(inside).parent == existing
+        assert Path(beside).parent == tmp_path

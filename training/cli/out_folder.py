@@ -25,7 +25,7 @@ def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise DataValidationError(f"OUT {out_dir} is a file; name a folder for {what}")
-    existing = next(folder for folder in (out_dir, *out_dir.absolute().parents) if folder.exists())
+    existing = _nearest(out_dir)
     if not existing.is_dir():
         raise DataValidationError(f"OUT {out_dir} lies under {existing}, which is a file; name a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -36,3 +36,15 @@ def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
         raise DataValidationError(
             f"cannot write OUT {out_dir}: {existing} refuses new folders ({exc.strerror})"
         ) from None
+
+
+def staging_folder(out_dir: Path) -> tempfile.TemporaryDirectory[str]:
+    """A staging folder in the folder `check_out_dir` checked (OUT itself, or the nearest folder above it that
+    exists), so on OUT's file system: a run's files are written there as they are made, so a disk too full for them
+    fails the run before its model is registered, and moving them into OUT is a rename that needs no more space."""
+    return tempfile.TemporaryDirectory(dir=_nearest(out_dir), prefix=f".{out_dir.name}-staging-")
+
+
+def _nearest(out_dir: Path) -> Path:
+    """OUT when it exists, else the nearest path above it that does (a folder, unless OUT lies under a file)."""
+    return next(folder for folder in (out_dir, *out_dir.absolute().parents) if folder.exists())

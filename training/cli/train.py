@@ -2,8 +2,8 @@
 
 `run_training` reads as the pipeline does: an engine (`training.engines`) fits the model and scores the test
 split; `_run` then takes the same steps for either engine, inside one MLflow run: evaluate → build the
-metadata → export and gate → record the run → register → write the artifacts. Serving cannot tell which
-engine trained the model.
+metadata → export and gate → record the run and stage the artifacts beside OUT → register → move them into OUT.
+Serving cannot tell which engine trained the model.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
-from training.cli.out_folder import check_out_dir
+from training.cli.out_folder import check_out_dir, staging_folder
 from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, TrainConfig, to_params
 from training.data.clean import renamed_by_the_fold
@@ -55,7 +55,7 @@ from training.model.parity import (
     run_onnx,
 )
 from training.model.pipeline import TITLE_SCORES
-from training.reporting.artifacts import move_artifacts, staging_folder, write_artifacts, write_summary
+from training.reporting.artifacts import move_artifacts, write_artifacts, write_summary
 from training.reporting.compare import compare_predictions, score_model
 from training.reporting.confidence import (
     calibration_metadata,
@@ -200,13 +200,17 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
 
 
 def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, engine: str) -> dict[str, Any]:
-    """Fit, then inside an MLflow run evaluate, build the metadata, export and gate, record, register, write."""
+    """Fit, then inside an MLflow run evaluate, build the metadata, export and gate, record and write the files to a
+    staging folder beside OUT, register, then move them into OUT."""
     started, started_at = time.perf_counter(), run_started()
     # Fitted before the MLflow run starts: data that cannot be trained on (a class too small to split, one
     # class left) fails here and leaves nothing in MLflow, not even a FAILED run or a new experiment.
     fitted = fit()
     train_seconds = time.perf_counter() - started
+    with _writing(out_dir):
+        staged = staging_folder(out_dir)
     with (
+        staged as tmp,
         tracked_run(
             PROJECT_ROOT,
             experiment=config.experiment,
@@ -219,7 +223,6 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
                 sha256=fitted.sha256,
             ),
         ) as run_id,
-        staging_folder(out_dir) as tmp,
     ):
         staging = Path(tmp)
         evaluation = _evaluate(fitted)
@@ -252,7 +255,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
         model, model_bytes, parity = _export_and_gate(config, fitted, metadata)
         summary = _summarise(fitted, evaluation, parity, train_seconds=train_seconds, model_bytes=model_bytes)
         summary |= scalar_metrics(levels) | confidence_metrics(confidence)
-        with _writing(out_dir):
+        with _writing(out_dir):  # the plots and the model card, into the staging folder and MLflow
             _record_run(
                 staging, config, fitted, evaluation, metadata=metadata, summary=summary, parity=parity, levels=levels,
                 confidence=confidence,
@@ -288,8 +291,9 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
 
 @contextmanager
 def _writing(out_dir: Path, *, registered: str | None = None) -> Iterator[None]:
-    """A failure to write the run's files (a full disk, a folder that refuses them) as one line; after the model was
-    registered (`registered` names its version), saying so, since its files are then not in OUT.
+    """A failure to write the run's files (a full disk, a folder that refuses them; the MLflow store's too, where the
+    block records the run) as one line; after the model was registered (`registered` names its version), saying so,
+    since some or all of its files are then missing from OUT.
 
     Raises:
         TrainingError: For an OSError in the block.
@@ -297,8 +301,8 @@ def _writing(out_dir: Path, *, registered: str | None = None) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        after = f"; {registered} was registered all the same, without its files in OUT" if registered else ""
-        raise TrainingError(f"cannot write the run's files for OUT {out_dir}: {exc}{after}") from exc
+        after = f"; {registered} was registered all the same, and OUT may lack some of its files" if registered else ""
+        raise TrainingError(f"cannot write the run's files (OUT {out_dir}, or the MLflow store): {exc}{after}") from exc
 
 
 def _evaluate(fitted: FittedModel) -> Evaluation:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from training.model.parity import parity_report_dict
@@ -17,13 +16,6 @@ if TYPE_CHECKING:
     from training.model.parity import ParityReport
 
 logger = logging.getLogger(__name__)
-
-
-def staging_folder(out_dir: Path) -> tempfile.TemporaryDirectory[str]:
-    """A staging folder beside OUT, on its file system: the run's files are written there as they are made, so a
-    disk too full for them (or a folder that cannot be written) fails the run before its model is registered."""
-    existing = next(folder for folder in out_dir.absolute().parents if folder.is_dir())
-    return tempfile.TemporaryDirectory(dir=existing, prefix=f".{out_dir.name}-staging-")
 
 
 def write_artifacts(
@@ -52,7 +44,7 @@ def write_summary(staging: Path, summary: dict[str, Any]) -> None:
 
 def move_artifacts(staging: Path, out_dir: Path) -> None:
     """Move the finished files from `staging` into `out_dir` (created), only once all of them exist: renames, where
-    `staging` is on OUT's file system (`staging_folder`), which need no more space.
+    `staging` is on OUT's file system (`training.cli.out_folder.staging_folder`), which need no more space.
 
     A file move on this machine: publishing to S3 is `make publish` (infra/publish.py).
     """
