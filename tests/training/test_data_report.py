@@ -218,7 +218,7 @@ def test_a_taxonomy_file_is_read_as_paths_and_a_file_of_other_lines_is_refused(t
     taxonomy = tmp_path / "taxonomy.txt"
     taxonomy.write_text("# Google_Product_Taxonomy_Version: 2021-09-21\n1 - Animals\n3237 - Animals > Live Animals\n")
     config = tmp_path / "config.yaml"
-    config.write_text("name: shop\ndata:\n  columns: {title: Title}\n  target: Category\n")
+    config.write_text('name: shop\ndata:\n  columns: {title: Title}\n  target: Category\n  path_separator: " > "\n')
 
     assert read_taxonomy_file(taxonomy) == ["Animals", "Animals > Live Animals"]
     with pytest.raises(DataValidationError, match="holds no category paths"):

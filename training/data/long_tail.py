@@ -104,14 +104,15 @@ def read_taxonomy_file(path: Path) -> list[str]:
         ) from exc
     except UnicodeDecodeError as exc:
         raise DataValidationError(f"TAXONOMY: {path} is not UTF-8 text; save it as UTF-8") from exc
+    written = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     paths = []
-    for line in lines:
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for line in written:
         levels = [level.strip() for level in _ID_PREFIX.sub("", line).split(">")]
         if all(levels):
             paths.append(PATH_SEPARATOR.join(levels))
-    if not any(PATH_SEPARATOR in found for found in paths):  # lines of some other file (a config's), no tree
+    # A taxonomy's lines are nearly all paths below a few departments; a config's (even one naming ' > ' as its
+    # path separator) are not, and would train as categories.
+    if sum(PATH_SEPARATOR in found for found in paths) * 2 < len(written):
         raise DataValidationError(f"TAXONOMY: {path} holds no category paths (one `A > B > C` per line)")
     return list(dict.fromkeys(paths))
 
