@@ -11,11 +11,18 @@ def aws_client(factory: Any, service: str, **settings: Any) -> Any:
     """`factory.client(service, **settings)` (`factory`: boto3 or a boto3 Session).
 
     Raises:
-        InfraError: botocore refuses the endpoint it was given (AWS_ENDPOINT_URL without its scheme, say), which it
-            reports as a bare ValueError.
+        InfraError: botocore refuses the region or the endpoint it was given (AWS_ENDPOINT_URL without its scheme,
+            say), which it reports as a bare ValueError.
     """
+    from botocore.exceptions import InvalidRegionError
+
     try:
         return factory.client(service, **settings)
+    except InvalidRegionError as exc:  # a ValueError too: named first
+        raise InfraError(
+            f"cannot make an AWS {service} client: {exc}; name a region such as eu-west-1 (AWS_DEFAULT_REGION, a "
+            "profile's region, or the function's ARN)"
+        ) from None
     except ValueError as exc:
         raise InfraError(
             f"cannot make an AWS {service} client: {exc}; AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_{service.upper()}) "

@@ -95,3 +95,15 @@ def test_an_endpoint_without_its_scheme_is_one_line_naming_the_setting(monkeypat
 
     assert infra.prune_versions.main() == 1
     assert "AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_LAMBDA) must be a whole URL" in capsys.readouterr().err
+
+
+def test_a_region_that_is_no_region_is_named_so_not_blamed_on_the_endpoint(monkeypatch, capsys):
+    import infra.prune_versions
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr("sys.argv", ["prune", "--function", "arn:aws:lambda:eu west 1:123456789012:function:fn"])
+
+    assert infra.prune_versions.main() == 1
+    error = capsys.readouterr().err
+    assert "name a region such as eu-west-1" in error
+    assert "AWS_ENDPOINT_URL" not in error

@@ -423,6 +423,11 @@ def test_a_file_without_a_header_line_is_named_so(tmp_path):
 
     with pytest.raises(DataValidationError, match=r"reads as a listing, not a header: add a header line above it"):
         read_catalogue(path, required=["Title", "Category"])
+    # AND a Parquet file, which has no lines, is never told to add a header line
+    pd.DataFrame({0: ["Kaito piece landscape puzzle 1000 red 615"], 1: ["357>2741"]}).to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(DataValidationError) as parquet:
+        read_catalogue(tmp_path / "d.parquet", required=["Title", "Category"])
+    assert "header line" not in str(parquet.value)
     # AND a header of a few long names is still a header
     named = tmp_path / "named.csv"
     named.write_text("Title of the product listing,Category\nacme tv,TVs\n")

@@ -187,7 +187,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 frame = table.to_pandas(ignore_metadata=True, types_mapper=_typed_column, date_as_object=False)
                 names = list(table.schema.names)
                 frame = _decimals_as_text(frame, table.schema)
-                rows = frame.iloc[:0]  # Parquet's columns are its schema's: no line holds a header
+                rows = None  # Parquet's columns are its schema's: no line holds a header
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
@@ -396,13 +396,12 @@ def _check_names(
 
 def layout_hint(found: Iterable[Any], missing: Iterable[str], rows: pd.DataFrame | None) -> str:
     """What the file's layout says to fix when columns are missing, " (…)" or "": a header below the first line,
-    when `rows` (the file's first rows) show one, else another delimiter, else no header at all. A title line above
-    the header may hold a ';' or '|': the header found below it says more."""
-    return (
-        (misplaced_header_hint(rows, missing) if rows is not None else "")
-        or delimiter_hint(found)
-        or headerless_hint(found)
-    )
+    when `rows` (a text file's first rows; None for Parquet, which has no lines) show one, else another delimiter,
+    else no header line at all. A title line above the header may hold a ';' or '|': the header found below it says
+    more."""
+    if rows is None:
+        return delimiter_hint(found)
+    return misplaced_header_hint(rows, missing) or delimiter_hint(found) or headerless_hint(found)
 
 
 def headerless_hint(found: Iterable[Any]) -> str:
