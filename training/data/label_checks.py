@@ -43,8 +43,9 @@ UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
-# A category id before a department's name, as Google's taxonomy file with ids writes it ('450637 - Clothing').
-ID_PREFIX = re.compile(r"\s*\d+\s*[-–:]\s*\S")
+# A category id before a path: `123 - A > B` (Google's taxonomy file with ids) or `gid://shopify/TaxonomyCategory/
+# ap-2 : A > B` (Shopify's); the path is what follows it. Spaces around Google's hyphen: `4-Wheel Drive` is a name.
+ID_PREFIX = re.compile(r"^\s*(?:\d+\s+-\s+|gid://\S+\s*:\s*)")
 # An HTML escape ended by its `;`, and how many times over a label may have been escaped (`&amp;amp;`).
 _HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MAX_UNESCAPES = 3
@@ -295,13 +296,13 @@ def numbered_labels(labels: list[str]) -> list[str]:
     return numbers if named else []
 
 
-def id_prefixed_paths(labels: list[str], separator: str | None) -> list[str]:
+def id_prefixed_paths(labels: list[str], separator: str | None) -> dict[str, str]:
     """The path labels that start with a category id ('450637 - Clothing > Dresses', as Google's taxonomy file with
-    ids writes its lines): the id joins the department, so each leaf's department is one of its own and the tree
-    shares no level between leaves."""
+    ids writes its lines), each with its path alone: the id joins the department, so each leaf's department is one of
+    its own and the tree shares no level between leaves."""
     if not separator:
-        return []
-    return [label for label in labels if separator in label and ID_PREFIX.match(label.split(separator)[0])]
+        return {}
+    return {label: ID_PREFIX.sub("", label) for label in labels if separator in label and ID_PREFIX.match(label)}
 
 
 def repeated_levels(labels: list[str], separator: str | None) -> dict[str, str]:

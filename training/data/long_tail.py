@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import PROJECT_ROOT
-from training.data.label_checks import label_key
+from training.data.label_checks import ID_PREFIX, label_key
 from training.data.synthetic import offered_products
 from training.data.taxonomy import NOISE, PATH_SEPARATOR, SYLLABLES
 from training.exceptions import DataValidationError
@@ -36,8 +36,6 @@ from training.exceptions import DataValidationError
 # Where `google` is looked for: data/README.md says how to put it there.
 TAXONOMY_PLACES = (PROJECT_ROOT / "data" / "taxonomies" / "taxonomy-with-ids.en-US.txt",)
 GOOGLE_URL = "https://www.google.com/basepages/producttype/taxonomy-with-ids.en-US.txt"
-# `123 - A > B` (Google) or `gid://shopify/TaxonomyCategory/ap-2 : A > B` (Shopify): the path after the id.
-_ID_PREFIX = re.compile(r"^\s*(?:\d+\s+-\s+|gid://\S+\s*:\s*)")
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def read_taxonomy_file(path: Path) -> list[str]:
     written = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     paths = []
     for line in written:
-        levels = [level.strip() for level in _ID_PREFIX.sub("", line).split(">")]
+        levels = [level.strip() for level in ID_PREFIX.sub("", line).split(">")]
         if all(levels):
             paths.append(PATH_SEPARATOR.join(levels))
     # A taxonomy's lines are nearly all paths below a few departments; a config's (even one naming ' > ' as its

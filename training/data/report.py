@@ -145,7 +145,7 @@ class DataReport:
     unspaced_separators: list[str] = field(default_factory=list)
     category_variants: list[list[str]] = field(default_factory=list)
     repeated_levels: dict[str, str] = field(default_factory=dict)
-    id_prefixed_paths: list[str] = field(default_factory=list)
+    id_prefixed_paths: dict[str, str] = field(default_factory=dict)
     numbered_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
@@ -658,8 +658,7 @@ def _problems(report: DataReport) -> list[str]:
             "write each category once (data.label_aliases can map the labels as they are)"
         )
     if report.id_prefixed_paths:
-        label = report.id_prefixed_paths[0]
-        path = label.split(" - ", 1)[-1] if " - " in label else label
+        label, path = next(iter(report.id_prefixed_paths.items()))
         problems.append(
             f"{len(report.id_prefixed_paths)} path labels start with a category id (e.g. {QUOTED.repr(label)}), as "
             "Google's taxonomy file with ids writes them: the id joins the department, so each leaf's department is "
