@@ -130,8 +130,9 @@ def latest_listings(captured: Captured, *, challenger_version: str | None = None
     by the time itself: the text of times in two zones does not sort).
 
     With `challenger_version`, the version a challenger answers as, a listing's record is the latest another version
-    answered where there is one: while a canary serves the challenger beside the live version, its own answer would
-    always agree with it, and the listings the two answer differently would never be queued as such.
+    answered where there is one: the queue reads the live model's answers (its decisions, its confidence, its label
+    against the challenger's), and while a canary serves the challenger beside it, the challenger's own records are
+    not the live model's; they would always agree with it, and hide every listing the two answer differently.
     """
     frame = captured.frame
     seen = frame.groupby("listing_id", sort=False)["time"].agg(["size", "first", "last"])
