@@ -209,6 +209,18 @@ def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_ta
     assert merge_rounds([first], classes={"TVs"}) is first
 
 
+def test_a_new_class_spelt_two_ways_across_rounds_is_refused(tmp_path: Path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = _read(_reviewed(tmp_path / "one", ["Coffee Machines"]), allow=True)
+    second = _read(_reviewed(tmp_path / "two", ["", "coffee machines"]), allow=True)
+
+    with pytest.raises(DataValidationError, match="the new class 'Coffee Machines' is also spelt 'coffee machines'"):
+        merge_rounds([first, second], classes={"TVs", "Fridges"})
+    with pytest.raises(DataValidationError, match="is also spelt"):
+        _read(_reviewed(tmp_path, ["Coffee Machines", "coffee machines"]), allow=True)
+
+
 def test_the_capture_window_is_compared_as_times_and_written_in_utc(tmp_path: Path):
     # GIVEN times in two zones: 18:00+02:00 is 16:00Z, before 17:00Z, though its text sorts after it
     lines = [record("later", time="2026-12-06T17:00:00Z"), record("earlier", time="2026-12-06T18:00:00+02:00")]

@@ -84,16 +84,18 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert again.exit_code == 1
     assert "OUT reviewed.csv exists" in again.output
     assert pd.read_csv(workspace / "reviewed.csv", dtype=str)["label"].notna().all()
-    # The first half of the reviewed listings retrains the model; the rest stays for judging it
-    half = len(queue) // 2
-    queue.assign(label=[*queue["label"][:half], *[""] * (len(queue) - half)]).to_csv("corrections.csv", index=False)
-    _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "corrections.csv")
+    # The first half of the reviewed listings retrains the model, reviewed in two rounds; the rest stays for judging it
+    half, quarter = len(queue) // 2, len(queue) // 4
+    queue.iloc[:quarter].to_csv("round1.csv", index=False)
+    queue.iloc[quarter:half].to_csv("corrections.csv", index=False)
+    _invoke(train.app, "--config", config, "--out", "retrained", "--corrections", "round1.csv,corrections.csv")
     metrics = json.loads((workspace / "retrained" / "metrics.json").read_text())
     assert metrics["corrections"] == half
     assert metrics["corrections_replaced_catalogue_rows"] == 0  # traffic of another seed: no catalogue row corrected
     assert f"corrections: {half} reviewed listings" in (workspace / "retrained" / "model_card.md").read_text()
     run = MlflowClient().get_run(metrics["mlflow_run_id"])
     assert run.data.params["corrections.rows"] == str(half)
+    assert run.data.params["corrections.file"] == "round1.csv, corrections.csv"
     assert run.data.params["corrections.window_start"] <= run.data.params["corrections.window_end"]
     # The next queue, with the retrained model as the challenger, never asks for the listings it was taught again
     requeued = _invoke(review_queue.app, "--capture", "capture", "--out", "next.csv", "--config", config,

@@ -88,7 +88,7 @@ from training.reporting.tracking import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
 
     from training.data.load import LoadedCatalogue
     from training.engines.fitted import FittedModel
@@ -120,7 +120,7 @@ def run_training(
     out_dir: Path,
     engine: str = "local",
     features_dir: str | None = None,
-    corrections: Sequence[str] = (),
+    corrections: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The whole offline pipeline, ending with the artifacts in `out_dir` and a registered model version.
 
@@ -164,7 +164,7 @@ def run_training(
     return _run_on_dask(config, str(data_path) if data_path else None, out_dir, features_dir)
 
 
-def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, paths: Sequence[str]) -> LoadedCatalogue:
+def _with_corrections(config: TrainConfig, catalogue: LoadedCatalogue, paths: tuple[str, ...]) -> LoadedCatalogue:
     """The catalogue with the reviewed listings of `paths` merged in (`training.feedback.corrections`)."""
     from training.feedback.corrections import add_corrections, merge_rounds, read_corrections
 
@@ -625,9 +625,9 @@ def main(
     typer.echo(json.dumps({k: v for k, v in summary.items() if k not in LONG_SUMMARY_KEYS}, indent=2))
 
 
-def _files(listed: str | None) -> list[str]:
+def _files(listed: str | None) -> tuple[str, ...]:
     """CORRECTIONS= as its files: comma-separated, as ID= takes several columns (a make variable is one word list)."""
-    return [name.strip() for name in (listed or "").split(",") if name.strip()]
+    return tuple(name.strip() for name in (listed or "").split(",") if name.strip())
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:

@@ -83,6 +83,7 @@ def read_corrections(
             "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
         )
     _check_new_classes(unknown, classes, path, separator=data.path_separator)
+    _check_one_spelling(unknown, [str(path)])
     # A reviewed listing is a product of its own (its listing id) where the catalogue names products by a column,
     # and its title's product where titles name them, so a listing of a held-out title stays out of training.
     by_listing = replace(data, group=LISTING_ID)
@@ -121,6 +122,7 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
         return rounds[0]
     given = pd.concat([found.frame for found in rounds], ignore_index=True)
     latest = given.drop_duplicates(LISTING, keep="last").reset_index(drop=True)
+    _check_one_spelling(sorted(set(latest[LABEL]) - set(classes)), [found.provenance["file"] for found in rounds])
     provenances = [found.provenance for found in rounds]
     starts = [found["window_start"] for found in provenances if found["window_start"]]
     ends = [found["window_end"] for found in provenances if found["window_end"]]
@@ -138,6 +140,23 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
         CORRECTED_LISTINGS: sorted(set(latest[LISTING])),
     }
     return Corrections(frame=latest, provenance=provenance)
+
+
+def _check_one_spelling(new: list[str], files: list[str]) -> None:
+    """New classes named by several rounds must be spelt one way: 'Coffee Machines' in one file and 'coffee machines'
+    in another would train as two classes of one category.
+
+    Raises:
+        DataValidationError: Naming the two spellings.
+    """
+    by_key: dict[str, str] = {}
+    for label in new:
+        spelt = by_key.setdefault(label_key(label), label)
+        if spelt != label:
+            raise DataValidationError(
+                f"CORRECTIONS {', '.join(files)}: the new class {spelt!r} is also spelt {label!r}; write it one way "
+                "in every file (or map the spelling in data.label_aliases)"
+            )
 
 
 def _window(reviewed: pd.DataFrame) -> dict[str, str]:
