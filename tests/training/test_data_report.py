@@ -313,9 +313,10 @@ def test_labels_written_as_lists_of_paths_are_pointed_out_and_several_paths_are_
 
 
 def test_an_empty_list_for_a_label_is_a_missing_value_written_out():
-    report = build_report(_frame(category=["[]", "TVs", "Fridges", "Fridges"] * 10), CONFIG, source="meta.csv")
+    report = build_report(_frame(category=["[]", "[[]]", "TVs", "Fridges"] * 10), CONFIG, source="meta.csv")
 
-    assert report.placeholder_labels == {"[]": 10}
+    assert report.placeholder_labels == {"[]": 10, "[[]]": 10}
+    assert not any("lists of category paths" in line for line in [*report.notes, *report.problems])
 
 
 def test_titles_holding_html_escapes_are_noted_and_a_bare_ampersand_is_not():

@@ -815,16 +815,17 @@ class NestedPaths:
 def _nested_paths(report: DataReport) -> NestedPaths | None:
     """The labels written as lists of paths, each a list of level names (`[['Clothing', 'Women', 'Dresses']]`)."""
     nested = {
-        label: [item for item in value if item]
+        label: paths
         for label in report.class_counts
         if (value := json_label(label)) is not None
         and all(isinstance(item, list) and all(isinstance(level, str) for level in item) for item in value)
+        and (paths := [item for item in value if item])  # `[[]]` is a missing value written out
     }
     if not nested:
         return None
     several = [label for label, paths in nested.items() if len(paths) > 1]
     example = several[0] if several else next(iter(nested))
-    path = (report.path_separator or " > ").join(nested[example][0]) if nested[example] else ""
+    path = (report.path_separator or " > ").join(nested[example][0])
     setting = "" if report.path_separator else " and data.path_separator set to its separator"
     what = "each combination of paths trains as a class of its own" if several else "each trains as written"
     return NestedPaths(
