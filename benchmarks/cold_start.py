@@ -8,6 +8,8 @@ on PYTHONPATH and no bytecode writes, timing import + model load + the first ans
   collector), then `lambda_handler(event)`: what the pause saves, in the same run;
 - stack floor: a one-route FastAPI + Mangum + powertools app serving the same model with onnxruntime;
 - onnxruntime floor: numpy + onnxruntime, load the model, answer once.
+Both floors make their session as the handler does (`handler.model.session_options`: one thread, graph optimisations
+off), so the comparison is of the code around the same load.
 The four alternate, RUNS times each; the medians and handler / stack floor go to
 benchmarks/results/cold_start.json.
 
@@ -30,6 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "cold_start.json"
 RUNS = 7
 CLOCK = "import time; _started = time.perf_counter()\n"
+# The handler's session options (`handler.model.session_options`), written out: a floor imports nothing of ours.
+SESSION = """
+def make_session(path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+"""
 REPORT = "\nprint('SECONDS', time.perf_counter() - _started)\n"
 EVENT = """
 import json, os
@@ -61,7 +72,10 @@ from aws_lambda_powertools import Logger, Metrics
 from fastapi import FastAPI, Request
 from mangum import Mangum
 logger, metrics = Logger(), Metrics(namespace="ColdStart")
-session = ort.InferenceSession(os.environ["MODEL"], providers=["CPUExecutionProvider"])
+"""
+    + SESSION
+    + """
+session = make_session(os.environ["MODEL"])
 names = [i.name for i in session.get_inputs()]
 types = {i.name: i.type for i in session.get_inputs()}
 app = FastAPI()
@@ -83,7 +97,10 @@ assert answer["statusCode"] == 200, answer
     "onnxruntime floor": EVENT
     + """
 import numpy as np, onnxruntime as ort
-session = ort.InferenceSession(os.environ["MODEL"], providers=["CPUExecutionProvider"])
+"""
+    + SESSION
+    + """
+session = make_session(os.environ["MODEL"])
 row = json.loads(event["body"])
 feeds = {i.name: (np.array([[float(row.get(i.name) or "nan")]], dtype=np.float32) if i.type == "tensor(float)"
                   else np.array([[str(row.get(i.name) or "")]], dtype=object)) for i in session.get_inputs()}

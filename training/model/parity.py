@@ -270,7 +270,9 @@ def sweep_text_ops(session: ort.InferenceSession | None = None) -> tuple[int, li
     Returns:
         How many code points were checked, and the first 20 strings (as code point ranges) that differed.
     """
-    session = session or ort.InferenceSession(text_ops_model().SerializeToString(), providers=["CPUExecutionProvider"])
+    session = session or ort.InferenceSession(
+        text_ops_model().SerializeToString(), sess_options=session_options(0), providers=["CPUExecutionProvider"]
+    )
     code_points = [point for point in range(MAX_CODE_POINT + 1) if point not in SURROGATES]
     starts = range(0, len(code_points), SWEEP_CHUNK)
     texts = ["".join(map(chr, code_points[start : start + SWEEP_CHUNK])) for start in starts]
