@@ -662,6 +662,20 @@ def test_prices_with_a_currency_code_score_as_training_read_them(model_path, tmp
     ]
 
 
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_new_listings_without_any_price_score_with_the_price_missing(model_path, tmp_path, suffix):
+    # GIVEN new listings whose price column is blank throughout (Arrow reads it as nulls alone)
+    rows = generate_catalogue(4, seed=3).assign(price=None)
+    path = tmp_path / f"noprice.{suffix}"
+    rows.to_csv(path, index=False) if suffix == "csv" else rows.to_parquet(path)
+
+    result = _run("--model", str(model_path), "--data", str(path), "--out", str(tmp_path / "answers.parquet"))
+
+    # THEN each is answered, as the API answers a request without a price
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "answers.parquet")["label"].notna().all()
+
+
 def _priced_in(currency: str) -> Callable[[dict[str, Any]], None]:
     def change(metadata: dict[str, Any]) -> None:
         next(spec for spec in metadata["inputs"] if spec["type"] == "float")["currency"] = currency

@@ -492,8 +492,9 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
     if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
     # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown).
-    blank = column.map(lambda value: isinstance(value, str) and not value.strip(), na_action="ignore")
-    column = column.mask(blank.fillna(False).astype(bool))
+    # As a NumPy mask: a column of Arrow nulls alone (a blank price column) cannot be filled with False.
+    blank = np.fromiter((isinstance(value, str) and not value.strip() for value in column), bool, len(column))
+    column = column.mask(blank)
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
     if currency and len(unparsed):
