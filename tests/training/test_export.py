@@ -21,6 +21,7 @@ from handler.model import OUTPUTS as handler_outputs
 from training.columns import GRAPH_OUTPUTS, LABEL
 from training.data.synthetic import generate_catalogue
 from training.exceptions import ExportParityError
+from training.model import parity as parity_module
 from training.model.export import TARGET_OPSET
 from training.model.features import Float32Numeric, TitleScores
 from training.model.metadata import read_metadata
@@ -34,6 +35,7 @@ from training.model.parity import (
     run_onnx,
     sweep_text_ops,
 )
+from training.model.top_classes import TopClasses
 from training.text import dropped_ranges
 
 
@@ -79,6 +81,29 @@ def test_parity_on_test_split_and_adversarial_rows(small_config, small_splits, s
     assert report.label_agreement == 1.0
     assert report.max_abs_diff <= 1e-5
     enforce_parity(report)
+
+
+@pytest.mark.parametrize(("gap", "agreement"), [(1e-9, 1.0), (0.1, 0.0)])
+def test_a_near_tie_the_graph_breaks_the_other_way_is_agreement_and_a_real_difference_is_not(
+    small_config, small_splits, small_pipeline, small_model_bytes, monkeypatch, gap, agreement
+):
+    # GIVEN a pipeline that prefers, by `gap`, the class the graph ranks second (as float64 breaks a tie float32 sees)
+    predict_top = parity_module.predict_top
+
+    def runner_up_first(pipeline, frame):
+        top = predict_top(pipeline, frame)
+        indices, probabilities = top.indices.copy(), top.probabilities.copy()
+        indices[:, [0, 1]] = indices[:, [1, 0]]
+        probabilities[:, 0] = probabilities[:, 1] + gap
+        return TopClasses(indices, probabilities)
+
+    monkeypatch.setattr(parity_module, "predict_top", runner_up_first)
+    test = small_splits.test.head(50)
+
+    report = check_parity(small_pipeline, small_model_bytes, (test, test.head(0)), small_config.data, tolerance=1e-5)
+
+    # THEN a tie within the tolerance is the same answer, and a lead beyond it a disagreement
+    assert report.label_agreement == agreement
 
 
 def test_adversarial_rows_include_every_hostile_value(small_config, small_splits):

@@ -53,6 +53,26 @@ class TopClasses:
         hit = self.indices == np.asarray(positions).reshape(-1, 1)
         return np.where(hit, self.probabilities, 0.0).sum(axis=1)
 
+    def ties_broken_at(self, positions: np.ndarray, tolerance: float) -> TopClasses:
+        """The same answers, each row whose best the class at `positions` ties within `tolerance` with that class
+        first: where another computation (the graph's float32) broke a near-tie the other way (20 candidates at 0.05
+        each, a few float64 ulps apart and exactly equal in float32), its answer is as right as this one."""
+        at = self.indices == np.asarray(positions).reshape(-1, 1)
+        column = at.argmax(axis=1)
+        rows = np.arange(len(self))
+        tied = at.any(axis=1) & (column > 0) & (self.confidence - self.probabilities[rows, column] <= tolerance)
+        if not tied.any():
+            return self
+        indices, probabilities = self.indices.copy(), self.probabilities.copy()
+        swapped = rows[tied]
+        first, other = np.zeros_like(swapped), column[tied]
+        indices[swapped, first], indices[swapped, other] = self.indices[swapped, other], self.indices[swapped, first]
+        probabilities[swapped, first], probabilities[swapped, other] = (
+            self.probabilities[swapped, other],
+            self.probabilities[swapped, first],
+        )
+        return TopClasses(indices, probabilities)
+
     def rows(self, selected: np.ndarray | slice) -> TopClasses:
         """The rows `selected` (a mask, indices or a slice)."""
         return TopClasses(self.indices[selected], self.probabilities[selected])
