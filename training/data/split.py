@@ -142,13 +142,15 @@ def check_held_out(rows: dict[str, int], config: SplitConfig, *, products: pd.Se
             found = f" ({products.nunique()})" if products is not None else ""
             raise DataValidationError(
                 f"the {name} split is empty: the catalogue has too few products{found} to hold any out (each is dealt "
-                "train, validation or test by a hash of its id). Add products."
+                "train, validation or test by a hash of its id). Add products, or try another split.seed: with so few, "
+                "the hash may deal none to it."
             )
         if count == 0:
             raise DataValidationError(
                 f"the {name} split is empty: every class has fewer than split.min_class_products "
                 f"({config.min_class_products}) products, so all of them train, or the catalogue has too few products "
-                "to hold any out. Add products, or lower split.min_class_products."
+                "for the hash that deals them to give it any. Add products, lower split.min_class_products, or try "
+                "another split.seed."
             )
 
 
