@@ -225,6 +225,16 @@ def test_a_taxonomy_file_is_read_as_paths_and_a_file_of_other_lines_is_refused(t
         read_taxonomy_file(config)
 
 
+def test_the_suggested_spelling_is_a_clean_one_where_the_group_has_one():
+    # GIVEN variants whose most frequent spelling carries a BOM, a zero-width space or a leading space
+    counts = {"\ufeffBags": 20, "Bags": 5, "Hats\u200b": 9, "hats": 3, " Shoes": 20, "shoes": 5}
+
+    suggested = {variant["suggested"] for variant in label_variants(counts)}
+
+    # THEN the alias names a spelling the API can answer as it is
+    assert suggested == {"Bags", "hats", "shoes"}
+
+
 def test_suggested_aliases_paste_into_a_config_and_apply():
     frame = _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10)
     report = build_report(frame, CONFIG, source="x")

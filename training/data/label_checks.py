@@ -75,10 +75,12 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     path (so only siblings under the same parent can match), and a category id without the zeros the catalogue pads
     its ids with (`_id_width`: 104 as a numeric column reads the '0104' a text export keeps).
 
-    The suggestion spells the categories of its path as the whole catalogue mostly does, the department first
-    (`_node_spellings`), so the suggested aliases leave one spelling of a department, not one per leaf; then it
-    is the spelling without spaces at its ends, then the most frequent. A real taxonomy's siblings may differ by
-    a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a ready-to-paste merge.
+    The suggestion is a spelling without spaces at its ends or invisible characters (an alias to "Laptops " or
+    "\u200bLaptops" would have the API answer it so), where the group has one; then the one that spells the
+    categories of its path as the whole catalogue mostly does, the department first (`_node_spellings`), so the
+    suggested aliases leave one spelling of a department, not one per leaf; then the most frequent. A real
+    taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a
+    ready-to-paste merge.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     width = _id_width(list(counts))
@@ -90,7 +92,7 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
         {
             "labels": {label: counts[label] for label in group},
             "suggested": max(
-                group, key=lambda lab: (_usual_nodes(lab, spellings, separator), *_preferred(lab, counts))
+                group, key=lambda lab: (_clean(lab), _usual_nodes(lab, spellings, separator), counts[lab])
             ),
         }
         for group in groups.values()
@@ -133,10 +135,10 @@ def _nodes(label: str, separator: str | None) -> list[tuple[tuple[str, ...], tup
     return [(key[:depth], tuple(levels[:depth])) for depth in range(1, len(key) + 1)]
 
 
-def _preferred(label: str, counts: dict[str, int]) -> tuple[bool, int]:
-    """How a spelling ranks as the one to keep: without spaces at its ends (an alias to "Laptops " would have the
-    API answer "Laptops "), then the most rows."""
-    return label == label.strip(), counts[label]
+def _clean(label: str) -> bool:
+    """Whether a spelling has neither spaces at its ends nor characters the model's fold drops (a BOM, a zero-width
+    space a CMS left in)."""
+    return label == without_dropped(label).strip()
 
 
 def near_misses(counts: dict[str, int], *, separator: str | None = None) -> list[dict[str, Any]]:
