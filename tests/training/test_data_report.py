@@ -1004,3 +1004,12 @@ def test_a_training_run_logs_the_reports_problems_as_warnings_and_the_rest_as_in
     levels = {record.getMessage().split(":")[0]: record.levelname for record in caplog.records}
     assert levels["problem"] == "WARNING"
     assert levels["data report for x"] == "INFO"
+
+
+def test_a_label_of_invisible_characters_alone_is_no_label():
+    # GIVEN a label a CMS left as a zero-width space (or a BOM and spaces)
+    report = build_report(_frame(category=["\u200b", "\ufeff ", "TVs", "Fridges"] * 10), CONFIG, source="x")
+
+    # THEN its rows are counted without a label, never trained as a class no one can read
+    assert report.dropped["no_label"] == 20
+    assert set(report.trained_class_counts) == {"TVs", "Fridges"}

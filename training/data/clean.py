@@ -29,7 +29,7 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelt
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
-from training.text import lower_like_onnx, normalise_like_onnx, reads_as_empty
+from training.text import lower_like_onnx, normalise_like_onnx, reads_as_empty, without_dropped
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -327,16 +327,19 @@ def renamed_by_the_fold(titles: pd.Series) -> np.ndarray:
 
 
 def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Masks of the rows cleaning drops before de-duplication: no label; with a label, a title the model reads as
-    empty (whitespace and characters the fold drops, such as zero-width spaces, alone); with both, a string longer
-    than `max_length` (the API refuses such a row, so training does not learn from it).
+    """Masks of the rows cleaning drops before de-duplication: no label (or one of whitespace and invisible characters
+    alone, a zero-width space say, which would train as a class no one can read); with a label, a title the model
+    reads as empty (whitespace and characters the fold drops, such as zero-width spaces, alone); with both, a string
+    longer than `max_length` (the API refuses such a row, so training does not learn from it).
 
     Args:
         frame: The model's columns (see `model_columns`).
         text: The title input's name.
         max_length: The longest string a row may carry (data.max_text_length).
     """
-    no_label = frame[LABEL].isna() | (frame[LABEL].astype(str).str.strip() == "")
+    labels = frame[LABEL].astype(str)
+    invisible = {label for label in labels.unique() if not without_dropped(label).strip()}
+    no_label = frame[LABEL].isna() | labels.isin(invisible)
     no_title = frame[text].map(reads_as_empty).astype(bool) & ~no_label
     return no_label, no_title, too_long(frame, max_length) & ~no_label & ~no_title
 
