@@ -337,9 +337,8 @@ def unusable_rows(frame: pd.DataFrame, text: str, *, max_length: int) -> tuple[p
         text: The title input's name.
         max_length: The longest string a row may carry (data.max_text_length).
     """
-    labels = frame[LABEL].astype(str)
-    invisible = {label for label in labels.unique() if not without_dropped(label).strip()}
-    no_label = frame[LABEL].isna() | labels.isin(invisible)
+    invisible = {label for label in frame[LABEL].dropna().unique() if not without_dropped(str(label)).strip()}
+    no_label = frame[LABEL].isna() | frame[LABEL].isin(invisible)
     no_title = frame[text].map(reads_as_empty).astype(bool) & ~no_label
     return no_label, no_title, too_long(frame, max_length) & ~no_label & ~no_title
 
