@@ -8,7 +8,7 @@ import pytest
 from handler.decisions import ACCEPT, Thresholds, decide
 from training.model.hierarchy import build_hierarchy
 from training.model.top_classes import TopClasses
-from training.reporting.confidence import DECISION, level_operating_points, thresholds
+from training.reporting.confidence import DECISION, level_operating_points, short_of_target, thresholds
 
 CLASSES = np.array(["A > B", "A > C", "G > H", "G > I"])
 HIERARCHY = build_hierarchy(CLASSES, separator=" > ")
@@ -127,3 +127,15 @@ def test_a_level_every_class_shares_accepts_nothing():
         assert recorded["levels"][0] > 1, target
     decided = [p for p in points if p["level"] == DECISION]
     assert [point["test_coverage"] for point in decided] == [0.0, 0.0, 0.0]
+
+
+def test_a_decision_right_less_often_than_its_target_beyond_chance_is_named():
+    # GIVEN the 0.98 point accepting 200 test rows right 85 % of the time, and the 0.95 point 94 % of 100 rows
+    points = [
+        {"level": "leaf", "target_precision": 0.98, "test_coverage": 0.5, "test_precision": 0.85},
+        {"level": "leaf", "target_precision": 0.95, "test_coverage": 0.25, "test_precision": 0.94},
+        {"level": "leaf", "target_precision": 0.99, "test_coverage": 0.0, "test_precision": None},
+    ]
+
+    # THEN only the first is short of its target by more than two standard errors
+    assert short_of_target(points, test_rows=400) == ["target 0.98: 85.00% right on the 200 test rows it accepts"]

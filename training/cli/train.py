@@ -61,6 +61,7 @@ from training.reporting.confidence import (
     calibration_metadata,
     confidence_metrics,
     confidence_report,
+    short_of_target,
     thresholds,
 )
 from training.reporting.evaluate import band_metrics, enforce_baseline, evaluate_test, validation_comparison
@@ -235,6 +236,12 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             test=(fitted.test_labels.to_numpy(), fitted.test_top),
             validation=(fitted.validation_labels, fitted.validation_top),
         )
+        short = short_of_target(confidence["operating_points"], len(fitted.test_labels))
+        if short:
+            logger.warning(
+                "operating points short of their targets on test (thresholds chosen on few validation rows; the "
+                f"model card shows each): {'; '.join(short)}"
+            )
         created_at, model_version = new_model_version(run_id)
         metadata = build_metadata(
             config,

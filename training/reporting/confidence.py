@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -134,6 +135,23 @@ def _point(
         measures[f"{split}_coverage"] = float(accepted.mean()) if len(accepted) else 0.0
         measures[f"{split}_precision"] = float(correct[accepted].mean()) if accepted.any() else None
     return measures
+
+
+def short_of_target(points: list[dict[str, Any]], test_rows: int) -> list[str]:
+    """The operating points whose answers (the whole decision's, with path labels; else the answered class's) are
+    right on test less often than their target by more than two standard errors of a precision on as many rows:
+    thresholds chosen on too few validation rows, which the model card shows but a run would otherwise pass over.
+    One line each."""
+    whole = [point for point in points if point["level"] == DECISION] or [p for p in points if p["level"] == "leaf"]
+    short = []
+    for point in whole:
+        target, precision = point["target_precision"], point["test_precision"]
+        accepted = round(point["test_coverage"] * test_rows)
+        if precision is None or not accepted:
+            continue
+        if precision < target - 2 * math.sqrt(target * (1 - target) / accepted):
+            short.append(f"target {target:.2f}: {precision:.2%} right on the {accepted} test rows it accepts")
+    return short
 
 
 def calibration_metadata(report: dict[str, Any]) -> dict[str, Any]:
