@@ -1013,3 +1013,18 @@ def test_a_label_of_invisible_characters_alone_is_no_label():
     # THEN its rows are counted without a label, never trained as a class no one can read
     assert report.dropped["no_label"] == 20
     assert set(report.trained_class_counts) == {"TVs", "Fridges"}
+
+
+def test_one_product_id_holding_a_tenth_of_the_rows_of_several_classes_is_noted():
+    config = replace(CONFIG, group="product_id")
+    products = ["GENERIC"] * 20 + [f"p{i}" for i in range(80)]
+    frame = _frame(100, product_id=products, category=["TVs", "Fridges"] * 50)
+
+    report = build_report(frame, config, source="export.csv")
+
+    assert report.catch_all_product == {"product": "GENERIC", "rows": 20, "share": 0.2, "classes": 2}
+    assert any("product id 'GENERIC' holds 20 rows (20%) of 2 classes" in note for note in report.notes)
+    # AND a product of one class, however large, is a product
+    assert (
+        build_report(frame.assign(category=["TVs"] * 20 + ["Fridges"] * 80), config, source="x").catch_all_product == {}
+    )

@@ -98,6 +98,8 @@ LEAK_SHARE = 0.99
 SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE]\+\d+"
 # A class holding this share of the kept rows is worth a note: the figures over all rows are mostly its own.
 MAJORITY_SHARE = 0.9
+# One product id holding this share of the kept rows, of several classes, is worth a note (`catch_all_product`).
+CATCH_ALL_SHARE = 0.1
 
 
 @dataclass
@@ -122,6 +124,7 @@ class DataReport:
     near_misses: list[dict[str, Any]] = field(default_factory=list)
     conflicting_titles: dict[str, Any] = field(default_factory=dict)
     titles_across_products: dict[str, Any] = field(default_factory=dict)
+    catch_all_product: dict[str, Any] = field(default_factory=dict)
     missing_rates: dict[str, float] = field(default_factory=dict)
     unparsable_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicate_rows: int = 0
@@ -221,6 +224,7 @@ def build_report(
         # Over the rows that train: a pair of titles too long to train on is no noise in the training data.
         conflicting_titles=conflicting_titles(titles[usable & ~long], labels[usable & ~long]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
+        catch_all_product=catch_all_product(kept[GROUP], kept[LABEL]) if config.group else {},
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         # A header line among the rows is refused as such, not as its 'price' being no number.
         unparsable_numbers=unparsable_numbers(
@@ -415,6 +419,22 @@ def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, 
         "titles": len(shared), "rows": int(normalised.isin(shared.index).sum()), "example": shared.index[0],
         "products": int(shared.iloc[0]),
     }  # fmt: skip
+
+
+def catch_all_product(products: pd.Series, labels: pd.Series) -> dict[str, Any]:
+    """The product id that holds the most rows, when it holds CATCH_ALL_SHARE of them or more across several
+    classes: a placeholder an export wrote where it had no id (`GENERIC`, `0`), whose rows the split deals to one
+    split together, every class's; rows without an id (grouped by their title) do not count."""
+    with_id = ~products.astype(str).str.startswith(UNGROUPED)
+    counts = products[with_id].value_counts()
+    if counts.empty or counts.iloc[0] < CATCH_ALL_SHARE * len(products):
+        return {}
+    product = counts.index[0]
+    classes = labels[products == product].nunique()
+    if classes < 2:
+        return {}
+    return {"product": str(product), "rows": int(counts.iloc[0]), "share": float(counts.iloc[0] / len(products)),
+            "classes": int(classes)}  # fmt: skip
 
 
 def unparsable_numbers(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
@@ -752,6 +772,14 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
             "the same title and no id in the split, so listings of one product titled differently, or with an id on "
             "other rows, may land in different splits"
+        )
+    catch_all = report.catch_all_product
+    if catch_all:
+        notes.append(
+            f"product id {QUOTED.repr(catch_all['product'])} holds {catch_all['rows']} rows ({catch_all['share']:.0%}) "
+            f"of {catch_all['classes']} classes: a placeholder an export wrote where it had no id? The split deals a "
+            "product's rows to one split together, so all of these train, or are held out, at once; give them their "
+            "own ids, or leave the cell empty (a row without an id is its title's product)"
         )
     shared = report.titles_across_products
     if shared.get("rows", 0) >= SHARED_TITLES_SHARE * max(report.rows_out, 1):
