@@ -20,8 +20,8 @@ def aws_client(factory: Any, service: str, **settings: Any) -> Any:
         return factory.client(service, **settings)
     except InvalidRegionError as exc:  # a ValueError too: named first
         raise InfraError(
-            f"cannot make an AWS {service} client: {exc}; name a region such as eu-west-1 (AWS_DEFAULT_REGION, a "
-            "profile's region, or the function's ARN)"
+            f"cannot make an AWS {service} client: {exc}; name a region such as eu-west-1 (AWS_DEFAULT_REGION or a "
+            "profile's region)"
         ) from None
     except ValueError as exc:
         raise InfraError(

@@ -221,7 +221,7 @@ def test_a_taxonomy_file_is_read_as_paths_and_a_file_of_other_lines_is_refused(t
     config.write_text('name: shop\ndata:\n  columns: {title: Title}\n  target: Category\n  path_separator: " > "\n')
 
     assert read_taxonomy_file(taxonomy) == ["Animals", "Animals > Live Animals"]
-    with pytest.raises(DataValidationError, match="holds no category paths"):
+    with pytest.raises(DataValidationError, match="is no taxonomy: only 1 of its 5 lines are category paths"):
         read_taxonomy_file(config)
 
 
@@ -233,6 +233,9 @@ def test_the_suggested_spelling_is_a_clean_one_where_the_group_has_one():
 
     # THEN the alias names a spelling the API can answer as it is
     assert suggested == {"Bags", "hats", "shoes"}
+    # AND never at the cost of a second spelling of a department
+    paths = {"Electronics > TVs ": 100, "electronics > TVs": 10, "Electronics > Phones": 50}
+    assert [variant["suggested"] for variant in label_variants(paths, separator=" > ")] == ["Electronics > TVs "]
 
 
 def test_suggested_aliases_paste_into_a_config_and_apply():

@@ -173,7 +173,7 @@ def test_a_listing_id_a_spreadsheet_padded_is_the_listing_it_names(tmp_path: Pat
 
 
 def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
-    found = _read(_reviewed(tmp_path, ["TVs", "", "Fridges"]))
+    found = _read(_reviewed(tmp_path, ["TVs", "\u200b", "Fridges"]))  # an invisible label is no label
 
     assert list(found.frame[LABEL]) == ["TVs", "Fridges"]
     assert set(found.frame[SOURCE]) == {CORRECTION}

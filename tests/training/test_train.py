@@ -301,8 +301,7 @@ def test_a_model_below_its_own_linear_baseline_is_not_shipped(tracking, small_co
             "CORRECTIONS= merges reviewed listings with ENGINE=local only",
         ),
         # Fails while fitting, after the data report: still nothing in MLflow, not even a FAILED run.
-        (["--rows", "50"], "the validation split is empty: every class has fewer than split.min_class_products"),
-        (["--rows", "50"], "lower split.min_class_products, or try another split.seed"),
+        (["--rows", "50"], "Add products, lower split.min_class_products, or try another split.seed"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(tracking, tmp_path, arguments, message):

@@ -2,8 +2,8 @@
 
 `run_training` reads as the pipeline does: an engine (`training.engines`) fits the model and scores the test
 split; `_run` then takes the same steps for either engine, inside one MLflow run: evaluate → build the
-metadata → export and gate → record the run and stage the artifacts beside OUT → register → move them into OUT.
-Serving cannot tell which engine trained the model.
+metadata → export and gate → record the run and stage the artifacts on OUT's file system → register → move them
+into OUT. Serving cannot tell which engine trained the model.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def _run_on_dask(config: TrainConfig, data: str | None, out_dir: Path, features_
 
 def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, engine: str) -> dict[str, Any]:
     """Fit, then inside an MLflow run evaluate, build the metadata, export and gate, record and write the files to a
-    staging folder beside OUT, register, then move them into OUT."""
+    staging folder on OUT's file system (`staging_folder`), register, then move them into OUT."""
     started, started_at = time.perf_counter(), run_started()
     # Fitted before the MLflow run starts: data that cannot be trained on (a class too small to split, one
     # class left) fails here and leaves nothing in MLflow, not even a FAILED run or a new experiment.

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_timedelta64_dtype
+from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_string_dtype, is_timedelta64_dtype
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
 from training.exceptions import ConfigError, DataValidationError
@@ -483,6 +483,16 @@ def _number_fault(cell: Any, value: float, currency: str | None) -> str:
     return "not a number (no currency symbols or thousands separators)"
 
 
+def _blank_text(column: pd.Series) -> np.ndarray:
+    """The cells of blank text, as a NumPy mask (a column of Arrow nulls alone, a blank price column, has no
+    boolean to fill its gaps with): none in a column of numbers, vectorised for a text column."""
+    if column.dtype == object:
+        return np.fromiter((isinstance(value, str) and not value.strip() for value in column), bool, len(column))
+    if is_string_dtype(column.dtype):
+        return column.str.strip().eq("").fillna(False).to_numpy(bool)
+    return np.zeros(len(column), dtype=bool)
+
+
 def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
@@ -494,9 +504,7 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
     if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
     # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown).
-    # As a NumPy mask: a column of Arrow nulls alone (a blank price column) cannot be filled with False.
-    blank = np.fromiter((isinstance(value, str) and not value.strip() for value in column), bool, len(column))
-    column = column.mask(blank)
+    column = column.mask(_blank_text(column))
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
     if currency and len(unparsed):

@@ -75,10 +75,11 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     path (so only siblings under the same parent can match), and a category id without the zeros the catalogue pads
     its ids with (`_id_width`: 104 as a numeric column reads the '0104' a text export keeps).
 
-    The suggestion is a spelling without spaces at its ends or invisible characters (an alias to "Laptops " or
-    "\u200bLaptops" would have the API answer it so), where the group has one; then the one that spells the
-    categories of its path as the whole catalogue mostly does, the department first (`_node_spellings`), so the
-    suggested aliases leave one spelling of a department, not one per leaf; then the most frequent. A real
+    The suggestion spells the categories above its leaf as the whole catalogue mostly does, the department first
+    (`_node_spellings`), so the suggested aliases leave one spelling of a department, not one per leaf; then it is a
+    spelling without spaces at its ends or invisible characters (an alias to "Laptops " or "\u200bLaptops" would have
+    the API answer it so), where the group has one; then the one whose leaf is spelt as usual; then the most
+    frequent. A real
     taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a
     ready-to-paste merge.
     """
@@ -91,9 +92,7 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     return [
         {
             "labels": {label: counts[label] for label in group},
-            "suggested": max(
-                group, key=lambda lab: (_clean(lab), _usual_nodes(lab, spellings, separator), counts[lab])
-            ),
+            "suggested": max(group, key=lambda lab: _preferred(lab, counts, spellings, separator)),
         }
         for group in groups.values()
         if len(group) > 1
@@ -133,6 +132,15 @@ def _nodes(label: str, separator: str | None) -> list[tuple[tuple[str, ...], tup
     levels = [label] if not separator or len(key) == 1 else label.split(separator.strip())
     levels = [level.strip() for level in levels]
     return [(key[:depth], tuple(levels[:depth])) for depth in range(1, len(key) + 1)]
+
+
+def _preferred(
+    label: str, counts: dict[str, int], spellings: dict[tuple[str, ...], tuple[str, ...]], separator: str | None
+) -> tuple[Any, ...]:
+    """How a spelling ranks as the one to keep (`label_variants`): its categories above the leaf spelt as usual,
+    then clean, then its leaf spelt as usual, then the most rows."""
+    usual = _usual_nodes(label, spellings, separator)
+    return (*usual[:-1], _clean(label), usual[-1:], counts[label])
 
 
 def _clean(label: str) -> bool:

@@ -110,8 +110,12 @@ def read_taxonomy_file(path: Path) -> list[str]:
             paths.append(PATH_SEPARATOR.join(levels))
     # A taxonomy's lines are nearly all paths below a few departments; a config's (even one naming ' > ' as its
     # path separator) are not, and would train as categories.
-    if sum(PATH_SEPARATOR in found for found in paths) * 2 < len(written):
-        raise DataValidationError(f"TAXONOMY: {path} holds no category paths (one `A > B > C` per line)")
+    deep = sum(PATH_SEPARATOR in found for found in paths)
+    if deep * 2 < len(written):
+        raise DataValidationError(
+            f"TAXONOMY: {path} is no taxonomy: only {deep} of its {len(written)} lines are category paths (one "
+            "`A > B > C` per line)"
+        )
     return list(dict.fromkeys(paths))
 
 

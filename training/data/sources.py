@@ -275,7 +275,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
 
 def first_rows(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame | None:
     """A text file's first rows below its first line, every column kept, to look for a header further down
-    (`misplaced_header_hint`); None for Parquet or rows that do not parse."""
+    (`misplaced_header_hint`); no rows where they do not parse, and None for Parquet, which has no lines."""
     delimiter = _delimiter(path)
     if not delimiter:
         return None
@@ -284,7 +284,7 @@ def first_rows(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame | None:
             stream = _BoundedLines(handle, path, delimiter)
             return pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, nrows=HEADER_SEARCH_ROWS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, DataValidationError):
-        return None
+        return pd.DataFrame()
 
 
 def _text_header(stream: _BoundedLines, path: str) -> list[str]:

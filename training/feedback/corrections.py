@@ -26,6 +26,7 @@ from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.capture import parse_time
 from training.feedback.review_queue import canonical_labels, read_review_file
+from training.text import without_dropped
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -70,7 +71,8 @@ def read_corrections(
     """
     # Every model input, as a catalogue must hold them: a column the reviewer deleted would train as missing values.
     raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, *data.columns))
-    labelled = with_listing_ids(raw[raw[LABEL].str.strip() != ""], data)
+    # A label of invisible characters alone (a zero-width space) is no label, as the catalogue's are read.
+    labelled = with_listing_ids(raw[raw[LABEL].map(lambda label: without_dropped(label).strip() != "")], data)
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
@@ -143,8 +145,8 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
 
 
 def _check_one_spelling(new: list[str], files: list[str]) -> None:
-    """New classes named by several rounds must be spelt one way: 'Coffee Machines' in one file and 'coffee machines'
-    in another would train as two classes of one category.
+    """A new class must be spelt one way, in one file and across rounds: 'Coffee Machines' and 'coffee machines'
+    would train as two classes of one category.
 
     Raises:
         DataValidationError: Naming the two spellings.
@@ -155,7 +157,7 @@ def _check_one_spelling(new: list[str], files: list[str]) -> None:
         if spelt != label:
             raise DataValidationError(
                 f"CORRECTIONS {', '.join(files)}: the new class {spelt!r} is also spelt {label!r}; write it one way "
-                "in every file (or map the spelling in data.label_aliases)"
+                "in every file"
             )
 
 

@@ -56,7 +56,8 @@ class TopClasses:
     def ties_broken_at(self, positions: np.ndarray, tolerance: float) -> TopClasses:
         """The same answers, each row whose best the class at `positions` ties within `tolerance` with that class
         first: where another computation (the graph's float32) broke a near-tie the other way (20 candidates at 0.05
-        each, a few float64 ulps apart and exactly equal in float32), its answer is as right as this one."""
+        each, a few float64 ulps apart and exactly equal in float32), its answer is as right as this one. Such a row
+        is then best first by at most `tolerance`, not strictly."""
         at = self.indices == np.asarray(positions).reshape(-1, 1)
         column = at.argmax(axis=1)
         rows = np.arange(len(self))
