@@ -408,7 +408,7 @@ def titles_across_products(titles: pd.Series, products: pd.Series) -> dict[str, 
     """Titles (as the model reads them) that rows of several product ids carry: a product's variants each under an
     id of their own (a size, a colour: Lazada's SKUs), or one listing repeated. Rows without an id (grouped by
     their title anyway) do not count; the example is the title most ids carry."""
-    with_id = ~products.astype(str).str.startswith(UNGROUPED).to_numpy()
+    with_id = _with_id(products).to_numpy()
     normalised = normalised_titles(titles[with_id])
     per_title = pd.DataFrame({"title": normalised.to_numpy(), "product": products[with_id].to_numpy()})
     spread = per_title.groupby("title")["product"].nunique()
@@ -425,7 +425,7 @@ def catch_all_product(products: pd.Series, labels: pd.Series) -> dict[str, Any]:
     """The product id that holds the most rows, when it holds CATCH_ALL_SHARE of them or more across several
     classes: a placeholder an export wrote where it had no id (`GENERIC`, `0`), whose rows the split deals to one
     split together, every class's; rows without an id (grouped by their title) do not count."""
-    with_id = ~products.astype(str).str.startswith(UNGROUPED)
+    with_id = _with_id(products)
     counts = products[with_id].value_counts()
     if counts.empty or counts.iloc[0] < CATCH_ALL_SHARE * len(products):
         return {}
@@ -435,6 +435,11 @@ def catch_all_product(products: pd.Series, labels: pd.Series) -> dict[str, Any]:
         return {}
     return {"product": str(product), "rows": int(counts.iloc[0]), "share": float(counts.iloc[0] / len(products)),
             "classes": int(classes)}  # fmt: skip
+
+
+def _with_id(products: pd.Series) -> pd.Series:
+    """The rows whose product is named by an id (not grouped by their title for want of one)."""
+    return ~products.astype(str).str.startswith(UNGROUPED)
 
 
 def unparsable_numbers(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
