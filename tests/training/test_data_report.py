@@ -436,6 +436,11 @@ def test_path_labels_that_would_grow_a_second_branch_for_one_category_are_proble
     assert any("2 labels hold '>' without the spaces of data.path_separator" in p for p in report.problems)
     assert any("1 categories of the tree are spelt more than one way ('Electronics' / 'electronics')" in p
                for p in report.problems)  # fmt: skip
+    assert not any("accents encoded two ways" in p for p in report.problems)
+    # AND a department whose accent one export wrote as a letter and a combining mark is said to be so
+    accents = ["Cafe\u0301 > Cups", "Caf\u00e9 > Glasses", "Home > Pots", "Home > Pans"]
+    encoded = build_report(_frame(60, category=[accents[i % 4] for i in range(60)]), _with_paths(CONFIG), source="x")
+    assert any("their accents encoded two ways: save the file's text as NFC" in p for p in encoded.problems)
     slashes = _with_paths(CONFIG, " / ")
     named = build_report(_frame(category=["Audio/Video / Cables", "Home / Fans"] * 20), slashes, source="x")
     assert named.unspaced_separators == []
@@ -1019,3 +1024,13 @@ def test_one_product_id_holding_a_tenth_of_the_rows_of_several_classes_is_noted(
     assert (
         build_report(frame.assign(category=["TVs"] * 20 + ["Fridges"] * 80), config, source="x").catch_all_product == {}
     )
+
+
+def test_a_hashed_column_unique_on_nearly_every_row_is_noted():
+    frame = _frame(200, seller_id=[f"offer-{i}" for i in range(200)])
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert report.row_unique_hashed == ["seller_id"]
+    assert any("hold a value of their own on nearly every row" in note for note in report.notes)
+    assert build_report(_frame(200), CONFIG, source="x").row_unique_hashed == []

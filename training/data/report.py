@@ -22,6 +22,7 @@ lines (an unclosed quote).
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,8 @@ SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE]\+\d+"
 MAJORITY_SHARE = 0.9
 # One product id holding this share of the kept rows, of several classes, is worth a note (`catch_all_product`).
 CATCH_ALL_SHARE = 0.1
+# A hashed input with a distinct value on this share of the kept rows, of at least so many, names rows, not sellers.
+ROW_UNIQUE_SHARE, ROW_UNIQUE_MIN_ROWS = 0.95, 100
 
 
 @dataclass
@@ -131,6 +134,7 @@ class DataReport:
     small_classes: dict[str, int] = field(default_factory=dict)
     small_class_plan: dict[str, Any] = field(default_factory=dict)
     near_constant_columns: dict[str, float] = field(default_factory=dict)
+    row_unique_hashed: list[str] = field(default_factory=list)
     column_name_fixes: dict[str, str] = field(default_factory=dict)
     rows_without_product: int = 0
     placeholder_labels: dict[str, int] = field(default_factory=dict)
@@ -237,6 +241,7 @@ def build_report(
         near_constant_columns=near_constant_columns(
             frame[[c for c in dict.fromkeys(config.columns.values()) if c in frame]]
         ),
+        row_unique_hashed=row_unique_hashed(kept, config),
         column_name_fixes=fixes,
         # Over every row: the row an unclosed quote made of the listings after it has no label of its own.
         multiline_titles=multiline_titles(titles),
@@ -460,6 +465,18 @@ def unparsable_numbers(frame: pd.DataFrame, config: DataConfig) -> dict[str, dic
     return found
 
 
+def row_unique_hashed(kept: pd.DataFrame, config: DataConfig) -> list[str]:
+    """The hashed inputs (by their column) whose value differs on nearly every kept row (a listing or offer id
+    mapped as a seller): no value recurs, so hashing it teaches the model nothing, and every request's is new."""
+    if len(kept) < ROW_UNIQUE_MIN_ROWS:
+        return []
+    return [
+        config.columns[name]
+        for name in config.hashed
+        if name in kept and kept[name].nunique() >= ROW_UNIQUE_SHARE * len(kept)
+    ]
+
+
 def near_constant_columns(raw: pd.DataFrame) -> dict[str, float]:
     """Columns whose most common value (missing included) covers at least NEAR_CONSTANT_SHARE of the rows (given the
     model's input columns: a constant column the model never reads is no problem, even for `data.strict`)."""
@@ -619,6 +636,14 @@ def _check_split(planned: pd.DataFrame, split: SplitConfig) -> None:
     check_held_out(held_out, split, products=planned[GROUP] if GROUP in planned.columns else None)
 
 
+def _encoded_alike(spellings: list[str]) -> str:
+    """ " (…)" when the spellings read the same and differ only in how their accents are encoded (a letter and a
+    combining accent, NFD, beside the accented letter, NFC), which no one can see in the message; else ""."""
+    if len({unicodedata.normalize("NFC", spelling) for spelling in spellings}) > 1:
+        return ""
+    return " (the same letters, their accents encoded two ways: save the file's text as NFC)"
+
+
 def _problems(report: DataReport) -> list[str]:
     """One sentence per suspected problem training goes on with (it drops or keeps the rows)."""
     problems = []
@@ -661,7 +686,8 @@ def _problems(report: DataReport) -> list[str]:
             f"own; write them with {separator!r}"
         )
     if report.category_variants:
-        spellings = "; ".join(" / ".join(map(repr, group)) for group in report.category_variants[:MAX_EXAMPLES])
+        groups = report.category_variants[:MAX_EXAMPLES]
+        spellings = "; ".join(" / ".join(map(repr, group)) + _encoded_alike(group) for group in groups)
         problems.append(
             f"{len(report.category_variants)} categories of the tree are spelt more than one way ({spellings}): each "
             "spelling is a branch of its own, its listings split between them; spell each category one way in the data"
@@ -777,6 +803,12 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.rows_without_product} rows have no product id (data.group): each is grouped with the rows of "
             "the same title and no id in the split, so listings of one product titled differently, or with an id on "
             "other rows, may land in different splits"
+        )
+    if report.row_unique_hashed:
+        notes.append(
+            f"hashed column(s) {report.row_unique_hashed} hold a value of their own on nearly every row (a listing or "
+            "offer id?): no value recurs, so the model learns nothing from them; map a column whose values recur "
+            "(the seller, the brand) or leave them out of data.hashed"
         )
     catch_all = report.catch_all_product
     if catch_all:
