@@ -79,9 +79,8 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     (`_node_spellings`), so the suggested aliases leave one spelling of a department, not one per leaf; then it is a
     spelling without spaces at its ends or invisible characters (an alias to "Laptops " or "\u200bLaptops" would have
     the API answer it so), where the group has one; then the one whose leaf is spelt as usual; then the most
-    frequent. A real
-    taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are `near_misses`, never a
-    ready-to-paste merge.
+    frequent. A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are
+    `near_misses`, never a ready-to-paste merge.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     width = _id_width(list(counts))

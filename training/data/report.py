@@ -153,6 +153,7 @@ class DataReport:
     category_variants: list[list[str]] = field(default_factory=list)
     repeated_levels: dict[str, str] = field(default_factory=dict)
     id_prefixed_paths: dict[str, str] = field(default_factory=dict)
+    nested_paths: dict[str, Any] = field(default_factory=dict)
     numbered_labels: list[str] = field(default_factory=list)
     max_text_length: int = 2000
     missing_columns: list[str] = field(default_factory=list)
@@ -256,6 +257,7 @@ def build_report(
         category_variants=category_variants(list(counts), config.path_separator),
         repeated_levels=repeated_levels(list(counts), config.path_separator),
         id_prefixed_paths=id_prefixed_paths(list(counts), config.path_separator),
+        nested_paths=nested_paths(list(counts)),
         numbered_labels=numbered_labels(list(real)),
         rows_without_product=int(rows[GROUP].str.startswith(UNGROUPED)[usable].sum()),
         # Only when both columns are there: a file without them has every row "blank".
@@ -770,9 +772,8 @@ def _problems(report: DataReport) -> list[str]:
             f"{report.duplicate_rows} rows repeat another in every column the model reads (inputs, category, product "
             "id), other columns aside: all but one of each are dropped"
         )
-    nested = _nested_paths(report)
-    if nested and nested.several:
-        problems.append(nested.text)
+    if report.nested_paths.get("several"):
+        problems.append(_nested_paths_text(report))
     unlabelled = report.dropped["no_label"] - report.blank_rows
     if unlabelled or report.dropped["empty_title"]:
         problems.append(f"{unlabelled} rows without label and {report.dropped['empty_title']} with an empty title")
@@ -844,9 +845,8 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{len(listed)} of {len(report.class_counts)} labels are written as a list (e.g. {example!r}): the "
             f"model learns and answers them as written, brackets and quotes included; {_json_advice(items, report)}"
         )
-    nested = _nested_paths(report)
-    if nested and not nested.several:
-        notes.append(nested.text)
+    if report.nested_paths and not report.nested_paths["several"]:
+        notes.append(_nested_paths_text(report))
     encoded = [label for label, value in parsed.items() if records(value)]
     if encoded:
         notes.append(
@@ -869,35 +869,35 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
     return notes
 
 
-@dataclass(frozen=True)
-class NestedPaths:
-    """Labels written as lists of category paths, each a list of levels (Amazon's `categories`), and what to say."""
-
-    text: str
-    several: bool  # some label lists several paths: each combination trains as a class, a problem
-
-
-def _nested_paths(report: DataReport) -> NestedPaths | None:
-    """The labels written as lists of paths, each a list of level names (`[['Clothing', 'Women', 'Dresses']]`)."""
+def nested_paths(labels: list[str]) -> dict[str, Any]:
+    """The labels written as lists of paths, each a list of level names (Amazon's `categories`:
+    `[['Clothing', 'Women', 'Dresses']]`): how many, one to show (one listing several paths, where any does) with its
+    first path's levels, and whether any lists several, whose combination trains as a class (a problem; else a
+    note). Empty when none is."""
     nested = {
         label: paths
-        for label in report.class_counts
+        for label in labels
         if (value := json_label(label)) is not None
         and all(isinstance(item, list) and all(isinstance(level, str) for level in item) for item in value)
         and (paths := [item for item in value if item])  # `[[]]` is a missing value written out
     }
     if not nested:
-        return None
+        return {}
     several = [label for label, paths in nested.items() if len(paths) > 1]
     example = several[0] if several else next(iter(nested))
-    path = (report.path_separator or " > ").join(nested[example][0])
+    return {"labels": len(nested), "example": example, "levels": nested[example][0], "several": bool(several)}
+
+
+def _nested_paths_text(report: DataReport) -> str:
+    """What the report says of `nested_paths`, as a problem or a note."""
+    found = report.nested_paths
+    path = (report.path_separator or " > ").join(found["levels"])
     setting = "" if report.path_separator else " and data.path_separator set to its separator"
-    what = "each combination of paths trains as a class of its own" if several else "each trains as written"
-    return NestedPaths(
-        f"{len(nested)} of {len(report.class_counts)} labels are written as lists of category paths, each a list of "
-        f"levels (e.g. {QUOTED.repr(example)}): {what}, brackets and quotes included; keep one path per listing (its "
-        f"most specific), its levels written as one path ({QUOTED.repr(path)}{setting})",
-        several=bool(several),
+    what = "each combination of paths trains as a class of its own" if found["several"] else "each trains as written"
+    return (
+        f"{found['labels']} of {len(report.class_counts)} labels are written as lists of category paths, each a list "
+        f"of levels (e.g. {QUOTED.repr(found['example'])}): {what}, brackets and quotes included; keep one path per "
+        f"listing (its most specific), its levels written as one path ({QUOTED.repr(path)}{setting})"
     )
 
 
