@@ -650,6 +650,40 @@ def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(t
     assert "CORRECTIONS=" not in result.output
 
 
+def test_a_capture_of_a_model_of_another_taxonomy_is_refused_naming_its_version(tmp_path: Path):
+    # GIVEN v1's answers, classes of the synthetic catalogue, then v2's, of a taxonomy it lacks
+    lines = [record(f"a{i}") for i in range(3)]
+    lines += [record(f"b{i}", label="Garden > Sheds", time="2026-12-02T10:00:00.000Z") | {"model_version": "v2"}
+              for i in range(4)]  # fmt: skip
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+
+    assert result.exit_code == 1
+    assert (
+        "model version v2 answered 4 of its 4 captured listings with classes the synthetic catalogue does not have, "
+        "e.g. ['Garden > Sheds'] (captured 2026-12-02T10:00:00.000Z to 2026-12-02T10:00:00.000Z)"
+    ) in result.output
+    assert "pass the DATA= and CONFIG= the live model was trained with (or SINCE= a time after" in result.output
+    assert not (tmp_path / "q.csv").exists()
+
+
+def test_a_capture_lacking_an_input_of_the_configs_model_is_refused(tmp_path: Path):
+    line = record("a title")
+    line["inputs"] = {"title": "a title", "merchant_id": "m1", "price": 10.0}
+    (tmp_path / "c.jsonl").write_text(json.dumps(line) + "\n")
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    )
+
+    assert result.exit_code == 1
+    assert "the captured listings lack the input(s) ['seller_id', 'brand'] the config's model takes" in result.output
+    assert not (tmp_path / "q.csv").exists()
+
+
 @pytest.mark.parametrize(
     "damaged",
     [gzip.compress(json.dumps(record("cut")).encode())[:30], b"\x1f\x8b not gzip at all"],

@@ -21,19 +21,22 @@ from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_c
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
-from training.columns import CORRECTED_LISTINGS
+from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import prepare_catalogue
 from training.data.load import load_raw
+from training.data.tail import treat_small_classes
 from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
 from training.feedback.review_queue import build_review_queue, latest_listings, save_for_spreadsheets
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import input_schema, read_metadata
-from training.reporting.compare import check_knows_answers
+from training.reporting.compare import MIN_KNOWN_LABELS, check_knows_answers
 from training.reporting.model_reference import read_model
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from training.config import TrainConfig
     from training.feedback.capture import Captured
 
@@ -66,12 +69,14 @@ def main(
         model_b = read_model(b, name="B") if b else None
         # What the live model (trained with this config) takes: a record the API refused was never answered.
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
+        catalogue = _training_catalogue(resolved, data)
+        _check_served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
         challenger, reviewed, version_b = (
             _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
         )
         queue, qualified = build_review_queue(
             captured,
-            known=_known_values(resolved, data),
+            known=_known_values(catalogue, resolved),
             challenger=challenger,
             reviewed=reviewed,
             challenger_version=version_b,
@@ -133,10 +138,52 @@ def _check_out(out: Path, *, replace: bool) -> None:
     check_out_dir(out.parent, what="the review queue")
 
 
-def _known_values(config: TrainConfig, data: str | None) -> dict[str, set[str]]:
+def _training_catalogue(config: TrainConfig, data: str | None) -> pd.DataFrame:
+    """The catalogue the live model learnt from, cleaned and its small classes treated as training treats them, so
+    its labels are the classes the model answers with."""
+    frame, _ = treat_small_classes(prepare_catalogue(load_raw(config, data).frame, config.data), config)
+    return frame
+
+
+def _check_served_as_trained(captured: Captured, catalogue: pd.DataFrame, config: TrainConfig, *, source: str) -> None:
+    """The captured listings must come from a model trained on this catalogue with this config: a capture of another
+    model's inputs makes a queue without the columns training needs, and one of another taxonomy suggests classes the
+    catalogue lacks, so every label a reviewer copies from the suggestions would be refused. Each model version is
+    checked apart, since one capture prefix spans every version the function served.
+
+    Raises:
+        TrainingError: The capture lacks a configured input, or a version's answers are mostly not the catalogue's
+            classes.
+    """
+    retry = "pass the DATA= and CONFIG= the live model was trained with"
+    lacking = [name for name in config.data.columns if name not in captured.inputs]
+    if lacking:
+        raise TrainingError(
+            f"the captured listings lack the input(s) {lacking} the config's model takes (they hold "
+            f"{captured.inputs}): they were answered by a model of another config; {retry}"
+        )
+    frame = captured.frame
+    known = frame["model_label"].isin(set(catalogue[LABEL]))
+    versions = frame.groupby("model_version", sort=False, dropna=False).indices
+    for version, rows in versions.items():
+        if known.iloc[rows].mean() >= MIN_KNOWN_LABELS:
+            continue
+        unknown = frame.iloc[rows][~known.iloc[rows].to_numpy()]
+        examples = sorted(set(unknown["model_label"].astype(str)))[:3]
+        others = " (or SINCE= a time after its last answer, to leave its traffic out)" if len(versions) > 1 else ""
+        times = frame["time"].iloc[rows]
+        raise TrainingError(
+            f"model version {version} answered {len(unknown):,} of its {len(rows):,} captured listings with classes "
+            f"{source} does not have, e.g. {examples} (captured {times.iloc[0]} to {times.iloc[-1]}): it was trained "
+            f"on another catalogue, so its suggestions are labels training would refuse; {retry}{others}"
+        )
+
+
+def _known_values(catalogue: pd.DataFrame, config: TrainConfig) -> dict[str, set[str]]:
     """Each hashed input's values in the catalogue the live model learnt from."""
-    frame = prepare_catalogue(load_raw(config, data).frame, config.data)
-    return {name: set(frame[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in frame}
+    return {
+        name: set(catalogue[name].dropna().astype(str).str.strip()) for name in config.data.hashed if name in catalogue
+    }
 
 
 def _challenger_labels(model: bytes, captured: Captured) -> tuple[list[str], frozenset[str], str]:
