@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from training.cli.compare import app as compare_app
 from training.cli.review_queue import app as review_queue_app
+from training.cli.train import app as train_app
 from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABEL, LISTING, SOURCE
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
@@ -186,7 +187,9 @@ def test_corrections_keep_labelled_rows_with_provenance(tmp_path: Path):
         "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")  # fmt: skip
 
 
-def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_takes_the_later_label(tmp_path: Path):
+def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_takes_the_later_label(
+    tmp_path: Path, caplog
+):
     # GIVEN two rounds of review: l1 reviewed in both, relabelled in the second, and l2 only in the second
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
@@ -207,6 +210,48 @@ def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_ta
     assert merged.provenance["corrected_listings"] == ["l0", "l1", "l2"]
     assert merged.provenance["file"] == f"{tmp_path / 'one' / 'reviewed.csv'}, {tmp_path / 'two' / 'reviewed.csv'}"
     assert merge_rounds([first], classes={"TVs"}) is first
+    warned = [entry.getMessage() for entry in caplog.records if entry.levelname == "WARNING"]
+    assert warned == [
+        f"CORRECTIONS {tmp_path / 'one' / 'reviewed.csv'}, {tmp_path / 'two' / 'reviewed.csv'}: 1 listing(s) were "
+        "given different labels, e.g. [\"l1: 'TVs' then 'Fridges'\"]: the last label read is kept (files in the order "
+        "CORRECTIONS names them, oldest first; rows top to bottom)"
+    ]
+
+
+def test_a_listing_sent_again_in_capitals_trains_once_with_its_last_label_and_a_warning(tmp_path: Path, caplog):
+    # GIVEN two captured listings the model reads as one ('item 0' and 'ITEM  0'), labelled differently
+    path = _reviewed(tmp_path, ["TVs", "Fridges"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows.loc[1, "title"] = "ITEM  0"
+    rows.to_csv(path, index=False)
+
+    merged = merge_rounds([_read(path)], classes={"TVs", "Fridges"})
+
+    # THEN one trains, with the label read last, and a warning names the two
+    assert (list(merged.frame[LISTING]), list(merged.frame[LABEL])) == (["l1"], ["Fridges"])
+    assert merged.provenance["superseded_rows"] == 1
+    warned = [entry.getMessage() for entry in caplog.records if entry.levelname == "WARNING"]
+    assert any("1 listing(s) were given different labels, e.g. [\"l0 / l1: 'TVs' then 'Fridges'\"]" in line
+               for line in warned), warned  # fmt: skip
+
+
+def test_rows_of_empty_cells_alone_are_not_counted_as_listings_left_unreviewed(tmp_path: Path):
+    path = _reviewed(tmp_path, ["TVs", ""])
+    path.write_text(path.read_text() + ",,,,,,,\n,,,,,,,\n")
+
+    assert _read(path).provenance["unlabelled_rows"] == 1
+
+
+def test_a_corrections_file_named_twice_is_refused_before_training(tmp_path: Path):
+    path = _reviewed(tmp_path, ["TVs"])
+
+    result = CliRunner().invoke(
+        train_app, ["--corrections", f"{path},{tmp_path}/../{tmp_path.name}/reviewed.csv", "--out", str(tmp_path / "o")]
+    )
+
+    assert result.exit_code == 1
+    assert f"CORRECTIONS names {path} twice (the second time as {tmp_path}/../" in result.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_new_class_spelt_two_ways_across_rounds_is_refused(tmp_path: Path):
@@ -406,7 +451,7 @@ def test_agreement_has_bootstrap_intervals_overall_and_per_department():
     assert (best["department"], best["agreement"], best["ci_low"]) == ("B", 1.0, 1.0)
 
 
-def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path):
+def test_a_listing_labelled_twice_trains_once_with_its_last_label_and_a_warning(tmp_path: Path, caplog):
     path = _reviewed(tmp_path, ["TVs", "", "Fridges"])
     rows = pd.read_csv(path, keep_default_na=False)
     rows.loc[2, "listing_id"] = "l0"  # the reviewer changed their mind further down the file
@@ -416,6 +461,7 @@ def test_a_listing_labelled_twice_trains_once_with_its_last_label(tmp_path: Path
 
     assert list(found.frame[LABEL]) == ["Fridges"]
     assert (found.provenance["unlabelled_rows"], found.provenance["superseded_rows"]) == (1, 1)
+    assert "1 listing(s) were given different labels, e.g. [\"l0: 'TVs' then 'Fridges'\"]" in caplog.text
 
 
 @pytest.mark.parametrize("written", ["", "N/A", " null "])

@@ -633,8 +633,19 @@ def main(
 
 
 def _files(listed: str | None) -> tuple[str, ...]:
-    """CORRECTIONS= as its files: comma-separated, as ID= takes several columns (a make variable is one word list)."""
-    return tuple(name.strip() for name in (listed or "").split(",") if name.strip())
+    """CORRECTIONS= as its files: comma-separated, as ID= takes several columns (a make variable is one word list).
+
+    Raises:
+        DataValidationError: A file is named twice: its rows would count twice, each a later round of itself.
+    """
+    files = tuple(name.strip() for name in (listed or "").split(",") if name.strip())
+    paths = [Path(name).resolve() for name in files]
+    for index, path in enumerate(paths):
+        if path in paths[:index]:
+            first = files[paths.index(path)]
+            also = f" (the second time as {files[index]})" if files[index] != first else ""
+            raise DataValidationError(f"CORRECTIONS names {first} twice{also}: name each review round's file once")
+    return files
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:

@@ -81,10 +81,7 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     split = np.full(len(frame), TRAIN, dtype=np.int8)
     catalogue = frame[~corrected]
     split[~corrected] = assign_splits(product_keys(catalogue), catalogue[LABEL], config)
-    ignored = {LABEL, GROUP, SOURCE, LISTING, *extra_text_columns(frame)}
-    inputs = [column for column in frame.columns if column not in ignored]
-    read = frame[inputs].apply(lambda column: column if is_numeric_dtype(column) else normalised_titles(column))
-    keys = pd.util.hash_pandas_object(read, index=False).to_numpy()
+    keys = listing_keys(frame)
     products = product_ids(product_keys(frame))
     held = split != TRAIN
     twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
@@ -98,6 +95,15 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     if superseded.any():
         logger.info("catalogue rows a correction replaces", extra={"rows": int(superseded.sum())})
     return split
+
+
+def listing_keys(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's inputs as the model reads them, hashed: a listing sent again in capitals or with other spacing has
+    the key of the first (its label, product, source and training-only text are no inputs)."""
+    ignored = {LABEL, GROUP, SOURCE, LISTING, *extra_text_columns(frame)}
+    inputs = [column for column in frame.columns if column not in ignored]
+    read = frame[inputs].apply(lambda column: column if is_numeric_dtype(column) else normalised_titles(column))
+    return pd.util.hash_pandas_object(read, index=False).to_numpy()
 
 
 def _learnt_classes_kept(superseded: np.ndarray, split: np.ndarray, labels: np.ndarray) -> np.ndarray:

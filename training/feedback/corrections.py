@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from handler.capture import time_text
 from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
 from training.data.clean import PLACEHOLDERS, model_rows, title_products, written_as_missing
 from training.data.label_checks import label_key, path_key
+from training.data.split import listing_keys
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.capture import parse_time
@@ -73,6 +75,7 @@ def read_corrections(
     raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, *data.columns))
     # A label of invisible characters alone (a zero-width space) is no label, as the catalogue's are read.
     labelled = with_listing_ids(raw[raw[LABEL].map(lambda label: without_dropped(label).strip() != "")], data)
+    _warn_relabelled(labelled[LISTING_ID], canonical_labels(labelled[LABEL], data.label_aliases), [str(path)])
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
     if reviewed.empty:
         raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
@@ -100,7 +103,8 @@ def read_corrections(
         "file": str(path),
         "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
         "rows": len(frame),
-        "unlabelled_rows": len(raw) - len(labelled),
+        # Rows of empty cells alone (a spreadsheet's trailing commas) are no listings, reviewed or not.
+        "unlabelled_rows": int((raw != "").any(axis=1).sum()) - len(labelled),
         "superseded_rows": len(labelled) - len(reviewed),
         # Labelled, but with an empty title or a text over data.max_text_length: never trained on.
         "dropped_rows": len(reviewed) - len(frame),
@@ -113,18 +117,24 @@ def read_corrections(
 
 def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Corrections:
     """Several review rounds' corrections as one, in the order given: a listing reviewed in more than one takes its
-    latest label (the later file's), counted in `superseded_rows`, so a second round never drops the first's.
+    latest label (the later file's), counted in `superseded_rows`, so a second round never drops the first's. A
+    listing is one as the model reads it: the same title in capitals, or with other spacing, under another listing id
+    (a listing sent twice so) is the same listing, whose two labels would train side by side.
 
     Args:
         rounds: Each file's corrections (`read_corrections`), oldest first.
         classes: The catalogue's labels, as `read_corrections` took them: the merged rounds' new classes are counted
             once, however many rounds name them.
     """
-    if len(rounds) == 1:
-        return rounds[0]
+    files = [found.provenance["file"] for found in rounds]
     given = pd.concat([found.frame for found in rounds], ignore_index=True)
-    latest = given.drop_duplicates(LISTING, keep="last").reset_index(drop=True)
-    _check_one_spelling(sorted(set(latest[LABEL]) - set(classes)), [found.provenance["file"] for found in rounds])
+    keys = pd.Series(listing_keys(given), index=given.index)
+    _warn_relabelled(keys, given[LABEL], files, listings=given[LISTING])
+    # A listing id given again with other inputs (retyped by a reviewer) is the listing it names all the same.
+    latest = given[~(keys.duplicated(keep="last") | given[LISTING].duplicated(keep="last"))].reset_index(drop=True)
+    if len(rounds) == 1 and len(latest) == len(given):
+        return rounds[0]
+    _check_one_spelling(sorted(set(latest[LABEL]) - set(classes)), files)
     provenances = [found.provenance for found in rounds]
     starts = [found["window_start"] for found in provenances if found["window_start"]]
     ends = [found["window_end"] for found in provenances if found["window_end"]]
@@ -142,6 +152,28 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
         CORRECTED_LISTINGS: sorted(set(latest[LISTING])),
     }
     return Corrections(frame=latest, provenance=provenance)
+
+
+def _warn_relabelled(
+    keys: pd.Series, labels: pd.Series, files: list[str], *, listings: pd.Series | None = None
+) -> None:
+    """Warn of listings labelled more than once with different labels (`keys`: a listing id, or the inputs as the
+    model reads them), naming a few: the last label read is kept, so two reviewers who disagree, or round files named
+    newest first, would otherwise settle it unseen."""
+    read = pd.DataFrame({"key": keys.to_numpy(), "label": labels.to_numpy(),
+                         "listing": (listings if listings is not None else keys).to_numpy()})  # fmt: skip
+    relabelled = read[read.groupby("key", sort=False)["label"].transform("nunique").to_numpy() > 1]
+    if relabelled.empty:
+        return
+    examples = [
+        f"{' / '.join(dict.fromkeys(rows['listing']))}: {' then '.join(repr(label) for label in rows['label'])}"
+        for _, rows in islice(relabelled.groupby("key", sort=False), SHOWN)
+    ]
+    logger.warning(
+        f"CORRECTIONS {', '.join(files)}: {relabelled['key'].nunique()} listing(s) were given different labels, e.g. "
+        f"{examples}: the last label read is kept (files in the order CORRECTIONS names them, oldest first; rows top "
+        "to bottom)"
+    )
 
 
 def _check_one_spelling(new: list[str], files: list[str]) -> None:
