@@ -26,7 +26,7 @@ from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import add_corrections, merge_rounds, read_corrections
-from training.feedback.review_queue import build_review_queue, latest_listings, read_review_file
+from training.feedback.review_queue import build_review_queue, latest_listings, read_review_file, spreadsheet_safe
 from training.feedback.served import served_labels
 from training.model.metadata import input_schema
 from training.reporting.compare import agreement_report
@@ -872,6 +872,19 @@ def test_a_captured_formula_is_written_inert_and_read_back_as_captured(tmp_path:
     found = _read(tmp_path / "q.csv")
     assert sorted(found.frame["title"]) == sorted([formula, "-40 degree freezer", "'=not a formula"])
     assert {"+evil", "'quoted"} <= set(found.frame["brand"])
+
+
+@pytest.mark.parametrize(
+    ("cell", "quoted"),
+    [("000123", True), ("1e5", True), ("(123)", True), ("3/4", True), ("5-Jan", True), ("12 May", True),
+     ("SEPT2", True), ("MARCH1", True), ("Dec1", True), ("12 PM", True), ("3pm", True), ("11:30", True),
+     ("true", True), ("tv 55", False), ("march", False), ("DECT phone", False), ("samsung ue49", False),
+     ("5 amp", False)],
+)  # fmt: skip
+def test_text_a_spreadsheet_would_read_as_a_number_date_or_time_is_written_quoted(cell: str, quoted: bool):
+    written = spreadsheet_safe(pd.DataFrame({"brand": [cell]}))["brand"].iloc[0]
+
+    assert written == (f"'{cell}" if quoted else cell)
 
 
 def _as_a_spreadsheet_saves(cell: str) -> str:

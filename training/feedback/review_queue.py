@@ -42,7 +42,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTED_STARTS = (*FORMULA_STARTS, "'")
 # Text a spreadsheet turns into a number, a date, a time or a truth value, and saves so: a seller id 000123 as 123, a
 # listing id of 20 digits as 1.23457E+19 (one of about 12,000 hex digests is all digits), 1e5 as 100000, (123) as
-# -123, 3/4, 5-Jan and 12 May as dates, TRUE as a truth value.
+# -123, 3/4, 5-Jan, 12 May and SEPT2 (a month and a day run together, as gene names taught the world) as dates, 12 PM
+# as a time, TRUE as a truth value.
 _NUMBER = r"[$€£¥]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?%?"
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?"
@@ -50,9 +51,9 @@ _MONTH = (
 )
 _DATE = (
     rf"\d+[/-]\d+(?:[/-]\d+)?|\d{{1,2}}[-\s/]{_MONTH}(?:[-\s/,]+\d{{1,4}})?"
-    rf"|{_MONTH}[-\s/]\d{{1,4}}(?:[-\s/,]+\d{{1,4}})?"
+    rf"|{_MONTH}[-\s/]?\d{{1,4}}(?:[-\s/,]+\d{{1,4}})?"
 )
-_TIME = r"\d+:\d+(?::\d+)?(?:\s*[ap]\.?m\.?)?"
+_TIME = r"(?:\d+:\d+(?::\d+)?(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?)"
 SPREADSHEET_VALUE = re.compile(
     rf"\s*(?:{_NUMBER}|\(\s*{_NUMBER}\s*\)|\d+\s+\d+/\d+|(?:{_DATE})(?:[\sT]+{_TIME})?|{_TIME}|true|false)\s*",
     re.IGNORECASE,
