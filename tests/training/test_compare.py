@@ -602,3 +602,10 @@ def test_a_reviewed_leaf_that_training_folded_is_read_as_its_parent_on_captured_
     typo = CliRunner().invoke(app, [*arguments, "--reviewed", str(tmp_path / "typo.csv"), "--out", str(tmp_path / "t")])
     assert typo.exit_code == 1
     assert "are classes of neither model, e.g. ['Tiny > Few > Leaf O']" in typo.output
+    # AND a label of invisible characters alone is no label, as training reads corrections: a file of such is refused
+    listings.assign(label="\u200b")[["listing_id", "label"]].to_csv(tmp_path / "blank.csv", index=False)
+    blank = CliRunner().invoke(
+        app, [*arguments, "--reviewed", str(tmp_path / "blank.csv"), "--out", str(tmp_path / "b")]
+    )
+    assert blank.exit_code == 1
+    assert f"REVIEWED {tmp_path / 'blank.csv'}: no row has a `label`; fill in the label" in blank.output

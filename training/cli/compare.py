@@ -43,6 +43,7 @@ from training.feedback.corrections import with_listing_ids
 from training.feedback.review_queue import (
     LABEL_COLUMN,
     canonical_labels,
+    labelled_rows,
     latest_listings,
     read_review_file,
     save_for_spreadsheets,
@@ -370,9 +371,10 @@ def _reviewed_labels(path: Path, listing_ids: pd.Series, data: DataConfig) -> tu
         TrainingError: The file is missing or is not a review queue.
     """
     table = read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN))
-    labelled = with_listing_ids(table[table[LABEL_COLUMN].str.strip() != ""], data)
+    labelled = with_listing_ids(labelled_rows(table, "REVIEWED", path), data)
     labels = labelled.drop_duplicates("listing_id", keep="last").set_index("listing_id")[LABEL_COLUMN]
-    found = listing_ids.map(canonical_labels(labels, data.label_aliases)).fillna("").to_numpy(dtype=str)
+    by_listing = canonical_labels(labels, data.label_aliases).to_dict()
+    found = np.array([by_listing.get(listing, "") for listing in listing_ids], dtype=str)
     unmatched = {
         "not_in_capture": int((~labels.index.isin(listing_ids)).sum()),
         "superseded": len(labelled) - len(labels),

@@ -27,8 +27,7 @@ from training.data.split import listing_keys
 from training.data.tail import apply_plan
 from training.exceptions import DataValidationError
 from training.feedback.capture import parse_time
-from training.feedback.review_queue import canonical_labels, read_review_file
-from training.text import without_dropped
+from training.feedback.review_queue import canonical_labels, labelled_rows, read_review_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,12 +72,9 @@ def read_corrections(
     """
     # Every model input, as a catalogue must hold them: a column the reviewer deleted would train as missing values.
     raw = read_review_file(path, "CORRECTIONS", required=(LISTING_ID, LABEL, *data.columns))
-    # A label of invisible characters alone (a zero-width space) is no label, as the catalogue's are read.
-    labelled = with_listing_ids(raw[raw[LABEL].map(lambda label: without_dropped(label).strip() != "")], data)
+    labelled = with_listing_ids(labelled_rows(raw, "CORRECTIONS", path), data)
     _warn_relabelled(labelled[LISTING_ID], canonical_labels(labelled[LABEL], data.label_aliases), [str(path)])
     reviewed = labelled.drop_duplicates("listing_id", keep="last")
-    if reviewed.empty:
-        raise DataValidationError(f"{path}: no row has a `{LABEL}`; fill in the label of the listings you reviewed")
     # Compared as the catalogue's labels were: after data.label_aliases (the small-class policy's folded and
     # dropped labels are among `classes`; `add_corrections` applies it).
     unknown = sorted(set(canonical_labels(reviewed[LABEL], data.label_aliases)) - set(classes))

@@ -26,6 +26,7 @@ from pyarrow import fs as pafs
 
 from training.data.sources import FORMATS, delimiter_hint, read_file
 from training.exceptions import DataValidationError
+from training.text import without_dropped
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -92,6 +93,21 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
             f"{delimiter_hint(frame.columns)}"
         )
     return frame.astype(object).where(frame.notna(), "").map(lambda cell: _as_captured(str(cell)))
+
+
+def labelled_rows(table: pd.DataFrame, role: str, path: str | Path) -> pd.DataFrame:
+    """The rows of a review file (`read_review_file`) a reviewer labelled: a label of invisible characters alone (a
+    zero-width space) is no label, as the catalogue's are read, for training and `make compare` alike.
+
+    Raises:
+        DataValidationError: No row is labelled.
+    """
+    labelled = table[table[LABEL_COLUMN].map(lambda label: without_dropped(label).strip() != "")]
+    if labelled.empty:
+        raise DataValidationError(
+            f"{role} {path}: no row has a `{LABEL_COLUMN}`; fill in the label of the listings you reviewed"
+        )
+    return labelled
 
 
 def canonical_labels(labels: pd.Series, aliases: dict[str, str]) -> pd.Series:
