@@ -15,7 +15,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from training.cli.train import app, classes_thinned, never_trained_on
+from training.cli.train import app, classes_thinned, never_trained_on, shrunk
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.synthetic import generate_catalogue
 from training.reporting.tracking import BY_HAND, ChampionComparison, current_champions, decide_promotion
@@ -224,6 +224,17 @@ def test_a_class_the_catalogue_all_but_lost_is_named_only_when_validation_cannot
     said = classes_thinned(champion, _fitted(ours, rows), np.array(labels))
 
     assert (thinned in said and "the catalogue changed under them" in said) if thinned else said == ""
+
+
+@pytest.mark.parametrize(("rows", "said"), [(2_999, "holds 2,999 rows against the champion's 6,000 (under 1/2)"),
+                                           (3_000, ""), (60_000, "")])  # fmt: skip
+def test_a_catalogue_under_half_the_champions_cannot_judge_it(rows, said):
+    # GIVEN a champion trained on 6,000 rows; a sample of its catalogue would hold a few hundred validation rows
+    champion = {"class_shares": {"a": 0.5, "b": 0.5}, "training_data": {"rows": 6_000}}
+
+    reason = shrunk(champion, _fitted({"a": rows // 2, "b": rows - rows // 2}, rows))
+
+    assert (said in reason and "set the alias yourself" in reason) if said else reason == ""
 
 
 def _config(tmp_path, name, rows=2_500, text_buckets=4096, **model):

@@ -110,6 +110,8 @@ MIN_CHAMPION_ROWS = 200
 # A class of which the catalogue holds under 1/SHARE_DROP of the rows the champion's did, with at least
 # SHARE_DROP_ROWS comparison rows at the champion's share: the catalogue changed under it (`classes_thinned`).
 SHARE_DROP, SHARE_DROP_ROWS = 5, 10
+# A catalogue of under 1/CATALOGUE_SHRINK of the rows the champion's had is no catalogue to judge it on (`shrunk`).
+CATALOGUE_SHRINK = 2
 logger = logging.getLogger(__name__)
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -527,7 +529,7 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
-    if thinned := classes_thinned(theirs, fitted, labels):
+    if thinned := shrunk(theirs, fitted) or classes_thinned(theirs, fitted, labels):
         return ChampionComparison(name, comparable=False, reason=thinned, rows=len(rows))
     report = compare_predictions(
         labels,
@@ -539,6 +541,24 @@ def _against_champion(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
         ci_high=report["ci_high"], rows=len(rows),
     )  # fmt: skip
+
+
+def shrunk(champion: dict[str, Any], fitted: FittedModel) -> str:
+    """Why a catalogue far smaller than the champion's cannot judge it, or nothing.
+
+    The comparison rows are this run's validation rows, drawn from this run's catalogue: a sample of the champion's
+    (a quarter of it, say) holds a few hundred of them, whose interval is too wide to call the model that learnt from
+    four times fewer rows worse, so it would pass as "not worse" and take the alias from the better one. A person
+    decides; a catalogue that grew, or lost a few products, is compared as usual.
+    """
+    theirs, ours = int(champion["training_data"]["rows"]), int(fitted.sizes["rows"])
+    if ours * CATALOGUE_SHRINK >= theirs:
+        return ""
+    return (
+        f"this run's catalogue holds {ours:,} rows against the champion's {theirs:,} (under 1/{CATALOGUE_SHRINK}): its "
+        "validation rows cannot tell a model that learnt from fewer rows from a better one; train on the whole "
+        "catalogue, or set the alias yourself if the smaller one is meant"
+    )
 
 
 def classes_thinned(champion: dict[str, Any], fitted: FittedModel, labels: np.ndarray) -> str:
