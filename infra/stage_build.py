@@ -43,6 +43,8 @@ METADATA_KEY = "product_classifier"
 FOLDERS = ("function", "deploy_hook", "monitor")
 # A bucket name S3 allows (3 to 63 lower-case letters, digits, dots and hyphens, a letter or digit at each end).
 S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# The key `make publish` writes a model under (`infra.publish`): the version is its folder.
+PUBLISHED_KEY = re.compile(r"(?:^|/)models/(?P<version>[^/]+)/model\.onnx")
 
 
 def stage(
@@ -74,6 +76,7 @@ def stage(
     if not 0 <= capture_sample_rate <= 1:
         raise InfraError(f"CAPTURE_SAMPLE_RATE must be from 0 (off) to 1 (every listing), got {capture_sample_rate}")
     bucket, key = _split_s3_uri(model_uri) if model_uri else ("", "")
+    _check_same_version(key, str(metadata.get("model_version")), model)
     pinned: dict[str, Any] = {"target_precision": target_precision, "capture_sample_rate": capture_sample_rate}
     if bucket:
         pinned |= {"model_s3_uri": model_uri, "model_sha256": sha256}
@@ -159,6 +162,22 @@ def _recorded_target(metadata: dict[str, Any], target: float) -> float:
     0.980000001)."""
     recorded = [float(point) for point in metadata.get("operating_points") or {}]
     return min(recorded, key=lambda point: abs(point - target), default=target)
+
+
+def _check_same_version(key: str, version: str, model: Path) -> None:
+    """A published model's key names its version: MODEL must be that version's file, since the build pins MODEL's
+    sha256 for the object at MODEL_URI, and the function refuses to start on a mismatch (a rollback that forgot
+    MODEL= would build green and fail only at init).
+
+    Raises:
+        InfraError: The key names another version than MODEL's.
+    """
+    published = PUBLISHED_KEY.search(key)
+    if published and published["version"] != version:
+        raise InfraError(
+            f"MODEL_URI names model version {published['version']}, but MODEL {model} is version {version}: pass "
+            "MODEL= that version's model.onnx (its `make train` artifacts), whose sha256 the build pins"
+        )
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:

@@ -135,11 +135,28 @@ def test_a_model_uri_deploy_could_not_pass_on_or_s3_could_not_name_fails_the_bui
         built(tmp_path, model_path, "odd", uri)
 
 
+def test_a_published_key_of_another_version_than_the_models_fails_the_build(tmp_path, model_path):
+    # GIVEN the model's own version, and the key `make publish` writes each version under
+    props = {prop.key: prop.value for prop in onnx.load_model(str(model_path)).metadata_props}
+    version = json.loads(props["product_classifier"])["model_version"]
+
+    # THEN a rollback's MODEL_URI without that version's MODEL= fails the build, not the function's start
+    with pytest.raises(
+        InfraError,
+        match=rf"MODEL_URI names model version 20200101\.000000-0badc0de, but MODEL "
+        rf".* is version {re.escape(version)}: pass MODEL= that version's model.onnx",
+    ):
+        built(tmp_path, model_path, "other", "s3://models/p/models/20200101.000000-0badc0de/model.onnx")
+    assert built(tmp_path, model_path, "own", f"s3://models/p/models/{version}/model.onnx")[1]["ModelKey"] == (
+        f"p/models/{version}/model.onnx"
+    )
+
+
 def test_a_new_s3_model_publishes_a_new_version_and_the_same_build_the_same(tmp_path, model_path):
     # GIVEN the same code built twice for one S3 model and once for another (all other parameters kept)
-    first = built(tmp_path, model_path, "one", "s3://models/p/models/v1/model.onnx")
-    second = built(tmp_path, model_path, "two", "s3://models/p/models/v2/model.onnx")
-    again = built(tmp_path, model_path, "again", "s3://models/p/models/v1/model.onnx")
+    first = built(tmp_path, model_path, "one", "s3://models/p/v1/model.onnx")
+    second = built(tmp_path, model_path, "two", "s3://models/p/v2/model.onnx")
+    again = built(tmp_path, model_path, "again", "s3://models/p/v1/model.onnx")
 
     # WHEN SAM translates each (a plain `sam deploy` keeping every other parameter)
     one = translate(tmp_path, first[0], **first[1])
@@ -157,7 +174,7 @@ def test_the_same_key_with_other_bytes_is_another_version(tmp_path, model_path):
     graph.doc_string = "retrained"  # other bytes, hence another checksum, published under the same key
     other_model = tmp_path / "other.onnx"
     onnx.save_model(graph, str(other_model))
-    uri = "s3://models/p/models/v1/model.onnx"
+    uri = "s3://models/p/v1/model.onnx"
     pinned_a, pinned_b = built(tmp_path, model_path, "a", uri), built(tmp_path, other_model, "b", uri)
 
     assert pinned_a[0] != pinned_b[0]
@@ -183,9 +200,9 @@ def test_no_parameter_reaches_the_served_function_unhashed(template):
 
 
 def test_deploy_takes_the_stack_parameters_from_the_build(tmp_path, model_path):
-    _, parameters = built(tmp_path, model_path, "s3", "s3://models/p/models/v1/model.onnx")
+    _, parameters = built(tmp_path, model_path, "s3", "s3://models/p/v1/model.onnx")
 
-    assert parameters == {"Architecture": "x86_64", "ModelBucket": "models", "ModelKey": "p/models/v1/model.onnx",
+    assert parameters == {"Architecture": "x86_64", "ModelBucket": "models", "ModelKey": "p/v1/model.onnx",
                           "TargetPrecision": "0.98", "CaptureSampleRate": "1"}  # fmt: skip
 
 
