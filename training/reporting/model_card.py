@@ -149,7 +149,7 @@ def render_model_card(
         ),
         f"## Calling the API\n```bash\n{curl_example(metadata.get('example') or {})}\n```\n"
         'Batches: `POST /predict/batch` with `{"items": [...]}`. The deployed API needs SigV4 (AuthMode IAM) or a '
-        'bearer token (AuthMode JWT); see the README\'s "Operating it".',
+        'bearer token (AuthMode JWT); see the README\'s "Operate" and docs/operating.md.',
     ]
     return "\n\n".join(sections) + "\n"
 
