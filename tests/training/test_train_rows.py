@@ -26,12 +26,14 @@ def test_parse_rows_refuses_anything_else_in_one_line(text):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("text", ["abc", "0", "-3", "2.5"])
-def test_parse_categories_refuses_anything_but_a_whole_number_in_one_line(text):
+@pytest.mark.parametrize("text", ["abc", "0", "-3", "2.5", "1", "100001"])
+def test_parse_categories_refuses_anything_but_a_whole_number_of_categories_in_one_line(text):
+    # one category, or more than the config allows, is CATEGORIES' fault: never named as the config file's
     with pytest.raises(DataValidationError, match=r"^CATEGORIES must be a whole number of leaf categories") as info:
         parse_categories(text)
 
     assert repr(text) in str(info.value)
+    assert "from 2 to 100,000" in str(info.value)
 
 
 def test_parse_categories_reads_whole_numbers():

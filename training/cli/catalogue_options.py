@@ -16,8 +16,9 @@ from training.config import DEFAULT_SYNTHETIC_ROWS, SYNTHETIC_LIMITS, TrainConfi
 from training.data.taxonomy import PATH_SEPARATOR
 from training.exceptions import DataValidationError
 
-# The most synthetic rows ROWS= asks for (the config's bound on synthetic_rows).
+# The most synthetic rows ROWS= asks for, and the fewest and most categories CATEGORIES= does (the config's bounds).
 MAX_SYNTHETIC_ROWS = SYNTHETIC_LIMITS["synthetic_rows"][1]
+FEWEST_CATEGORIES, MOST_CATEGORIES = SYNTHETIC_LIMITS["synthetic_categories"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,9 +81,16 @@ def parse_categories(categories: str | None) -> int | None:
     """CATEGORIES as a number of taxonomy leaves, checked like ROWS (the taxonomy itself needs at least two).
 
     Raises:
-        DataValidationError: Not a whole number greater than zero.
+        DataValidationError: Not a whole number from FEWEST_CATEGORIES to MOST_CATEGORIES.
     """
-    return _whole_number(categories, "CATEGORIES must be a whole number of leaf categories (e.g. CATEGORIES=100)")
+    rule = (
+        f"CATEGORIES must be a whole number of leaf categories from {FEWEST_CATEGORIES} to {MOST_CATEGORIES:,} "
+        "(e.g. CATEGORIES=100)"
+    )
+    number = _whole_number(categories, rule)
+    if number is not None and not FEWEST_CATEGORIES <= number <= MOST_CATEGORIES:
+        raise DataValidationError(f"{rule}, got {categories!r}")
+    return number
 
 
 def _whole_number(text: str | None, rule: str) -> int | None:
