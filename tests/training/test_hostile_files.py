@@ -23,7 +23,9 @@ from typer.testing import CliRunner
 from handler import schemas
 from handler.settings import Settings
 from training.cli.check_data import app as check_data_app
+from training.cli.compare import app as compare_app
 from training.cli.predict import app as predict_app
+from training.cli.review_queue import app as review_queue_app
 from training.cli.train import app as train_app
 from training.columns import EXTRA_TEXT, GROUP
 from training.config import DEFAULT_CONFIG_PATH, MAX_TEXT_LENGTH, load_config
@@ -694,3 +696,26 @@ def test_files_beside_the_data_that_are_never_data_are_left_out_quietly(tmp_path
 
     # THEN the CSV is read, and nothing is refused
     assert len(read_catalogue(folder)) == 1
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "review-queue", "predict"])
+def test_an_out_in_object_storage_is_refused_as_typed_and_nothing_is_written(
+    command, model_path, tmp_path, monkeypatch
+):
+    # GIVEN OUT=s3://…, which a Path reads as the local folder s3:/…
+    monkeypatch.chdir(tmp_path)
+    apps = {"train": train_app, "compare": compare_app, "review-queue": review_queue_app, "predict": predict_app}
+    arguments = {
+        "train": ["--rows", "300", "--out", "s3://bucket/run"],
+        "compare": ["--a", str(model_path), "--b", str(model_path), "--out", "s3://bucket/run"],
+        "review-queue": ["--capture", str(tmp_path), "--out", "s3://bucket/run/review.csv"],
+        "predict": ["--model", str(model_path), "--data", str(tmp_path), "--out", "s3://bucket/run"],
+    }
+
+    result = CliRunner().invoke(apps[command], arguments[command])
+
+    # THEN it is one line naming OUT as typed, before any work, and no local folder named s3: is made
+    line = _one_error_line(result)
+    assert "OUT s3://bucket/run" in line.replace("(OUT)", "OUT")
+    assert "is not a local folder" in line
+    assert not (tmp_path / "s3:").exists()

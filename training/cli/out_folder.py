@@ -4,6 +4,7 @@ scores two) only to fail writing its files."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import TYPE_CHECKING
 
@@ -12,17 +13,40 @@ from training.exceptions import DataValidationError
 if TYPE_CHECKING:
     from pathlib import Path
 
+# A URI's scheme: a Path reads s3://bucket/key as the local folder s3:/bucket/key, which a run would then create.
+URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")
+
+
+def check_local(out: Path, *, role: str, what: str) -> None:
+    """OUT must be local: commands write their files where they run.
+
+    Args:
+        out: OUT as a Path.
+        role: How the message names it (`OUT`, `PREDICTIONS (OUT)`).
+        what: What goes into it, for the message.
+
+    Raises:
+        DataValidationError: OUT is a URI (named as typed).
+    """
+    scheme = URI.match(str(out))
+    if scheme:
+        typed = f"{scheme[1]}://{str(out)[scheme.end() :]}"
+        raise DataValidationError(
+            f"{role} {typed} is not a local folder; write {what} to one, then copy it (aws s3 sync)"
+        )
+
 
 def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
-    """OUT must be a folder the command can create or write into.
+    """OUT must be a local folder the command can create or write into.
 
     Args:
         out_dir: The folder.
         what: What goes into it, for the message.
 
     Raises:
-        DataValidationError: OUT is a file, lies under a file, or its nearest existing folder is not writable.
+        DataValidationError: OUT is a URI or a file, lies under a file, or its nearest existing folder is not writable.
     """
+    check_local(out_dir, role="OUT", what=what)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataValidationError(f"OUT {out_dir} is a file; name a folder for {what}")
     existing = _nearest(out_dir)

@@ -52,6 +52,7 @@ from handler.model import Model, check_golden_examples, read_metadata, session_o
 from handler.schemas import blank_reason, not_blank_regex
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
+from training.cli.out_folder import check_local
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
 from training.data.clean import number_faults, parse_numbers, repeated_headers, text_values
@@ -80,8 +81,6 @@ ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
 WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
 # The files a run writes into OUT (Dask's Parquet parts): all a folder REPLACE=1 deletes may hold.
 PREDICTION_PART = re.compile(r"part\.\d+\.parquet")
-# A URI (s3://bucket/key, which a Path reads as s3:/bucket/key): OUT is a local folder.
-URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 # Why a row whose every input column holds its own name is not scored (exports joined one after another, each with
 # its header: as a listing its title would be "Product Title", its price refused as no number).
 REPEATED_HEADER = "the row repeats the header line (exports joined one after another, each with its header)"
@@ -394,10 +393,7 @@ def check_out(out: Path, *, replace: bool) -> None:
         DataValidationError: OUT is a URI or a file, a non-empty folder without `replace`, or one holding anything
             but a run's Parquet parts.
     """
-    if URI.match(str(out)):
-        raise DataValidationError(
-            f"PREDICTIONS (OUT) {out} is not a local folder; write the predictions to one, then copy it (aws s3 sync)"
-        )
+    check_local(out, role="PREDICTIONS (OUT)", what="the predictions")
     if out.exists() and not out.is_dir():
         raise DataValidationError(f"OUT {out} is a file; name a folder for the predictions")
     entries = sorted(out.iterdir()) if out.is_dir() else []

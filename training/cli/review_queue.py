@@ -20,7 +20,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
-from training.cli.out_folder import check_out_dir
+from training.cli.out_folder import check_local, check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.clean import prepare_catalogue
@@ -126,6 +126,7 @@ def _check_out(out: Path, *, replace: bool) -> None:
         TrainingError: OUT is a folder, not named .csv, exists and `replace` is off, or its folder cannot be made or
             written.
     """
+    check_local(out, role="OUT", what="the review queue")
     if out.is_dir():
         raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
     if out.suffix.lower() != ".csv":
