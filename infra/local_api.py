@@ -1,8 +1,9 @@
 """`make start-api`: serve the *built* function like `sam local start-api`, without Docker.
 
 The function runs in its own process under the official Lambda Runtime Interface Emulator (the binary the
-aws-sam-cli wheel ships) with the `awslambdaric` runtime client, seeing only its build folder and the
-standard library, as in Lambda. HTTP requests are turned into API Gateway events, and the function's
+aws-sam-cli wheel ships) with the `awslambdaric` runtime client, seeing only its build folder, the standard library
+and the boto3 Lambda's runtime provides, as in Lambda, and the caller's AWS credentials (and AWS_ENDPOINT_URL), as
+`sam local start-api` passes them. HTTP requests are turned into API Gateway events, and the function's
 answers back into HTTP responses, by SAM's own local API Gateway service, so routing, event shape and
 error handling (a failed init becomes a 500, as an HTTP API answers) are those of `sam local start-api`.
 
@@ -43,7 +44,17 @@ from infra.release import read_release
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
 RUNTIME_CLIENT = ROOT / "build" / "lambda-runtime"
-RUNTIME_CLIENT_MODULES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+# The runtime client, and what Lambda's Python runtime gives every function beside it: boto3 and what it imports (the
+# function fetches an S3 model with it, and ships none of its own).
+RUNTIME_MODULES = (
+    "awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py",
+    "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3",
+)  # fmt: skip
+# The caller's AWS variables the function gets, as `sam local start-api` gives it the caller's credentials (Lambda, its
+# role's): an S3 model is fetched with them, from AWS_ENDPOINT_URL when set (`make local-s3`).
+PASSED_AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+)  # fmt: skip
 FUNCTION = "ProductClassifierFunction"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 logger = logging.getLogger(__name__)
@@ -89,6 +100,7 @@ def start_function(
         "AWS_LAMBDA_FUNCTION_TIMEOUT": environment.pop("AWS_LAMBDA_FUNCTION_TIMEOUT", "10"),
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        **{name: os.environ[name] for name in PASSED_AWS_VARIABLES if os.environ.get(name)},
         **environment,
     }
     # -S: no site-packages at all, so the function sees its own folder, the runtime client and the stdlib.
@@ -154,18 +166,25 @@ def serve(*, port: int, build_dir: Path, parameter_overrides: dict[str, str]) ->
 
 
 def _runtime_client() -> Path:
-    """A folder holding only the runtime client and its dependencies, copied from the tools environment."""
-    if not (RUNTIME_CLIENT / "snapshot_restore_py.py").is_file():
-        RUNTIME_CLIENT.mkdir(parents=True, exist_ok=True)
-        for module in RUNTIME_CLIENT_MODULES:
-            spec = importlib.util.find_spec(module)
-            if spec is None or spec.origin is None:
-                raise RuntimeError(f"{module} is missing from the tools environment; run `make tools`")
-            origin = Path(spec.origin)
-            if origin.name == "__init__.py":
-                shutil.copytree(origin.parent, RUNTIME_CLIENT / origin.parent.name, dirs_exist_ok=True)
-            else:
-                shutil.copy2(origin, RUNTIME_CLIENT / origin.name)
+    """A folder holding only what Lambda's runtime gives a function (`RUNTIME_MODULES`), copied from the tools
+    environment once each."""
+    RUNTIME_CLIENT.mkdir(parents=True, exist_ok=True)
+    for module in RUNTIME_MODULES:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{module} is missing from the tools environment; run `make tools`")
+        origin = Path(spec.origin)
+        package = origin.name == "__init__.py"
+        target = RUNTIME_CLIENT / (origin.parent.name if package else origin.name)
+        if target.exists():
+            continue
+        partial = target.with_name(f".{target.name}.partial")  # renamed once whole: a copy cut short is redone
+        shutil.rmtree(partial, ignore_errors=True)
+        if package:
+            shutil.copytree(origin.parent, partial)
+        else:
+            shutil.copy2(origin, partial)
+        partial.rename(target)
     return RUNTIME_CLIENT
 
 

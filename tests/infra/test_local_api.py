@@ -7,6 +7,7 @@ and sends real requests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -188,3 +189,32 @@ def test_init_failure_is_an_error_not_a_200(built, tmp_path):
     assert status == 500
     assert body == {"message": "Internal server error"}
     assert "model load failed" in (tmp_path / "api.log").read_text()
+
+
+def test_a_build_serving_an_s3_model_starts_with_lambdas_boto3_and_the_callers_credentials(
+    built, tmp_path, moto_server
+):
+    # GIVEN a copy of the built function pinned, as `make build MODEL_URI=` pins it, to its model in a (local) S3 bucket
+    import boto3
+
+    served = tmp_path / "sam-build"
+    shutil.copytree(built, served, symlinks=True)
+    handler = served / "ProductClassifierFunction" / "handler"
+    model = (handler / "model.onnx").read_bytes()
+    boto3.client("s3").create_bucket(Bucket="models")
+    boto3.client("s3").put_object(Bucket="models", Key="m/model.onnx", Body=model)
+    pinned = json.loads((handler / "served_model.json").read_text())
+    pinned |= {"model_s3_uri": "s3://models/m/model.onnx", "model_sha256": hashlib.sha256(model).hexdigest()}
+    (handler / "served_model.json").write_text(json.dumps(pinned))
+    (handler / "model.onnx").unlink()
+
+    # WHEN the local API serves it (the endpoint and credentials are the caller's: moto_server's)
+    process, url = _start(served, tmp_path / "api.log", built.parent / "build" / "release.json")
+    try:
+        status, body = call(f"{url}/health")
+    finally:
+        _stop(process)
+
+    # THEN the function fetched the model with the boto3 Lambda's runtime provides, and serves it
+    assert status == 200, (tmp_path / "api.log").read_text()[-2000:]
+    assert body["status"] == "ok"
