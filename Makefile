@@ -34,7 +34,7 @@ BUCKET ?=
 PREFIX ?= product-classifier
 MIN_MACRO_F1 ?= 0.8
 URL ?= http://127.0.0.1:3000
-LOCAL_S3_PORT ?= 5000
+LOCAL_S3_PORT ?= 5050
 # Where make local-s3 keeps moto_server's pid and log.
 LOCAL_S3 ?= .local-s3
 TOOLS := .venv-tools
@@ -238,7 +238,7 @@ publish: $(STAMP) ## Publish OUT (artifacts/) to s3://BUCKET/PREFIX if its gates
 # Whether LOCAL_S3/pid names a running moto_server (a stale file may name another process since).
 MOTO_RUNNING = test -f "$$LOCAL_S3/pid" && ps -o args= -p "$$(cat "$$LOCAL_S3/pid")" 2>/dev/null | grep -q moto_server
 
-local-s3: $(STAMP) ## A local S3 for make publish: moto_server on 127.0.0.1:LOCAL_S3_PORT (5000), in the background, with bucket BUCKET (local)
+local-s3: $(STAMP) ## A local S3 for make publish: moto_server on 127.0.0.1:LOCAL_S3_PORT (5050), in the background, with bucket BUCKET (local)
 	@mkdir -p "$$LOCAL_S3"
 	@if $(MOTO_RUNNING); then \
 	  echo "moto_server already running (pid $$(cat "$$LOCAL_S3/pid"))"; \

@@ -26,5 +26,5 @@ def aws_client(factory: Any, service: str, **settings: Any) -> Any:
     except ValueError as exc:
         raise InfraError(
             f"cannot make an AWS {service} client: {exc}; AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_{service.upper()}) "
-            "must be a whole URL, such as http://127.0.0.1:5000"
+            "must be a whole URL, such as http://127.0.0.1:5050"
         ) from None

@@ -63,7 +63,7 @@ def create_bucket(client: Any, bucket: str) -> bool:
 
 @app.command()
 def main(
-    endpoint: Annotated[str, typer.Option(help="The local S3 endpoint, e.g. http://127.0.0.1:5000.")],
+    endpoint: Annotated[str, typer.Option(help="The local S3 endpoint, e.g. http://127.0.0.1:5050.")],
     bucket: Annotated[str, typer.Option(help="The bucket to create.")] = "local",
     log: Annotated[str, typer.Option(help="The server's log, named when it does not answer.")] = ".local-s3/log",
 ) -> None:
