@@ -45,9 +45,12 @@ class Prediction:
     path_confidence: np.ndarray
 
     def path(self) -> list[tuple[int, float]]:
-        """(node id, confidence) from the department down to the leaf."""
+        """(node id, confidence) from the department down to the leaf; a confidence is a probability, at most 1 (the
+        graph sums a node's classes in float32, which may round a department holding them all to 1.0000001)."""
         return [
-            (int(node), float(c)) for node, c in zip(self.path_nodes, self.path_confidence, strict=True) if node >= 0
+            (int(node), min(float(c), 1.0))
+            for node, c in zip(self.path_nodes, self.path_confidence, strict=True)
+            if node >= 0
         ]
 
 

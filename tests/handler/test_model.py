@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from handler.exceptions import ModelLoadError
-from handler.model import load_model
+from handler.model import Prediction, load_model
 from handler.settings import Settings
 
 BUCKET = "models"
@@ -128,3 +128,11 @@ def test_model_without_metadata(tmp_path, model_path):
 
     with pytest.raises(ModelLoadError, match="has no 'product_classifier' metadata"):
         load_model(Settings(model_path=bare))
+
+
+def test_a_path_confidence_float32_rounds_above_one_is_served_as_one():
+    # a department holding every class sums their float32 probabilities to 1.0000001
+    prediction = Prediction("TVs", np.array([1.0], dtype=np.float32), np.array([0, 3, -1]),
+                            np.array([1.0000001, 0.9, 0.0], dtype=np.float32))  # fmt: skip
+
+    assert prediction.path() == [(0, 1.0), (3, pytest.approx(0.9))]

@@ -166,6 +166,8 @@ def score_partition(
         best[rows], top[rows] = ranked, np.take_along_axis(chunk, ranked, axis=1)
         if explain:
             explanations[rows] = _explanations(session, metadata["inputs"], feed, chunk, ranked[:, 0], text)
+    # A probability, as the API serves it: a department's float32 sum may round to 1.0000001.
+    np.minimum(confidence, 1.0, out=confidence)
     deepest = nodes[np.arange(len(frame)), np.maximum((nodes >= 0).sum(axis=1) - 1, 0)]
     result = pd.DataFrame({column: _id_text(frame[column]) for column in ids}).reset_index(drop=True)
     result["label"] = np.where(refused, None, classes[best[:, 0]])  # type: ignore[call-overload]
