@@ -542,6 +542,11 @@ def test_a_review_file_that_cannot_be_read_as_its_header_says_is_one_clear_error
             lambda frame, path: frame.drop(columns=["brand", "price"]).to_csv(path, index=False),
             "missing column(s) ['brand', 'price']",
         ),
+        # a header retyped: the column is there, under another spelling
+        (
+            lambda frame, path: frame.rename(columns={"label": "Label "}).to_csv(path, index=False),
+            "missing column(s) ['label'] (the header has 'Label ' for 'label': name it exactly so)",
+        ),
         # Excel's sep= first line
         (
             lambda frame, path: path.write_text("sep=,\n" + frame.to_csv(index=False)),
@@ -549,7 +554,7 @@ def test_a_review_file_that_cannot_be_read_as_its_header_says_is_one_clear_error
         ),
         (lambda frame, path: path.with_suffix(".xlsx").write_bytes(b"PK"), "save it as CSV (.csv)"),
     ],
-    ids=["two-label-columns", "deleted-columns", "sep-line", "xlsx"],
+    ids=["two-label-columns", "deleted-columns", "retyped-header", "sep-line", "xlsx"],
 )
 def test_a_review_file_a_spreadsheet_changed_is_refused_in_one_line(tmp_path: Path, save, expected):
     path = _reviewed(tmp_path, ["TVs", "Fridges"])

@@ -87,9 +87,12 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
         raise DataValidationError(f"{role} {exc}") from None
     missing = [column for column in required if column not in frame.columns]
     if missing:
+        near = [f"{found!r} for {column!r}" for column in missing for found in frame.columns
+                if str(found).strip().lower() == column.lower()]  # fmt: skip
+        renamed = f" (the header has {', '.join(near)}: name it exactly so)" if near else ""
         raise DataValidationError(
-            f"{role} {path}: missing column(s) {missing}; pass {expected}, as `make review-queue` wrote it, with "
-            "every column (an input the captured listings never had: add it with empty cells)"
+            f"{role} {path}: missing column(s) {missing}{renamed}; pass {expected}, as `make review-queue` wrote it, "
+            "with every column (an input the captured listings never had: add it with empty cells)"
             f"{delimiter_hint(frame.columns)}"
         )
     return frame.astype(object).where(frame.notna(), "").map(lambda cell: _as_captured(str(cell)))
