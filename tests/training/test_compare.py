@@ -123,6 +123,19 @@ def test_a_blank_cell_among_the_disagreements_is_an_empty_cell():
     assert "| tv \\| 55 |  | y | y | x |" in text
 
 
+def test_a_capture_folder_without_a_record_yet_is_named_as_captured_traffic(model_path, tmp_path):
+    # GIVEN the file a capturing server made, still empty: no catalogue, to be saved as CSV
+    (tmp_path / "capture").mkdir()
+    (tmp_path / "capture" / "capture-1.jsonl").write_text("")
+
+    result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--data",
+                                      str(tmp_path / "capture"), "--out", str(tmp_path / "c")])  # fmt: skip
+
+    assert result.exit_code == 1
+    assert f"no captured listings under {tmp_path / 'capture'}" in result.output
+    assert "save them as .csv" not in result.output
+
+
 @pytest.mark.parametrize("option", [["--min-agreement", "0.9"], ["--since", "2026-12-01"], ["--reviewed", "r.csv"]])
 def test_options_for_captured_traffic_are_refused_on_a_catalogue(model_path, tmp_path, option):
     result = CliRunner().invoke(app, ["--a", str(model_path), "--b", str(model_path), "--out", str(tmp_path / "c"),

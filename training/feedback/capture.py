@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -34,7 +34,7 @@ from handler.events import all_text_encodes_as_utf8
 from handler.schemas import build_product_model
 from training.config import MAX_TEXT_LENGTH
 from training.data.clean import FLOAT32_MAX
-from training.data.sources import archive_kind, byte_order_mark, ignored_below
+from training.data.sources import FORMATS, archive_kind, byte_order_mark, ignored_below
 from training.exceptions import DataValidationError
 
 if TYPE_CHECKING:
@@ -152,7 +152,11 @@ def is_capture(location: str) -> bool:
         filesystem, files = _files(location)
     except DataValidationError:
         return False
-    return any(not isinstance(found, Unreadable) for found in _file_records(filesystem, files))
+    if any(not isinstance(found, Unreadable) for found in _file_records(filesystem, files)):
+        return True
+    # Captured traffic with no record yet (an empty .jsonl the server made) is still no catalogue: say so as such.
+    suffixes = {PurePosixPath(path).suffix.lower() for path in files}
+    return ".jsonl" in suffixes and not suffixes & set(FORMATS)
 
 
 def parse_since(text: str | None) -> datetime | None:
