@@ -416,3 +416,6 @@ def test_the_synthetic_catalogue_of_another_seed_is_registered_under_a_name_of_i
     # the synthetic catalogue's size (synthetic_rows: 1500 in this config) says nothing of it
     assert registered("synthetic") == "synthetic-1500-rows-seed-7"
     assert registered("file", "--data", str(tmp_path / "shop.csv")) == "synthetic"
+    # and the default config, which describes the synthetic catalogue, registers a file's model under the file's name:
+    # a team's `make train DATA=shop.csv` and the demo `make train` never compete for one alias
+    assert registered("default", "--data", str(tmp_path / "shop.csv"), "--config", str(DEFAULT_CONFIG_PATH)) == "shop"

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, Trai
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
+from training.data.sources import FORMATS
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -643,6 +645,8 @@ def main(
             resolved = _with_seed(resolved, seed)
         if data is None:
             resolved = _named_by_synthetic_seed(resolved)
+        elif config.resolve() == DEFAULT_CONFIG_PATH.resolve():
+            resolved = _named_by_data(resolved, data)
         summary = run_training(
             resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=_files(corrections)
         )
@@ -677,6 +681,19 @@ def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
     """The config with another split seed."""
     return replace(config, split=replace(config.split, seed=seed))
+
+
+def _named_by_data(config: TrainConfig, data: str) -> TrainConfig:
+    """The default config names the synthetic catalogue: with DATA, the model is registered under the data's own name
+    (`catalogue` for DATA=catalogue.csv, the folder's for a folder or a glob), so a team's catalogue and the demo
+    `make train` never compete for one alias, nor score each other on products whose ids name others."""
+    if config.registered_model:
+        return config
+    path = PurePosixPath(data.split("://", 1)[-1].rstrip("/"))
+    if set(path.name) & set("*?["):
+        path = path.parent
+    name = path.stem if path.suffix.lower() in FORMATS else path.name
+    return replace(config, registered_model=re.sub(r"[^\w.-]+", "-", name).strip("-.") or "catalogue")
 
 
 def _named_by_synthetic_seed(config: TrainConfig) -> TrainConfig:
