@@ -266,6 +266,10 @@ def test_later_versions_no_alias_holds_are_champions_while_they_wait_or_are_the_
     assert [(c.version, c.alias) for c in current_champions("shop")] == [
         ("1", "production"), ("2", "candidate"), ("3", None), ("5", None)
     ]  # fmt: skip
+    # AND a reason names each for what it is
+    assert [c.describe("shop") for c in current_champions("shop")][2:] == [
+        "shop v3 (waiting for a person, no alias)", "shop v5 (newest, no alias)"
+    ]  # fmt: skip
     # AND once a later version holds the alias, that version and production alone
     client.set_registered_model_alias("shop", "candidate", "5")
     assert [(c.version, c.alias) for c in current_champions("shop")] == [("1", "production"), ("5", "candidate")]

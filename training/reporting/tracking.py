@@ -161,6 +161,7 @@ class Champion:
         run_id: The MLflow run that trained it.
         model_bytes: Its graph (empty when it cannot be read).
         unreadable: Why its graph cannot be read (its files moved or deleted), or nothing.
+        waiting: Whether it was left for a person to decide (`BY_HAND`), rather than being the newest version.
     """
 
     alias: str | None
@@ -168,10 +169,14 @@ class Champion:
     run_id: str
     model_bytes: bytes
     unreadable: str = ""
+    waiting: bool = False
 
     def describe(self, registered_model: str) -> str:
-        """`pricerunner v3 (@candidate)`, or `pricerunner v4 (newest, no alias)`."""
-        held = f"@{self.alias}" if self.alias else "newest, no alias"
+        """`pricerunner v3 (@candidate)`, `pricerunner v4 (waiting for a person, no alias)`, or `pricerunner v5
+        (newest, no alias)`."""
+        held = (
+            f"@{self.alias}" if self.alias else "waiting for a person, no alias" if self.waiting else "newest, no alias"
+        )
         return f"{registered_model} v{self.version} ({held})"
 
 
@@ -243,7 +248,7 @@ def current_champions(registered_model: str) -> list[Champion]:
         waiting = str(found.tags.get("promotion", "")).endswith(BY_HAND)
         later = int(found.version) > aliased and str(found.version) not in champions
         if later and (waiting or found is versions[-1]):
-            champions[str(found.version)] = _champion(registered_model, None, found)
+            champions[str(found.version)] = _champion(registered_model, None, found, waiting=waiting)
     return list(champions.values())
 
 
@@ -414,7 +419,7 @@ def _doubt(doubts: list[str]) -> str:
     return "; ".join(doubt for doubt in doubts if doubt)
 
 
-def _champion(registered_model: str, alias: str | None, version: Any) -> Champion:
+def _champion(registered_model: str, alias: str | None, version: Any, *, waiting: bool = False) -> Champion:
     """A registered version as a Champion, with its graph, or why it cannot be read: a champion whose files are gone
     is one the new version cannot be compared with, not a reason to lose a fitted model to a traceback."""
     number = str(version.version)
@@ -422,8 +427,8 @@ def _champion(registered_model: str, alias: str | None, version: Any) -> Champio
         graph = read_registered_onnx(f"models:/{registered_model}/{number}")
     except UNREADABLE_MODEL as exc:
         unreadable = f"its files are missing from the artifact store or damaged: {exc}"
-        return Champion(alias, number, str(version.run_id), b"", unreadable=unreadable)
-    return Champion(alias, number, str(version.run_id), graph)
+        return Champion(alias, number, str(version.run_id), b"", unreadable=unreadable, waiting=waiting)
+    return Champion(alias, number, str(version.run_id), graph, waiting=waiting)
 
 
 def record_promotion(registered_model: str, version: str, promotion: Promotion) -> None:
