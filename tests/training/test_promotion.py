@@ -423,3 +423,19 @@ def test_the_synthetic_catalogue_of_another_seed_is_registered_under_a_name_of_i
     # and the default config, which describes the synthetic catalogue, registers a file's model under the file's name:
     # a team's `make train DATA=shop.csv` and the demo `make train` never compete for one alias
     assert registered("default", "--data", str(tmp_path / "shop.csv"), "--config", str(DEFAULT_CONFIG_PATH)) == "shop"
+
+
+def test_a_run_interrupted_between_registering_and_deciding_names_the_version_it_left(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("training.cli.train.decide_promotion", interrupted)
+
+    result = CliRunner().invoke(
+        app, ["--config", str(_config(tmp_path, "base", rows=600)), "--out", str(tmp_path / "o")]
+    )
+
+    assert result.exit_code != 0
+    assert "interrupted: test-model v1 was registered, but whether it is promoted was never decided" in result.output

@@ -484,9 +484,18 @@ def _register(
         registered_model=name,
         model_version=model_version,
     )
-    comparisons = [_against_champion(champion, model_bytes, fitted, config) for champion in champions]
-    promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champions=comparisons)
-    record_promotion(name, version, promotion)
+    try:
+        comparisons = [_against_champion(champion, model_bytes, fitted, config) for champion in champions]
+        promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champions=comparisons)
+        record_promotion(name, version, promotion)
+    except KeyboardInterrupt:
+        # Registered, but never compared: a later run meets it as the newest version, which nothing would explain.
+        logger.error(
+            f"interrupted: {name} v{version} was registered, but whether it is promoted was never decided (it holds "
+            "no alias, and no reason); the next run is compared with it as the newest version: delete the version if "
+            "it should not count"
+        )
+        raise
     return version, promotion
 
 
