@@ -181,6 +181,26 @@ def test_a_model_not_worse_than_either_champion_names_both():
     assert " nor test-model v3 (@candidate) (0.9000 vs 0.8900" in decision.reason
 
 
+def test_an_unpromoted_experiment_of_another_kind_neither_judges_nor_blocks_a_model_the_champion_judged():
+    # GIVEN the candidate, and a later unpromoted version that takes other inputs (another config under the name)
+    candidate = replace(_against(0.89, 0.90, 0.0, 0.02), champion="test-model v1 (@candidate)")
+    experiment = ChampionComparison(
+        "test-model v2 (newest, no alias)", comparable=False, reason="it takes other inputs", set_aside=True
+    )
+
+    decision = decide_promotion(validation=_validation(*AHEAD), tolerance=0.01, champions=[candidate, experiment])
+    alone = decide_promotion(validation=_validation(*AHEAD), tolerance=0.01, champions=[experiment])
+
+    # THEN the retrained model is judged by the candidate, the experiment named; with nothing else, a person decides
+    assert decision.promoted is True
+    assert "not worse than the champion test-model v1 (@candidate) (0.9000 vs 0.8900" in decision.reason
+    assert "set aside, as another experiment under this name: test-model v2 (newest, no alias): it takes other" in (
+        decision.reason
+    )
+    assert alone.promoted is False
+    assert alone.reason.endswith(BY_HAND)
+
+
 @pytest.mark.parametrize(
     ("record", "kept"),
     [
@@ -439,3 +459,31 @@ def test_a_run_interrupted_between_registering_and_deciding_names_the_version_it
 
     assert result.exit_code != 0
     assert "interrupted: test-model v1 was registered, but whether it is promoted was never decided" in result.output
+
+
+@pytest.mark.slow
+def test_another_config_under_the_name_does_not_stop_the_first_ones_retrains(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    full = _config(tmp_path, "full")
+    title_only = yaml.safe_load(full.read_text())
+    title_only["data"] |= {"columns": {"title": "title"}, "hashed": [], "numeric": [], "brand_price_cross": None}
+    (tmp_path / "title.yaml").write_text(yaml.safe_dump(title_only))
+
+    def promotion(config, out: str) -> dict:
+        result = CliRunner().invoke(app, ["--config", str(config), "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / out / "metrics.json").read_text())["promotion"]
+
+    # GIVEN v1 at candidate, then v2 of a title-only config under the same name: not compared, so not promoted
+    assert promotion(full, "v1")["promoted"] is True
+    assert "it takes other inputs" in promotion(tmp_path / "title.yaml", "v2")["reason"]
+
+    # WHEN the first config is trained again
+    again = promotion(full, "v3")
+
+    # THEN the candidate judges it, and the experiment is named, not in its way
+    assert again["promoted"] is True, again["reason"]
+    assert (
+        "set aside, as another experiment under this name: test-model v2 (waiting for a person, no alias): it "
+        "takes other inputs" in again["reason"]
+    )

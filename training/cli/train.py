@@ -509,15 +509,17 @@ def _against_champion(
         reason = f"its model cannot be read: {champion.unreadable}"
         return ChampionComparison(name, comparable=False, reason=reason)
     theirs, ours = (read_metadata(onnx.load_model_from_string(b)) for b in (champion.model_bytes, model_bytes))
+    # An unpromoted version of another kind is another experiment under the name (`ChampionComparison.set_aside`).
+    experiment = champion.alias is None
     if theirs["classes"] != ours["classes"]:
         changed = set(ours["classes"]) ^ set(theirs["classes"])
         reason = f"it answers other classes ({len(changed)} differ, e.g. {sorted(changed)[:3]})"
-        return ChampionComparison(name, comparable=False, reason=reason)
+        return ChampionComparison(name, comparable=False, reason=reason, set_aside=experiment)
     if [(spec["name"], spec["type"]) for spec in theirs["inputs"]] != [
         (spec["name"], spec["type"]) for spec in ours["inputs"]
     ]:
         # by name and type: a price hashed as text in one and numeric in the other cannot be fed the same rows
-        return ChampionComparison(name, comparable=False, reason="it takes other inputs")
+        return ChampionComparison(name, comparable=False, reason="it takes other inputs", set_aside=experiment)
     recorded = theirs.get("training_data", {}).get("split")
     theirs_by, ours_by = products_named_by(recorded or {}), products_named_by(split_record(config))
     if recorded is not None and theirs_by != ours_by:

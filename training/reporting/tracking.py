@@ -191,6 +191,8 @@ class ChampionComparison:
         champion_macro_f1, macro_f1: Each one's macro-F1 on those rows.
         ci_low, ci_high: The paired bootstrap interval of the difference (new − champion).
         rows: How many rows.
+        set_aside: A version no alias holds that answers other classes or takes other inputs: another experiment
+            under the name, never promoted, which cannot be compared and so neither judges nor blocks the new one.
     """
 
     champion: str
@@ -201,6 +203,7 @@ class ChampionComparison:
     ci_low: float | None = None
     ci_high: float | None = None
     rows: int = 0
+    set_aside: bool = False
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,10 @@ def decide_promotion(
     would decide ties by noise: an equally good model scores lower on about half of all validation splits. A
     champion it cannot be compared with (`ChampionComparison.reason`: other classes or inputs, no record of its
     training products, too few such rows, a class the catalogue all but lost, files gone) leaves it registered but
-    not promoted: a person decides (by setting the alias in MLflow), never an accident of what was trained last.
+    not promoted: a person decides (by setting the alias in MLflow), never an accident of what was trained last. But
+    for one set aside (`ChampionComparison.set_aside`: an unpromoted experiment of other classes or inputs under the
+    name), which is named in the reason and neither judges nor blocks, as long as another champion was compared:
+    otherwise one such experiment would stop every later run, the same model retrained included.
 
     Args:
         validation: `validation_comparison`'s figures of this run.
@@ -329,12 +335,13 @@ def decide_promotion(
     if not champions:
         reason = "the first version of its name; not worse than its linear baseline on validation"
         return Promotion(True, reason, **base, doubt=_doubt(doubts))
-    for champion in champions:
+    judged = [champion for champion in champions if not champion.set_aside] or list(champions)
+    for champion in judged:
         if not champion.comparable:
             reason = f"not compared with {champion.champion}: {champion.reason}; {BY_HAND}"
             return Promotion(False, reason, **base)
     reasons = []
-    for champion in champions:
+    for champion in judged:
         against = _Difference.with_champion(champion)
         if refusal := against.refusal(tolerance):
             return Promotion(False, refusal, **base)
@@ -342,6 +349,9 @@ def decide_promotion(
         reasons.append(f"{champion.champion} ({against.ours:.4f} vs {against.theirs:.4f}{against.rows}; "
                        f"{against.interval})")  # fmt: skip
     reason = f"not worse than the champion {' nor '.join(reasons)}"
+    aside = [f"{champion.champion}: {champion.reason}" for champion in champions if champion.set_aside]
+    if aside:
+        reason += f"; set aside, as another experiment under this name: {'; '.join(aside)}"
     return Promotion(True, reason, **base, doubt=_doubt(doubts))
 
 
