@@ -218,7 +218,7 @@ def test_a_second_review_round_adds_to_the_first_and_a_listing_reviewed_again_ta
     ]
 
 
-def test_a_listing_sent_again_in_capitals_trains_once_with_its_last_label_and_a_warning(tmp_path: Path, caplog):
+def test_a_listing_sent_again_in_capitals_trains_with_its_last_label_and_a_warning(tmp_path: Path, caplog):
     # GIVEN two captured listings the model reads as one ('item 0' and 'ITEM  0'), labelled differently
     path = _reviewed(tmp_path, ["TVs", "Fridges"])
     rows = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -227,12 +227,37 @@ def test_a_listing_sent_again_in_capitals_trains_once_with_its_last_label_and_a_
 
     merged = merge_rounds([_read(path)], classes={"TVs", "Fridges"})
 
-    # THEN one trains, with the label read last, and a warning names the two
-    assert (list(merged.frame[LISTING]), list(merged.frame[LABEL])) == (["l1"], ["Fridges"])
-    assert merged.provenance["superseded_rows"] == 1
+    # THEN both listing ids train (the model records each as given) with the label read last, and a warning names them
+    assert (list(merged.frame[LISTING]), list(merged.frame[LABEL])) == (["l0", "l1"], ["Fridges", "Fridges"])
+    assert merged.provenance["corrected_listings"] == ["l0", "l1"]
     warned = [entry.getMessage() for entry in caplog.records if entry.levelname == "WARNING"]
     assert any("1 listing(s) were given different labels, e.g. [\"l0 / l1: 'TVs' then 'Fridges'\"]" in line
                for line in warned), warned  # fmt: skip
+
+
+def test_a_listing_retyped_in_a_later_round_takes_its_label_with_a_warning(tmp_path: Path, caplog):
+    # GIVEN l1 labelled TVs, then in a second round with its title retyped and labelled Fridges
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = _read(_reviewed(tmp_path / "one", ["TVs", "TVs"]))
+    path = _reviewed(tmp_path / "two", ["", "Fridges"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows.loc[1, "title"] = "item one"
+    rows.to_csv(path, index=False)
+
+    merged = merge_rounds([first, _read(path)], classes={"TVs", "Fridges"})
+
+    assert dict(zip(merged.frame[LISTING], merged.frame[LABEL], strict=True)) == {"l0": "TVs", "l1": "Fridges"}
+    assert "1 listing(s) were given different labels, e.g. [\"l1: 'TVs' then 'Fridges'\"]" in caplog.text
+
+
+def test_two_review_files_of_the_same_bytes_are_refused(tmp_path: Path):
+    (tmp_path / "copy").mkdir()
+    first = _read(_reviewed(tmp_path, ["TVs"]))
+    second = _read(_reviewed(tmp_path / "copy", ["TVs"]))
+
+    with pytest.raises(DataValidationError, match="hold the same bytes: name each review round's file once"):
+        merge_rounds([first, second], classes={"TVs", "Fridges"})
 
 
 def test_rows_of_empty_cells_alone_are_not_counted_as_listings_left_unreviewed(tmp_path: Path):
@@ -701,24 +726,36 @@ def test_a_capture_with_nothing_to_review_says_so_instead_of_asking_for_labels(t
     assert "CORRECTIONS=" not in result.output
 
 
-def test_a_capture_of_a_model_of_another_taxonomy_is_refused_naming_its_version(tmp_path: Path):
-    # GIVEN v1's answers, classes of the synthetic catalogue, then v2's, of a taxonomy it lacks
-    lines = [record(f"a{i}") for i in range(3)]
-    lines += [record(f"b{i}", label="Garden > Sheds", time="2026-12-02T10:00:00.000Z") | {"model_version": "v2"}
-              for i in range(4)]  # fmt: skip
-    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+def test_a_capture_of_a_model_of_another_taxonomy_is_refused_and_a_stray_version_left_out(tmp_path: Path):
+    # GIVEN v1's answers, classes of the synthetic catalogue, and v2's, of a taxonomy it lacks
+    def capture(known: int, other: int) -> Path:
+        lines = [record(f"a{i}", confidence=0.2) for i in range(known)]
+        lines += [record(f"b{i}", label="Garden > Sheds", time="2026-12-02T10:00:00.000Z", confidence=0.2)
+                  | {"model_version": "v2"} for i in range(other)]  # fmt: skip
+        folder = tmp_path / f"c{known}-{other}"
+        folder.mkdir()
+        (folder / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        return folder
 
-    result = CliRunner().invoke(
-        review_queue_app, ["--capture", str(tmp_path), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
-    )
+    def queue(folder: Path):
+        out = folder / "q.csv"
+        return CliRunner().invoke(review_queue_app, ["--capture", str(folder), "--out", str(out), "--rows", "300"]), out
 
-    assert result.exit_code == 1
+    # WHEN most answers are of the other taxonomy, THEN the queue is refused, naming the version
+    refused, out = queue(capture(3, 4))
+    assert refused.exit_code == 1
     assert (
-        "model version v2 answered 4 of its 4 captured listings with classes the synthetic catalogue does not have, "
-        "e.g. ['Garden > Sheds'] (captured 2026-12-02T10:00:00.000Z to 2026-12-02T10:00:00.000Z)"
-    ) in result.output
-    assert "pass the DATA= and CONFIG= the live model was trained with (or SINCE= a time after" in result.output
-    assert not (tmp_path / "q.csv").exists()
+        "4 of the 7 captured answers are classes the synthetic catalogue does not have, e.g. ['Garden > Sheds'] (model "
+        "version(s) ['v2']): the model that gave them was trained on another catalogue"
+    ) in refused.output
+    assert "pass the DATA= and CONFIG= the live model was trained with" in refused.output
+    assert not out.exists()
+    # WHEN a few are (a stray test's model), THEN its listings are left out, with a warning naming it
+    kept, out = queue(capture(6, 2))
+    assert kept.exit_code == 0, kept.output
+    assert "model version v2 answered 2 of its 2 captured listings with classes the synthetic catalogue" in kept.output
+    assert "so its listings are left out" in kept.output
+    assert sorted(pd.read_csv(out, encoding="utf-8-sig")["title"]) == [f"a{i}" for i in range(6)]
 
 
 def test_a_capture_lacking_an_input_of_the_configs_model_is_refused(tmp_path: Path):

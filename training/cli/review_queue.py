@@ -9,11 +9,13 @@ known ones.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import onnx
 import typer
 
@@ -70,7 +72,7 @@ def main(
         # What the live model (trained with this config) takes: a record the API refused was never answered.
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
         catalogue = _training_catalogue(resolved, data)
-        _check_served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
+        captured = _served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
         challenger, reviewed, version_b = (
             _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
         )
@@ -126,7 +128,7 @@ def _check_out(out: Path, *, replace: bool) -> None:
         TrainingError: OUT is a folder, not named .csv, exists and `replace` is off, or its folder cannot be made or
             written.
     """
-    check_local(out, role="OUT", what="the review queue")
+    check_local(out, role="OUT", what="the review queue", kind="file")
     if out.is_dir():
         raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
     if out.suffix.lower() != ".csv":
@@ -146,15 +148,15 @@ def _training_catalogue(config: TrainConfig, data: str | None) -> pd.DataFrame:
     return frame
 
 
-def _check_served_as_trained(captured: Captured, catalogue: pd.DataFrame, config: TrainConfig, *, source: str) -> None:
-    """The captured listings must come from a model trained on this catalogue with this config: a capture of another
-    model's inputs makes a queue without the columns training needs, and one of another taxonomy suggests classes the
-    catalogue lacks, so every label a reviewer copies from the suggestions would be refused. Each model version is
-    checked apart, since one capture prefix spans every version the function served.
+def _served_as_trained(captured: Captured, catalogue: pd.DataFrame, config: TrainConfig, *, source: str) -> Captured:
+    """The captured listings, which must come from a model trained on this catalogue with this config: a capture of
+    another model's inputs makes a queue without the columns training needs, and one of another taxonomy suggests
+    classes the catalogue lacks, so every label a reviewer copies from the suggestions would be refused. One capture
+    prefix spans every version the function served: a version whose answers are mostly other classes (the taxonomy
+    before a change, a stray test's model) among versions that fit is left out, with a warning naming it.
 
     Raises:
-        TrainingError: The capture lacks a configured input, or a version's answers are mostly not the catalogue's
-            classes.
+        TrainingError: The capture lacks a configured input, or its answers are mostly not the catalogue's classes.
     """
     retry = "pass the DATA= and CONFIG= the live model was trained with"
     lacking = [name for name in config.data.columns if name not in captured.inputs]
@@ -164,20 +166,32 @@ def _check_served_as_trained(captured: Captured, catalogue: pd.DataFrame, config
             f"{captured.inputs}): they were answered by a model of another config; {retry}"
         )
     frame = captured.frame
-    known = frame["model_label"].isin(set(catalogue[LABEL]))
-    versions = frame.groupby("model_version", sort=False, dropna=False).indices
-    for version, rows in versions.items():
-        if known.iloc[rows].mean() >= MIN_KNOWN_LABELS:
-            continue
-        unknown = frame.iloc[rows][~known.iloc[rows].to_numpy()]
-        examples = sorted(set(unknown["model_label"].astype(str)))[:3]
-        others = " (or SINCE= a time after its last answer, to leave its traffic out)" if len(versions) > 1 else ""
-        times = frame["time"].iloc[rows]
+    known = frame["model_label"].isin(set(catalogue[LABEL])).to_numpy()
+    if known.mean() < MIN_KNOWN_LABELS:
         raise TrainingError(
-            f"model version {version} answered {len(unknown):,} of its {len(rows):,} captured listings with classes "
-            f"{source} does not have, e.g. {examples} (captured {times.iloc[0]} to {times.iloc[-1]}): it was trained "
-            f"on another catalogue, so its suggestions are labels training would refuse; {retry}{others}"
+            f"{(~known).sum():,} of the {len(frame):,} captured answers are classes {source} does not have, e.g. "
+            f"{_examples(frame[~known])}: the model that gave them was trained on another catalogue, so its "
+            f"suggestions are labels training would refuse; {retry}"
         )
+    kept = np.ones(len(frame), dtype=bool)
+    for version, rows in frame.groupby("model_version", sort=False, dropna=False).indices.items():
+        if known[rows].mean() >= MIN_KNOWN_LABELS:
+            continue
+        kept[rows] = False
+        times = frame["time"].iloc[rows]
+        logger.warning(
+            f"model version {version} answered {(~known[rows]).sum():,} of its {len(rows):,} captured listings with "
+            f"classes {source} does not have, e.g. {_examples(frame.iloc[rows][~known[rows]])} (captured "
+            f"{times.iloc[0]} to {times.iloc[-1]}): a model of another catalogue, so its listings are left out"
+        )
+    return dataclasses.replace(captured, frame=frame[kept].reset_index(drop=True))
+
+
+def _examples(answers: pd.DataFrame) -> str:
+    """A few of the answers' classes, and the versions that gave them, for a message."""
+    classes = sorted(set(answers["model_label"].astype(str)))[:3]
+    versions = sorted(set(answers["model_version"].astype(str)))[:3]
+    return f"{classes} (model version(s) {versions})"
 
 
 def _known_values(catalogue: pd.DataFrame, config: TrainConfig) -> dict[str, set[str]]:

@@ -113,9 +113,10 @@ def read_corrections(
 
 def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Corrections:
     """Several review rounds' corrections as one, in the order given: a listing reviewed in more than one takes its
-    latest label (the later file's), counted in `superseded_rows`, so a second round never drops the first's. A
-    listing is one as the model reads it: the same title in capitals, or with other spacing, under another listing id
-    (a listing sent twice so) is the same listing, whose two labels would train side by side.
+    latest label (the later file's), counted in `superseded_rows`, so a second round never drops the first's. The
+    same listing as the model reads it (the same title in capitals, or with other spacing, under another listing id: a
+    listing sent twice so) takes the latest label too, so two labels never train side by side; each such listing id
+    still trains, so the model records every one it was given.
 
     Args:
         rounds: Each file's corrections (`read_corrections`), oldest first.
@@ -123,12 +124,15 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
             once, however many rounds name them.
     """
     files = [found.provenance["file"] for found in rounds]
+    _check_read_once(rounds)
     given = pd.concat([found.frame for found in rounds], ignore_index=True)
-    keys = pd.Series(listing_keys(given), index=given.index)
-    _warn_relabelled(keys, given[LABEL], files, listings=given[LISTING])
-    # A listing id given again with other inputs (retyped by a reviewer) is the listing it names all the same.
-    latest = given[~(keys.duplicated(keep="last") | given[LISTING].duplicated(keep="last"))].reset_index(drop=True)
-    if len(rounds) == 1 and len(latest) == len(given):
+    # One listing: the rows of one listing id (retyped by a reviewer or not, its latest inputs count) and the rows the
+    # model reads as those inputs.
+    listing = pd.Series(listing_keys(given), index=given.index).groupby(given[LISTING]).transform("last")
+    _warn_relabelled(listing, given[LABEL], files, listings=given[LISTING])
+    relabelled = given[LABEL].groupby(listing).transform("last")
+    latest = given.assign(**{LABEL: relabelled}).drop_duplicates(LISTING, keep="last").reset_index(drop=True)
+    if len(rounds) == 1 and relabelled.eq(given[LABEL]).all() and len(latest) == len(given):
         return rounds[0]
     _check_one_spelling(sorted(set(latest[LABEL]) - set(classes)), files)
     provenances = [found.provenance for found in rounds]
@@ -148,6 +152,22 @@ def merge_rounds(rounds: list[Corrections], *, classes: Iterable[str]) -> Correc
         CORRECTED_LISTINGS: sorted(set(latest[LISTING])),
     }
     return Corrections(frame=latest, provenance=provenance)
+
+
+def _check_read_once(rounds: list[Corrections]) -> None:
+    """Each round's file once: a copy of a file (`review.csv` and `review (1).csv`) would count its rows twice.
+
+    Raises:
+        DataValidationError: Two files hold the same bytes.
+    """
+    seen: dict[str, str] = {}
+    for found in rounds:
+        first = seen.setdefault(found.provenance["sha256"], found.provenance["file"])
+        if first != found.provenance["file"]:
+            raise DataValidationError(
+                f"CORRECTIONS {first} and {found.provenance['file']} hold the same bytes: name each review round's "
+                "file once"
+            )
 
 
 def _warn_relabelled(
