@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
 from samcli.lib.providers.api_provider import ApiProvider
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
@@ -50,11 +51,8 @@ RUNTIME_MODULES = (
     "awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py",
     "boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3",
 )  # fmt: skip
-# The caller's AWS variables the function gets, as `sam local start-api` gives it the caller's credentials (Lambda, its
-# role's): an S3 model is fetched with them, from AWS_ENDPOINT_URL when set (`make local-s3`).
-PASSED_AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-)  # fmt: skip
+# Where the function reaches S3 when the caller set it (`make local-s3`): passed on as it is.
+PASSED_AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE")
 FUNCTION = "ProductClassifierFunction"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 logger = logging.getLogger(__name__)
@@ -101,6 +99,7 @@ def start_function(
         "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         **{name: os.environ[name] for name in PASSED_AWS_VARIABLES if os.environ.get(name)},
+        **caller_credentials(),
         **environment,
     }
     # -S: no site-packages at all, so the function sees its own folder, the runtime client and the stdlib.
@@ -121,6 +120,20 @@ def start_function(
         time.sleep(0.1)
     process.terminate()
     raise RuntimeError(f"the Lambda emulator did not listen on 127.0.0.1:{port} within 20 s")
+
+
+def caller_credentials() -> dict[str, str]:
+    """The caller's AWS credentials as variables, resolved as boto3 resolves them (variables, a profile, SSO, a
+    credential process), as `sam local start-api` gives them to the function (Lambda gives it its role's): an S3 model
+    is fetched with them. Never an instance's: nothing is asked of a metadata endpoint, off the machine."""
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    found = boto3.session.Session().get_credentials()
+    if found is None:
+        return {}
+    frozen = found.get_frozen_credentials()
+    token = {"AWS_SESSION_TOKEN": frozen.token} if frozen.token else {}
+    return {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key, **token}
 
 
 def function_environment(template: Path, parameter_overrides: dict[str, str]) -> dict[str, str]:

@@ -201,8 +201,9 @@ def test_a_build_serving_an_s3_model_starts_with_lambdas_boto3_and_the_callers_c
     shutil.copytree(built, served, symlinks=True)
     handler = served / "ProductClassifierFunction" / "handler"
     model = (handler / "model.onnx").read_bytes()
-    boto3.client("s3").create_bucket(Bucket="models")
-    boto3.client("s3").put_object(Bucket="models", Key="m/model.onnx", Body=model)
+    s3 = boto3.session.Session().client("s3")  # not boto3's default session, which would keep moto's credentials
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="m/model.onnx", Body=model)
     pinned = json.loads((handler / "served_model.json").read_text())
     pinned |= {"model_s3_uri": "s3://models/m/model.onnx", "model_sha256": hashlib.sha256(model).hexdigest()}
     (handler / "served_model.json").write_text(json.dumps(pinned))
@@ -218,3 +219,20 @@ def test_a_build_serving_an_s3_model_starts_with_lambdas_boto3_and_the_callers_c
     # THEN the function fetched the model with the boto3 Lambda's runtime provides, and serves it
     assert status == 200, (tmp_path / "api.log").read_text()[-2000:]
     assert body["status"] == "ok"
+
+
+def test_the_function_gets_credentials_the_caller_keeps_in_a_profile(tmp_path):
+    if not TOOLS_PYTHON.exists():
+        pytest.skip("the tools environment is missing: run `make tools` (make test does)")
+    (tmp_path / "credentials").write_text("[shop]\naws_access_key_id = AKIDSHOP\naws_secret_access_key = secret\n")
+    environment = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "AWS_PROFILE": "shop",
+                   "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+                   "AWS_CONFIG_FILE": str(tmp_path / "no-config")}  # fmt: skip
+
+    completed = subprocess.run(
+        [str(TOOLS_PYTHON), "-c", "import json, infra.local_api as api; print(json.dumps(api.caller_credentials()))"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout) == {"AWS_ACCESS_KEY_ID": "AKIDSHOP", "AWS_SECRET_ACCESS_KEY": "secret"}
