@@ -43,8 +43,8 @@ METADATA_KEY = "product_classifier"
 FOLDERS = ("function", "deploy_hook", "monitor")
 # A bucket name S3 allows (3 to 63 lower-case letters, digits, dots and hyphens, a letter or digit at each end).
 S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-# The key `make publish` writes a model under (`infra.publish`): the version is its folder.
-PUBLISHED_KEY = re.compile(r"(?:^|/)models/(?P<version>[^/]+)/model\.onnx")
+# The key `make publish` writes a model under (`infra.publish`), its folder the version as training names them.
+PUBLISHED_KEY = re.compile(r"(?:.*/)?models/(?P<version>\d{8}\.\d{6}-[0-9a-f]{8})/model\.onnx")
 
 
 def stage(
@@ -172,7 +172,7 @@ def _check_same_version(key: str, version: str, model: Path) -> None:
     Raises:
         InfraError: The key names another version than MODEL's.
     """
-    published = PUBLISHED_KEY.search(key)
+    published = PUBLISHED_KEY.fullmatch(key)
     if published and published["version"] != version:
         raise InfraError(
             f"MODEL_URI names model version {published['version']}, but MODEL {model} is version {version}: pass "
