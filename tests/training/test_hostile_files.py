@@ -717,5 +717,5 @@ def test_an_out_in_object_storage_is_refused_as_typed_and_nothing_is_written(
     # THEN it is one line naming OUT as typed, before any work, and no local folder named s3: is made
     line = _one_error_line(result)
     assert "OUT s3://bucket/run" in line.replace("(OUT)", "OUT")
-    assert "is not a local folder" in line
+    assert f"is not a local {'file' if command == 'review-queue' else 'folder'}" in line
     assert not (tmp_path / "s3:").exists()

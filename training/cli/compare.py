@@ -121,8 +121,9 @@ def main(
         given = [name for name, value in live_only.items() if value is not None]
         if given:
             raise TrainingError(
-                f"{', '.join(given)}: for captured traffic only (DATA= a capture folder), and DATA {data or '(none)'} "
-                "holds no capture record; a catalogue is compared on its labels"
+                f"{', '.join(given)}: for captured traffic only (DATA= a capture folder), and "
+                + (f"DATA {data} holds no capture record" if data else "no DATA= was given (the synthetic catalogue)")
+                + "; a catalogue is compared on its labels"
             )
         raw = load_raw(resolved, data or None)
         frame, _ = treat_small_classes(prepare_catalogue(raw.frame, resolved.data, source=raw.source), resolved)

@@ -17,23 +17,23 @@ if TYPE_CHECKING:
 URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+")
 
 
-def check_local(out: Path, *, role: str, what: str) -> None:
+def check_local(out: Path, *, role: str, what: str, kind: str = "folder") -> None:
     """OUT must be local: commands write their files where they run.
 
     Args:
         out: OUT as a Path.
         role: How the message names it (`OUT`, `PREDICTIONS (OUT)`).
         what: What goes into it, for the message.
+        kind: What OUT names: a folder, or a file.
 
     Raises:
-        DataValidationError: OUT is a URI (named as typed).
+        DataValidationError: OUT is a URI (named with its scheme's `://`, which a Path reads as `:/`).
     """
     scheme = URI.match(str(out))
     if scheme:
         typed = f"{scheme[1]}://{str(out)[scheme.end() :]}"
-        raise DataValidationError(
-            f"{role} {typed} is not a local folder; write {what} to one, then copy it (aws s3 sync)"
-        )
+        copy = "aws s3 sync" if kind == "folder" else "aws s3 cp"
+        raise DataValidationError(f"{role} {typed} is not a local {kind}; write {what} to one, then copy it ({copy})")
 
 
 def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:

@@ -15,7 +15,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -32,7 +32,6 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, Trai
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
-from training.data.sources import FORMATS
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -79,6 +78,7 @@ from training.reporting.tracking import (
     ChampionComparison,
     current_champions,
     decide_promotion,
+    describe_data,
     log_onnx_model,
     log_run_record,
     log_trained_products,
@@ -488,10 +488,11 @@ def _register(
         comparisons = [_against_champion(champion, model_bytes, fitted, config) for champion in champions]
         promotion = decide_promotion(validation=validation, tolerance=config.promotion_tolerance, champions=comparisons)
         record_promotion(name, version, promotion)
-    except KeyboardInterrupt:
-        # Registered, but never compared: a later run meets it as the newest version, which nothing would explain.
+    except BaseException as exc:
+        # Registered, but never decided: a later run meets it as the newest version, which nothing would explain.
+        stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed ({type(exc).__name__})"
         logger.error(
-            f"interrupted: {name} v{version} was registered, but whether it is promoted was never decided (it holds "
+            f"{stopped}: {name} v{version} was registered, but whether it is promoted was never decided (it holds "
             "no alias, and no reason); the next run is compared with it as the newest version: delete the version if "
             "it should not count"
         )
@@ -542,8 +543,8 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
-    if thinned := shrunk(theirs, fitted) or classes_thinned(theirs, fitted, labels):
-        return ChampionComparison(name, comparable=False, reason=thinned, rows=len(rows))
+    if unjudged := shrunk(theirs, fitted) or classes_thinned(theirs, fitted, labels):
+        return ChampionComparison(name, comparable=False, reason=unjudged, rows=len(rows))
     report = compare_predictions(
         labels,
         score_model(champion.model_bytes, rows, config.data, name=name),
@@ -696,15 +697,13 @@ def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
 
 def _named_by_data(config: TrainConfig, data: str) -> TrainConfig:
     """The default config names the synthetic catalogue: with DATA, the model is registered under the data's own name
-    (`catalogue` for DATA=catalogue.csv, the folder's for a folder or a glob), so a team's catalogue and the demo
-    `make train` never compete for one alias, nor score each other on products whose ids name others."""
+    (`describe_data`: `catalogue` for DATA=catalogue.csv, a folder's or glob's last plain part), so a team's catalogue
+    and the demo `make train` never compete for one alias, nor score each other on products whose ids name others."""
     if config.registered_model:
         return config
-    path = PurePosixPath(data.split("://", 1)[-1].rstrip("/"))
-    if set(path.name) & set("*?["):
-        path = path.parent
-    name = path.stem if path.suffix.lower() in FORMATS else path.name
-    return replace(config, registered_model=re.sub(r"[^\w.-]+", "-", name).strip("-.") or "catalogue")
+    name = re.sub(r"[^\w.-]+", "-", describe_data(data)).strip("-.") or "catalogue"
+    # DATA=synthetic.csv must not join the demo's name either.
+    return replace(config, registered_model=name if name != config.registered_name else f"{name}-catalogue")
 
 
 def _named_by_synthetic_seed(config: TrainConfig) -> TrainConfig:

@@ -234,7 +234,8 @@ def current_champions(registered_model: str) -> list[Champion]:
     with production alone, a model better than a weak production version would replace a stronger candidate. The
     later ones, because a version left unpromoted must not be leapfrogged by a run that meets only the older
     champions (one on a tenth of the catalogue, say): the newest, and every one still waiting for a person, however
-    many runs came after it.
+    many runs came after it, until a later version holds an alias (a person set it, or a run the aliased champions
+    judged took it past one set aside: `ChampionComparison.set_aside`).
     """
     client = MlflowClient()
     champions: dict[str, Champion] = {}
