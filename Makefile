@@ -168,11 +168,11 @@ compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on DATA's held-out 
 	  $(if $(SINCE),--since "$$SINCE") $(if $(MIN_AGREEMENT),--min-agreement "$$MIN_AGREEMENT") $(if $(ON),--on "$$ON") \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
-review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, a new .csv unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx|models:/… DATA= CONFIG=; ROWS= CATEGORIES= TAXONOMY= as trained)
+review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://… OUT=review.csv, a new .csv unless REPLACE=1; SINCE= LIMIT= B=challenger.onnx|models:/… REVIEWED=earlier rounds' queues DATA= CONFIG=; ROWS= CATEGORIES= TAXONOMY= as trained)
 	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
 	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
-	  $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) \
+	  $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 when training would refuse the file, or on any problem with data.strict

@@ -758,6 +758,21 @@ def test_a_capture_of_a_model_of_another_taxonomy_is_refused_and_a_stray_version
     assert sorted(pd.read_csv(out, encoding="utf-8-sig")["title"]) == [f"a{i}" for i in range(6)]
 
 
+def test_listings_labelled_in_an_earlier_round_are_never_queued_again(tmp_path: Path):
+    # GIVEN three unsure answers, and last round's queue, in which a reviewer labelled one of them
+    lines = [record(f"t{i}", confidence=0.2) for i in range(3)]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    pd.DataFrame({"listing_id": ["t0", "t1"], "label": ["TVs", ""]}).to_csv(tmp_path / "round1.csv", index=False)
+
+    arguments = ["--capture", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "q.csv"), "--rows", "300"]
+    result = CliRunner().invoke(review_queue_app, [*arguments, "--reviewed", str(tmp_path / "round1.csv")])
+
+    # THEN the labelled one is left out, and said to be
+    assert result.exit_code == 0, result.output
+    assert sorted(pd.read_csv(tmp_path / "q.csv", encoding="utf-8-sig")["listing_id"]) == ["t1", "t2"]
+    assert "1 listing(s) labelled in REVIEWED never queued again" in result.output
+
+
 def test_a_capture_lacking_an_input_of_the_configs_model_is_refused(tmp_path: Path):
     line = record("a title")
     line["inputs"] = {"title": "a title", "merchant_id": "m1", "price": 10.0}

@@ -8,7 +8,8 @@ default 10-category one.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,9 +20,6 @@ from training.exceptions import DataValidationError
 # The most synthetic rows ROWS= asks for, and the fewest and most categories CATEGORIES= does (the config's bounds).
 MAX_SYNTHETIC_ROWS = SYNTHETIC_LIMITS["synthetic_rows"][1]
 FEWEST_CATEGORIES, MOST_CATEGORIES = SYNTHETIC_LIMITS["synthetic_categories"]
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 Rows = Annotated[str | None, typer.Option(help="Rows of synthetic data, a whole number > 0 (ignored with --data).")]
 Categories = Annotated[
@@ -57,6 +55,23 @@ def resolve_config(
     if not synthetic_paths or resolved.data.path_separator is not None:
         return resolved
     return replace(resolved, data=replace(resolved.data, path_separator=PATH_SEPARATOR))
+
+
+def listed_files(listed: str | None, role: str) -> tuple[str, ...]:
+    """A make variable's files (CORRECTIONS=, REVIEWED=): comma-separated, as ID= takes several columns (a make
+    variable is one word list).
+
+    Raises:
+        DataValidationError: A file is named twice: its rows would count twice, each a later round of itself.
+    """
+    files = tuple(name.strip() for name in (listed or "").split(",") if name.strip())
+    paths = [Path(name).resolve() for name in files]
+    for index, path in enumerate(paths):
+        if path in paths[:index]:
+            first = files[paths.index(path)]
+            also = f" (the second time as {files[index]})" if files[index] != first else ""
+            raise DataValidationError(f"{role} names {first} twice{also}: name each review round's file once")
+    return files
 
 
 def parse_rows(rows: str | None) -> int | None:

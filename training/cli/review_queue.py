@@ -1,4 +1,4 @@
-"""`make review-queue CAPTURE= OUT=review.csv [SINCE=] [LIMIT=] [B=challenger.onnx] [DATA=] [CONFIG=]`.
+"""`make review-queue CAPTURE= OUT=review.csv [SINCE=] [LIMIT=] [B=challenger.onnx] [REVIEWED=] [DATA=] [CONFIG=]`.
 
 Reads what the classifier captured (a folder from `make serve CAPTURE=`, or the stack's s3:// capture prefix),
 and writes the listings a person should label first (`training.feedback.review_queue`) as a CSV with an empty
@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 import typer
 
-from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_files, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_local, check_out_dir
@@ -30,7 +30,15 @@ from training.data.load import load_raw
 from training.data.tail import treat_small_classes
 from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
-from training.feedback.review_queue import build_review_queue, latest_listings, save_for_spreadsheets
+from training.feedback.corrections import with_listing_ids
+from training.feedback.review_queue import (
+    LABEL_COLUMN,
+    build_review_queue,
+    labelled_rows,
+    latest_listings,
+    read_review_file,
+    save_for_spreadsheets,
+)
 from training.feedback.served import listing_rows, served_labels
 from training.model.metadata import input_schema, read_metadata
 from training.reporting.compare import MIN_KNOWN_LABELS, check_knows_answers
@@ -39,7 +47,7 @@ from training.reporting.model_reference import read_model
 if TYPE_CHECKING:
     import pandas as pd
 
-    from training.config import TrainConfig
+    from training.config import DataConfig, TrainConfig
     from training.feedback.capture import Captured
 
 logger = logging.getLogger(__name__)
@@ -62,6 +70,10 @@ def main(
     taxonomy: Taxonomy = None,
     low_confidence: Annotated[float, typer.Option(min=0, max=1, help="Queue answers below this confidence.")] = 0.5,
     replace: Annotated[bool, typer.Option(help="Overwrite an existing OUT (labels filled in there are lost).")] = False,
+    reviewed: Annotated[
+        str | None, typer.Option(help="Earlier rounds' reviewed queues, comma-separated: their labelled listings are "
+                                      "never queued again.")
+    ] = None,
 ) -> None:  # fmt: skip
     """Write the captured listings a person should label first, with the model's suggestions."""
     configure_logging()
@@ -73,14 +85,13 @@ def main(
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
         catalogue = _training_catalogue(resolved, data)
         captured = _served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
-        challenger, reviewed, version_b = (
-            _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
-        )
+        earlier = _labelled_listings(listed_files(reviewed, "REVIEWED"), resolved.data)
+        challenger, given_b, version_b = _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
         queue, qualified = build_review_queue(
             captured,
             known=_known_values(catalogue, resolved),
             challenger=challenger,
-            reviewed=reviewed,
+            reviewed=given_b | earlier,
             challenger_version=version_b,
             low_confidence=low_confidence,
             limit=limit,
@@ -92,8 +103,11 @@ def main(
     save_for_spreadsheets(queue, out)
     captured_listings = captured.frame["listing_id"].nunique()
     skipped = f"; capture records skipped: {captured.skipped_text()}" if captured.skipped_text() else ""
-    if reviewed:
-        skipped += f"; {len(reviewed)} listing(s) B was given as corrections never queued (reviewed already)"
+    if given_b:
+        skipped += f"; {len(given_b)} listing(s) B was given as corrections never queued (reviewed already)"
+    if earlier:
+        again = captured.frame["listing_id"].isin(earlier).groupby(captured.frame["listing_id"]).any().sum()
+        skipped += f"; {again} listing(s) labelled in REVIEWED never queued again"
     if queue.empty:
         typer.echo(
             f"0 listings to review of {captured_listings} captured (written, empty, to {out}): every answer was "
@@ -192,6 +206,19 @@ def _examples(answers: pd.DataFrame) -> str:
     classes = sorted(set(answers["model_label"].astype(str)))[:3]
     versions = sorted(set(answers["model_version"].astype(str)))[:3]
     return f"{classes} (model version(s) {versions})"
+
+
+def _labelled_listings(files: tuple[str, ...], data: DataConfig) -> frozenset[str]:
+    """The listings labelled in earlier rounds' reviewed queues, read as training reads corrections (a row added by
+    hand without an id is a listing of its own)."""
+    return frozenset(
+        listing
+        for path in files
+        for listing in with_listing_ids(
+            labelled_rows(read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN)), "REVIEWED", path),
+            data,
+        )["listing_id"]
+    )
 
 
 def _known_values(catalogue: pd.DataFrame, config: TrainConfig) -> dict[str, set[str]]:

@@ -23,7 +23,7 @@ import onnx
 import pandas as pd
 import typer
 
-from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_files, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir, staging_folder
@@ -660,28 +660,17 @@ def main(
         elif config.resolve() == DEFAULT_CONFIG_PATH.resolve():
             resolved = _named_by_data(resolved, data)
         summary = run_training(
-            resolved, data_path=data, out_dir=out, engine=engine, features_dir=features, corrections=_files(corrections)
+            resolved,
+            data_path=data,
+            out_dir=out,
+            engine=engine,
+            features_dir=features,
+            corrections=listed_files(corrections, "CORRECTIONS"),
         )
     except TrainingError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps({k: v for k, v in summary.items() if k not in LONG_SUMMARY_KEYS}, indent=2))
-
-
-def _files(listed: str | None) -> tuple[str, ...]:
-    """CORRECTIONS= as its files: comma-separated, as ID= takes several columns (a make variable is one word list).
-
-    Raises:
-        DataValidationError: A file is named twice: its rows would count twice, each a later round of itself.
-    """
-    files = tuple(name.strip() for name in (listed or "").split(",") if name.strip())
-    paths = [Path(name).resolve() for name in files]
-    for index, path in enumerate(paths):
-        if path in paths[:index]:
-            first = files[paths.index(path)]
-            also = f" (the second time as {files[index]})" if files[index] != first else ""
-            raise DataValidationError(f"CORRECTIONS names {first} twice{also}: name each review round's file once")
-    return files
 
 
 def _stage_metrics(stats: dict[str, Any]) -> dict[str, float]:
