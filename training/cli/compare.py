@@ -33,19 +33,16 @@ from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
 from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
-from training.data.clean import UNGROUPED, prepare_catalogue, renamed_by_the_fold
-from training.data.load import load_raw
+from training.data.clean import UNGROUPED, renamed_by_the_fold
+from training.data.load import learnt_catalogue
 from training.data.split import product_ids, product_keys, split_catalogue
-from training.data.tail import treat_small_classes
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
-from training.feedback.corrections import with_listing_ids
+from training.feedback.corrections import reviewed_listings
 from training.feedback.review_queue import (
     LABEL_COLUMN,
     canonical_labels,
-    labelled_rows,
     latest_listings,
-    read_review_file,
     save_for_spreadsheets,
 )
 from training.feedback.served import listing_rows, served_labels
@@ -125,8 +122,7 @@ def main(
                 + (f"DATA {data} holds no capture record" if data else "no DATA= was given (the synthetic catalogue)")
                 + "; a catalogue is compared on its labels"
             )
-        raw = load_raw(resolved, data or None)
-        frame, _ = treat_small_classes(prepare_catalogue(raw.frame, resolved.data, source=raw.source), resolved)
+        frame, raw = learnt_catalogue(resolved, data or None)
         if on != "all":
             frame = split_catalogue(frame, resolved.split).test
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
@@ -371,8 +367,7 @@ def _reviewed_labels(path: Path, listing_ids: pd.Series, data: DataConfig) -> tu
     Raises:
         TrainingError: The file is missing or is not a review queue.
     """
-    table = read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN))
-    labelled = with_listing_ids(labelled_rows(table, "REVIEWED", path), data)
+    labelled = reviewed_listings(path, data)
     labels = labelled.drop_duplicates("listing_id", keep="last").set_index("listing_id")[LABEL_COLUMN]
     by_listing = canonical_labels(labels, data.label_aliases).to_dict()
     found = np.array([by_listing.get(listing, "") for listing in listing_ids], dtype=str)

@@ -25,18 +25,13 @@ from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_local, check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH
-from training.data.clean import prepare_catalogue
-from training.data.load import load_raw
-from training.data.tail import treat_small_classes
+from training.data.load import learnt_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import parse_since, read_capture
-from training.feedback.corrections import with_listing_ids
+from training.feedback.corrections import reviewed_listings
 from training.feedback.review_queue import (
-    LABEL_COLUMN,
     build_review_queue,
-    labelled_rows,
     latest_listings,
-    read_review_file,
     save_for_spreadsheets,
 )
 from training.feedback.served import listing_rows, served_labels
@@ -83,7 +78,7 @@ def main(
         model_b = read_model(b, name="B") if b else None
         # What the live model (trained with this config) takes: a record the API refused was never answered.
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
-        catalogue = _training_catalogue(resolved, data)
+        catalogue, _ = learnt_catalogue(resolved, data)  # the catalogue the live model learnt from
         captured = _served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
         earlier = _labelled_listings(listed_files(reviewed, "REVIEWED"), resolved.data)
         challenger, given_b, version_b = _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
@@ -155,13 +150,6 @@ def _check_out(out: Path, *, replace: bool) -> None:
     check_out_dir(out.parent, what="the review queue")
 
 
-def _training_catalogue(config: TrainConfig, data: str | None) -> pd.DataFrame:
-    """The catalogue the live model learnt from, cleaned and its small classes treated as training treats them, so
-    its labels are the classes the model answers with."""
-    frame, _ = treat_small_classes(prepare_catalogue(load_raw(config, data).frame, config.data), config)
-    return frame
-
-
 def _served_as_trained(captured: Captured, catalogue: pd.DataFrame, config: TrainConfig, *, source: str) -> Captured:
     """The captured listings, which must come from a model trained on this catalogue with this config: a capture of
     another model's inputs makes a queue without the columns training needs, and one of another taxonomy suggests
@@ -209,16 +197,8 @@ def _examples(answers: pd.DataFrame) -> str:
 
 
 def _labelled_listings(files: tuple[str, ...], data: DataConfig) -> frozenset[str]:
-    """The listings labelled in earlier rounds' reviewed queues, read as training reads corrections (a row added by
-    hand without an id is a listing of its own)."""
-    return frozenset(
-        listing
-        for path in files
-        for listing in with_listing_ids(
-            labelled_rows(read_review_file(path, "REVIEWED", required=("listing_id", LABEL_COLUMN)), "REVIEWED", path),
-            data,
-        )["listing_id"]
-    )
+    """The listings labelled in earlier rounds' reviewed queues."""
+    return frozenset(listing for path in files for listing in reviewed_listings(path, data)["listing_id"])
 
 
 def _known_values(catalogue: pd.DataFrame, config: TrainConfig) -> dict[str, set[str]]:

@@ -96,6 +96,19 @@ def load_catalogue(config: TrainConfig, data: str | Path | None) -> LoadedCatalo
     return LoadedCatalogue(frame=frame, source=raw.source, sha256=raw.sha256, report=report, tail=tail)
 
 
+def learnt_catalogue(config: TrainConfig, data: str | Path | None) -> tuple[pd.DataFrame, RawCatalogue]:
+    """The catalogue as a run learns it, without its data report (`load_catalogue` logs one): cleaned and its small
+    classes treated, so its labels are the classes a model trained on it answers with; and the raw catalogue it came
+    from.
+
+    Raises:
+        DataValidationError: As `load_raw` and `prepare_catalogue` raise.
+    """
+    raw = load_raw(config, data)
+    frame, _ = treat_small_classes(prepare_catalogue(raw.frame, config.data, source=raw.source), config)
+    return frame, raw
+
+
 def load_raw(config: TrainConfig, data: str | Path | None, *, required: Iterable[str] | None = None) -> RawCatalogue:
     """The raw catalogue: the files `data` names, or the synthetic one when `data` is None.
 

@@ -272,6 +272,17 @@ def _path_ends(classes: list[str], separator: str | None) -> dict[tuple[str, ...
     return ends
 
 
+def reviewed_listings(path: str | Path, data: DataConfig) -> pd.DataFrame:
+    """The labelled rows of a reviewed queue given as REVIEWED= (`make compare`, `make review-queue`), each with its
+    listing id, read as training reads corrections.
+
+    Raises:
+        DataValidationError: The file is not a review queue with `listing_id` and `label`, or no row is labelled.
+    """
+    table = read_review_file(path, "REVIEWED", required=(LISTING_ID, LABEL))
+    return with_listing_ids(labelled_rows(table, "REVIEWED", path), data)
+
+
 def with_listing_ids(labelled: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """The labelled rows, each with a listing id: a row added by hand without one (or with "N/A", as a product id
     written so names no product) gets a digest of its inputs, so it is a listing of its own (and the same row
