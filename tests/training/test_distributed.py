@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -247,6 +248,22 @@ def test_an_embedded_worker_beating_after_its_scheduler_closed_prints_nothing(cl
     assert "Failed to communicate with scheduler" not in printed
     assert "heartbeat" not in printed
     assert printed.count("a worker's other error") == workers == 2
+
+
+def test_an_embedded_worker_closing_keeps_its_heartbeat_quiet(cluster_env, capfd):
+    # GIVEN the embedded cluster, whose workers tear their plugins down as they close, before their heartbeat stops
+    with dask_client() as client:
+        client.run(_tear_down_the_setup)
+        # WHEN a heartbeat then finds the scheduler closed
+        client.run(_heartbeat_to_a_closed_port)
+
+    # THEN its failure reaches no terminal
+    assert "heartbeat" not in capfd.readouterr().err
+
+
+async def _tear_down_the_setup(dask_worker: Worker) -> None:
+    """What `Worker.close` does first: remove every plugin, which runs its teardown."""
+    await asyncio.gather(*(dask_worker.plugin_remove(name) for name in list(dask_worker.plugins)))
 
 
 async def _heartbeat_to_a_closed_port(dask_worker: Worker) -> None:

@@ -89,7 +89,13 @@ class WorkerSetup(WorkerPlugin):
         raise TrainingError(problem)
 
     def teardown(self, worker: Worker) -> None:
-        """Take the filters out again: an external cluster's workers outlive the command."""
+        """Take the filters out again: an external cluster's workers outlive the command.
+
+        An embedded worker keeps them. It ends with the command, and it tears its plugins down as it closes, before
+        it stops its heartbeat (distributed's `Worker.close`), so a heartbeat still in flight would print its failure.
+        """
+        if self.embedded:
+            return
         for installed in list(logging.getLogger(WORKER_LOGGER).filters):
             if isinstance(installed, self._filters()):
                 logging.getLogger(WORKER_LOGGER).removeFilter(installed)
