@@ -536,7 +536,7 @@ def test_one_taxonomy_partition_is_exactly_the_local_engines_catalogue():
         ("{tmp}/nothing-*.parquet", "no CSV, TSV or Parquet files match"),
         ("{tmp}/wrong.csv", "missing column(s) ['title'"),
         ("{tmp}/latin1.csv", "cannot read"),
-        ("{tmp}/one_tv.csv", "a stacking fold's training rows hold one class only ('Laptops')"),
+        ("{tmp}/one_tv.csv", "lack 1 of 2 classes ('TVs'); lightgbm.dask needs every class on every worker"),
         ("{tmp}/export", "export/b.csv: column 'price' must be ≥ 0, found -3.0 in data row 5"),
         ("{tmp}/rounded.csv", "every row has the same product id"),
     ],

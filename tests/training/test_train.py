@@ -190,20 +190,20 @@ def test_a_shop_of_fifteen_listings_trains(tracking, small_config_file, tmp_path
     assert json.loads((tmp_path / "o" / "parity_report.json").read_text())["passed"] is True
 
 
-def test_two_categories_one_of_a_single_product_is_one_line_saying_what_to_do(tracking, small_config_file, tmp_path):
+def test_two_categories_one_of_a_single_product_train_and_pass_the_parity_gate(tracking, small_config_file, tmp_path):
+    # GIVEN two categories, one of a single product: the stacking fold that holds it out fits on one class only
     catalogue = generate_catalogue(2_000, seed=3)
     tv = catalogue[catalogue["category"] == "TVs"].head(1)
     pd.concat([catalogue[catalogue["category"] == "Laptops"], tv]).to_csv(tmp_path / "one_tv.csv", index=False)
-
     out = tmp_path / "o"
 
+    # WHEN it trains
     result = _train("--config", str(small_config_file), "--data", str(tmp_path / "one_tv.csv"), "--out", str(out))
 
-    assert result.exit_code == 1
-    assert "a stacking fold's training rows hold one class only ('Laptops')" in result.output
-    assert "Add products of the small classes" in result.output
-    assert "Traceback" not in result.output
-    assert not out.exists()
+    # THEN it is trained, the TV learnt and not evaluated, and the graph computes as the pipeline did
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["small_class_policy"]["train_only"] == 1
+    assert json.loads((out / "parity_report.json").read_text())["passed"] is True
 
 
 def test_strict_data_fails_before_anything_is_written(tracking, small_config_file, tmp_path):

@@ -19,14 +19,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold
 
 from training.exceptions import DataValidationError
-from training.model.features import TitleCandidates
+from training.model.features import TitleCandidates, TitleScores
 from training.model.pipeline import TITLE_SCORES
 from training.text import reads_as_empty
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
-
-    from training.model.features import TitleScores
 
 # Below this many training rows the fold fits run in this process: starting worker processes costs more
 # (measured: +2.7 s at 6,000 rows; −5 s at 25,000).
@@ -100,13 +98,13 @@ def stacked_training_matrix(
             )
         return features, matrix
 
-    def fit_fold(fit_rows: np.ndarray) -> TitleScores:
+    def fit_fold(fit_rows: np.ndarray) -> FoldCopy:
         fit_counts, fit_labels = counts[fit_rows], label_array[fit_rows]
         if extras is not None:
             extra_counts, extra_labels = extras.of(owners[fit_rows])
             fit_counts = sparse.vstack([fit_counts, extra_counts], format="csr")
             fit_labels = np.concatenate([fit_labels, extra_labels])
-        return clone(block).fit_counts(fit_counts, fit_labels).scorer()
+        return fit_fold_copy(block, fit_counts, fit_labels, folds)
 
     products = len(pd.unique(owners))
     if products < folds:
@@ -117,7 +115,8 @@ def stacked_training_matrix(
     split = list(splitter.split(counts, label_array, groups))
     if not _every_fold_sees_every_class(split, label_array):
         split = class_spread_folds(label_array, owners, folds)
-    check_fold_classes(split, label_array, folds)
+    if isinstance(block, TitleCandidates):
+        check_fold_classes(split, label_array, folds)
     # The fits run side by side in worker processes, not threads: liblinear seeds and draws from the C
     # library's one global rand(), which concurrent threads would share (results then vary from run to run).
     workers = n_jobs if len(frame) >= PARALLEL_FOLD_ROWS else 1
@@ -162,7 +161,44 @@ def class_spread_folds(labels: np.ndarray, groups: np.ndarray, folds: int) -> li
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
 
 
-def held_out_scores(fold_model: TitleScores, final: TitleScores, counts: sparse.csr_matrix) -> np.ndarray:
+class OneClassCopy:
+    """The out-of-fold copy of a fold whose fitting rows hold one class: every other class's products lie in the
+    fold held out (a two-class catalogue whose small class is one product, say). An SVM cannot be fitted on one
+    class, and a model that saw one class can only answer it: this copy answers it for every row at the SVM's
+    margin, +1 for it and -1 for every other class.
+    """
+
+    def __init__(self, label: object) -> None:
+        self.classes_ = np.array([label], dtype=object)
+
+    def scores(self, final: TitleScores, rows: int) -> np.ndarray:
+        """The rows' title columns, laid out as the final model's (one column, the second class's, for two)."""
+        if len(final.classes_) == 2:
+            return np.full((rows, 1), 1 if self.classes_[0] == final.classes_[1] else -1, dtype=np.float32)
+        scores = np.full((rows, len(final.classes_)), -1, dtype=np.float32)
+        scores[:, np.searchsorted(final.classes_, self.classes_[0])] = 1
+        return scores
+
+
+FoldCopy = TitleScores | OneClassCopy
+
+
+def fit_fold_copy(block: TitleScores, counts: sparse.csr_matrix, labels: np.ndarray, folds: int) -> FoldCopy:
+    """An out-of-fold copy of the unfitted title model `block`, fitted on a fold's complement, as its `scorer`.
+
+    A per-class copy whose fitting rows hold one class is a `OneClassCopy`; a candidate copy needs two classes.
+
+    Raises:
+        DataValidationError: A candidate copy's fitting rows hold one class only.
+    """
+    present = np.unique(labels)
+    if len(present) == 1 and not isinstance(block, TitleCandidates):
+        return OneClassCopy(present[0])
+    require_two_fold_classes(labels, folds)
+    return clone(block).fit_counts(counts, labels).scorer()
+
+
+def held_out_scores(fold_model: FoldCopy, final: TitleScores, counts: sparse.csr_matrix) -> np.ndarray:
     """A fold copy's title columns for the rows it never saw, laid out as the final model's.
 
     A copy may lack a class all of whose products it held out (a class smaller than the folds). A candidate copy's
@@ -170,6 +206,8 @@ def held_out_scores(fold_model: TitleScores, final: TitleScores, counts: sparse.
     per-class copy's scores go to their classes' columns and a class it lacks scores below every class it has, as
     a model that never saw a class cannot prefer it.
     """
+    if isinstance(fold_model, OneClassCopy):
+        return fold_model.scores(final, counts.shape[0])
     block = fold_model.transform_counts(counts)
     if isinstance(fold_model, TitleCandidates):
         k = fold_model.n_candidates
@@ -186,7 +224,8 @@ def held_out_scores(fold_model: TitleScores, final: TitleScores, counts: sparse.
 
 
 def check_fold_classes(split: list[tuple[np.ndarray, np.ndarray]], labels: np.ndarray, folds: int) -> None:
-    """Every out-of-fold copy must see at least two classes (an SVM needs two); a copy may lack a small class.
+    """Every out-of-fold candidate copy must see at least two classes (an SVM needs two), checked before minutes of
+    fitting; a copy may lack a small class.
 
     Raises:
         DataValidationError: A fold's fitting rows hold one class only.
@@ -212,7 +251,7 @@ def require_two_fold_classes(fit_labels: np.ndarray, folds: int) -> None:
         )
 
 
-def check_fold_coverage(fold_models: list[TitleScores], final: TitleScores, folds: int) -> None:
+def check_fold_coverage(fold_models: list[FoldCopy], final: TitleScores, folds: int) -> None:
     """A candidate copy must propose as many candidates as the final model (a per-class copy may lack a few
     classes: `held_out_scores` lays its scores out as the final model's).
 
@@ -222,7 +261,7 @@ def check_fold_coverage(fold_models: list[TitleScores], final: TitleScores, fold
     if not isinstance(final, TitleCandidates):
         return
     for model in fold_models:
-        if model.n_candidates < final.n_candidates:
+        if not isinstance(model, TitleCandidates) or model.n_candidates < final.n_candidates:
             raise DataValidationError(
                 f"a stacking fold saw {len(model.classes_)} of {len(final.classes_)} classes, fewer than the "
                 f"{final.n_candidates} candidates the model proposes: many classes have fewer than {folds} products. "

@@ -20,7 +20,7 @@ from training.columns import GROUP, LABEL, extra_text_columns
 from training.engines.dask.prepare import DRAW, FOLD, SPLIT, TRAIN
 from training.model.pins import require_pinned
 from training.model.pipeline import TITLE_SCORES, build_features, build_title_model
-from training.model.stacking import check_fold_coverage, require_two_fold_classes
+from training.model.stacking import FoldCopy, check_fold_coverage, fit_fold_copy
 from training.text import reads_as_empty
 
 if TYPE_CHECKING:
@@ -125,15 +125,14 @@ def sample_counts(
 
 def fit_title_model(
     held_out: int, block: TitleScores, *samples: tuple[sparse.csr_matrix, np.ndarray, np.ndarray], folds: int
-) -> TitleScores:
+) -> FoldCopy:
     """Fit a copy of the unfitted title model `block` on the sample without fold `held_out` (-1: the final
     model, on all of it, of `folds`); a copy comes back as its `scorer`, the final model whole."""
     counts = sparse.vstack([s[0][s[2] != held_out] for s in samples], format="csr")
     labels = np.concatenate([s[1][s[2] != held_out] for s in samples])
     if held_out != -1:
-        require_two_fold_classes(labels, folds)
-    model = clone(block).fit_counts(counts, labels)
-    return model if held_out == -1 else model.scorer()
+        return fit_fold_copy(block, counts, labels, folds)
+    return clone(block).fit_counts(counts, labels)
 
 
 def _shared(client: Client, rates: dict[str, float]) -> Future:

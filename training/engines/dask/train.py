@@ -225,16 +225,17 @@ def _check_dealt_classes(
     client: Client, config: TrainConfig, parts: list[Future], counts: pd.Series, design: str
 ) -> None:
     """Before minutes of fitting, what the title models' folds and LightGBM's workers need of the training rows as
-    they are dealt: every fold's complement two classes, and (multiclass) every class on every worker.
+    they are dealt: (rerank) every fold's complement two classes, (multiclass) every class on every worker.
 
     Raises:
         DataValidationError: Naming the classes, and what to change.
     """
     pairs = client.gather(client.map(train_fold_classes, parts))
     every = pd.concat(pairs, ignore_index=True)
-    for fold in range(config.features.stacking_folds):
-        require_two_fold_classes(every.loc[every[FOLD] != fold, LABEL].to_numpy(), config.features.stacking_folds)
-    if design != RERANK:
+    if design == RERANK:
+        for fold in range(config.features.stacking_folds):
+            require_two_fold_classes(every.loc[every[FOLD] != fold, LABEL].to_numpy(), config.features.stacking_folds)
+    else:
         classes = sorted(map(str, counts.loc[TRAIN].index))
         check_class_coverage(worker_order(client), [sorted(map(str, set(pair[LABEL]))) for pair in pairs], classes)
 
