@@ -37,6 +37,20 @@ def check_keep(keep: int) -> None:
         raise InfraError(f"KEEP must be at least 1, got {keep}")
 
 
+def keep_count(text: str) -> int:
+    """KEEP as a count of versions, read here so that text is one line naming the variable, not argparse's usage.
+
+    Raises:
+        InfraError: Not a whole number of at least 1.
+    """
+    try:
+        keep = int(text)
+    except ValueError:
+        raise InfraError(f"KEEP must be a whole number of versions, at least 1, got {text!r}") from None
+    check_keep(keep)
+    return keep
+
+
 def prune(client: Any, function: str, keep: int) -> list[str]:
     """Delete all published versions but the newest `keep` and the protected ones; return those deleted.
 
@@ -84,13 +98,13 @@ def main() -> int:
     """CLI entry: prints each deleted version."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--function", required=True, help="The classifier's function name or ARN")
-    parser.add_argument("--keep", type=int, default=3, help="How many of the newest versions to keep")
+    parser.add_argument("--keep", default="3", help="How many of the newest versions to keep")
     args = parser.parse_args()
     import boto3
 
     try:
-        check_keep(args.keep)
-        deleted = prune(_lambda_client(boto3, args.function), args.function, args.keep)
+        keep = keep_count(args.keep)
+        deleted = prune(_lambda_client(boto3, args.function), args.function, keep)
     except InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -344,7 +344,7 @@ def main(
     bucket: Annotated[str, typer.Option(help="Existing S3 bucket to publish to.")],
     artifacts: Annotated[Path, typer.Option(help="Folder written by `make train`.")] = Path("artifacts"),
     prefix: Annotated[str, typer.Option(help="Key prefix of this model family.")] = DEFAULT_PREFIX,
-    min_macro_f1: Annotated[float, typer.Option(help="Quality gate: lowest test macro-F1 that may ship.")] = 0.8,
+    min_macro_f1: Annotated[str, typer.Option(help="Quality gate: lowest test macro-F1 that may ship.")] = "0.8",
 ) -> None:
     """Publish the trained model to S3 (boto3's usual credentials; AWS_ENDPOINT_URL for a local S3)."""
     import boto3
@@ -352,12 +352,24 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     try:
         publication = publish_model(
-            aws_client(boto3, "s3"), artifacts, bucket=bucket, prefix=prefix, min_macro_f1=min_macro_f1
+            aws_client(boto3, "s3"), artifacts, bucket=bucket, prefix=prefix, min_macro_f1=_macro_f1(min_macro_f1)
         )
     except InfraError as exc:
         logger.error(str(exc))
         raise typer.Exit(code=1) from None
     typer.echo(json.dumps(asdict(publication), indent=2))
+
+
+def _macro_f1(text: str) -> float:
+    """MIN_MACRO_F1 as a number, read here so that text is one line naming the variable, not typer's usage box.
+
+    Raises:
+        GateError: Not a number.
+    """
+    try:
+        return float(text)
+    except ValueError:
+        raise GateError(f"MIN_MACRO_F1 must be a macro-F1 from 0 to 1 such as 0.8, got {text!r}") from None
 
 
 if __name__ == "__main__":

@@ -237,10 +237,12 @@ def main() -> int:
     parser.add_argument(
         "--url", required=True, help="Base URL, e.g. the stack's ApiUrl output or http://127.0.0.1:3000"
     )
-    parser.add_argument("--auth", choices=AUTH_MODES, default="none", help="none, iam (SigV4) or jwt (--token)")
+    parser.add_argument("--auth", default="none", help="none, iam (SigV4) or jwt (--token)")
     parser.add_argument("--token", default=None, help="Bearer token for --auth jwt")
     parser.add_argument("--model-version", default="", help="The model version the endpoint must serve")
     args = parser.parse_args()
+    if args.auth not in AUTH_MODES:
+        parser.error(f"AUTH must be one of {', '.join(AUTH_MODES)}, got {args.auth!r}")
     try:
         address = urlparse(args.url)
         address.port  # noqa: B018 -- parsing the port is what checks it

@@ -64,6 +64,18 @@ def test_keep_below_one_is_refused(lambda_client):
         prune(lambda_client, FUNCTION, keep=0)
 
 
+@pytest.mark.parametrize(
+    ("keep", "said"), [("x", "a whole number of versions, at least 1, got 'x'"), ("0", "at least 1, got 0")]
+)
+def test_keep_on_the_command_line_is_one_line_naming_keep(monkeypatch, capsys, keep, said):
+    import infra.prune_versions
+
+    monkeypatch.setattr("sys.argv", ["prune", "--function", "fn", "--keep", keep])
+
+    assert infra.prune_versions.main() == 1
+    assert capsys.readouterr().err == f"error: KEEP must be {said}\n"
+
+
 def test_the_command_line_finds_the_region_in_the_arn_and_names_what_to_pass_without_one(monkeypatch, capsys):
     import infra.prune_versions
 

@@ -358,6 +358,15 @@ def test_cli_without_credentials_fails_in_one_line(artifacts, no_aws_credentials
     assert "Traceback" not in result.output
 
 
+def test_cli_quality_gate_that_is_no_number_is_one_line_naming_min_macro_f1(s3, artifacts):
+    result = CliRunner().invoke(app, ["--bucket", BUCKET, "--artifacts", str(artifacts), "--min-macro-f1", "high"])
+
+    assert result.exit_code == 1
+    assert "MIN_MACRO_F1 must be a macro-F1 from 0 to 1 such as 0.8, got 'high'" in result.output
+    assert "Usage" not in result.output
+    assert _keys(s3) == set()
+
+
 def test_cli_publishes_and_prints_what_it_did(s3, artifacts):
     result = CliRunner().invoke(app, ["--bucket", BUCKET, "--artifacts", str(artifacts)])
 

@@ -170,6 +170,19 @@ def test_jwt_smoke_without_any_token_source_says_how_to_get_one(monkeypatch):
     assert "JWT_TOKEN_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET" in completed.stderr
 
 
+def test_an_auth_mode_that_is_none_of_them_is_named_as_auth(monkeypatch, capsys):
+    import infra.smoke
+
+    monkeypatch.setattr(
+        "sys.argv", ["smoke", "--url", "http://127.0.0.1:9", "--auth", "sigv4", "--model-version", "v1"]
+    )
+    with pytest.raises(SystemExit) as exited:
+        infra.smoke.main()
+
+    assert exited.value.code == 2
+    assert "AUTH must be one of none, iam, jwt, got 'sigv4'" in capsys.readouterr().err
+
+
 class _BadEndpoint(BaseHTTPRequestHandler):
     """A broken endpoint: /health answers as its path says (an HTML 502 page, a list, a 200 without a version),
     and /drop closes the connection without answering."""
