@@ -30,7 +30,7 @@ from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
 from handler.explain import Explanation, predict_explained
 from handler.guard import MAX_MESSAGE, RequestGuard, as_sent, request_path, shortened
-from handler.json_body import StrictJSONRoute
+from handler.json_body import RepeatedNameError, StrictJSONRoute
 from handler.model import Model, Prediction
 from handler.schemas import (
     BatchPrediction,
@@ -552,10 +552,13 @@ def _is_empty_body(error: dict[str, Any]) -> bool:
 def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
     """422 saying in words what is wrong with a body that is not JSON, and where (line and column)."""
     cause = exc.__cause__
+    if isinstance(cause, RepeatedNameError):
+        return _repeated_name(request, cause)
     if isinstance(cause, json.JSONDecodeError):
         where = f"line {cause.lineno}, column {cause.colno} (character {cause.pos + 1})"
-        # Some of json's messages end in "at" already ("Unterminated string starting at").
-        problem = f"{cause.msg[0].lower()}{cause.msg[1:].removesuffix(' at')} at {where}"
+        # Some of json's messages end in "at" already ("Unterminated string starting at"); one advises the server.
+        message = cause.msg.removesuffix(" at").removesuffix(" (decode using utf-8-sig)")
+        problem = f"{message[0].lower()}{message[1:]} at {where}"
     else:
         problem = "the body is not a JSON document"
     hint = "JSON wants double-quoted names and strings, commas between items and none after the last"
@@ -566,12 +569,23 @@ def _json_syntax_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content=body.model_dump())
 
 
+def _repeated_name(request: Request, cause: RepeatedNameError) -> JSONResponse:
+    """422 naming the member an object gives twice: which value counts would be the parser's choice, not the
+    client's."""
+    problem = shortened(cause.msg)
+    detail = [{"field": "body", "message": problem, "type": "json_repeated_name"}]
+    logged = [{"field": "body", "type": "json_repeated_name"}]
+    logger.info("rejected request", extra={"path": request_path(request.scope), "status": 422, "errors": logged})
+    body = ErrorResponse(error=f"the body is ambiguous JSON: {problem}; give each name once", detail=detail)
+    return JSONResponse(status_code=422, content=body.model_dump())
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unparsable body, unknown route or method) in the API's one error shape."""
     status = getattr(exc, "status_code", 400)
     if status == 400:
         detail = [{"field": "body", "message": _unparsable(exc.__cause__), "type": "body_unparsable"}]
-        body = ErrorResponse(error="the body could not be parsed as UTF-8 JSON", detail=detail)
+        body = ErrorResponse(error="the body could not be parsed as JSON", detail=detail)
     else:
         body = ErrorResponse(error=shortened(getattr(exc, "detail", "error")))
     logger.info("rejected request", extra={"path": request_path(request.scope), "status": status})

@@ -5,6 +5,9 @@ holding the bytes of a lone surrogate (UTF-8's ED A0 80, which no UTF-8 decoder 
 refused as a bad string (422). Decoded strictly, in the encoding `json` itself detects (UTF-8, with or without a
 byte-order mark; UTF-16 or UTF-32, which RFC 7159 allowed and `json` reads), such a body is answered as FastAPI
 answers any other body that cannot be decoded: 400, naming the byte.
+
+An object that names a member twice is refused too (`RepeatedNameError`): `json` keeps the last value silently, so
+`{"items": [...], "items": [...]}` answered the second batch alone, the first lost without a word.
 """
 
 from __future__ import annotations
@@ -22,8 +25,29 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 
+class RepeatedNameError(json.JSONDecodeError):
+    """A JSON object that names a member twice: which one a parser keeps is the parser's choice (RFC 8259, 4)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the name {name!r} appears twice in one object", "", 0)
+        self.name = name
+
+
+def _distinct_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members as a dict (json's `object_pairs_hook`), refusing a name given twice.
+
+    Raises:
+        RepeatedNameError: Naming the first name given twice.
+    """
+    members = dict(pairs)
+    if len(members) < len(pairs):
+        seen: set[str] = set()
+        raise RepeatedNameError(next(name for name, _ in pairs if name in seen or seen.add(name)))
+    return members
+
+
 class StrictJSONRequest(Request):
-    """A request whose JSON body must decode without surrogates."""
+    """A request whose JSON body must decode without surrogates and name each member of an object once."""
 
     async def json(self) -> Any:
         """The body parsed as JSON after a strict decode (UnicodeDecodeError for bytes that do not decode, its
@@ -36,7 +60,7 @@ class StrictJSONRequest(Request):
             except UnicodeDecodeError as exc:
                 mark = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
                 raise UnicodeDecodeError(exc.encoding, body, exc.start + mark, exc.end + mark, exc.reason) from None
-            self._json = json.loads(text)
+            self._json = json.loads(text, object_pairs_hook=_distinct_names)
         return self._json
 
 

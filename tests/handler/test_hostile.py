@@ -137,6 +137,33 @@ def test_unparsable_bodies_are_400_in_the_error_shape_saying_why_in_words(client
     detail = _error_shape(response)["detail"]
     # THEN the client reads why, never the parser's exception name or its server-side advice
     assert detail == [{"field": "body", "message": reason, "type": "body_unparsable"}]
+    assert response.json()["error"] == "the body could not be parsed as JSON"
+
+
+@pytest.mark.parametrize(
+    ("body", "repeated"),
+    [
+        (b'{"items": [{"title": "tv"}, {"title": "fridge"}], "items": [{"title": "laptop"}]}', "items"),
+        (b'{"items": [{"title": "tv", "price": 3, "title": "fridge"}]}', "title"),
+    ],
+    ids=["a batch's items", "a listing's title"],
+)
+def test_an_object_naming_a_member_twice_is_422_naming_it(client, body, repeated):
+    # GIVEN a body whose object names a member twice, which a JSON parser resolves by dropping one of them
+    # WHEN it is sent
+    response = client.post("/predict/batch", content=body, headers=JSON)
+
+    # THEN nothing is answered for a part of it: the client is told which name it gave twice
+    assert response.status_code == 422
+    message = f"the name {repeated!r} appears twice in one object"
+    assert _error_shape(response)["detail"] == [{"field": "body", "message": message, "type": "json_repeated_name"}]
+
+
+def test_a_second_byte_order_mark_is_named_without_the_parsers_advice(client):
+    response = client.post("/predict", content=b'\xef\xbb\xbf\xef\xbb\xbf{"title": "tv"}', headers=JSON)
+
+    assert response.status_code == 422
+    assert _error_shape(response)["detail"][0]["message"] == "unexpected UTF-8 BOM at line 1, column 1 (character 1)"
 
 
 @pytest.mark.parametrize(
