@@ -41,8 +41,8 @@ def _distinct_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """
     members = dict(pairs)
     if len(members) < len(pairs):
-        seen: set[str] = set()
-        raise RepeatedNameError(next(name for name, _ in pairs if name in seen or seen.add(name)))
+        names = [name for name, _ in pairs]
+        raise RepeatedNameError(next(name for place, name in enumerate(names) if name in names[:place]))
     return members
 
 
