@@ -567,9 +567,8 @@ def api_example(kind: str) -> str:
     for name in wanted:
         if name in r["examples"]:
             example = r["examples"][name]
-            answer = {key: value for key, value in example["answer"].items() if key not in ("model_version",)}
             blocks.append(f"`POST /predict` {json.dumps(example['request'], ensure_ascii=False)}:\n\n```json\n"
-                          f"{json.dumps(answer, indent=1, ensure_ascii=False)}\n```")  # fmt: skip
+                          f"{json.dumps(example['answer'], indent=1, ensure_ascii=False)}\n```")  # fmt: skip
     return (
         "\n\n".join(blocks) + f"\n\nFrom the {r['categories']:,}-category model of `make benchmark-categories` "
         f"({measured(r)})."
