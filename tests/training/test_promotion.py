@@ -422,6 +422,26 @@ def test_a_model_of_a_catalogue_that_all_but_lost_a_class_is_not_judged_on_rows_
 
 
 @pytest.mark.slow
+def test_a_catalogue_whose_product_ids_were_rewritten_does_not_judge_the_champion_on_what_it_trained_on(
+    tmp_path, catalogue
+):
+    # GIVEN a champion trained on the catalogue
+    assert _promotion(tmp_path, _config(tmp_path, "full"), "full", "--data", str(tmp_path / "full.csv"))["promoted"]
+
+    # WHEN the same listings come back with their product ids zero-padded (as another export writes them)
+    padded = catalogue.assign(product_id=catalogue["product_id"].astype(str).str.zfill(8))
+    padded.to_csv(tmp_path / "padded.csv", index=False)
+    challenger = _promotion(tmp_path, _config(tmp_path, "padded"), "padded", "--data", str(tmp_path / "padded.csv"))
+
+    # THEN its rows, the champion's training rows among them, are not taken for rows it never saw: a person decides
+    assert challenger["promoted"] is False, challenger["reason"]
+    assert "names 0 of the" in challenger["reason"]
+    assert "the products' ids were written otherwise" in challenger["reason"]
+    (champion,) = challenger["champions"]
+    assert champion["comparable"] is False
+
+
+@pytest.mark.slow
 def test_the_synthetic_catalogue_of_another_seed_is_registered_under_a_name_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
     monkeypatch.chdir(tmp_path)

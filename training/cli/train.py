@@ -543,7 +543,7 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
-    if unjudged := shrunk(theirs, fitted) or classes_thinned(theirs, fitted, labels):
+    if unjudged := shrunk(theirs, fitted) or products_renamed(seen, fitted) or classes_thinned(theirs, fitted, labels):
         return ChampionComparison(name, comparable=False, reason=unjudged, rows=len(rows))
     report = compare_predictions(
         labels,
@@ -555,6 +555,27 @@ def _against_champion(
         name, comparable=True, champion_macro_f1=report["a"], macro_f1=report["b"], ci_low=report["ci_low"],
         ci_high=report["ci_high"], rows=len(rows),
     )  # fmt: skip
+
+
+def products_renamed(seen: np.ndarray, fitted: FittedModel) -> str:
+    """Why a catalogue that names few of the champion's products cannot judge it, or nothing.
+
+    The comparison rows are the validation rows whose product ids the champion's record does not name. A catalogue
+    that writes the same products' ids otherwise (zero-padded, or read as numbers on the way) names none of them, so
+    the rows it trained on would count as new to it, and it would be judged on what it memorised; another catalogue
+    under the config's name looks the same. A person decides; a catalogue that lost or gained some products is
+    compared as usual.
+    """
+    ours = pd.Index(fitted.trained_products).append(pd.Index(fitted.validation_products))
+    named = int(pd.Index(seen).isin(ours).sum())
+    if named * CATALOGUE_SHRINK >= len(seen):
+        return ""
+    return (
+        f"this run's catalogue names {named:,} of the {len(seen):,} products it trained on (under 1/"
+        f"{CATALOGUE_SHRINK}): the products' ids were written otherwise (zero-padded, or read as numbers) or this is "
+        "another catalogue, so rows it trained on would count as new to it; compare the two yourself (make compare) "
+        "and set the alias if this one is meant"
+    )
 
 
 def shrunk(champion: dict[str, Any], fitted: FittedModel) -> str:
