@@ -478,6 +478,20 @@ def test_a_title_running_over_several_lines_is_a_problem(tmp_path, last_category
     assert build_report(_frame(), CONFIG, source="x").multiline_titles == {}
 
 
+def test_a_title_written_over_two_lines_in_a_closed_quote_is_a_note_not_a_problem(tmp_path):
+    # GIVEN a CSV export whose titles (a comma among their words) are quoted and written over two lines
+    path = tmp_path / "export.csv"
+    rows = [f'"product {i}, black\nwith remote",s{i},{i}0,{"TVs" if i % 2 else "Mobile Phones"}' for i in range(40)]
+    path.write_text("title,seller_id,price,category\n" + "\n".join(rows) + "\n")
+
+    report = build_report(pd.read_csv(path, dtype=str), CONFIG, source=str(path))
+
+    # THEN every listing is read, and the line breaks are a note that data.strict does not fail on
+    assert report.rows_out == 40
+    assert not any("span several lines" in problem for problem in report.problems)
+    assert any("40 titles span several lines" in note and "no quote left open" in note for note in report.notes)
+
+
 def test_an_alias_to_an_unknown_label_is_a_config_error():
     aliased = DataConfig(**{**CONFIG.__dict__, "label_aliases": {"tv": "Televisions"}})
 

@@ -245,7 +245,7 @@ def build_report(
         row_unique_hashed=row_unique_hashed(kept, config),
         column_name_fixes=fixes,
         # Over every row: the row an unclosed quote made of the listings after it has no label of its own.
-        multiline_titles=multiline_titles(titles),
+        multiline_titles=multiline_titles(titles, len(raw.columns)),
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
         html_escaped_titles=html_escaped_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
@@ -273,15 +273,23 @@ def build_report(
     return report
 
 
-def multiline_titles(titles: pd.Series) -> dict[str, Any]:
+def multiline_titles(titles: pd.Series, fields: int) -> dict[str, Any]:
     """Titles holding a line break: legal in a quoted CSV field, and what one unbalanced quote makes of the records
-    after it, merged into one title."""
-    breaks = titles.astype(str).str.count(r"\r\n?|\n")
+    after it, merged into one title. `records` counts those with a line after a break that reads as a record of the
+    file (as many commas or tabs as its `fields` have between them): the mark of merged records, which a title
+    written over two lines lacks."""
+    texts = titles.astype(str)
+    breaks = texts.str.count(r"\r\n?|\n")
     broken = breaks > 0
     if not broken.any():
         return {}
-    examples = [str(t)[:MAX_QUOTED] for t in titles[broken].head(MAX_EXAMPLES // 2 + 1)]
-    return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "examples": examples}
+    separators = max(fields - 1, 1)
+    merged = texts[broken].map(
+        lambda text: any(max(line.count(","), line.count("\t")) >= separators for line in text.splitlines()[1:])
+    )
+    shown = titles[broken][merged] if merged.any() else titles[broken]
+    examples = [str(t)[:MAX_QUOTED] for t in shown.head(MAX_EXAMPLES // 2 + 1)]
+    return {"rows": int(broken.sum()), "lines": int(breaks.sum()), "records": int(merged.sum()), "examples": examples}
 
 
 def html_escaped_titles(titles: pd.Series) -> dict[str, Any]:
@@ -734,7 +742,7 @@ def _problems(report: DataReport) -> list[str]:
         else f"column {column!r} is near-constant ({share:.0%} one value)"
         for column, share in report.near_constant_columns.items()
     ]
-    if report.multiline_titles:
+    if report.multiline_titles.get("records"):
         found = report.multiline_titles
         problems.append(
             f"{found['rows']} titles span several lines ({found['lines']} line breaks in all), e.g. "
@@ -832,6 +840,13 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{len(report.classes_without_rows)} labels have no row training can use (an empty title, a text over "
             f"{report.max_text_length} characters), e.g. {report.classes_without_rows[:MAX_EXAMPLES]}: they are not "
             "learnt"
+        )
+    if report.multiline_titles and not report.multiline_titles.get("records"):
+        found = report.multiline_titles
+        notes.append(
+            f"{found['rows']} titles span several lines ({found['lines']} line breaks in all), e.g. "
+            f"{found['examples']}, as a quoted CSV field may: no line after a break reads as a record of the file, so "
+            "no quote left open merged listings; the model reads a line break as a space"
         )
     if report.blank_rows:
         notes.append(
