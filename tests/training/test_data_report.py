@@ -1040,6 +1040,28 @@ def test_one_product_id_holding_a_tenth_of_the_rows_of_several_classes_is_noted(
     )
 
 
+def test_a_group_column_whose_ids_carry_several_classes_is_a_problem_naming_it():
+    # GIVEN data.group mapped to the merchant: each of 10 merchants sells TVs and phones
+    config = replace(CONFIG, group="merchant")
+    frame = _frame(100, merchant=[f"m{i // 10}" for i in range(100)])
+
+    report = build_report(frame, config, source="export.csv")
+
+    # THEN it is a problem naming the column and an id with its classes
+    assert any(
+        "10 of the 10 product ids of several rows (data.group 'merchant') carry several classes (100 rows; e.g. 'm0'"
+        in problem
+        and "set data.group to the column that names the product" in problem
+        for problem in report.problems
+    )
+    # AND products of one class each, with a few ids across classes (label noise), are no problem
+    products = [f"p{i // 2}" for i in range(100)]
+    labels = ["TVs" if i // 2 % 2 else "Mobile Phones" for i in range(100)]
+    labels[1] = "TVs" if labels[0] == "Mobile Phones" else "Mobile Phones"
+    noisy = _frame(100, product_id=products, category=labels)
+    assert build_report(noisy, replace(CONFIG, group="product_id"), source="x").products_across_classes == {}
+
+
 def test_a_hashed_column_unique_on_nearly_every_row_is_noted():
     frame = _frame(200, seller_id=[f"offer-{i}" for i in range(200)])
 

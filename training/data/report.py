@@ -101,6 +101,8 @@ SCIENTIFIC = r"\d+(?:[.,]\d+)?[eE]\+\d+"
 MAJORITY_SHARE = 0.9
 # One product id holding this share of the kept rows, of several classes, is worth a note (`catch_all_product`).
 CATCH_ALL_SHARE = 0.1
+# Product ids of several rows of which this share carries several classes name something else than products.
+PRODUCTS_ACROSS_CLASSES_SHARE = 0.1
 # A hashed input with a distinct value on this share of the kept rows, of at least so many, names rows, not sellers.
 ROW_UNIQUE_SHARE, ROW_UNIQUE_MIN_ROWS = 0.95, 100
 
@@ -128,6 +130,7 @@ class DataReport:
     conflicting_titles: dict[str, Any] = field(default_factory=dict)
     titles_across_products: dict[str, Any] = field(default_factory=dict)
     catch_all_product: dict[str, Any] = field(default_factory=dict)
+    products_across_classes: dict[str, Any] = field(default_factory=dict)
     missing_rates: dict[str, float] = field(default_factory=dict)
     unparsable_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicate_rows: int = 0
@@ -230,6 +233,7 @@ def build_report(
         conflicting_titles=conflicting_titles(titles[usable & ~long], labels[usable & ~long]),
         titles_across_products=titles_across_products(kept[config.text], kept[GROUP]) if config.group else {},
         catch_all_product=catch_all_product(kept[GROUP], kept[LABEL]) if config.group else {},
+        products_across_classes=products_across_classes(kept[GROUP], kept[LABEL], config.group),
         missing_rates={str(c): round(float(raw[c].isna().mean()), 4) for c in raw.columns},
         # A header line among the rows is refused as such, not as its 'price' being no number.
         unparsable_numbers=unparsable_numbers(
@@ -450,6 +454,25 @@ def catch_all_product(products: pd.Series, labels: pd.Series) -> dict[str, Any]:
         return {}
     return {"product": str(product), "rows": int(counts.iloc[0]), "share": float(counts.iloc[0] / len(products)),
             "classes": int(classes)}  # fmt: skip
+
+
+def products_across_classes(products: pd.Series, labels: pd.Series, column: str | None) -> dict[str, Any]:
+    """The product ids of several rows that carry several classes, when they are PRODUCTS_ACROSS_CLASSES_SHARE of
+    those ids or more: a product has one category, so `column` (data.group) names something else (a merchant, a
+    brand), and the split, which deals an id's rows to one split together, would put one product's listings in
+    train and in test. Rows without an id do not count; a few ids across classes are label noise, not this."""
+    if column is None:
+        return {}
+    with_id = _with_id(products)
+    classes = labels[with_id].groupby(products[with_id].to_numpy()).agg(["size", "nunique"])
+    several = classes[classes["size"] > 1]
+    across = several[several["nunique"] > 1]
+    if across.empty or len(across) < PRODUCTS_ACROSS_CLASSES_SHARE * len(several):
+        return {}
+    example = across["nunique"].idxmax()
+    named = sorted(map(str, labels[with_id][products[with_id] == example].unique()))[:3]
+    return {"column": column, "ids": len(across), "of": len(several), "rows": int(across["size"].sum()),
+            "example": str(example), "classes": named}  # fmt: skip
 
 
 def _with_id(products: pd.Series) -> pd.Series:
@@ -755,6 +778,14 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['rows']} titles or labels look like UTF-8 read in a Western code page and saved again, e.g. "
             f"{found['examples']}: export the catalogue again as UTF-8 (a spreadsheet: open the CSV through its import "
             "with UTF-8, or save as 'CSV UTF-8')"
+        )
+    if found := report.products_across_classes:
+        problems.append(
+            f"{found['ids']} of the {found['of']} product ids of several rows (data.group {found['column']!r}) carry "
+            f"several classes ({found['rows']:,} rows; e.g. {QUOTED.repr(found['example'])}: {found['classes']}): a "
+            "product has one category, so the column names something else (a merchant, a brand?), and one product's "
+            "listings can land in train and in test, which flatters the test figures; set data.group to the column "
+            "that names the product"
         )
     for column, found in report.dot_thousands.items():
         problems.append(
