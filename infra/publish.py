@@ -66,8 +66,8 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
 
     Raises:
         GateError: A file is missing or unreadable, parity failed, macro-F1 is not a number at or above
-            `min_macro_f1`, the run did not promote the model (it was worse than the champion or its own
-            baseline: see `make train`'s summary), or the files describe different models.
+            `min_macro_f1` or covers one class at most, the run did not promote the model (it was worse than the
+            champion or its own baseline: see `make train`'s summary), or the files describe different models.
     """
     if not math.isfinite(min_macro_f1) or not 0 <= min_macro_f1 <= 1:
         raise GateError(f"the quality gate needs a macro-F1 from 0 to 1, not {min_macro_f1}")
@@ -89,6 +89,13 @@ def check_gates(artifacts: Path, *, min_macro_f1: float) -> dict[str, Any]:
         raise GateError(f"{artifacts}/metrics.json has no macro-F1 (macro_f1: {macro_f1!r}); retrain")
     if macro_f1 < min_macro_f1:
         raise GateError(f"quality gate failed: macro-F1 {macro_f1:.4f} < required {min_macro_f1:.4f}")
+    evaluated = metrics.get("classes_evaluated")
+    if isinstance(evaluated, int) and evaluated < 2:
+        raise GateError(
+            f"quality gate failed: macro-F1 {macro_f1:.4f} is over {evaluated} class(es) with test rows, of the "
+            f"{metrics.get('classes_learnt')} learnt, so it says nothing of the others; add products of the small "
+            "classes, or lower split.min_class_products, and retrain"
+        )
     promotion = metrics.get("promotion")
     if not isinstance(promotion, dict) or not isinstance(promotion.get("promoted"), bool):
         raise GateError(

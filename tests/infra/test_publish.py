@@ -210,6 +210,10 @@ def test_failure_mid_publish_leaves_nothing_partial_and_current_unchanged(s3, ar
         (lambda f: (f / "model.onnx").unlink(), "lacks model.onnx: run `make train`"),
         (lambda f: (f / "parity_report.json").write_text('{"passed": false}'), "parity gate failed"),
         (lambda f: _edit_metrics(f, macro_f1=0.5), "quality gate failed: macro-F1 0.5000"),
+        (
+            lambda f: _edit_metrics(f, macro_f1=1.0, classes_evaluated=1, classes_learnt=2),
+            "quality gate failed: macro-F1 1.0000 is over 1 class.es. with test rows, of the 2 learnt",
+        ),
         (lambda f: _edit_metrics(f, macro_f1=float("nan")), "metrics.json has no macro-F1 \\(macro_f1: nan\\)"),
         (lambda f: _edit_metrics(f, macro_f1=None), "metrics.json has no macro-F1 \\(macro_f1: None\\)"),
         (lambda f: _edit_metrics(f, parity_passed=False), "parity gate failed"),

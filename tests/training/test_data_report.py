@@ -1040,6 +1040,19 @@ def test_one_product_id_holding_a_tenth_of_the_rows_of_several_classes_is_noted(
     )
 
 
+def test_a_catalogue_of_one_class_that_can_be_held_out_is_a_problem():
+    # GIVEN 40 products of TVs and 3 of CPUs, under 5 products a class trains whole
+    config = replace(CONFIG, group="product_id")
+    products = [f"p{i}" for i in range(40)] + ["c1", "c2", "c3"]
+    frame = _frame(43, product_id=products, category=["TVs"] * 40 + ["CPUs"] * 3)
+
+    report = build_report(frame, config, source="x")
+
+    # THEN the test figures would be of TVs alone, and the report says so
+    assert any("only 1 of the 2 classes learnt have split.min_class_products (5)" in p for p in report.problems)
+    assert not any("classes learnt have" in p for p in build_report(_frame(), CONFIG, source="x").problems)
+
+
 def test_a_group_column_whose_ids_carry_several_classes_is_a_problem_naming_it():
     # GIVEN data.group mapped to the merchant: each of 10 merchants sells TVs and phones
     config = replace(CONFIG, group="merchant")

@@ -200,8 +200,12 @@ def test_two_categories_one_of_a_single_product_train_and_pass_the_parity_gate(t
     # WHEN it trains
     result = _train("--config", str(small_config_file), "--data", str(tmp_path / "one_tv.csv"), "--out", str(out))
 
-    # THEN it is trained, the TV learnt and not evaluated, and the graph computes as the pipeline did
+    # THEN it is trained, the TV learnt and not evaluated (which the run says of its figures), and the graph computes
+    # as the pipeline did
     assert result.exit_code == 0, result.output
+    assert "the test split holds rows of 1 of the 2 classes learnt: its macro-F1 says nothing of the others" in (
+        result.output
+    )
     assert json.loads((out / "metrics.json").read_text())["small_class_policy"]["train_only"] == 1
     assert json.loads((out / "parity_report.json").read_text())["passed"] is True
 

@@ -328,6 +328,12 @@ def _evaluate(fitted: FittedModel) -> Evaluation:
             "baseline_macro_f1": round(evaluation.baseline["macro_f1"], 4),
         },
     )
+    if evaluation.metrics["classes_evaluated"] < 2:
+        logger.warning(
+            f"the test split holds rows of {evaluation.metrics['classes_evaluated']} of the "
+            f"{evaluation.metrics['classes_learnt']} classes learnt: its macro-F1 says nothing of the others, which "
+            "trained whole (fewer than split.min_class_products products each); make publish refuses such a model"
+        )
     return evaluation
 
 

@@ -779,6 +779,15 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['examples']}: export the catalogue again as UTF-8 (a spreadsheet: open the CSV through its import "
             "with UTF-8, or save as 'CSV UTF-8')"
         )
+    learnt = len(report.trained_class_counts)
+    held_out = learnt - int(report.small_class_plan.get("train_only", 0))
+    if learnt > 1 and held_out < 2:
+        problems.append(
+            f"only {held_out} of the {learnt} classes learnt have split.min_class_products "
+            f"({report.small_class_plan.get('min_products')}) products or more: the others train whole, so the test "
+            "figures, macro-F1 included, are of one class at most and say nothing of the rest; add products of the "
+            "small classes, or lower split.min_class_products"
+        )
     if found := report.products_across_classes:
         problems.append(
             f"{found['ids']} of the {found['of']} product ids of several rows (data.group {found['column']!r}) carry "
