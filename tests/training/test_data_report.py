@@ -1053,6 +1053,20 @@ def test_a_catalogue_of_one_class_that_can_be_held_out_is_a_problem():
     assert not any("classes learnt have" in p for p in build_report(_frame(), CONFIG, source="x").problems)
 
 
+def test_ids_written_as_floats_in_every_row_are_a_problem_and_one_such_id_is_not():
+    # GIVEN seller ids as pandas writes an integer column with gaps to CSV
+    frame = _frame(40, seller_id=[f"{i % 7}.0" for i in range(40)])
+
+    report = build_report(frame, CONFIG, source="x")
+
+    # THEN the column is named with an example and what the API would read instead
+    assert report.float_ids == {"seller_id": "0.0"}
+    assert any("column 'seller_id' holds integers written as floats ('0.0')" in p for p in report.problems)
+    # AND a column with other ids too is as the file means it
+    mixed = _frame(40, seller_id=[f"{i % 7}.0" for i in range(39)] + ["s1"])
+    assert build_report(mixed, CONFIG, source="x").float_ids == {}
+
+
 def test_a_group_column_whose_ids_carry_several_classes_is_a_problem_naming_it():
     # GIVEN data.group mapped to the merchant: each of 10 merchants sells TVs and phones
     config = replace(CONFIG, group="merchant")

@@ -148,6 +148,7 @@ class DataReport:
     mojibake: dict[str, Any] = field(default_factory=dict)
     html_escaped_titles: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    float_ids: dict[str, str] = field(default_factory=dict)
     label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
     scientific_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_separator: str | None = None
@@ -253,6 +254,7 @@ def build_report(
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
         html_escaped_titles=html_escaped_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
+        float_ids=float_ids(frame, config),
         label_leaks=label_leaks(kept, config),
         scientific_ids=scientific_ids(frame, config),
         path_separator=config.path_separator,
@@ -402,6 +404,22 @@ def dot_thousands(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str
         cents = pointed.str.fullmatch(r"\d*\.\d{1,2}").any()  # a price with cents: the point is a decimal point
         if len(grouped) and len(grouped) * 2 >= len(pointed) and not cents:
             found[column] = {"count": len(grouped), "examples": list(grouped.unique()[:MAX_EXAMPLES])}
+    return found
+
+
+def float_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
+    """Per hashed input's text column whose every value is an integer written as a float
+    (`98.0`), as pandas writes an integer column with gaps to CSV: an example. Read as text they hash as `98.0`, where
+    the API reads a JSON 98 as "98" (and the same column from Parquet gives "98"), so every id would hash elsewhere
+    when served. Only whole columns: one id spelt `98.0` among others is as the file means it."""
+    found = {}
+    for column in dict.fromkeys(config.columns[name] for name in config.hashed):
+        if column not in frame or is_numeric_dtype(frame[column]):
+            continue
+        values = frame[column].dropna()
+        text = values[values.map(lambda value: isinstance(value, str))].astype(str)
+        if len(text) and len(text) == len(values) and text.str.fullmatch(r"-?\d+\.0+").all():
+            found[column] = str(text.iloc[0])
     return found
 
 
@@ -795,6 +813,13 @@ def _problems(report: DataReport) -> list[str]:
             "product has one category, so the column names something else (a merchant, a brand?), and one product's "
             "listings can land in train and in test, which flatters the test figures; set data.group to the column "
             "that names the product"
+        )
+    for column, example in report.float_ids.items():
+        problems.append(
+            f"column {column!r} holds integers written as floats ({example!r}) in every row, as pandas writes an "
+            "integer column with gaps to CSV: they hash as written, where the API reads a JSON "
+            f"{example.split('.')[0]} as {example.split('.')[0]!r}, so served listings would hash elsewhere; write "
+            "the column as integers (pandas: .astype('Int64') before to_csv) or as Parquet"
         )
     for column, found in report.dot_thousands.items():
         problems.append(
