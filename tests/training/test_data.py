@@ -47,6 +47,22 @@ def test_read_catalogue_keeps_ids_as_text(tmp_path: Path):
     assert read_catalogue(path)["seller_id"].tolist() == ["007"]
 
 
+@pytest.mark.parametrize("shards", [1, 3])
+def test_gzipped_csv_shards_read_as_the_plain_file(tmp_path: Path, shards):
+    # GIVEN a catalogue exported as gzip-compressed CSV, whole or in shards (BigQuery's, Spark's `part-*.csv.gz`)
+    catalogue = _catalogue()
+    catalogue.to_csv(tmp_path / "plain.csv", index=False)
+    (tmp_path / "export").mkdir()
+    for number, part in enumerate(np.array_split(np.arange(len(catalogue)), shards)):
+        catalogue.iloc[part].to_csv(tmp_path / "export" / f"part-{number:03}.csv.gz", index=False)
+
+    # WHEN it is read THEN it is read as the plain file is, ids kept as text
+    pd.testing.assert_frame_equal(
+        read_catalogue(tmp_path / "export").drop(columns="_source", errors="ignore"),
+        read_catalogue(tmp_path / "plain.csv").drop(columns="_source", errors="ignore"),
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "data not found"), ("", "data file is empty"), (b"\xff\xfe\x00bad", "cannot read")],

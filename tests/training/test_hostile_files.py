@@ -204,6 +204,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(d / "zipped.csv", gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)),
         "it is gzip-compressed, not CSV text: decompress it",
     ),
+    "gzip-compressed CSV cut short": (
+        lambda d: _bytes(d / "cut.csv.gz", gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)[:-12]),
+        "it is named .csv.gz but its bytes are not gzip data, or are cut short",
+    ),
     "list title": (
         lambda d: _parquet(d / "list.parquet", _frame_table(title=pa.array([["a"], ["b"]]))),
         "column 'title' is a nested",
@@ -240,7 +244,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "empty folder": (lambda d: (d / "empty").mkdir() or d / "empty", "no CSV, TSV or Parquet files match"),
     "a folder holding a file of another kind beside its CSV (its rows would be left out)": (
         lambda d: _beside_a_compressed_export(d / "mixed"),
-        "holds 2 file(s) that are not CSV, TSV or Parquet and would not be read: ['b.csv.gz', 'notes/d.txt']",
+        "holds 1 file(s) that are not CSV, TSV or Parquet and would not be read: ['notes/d.txt']",
     ),
     "a comma-separated file named .tsv": (
         lambda d: _csv(d / "feed.tsv", f"{HEADER}\n{ROW}\n"),

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# A text file compressed with gzip, as BigQuery, Spark and `gzip` name it (`export-000.csv.gz`): read as it streams.
+GZIP_SUFFIX = ".gz"
 # The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 # What to do about a file cut by another delimiter than its name says (a comma in every column name: a .tsv that is
@@ -121,7 +123,7 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
-    files = [path for path in named if PurePosixPath(path).suffix.lower() in FORMATS]
+    files = [path for path in named if file_format(path)]
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
@@ -130,7 +132,7 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
         # Their rows would be left out without a word: a `b.csv.gz` beside `a.csv` is half the catalogue.
-        suffix = Counter(PurePosixPath(path).suffix.lower() for path in files).most_common(1)[0][0]
+        suffix = Counter(_suffix(path) for path in files).most_common(1)[0][0]
         nested = any("/" in relative for relative in inside.values())
         glob = "" if nested else f", or name the files to read with a glob ('{location.rstrip('/')}/*{suffix}')"
         raise DataValidationError(
@@ -162,7 +164,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
     """
     required = list(dict.fromkeys(required))
     try:
-        with filesystem.open_input_file(path) as handle:
+        with _open(filesystem, path) as handle:
             delimiter = _delimiter(path)
             if delimiter:
                 stream = _BoundedLines(handle, path, delimiter)
@@ -252,7 +254,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
     columns: dict[str, list[str]] = {}
     for path in files:
         try:
-            with filesystem.open_input_file(path) as handle:
+            with _open(filesystem, path) as handle:
                 delimiter = _delimiter(path)
                 if delimiter:
                     stream = _BoundedLines(handle, path, delimiter)
@@ -280,7 +282,7 @@ def first_rows(path: str, filesystem: pafs.FileSystem) -> pd.DataFrame | None:
     if not delimiter:
         return None
     try:
-        with filesystem.open_input_file(path) as handle:
+        with _open(filesystem, path) as handle:
             stream = _BoundedLines(handle, path, delimiter)
             return pd.read_csv(stream, sep=delimiter, dtype=str, keep_default_na=False, nrows=HEADER_SEARCH_ROWS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, DataValidationError):
@@ -305,7 +307,27 @@ def _text_header(stream: _BoundedLines, path: str) -> list[str]:
 
 def _delimiter(path: str) -> str | None:
     """The field delimiter a text file is read by, by its suffix; None for Parquet."""
-    return DELIMITERS.get(FORMATS[PurePosixPath(path).suffix.lower()])
+    return DELIMITERS.get(file_format(path) or "")
+
+
+def file_format(path: str) -> str | None:
+    """The format a file is read as, by its name (`FORMATS`; a .csv.gz or .tsv.gz as its text); None: not read."""
+    return FORMATS.get(_suffix(path).removesuffix(GZIP_SUFFIX))
+
+
+def _suffix(path: str) -> str:
+    """A file's format suffix: `.csv` for `a.csv` and for `a.csv.gz` (a gzipped Parquet file is no format)."""
+    name = PurePosixPath(path)
+    if name.suffix.lower() == GZIP_SUFFIX and DELIMITERS.get(FORMATS.get(name.with_suffix("").suffix.lower(), "")):
+        return name.with_suffix("").suffix.lower() + GZIP_SUFFIX
+    return name.suffix.lower()
+
+
+def _open(filesystem: pafs.FileSystem, path: str) -> pa.NativeFile:
+    """A file's bytes as they are read: decompressed as they stream for a .gz name."""
+    if path.lower().endswith(GZIP_SUFFIX):
+        return filesystem.open_input_stream(path, compression="gzip")
+    return filesystem.open_input_file(path)
 
 
 def delimiter_hint(columns: Iterable[Any]) -> str:
@@ -476,6 +498,12 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
         else:
             where = f"byte 0x{exc.object[exc.start : exc.start + 1].hex()}"
         return f"it is not UTF-8 text ({where} cannot be decoded); {SAVE_AS_UTF8}"
+    if path.lower().endswith(GZIP_SUFFIX) and any(word in str(exc).lower() for word in ("zlib", "compress", "gzip")):
+        cause = " ".join(str(exc).split())
+        return (
+            f"it is named {_suffix(path)} but its bytes are not gzip data, or are cut short ({cause}): compress it "
+            "again with gzip, or name it for what it is"
+        )
     return " ".join(str(exc).split())
 
 
@@ -513,7 +541,7 @@ def _record_line(path: str, filesystem: pafs.FileSystem, delimiter: str, record:
     """The file line where record `record` (1-based, the header first) starts, as Python's csv module reads the
     records; None if the file cannot be read again so."""
     try:
-        with filesystem.open_input_file(path) as handle:
+        with _open(filesystem, path) as handle:
             reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""), delimiter=delimiter)
             line = 1
             for number, _ in enumerate(reader, start=1):
@@ -534,7 +562,7 @@ def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> tuple[int
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, newline = 1, ""
     try:
-        with filesystem.open_input_file(path) as handle:
+        with _open(filesystem, path) as handle:
             while chunk := handle.read(READ_BYTES):
                 newline = newline or ("\n" if b"\n" in chunk else "\r")
                 try:
