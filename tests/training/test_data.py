@@ -63,6 +63,24 @@ def test_gzipped_csv_shards_read_as_the_plain_file(tmp_path: Path, shards):
     )
 
 
+def test_a_dataset_partitioned_by_its_category_reads_the_category_from_its_folders(tmp_path: Path):
+    # GIVEN a catalogue written as a partitioned dataset (Spark's partitionBy): the label lives in the folder names
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    catalogue = _catalogue().assign(category=lambda frame: frame["category"].replace({"TVs": "TVs & Video / 4K"}))
+    pq.write_to_dataset(pa.Table.from_pandas(catalogue, preserve_index=False), tmp_path / "hive", ["category"])
+
+    # WHEN it is read THEN every row has its category back, as the unpartitioned file has it
+    read = read_catalogue(tmp_path / "hive")
+    by_title = ["title", "seller_id", "category"]
+    pd.testing.assert_frame_equal(
+        read[by_title].sort_values(by_title).reset_index(drop=True),
+        catalogue[by_title].astype(str).sort_values(by_title).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "data not found"), ("", "data file is empty"), (b"\xff\xfe\x00bad", "cannot read")],

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# A folder named `column=value`: a partitioned dataset's (Spark's `partitionBy`, Hive's, pyarrow's
+# `write_to_dataset`), whose files do not hold that column; Hive writes a missing value as its own name.
+PARTITION = re.compile(r"([^=]+)=(.*)")
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # A text file compressed with gzip, as BigQuery, Spark and `gzip` name it (`export-000.csv.gz`): read as it streams.
 GZIP_SUFFIX = ".gz"
 # The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
@@ -194,8 +199,24 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
         raise DataValidationError(f"data file is empty: {path}") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, pa.ArrowMemoryError, OSError) as exc:
         raise DataValidationError(f"cannot read {path}: {unreadable_reason(exc, path, filesystem)}") from exc
+    partitions = {name: value for name, value in partition_values(path).items() if name not in frame.columns}
+    if partitions:
+        frame = frame.assign(
+            **{name: pd.Series(value, index=frame.index, dtype=object) for name, value in partitions.items()}
+        )
+        names += list(partitions)
     _check_names(names, frame.columns, required, path, rows=rows)
     return frame
+
+
+def partition_values(path: str) -> dict[str, str | None]:
+    """The columns a file's folders hold (`Category Label=TVs/part-0.parquet`), as a partitioned dataset writes them:
+    names and values URL-decoded, Hive's missing value as missing. A column the file holds itself is the file's."""
+    found: dict[str, str | None] = {}
+    for part in PurePosixPath(path).parent.parts:
+        if named := PARTITION.fullmatch(part):
+            found[unquote(named[1])] = None if named[2] == HIVE_NULL else unquote(named[2])
+    return found
 
 
 def _decimals_as_text(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
@@ -265,6 +286,8 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
                     schema = pq.read_schema(handle)
                     _check_flat(schema, required, path)
                     found, names = pd.Index(schema.names), list(schema.names)
+            partitions = [name for name in partition_values(path) if name not in found]
+            found, names = found.append(pd.Index(partitions)), names + partitions
         except pd.errors.EmptyDataError as exc:
             raise DataValidationError(f"data file is empty: {path}") from exc
         except (pd.errors.ParserError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as exc:
