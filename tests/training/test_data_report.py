@@ -238,6 +238,25 @@ def test_the_suggested_spelling_is_a_clean_one_where_the_group_has_one():
     assert [variant["suggested"] for variant in label_variants(paths, separator=" > ")] == ["Electronics > TVs "]
 
 
+def test_a_category_written_at_another_depth_of_the_tree_is_a_variant_with_the_path_suggested():
+    # GIVEN path labels, some leaves written alone and some paths under the shop's root category (Magento's)
+    paths = replace(CONFIG, path_separator=" > ")
+    labels = (
+        ["Electronics > TVs"] * 12 + ["TVs"] * 3 + ["Home > Fridges"] * 10 + ["Default Category > Home > Fridges"] * 5
+    )
+    labels += ["Home > Accessories"] * 5 + ["Car > Accessories"] * 3 + ["Accessories"] * 2
+    frame = _frame(len(labels), category=labels)
+
+    report = build_report(frame, paths, source="x")
+
+    # THEN each is a variant of the path, which the suggested aliases map it to; a leaf ending several paths is none
+    aliases = yaml.safe_load(aliases_block(report.label_variants))["data"]["label_aliases"]
+    assert aliases == {"TVs": "Electronics > TVs", "Default Category > Home > Fridges": "Home > Fridges"}
+    prepared = prepare_catalogue(frame, replace(paths, label_aliases=aliases))
+    assert set(prepared[LABEL]) == {"Electronics > TVs", "Home > Fridges", "Home > Accessories", "Car > Accessories",
+                                    "Accessories"}  # fmt: skip
+
+
 def test_suggested_aliases_paste_into_a_config_and_apply():
     frame = _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10)
     report = build_report(frame, CONFIG, source="x")

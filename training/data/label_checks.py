@@ -98,6 +98,41 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     ]
 
 
+def depth_variants(
+    counts: dict[str, int], *, separator: str | None, taken: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Groups of labels that name one category at two depths of the tree, as `label_variants` lists groups: a leaf
+    written alone ('TVs') beside the one path that ends in it ('Electronics > TVs'), which would train as a department
+    of its own, suggesting the path; and a path under an extra top level ('Default Category > Electronics > TVs', as
+    Magento exports its root category) beside the same path without it, suggesting the path without it (every
+    category then under its own department, whichever way each was written). A leaf
+    that ends several paths ('Accessories') names none of them. Labels in `taken` (already in a spelling group) are
+    left to that group.
+    """
+    if not separator or not separator.strip():
+        return []
+    by_key: dict[tuple[str, ...], list[str]] = {}
+    for label in counts:
+        if label not in taken:
+            by_key.setdefault(path_key(label, separator), []).append(label)
+    ending: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for key in by_key:
+        if len(key) > 1:
+            ending.setdefault(key[-1:], []).append(key)
+    groups, grouped = [], set()
+    for key, labels in by_key.items():
+        leaf_of = ending.get(key, []) if len(key) == 1 else []
+        other = leaf_of[0] if len(leaf_of) == 1 else key[1:] if len(key) > 2 and key[1:] in by_key else None
+        if other is None or key in grouped or other in grouped:
+            continue
+        grouped |= {key, other}
+        group = labels + by_key[other]
+        rows = {label: counts[label] for label in group}
+        suggested = max(by_key[other], key=rows.__getitem__)
+        groups.append({"labels": rows, "suggested": suggested})
+    return groups
+
+
 def _id_width(labels: list[str]) -> int:
     """The width a catalogue pads its category ids to with zeros, when every id written with a leading zero has that
     one width (a text export of fixed-width ids, '0104'); 0 when none has one, or ids of several widths do (codes of

@@ -53,6 +53,7 @@ from training.data.clean import (
 from training.data.label_checks import (
     aliases_block,
     category_variants,
+    depth_variants,
     id_prefixed_paths,
     json_label,
     label_variants,
@@ -226,7 +227,8 @@ def build_report(
         missing_columns=[column for column in dict.fromkeys(configured_columns(config)) if column not in frame],
         rows_out=len(planned),
         class_counts=counts,
-        label_variants=label_variants(real, separator=config.path_separator),
+        label_variants=(spelt := label_variants(real, separator=config.path_separator))
+        + depth_variants(real, separator=config.path_separator, taken={label for g in spelt for label in g["labels"]}),
         near_misses=near_misses(real, separator=config.path_separator),
         placeholder_labels=placeholders,
         classes_without_rows=unusable,
