@@ -257,6 +257,24 @@ def test_a_category_written_at_another_depth_of_the_tree_is_a_variant_with_the_p
                                     "Accessories"}  # fmt: skip
 
 
+def test_an_alias_that_differs_by_a_character_no_one_sees_is_written_escaped():
+    # GIVEN spellings of one category that differ by a combining accent and a no-break space
+    decomposed = unicodedata.normalize("NFD", "Réfrigérateurs")
+    variants = [
+        {"labels": {decomposed: 3, "Réfrigérateurs": 10}, "suggested": "Réfrigérateurs"},
+        {"labels": {"Fridge\u00a0Freezers": 2, "Fridge Freezers": 9}, "suggested": "Fridge Freezers"},
+    ]
+
+    block = aliases_block(variants)
+
+    # THEN the block shows where they differ, and pastes back as the labels themselves
+    assert '"Re\\u0301frige\\u0301rateurs": Réfrigérateurs' in block
+    assert '"Fridge\\u00a0Freezers": Fridge Freezers' in block
+    assert yaml.safe_load(block)["data"]["label_aliases"] == {
+        decomposed: "Réfrigérateurs", "Fridge\u00a0Freezers": "Fridge Freezers"
+    }  # fmt: skip
+
+
 def test_suggested_aliases_paste_into_a_config_and_apply():
     frame = _frame(category=["Dishwashers"] * 30 + ["dishwasher"] * 10)
     report = build_report(frame, CONFIG, source="x")

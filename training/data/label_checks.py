@@ -43,6 +43,8 @@ UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
+# Unicode categories of characters that show as nothing or as another does (`aliases_block` escapes them).
+UNSEEN_CATEGORIES = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cs"}
 # A category id before a path: `123 - A > B` (Google's taxonomy file with ids) or `gid://shopify/TaxonomyCategory/
 # ap-2 : A > B` (Shopify's); the path is what follows it. Spaces around Google's hyphen: `4-Wheel Drive` is a name.
 ID_PREFIX = re.compile(r"^\s*(?:\d+\s+-\s+|gid://\S+\s*:\s*)")
@@ -230,15 +232,34 @@ def _deletions(name: str, limit: int) -> set[str]:
 
 def aliases_block(variants: list[dict[str, Any]]) -> str:
     """A `label_aliases` YAML block mapping every suspected variant to its suggested spelling, dumped by PyYAML so
-    any label (quotes, brackets, backslashes) pastes back as itself."""
+    any label (quotes, brackets, backslashes) pastes back as itself; a label holding a character no one sees (a
+    combining accent, a zero-width or no-break space) is written with it escaped (`\\u0301`), or the alias and its
+    target would read the same on the screen."""
     aliases = {
         label: variant["suggested"]
         for variant in variants
         for label in variant["labels"]
         if label != variant["suggested"]
     }
-    block = {"data": {"label_aliases": aliases}}
-    return yaml.safe_dump(block, allow_unicode=True, sort_keys=False, width=float("inf")).rstrip("\n")
+    lines = [f"    {_yaml_scalar(label)}: {_yaml_scalar(meant)}" for label, meant in aliases.items()]
+    return "\n".join(["data:", "  label_aliases:" + ("" if lines else " {}"), *lines])
+
+
+def _yaml_scalar(text: str) -> str:
+    """One string as a YAML scalar: PyYAML's, or double-quoted with its unseen characters escaped."""
+    if not any(_unseen(character) for character in text):
+        return yaml.safe_dump(text, allow_unicode=True, width=float("inf")).removesuffix("\n...\n").rstrip("\n")
+    escaped = "".join(
+        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if _unseen(c) else c.replace("\\", "\\\\")
+        for c in text
+    )
+    return '"' + escaped.replace('"', '\\"') + '"'
+
+
+def _unseen(character: str) -> bool:
+    """Whether a character shows as nothing, or as another does: a mark, a format or control character, a space
+    other than the plain one."""
+    return character != " " and unicodedata.category(character) in UNSEEN_CATEGORIES
 
 
 def unset_path_separator(labels: list[str], separator: str | None) -> str | None:
