@@ -382,6 +382,16 @@ def test_a_product_filed_under_two_labels_stays_whole():
     assert "p7" in parts[0]  # a product of a small class trains with all its offers
 
 
+def test_quotes_escaped_with_a_backslash_are_named_with_how_to_export_them(tmp_path: Path):
+    # GIVEN a CSV as MySQL or PostgreSQL's text format writes a quote inside a field: \"
+    path = tmp_path / "dump.csv"
+    path.write_text('title,seller_id,category\n"acme 55\\" tv, black",s1,TVs\n"acme 40\\" tv, white",s2,TVs\n')
+
+    # THEN the refusal says what the backslash is and how to export the file
+    with pytest.raises(DataValidationError, match=re.escape('escapes a quote inside a field as \\"')):
+        read_catalogue(path)
+
+
 def test_a_missing_column_among_many_says_how_many_more_were_found(tmp_path: Path):
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(25)) + "\n" + ",".join("x" * 25) + "\n")
@@ -402,10 +412,11 @@ def test_fewer_than_two_classes_after_cleaning_says_what_cleaning_dropped():
         prepare_catalogue(frame, replace(CONFIG, max_text_length=1), source="products.csv")
 
 
-def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are():
-    # GIVEN prices held as text, as a Parquet export writes them, with "" and spaces for unknown ones
+@pytest.mark.parametrize("missing", [["", "  "], ["N/A", " - "], ["null", "NaN"]])
+def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are(missing):
+    # GIVEN prices held as text, with blanks for unknown ones or text saying so (a feed's "N/A", "-")
     frame = _catalogue(50).astype({"price": object})
-    frame.loc[[1, 2], "price"] = ["", "  "]
+    frame.loc[[1, 2], "price"] = missing
 
     prepared = prepare_catalogue(frame, CONFIG, source="export.parquet")
 

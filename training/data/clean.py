@@ -51,6 +51,12 @@ UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
 # Values that mean "none" (compared lower-cased, without outer spaces): a product id written so names no product, and
 # a label written so is no category (`training.data.label_checks.placeholder_labels`).
+# What an export writes in a number's cell for no number: read as missing, as an empty cell is (a spreadsheet's error
+# value, "#VALUE!", is a formula that failed, and is refused).
+MISSING_NUMBERS = frozenset({
+    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
+    "not available", "not applicable",
+})  # fmt: skip
 PLACEHOLDERS = frozenset({
     "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable", "uncategorized", "uncategorised", "no category",
@@ -503,8 +509,9 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
     dtype = column.dtype
     if any(check(dtype) for check in (is_datetime64_any_dtype, is_timedelta64_dtype, is_bool_dtype)):
         return pd.Series(np.nan, index=column.index), column.notna()
-    # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown).
-    column = column.mask(_blank_text(column))
+    # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown), and
+    # so is a cell that says it is missing ("N/A", "-", "null").
+    column = column.mask(_blank_text(column) | _missing_marker(column))
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
     if currency and len(unparsed):
@@ -515,6 +522,16 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
         values = pd.Series(numbers, index=column.index)
     invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))
     return values, invalid
+
+
+def _missing_marker(column: pd.Series) -> np.ndarray:
+    """The cells of text saying the value is missing (`MISSING_NUMBERS`), as a NumPy mask, as `_blank_text`."""
+    if column.dtype == object:
+        said = (isinstance(value, str) and value.strip().lower() in MISSING_NUMBERS for value in column)
+        return np.fromiter(said, bool, len(column))
+    if is_string_dtype(column.dtype):
+        return column.str.strip().str.lower().isin(MISSING_NUMBERS).fillna(False).to_numpy(bool)
+    return np.zeros(len(column), dtype=bool)
 
 
 def _scalar_text(value: Any, column: str, source: str) -> str | None:

@@ -390,6 +390,12 @@ def trailing_fields_restored(frame: pd.DataFrame, names: list[str], path: str | 
                 f"its first line ({QUOTED.repr(str(names[0]))}) names one column: if it is a title or a note above "
                 "the header, delete the lines above the header so it comes first; else name every column in the header"
             )
+        elif restored.iloc[row].astype(str).str.contains("\\", regex=False).any():
+            advice = (
+                "a field there holds a backslash: the file escapes a quote inside a field as \\\" (MySQL's and "
+                "PostgreSQL's text format), which CSV reads as the end of the field; export it as CSV writes a quote "
+                'there, doubled ("") (PostgreSQL: COPY ... WITH CSV; pandas: to_csv without escapechar)'
+            )
         else:
             advice = cut or "name every column in the header"
         raise DataValidationError(
