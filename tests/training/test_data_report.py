@@ -1077,6 +1077,17 @@ def test_one_product_id_holding_a_tenth_of_the_rows_of_several_classes_is_noted(
     )
 
 
+def test_labels_with_spaces_at_their_ends_are_a_problem_unless_a_variant_names_them():
+    frame = _frame(40, category=["  CPUs  ", "Fridges\t"] * 20)
+
+    report = build_report(frame, CONFIG, source="x")
+
+    assert any("2 labels have spaces at their ends, e.g. '  CPUs  ', 'Fridges\\t':" in p for p in report.problems)
+    # AND a label whose clean spelling is in the data is a variant of it, suggested by the variants' aliases
+    variant = build_report(_frame(40, category=["CPUs ", "CPUs", "TVs", "TVs"] * 10), CONFIG, source="x")
+    assert not any("spaces at their ends" in p for p in variant.problems)
+
+
 def test_a_catalogue_of_one_class_that_can_be_held_out_is_a_problem():
     # GIVEN 40 products of TVs and 3 of CPUs, under 5 products a class trains whole
     config = replace(CONFIG, group="product_id")

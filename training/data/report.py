@@ -799,6 +799,14 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['examples']}: export the catalogue again as UTF-8 (a spreadsheet: open the CSV through its import "
             "with UTF-8, or save as 'CSV UTF-8')"
         )
+    grouped = {label for variant in report.label_variants for label in variant["labels"]}
+    padded = [label for label in report.class_counts if label != label.strip() and label not in grouped]
+    if padded:
+        problems.append(
+            f"{len(padded)} labels have spaces at their ends, e.g. {', '.join(map(QUOTED.repr, padded[:3]))}: "
+            "the model learns them so and the API answers them so, where a team matches its categories by name; "
+            "write them without"
+        )
     learnt = len(report.trained_class_counts)
     held_out = learnt - int(report.small_class_plan.get("train_only", 0))
     if learnt > 1 and held_out < 2:
