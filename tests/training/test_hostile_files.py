@@ -407,6 +407,20 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     assert result.exit_code == 1
 
 
+def test_check_data_on_a_file_cut_by_another_delimiter_is_one_refusal_saying_so(tmp_path, strict_config):
+    # GIVEN a continental Excel export: semicolons, so no column of the config is found
+    data = _csv(tmp_path / "semi.csv", HEADER.replace(",", ";") + "\n" + ROW.replace(",", ";") + "\n")
+
+    result = CliRunner().invoke(check_data_app, ["--data", str(data), "--config", str(strict_config)])
+
+    # THEN one refusal names the columns and the delimiter, and nothing follows from it as a problem of its own
+    [refusal] = [line for line in result.output.splitlines() if line.startswith("refused:")]
+    assert "missing column(s) 'brand', 'price', 'seller_id', 'title', 'category'" in refusal
+    assert "the file looks ';'-delimited: save it comma-separated" in refusal
+    assert "problem:" not in result.output
+    assert result.exit_code == 1
+
+
 def test_check_data_fails_as_training_does_on_a_currency_price_without_strict(tmp_path):
     # GIVEN a Shopify-style export with prices written as currency, checked without data.strict
     data = _csv(tmp_path / "c.csv", f"{HEADER}\n{ROW.replace(',399,', ',"$1,299.00",')}\nlg tv,s2,lg,599,TVs,p2\n")

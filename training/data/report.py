@@ -626,10 +626,12 @@ def _refusals(report: DataReport) -> list[str]:
     """One sentence per problem training refuses the file for: a missing column, nothing left to train on, a number
     the API would refuse, a path label with an empty level."""
     # A file cut by another delimiter lacks every column: the delimiter is to fix, not the config.
-    config_advice = "" if report.layout_hint else "; if the file names it otherwise, pass CONFIG= a config that maps it"
+    if report.layout_hint and report.missing_columns:
+        # One line: each missing column, and the rows no label reached, follow from the layout.
+        missing = ", ".join(map(repr, report.missing_columns))
+        return [f"missing column(s) {missing} (named in the config){report.layout_hint}"]
+    config_advice = "; if the file names it otherwise, pass CONFIG= a config that maps it"
     refusals = [f"missing column {column!r} (named in the config{config_advice})" for column in report.missing_columns]
-    if refusals:
-        refusals[0] += report.layout_hint
     if not report.rows_out:
         refusals.append(f"no rows to train on: {report.rows_in} rows in, 0 kept")
     refusals += [
@@ -858,7 +860,8 @@ def _problems(report: DataReport) -> list[str]:
     if report.nested_paths.get("several"):
         problems.append(_nested_paths_text(report))
     unlabelled = report.dropped["no_label"] - report.blank_rows
-    if unlabelled or report.dropped["empty_title"]:
+    # Without its columns every row lacks a label or title: the missing column is the refusal to read.
+    if (unlabelled or report.dropped["empty_title"]) and not report.missing_columns:
         problems.append(f"{unlabelled} rows without label and {report.dropped['empty_title']} with an empty title")
     return problems
 
