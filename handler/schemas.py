@@ -317,9 +317,11 @@ def _not_blank(readable: re.Pattern[str], reason: str) -> Callable[[str], str]:
 def _integer_as_text(value: Any) -> Any:
     """Ids often arrive as JSON numbers: 42 (or 42.0, an integer to JSON Schema) means "42".
 
-    Booleans and fractional numbers stay invalid.
+    Booleans and fractional numbers stay invalid, as `string_type`, saying a whole number would do.
     """
-    if type(value) is float and value.is_integer():
+    if type(value) is bool or (type(value) is float and not value.is_integer()):
+        raise PydanticCustomError("string_type", "Input should be a valid string, or a whole number (an id)")
+    if type(value) is float:
         value = int(value)
     if type(value) is not int:
         return value

@@ -65,6 +65,19 @@ def test_integer_ids_are_served_as_their_decimal_string(client):
     assert as_int.json() == as_str.json()
 
 
+@pytest.mark.parametrize("sent", [1.5, True])
+def test_an_id_that_is_no_text_nor_whole_number_says_a_whole_number_would_do(client, sent):
+    response = client.post("/predict", json={"title": "tv", "seller_id": sent})
+
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail == {
+        "field": "body.seller_id",
+        "message": "Input should be a valid string, or a whole number (an id)",
+        "type": "string_type",
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "field", "error_type"),
     [
