@@ -271,6 +271,16 @@ def test_test_rows_of_products_a_registered_model_trained_on_are_left_out(model_
     assert f"Left out {left_out} of the {len(test):,} test rows: {left_out} of products model A" in (
         (tmp_path / "u" / "comparison.md").read_text()
     )
+    assert "DATA names" not in by_uri.output
+    # AND a re-export whose product ids are written otherwise names none of them: said, as none can be left out
+    padded = catalogue.assign(product_id=catalogue["product_id"].astype(str).str.zfill(8))
+    padded.to_csv(tmp_path / "padded.csv", index=False)
+    renamed = CliRunner().invoke(
+        app, ["--data", str(tmp_path / "padded.csv"), *arguments[2:], "--a", "models:/recorded/1", "--out",
+              str(tmp_path / "p")]
+    )  # fmt: skip
+    assert renamed.exit_code == 0, renamed.output
+    assert "DATA names 0 of the 5 products model A trained on (its run's record)" in renamed.output
 
 
 def test_a_model_file_trained_on_other_data_is_said_to_carry_no_record_of_its_products(

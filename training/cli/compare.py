@@ -123,6 +123,7 @@ def main(
                 + "; a catalogue is compared on its labels"
             )
         frame, raw = learnt_catalogue(resolved, data or None)
+        catalogue_products = product_ids(product_keys(frame))
         if on != "all":
             frame = split_catalogue(frame, resolved.split).test
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
@@ -136,7 +137,7 @@ def main(
             for name in ("A", "B"):
                 check_held_out(metadata[name], resolved, name=name)
             why = _named_otherwise(frame, metadata, text=resolved.data.text)
-            why |= _trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256)
+            why |= _trained_on(frame, {"A": a, "B": b}, metadata, sha256=raw.sha256, catalogue=catalogue_products)
             taken, counted = np.zeros(len(frame), dtype=bool), {}
             for reason, leaves in why.items():  # each row counted under the first reason that leaves it out
                 counted[reason] = int((leaves & ~taken).sum())
@@ -200,14 +201,21 @@ def _named_otherwise(frame: pd.DataFrame, metadata: dict[str, dict[str, Any]], *
 
 
 def _trained_on(
-    frame: pd.DataFrame, references: dict[str, str], metadata: dict[str, dict[str, Any]], *, sha256: str
+    frame: pd.DataFrame,
+    references: dict[str, str],
+    metadata: dict[str, dict[str, Any]],
+    *,
+    sha256: str,
+    catalogue: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The test rows of products a model trained on, by each one's record of them, by model (left out).
 
     The split is a hash of each product, but a product of a class small in the catalogue a model trained on trains
     whole: had the catalogue fewer products of that class then, the model trained on products that are test products
     now. A model given by its MLflow URI has its run's record of the products it trained on, and their rows are left
-    out; a file carries none, so when it trained on other data than DATA this is said.
+    out; a file carries none, so when it trained on other data than DATA this is said. When DATA (its products,
+    `catalogue`) names under half of the products a model's record holds, its ids were written otherwise or it is
+    another catalogue: rows the model trained on may look new, which is said.
     """
     left_out: dict[str, np.ndarray] = {}
     products: np.ndarray | None = None
@@ -227,6 +235,14 @@ def _trained_on(
                     f"trained on{remedy}"
                 )
             continue
+        named = int(np.isin(seen, catalogue).sum())
+        if named * 2 < len(seen):
+            logger.warning(
+                f"DATA names {named:,} of the {len(seen):,} products model {name} trained on (its run's record): the "
+                "products' ids are written otherwise there (zero-padded, or read as numbers) or it is another "
+                "catalogue, so test rows of products it trained on cannot be told and left out; compare on the "
+                "catalogue it trained on"
+            )
         products = product_ids(product_keys(frame)) if products is None else products
         trained = np.isin(products, seen)
         if trained.any():
