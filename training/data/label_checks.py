@@ -108,8 +108,8 @@ def depth_variants(
     of its own, suggesting the path; and a path under an extra top level ('Default Category > Electronics > TVs', as
     Magento exports its root category) beside the same path without it, suggesting the path without it (every
     category then under its own department, whichever way each was written). A leaf
-    that ends several paths ('Accessories') names none of them. Labels in `taken` (already in a spelling group) are
-    left to that group.
+    that ends several paths ('Accessories'), or that is a department with categories of its own, names none of them.
+    Labels in `taken` (already in a spelling group) are left to that group.
     """
     if not separator or not separator.strip():
         return []
@@ -118,12 +118,13 @@ def depth_variants(
         if label not in taken:
             by_key.setdefault(path_key(label, separator), []).append(label)
     ending: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    departments = {key[:1] for key in by_key if len(key) > 1}
     for key in by_key:
         if len(key) > 1:
             ending.setdefault(key[-1:], []).append(key)
     groups, grouped = [], set()
     for key, labels in by_key.items():
-        leaf_of = ending.get(key, []) if len(key) == 1 else []
+        leaf_of = ending.get(key, []) if len(key) == 1 and key not in departments else []
         other = leaf_of[0] if len(leaf_of) == 1 else key[1:] if len(key) > 2 and key[1:] in by_key else None
         if other is None or key in grouped or other in grouped:
             continue
