@@ -68,6 +68,7 @@ VARIANTS: dict[str, dict[str, dict[str, str]]] = {
     "multiclass": {"model": {"design": "multiclass"}},
     "rerank": {"model": {"design": "rerank"}},
     "flat": {"features": {"title_fit": "flat"}},
+    "tree": {"features": {"title_fit": "tree"}},
 }
 DEFAULT_CONFIG = ROOT / "configs" / "synthetic.yaml"
 SINGLE_REQUESTS = 500
@@ -81,7 +82,7 @@ PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", 
 METRIC_KEYS = (
     "macro_f1", "baseline_macro_f1", "validation_macro_f1", "validation_baseline_macro_f1", "accuracy",
     "best_iteration", "train_seconds", "n_train", "n_validation", "n_test", "classes_learnt", "classes_evaluated",
-    "classes_not_evaluated", "small_classes", "hierarchical_f1",
+    "classes_not_evaluated", "small_classes", "hierarchical_f1", "title_fit",
 )  # fmt: skip
 
 

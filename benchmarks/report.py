@@ -348,7 +348,7 @@ def _forced_design(row: dict[str, Any]) -> str:
     design = row.get("design", "auto")
     if design == "auto":
         return ""
-    return " (flat title SVM)" if design == "flat" else f" ({design} design)"
+    return {"flat": " (flat title SVM)", "tree": " (title SVM down the tree)"}.get(design, f" ({design} design)")
 
 
 def _growth_table(rows: list[dict[str, Any]]) -> str:
@@ -447,7 +447,8 @@ def taxonomies_table() -> str:
             continue
         bands = "; ".join(f"{b['band'].removesuffix(' products')}: {'–' if b['macro_f1'] is None else b['macro_f1']}"
                           f" ({b['classes']:,})" for b in r["heldout_bands"])  # fmt: skip
-        cells.append([r["case"], f"{r['classes_learnt']:,} / {r['classes_evaluated']:,}", r["wall_seconds"],
+        fit = f" ({r['title_fit']} title fit)" if r.get("title_fit") else ""
+        cells.append([r["case"] + fit, f"{r['classes_learnt']:,} / {r['classes_evaluated']:,}", r["wall_seconds"],
                       r["peak_rss_mb"], r["onnx_mb"], f"{r['macro_f1']:.4f} / {r['baseline_macro_f1']:.4f}",
                       f"{r['heldout_macro_f1']:.4f} ({r['heldout_classes']:,} classes, {r['heldout_unseen_classes']:,} "
                       "unseen in training)", bands, f"{r['heldout_hierarchical_f1']:.4f}",

@@ -129,7 +129,8 @@ class FeatureConfig:
         weights_per_bucket: With the rerank design, non-zero title weights kept per n-gram bucket (over the
             edges of the title model's tree; one edge per class when flat).
         title_fit: With the rerank design, how the title SVM is fitted: "tree" (one SVM per node of the path
-            labels' tree, `training.model.title_tree`) or "flat" (one-vs-rest over every class on every row).
+            labels' tree, `training.model.title_tree`), "flat" (one-vs-rest over every class on every row), or
+            "auto": flat while its cost is minutes, tree above (`training.model.pipeline.resolve_title_fit`).
     """
 
     hash_buckets: int = 1024
@@ -141,7 +142,7 @@ class FeatureConfig:
     price_bands: int = 8
     linear_sample_rows: int = 1_500_000
     weights_per_bucket: int = 64
-    title_fit: str = "tree"
+    title_fit: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -540,9 +541,9 @@ def _check(config: TrainConfig, path: Path) -> None:
         raise ConfigError(
             f"config file {path}: model.extra_trees must be true or false, got {config.model.extra_trees!r}"
         )
-    if config.features.title_fit not in ("tree", "flat"):
+    if config.features.title_fit not in ("auto", "tree", "flat"):
         raise ConfigError(
-            f"config file {path}: features.title_fit must be tree or flat, got {config.features.title_fit!r}"
+            f"config file {path}: features.title_fit must be auto, tree or flat, got {config.features.title_fit!r}"
         )
 
 

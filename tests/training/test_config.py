@@ -162,7 +162,7 @@ def test_params_are_flat_and_cover_every_section():
                 ("model", "num_leaves", 10**11, "model.num_leaves must be a whole number from 2 to 131,072"),
                 ("model", "n_estimators", 10**6, "model.n_estimators must be a whole number from 1 to 100,000"),
                 ("model", "design", "[auto]", r"model.design must be auto, multiclass or rerank, got \['auto'\]"),
-                ("features", "title_fit", "{a: 1}", r"features.title_fit must be tree or flat, got \{'a': 1\}"),
+                ("features", "title_fit", "{a: 1}", r"features.title_fit must be auto, tree or flat, got \{'a': 1\}"),
                 ("model", "learning_rate", 0, r"model.learning_rate must be a number above 0 \(finite\), got 0"),
                 ("model", "colsample_bytree", 1.5, "model.colsample_bytree must be a number above 0 up to 1, got 1.5"),
                 ("model", "baseline_tolerance", -0.1, "model.baseline_tolerance must be a number from 0 up to 1"),

@@ -18,7 +18,14 @@ from training.columns import LABEL
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.exceptions import ConfigError, DataValidationError
 from training.model.parity import adversarial_frame, check_parity, onnx_feeds
-from training.model.pipeline import MULTICLASS, RERANK, TITLE_SCORES, resolve_design
+from training.model.pipeline import (
+    FLAT_FIT_MAX_CELLS,
+    MULTICLASS,
+    RERANK,
+    TITLE_SCORES,
+    resolve_design,
+    resolve_title_fit,
+)
 from training.model.stacking import class_spread_folds
 
 if TYPE_CHECKING:
@@ -31,6 +38,17 @@ def test_auto_design_is_multiclass_for_a_few_classes_and_rerank_for_many(rerank_
     assert resolve_design(replace(rerank_config.model, design="rerank"), 5) == RERANK
     with pytest.raises(DataValidationError, match="at least 3 classes"):
         resolve_design(replace(rerank_config.model, design="rerank"), 2)
+
+
+def test_auto_fits_the_title_svm_flat_while_rows_times_classes_stay_within_its_budget(rerank_config):
+    features = rerank_config.features
+    assert features.title_fit == "auto"
+
+    assert resolve_title_fit(features, 24_000, 1_000).title_fit == "flat"
+    assert resolve_title_fit(features, FLAT_FIT_MAX_CELLS // 1_000 + 1, 1_000).title_fit == "tree"
+    # AND a fit the config names is kept whatever the size
+    assert resolve_title_fit(replace(features, title_fit="tree"), 10, 40).title_fit == "tree"
+    assert resolve_title_fit(replace(features, title_fit="flat"), 10**7, 5_000).title_fit == "flat"
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from training.data.report import summary_text
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
+from training.model.features import TitleCandidates
 from training.model.hierarchy import build_hierarchy
 from training.model.metadata import (
     blank_ids_named_by_row,
@@ -367,6 +368,7 @@ def _summarise(
     sha256, which ties these gates to the exact file `make publish` uploads."""
     metrics, baseline = evaluation.metrics, evaluation.baseline
     classifier = fitted.pipeline.named_steps["classifier"]
+    title = fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES]
     return (
         {
             "accuracy": metrics["accuracy"],
@@ -389,9 +391,9 @@ def _summarise(
             # Whether the trees were kept (MarginBoostedClassifier.keep_better); the re-ranker always ships LightGBM.
             "shipped": classifier.shipped_,
             # 0: multiclass design; otherwise the candidates the title model proposes to the re-ranker.
-            "candidates": getattr(
-                fitted.pipeline.named_steps["features"].named_transformers_[TITLE_SCORES], "n_candidates", 0
-            ),
+            "candidates": getattr(title, "n_candidates", 0),
+            # The re-ranker's title fit as `features.title_fit` (auto) decided it: down the category tree, or flat.
+            "title_fit": ("tree" if title.separator else "flat") if isinstance(title, TitleCandidates) else "",
             "onnx_bytes": len(model_bytes),
             "onnx_sha256": hashlib.sha256(model_bytes).hexdigest(),
             "classes_learnt": metrics["classes_learnt"],

@@ -15,7 +15,7 @@ from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
 from training.model.calibration import calibrate
 from training.model.export import align_thresholds_to_float32
-from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design
+from training.model.pipeline import RERANK, TITLE_SCORES, build_pipeline, resolve_design, resolve_title_fit
 from training.model.reranker import FeatureLayout
 from training.model.stacking import stacked_training_matrix
 from training.model.top_classes import feature_matrix, predict_top
@@ -122,7 +122,8 @@ def fit_model(config: TrainConfig, splits: Splits) -> Pipeline:
         The fitted pipeline, thresholds aligned to float32 (see `align_thresholds_to_float32`), calibrated.
     """
     design = resolve_design(config.model, splits.train[LABEL].nunique())
-    pipeline = build_pipeline(config.data, config.features, config.model, design)
+    features_config = resolve_title_fit(config.features, len(splits.train), splits.train[LABEL].nunique())
+    pipeline = build_pipeline(config.data, features_config, config.model, design)
     features = pipeline.named_steps["features"]
     features, train_matrix = stacked_training_matrix(
         features,

@@ -115,8 +115,7 @@ def render_model_card(
         + f"each product dealt its split by a hash of its id (seed {config.split.seed}), so adding or removing "
         f"products never moves another: train {summary['n_train']}, validation {summary['n_validation']}, "
         f"test {summary['n_test']} rows. {tail.describe()}.",
-        "## Features\n"
-        + "\n".join(f"- {line}" for line in _features(config, summary.get("candidates", 0), summary.get("shipped"))),
+        "## Features\n" + "\n".join(f"- {line}" for line in _features(config, summary)),
         "## Metrics (test split)\n"
         f"- macro-F1 **{summary['macro_f1']:.4f}** over the {summary['classes_evaluated']} classes with test rows, "
         f"accuracy {summary['accuracy']:.4f}, log-loss {summary['log_loss']:.4f}\n"
@@ -173,9 +172,11 @@ def curl_example(example: dict[str, Any]) -> str:
     )
 
 
-def _features(config: TrainConfig, candidates: int, shipped: str | None = None) -> list[str]:
-    """The feature blocks and model, as configured; `candidates` > 0 for the re-ranker design; what shipped."""
+def _features(config: TrainConfig, summary: dict[str, Any]) -> list[str]:
+    """The feature blocks and model, as configured and as the run decided: the design (`candidates` > 0 for the
+    re-ranker), its title fit, what shipped."""
     features, data = config.features, config.data
+    candidates, shipped = summary.get("candidates", 0), summary.get("shipped")
     chars = f"character {features.char_ngrams[0]}–{features.char_ngrams[1]}-grams" if features.char_ngrams else None
     lines = [
         f"title → hashed word 1–{features.word_ngram_max}-grams"
@@ -195,7 +196,8 @@ def _features(config: TrainConfig, candidates: int, shipped: str | None = None) 
     if not candidates:
         lines.append(f"LightGBM multiclass boosted from the title model's scaled scores, {rounds}; shipped: {shipped}")
         return lines
-    fit = "one SVM per node of the category tree" if features.title_fit == "tree" else "one-vs-rest over every class"
+    tree = summary.get("title_fit", features.title_fit) == "tree"
+    fit = "one SVM per node of the category tree" if tree else "one-vs-rest over every class"
     lines.append(
         f"candidate re-ranker: the title SVM ({fit}; {features.weights_per_bucket} weights kept per n-gram bucket) "
         f"proposes {candidates} categories, one binary LightGBM re-scores them from features relative to each, "

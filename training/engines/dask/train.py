@@ -48,7 +48,7 @@ from training.engines.dask.prepare import (
 from training.engines.dask.title_models import fit_features_on_sample, fit_title_models
 from training.engines.fitted import FittedModel
 from training.engines.peak_rss import own_peak_rss_mb
-from training.model.pipeline import RERANK, resolve_design
+from training.model.pipeline import RERANK, resolve_design, resolve_title_fit
 from training.model.stacking import require_two_fold_classes
 from training.model.top_classes import TopClasses, classifier_top
 
@@ -113,6 +113,9 @@ def featurize_catalogue(
     # The report read the first rows only; the classes the run learns, and their rows, are the whole catalogue's.
     report.trained_class_counts = {str(label): int(n) for label, n in counts.groupby(level=1).sum().items()}
     design = resolve_design(config.model, counts.loc[TRAIN].size)
+    # The title models are fitted on a sample of at most features.linear_sample_rows training rows.
+    sampled = min(int(counts.loc[TRAIN].sum()), config.features.linear_sample_rows)
+    config = replace(config, features=resolve_title_fit(config.features, sampled, counts.loc[TRAIN].size))
     _check_dealt_classes(client, config, parts, counts, design)
     with _stage(timings, "linear sample fits"):
         title_models = fit_title_models(client, config, parts, counts, design)
