@@ -19,7 +19,13 @@ from training.cli.check_data import app as check_data_app
 from training.columns import LABEL
 from training.config import DataConfig, SplitConfig
 from training.data.clean import prepare_catalogue
-from training.data.label_checks import aliases_block, label_variants, near_misses, placeholder_labels
+from training.data.label_checks import (
+    aliases_block,
+    depth_variants,
+    label_variants,
+    near_misses,
+    placeholder_labels,
+)
 from training.data.long_tail import GOOGLE_SHAPE, TAXONOMY_PLACES, generate_shaped_paths, read_taxonomy_file
 from training.data.report import build_report, log_report, summary_text
 from training.data.taxonomy import PATH_SEPARATOR, generate_taxonomy_catalogue
@@ -212,6 +218,7 @@ def test_the_real_google_taxonomy_gets_no_merge_suggestion():
 
     assert len(paths) > 5_000
     assert label_variants(dict.fromkeys(paths, 10), separator=PATH_SEPARATOR) == []
+    assert depth_variants(dict.fromkeys(paths, 10), separator=PATH_SEPARATOR) == []
 
 
 def test_a_taxonomy_file_is_read_as_paths_and_a_file_of_other_lines_is_refused(tmp_path):
@@ -885,12 +892,18 @@ def test_text_saved_again_in_a_western_code_page_is_a_problem_naming_what_it_mea
     report = build_report(frame, CONFIG, source="export.csv")
 
     # THEN it is a problem (data.strict fails on it), naming a mangled text and what it meant; Japanese is no mojibake
-    problem = next(problem for problem in report.problems if "Western code page" in problem)
+    problem = next(problem for problem in report.problems if "Western (or Cyrillic) code page" in problem)
     assert "GrÃ¶ÃŸe 0 phone (meant: Größe 0 phone)" in problem
     assert report.mojibake["rows"] == 20
     assert not build_report(_frame(40, category=["冷蔵庫", "冷凍庫"] * 20), CONFIG, source="jp.csv").mojibake
     # an accented capital before a sign could be decoded too, into a letter no shop writes: it is no mojibake
     assert not build_report(_frame(40, title=["NESCAFÉ® Gold", "CAFÉ™ x"] * 20), CONFIG, source="b.csv").mojibake
+    # AND a label read in the Cyrillic code page (as the copy of Google's taxonomy here has one) is named, while
+    # Russian text is none
+    cyrillic = build_report(_frame(40, category=["Corsage & BoutonniГЁre Pins", "TVs"] * 20), CONFIG, source="c")
+    assert "Corsage & BoutonniГЁre Pins (meant: Corsage & Boutonnière Pins)" in str(cyrillic.mojibake["examples"])
+    russian = ["Холодильники с морозильной камерой", "Ёлочные игрушки"] * 20
+    assert not build_report(_frame(40, category=russian), CONFIG, source="ru.csv").mojibake
 
 
 def test_prices_written_as_dot_grouped_thousands_are_a_problem():

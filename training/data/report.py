@@ -324,9 +324,11 @@ def mojibake(texts: pd.Series) -> dict[str, Any]:
 
 
 def _unmangled(text: str) -> str | None:
-    """The text a mangled one was, when encoding it back to a Western code page gives other, valid UTF-8 in scripts
-    shops write (`NESCAFÉ®` encodes back to valid UTF-8 too, but it would mean an IPA letter)."""
-    for codepage in ("cp1252", "latin-1"):
+    """The text a mangled one was, when encoding it back to a Western code page, or the Cyrillic one
+    (`BoutonniГЁre`), gives other, valid UTF-8 in scripts shops write (`NESCAFÉ®` encodes back to valid UTF-8 too,
+    but it would mean an IPA letter). Real Cyrillic text does not encode back to valid UTF-8: its letters are lead
+    bytes in cp1251, two of them never a character."""
+    for codepage in ("cp1252", "latin-1", "cp1251"):
         try:
             meant = text.encode(codepage).decode("utf-8")
         except UnicodeError:
@@ -797,7 +799,8 @@ def _problems(report: DataReport) -> list[str]:
     if report.mojibake:
         found = report.mojibake
         problems.append(
-            f"{found['rows']} titles or labels look like UTF-8 read in a Western code page and saved again, e.g. "
+            f"{found['rows']} titles or labels look like UTF-8 read in a Western (or Cyrillic) code page and saved "
+            f"again, e.g. "
             f"{found['examples']}: export the catalogue again as UTF-8 (a spreadsheet: open the CSV through its import "
             "with UTF-8, or save as 'CSV UTF-8')"
         )
