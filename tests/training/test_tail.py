@@ -70,6 +70,19 @@ def test_parent_folds_small_leaves_into_their_parent_until_it_is_large_enough():
     assert plan.train_only == 2
 
 
+def test_a_small_class_the_folded_ones_make_large_is_counted_in_the_summary():
+    # GIVEN a small parent class (2 products) whose small children (3 + 3) fold into it
+    sizes = {"Pets > Cats": 2, "Pets > Cats > Cat Toys": 3, "Pets > Cats > Cat Food": 3, "Tools": 9}
+
+    plan = plan_small_classes(pd.Series(sizes), SplitConfig(small_classes="parent"), SEPARATOR)
+
+    # THEN the summary accounts for every small class: two folded, one grown large with them, none left small
+    assert plan.describe() == (
+        "3 classes have fewer than 5 products (split.small_classes: parent): 2 folded into their parent category; "
+        "1 reached it with the classes folded into them; 0 train on all their rows (learnt, not evaluated)"
+    )
+
+
 def test_parent_without_path_labels_keeps_small_classes_in_train():
     plan = plan_small_classes(pd.Series({"TVs": 40, "Typewriters": 2}), SplitConfig(small_classes="parent"), None)
 

@@ -42,6 +42,8 @@ class TailPlan:
         folded: `parent`: each folded label and the category it now belongs to.
         dropped: `drop`: the labels whose rows leave the run.
         train_only: The classes still small after the policy: all their products train.
+        grown: `parent`: the small classes that kept their label and reached `min_products` with the classes folded
+            into them.
     """
 
     policy: str
@@ -50,6 +52,7 @@ class TailPlan:
     folded: dict[str, str] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
     train_only: int = 0
+    grown: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, the folded and dropped labels counted rather than listed."""
@@ -66,7 +69,8 @@ class TailPlan:
         if self.policy == "drop":
             return f"{head}: {len(self.dropped)} dropped from the run"
         folded = f"{len(self.folded)} folded into their parent category; " if self.policy == "parent" else ""
-        return f"{head}: {folded}{self.train_only} train on all their rows (learnt, not evaluated)"
+        grown = f"{self.grown} reached it with the classes folded into them; " if self.grown else ""
+        return f"{head}: {folded}{grown}{self.train_only} train on all their rows (learnt, not evaluated)"
 
 
 def products_per_class(frame: pd.DataFrame) -> pd.Series:
@@ -93,7 +97,8 @@ def plan_small_classes(counts: pd.Series, config: SplitConfig, separator: str | 
     if config.small_classes == "parent" and separator:
         folded = _fold_into_parents(sizes, minimum, separator)
     still_small = sum(1 for n in sizes.values() if n < minimum)
-    return TailPlan(config.small_classes, minimum, len(small), folded=folded, train_only=still_small)
+    grown = sum(1 for label in small if label not in folded and sizes.get(label, 0) >= minimum)
+    return TailPlan(config.small_classes, minimum, len(small), folded=folded, train_only=still_small, grown=grown)
 
 
 def apply_plan(frame: pd.DataFrame, plan: TailPlan) -> pd.DataFrame:
