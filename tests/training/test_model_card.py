@@ -57,3 +57,12 @@ def test_an_operating_point_short_of_its_target_on_test_is_marked():
 
     assert "96.26% (below target on test)" in text
     assert text.count("below target on test") == 1
+
+
+def test_operating_points_say_they_leave_out_the_classes_learnt_without_held_out_rows():
+    report = _report(1.2, 0.03, 0.005)
+
+    assert "These figures leave out the 620 classes learnt without held-out rows" in confidence_section(
+        report, not_evaluated=620
+    )
+    assert "leave out" not in confidence_section(report)

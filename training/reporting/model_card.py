@@ -124,7 +124,8 @@ def render_model_card(
         f"- linear title model alone (same run, baseline): macro-F1 {summary['baseline_macro_f1']:.4f}, "
         f"accuracy {summary['baseline_accuracy']:.4f}\n\n" + _per_class_table(per_class),
         "## Quality by class size (test split)\n" + _bands_section(bands),
-        "## Confidence you can threshold\n" + confidence_section(confidence),
+        "## Confidence you can threshold\n"
+        + confidence_section(confidence, not_evaluated=summary.get("classes_not_evaluated", 0)),
         "## Per level of the category path (test split)\n" + _levels_section(levels),
         "## Most frequent confusions (test split)\n"
         + (
@@ -246,11 +247,12 @@ def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
     return table + note
 
 
-def confidence_section(report: dict[str, Any]) -> str:
+def confidence_section(report: dict[str, Any], *, not_evaluated: int = 0) -> str:
     """The card's calibration before and after, candidate recall, and the operating points a team can file at.
 
     Args:
         report: `training.reporting.confidence.confidence_report` of the run.
+        not_evaluated: The classes learnt without test rows, whose answers these figures cannot include.
     """
     none = "" if report["none_logit"] is None else f', a "none of the candidates" logit {report["none_logit"]:.2f}'
     lead = ""
@@ -300,6 +302,13 @@ def confidence_section(report: dict[str, Any]) -> str:
     header = ["answer", "target precision", "threshold", "test coverage", "test precision"]
     levels = any(point["level"] == DECISION for point in report["operating_points"])
     left_out = " Path levels that accept nothing are left out." if levels else ""
+    if not_evaluated:
+        left_out += (
+            f" **These figures leave out the {not_evaluated} classes learnt without held-out rows** (fewer than "
+            "`split.min_class_products` products): a new listing of theirs is accepted at the same thresholds, at a "
+            'precision no split measured ("Quality by class size" above says how the smallest evaluated classes '
+            "fare)."
+        )
     return head + left_out + "\n\n" + markdown_table(header, rows)
 
 
