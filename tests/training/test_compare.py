@@ -632,3 +632,12 @@ def test_a_reviewed_leaf_that_training_folded_is_read_as_its_parent_on_captured_
     )
     assert blank.exit_code == 1
     assert f"REVIEWED {tmp_path / 'blank.csv'}: no row has a `label`; fill in the label" in blank.output
+    # AND two review rounds' files, comma-separated as CORRECTIONS= takes them, are read together
+    labelled = listings.assign(label=listings["title"].map(truth))[["listing_id", "label"]]
+    labelled.iloc[:10].to_csv(tmp_path / "r1.csv", index=False)
+    labelled.iloc[10:].to_csv(tmp_path / "r2.csv", index=False)
+    both = f"{tmp_path / 'r1.csv'},{tmp_path / 'r2.csv'}"
+    rounds = CliRunner().invoke(app, [*arguments, "--reviewed", both, "--config", str(config_path), "--resamples",
+                                      "20", "--out", str(tmp_path / "r")])  # fmt: skip
+    assert rounds.exit_code == 0, rounds.output
+    assert json.loads((tmp_path / "r" / "comparison.json").read_text())["reviewed"]["rows"] == len(traffic)

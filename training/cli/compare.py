@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import onnx
+import pandas as pd
 import typer
 
-from training.cli.catalogue_options import Categories, Rows, Taxonomy, resolve_config
+from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_files, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir
@@ -62,8 +63,6 @@ from training.reporting.compare import (
 from training.reporting.model_reference import in_mlflow, read_model
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from training.config import DataConfig
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,8 @@ def main(
     ),
     resamples: Annotated[int, typer.Option(min=1, help="Paired bootstrap resamples.")] = 1000,
     reviewed: Annotated[
-        Path | None, typer.Option(help="Captured traffic only: a review queue CSV with `label` filled in.")
+        str | None,
+        typer.Option(help="Captured traffic only: review queue CSVs with `label` filled in, comma-separated."),
     ] = None,
     since: Annotated[str | None, typer.Option(help="Captured traffic only: listings at or after this time.")] = None,
     min_agreement: Annotated[
@@ -264,7 +264,7 @@ def _recorded_products(reference: str) -> np.ndarray | None:
 
 
 def _compare_live(
-    model_a: bytes, model_b: bytes, *, a: str, b: str, data: str, out: Path, resamples: int, reviewed: Path | None,
+    model_a: bytes, model_b: bytes, *, a: str, b: str, data: str, out: Path, resamples: int, reviewed: str | None,
     since: str | None, min_agreement: float | None, data_config: DataConfig,
 ) -> None:  # fmt: skip
     """Compare on captured traffic (see the module docstring); exit 1 when MIN_AGREEMENT is not met.
@@ -305,7 +305,7 @@ def _compare_live(
     report["left_out_as_corrections"] = int(corrected.sum())
     reviewed_report = None
     if reviewed is not None:
-        labels, unmatched = _reviewed_labels(reviewed, listings["listing_id"], data_config)
+        labels, unmatched = _reviewed_labels(listed_files(reviewed, "REVIEWED"), listings["listing_id"], data_config)
         if any(unmatched.values()):
             logger.warning("reviewed rows not compared", extra={"file": str(reviewed), **unmatched})
         known = labels != ""
@@ -374,16 +374,18 @@ def _given_as_corrections(metadata: dict[str, dict]) -> set[str]:
             for listing in found.get("training_data", {}).get(CORRECTED_LISTINGS, [])}  # fmt: skip
 
 
-def _reviewed_labels(path: Path, listing_ids: pd.Series, data: DataConfig) -> tuple[np.ndarray, dict[str, int]]:
-    """The reviewer's label of each listing ("" where it was not reviewed), read as training reads corrections
-    (after `data.label_aliases`; a row added by hand without a listing id is a listing of its own), and the
-    labelled rows no listing takes: those not in this capture (or before SINCE), and those a later row of the
-    same listing superseded.
+def _reviewed_labels(
+    paths: tuple[str, ...], listing_ids: pd.Series, data: DataConfig
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The reviewers' label of each listing ("" where it was not reviewed), read as training reads corrections
+    (after `data.label_aliases`; a row added by hand without a listing id is a listing of its own; the rounds'
+    files oldest first, as CORRECTIONS= takes them), and the labelled rows no listing takes: those not in this
+    capture (or before SINCE), and those a later row of the same listing superseded.
 
     Raises:
         TrainingError: The file is missing or is not a review queue.
     """
-    labelled = reviewed_listings(path, data)
+    labelled = pd.concat([reviewed_listings(path, data) for path in paths], ignore_index=True)
     labels = labelled.drop_duplicates("listing_id", keep="last").set_index("listing_id")[LABEL_COLUMN]
     by_listing = canonical_labels(labels, data.label_aliases).to_dict()
     found = np.array([by_listing.get(listing, "") for listing in listing_ids], dtype=str)
