@@ -107,7 +107,7 @@ LONG_SUMMARY_KEYS = ("per_class", "per_level", "coverage", "bands", "operating_p
 # What a failed Dask run can keep of its work.
 FEATURES_RERUN = "With FEATURES=<folder> a rerun starts at the LightGBM stage."
 # Summary entries that are text, not numbers: MLflow records them as params.
-TEXT_SUMMARY = ("shipped", "onnx_sha256")
+TEXT_SUMMARY = ("shipped", "title_fit", "onnx_sha256")
 # A challenger meets its champion only on at least this many validation rows the champion never trained on.
 MIN_CHAMPION_ROWS = 200
 # A class of which the catalogue holds under 1/SHARE_DROP of the rows the champion's did, with at least
