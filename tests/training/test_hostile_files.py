@@ -474,6 +474,25 @@ def test_predict_refuses_a_non_empty_out_and_replaces_it_only_when_asked(model_p
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 
 
+def test_predictions_inside_the_data_folder_or_taken_for_data_are_one_line_saying_so(model_path, tmp_path):
+    # GIVEN a folder of catalogue files, and the predictions of an earlier run
+    data = tmp_path / "catalogue"
+    data.mkdir()
+    generate_catalogue(20, seed=5).to_parquet(data / "part.0.parquet")
+    earlier = tmp_path / "earlier"
+    assert _predict(model_path, data, earlier).exit_code == 0
+
+    # WHEN the predictions are to be written inside the data folder, or the earlier ones are given as the data
+    inside = _predict(model_path, data, data / "predictions")
+    as_data = _predict(model_path, earlier, tmp_path / "again")
+
+    # THEN each is one line saying what happened, and nothing is written inside the data
+    assert "is inside DATA" in _one_error_line(inside)
+    assert "the next run on DATA would read the predictions as listings" in _one_error_line(inside)
+    assert "these are the columns `make predict` writes" in _one_error_line(as_data)
+    assert sorted(path.name for path in data.iterdir()) == ["part.0.parquet"]
+
+
 def test_replace_never_deletes_a_folder_predict_did_not_write(model_path, twenty_rows, tmp_path, monkeypatch):
     # GIVEN the data's own folder, and a folder of earlier predictions used as the data
     data = tmp_path / "catalogue"

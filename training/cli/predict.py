@@ -59,10 +59,9 @@ from training.data.clean import number_faults, parse_numbers, repeated_headers, 
 from training.data.sources import (
     catalogue_files,
     check_files,
-    delimiter_hint,
     first_rows,
     is_bytes,
-    misplaced_header_hint,
+    layout_hint,
     read_file,
 )
 from training.engines.dask.cluster import dask_client
@@ -221,7 +220,7 @@ def predict_catalogue(
     metadata = _metadata_of(model, model_bytes)
     check_out(out, replace=replace)
     filesystem, files = catalogue_files(data)
-    check_data_outside(files, filesystem, out)
+    check_data_outside(data, files, filesystem, out)
     columns = input_columns(metadata, config)
     first = read_file(files[0], filesystem)
     optional = {spec["name"] for spec in metadata["inputs"] if not spec.get("required")}
@@ -229,13 +228,10 @@ def predict_catalogue(
     missing = {name: column for name, column in absent.items() if name not in optional}
     if missing:
         rows = first_rows(files[0], filesystem)
-        below = misplaced_header_hint(rows, missing.values()) if rows is not None else ""
-        advice = "" if below else " The model reads them from the columns it was trained on; pass CONFIG= to map them."
+        hint = layout_hint(first.columns, missing.values(), rows) or _predictions_hint(first.columns)
+        advice = "" if hint else " The model reads them from the columns it was trained on; pass CONFIG= to map them."
         named = ", ".join(f"{column!r} (input {name!r})" for name, column in missing.items())
-        raise DataValidationError(
-            f"{files[0]}: missing column {named}; found {list(first.columns)}"
-            f"{below or delimiter_hint(first.columns)}.{advice}"
-        )
+        raise DataValidationError(f"{files[0]}: missing column {named}; found {list(first.columns)}{hint}.{advice}")
     thresholds = _thresholds(metadata, target_precision)
     ids = list(
         dict.fromkeys(_id_columns(ids or [], first.columns) or _default_ids(first.columns, columns, metadata, config))
@@ -411,11 +407,12 @@ def check_out(out: Path, *, replace: bool) -> None:
         )
 
 
-def check_data_outside(files: list[str], filesystem: pafs.FileSystem, out: Path) -> None:
-    """DATA must not be read from inside OUT, which a replacing run deletes once it has scored it.
+def check_data_outside(data: str, files: list[str], filesystem: pafs.FileSystem, out: Path) -> None:
+    """DATA must not be read from inside OUT, which a replacing run deletes once it has scored it; nor OUT be written
+    inside a DATA folder, whose next run would read the predictions as listings.
 
     Raises:
-        DataValidationError: A local data file lies under OUT.
+        DataValidationError: A local data file lies under OUT, or OUT under the local DATA folder.
     """
     if not isinstance(filesystem, pafs.LocalFileSystem):
         return
@@ -424,6 +421,18 @@ def check_data_outside(files: list[str], filesystem: pafs.FileSystem, out: Path)
         raise DataValidationError(
             f"DATA {inside[0]} is inside OUT {out}, which the predictions replace: write them to another folder"
         )
+    if Path(data).is_dir() and out.resolve().is_relative_to(Path(data).resolve()):
+        raise DataValidationError(
+            f"OUT {out} is inside DATA {data}: the next run on DATA would read the predictions as listings; write "
+            "them to a folder outside it"
+        )
+
+
+def _predictions_hint(columns: pd.Index) -> str:
+    """ " (…)" when the columns are those `make predict` writes (DATA given its own output), else ""."""
+    if {"label", "confidence", "refused", "decision"} <= set(map(str, columns)):
+        return " (these are the columns `make predict` writes: give DATA the catalogue, not a folder of predictions)"
+    return ""
 
 
 @app.command()
