@@ -40,6 +40,13 @@ def test_a_byte_order_mark_before_or_inside_the_first_names_quotes_is_no_part_of
     assert list(read_catalogue(path, required=["Product ID"]).columns) == ["Product ID", "title"]
 
 
+def test_a_whole_last_line_without_a_line_break_is_read(tmp_path: Path):
+    path = tmp_path / "c.csv"
+    path.write_text("title,seller_id,category\nacme tv,s1,TVs\nacme phone,s2,")
+
+    assert read_catalogue(path)["title"].tolist() == ["acme tv", "acme phone"]
+
+
 def test_read_catalogue_keeps_ids_as_text(tmp_path: Path):
     path = tmp_path / "c.csv"
     path.write_text("title,seller_id\nphone,007\n")

@@ -204,6 +204,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(d / "zipped.csv", gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)),
         "it is gzip-compressed, not CSV text: decompress it",
     ),
+    "a CSV cut short mid-row (an interrupted download)": (
+        lambda d: _csv(d / "cut.csv", f"{HEADER}\n{ROW}\n" + ROW.rsplit(",", 3)[0]),
+        "its last line has 3 of the header's 6 fields and no line break after it",
+    ),
     "gzip-compressed CSV cut short": (
         lambda d: _bytes(d / "cut.csv.gz", gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)[:-12]),
         "it is named .csv.gz but its bytes are not gzip data, or are cut short",

@@ -182,6 +182,8 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
                 frame, names = _header(frame, stream, path)
+                if cut := stream.cut_short(len(names)):
+                    raise DataValidationError(cut)
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
                 # _check_names can say so.
@@ -608,7 +610,8 @@ def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> tuple[int
 
 
 class _BoundedLines(io.RawIOBase):
-    """A binary stream over a file that fails as soon as one line exceeds MAX_LINE_BYTES; keeps the header."""
+    """A binary stream over a file that fails as soon as one line exceeds MAX_LINE_BYTES; keeps the header, and the
+    text after the last line break (`cut_short`)."""
 
     def __init__(self, handle: pa.NativeFile, path: str, delimiter: str = ",") -> None:
         self._handle = handle
@@ -617,6 +620,7 @@ class _BoundedLines(io.RawIOBase):
         self._line = 0
         self._header: bytes | None = None
         self._start = b""
+        self._last = b""
 
     def readable(self) -> bool:
         """A read-only stream."""
@@ -632,6 +636,7 @@ class _BoundedLines(io.RawIOBase):
             if len(pieces) > 1:
                 self._header = self._start
         longest = max([self._line, *map(len, pieces[1:-1])]) if len(pieces) > 1 else self._line
+        self._last = pieces[-1] if len(pieces) > 1 else self._last + pieces[0]
         if len(pieces) > 1:
             self._line = len(pieces[-1])
         if max(longest, self._line) > MAX_LINE_BYTES:
@@ -641,6 +646,23 @@ class _BoundedLines(io.RawIOBase):
             )
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+    def cut_short(self, columns: int) -> str:
+        """Why the file looks cut short, or "": read to its end, it ends in a line without a line break after it
+        that holds fewer fields than the header's `columns` (a download, copy or export stopped mid-row; pandas
+        would fill the fields it lacks as missing). A line holding a quote is left to the parser: one cut inside a
+        quoted field is an unclosed quote, refused as such."""
+        last = self._last.decode("utf-8", errors="replace")
+        if not last.strip() or '"' in last:
+            return ""
+        fields = len(next(csv.reader([last], delimiter=self._delimiter), []))
+        if fields >= columns:
+            return ""
+        return (
+            f"{self._path}: its last line has {fields} of the header's {columns} fields and no line break after it "
+            f"({last[:80]!r}): the file looks cut short (a download, copy or export stopped mid-row); get it "
+            "whole again, or delete that line"
+        )
 
     def header_names(self) -> list[str]:
         """The first line's column names as written (before pandas renames a duplicate to `name.1`)."""
