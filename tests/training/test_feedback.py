@@ -89,26 +89,29 @@ def test_a_capture_time_without_a_zone_is_read_as_utc(tmp_path: Path):
 
 
 def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confidence(tmp_path: Path):
+    # (a listing accepted at its department alone, its category left to a person, is queued after those sent whole)
+    department = record("department only", label="Electronics > TVs") | {"decision_label": "Electronics"}
     lines = [
-        record("sure and known"),
+        record("sure and known") | {"decision_label": "TVs"},
         record("unsure", confidence=0.3),
         record("new brand", brand="zzz-new"),
         record("sent to review", decision="review", confidence=0.6),
+        department,
         record("challenged"),
         record("unsure", confidence=0.35, time="2026-12-01T11:00:00Z"),  # seen twice: one row, the latest answer
     ]
     (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     captured = read_capture(str(tmp_path))
     # One label per listing, in the order of their latest records (`latest_listings`): "unsure" last.
-    challenger = ["TVs", "TVs", "TVs", "Fridges", "TVs"]
+    challenger = ["TVs", "TVs", "TVs", "Electronics > TVs", "Fridges", "TVs"]
 
     queue, qualified = build_review_queue(
         captured, known={"brand": {"acme"}}, challenger=challenger, low_confidence=0.5, limit=10
     )
 
-    assert list(queue["title"]) == ["sent to review", "challenged", "new brand", "unsure"]
-    assert qualified == 4
-    assert list(queue["reasons"]) == ["review", "challenger", "new_brand", "low_confidence"]
+    assert list(queue["title"]) == ["sent to review", "department only", "challenged", "new brand", "unsure"]
+    assert qualified == 5
+    assert list(queue["reasons"]) == ["review", "leaf_review", "challenger", "new_brand", "low_confidence"]
     unsure = queue[queue["title"] == "unsure"].iloc[0]
     assert unsure["times_seen"] == 2
     assert unsure["confidence"] == 0.35

@@ -407,11 +407,14 @@ def pipe_model(tmp_path_factory):
 def test_paths_and_decisions_use_the_labels_own_separator_as_the_api_does(pipe_model, tmp_path):
     model, frame = pipe_model
 
-    _, predictions, api = _scored_beside_the_api(model, frame.iloc[:200], tmp_path)
+    result, predictions, api = _scored_beside_the_api(model, frame.iloc[:200], tmp_path)
 
     assert predictions["path"].tolist() == [answer["path"][-1]["node"] for answer in api]
     assert predictions["decision_label"].tolist() == [answer["decision_label"] for answer in api]
     assert predictions["path"].str.contains("|", regex=False).all()
+    # AND the summary counts the answers accepted above their category, whose category goes to review
+    above = [a for a in api if a["decision"] == "accept" and a["decision_label"] != a["label"]]
+    assert json.loads(result.stdout[result.stdout.index("{") :])["decisions"]["leaf_review"] == len(above)
 
 
 def test_the_product_column_is_copied_beside_the_answers_whatever_its_name(model_path, tmp_path):

@@ -586,14 +586,19 @@ def _decisions(
 
 
 def _decision_summary(parts: list[Path]) -> dict[str, Any]:
-    """How many rows were accepted at each level and how many go to review: what a team plans its reviewers by."""
-    tables = [pq.read_table(path, columns=["decision", "decision_level"]).to_pandas() for path in parts]
-    decided = pd.concat(tables, ignore_index=True).dropna()
-    accepted = decided[decided["decision"] == ACCEPT]["decision_level"].value_counts().sort_index()
+    """How many rows were accepted at each level and how many go to review, whole or their category alone (accepted
+    at a level above it, "right department, unsure leaf"): what a team plans its reviewers by."""
+    columns = ["label", "decision", "decision_level", "decision_label"]
+    tables = [pq.read_table(path, columns=columns).to_pandas() for path in parts]
+    decided = pd.concat(tables, ignore_index=True).dropna(subset=["decision"])
+    accepted = decided[decided["decision"] == ACCEPT]
     return {
-        "accepted": int(len(decided) - (decided["decision"] == REVIEW).sum()),
-        "accepted_by_level": {int(level): int(count) for level, count in accepted.items()},
+        "accepted": len(accepted),
+        "accepted_by_level": {
+            int(level): int(n) for level, n in accepted["decision_level"].value_counts().sort_index().items()
+        },
         "review": int((decided["decision"] == REVIEW).sum()),
+        "leaf_review": int((accepted["decision_label"] != accepted["label"]).sum()),
     }
 
 

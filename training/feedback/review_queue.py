@@ -191,6 +191,9 @@ def build_review_queue(
     listings = latest_listings(captured, challenger_version=challenger_version)
     reasons = pd.DataFrame(index=listings.index)
     reasons["review"] = listings["decision"].eq("review")
+    # Accepted at a level above its category ("right department, unsure leaf"): the leaf goes to review.
+    decided = listings["decision_label"].fillna(listings["model_label"])  # a record of a model that named no level
+    reasons["leaf_review"] = listings["decision"].eq("accept") & decided.ne(listings["model_label"])
     reasons["challenger"] = (
         pd.Series(challenger, index=listings.index).ne(listings["model_label"]) if challenger is not None else False
     )
@@ -205,6 +208,7 @@ def build_review_queue(
     reasons.loc[listings["listing_id"].isin(reviewed).to_numpy()] = False
     parts = zip(
         np.where(reasons["review"], "review", ""),
+        np.where(reasons["leaf_review"], "leaf_review", ""),
         np.where(reasons["challenger"], "challenger", ""),
         new.to_numpy(),
         np.where(reasons["low_confidence"], "low_confidence", ""),
