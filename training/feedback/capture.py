@@ -294,14 +294,19 @@ def _json_values(text: str) -> Iterator[Any]:
             position += 1
         if position >= end:
             return
+        start = position
         try:
             value, position = decoder.raw_decode(text, position)
+            if isinstance(value, str) and text[position : position + 2].lstrip().startswith(":"):
+                # A member of an object whose opening brace is gone (a record damaged at its start).
+                raise json.JSONDecodeError("a member outside an object", text, start)
         except (json.JSONDecodeError, RecursionError):
             # Not JSON from here (another log line, or a record cut short): read on from the next object or line,
             # so a cut record does not take the records written after it on the same line (Firehose's).
+            position = start
             starts = [found for found in (text.find("{", position + 1), text.find("\n", position)) if found >= 0]
             resume = min(starts) if starts else end
-            if text.startswith("{", position) and CAPTURE_KEY in text[position:resume]:
+            if text.startswith(("{", CAPTURE_KEY), position) and CAPTURE_KEY in text[position:resume]:
                 yield Cut.RECORD
             position = resume
             continue
