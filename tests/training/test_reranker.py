@@ -20,6 +20,7 @@ from training.exceptions import ConfigError, DataValidationError
 from training.model.parity import adversarial_frame, check_parity, onnx_feeds
 from training.model.pipeline import (
     FLAT_FIT_MAX_CELLS,
+    FLAT_FIT_MAX_CLASSES,
     MULTICLASS,
     RERANK,
     TITLE_SCORES,
@@ -46,6 +47,7 @@ def test_auto_fits_the_title_svm_flat_while_rows_times_classes_stay_within_its_b
 
     assert resolve_title_fit(features, 24_000, 1_000).title_fit == "flat"
     assert resolve_title_fit(features, FLAT_FIT_MAX_CELLS // 1_000 + 1, 1_000).title_fit == "tree"
+    assert resolve_title_fit(features, 1_000, FLAT_FIT_MAX_CLASSES + 1).title_fit == "tree"
     # AND a fit the config names is kept whatever the size
     assert resolve_title_fit(replace(features, title_fit="tree"), 10, 40).title_fit == "tree"
     assert resolve_title_fit(replace(features, title_fit="flat"), 10**7, 5_000).title_fit == "flat"

@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 
 TITLE_SCORES = "title_scores"
 MULTICLASS, RERANK = "multiclass", "rerank"
-# `features.title_fit: auto` fits flat up to this many training rows × classes, and the tree above (measured: the
-# flat fit's one-vs-rest took about a minute more than the tree's at 24,000 training rows × 1,000 classes, and
-# thirteen minutes in all at 1,000 classes × 200,000 rows).
+# `features.title_fit: auto` fits flat up to this many training rows × classes and this many classes, and the tree
+# above. Its time grows with rows × classes (measured: about a minute more than the tree's at 24,000 training rows ×
+# 1,000 classes, thirteen minutes in all at 1,000 classes × 200,000 rows), its memory with classes × n-gram columns
+# (a weight each, in every fold's copy at once: peak RSS 3.5 GB at 1,000 classes, 9.7 GB at 4,602; `make
+# benchmark-categories`).
 FLAT_FIT_MAX_CELLS = 50_000_000
+FLAT_FIT_MAX_CLASSES = 1_000
 
 
 def resolve_design(model: ModelConfig, n_classes: int) -> str:
@@ -58,12 +61,13 @@ def resolve_title_fit(features: FeatureConfig, rows: int, n_classes: int) -> Fea
     The flat fit (one-vs-rest over every class) is the better one on a real taxonomy's shape: on Google's (uneven
     depths and fan-outs, a long tail) the tree's sums of per-node scores let deep paths win titles they never saw,
     and its model fell behind (`make benchmark-categories`, docs/scaling.md); on a balanced synthetic tree the two
-    tie. Its cost grows with rows × classes, so above FLAT_FIT_MAX_CELLS, where it runs past minutes, the tree is
-    fitted instead.
+    tie. Its time grows with rows × classes and its memory with classes, so above FLAT_FIT_MAX_CELLS or
+    FLAT_FIT_MAX_CLASSES, where it runs past minutes or gigabytes, the tree is fitted instead.
     """
     if features.title_fit != "auto":
         return features
-    return replace(features, title_fit="flat" if rows * n_classes <= FLAT_FIT_MAX_CELLS else "tree")
+    flat = rows * n_classes <= FLAT_FIT_MAX_CELLS and n_classes <= FLAT_FIT_MAX_CLASSES
+    return replace(features, title_fit="flat" if flat else "tree")
 
 
 def build_title_model(
