@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -157,6 +158,21 @@ def test_an_object_naming_a_member_twice_is_422_naming_it(client, body, repeated
     assert response.status_code == 422
     message = f"the name {repeated!r} appears twice in one object"
     assert _error_shape(response)["detail"] == [{"field": "body", "message": message, "type": "json_repeated_name"}]
+
+
+def test_a_repeated_name_at_the_end_of_a_large_object_is_found_in_one_pass(client):
+    # GIVEN an object of 15,000 names (a body near the limit) repeating its first name at its end
+    members = ",".join(f'"k{i}": 1' for i in range(15_000))
+    body = ('{"title": "tv", "x": {' + members + ', "k0": 2}}').encode()
+    assert len(body) < LIMIT
+
+    started = time.perf_counter()
+    response = client.post("/predict", content=body, headers=JSON)
+
+    # THEN it is named, in far less time than comparing each name with all before it took (seconds)
+    assert response.status_code == 422
+    assert _error_shape(response)["detail"][0]["message"] == "the name 'k0' appears twice in one object"
+    assert time.perf_counter() - started < 1.0
 
 
 def test_a_second_byte_order_mark_is_named_without_the_parsers_advice(client):

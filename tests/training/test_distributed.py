@@ -161,16 +161,21 @@ def test_a_rerun_with_the_features_folder_starts_at_lightgbm_and_gives_the_same_
 def test_a_taxonomy_of_many_categories_is_reranked_on_an_external_cluster(
     cluster_env, small_config_file, tmp_path, monkeypatch
 ):
-    # GIVEN a 40-leaf taxonomy (more classes than the multiclass design takes), a `dask scheduler` + `dask worker`,
-    # and a re-ranker sample so small that its first rows lack some classes
+    # GIVEN a 40-leaf taxonomy (more classes than the multiclass design takes), its title SVM fitted down the tree
+    # (as `title_fit: auto` fits one of thousands of classes), a `dask scheduler` + `dask worker`, and a re-ranker
+    # sample so small that its first rows lack some classes
     out = tmp_path / "out"
     monkeypatch.setattr(boosting, "RERANK_TRAIN_ROWS", 60)
+    config = yaml.safe_load(small_config_file.read_text())
+    config["features"] |= {"title_fit": "tree"}
+    tree_config = tmp_path / "tree.yaml"
+    tree_config.write_text(yaml.safe_dump(config))
 
     # WHEN it is trained on that cluster
     with _external_cluster() as address:
         monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
         result = _train(
-            "--engine", "dask", "--config", str(small_config_file), "--rows", "8000", "--categories", "40",
+            "--engine", "dask", "--config", str(tree_config), "--rows", "8000", "--categories", "40",
             "--out", str(out),
         )  # fmt: skip
 
@@ -179,6 +184,7 @@ def test_a_taxonomy_of_many_categories_is_reranked_on_an_external_cluster(
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["candidates"] == 20
+    assert metrics["title_fit"] == "tree"
     assert metrics["classes_learnt"] == 40
     assert metrics["parity_passed"] is True
     assert metrics["parity_max_abs_diff"] <= 1e-5
