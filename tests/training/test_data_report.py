@@ -253,6 +253,7 @@ def test_a_category_written_at_another_depth_of_the_tree_is_a_variant_with_the_p
     )
     labels += ["Home > Accessories"] * 5 + ["Car > Accessories"] * 3 + ["Accessories"] * 2
     labels += ["Home > Garden"] * 3 + ["Garden"] * 3 + ["Garden > Tools"] * 3  # a department, and a class of its own
+    labels += ["Books"] * 6 + ["Kids > Books"] * 2  # a department of its own, larger than the path ending in it
     frame = _frame(len(labels), category=labels)
 
     report = build_report(frame, paths, source="x")
@@ -262,7 +263,8 @@ def test_a_category_written_at_another_depth_of_the_tree_is_a_variant_with_the_p
     assert aliases == {"TVs": "Electronics > TVs", "Default Category > Home > Fridges": "Home > Fridges"}
     prepared = prepare_catalogue(frame, replace(paths, label_aliases=aliases))
     assert set(prepared[LABEL]) == {"Electronics > TVs", "Home > Fridges", "Home > Accessories", "Car > Accessories",
-                                    "Accessories", "Home > Garden", "Garden", "Garden > Tools"}  # fmt: skip
+                                    "Accessories", "Home > Garden", "Garden", "Garden > Tools", "Books",
+                                    "Kids > Books"}  # fmt: skip
 
 
 def test_an_alias_that_differs_by_a_character_no_one_sees_is_written_escaped():

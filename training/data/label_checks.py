@@ -107,8 +107,9 @@ def depth_variants(
     written alone ('TVs') beside the one path that ends in it ('Electronics > TVs'), which would train as a department
     of its own, suggesting the path; and a path under an extra top level ('Default Category > Electronics > TVs', as
     Magento exports its root category) beside the same path without it, suggesting the path without it (every
-    category then under its own department, whichever way each was written). A leaf
-    that ends several paths ('Accessories'), or that is a department with categories of its own, names none of them.
+    category then under its own department, whichever way each was written). A leaf that ends several paths
+    ('Accessories'), that is a department with categories of its own, or that holds more rows than the path (a
+    department 'Books' beside 'Kids > Books') names none of them.
     Labels in `taken` (already in a spelling group) are left to that group.
     """
     if not separator or not separator.strip():
@@ -122,17 +123,20 @@ def depth_variants(
     for key in by_key:
         if len(key) > 1:
             ending.setdefault(key[-1:], []).append(key)
-    groups, grouped = [], set()
+    groups: list[dict[str, Any]] = []
+    grouped: set[tuple[str, ...]] = set()
+    rows = {key: sum(counts[label] for label in labels) for key, labels in by_key.items()}
     for key, labels in by_key.items():
         leaf_of = ending.get(key, []) if len(key) == 1 and key not in departments else []
-        other = leaf_of[0] if len(leaf_of) == 1 else key[1:] if len(key) > 2 and key[1:] in by_key else None
+        if len(leaf_of) == 1 and rows[key] < rows[leaf_of[0]]:
+            other: tuple[str, ...] | None = leaf_of[0]
+        else:
+            other = key[1:] if len(key) > 2 and key[1:] in by_key else None
         if other is None or key in grouped or other in grouped:
             continue
         grouped |= {key, other}
-        group = labels + by_key[other]
-        rows = {label: counts[label] for label in group}
-        suggested = max(by_key[other], key=rows.__getitem__)
-        groups.append({"labels": rows, "suggested": suggested})
+        group = {label: counts[label] for label in labels + by_key[other]}
+        groups.append({"labels": group, "suggested": max(by_key[other], key=group.__getitem__)})
     return groups
 
 
