@@ -45,6 +45,9 @@ def test_a_whole_last_line_without_a_line_break_is_read(tmp_path: Path):
     path.write_text("title,seller_id,category\nacme tv,s1,TVs\nacme phone,s2,")
 
     assert read_catalogue(path)["title"].tolist() == ["acme tv", "acme phone"]
+    # AND so is a short last line where the export leaves out trailing empty fields on other lines too
+    path.write_bytes(b"title,label,price\r\nRed shirt,Tops,\r\nGreen shirt,Tops\r\nBlue jeans,Bottoms")
+    assert read_catalogue(path)["title"].tolist() == ["Red shirt", "Green shirt", "Blue jeans"]
 
 
 def test_read_catalogue_keeps_ids_as_text(tmp_path: Path):

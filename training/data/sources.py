@@ -182,8 +182,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 frame = trailing_fields_restored(frame, stream.header_names(), path)
                 rows = frame.head(HEADER_SEARCH_ROWS)  # with every column: a title line's blank cells drop them
                 frame, names = _header(frame, stream, path)
-                if cut := stream.cut_short(len(names)):
-                    raise DataValidationError(cut)
+                _check_whole(frame, stream.unterminated_fields(), path)
             else:
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
                 # _check_names can say so.
@@ -209,6 +208,26 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
         names += list(partitions)
     _check_names(names, frame.columns, required, path, rows=rows)
     return frame
+
+
+def _check_whole(frame: pd.DataFrame, last: tuple[str, int] | None, path: str) -> None:
+    """A text file must not end in a row cut short: a last line without a line break after it, with fewer fields
+    than the header, where no row before it lacks all the fields it lacks (a download, copy or export stopped
+    mid-row; pandas fills the fields a row lacks as missing). An export that leaves out trailing empty fields leaves
+    rows so on other lines too, and is read as written.
+
+    Raises:
+        DataValidationError: The last row is cut short.
+    """
+    if last is None or last[1] >= frame.shape[1] or len(frame) < 2:
+        return
+    line, fields = last
+    if not frame.iloc[:-1, fields:].isna().all(axis=1).any():
+        raise DataValidationError(
+            f"{path}: its last line has {fields} of the header's {frame.shape[1]} fields and no line break after it "
+            f"({line[:80]!r}), where every row before it has some of the rest: the file looks cut short (a "
+            "download, copy or export stopped mid-row); get it whole again, or delete that line"
+        )
 
 
 def partition_values(path: str) -> dict[str, str | None]:
@@ -647,22 +666,13 @@ class _BoundedLines(io.RawIOBase):
         buffer[: len(chunk)] = chunk
         return len(chunk)
 
-    def cut_short(self, columns: int) -> str:
-        """Why the file looks cut short, or "": read to its end, it ends in a line without a line break after it
-        that holds fewer fields than the header's `columns` (a download, copy or export stopped mid-row; pandas
-        would fill the fields it lacks as missing). A line holding a quote is left to the parser: one cut inside a
-        quoted field is an unclosed quote, refused as such."""
+    def unterminated_fields(self) -> tuple[str, int] | None:
+        """Read to its end, the file's last line when no line break follows it, and its fields; None when one
+        does, or the line holds a quote (one cut inside a quoted field is an unclosed quote, refused as such)."""
         last = self._last.decode("utf-8", errors="replace")
         if not last.strip() or '"' in last:
-            return ""
-        fields = len(next(csv.reader([last], delimiter=self._delimiter), []))
-        if fields >= columns:
-            return ""
-        return (
-            f"{self._path}: its last line has {fields} of the header's {columns} fields and no line break after it "
-            f"({last[:80]!r}): the file looks cut short (a download, copy or export stopped mid-row); get it "
-            "whole again, or delete that line"
-        )
+            return None
+        return last, len(next(csv.reader([last], delimiter=self._delimiter), []))
 
     def header_names(self) -> list[str]:
         """The first line's column names as written (before pandas renames a duplicate to `name.1`)."""
