@@ -36,7 +36,7 @@ from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import UNGROUPED, renamed_by_the_fold
 from training.data.load import learnt_catalogue
-from training.data.split import product_ids, product_keys, split_catalogue
+from training.data.split import product_ids, product_keys, products_named, split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import reviewed_listings
@@ -235,8 +235,8 @@ def _trained_on(
                     f"trained on{remedy}"
                 )
             continue
-        named = int(np.isin(seen, catalogue).sum())
-        if named * 2 < len(seen):
+        named, few = products_named(seen, catalogue)
+        if few:
             logger.warning(
                 f"DATA names {named:,} of the {len(seen):,} products model {name} trained on (its run's record): the "
                 "products' ids are written otherwise there (zero-padded, or read as numbers) or it is another "

@@ -66,6 +66,7 @@ from training.data.sources import (
 )
 from training.engines.dask.cluster import dask_client
 from training.exceptions import DataValidationError, TrainingError
+from training.feedback.review_queue import accepted_above_category
 from training.model.hierarchy import hierarchy_from_metadata
 from training.model.metadata import METADATA_KEY
 
@@ -598,7 +599,9 @@ def _decision_summary(parts: list[Path]) -> dict[str, Any]:
             int(level): int(n) for level, n in accepted["decision_level"].value_counts().sort_index().items()
         },
         "review": int((decided["decision"] == REVIEW).sum()),
-        "leaf_review": int((accepted["decision_label"] != accepted["label"]).sum()),
+        "leaf_review": int(
+            accepted_above_category(decided["decision"], decided["decision_label"], decided["label"]).sum()
+        ),
     }
 
 

@@ -32,6 +32,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, Trai
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
+from training.data.split import products_named
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -574,15 +575,15 @@ def products_renamed(seen: np.ndarray, fitted: FittedModel) -> str:
     under the config's name looks the same. A person decides; a catalogue that lost or gained some products is
     compared as usual.
     """
-    ours = pd.Index(fitted.trained_products).append(pd.Index(fitted.validation_products))
-    named = int(pd.Index(seen).isin(ours).sum())
-    if named * CATALOGUE_SHRINK >= len(seen):
+    ours = np.concatenate([fitted.trained_products, fitted.validation_products])
+    named, few = products_named(seen, ours)
+    if not few:
         return ""
     return (
-        f"this run's catalogue names {named:,} of the {len(seen):,} products it trained on (under 1/"
-        f"{CATALOGUE_SHRINK}): the products' ids were written otherwise (zero-padded, or read as numbers) or this is "
-        "another catalogue, so rows it trained on would count as new to it; compare the two yourself (make compare) "
-        "and set the alias if this one is meant"
+        f"this run's catalogue names {named:,} of the {len(seen):,} products it trained on (under half): the "
+        "products' ids were written otherwise (zero-padded, or read as numbers) or this is another catalogue, so rows "
+        "it trained on would count as new to it; compare the two yourself (make compare) and set the alias if this "
+        "one is meant"
     )
 
 

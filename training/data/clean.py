@@ -49,17 +49,16 @@ CURRENCY_AMOUNT = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s+(?
 # A row without a product id is its title's product, named this and a hash of the title (`own_products`).
 UNGROUPED = "(no product id) "
 logger = logging.getLogger(__name__)
-# Values that mean "none" (compared lower-cased, without outer spaces): a product id written so names no product, and
-# a label written so is no category (`training.data.label_checks.placeholder_labels`).
-# What an export writes in a number's cell for no number: read as missing, as an empty cell is (a spreadsheet's error
-# value, "#VALUE!", is a formula that failed, and is refused).
+# What an export writes for no value (compared lower-cased, without outer spaces): in a number's cell, read as missing
+# as an empty cell is (a spreadsheet's error value, "#VALUE!", is a formula that failed, and is refused there).
 MISSING_NUMBERS = frozenset({
     "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
     "not available", "not applicable",
 })  # fmt: skip
-PLACEHOLDERS = frozenset({
-    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
-    "not available", "not applicable", "uncategorized", "uncategorised", "no category",
+# Values that mean "none" for a product id (it names no product) and a label (it is no category:
+# `training.data.label_checks.placeholder_labels`).
+PLACEHOLDERS = MISSING_NUMBERS | frozenset({
+    "uncategorized", "uncategorised", "no category",
     # A spreadsheet's error values, in English and as German, French, Spanish, Italian and Portuguese Excel write
     # them: a formula that failed is no category.
     "#ref!", "#value!", "#div/0!", "#name?", "#null!", "#num!", "#spill!", "#calc!", "#nv", "#wert!", "#bezug!",

@@ -219,6 +219,14 @@ def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
     return hash_values(keys, "product", 0)
 
 
+def products_named(seen: np.ndarray, products: np.ndarray) -> tuple[int, bool]:
+    """How many of the products a model recorded it trained on (`seen`, `product_ids`) a catalogue's `products`
+    name, and whether that is under half of them: then the catalogue writes their ids otherwise (zero-padded, or read
+    as numbers on the way) or is another one, and the rows the model trained on would count as new to it."""
+    named = int(pd.Index(seen).isin(products).sum())
+    return named, named * 2 < len(seen)
+
+
 def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
     """A 64-bit hash of each row's key (its product, or the whole row without products), a stream per purpose."""
     return pd.util.hash_pandas_object(keys, index=False, hash_key=_hash_key(purpose, seed)).to_numpy()

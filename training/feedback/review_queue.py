@@ -191,9 +191,9 @@ def build_review_queue(
     listings = latest_listings(captured, challenger_version=challenger_version)
     reasons = pd.DataFrame(index=listings.index)
     reasons["review"] = listings["decision"].eq("review")
-    # Accepted at a level above its category ("right department, unsure leaf"): the leaf goes to review.
-    decided = listings["decision_label"].fillna(listings["model_label"])  # a record of a model that named no level
-    reasons["leaf_review"] = listings["decision"].eq("accept") & decided.ne(listings["model_label"])
+    reasons["leaf_review"] = accepted_above_category(
+        listings["decision"], listings["decision_label"], listings["model_label"]
+    )
     reasons["challenger"] = (
         pd.Series(challenger, index=listings.index).ne(listings["model_label"]) if challenger is not None else False
     )
@@ -226,6 +226,13 @@ def build_review_queue(
         ["_count", "_strongest", "confidence"], ascending=[False, True, True], kind="stable"
     )
     return _reviewer_columns(queued.head(limit), captured.inputs), len(queued)
+
+
+def accepted_above_category(decision: pd.Series, decision_label: pd.Series, label: pd.Series) -> pd.Series:
+    """Which answers were accepted at a level above their category ("right department, unsure leaf"): the
+    department is filed, and the category goes to review. A decision that names no level (a record of a model
+    without operating points) is the category's."""
+    return decision.eq("accept") & decision_label.fillna(label).ne(label)
 
 
 def _reviewer_columns(queued: pd.DataFrame, inputs: list[str]) -> pd.DataFrame:
