@@ -525,6 +525,14 @@ def test_a_title_running_over_several_lines_is_a_problem(tmp_path, last_category
     assert build_report(_frame(), CONFIG, source="x").multiline_titles == {}
 
 
+def test_a_two_column_titles_comma_after_a_line_break_is_no_merged_record():
+    frame = pd.DataFrame({"title": ["red shirt\nsize M, cotton"] * 20 + ["tv"] * 20, "category": ["Tops", "TVs"] * 20})
+
+    report = build_report(frame, replace(CONFIG, columns={"title": "title"}, hashed=(), numeric=()), source="x")
+
+    assert report.multiline_titles["records"] == 0
+
+
 def test_a_title_written_over_two_lines_in_a_closed_quote_is_a_note_not_a_problem(tmp_path):
     # GIVEN a CSV export whose titles (a comma among their words) are quoted and written over two lines
     path = tmp_path / "export.csv"

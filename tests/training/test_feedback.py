@@ -282,6 +282,14 @@ def test_a_corrections_file_named_twice_is_refused_before_training(tmp_path: Pat
     assert not (tmp_path / "o").exists()
 
 
+def test_a_corrections_list_naming_no_file_is_refused_before_training(tmp_path: Path):
+    result = CliRunner().invoke(train_app, ["--corrections", " , ", "--out", str(tmp_path / "o")])
+
+    assert result.exit_code == 1
+    assert "CORRECTIONS names no file (' , '): give one, or several comma-separated" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_new_class_spelt_two_ways_across_rounds_is_refused(tmp_path: Path):
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()

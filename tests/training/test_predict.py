@@ -414,6 +414,7 @@ def test_paths_and_decisions_use_the_labels_own_separator_as_the_api_does(pipe_m
     assert predictions["path"].str.contains("|", regex=False).all()
     # AND the summary counts the answers accepted above their category, whose category goes to review
     above = [a for a in api if a["decision"] == "accept" and a["decision_label"] != a["label"]]
+    assert above
     assert json.loads(result.stdout[result.stdout.index("{") :])["decisions"]["leaf_review"] == len(above)
 
 

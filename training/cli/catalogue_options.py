@@ -62,9 +62,12 @@ def listed_files(listed: str | None, role: str) -> tuple[str, ...]:
     variable is one word list).
 
     Raises:
-        DataValidationError: A file is named twice: its rows would count twice, each a later round of itself.
+        DataValidationError: A file is named twice: its rows would count twice, each a later round of itself; or the
+            variable is given and names none (`REVIEWED=" , "`).
     """
     files = tuple(name.strip() for name in (listed or "").split(",") if name.strip())
+    if listed is not None and listed.strip() and not files:
+        raise DataValidationError(f"{role} names no file ({listed!r}): give one, or several comma-separated")
     paths = [Path(name).resolve() for name in files]
     for index, path in enumerate(paths):
         if path in paths[:index]:

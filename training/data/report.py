@@ -284,14 +284,14 @@ def build_report(
 def multiline_titles(titles: pd.Series, fields: int) -> dict[str, Any]:
     """Titles holding a line break: legal in a quoted CSV field, and what one unbalanced quote makes of the records
     after it, merged into one title. `records` counts those with a line after a break that reads as a record of the
-    file (as many commas or tabs as its `fields` have between them): the mark of merged records, which a title
-    written over two lines lacks."""
+    file (as many commas or tabs as its `fields` have between them, two at least): the mark of merged records, which
+    a title written over two lines lacks."""
     texts = titles.astype(str)
     breaks = texts.str.count(r"\r\n?|\n")
     broken = breaks > 0
     if not broken.any():
         return {}
-    separators = max(fields - 1, 1)
+    separators = max(fields - 1, 2)  # one comma is a title's own as often as a record's
     merged = texts[broken].map(
         lambda text: any(max(line.count(","), line.count("\t")) >= separators for line in text.splitlines()[1:])
     )
