@@ -488,13 +488,16 @@ def _number_fault(cell: Any, value: float, currency: str | None) -> str:
     return "not a number (no currency symbols or thousands separators)"
 
 
-def _blank_text(column: pd.Series) -> np.ndarray:
-    """The cells of blank text, as a NumPy mask (a column of Arrow nulls alone, a blank price column, has no
-    boolean to fill its gaps with): none in a column of numbers, vectorised for a text column."""
+def _no_number_text(column: pd.Series) -> np.ndarray:
+    """The cells of text that stand for no number, blank or saying so (`MISSING_NUMBERS`), as a NumPy mask (a column
+    of Arrow nulls alone, a blank price column, has no boolean to fill its gaps with): none in a column of numbers,
+    vectorised for a text column."""
+    said = MISSING_NUMBERS | {""}
     if column.dtype == object:
-        return np.fromiter((isinstance(value, str) and not value.strip() for value in column), bool, len(column))
+        cells = (isinstance(value, str) and value.strip().lower() in said for value in column)
+        return np.fromiter(cells, bool, len(column))
     if is_string_dtype(column.dtype):
-        return column.str.strip().eq("").fillna(False).to_numpy(bool)
+        return column.str.strip().str.lower().isin(said).fillna(False).to_numpy(bool)
     return np.zeros(len(column), dtype=bool)
 
 
@@ -510,7 +513,7 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
         return pd.Series(np.nan, index=column.index), column.notna()
     # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown), and
     # so is a cell that says it is missing ("N/A", "-", "null").
-    column = column.mask(_blank_text(column) | _missing_marker(column))
+    column = column.mask(_no_number_text(column))
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
     if currency and len(unparsed):
@@ -521,16 +524,6 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
         values = pd.Series(numbers, index=column.index)
     invalid = column.notna() & (values.isna() | (values < 0) | ~(values.abs() <= FLOAT32_MAX))
     return values, invalid
-
-
-def _missing_marker(column: pd.Series) -> np.ndarray:
-    """The cells of text saying the value is missing (`MISSING_NUMBERS`), as a NumPy mask, as `_blank_text`."""
-    if column.dtype == object:
-        said = (isinstance(value, str) and value.strip().lower() in MISSING_NUMBERS for value in column)
-        return np.fromiter(said, bool, len(column))
-    if is_string_dtype(column.dtype):
-        return column.str.strip().str.lower().isin(MISSING_NUMBERS).fillna(False).to_numpy(bool)
-    return np.zeros(len(column), dtype=bool)
 
 
 def _scalar_text(value: Any, column: str, source: str) -> str | None:
