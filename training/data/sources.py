@@ -630,13 +630,12 @@ def _first_undecodable_line(path: str, filesystem: pafs.FileSystem) -> tuple[int
 
 class _BoundedLines(io.RawIOBase):
     """A binary stream over a file that fails as soon as one line exceeds MAX_LINE_BYTES; keeps the header, and the
-    text after the last line break (`cut_short`)."""
+    line being read (at the end, the text after the last line break: `unterminated_fields`)."""
 
     def __init__(self, handle: pa.NativeFile, path: str, delimiter: str = ",") -> None:
         self._handle = handle
         self._path = path
         self._delimiter = delimiter
-        self._line = 0
         self._header: bytes | None = None
         self._start = b""
         self._last = b""
@@ -649,20 +648,18 @@ class _BoundedLines(io.RawIOBase):
         """Read the next block and check the length of every line it ends or continues."""
         chunk = self._handle.read(min(len(buffer), READ_BYTES))
         pieces = LINE_BREAK.split(chunk)
-        self._line += len(pieces[0])
+        continued = len(self._last) + len(pieces[0])  # the line the block goes on with
         if self._header is None:
             self._start += pieces[0] if len(self._start) < MAX_LINE_BYTES else b""
             if len(pieces) > 1:
                 self._header = self._start
-        longest = max([self._line, *map(len, pieces[1:-1])]) if len(pieces) > 1 else self._line
-        self._last = pieces[-1] if len(pieces) > 1 else self._last + pieces[0]
-        if len(pieces) > 1:
-            self._line = len(pieces[-1])
-        if max(longest, self._line) > MAX_LINE_BYTES:
+        longest = max([continued, *map(len, pieces[1:])])
+        if longest > MAX_LINE_BYTES:
             raise DataValidationError(
                 f"{self._path}: a line is longer than {MAX_LINE_BYTES // (1 << 20)} MiB; no listing is that long "
                 "(is it the right file, or one whose lines are not separated by newlines?)"
             )
+        self._last = pieces[-1] if len(pieces) > 1 else self._last + pieces[0]
         buffer[: len(chunk)] = chunk
         return len(chunk)
 
