@@ -123,8 +123,8 @@ def main(
                 + "; a catalogue is compared on its labels"
             )
         frame, raw = learnt_catalogue(resolved, data or None)
-        catalogue_products = product_ids(product_keys(frame))
         if on != "all":
+            catalogue_products = product_ids(product_keys(frame))
             frame = split_catalogue(frame, resolved.split).test
         predicted_a = score_model(model_a, frame, resolved.data, name="A")
         predicted_b = score_model(model_b, frame, resolved.data, name="B")
