@@ -8,7 +8,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from training.model.title_tree import fit_tree_svm
+from training.model.title_tree import CLEARED_SHARE, fit_tree_svm
 
 # Each class's own word, and its ancestors' words: a title names its whole path, or only its parent.
 CLASSES = {
@@ -67,18 +67,32 @@ def test_every_path_shape_is_learnt_down_the_tree(matrix_and_labels):
     assert (model.predict(matrix) == labels).mean() == 1.0
 
 
-def test_a_class_score_is_the_sum_of_its_path_edges_scores(matrix_and_labels):
+def test_a_class_score_sums_what_its_title_misses_along_its_path(matrix_and_labels):
+    """Each edge's margin counts whole where the title misses it (negative) and by a share where it clears it."""
     matrix, labels = matrix_and_labels
     model = fit_tree_svm(matrix, labels, separator=" > ", c=0.5)
-    edge_scores = np.hstack([(matrix @ model.edge_weights.T).toarray(), np.zeros((matrix.shape[0], 1))])
+    margins = (matrix @ model.edge_weights.T).toarray() + model.edge_intercept
+    parts = np.where(margins < 0, (1 + CLEARED_SHARE) * margins, CLEARED_SHARE * margins)
 
-    summed = edge_scores[:, model.paths()].sum(axis=2) + model.intercept
+    summed = np.hstack([parts, np.zeros((matrix.shape[0], 1))])[:, model.paths()].sum(axis=2)
 
     np.testing.assert_allclose(summed, model.decision_function(matrix), atol=1e-12)
     # "Home > Lighting > Lamps > Desk" takes four edges, "Garden" one (then padding)
     paths = dict(zip(model.classes, model.paths(), strict=True))
     assert (paths["Garden"] < model.n_edges).sum() == 1
     assert (paths["Home > Lighting > Lamps > Desk"] < model.n_edges).sum() == 3  # Lighting has one child: no edge
+
+
+@pytest.mark.parametrize("other", [word for label, word in CLASSES.items() if label != "Garden"])
+def test_a_deeper_path_is_no_evidence_in_itself(matrix_and_labels, other):
+    """A title naming a one-level class whole, and a leaf's word from another department without its path, is the
+    class it names: summed raw margins favoured the leaf, whose longer path added up more positive edges."""
+    _, labels = matrix_and_labels
+    titles, _ = _titles()
+    vectoriser = TfidfVectorizer().fit(titles)
+    model = fit_tree_svm(vectoriser.transform(titles).tocsr(), labels, separator=" > ", c=0.5)
+
+    assert model.predict(vectoriser.transform([f"garden {other}"]).tocsr()).tolist() == ["Garden"]
 
 
 def test_a_tree_fit_solves_smaller_problems_than_one_vs_rest(matrix_and_labels):

@@ -19,7 +19,7 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from training.model.title_tree import TreeLinearModel, fit_tree_svm
+from training.model.title_tree import TreeLinearModel, fit_tree_svm, hinged
 from training.model.top_classes import top_k_positions
 from training.text import char_ngrams, first_token, word_ngrams
 
@@ -232,7 +232,7 @@ class TitleCandidates(TitleScores):
     With thousands of classes, per-class scores cannot be features (K columns per row, a K-wide graph), and
     the dense weights would be K × buckets floats in the graph. This block keeps, per n-gram bucket, only the
     `weights_per_bucket` largest |weights| over the tree's edges (TF-IDF scaled, stored as float32), sums each
-    class's path of edge scores, and outputs, per row, the top
+    class's path of edge scores (`title_tree.hinged` down a tree), and outputs, per row, the top
     candidates' scores then their class indices (as float32, exact below 2**24): 2 × `candidates` columns
     whatever the number of classes. Ties go to the lower class index, as ONNX TopK orders them.
 
@@ -265,7 +265,8 @@ class TitleCandidates(TitleScores):
         self.idf_ = inverse_document_frequency(counts)
         self.linear_ = fit_tree_svm(self._weigh(counts), y, separator=self.separator, c=self.c)
         self.classes_ = self.linear_.classes
-        self.intercept_ = self.linear_.intercept
+        self.edge_intercept_ = self.linear_.edge_intercept
+        self.hinge_ = self.linear_.hinge
         self.path_edges_ = self.linear_.paths()
         n_buckets, n_edges = len(self.idf_), self.linear_.n_edges
         kept = min(self.weights_per_bucket, n_edges)
@@ -306,15 +307,17 @@ class TitleCandidates(TitleScores):
     def score_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
         """Every class's score from the pruned edge weights, float32: [N, classes].
 
-        Each edge's raw score, then each class's the sum along its path (padding is an extra zero edge), in
-        float64, then scaled and shifted: the graph's steps in the graph's order.
+        Each edge's raw score, scaled, shifted and `hinged` down a tree, then each class's the sum along its path
+        (padding is an extra zero edge), in float64: the graph's steps in the graph's order.
         """
         norms = np.sqrt(np.asarray(counts.multiply(self.idf_).power(2).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0  # scikit-learn's normalize leaves an all-zero row as it is
         # Edges by rows ([edges, N]) and classes by path length, longest first: each step adds one edge to the
         # classes whose path is that long, a leading block of rows. The same additions in the same order as the
         # graph's (which also adds the zero padding edge), several times faster than gathering columns.
-        edges = np.asarray((self.pruned_weights_.T @ counts.T).todense())
+        edges = np.asarray((self.pruned_weights_.T @ counts.T).todense()) / norms + self.edge_intercept_[:, None]
+        if self.hinge_:
+            edges = hinged(edges)
         padding = len(edges)
         lengths = (self.path_edges_ < padding).sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
@@ -323,8 +326,7 @@ class TitleCandidates(TitleScores):
         for step in range(1, paths.shape[1]):
             longer = int((lengths > step).sum())
             raw[:longer] += edges[paths[:longer, step]]
-        raw = raw[np.argsort(order)]
-        return (raw.T / norms[:, None] + self.intercept_).astype(np.float32)
+        return raw[np.argsort(order)].T.astype(np.float32)
 
     def transform_counts(self, counts: sparse.csr_matrix) -> np.ndarray:
         """The top candidates' scores then their class indices, [N, 2 × n_candidates] float32, in chunks."""

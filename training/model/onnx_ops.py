@@ -31,6 +31,7 @@ from training.model.features import (
 from training.model.margin import MarginBoostedClassifier
 from training.model.pins import require_pinned
 from training.model.reranker import CandidateReranker
+from training.model.title_tree import CLEARED_SHARE
 from training.text import NO_TOKEN, ONNX_LOCALE, compatibility_folds, onnx_token_pattern, whitespace_characters
 
 if TYPE_CHECKING:
@@ -383,6 +384,12 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
             for n in range(low, high + 1)
         ]
     bucket = graph.node("Concat", buckets, axis=1)
+    norm = graph.node("Sqrt", [_squared_norms(graph, bucket, np.append(model.idf_, 0.0))])
+    # scikit-learn's normalize leaves an all-zero row as it is: divide by 1 instead of 0.
+    is_zero = graph.node("Equal", [norm, graph.constant(np.float64(0.0))])
+    safe_norm = graph.node(
+        "Unsqueeze", [graph.node("Where", [is_zero, graph.constant(np.float64(1.0)), norm]), graph.ints([1])]
+    )
     if isinstance(model, TitleCandidates):
         n_rows = graph.node("Gather", [graph.node("Shape", [bucket]), graph.ints([0])])
         flat = graph.ints([0, -1])  # [N, grams, kept] → [N, grams × kept]
@@ -403,9 +410,15 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
             axis=1,
             reduction="add",
         )
+        # Each edge's margin (the padding edge's stays 0), `hinged` down a tree as `TitleCandidates.score_counts`.
+        edge_intercept = graph.constant(np.append(model.edge_intercept_, 0.0))
+        margins = graph.node("Add", [graph.node("Div", [edge_raw, safe_norm]), edge_intercept])
+        if model.hinge_:
+            zero, share = graph.constant(np.float64(0.0)), graph.constant(np.float64(CLEARED_SHARE))
+            margins = graph.node("Add", [graph.node("Min", [margins, zero]), graph.node("Mul", [margins, share])])
         # Edges by rows ([edges, N]), as `score_counts`: each class's step gathers a whole row of N scores, several
         # times faster than gathering columns of [N, edges] one float at a time.
-        edges_by_row = graph.node("Transpose", [edge_raw], perm=[1, 0])
+        edges_by_row = graph.node("Transpose", [margins], perm=[1, 0])
         steps = [
             graph.node("Gather", [edges_by_row, graph.constant(model.path_edges_[:, step], TensorProto.INT64)], axis=0)
             for step in range(model.path_edges_.shape[1])
@@ -413,22 +426,14 @@ def _title_scores(graph: _Graph, model: TitleScores, titles: str) -> str:
         raw = steps[0]
         for step in steps[1:]:
             raw = graph.node("Add", [raw, step])
-        raw = graph.node("Transpose", [raw], perm=[1, 0])
-        intercept = model.intercept_
-    else:
-        n_classes = model.svm_.coef_.shape[0]
-        weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, n_classes))])
-        intercept = model.svm_.intercept_
-        raw = graph.node(
-            "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
-        )
-
-    norm = graph.node("Sqrt", [_squared_norms(graph, bucket, np.append(model.idf_, 0.0))])
-    # scikit-learn's normalize leaves an all-zero row as it is: divide by 1 instead of 0.
-    is_zero = graph.node("Equal", [norm, graph.constant(np.float64(0.0))])
-    safe_norm = graph.node("Where", [is_zero, graph.constant(np.float64(1.0)), norm])
-    scaled = graph.node("Div", [raw, graph.node("Unsqueeze", [safe_norm, graph.ints([1])])])
-    return graph.node("Add", [scaled, graph.constant(intercept.astype(np.float64))])
+        return graph.node("Transpose", [raw], perm=[1, 0])
+    n_classes = model.svm_.coef_.shape[0]
+    weights = np.vstack([model.idf_[:, None] * model.svm_.coef_.T, np.zeros((1, n_classes))])
+    raw = graph.node(
+        "ReduceSum", [graph.node("Gather", [graph.constant(weights), bucket]), graph.ints([1])], keepdims=0
+    )
+    scaled = graph.node("Div", [raw, safe_norm])
+    return graph.node("Add", [scaled, graph.constant(model.svm_.intercept_.astype(np.float64))])
 
 
 def _squared_norms(graph: _Graph, bucket: str, idf: np.ndarray) -> str:

@@ -11,6 +11,14 @@ compete. The model stays per edge: an n-gram that names a department weighs on o
 each of its hundreds of leaves, so pruning each n-gram to its strongest weights keeps what it says (pruned
 per class, the summed weights lost the department and category evidence at thousands of classes). Flat labels
 are the one-node tree: plain one-vs-rest, one edge per class.
+
+Down a tree, a class does not add its edges' raw margins: each edge's problem saw only its parent's rows, so a leaf
+of a department the title does not belong to was never taught to reject it and may score it high, enough to
+outweigh the department edge that did reject it (the answer a deep leaf in the wrong department). A missed edge
+(negative margin) costs its whole margin and a cleared one adds only a tenth of it (`hinged`): a class scores high
+when the title clears every edge of its path. Log-sigmoid or per-node log-softmax edge scores did no better on the
+long-tailed Google shape, and need a scale and Exp/Log, whose last bit the graph may not reproduce
+(docs/scaling.md, "The title fit down the tree").
 `features.title_fit: flat` keeps one-vs-rest over every class; `make benchmark-categories` measures both
 (docs/measured.md).
 """
@@ -33,6 +41,14 @@ if TYPE_CHECKING:
 SCORE_CHUNK = 2_000
 # The root's id in edge keys (tree nodes are numbered from 0).
 ROOT = -1
+# What an edge the title clears adds to its classes' scores, as a share of its margin (see the module docstring).
+CLEARED_SHARE = 0.1
+
+
+def hinged(margins: np.ndarray) -> np.ndarray:
+    """Each edge's part of its classes' scores, from its margins: all of a negative margin, a share of a positive
+    one. Min, Mul and Add only, in the graph's order, so the graph reproduces it to the last bit."""
+    return np.minimum(margins, 0.0) + CLEARED_SHARE * margins
 
 
 @dataclass(frozen=True)
@@ -43,14 +59,17 @@ class TreeLinearModel:
         classes: The class labels, sorted.
         edge_weights: [edges, features] float64, CSC: each fitted edge's weights (zero where a node never saw
             a feature).
+        edge_intercept: [edges] float64: each fitted edge's intercept.
         class_edges: [classes, edges] 0/1, CSR: the edges on each class's path.
-        intercept: [classes] float64: the summed intercepts of each class's edges.
+        hinge: Whether each edge's margin is `hinged` before a class sums its path: fitted down a tree of paths;
+            flat, a class's score is its one edge's margin.
     """
 
     classes: np.ndarray
     edge_weights: sparse.csc_matrix
+    edge_intercept: np.ndarray
     class_edges: sparse.csr_matrix
-    intercept: np.ndarray
+    hinge: bool
 
     @property
     def n_edges(self) -> int:
@@ -68,8 +87,8 @@ class TreeLinearModel:
 
     def decision_function(self, matrix: sparse.csr_matrix) -> np.ndarray:
         """Every class's unpruned score, [rows, classes] float64: for a block of rows (see `predict`)."""
-        weights = self.edge_weights.tocsr()
-        return np.asarray(((matrix @ weights.T) @ self.class_edges.T).todense()) + self.intercept
+        margins = np.asarray((matrix @ self.edge_weights.tocsr().T).todense()) + self.edge_intercept
+        return np.asarray((hinged(margins) if self.hinge else margins) @ self.class_edges.T)
 
     def predict(self, matrix: sparse.csr_matrix) -> np.ndarray:
         """The best class per row by unpruned score, SCORE_CHUNK rows at a time (never a [rows, classes] array)."""
@@ -135,6 +154,7 @@ def fit_tree_svm(matrix: sparse.csr_matrix, labels: ArrayLike, *, separator: str
     return TreeLinearModel(
         classes=classes,
         edge_weights=edge_weights,
+        edge_intercept=np.asarray(intercepts, dtype=np.float64),
         class_edges=class_edges,
-        intercept=class_edges @ np.asarray(intercepts, dtype=np.float64),
+        hinge=separator is not None,
     )
