@@ -73,6 +73,25 @@ def test_gzipped_csv_shards_read_as_the_plain_file(tmp_path: Path, shards):
     )
 
 
+def test_an_empty_shard_in_a_folder_is_left_out_with_a_warning(tmp_path: Path, caplog):
+    # GIVEN an export folder with an empty partition's file of 0 bytes (Hadoop's and Spark's `part-00002`)
+    catalogue = _catalogue()
+    (tmp_path / "export").mkdir()
+    catalogue.iloc[:200].to_csv(tmp_path / "export" / "part-00000.csv", index=False)
+    catalogue.iloc[200:].to_csv(tmp_path / "export" / "part-00001.csv", index=False)
+    (tmp_path / "export" / "part-00002.csv").write_bytes(b"")
+
+    # WHEN it is read THEN every row of the other shards is, and the empty one is named
+    read = read_catalogue(tmp_path / "export")
+    assert read["title"].tolist() == catalogue["title"].tolist()
+    assert "left out 1 empty file(s) (0 bytes): ['part-00002.csv']" in caplog.text
+    # AND a folder of empty files only is refused, as one empty file is
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "part-00000.csv").write_bytes(b"")
+    with pytest.raises(DataValidationError, match=r"every data file in .*none is empty \(0 bytes\)"):
+        read_catalogue(tmp_path / "none")
+
+
 def test_a_dataset_partitioned_by_its_category_reads_the_category_from_its_folders(tmp_path: Path):
     # GIVEN a catalogue written as a partitioned dataset (Spark's partitionBy): the label lives in the folder names
     import pyarrow as pa

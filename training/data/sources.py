@@ -16,6 +16,7 @@ import codecs
 import csv
 import fnmatch
 import io
+import logging
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -101,12 +102,17 @@ CONFIGS = "configs/*.yaml shows how"
 HEADERLESS_WORDS = 5
 DATA_CELL = re.compile(r"[-+]?\d+(?:[.,]\d+)?|\d+(?:\s*[>/|]\s*\d+)+")
 
+logger = logging.getLogger(__name__)
+
 
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     """The CSV/TSV/Parquet files `data` names: a file, a glob (`*` in the last part) or a folder, local or s3://.
 
+    A file of 0 bytes in a folder or glob is left out, with a warning: a shard with no rows, as Hadoop and Spark
+    jobs write for an empty partition (`part-00003`), holds nothing to read. Named on its own, it is refused.
+
     Raises:
-        DataValidationError: Nothing readable matches.
+        DataValidationError: Nothing readable matches, or every file that does is empty.
     """
     location = data if "://" in data else str(Path(data).resolve())
     pattern = None
@@ -119,12 +125,14 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         info = filesystem.get_file_info(root)
     except (OSError, ValueError) as exc:
         raise DataValidationError(f"cannot open {data}: {exc}") from exc
+    empty: set[str] = set()
     if info.type == pafs.FileType.File and pattern is None:
         candidates = [root]
     elif info.type == pafs.FileType.Directory:
         selector = pafs.FileSelector(root, recursive=pattern is None)
-        found = filesystem.get_file_info(selector)
-        candidates = sorted(item.path for item in found if item.is_file and not ignored_below(item.path, root))
+        listed = [item for item in filesystem.get_file_info(selector) if item.is_file]
+        candidates = sorted(item.path for item in listed if not ignored_below(item.path, root))
+        empty = {item.path for item in listed if item.size == 0}
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
@@ -144,7 +152,14 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
             f"{data} holds {len(unread)} file(s) that are not CSV, TSV or Parquet and would not be read: "
             f"{unread[:5]}; save them as .csv, .tsv or .parquet, or move them out{glob}"
         )
-    return filesystem, files
+    skipped = [path for path in files if path in empty]
+    if skipped and len(skipped) == len(files):
+        raise DataValidationError(f"every data file in {data} is empty (0 bytes): {[inside[p] for p in files[:5]]}")
+    if skipped:
+        logger.warning(
+            "%s: left out %d empty file(s) (0 bytes): %s", data, len(skipped), [inside[p] for p in skipped[:5]]
+        )
+    return filesystem, [path for path in files if path not in empty]
 
 
 def ignored_below(path: str, root: str) -> bool:
