@@ -59,10 +59,10 @@ def resolve_title_fit(features: FeatureConfig, rows: int, n_classes: int) -> Fea
     """`features` with `title_fit: auto` decided for `rows` training rows of `n_classes` classes.
 
     The flat fit (one-vs-rest over every class) is the better one on a real taxonomy's shape: on Google's (uneven
-    depths and fan-outs, a long tail) the tree's sums of per-node scores let deep paths win titles they never saw,
-    and its model fell behind (`make benchmark-categories`, docs/scaling.md); on a balanced synthetic tree the two
-    tie. Its time grows with rows × classes and its memory with classes, so above FLAT_FIT_MAX_CELLS or
-    FLAT_FIT_MAX_CLASSES, where it runs past minutes or gigabytes, the tree is fitted instead.
+    depths and fan-outs, a long tail) the tree's model stays a little behind (`make benchmark-categories`,
+    docs/scaling.md); on a balanced synthetic tree the two tie. Its time grows with rows × classes and its memory
+    with classes, so above FLAT_FIT_MAX_CELLS or FLAT_FIT_MAX_CLASSES, where it runs past minutes or gigabytes,
+    the tree is fitted instead.
     """
     if features.title_fit != "auto":
         return features

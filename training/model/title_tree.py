@@ -4,7 +4,7 @@ One-vs-rest over K classes solves K binary problems on every row: at 1,000 class
 the six stacking fits took minutes, and 5,000 classes would take hours. With path labels the tree gives a
 cheaper model of the same form. Each node with two or more children learns, on its own rows only, which
 child a title falls under (one-vs-rest over the children; "stop here" is a child when the node is itself a
-class), and a class's score is the sum of its path's edge scores. Department problems see every
+class), and a class's score sums its path's edge scores (hinged: below). Department problems see every
 row, leaf problems only their category's rows, so the cost is about (fan-out per level × levels) passes over
 the rows instead of K; siblings, the classes a title confuses, are learnt apart on exactly the rows where they
 compete. The model stays per edge: an n-gram that names a department weighs on one department edge, not on
