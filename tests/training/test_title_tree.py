@@ -49,6 +49,15 @@ def test_flat_labels_fit_the_same_one_vs_rest_svm_as_scikit_learn(matrix_and_lab
     np.testing.assert_allclose(flat.decision_function(matrix), reference.decision_function(matrix), atol=1e-9)
 
 
+def test_labels_without_the_separator_are_one_vs_rest_under_a_separator_too(matrix_and_labels):
+    """Leaf names alone in a catalogue configured for paths: one edge per class, scored as one-vs-rest scores."""
+    matrix, labels = matrix_and_labels
+    leaves = np.array([label.split(" > ")[-1] for label in labels], dtype=object)
+    model = fit_tree_svm(matrix, leaves, separator=" > ", c=0.5)
+    reference = LinearSVC(C=0.5, dual=False, random_state=0).fit(matrix, leaves)
+    np.testing.assert_allclose(model.decision_function(matrix), reference.decision_function(matrix), atol=1e-9)
+
+
 def test_two_flat_classes_score_plus_and_minus_the_one_decision(matrix_and_labels):
     matrix, labels = matrix_and_labels
     two = np.isin(labels, ["Garden", "Audio > Speakers"])

@@ -12,13 +12,13 @@ each of its hundreds of leaves, so pruning each n-gram to its strongest weights 
 per class, the summed weights lost the department and category evidence at thousands of classes). Flat labels
 are the one-node tree: plain one-vs-rest, one edge per class.
 
-Down a tree, a class does not add its edges' raw margins: each edge's problem saw only its parent's rows, so a leaf
-of a department the title does not belong to was never taught to reject it and may score it high, enough to
-outweigh the department edge that did reject it (the answer a deep leaf in the wrong department). A missed edge
-(negative margin) costs its whole margin and a cleared one adds only a tenth of it (`hinged`): a class scores high
-when the title clears every edge of its path. Log-sigmoid or per-node log-softmax edge scores did no better on the
-long-tailed Google shape, and need a scale and Exp/Log, whose last bit the graph may not reproduce
-(docs/scaling.md, "The title fit down the tree").
+Down a tree, a class does not add its edges' raw margins: each edge's problem saw only its parent's rows, so a
+leaf of a department the title does not belong to was never taught to reject it and may score it high, enough to
+outweigh the department edge that did reject it, and a longer path added up more positive edges: titles went to
+deep leaves of the wrong department. A missed edge (negative margin) costs its whole margin and a cleared one adds
+only a tenth of it (`hinged`): a class scores high when the title clears every edge of its path. Log-sigmoid or
+per-node log-softmax edge scores did no better on the long-tailed Google shape, and need a scale and Exp or Log,
+whose last bit the graph may not reproduce (docs/scaling.md, "Many categories").
 `features.title_fit: flat` keeps one-vs-rest over every class; `make benchmark-categories` measures both
 (docs/measured.md).
 """
@@ -61,8 +61,8 @@ class TreeLinearModel:
             a feature).
         edge_intercept: [edges] float64: each fitted edge's intercept.
         class_edges: [classes, edges] 0/1, CSR: the edges on each class's path.
-        hinge: Whether each edge's margin is `hinged` before a class sums its path: fitted down a tree of paths;
-            flat, a class's score is its one edge's margin.
+        hinge: Whether each edge's margin is `hinged` before a class sums its path: where some path takes two
+            edges or more; where each takes one (flat labels), a class's score is its edge's margin, one-vs-rest's.
     """
 
     classes: np.ndarray
@@ -156,5 +156,5 @@ def fit_tree_svm(matrix: sparse.csr_matrix, labels: ArrayLike, *, separator: str
         edge_weights=edge_weights,
         edge_intercept=np.asarray(intercepts, dtype=np.float64),
         class_edges=class_edges,
-        hinge=separator is not None,
+        hinge=bool(np.diff(class_edges.indptr).max(initial=0) > 1),
     )
