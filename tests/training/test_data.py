@@ -80,15 +80,16 @@ def test_an_empty_shard_in_a_folder_is_left_out_with_a_warning(tmp_path: Path, c
     catalogue.iloc[:200].to_csv(tmp_path / "export" / "part-00000.csv", index=False)
     catalogue.iloc[200:].to_csv(tmp_path / "export" / "part-00001.csv", index=False)
     (tmp_path / "export" / "part-00002.csv").write_bytes(b"")
+    (tmp_path / "export" / "part-00003").write_bytes(b"")  # Hadoop's names carry no suffix
 
-    # WHEN it is read THEN every row of the other shards is, and the empty one is named
+    # WHEN it is read THEN every row of the other shards is, and the empty ones are named
     read = read_catalogue(tmp_path / "export")
     assert read["title"].tolist() == catalogue["title"].tolist()
-    assert "left out 1 empty file(s) (0 bytes): ['part-00002.csv']" in caplog.text
+    assert "left out 2 empty file(s) (0 bytes): ['part-00002.csv', 'part-00003']" in caplog.text
     # AND a folder of empty files only is refused, as one empty file is
     (tmp_path / "none").mkdir()
     (tmp_path / "none" / "part-00000.csv").write_bytes(b"")
-    with pytest.raises(DataValidationError, match=r"every data file in .*none is empty \(0 bytes\)"):
+    with pytest.raises(DataValidationError, match=r"every file .*none holds is empty \(0 bytes\)"):
         read_catalogue(tmp_path / "none")
 
 

@@ -136,12 +136,16 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
+    inside = {path: path.removeprefix(root).lstrip("/") for path in named}
+    skipped = [inside[path] for path in named if path in empty]
+    named = [path for path in named if path not in empty]
     files = [path for path in named if file_format(path)]
+    if not files and skipped:
+        raise DataValidationError(f"every file {data} holds is empty (0 bytes): {skipped[:5]}")
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
-    inside = {path: path.removeprefix(root).lstrip("/") for path in named}
     unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
         # Their rows would be left out without a word: a `b.csv.gz` beside `a.csv` is half the catalogue.
@@ -152,14 +156,9 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
             f"{data} holds {len(unread)} file(s) that are not CSV, TSV or Parquet and would not be read: "
             f"{unread[:5]}; save them as .csv, .tsv or .parquet, or move them out{glob}"
         )
-    skipped = [path for path in files if path in empty]
-    if skipped and len(skipped) == len(files):
-        raise DataValidationError(f"every data file in {data} is empty (0 bytes): {[inside[p] for p in files[:5]]}")
     if skipped:
-        logger.warning(
-            "%s: left out %d empty file(s) (0 bytes): %s", data, len(skipped), [inside[p] for p in skipped[:5]]
-        )
-    return filesystem, [path for path in files if path not in empty]
+        logger.warning("%s: left out %d empty file(s) (0 bytes): %s", data, len(skipped), skipped[:5])
+    return filesystem, files
 
 
 def ignored_below(path: str, root: str) -> bool:
