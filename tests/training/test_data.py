@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -81,15 +82,16 @@ def test_an_empty_shard_in_a_folder_is_left_out_with_a_warning(tmp_path: Path, c
     catalogue.iloc[200:].to_csv(tmp_path / "export" / "part-00001.csv", index=False)
     (tmp_path / "export" / "part-00002.csv").write_bytes(b"")
     (tmp_path / "export" / "part-00003").write_bytes(b"")  # Hadoop's names carry no suffix
+    (tmp_path / "export" / "part-00004.csv.gz").write_bytes(gzip.compress(b""))  # nothing, compressed: 20 bytes
 
     # WHEN it is read THEN every row of the other shards is, and the empty ones are named
     read = read_catalogue(tmp_path / "export")
     assert read["title"].tolist() == catalogue["title"].tolist()
-    assert "left out 2 empty file(s) (0 bytes): ['part-00002.csv', 'part-00003']" in caplog.text
+    assert "left out 3 empty file(s): ['part-00002.csv', 'part-00003', 'part-00004.csv.gz']" in caplog.text
     # AND a folder of empty files only is refused, as one empty file is
     (tmp_path / "none").mkdir()
     (tmp_path / "none" / "part-00000.csv").write_bytes(b"")
-    with pytest.raises(DataValidationError, match=r"every file .*none holds is empty \(0 bytes\)"):
+    with pytest.raises(DataValidationError, match=r"every file .*none holds is empty: \['part-00000.csv'\]"):
         read_catalogue(tmp_path / "none")
 
 

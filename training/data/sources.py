@@ -43,6 +43,9 @@ PARTITION = re.compile(r"([^=]+)=(.*)")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 # A text file compressed with gzip, as BigQuery, Spark and `gzip` name it (`export-000.csv.gz`): read as it streams.
 GZIP_SUFFIX = ".gz"
+# A gzip file this small may hold nothing (20 bytes of header and trailer, plus the name `gzip` records): one byte is
+# read to tell, where a Hadoop job's empty partition compressed (`part-r-00003.gz`) would otherwise refuse its folder.
+SMALL_GZIP_BYTES = 1024
 # The text formats, by their field delimiter (a .tsv file is a Google Merchant Center feed's usual form).
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 # What to do about a file cut by another delimiter than its name says (a comma in every column name: a .tsv that is
@@ -108,8 +111,9 @@ logger = logging.getLogger(__name__)
 def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     """The CSV/TSV/Parquet files `data` names: a file, a glob (`*` in the last part) or a folder, local or s3://.
 
-    A file of 0 bytes in a folder or glob is left out, with a warning: a shard with no rows, as Hadoop and Spark
-    jobs write for an empty partition (`part-00003`), holds nothing to read. Named on its own, it is refused.
+    An empty file in a folder or glob is left out, with a warning: a shard with no rows, as Hadoop and Spark jobs
+    write for an empty partition (`part-00003`, or `part-00003.csv.gz` compressed), holds nothing to read. Named
+    on its own, it is refused.
 
     Raises:
         DataValidationError: Nothing readable matches, or every file that does is empty.
@@ -132,7 +136,7 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         selector = pafs.FileSelector(root, recursive=pattern is None)
         listed = [item for item in filesystem.get_file_info(selector) if item.is_file]
         candidates = sorted(item.path for item in listed if not ignored_below(item.path, root))
-        empty = {item.path for item in listed if item.size == 0}
+        empty = {item.path for item in listed if _empty(filesystem, item)}
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
@@ -141,7 +145,7 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     named = [path for path in named if path not in empty]
     files = [path for path in named if file_format(path)]
     if not files and skipped:
-        raise DataValidationError(f"every file {data} holds is empty (0 bytes): {skipped[:5]}")
+        raise DataValidationError(f"every file {data} holds is empty: {skipped[:5]}")
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
@@ -157,8 +161,22 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
             f"{unread[:5]}; save them as .csv, .tsv or .parquet, or move them out{glob}"
         )
     if skipped:
-        logger.warning("%s: left out %d empty file(s) (0 bytes): %s", data, len(skipped), skipped[:5])
+        logger.warning("%s: left out %d empty file(s): %s", data, len(skipped), skipped[:5])
     return filesystem, files
+
+
+def _empty(filesystem: pafs.FileSystem, item: pafs.FileInfo) -> bool:
+    """Whether a listed file holds no bytes, or (a small .gz file) no bytes once decompressed. A .gz file that is no
+    gzip data is not empty: reading it says what it is."""
+    if item.size == 0:
+        return True
+    if item.size is None or item.size > SMALL_GZIP_BYTES or not item.path.lower().endswith(GZIP_SUFFIX):
+        return False
+    try:
+        with _open(filesystem, item.path) as stream:
+            return not stream.read(1)
+    except (OSError, pa.ArrowInvalid):
+        return False
 
 
 def ignored_below(path: str, root: str) -> bool:
