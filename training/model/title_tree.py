@@ -17,8 +17,9 @@ leaf of a department the title does not belong to was never taught to reject it 
 outweigh the department edge that did reject it, and a longer path added up more positive edges: titles went to
 deep leaves of the wrong department. A missed edge (negative margin) costs its whole margin and a cleared one adds
 only a tenth of it (`hinged`): a class scores high when the title clears every edge of its path. Log-sigmoid or
-per-node log-softmax edge scores did no better on the long-tailed Google shape, and need a scale and Exp or Log,
-whose last bit the graph may not reproduce (docs/scaling.md, "Many categories").
+per-node log-softmax edge scores did about as well in a trial on the long-tailed Google shape (the title model's
+own accuracy within 0.01), but need a scale and Exp or Log, whose last bit the graph may not reproduce
+(docs/scaling.md, "Many categories").
 `features.title_fit: flat` keeps one-vs-rest over every class; `make benchmark-categories` measures both
 (docs/measured.md).
 """
