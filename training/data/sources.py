@@ -129,18 +129,19 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         info = filesystem.get_file_info(root)
     except (OSError, ValueError) as exc:
         raise DataValidationError(f"cannot open {data}: {exc}") from exc
-    empty: set[str] = set()
+    listed: dict[str, pafs.FileInfo] = {}  # a folder's files, of which the empty ones are left out
     if info.type == pafs.FileType.File and pattern is None:
         candidates = [root]
     elif info.type == pafs.FileType.Directory:
         selector = pafs.FileSelector(root, recursive=pattern is None)
-        listed = [item for item in filesystem.get_file_info(selector) if item.is_file]
-        candidates = sorted(item.path for item in listed if not ignored_below(item.path, root))
-        empty = {item.path for item in listed if _empty(filesystem, item)}
+        files_found = [item for item in filesystem.get_file_info(selector) if item.is_file]
+        listed = {item.path: item for item in files_found if not ignored_below(item.path, root)}
+        candidates = sorted(listed)
     else:
         raise DataValidationError(f"data not found: {data}")
     named = [path for path in candidates if pattern is None or fnmatch.fnmatch(PurePosixPath(path).name, pattern)]
     inside = {path: path.removeprefix(root).lstrip("/") for path in named}
+    empty = {path for path in named if path in listed and _empty(filesystem, listed[path])}
     skipped = [inside[path] for path in named if path in empty]
     named = [path for path in named if path not in empty]
     files = [path for path in named if file_format(path)]
