@@ -264,10 +264,15 @@ def _capture(
 
 
 def _request_id(http: Request) -> str:
-    """The API's request id (as in the access log), else Lambda's, else a new one (a local server)."""
+    """The API's request id (as in the access log), else Lambda's, else a new one (a local server).
+
+    Only a string is the API's: a direct invoke may put anything in its place, a list nested too deep to print.
+    """
     event = http.scope.get("aws.event") or {}
     context = http.scope.get("aws.context")
-    found = (event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", None)
+    found = (event.get("requestContext") or {}).get("requestId")
+    if not (found and isinstance(found, str)):
+        found = getattr(context, "aws_request_id", None)
     return str(found or uuid.uuid4())
 
 

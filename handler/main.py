@@ -124,13 +124,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ours past that check is a 500, counted in ServerErrors like every other 5xx.
     """
     _report_start()
+    _drop_unloggable_correlation_id()
     problem = event_problem(event)
     if problem:
-        correlation = logger.get_correlation_id()
-        if correlation is not None and not (isinstance(correlation, str) and encodes_as_utf8(correlation)):
-            # Read from the event, it is what is at fault: a direct invoke may put anything there, and a lone
-            # surrogate in it would stop the line being written. Lambda's own request id stays on the line.
-            logger.set_correlation_id(None)
         logger.warning("rejected event", extra={"reason": problem})
         return bad_event_response(problem)
     try:
@@ -142,6 +138,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if response["statusCode"] >= 500:
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
     return response
+
+
+def _drop_unloggable_correlation_id() -> None:
+    """Drop the correlation id powertools read from the event's request id unless it is text a log line can carry.
+
+    A direct invoke may put anything there: a lone surrogate stops the line being written, and a list nested a
+    thousand deep makes every log line of the request raise RecursionError, the error handler's own included.
+    Lambda's own request id stays on the line.
+    """
+    correlation = logger.get_correlation_id()
+    if correlation is not None and not (isinstance(correlation, str) and encodes_as_utf8(correlation)):
+        logger.set_correlation_id(None)
 
 
 def _report_start() -> None:

@@ -145,6 +145,19 @@ def test_a_rejected_events_line_keeps_its_request_id_unless_the_id_is_at_fault(h
     assert [log.get("correlation_id") for log in logged] == [V2["requestContext"]["requestId"], None, None, None]
 
 
+def test_a_request_id_nested_too_deep_to_print_is_left_off_a_served_events_lines(handler_main, capsys, monkeypatch):
+    monkeypatch.setattr(handler_main.logger.registered_handler, "stream", sys.stdout)
+    nested: list = []
+    for _ in range(1490):  # as deep as the Lambda runtime's JSON reader lets an event be; printing it recurses too deep
+        nested = [nested]
+
+    response = handler_main.lambda_handler(_v2(requestContext__requestId=nested), FakeLambdaContext())
+
+    assert response["statusCode"] == 200, response
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"predicted"' in line]
+    assert [log.get("correlation_id") for log in logged] == [None]
+
+
 @pytest.mark.parametrize(
     ("event", "kind"),
     [(None, "null"), (42, "a number"), ("GET /health", "a string"), ([V2], "an array"), (True, "a boolean")],
