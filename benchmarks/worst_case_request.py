@@ -1,9 +1,12 @@
 """Time the most expensive request the API accepts, and project it onto Lambda's CPU share.
 
-The costliest valid request is the largest body MAX_BODY_BYTES lets through, filled with max-length titles
-of varied characters (every character n-gram distinct). It runs through the FastAPI app in-process with one
-onnxruntime thread, as the function runs. Lambda gives 1 vCPU per 1,769 MB, so at the template's MemorySize
-the same work takes `seconds × 1769 / MemorySize`, to be compared with the function's Timeout.
+The costliest valid request is either the largest body MAX_BODY_BYTES lets through, filled with max-length titles
+of varied characters (every character n-gram distinct), or the most rows a request may score: MAX_BATCH short
+listings with every field given (what costs most at thousands of classes, where a row's cost is per class, not per
+character); with explain=true, the most text or the most rows (listings and their occlusions) it accepts. It runs
+through the FastAPI app in-process with one onnxruntime thread, as the function runs. Lambda gives 1 vCPU per
+1,769 MB, so at the template's MemorySize the same work takes `seconds × 1769 / MemorySize`, to be compared with
+the function's Timeout.
 
     python benchmarks/worst_case_request.py --model artifacts/model.onnx
 """
@@ -28,6 +31,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 from fastapi.testclient import TestClient
 
 from handler.app import create_app
+from handler.explain import MAX_EXPLAINED_WORDS, scored_rows
 from handler.model import load_model
 from handler.settings import Settings
 
@@ -64,6 +68,14 @@ def worst_body(settings: Settings, text_input: str, alphabet: str, max_items: in
     return json.dumps({"items": items}, ensure_ascii=False).encode()
 
 
+def short_body(inputs: list[dict], text_input: str, max_rows: int, *, explain: bool) -> bytes:
+    """Listings of MAX_EXPLAINED_WORDS distinct short words with every field given, as many as score `max_rows` rows."""
+    item = {spec["name"]: 1.0 if spec["type"] == "float" else "s1" for spec in inputs}
+    item[text_input] = " ".join(f"w{i}" for i in range(MAX_EXPLAINED_WORDS))
+    rows_each = 1 + MAX_EXPLAINED_WORDS + len(inputs) - 1 if explain else 1
+    return json.dumps({"items": [item] * (max_rows // rows_each)}).encode()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "artifacts" / "model.onnx")
@@ -77,8 +89,14 @@ def main() -> None:
     cases = {}
     # explain=true scores each listing once per explained word and field: its requests hold less text.
     explained_items = settings.max_explained_characters // settings.max_text_length
-    for (name, alphabet), explain in itertools.product(ALPHABETS.items(), (False, True)):
-        body = worst_body(settings, text_input, alphabet, explained_items if explain else settings.max_batch)
+    bodies = {
+        (name, explain): worst_body(settings, text_input, alphabet, explained_items if explain else settings.max_batch)
+        for (name, alphabet), explain in itertools.product(ALPHABETS.items(), (False, True))
+    }
+    for explain in (False, True):
+        rows = settings.max_explained_rows if explain else settings.max_batch
+        bodies["short", explain] = short_body(model.inputs, text_input, rows, explain=explain)
+    for (name, explain), body in bodies.items():
         path = "/predict/batch?explain=true" if explain else "/predict/batch"
         seconds = []
         for _ in range(args.repeats):
@@ -86,11 +104,12 @@ def main() -> None:
             response = client.post(path, content=body, headers={"content-type": "application/json"})
             seconds.append(time.perf_counter() - started)
             assert response.status_code == 200, response.text[:300]
-        items = len(json.loads(body)["items"])
+        items = json.loads(body)["items"]
         cases[f"{name}-explain" if explain else name] = {
             "body_bytes": len(body),
-            "items": items,
-            "characters": items * settings.max_text_length,
+            "items": len(items),
+            "rows_scored": scored_rows(items, text=text_input, inputs=model.inputs) if explain else len(items),
+            "characters": sum(len(value) for item in items for value in item.values() if isinstance(value, str)),
             "seconds_local_one_core": round(statistics.median(seconds), 3),
         }
     worst = max(case["seconds_local_one_core"] for case in cases.values())

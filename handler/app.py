@@ -28,7 +28,7 @@ from handler.dimensions import dimension_value
 from handler.docs import redoc_page, swagger_page
 from handler.events import SYNTHETIC_HEADER
 from handler.exceptions import InferenceError
-from handler.explain import Explanation, predict_explained
+from handler.explain import Explanation, predict_explained, scored_rows
 from handler.guard import MAX_MESSAGE, RequestGuard, as_sent, request_path, shortened
 from handler.json_body import RepeatedNameError, StrictJSONRoute
 from handler.model import Model, Prediction
@@ -179,7 +179,7 @@ def create_app(model: Model, settings: Settings) -> FastAPI:
         target = _target(model, settings, target_precision)
         rows = [item.model_dump(by_alias=True) for item in request.items]  # type: ignore[attr-defined]
         if explain:
-            _check_explained_text(rows, settings.max_explained_characters)
+            _check_explained_work(rows, model, settings)
         synthetic = _is_synthetic(http)
         answered = []
         for prediction, why in _predict(model, rows, settings, synthetic, explain=explain):
@@ -438,20 +438,32 @@ def _check_query(http: Request) -> None:
         } for name in repeated])  # fmt: skip
 
 
-def _check_explained_text(rows: list[dict[str, Any]], limit: int) -> None:
-    """explain=true may carry at most `limit` characters of text, all items together.
+def _check_explained_work(rows: list[dict[str, Any]], model: Model, settings: Settings) -> None:
+    """explain=true may carry at most MAX_EXPLAINED_CHARACTERS characters of text, all items together, and score at
+    most MAX_EXPLAINED_ROWS rows, the listings and their occlusions together: about the text and the rows of the
+    costliest request without it, so it cannot outrun the function's timeout either. The rows bound short titles,
+    whose cost is per row (per class, at thousands of classes), not per character.
 
     Raises:
-        RequestValidationError: It carries more (a 422).
+        RequestValidationError: It carries more, or would score more (a 422).
     """
     characters = sum(len(value) for row in rows for value in row.values() if isinstance(value, str))
+    limit = settings.max_explained_characters
     if characters > limit:
-        raise RequestValidationError([{
-            "loc": ("query", "explain"),
-            "msg": f"explain=true explains at most {limit} characters of text per request, this one holds "
-            f"{characters}: send fewer or shorter items per request, or leave explain out",
-            "type": "value_error",
-        }])  # fmt: skip
+        message = (
+            f"explain=true explains at most {limit} characters of text per request, this one holds {characters}: "
+            "send fewer or shorter items per request, or leave explain out"
+        )
+    else:
+        scored = scored_rows(rows, text=model.text_input, inputs=model.inputs)
+        if scored <= settings.max_explained_rows:
+            return
+        message = (
+            "explain=true scores each listing once more per explained word and field, at most "
+            f"{settings.max_explained_rows} rows per request, and this one would score {scored}: send fewer items "
+            "per request, or leave explain out"
+        )
+    raise RequestValidationError([{"loc": ("query", "explain"), "msg": message, "type": "value_error"}])
 
 
 def _decision(model: Model, prediction: Prediction, target: float) -> Decision:

@@ -53,6 +53,11 @@ def occlusions(
     return words, fields, rows
 
 
+def scored_rows(rows: list[dict[str, Any]], *, text: str, inputs: list[dict[str, Any]]) -> int:
+    """How many rows the graph scores to answer and explain `rows`: each listing and each of its occlusions."""
+    return sum(1 + len(occlusions(row, text=text, inputs=inputs)[2]) for row in rows)
+
+
 def predict_explained(model: Model, rows: list[dict[str, Any]]) -> list[tuple[Prediction, Explanation]]:
     """Answer and explain rows with one call of the model's graph: each row followed by its occlusions."""
     plans = [occlusions(row, text=model.text_input, inputs=model.inputs) for row in rows]

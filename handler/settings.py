@@ -67,10 +67,14 @@ class Settings(BaseModel):
         None, description="Folder captured listings are appended to (local runs); unset: stdout, which Lambda ships."
     )
     inference_chunk: int = Field(64, ge=1, description="Rows per onnxruntime call; bounds padding and memory.")
-    # explain=true scores each listing once per explained word and field (up to 13 + fields rows for one): this
-    # bounds its work to about what a request without it costs at MAX_BODY_BYTES.
+    # explain=true scores each listing once per explained word and field (up to 13 + fields rows for one): these
+    # bound its work to about what a request without it costs at MAX_BODY_BYTES (long titles) and at MAX_BATCH
+    # (short ones, whose cost is per row: per class, at thousands of classes).
     max_explained_characters: int = Field(
         40_000, ge=2000, description="Most characters of text one explain=true request may carry, all items together."
+    )
+    max_explained_rows: int = Field(
+        1000, ge=16, description="Most rows one explain=true request may score, listings and occlusions together."
     )
     max_body_bytes: int = Field(
         524_288, ge=1024, le=6_000_000, description="Largest request body; bigger ones get 413 before parsing."

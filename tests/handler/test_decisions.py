@@ -184,6 +184,25 @@ def test_explaining_a_batch_is_bounded_by_its_text(client):
     assert plain.status_code == 200
 
 
+def test_explaining_a_batch_is_bounded_by_the_rows_it_scores(client):
+    # GIVEN short items that each score 16 rows (themselves, 12 words and 3 fields): far under the text's bound
+    item = {"title": " ".join(f"w{i}" for i in range(12)), "seller_id": "s1", "brand": "kaito", "price": 10.0}
+    per_item = 1 + 12 + 3
+    limit = Settings().max_explained_rows
+    within, over = [item] * (limit // per_item), [item] * (limit // per_item + 1)
+
+    explained = client.post("/predict/batch?explain=true", json={"items": within})
+    refused = client.post("/predict/batch?explain=true", json={"items": over})
+
+    assert explained.status_code == 200
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "query.explain"
+    message = refused.json()["detail"][0]["message"]
+    assert f"at most {limit} rows" in message
+    assert f"would score {len(over) * per_item}" in message
+    assert client.post("/predict/batch", json={"items": over}).status_code == 200
+
+
 def test_a_batch_explains_every_item(client):
     body = client.post("/predict/batch?explain=true", json={"items": [ITEM, {"title": "kaito oled tv 55 inch"}]}).json()
 

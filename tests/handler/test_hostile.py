@@ -355,7 +355,8 @@ def test_model_description_shows_no_local_paths(model_path, tmp_path):
 def test_an_answer_lambda_could_not_return_is_a_422_saying_how_many_items_fit(model_path, tmp_path):
     # GIVEN a deployment whose answers may take at most 64 KiB (Lambda's is 6 MiB, reached with long category names),
     # and explained listings whose words (in the answers) are Cyrillic: two bytes each as Lambda's python3.12 counts
-    settings = Settings(model_path=model_path, max_response_bytes=65_536, capture_sample_rate=1.0, capture_dir=tmp_path)
+    limits = {"max_response_bytes": 65_536, "max_explained_rows": 2_000}
+    settings = Settings(model_path=model_path, capture_sample_rate=1.0, capture_dir=tmp_path, **limits)
     client = TestClient(create_app(load_model(settings), settings))
     items = [{"title": f"телевизор плоский {i}"} for i in range(400)]
 
