@@ -202,7 +202,7 @@ def worst_case_table() -> str:
              "short": "12 short words, every field"}  # fmt: skip
     names |= {f"{name}-explain": f"{shown}, explain=true" for name, shown in names.items()}
     share = report["lambda_vcpu"]
-    cells = [[names.get(name, name), case["items"], f"{case['rows_scored']:,}" if "rows_scored" in case else "–",
+    cells = [[names.get(name, name), f"{case['items']:,}", f"{case['rows_scored']:,}" if "rows_scored" in case else "–",
               f"{case['characters']:,}", f"{case['seconds_local_one_core']:.2f}",
               f"{case['seconds_local_one_core'] / share:.2f}", f"{report['lambda_timeout_s']} s"]
              for name, case in report["cases"].items()]  # fmt: skip
