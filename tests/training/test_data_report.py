@@ -1139,6 +1139,28 @@ def test_ids_written_as_floats_in_every_row_are_a_problem_and_one_such_id_is_not
     assert build_report(mixed, CONFIG, source="x").float_ids == {}
 
 
+def test_category_ids_written_as_floats_are_variants_of_the_ids_and_in_every_row_a_problem():
+    # GIVEN a catalogue of two exports, one writing its category ids as integers and one as floats (a CSV of a
+    # column with gaps), and a CSV export of floats alone
+    joined = _frame(40, category=["104", "104.0", "107", "107.0"] * 10)
+    floats = _frame(40, category=["104.0", "107.0"] * 20)
+
+    joined_report, floats_report = build_report(joined, CONFIG, source="x"), build_report(floats, CONFIG, source="x")
+
+    # THEN each float is a variant of its id, the id the spelling kept
+    assert sorted((sorted(v["labels"]), v["suggested"]) for v in joined_report.label_variants) == [
+        (["104", "104.0"], "104"),
+        (["107", "107.0"], "107"),
+    ]
+    assert joined_report.float_labels is None
+    # AND labels that are all floats are a problem naming what the model would answer
+    assert floats_report.float_labels == "104.0"
+    assert any("the model would answer '104.0' where the catalogue means '104'" in p for p in floats_report.problems)
+    # AND a decimal that is no integer is a name of its own
+    decimals = build_report(_frame(40, category=["1.5", "1", "2.0"] * 13 + ["2"]), CONFIG, source="x")
+    assert [sorted(variant["labels"]) for variant in decimals.label_variants] == [["2", "2.0"]]
+
+
 def test_a_group_column_whose_ids_carry_several_classes_is_a_problem_naming_it():
     # GIVEN data.group mapped to the merchant: each of 10 merchants sells TVs and phones
     config = replace(CONFIG, group="merchant")

@@ -43,6 +43,8 @@ UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
 _DIGITS = re.compile(r"\d+")
+# An integer written as a float, as pandas writes an integer column with gaps to CSV (`104.0`): the integer's group.
+INTEGRAL_FLOAT = re.compile(r"(-?\d+)\.0+")
 # Unicode categories of characters that show as nothing or as another does (`aliases_block` escapes them).
 UNSEEN_CATEGORIES = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cs"}
 # A category id before a path: `123 - A > B` (Google's taxonomy file with ids) or `gid://shopify/TaxonomyCategory/
@@ -82,13 +84,16 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     spelling without spaces at its ends or invisible characters (an alias to "Laptops " or "\u200bLaptops" would have
     the API answer it so), where the group has one; then the one whose leaf is spelt as usual; then the most
     frequent. A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are
-    `near_misses`, never a ready-to-paste merge.
+    `near_misses`, never a ready-to-paste merge. A category id written as a float (`104.0`, from a CSV whose id
+    column had gaps) is the id, and never the suggested spelling beside it.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     width = _id_width(list(counts))
     for label in counts:
-        padded = width and label.strip().isdigit() and len(label.strip()) <= width
-        groups.setdefault((label.strip().zfill(width),) if padded else path_key(label, separator), []).append(label)
+        integral = INTEGRAL_FLOAT.fullmatch(label.strip())
+        text = integral[1] if integral else label.strip()
+        padded = width and text.isdigit() and len(text) <= width
+        groups.setdefault((text.zfill(width),) if padded else path_key(text, separator), []).append(label)
     spellings = _node_spellings(counts, separator)
     return [
         {
@@ -179,9 +184,10 @@ def _preferred(
     label: str, counts: dict[str, int], spellings: dict[tuple[str, ...], tuple[str, ...]], separator: str | None
 ) -> tuple[Any, ...]:
     """How a spelling ranks as the one to keep (`label_variants`): its categories above the leaf spelt as usual,
-    then clean, then its leaf spelt as usual, then the most rows."""
+    then clean, then not an id written as a float, then its leaf spelt as usual, then the most rows."""
     usual = _usual_nodes(label, spellings, separator)
-    return (*usual[:-1], _clean(label), usual[-1:], counts[label])
+    as_float = bool(INTEGRAL_FLOAT.fullmatch(label.strip()))
+    return (*usual[:-1], _clean(label), not as_float, usual[-1:], counts[label])
 
 
 def _clean(label: str) -> bool:

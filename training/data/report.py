@@ -51,6 +51,7 @@ from training.data.clean import (
     unusable_rows,
 )
 from training.data.label_checks import (
+    INTEGRAL_FLOAT,
     aliases_block,
     category_variants,
     depth_variants,
@@ -150,6 +151,7 @@ class DataReport:
     html_escaped_titles: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
     float_ids: dict[str, str] = field(default_factory=dict)
+    float_labels: str | None = None
     label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
     scientific_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_separator: str | None = None
@@ -257,6 +259,7 @@ def build_report(
         html_escaped_titles=html_escaped_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
         float_ids=float_ids(frame, config),
+        float_labels=_integral_floats(frame, config.target),
         label_leaks=label_leaks(kept, config),
         scientific_ids=scientific_ids(frame, config),
         path_separator=config.path_separator,
@@ -418,13 +421,21 @@ def float_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
     when served. Only whole columns: one id spelt `98.0` among others is as the file means it."""
     found = {}
     for column in dict.fromkeys(config.columns[name] for name in config.hashed):
-        if column not in frame or is_numeric_dtype(frame[column]):
-            continue
-        values = frame[column].dropna()
-        text = values[values.map(lambda value: isinstance(value, str))].astype(str)
-        if len(text) and len(text) == len(values) and text.str.fullmatch(r"-?\d+\.0+").all():
-            found[column] = str(text.iloc[0])
+        example = _integral_floats(frame, column)
+        if example:
+            found[column] = example
     return found
+
+
+def _integral_floats(frame: pd.DataFrame, column: str) -> str | None:
+    """A value of a text column whose every value is an integer written as a float (`98.0`), else None."""
+    if column not in frame or is_numeric_dtype(frame[column]):
+        return None
+    values = frame[column].dropna()
+    text = values[values.map(lambda value: isinstance(value, str))].astype(str)
+    if len(text) and len(text) == len(values) and text.str.fullmatch(INTEGRAL_FLOAT.pattern).all():
+        return str(text.iloc[0])
+    return None
 
 
 def conflicting_titles(titles: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -835,6 +846,14 @@ def _problems(report: DataReport) -> list[str]:
             "integer column with gaps to CSV: they hash as written, where the API reads a JSON "
             f"{example.split('.')[0]} as {example.split('.')[0]!r}, so served listings would hash elsewhere; write "
             "the column as integers (pandas: .astype('Int64') before to_csv) or as Parquet"
+        )
+    if report.float_labels:
+        example = report.float_labels
+        problems.append(
+            f"every label is an integer written as a float ({example!r}), as pandas writes an integer column with "
+            f"gaps to CSV: the model would answer {example!r} where the catalogue means {example.split('.')[0]!r} (and "
+            "the same labels from Parquet or an integer column are other classes); write the column as integers "
+            "(pandas: .astype('Int64') before to_csv) or as Parquet"
         )
     for column, found in report.dot_thousands.items():
         problems.append(
