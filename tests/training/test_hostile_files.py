@@ -183,6 +183,11 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(d / "comma.csv", f"{HEADER}\n" + f"{ROW}\n" * 50 + "bosch, 60 cm,s1,bosch,399,Dishwashers,p2\n"),
         "line 52 has 7 fields where the rows before it have 6: a field holding the delimiter without quotes around it",
     ),
+    "a row mid-file ending in empty fields beyond the header's": (
+        lambda d: _csv(d / "trailing.csv", f"{HEADER}\n" + f"{ROW}\n" * 50 + f"{ROW},,\n"),
+        "line 52 has 8 fields where the rows before it have 6, its last 2 empty: delete the delimiters at the end of "
+        "that line",
+    ),
     "a header below an Amazon flat file's template row": (
         lambda d: _csv(d / "flat-file.csv", "TemplateType=fptcustom,Version=2023" + "," * 4 + f"\n{HEADER}\n{ROW}\n"),
         "(the header looks to be the file's row 2: delete the 1 row(s) above it, so it comes first)",

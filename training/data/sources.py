@@ -600,7 +600,7 @@ def _parser_reason(
     quote = OPEN_QUOTE.search(str(exc))
     if quote:
         record = int(quote.group(1)) + 1
-        line = _record_line(path, filesystem, delimiter, record) or record
+        line, _ = _record_line(path, filesystem, delimiter, record) or (record, [])
         return (
             f"the quote that opens a field on line {line:,} is never closed, so every line after it would be read into "
             'that field; close the quote, or remove it (a " that is part of the text, as in 55" TV: put the whole '
@@ -610,26 +610,32 @@ def _parser_reason(
     if not fields:
         return None
     wanted, record, saw = (int(number) for number in fields.groups())
-    line = _record_line(path, filesystem, delimiter, record) or record
+    line, cells = _record_line(path, filesystem, delimiter, record) or (record, [])
     found = f"line {line:,} has {saw} fields where the rows before it have {wanted}"
     if cut:
         return found
+    if len(cells) > wanted and not any(cell.strip() for cell in cells[wanted:]):
+        return (
+            f"{found}, its last {len(cells) - wanted} empty: delete the delimiters at the end of that line (a "
+            "spreadsheet leaves them where cells beside the table were cleared); a file whose every line ends in "
+            "them is read"
+        )
     return (
         f"{found}: a field holding the delimiter without quotes around it, or a quote opened on an earlier line and "
         "not closed; quote such fields or delete the stray delimiter or quote"
     )
 
 
-def _record_line(path: str, filesystem: pafs.FileSystem, delimiter: str, record: int) -> int | None:
-    """The file line where record `record` (1-based, the header first) starts, as Python's csv module reads the
-    records; None if the file cannot be read again so."""
+def _record_line(path: str, filesystem: pafs.FileSystem, delimiter: str, record: int) -> tuple[int, list[str]] | None:
+    """The file line where record `record` (1-based, the header first) starts and its fields, as Python's csv module
+    reads the records; None if the file cannot be read again so."""
     try:
         with _open(filesystem, path) as handle:
             reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""), delimiter=delimiter)
             line = 1
-            for number, _ in enumerate(reader, start=1):
+            for number, cells in enumerate(reader, start=1):
                 if number == record:
-                    return line
+                    return line, cells
                 line = reader.line_num + 1
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
