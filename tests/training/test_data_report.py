@@ -379,6 +379,17 @@ def test_labels_written_as_lists_of_paths_are_pointed_out_and_several_paths_are_
     assert not any("data.path_separator: ','" in note for note in joined.notes)
 
 
+def test_titles_holding_html_tags_are_noted_and_angle_brackets_in_words_are_not():
+    titles = ["<strong>Sale</strong> Acme TV", "Acme mug<br/>", 'Acme <span class="x">kettle</span>'] * 10
+    plain = ["I <3 my Acme TV", "Acme cable 3 > 2 m", "Acme 5<6 kettle"] * 10
+
+    report = build_report(_frame(title=titles + plain[:10]), CONFIG, source="web.csv")
+
+    assert report.html_tagged_titles["rows"] == 30
+    assert any("30 titles hold HTML tags" in note and "strip the tags" in note for note in report.notes)
+    assert build_report(_frame(title=plain + plain[:10]), CONFIG, source="x").html_tagged_titles == {}
+
+
 def test_an_empty_list_for_a_label_is_a_missing_value_written_out():
     report = build_report(_frame(category=["[]", "[[]]", "TVs", "Fridges"] * 10), CONFIG, source="meta.csv")
 

@@ -99,6 +99,19 @@ def test_a_fold_takes_only_the_extra_text_of_its_own_groups():
     assert labels.tolist() == ["a", "a"]
 
 
+def test_html_training_text_teaches_the_text_a_page_shows():
+    # GIVEN a Shopify export whose product description (HTML) is the extra training text
+    raw = generate_catalogue(40, seed=4)
+    raw["Body (HTML)"] = "<p>Bosch <strong>fridge</strong> &amp; freezer</p><br/>55&quot; wide"
+    config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=40)
+    data = replace(config.data, training_text=("Body (HTML)",))
+
+    extra = prepare_catalogue(raw, data)[f"{EXTRA_TEXT}0"]
+
+    # THEN its tags are no words of it, and its escapes are what they stand for
+    assert set(extra.str.split().map(tuple)) == {("Bosch", "fridge", "&", "freezer", '55"', "wide")}
+
+
 def test_a_training_text_column_may_not_be_an_input(tmp_path):
     from training.exceptions import ConfigError
 

@@ -28,6 +28,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_string_dtype, is_timedelta64_dtype
 
 from training.columns import EXTRA_TEXT, GROUP, LABEL
+from training.data.html_text import html_as_text
 from training.exceptions import ConfigError, DataValidationError
 from training.text import lower_like_onnx, normalise_like_onnx, reads_as_empty, without_dropped
 
@@ -238,9 +239,10 @@ def model_columns(raw: pd.DataFrame, config: DataConfig, source: str, *, lenient
         frame[GROUP] = own_products(products, frame[config.text])
     else:
         frame[GROUP] = title_products(frame[config.text])
-    # Extra training text never reaches the API, so its length never drops a row: the title model reads its start.
+    # Extra training text never reaches the API, so its length never drops a row: the title model reads its start,
+    # as a page shows it (a Shopify `Body (HTML)`'s tags and escapes are no words of a title).
     for index, column in enumerate(config.training_text):
-        extra = text_values(raw[column], column=column, source=source)
+        extra = text_values(raw[column], column=column, source=source).map(html_as_text)
         frame[f"{EXTRA_TEXT}{index}"] = extra.str.slice(0, config.max_text_length)
     return frame
 

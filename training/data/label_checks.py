@@ -9,7 +9,6 @@ folding of a name that the report, the long-tail policy and the corrections shar
 from __future__ import annotations
 
 import ast
-import html
 import json
 import logging
 import re
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from training.data.clean import PLACEHOLDERS
+from training.data.html_text import unescaped_html
 from training.text import without_dropped
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,6 @@ UNSEEN_CATEGORIES = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cs"}
 # A category id before a path: `123 - A > B` (Google's taxonomy file with ids) or `gid://shopify/TaxonomyCategory/
 # ap-2 : A > B` (Shopify's); the path is what follows it. Spaces around Google's hyphen: `4-Wheel Drive` is a name.
 ID_PREFIX = re.compile(r"^\s*(?:\d+\s+-\s+|gid://\S+\s*:\s*)")
-# An HTML escape ended by its `;`, and how many times over a label may have been escaped (`&amp;amp;`).
-_HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
-MAX_UNESCAPES = 3
 # Symbols (emoji, ™) and skin-tone modifiers: folded away by `label_key` from a name that holds words besides (the
 # joiners and variation selectors that compose emoji are code points the model's fold drops).
 SYMBOL_CATEGORIES = {"So", "Sk"}
@@ -489,17 +486,6 @@ def _without_symbols(text: str) -> str:
     """The text with emoji and other symbols ('Toys & Games 🧸', 'Brand™') read as spaces: a shop's decoration of a
     name, not the name (`label_key` keeps them in a name of nothing else)."""
     return "".join(" " if unicodedata.category(ch) in SYMBOL_CATEGORIES else ch for ch in text)
-
-
-def unescaped_html(text: str) -> str:
-    """The text with its whole HTML escapes (`&amp;`, `&#38;`, escaped twice or more) read; never a bare `&not` or
-    `&micro`, which is `&` before a word ('Ovens&microwaves')."""
-    for _ in range(MAX_UNESCAPES):
-        read = _HTML_ESCAPE.sub(lambda escape: html.unescape(escape.group()), text)
-        if read == text:
-            break
-        text = read
-    return text
 
 
 def _singular(word: str) -> str:

@@ -50,6 +50,7 @@ from training.data.clean import (
     require_two_classes,
     unusable_rows,
 )
+from training.data.html_text import HTML_TAG, unescaped_html
 from training.data.label_checks import (
     INTEGRAL_FLOAT,
     aliases_block,
@@ -65,7 +66,6 @@ from training.data.label_checks import (
     repeated_levels,
     several_categories,
     several_paths,
-    unescaped_html,
     unset_path_separator,
     unspaced_separators,
 )
@@ -149,6 +149,7 @@ class DataReport:
     multiline_titles: dict[str, Any] = field(default_factory=dict)
     mojibake: dict[str, Any] = field(default_factory=dict)
     html_escaped_titles: dict[str, Any] = field(default_factory=dict)
+    html_tagged_titles: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
     float_ids: dict[str, str] = field(default_factory=dict)
     float_labels: str | None = None
@@ -257,6 +258,7 @@ def build_report(
         multiline_titles=multiline_titles(titles, len(raw.columns)),
         mojibake=mojibake(pd.concat([titles[usable], labels[usable]], ignore_index=True)),
         html_escaped_titles=html_escaped_titles(titles[usable]),
+        html_tagged_titles=html_tagged_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
         float_ids=float_ids(frame, config),
         float_labels=_integral_floats(frame, config.target),
@@ -311,6 +313,16 @@ def html_escaped_titles(titles: pd.Series) -> dict[str, Any]:
     if escaped.empty:
         return {}
     return {"rows": len(escaped), "examples": [text[:MAX_QUOTED] for text in escaped.drop_duplicates().head(3)]}
+
+
+def html_tagged_titles(titles: pd.Series) -> dict[str, Any]:
+    """Titles holding HTML tags (`<strong>Sale</strong> Acme TV<br>`), as a web export may leave them: the model
+    learns `strong` and `br` as words of the title, where the API is sent plain text."""
+    texts = titles.dropna().astype(str)
+    tagged = texts[texts.map(lambda text: "<" in text and HTML_TAG.search(text) is not None)]
+    if tagged.empty:
+        return {}
+    return {"rows": len(tagged), "examples": [text[:MAX_QUOTED] for text in tagged.drop_duplicates().head(3)]}
 
 
 def mojibake(texts: pd.Series) -> dict[str, Any]:
@@ -974,6 +986,12 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
         notes.append(
             f"{found['rows']} titles hold HTML escapes, e.g. {found['examples']}: the model learns 'amp' or 'eacute' "
             "as a word of them, where the API is sent '&' and 'é'; unescape them in the file (Python: html.unescape)"
+        )
+    if report.html_tagged_titles:
+        found = report.html_tagged_titles
+        notes.append(
+            f"{found['rows']} titles hold HTML tags, e.g. {found['examples']}: the model learns 'br' or 'strong' as "
+            "a word of them, where the API is sent plain text; strip the tags in the file"
         )
     for miss in report.near_misses:
         (a, rows_a), (b, rows_b) = miss["labels"].items()
