@@ -646,6 +646,20 @@ def _with_paths(config: DataConfig, separator: str = PATH_SEPARATOR) -> DataConf
     return DataConfig(**{**config.__dict__, "path_separator": separator})
 
 
+def test_path_labels_ending_in_their_listings_own_title_are_a_problem():
+    # GIVEN Flipkart's category trees, which end in the product's own name, beside ordinary paths
+    titles = [f"Alisha Solid Women's Cycling Shorts {i}" for i in range(20)] + ["acme tv"] * 20
+    labels = [f"Clothing > Shorts > {title.upper()}" for title in titles[:20]] + ["Electronics > TVs"] * 20
+
+    report = build_report(_frame(title=titles, category=labels), _with_paths(CONFIG, " > "), source="flipkart.csv")
+
+    assert report.title_leaves == {"labels": 20, "of": 21, "example": labels[0]}
+    assert any("20 of the 21 labels end in their listing's own title" in p for p in report.problems)
+    # AND a class named as a title happens to be is no such label
+    named = _frame(title=["TVs"] + ["acme tv"] * 39, category=["Electronics > TVs"] * 20 + ["Home > Fridges"] * 20)
+    assert build_report(named, _with_paths(CONFIG, " > "), source="x").title_leaves == {}
+
+
 def test_missing_values_units_commas_duplicates_small_classes_and_constant_columns():
     frame = _frame(rows=60)
     frame.loc[0, "price"] = "1,299.00"

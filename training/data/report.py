@@ -154,6 +154,7 @@ class DataReport:
     float_ids: dict[str, str] = field(default_factory=dict)
     float_labels: str | None = None
     label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    title_leaves: dict[str, Any] = field(default_factory=dict)
     scientific_ids: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_separator: str | None = None
     empty_level_labels: list[str] = field(default_factory=list)
@@ -263,6 +264,7 @@ def build_report(
         float_ids=float_ids(frame, config),
         float_labels=_integral_floats(frame, config.target),
         label_leaks=label_leaks(kept, config),
+        title_leaves=title_leaves(kept, config),
         scientific_ids=scientific_ids(frame, config),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
@@ -386,6 +388,22 @@ def label_leaks(rows: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, A
         if min(told_apart, by_label) >= LEAK_SHARE:
             found[column] = {"input": name, "share": round(min(by_value, by_label), 4)}
     return found
+
+
+def title_leaves(rows: pd.DataFrame, config: DataConfig) -> dict[str, Any]:
+    """The path labels whose last level is their listing's own title (Flipkart's `product_category_tree` ends in the
+    product's name), when a tenth of the labels or more do: how many, and one to show. Each such label is a class
+    of one product, learnt but never evaluated, that the model can answer only for that product."""
+    separator = (config.path_separator or "").strip()
+    if not separator or rows.empty:
+        return {}
+    labels = rows[LABEL].astype(str)
+    leaves = labels.str.rsplit(separator, n=1).str[-1].str.strip().str.casefold()
+    pathed = labels.str.contains(separator, regex=False)
+    titled = labels[pathed & (leaves == rows[config.text].astype(str).str.strip().str.casefold())].unique()
+    if len(titled) < 2 or len(titled) * 10 < labels.nunique():
+        return {}
+    return {"labels": len(titled), "of": int(labels.nunique()), "example": str(titled[0])}
 
 
 def scientific_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
@@ -879,6 +897,14 @@ def _problems(report: DataReport) -> list[str]:
             f"{found['share']:.1%} of the rows that have it: it names the category, so the model would read the answer "
             "off it and its figures flatter it; unless every listing the API is sent carries it, take it out of "
             "data.columns"
+        )
+    if report.title_leaves:
+        found = report.title_leaves
+        problems.append(
+            f"{found['labels']} of the {found['of']} labels end in their listing's own title (e.g. "
+            f"{QUOTED.repr(found['example'])}): each is a class of one product, learnt but never evaluated, which the "
+            "model can answer only for that product; take that last level off the labels, or set "
+            "split.small_classes: parent to fold such classes into the category above"
         )
     for column, found in report.scientific_ids.items():
         problems.append(
