@@ -446,8 +446,16 @@ def test_labels_written_as_json_objects_are_pointed_out():
             ],
             "3 labels hold several category paths, joined (e.g. 'Electronics > Phones, Sale')",
         ),
+        # WooCommerce escapes a comma inside a name with a backslash: the joining comma is the other one
+        (
+            [
+                "Food\\, Drink > Coffee", "Food\\, Drink > Coffee, Food\\, Drink", "Home > Sheds",
+                "Home > Sheds, Home",
+            ],
+            "2 labels hold several category paths, joined (e.g. 'Food\\\\, Drink > Coffee, Food\\\\, Drink')",
+        ),
     ],
-    ids=["several paths", "a path and tags"],
+    ids=["several paths", "a path and tags", "escaped commas"],
 )  # fmt: skip
 def test_a_cell_of_several_categories_is_a_problem_and_a_comma_in_a_name_is_not(labels, expected):
     rows = [labels[i % len(labels)] for i in range(10 * len(labels))]
@@ -457,6 +465,17 @@ def test_a_cell_of_several_categories_is_a_problem_and_a_comma_in_a_name_is_not(
     several = [problem for problem in report.problems if "several category paths" in problem]
     assert len(several) == 1
     assert several[0].startswith(expected)
+
+
+def test_labels_holding_a_comma_escaped_with_a_backslash_are_a_problem():
+    labels = ["Food\\, Drink > Coffee", "Home > Sheds"] * 20
+
+    report = build_report(_frame(category=labels), _with_paths(CONFIG), source="woo.csv")
+
+    assert any(
+        p.startswith("1 labels hold a comma escaped with a backslash (e.g. 'Food\\\\, Drink > Coffee')")
+        for p in report.problems
+    )
 
 
 def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems():

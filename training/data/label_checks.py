@@ -42,6 +42,8 @@ BREADCRUMB_SHARE = 0.5
 UNSPACED_BREADCRUMBS = (">", "/", "|", ",")
 # What shop exports join a listing's several category paths with (`several_paths`).
 PATH_JOINERS = (",", ";", "|", "\n")
+# How WooCommerce writes a comma inside a category name, its joiner being a comma (`several_paths`).
+ESCAPED_COMMA = "\\,"
 _DIGITS = re.compile(r"\d+")
 # An integer written as a float, as pandas writes an integer column with gaps to CSV (`104.0`): the integer's group.
 INTEGRAL_FLOAT = re.compile(r"(-?\d+)\.0+")
@@ -314,7 +316,7 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     tagged: dict[str, tuple[str, list[str]]] = {}  # label: its path and its tags
     for label in labels:
         for joiner in (joiner for joiner in PATH_JOINERS if joiner not in separator):
-            parts = [part.strip() for part in label.split(joiner)]
+            parts = _parts(label, joiner)
             paths = [part for part in parts if separator in part]
             if len(parts) < 2 or not paths:
                 continue
@@ -332,6 +334,17 @@ def several_paths(labels: list[str], separator: str | None) -> list[str]:
     return [label for label in labels if label in several]
 
 
+def _parts(label: str, joiner: str) -> list[str]:
+    """The label's parts between joiners, a joiner escaped with a backslash (WooCommerce's `\\,` in a name) kept."""
+    return [part.strip() for part in re.split(rf"(?<!\\){re.escape(joiner)}", label)]
+
+
+def escaped_commas(labels: list[str]) -> list[str]:
+    """The labels holding a comma escaped with a backslash, as WooCommerce exports a comma inside a category name
+    ('Food\\, Beverages & Tobacco'): the model would learn and answer the backslash."""
+    return [label for label in labels if ESCAPED_COMMA in label]
+
+
 def several_categories(labels: list[str], separator: str | None) -> list[str]:
     """The flat labels that list several categories joined by commas, semicolons, bars or line breaks, as a PIM
     exports a product's categories ('master_fridges,promo_summer,print_2024', Akeneo's): every part is a label of the
@@ -346,7 +359,7 @@ def several_categories(labels: list[str], separator: str | None) -> list[str]:
     split: dict[str, list[str]] = {}
     for label in labels:
         joiner = next((joiner for joiner in PATH_JOINERS if joiner in label), None)
-        parts = [part.strip() for part in label.split(joiner)] if joiner else []
+        parts = _parts(label, joiner) if joiner else []
         if all(parts) and len(parts) > 1:
             split[label] = parts
     joined: dict[str, set[str]] = {}

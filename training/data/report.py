@@ -56,6 +56,7 @@ from training.data.label_checks import (
     aliases_block,
     category_variants,
     depth_variants,
+    escaped_commas,
     id_prefixed_paths,
     json_label,
     label_variants,
@@ -822,6 +823,9 @@ def _problems(report: DataReport) -> list[str]:
         "list several categories, joined (e.g. {}), as a PIM or shop exports a product filed under several: each "
         "combination would train as a class of its own; keep one category per listing":
         several_categories(list(report.class_counts), separator),
+        "hold a comma escaped with a backslash (e.g. {}), as WooCommerce exports a comma inside a category name: "
+        "the model would learn and answer the backslash; write the comma alone (keeping one category per listing)":
+        escaped_commas(list(report.class_counts)),
     }  # fmt: skip
     problems += [f"{len(found)} labels {said.format(QUOTED.repr(found[0]))}" for said, found in joined.items() if found]
     problems += [
