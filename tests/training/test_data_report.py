@@ -489,7 +489,11 @@ def test_path_labels_with_an_empty_level_or_without_the_separator_are_problems()
     with pytest.raises(DataValidationError, match="category 'Home >  > TVs' has an empty level"):
         prepare_catalogue(_frame(category=broken), paths, source="x")
     other = build_report(_frame(category=[label.replace(" > ", " >> ") for label in broken]), paths, source="x")
-    assert any("no label contains data.path_separator" in problem for problem in other.problems)
+    assert any(
+        "no label contains data.path_separator" in problem
+        and problem.endswith("the labels use ' >> ': set data.path_separator to it")
+        for problem in other.problems
+    )
     assert not any("path_separator" in problem for problem in build_report(_frame(), CONFIG, source="x").problems)
 
 

@@ -773,9 +773,11 @@ def _problems(report: DataReport) -> list[str]:
         )
     separator = report.path_separator
     if separator and report.class_counts and not any(separator in label for label in report.class_counts):
+        used = unset_path_separator(list(report.class_counts), None)
+        advice = f"the labels use {used!r}: set data.path_separator to it" if used else "set the separator they use"
         problems.append(
             f"no label contains data.path_separator {separator!r} (e.g. {next(iter(report.class_counts))!r}): every "
-            "label would train as a department of its own; set the separator the labels use"
+            f"label would train as a department of its own; {advice}"
         )
     if separator and report.unspaced_separators:
         problems.append(
