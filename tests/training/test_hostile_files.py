@@ -143,6 +143,10 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _bytes(d / "utf16.csv", f"{HEADER}\n{ROW}\n".encode("utf-16")),
         "it is UTF-16 text (its first bytes say so); save it as UTF-8",
     ),
+    "UTF-16 tab-separated export (Excel's Unicode Text, named .tsv)": (
+        lambda d: _bytes(d / "utf16.tsv", f"{HEADER}\n{ROW}\n".replace(",", "\t").encode("utf-16")),
+        "it is UTF-16 text (its first bytes say so); save it as UTF-8 (Excel's 'Unicode Text' is UTF-16: convert it",
+    ),
     "UTF-16 without a byte-order mark (its ASCII reads as UTF-8 with NUL bytes)": (
         lambda d: _bytes(d / "utf16le.csv", f"{HEADER}\n{ROW}\n".encode("utf-16-le")),
         "its header holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; save it as UTF-8",
@@ -261,7 +265,8 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "a feed saved as .txt": (
         lambda d: _csv(d / "feed.txt", HEADER.replace(",", "\t") + "\n"),
-        "(found .txt files: save them as .csv, .tsv or .parquet)",
+        "(found .txt files: save them as .csv, .tsv or .parquet; a comma- or tab-separated text file needs only the "
+        "name)",
     ),
     "rows with a field the header does not name": (
         lambda d: _csv(d / "extra.csv", f"{HEADER}\n{ROW},note\nlg oled tv,s2,lg,599,TVs,p2,\n"),

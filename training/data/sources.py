@@ -59,6 +59,11 @@ DELIMITER_ADVICE = {
 }
 # What to do with a text file that is not UTF-8 (Excel's plain "CSV" is Windows-1252): every reader says it.
 SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: 'CSV UTF-8 (Comma delimited)')"
+# Excel's tab-delimited 'Unicode Text' is UTF-16, and it saves no tab-delimited UTF-8.
+SAVE_TSV_AS_UTF8 = (
+    "save it as UTF-8 (Excel's 'Unicode Text' is UTF-16: convert it, e.g. `iconv -f UTF-16 -t UTF-8`, or save it as "
+    "'CSV UTF-8 (Comma delimited)' and name it .csv)"
+)
 # What a file named .csv may really be, by its first bytes (an .xlsx workbook is a ZIP archive; bzip2, zstd and lz4
 # are read only under their suffixes).
 ARCHIVES = {
@@ -149,7 +154,12 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         raise DataValidationError(f"every file {data} holds is empty: {skipped[:5]}")
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
-        found = f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet)" if others else ""
+        found = (
+            f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet; a comma- or tab-separated "
+            "text file needs only the name)"
+            if others
+            else ""
+        )
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
     unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
@@ -377,9 +387,14 @@ def _text_header(stream: _BoundedLines, path: str) -> list[str]:
     if any("\x00" in name for name in names):
         raise DataValidationError(
             f"cannot read {path}: its header holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark "
-            f"does; {SAVE_AS_UTF8}"
+            f"does; {_save_as_utf8(path)}"
         )
     return names
+
+
+def _save_as_utf8(path: str) -> str:
+    """How to save a text file as UTF-8, keeping its delimiter."""
+    return SAVE_TSV_AS_UTF8 if _delimiter(path) == "\t" else SAVE_AS_UTF8
 
 
 def _delimiter(path: str) -> str | None:
@@ -566,21 +581,22 @@ def unreadable_reason(exc: BaseException, path: str = "", filesystem: pafs.FileS
     UTF-8, and what to do about it (the codec's own message gives a position within a block, which names no place in
     the file)."""
     if isinstance(exc, UnicodeDecodeError):
+        advice = _save_as_utf8(path)
         start = bytes(exc.object)
         archive = archive_kind(start)
         if archive:
             return f"it is {archive}, not CSV text: decompress it, or export the sheet as CSV"
         encoding = byte_order_mark(start)
         if encoding:
-            return f"it is {encoding} text (its first bytes say so); {SAVE_AS_UTF8}"
+            return f"it is {encoding} text (its first bytes say so); {advice}"
         if b"\x00" in start[:READ_BYTES]:
-            return f"it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; {SAVE_AS_UTF8}"
+            return f"it holds NUL bytes, as UTF-16 or UTF-32 text without a byte-order mark does; {advice}"
         found = _first_undecodable_line(path, filesystem) if filesystem is not None else None
         if found:
             where = f"line {found[0]:,} holds byte 0x{found[1]}, which"
         else:
             where = f"byte 0x{exc.object[exc.start : exc.start + 1].hex()}"
-        return f"it is not UTF-8 text ({where} cannot be decoded); {SAVE_AS_UTF8}"
+        return f"it is not UTF-8 text ({where} cannot be decoded); {advice}"
     if path.lower().endswith(GZIP_SUFFIX) and any(word in str(exc).lower() for word in ("zlib", "compress", "gzip")):
         cause = " ".join(str(exc).split())
         return (
