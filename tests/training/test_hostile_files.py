@@ -419,6 +419,9 @@ def test_check_data_names_the_problems_training_refuses(tmp_path, strict_config)
     )
     assert "refused: no rows to train on: 1 rows in, 0 kept" in result.output
     assert result.exit_code == 1
+    # AND its summary counts no rows as dropped for a missing label: the column is missing, not the labels
+    assert "1 rows in; 1 of the config's columns are missing from the file (below)" in result.output
+    assert "without label" not in result.output
 
 
 def test_check_data_on_a_file_cut_by_another_delimiter_is_one_refusal_saying_so(tmp_path, strict_config):

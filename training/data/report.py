@@ -601,14 +601,22 @@ def log_report(report: DataReport, *, strict: bool) -> None:
 
 def summary_text(report: DataReport) -> str:
     """The report as a few lines for a terminal or a log."""
-    lines = [
-        f"data report for {report.source}{_read_part(report)}: {report.rows_in} rows in, {report.rows_out} kept "
-        f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty title, "
-        f"{report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
-        f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
-        f"{len(report.trained_class_counts)} classes{_labels_read(report)}",
-        "classes: " + class_summary(report.trained_class_counts),
-    ]
+    if report.missing_columns:
+        # What rows would be dropped for says nothing of a file without the columns: a missing label is no empty one.
+        missing = len(report.missing_columns)
+        lines = [
+            f"data report for {report.source}{_read_part(report)}: {report.rows_in} rows in; {missing} of the "
+            "config's columns are missing from the file (below): training refuses it"
+        ]
+    else:
+        lines = [
+            f"data report for {report.source}{_read_part(report)}: {report.rows_in} rows in, {report.rows_out} kept "
+            f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty "
+            f"title, {report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
+            f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
+            f"{len(report.trained_class_counts)} classes{_labels_read(report)}",
+            "classes: " + class_summary(report.trained_class_counts),
+        ]
     lines += [f"refused: {refusal} (training refuses the file)" for refusal in report.refusals]
     lines += [f"problem: {problem}" for problem in report.problems[len(report.refusals) :]]
     lines += [] if report.problems else ["no suspected problems"]
