@@ -444,7 +444,7 @@ def test_fewer_than_two_classes_after_cleaning_says_what_cleaning_dropped():
         prepare_catalogue(frame, replace(CONFIG, max_text_length=1), source="products.csv")
 
 
-@pytest.mark.parametrize("missing", [["", "  "], ["N/A", " - "], ["null", "NaN"]])
+@pytest.mark.parametrize("missing", [["", "  "], ["N/A", " - "], ["null", "NaN"], ["\u2014", "\u2013\u00a0"]])
 def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are(missing):
     # GIVEN prices held as text, with blanks for unknown ones or text saying so (a feed's "N/A", "-")
     frame = _catalogue(50).astype({"price": object})
@@ -455,6 +455,17 @@ def test_blank_prices_in_a_text_column_are_missing_as_a_csvs_empty_cells_are(mis
     blank = prepared["title"].isin(frame.loc[[1, 2], "title"])
     assert blank.sum() == 2
     assert prepared.loc[blank, "price"].isna().all()
+
+
+def test_a_price_with_a_no_break_space_at_its_end_is_its_number_as_with_a_space():
+    # GIVEN prices as a spreadsheet pastes them: a no-break space or a thin space beside the number
+    frame = _catalogue(50).astype({"price": object})
+    frame.loc[[1, 2, 3], "price"] = ["12.99 ", "12.99\u00a0", "\u200912.99"]
+
+    prepared = prepare_catalogue(frame, CONFIG, source="export.csv")
+
+    pasted = prepared["title"].isin(frame.loc[[1, 2, 3], "title"])
+    assert prepared.loc[pasted, "price"].tolist() == pytest.approx([12.99] * 3)
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,8 @@ logger = logging.getLogger(__name__)
 # What an export writes for no value (compared lower-cased, without outer spaces): in a number's cell, read as missing
 # as an empty cell is (a spreadsheet's error value, "#VALUE!", is a formula that failed, and is refused there).
 MISSING_NUMBERS = frozenset({
-    "-", "--", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown", "missing",
-    "not available", "not applicable",
+    "-", "--", "\u2013", "\u2014", "?", "n/a", "na", "#n/a", "nan", "null", "none", "nil", "undefined", "unknown",
+    "missing", "not available", "not applicable",
 })  # fmt: skip
 # Values that mean "none" for a product id (it names no product) and a label (it is no category:
 # `training.data.label_checks.placeholder_labels`).
@@ -503,6 +503,14 @@ def _no_number_text(column: pd.Series) -> np.ndarray:
     return np.zeros(len(column), dtype=bool)
 
 
+def _stripped(column: pd.Series) -> pd.Series:
+    """Text cells without the spaces at their ends, Unicode's too: pandas reads '12.99 ' as a number but not '12.99'
+    and a no-break space, as a spreadsheet pastes it."""
+    if column.dtype == object:
+        return column.map(lambda value: value.strip() if isinstance(value, str) else value)
+    return column.str.strip() if is_string_dtype(column.dtype) else column
+
+
 def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A numeric column parsed as float64, and the mask of present values a request could not carry: text that is
     no number, a negative number, an infinite one or one beyond float32 (the API refuses each). Dates, durations and
@@ -515,7 +523,7 @@ def parse_numbers(column: pd.Series, *, currency: str | None = None) -> tuple[pd
         return pd.Series(np.nan, index=column.index), column.notna()
     # A blank text cell is a missing number, as a CSV's empty cell is (a Parquet export writes "" for unknown), and
     # so is a cell that says it is missing ("N/A", "-", "null").
-    column = column.mask(_no_number_text(column))
+    column = _stripped(column.mask(_no_number_text(column)))
     values = pd.to_numeric(column, errors="coerce").astype("float64")
     unparsed = np.flatnonzero((values.isna() & column.notna()).to_numpy())
     if currency and len(unparsed):
