@@ -52,9 +52,6 @@ UNSEEN_CATEGORIES = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cs"}
 # A category id before a path: `123 - A > B` (Google's taxonomy file with ids) or `gid://shopify/TaxonomyCategory/
 # ap-2 : A > B` (Shopify's); the path is what follows it. Spaces around Google's hyphen: `4-Wheel Drive` is a name.
 ID_PREFIX = re.compile(r"^\s*(?:\d+\s+-\s+|gid://\S+\s*:\s*)")
-# Symbols (emoji, ™) and skin-tone modifiers: folded away by `label_key` from a name that holds words besides (the
-# joiners and variation selectors that compose emoji are code points the model's fold drops).
-SYMBOL_CATEGORIES = {"So", "Sk"}
 # Folded away by `label_key`, breadcrumb marks among them: a flat label written "A>B" once and "A > B" elsewhere.
 _PUNCTUATION = re.compile(r"[\s\-_/\\.,;:&+'\"()>|»›→]+")
 
@@ -480,25 +477,12 @@ def path_key(label: str, separator: str | None) -> tuple[str, ...]:
 def label_key(label: str) -> str:
     """HTML escapes a web export left in ('Toys &amp; Games'), Unicode forms (an 'é' typed as 'e' and an accent), the
     invisible code points the model's fold drops (a zero-width space a CMS left in:
-    `training.text.without_dropped`), emoji and other symbols beside words ('Toys & Games 🧸'), case, whitespace,
-    punctuation and a plural ending folded away, and `&` and
+    `training.text.without_dropped`), case, whitespace, punctuation and a plural ending folded away, and `&` and
     a spaced `+` read as `and`: 'Fridge-Freezers' → 'fridge freezer', 'Bath & Body' and 'Bath and Body' → 'bath
     and body' (but 'Vehicles & Parts' is not 'Vehicle Parts')."""
-    text = unescaped_html(label)
-    return _words_key(_without_symbols(text)) or _words_key(text)
-
-
-def _words_key(text: str) -> str:
-    """The text's words as `label_key` folds them."""
-    text = without_dropped(unicodedata.normalize("NFKC", text)).casefold()
+    text = without_dropped(unicodedata.normalize("NFKC", unescaped_html(label))).casefold()
     text = text.replace(" + ", " and ").replace("&", " and ")
     return " ".join(_singular(word) for word in _PUNCTUATION.sub(" ", text).split())
-
-
-def _without_symbols(text: str) -> str:
-    """The text with emoji and other symbols ('Toys & Games 🧸', 'Brand™') read as spaces: a shop's decoration of a
-    name, not the name (`label_key` keeps them in a name of nothing else)."""
-    return "".join(" " if unicodedata.category(ch) in SYMBOL_CATEGORIES else ch for ch in text)
 
 
 def _singular(word: str) -> str:
