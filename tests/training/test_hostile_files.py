@@ -189,8 +189,8 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "a row mid-file ending in empty fields beyond the header's": (
         lambda d: _csv(d / "trailing.csv", f"{HEADER}\n" + f"{ROW}\n" * 50 + f"{ROW},,\n"),
-        "line 52 has 8 fields where the rows before it have 6, its last 2 empty: delete the delimiters at the end of "
-        "that line",
+        "line 52 has 8 fields where the rows before it have 6, its last 2 empty: delimiters left at the end of the "
+        "line",
     ),
     "a header below an Amazon flat file's template row": (
         lambda d: _csv(d / "flat-file.csv", "TemplateType=fptcustom,Version=2023" + "," * 4 + f"\n{HEADER}\n{ROW}\n"),

@@ -632,9 +632,10 @@ def _parser_reason(
         return found
     if len(cells) > wanted and not any(cell.strip() for cell in cells[wanted:]):
         return (
-            f"{found}, its last {len(cells) - wanted} empty: delete the delimiters at the end of that line (a "
-            "spreadsheet leaves them where cells beside the table were cleared); a file whose every line ends in "
-            "them is read"
+            f"{found}, its last {len(cells) - wanted} empty: delimiters left at the end of the line (a spreadsheet "
+            "leaves them where cells beside the table were cleared; a file whose every line ends in them is read), "
+            "to delete, or a field holding the delimiter without quotes around it, which moved the fields after it "
+            "one place on, to quote"
         )
     return (
         f"{found}: a field holding the delimiter without quotes around it, or a quote opened on an earlier line and "
