@@ -671,9 +671,14 @@ def test_path_labels_ending_in_their_listings_own_title_are_a_problem():
 
     assert report.title_leaves == {"labels": 20, "of": 21, "example": labels[0]}
     assert any("20 of the 21 labels end in their listing's own title" in p for p in report.problems)
-    # AND a class named as a title happens to be is no such label
-    named = _frame(title=["TVs"] + ["acme tv"] * 39, category=["Electronics > TVs"] * 20 + ["Home > Fridges"] * 20)
-    assert build_report(named, _with_paths(CONFIG, " > "), source="x").title_leaves == {}
+    # AND classes whose listings are titled by their category, among other titles, are categories
+    generic = [f"Fresh > {fruit}" for fruit in ("Bananas", "Apples", "Pears", "Plums")] * 10
+    titled = [
+        label.split(" > ")[1] if i < 20 else f"organic {label.split(' > ')[1]} {i}" for i, label in enumerate(generic)
+    ]
+    assert (
+        build_report(_frame(title=titled, category=generic), _with_paths(CONFIG, " > "), source="x").title_leaves == {}
+    )
 
 
 def test_missing_values_units_commas_duplicates_small_classes_and_constant_columns():

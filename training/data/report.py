@@ -392,19 +392,25 @@ def label_leaks(rows: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, A
 
 
 def title_leaves(rows: pd.DataFrame, config: DataConfig) -> dict[str, Any]:
-    """The path labels whose last level is their listing's own title (Flipkart's `product_category_tree` ends in the
-    product's name), when a tenth of the labels or more do: how many, and one to show. Each such label is a class
-    of one product, learnt but never evaluated, that the model can answer only for that product."""
+    """The path labels whose last level is the title of their one product (Flipkart's `product_category_tree` ends
+    in the product's name), when a tenth of the labels or more are: how many, and one to show. Each such label is a
+    class of one product, learnt but never evaluated, that the model can answer only for that product. A class whose
+    listings carry other titles too is a category whatever its listings are called ('Bananas' under `Fresh >
+    Bananas`)."""
     separator = (config.path_separator or "").strip()
     if not separator or rows.empty:
         return {}
-    labels = rows[LABEL].astype(str)
-    leaves = labels.str.rsplit(separator, n=1).str[-1].str.strip().str.casefold()
-    pathed = labels.str.contains(separator, regex=False)
-    titled = labels[pathed & (leaves == rows[config.text].astype(str).str.strip().str.casefold())].unique()
-    if len(titled) < 2 or len(titled) * 10 < labels.nunique():
+    # Each label's distinct titles, as the model reads them: a label of one title is a label of one product.
+    pairs = pd.DataFrame({
+        "label": rows[LABEL].astype(str), "title": rows[config.text].astype(str).str.strip().str.casefold(),
+    }).drop_duplicates()  # fmt: skip
+    alone = pairs[~pairs["label"].duplicated(keep=False) & pairs["label"].str.contains(separator, regex=False)]
+    leaves = alone["label"].str.rsplit(separator, n=1).str[-1].str.strip().str.casefold()
+    titled = alone.loc[leaves == alone["title"], "label"].tolist()
+    labels = pairs["label"].nunique()
+    if len(titled) < 2 or len(titled) * 10 < labels:
         return {}
-    return {"labels": len(titled), "of": int(labels.nunique()), "example": str(titled[0])}
+    return {"labels": len(titled), "of": labels, "example": titled[0]}
 
 
 def scientific_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
