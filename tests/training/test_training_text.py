@@ -102,7 +102,10 @@ def test_a_fold_takes_only_the_extra_text_of_its_own_groups():
 def test_html_training_text_teaches_the_text_a_page_shows():
     # GIVEN a Shopify export whose product description (HTML) is the extra training text
     raw = generate_catalogue(40, seed=4)
-    raw["Body (HTML)"] = "<p>Bosch <strong>fridge</strong> &amp; freezer</p><br/>55&quot; wide"
+    raw["Body (HTML)"] = (
+        "<style>p {color: red}</style><p>Bosch <strong>fridge</strong> &amp; freezer</p><br/>55&quot; wide"
+        "&lt;br&gt;<script>track()</script>"
+    )
     config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=40)
     data = replace(config.data, training_text=("Body (HTML)",))
 

@@ -13,9 +13,15 @@ import re
 # An HTML escape ended by its `;`, and how many times over a text may have been escaped (`&amp;amp;`).
 _HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MAX_UNESCAPES = 3
-# A whole tag, opening, closing or empty (`<p>`, `</p>`, `<br/>`, `<a href="…">`), or a comment; never a lone `<` or
-# `>` ('<3', 'A > B').
-HTML_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+# A whole tag of the markup a shop's editor writes, opening, closing or empty (`<p>`, `</p>`, `<br/>`, `<a href="…">`),
+# or a comment; never a lone `<` or `>` ('<3', 'A > B') nor words in angle brackets ('USB cable <Type C>').
+HTML_TAG = re.compile(
+    r"<!--.*?-->|</?(?:a|b|br|div|em|font|h[1-6]|hr|i|img|li|ol|p|small|span|strong|sub|sup|table|tbody|td|th|"
+    r"thead|tr|u|ul)\b(?:\s[^<>]*)?/?>",
+    re.DOTALL | re.IGNORECASE,
+)
+# A script or a style sheet, whose content a page never shows.
+SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
 
 
 def unescaped_html(text: str) -> str:
@@ -30,6 +36,7 @@ def unescaped_html(text: str) -> str:
 
 
 def html_as_text(text: str) -> str:
-    """The text as a page shows it: each tag read as a space, its escapes read ('<p>Tom &amp; Jerry</p>' → ' Tom &
-    Jerry ')."""
-    return unescaped_html(HTML_TAG.sub(" ", text))
+    """The text as a page shows it: its escapes read, then each tag read as a space and scripts and style sheets
+    left out ('<p>Tom &amp; Jerry</p>' → ' Tom & Jerry '). Escapes first: a feed converted from XML escapes its
+    markup too ('&lt;p&gt;')."""
+    return HTML_TAG.sub(" ", SCRIPT_OR_STYLE.sub(" ", unescaped_html(text)))

@@ -77,6 +77,8 @@ from training.exceptions import DataValidationError, TrainingError
 from training.text import reads_as_empty
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from training.config import DataConfig
 
 logger = logging.getLogger(__name__)
@@ -311,21 +313,22 @@ def multiline_titles(titles: pd.Series, fields: int) -> dict[str, Any]:
 def html_escaped_titles(titles: pd.Series) -> dict[str, Any]:
     """Titles holding HTML escapes (`Tom &amp; Jerry`, `caf&eacute;`), as a web export leaves them: the model learns
     `amp` and `eacute` as words of the title, where the API is sent `&` and `é`."""
-    texts = titles.dropna().astype(str)
-    escaped = texts[texts.map(lambda text: "&" in text and unescaped_html(text) != text)]
-    if escaped.empty:
-        return {}
-    return {"rows": len(escaped), "examples": [text[:MAX_QUOTED] for text in escaped.drop_duplicates().head(3)]}
+    return _titles_holding(titles, lambda text: "&" in text and unescaped_html(text) != text)
 
 
 def html_tagged_titles(titles: pd.Series) -> dict[str, Any]:
     """Titles holding HTML tags (`<strong>Sale</strong> Acme TV<br>`), as a web export may leave them: the model
     learns `strong` and `br` as words of the title, where the API is sent plain text."""
+    return _titles_holding(titles, lambda text: "<" in text and HTML_TAG.search(text) is not None)
+
+
+def _titles_holding(titles: pd.Series, holds: Callable[[str], bool]) -> dict[str, Any]:
+    """How many titles `holds` is true of, and three to show; empty when none."""
     texts = titles.dropna().astype(str)
-    tagged = texts[texts.map(lambda text: "<" in text and HTML_TAG.search(text) is not None)]
-    if tagged.empty:
+    found = texts[texts.map(holds)]
+    if found.empty:
         return {}
-    return {"rows": len(tagged), "examples": [text[:MAX_QUOTED] for text in tagged.drop_duplicates().head(3)]}
+    return {"rows": len(found), "examples": [text[:MAX_QUOTED] for text in found.drop_duplicates().head(3)]}
 
 
 def mojibake(texts: pd.Series) -> dict[str, Any]:
