@@ -56,9 +56,9 @@ def test_text_values_reads_strings_as_the_api_does(values, expected):
         # a 19-digit id, as a warehouse keeps it: read as text, it would be served as the API is sent it
         (
             pd.Series([9_000_000_000_000_000_001], dtype="Int64"),
-            r"holds 9000000000000000001 .* store the column as text",
+            r"holds 9000000000000000001 .* store it as text",
         ),
-        (pd.Series([-1e16, 2.5e16]), r"store the column as text"),
+        (pd.Series([-1e16, 2.5e16]), r"export the column again from its source as text"),
         (pd.Series(pd.to_datetime(["2024-01-01"])), r"column 'c' \(datetime64"),
         (pd.Series([["a"], ["b"]], dtype=object), "column 'c' is a nested column"),
         (pd.Series([b"raw"], dtype=object), r"holds b'raw' \(bytes\) in data row 1"),

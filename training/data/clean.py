@@ -571,12 +571,14 @@ def _refuse_text(values: pd.Series, column: str, source: str, bad: pd.Series) ->
     value = value.item() if isinstance(value, np.generic) else value
     # A mixed column's dtype says nothing of the value: its own type does.
     kind = f" ({type(value).__name__})" if values.dtype == object else ""
-    long_id = isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_INTEGER_ID
-    advice = (
-        "; store the column as text (pandas: .astype(str) before writing it), as the API is sent longer ids as strings"
-        if long_id and float(value).is_integer()
-        else ""
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
     )
+    advice = ""
+    if whole and abs(value) > MAX_INTEGER_ID:
+        # A float has already rounded an id past 2**53: only its source still knows the digits.
+        stored = "export the column again from its source as text" if isinstance(value, float) else "store it as text"
+        advice = f"; {stored} (the API is sent longer ids as strings)"
     raise DataValidationError(
         f"{source}: column {column!r} ({values.dtype}) holds {value!r}{kind} in data row {_data_row(values, row)}; "
         f"a string input must hold text or integral ids within ±{MAX_INTEGER_ID:.0e}{advice}"
