@@ -1032,6 +1032,8 @@ def test_a_catalogue_nearly_all_of_one_class_says_what_its_figures_mean():
         (["master_fridges,promo_summer", "promo_summer,master_tvs", "master_fridges,print_2024", "master_tvs"], 2),
         # a shop's category with a flat tag, where the tag joins two at least
         (["TVs", "Fridges", "TVs;Sale", "Fridges;Sale"], 2),
+        # as above, the names holding a comma WooCommerce escapes
+        (["Food\\, Drink", "Home\\, Garden", "Food\\, Drink;Sale", "Home\\, Garden;Sale"], 2),
         # names that hold a comma, and a path written with commas: no part is another label's
         (["Dolls, Playsets & Toy Figures", "Dolls", "Arts & Crafts"], 0),
         (["Home,Appliances,Fridges", "Home,Appliances,Freezers", "Home,Garden,Sheds"], 0),

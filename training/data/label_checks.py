@@ -355,8 +355,7 @@ def several_categories(labels: list[str], separator: str | None) -> list[str]:
     known = {label.strip() for label in labels}
     split: dict[str, list[str]] = {}
     for label in labels:
-        joiner = next((joiner for joiner in PATH_JOINERS if joiner in label), None)
-        parts = _parts(label, joiner) if joiner else []
+        parts = next((parts for joiner in PATH_JOINERS if len(parts := _parts(label, joiner)) > 1), [])
         if all(parts) and len(parts) > 1:
             split[label] = parts
     joined: dict[str, set[str]] = {}
