@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
+from mangum import Mangum
 
 from handler.app import create_app
 from handler.capture import Capture, listing_id
 from handler.events import SYNTHETIC_HEADER
 from handler.model import load_model
 from handler.settings import Settings
+from tests.handler.test_events import EVENTS
+from tests.handler.test_lambda import FakeLambdaContext
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +31,26 @@ def _client(model_path: Path, **settings) -> TestClient:
 
 def _records(folder: Path) -> list[dict]:
     return [json.loads(line) for path in sorted(folder.rglob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def test_a_captured_listing_carries_a_request_id_only_when_the_event_names_it_with_text(model_path, tmp_path):
+    # GIVEN the function behind Mangum, capturing every listing, and direct invokes whose request id is no text:
+    # a number, and a list nested too deep to print
+    configured = Settings(model_path=model_path, capture_sample_rate=1.0, capture_dir=tmp_path)
+    function = Mangum(create_app(load_model(configured), configured), lifespan="off")
+    nested: list = []
+    for _ in range(1490):
+        nested = [nested]
+    event = json.loads((EVENTS / "predict_http_api.json").read_text())
+    answers = []
+    for request_id in ("api-request-1", 42, nested):
+        event["requestContext"]["requestId"] = request_id
+        answers.append(function(event, FakeLambdaContext())["statusCode"])
+
+    # THEN each is answered and captured, with the API's id, else Lambda's own
+    assert answers == [200, 200, 200]
+    lambdas = FakeLambdaContext().aws_request_id
+    assert [record["request_id"] for record in _records(tmp_path)] == ["api-request-1", lambdas, lambdas]
 
 
 def test_each_answered_listing_is_captured_with_its_top_three_path_and_decision(model_path, tmp_path):
