@@ -42,20 +42,27 @@ def occlusions(
         text: The title input's name.
         inputs: The model's input schema (name, type, default).
     """
+    words, fields = _explained(row, text=text, inputs=inputs)
     title = str(row.get(text) or "")
-    title_spec = next((spec for spec in inputs if spec["name"] == text), {})
-    # A "word" the graph reads as nothing (a lone zero-width space) cannot change the answer: no slot for it.
-    readable = not_blank_regex(title_spec.get("dropped", []))
-    words = list(dict.fromkeys(word.lower() for word in title.split() if readable.search(word)))[:MAX_EXPLAINED_WORDS]
     rows = [row | {text: " ".join(w for w in title.split() if w.lower() != word)} for word in words]
-    fields = [spec["name"] for spec in inputs if spec["name"] != text and row.get(spec["name"]) not in (None, "")]
     rows += [row | {name: None} for name in fields]
     return words, fields, rows
 
 
 def scored_rows(rows: list[dict[str, Any]], *, text: str, inputs: list[dict[str, Any]]) -> int:
     """How many rows the graph scores to answer and explain `rows`: each listing and each of its occlusions."""
-    return sum(1 + len(occlusions(row, text=text, inputs=inputs)[2]) for row in rows)
+    return sum(1 + sum(map(len, _explained(row, text=text, inputs=inputs))) for row in rows)
+
+
+def _explained(row: dict[str, Any], *, text: str, inputs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The words (the first MAX_EXPLAINED_WORDS distinct ones) and the fields given, that explain=true explains."""
+    title = str(row.get(text) or "")
+    title_spec = next((spec for spec in inputs if spec["name"] == text), {})
+    # A "word" the graph reads as nothing (a lone zero-width space) cannot change the answer: no slot for it.
+    readable = not_blank_regex(title_spec.get("dropped", []))
+    words = list(dict.fromkeys(word.lower() for word in title.split() if readable.search(word)))[:MAX_EXPLAINED_WORDS]
+    fields = [spec["name"] for spec in inputs if spec["name"] != text and row.get(spec["name"]) not in (None, "")]
+    return words, fields
 
 
 def predict_explained(model: Model, rows: list[dict[str, Any]]) -> list[tuple[Prediction, Explanation]]:
