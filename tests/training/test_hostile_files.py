@@ -265,8 +265,8 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "a feed saved as .txt": (
         lambda d: _csv(d / "feed.txt", HEADER.replace(",", "\t") + "\n"),
-        "(found .txt files: save them as .csv, .tsv or .parquet; a comma- or tab-separated text file needs only the "
-        "name)",
+        "(found .txt files: save them as .csv, .tsv or .parquet; a comma- or tab-separated .txt file needs only "
+        "renaming)",
     ),
     "rows with a field the header does not name": (
         lambda d: _csv(d / "extra.csv", f"{HEADER}\n{ROW},note\nlg oled tv,s2,lg,599,TVs,p2,\n"),

@@ -84,7 +84,7 @@ def label_variants(counts: dict[str, int], *, separator: str | None = None) -> l
     the API answer it so), where the group has one; then the one whose leaf is spelt as usual; then the most
     frequent. A real taxonomy's siblings may differ by a letter ("Planes", "Planers", "Pliers"); those are
     `near_misses`, never a ready-to-paste merge. A category id written as a float (`104.0`, from a CSV whose id
-    column had gaps) is the id, and never the suggested spelling beside it.
+    column had gaps) is the id, and ranks below the id's own spelling as the one to suggest.
     """
     groups: dict[tuple[str, ...], list[str]] = {}
     width = _id_width(list(counts))

@@ -154,12 +154,9 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
         raise DataValidationError(f"every file {data} holds is empty: {skipped[:5]}")
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
-        found = (
-            f" (found {', '.join(others[:5])} files: save them as .csv, .tsv or .parquet; a comma- or tab-separated "
-            "text file needs only the name)"
-            if others
-            else ""
-        )
+        renamed = "; a comma- or tab-separated .txt file needs only renaming" if ".txt" in others else ""
+        saved = f"save them as .csv, .tsv or .parquet{renamed}"
+        found = f" (found {', '.join(others[:5])} files: {saved})" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
     unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
     if unread:
