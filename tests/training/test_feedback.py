@@ -473,18 +473,27 @@ def test_where_titles_name_products_a_correction_of_a_held_out_title_never_train
     assert held_out in set(splits.test["title"])
 
 
-def test_agreement_has_bootstrap_intervals_overall_and_per_department():
+def test_agreement_has_exact_intervals_overall_and_per_department():
     a = np.array(["A > x"] * 90 + ["B > y"] * 10)
     b = a.copy()
     b[:9] = "A > z"  # B differs on 10 % of department A
 
-    report = agreement_report(a, b, np.array([label.split(" > ")[0] for label in a]), resamples=200)
+    report = agreement_report(a, b, np.array([label.split(" > ")[0] for label in a]))
 
     assert report["agreement"]["agreement"] == pytest.approx(0.91)
     assert report["agreement"]["ci_low"] < 0.91 < report["agreement"]["ci_high"]
     worst, best = report["departments"]
     assert (worst["department"], worst["rows"], worst["agreement"]) == ("A", 90, pytest.approx(0.9))
-    assert (best["department"], best["agreement"], best["ci_low"]) == ("B", 1.0, 1.0)
+    # 10 listings all agreeing say agreement is likely high, not that it is 100 %: 0.025 ** (1 / 10) at 95 %
+    assert (best["department"], best["agreement"], best["ci_high"]) == ("B", 1.0, 1.0)
+    assert best["ci_low"] == pytest.approx(0.025**0.1)
+
+
+def test_two_agreeing_listings_pass_no_agreement_gate():
+    report = agreement_report(np.array(["TVs", "Fridges"]), np.array(["TVs", "Fridges"]), np.array(["TVs", "Fridges"]))
+
+    assert report["agreement"]["agreement"] == 1.0
+    assert report["agreement"]["ci_low"] < 0.2
 
 
 def test_a_listing_labelled_twice_trains_once_with_its_last_label_and_a_warning(tmp_path: Path, caplog):

@@ -301,7 +301,7 @@ def _compare_live(
             "since (SINCE=)"
         )
     scored = ~corrected
-    report = agreement_report(predicted_a[scored], predicted_b[scored], departments[scored], resamples=resamples)
+    report = agreement_report(predicted_a[scored], predicted_b[scored], departments[scored])
     report["left_out_as_corrections"] = int(corrected.sum())
     reviewed_report = None
     if reviewed is not None:

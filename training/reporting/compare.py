@@ -361,50 +361,32 @@ def _macro_f1(y: np.ndarray, predicted: np.ndarray, k: int, weights: np.ndarray 
     return float(f1[present].mean()) if present.any() else 0.0
 
 
-def agreement_report(
-    predicted_a: np.ndarray,
-    predicted_b: np.ndarray,
-    departments: np.ndarray,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """How often B answers as A on unlabelled rows (live traffic), overall and per department of A's answer, with
-    bootstrap intervals from the same row resamples for all of them.
+def agreement_report(predicted_a: np.ndarray, predicted_b: np.ndarray, departments: np.ndarray) -> dict[str, Any]:
+    """How often B answers as A on unlabelled rows (live traffic), overall and per department of A's answer, each
+    with its exact (Clopper-Pearson) interval. A share's interval, not a bootstrap's: resampling rows that all agree
+    gives 100 % … 100 %, and a release gate on its lower bound passed on two listings.
 
     Returns:
         rows, overall {agreement, ci_low, ci_high}, and per department the same plus its rows, least agreeing first.
     """
     agree = np.asarray(predicted_a, dtype=str) == np.asarray(predicted_b, dtype=str)
     names, codes = np.unique(np.asarray(departments, dtype=str), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    overall, by_department = [], []
-    for _ in range(resamples):  # one resample at a time, as in compare_predictions
-        d = rng.integers(0, len(agree), size=len(agree))
-        overall.append(float(agree[d].mean()))
-        rows = np.bincount(codes[d], minlength=len(names))
-        agreed = np.bincount(codes[d], weights=agree[d], minlength=len(names))
-        by_department.append(np.divide(agreed, rows, out=np.full(len(names), np.nan), where=rows > 0))
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(overall, [tail, 100 - tail])
-    spread = np.nanpercentile(np.array(by_department), [tail, 100 - tail], axis=0)
     departments_report = [
-        {
-            "department": str(name),
-            "rows": int((codes == index).sum()),
-            "agreement": float(agree[codes == index].mean()),
-            "ci_low": float(spread[0, index]),
-            "ci_high": float(spread[1, index]),
-        }
+        {"department": str(name), "rows": int((codes == index).sum()), **_share(agree[codes == index])}
         for index, name in enumerate(names)
     ]
     return {
         "rows": len(agree),
-        "resamples": resamples,
         "confidence": CONFIDENCE,
-        "agreement": {"agreement": float(agree.mean()), "ci_low": float(low), "ci_high": float(high)},
+        "agreement": _share(agree),
         "departments": sorted(departments_report, key=lambda row: (row["agreement"], -row["rows"])),
     }
+
+
+def _share(agree: np.ndarray) -> dict[str, float]:
+    """The share of true rows and its exact CONFIDENCE interval."""
+    interval = binomtest(int(agree.sum()), len(agree)).proportion_ci(confidence_level=CONFIDENCE, method="exact")
+    return {"agreement": float(agree.mean()), "ci_low": float(interval.low), "ci_high": float(interval.high)}
 
 
 def render_agreement(
@@ -417,8 +399,7 @@ def render_agreement(
     lines = [
         f"# {b} (B) against {a} (A) on captured traffic",
         "",
-        f"{report['rows']:,} captured listings of {data}; {pct} intervals from {report['resamples']:,} bootstrap "
-        "resamples."
+        f"{report['rows']:,} captured listings of {data}; {pct} exact (Clopper-Pearson) intervals of the shares."
         + (f" {report['left_out_as_corrections']:,} more are left out: a model was given them as corrections, and "
            "answers them as it was taught." if report.get("left_out_as_corrections") else "")
         + (f" Reading the capture skipped {skipped}." if skipped else ""),
