@@ -235,10 +235,10 @@ def _trained_on(
                     f"trained on{remedy}"
                 )
             continue
-        named, few = products_named(seen, catalogue)
+        named, of, few = products_named(seen, catalogue, metadata[name])
         if few:
             logger.warning(
-                f"DATA names {named:,} of the {len(seen):,} products model {name} trained on (its run's record): the "
+                f"DATA names {named:,} of the {of:,} products model {name} trained on (its run's record): the "
                 "products' ids are written otherwise there (zero-padded, or read as numbers) or it is another "
                 "catalogue, so test rows of products it trained on cannot be told and left out; compare on the "
                 "catalogue it trained on"

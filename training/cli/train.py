@@ -552,7 +552,10 @@ def _against_champion(
         reason = f"only {len(rows)} validation rows are of products it never trained on (need {MIN_CHAMPION_ROWS})"
         return ChampionComparison(name, comparable=False, reason=reason, rows=len(rows))
     labels = rows[LABEL].to_numpy()
-    if unjudged := shrunk(theirs, fitted) or products_renamed(seen, fitted) or classes_thinned(theirs, fitted, labels):
+    unjudged = (
+        shrunk(theirs, fitted) or products_renamed(seen, theirs, fitted) or classes_thinned(theirs, fitted, labels)
+    )
+    if unjudged:
         return ChampionComparison(name, comparable=False, reason=unjudged, rows=len(rows))
     report = compare_predictions(
         labels,
@@ -566,7 +569,7 @@ def _against_champion(
     )  # fmt: skip
 
 
-def products_renamed(seen: np.ndarray, fitted: FittedModel) -> str:
+def products_renamed(seen: np.ndarray, champion: dict[str, Any], fitted: FittedModel) -> str:
     """Why a catalogue that names few of the champion's products cannot judge it, or nothing.
 
     The comparison rows are the validation rows whose product ids the champion's record does not name. A catalogue
@@ -576,11 +579,11 @@ def products_renamed(seen: np.ndarray, fitted: FittedModel) -> str:
     compared as usual.
     """
     ours = np.concatenate([fitted.trained_products, fitted.validation_products])
-    named, few = products_named(seen, ours)
+    named, of, few = products_named(seen, ours, champion)
     if not few:
         return ""
     return (
-        f"this run's catalogue names {named:,} of the {len(seen):,} products it trained on (under half): the "
+        f"this run's catalogue names {named:,} of the {of:,} products it trained on (under half): the "
         "products' ids were written otherwise (zero-padded, or read as numbers) or this is another catalogue, so rows "
         "it trained on would count as new to it; compare the two yourself (make compare) and set the alias if this "
         "one is meant"

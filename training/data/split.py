@@ -26,13 +26,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from training.columns import CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
+from training.columns import CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
 from training.data.clean import normalised_titles
 from training.exceptions import DataValidationError
 
@@ -219,12 +219,20 @@ def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
     return hash_values(keys, "product", 0)
 
 
-def products_named(seen: np.ndarray, products: np.ndarray) -> tuple[int, bool]:
-    """How many of the products a model recorded it trained on (`seen`, `product_ids`) a catalogue's `products`
-    name, and whether that is under half of them: then the catalogue writes their ids otherwise (zero-padded, or read
-    as numbers on the way) or is another one, and the rows the model trained on would count as new to it."""
+def products_named(seen: np.ndarray, products: np.ndarray, metadata: dict[str, Any]) -> tuple[int, int, bool]:
+    """How many of the catalogue's products a model recorded it trained on (`seen`, `product_ids`; `metadata` its
+    model's) a catalogue's `products` name, of how many, and whether that is under half: then the catalogue writes
+    their ids otherwise (zero-padded, or read as numbers on the way) or is another one, and the rows the model
+    trained on would count as new to it. Where a column names products, each correction the model took was a product
+    of its own (`correction:<listing>`) that no catalogue names: they are not counted, or a round of corrections
+    larger than the catalogue's training products would make the same catalogue look like another."""
+    training = metadata.get("training_data", {})
+    listings = training.get(CORRECTED_LISTINGS) or []
+    if listings and (training.get("split") or {}).get("group"):
+        corrected = product_ids(pd.Series([f"{CORRECTION}:{listing}" for listing in listings], dtype=object))
+        seen = seen[~np.isin(seen, corrected)]
     named = int(pd.Index(seen).isin(products).sum())
-    return named, named * 2 < len(seen)
+    return named, len(seen), named * 2 < len(seen)
 
 
 def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:
