@@ -685,6 +685,33 @@ def test_a_review_queue_out_under_a_file_is_one_line_before_any_reading(tmp_path
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("read", "out"),
+    [
+        (["--reviewed", "round1.csv"], "round1.csv"),
+        (["--reviewed", "round0.csv,round1.csv"], "round1.csv"),
+        (["--data", "catalogue.csv"], "catalogue.csv"),
+        (["--data", "exports"], "exports/queue.csv"),
+        (["--data", "exports/*.csv"], "exports/queue.csv"),
+    ],
+)
+def test_a_review_queue_never_replaces_what_it_reads(tmp_path: Path, read: list[str], out: str):
+    # GIVEN labelled rounds and a catalogue where a REPLACE=1 queue would be written
+    (tmp_path / "exports").mkdir()
+    for name in ("round0.csv", "round1.csv", "catalogue.csv", "exports/part.csv"):
+        (tmp_path / name).write_text("labelled\n")
+    arguments = [*read[:1], ",".join(str(tmp_path / name) for name in read[1].split(","))]
+
+    result = CliRunner().invoke(
+        review_queue_app, ["--capture", str(tmp_path / "none"), "--out", str(tmp_path / out), "--replace", *arguments]
+    )
+
+    # THEN it is refused before anything is read or written
+    assert result.exit_code == 1
+    assert f"OUT {tmp_path / out} is where {read[0][2:].upper()}=" in result.output
+    assert (tmp_path / "round1.csv").read_text() == (tmp_path / "catalogue.csv").read_text() == "labelled\n"
+
+
 @pytest.mark.parametrize("name", ["q.parquet", "q.xlsx", "q.tsv", "q"])
 def test_a_review_queue_out_not_named_csv_is_one_line_before_any_reading(tmp_path: Path, name: str):
     # the queue is CSV whatever its name, and the next step reads a file by its suffix

@@ -22,7 +22,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_files, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
-from training.cli.out_folder import check_local, check_out_dir
+from training.cli.out_folder import URI, check_local, check_out_dir
 from training.columns import CORRECTED_LISTINGS, LABEL
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.load import learnt_catalogue
@@ -73,7 +73,7 @@ def main(
     """Write the captured listings a person should label first, with the model's suggestions."""
     configure_logging()
     try:
-        _check_out(out, replace=replace)
+        _check_out(out, replace=replace, reads={"REVIEWED": list(listed_files(reviewed, "REVIEWED")), "DATA": [data]})
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_b = read_model(b, name="B") if b else None
         # What the live model (trained with this config) takes: a record the API refused was never answered.
@@ -128,20 +128,31 @@ def main(
     )
 
 
-def _check_out(out: Path, *, replace: bool) -> None:
-    """OUT must be a new .csv file, or an old queue with `replace`: a second run would otherwise overwrite the labels
-    a reviewer filled in, and the queue is written as CSV whatever its name (`make train CORRECTIONS=` reads a file by
+def _check_out(out: Path, *, replace: bool, reads: dict[str, list[str | None]]) -> None:
+    """OUT must be a new .csv file, or an old queue with `replace`, and none of the files the run reads (`reads`, by
+    the variable naming them): a second run would otherwise overwrite the labels a reviewer filled in, or the
+    catalogue itself, and the queue is written as CSV whatever its name (`make train CORRECTIONS=` reads a file by
     its suffix, so CSV under another one would be read as that format, or refused).
 
     Raises:
-        TrainingError: OUT is a folder, not named .csv, exists and `replace` is off, or its folder cannot be made or
-            written.
+        TrainingError: OUT is a folder, not named .csv, one of the files read, or inside a folder read, exists and
+            `replace` is off, or its folder cannot be made or written.
     """
     check_local(out, role="OUT", what="the review queue", kind="file")
     if out.is_dir():
         raise TrainingError(f"OUT {out} is a folder; name the review queue's CSV file")
     if out.suffix.lower() != ".csv":
         raise TrainingError(f"OUT {out}: the review queue is written as CSV; name it .csv (a spreadsheet opens that)")
+    target = out.resolve()
+    for role, names in reads.items():
+        for name in filter(None, names):
+            # A glob reads its folder (`folder/*.csv`); an s3:// location is no local file.
+            read = None if URI.match(name) else (Path(name).parent if "*" in name else Path(name)).resolve()
+            if read is not None and (read == target or read in target.parents):
+                raise TrainingError(
+                    f"OUT {out} is where {role}={name} is read from: the queue would overwrite it, or be read as "
+                    "part of it next time; choose another file"
+                )
     if out.exists() and not replace:
         raise TrainingError(
             f"OUT {out} exists (a queue someone may be labelling); choose a new file, or pass --replace (REPLACE=1) "
