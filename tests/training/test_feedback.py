@@ -80,6 +80,24 @@ def test_since_keeps_later_records_and_an_empty_capture_is_one_clear_error(tmp_p
     assert not is_capture(str(tmp_path / "missing"))
 
 
+@pytest.mark.parametrize("layout", ["year={}/month={}/day={}", "{}/{}/{}"], ids=["firehose", "local server"])
+def test_since_leaves_day_folders_before_it_unread(tmp_path: Path, layout: str):
+    # GIVEN a capture prefix filed by day, whose old days hold a damaged object (an interrupted copy)
+    for day, title in (("2026/11/30", "old"), ("2026/12/01", "arrived at midnight"), ("2026/12/02", "new")):
+        folder = tmp_path / layout.format(*day.split("/"))
+        folder.mkdir(parents=True)
+        time = f"{day.replace('/', '-')}T00:00:00Z" if title != "arrived at midnight" else "2026-11-30T23:59:59Z"
+        (folder / "part.jsonl").write_text(json.dumps(record(title, time=time)) + "\n")
+    (tmp_path / layout.format("2026", "11", "30") / "cut.gz").write_bytes(gzip.compress(b"x" * 100)[:20])
+
+    captured = read_capture(str(tmp_path), since=parse_since("2026-12-01"))
+
+    # THEN the old days are never opened, and a record filed a day late is read and left out by its own time
+    assert list(captured.frame["title"]) == ["new"]
+    with pytest.raises(DataValidationError, match="unreadable gzip"):
+        read_capture(str(tmp_path))
+
+
 def test_a_capture_time_without_a_zone_is_read_as_utc(tmp_path: Path):
     # GIVEN a record written by another tool, its time without a zone
     lines = [record("old", time="2026-12-05T10:00:00"), record("new", time="2026-12-05T11:00:00")]

@@ -19,8 +19,9 @@ import gzip
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 # The record layout this reader knows (`handler.capture.CAPTURE_VERSION`).
 CAPTURE_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
+# The day folders a capture is filed under: Firehose's `year=2026/month=12/day=07/` (template.yaml) or the local
+# server's `2026/12/07/` (`handler.capture`).
+DAY_FOLDERS = re.compile(r"(?:^|/)(?:year=)?(\d{4})/(?:month=)?(\d{1,2})/(?:day=)?(\d{1,2})/")
 NO_TIME = datetime.min.replace(tzinfo=UTC)
 # Where an object that failed to parse held this, it was a capture record cut short.
 CAPTURE_KEY = '"capture"'
@@ -118,7 +122,7 @@ def read_capture(
         DataValidationError: The location does not exist, a file cannot be read, or it holds no usable capture
             record (unusable ones are counted, then skipped: see the module docstring).
     """
-    usable, skipped, unreadable = _usable(list(_records(location)), schema)
+    usable, skipped, unreadable = _usable(list(_records(location, since)), schema)
     skipped_text = _skipped_text(skipped, unreadable)
     if skipped_text:
         logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
@@ -214,10 +218,31 @@ def _skipped_text(skipped: dict[str, int], unreadable: dict[str, str]) -> str:
     return f"{text}: {', '.join(named)}{more}" if named else text
 
 
-def _records(location: str) -> Iterator[dict[str, Any] | Cut | Unreadable]:
+def _records(location: str, since: datetime | None = None) -> Iterator[dict[str, Any] | Cut | Unreadable]:
     """Capture records of every file under `location`, file by file (`Cut.RECORD` for one cut short, `Unreadable`
-    for a file that is no text)."""
-    return _file_records(*_files(location))
+    for a file that is no text), but those captured before `since`: left unread where a folder's date says the
+    whole folder is older (Firehose's `year=/month=/day=` prefixes, the local server's `YYYY/MM/DD`), dropped as
+    read otherwise, so a long prefix costs the memory of its window, not of its whole history."""
+    filesystem, files = _files(location)
+    if since is None:
+        yield from _file_records(filesystem, files)
+        return
+    first_day = since.astimezone(UTC).date()
+    recent = [path for path in files if (day := _folder_day(path)) is None or day >= first_day]
+    for found in _file_records(filesystem, recent):
+        if not (isinstance(found, dict) and (moment := parse_time(found.get("time"))) and moment < since):
+            yield found
+
+
+def _folder_day(path: str) -> date | None:
+    """The day a capture file's folders name (the day its records arrived: none was captured later), or None."""
+    named = DAY_FOLDERS.search(path)
+    if named is None:
+        return None
+    try:
+        return date(*map(int, named.groups()))
+    except ValueError:
+        return None
 
 
 def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dict[str, Any] | Cut | Unreadable]:
