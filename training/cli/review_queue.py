@@ -114,7 +114,8 @@ def main(
     if data is None and any(reason.startswith("new_") for reason in reasons):
         logger.warning(
             "new brands and sellers are those the synthetic catalogue lacks (no DATA=); for a live model trained on "
-            "a catalogue of your own, pass that DATA= and CONFIG=, or most of its listings are queued as new"
+            "a catalogue of your own, pass that DATA= and CONFIG=, or most of its listings are queued as new (for "
+            "a synthetic one, the ROWS=, CATEGORIES= or TAXONOMY= that made it)"
         )
     left = qualified - len(queue)
     cut = f"; LIMIT {limit} left out {left} more that qualified" if left else ""
@@ -171,7 +172,10 @@ def _served_as_trained(captured: Captured, catalogue: pd.DataFrame, config: Trai
     Raises:
         TrainingError: The capture lacks a configured input, or its answers are mostly not the catalogue's classes.
     """
-    retry = "pass the DATA= and CONFIG= the live model was trained with"
+    retry = (
+        "pass the DATA= and CONFIG= the live model was trained with (for the synthetic catalogue, the ROWS=, "
+        "CATEGORIES= or TAXONOMY= that made it)"
+    )
     lacking = [name for name in config.data.columns if name not in captured.inputs]
     if lacking:
         raise TrainingError(
