@@ -36,6 +36,7 @@ from training.reporting.compare import (
     check_held_out,
     check_same_classes,
     compare_predictions,
+    disagreements,
     mcnemar,
     render_comparison,
     score_model,
@@ -111,6 +112,14 @@ def test_identical_predictions_differ_by_nothing():
 
     assert report["macro_f1"]["difference"] == 0
     assert report["macro_f1"]["ci_low"] == report["macro_f1"]["ci_high"] == 0
+
+
+def test_disagreements_write_prices_as_the_catalogue_wrote_them():
+    frame = pd.DataFrame({"title": ["tv", "phone"], "price": np.array([350.22, np.nan], dtype=np.float32)})
+
+    listing = disagreements(frame, np.array(["TVs", "Phones"]), np.array(["TVs", "TVs"]), np.array(["Phones", "TVs"]))
+
+    assert listing["price"].tolist() == [350.22]
 
 
 def test_a_blank_cell_among_the_disagreements_is_an_empty_cell():

@@ -275,9 +275,12 @@ def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, Any]:
 
 
 def disagreements(frame: pd.DataFrame, labels: np.ndarray, predicted_a: np.ndarray, predicted_b: np.ndarray) -> Any:
-    """The rows the two models label differently: their inputs, the true label and each model's label."""
+    """The rows the two models label differently: their inputs, the true label and each model's label. Numbers read
+    as float32 (as the graph reads them) are written as the catalogue wrote them, 350.22 and not 350.2200012207031."""
     differ = np.asarray(predicted_a) != np.asarray(predicted_b)
     listing = frame.loc[differ].copy()
+    for column in listing.columns[listing.dtypes == np.float32]:
+        listing[column] = [float(str(value)) for value in listing[column].to_numpy()]
     listing["label"] = np.asarray(labels)[differ]
     listing["a"] = np.asarray(predicted_a)[differ]
     listing["b"] = np.asarray(predicted_b)[differ]
