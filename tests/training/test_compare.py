@@ -232,6 +232,10 @@ def test_a_model_split_otherwise_is_not_scored_on_test_rows_it_trained_on(model_
     assert on_test.exit_code == 1
     assert "model B was trained on another split ({'seed': 7}" in on_test.output
     assert on_all.exit_code == 0, on_all.output
+    # AND its report says every row was taken, and of which catalogue
+    assert "On every row of the catalogue (ON=all)" in on_all.output
+    written = json.loads((tmp_path / "a" / "comparison.json").read_text())
+    assert (written["on"], written["data"]) == ("all", "the synthetic catalogue 'synthetic'")
 
 
 @pytest.mark.slow

@@ -161,11 +161,14 @@ def main(
         labels, predicted_a, predicted_b, products=frame[GROUP].to_numpy(), resamples=resamples
     )
     report["left_out"] = left_out
+    report["on"] = on or "test"
     listing = disagreements(frame[resolved.input_names], labels, predicted_a, predicted_b)
     text = render_comparison(report, listing, a=a, b=b)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
-    (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": data}, indent=2) + "\n")
+    # A synthetic catalogue is named by what made it: its registered name says its taxonomy and rows.
+    source = data or f"the synthetic catalogue {resolved.registered_name!r}"
+    (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": source}, indent=2) + "\n")
     save_for_spreadsheets(listing, out / "disagreements.csv")
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)

@@ -297,6 +297,15 @@ def render_comparison(report: dict[str, Any], listing: pd.DataFrame, *, a: str, 
         f"{report['resampled']}.",
         "",
         *_left_out_lines(report.get("left_out")),
+        *(
+            [
+                "On every row of the catalogue (ON=all): the rows either model trained on among them, so the figures "
+                "flatter both and say little of which generalises better.",
+                "",
+            ]
+            if report.get("on") == "all"
+            else []
+        ),
         f"| metric | A | B | B − A | {pct} interval of B − A |",
         "|---|---|---|---|---|",
     ]
