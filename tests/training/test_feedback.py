@@ -929,6 +929,8 @@ def test_a_redelivered_record_counts_once_and_a_listing_sent_twice_in_one_reques
 def test_cut_records_and_records_of_another_layout_are_counted(tmp_path: Path):
     newer = record("newer") | {"capture": 2}
     text = json.dumps(record("one")) + "\n" + json.dumps(record("cut"))[:80] + "\n" + json.dumps(newer) + "\n"
+    # (and markers no layout writes: a record edited by hand, or by another tool)
+    text += json.dumps(record("text") | {"capture": "1"}) + "\n" + json.dumps(record("true") | {"capture": True}) + "\n"
     # (and a record damaged at its start, its opening brace lost)
     text += json.dumps(record("headless"))[1:] + "\n"
     (tmp_path / "c.jsonl").write_text(text + "[" * 100_000 + "\n" + "a log line\n")
@@ -936,7 +938,7 @@ def test_cut_records_and_records_of_another_layout_are_counted(tmp_path: Path):
     captured = read_capture(str(tmp_path))
 
     assert list(captured.frame["title"]) == ["one"]
-    assert captured.skipped_text() == "2 cut short, 1 of another record layout (this reader knows capture 1)"
+    assert captured.skipped_text() == "2 cut short, 3 of another record layout (this reader knows capture 1)"
     (tmp_path / "c.jsonl").write_text(json.dumps(newer) + "\n")
     with pytest.raises(DataValidationError, match=r"no captured listings under .* \(skipped: 1 of another record"):
         read_capture(str(tmp_path))

@@ -197,7 +197,7 @@ def _usable(
     unreadable = {item.path: item.why for item in found if isinstance(item, Unreadable)}
     read = [item for item in found if not isinstance(item, Unreadable)]
     records = [record for record in read if not isinstance(record, Cut)]
-    known = [record for record in records if record["capture"] == CAPTURE_VERSION]
+    known = [record for record in records if type(record["capture"]) is int and record["capture"] == CAPTURE_VERSION]
     well_formed = _accepted([record for record in known if _well_formed(record)], schema)
     unique = list({_identity(record): record for record in well_formed}.values())
     skipped = {
@@ -355,8 +355,9 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any] | Cut]:
 
 
 def _is_capture(value: Any) -> bool:
-    """A capture record of any layout: an object whose `capture` marker is a whole number."""
-    return isinstance(value, dict) and type(value.get("capture")) is int
+    """A capture record of any layout: an object with a `capture` marker (a whole number, in every layout written;
+    any other, `"1"` or `true`, is counted as another layout, not passed over as a line of another log)."""
+    return isinstance(value, dict) and "capture" in value
 
 
 def _identity(record: dict[str, Any]) -> str:
