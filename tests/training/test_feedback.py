@@ -106,6 +106,17 @@ def test_a_capture_time_without_a_zone_is_read_as_utc(tmp_path: Path):
     assert list(read_capture(str(tmp_path), since=parse_since("2026-12-05T10:30")).frame["title"]) == ["new"]
 
 
+def test_a_capture_time_in_utc_written_with_a_lower_case_z_is_read(tmp_path: Path):
+    # GIVEN RFC 3339 times another tool wrote with a lower-case `z` (and `t`)
+    lines = [record("one", time="2026-12-07T18:54:38.154z"), record("two", time="2026-12-07t18:55:00z")]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    captured = read_capture(str(tmp_path))
+
+    assert list(captured.frame["title"]) == ["one", "two"]
+    assert captured.skipped_text() == ""
+
+
 def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confidence(tmp_path: Path):
     # (a listing accepted at its department alone, its category left to a person, is queued after those sent whole)
     department = record("department only", label="Electronics > TVs") | {"decision_label": "Electronics"}

@@ -181,9 +181,10 @@ def parse_since(text: str | None) -> datetime | None:
 
 def parse_time(text: Any) -> datetime | None:
     """A capture time in UTC (read as UTC unless it says otherwise); None for text that is no ISO time, or one
-    beyond what UTC can write ('9999-12-31T23:30:00-01:00' is in the year 10000 there)."""
+    beyond what UTC can write ('9999-12-31T23:30:00-01:00' is in the year 10000 there). RFC 3339's `z` for UTC may
+    be lower-case."""
     try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", str(text)))
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
