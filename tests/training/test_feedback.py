@@ -463,7 +463,7 @@ def test_corrections_of_every_training_listing_of_a_class_leave_it_learnt(caplog
     assert "corrections relabel every training listing of 1 class(es), e.g. ['Fridges']" in caplog.text
 
 
-def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains():
+def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains(caplog):
     # GIVEN a catalogue with a product column, and reviewed copies of a held-out listing written as the API may
     # receive it again: in capitals, with doubled spaces, with a trailing space (the model reads all of them alike)
     config = load_config(DEFAULT_CONFIG_PATH)
@@ -473,8 +473,11 @@ def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains
 
     splits = split_catalogue(pd.concat([catalogue, corrections], ignore_index=True), config.split)
 
-    # THEN only the new listing trains
+    # THEN only the new listing trains, and the round mostly dropped is a warning, not an INFO line
     assert list(splits.train.loc[splits.train[SOURCE] == CORRECTION, "title"]) == ["new listing"]
+    (dropped,) = [record for record in caplog.records if "corrections dropped" in record.getMessage()]
+    assert dropped.levelname == "WARNING"
+    assert dropped.getMessage().startswith("3 of 4 corrections dropped")
 
 
 def test_where_titles_name_products_a_correction_of_a_held_out_title_never_trains(tmp_path: Path):

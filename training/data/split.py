@@ -87,7 +87,14 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
     split[twins] = -1
     if twins.any():
-        logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})
+        # Most of a round dropped is a reviewer's work gone unused: said louder than a few.
+        level = logging.WARNING if twins.sum() * 2 > corrected.sum() else logging.INFO
+        logger.log(
+            level,
+            f"{int(twins.sum())} of {int(corrected.sum())} corrections dropped: each is a listing the catalogue holds "
+            "out for validation or test (the same inputs, or its product), which must not train",
+            extra={"reason": "same listing held out", "rows": int(twins.sum())},
+        )
     superseded = _learnt_classes_kept(
         ~corrected & np.isin(keys, keys[corrected & (split == TRAIN)]), split, frame[LABEL].to_numpy()
     )
