@@ -99,10 +99,12 @@ def test_capture_review_correct_retrain_and_compare(workspace: Path):
     assert run.data.params["corrections.window_start"] <= run.data.params["corrections.window_end"]
     # The next queue, with the retrained model as the challenger, never asks for the listings it was taught again
     requeued = _invoke(review_queue.app, "--capture", "capture", "--out", "next.csv", "--config", config,
-                       "--b", "retrained/model.onnx")  # fmt: skip
+                       "--b", "retrained/model.onnx", "--reviewed", "round1.csv,corrections.csv")  # fmt: skip
     taught = set(queue["listing_id"][:half])
     assert taught.isdisjoint(pd.read_csv(workspace / "next.csv", dtype=str)["listing_id"])
     assert f"{half} listing(s) B was given as corrections never queued (reviewed already)" in requeued.output
+    # (the rounds B trained on are those labelled listings: counted once, as B's)
+    assert "; 0 listing(s) labelled in REVIEWED never queued again" in requeued.output
 
     # The reviewed file as people keep one: a listing labelled twice (the later row counts), one from elsewhere,
     # two added by hand without an id (each a listing of its own, as corrections read them)

@@ -101,7 +101,8 @@ def main(
     if given_b:
         skipped += f"; {len(given_b)} listing(s) B was given as corrections never queued (reviewed already)"
     if earlier:
-        again = captured.frame["listing_id"].isin(earlier).groupby(captured.frame["listing_id"]).any().sum()
+        # Those B was given are counted above: a listing is counted once, under the first reason.
+        again = captured.frame["listing_id"].isin(earlier - given_b).groupby(captured.frame["listing_id"]).any().sum()
         skipped += f"; {again} listing(s) labelled in REVIEWED never queued again"
     if queue.empty:
         typer.echo(

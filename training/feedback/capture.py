@@ -265,7 +265,10 @@ def _file_records(filesystem: pafs.FileSystem, files: list[str]) -> Iterator[dic
             try:
                 data = gzip.decompress(data)
             except (OSError, EOFError) as exc:
-                raise DataValidationError(f"{path}: unreadable gzip ({exc})") from exc
+                raise DataValidationError(
+                    f"{path}: unreadable gzip ({exc}); copy it again, or move it out of the capture (an interrupted "
+                    "copy, `aws s3 sync` say, leaves one cut short)"
+                ) from exc
         text = data.decode("utf-8", errors="surrogateescape")
         found = [record for value in _json_values(text) for record in _capture_records(value)]
         why = None if found else _not_text(data)
