@@ -263,6 +263,11 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _csv(d / "feed.tsv", f"{HEADER}\n{ROW}\n"),
         "(the file looks ','-delimited: name it .csv)",
     ),
+    "captured traffic given as a catalogue": (
+        lambda d: (d / "capture").mkdir() or _csv(d / "capture" / "capture-1.jsonl", '{"capture": 1}\n').parent,
+        "(found .jsonl files: save them as .csv, .tsv or .parquet; captured traffic (.jsonl) is read by make "
+        "review-queue and make compare)",
+    ),
     "a feed saved as .txt": (
         lambda d: _csv(d / "feed.txt", HEADER.replace(",", "\t") + "\n"),
         "(found .txt files: save them as .csv, .tsv or .parquet; a comma- or tab-separated .txt file needs only "

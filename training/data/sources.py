@@ -155,7 +155,11 @@ def catalogue_files(data: str) -> tuple[pafs.FileSystem, list[str]]:
     if not files:
         others = sorted({PurePosixPath(path).suffix.lower() for path in named} - {""})
         renamed = "; a comma- or tab-separated .txt file needs only renaming" if ".txt" in others else ""
-        saved = f"save them as .csv, .tsv or .parquet{renamed}"
+        # The API's captured traffic is no catalogue: it has no labels to train on, and its own commands.
+        captured = (
+            "; captured traffic (.jsonl) is read by make review-queue and make compare" if ".jsonl" in others else ""
+        )
+        saved = f"save them as .csv, .tsv or .parquet{renamed}{captured}"
         found = f" (found {', '.join(others[:5])} files: {saved})" if others else ""
         raise DataValidationError(f"no CSV, TSV or Parquet files match {data}{found}")
     unread = [inside[path] for path in named if path not in files and not SIDECAR.search(path)]
