@@ -319,6 +319,16 @@ def test_a_corrections_list_naming_no_file_is_refused_before_training(tmp_path: 
     assert not (tmp_path / "o").exists()
 
 
+def test_a_folder_of_reviewed_rounds_is_refused_saying_to_name_its_files(tmp_path: Path):
+    _reviewed(tmp_path, ["TVs"])
+
+    result = CliRunner().invoke(train_app, ["--corrections", str(tmp_path), "--out", str(tmp_path / "o")])
+
+    assert result.exit_code == 1
+    assert f"CORRECTIONS {tmp_path} is a folder: name its files, comma-separated" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_new_class_spelt_two_ways_across_rounds_is_refused(tmp_path: Path):
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()

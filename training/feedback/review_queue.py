@@ -74,6 +74,10 @@ def read_review_file(path: str | Path, role: str, *, required: Sequence[str]) ->
     """
     location = Path(path)
     expected = f"the review queue with `{LABEL_COLUMN}` filled in"
+    if location.is_dir():
+        raise DataValidationError(
+            f"{role} {path} is a folder: name its files, comma-separated ({role}=round1.csv,round2.csv, oldest first)"
+        )
     if not location.is_file():
         raise DataValidationError(f"{role} file not found: {path} ({expected})")
     if location.suffix.lower() not in FORMATS:
