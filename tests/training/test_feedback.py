@@ -362,8 +362,10 @@ def test_the_capture_window_is_compared_as_times_and_written_in_utc(tmp_path: Pa
 def test_a_label_outside_the_taxonomy_is_refused_unless_new_classes_are_allowed(tmp_path: Path):
     path = _reviewed(tmp_path, ["TVs", "Tvs"])
 
-    with pytest.raises(DataValidationError, match=r"not classes of the catalogue, e.g. \['Tvs'\]"):
+    with pytest.raises(DataValidationError, match=r"not classes of the catalogue, e.g. \['Tvs'\]") as refused:
         _read(path)
+    # (saying what the first such label is, when it is a class spelt otherwise, a missing value or a path's end)
+    assert "e.g. ['Tvs'] (label 'Tvs' is the class 'TVs' spelt another way; write" in str(refused.value)
     # AND even where new classes are allowed, a class spelt another way or a missing value written out is no class
     with pytest.raises(DataValidationError, match="label 'Tvs' is the class 'TVs' spelt another way"):
         _read(path, allow=True)

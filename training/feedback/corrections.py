@@ -79,9 +79,13 @@ def read_corrections(
     # dropped labels are among `classes`; `add_corrections` applies it).
     unknown = sorted(set(canonical_labels(reviewed[LABEL], data.label_aliases)) - set(classes))
     if unknown and not allow_new_classes:
+        known = _known_names(classes, data.path_separator)
+        why = next(filter(None, (_no_new_class(label, *known, data.path_separator) for label in unknown)), "")
         raise DataValidationError(
-            f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}; fix them "
-            "(the suggestion columns hold the exact names) or set data.allow_new_classes: true to add new classes"
+            f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}"
+            + (f" ({why})" if why else "")
+            + "; fix them (the suggestion columns hold the exact names) or set data.allow_new_classes: true to add "
+            "new classes"
         )
     _check_new_classes(unknown, classes, path, separator=data.path_separator)
     _check_one_spelling(unknown, [str(path)])
@@ -232,28 +236,45 @@ def _check_new_classes(new: list[str], classes: Iterable[str], path: str | Path,
     Raises:
         DataValidationError: Naming such a label, and the class it spells.
     """
-    classes = list(classes)
-    by_key = {label_key(label): label for label in classes}
-    ends = _path_ends(classes, separator)
+    known = _known_names(classes, separator)
     for label in new:
-        spelt = by_key.get(label_key(label))
-        if spelt is not None:
-            raise DataValidationError(
-                f"{path}: label {label!r} is the class {spelt!r} spelt another way; write the "
-                "class's exact name (the suggestion columns hold it), or map the spelling in data.label_aliases"
-            )
-        if label.strip().lower() in PLACEHOLDERS:
-            raise DataValidationError(
-                f"{path}: label {label!r} is a missing value written out, not a category; leave the cell empty for a "
-                "listing you did not review"
-            )
-        wholes = ends.get(path_key(label, separator), [])
-        if wholes:
-            more = f" and {len(wholes) - 1} more" if len(wholes) > 1 else ""
-            raise DataValidationError(
-                f"{path}: label {label!r} ends the path of the class {wholes[0]!r}{more}: write the whole path (the "
-                "suggestion columns hold it); as it is, it would be a department of its own"
-            )
+        why = _no_new_class(label, *known, separator)
+        if why:
+            raise DataValidationError(f"{path}: {why}")
+
+
+def _known_names(
+    classes: Iterable[str], separator: str | None
+) -> tuple[dict[str, str], dict[tuple[str, ...], list[str]]]:
+    """The classes by their folded name (`label_key`), and by the shorter ends of their paths (`_path_ends`)."""
+    classes = list(classes)
+    return {label_key(name): name for name in classes}, _path_ends(classes, separator)
+
+
+def _no_new_class(
+    label: str, by_key: dict[str, str], ends: dict[tuple[str, ...], list[str]], separator: str | None
+) -> str | None:
+    """Why a label outside the classes is no new class (`_check_new_classes`), with what to write; None if it may be
+    one."""
+    spelt = by_key.get(label_key(label))
+    if spelt is not None:
+        return (
+            f"label {label!r} is the class {spelt!r} spelt another way; write the class's exact name (the suggestion "
+            "columns hold it), or map the spelling in data.label_aliases"
+        )
+    if label.strip().lower() in PLACEHOLDERS:
+        return (
+            f"label {label!r} is a missing value written out, not a category; leave the cell empty for a listing you "
+            "did not review"
+        )
+    wholes = ends.get(path_key(label, separator), [])
+    if wholes:
+        more = f" and {len(wholes) - 1} more" if len(wholes) > 1 else ""
+        return (
+            f"label {label!r} ends the path of the class {wholes[0]!r}{more}: write the whole path (the suggestion "
+            "columns hold it); as it is, it would be a department of its own"
+        )
+    return None
 
 
 def _path_ends(classes: list[str], separator: str | None) -> dict[tuple[str, ...], list[str]]:
