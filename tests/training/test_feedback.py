@@ -1139,24 +1139,8 @@ def test_capture_files_that_are_no_utf8_text_are_counted_and_named_never_lost_si
 
 @pytest.mark.parametrize(
     "refused",
-    [
-        {"price": "12,50"},
-        {"price": -5},
-        {"title": ""},
-        {"title": "   "},
-        {"title": "x" * 40_000},
-        {"title": 12345},
-        {"color": "red"},
-    ],
-    ids=[
-        "price-as-text",
-        "negative-price",
-        "empty-title",
-        "blank-title",
-        "overlong-title",
-        "title-a-number",
-        "an-input-the-model-lacks",
-    ],
+    [{"price": "12,50"}, {"price": -5}, {"title": ""}, {"title": "   "}, {"title": "x" * 40_000}, {"title": 12345}],
+    ids=["price-as-text", "negative-price", "empty-title", "blank-title", "overlong-title", "title-a-number"],
 )
 def test_a_record_whose_inputs_the_api_refuses_is_malformed_never_queued_nor_scored(
     model_path: Path, tmp_path: Path, refused: dict

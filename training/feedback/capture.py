@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -397,19 +396,14 @@ def _accepted(records: list[dict[str, Any]], schema: list[dict[str, Any]] | None
     from the served model's input `schema`, with the API's own text limit, MAX_TEXT_LENGTH, not the model's): a price
     as text ("12,50") or below 0, an empty title or one over the limit was refused, so never answered, and it would
     stop a challenger's scoring or block training on a corrections file. Only the inputs the capture holds are
-    checked: read with another model's config, it lacks some, and no record is at fault for that. An input the
-    schema does not name that a few records hold the API refuses too (`extra_forbidden`): those were never answered.
-    One most records hold is another model's input, which `make review-queue` and `make compare` refuse as such."""
+    checked: read with another model's config, it lacks some, and no record is at fault for that."""
     if schema is None:
         return records
-    held = Counter(name for record in records for name in record["inputs"])
+    held = {name for record in records for name in record["inputs"]}
     specs = [spec for spec in schema if spec["name"] in held]
     product = build_product_model(specs, max_text_length=MAX_TEXT_LENGTH, example=None)
     names = [spec["name"] for spec in specs]
-    stray = {name for name, count in held.items() if name not in names and count * 2 <= len(records)}
-    return [
-        record for record in records if stray.isdisjoint(record["inputs"]) and _takes(product, record["inputs"], names)
-    ]
+    return [record for record in records if _takes(product, record["inputs"], names)]
 
 
 def _takes(product: type[BaseModel], inputs: dict[str, Any], names: list[str]) -> bool:
