@@ -82,7 +82,9 @@ def test_since_keeps_later_records_and_an_empty_capture_is_one_clear_error(tmp_p
 
 @pytest.mark.parametrize("layout", ["year={}/month={}/day={}", "{}/{}/{}"], ids=["firehose", "local server"])
 def test_since_leaves_day_folders_before_it_unread(tmp_path: Path, layout: str):
-    # GIVEN a capture prefix filed by day, whose old days hold a damaged object (an interrupted copy)
+    # GIVEN a capture prefix filed by day, whose old days hold a damaged object (an interrupted copy), kept in a
+    # folder whose own path looks like an older day (a backup of 2025/06/01, shop 1042/7/3)
+    tmp_path = tmp_path / "backup" / "2025" / "06" / "01" / "1042" / "7" / "3" / "capture"
     for day, title in (("2026/11/30", "old"), ("2026/12/01", "arrived at midnight"), ("2026/12/02", "new")):
         folder = tmp_path / layout.format(*day.split("/"))
         folder.mkdir(parents=True)
@@ -115,6 +117,7 @@ def test_a_capture_time_in_utc_written_with_a_lower_case_z_is_read(tmp_path: Pat
 
     assert list(captured.frame["title"]) == ["one", "two"]
     assert captured.skipped_text() == ""
+    assert list(read_capture(str(tmp_path), since=parse_since("2026-12-07t18:54:50z")).frame["title"]) == ["two"]
 
 
 def test_the_queue_ranks_review_then_challenger_then_new_brands_then_low_confidence(tmp_path: Path):
@@ -487,9 +490,8 @@ def test_a_held_out_listing_sent_again_in_capitals_or_other_spacing_never_trains
 
     # THEN only the new listing trains, and the round mostly dropped is a warning, not an INFO line
     assert list(splits.train.loc[splits.train[SOURCE] == CORRECTION, "title"]) == ["new listing"]
-    (dropped,) = [record for record in caplog.records if "corrections dropped" in record.getMessage()]
-    assert dropped.levelname == "WARNING"
-    assert dropped.getMessage().startswith("3 of 4 corrections dropped")
+    (warned,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert warned.getMessage().startswith("3 of 4 corrections dropped")
 
 
 def test_where_titles_name_products_a_correction_of_a_held_out_title_never_trains(tmp_path: Path):
@@ -968,6 +970,10 @@ def test_cut_records_and_records_of_another_layout_are_counted(tmp_path: Path):
     (tmp_path / "c.jsonl").write_text(json.dumps(newer) + "\n")
     with pytest.raises(DataValidationError, match=r"no captured listings under .* \(skipped: 1 of another record"):
         read_capture(str(tmp_path))
+    # AND a catalogue whose cell holds such an object is no capture
+    (tmp_path / "c.jsonl").unlink()
+    (tmp_path / "feed.tsv").write_text('title\tcategory\nacme tv {"capture": "4K"}\tTVs\n')
+    assert not is_capture(str(tmp_path))
 
 
 def test_records_after_a_cut_one_on_the_same_line_are_read(tmp_path: Path):

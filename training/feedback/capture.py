@@ -153,7 +153,7 @@ def is_capture(location: str) -> bool:
         DataValidationError: A file under it cannot be read: neither reader could use the folder.
     """
     try:
-        filesystem, files = _files(location)
+        filesystem, _, files = _files(location)
     except DataValidationError:
         return False
     if any(not isinstance(found, Unreadable) for found in _file_records(filesystem, files)):
@@ -171,11 +171,10 @@ def parse_since(text: str | None) -> datetime | None:
     """
     if not text:
         return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+    moment = parse_time(text)
+    if moment is None:
         raise DataValidationError(f"SINCE must be an ISO date or time such as 2026-12-01, got {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -224,20 +223,21 @@ def _records(location: str, since: datetime | None = None) -> Iterator[dict[str,
     for a file that is no text), but those captured before `since`: left unread where a folder's date says the
     whole folder is older (Firehose's `year=/month=/day=` prefixes, the local server's `YYYY/MM/DD`), dropped as
     read otherwise, so a long prefix costs the memory of its window, not of its whole history."""
-    filesystem, files = _files(location)
+    filesystem, root, files = _files(location)
     if since is None:
         yield from _file_records(filesystem, files)
         return
     first_day = since.astimezone(UTC).date()
-    recent = [path for path in files if (day := _folder_day(path)) is None or day >= first_day]
+    recent = [path for path in files if (day := _folder_day(path.removeprefix(root))) is None or day >= first_day]
     for found in _file_records(filesystem, recent):
         if not (isinstance(found, dict) and (moment := parse_time(found.get("time"))) and moment < since):
             yield found
 
 
 def _folder_day(path: str) -> date | None:
-    """The day a capture file's folders name (the day its records arrived: none was captured later), or None."""
-    named = DAY_FOLDERS.search(path)
+    """The day the folders of a capture file name below the capture's location (the day its records arrived: none
+    was captured later; the deepest such folders, the ones the capture was filed by), or None."""
+    named = next(reversed(list(DAY_FOLDERS.finditer(path))), None)
     if named is None:
         return None
     try:
@@ -295,9 +295,9 @@ def _not_text(data: bytes) -> str | None:
     return None
 
 
-def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
+def _files(location: str) -> tuple[pafs.FileSystem, str, list[str]]:
     """The files under a folder or s3:// prefix (or the one file it names), but those no export means as data
-    (`ignored_below`: hidden ones, those in hidden folders)."""
+    (`ignored_below`: hidden ones, those in hidden folders), and the folder they lie below (the file, for one)."""
     where = location if "://" in location else str(Path(location).resolve())
     try:
         filesystem, root = pafs.FileSystem.from_uri(where)
@@ -305,12 +305,12 @@ def _files(location: str) -> tuple[pafs.FileSystem, list[str]]:
     except (OSError, ValueError) as exc:
         raise DataValidationError(f"cannot open {location}: {exc}") from exc
     if info.type == pafs.FileType.File:
-        return filesystem, [root]
+        return filesystem, root, [root]
     if info.type != pafs.FileType.Directory:
         raise DataValidationError(f"capture not found: {location}")
     found = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
     files = [item.path for item in found if item.is_file and not ignored_below(item.path, root)]
-    return filesystem, sorted(files)
+    return filesystem, root, sorted(files)
 
 
 def _json_values(text: str) -> Iterator[Any]:
@@ -358,9 +358,12 @@ def _capture_records(value: Any) -> Iterator[dict[str, Any] | Cut]:
 
 
 def _is_capture(value: Any) -> bool:
-    """A capture record of any layout: an object with a `capture` marker (a whole number, in every layout written;
-    any other, `"1"` or `true`, is counted as another layout, not passed over as a line of another log)."""
-    return isinstance(value, dict) and "capture" in value
+    """A capture record of any layout: an object whose `capture` marker is a whole number, as every layout writes it,
+    or another marker (`"1"`, `true`: counted as another layout, not passed over as a line of another log) on an
+    object of a record's shape (its `inputs` and `time`); a text cell `{"capture": "4K"}` is no record."""
+    if not isinstance(value, dict) or "capture" not in value:
+        return False
+    return type(value["capture"]) is int or {"inputs", "time"} <= value.keys()
 
 
 def _identity(record: dict[str, Any]) -> str:
