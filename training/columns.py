@@ -30,6 +30,8 @@ GROUP = "_group"
 # Where a row came from when reviewed listings join the catalogue: "catalogue" or "correction" (training.feedback).
 SOURCE = "_source"
 CATALOGUE, CORRECTION = "catalogue", "correction"
+# Where a column names products, each reviewed listing is a product of its own: this and its listing id.
+CORRECTED_PRODUCT = f"{CORRECTION}:"
 # A correction's reviewed listing id (missing on catalogue rows): which listings trained, once the split has dropped
 # those of held-out listings.
 LISTING = "_listing"

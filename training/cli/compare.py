@@ -36,7 +36,7 @@ from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GROUP, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from training.data.clean import UNGROUPED, renamed_by_the_fold
 from training.data.load import learnt_catalogue
-from training.data.split import product_ids, product_keys, products_named, split_catalogue
+from training.data.split import catalogue_products, product_ids, product_keys, products_named, split_catalogue
 from training.exceptions import TrainingError
 from training.feedback.capture import is_capture, parse_since, read_capture
 from training.feedback.corrections import reviewed_listings
@@ -167,8 +167,8 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(text)
     # A synthetic catalogue is named by what made it: its registered name says its taxonomy and rows.
-    source = data or f"the synthetic catalogue {resolved.registered_name!r}"
-    (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b, "data": source}, indent=2) + "\n")
+    source = {"data": data} | ({} if data else {"synthetic": resolved.registered_name})
+    (out / "comparison.json").write_text(json.dumps(report | {"a": a, "b": b} | source, indent=2) + "\n")
     save_for_spreadsheets(listing, out / "disagreements.csv")
     _log_to_mlflow(resolved.experiment, out, report, a=a, b=b)
     typer.echo(text)
@@ -238,10 +238,11 @@ def _trained_on(
                     f"trained on{remedy}"
                 )
             continue
-        named, of, few = products_named(seen, catalogue, metadata[name])
+        own = catalogue_products(seen, metadata[name])
+        named, few = products_named(own, catalogue)
         if few:
             logger.warning(
-                f"DATA names {named:,} of the {of:,} products model {name} trained on (its run's record): the "
+                f"DATA names {named:,} of the {len(own):,} products model {name} trained on (its run's record): the "
                 "products' ids are written otherwise there (zero-padded, or read as numbers) or it is another "
                 "catalogue, so test rows of products it trained on cannot be told and left out; compare on the "
                 "catalogue it trained on"

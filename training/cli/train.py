@@ -32,7 +32,7 @@ from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, Trai
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
 from training.data.report import summary_text
-from training.data.split import products_named
+from training.data.split import catalogue_products, products_named
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
 from training.model.export import to_onnx_model
@@ -579,11 +579,12 @@ def products_renamed(seen: np.ndarray, champion: dict[str, Any], fitted: FittedM
     compared as usual.
     """
     ours = np.concatenate([fitted.trained_products, fitted.validation_products])
-    named, of, few = products_named(seen, ours, champion)
+    seen = catalogue_products(seen, champion)
+    named, few = products_named(seen, ours)
     if not few:
         return ""
     return (
-        f"this run's catalogue names {named:,} of the {of:,} products it trained on (under half): the "
+        f"this run's catalogue names {named:,} of the {len(seen):,} products it trained on (under half): the "
         "products' ids were written otherwise (zero-padded, or read as numbers) or this is another catalogue, so rows "
         "it trained on would count as new to it; compare the two yourself (make compare) and set the alias if this "
         "one is meant"

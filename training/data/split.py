@@ -32,7 +32,16 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from training.columns import CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
+from training.columns import (
+    CORRECTED_LISTINGS,
+    CORRECTED_PRODUCT,
+    CORRECTION,
+    GROUP,
+    LABEL,
+    LISTING,
+    SOURCE,
+    extra_text_columns,
+)
 from training.data.clean import normalised_titles
 from training.exceptions import DataValidationError
 
@@ -87,13 +96,12 @@ def _with_corrections(frame: pd.DataFrame, config: SplitConfig) -> np.ndarray:
     twins = corrected & (np.isin(keys, keys[held]) | np.isin(products, products[held]))
     split[twins] = -1
     if twins.any():
-        # Most of a round dropped is a reviewer's work gone unused: said louder than a few.
-        level = logging.WARNING if twins.sum() * 2 > corrected.sum() else logging.INFO
-        logger.log(
-            level,
+        logger.info("corrections dropped", extra={"reason": "same listing held out", "rows": int(twins.sum())})
+    if 0 < twins.sum() < corrected.sum() and twins.sum() * 2 > corrected.sum():
+        # Most of a round dropped is a reviewer's work gone unused (all of it is said as such after the split).
+        logger.warning(
             f"{int(twins.sum())} of {int(corrected.sum())} corrections dropped: each is a listing the catalogue holds "
-            "out for validation or test (the same inputs, or its product), which must not train",
-            extra={"reason": "same listing held out", "rows": int(twins.sum())},
+            "out for validation or test (the same inputs, or its product), which must not train"
         )
     superseded = _learnt_classes_kept(
         ~corrected & np.isin(keys, keys[corrected & (split == TRAIN)]), split, frame[LABEL].to_numpy()
@@ -226,20 +234,25 @@ def product_ids(keys: pd.Series | pd.DataFrame) -> np.ndarray:
     return hash_values(keys, "product", 0)
 
 
-def products_named(seen: np.ndarray, products: np.ndarray, metadata: dict[str, Any]) -> tuple[int, int, bool]:
-    """How many of the catalogue's products a model recorded it trained on (`seen`, `product_ids`; `metadata` its
-    model's) a catalogue's `products` name, of how many, and whether that is under half: then the catalogue writes
-    their ids otherwise (zero-padded, or read as numbers on the way) or is another one, and the rows the model
-    trained on would count as new to it. Where a column names products, each correction the model took was a product
-    of its own (`correction:<listing>`) that no catalogue names: they are not counted, or a round of corrections
-    larger than the catalogue's training products would make the same catalogue look like another."""
+def products_named(seen: np.ndarray, products: np.ndarray) -> tuple[int, bool]:
+    """How many of the products a model recorded it trained on (`seen`, `product_ids`) a catalogue's `products`
+    name, and whether that is under half of them: then the catalogue writes their ids otherwise (zero-padded, or read
+    as numbers on the way) or is another one, and the rows the model trained on would count as new to it."""
+    named = int(pd.Index(seen).isin(products).sum())
+    return named, named * 2 < len(seen)
+
+
+def catalogue_products(seen: np.ndarray, metadata: dict[str, Any]) -> np.ndarray:
+    """The products a model recorded it trained on (`seen`; `metadata` its model's) but its corrections: where a
+    column names products, each reviewed listing it took was a product of its own (`correction:<listing>`) that no
+    catalogue names, so a round of corrections larger than its catalogue's training products would make `products_named`
+    take the same catalogue for another. Where titles name products, a correction's is its title's, as a catalogue's."""
     training = metadata.get("training_data", {})
     listings = training.get(CORRECTED_LISTINGS) or []
-    if listings and (training.get("split") or {}).get("group"):
-        corrected = product_ids(pd.Series([f"{CORRECTION}:{listing}" for listing in listings], dtype=object))
-        seen = seen[~np.isin(seen, corrected)]
-    named = int(pd.Index(seen).isin(products).sum())
-    return named, len(seen), named * 2 < len(seen)
+    if not listings or not (training.get("split") or {}).get("group"):
+        return seen
+    corrected = product_ids(pd.Series([CORRECTED_PRODUCT + listing for listing in listings], dtype=object))
+    return seen[~np.isin(seen, corrected)]
 
 
 def hash_values(keys: pd.Series | pd.DataFrame, purpose: str, seed: int) -> np.ndarray:

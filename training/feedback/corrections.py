@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from handler.capture import time_text
-from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE
+from training.columns import CATALOGUE, CORRECTED_LISTINGS, CORRECTED_PRODUCT, CORRECTION, GROUP, LABEL, LISTING, SOURCE
 from training.data.clean import PLACEHOLDERS, model_rows, title_products, written_as_missing
 from training.data.label_checks import label_key, path_key
 from training.data.split import listing_keys
@@ -81,11 +81,12 @@ def read_corrections(
     if unknown and not allow_new_classes:
         known = _known_names(classes, data.path_separator)
         why = next(filter(None, (_no_new_class(label, *known, data.path_separator) for label in unknown)), "")
+        # A label the setting would refuse too is not told to set it.
+        allow = "" if why else " or set data.allow_new_classes: true to add new classes"
         raise DataValidationError(
             f"{path}: {len(unknown)} label(s) are not classes of the catalogue, e.g. {unknown[:SHOWN]}"
             + (f" ({why})" if why else "")
-            + "; fix them (the suggestion columns hold the exact names) or set data.allow_new_classes: true to add "
-            "new classes"
+            + f"; fix them (the suggestion columns hold the exact names){allow}"
         )
     _check_new_classes(unknown, classes, path, separator=data.path_separator)
     _check_one_spelling(unknown, [str(path)])
@@ -97,7 +98,7 @@ def read_corrections(
         logger.warning("reviewed listings dropped", extra={"file": str(path), **dropped})
     frame[LISTING] = frame[GROUP].astype(str)
     kept = sorted(set(frame[LISTING]))
-    frame[GROUP] = CORRECTION + ":" + frame[LISTING] if data.group else title_products(frame[data.text])
+    frame[GROUP] = CORRECTED_PRODUCT + frame[LISTING] if data.group else title_products(frame[data.text])
     frame[SOURCE] = CORRECTION
     provenance = {
         "file": str(path),
