@@ -103,7 +103,8 @@ def test_html_training_text_teaches_the_text_a_page_shows():
     # GIVEN a Shopify export whose product description (HTML) is the extra training text
     raw = generate_catalogue(40, seed=4)
     raw["Body (HTML)"] = (
-        "<style>p {color: red}</style><p>Bosch <strong>fridge</strong> &amp; freezer</p><br/>55&quot; wide"
+        '<meta charset="utf-8"><style>p {color: red}</style><p>Bosch <strong>fridge</strong> &amp; freezer</p>'
+        "<br/>55&quot; wide<o:p></o:p><blockquote></blockquote>"
         "&lt;br&gt;<script>track()</script>"
     )
     config = load_config(DEFAULT_CONFIG_PATH, synthetic_rows=40)

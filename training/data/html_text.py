@@ -13,11 +13,15 @@ import re
 # An HTML escape ended by its `;`, and how many times over a text may have been escaped (`&amp;amp;`).
 _HTML_ESCAPE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 MAX_UNESCAPES = 3
-# A whole tag of the markup a shop's editor writes, opening, closing or empty (`<p>`, `</p>`, `<br/>`, `<a href="…">`),
-# or a comment; never a lone `<` or `>` ('<3', 'A > B') nor words in angle brackets ('USB cable <Type C>').
+# A whole tag of HTML, opening, closing or empty (`<p>`, `</p>`, `<br />`, `<a href="…">`, Word's `<o:p>`), its
+# attributes written `name=value`, or a comment; never a lone `<` or `>` ('<3', 'A > B') nor words in angle brackets
+# ('USB cable <Type C>', 'Adapter <A to B>').
 HTML_TAG = re.compile(
-    r"<!--.*?-->|</?(?:a|b|br|div|em|font|h[1-6]|hr|i|img|li|ol|p|small|span|strong|sub|sup|table|tbody|td|th|"
-    r"thead|tr|u|ul)\b(?:\s[^<>]*)?/?>",
+    r"<!--.*?-->|</?(?:a|abbr|address|article|aside|b|big|blockquote|body|br|button|caption|center|cite|code|col|"
+    r"colgroup|dd|del|details|dfn|div|dl|dt|em|figcaption|figure|font|footer|form|h[1-6]|head|header|hr|html|i|"
+    r"iframe|img|input|ins|kbd|label|li|link|main|mark|meta|nav|noscript|ol|option|p|picture|pre|q|s|samp|section|"
+    r"select|small|source|span|strike|strong|sub|summary|sup|svg|table|tbody|td|tfoot|th|thead|time|title|tr|tt|u|"
+    r"ul|var|video|wbr|[a-z]+:[a-z]+)\b(?:\s[^<>]*=[^<>]*)?\s*/?>",
     re.DOTALL | re.IGNORECASE,
 )
 # A script or a style sheet, whose content a page never shows.
