@@ -126,9 +126,9 @@ def read_capture(
     skipped_text = _skipped_text(skipped, unreadable)
     if skipped_text:
         logger.warning(f"capture records skipped: {skipped_text}", extra={"location": location, **skipped})
-    # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first.
-    dated = sorted(((_time(record), record) for record in usable), key=lambda pair: pair[0])
-    kept = [(moment, record) for moment, record in dated if since is None or moment >= since]
+    # Oldest first by the time itself: "18:00+02:00" is before "17:00Z", which a sort of the text puts first. Those
+    # captured before `since` were left out as they were read (`_records`).
+    kept = sorted(((_time(record), record) for record in usable), key=lambda pair: pair[0])
     if not kept:
         when = f" since {since.isoformat()}" if since else ""
         skipped_text = f" (skipped: {skipped_text})" if skipped_text else ""
