@@ -72,7 +72,7 @@ def short_body(inputs: list[dict], text_input: str, max_rows: int, *, explain: b
     """Listings of MAX_EXPLAINED_WORDS distinct short words with every field given, as many as score `max_rows` rows."""
     item = {spec["name"]: 1.0 if spec["type"] == "float" else "s1" for spec in inputs}
     item[text_input] = " ".join(f"w{i}" for i in range(MAX_EXPLAINED_WORDS))
-    rows_each = 1 + MAX_EXPLAINED_WORDS + len(inputs) - 1 if explain else 1
+    rows_each = scored_rows([item], text=text_input, inputs=inputs) if explain else 1
     return json.dumps({"items": [item] * (max_rows // rows_each)}).encode()
 
 
