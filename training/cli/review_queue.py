@@ -73,14 +73,15 @@ def main(
     """Write the captured listings a person should label first, with the model's suggestions."""
     configure_logging()
     try:
-        _check_out(out, replace=replace, reads={"REVIEWED": list(listed_files(reviewed, "REVIEWED")), "DATA": [data]})
+        rounds = listed_files(reviewed, "REVIEWED")
+        _check_out(out, replace=replace, reads={"REVIEWED": list(rounds), "DATA": [data]})
         resolved = resolve_config(config, data=data, rows=rows, categories=categories, taxonomy=taxonomy)
         model_b = read_model(b, name="B") if b else None
         # What the live model (trained with this config) takes: a record the API refused was never answered.
         captured = read_capture(capture, since=parse_since(since), schema=input_schema(resolved.data))
         catalogue, _ = learnt_catalogue(resolved, data)  # the catalogue the live model learnt from
         captured = _served_as_trained(captured, catalogue, resolved, source=data or "the synthetic catalogue")
-        earlier = _labelled_listings(listed_files(reviewed, "REVIEWED"), resolved.data)
+        earlier = _labelled_listings(rounds, resolved.data)
         challenger, given_b, version_b = _challenger_labels(model_b, captured) if model_b else (None, frozenset(), None)
         queue, qualified = build_review_queue(
             captured,
