@@ -90,6 +90,8 @@ LISTED_CLASSES = 30
 WHOLE_REPORT = "`python -m training.cli.check_data --json`"
 NEAR_CONSTANT_SHARE = 0.99
 MAX_EXAMPLES = 5
+# What to do about a column of integers written as floats, ids or labels.
+AS_INTEGERS = "write the column as integers (pandas: .astype('Int64') before to_csv) or as Parquet"
 # The longest text a finding quotes whole.
 MAX_QUOTED = 120
 # Below U+0800, the code points a catalogue's text is written in (`_shop_script`).
@@ -897,16 +899,15 @@ def _problems(report: DataReport) -> list[str]:
         problems.append(
             f"column {column!r} holds integers written as floats ({example!r}) in every row, as pandas writes an "
             "integer column with gaps to CSV: they hash as written, where the API reads a JSON "
-            f"{example.split('.')[0]} as {example.split('.')[0]!r}, so served listings would hash elsewhere; write "
-            "the column as integers (pandas: .astype('Int64') before to_csv) or as Parquet"
+            f"{example.split('.')[0]} as {example.split('.')[0]!r}, so served listings would hash elsewhere; "
+            f"{AS_INTEGERS}"
         )
     if report.float_labels:
         example = report.float_labels
         problems.append(
             f"every label is an integer written as a float ({example!r}), as pandas writes an integer column with "
             f"gaps to CSV: the model would answer {example!r} where the catalogue means {example.split('.')[0]!r} (and "
-            "the same labels from Parquet or an integer column are other classes); write the column as integers "
-            "(pandas: .astype('Int64') before to_csv) or as Parquet"
+            f"the same labels from Parquet or an integer column are other classes); {AS_INTEGERS}"
         )
     for column, found in report.dot_thousands.items():
         problems.append(
