@@ -671,6 +671,10 @@ def test_path_labels_ending_in_their_listings_own_title_are_a_problem():
 
     assert report.title_leaves == {"labels": 20, "of": 21, "example": labels[0]}
     assert any("20 of the 21 labels end in their listing's own title" in p for p in report.problems)
+    # AND folded into their parents (split.small_classes: parent), no such class trains
+    folding = SplitConfig(small_classes="parent")
+    folded = build_report(_frame(title=titles, category=labels), _with_paths(CONFIG, " > "), source="x", split=folding)
+    assert folded.title_leaves == {}
     # AND classes whose listings are titled by their category, among other titles, are categories
     generic = [f"Fresh > {fruit}" for fruit in ("Bananas", "Apples", "Pears", "Plums")] * 10
     titled = [

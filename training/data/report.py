@@ -269,7 +269,7 @@ def build_report(
         float_ids=float_ids(frame, config),
         float_labels=_integral_floats(frame, config.target),
         label_leaks=label_leaks(kept, config),
-        title_leaves=title_leaves(kept, config),
+        title_leaves=title_leaves(planned, config),
         scientific_ids=scientific_ids(frame, config),
         path_separator=config.path_separator,
         empty_level_labels=empty_level_labels(counts, config.path_separator),
