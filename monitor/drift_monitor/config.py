@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 MAX_WINDOW_HOURS = 24 * 14
 MAX_SHIFT_MINUTES = 24 * 60
+# The smallest accepted-share drop an alarm may watch for: a smaller one needs more decided answers than a day holds.
+MIN_ACCEPTED_DROP = 0.01
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class DriftConfig:
     # How long after a version's publication its deployment can still route traffic to the version before it (the
     # pre-traffic hook, then a canary or linear shift): those minutes do not count as the new version's.
     shift_minutes: int = 0
+    # The drop of the accepted share the alarm fires at (AcceptedShareDropThreshold): the drop is put only when the
+    # counts can tell one that large from noise.
+    accepted_drop: float = 0.1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DriftConfig:
@@ -46,6 +51,7 @@ class DriftConfig:
             min_predictions=_integer(environ, "MIN_PREDICTIONS", default=500, low=0, high=10**12),
             function_arn=environ["CLASSIFIER_FUNCTION_ARN"],
             shift_minutes=_integer(environ, "TRAFFIC_SHIFT_MINUTES", default=0, low=0, high=MAX_SHIFT_MINUTES),
+            accepted_drop=_share(environ, "ACCEPTED_DROP_THRESHOLD", default=0.1, low=MIN_ACCEPTED_DROP),
         )
 
 
@@ -62,4 +68,20 @@ def _integer(environ: Mapping[str, str], name: str, *, default: int, low: int, h
         raise ConfigError(f"{name} must be an integer from {low} to {high}, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be an integer from {low} to {high}, got {raw!r}")
+    return value
+
+
+def _share(environ: Mapping[str, str], name: str, *, default: float, low: float) -> float:
+    """A share environment variable within [low, 1].
+
+    Raises:
+        ConfigError: It does not parse as a number or is out of range (NaN included).
+    """
+    raw = environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number from {low} to 1, got {raw!r}") from None
+    if not low <= value <= 1:
+        raise ConfigError(f"{name} must be a number from {low} to 1, got {raw!r}")
     return value

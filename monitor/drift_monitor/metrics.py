@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 MAX_QUERIES = 500
 # The accepted share of the window is compared with that of this long a stretch before it.
 TRAILING = timedelta(days=7)
-# The accepted share's drop is put only when three standard errors of it are at most the 0.1 drop
-# docs/monitoring.md's alarm watches for, whatever MIN_PREDICTIONS says: at shares of one half, 3·√(¼/n + ¼/m) ≤ 0.1
-# for n decided answers in the window and m in the week, i.e. 1/n + 1/m ≤ 1/225 (450 in each, or 258 beside 1,800).
-DROP_DECIDED = 225
+# The accepted share's drop is put only when this many standard errors of it are at most the drop the alarm watches
+# for (ACCEPTED_DROP_THRESHOLD, d), whatever MIN_PREDICTIONS says: at shares of one half, 3·√(¼/n + ¼/m) ≤ d for n
+# decided answers in the window and m in the week, i.e. 1/n + 1/m ≤ (d/1.5)²: at d = 0.1, 1/225 (450 in each, or 258
+# beside 1,800); at d = 0.05, four times as many.
+DROP_STANDARD_ERRORS = 3
 
 
 def predicted_counts(
@@ -78,8 +79,8 @@ class AcceptedShare:
 
 def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
     """The accepted share of the window and of the 7 days before it, or None when either has fewer than
-    MIN_PREDICTIONS decided answers, or the two together too few to tell a drop of 0.1 from noise (`DROP_DECIDED`;
-    none at all: a model without operating points decides nothing).
+    MIN_PREDICTIONS decided answers, or the two together too few to tell a drop of ACCEPTED_DROP_THRESHOLD from noise
+    (`DROP_STANDARD_ERRORS`; none at all: a model without operating points decides nothing).
 
     Raises:
         MetricsError: GetMetricData failed, left a query out of every page, or returned counts that cannot be (more
@@ -96,7 +97,10 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
             f"({window['AcceptedPredictions']:g} of {decided:g} in the window, {week['AcceptedPredictions']:g} of "
             f"{before:g} in the week before): every accepted answer is a decided one"
         )
-    if min(decided, before) < max(config.min_predictions, 1) or DROP_DECIDED * (decided + before) > decided * before:
+    if min(decided, before) < max(config.min_predictions, 1):
+        return None
+    # the standard error at shares of one half, squared: (1/n + 1/m) / 4
+    if (DROP_STANDARD_ERRORS / 2) ** 2 * (decided + before) > config.accepted_drop**2 * decided * before:
         return None
     return AcceptedShare(window["AcceptedPredictions"] / decided, week["AcceptedPredictions"] / before)
 

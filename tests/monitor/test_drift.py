@@ -289,6 +289,24 @@ def test_the_fewest_decided_answers_that_resolve_a_drop_of_a_tenth_emit_the_acce
     assert result["accepted_share_drop"] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize(
+    ("window", "week", "emitted"), [(450, 450, False), (1_799, 1_800, False), (1_800, 1_800, True)]
+)
+def test_a_lower_alarm_threshold_waits_for_the_answers_that_resolve_it(aws, window, week, emitted):
+    # at an alarm threshold of 0.05, three standard errors of the drop need 1/n + 1/m <= 1/900: 450 in each would be
+    # noise against it (a no-change window would alarm several times a day)
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+
+    result = check_drift(
+        _config(min_predictions=0, accepted_drop=0.05), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW
+    )
+
+    assert ("accepted_share_drop" in result) is emitted
+
+
 def test_a_fall_in_the_accepted_share_against_the_trailing_week_is_emitted(aws):
     # GIVEN 90 % accepted over the week before the window, and 60 % in the window
     _, cloudwatch = aws
@@ -748,6 +766,9 @@ def test_settings_defaults():
         ({"MIN_PREDICTIONS": "-1"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '-1'"),
         ({"MIN_PREDICTIONS": "1.5"}, "MIN_PREDICTIONS must be an integer from 0 to 1000000000000, got '1.5'"),
         ({"TRAFFIC_SHIFT_MINUTES": "-5"}, "TRAFFIC_SHIFT_MINUTES must be an integer from 0 to 1440, got '-5'"),
+        ({"ACCEPTED_DROP_THRESHOLD": "0"}, "ACCEPTED_DROP_THRESHOLD must be a number from 0.01 to 1, got '0'"),
+        ({"ACCEPTED_DROP_THRESHOLD": "nan"}, "ACCEPTED_DROP_THRESHOLD must be a number from 0.01 to 1, got 'nan'"),
+        ({"ACCEPTED_DROP_THRESHOLD": "ten"}, "ACCEPTED_DROP_THRESHOLD must be a number from 0.01 to 1, got 'ten'"),
     ],
 )
 def test_an_invalid_setting_is_named(changes, message):
