@@ -619,7 +619,7 @@ def _explanations(
         if rows:
             occluded = _feeds(pd.DataFrame(rows), inputs, {spec["name"]: spec["name"] for spec in inputs}, "data")
             scored = session.run(["probabilities"], occluded)[0][:, answered[index]]
-            effects = (probabilities[index, answered[index]] - scored).astype(float).tolist()
+            effects = (float(probabilities[index, answered[index]]) - scored.astype(float)).tolist()
         ranked = sorted(zip(words, effects[: len(words)], strict=True), key=lambda item: -abs(item[1]))
         found.append(json.dumps({"words": [{"word": w, "delta": d} for w, d in ranked],
                                  "fields": [{"field": f, "delta": d}
