@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -121,5 +122,8 @@ def _back_off(example: dict[str, Any], depth: int, where: str) -> dict[str, Any]
 
 
 def finite(value: Any) -> TypeGuard[float]:
-    """A JSON number (not a boolean) that is neither NaN nor infinite."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number (not a boolean) that is neither NaN nor infinite, nor an integer beyond a float's range (JSON's
+    integers have no bound: math.isfinite would raise on 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= sys.float_info.max

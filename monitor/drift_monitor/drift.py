@@ -23,6 +23,7 @@ the binned mixes (the share of traffic that moved between bins) is returned alon
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,7 +69,7 @@ def normalise_shares(raw: object) -> dict[str, float]:
     for label, share in raw.items():
         if not isinstance(label, str) or isinstance(share, bool) or not isinstance(share, int | float):
             raise InvalidSharesError(f"class_shares[{label!r}] must be a number, got {_sample(share)}")
-        if not math.isfinite(share) or share < 0:
+        if share < 0 or not abs(share) <= sys.float_info.max:  # an integer beyond a float's range too, not NaN
             raise InvalidSharesError(f"class_shares[{label!r}] must be finite and ≥ 0, got {share!r}")
     total = sum(float(share) for share in raw.values())  # not fsum: it raises on overflow instead of giving inf
     if not 0 < total < math.inf:

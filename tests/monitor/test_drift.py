@@ -138,6 +138,7 @@ def test_class_shares_are_normalised(raw, shares):
         ({"a": -0.1, "b": 1.1}, "class_shares['a'] must be finite and ≥ 0, got -0.1"),
         ({"a": math.nan}, "class_shares['a'] must be finite and ≥ 0, got nan"),
         ({"a": math.inf}, "class_shares['a'] must be finite and ≥ 0, got inf"),
+        ({"a": 10**400, "b": 1}, "class_shares['a'] must be finite and ≥ 0, got 1000"),
         ({"a": 0, "b": 0.0}, "class_shares must have a positive, finite sum, got 0.0"),
         ({"a": 1e308, "b": 1e308}, "class_shares must have a positive, finite sum, got inf"),
     ],
