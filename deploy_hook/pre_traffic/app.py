@@ -142,9 +142,12 @@ def handle(
     """
     ids = None if is_check_only(event) else lifecycle_ids(event)
     unexpected: Exception | None = None
+    checked: dict[str, str] = {}  # what the verdict is about, as far as the settings and the golden set were read
     try:
         config = HookConfig.from_env(environ)
+        checked["function_version"] = config.function_version_arn
         expected = load_expected(config.expected_path)
+        checked["expected_model_version"] = expected.model_version
         failures = run_checks(
             invoker(config.function_version_arn),
             expected,
@@ -161,6 +164,7 @@ def handle(
     failures = [_printable(failure) for failure in failures]
     status = "Failed" if failures else "Succeeded"
     context: dict[str, Any] = {"check_only": True} if ids is None else {k: _printable(v) for k, v in ids.items()}
+    context |= {key: _printable(value) for key, value in checked.items()}
     if failures:
         logger.error(
             "pre-traffic check failed", extra={"failures": failures[:20], **context}, exc_info=unexpected or None

@@ -140,6 +140,16 @@ def test_a_good_build_succeeds_and_marks_every_request_synthetic(handler_main, e
     assert asked == [f"top_k=10&min_confidence={example['min_confidence']!r}" for example in back_offs]
 
 
+def test_the_verdict_line_names_the_version_and_the_model_it_checked(handler_main, expected_path, artifact, caplog):
+    # an SRE reading "passed" (or the check-only line `make deploy` prints) must see which version and model passed
+    with caplog.at_level(logging.INFO):
+        _run(handler_main.lambda_handler, expected_path, "Succeeded")
+
+    [verdict] = [r for r in caplog.records if r.getMessage() == "pre-traffic check passed"]
+    assert verdict.function_version == VERSION_ARN
+    assert verdict.expected_model_version == artifact["model_version"]
+
+
 def test_a_model_version_other_than_the_artifacts_fails(handler_main, expected_path, artifact):
     # GIVEN an artifact of another version than the one the function serves
     expected_path.write_text(json.dumps(artifact | {"model_version": "another-version"}))
