@@ -19,15 +19,16 @@ Each run:
    taken at its target precision) in the window with the share of the trailing week before it, and puts
    `AcceptedShare` and `AcceptedShareDrop` (the week's share minus the window's): a drop means drift or a bad model
    before anyone labels anything. Not emitted when either has fewer than MIN_PREDICTIONS decided answers, or the
-   two too few to tell a drop of 0.1 from noise (DROP_DECIDED);
+   two too few to tell a drop of ACCEPTED_DROP_THRESHOLD from noise (DROP_STANDARD_ERRORS);
 5. puts `DriftCheckCompleted` = 1 (dimension `service`): the heartbeat of a run that succeeded, including
    one that had too little traffic to test (fewer than MIN_PREDICTIONS, or too few to form two bins).
 
 While a deployment shifts the alias's traffic, a run whose `GET /model` the new version answered puts the heartbeat
 alone: the window holds the primary version's traffic, which the new model's shares would call drift.
 
-Any failure (bad setting, the alias not answering its metadata, bad class shares, CloudWatch refusing) is
-one ERROR log line naming it, then the exception, so Lambda counts an error and no heartbeat is put.
+Any failure (bad setting, the alias not answering its metadata, bad class shares, CloudWatch refusing, category
+series that hold fewer predictions than the window's decided answers: series not read) is one ERROR log line naming
+it, then the exception, so Lambda counts an error and no heartbeat is put.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from drift_monitor.dimensions import dimension_value
 from drift_monitor.drift import compare_class_mix
 from drift_monitor.exceptions import DriftCheckError, LiveModelError
 from drift_monitor.live_model import department_of, describe_live_model, live_since, printable, training_shares
-from drift_monitor.metrics import accepted_share, predicted_counts, put_drift_metrics
+from drift_monitor.metrics import check_predictions_read, decision_counts, predicted_counts, put_drift_metrics
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -99,7 +100,9 @@ def check_drift(
     department_test = None
     if enough and departments:
         department_test = compare_class_mix(_summed(shares, departments), _summed(counts, departments))
-    share = accepted_share(config, cloudwatch=cloudwatch, now=now)
+    decisions = decision_counts(config, cloudwatch=cloudwatch, now=now)
+    check_predictions_read(config, total, decisions.window_decided, now=now, since=since)
+    share = decisions.share(config)
     put_drift_metrics(config, version, test, cloudwatch=cloudwatch, department_test=department_test, share=share)
     summary: dict[str, Any] = {"predictions": total, "classes": len(class_shares), "model_version": version}
     if share is not None:

@@ -77,10 +77,30 @@ class AcceptedShare:
         return self.week - self.window
 
 
-def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
-    """The accepted share of the window and of the 7 days before it, or None when either has fewer than
-    MIN_PREDICTIONS decided answers, or the two together too few to tell a drop of ACCEPTED_DROP_THRESHOLD from noise
-    (`DROP_STANDARD_ERRORS`; none at all: a model without operating points decides nothing).
+@dataclass(frozen=True)
+class DecisionCounts:
+    """Accepted and decided answers in the window and in the trailing week before it (across versions)."""
+
+    window_accepted: float
+    window_decided: float
+    week_accepted: float
+    week_decided: float
+
+    def share(self, config: DriftConfig) -> AcceptedShare | None:
+        """The accepted share of the window and of the week, or None when either has fewer than MIN_PREDICTIONS
+        decided answers, or the two together too few to tell a drop of ACCEPTED_DROP_THRESHOLD from noise
+        (`DROP_STANDARD_ERRORS`; none at all: a model without operating points decides nothing)."""
+        decided, before = self.window_decided, self.week_decided
+        if min(decided, before) < max(config.min_predictions, 1):
+            return None
+        # the standard error at shares of one half, squared: (1/n + 1/m) / 4
+        if (DROP_STANDARD_ERRORS / 2) ** 2 * (decided + before) > config.accepted_drop**2 * decided * before:
+            return None
+        return AcceptedShare(self.window_accepted / decided, self.week_accepted / before)
+
+
+def decision_counts(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> DecisionCounts:
+    """The window's and the trailing week's `AcceptedPredictions` and `DecidedPredictions`.
 
     Raises:
         MetricsError: GetMetricData failed, left a query out of every page, or returned counts that cannot be (more
@@ -97,12 +117,41 @@ def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None
             f"({window['AcceptedPredictions']:g} of {decided:g} in the window, {week['AcceptedPredictions']:g} of "
             f"{before:g} in the week before): every accepted answer is a decided one"
         )
-    if min(decided, before) < max(config.min_predictions, 1):
-        return None
-    # the standard error at shares of one half, squared: (1/n + 1/m) / 4
-    if (DROP_STANDARD_ERRORS / 2) ** 2 * (decided + before) > config.accepted_drop**2 * decided * before:
-        return None
-    return AcceptedShare(window["AcceptedPredictions"] / decided, week["AcceptedPredictions"] / before)
+    return DecisionCounts(window["AcceptedPredictions"], decided, week["AcceptedPredictions"], before)
+
+
+def accepted_share(config: DriftConfig, *, cloudwatch: Any, now: datetime | None = None) -> AcceptedShare | None:
+    """The accepted share of the window and of the 7 days before it, or None when too few answers were decided
+    (`DecisionCounts.share`).
+
+    Raises:
+        MetricsError: GetMetricData failed, left a query out of every page, or returned counts that cannot be (more
+            accepted than decided).
+    """
+    return decision_counts(config, cloudwatch=cloudwatch, now=now).share(config)
+
+
+def check_predictions_read(
+    config: DriftConfig, total: float, decided: float, *, now: datetime | None = None, since: datetime | None = None
+) -> None:
+    """The window's per-category `Predictions` must account for its decided answers: every answered listing the
+    classifier decides is also counted under its category, so where the whole window is the live version's (`since`
+    before it), fewer than half as many predictions as `DecidedPredictions` means the category series are not being
+    read (a dimension, service or namespace the classifier does not write), not that traffic is low.
+
+    Raises:
+        MetricsError: Fewer predictions read than half the window's decided answers.
+    """
+    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    if since is not None and since > end - timedelta(hours=config.window_hours):
+        return
+    if 2 * total < decided:
+        raise MetricsError(
+            f"CloudWatch holds {decided:g} DecidedPredictions in the window but only {total:g} Predictions across the "
+            f"model's category series (service {config.service!r}, namespace {config.namespace}): every decided "
+            "answer is also counted under its category, so those series are not being read; is the classifier "
+            "writing them with the categories GET /model lists?"
+        )
 
 
 def put_drift_metrics(

@@ -457,6 +457,25 @@ def test_too_little_traffic_emits_only_the_heartbeat_and_says_so(aws, caplog, co
     assert "too little traffic" in caplog.text
 
 
+@pytest.mark.parametrize(("counts", "fails"), [({}, True), ({"Fridges": 240}, True), ({"Fridges": 250}, False)])
+def test_category_series_that_miss_the_decided_answers_fail_the_run(aws, counts, fails):
+    # every decided answer is also counted under its category: 500 decided against none read is series not read (a
+    # dimension or namespace mismatch), which must not pass as "too little traffic" with a heartbeat, every hour
+    _, cloudwatch = aws
+    _record_predictions(cloudwatch, counts)
+    _record_decisions(cloudwatch, hours_ago=1, accepted=400, decided=500)
+
+    def check():
+        return check_drift(_config(min_predictions=0), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+    if fails:
+        with pytest.raises(MetricsError, match="500 DecidedPredictions in the window but only"):
+            check()
+        assert not _emitted(cloudwatch) & {("DriftCheckCompleted", ("service",))}
+    else:
+        assert check()["predictions"] == 250
+
+
 def test_traffic_answered_before_the_live_version_was_published_does_not_count(aws):
     # GIVEN a day of the old model's traffic (its mix was all CPUs), then a model published 90 minutes ago whose
     # traffic since matches its training mix exactly
