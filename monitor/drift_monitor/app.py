@@ -112,8 +112,9 @@ def check_drift(
             "accepted_share_drop": share.drop,
         }
     if test is None:
+        emitted = "the heartbeat and the accepted share" if share is not None else "only the heartbeat"
         logger.info(
-            "too little traffic for a drift check; only the heartbeat emitted",
+            f"too little traffic for a drift check; {emitted} emitted",
             extra=summary | {"min_predictions": config.min_predictions},
         )
         return {"emitted": False} | summary
