@@ -14,6 +14,9 @@ that did not drift at all (issue 16). Instead, the window's counts are tested ag
    when a few bins are small and many are large.
 3. The p-value is the regularized upper incomplete gamma function Q(ν/2, X²/(2c)), computed in log space
    (series or Lentz's continued fraction, as in Numerical Recipes §6.2), so it never underflows.
+4. A class so dominant that all the others together expect fewer than `MIN_EXPECTED` predictions leaves one bin,
+   which no chi-square can test: the others, pooled, are tested against it exactly (binomial, two-sided), so a
+   rare class answered a hundred times as often as it trained is not passed over as "too little traffic".
 
 The score is −log10(p): 2 means "one window in a hundred would look at least this different by chance",
 3 one in a thousand, whatever the number of classes or predictions. The total variation distance between
@@ -122,7 +125,8 @@ def compare_class_mix(shares: Mapping[str, float], counts: Mapping[str, float]) 
         counts: Predictions per class in the window; a class without a count had none.
 
     Returns:
-        The test, or None when the window is too small to form two bins (about 2·MIN_EXPECTED predictions).
+        The test, or None when the window is too small to form two bins (fewer than 2·MIN_EXPECTED predictions),
+        or has one class only.
 
     Raises:
         ValueError: A count for a class without a training share, or a negative or non-finite count.
@@ -135,7 +139,7 @@ def compare_class_mix(shares: Mapping[str, float], counts: Mapping[str, float]) 
     bin_shares, observed = bin_class_mix(shares, counts)
     bins = len(bin_shares)
     if bins < 2:
-        return None
+        return _dominant_class_test(shares, counts)
     total = math.fsum(observed)
     statistic = math.fsum((o - total * p) ** 2 / (total * p) for o, p in zip(observed, bin_shares, strict=True))
     mean = bins - 1
@@ -145,6 +149,43 @@ def compare_class_mix(shares: Mapping[str, float], counts: Mapping[str, float]) 
     score = -chi_square_log_sf(statistic / scale, dof) / math.log(10)
     tvd = 0.5 * math.fsum(abs(o / total - p) for o, p in zip(observed, bin_shares, strict=True))
     return ClassMixTest(predictions=total, bins=bins, statistic=statistic, degrees_of_freedom=dof, score=score, tvd=tvd)
+
+
+def _dominant_class_test(shares: Mapping[str, float], counts: Mapping[str, float]) -> ClassMixTest | None:
+    """The other classes, pooled, against the largest one, by the exact binomial test (`compare_class_mix`, step
+    4); None below 2·MIN_EXPECTED predictions, or with one class (or the others' share 0)."""
+    total = math.fsum(counts.values())
+    largest = max(shares, key=lambda label: (shares[label], label))
+    rest = 1.0 - shares[largest]
+    if total < 2 * MIN_EXPECTED or len(shares) < 2 or rest <= 0:
+        return None
+    n, k = round(total), round(total - counts.get(largest, 0.0))
+    # two-sided: twice the tail on k's side of the mean, at most 1
+    score = max(0.0, -(_log_binomial_tail(k, n, rest) + math.log(2)) / math.log(10))
+    expected = n * rest
+    statistic = (k - expected) ** 2 / expected + (k - expected) ** 2 / (n - expected)
+    return ClassMixTest(predictions=total, bins=2, statistic=statistic, degrees_of_freedom=1.0, score=score,
+                        tvd=abs(k / n - rest))  # fmt: skip
+
+
+def _log_binomial_tail(k: int, n: int, p: float) -> float:
+    """log P(X ≥ k) when k is above the mean of X ~ Binomial(n, p), else log P(X ≤ k): summed in log space from k
+    away from the mean, where each term is smaller than the one before, until they no longer change the sum (the
+    caller's mean is under MIN_EXPECTED, so either way it takes a few dozen terms at most)."""
+    upper = k > n * p
+    total = -math.inf
+    for i in range(k, n + 1) if upper else range(k, -1, -1):
+        term = (
+            math.lgamma(n + 1)
+            - math.lgamma(i + 1)
+            - math.lgamma(n - i + 1)
+            + i * math.log(p)
+            + (n - i) * math.log1p(-p)
+        )
+        if term < total + math.log(_EPSILON):
+            break
+        total = term if total == -math.inf else max(total, term) + math.log1p(math.exp(-abs(total - term)))
+    return min(total, 0.0)
 
 
 def chi_square_log_sf(x: float, dof: float) -> float:

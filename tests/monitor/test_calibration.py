@@ -72,3 +72,34 @@ def test_the_most_common_class_doubling_is_caught(classes):
     scores = _scores(training, shifted, predictions=5_000, windows=200, seed=classes + 1)
 
     assert np.mean(scores > ALARM_SCORE) >= 0.95
+
+
+def _dominant(classes: int, rest: float) -> np.ndarray:
+    """One class holding all but `rest` of the traffic, the others sharing `rest` evenly."""
+    return np.array([1 - rest] + [rest / (classes - 1)] * (classes - 1))
+
+
+@pytest.mark.parametrize("predictions", [10, 500, 2_000])
+@pytest.mark.parametrize("classes", [2, 10, 1_000])
+def test_a_dominant_class_is_tested_and_its_quiet_windows_rarely_alarm(classes, predictions):
+    # GIVEN a class holding 99.8 % of training, so the others together expect fewer than 5 predictions: one
+    # chi-square bin, tested exactly instead (the others pooled against it)
+    training = _dominant(classes, rest=0.002)
+
+    scores = _scores(training, training, predictions, windows=1_000, seed=classes + predictions)
+
+    assert len(scores) == 1_000
+    assert np.sum(scores > ALARM_SCORE) <= 10
+    assert np.mean(scores > 2.0) <= 0.025
+
+
+@pytest.mark.parametrize("classes", [2, 10, 1_000])
+def test_rare_classes_answered_twenty_times_as_often_as_they_trained_are_caught_beside_a_dominant_one(classes):
+    # GIVEN the others expecting 1 prediction of 2,000 (so no chi-square bin of their own) and receiving 20 times that
+    # (at 10 times, 7 or more of them, what p < 0.001 takes, come in 87 % of windows)
+    training = _dominant(classes, rest=0.0005)
+    serving = _dominant(classes, rest=0.01)
+
+    scores = _scores(training, serving, predictions=2_000, windows=200, seed=classes + 2)
+
+    assert np.mean(scores > ALARM_SCORE) >= 0.9
