@@ -8,6 +8,7 @@ no artifacts, no MLflow run, no OUT, no staging folder left beside it.
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 
 from handler import schemas
 from handler.settings import Settings
+from training.cli import predict as predict_module
 from training.cli.check_data import app as check_data_app
 from training.cli.compare import app as compare_app
 from training.cli.predict import app as predict_app
@@ -778,3 +780,57 @@ def test_an_out_in_object_storage_is_refused_as_typed_and_nothing_is_written(
     assert "OUT s3://bucket/run" in line.replace("(OUT)", "OUT")
     assert f"is not a local {'file' if command == 'review-queue' else 'folder'}" in line
     assert not (tmp_path / "s3:").exists()
+
+
+def test_predictions_of_many_files_read_back_in_the_inputs_order(model_path, tmp_path):
+    # GIVEN a catalogue exported as twelve files (pandas and pyarrow read a folder's parts in text order, where
+    # part.10 would come before part.2)
+    data = tmp_path / "export"
+    data.mkdir()
+    frame = generate_catalogue(60, seed=5)
+    for index in range(12):
+        frame.iloc[index * 5 : (index + 1) * 5].to_csv(data / f"f{index:02d}.csv", index=False)
+
+    result = _predict(model_path, data, tmp_path / "out")
+
+    # THEN the answers, read back as any reader does, line up with the listings; and stdout is the summary alone
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "out")["product_id"].tolist() == frame["product_id"].astype(str).tolist()
+    assert json.loads(result.stdout)["rows"] == 60
+
+
+def test_predict_never_publishes_over_what_was_written_into_out_while_it_scored(
+    model_path, twenty_rows, tmp_path, monkeypatch
+):
+    # GIVEN an empty OUT, into which someone writes a note (or another run its predictions) while this run scores
+    out = tmp_path / "out"
+    out.mkdir()
+    compute = predict_module._compute
+
+    def meanwhile(writing, engine):
+        compute(writing, engine)
+        (out / "notes.txt").write_text("mine")
+
+    monkeypatch.setattr(predict_module, "_compute", meanwhile)
+
+    # WHEN the run ends, without and with --replace
+    plain = _predict(model_path, twenty_rows, out)
+    replacing = _predict(model_path, twenty_rows, out, "--replace")
+
+    # THEN neither deletes the note: one line each says so, and nothing is left beside OUT
+    assert "was written into while this run scored" in _one_error_line(plain)
+    assert "which `make predict` did not write" in _one_error_line(replacing)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_replace_never_deletes_a_parquet_dataset_that_holds_no_predictions(model_path, twenty_rows, tmp_path):
+    # GIVEN the user's own listings written by Dask, whose parts are named as a run's are
+    listings = tmp_path / "listings"
+    listings.mkdir()
+    generate_catalogue(20, seed=5).to_parquet(listings / "part.0.parquet")
+
+    replaced = _predict(model_path, twenty_rows, listings, "--replace")
+
+    assert "which `make predict` did not write" in _one_error_line(replaced)
+    assert len(pd.read_parquet(listings)) == 20

@@ -29,6 +29,7 @@ import logging
 import math
 import re
 import shutil
+import sys
 import uuid
 from functools import cache
 from pathlib import Path
@@ -81,6 +82,8 @@ ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
 WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
 # The files a run writes into OUT (Dask's Parquet parts): all a folder REPLACE=1 deletes may hold.
 PREDICTION_PART = re.compile(r"part\.\d+\.parquet")
+# Columns every part of a run's predictions holds: a folder of Parquet parts without them is someone else's data.
+PREDICTION_COLUMNS = frozenset({"label", "confidence", "refused"})
 # Why a row whose every input column holds its own name is not scored (exports joined one after another, each with
 # its header: as a listing its title would be "Product Title", its price refused as no number).
 REPEATED_HEADER = "the row repeats the header line (exports joined one after another, each with its header)"
@@ -262,7 +265,9 @@ def predict_catalogue(
     scored = catalogue.map_partitions(score_partition, blob, **options, sources=tuple(files), meta=meta)
     staging = _staging_folder(out)
     try:
-        writing = scored.to_parquet(str(staging), write_index=False, schema=_schema(meta), compute=False)
+        writing = scored.to_parquet(
+            str(staging), write_index=False, schema=_schema(meta), compute=False, name_function=_part_name(scored)
+        )
         _compute(writing, engine)
         parts = sorted(staging.glob("*.parquet"))
         rows = sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
@@ -270,7 +275,7 @@ def predict_catalogue(
             raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
         refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
         decisions = _decision_summary(parts) if thresholds else None
-        _publish(staging, out)
+        _publish(staging, out, replace=replace)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if refused:
@@ -401,11 +406,27 @@ def check_out(out: Path, *, replace: bool) -> None:
             f"OUT {out} is not empty; choose a new folder, or pass --replace (REPLACE=1) to replace it after success"
         )
     others = [entry.name for entry in entries if not (entry.is_file() and PREDICTION_PART.fullmatch(entry.name))]
+    others = others or [entry.name for entry in entries if not _predictions_part(entry)]
     if others:
         raise DataValidationError(
             f"OUT {out} holds {others[:3]}{' and more' if len(others) > 3 else ''}, which `make predict` did not "
             "write: REPLACE=1 replaces only a folder of earlier predictions (part.N.parquet); choose a new folder"
         )
+
+
+def _predictions_part(path: Path) -> bool:
+    """Whether a Parquet part holds a run's predictions (`PREDICTION_COLUMNS`): Dask names any dataset's parts so."""
+    try:
+        return PREDICTION_COLUMNS.issubset(pq.read_schema(path).names)
+    except (OSError, pa.ArrowInvalid):
+        return False
+
+
+def _part_name(scored: dd.DataFrame) -> Any:
+    """Dask's part names, zero-padded to as many digits as the last one's (`part.07.parquet`), so the parts sort by
+    name in input order: pandas and pyarrow read a folder's parts in text order, where part.10 comes before part.2."""
+    width = len(str(max(scored.npartitions - 1, 0)))
+    return lambda index: f"part.{index:0{width}d}.parquet"
 
 
 def check_data_outside(data: str, files: list[str], filesystem: pafs.FileSystem, out: Path) -> None:
@@ -497,7 +518,7 @@ def _compute(writing: Any, engine: str) -> None:
         return
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar():
+    with ProgressBar(out=sys.stderr):  # stdout carries the JSON summary alone
         # The threaded scheduler itself, not its name: given a name, dask imports distributed (~1 s) to look
         # for a running client, which bulk scoring on this machine never has.
         dask.compute(writing, scheduler=dask.threaded.get)
@@ -529,13 +550,32 @@ def _staging_folder(out: Path) -> Path:
     return staging
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move the finished staging folder to OUT; an old OUT (checked by `check_out`) is swapped out, then deleted."""
-    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-    if out.exists():
+def _publish(staging: Path, out: Path, *, replace: bool) -> None:
+    """Move the finished staging folder to OUT. Without `replace`, OUT must still be missing or empty: a rename onto a
+    folder that something wrote into meanwhile (another run, a note) fails rather than delete it. With `replace`, OUT
+    is checked again (`check_out`), swapped out, then deleted.
+
+    Raises:
+        DataValidationError: OUT was written into while the run scored.
+    """
+    if replace and out.exists():
+        check_out(out, replace=True)
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
         out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        staging.rename(out)
+    except OSError as exc:
+        if not out.is_dir():
+            raise
+        held = sorted(entry.name for entry in out.iterdir())
+        raise DataValidationError(
+            f"OUT {out} was written into while this run scored (it now holds {held[:3]}"
+            f"{' and more' if len(held) > 3 else ''}): its predictions are not published over it; run again into a "
+            "new folder"
+        ) from exc
 
 
 def _thresholds(metadata: dict[str, Any], target: float) -> Thresholds | None:
