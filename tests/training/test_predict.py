@@ -578,6 +578,19 @@ def test_an_id_column_the_file_lacks_is_named_with_the_file(model_path, tmp_path
     assert f"{tmp_path / 'rows.csv'}: id column(s) ['link'] not among its columns" in result.output
 
 
+def test_an_optional_input_spelt_otherwise_is_named_with_what_to_do(model_path, tmp_path):
+    # GIVEN an export whose columns differ from the config's only in case and spacing
+    frame = generate_catalogue(20, seed=3).rename(columns={"price": "Price", "brand": " Brand"})
+    frame.to_csv(tmp_path / "export.csv", index=False)
+
+    result = _run("--model", str(model_path), "--data", str(tmp_path / "export.csv"), "--out", str(tmp_path / "p"))
+
+    # THEN the run still scores them as missing, and says which columns it could have read with a CONFIG
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.output.splitlines() if "optional inputs not in the file" in line]
+    assert "the file names {'brand': ' Brand', 'price': 'Price'} otherwise: pass a CONFIG" in warning
+
+
 def test_a_file_without_the_optional_inputs_is_scored_as_the_api_scores_them_omitted(model_path, tmp_path):
     # GIVEN a title-only feed for a model that also reads seller, brand and price (optional inputs)
     frame = generate_catalogue(40, seed=3)[["product_id", "title"]]

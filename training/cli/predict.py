@@ -56,7 +56,7 @@ from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_local
 from training.columns import GRAPH_OUTPUTS
 from training.config import MAX_TEXT_LENGTH, load_config
-from training.data.clean import number_faults, parse_numbers, repeated_headers, text_values
+from training.data.clean import column_name_fixes, number_faults, parse_numbers, repeated_headers, text_values
 from training.data.sources import (
     catalogue_files,
     check_files,
@@ -676,9 +676,13 @@ def _warn_of_absent_inputs(found: dict[str, list[str]], columns: dict[str, str],
         if absent:
             lacking.setdefault(absent, []).append(path)
     for inputs, paths in lacking.items():
+        wanted = sorted(columns[name] for name in inputs)
+        # A column spelt otherwise (`Price` for `price`) is a config away from being read, not missing.
+        fixes = column_name_fixes(found[paths[0]], wanted)
+        advice = f"; the file names {fixes} otherwise: pass a CONFIG whose data.columns name them so" if fixes else ""
         logger.warning(
-            "optional inputs not in the file: scored as missing, as the API scores an omitted field",
-            extra={"inputs": list(inputs), "columns": sorted(columns[name] for name in inputs),
+            f"optional inputs not in the file: scored as missing, as the API scores an omitted field{advice}",
+            extra={"inputs": list(inputs), "columns": wanted,
                    "files": len(paths), "file": paths[0], "other_files": paths[1:MAX_NAMED_FILES]},
         )  # fmt: skip
 
