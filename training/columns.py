@@ -38,6 +38,9 @@ LISTING = "_listing"
 # The reviewed listings' ids a run was given as corrections: in its corrections provenance and in the model's
 # metadata (`training_data`), so a comparison on reviewed traffic leaves them out.
 CORRECTED_LISTINGS = "corrected_listings"
+# Where titles name products, the products (`split.product_ids`, as decimal text) only corrections trained: no
+# catalogue names them, and no listing id tells them (a correction's product is its title's), so they are recorded.
+CORRECTED_PRODUCTS = "corrected_products"
 # The small classes `split.small_classes: parent` folded, each with the class it became, in the model's metadata
 # (`training_data`): `make compare` reads a reviewer's label of such a leaf as training read it.
 FOLDED_CLASSES = "folded_classes"

@@ -20,7 +20,7 @@ from training.columns import CATALOGUE, CORRECTION, FEEDBACK_FIELDS, GROUP, LABE
 from training.config import DEFAULT_CONFIG_PATH, load_config
 from training.data.clean import prepare_catalogue
 from training.data.load import load_catalogue
-from training.data.split import split_catalogue
+from training.data.split import catalogue_products, product_ids, product_keys, split_catalogue
 from training.data.tail import TailPlan
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
@@ -692,6 +692,25 @@ def test_a_run_records_as_corrected_only_the_listings_that_trained(tmp_path: Pat
     # THEN the model records the two that trained (the other two never did), and its rows are those it split
     assert (fitted.corrections["corrected_listings"], fitted.corrections["rows"]) == (["l0", "l1"], 2)
     assert fitted.sizes["rows"] == fitted.sizes["n_train"] + fitted.sizes["n_validation"] + fitted.sizes["n_test"]
+
+
+def test_where_titles_name_products_a_run_records_the_products_only_its_corrections_trained(
+    tmp_path: Path, small_config
+):
+    # GIVEN a catalogue without a product column (a product is its title), and three reviewed listings of new titles
+    config = replace(small_config, data=replace(small_config.data, group=None))
+    catalogue = load_catalogue(config, None)
+    corrections = read_corrections(_reviewed(tmp_path, ["TVs", "TVs", "TVs"]), data=config.data,
+                                   classes=set(catalogue.frame[LABEL]), allow_new_classes=False)  # fmt: skip
+
+    fitted = fit_locally(config, add_corrections(catalogue, corrections))
+
+    # THEN a later run tells the catalogue's products from the corrections' among those the model trained on: what
+    # is left of its record once they are taken out is all the catalogue's, and the three titles are what went
+    record = {"training_data": {"split": {"group": None}} | fitted.corrections}
+    own = catalogue_products(fitted.trained_products, record)
+    assert np.isin(own, product_ids(product_keys(catalogue.frame))).all()
+    assert len(fitted.trained_products) - len(own) == 3
 
 
 def test_a_run_none_of_whose_corrections_trained_says_so_and_why(tmp_path: Path, small_config, caplog):

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from training.cli.train import app, classes_thinned, never_trained_on, shrunk
-from training.columns import CORRECTED_LISTINGS, CORRECTED_PRODUCT
+from training.columns import CORRECTED_LISTINGS, CORRECTED_PRODUCT, CORRECTED_PRODUCTS
 from training.config import DEFAULT_CONFIG_PATH
 from training.data.split import catalogue_products, product_ids, products_named
 from training.data.synthetic import generate_catalogue
@@ -454,6 +454,21 @@ def test_a_champions_corrections_do_not_make_its_own_catalogue_look_like_another
     # THEN the same catalogue names all its products; without the corrections' record, under half of them
     assert products_named(catalogue_products(seen, champion), catalogue) == (10, False)
     assert products_named(seen, catalogue) == (10, True)
+
+
+def test_where_titles_name_products_a_champions_corrections_do_not_make_its_catalogue_look_like_another():
+    # GIVEN a champion whose products are its titles, trained on 10 of the catalogue's and 30 reviewed listings' titles
+    catalogue = product_ids(pd.Series([f"title {i}" for i in range(10)]))
+    corrected = product_ids(pd.Series([f"captured title {i}" for i in range(30)]))
+    listings = [f"l{i}" for i in range(30)]
+    seen = np.concatenate([catalogue, corrected])
+    record = {CORRECTED_LISTINGS: listings, CORRECTED_PRODUCTS: [str(product) for product in corrected]}
+    champion = {"training_data": {"split": {"group": None}} | record}
+
+    # THEN the same catalogue names all its products; a champion trained before the record, under half of them
+    assert products_named(catalogue_products(seen, champion), catalogue) == (10, False)
+    older = {"training_data": {"split": {"group": None}, CORRECTED_LISTINGS: listings}}
+    assert products_named(catalogue_products(seen, older), catalogue) == (10, True)
 
 
 @pytest.mark.slow

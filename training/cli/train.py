@@ -27,7 +27,7 @@ from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_fi
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
 from training.cli.out_folder import check_out_dir, staging_folder
-from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, LABEL
+from training.columns import CORRECTED_LISTINGS, CORRECTED_PRODUCTS, FOLDED_CLASSES, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, TrainConfig, to_params
 from training.data.clean import renamed_by_the_fold
 from training.data.load import load_catalogue
@@ -257,7 +257,7 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             classes=fitted.pipeline.classes_,
             class_counts=fitted.class_counts,
             training_data={"source": fitted.source, "sha256": fitted.sha256, "rows": fitted.sizes["rows"]}
-            | _corrected_listings(fitted)
+            | _corrections_record(fitted)
             | ({FOLDED_CLASSES: dict(fitted.tail.folded)} if fitted.tail.folded else {}),
             metrics=evaluation.headline() | {"ece": confidence["ece_after"]},
             example=fitted.test.iloc[0],
@@ -460,7 +460,11 @@ def _record_run(
         to_params(config)
         | {"data_source": fitted.source, "data_sha256": fitted.sha256}
         | {key: summary[key] for key in TEXT_SUMMARY}
-        | {f"corrections.{key}": value for key, value in fitted.corrections.items() if key != CORRECTED_LISTINGS},
+        | {
+            f"corrections.{key}": value
+            for key, value in fitted.corrections.items()
+            if key not in (CORRECTED_LISTINGS, CORRECTED_PRODUCTS)
+        },
         {key: float(value) for key, value in summary.items() if key not in TEXT_SUMMARY}
         | _stage_metrics(fitted.engine_stats),
         documents,
@@ -651,10 +655,12 @@ def never_trained_on(
     return unseen
 
 
-def _corrected_listings(fitted: FittedModel) -> dict[str, list[str]]:
-    """The reviewed listings the run was given as corrections, by id, for the model's metadata (none: nothing)."""
-    listings = fitted.corrections.get(CORRECTED_LISTINGS)
-    return {CORRECTED_LISTINGS: listings} if listings else {}
+def _corrections_record(fitted: FittedModel) -> dict[str, list[str]]:
+    """The reviewed listings the run was given as corrections, by id, and where titles name products the products
+    only they trained, for the model's metadata (none: nothing)."""
+    return {
+        key: fitted.corrections[key] for key in (CORRECTED_LISTINGS, CORRECTED_PRODUCTS) if fitted.corrections.get(key)
+    }
 
 
 @app.command()

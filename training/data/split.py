@@ -35,6 +35,7 @@ from pandas.api.types import is_numeric_dtype
 from training.columns import (
     CORRECTED_LISTINGS,
     CORRECTED_PRODUCT,
+    CORRECTED_PRODUCTS,
     CORRECTION,
     GROUP,
     LABEL,
@@ -243,15 +244,20 @@ def products_named(seen: np.ndarray, products: np.ndarray) -> tuple[int, bool]:
 
 
 def catalogue_products(seen: np.ndarray, metadata: dict[str, Any]) -> np.ndarray:
-    """The products a model recorded it trained on (`seen`; `metadata` its model's) but its corrections: where a
-    column names products, each reviewed listing it took was a product of its own (`correction:<listing>`) that no
-    catalogue names, so a round of corrections larger than its catalogue's training products would make `products_named`
-    take the same catalogue for another. Where titles name products, a correction's is its title's, as a catalogue's."""
+    """The products a model recorded it trained on (`seen`; `metadata` its model's) but those only its corrections
+    trained, which no catalogue names, so a round of corrections larger than its catalogue's training products would
+    make `products_named` take the same catalogue for another. Where a column names products, each reviewed listing
+    it took was a product of its own (`correction:<listing>`); where titles name them, a correction's is its title's,
+    and the model records those no catalogue row of its training shared (`CORRECTED_PRODUCTS`; a model trained before
+    that record names none, and its corrections count as products)."""
     training = metadata.get("training_data", {})
     listings = training.get(CORRECTED_LISTINGS) or []
-    if not listings or not (training.get("split") or {}).get("group"):
+    if not listings:
         return seen
-    corrected = product_ids(pd.Series([CORRECTED_PRODUCT + listing for listing in listings], dtype=object))
+    if (training.get("split") or {}).get("group"):
+        corrected = product_ids(pd.Series([CORRECTED_PRODUCT + listing for listing in listings], dtype=object))
+    else:
+        corrected = np.array([int(product) for product in training.get(CORRECTED_PRODUCTS) or []], dtype=np.uint64)
     return seen[~np.isin(seen, corrected)]
 
 

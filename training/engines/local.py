@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from lightgbm import early_stopping
 
-from training.columns import CORRECTED_LISTINGS, CORRECTION, GROUP, LABEL, LISTING, SOURCE, extra_text_columns
+from training.columns import (
+    CORRECTED_LISTINGS,
+    CORRECTED_PRODUCT,
+    CORRECTED_PRODUCTS,
+    CORRECTION,
+    GROUP,
+    LABEL,
+    LISTING,
+    SOURCE,
+    extra_text_columns,
+)
 from training.data.split import product_ids, product_keys, split_catalogue
 from training.data.tail import products_per_class
 from training.engines.fitted import FittedModel
@@ -78,13 +88,21 @@ def _trained_corrections(provenance: dict[str, Any], splits: Splits, *, catalogu
     drops one of a held-out listing (`split._with_corrections`), counted in `dropped_held_out`, and the small-class
     policy may have dropped others (`dropped_small_classes`); neither trained, so a comparison may score them. The
     split also drops the catalogue's rows a correction replaces (`replaced_catalogue_rows`, of `catalogue_rows`, the
-    catalogue's rows with the corrections)."""
+    catalogue's rows with the corrections). Where titles name products, the products only corrections trained are
+    recorded too (`CORRECTED_PRODUCTS`): a later run tells its catalogue's products from them by those."""
     if not provenance:
         return provenance
     train = splits.train
-    corrected = train[train[SOURCE] == CORRECTION] if SOURCE in train.columns else train.iloc[:0]
+    from_corrections = train[SOURCE] == CORRECTION if SOURCE in train.columns else np.zeros(len(train), dtype=bool)
+    corrected = train[from_corrections]
     listings = sorted(set(corrected[LISTING].astype(str))) if LISTING in corrected.columns else []
     trained = len(corrected)
+    named_by_title = (
+        GROUP in corrected.columns and not corrected[GROUP].astype(str).str.startswith(CORRECTED_PRODUCT).all()
+    )
+    if named_by_title:
+        own = np.setdiff1d(product_ids(product_keys(corrected)), product_ids(product_keys(train[~from_corrections])))
+        provenance = provenance | {CORRECTED_PRODUCTS: [str(product) for product in own]}
     dealt = len(train) + len(splits.validation) + len(splits.test)
     found = provenance | {
         "rows": trained,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.columns import CORRECTED_LISTINGS, FOLDED_CLASSES, GRAPH_OUTPUTS
+from training.columns import CORRECTED_LISTINGS, CORRECTED_PRODUCTS, FOLDED_CLASSES, GRAPH_OUTPUTS
 from training.exceptions import ExportError
 from training.text import dropped_ranges
 
@@ -179,8 +179,13 @@ def build_metadata(
             # Which products it held out: `make compare` refuses to score it on test rows of another split.
             "split": split_record(config),
         }
-        # The reviewed listings it was given as corrections: a comparison on reviewed traffic leaves them out.
-        | {key: training_data[key] for key in (CORRECTED_LISTINGS, FOLDED_CLASSES) if key in training_data},
+        # The reviewed listings it was given as corrections: a comparison on reviewed traffic leaves them out; and
+        # where titles name products, the products only they trained, which no catalogue names.
+        | {
+            key: training_data[key]
+            for key in (CORRECTED_LISTINGS, CORRECTED_PRODUCTS, FOLDED_CLASSES)
+            if key in training_data
+        },
         "metrics": metrics,
         "library_versions": {name: version(name) for name in LIBRARIES} | {"python": platform.python_version()},
         "example": json_inputs(example, config.data),
