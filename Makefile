@@ -280,8 +280,8 @@ benchmark-soak: $(STAMP) $(TOOLS_STAMP) ## Mixed valid/hostile traffic through t
 	@test -d $(BUILT) || { echo "error: $(BUILT) not found; run 'make build' first" >&2; exit 1; }
 	$(PY) benchmarks/soak.py --minutes "$${MINUTES:-3}" --build-dir $(SAM_BUILD_DIR) --release $(STAGE_ROOT)/build/release.json
 
-benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share
-	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL"
+benchmark-worst-case: $(STAMP) ## Time the costliest request the API accepts and project it onto Lambda's CPU share (RESULTS=benchmarks/results/worst_case_<name>.json for a second model)
+	$(SERVE_ENV) $(PY) benchmarks/worst_case_request.py --model "$$MODEL" $(if $(RESULTS),--results "$$RESULTS")
 
 benchmark-text-fold: $(STAMP) ## What folding look-alike spellings (fullwidth, accents) costs the model's graph
 	$(PY) benchmarks/text_fold.py --model "$$MODEL"
