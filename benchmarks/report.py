@@ -217,9 +217,10 @@ def _worst_case_model(report: dict[str, Any]) -> str:
              for name, case in report["cases"].items()]  # fmt: skip
     header = ["titles", "items", "rows scored", "characters", "seconds (1 local core)",
               f"projected at {report['lambda_memory_mb']:,} MB ({share} vCPU)", "Lambda timeout"]  # fmt: skip
+    trained = f" ({report['data']})" if report.get("data") else ""
     classes = f", {report['classes']:,} classes" if "classes" in report else ""
     return (
-        f"Model: {report['config']}{classes}; measured: {measured(report)}.\n\n"
+        f"Model: {report['config']}{trained}{classes}; measured: {measured(report)}.\n\n"
         + table(header, cells)
         + footnote([report])
     )

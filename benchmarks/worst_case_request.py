@@ -121,6 +121,7 @@ def main() -> None:
         "model": args.model.name,
         "config": model.metadata.get("config_name"),
         "classes": len(model.classes),
+        "data": model.metadata.get("training_data", {}).get("source"),
         "max_body_bytes": settings.max_body_bytes,
         "cases": cases,
         "lambda_memory_mb": memory,
