@@ -89,6 +89,11 @@ export SERVABLE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 SERVE_CAPTURE = $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}")
+# A yes/no variable (REPLACE=, EXPLAIN=) as its option: $(call FLAG,REPLACE,--replace). Any spelling of yes or no
+# is read; anything else stops make with one line, rather than running as if it were no.
+YES := 1 true yes on True Yes On TRUE YES ON
+NO := 0 false no off False No Off FALSE NO OFF
+FLAG = $(if $(filter $(YES),$($(1))),$(2),$(if $(filter-out $(NO),$($(1))),$(error $(1)=$($(1)) is neither yes nor no: use $(1)=1 or leave it out)))
 
 .PHONY: help install tools lock pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \
@@ -158,8 +163,8 @@ train: $(STAMP) ## Train, export and parity-check (DATA= CONFIG= OUT= ROWS= CATE
 
 predict: $(STAMP) ## Score DATA (file, glob or folder; local or s3://) with MODEL into a new Parquet folder PREDICTIONS (or OUT; REPLACE=1; TARGET_PRECISION= EXPLAIN=1; ID=column(s) to copy beside the answers, comma-separated, instead of the default ids)
 	$(PY) -m training.cli.predict --model "$$MODEL" --data "$$DATA" --out "$$PREDICTIONS" \
-	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) $(if $(ID),--id "$$ID") \
-	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(if $(filter 1 true yes,$(EXPLAIN)),--explain)
+	  --engine "$${ENGINE:-local}" $(if $(CONFIG),--config "$$CONFIG") $(call FLAG,REPLACE,--replace) $(if $(ID),--id "$$ID") \
+	  $(if $(TARGET_PRECISION),--target-precision "$$TARGET_PRECISION") $(call FLAG,EXPLAIN,--explain)
 
 compare: $(STAMP) ## Two models (A= B= .onnx or models:/…) on DATA's held-out test rows (ON=all: every row; CONFIG=; OUT=comparison; ROWS= CATEGORIES= TAXONOMY= as trained): CIs, McNemar; DATA=captured traffic: agreement (REVIEWED= SINCE= MIN_AGREEMENT=)
 	@test -n "$$A" -a -n "$$B" || { echo "error: set A=<model.onnx or models:/name/version> and B=<…>" >&2; exit 1; }
@@ -172,7 +177,7 @@ review-queue: $(STAMP) ## Captured listings to label first (CAPTURE=folder|s3://
 	@test -n "$$CAPTURE" || { echo "error: set CAPTURE=<folder of make serve CAPTURE=, or s3://bucket/capture/>" >&2; exit 1; }
 	$(PY) -m training.cli.review_queue --capture "$$CAPTURE" --out $(if $(filter command line,$(origin OUT)),"$$OUT",review.csv) \
 	  $(if $(SINCE),--since "$$SINCE") $(if $(LIMIT),--limit "$$LIMIT") $(if $(B),--b "$$B") $(if $(DATA),--data "$$DATA") \
-	  $(if $(CONFIG),--config "$$CONFIG") $(if $(filter 1 true yes,$(REPLACE)),--replace) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
+	  $(if $(CONFIG),--config "$$CONFIG") $(call FLAG,REPLACE,--replace) $(if $(REVIEWED),--reviewed "$$REVIEWED") \
 	  $(if $(ROWS),--rows "$$ROWS") $(if $(CATEGORIES),--categories "$$CATEGORIES") $(if $(TAXONOMY),--taxonomy "$$TAXONOMY")
 
 check-data: $(STAMP) ## Data-quality report of DATA (CONFIG=; synthetic by default, ROWS= CATEGORIES= TAXONOMY=); exit 1 when training would refuse the file, or on any problem with data.strict

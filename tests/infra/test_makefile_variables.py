@@ -49,13 +49,35 @@ def test_predict_reads_model_and_writes_predictions():
 
 
 @pytest.mark.parametrize("target", ["predict", "review-queue"])
-@pytest.mark.parametrize(("value", "replaces"), [("1", True), ("yes", True), ("0", False), ("no", False), ("", False)])
+@pytest.mark.parametrize(
+    ("value", "replaces"),
+    [
+        ("1", True),
+        ("yes", True),
+        ("True", True),
+        ("ON", True),
+        ("0", False),
+        ("no", False),
+        ("False", False),
+        ("", False),
+    ],
+)
 def test_replace_is_asked_for_only_by_a_yes(target, value, replaces):
     # REPLACE=0 must not overwrite a review queue a reviewer has filled in
     dry_run = subprocess.run(["make", "-n", target, "DATA=x.csv", "CAPTURE=c", f"REPLACE={value}"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
 
     assert ("--replace" in dry_run.stdout) is replaces
+
+
+@pytest.mark.parametrize(("variable", "target"), [("REPLACE", "review-queue"), ("EXPLAIN", "predict")])
+def test_a_yes_no_variable_that_is_neither_stops_make_naming_it(variable, target):
+    # EXPLAIN=maybe once ran as if it were no, without explanations and without a word
+    dry_run = subprocess.run(["make", "-n", target, "DATA=x.csv", "CAPTURE=c", f"{variable}=maybe"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert dry_run.returncode != 0
+    assert f"{variable}=maybe is neither yes nor no" in dry_run.stderr
 
 
 def test_clean_and_gitignore_cover_the_default_predictions():
