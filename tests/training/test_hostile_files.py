@@ -799,28 +799,35 @@ def test_predictions_of_many_files_read_back_in_the_inputs_order(model_path, tmp
     assert json.loads(result.stdout)["rows"] == 60
 
 
-def test_predict_never_publishes_over_what_was_written_into_out_while_it_scored(
-    model_path, twenty_rows, tmp_path, monkeypatch
-):
-    # GIVEN an empty OUT, into which someone writes a note (or another run its predictions) while this run scores
-    out = tmp_path / "out"
-    out.mkdir()
+def _writing_meanwhile(monkeypatch, path: Path) -> None:
+    """Have the next runs' scoring end with someone writing `path` (a note) into OUT."""
     compute = predict_module._compute
 
     def meanwhile(writing, engine):
         compute(writing, engine)
-        (out / "notes.txt").write_text("mine")
+        path.write_text("mine")
 
     monkeypatch.setattr(predict_module, "_compute", meanwhile)
 
-    # WHEN the run ends, without and with --replace
-    plain = _predict(model_path, twenty_rows, out)
-    replacing = _predict(model_path, twenty_rows, out, "--replace")
 
-    # THEN neither deletes the note: one line each says so, and nothing is left beside OUT
+def test_predict_never_publishes_over_what_was_written_into_out_while_it_scored(
+    model_path, twenty_rows, tmp_path, monkeypatch
+):
+    # GIVEN an empty OUT, and a folder of earlier predictions, into each of which someone writes a note while a run
+    # scores (or another run its predictions)
+    empty, earlier = tmp_path / "empty", tmp_path / "earlier"
+    empty.mkdir()
+    assert _predict(model_path, twenty_rows, earlier).exit_code == 0
+    _writing_meanwhile(monkeypatch, empty / "notes.txt")
+    plain = _predict(model_path, twenty_rows, empty)
+    _writing_meanwhile(monkeypatch, earlier / "notes.txt")
+    replacing = _predict(model_path, twenty_rows, earlier, "--replace")
+
+    # THEN neither run deletes the note: one line each says so, and nothing is left beside OUT
     assert "was written into while this run scored" in _one_error_line(plain)
     assert "which `make predict` did not write" in _one_error_line(replacing)
-    assert (out / "notes.txt").read_text() == "mine"
+    assert (empty / "notes.txt").read_text() == (earlier / "notes.txt").read_text() == "mine"
+    assert sorted(path.name for path in earlier.iterdir()) == ["notes.txt", "part.0.parquet"]
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 
 
@@ -832,5 +839,5 @@ def test_replace_never_deletes_a_parquet_dataset_that_holds_no_predictions(model
 
     replaced = _predict(model_path, twenty_rows, listings, "--replace")
 
-    assert "which `make predict` did not write" in _one_error_line(replaced)
+    assert "holds Parquet parts without the predictions' columns (confidence, label)" in _one_error_line(replaced)
     assert len(pd.read_parquet(listings)) == 20

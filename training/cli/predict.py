@@ -82,8 +82,8 @@ ID_WORD = re.compile(r"(?:^|[\s_.\-])(?:id|Id|ID)$|(?<=[a-z0-9])(?:Id|ID)$")
 WORD_SEPARATORS = re.compile(r"[\s_.\-]+")
 # The files a run writes into OUT (Dask's Parquet parts): all a folder REPLACE=1 deletes may hold.
 PREDICTION_PART = re.compile(r"part\.\d+\.parquet")
-# Columns every part of a run's predictions holds: a folder of Parquet parts without them is someone else's data.
-PREDICTION_COLUMNS = frozenset({"label", "confidence", "refused"})
+# Columns every part of a run's predictions holds (older runs' too): Parquet parts without them are someone else's data.
+PREDICTION_COLUMNS = frozenset({"label", "confidence"})
 # Why a row whose every input column holds its own name is not scored (exports joined one after another, each with
 # its header: as a listing its title would be "Product Title", its price refused as no number).
 REPEATED_HEADER = "the row repeats the header line (exports joined one after another, each with its header)"
@@ -406,11 +406,17 @@ def check_out(out: Path, *, replace: bool) -> None:
             f"OUT {out} is not empty; choose a new folder, or pass --replace (REPLACE=1) to replace it after success"
         )
     others = [entry.name for entry in entries if not (entry.is_file() and PREDICTION_PART.fullmatch(entry.name))]
-    others = others or [entry.name for entry in entries if not _predictions_part(entry)]
     if others:
         raise DataValidationError(
             f"OUT {out} holds {others[:3]}{' and more' if len(others) > 3 else ''}, which `make predict` did not "
             "write: REPLACE=1 replaces only a folder of earlier predictions (part.N.parquet); choose a new folder"
+        )
+    foreign = [entry.name for entry in entries if not _predictions_part(entry)]
+    if foreign:
+        raise DataValidationError(
+            f"OUT {out} holds Parquet parts without the predictions' columns ({', '.join(sorted(PREDICTION_COLUMNS))})"
+            f", e.g. {foreign[:3]}, which `make predict` did not write (a dataset Dask wrote names its parts alike): "
+            "REPLACE=1 replaces only a folder of earlier predictions; choose a new folder"
         )
 
 
@@ -553,10 +559,10 @@ def _staging_folder(out: Path) -> Path:
 def _publish(staging: Path, out: Path, *, replace: bool) -> None:
     """Move the finished staging folder to OUT. Without `replace`, OUT must still be missing or empty: a rename onto a
     folder that something wrote into meanwhile (another run, a note) fails rather than delete it. With `replace`, OUT
-    is checked again (`check_out`), swapped out, then deleted.
+    is checked again (`check_out`: still predictions and nothing else), swapped out, then deleted.
 
     Raises:
-        DataValidationError: OUT was written into while the run scored.
+        DataValidationError: OUT was written into while the run scored, or cannot be written.
     """
     if replace and out.exists():
         check_out(out, replace=True)
@@ -569,7 +575,7 @@ def _publish(staging: Path, out: Path, *, replace: bool) -> None:
         staging.rename(out)
     except OSError as exc:
         if not out.is_dir():
-            raise
+            raise DataValidationError(f"cannot publish the predictions to OUT {out}: {exc.strerror or exc}") from exc
         held = sorted(entry.name for entry in out.iterdir())
         raise DataValidationError(
             f"OUT {out} was written into while this run scored (it now holds {held[:3]}"
