@@ -89,11 +89,12 @@ export SERVABLE
 SERVE_ENV := MODEL_PATH="$$MODEL" POWERTOOLS_SERVICE_NAME=product-classifier \
 	POWERTOOLS_METRICS_NAMESPACE=ProductClassifier POWERTOOLS_TRACE_DISABLED=true
 SERVE_CAPTURE = $(if $(CAPTURE),CAPTURE_DIR="$$CAPTURE" CAPTURE_SAMPLE_RATE="$${CAPTURE_SAMPLE_RATE:-1}")
-# A yes/no variable (REPLACE=, EXPLAIN=) as its option: $(call FLAG,REPLACE,--replace). Any spelling of yes or no
-# is read; anything else stops make with one line, rather than running as if it were no.
-YES := 1 true yes on True Yes On TRUE YES ON
-NO := 0 false no off False No Off FALSE NO OFF
-FLAG = $(if $(filter $(YES),$($(1))),$(2),$(if $(filter-out $(NO),$($(1))),$(error $(1)=$($(1)) is neither yes nor no: use $(1)=1 or leave it out)))
+# A yes/no variable (REPLACE=, EXPLAIN=) as its option: $(call FLAG,REPLACE,--replace). One word, yes (1, true, yes,
+# y, on) or no (0, false, no, n, off) in any case; anything else stops make with one line, rather than running as no.
+YES := 1 true yes y on True Yes Y On TRUE YES ON
+NO := 0 false no n off False No N Off FALSE NO OFF
+NEITHER = $(error $(1)=$($(1)) is neither yes nor no: use $(1)=1 or leave it out)
+FLAG = $(if $(filter-out 0 1,$(words $($(1)))),$(NEITHER),$(if $(filter $(YES),$($(1))),$(2),$(if $(filter-out $(NO),$($(1))),$(NEITHER))))
 
 .PHONY: help install tools lock pr lint format typecheck test test-fast train predict check-data requirements serve validate build \
 	start-api publish local-s3 stop-local-s3 smoke deploy compare review-queue check-pricerunner benchmark-training benchmark-dask benchmark-categories benchmark-handler benchmark-parity benchmark-soak \

@@ -14,9 +14,10 @@ that did not drift at all (issue 16). Instead, the window's counts are tested ag
    when a few bins are small and many are large.
 3. The p-value is the regularized upper incomplete gamma function Q(ν/2, X²/(2c)), computed in log space
    (series or Lentz's continued fraction, as in Numerical Recipes §6.2), so it never underflows.
-4. A class so dominant that all the others together expect fewer than `MIN_EXPECTED` predictions leaves one bin,
-   which no chi-square can test: the others, pooled, are tested against it exactly (binomial, two-sided), so a
-   rare class answered a hundred times as often as it trained is not passed over as "too little traffic".
+4. Where pooling leaves one bin (a class so dominant that all the others together expect fewer than
+   `MIN_EXPECTED` predictions, or a window just large enough for two), no chi-square can test it: the other classes,
+   pooled, are tested against the largest exactly (binomial, two-sided), so a rare class answered a hundred times
+   as often as it trained is not passed over as "too little traffic".
 
 The score is −log10(p): 2 means "one window in a hundred would look at least this different by chance",
 3 one in a thousand, whatever the number of classes or predictions. The total variation distance between
@@ -171,7 +172,7 @@ def _dominant_class_test(shares: Mapping[str, float], counts: Mapping[str, float
 def _log_binomial_tail(k: int, n: int, p: float) -> float:
     """log P(X ≥ k) when k is above the mean of X ~ Binomial(n, p), else log P(X ≤ k): summed in log space from k
     away from the mean, where each term is smaller than the one before, until they no longer change the sum (the
-    caller's mean is under MIN_EXPECTED, so either way it takes a few dozen terms at most)."""
+    caller's windows are small, or the others' mean is under MIN_EXPECTED: a few dozen terms at most)."""
     upper = k > n * p
     total = -math.inf
     for i in range(k, n + 1) if upper else range(k, -1, -1):

@@ -70,14 +70,15 @@ def test_replace_is_asked_for_only_by_a_yes(target, value, replaces):
     assert ("--replace" in dry_run.stdout) is replaces
 
 
+@pytest.mark.parametrize("value", ["maybe", "1 maybe"])
 @pytest.mark.parametrize(("variable", "target"), [("REPLACE", "review-queue"), ("EXPLAIN", "predict")])
-def test_a_yes_no_variable_that_is_neither_stops_make_naming_it(variable, target):
+def test_a_yes_no_variable_that_is_neither_stops_make_naming_it(variable, target, value):
     # EXPLAIN=maybe once ran as if it were no, without explanations and without a word
-    dry_run = subprocess.run(["make", "-n", target, "DATA=x.csv", "CAPTURE=c", f"{variable}=maybe"], cwd=ROOT,
+    dry_run = subprocess.run(["make", "-n", target, "DATA=x.csv", "CAPTURE=c", f"{variable}={value}"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
 
     assert dry_run.returncode != 0
-    assert f"{variable}=maybe is neither yes nor no" in dry_run.stderr
+    assert f"{variable}={value} is neither yes nor no" in dry_run.stderr
 
 
 def test_clean_and_gitignore_cover_the_default_predictions():

@@ -476,6 +476,24 @@ def test_category_series_that_miss_the_decided_answers_fail_the_run(aws, counts,
         assert check()["predictions"] == 250
 
 
+@pytest.mark.parametrize("decided", [99, 500])
+def test_a_release_in_the_window_or_a_trickle_is_no_sign_of_series_not_read(aws, decided):
+    # GIVEN decided answers all day (across versions), and since a release 90 minutes ago few predictions of the new
+    # version's categories; or a window with a trickle of answers, none yet counted under a category
+    _, cloudwatch = aws
+    _record_decisions(cloudwatch, hours_ago=3, accepted=decided, decided=decided)
+    _record_predictions(cloudwatch, {"Fridges": 5})
+
+    released = check_drift(_config(min_predictions=0), cloudwatch=cloudwatch, now=NOW,
+                           lambda_client=_live_model(published=NOW - timedelta(minutes=90)))  # fmt: skip
+
+    # THEN the run succeeds and beats: the window before the release is not the new version's
+    assert released["predictions"] == 5
+    assert ("DriftCheckCompleted", ("service",)) in _emitted(cloudwatch)
+    if decided < 100:
+        assert check_drift(_config(min_predictions=0), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
+
+
 def test_traffic_answered_before_the_live_version_was_published_does_not_count(aws):
     # GIVEN a day of the old model's traffic (its mix was all CPUs), then a model published 90 minutes ago whose
     # traffic since matches its training mix exactly
