@@ -188,6 +188,9 @@ def test_a_shop_of_fifteen_listings_trains(tracking, small_config_file, tmp_path
 
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o" / "parity_report.json").read_text())["passed"] is True
+    # and with a handful of validation answers no threshold stands: the run says so, as the card does
+    assert "no operating point accepts anything: at no threshold were 30 or more of the" in result.output
+    assert "**No operating point accepts anything:**" in (tmp_path / "o" / "model_card.md").read_text()
 
 
 def test_two_categories_one_of_a_single_product_train_and_pass_the_parity_gate(tracking, small_config_file, tmp_path):

@@ -35,6 +35,7 @@ from training.data.report import summary_text
 from training.data.split import catalogue_products, products_named
 from training.engines.local import fit_locally
 from training.exceptions import DataValidationError, TrainingError
+from training.model.calibration import MIN_ACCEPTED_ROWS
 from training.model.export import to_onnx_model
 from training.model.features import TitleCandidates
 from training.model.hierarchy import build_hierarchy
@@ -61,6 +62,7 @@ from training.model.pipeline import TITLE_SCORES
 from training.reporting.artifacts import move_artifacts, write_artifacts, write_summary
 from training.reporting.compare import compare_predictions, score_model
 from training.reporting.confidence import (
+    accepts_nothing,
     calibration_metadata,
     confidence_metrics,
     confidence_report,
@@ -243,6 +245,12 @@ def _run(config: TrainConfig, out_dir: Path, fit: Callable[[], FittedModel], *, 
             validation=(fitted.validation_labels, fitted.validation_top),
         )
         short = short_of_target(confidence["operating_points"], len(fitted.test_labels))
+        if accepts_nothing(confidence["operating_points"]):
+            logger.warning(
+                f"no operating point accepts anything: at no threshold were {MIN_ACCEPTED_ROWS} or more of the "
+                f"{len(fitted.validation_labels):,} validation answers right often enough, so every answer is sent to "
+                "review (more validation products, a larger catalogue, give the thresholds something to stand on)"
+            )
         if short:
             logger.warning(
                 "operating points short of their targets on test (thresholds chosen on few validation rows; the "

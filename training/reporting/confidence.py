@@ -137,6 +137,12 @@ def _point(
     return measures
 
 
+def accepts_nothing(points: list[dict[str, Any]]) -> bool:
+    """Whether no operating point accepts any answer (every threshold above 1): too few validation answers were
+    right often enough, so every answer goes to review."""
+    return all(point["threshold"] > 1 for point in points if point["threshold"] is not None)
+
+
 def short_of_target(points: list[dict[str, Any]], test_rows: int) -> list[str]:
     """The operating points whose answers (the whole decision's, with path labels; else the answered class's) are
     right on test less often than their target by more than two standard errors of a precision on as many rows:

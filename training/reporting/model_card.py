@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from training.data.report import LISTED_CLASSES, class_summary
 from training.model.calibration import MIN_ACCEPTED_ROWS, MIN_CALIBRATION_ROWS
 from training.model.margin import TITLE_ALONE
-from training.reporting.confidence import DECISION
+from training.reporting.confidence import DECISION, accepts_nothing
 from training.reporting.markdown import markdown_table
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def confidence_section(report: dict[str, Any], *, not_evaluated: int = 0) -> str
         "answers left to it; `decision` is the whole rule's. `GET /model` lists them; a request's `decision` uses "
         "them."
     )
-    if all(point["threshold"] > 1 for point in report["operating_points"] if point["threshold"] is not None):
+    if accepts_nothing(report["operating_points"]):
         head += (
             " **No operating point accepts anything:** at no threshold were enough validation answers (at least "
             f"{MIN_ACCEPTED_ROWS}) right often enough, so every answer is sent to review. More validation products "
