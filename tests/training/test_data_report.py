@@ -329,6 +329,24 @@ def test_labels_written_as_json_lists_are_pointed_out():
     assert not any("written as a list" in note for note in build_report(_frame(), CONFIG, source="x").notes)
 
 
+def test_category_paths_written_as_json_lists_are_a_problem_once_labels_are_split_as_paths():
+    # GIVEN Flipkart's product_category_tree: each path a one-item JSON list, its levels joined by " >> "
+    listed = ['["Jewellery >> Rings"]' if i % 2 else '["Watches >> Wrist Watches"]' for i in range(40)]
+
+    as_paths = build_report(_frame(category=listed), _with_paths(CONFIG, " >> "), source="flipkart.csv")
+    flat = build_report(_frame(category=listed), CONFIG, source="flipkart.csv")
+
+    # THEN split as paths, the brackets would become the department's and the leaf's: a problem saying what to write
+    [problem] = [problem for problem in as_paths.problems if "category paths written as a list" in problem]
+    assert problem.startswith("2 labels are category paths written as a list")
+    assert "'[\"Jewellery' … 'Rings\"]'" in problem or "'[\"Watches' … 'Wrist Watches\"]'" in problem
+    assert (
+        "write 'Jewellery >> Rings' in the file" in problem or "write 'Watches >> Wrist Watches' in the file" in problem
+    )
+    # learnt as flat labels, they stay a note
+    assert not any("category paths written as a list" in problem for problem in flat.problems)
+
+
 def test_labels_written_as_json_lists_of_levels_are_pointed_out_as_paths():
     # GIVEN a Shopee export: each category a JSON list of its levels, some levels with commas of their own
     listed = ['["Audio", "Earphones, Headphones & Headsets"]' if i % 2 else '["Home", "Lighting"]' for i in range(40)]

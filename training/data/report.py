@@ -943,6 +943,16 @@ def _problems(report: DataReport) -> list[str]:
         )
     if report.nested_paths.get("several"):
         problems.append(_nested_paths_text(report))
+    split = {label: items for label, items in _string_lists(report).items()
+             if report.path_separator and any(report.path_separator in item for item in items)}  # fmt: skip
+    if split:
+        label, items = next(iter(split.items()))
+        levels = label.split(report.path_separator)
+        problems.append(
+            f"{len(split)} labels are category paths written as a list (e.g. {QUOTED.repr(label)}): split at "
+            f"data.path_separator {report.path_separator!r}, its brackets and quotes become part of the category "
+            f"tree ({QUOTED.repr(levels[0])} … {QUOTED.repr(levels[-1])}); {_json_advice(items, report)}"
+        )
     unlabelled = report.dropped["no_label"] - report.blank_rows
     # Without its columns every row lacks a label or title: the missing column is the refusal to read.
     if (unlabelled or report.dropped["empty_title"]) and not report.missing_columns:
@@ -1015,7 +1025,7 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
             f"{report.blank_rows} rows have neither a title nor a label (an export's variant or image rows): skipped"
         )
     parsed = {label: value for label in report.class_counts if (value := json_label(label)) is not None}
-    listed = {label: value for label, value in parsed.items() if all(isinstance(item, str) for item in value)}
+    listed = _string_lists(report)
     if listed:
         example, items = next(iter(listed.items()))
         notes.append(
@@ -1082,6 +1092,14 @@ def _nested_paths_text(report: DataReport) -> str:
         f"of levels (e.g. {QUOTED.repr(found['example'])}): {what}, brackets and quotes included; keep one path per "
         f"listing (its most specific), its levels written as one path ({QUOTED.repr(path)}{setting})"
     )
+
+
+def _string_lists(report: DataReport) -> dict[str, list[str]]:
+    """The labels written as a JSON (or Python) list of strings, each with its items."""
+    parsed = {label: json_label(label) for label in report.class_counts}
+    return {
+        label: value for label, value in parsed.items() if value is not None and all(isinstance(i, str) for i in value)
+    }
 
 
 def _json_advice(items: list[str], report: DataReport) -> str:
