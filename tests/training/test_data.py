@@ -166,6 +166,19 @@ def test_a_currency_price_names_the_files_column_and_how_to_write_it():
     )
 
 
+def test_a_currency_symbol_where_data_currency_is_set_says_the_setting_reads_a_code():
+    # GIVEN an Amazon India export ("₹1,099") with data.currency set, as its user expected it to read the symbol
+    frame = _catalogue().assign(price="₹1,099")
+
+    with pytest.raises(DataValidationError) as info:
+        prepare_catalogue(frame, replace(CONFIG, currency={"price": "INR"}), source="amazon.csv")
+
+    assert str(info.value).endswith(
+        "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty; price's "
+        "data.currency reads a code after the number (1099.00 INR), not a symbol"
+    )
+
+
 def test_prices_with_their_currency_code_are_read_in_the_configured_currency_alone():
     # GIVEN a Merchant Center feed's prices ("15.00 USD"), one missing
     frame = _catalogue(20).assign(price=[f"{index}.50 USD" for index in range(20)])

@@ -460,7 +460,10 @@ def number_advice(values: Iterable[Any], name: str, *, currency: str | None = No
         )
     if amounts:
         return "write prices of 0 or more, unknown ones empty"
-    return "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
+    plain = "write numbers without currency symbols or thousands separators (1299.00), unknown ones empty"
+    if currency:  # a symbol ("₹1,099") is not what data.currency reads
+        return f"{plain}; {name}'s data.currency reads a code after the number (1099.00 {currency}), not a symbol"
+    return plain
 
 
 def number_faults(column: pd.Series, *, currency: str | None = None) -> pd.Series:
