@@ -600,6 +600,23 @@ def test_predict_does_not_score_a_row_the_api_refuses(model_path, tmp_path, colu
     scored = pd.read_parquet(tmp_path / "out")
     assert scored["label"].isna().tolist() == [index == 7 for index in range(20)]
     assert scored["refused"].fillna("").tolist() == [reason if index == 7 else "" for index in range(20)]
+    assert json.loads(result.stdout)["refused_by_reason"] == {reason: 1}
+
+
+def test_a_file_every_row_of_which_is_refused_says_so_with_the_reasons(model_path, tmp_path):
+    # GIVEN an Amazon India export whose every price carries the rupee sign
+    data = tmp_path / "amazon.csv"
+    generate_catalogue(6, seed=5).assign(price="₹1,099").to_csv(data, index=False)
+
+    result = _predict(model_path, data, tmp_path / "out")
+
+    # THEN the run says no row was scored and why, in its warning and its summary
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.output.splitlines() if "rows not scored" in line]
+    assert "none of the 6 rows was scored" in warning
+    [(reason, count)] = json.loads(result.stdout)["refused_by_reason"].items()
+    assert count == 6
+    assert reason.startswith("price:")
 
 
 def test_training_drops_and_counts_rows_over_the_limit(tmp_path):

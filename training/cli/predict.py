@@ -274,15 +274,17 @@ def predict_catalogue(
         if not rows:
             raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
         refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
+        reasons = _refusal_reasons(parts) if refused else {}
         decisions = _decision_summary(parts) if thresholds else None
         _publish(staging, out, replace=replace)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if refused:
+        every = f"none of the {rows:,} rows was scored: " if refused == rows else ""
         logger.warning(
-            "rows not scored: the API would refuse them (a text over the model's max_length, a blank title, a "
-            "number that is no number, such as '$12.99', or is negative or infinite)",
-            extra={"rows": refused},
+            f"{every}rows not scored: the API would refuse them (a text over the model's max_length, a blank title, a "
+            "number that is no number, such as '$12.99', or is negative or infinite); the `refused` column says why",
+            extra={"rows": refused, "reasons": reasons},
         )
     summary: dict[str, Any] = {
         "model_version": metadata.get("model_version"),
@@ -291,10 +293,22 @@ def predict_catalogue(
         "refused_rows": refused,
         "out": str(out),
     }
+    if reasons:
+        summary["refused_by_reason"] = reasons
     if decisions is not None:
         summary["decisions"] = {"target_precision": target_precision} | decisions
         logger.info("decisions", extra=summary["decisions"])
     return summary
+
+
+def _refusal_reasons(parts: list[Path]) -> dict[str, int]:
+    """How many rows each reason refused, most first (the `refused` column of the written parts)."""
+    counts: dict[str, int] = {}
+    for path in parts:
+        column = pq.read_table(path, columns=["refused"]).column("refused").drop_null().to_pylist()
+        for reason in column:
+            counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def _id_text(values: pd.Series) -> pd.Series:
