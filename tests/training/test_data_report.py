@@ -318,6 +318,17 @@ def test_suggested_aliases_are_valid_yaml_for_any_label(label):
     assert parsed == {"data": {"label_aliases": {label: label.upper()}}}
 
 
+def test_hashed_values_with_spaces_at_their_ends_are_a_problem():
+    # GIVEN a BigBasket export whose brand-like seller ids carry a trailing space on some rows
+    sellers = [f"s{i % 7}" + (" " if i % 5 == 0 else "") for i in range(40)]
+
+    report = build_report(_frame(seller_id=sellers), CONFIG, source="bigbasket.csv")
+
+    [problem] = [problem for problem in report.problems if "spaces at their ends" in problem]
+    assert problem.startswith("column 'seller_id': 8 values have spaces at their ends, e.g. 's0 ', 's5 ', 's3 '")
+    assert not any("spaces at their ends" in p for p in build_report(_frame(), CONFIG, source="x").problems)
+
+
 def test_labels_written_as_json_lists_are_pointed_out():
     listed = ['["Electronics >> TVs"]' if i % 2 else "[Mobile Phones]" for i in range(40)]
 

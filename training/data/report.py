@@ -157,6 +157,7 @@ class DataReport:
     html_tagged_titles: dict[str, Any] = field(default_factory=dict)
     dot_thousands: dict[str, dict[str, Any]] = field(default_factory=dict)
     float_ids: dict[str, str] = field(default_factory=dict)
+    padded_values: dict[str, dict[str, Any]] = field(default_factory=dict)
     float_labels: str | None = None
     label_leaks: dict[str, dict[str, Any]] = field(default_factory=dict)
     title_leaves: dict[str, Any] = field(default_factory=dict)
@@ -267,6 +268,7 @@ def build_report(
         html_tagged_titles=html_tagged_titles(titles[usable]),
         dot_thousands=dot_thousands(frame, config),
         float_ids=float_ids(frame, config),
+        padded_values=padded_values(frame, config),
         float_labels=_integral_floats(frame, config.target),
         label_leaks=label_leaks(kept, config),
         title_leaves=title_leaves(planned, config),
@@ -466,6 +468,23 @@ def float_ids(frame: pd.DataFrame, config: DataConfig) -> dict[str, str]:
         example = _integral_floats(frame, column)
         if example:
             found[column] = example
+    return found
+
+
+def padded_values(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str, Any]]:
+    """Per hashed input's text column, the values with spaces at their ends (`"Fogg "`, an export's padding): how
+    many rows, and a few examples. The model hashes `"Fogg "` and `"Fogg"` as two sellers or brands, and a caller
+    that sends the name trimmed, as most do, gets the one training barely saw."""
+    found = {}
+    for column in dict.fromkeys(config.columns[name] for name in config.hashed):
+        if column not in frame or is_numeric_dtype(frame[column]):
+            continue
+        values = frame[column].dropna()
+        text = values[values.map(lambda value: isinstance(value, str))].astype(str)
+        stripped = text.str.strip()
+        padded = text[(text != stripped) & (stripped != "")]  # a blank one is a missing value, said elsewhere
+        if len(padded):
+            found[column] = {"rows": len(padded), "examples": list(dict.fromkeys(padded))[:3]}
     return found
 
 
@@ -894,6 +913,12 @@ def _problems(report: DataReport) -> list[str]:
             "product has one category, so the column names something else (a merchant, a brand?), and one product's "
             "listings can land in train and in test, which flatters the test figures; set data.group to the column "
             "that names the product"
+        )
+    for column, found in report.padded_values.items():
+        problems.append(
+            f"column {column!r}: {found['rows']:,} values have spaces at their ends, e.g. "
+            f"{', '.join(map(QUOTED.repr, found['examples']))}: the model learns them apart from the same names "
+            "without, and a caller that sends them trimmed gets the name training barely saw; write them without"
         )
     for column, example in report.float_ids.items():
         problems.append(
