@@ -7,6 +7,7 @@ gate); nothing is written by hand, so the card cannot drift from the model it de
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -317,7 +318,13 @@ def _candidates(report: dict[str, Any]) -> str:
     class: its recall is 1 by construction)."""
     if report["candidate_recall"] >= 1 and report["none_logit"] is None:
         return ""
-    return f"; the true class is among the candidates for {report['candidate_recall']:.2%} of the rows"
+    recall = f"; the true class is among the candidates for {report['candidate_recall']:.2%} of the rows"
+    missed = 1 - report["candidate_recall"]
+    if missed <= 0:
+        return recall
+    # Such a row's own class has probability 0, clipped to float64's eps (2**-52) as scikit-learn's log loss does.
+    nats = 52 * math.log(2)
+    return f"{recall}, and each of the others adds {nats:.0f} nats to the log loss ({missed * nats:.2f} of it)"
 
 
 def _test_precision(point: dict[str, Any]) -> str:
