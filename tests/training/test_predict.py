@@ -591,6 +591,20 @@ def test_an_optional_input_spelt_otherwise_is_named_with_what_to_do(model_path, 
     assert "the file names {'brand': ' Brand', 'price': 'Price'} otherwise: pass a CONFIG" in warning
 
 
+def test_a_file_without_an_id_column_says_its_answers_line_up_by_order_alone(model_path, tmp_path):
+    # GIVEN a feed of titles and prices alone, and the same feed with its product ids
+    frame = generate_catalogue(10, seed=3)
+    frame[["title", "price"]].to_csv(tmp_path / "bare.csv", index=False)
+    frame.to_csv(tmp_path / "ided.csv", index=False)
+
+    bare = _run("--model", str(model_path), "--data", str(tmp_path / "bare.csv"), "--out", str(tmp_path / "a"))
+    ided = _run("--model", str(model_path), "--data", str(tmp_path / "ided.csv"), "--out", str(tmp_path / "b"))
+
+    assert bare.exit_code == ided.exit_code == 0, bare.output + ided.output
+    assert "no id column to copy beside the answers" in bare.output
+    assert "no id column" not in ided.output
+
+
 def test_a_file_without_the_optional_inputs_is_scored_as_the_api_scores_them_omitted(model_path, tmp_path):
     # GIVEN a title-only feed for a model that also reads seller, brand and price (optional inputs)
     frame = generate_catalogue(40, seed=3)[["product_id", "title"]]

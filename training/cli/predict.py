@@ -243,6 +243,12 @@ def predict_catalogue(
     unknown = [column for column in ids if column not in first.columns]
     if unknown:
         raise DataValidationError(f"{files[0]}: id column(s) {unknown} not among its columns {list(first.columns)}")
+    if not ids:
+        logger.warning(
+            "no id column to copy beside the answers (none is named like an id or a listing code): they line up with "
+            "the listings by their order alone, file by file; name one with --id (ID=) to join them back by it",
+            extra={"file": files[0], "columns": [str(column) for column in first.columns][:10]},
+        )
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read;
     # an optional input's column may be absent from any file (its rows score it as missing).
     required = [*(column for name, column in columns.items() if name not in optional), *ids]
