@@ -909,6 +909,8 @@ def test_rows_with_neither_title_nor_label_are_a_note_not_a_problem():
     assert report.dropped["no_label"] == report.blank_rows == 30
     assert "30 rows have neither a title nor a label (an export's variant or image rows): skipped" in report.notes
     assert "2 rows without label and 0 with an empty title" in mixed.problems
+    # and the summary's count of rows without label says how many of them were blank, as the note does
+    assert "(dropped: 32 without label (30 of them blank rows), 0 with empty title" in summary_text(mixed)
 
 
 def test_labels_that_are_missing_values_written_out_are_a_problem_never_merged():

@@ -641,7 +641,8 @@ def summary_text(report: DataReport) -> str:
     else:
         lines = [
             f"data report for {report.source}{_read_part(report)}: {report.rows_in} rows in, {report.rows_out} kept "
-            f"(dropped: {report.dropped['no_label']} without label, {report.dropped['empty_title']} with empty "
+            f"(dropped: {report.dropped['no_label']} without label{_blank_part(report)}, "
+            f"{report.dropped['empty_title']} with empty "
             f"title, {report.dropped.get('too_long', 0)} over {report.max_text_length} characters, "
             f"{report.dropped['duplicates']} duplicates in the model's columns{_small_classes_dropped(report)}); "
             f"{len(report.trained_class_counts)} classes{_labels_read(report)}",
@@ -1104,6 +1105,11 @@ def nested_paths(labels: list[str]) -> dict[str, Any]:
     several = [label for label, paths in nested.items() if len(paths) > 1]
     example = several[0] if several else next(iter(nested))
     return {"labels": len(nested), "example": example, "levels": nested[example][0], "several": bool(several)}
+
+
+def _blank_part(report: DataReport) -> str:
+    """How many of the rows without a label are blank rows (an export's variant or image rows), skipped as such."""
+    return f" ({report.blank_rows} of them blank rows)" if report.blank_rows else ""
 
 
 def _nested_paths_text(report: DataReport) -> str:
