@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from training.config import PROJECT_ROOT
+from training.data.synthetic import generate_catalogue
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,26 @@ def test_help_still_answers_with_exit_code_0():
 
     assert completed.returncode == 0
     assert "--corrections" in completed.stdout
+
+
+def test_a_terminated_predict_leaves_no_staging_folder(model_path, tmp_path):
+    # GIVEN a run scoring (and explaining) a few thousand listings, into a new OUT
+    data = tmp_path / "listings.csv"
+    generate_catalogue(3_000, seed=5).to_csv(data, index=False)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "training.cli.predict", "--model", str(model_path), "--data", str(data),
+               "--out", str(out), "--explain"]  # fmt: skip
+    with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.staging-*")) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be terminated"
+
+        # WHEN it is terminated (a `kill`, a cancelled CI job) while it scores
+        process.terminate()
+        code = process.wait(timeout=60)
+
+    # THEN it exits as the shell counts SIGTERM, through its clean-up: nothing is left beside or in OUT
+    assert code == 143
+    assert not out.exists()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
