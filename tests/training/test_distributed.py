@@ -632,3 +632,25 @@ def test_a_scheduler_address_that_is_no_address_is_one_line_naming_what_to_write
     with pytest.raises(TrainingError, match=rf"DASK_SCHEDULER_ADDRESS={address} is no scheduler address \({said}"), \
             dask_client():  # fmt: skip
         pass
+
+
+def test_a_worker_memory_under_what_a_worker_needs_to_start_is_refused(monkeypatch):
+    # GIVEN a limit past whose 80 % a worker's imports alone go: Dask pauses such a worker, and it never resumes
+    monkeypatch.setenv("WORKERS", "1")
+    monkeypatch.setenv("WORKER_MEMORY", "500MiB")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+    with pytest.raises(TrainingError, match="WORKER_MEMORY '500MiB' is under 1GiB a worker"), dask_client():
+        pytest.fail("no cluster may be handed out")
+
+
+def test_a_task_cancelled_with_its_lost_worker_is_the_one_line_about_workers(monkeypatch):
+    # GIVEN a worker lost during the LightGBM stage, whose tasks the client had let go: they are cancelled
+    from distributed.client import FutureCancelledError
+
+    monkeypatch.setenv("WORKERS", "1")
+    monkeypatch.setenv("WORKER_MEMORY", "1GiB")
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+    with pytest.raises(TrainingError, match=r"a Dask worker died \(FutureCancelledError\)"), dask_client():
+        raise FutureCancelledError("_train_part-1", reason="already forgotten")

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 DEFAULT_WORKERS = "2"
 DEFAULT_WORKER_MEMORY = "4GiB"
+# Below this a worker's imports alone (a few hundred MB) pass the 80 % at which Dask pauses it, and a paused worker
+# never resumes: the run would hang without a word.
+MIN_WORKER_MEMORY = 2**30
 # distributed loggers kept to errors: a shuffle's progress, and the tasks cancelled after one failed.
 ERROR_ONLY = ("distributed.shuffle", "distributed.worker.state_machine")
 logger = logging.getLogger(__name__)
@@ -78,6 +81,13 @@ def dask_client(*modules: str, rerun: str = "", reads_text: bool = False) -> Ite
             )
     except ValueError as exc:
         raise TrainingError(f"invalid WORKER_MEMORY {memory!r}: {exc}") from exc
+    limits = [worker.memory_manager.memory_limit for worker in cluster.workers.values()]
+    if any(limit and limit < MIN_WORKER_MEMORY for limit in limits):
+        cluster.close()
+        raise TrainingError(
+            f"WORKER_MEMORY {memory!r} is under 1GiB a worker: its imports alone take a few hundred MB, past the 80 % "
+            "at which Dask pauses a worker, which then never resumes; give each worker 1GiB or more"
+        )
     with (
         cluster,
         Client(cluster) as client,
@@ -95,11 +105,13 @@ def _workers_lost(workers: str, rerun: str) -> Iterator[None]:
         TrainingError: A worker's connection closed while the block ran, or a task killed worker after worker.
     """
     from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
 
     try:
         yield
-    except (CommClosedError, KilledWorker) as exc:
+    # A task of a lost worker whose result the client had let go is cancelled ("already forgotten"), not killed.
+    except (CommClosedError, KilledWorker, FutureCancelledError) as exc:
         raise TrainingError(
             f"a Dask worker died ({type(exc).__name__}); nothing was written. A worker over its memory limit is "
             f"restarted, then given up on: with {workers}, raise WORKER_MEMORY (a worker's imports alone take a few "
