@@ -342,6 +342,21 @@ def test_an_out_that_cannot_be_a_folder_is_refused_before_any_work(tracking, tmp
     assert not (tmp_path / "mlruns.db").exists()
 
 
+@pytest.mark.parametrize("place", ["file", "under a file"])
+def test_a_features_folder_that_cannot_be_one_is_refused_before_any_work(tracking, tmp_path, place):
+    # GIVEN FEATURES naming a file, or a folder under one: the Dask run used to fit its title models first
+    (tmp_path / "taken").write_text("not a folder")
+    features = tmp_path / "taken" if place == "file" else tmp_path / "taken" / "features"
+
+    result = _train("--engine", "dask", "--features", str(features), "--out", str(tmp_path / "out"))
+
+    assert result.exit_code == 1
+    assert f"FEATURES {features}" in result.output
+    assert "Traceback" not in result.output
+    assert "read/split" not in result.output
+    assert not (tmp_path / "mlruns.db").exists()
+
+
 @pytest.mark.shared_data
 def test_pricerunner_sample_trains_with_parity(tracking, pricerunner_csv, tmp_path):
     sample = tmp_path / "sample.csv"

@@ -36,29 +36,39 @@ def check_local(out: Path, *, role: str, what: str, kind: str = "folder") -> Non
         raise DataValidationError(f"{role} {typed} is not a local {kind}; write {what} to one, then copy it ({copy})")
 
 
-def check_out_dir(out_dir: Path, *, what: str = "the artifacts") -> None:
+def check_out_dir(out_dir: Path, *, what: str = "the artifacts", role: str = "OUT") -> None:
     """OUT must be a local folder the command can create or write into.
 
     Args:
         out_dir: The folder.
         what: What goes into it, for the message.
+        role: How the message names it (`OUT`, `FEATURES`).
 
     Raises:
         DataValidationError: OUT is a URI or a file, lies under a file, or its nearest existing folder is not writable.
     """
-    check_local(out_dir, role="OUT", what=what)
+    check_local(out_dir, role=role, what=what)
+    check_writable_folder(out_dir, what=what, role=role)
+
+
+def check_writable_folder(out_dir: Path, *, what: str, role: str) -> None:
+    """A local folder must be one the command can create or write into (`check_out_dir` without refusing a URI).
+
+    Raises:
+        DataValidationError: It is a file, lies under a file, or its nearest existing folder is not writable.
+    """
     if out_dir.exists() and not out_dir.is_dir():
-        raise DataValidationError(f"OUT {out_dir} is a file; name a folder for {what}")
+        raise DataValidationError(f"{role} {out_dir} is a file; name a folder for {what}")
     existing = _nearest(out_dir)
     if not existing.is_dir():
-        raise DataValidationError(f"OUT {out_dir} lies under {existing}, which is a file; name a folder")
+        raise DataValidationError(f"{role} {out_dir} lies under {existing}, which is a file; name a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataValidationError(f"cannot write OUT {out_dir}: {existing} is not writable")
+        raise DataValidationError(f"cannot write {role} {out_dir}: {existing} is not writable")
     try:  # what access() cannot tell: a file system that refuses new folders (/proc, a read-only mount)
         os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".out-check-"))
     except OSError as exc:
         raise DataValidationError(
-            f"cannot write OUT {out_dir}: {existing} refuses new folders ({exc.strerror})"
+            f"cannot write {role} {out_dir}: {existing} refuses new folders ({exc.strerror})"
         ) from None
 
 

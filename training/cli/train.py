@@ -26,7 +26,7 @@ import typer
 from training.cli.catalogue_options import Categories, Rows, Taxonomy, listed_files, resolve_config
 from training.cli.entry import run
 from training.cli.logging_setup import configure_logging
-from training.cli.out_folder import check_out_dir, staging_folder
+from training.cli.out_folder import URI, check_out_dir, check_writable_folder, staging_folder
 from training.columns import CORRECTED_LISTINGS, CORRECTED_PRODUCTS, FOLDED_CLASSES, LABEL
 from training.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, SplitConfig, TrainConfig, to_params
 from training.data.clean import renamed_by_the_fold
@@ -157,6 +157,8 @@ def run_training(
     check_out_dir(out_dir)
     if engine == "local" and features_dir:
         raise DataValidationError("FEATURES= keeps the Dask engine's featurized partitions: use it with ENGINE=dask")
+    if features_dir and not URI.match(features_dir):  # an s3:// folder is checked as it is written
+        check_writable_folder(Path(features_dir), what="the featurized partitions", role="FEATURES")
     if engine == "local":
         catalogue = load_catalogue(config, str(data_path) if data_path else None)
         if corrections:
