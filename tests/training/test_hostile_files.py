@@ -858,3 +858,17 @@ def test_replace_never_deletes_a_parquet_dataset_that_holds_no_predictions(model
 
     assert "holds Parquet parts without the predictions' columns (confidence, label)" in _one_error_line(replaced)
     assert len(pd.read_parquet(listings)) == 20
+
+
+def test_predict_refuses_a_nested_optional_input_for_the_file(model_path, tmp_path):
+    # GIVEN a warehouse export whose price, an optional input, is a struct of amount and currency
+    frame = generate_catalogue(4, seed=5)
+    table = pa.Table.from_pandas(frame.drop(columns=["price"]), preserve_index=False)
+    prices = pa.array([{"amount": 9.5, "currency": "EUR"}] * len(frame))
+    pq.write_table(table.append_column("price", prices), tmp_path / "export.parquet")
+
+    result = _predict(model_path, tmp_path / "export.parquet", tmp_path / "out")
+
+    # THEN the file is refused in one line naming the column, as a nested required input is, not row by row
+    assert "column 'price' is a nested Parquet column" in _one_error_line(result)
+    assert not (tmp_path / "out").exists()

@@ -226,8 +226,10 @@ def predict_catalogue(
     filesystem, files = catalogue_files(data)
     check_data_outside(data, files, filesystem, out)
     columns = input_columns(metadata, config)
-    first = read_file(files[0], filesystem)
     optional = {spec["name"] for spec in metadata["inputs"] if not spec.get("required")}
+    # An optional input's column may be absent, but where a Parquet file has it, it must be flat as the others.
+    flat = [column for name, column in columns.items() if name in optional]
+    first = read_file(files[0], filesystem, flat=flat)
     absent = {name: column for name, column in columns.items() if column not in first.columns}
     missing = {name: column for name, column in absent.items() if name not in optional}
     if missing:
@@ -252,9 +254,9 @@ def predict_catalogue(
     # Every file is checked for the columns before scoring starts (a later file may lack one), and as it is read;
     # an optional input's column may be absent from any file (its rows score it as missing).
     required = [*(column for name, column in columns.items() if name not in optional), *ids]
-    found = {files[0]: list(first.columns)} | check_files(files[1:], filesystem, required=required)
+    found = {files[0]: list(first.columns)} | check_files(files[1:], filesystem, required=required, flat=flat)
     _warn_of_absent_inputs(found, columns, optional)
-    catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, meta=first.iloc[:0])
+    catalogue = dd.from_map(read_file, files, filesystem=filesystem, required=required, flat=flat, meta=first.iloc[:0])
     blob = dask.delayed(model_bytes, pure=True)
     options: dict[str, Any] = {"columns": columns, "ids": ids, "explain": explain}
     options["target"] = target_precision if thresholds else None

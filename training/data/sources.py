@@ -199,13 +199,16 @@ def ignored_below(path: str, root: str) -> bool:
     return any(part.startswith(IGNORED_PREFIXES) for part in inside.parts)
 
 
-def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str] = ()) -> pd.DataFrame:
+def read_file(
+    path: str, filesystem: pafs.FileSystem, *, required: Iterable[str] = (), flat: Iterable[str] = ()
+) -> pd.DataFrame:
     """One file as a frame; CSV cells as text, so ids such as "007" keep their zeros.
 
     Args:
         path: The file, on `filesystem`.
         filesystem: Where it lies.
         required: Columns the caller reads: each must be present, flat (not a nested Parquet type) and unique.
+        flat: Columns the caller reads where present (optional inputs): each must be flat.
 
     Raises:
         DataValidationError: The file cannot be read or parsed, has a line over MAX_LINE_BYTES, duplicate or
@@ -231,7 +234,7 @@ def read_file(path: str, filesystem: pafs.FileSystem, *, required: Iterable[str]
                 # ParquetFile, not read_table: the dataset reader fails on two columns of one name before
                 # _check_names can say so.
                 table = pq.ParquetFile(handle).read()
-                _check_flat(table.schema, required, path)
+                _check_flat(table.schema, [*required, *flat], path)
                 # Without pandas' metadata, a frame saved with an index (set_index("sku")) keeps it as a column.
                 # Integers stay integers where a value is missing: as float64 a 19-digit id would be rounded.
                 # Dates as datetime64, booleans with gaps as pandas' boolean, bytes as Arrow's: never object columns,
@@ -327,8 +330,11 @@ def is_bytes(kind: pa.DataType) -> bool:
     return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
 
 
-def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str]) -> dict[str, list[str]]:
-    """Every file's header has the required columns, unique: read before any work starts (a few bytes each).
+def check_files(
+    files: list[str], filesystem: pafs.FileSystem, *, required: Iterable[str], flat: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Every file's header has the required columns, unique, and those and the `flat` ones (read where present) flat:
+    read before any work starts (a few bytes each).
 
     Returns:
         Each file's columns.
@@ -349,7 +355,7 @@ def check_files(files: list[str], filesystem: pafs.FileSystem, *, required: Iter
                     found = header.columns
                 else:
                     schema = pq.read_schema(handle)
-                    _check_flat(schema, required, path)
+                    _check_flat(schema, [*required, *flat], path)
                     found, names = pd.Index(schema.names), list(schema.names)
             partitions = [name for name in partition_values(path) if name not in found]
             found, names = found.append(pd.Index(partitions)), names + partitions
