@@ -477,10 +477,10 @@ def padded_values(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str
     that sends the name trimmed, as most do, gets the one training barely saw."""
     found = {}
     for column in dict.fromkeys(config.columns[name] for name in config.hashed):
-        if column not in frame or is_numeric_dtype(frame[column]):
+        cells = _text_cells(frame, column)
+        if cells is None:
             continue
-        values = frame[column].dropna()
-        text = values[values.map(lambda value: isinstance(value, str))].astype(str)
+        _, text = cells
         stripped = text.str.strip()
         padded = text[(text != stripped) & (stripped != "")]  # a blank one is a missing value, said elsewhere
         if len(padded):
@@ -488,12 +488,21 @@ def padded_values(frame: pd.DataFrame, config: DataConfig) -> dict[str, dict[str
     return found
 
 
-def _integral_floats(frame: pd.DataFrame, column: str) -> str | None:
-    """A value of a text column whose every value is an integer written as a float (`98.0`), else None."""
+def _text_cells(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series] | None:
+    """A text column's values (missing ones left out) and those of them that are strings; None for a column the
+    frame lacks or holds as numbers."""
     if column not in frame or is_numeric_dtype(frame[column]):
         return None
     values = frame[column].dropna()
-    text = values[values.map(lambda value: isinstance(value, str))].astype(str)
+    return values, values[values.map(lambda value: isinstance(value, str))].astype(str)
+
+
+def _integral_floats(frame: pd.DataFrame, column: str) -> str | None:
+    """A value of a text column whose every value is an integer written as a float (`98.0`), else None."""
+    cells = _text_cells(frame, column)
+    if cells is None:
+        return None
+    values, text = cells
     if len(text) and len(text) == len(values) and text.str.fullmatch(INTEGRAL_FLOAT.pattern).all():
         return str(text.iloc[0])
     return None
@@ -969,16 +978,8 @@ def _problems(report: DataReport) -> list[str]:
         )
     if report.nested_paths.get("several"):
         problems.append(_nested_paths_text(report))
-    split = {label: items for label, items in _string_lists(report).items()
-             if report.path_separator and any(report.path_separator in item for item in items)}  # fmt: skip
-    if split:
-        label, items = next(iter(split.items()))
-        levels = label.split(report.path_separator)
-        problems.append(
-            f"{len(split)} labels are category paths written as a list (e.g. {QUOTED.repr(label)}): split at "
-            f"data.path_separator {report.path_separator!r}, its brackets and quotes become part of the category "
-            f"tree ({QUOTED.repr(levels[0])} … {QUOTED.repr(levels[-1])}); {_json_advice(items, report)}"
-        )
+    if separator:
+        problems += _listed_paths(report, separator)
     unlabelled = report.dropped["no_label"] - report.blank_rows
     # Without its columns every row lacks a label or title: the missing column is the refusal to read.
     if (unlabelled or report.dropped["empty_title"]) and not report.missing_columns:
@@ -1050,8 +1051,8 @@ def _notes(report: DataReport, small_classes: str) -> list[str]:
         notes.append(
             f"{report.blank_rows} rows have neither a title nor a label (an export's variant or image rows): skipped"
         )
-    parsed = {label: value for label in report.class_counts if (value := json_label(label)) is not None}
-    listed = _string_lists(report)
+    parsed = _json_labels(report)
+    listed = _string_lists(parsed)
     if listed:
         example, items = next(iter(listed.items()))
         notes.append(
@@ -1125,12 +1126,30 @@ def _nested_paths_text(report: DataReport) -> str:
     )
 
 
-def _string_lists(report: DataReport) -> dict[str, list[str]]:
-    """The labels written as a JSON (or Python) list of strings, each with its items."""
-    parsed = {label: json_label(label) for label in report.class_counts}
-    return {
-        label: value for label, value in parsed.items() if value is not None and all(isinstance(i, str) for i in value)
-    }
+def _listed_paths(report: DataReport, separator: str) -> list[str]:
+    """The problem of category paths written as a JSON list where `separator` splits labels into paths: the brackets
+    and quotes would become part of the tree's first and last levels. Empty when no label is one."""
+    listed = _string_lists(_json_labels(report))
+    split = {label: items for label, items in listed.items() if any(separator in item for item in items)}
+    if not split:
+        return []
+    label, items = next(iter(split.items()))
+    levels = label.split(separator)
+    return [
+        f"{len(split)} labels are category paths written as a list (e.g. {QUOTED.repr(label)}): split at "
+        f"data.path_separator {separator!r}, its brackets and quotes become part of the category "
+        f"tree ({QUOTED.repr(levels[0])} … {QUOTED.repr(levels[-1])}); {_json_advice(items, report)}"
+    ]
+
+
+def _json_labels(report: DataReport) -> dict[str, list[Any]]:
+    """The labels written as JSON (or as Python writes a list), each with its items (`json_label`)."""
+    return {label: value for label in report.class_counts if (value := json_label(label)) is not None}
+
+
+def _string_lists(parsed: dict[str, list[Any]]) -> dict[str, list[str]]:
+    """Of the labels written as JSON (`_json_labels`), those that are lists of strings, each with its items."""
+    return {label: value for label, value in parsed.items() if all(isinstance(item, str) for item in value)}
 
 
 def _json_advice(items: list[str], report: DataReport) -> str:
