@@ -281,8 +281,8 @@ def predict_catalogue(
         rows = sum(pq.ParquetFile(path).metadata.num_rows for path in parts)
         if not rows:
             raise DataValidationError(f"no rows to score in {data}: its files hold a header and nothing else")
-        refused = sum(pq.read_table(path, columns=["label"]).column("label").null_count for path in parts)
-        reasons = _refusal_reasons(parts) if refused else {}
+        reasons = _refusal_reasons(parts)  # a row is left without a label exactly where it is refused
+        refused = sum(reasons.values())
         decisions = _decision_summary(parts) if thresholds else None
         _publish(staging, out, replace=replace)
     finally:
