@@ -277,13 +277,18 @@ def _record_decisions(cloudwatch, *, hours_ago, accepted, decided, namespace="Pr
         )  # fmt: skip
 
 
+def _none_accepted_after_a_week_of_all(cloudwatch, *, window, week):
+    """A day's traffic, `window` decided answers none of them accepted, after a week of `week` all accepted."""
+    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
+    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
+    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+
+
 @pytest.mark.parametrize(("window", "week"), [(450, 450), (258, 1_800)])
 def test_the_fewest_decided_answers_that_resolve_a_drop_of_a_tenth_emit_the_accepted_share(aws, window, week):
     # three standard errors of the drop are at most 0.1 (at shares of one half) from these counts on
     _, cloudwatch = aws
-    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
-    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
-    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+    _none_accepted_after_a_week_of_all(cloudwatch, window=window, week=week)
 
     result = check_drift(_config(min_predictions=0), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW)
 
@@ -297,9 +302,7 @@ def test_a_lower_alarm_threshold_waits_for_the_answers_that_resolve_it(aws, wind
     # at an alarm threshold of 0.05, three standard errors of the drop need 1/n + 1/m <= 1/900: 450 in each would be
     # noise against it (a no-change window would alarm several times a day)
     _, cloudwatch = aws
-    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
-    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
-    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+    _none_accepted_after_a_week_of_all(cloudwatch, window=window, week=week)
 
     result = check_drift(
         _config(min_predictions=0, accepted_drop=0.05), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW
@@ -333,9 +336,7 @@ def test_too_few_decided_answers_emit_no_accepted_share(aws, window, week, min_p
     # a share of one answer, or of 200, is noise against the 0.1 drop the alarm watches, whatever MIN_PREDICTIONS says;
     # so is the difference of two shares of 240 each (three standard errors of it are 0.137)
     _, cloudwatch = aws
-    _record_predictions(cloudwatch, {"Fridges": 500, "TVs": 300, "CPUs": 200})
-    _record_decisions(cloudwatch, hours_ago=1, accepted=0, decided=window)
-    _record_decisions(cloudwatch, hours_ago=24 * 3, accepted=week, decided=week)
+    _none_accepted_after_a_week_of_all(cloudwatch, window=window, week=week)
 
     result = check_drift(
         _config(min_predictions=min_predictions), cloudwatch=cloudwatch, lambda_client=_live_model(), now=NOW
